@@ -1,0 +1,390 @@
+/*
+ * lance.h - reading (and later writing) Lance datasets. Knows nothing of
+ * FUSE or HTTP: bytes come through objstore/ostore.h.
+ *
+ * Layers, bottom up:
+ *   schema    Arrow types as Lance names them ("timestamp:us:UTC"), fields
+ *   array     decoded values, Arrow-like, owned by the caller
+ *   file      one data file (.lance, any version): read rows of a field
+ *   dataset   versions, tags, manifests, fragments, deletions, row ids
+ */
+#ifndef LANCE_H
+#define LANCE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "lc.h"
+#include "ostore.h"
+
+/* ---------------------------------------------------------------- types */
+
+enum lance_type_id {
+	LANCE_T_NULL = 0,
+	LANCE_T_BOOL,
+	LANCE_T_INT8,
+	LANCE_T_UINT8,
+	LANCE_T_INT16,
+	LANCE_T_UINT16,
+	LANCE_T_INT32,
+	LANCE_T_UINT32,
+	LANCE_T_INT64,
+	LANCE_T_UINT64,
+	LANCE_T_FLOAT16,
+	LANCE_T_FLOAT32,
+	LANCE_T_FLOAT64,
+	LANCE_T_UTF8,		/* string, large_string (offsets are u64 here) */
+	LANCE_T_BINARY,		/* binary, large_binary, json, blobs */
+	LANCE_T_FIXED_BINARY,	/* width bytes per value */
+	LANCE_T_DATE32,		/* days since the epoch, int32 */
+	LANCE_T_DATE64,		/* milliseconds since the epoch, int64 */
+	LANCE_T_TIME32,		/* unit s or ms, int32 */
+	LANCE_T_TIME64,		/* unit us or ns, int64 */
+	LANCE_T_TIMESTAMP,	/* int64 in unit, tz or none */
+	LANCE_T_DURATION,	/* int64 in unit */
+	LANCE_T_DECIMAL128,	/* 16-byte little-endian two's complement */
+	LANCE_T_DECIMAL256,	/* 32 bytes */
+	LANCE_T_LIST,		/* list, large_list: one child */
+	LANCE_T_FIXED_LIST,	/* fixed_size_list: width items, child type */
+	LANCE_T_STRUCT,		/* children are the fields */
+	LANCE_T_MAP,		/* list of struct<key, value> */
+};
+
+enum lance_time_unit {
+	LANCE_UNIT_S = 0,
+	LANCE_UNIT_MS,
+	LANCE_UNIT_US,
+	LANCE_UNIT_NS,
+};
+
+struct lance_type {
+	enum lance_type_id id;
+	bool large;		/* large_string, large_binary, large_list */
+	bool dict;		/* dictionary-encoded; values materialized */
+	enum lance_time_unit unit;
+	int32_t width;		/* fixed_size_binary bytes, fixed_size_list n */
+	int32_t precision, scale;	/* decimals */
+	char *tz;		/* timestamp zone, NULL if none */
+	struct lance_type *item;	/* fixed_size_list item type */
+	bool bfloat16;		/* fixed_size_list:lance.bfloat16 */
+};
+
+/* Byte width of one value of a fixed-width type; 0 for others, and for
+ * bool (bit-packed). */
+unsigned lance_type_width(const struct lance_type *t);
+int lance_type_parse(struct lance_type *out, const char *logical,
+		     struct lc_err *err) LC_MUST_USE;
+void lance_type_reset(struct lance_type *t);
+
+struct lance_kv {
+	char *key;
+	uint8_t *value;
+	size_t value_len;
+};
+
+enum lance_blob_kind {
+	LANCE_BLOB_NONE = 0,
+	LANCE_BLOB_V1,		/* large_binary, lance-encoding:blob=true */
+	LANCE_BLOB_V2,		/* struct ARROW:extension:name=lance.blob.v2 */
+};
+
+struct lance_field {
+	char *name;
+	int32_t id;
+	int32_t parent_id;
+	char *logical_type;	/* as stored */
+	struct lance_type type;
+	bool nullable;
+	enum lance_blob_kind blob;
+	bool packed;		/* lance-encoding:packed struct */
+	struct lance_kv *metadata;
+	size_t n_metadata;
+	struct lance_field **children;	/* borrowed from the schema */
+	size_t n_children;
+	struct lance_field *parent;
+};
+
+/* The schema: fields in pre-order (parent before children, as stored). */
+struct lance_schema {
+	struct lance_field *fields;	/* all fields, pre-order */
+	size_t n_fields;
+	struct lance_field **top;	/* top-level fields in order */
+	size_t n_top;
+	struct lance_kv *metadata;
+	size_t n_metadata;
+};
+
+const struct lance_field *lance_schema_field_by_id(
+	const struct lance_schema *s, int32_t id);
+const struct lance_field *lance_schema_field_by_name(
+	const struct lance_schema *s, const char *name);
+const char *lance_field_meta(const struct lance_field *f, const char *key);
+void lance_schema_reset(struct lance_schema *s);
+
+/* ---------------------------------------------------------------- arrays */
+
+/*
+ * Decoded values of one field for a run of rows, Arrow-like:
+ *  - validity: NULL when every value is valid, else a bitmap, LSB first,
+ *    1 = valid, (length + 7) / 8 bytes;
+ *  - fixed-width types: `values` holds length * width bytes (bool: a
+ *    bitmap, LSB first); values under nulls are unspecified;
+ *  - UTF8/BINARY: `offsets` has length + 1 entries into `values`;
+ *  - LIST/MAP: `offsets` has length + 1 entries into children[0];
+ *  - FIXED_LIST: children[0] has length * width items;
+ *  - STRUCT: one child per field, each of `length` rows.
+ * `type` and `field` are borrowed from the schema the array was read with.
+ */
+struct lance_array {
+	const struct lance_type *type;
+	const struct lance_field *field;
+	uint64_t length;
+	uint8_t *validity;
+	uint8_t *values;
+	uint64_t values_len;
+	uint64_t *offsets;
+	struct lance_array *children;
+	size_t n_children;
+};
+
+static inline bool lance_array_is_valid(const struct lance_array *a,
+					uint64_t i)
+{
+	return !a->validity || (a->validity[i >> 3] >> (i & 7)) & 1;
+}
+
+void lance_array_reset(struct lance_array *a);
+/* An array of `length` nulls shaped for `field` (a field no file holds). */
+int lance_array_init_null(struct lance_array *out,
+			  const struct lance_field *field, uint64_t length,
+			  struct lc_err *err) LC_MUST_USE;
+
+/* ---------------------------------------------------------------- files */
+
+struct lance_file;
+
+/*
+ * Where a data file sits and which fields it holds, from the manifest's
+ * DataFile: fields[i] lives in column column_indices[i] (2.x files).
+ * `size` may be 0 (unknown).
+ */
+struct lance_data_file {
+	char *path;		/* key relative to the store root: data/x.lance */
+	int32_t *fields;
+	int32_t *column_indices;
+	size_t n_fields;
+	size_t n_column_indices;
+	uint32_t major, minor;	/* as the manifest records it */
+	uint64_t size;
+	bool has_base_id;
+	uint32_t base_id;
+};
+
+/*
+ * Open a data file. `schema` is the dataset schema (borrowed; must outlive
+ * the file); `df` tells which fields the file holds. Reads the footer and
+ * column metadata (a bounded amount), never the data.
+ */
+int lance_file_open(struct lance_file **out, struct ostore *st,
+		    const struct lance_data_file *df,
+		    const struct lance_schema *schema,
+		    struct lc_err *err) LC_MUST_USE;
+void lance_file_free(struct lance_file *f);
+uint64_t lance_file_rows(const struct lance_file *f);
+void lance_file_version(const struct lance_file *f, uint16_t *major,
+			uint16_t *minor);
+
+/*
+ * Read rows [row, row + n) of top-level or nested `field` into `out`.
+ * Blob fields (v1 and v2) come back as BINARY holding the blob bytes.
+ * Costs a bounded number of range reads, never a whole-column decode.
+ */
+int lance_file_read(struct lance_array *out, struct lance_file *f,
+		    const struct lance_field *field, uint64_t row, uint64_t n,
+		    struct lc_err *err) LC_MUST_USE;
+
+/*
+ * Sizes in bytes of BINARY/UTF8 (and blob) values of rows [row, row + n),
+ * with `valid[i]` false for nulls; reads offsets or descriptors only,
+ * never the values, where the encoding allows.
+ */
+int lance_file_value_sizes(uint64_t *sizes, bool *valid, struct lance_file *f,
+			   const struct lance_field *field, uint64_t row,
+			   uint64_t n, struct lc_err *err) LC_MUST_USE;
+
+/* ---------------------------------------------------------------- manifests */
+
+enum lance_deletion_type {
+	LANCE_DEL_ARROW = 0,	/* _deletions/F-R-I.arrow, Arrow IPC file */
+	LANCE_DEL_BITMAP = 1,	/* _deletions/F-R-I.bin, portable roaring */
+};
+
+struct lance_deletion_file {
+	bool present;
+	enum lance_deletion_type type;
+	uint64_t read_version;
+	uint64_t id;
+	uint64_t num_deleted;	/* 0 = unknown */
+	bool has_base_id;
+	uint32_t base_id;
+};
+
+struct lance_external_file {
+	char *path;		/* relative to the dataset root */
+	uint64_t offset, size;
+};
+
+struct lance_fragment {
+	uint64_t id;
+	uint64_t physical_rows;	/* including deleted rows */
+	struct lance_data_file *files;
+	size_t n_files;
+	struct lance_deletion_file deletion;
+	/* Stable row ids (flag 2): a serialized RowIdSequence, inline or in
+	 * an external file; both empty without stable row ids. */
+	uint8_t *row_ids;
+	size_t row_ids_len;
+	struct lance_external_file row_ids_ext;
+};
+
+struct lance_base_path {
+	uint32_t id;
+	char *name;		/* NULL if absent */
+	bool is_dataset_root;
+	char *path;		/* absolute path or URI */
+};
+
+#define LANCE_FLAG_DELETION_FILES 1u
+#define LANCE_FLAG_STABLE_ROW_IDS 2u
+#define LANCE_FLAG_V2_DEPRECATED 4u
+#define LANCE_FLAG_TABLE_CONFIG 8u
+#define LANCE_FLAG_BASE_PATHS 16u
+#define LANCE_FLAG_NO_TXN_FILE 32u
+#define LANCE_FLAG_COVERED_INDEX 128u
+#define LANCE_FLAG_MIXED_VERSIONS 256u
+
+struct lance_manifest {
+	uint64_t version;
+	int64_t timestamp_sec;	/* commit time, UTC */
+	int32_t timestamp_nsec;
+	struct lance_schema schema;
+	struct lance_fragment *fragments;
+	size_t n_fragments;
+	uint64_t reader_flags, writer_flags;
+	bool has_max_fragment_id;
+	uint32_t max_fragment_id;
+	uint64_t next_row_id;
+	char *data_format;	/* "0.1", "2.0", "2.1", "2.2", ... */
+	char *writer_library, *writer_version;
+	struct lance_kv *config;	/* values NUL-terminated */
+	size_t n_config;
+	struct lance_base_path *base_paths;
+	size_t n_base_paths;
+	char *transaction_file;	/* relative to _transactions/, or NULL */
+	bool has_index_section, has_transaction_section;
+	uint64_t index_section, transaction_section;
+	char *branch;		/* NULL on main */
+	/* The whole manifest file, kept so a writer can carry forward what
+	 * it does not interpret (index section, unknown fields). */
+	uint8_t *raw;
+	size_t raw_len;
+};
+
+/* Parse a manifest file's bytes (framing, footer, protobuf). Pure: no I/O.
+ * Takes a copy of `buf` into `raw`. Refuses unknown reader feature flags. */
+int lance_manifest_parse(struct lance_manifest **out, const uint8_t *buf,
+			 size_t len, struct lc_err *err) LC_MUST_USE;
+void lance_manifest_free(struct lance_manifest *m);
+const char *lance_manifest_config(const struct lance_manifest *m,
+				  const char *key);
+
+/* ---------------------------------------------------------------- deletions */
+
+/* A fragment's deleted physical offsets, sorted ascending, no duplicates. */
+struct lance_deletion {
+	uint32_t *offsets;
+	size_t n;
+};
+
+/* Pure parsers for the two deletion-file formats. */
+int lance_deletion_parse_arrow(struct lance_deletion *out, const uint8_t *buf,
+			       size_t len, struct lc_err *err) LC_MUST_USE;
+int lance_deletion_parse_bitmap(struct lance_deletion *out,
+				const uint8_t *buf, size_t len,
+				struct lc_err *err) LC_MUST_USE;
+void lance_deletion_reset(struct lance_deletion *d);
+bool lance_deletion_contains(const struct lance_deletion *d, uint64_t off);
+
+/* Expand a serialized RowIdSequence into exactly `n` row ids. Pure. */
+int lance_rowids_parse(uint64_t **out, uint64_t n, const uint8_t *buf,
+		       size_t len, struct lc_err *err) LC_MUST_USE;
+
+/* ---------------------------------------------------------------- datasets */
+
+struct lance_version_info {
+	uint64_t version;
+	char *manifest_key;	/* _versions/... */
+};
+
+/* All versions in _versions/, ascending; refuses mixed naming schemes.
+ * ENOENT (LC_EK_NOTFOUND) when the store holds no dataset. */
+int lance_list_versions(struct lance_version_info **out, size_t *n,
+			struct ostore *st, struct lc_err *err) LC_MUST_USE;
+void lance_versions_free(struct lance_version_info *v, size_t n);
+
+struct lance_tag {
+	char *name;
+	uint64_t version;
+	char *branch;		/* NULL for main */
+};
+
+/* Tags under _refs/tags/, sorted by name. */
+int lance_list_tags(struct lance_tag **out, size_t *n, struct ostore *st,
+		    struct lc_err *err) LC_MUST_USE;
+void lance_tags_free(struct lance_tag *t, size_t n);
+
+/*
+ * A snapshot: one version of a dataset, immutable once opened and safe to
+ * share between threads. It indexes the live rows from the manifest and
+ * deletion files (no data is scanned) and opens data files lazily.
+ *
+ * Rows are named by their row number: the stable row id when the dataset
+ * has stable row ids, else the physical position (the physical_rows of
+ * the fragments before it plus its offset in its fragment).
+ */
+struct lance_snapshot;
+
+struct lance_row_ref {
+	uint64_t number;	/* stable row id or physical position */
+	uint32_t frag;		/* index into manifest->fragments */
+	uint64_t offset;	/* physical offset in the fragment */
+};
+
+/* `version` 0 opens the latest. */
+int lance_snapshot_open(struct lance_snapshot **out, struct ostore *st,
+			uint64_t version, struct lc_err *err) LC_MUST_USE;
+void lance_snapshot_free(struct lance_snapshot *s);
+const struct lance_manifest *lance_snapshot_manifest(
+	const struct lance_snapshot *s);
+/* Live rows, in order of fragments and offsets. */
+uint64_t lance_snapshot_num_rows(const struct lance_snapshot *s);
+int lance_snapshot_row_at(struct lance_row_ref *out,
+			  const struct lance_snapshot *s, uint64_t index,
+			  struct lc_err *err) LC_MUST_USE;
+/* ENOENT when no live row has that number. */
+int lance_snapshot_find_row(struct lance_row_ref *out,
+			    const struct lance_snapshot *s, uint64_t number,
+			    struct lc_err *err) LC_MUST_USE;
+/* Read physical rows [offset, offset + n) of `field` in fragment `frag`;
+ * an all-null array when no data file of the fragment holds the field. */
+int lance_snapshot_read(struct lance_array *out, struct lance_snapshot *s,
+			uint32_t frag, const struct lance_field *field,
+			uint64_t offset, uint64_t n,
+			struct lc_err *err) LC_MUST_USE;
+int lance_snapshot_value_sizes(uint64_t *sizes, bool *valid,
+			       struct lance_snapshot *s, uint32_t frag,
+			       const struct lance_field *field,
+			       uint64_t offset, uint64_t n,
+			       struct lc_err *err) LC_MUST_USE;
+
+#endif

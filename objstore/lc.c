@@ -1,0 +1,195 @@
+/* lc.c - errors, allocation and buffers shared by every layer. */
+#include "lc.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+int lc_err_set(struct lc_err *err, int code, enum lc_err_kind kind,
+	       const char *file, int line, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || err->code)
+		return code;
+	err->code = code;
+	err->kind = kind;
+	err->file = file;
+	err->line = line;
+	va_start(ap, fmt);
+	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	va_end(ap);
+	for (char *p = err->msg; *p; p++)
+		if (*p == '\n')
+			*p = ' ';
+	return code;
+}
+
+void lc_err_prefix(struct lc_err *err, const char *fmt, ...)
+{
+	char pre[256], old[sizeof(err->msg)];
+	va_list ap;
+
+	if (!err || !err->code)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(pre, sizeof(pre), fmt, ap);
+	va_end(ap);
+	size_t np = strlen(pre);
+
+	memcpy(old, err->msg, sizeof(old));
+	if (np >= sizeof(err->msg))
+		np = sizeof(err->msg) - 1;
+	memcpy(err->msg, pre, np);
+	memcpy(err->msg + np, old, sizeof(err->msg) - np - 1);
+	err->msg[sizeof(err->msg) - 1] = 0;
+}
+
+void lc_err_clear(struct lc_err *err)
+{
+	if (err)
+		memset(err, 0, sizeof(*err));
+}
+
+static unsigned long alloc_fail_at;	/* test knob; 0 = never fail */
+static unsigned long alloc_count;
+
+void lc_alloc_fail_after(unsigned long n)
+{
+	alloc_fail_at = n;
+	alloc_count = 0;
+}
+
+static int alloc_should_fail(void)
+{
+	return alloc_fail_at && ++alloc_count >= alloc_fail_at;
+}
+
+void *lc_malloc(size_t n)
+{
+	if (alloc_should_fail())
+		return NULL;
+	return malloc(n ? n : 1);
+}
+
+void *lc_calloc(size_t n, size_t size)
+{
+	if (alloc_should_fail())
+		return NULL;
+	if (!n || !size)
+		return calloc(1, 1);
+	return calloc(n, size);
+}
+
+void *lc_realloc(void *p, size_t n)
+{
+	if (alloc_should_fail())
+		return NULL;
+	return realloc(p, n ? n : 1);
+}
+
+void lc_free(void *p)
+{
+	free(p);
+}
+
+char *lc_strndup(const char *s, size_t n)
+{
+	size_t len = strnlen(s, n);
+	char *d = lc_malloc(len + 1);
+
+	if (d) {
+		memcpy(d, s, len);
+		d[len] = 0;
+	}
+	return d;
+}
+
+char *lc_strdup(const char *s)
+{
+	return lc_strndup(s, SIZE_MAX);
+}
+
+void lc_buf_init(struct lc_buf *b, size_t limit)
+{
+	memset(b, 0, sizeof(*b));
+	b->limit = limit ? limit : SIZE_MAX;
+}
+
+void lc_buf_reset(struct lc_buf *b)
+{
+	size_t limit = b->limit;
+
+	lc_free(b->data);
+	lc_buf_init(b, limit);
+}
+
+int lc_buf_reserve(struct lc_buf *b, size_t extra, struct lc_err *err)
+{
+	size_t want, cap;
+	uint8_t *p;
+
+	if (extra > b->limit - b->len || b->len + extra == SIZE_MAX)
+		return LC_LIMIT(err, "buffer would exceed %zu bytes", b->limit);
+	want = b->len + extra + 1;	/* room for a terminating NUL */
+	if (want <= b->cap)
+		return 0;
+	cap = b->cap ? b->cap : 64;
+	while (cap < want)
+		cap = cap > SIZE_MAX / 2 ? want : cap * 2;
+	p = lc_realloc(b->data, cap);
+	if (!p)
+		return LC_NOMEM(err);
+	b->data = p;
+	b->cap = cap;
+	return 0;
+}
+
+int lc_buf_append(struct lc_buf *b, const void *p, size_t n,
+		  struct lc_err *err)
+{
+	int rc = lc_buf_reserve(b, n, err);
+
+	if (rc)
+		return rc;
+	if (n)
+		memcpy(b->data + b->len, p, n);
+	b->len += n;
+	b->data[b->len] = 0;
+	return 0;
+}
+
+int lc_buf_printf(struct lc_buf *b, struct lc_err *err, const char *fmt, ...)
+{
+	va_list ap;
+	int n, rc;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return LC_SYS(err, EINVAL, "bad format");
+	rc = lc_buf_reserve(b, (size_t)n, err);
+	if (rc)
+		return rc;
+	va_start(ap, fmt);
+	vsnprintf((char *)b->data + b->len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	b->len += (size_t)n;
+	return 0;
+}
+
+int lc_buf_take(struct lc_buf *b, uint8_t **out, size_t *len,
+		struct lc_err *err)
+{
+	int rc = lc_buf_reserve(b, 0, err);
+
+	if (rc)
+		return rc;
+	b->data[b->len] = 0;
+	*out = b->data;
+	if (len)
+		*len = b->len;
+	b->data = NULL;
+	b->len = b->cap = 0;
+	return 0;
+}

@@ -1,0 +1,133 @@
+/*
+ * lc.h - the small neutral layer every lancefs library shares: the error
+ * struct, little-endian loaders, checked arithmetic and a growable buffer.
+ *
+ * Errors: functions return 0 or a positive errno and, when they fail, fill
+ * an optional `struct lc_err` (first message wins, like curl's failf).
+ */
+#ifndef LC_H
+#define LC_H
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#define LC_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#define LC_MUST_USE __attribute__((warn_unused_result))
+
+enum lc_err_kind {
+	LC_EK_NONE = 0,
+	LC_EK_NOTFOUND,		/* expected: a name or key does not exist */
+	LC_EK_CORRUPT,		/* bytes violate the Lance spec */
+	LC_EK_UNSUPPORTED,	/* valid but not implemented here */
+	LC_EK_REMOTE,		/* object-store failure after retries */
+	LC_EK_LIMIT,		/* a cap we impose was hit */
+	LC_EK_SYS,		/* errno from the OS or an allocation */
+	LC_EK_USAGE,		/* the user asked for something impossible */
+};
+
+struct lc_err {
+	int code;		/* positive errno */
+	enum lc_err_kind kind;
+	const char *file;	/* source location of the first error */
+	int line;
+	char msg[512];		/* one line, no newline */
+};
+
+/* Returns `code`. NULL err is allowed. Keeps the first message. */
+int lc_err_set(struct lc_err *err, int code, enum lc_err_kind kind,
+	       const char *file, int line, const char *fmt, ...)
+	LC_PRINTF(6, 7);
+/* Prefix context ("fragment 3: ") to an already set message. */
+void lc_err_prefix(struct lc_err *err, const char *fmt, ...) LC_PRINTF(2, 3);
+void lc_err_clear(struct lc_err *err);
+
+#define LC_CORRUPT(err, ...) \
+	lc_err_set((err), EIO, LC_EK_CORRUPT, __FILE__, __LINE__, __VA_ARGS__)
+#define LC_UNSUPPORTED(err, ...) \
+	lc_err_set((err), EIO, LC_EK_UNSUPPORTED, __FILE__, __LINE__, \
+		   __VA_ARGS__)
+#define LC_NOTFOUND(err, ...) \
+	lc_err_set((err), ENOENT, LC_EK_NOTFOUND, __FILE__, __LINE__, \
+		   __VA_ARGS__)
+#define LC_LIMIT(err, ...) \
+	lc_err_set((err), EFBIG, LC_EK_LIMIT, __FILE__, __LINE__, __VA_ARGS__)
+#define LC_SYS(err, code, ...) \
+	lc_err_set((err), (code), LC_EK_SYS, __FILE__, __LINE__, __VA_ARGS__)
+#define LC_USAGE(err, ...) \
+	lc_err_set((err), EINVAL, LC_EK_USAGE, __FILE__, __LINE__, __VA_ARGS__)
+#define LC_NOMEM(err) LC_SYS((err), ENOMEM, "out of memory")
+
+/* Little-endian loaders that never assume alignment. */
+static inline uint16_t lc_le16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] | (uint16_t)p[1] << 8);
+}
+static inline uint32_t lc_le32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+	       (uint32_t)p[3] << 24;
+}
+static inline uint64_t lc_le64(const uint8_t *p)
+{
+	return (uint64_t)lc_le32(p) | (uint64_t)lc_le32(p + 4) << 32;
+}
+static inline void lc_put_le16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+}
+static inline void lc_put_le32(uint8_t *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+static inline void lc_put_le64(uint8_t *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* True when [off, off+len) lies inside a region of `size` bytes. */
+static inline int lc_range_ok(uint64_t off, uint64_t len, uint64_t size)
+{
+	return off <= size && len <= size - off;
+}
+
+/*
+ * Allocation wrappers: one place to cap and, in tests, to fail the Nth
+ * allocation. lc_malloc(0) returns a valid unique pointer.
+ */
+void *lc_malloc(size_t n);
+void *lc_calloc(size_t n, size_t size);
+void *lc_realloc(void *p, size_t n);
+void lc_free(void *p);
+char *lc_strdup(const char *s);
+char *lc_strndup(const char *s, size_t n);
+/* Fail allocation number `n` (counting from 1) and every later one; 0 off. */
+void lc_alloc_fail_after(unsigned long n);
+
+/* A growable byte buffer with a cap fixed at init. */
+struct lc_buf {
+	uint8_t *data;
+	size_t len;
+	size_t cap;
+	size_t limit;	/* 0 = SIZE_MAX */
+};
+
+void lc_buf_init(struct lc_buf *b, size_t limit);
+void lc_buf_reset(struct lc_buf *b);
+int lc_buf_reserve(struct lc_buf *b, size_t extra, struct lc_err *err)
+	LC_MUST_USE;
+int lc_buf_append(struct lc_buf *b, const void *p, size_t n,
+		  struct lc_err *err) LC_MUST_USE;
+int lc_buf_printf(struct lc_buf *b, struct lc_err *err, const char *fmt, ...)
+	LC_PRINTF(3, 4) LC_MUST_USE;
+/* Takes the bytes out; the buffer is left empty. NUL-terminates. */
+int lc_buf_take(struct lc_buf *b, uint8_t **out, size_t *len,
+		struct lc_err *err) LC_MUST_USE;
+
+#endif

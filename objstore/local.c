@@ -1,0 +1,321 @@
+/*
+ * local.c - the local-filesystem backend: pread on cached descriptors,
+ * readdir listings, and put-if-absent by write-to-temp then link(2), which
+ * never replaces an existing name (the same trick Lance's object_store
+ * uses), so a manifest appears whole or not at all.
+ */
+#include "ostore.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct local_store {
+	struct ostore base;
+	int dirfd;
+};
+
+struct local_obj {
+	struct ostore_obj base;
+	int fd;
+};
+
+static struct local_store *to_local(struct ostore *st)
+{
+	return (struct local_store *)st;
+}
+
+static int check_key(const char *key, struct lc_err *err)
+{
+	const char *p = key;
+
+	/* Keys come from manifests: refuse anything that climbs out. */
+	if (*p == '/')
+		return LC_CORRUPT(err, "%s: absolute key", key);
+	while (*p) {
+		if (p[0] == '.' && p[1] == '.' && (p[2] == '/' || !p[2]))
+			return LC_CORRUPT(err, "%s: key leaves the dataset",
+					  key);
+		p = strchr(p, '/');
+		if (!p)
+			break;
+		p++;
+	}
+	return 0;
+}
+
+static int local_open(struct ostore *st, const char *key,
+		      struct ostore_obj **out, struct lc_err *err)
+{
+	struct local_obj *o;
+	struct stat sb;
+	int fd, rc;
+
+	rc = check_key(key, err);
+	if (rc)
+		return rc;
+	fd = openat(to_local(st)->dirfd, key, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ENOENT || errno == ENOTDIR)
+			return LC_NOTFOUND(err, "%s/%s: no such file",
+					   st->root, key);
+		return LC_SYS(err, errno, "%s/%s: %s", st->root, key,
+			      strerror(errno));
+	}
+	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
+		close(fd);
+		return LC_SYS(err, EISDIR, "%s/%s: not a regular file",
+			      st->root, key);
+	}
+	o = lc_calloc(1, sizeof(*o));
+	if (!o || !(o->base.key = lc_strdup(key))) {
+		lc_free(o);
+		close(fd);
+		return LC_NOMEM(err);
+	}
+	o->base.st = st;
+	o->base.size = (uint64_t)sb.st_size;
+	o->fd = fd;
+	*out = &o->base;
+	return 0;
+}
+
+static int local_read(struct ostore_obj *obj, uint64_t off, size_t len,
+		      void *buf, struct lc_err *err)
+{
+	struct local_obj *o = (struct local_obj *)obj;
+	uint8_t *p = buf;
+
+	while (len) {
+		ssize_t n = pread(o->fd, p, len, (off_t)off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return LC_SYS(err, errno, "%s/%s: read at %" PRIu64
+				      ": %s", obj->st->root, obj->key, off,
+				      strerror(errno));
+		if (n == 0)
+			return LC_CORRUPT(err, "%s/%s: file shrank below %"
+					  PRIu64 " bytes", obj->st->root,
+					  obj->key, off + len);
+		p += n;
+		off += (uint64_t)n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static void local_close(struct ostore_obj *obj)
+{
+	struct local_obj *o = (struct local_obj *)obj;
+
+	close(o->fd);
+	lc_free(obj->key);
+	lc_free(o);
+}
+
+static int local_list(struct ostore *st, const char *dir, ostore_list_cb cb,
+		      void *ctx, struct lc_err *err)
+{
+	struct dirent *de;
+	DIR *d;
+	int fd, rc = 0;
+
+	if (*dir && (rc = check_key(dir, err)))
+		return rc;
+	fd = openat(to_local(st)->dirfd, *dir ? dir : ".",
+		    O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ENOENT || errno == ENOTDIR)
+			return 0;
+		return LC_SYS(err, errno, "%s/%s: %s", st->root, dir,
+			      strerror(errno));
+	}
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return LC_SYS(err, errno, "%s/%s: %s", st->root, dir,
+			      strerror(errno));
+	}
+	while ((de = readdir(d))) {
+		struct ostore_entry e = { .name = de->d_name };
+		struct stat sb;
+
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (fstatat(fd, de->d_name, &sb, 0) < 0)
+			continue;	/* vanished while listing */
+		e.is_dir = S_ISDIR(sb.st_mode);
+		e.size = e.is_dir ? 0 : (uint64_t)sb.st_size;
+		e.mtime = sb.st_mtim.tv_sec;
+		rc = cb(ctx, &e);
+		if (rc)
+			break;
+	}
+	closedir(d);
+	return rc;
+}
+
+/* mkdir -p of the directories leading to `key`. */
+static int make_parents(int dirfd, const char *key, struct lc_err *err)
+{
+	char path[4096];
+	size_t n = strlen(key);
+
+	if (n >= sizeof(path))
+		return LC_USAGE(err, "%s: key too long", key);
+	memcpy(path, key, n + 1);
+	for (char *p = path; (p = strchr(p, '/')); p++) {
+		*p = 0;
+		if (mkdirat(dirfd, path, 0777) < 0 && errno != EEXIST)
+			return LC_SYS(err, errno, "mkdir %s: %s", path,
+				      strerror(errno));
+		*p = '/';
+	}
+	return 0;
+}
+
+static int write_all(int fd, const void *data, size_t len)
+{
+	const uint8_t *p = data;
+
+	while (len) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return errno;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int local_put(struct ostore *st, const char *key, const void *data,
+		     size_t len, int if_absent, struct lc_err *err)
+{
+	int dirfd = to_local(st)->dirfd, fd, rc;
+	char tmp[4200];
+
+	rc = check_key(key, err);
+	if (!rc)
+		rc = make_parents(dirfd, key, err);
+	if (rc)
+		return rc;
+	/* The temp name never parses as a Lance version or data file. */
+	snprintf(tmp, sizeof(tmp), "%s#%ld.%d.tmp", key, (long)getpid(),
+		 rand());
+	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+	if (fd < 0)
+		return LC_SYS(err, errno, "%s/%s: %s", st->root, tmp,
+			      strerror(errno));
+	rc = write_all(fd, data, len);
+	if (!rc && fsync(fd) < 0)
+		rc = errno;
+	close(fd);
+	if (rc) {
+		unlinkat(dirfd, tmp, 0);
+		return LC_SYS(err, rc, "%s/%s: %s", st->root, key,
+			      strerror(rc));
+	}
+	if (if_absent) {
+		if (linkat(dirfd, tmp, dirfd, key, 0) < 0)
+			rc = errno;
+		unlinkat(dirfd, tmp, 0);
+		if (rc == EEXIST)
+			return lc_err_set(err, EEXIST, LC_EK_NONE, __FILE__,
+					  __LINE__, "%s/%s: already exists",
+					  st->root, key);
+	} else if (renameat(dirfd, tmp, dirfd, key) < 0) {
+		rc = errno;
+		unlinkat(dirfd, tmp, 0);
+	}
+	if (rc)
+		return LC_SYS(err, rc, "%s/%s: %s", st->root, key,
+			      strerror(rc));
+	return 0;
+}
+
+static int local_del(struct ostore *st, const char *key, struct lc_err *err)
+{
+	int rc = check_key(key, err);
+
+	if (rc)
+		return rc;
+	if (unlinkat(to_local(st)->dirfd, key, 0) < 0 && errno != ENOENT)
+		return LC_SYS(err, errno, "%s/%s: %s", st->root, key,
+			      strerror(errno));
+	return 0;
+}
+
+static void local_free(struct ostore *st)
+{
+	close(to_local(st)->dirfd);
+	lc_free(st->root);
+	lc_free(st);
+}
+
+static const struct ostore_ops local_ops = {
+	.kind = OSTORE_KIND_LOCAL,
+	.open = local_open,
+	.read = local_read,
+	.close = local_close,
+	.list = local_list,
+	.put = local_put,
+	.del = local_del,
+	.free = local_free,
+};
+
+int ostore_local_new(struct ostore **out, const char *dir, struct lc_err *err)
+{
+	struct local_store *st;
+	size_t n = strlen(dir);
+	int fd;
+
+	*out = NULL;
+	while (n > 1 && dir[n - 1] == '/')
+		n--;
+	st = lc_calloc(1, sizeof(*st));
+	if (!st || !(st->base.root = lc_strndup(dir, n))) {
+		lc_free(st);
+		return LC_NOMEM(err);
+	}
+	fd = open(st->base.root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		int e = errno;
+
+		lc_free(st->base.root);
+		lc_free(st);
+		if (e == ENOENT || e == ENOTDIR)
+			return LC_NOTFOUND(err, "%.*s: no such directory",
+					   (int)n, dir);
+		return LC_SYS(err, e, "%.*s: %s", (int)n, dir, strerror(e));
+	}
+	st->base.ops = &local_ops;
+	st->dirfd = fd;
+	*out = &st->base;
+	return 0;
+}
+
+int ostore_sub(struct ostore **out, struct ostore *st, const char *dir,
+	       struct lc_err *err)
+{
+	char path[4096];
+	int rc;
+
+	*out = NULL;
+	if (st->ops->kind != OSTORE_KIND_LOCAL)
+		return LC_UNSUPPORTED(err, "sub-stores of this backend");
+	rc = check_key(dir, err);
+	if (rc)
+		return rc;
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", st->root, dir) >=
+	    sizeof(path))
+		return LC_USAGE(err, "%s/%s: path too long", st->root, dir);
+	return ostore_local_new(out, path, err);
+}

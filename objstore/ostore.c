@@ -1,0 +1,107 @@
+/* ostore.c - URI parsing and the thin dispatch over backends. */
+#include "ostore.h"
+
+#include <stdlib.h>
+
+int ostore_open_uri(struct ostore **out, const char *uri, struct lc_err *err)
+{
+	const char *p = uri;
+
+	*out = NULL;
+	if (!strncmp(p, "file://", 7)) {
+		p += 7;
+		if (*p != '/')
+			return LC_USAGE(err, "%s: a file:// URI needs an "
+					"absolute path", uri);
+	} else if (strstr(p, "://")) {
+		return lc_err_set(err, EPROTONOSUPPORT, LC_EK_UNSUPPORTED,
+				  __FILE__, __LINE__,
+				  "%s: unsupported URI scheme", uri);
+	}
+	if (!*p)
+		return LC_USAGE(err, "empty dataset path");
+	return ostore_local_new(out, p, err);
+}
+
+void ostore_free(struct ostore *st)
+{
+	if (st)
+		st->ops->free(st);
+}
+
+int ostore_open(struct ostore_obj **out, struct ostore *st, const char *key,
+		struct lc_err *err)
+{
+	*out = NULL;
+	return st->ops->open(st, key, out, err);
+}
+
+int ostore_read(struct ostore_obj *o, uint64_t off, size_t len, void *buf,
+		struct lc_err *err)
+{
+	if (!lc_range_ok(off, len, o->size))
+		return LC_CORRUPT(err, "%s: read of %zu bytes at %" PRIu64
+				  " past its end (%" PRIu64 " bytes)",
+				  o->key, len, off, o->size);
+	if (!len)
+		return 0;
+	return o->st->ops->read(o, off, len, buf, err);
+}
+
+void ostore_close(struct ostore_obj *o)
+{
+	if (o)
+		o->st->ops->close(o);
+}
+
+int ostore_get(uint8_t **out, size_t *len, struct ostore *st,
+	       const char *key, size_t limit, struct lc_err *err)
+{
+	struct ostore_obj *o;
+	uint8_t *buf;
+	int rc;
+
+	*out = NULL;
+	*len = 0;
+	rc = ostore_open(&o, st, key, err);
+	if (rc)
+		return rc;
+	if (o->size > limit) {
+		rc = LC_LIMIT(err, "%s: %" PRIu64 " bytes, more than the "
+			      "%zu allowed", key, o->size, limit);
+		goto out;
+	}
+	buf = lc_malloc((size_t)o->size + 1);
+	if (!buf) {
+		rc = LC_NOMEM(err);
+		goto out;
+	}
+	rc = ostore_read(o, 0, (size_t)o->size, buf, err);
+	if (rc) {
+		lc_free(buf);
+		goto out;
+	}
+	buf[o->size] = 0;
+	*out = buf;
+	*len = (size_t)o->size;
+out:
+	ostore_close(o);
+	return rc;
+}
+
+int ostore_list(struct ostore *st, const char *dir, ostore_list_cb cb,
+		void *ctx, struct lc_err *err)
+{
+	return st->ops->list(st, dir, cb, ctx, err);
+}
+
+int ostore_put(struct ostore *st, const char *key, const void *data,
+	       size_t len, int if_absent, struct lc_err *err)
+{
+	return st->ops->put(st, key, data, len, if_absent, err);
+}
+
+int ostore_delete(struct ostore *st, const char *key, struct lc_err *err)
+{
+	return st->ops->del(st, key, err);
+}

@@ -1,0 +1,101 @@
+/*
+ * ostore.h - the object-store interface: everything above it (format/, fs/)
+ * gets bytes only through these calls, so the S3 backend drops in beside
+ * the local one. Keys are '/'-separated paths relative to the store's root.
+ * Knows nothing of Lance.
+ */
+#ifndef OSTORE_H
+#define OSTORE_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "lc.h"
+
+struct ostore;
+struct ostore_obj;
+
+struct ostore_entry {
+	const char *name;	/* last path component */
+	uint64_t size;		/* bytes, 0 for directories */
+	int is_dir;		/* a common prefix on object stores */
+	int64_t mtime;		/* seconds since the epoch, 0 if unknown */
+};
+
+/* Called once per entry; a non-zero return stops the listing and is
+ * returned by ostore_list. */
+typedef int (*ostore_list_cb)(void *ctx, const struct ostore_entry *e);
+
+enum ostore_kind {
+	OSTORE_KIND_UNKNOWN = 0,
+	OSTORE_KIND_LOCAL,
+};
+
+struct ostore_ops {
+	enum ostore_kind kind;
+	int (*open)(struct ostore *st, const char *key,
+		    struct ostore_obj **out, struct lc_err *err);
+	int (*read)(struct ostore_obj *o, uint64_t off, size_t len,
+		    void *buf, struct lc_err *err);
+	void (*close)(struct ostore_obj *o);
+	int (*list)(struct ostore *st, const char *dir, ostore_list_cb cb,
+		    void *ctx, struct lc_err *err);
+	int (*put)(struct ostore *st, const char *key, const void *data,
+		   size_t len, int if_absent, struct lc_err *err);
+	int (*del)(struct ostore *st, const char *key, struct lc_err *err);
+	void (*free)(struct ostore *st);
+};
+
+struct ostore {
+	const struct ostore_ops *ops;
+	char *root;		/* what the user named, for messages */
+};
+
+struct ostore_obj {
+	struct ostore *st;
+	char *key;
+	uint64_t size;
+};
+
+/*
+ * Open the store holding `uri`: "/abs/path", "rel/path" or "file:///abs".
+ * The URI names the store's root; keys are relative to it.
+ */
+int ostore_open_uri(struct ostore **out, const char *uri,
+		    struct lc_err *err) LC_MUST_USE;
+void ostore_free(struct ostore *st);
+/* A store rooted at a subdirectory of `st` (a dataset in a database). */
+int ostore_sub(struct ostore **out, struct ostore *st, const char *dir,
+	       struct lc_err *err) LC_MUST_USE;
+
+/* Open one object for ranged reads; ENOENT with LC_EK_NOTFOUND if absent. */
+int ostore_open(struct ostore_obj **out, struct ostore *st, const char *key,
+		struct lc_err *err) LC_MUST_USE;
+/* Read exactly `len` bytes at `off`; a short object is EIO (corrupt). */
+int ostore_read(struct ostore_obj *o, uint64_t off, size_t len, void *buf,
+		struct lc_err *err) LC_MUST_USE;
+void ostore_close(struct ostore_obj *o);
+static inline uint64_t ostore_size(const struct ostore_obj *o)
+{
+	return o->size;
+}
+
+/* Read a whole object of at most `limit` bytes into a new buffer. */
+int ostore_get(uint8_t **out, size_t *len, struct ostore *st,
+	       const char *key, size_t limit, struct lc_err *err) LC_MUST_USE;
+/* List the direct children of directory `dir` ("" for the root). A missing
+ * directory lists nothing. */
+int ostore_list(struct ostore *st, const char *dir, ostore_list_cb cb,
+		void *ctx, struct lc_err *err) LC_MUST_USE;
+/* Write an object; with if_absent, EEXIST if the key already exists and the
+ * write is atomic (readers see all of it or none). */
+int ostore_put(struct ostore *st, const char *key, const void *data,
+	       size_t len, int if_absent, struct lc_err *err) LC_MUST_USE;
+int ostore_delete(struct ostore *st, const char *key,
+		  struct lc_err *err) LC_MUST_USE;
+
+/* Backends */
+int ostore_local_new(struct ostore **out, const char *dir,
+		     struct lc_err *err) LC_MUST_USE;
+
+#endif
