@@ -1,0 +1,119 @@
+/*
+ * lance_int.h - private to format/: the data-file container shared by the
+ * per-version decoders (v1.c, v20.c, v21.c) and the protobuf helpers.
+ */
+#ifndef LANCE_INT_H
+#define LANCE_INT_H
+
+#include <pthread.h>
+
+#include "lance.h"
+
+/* Protobuf nesting we accept from files; protobuf-c itself recurses. */
+#define LANCE_PB_MAX_DEPTH 64
+/* Caps on metadata we load from a data file. */
+#define LANCE_MAX_META_BYTES (256u << 20)
+#define LANCE_MAX_VALUE_BYTES (1ull << 32)
+
+/* Refuse wire data nested deeper than max_depth (or not wire data at the
+ * top level). Pure; run it before handing untrusted bytes to protobuf-c. */
+int lance__pb_check(const uint8_t *buf, size_t len, int max_depth,
+		    const char *what, struct lc_err *err) LC_MUST_USE;
+
+/* ---------------------------------------------------------- 2.x container */
+
+/* One page of a 2.x column, from ColumnMetadata.Page. */
+struct lance_page {
+	uint64_t length;	/* rows (2.0 list items: items) */
+	uint64_t first_row;	/* sum of the lengths of earlier pages */
+	size_t n_buffers;
+	const uint64_t *buf_off;	/* absolute file offsets */
+	const uint64_t *buf_size;
+	/* The page encoding: the Any's type_url and value bytes. */
+	const char *type_url;
+	const uint8_t *enc;
+	size_t enc_len;
+	void *decoded;		/* decoder-owned parsed encoding, or NULL */
+};
+
+struct lance_column {
+	struct lance_page *pages;
+	size_t n_pages;
+	/* ColumnEncoding Any (values{}, blob{}, ...) */
+	const char *type_url;
+	const uint8_t *enc;
+	size_t enc_len;
+	void *meta;		/* the unpacked Lpb__ColumnMetadata */
+};
+
+enum lance_file_kind {
+	LANCE_FILE_V1 = 1,	/* footer 0.0 .. 0.2 */
+	LANCE_FILE_V20,		/* footer 0.3 or 2.0 */
+	LANCE_FILE_V21,		/* footer 2.1, 2.2, 2.3 (structural) */
+};
+
+struct lance_file {
+	struct ostore *st;	/* borrowed */
+	struct ostore_obj *obj;
+	char *path;
+	const struct lance_schema *schema;	/* borrowed */
+	enum lance_file_kind kind;
+	uint16_t major, minor;
+	uint64_t rows;
+	/* field id -> column index, from DataFile.fields/column_indices */
+	int32_t *map_field;
+	int32_t *map_col;
+	size_t n_map;
+	/* 2.x: every column's pages */
+	struct lance_column *cols;
+	uint32_t n_cols;
+	/* decoder state (v1: page table; v2x: caches) */
+	void *priv;
+	void (*priv_free)(struct lance_file *f);
+	pthread_mutex_t mu;	/* protects priv caches */
+};
+
+/* Column holding `field_id`, or -1. */
+int lance__file_column(const struct lance_file *f, int32_t field_id);
+/* Read file bytes [off, off + len) into buf. */
+int lance__file_pread(struct lance_file *f, uint64_t off, size_t len,
+		      void *buf, struct lc_err *err) LC_MUST_USE;
+/* Read a page buffer whole into a new allocation (caller frees). */
+int lance__page_buffer(uint8_t **out, struct lance_file *f,
+		       const struct lance_page *p, size_t idx,
+		       struct lc_err *err) LC_MUST_USE;
+/* Page of `col` holding `row` (by first_row/length), or NULL. */
+const struct lance_page *lance__page_for_row(const struct lance_column *col,
+					     uint64_t row, size_t *index);
+
+/* Per-version decoders: open extra state, read, and size values. */
+int lance__v1_open(struct lance_file *f, const uint8_t *tail,
+		   size_t tail_len, struct lc_err *err) LC_MUST_USE;
+int lance__v1_read(struct lance_array *out, struct lance_file *f,
+		   const struct lance_field *field, uint64_t row, uint64_t n,
+		   struct lc_err *err) LC_MUST_USE;
+int lance__v1_sizes(uint64_t *sizes, bool *valid, struct lance_file *f,
+		    const struct lance_field *field, uint64_t row, uint64_t n,
+		    struct lc_err *err) LC_MUST_USE;
+
+int lance__v20_read(struct lance_array *out, struct lance_file *f,
+		    const struct lance_field *field, uint64_t row, uint64_t n,
+		    struct lc_err *err) LC_MUST_USE;
+int lance__v20_sizes(uint64_t *sizes, bool *valid, struct lance_file *f,
+		     const struct lance_field *field, uint64_t row, uint64_t n,
+		     struct lc_err *err) LC_MUST_USE;
+
+int lance__v21_read(struct lance_array *out, struct lance_file *f,
+		    const struct lance_field *field, uint64_t row, uint64_t n,
+		    struct lc_err *err) LC_MUST_USE;
+int lance__v21_sizes(uint64_t *sizes, bool *valid, struct lance_file *f,
+		     const struct lance_field *field, uint64_t row, uint64_t n,
+		     struct lc_err *err) LC_MUST_USE;
+
+/* Generic fallback for *_sizes: decode the values and measure them. */
+int lance__sizes_by_decode(uint64_t *sizes, bool *valid,
+			   struct lance_file *f,
+			   const struct lance_field *field, uint64_t row,
+			   uint64_t n, struct lc_err *err) LC_MUST_USE;
+
+#endif
