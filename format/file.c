@@ -331,7 +331,7 @@ static int open_v2(struct lance_file *f, const uint8_t *tail,
 		rc = LC_NOMEM(err);
 		goto out;
 	}
-	f->priv = vs;
+	f->container = vs;
 	rc = parse_columns(f, base, lo, cmo, &vs->anys, err);
 out:
 	lc_free(region);
@@ -340,7 +340,7 @@ out:
 
 static void free_v2(struct lance_file *f)
 {
-	struct v2_state *vs = f->priv;
+	struct v2_state *vs = f->container;
 
 	for (uint32_t c = 0; f->cols && c < f->n_cols; c++) {
 		lc_free(f->cols[c].pages);
@@ -467,7 +467,6 @@ int lance_file_open(struct lance_file **out, struct ostore *st,
 		if (!rc)
 			rc = lance__v1_open(f, tail, tail_len, err);
 	} else {
-		f->priv_free = free_v2;
 		rc = open_v2(f, tail, tail_off, err);
 		if (!rc)
 			rc = build_map(f, df, err);
@@ -487,8 +486,10 @@ void lance_file_free(struct lance_file *f)
 {
 	if (!f)
 		return;
-	if (f->priv_free)
-		f->priv_free(f);
+	if (f->dec_free)
+		f->dec_free(f);
+	if (f->kind != LANCE_FILE_V1)
+		free_v2(f);
 	ostore_close(f->obj);
 	lc_free(f->map_field);
 	lc_free(f->map_col);

@@ -67,10 +67,12 @@ struct lance_file {
 	/* 2.x: every column's pages */
 	struct lance_column *cols;
 	uint32_t n_cols;
-	/* decoder state (v1: page table; v2x: caches) */
-	void *priv;
-	void (*priv_free)(struct lance_file *f);
-	pthread_mutex_t mu;	/* protects priv caches */
+	void *container;	/* file.c's own state (owned protobufs) */
+	/* Decoder state (v1: page table; 2.x: page caches), owned by the
+	 * decoder of f->kind, freed by dec_free if set. */
+	void *dec;
+	void (*dec_free)(struct lance_file *f);
+	pthread_mutex_t mu;	/* protects dec caches; never held over I/O */
 };
 
 /* Column holding `field_id`, or -1. */
