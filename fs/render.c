@@ -1,0 +1,569 @@
+/*
+ * render.c - meta.json values, file types and safe names (VIEW.md §2).
+ *
+ * JSON rules, and where VIEW.md is silent our choices (man/lancefs.1):
+ *   integers      exact, 64-bit included (unsigned printed unsigned)
+ *   floats        shortest decimal that round-trips in the column's own
+ *                 precision; integral values keep a ".0"; NaN/Inf -> null
+ *   dates         YYYY-MM-DD
+ *   times         HH:MM:SS with as many fraction digits as the unit has
+ *   timestamps    YYYY-MM-DDTHH:MM:SS[.fraction per unit]; with a zone
+ *                 the UTC instant followed by "Z"; naive ones no suffix
+ *   durations     integers in the column's unit
+ *   decimals      strings with exactly `scale` fraction digits
+ *   binary        (nested, or fixed-size) lowercase hex strings
+ *   lists, fixed-size lists -> arrays; structs -> objects;
+ *   maps          arrays of {"key": k, "value": v}
+ */
+#include "render.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+static int put(struct lc_buf *b, const char *s, struct lc_err *err)
+{
+	return lc_buf_append(b, s, strlen(s), err);
+}
+
+void render_double(char *out, size_t cap, double v)
+{
+	for (int prec = 1; prec <= 17; prec++) {
+		snprintf(out, cap, "%.*g", prec, v);
+		if (strtod(out, NULL) == v)
+			break;
+	}
+	if (!strpbrk(out, ".enN"))
+		strncat(out, ".0", cap - strlen(out) - 1);
+}
+
+void render_float(char *out, size_t cap, float v)
+{
+	for (int prec = 1; prec <= 9; prec++) {
+		snprintf(out, cap, "%.*g", prec, (double)v);
+		if (strtof(out, NULL) == v)
+			break;
+	}
+	if (!strpbrk(out, ".enN"))
+		strncat(out, ".0", cap - strlen(out) - 1);
+}
+
+double render_half_to_double(uint16_t h)
+{
+	int sign = h >> 15, exp = (h >> 10) & 0x1f, man = h & 0x3ff;
+	double v;
+
+	if (exp == 0)
+		v = ldexp(man, -24);
+	else if (exp == 31)
+		v = man ? NAN : INFINITY;
+	else
+		v = ldexp(man | 0x400, exp - 25);
+	return sign ? -v : v;
+}
+
+/* Round a double to the nearest half (ties to even), as bits. */
+static uint16_t double_to_half(double v)
+{
+	uint16_t sign = signbit(v) ? 0x8000 : 0;
+	double a = fabs(v);
+
+	if (isnan(v))
+		return 0x7e00;
+	if (a >= 65520.0)
+		return sign | 0x7c00;
+	if (a < ldexp(1, -14)) {	/* subnormal: units of 2^-24 */
+		double m = nearbyint(a * ldexp(1, 24));
+
+		return sign | (uint16_t)m;
+	}
+	int e;
+	double f = frexp(a, &e);	/* a = f * 2^e, f in [0.5, 1) */
+	double m = nearbyint(f * 2048.0);	/* 11 significant bits */
+
+	if (m >= 2048.0) {
+		m /= 2;
+		e++;
+	}
+	if (e + 14 >= 31)
+		return sign | 0x7c00;
+	return sign | (uint16_t)((e + 14) << 10) | ((uint16_t)m & 0x3ff);
+}
+
+static void render_half(char *out, size_t cap, uint16_t h)
+{
+	double v = render_half_to_double(h);
+
+	for (int prec = 1; prec <= 6; prec++) {
+		snprintf(out, cap, "%.*g", prec, v);
+		if (double_to_half(strtod(out, NULL)) == h)
+			break;
+	}
+	if (!strpbrk(out, ".enN"))
+		strncat(out, ".0", cap - strlen(out) - 1);
+}
+
+/* Days since 1970-01-01 to a proleptic Gregorian date. */
+static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
+{
+	z += 719468;
+	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+	unsigned doe = (unsigned)(z - era * 146097);
+	unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	unsigned mp = (5 * doy + 2) / 153;
+
+	*d = doy - (153 * mp + 2) / 5 + 1;
+	*m = mp < 10 ? mp + 3 : mp - 9;
+	*y = (int64_t)yoe + era * 400 + (*m <= 2);
+}
+
+static int put_date(struct lc_buf *b, int64_t days, struct lc_err *err)
+{
+	int64_t y;
+	unsigned m, d;
+
+	civil_from_days(days, &y, &m, &d);
+	if (y >= 0 && y <= 9999)
+		return lc_buf_printf(b, err, "%04" PRId64 "-%02u-%02u", y, m,
+				     d);
+	return lc_buf_printf(b, err, "%+05" PRId64 "-%02u-%02u", y, m, d);
+}
+
+static const int64_t unit_per_sec[] = { 1, 1000, 1000000, 1000000000 };
+static const int unit_digits[] = { 0, 3, 6, 9 };
+
+/* Split a count of `unit` into floor seconds and a non-negative fraction. */
+static void split_units(int64_t v, enum lance_time_unit u, int64_t *sec,
+			int64_t *frac)
+{
+	int64_t per = unit_per_sec[u];
+
+	*sec = v / per;
+	*frac = v % per;
+	if (*frac < 0) {
+		*frac += per;
+		(*sec)--;
+	}
+}
+
+static int put_clock(struct lc_buf *b, int64_t sec_of_day, int64_t frac,
+		     enum lance_time_unit u, struct lc_err *err)
+{
+	int rc = lc_buf_printf(b, err, "%02d:%02d:%02d",
+			       (int)(sec_of_day / 3600),
+			       (int)(sec_of_day / 60 % 60),
+			       (int)(sec_of_day % 60));
+
+	if (!rc && unit_digits[u])
+		rc = lc_buf_printf(b, err, ".%0*" PRId64, unit_digits[u],
+				   frac);
+	return rc;
+}
+
+static int put_timestamp(struct lc_buf *b, int64_t v,
+			 const struct lance_type *t, struct lc_err *err)
+{
+	int64_t sec, frac, days, sod;
+	int rc;
+
+	split_units(v, t->unit, &sec, &frac);
+	days = sec / 86400;
+	sod = sec % 86400;
+	if (sod < 0) {
+		sod += 86400;
+		days--;
+	}
+	rc = put(b, "\"", err);
+	if (!rc)
+		rc = put_date(b, days, err);
+	if (!rc)
+		rc = put(b, "T", err);
+	if (!rc)
+		rc = put_clock(b, sod, frac, t->unit, err);
+	if (!rc && t->tz && *t->tz)
+		rc = put(b, "Z", err);
+	if (!rc)
+		rc = put(b, "\"", err);
+	return rc;
+}
+
+static int put_time(struct lc_buf *b, int64_t v, const struct lance_type *t,
+		    struct lc_err *err)
+{
+	int64_t sec, frac;
+	int rc;
+
+	split_units(v, t->unit, &sec, &frac);
+	sec %= 86400;
+	if (sec < 0)
+		sec += 86400;
+	rc = put(b, "\"", err);
+	if (!rc)
+		rc = put_clock(b, sec, frac, t->unit, err);
+	if (!rc)
+		rc = put(b, "\"", err);
+	return rc;
+}
+
+/* A little-endian two's-complement integer of `n` bytes as a decimal
+ * string with `scale` fraction digits. */
+static int put_decimal(struct lc_buf *b, const uint8_t *p, size_t n,
+		       int scale, struct lc_err *err)
+{
+	uint32_t limb[8];	/* up to 256 bits, little-endian limbs */
+	size_t nl = n / 4;
+	char digits[100];
+	int nd = 0, neg = p[n - 1] >> 7, rc;
+
+	for (size_t i = 0; i < nl; i++)
+		limb[i] = lc_le32(p + 4 * i);
+	if (neg) {	/* negate: invert and add one */
+		uint64_t carry = 1;
+
+		for (size_t i = 0; i < nl; i++) {
+			uint64_t s = (uint64_t)(uint32_t)~limb[i] + carry;
+
+			limb[i] = (uint32_t)s;
+			carry = s >> 32;
+		}
+	}
+	for (;;) {
+		uint64_t rem = 0;
+		int zero = 1;
+
+		for (size_t i = nl; i-- > 0;) {
+			uint64_t cur = rem << 32 | limb[i];
+
+			limb[i] = (uint32_t)(cur / 10);
+			rem = cur % 10;
+			if (limb[i])
+				zero = 0;
+		}
+		digits[nd++] = (char)('0' + rem);
+		if (zero)
+			break;
+	}
+	while (nd <= scale)
+		digits[nd++] = '0';
+	rc = put(b, neg ? "\"-" : "\"", err);
+	for (int i = nd - 1; !rc && i >= 0; i--) {
+		char c[3] = { digits[i], 0, 0 };
+
+		if (i == scale - 1 && scale > 0) {
+			c[0] = '.';
+			c[1] = digits[i];
+		}
+		rc = put(b, c, err);
+	}
+	if (!rc)
+		rc = put(b, "\"", err);
+	return rc;
+}
+
+static int put_hex(struct lc_buf *b, const uint8_t *p, size_t n,
+		   struct lc_err *err)
+{
+	static const char hex[] = "0123456789abcdef";
+	int rc = lc_buf_reserve(b, 2 * n + 2, err);
+
+	if (rc)
+		return rc;
+	b->data[b->len++] = '"';
+	for (size_t i = 0; i < n; i++) {
+		b->data[b->len++] = (uint8_t)hex[p[i] >> 4];
+		b->data[b->len++] = (uint8_t)hex[p[i] & 15];
+	}
+	b->data[b->len++] = '"';
+	b->data[b->len] = 0;
+	return 0;
+}
+
+/* Length of the valid UTF-8 sequence at s (n bytes left), 0 if invalid. */
+static size_t utf8_len(const uint8_t *s, size_t n)
+{
+	uint32_t c;
+	size_t len;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		len = 2, c = s[0] & 0x1f;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		len = 3, c = s[0] & 0x0f;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		len = 4, c = s[0] & 0x07;
+	else
+		return 0;
+	if (len > n)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		c = c << 6 | (s[i] & 0x3f);
+	}
+	if ((len == 3 && (c < 0x800 || (c >= 0xd800 && c <= 0xdfff))) ||
+	    (len == 4 && (c < 0x10000 || c > 0x10ffff)))
+		return 0;
+	return len;
+}
+
+int render_json_string(struct lc_buf *b, const char *str, size_t n,
+		       struct lc_err *err)
+{
+	const uint8_t *s = (const uint8_t *)str;
+	int rc = put(b, "\"", err);
+
+	for (size_t i = 0; !rc && i < n;) {
+		uint8_t c = s[i];
+		size_t len;
+
+		if (c == '"' || c == '\\') {
+			char e[3] = { '\\', (char)c, 0 };
+
+			rc = put(b, e, err);
+			i++;
+		} else if (c < 0x20) {
+			static const char *named[32] = {
+				['\b'] = "\\b", ['\f'] = "\\f",
+				['\n'] = "\\n", ['\r'] = "\\r",
+				['\t'] = "\\t",
+			};
+			if (named[c])
+				rc = put(b, named[c], err);
+			else
+				rc = lc_buf_printf(b, err, "\\u%04x", c);
+			i++;
+		} else if ((len = utf8_len(s + i, n - i))) {
+			rc = lc_buf_append(b, s + i, len, err);
+			i += len;
+		} else {
+			rc = put(b, "\xef\xbf\xbd", err);	/* U+FFFD */
+			i++;
+		}
+	}
+	if (!rc)
+		rc = put(b, "\"", err);
+	return rc;
+}
+
+static int put_float_json(struct lc_buf *b, double v, const char *text,
+			  struct lc_err *err)
+{
+	if (isnan(v) || isinf(v))
+		return put(b, "null", err);
+	return put(b, text, err);
+}
+
+int render_json_value(struct lc_buf *b, const struct lance_array *a,
+		      uint64_t i, struct lc_err *err)
+{
+	const struct lance_type *t = a->type;
+	const uint8_t *v;
+	unsigned w = lance_type_width(t);
+	char num[64];
+	int rc = 0;
+
+	if (!lance_array_is_valid(a, i) || t->id == LANCE_T_NULL)
+		return put(b, "null", err);
+	v = a->values ? a->values + i * w : NULL;
+	switch (t->id) {
+	case LANCE_T_BOOL:
+		return put(b, (a->values[i >> 3] >> (i & 7)) & 1 ? "true" :
+			   "false", err);
+	case LANCE_T_INT8:
+		return lc_buf_printf(b, err, "%d", (int8_t)v[0]);
+	case LANCE_T_UINT8:
+		return lc_buf_printf(b, err, "%u", v[0]);
+	case LANCE_T_INT16:
+		return lc_buf_printf(b, err, "%d", (int16_t)lc_le16(v));
+	case LANCE_T_UINT16:
+		return lc_buf_printf(b, err, "%u", lc_le16(v));
+	case LANCE_T_INT32:
+		return lc_buf_printf(b, err, "%" PRId32, (int32_t)lc_le32(v));
+	case LANCE_T_UINT32:
+		return lc_buf_printf(b, err, "%" PRIu32, lc_le32(v));
+	case LANCE_T_INT64:
+	case LANCE_T_DURATION:
+		return lc_buf_printf(b, err, "%" PRId64, (int64_t)lc_le64(v));
+	case LANCE_T_UINT64:
+		return lc_buf_printf(b, err, "%" PRIu64, lc_le64(v));
+	case LANCE_T_FLOAT16: {
+		uint16_t h = lc_le16(v);
+
+		render_half(num, sizeof(num), h);
+		return put_float_json(b, render_half_to_double(h), num, err);
+	}
+	case LANCE_T_FLOAT32: {
+		float f;
+
+		memcpy(&f, v, 4);
+		render_float(num, sizeof(num), f);
+		return put_float_json(b, f, num, err);
+	}
+	case LANCE_T_FLOAT64: {
+		double d;
+
+		memcpy(&d, v, 8);
+		render_double(num, sizeof(num), d);
+		return put_float_json(b, d, num, err);
+	}
+	case LANCE_T_UTF8:
+		return render_json_string(b, (const char *)a->values +
+					  a->offsets[i],
+					  (size_t)(a->offsets[i + 1] -
+						   a->offsets[i]), err);
+	case LANCE_T_BINARY:
+		return put_hex(b, a->values + a->offsets[i],
+			       (size_t)(a->offsets[i + 1] - a->offsets[i]),
+			       err);
+	case LANCE_T_FIXED_BINARY:
+		return put_hex(b, v, w, err);
+	case LANCE_T_DATE32:
+		rc = put(b, "\"", err);
+		if (!rc)
+			rc = put_date(b, (int32_t)lc_le32(v), err);
+		return rc ? rc : put(b, "\"", err);
+	case LANCE_T_DATE64: {
+		int64_t ms = (int64_t)lc_le64(v), days = ms / 86400000;
+
+		if (ms % 86400000 < 0)
+			days--;
+		rc = put(b, "\"", err);
+		if (!rc)
+			rc = put_date(b, days, err);
+		return rc ? rc : put(b, "\"", err);
+	}
+	case LANCE_T_TIME32:
+		return put_time(b, (int32_t)lc_le32(v), t, err);
+	case LANCE_T_TIME64:
+		return put_time(b, (int64_t)lc_le64(v), t, err);
+	case LANCE_T_TIMESTAMP:
+		return put_timestamp(b, (int64_t)lc_le64(v), t, err);
+	case LANCE_T_DECIMAL128:
+	case LANCE_T_DECIMAL256:
+		return put_decimal(b, v, w, t->scale, err);
+	case LANCE_T_LIST:
+	case LANCE_T_FIXED_LIST: {
+		const struct lance_array *items = &a->children[0];
+		uint64_t lo, hi;
+
+		if (t->id == LANCE_T_LIST) {
+			lo = a->offsets[i];
+			hi = a->offsets[i + 1];
+		} else {
+			lo = i * (uint64_t)t->width;
+			hi = lo + (uint64_t)t->width;
+		}
+		rc = put(b, "[", err);
+		for (uint64_t j = lo; !rc && j < hi; j++) {
+			if (j > lo)
+				rc = put(b, ",", err);
+			if (!rc)
+				rc = render_json_value(b, items, j, err);
+		}
+		return rc ? rc : put(b, "]", err);
+	}
+	case LANCE_T_MAP: {
+		const struct lance_array *ent = &a->children[0];
+
+		rc = put(b, "[", err);
+		for (uint64_t j = a->offsets[i];
+		     !rc && j < a->offsets[i + 1]; j++) {
+			if (j > a->offsets[i])
+				rc = put(b, ",", err);
+			if (!rc)
+				rc = put(b, "{\"key\":", err);
+			if (!rc && ent->n_children > 0)
+				rc = render_json_value(b, &ent->children[0],
+						       j, err);
+			if (!rc)
+				rc = put(b, ",\"value\":", err);
+			if (!rc && ent->n_children > 1)
+				rc = render_json_value(b, &ent->children[1],
+						       j, err);
+			if (!rc)
+				rc = put(b, "}", err);
+		}
+		return rc ? rc : put(b, "]", err);
+	}
+	case LANCE_T_STRUCT:
+		rc = put(b, "{", err);
+		for (size_t c = 0; !rc && c < a->n_children; c++) {
+			const struct lance_array *ch = &a->children[c];
+			const char *name = ch->field ? ch->field->name : "";
+
+			if (c)
+				rc = put(b, ",", err);
+			if (!rc)
+				rc = render_json_string(b, name, strlen(name),
+							err);
+			if (!rc)
+				rc = put(b, ":", err);
+			if (!rc)
+				rc = render_json_value(b, ch, i, err);
+		}
+		return rc ? rc : put(b, "}", err);
+	default:
+		return put(b, "null", err);
+	}
+}
+
+static int has(const uint8_t *h, size_t n, size_t off, const char *magic,
+	       size_t len)
+{
+	return n >= off + len && !memcmp(h + off, magic, len);
+}
+
+const char *render_sniff_ext(const uint8_t *h, size_t n)
+{
+	if (has(h, n, 0, "\xff\xd8\xff", 3))
+		return "jpg";
+	if (has(h, n, 0, "\x89PNG\r\n\x1a\n", 8))
+		return "png";
+	if (has(h, n, 0, "GIF87a", 6) || has(h, n, 0, "GIF89a", 6))
+		return "gif";
+	if (has(h, n, 0, "RIFF", 4) && has(h, n, 8, "WEBP", 4))
+		return "webp";
+	if (has(h, n, 0, "RIFF", 4) && has(h, n, 8, "WAVE", 4))
+		return "wav";
+	if (has(h, n, 0, "BM", 2) && n >= 14)
+		return "bmp";
+	if (has(h, n, 0, "II*\0", 4) || has(h, n, 0, "MM\0*", 4))
+		return "tif";
+	if (has(h, n, 4, "ftyp", 4)) {
+		if (has(h, n, 8, "avif", 4) || has(h, n, 8, "avis", 4))
+			return "avif";
+		if (has(h, n, 8, "heic", 4) || has(h, n, 8, "heix", 4) ||
+		    has(h, n, 8, "mif1", 4) || has(h, n, 8, "msf1", 4))
+			return "heic";
+		return "mp4";
+	}
+	if (has(h, n, 0, "fLaC", 4))
+		return "flac";
+	if (has(h, n, 0, "%PDF-", 5))
+		return "pdf";
+	if (has(h, n, 0, "\x93NUMPY", 6))
+		return "npy";
+	return "bin";
+}
+
+char *render_escape_name(const char *s, size_t n)
+{
+	char *out = lc_malloc(3 * n + 1), *o = out;
+
+	if (!out)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c == '/' || c == 0 || c == '%' || (i == 0 && c == '.')) {
+			snprintf(o, 4, "%%%02X", c);
+			o += 3;
+		} else {
+			*o++ = (char)c;
+		}
+	}
+	*o = 0;
+	return out;
+}

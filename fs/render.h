@@ -1,0 +1,31 @@
+/*
+ * render.h - what a row's files contain: meta.json rendering by the
+ * VIEW.md type rules, file-type sniffing, and row-folder name escaping.
+ * Pure functions over decoded arrays; no I/O.
+ */
+#ifndef LANCEFS_RENDER_H
+#define LANCEFS_RENDER_H
+
+#include "lance.h"
+
+/* Append the JSON of value `i` of `a` to `b`. */
+int render_json_value(struct lc_buf *b, const struct lance_array *a,
+		      uint64_t i, struct lc_err *err) LC_MUST_USE;
+/* Append a JSON string literal for bytes [s, s + n) (invalid UTF-8 is
+ * replaced by U+FFFD). */
+int render_json_string(struct lc_buf *b, const char *s, size_t n,
+		       struct lc_err *err) LC_MUST_USE;
+/* Shortest decimal that reads back as the same double / float. */
+void render_double(char *out, size_t cap, double v);
+void render_float(char *out, size_t cap, float v);
+double render_half_to_double(uint16_t h);
+
+/* The file extension for a value starting with `head` (n bytes): jpg,
+ * png, gif, webp, bmp, tif, avif, heic, mp4, wav, flac, pdf, npy, bin. */
+const char *render_sniff_ext(const uint8_t *head, size_t n);
+
+/* Make a column value safe as a file name: '/', NUL, '%' and a leading
+ * '.' are percent-escaped. Returns a new string. */
+char *render_escape_name(const char *s, size_t n);
+
+#endif

@@ -1,0 +1,1356 @@
+/*
+ * view.c - the dataset view of VIEW.md §2 over format/'s snapshots.
+ *
+ * A view_ds is one dataset (the source, or one member of a database); it
+ * keeps its current snapshot and the others asked for through @versions
+ * and @tags. A view_snap wraps a lance_snapshot with what the view derives
+ * from it once: which columns become files, which go to meta.json, the
+ * row-folder names when a name column is set, and the commit time of the
+ * version that added each fragment (found by bisecting the versions on
+ * max_fragment_id, which only grows).
+ */
+#include "view.h"
+
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "render.h"
+
+#define ROW_NAME_DIGITS 8
+#define MAX_SNAP_CACHE 8
+
+struct file_col {
+	const struct lance_field *field;
+	char *prefix;		/* the column name made safe */
+	bool text;		/* <col>.txt of a string column */
+	const char *fixed_ext;	/* ext.COL=, or NULL to sniff */
+};
+
+struct name_slot {
+	const char *name;
+	uint64_t index;		/* live-row index */
+};
+
+struct view_snap {
+	atomic_int refs;
+	struct view_ds *ds;
+	struct lance_snapshot *ls;
+	const struct lance_manifest *m;
+	struct file_col *cols;
+	size_t n_cols;
+	const struct lance_field **meta;	/* meta.json fields */
+	size_t n_meta;
+	/* name_column: names[i] of live row i, and an open-addressing
+	 * table from name to live index; NULL without a name column */
+	char **names;
+	struct name_slot *slots;
+	size_t n_slots;
+	/* commit time of the version that added each fragment, lazily */
+	pthread_mutex_t mu;
+	int64_t *frag_sec;	/* protected by mu; -1 = not known yet */
+	int32_t *frag_nsec;
+};
+
+struct vtime {
+	uint64_t version;
+	char *key;
+	bool loaded;
+	uint64_t max_frag;
+	int64_t sec;
+	int32_t nsec;
+};
+
+struct view_ds {
+	struct view *v;
+	char *name;		/* database member name, or NULL */
+	struct ostore *st;
+	struct view_snap *cur;	/* the version the root shows */
+	pthread_mutex_t mu;	/* protects cache and vt */
+	struct view_snap *cache[MAX_SNAP_CACHE];
+	struct vtime *vt;	/* every version, ascending; lazily */
+	size_t n_vt;
+	bool vt_listed;
+};
+
+struct view {
+	struct view_opts opts;
+	char *source;
+	struct ostore *st;
+	bool is_db;
+	struct view_ds *single;
+	struct view_ds **dbs;	/* sorted by name */
+	size_t n_dbs;
+};
+
+/* ------------------------------------------------------------ options */
+
+void view_opts_reset(struct view_opts *o)
+{
+	lc_free(o->name_column);
+	for (size_t i = 0; i < o->n_text_columns; i++)
+		lc_free(o->text_columns[i]);
+	lc_free(o->text_columns);
+	for (size_t i = 0; i < o->n_exts; i++) {
+		lc_free(o->exts[i].column);
+		lc_free(o->exts[i].ext);
+	}
+	lc_free(o->exts);
+	lc_free(o->tag);
+	memset(o, 0, sizeof(*o));
+}
+
+static int parse_u64(uint64_t *out, const char *s)
+{
+	char *end;
+
+	if (!*s || *s == '-' || *s == '+')
+		return EINVAL;
+	errno = 0;
+	*out = strtoull(s, &end, 10);
+	return errno || *end ? EINVAL : 0;
+}
+
+int view_opts_parse(struct view_opts *o, const char *opt, struct lc_err *err)
+{
+	const char *val = strchr(opt, '=');
+
+	if (!val)
+		return ENOENT;
+	val++;
+	if (!strncmp(opt, "name_column=", 12)) {
+		lc_free(o->name_column);
+		o->name_column = lc_strdup(val);
+		return o->name_column ? 0 : LC_NOMEM(err);
+	}
+	if (!strncmp(opt, "version=", 8)) {
+		if (parse_u64(&o->version, val) || !o->version)
+			return LC_USAGE(err, "version=%s: not a version "
+					"number", val);
+		return 0;
+	}
+	if (!strncmp(opt, "tag=", 4)) {
+		lc_free(o->tag);
+		o->tag = lc_strdup(val);
+		return o->tag ? 0 : LC_NOMEM(err);
+	}
+	if (!strncmp(opt, "ext.", 4)) {
+		size_t n = (size_t)(val - 1 - (opt + 4));
+		struct view_ext *e;
+
+		if (!n || !*val || strchr(val, '/'))
+			return LC_USAGE(err, "%s: want ext.COLUMN=EXT", opt);
+		e = lc_realloc(o->exts, (o->n_exts + 1) * sizeof(*e));
+		if (!e)
+			return LC_NOMEM(err);
+		o->exts = e;
+		e += o->n_exts;
+		e->column = lc_strndup(opt + 4, n);
+		e->ext = lc_strdup(val);
+		o->n_exts++;
+		return e->column && e->ext ? 0 : LC_NOMEM(err);
+	}
+	if (!strncmp(opt, "text_files=", 11)) {
+		if (!strcmp(val, "all")) {
+			o->text_all = true;
+			return 0;
+		}
+		/* FUSE splits -o at commas, so a list uses ':' or '+' too */
+		for (const char *p = val; *p;) {
+			size_t n = strcspn(p, ",:+");
+			char **t;
+
+			if (n) {
+				t = lc_realloc(o->text_columns,
+					       (o->n_text_columns + 1) *
+						       sizeof(*t));
+				if (!t)
+					return LC_NOMEM(err);
+				o->text_columns = t;
+				t[o->n_text_columns] = lc_strndup(p, n);
+				if (!t[o->n_text_columns])
+					return LC_NOMEM(err);
+				o->n_text_columns++;
+			}
+			p += n;
+			if (*p)
+				p++;
+		}
+		return 0;
+	}
+	return ENOENT;
+}
+
+/* ------------------------------------------------------------ snapshots */
+
+static void snap_unref(struct view_snap *s)
+{
+	if (!s || atomic_fetch_sub(&s->refs, 1) != 1)
+		return;
+	for (size_t i = 0; i < s->n_cols; i++)
+		lc_free(s->cols[i].prefix);
+	lc_free(s->cols);
+	lc_free(s->meta);
+	if (s->names) {
+		uint64_t n = lance_snapshot_num_rows(s->ls);
+
+		for (uint64_t i = 0; i < n; i++)
+			lc_free(s->names[i]);
+	}
+	lc_free(s->names);
+	lc_free(s->slots);
+	lc_free(s->frag_sec);
+	lc_free(s->frag_nsec);
+	pthread_mutex_destroy(&s->mu);
+	lance_snapshot_free(s->ls);
+	lc_free(s);
+}
+
+static struct view_snap *snap_ref(struct view_snap *s)
+{
+	if (s)
+		atomic_fetch_add(&s->refs, 1);
+	return s;
+}
+
+static bool is_binary_field(const struct lance_field *f)
+{
+	return f->blob != LANCE_BLOB_NONE || f->type.id == LANCE_T_BINARY;
+}
+
+static bool wants_text(const struct view_opts *o, const struct lance_field *f)
+{
+	if (f->type.id != LANCE_T_UTF8)
+		return false;
+	if (o->text_all)
+		return true;
+	for (size_t i = 0; i < o->n_text_columns; i++)
+		if (!strcmp(o->text_columns[i], f->name))
+			return true;
+	return false;
+}
+
+static int classify_columns(struct view_snap *s, const struct view_opts *o,
+			    struct lc_err *err)
+{
+	const struct lance_schema *sc = &s->m->schema;
+
+	s->cols = lc_calloc(sc->n_top, sizeof(*s->cols));
+	s->meta = lc_calloc(sc->n_top, sizeof(*s->meta));
+	if (!s->cols || !s->meta)
+		return LC_NOMEM(err);
+	for (size_t i = 0; i < sc->n_top; i++) {
+		const struct lance_field *f = sc->top[i];
+		bool bin = is_binary_field(f);
+
+		if (!bin)
+			s->meta[s->n_meta++] = f;
+		if (bin || wants_text(o, f)) {
+			struct file_col *c = &s->cols[s->n_cols++];
+
+			c->field = f;
+			c->text = !bin;
+			c->prefix = render_escape_name(f->name,
+						       strlen(f->name));
+			if (!c->prefix)
+				return LC_NOMEM(err);
+			for (size_t e = 0; bin && e < o->n_exts; e++)
+				if (!strcmp(o->exts[e].column, f->name))
+					c->fixed_ext = o->exts[e].ext;
+		}
+	}
+	for (size_t i = 0; i < o->n_text_columns; i++)
+		if (!lance_schema_field_by_name(sc, o->text_columns[i]))
+			return LC_USAGE(err, "text_files: no column named %s",
+					o->text_columns[i]);
+	for (size_t i = 0; i < o->n_exts; i++) {
+		const struct lance_field *f =
+			lance_schema_field_by_name(sc, o->exts[i].column);
+
+		if (!f || !is_binary_field(f) || f->parent)
+			return LC_USAGE(err, "ext.%s: no binary column of "
+					"that name", o->exts[i].column);
+	}
+	return 0;
+}
+
+static uint64_t hash_name(const char *s)
+{
+	uint64_t h = 1469598103934665603ull;	/* FNV-1a */
+
+	for (; *s; s++)
+		h = (h ^ (uint8_t)*s) * 1099511628211ull;
+	return h;
+}
+
+static struct name_slot *name_find(const struct view_snap *s,
+				   const char *name)
+{
+	size_t mask = s->n_slots - 1;
+
+	for (size_t i = hash_name(name) & mask;; i = (i + 1) & mask) {
+		struct name_slot *e = &s->slots[i];
+
+		if (!e->name || !strcmp(e->name, name))
+			return e;
+	}
+}
+
+/* The text of a name-column value, or NULL for null. */
+static char *name_value(const struct lance_array *a, uint64_t i)
+{
+	char num[32];
+	const uint8_t *v;
+
+	if (!lance_array_is_valid(a, i))
+		return NULL;
+	if (a->type->id == LANCE_T_UTF8)
+		return render_escape_name((const char *)a->values +
+						  a->offsets[i],
+					  (size_t)(a->offsets[i + 1] -
+						   a->offsets[i]));
+	v = a->values + i * lance_type_width(a->type);
+	switch (a->type->id) {
+	case LANCE_T_INT8:
+		snprintf(num, sizeof(num), "%d", (int8_t)v[0]);
+		break;
+	case LANCE_T_INT16:
+		snprintf(num, sizeof(num), "%d", (int16_t)lc_le16(v));
+		break;
+	case LANCE_T_INT32:
+		snprintf(num, sizeof(num), "%" PRId32, (int32_t)lc_le32(v));
+		break;
+	case LANCE_T_INT64:
+		snprintf(num, sizeof(num), "%" PRId64, (int64_t)lc_le64(v));
+		break;
+	case LANCE_T_UINT8:
+		snprintf(num, sizeof(num), "%u", v[0]);
+		break;
+	case LANCE_T_UINT16:
+		snprintf(num, sizeof(num), "%u", lc_le16(v));
+		break;
+	case LANCE_T_UINT32:
+		snprintf(num, sizeof(num), "%" PRIu32, lc_le32(v));
+		break;
+	default:
+		snprintf(num, sizeof(num), "%" PRIu64, lc_le64(v));
+		break;
+	}
+	return lc_strdup(num);
+}
+
+/*
+ * Row-folder names from a name column: the escaped value; a null or empty
+ * value, or a value an earlier row already took, gets "~<row number>"
+ * appended, which is unique and does not shift when other rows change.
+ */
+static int build_names(struct view_snap *s, const char *col,
+		       struct lc_err *err)
+{
+	const struct lance_field *f =
+		lance_schema_field_by_name(&s->m->schema, col);
+	uint64_t n = lance_snapshot_num_rows(s->ls), i = 0;
+	int rc = 0;
+
+	if (!f || f->parent || (f->type.id != LANCE_T_UTF8 &&
+				(f->type.id < LANCE_T_INT8 ||
+				 f->type.id > LANCE_T_UINT64)))
+		return LC_USAGE(err, "name_column=%s: no string or integer "
+				"column of that name", col);
+	s->names = lc_calloc((size_t)n + 1, sizeof(*s->names));
+	s->n_slots = 16;
+	while (s->n_slots < 2 * n)
+		s->n_slots *= 2;
+	s->slots = lc_calloc(s->n_slots, sizeof(*s->slots));
+	if (!s->names || !s->slots)
+		return LC_NOMEM(err);
+	while (i < n) {
+		struct lance_row_ref first, ref;
+		struct lance_array a;
+		uint64_t run = 1;
+
+		rc = lance_snapshot_row_at(&first, s->ls, i, err);
+		if (rc)
+			return rc;
+		/* a run of live rows with consecutive offsets in one
+		 * fragment is read at once */
+		while (i + run < n && run < 65536) {
+			rc = lance_snapshot_row_at(&ref, s->ls, i + run, err);
+			if (rc)
+				return rc;
+			if (ref.frag != first.frag ||
+			    ref.offset != first.offset + run)
+				break;
+			run++;
+		}
+		rc = lance_snapshot_read(&a, s->ls, first.frag, f,
+					 first.offset, run, err);
+		if (rc)
+			return rc;
+		for (uint64_t k = 0; k < run; k++) {
+			char *name = name_value(&a, k);
+			struct name_slot *slot = NULL;
+
+			if (name && *name) {
+				slot = name_find(s, name);
+				if (slot->name)
+					slot = NULL;
+			}
+			if (!slot) {
+				char *alt;
+				size_t len = name ? strlen(name) : 0;
+				struct lance_row_ref r;
+
+				rc = lance_snapshot_row_at(&r, s->ls, i + k,
+							   err);
+				if (rc)
+					break;
+				alt = lc_malloc(len + 24);
+				if (!alt) {
+					rc = LC_NOMEM(err);
+					break;
+				}
+				snprintf(alt, len + 24, "%s~%" PRIu64,
+					 name ? name : "", r.number);
+				lc_free(name);
+				name = alt;
+				slot = name_find(s, name);
+			}
+			if (!name) {
+				rc = LC_NOMEM(err);
+				break;
+			}
+			s->names[i + k] = name;
+			if (!slot->name) {
+				slot->name = name;
+				slot->index = i + k;
+			}
+		}
+		lance_array_reset(&a);
+		if (rc)
+			return rc;
+		i += run;
+	}
+	return 0;
+}
+
+static int snap_new(struct view_snap **out, struct view_ds *ds,
+		    uint64_t version, struct lc_err *err)
+{
+	const struct view_opts *o = &ds->v->opts;
+	struct view_snap *s;
+	const char *col;
+	int rc;
+
+	*out = NULL;
+	s = lc_calloc(1, sizeof(*s));
+	if (!s)
+		return LC_NOMEM(err);
+	atomic_init(&s->refs, 1);
+	pthread_mutex_init(&s->mu, NULL);
+	s->ds = ds;
+	rc = lance_snapshot_open(&s->ls, ds->st, version, err);
+	if (rc)
+		goto fail;
+	s->m = lance_snapshot_manifest(s->ls);
+	s->frag_sec = lc_malloc((s->m->n_fragments + 1) * sizeof(int64_t));
+	s->frag_nsec = lc_calloc(s->m->n_fragments + 1, sizeof(int32_t));
+	if (!s->frag_sec || !s->frag_nsec) {
+		rc = LC_NOMEM(err);
+		goto fail;
+	}
+	for (size_t i = 0; i < s->m->n_fragments; i++)
+		s->frag_sec[i] = -1;
+	rc = classify_columns(s, o, err);
+	if (rc)
+		goto fail;
+	col = o->name_column ? o->name_column :
+			       lance_manifest_config(s->m,
+						     "lancefs.name_column");
+	if (col && *col) {
+		rc = build_names(s, col, err);
+		if (rc)
+			goto fail;
+	}
+	*out = s;
+	return 0;
+fail:
+	snap_unref(s);
+	return rc;
+}
+
+/* A snapshot of `version` (0 = the one the root shows), referenced. */
+static int ds_snap(struct view_snap **out, struct view_ds *ds,
+		   uint64_t version, struct lc_err *err)
+{
+	struct view_snap *s = NULL;
+	int rc;
+
+	*out = NULL;
+	if (!version || version == ds->cur->m->version) {
+		pthread_mutex_lock(&ds->mu);
+		*out = snap_ref(ds->cur);
+		pthread_mutex_unlock(&ds->mu);
+		return 0;
+	}
+	pthread_mutex_lock(&ds->mu);
+	for (int i = 0; i < MAX_SNAP_CACHE; i++)
+		if (ds->cache[i] && ds->cache[i]->m->version == version)
+			s = snap_ref(ds->cache[i]);
+	pthread_mutex_unlock(&ds->mu);
+	if (s) {
+		*out = s;
+		return 0;
+	}
+	rc = snap_new(&s, ds, version, err);
+	if (rc)
+		return rc;
+	pthread_mutex_lock(&ds->mu);
+	snap_unref(ds->cache[MAX_SNAP_CACHE - 1]);
+	memmove(ds->cache + 1, ds->cache,
+		(MAX_SNAP_CACHE - 1) * sizeof(ds->cache[0]));
+	ds->cache[0] = snap_ref(s);
+	pthread_mutex_unlock(&ds->mu);
+	*out = s;
+	return 0;
+}
+
+/* ------------------------------------------------------------ times */
+
+static int vt_list(struct view_ds *ds, struct lc_err *err)
+{
+	struct lance_version_info *vi;
+	size_t n;
+	int rc;
+
+	if (ds->vt_listed)
+		return 0;
+	rc = lance_list_versions(&vi, &n, ds->st, err);
+	if (rc)
+		return rc;
+	ds->vt = lc_calloc(n, sizeof(*ds->vt));
+	if (!ds->vt) {
+		lance_versions_free(vi, n);
+		return LC_NOMEM(err);
+	}
+	for (size_t i = 0; i < n; i++) {
+		ds->vt[i].version = vi[i].version;
+		ds->vt[i].key = vi[i].manifest_key;
+		vi[i].manifest_key = NULL;
+	}
+	ds->n_vt = n;
+	ds->vt_listed = true;
+	lance_versions_free(vi, n);
+	return 0;
+}
+
+static int vt_load(struct vtime *t, struct view_ds *ds, struct lc_err *err)
+{
+	struct lance_manifest *m;
+	uint8_t *buf;
+	size_t len;
+	int rc;
+
+	if (t->loaded)
+		return 0;
+	rc = ostore_get(&buf, &len, ds->st, t->key, 1u << 30, err);
+	if (rc)
+		return rc;
+	rc = lance_manifest_parse(&m, buf, len, err);
+	lc_free(buf);
+	if (rc)
+		return rc;
+	t->max_frag = m->has_max_fragment_id ? m->max_fragment_id : 0;
+	for (size_t i = 0; i < m->n_fragments; i++)
+		if (m->fragments[i].id > t->max_frag)
+			t->max_frag = m->fragments[i].id;
+	if (!m->n_fragments && !m->has_max_fragment_id)
+		t->max_frag = UINT64_MAX;	/* empty: "before" every id */
+	t->sec = m->timestamp_sec;
+	t->nsec = m->timestamp_nsec;
+	t->loaded = true;
+	lance_manifest_free(m);
+	return 0;
+}
+
+/* Commit time of the first version that holds fragment `frag_idx`. */
+static void frag_time(int64_t *sec, int32_t *nsec, struct view_snap *s,
+		      uint32_t frag_idx)
+{
+	struct view_ds *ds = s->ds;
+	uint64_t id = s->m->fragments[frag_idx].id;
+	size_t lo = 0, hi;
+	struct lc_err err = { 0 };
+
+	pthread_mutex_lock(&s->mu);
+	if (s->frag_sec[frag_idx] >= 0) {
+		*sec = s->frag_sec[frag_idx];
+		*nsec = s->frag_nsec[frag_idx];
+		pthread_mutex_unlock(&s->mu);
+		return;
+	}
+	pthread_mutex_unlock(&s->mu);
+	*sec = s->m->timestamp_sec;
+	*nsec = s->m->timestamp_nsec;
+	pthread_mutex_lock(&ds->mu);
+	if (!vt_list(ds, &err)) {
+		/* versions up to ours; find the first whose fragments
+		 * reach `id` (max_fragment_id never decreases) */
+		for (hi = ds->n_vt; hi > 0 &&
+				    ds->vt[hi - 1].version > s->m->version;)
+			hi--;
+		while (lo < hi) {
+			size_t mid = lo + (hi - lo) / 2;
+			struct vtime *t = &ds->vt[mid];
+
+			if (vt_load(t, ds, &err))
+				break;
+			if (t->max_frag != UINT64_MAX && t->max_frag >= id)
+				hi = mid;
+			else
+				lo = mid + 1;
+		}
+		if (!err.code && lo < ds->n_vt && ds->vt[lo].loaded &&
+		    ds->vt[lo].version <= s->m->version) {
+			*sec = ds->vt[lo].sec;
+			*nsec = ds->vt[lo].nsec;
+		}
+	}
+	pthread_mutex_unlock(&ds->mu);
+	pthread_mutex_lock(&s->mu);
+	s->frag_sec[frag_idx] = *sec;
+	s->frag_nsec[frag_idx] = *nsec;
+	pthread_mutex_unlock(&s->mu);
+}
+
+/* ------------------------------------------------------------ datasets */
+
+static void ds_free(struct view_ds *ds)
+{
+	if (!ds)
+		return;
+	snap_unref(ds->cur);
+	for (int i = 0; i < MAX_SNAP_CACHE; i++)
+		snap_unref(ds->cache[i]);
+	for (size_t i = 0; i < ds->n_vt; i++)
+		lc_free(ds->vt[i].key);
+	lc_free(ds->vt);
+	ostore_free(ds->st);
+	lc_free(ds->name);
+	pthread_mutex_destroy(&ds->mu);
+	lc_free(ds);
+}
+
+/* Takes ownership of `st`. */
+static int ds_open(struct view_ds **out, struct view *v, struct ostore *st,
+		   const char *name, struct lc_err *err)
+{
+	const struct view_opts *o = &v->opts;
+	struct view_ds *ds;
+	uint64_t version = o->version;
+	int rc;
+
+	*out = NULL;
+	ds = lc_calloc(1, sizeof(*ds));
+	if (!ds) {
+		ostore_free(st);
+		return LC_NOMEM(err);
+	}
+	pthread_mutex_init(&ds->mu, NULL);
+	ds->v = v;
+	ds->st = st;
+	if (name && !(ds->name = lc_strdup(name))) {
+		rc = LC_NOMEM(err);
+		goto fail;
+	}
+	if (o->tag) {
+		struct lance_tag *tags;
+		size_t n;
+
+		rc = lance_list_tags(&tags, &n, st, err);
+		if (rc)
+			goto fail;
+		for (size_t i = 0; i < n; i++)
+			if (!strcmp(tags[i].name, o->tag))
+				version = tags[i].version;
+		lance_tags_free(tags, n);
+		if (!version) {
+			rc = LC_NOTFOUND(err, "%s: no tag named %s", st->root,
+					 o->tag);
+			goto fail;
+		}
+	}
+	rc = snap_new(&ds->cur, ds, version, err);
+	if (rc)
+		goto fail;
+	*out = ds;
+	return 0;
+fail:
+	ds_free(ds);
+	return rc;
+}
+
+struct db_scan {
+	char **names;
+	size_t n;
+	int rc;
+};
+
+static int db_scan_cb(void *ctx, const struct ostore_entry *e)
+{
+	struct db_scan *d = ctx;
+	size_t len = strlen(e->name);
+	char **p;
+
+	if (!e->is_dir || len <= 6 || strcmp(e->name + len - 6, ".lance"))
+		return 0;
+	p = lc_realloc(d->names, (d->n + 1) * sizeof(*p));
+	if (!p)
+		return d->rc = ENOMEM;
+	d->names = p;
+	p[d->n] = lc_strndup(e->name, len - 6);
+	if (!p[d->n])
+		return d->rc = ENOMEM;
+	d->n++;
+	return 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int has_versions_cb(void *ctx, const struct ostore_entry *e)
+{
+	(void)e;
+	*(bool *)ctx = true;
+	return 1;
+}
+
+static int open_db(struct view *v, struct lc_err *err)
+{
+	struct db_scan d = { 0 };
+	int rc = ostore_list(v->st, "", db_scan_cb, &d, err);
+
+	if (d.rc)
+		rc = LC_NOMEM(err);
+	if (!rc && !d.n)
+		rc = LC_NOTFOUND(err, "%s: no Lance dataset here (no "
+				 "_versions/ and no *.lance folders)",
+				 v->source);
+	if (!rc) {
+		qsort(d.names, d.n, sizeof(*d.names), cmp_str);
+		v->dbs = lc_calloc(d.n, sizeof(*v->dbs));
+		if (!v->dbs)
+			rc = LC_NOMEM(err);
+	}
+	for (size_t i = 0; !rc && i < d.n; i++) {
+		char dir[4096];
+		struct ostore *sub;
+
+		snprintf(dir, sizeof(dir), "%s.lance", d.names[i]);
+		rc = ostore_sub(&sub, v->st, dir, err);
+		if (!rc)
+			rc = ds_open(&v->dbs[i], v, sub, d.names[i], err);
+		if (!rc)
+			v->n_dbs++;
+	}
+	for (size_t i = 0; i < d.n; i++)
+		lc_free(d.names[i]);
+	lc_free(d.names);
+	v->is_db = true;
+	return rc;
+}
+
+static int copy_opts(struct view_opts *dst, const struct view_opts *src,
+		     struct lc_err *err)
+{
+	memset(dst, 0, sizeof(*dst));
+	dst->version = src->version;
+	dst->text_all = src->text_all;
+	if ((src->name_column &&
+	     !(dst->name_column = lc_strdup(src->name_column))) ||
+	    (src->tag && !(dst->tag = lc_strdup(src->tag))))
+		return LC_NOMEM(err);
+	dst->text_columns = lc_calloc(src->n_text_columns + 1, sizeof(char *));
+	dst->exts = lc_calloc(src->n_exts + 1, sizeof(*dst->exts));
+	if (!dst->text_columns || !dst->exts)
+		return LC_NOMEM(err);
+	for (size_t i = 0; i < src->n_text_columns; i++) {
+		dst->text_columns[i] = lc_strdup(src->text_columns[i]);
+		if (!dst->text_columns[i])
+			return LC_NOMEM(err);
+		dst->n_text_columns++;
+	}
+	for (size_t i = 0; i < src->n_exts; i++) {
+		dst->exts[i].column = lc_strdup(src->exts[i].column);
+		dst->exts[i].ext = lc_strdup(src->exts[i].ext);
+		dst->n_exts++;
+		if (!dst->exts[i].column || !dst->exts[i].ext)
+			return LC_NOMEM(err);
+	}
+	return 0;
+}
+
+int view_open(struct view **out, const char *source,
+	      const struct view_opts *opts, struct lc_err *err)
+{
+	struct view *v;
+	struct view_opts none = { 0 };
+	bool is_ds = false;
+	int rc;
+
+	*out = NULL;
+	v = lc_calloc(1, sizeof(*v));
+	if (!v)
+		return LC_NOMEM(err);
+	rc = copy_opts(&v->opts, opts ? opts : &none, err);
+	if (!rc && !(v->source = lc_strdup(source)))
+		rc = LC_NOMEM(err);
+	if (!rc)
+		rc = ostore_open_uri(&v->st, source, err);
+	if (!rc)
+		rc = ostore_list(v->st, "_versions", has_versions_cb, &is_ds,
+				 err);
+	if (rc)
+		goto fail;
+	if (is_ds) {
+		struct ostore *st = v->st;
+
+		/* the dataset owns the store; the view keeps a borrowed
+		 * pointer for listing */
+		rc = ds_open(&v->single, v, st, NULL, err);
+		v->st = NULL;
+		if (rc)
+			goto fail;
+	} else {
+		rc = open_db(v, err);
+		if (rc)
+			goto fail;
+	}
+	*out = v;
+	return 0;
+fail:
+	view_free(v);
+	return rc;
+}
+
+void view_free(struct view *v)
+{
+	if (!v)
+		return;
+	ds_free(v->single);
+	for (size_t i = 0; i < v->n_dbs; i++)
+		ds_free(v->dbs[i]);
+	lc_free(v->dbs);
+	ostore_free(v->st);
+	view_opts_reset(&v->opts);
+	lc_free(v->source);
+	lc_free(v);
+}
+
+/* ------------------------------------------------------------ nodes */
+
+void vnode_reset(struct vnode *n)
+{
+	snap_unref(n->snap);
+	memset(n, 0, sizeof(*n));
+}
+
+void vnode_copy(struct vnode *dst, const struct vnode *src)
+{
+	*dst = *src;
+	snap_ref(dst->snap);
+}
+
+const struct lance_manifest *view_manifest(const struct vnode *n)
+{
+	return n->snap ? n->snap->m : NULL;
+}
+
+struct ostore *view_store(const struct vnode *n)
+{
+	return n->ds ? n->ds->st : NULL;
+}
+
+static int ds_root(struct vnode *out, struct view_ds *ds, uint64_t version,
+		   struct lc_err *err)
+{
+	memset(out, 0, sizeof(*out));
+	out->kind = VN_ROOT;
+	out->ds = ds;
+	return ds_snap(&out->snap, ds, version, err);
+}
+
+int view_root(struct vnode *out, struct view *v, struct lc_err *err)
+{
+	memset(out, 0, sizeof(*out));
+	if (v->is_db) {
+		out->kind = VN_DBROOT;
+		return 0;
+	}
+	return ds_root(out, v->single, 0, err);
+}
+
+static void row_name(char *out, size_t cap, const struct view_snap *s,
+		     uint64_t index, uint64_t number)
+{
+	if (s->names)
+		snprintf(out, cap, "%s", s->names[index]);
+	else
+		snprintf(out, cap, "%0*" PRIu64, ROW_NAME_DIGITS, number);
+}
+
+/* The live-row index of a row folder named `name`, or ENOENT. */
+static int find_row(struct lance_row_ref *out, const struct view_snap *s,
+		    const char *name, struct lc_err *err)
+{
+	uint64_t number;
+
+	if (s->names) {
+		struct name_slot *e = name_find(s, name);
+
+		if (!e->name)
+			return ENOENT;
+		return lance_snapshot_row_at(out, s->ls, e->index, err);
+	}
+	/* canonical names only: exactly the zero-padded form */
+	if (strlen(name) < ROW_NAME_DIGITS || parse_u64(&number, name))
+		return ENOENT;
+	{
+		char canon[32];
+
+		snprintf(canon, sizeof(canon), "%0*" PRIu64, ROW_NAME_DIGITS,
+			 number);
+		if (strcmp(canon, name))
+			return ENOENT;
+	}
+	return lance_snapshot_find_row(out, s->ls, number, NULL) ? ENOENT : 0;
+}
+
+/* Read one value of a row's column. */
+static int read_value(struct lance_array *out, struct view_snap *s,
+		      const struct lance_row_ref *row,
+		      const struct lance_field *f, struct lc_err *err)
+{
+	int rc = lance_snapshot_read(out, s->ls, row->frag, f, row->offset, 1,
+				     err);
+
+	if (rc)
+		lc_err_prefix(err, "row %" PRIu64 ": ", row->number);
+	return rc;
+}
+
+/* Whether a row holds file column `c`, and its extension. */
+static int file_present(bool *present, const char **ext, struct view_snap *s,
+			const struct lance_row_ref *row, const struct file_col *c,
+			struct lc_err *err)
+{
+	struct lance_array a;
+	int rc;
+
+	*ext = c->text ? "txt" : c->fixed_ext;
+	if (*ext) {
+		uint64_t size;
+		bool valid;
+
+		rc = lance_snapshot_value_sizes(&size, &valid, s->ls,
+						row->frag, c->field,
+						row->offset, 1, err);
+		*present = !rc && valid;
+		return rc;
+	}
+	rc = read_value(&a, s, row, c->field, err);
+	if (rc)
+		return rc;
+	*present = lance_array_is_valid(&a, 0);
+	if (*present)
+		*ext = render_sniff_ext(a.values + a.offsets[0],
+					(size_t)(a.offsets[1] - a.offsets[0]));
+	lance_array_reset(&a);
+	return 0;
+}
+
+static int lookup_in_row(struct vnode *out, const struct vnode *dir,
+			 const char *name, struct lc_err *err)
+{
+	struct view_snap *s = dir->snap;
+
+	if (!strcmp(name, "meta.json")) {
+		vnode_copy(out, dir);
+		out->kind = VN_FILE;
+		out->file = VIEW_META_JSON;
+		return 0;
+	}
+	for (size_t i = 0; i < s->n_cols; i++) {
+		const struct file_col *c = &s->cols[i];
+		size_t plen = strlen(c->prefix);
+		const char *ext;
+		bool present;
+		int rc;
+
+		if (strncmp(name, c->prefix, plen) || name[plen] != '.')
+			continue;
+		rc = file_present(&present, &ext, s, &dir->row, c, err);
+		if (rc)
+			return rc;
+		if (!present || strcmp(name + plen + 1, ext))
+			continue;
+		vnode_copy(out, dir);
+		out->kind = VN_FILE;
+		out->file = (int)i;
+		return 0;
+	}
+	return ENOENT;
+}
+
+static struct view_ds *db_find(struct view *v, const char *name)
+{
+	size_t lo = 0, hi = v->n_dbs;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(name, v->dbs[mid]->name);
+
+		if (!c)
+			return v->dbs[mid];
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return NULL;
+}
+
+int view_lookup(struct vnode *out, struct view *v, const struct vnode *dir,
+		const char *name, struct lc_err *err)
+{
+	uint64_t version;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	switch (dir->kind) {
+	case VN_DBROOT: {
+		struct view_ds *ds = db_find(v, name);
+
+		return ds ? ds_root(out, ds, 0, err) : ENOENT;
+	}
+	case VN_ROOT:
+		/* hidden entries only at a dataset's own root */
+		if (dir->snap == dir->ds->cur) {
+			if (!strcmp(name, "@versions") ||
+			    !strcmp(name, "@tags")) {
+				out->kind = name[1] == 'v' ? VN_VERSIONS :
+							     VN_TAGS;
+				out->ds = dir->ds;
+				out->snap = snap_ref(dir->snap);
+				return 0;
+			}
+		}
+		rc = find_row(&out->row, dir->snap, name, err);
+		if (rc)
+			return rc;
+		out->kind = VN_ROW;
+		out->ds = dir->ds;
+		out->snap = snap_ref(dir->snap);
+		return 0;
+	case VN_VERSIONS:
+		if (parse_u64(&version, name) || !version)
+			return ENOENT;
+		{
+			char canon[32];
+
+			snprintf(canon, sizeof(canon), "%" PRIu64, version);
+			if (strcmp(canon, name))
+				return ENOENT;
+		}
+		rc = ds_root(out, dir->ds, version, err);
+		if (rc == ENOENT)
+			lc_err_clear(err);
+		return rc;
+	case VN_TAGS: {
+		struct lance_tag *tags;
+		size_t n;
+
+		version = 0;
+		rc = lance_list_tags(&tags, &n, dir->ds->st, err);
+		if (rc)
+			return rc;
+		for (size_t i = 0; i < n; i++)
+			if (!strcmp(tags[i].name, name))
+				version = tags[i].version;
+		lance_tags_free(tags, n);
+		if (!version)
+			return ENOENT;
+		return ds_root(out, dir->ds, version, err);
+	}
+	case VN_ROW:
+		return lookup_in_row(out, dir, name, err);
+	default:
+		return ENOTDIR;
+	}
+}
+
+int view_resolve(struct vnode *out, struct view *v, const char *path,
+		 struct lc_err *err)
+{
+	struct vnode cur, next;
+	const char *p = path;
+	int rc = view_root(&cur, v, err);
+
+	while (!rc && *p) {
+		char name[1024];
+		size_t n = strcspn(p, "/");
+
+		if (n >= sizeof(name)) {
+			rc = ENAMETOOLONG;
+			break;
+		}
+		memcpy(name, p, n);
+		name[n] = 0;
+		p += n;
+		while (*p == '/')
+			p++;
+		if (!n || !strcmp(name, "."))
+			continue;
+		rc = view_lookup(&next, v, &cur, name, err);
+		vnode_reset(&cur);
+		cur = next;
+	}
+	if (rc) {
+		vnode_reset(&cur);
+		return rc;
+	}
+	*out = cur;
+	return 0;
+}
+
+static int list_root(const struct vnode *dir, uint64_t start, view_dir_cb cb,
+		     void *ctx, struct lc_err *err)
+{
+	struct view_snap *s = dir->snap;
+	uint64_t n = lance_snapshot_num_rows(s->ls);
+	int rc = 0;
+
+	for (uint64_t i = start; !rc && i < n; i++) {
+		struct vnode node = { .kind = VN_ROW, .ds = dir->ds,
+				      .snap = s };
+		char name[1024];
+
+		rc = lance_snapshot_row_at(&node.row, s->ls, i, err);
+		if (rc)
+			break;
+		row_name(name, sizeof(name), s, i, node.row.number);
+		rc = cb(ctx, i, name, &node);
+	}
+	return rc;
+}
+
+static int list_row(const struct vnode *dir, uint64_t start, view_dir_cb cb,
+		    void *ctx, struct lc_err *err)
+{
+	struct view_snap *s = dir->snap;
+	uint64_t index = 0;
+	int rc = 0;
+
+	for (size_t i = 0; !rc && i <= s->n_cols; i++) {
+		struct vnode node;
+		char name[1200];
+
+		vnode_copy(&node, dir);
+		node.kind = VN_FILE;
+		if (i == s->n_cols) {
+			node.file = VIEW_META_JSON;
+			snprintf(name, sizeof(name), "meta.json");
+		} else {
+			const char *ext;
+			bool present;
+
+			node.file = (int)i;
+			rc = file_present(&present, &ext, s, &dir->row,
+					  &s->cols[i], err);
+			if (rc || !present) {
+				vnode_reset(&node);
+				continue;
+			}
+			snprintf(name, sizeof(name), "%s.%s",
+				 s->cols[i].prefix, ext);
+		}
+		if (index++ >= start)
+			rc = cb(ctx, index - 1, name, &node);
+		vnode_reset(&node);
+	}
+	return rc;
+}
+
+/* @versions and @tags are not listed at the root, but list their own
+ * entries, so `ls @versions` shows what can be opened. */
+static int list_versions(const struct vnode *dir, uint64_t start,
+			 view_dir_cb cb, void *ctx, struct lc_err *err)
+{
+	struct lance_version_info *vi;
+	size_t n;
+	int rc = lance_list_versions(&vi, &n, dir->ds->st, err);
+
+	if (rc)
+		return rc;
+	for (size_t i = start; !rc && i < n; i++) {
+		struct vnode node = { .kind = VN_ROOT, .ds = dir->ds };
+		char name[32];
+
+		snprintf(name, sizeof(name), "%" PRIu64, vi[i].version);
+		rc = cb(ctx, i, name, &node);
+	}
+	lance_versions_free(vi, n);
+	return rc;
+}
+
+static int list_tags(const struct vnode *dir, uint64_t start, view_dir_cb cb,
+		     void *ctx, struct lc_err *err)
+{
+	struct lance_tag *tags;
+	size_t n;
+	int rc = lance_list_tags(&tags, &n, dir->ds->st, err);
+
+	if (rc)
+		return rc;
+	for (size_t i = start; !rc && i < n; i++) {
+		struct vnode node = { .kind = VN_ROOT, .ds = dir->ds };
+
+		rc = cb(ctx, i, tags[i].name, &node);
+	}
+	lance_tags_free(tags, n);
+	return rc;
+}
+
+int view_readdir(struct view *v, const struct vnode *dir, uint64_t start,
+		 view_dir_cb cb, void *ctx, struct lc_err *err)
+{
+	switch (dir->kind) {
+	case VN_DBROOT:
+		for (uint64_t i = start; i < v->n_dbs; i++) {
+			struct vnode node;
+			int rc = ds_root(&node, v->dbs[i], 0, err);
+
+			if (!rc)
+				rc = cb(ctx, i, v->dbs[i]->name, &node);
+			vnode_reset(&node);
+			if (rc)
+				return rc;
+		}
+		return 0;
+	case VN_ROOT:
+		return list_root(dir, start, cb, ctx, err);
+	case VN_ROW:
+		return list_row(dir, start, cb, ctx, err);
+	case VN_VERSIONS:
+		return list_versions(dir, start, cb, ctx, err);
+	case VN_TAGS:
+		return list_tags(dir, start, cb, ctx, err);
+	default:
+		return ENOTDIR;
+	}
+}
+
+static int render_meta(struct lc_buf *b, struct view_snap *s,
+		       const struct lance_row_ref *row, struct lc_err *err)
+{
+	int rc = lc_buf_append(b, "{", 1, err);
+
+	for (size_t i = 0; !rc && i < s->n_meta; i++) {
+		const struct lance_field *f = s->meta[i];
+		struct lance_array a;
+
+		if (i)
+			rc = lc_buf_append(b, ",", 1, err);
+		if (!rc)
+			rc = render_json_string(b, f->name, strlen(f->name),
+						err);
+		if (!rc)
+			rc = lc_buf_append(b, ":", 1, err);
+		if (!rc)
+			rc = read_value(&a, s, row, f, err);
+		if (!rc) {
+			rc = render_json_value(b, &a, 0, err);
+			lance_array_reset(&a);
+		}
+	}
+	if (!rc)
+		rc = lc_buf_append(b, "}\n", 2, err);
+	return rc;
+}
+
+int view_read_file(struct lc_buf *out, struct view *v, const struct vnode *n,
+		   struct lc_err *err)
+{
+	struct lance_array a;
+	int rc;
+
+	(void)v;
+	if (n->kind != VN_FILE)
+		return EISDIR;
+	if (n->file == VIEW_META_JSON)
+		return render_meta(out, n->snap, &n->row, err);
+	rc = read_value(&a, n->snap, &n->row, n->snap->cols[n->file].field,
+			err);
+	if (rc)
+		return rc;
+	if (lance_array_is_valid(&a, 0))
+		rc = lc_buf_append(out, a.values + a.offsets[0],
+				   (size_t)(a.offsets[1] - a.offsets[0]),
+				   err);
+	lance_array_reset(&a);
+	return rc;
+}
+
+int view_getattr(struct view_attr *out, struct view *v, const struct vnode *n,
+		 struct lc_err *err)
+{
+	int rc = 0;
+
+	memset(out, 0, sizeof(*out));
+	out->nlink = 1;
+	if (n->snap) {
+		out->mtime_sec = n->snap->m->timestamp_sec;
+		out->mtime_nsec = n->snap->m->timestamp_nsec;
+	}
+	switch (n->kind) {
+	case VN_DBROOT:
+	case VN_ROOT:
+	case VN_VERSIONS:
+	case VN_TAGS:
+		out->is_dir = true;
+		out->nlink = 2;
+		return 0;
+	case VN_ROW:
+		out->is_dir = true;
+		out->nlink = 2;
+		frag_time(&out->mtime_sec, &out->mtime_nsec, n->snap,
+			  n->row.frag);
+		return 0;
+	case VN_FILE:
+		frag_time(&out->mtime_sec, &out->mtime_nsec, n->snap,
+			  n->row.frag);
+		if (n->file == VIEW_META_JSON) {
+			struct lc_buf b;
+
+			lc_buf_init(&b, 0);
+			rc = render_meta(&b, n->snap, &n->row, err);
+			out->size = b.len;
+			lc_buf_reset(&b);
+		} else {
+			bool valid;
+
+			rc = lance_snapshot_value_sizes(
+				&out->size, &valid, n->snap->ls, n->row.frag,
+				n->snap->cols[n->file].field, n->row.offset, 1,
+				err);
+		}
+		(void)v;
+		return rc;
+	default:
+		return EINVAL;
+	}
+}

@@ -1,0 +1,112 @@
+/*
+ * view.h - the dataset as a tree of folders and files (VIEW.md §2), with
+ * no FUSE in it: `lancefs ls/cat` and the mount both walk this.
+ *
+ *   ROOT            live rows (hidden: @versions, @tags)
+ *   ROW             <column>.<ext> per non-null binary/blob value,
+ *                   <column>.txt for text_files columns, meta.json
+ *   VERSIONS        one ROOT per version (read-only), not listed
+ *   TAGS            one ROOT per tag, not listed
+ *   DBROOT          a database: one ROOT per dataset, named without .lance
+ *
+ * A vnode names one entry and holds a reference on the snapshot it came
+ * from, so it keeps reading the version it was found in.
+ */
+#ifndef LANCEFS_VIEW_H
+#define LANCEFS_VIEW_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "lance.h"
+
+struct view_ext {
+	char *column;
+	char *ext;
+};
+
+struct view_opts {
+	char *name_column;	/* NULL: dataset config lancefs.name_column;
+				 * "" : row numbers */
+	char **text_columns;	/* text_files=COL,COL */
+	size_t n_text_columns;
+	bool text_all;		/* text_files=all */
+	struct view_ext *exts;	/* ext.COL=EXT */
+	size_t n_exts;
+	uint64_t version;	/* version=N (0: latest) */
+	char *tag;		/* tag=NAME */
+};
+
+void view_opts_reset(struct view_opts *o);
+/* Parse one lancefs -o option (name_column=, text_files=, ext.COL=,
+ * version=, tag=). Returns 0 if taken, ENOENT if not a view option. */
+int view_opts_parse(struct view_opts *o, const char *opt, struct lc_err *err);
+
+enum vnode_kind {
+	VN_NONE = 0,
+	VN_DBROOT,
+	VN_ROOT,
+	VN_VERSIONS,
+	VN_TAGS,
+	VN_ROW,
+	VN_FILE,
+};
+
+struct view;
+struct view_ds;
+struct view_snap;
+
+struct vnode {
+	enum vnode_kind kind;
+	struct view_ds *ds;		/* borrowed from the view */
+	struct view_snap *snap;		/* a reference, or NULL */
+	struct lance_row_ref row;	/* ROW, FILE */
+	int file;			/* FILE: index of the file column,
+					 * or VIEW_META_JSON */
+};
+
+#define VIEW_META_JSON (-1)
+
+struct view_attr {
+	bool is_dir;
+	uint64_t size;
+	int64_t mtime_sec;
+	int32_t mtime_nsec;
+	uint64_t nlink;
+};
+
+int view_open(struct view **out, const char *source,
+	      const struct view_opts *opts, struct lc_err *err) LC_MUST_USE;
+void view_free(struct view *v);
+
+void vnode_reset(struct vnode *n);
+void vnode_copy(struct vnode *dst, const struct vnode *src);
+
+int view_root(struct vnode *out, struct view *v,
+	      struct lc_err *err) LC_MUST_USE;
+/* ENOENT when `name` is not in `dir`. */
+int view_lookup(struct vnode *out, struct view *v, const struct vnode *dir,
+		const char *name, struct lc_err *err) LC_MUST_USE;
+/* Walk a '/'-separated path from the root ("" is the root). */
+int view_resolve(struct vnode *out, struct view *v, const char *path,
+		 struct lc_err *err) LC_MUST_USE;
+
+/* Called for each entry in order; `index` counts from 0; a non-zero
+ * return stops the listing. */
+typedef int (*view_dir_cb)(void *ctx, uint64_t index, const char *name,
+			   const struct vnode *node);
+/* List `dir` from entry `start` on. */
+int view_readdir(struct view *v, const struct vnode *dir, uint64_t start,
+		 view_dir_cb cb, void *ctx, struct lc_err *err) LC_MUST_USE;
+
+int view_getattr(struct view_attr *out, struct view *v, const struct vnode *n,
+		 struct lc_err *err) LC_MUST_USE;
+/* The whole content of a FILE node. */
+int view_read_file(struct lc_buf *out, struct view *v, const struct vnode *n,
+		   struct lc_err *err) LC_MUST_USE;
+
+/* For `lancefs info`: the snapshot behind a dataset node. */
+const struct lance_manifest *view_manifest(const struct vnode *n);
+struct ostore *view_store(const struct vnode *n);
+
+#endif

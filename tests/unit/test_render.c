@@ -1,0 +1,188 @@
+/* test_render.c - meta.json value rules, sniffing and name escaping. */
+#include <math.h>
+#include <stdlib.h>
+
+#include "harness.h"
+#include "render.h"
+
+static struct lance_type t_i64 = { .id = LANCE_T_INT64 };
+static struct lance_type t_u64 = { .id = LANCE_T_UINT64 };
+static struct lance_type t_f64 = { .id = LANCE_T_FLOAT64 };
+static struct lance_type t_f32 = { .id = LANCE_T_FLOAT32 };
+
+/* Render value i of a one-buffer fixed-width array. */
+static char *render1(const struct lance_type *t, const void *vals, size_t w,
+		     uint64_t i)
+{
+	struct lance_array a = { .type = t, .length = i + 1 };
+	struct lc_buf b;
+	struct lc_err err = { 0 };
+	uint8_t *out;
+
+	a.values = (uint8_t *)vals;
+	a.values_len = (i + 1) * w;
+	lc_buf_init(&b, 0);
+	if (render_json_value(&b, &a, i, &err) ||
+	    lc_buf_take(&b, &out, NULL, &err))
+		return NULL;
+	return (char *)out;
+}
+
+#define CHECK_RENDER(t, vals, w, i, want)                                  \
+	do {                                                               \
+		char *got_ = render1(t, vals, w, i);                       \
+		int ok_ = got_ && !strcmp(got_, want);                     \
+		if (!ok_)                                                  \
+			fprintf(stderr, "rendered %s, expected %s\n",      \
+				got_ ? got_ : "(error)", want);            \
+		free(got_);                                                \
+		CHECK(ok_);                                                \
+	} while (0)
+
+TEST(integers_exact)
+{
+	int64_t i[] = { INT64_MIN, INT64_MAX, -1, 0 };
+	uint64_t u[] = { UINT64_MAX };
+
+	CHECK_RENDER(&t_i64, i, 8, 0, "-9223372036854775808");
+	CHECK_RENDER(&t_i64, i, 8, 1, "9223372036854775807");
+	CHECK_RENDER(&t_i64, i, 8, 2, "-1");
+	CHECK_RENDER(&t_u64, u, 8, 0, "18446744073709551615");
+}
+
+TEST(floats_shortest)
+{
+	double d[] = { 0.1, 1.0, -0.0, 1e300, 5e-324, NAN, INFINITY,
+		       123456.789, 1.0 / 3 };
+	float f[] = { 0.1f, 16777216.0f, 3.14159274f };
+
+	CHECK_RENDER(&t_f64, d, 8, 0, "0.1");
+	CHECK_RENDER(&t_f64, d, 8, 1, "1.0");
+	CHECK_RENDER(&t_f64, d, 8, 2, "-0.0");
+	CHECK_RENDER(&t_f64, d, 8, 3, "1e+300");
+	CHECK_RENDER(&t_f64, d, 8, 4, "5e-324");
+	CHECK_RENDER(&t_f64, d, 8, 5, "null");
+	CHECK_RENDER(&t_f64, d, 8, 6, "null");
+	CHECK_RENDER(&t_f64, d, 8, 7, "123456.789");
+	CHECK_RENDER(&t_f64, d, 8, 8, "0.3333333333333333");
+	CHECK_RENDER(&t_f32, f, 4, 0, "0.1");
+	CHECK_RENDER(&t_f32, f, 4, 1, "16777216.0");
+	CHECK_RENDER(&t_f32, f, 4, 2, "3.1415927");
+	/* every rendering reads back to the same bits */
+	for (int k = 0; k < 1000; k++) {
+		double x = ldexp((double)rand() / RAND_MAX, rand() % 200 - 100);
+		char buf[64];
+
+		render_double(buf, sizeof(buf), x);
+		CHECK(strtod(buf, NULL) == x);
+	}
+}
+
+TEST(half_floats)
+{
+	struct lance_type t = { .id = LANCE_T_FLOAT16 };
+	uint16_t h[] = { 0x3c00, 0x2e66, 0xc000, 0x7c00, 0x0001 };
+
+	CHECK_RENDER(&t, h, 2, 0, "1.0");
+	CHECK_RENDER(&t, h, 2, 1, "0.1");
+	CHECK_RENDER(&t, h, 2, 2, "-2.0");
+	CHECK_RENDER(&t, h, 2, 3, "null");
+	CHECK_RENDER(&t, h, 2, 4, "6e-08");
+}
+
+TEST(dates_and_times)
+{
+	struct lance_type d32 = { .id = LANCE_T_DATE32 };
+	struct lance_type d64 = { .id = LANCE_T_DATE64 };
+	struct lance_type ts_us = { .id = LANCE_T_TIMESTAMP,
+				    .unit = LANCE_UNIT_US };
+	struct lance_type ts_ns_utc = { .id = LANCE_T_TIMESTAMP,
+					.unit = LANCE_UNIT_NS,
+					.tz = (char *)"UTC" };
+	struct lance_type ts_s = { .id = LANCE_T_TIMESTAMP,
+				   .unit = LANCE_UNIT_S };
+	struct lance_type t32 = { .id = LANCE_T_TIME32,
+				  .unit = LANCE_UNIT_MS };
+	int32_t days[] = { 0, 19723, -1 };
+	int64_t ms[] = { 86400000LL * 19723 + 5 };
+	int64_t us[] = { 1704164645123456LL, -1 };
+	int64_t ns[] = { 1704164645123456789LL };
+	int64_t s[] = { 253402300800LL };
+	int32_t tms[] = { 3723004 };
+
+	CHECK_RENDER(&d32, days, 4, 0, "\"1970-01-01\"");
+	CHECK_RENDER(&d32, days, 4, 1, "\"2024-01-01\"");
+	CHECK_RENDER(&d32, days, 4, 2, "\"1969-12-31\"");
+	CHECK_RENDER(&d64, ms, 8, 0, "\"2024-01-01\"");
+	CHECK_RENDER(&ts_us, us, 8, 0, "\"2024-01-02T03:04:05.123456\"");
+	CHECK_RENDER(&ts_us, us, 8, 1, "\"1969-12-31T23:59:59.999999\"");
+	CHECK_RENDER(&ts_ns_utc, ns, 8, 0,
+		     "\"2024-01-02T03:04:05.123456789Z\"");
+	CHECK_RENDER(&ts_s, s, 8, 0, "\"+10000-01-01T00:00:00\"");
+	CHECK_RENDER(&t32, tms, 4, 0, "\"01:02:03.004\"");
+}
+
+TEST(decimals)
+{
+	struct lance_type t = { .id = LANCE_T_DECIMAL128, .scale = 2 };
+	struct lance_type t0 = { .id = LANCE_T_DECIMAL128, .scale = 0 };
+	uint8_t v[3][16] = { { 0 } };
+
+	lc_put_le64(v[0], 12345);		/* 123.45 */
+	memset(v[1], 0xff, 16);			/* -1 -> -0.01 */
+	lc_put_le64(v[2], 5);			/* 0.05 */
+	CHECK_RENDER(&t, v, 16, 0, "\"123.45\"");
+	CHECK_RENDER(&t, v, 16, 1, "\"-0.01\"");
+	CHECK_RENDER(&t, v, 16, 2, "\"0.05\"");
+	CHECK_RENDER(&t0, v, 16, 0, "\"12345\"");
+}
+
+TEST(strings_escaped)
+{
+	struct lance_type t = { .id = LANCE_T_UTF8 };
+	const char text[] = "a\"b\\c\n\x01\xc3\xa9\xff";
+	uint64_t offs[] = { 0, sizeof(text) - 1 };
+	struct lance_array a = { .type = &t, .length = 1,
+				 .values = (uint8_t *)text, .offsets = offs };
+	struct lc_buf b;
+	struct lc_err err = { 0 };
+
+	lc_buf_init(&b, 0);
+	CHECK_OK(render_json_value(&b, &a, 0, &err), &err);
+	CHECK_STR((char *)b.data,
+		  "\"a\\\"b\\\\c\\n\\u0001\xc3\xa9\xef\xbf\xbd\"");
+	lc_buf_reset(&b);
+}
+
+TEST(sniff)
+{
+	CHECK_STR(render_sniff_ext((const uint8_t *)"\xff\xd8\xff\xe0", 4),
+		  "jpg");
+	CHECK_STR(render_sniff_ext((const uint8_t *)"\x89PNG\r\n\x1a\n", 8),
+		  "png");
+	CHECK_STR(render_sniff_ext((const uint8_t *)"RIFF\0\0\0\0WEBP", 12),
+		  "webp");
+	CHECK_STR(render_sniff_ext((const uint8_t *)"\0\0\0\x1c" "ftypavif",
+				   12), "avif");
+	CHECK_STR(render_sniff_ext((const uint8_t *)"\0\0\0\x18" "ftypisom",
+				   12), "mp4");
+	CHECK_STR(render_sniff_ext((const uint8_t *)"\x93NUMPY", 6), "npy");
+	CHECK_STR(render_sniff_ext((const uint8_t *)"\xff\xd8", 2), "bin");
+	CHECK_STR(render_sniff_ext(NULL, 0), "bin");
+}
+
+TEST(escape_names)
+{
+	char *s = render_escape_name(".a/b%c\0d", 8);
+
+	CHECK_STR(s, "%2Ea%2Fb%25c%00d");
+	free(s);
+	s = render_escape_name("x.y", 3);
+	CHECK_STR(s, "x.y");
+	free(s);
+}
+
+TEST_MAIN(TEST_ENTRY(integers_exact), TEST_ENTRY(floats_shortest),
+	  TEST_ENTRY(half_floats), TEST_ENTRY(dates_and_times),
+	  TEST_ENTRY(decimals), TEST_ENTRY(strings_escaped),
+	  TEST_ENTRY(sniff), TEST_ENTRY(escape_names))
