@@ -17,7 +17,7 @@ function rng(seed) {
 // JPEG-framed random bytes: real training images do not compress either.
 function fakeJpeg(r, size) {
   const b = Buffer.alloc(size);
-  for (let i = 0; i < size; i += 4) b.writeUInt32LE(r(), i - (i + 4 > size ? i + 4 - size : 0));
+  for (let i = 0; i + 4 <= size; i += 4) b.writeUInt32LE(r(), i);
   b[0] = 0xff; b[1] = 0xd8; b[2] = 0xff; b[3] = 0xe0;
   b[size - 2] = 0xff; b[size - 1] = 0xd9;
   return b;
@@ -37,8 +37,6 @@ async function images(out, version, n) {
     for (let i = start; i < Math.min(n, start + 500); i++)
       rows.push({ id: BigInt(i), label: 'class_' + (i % 10),
                   image: fakeJpeg(r, 60000 + (r() % 80000)) });
-    const batch = arrow.tableFromJSON ? null : null;
-    void batch;
     if (!table)
       table = await db.createTable('images', rows, { schema, mode: 'overwrite',
         storageOptions: { new_table_data_storage_version: version } });
