@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "mount.h"
 #include "view.h"
 
 static const char usage_text[] =
@@ -23,6 +24,8 @@ static const char usage_text[] =
 	"  lancefs ls [-l] [-o OPTS] SOURCE [PATH]\n"
 	"                                       list a folder of the view\n"
 	"  lancefs cat [-o OPTS] SOURCE PATH    write a file of the view\n"
+	"  lancefs mount [-f] [-d] [-o OPTS] SOURCE MOUNTPOINT\n"
+	"  lancefs umount MOUNTPOINT\n"
 	"\n"
 	"SOURCE is a dataset (/data/photos.lance, file:///data/photos.lance)\n"
 	"or a folder of datasets; a dataset may end in @N or @TAG.\n"
@@ -472,6 +475,10 @@ int lancefs_cli(int argc, char **argv)
 		return cmd_cat(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "info"))
 		return cmd_info(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "mount"))
+		return lancefs_mount_main(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "umount"))
+		return lancefs_umount_main(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
 		fputs(usage_text, stdout);
 		return 0;

@@ -875,6 +875,34 @@ struct ostore *view_store(const struct vnode *n)
 	return n->ds ? n->ds->st : NULL;
 }
 
+int view_row(struct vnode *out, const struct vnode *root, uint64_t number,
+	     struct lc_err *err)
+{
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (root->kind != VN_ROOT)
+		return ENOENT;
+	rc = lance_snapshot_find_row(&out->row, root->snap->ls, number, NULL);
+	if (rc)
+		return ENOENT;
+	(void)err;
+	out->kind = VN_ROW;
+	out->ds = root->ds;
+	out->snap = snap_ref(root->snap);
+	return 0;
+}
+
+size_t view_file_columns(const struct vnode *n)
+{
+	return n->snap ? n->snap->n_cols : 0;
+}
+
+bool view_is_current(const struct vnode *n)
+{
+	return n->ds && n->snap == n->ds->cur;
+}
+
 static int ds_root(struct vnode *out, struct view_ds *ds, uint64_t version,
 		   struct lc_err *err)
 {

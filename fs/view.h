@@ -105,6 +105,15 @@ int view_getattr(struct view_attr *out, struct view *v, const struct vnode *n,
 int view_read_file(struct lc_buf *out, struct view *v, const struct vnode *n,
 		   struct lc_err *err) LC_MUST_USE;
 
+/* The row folder of row `number` in the ROOT `root`; ENOENT if none. */
+int view_row(struct vnode *out, const struct vnode *root, uint64_t number,
+	     struct lc_err *err) LC_MUST_USE;
+/* Number of file columns a row may hold (FILE nodes use 0..n-1, and
+ * VIEW_META_JSON). */
+size_t view_file_columns(const struct vnode *n);
+/* True when the node's snapshot is the one its dataset's root shows. */
+bool view_is_current(const struct vnode *n);
+
 /* For `lancefs info`: the snapshot behind a dataset node. */
 const struct lance_manifest *view_manifest(const struct vnode *n);
 struct ostore *view_store(const struct vnode *n);

@@ -1,0 +1,784 @@
+/*
+ * mount.c - the view served through the libfuse low-level API.
+ *
+ * Inode numbers. Everything the view shows is named by (snapshot, kind,
+ * row number, file), so we encode that into the 64-bit inode number and
+ * keep no per-row state: listing a million rows costs no memory here.
+ *
+ *   1                      the mount root
+ *   bit 62..51  slot       a snapshot the kernel holds inodes of (1..4095)
+ *   bit 50..48  kind       ROOT, VERSIONS, TAGS, ROW, FILE
+ *   bit 47..40  file       file column of a row, 255 = meta.json
+ *   bit 39..0   row        the row's number (stable id or position)
+ *
+ * A slot holds a reference on its snapshot and counts the kernel's lookups
+ * of every inode in it; when that count reaches zero and the snapshot is
+ * no longer the one the root shows, the slot is freed. Rows numbered 2^40
+ * or more cannot be encoded and answer EOVERFLOW.
+ *
+ * Everything in a snapshot is immutable, so entries, attributes, file
+ * pages and directory listings are cached by the kernel for a long time.
+ */
+#define FUSE_USE_VERSION 312
+#include <fuse_lowlevel.h>
+
+#include <getopt.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "mount.h"
+#include "view.h"
+
+#define MAX_SLOTS 4095
+#define SLOT_SHIFT 51
+#define KIND_SHIFT 48
+#define FILE_SHIFT 40
+#define ROW_MASK ((1ull << 40) - 1)
+#define META_FILE 255
+#define CACHE_TTL 86400.0
+
+enum ino_kind {
+	IK_ROOT = 1,
+	IK_VERSIONS,
+	IK_TAGS,
+	IK_ROW,
+	IK_FILE,
+};
+
+struct slot {
+	struct vnode root;	/* ROOT of the snapshot; kind NONE if free */
+	uint64_t lookups;	/* kernel references to inodes of the slot */
+};
+
+struct lfs {
+	struct view *v;
+	struct fuse_session *se;
+	struct vnode top;	/* the mount root: ROOT or DBROOT */
+	pthread_mutex_t mu;	/* protects slots */
+	struct slot slots[MAX_SLOTS + 1];
+	uid_t uid;
+	gid_t gid;
+	bool foreground;
+	atomic_ullong requests, bytes_read, errors;
+};
+
+struct open_file {
+	struct lc_buf data;
+};
+
+static void log_err(struct lfs *fs, const char *what, const struct lc_err *e)
+{
+	atomic_fetch_add(&fs->errors, 1);
+	if (fs->foreground)
+		fprintf(stderr, "lancefs: %s: %s\n", what, e->msg);
+	else
+		syslog(LOG_ERR, "%s: %s", what, e->msg);
+}
+
+/* The errno a failed view call turns into at the FUSE boundary. */
+static int reply_errno(struct lfs *fs, const char *what, int rc,
+		       const struct lc_err *e)
+{
+	if (rc == ENOENT || rc == ENOTDIR || rc == EISDIR)
+		return rc;
+	if (e->code)
+		log_err(fs, what, e);
+	switch (e->kind) {
+	case LC_EK_CORRUPT:
+	case LC_EK_UNSUPPORTED:
+	case LC_EK_REMOTE:
+		return EIO;
+	case LC_EK_LIMIT:
+		return EFBIG;
+	default:
+		return rc > 0 ? rc : EIO;
+	}
+}
+
+/* ------------------------------------------------------------ inodes */
+
+/* Slot of the node's snapshot, taking one lookup reference. */
+static int slot_take(struct lfs *fs, const struct vnode *n, unsigned *out)
+{
+	unsigned free_slot = 0;
+	int rc = 0;
+
+	pthread_mutex_lock(&fs->mu);
+	for (unsigned s = 1; s <= MAX_SLOTS; s++) {
+		if (fs->slots[s].root.kind == VN_NONE) {
+			if (!free_slot)
+				free_slot = s;
+			continue;
+		}
+		if (fs->slots[s].root.snap == n->snap &&
+		    fs->slots[s].root.ds == n->ds) {
+			fs->slots[s].lookups++;
+			*out = s;
+			goto out;
+		}
+	}
+	if (!free_slot) {
+		rc = ENFILE;
+		goto out;
+	}
+	vnode_copy(&fs->slots[free_slot].root, n);
+	fs->slots[free_slot].root.kind = VN_ROOT;
+	fs->slots[free_slot].root.file = 0;
+	memset(&fs->slots[free_slot].root.row, 0,
+	       sizeof(fs->slots[free_slot].root.row));
+	fs->slots[free_slot].lookups = 1;
+	*out = free_slot;
+out:
+	pthread_mutex_unlock(&fs->mu);
+	return rc;
+}
+
+static void slot_forget(struct lfs *fs, unsigned s, uint64_t n)
+{
+	struct vnode dead = { 0 };
+
+	if (!s || s > MAX_SLOTS)
+		return;
+	pthread_mutex_lock(&fs->mu);
+	if (fs->slots[s].root.kind != VN_NONE) {
+		fs->slots[s].lookups -= n < fs->slots[s].lookups ?
+						n : fs->slots[s].lookups;
+		if (!fs->slots[s].lookups &&
+		    !view_is_current(&fs->slots[s].root)) {
+			dead = fs->slots[s].root;
+			memset(&fs->slots[s].root, 0,
+			       sizeof(fs->slots[s].root));
+		}
+	}
+	pthread_mutex_unlock(&fs->mu);
+	vnode_reset(&dead);	/* never free a snapshot under the lock */
+}
+
+/* The inode number of `n`, taking one kernel lookup reference. */
+static int ino_of(struct lfs *fs, const struct vnode *n, fuse_ino_t *out)
+{
+	uint64_t kind, file = 0, row = 0;
+	unsigned s;
+	int rc;
+
+	switch (n->kind) {
+	case VN_ROOT:
+		kind = IK_ROOT;
+		break;
+	case VN_VERSIONS:
+		kind = IK_VERSIONS;
+		break;
+	case VN_TAGS:
+		kind = IK_TAGS;
+		break;
+	case VN_ROW:
+	case VN_FILE:
+		kind = n->kind == VN_ROW ? IK_ROW : IK_FILE;
+		row = n->row.number;
+		if (row > ROW_MASK)
+			return EOVERFLOW;
+		if (n->kind == VN_FILE) {
+			file = n->file == VIEW_META_JSON ? META_FILE :
+							    (uint64_t)n->file;
+			if (file >= META_FILE)
+				return EOVERFLOW;
+		}
+		break;
+	default:
+		return EINVAL;
+	}
+	rc = slot_take(fs, n, &s);
+	if (rc)
+		return rc;
+	*out = (uint64_t)s << SLOT_SHIFT | kind << KIND_SHIFT |
+	       file << FILE_SHIFT | row;
+	return 0;
+}
+
+/* The node an inode number names. */
+static int node_of(struct lfs *fs, fuse_ino_t ino, struct vnode *out,
+		   struct lc_err *err)
+{
+	unsigned s = (unsigned)(ino >> SLOT_SHIFT) & MAX_SLOTS;
+	unsigned kind = (unsigned)(ino >> KIND_SHIFT) & 7;
+	unsigned file = (unsigned)(ino >> FILE_SHIFT) & 255;
+	struct vnode root;
+	int rc = 0;
+
+	if (ino == FUSE_ROOT_ID) {
+		vnode_copy(out, &fs->top);
+		return 0;
+	}
+	pthread_mutex_lock(&fs->mu);
+	if (!s || fs->slots[s].root.kind == VN_NONE)
+		rc = ESTALE;
+	else
+		vnode_copy(&root, &fs->slots[s].root);
+	pthread_mutex_unlock(&fs->mu);
+	if (rc)
+		return rc;
+	switch (kind) {
+	case IK_ROOT:
+		*out = root;
+		return 0;
+	case IK_VERSIONS:
+	case IK_TAGS:
+		*out = root;
+		out->kind = kind == IK_VERSIONS ? VN_VERSIONS : VN_TAGS;
+		return 0;
+	case IK_ROW:
+	case IK_FILE:
+		rc = view_row(out, &root, ino & ROW_MASK, err);
+		vnode_reset(&root);
+		if (rc)
+			return rc;
+		if (kind == IK_FILE) {
+			out->kind = VN_FILE;
+			out->file = file == META_FILE ? VIEW_META_JSON :
+							 (int)file;
+			if (file != META_FILE &&
+			    file >= view_file_columns(out)) {
+				vnode_reset(out);
+				return ESTALE;
+			}
+		}
+		return 0;
+	default:
+		vnode_reset(&root);
+		return ESTALE;
+	}
+}
+
+static int fill_stat(struct lfs *fs, struct stat *st, fuse_ino_t ino,
+		     const struct vnode *n, struct lc_err *err)
+{
+	struct view_attr a;
+	int rc = view_getattr(&a, fs->v, n, err);
+
+	if (rc)
+		return rc;
+	memset(st, 0, sizeof(*st));
+	st->st_ino = ino;
+	st->st_mode = a.is_dir ? S_IFDIR | 0555 : S_IFREG | 0444;
+	st->st_nlink = (nlink_t)a.nlink;
+	st->st_size = (off_t)a.size;
+	st->st_blksize = 4096;
+	st->st_blocks = (blkcnt_t)((a.size + 511) / 512);
+	st->st_uid = fs->uid;
+	st->st_gid = fs->gid;
+	st->st_mtim.tv_sec = a.mtime_sec;
+	st->st_mtim.tv_nsec = a.mtime_nsec;
+	st->st_ctim = st->st_mtim;
+	st->st_atim = st->st_mtim;
+	return 0;
+}
+
+/* ------------------------------------------------------------ ops */
+
+static void op_init(void *userdata, struct fuse_conn_info *conn)
+{
+	(void)userdata;
+	if (conn->capable & FUSE_CAP_READDIRPLUS)
+		conn->want |= FUSE_CAP_READDIRPLUS;
+	conn->want &= ~(unsigned)FUSE_CAP_READDIRPLUS_AUTO;
+	if (conn->capable & FUSE_CAP_PARALLEL_DIROPS)
+		conn->want |= FUSE_CAP_PARALLEL_DIROPS;
+	if (conn->capable & FUSE_CAP_ASYNC_READ)
+		conn->want |= FUSE_CAP_ASYNC_READ;
+	conn->want &= ~(unsigned)FUSE_CAP_ATOMIC_O_TRUNC;
+}
+
+static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct lfs *fs = fuse_req_userdata(req);
+	struct fuse_entry_param e = { 0 };
+	struct lc_err err = { 0 };
+	struct vnode dir, n;
+	int rc;
+
+	atomic_fetch_add(&fs->requests, 1);
+	rc = node_of(fs, parent, &dir, &err);
+	if (rc)
+		goto fail;
+	rc = view_lookup(&n, fs->v, &dir, name, &err);
+	vnode_reset(&dir);
+	if (rc == ENOENT) {
+		/* a negative entry: the kernel caches the miss */
+		e.entry_timeout = CACHE_TTL;
+		fuse_reply_entry(req, &e);
+		return;
+	}
+	if (rc)
+		goto fail;
+	rc = ino_of(fs, &n, &e.ino);
+	if (!rc) {
+		rc = fill_stat(fs, &e.attr, e.ino, &n, &err);
+		if (rc)
+			slot_forget(fs, (unsigned)(e.ino >> SLOT_SHIFT) &
+						MAX_SLOTS, 1);
+	}
+	vnode_reset(&n);
+	if (rc)
+		goto fail;
+	e.attr_timeout = CACHE_TTL;
+	e.entry_timeout = CACHE_TTL;
+	fuse_reply_entry(req, &e);
+	return;
+fail:
+	fuse_reply_err(req, reply_errno(fs, name, rc, &err));
+}
+
+static void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	struct lfs *fs = fuse_req_userdata(req);
+
+	if (ino != FUSE_ROOT_ID)
+		slot_forget(fs, (unsigned)(ino >> SLOT_SHIFT) & MAX_SLOTS,
+			    nlookup);
+	fuse_reply_none(req);
+}
+
+static void op_forget_multi(fuse_req_t req, size_t count,
+			    struct fuse_forget_data *forgets)
+{
+	struct lfs *fs = fuse_req_userdata(req);
+
+	for (size_t i = 0; i < count; i++)
+		if (forgets[i].ino != FUSE_ROOT_ID)
+			slot_forget(fs, (unsigned)(forgets[i].ino >>
+						   SLOT_SHIFT) & MAX_SLOTS,
+				    forgets[i].nlookup);
+	fuse_reply_none(req);
+}
+
+static void op_getattr(fuse_req_t req, fuse_ino_t ino,
+		       struct fuse_file_info *fi)
+{
+	struct lfs *fs = fuse_req_userdata(req);
+	struct lc_err err = { 0 };
+	struct stat st;
+	struct vnode n;
+	int rc;
+
+	(void)fi;
+	atomic_fetch_add(&fs->requests, 1);
+	rc = node_of(fs, ino, &n, &err);
+	if (!rc) {
+		rc = fill_stat(fs, &st, ino, &n, &err);
+		vnode_reset(&n);
+	}
+	if (rc)
+		fuse_reply_err(req, reply_errno(fs, "getattr", rc, &err));
+	else
+		fuse_reply_attr(req, &st, CACHE_TTL);
+}
+
+static void op_opendir(fuse_req_t req, fuse_ino_t ino,
+		       struct fuse_file_info *fi)
+{
+	struct lfs *fs = fuse_req_userdata(req);
+
+	(void)ino;
+	atomic_fetch_add(&fs->requests, 1);
+	fi->cache_readdir = 1;
+	fi->keep_cache = 1;
+	fuse_reply_open(req, fi);
+}
+
+struct dir_fill {
+	struct lfs *fs;
+	fuse_req_t req;
+	char *buf;
+	size_t size, used;
+	bool plus;
+	int rc;
+	struct lc_err *err;
+};
+
+static int dir_fill_cb(void *ctx, uint64_t index, const char *name,
+		       const struct vnode *node)
+{
+	struct dir_fill *d = ctx;
+	size_t need;
+
+	if (d->plus) {
+		struct fuse_entry_param e = { 0 };
+		int rc = ino_of(d->fs, node, &e.ino);
+
+		if (!rc)
+			rc = fill_stat(d->fs, &e.attr, e.ino, node, d->err);
+		if (rc) {
+			if (e.ino)
+				slot_forget(d->fs, (unsigned)(e.ino >>
+							SLOT_SHIFT) & MAX_SLOTS,
+					    1);
+			d->rc = rc;
+			return rc;
+		}
+		e.attr_timeout = CACHE_TTL;
+		e.entry_timeout = CACHE_TTL;
+		need = fuse_add_direntry_plus(d->req, d->buf + d->used,
+					      d->size - d->used, name, &e,
+					      (off_t)index + 1);
+		if (need > d->size - d->used) {
+			/* did not fit: the kernel never saw it */
+			slot_forget(d->fs, (unsigned)(e.ino >> SLOT_SHIFT) &
+						   MAX_SLOTS, 1);
+			return 1;
+		}
+	} else {
+		struct stat st = { 0 };
+		bool is_dir = node->kind != VN_FILE;
+
+		st.st_mode = is_dir ? S_IFDIR : S_IFREG;
+		st.st_ino = 0;
+		need = fuse_add_direntry(d->req, d->buf + d->used,
+					 d->size - d->used, name, &st,
+					 (off_t)index + 1);
+		if (need > d->size - d->used)
+			return 1;
+	}
+	d->used += need;
+	return 0;
+}
+
+static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       bool plus)
+{
+	struct lfs *fs = fuse_req_userdata(req);
+	struct lc_err err = { 0 };
+	struct dir_fill d = { fs, req, NULL, size, 0, plus, 0, &err };
+	struct vnode n;
+	int rc;
+
+	atomic_fetch_add(&fs->requests, 1);
+	d.buf = malloc(size);
+	if (!d.buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	rc = node_of(fs, ino, &n, &err);
+	if (!rc) {
+		rc = view_readdir(fs->v, &n, (uint64_t)off, dir_fill_cb, &d,
+				  &err);
+		vnode_reset(&n);
+	}
+	if (rc == 1)
+		rc = 0;
+	if (d.rc && !d.used)
+		rc = d.rc;
+	if (rc)
+		fuse_reply_err(req, reply_errno(fs, "readdir", rc, &err));
+	else
+		fuse_reply_buf(req, d.buf, d.used);
+	free(d.buf);
+}
+
+static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi)
+{
+	(void)fi;
+	do_readdir(req, ino, size, off, false);
+}
+
+static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size,
+			   off_t off, struct fuse_file_info *fi)
+{
+	(void)fi;
+	do_readdir(req, ino, size, off, true);
+}
+
+static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct lfs *fs = fuse_req_userdata(req);
+	struct lc_err err = { 0 };
+	struct open_file *of;
+	struct vnode n;
+	int rc;
+
+	atomic_fetch_add(&fs->requests, 1);
+	if ((fi->flags & O_ACCMODE) != O_RDONLY) {
+		fuse_reply_err(req, EROFS);
+		return;
+	}
+	of = calloc(1, sizeof(*of));
+	if (!of) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	lc_buf_init(&of->data, 0);
+	rc = node_of(fs, ino, &n, &err);
+	if (!rc) {
+		rc = view_read_file(&of->data, fs->v, &n, &err);
+		vnode_reset(&n);
+	}
+	if (rc) {
+		lc_buf_reset(&of->data);
+		free(of);
+		fuse_reply_err(req, reply_errno(fs, "open", rc, &err));
+		return;
+	}
+	fi->fh = (uint64_t)(uintptr_t)of;
+	fi->keep_cache = 1;	/* content of a snapshot never changes */
+	fuse_reply_open(req, fi);
+}
+
+static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		    struct fuse_file_info *fi)
+{
+	struct lfs *fs = fuse_req_userdata(req);
+	struct open_file *of = (struct open_file *)(uintptr_t)fi->fh;
+	size_t len = 0;
+
+	(void)ino;
+	atomic_fetch_add(&fs->requests, 1);
+	if ((uint64_t)off < of->data.len) {
+		len = of->data.len - (size_t)off;
+		if (len > size)
+			len = size;
+	}
+	atomic_fetch_add(&fs->bytes_read, len);
+	fuse_reply_buf(req, len ? (const char *)of->data.data + off : NULL,
+		       len);
+}
+
+static void op_release(fuse_req_t req, fuse_ino_t ino,
+		       struct fuse_file_info *fi)
+{
+	struct open_file *of = (struct open_file *)(uintptr_t)fi->fh;
+
+	(void)ino;
+	lc_buf_reset(&of->data);
+	free(of);
+	fuse_reply_err(req, 0);
+}
+
+static void op_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+	struct lfs *fs = fuse_req_userdata(req);
+	const struct lance_manifest *m = view_manifest(&fs->top);
+	struct statvfs sv = { 0 };
+	uint64_t bytes = 0, rows = 0;
+
+	(void)ino;
+	for (size_t i = 0; m && i < m->n_fragments; i++) {
+		rows += m->fragments[i].physical_rows -
+			m->fragments[i].deletion.num_deleted;
+		for (size_t j = 0; j < m->fragments[i].n_files; j++)
+			bytes += m->fragments[i].files[j].size;
+	}
+	sv.f_bsize = 4096;
+	sv.f_frsize = 4096;
+	sv.f_blocks = (bytes + 4095) / 4096;
+	sv.f_files = rows;
+	sv.f_namemax = 255;
+	fuse_reply_statfs(req, &sv);
+}
+
+static const struct fuse_lowlevel_ops lfs_ops = {
+	.init = op_init,
+	.lookup = op_lookup,
+	.forget = op_forget,
+	.forget_multi = op_forget_multi,
+	.getattr = op_getattr,
+	.opendir = op_opendir,
+	.readdir = op_readdir,
+	.readdirplus = op_readdirplus,
+	.open = op_open,
+	.read = op_read,
+	.release = op_release,
+	.statfs = op_statfs,
+};
+
+/* ------------------------------------------------------------ main */
+
+static const char mount_usage[] =
+	"usage: lancefs mount [-f] [-d] [-o OPT[,OPT...]] SOURCE MOUNTPOINT\n";
+
+/* Split -o options into ours (view) and FUSE's. */
+static int split_mount_opts(struct view_opts *vo, struct lc_buf *fuse_opts,
+			    int *threads, char *arg, struct lc_err *err)
+{
+	for (char *tok = strtok(arg, ","); tok; tok = strtok(NULL, ",")) {
+		int rc = view_opts_parse(vo, tok, err);
+
+		if (rc != ENOENT) {
+			if (rc)
+				return rc;
+			continue;
+		}
+		if (!strncmp(tok, "threads=", 8)) {
+			*threads = atoi(tok + 8);
+			if (*threads < 1 || *threads > 64)
+				return LC_USAGE(err, "threads=%s: want 1..64",
+						tok + 8);
+			continue;
+		}
+		if (!strcmp(tok, "rw"))
+			continue;	/* writes come later; mount is ro */
+		if (fuse_opts->len && lc_buf_append(fuse_opts, ",", 1, err))
+			return ENOMEM;
+		if (lc_buf_append(fuse_opts, tok, strlen(tok), err))
+			return ENOMEM;
+	}
+	return 0;
+}
+
+int lancefs_mount_main(int argc, char **argv)
+{
+	struct view_opts vo = { 0 };
+	struct lc_err err = { 0 };
+	struct lc_buf fo;
+	struct lfs *fs = NULL;
+	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
+	bool foreground = false, debug = false;
+	int threads = 1, opt, rc = 1;
+	const char *source, *mnt;
+
+	lc_buf_init(&fo, 0);
+	optind = 1;
+	while ((opt = getopt(argc, argv, "fdo:")) != -1) {
+		switch (opt) {
+		case 'f':
+			foreground = true;
+			break;
+		case 'd':
+			foreground = debug = true;
+			break;
+		case 'o':
+			if (split_mount_opts(&vo, &fo, &threads, optarg,
+					     &err))
+				goto usage_err;
+			break;
+		default:
+			goto usage;
+		}
+	}
+	if (argc - optind != 2)
+		goto usage;
+	source = argv[optind];
+	mnt = argv[optind + 1];
+
+	fs = calloc(1, sizeof(*fs));
+	if (!fs)
+		goto out;
+	pthread_mutex_init(&fs->mu, NULL);
+	fs->uid = getuid();
+	fs->gid = getgid();
+	fs->foreground = foreground;
+	if (view_open(&fs->v, source, &vo, &err) ||
+	    view_root(&fs->top, fs->v, &err)) {
+		fprintf(stderr, "lancefs: %s\n", err.msg);
+		rc = err.kind == LC_EK_NOTFOUND || err.kind == LC_EK_USAGE ?
+			     1 : 2;
+		goto out;
+	}
+	if (fuse_opt_add_arg(&args, "lancefs") ||
+	    fuse_opt_add_arg(&args, "-o") ||
+	    fuse_opt_add_arg(&args, "ro,default_permissions,subtype=lancefs") ||
+	    (fo.len && (fuse_opt_add_arg(&args, "-o") ||
+			fuse_opt_add_arg(&args, (char *)fo.data))) ||
+	    (debug && fuse_opt_add_arg(&args, "-d")))
+		goto out;
+	{
+		char fsname[4200];
+
+		snprintf(fsname, sizeof(fsname), "fsname=%s", source);
+		for (char *p = fsname; *p; p++)
+			if (*p == ',')
+				*p = '_';
+		if (fuse_opt_add_arg(&args, "-o") ||
+		    fuse_opt_add_arg(&args, fsname))
+			goto out;
+	}
+	fs->se = fuse_session_new(&args, &lfs_ops, sizeof(lfs_ops), fs);
+	if (!fs->se) {
+		fprintf(stderr, "lancefs: bad mount options\n");
+		goto out;
+	}
+	if (fuse_set_signal_handlers(fs->se)) {
+		fprintf(stderr, "lancefs: cannot set signal handlers\n");
+		goto out;
+	}
+	if (fuse_session_mount(fs->se, mnt)) {
+		fprintf(stderr, "lancefs: cannot mount on %s (is it an "
+			"existing, empty folder, is /dev/fuse there, and is "
+			"nothing mounted there already?)\n", mnt);
+		goto out_handlers;
+	}
+	if (!foreground)
+		openlog("lancefs", LOG_PID, LOG_DAEMON);
+	if (fuse_daemonize(foreground)) {
+		fprintf(stderr, "lancefs: cannot daemonize\n");
+		goto out_unmount;
+	}
+	if (threads > 1) {
+		struct fuse_loop_config *cfg = fuse_loop_cfg_create();
+
+		fuse_loop_cfg_set_max_threads(cfg, (unsigned)threads);
+		rc = fuse_session_loop_mt(fs->se, cfg) ? 2 : 0;
+		fuse_loop_cfg_destroy(cfg);
+	} else {
+		rc = fuse_session_loop(fs->se) ? 2 : 0;
+	}
+out_unmount:
+	fuse_session_unmount(fs->se);
+out_handlers:
+	fuse_remove_signal_handlers(fs->se);
+out:
+	if (fs) {
+		if (fs->se)
+			fuse_session_destroy(fs->se);
+		for (unsigned s = 1; s <= MAX_SLOTS; s++)
+			vnode_reset(&fs->slots[s].root);
+		vnode_reset(&fs->top);
+		view_free(fs->v);
+		pthread_mutex_destroy(&fs->mu);
+		free(fs);
+	}
+	fuse_opt_free_args(&args);
+	lc_buf_reset(&fo);
+	view_opts_reset(&vo);
+	return rc;
+usage_err:
+	fprintf(stderr, "lancefs: %s\n", err.msg);
+	rc = 1;
+	goto out;
+usage:
+	fputs(mount_usage, stderr);
+	rc = 1;
+	goto out;
+}
+
+int lancefs_umount_main(int argc, char **argv)
+{
+	pid_t pid;
+	int status;
+
+	if (argc != 2) {
+		fputs("usage: lancefs umount MOUNTPOINT\n", stderr);
+		return 1;
+	}
+	/* fusermount3 also clears a mount whose daemon died ("Transport
+	 * endpoint is not connected"); -z detaches a busy one. */
+	for (int lazy = 0; lazy < 2; lazy++) {
+		pid = fork();
+		if (pid == 0) {
+			execlp("fusermount3", "fusermount3",
+			       lazy ? "-uz" : "-u", argv[1], (char *)NULL);
+			_exit(127);
+		}
+		if (pid < 0 || waitpid(pid, &status, 0) < 0)
+			break;
+		if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+			return 0;
+	}
+	fprintf(stderr, "lancefs: could not unmount %s\n", argv[1]);
+	return 2;
+}

@@ -1,0 +1,7 @@
+#ifndef LANCEFS_MOUNT_H
+#define LANCEFS_MOUNT_H
+/* lancefs mount [-f] [-d] [-o OPTS] SOURCE MOUNTPOINT */
+int lancefs_mount_main(int argc, char **argv);
+/* lancefs umount MOUNTPOINT */
+int lancefs_umount_main(int argc, char **argv);
+#endif
