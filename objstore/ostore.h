@@ -29,6 +29,7 @@ typedef int (*ostore_list_cb)(void *ctx, const struct ostore_entry *e);
 enum ostore_kind {
 	OSTORE_KIND_UNKNOWN = 0,
 	OSTORE_KIND_LOCAL,
+	OSTORE_KIND_MEM,
 };
 
 struct ostore_ops {
@@ -97,5 +98,7 @@ int ostore_delete(struct ostore *st, const char *key,
 /* Backends */
 int ostore_local_new(struct ostore **out, const char *dir,
 		     struct lc_err *err) LC_MUST_USE;
+/* An in-memory store for tests and fuzzers; fill it with ostore_put. */
+int ostore_mem_new(struct ostore **out, struct lc_err *err) LC_MUST_USE;
 
 #endif
