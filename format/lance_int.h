@@ -126,6 +126,12 @@ int lance__v21_sizes(uint64_t *sizes, bool *valid, struct lance_file *f,
 		     const struct lance_field *field, uint64_t row, uint64_t n,
 		     struct lc_err *err) LC_MUST_USE;
 
+/* Append decoded rows `src` to `dst` of the same shape (validity, values,
+ * offsets rebased, children appended); an empty `dst` takes `src` over.
+ * `src` keeps its buffers for the caller to reset. */
+int lance__array_append(struct lance_array *dst, struct lance_array *src,
+			struct lc_err *err) LC_MUST_USE;
+
 /* Generic fallback for *_sizes: decode the values and measure them. */
 int lance__sizes_by_decode(uint64_t *sizes, bool *valid,
 			   struct lance_file *f,

@@ -202,7 +202,7 @@ static int make_nulls(struct lance_array *out, const struct lance_type *type,
 
 /* Append `src` (same shape) to `dst`; `src` is left for the caller to
  * reset. An empty `dst` (length 0, no buffers) takes src over. */
-static int arr_append(struct lance_array *dst, struct lance_array *src,
+int lance__array_append(struct lance_array *dst, struct lance_array *src,
 		      struct lc_err *err)
 {
 	uint64_t n = dst->length + src->length;
@@ -265,8 +265,8 @@ static int arr_append(struct lance_array *dst, struct lance_array *src,
 	if (!dst->type || dst->type->id != LANCE_T_BOOL)
 		dst->values_len += src->values_len;
 	for (size_t i = 0; i < dst->n_children && i < src->n_children; i++) {
-		int rc = arr_append(&dst->children[i], &src->children[i],
-				    err);
+		int rc = lance__array_append(&dst->children[i],
+					     &src->children[i], err);
 
 		if (rc)
 			return rc;
@@ -1195,7 +1195,7 @@ static int leaf_page(void *arg, const struct dctx *c, const enc_t *e,
 	(void)page;
 	rc = decode_into(&part, c, e, la->type, la->field, a, b, err);
 	if (!rc)
-		rc = arr_append(la->out, &part, err);
+		rc = lance__array_append(la->out, &part, err);
 	lance_array_reset(&part);
 	return rc;
 }
