@@ -558,11 +558,13 @@ static int packed_read(uint8_t **rec, uint64_t *rec_w, uint64_t *widths,
 		       in->nullable->nullability_case ==
 			       LPB20__NULLABLE__NULLABILITY_NO_NULLS)
 			in = in->nullable->no_nulls->values;
-		if (!in || in->kind_case != LPB20__ENCODING__KIND_FLAT)
+		if (!in || in->kind_case != LPB20__ENCODING__KIND_FLAT) {
+			int k = in ? (int)in->kind_case : 0;
+
 			return LC_UNSUPPORTED(err, "packed struct child %zu "
 					      "is %s, only flat is supported",
-					      i, enc_name(in ? (int)in->kind_case
-							     : 0));
+					      i, enc_name(k));
+		}
 		if (in->flat->bits_per_value % 8 ||
 		    in->flat->bits_per_value == 0 ||
 		    in->flat->bits_per_value > 8 * 256)
@@ -738,7 +740,6 @@ static int decode_into(struct lance_array *out, const struct dctx *c,
 		       uint64_t b, struct lc_err *err)
 {
 	unsigned w;
-	int rc;
 
 	out->type = type;
 	out->field = field;
@@ -816,10 +817,9 @@ static int decode_into(struct lance_array *out, const struct dctx *c,
 	case LPB20__ENCODING__KIND__NOT_SET:
 		return LC_CORRUPT(err, "array encoding with no case");
 	default:
-		rc = LC_UNSUPPORTED(err, "%s encoding (pre-2025 2.1 format) "
-				    "in a 2.0 page",
-				    enc_name((int)e->kind_case));
-		return rc;
+		return LC_UNSUPPORTED(err, "%s encoding (pre-2025 2.1 format) "
+				      "in a 2.0 page",
+				      enc_name((int)e->kind_case));
 	}
 }
 
