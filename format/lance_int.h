@@ -105,12 +105,32 @@ int lance__v20_sizes(uint64_t *sizes, bool *valid, struct lance_file *f,
 		     const struct lance_field *field, uint64_t row, uint64_t n,
 		     struct lc_err *err) LC_MUST_USE;
 
+/*
+ * Pure 2.0 page decode (no I/O), for the fuzzer and tests: rows [a, b) of
+ * a page of `page_rows` rows whose ArrayEncoding bytes are `enc` and whose
+ * buffers are bufs[i] (sizes[i] bytes). A List page yields a LIST array
+ * with offsets and validity but no children.
+ */
+int lance__v20_decode_page(struct lance_array *out,
+			   const struct lance_type *type,
+			   const struct lance_field *field,
+			   const uint8_t *enc, size_t enc_len,
+			   const uint8_t *const *bufs, const uint64_t *sizes,
+			   size_t n_bufs, uint64_t page_rows, uint64_t a,
+			   uint64_t b, struct lc_err *err) LC_MUST_USE;
+
 int lance__v21_read(struct lance_array *out, struct lance_file *f,
 		    const struct lance_field *field, uint64_t row, uint64_t n,
 		    struct lc_err *err) LC_MUST_USE;
 int lance__v21_sizes(uint64_t *sizes, bool *valid, struct lance_file *f,
 		     const struct lance_field *field, uint64_t row, uint64_t n,
 		     struct lc_err *err) LC_MUST_USE;
+
+/* Append decoded rows `src` to `dst` of the same shape (validity, values,
+ * offsets rebased, children appended); an empty `dst` takes `src` over.
+ * `src` keeps its buffers for the caller to reset. */
+int lance__array_append(struct lance_array *dst, struct lance_array *src,
+			struct lc_err *err) LC_MUST_USE;
 
 /* Generic fallback for *_sizes: decode the values and measure them. */
 int lance__sizes_by_decode(uint64_t *sizes, bool *valid,

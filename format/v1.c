@@ -1,26 +1,555 @@
-/* v1.c - decoder for legacy v1 files (footer 0.0-0.2): placeholder until it lands. */
+/*
+ * v1.c - decoder for legacy v1 data files (footer 0.0 .. 0.2),
+ * file-format.md section 6.
+ *
+ * Layout: a 16-byte footer (i64 metadata position, u16 major, u16 minor,
+ * "LANC"); at the metadata position a u32 length and a V1Metadata
+ * message with the cumulative batch row counts and the page-table
+ * position. The page table holds (i64 position, i64 length) for every
+ * (field id in [min_id, max_id], batch), field-major. Pages:
+ *   fixed width   length values at position (fixed-size lists flattened)
+ *   bool          LSB-first bitmap
+ *   string/binary length + 1 i64 absolute file offsets at position; the
+ *                 value bytes sit elsewhere in the file
+ *   list          length + 1 i32 (large: i64) offsets into the batch's
+ *                 page of the child field
+ *   struct        no page; children have pages
+ * v1 stores no validity: fixed-width values read as stored, and an empty
+ * string/binary in a nullable field reads as null (Lance's own rule).
+ *
+ * The state (batch offsets and the page table) is read at open and is
+ * immutable afterwards, so reads need no lock.
+ */
 #include "lance_int.h"
+
+#include "file.pb-c.h"
+
+#define FOOTER1_LEN 16
+#define MAX_PAGE_TABLE (64u << 20)
+#define MAX_V1_ROWS (1ull << 31)
+
+struct v1_state {
+	uint64_t *batch;	/* n_batches + 1 cumulative row counts */
+	size_t n_batches;
+	int32_t min_id, max_id;
+	uint8_t *table;		/* 16 bytes per (field, batch) */
+};
+
+static void v1_free(struct lance_file *f)
+{
+	struct v1_state *s = f->dec;
+
+	if (!s)
+		return;
+	lc_free(s->batch);
+	lc_free(s->table);
+	lc_free(s);
+	f->dec = NULL;
+}
+
+static int load_meta(Lpb__V1Metadata **out, struct lance_file *f,
+		     const uint8_t *tail, size_t tail_len, uint64_t pos,
+		     struct lc_err *err)
+{
+	uint64_t size = ostore_size(f->obj), end = size - FOOTER1_LEN;
+	uint64_t tail_off = size - tail_len, len;
+	uint8_t hdr[4], *buf = NULL;
+	const uint8_t *p;
+	int rc;
+
+	*out = NULL;
+	if (pos > end || end - pos < 4)
+		return LC_CORRUPT(err, "%s: v1 metadata at %" PRIu64 " is "
+				  "outside the %" PRIu64 "-byte file", f->path,
+				  pos, size);
+	if (pos >= tail_off) {
+		memcpy(hdr, tail + (pos - tail_off), 4);
+	} else {
+		rc = lance__file_pread(f, pos, 4, hdr, err);
+		if (rc)
+			return rc;
+	}
+	len = lc_le32(hdr);
+	if (len > end - pos - 4)
+		return LC_CORRUPT(err, "%s: v1 metadata of %" PRIu64 " bytes "
+				  "at %" PRIu64 " runs past the footer",
+				  f->path, len, pos);
+	if (pos + 4 >= tail_off) {
+		p = tail + (pos + 4 - tail_off);
+	} else {
+		buf = lc_malloc((size_t)len);
+		if (!buf)
+			return LC_NOMEM(err);
+		rc = lance__file_pread(f, pos + 4, (size_t)len, buf, err);
+		if (rc)
+			goto out;
+		p = buf;
+	}
+	rc = lance__pb_check(p, (size_t)len, LANCE_PB_MAX_DEPTH,
+			     "v1 metadata", err);
+	if (rc)
+		goto out;
+	*out = lpb__v1_metadata__unpack(NULL, (size_t)len, p);
+	if (!*out)
+		rc = LC_CORRUPT(err, "%s: v1 metadata does not parse",
+				f->path);
+out:
+	lc_free(buf);
+	return rc;
+}
 
 int lance__v1_open(struct lance_file *f, const uint8_t *tail,
 		   size_t tail_len, struct lc_err *err)
 {
-	(void)tail;
-	(void)tail_len;
-	return LC_UNSUPPORTED(err, "%s: legacy v1 files are not readable yet",
-			      f->path);
+	const uint8_t *ft = tail + tail_len - FOOTER1_LEN;
+	uint64_t size = ostore_size(f->obj), n_entries, tlen;
+	Lpb__V1Metadata *md = NULL;
+	struct v1_state *s;
+	int rc;
+
+	s = lc_calloc(1, sizeof(*s));
+	if (!s)
+		return LC_NOMEM(err);
+	f->dec = s;
+	f->dec_free = v1_free;
+	rc = load_meta(&md, f, tail, tail_len, lc_le64(ft), err);
+	if (rc)
+		return rc;
+	if (md->n_batch_offsets < 1 || md->batch_offsets[0] != 0) {
+		rc = LC_CORRUPT(err, "%s: v1 batch offsets must start at 0 "
+				"(%zu given)", f->path, md->n_batch_offsets);
+		goto out;
+	}
+	s->n_batches = md->n_batch_offsets - 1;
+	s->batch = lc_malloc(md->n_batch_offsets * sizeof(uint64_t));
+	if (!s->batch) {
+		rc = LC_NOMEM(err);
+		goto out;
+	}
+	for (size_t i = 0; i < md->n_batch_offsets; i++) {
+		int32_t v = md->batch_offsets[i];
+
+		if (v < 0 || (i && (uint64_t)v < s->batch[i - 1])) {
+			rc = LC_CORRUPT(err, "%s: v1 batch offset %zu is %d, "
+					"after %" PRIu64, f->path, i, v,
+					i ? s->batch[i - 1] : 0);
+			goto out;
+		}
+		s->batch[i] = (uint64_t)v;
+	}
+	f->rows = s->batch[s->n_batches];
+	if (!f->n_map) {
+		rc = LC_CORRUPT(err, "%s: the manifest lists no fields for "
+				"this v1 file", f->path);
+		goto out;
+	}
+	s->min_id = s->max_id = f->map_field[0];
+	for (size_t i = 1; i < f->n_map; i++) {
+		if (f->map_field[i] < s->min_id)
+			s->min_id = f->map_field[i];
+		if (f->map_field[i] > s->max_id)
+			s->max_id = f->map_field[i];
+	}
+	n_entries = (uint64_t)(s->max_id - s->min_id + 1) * s->n_batches;
+	if (n_entries > MAX_PAGE_TABLE / 16) {
+		rc = LC_LIMIT(err, "%s: v1 page table of %" PRIu64 " entries",
+			      f->path, n_entries);
+		goto out;
+	}
+	tlen = n_entries * 16;
+	if (!lc_range_ok(md->page_table_position, tlen, size)) {
+		rc = LC_CORRUPT(err, "%s: v1 page table at %" PRIu64 "+%"
+				PRIu64 " is past the end of the file",
+				f->path, md->page_table_position, tlen);
+		goto out;
+	}
+	s->table = lc_malloc((size_t)tlen);
+	if (!s->table) {
+		rc = LC_NOMEM(err);
+		goto out;
+	}
+	rc = lance__file_pread(f, md->page_table_position, (size_t)tlen,
+			       s->table, err);
+out:
+	lpb__v1_metadata__free_unpacked(md, NULL);
+	return rc;
+}
+
+/* The page of field `id` in batch `b`: position and value count. */
+static int page_of(uint64_t *pos, uint64_t *len, struct lance_file *f,
+		   int32_t id, size_t b, struct lc_err *err)
+{
+	const struct v1_state *s = f->dec;
+	const uint8_t *e;
+	int64_t p, l;
+
+	if (id < s->min_id || id > s->max_id)
+		return LC_NOTFOUND(err, "field %d is not in this v1 file "
+				   "(ids %d..%d)", id, s->min_id, s->max_id);
+	e = s->table + 16 * ((uint64_t)(id - s->min_id) * s->n_batches + b);
+	p = (int64_t)lc_le64(e);
+	l = (int64_t)lc_le64(e + 8);
+	if (p < 0 || l < 0 || (uint64_t)p > ostore_size(f->obj))
+		return LC_CORRUPT(err, "field %d batch %zu: page (%" PRId64
+				  ", %" PRId64 ") is outside the file", id, b,
+				  p, l);
+	*pos = (uint64_t)p;
+	*len = (uint64_t)l;
+	return 0;
+}
+
+/* Read [off, off + len) of the file into a new allocation. */
+static int fetch(uint8_t **out, struct lance_file *f, uint64_t off,
+		 uint64_t len, struct lc_err *err)
+{
+	int rc;
+
+	*out = NULL;
+	if (!lc_range_ok(off, len, ostore_size(f->obj)))
+		return LC_CORRUPT(err, "bytes %" PRIu64 "+%" PRIu64 " are past"
+				  " the end of the file", off, len);
+	if (len > LANCE_MAX_VALUE_BYTES)
+		return LC_LIMIT(err, "a %" PRIu64 "-byte read", len);
+	*out = lc_malloc(len ? (size_t)len : 1);
+	if (!*out)
+		return LC_NOMEM(err);
+	rc = lance__file_pread(f, off, (size_t)len, *out, err);
+	if (rc) {
+		lc_free(*out);
+		*out = NULL;
+	}
+	return rc;
+}
+
+/* Offsets [a, e] of a page of `w`-byte signed offsets, widened. */
+static int read_offsets(uint64_t **out, struct lance_file *f, uint64_t pos,
+			unsigned w, uint64_t a, uint64_t e,
+			struct lc_err *err)
+{
+	uint8_t *raw;
+	uint64_t *o;
+	int rc;
+
+	*out = NULL;
+	rc = fetch(&raw, f, pos + a * w, (e - a + 1) * w, err);
+	if (rc)
+		return rc;
+	o = lc_malloc(((size_t)(e - a) + 1) * sizeof(*o));
+	if (!o) {
+		lc_free(raw);
+		return LC_NOMEM(err);
+	}
+	for (uint64_t i = 0; i <= e - a; i++) {
+		int64_t v = w == 8 ? (int64_t)lc_le64(raw + 8 * i)
+				   : (int32_t)lc_le32(raw + 4 * i);
+
+		if (v < 0 || (i && (uint64_t)v < o[i - 1])) {
+			rc = LC_CORRUPT(err, "offset %" PRIu64 " is %" PRId64
+					" (after %" PRIu64 ")", a + i, v,
+					i ? o[i - 1] : 0);
+			break;
+		}
+		o[i] = (uint64_t)v;
+	}
+	lc_free(raw);
+	if (rc) {
+		lc_free(o);
+		return rc;
+	}
+	*out = o;
+	return 0;
+}
+
+static int read_piece(struct lance_array *out, struct lance_file *f,
+		      const struct lance_field *field,
+		      const struct lance_type *type, size_t b, uint64_t a,
+		      uint64_t e, bool sizes_only, int depth,
+		      struct lc_err *err);
+
+static int var_piece(struct lance_array *out, struct lance_file *f,
+		     const struct lance_field *field, uint64_t pos,
+		     uint64_t a, uint64_t e, bool sizes_only,
+		     struct lc_err *err)
+{
+	uint64_t *o, n = e - a;
+	int rc;
+
+	rc = read_offsets(&o, f, pos, 8, a, e, err);
+	if (rc)
+		return rc;
+	if (!lc_range_ok(o[0], o[n] - o[0], ostore_size(f->obj))) {
+		rc = LC_CORRUPT(err, "values at %" PRIu64 "..%" PRIu64 " are "
+				"past the end of the file", o[0], o[n]);
+		goto out;
+	}
+	if (!sizes_only) {
+		rc = fetch(&out->values, f, o[0], o[n] - o[0], err);
+		if (rc)
+			goto out;
+		out->values_len = o[n] - o[0];
+	}
+	for (uint64_t i = 0; i < n; i++) {
+		if (field && field->nullable && o[i + 1] == o[i]) {
+			if (!out->validity) {
+				size_t nb = (size_t)((n + 7) / 8);
+
+				out->validity = lc_malloc(nb ? nb : 1);
+				if (!out->validity) {
+					rc = LC_NOMEM(err);
+					goto out;
+				}
+				memset(out->validity, 0xff, nb ? nb : 1);
+			}
+			out->validity[i >> 3] &= (uint8_t)~(1u << (i & 7));
+		}
+	}
+	for (uint64_t i = n + 1; i-- > 0;)
+		o[i] -= o[0];
+	out->offsets = o;
+	o = NULL;
+out:
+	lc_free(o);
+	return rc;
+}
+
+static int list_piece(struct lance_array *out, struct lance_file *f,
+		      const struct lance_field *field, uint64_t pos,
+		      size_t b, uint64_t a, uint64_t e, int depth,
+		      struct lc_err *err)
+{
+	const struct lance_field *child;
+	uint64_t *o, n = e - a, lo;
+	int rc;
+
+	if (field->n_children != 1)
+		return LC_CORRUPT(err, "list field with %zu children",
+				  field->n_children);
+	child = field->children[0];
+	rc = read_offsets(&o, f, pos, field->type.large ? 8 : 4, a, e, err);
+	if (rc)
+		return rc;
+	lo = o[0];
+	out->children = lc_calloc(1, sizeof(*out->children));
+	if (!out->children) {
+		rc = LC_NOMEM(err);
+		goto out;
+	}
+	out->n_children = 1;
+	rc = read_piece(&out->children[0], f, child, &child->type, b, lo,
+			o[n], false, depth + 1, err);
+	if (rc)
+		goto out;
+	for (uint64_t i = 0; i <= n; i++)
+		o[i] -= lo;
+	out->offsets = o;
+	o = NULL;
+out:
+	lc_free(o);
+	return rc;
+}
+
+/*
+ * Values [a, e) of batch `b`'s page of `field` (rows, or items below a
+ * list). `type` is the field's type, or an item type inside a fixed-size
+ * list (field NULL).
+ */
+static int read_piece(struct lance_array *out, struct lance_file *f,
+		      const struct lance_field *field,
+		      const struct lance_type *type, size_t b, uint64_t a,
+		      uint64_t e, bool sizes_only, int depth,
+		      struct lc_err *err)
+{
+	uint64_t pos, len, n = e - a, w;
+	int rc;
+
+	out->type = type;
+	out->field = field;
+	out->length = n;
+	if (depth > 32)
+		return LC_LIMIT(err, "fields nested deeper than 32");
+	if (n > MAX_V1_ROWS)
+		return LC_LIMIT(err, "%" PRIu64 " values in one read", n);
+	if (type->dict)
+		return LC_UNSUPPORTED(err, "v1 dictionary fields (values in "
+				      "the manifest) are not supported yet");
+	if (type->id == LANCE_T_STRUCT) {
+		if (!field)
+			return LC_CORRUPT(err, "struct without a field");
+		out->children = lc_calloc(field->n_children ?
+					  field->n_children : 1,
+					  sizeof(*out->children));
+		if (!out->children)
+			return LC_NOMEM(err);
+		out->n_children = field->n_children;
+		for (size_t i = 0; i < field->n_children; i++) {
+			const struct lance_field *ch = field->children[i];
+
+			rc = read_piece(&out->children[i], f, ch, &ch->type,
+					b, a, e, false, depth + 1, err);
+			if (rc)
+				return rc;
+		}
+		return 0;
+	}
+	if (!field)
+		return LC_CORRUPT(err, "nested item without a field");
+	rc = page_of(&pos, &len, f, field->id, b, err);
+	if (rc)
+		return rc;
+	if (e > len)
+		return LC_CORRUPT(err, "field %d batch %zu: values %" PRIu64
+				  "..%" PRIu64 " of a %" PRIu64 "-value page",
+				  field->id, b, a, e, len);
+	switch (type->id) {
+	case LANCE_T_UTF8:
+	case LANCE_T_BINARY:
+		return var_piece(out, f, field, pos, a, e, sizes_only, err);
+	case LANCE_T_LIST:
+	case LANCE_T_MAP:
+		return list_piece(out, f, field, pos, b, a, e, depth, err);
+	case LANCE_T_BOOL: {
+		uint8_t *raw;
+		size_t nb = (size_t)((n + 7) / 8);
+
+		rc = fetch(&raw, f, pos + a / 8, (e + 7) / 8 - a / 8, err);
+		if (rc)
+			return rc;
+		out->values = lc_calloc(1, nb ? nb : 1);
+		if (!out->values) {
+			lc_free(raw);
+			return LC_NOMEM(err);
+		}
+		for (uint64_t i = 0; i < n; i++) {
+			uint64_t k = (a & 7) + i;
+
+			if ((raw[k >> 3] >> (k & 7)) & 1)
+				out->values[i >> 3] |=
+					(uint8_t)(1u << (i & 7));
+		}
+		out->values_len = nb;
+		lc_free(raw);
+		return 0;
+	}
+	case LANCE_T_FIXED_LIST: {
+		const struct lance_type *it = type->item;
+		uint64_t d = type->width > 0 ? (uint64_t)type->width : 0;
+
+		if (!it || !d || !lance_type_width(it))
+			return LC_UNSUPPORTED(err, "v1 fixed-size list of a "
+					      "type %d item",
+					      it ? (int)it->id : -1);
+		w = lance_type_width(it);
+		if (e > LANCE_MAX_VALUE_BYTES / (d * w))
+			return LC_LIMIT(err, "fixed-size list of %" PRIu64
+					" x %" PRIu64 " items", e, d);
+		out->children = lc_calloc(1, sizeof(*out->children));
+		if (!out->children)
+			return LC_NOMEM(err);
+		out->n_children = 1;
+		out->children[0].type = it;
+		out->children[0].length = n * d;
+		rc = fetch(&out->children[0].values, f, pos + a * d * w,
+			   n * d * w, err);
+		if (!rc)
+			out->children[0].values_len = n * d * w;
+		return rc;
+	}
+	default:
+		w = lance_type_width(type);
+		if (!w)
+			return LC_UNSUPPORTED(err, "v1 field of type %d",
+					      (int)type->id);
+		if (e > LANCE_MAX_VALUE_BYTES / w)
+			return LC_LIMIT(err, "%" PRIu64 " values", e);
+		rc = fetch(&out->values, f, pos + a * w, n * w, err);
+		if (!rc)
+			out->values_len = n * w;
+		return rc;
+	}
+}
+
+static int read_rows(struct lance_array *out, struct lance_file *f,
+		     const struct lance_field *field, uint64_t row,
+		     uint64_t n, bool sizes_only, struct lc_err *err)
+{
+	const struct v1_state *s = f->dec;
+	uint64_t end = row + n;
+	size_t lo = 0, hi = s->n_batches;
+	int rc = 0;
+
+	out->type = &field->type;
+	out->field = field;
+	if (lance__file_column(f, field->id) == -1 &&
+	    field->type.id != LANCE_T_STRUCT) {
+		bool listed = false;
+
+		for (size_t i = 0; i < f->n_map; i++)
+			listed |= f->map_field[i] == field->id;
+		if (!listed)
+			return LC_NOTFOUND(err, "field %d (%s) is not in this "
+					   "file", field->id, field->name);
+	}
+	/* first batch with batch[b + 1] > row */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (s->batch[mid + 1] <= row)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (size_t b = lo; b < s->n_batches && s->batch[b] < end; b++) {
+		struct lance_array part = { 0 };
+		uint64_t a = row > s->batch[b] ? row - s->batch[b] : 0;
+		uint64_t e = (end < s->batch[b + 1] ? end : s->batch[b + 1]) -
+			     s->batch[b];
+
+		rc = read_piece(&part, f, field, &field->type, b, a, e,
+				sizes_only, 0, err);
+		if (!rc)
+			rc = lance__array_append(out, &part, err);
+		lance_array_reset(&part);
+		if (rc) {
+			lc_err_prefix(err, "batch %zu: ", b);
+			return rc;
+		}
+	}
+	if (n == 0 && !out->offsets &&
+	    (field->type.id == LANCE_T_UTF8 ||
+	     field->type.id == LANCE_T_BINARY ||
+	     field->type.id == LANCE_T_LIST)) {
+		out->offsets = lc_calloc(1, sizeof(uint64_t));
+		if (!out->offsets)
+			return LC_NOMEM(err);
+	}
+	if (out->length != n)
+		return LC_CORRUPT(err, "read %" PRIu64 " rows, wanted %"
+				  PRIu64, out->length, n);
+	return 0;
 }
 
 int lance__v1_read(struct lance_array *out, struct lance_file *f,
 		   const struct lance_field *field, uint64_t row, uint64_t n,
 		   struct lc_err *err)
 {
-	(void)out, (void)field, (void)row, (void)n;
-	return LC_UNSUPPORTED(err, "%s: v1 decoding", f->path);
+	return read_rows(out, f, field, row, n, false, err);
 }
 
 int lance__v1_sizes(uint64_t *sizes, bool *valid, struct lance_file *f,
 		    const struct lance_field *field, uint64_t row, uint64_t n,
 		    struct lc_err *err)
 {
-	return lance__sizes_by_decode(sizes, valid, f, field, row, n, err);
+	struct lance_array a = { 0 };
+	int rc;
+
+	if (field->type.id != LANCE_T_UTF8 && field->type.id != LANCE_T_BINARY)
+		return lance__sizes_by_decode(sizes, valid, f, field, row, n,
+					      err);
+	rc = read_rows(&a, f, field, row, n, true, err);
+	for (uint64_t i = 0; !rc && i < n; i++) {
+		valid[i] = lance_array_is_valid(&a, i);
+		sizes[i] = a.offsets[i + 1] - a.offsets[i];
+	}
+	lance_array_reset(&a);
+	return rc;
 }
