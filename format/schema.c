@@ -276,6 +276,7 @@ static int parse_type(struct lance_type *out, struct tok t, int depth,
 		/* dict:<value>:<index>:<ordered> */
 		struct tok ord, r2, index, value;
 		struct lance_type it;
+		bool is_int;
 		int rc;
 
 		ord = tok_tail(rest, &r2);
@@ -286,8 +287,9 @@ static int parse_type(struct lance_type *out, struct tok t, int depth,
 		rc = parse_type(&it, index, depth + 1, err);
 		if (rc)
 			return rc;
+		is_int = is_int_type(it.id);
 		lance_type_reset(&it);
-		if (!is_int_type(it.id))
+		if (!is_int)
 			return LC_UNSUPPORTED(err, "'%.*s': dictionary index "
 					      "is not an integer type",
 					      (int)(t.n > 80 ? 80 : t.n), t.p);
