@@ -90,6 +90,7 @@ static int fb_u8(uint8_t *out, const struct fb_table *t, unsigned idx,
 {
 	int64_t p = fb_field(t, idx, 1);
 
+	*out = def;
 	if (p < 0)
 		return LC_CORRUPT(err, "%s: field %u outside its table", what,
 				  idx);
@@ -102,6 +103,7 @@ static int fb_i16(int16_t *out, const struct fb_table *t, unsigned idx,
 {
 	int64_t p = fb_field(t, idx, 2);
 
+	*out = def;
 	if (p < 0)
 		return LC_CORRUPT(err, "%s: field %u outside its table", what,
 				  idx);
@@ -114,6 +116,7 @@ static int fb_i32(int32_t *out, const struct fb_table *t, unsigned idx,
 {
 	int64_t p = fb_field(t, idx, 4);
 
+	*out = def;
 	if (p < 0)
 		return LC_CORRUPT(err, "%s: field %u outside its table", what,
 				  idx);
@@ -126,6 +129,7 @@ static int fb_i64(int64_t *out, const struct fb_table *t, unsigned idx,
 {
 	int64_t p = fb_field(t, idx, 8);
 
+	*out = def;
 	if (p < 0)
 		return LC_CORRUPT(err, "%s: field %u outside its table", what,
 				  idx);

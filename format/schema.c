@@ -26,14 +26,14 @@ struct tok {
 
 static bool tok_is(struct tok t, const char *s)
 {
-	return strlen(s) == t.n && !memcmp(t.p, s, t.n);
+	return t.p && strlen(s) == t.n && !memcmp(t.p, s, t.n);
 }
 
 /* Splits t at its first colon: head before, rest after (rest.p NULL when
  * there is no colon). */
 static struct tok tok_head(struct tok t, struct tok *rest)
 {
-	const char *c = memchr(t.p, ':', t.n);
+	const char *c = t.p ? memchr(t.p, ':', t.n) : NULL;
 	struct tok h = t;
 
 	rest->p = NULL;

@@ -21,7 +21,7 @@ static inline const char *fixture_dir(void)
 		const char *slash = strrchr(f, '/');
 		int n = slash ? (int)(slash - f) : 1;
 
-		snprintf(dir, sizeof(dir), "%.*s/../data", n,
+		snprintf(dir, sizeof(dir), "%.*s/../data", n > 3000 ? 3000 : n,
 			 slash ? f : ".");
 	}
 	return dir;
@@ -35,7 +35,8 @@ static inline uint8_t *fixture_read(const char *rel, size_t *len)
 	FILE *f;
 	long n;
 
-	snprintf(path, sizeof(path), "%s/%s", fixture_dir(), rel);
+	snprintf(path, sizeof(path), "%.3000s/%.1000s", fixture_dir(),
+		 rel);
 	f = fopen(path, "rb");
 	if (!f) {
 		fprintf(stderr, "cannot open %s\n", path);
@@ -58,7 +59,8 @@ static inline char *fixture_path(const char *rel)
 {
 	static char path[4096];
 
-	snprintf(path, sizeof(path), "%s/%s", fixture_dir(), rel);
+	snprintf(path, sizeof(path), "%.3000s/%.1000s", fixture_dir(),
+		 rel);
 	return path;
 }
 

@@ -143,7 +143,8 @@ TEST(hostile_types)
 		"fixed_size_binary:0", "fixed_size_binary:x",
 		"date32:ms", "date64:day", "duration", "duration:h",
 		"list:int32", "decimal:128:10", "dict::int32:false",
-		"timestamp", ":", "::::",
+		"timestamp", ":", "::::", "decimal:128", "decimal",
+		"dict:string", "dict:string:int32:maybe", "timestamp:us:",
 	};
 	struct lc_err err = { 0 };
 	struct lance_type t;
