@@ -596,12 +596,19 @@ static int fix_physical_rows(struct lance_snapshot *s, uint32_t fi,
 			     struct lc_err *err)
 {
 	struct lance_fragment *f = &s->m->fragments[fi];
+	struct ostore *st = s->st;
 	struct lance_file *file;
+	bool root;
 	int rc;
 
 	if (f->physical_rows || !f->n_files)
 		return 0;
-	rc = lance_file_open(&file, s->st, &f->files[0], &s->m->schema, err);
+	if (f->files[0].has_base_id) {
+		rc = base_store(&st, s, f->files[0].base_id, &root, err);
+		if (rc)
+			return rc;
+	}
+	rc = lance_file_open(&file, st, &f->files[0], &s->m->schema, err);
 	if (rc)
 		return rc;
 	f->physical_rows = lance_file_rows(file);

@@ -55,10 +55,11 @@ static void bit_list(char *buf, size_t len, uint64_t v)
 
 static int check_flags(uint64_t rf, uint64_t wf, struct lc_err *err)
 {
+	uint64_t unknown = rf & ~(uint64_t)KNOWN_READER_FLAGS;
 	char bits[160];
 
-	if (rf & ~(uint64_t)KNOWN_READER_FLAGS) {
-		bit_list(bits, sizeof(bits), rf & ~(uint64_t)KNOWN_READER_FLAGS);
+	if (unknown) {
+		bit_list(bits, sizeof(bits), unknown);
 		return LC_UNSUPPORTED(err, "manifest: reader feature flags "
 				      "0x%" PRIx64 " include unknown bits (%s)",
 				      rf, bits);
@@ -190,7 +191,7 @@ static int copy_fragment(struct lance_fragment *f, const Lpb__Manifest *pm,
 					  " file names base path %u, which "
 					  "the manifest does not list",
 					  pf->id, o->base_id);
-		if (o->num_deleted > f->physical_rows)
+		if (f->physical_rows && o->num_deleted > f->physical_rows)
 			return LC_CORRUPT(err, "fragment %" PRIu64 ": %" PRIu64
 					  " deleted rows of %" PRIu64, pf->id,
 					  o->num_deleted, f->physical_rows);
