@@ -138,4 +138,33 @@ int lance__sizes_by_decode(uint64_t *sizes, bool *valid,
 			   const struct lance_field *field, uint64_t row,
 			   uint64_t n, struct lc_err *err) LC_MUST_USE;
 
+/* ---------------------------------------------------------- schema */
+
+struct Lpb__Field;
+
+/* Build a schema from a manifest's (or file's) flat Field list: parents
+ * resolved by id, children in list order, types parsed, blob kinds set.
+ * Refuses duplicate ids, unknown parents, cycles and children of
+ * non-nested types. */
+int lance__schema_from_pb(struct lance_schema *out,
+			  struct Lpb__Field *const *fields, size_t n,
+			  struct lc_err *err) LC_MUST_USE;
+/* Append a key/value pair (value copied and NUL-terminated). */
+int lance__kv_add(struct lance_kv **kv, size_t *n, const char *key,
+		  const uint8_t *val, size_t len,
+		  struct lc_err *err) LC_MUST_USE;
+void lance__kv_free(struct lance_kv *kv, size_t n);
+
+/* ---------------------------------------------------------- row ids */
+
+/* Called with consecutive ids [id, id + len) in physical row order. */
+typedef int (*lance__run_cb)(void *ctx, uint64_t id, uint64_t len,
+			     struct lc_err *err);
+/* Walk a serialized RowIdSequence as runs of consecutive ids. The ids
+ * are counted first: unless they number exactly n, this fails before
+ * the first callback. Memory does not depend on n. */
+int lance__rowids_runs(const uint8_t *buf, size_t len, uint64_t n,
+		       lance__run_cb cb, void *ctx,
+		       struct lc_err *err) LC_MUST_USE;
+
 #endif

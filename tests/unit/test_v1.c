@@ -3,7 +3,7 @@
  * with new_table_data_storage_version=legacy (footer 0.2), and hand-built
  * hostile files.
  */
-#include "fixture.h"
+#include "filefix.h"
 
 #include <unistd.h>
 

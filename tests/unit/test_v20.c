@@ -3,7 +3,7 @@
  * (lance 12) with LANCE_FILE_WRITER_MAX_PAGE_BYTES=2048, so most columns
  * span several pages, plus hostile pages built by hand.
  */
-#include "fixture.h"
+#include "filefix.h"
 
 #include "enc20.pb-c.h"
 
