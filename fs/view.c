@@ -811,9 +811,12 @@ int view_open(struct view **out, const char *source,
 		rc = LC_NOMEM(err);
 	if (!rc)
 		rc = ostore_open_uri(&v->st, source, err);
-	if (!rc)
+	if (!rc) {
 		rc = ostore_list(v->st, "_versions", has_versions_cb, &is_ds,
 				 err);
+		if (rc == 1)	/* the callback stops at the first entry */
+			rc = 0;
+	}
 	if (rc)
 		goto fail;
 	if (is_ds) {
