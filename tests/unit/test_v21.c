@@ -1,0 +1,605 @@
+/*
+ * test_v21.c - the 2.1/2.2 structural decoder against files LanceDB 0.39
+ * (lance 12) wrote (tests/data/v21, made by gen.js there), plus corrupt
+ * inputs. Each fixture's JSON holds the manifest schema, the DataFile
+ * entry, and per column a hash over every value LanceDB returned and the
+ * values of sampled rows (ends, chunk boundaries, random rows).
+ *
+ * The hash is FNV-1a 64 over a canonical text (see gen.js): null "n",
+ * integer decimal + ",", float "f" + float64 bits in hex, bool "t"/"F",
+ * string "s<len>:" + bytes (strings over 100 bytes and all binary as
+ * "h" + their own FNV-1a in hex), list "[...]", struct "{...}".
+ */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+#include "lance_int.h"
+
+/* ---------------------------------------------------------------- fixture */
+
+struct fixture {
+	json_t *js;
+	struct lance_schema schema;
+	struct lance_data_file df;
+	struct ostore *st;
+	struct lance_file *f;
+	uint64_t rows;
+};
+
+static char data_dir[1024];
+
+static const char *fixture_dir(void)
+{
+	const char *p = __FILE__, *s = strstr(p, "tests/unit/");
+
+	if (!data_dir[0])
+		snprintf(data_dir, sizeof(data_dir), "%.*stests/data/v21",
+			 (int)(s - p), p);
+	return data_dir;
+}
+
+static struct lance_type *new_type(const char *lt);
+
+static int parse_type(struct lance_type *t, const char *lt)
+{
+	static const struct {
+		const char *name;
+		enum lance_type_id id;
+		bool large;
+	} simple[] = {
+		{ "bool", LANCE_T_BOOL, 0 },	{ "int8", LANCE_T_INT8, 0 },
+		{ "uint8", LANCE_T_UINT8, 0 },	{ "int16", LANCE_T_INT16, 0 },
+		{ "uint16", LANCE_T_UINT16, 0 }, { "int32", LANCE_T_INT32, 0 },
+		{ "uint32", LANCE_T_UINT32, 0 }, { "int64", LANCE_T_INT64, 0 },
+		{ "uint64", LANCE_T_UINT64, 0 }, { "float", LANCE_T_FLOAT32, 0 },
+		{ "double", LANCE_T_FLOAT64, 0 }, { "string", LANCE_T_UTF8, 0 },
+		{ "large_string", LANCE_T_UTF8, 1 },
+		{ "binary", LANCE_T_BINARY, 0 },
+		{ "large_binary", LANCE_T_BINARY, 1 },
+		{ "struct", LANCE_T_STRUCT, 0 }, { "list", LANCE_T_LIST, 0 },
+		{ "large_list", LANCE_T_LIST, 1 },
+		{ "list.struct", LANCE_T_LIST, 0 },
+		{ "large_list.struct", LANCE_T_LIST, 1 },
+	};
+
+	memset(t, 0, sizeof(*t));
+	for (size_t i = 0; i < sizeof(simple) / sizeof(simple[0]); i++)
+		if (!strcmp(lt, simple[i].name)) {
+			t->id = simple[i].id;
+			t->large = simple[i].large;
+			return 0;
+		}
+	if (!strncmp(lt, "timestamp:us", 12)) {
+		t->id = LANCE_T_TIMESTAMP;
+		t->unit = LANCE_UNIT_US;
+		return 0;
+	}
+	if (!strncmp(lt, "fixed_size_list:", 16)) {
+		char inner[64];
+		const char *c = strrchr(lt, ':');
+
+		snprintf(inner, sizeof(inner), "%.*s", (int)(c - lt - 16),
+			 lt + 16);
+		t->id = LANCE_T_FIXED_LIST;
+		t->width = atoi(c + 1);
+		t->item = new_type(inner);
+		return t->item ? 0 : -1;
+	}
+	return -1;
+}
+
+static struct lance_type *new_type(const char *lt)
+{
+	struct lance_type *t = calloc(1, sizeof(*t));
+
+	if (t && parse_type(t, lt)) {
+		free(t);
+		return NULL;
+	}
+	return t;
+}
+
+static void fixture_free(struct fixture *fx)
+{
+	lance_file_free(fx->f);
+	ostore_free(fx->st);
+	for (size_t i = 0; i < fx->schema.n_fields; i++) {
+		struct lance_field *f = &fx->schema.fields[i];
+
+		free(f->children);
+		free(f->type.item);
+	}
+	free(fx->schema.fields);
+	free(fx->schema.top);
+	free(fx->df.fields);
+	free(fx->df.column_indices);
+	json_decref(fx->js);
+	memset(fx, 0, sizeof(*fx));
+}
+
+/* Load tests/data/v21/<tag>.json and open its data file. */
+static int fixture_load(struct fixture *fx, const char *tag)
+{
+	char path[1200];
+	json_error_t je;
+	json_t *sc, *df, *a;
+	struct lc_err err = { 0 };
+	size_t n;
+
+	memset(fx, 0, sizeof(*fx));
+	snprintf(path, sizeof(path), "%s/%s.json", fixture_dir(), tag);
+	fx->js = json_load_file(path, 0, &je);
+	if (!fx->js) {
+		fprintf(stderr, "%s: %s\n", path, je.text);
+		return -1;
+	}
+	fx->rows = (uint64_t)json_integer_value(json_object_get(fx->js,
+								"rows"));
+	sc = json_object_get(fx->js, "schema");
+	n = json_array_size(sc);
+	fx->schema.fields = calloc(n, sizeof(struct lance_field));
+	fx->schema.top = calloc(n, sizeof(struct lance_field *));
+	fx->schema.n_fields = n;
+	for (size_t i = 0; i < n; i++) {
+		json_t *j = json_array_get(sc, i), *md;
+		struct lance_field *f = &fx->schema.fields[i];
+		const char *ext;
+
+		f->name = (char *)json_string_value(json_object_get(j, "name"));
+		f->id = (int32_t)json_integer_value(json_object_get(j, "id"));
+		f->parent_id = (int32_t)json_integer_value(
+			json_object_get(j, "parent_id"));
+		f->logical_type = (char *)json_string_value(
+			json_object_get(j, "logical_type"));
+		f->nullable = json_is_true(json_object_get(j, "nullable"));
+		if (parse_type(&f->type, f->logical_type)) {
+			fprintf(stderr, "type %s\n", f->logical_type);
+			return -1;
+		}
+		md = json_object_get(j, "metadata");
+		ext = json_string_value(json_object_get(md,
+						"ARROW:extension:name"));
+		if (ext && !strcmp(ext, "lance.blob.v2"))
+			f->blob = LANCE_BLOB_V2;
+		ext = json_string_value(json_object_get(md,
+						"lance-encoding:blob"));
+		if (ext && !strcmp(ext, "true"))
+			f->blob = LANCE_BLOB_V1;
+		ext = json_string_value(json_object_get(md,
+						"lance-encoding:packed"));
+		if (ext && !strcmp(ext, "true"))
+			f->packed = true;
+		f->children = calloc(n, sizeof(struct lance_field *));
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct lance_field *f = &fx->schema.fields[i];
+
+		if (f->parent_id < 0) {
+			fx->schema.top[fx->schema.n_top++] = f;
+			continue;
+		}
+		for (size_t k = 0; k < n; k++)
+			if (fx->schema.fields[k].id == f->parent_id) {
+				struct lance_field *p = &fx->schema.fields[k];
+
+				f->parent = p;
+				p->children[p->n_children++] = f;
+			}
+	}
+	df = json_object_get(fx->js, "data_file");
+	fx->df.path = (char *)json_string_value(json_object_get(df, "path"));
+	a = json_object_get(df, "fields");
+	fx->df.n_fields = json_array_size(a);
+	fx->df.fields = calloc(fx->df.n_fields + 1, sizeof(int32_t));
+	for (size_t i = 0; i < fx->df.n_fields; i++)
+		fx->df.fields[i] = (int32_t)json_integer_value(
+			json_array_get(a, i));
+	a = json_object_get(df, "column_indices");
+	fx->df.n_column_indices = json_array_size(a);
+	fx->df.column_indices = calloc(fx->df.n_column_indices + 1,
+				       sizeof(int32_t));
+	for (size_t i = 0; i < fx->df.n_column_indices; i++)
+		fx->df.column_indices[i] = (int32_t)json_integer_value(
+			json_array_get(a, i));
+	fx->df.major = (uint32_t)json_integer_value(json_object_get(df,
+								    "major"));
+	fx->df.minor = (uint32_t)json_integer_value(json_object_get(df,
+								    "minor"));
+	fx->df.size = (uint64_t)json_integer_value(json_object_get(df,
+								   "size"));
+	snprintf(path, sizeof(path), "%s/%s", fixture_dir(), tag);
+	if (ostore_open_uri(&fx->st, path, &err) ||
+	    lance_file_open(&fx->f, fx->st, &fx->df, &fx->schema, &err)) {
+		fprintf(stderr, "%s: %s\n", tag, err.msg);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---------------------------------------------------------- canonical text */
+
+struct canon {
+	char *p;
+	size_t len, cap;
+};
+
+static void cput(struct canon *c, const void *p, size_t n)
+{
+	if (c->len + n + 1 > c->cap) {
+		c->cap = (c->len + n + 1) * 2;
+		c->p = realloc(c->p, c->cap);
+	}
+	memcpy(c->p + c->len, p, n);
+	c->len += n;
+	c->p[c->len] = 0;
+}
+
+static void cputs(struct canon *c, const char *s)
+{
+	cput(c, s, strlen(s));
+}
+
+static uint64_t fnv(const void *p, size_t n)
+{
+	const uint8_t *b = p;
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	for (size_t i = 0; i < n; i++) {
+		h ^= b[i];
+		h *= 0x100000001b3ull;
+	}
+	return h;
+}
+
+static void chash(struct canon *c, uint64_t h)
+{
+	char t[24];
+
+	snprintf(t, sizeof(t), "h%016llx", (unsigned long long)h);
+	cputs(c, t);
+}
+
+static void cdouble(struct canon *c, double d)
+{
+	uint64_t bits;
+	char t[24];
+
+	memcpy(&bits, &d, 8);
+	snprintf(t, sizeof(t), "f%016llx", (unsigned long long)bits);
+	cputs(c, t);
+}
+
+static bool is_int(enum lance_type_id id)
+{
+	return (id >= LANCE_T_INT8 && id <= LANCE_T_UINT64) ||
+	       id == LANCE_T_TIMESTAMP || id == LANCE_T_DATE32 ||
+	       id == LANCE_T_DATE64;
+}
+
+static bool is_unsigned(enum lance_type_id id)
+{
+	return id == LANCE_T_UINT8 || id == LANCE_T_UINT16 ||
+	       id == LANCE_T_UINT32 || id == LANCE_T_UINT64;
+}
+
+static void canon_bytes(struct canon *c, bool binary, const uint8_t *p,
+			size_t n)
+{
+	char t[32];
+
+	if (binary || n > 100) {
+		chash(c, fnv(p, n));
+		return;
+	}
+	snprintf(t, sizeof(t), "s%zu:", n);
+	cputs(c, t);
+	cput(c, p, n);
+}
+
+/* Row i of an array. */
+static void canon_arr(struct canon *c, const struct lance_array *a,
+		      uint64_t i)
+{
+	const struct lance_type *t = a->type;
+	unsigned w = lance_type_width(t);
+	char tmp[32];
+
+	if (!lance_array_is_valid(a, i)) {
+		cputs(c, "n");
+		return;
+	}
+	if (is_int(t->id)) {
+		uint64_t u = 0;
+		int64_t s;
+
+		memcpy(&u, a->values + i * w, w);
+		if (is_unsigned(t->id)) {
+			snprintf(tmp, sizeof(tmp), "%llu,",
+				 (unsigned long long)u);
+		} else {
+			unsigned sh = 64 - 8 * w;
+
+			s = (int64_t)(u << sh) >> sh;
+			snprintf(tmp, sizeof(tmp), "%lld,", (long long)s);
+		}
+		cputs(c, tmp);
+		return;
+	}
+	switch (t->id) {
+	case LANCE_T_FLOAT32: {
+		float f;
+
+		memcpy(&f, a->values + 4 * i, 4);
+		cdouble(c, f);
+		return;
+	}
+	case LANCE_T_FLOAT64: {
+		double d;
+
+		memcpy(&d, a->values + 8 * i, 8);
+		cdouble(c, d);
+		return;
+	}
+	case LANCE_T_BOOL:
+		cputs(c, (a->values[i / 8] >> (i % 8)) & 1 ? "t" : "F");
+		return;
+	case LANCE_T_UTF8:
+	case LANCE_T_BINARY:
+		canon_bytes(c, t->id == LANCE_T_BINARY,
+			    a->values + a->offsets[i],
+			    a->offsets[i + 1] - a->offsets[i]);
+		return;
+	case LANCE_T_LIST:
+		cputs(c, "[");
+		for (uint64_t k = a->offsets[i]; k < a->offsets[i + 1]; k++)
+			canon_arr(c, &a->children[0], k);
+		cputs(c, "]");
+		return;
+	case LANCE_T_FIXED_LIST:
+		cputs(c, "[");
+		for (uint64_t k = 0; k < (uint64_t)t->width; k++)
+			canon_arr(c, &a->children[0], i * t->width + k);
+		cputs(c, "]");
+		return;
+	case LANCE_T_STRUCT:
+		cputs(c, "{");
+		for (size_t k = 0; k < a->n_children; k++)
+			canon_arr(c, &a->children[k], i);
+		cputs(c, "}");
+		return;
+	default:
+		cputs(c, "?");
+	}
+}
+
+/* A JSON value of a field (or FSL item type when field is NULL). */
+static void canon_json(struct canon *c, const struct lance_field *fld,
+		       const struct lance_type *t, json_t *j)
+{
+	if (json_is_null(j)) {
+		cputs(c, "n");
+		return;
+	}
+	if (fld && fld->blob != LANCE_BLOB_NONE) {
+		uint64_t h = strtoull(json_string_value(
+					      json_object_get(j, "h")), NULL,
+				      16);
+
+		chash(c, h);
+		return;
+	}
+	if (is_int(t->id)) {
+		cputs(c, json_string_value(j));
+		cputs(c, ",");
+		return;
+	}
+	switch (t->id) {
+	case LANCE_T_FLOAT32:
+	case LANCE_T_FLOAT64:
+		cdouble(c, json_number_value(j));
+		return;
+	case LANCE_T_BOOL:
+		cputs(c, json_is_true(j) ? "t" : "F");
+		return;
+	case LANCE_T_UTF8:
+	case LANCE_T_BINARY:
+		if (json_is_object(j)) {
+			chash(c, strtoull(json_string_value(
+						  json_object_get(j, "h")),
+					  NULL, 16));
+			return;
+		}
+		canon_bytes(c, false, (const uint8_t *)json_string_value(j),
+			    json_string_length(j));
+		return;
+	case LANCE_T_LIST:
+		cputs(c, "[");
+		for (size_t k = 0; k < json_array_size(j); k++)
+			canon_json(c, fld->children[0],
+				   &fld->children[0]->type,
+				   json_array_get(j, k));
+		cputs(c, "]");
+		return;
+	case LANCE_T_FIXED_LIST:
+		cputs(c, "[");
+		for (size_t k = 0; k < json_array_size(j); k++)
+			canon_json(c, NULL, t->item, json_array_get(j, k));
+		cputs(c, "]");
+		return;
+	case LANCE_T_STRUCT:
+		cputs(c, "{");
+		for (size_t k = 0; k < fld->n_children; k++)
+			canon_json(c, fld->children[k],
+				   &fld->children[k]->type,
+				   json_object_get(j, fld->children[k]->name));
+		cputs(c, "}");
+		return;
+	default:
+		cputs(c, "?");
+	}
+}
+
+/* ---------------------------------------------------------- checks */
+
+static int g_reads;
+
+/* Everything about one column: full hash, sampled rows one by one, a
+ * few ranges, and value sizes. Returns 0 when all match. */
+static int check_column(struct fixture *fx, const char *tag,
+			const struct lance_field *fld, json_t *col)
+{
+	struct lc_err err = { 0 };
+	struct lance_array all, one;
+	struct canon c = { 0 }, d = { 0 };
+	const char *want = json_string_value(json_object_get(col, "hash"));
+	json_t *sample = json_object_get(col, "sample"), *v;
+	const char *key;
+	char got[24];
+	int bad = 0;
+
+	if (lance_file_read(&all, fx->f, fld, 0, fx->rows, &err)) {
+		fprintf(stderr, "%s.%s: full read: %s\n", tag, fld->name,
+			err.msg);
+		return 1;
+	}
+	if (all.length != fx->rows) {
+		fprintf(stderr, "%s.%s: %llu rows\n", tag, fld->name,
+			(unsigned long long)all.length);
+		lance_array_reset(&all);
+		return 1;
+	}
+	for (uint64_t i = 0; i < fx->rows; i++)
+		canon_arr(&c, &all, i);
+	snprintf(got, sizeof(got), "%016llx",
+		 (unsigned long long)fnv(c.p, c.len));
+	if (strcmp(got, want)) {
+		fprintf(stderr, "%s.%s: hash %s, expected %s\n", tag,
+			fld->name, got, want);
+		bad = 1;
+	}
+	json_object_foreach(sample, key, v) {
+		uint64_t r = strtoull(key, NULL, 10);
+
+		c.len = d.len = 0;
+		memset(&err, 0, sizeof(err));
+		if (lance_file_read(&one, fx->f, fld, r, 1, &err)) {
+			fprintf(stderr, "%s.%s row %llu: %s\n", tag,
+				fld->name, (unsigned long long)r, err.msg);
+			bad = 1;
+			break;
+		}
+		g_reads++;
+		canon_arr(&c, &one, 0);
+		canon_json(&d, fld, &fld->type, v);
+		if (c.len != d.len || memcmp(c.p, d.p, c.len)) {
+			fprintf(stderr, "%s.%s row %llu: got %.200s expected "
+				"%.200s\n", tag, fld->name,
+				(unsigned long long)r, c.p, d.p);
+			bad = 1;
+		}
+		lance_array_reset(&one);
+	}
+	/* ranges against the full read */
+	for (uint64_t r = 0; r < fx->rows && !bad; r += fx->rows / 7 + 1) {
+		uint64_t n = fx->rows - r < 777 ? fx->rows - r : 777;
+
+		memset(&err, 0, sizeof(err));
+		if (lance_file_read(&one, fx->f, fld, r, n, &err)) {
+			fprintf(stderr, "%s.%s rows %llu+%llu: %s\n", tag,
+				fld->name, (unsigned long long)r,
+				(unsigned long long)n, err.msg);
+			bad = 1;
+			break;
+		}
+		for (uint64_t i = 0; i < n && !bad; i++) {
+			c.len = d.len = 0;
+			canon_arr(&c, &one, i);
+			canon_arr(&d, &all, r + i);
+			if (c.len != d.len || memcmp(c.p, d.p, c.len)) {
+				fprintf(stderr, "%s.%s row %llu in a range "
+					"read differs\n", tag, fld->name,
+					(unsigned long long)(r + i));
+				bad = 1;
+			}
+		}
+		lance_array_reset(&one);
+	}
+	if (!bad && (all.type->id == LANCE_T_UTF8 ||
+		     all.type->id == LANCE_T_BINARY)) {
+		uint64_t *sz = calloc(fx->rows + 1, 8);
+		bool *ok = calloc(fx->rows + 1, 1);
+
+		memset(&err, 0, sizeof(err));
+		if (lance_file_value_sizes(sz, ok, fx->f, fld, 0, fx->rows,
+					   &err)) {
+			fprintf(stderr, "%s.%s sizes: %s\n", tag, fld->name,
+				err.msg);
+			bad = 1;
+		}
+		for (uint64_t i = 0; i < fx->rows && !bad; i++)
+			if (ok[i] != lance_array_is_valid(&all, i) ||
+			    (ok[i] && sz[i] != all.offsets[i + 1] -
+						       all.offsets[i])) {
+				fprintf(stderr, "%s.%s size of row %llu\n",
+					tag, fld->name,
+					(unsigned long long)i);
+				bad = 1;
+			}
+		free(sz);
+		free(ok);
+	}
+	free(c.p);
+	free(d.p);
+	lance_array_reset(&all);
+	return bad;
+}
+
+static void run_fixture(const char *tag)
+{
+	struct fixture fx;
+	json_t *cols;
+	int bad = 0;
+
+	CHECK(fixture_load(&fx, tag) == 0);
+	cols = json_object_get(fx.js, "columns");
+	for (size_t i = 0; i < fx.schema.n_top; i++) {
+		const struct lance_field *f = fx.schema.top[i];
+
+		bad |= check_column(&fx, tag, f, json_object_get(cols,
+								 f->name));
+	}
+	fixture_free(&fx);
+	CHECK(!bad);
+}
+
+TEST(f21_ints) { run_fixture("21_ints"); }
+TEST(f21_ints2) { run_fixture("21_ints2"); }
+TEST(f21_floats) { run_fixture("21_floats"); }
+TEST(f21_mixed) { run_fixture("21_mixed"); }
+TEST(f21_strings) { run_fixture("21_strings"); }
+TEST(f21_longstr) { run_fixture("21_longstr"); }
+TEST(f21_nested) { run_fixture("21_nested"); }
+TEST(f21_images) { run_fixture("21_images"); }
+TEST(f21_blobv1) { run_fixture("21_blobv1"); }
+TEST(f22_ints) { run_fixture("22_ints"); }
+TEST(f22_ints2) { run_fixture("22_ints2"); }
+TEST(f22_floats) { run_fixture("22_floats"); }
+TEST(f22_mixed) { run_fixture("22_mixed"); }
+TEST(f22_strings) { run_fixture("22_strings"); }
+TEST(f22_longstr) { run_fixture("22_longstr"); }
+TEST(f22_nested) { run_fixture("22_nested"); }
+TEST(f22_images) { run_fixture("22_images"); }
+TEST(f22_blobv2) { run_fixture("22_blobv2"); }
+
+TEST_MAIN(TEST_ENTRY(f21_ints), TEST_ENTRY(f21_ints2),
+	  TEST_ENTRY(f21_floats), TEST_ENTRY(f21_mixed),
+	  TEST_ENTRY(f21_strings), TEST_ENTRY(f21_longstr),
+	  TEST_ENTRY(f21_nested), TEST_ENTRY(f21_images),
+	  TEST_ENTRY(f21_blobv1), TEST_ENTRY(f22_ints),
+	  TEST_ENTRY(f22_ints2), TEST_ENTRY(f22_floats),
+	  TEST_ENTRY(f22_mixed), TEST_ENTRY(f22_strings),
+	  TEST_ENTRY(f22_longstr), TEST_ENTRY(f22_nested),
+	  TEST_ENTRY(f22_images), TEST_ENTRY(f22_blobv2))
