@@ -1721,10 +1721,14 @@ static int fz_var_parse(struct fz_var *o, const Lpb21__Enc *e,
 	return LC_UNSUPPORTED(err, "full-zip per-value encoding chain");
 }
 
-static int fz_fixed_shape(unsigned *bits, uint32_t *dim, const Lpb21__Enc *e,
-			  uint64_t bpv, struct lc_err *err)
+/* Fixed full-zip values: `bits` of data per value, after `vbytes` of FSL
+ * item validity zipped in front of each value (one FSL layer only). */
+static int fz_fixed_shape(unsigned *bits, uint32_t *dim, unsigned *vbytes,
+			  const Lpb21__Enc *e, uint64_t bpv,
+			  struct lc_err *err)
 {
 	*dim = 1;
+	*vbytes = 0;
 	if (bpv == 0 || bpv % 8 || bpv > 8ull * 65536 * 8)
 		return LC_UNSUPPORTED(err, "full-zip values of %" PRIu64
 				      " bits", bpv);
@@ -1732,19 +1736,30 @@ static int fz_fixed_shape(unsigned *bits, uint32_t *dim, const Lpb21__Enc *e,
 	if (!e)
 		return 0;
 	if (e->kind_case == LPB21__ENC__KIND_FIXED_SIZE_LIST) {
-		uint64_t d = e->fixed_size_list->items_per_value;
+		const Lpb21__FixedSizeList *m = e->fixed_size_list;
+		uint64_t d = m->items_per_value;
 
-		if (e->fixed_size_list->has_validity)
-			return LC_UNSUPPORTED(err, "full-zip fixed-size list "
-					      "with item validity");
-		if (d == 0 || d > 65536 || bpv % d)
+		if (d == 0 || d > 65536)
+			return LC_CORRUPT(err, "fixed-size list of %" PRIu64,
+					  d);
+		if (!m->values ||
+		    m->values->kind_case != LPB21__ENC__KIND_FLAT)
+			return LC_UNSUPPORTED(err, "full-zip nested "
+					      "fixed-size lists");
+		if (m->has_validity)
+			*vbytes = (unsigned)((d + 7) / 8);
+		if (bpv <= 8ull * *vbytes || (bpv - 8ull * *vbytes) % d ||
+		    m->values->flat->bits_per_value !=
+		    (bpv - 8ull * *vbytes) / d)
 			return LC_CORRUPT(err, "fixed-size list of %" PRIu64
 					  " in %" PRIu64 "-bit values", d,
 					  bpv);
+		*bits = (unsigned)(bpv - 8ull * *vbytes);
 		*dim = (uint32_t)d;
 		return 0;
 	}
-	if (e->kind_case == LPB21__ENC__KIND_FLAT)
+	if (e->kind_case == LPB21__ENC__KIND_FLAT &&
+	    e->flat->bits_per_value == bpv)
 		return 0;
 	return LC_UNSUPPORTED(err, "full-zip fixed encoding %d",
 			      (int)e->kind_case);
@@ -1762,11 +1777,13 @@ static int fz_parse(struct leaf *out, const struct pstate *ps,
 	uint64_t pos = 0, starts = 0, dmask = ((uint64_t)1 << fz->bits_def) - 1;
 	struct fz_var fv = { 0 };
 	struct blk v;
-	unsigned bits = 0;
+	unsigned bits = 0, vbytes = 0;
 	uint32_t dim = 1;
+	struct lc_buf iv;
 	int rc;
 
 	memset(&v, 0, sizeof(v));
+	lc_buf_init(&iv, (size_t)MAX_BYTES);
 	if (var) {
 		rc = fz_var_parse(&fv, fz->value_compression, err);
 		if (rc)
@@ -1778,8 +1795,9 @@ static int fz_parse(struct leaf *out, const struct pstate *ps,
 			return LC_NOMEM(err);
 		v.offs[0] = 0;
 	} else {
-		rc = fz_fixed_shape(&bits, &dim, fz->value_compression,
-				    fz->bits_per_value, err);
+		rc = fz_fixed_shape(&bits, &dim, &vbytes,
+				    fz->value_compression, fz->bits_per_value,
+				    err);
 		if (rc)
 			return rc;
 		v.bits = bits;
@@ -1829,10 +1847,25 @@ static int fz_parse(struct leaf *out, const struct pstate *ps,
 			if (!var) {
 				uint64_t vb = bits / 8;
 
-				if (len - pos < vb) {
+				if (len - pos < vb + vbytes) {
 					rc = LC_CORRUPT(err, "%s: truncated "
 							"value", what);
 					goto fail;
+				}
+				if (vbytes) {
+					/* item validity, one bitmap per value */
+					rc = lc_buf_reserve(&iv,
+						(size_t)((v.n + 1) * dim + 7) / 8
+						+ 1 - iv.len, err);
+					if (rc)
+						goto fail;
+					memset(iv.data + iv.len, 0,
+					       iv.cap - iv.len);
+					bits_copy(iv.data, v.n * dim, p + pos,
+						  0, dim);
+					iv.len = (size_t)((v.n + 1) * dim +
+							  7) / 8;
+					pos += vbytes;
 				}
 				rc = lc_buf_append(&data, p + pos, (size_t)vb,
 						   err);
@@ -1908,6 +1941,15 @@ static int fz_parse(struct leaf *out, const struct pstate *ps,
 			goto fail;
 		}
 		v.data_len = data.len;
+		if (vbytes) {
+			v.ivalid = iv.data ? iv.data : lc_malloc(1);
+			iv.data = NULL;
+			if (!v.ivalid) {
+				lc_buf_reset(&data);
+				rc = LC_NOMEM(err);
+				goto out;
+			}
+		}
 		v.data = data.data ? data.data : lc_malloc(1);
 		data.data = NULL;
 		lc_buf_reset(&data);
@@ -1928,6 +1970,7 @@ done:
 	}
 	rc = blk_append(&out->v, &v, 0, v.n, err);
 out:
+	lc_buf_reset(&iv);
 	blk_reset(&v);
 	return rc;
 }

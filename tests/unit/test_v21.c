@@ -583,6 +583,9 @@ TEST(f21_strings) { run_fixture("21_strings"); }
 TEST(f21_longstr) { run_fixture("21_longstr"); }
 TEST(f21_nested) { run_fixture("21_nested"); }
 TEST(f21_images) { run_fixture("21_images"); }
+TEST(f21_wide) { run_fixture("21_wide"); }
+TEST(f21_fsst) { run_fixture("21_fsst"); }
+TEST(f21_opts) { run_fixture("21_opts"); }
 TEST(f21_blobv1) { run_fixture("21_blobv1"); }
 TEST(f22_ints) { run_fixture("22_ints"); }
 TEST(f22_ints2) { run_fixture("22_ints2"); }
@@ -592,6 +595,9 @@ TEST(f22_strings) { run_fixture("22_strings"); }
 TEST(f22_longstr) { run_fixture("22_longstr"); }
 TEST(f22_nested) { run_fixture("22_nested"); }
 TEST(f22_images) { run_fixture("22_images"); }
+TEST(f22_wide) { run_fixture("22_wide"); }
+TEST(f22_fsst) { run_fixture("22_fsst"); }
+TEST(f22_opts) { run_fixture("22_opts"); }
 TEST(f22_blobv2) { run_fixture("22_blobv2"); }
 
 TEST_MAIN(TEST_ENTRY(f21_ints), TEST_ENTRY(f21_ints2),
@@ -602,4 +608,6 @@ TEST_MAIN(TEST_ENTRY(f21_ints), TEST_ENTRY(f21_ints2),
 	  TEST_ENTRY(f22_ints2), TEST_ENTRY(f22_floats),
 	  TEST_ENTRY(f22_mixed), TEST_ENTRY(f22_strings),
 	  TEST_ENTRY(f22_longstr), TEST_ENTRY(f22_nested),
-	  TEST_ENTRY(f22_images), TEST_ENTRY(f22_blobv2))
+	  TEST_ENTRY(f22_images), TEST_ENTRY(f22_blobv2),
+	  TEST_ENTRY(f21_wide), TEST_ENTRY(f21_fsst), TEST_ENTRY(f21_opts),
+	  TEST_ENTRY(f22_wide), TEST_ENTRY(f22_fsst), TEST_ENTRY(f22_opts))

@@ -232,8 +232,9 @@ function colHash(vals, type) {
 	for (const v of vals) canon(type ? tagged(v, type) : v, out);
 	return fnv(Buffer.concat(out));
 }
-// Rows whose values the JSON spells out: both ends, chunk boundaries of
-// every power of two, and a few pseudo-random ones.
+// Rows whose values the JSON spells out, most wanted first: both ends,
+// chunk boundaries of every power of two, and a few pseudo-random ones.
+// Each column keeps them while its sample stays under ~6 KB.
 function sampleRows(n) {
 	const s = new Set([0, n - 1]);
 	for (let p = 1; p <= n; p *= 2)
@@ -241,7 +242,7 @@ function sampleRows(n) {
 			for (const m of [p, 3 * p])
 				if (m + d >= 0 && m + d < n) s.add(m + d);
 	for (let i = 0; i < 40; i++) s.add(ri(0, n - 1));
-	return [...s].filter(x => x < n).sort((a, b) => a - b);
+	return [...s].filter(x => x < n);
 }
 
 // ---------------------------------------------------------------- tables
@@ -262,8 +263,8 @@ function tables(ver) {
 	{
 		const n = 10000, rows = [];
 		for (let i = 0; i < n; i++)
-			rows.push({ i16: ri(0, 2000), u16: ri(0, 1000),
-				u32: nul(0.02, ri(0, 4000)) });
+			rows.push({ i16: ri(0, 500), u16: ri(0, 255),
+				u32: nul(0.02, ri(0, 1000)) });
 		T.push({ name: 'ints2', rows, schema: new Schema([
 			field('i16', new A.Int16(), false),
 			field('u16', new A.Uint16(), false),
@@ -281,7 +282,7 @@ function tables(ver) {
 			field('u64', new A.Uint64(), false)]) });
 	}
 	{
-		const n = 900, rows = [];
+		const n = 500, rows = [];
 		for (let i = 0; i < n; i++) {
 			const v = [];
 			for (let k = 0; k < 8; k++) v.push(Math.fround(rnd()));
@@ -300,7 +301,7 @@ function tables(ver) {
 			field('nothing', new A.Utf8(), true)]) });
 	}
 	{
-		const n = 1200, rows = [], cats = ['red', 'green', 'blue', 'cyan', 'magenta'];
+		const n = 600, rows = [], cats = ['red', 'green', 'blue', 'cyan', 'magenta'];
 		for (let i = 0; i < n; i++)
 			rows.push({ s: nul(0.05, 'user_' + ri(0, 1e6) + '_' + WORDS[ri(0, 23)] + '_' + WORDS[ri(0, 23)]),
 				cat: nul(0.05, cats[ri(0, 4)]),
@@ -318,7 +319,7 @@ function tables(ver) {
 			field('t', new A.Utf8(), true)]) });
 	}
 	{
-		const n = 1500, rows = [];
+		const n = 900, rows = [];
 		for (let i = 0; i < n; i++) {
 			let li = null;
 			if (rnd() > 0.05) {
@@ -358,7 +359,50 @@ function tables(ver) {
 				field('item', new A.Int32(), true)), true)), true)]) });
 	}
 	{
-		const sizes = [5000, 3000, null, 34000, 70000, 0, 9000];
+		const n = 60, rows = [];
+		for (let i = 0; i < n; i++) {
+			const v = [], w = [];
+			for (let k = 0; k < 64; k++) {
+				v.push(Math.fround(rnd()));
+				w.push(Math.fround(rnd()));
+			}
+			rows.push({ vec: v, vecn: nul(0.1, w),
+				fz: nul(0.1, ri(-100000, 100000)), alln: null,
+				ln: nul(0.3, [ri(0, 9)]) });
+		}
+		T.push({ name: 'wide', rows, schema: new Schema([
+			field('vec', new A.FixedSizeList(64, field('item', new A.Float32(), true)), false),
+			field('vecn', new A.FixedSizeList(64, field('item', new A.Float32(), true)), true),
+			field('fz', new A.Int32(), true,
+				{ 'lance-encoding:structural-encoding': 'fullzip' }),
+			field('alln', new A.List(field('item', new A.Int32(), true)), true),
+			field('ln', new A.List(field('item', new A.Int32(), true)), true)]) });
+	}
+	{
+		const n = 1500, rows = [];
+		for (let i = 0; i < n; i++)
+			rows.push({ s: nul(0.05, 'user_' + ri(0, 1e6) + '_' +
+				WORDS[ri(0, 23)] + '_' + WORDS[ri(0, 23)]) });
+		T.push({ name: 'fsst', rows, schema: new Schema([
+			field('s', new A.Utf8(), true)]) });
+	}
+	{
+		const n = 2000, rows = [];
+		for (let i = 0; i < n; i++)
+			rows.push({ f: ri(0, 300) / 7, i: ri(0, 1 << 20),
+				p: { a: ri(0, 1e6), b: Math.fround(rnd()) } });
+		T.push({ name: 'opts', rows, schema: new Schema([
+			field('f', new A.Float64(), false,
+				{ 'lance-encoding:compression': 'zstd',
+				  'lance-encoding:bss': 'on' }),
+			field('i', new A.Int32(), false,
+				{ 'lance-encoding:compression': 'lz4' }),
+			field('p', new A.Struct([field('a', new A.Int32(), false),
+				field('b', new A.Float32(), false)]), false,
+				{ 'lance-encoding:packed': 'true' })]) });
+	}
+	{
+		const sizes = [2000, 1000, null, 33000, 70000, 0, 3000];
 		const rows = sizes.map((s, i) => ({ id: i,
 			img: s === null ? null : bytes(s, s === 70000) }));
 		T.push({ name: 'images', rows, schema: new Schema([
@@ -433,7 +477,13 @@ async function main() {
 						vals.push(toJson(vec.get(i), vec.type));
 				}
 				const sample = {};
-				for (const r of rowsel) sample[r] = vals[r];
+				let size = 0;
+				for (const r of rowsel) {
+					size += JSON.stringify(vals[r]).length;
+					if (size > 6000 && Object.keys(sample).length >= 3)
+						break;
+					sample[r] = vals[r];
+				}
 				cols[f.name] = { hash: colHash(vals, type), sample };
 			}
 			const out = { version: ver, rows: tab.numRows, schema: man.fields,
