@@ -88,7 +88,7 @@ int lance__decompress(uint8_t **out, size_t *out_len, enum lance_comp comp,
 		      struct lc_err *err)
 {
 	uint64_t want;
-	uint8_t *buf;
+	uint8_t *buf = NULL;
 	int rc;
 
 	*out = NULL;
@@ -99,16 +99,17 @@ int lance__decompress(uint8_t **out, size_t *out_len, enum lance_comp comp,
 	if (want > cap || want > LANCE_MAX_DECOMP_BYTES)
 		return LC_LIMIT(err, "compressed buffer declares %" PRIu64
 				" bytes, cap is %zu", want, cap);
-	buf = lc_malloc((size_t)want);
-	if (!buf)
-		return LC_NOMEM(err);
 	if (comp == LANCE_COMP_LZ4) {
 		int got;
 
-		if (in_len - 4 > INT32_MAX || want > INT32_MAX) {
-			rc = LC_LIMIT(err, "lz4 block of %zu bytes", in_len);
-			goto fail;
-		}
+		/* an LZ4 block expands at most ~255 times */
+		if (in_len - 4 > INT32_MAX || want > INT32_MAX ||
+		    want > (uint64_t)(in_len - 4) * 255 + 16)
+			return LC_CORRUPT(err, "lz4 block of %zu bytes cannot "
+					  "hold %" PRIu64, in_len, want);
+		buf = lc_malloc((size_t)want + 1);
+		if (!buf)
+			return LC_NOMEM(err);
 		got = LZ4_decompress_safe((const char *)in + 4, (char *)buf,
 					  (int)(in_len - 4), (int)want);
 		if (got < 0 || (uint64_t)got != want) {
@@ -117,25 +118,64 @@ int lance__decompress(uint8_t **out, size_t *out_len, enum lance_comp comp,
 			goto fail;
 		}
 	} else {
+		/* Stream into a buffer that grows only as output appears,
+		 * so a small frame cannot make us allocate what it claims. */
 		ZSTD_DCtx *d = thread_dctx();
-		const uint8_t *src = in;
-		size_t src_len = in_len, got;
+		ZSTD_inBuffer ib = { in, in_len, 0 };
+		ZSTD_outBuffer ob;
+		size_t cap0 = want < (1u << 20) ? (size_t)want : 1u << 20;
 
-		if (!d) {
-			rc = LC_NOMEM(err);
-			goto fail;
+		if (!d)
+			return LC_NOMEM(err);
+		if (!is_bare_zstd(in, in_len))
+			ib.pos = 8;
+		ZSTD_DCtx_reset(d, ZSTD_reset_session_only);
+		buf = lc_malloc(cap0 + 1);
+		if (!buf)
+			return LC_NOMEM(err);
+		ob.dst = buf;
+		ob.size = cap0;
+		ob.pos = 0;
+		for (;;) {
+			size_t r = ZSTD_decompressStream(d, &ob, &ib);
+
+			if (ZSTD_isError(r)) {
+				rc = LC_CORRUPT(err, "zstd frame: %s",
+						ZSTD_getErrorName(r));
+				goto fail;
+			}
+			if (r == 0)
+				break;	/* frame complete */
+			if (ob.pos < ob.size && ib.pos == ib.size) {
+				rc = LC_CORRUPT(err, "zstd frame is truncated");
+				goto fail;
+			}
+			if (ob.pos == ob.size) {
+				size_t nc = ob.size * 2;
+				uint8_t *nb;
+
+				if (ob.size >= want) {
+					rc = LC_CORRUPT(err, "zstd frame gives "
+							"more than the %" PRIu64
+							" bytes its header says",
+							want);
+					goto fail;
+				}
+				if (nc > want)
+					nc = (size_t)want;
+				nb = lc_realloc(buf, nc + 1);
+				if (!nb) {
+					rc = LC_NOMEM(err);
+					goto fail;
+				}
+				buf = nb;
+				ob.dst = buf;
+				ob.size = nc;
+			}
 		}
-		if (!is_bare_zstd(in, in_len)) {
-			src += 8;
-			src_len -= 8;
-		}
-		got = ZSTD_decompressDCtx(d, buf, (size_t)want, src, src_len);
-		if (ZSTD_isError(got) || got != want) {
-			rc = LC_CORRUPT(err, "zstd frame gave %s, header says %"
-					PRIu64 " bytes",
-					ZSTD_isError(got) ?
-					ZSTD_getErrorName(got) : "fewer bytes",
-					want);
+		if (ob.pos != want || ib.pos != ib.size) {
+			rc = LC_CORRUPT(err, "zstd frame gave %zu bytes, header "
+					"says %" PRIu64, ob.pos, want);
 			goto fail;
 		}
 	}

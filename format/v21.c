@@ -252,16 +252,18 @@ static int comp_scheme(enum lance_comp *out, const Lpb21__BufCompression *c,
 static int decode_flat(struct blk *out, const uint8_t *p, uint64_t len,
 		       uint64_t n, unsigned bits, struct lc_err *err)
 {
-	int rc = blk_fixed(out, n, bits, err);
+	int rc;
 
-	if (rc)
-		return rc;
-	if (out->data_len > len) {
-		blk_reset(out);
+	memset(out, 0, sizeof(*out));
+	if ((bits == 1 && (n / 8 > len || (n + 7) / 8 > len)) ||
+	    (bits > 1 && n > len / (bits / 8)))
 		return LC_CORRUPT(err, "%" PRIu64 " values of %u bits need %"
 				  PRIu64 " bytes, buffer has %" PRIu64, n,
-				  bits, fixed_bytes(n, bits), len);
-	}
+				  bits, bits == 1 ? (n + 7) / 8 :
+				  n * (bits / 8), len);
+	rc = blk_fixed(out, n, bits, err);
+	if (rc)
+		return rc;
 	memcpy(out->data, p, (size_t)out->data_len);
 	return 0;
 }
@@ -279,6 +281,9 @@ static int decode_ibp(struct blk *out, const uint8_t *p, uint64_t len,
 		return LC_CORRUPT(err, "inline bit-packing of %" PRIu64
 				  "-bit values", t64);
 	tb = t / 8;
+	if ((n + 1023) / 1024 > len / tb)
+		return LC_CORRUPT(err, "%" PRIu64 " bit-packed values in %"
+				  PRIu64 " bytes", n, len);
 	rc = blk_fixed(out, n, t, err);
 	if (rc)
 		return rc;
@@ -345,6 +350,12 @@ static int decode_oolbp(struct blk *out, const Lpb21__OutOfLineBitpack *m,
 	full = n / 1024;
 	tail = n % 1024;
 	blk = 128 * w;
+	if (w && full > len / blk)
+		return LC_CORRUPT(err, "%" PRIu64 " bit-packed blocks of %"
+				  PRIu64 " bytes do not fit %" PRIu64, full,
+				  blk, len);
+	if (!w && n > MAX_ITEMS / 16)
+		return LC_LIMIT(err, "%" PRIu64 " zero-width values", n);
 	rc = blk_fixed(out, n, t, err);
 	if (rc)
 		return rc;
@@ -474,6 +485,15 @@ static int rle_expand(struct blk *out, const struct blk *vals,
 		return LC_CORRUPT(err, "%" PRIu64 " run lengths for %" PRIu64
 				  " run values", n_runs, vals->n);
 	w = vals->bits / 8;
+	{
+		uint64_t cover = 0;
+
+		for (uint64_t r = 0; r < n_runs; r++)
+			cover += runs[r];
+		if (cover < n)
+			return LC_CORRUPT(err, "runs cover %" PRIu64 " of %"
+					  PRIu64 " values", cover, n);
+	}
 	rc = blk_fixed(out, n, vals->bits, err);
 	if (rc)
 		return rc;
@@ -654,8 +674,8 @@ static int decode_block(struct blk *out, const Lpb21__Enc *e,
 	case LPB21__ENC__KIND_CONSTANT: {
 		const Lpb21__Constant *c = e->constant;
 
-		if (c->value.len == 0 ||
-		    c->value.len > 4096)
+		if (c->value.len == 0 || c->value.len > 4096 ||
+		    n > (64u << 20) / c->value.len)
 			return LC_UNSUPPORTED(err, "constant block of %zu "
 					      "bytes", c->value.len);
 		rc = blk_fixed(out, n, (unsigned)c->value.len * 8, err);

@@ -17,6 +17,9 @@
 
 #include "harness.h"
 #include "lance_int.h"
+#include "enc21.pb-c.h"
+#include <fcntl.h>
+#include <unistd.h>
 
 /* ---------------------------------------------------------------- fixture */
 
@@ -600,6 +603,300 @@ TEST(f22_fsst) { run_fixture("22_fsst"); }
 TEST(f22_opts) { run_fixture("22_opts"); }
 TEST(f22_blobv2) { run_fixture("22_blobv2"); }
 
+
+/* ---------------------------------------------------------- corruption */
+
+/* Copy fixture `tag` to a temp store, patch `len` bytes at offset `at`
+ * of buffer `buf` of column `col` page 0, and read field `name`. */
+static int read_patched(struct lc_err *err, const char *tag,
+			const char *name, uint32_t col, size_t buf,
+			uint64_t at, const void *bytes, size_t len)
+{
+	struct fixture fx;
+	char tmp[] = "/tmp/v21corruptXXXXXX", cmd[2600], path[1400];
+	struct lance_array a;
+	struct lance_file *f2 = NULL;
+	const struct lance_field *fld;
+	uint64_t off;
+	int fd, rc;
+
+	if (fixture_load(&fx, tag) || !mkdtemp(tmp))
+		return -1;
+	snprintf(cmd, sizeof(cmd), "cp -r %s/%s/data %s/", fixture_dir(),
+		 tag, tmp);
+	if (system(cmd))
+		return -1;
+	off = fx.f->cols[col].pages[0].buf_off[buf] + at;
+	snprintf(path, sizeof(path), "%s/%s", tmp, fx.df.path);
+	fd = open(path, O_WRONLY);
+	if (fd < 0 || pwrite(fd, bytes, len, (off_t)off) != (ssize_t)len)
+		return -1;
+	close(fd);
+	lance_file_free(fx.f);
+	fx.f = NULL;
+	ostore_free(fx.st);
+	fx.st = NULL;
+	fld = NULL;
+	for (size_t i = 0; i < fx.schema.n_fields; i++)
+		if (!strcmp(fx.schema.fields[i].name, name))
+			fld = &fx.schema.fields[i];
+	if (!fld)
+		return -1;
+	rc = ostore_open_uri(&fx.st, tmp, err);
+	if (!rc)
+		rc = lance_file_open(&f2, fx.st, &fx.df, &fx.schema, err);
+	if (!rc) {
+		rc = lance_file_read(&a, f2, fld, 0, fx.rows, err);
+		if (!rc)
+			lance_array_reset(&a);
+	}
+	lance_file_free(f2);
+	fixture_free(&fx);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmp);
+	if (system(cmd))
+		return -1;
+	return rc;
+}
+
+#define CHECK_ERR(rc, err, kind_, text)                                    \
+	do {                                                               \
+		CHECK((rc) > 0);                                           \
+		if ((err).kind != (kind_) || !strstr((err).msg, (text))) { \
+			fprintf(stderr, "got kind %d: %s\n", (int)(err).kind, \
+				(err).msg);                                \
+			CHECK(0);                                          \
+		}                                                          \
+	} while (0)
+
+TEST(corrupt_chunk_meta)
+{
+	struct lc_err err = { 0 };
+	uint8_t w[4] = { 0xf9, 0xff, 0xff, 0x0f };	/* a 2 GB chunk */
+	int rc = read_patched(&err, "22_ints", "id", 0, 0, 0, w, 4);
+
+	CHECK_ERR(rc, err, LC_EK_CORRUPT, "chunks span");
+	CHECK(strstr(err.msg, "column 0 page 0"));
+}
+
+TEST(corrupt_bit_width)
+{
+	struct lc_err err = { 0 };
+	uint8_t w[4] = { 40, 0, 0, 0 };
+	/* i32 chunk 0: u16 levels, u16 def size, u32 value size, pad to
+	 * 8, def levels (128 bytes), then the ibp32 width word */
+	int rc = read_patched(&err, "22_ints", "i32", 1, 1, 8 + 128, w, 4);
+
+	CHECK_ERR(rc, err, LC_EK_CORRUPT, "bit width 40 for 32-bit values");
+}
+
+TEST(corrupt_rep_index)
+{
+	struct lc_err err = { 0 };
+	uint8_t w[2] = { 0xff, 0x7f };	/* row 0 starts past row 60 */
+	int rc = read_patched(&err, "22_longstr", "t", 0, 1, 0, w, 2);
+
+	CHECK_ERR(rc, err, LC_EK_CORRUPT, "");
+	CHECK(strstr(err.msg, "column 0 page 0"));
+}
+
+TEST(corrupt_zstd_length)
+{
+	struct lc_err err = { 0 };
+	uint8_t w[8] = { 0, 0, 0, 0, 0, 1, 0, 0 };	/* 2^40 bytes */
+	/* row 0: control byte, u32 length, then u64 uncompressed size */
+	int rc = read_patched(&err, "22_images", "img", 1, 0, 5, w, 8);
+
+	CHECK_ERR(rc, err, LC_EK_LIMIT, "cap");
+}
+
+TEST(corrupt_fsst_code)
+{
+	struct lc_err err = { 0 };
+	struct fixture fx;
+	uint8_t *b = NULL;
+	uint64_t n;
+	int rc;
+
+	/* the long-string page is full-zip FSST with a real symbol table
+	 * (lance 12 wrote its mini-block FSST pages with the encoder off):
+	 * end row 0's code string with an escape that has no literal */
+	CHECK(fixture_load(&fx, "22_longstr") == 0);
+	CHECK_OK(lance__page_buffer(&b, fx.f, &fx.f->cols[0].pages[0], 0,
+				    &err), &err);
+	n = lc_le32(b + 1);	/* control byte 0 = valid, u32 length */
+	{
+		uint8_t tail[2] = { 0, 255 };
+		bool valid = b[0] == 0;
+
+		fixture_free(&fx);
+		lc_free(b);
+		CHECK(valid && n >= 2);
+		rc = read_patched(&err, "22_longstr", "t", 0, 0, 1 + 4 + n - 2,
+				  tail, 2);
+	}
+	CHECK_ERR(rc, err, LC_EK_CORRUPT, "fsst value");
+}
+
+TEST(corrupt_type_url)
+{
+	struct lc_err err = { 0 };
+	struct fixture fx;
+	char tmp[] = "/tmp/v21urlXXXXXX", cmd[2600], path[1400];
+	struct lance_array a;
+	uint8_t *all;
+	size_t len;
+	FILE *fp;
+	int rc;
+
+	/* rename the page Any type everywhere: same length, unknown name */
+	CHECK(fixture_load(&fx, "21_ints") == 0);
+	CHECK(mkdtemp(tmp));
+	snprintf(cmd, sizeof(cmd), "cp -r %s/21_ints/data %s/", fixture_dir(),
+		 tmp);
+	CHECK(system(cmd) == 0);
+	snprintf(path, sizeof(path), "%s/%s", tmp, fx.df.path);
+	fp = fopen(path, "r+b");
+	CHECK(fp);
+	fseek(fp, 0, SEEK_END);
+	len = (size_t)ftell(fp);
+	all = malloc(len);
+	fseek(fp, 0, SEEK_SET);
+	CHECK(fread(all, 1, len, fp) == len);
+	for (size_t i = 0; i + 11 < len; i++)
+		if (!memcmp(all + i, "encodings21", 11))
+			memcpy(all + i, "encodings99", 11);
+	fseek(fp, 0, SEEK_SET);
+	CHECK(fwrite(all, 1, len, fp) == len);
+	fclose(fp);
+	free(all);
+	lance_file_free(fx.f);
+	ostore_free(fx.st);
+	fx.f = NULL;
+	fx.st = NULL;
+	CHECK_OK(ostore_open_uri(&fx.st, tmp, &err), &err);
+	CHECK_OK(lance_file_open(&fx.f, fx.st, &fx.df, &fx.schema, &err),
+		 &err);
+	rc = lance_file_read(&a, fx.f, fx.schema.top[0], 0, 1, &err);
+	fixture_free(&fx);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmp);
+	CHECK(system(cmd) == 0);
+	CHECK_ERR(rc, err, LC_EK_UNSUPPORTED, "encodings99");
+}
+
+/* Hand-built layouts through the pure page decoder. */
+static int decode_layout(struct lc_err *err, Lpb21__Layout *lay,
+			 uint64_t rows, const uint8_t *const *bufs,
+			 const uint64_t *sizes, size_t nb)
+{
+	uint8_t enc[4096];
+	size_t n = lpb21__layout__pack(lay, enc);
+
+	return lance__v21_page_decode(enc, n, rows, bufs, sizes, nb, 0,
+				      rows, err);
+}
+
+TEST(hostile_layouts)
+{
+	struct lc_err err = { 0 };
+	Lpb21__Layout lay = LPB21__LAYOUT__INIT;
+	Lpb21__MiniBlock mb = LPB21__MINI_BLOCK__INIT;
+	Lpb21__FullZip fz = LPB21__FULL_ZIP__INIT;
+	Lpb21__Enc flat = LPB21__ENC__INIT;
+	Lpb21__Flat fl = LPB21__FLAT__INIT;
+	uint8_t meta[2] = { 0x11, 0x00 }, chunk[64];	/* 16 bytes */
+	const uint8_t *bufs[2] = { meta, chunk };
+	uint64_t sizes[2] = { 2, 64 };
+	Lpb21__Layer layers[1] = { LPB21__LAYER__LAYER_ALL_VALID_ITEM };
+	int rc;
+
+	memset(chunk, 0, sizeof(chunk));
+	fl.bits_per_value = 32;
+	flat.kind_case = LPB21__ENC__KIND_FLAT;
+	flat.flat = &fl;
+	mb.value_compression = &flat;
+	mb.num_buffers = 1;
+	mb.num_items = 2;
+	mb.layers = layers;
+	mb.n_layers = 1;
+	lay.layout_case = LPB21__LAYOUT__LAYOUT_MINI_BLOCK;
+	lay.mini_block = &mb;
+	/* the only chunk claims 2 values of 32 bits; its header says its
+	 * value buffer has 4 bytes */
+	chunk[2] = 4;
+	rc = decode_layout(&err, &lay, 2, bufs, sizes, 2);
+	CHECK_ERR(rc, err, LC_EK_CORRUPT, "need 8 bytes");
+
+	memset(&err, 0, sizeof(err));
+	mb.num_buffers = 100;
+	rc = decode_layout(&err, &lay, 2, bufs, sizes, 2);
+	CHECK_ERR(rc, err, LC_EK_UNSUPPORTED, "value buffers per chunk");
+
+	memset(&err, 0, sizeof(err));
+	mb.num_buffers = 1;
+	fl.bits_per_value = 12;
+	chunk[2] = 8;
+	rc = decode_layout(&err, &lay, 2, bufs, sizes, 2);
+	CHECK_ERR(rc, err, LC_EK_UNSUPPORTED, "12 bits per value");
+
+	memset(&err, 0, sizeof(err));
+	fz.bits_rep = 40;
+	fz.details_case = LPB21__FULL_ZIP__DETAILS_BITS_PER_VALUE;
+	fz.bits_per_value = 32;
+	lay.layout_case = LPB21__LAYOUT__LAYOUT_FULL_ZIP;
+	lay.full_zip = &fz;
+	rc = decode_layout(&err, &lay, 2, bufs, sizes, 1);
+	CHECK_ERR(rc, err, LC_EK_CORRUPT, "40 rep");
+
+	memset(&err, 0, sizeof(err));
+	rc = lance__v21_page_decode((const uint8_t *)"\x0a\xff", 2, 2, bufs,
+				    sizes, 2, 0, 2, &err);
+	CHECK_ERR(rc, err, LC_EK_CORRUPT, "");
+}
+
+/* FastLanes against a direct implementation of the layout rule. */
+TEST(fastlanes_order)
+{
+	static const unsigned order[8] = { 0, 4, 2, 6, 1, 5, 3, 7 };
+	uint8_t packed[128 * 64], out[1024 * 8];
+
+	for (unsigned t = 8; t <= 64; t *= 2)
+		for (unsigned w = 0; w <= t; w += (t / 8 > 1 ? 3 : 1)) {
+			unsigned lanes = 1024 / t;
+
+			memset(packed, 0, sizeof(packed));
+			/* value of element idx: idx * 2654435761 mod 2^w */
+			for (unsigned lane = 0; lane < lanes; lane++)
+				for (unsigned row = 0; row < t; row++) {
+					unsigned idx = order[row / 8] * 16 +
+						       (row % 8) * 128 + lane;
+					uint64_t v = (uint64_t)idx *
+						     2654435761u;
+
+					if (w < 64)
+						v &= ((uint64_t)1 << w) - 1;
+					for (unsigned b = 0; b < w; b++) {
+						uint64_t p = (uint64_t)row * w + b;
+						uint64_t word = lanes * (p / t) +
+								lane;
+						uint64_t bit = word * t + p % t;
+
+						if ((v >> b) & 1)
+							packed[bit / 8] |= (uint8_t)(
+								1u << (bit % 8));
+					}
+				}
+			lance__fl_unpack(t, w, packed, out);
+			for (unsigned i = 0; i < 1024; i++) {
+				uint64_t v = (uint64_t)i * 2654435761u, got = 0;
+
+				if (w < 64)
+					v &= ((uint64_t)1 << w) - 1;
+				memcpy(&got, out + i * (t / 8), t / 8);
+				CHECK_EQ_U64(got, v);
+			}
+		}
+}
+
 TEST_MAIN(TEST_ENTRY(f21_ints), TEST_ENTRY(f21_ints2),
 	  TEST_ENTRY(f21_floats), TEST_ENTRY(f21_mixed),
 	  TEST_ENTRY(f21_strings), TEST_ENTRY(f21_longstr),
@@ -610,4 +907,8 @@ TEST_MAIN(TEST_ENTRY(f21_ints), TEST_ENTRY(f21_ints2),
 	  TEST_ENTRY(f22_longstr), TEST_ENTRY(f22_nested),
 	  TEST_ENTRY(f22_images), TEST_ENTRY(f22_blobv2),
 	  TEST_ENTRY(f21_wide), TEST_ENTRY(f21_fsst), TEST_ENTRY(f21_opts),
-	  TEST_ENTRY(f22_wide), TEST_ENTRY(f22_fsst), TEST_ENTRY(f22_opts))
+	  TEST_ENTRY(f22_wide), TEST_ENTRY(f22_fsst), TEST_ENTRY(f22_opts),
+	  TEST_ENTRY(corrupt_chunk_meta), TEST_ENTRY(corrupt_bit_width),
+	  TEST_ENTRY(corrupt_rep_index), TEST_ENTRY(corrupt_zstd_length),
+	  TEST_ENTRY(corrupt_fsst_code), TEST_ENTRY(corrupt_type_url),
+	  TEST_ENTRY(hostile_layouts), TEST_ENTRY(fastlanes_order))

@@ -381,8 +381,9 @@ function tables(ver) {
 	{
 		const n = 1500, rows = [];
 		for (let i = 0; i < n; i++)
-			rows.push({ s: nul(0.05, 'user_' + ri(0, 1e6) + '_' +
-				WORDS[ri(0, 23)] + '_' + WORDS[ri(0, 23)]) });
+			rows.push({ s: nul(0.05, WORDS[ri(0, 23)] + ' ' +
+				WORDS[ri(0, 23)] + ' ' + WORDS[ri(0, 23)] + ' ' +
+				WORDS[ri(0, 23)] + ' ' + ri(0, 99)) });
 		T.push({ name: 'fsst', rows, schema: new Schema([
 			field('s', new A.Utf8(), true)]) });
 	}
