@@ -3026,6 +3026,19 @@ static int build(struct lance_array *a, const struct lance_field *fld,
 	int rc;
 
 	memset(a, 0, sizeof(*a));
+	if (L->count == 0) {	/* an empty read: an empty array */
+		rc = lance_array_init_null(a, fld, 0, err);
+		if (!rc && fld->blob != LANCE_BLOB_NONE) {
+			lance_array_reset(a);
+			a->field = fld;
+			a->type = &blob_type;
+			a->offsets = lc_calloc(1, sizeof(uint64_t));
+			a->values = lc_malloc(1);
+			if (!a->offsets || !a->values)
+				rc = LC_NOMEM(err);
+		}
+		return rc;
+	}
 	a->field = fld;
 	a->type = &fld->type;
 	a->length = L->count;

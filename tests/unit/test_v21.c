@@ -897,6 +897,119 @@ TEST(fastlanes_order)
 		}
 }
 
+/* ---------------------------------------------------------- access costs */
+
+static const struct ostore_ops *real_ops;
+static struct ostore_ops counting_ops;
+static int n_reads;
+static uint64_t n_bytes;
+
+static int counting_read(struct ostore_obj *o, uint64_t off, size_t len,
+			 void *buf, struct lc_err *err)
+{
+	n_reads++;
+	n_bytes += len;
+	return real_ops->read(o, off, len, buf, err);
+}
+
+static const struct lance_field *field_named(struct fixture *fx,
+					     const char *name)
+{
+	for (size_t i = 0; i < fx->schema.n_fields; i++)
+		if (!strcmp(fx->schema.fields[i].name, name))
+			return &fx->schema.fields[i];
+	return NULL;
+}
+
+/* Reads one row at a time and counts the range reads each costs. */
+static int reads_for_row(struct fixture *fx, const char *name, uint64_t row,
+			 uint64_t *bytes)
+{
+	struct lc_err err = { 0 };
+	struct lance_array a;
+	int before = n_reads;
+	uint64_t b0 = n_bytes;
+
+	if (lance_file_read(&a, fx->f, field_named(fx, name), row, 1, &err)) {
+		fprintf(stderr, "%s\n", err.msg);
+		return -1;
+	}
+	lance_array_reset(&a);
+	if (bytes)
+		*bytes = n_bytes - b0;
+	return n_reads - before;
+}
+
+TEST(random_access_cost)
+{
+	struct fixture fx;
+	uint64_t bytes;
+
+	CHECK(fixture_load(&fx, "22_ints") == 0);
+	real_ops = fx.st->ops;
+	counting_ops = *real_ops;
+	counting_ops.read = counting_read;
+	fx.st->ops = &counting_ops;
+	/* mini-block: chunk metadata once, then one chunk per row */
+	CHECK_EQ_U64(reads_for_row(&fx, "id", 5000, &bytes), 2);
+	CHECK(bytes < 4096);
+	CHECK_EQ_U64(reads_for_row(&fx, "id", 9999, &bytes), 1);
+	CHECK(bytes < 2048);
+	CHECK_EQ_U64(reads_for_row(&fx, "i32", 0, NULL), 2);
+	fx.st->ops = real_ops;
+	fixture_free(&fx);
+
+	/* full-zip: two repetition-index entries and the row's bytes */
+	CHECK(fixture_load(&fx, "22_images") == 0);
+	real_ops = fx.st->ops;
+	counting_ops = *real_ops;
+	counting_ops.read = counting_read;
+	fx.st->ops = &counting_ops;
+	CHECK_EQ_U64(reads_for_row(&fx, "img", 3, &bytes), 3);
+	CHECK(bytes < 34000);
+	CHECK_EQ_U64(reads_for_row(&fx, "img", 0, &bytes), 3);
+	CHECK(bytes < 2100);
+	fx.st->ops = real_ops;
+	fixture_free(&fx);
+}
+
+/* A struct child read on its own, and an empty read. */
+TEST(nested_field_and_empty)
+{
+	struct fixture fx;
+	struct lc_err err = { 0 };
+	struct lance_array st, a, e;
+	const struct lance_field *fa;
+	struct canon c = { 0 }, d = { 0 };
+
+	CHECK(fixture_load(&fx, "22_nested") == 0);
+	fa = field_named(&fx, "a");
+	CHECK(fa && fa->parent);
+	CHECK_OK(lance_file_read(&st, fx.f, fa->parent, 100, 300, &err),
+		 &err);
+	CHECK_OK(lance_file_read(&a, fx.f, fa, 100, 300, &err), &err);
+	CHECK_EQ_U64(a.length, 300);
+	for (uint64_t i = 0; i < 300; i++) {
+		/* a null struct makes its child null too */
+		c.len = d.len = 0;
+		canon_arr(&c, &a, i);
+		if (lance_array_is_valid(&st, i))
+			canon_arr(&d, &st.children[0], i);
+		else
+			cputs(&d, "n");
+		CHECK(c.len == d.len && !memcmp(c.p, d.p, c.len));
+	}
+	CHECK_OK(lance_file_read(&e, fx.f, fx.schema.top[0], 5, 0, &err),
+		 &err);
+	CHECK_EQ_U64(e.length, 0);
+	lance_array_reset(&e);
+	lance_array_reset(&a);
+	lance_array_reset(&st);
+	free(c.p);
+	free(d.p);
+	fixture_free(&fx);
+}
+
 TEST_MAIN(TEST_ENTRY(f21_ints), TEST_ENTRY(f21_ints2),
 	  TEST_ENTRY(f21_floats), TEST_ENTRY(f21_mixed),
 	  TEST_ENTRY(f21_strings), TEST_ENTRY(f21_longstr),
@@ -911,4 +1024,5 @@ TEST_MAIN(TEST_ENTRY(f21_ints), TEST_ENTRY(f21_ints2),
 	  TEST_ENTRY(corrupt_chunk_meta), TEST_ENTRY(corrupt_bit_width),
 	  TEST_ENTRY(corrupt_rep_index), TEST_ENTRY(corrupt_zstd_length),
 	  TEST_ENTRY(corrupt_fsst_code), TEST_ENTRY(corrupt_type_url),
-	  TEST_ENTRY(hostile_layouts), TEST_ENTRY(fastlanes_order))
+	  TEST_ENTRY(hostile_layouts), TEST_ENTRY(fastlanes_order),
+	  TEST_ENTRY(random_access_cost), TEST_ENTRY(nested_field_and_empty))
