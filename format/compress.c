@@ -155,10 +155,10 @@ int lance__decompress(uint8_t **out, size_t *out_len, enum lance_comp comp,
 				uint8_t *nb;
 
 				if (ob.size >= want) {
-					rc = LC_CORRUPT(err, "zstd frame gives "
-							"more than the %" PRIu64
-							" bytes its header says",
-							want);
+					rc = LC_CORRUPT(err, "zstd frame "
+						"gives more than the %" PRIu64
+						" bytes its header says",
+						want);
 					goto fail;
 				}
 				if (nc > want)
@@ -174,8 +174,8 @@ int lance__decompress(uint8_t **out, size_t *out_len, enum lance_comp comp,
 			}
 		}
 		if (ob.pos != want || ib.pos != ib.size) {
-			rc = LC_CORRUPT(err, "zstd frame gave %zu bytes, header "
-					"says %" PRIu64, ob.pos, want);
+			rc = LC_CORRUPT(err, "zstd frame gave %zu bytes, "
+					"header says %" PRIu64, ob.pos, want);
 			goto fail;
 		}
 	}

@@ -1098,7 +1098,7 @@ struct pstate {
 	uint64_t n_lev;
 	/* full-zip */
 	unsigned cw_bytes;		/* control word bytes */
-	unsigned rix_w;			/* repetition index width, 0 none */
+	unsigned rix_w;			/* rep index entry size, or 0 */
 };
 
 static void pstate_free(struct pstate *ps)
@@ -1169,9 +1169,9 @@ static int mb_init(struct pstate *ps, struct src *s, struct lc_err *err)
 
 		if (c + 1 < n) {
 			if (!lg) {
-				rc = LC_CORRUPT(err, "%s: chunk %" PRIu64 " of %"
-						PRIu64 " has no value count",
-						s->what, c, n);
+				rc = LC_CORRUPT(err, "%s: chunk %" PRIu64
+						" of %" PRIu64 " has no value "
+						"count", s->what, c, n);
 				goto out;
 			}
 			nv = 1ull << lg;
@@ -1843,8 +1843,8 @@ static int fz_parse(struct leaf *out, const struct pstate *ps,
 			r = word >> fz->bits_def;
 			d = word & dmask;
 			if (r > 0xffff || d > 0xffff) {
-				rc = LC_CORRUPT(err, "%s: control word %" PRIx64,
-						what, word);
+				rc = LC_CORRUPT(err, "%s: control word %"
+						PRIx64, what, word);
 				goto fail;
 			}
 			if (!ps->li.max_rep || r == ps->li.max_rep)
@@ -1873,10 +1873,12 @@ static int fz_parse(struct leaf *out, const struct pstate *ps,
 					goto fail;
 				}
 				if (vbytes) {
-					/* item validity, one bitmap per value */
-					rc = lc_buf_reserve(&iv,
-						(size_t)((v.n + 1) * dim + 7) / 8
-						+ 1 - iv.len, err);
+					/* item validity bits of this value */
+					uint64_t ivb = ((v.n + 1) * dim + 7) /
+						       8;
+
+					rc = lc_buf_reserve(&iv, (size_t)ivb +
+							    1 - iv.len, err);
 					if (rc)
 						goto fail;
 					memset(iv.data + iv.len, 0,
@@ -2125,7 +2127,8 @@ static int const_init(struct pstate *ps, struct src *s, struct lc_err *err)
 	if (!rc && ps->li.max_rep && !ps->lrep)
 		rc = LC_CORRUPT(err, "%s: list page without rep levels",
 				s->what);
-	if (!rc && !ps->li.max_rep && ps->n_lev != ps->rows)
+	if (!rc && !ps->li.max_rep && (ps->lrep || ps->ldef) &&
+	    ps->n_lev != ps->rows)
 		rc = LC_CORRUPT(err, "%s: %" PRIu64 " levels for %" PRIu64
 				" rows", s->what, ps->n_lev, ps->rows);
 	if (rc)
@@ -2139,10 +2142,11 @@ static int const_read(struct leaf *out, struct src *s,
 {
 	const Lpb21__ConstantPage *cp = ps->cp;
 	uint64_t l0 = a, l1 = a + cnt, nvis = 0;
+	bool has_lev = ps->lrep || ps->ldef;
 	struct blk v;
 	int rc;
 
-	if (ps->n_lev && ps->li.max_rep) {
+	if (has_lev && ps->li.max_rep) {
 		uint64_t seen = 0;
 
 		l0 = l1 = ps->n_lev;
@@ -2165,7 +2169,7 @@ static int const_read(struct leaf *out, struct src *s,
 		uint16_t r = ps->lrep ? ps->lrep[i] : 0;
 		uint16_t d;
 
-		if (ps->n_lev) {
+		if (has_lev) {
 			d = ps->ldef ? ps->ldef[i] : 0;
 		} else {
 			/* no levels: every row is null unless a value is
@@ -2776,7 +2780,8 @@ static int blob2_parse(struct blobdesc *o, const Lpb21__VarPackedStruct *vps,
 		const Lpb21__VarPackedField *fe = vps->fields[j];
 		uint64_t w;
 
-		if (fe->layout_case == LPB21__VAR_PACKED_FIELD__LAYOUT_BITS_PER_VALUE) {
+		if (fe->layout_case ==
+		    LPB21__VAR_PACKED_FIELD__LAYOUT_BITS_PER_VALUE) {
 			w = fe->bits_per_value / 8;
 			if (fe->bits_per_value % 8 || w > 8 || len - pos < w)
 				return LC_CORRUPT(err, "blob descriptor field "
@@ -3256,9 +3261,10 @@ static int fz_sizes(uint64_t *sizes, bool *valid, struct lance_file *f,
 			uint64_t lo = 0, hi = 0, o = r - row + j;
 
 			for (unsigned b = 0; b < ps->rix_w; b++) {
-				lo |= (uint64_t)ix[j * ps->rix_w + b] << (8 * b);
-				hi |= (uint64_t)ix[(j + 1) * ps->rix_w + b]
-				      << (8 * b);
+				const uint8_t *q = ix + j * ps->rix_w + b;
+
+				lo |= (uint64_t)q[0] << (8 * b);
+				hi |= (uint64_t)q[ps->rix_w] << (8 * b);
 			}
 			if (hi < lo || hi - lo < ps->cw_bytes) {
 				rc = LC_CORRUPT(err, "%s: repetition index "
@@ -3340,7 +3346,8 @@ out:
 		plan_reset(&rp);
 		return rc;
 	}
-	if (field->type.id == LANCE_T_UTF8 || field->type.id == LANCE_T_BINARY) {
+	if (field->type.id == LANCE_T_UTF8 ||
+	    field->type.id == LANCE_T_BINARY) {
 		int col = lance__file_column(f, field->id);
 		bool done = false;
 

@@ -53,12 +53,18 @@ static int parse_type(struct lance_type *t, const char *lt)
 		enum lance_type_id id;
 		bool large;
 	} simple[] = {
-		{ "bool", LANCE_T_BOOL, 0 },	{ "int8", LANCE_T_INT8, 0 },
-		{ "uint8", LANCE_T_UINT8, 0 },	{ "int16", LANCE_T_INT16, 0 },
-		{ "uint16", LANCE_T_UINT16, 0 }, { "int32", LANCE_T_INT32, 0 },
-		{ "uint32", LANCE_T_UINT32, 0 }, { "int64", LANCE_T_INT64, 0 },
-		{ "uint64", LANCE_T_UINT64, 0 }, { "float", LANCE_T_FLOAT32, 0 },
-		{ "double", LANCE_T_FLOAT64, 0 }, { "string", LANCE_T_UTF8, 0 },
+		{ "bool", LANCE_T_BOOL, 0 },
+		{ "int8", LANCE_T_INT8, 0 },
+		{ "uint8", LANCE_T_UINT8, 0 },
+		{ "int16", LANCE_T_INT16, 0 },
+		{ "uint16", LANCE_T_UINT16, 0 },
+		{ "int32", LANCE_T_INT32, 0 },
+		{ "uint32", LANCE_T_UINT32, 0 },
+		{ "int64", LANCE_T_INT64, 0 },
+		{ "uint64", LANCE_T_UINT64, 0 },
+		{ "float", LANCE_T_FLOAT32, 0 },
+		{ "double", LANCE_T_FLOAT64, 0 },
+		{ "string", LANCE_T_UTF8, 0 },
 		{ "large_string", LANCE_T_UTF8, 1 },
 		{ "binary", LANCE_T_BINARY, 0 },
 		{ "large_binary", LANCE_T_BINARY, 1 },
@@ -853,6 +859,15 @@ TEST(hostile_layouts)
 	CHECK_ERR(rc, err, LC_EK_CORRUPT, "");
 }
 
+/* Bit p of `lane`'s stream is bit p % t of word lanes * (p / t) + lane. */
+static void put_bit(uint8_t *packed, unsigned t, unsigned lanes,
+		    unsigned lane, uint64_t p)
+{
+	uint64_t bit = (lanes * (p / t) + lane) * t + p % t;
+
+	packed[bit / 8] |= (uint8_t)(1u << (bit % 8));
+}
+
 /* FastLanes against a direct implementation of the layout rule. */
 TEST(fastlanes_order)
 {
@@ -874,16 +889,11 @@ TEST(fastlanes_order)
 
 					if (w < 64)
 						v &= ((uint64_t)1 << w) - 1;
-					for (unsigned b = 0; b < w; b++) {
-						uint64_t p = (uint64_t)row * w + b;
-						uint64_t word = lanes * (p / t) +
-								lane;
-						uint64_t bit = word * t + p % t;
-
+					for (unsigned b = 0; b < w; b++)
 						if ((v >> b) & 1)
-							packed[bit / 8] |= (uint8_t)(
-								1u << (bit % 8));
-					}
+							put_bit(packed, t,
+								lanes, lane,
+								row * w + b);
 				}
 			lance__fl_unpack(t, w, packed, out);
 			for (unsigned i = 0; i < 1024; i++) {
