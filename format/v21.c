@@ -1385,8 +1385,10 @@ static int mb_chunk(struct leaf *out, const struct pstate *ps,
 			return LC_CORRUPT(err, "%s: rep buffer", what);
 		rc = decode_levels(&rep, mb->rep_compression, c + pos, rsz,
 				   nlev, err);
-		if (rc)
+		if (rc) {
+			lc_err_prefix(err, "%s: rep levels: ", what);
 			goto out;
+		}
 		pos = (pos + rsz + 7) & ~7ull;
 	}
 	if (mb->def_compression) {
@@ -1396,8 +1398,10 @@ static int mb_chunk(struct leaf *out, const struct pstate *ps,
 		}
 		rc = decode_levels(&def, mb->def_compression, c + pos, dsz,
 				   nlev, err);
-		if (rc)
+		if (rc) {
+			lc_err_prefix(err, "%s: def levels: ", what);
 			goto out;
+		}
 		pos = (pos + dsz + 7) & ~7ull;
 	}
 	for (size_t i = 0; i < cb.n; i++) {
@@ -1440,8 +1444,10 @@ static int mb_chunk(struct leaf *out, const struct pstate *ps,
 				goto out;
 		}
 	rc = decode_mb(&v, mb->value_compression, &cb, nvals, 0, err);
-	if (rc)
+	if (rc) {
+		lc_err_prefix(err, "%s: values: ", what);
 		goto out;
+	}
 	if (v.n != nvals) {
 		rc = LC_CORRUPT(err, "%s: %" PRIu64 " values decoded, %" PRIu64
 				" expected", what, v.n, nvals);
@@ -1924,6 +1930,10 @@ static int fz_parse(struct leaf *out, const struct pstate *ps,
 							       p + pos,
 							       (size_t)l,
 							       MAX_BYTES, err);
+					if (rc)
+						lc_err_prefix(err, "%s: value "
+							      "%" PRIu64 ": ",
+							      what, v.n);
 					if (!rc) {
 						rc = lc_buf_append(&data, dd,
 								   dl, err);
@@ -1987,8 +1997,10 @@ fail:
 done:
 	if (var && fv.fsst) {
 		rc = fsst_apply(&v, fv.fsst, err);
-		if (rc)
+		if (rc) {
+			lc_err_prefix(err, "%s: ", what);
 			goto out;
+		}
 	}
 	rc = blk_append(&out->v, &v, 0, v.n, err);
 out:

@@ -693,6 +693,9 @@ TEST(corrupt_bit_width)
 	int rc = read_patched(&err, "22_ints", "i32", 1, 1, 8 + 128, w, 4);
 
 	CHECK_ERR(rc, err, LC_EK_CORRUPT, "bit width 40 for 32-bit values");
+	CHECK(strstr(err.msg, "field i32: column 1 page 0 chunk 0: values"));
+	if (getenv("V21_SHOW"))
+		fprintf(stderr, "%s\n", err.msg);
 }
 
 TEST(corrupt_rep_index)
@@ -713,6 +716,7 @@ TEST(corrupt_zstd_length)
 	int rc = read_patched(&err, "22_images", "img", 1, 0, 5, w, 8);
 
 	CHECK_ERR(rc, err, LC_EK_LIMIT, "cap");
+	CHECK(strstr(err.msg, "column 1 page 0: value 0: "));
 }
 
 TEST(corrupt_fsst_code)
@@ -741,6 +745,7 @@ TEST(corrupt_fsst_code)
 				  tail, 2);
 	}
 	CHECK_ERR(rc, err, LC_EK_CORRUPT, "fsst value");
+	CHECK(strstr(err.msg, "column 0 page 0: fsst value 0"));
 }
 
 TEST(corrupt_type_url)
