@@ -122,6 +122,13 @@ int lance__v20_decode_page(struct lance_array *out,
 int lance__v21_read(struct lance_array *out, struct lance_file *f,
 		    const struct lance_field *field, uint64_t row, uint64_t n,
 		    struct lc_err *err) LC_MUST_USE;
+/* Pure 2.1+ page decode for the fuzzer: parse a PageLayout (enc) over
+ * in-memory page buffers and decode rows [row, row + n) of a `rows`-row
+ * page, then throw the result away. */
+int lance__v21_page_decode(const uint8_t *enc, size_t enc_len,
+			   uint64_t rows, const uint8_t *const *bufs,
+			   const uint64_t *sizes, size_t n_bufs, uint64_t row,
+			   uint64_t n, struct lc_err *err) LC_MUST_USE;
 int lance__v21_sizes(uint64_t *sizes, bool *valid, struct lance_file *f,
 		     const struct lance_field *field, uint64_t row, uint64_t n,
 		     struct lc_err *err) LC_MUST_USE;
@@ -166,5 +173,47 @@ typedef int (*lance__run_cb)(void *ctx, uint64_t id, uint64_t len,
 int lance__rowids_runs(const uint8_t *buf, size_t len, uint64_t n,
 		       lance__run_cb cb, void *ctx,
 		       struct lc_err *err) LC_MUST_USE;
+
+/* ------------------------------------------------ shared decompression */
+
+/* Largest buffer a decompressor will produce (one page value or block). */
+#define LANCE_MAX_DECOMP_BYTES (1ull << 31)
+
+enum lance_comp {
+	LANCE_COMP_ZSTD = 1,	/* u64 length + zstd frame, or a bare frame */
+	LANCE_COMP_LZ4,		/* u32 length + LZ4 block */
+};
+
+/* Decompress one general-compressed buffer (file-format.md 4.7.10) into a
+ * new exactly sized allocation of at most `cap` bytes. Pure. */
+int lance__decompress(uint8_t **out, size_t *out_len, enum lance_comp comp,
+		      const uint8_t *in, size_t in_len, size_t cap,
+		      struct lc_err *err) LC_MUST_USE;
+/* Declared decompressed size of such a buffer, from its header only. */
+int lance__decompressed_size(uint64_t *out, enum lance_comp comp,
+			     const uint8_t *in, size_t in_len,
+			     struct lc_err *err) LC_MUST_USE;
+
+/* FastLanes (file-format.md 4.8): unpack one block of 1024 values of
+ * t bits (8/16/32/64) packed to w bits (0..t) from 128 * w bytes into
+ * 1024 little-endian t-bit words at `out`. Pure, no checks on w or t. */
+void lance__fl_unpack(unsigned t, unsigned w, const uint8_t *in,
+		      uint8_t *out);
+
+/* FSST (file-format.md 4.7.5). */
+struct lance_fsst {
+	uint8_t sym[255][8];
+	uint8_t len[255];
+	unsigned n;
+	bool on;	/* encoder_on: false = strings stored raw */
+};
+int lance__fsst_parse(struct lance_fsst *out, const uint8_t *tab,
+		      size_t len, struct lc_err *err) LC_MUST_USE;
+/* Decoded length of one compressed string, or SIZE_MAX if corrupt. */
+size_t lance__fsst_decoded_len(const struct lance_fsst *t,
+			       const uint8_t *in, size_t len);
+/* Decode into out (room for lance__fsst_decoded_len bytes). */
+void lance__fsst_decode(const struct lance_fsst *t, const uint8_t *in,
+			size_t len, uint8_t *out);
 
 #endif

@@ -183,12 +183,11 @@ static int ino_of(struct lfs *fs, const struct vnode *n, fuse_ino_t *out)
 		row = n->row.number;
 		if (row > ROW_MASK)
 			return EOVERFLOW;
-		if (n->kind == VN_FILE) {
-			file = n->file == VIEW_META_JSON ? META_FILE :
-							    (uint64_t)n->file;
-			if (file >= META_FILE)
-				return EOVERFLOW;
-		}
+		if (n->kind == VN_FILE && n->file == VIEW_META_JSON)
+			file = META_FILE;
+		else if (n->kind == VN_FILE && (file = (uint64_t)n->file) >=
+						       META_FILE)
+			return EOVERFLOW;	/* 255+ file columns */
 		break;
 	default:
 		return EINVAL;
