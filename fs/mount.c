@@ -192,6 +192,8 @@ static int ino_of(struct lfs *fs, const struct vnode *n, fuse_ino_t *out)
 	default:
 		return EINVAL;
 	}
+	if (!n->snap)
+		return EINVAL;
 	rc = slot_take(fs, n, &s);
 	if (rc)
 		return rc;
@@ -400,13 +402,35 @@ struct dir_fill {
 	struct lc_err *err;
 };
 
+/*
+ * The inode number a plain directory entry carries. readdir(3) skips
+ * entries whose d_ino is 0, and the real number would need a lookup
+ * reference; stat() on the entry gives the real one.
+ */
+static ino_t dirent_ino(uint64_t index)
+{
+	return (ino_t)(index + 2);
+}
+
 static int dir_fill_cb(void *ctx, uint64_t index, const char *name,
 		       const struct vnode *node)
 {
 	struct dir_fill *d = ctx;
 	size_t need;
 
-	if (d->plus) {
+	if (d->plus && !node->snap) {
+		/* @versions and @tags list names whose snapshots are not
+		 * open yet: no attributes, the kernel looks them up */
+		struct fuse_entry_param e = { 0 };
+
+		e.attr.st_mode = S_IFDIR;
+		e.attr.st_ino = dirent_ino(index);
+		need = fuse_add_direntry_plus(d->req, d->buf + d->used,
+					      d->size - d->used, name, &e,
+					      (off_t)index + 1);
+		if (need > d->size - d->used)
+			return 1;
+	} else if (d->plus) {
 		struct fuse_entry_param e = { 0 };
 		int rc = ino_of(d->fs, node, &e.ino);
 
@@ -436,7 +460,7 @@ static int dir_fill_cb(void *ctx, uint64_t index, const char *name,
 		bool is_dir = node->kind != VN_FILE;
 
 		st.st_mode = is_dir ? S_IFDIR : S_IFREG;
-		st.st_ino = 0;
+		st.st_ino = dirent_ino(index);
 		need = fuse_add_direntry(d->req, d->buf + d->used,
 					 d->size - d->used, name, &st,
 					 (off_t)index + 1);
