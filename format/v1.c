@@ -359,7 +359,7 @@ static int read_piece(struct lance_array *out, struct lance_file *f,
 		      uint64_t e, bool sizes_only, int depth,
 		      struct lc_err *err)
 {
-	uint64_t pos, len, n = e - a, w;
+	uint64_t pos = 0, len = 0, n = e - a, w = 0;
 	int rc;
 
 	out->type = type;

@@ -1433,7 +1433,7 @@ static int read_field(struct lance_array *out, struct lance_file *f,
 		      uint64_t n, bool sizes_only, int depth,
 		      struct lc_err *err)
 {
-	const struct v20_col *col;
+	const struct v20_col *col = NULL;
 	int32_t ci = lance__file_column(f, field->id);
 	int rc;
 

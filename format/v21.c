@@ -569,7 +569,7 @@ static int decode_block(struct blk *out, const Lpb21__Enc *e,
 			const uint8_t *p, uint64_t len, uint64_t n,
 			int depth, struct lc_err *err)
 {
-	unsigned bits;
+	unsigned bits = 0;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
@@ -583,7 +583,7 @@ static int decode_block(struct blk *out, const Lpb21__Enc *e,
 		if (rc)
 			return rc;
 		if (e->flat->data) {
-			enum lance_comp c;
+			enum lance_comp c = LANCE_COMP_ZSTD;
 			uint8_t *d;
 			size_t dl;
 
@@ -609,7 +609,7 @@ static int decode_block(struct blk *out, const Lpb21__Enc *e,
 	case LPB21__ENC__KIND_VARIABLE:
 		return decode_block_var(out, e->variable, p, len, n, err);
 	case LPB21__ENC__KIND_GENERAL: {
-		enum lance_comp c;
+		enum lance_comp c = LANCE_COMP_ZSTD;
 		uint8_t *d;
 		size_t dl;
 
@@ -720,9 +720,9 @@ static int decode_mb(struct blk *out, const Lpb21__Enc *e,
 		     struct chunkbufs *cb, uint64_t n, int depth,
 		     struct lc_err *err)
 {
-	const uint8_t *p;
-	uint64_t len;
-	unsigned bits;
+	const uint8_t *p = NULL;
+	uint64_t len = 0;
+	unsigned bits = 0;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
@@ -767,7 +767,7 @@ static int decode_mb(struct blk *out, const Lpb21__Enc *e,
 		return rc;
 	case LPB21__ENC__KIND_GENERAL: {
 		/* only the chunk's buffer `next` is compressed */
-		enum lance_comp c;
+		enum lance_comp c = LANCE_COMP_ZSTD;
 		uint8_t *d;
 		size_t dl, at = cb->next;
 		struct chunkbufs sub = *cb;

@@ -15,7 +15,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	const uint8_t *bufs[8];
+	const uint8_t *bufs[8] = { 0 };
 	uint8_t *copies[8] = { 0 };
 	uint64_t sizes[8];
 	size_t pos, enc_len, nb;
