@@ -75,8 +75,33 @@ struct view_ds {
 	bool vt_listed;
 };
 
+/*
+ * Recently read binary values: listing a row folder sniffs each value's
+ * first bytes, and opening the file right after needs the same value, so
+ * a small cache keeps it from being read (and decompressed) twice.
+ * Entries hold a snapshot reference; bounded in entries and bytes.
+ */
+#define VCACHE_ENTRIES 16
+#define VCACHE_BYTES (64u << 20)
+#define VCACHE_MAX_VALUE (16u << 20)
+
+struct vcache_ent {
+	struct view_snap *snap;	/* a reference; NULL if the slot is free */
+	uint32_t frag;
+	uint64_t offset;
+	int32_t field;
+	bool valid;
+	uint8_t *data;
+	size_t len;
+	uint64_t tick;
+};
+
 struct view {
 	struct view_opts opts;
+	pthread_mutex_t vc_mu;	/* protects vc, vc_bytes, vc_tick */
+	struct vcache_ent vc[VCACHE_ENTRIES];
+	size_t vc_bytes;
+	uint64_t vc_tick;
 	char *source;
 	struct ostore *st;
 	bool is_db;
@@ -84,6 +109,8 @@ struct view {
 	struct view_ds **dbs;	/* sorted by name */
 	size_t n_dbs;
 };
+
+static void vcache_clear(struct view *v);
 
 /* ------------------------------------------------------------ options */
 
@@ -806,6 +833,7 @@ int view_open(struct view **out, const char *source,
 	v = lc_calloc(1, sizeof(*v));
 	if (!v)
 		return LC_NOMEM(err);
+	pthread_mutex_init(&v->vc_mu, NULL);
 	rc = copy_opts(&v->opts, opts ? opts : &none, err);
 	if (!rc && !(v->source = lc_strdup(source)))
 		rc = LC_NOMEM(err);
@@ -844,6 +872,8 @@ void view_free(struct view *v)
 {
 	if (!v)
 		return;
+	vcache_clear(v);
+	pthread_mutex_destroy(&v->vc_mu);
 	ds_free(v->single);
 	for (size_t i = 0; i < v->n_dbs; i++)
 		ds_free(v->dbs[i]);
@@ -974,12 +1004,132 @@ static int read_value(struct lance_array *out, struct view_snap *s,
 	return rc;
 }
 
+static void vcache_drop(struct vcache_ent *e, struct view_snap **dead)
+{
+	*dead = e->snap;
+	lc_free(e->data);
+	memset(e, 0, sizeof(*e));
+}
+
+static void vcache_clear(struct view *v)
+{
+	for (int i = 0; i < VCACHE_ENTRIES; i++) {
+		struct view_snap *dead;
+
+		vcache_drop(&v->vc[i], &dead);
+		snap_unref(dead);
+	}
+	v->vc_bytes = 0;
+}
+
+/* Look the value up; on a hit copy at most `max` bytes into `out`. */
+static bool vcache_get(struct lc_buf *out, bool *valid, int *rc,
+		       struct view *v, struct view_snap *s,
+		       const struct lance_row_ref *row, int32_t field,
+		       size_t max, struct lc_err *err)
+{
+	bool hit = false;
+
+	pthread_mutex_lock(&v->vc_mu);
+	for (int i = 0; i < VCACHE_ENTRIES && !hit; i++) {
+		struct vcache_ent *e = &v->vc[i];
+
+		if (e->snap != s || e->frag != row->frag ||
+		    e->offset != row->offset || e->field != field)
+			continue;
+		hit = true;
+		e->tick = ++v->vc_tick;
+		*valid = e->valid;
+		*rc = lc_buf_append(out, e->data, e->len < max ? e->len : max,
+				    err);
+	}
+	pthread_mutex_unlock(&v->vc_mu);
+	return hit;
+}
+
+static void vcache_put(struct view *v, struct view_snap *s,
+		       const struct lance_row_ref *row, int32_t field,
+		       bool valid, const uint8_t *data, size_t len)
+{
+	struct view_snap *dead[VCACHE_ENTRIES] = { 0 };
+	struct vcache_ent *slot = NULL;
+	uint8_t *copy;
+	int n_dead = 0;
+
+	if (len > VCACHE_MAX_VALUE || !(copy = lc_malloc(len)))
+		return;
+	memcpy(copy, data, len);
+	pthread_mutex_lock(&v->vc_mu);
+	for (;;) {
+		struct vcache_ent *lru = NULL;
+
+		slot = NULL;
+		for (int i = 0; i < VCACHE_ENTRIES; i++) {
+			struct vcache_ent *e = &v->vc[i];
+
+			if (!e->snap && !slot)
+				slot = e;
+			if (e->snap && (!lru || e->tick < lru->tick))
+				lru = e;
+		}
+		if (slot && v->vc_bytes + len <= VCACHE_BYTES)
+			break;
+		if (!lru)
+			break;
+		v->vc_bytes -= lru->len;
+		vcache_drop(lru, &dead[n_dead++]);
+	}
+	if (slot) {
+		slot->snap = snap_ref(s);
+		slot->frag = row->frag;
+		slot->offset = row->offset;
+		slot->field = field;
+		slot->valid = valid;
+		slot->data = copy;
+		slot->len = len;
+		slot->tick = ++v->vc_tick;
+		v->vc_bytes += len;
+		copy = NULL;
+	}
+	pthread_mutex_unlock(&v->vc_mu);
+	lc_free(copy);
+	for (int i = 0; i < n_dead; i++)
+		snap_unref(dead[i]);	/* never free under the lock */
+}
+
+/* Append at most `max` bytes of a row's binary or string value to `out`;
+ * `valid` false for a null. */
+static int file_value(struct lc_buf *out, bool *valid, struct view_snap *s,
+		      const struct lance_row_ref *row,
+		      const struct lance_field *f, size_t max,
+		      struct lc_err *err)
+{
+	struct view *v = s->ds->v;
+	struct lance_array a;
+	const uint8_t *p;
+	size_t len;
+	int rc;
+
+	if (vcache_get(out, valid, &rc, v, s, row, f->id, max, err))
+		return rc;
+	rc = read_value(&a, s, row, f, err);
+	if (rc)
+		return rc;
+	*valid = lance_array_is_valid(&a, 0);
+	p = *valid ? a.values + a.offsets[0] : NULL;
+	len = *valid ? (size_t)(a.offsets[1] - a.offsets[0]) : 0;
+	rc = lc_buf_append(out, p, len < max ? len : max, err);
+	vcache_put(v, s, row, f->id, *valid, p, len);
+	lance_array_reset(&a);
+	return rc;
+}
+
 /* Whether a row holds file column `c`, and its extension. */
 static int file_present(bool *present, const char **ext, struct view_snap *s,
 			const struct lance_row_ref *row, const struct file_col *c,
 			struct lc_err *err)
 {
-	struct lance_array a;
+	struct lc_buf head;
 	int rc;
 
 	*ext = c->text ? "txt" : c->fixed_ext;
@@ -993,15 +1143,12 @@ static int file_present(bool *present, const char **ext, struct view_snap *s,
 		*present = !rc && valid;
 		return rc;
 	}
-	rc = read_value(&a, s, row, c->field, err);
-	if (rc)
-		return rc;
-	*present = lance_array_is_valid(&a, 0);
-	if (*present)
-		*ext = render_sniff_ext(a.values + a.offsets[0],
-					(size_t)(a.offsets[1] - a.offsets[0]));
-	lance_array_reset(&a);
-	return 0;
+	lc_buf_init(&head, 0);
+	rc = file_value(&head, present, s, row, c->field, 32, err);
+	if (!rc && *present)
+		*ext = render_sniff_ext(head.data, head.len);
+	lc_buf_reset(&head);
+	return rc;
 }
 
 static int lookup_in_row(struct vnode *out, const struct vnode *dir,
@@ -1316,24 +1463,15 @@ static int render_meta(struct lc_buf *b, struct view_snap *s,
 int view_read_file(struct lc_buf *out, struct view *v, const struct vnode *n,
 		   struct lc_err *err)
 {
-	struct lance_array a;
-	int rc;
+	bool valid;
 
 	(void)v;
 	if (n->kind != VN_FILE)
 		return EISDIR;
 	if (n->file == VIEW_META_JSON)
 		return render_meta(out, n->snap, &n->row, err);
-	rc = read_value(&a, n->snap, &n->row, n->snap->cols[n->file].field,
-			err);
-	if (rc)
-		return rc;
-	if (lance_array_is_valid(&a, 0))
-		rc = lc_buf_append(out, a.values + a.offsets[0],
-				   (size_t)(a.offsets[1] - a.offsets[0]),
-				   err);
-	lance_array_reset(&a);
-	return rc;
+	return file_value(out, &valid, n->snap, &n->row,
+			  n->snap->cols[n->file].field, SIZE_MAX, err);
 }
 
 int view_getattr(struct view_attr *out, struct view *v, const struct vnode *n,
