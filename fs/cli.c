@@ -171,7 +171,7 @@ static int cmd_ls(int argc, char **argv)
 			    argv[optind + 1]);
 	if (rc)
 		goto out;
-	if (node.kind == VN_FILE) {
+	if (node.kind == VN_FILE || node.kind == VN_CTLFILE) {
 		const char *p = argv[optind + 1], *base = strrchr(p, '/');
 
 		rc = ls_cb(&c, 0, base ? base + 1 : p, &node);
@@ -225,7 +225,7 @@ static int cmd_cat(int argc, char **argv)
 			    argv[optind + 1]);
 	if (rc)
 		goto out;
-	if (node.kind != VN_FILE)
+	if (node.kind != VN_FILE && node.kind != VN_CTLFILE)
 		rc = LC_USAGE(&err, "%s: is a folder", argv[optind + 1]);
 	else
 		rc = view_read_file(&b, v, &node, &err);

@@ -49,6 +49,8 @@ enum ino_kind {
 	IK_TAGS,
 	IK_ROW,
 	IK_FILE,
+	IK_CTL,
+	IK_CTLFILE,
 };
 
 struct slot {
@@ -65,7 +67,7 @@ struct lfs {
 	uid_t uid;
 	gid_t gid;
 	bool foreground;
-	atomic_ullong requests, bytes_read, errors;
+	atomic_ullong requests, bytes_read, errors, opens;
 };
 
 struct open_file {
@@ -177,6 +179,13 @@ static int ino_of(struct lfs *fs, const struct vnode *n, fuse_ino_t *out)
 	case VN_TAGS:
 		kind = IK_TAGS;
 		break;
+	case VN_CTL:
+		kind = IK_CTL;
+		break;
+	case VN_CTLFILE:
+		kind = IK_CTLFILE;
+		file = (uint64_t)n->file;
+		break;
 	case VN_ROW:
 	case VN_FILE:
 		kind = n->kind == VN_ROW ? IK_ROW : IK_FILE;
@@ -230,8 +239,19 @@ static int node_of(struct lfs *fs, fuse_ino_t ino, struct vnode *out,
 		return 0;
 	case IK_VERSIONS:
 	case IK_TAGS:
+	case IK_CTL:
 		*out = root;
-		out->kind = kind == IK_VERSIONS ? VN_VERSIONS : VN_TAGS;
+		out->kind = kind == IK_VERSIONS ? VN_VERSIONS :
+			    kind == IK_TAGS ? VN_TAGS : VN_CTL;
+		return 0;
+	case IK_CTLFILE:
+		if (file >= VIEW_CTL_COUNT) {
+			vnode_reset(&root);
+			return ESTALE;
+		}
+		*out = root;
+		out->kind = VN_CTLFILE;
+		out->file = (int)file;
 		return 0;
 	case IK_ROW:
 	case IK_FILE:
@@ -254,6 +274,12 @@ static int node_of(struct lfs *fs, fuse_ino_t ino, struct vnode *out,
 		vnode_reset(&root);
 		return ESTALE;
 	}
+}
+
+/* Control files change all the time; everything else never does. */
+static double ttl_of(const struct vnode *n)
+{
+	return n->kind == VN_CTL || n->kind == VN_CTLFILE ? 0.0 : CACHE_TTL;
 }
 
 static int fill_stat(struct lfs *fs, struct stat *st, fuse_ino_t ino,
@@ -301,6 +327,7 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct fuse_entry_param e = { 0 };
 	struct lc_err err = { 0 };
 	struct vnode dir, n;
+	double ttl;
 	int rc;
 
 	atomic_fetch_add(&fs->requests, 1);
@@ -317,6 +344,7 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	}
 	if (rc)
 		goto fail;
+	ttl = ttl_of(&n);
 	rc = ino_of(fs, &n, &e.ino);
 	if (!rc) {
 		rc = fill_stat(fs, &e.attr, e.ino, &n, &err);
@@ -327,8 +355,8 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	vnode_reset(&n);
 	if (rc)
 		goto fail;
-	e.attr_timeout = CACHE_TTL;
-	e.entry_timeout = CACHE_TTL;
+	e.attr_timeout = ttl;
+	e.entry_timeout = ttl;
 	fuse_reply_entry(req, &e);
 	return;
 fail:
@@ -365,6 +393,7 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino,
 	struct lc_err err = { 0 };
 	struct stat st;
 	struct vnode n;
+	double ttl = 0;
 	int rc;
 
 	(void)fi;
@@ -372,12 +401,13 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino,
 	rc = node_of(fs, ino, &n, &err);
 	if (!rc) {
 		rc = fill_stat(fs, &st, ino, &n, &err);
+		ttl = ttl_of(&n);
 		vnode_reset(&n);
 	}
 	if (rc)
 		fuse_reply_err(req, reply_errno(fs, "getattr", rc, &err));
 	else
-		fuse_reply_attr(req, &st, CACHE_TTL);
+		fuse_reply_attr(req, &st, ttl);
 }
 
 static void op_opendir(fuse_req_t req, fuse_ino_t ino,
@@ -444,8 +474,8 @@ static int dir_fill_cb(void *ctx, uint64_t index, const char *name,
 			d->rc = rc;
 			return rc;
 		}
-		e.attr_timeout = CACHE_TTL;
-		e.entry_timeout = CACHE_TTL;
+		e.attr_timeout = ttl_of(node);
+		e.entry_timeout = e.attr_timeout;
 		need = fuse_add_direntry_plus(d->req, d->buf + d->used,
 					      d->size - d->used, name, &e,
 					      (off_t)index + 1);
@@ -523,6 +553,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct lc_err err = { 0 };
 	struct open_file *of;
 	struct vnode n;
+	bool ctl = false;
 	int rc;
 
 	atomic_fetch_add(&fs->requests, 1);
@@ -539,6 +570,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	rc = node_of(fs, ino, &n, &err);
 	if (!rc) {
 		rc = view_read_file(&of->data, fs->v, &n, &err);
+		ctl = n.kind == VN_CTLFILE;
 		vnode_reset(&n);
 	}
 	if (rc) {
@@ -547,8 +579,12 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, reply_errno(fs, "open", rc, &err));
 		return;
 	}
+	atomic_fetch_add(&fs->opens, 1);
 	fi->fh = (uint64_t)(uintptr_t)of;
-	fi->keep_cache = 1;	/* content of a snapshot never changes */
+	if (ctl)
+		fi->direct_io = 1;	/* made fresh at each open */
+	else
+		fi->keep_cache = 1;	/* a snapshot never changes */
 	fuse_reply_open(req, fi);
 }
 
@@ -618,6 +654,19 @@ static const struct fuse_lowlevel_ops lfs_ops = {
 	.release = op_release,
 	.statfs = op_statfs,
 };
+
+static int status_fn(void *ctx, struct lc_buf *b, struct lc_err *err)
+{
+	struct lfs *fs = ctx;
+
+	return lc_buf_printf(b, err, ",\"mount\":{\"requests\":%llu,"
+			     "\"bytes_read\":%llu,\"opens\":%llu,"
+			     "\"failed_requests\":%llu}",
+			     (unsigned long long)atomic_load(&fs->requests),
+			     (unsigned long long)atomic_load(&fs->bytes_read),
+			     (unsigned long long)atomic_load(&fs->opens),
+			     (unsigned long long)atomic_load(&fs->errors));
+}
 
 /* ------------------------------------------------------------ main */
 
@@ -702,6 +751,7 @@ int lancefs_mount_main(int argc, char **argv)
 			     1 : 2;
 		goto out;
 	}
+	view_set_status_fn(fs->v, status_fn, fs);
 	if (fuse_opt_add_arg(&args, "lancefs") ||
 	    fuse_opt_add_arg(&args, "-o") ||
 	    fuse_opt_add_arg(&args, "ro,default_permissions,subtype=lancefs") ||

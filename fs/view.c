@@ -98,6 +98,12 @@ struct vcache_ent {
 
 struct view {
 	struct view_opts opts;
+	view_status_fn status_fn;
+	void *status_ctx;
+	pthread_mutex_t err_mu;		/* protects errs, n_errs */
+	char *errs[VIEW_MAX_ERRORS];	/* ring of error lines */
+	uint64_t n_errs;		/* errors noted, ever */
+	atomic_ullong vc_hits, vc_misses;
 	pthread_mutex_t vc_mu;	/* protects vc, vc_bytes, vc_tick */
 	struct vcache_ent vc[VCACHE_ENTRIES];
 	size_t vc_bytes;
@@ -834,6 +840,7 @@ int view_open(struct view **out, const char *source,
 	if (!v)
 		return LC_NOMEM(err);
 	pthread_mutex_init(&v->vc_mu, NULL);
+	pthread_mutex_init(&v->err_mu, NULL);
 	rc = copy_opts(&v->opts, opts ? opts : &none, err);
 	if (!rc && !(v->source = lc_strdup(source)))
 		rc = LC_NOMEM(err);
@@ -874,6 +881,9 @@ void view_free(struct view *v)
 		return;
 	vcache_clear(v);
 	pthread_mutex_destroy(&v->vc_mu);
+	for (int i = 0; i < VIEW_MAX_ERRORS; i++)
+		lc_free(v->errs[i]);
+	pthread_mutex_destroy(&v->err_mu);
 	ds_free(v->single);
 	for (size_t i = 0; i < v->n_dbs; i++)
 		ds_free(v->dbs[i]);
@@ -954,6 +964,8 @@ int view_root(struct vnode *out, struct view *v, struct lc_err *err)
 	}
 	return ds_root(out, v->single, 0, err);
 }
+
+static const char *const ctl_names[VIEW_CTL_COUNT] = { "status", "errors" };
 
 static void row_name(char *out, size_t cap, const struct view_snap *s,
 		     uint64_t index, uint64_t number)
@@ -1110,8 +1122,11 @@ static int file_value(struct lc_buf *out, bool *valid, struct view_snap *s,
 	size_t len;
 	int rc;
 
-	if (vcache_get(out, valid, &rc, v, s, row, f->id, max, err))
+	if (vcache_get(out, valid, &rc, v, s, row, f->id, max, err)) {
+		atomic_fetch_add(&v->vc_hits, 1);
 		return rc;
+	}
+	atomic_fetch_add(&v->vc_misses, 1);
 	rc = read_value(&a, s, row, f, err);
 	if (rc)
 		return rc;
@@ -1218,6 +1233,12 @@ int view_lookup(struct vnode *out, struct view *v, const struct vnode *dir,
 	case VN_ROOT:
 		/* hidden entries only at a dataset's own root */
 		if (dir->snap == dir->ds->cur) {
+			if (!strcmp(name, ".lancefs")) {
+				out->kind = VN_CTL;
+				out->ds = dir->ds;
+				out->snap = snap_ref(dir->snap);
+				return 0;
+			}
 			if (!strcmp(name, "@versions") ||
 			    !strcmp(name, "@tags")) {
 				out->kind = name[1] == 'v' ? VN_VERSIONS :
@@ -1266,6 +1287,15 @@ int view_lookup(struct vnode *out, struct view *v, const struct vnode *dir,
 	}
 	case VN_ROW:
 		return lookup_in_row(out, dir, name, err);
+	case VN_CTL:
+		for (int i = 0; i < VIEW_CTL_COUNT; i++)
+			if (!strcmp(name, ctl_names[i])) {
+				vnode_copy(out, dir);
+				out->kind = VN_CTLFILE;
+				out->file = i;
+				return 0;
+			}
+		return ENOENT;
 	default:
 		return ENOTDIR;
 	}
@@ -1427,6 +1457,20 @@ int view_readdir(struct view *v, const struct vnode *dir, uint64_t start,
 		return list_versions(dir, start, cb, ctx, err);
 	case VN_TAGS:
 		return list_tags(dir, start, cb, ctx, err);
+	case VN_CTL:
+		for (uint64_t i = start; i < VIEW_CTL_COUNT; i++) {
+			struct vnode node;
+			int rc;
+
+			vnode_copy(&node, dir);
+			node.kind = VN_CTLFILE;
+			node.file = (int)i;
+			rc = cb(ctx, i, ctl_names[i], &node);
+			vnode_reset(&node);
+			if (rc)
+				return rc;
+		}
+		return 0;
 	default:
 		return ENOTDIR;
 	}
@@ -1460,18 +1504,146 @@ static int render_meta(struct lc_buf *b, struct view_snap *s,
 	return rc;
 }
 
+void view_set_status_fn(struct view *v, view_status_fn fn, void *ctx)
+{
+	v->status_fn = fn;
+	v->status_ctx = ctx;
+}
+
+uint64_t view_error_count(struct view *v)
+{
+	uint64_t n;
+
+	pthread_mutex_lock(&v->err_mu);
+	n = v->n_errs;
+	pthread_mutex_unlock(&v->err_mu);
+	return n;
+}
+
+/* The path of a node inside its dataset, for error lines. */
+static void node_path(char *out, size_t cap, const struct vnode *n)
+{
+	char row[1100];
+
+	out[0] = 0;
+	if (n->kind != VN_ROW && n->kind != VN_FILE)
+		return;
+	if (n->snap->names) {
+		struct name_slot *e = NULL;
+		uint64_t idx = 0;
+
+		/* names are indexed by live row: find ours */
+		for (size_t i = 0; i < n->snap->n_slots && !e; i++) {
+			struct lance_row_ref r;
+
+			if (!n->snap->slots[i].name)
+				continue;
+			idx = n->snap->slots[i].index;
+			if (!lance_snapshot_row_at(&r, n->snap->ls, idx,
+						   NULL) &&
+			    r.number == n->row.number)
+				e = &n->snap->slots[i];
+		}
+		snprintf(row, sizeof(row), "%s", e ? e->name : "?");
+	} else {
+		snprintf(row, sizeof(row), "%0*" PRIu64, ROW_NAME_DIGITS,
+			 n->row.number);
+	}
+	if (n->kind == VN_ROW)
+		snprintf(out, cap, "%s", row);
+	else if (n->file == VIEW_META_JSON)
+		snprintf(out, cap, "%s/meta.json", row);
+	else
+		snprintf(out, cap, "%s/%s.*", row,
+			 n->snap->cols[n->file].prefix);
+}
+
+void view_note_error(struct view *v, const struct vnode *n,
+		     const struct lc_err *err)
+{
+	char path[1200], *line;
+	size_t len;
+
+	node_path(path, sizeof(path), n);
+	len = strlen(path) + strlen(err->msg) + 8;
+	line = lc_malloc(len);
+	if (!line)
+		return;
+	snprintf(line, len, "%s\t%s\n", *path ? path : "-", err->msg);
+	pthread_mutex_lock(&v->err_mu);
+	lc_free(v->errs[v->n_errs % VIEW_MAX_ERRORS]);
+	v->errs[v->n_errs % VIEW_MAX_ERRORS] = line;
+	v->n_errs++;
+	pthread_mutex_unlock(&v->err_mu);
+}
+
+static int render_ctl(struct lc_buf *b, struct view *v, const struct vnode *n,
+		      struct lc_err *err)
+{
+	const struct lance_manifest *m = n->snap->m;
+	int rc = 0;
+
+	if (n->file == VIEW_CTL_ERRORS) {
+		pthread_mutex_lock(&v->err_mu);
+		for (uint64_t i = v->n_errs > VIEW_MAX_ERRORS ?
+				  v->n_errs - VIEW_MAX_ERRORS : 0;
+		     !rc && i < v->n_errs; i++) {
+			const char *line = v->errs[i % VIEW_MAX_ERRORS];
+
+			rc = lc_buf_append(b, line, strlen(line), err);
+		}
+		pthread_mutex_unlock(&v->err_mu);
+		return rc;
+	}
+	rc = lc_buf_append(b, "{\"source\":", 10, err);
+	if (!rc)
+		rc = render_json_string(b, v->source, strlen(v->source), err);
+	if (!rc)
+		rc = lc_buf_printf(b, err, ",\"version\":%" PRIu64
+				   ",\"rows\":%" PRIu64 ",\"data_format\":",
+				   m->version,
+				   lance_snapshot_num_rows(n->snap->ls));
+	if (!rc)
+		rc = render_json_string(b, m->data_format ? m->data_format :
+					"", m->data_format ?
+					strlen(m->data_format) : 0, err);
+	if (!rc)
+		rc = lc_buf_printf(b, err, ",\"errors\":%" PRIu64
+				   ",\"value_cache\":{\"hits\":%llu,"
+				   "\"misses\":%llu,\"bytes\":%zu}",
+				   view_error_count(v),
+				   (unsigned long long)atomic_load(&v->vc_hits),
+				   (unsigned long long)atomic_load(&v->vc_misses),
+				   v->vc_bytes);
+	if (!rc && v->status_fn)
+		rc = v->status_fn(v->status_ctx, b, err);
+	if (!rc)
+		rc = lc_buf_append(b, "}\n", 2, err);
+	return rc;
+}
+
 int view_read_file(struct lc_buf *out, struct view *v, const struct vnode *n,
 		   struct lc_err *err)
 {
 	bool valid;
+	int rc;
 
 	(void)v;
+	if (n->kind == VN_CTLFILE)
+		return render_ctl(out, v, n, err);
 	if (n->kind != VN_FILE)
 		return EISDIR;
-	if (n->file == VIEW_META_JSON)
-		return render_meta(out, n->snap, &n->row, err);
-	return file_value(out, &valid, n->snap, &n->row,
-			  n->snap->cols[n->file].field, SIZE_MAX, err);
+	if (n->file == VIEW_META_JSON) {
+		rc = render_meta(out, n->snap, &n->row, err);
+		if (rc)
+			view_note_error(v, n, err);
+		return rc;
+	}
+	rc = file_value(out, &valid, n->snap, &n->row,
+			n->snap->cols[n->file].field, SIZE_MAX, err);
+	if (rc)
+		view_note_error(v, n, err);
+	return rc;
 }
 
 int view_getattr(struct view_attr *out, struct view *v, const struct vnode *n,
@@ -1486,10 +1658,20 @@ int view_getattr(struct view_attr *out, struct view *v, const struct vnode *n,
 		out->mtime_nsec = n->snap->m->timestamp_nsec;
 	}
 	switch (n->kind) {
+	case VN_CTLFILE: {
+		struct lc_buf b;
+
+		lc_buf_init(&b, 0);
+		rc = render_ctl(&b, v, n, err);
+		out->size = b.len;
+		lc_buf_reset(&b);
+		return rc;
+	}
 	case VN_DBROOT:
 	case VN_ROOT:
 	case VN_VERSIONS:
 	case VN_TAGS:
+	case VN_CTL:
 		out->is_dir = true;
 		out->nlink = 2;
 		return 0;
@@ -1517,7 +1699,8 @@ int view_getattr(struct view_attr *out, struct view *v, const struct vnode *n,
 				n->snap->cols[n->file].field, n->row.offset, 1,
 				err);
 		}
-		(void)v;
+		if (rc)
+			view_note_error(v, n, err);
 		return rc;
 	default:
 		return EINVAL;

@@ -50,6 +50,14 @@ enum vnode_kind {
 	VN_TAGS,
 	VN_ROW,
 	VN_FILE,
+	VN_CTL,		/* .lancefs/ */
+	VN_CTLFILE,	/* .lancefs/status, .lancefs/errors */
+};
+
+enum view_ctl_file {
+	VIEW_CTL_STATUS = 0,
+	VIEW_CTL_ERRORS,
+	VIEW_CTL_COUNT,
 };
 
 struct view;
@@ -113,6 +121,21 @@ int view_row(struct vnode *out, const struct vnode *root, uint64_t number,
 size_t view_file_columns(const struct vnode *n);
 /* True when the node's snapshot is the one its dataset's root shows. */
 bool view_is_current(const struct vnode *n);
+
+/*
+ * .lancefs/status is a JSON object the view fills (source, version, rows,
+ * cache counters) and a mount may extend: `extra` is called with the
+ * buffer positioned inside the object and appends ,"key":value pairs.
+ */
+typedef int (*view_status_fn)(void *ctx, struct lc_buf *b,
+			      struct lc_err *err);
+void view_set_status_fn(struct view *v, view_status_fn fn, void *ctx);
+/* Note a failure a user should see in .lancefs/errors: the node it hit
+ * and the message. Keeps the last VIEW_MAX_ERRORS. */
+#define VIEW_MAX_ERRORS 256
+void view_note_error(struct view *v, const struct vnode *n,
+		     const struct lc_err *err);
+uint64_t view_error_count(struct view *v);
 
 /* For `lancefs info`: the snapshot behind a dataset node. */
 const struct lance_manifest *view_manifest(const struct vnode *n);
