@@ -30,6 +30,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "mount.h"
@@ -67,6 +68,12 @@ struct lfs {
 	uid_t uid;
 	gid_t gid;
 	bool foreground;
+	unsigned refresh;	/* seconds between checks; 0 = off */
+	pthread_t refresher;
+	pthread_mutex_t stop_mu;
+	pthread_cond_t stop_cv;
+	bool stopping;		/* protected by stop_mu */
+	atomic_ullong refreshes;
 	atomic_ullong requests, bytes_read, errors, opens;
 };
 
@@ -222,8 +229,11 @@ static int node_of(struct lfs *fs, fuse_ino_t ino, struct vnode *out,
 	int rc = 0;
 
 	if (ino == FUSE_ROOT_ID) {
-		vnode_copy(out, &fs->top);
-		return 0;
+		if (fs->top.kind == VN_DBROOT) {
+			vnode_copy(out, &fs->top);
+			return 0;
+		}
+		return view_root(out, fs->v, err);	/* follows refresh */
 	}
 	pthread_mutex_lock(&fs->mu);
 	if (!s || fs->slots[s].root.kind == VN_NONE)
@@ -621,11 +631,15 @@ static void op_release(fuse_req_t req, fuse_ino_t ino,
 static void op_statfs(fuse_req_t req, fuse_ino_t ino)
 {
 	struct lfs *fs = fuse_req_userdata(req);
-	const struct lance_manifest *m = view_manifest(&fs->top);
+	const struct lance_manifest *m;
 	struct statvfs sv = { 0 };
 	uint64_t bytes = 0, rows = 0;
+	struct vnode root;
 
 	(void)ino;
+	if (node_of(fs, FUSE_ROOT_ID, &root, NULL))
+		memset(&root, 0, sizeof(root));
+	m = view_manifest(&root);
 	for (size_t i = 0; m && i < m->n_fragments; i++) {
 		rows += m->fragments[i].physical_rows -
 			m->fragments[i].deletion.num_deleted;
@@ -637,6 +651,7 @@ static void op_statfs(fuse_req_t req, fuse_ino_t ino)
 	sv.f_blocks = (bytes + 4095) / 4096;
 	sv.f_files = rows;
 	sv.f_namemax = 255;
+	vnode_reset(&root);
 	fuse_reply_statfs(req, &sv);
 }
 
@@ -655,17 +670,99 @@ static const struct fuse_lowlevel_ops lfs_ops = {
 	.statfs = op_statfs,
 };
 
+/* ------------------------------------------------------------ refresh */
+
+struct diff_ctx {
+	struct lfs *fs;
+	const struct vnode *other;	/* the root to look names up in */
+	bool check_same;		/* also invalidate moved rows */
+};
+
+/* Invalidate the kernel's entry for each row of one root that the other
+ * root lacks (or holds as a different physical row). */
+static int diff_cb(void *ctx, uint64_t index, const char *name,
+		   const struct vnode *node)
+{
+	struct diff_ctx *d = ctx;
+	struct vnode other;
+	bool stale;
+
+	(void)index;
+	if (view_lookup(&other, d->fs->v, d->other, name, NULL)) {
+		stale = true;
+	} else {
+		stale = d->check_same && !view_same_row(node, &other);
+		vnode_reset(&other);
+	}
+	if (stale)
+		fuse_lowlevel_notify_inval_entry(d->fs->se, FUSE_ROOT_ID, name,
+						 strlen(name));
+	return 0;
+}
+
+static void refresh_once(struct lfs *fs)
+{
+	struct lc_err err = { 0 };
+	struct vnode old, cur;
+	bool changed;
+
+	if (view_refresh(&changed, &old, fs->v, &err)) {
+		log_err(fs, "refresh", &err);
+		return;
+	}
+	if (!changed)
+		return;
+	atomic_fetch_add(&fs->refreshes, 1);
+	if (!view_root(&cur, fs->v, &err)) {
+		/* rows gone or moved, then rows new (cached as misses) */
+		struct diff_ctx gone = { fs, &cur, true };
+		struct diff_ctx added = { fs, &old, false };
+
+		if (view_readdir(fs->v, &old, 0, diff_cb, &gone, &err) ||
+		    view_readdir(fs->v, &cur, 0, diff_cb, &added, &err))
+			log_err(fs, "refresh", &err);
+		vnode_reset(&cur);
+	}
+	/* the root listing and its attributes */
+	fuse_lowlevel_notify_inval_inode(fs->se, FUSE_ROOT_ID, 0, 0);
+	vnode_reset(&old);
+}
+
+static void *refresh_main(void *arg)
+{
+	struct lfs *fs = arg;
+
+	pthread_mutex_lock(&fs->stop_mu);
+	while (!fs->stopping) {
+		struct timespec until;
+
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += fs->refresh;
+		pthread_cond_timedwait(&fs->stop_cv, &fs->stop_mu, &until);
+		if (fs->stopping)
+			break;
+		pthread_mutex_unlock(&fs->stop_mu);
+		refresh_once(fs);
+		pthread_mutex_lock(&fs->stop_mu);
+	}
+	pthread_mutex_unlock(&fs->stop_mu);
+	return NULL;
+}
+
 static int status_fn(void *ctx, struct lc_buf *b, struct lc_err *err)
 {
 	struct lfs *fs = ctx;
 
 	return lc_buf_printf(b, err, ",\"mount\":{\"requests\":%llu,"
 			     "\"bytes_read\":%llu,\"opens\":%llu,"
-			     "\"failed_requests\":%llu}",
+			     "\"failed_requests\":%llu,\"refresh\":%u,"
+			     "\"refreshes\":%llu}",
 			     (unsigned long long)atomic_load(&fs->requests),
 			     (unsigned long long)atomic_load(&fs->bytes_read),
 			     (unsigned long long)atomic_load(&fs->opens),
-			     (unsigned long long)atomic_load(&fs->errors));
+			     (unsigned long long)atomic_load(&fs->errors),
+			     fs->refresh,
+			     (unsigned long long)atomic_load(&fs->refreshes));
 }
 
 /* ------------------------------------------------------------ main */
@@ -675,7 +772,8 @@ static const char mount_usage[] =
 
 /* Split -o options into ours (view) and FUSE's. */
 static int split_mount_opts(struct view_opts *vo, struct lc_buf *fuse_opts,
-			    int *threads, char *arg, struct lc_err *err)
+			    int *threads, unsigned *refresh, char *arg,
+			    struct lc_err *err)
 {
 	for (char *tok = strtok(arg, ","); tok; tok = strtok(NULL, ",")) {
 		int rc = view_opts_parse(vo, tok, err);
@@ -690,6 +788,16 @@ static int split_mount_opts(struct view_opts *vo, struct lc_buf *fuse_opts,
 			if (*threads < 1 || *threads > 64)
 				return LC_USAGE(err, "threads=%s: want 1..64",
 						tok + 8);
+			continue;
+		}
+		if (!strncmp(tok, "refresh=", 8)) {
+			char *end;
+			long v = strtol(tok + 8, &end, 10);
+
+			if (*end || v < 0 || v > 86400)
+				return LC_USAGE(err, "refresh=%s: want seconds"
+						" (0..86400)", tok + 8);
+			*refresh = (unsigned)v;
 			continue;
 		}
 		if (!strcmp(tok, "rw"))
@@ -709,7 +817,8 @@ int lancefs_mount_main(int argc, char **argv)
 	struct lc_buf fo;
 	struct lfs *fs = NULL;
 	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
-	bool foreground = false, debug = false;
+	bool foreground = false, debug = false, refresher = false;
+	unsigned refresh = 0;
 	int threads = 1, opt, rc = 1;
 	const char *source, *mnt;
 
@@ -724,8 +833,8 @@ int lancefs_mount_main(int argc, char **argv)
 			foreground = debug = true;
 			break;
 		case 'o':
-			if (split_mount_opts(&vo, &fo, &threads, optarg,
-					     &err))
+			if (split_mount_opts(&vo, &fo, &threads, &refresh,
+					     optarg, &err))
 				goto usage_err;
 			break;
 		default:
@@ -741,6 +850,9 @@ int lancefs_mount_main(int argc, char **argv)
 	if (!fs)
 		goto out;
 	pthread_mutex_init(&fs->mu, NULL);
+	pthread_mutex_init(&fs->stop_mu, NULL);
+	pthread_cond_init(&fs->stop_cv, NULL);
+	fs->refresh = refresh;
 	fs->uid = getuid();
 	fs->gid = getgid();
 	fs->foreground = foreground;
@@ -752,6 +864,11 @@ int lancefs_mount_main(int argc, char **argv)
 		goto out;
 	}
 	view_set_status_fn(fs->v, status_fn, fs);
+	if (fs->top.kind == VN_ROOT) {
+		/* a dataset root follows refresh: only remember the kind */
+		vnode_reset(&fs->top);
+		fs->top.kind = VN_ROOT;
+	}
 	if (fuse_opt_add_arg(&args, "lancefs") ||
 	    fuse_opt_add_arg(&args, "-o") ||
 	    fuse_opt_add_arg(&args, "ro,default_permissions,subtype=lancefs") ||
@@ -791,6 +908,14 @@ int lancefs_mount_main(int argc, char **argv)
 		fprintf(stderr, "lancefs: cannot daemonize\n");
 		goto out_unmount;
 	}
+	/* threads die in fuse_daemonize's fork: start them after it */
+	if (fs->refresh && fs->top.kind != VN_DBROOT) {
+		if (pthread_create(&fs->refresher, NULL, refresh_main, fs))
+			fprintf(stderr, "lancefs: refresh disabled: cannot "
+				"start a thread\n");
+		else
+			refresher = true;
+	}
 	if (threads > 1) {
 		struct fuse_loop_config *cfg = fuse_loop_cfg_create();
 
@@ -799,6 +924,13 @@ int lancefs_mount_main(int argc, char **argv)
 		fuse_loop_cfg_destroy(cfg);
 	} else {
 		rc = fuse_session_loop(fs->se) ? 2 : 0;
+	}
+	if (refresher) {
+		pthread_mutex_lock(&fs->stop_mu);
+		fs->stopping = true;
+		pthread_cond_signal(&fs->stop_cv);
+		pthread_mutex_unlock(&fs->stop_mu);
+		pthread_join(fs->refresher, NULL);
 	}
 out_unmount:
 	fuse_session_unmount(fs->se);
@@ -813,6 +945,8 @@ out:
 		vnode_reset(&fs->top);
 		view_free(fs->v);
 		pthread_mutex_destroy(&fs->mu);
+		pthread_mutex_destroy(&fs->stop_mu);
+		pthread_cond_destroy(&fs->stop_cv);
 		free(fs);
 	}
 	fuse_opt_free_args(&args);

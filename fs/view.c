@@ -522,13 +522,12 @@ static int ds_snap(struct view_snap **out, struct view_ds *ds,
 	int rc;
 
 	*out = NULL;
+	pthread_mutex_lock(&ds->mu);
 	if (!version || version == ds->cur->m->version) {
-		pthread_mutex_lock(&ds->mu);
 		*out = snap_ref(ds->cur);
 		pthread_mutex_unlock(&ds->mu);
 		return 0;
 	}
-	pthread_mutex_lock(&ds->mu);
 	for (int i = 0; i < MAX_SNAP_CACHE; i++)
 		if (ds->cache[i] && ds->cache[i]->m->version == version)
 			s = snap_ref(ds->cache[i]);
@@ -1502,6 +1501,48 @@ static int render_meta(struct lc_buf *b, struct view_snap *s,
 	if (!rc)
 		rc = lc_buf_append(b, "}\n", 2, err);
 	return rc;
+}
+
+int view_refresh(bool *changed, struct vnode *old_root, struct view *v,
+		 struct lc_err *err)
+{
+	struct lance_version_info *vi;
+	struct view_ds *ds = v->single;
+	struct view_snap *s, *old;
+	uint64_t latest;
+	size_t n;
+	int rc;
+
+	*changed = false;
+	memset(old_root, 0, sizeof(*old_root));
+	if (!ds || v->opts.version || v->opts.tag)
+		return 0;
+	rc = lance_list_versions(&vi, &n, ds->st, err);
+	if (rc)
+		return rc;
+	latest = n ? vi[n - 1].version : 0;
+	lance_versions_free(vi, n);
+	if (latest <= ds->cur->m->version)
+		return 0;
+	rc = snap_new(&s, ds, latest, err);
+	if (rc)
+		return rc;
+	pthread_mutex_lock(&ds->mu);
+	old = ds->cur;
+	ds->cur = s;
+	pthread_mutex_unlock(&ds->mu);
+	old_root->kind = VN_ROOT;
+	old_root->ds = ds;
+	old_root->snap = old;	/* the reference ds->cur held */
+	*changed = true;
+	return 0;
+}
+
+bool view_same_row(const struct vnode *a, const struct vnode *b)
+{
+	return a->snap->m->fragments[a->row.frag].id ==
+		       b->snap->m->fragments[b->row.frag].id &&
+	       a->row.offset == b->row.offset;
 }
 
 void view_set_status_fn(struct view *v, view_status_fn fn, void *ctx)

@@ -137,6 +137,18 @@ void view_note_error(struct view *v, const struct vnode *n,
 		     const struct lc_err *err);
 uint64_t view_error_count(struct view *v);
 
+/*
+ * Follow new versions: move a dataset mount's root to the newest version.
+ * Returns 0 with *changed false when there is nothing newer (or the view
+ * is pinned or a database); otherwise `old_root` holds the root it showed
+ * before, for the caller to compare and invalidate.
+ */
+int view_refresh(bool *changed, struct vnode *old_root, struct view *v,
+		 struct lc_err *err) LC_MUST_USE;
+/* True when two row nodes (from any snapshots) hold the same physical
+ * row: same fragment id and offset. */
+bool view_same_row(const struct vnode *a, const struct vnode *b);
+
 /* For `lancefs info`: the snapshot behind a dataset node. */
 const struct lance_manifest *view_manifest(const struct vnode *n);
 struct ostore *view_store(const struct vnode *n);
