@@ -465,6 +465,18 @@ out:
 
 int lancefs_cli(int argc, char **argv)
 {
+	const char *base = strrchr(argv[0], '/');
+	struct stat sb;
+
+	base = base ? base + 1 : argv[0];
+	if (!strcmp(base, "mount.lancefs"))
+		return lancefs_mount_helper(argc, argv);
+	/* mount.fuse3 runs `lancefs SOURCE DIR -o OPTS` */
+	if (argc >= 3 && argv[1][0] != '-' && !stat(argv[2], &sb) &&
+	    S_ISDIR(sb.st_mode) && strcmp(argv[1], "ls") &&
+	    strcmp(argv[1], "cat") && strcmp(argv[1], "info") &&
+	    strcmp(argv[1], "mount"))
+		return lancefs_mount_helper(argc, argv);
 	if (argc < 2) {
 		fputs(usage_text, stderr);
 		return 1;

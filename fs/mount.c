@@ -800,8 +800,13 @@ static int split_mount_opts(struct view_opts *vo, struct lc_buf *fuse_opts,
 			*refresh = (unsigned)v;
 			continue;
 		}
-		if (!strcmp(tok, "rw"))
-			continue;	/* writes come later; mount is ro */
+		if (!strcmp(tok, "rw") || !strcmp(tok, "defaults") ||
+		    !strcmp(tok, "auto") || !strcmp(tok, "noauto") ||
+		    !strcmp(tok, "user") || !strcmp(tok, "users") ||
+		    !strcmp(tok, "nouser") || !strcmp(tok, "nofail") ||
+		    !strcmp(tok, "_netdev") || !strncmp(tok, "x-", 2))
+			continue;	/* fstab words, and rw: writes come
+					 * later; the mount is ro */
 		if (fuse_opts->len && lc_buf_append(fuse_opts, ",", 1, err))
 			return ENOMEM;
 		if (lc_buf_append(fuse_opts, tok, strlen(tok), err))
@@ -961,6 +966,45 @@ usage:
 	fputs(mount_usage, stderr);
 	rc = 1;
 	goto out;
+}
+
+/*
+ * mount(8) helpers. `mount -t lancefs SRC DIR -o OPTS` and fstab lines of
+ * type lancefs run `mount.lancefs SRC DIR [-n] [-s] [-f] [-v] -o OPTS`;
+ * type fuse.lancefs goes through mount.fuse3, which runs
+ * `lancefs SRC DIR -o OPTS`. Both become `lancefs mount -o OPTS SRC DIR`.
+ */
+int lancefs_mount_helper(int argc, char **argv)
+{
+	char *args[8];
+	const char *pos[2] = { NULL, NULL };
+	const char *opts = NULL;
+	int n = 0, np = 0;
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "-o") && i + 1 < argc)
+			opts = argv[++i];
+		else if (!strncmp(argv[i], "-o", 2) && argv[i][2])
+			opts = argv[i] + 2;
+		else if (argv[i][0] == '-')
+			continue;	/* -n -s -v; -f (fake) we ignore */
+		else if (np < 2)
+			pos[np++] = argv[i];
+	}
+	if (np != 2) {
+		fputs("usage: mount.lancefs SOURCE MOUNTPOINT [-o OPTS]\n",
+		      stderr);
+		return 1;
+	}
+	args[n++] = (char *)"mount";
+	if (opts) {
+		args[n++] = (char *)"-o";
+		args[n++] = (char *)opts;
+	}
+	args[n++] = (char *)pos[0];
+	args[n++] = (char *)pos[1];
+	args[n] = NULL;
+	return lancefs_mount_main(n, args);
 }
 
 int lancefs_umount_main(int argc, char **argv)

@@ -2,6 +2,9 @@
 #define LANCEFS_MOUNT_H
 /* lancefs mount [-f] [-d] [-o OPTS] SOURCE MOUNTPOINT */
 int lancefs_mount_main(int argc, char **argv);
+/* mount.lancefs SOURCE MOUNTPOINT [-o OPTS], and `lancefs SOURCE MOUNTPOINT
+ * -o OPTS` as mount.fuse3 runs it */
+int lancefs_mount_helper(int argc, char **argv);
 /* lancefs umount MOUNTPOINT */
 int lancefs_umount_main(int argc, char **argv);
 #endif
