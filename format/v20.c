@@ -133,6 +133,8 @@ static uint8_t *bitmap_new(uint64_t n, bool ones)
 /* ------------------------------------------------------------ arrays */
 
 static const struct lance_type T_U8 = { .id = LANCE_T_UINT8 };
+static const struct lance_type T_U16 = { .id = LANCE_T_UINT16 };
+static const struct lance_type T_U32 = { .id = LANCE_T_UINT32 };
 static const struct lance_type T_U64 = { .id = LANCE_T_UINT64 };
 
 static bool is_var(const struct lance_type *t)
@@ -464,13 +466,62 @@ out:
 	return rc;
 }
 
-/* Dictionary: u8 indices, 0 = null, k = items[k - 1]. */
+/* Width of a dictionary's indices: the Flat under any Nullable. */
+static const struct lance_type *dict_index_type(const enc_t *e)
+{
+	while (e && e->kind_case == LPB20__ENCODING__KIND_NULLABLE) {
+		const Lpb20__Nullable *nl = e->nullable;
+
+		if (nl->nullability_case ==
+		    LPB20__NULLABLE__NULLABILITY_NO_NULLS)
+			e = nl->no_nulls->values;
+		else if (nl->nullability_case ==
+			 LPB20__NULLABLE__NULLABILITY_SOME_NULLS)
+			e = nl->some_nulls->values;
+		else
+			break;
+	}
+	if (!e || e->kind_case != LPB20__ENCODING__KIND_FLAT)
+		return &T_U8;
+	switch (e->flat->bits_per_value) {
+	case 16:
+		return &T_U16;
+	case 32:
+		return &T_U32;
+	case 64:
+		return &T_U64;
+	default:
+		return &T_U8;
+	}
+}
+
+static uint64_t index_at(const struct lance_array *idx, uint64_t i)
+{
+	switch (lance_type_width(idx->type)) {
+	case 2:
+		return lc_le16(idx->values + 2 * i);
+	case 4:
+		return lc_le32(idx->values + 4 * i);
+	case 8:
+		return lc_le64(idx->values + 8 * i);
+	default:
+		return idx->values[i];
+	}
+}
+
+/*
+ * Dictionary. lance's own string dictionaries have u8 indices where 0 is
+ * null and k is items[k - 1]; an Arrow dictionary column keeps its keys
+ * (any integer width, k is items[k]) with nulls in the keys or the items.
+ */
 static int dict_range(struct lance_array *out, const struct dctx *c,
 		      const Lpb20__Dict *d, const struct lance_type *type,
 		      uint64_t a, uint64_t b, struct lc_err *err)
 {
 	struct lance_array idx = { 0 }, items = { 0 };
 	uint64_t n = b - a, total = 0, nitems = d->num_dictionary_items;
+	uint64_t base = type->dict ? 0 : 1;
+	uint64_t *pick = NULL;
 	int rc;
 
 	if (!d->indices || !d->items)
@@ -478,29 +529,34 @@ static int dict_range(struct lance_array *out, const struct dctx *c,
 	if (nitems > MAX_DICT_ITEMS)
 		return LC_LIMIT(err, "dictionary of %" PRIu64 " items",
 				nitems);
-	rc = decode_into(&idx, c, d->indices, &T_U8, NULL, a, b, err);
+	rc = decode_into(&idx, c, d->indices, dict_index_type(d->indices),
+			 NULL, a, b, err);
 	if (!rc)
 		rc = decode_into(&items, c, d->items, type, NULL, 0, nitems,
 				 err);
 	if (rc)
 		goto out;
 	out->offsets = lc_malloc(((size_t)n + 1) * sizeof(uint64_t));
-	if (!out->offsets) {
+	pick = lc_malloc(((size_t)n + 1) * sizeof(uint64_t));
+	if (!out->offsets || !pick) {
 		rc = LC_NOMEM(err);
 		goto out;
 	}
 	out->offsets[0] = 0;
 	for (uint64_t i = 0; i < n; i++) {
-		unsigned k = idx.values[i];
+		uint64_t k = index_at(&idx, i);
+		bool valid = lance_array_is_valid(&idx, i) && k >= base;
 
-		if (k > nitems) {
-			rc = LC_CORRUPT(err, "dictionary index %u at row %"
-					PRIu64 ", dictionary has %" PRIu64
-					" items", k, a + i, nitems);
+		if (valid && k - base >= nitems) {
+			rc = LC_CORRUPT(err, "dictionary index %" PRIu64 " at "
+					"row %" PRIu64 ", dictionary has %"
+					PRIu64 " items", k, a + i, nitems);
 			goto out;
 		}
-		if (k == 0 || !lance_array_is_valid(&items, k - 1) ||
-		    !lance_array_is_valid(&idx, i)) {
+		if (valid)
+			valid = lance_array_is_valid(&items, k - base);
+		pick[i] = valid ? k - base : 0;
+		if (!valid) {
 			if (!out->validity) {
 				out->validity = bitmap_new(n, true);
 				if (!out->validity) {
@@ -510,7 +566,8 @@ static int dict_range(struct lance_array *out, const struct dctx *c,
 			}
 			bit_put(out->validity, i, false);
 		} else {
-			total += items.offsets[k] - items.offsets[k - 1];
+			total += items.offsets[k - base + 1] -
+				 items.offsets[k - base];
 		}
 		out->offsets[i + 1] = total;
 	}
@@ -524,14 +581,14 @@ static int dict_range(struct lance_array *out, const struct dctx *c,
 	out->values_len = total;
 	for (uint64_t i = 0; i < n; i++) {
 		uint64_t len = out->offsets[i + 1] - out->offsets[i];
-		unsigned k = idx.values[i];
 
 		if (len)
 			memcpy(out->values + out->offsets[i],
-			       items.values + items.offsets[k - 1],
+			       items.values + items.offsets[pick[i]],
 			       (size_t)len);
 	}
 out:
+	lc_free(pick);
 	lance_array_reset(&idx);
 	lance_array_reset(&items);
 	return rc;

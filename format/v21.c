@@ -1093,7 +1093,10 @@ struct pstate {
 	struct blk dict;
 	bool has_dict;
 	size_t rep_index_buf;
-	/* constant with levels: whole-page levels */
+	/* constant: the value (inline or from a buffer), whole-page
+	 * levels */
+	struct blk cv;
+	bool has_cv;
 	uint16_t *lrep, *ldef;
 	uint64_t n_lev;
 	/* full-zip */
@@ -1113,6 +1116,7 @@ static void pstate_free(struct pstate *ps)
 	lc_free(ps->cleft);
 	lc_free(ps->lrep);
 	lc_free(ps->ldef);
+	blk_reset(&ps->cv);
 	blk_reset(&ps->dict);
 	lc_free(ps);
 }
@@ -2101,15 +2105,139 @@ static int fz_read(struct leaf *out, struct src *s, const struct pstate *ps,
 
 /* ------------------------------------------------------ constant / null */
 
+/*
+ * A constant page's value as lance 12 stores it when it is not inline
+ * (variable-width values, or fixed ones over 32 bytes): the Arrow value
+ * buffers of a one-element array, as u32 buffer count, one u32 length per
+ * buffer, then the buffers back to back, nothing after. One buffer is a
+ * fixed-width value; two are offsets (two i32, or two i64 for the large
+ * types) and the bytes they index.
+ */
+static int const_scalar(struct blk *out, const uint8_t *p, uint64_t len,
+			struct lc_err *err)
+{
+	uint64_t rest, lens[2], o0, o1;
+	uint32_t nb;
+	const uint8_t *q;
+
+	memset(out, 0, sizeof(*out));
+	if (len < 4)
+		return LC_CORRUPT(err, "constant value of %" PRIu64 " bytes",
+				  len);
+	nb = lc_le32(p);
+	if (nb != 1 && nb != 2)
+		return LC_UNSUPPORTED(err, "constant value with %" PRIu32
+				      " arrow buffers", nb);
+	if (len - 4 < 4ull * nb)
+		return LC_CORRUPT(err, "constant value header of %" PRIu64
+				  " bytes", len);
+	rest = len - 4 - 4ull * nb;
+	q = p + 4 + 4 * nb;
+	for (uint32_t i = 0; i < nb; i++) {
+		lens[i] = lc_le32(p + 4 + 4 * i);
+		if (lens[i] > rest)
+			return LC_CORRUPT(err, "constant value buffer %" PRIu32
+					  " of %" PRIu64 " bytes, %" PRIu64
+					  " left", i, lens[i], rest);
+		rest -= lens[i];
+	}
+	if (rest)
+		return LC_CORRUPT(err, "%" PRIu64 " bytes after the constant "
+				  "value", rest);
+	if (nb == 1) {
+		int rc;
+
+		if (lens[0] == 0 || lens[0] > 4096)
+			return LC_UNSUPPORTED(err, "constant value of %" PRIu64
+					      " bytes", lens[0]);
+		rc = blk_fixed(out, 1, 8 * (unsigned)lens[0], err);
+		if (!rc)
+			memcpy(out->data, q, (size_t)lens[0]);
+		return rc;
+	}
+	if (lens[0] == 8) {
+		o0 = lc_le32(q);
+		o1 = lc_le32(q + 4);
+	} else if (lens[0] == 16) {
+		o0 = lc_le64(q);
+		o1 = lc_le64(q + 8);
+	} else {
+		return LC_CORRUPT(err, "constant value offsets of %" PRIu64
+				  " bytes", lens[0]);
+	}
+	if (o0 > o1 || o1 > lens[1])
+		return LC_CORRUPT(err, "constant value offsets %" PRIu64 "..%"
+				  PRIu64 " over %" PRIu64 " bytes", o0, o1,
+				  lens[1]);
+	out->dim = 1;
+	out->offs = lc_malloc(2 * sizeof(uint64_t));
+	out->data = lc_malloc((size_t)(o1 - o0) + 1);
+	if (!out->offs || !out->data) {
+		blk_reset(out);
+		return LC_NOMEM(err);
+	}
+	memcpy(out->data, q + lens[0] + o0, (size_t)(o1 - o0));
+	out->offs[0] = 0;
+	out->offs[1] = o1 - o0;
+	out->data_len = o1 - o0;
+	out->n = 1;
+	return 0;
+}
+
+/*
+ * Buffers of a constant page (2.1 AllNullLayout, 2.2 ConstantLayout),
+ * told apart by the inline value and the buffer count together, as lance
+ * does: inline + 0 (no levels), inline + 2 (rep, def), no inline + 0 or
+ * 2 (all null; rep, def), no inline + 1 (value), no inline + 3 (value,
+ * rep, def). Levels are raw u16 unless rep/def_compression says
+ * otherwise; an empty level buffer means no such levels.
+ */
 static int const_init(struct pstate *ps, struct src *s, struct lc_err *err)
 {
 	const Lpb21__ConstantPage *cp = ps->cp;
-	uint64_t rs = s->p->n_buffers > 0 ? s->p->buf_size[0] : 0;
-	uint64_t ds = s->p->n_buffers > 1 ? s->p->buf_size[1] : 0;
-	uint64_t nr, nd;
+	const struct lance_page *p = s->p;
+	bool inl = cp->inline_value.len > 0;
+	size_t nb = p->n_buffers, vb = 0, lb = 0;
+	uint64_t rs = 0, ds = 0, nr, nd;
 	uint8_t *b = NULL;
 	int rc = 0;
 
+	if (nb == 2 || nb == 3)
+		lb = nb - 2;
+	if (nb == 1 || nb == 3)
+		vb = 1;
+	if (nb > 3 || (inl && vb))
+		return LC_CORRUPT(err, "%s: constant page with %zu buffers "
+				  "and %s inline value", s->what, nb,
+				  inl ? "an" : "no");
+	if (inl) {
+		unsigned w = (unsigned)cp->inline_value.len;
+
+		if (w > 32)
+			return LC_CORRUPT(err, "%s: inline value of %u bytes",
+					  s->what, w);
+		rc = blk_fixed(&ps->cv, 1, 8 * w, err);
+		if (rc)
+			return rc;
+		memcpy(ps->cv.data, cp->inline_value.data, w);
+		ps->has_cv = true;
+	} else if (vb) {
+		rc = src_read(&b, s, 0, 0, p->buf_size[0], err);
+		if (rc)
+			return rc;
+		rc = const_scalar(&ps->cv, b, p->buf_size[0], err);
+		lc_free(b);
+		b = NULL;
+		if (rc) {
+			lc_err_prefix(err, "%s: ", s->what);
+			return rc;
+		}
+		ps->has_cv = true;
+	}
+	if (nb >= 2) {
+		rs = p->buf_size[lb];
+		ds = p->buf_size[lb + 1];
+	}
 	if (!rs && !ds)
 		return 0;
 	nr = cp->rep_compression ? cp->num_rep_values : rs / 2;
@@ -2122,37 +2250,99 @@ static int const_init(struct pstate *ps, struct src *s, struct lc_err *err)
 		return LC_LIMIT(err, "%s: %" PRIu64 " levels", s->what,
 				ps->n_lev);
 	if (rs) {
-		rc = src_read(&b, s, 0, 0, rs, err);
-		if (!rc)
-			rc = decode_levels(&ps->lrep, cp->rep_compression, b,
-					   rs, ps->n_lev, err);
+		rc = src_read(&b, s, lb, 0, rs, err);
+		if (rc)
+			return rc;
+		rc = decode_levels(&ps->lrep, cp->rep_compression, b, rs,
+				   ps->n_lev, err);
 		lc_free(b);
 		b = NULL;
+		if (rc) {
+			lc_err_prefix(err, "%s: rep levels: ", s->what);
+			return rc;
+		}
 	}
-	if (!rc && ds) {
-		rc = src_read(&b, s, 1, 0, ds, err);
-		if (!rc)
-			rc = decode_levels(&ps->ldef, cp->def_compression, b,
-					   ds, ps->n_lev, err);
+	if (ds) {
+		rc = src_read(&b, s, lb + 1, 0, ds, err);
+		if (rc)
+			return rc;
+		rc = decode_levels(&ps->ldef, cp->def_compression, b, ds,
+				   ps->n_lev, err);
 		lc_free(b);
+		if (rc) {
+			lc_err_prefix(err, "%s: def levels: ", s->what);
+			return rc;
+		}
 	}
-	if (!rc && ps->li.max_rep && !ps->lrep)
-		rc = LC_CORRUPT(err, "%s: list page without rep levels",
-				s->what);
-	if (!rc && !ps->li.max_rep && (ps->lrep || ps->ldef) &&
-	    ps->n_lev != ps->rows)
-		rc = LC_CORRUPT(err, "%s: %" PRIu64 " levels for %" PRIu64
-				" rows", s->what, ps->n_lev, ps->rows);
+	if (ps->li.max_rep && !ps->lrep)
+		return LC_CORRUPT(err, "%s: list page without rep levels",
+				  s->what);
+	if (!ps->li.max_rep && ps->n_lev != ps->rows)
+		return LC_CORRUPT(err, "%s: %" PRIu64 " levels for %" PRIu64
+				  " rows", s->what, ps->n_lev, ps->rows);
+	return 0;
+}
+
+/* n copies of the constant value, shaped as the field wants them. */
+static int const_values(struct blk *v, const struct pstate *ps, uint64_t n,
+			const struct shape *sh, const char *what,
+			struct lc_err *err)
+{
+	const struct blk *cv = &ps->cv;
+	uint64_t w;
+	int rc;
+
+	if (!ps->has_cv)
+		return blk_placeholders(v, sh, n, err);
+	if (!cv->bits) {	/* variable width */
+		w = cv->offs[1];
+		if (sh->bits)
+			return LC_CORRUPT(err, "%s: variable-width constant "
+					  "for a %u-bit field", what,
+					  sh->bits);
+		if (n > MAX_ITEMS || (w && n > MAX_BYTES / w))
+			return LC_LIMIT(err, "%s: %" PRIu64 " copies of a %"
+					PRIu64 "-byte constant", what, n, w);
+		memset(v, 0, sizeof(*v));
+		v->dim = 1;
+		v->offs = lc_malloc((size_t)(n + 1) * sizeof(uint64_t));
+		v->data = lc_malloc((size_t)(n * w) + 1);
+		if (!v->offs || !v->data) {
+			blk_reset(v);
+			return LC_NOMEM(err);
+		}
+		for (uint64_t i = 0; i < n; i++) {
+			v->offs[i] = i * w;
+			memcpy(v->data + i * w, cv->data, (size_t)w);
+		}
+		v->offs[n] = n * w;
+		v->data_len = n * w;
+		v->n = n;
+		return 0;
+	}
+	if (sh->bits == 1) {	/* bool: an arrow bitmap of one bit */
+		rc = blk_fixed(v, n, 1, err);
+		if (!rc && (cv->data[0] & 1))
+			memset(v->data, 0xff, (size_t)v->data_len);
+		return rc;
+	}
+	if (sh->bits != cv->bits)
+		return LC_CORRUPT(err, "%s: constant of %u bits for a %u-bit "
+				  "field", what, cv->bits, sh->bits);
+	w = cv->bits / 8;
+	rc = blk_fixed(v, n, cv->bits, err);
 	if (rc)
-		lc_err_prefix(err, "%s: levels: ", s->what);
-	return rc;
+		return rc;
+	v->dim = sh->dim ? sh->dim : 1;
+	for (uint64_t i = 0; i < n; i++)
+		memcpy(v->data + i * w, cv->data, (size_t)w);
+	return 0;
 }
 
 static int const_read(struct leaf *out, struct src *s,
 		      const struct pstate *ps, uint64_t a, uint64_t cnt,
 		      const struct shape *sh, struct lc_err *err)
 {
-	const Lpb21__ConstantPage *cp = ps->cp;
 	uint64_t l0 = a, l1 = a + cnt, nvis = 0;
 	bool has_lev = ps->lrep || ps->ldef;
 	struct blk v;
@@ -2184,9 +2374,9 @@ static int const_read(struct leaf *out, struct src *s,
 		if (has_lev) {
 			d = ps->ldef ? ps->ldef[i] : 0;
 		} else {
-			/* no levels: every row is null unless a value is
-			 * inlined (then every row is that value) */
-			d = cp->inline_value.len || !ps->li.max_def ? 0 : 1;
+			/* no levels: every row is the value, or null when
+			 * the page has none */
+			d = ps->has_cv || !ps->li.max_def ? 0 : 1;
 		}
 		nvis += page_visible(&ps->li, d);
 		rc = level_canon(&d, r, &ps->li, err);
@@ -2195,23 +2385,9 @@ static int const_read(struct leaf *out, struct src *s,
 		if (rc)
 			return rc;
 	}
-	if (cp->inline_value.len) {
-		unsigned w = (unsigned)cp->inline_value.len;
-
-		if (w == 0 || w > 32 || (sh->bits && sh->bits != 8 * w))
-			return LC_CORRUPT(err, "%s: inline value of %u bytes",
-					  s->what, w);
-		rc = blk_fixed(&v, nvis, 8 * w, err);
-		if (rc)
-			return rc;
-		v.dim = sh->dim ? sh->dim : 1;
-		for (uint64_t i = 0; i < nvis; i++)
-			memcpy(v.data + i * w, cp->inline_value.data, w);
-	} else {
-		rc = blk_placeholders(&v, sh, nvis, err);
-		if (rc)
-			return rc;
-	}
+	rc = const_values(&v, ps, nvis, sh, s->what, err);
+	if (rc)
+		return rc;
 	rc = blk_append(&out->v, &v, 0, v.n, err);
 	blk_reset(&v);
 	return rc;

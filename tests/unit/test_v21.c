@@ -608,6 +608,8 @@ TEST(f22_wide) { run_fixture("22_wide"); }
 TEST(f22_fsst) { run_fixture("22_fsst"); }
 TEST(f22_opts) { run_fixture("22_opts"); }
 TEST(f22_blobv2) { run_fixture("22_blobv2"); }
+TEST(f21_const) { run_fixture("21_const"); }
+TEST(f22_const) { run_fixture("22_const"); }
 
 
 /* ---------------------------------------------------------- corruption */
@@ -864,6 +866,68 @@ TEST(hostile_layouts)
 	CHECK_ERR(rc, err, LC_EK_CORRUPT, "");
 }
 
+/* Constant pages: buffer roles follow the inline value and the buffer
+ * count; a value buffer is u32 count, u32 lengths, then the buffers. */
+TEST(hostile_constant)
+{
+	struct lc_err err = { 0 };
+	Lpb21__Layout lay = LPB21__LAYOUT__INIT;
+	Lpb21__ConstantPage cp = LPB21__CONSTANT_PAGE__INIT;
+	Lpb21__Layer layers[1] = { LPB21__LAYER__LAYER_NULLABLE_ITEM };
+	uint8_t val[32] = { 2, 0, 0, 0, 8, 0, 0, 0, 1, 0, 0, 0,
+			    0, 0, 0, 0, 1, 0, 0, 0, 'a' };
+	uint8_t def[8] = { 0, 0, 1, 0 }, seven[4] = { 7, 0, 0, 0 };
+	const uint8_t *bufs[4] = { val, def, def, def };
+	uint64_t sizes[4] = { 21, 0, 4, 4 };
+	int rc;
+
+	cp.layers = layers;
+	cp.n_layers = 1;
+	lay.layout_case = LPB21__LAYOUT__LAYOUT_CONSTANT;
+	lay.constant = &cp;
+	/* value, no rep, def: "a", null */
+	CHECK(decode_layout(&err, &lay, 2, bufs, sizes, 3) == 0);
+	CHECK(decode_layout(&err, &lay, 1, bufs, sizes, 1) == 0);
+	rc = decode_layout(&err, &lay, 2, bufs, sizes, 4);
+	CHECK_ERR(rc, err, LC_EK_CORRUPT, "4 buffers and no inline");
+
+	memset(&err, 0, sizeof(err));
+	cp.inline_value.data = seven;
+	cp.inline_value.len = 4;
+	rc = decode_layout(&err, &lay, 2, bufs, sizes, 1);
+	CHECK_ERR(rc, err, LC_EK_CORRUPT, "1 buffers and an inline");
+	cp.inline_value.len = 0;
+
+	memset(&err, 0, sizeof(err));
+	sizes[0] = 22;		/* a byte after the value */
+	rc = decode_layout(&err, &lay, 2, bufs, sizes, 3);
+	CHECK_ERR(rc, err, LC_EK_CORRUPT, "1 bytes after the constant");
+
+	memset(&err, 0, sizeof(err));
+	sizes[0] = 21;
+	val[16] = 2;		/* end offset past the one byte */
+	rc = decode_layout(&err, &lay, 2, bufs, sizes, 3);
+	CHECK_ERR(rc, err, LC_EK_CORRUPT, "offsets 0..2 over 1");
+
+	memset(&err, 0, sizeof(err));
+	val[0] = 3;		/* three arrow buffers */
+	rc = decode_layout(&err, &lay, 2, bufs, sizes, 3);
+	CHECK_ERR(rc, err, LC_EK_UNSUPPORTED, "3 arrow buffers");
+
+	memset(&err, 0, sizeof(err));
+	val[0] = 2;
+	val[4] = 200;		/* offsets buffer longer than the value */
+	rc = decode_layout(&err, &lay, 2, bufs, sizes, 3);
+	CHECK_ERR(rc, err, LC_EK_CORRUPT, "buffer 0 of 200 bytes");
+
+	memset(&err, 0, sizeof(err));
+	val[4] = 8;
+	val[16] = 1;
+	sizes[2] = 6;		/* three def levels for two rows */
+	rc = decode_layout(&err, &lay, 2, bufs, sizes, 3);
+	CHECK_ERR(rc, err, LC_EK_CORRUPT, "3 levels for 2 rows");
+}
+
 /* Bit p of `lane`'s stream is bit p % t of word lanes * (p / t) + lane. */
 static void put_bit(uint8_t *packed, unsigned t, unsigned lanes,
 		    unsigned lane, uint64_t p)
@@ -1036,6 +1100,8 @@ TEST_MAIN(TEST_ENTRY(f21_ints), TEST_ENTRY(f21_ints2),
 	  TEST_ENTRY(f22_images), TEST_ENTRY(f22_blobv2),
 	  TEST_ENTRY(f21_wide), TEST_ENTRY(f21_fsst), TEST_ENTRY(f21_opts),
 	  TEST_ENTRY(f22_wide), TEST_ENTRY(f22_fsst), TEST_ENTRY(f22_opts),
+	  TEST_ENTRY(f21_const), TEST_ENTRY(f22_const),
+	  TEST_ENTRY(hostile_constant),
 	  TEST_ENTRY(corrupt_chunk_meta), TEST_ENTRY(corrupt_bit_width),
 	  TEST_ENTRY(corrupt_rep_index), TEST_ENTRY(corrupt_zstd_length),
 	  TEST_ENTRY(corrupt_fsst_code), TEST_ENTRY(corrupt_type_url),

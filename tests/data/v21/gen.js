@@ -1,6 +1,7 @@
 // gen.js - writes the 2.1/2.2 fixtures in this directory with LanceDB 0.39
 // (lance 12) and records what LanceDB reads back. Run once, by hand:
-//   NODE_PATH=/path/to/node_modules node gen.js [workdir]
+//   NODE_PATH=/path/to/node_modules node gen.js [workdir [table...]]
+// (naming tables regenerates only those fixtures).
 // For each table T and version V it leaves V_T/data/<file>.lance (plus blob
 // sidecars) and V_T.json: the manifest schema, the DataFile entry and the
 // values of every top-level column as LanceDB returned them.
@@ -13,6 +14,7 @@ const { Field, Schema } = arrow;
 
 const OUT = __dirname;
 const WORK = process.argv[2] || '/tmp/v21';
+const ONLY = process.argv.slice(3);
 
 // ---------------------------------------------------------------- helpers
 let seed = 12345;
@@ -410,6 +412,44 @@ function tables(ver) {
 			field('id', new A.Int32(), false),
 			field('img', new A.Binary(), true)]) });
 	}
+	{
+		// Constant pages: one distinct non-null value per column, with
+		// and without nulls (2.2 ConstantLayout: inline fixed values,
+		// variable ones in a value buffer, levels after it).
+		const n = 300, rows = [];
+		for (let i = 0; i < n; i++) {
+			const nl = i % 3 === 1;
+			rows.push({ s: nl ? null : 'a', b: nl ? null : Buffer.from('xyz'),
+				ls: i % 7 === 2 ? null : 'same large',
+				lb: nl ? null : Buffer.from('LB'),
+				e: nl ? null : '', eb: Buffer.alloc(0),
+				i32: nl ? null : 7, f64: i % 5 ? 2.5 : null,
+				bo: nl ? null : true, bf: false,
+				an: null, as: null,
+				li: i % 4 === 3 ? null : [1, 2],
+				lc: i % 4 === 3 ? null : i % 4 === 2 ? [] : [5, 5],
+				ln: i % 4 === 1 ? [] : [null],
+				st: { x: nl ? null : 9, y: 'yy' } });
+		}
+		T.push({ name: 'const', rows, schema: new Schema([
+			field('s', new A.Utf8(), true),
+			field('b', new A.Binary(), true),
+			field('ls', new A.LargeUtf8(), true),
+			field('lb', new A.LargeBinary(), true),
+			field('e', new A.Utf8(), true),
+			field('eb', new A.Binary(), false),
+			field('i32', new A.Int32(), true),
+			field('f64', new A.Float64(), true),
+			field('bo', new A.Bool(), true),
+			field('bf', new A.Bool(), false),
+			field('an', new A.Int64(), true),
+			field('as', new A.Utf8(), true),
+			field('li', new A.List(field('item', new A.Int32(), true)), true),
+			field('lc', new A.List(field('item', new A.Int32(), true)), true),
+			field('ln', new A.List(field('item', new A.Utf8(), true)), false),
+			field('st', new A.Struct([field('x', new A.Int32(), true),
+				field('y', new A.Utf8(), true)]), true)]) });
+	}
 	if (ver === '2.1') {
 		const sizes = [3000, null, 0, 7000, 100];
 		const rows = sizes.map((s, i) => ({ id: i,
@@ -436,6 +476,8 @@ async function main() {
 		seed = 12345;
 		const db = await lancedb.connect(path.join(WORK, ver));
 		for (const t of tables(ver)) {
+			if (ONLY.length && !ONLY.includes(t.name))
+				continue;
 			const tbl = await db.createTable(t.name, t.rows, { mode: 'overwrite',
 				schema: t.schema,
 				storageOptions: { new_table_data_storage_version: ver } });
