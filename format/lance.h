@@ -61,6 +61,7 @@ struct lance_type {
 	enum lance_type_id id;
 	bool large;		/* large_string, large_binary, large_list */
 	bool dict;		/* dictionary-encoded; values materialized */
+	enum lance_type_id dict_index;	/* the keys' integer type */
 	enum lance_time_unit unit;
 	int32_t width;		/* fixed_size_binary bytes, fixed_size_list n */
 	int32_t precision, scale;	/* decimals */

@@ -276,6 +276,7 @@ static int parse_type(struct lance_type *out, struct tok t, int depth,
 		/* dict:<value>:<index>:<ordered> */
 		struct tok ord, r2, index, value;
 		struct lance_type it;
+		enum lance_type_id index_id;
 		bool is_int;
 		int rc;
 
@@ -288,6 +289,7 @@ static int parse_type(struct lance_type *out, struct tok t, int depth,
 		if (rc)
 			return rc;
 		is_int = is_int_type(it.id);
+		index_id = it.id;
 		lance_type_reset(&it);
 		if (!is_int)
 			return LC_UNSUPPORTED(err, "'%.*s': dictionary index "
@@ -304,6 +306,7 @@ static int parse_type(struct lance_type *out, struct tok t, int depth,
 					      (int)(t.n > 80 ? 80 : t.n), t.p);
 		}
 		out->dict = true;
+		out->dict_index = index_id;
 		return 0;
 	}
 	return bad_type(t, err);

@@ -23,16 +23,27 @@
 #include "lance_int.h"
 
 #include "file.pb-c.h"
+#include "table.pb-c.h"
 
 #define FOOTER1_LEN 16
 #define MAX_PAGE_TABLE (64u << 20)
 #define MAX_V1_ROWS (1ull << 31)
+
+/* A dictionary field's values, from the file's embedded manifest. */
+struct v1_dict {
+	int32_t field;
+	uint64_t offset, length;	/* Field.dictionary: where, how many */
+	struct lance_array values;	/* decoded lazily, under f->mu */
+	bool loaded;
+};
 
 struct v1_state {
 	uint64_t *batch;	/* n_batches + 1 cumulative row counts */
 	size_t n_batches;
 	int32_t min_id, max_id;
 	uint8_t *table;		/* 16 bytes per (field, batch) */
+	struct v1_dict *dicts;
+	size_t n_dicts;
 };
 
 static void v1_free(struct lance_file *f)
@@ -43,6 +54,9 @@ static void v1_free(struct lance_file *f)
 		return;
 	lc_free(s->batch);
 	lc_free(s->table);
+	for (size_t i = 0; i < s->n_dicts; i++)
+		lance_array_reset(&s->dicts[i].values);
+	lc_free(s->dicts);
 	lc_free(s);
 	f->dec = NULL;
 }
@@ -94,6 +108,74 @@ static int load_meta(Lpb__V1Metadata **out, struct lance_file *f,
 		rc = LC_CORRUPT(err, "%s: v1 metadata does not parse",
 				f->path);
 out:
+	lc_free(buf);
+	return rc;
+}
+
+static bool has_dict_field(const struct lance_file *f)
+{
+	for (size_t i = 0; i < f->n_map; i++) {
+		const struct lance_field *fl =
+			lance_schema_field_by_id(f->schema, f->map_field[i]);
+
+		if (fl && fl->type.dict)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Legacy dictionary values are written into the data file with the plain
+ * or var-binary encoders, and the file's embedded manifest (at
+ * manifest_position: u32 length + Manifest) records, per dictionary
+ * field, where (offset) and how many values (length).
+ */
+static int load_dict_refs(struct lance_file *f, struct v1_state *s,
+			  uint64_t pos, struct lc_err *err)
+{
+	uint64_t size = ostore_size(f->obj), len;
+	Lpb__Manifest *m = NULL;
+	uint8_t hdr[4], *buf = NULL;
+	int rc;
+
+	if (!pos || !lc_range_ok(pos, 4, size))
+		return LC_CORRUPT(err, "%s: dictionary fields but no embedded "
+				  "manifest (at %" PRIu64 ")", f->path, pos);
+	rc = lance__file_pread(f, pos, 4, hdr, err);
+	if (rc)
+		return rc;
+	len = lc_le32(hdr);
+	if (!lc_range_ok(pos + 4, len, size))
+		return LC_CORRUPT(err, "%s: embedded manifest of %" PRIu64
+				  " bytes runs past the file", f->path, len);
+	buf = lc_malloc(len ? (size_t)len : 1);
+	if (!buf)
+		return LC_NOMEM(err);
+	rc = lance__file_pread(f, pos + 4, (size_t)len, buf, err);
+	if (!rc)
+		rc = lance__pb_check(buf, (size_t)len, LANCE_PB_MAX_DEPTH,
+				     "embedded manifest", err);
+	if (!rc && !(m = lpb__manifest__unpack(NULL, (size_t)len, buf)))
+		rc = LC_CORRUPT(err, "%s: embedded manifest does not parse",
+				f->path);
+	if (!rc) {
+		s->dicts = lc_calloc(m->n_fields + 1, sizeof(*s->dicts));
+		if (!s->dicts)
+			rc = LC_NOMEM(err);
+	}
+	for (size_t i = 0; !rc && i < m->n_fields; i++) {
+		const Lpb__Field *fl = m->fields[i];
+
+		if (!fl->dictionary || fl->dictionary->offset < 0 ||
+		    fl->dictionary->length < 0)
+			continue;
+		s->dicts[s->n_dicts].field = fl->id;
+		s->dicts[s->n_dicts].offset = (uint64_t)fl->dictionary->offset;
+		s->dicts[s->n_dicts].length = (uint64_t)fl->dictionary->length;
+		s->n_dicts++;
+	}
+	if (m)
+		lpb__manifest__free_unpacked(m, NULL);
 	lc_free(buf);
 	return rc;
 }
@@ -170,6 +252,8 @@ int lance__v1_open(struct lance_file *f, const uint8_t *tail,
 	}
 	rc = lance__file_pread(f, md->page_table_position, (size_t)tlen,
 			       s->table, err);
+	if (!rc && has_dict_field(f))
+		rc = load_dict_refs(f, s, md->manifest_position, err);
 out:
 	lpb__v1_metadata__free_unpacked(md, NULL);
 	return rc;
@@ -348,6 +432,136 @@ out:
 	return rc;
 }
 
+static int page_of(uint64_t *pos, uint64_t *len, struct lance_file *f,
+		   int32_t id, size_t b, struct lc_err *err);
+
+/* The decoded dictionary of `field`, loaded once. */
+static int dict_values(const struct lance_array **out, struct lance_file *f,
+		       const struct lance_field *field, struct lc_err *err)
+{
+	struct v1_state *s = f->dec;
+	struct v1_dict *d = NULL;
+	struct lance_type vt = field->type;
+	struct lance_array a = { 0 };
+	int rc = 0;
+
+	for (size_t i = 0; i < s->n_dicts; i++)
+		if (s->dicts[i].field == field->id)
+			d = &s->dicts[i];
+	if (!d)
+		return LC_CORRUPT(err, "dictionary field %d has no dictionary "
+				  "in the embedded manifest", field->id);
+	pthread_mutex_lock(&f->mu);
+	if (d->loaded) {
+		*out = &d->values;
+		pthread_mutex_unlock(&f->mu);
+		return 0;
+	}
+	pthread_mutex_unlock(&f->mu);
+	vt.dict = false;
+	if (d->length > MAX_V1_ROWS)
+		return LC_LIMIT(err, "a dictionary of %" PRIu64 " values",
+				d->length);
+	a.length = d->length;
+	if (vt.id == LANCE_T_UTF8 || vt.id == LANCE_T_BINARY) {
+		rc = var_piece(&a, f, NULL, d->offset, 0, d->length, false,
+			       err);
+	} else {
+		unsigned w = lance_type_width(&vt);
+
+		if (!w)
+			rc = LC_UNSUPPORTED(err, "a dictionary of type %d",
+					    (int)vt.id);
+		else
+			rc = fetch(&a.values, f, d->offset, d->length * w,
+				   err);
+		a.values_len = d->length * w;
+	}
+	if (rc) {
+		lance_array_reset(&a);
+		return rc;
+	}
+	pthread_mutex_lock(&f->mu);
+	if (!d->loaded) {
+		d->values = a;
+		d->loaded = true;
+		memset(&a, 0, sizeof(a));
+	}
+	*out = &d->values;
+	pthread_mutex_unlock(&f->mu);
+	lance_array_reset(&a);
+	return 0;
+}
+
+/* Keys [a, e) of a dictionary page, materialized as values. Legacy keys
+ * are 0-based; nulls were stored as key 0, and Lance reads them back as
+ * the first value, as we do. */
+static int dict_piece(struct lance_array *out, struct lance_file *f,
+		      const struct lance_field *field, size_t b, uint64_t a,
+		      uint64_t e, struct lc_err *err)
+{
+	const struct lance_type *t = &field->type;
+	struct lance_type kt = { .id = t->dict_index };
+	const struct lance_array *dv = NULL;
+	uint64_t pos, len, n = e - a, total = 0;
+	unsigned kw = lance_type_width(&kt), vw = lance_type_width(t);
+	bool var = t->id == LANCE_T_UTF8 || t->id == LANCE_T_BINARY;
+	uint8_t *keys = NULL;
+	int rc;
+
+	if (!kw || (!var && !vw))
+		return LC_UNSUPPORTED(err, "dictionary of type %d keyed by "
+				      "type %d", (int)t->id, (int)kt.id);
+	rc = dict_values(&dv, f, field, err);
+	if (!rc)
+		rc = page_of(&pos, &len, f, field->id, b, err);
+	if (!rc && e > len)
+		rc = LC_CORRUPT(err, "field %d batch %zu: keys %" PRIu64 "..%"
+				PRIu64 " of a %" PRIu64 "-key page", field->id,
+				b, a, e, len);
+	if (!rc)
+		rc = fetch(&keys, f, pos + a * kw, n * kw, err);
+	if (rc)
+		return rc;
+	for (uint64_t i = 0; i < n && !rc; i++) {
+		uint64_t k = kw == 1 ? keys[i] : kw == 2 ? lc_le16(keys + 2 * i)
+			     : kw == 4 ? lc_le32(keys + 4 * i)
+				       : lc_le64(keys + 8 * i);
+
+		if (k >= dv->length)
+			rc = LC_CORRUPT(err, "dictionary key %" PRIu64 " of %"
+					PRIu64 " values", k, dv->length);
+		else if (var)
+			total += dv->offsets[k + 1] - dv->offsets[k];
+	}
+	if (!rc && var && !(out->offsets = lc_malloc(((size_t)n + 1) *
+						     sizeof(uint64_t))))
+		rc = LC_NOMEM(err);
+	if (!rc && !(out->values = lc_malloc(var ? (size_t)total + 1 :
+					      (size_t)(n * vw) + 1)))
+		rc = LC_NOMEM(err);
+	for (uint64_t i = 0, at = 0; !rc && i < n; i++) {
+		uint64_t k = kw == 1 ? keys[i] : kw == 2 ? lc_le16(keys + 2 * i)
+			     : kw == 4 ? lc_le32(keys + 4 * i)
+				       : lc_le64(keys + 8 * i);
+
+		if (var) {
+			uint64_t l = dv->offsets[k + 1] - dv->offsets[k];
+
+			out->offsets[i] = at;
+			memcpy(out->values + at, dv->values + dv->offsets[k],
+			       (size_t)l);
+			at += l;
+			out->offsets[i + 1] = at;
+		} else {
+			memcpy(out->values + i * vw, dv->values + k * vw, vw);
+		}
+	}
+	out->values_len = var ? total : n * vw;
+	lc_free(keys);
+	return rc;
+}
+
 /*
  * Values [a, e) of batch `b`'s page of `field` (rows, or items below a
  * list). `type` is the field's type, or an item type inside a fixed-size
@@ -369,9 +583,12 @@ static int read_piece(struct lance_array *out, struct lance_file *f,
 		return LC_LIMIT(err, "fields nested deeper than 32");
 	if (n > MAX_V1_ROWS)
 		return LC_LIMIT(err, "%" PRIu64 " values in one read", n);
-	if (type->dict)
-		return LC_UNSUPPORTED(err, "v1 dictionary fields (values in "
-				      "the manifest) are not supported yet");
+	if (type->dict && field)
+		return dict_piece(out, f, field, b, a, e, err);
+	if (type->id == LANCE_T_NULL) {	/* no data: every value null */
+		out->validity = lc_calloc(1, (size_t)(n + 7) / 8 + 1);
+		return out->validity ? 0 : LC_NOMEM(err);
+	}
 	if (type->id == LANCE_T_STRUCT) {
 		if (!field)
 			return LC_CORRUPT(err, "struct without a field");

@@ -527,11 +527,11 @@ const char *render_sniff_ext(const uint8_t *h, size_t n)
 		return "webp";
 	if (has(h, n, 0, "RIFF", 4) && has(h, n, 8, "WAVE", 4))
 		return "wav";
-	if (has(h, n, 0, "BM", 2) && n >= 14)
+	if (has(h, n, 0, "BM", 2))
 		return "bmp";
 	if (has(h, n, 0, "II*\0", 4) || has(h, n, 0, "MM\0*", 4))
 		return "tif";
-	if (has(h, n, 4, "ftyp", 4)) {
+	if (has(h, n, 4, "ftyp", 4) && n >= 12) {	/* the box needs a brand */
 		if (has(h, n, 8, "avif", 4) || has(h, n, 8, "avis", 4))
 			return "avif";
 		if (has(h, n, 8, "heic", 4) || has(h, n, 8, "heix", 4) ||

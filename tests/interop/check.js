@@ -87,7 +87,8 @@ const cmdText = (args) => 'lancefs ' + args.map((a) => (/[\s'"]/.test(a) ? JSON.
 function lsNames(stdout) {
   return stdout.toString('utf8').split('\n').filter((l) => l.length).map((l) => l.replace(/\/$/, ''));
 }
-// Accepted `ls -l` line forms: "MODE LINKS OWNER GROUP SIZE DATE... NAME"
+// Accepted `ls -l` line forms: "MODE SIZE ISO-TIME NAME" (what lancefs
+// prints, man/lancefs.1), "MODE LINKS OWNER GROUP SIZE DATE... NAME"
 // (coreutils style, MODE like -r--r--r--), "NAME SIZE", "SIZE NAME"
 // (whitespace separated); a "total N" line is ignored.
 function parseLsLong(stdout) {
@@ -96,6 +97,11 @@ function parseLsLong(stdout) {
     if (!line.trim() || /^total \d+$/.test(line.trim())) continue;
     const tok = line.trim().split(/\s+/);
     let name; let size;
+    const own = /^([-d][-rwx]{9})\s+(\d+)\s+\d{4}-\d\d-\d\dT\S+\s(.*)$/.exec(line);
+    if (own) {
+      entries.push({ name: own[3].replace(/\/$/, ''), size: Number(own[2]), dir: own[1].startsWith('d') });
+      continue;
+    }
     if (/^[-dlcbps][-rwxsStT]{9}[.+@]?$/.test(tok[0]) && tok.length >= 6) {
       size = tok[4]; name = tok[tok.length - 1];
     } else if (tok.length === 2) {

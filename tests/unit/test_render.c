@@ -167,6 +167,9 @@ TEST(sniff)
 	CHECK_STR(render_sniff_ext((const uint8_t *)"\0\0\0\x18" "ftypisom",
 				   12), "mp4");
 	CHECK_STR(render_sniff_ext((const uint8_t *)"\x93NUMPY", 6), "npy");
+	CHECK_STR(render_sniff_ext((const uint8_t *)"BM", 2), "bmp");
+	CHECK_STR(render_sniff_ext((const uint8_t *)"\0\0\0\x0c" "ftyp", 8),
+		  "bin");
 	CHECK_STR(render_sniff_ext((const uint8_t *)"\xff\xd8", 2), "bin");
 	CHECK_STR(render_sniff_ext(NULL, 0), "bin");
 }

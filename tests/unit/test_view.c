@@ -1,0 +1,143 @@
+/* test_view.c - the view over small LanceDB-written fixtures: row
+ * folders, files, meta.json, hidden entries, names, errors. */
+#include <stdlib.h>
+
+#include "fixture.h"
+#include "harness.h"
+#include "view.h"
+
+static char *read_path(struct view *v, const char *path, struct lc_err *err)
+{
+	struct vnode n;
+	struct lc_buf b;
+	uint8_t *out = NULL;
+
+	lc_buf_init(&b, 0);
+	if (view_resolve(&n, v, path, err))
+		return NULL;
+	if (!view_read_file(&b, v, &n, err))
+		(void)!lc_buf_take(&b, &out, NULL, err);
+	vnode_reset(&n);
+	lc_buf_reset(&b);
+	return (char *)out;
+}
+
+struct names {
+	char buf[1024];
+};
+
+static int collect(void *ctx, uint64_t index, const char *name,
+		   const struct vnode *node)
+{
+	struct names *n = ctx;
+
+	(void)index;
+	(void)node;
+	strcat(n->buf, name);
+	strcat(n->buf, " ");
+	return 0;
+}
+
+static int list(struct names *out, struct view *v, const char *path,
+		struct lc_err *err)
+{
+	struct vnode n;
+	int rc = view_resolve(&n, v, path, err);
+
+	out->buf[0] = 0;
+	if (!rc)
+		rc = view_readdir(v, &n, 0, collect, out, err);
+	vnode_reset(&n);
+	return rc;
+}
+
+/* LanceDB wrote d = a, b, a, c, b as dictionary<int32, utf8> in a legacy
+ * (0.1) dataset; the values live in the data file, keys in its pages. */
+TEST(legacy_dictionary)
+{
+	static const char *want[] = { "a", "b", "a", "c", "b" };
+	struct lc_err err = { 0 };
+	struct view *v;
+
+	CHECK_OK(view_open(&v, fixture_path("lancedb/legacydict.lance"), NULL,
+			   &err), &err);
+	for (int r = 0; r < 5; r++) {
+		char path[64], expect[64], *got;
+
+		snprintf(path, sizeof(path), "%08d/meta.json", r);
+		snprintf(expect, sizeof(expect),
+			 "{\"id\":%d,\"d\":\"%s\"}\n", r, want[r]);
+		got = read_path(v, path, &err);
+		CHECK(got != NULL);
+		CHECK_STR(got, expect);
+		free(got);
+	}
+	view_free(v);
+}
+
+TEST(hidden_entries_and_names)
+{
+	struct lc_err err = { 0 };
+	struct view_opts o = { 0 };
+	struct names n;
+	struct view *v;
+	struct vnode node;
+
+	CHECK_OK(view_open(&v, fixture_path("lancedb/legacydict.lance"), NULL,
+			   &err), &err);
+	CHECK_OK(list(&n, v, "", &err), &err);
+	/* only rows are listed at the root */
+	CHECK_STR(n.buf, "00000000 00000001 00000002 00000003 00000004 ");
+	CHECK_OK(list(&n, v, "@versions", &err), &err);
+	CHECK_STR(n.buf, "1 ");
+	CHECK_OK(list(&n, v, "@versions/1", &err), &err);
+	CHECK_STR(n.buf, "00000000 00000001 00000002 00000003 00000004 ");
+	CHECK_OK(list(&n, v, ".lancefs", &err), &err);
+	CHECK_STR(n.buf, "status errors ");
+	CHECK_OK(list(&n, v, "00000003", &err), &err);
+	CHECK_STR(n.buf, "meta.json ");
+	/* only canonical row names resolve */
+	CHECK_EQ_U64(view_resolve(&node, v, "3", &err), ENOENT);
+	CHECK_EQ_U64(view_resolve(&node, v, "000000003", &err), ENOENT);
+	CHECK_EQ_U64(view_resolve(&node, v, "00000009", &err), ENOENT);
+	CHECK_EQ_U64(view_resolve(&node, v, "@versions/2", &err), ENOENT);
+	view_free(v);
+
+	/* a string name column: duplicates get ~<row number> */
+	CHECK_OK(view_opts_parse(&o, "name_column=d", &err), &err);
+	CHECK_OK(view_open(&v, fixture_path("lancedb/legacydict.lance"), &o,
+			   &err), &err);
+	CHECK_OK(list(&n, v, "", &err), &err);
+	CHECK_STR(n.buf, "a b a~2 c b~4 ");
+	CHECK_OK(list(&n, v, "a~2", &err), &err);
+	CHECK_STR(n.buf, "meta.json ");
+	view_free(v);
+	view_opts_reset(&o);
+}
+
+TEST(bad_options)
+{
+	struct lc_err err = { 0 };
+	struct view_opts o = { 0 };
+	struct view *v;
+
+	CHECK_OK(view_opts_parse(&o, "name_column=nosuch", &err), &err);
+	CHECK_EQ_U64(view_open(&v, fixture_path("lancedb/legacydict.lance"),
+			       &o, &err), EINVAL);
+	CHECK(strstr(err.msg, "nosuch") != NULL);
+	view_opts_reset(&o);
+	lc_err_clear(&err);
+	CHECK_EQ_U64(view_opts_parse(&o, "version=x", &err), EINVAL);
+	lc_err_clear(&err);
+	CHECK_EQ_U64(view_opts_parse(&o, "bogus=1", &err), ENOENT);
+	CHECK_OK(view_opts_parse(&o, "version=7", &err), &err);
+	CHECK_EQ_U64(view_open(&v, fixture_path("lancedb/legacydict.lance"),
+			       &o, &err), ENOENT);
+	view_opts_reset(&o);
+	lc_err_clear(&err);
+	CHECK_EQ_U64(view_open(&v, fixture_path("nosuchdir"), NULL, &err),
+		     ENOENT);
+}
+
+TEST_MAIN(TEST_ENTRY(legacy_dictionary), TEST_ENTRY(hidden_entries_and_names),
+	  TEST_ENTRY(bad_options))
