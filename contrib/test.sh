@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up a Debian 12 machine (unless LANCEFS_NO_SETUP=1), then builds
 # lancefs twice -- a normal build and an ASan+UBSan build, both with
-# warnings as errors -- and runs the whole test suite in each.
+# warnings as errors -- and runs the whole test suite in each; last, a
+# short deterministic run of every fuzz target (clang libFuzzer).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,3 +22,4 @@ run() {
 run build -DCMAKE_BUILD_TYPE=RelWithDebInfo
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	run build-asan -DCMAKE_BUILD_TYPE=Debug -DLANCEFS_SANITIZE=ON
+contrib/fuzz.sh build-fuzz

@@ -6,6 +6,7 @@
  * dataset), 2 an I/O or data error.
  */
 #include <getopt.h>
+#include <stdbool.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -463,6 +464,17 @@ out:
 	return rc ? fail(&err, strerror(rc)) : 0;
 }
 
+static bool is_command(const char *s)
+{
+	static const char *const cmds[] = { "ls", "cat", "info", "mount",
+					    "umount", NULL };
+
+	for (int i = 0; cmds[i]; i++)
+		if (!strcmp(s, cmds[i]))
+			return true;
+	return false;
+}
+
 int lancefs_cli(int argc, char **argv)
 {
 	const char *base = strrchr(argv[0], '/');
@@ -472,10 +484,8 @@ int lancefs_cli(int argc, char **argv)
 	if (!strcmp(base, "mount.lancefs"))
 		return lancefs_mount_helper(argc, argv);
 	/* mount.fuse3 runs `lancefs SOURCE DIR -o OPTS` */
-	if (argc >= 3 && argv[1][0] != '-' && !stat(argv[2], &sb) &&
-	    S_ISDIR(sb.st_mode) && strcmp(argv[1], "ls") &&
-	    strcmp(argv[1], "cat") && strcmp(argv[1], "info") &&
-	    strcmp(argv[1], "mount"))
+	if (argc >= 3 && argv[1][0] != '-' && !is_command(argv[1]) &&
+	    !stat(argv[2], &sb) && S_ISDIR(sb.st_mode))
 		return lancefs_mount_helper(argc, argv);
 	if (argc < 2) {
 		fputs(usage_text, stderr);

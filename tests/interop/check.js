@@ -1,11 +1,14 @@
 #!/usr/bin/env node
 'use strict';
-// check.js --lancefs BIN --data OUTDIR [--only NAME]... [--full] [--max-rows N] [--jobs N] [--max-report N]
+// check.js --lancefs BIN --data OUTDIR [--mount] [--only NAME]... [--full] [--max-rows N] [--jobs N] [--max-report N]
 //
 // Compares what `lancefs ls` / `lancefs cat` show for every fixture dataset
 // (make_datasets.js OUTDIR) with LanceDB's view (lib/oracle.js, the same as
-// dump.js).  One test per dataset per storage version; the last line is
-// "N passed, M failed"; exit status 1 when anything failed.
+// dump.js).  With --mount, each dataset is mounted with `lancefs mount` and
+// the same questions are answered through plain filesystem calls (readdir,
+// stat, read) on the mount instead.  One test per dataset per storage
+// version; the last line is "N passed, M failed"; exit status 1 when
+// anything failed.
 const fs = require('fs');
 const path = require('path');
 const { spawn } = require('child_process');
@@ -28,7 +31,7 @@ function usage(msg) {
 }
 
 function parseArgs(argv) {
-  const o = { only: [], full: false, jobs: 4, maxReport: 20, maxRows: 0 };
+  const o = { only: [], full: false, jobs: 4, maxReport: 20, maxRows: 0, mount: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const val = () => { if (i + 1 >= argv.length) usage(`${a} needs a value`); return argv[++i]; };
@@ -36,6 +39,7 @@ function parseArgs(argv) {
     else if (a === '--data') o.data = val();
     else if (a === '--only') o.only.push(val());
     else if (a === '--full') o.full = true;
+    else if (a === '--mount') o.mount = true;
     else if (a === '--jobs') o.jobs = Math.max(1, parseInt(val(), 10) || 1);
     else if (a === '--max-report') o.maxReport = Math.max(1, parseInt(val(), 10) || 1);
     else if (a === '--max-rows') o.maxRows = Math.max(1, parseInt(val(), 10) || 1);
@@ -56,7 +60,36 @@ async function withJob(fn) {
   try { return await fn(); } finally { jobsFree++; if (waiting.length) waiting.shift()(); }
 }
 
+// In --mount mode `run` answers `lancefs ls [-l] SOURCE [PATH]` and
+// `lancefs cat SOURCE PATH` from the mounted view with fs calls, printing
+// what lancefs would.  SOURCE@VERSION has no mount equivalent: such calls
+// report "skip" and their checks are left out.
+let mounted = null; // { source, mnt }
+async function fsRun(args) {
+  const ok = (stdout) => ({ code: 0, signal: null, stdout: Buffer.isBuffer(stdout) ? stdout : Buffer.from(stdout) });
+  const err = (e) => ({ code: 1, signal: null, stdout: Buffer.alloc(0), stderr: Buffer.from(String(e.message || e)) });
+  try {
+    const long = args[0] === 'ls' && args[1] === '-l';
+    const rest = args.slice(long ? 2 : 1);
+    if (rest[0] !== mounted.source) return { skip: true, code: 0, stdout: Buffer.alloc(0), stderr: Buffer.alloc(0) };
+    const p = path.join(mounted.mnt, rest[1] || '');
+    if (args[0] === 'cat') return ok(await fs.promises.readFile(p));
+    const line = async (dir, n) => {
+      const st = await fs.promises.stat(path.join(dir, n));
+      return `${st.isDirectory() ? 'dr-xr-xr-x' : '-r--r--r--'} ${st.size} ${new Date(st.mtimeMs).toISOString()} ${n}`;
+    };
+    const st = await fs.promises.stat(p);
+    if (!st.isDirectory()) return ok(long ? (await line(path.dirname(p), path.basename(p))) + '\n' : path.basename(p) + '\n');
+    const names = await fs.promises.readdir(p);
+    if (!long) return ok(names.map((n) => n + '\n').join(''));
+    const lines = [];
+    for (const n of names) lines.push(await line(p, n));
+    return ok(lines.map((l) => l + '\n').join(''));
+  } catch (e) { return err(e); }
+}
+
 function run(bin, args) {
+  if (mounted) return withJob(() => fsRun(args));
   return withJob(() => new Promise((resolve) => {
     let child;
     try {
@@ -210,6 +243,7 @@ function checkMeta(oracle, row, bytes, where, fail) {
 
 async function checkListing(ctx, args, oracle, what, fail) {
   const r = await run(ctx.bin, args);
+  if (r.skip) return true;
   if (r.code !== 0) { fail.add(`${what}: \`${cmdText(args)}\` failed: ${describeExit(r)}`); return false; }
   const names = lsNames(r.stdout);
   const got = new Set(names);
@@ -312,8 +346,24 @@ async function main() {
     let fail;
     const ctx = { bin, source: d.source, name: d.name, full: o.full, maxRows: o.maxRows };
     if (binProblem) { fail = new Failures(); fail.add(binProblem); } else {
-      try { fail = await checkDataset(ctx); } catch (e) {
+      let mnt = null;
+      try {
+        if (o.mount) {
+          mnt = fs.mkdtempSync(path.join(require('os').tmpdir(), 'lancefs-check-'));
+          const r = await run(bin, ['mount', d.source, mnt]);
+          if (r.code !== 0) throw new Error(`\`lancefs mount ${d.source} ${mnt}\` failed: ${describeExit(r)}`);
+          mounted = { source: d.source, mnt };
+        }
+        fail = await checkDataset(ctx);
+      } catch (e) {
         fail = new Failures(); fail.add(`oracle or harness error: ${e.stack || e.message}`);
+      } finally {
+        if (mounted) {
+          mounted = null;
+          const r = await run(bin, ['umount', mnt]);
+          if (r.code !== 0) fail.add(`\`lancefs umount ${mnt}\` failed: ${describeExit(r)}`);
+        }
+        if (mnt) try { fs.rmdirSync(mnt); } catch (e) { fail.add(`mount point ${mnt} left behind: ${e.message}`); }
       }
     }
     const secs = ((Date.now() - t0) / 1000).toFixed(1);

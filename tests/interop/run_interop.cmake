@@ -1,4 +1,4 @@
-# cmake -DMODE=check|selftest -DNODE=... -DSRC=... [-DDATA=... -DLANCEFS=...] -P run_interop.cmake
+# cmake -DMODE=make|check|selftest -DNODE=... -DSRC=... [-DDATA=... -DLANCEFS=... -DMOUNT=1] -P run_interop.cmake
 # Driver for the CTest entries in CMakeLists.txt.  Any FATAL_ERROR makes the
 # test fail with that message.
 if(NOT NODE OR NOT EXISTS "${NODE}")
@@ -47,5 +47,15 @@ if(NOT have STREQUAL fingerprint)
 else()
   message(STATUS "interop: fixtures in ${DATA} are up to date")
 endif()
+if(MODE STREQUAL "make")
+  return()
+endif()
 
-run_node(check.js --lancefs "${LANCEFS}" --data "${DATA}")
+if(MOUNT)
+  if(NOT EXISTS /dev/fuse)
+    message(FATAL_ERROR "interop: /dev/fuse is missing; the mount tests need FUSE")
+  endif()
+  run_node(check.js --mount --lancefs "${LANCEFS}" --data "${DATA}")
+else()
+  run_node(check.js --lancefs "${LANCEFS}" --data "${DATA}")
+endif()
