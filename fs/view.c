@@ -1069,7 +1069,8 @@ static void vcache_put(struct view *v, struct view_snap *s,
 
 	if (len > VCACHE_MAX_VALUE || !(copy = lc_malloc(len)))
 		return;
-	memcpy(copy, data, len);
+	if (len)
+		memcpy(copy, data, len);
 	pthread_mutex_lock(&v->vc_mu);
 	for (;;) {
 		struct vcache_ent *lru = NULL;
