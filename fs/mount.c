@@ -770,6 +770,21 @@ static int status_fn(void *ctx, struct lc_buf *b, struct lc_err *err)
 static const char mount_usage[] =
 	"usage: lancefs mount [-f] [-d] [-o OPT[,OPT...]] SOURCE MOUNTPOINT\n";
 
+/* True when something is mounted on `dir` (even a dead FUSE daemon's
+ * mount, which stat cannot reach: ENOTCONN). */
+static bool is_mount_point(const char *dir)
+{
+	char parent[4200];
+	struct stat a, b;
+
+	if (stat(dir, &a) < 0)
+		return errno == ENOTCONN;
+	snprintf(parent, sizeof(parent), "%s/..", dir);
+	if (stat(parent, &b) < 0)
+		return false;
+	return a.st_dev != b.st_dev || a.st_ino == b.st_ino;
+}
+
 /* Split -o options into ours (view) and FUSE's. */
 static int split_mount_opts(struct view_opts *vo, struct lc_buf *fuse_opts,
 			    int *threads, unsigned *refresh, char *arg,
@@ -891,6 +906,11 @@ int lancefs_mount_main(int argc, char **argv)
 		if (fuse_opt_add_arg(&args, "-o") ||
 		    fuse_opt_add_arg(&args, fsname))
 			goto out;
+	}
+	if (is_mount_point(mnt)) {
+		fprintf(stderr, "lancefs: %s is already a mount point (unmount "
+			"it first: lancefs umount %s)\n", mnt, mnt);
+		goto out;
 	}
 	fs->se = fuse_session_new(&args, &lfs_ops, sizeof(lfs_ops), fs);
 	if (!fs->se) {

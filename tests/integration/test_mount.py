@@ -1,0 +1,352 @@
+#!/usr/bin/python3
+"""Real mounts of the interop fixtures, checked the way users read them.
+
+    test_mount.py LANCEFS DATA_DIR INTEROP_SRC_DIR
+
+Run with Debian's own python3 (torch, torchvision and PIL from Debian).
+Every expected value comes from LanceDB through tests/interop/dump.js.
+Ends with "N passed, M failed" and exits 1 on any failure.
+"""
+import contextlib
+import glob
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+LANCEFS, DATA, INTEROP = (os.path.abspath(a) for a in sys.argv[1:4])
+VERSIONS = ["v_legacy", "v_2.0", "v_2.1", "v_2.2"]
+PIL_EXTS = {"png", "jpg", "gif", "bmp", "webp", "tif"}
+
+
+def oracle(source, version=None):
+    args = ["node", os.path.join(INTEROP, "dump.js"), source]
+    if version:
+        args += ["--version", str(version)]
+    out = subprocess.run(args, cwd=INTEROP, check=True, capture_output=True)
+    return json.loads(out.stdout)
+
+
+def lancefs(*args, check=True):
+    r = subprocess.run([LANCEFS, *args], capture_output=True, text=True,
+                       timeout=60)
+    if check and r.returncode:
+        raise AssertionError(f"lancefs {' '.join(args)}: exit "
+                             f"{r.returncode}: {r.stderr.strip()}")
+    return r
+
+
+@contextlib.contextmanager
+def mounted(source, *opts):
+    mnt = tempfile.mkdtemp(prefix="lancefs-test-")
+    args = ["mount"] + (["-o", ",".join(opts)] if opts else [])
+    lancefs(*args, source, mnt)
+    try:
+        yield mnt
+    finally:
+        lancefs("umount", mnt, check=False)
+        os.rmdir(mnt)
+
+
+def sha256(path):
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def ext_of(row_dir, column):
+    names = [n for n in os.listdir(row_dir) if n.startswith(column + ".")]
+    return names[0] if names else None
+
+
+def expect(cond, msg):
+    if not cond:
+        raise AssertionError(msg)
+
+
+# ------------------------------------------------------------------ tests
+
+def test_dataloader():
+    """A map-style Dataset over the mount, iterated by DataLoader with two
+    workers: every sample's image bytes and meta.json equal LanceDB's."""
+    import torch
+    from PIL import Image
+
+    class RowFolders(torch.utils.data.Dataset):
+        def __init__(self, root):
+            self.root = root
+            self.rows = sorted(os.listdir(root))
+
+        def __len__(self):
+            return len(self.rows)
+
+        def __getitem__(self, i):
+            d = os.path.join(self.root, self.rows[i])
+            with open(os.path.join(d, "meta.json")) as f:
+                meta = json.load(f)
+            sample = {"row": self.rows[i], "meta": meta, "files": {}}
+            for name in os.listdir(d):
+                if name == "meta.json":
+                    continue
+                p = os.path.join(d, name)
+                sample["files"][name] = sha256(p)
+                if name.rsplit(".", 1)[1] in PIL_EXTS:
+                    try:
+                        with Image.open(p) as im:
+                            im.load()
+                            sample.setdefault("sizes", {})[name] = im.size
+                    except Exception:
+                        # the fixtures hold a few bare magic numbers
+                        # (a 2-byte "BM"); real images must decode
+                        if os.path.getsize(p) >= 64:
+                            raise
+            return sample
+
+    for v in VERSIONS:
+        src = os.path.join(DATA, v, "images.lance")
+        orc = oracle(src)
+        want = {r["name"]: r for r in orc["rows"]}
+        decoded = 0
+        with mounted(src) as mnt:
+            dl = torch.utils.data.DataLoader(RowFolders(mnt), batch_size=None,
+                                             num_workers=2)
+            seen = 0
+            for s in dl:
+                seen += 1
+                row = want[s["row"]]
+                expect(s["meta"]["id"] == row["values"]["id"],
+                       f"{v} {s['row']}: id {s['meta']['id']}")
+                expect(s["meta"]["label"] == row["values"]["label"],
+                       f"{v} {s['row']}: label")
+                for col in ("image", "thumb"):
+                    val = row["values"][col]
+                    got = [n for n in s["files"] if n.startswith(col + ".")]
+                    if val is None:
+                        expect(not got, f"{v} {s['row']}: {col} is null")
+                        continue
+                    expect(len(got) == 1, f"{v} {s['row']}: {col} missing")
+                    expect(s["files"][got[0]] == val["sha256"],
+                           f"{v} {s['row']}/{got[0]}: bytes differ")
+                decoded += len(s.get("sizes", {}))
+            expect(seen == len(want), f"{v}: {seen} samples, "
+                   f"LanceDB has {len(want)} rows")
+        expect(decoded > 0, f"{v}: PIL decoded no image")
+
+
+def test_scanners_see_only_rows():
+    src = os.path.join(DATA, "v_2.2", "versions.lance")
+    orc = oracle(src)
+    names = sorted(r["name"] for r in orc["rows"])
+    with mounted(src) as mnt:
+        expect(sorted(e.name for e in os.scandir(mnt)) == names, "scandir")
+        expect(sorted(os.path.basename(p) for p in glob.glob(mnt + "/*"))
+               == names, "glob")
+        expect(sorted(os.listdir(mnt)) == names, "listdir")
+        found = subprocess.run(["find", mnt, "-maxdepth", "1", "-mindepth",
+                                "1", "-printf", "%f\n"], check=True,
+                               capture_output=True, text=True).stdout.split()
+        expect(sorted(found) == names, f"find lists {found[:5]}")
+        # hidden entries resolve by name
+        expect(os.path.isdir(os.path.join(mnt, "@versions")), "@versions")
+        versions = sorted(int(x) for x in os.listdir(mnt + "/@versions"))
+        expect(versions == [x["version"] for x in orc["versions"]],
+               f"@versions lists {versions}")
+        for tag, ver in orc["tags"].items():
+            t = oracle(src, ver)
+            expect(sorted(os.listdir(f"{mnt}/@tags/{tag}")) ==
+                   sorted(r["name"] for r in t["rows"]), f"@tags/{tag}")
+        status = json.load(open(os.path.join(mnt, ".lancefs", "status")))
+        expect(status["version"] == orc["version"], "status version")
+        expect(status["rows"] == len(orc["rows"]), "status rows")
+
+
+def test_shell_tools():
+    """find, du -b, stat, cp -r out of the mount, as a user would."""
+    src = os.path.join(DATA, "v_2.1", "images.lance")
+    orc = oracle(src)
+    with mounted(src) as mnt, tempfile.TemporaryDirectory() as out:
+        files = subprocess.run(["find", mnt, "-type", "f"], check=True,
+                               capture_output=True, text=True).stdout.split()
+        want_files = sum(1 + sum(1 for c in ("image", "thumb")
+                                 if r["values"][c] is not None)
+                         for r in orc["rows"])
+        expect(len(files) == want_files, f"find: {len(files)} files, "
+               f"expected {want_files}")
+        du = subprocess.run(["du", "-sb", mnt], check=True,
+                            capture_output=True, text=True).stdout.split()[0]
+        total = sum(os.stat(p).st_size for p in files)
+        expect(int(du) == total, f"du -b {du}, sum of sizes {total}")
+        subprocess.run(["cp", "-r", mnt + "/.", out], check=True)
+        for r in orc["rows"]:
+            for c in ("image", "thumb"):
+                val = r["values"][c]
+                if val is None:
+                    continue
+                name = ext_of(os.path.join(out, r["name"]), c)
+                expect(name, f"cp -r: {r['name']}/{c} missing")
+                p = os.path.join(out, r["name"], name)
+                expect(sha256(p) == val["sha256"], f"cp -r: {p} differs")
+                st = subprocess.run(["stat", "-c", "%s", os.path.join(
+                    mnt, r["name"], name)], check=True, capture_output=True,
+                    text=True).stdout.strip()
+                expect(int(st) == val["size"], f"stat size {st}")
+        expect(not os.path.exists(os.path.join(out, "@versions")),
+               "cp -r copied a hidden entry")
+
+
+def test_mount_errors():
+    mnt = tempfile.mkdtemp(prefix="lancefs-test-")
+    try:
+        r = lancefs("mount", "/nonexistent/x.lance", mnt, check=False)
+        expect(r.returncode == 1 and "/nonexistent" in r.stderr,
+               f"missing dataset: exit {r.returncode} {r.stderr!r}")
+        r = lancefs("mount", "-o", "name_column=nosuch",
+                    os.path.join(DATA, "v_2.2", "images.lance"), mnt,
+                    check=False)
+        expect(r.returncode == 1 and "nosuch" in r.stderr, "bad option")
+        r = lancefs("mount", os.path.join(DATA, "v_2.2", "images.lance"),
+                    mnt + "/nope", check=False)
+        expect(r.returncode != 0 and "cannot mount" in r.stderr,
+               f"missing mount point: {r.stderr!r}")
+        src = os.path.join(DATA, "v_2.2", "images.lance")
+        with mounted(src) as busy:
+            r = lancefs("mount", src, busy, check=False)
+            expect(r.returncode != 0, "mounting on a mounted folder")
+            expect(os.listdir(busy), "first mount broke")
+    finally:
+        os.rmdir(mnt)
+
+
+def test_killed_daemon():
+    """kill -9 leaves ENOTCONN; lancefs umount clears it."""
+    src = os.path.join(DATA, "v_2.0", "images.lance")
+    mnt = tempfile.mkdtemp(prefix="lancefs-test-")
+    try:
+        lancefs("mount", src, mnt)
+        pid = subprocess.run(["pgrep", "-f", f"lancefs mount {src} {mnt}"],
+                             capture_output=True, text=True).stdout.split()
+        expect(pid, "daemon not found")
+        os.kill(int(pid[0]), signal.SIGKILL)
+        time.sleep(0.3)
+        try:
+            os.listdir(mnt)
+            raise AssertionError("listing a dead mount worked")
+        except OSError as e:
+            expect(e.errno == 107, f"expected ENOTCONN, got {e}")
+        lancefs("umount", mnt)
+        expect(not os.path.ismount(mnt), "still mounted")
+        expect(os.listdir(mnt) == [], "mount point not empty")
+    finally:
+        subprocess.run(["fusermount3", "-uz", mnt], capture_output=True)
+        os.rmdir(mnt)
+
+
+def test_corrupt_file_is_eio_only_there():
+    """A damaged data file gives EIO for the rows it holds, a line in
+    .lancefs/errors naming it; other fragments keep working."""
+    src = os.path.join(DATA, "v_2.2", "frags.lance")
+    orc = oracle(src)
+    with tempfile.TemporaryDirectory() as tmp:
+        copy = os.path.join(tmp, "frags.lance")
+        shutil.copytree(src, copy)
+        data = sorted(os.listdir(os.path.join(copy, "data")))
+        victim = os.path.join(copy, "data", data[0])
+        with open(victim, "r+b") as f:
+            size = os.fstat(f.fileno()).st_size
+            f.seek(size - 8)
+            f.write(b"\0" * 8)		# the footer's version and magic
+        with mounted(copy) as mnt:
+            bad = good = 0
+            for r in orc["rows"]:
+                try:
+                    json.load(open(os.path.join(mnt, r["name"],
+                                                "meta.json")))
+                    good += 1
+                except OSError as e:
+                    expect(e.errno == 5, f"{r['name']}: {e}")
+                    bad += 1
+            expect(bad > 0 and good > 0, f"{bad} bad and {good} good rows")
+            errors = open(os.path.join(mnt, ".lancefs", "errors")).read()
+            expect(data[0] in errors, f"errors file: {errors[:300]!r}")
+
+
+def test_refresh_follows_writer():
+    """-o refresh: rows LanceDB appends appear and deleted ones vanish;
+    an open file keeps reading its version."""
+    with tempfile.TemporaryDirectory() as tmp:
+        copy = os.path.join(tmp, "db", "t.lance")
+        shutil.copytree(os.path.join(DATA, "v_2.2", "images.lance"), copy)
+        n0 = len(oracle(copy)["rows"])
+        script = """
+const lancedb = require('@lancedb/lancedb');
+(async () => {
+  const t = await (await lancedb.connect(process.argv[1])).openTable('t');
+  if (process.argv[2] === 'add') await t.add([{id: 9000n, label: 'late',
+      image: Buffer.from('89504e470d0a1a0a', 'hex'), thumb: null}]);
+  else await t.delete('id < 3');
+})().catch((e) => { console.error(e); process.exit(1); });
+"""
+        def writer(op):
+            subprocess.run(["node", "-e", script, os.path.dirname(copy), op],
+                           cwd=INTEROP, check=True, capture_output=True)
+
+        def wait_for(cond, what):
+            for _ in range(100):
+                if cond():
+                    return
+                time.sleep(0.1)
+            raise AssertionError(f"refresh: {what}")
+
+        with mounted(copy, "refresh=1") as mnt:
+            first = sorted(os.listdir(mnt))[0]
+            held = open(os.path.join(mnt, first, "meta.json"))
+            expect(len(os.listdir(mnt)) == n0, "initial rows")
+            expect(not os.path.exists(os.path.join(mnt, "%08d" % n0)),
+                   "row exists early")
+            writer("add")
+            wait_for(lambda: len(os.listdir(mnt)) == n0 + 1, "no new row")
+            meta = json.load(open(os.path.join(mnt, "%08d" % n0,
+                                               "meta.json")))
+            expect(meta["id"] == 9000, f"new row meta {meta}")
+            writer("delete")
+            wait_for(lambda: not os.path.exists(os.path.join(mnt, first)),
+                     "deleted row still there")
+            expect(json.load(held)["id"] == 0, "open file changed")
+            held.close()
+
+
+TESTS = [test_dataloader, test_scanners_see_only_rows, test_shell_tools,
+         test_mount_errors, test_killed_daemon,
+         test_corrupt_file_is_eio_only_there, test_refresh_follows_writer]
+
+
+def main():
+    only = os.environ.get("ONLY")
+    if not os.path.exists("/dev/fuse"):
+        print("FAIL: /dev/fuse is missing; the mount tests need FUSE")
+        print("0 passed, 1 failed")
+        return 1
+    passed = failed = 0
+    for t in TESTS:
+        if only and only not in t.__name__:
+            continue
+        t0 = time.time()
+        try:
+            t()
+            passed += 1
+            print(f"PASS {t.__name__} ({time.time() - t0:.1f} s)")
+        except Exception:
+            failed += 1
+            print(f"FAIL {t.__name__}")
+            traceback.print_exc()
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
