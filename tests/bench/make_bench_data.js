@@ -65,10 +65,26 @@ async function million(out) {
   }
 }
 
+// 100,000 rows with a tiny image each, for listing benchmarks.
+async function hundredk(out) {
+  const db = await lancedb.connect(path.join(out, 'hundredk'));
+  const r = rng(7);
+  const rows = [];
+  for (let i = 0; i < 100000; i++)
+    rows.push({ id: BigInt(i), label: 'l' + (i % 100), image: fakeJpeg(r, 64) });
+  const schema = new arrow.Schema([
+    new arrow.Field('id', new arrow.Int64(), false),
+    new arrow.Field('label', new arrow.Utf8(), true),
+    new arrow.Field('image', new arrow.Binary(), true),
+  ]);
+  await db.createTable('t', rows, { schema, mode: 'overwrite' });
+}
+
 (async () => {
   const out = process.argv[2];
   const n = Number(process.argv[3] || 2000);
   if (!out) { console.error('usage: make_bench_data.js OUTDIR [N]'); process.exit(1); }
   for (const v of ['2.0', '2.2']) await images(out, v, n);
   await million(out);
+  await hundredk(out);
 })().catch((e) => { console.error(e); process.exit(1); });

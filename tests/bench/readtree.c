@@ -1,0 +1,92 @@
+/*
+ * readtree.c - reads every regular file under a folder with N threads
+ * (open, read to the end, close), as a dataloader does, and prints
+ * files/s and MB/s. Used to compare a mount with the same tree on ext4.
+ *
+ *   readtree [-t THREADS] [-n NAME_SUFFIX] DIR
+ */
+#define _XOPEN_SOURCE 700
+#include <fcntl.h>
+#include <ftw.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static char **files;
+static size_t n_files, cap_files;
+static const char *suffix;
+static atomic_size_t next;
+static atomic_ullong bytes;
+
+static int add(const char *path, const struct stat *sb, int type,
+	       struct FTW *ftw)
+{
+	(void)sb;
+	(void)ftw;
+	if (type != FTW_F)
+		return 0;
+	if (suffix && !strstr(path, suffix))
+		return 0;
+	if (n_files == cap_files) {
+		cap_files = cap_files ? 2 * cap_files : 1024;
+		files = realloc(files, cap_files * sizeof(*files));
+	}
+	files[n_files++] = strdup(path);
+	return 0;
+}
+
+static void *reader(void *arg)
+{
+	static __thread char buf[1 << 20];
+	size_t i;
+
+	(void)arg;
+	while ((i = atomic_fetch_add(&next, 1)) < n_files) {
+		int fd = open(files[i], O_RDONLY);
+		ssize_t n;
+
+		if (fd < 0) {
+			perror(files[i]);
+			exit(1);
+		}
+		while ((n = read(fd, buf, sizeof(buf))) > 0)
+			atomic_fetch_add(&bytes, (unsigned long long)n);
+		close(fd);
+	}
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	int threads = 1, opt;
+	struct timespec t0, t1;
+	pthread_t tid[64];
+	double secs;
+
+	while ((opt = getopt(argc, argv, "t:n:")) != -1) {
+		if (opt == 't')
+			threads = atoi(optarg);
+		else if (opt == 'n')
+			suffix = optarg;
+	}
+	if (optind != argc - 1 || threads < 1 || threads > 64) {
+		fprintf(stderr, "usage: readtree [-t N] [-n SUFFIX] DIR\n");
+		return 2;
+	}
+	nftw(argv[optind], add, 64, FTW_PHYS);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (int i = 0; i < threads; i++)
+		pthread_create(&tid[i], NULL, reader, NULL);
+	for (int i = 0; i < threads; i++)
+		pthread_join(tid[i], NULL);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	secs = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+	printf("%zu files %.1f MB %.3f s %.0f files/s %.1f MB/s\n", n_files,
+	       (double)bytes / 1e6, secs, n_files / secs,
+	       (double)bytes / 1e6 / secs);
+	return 0;
+}
