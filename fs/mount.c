@@ -59,7 +59,17 @@ struct slot {
 	uint64_t lookups;	/* kernel references to inodes of the slot */
 };
 
+/* The last rendering of each control file: stat's size and the bytes a
+ * read returns right after must agree while the counters move on. */
+struct ctl_cache {
+	struct lc_buf data;
+	struct timespec when;	/* monotonic, for its age */
+	struct timespec made;	/* wall clock: the file's mtime */
+};
+
 struct lfs {
+	pthread_mutex_t ctl_mu;		/* protects ctl */
+	struct ctl_cache ctl[VIEW_CTL_COUNT];
 	struct view *v;
 	struct fuse_session *se;
 	struct vnode top;	/* the mount root: ROOT or DBROOT */
@@ -68,6 +78,7 @@ struct lfs {
 	uid_t uid;
 	gid_t gid;
 	bool foreground;
+	bool no_open;		/* the kernel handles opens (zero-message) */
 	unsigned refresh;	/* seconds between checks; 0 = off */
 	pthread_t refresher;
 	pthread_mutex_t stop_mu;
@@ -77,7 +88,16 @@ struct lfs {
 	atomic_ullong requests, bytes_read, errors, opens;
 };
 
+/*
+ * An open file. The content is loaded at the first read that reaches us:
+ * with keep_cache the kernel serves a warm file from its page cache and
+ * sends no read at all, so an open costs no decode.
+ */
 struct open_file {
+	pthread_mutex_t mu;	/* protects loaded, data, rc */
+	struct vnode node;
+	bool loaded;
+	int rc;
 	struct lc_buf data;
 };
 
@@ -286,6 +306,43 @@ static int node_of(struct lfs *fs, fuse_ino_t ino, struct vnode *out,
 	}
 }
 
+static double since(const struct timespec *t)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(now.tv_sec - t->tv_sec) +
+	       (now.tv_nsec - t->tv_nsec) / 1e9;
+}
+
+/*
+ * A control file's content: one rendering serves a second, and carries
+ * its time as the file's mtime. The kernel caches pages (no open, so no
+ * direct_io); a new rendering has a new mtime, which makes the kernel
+ * drop them, and stat's size always matches the bytes a read returns.
+ */
+static int ctl_content(struct lfs *fs, const struct vnode *n,
+		       struct lc_buf *out, struct timespec *made,
+		       struct lc_err *err)
+{
+	struct ctl_cache *c = &fs->ctl[n->file];
+	int rc = 0;
+
+	pthread_mutex_lock(&fs->ctl_mu);
+	if (!c->data.data || since(&c->when) > 1.0) {
+		lc_buf_reset(&c->data);
+		rc = view_read_file(&c->data, fs->v, n, err);
+		clock_gettime(CLOCK_MONOTONIC, &c->when);
+		clock_gettime(CLOCK_REALTIME, &c->made);
+	}
+	if (!rc)
+		rc = lc_buf_append(out, c->data.data, c->data.len, err);
+	if (made)
+		*made = c->made;
+	pthread_mutex_unlock(&fs->ctl_mu);
+	return rc;
+}
+
 /* Control files change all the time; everything else never does. */
 static double ttl_of(const struct vnode *n)
 {
@@ -300,6 +357,19 @@ static int fill_stat(struct lfs *fs, struct stat *st, fuse_ino_t ino,
 
 	if (rc)
 		return rc;
+	if (n->kind == VN_CTLFILE) {
+		struct lc_buf b;
+		struct timespec made;
+
+		lc_buf_init(&b, 0);
+		rc = ctl_content(fs, n, &b, &made, err);
+		a.size = b.len;
+		lc_buf_reset(&b);
+		if (rc)
+			return rc;
+		a.mtime_sec = made.tv_sec;
+		a.mtime_nsec = (int32_t)made.tv_nsec;
+	}
 	memset(st, 0, sizeof(*st));
 	st->st_ino = ino;
 	st->st_mode = a.is_dir ? S_IFDIR | 0555 : S_IFREG | 0444;
@@ -320,7 +390,12 @@ static int fill_stat(struct lfs *fs, struct stat *st, fuse_ino_t ino,
 
 static void op_init(void *userdata, struct fuse_conn_info *conn)
 {
-	(void)userdata;
+	struct lfs *fs = userdata;
+
+	/* Zero-message opens: an ENOSYS answer to open tells the kernel to
+	 * stop sending OPEN and RELEASE; a warm file is then read from the
+	 * page cache with no request at all. */
+	fs->no_open = conn->capable & FUSE_CAP_NO_OPEN_SUPPORT;
 	if (conn->capable & FUSE_CAP_READDIRPLUS)
 		conn->want |= FUSE_CAP_READDIRPLUS;
 	conn->want &= ~(unsigned)FUSE_CAP_READDIRPLUS_AUTO;
@@ -562,8 +637,6 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct lfs *fs = fuse_req_userdata(req);
 	struct lc_err err = { 0 };
 	struct open_file *of;
-	struct vnode n;
-	bool ctl = false;
 	int rc;
 
 	atomic_fetch_add(&fs->requests, 1);
@@ -576,26 +649,72 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
+	pthread_mutex_init(&of->mu, NULL);
 	lc_buf_init(&of->data, 0);
-	rc = node_of(fs, ino, &n, &err);
-	if (!rc) {
-		rc = view_read_file(&of->data, fs->v, &n, &err);
-		ctl = n.kind == VN_CTLFILE;
-		vnode_reset(&n);
+	rc = node_of(fs, ino, &of->node, &err);
+	if (!rc && fs->no_open) {
+		vnode_reset(&of->node);
+		pthread_mutex_destroy(&of->mu);
+		free(of);
+		fuse_reply_err(req, ENOSYS);
+		return;
+	}
+	if (!rc && of->node.kind == VN_CTLFILE) {
+		/* made fresh at each open, read whole now */
+		rc = view_read_file(&of->data, fs->v, &of->node, &err);
+		of->loaded = true;
+		fi->direct_io = 1;
+	} else if (!rc) {
+		fi->keep_cache = 1;	/* a snapshot never changes */
 	}
 	if (rc) {
+		vnode_reset(&of->node);
 		lc_buf_reset(&of->data);
+		pthread_mutex_destroy(&of->mu);
 		free(of);
 		fuse_reply_err(req, reply_errno(fs, "open", rc, &err));
 		return;
 	}
 	atomic_fetch_add(&fs->opens, 1);
 	fi->fh = (uint64_t)(uintptr_t)of;
-	if (ctl)
-		fi->direct_io = 1;	/* made fresh at each open */
-	else
-		fi->keep_cache = 1;	/* a snapshot never changes */
 	fuse_reply_open(req, fi);
+}
+
+/*
+ * A read with no open handle (zero-message opens): find the node and its
+ * content again. The view's value cache keeps the value across the
+ * chunks of one file, so a big image is decoded once.
+ */
+static void read_stateless(fuse_req_t req, struct lfs *fs, fuse_ino_t ino,
+			   size_t size, off_t off)
+{
+	struct lc_err err = { 0 };
+	struct lc_buf b;
+	struct vnode n;
+	size_t len = 0;
+	int rc;
+
+	lc_buf_init(&b, 0);
+	rc = node_of(fs, ino, &n, &err);
+	if (!rc) {
+		rc = n.kind == VN_CTLFILE ?
+			     ctl_content(fs, &n, &b, NULL, &err) :
+			     view_read_file(&b, fs->v, &n, &err);
+		vnode_reset(&n);
+	}
+	if (rc) {
+		lc_buf_reset(&b);
+		fuse_reply_err(req, reply_errno(fs, "read", rc, &err));
+		return;
+	}
+	if ((uint64_t)off < b.len) {
+		len = b.len - (size_t)off;
+		if (len > size)
+			len = size;
+	}
+	atomic_fetch_add(&fs->bytes_read, len);
+	fuse_reply_buf(req, len ? (const char *)b.data + off : NULL, len);
+	lc_buf_reset(&b);
 }
 
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
@@ -603,10 +722,27 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 {
 	struct lfs *fs = fuse_req_userdata(req);
 	struct open_file *of = (struct open_file *)(uintptr_t)fi->fh;
+	struct lc_err err = { 0 };
 	size_t len = 0;
+	int rc;
 
-	(void)ino;
 	atomic_fetch_add(&fs->requests, 1);
+	if (!of) {
+		read_stateless(req, fs, ino, size, off);
+		return;
+	}
+	pthread_mutex_lock(&of->mu);
+	if (!of->loaded) {
+		of->rc = view_read_file(&of->data, fs->v, &of->node, &err);
+		of->loaded = true;
+	}
+	rc = of->rc;
+	pthread_mutex_unlock(&of->mu);
+	if (rc) {
+		fuse_reply_err(req, reply_errno(fs, "read", rc, &err));
+		return;
+	}
+	/* the buffer never changes once loaded */
 	if ((uint64_t)off < of->data.len) {
 		len = of->data.len - (size_t)off;
 		if (len > size)
@@ -623,7 +759,13 @@ static void op_release(fuse_req_t req, fuse_ino_t ino,
 	struct open_file *of = (struct open_file *)(uintptr_t)fi->fh;
 
 	(void)ino;
+	if (!of) {
+		fuse_reply_err(req, 0);
+		return;
+	}
+	vnode_reset(&of->node);
 	lc_buf_reset(&of->data);
+	pthread_mutex_destroy(&of->mu);
 	free(of);
 	fuse_reply_err(req, 0);
 }
@@ -870,6 +1012,9 @@ int lancefs_mount_main(int argc, char **argv)
 	if (!fs)
 		goto out;
 	pthread_mutex_init(&fs->mu, NULL);
+	pthread_mutex_init(&fs->ctl_mu, NULL);
+	for (int i = 0; i < VIEW_CTL_COUNT; i++)
+		lc_buf_init(&fs->ctl[i].data, 0);
 	pthread_mutex_init(&fs->stop_mu, NULL);
 	pthread_cond_init(&fs->stop_cv, NULL);
 	fs->refresh = refresh;
@@ -970,6 +1115,9 @@ out:
 		vnode_reset(&fs->top);
 		view_free(fs->v);
 		pthread_mutex_destroy(&fs->mu);
+		for (int i = 0; i < VIEW_CTL_COUNT; i++)
+			lc_buf_reset(&fs->ctl[i].data);
+		pthread_mutex_destroy(&fs->ctl_mu);
 		pthread_mutex_destroy(&fs->stop_mu);
 		pthread_cond_destroy(&fs->stop_cv);
 		free(fs);
