@@ -981,7 +981,12 @@ int lancefs_mount_main(int argc, char **argv)
 	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
 	bool foreground = false, debug = false, refresher = false;
 	unsigned refresh = 0;
-	int threads = 1, opt, rc = 1;
+	/* One FUSE thread per core: measured on 2 cores (tests/bench/
+	 * mount.sh), two threads read cold images 1.3-3.8x faster than one
+	 * and warm ones as fast; -o threads=1 gives the single loop. */
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	int threads = cores < 1 ? 1 : cores > 16 ? 16 : (int)cores;
+	int opt, rc = 1;
 	const char *source, *mnt;
 
 	lc_buf_init(&fo, 0);
