@@ -320,9 +320,34 @@ const lancedb = require('@lancedb/lancedb');
             held.close()
 
 
+def test_dataset_deleted_under_mount():
+    """Removing the dataset gives ENOENT/EIO for data files not opened
+    yet (those already open stay readable, as on any POSIX file system);
+    the daemon stays up and unmounts cleanly."""
+    with tempfile.TemporaryDirectory() as tmp:
+        copy = os.path.join(tmp, "frags.lance")
+        shutil.copytree(os.path.join(DATA, "v_2.0", "frags.lance"), copy)
+        with mounted(copy) as mnt:
+            rows = sorted(os.listdir(mnt))
+            first = open(os.path.join(mnt, rows[0], "meta.json")).read()
+            shutil.rmtree(copy)
+            failed = 0
+            for r in rows[1:]:
+                try:
+                    open(os.path.join(mnt, r, "meta.json")).read()
+                except OSError as e:
+                    expect(e.errno in (2, 5), f"{r}: {e}")
+                    failed += 1
+            expect(failed > 0, "every row still readable after rm -rf")
+            expect(open(os.path.join(mnt, rows[0], "meta.json")).read() ==
+                   first, "a cached file changed")
+            json.load(open(os.path.join(mnt, ".lancefs", "status")))
+
+
 TESTS = [test_dataloader, test_scanners_see_only_rows, test_shell_tools,
          test_mount_errors, test_killed_daemon,
-         test_corrupt_file_is_eio_only_there, test_refresh_follows_writer]
+         test_corrupt_file_is_eio_only_there, test_refresh_follows_writer,
+         test_dataset_deleted_under_mount]
 
 
 def main():
