@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build-fuzz}
-runs=${FUZZ_RUNS:-4000}
+runs=${FUZZ_RUNS:-30000}
 cmake -S . -B "$build" -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug \
 	-DLANCEFS_FUZZ=ON -DLANCEFS_WERROR=ON >/dev/null
 cmake --build "$build" -j"$(nproc)" >/dev/null

@@ -37,11 +37,13 @@ static int read_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
  * not wire data, or max_depth + 1 once the limit is passed. */
 static int depth_of(const uint8_t *buf, size_t len, int max_depth)
 {
-	const uint8_t *p = buf, *end = buf + len;
+	const uint8_t *p, *end;
 	int deepest = 1;
 
-	if (max_depth <= 0)
+	if (max_depth <= 0 || !len)	/* an empty field may be NULL */
 		return 1;
+	p = buf;
+	end = buf + len;
 	while (p < end) {
 		uint64_t key, v;
 
