@@ -344,10 +344,39 @@ def test_dataset_deleted_under_mount():
             json.load(open(os.path.join(mnt, ".lancefs", "status")))
 
 
+def test_mount_helpers():
+    """mount.lancefs (mount -t lancefs, fstab) and mount.fuse3 -t lancefs
+    (mount -t fuse.lancefs) both mount, with lancefs options."""
+    src = os.path.join(DATA, "v_2.2", "images.lance")
+    orc = oracle(src)
+    labels = [r["values"]["label"] for r in orc["rows"]]
+    with tempfile.TemporaryDirectory() as bin_dir:
+        helper = os.path.join(bin_dir, "mount.lancefs")
+        os.symlink(LANCEFS, helper)
+        os.symlink(LANCEFS, os.path.join(bin_dir, "lancefs"))
+        env = dict(os.environ, PATH=bin_dir + ":" + os.environ["PATH"])
+        for cmd in ([helper, src, "MNT", "-o", "ro,name_column=label"],
+                    ["mount.fuse3", src, "MNT", "-t", "lancefs", "-o",
+                     "ro,nosuid,name_column=label"]):
+            mnt = tempfile.mkdtemp(prefix="lancefs-test-")
+            try:
+                r = subprocess.run([mnt if a == "MNT" else a for a in cmd],
+                                   env=env, capture_output=True, text=True,
+                                   timeout=60)
+                expect(r.returncode == 0, f"{cmd[0]}: {r.stderr}")
+                names = os.listdir(mnt)
+                expect(len(names) == len(labels), f"{cmd[0]}: {names[:4]}")
+                expect(all(n.split("~")[0] in labels for n in names),
+                       f"{cmd[0]}: name_column not applied: {names[:4]}")
+            finally:
+                lancefs("umount", mnt, check=False)
+                os.rmdir(mnt)
+
+
 TESTS = [test_dataloader, test_scanners_see_only_rows, test_shell_tools,
          test_mount_errors, test_killed_daemon,
          test_corrupt_file_is_eio_only_there, test_refresh_follows_writer,
-         test_dataset_deleted_under_mount]
+         test_dataset_deleted_under_mount, test_mount_helpers]
 
 
 def main():
