@@ -620,6 +620,30 @@ static int data_file_pb(Lpb__DataFile *out, const struct lance_data_file *df,
 	return 0;
 }
 
+/* A new file must have the dataset's storage version (section 2.6),
+ * unless the dataset allows mixed versions (flag 256). */
+static int check_file_version(const Lpb__Manifest *pm,
+			      const struct lance_data_file *df,
+			      struct lc_err *err)
+{
+	const char *v = pm->data_format && pm->data_format->version ?
+			pm->data_format->version : "";
+	unsigned major, minor;
+	bool ok;
+
+	if (pm->writer_feature_flags & LANCE_FLAG_MIXED_VERSIONS ||
+	    sscanf(v, "%u.%u", &major, &minor) != 2)
+		return 0;
+	/* "0.1" (legacy) datasets hold 0.x files. */
+	ok = major ? df->major == major && df->minor == minor :
+		     df->major == 0;
+	if (!ok)
+		return LC_USAGE(err, "data file %.200s is version %u.%u; the "
+				"dataset stores %.20s", df->path, df->major,
+				df->minor, v);
+	return 0;
+}
+
 /* A serialized RowIdSequence of one range [start, end). */
 static int range_row_ids(ProtobufCBinaryData *out, struct pool *pl,
 			 uint64_t start, uint64_t end, struct lc_err *err)
@@ -1150,7 +1174,10 @@ static int attempt_build(uint8_t **file, size_t *file_len, char **txn_key,
 			return LC_LIMIT(err, "fragment ids are exhausted");
 		lpb__data_fragment__init(f);
 		for (size_t j = 0; j < cf->n_files; j++) {
-			rc = data_file_pb(&files[j], &cf->files[j], err);
+			rc = check_file_version(pm, &cf->files[j], err);
+			if (!rc)
+				rc = data_file_pb(&files[j], &cf->files[j],
+						  err);
 			if (rc)
 				return rc;
 			fp[j] = &files[j];

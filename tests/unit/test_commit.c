@@ -9,6 +9,8 @@
 #include <pthread.h>
 #include <unistd.h>
 
+#include "table.pb-c.h"
+
 /* ------------------------------------------------------------ helpers */
 
 /* A copy of tests/data/lancedb/<name> in a fresh temp dir. */
@@ -193,6 +195,14 @@ TEST(append_v1_names)
 	c.read_version = 7;
 	c.appends = &nf;
 	c.n_appends = 1;
+	/* A 2.1 file in a 2.2 dataset: refused before anything is written. */
+	files[0].minor = 1;
+	CHECK(lance_commit(&v, st, &c, &err) == EINVAL);
+	CHECK(strstr(err.msg, "is version 2.1; the dataset stores 2.2"));
+	CHECK(!exists(st, "_versions/8.manifest"));
+	files[0].minor = 2;
+	memset(c.uuid, 0, sizeof(c.uuid));
+	lc_err_clear(&err);
 	CHECK_OK(lance_commit(&v, st, &c, &err), &err);
 	free_paths(files, nf.n_files);
 	CHECK_EQ_U64(v, 8);
@@ -609,7 +619,151 @@ TEST(create_dataset)
 	ostore_free(src);
 }
 
+/*
+ * What we do not interpret is carried forward: a hand-made version 7
+ * with an IndexSection and a Manifest field protobuf-c does not know
+ * (number 1000); our version 8 keeps both, byte for byte.
+ */
+TEST(carry_forward)
+{
+	char dir[64];
+	struct ostore *st = copy_fixture(dir, sizeof(dir), "v1names.lance");
+	static const uint8_t unknown[] = { 0xc0, 0x3e, 0x05 };
+	Lpb__IndexMetadata im = LPB__INDEX_METADATA__INIT;
+	Lpb__IndexMetadata *ims[1] = { &im };
+	Lpb__IndexSection is = LPB__INDEX_SECTION__INIT;
+	struct lance_data_file files[4];
+	struct lance_commit_frag nf;
+	struct lance_commit c = { 0 };
+	struct lance_manifest *m, *m8;
+	Lpb__Manifest *pm;
+	struct lc_err err = { 0 };
+	uint8_t *raw, *buf, *txn;
+	size_t len, ilen, tlen, mlen, o, txn_len;
+	uint64_t pos, v;
+	char key[256];
+
+	CHECK(st);
+	CHECK_OK(ostore_get(&raw, &len, st, "_versions/7.manifest", 1 << 20,
+			    &err), &err);
+	CHECK_OK(lance_manifest_parse(&m, raw, len, &err), &err);
+	pos = lc_le64(raw + len - 16);
+	pm = lpb__manifest__unpack(NULL, lc_le32(raw + pos), raw + pos + 4);
+	CHECK(pm && m->has_transaction_section);
+	tlen = lc_le32(raw + m->transaction_section);
+	im.name = (char *)"idx";
+	im.dataset_version = 7;
+	is.n_indices = 1;
+	is.indices = ims;
+	ilen = lpb__index_section__get_packed_size(&is);
+	pm->has_index_section_case =
+		LPB__MANIFEST__HAS_INDEX_SECTION_INDEX_SECTION;
+	pm->index_section = 0;
+	pm->transaction_section = 4 + ilen;
+	mlen = lpb__manifest__get_packed_size(pm);
+	buf = calloc(1, 12 + ilen + tlen + mlen + 3 + 16);
+	lc_put_le32(buf, (uint32_t)ilen);
+	lpb__index_section__pack(&is, buf + 4);
+	o = 4 + ilen;
+	memcpy(buf + o, raw + m->transaction_section, 4 + tlen);
+	o += 4 + tlen;
+	lc_put_le32(buf + o, (uint32_t)(mlen + 3));
+	lpb__manifest__pack(pm, buf + o + 4);
+	memcpy(buf + o + 4 + mlen, unknown, 3);
+	lc_put_le64(buf + o + 4 + mlen + 3, o);
+	lc_put_le16(buf + o + 4 + mlen + 3 + 8, 0);
+	lc_put_le16(buf + o + 4 + mlen + 3 + 10, 2);
+	memcpy(buf + o + 4 + mlen + 3 + 12, "LANC", 4);
+	CHECK_OK(ostore_put(st, "_versions/7.manifest", buf,
+			    o + 4 + mlen + 3 + 16, 0, &err), &err);
+	lpb__manifest__free_unpacked(pm, NULL);
+	lance_manifest_free(m);
+	lc_free(raw);
+
+	m = latest(st);
+	CHECK(m && m->has_index_section);
+	CHECK(like_fragment(&nf, files, st, NULL, m, 0, "k") == 0);
+	lance_manifest_free(m);
+	c.read_version = 7;
+	c.appends = &nf;
+	c.n_appends = 1;
+	CHECK_OK(lance_commit(&v, st, &c, &err), &err);
+	free_paths(files, nf.n_files);
+	CHECK_EQ_U64(v, 8);
+	CHECK_OK(ostore_get(&raw, &len, st, "_versions/8.manifest", 1 << 20,
+			    &err), &err);
+	CHECK_OK(lance_manifest_parse(&m8, raw, len, &err), &err);
+	CHECK(m8->has_index_section && m8->index_section == 0);
+	CHECK(!memcmp(raw, buf, 4 + ilen));
+	CHECK_EQ_U64(m8->transaction_section, 4 + ilen);
+	pos = lc_le64(raw + len - 16);
+	CHECK(memmem(raw + pos + 4, len - pos - 20, unknown, 3) != NULL);
+	/* The inline transaction is the .txn file's bytes. */
+	snprintf(key, sizeof(key), "_transactions/%s", m8->transaction_file);
+	CHECK_OK(ostore_get(&txn, &txn_len, st, key, 1 << 20, &err), &err);
+	CHECK_EQ_U64(lc_le32(raw + 4 + ilen), txn_len);
+	CHECK(!memcmp(raw + 8 + ilen, txn, txn_len));
+	lc_free(txn);
+	lance_manifest_free(m8);
+	lc_free(raw);
+	free(buf);
+	ostore_free(st);
+	rm_rf(dir);
+}
+
+/* Every allocation failure fails the commit cleanly (no leak, no crash,
+ * no half version); later commits rebase over whatever landed. */
+TEST(alloc_failures)
+{
+	char dir[64];
+	struct ostore *st = copy_fixture(dir, sizeof(dir), "v1names.lance");
+	struct lance_data_file files[4];
+	struct lance_commit_frag nf;
+	struct lance_manifest *m;
+	struct lance_snapshot *s;
+	struct lc_err err = { 0 };
+	uint32_t row = 0;
+	uint64_t v, rows = 22;
+	bool done = false;
+
+	CHECK(st);
+	m = latest(st);
+	CHECK(m);
+	CHECK(like_fragment(&nf, files, st, NULL, m, 2, "f") == 0);
+	lance_manifest_free(m);
+	for (unsigned long n = 1; n < 5000 && !done; n++) {
+		struct lance_commit_delete d = { 1, &row, 1 };
+		struct lance_commit c = { 0 };
+		int rc;
+
+		c.read_version = 7;
+		c.appends = &nf;
+		c.n_appends = 1;
+		c.deletes = &d;
+		c.n_deletes = 1;
+		lc_err_clear(&err);
+		lc_alloc_fail_after(n);
+		rc = lance_commit(&v, st, &c, &err);
+		lc_alloc_fail_after(0);
+		if (rc && rc != ENOMEM)
+			fprintf(stderr, "n=%lu: %s\n", n, err.msg);
+		CHECK(rc == 0 || rc == ENOMEM);
+		if (!rc) {
+			rows += 5 - 1;
+			done = ++row == 3;
+		}
+	}
+	CHECK(done);
+	CHECK_OK(lance_snapshot_open(&s, st, 0, &err), &err);
+	CHECK_EQ_U64(lance_snapshot_num_rows(s), rows);
+	lance_snapshot_free(s);
+	free_paths(files, nf.n_files);
+	ostore_free(st);
+	rm_rf(dir);
+}
+
 TEST_MAIN(TEST_ENTRY(deletion_writers), TEST_ENTRY(append_v1_names),
 	  TEST_ENTRY(delete_rows), TEST_ENTRY(stable_row_ids),
 	  TEST_ENTRY(rebase_and_conflicts), TEST_ENTRY(conflict_with_rewrite),
-	  TEST_ENTRY(concurrent_committers), TEST_ENTRY(create_dataset))
+	  TEST_ENTRY(concurrent_committers), TEST_ENTRY(create_dataset),
+	  TEST_ENTRY(carry_forward), TEST_ENTRY(alloc_failures))
