@@ -9,8 +9,8 @@
 // 2. For every dataset, LanceDB checks out every version and must see the
 //    versions, row counts and _rowid lists (scan order) that our reader
 //    (`commit_tool expect`) sees.
-// 3. Rebase: LanceDB opens a table, we commit an Append and then a Delete
-//    behind its back, and LanceDB's own appends (planned on the stale
+// 3. Rebase: LanceDB opens a table, we commit an Append, a Delete and an
+//    Update (both at once) behind its back, and LanceDB's own appends (planned on the stale
 //    version) must rebase over our transactions. Then step 2 again, so our
 //    reader is also checked on LanceDB's rebased versions.
 const path = require('path');
@@ -88,10 +88,21 @@ async function rebase(conn, name) {
     await tbl.add(extra);
     const v2 = await tbl.version();
     if (v2 !== n + 4) fail(`${name}: LanceDB's append after our delete is version ${v2}, expected ${n + 4}`);
+    const afterDelete = await tbl.countRows();
+    if (afterDelete !== got + 1) fail(`${name}: LanceDB counts ${afterDelete} rows after rebasing over our delete, expected ${got + 1}`);
+
+    // And our Update (a delete and an append in one commit).
+    const [frag2, off2] = await liveRow(tbl);
+    const updated = Number(run('update', dir, frag2, off2).trim());
+    if (updated !== n + 5) fail(`${name}: our update landed as ${updated}, expected ${n + 5}`);
+    const upRows = JSON.parse(run('expect', dir)).find((w) => w.version === n + 5).rows;
+    await tbl.add(extra);
+    const v3 = await tbl.version();
+    if (v3 !== n + 6) fail(`${name}: LanceDB's append after our update is version ${v3}, expected ${n + 6}`);
     await tbl.checkoutLatest();
     const final = await tbl.countRows();
-    if (final !== got + 1) fail(`${name}: LanceDB counts ${final} rows at the end, expected ${got + 1}`);
-    console.log(`ok ${name}: LanceDB rebased over our append and delete (${rows} -> ${final} rows)`);
+    if (final !== upRows + 2) fail(`${name}: LanceDB counts ${final} rows at the end, expected ${upRows + 2}`);
+    console.log(`ok ${name}: LanceDB rebased over our append, delete and update (${rows} -> ${final} rows)`);
   } finally {
     tbl.close();
   }

@@ -9,6 +9,7 @@
  *                                   row ids and a new dataset
  *   commit_tool append DATASET      appends a copy of the first fragment
  *   commit_tool delete DATASET FRAG_ID OFFSET
+ *   commit_tool update DATASET FRAG_ID OFFSET   both in one commit
  *   commit_tool expect DATASET      every version as JSON: version, rows,
  *                                   _rowid of each row in scan order
  *
@@ -146,6 +147,23 @@ static uint64_t delete_rows(struct ostore *st, uint64_t frag,
 	c.read_version = latest_version(st);
 	c.deletes = &d;
 	c.n_deletes = 1;
+	return commit(st, &c);
+}
+
+/* Delete one row and append a fragment in one commit (an Update). */
+static uint64_t update(struct ostore *st, uint64_t frag, uint32_t row)
+{
+	struct lance_commit_delete d = { frag, &row, 1 };
+	struct lance_data_file files[4];
+	struct lance_commit_frag nf;
+	struct lance_commit c = { 0 };
+
+	like_fragment(&nf, files, st, st, 0);
+	c.read_version = latest_version(st);
+	c.deletes = &d;
+	c.n_deletes = 1;
+	c.appends = &nf;
+	c.n_appends = 1;
 	return commit(st, &c);
 }
 
@@ -295,11 +313,17 @@ int main(int argc, char **argv)
 		printf("%" PRIu64 "\n", delete_rows(st,
 			strtoull(argv[3], NULL, 10), &row, 1));
 		ostore_free(st);
+	} else if (argc == 5 && !strcmp(argv[1], "update")) {
+		struct ostore *st = open_store(argv[2]);
+
+		printf("%" PRIu64 "\n", update(st, strtoull(argv[3], NULL, 10),
+			(uint32_t)strtoul(argv[4], NULL, 10)));
+		ostore_free(st);
 	} else if (argc == 3 && !strcmp(argv[1], "expect")) {
 		expect(argv[2]);
 	} else {
 		fprintf(stderr, "usage: commit_tool make FIXTURES OUT | append "
-			"DIR | delete DIR FRAG OFFSET | expect DIR\n");
+			"DIR | delete|update DIR FRAG OFFSET | expect DIR\n");
 		return 2;
 	}
 	return 0;
