@@ -315,6 +315,15 @@ int lance_deletion_parse_bitmap(struct lance_deletion *out,
 				struct lc_err *err) LC_MUST_USE;
 void lance_deletion_reset(struct lance_deletion *d);
 bool lance_deletion_contains(const struct lance_deletion *d, uint64_t off);
+/* Pure writers of a deletion file holding `offsets` (any order, no
+ * duplicates): an uncompressed Arrow IPC file, or a portable roaring
+ * bitmap without run containers. */
+int lance_deletion_write_arrow(uint8_t **out, size_t *len,
+			       const uint32_t *offsets, size_t n,
+			       struct lc_err *err) LC_MUST_USE;
+int lance_deletion_write_bitmap(uint8_t **out, size_t *len,
+				const uint32_t *offsets, size_t n,
+				struct lc_err *err) LC_MUST_USE;
 
 /* Expand a serialized RowIdSequence into exactly `n` row ids. Pure. */
 int lance_rowids_parse(uint64_t **out, uint64_t n, const uint8_t *buf,
@@ -387,5 +396,61 @@ int lance_snapshot_value_sizes(uint64_t *sizes, bool *valid,
 			       const struct lance_field *field,
 			       uint64_t offset, uint64_t n,
 			       struct lc_err *err) LC_MUST_USE;
+
+/* ---------------------------------------------------------------- commits */
+
+/* A new fragment: its data files are already written under data/
+ * (`path` as lance_data_file has it, "data/<name>"). */
+struct lance_commit_frag {
+	const struct lance_data_file *files;
+	size_t n_files;
+	uint64_t physical_rows;
+};
+
+/* Rows to delete from an existing fragment, as physical offsets. */
+struct lance_commit_delete {
+	uint64_t fragment_id;
+	const uint32_t *offsets;
+	size_t n;
+};
+
+/*
+ * What one commit does. `read_version` is the version the caller planned
+ * against (0 creates the dataset: then `new_schema` is required, and
+ * `config` and `data_format` apply). An empty `uuid` is filled in with a
+ * random one, which names the transaction for lance_find_transaction.
+ */
+struct lance_commit {
+	uint64_t read_version;
+	const struct lance_commit_frag *appends;
+	size_t n_appends;
+	const struct lance_commit_delete *deletes;
+	size_t n_deletes;
+	const struct lance_schema *new_schema;
+	const struct lance_kv *config;	/* values NUL-terminated */
+	size_t n_config;
+	const char *data_format;	/* new dataset; NULL = "2.0" */
+	bool stable_row_ids;		/* new dataset */
+	char uuid[37];
+};
+
+/*
+ * Commit `c` as the next version of the dataset in `st`; *new_version is
+ * the version written. Versions committed since c->read_version are
+ * checked: concurrent appends, and deletes of other rows, are rebased
+ * over (bounded retries with jittered back-off); anything else that
+ * touches the same rows or fragments, or replaces the table, fails with
+ * EBUSY (LC_EK_CONFLICT) naming the other operation and its version.
+ * Deletion files are written per attempt; a failed commit may leave
+ * unreferenced files behind, never a partial version.
+ */
+int lance_commit(uint64_t *new_version, struct ostore *st,
+		 struct lance_commit *c, struct lc_err *err) LC_MUST_USE;
+
+/* Crash recovery: did a transaction with this uuid land in a version
+ * after `since`? *version is that version when *found. */
+int lance_find_transaction(bool *found, uint64_t *version,
+			   struct ostore *st, uint64_t since,
+			   const char *uuid, struct lc_err *err) LC_MUST_USE;
 
 #endif

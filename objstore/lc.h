@@ -27,6 +27,7 @@ enum lc_err_kind {
 	LC_EK_LIMIT,		/* a cap we impose was hit */
 	LC_EK_SYS,		/* errno from the OS or an allocation */
 	LC_EK_USAGE,		/* the user asked for something impossible */
+	LC_EK_CONFLICT,		/* a concurrent writer got there first */
 };
 
 struct lc_err {
@@ -59,6 +60,9 @@ void lc_err_clear(struct lc_err *err);
 	lc_err_set((err), (code), LC_EK_SYS, __FILE__, __LINE__, __VA_ARGS__)
 #define LC_USAGE(err, ...) \
 	lc_err_set((err), EINVAL, LC_EK_USAGE, __FILE__, __LINE__, __VA_ARGS__)
+#define LC_CONFLICT(err, ...) \
+	lc_err_set((err), EBUSY, LC_EK_CONFLICT, __FILE__, __LINE__, \
+		   __VA_ARGS__)
 #define LC_NOMEM(err) LC_SYS((err), ENOMEM, "out of memory")
 
 /* Little-endian loaders that never assume alignment. */
