@@ -9,7 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "lance.h"
+#include "file.pb-c.h"
+#include "lance_int.h"
 
 static struct lance_type t_i64 = { .id = LANCE_T_INT64 };
 static struct lance_type t_str = { .id = LANCE_T_UTF8 };
@@ -69,6 +70,91 @@ static void check_array(const struct lance_array *a)
 		check_array(&a->children[c]);
 }
 
+/*
+ * The file's own schema, from its FileDescriptor (global buffer 0), with
+ * the column mapping Lance uses (2.0: every field in pre-order; 2.1+:
+ * leaves, packed structs and blobs), so the decoders see the types the
+ * file was written with. Returns 0 when there is one to use.
+ */
+static int own_schema(struct lance_schema *sc, struct lance_data_file *df,
+		      const uint8_t *d, size_t n)
+{
+	Lpb__FileDescriptor *fd;
+	uint64_t gbo, pos, len;
+	bool v20;
+	int rc = -1;
+
+	if (n < 40 || memcmp(d + n - 4, "LANC", 4))
+		return -1;
+	v20 = lc_le16(d + n - 8) == 0 ||
+	      (lc_le16(d + n - 8) == 2 && lc_le16(d + n - 6) == 0);
+	gbo = lc_le64(d + n - 24);
+	if (!lc_range_ok(gbo, 16, n))
+		return -1;
+	pos = lc_le64(d + gbo);
+	len = lc_le64(d + gbo + 8);
+	if (!lc_range_ok(pos, len, n) ||
+	    lance__pb_check(d + pos, (size_t)len, LANCE_PB_MAX_DEPTH, "fd",
+			    NULL))
+		return -1;
+	fd = lpb__file_descriptor__unpack(NULL, (size_t)len, d + pos);
+	if (!fd)
+		return -1;
+	if (fd->schema && fd->schema->n_fields < 256 &&
+	    !lance__schema_from_pb(sc, fd->schema->fields,
+				   fd->schema->n_fields, NULL)) {
+		df->fields = calloc(sc->n_fields + 1, sizeof(int32_t));
+		df->column_indices = calloc(sc->n_fields + 1, sizeof(int32_t));
+		for (size_t i = 0; i < sc->n_fields; i++) {
+			const struct lance_field *f = &sc->fields[i], *p;
+			bool under = false;
+
+			for (p = f->parent; p; p = p->parent)
+				if (p->packed || p->blob != LANCE_BLOB_NONE)
+					under = true;
+			if (under || (!v20 && f->n_children && !f->packed &&
+				      f->blob == LANCE_BLOB_NONE))
+				continue;
+			df->fields[df->n_fields] = f->id;
+			df->column_indices[df->n_fields] =
+				(int32_t)df->n_fields;
+			df->n_fields++;
+		}
+		df->n_column_indices = df->n_fields;
+		rc = 0;
+	}
+	lpb__file_descriptor__free_unpacked(fd, NULL);
+	return rc;
+}
+
+static void read_all(struct lance_file *f, const struct lance_schema *sc)
+{
+	struct lc_err err = { 0 };
+
+	for (size_t i = 0; i < sc->n_top; i++) {
+		uint64_t rows = lance_file_rows(f), n = rows < 16 ? rows : 16;
+		uint64_t sizes[16];
+		bool valid[16];
+		struct lance_array a;
+
+		lc_err_clear(&err);
+		if (!lance_file_read(&a, f, sc->top[i], 0, n, &err)) {
+			check_array(&a);
+			lance_array_reset(&a);
+		}
+		lc_err_clear(&err);
+		if (rows > 1 && !lance_file_read(&a, f, sc->top[i], rows / 2,
+						 1, &err))
+			lance_array_reset(&a);
+		lc_err_clear(&err);
+		if (sc->top[i]->type.id == LANCE_T_BINARY ||
+		    sc->top[i]->type.id == LANCE_T_UTF8 ||
+		    sc->top[i]->blob != LANCE_BLOB_NONE)
+			(void)!lance_file_value_sizes(sizes, valid, f,
+						      sc->top[i], 0, n, &err);
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -85,10 +171,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint16_t major, minor;
 
 	setup();
+	(void)major;
+	(void)minor;
 	if (ostore_mem_new(&st, &err))
 		return 0;
 	if (ostore_put(st, df.path, data, size, 0, &err))
 		goto out;
+	{
+		struct lance_schema own = { 0 };
+		struct lance_data_file odf = { .path = df.path };
+
+		if (!own_schema(&own, &odf, data, size)) {
+			lc_err_clear(&err);
+			if (!lance_file_open(&f, st, &odf, &own, &err)) {
+				read_all(f, &own);
+				lance_file_free(f);
+			}
+		}
+		free(odf.fields);
+		free(odf.column_indices);
+		lance_schema_reset(&own);
+	}
 	for (int layout = 0; layout < 2; layout++) {
 		df.fields = layout ? ids21 : ids20;
 		df.column_indices = layout ? cols21 : cols20;
@@ -97,28 +200,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (lance_file_open(&f, st, &df, &schema, &err))
 			continue;
 		lance_file_version(f, &major, &minor);
-		for (size_t i = 0; i < schema.n_top; i++) {
-			uint64_t rows = lance_file_rows(f), n, sizes[16];
-			bool valid[16];
-			struct lance_array a;
-
-			n = rows < 16 ? rows : 16;
-			lc_err_clear(&err);
-			if (!lance_file_read(&a, f, top[i], 0, n, &err)) {
-				check_array(&a);
-				lance_array_reset(&a);
-			}
-			lc_err_clear(&err);
-			if (rows > 1 && !lance_file_read(&a, f, top[i],
-							 rows - 1, 1, &err))
-				lance_array_reset(&a);
-			lc_err_clear(&err);
-			if (top[i]->type.id == LANCE_T_BINARY ||
-			    top[i]->type.id == LANCE_T_UTF8)
-				(void)!lance_file_value_sizes(sizes, valid, f,
-							      top[i], 0, n,
-							      &err);
-		}
+		read_all(f, &schema);
 		lance_file_free(f);
 	}
 out:
