@@ -1,0 +1,564 @@
+/*
+ * staging.c - the staging journal; see staging.h for the layout and the
+ * recovery rule.
+ */
+#include "staging.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct staging {
+	char *dir;
+	pthread_mutex_t mu;	/* protects next_id */
+	uint64_t next_id;
+};
+
+#define MAX_BATCH_FILE (64u << 20)
+
+static int mkdir_p(const char *path, struct lc_err *err)
+{
+	char buf[4096];
+	size_t n = strlen(path);
+
+	if (n >= sizeof(buf))
+		return LC_USAGE(err, "%s: path too long", path);
+	memcpy(buf, path, n + 1);
+	for (char *p = buf + 1; ; p++) {
+		if (*p == '/' || !*p) {
+			char c = *p;
+
+			*p = 0;
+			if (mkdir(buf, 0700) < 0 && errno != EEXIST)
+				return LC_SYS(err, errno, "staging: mkdir %s: "
+					      "%s", buf, strerror(errno));
+			*p = c;
+			if (!c)
+				break;
+		}
+	}
+	return 0;
+}
+
+static int sync_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc = 0;
+
+	if (fd < 0)
+		return errno;
+	if (fsync(fd) < 0)
+		rc = errno;
+	close(fd);
+	return rc;
+}
+
+int staging_default_dir(char *out, size_t cap, const char *dataset_uri,
+			struct lc_err *err)
+{
+	const char *xdg = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
+	char base[3000], safe[200];
+	uint64_t h = 1469598103934665603ull;	/* FNV-1a of the URI */
+	size_t k = 0;
+
+	for (const char *p = dataset_uri; *p; p++)
+		h = (h ^ (uint8_t)*p) * 1099511628211ull;
+	/* a readable tail of the URI, then the hash: unique and findable */
+	for (const char *p = dataset_uri; *p && k < sizeof(safe) - 1; p++)
+		safe[k++] = (*p >= 'a' && *p <= 'z') ||
+				    (*p >= 'A' && *p <= 'Z') ||
+				    (*p >= '0' && *p <= '9') || *p == '.' ||
+				    *p == '-' ?
+			    *p : '_';
+	safe[k] = 0;
+	if (k > 60)
+		memmove(safe, safe + k - 60, 61);
+	if (xdg && *xdg)
+		snprintf(base, sizeof(base), "%s/lancefs", xdg);
+	else if (geteuid() == 0)
+		snprintf(base, sizeof(base), "/var/lib/lancefs");
+	else if (home && *home)
+		snprintf(base, sizeof(base), "%s/.local/state/lancefs", home);
+	else
+		return LC_USAGE(err, "no staging folder: set staging_dir=, "
+				"XDG_STATE_HOME or HOME");
+	if ((size_t)snprintf(out, cap, "%s/%s-%016" PRIx64, base, safe, h) >=
+	    cap)
+		return LC_USAGE(err, "staging folder name too long");
+	return 0;
+}
+
+static int scan_max_id(uint64_t *max, const char *rows_dir)
+{
+	DIR *d = opendir(rows_dir);
+	struct dirent *de;
+
+	*max = 0;
+	if (!d)
+		return errno;
+	while ((de = readdir(d))) {
+		char *end;
+		uint64_t id;
+
+		if (de->d_name[0] != 'R')
+			continue;
+		id = strtoull(de->d_name + 1, &end, 16);
+		if (!*end && id > *max)
+			*max = id;
+	}
+	closedir(d);
+	return 0;
+}
+
+int staging_open(struct staging **out, const char *dir, struct lc_err *err)
+{
+	struct staging *s;
+	char path[4200];
+	int rc;
+
+	*out = NULL;
+	s = lc_calloc(1, sizeof(*s));
+	if (!s || !(s->dir = lc_strdup(dir))) {
+		lc_free(s);
+		return LC_NOMEM(err);
+	}
+	pthread_mutex_init(&s->mu, NULL);
+	snprintf(path, sizeof(path), "%s/rows", dir);
+	rc = mkdir_p(path, err);
+	if (!rc) {
+		snprintf(path, sizeof(path), "%s/batches", dir);
+		rc = mkdir_p(path, err);
+	}
+	if (!rc) {
+		snprintf(path, sizeof(path), "%s/rows", dir);
+		rc = scan_max_id(&s->next_id, path);
+		if (rc)
+			rc = LC_SYS(err, rc, "staging: %s: %s", path,
+				    strerror(rc));
+		s->next_id++;
+	}
+	if (rc) {
+		staging_free(s);
+		return rc;
+	}
+	*out = s;
+	return 0;
+}
+
+void staging_free(struct staging *s)
+{
+	if (!s)
+		return;
+	pthread_mutex_destroy(&s->mu);
+	lc_free(s->dir);
+	lc_free(s);
+}
+
+const char *staging_dir(const struct staging *s)
+{
+	return s->dir;
+}
+
+void staging_row_path(char *out, size_t cap, const struct staging *s,
+		      uint64_t id)
+{
+	snprintf(out, cap, "%s/rows/R%016" PRIx64, s->dir, id);
+}
+
+/* Read a row's .name into buf; 0 or an errno. */
+static int read_name(char *buf, size_t cap, const char *row_dir)
+{
+	char path[4300];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/.name", row_dir);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno;
+	n = read(fd, buf, cap - 1);
+	close(fd);
+	if (n < 0)
+		return errno;
+	buf[n] = 0;
+	return 0;
+}
+
+struct find_ctx {
+	const char *name;
+	uint64_t id;
+	bool found;
+};
+
+static int find_cb(void *ctx, uint64_t id, const char *name)
+{
+	struct find_ctx *f = ctx;
+
+	if (strcmp(name, f->name))
+		return 0;
+	f->id = id;
+	f->found = true;
+	return 1;
+}
+
+int staging_row_find(uint64_t *id, struct staging *s, const char *name)
+{
+	struct find_ctx f = { name, 0, false };
+	int rc = staging_rows(s, find_cb, &f, NULL);
+
+	if (rc && rc != 1)
+		return rc;
+	if (!f.found)
+		return ENOENT;
+	*id = f.id;
+	return 0;
+}
+
+int staging_row_new(uint64_t *id, struct staging *s, const char *name,
+		    struct lc_err *err)
+{
+	char dir[4200], path[4300];
+	uint64_t existing;
+	int fd, rc = 0;
+	size_t len = strlen(name);
+
+	if (!len || len > 1024 || strchr(name, '/'))
+		return LC_USAGE(err, "staging: bad row name");
+	if (!staging_row_find(&existing, s, name))
+		return lc_err_set(err, EEXIST, LC_EK_USAGE, __FILE__, __LINE__,
+				  "%s: a staged row of that name exists",
+				  name);
+	pthread_mutex_lock(&s->mu);
+	*id = s->next_id++;
+	pthread_mutex_unlock(&s->mu);
+	staging_row_path(dir, sizeof(dir), s, *id);
+	if (mkdir(dir, 0700) < 0)
+		return LC_SYS(err, errno, "staging: mkdir %s: %s", dir,
+			      strerror(errno));
+	/* the name is written before the row is used, so recovery always
+	 * knows what the user called it */
+	snprintf(path, sizeof(path), "%s/.name", dir);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0 || write(fd, name, len) != (ssize_t)len || fsync(fd) < 0)
+		rc = errno ? errno : EIO;
+	if (fd >= 0)
+		close(fd);
+	if (!rc)
+		rc = sync_dir(dir);
+	if (rc)
+		return LC_SYS(err, rc, "staging: %s: %s", path, strerror(rc));
+	return 0;
+}
+
+static int rm_cb(const char *path, const struct stat *sb, int type,
+		 struct FTW *ftw)
+{
+	(void)sb;
+	(void)ftw;
+	return type == FTW_DP ? rmdir(path) : unlink(path);
+}
+
+int staging_row_remove(struct staging *s, uint64_t id, struct lc_err *err)
+{
+	char dir[4200];
+
+	staging_row_path(dir, sizeof(dir), s, id);
+	if (nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS) < 0 && errno != ENOENT)
+		return LC_SYS(err, errno, "staging: removing %s: %s", dir,
+			      strerror(errno));
+	return 0;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+int staging_rows(struct staging *s, staging_row_cb cb, void *ctx,
+		 struct lc_err *err)
+{
+	char dir[4200];
+	uint64_t *ids = NULL;
+	size_t n = 0, cap = 0;
+	struct dirent *de;
+	DIR *d;
+	int rc = 0;
+
+	snprintf(dir, sizeof(dir), "%s/rows", s->dir);
+	d = opendir(dir);
+	if (!d)
+		return LC_SYS(err, errno, "staging: %s: %s", dir,
+			      strerror(errno));
+	while ((de = readdir(d))) {
+		char *end;
+		uint64_t id;
+
+		if (de->d_name[0] != 'R')
+			continue;
+		id = strtoull(de->d_name + 1, &end, 16);
+		if (*end)
+			continue;
+		if (n == cap) {
+			uint64_t *p;
+
+			cap = cap ? 2 * cap : 64;
+			p = lc_realloc(ids, cap * sizeof(*ids));
+			if (!p) {
+				rc = LC_NOMEM(err);
+				break;
+			}
+			ids = p;
+		}
+		ids[n++] = id;
+	}
+	closedir(d);
+	if (!rc)
+		qsort(ids, n, sizeof(*ids), cmp_u64);
+	for (size_t i = 0; !rc && i < n; i++) {
+		char row[4200], name[1100];
+
+		staging_row_path(row, sizeof(row), s, ids[i]);
+		if (read_name(name, sizeof(name), row))
+			continue;	/* half-made by a crash: no name yet */
+		rc = cb(ctx, ids[i], name);
+	}
+	lc_free(ids);
+	return rc;
+}
+
+static void new_uuid(char out[37])
+{
+	uint8_t b[16];
+
+	if (getrandom(b, sizeof(b), 0) != sizeof(b))
+		for (size_t i = 0; i < sizeof(b); i++)
+			b[i] = (uint8_t)rand();
+	b[6] = (uint8_t)((b[6] & 0x0f) | 0x40);	/* version 4 */
+	b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);	/* variant */
+	snprintf(out, 37,
+		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
+		 "%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2], b[3], b[4], b[5],
+		 b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
+		 b[15]);
+}
+
+int staging_batch_begin(struct staging_batch *out, struct staging *s,
+			const uint64_t *rows, size_t n, uint64_t read_version,
+			struct lc_err *err)
+{
+	char dir[4200], tmp[4300], path[4300];
+	struct lc_buf b;
+	int fd, rc;
+
+	memset(out, 0, sizeof(*out));
+	out->rows = lc_malloc((n ? n : 1) * sizeof(*rows));
+	if (!out->rows)
+		return LC_NOMEM(err);
+	if (n)
+		memcpy(out->rows, rows, n * sizeof(*rows));
+	out->n_rows = n;
+	out->read_version = read_version;
+	new_uuid(out->uuid);
+	/* the rows' files reach the disk before the batch names them */
+	for (size_t i = 0; i < n; i++) {
+		staging_row_path(dir, sizeof(dir), s, rows[i]);
+		if ((rc = sync_dir(dir)))
+			goto sys;
+	}
+	lc_buf_init(&b, 0);
+	rc = lc_buf_printf(&b, err, "lancefs-batch 1\n%s\n%" PRIu64 "\n",
+			   out->uuid, read_version);
+	for (size_t i = 0; !rc && i < n; i++)
+		rc = lc_buf_printf(&b, err, "%016" PRIx64 "\n", rows[i]);
+	if (rc) {
+		lc_buf_reset(&b);
+		staging_batch_reset(out);
+		return rc;
+	}
+	snprintf(dir, sizeof(dir), "%s/batches", s->dir);
+	snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, out->uuid);
+	snprintf(path, sizeof(path), "%s/%s", dir, out->uuid);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	rc = 0;
+	if (fd < 0 || write(fd, b.data, b.len) != (ssize_t)b.len ||
+	    fsync(fd) < 0)
+		rc = errno ? errno : EIO;
+	if (fd >= 0)
+		close(fd);
+	lc_buf_reset(&b);
+	if (!rc && rename(tmp, path) < 0)
+		rc = errno;
+	if (!rc)
+		rc = sync_dir(dir);
+	if (!rc)
+		return 0;
+	unlink(tmp);
+sys:
+	staging_batch_reset(out);
+	return LC_SYS(err, rc, "staging: recording a batch in %s: %s", s->dir,
+		      strerror(rc));
+}
+
+static int batch_forget(struct staging *s, const struct staging_batch *b,
+			struct lc_err *err)
+{
+	char dir[4200], path[4300];
+	int rc;
+
+	snprintf(dir, sizeof(dir), "%s/batches", s->dir);
+	snprintf(path, sizeof(path), "%s/%s", dir, b->uuid);
+	if (unlink(path) < 0 && errno != ENOENT)
+		return LC_SYS(err, errno, "staging: %s: %s", path,
+			      strerror(errno));
+	rc = sync_dir(dir);
+	return rc ? LC_SYS(err, rc, "staging: %s: %s", dir, strerror(rc)) : 0;
+}
+
+int staging_batch_done(struct staging *s, const struct staging_batch *b,
+		       struct lc_err *err)
+{
+	char dir[4200];
+	int rc = 0;
+
+	/* rows first: a crash in between leaves a batch whose transaction
+	 * landed and whose rows are partly gone; recovery then only drops
+	 * the record */
+	for (size_t i = 0; !rc && i < b->n_rows; i++)
+		rc = staging_row_remove(s, b->rows[i], err);
+	if (!rc) {
+		snprintf(dir, sizeof(dir), "%s/rows", s->dir);
+		sync_dir(dir);
+		rc = batch_forget(s, b, err);
+	}
+	return rc;
+}
+
+int staging_batch_abandon(struct staging *s, const struct staging_batch *b,
+			  struct lc_err *err)
+{
+	return batch_forget(s, b, err);
+}
+
+static int parse_batch(struct staging_batch *out, const char *text)
+{
+	const char *p = text;
+	char *end;
+	size_t cap = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (strncmp(p, "lancefs-batch 1\n", 16))
+		return EINVAL;
+	p += 16;
+	if (strlen(p) < 37 || p[36] != '\n')
+		return EINVAL;
+	memcpy(out->uuid, p, 36);
+	p += 37;
+	out->read_version = strtoull(p, &end, 10);
+	if (*end != '\n')
+		return EINVAL;
+	p = end + 1;
+	while (*p) {
+		uint64_t id = strtoull(p, &end, 16);
+
+		if (*end != '\n' || end == p)
+			return EINVAL;
+		if (out->n_rows == cap) {
+			uint64_t *r;
+
+			cap = cap ? 2 * cap : 64;
+			r = lc_realloc(out->rows, cap * sizeof(*r));
+			if (!r)
+				return ENOMEM;
+			out->rows = r;
+		}
+		out->rows[out->n_rows++] = id;
+		p = end + 1;
+	}
+	return 0;
+}
+
+int staging_batches(struct staging_batch **out, size_t *n, struct staging *s,
+		    struct lc_err *err)
+{
+	char dir[4200];
+	struct staging_batch *v = NULL;
+	struct dirent *de;
+	size_t cnt = 0;
+	DIR *d;
+	int rc = 0;
+
+	*out = NULL;
+	*n = 0;
+	snprintf(dir, sizeof(dir), "%s/batches", s->dir);
+	d = opendir(dir);
+	if (!d)
+		return LC_SYS(err, errno, "staging: %s: %s", dir,
+			      strerror(errno));
+	while (!rc && (de = readdir(d))) {
+		char path[4600];
+		uint8_t *text = NULL;
+		struct stat sb;
+		FILE *f;
+
+		if (de->d_name[0] == '.')
+			continue;	/* temp files of an interrupted begin */
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		f = fopen(path, "rb");
+		if (!f || fstat(fileno(f), &sb) < 0 ||
+		    (uint64_t)sb.st_size > MAX_BATCH_FILE) {
+			if (f)
+				fclose(f);
+			continue;
+		}
+		text = lc_malloc((size_t)sb.st_size + 1);
+		if (!text) {
+			fclose(f);
+			rc = LC_NOMEM(err);
+			break;
+		}
+		text[fread(text, 1, (size_t)sb.st_size, f)] = 0;
+		fclose(f);
+		{
+			struct staging_batch *p = lc_realloc(v, (cnt + 1) *
+								     sizeof(*v));
+
+			if (!p) {
+				lc_free(text);
+				rc = LC_NOMEM(err);
+				break;
+			}
+			v = p;
+		}
+		if (parse_batch(&v[cnt], (const char *)text)) {
+			staging_batch_reset(&v[cnt]);
+			rc = LC_CORRUPT(err, "staging: %s: not a batch record",
+					path);
+		} else {
+			cnt++;
+		}
+		lc_free(text);
+	}
+	closedir(d);
+	if (rc) {
+		for (size_t i = 0; i < cnt; i++)
+			staging_batch_reset(&v[i]);
+		lc_free(v);
+		return rc;
+	}
+	*out = v;
+	*n = cnt;
+	return 0;
+}
+
+void staging_batch_reset(struct staging_batch *b)
+{
+	lc_free(b->rows);
+	memset(b, 0, sizeof(*b));
+}

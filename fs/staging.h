@@ -1,0 +1,82 @@
+/*
+ * staging.h - the on-disk journal of what users copy into a mount, kept
+ * until it is committed (WRITES.md "Staging"). One folder per dataset:
+ *
+ *   DIR/rows/R<16 hex>/            one staged row (a new row folder or a
+ *       .name                      root-level file); .name holds the name
+ *       <files as the user wrote>  the user gave it
+ *   DIR/batches/<uuid>             a commit attempt: the transaction id,
+ *                                  the version it was planned against and
+ *                                  the rows it holds, written and synced
+ *                                  before the commit starts
+ *
+ * Rows are plain folders and files, so they survive kill -9 and reboots;
+ * a batch file outlives its commit only if the commit's outcome is
+ * unknown, and recovery asks the dataset (lance_find_transaction) whether
+ * that transaction landed. Staged files are removed only after the
+ * manifest is durable. Knows nothing of FUSE.
+ */
+#ifndef LANCEFS_STAGING_H
+#define LANCEFS_STAGING_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "lc.h"
+
+struct staging;
+
+/* The default folder for a dataset's staging: $XDG_STATE_HOME/lancefs,
+ * else /var/lib/lancefs for root and ~/.local/state/lancefs for others,
+ * then one subfolder named after the dataset URI. */
+int staging_default_dir(char *out, size_t cap, const char *dataset_uri,
+			struct lc_err *err) LC_MUST_USE;
+
+/* Open (creating) the staging folder `dir`. */
+int staging_open(struct staging **out, const char *dir,
+		 struct lc_err *err) LC_MUST_USE;
+void staging_free(struct staging *s);
+const char *staging_dir(const struct staging *s);
+
+/* A new staged row named `name` (unique among staged rows: EEXIST). */
+int staging_row_new(uint64_t *id, struct staging *s, const char *name,
+		    struct lc_err *err) LC_MUST_USE;
+/* The staged row named `name`, or ENOENT. */
+int staging_row_find(uint64_t *id, struct staging *s, const char *name);
+/* Remove a staged row and everything in it. */
+int staging_row_remove(struct staging *s, uint64_t id,
+		       struct lc_err *err) LC_MUST_USE;
+/* The folder holding row `id`'s files. */
+void staging_row_path(char *out, size_t cap, const struct staging *s,
+		      uint64_t id);
+
+typedef int (*staging_row_cb)(void *ctx, uint64_t id, const char *name);
+/* Every staged row, oldest first. */
+int staging_rows(struct staging *s, staging_row_cb cb, void *ctx,
+		 struct lc_err *err) LC_MUST_USE;
+
+struct staging_batch {
+	char uuid[37];
+	uint64_t read_version;
+	uint64_t *rows;
+	size_t n_rows;
+};
+
+/* Record a commit attempt of `rows` planned against `read_version`,
+ * durably (file and folder synced), under a fresh transaction id. */
+int staging_batch_begin(struct staging_batch *out, struct staging *s,
+			const uint64_t *rows, size_t n, uint64_t read_version,
+			struct lc_err *err) LC_MUST_USE;
+/* The batch landed: remove its rows, then the batch record. */
+int staging_batch_done(struct staging *s, const struct staging_batch *b,
+		       struct lc_err *err) LC_MUST_USE;
+/* The batch did not land (refused or failed): forget the record, keep
+ * the rows staged. */
+int staging_batch_abandon(struct staging *s, const struct staging_batch *b,
+			  struct lc_err *err) LC_MUST_USE;
+/* Batches left by a crash, for recovery. */
+int staging_batches(struct staging_batch **out, size_t *n, struct staging *s,
+		    struct lc_err *err) LC_MUST_USE;
+void staging_batch_reset(struct staging_batch *b);
+
+#endif

@@ -1,0 +1,182 @@
+/* test_staging.c - the staging journal: rows, batches, recovery. */
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "staging.h"
+
+struct names {
+	char buf[256];
+};
+
+static int collect(void *ctx, uint64_t id, const char *name)
+{
+	struct names *n = ctx;
+
+	(void)id;
+	strcat(n->buf, name);
+	strcat(n->buf, " ");
+	return 0;
+}
+
+static void write_file(const struct staging *s, uint64_t row,
+		       const char *name, const char *text)
+{
+	char dir[4200], path[4400];
+	FILE *f;
+
+	staging_row_path(dir, sizeof(dir), s, row);
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "w");
+	fputs(text, f);
+	fclose(f);
+}
+
+static int exists(const char *path)
+{
+	struct stat sb;
+
+	return stat(path, &sb) == 0;
+}
+
+TEST(rows_and_batches)
+{
+	char dir[] = "/tmp/lancefs-staging-XXXXXX", cmd[64], rp[4200];
+	struct lc_err err = { 0 };
+	struct staging *s;
+	struct staging_batch b, *left;
+	struct names n = { "" };
+	uint64_t a, c, found, rows[2];
+	size_t nb;
+
+	CHECK(mkdtemp(dir));
+	CHECK_OK(staging_open(&s, dir, &err), &err);
+	CHECK_OK(staging_row_new(&a, s, "cat_001", &err), &err);
+	CHECK_OK(staging_row_new(&c, s, "dog_002", &err), &err);
+	CHECK(c > a);
+	/* names are unique among staged rows */
+	CHECK_EQ_U64(staging_row_new(&found, s, "cat_001", &err), EEXIST);
+	lc_err_clear(&err);
+	CHECK_OK(staging_row_find(&found, s, "dog_002"), &err);
+	CHECK_EQ_U64(found, c);
+	CHECK_EQ_U64(staging_row_find(&found, s, "nope"), ENOENT);
+	write_file(s, a, "image.jpg", "\xff\xd8\xff");
+	write_file(s, a, "meta.json", "{\"label\":\"cat\"}");
+	CHECK_OK(staging_rows(s, collect, &n, &err), &err);
+	CHECK_STR(n.buf, "cat_001 dog_002 ");
+
+	/* a commit attempt is recorded durably before it starts */
+	rows[0] = a;
+	rows[1] = c;
+	CHECK_OK(staging_batch_begin(&b, s, rows, 2, 7, &err), &err);
+	CHECK_EQ_U64(strlen(b.uuid), 36);
+	staging_free(s);
+
+	/* "crash": a new process opens the folder and finds the batch */
+	CHECK_OK(staging_open(&s, dir, &err), &err);
+	CHECK_OK(staging_batches(&left, &nb, s, &err), &err);
+	CHECK_EQ_U64(nb, 1);
+	CHECK_STR(left[0].uuid, b.uuid);
+	CHECK_EQ_U64(left[0].read_version, 7);
+	CHECK_EQ_U64(left[0].n_rows, 2);
+	CHECK_EQ_U64(left[0].rows[0], a);
+	CHECK_EQ_U64(left[0].rows[1], c);
+	/* ids never repeat after a restart */
+	CHECK_OK(staging_row_new(&found, s, "later", &err), &err);
+	CHECK(found > c);
+
+	/* it landed: rows and record go */
+	CHECK_OK(staging_batch_done(s, &left[0], &err), &err);
+	staging_row_path(rp, sizeof(rp), s, a);
+	CHECK(!exists(rp));
+	staging_batch_reset(&left[0]);
+	free(left);
+	CHECK_OK(staging_batches(&left, &nb, s, &err), &err);
+	CHECK_EQ_U64(nb, 0);
+	free(left);
+	n.buf[0] = 0;
+	CHECK_OK(staging_rows(s, collect, &n, &err), &err);
+	CHECK_STR(n.buf, "later ");
+
+	/* abandoned: the record goes, the rows stay */
+	rows[0] = found;
+	staging_batch_reset(&b);
+	CHECK_OK(staging_batch_begin(&b, s, rows, 1, 8, &err), &err);
+	CHECK_OK(staging_batch_abandon(s, &b, &err), &err);
+	staging_batch_reset(&b);
+	n.buf[0] = 0;
+	CHECK_OK(staging_rows(s, collect, &n, &err), &err);
+	CHECK_STR(n.buf, "later ");
+	CHECK_OK(staging_batches(&left, &nb, s, &err), &err);
+	CHECK_EQ_U64(nb, 0);
+	free(left);
+	staging_free(s);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	CHECK(system(cmd) == 0);
+}
+
+/* kill -9 between recording a batch and finishing it */
+TEST(killed_mid_commit)
+{
+	char dir[] = "/tmp/lancefs-staging-XXXXXX", cmd[64];
+	struct lc_err err = { 0 };
+	struct staging *s;
+	struct staging_batch *left;
+	uint64_t row;
+	size_t nb;
+	pid_t pid;
+	int status;
+
+	CHECK(mkdtemp(dir));
+	pid = fork();
+	if (pid == 0) {
+		struct staging_batch b;
+
+		if (staging_open(&s, dir, NULL) ||
+		    staging_row_new(&row, s, "x", NULL) ||
+		    staging_batch_begin(&b, s, &row, 1, 3, NULL))
+			_exit(1);
+		kill(getpid(), SIGKILL);
+		_exit(2);
+	}
+	CHECK(waitpid(pid, &status, 0) == pid);
+	CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	CHECK_OK(staging_open(&s, dir, &err), &err);
+	CHECK_OK(staging_batches(&left, &nb, s, &err), &err);
+	CHECK_EQ_U64(nb, 1);
+	CHECK_EQ_U64(left[0].read_version, 3);
+	CHECK_OK(staging_row_find(&row, s, "x"), &err);
+	CHECK_EQ_U64(left[0].rows[0], row);
+	staging_batch_reset(&left[0]);
+	free(left);
+	staging_free(s);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	CHECK(system(cmd) == 0);
+}
+
+TEST(default_dir)
+{
+	struct lc_err err = { 0 };
+	char out[4096];
+
+	setenv("XDG_STATE_HOME", "/state", 1);
+	CHECK_OK(staging_default_dir(out, sizeof(out), "/data/photos.lance",
+				     &err), &err);
+	CHECK(!strncmp(out, "/state/lancefs/_data_photos.lance-", 34));
+	/* another URI, another folder */
+	{
+		char other[4096];
+
+		CHECK_OK(staging_default_dir(other, sizeof(other),
+					     "s3://b/photos.lance", &err),
+			 &err);
+		CHECK(strcmp(out, other));
+	}
+	unsetenv("XDG_STATE_HOME");
+}
+
+TEST_MAIN(TEST_ENTRY(rows_and_batches), TEST_ENTRY(killed_mid_commit),
+	  TEST_ENTRY(default_dir))
