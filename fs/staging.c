@@ -319,7 +319,7 @@ int staging_rows(struct staging *s, staging_row_cb cb, void *ctx,
 		ids[n++] = id;
 	}
 	closedir(d);
-	if (!rc)
+	if (!rc && n)
 		qsort(ids, n, sizeof(*ids), cmp_u64);
 	for (size_t i = 0; !rc && i < n; i++) {
 		char row[4200], name[1100];
