@@ -548,16 +548,11 @@ static int v20_field(struct lance_writer *w, const struct lance_field *f,
 	for (uint64_t p = s, q; p < e && !rc; p = q) {
 		q = page_end(f, a, p, e);
 		switch (f->type.id) {
-		case LANCE_T_STRUCT: {
-			struct pbw enc;
-
-			q = e - p > PAGE_ROWS ? p + PAGE_ROWS : e;
-			pbw_init(&enc, err);
-			pbw_empty(&enc, 5);	/* simple_struct */
-			rc = page_add(w, col, q - p, 0, NULL, NULL,
-				      URL_ARRAY20, &enc, err);
+		case LANCE_T_STRUCT:
+			/* lance 12 reads only one-page struct columns: the
+			 * page is written by finish() */
+			q = e;
 			break;
-		}
 		case LANCE_T_LIST:
 			rc = v20_list(w, col, a, p, q, err);
 			if (!rc)
@@ -665,7 +660,7 @@ static uint64_t vsrc_bytes(const struct vsrc *v, uint64_t i, uint64_t c)
 	for (uint64_t k = v->first + i; k < v->first + i + c; k++)
 		if (valid_at(v->a, k))
 			n += v->a->offsets[k + 1] - v->a->offsets[k];
-	return (c + 1) * 4 + n;
+	return ((c + 1) * 4 + n + 3) & ~(uint64_t)3;	/* lance: padded to 4 */
 }
 
 static uint64_t pad8(uint64_t x)
@@ -746,6 +741,8 @@ static int chunk_values(struct lance_writer *w, const struct vsrc *v,
 					&w->out, a->values + a->offsets[k],
 					(size_t)(a->offsets[k + 1] -
 						 a->offsets[k]), err);
+		if (!rc)
+			rc = out_pad(w, 4, err);
 	}
 	return rc;
 }
@@ -1611,6 +1608,16 @@ int lance_writer_finish(struct lance_writer *w, uint8_t **bytes,
 	if (w->broken)
 		return LC_USAGE(err, "writer: an earlier add failed");
 	pbw_init(&p, err);
+	for (size_t i = 0; w->v20 && w->rows && i < w->n_cols; i++) {
+		if (w->cols[i].field->type.id != LANCE_T_STRUCT)
+			continue;
+		pbw_empty(&p, 5);	/* ArrayEncoding.simple_struct */
+		rc = page_add(w, &w->cols[i], w->rows, 0, NULL, NULL,
+			      URL_ARRAY20, &p, err);
+		if (rc)
+			return rc;
+		pbw_init(&p, err);
+	}
 	/* global buffer 0: FileDescriptor{schema, length} */
 	rc = out_pad(w, 64, err);
 	if (rc)
