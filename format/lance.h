@@ -216,9 +216,9 @@ int lance_file_value_sizes(uint64_t *sizes, bool *valid, struct lance_file *f,
 /* ---------------------------------------------------------------- writing */
 
 /*
- * Writing one data file (format/writer.c). The file is built in memory;
- * each add() encodes its rows into pages at once (values are copied once),
- * so pass batches of a few thousand rows or more.
+ * Writing one data file (format/writer.c). The file is built in memory.
+ * Batches of 8192 rows or 1 MiB and more are encoded at once (values
+ * copied once); smaller ones are gathered into pages of that size first.
  */
 struct lance_writer;
 

@@ -4,9 +4,13 @@
  * The file is built in memory, in file order: page buffers (each padded
  * to 64 bytes), global buffer 0 (the FileDescriptor), one ColumnMetadata
  * per column, the column-metadata offset table, the global-buffer offset
- * table and the 40-byte footer (file-format.md 2.1).  Every add() encodes
- * its rows straight into that image, split into pages of at most
- * PAGE_ROWS rows or about PAGE_BYTES bytes: values are copied once.
+ * table and the 40-byte footer (file-format.md 2.1).  A big add() (at
+ * least PAGE_ROWS rows or PAGE_BYTES bytes) is encoded straight into that
+ * image, so its values are copied once; smaller ones are gathered in
+ * writer-owned arrays until PAGE_ROWS rows or PEND_BYTES bytes, then
+ * encoded.  Pages hold at most PAGE_ROWS rows or about PAGE_BYTES bytes
+ * per column.  (lance 12 reads 2.0 struct columns only as one page, so
+ * those pages are written by finish().)
  *
  * Encodings (the sets file-format.md 8.1 lists as read by lance 12):
  *   2.0  Nullable(no/some/all nulls)(Flat) for fixed width and bools,
@@ -31,6 +35,7 @@
 
 #define PAGE_ROWS 8192u
 #define PAGE_BYTES (1u << 20)
+#define PEND_BYTES (8u << 20)	/* small batches, all columns together */
 #define CHUNK_MAX_VALUES 4096u
 #define CHUNK_TARGET (16u << 10)	/* aim; 2.1's hard limit is 32 KiB */
 #define CHUNK_LIMIT_21 (32u << 10)
@@ -178,7 +183,11 @@ struct lance_writer {
 	size_t n_cols, cap_cols;
 	struct lc_buf out;	/* the file image so far */
 	uint64_t rows;
-	bool broken;		/* an add() failed half way */
+	bool broken;		/* an add() failed half way, or finished */
+	/* small batches gathered for the next pages (writer-owned arrays,
+	 * one per top-level field) */
+	struct lance_array *pend;
+	uint64_t pend_rows, pend_bytes;
 };
 
 /* Per-page level context for 2.1+ leaves. */
@@ -1452,7 +1461,8 @@ int lance_writer_new(struct lance_writer **out,
 	w->large = minor >= 2;
 	lc_buf_init(&w->out, OUT_LIMIT);
 	w->top = lc_calloc(n, sizeof(*w->top));
-	if (!w->top) {
+	w->pend = lc_calloc(n, sizeof(*w->pend));
+	if (!w->top || !w->pend) {
 		rc = LC_NOMEM(err);
 		goto fail;
 	}
@@ -1487,10 +1497,224 @@ fail:
 	return rc;
 }
 
+/* ------------------------------------------------------------ batching */
+
+/* Data bytes of rows [s, e) of a (for the page and batching policy). */
+static uint64_t est_bytes(const struct lance_field *f,
+			  const struct lance_type *t,
+			  const struct lance_array *a, uint64_t s, uint64_t e)
+{
+	uint64_t n = 0;
+
+	switch (t->id) {
+	case LANCE_T_UTF8:
+	case LANCE_T_BINARY:
+		return a->offsets[e] - a->offsets[s] + (e - s) * 8;
+	case LANCE_T_LIST:
+		return est_bytes(f->children[0], &f->children[0]->type,
+				 &a->children[0], a->offsets[s],
+				 a->offsets[e]) + (e - s) * 8;
+	case LANCE_T_FIXED_LIST:
+		return (e - s) * (uint64_t)t->width *
+		       lance_type_width(t->item);
+	case LANCE_T_STRUCT:
+		for (size_t i = 0; i < f->n_children; i++)
+			n += est_bytes(f->children[i], &f->children[i]->type,
+				       &a->children[i], s, e);
+		return n;
+	default:
+		return lance_type_width(t) ? (e - s) * lance_type_width(t)
+					   : (e - s + 7) / 8;
+	}
+}
+
+/* Capacity of a pending buffer of `n` bytes: the next power of two, so
+ * growing by small appends reallocates O(log n) times. */
+static size_t cap_of(uint64_t n)
+{
+	size_t c = 64;
+
+	while (c < n)
+		c *= 2;
+	return c;
+}
+
+static int grow(uint8_t **p, uint64_t old, uint64_t want, struct lc_err *err)
+{
+	uint8_t *q;
+
+	if (*p && cap_of(want) <= cap_of(old))
+		return 0;
+	q = lc_realloc(*p, cap_of(want));
+	if (!q)
+		return LC_NOMEM(err);
+	*p = q;
+	return 0;
+}
+
+static void bits_put(uint8_t *d, uint64_t at, const uint8_t *s,
+		     uint64_t from, uint64_t n)
+{
+	for (uint64_t i = 0; i < n; i++) {
+		uint64_t k = at + i;
+
+		if (!s || bit_get(s, from + i))
+			d[k >> 3] |= (uint8_t)(1u << (k & 7));
+		else
+			d[k >> 3] &= (uint8_t)~(1u << (k & 7));
+	}
+}
+
+/* Append rows [a, b) of s to the writer-owned pending array d. */
+static int pend_append(struct lance_array *d, const struct lance_field *f,
+		       const struct lance_type *t,
+		       const struct lance_array *s, uint64_t a, uint64_t b,
+		       struct lc_err *err)
+{
+	uint64_t n = b - a, len = d->length, tot = len + n;
+	unsigned w = lance_type_width(t);
+	int rc;
+
+	d->type = t;
+	d->field = f;
+	if (s->validity || d->validity) {
+		bool fresh = !d->validity;
+
+		rc = grow(&d->validity, (len + 7) / 8, (tot + 7) / 8, err);
+		if (rc)
+			return rc;
+		if (fresh)
+			bits_put(d->validity, 0, NULL, 0, len);
+		bits_put(d->validity, len, s->validity, a, n);
+	}
+	switch (t->id) {
+	case LANCE_T_UTF8:
+	case LANCE_T_BINARY:
+	case LANCE_T_LIST: {
+		uint64_t base = d->offsets ? d->offsets[len] : 0;
+		uint64_t *o;
+
+		o = lc_realloc(d->offsets, cap_of((tot + 1) * 8));
+		if (!o)
+			return LC_NOMEM(err);
+		d->offsets = o;
+		o[0] = len ? o[0] : 0;
+		for (uint64_t i = 1; i <= n; i++)
+			o[len + i] = base + s->offsets[a + i] - s->offsets[a];
+		if (t->id == LANCE_T_LIST) {
+			if (!d->children) {
+				d->children = lc_calloc(1, sizeof(*d->children));
+				if (!d->children)
+					return LC_NOMEM(err);
+				d->n_children = 1;
+			}
+			rc = pend_append(d->children, f->children[0],
+					 &f->children[0]->type, s->children,
+					 s->offsets[a], s->offsets[b], err);
+			if (rc)
+				return rc;
+			break;
+		}
+		rc = grow(&d->values, d->values_len,
+			  d->values_len + o[tot] - base, err);
+		if (rc)
+			return rc;
+		memcpy(d->values + d->values_len, s->values + s->offsets[a],
+		       (size_t)(o[tot] - base));
+		d->values_len += o[tot] - base;
+		break;
+	}
+	case LANCE_T_FIXED_LIST:
+	case LANCE_T_STRUCT: {
+		size_t nc = t->id == LANCE_T_STRUCT ? f->n_children : 1;
+
+		if (!d->children) {
+			d->children = lc_calloc(nc, sizeof(*d->children));
+			if (!d->children)
+				return LC_NOMEM(err);
+			d->n_children = nc;
+		}
+		for (size_t i = 0; i < nc; i++) {
+			uint64_t k = t->id == LANCE_T_STRUCT ? 1
+				     : (uint64_t)t->width;
+
+			rc = pend_append(&d->children[i],
+					 t->id == LANCE_T_STRUCT
+					 ? f->children[i] : NULL,
+					 t->id == LANCE_T_STRUCT
+					 ? &f->children[i]->type : t->item,
+					 &s->children[i], a * k, b * k, err);
+			if (rc)
+				return rc;
+		}
+		break;
+	}
+	case LANCE_T_BOOL:
+		rc = grow(&d->values, (len + 7) / 8, (tot + 7) / 8, err);
+		if (rc)
+			return rc;
+		bits_put(d->values, len, s->values, a, n);
+		d->values_len = (tot + 7) / 8;
+		break;
+	default:
+		rc = grow(&d->values, len * w, tot * w, err);
+		if (rc)
+			return rc;
+		memcpy(d->values + len * w, s->values + a * w,
+		       (size_t)(n * w));
+		d->values_len = tot * w;
+		break;
+	}
+	d->length = tot;
+	return 0;
+}
+
+/* Encode rows [0, len) of cols (one array per top-level field). */
+static int encode(struct lance_writer *w, const struct lance_array *cols,
+		  uint64_t len, struct lc_err *err)
+{
+	int rc = 0;
+
+	for (size_t i = 0; i < w->n_top && !rc; i++) {
+		if (w->v20) {
+			rc = v20_field(w, w->top[i], &cols[i], 0, len, err);
+		} else {
+			const struct lance_array *stack[MAX_DEPTH + 1];
+
+			stack[0] = &cols[i];
+			rc = v21_field(w, w->top[i], stack, 0, 0, len, err);
+		}
+	}
+	if (rc)
+		w->broken = true;
+	else
+		w->rows += len;
+	return rc;
+}
+
+static void pend_reset(struct lance_writer *w)
+{
+	for (size_t i = 0; w->pend && i < w->n_top; i++)
+		lance_array_reset(&w->pend[i]);
+	w->pend_rows = 0;
+	w->pend_bytes = 0;
+}
+
+static int pend_flush(struct lance_writer *w, struct lc_err *err)
+{
+	int rc;
+
+	if (!w->pend_rows)
+		return 0;
+	rc = encode(w, w->pend, w->pend_rows, err);
+	pend_reset(w);
+	return rc;
+}
+
 int lance_writer_add(struct lance_writer *w, const struct lance_array *cols,
 		     struct lc_err *err)
 {
-	uint64_t len = w->n_top ? cols[0].length : 0;
+	uint64_t len = w->n_top ? cols[0].length : 0, bytes = 0;
 	int rc;
 
 	if (w->broken)
@@ -1500,21 +1724,28 @@ int lance_writer_add(struct lance_writer *w, const struct lance_array *cols,
 		if (rc)
 			return rc;
 	}
+	for (size_t i = 0; i < w->n_top; i++)
+		bytes += est_bytes(w->top[i], &w->top[i]->type, &cols[i], 0,
+				   len);
+	/* a big batch is encoded as it is: its values are copied once */
+	if (len >= PAGE_ROWS || bytes >= PAGE_BYTES) {
+		rc = pend_flush(w, err);
+		return rc ? rc : encode(w, cols, len, err);
+	}
+	/* small batches gather into pages of a sensible size */
 	for (size_t i = 0; i < w->n_top; i++) {
-		if (w->v20) {
-			rc = v20_field(w, w->top[i], &cols[i], 0, len, err);
-		} else {
-			const struct lance_array *stack[MAX_DEPTH + 1];
-
-			stack[0] = &cols[i];
-			rc = v21_field(w, w->top[i], stack, 0, 0, len, err);
-		}
+		rc = pend_append(&w->pend[i], w->top[i], &w->top[i]->type,
+				 &cols[i], 0, len, err);
 		if (rc) {
 			w->broken = true;
+			pend_reset(w);
 			return rc;
 		}
 	}
-	w->rows += len;
+	w->pend_rows += len;
+	w->pend_bytes += bytes;
+	if (w->pend_rows >= PAGE_ROWS || w->pend_bytes >= PEND_BYTES)
+		return pend_flush(w, err);
 	return 0;
 }
 
@@ -1607,6 +1838,9 @@ int lance_writer_finish(struct lance_writer *w, uint8_t **bytes,
 	*len = 0;
 	if (w->broken)
 		return LC_USAGE(err, "writer: an earlier add failed");
+	rc = pend_flush(w, err);
+	if (rc)
+		return rc;
 	pbw_init(&p, err);
 	for (size_t i = 0; w->v20 && w->rows && i < w->n_cols; i++) {
 		if (w->cols[i].field->type.id != LANCE_T_STRUCT)
@@ -1725,6 +1959,8 @@ void lance_writer_free(struct lance_writer *w)
 		lc_free(w->cols[i].pages);
 	}
 	lc_free(w->cols);
+	pend_reset(w);
+	lc_free(w->pend);
 	lc_free(w->top);
 	lc_buf_reset(&w->out);
 	lc_free(w);

@@ -195,9 +195,10 @@ static void check_file(struct wfile *wf, const struct wd_opts *o)
 }
 
 static void round_trip(uint16_t minor, uint64_t rows, uint64_t batch,
-		       bool big)
+		       bool big, bool edge)
 {
-	struct wd_opts o = { .big = big, .struct_nulls = minor > 0 };
+	struct wd_opts o = { .big = big, .struct_nulls = minor > 0,
+			     .edge = edge };
 	struct lc_err err = { 0 };
 	struct wfile wf;
 	int rc;
@@ -212,15 +213,42 @@ static void round_trip(uint16_t minor, uint64_t rows, uint64_t batch,
 	wfile_free(&wf);
 }
 
-TEST(small_20) { round_trip(0, 50, 50, false); }
-TEST(small_21) { round_trip(1, 50, 50, false); }
-TEST(small_22) { round_trip(2, 50, 50, false); }
-TEST(big_20) { round_trip(0, 20000, 20000, true); }
-TEST(big_21) { round_trip(1, 20000, 20000, true); }
-TEST(big_22) { round_trip(2, 20000, 20000, true); }
-TEST(batches_20) { round_trip(0, 20000, 3001, false); }
-TEST(batches_21) { round_trip(1, 20000, 3001, false); }
-TEST(batches_22) { round_trip(2, 20000, 3001, false); }
+TEST(small_20) { round_trip(0, 50, 50, false, false); }
+TEST(small_21) { round_trip(1, 50, 50, false, false); }
+TEST(small_22) { round_trip(2, 50, 50, false, false); }
+TEST(big_20) { round_trip(0, 20000, 20000, true, false); }
+TEST(big_21) { round_trip(1, 20000, 20000, true, false); }
+TEST(big_22) { round_trip(2, 20000, 20000, true, false); }
+TEST(batches_20) { round_trip(0, 20000, 3001, false, false); }
+TEST(batches_21) { round_trip(1, 20000, 3001, false, false); }
+TEST(batches_22) { round_trip(2, 20000, 3001, false, false); }
+/* Many tiny adds gather into pages: one page for 2000 rows. */
+static void tiny_batches(uint16_t minor, uint64_t batch)
+{
+	struct wd_opts o = { .struct_nulls = minor > 0 };
+	struct lc_err err = { 0 };
+	struct wfile wf;
+	size_t pages;
+	int rc;
+
+	rc = write_file(&wf, minor, 2000, batch, &o, &err);
+	if (rc) {
+		fprintf(stderr, "write 2.%u: %s\n", minor, err.msg);
+		wfile_free(&wf);
+		CHECK(rc == 0);
+	}
+	pages = wf.f->cols[0].n_pages;
+	check_file(&wf, &o);
+	wfile_free(&wf);
+	CHECK_EQ_U64(pages, 1);
+}
+
+TEST(tiny_20) { tiny_batches(0, 1); }
+TEST(tiny_21) { tiny_batches(1, 7); }
+TEST(tiny_22) { tiny_batches(2, 3); }
+TEST(edge_20) { round_trip(0, 300, 300, false, true); }
+TEST(edge_21) { round_trip(1, 300, 300, false, true); }
+TEST(edge_22) { round_trip(2, 300, 300, false, true); }
 
 /* ---------------------------------------------------------- refusals */
 
@@ -356,7 +384,9 @@ TEST(refuse_after_failure)
 TEST_MAIN(TEST_ENTRY(small_20), TEST_ENTRY(small_21), TEST_ENTRY(small_22),
 	  TEST_ENTRY(big_20), TEST_ENTRY(big_21), TEST_ENTRY(big_22),
 	  TEST_ENTRY(batches_20), TEST_ENTRY(batches_21),
-	  TEST_ENTRY(batches_22), TEST_ENTRY(refuse_items),
+	  TEST_ENTRY(batches_22), TEST_ENTRY(edge_20), TEST_ENTRY(tiny_20),
+	  TEST_ENTRY(tiny_21), TEST_ENTRY(tiny_22), TEST_ENTRY(edge_21),
+	  TEST_ENTRY(edge_22), TEST_ENTRY(refuse_items),
 	  TEST_ENTRY(refuse_length_msg), TEST_ENTRY(refuse_type),
 	  TEST_ENTRY(refuse_offsets), TEST_ENTRY(refuse_notnull),
 	  TEST_ENTRY(refuse_null_struct_20),

@@ -1,7 +1,8 @@
 # Write a dataset with mkds, then let LanceDB read it and compare.
 file(REMOVE_RECURSE ${DIR})
 file(MAKE_DIRECTORY ${DIR})
-execute_process(COMMAND ${MKDS} ${DIR} ${MINOR} ${ROWS} RESULT_VARIABLE rc)
+execute_process(COMMAND ${MKDS} ${DIR} ${MINOR} ${ROWS} ${MODE}
+                RESULT_VARIABLE rc)
 if(NOT rc EQUAL 0)
   message(FATAL_ERROR "mkds failed (${rc})")
 endif()

@@ -68,6 +68,8 @@ static inline int wd_schema(struct lance_schema *out, struct lc_err *err)
 struct wd_opts {
 	bool big;
 	bool struct_nulls;	/* not for 2.0 */
+	bool edge;		/* li: no items at all; st all null (2.1+);
+				 * img all null; name all empty */
 };
 
 static inline bool wd_null(uint64_t i, unsigned every)
@@ -102,9 +104,9 @@ static inline void wd_text(char *buf, uint64_t i, size_t *len)
 	*len = n;
 }
 
-static inline uint64_t wd_li_len(uint64_t i)
+static inline uint64_t wd_li_len(uint64_t i, const struct wd_opts *o)
 {
-	if (i % 10 == 3 || i % 10 == 5)
+	if (o->edge || i % 10 == 3 || i % 10 == 5)
 		return 0;
 	return i % 4 + 1;
 }
@@ -220,7 +222,7 @@ static inline void wd_column(struct lance_array *a,
 					tl = (size_t)snprintf(tb, sizeof(tb),
 						"name-%llu",
 						(unsigned long long)i);
-					if (i % 13 == 0)
+					if (i % 13 == 0 || o->edge)
 						tl = 0;
 					len = tl;
 					if (pass && ok)
@@ -234,7 +236,7 @@ static inline void wd_column(struct lance_array *a,
 						memcpy(a->values + total, tb,
 						       tl);
 				} else if (f->id == 6) {
-					ok = !wd_null(i, 97);
+					ok = !wd_null(i, 97) && !o->edge;
 					len = wd_img_len(i, o);
 					for (uint64_t k = 0;
 					     pass && ok && k < len; k++)
@@ -292,15 +294,16 @@ static inline void wd_column(struct lance_array *a,
 		a->offsets = wd_alloc((size_t)(n + 1) * 8);
 		for (uint64_t r = 0; r < n; r++) {
 			a->offsets[r] = items;
-			wd_setbit(a->validity, r, (first + r) % 10 != 3);
-			items += wd_li_len(first + r);
+			wd_setbit(a->validity, r, o->edge ? (first + r) % 2
+					: (first + r) % 10 != 3);
+			items += wd_li_len(first + r, o);
 		}
 		a->offsets[n] = items;
 		wd_init(c, f->children[0], items);
 		wd_fixed(c, 4, items);
 		c->validity = wd_bitmap(items);
 		for (uint64_t r = 0; r < n; r++)
-			for (uint64_t k = 0; k < wd_li_len(first + r); k++) {
+			for (uint64_t k = 0; k < wd_li_len(first + r, o); k++) {
 				uint64_t j = a->offsets[r] + k;
 				int32_t v = (int32_t)((first + r) * 10 + k);
 
@@ -319,7 +322,7 @@ static inline void wd_column(struct lance_array *a,
 			a->validity = wd_bitmap(n);
 			for (uint64_t r = 0; r < n; r++)
 				wd_setbit(a->validity, r,
-					  !wd_null(first + r, 8));
+					  !o->edge && !wd_null(first + r, 8));
 		}
 		wd_init(&c[0], f->children[0], n);
 		wd_fixed(&c[0], 4, n);
