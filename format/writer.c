@@ -60,7 +60,7 @@ enum {
 
 struct pbw {
 	struct lc_buf b;
-	int rc;			/* sticky: first failure, later calls no-op */
+	int rc;		/* sticky first failure; later calls no-op */
 	struct lc_err *err;
 };
 
@@ -170,7 +170,7 @@ struct wcol {
 	const struct lance_field *field;
 	struct wpage *pages;
 	size_t n_pages, cap;
-	uint64_t rows;		/* rows (2.0 items columns: items) so far */
+	uint64_t rows;		/* so far (2.0 item columns: items) */
 };
 
 struct lance_writer {
@@ -194,7 +194,7 @@ struct lance_writer {
 struct levels {
 	uint16_t *rep, *def;	/* NULL when absent */
 	uint64_t n;		/* level entries */
-	uint64_t *vis;		/* list pages: level index of each value */
+	uint64_t *vis;		/* list pages: level of each value */
 	uint32_t layers[MAX_DEPTH + 2];
 	size_t n_layers;
 };
@@ -669,7 +669,8 @@ static uint64_t vsrc_bytes(const struct vsrc *v, uint64_t i, uint64_t c)
 	for (uint64_t k = v->first + i; k < v->first + i + c; k++)
 		if (valid_at(v->a, k))
 			n += v->a->offsets[k + 1] - v->a->offsets[k];
-	return ((c + 1) * 4 + n + 3) & ~(uint64_t)3;	/* lance: padded to 4 */
+	/* lance wants the buffer padded to 4 */
+	return ((c + 1) * 4 + n + 3) & ~(uint64_t)3;
 }
 
 static uint64_t pad8(uint64_t x)
@@ -1603,7 +1604,8 @@ static int pend_append(struct lance_array *d, const struct lance_field *f,
 			o[len + i] = base + s->offsets[a + i] - s->offsets[a];
 		if (t->id == LANCE_T_LIST) {
 			if (!d->children) {
-				d->children = lc_calloc(1, sizeof(*d->children));
+				d->children = lc_calloc(
+					1, sizeof(*d->children));
 				if (!d->children)
 					return LC_NOMEM(err);
 				d->n_children = 1;

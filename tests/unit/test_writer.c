@@ -178,7 +178,8 @@ static void check_file(struct wfile *wf, const struct wd_opts *o)
 		for (int k = 0; ok && k < 40; k++) {
 			uint64_t r;
 
-			seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+			seed = seed * 6364136223846793005ull +
+			       1442695040888963407ull;
 			r = (seed >> 33) % wf->rows;
 			CHECK_OK(lance_file_read(&got, wf->f, f, r, 1, &err),
 				 &err);
@@ -252,8 +253,9 @@ TEST(edge_22) { round_trip(2, 300, 300, false, true); }
 
 /* ---------------------------------------------------------- refusals */
 
-static void expect_add_error(uint16_t minor, void (*spoil)(struct lance_array *,
-							  const struct lance_schema *),
+typedef void (*spoil_fn)(struct lance_array *, const struct lance_schema *);
+
+static void expect_add_error(uint16_t minor, spoil_fn spoil,
 			     const char *needle)
 {
 	struct lc_err err = { 0 };
@@ -327,13 +329,43 @@ static void spoil_null_list(struct lance_array *c,
 	c[10].validity[0] &= 0xfe;
 }
 
-TEST(refuse_items) { expect_add_error(1, spoil_items, "field li: list offsets out of order or past the items"); }
-TEST(refuse_length_msg) { expect_add_error(2, spoil_length, "field flag: 99 rows, expected 100"); }
-TEST(refuse_type) { expect_add_error(1, spoil_type, "field i32: array of type"); }
-TEST(refuse_offsets) { expect_add_error(0, spoil_offsets, "field name: offsets"); }
-TEST(refuse_notnull) { expect_add_error(2, spoil_notnull, "field id: nulls in a non-nullable field"); }
-TEST(refuse_null_struct_20) { expect_add_error(0, spoil_nothing, "field st: Lance file version 2.0 cannot store null structs"); }
-TEST(refuse_null_list_items_21) { expect_add_error(1, spoil_null_list, "field li: row 0 is a null list with items"); }
+TEST(refuse_items)
+{
+	expect_add_error(1, spoil_items,
+			 "field li: list offsets out of order or past "
+			 "the items");
+}
+TEST(refuse_length_msg)
+{
+	expect_add_error(2, spoil_length,
+			 "field flag: 99 rows, expected 100");
+}
+TEST(refuse_type)
+{
+	expect_add_error(1, spoil_type,
+			 "field i32: array of type");
+}
+TEST(refuse_offsets)
+{
+	expect_add_error(0, spoil_offsets,
+			 "field name: offsets");
+}
+TEST(refuse_notnull)
+{
+	expect_add_error(2, spoil_notnull,
+			 "field id: nulls in a non-nullable field");
+}
+TEST(refuse_null_struct_20)
+{
+	expect_add_error(0, spoil_nothing,
+			 "field st: Lance file version 2.0 cannot store "
+			 "null structs");
+}
+TEST(refuse_null_list_items_21)
+{
+	expect_add_error(1, spoil_null_list,
+			 "field li: row 0 is a null list with items");
+}
 
 TEST(refuse_version)
 {

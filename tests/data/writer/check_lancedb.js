@@ -34,7 +34,12 @@ function norm(type, v) {
   const D = arrow.DataType;
   if (D.isInt(type)) return typeof v === 'bigint' ? Number(v) : v;
   if (D.isFloat(type) || D.isBool(type) || D.isUtf8(type) || D.isLargeUtf8(type)) return v;
-  if (D.isBinary(type) || D.isLargeBinary(type)) return `bin:${v.length}:${fnv1a(v)}`;
+  if (D.isTimestamp(type)) {
+    // arrow-js hands out milliseconds as a float: back to the stored unit
+    const per = [1e-3, 1, 1e3, 1e6][type.unit];
+    return Math.round(Number(v) * per);
+  }
+  if (D.isBinary(type) || D.isLargeBinary(type) || D.isFixedSizeBinary(type)) return `bin:${v.length}:${fnv1a(v)}`;
   if (D.isDecimal(type)) {
     let x = 0n;
     for (let i = v.length - 1; i >= 0; i--) x = (x << 32n) | BigInt(v[i] >>> 0);

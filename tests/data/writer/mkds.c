@@ -56,6 +56,7 @@ static void json_value(FILE *o, const struct lance_field *f,
 		fprintf(o, "%" PRId32, v);
 		break;
 	}
+	case LANCE_T_TIMESTAMP:
 	case LANCE_T_INT64: {
 		int64_t v;
 
@@ -89,7 +90,8 @@ static void json_value(FILE *o, const struct lance_field *f,
 		uint64_t s = a->offsets[i], e = a->offsets[i + 1];
 
 		/* the test strings are plain ASCII letters and digits */
-		fprintf(o, "\"%.*s\"", (int)(e - s), (const char *)a->values + s);
+		fprintf(o, "\"%.*s\"", (int)(e - s),
+			(const char *)a->values + s);
 		break;
 	}
 	case LANCE_T_BINARY: {
@@ -99,6 +101,11 @@ static void json_value(FILE *o, const struct lance_field *f,
 			fnv1a(a->values + s, e - s));
 		break;
 	}
+	case LANCE_T_FIXED_BINARY:
+		fprintf(o, "\"bin:%d:%08x\"", t->width,
+			fnv1a(a->values + i * (uint64_t)t->width,
+			      (uint64_t)t->width));
+		break;
 	case LANCE_T_FIXED_LIST:
 		fputc('[', o);
 		for (int32_t k = 0; k < t->width; k++) {

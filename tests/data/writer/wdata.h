@@ -44,9 +44,12 @@ static const struct wd_def wd_fields[] = {
 	{ "b", 12, "string", true },		/* 14 */
 	{ "u8", -1, "uint8", false },		/* 15 */
 	{ "d128", -1, "decimal:128:20:2", true },	/* 16 */
+	{ "lbin", -1, "large_binary", true },	/* 17 */
+	{ "wide", -1, "fixed_size_binary:300", true },	/* 18 */
+	{ "ts", -1, "timestamp:us:UTC", true },	/* 19 */
 };
 #define WD_NFIELDS (sizeof(wd_fields) / sizeof(wd_fields[0]))
-#define WD_NTOP 14
+#define WD_NTOP 17
 
 static inline int wd_schema(struct lance_schema *out, struct lc_err *err)
 {
@@ -206,7 +209,8 @@ static inline void wd_column(struct lance_array *a,
 	case 4:
 	case 5:
 	case 6:
-	case 7: {
+	case 7:
+	case 17: {
 		uint64_t total = 0;
 
 		a->offsets = wd_alloc((size_t)(n + 1) * 8);
@@ -242,6 +246,13 @@ static inline void wd_column(struct lance_array *a,
 					     pass && ok && k < len; k++)
 						a->values[total + k] =
 							wd_img_byte(i, k);
+				} else if (f->id == 17) {
+					ok = !wd_null(i, 23);
+					len = i % 50;
+					for (uint64_t k = 0;
+					     pass && ok && k < len; k++)
+						a->values[total + k] =
+							wd_img_byte(i + 1, k);
 				} else {
 					ok = false;
 				}
@@ -366,6 +377,27 @@ static inline void wd_column(struct lance_array *a,
 			memcpy(a->values + r * 16, &v, 8);
 			memcpy(a->values + r * 16 + 8, &hi, 8);
 			wd_setbit(a->validity, r, !wd_null(first + r, 19));
+		}
+		break;
+	case 18:
+		wd_fixed(a, 300, n);
+		a->validity = wd_bitmap(n);
+		for (uint64_t r = 0; r < n; r++) {
+			for (uint64_t k = 0; k < 300; k++)
+				a->values[r * 300 + k] =
+					wd_img_byte(first + r, k + 5);
+			wd_setbit(a->validity, r, !wd_null(first + r, 29));
+		}
+		break;
+	case 19:
+		wd_fixed(a, 8, n);
+		a->validity = wd_bitmap(n);
+		for (uint64_t r = 0; r < n; r++) {
+			int64_t v = 1700000000000000 +
+				    (int64_t)(first + r) * 1000001;
+
+			memcpy(a->values + r * 8, &v, 8);
+			wd_setbit(a->validity, r, !wd_null(first + r, 31));
 		}
 		break;
 	default:
