@@ -1257,9 +1257,13 @@ static bool is_fixed(const struct lance_type *t)
 /* Can this version write field f (at the given nesting)? */
 static int check_field(const struct lance_writer *w,
 		       const struct lance_field *f, bool in_list,
-		       bool in_struct, struct lc_err *err)
+		       bool in_struct, unsigned depth, struct lc_err *err)
 {
 	const struct lance_type *t = &f->type;
+
+	if (depth >= MAX_DEPTH)
+		return LC_LIMIT(err, "field %s: nested more than %d deep",
+				f->name, MAX_DEPTH);
 
 	if (f->blob != LANCE_BLOB_NONE || t->dict)
 		return LC_UNSUPPORTED(err, "field %s: blob and dictionary "
@@ -1290,14 +1294,15 @@ static int check_field(const struct lance_writer *w,
 			return LC_UNSUPPORTED(err, "field %s: only top-level "
 					      "lists of fixed-width values "
 					      "are written for 2.1+", f->name);
-		return check_field(w, f->children[0], true, in_struct, err);
+		return check_field(w, f->children[0], true, in_struct,
+				   depth + 1, err);
 	case LANCE_T_STRUCT:
 		if (in_list)
 			return LC_UNSUPPORTED(err, "field %s: lists of "
 					      "structs", f->name);
 		for (size_t i = 0; i < f->n_children; i++) {
 			int rc = check_field(w, f->children[i], in_list, true,
-					     err);
+					     depth + 1, err);
 
 			if (rc)
 				return rc;
@@ -1483,7 +1488,7 @@ int lance_writer_new(struct lance_writer **out,
 					      "twice", f->name);
 				goto fail;
 			}
-		rc = check_field(w, f, false, false, err);
+		rc = check_field(w, f, false, false, 0, err);
 		if (rc)
 			goto fail;
 		w->top[w->n_top++] = f;

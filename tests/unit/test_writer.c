@@ -384,6 +384,98 @@ TEST(refuse_version)
 	lance_schema_reset(&s);
 }
 
+/* Shapes a version cannot be written with are refused up front. */
+static void expect_new_error(const struct wd_def *defs, size_t n,
+			     uint16_t minor, const char *needle)
+{
+	struct lc_err err = { 0 };
+	struct lance_schema s = { 0 };
+	struct lance_writer *w = NULL;
+	int32_t id = 0;
+	int rc;
+
+	CHECK_OK(wd_schema_of(&s, defs, n, &err), &err);
+	rc = lance_writer_new(&w, &s, &id, 1, 2, minor, &err);
+	lance_writer_free(w);
+	lance_schema_reset(&s);
+	if (!rc || !strstr(err.msg, needle))
+		fprintf(stderr, "rc %d, message \"%s\", wanted \"%s\"\n", rc,
+			err.msg, needle);
+	CHECK(rc != 0 && w == NULL);
+	CHECK(strstr(err.msg, needle) != NULL);
+}
+
+TEST(refuse_shapes)
+{
+	static const struct wd_def list_str[] = {
+		{ "ls", -1, "list", true }, { "item", 0, "string", true } };
+	static const struct wd_def list_struct[] = {
+		{ "lst", -1, "list", true }, { "item", 0, "struct", true },
+		{ "x", 1, "int32", true } };
+	static const struct wd_def struct_list[] = {
+		{ "sl", -1, "struct", true }, { "l", 0, "list", true },
+		{ "item", 1, "int32", true } };
+
+	/* 2.0 writes lists of strings; 2.1+ only lists of fixed width */
+	expect_new_error(list_str, 2, 1, "field ls: only top-level lists");
+	expect_new_error(list_struct, 3, 0, "field item: lists of structs");
+	expect_new_error(struct_list, 3, 2, "field l: only top-level lists");
+}
+
+TEST(list_of_strings_20)
+{
+	static const struct wd_def defs[] = {
+		{ "ls", -1, "list", true }, { "item", 0, "string", true } };
+	struct lc_err err = { 0 };
+	struct lance_schema s = { 0 };
+	struct lance_writer *w = NULL;
+	struct lance_array a, *it;
+	uint64_t off[4] = { 0, 2, 2, 3 }, ioff[4] = { 0, 1, 3, 3 };
+	uint8_t valid = 0x5, ivalid = 0x3;
+	struct lance_array got = { 0 };
+	struct ostore *st = NULL;
+	struct lance_file *f = NULL;
+	struct lance_data_file df = { 0 };
+	static char path[] = "data/l.lance";
+	uint8_t *bytes = NULL;
+	size_t len = 0;
+	int32_t id = 0;
+	int ok;
+
+	CHECK_OK(wd_schema_of(&s, defs, 2, &err), &err);
+	it = wd_alloc(sizeof(*it));
+	wd_init(it, &s.fields[1], 3);
+	it->offsets = ioff;
+	it->values = (uint8_t *)"abc";
+	it->values_len = 3;
+	it->validity = &ivalid;	/* ["a", "bc", null] */
+	wd_init(&a, &s.fields[0], 3);
+	a.offsets = off;		/* [["a","bc"], null, [null]] */
+	a.validity = &valid;
+	a.children = it;
+	a.n_children = 1;
+	CHECK_OK(lance_writer_new(&w, &s, &id, 1, 2, 0, &err), &err);
+	CHECK_OK(lance_writer_add(w, &a, &err), &err);
+	CHECK_OK(lance_writer_finish(w, &bytes, &len, &df, &err), &err);
+	lance_writer_free(w);
+	CHECK_EQ_U64(df.n_fields, 2);
+	df.path = path;
+	CHECK_OK(ostore_mem_new(&st, &err), &err);
+	CHECK_OK(ostore_put(st, path, bytes, len, 0, &err), &err);
+	lc_free(bytes);
+	CHECK_OK(lance_file_open(&f, st, &df, &s, &err), &err);
+	CHECK_OK(lance_file_read(&got, f, s.top[0], 0, 3, &err), &err);
+	ok = same_rows(s.top[0], &s.top[0]->type, &a, 0, &got, 0, 3);
+	lance_array_reset(&got);
+	lance_file_free(f);
+	ostore_free(st);
+	lc_free(df.fields);
+	lc_free(df.column_indices);
+	free(it);
+	lance_schema_reset(&s);
+	CHECK(ok);
+}
+
 TEST(refuse_after_failure)
 {
 	struct lc_err err = { 0 };
@@ -423,4 +515,5 @@ TEST_MAIN(TEST_ENTRY(small_20), TEST_ENTRY(small_21), TEST_ENTRY(small_22),
 	  TEST_ENTRY(refuse_offsets), TEST_ENTRY(refuse_notnull),
 	  TEST_ENTRY(refuse_null_struct_20),
 	  TEST_ENTRY(refuse_null_list_items_21), TEST_ENTRY(refuse_version),
-	  TEST_ENTRY(refuse_after_failure))
+	  TEST_ENTRY(refuse_after_failure),
+	  TEST_ENTRY(refuse_shapes), TEST_ENTRY(list_of_strings_20))

@@ -51,20 +51,28 @@ static const struct wd_def wd_fields[] = {
 #define WD_NFIELDS (sizeof(wd_fields) / sizeof(wd_fields[0]))
 #define WD_NTOP 17
 
-static inline int wd_schema(struct lance_schema *out, struct lc_err *err)
+/* A schema of n <= 32 fields, ids = positions. */
+static inline int wd_schema_of(struct lance_schema *out,
+			       const struct wd_def *defs, size_t n,
+			       struct lc_err *err)
 {
-	Lpb__Field pf[WD_NFIELDS], *pp[WD_NFIELDS];
+	Lpb__Field pf[32], *pp[32];
 
-	for (size_t i = 0; i < WD_NFIELDS; i++) {
+	for (size_t i = 0; i < n && i < 32; i++) {
 		lpb__field__init(&pf[i]);
-		pf[i].name = (char *)wd_fields[i].name;
+		pf[i].name = (char *)defs[i].name;
 		pf[i].id = (int32_t)i;
-		pf[i].parent_id = wd_fields[i].parent;
-		pf[i].logical_type = (char *)wd_fields[i].type;
-		pf[i].nullable = wd_fields[i].nullable;
+		pf[i].parent_id = defs[i].parent;
+		pf[i].logical_type = (char *)defs[i].type;
+		pf[i].nullable = defs[i].nullable;
 		pp[i] = &pf[i];
 	}
-	return lance__schema_from_pb(out, pp, WD_NFIELDS, err);
+	return lance__schema_from_pb(out, pp, n < 32 ? n : 32, err);
+}
+
+static inline int wd_schema(struct lance_schema *out, struct lc_err *err)
+{
+	return wd_schema_of(out, wd_fields, WD_NFIELDS, err);
 }
 
 /* Row-level rules. `big` adds a 100 KB and a 5 MB image. */
