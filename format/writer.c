@@ -845,24 +845,17 @@ static int v21_miniblock(struct lance_writer *w, struct wcol *col,
 			/* rows whose last level is in this chunk, and the
 			 * levels of a row that goes on into the next */
 			uint64_t done = 0, last = l0;
-			bool any = false;
 
 			for (uint64_t l = l0; l < l1; l++)
 				if (lv->rep[l]) {
-					if (l > l0)
-						done++;
+					done += l > l0;
 					last = l;
-					any = true;
 				}
-			if (l1 == lv->n) {
-				done++;
-				ridx[2 * nchunks + 1] = 0;
-			} else if (lv->rep[l1]) {
+			if (l1 == lv->n || lv->rep[l1]) {
 				done++;
 				ridx[2 * nchunks + 1] = 0;
 			} else {
-				ridx[2 * nchunks + 1] = any ? l1 - last
-							    : l1 - l0;
+				ridx[2 * nchunks + 1] = l1 - last;
 			}
 			ridx[2 * nchunks] = done;
 		}
