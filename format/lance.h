@@ -213,6 +213,35 @@ int lance_file_value_sizes(uint64_t *sizes, bool *valid, struct lance_file *f,
 			   const struct lance_field *field, uint64_t row,
 			   uint64_t n, struct lc_err *err) LC_MUST_USE;
 
+/* ---------------------------------------------------------------- writing */
+
+/*
+ * Writing one data file (format/writer.c). The file is built in memory.
+ * Batches of 8192 rows or 1 MiB and more are encoded at once (values
+ * copied once); smaller ones are gathered into pages of that size first.
+ */
+struct lance_writer;
+
+/* Start a data file of version major.minor (2.0, 2.1 or 2.2) holding the
+ * top-level fields `top_field_ids` of `schema` (borrowed: must outlive the
+ * writer). Refuses types the version cannot be written with here. */
+int lance_writer_new(struct lance_writer **out,
+		     const struct lance_schema *schema,
+		     const int32_t *top_field_ids, size_t n, uint16_t major,
+		     uint16_t minor, struct lc_err *err) LC_MUST_USE;
+/* Append rows: one array per top-level field, all of the same length,
+ * shaped as `struct lance_array` documents. Checks every array before
+ * writing anything; after a failure half way the writer is unusable. */
+int lance_writer_add(struct lance_writer *w, const struct lance_array *cols,
+		     struct lc_err *err) LC_MUST_USE;
+/* Finish: the whole file in `*bytes` (caller frees with lc_free) and, if
+ * df_out, its DataFile description (fields, column_indices, major/minor,
+ * size; path left NULL; arrays owned by the caller). */
+int lance_writer_finish(struct lance_writer *w, uint8_t **bytes,
+			size_t *len, struct lance_data_file *df_out,
+			struct lc_err *err) LC_MUST_USE;
+void lance_writer_free(struct lance_writer *w);
+
 /* ---------------------------------------------------------------- manifests */
 
 enum lance_deletion_type {

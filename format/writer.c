@@ -1,0 +1,1967 @@
+/*
+ * writer.c - writing one Lance data file (2.0, 2.1 or 2.2).
+ *
+ * The file is built in memory, in file order: page buffers (each padded
+ * to 64 bytes), global buffer 0 (the FileDescriptor), one ColumnMetadata
+ * per column, the column-metadata offset table, the global-buffer offset
+ * table and the 40-byte footer (file-format.md 2.1).  A big add() (at
+ * least PAGE_ROWS rows or PAGE_BYTES bytes) is encoded straight into that
+ * image, so its values are copied once; smaller ones are gathered in
+ * writer-owned arrays until PAGE_ROWS rows or PEND_BYTES bytes, then
+ * encoded.  Pages hold at most PAGE_ROWS rows or about PAGE_BYTES bytes
+ * per column.  (lance 12 reads 2.0 struct columns only as one page, so
+ * those pages are written by finish().)
+ *
+ * Encodings (the sets file-format.md 8.1 lists as read by lance 12):
+ *   2.0  Nullable(no/some/all nulls)(Flat) for fixed width and bools,
+ *        Binary{no_nulls(Flat64 ends), Flat8, null_adjustment} for
+ *        strings and binary, Nullable(FixedSizeList(no_nulls(Flat))),
+ *        List{no_nulls(Flat64 ends), null_offset_adjustment} + an items
+ *        column, SimpleStruct + child columns (no null structs).
+ *   2.1+ mini-block flat / variable{flat32} with raw u16 def (and rep)
+ *        levels, full-zip variable for long strings and all binary,
+ *        full-zip fixed for fixed-size lists, all-null (2.1 AllNull,
+ *        2.2 Constant) pages, lists as mini-block with a repetition
+ *        index, struct validity folded into the leaves' def levels.
+ *        2.2 sets has_large_chunk (u32 chunk words and value sizes).
+ *
+ * Protobufs are emitted by a small wire writer here (pbw_*): nested
+ * messages are written in place and their length prefix inserted when
+ * they close.
+ */
+#include "lance_int.h"
+
+#include <stdlib.h>
+
+#define PAGE_ROWS 8192u
+#define PAGE_BYTES (1u << 20)
+#define PEND_BYTES (8u << 20)	/* small batches, all columns together */
+#define CHUNK_MAX_VALUES 4096u
+#define CHUNK_TARGET (16u << 10)	/* aim; 2.1's hard limit is 32 KiB */
+#define CHUNK_LIMIT_21 (32u << 10)
+#define MAX_DEPTH 16
+#define OUT_LIMIT ((size_t)1 << 40)
+
+#define URL_ARRAY20 "/lance.encodings.ArrayEncoding"
+#define URL_LAYOUT21 "/lance.encodings21.PageLayout"
+#define URL_COLUMN "/lance.encodings.ColumnEncoding"
+
+/* RepDefLayer (encodings_v2_1.proto) */
+enum {
+	L_ALL_VALID_ITEM = 1,
+	L_ALL_VALID_LIST = 2,
+	L_NULLABLE_ITEM = 3,
+	L_NULLABLE_LIST = 4,
+	L_EMPTYABLE_LIST = 5,
+	L_NULL_AND_EMPTY_LIST = 6,
+};
+
+/* ------------------------------------------------------------ pb writer */
+
+struct pbw {
+	struct lc_buf b;
+	int rc;		/* sticky first failure; later calls no-op */
+	struct lc_err *err;
+};
+
+static void pbw_init(struct pbw *p, struct lc_err *err)
+{
+	lc_buf_init(&p->b, 0);
+	p->rc = 0;
+	p->err = err;
+}
+
+static size_t varint_to(uint8_t *t, uint64_t v)
+{
+	size_t n = 0;
+
+	do {
+		t[n] = (uint8_t)(v & 0x7f);
+		v >>= 7;
+		if (v)
+			t[n] |= 0x80;
+		n++;
+	} while (v);
+	return n;
+}
+
+static void pbw_raw(struct pbw *p, const void *d, size_t n)
+{
+	if (!p->rc)
+		p->rc = lc_buf_append(&p->b, d, n, p->err);
+}
+
+static void pbw_varint(struct pbw *p, uint64_t v)
+{
+	uint8_t t[10];
+
+	pbw_raw(p, t, varint_to(t, v));
+}
+
+static void pbw_u64(struct pbw *p, uint32_t field, uint64_t v)
+{
+	pbw_varint(p, (uint64_t)field << 3);
+	pbw_varint(p, v);
+}
+
+static void pbw_bytes(struct pbw *p, uint32_t field, const void *d, size_t n)
+{
+	pbw_varint(p, (uint64_t)field << 3 | 2);
+	pbw_varint(p, n);
+	pbw_raw(p, d, n);
+}
+
+static void pbw_str(struct pbw *p, uint32_t field, const char *s)
+{
+	pbw_bytes(p, field, s, strlen(s));
+}
+
+static size_t pbw_begin(const struct pbw *p)
+{
+	return p->b.len;
+}
+
+/* Close the nested message started at `start` as field `field`. */
+static void pbw_end(struct pbw *p, uint32_t field, size_t start)
+{
+	uint8_t hdr[20];
+	size_t n, len;
+
+	if (p->rc)
+		return;
+	len = p->b.len - start;
+	n = varint_to(hdr, (uint64_t)field << 3 | 2);
+	n += varint_to(hdr + n, len);
+	p->rc = lc_buf_reserve(&p->b, n, p->err);
+	if (p->rc)
+		return;
+	memmove(p->b.data + start + n, p->b.data + start, len);
+	memcpy(p->b.data + start, hdr, n);
+	p->b.len += n;
+}
+
+/* An empty nested message (a oneof case with no fields). */
+static void pbw_empty(struct pbw *p, uint32_t field)
+{
+	pbw_bytes(p, field, "", 0);
+}
+
+static void pbw_packed(struct pbw *p, uint32_t field, const uint64_t *v,
+		       size_t n)
+{
+	size_t s = pbw_begin(p);
+
+	for (size_t i = 0; i < n; i++)
+		pbw_varint(p, v[i]);
+	pbw_end(p, field, s);
+}
+
+/* ------------------------------------------------------------ state */
+
+struct wpage {
+	uint64_t off[4], size[4];
+	unsigned n_buf;
+	uint64_t length, priority;
+	uint8_t *any;		/* serialized Any of the page encoding */
+	size_t any_len;
+};
+
+struct wcol {
+	const struct lance_field *field;
+	struct wpage *pages;
+	size_t n_pages, cap;
+	uint64_t rows;		/* so far (2.0 item columns: items) */
+};
+
+struct lance_writer {
+	const struct lance_schema *schema;
+	const struct lance_field **top;
+	size_t n_top;
+	uint16_t major, minor;	/* as requested: 2.0, 2.1, 2.2 */
+	bool v20, large;
+	struct wcol *cols;
+	size_t n_cols, cap_cols;
+	struct lc_buf out;	/* the file image so far */
+	uint64_t rows;
+	bool broken;		/* an add() failed half way, or finished */
+	/* small batches gathered for the next pages (writer-owned arrays,
+	 * one per top-level field) */
+	struct lance_array *pend;
+	uint64_t pend_rows, pend_bytes;
+};
+
+/* Per-page level context for 2.1+ leaves. */
+struct levels {
+	uint16_t *rep, *def;	/* NULL when absent */
+	uint64_t n;		/* level entries */
+	uint64_t *vis;		/* list pages: level of each value */
+	uint32_t layers[MAX_DEPTH + 2];
+	size_t n_layers;
+};
+
+static bool bit_get(const uint8_t *b, uint64_t i)
+{
+	return (b[i >> 3] >> (i & 7)) & 1;
+}
+
+static bool valid_at(const struct lance_array *a, uint64_t i)
+{
+	return lance_array_is_valid(a, i);
+}
+
+static uint64_t null_count(const struct lance_array *a, uint64_t s,
+			   uint64_t e)
+{
+	uint64_t n = 0;
+
+	if (!a->validity)
+		return 0;
+	for (uint64_t i = s; i < e; i++)
+		n += !bit_get(a->validity, i);
+	return n;
+}
+
+/* ------------------------------------------------------------ output */
+
+static int out_pad(struct lance_writer *w, size_t align, struct lc_err *err)
+{
+	static const uint8_t zeros[64];
+	size_t pad = (align - w->out.len % align) % align;
+
+	return lc_buf_append(&w->out, zeros, pad, err);
+}
+
+/* Append n bits of src starting at bit `from`, LSB first, to the output;
+ * with src NULL, n set bits. */
+static int out_bits(struct lance_writer *w, const uint8_t *src,
+		    uint64_t from, uint64_t n, struct lc_err *err)
+{
+	size_t nb = (size_t)((n + 7) / 8);
+	uint8_t *d;
+	int rc;
+
+	rc = lc_buf_reserve(&w->out, nb, err);
+	if (rc)
+		return rc;
+	d = w->out.data + w->out.len;
+	memset(d, 0, nb);
+	for (uint64_t i = 0; i < n; i++)
+		if (!src || bit_get(src, from + i))
+			d[i >> 3] |= (uint8_t)(1u << (i & 7));
+	w->out.len += nb;
+	return 0;
+}
+
+static int out_le(struct lance_writer *w, uint64_t v, unsigned bytes,
+		  struct lc_err *err)
+{
+	uint8_t t[8];
+
+	lc_put_le64(t, v);
+	return lc_buf_append(&w->out, t, bytes, err);
+}
+
+/* ------------------------------------------------------------ columns */
+
+static struct wcol *col_of(struct lance_writer *w,
+			   const struct lance_field *f)
+{
+	for (size_t i = 0; i < w->n_cols; i++)
+		if (w->cols[i].field == f)
+			return &w->cols[i];
+	return NULL;
+}
+
+/* Record a page of `col`: takes the encoding bytes in `enc` (freed). */
+static int page_add(struct lance_writer *w, struct wcol *col,
+		    uint64_t length, unsigned n_buf, const uint64_t *off,
+		    const uint64_t *size, const char *url, struct pbw *enc,
+		    struct lc_err *err)
+{
+	struct pbw any;
+	struct wpage *p;
+	int rc = enc->rc;
+
+	if (rc)
+		goto out;
+	if (col->n_pages == col->cap) {
+		size_t cap = col->cap ? col->cap * 2 : 8;
+
+		p = lc_realloc(col->pages, cap * sizeof(*p));
+		if (!p) {
+			rc = LC_NOMEM(err);
+			goto out;
+		}
+		col->pages = p;
+		col->cap = cap;
+	}
+	pbw_init(&any, err);
+	pbw_str(&any, 1, url);
+	pbw_bytes(&any, 2, enc->b.data, enc->b.len);
+	rc = any.rc;
+	if (rc) {
+		lc_buf_reset(&any.b);
+		goto out;
+	}
+	p = &col->pages[col->n_pages++];
+	memset(p, 0, sizeof(*p));
+	p->n_buf = n_buf;
+	for (unsigned i = 0; i < n_buf; i++) {
+		p->off[i] = off[i];
+		p->size[i] = size[i];
+	}
+	p->length = length;
+	p->priority = w->v20 ? 0 : col->rows;
+	col->rows += length;
+	p->any = any.b.data;
+	p->any_len = any.b.len;
+out:
+	lc_buf_reset(&enc->b);
+	return rc;
+}
+
+/* Rows [s, e) of a page starting at s: at most PAGE_ROWS rows, and stop
+ * once about PAGE_BYTES of data are in. */
+static uint64_t page_end(const struct lance_field *f,
+			 const struct lance_array *a, uint64_t s, uint64_t e)
+{
+	const struct lance_type *t = &f->type;
+	uint64_t bytes = 0, i;
+
+	for (i = s; i < e && i - s < PAGE_ROWS && bytes < PAGE_BYTES; i++) {
+		switch (t->id) {
+		case LANCE_T_UTF8:
+		case LANCE_T_BINARY:
+		case LANCE_T_LIST:
+			bytes += a->offsets[i + 1] - a->offsets[i];
+			if (t->id == LANCE_T_LIST)
+				bytes += (a->offsets[i + 1] -
+					  a->offsets[i]) * 8;
+			break;
+		case LANCE_T_FIXED_LIST:
+			bytes += (uint64_t)t->width *
+				 lance_type_width(t->item);
+			break;
+		default:
+			bytes += lance_type_width(t);
+			break;
+		}
+	}
+	return i;
+}
+
+/* ------------------------------------------------------------ 2.0 */
+
+/* ArrayEncoding{flat{bits, buffer{index}}} as field `field`. */
+static void ae_flat(struct pbw *p, uint32_t field, unsigned bits,
+		    unsigned buf)
+{
+	size_t s = pbw_begin(p), f, b;
+
+	f = pbw_begin(p);
+	pbw_u64(p, 1, bits);
+	b = pbw_begin(p);
+	pbw_u64(p, 1, buf);
+	pbw_end(p, 2, b);
+	pbw_end(p, 1, f);
+	pbw_end(p, field, s);
+}
+
+/* ArrayEncoding{nullable{no_nulls{values = flat}}} as field `field`. */
+static void ae_nonull_flat(struct pbw *p, uint32_t field, unsigned bits,
+			   unsigned buf)
+{
+	size_t s = pbw_begin(p), n, nn;
+
+	n = pbw_begin(p);
+	nn = pbw_begin(p);
+	ae_flat(p, 1, bits, buf);
+	pbw_end(p, 1, nn);
+	pbw_end(p, 2, n);
+	pbw_end(p, field, s);
+}
+
+static int v20_fixed(struct lance_writer *w, struct wcol *col,
+		     const struct lance_field *f, const struct lance_array *a,
+		     uint64_t s, uint64_t e, struct lc_err *err)
+{
+	const struct lance_type *t = &f->type;
+	bool fsl = t->id == LANCE_T_FIXED_LIST;
+	const struct lance_array *v = fsl ? &a->children[0] : a;
+	unsigned iw = lance_type_width(fsl ? t->item : t);
+	uint64_t d = fsl ? (uint64_t)t->width : 1, n = e - s;
+	uint64_t nulls = null_count(a, s, e), off[2], size[2];
+	unsigned nb = 0, bits = iw ? iw * 8 : 1;
+	struct pbw enc;
+	size_t ns, nk, vs;
+	int rc;
+
+	pbw_init(&enc, err);
+	ns = pbw_begin(&enc);
+	if (nulls == n) {
+		pbw_empty(&enc, 3);	/* Nullable.all_nulls */
+		pbw_end(&enc, 2, ns);
+		return page_add(w, col, n, 0, off, size, URL_ARRAY20, &enc,
+				err);
+	}
+	if (nulls) {
+		off[nb] = w->out.len;
+		rc = out_bits(w, a->validity, s, n, err);
+		size[nb] = w->out.len - off[nb];
+		if (!rc)
+			rc = out_pad(w, 64, err);
+		if (rc)
+			goto fail;
+		nb++;
+	}
+	off[nb] = w->out.len;
+	if (!iw)
+		rc = out_bits(w, v->values, s, n, err);
+	else
+		rc = lc_buf_append(&w->out, v->values + s * d * iw,
+				   (size_t)(n * d * iw), err);
+	size[nb] = w->out.len - off[nb];
+	if (!rc)
+		rc = out_pad(w, 64, err);
+	if (rc)
+		goto fail;
+	nk = pbw_begin(&enc);
+	if (nulls)
+		ae_flat(&enc, 1, 1, 0);	/* some_nulls.validity */
+	vs = pbw_begin(&enc);
+	if (fsl) {
+		size_t fl = pbw_begin(&enc);
+
+		pbw_u64(&enc, 1, (uint64_t)t->width);
+		ae_nonull_flat(&enc, 2, bits, nb);
+		pbw_end(&enc, 3, fl);	/* ArrayEncoding.fixed_size_list */
+	} else {
+		size_t fl = pbw_begin(&enc), b;
+
+		pbw_u64(&enc, 1, bits);
+		b = pbw_begin(&enc);
+		pbw_u64(&enc, 1, nb);
+		pbw_end(&enc, 2, b);
+		pbw_end(&enc, 1, fl);	/* ArrayEncoding.flat */
+	}
+	pbw_end(&enc, nulls ? 2 : 1, vs);	/* .values */
+	pbw_end(&enc, nulls ? 2 : 1, nk);	/* some_nulls / no_nulls */
+	pbw_end(&enc, 2, ns);		/* ArrayEncoding.nullable */
+	return page_add(w, col, n, nb + 1, off, size, URL_ARRAY20, &enc, err);
+fail:
+	lc_buf_reset(&enc.b);
+	return rc;
+}
+
+/* Binary: u64 end offsets (+ adj for nulls), then the valid bytes. */
+static int v20_binary(struct lance_writer *w, struct wcol *col,
+		      const struct lance_array *a, uint64_t s, uint64_t e,
+		      struct lc_err *err)
+{
+	uint64_t n = e - s, total = 0, off[2], size[2], end = 0;
+	struct pbw enc;
+	size_t b;
+	int rc;
+
+	pbw_init(&enc, err);
+	for (uint64_t i = s; i < e; i++)
+		if (valid_at(a, i))
+			total += a->offsets[i + 1] - a->offsets[i];
+	if (null_count(a, s, e) == n) {
+		b = pbw_begin(&enc);
+		pbw_empty(&enc, 3);
+		pbw_end(&enc, 2, b);
+		return page_add(w, col, n, 0, off, size, URL_ARRAY20, &enc,
+				err);
+	}
+	off[0] = w->out.len;
+	for (uint64_t i = s; i < e; i++) {
+		bool ok = valid_at(a, i);
+
+		if (ok)
+			end += a->offsets[i + 1] - a->offsets[i];
+		rc = out_le(w, ok ? end : end + total + 1, 8, err);
+		if (rc)
+			goto fail;
+	}
+	size[0] = w->out.len - off[0];
+	rc = out_pad(w, 64, err);
+	if (rc)
+		goto fail;
+	off[1] = w->out.len;
+	for (uint64_t i = s; i < e; i++) {
+		if (!valid_at(a, i))
+			continue;
+		rc = lc_buf_append(&w->out, a->values + a->offsets[i],
+				   (size_t)(a->offsets[i + 1] - a->offsets[i]),
+				   err);
+		if (rc)
+			goto fail;
+	}
+	size[1] = w->out.len - off[1];
+	rc = out_pad(w, 64, err);
+	if (rc)
+		goto fail;
+	b = pbw_begin(&enc);
+	ae_nonull_flat(&enc, 1, 64, 0);
+	ae_flat(&enc, 2, 8, 1);
+	pbw_u64(&enc, 3, total + 1);
+	pbw_end(&enc, 6, b);		/* ArrayEncoding.binary */
+	return page_add(w, col, n, 2, off, size, URL_ARRAY20, &enc, err);
+fail:
+	lc_buf_reset(&enc.b);
+	return rc;
+}
+
+static int v20_field(struct lance_writer *w, const struct lance_field *f,
+		     const struct lance_array *a, uint64_t s, uint64_t e,
+		     struct lc_err *err);
+
+static int v20_list(struct lance_writer *w, struct wcol *col,
+		    const struct lance_array *a, uint64_t s, uint64_t e,
+		    struct lc_err *err)
+{
+	uint64_t n = e - s, items = a->offsets[e] - a->offsets[s];
+	uint64_t off[1], size[1];
+	struct pbw enc;
+	size_t b;
+	int rc = 0;
+
+	pbw_init(&enc, err);
+	off[0] = w->out.len;
+	for (uint64_t i = s; i < e && !rc; i++) {
+		uint64_t end = a->offsets[i + 1] - a->offsets[s];
+
+		rc = out_le(w, valid_at(a, i) ? end : end + items + 1, 8, err);
+	}
+	size[0] = w->out.len - off[0];
+	if (!rc)
+		rc = out_pad(w, 64, err);
+	if (rc)
+		return rc;
+	b = pbw_begin(&enc);
+	ae_nonull_flat(&enc, 1, 64, 0);
+	pbw_u64(&enc, 2, items + 1);
+	pbw_u64(&enc, 3, items);
+	pbw_end(&enc, 4, b);		/* ArrayEncoding.list */
+	return page_add(w, col, n, 1, off, size, URL_ARRAY20, &enc, err);
+}
+
+static int v20_field(struct lance_writer *w, const struct lance_field *f,
+		     const struct lance_array *a, uint64_t s, uint64_t e,
+		     struct lc_err *err)
+{
+	struct wcol *col = col_of(w, f);
+	int rc = 0;
+
+	for (uint64_t p = s, q; p < e && !rc; p = q) {
+		q = page_end(f, a, p, e);
+		switch (f->type.id) {
+		case LANCE_T_STRUCT:
+			/* lance 12 reads only one-page struct columns: the
+			 * page is written by finish() */
+			q = e;
+			break;
+		case LANCE_T_LIST:
+			rc = v20_list(w, col, a, p, q, err);
+			if (!rc)
+				rc = v20_field(w, f->children[0],
+					       &a->children[0],
+					       a->offsets[p], a->offsets[q],
+					       err);
+			break;
+		case LANCE_T_UTF8:
+		case LANCE_T_BINARY:
+			rc = v20_binary(w, col, a, p, q, err);
+			break;
+		default:
+			rc = v20_fixed(w, col, f, a, p, q, err);
+			break;
+		}
+	}
+	if (!rc && f->type.id == LANCE_T_STRUCT)
+		for (size_t i = 0; i < f->n_children && !rc; i++)
+			rc = v20_field(w, f->children[i], &a->children[i], s,
+				       e, err);
+	return rc;
+}
+
+/* ------------------------------------------------------------ 2.1+ */
+
+/* CompressiveEncoding for the values of a leaf, as field `field`. */
+static void enc21_values(struct pbw *p, uint32_t field,
+			 const struct lance_type *t)
+{
+	size_t s = pbw_begin(p), k, fl;
+
+	switch (t->id) {
+	case LANCE_T_UTF8:
+	case LANCE_T_BINARY:
+		k = pbw_begin(p);	/* Variable */
+		fl = pbw_begin(p);	/* offsets: Enc{flat{32|64}} */
+		{
+			size_t f2 = pbw_begin(p);
+
+			pbw_u64(p, 1, t->large ? 64 : 32);
+			pbw_end(p, 1, f2);
+		}
+		pbw_end(p, 1, fl);
+		pbw_end(p, 2, k);
+		break;
+	case LANCE_T_FIXED_LIST:
+		k = pbw_begin(p);
+		pbw_u64(p, 1, (uint64_t)t->width);
+		fl = pbw_begin(p);
+		{
+			size_t f2 = pbw_begin(p);
+
+			pbw_u64(p, 1, lance_type_width(t->item) * 8u);
+			pbw_end(p, 1, f2);
+		}
+		pbw_end(p, 2, fl);
+		pbw_end(p, 11, k);
+		break;
+	default:
+		k = pbw_begin(p);
+		pbw_u64(p, 1, lance_type_width(t) ? lance_type_width(t) * 8u
+						  : 1);
+		pbw_end(p, 1, k);
+		break;
+	}
+	pbw_end(p, field, s);
+}
+
+/* Enc{flat{16}} as field `field` (raw u16 levels). */
+static void enc21_flat16(struct pbw *p, uint32_t field)
+{
+	size_t s = pbw_begin(p), k = pbw_begin(p);
+
+	pbw_u64(p, 1, 16);
+	pbw_end(p, 1, k);
+	pbw_end(p, field, s);
+}
+
+static void enc21_layers(struct pbw *p, uint32_t field,
+			 const struct levels *lv)
+{
+	uint64_t v[MAX_DEPTH + 2];
+
+	for (size_t i = 0; i < lv->n_layers; i++)
+		v[i] = lv->layers[i];
+	pbw_packed(p, field, v, lv->n_layers);
+}
+
+/* Where values come from: rows/items [first, first + n) of `a`. */
+struct vsrc {
+	const struct lance_array *a;
+	const struct lance_type *t;
+	uint64_t first;
+	unsigned w;		/* bytes per value; 0 = bool or variable */
+	bool var;
+};
+
+static uint64_t vsrc_bytes(const struct vsrc *v, uint64_t i, uint64_t c)
+{
+	uint64_t n = 0;
+
+	if (!v->var)
+		return v->w ? c * v->w : (c + 7) / 8;
+	for (uint64_t k = v->first + i; k < v->first + i + c; k++)
+		if (valid_at(v->a, k))
+			n += v->a->offsets[k + 1] - v->a->offsets[k];
+	/* lance wants the buffer padded to 4 */
+	return ((c + 1) * 4 + n + 3) & ~(uint64_t)3;
+}
+
+static uint64_t pad8(uint64_t x)
+{
+	return (x + 7) & ~(uint64_t)7;
+}
+
+/* Level range of the chunk holding values [v0, v0 + c) of nv. */
+static uint64_t chunk_level_end(const struct levels *lv, uint64_t v0,
+				uint64_t c, uint64_t nv)
+{
+	if (v0 + c == nv)
+		return lv->n;
+	if (lv->vis)
+		return lv->vis[v0 + c - 1] + 1;
+	return v0 + c;
+}
+
+static uint64_t chunk_size(const struct lance_writer *w,
+			   const struct levels *lv, const struct vsrc *v,
+			   uint64_t v0, uint64_t c, uint64_t nl)
+{
+	uint64_t h = 2 + (lv->rep ? 2 : 0) + (lv->def ? 2 : 0) +
+		     (w->large ? 4 : 2);
+
+	h = pad8(h);
+	if (lv->rep)
+		h += pad8(nl * 2);
+	if (lv->def)
+		h += pad8(nl * 2);
+	return h + pad8(vsrc_bytes(v, v0, c));
+}
+
+static uint64_t pow2_floor(uint64_t x)
+{
+	uint64_t p = 1;
+
+	while (p * 2 <= x)
+		p *= 2;
+	return p;
+}
+
+static unsigned log2u(uint64_t x)
+{
+	unsigned k = 0;
+
+	while ((1ull << k) < x)
+		k++;
+	return k;
+}
+
+/* Write one chunk's value buffer: values [i, i + c) of v. */
+static int chunk_values(struct lance_writer *w, const struct vsrc *v,
+			uint64_t i, uint64_t c, struct lc_err *err)
+{
+	const struct lance_array *a = v->a;
+	uint64_t k0 = v->first + i;
+	int rc = 0;
+
+	if (!v->var) {
+		if (!v->w)
+			return out_bits(w, a->values, k0, c, err);
+		return lc_buf_append(&w->out, a->values + k0 * v->w,
+				     (size_t)(c * v->w), err);
+	}
+	{
+		uint64_t o = (c + 1) * 4;
+
+		rc = out_le(w, o, 4, err);
+		for (uint64_t k = k0; k < k0 + c && !rc; k++) {
+			if (valid_at(a, k))
+				o += a->offsets[k + 1] - a->offsets[k];
+			rc = out_le(w, o, 4, err);
+		}
+		for (uint64_t k = k0; k < k0 + c && !rc; k++)
+			if (valid_at(a, k))
+				rc = lc_buf_append(
+					&w->out, a->values + a->offsets[k],
+					(size_t)(a->offsets[k + 1] -
+						 a->offsets[k]), err);
+		if (!rc)
+			rc = out_pad(w, 4, err);
+	}
+	return rc;
+}
+
+/* A mini-block page of nv values and the levels in lv. */
+static int v21_miniblock(struct lance_writer *w, struct wcol *col,
+			 uint64_t rows, const struct vsrc *v, uint64_t nv,
+			 const struct levels *lv, struct lc_err *err)
+{
+	uint64_t *words = NULL, *ridx = NULL, nchunks = 0, cap = 0;
+	uint64_t off[3], size[3], v0 = 0, l0 = 0;
+	unsigned nb = 2;
+	struct pbw enc;
+	size_t m;
+	int rc = 0;
+
+	pbw_init(&enc, err);
+	off[1] = w->out.len;
+	while (v0 < nv) {
+		uint64_t rem = nv - v0, c, l1, sz, start;
+
+		c = rem <= CHUNK_MAX_VALUES ? rem
+			: pow2_floor(CHUNK_MAX_VALUES);
+		for (;;) {
+			l1 = chunk_level_end(lv, v0, c, nv);
+			sz = chunk_size(w, lv, v, v0, c, l1 - l0);
+			if (sz <= CHUNK_TARGET || c == 1)
+				break;
+			c = (c & (c - 1)) ? pow2_floor(c) : c / 2;
+		}
+		if ((!w->large && sz > CHUNK_LIMIT_21) || l1 - l0 > 65535) {
+			rc = LC_LIMIT(err, "field %s: a mini-block chunk of "
+				      "%" PRIu64 " bytes and %" PRIu64
+				      " levels does not fit", col->field->name,
+				      sz, l1 - l0);
+			goto out;
+		}
+		if (nchunks == cap) {
+			uint64_t *p;
+
+			cap = cap ? cap * 2 : 64;
+			p = lc_realloc(words, (size_t)cap * sizeof(*p));
+			if (!p) {
+				rc = LC_NOMEM(err);
+				goto out;
+			}
+			words = p;
+			p = lc_realloc(ridx, (size_t)cap * 2 * sizeof(*p));
+			if (!p) {
+				rc = LC_NOMEM(err);
+				goto out;
+			}
+			ridx = p;
+		}
+		/* the chunk: header, levels, values, each padded to 8 */
+		start = w->out.len;
+		rc = out_le(w, lv->rep || lv->def ? l1 - l0 : 0, 2, err);
+		if (!rc && lv->rep)
+			rc = out_le(w, (l1 - l0) * 2, 2, err);
+		if (!rc && lv->def)
+			rc = out_le(w, (l1 - l0) * 2, 2, err);
+		if (!rc)
+			rc = out_le(w, vsrc_bytes(v, v0, c), w->large ? 4 : 2,
+				    err);
+		if (!rc)
+			rc = out_pad(w, 8, err);
+		for (uint64_t l = l0; l < l1 && !rc && lv->rep; l++)
+			rc = out_le(w, lv->rep[l], 2, err);
+		if (!rc)
+			rc = out_pad(w, 8, err);
+		for (uint64_t l = l0; l < l1 && !rc && lv->def; l++)
+			rc = out_le(w, lv->def[l], 2, err);
+		if (!rc)
+			rc = out_pad(w, 8, err);
+		if (!rc)
+			rc = chunk_values(w, v, v0, c, err);
+		if (!rc)
+			rc = out_pad(w, 8, err);
+		if (rc)
+			goto out;
+		if (w->out.len - start != sz) {
+			rc = LC_CORRUPT(err, "writer: chunk of %zu bytes, "
+					"planned %" PRIu64,
+					w->out.len - start, sz);
+			goto out;
+		}
+		words[nchunks] = (sz / 8 - 1) << 4 |
+				 (v0 + c == nv ? 0 : log2u(c));
+		if (lv->rep) {
+			/* rows whose last level is in this chunk, and the
+			 * levels of a row that goes on into the next */
+			uint64_t done = 0, last = l0;
+
+			for (uint64_t l = l0; l < l1; l++)
+				if (lv->rep[l]) {
+					done += l > l0;
+					last = l;
+				}
+			if (l1 == lv->n || lv->rep[l1]) {
+				done++;
+				ridx[2 * nchunks + 1] = 0;
+			} else {
+				ridx[2 * nchunks + 1] = l1 - last;
+			}
+			ridx[2 * nchunks] = done;
+		}
+		nchunks++;
+		v0 += c;
+		l0 = l1;
+	}
+	size[1] = w->out.len - off[1];
+	rc = out_pad(w, 64, err);
+	if (rc)
+		goto out;
+	off[0] = w->out.len;
+	for (uint64_t i = 0; i < nchunks && !rc; i++)
+		rc = out_le(w, words[i], w->large ? 4 : 2, err);
+	size[0] = w->out.len - off[0];
+	if (!rc)
+		rc = out_pad(w, 64, err);
+	if (!rc && lv->rep) {
+		off[2] = w->out.len;
+		for (uint64_t i = 0; i < 2 * nchunks && !rc; i++)
+			rc = out_le(w, ridx[i], 8, err);
+		size[2] = w->out.len - off[2];
+		if (!rc)
+			rc = out_pad(w, 64, err);
+		nb = 3;
+	}
+	if (rc)
+		goto out;
+	m = pbw_begin(&enc);
+	if (lv->rep)
+		enc21_flat16(&enc, 1);
+	if (lv->def)
+		enc21_flat16(&enc, 2);
+	enc21_values(&enc, 3, v->t);
+	enc21_layers(&enc, 6, lv);
+	pbw_u64(&enc, 7, 1);
+	if (lv->rep)
+		pbw_u64(&enc, 8, 1);
+	pbw_u64(&enc, 9, nv);
+	if (w->large)
+		pbw_u64(&enc, 10, 1);
+	pbw_end(&enc, 1, m);
+	rc = page_add(w, col, rows, nb, off, size, URL_LAYOUT21, &enc, err);
+out:
+	lc_buf_reset(&enc.b);
+	lc_free(words);
+	lc_free(ridx);
+	return rc;
+}
+
+/* An all-null (2.1) / constant-null (2.2) page; with levels for lists. */
+static int v21_allnull(struct lance_writer *w, struct wcol *col,
+		       uint64_t rows, const struct levels *lv,
+		       struct lc_err *err)
+{
+	uint64_t off[2] = { 0, 0 }, size[2] = { 0, 0 };
+	unsigned nb = 0;
+	struct pbw enc;
+	size_t c;
+	int rc = 0;
+
+	if (lv->rep) {
+		off[0] = w->out.len;
+		for (uint64_t l = 0; l < lv->n && !rc; l++)
+			rc = out_le(w, lv->rep[l], 2, err);
+		size[0] = w->out.len - off[0];
+		if (!rc)
+			rc = out_pad(w, 64, err);
+		off[1] = w->out.len;
+		for (uint64_t l = 0; l < lv->n && !rc; l++)
+			rc = out_le(w, lv->def[l], 2, err);
+		size[1] = w->out.len - off[1];
+		if (!rc)
+			rc = out_pad(w, 64, err);
+		if (rc)
+			return rc;
+		nb = 2;
+	}
+	pbw_init(&enc, err);
+	c = pbw_begin(&enc);
+	enc21_layers(&enc, 5, lv);
+	if (lv->rep && w->large) {
+		pbw_u64(&enc, 9, lv->n);
+		pbw_u64(&enc, 10, lv->n);
+	}
+	pbw_end(&enc, 2, c);
+	return page_add(w, col, rows, nb, off, size, URL_LAYOUT21, &enc, err);
+}
+
+static unsigned bits_for(uint64_t max)
+{
+	unsigned b = 0;
+
+	while ((1ull << b) <= max)
+		b++;
+	return b;
+}
+
+/* A full-zip page (no repetition): variable or fixed width values. */
+static int v21_fullzip(struct lance_writer *w, struct wcol *col,
+		       const struct vsrc *v, uint64_t n,
+		       const struct levels *lv, struct lc_err *err)
+{
+	const struct lance_array *a = v->a;
+	uint64_t off[2], size[2], *idx = NULL, maxdef = 0;
+	unsigned bits_def, ow = v->t->large ? 8 : 4, iw = 1;
+	struct pbw enc;
+	size_t f;
+	int rc = 0;
+
+	for (uint64_t i = 0; lv->def && i < n; i++)
+		if (lv->def[i] > maxdef)
+			maxdef = lv->def[i];
+	bits_def = lv->def ? bits_for(maxdef) : 0;
+	if (lv->def && !bits_def)
+		bits_def = 1;
+	if (v->var) {
+		idx = lc_malloc((size_t)(n + 1) * sizeof(*idx));
+		if (!idx)
+			return LC_NOMEM(err);
+	}
+	off[0] = w->out.len;
+	for (uint64_t i = 0; i < n && !rc; i++) {
+		uint64_t k = v->first + i;
+		bool ok = !lv->def || lv->def[i] == 0;
+
+		if (idx)
+			idx[i] = w->out.len - off[0];
+		if (bits_def)
+			rc = out_le(w, lv->def[i], 1, err);
+		if (rc)
+			break;
+		if (!v->var) {
+			rc = lc_buf_append(&w->out, a->values + k * v->w,
+					   v->w, err);
+		} else if (ok) {
+			uint64_t len = a->offsets[k + 1] - a->offsets[k];
+
+			if (ow == 4 && len > UINT32_MAX) {
+				rc = LC_LIMIT(err, "field %s: value of %"
+					      PRIu64 " bytes needs a large "
+					      "type", col->field->name, len);
+				break;
+			}
+			rc = out_le(w, len, ow, err);
+			if (!rc)
+				rc = lc_buf_append(&w->out,
+						   a->values + a->offsets[k],
+						   (size_t)len, err);
+		}
+	}
+	size[0] = w->out.len - off[0];
+	if (!rc)
+		rc = out_pad(w, 64, err);
+	if (!rc && idx) {
+		idx[n] = size[0];
+		iw = size[0] <= UINT8_MAX ? 1 : size[0] <= UINT16_MAX ? 2
+		     : size[0] <= UINT32_MAX ? 4 : 8;
+		off[1] = w->out.len;
+		for (uint64_t i = 0; i <= n && !rc; i++)
+			rc = out_le(w, idx[i], iw, err);
+		size[1] = w->out.len - off[1];
+		if (!rc)
+			rc = out_pad(w, 64, err);
+	}
+	lc_free(idx);
+	if (rc)
+		return rc;
+	pbw_init(&enc, err);
+	f = pbw_begin(&enc);
+	if (bits_def)
+		pbw_u64(&enc, 2, bits_def);
+	if (v->var)
+		pbw_u64(&enc, 4, ow * 8u);
+	else
+		pbw_u64(&enc, 3, v->w * 8u);
+	pbw_u64(&enc, 5, n);
+	pbw_u64(&enc, 6, n);
+	enc21_values(&enc, 7, v->t);
+	enc21_layers(&enc, 8, lv);
+	pbw_end(&enc, 3, f);
+	return page_add(w, col, n, v->var ? 2 : 1, off, size, URL_LAYOUT21,
+			&enc, err);
+}
+
+/*
+ * Rows [s, e) of a leaf under `depth` structs: stack[0] is the top-level
+ * struct (or the leaf), stack[depth] the leaf.  Def levels number the
+ * nullable layers from the leaf outwards; a row's level is that of its
+ * outer-most null layer.
+ */
+static int v21_leaf_page(struct lance_writer *w, struct wcol *col,
+			 const struct lance_array *const *stack, size_t depth,
+			 uint64_t s, uint64_t e, struct lc_err *err)
+{
+	const struct lance_array *a = stack[depth];
+	const struct lance_type *t = &col->field->type;
+	uint16_t num[MAX_DEPTH + 1];
+	struct levels lv = { 0 };
+	struct vsrc v = { .a = a, .t = t, .first = s };
+	uint64_t n = e - s, maxlen = 0, zeros = 0;
+	unsigned next = 1, nullable = 0;
+	int rc;
+
+	/* layers inner-most first */
+	for (size_t k = depth + 1; k-- > 0;) {
+		bool has = null_count(stack[k], s, e) > 0;
+
+		lv.layers[depth - k] = has ? L_NULLABLE_ITEM
+					   : L_ALL_VALID_ITEM;
+		num[k] = 0;
+	}
+	for (size_t i = 0; i <= depth; i++) {
+		size_t k = depth - i;
+
+		if (lv.layers[i] == L_NULLABLE_ITEM) {
+			num[k] = (uint16_t)next++;
+			nullable++;
+		}
+	}
+	lv.n_layers = depth + 1;
+	lv.n = n;
+	if (nullable) {
+		lv.def = lc_calloc((size_t)n, sizeof(*lv.def));
+		if (!lv.def)
+			return LC_NOMEM(err);
+		for (uint64_t i = 0; i < n; i++) {
+			for (size_t k = 0; k <= depth; k++)
+				if (num[k] && !valid_at(stack[k], s + i)) {
+					lv.def[i] = num[k];
+					break;
+				}
+			zeros += lv.def[i] == 0;
+		}
+	}
+	if (nullable == 1 && zeros == 0 && lv.def) {
+		rc = v21_allnull(w, col, n, &lv, err);
+		goto out;
+	}
+	switch (t->id) {
+	case LANCE_T_UTF8:
+	case LANCE_T_BINARY:
+		v.var = true;
+		for (uint64_t i = s; i < e; i++)
+			if (a->offsets[i + 1] - a->offsets[i] > maxlen)
+				maxlen = a->offsets[i + 1] - a->offsets[i];
+		if (t->id == LANCE_T_BINARY || maxlen >= 256 || t->large)
+			rc = v21_fullzip(w, col, &v, n, &lv, err);
+		else
+			rc = v21_miniblock(w, col, n, &v, n, &lv, err);
+		break;
+	case LANCE_T_FIXED_LIST:
+		/* the FSL's own validity is in lv; a row's value is its
+		 * items */
+		v.w = (unsigned)t->width * lance_type_width(t->item);
+		v.a = &a->children[0];
+		rc = v21_fullzip(w, col, &v, n, &lv, err);
+		break;
+	default:
+		v.w = lance_type_width(t);
+		if (v.w > 256)
+			rc = v21_fullzip(w, col, &v, n, &lv, err);
+		else
+			rc = v21_miniblock(w, col, n, &v, n, &lv, err);
+		break;
+	}
+out:
+	lc_free(lv.def);
+	return rc;
+}
+
+/* Rows [s, e) of a top-level list<fixed width>: rep/def per item. */
+static int v21_list_page(struct lance_writer *w, struct wcol *col,
+			 const struct lance_array *a, uint64_t s, uint64_t e,
+			 struct lc_err *err)
+{
+	const struct lance_array *it = &a->children[0];
+	uint64_t ia = a->offsets[s], ib = a->offsets[e], nl = 0, nv = 0;
+	bool inull = null_count(it, ia, ib) > 0, lnull = false, lempty = false;
+	struct levels lv = { 0 };
+	struct vsrc v = { .a = it, .t = &col->field->type, .first = ia };
+	uint16_t dnull = 0, dempty = 0, next;
+	int rc;
+
+	for (uint64_t i = s; i < e; i++) {
+		if (!valid_at(a, i))
+			lnull = true;
+		else if (a->offsets[i + 1] == a->offsets[i])
+			lempty = true;
+	}
+	lv.layers[0] = inull ? L_NULLABLE_ITEM : L_ALL_VALID_ITEM;
+	lv.layers[1] = lnull && lempty ? L_NULL_AND_EMPTY_LIST
+		       : lnull ? L_NULLABLE_LIST
+		       : lempty ? L_EMPTYABLE_LIST : L_ALL_VALID_LIST;
+	lv.n_layers = 2;
+	next = inull ? 2 : 1;
+	if (lnull)
+		dnull = next++;
+	if (lempty)
+		dempty = next++;
+	for (uint64_t i = s; i < e; i++) {
+		uint64_t c = a->offsets[i + 1] - a->offsets[i];
+
+		nl += valid_at(a, i) && c ? c : 1;
+	}
+	lv.n = nl;
+	lv.rep = lc_calloc((size_t)nl, sizeof(*lv.rep));
+	lv.def = lc_calloc((size_t)nl, sizeof(*lv.def));
+	lv.vis = lc_calloc((size_t)(ib - ia) + 1, sizeof(*lv.vis));
+	if (!lv.rep || !lv.def || !lv.vis) {
+		rc = LC_NOMEM(err);
+		goto out;
+	}
+	nl = 0;
+	for (uint64_t i = s; i < e; i++) {
+		uint64_t c = a->offsets[i + 1] - a->offsets[i];
+
+		if (!valid_at(a, i) || !c) {
+			/* null lists' items (if any) are not written */
+			lv.rep[nl] = 1;
+			lv.def[nl++] = valid_at(a, i) ? dempty : dnull;
+			continue;
+		}
+		for (uint64_t j = 0; j < c; j++) {
+			uint64_t k = a->offsets[i] + j;
+
+			lv.rep[nl] = j == 0;
+			lv.def[nl] = valid_at(it, k) ? 0 : 1;
+			lv.vis[nv++] = nl++;
+		}
+	}
+	if (!lnull && !lempty && !inull) {
+		lc_free(lv.def);
+		lv.def = NULL;
+	}
+	if (nv == 0) {
+		if (!lv.def) {
+			rc = LC_CORRUPT(err, "writer: list page without items "
+					"or levels");
+			goto out;
+		}
+		rc = v21_allnull(w, col, e - s, &lv, err);
+		goto out;
+	}
+	v.w = lance_type_width(v.t);
+	rc = v21_miniblock(w, col, e - s, &v, nv, &lv, err);
+out:
+	lc_free(lv.rep);
+	lc_free(lv.def);
+	lc_free(lv.vis);
+	return rc;
+}
+
+static int v21_field(struct lance_writer *w, const struct lance_field *f,
+		     const struct lance_array **stack, size_t depth,
+		     uint64_t s, uint64_t e, struct lc_err *err)
+{
+	const struct lance_array *a = stack[depth];
+	int rc = 0;
+
+	if (f->type.id == LANCE_T_STRUCT) {
+		for (size_t i = 0; i < f->n_children && !rc; i++) {
+			stack[depth + 1] = &a->children[i];
+			rc = v21_field(w, f->children[i], stack, depth + 1, s,
+				       e, err);
+		}
+		return rc;
+	}
+	if (f->type.id == LANCE_T_LIST) {
+		struct wcol *col = col_of(w, f->children[0]);
+
+		for (uint64_t p = s, q; p < e && !rc; p = q) {
+			q = page_end(f, a, p, e);
+			rc = v21_list_page(w, col, a, p, q, err);
+		}
+		return rc;
+	}
+	for (uint64_t p = s, q; p < e && !rc; p = q) {
+		q = page_end(f, a, p, e);
+		rc = v21_leaf_page(w, col_of(w, f), stack, depth, p, q, err);
+	}
+	return rc;
+}
+
+/* ------------------------------------------------------------ checks */
+
+static bool is_fixed(const struct lance_type *t)
+{
+	return t->id == LANCE_T_BOOL || lance_type_width(t) > 0;
+}
+
+/* Can this version write field f (at the given nesting)? */
+static int check_field(const struct lance_writer *w,
+		       const struct lance_field *f, bool in_list,
+		       bool in_struct, unsigned depth, struct lc_err *err)
+{
+	const struct lance_type *t = &f->type;
+
+	if (depth >= MAX_DEPTH)
+		return LC_LIMIT(err, "field %s: nested more than %d deep",
+				f->name, MAX_DEPTH);
+
+	if (f->blob != LANCE_BLOB_NONE || t->dict)
+		return LC_UNSUPPORTED(err, "field %s: blob and dictionary "
+				      "fields cannot be written", f->name);
+	switch (t->id) {
+	case LANCE_T_UTF8:
+	case LANCE_T_BINARY:
+		if (in_list && !w->v20)
+			return LC_UNSUPPORTED(err, "field %s: lists of "
+					      "strings are not written for "
+					      "2.1+", f->name);
+		return 0;
+	case LANCE_T_FIXED_LIST:
+		if (!t->item || !lance_type_width(t->item) || t->width <= 0)
+			return LC_UNSUPPORTED(err, "field %s: fixed-size "
+					      "lists of %s", f->name,
+					      f->logical_type);
+		if (in_list && !w->v20)
+			return LC_UNSUPPORTED(err, "field %s: lists of "
+					      "fixed-size lists", f->name);
+		return 0;
+	case LANCE_T_LIST:
+		if (f->n_children != 1)
+			return LC_CORRUPT(err, "field %s: list with %zu "
+					  "children", f->name, f->n_children);
+		if (!w->v20 && (in_list || in_struct ||
+				!is_fixed(&f->children[0]->type)))
+			return LC_UNSUPPORTED(err, "field %s: only top-level "
+					      "lists of fixed-width values "
+					      "are written for 2.1+", f->name);
+		return check_field(w, f->children[0], true, in_struct,
+				   depth + 1, err);
+	case LANCE_T_STRUCT:
+		if (in_list)
+			return LC_UNSUPPORTED(err, "field %s: lists of "
+					      "structs", f->name);
+		for (size_t i = 0; i < f->n_children; i++) {
+			int rc = check_field(w, f->children[i], in_list, true,
+					     depth + 1, err);
+
+			if (rc)
+				return rc;
+		}
+		return 0;
+	default:
+		if (!is_fixed(t))
+			return LC_UNSUPPORTED(err, "field %s: type %s cannot "
+					      "be written", f->name,
+					      f->logical_type);
+		return 0;
+	}
+}
+
+static bool offsets_ok(const struct lance_array *a, uint64_t n,
+		       uint64_t limit)
+{
+	if (!a->offsets)
+		return false;
+	for (uint64_t i = 0; i < n; i++)
+		if (a->offsets[i + 1] < a->offsets[i])
+			return false;
+	return a->offsets[n] <= limit;
+}
+
+/* Is array `a` of `len` rows shaped as lance.h says for field f? */
+static int check_array(const struct lance_writer *w,
+		       const struct lance_field *f,
+		       const struct lance_array *a, uint64_t len,
+		       struct lc_err *err)
+{
+	const struct lance_type *t = &f->type;
+	uint64_t need;
+
+	if (a->length != len)
+		return LC_USAGE(err, "field %s: %" PRIu64 " rows, expected %"
+				PRIu64, f->name, a->length, len);
+	if (a->type && a->type->id != t->id)
+		return LC_USAGE(err, "field %s: array of type %d, field is "
+				"%s", f->name, (int)a->type->id,
+				f->logical_type);
+	if (!f->nullable && null_count(a, 0, len))
+		return LC_USAGE(err, "field %s: nulls in a non-nullable "
+				"field", f->name);
+	switch (t->id) {
+	case LANCE_T_UTF8:
+	case LANCE_T_BINARY:
+		if (!offsets_ok(a, len, a->values_len) ||
+		    (a->values_len && !a->values))
+			return LC_USAGE(err, "field %s: offsets out of order "
+					"or past the %" PRIu64 " value bytes",
+					f->name, a->values_len);
+		return 0;
+	case LANCE_T_LIST:
+		if (a->n_children != 1 ||
+		    !offsets_ok(a, len, a->children[0].length))
+			return LC_USAGE(err, "field %s: list offsets out of "
+					"order or past the items", f->name);
+		for (uint64_t i = 0; !w->v20 && i < len; i++)
+			if (!valid_at(a, i) &&
+			    a->offsets[i + 1] != a->offsets[i])
+				return LC_USAGE(err, "field %s: row %" PRIu64
+						" is a null list with items",
+						f->name, i);
+		return check_array(w, f->children[0], &a->children[0],
+				   a->children[0].length, err);
+	case LANCE_T_STRUCT:
+		if (a->n_children != f->n_children)
+			return LC_USAGE(err, "field %s: %zu children, field "
+					"has %zu", f->name, a->n_children,
+					f->n_children);
+		if (w->v20 && null_count(a, 0, len))
+			return LC_USAGE(err, "field %s: Lance file version "
+					"2.0 cannot store null structs",
+					f->name);
+		for (size_t i = 0; i < f->n_children; i++) {
+			int rc = check_array(w, f->children[i],
+					     &a->children[i], len, err);
+
+			if (rc)
+				return rc;
+		}
+		return 0;
+	case LANCE_T_FIXED_LIST: {
+		const struct lance_array *c = a->children;
+		uint64_t items = len * (uint64_t)t->width;
+
+		if (a->n_children != 1 || c->length != items ||
+		    c->values_len < items * lance_type_width(t->item) ||
+		    (items && !c->values))
+			return LC_USAGE(err, "field %s: fixed-size list needs "
+					"one child of %" PRIu64 " items",
+					f->name, items);
+		if (null_count(c, 0, items))
+			return LC_UNSUPPORTED(err, "field %s: fixed-size list "
+					      "items with nulls", f->name);
+		return 0;
+	}
+	default:
+		need = lance_type_width(t) ? len * lance_type_width(t)
+					   : (len + 7) / 8;
+		if (a->values_len < need || (need && !a->values))
+			return LC_USAGE(err, "field %s: %" PRIu64 " value "
+					"bytes, need %" PRIu64, f->name,
+					a->values_len, need);
+		return 0;
+	}
+}
+
+/* ------------------------------------------------------------ API */
+
+static int add_cols(struct lance_writer *w, const struct lance_field *f,
+		    struct lc_err *err)
+{
+	bool inner = f->type.id == LANCE_T_STRUCT ||
+		     f->type.id == LANCE_T_LIST;
+
+	if (w->v20 || !inner) {
+		if (w->n_cols == w->cap_cols) {
+			size_t cap = w->cap_cols ? w->cap_cols * 2 : 16;
+			struct wcol *p = lc_realloc(w->cols, cap * sizeof(*p));
+
+			if (!p)
+				return LC_NOMEM(err);
+			w->cols = p;
+			w->cap_cols = cap;
+		}
+		memset(&w->cols[w->n_cols], 0, sizeof(w->cols[0]));
+		w->cols[w->n_cols++].field = f;
+	}
+	for (size_t i = 0; i < f->n_children; i++) {
+		int rc = add_cols(w, f->children[i], err);
+
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+int lance_writer_new(struct lance_writer **out,
+		     const struct lance_schema *schema,
+		     const int32_t *top_field_ids, size_t n, uint16_t major,
+		     uint16_t minor, struct lc_err *err)
+{
+	struct lance_writer *w;
+	int rc;
+
+	*out = NULL;
+	if (major != 2 || minor > 2)
+		return LC_UNSUPPORTED(err, "writer: file version %u.%u (only "
+				      "2.0, 2.1 and 2.2 are written)", major,
+				      minor);
+	if (!n)
+		return LC_USAGE(err, "writer: no fields");
+	w = lc_calloc(1, sizeof(*w));
+	if (!w)
+		return LC_NOMEM(err);
+	w->schema = schema;
+	w->major = major;
+	w->minor = minor;
+	w->v20 = minor == 0;
+	w->large = minor >= 2;
+	lc_buf_init(&w->out, OUT_LIMIT);
+	w->top = lc_calloc(n, sizeof(*w->top));
+	w->pend = lc_calloc(n, sizeof(*w->pend));
+	if (!w->top || !w->pend) {
+		rc = LC_NOMEM(err);
+		goto fail;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct lance_field *f;
+
+		f = lance_schema_field_by_id(schema, top_field_ids[i]);
+		if (!f || f->parent) {
+			rc = LC_USAGE(err, "writer: field id %d is not a "
+				      "top-level field of the schema",
+				      top_field_ids[i]);
+			goto fail;
+		}
+		for (size_t k = 0; k < i; k++)
+			if (w->top[k] == f) {
+				rc = LC_USAGE(err, "writer: field %s given "
+					      "twice", f->name);
+				goto fail;
+			}
+		rc = check_field(w, f, false, false, 0, err);
+		if (rc)
+			goto fail;
+		w->top[w->n_top++] = f;
+		rc = add_cols(w, f, err);
+		if (rc)
+			goto fail;
+	}
+	*out = w;
+	return 0;
+fail:
+	lance_writer_free(w);
+	return rc;
+}
+
+/* ------------------------------------------------------------ batching */
+
+/* Data bytes of rows [s, e) of a (for the page and batching policy). */
+static uint64_t est_bytes(const struct lance_field *f,
+			  const struct lance_type *t,
+			  const struct lance_array *a, uint64_t s, uint64_t e)
+{
+	uint64_t n = 0;
+
+	switch (t->id) {
+	case LANCE_T_UTF8:
+	case LANCE_T_BINARY:
+		return a->offsets[e] - a->offsets[s] + (e - s) * 8;
+	case LANCE_T_LIST:
+		return est_bytes(f->children[0], &f->children[0]->type,
+				 &a->children[0], a->offsets[s],
+				 a->offsets[e]) + (e - s) * 8;
+	case LANCE_T_FIXED_LIST:
+		return (e - s) * (uint64_t)t->width *
+		       lance_type_width(t->item);
+	case LANCE_T_STRUCT:
+		for (size_t i = 0; i < f->n_children; i++)
+			n += est_bytes(f->children[i], &f->children[i]->type,
+				       &a->children[i], s, e);
+		return n;
+	default:
+		return lance_type_width(t) ? (e - s) * lance_type_width(t)
+					   : (e - s + 7) / 8;
+	}
+}
+
+/* Capacity of a pending buffer of `n` bytes: the next power of two, so
+ * growing by small appends reallocates O(log n) times. */
+static size_t cap_of(uint64_t n)
+{
+	size_t c = 64;
+
+	while (c < n)
+		c *= 2;
+	return c;
+}
+
+static int grow(uint8_t **p, uint64_t old, uint64_t want, struct lc_err *err)
+{
+	uint8_t *q;
+
+	if (*p && cap_of(want) <= cap_of(old))
+		return 0;
+	q = lc_realloc(*p, cap_of(want));
+	if (!q)
+		return LC_NOMEM(err);
+	*p = q;
+	return 0;
+}
+
+static void bits_put(uint8_t *d, uint64_t at, const uint8_t *s,
+		     uint64_t from, uint64_t n)
+{
+	for (uint64_t i = 0; i < n; i++) {
+		uint64_t k = at + i;
+
+		if (!s || bit_get(s, from + i))
+			d[k >> 3] |= (uint8_t)(1u << (k & 7));
+		else
+			d[k >> 3] &= (uint8_t)~(1u << (k & 7));
+	}
+}
+
+/* Append rows [a, b) of s to the writer-owned pending array d. */
+static int pend_append(struct lance_array *d, const struct lance_field *f,
+		       const struct lance_type *t,
+		       const struct lance_array *s, uint64_t a, uint64_t b,
+		       struct lc_err *err)
+{
+	uint64_t n = b - a, len = d->length, tot = len + n;
+	unsigned w = lance_type_width(t);
+	int rc;
+
+	d->type = t;
+	d->field = f;
+	if (s->validity || d->validity) {
+		bool fresh = !d->validity;
+
+		rc = grow(&d->validity, (len + 7) / 8, (tot + 7) / 8, err);
+		if (rc)
+			return rc;
+		if (fresh)
+			bits_put(d->validity, 0, NULL, 0, len);
+		bits_put(d->validity, len, s->validity, a, n);
+	}
+	switch (t->id) {
+	case LANCE_T_UTF8:
+	case LANCE_T_BINARY:
+	case LANCE_T_LIST: {
+		uint64_t base = d->offsets ? d->offsets[len] : 0;
+		uint64_t *o;
+
+		o = lc_realloc(d->offsets, cap_of((tot + 1) * 8));
+		if (!o)
+			return LC_NOMEM(err);
+		d->offsets = o;
+		o[0] = len ? o[0] : 0;
+		for (uint64_t i = 1; i <= n; i++)
+			o[len + i] = base + s->offsets[a + i] - s->offsets[a];
+		if (t->id == LANCE_T_LIST) {
+			if (!d->children) {
+				d->children = lc_calloc(
+					1, sizeof(*d->children));
+				if (!d->children)
+					return LC_NOMEM(err);
+				d->n_children = 1;
+			}
+			rc = pend_append(d->children, f->children[0],
+					 &f->children[0]->type, s->children,
+					 s->offsets[a], s->offsets[b], err);
+			if (rc)
+				return rc;
+			break;
+		}
+		rc = grow(&d->values, d->values_len,
+			  d->values_len + o[tot] - base, err);
+		if (rc)
+			return rc;
+		memcpy(d->values + d->values_len, s->values + s->offsets[a],
+		       (size_t)(o[tot] - base));
+		d->values_len += o[tot] - base;
+		break;
+	}
+	case LANCE_T_FIXED_LIST:
+	case LANCE_T_STRUCT: {
+		size_t nc = t->id == LANCE_T_STRUCT ? f->n_children : 1;
+
+		if (!d->children) {
+			d->children = lc_calloc(nc, sizeof(*d->children));
+			if (!d->children)
+				return LC_NOMEM(err);
+			d->n_children = nc;
+		}
+		for (size_t i = 0; i < nc; i++) {
+			uint64_t k = t->id == LANCE_T_STRUCT ? 1
+				     : (uint64_t)t->width;
+
+			rc = pend_append(&d->children[i],
+					 t->id == LANCE_T_STRUCT
+					 ? f->children[i] : NULL,
+					 t->id == LANCE_T_STRUCT
+					 ? &f->children[i]->type : t->item,
+					 &s->children[i], a * k, b * k, err);
+			if (rc)
+				return rc;
+		}
+		break;
+	}
+	case LANCE_T_BOOL:
+		rc = grow(&d->values, (len + 7) / 8, (tot + 7) / 8, err);
+		if (rc)
+			return rc;
+		bits_put(d->values, len, s->values, a, n);
+		d->values_len = (tot + 7) / 8;
+		break;
+	default:
+		rc = grow(&d->values, len * w, tot * w, err);
+		if (rc)
+			return rc;
+		memcpy(d->values + len * w, s->values + a * w,
+		       (size_t)(n * w));
+		d->values_len = tot * w;
+		break;
+	}
+	d->length = tot;
+	return 0;
+}
+
+/* Encode rows [0, len) of cols (one array per top-level field). */
+static int encode(struct lance_writer *w, const struct lance_array *cols,
+		  uint64_t len, struct lc_err *err)
+{
+	int rc = 0;
+
+	for (size_t i = 0; i < w->n_top && !rc; i++) {
+		if (w->v20) {
+			rc = v20_field(w, w->top[i], &cols[i], 0, len, err);
+		} else {
+			const struct lance_array *stack[MAX_DEPTH + 1];
+
+			stack[0] = &cols[i];
+			rc = v21_field(w, w->top[i], stack, 0, 0, len, err);
+		}
+	}
+	if (rc)
+		w->broken = true;
+	else
+		w->rows += len;
+	return rc;
+}
+
+static void pend_reset(struct lance_writer *w)
+{
+	for (size_t i = 0; w->pend && i < w->n_top; i++)
+		lance_array_reset(&w->pend[i]);
+	w->pend_rows = 0;
+	w->pend_bytes = 0;
+}
+
+static int pend_flush(struct lance_writer *w, struct lc_err *err)
+{
+	int rc;
+
+	if (!w->pend_rows)
+		return 0;
+	rc = encode(w, w->pend, w->pend_rows, err);
+	pend_reset(w);
+	return rc;
+}
+
+int lance_writer_add(struct lance_writer *w, const struct lance_array *cols,
+		     struct lc_err *err)
+{
+	uint64_t len = w->n_top ? cols[0].length : 0, bytes = 0;
+	int rc;
+
+	if (w->broken)
+		return LC_USAGE(err, "writer: an earlier add failed");
+	for (size_t i = 0; i < w->n_top; i++) {
+		rc = check_array(w, w->top[i], &cols[i], len, err);
+		if (rc)
+			return rc;
+	}
+	for (size_t i = 0; i < w->n_top; i++)
+		bytes += est_bytes(w->top[i], &w->top[i]->type, &cols[i], 0,
+				   len);
+	/* a big batch is encoded as it is: its values are copied once */
+	if (len >= PAGE_ROWS || bytes >= PAGE_BYTES) {
+		rc = pend_flush(w, err);
+		return rc ? rc : encode(w, cols, len, err);
+	}
+	/* small batches gather into pages of a sensible size */
+	for (size_t i = 0; i < w->n_top; i++) {
+		rc = pend_append(&w->pend[i], w->top[i], &w->top[i]->type,
+				 &cols[i], 0, len, err);
+		if (rc) {
+			w->broken = true;
+			pend_reset(w);
+			return rc;
+		}
+	}
+	w->pend_rows += len;
+	w->pend_bytes += bytes;
+	if (w->pend_rows >= PAGE_ROWS || w->pend_bytes >= PEND_BYTES)
+		return pend_flush(w, err);
+	return 0;
+}
+
+static unsigned legacy_encoding(const struct lance_field *f)
+{
+	switch (f->type.id) {
+	case LANCE_T_STRUCT:
+	case LANCE_T_LIST:
+		return 0;
+	case LANCE_T_UTF8:
+	case LANCE_T_BINARY:
+		return 2;
+	default:
+		return 1;
+	}
+}
+
+static void pb_field(struct pbw *p, const struct lance_field *f)
+{
+	size_t s = pbw_begin(p);
+
+	pbw_str(p, 2, f->name);
+	pbw_u64(p, 3, (uint64_t)(int64_t)f->id);
+	pbw_u64(p, 4, (uint64_t)(int64_t)f->parent_id);
+	pbw_str(p, 5, f->logical_type);
+	if (f->nullable)
+		pbw_u64(p, 6, 1);
+	pbw_u64(p, 7, legacy_encoding(f));
+	for (size_t i = 0; i < f->n_metadata; i++) {
+		size_t m = pbw_begin(p);
+
+		pbw_str(p, 1, f->metadata[i].key);
+		pbw_bytes(p, 2, f->metadata[i].value,
+			  f->metadata[i].value_len);
+		pbw_end(p, 10, m);
+	}
+	pbw_end(p, 1, s);
+	for (size_t i = 0; i < f->n_children; i++)
+		pb_field(p, f->children[i]);
+}
+
+/* Encoding{direct{encoding = Any}} as field `field`. */
+static void pb_direct(struct pbw *p, uint32_t field, const uint8_t *any,
+		      size_t len)
+{
+	size_t s = pbw_begin(p), d = pbw_begin(p);
+
+	pbw_bytes(p, 1, any, len);
+	pbw_end(p, 2, d);
+	pbw_end(p, field, s);
+}
+
+static void pb_column(struct pbw *p, const struct wcol *c)
+{
+	static const uint8_t values[] = { 0x0a, 0x00 };	/* values{} */
+	struct pbw any;
+
+	pbw_init(&any, p->err);
+	pbw_str(&any, 1, URL_COLUMN);
+	pbw_bytes(&any, 2, values, sizeof(values));
+	if (any.rc && !p->rc)
+		p->rc = any.rc;
+	pb_direct(p, 1, any.b.data, any.b.len);
+	lc_buf_reset(&any.b);
+	for (size_t i = 0; i < c->n_pages; i++) {
+		const struct wpage *pg = &c->pages[i];
+		size_t s = pbw_begin(p);
+
+		pbw_packed(p, 1, pg->off, pg->n_buf);
+		pbw_packed(p, 2, pg->size, pg->n_buf);
+		pbw_u64(p, 3, pg->length);
+		pb_direct(p, 4, pg->any, pg->any_len);
+		pbw_u64(p, 5, pg->priority);
+		pbw_end(p, 2, s);
+	}
+}
+
+int lance_writer_finish(struct lance_writer *w, uint8_t **bytes,
+			size_t *len, struct lance_data_file *df_out,
+			struct lc_err *err)
+{
+	struct lance_data_file df = { 0 };
+	struct pbw p;
+	uint64_t *cmo = NULL, gbo[2];
+	uint64_t meta_start;
+	size_t s;
+	int rc;
+
+	*bytes = NULL;
+	*len = 0;
+	if (w->broken)
+		return LC_USAGE(err, "writer: an earlier add failed");
+	rc = pend_flush(w, err);
+	if (rc)
+		return rc;
+	pbw_init(&p, err);
+	for (size_t i = 0; w->v20 && w->rows && i < w->n_cols; i++) {
+		if (w->cols[i].field->type.id != LANCE_T_STRUCT)
+			continue;
+		pbw_empty(&p, 5);	/* ArrayEncoding.simple_struct */
+		rc = page_add(w, &w->cols[i], w->rows, 0, NULL, NULL,
+			      URL_ARRAY20, &p, err);
+		if (rc)
+			return rc;
+		pbw_init(&p, err);
+	}
+	/* global buffer 0: FileDescriptor{schema, length} */
+	rc = out_pad(w, 64, err);
+	if (rc)
+		return rc;
+	s = pbw_begin(&p);
+	for (size_t i = 0; i < w->n_top; i++)
+		pb_field(&p, w->top[i]);
+	pbw_end(&p, 1, s);
+	pbw_u64(&p, 2, w->rows);
+	rc = p.rc;
+	if (rc)
+		goto out;
+	gbo[0] = w->out.len;
+	gbo[1] = p.b.len;
+	rc = lc_buf_append(&w->out, p.b.data, p.b.len, err);
+	if (rc)
+		goto out;
+	cmo = lc_calloc(w->n_cols * 2 + 1, sizeof(*cmo));
+	if (!cmo) {
+		rc = LC_NOMEM(err);
+		goto out;
+	}
+	meta_start = w->out.len;
+	for (size_t i = 0; i < w->n_cols; i++) {
+		lc_buf_reset(&p.b);
+		pbw_init(&p, err);
+		pb_column(&p, &w->cols[i]);
+		rc = p.rc;
+		if (!rc) {
+			cmo[2 * i] = w->out.len;
+			cmo[2 * i + 1] = p.b.len;
+			rc = lc_buf_append(&w->out, p.b.data, p.b.len, err);
+		}
+		if (rc)
+			goto out;
+	}
+	{
+		uint64_t cmo_at = w->out.len, gbo_at;
+
+		for (size_t i = 0; i < 2 * w->n_cols && !rc; i++)
+			rc = out_le(w, cmo[i], 8, err);
+		gbo_at = w->out.len;
+		for (size_t i = 0; i < 2 && !rc; i++)
+			rc = out_le(w, gbo[i], 8, err);
+		if (!rc)
+			rc = out_le(w, meta_start, 8, err);
+		if (!rc)
+			rc = out_le(w, cmo_at, 8, err);
+		if (!rc)
+			rc = out_le(w, gbo_at, 8, err);
+		if (!rc)
+			rc = out_le(w, 1, 4, err);
+		if (!rc)
+			rc = out_le(w, w->n_cols, 4, err);
+		if (!rc)
+			rc = out_le(w, w->v20 ? 0 : w->major, 2, err);
+		if (!rc)
+			rc = out_le(w, w->v20 ? 3 : w->minor, 2, err);
+		if (!rc)
+			rc = lc_buf_append(&w->out, "LANC", 4, err);
+		if (rc)
+			goto out;
+	}
+	if (df_out) {
+		df.fields = lc_calloc(w->n_cols + 1, sizeof(*df.fields));
+		df.column_indices = lc_calloc(w->n_cols + 1,
+					      sizeof(*df.column_indices));
+		if (!df.fields || !df.column_indices) {
+			lc_free(df.fields);
+			lc_free(df.column_indices);
+			rc = LC_NOMEM(err);
+			goto out;
+		}
+		for (size_t i = 0; i < w->n_cols; i++) {
+			df.fields[i] = w->cols[i].field->id;
+			df.column_indices[i] = (int32_t)i;
+		}
+		df.n_fields = df.n_column_indices = w->n_cols;
+		df.major = w->major;
+		df.minor = w->minor;
+		df.size = w->out.len;
+	}
+	rc = lc_buf_take(&w->out, bytes, len, err);
+	if (rc) {
+		lc_free(df.fields);
+		lc_free(df.column_indices);
+		goto out;
+	}
+	if (df_out)
+		*df_out = df;
+	w->broken = true;	/* finished: no more adds */
+out:
+	lc_buf_reset(&p.b);
+	lc_free(cmo);
+	return rc;
+}
+
+void lance_writer_free(struct lance_writer *w)
+{
+	if (!w)
+		return;
+	for (size_t i = 0; i < w->n_cols; i++) {
+		for (size_t k = 0; k < w->cols[i].n_pages; k++)
+			lc_free(w->cols[i].pages[k].any);
+		lc_free(w->cols[i].pages);
+	}
+	lc_free(w->cols);
+	pend_reset(w);
+	lc_free(w->pend);
+	lc_free(w->top);
+	lc_buf_reset(&w->out);
+	lc_free(w);
+}

@@ -1,0 +1,428 @@
+/*
+ * wdata.h - test data for the data-file writer, shared by
+ * tests/unit/test_writer.c (round trips through our reader) and
+ * tests/data/writer/mkds.c (datasets LanceDB reads).
+ *
+ * A rich schema with every shape the writer supports, and rows that are
+ * a pure function of the row number, so any slice can be rebuilt.
+ */
+#ifndef WDATA_H
+#define WDATA_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lance_int.h"
+#include "file.pb-c.h"
+
+struct wd_def {
+	const char *name;
+	int32_t parent;
+	const char *type;
+	bool nullable;
+};
+
+/* Ids are the positions, pre-order. */
+static const struct wd_def wd_fields[] = {
+	{ "id", -1, "int64", false },		/* 0 */
+	{ "i32", -1, "int32", true },		/* 1 */
+	{ "f64", -1, "double", true },		/* 2 */
+	{ "flag", -1, "bool", true },		/* 3 */
+	{ "name", -1, "string", true },		/* 4 */
+	{ "text", -1, "string", true },		/* 5 */
+	{ "img", -1, "binary", true },		/* 6 */
+	{ "nul", -1, "string", true },		/* 7 */
+	{ "nuli", -1, "int32", true },		/* 8 */
+	{ "vec", -1, "fixed_size_list:float:4", true },	/* 9 */
+	{ "li", -1, "list", true },		/* 10 */
+	{ "item", 10, "int32", true },		/* 11 */
+	{ "st", -1, "struct", true },		/* 12 */
+	{ "a", 12, "int32", true },		/* 13 */
+	{ "b", 12, "string", true },		/* 14 */
+	{ "u8", -1, "uint8", false },		/* 15 */
+	{ "d128", -1, "decimal:128:20:2", true },	/* 16 */
+	{ "lbin", -1, "large_binary", true },	/* 17 */
+	{ "wide", -1, "fixed_size_binary:300", true },	/* 18 */
+	{ "ts", -1, "timestamp:us:UTC", true },	/* 19 */
+};
+#define WD_NFIELDS (sizeof(wd_fields) / sizeof(wd_fields[0]))
+#define WD_NTOP 17
+
+/* A schema of n <= 32 fields, ids = positions. */
+static inline int wd_schema_of(struct lance_schema *out,
+			       const struct wd_def *defs, size_t n,
+			       struct lc_err *err)
+{
+	Lpb__Field pf[32], *pp[32];
+
+	for (size_t i = 0; i < n && i < 32; i++) {
+		lpb__field__init(&pf[i]);
+		pf[i].name = (char *)defs[i].name;
+		pf[i].id = (int32_t)i;
+		pf[i].parent_id = defs[i].parent;
+		pf[i].logical_type = (char *)defs[i].type;
+		pf[i].nullable = defs[i].nullable;
+		pp[i] = &pf[i];
+	}
+	return lance__schema_from_pb(out, pp, n < 32 ? n : 32, err);
+}
+
+static inline int wd_schema(struct lance_schema *out, struct lc_err *err)
+{
+	return wd_schema_of(out, wd_fields, WD_NFIELDS, err);
+}
+
+/* Row-level rules. `big` adds a 100 KB and a 5 MB image. */
+struct wd_opts {
+	bool big;
+	bool struct_nulls;	/* not for 2.0 */
+	bool edge;		/* li: no items at all; st all null (2.1+);
+				 * img all null; name all empty */
+};
+
+static inline bool wd_null(uint64_t i, unsigned every)
+{
+	return i % every == every - 1;
+}
+
+static inline uint64_t wd_img_len(uint64_t i, const struct wd_opts *o)
+{
+	if (i == 1)
+		return 0;
+	if (i == 2)
+		return 1;
+	if (o->big && i == 3)
+		return 100000;
+	if (o->big && i == 4)
+		return 5u << 20;
+	return (i * 7) % 300;
+}
+
+static inline uint8_t wd_img_byte(uint64_t i, uint64_t k)
+{
+	return (uint8_t)(i * 31 + k * 7 + (k >> 8));
+}
+
+static inline void wd_text(char *buf, uint64_t i, size_t *len)
+{
+	size_t n = (i % 3) ? 300 + (size_t)(i % 500) : (size_t)(i % 40);
+
+	for (size_t k = 0; k < n; k++)
+		buf[k] = (char)('a' + (i + k) % 26);
+	*len = n;
+}
+
+static inline uint64_t wd_li_len(uint64_t i, const struct wd_opts *o)
+{
+	if (o->edge || i % 10 == 3 || i % 10 == 5)
+		return 0;
+	return i % 4 + 1;
+}
+
+/* ---------------------------------------------------------- building */
+
+static inline void wd_setbit(uint8_t *b, uint64_t i, bool v)
+{
+	if (v)
+		b[i >> 3] |= (uint8_t)(1u << (i & 7));
+	else
+		b[i >> 3] &= (uint8_t)~(1u << (i & 7));
+}
+
+static inline void *wd_alloc(size_t n)
+{
+	void *p = calloc(1, n ? n : 1);
+
+	if (!p) {
+		perror("calloc");
+		exit(2);
+	}
+	return p;
+}
+
+static inline uint8_t *wd_bitmap(uint64_t n)
+{
+	uint8_t *b = wd_alloc((size_t)(n + 7) / 8);
+
+	memset(b, 0xff, (size_t)(n + 7) / 8);
+	return b;
+}
+
+/* An array for field f with the type pointers set. */
+static inline void wd_init(struct lance_array *a, const struct lance_field *f,
+			   uint64_t n)
+{
+	memset(a, 0, sizeof(*a));
+	a->type = &f->type;
+	a->field = f;
+	a->length = n;
+}
+
+static inline void wd_fixed(struct lance_array *a, unsigned w, uint64_t n)
+{
+	a->values_len = w ? n * w : (n + 7) / 8;
+	a->values = wd_alloc((size_t)a->values_len);
+}
+
+/* Rows [first, first + n) of top-level field `t` (index into schema.top). */
+static inline void wd_column(struct lance_array *a,
+			     const struct lance_schema *s, size_t t,
+			     uint64_t first, uint64_t n,
+			     const struct wd_opts *o)
+{
+	const struct lance_field *f = s->top[t];
+	char tb[1024];
+	size_t tl;
+
+	wd_init(a, f, n);
+	switch (f->id) {
+	case 0:
+		wd_fixed(a, 8, n);
+		for (uint64_t r = 0; r < n; r++) {
+			int64_t v = (int64_t)(first + r) * 1000003 - 7;
+
+			memcpy(a->values + r * 8, &v, 8);
+		}
+		break;
+	case 1:
+		wd_fixed(a, 4, n);
+		a->validity = wd_bitmap(n);
+		for (uint64_t r = 0; r < n; r++) {
+			int32_t v = (int32_t)((first + r) * 37 % 100000) -
+				    50000;
+
+			memcpy(a->values + r * 4, &v, 4);
+			wd_setbit(a->validity, r, !wd_null(first + r, 7));
+		}
+		break;
+	case 2:
+		wd_fixed(a, 8, n);
+		for (uint64_t r = 0; r < n; r++) {
+			double v = (double)(first + r) * 0.5;
+
+			memcpy(a->values + r * 8, &v, 8);
+		}
+		break;
+	case 3:
+		wd_fixed(a, 0, n);
+		a->validity = wd_bitmap(n);
+		for (uint64_t r = 0; r < n; r++) {
+			wd_setbit(a->values, r, (first + r) % 3 == 0);
+			wd_setbit(a->validity, r, !wd_null(first + r, 5));
+		}
+		break;
+	case 4:
+	case 5:
+	case 6:
+	case 7:
+	case 17: {
+		uint64_t total = 0;
+
+		a->offsets = wd_alloc((size_t)(n + 1) * 8);
+		a->validity = wd_bitmap(n);
+		for (int pass = 0; pass < 2; pass++) {
+			total = 0;
+			for (uint64_t r = 0; r < n; r++) {
+				uint64_t i = first + r, len = 0;
+				bool ok = true;
+
+				if (f->id == 4) {
+					ok = !wd_null(i, 11);
+					tl = (size_t)snprintf(tb, sizeof(tb),
+						"name-%llu",
+						(unsigned long long)i);
+					if (i % 13 == 0 || o->edge)
+						tl = 0;
+					len = tl;
+					if (pass && ok)
+						memcpy(a->values + total, tb,
+						       tl);
+				} else if (f->id == 5) {
+					ok = !wd_null(i, 17);
+					wd_text(tb, i, &tl);
+					len = tl;
+					if (pass && ok)
+						memcpy(a->values + total, tb,
+						       tl);
+				} else if (f->id == 6) {
+					ok = !wd_null(i, 97) && !o->edge;
+					len = wd_img_len(i, o);
+					for (uint64_t k = 0;
+					     pass && ok && k < len; k++)
+						a->values[total + k] =
+							wd_img_byte(i, k);
+				} else if (f->id == 17) {
+					ok = !wd_null(i, 23);
+					len = i % 50;
+					for (uint64_t k = 0;
+					     pass && ok && k < len; k++)
+						a->values[total + k] =
+							wd_img_byte(i + 1, k);
+				} else {
+					ok = false;
+				}
+				if (!ok)
+					len = 0;
+				if (pass) {
+					a->offsets[r] = total;
+					wd_setbit(a->validity, r, ok);
+				}
+				total += len;
+			}
+			if (!pass) {
+				a->values = wd_alloc((size_t)total);
+				a->values_len = total;
+			}
+		}
+		a->offsets[n] = total;
+		break;
+	}
+	case 8:
+		wd_fixed(a, 4, n);
+		a->validity = wd_alloc((size_t)(n + 7) / 8);
+		break;
+	case 9: {
+		struct lance_array *c = wd_alloc(sizeof(*c));
+
+		a->children = c;
+		a->n_children = 1;
+		a->validity = wd_bitmap(n);
+		memset(c, 0, sizeof(*c));
+		c->type = f->type.item;
+		c->length = n * 4;
+		wd_fixed(c, 4, n * 4);
+		for (uint64_t r = 0; r < n * 4; r++) {
+			float v = (float)(first * 4 + r) / 4.0f;
+
+			memcpy(c->values + r * 4, &v, 4);
+		}
+		for (uint64_t r = 0; r < n; r++)
+			wd_setbit(a->validity, r, !wd_null(first + r, 9));
+		break;
+	}
+	case 10: {
+		struct lance_array *c = wd_alloc(sizeof(*c));
+		uint64_t items = 0;
+
+		a->children = c;
+		a->n_children = 1;
+		a->validity = wd_bitmap(n);
+		a->offsets = wd_alloc((size_t)(n + 1) * 8);
+		for (uint64_t r = 0; r < n; r++) {
+			a->offsets[r] = items;
+			wd_setbit(a->validity, r, o->edge ? (first + r) % 2
+					: (first + r) % 10 != 3);
+			items += wd_li_len(first + r, o);
+		}
+		a->offsets[n] = items;
+		wd_init(c, f->children[0], items);
+		wd_fixed(c, 4, items);
+		c->validity = wd_bitmap(items);
+		for (uint64_t r = 0; r < n; r++)
+			for (uint64_t k = 0; k < wd_li_len(first + r, o); k++) {
+				uint64_t j = a->offsets[r] + k;
+				int32_t v = (int32_t)((first + r) * 10 + k);
+
+				memcpy(c->values + j * 4, &v, 4);
+				wd_setbit(c->validity, j,
+					  (first + r + k) % 6 != 0);
+			}
+		break;
+	}
+	case 12: {
+		struct lance_array *c = wd_alloc(2 * sizeof(*c));
+
+		a->children = c;
+		a->n_children = 2;
+		if (o->struct_nulls) {
+			a->validity = wd_bitmap(n);
+			for (uint64_t r = 0; r < n; r++)
+				wd_setbit(a->validity, r,
+					  !o->edge && !wd_null(first + r, 8));
+		}
+		wd_init(&c[0], f->children[0], n);
+		wd_fixed(&c[0], 4, n);
+		c[0].validity = wd_bitmap(n);
+		for (uint64_t r = 0; r < n; r++) {
+			int32_t v = (int32_t)(first + r) * -3;
+
+			memcpy(c[0].values + r * 4, &v, 4);
+			wd_setbit(c[0].validity, r, !wd_null(first + r, 3));
+		}
+		wd_init(&c[1], f->children[1], n);
+		c[1].offsets = wd_alloc((size_t)(n + 1) * 8);
+		c[1].validity = wd_bitmap(n);
+		c[1].values = wd_alloc((size_t)n * 24);
+		for (uint64_t r = 0; r < n; r++) {
+			bool ok = !wd_null(first + r, 4);
+
+			c[1].offsets[r] = c[1].values_len;
+			wd_setbit(c[1].validity, r, ok);
+			if (ok)
+				c[1].values_len += (uint64_t)snprintf(
+					(char *)c[1].values + c[1].values_len,
+					24, "b%llu",
+					(unsigned long long)(first + r));
+		}
+		c[1].offsets[n] = c[1].values_len;
+		break;
+	}
+	case 15:
+		wd_fixed(a, 1, n);
+		for (uint64_t r = 0; r < n; r++)
+			a->values[r] = (uint8_t)(first + r);
+		break;
+	case 16:
+		wd_fixed(a, 16, n);
+		a->validity = wd_bitmap(n);
+		for (uint64_t r = 0; r < n; r++) {
+			int64_t v = (int64_t)(first + r) * 12345 - 999;
+			int64_t hi = v < 0 ? -1 : 0;
+
+			memcpy(a->values + r * 16, &v, 8);
+			memcpy(a->values + r * 16 + 8, &hi, 8);
+			wd_setbit(a->validity, r, !wd_null(first + r, 19));
+		}
+		break;
+	case 18:
+		wd_fixed(a, 300, n);
+		a->validity = wd_bitmap(n);
+		for (uint64_t r = 0; r < n; r++) {
+			for (uint64_t k = 0; k < 300; k++)
+				a->values[r * 300 + k] =
+					wd_img_byte(first + r, k + 5);
+			wd_setbit(a->validity, r, !wd_null(first + r, 29));
+		}
+		break;
+	case 19:
+		wd_fixed(a, 8, n);
+		a->validity = wd_bitmap(n);
+		for (uint64_t r = 0; r < n; r++) {
+			int64_t v = 1700000000000000 +
+				    (int64_t)(first + r) * 1000001;
+
+			memcpy(a->values + r * 8, &v, 8);
+			wd_setbit(a->validity, r, !wd_null(first + r, 31));
+		}
+		break;
+	default:
+		fprintf(stderr, "wd_column: field %d\n", f->id);
+		exit(2);
+	}
+}
+
+static inline void wd_free(struct lance_array *a)
+{
+	for (size_t i = 0; i < a->n_children; i++)
+		wd_free(&a->children[i]);
+	free(a->children);
+	free(a->validity);
+	free(a->values);
+	free(a->offsets);
+	memset(a, 0, sizeof(*a));
+}
+
+#endif

@@ -1,0 +1,519 @@
+/*
+ * test_writer.c - format/writer.c: files we write read back through our
+ * own reader (every version, every supported shape, many pages), and
+ * hostile arguments are refused with clear messages.  LanceDB reading
+ * the same files is tests/data/writer/ (label interop).
+ */
+#include "harness.h"
+#include "../data/writer/wdata.h"
+
+#include "ostore.h"
+
+/* Compare rows [xi, xi + n) of x with [yi, yi + n) of y; prints the first
+ * difference. */
+static bool same_rows(const struct lance_field *f, const struct lance_type *t,
+		      const struct lance_array *x, uint64_t xi,
+		      const struct lance_array *y, uint64_t yi, uint64_t n)
+{
+	unsigned w = lance_type_width(t);
+	const char *name = f ? f->name : "item";
+
+	for (uint64_t r = 0; r < n; r++) {
+		uint64_t i = xi + r, j = yi + r;
+		bool vx = lance_array_is_valid(x, i);
+		bool vy = lance_array_is_valid(y, j);
+
+		if (vx != vy) {
+			fprintf(stderr, "%s row %llu: valid %d, read %d\n",
+				name, (unsigned long long)i, vx, vy);
+			return false;
+		}
+		if (!vx)
+			continue;
+		switch (t->id) {
+		case LANCE_T_BOOL:
+			if (((x->values[i >> 3] >> (i & 7)) & 1) !=
+			    ((y->values[j >> 3] >> (j & 7)) & 1))
+				goto diff;
+			break;
+		case LANCE_T_UTF8:
+		case LANCE_T_BINARY: {
+			uint64_t lx = x->offsets[i + 1] - x->offsets[i];
+			uint64_t ly = y->offsets[j + 1] - y->offsets[j];
+
+			if (lx != ly ||
+			    memcmp(x->values + x->offsets[i],
+				   y->values + y->offsets[j], (size_t)lx))
+				goto diff;
+			break;
+		}
+		case LANCE_T_FIXED_LIST: {
+			size_t d = (size_t)t->width;
+
+			if (!same_rows(NULL, t->item, &x->children[0], i * d,
+				       &y->children[0], j * d, d))
+				goto diff;
+			break;
+		}
+		case LANCE_T_LIST: {
+			uint64_t lx = x->offsets[i + 1] - x->offsets[i];
+			uint64_t ly = y->offsets[j + 1] - y->offsets[j];
+
+			if (lx != ly ||
+			    !same_rows(f->children[0], &f->children[0]->type,
+				       &x->children[0], x->offsets[i],
+				       &y->children[0], y->offsets[j], lx))
+				goto diff;
+			break;
+		}
+		case LANCE_T_STRUCT:
+			for (size_t c = 0; c < f->n_children; c++)
+				if (!same_rows(f->children[c],
+					       &f->children[c]->type,
+					       &x->children[c], i,
+					       &y->children[c], j, 1))
+					goto diff;
+			break;
+		default:
+			if (memcmp(x->values + i * w, y->values + j * w, w))
+				goto diff;
+			break;
+		}
+		continue;
+diff:
+		fprintf(stderr, "%s row %llu differs\n", name,
+			(unsigned long long)i);
+		return false;
+	}
+	return true;
+}
+
+static char wf_path[] = "data/x.lance";
+
+struct wfile {
+	struct lance_schema schema;
+	struct ostore *st;
+	struct lance_file *f;
+	struct lance_data_file df;
+	uint64_t rows;
+};
+
+static void wfile_free(struct wfile *w)
+{
+	lance_file_free(w->f);
+	ostore_free(w->st);
+	lc_free(w->df.fields);
+	lc_free(w->df.column_indices);
+	lance_schema_reset(&w->schema);
+}
+
+/* Write rows in batches of `batch` with opts, for version 2.minor, into
+ * an in-memory store and open the file. Returns 0 or an error. */
+static int write_file(struct wfile *wf, uint16_t minor, uint64_t rows,
+		      uint64_t batch, const struct wd_opts *o,
+		      struct lc_err *err)
+{
+	int32_t ids[WD_NTOP];
+	struct lance_writer *w = NULL;
+	uint8_t *bytes = NULL;
+	size_t len = 0;
+	int rc;
+
+	memset(wf, 0, sizeof(*wf));
+	rc = wd_schema(&wf->schema, err);
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < WD_NTOP; i++)
+		ids[i] = wf->schema.top[i]->id;
+	rc = lance_writer_new(&w, &wf->schema, ids, WD_NTOP, 2, minor, err);
+	for (uint64_t r = 0; !rc && r < rows; r += batch) {
+		struct lance_array cols[WD_NTOP];
+		uint64_t n = rows - r < batch ? rows - r : batch;
+
+		for (size_t i = 0; i < WD_NTOP; i++)
+			wd_column(&cols[i], &wf->schema, i, r, n, o);
+		rc = lance_writer_add(w, cols, err);
+		for (size_t i = 0; i < WD_NTOP; i++)
+			wd_free(&cols[i]);
+	}
+	if (!rc)
+		rc = lance_writer_finish(w, &bytes, &len, &wf->df, err);
+	lance_writer_free(w);
+	if (!rc)
+		rc = ostore_mem_new(&wf->st, err);
+	if (!rc)
+		rc = ostore_put(wf->st, "data/x.lance", bytes, len, 0, err);
+	lc_free(bytes);
+	wf->df.path = wf_path;
+	if (!rc && wf->df.size != len)
+		rc = LC_CORRUPT(err, "df.size %llu, file %zu",
+				(unsigned long long)wf->df.size, len);
+	if (!rc)
+		rc = lance_file_open(&wf->f, wf->st, &wf->df, &wf->schema,
+				     err);
+	wf->rows = rows;
+	return rc;
+}
+
+/* Every top-level field read whole and row by row at random spots. */
+static void check_file(struct wfile *wf, const struct wd_opts *o)
+{
+	struct lc_err err = { 0 };
+	uint64_t seed = 12345;
+
+	CHECK_EQ_U64(lance_file_rows(wf->f), wf->rows);
+	for (size_t t = 0; t < WD_NTOP; t++) {
+		const struct lance_field *f = wf->schema.top[t];
+		struct lance_array want, got = { 0 };
+		bool ok;
+
+		wd_column(&want, &wf->schema, t, 0, wf->rows, o);
+		CHECK_OK(lance_file_read(&got, wf->f, f, 0, wf->rows, &err),
+			 &err);
+		CHECK_EQ_U64(got.length, wf->rows);
+		ok = same_rows(f, &f->type, &want, 0, &got, 0, wf->rows);
+		lance_array_reset(&got);
+		if (!ok)
+			fprintf(stderr, "field %s, whole column\n", f->name);
+		for (int k = 0; ok && k < 40; k++) {
+			uint64_t r;
+
+			seed = seed * 6364136223846793005ull +
+			       1442695040888963407ull;
+			r = (seed >> 33) % wf->rows;
+			CHECK_OK(lance_file_read(&got, wf->f, f, r, 1, &err),
+				 &err);
+			ok = got.length == 1 &&
+			     same_rows(f, &f->type, &want, r, &got, 0, 1);
+			if (!ok)
+				fprintf(stderr, "field %s, row %llu alone\n",
+					f->name, (unsigned long long)r);
+			lance_array_reset(&got);
+		}
+		wd_free(&want);
+		CHECK(ok);
+	}
+}
+
+static void round_trip(uint16_t minor, uint64_t rows, uint64_t batch,
+		       bool big, bool edge)
+{
+	struct wd_opts o = { .big = big, .struct_nulls = minor > 0,
+			     .edge = edge };
+	struct lc_err err = { 0 };
+	struct wfile wf;
+	int rc;
+
+	rc = write_file(&wf, minor, rows, batch, &o, &err);
+	if (rc) {
+		fprintf(stderr, "write 2.%u: %s\n", minor, err.msg);
+		wfile_free(&wf);
+		CHECK(rc == 0);
+	}
+	check_file(&wf, &o);
+	wfile_free(&wf);
+}
+
+TEST(small_20) { round_trip(0, 50, 50, false, false); }
+TEST(small_21) { round_trip(1, 50, 50, false, false); }
+TEST(small_22) { round_trip(2, 50, 50, false, false); }
+TEST(big_20) { round_trip(0, 20000, 20000, true, false); }
+TEST(big_21) { round_trip(1, 20000, 20000, true, false); }
+TEST(big_22) { round_trip(2, 20000, 20000, true, false); }
+TEST(batches_20) { round_trip(0, 20000, 3001, false, false); }
+TEST(batches_21) { round_trip(1, 20000, 3001, false, false); }
+TEST(batches_22) { round_trip(2, 20000, 3001, false, false); }
+/* Many tiny adds gather into pages: one page for 2000 rows. */
+static void tiny_batches(uint16_t minor, uint64_t batch)
+{
+	struct wd_opts o = { .struct_nulls = minor > 0 };
+	struct lc_err err = { 0 };
+	struct wfile wf;
+	size_t pages;
+	int rc;
+
+	rc = write_file(&wf, minor, 2000, batch, &o, &err);
+	if (rc) {
+		fprintf(stderr, "write 2.%u: %s\n", minor, err.msg);
+		wfile_free(&wf);
+		CHECK(rc == 0);
+	}
+	pages = wf.f->cols[0].n_pages;
+	check_file(&wf, &o);
+	wfile_free(&wf);
+	CHECK_EQ_U64(pages, 1);
+}
+
+TEST(tiny_20) { tiny_batches(0, 1); }
+TEST(tiny_21) { tiny_batches(1, 7); }
+TEST(tiny_22) { tiny_batches(2, 3); }
+TEST(edge_20) { round_trip(0, 300, 300, false, true); }
+TEST(edge_21) { round_trip(1, 300, 300, false, true); }
+TEST(edge_22) { round_trip(2, 300, 300, false, true); }
+
+/* ---------------------------------------------------------- refusals */
+
+typedef void (*spoil_fn)(struct lance_array *, const struct lance_schema *);
+
+static void expect_add_error(uint16_t minor, spoil_fn spoil,
+			     const char *needle)
+{
+	struct lc_err err = { 0 };
+	struct lance_schema s = { 0 };
+	struct wd_opts o = { .struct_nulls = true };
+	struct lance_array cols[WD_NTOP];
+	struct lance_writer *w = NULL;
+	int32_t ids[WD_NTOP];
+	int rc;
+
+	CHECK_OK(wd_schema(&s, &err), &err);
+	for (size_t i = 0; i < WD_NTOP; i++) {
+		ids[i] = s.top[i]->id;
+		wd_column(&cols[i], &s, i, 0, 100, &o);
+	}
+	spoil(cols, &s);
+	rc = lance_writer_new(&w, &s, ids, WD_NTOP, 2, minor, &err);
+	if (!rc)
+		rc = lance_writer_add(w, cols, &err);
+	lance_writer_free(w);
+	for (size_t i = 0; i < WD_NTOP; i++)
+		wd_free(&cols[i]);
+	lance_schema_reset(&s);
+	if (!rc || !strstr(err.msg, needle))
+		fprintf(stderr, "rc %d, message \"%s\", wanted \"%s\"\n", rc,
+			err.msg, needle);
+	CHECK(rc != 0);
+	CHECK(strstr(err.msg, needle) != NULL);
+}
+
+static void spoil_nothing(struct lance_array *c, const struct lance_schema *s)
+{
+	(void)c;
+	(void)s;
+}
+
+static void spoil_length(struct lance_array *c, const struct lance_schema *s)
+{
+	(void)s;
+	c[3].length = 99;
+}
+
+static void spoil_items(struct lance_array *c, const struct lance_schema *s)
+{
+	(void)s;
+	c[10].children[0].length -= 1;
+}
+
+static void spoil_type(struct lance_array *c, const struct lance_schema *s)
+{
+	c[1].type = &s->top[2]->type;	/* int32 column claims double */
+}
+
+static void spoil_offsets(struct lance_array *c, const struct lance_schema *s)
+{
+	(void)s;
+	c[4].offsets[50] = c[4].values_len + 10;
+}
+
+static void spoil_notnull(struct lance_array *c, const struct lance_schema *s)
+{
+	(void)s;
+	c[0].validity = wd_alloc(13);	/* id is NOT NULL */
+}
+
+static void spoil_null_list(struct lance_array *c,
+			    const struct lance_schema *s)
+{
+	(void)s;
+	/* row 0 becomes null but keeps its items */
+	c[10].validity[0] &= 0xfe;
+}
+
+TEST(refuse_items)
+{
+	expect_add_error(1, spoil_items,
+			 "field li: list offsets out of order or past "
+			 "the items");
+}
+TEST(refuse_length_msg)
+{
+	expect_add_error(2, spoil_length,
+			 "field flag: 99 rows, expected 100");
+}
+TEST(refuse_type)
+{
+	expect_add_error(1, spoil_type,
+			 "field i32: array of type");
+}
+TEST(refuse_offsets)
+{
+	expect_add_error(0, spoil_offsets,
+			 "field name: offsets");
+}
+TEST(refuse_notnull)
+{
+	expect_add_error(2, spoil_notnull,
+			 "field id: nulls in a non-nullable field");
+}
+TEST(refuse_null_struct_20)
+{
+	expect_add_error(0, spoil_nothing,
+			 "field st: Lance file version 2.0 cannot store "
+			 "null structs");
+}
+TEST(refuse_null_list_items_21)
+{
+	expect_add_error(1, spoil_null_list,
+			 "field li: row 0 is a null list with items");
+}
+
+TEST(refuse_version)
+{
+	struct lc_err err = { 0 };
+	struct lance_schema s = { 0 };
+	struct lance_writer *w = NULL;
+	int32_t id = 0, bad = 11;
+
+	CHECK_OK(wd_schema(&s, &err), &err);
+	CHECK(lance_writer_new(&w, &s, &id, 1, 2, 3, &err) != 0);
+	CHECK(strstr(err.msg, "file version 2.3") != NULL);
+	CHECK(w == NULL);
+	lc_err_clear(&err);
+	CHECK(lance_writer_new(&w, &s, &bad, 1, 2, 1, &err) != 0);
+	CHECK(strstr(err.msg, "field id 11 is not a top-level field") != NULL);
+	lance_schema_reset(&s);
+}
+
+/* Shapes a version cannot be written with are refused up front. */
+static void expect_new_error(const struct wd_def *defs, size_t n,
+			     uint16_t minor, const char *needle)
+{
+	struct lc_err err = { 0 };
+	struct lance_schema s = { 0 };
+	struct lance_writer *w = NULL;
+	int32_t id = 0;
+	int rc;
+
+	CHECK_OK(wd_schema_of(&s, defs, n, &err), &err);
+	rc = lance_writer_new(&w, &s, &id, 1, 2, minor, &err);
+	lance_writer_free(w);
+	lance_schema_reset(&s);
+	if (!rc || !strstr(err.msg, needle))
+		fprintf(stderr, "rc %d, message \"%s\", wanted \"%s\"\n", rc,
+			err.msg, needle);
+	CHECK(rc != 0 && w == NULL);
+	CHECK(strstr(err.msg, needle) != NULL);
+}
+
+TEST(refuse_shapes)
+{
+	static const struct wd_def list_str[] = {
+		{ "ls", -1, "list", true }, { "item", 0, "string", true } };
+	static const struct wd_def list_struct[] = {
+		{ "lst", -1, "list", true }, { "item", 0, "struct", true },
+		{ "x", 1, "int32", true } };
+	static const struct wd_def struct_list[] = {
+		{ "sl", -1, "struct", true }, { "l", 0, "list", true },
+		{ "item", 1, "int32", true } };
+
+	/* 2.0 writes lists of strings; 2.1+ only lists of fixed width */
+	expect_new_error(list_str, 2, 1, "field ls: only top-level lists");
+	expect_new_error(list_struct, 3, 0, "field item: lists of structs");
+	expect_new_error(struct_list, 3, 2, "field l: only top-level lists");
+}
+
+TEST(list_of_strings_20)
+{
+	static const struct wd_def defs[] = {
+		{ "ls", -1, "list", true }, { "item", 0, "string", true } };
+	struct lc_err err = { 0 };
+	struct lance_schema s = { 0 };
+	struct lance_writer *w = NULL;
+	struct lance_array a, *it;
+	uint64_t off[4] = { 0, 2, 2, 3 }, ioff[4] = { 0, 1, 3, 3 };
+	uint8_t valid = 0x5, ivalid = 0x3;
+	struct lance_array got = { 0 };
+	struct ostore *st = NULL;
+	struct lance_file *f = NULL;
+	struct lance_data_file df = { 0 };
+	static char path[] = "data/l.lance";
+	uint8_t *bytes = NULL;
+	size_t len = 0;
+	int32_t id = 0;
+	int ok;
+
+	CHECK_OK(wd_schema_of(&s, defs, 2, &err), &err);
+	it = wd_alloc(sizeof(*it));
+	wd_init(it, &s.fields[1], 3);
+	it->offsets = ioff;
+	it->values = (uint8_t *)"abc";
+	it->values_len = 3;
+	it->validity = &ivalid;	/* ["a", "bc", null] */
+	wd_init(&a, &s.fields[0], 3);
+	a.offsets = off;		/* [["a","bc"], null, [null]] */
+	a.validity = &valid;
+	a.children = it;
+	a.n_children = 1;
+	CHECK_OK(lance_writer_new(&w, &s, &id, 1, 2, 0, &err), &err);
+	CHECK_OK(lance_writer_add(w, &a, &err), &err);
+	CHECK_OK(lance_writer_finish(w, &bytes, &len, &df, &err), &err);
+	lance_writer_free(w);
+	CHECK_EQ_U64(df.n_fields, 2);
+	df.path = path;
+	CHECK_OK(ostore_mem_new(&st, &err), &err);
+	CHECK_OK(ostore_put(st, path, bytes, len, 0, &err), &err);
+	lc_free(bytes);
+	CHECK_OK(lance_file_open(&f, st, &df, &s, &err), &err);
+	CHECK_OK(lance_file_read(&got, f, s.top[0], 0, 3, &err), &err);
+	ok = same_rows(s.top[0], &s.top[0]->type, &a, 0, &got, 0, 3);
+	lance_array_reset(&got);
+	lance_file_free(f);
+	ostore_free(st);
+	lc_free(df.fields);
+	lc_free(df.column_indices);
+	free(it);
+	lance_schema_reset(&s);
+	CHECK(ok);
+}
+
+TEST(refuse_after_failure)
+{
+	struct lc_err err = { 0 };
+	struct lance_schema s = { 0 };
+	struct lance_writer *w = NULL;
+	struct lance_array a;
+	uint8_t *bytes = NULL;
+	size_t len;
+	int32_t id = 0;
+
+	CHECK_OK(wd_schema(&s, &err), &err);
+	CHECK_OK(lance_writer_new(&w, &s, &id, 1, 2, 2, &err), &err);
+	wd_column(&a, &s, 0, 0, 10, &(struct wd_opts){ 0 });
+	a.values_len = 8;	/* too short for 10 int64 */
+	CHECK(lance_writer_add(w, &a, &err) != 0);
+	CHECK(strstr(err.msg, "field id: 8 value bytes, need 80") != NULL);
+	/* a refused add writes nothing: the writer still works */
+	a.values_len = 80;
+	lc_err_clear(&err);
+	CHECK_OK(lance_writer_add(w, &a, &err), &err);
+	CHECK_OK(lance_writer_finish(w, &bytes, &len, NULL, &err), &err);
+	CHECK(len > 40 && memcmp(bytes + len - 4, "LANC", 4) == 0);
+	CHECK(lance_writer_add(w, &a, &err) != 0);
+	lc_free(bytes);
+	wd_free(&a);
+	lance_writer_free(w);
+	lance_schema_reset(&s);
+}
+
+TEST_MAIN(TEST_ENTRY(small_20), TEST_ENTRY(small_21), TEST_ENTRY(small_22),
+	  TEST_ENTRY(big_20), TEST_ENTRY(big_21), TEST_ENTRY(big_22),
+	  TEST_ENTRY(batches_20), TEST_ENTRY(batches_21),
+	  TEST_ENTRY(batches_22), TEST_ENTRY(edge_20), TEST_ENTRY(tiny_20),
+	  TEST_ENTRY(tiny_21), TEST_ENTRY(tiny_22), TEST_ENTRY(edge_21),
+	  TEST_ENTRY(edge_22), TEST_ENTRY(refuse_items),
+	  TEST_ENTRY(refuse_length_msg), TEST_ENTRY(refuse_type),
+	  TEST_ENTRY(refuse_offsets), TEST_ENTRY(refuse_notnull),
+	  TEST_ENTRY(refuse_null_struct_20),
+	  TEST_ENTRY(refuse_null_list_items_21), TEST_ENTRY(refuse_version),
+	  TEST_ENTRY(refuse_after_failure),
+	  TEST_ENTRY(refuse_shapes), TEST_ENTRY(list_of_strings_20))
