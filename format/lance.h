@@ -122,6 +122,20 @@ const struct lance_field *lance_schema_field_by_name(
 const char *lance_field_meta(const struct lance_field *f, const char *key);
 void lance_schema_reset(struct lance_schema *s);
 
+/* One field of a schema being built: ids are the positions in the list
+ * (pre-order, parents first); parent -1 is the top level. */
+struct lance_field_def {
+	const char *name;
+	int32_t parent;
+	const char *logical_type;	/* "int64", "string", "list", ... */
+	bool nullable;
+};
+
+/* A schema from `n` field definitions, checked as a manifest's is. */
+int lance_schema_build(struct lance_schema *out,
+		       const struct lance_field_def *defs, size_t n,
+		       struct lc_err *err) LC_MUST_USE;
+
 /* ---------------------------------------------------------------- arrays */
 
 /*

@@ -644,3 +644,36 @@ out:
 		lance_schema_reset(out);
 	return rc;
 }
+
+int lance_schema_build(struct lance_schema *out,
+		       const struct lance_field_def *defs, size_t n,
+		       struct lc_err *err)
+{
+	Lpb__Field *pf;
+	Lpb__Field **pp;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (n > SCHEMA_MAX_FIELDS)
+		return LC_LIMIT(err, "schema: %zu fields", n);
+	pf = lc_calloc(n, sizeof(*pf));
+	pp = lc_calloc(n, sizeof(*pp));
+	if (!pf || !pp) {
+		rc = LC_NOMEM(err);
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		lpb__field__init(&pf[i]);
+		pf[i].name = (char *)defs[i].name;
+		pf[i].id = (int32_t)i;
+		pf[i].parent_id = defs[i].parent;
+		pf[i].logical_type = (char *)defs[i].logical_type;
+		pf[i].nullable = defs[i].nullable;
+		pp[i] = &pf[i];
+	}
+	rc = lance__schema_from_pb(out, pp, n, err);
+out:
+	lc_free(pp);
+	lc_free(pf);
+	return rc;
+}

@@ -1,0 +1,2030 @@
+/*
+ * ingest.c - staged rows become Lance rows: assembly, schema inference
+ * and the commit of a batch (see ingest.h).
+ *
+ * Builders. Each top-level field has a `struct bld` tree shaped like the
+ * field (list item, struct children, fixed-size-list items), holding
+ * growable validity, values and offsets buffers. A row appends exactly
+ * one value to every top-level builder; when any part of a row is
+ * refused, every builder is cut back to its previous length
+ * (bld_truncate), which is possible because a builder's buffers are a
+ * function of its length and its offsets.
+ *
+ * meta.json is the inverse of render.c's rules (man page, "Files in a
+ * row folder"): integers with range checks, numbers for floats, dates,
+ * times and timestamps as the ISO strings the view shows, decimals as
+ * strings, fixed_size_binary (and binary inside other columns) as
+ * lowercase hex, lists and vectors as arrays, structs as objects.
+ */
+#include <dirent.h>
+#include <fcntl.h>
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "ingest.h"
+#include "render.h"
+
+#define INGEST_MAX_FILE (1ull << 31)	/* one value read from a file */
+#define INGEST_MAX_DEPTH 32
+
+void (*ingest__test_hook)(int point);
+
+/* ---------------------------------------------------------------- builders */
+
+struct bld {
+	const struct lance_field *field;	/* NULL for fixed-list items */
+	const struct lance_type *type;
+	uint64_t length;
+	struct lc_buf valid;		/* bitmap, 1 = valid */
+	struct lc_buf values;
+	struct lc_buf offsets;		/* uint64_t, length + 1 */
+	struct bld *kids;
+	size_t n_kids;
+	struct lance_array *kid_arrs;	/* views for bld_view */
+	struct lance_array arr;
+};
+
+static bool has_offsets(enum lance_type_id id)
+{
+	return id == LANCE_T_UTF8 || id == LANCE_T_BINARY ||
+	       id == LANCE_T_LIST || id == LANCE_T_MAP;
+}
+
+static void bld_reset(struct bld *b)
+{
+	for (size_t i = 0; i < b->n_kids; i++)
+		bld_reset(&b->kids[i]);
+	lc_free(b->kids);
+	lc_free(b->kid_arrs);
+	lc_buf_reset(&b->valid);
+	lc_buf_reset(&b->values);
+	lc_buf_reset(&b->offsets);
+	memset(b, 0, sizeof(*b));
+}
+
+static int bld_init(struct bld *b, const struct lance_field *f,
+		    const struct lance_type *t, unsigned depth,
+		    struct lc_err *err)
+{
+	uint64_t zero = 0;
+	int rc;
+
+	memset(b, 0, sizeof(*b));
+	b->field = f;
+	b->type = t;
+	lc_buf_init(&b->valid, 0);
+	lc_buf_init(&b->values, 0);
+	lc_buf_init(&b->offsets, 0);
+	if (depth > INGEST_MAX_DEPTH)
+		return LC_LIMIT(err, "field %s: nested too deep",
+				f ? f->name : "item");
+	if (has_offsets(t->id)) {
+		rc = lc_buf_append(&b->offsets, &zero, sizeof(zero), err);
+		if (rc)
+			return rc;
+	}
+	if (t->id == LANCE_T_FIXED_LIST) {
+		if (!t->item)
+			return LC_UNSUPPORTED(err, "field %s: fixed-size list "
+					      "without an item type",
+					      f ? f->name : "item");
+		b->n_kids = 1;
+	} else if (f && (t->id == LANCE_T_LIST || t->id == LANCE_T_MAP ||
+			 t->id == LANCE_T_STRUCT)) {
+		b->n_kids = f->n_children;
+	}
+	if (t->id == LANCE_T_LIST && b->n_kids != 1)
+		return LC_CORRUPT(err, "field %s: list with %zu children",
+				  f ? f->name : "item", b->n_kids);
+	if (!b->n_kids)
+		return 0;
+	b->kids = lc_calloc(b->n_kids, sizeof(*b->kids));
+	b->kid_arrs = lc_calloc(b->n_kids, sizeof(*b->kid_arrs));
+	if (!b->kids || !b->kid_arrs) {
+		b->n_kids = 0;
+		return LC_NOMEM(err);
+	}
+	for (size_t i = 0; i < b->n_kids; i++) {
+		if (t->id == LANCE_T_FIXED_LIST)
+			rc = bld_init(&b->kids[i], NULL, t->item, depth + 1,
+				      err);
+		else
+			rc = bld_init(&b->kids[i], f->children[i],
+				      &f->children[i]->type, depth + 1, err);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+static uint64_t bld_offset(const struct bld *b, uint64_t i)
+{
+	uint64_t v;
+
+	memcpy(&v, b->offsets.data + i * sizeof(v), sizeof(v));
+	return v;
+}
+
+/* Cut back to `len` values (len <= length). */
+static void bld_truncate(struct bld *b, uint64_t len)
+{
+	const struct lance_type *t = b->type;
+	unsigned w = lance_type_width(t);
+
+	if (len >= b->length)
+		return;
+	switch (t->id) {
+	case LANCE_T_UTF8:
+	case LANCE_T_BINARY:
+		b->values.len = (size_t)bld_offset(b, len);
+		b->offsets.len = (size_t)(len + 1) * sizeof(uint64_t);
+		break;
+	case LANCE_T_LIST:
+	case LANCE_T_MAP:
+		bld_truncate(&b->kids[0], bld_offset(b, len));
+		b->offsets.len = (size_t)(len + 1) * sizeof(uint64_t);
+		break;
+	case LANCE_T_FIXED_LIST:
+		bld_truncate(&b->kids[0], len * (uint64_t)t->width);
+		break;
+	case LANCE_T_STRUCT:
+		for (size_t i = 0; i < b->n_kids; i++)
+			bld_truncate(&b->kids[i], len);
+		break;
+	case LANCE_T_BOOL:
+		b->values.len = (size_t)(len + 7) / 8;
+		break;
+	default:
+		b->values.len = (size_t)len * w;
+		break;
+	}
+	b->valid.len = (size_t)(len + 7) / 8;
+	b->length = len;
+}
+
+static int set_bit(struct lc_buf *bm, uint64_t i, bool v, struct lc_err *err)
+{
+	size_t need = (size_t)(i / 8) + 1;
+
+	while (bm->len < need) {
+		uint8_t z = 0;
+		int rc = lc_buf_append(bm, &z, 1, err);
+
+		if (rc)
+			return rc;
+	}
+	if (v)
+		bm->data[i / 8] |= (uint8_t)(1u << (i % 8));
+	else
+		bm->data[i / 8] &= (uint8_t)~(1u << (i % 8));
+	return 0;
+}
+
+/* Finish one value: its validity bit and, for offset types, the end. */
+static int bld_end(struct bld *b, bool valid, uint64_t end,
+		   struct lc_err *err)
+{
+	int rc = set_bit(&b->valid, b->length, valid, err);
+
+	if (!rc && has_offsets(b->type->id))
+		rc = lc_buf_append(&b->offsets, &end, sizeof(end), err);
+	if (!rc)
+		b->length++;
+	return rc;
+}
+
+static int bld_fixed(struct bld *b, const void *v, bool valid,
+		     struct lc_err *err)
+{
+	int rc = lc_buf_append(&b->values, v, lance_type_width(b->type), err);
+
+	return rc ? rc : bld_end(b, valid, 0, err);
+}
+
+static int bld_bool(struct bld *b, bool v, bool valid, struct lc_err *err)
+{
+	int rc = set_bit(&b->values, b->length, v, err);
+
+	return rc ? rc : bld_end(b, valid, 0, err);
+}
+
+static int bld_bytes(struct bld *b, const void *p, size_t n, bool valid,
+		     struct lc_err *err)
+{
+	int rc = lc_buf_append(&b->values, p, n, err);
+
+	return rc ? rc : bld_end(b, valid, b->values.len, err);
+}
+
+/*
+ * An empty value: null when `valid` is false. Null fixed-size lists get
+ * valid zero items (the writer stores no nulls inside vectors); a null
+ * struct gets null children, and in 2.0, which cannot store null
+ * structs, it stays valid (`keep_struct`).
+ */
+static int bld_empty(struct bld *b, bool valid, bool keep_struct,
+		     struct lc_err *err)
+{
+	static const uint8_t zero[32];
+	const struct lance_type *t = b->type;
+	int rc = 0;
+
+	switch (t->id) {
+	case LANCE_T_UTF8:
+	case LANCE_T_BINARY:
+		return bld_end(b, valid, b->values.len, err);
+	case LANCE_T_LIST:
+	case LANCE_T_MAP:
+		return bld_end(b, valid, b->kids[0].length, err);
+	case LANCE_T_FIXED_LIST:
+		for (int32_t i = 0; i < t->width && !rc; i++)
+			rc = bld_empty(&b->kids[0], true, keep_struct, err);
+		return rc ? rc : bld_end(b, valid, 0, err);
+	case LANCE_T_STRUCT:
+		for (size_t i = 0; i < b->n_kids && !rc; i++)
+			rc = bld_empty(&b->kids[i], false, keep_struct, err);
+		return rc ? rc : bld_end(b, valid || keep_struct, 0, err);
+	case LANCE_T_BOOL:
+	case LANCE_T_NULL:
+		return bld_bool(b, false, valid && t->id == LANCE_T_BOOL, err);
+	default:
+		if (lance_type_width(t) > sizeof(zero))
+			return LC_UNSUPPORTED(err, "type %u wider than %zu",
+					      (unsigned)t->id, sizeof(zero));
+		return bld_fixed(b, zero, valid, err);
+	}
+}
+
+static bool bld_any_null(const struct bld *b)
+{
+	for (uint64_t i = 0; i < b->length; i++)
+		if (!(b->valid.data[i / 8] >> (i % 8) & 1))
+			return true;
+	return false;
+}
+
+/* The builder as a lance_array (borrowed views). */
+static void bld_view(struct bld *b)
+{
+	struct lance_array *a = &b->arr;
+
+	memset(a, 0, sizeof(*a));
+	a->type = b->type;
+	a->field = b->field;
+	a->length = b->length;
+	a->validity = bld_any_null(b) ? b->valid.data : NULL;
+	a->values = b->values.data;
+	a->values_len = b->values.len;
+	a->offsets = has_offsets(b->type->id) ?
+		     (uint64_t *)(void *)b->offsets.data : NULL;
+	for (size_t i = 0; i < b->n_kids; i++) {
+		bld_view(&b->kids[i]);
+		b->kid_arrs[i] = b->kids[i].arr;
+	}
+	a->children = b->n_kids ? b->kid_arrs : NULL;
+	a->n_children = b->n_kids;
+}
+
+/* ---------------------------------------------------------------- meta.json */
+
+/* Where a refusal happened: "ROW/FILE: column 'a.b[2]': ". */
+struct where {
+	const char *row;
+	const char *file;
+	char col[256];
+	bool v20;
+};
+
+static int refuse(struct lc_err *err, const struct where *w, const char *fmt,
+		  ...) LC_PRINTF(3, 4);
+
+static int refuse(struct lc_err *err, const struct where *w, const char *fmt,
+		  ...)
+{
+	char why[384];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	if (w->col[0])
+		return LC_USAGE(err, "%s/%s: column '%s': %s", w->row,
+				w->file, w->col, why);
+	return LC_USAGE(err, "%s/%s: %s", w->row, w->file, why);
+}
+
+static const char *json_kind(const json_t *j)
+{
+	switch (json_typeof(j)) {
+	case JSON_OBJECT:
+		return "an object";
+	case JSON_ARRAY:
+		return "an array";
+	case JSON_STRING:
+		return "a string";
+	case JSON_INTEGER:
+		return "an integer";
+	case JSON_REAL:
+		return "a number";
+	case JSON_TRUE:
+	case JSON_FALSE:
+		return "a boolean";
+	default:
+		return "null";
+	}
+}
+
+static int wrong(struct lc_err *err, const struct where *w, const char *want,
+		 const json_t *j)
+{
+	return refuse(err, w, "expected %s, found %s", want, json_kind(j));
+}
+
+/* Days from 1970-01-01 to y-m-d (proleptic Gregorian). */
+static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+	int64_t era;
+	unsigned yoe, doy, doe;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = (unsigned)(y - era * 400);
+	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + (int64_t)doe - 719468;
+}
+
+static bool is_leap(int64_t y)
+{
+	return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
+
+/* n decimal digits at *p into *v; advances *p. */
+static bool digits(const char **p, unsigned n, int64_t *v)
+{
+	int64_t x = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		if ((*p)[i] < '0' || (*p)[i] > '9')
+			return false;
+		x = x * 10 + ((*p)[i] - '0');
+	}
+	*p += n;
+	*v = x;
+	return true;
+}
+
+/* [+-]YYYY-MM-DD at *p: days since the epoch. */
+static bool parse_date(const char **p, int64_t *days)
+{
+	static const unsigned mdays[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30,
+					  31, 30, 31 };
+	const char *s = *p;
+	int64_t y, m, d;
+	int sign = 1;
+	unsigned yd = 4;
+
+	if (*s == '+' || *s == '-') {
+		sign = *s == '-' ? -1 : 1;
+		s++;
+		yd = 0;
+		while (s[yd] >= '0' && s[yd] <= '9' && yd < 7)
+			yd++;
+		if (yd < 4)
+			return false;
+	}
+	if (!digits(&s, yd, &y) || *s++ != '-' || !digits(&s, 2, &m) ||
+	    *s++ != '-' || !digits(&s, 2, &d))
+		return false;
+	y *= sign;
+	if (m < 1 || m > 12 || d < 1 ||
+	    d > mdays[m - 1] + (m == 2 && is_leap(y)))
+		return false;
+	*days = days_from_civil(y, (unsigned)m, (unsigned)d);
+	*p = s;
+	return true;
+}
+
+static int64_t unit_per_sec(enum lance_time_unit u)
+{
+	static const int64_t per[] = { 1, 1000, 1000000, 1000000000 };
+
+	return per[u];
+}
+
+/* HH:MM:SS[.f] at *p: *out in `unit`; false when malformed or when the
+ * fraction has non-zero digits the unit cannot hold (*lossy). */
+static bool parse_time(const char **p, enum lance_time_unit unit,
+		       int64_t *out, bool *lossy)
+{
+	const char *s = *p;
+	int64_t h, m, sec, frac = 0, per = unit_per_sec(unit), scale = per;
+
+	*lossy = false;
+	if (!digits(&s, 2, &h) || *s++ != ':' || !digits(&s, 2, &m) ||
+	    *s++ != ':' || !digits(&s, 2, &sec) || h > 23 || m > 59 ||
+	    sec > 59)
+		return false;
+	if (*s == '.') {
+		s++;
+		if (*s < '0' || *s > '9')
+			return false;
+		for (; *s >= '0' && *s <= '9'; s++) {
+			if (scale > 1) {
+				scale /= 10;
+				frac += (*s - '0') * scale;
+			} else if (*s != '0') {
+				*lossy = true;
+			}
+		}
+	}
+	*out = ((h * 60 + m) * 60 + sec) * per + frac;
+	*p = s;
+	return true;
+}
+
+static int conv_temporal(struct bld *b, const json_t *j, struct where *w,
+			 struct lc_err *err)
+{
+	const struct lance_type *t = b->type;
+	const char *s, *p;
+	int64_t days, tod, v;
+	int32_t v32;
+	bool lossy;
+
+	if (!json_is_string(j))
+		return wrong(err, w, t->id == LANCE_T_TIMESTAMP ?
+			     "an ISO 8601 timestamp string" :
+			     t->id == LANCE_T_DATE32 || t->id == LANCE_T_DATE64
+			     ? "a YYYY-MM-DD date string" :
+			     "an HH:MM:SS time string", j);
+	s = p = json_string_value(j);
+	switch (t->id) {
+	case LANCE_T_DATE32:
+	case LANCE_T_DATE64:
+		if (!parse_date(&p, &days) || *p)
+			return refuse(err, w, "'%.64s' is not a YYYY-MM-DD "
+				      "date", s);
+		if (t->id == LANCE_T_DATE64)
+			return bld_fixed(b, &(int64_t){ days * 86400000 },
+					 true, err);
+		if (days < INT32_MIN || days > INT32_MAX)
+			return refuse(err, w, "date '%.64s' out of range", s);
+		v32 = (int32_t)days;
+		return bld_fixed(b, &v32, true, err);
+	case LANCE_T_TIME32:
+	case LANCE_T_TIME64:
+		if (!parse_time(&p, t->unit, &tod, &lossy) || *p)
+			return refuse(err, w, "'%.64s' is not an HH:MM:SS[.f] "
+				      "time", s);
+		if (lossy)
+			return refuse(err, w, "'%.64s' has more fraction "
+				      "digits than the column's unit", s);
+		if (t->id == LANCE_T_TIME64)
+			return bld_fixed(b, &tod, true, err);
+		v32 = (int32_t)tod;
+		return bld_fixed(b, &v32, true, err);
+	default:
+		break;
+	}
+	/* timestamp: DATE[T ]TIME[Z] */
+	if (!parse_date(&p, &days) || (*p != 'T' && *p != ' '))
+		goto bad_ts;
+	p++;
+	if (!parse_time(&p, t->unit, &tod, &lossy))
+		goto bad_ts;
+	if (*p == 'Z')
+		p++;
+	if (*p)
+		goto bad_ts;
+	if (lossy)
+		return refuse(err, w, "'%.64s' has more fraction digits than "
+			      "the column's unit", s);
+	if (__builtin_mul_overflow(days, 86400 * unit_per_sec(t->unit), &v) ||
+	    __builtin_add_overflow(v, tod, &v))
+		return refuse(err, w, "timestamp '%.64s' out of range", s);
+	return bld_fixed(b, &v, true, err);
+bad_ts:
+	return refuse(err, w, "'%.64s' is not an ISO 8601 timestamp "
+		      "(YYYY-MM-DDTHH:MM:SS[.f][Z])", s);
+}
+
+static int conv_decimal(struct bld *b, const json_t *j, struct where *w,
+			struct lc_err *err)
+{
+	const struct lance_type *t = b->type;
+	unsigned __int128 mag = 0, lim = 1;
+	__int128 v;
+	uint8_t out[32];
+	char ibuf[32];
+	const char *s, *p;
+	bool neg = false, dot = false;
+	int32_t frac = 0, ndig = 0;
+
+	if (json_is_integer(j)) {
+		snprintf(ibuf, sizeof(ibuf), "%" JSON_INTEGER_FORMAT,
+			 json_integer_value(j));
+		s = ibuf;
+	} else if (json_is_string(j)) {
+		s = json_string_value(j);
+	} else {
+		return wrong(err, w, "a decimal string", j);
+	}
+	if (t->scale < 0 || t->precision > 38)
+		return refuse(err, w, "decimal(%d, %d) is not supported",
+			      t->precision, t->scale);
+	p = s;
+	if (*p == '-' || *p == '+')
+		neg = *p++ == '-';
+	if (!(*p >= '0' && *p <= '9'))
+		goto bad;
+	for (; *p; p++) {
+		if (*p == '.' && !dot) {
+			dot = true;
+			if (!p[1])
+				goto bad;
+			continue;
+		}
+		if (*p < '0' || *p > '9')
+			goto bad;
+		if (dot && ++frac > t->scale) {
+			if (*p != '0')
+				return refuse(err, w, "'%.64s' has more than "
+					      "%d fraction digits", s,
+					      t->scale);
+			continue;
+		}
+		if (mag || *p != '0')
+			ndig++;
+		if (ndig > 38)
+			goto range;
+		mag = mag * 10 + (unsigned)(*p - '0');
+	}
+	for (int32_t k = frac < t->scale ? frac : t->scale; k < t->scale;
+	     k++) {
+		if (mag && ++ndig > 38)
+			goto range;
+		mag *= 10;
+	}
+	for (int32_t k = 0; k < t->precision; k++)
+		lim *= 10;
+	if (mag >= lim)
+		goto range;
+	v = neg ? -(__int128)mag : (__int128)mag;
+	for (unsigned k = 0; k < sizeof(out); k++)
+		out[k] = k < 16 ? (uint8_t)((unsigned __int128)v >> (8 * k)) :
+			 (v < 0 ? 0xff : 0);
+	return bld_fixed(b, out, true, err);
+range:
+	return refuse(err, w, "'%.64s' does not fit decimal(%d, %d)", s,
+		      t->precision, t->scale);
+bad:
+	return refuse(err, w, "'%.64s' is not a decimal number", s);
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+static int conv_hex(struct bld *b, const json_t *j, struct where *w,
+		    struct lc_err *err)
+{
+	const char *s;
+	size_t n;
+	uint8_t *buf;
+	int rc;
+
+	if (!json_is_string(j))
+		return wrong(err, w, "a lowercase hex string", j);
+	s = json_string_value(j);
+	n = json_string_length(j);
+	if (n % 2)
+		return refuse(err, w, "hex string of odd length %zu", n);
+	if (b->type->id == LANCE_T_FIXED_BINARY &&
+	    n / 2 != (size_t)b->type->width)
+		return refuse(err, w, "%zu bytes of hex, the column holds %d",
+			      n / 2, b->type->width);
+	buf = lc_malloc(n / 2 + 1);
+	if (!buf)
+		return LC_NOMEM(err);
+	for (size_t i = 0; i < n / 2; i++) {
+		int hi = hexval(s[2 * i]), lo = hexval(s[2 * i + 1]);
+
+		if (hi < 0 || lo < 0) {
+			lc_free(buf);
+			return refuse(err, w, "not a lowercase hex string "
+				      "(byte %zu)", 2 * i);
+		}
+		buf[i] = (uint8_t)(hi << 4 | lo);
+	}
+	if (b->type->id == LANCE_T_FIXED_BINARY)
+		rc = bld_fixed(b, buf, true, err);
+	else
+		rc = bld_bytes(b, buf, n / 2, true, err);
+	lc_free(buf);
+	return rc;
+}
+
+static uint16_t double_to_half(double d)
+{
+	uint16_t sign = signbit(d) ? 0x8000 : 0;
+	double a = fabs(d);
+	int e;
+	double m;
+	long bits;
+
+	if (isnan(d))
+		return 0x7e00;
+	if (a >= 65520.0)
+		return sign | 0x7c00;
+	if (a < 6.103515625e-05) {	/* subnormal: units of 2^-24 */
+		bits = lrint(a * 16777216.0);
+		return (uint16_t)(sign | (uint16_t)bits);
+	}
+	m = frexp(a, &e);		/* a = m * 2^e, m in [0.5, 1) */
+	bits = lrint((m * 2 - 1) * 1024);
+	if (bits == 1024) {
+		bits = 0;
+		e++;
+	}
+	return (uint16_t)(sign | (uint16_t)((e - 1 + 15) << 10) |
+			  (uint16_t)bits);
+}
+
+static int conv_json(struct bld *b, const json_t *j, struct where *w,
+		     unsigned depth, struct lc_err *err);
+
+static int conv_int(struct bld *b, const json_t *j, struct where *w,
+		    struct lc_err *err)
+{
+	static const struct {
+		int64_t lo;
+		uint64_t hi;
+		unsigned w;
+	} r[] = {
+		[LANCE_T_INT8] = { INT8_MIN, INT8_MAX, 1 },
+		[LANCE_T_UINT8] = { 0, UINT8_MAX, 1 },
+		[LANCE_T_INT16] = { INT16_MIN, INT16_MAX, 2 },
+		[LANCE_T_UINT16] = { 0, UINT16_MAX, 2 },
+		[LANCE_T_INT32] = { INT32_MIN, INT32_MAX, 4 },
+		[LANCE_T_UINT32] = { 0, UINT32_MAX, 4 },
+		[LANCE_T_INT64] = { INT64_MIN, INT64_MAX, 8 },
+		[LANCE_T_UINT64] = { 0, UINT64_MAX, 8 },
+	};
+	enum lance_type_id id = b->type->id;
+	json_int_t v;
+	uint8_t out[8];
+
+	if (!json_is_integer(j))
+		return wrong(err, w, "an integer", j);
+	v = json_integer_value(j);
+	if (v < r[id].lo || (v > 0 && (uint64_t)v > r[id].hi))
+		return refuse(err, w, "%" JSON_INTEGER_FORMAT " is out of "
+			      "range for %s", v, b->field ?
+			      b->field->logical_type : "the item type");
+	for (unsigned k = 0; k < r[id].w; k++)
+		out[k] = (uint8_t)((uint64_t)v >> (8 * k));
+	return bld_fixed(b, out, true, err);
+}
+
+static int conv_float(struct bld *b, const json_t *j, struct where *w,
+		      struct lc_err *err)
+{
+	double d;
+	float f;
+	uint16_t h;
+
+	if (!json_is_number(j))
+		return wrong(err, w, "a number", j);
+	d = json_number_value(j);
+	switch (b->type->id) {
+	case LANCE_T_FLOAT64:
+		return bld_fixed(b, &d, true, err);
+	case LANCE_T_FLOAT32:
+		if (fabs(d) > FLT_MAX)
+			return refuse(err, w, "%g is out of range for float",
+				      d);
+		f = (float)d;
+		return bld_fixed(b, &f, true, err);
+	default:
+		if (fabs(d) >= 65520.0)
+			return refuse(err, w, "%g is out of range for "
+				      "halffloat", d);
+		h = double_to_half(d);
+		return bld_fixed(b, &h, true, err);
+	}
+}
+
+static int conv_list(struct bld *b, const json_t *j, struct where *w,
+		     unsigned depth, struct lc_err *err)
+{
+	const struct lance_type *t = b->type;
+	size_t n, base = strlen(w->col);
+	int rc = 0;
+
+	if (!json_is_array(j))
+		return wrong(err, w, "an array", j);
+	n = json_array_size(j);
+	if (t->id == LANCE_T_FIXED_LIST && n != (size_t)t->width)
+		return refuse(err, w, "an array of %zu items, the column "
+			      "holds exactly %d", n, t->width);
+	for (size_t i = 0; i < n && !rc; i++) {
+		const json_t *it = json_array_get(j, i);
+
+		snprintf(w->col + base, sizeof(w->col) - base, "[%zu]", i);
+		if (t->id == LANCE_T_FIXED_LIST && json_is_null(it))
+			rc = refuse(err, w, "vectors hold no nulls");
+		else
+			rc = conv_json(&b->kids[0], it, w, depth + 1, err);
+	}
+	w->col[base] = 0;
+	if (rc)
+		return rc;
+	return bld_end(b, true, b->kids[0].length, err);
+}
+
+static int conv_struct(struct bld *b, const json_t *j, struct where *w,
+		       unsigned depth, struct lc_err *err)
+{
+	size_t base = strlen(w->col);
+	const char *key;
+	json_t *v;
+	int rc = 0;
+
+	if (!json_is_object(j))
+		return wrong(err, w, "an object", j);
+	json_object_foreach((json_t *)j, key, v) {
+		bool known = false;
+
+		for (size_t i = 0; i < b->n_kids; i++)
+			known |= !strcmp(b->kids[i].field->name, key);
+		if (!known)
+			return refuse(err, w, "no field '%.64s' in the struct",
+				      key);
+	}
+	for (size_t i = 0; i < b->n_kids && !rc; i++) {
+		const struct lance_field *f = b->kids[i].field;
+
+		snprintf(w->col + base, sizeof(w->col) - base, ".%s",
+			 f->name);
+		v = json_object_get(j, f->name);
+		if (!v && !f->nullable)
+			rc = refuse(err, w, "missing, and it is not "
+				    "nullable");
+		else
+			rc = conv_json(&b->kids[i], v ? v : json_null(), w,
+				       depth + 1, err);
+	}
+	w->col[base] = 0;
+	return rc ? rc : bld_end(b, true, 0, err);
+}
+
+/* Append JSON value `j` to `b` by the meta.json rules. */
+static int conv_json(struct bld *b, const json_t *j, struct where *w,
+		     unsigned depth, struct lc_err *err)
+{
+	const struct lance_type *t = b->type;
+
+	if (depth > INGEST_MAX_DEPTH)
+		return refuse(err, w, "nested deeper than %d",
+			      INGEST_MAX_DEPTH);
+	if (json_is_null(j)) {
+		if (b->field && !b->field->nullable)
+			return refuse(err, w, "null, and it is not nullable");
+		return bld_empty(b, false, w->v20, err);
+	}
+	switch (t->id) {
+	case LANCE_T_NULL:
+		return wrong(err, w, "null", j);
+	case LANCE_T_BOOL:
+		if (!json_is_boolean(j))
+			return wrong(err, w, "true or false", j);
+		return bld_bool(b, json_is_true(j), true, err);
+	case LANCE_T_INT8:
+	case LANCE_T_UINT8:
+	case LANCE_T_INT16:
+	case LANCE_T_UINT16:
+	case LANCE_T_INT32:
+	case LANCE_T_UINT32:
+	case LANCE_T_INT64:
+	case LANCE_T_UINT64:
+		return conv_int(b, j, w, err);
+	case LANCE_T_DURATION:
+		if (!json_is_integer(j))
+			return wrong(err, w, "an integer", j);
+		return bld_fixed(b, &(int64_t){ json_integer_value(j) }, true,
+				 err);
+	case LANCE_T_FLOAT16:
+	case LANCE_T_FLOAT32:
+	case LANCE_T_FLOAT64:
+		return conv_float(b, j, w, err);
+	case LANCE_T_UTF8:
+		if (!json_is_string(j))
+			return wrong(err, w, "a string", j);
+		return bld_bytes(b, json_string_value(j),
+				 json_string_length(j), true, err);
+	case LANCE_T_BINARY:
+	case LANCE_T_FIXED_BINARY:
+		return conv_hex(b, j, w, err);
+	case LANCE_T_DATE32:
+	case LANCE_T_DATE64:
+	case LANCE_T_TIME32:
+	case LANCE_T_TIME64:
+	case LANCE_T_TIMESTAMP:
+		return conv_temporal(b, j, w, err);
+	case LANCE_T_DECIMAL128:
+	case LANCE_T_DECIMAL256:
+		return conv_decimal(b, j, w, err);
+	case LANCE_T_LIST:
+	case LANCE_T_FIXED_LIST:
+		return conv_list(b, j, w, depth, err);
+	case LANCE_T_STRUCT:
+		return conv_struct(b, j, w, depth, err);
+	case LANCE_T_MAP:
+		break;
+	}
+	return refuse(err, w, "map columns cannot be written");
+}
+
+/* ---------------------------------------------------------------- assembly */
+
+struct ingest_rows {
+	const struct lance_schema *schema;
+	char *name_column;
+	char *file_column;
+	bool v20;
+	struct bld *cols;		/* one per top-level field */
+	struct lance_array *arrs;
+	uint64_t n_rows;
+};
+
+int ingest_rows_new(struct ingest_rows **out,
+		    const struct lance_schema *schema,
+		    const struct ingest_opts *opts, bool v20,
+		    struct lc_err *err)
+{
+	struct ingest_rows *r = lc_calloc(1, sizeof(*r));
+	int rc = 0;
+
+	*out = NULL;
+	if (!r)
+		return LC_NOMEM(err);
+	r->schema = schema;
+	r->v20 = v20;
+	r->cols = lc_calloc(schema->n_top, sizeof(*r->cols));
+	r->arrs = lc_calloc(schema->n_top, sizeof(*r->arrs));
+	if (opts && opts->name_column)
+		r->name_column = lc_strdup(opts->name_column);
+	if (opts && opts->file_column)
+		r->file_column = lc_strdup(opts->file_column);
+	if (!r->cols || !r->arrs ||
+	    (opts && opts->name_column && !r->name_column) ||
+	    (opts && opts->file_column && !r->file_column)) {
+		ingest_rows_free(r);
+		return LC_NOMEM(err);
+	}
+	for (size_t i = 0; i < schema->n_top && !rc; i++)
+		rc = bld_init(&r->cols[i], schema->top[i],
+			      &schema->top[i]->type, 0, err);
+	if (rc) {
+		ingest_rows_free(r);
+		return rc;
+	}
+	*out = r;
+	return 0;
+}
+
+void ingest_rows_free(struct ingest_rows *r)
+{
+	if (!r)
+		return;
+	for (size_t i = 0; r->cols && i < r->schema->n_top; i++)
+		bld_reset(&r->cols[i]);
+	lc_free(r->cols);
+	lc_free(r->arrs);
+	lc_free(r->name_column);
+	lc_free(r->file_column);
+	lc_free(r);
+}
+
+uint64_t ingest_rows_count(const struct ingest_rows *r)
+{
+	return r->n_rows;
+}
+
+int ingest_rows_arrays(const struct lance_array **out, struct ingest_rows *r,
+		       struct lc_err *err)
+{
+	(void)err;
+	for (size_t i = 0; i < r->schema->n_top; i++) {
+		bld_view(&r->cols[i]);
+		r->arrs[i] = r->cols[i].arr;
+	}
+	*out = r->arrs;
+	return 0;
+}
+
+static bool is_junk(const char *name)
+{
+	return !strcmp(name, ".name") || !strcmp(name, ".DS_Store") ||
+	       !strcmp(name, "Thumbs.db") || !strncmp(name, "._", 2);
+}
+
+static bool utf8_valid(const uint8_t *s, size_t n, size_t *bad)
+{
+	size_t i = 0;
+
+	while (i < n) {
+		uint8_t c = s[i];
+		size_t k;
+		uint32_t cp;
+
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf) {
+			k = 1;
+			cp = c & 0x1f;
+		} else if (c >= 0xe0 && c <= 0xef) {
+			k = 2;
+			cp = c & 0x0f;
+		} else if (c >= 0xf0 && c <= 0xf4) {
+			k = 3;
+			cp = c & 0x07;
+		} else {
+			goto bad;
+		}
+		if (k > n - i - 1)
+			goto bad;
+		for (size_t m = 1; m <= k; m++) {
+			if ((s[i + m] & 0xc0) != 0x80)
+				goto bad;
+			cp = cp << 6 | (s[i + m] & 0x3f);
+		}
+		if ((k == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff)))
+		    || (k == 3 && (cp < 0x10000 || cp > 0x10ffff)))
+			goto bad;
+		i += k + 1;
+	}
+	return true;
+bad:
+	*bad = i;
+	return false;
+}
+
+static int read_all(struct lc_buf *out, const char *path,
+		    const struct where *w, struct lc_err *err)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int rc = 0;
+
+	lc_buf_init(out, INGEST_MAX_FILE);
+	if (fd < 0)
+		return LC_SYS(err, errno, "%s/%s: %s", w->row, w->file,
+			      strerror(errno));
+	for (;;) {
+		ssize_t n;
+
+		rc = lc_buf_reserve(out, 65536, err);
+		if (rc)
+			break;
+		n = read(fd, out->data + out->len, 65536);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = LC_SYS(err, errno, "%s/%s: %s", w->row, w->file,
+				    strerror(errno));
+			break;
+		}
+		if (n == 0)
+			break;
+		out->len += (size_t)n;
+	}
+	close(fd);
+	if (rc) {
+		lc_err_prefix(err, "%s/%s: ", w->row, w->file);
+		lc_buf_reset(out);
+	}
+	return rc;
+}
+
+/* What sets each top-level column of the row being assembled. */
+struct slot {
+	char *file;		/* file name that set it, or "meta.json" */
+	bool from_file;
+	struct lc_buf bytes;	/* from_file */
+	json_t *json;		/* borrowed from the row's meta.json */
+};
+
+struct row {
+	struct ingest_rows *r;
+	struct slot *slots;
+	json_t *meta;
+	struct where w;
+};
+
+static void row_reset(struct row *row)
+{
+	for (size_t i = 0; row->slots && i < row->r->schema->n_top; i++) {
+		lc_free(row->slots[i].file);
+		lc_buf_reset(&row->slots[i].bytes);
+	}
+	lc_free(row->slots);
+	json_decref(row->meta);
+}
+
+static ssize_t top_index(const struct lance_schema *s, const char *name,
+			 size_t n)
+{
+	for (size_t i = 0; i < s->n_top; i++)
+		if (strlen(s->top[i]->name) == n &&
+		    !memcmp(s->top[i]->name, name, n))
+			return (ssize_t)i;
+	return -1;
+}
+
+static int set_slot(struct row *row, size_t col, const char *file,
+		    struct lc_err *err)
+{
+	struct slot *sl = &row->slots[col];
+
+	if (sl->file)
+		return refuse(err, &row->w, "column '%s' is set by both %s "
+			      "and %s", row->r->schema->top[col]->name,
+			      sl->file, file);
+	sl->file = lc_strdup(file);
+	return sl->file ? 0 : LC_NOMEM(err);
+}
+
+static bool is_binary(const struct lance_field *f)
+{
+	return f->type.id == LANCE_T_BINARY || f->blob != LANCE_BLOB_NONE;
+}
+
+/* A file of the row: <column>.<ext> or <column>.txt. */
+static int add_file(struct row *row, const char *dir, const char *file,
+		    ssize_t col, struct lc_err *err)
+{
+	const struct lance_schema *s = row->r->schema;
+	const char *dot = strrchr(file, '.');
+	char path[4600];
+	struct slot *sl;
+	size_t bad;
+	int rc;
+
+	if (*file)
+		row->w.file = file;
+	if (col < 0) {
+		size_t n = dot && dot != file ? (size_t)(dot - file) :
+			   strlen(file);
+
+		col = top_index(s, file, n);
+		if (col < 0)
+			return refuse(err, &row->w, "no column named '%.*s'",
+				      (int)(n > 128 ? 128 : n), file);
+		if (s->top[col]->type.id == LANCE_T_UTF8 &&
+		    (!dot || strcmp(dot, ".txt")))
+			return refuse(err, &row->w, "column '%s' is a string:"
+				      " only %s.txt sets it",
+				      s->top[col]->name, s->top[col]->name);
+		if (s->top[col]->type.id != LANCE_T_UTF8 &&
+		    !is_binary(s->top[col]))
+			return refuse(err, &row->w, "column '%s' is %s: set it"
+				      " in meta.json", s->top[col]->name,
+				      s->top[col]->logical_type);
+	}
+	rc = set_slot(row, (size_t)col, file, err);
+	if (rc)
+		return rc;
+	sl = &row->slots[col];
+	sl->from_file = true;
+	snprintf(path, sizeof(path), "%s%s%s", dir, *file ? "/" : "", file);
+	rc = read_all(&sl->bytes, path, &row->w, err);
+	if (rc)
+		return rc;
+	if (s->top[col]->type.id == LANCE_T_UTF8 &&
+	    !utf8_valid(sl->bytes.data, sl->bytes.len, &bad))
+		return refuse(err, &row->w, "not valid UTF-8 (byte %zu)",
+			      bad);
+	return 0;
+}
+
+static int add_meta(struct row *row, const char *path, struct lc_err *err)
+{
+	const struct lance_schema *s = row->r->schema;
+	json_error_t je;
+	const char *key;
+	json_t *v;
+	int rc;
+
+	row->w.file = "meta.json";
+	row->meta = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+	if (!row->meta)
+		return refuse(err, &row->w, "bad JSON at line %d column %d: "
+			      "%.200s", je.line, je.column, je.text);
+	if (!json_is_object(row->meta))
+		return refuse(err, &row->w, "expected one JSON object, found "
+			      "%s", json_kind(row->meta));
+	json_object_foreach(row->meta, key, v) {
+		ssize_t col = top_index(s, key, strlen(key));
+
+		if (col < 0)
+			return refuse(err, &row->w, "no column named '%.128s'",
+				      key);
+		if (is_binary(s->top[col]))
+			return refuse(err, &row->w, "column '%s' is binary: "
+				      "it comes from a file %s.<ext>", key,
+				      key);
+		rc = set_slot(row, (size_t)col, "meta.json", err);
+		if (rc)
+			return rc;
+		row->slots[col].json = v;
+	}
+	return 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The entries of a folder, sorted, junk left out; NULL-terminated. */
+static int list_dir(char ***out, size_t *n, const char *dir,
+		    struct lc_err *err)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	char **v = NULL;
+	size_t cnt = 0, cap = 0;
+	int rc = 0;
+
+	*out = NULL;
+	*n = 0;
+	if (!d)
+		return LC_SYS(err, errno, "%s: %s", dir, strerror(errno));
+	while ((de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
+		    is_junk(de->d_name))
+			continue;
+		if (cnt + 1 >= cap) {
+			char **nv;
+
+			cap = cap ? cap * 2 : 16;
+			nv = lc_realloc(v, cap * sizeof(*v));
+			if (!nv) {
+				rc = LC_NOMEM(err);
+				break;
+			}
+			v = nv;
+		}
+		v[cnt] = lc_strdup(de->d_name);
+		if (!v[cnt]) {
+			rc = LC_NOMEM(err);
+			break;
+		}
+		v[++cnt] = NULL;
+	}
+	closedir(d);
+	if (rc) {
+		for (size_t i = 0; i < cnt; i++)
+			lc_free(v[i]);
+		lc_free(v);
+		return rc;
+	}
+	if (cnt)
+		qsort(v, cnt, sizeof(*v), cmp_str);
+	*out = v;
+	*n = cnt;
+	return 0;
+}
+
+static void free_list(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		lc_free(v[i]);
+	lc_free(v);
+}
+
+/* The folder's files into slots. */
+static int gather_dir(struct row *row, const char *dir, struct lc_err *err)
+{
+	char **names;
+	size_t n;
+	int rc = list_dir(&names, &n, dir, err);
+
+	for (size_t i = 0; i < n && !rc; i++) {
+		char path[4600];
+		struct stat sb;
+
+		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+		row->w.file = names[i];
+		if (lstat(path, &sb) < 0)
+			rc = LC_SYS(err, errno, "%s/%s: %s", row->w.row,
+				    names[i], strerror(errno));
+		else if (!S_ISREG(sb.st_mode))
+			rc = refuse(err, &row->w, "only regular files go in "
+				    "a row folder");
+		else if (!strcmp(names[i], "meta.json"))
+			rc = add_meta(row, path, err);
+		else
+			rc = add_file(row, dir, names[i], -1, err);
+	}
+	/* file names are freed below: keep a copy where a slot needs one */
+	free_list(names, n);
+	row->w.file = "";
+	return rc;
+}
+
+/* The column a root-level file fills. */
+static int file_target(ssize_t *col, const struct ingest_rows *r,
+		       const struct where *w, struct lc_err *err)
+{
+	const struct lance_schema *s = r->schema;
+
+	*col = -1;
+	if (r->file_column) {
+		*col = top_index(s, r->file_column, strlen(r->file_column));
+		if (*col < 0 || !is_binary(s->top[*col]))
+			return refuse(err, w, "file column '%s' is not a "
+				      "binary column", r->file_column);
+		return 0;
+	}
+	for (size_t i = 0; i < s->n_top; i++) {
+		if (!is_binary(s->top[i]))
+			continue;
+		if (*col >= 0)
+			return refuse(err, w, "the dataset has more than one "
+				      "binary column (set file_column=)");
+		*col = (ssize_t)i;
+	}
+	if (*col < 0)
+		return refuse(err, w, "the dataset has no binary column");
+	return 0;
+}
+
+/* Fill the name column from the row's name, unless set already. */
+static int fill_name(struct row *row, const char *name, struct lc_err *err)
+{
+	const struct ingest_rows *r = row->r;
+	const struct lance_field *f;
+	struct slot *sl;
+	ssize_t col;
+	int rc;
+
+	if (!r->name_column || !r->name_column[0])
+		return 0;
+	col = top_index(r->schema, r->name_column, strlen(r->name_column));
+	if (col < 0 || row->slots[col].file)
+		return 0;
+	f = r->schema->top[col];
+	sl = &row->slots[col];
+	sl->file = lc_strdup("the row name");
+	if (!sl->file)
+		return LC_NOMEM(err);
+	sl->from_file = true;
+	lc_buf_init(&sl->bytes, 0);
+	if (f->type.id == LANCE_T_UTF8 || f->type.id == LANCE_T_BINARY)
+		return lc_buf_append(&sl->bytes, name, strlen(name), err);
+	/* an integer name column: the name as a JSON integer */
+	sl->from_file = false;
+	{
+		char *end;
+		long long v;
+
+		errno = 0;
+		v = strtoll(name, &end, 10);
+		if (!*name || *end || errno) {
+			row->w.file = "";
+			return refuse(err, &row->w, "the name column '%s' is "
+				      "%s and '%.64s' is not an integer",
+				      f->name, f->logical_type, name);
+		}
+		if (!row->meta) {
+			row->meta = json_object();
+			if (!row->meta)
+				return LC_NOMEM(err);
+		}
+		rc = json_object_set_new(row->meta, "\x01name",
+					 json_integer(v));
+		if (rc)
+			return LC_NOMEM(err);
+		sl->json = json_object_get(row->meta, "\x01name");
+	}
+	return 0;
+}
+
+static int append_row(struct row *row, struct lc_err *err)
+{
+	struct ingest_rows *r = row->r;
+	const struct lance_schema *s = r->schema;
+	int rc = 0;
+
+	for (size_t i = 0; i < s->n_top && !rc; i++) {
+		const struct lance_field *f = s->top[i];
+		struct slot *sl = &row->slots[i];
+		struct bld *b = &r->cols[i];
+
+		row->w.file = sl->file ? sl->file : "";
+		snprintf(row->w.col, sizeof(row->w.col), "%s", f->name);
+		if (!sl->file) {
+			if (!f->nullable) {
+				row->w.col[0] = 0;
+				row->w.file = "";
+				rc = refuse(err, &row->w, "missing required "
+					    "column '%s'", f->name);
+			} else {
+				rc = bld_empty(b, false, r->v20, err);
+			}
+		} else if (sl->from_file) {
+			rc = bld_bytes(b, sl->bytes.data, sl->bytes.len, true,
+				       err);
+		} else {
+			rc = conv_json(b, sl->json, &row->w, 0, err);
+		}
+	}
+	row->w.col[0] = 0;
+	return rc;
+}
+
+int ingest_row(struct ingest_rows *r, const char *path, const char *name,
+	       bool is_file, struct lc_err *err)
+{
+	const struct lance_schema *s = r->schema;
+	struct row row = { .r = r };
+	char stem[1024];
+	int rc;
+
+	row.w.row = name;
+	row.w.file = "";
+	row.w.v20 = r->v20;
+	row.slots = lc_calloc(s->n_top ? s->n_top : 1, sizeof(*row.slots));
+	if (!row.slots)
+		return LC_NOMEM(err);
+	for (size_t i = 0; i < s->n_top; i++)
+		lc_buf_init(&row.slots[i].bytes, 0);
+	if (is_file) {
+		const char *dot = strrchr(name, '.');
+		ssize_t col;
+
+		row.w.row = ".";
+		row.w.file = name;
+		rc = file_target(&col, r, &row.w, err);
+		if (!rc)
+			rc = add_file(&row, path, "", col, err);
+		if (!rc && (lc_free(row.slots[col].file),
+			    !(row.slots[col].file = lc_strdup(name))))
+			rc = LC_NOMEM(err);
+		snprintf(stem, sizeof(stem), "%.*s",
+			 (int)(dot && dot != name ? dot - name :
+			       (ptrdiff_t)strlen(name)), name);
+		if (!rc)
+			rc = fill_name(&row, stem, err);
+	} else {
+		rc = gather_dir(&row, path, err);
+		if (!rc)
+			rc = fill_name(&row, name, err);
+	}
+	if (!rc)
+		rc = append_row(&row, err);
+	if (rc) {
+		for (size_t i = 0; i < s->n_top; i++)
+			bld_truncate(&r->cols[i], r->n_rows);
+	} else {
+		r->n_rows++;
+	}
+	row_reset(&row);
+	return rc;
+}
+
+/* ---------------------------------------------------------------- inference */
+
+enum ikind { IK_NONE = 0, IK_INT, IK_FLOAT, IK_BOOL, IK_STR, IK_BIN,
+	     IK_LIST, IK_STRUCT };
+
+struct itype {
+	enum ikind k;
+	char *name;
+	struct itype *item;		/* IK_LIST */
+	struct itype *kids;		/* IK_STRUCT */
+	size_t n_kids;
+};
+
+static void itype_reset(struct itype *t)
+{
+	if (t->item) {
+		itype_reset(t->item);
+		lc_free(t->item);
+	}
+	for (size_t i = 0; i < t->n_kids; i++)
+		itype_reset(&t->kids[i]);
+	lc_free(t->kids);
+	lc_free(t->name);
+	memset(t, 0, sizeof(*t));
+}
+
+static struct itype *itype_child(struct itype *t, const char *name,
+				 struct lc_err *err)
+{
+	struct itype *nk;
+
+	for (size_t i = 0; i < t->n_kids; i++)
+		if (!strcmp(t->kids[i].name, name))
+			return &t->kids[i];
+	nk = lc_realloc(t->kids, (t->n_kids + 1) * sizeof(*nk));
+	if (!nk) {
+		LC_NOMEM(err);
+		return NULL;
+	}
+	t->kids = nk;
+	memset(&nk[t->n_kids], 0, sizeof(*nk));
+	nk[t->n_kids].name = lc_strdup(name);
+	if (!nk[t->n_kids].name) {
+		LC_NOMEM(err);
+		return NULL;
+	}
+	return &nk[t->n_kids++];
+}
+
+/* Widen `t` by a JSON value; a value of another kind leaves the first
+ * kind (assembly refuses that row later). */
+static int itype_merge(struct itype *t, const json_t *j, unsigned depth,
+		       struct lc_err *err)
+{
+	enum ikind k;
+	const char *key;
+	json_t *v;
+	int rc = 0;
+
+	if (depth > INGEST_MAX_DEPTH)
+		return 0;
+	switch (json_typeof(j)) {
+	case JSON_INTEGER:
+		k = IK_INT;
+		break;
+	case JSON_REAL:
+		k = IK_FLOAT;
+		break;
+	case JSON_TRUE:
+	case JSON_FALSE:
+		k = IK_BOOL;
+		break;
+	case JSON_STRING:
+		k = IK_STR;
+		break;
+	case JSON_ARRAY:
+		k = IK_LIST;
+		break;
+	case JSON_OBJECT:
+		k = IK_STRUCT;
+		break;
+	default:
+		return 0;
+	}
+	if (t->k == IK_NONE)
+		t->k = k;
+	else if (t->k == IK_INT && k == IK_FLOAT)
+		t->k = IK_FLOAT;
+	if (t->k != k && !(t->k == IK_FLOAT && k == IK_INT))
+		return 0;
+	if (k == IK_LIST) {
+		if (!t->item) {
+			t->item = lc_calloc(1, sizeof(*t->item));
+			if (!t->item)
+				return LC_NOMEM(err);
+		}
+		for (size_t i = 0; i < json_array_size(j) && !rc; i++)
+			rc = itype_merge(t->item, json_array_get(j, i),
+					 depth + 1, err);
+	} else if (k == IK_STRUCT) {
+		json_object_foreach((json_t *)j, key, v) {
+			struct itype *c = itype_child(t, key, err);
+
+			if (!c)
+				return ENOMEM;
+			rc = itype_merge(c, v, depth + 1, err);
+			if (rc)
+				return rc;
+		}
+	}
+	return rc;
+}
+
+struct defs {
+	struct lance_field_def *v;
+	size_t n, cap;
+};
+
+static int defs_add(struct defs *d, const char *name, int32_t parent,
+		    const char *type, struct lc_err *err)
+{
+	if (d->n == d->cap) {
+		size_t cap = d->cap ? d->cap * 2 : 16;
+		struct lance_field_def *nv = lc_realloc(d->v,
+							cap * sizeof(*nv));
+
+		if (!nv)
+			return LC_NOMEM(err);
+		d->v = nv;
+		d->cap = cap;
+	}
+	d->v[d->n].name = name;
+	d->v[d->n].parent = parent;
+	d->v[d->n].logical_type = type;
+	d->v[d->n].nullable = true;
+	d->n++;
+	return 0;
+}
+
+/* Field definitions of `t`, pre-order. Only-null values and empty
+ * structs become strings. */
+static int itype_defs(struct defs *d, const struct itype *t,
+		      const char *name, int32_t parent, struct lc_err *err)
+{
+	static const char *names[] = {
+		[IK_NONE] = "string", [IK_INT] = "int64",
+		[IK_FLOAT] = "double", [IK_BOOL] = "bool",
+		[IK_STR] = "string", [IK_BIN] = "binary",
+		[IK_LIST] = "list", [IK_STRUCT] = "struct",
+	};
+	enum ikind k = t->k == IK_STRUCT && !t->n_kids ? IK_STR : t->k;
+	int32_t me = (int32_t)d->n;
+	int rc = defs_add(d, name, parent, names[k], err);
+
+	if (rc)
+		return rc;
+	if (k == IK_LIST) {
+		static const struct itype none;
+
+		return itype_defs(d, t->item ? t->item : &none, "item", me,
+				  err);
+	}
+	for (size_t i = 0; k == IK_STRUCT && i < t->n_kids && !rc; i++)
+		rc = itype_defs(d, &t->kids[i], t->kids[i].name, me, err);
+	return rc;
+}
+
+/* Infer from one row folder into the top-level struct `top`. */
+static int infer_dir(struct itype *top, const char *dir, struct lc_err *err)
+{
+	char **names;
+	size_t n;
+	int rc = list_dir(&names, &n, dir, err);
+
+	if (rc)
+		return 0;	/* unreadable: assembly reports it */
+	for (size_t i = 0; i < n && !rc; i++) {
+		char path[4600], col[1024];
+		const char *dot = strrchr(names[i], '.');
+		struct itype *c;
+		json_t *j;
+
+		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+		if (!strcmp(names[i], "meta.json")) {
+			j = json_load_file(path, JSON_REJECT_DUPLICATES, NULL);
+			if (json_is_object(j))
+				rc = itype_merge(top, j, 0, err);
+			json_decref(j);
+			continue;
+		}
+		snprintf(col, sizeof(col), "%.*s",
+			 (int)(dot && dot != names[i] ? dot - names[i] :
+			       (ptrdiff_t)strlen(names[i])), names[i]);
+		c = itype_child(top, col, err);
+		if (!c) {
+			rc = ENOMEM;
+			break;
+		}
+		if (c->k == IK_NONE)
+			c->k = dot && !strcmp(dot, ".txt") ? IK_STR : IK_BIN;
+	}
+	free_list(names, n);
+	return rc;
+}
+
+int ingest_infer_schema(struct lance_schema *out,
+			const struct ingest_src *rows, size_t n,
+			const struct ingest_opts *opts,
+			struct lc_err *err)
+{
+	const char *name_col = opts && opts->name_column ?
+			       opts->name_column : "name";
+	struct itype top = { .k = IK_STRUCT };
+	struct defs d = { 0 };
+	bool any_file = false;
+	struct itype *c;
+	int rc = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (name_col[0]) {
+		c = itype_child(&top, name_col, err);
+		if (!c)
+			return ENOMEM;
+		c->k = IK_STR;
+	}
+	for (size_t i = 0; i < n && !rc; i++) {
+		if (rows[i].is_file)
+			any_file = true;
+		else
+			rc = infer_dir(&top, rows[i].path, err);
+	}
+	if (!rc && any_file) {
+		const char *fc = opts && opts->file_column ?
+				 opts->file_column : NULL;
+		size_t nbin = 0;
+
+		for (size_t i = 0; i < top.n_kids; i++)
+			if (top.kids[i].k == IK_BIN) {
+				nbin++;
+				if (!fc)
+					fc = top.kids[i].name;
+			}
+		if (!fc || (nbin > 1 && !(opts && opts->file_column)))
+			fc = nbin > 1 ? fc : "file";
+		c = itype_child(&top, fc, err);
+		if (!c)
+			rc = ENOMEM;
+		else if (c->k == IK_NONE)
+			c->k = IK_BIN;
+	}
+	for (size_t i = 0; i < top.n_kids && !rc; i++)
+		rc = itype_defs(&d, &top.kids[i], top.kids[i].name, -1, err);
+	if (!rc && !d.n)
+		rc = LC_USAGE(err, "no columns to infer a schema from");
+	if (!rc)
+		rc = lance_schema_build(out, d.v, d.n, err);
+	lc_free(d.v);
+	itype_reset(&top);
+	return rc;
+}
+
+/* ---------------------------------------------------------------- commit */
+
+struct staged {
+	uint64_t id;
+	char *name;
+	char path[4800];
+	bool is_file;
+};
+
+struct staged_list {
+	struct staged *v;
+	size_t n, cap;
+	const struct staging *stg;
+	struct lc_err *err;
+};
+
+static void staged_free(struct staged_list *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		lc_free(l->v[i].name);
+	lc_free(l->v);
+}
+
+/*
+ * A staged row is a root-level file when its folder holds nothing but
+ * one regular file named like the row (and not meta.json); the path is
+ * then that file's.
+ */
+static int staged_cb(void *ctx, uint64_t id, const char *name)
+{
+	struct staged_list *l = ctx;
+	struct staged *s;
+	char **names;
+	size_t n;
+	int rc;
+
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 64;
+		struct staged *nv = lc_realloc(l->v, cap * sizeof(*nv));
+
+		if (!nv)
+			return LC_NOMEM(l->err);
+		l->v = nv;
+		l->cap = cap;
+	}
+	s = &l->v[l->n];
+	memset(s, 0, sizeof(*s));
+	s->id = id;
+	s->name = lc_strdup(name);
+	if (!s->name)
+		return LC_NOMEM(l->err);
+	l->n++;
+	staging_row_path(s->path, sizeof(s->path), l->stg, id);
+	rc = list_dir(&names, &n, s->path, l->err);
+	if (rc)
+		return rc;
+	if (n == 1 && !strcmp(names[0], name) && strcmp(name, "meta.json")) {
+		char file[4500];
+		struct stat sb;
+
+		snprintf(file, sizeof(file), "%.4200s/%.255s", s->path,
+			 name);
+		if (lstat(file, &sb) == 0 && S_ISREG(sb.st_mode)) {
+			s->is_file = true;
+			snprintf(s->path, sizeof(s->path), "%s", file);
+		}
+	}
+	free_list(names, n);
+	return 0;
+}
+
+/* "2.1" -> 2, 1; legacy (0.x) files cannot be written. */
+static int parse_format(uint16_t *major, uint16_t *minor, const char *v,
+			struct lc_err *err)
+{
+	unsigned a, b;
+	char tail;
+
+	if (!v || !strcmp(v, "stable"))
+		v = "2.0";
+	else if (!strcmp(v, "next") || !strcmp(v, "latest"))
+		v = "2.2";
+	if (sscanf(v, "%u.%u%c", &a, &b, &tail) != 2 || a != 2 || b > 2)
+		return LC_UNSUPPORTED(err, "data files of version %.32s "
+				      "cannot be written", v);
+	*major = (uint16_t)a;
+	*minor = (uint16_t)b;
+	return 0;
+}
+
+/* The file version of the dataset at `read_version`: its existing data
+ * files', else its manifest's data_format. */
+static int dataset_format(uint16_t *major, uint16_t *minor,
+			  struct ostore *st, uint64_t read_version,
+			  struct lc_err *err)
+{
+	struct lance_snapshot *s;
+	const struct lance_manifest *m;
+	int rc = lance_snapshot_open(&s, st, read_version, err);
+
+	if (rc)
+		return rc;
+	m = lance_snapshot_manifest(s);
+	if (m->n_fragments && m->fragments[0].n_files &&
+	    m->fragments[0].files[0].major >= 2) {
+		*major = (uint16_t)m->fragments[0].files[0].major;
+		*minor = (uint16_t)m->fragments[0].files[0].minor;
+		rc = 0;
+		if (*major != 2 || *minor > 2)
+			rc = LC_UNSUPPORTED(err, "data files of version %u.%u"
+					    " cannot be written", *major,
+					    *minor);
+	} else {
+		rc = parse_format(major, minor, m->data_format, err);
+	}
+	lance_snapshot_free(s);
+	return rc;
+}
+
+static int data_path(char *out, size_t cap, struct lc_err *err)
+{
+	uint8_t r[16];
+
+	if (getrandom(r, sizeof(r), 0) != sizeof(r))
+		return LC_SYS(err, errno, "getrandom: %s", strerror(errno));
+	r[6] = (uint8_t)((r[6] & 0x0f) | 0x40);
+	r[8] = (uint8_t)((r[8] & 0x3f) | 0x80);
+	snprintf(out, cap, "data/%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
+		 "%02x%02x%02x%02x%02x%02x.lance", r[0], r[1], r[2], r[3],
+		 r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12],
+		 r[13], r[14], r[15]);
+	return 0;
+}
+
+static void hook(int point)
+{
+	if (ingest__test_hook)
+		ingest__test_hook(point);
+}
+
+/* Write the rows' data file and commit it; the batch brackets the
+ * commit. */
+static int commit_rows(uint64_t *new_version, struct ostore *st,
+		       struct staging *stg, struct ingest_rows *r,
+		       const uint64_t *ids, size_t n_ids,
+		       uint64_t read_version, bool create,
+		       const char *data_format, const char *name_column,
+		       uint16_t major, uint16_t minor, struct lc_err *err)
+{
+	const struct lance_schema *schema = r->schema;
+	struct lance_writer *wr = NULL;
+	struct lance_data_file df = { 0 };
+	struct lance_commit_frag frag = { 0 };
+	struct lance_commit c = { 0 };
+	struct staging_batch b = { 0 };
+	struct lance_kv kv = { 0 };
+	const struct lance_array *cols;
+	int32_t *top = NULL;
+	uint8_t *bytes = NULL;
+	size_t len = 0;
+	char path[128];
+	int rc;
+
+	top = lc_calloc(schema->n_top ? schema->n_top : 1, sizeof(*top));
+	if (!top)
+		return LC_NOMEM(err);
+	for (size_t i = 0; i < schema->n_top; i++)
+		top[i] = schema->top[i]->id;
+	rc = lance_writer_new(&wr, schema, top, schema->n_top, major, minor,
+			      err);
+	if (!rc)
+		rc = ingest_rows_arrays(&cols, r, err);
+	if (!rc)
+		rc = lance_writer_add(wr, cols, err);
+	if (!rc)
+		rc = lance_writer_finish(wr, &bytes, &len, &df, err);
+	if (!rc)
+		rc = data_path(path, sizeof(path), err);
+	if (!rc)
+		rc = ostore_put(st, path, bytes, len, 1, err);
+	if (rc)
+		goto out;
+	df.path = path;
+	rc = staging_batch_begin(&b, stg, ids, n_ids, read_version, err);
+	if (rc)
+		goto out;
+	hook(1);
+	frag.files = &df;
+	frag.n_files = 1;
+	frag.physical_rows = ingest_rows_count(r);
+	c.read_version = read_version;
+	c.appends = &frag;
+	c.n_appends = 1;
+	memcpy(c.uuid, b.uuid, sizeof(c.uuid));
+	if (create) {
+		c.read_version = 0;
+		c.new_schema = schema;
+		c.data_format = data_format;
+		if (name_column && name_column[0]) {
+			kv.key = (char *)"lancefs.name_column";
+			kv.value = (uint8_t *)name_column;
+			kv.value_len = strlen(name_column);
+			c.config = &kv;
+			c.n_config = 1;
+		}
+	}
+	rc = lance_commit(new_version, st, &c, err);
+	if (rc) {
+		struct lc_err e2 = { 0 };
+
+		/* the rows stay staged; the record goes */
+		if (staging_batch_abandon(stg, &b, &e2))
+			lc_err_prefix(err, "(batch %s kept: %s) ", b.uuid,
+				      e2.msg);
+		goto out;
+	}
+	hook(2);
+	rc = staging_batch_done(stg, &b, err);
+	if (rc)
+		lc_err_prefix(err, "version %" PRIu64 " committed, but: ",
+			      *new_version);
+out:
+	staging_batch_reset(&b);
+	df.path = NULL;
+	lc_free(df.fields);
+	lc_free(df.column_indices);
+	lc_free(bytes);
+	lance_writer_free(wr);
+	lc_free(top);
+	return rc;
+}
+
+int ingest_commit(uint64_t *new_version, uint64_t *n_committed,
+		  struct ostore *st, struct staging *stg,
+		  uint64_t read_version, const struct lance_schema *schema,
+		  const struct ingest_opts *opts, ingest_refused_cb refused,
+		  void *ctx, struct lc_err *err)
+{
+	struct staged_list l = { .stg = stg, .err = err };
+	struct ingest_opts o = { 0 };
+	struct lance_schema inferred = { 0 };
+	struct ingest_rows *r = NULL;
+	struct ingest_src *src = NULL;
+	uint64_t *ids = NULL;
+	size_t n_ids = 0;
+	uint16_t major = 2, minor = 0;
+	bool create = schema == NULL;
+	int rc;
+
+	*new_version = 0;
+	if (n_committed)
+		*n_committed = 0;
+	if (opts)
+		o = *opts;
+	rc = staging_rows(stg, staged_cb, &l, err);
+	if (rc || !l.n)
+		goto out;
+	if (create) {
+		src = lc_calloc(l.n, sizeof(*src));
+		if (!src) {
+			rc = LC_NOMEM(err);
+			goto out;
+		}
+		for (size_t i = 0; i < l.n; i++) {
+			src[i].path = l.v[i].path;
+			src[i].name = l.v[i].name;
+			src[i].is_file = l.v[i].is_file;
+		}
+		rc = ingest_infer_schema(&inferred, src, l.n, &o, err);
+		if (rc)
+			goto out;
+		schema = &inferred;
+		if (!o.name_column)
+			o.name_column = "name";
+		rc = parse_format(&major, &minor, o.format_version, err);
+	} else {
+		rc = dataset_format(&major, &minor, st, read_version, err);
+	}
+	if (!rc)
+		rc = ingest_rows_new(&r, schema, &o, major == 2 && minor == 0,
+				     err);
+	ids = lc_calloc(l.n, sizeof(*ids));
+	if (!rc && !ids)
+		rc = LC_NOMEM(err);
+	if (rc)
+		goto out;
+	for (size_t i = 0; i < l.n; i++) {
+		struct lc_err why = { 0 };
+
+		rc = ingest_row(r, l.v[i].path, l.v[i].name, l.v[i].is_file,
+				&why);
+		if (rc == EINVAL && why.kind == LC_EK_USAGE) {
+			if (refused)
+				refused(ctx, l.v[i].id, l.v[i].name, &why);
+			rc = 0;
+			continue;
+		}
+		if (rc) {
+			*err = why;
+			goto out;
+		}
+		ids[n_ids++] = l.v[i].id;
+	}
+	if (!n_ids)
+		goto out;
+	rc = commit_rows(new_version, st, stg, r, ids, n_ids, read_version,
+			 create, o.format_version ? o.format_version : "2.0",
+			 o.name_column, major, minor, err);
+	if (!rc && n_committed)
+		*n_committed = n_ids;
+out:
+	ingest_rows_free(r);
+	lance_schema_reset(&inferred);
+	lc_free(ids);
+	lc_free(src);
+	staged_free(&l);
+	return rc;
+}
+
+int ingest_recover(size_t *landed, size_t *abandoned, struct ostore *st,
+		   struct staging *stg, struct lc_err *err)
+{
+	struct staging_batch *bs = NULL;
+	size_t n = 0, nl = 0, na = 0;
+	int rc = staging_batches(&bs, &n, stg, err);
+
+	for (size_t i = 0; i < n && !rc; i++) {
+		struct lc_err e2 = { 0 };
+		bool found = false;
+		uint64_t v = 0;
+
+		rc = lance_find_transaction(&found, &v, st,
+					    bs[i].read_version, bs[i].uuid,
+					    &e2);
+		if (rc == ENOENT) {	/* no dataset yet: nothing landed */
+			rc = 0;
+			found = false;
+		} else if (rc) {
+			*err = e2;
+			break;
+		}
+		if (found) {
+			rc = staging_batch_done(stg, &bs[i], err);
+			nl++;
+		} else {
+			rc = staging_batch_abandon(stg, &bs[i], err);
+			na++;
+		}
+	}
+	for (size_t i = 0; i < n; i++)
+		staging_batch_reset(&bs[i]);
+	lc_free(bs);
+	if (landed)
+		*landed = nl;
+	if (abandoned)
+		*abandoned = na;
+	return rc;
+}

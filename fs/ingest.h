@@ -1,0 +1,118 @@
+/*
+ * ingest.h - staged rows become Lance rows (VIEW.md §1 and §3,
+ * WRITES.md "What a commit writes"). Knows nothing of FUSE.
+ *
+ *   assembly   one staged row folder (or root-level file) gives one value
+ *              per top-level column, appended to column builders:
+ *              <column>.<ext> binary bytes as they are, <column>.txt a
+ *              string (UTF-8), meta.json any non-binary column, the name
+ *              column from the folder name; refusals name the row, the
+ *              file and the reason
+ *   inference  a new dataset's schema from its first staged rows
+ *   commit     complete staged rows -> one data file -> lance_commit,
+ *              recorded in the staging journal so that a crash commits
+ *              nothing twice (ingest_recover)
+ *
+ * A staged row whose folder holds nothing but one file named like the
+ * row itself (the staging's .name) is a root-level file: its bytes fill
+ * the only binary column (or the file column) and its name without the
+ * extension fills the name column.
+ */
+#ifndef LANCEFS_INGEST_H
+#define LANCEFS_INGEST_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "lance.h"
+#include "staging.h"
+
+struct ingest_opts {
+	const char *name_column;	/* NULL: none (new dataset: "name") */
+	const char *file_column;	/* root-level files; NULL: the only
+					 * binary column */
+	const char *format_version;	/* new dataset; NULL: "2.0" */
+};
+
+/* ---------------------------------------------------------------- assembly */
+
+/* Per-column builders for the top-level fields of one schema. */
+struct ingest_rows;
+
+/* Builders for the top-level columns of `schema` (borrowed; must outlive
+ * them). `opts` is copied. `v20`: the data file will be version 2.0
+ * (which cannot store null structs: they become structs of nulls). */
+int ingest_rows_new(struct ingest_rows **out,
+		    const struct lance_schema *schema,
+		    const struct ingest_opts *opts, bool v20,
+		    struct lc_err *err) LC_MUST_USE;
+void ingest_rows_free(struct ingest_rows *r);
+uint64_t ingest_rows_count(const struct ingest_rows *r);
+
+/*
+ * Append one row: `path` is the staged row folder (or, with `is_file`,
+ * the root-level file itself), `name` the name the user gave it. On
+ * failure nothing is appended and `err` says "ROW/FILE: reason" (EINVAL,
+ * LC_EK_USAGE for a refused row, other errnos for I/O).
+ */
+int ingest_row(struct ingest_rows *r, const char *path, const char *name,
+	       bool is_file, struct lc_err *err) LC_MUST_USE;
+
+/* The columns built so far, one per top-level field, in schema order;
+ * borrowed, valid until the next ingest_row or ingest_rows_free. */
+int ingest_rows_arrays(const struct lance_array **out, struct ingest_rows *r,
+		       struct lc_err *err) LC_MUST_USE;
+
+/* ---------------------------------------------------------------- inference */
+
+/* The rows to infer from: folders (or root-level files with is_file). */
+struct ingest_src {
+	const char *path;
+	const char *name;
+	bool is_file;
+};
+
+/* A new dataset's schema (VIEW.md §1): a nullable "name" string column,
+ * a binary column per <column>.<ext> file, a string column per
+ * <column>.txt, and int64, double, bool, string, list and struct columns
+ * from meta.json. Rows that cannot be read are skipped here (assembly
+ * refuses them later). */
+int ingest_infer_schema(struct lance_schema *out,
+			const struct ingest_src *rows, size_t n,
+			const struct ingest_opts *opts,
+			struct lc_err *err) LC_MUST_USE;
+
+/* ---------------------------------------------------------------- commit */
+
+/* A staged row that was refused; it stays staged. */
+typedef void (*ingest_refused_cb)(void *ctx, uint64_t row, const char *name,
+				  const struct lc_err *why);
+
+/*
+ * Commit every complete staged row of `stg` to the dataset in `st`,
+ * planned against `read_version` with `schema` (NULL: a new dataset, its
+ * schema inferred, config lancefs.name_column=name). Refused rows are
+ * reported through `refused` and stay staged. One data file in the
+ * dataset's file version under data/; the batch is recorded before
+ * lance_commit and finished after it (abandoned, rows kept, on failure).
+ * *new_version is the version written, or 0 when there was nothing to
+ * commit; *n_committed counts the rows in it (may be NULL).
+ */
+int ingest_commit(uint64_t *new_version, uint64_t *n_committed,
+		  struct ostore *st, struct staging *stg,
+		  uint64_t read_version, const struct lance_schema *schema,
+		  const struct ingest_opts *opts, ingest_refused_cb refused,
+		  void *ctx, struct lc_err *err) LC_MUST_USE;
+
+/* Settle the batches a crash left: those whose transaction landed in a
+ * version after their read version are done (their rows removed), the
+ * others abandoned (rows stay staged, to be committed again).
+ * *landed / *abandoned count them (may be NULL). */
+int ingest_recover(size_t *landed, size_t *abandoned, struct ostore *st,
+		   struct staging *stg, struct lc_err *err) LC_MUST_USE;
+
+/* Test hook: called after the batch is recorded, before lance_commit,
+ * and again after lance_commit, before the batch is finished. */
+extern void (*ingest__test_hook)(int point);
+
+#endif
