@@ -138,7 +138,8 @@ static void bld_truncate(struct bld *b, uint64_t len)
 	const struct lance_type *t = b->type;
 	unsigned w = lance_type_width(t);
 
-	if (len >= b->length)
+	/* also when len == length: children may hold a half-added value */
+	if (len > b->length)
 		return;
 	switch (t->id) {
 	case LANCE_T_UTF8:

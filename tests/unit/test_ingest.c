@@ -1,0 +1,799 @@
+/* test_ingest.c - staged rows become Lance rows: assembly by the
+ * meta.json rules (each checked as the inverse of the view's rendering),
+ * refusals and their messages, schema inference, commits into a
+ * LanceDB-written dataset and into a new one (read back by our reader and
+ * view), and kill -9 between recording a batch and finishing it. */
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "fixture.h"
+#include "ingest.h"
+#include "render.h"
+#include "view.h"
+
+/* ------------------------------------------------------------ helpers */
+
+static void rm_rf(const char *dir)
+{
+	char cmd[4200];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	if (system(cmd))
+		fprintf(stderr, "could not remove %s\n", dir);
+}
+
+static void put(const char *dir, const char *name, const void *p, size_t n)
+{
+	char path[4400];
+	FILE *f;
+
+	mkdir(dir, 0755);
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "wb");
+	if (f) {
+		if (n && fwrite(p, 1, n, f) != n)
+			fprintf(stderr, "short write %s\n", path);
+		fclose(f);
+	}
+}
+
+static void puts_file(const char *dir, const char *name, const char *text)
+{
+	put(dir, name, text, strlen(text));
+}
+
+/* Every type the meta.json rules know, ids = positions. */
+static const struct lance_field_def all_defs[] = {
+	{ "name", -1, "string", true },			/* 0 */
+	{ "image", -1, "binary", true },		/* 1 */
+	{ "caption", -1, "string", true },		/* 2 */
+	{ "id", -1, "int32", false },			/* 3 */
+	{ "i8", -1, "int8", true },			/* 4 */
+	{ "u16", -1, "uint16", true },			/* 5 */
+	{ "i64", -1, "int64", true },			/* 6 */
+	{ "u64", -1, "uint64", true },			/* 7 */
+	{ "f16", -1, "halffloat", true },		/* 8 */
+	{ "f32", -1, "float", true },			/* 9 */
+	{ "f64", -1, "double", true },			/* 10 */
+	{ "b", -1, "bool", true },			/* 11 */
+	{ "d32", -1, "date32:day", true },		/* 12 */
+	{ "d64", -1, "date64:ms", true },		/* 13 */
+	{ "t32", -1, "time32:ms", true },		/* 14 */
+	{ "t64", -1, "time64:us", true },		/* 15 */
+	{ "ts", -1, "timestamp:us:UTC", true },		/* 16 */
+	{ "tsn", -1, "timestamp:ns:-", true },		/* 17 */
+	{ "dec", -1, "decimal:128:10:2", true },	/* 18 */
+	{ "fsb", -1, "fixed_size_binary:4", true },	/* 19 */
+	{ "vec", -1, "fixed_size_list:float:3", true },	/* 20 */
+	{ "l", -1, "list", true },			/* 21 */
+	{ "item", 21, "int64", true },			/* 22 */
+	{ "st", -1, "struct", true },			/* 23 */
+	{ "a", 23, "int32", true },			/* 24 */
+	{ "s", 23, "string", true },			/* 25 */
+	{ "dur", -1, "duration:ms", true },		/* 26 */
+	{ "bin2", -1, "large_binary", true },		/* 27 */
+};
+#define N_ALL (sizeof(all_defs) / sizeof(all_defs[0]))
+
+/* meta.json of the good row: exactly what the view renders back. */
+static const char good_meta[] =
+	"{\"id\":7,\"i8\":-128,\"u16\":65535,"
+	"\"i64\":-9223372036854775808,\"u64\":9223372036854775807,"
+	"\"f16\":1.5,\"f32\":0.1,\"f64\":2.5e-300,\"b\":true,"
+	"\"d32\":\"2024-02-29\",\"d64\":\"1969-12-31\","
+	"\"t32\":\"23:59:59.123\",\"t64\":\"00:00:01.000001\","
+	"\"ts\":\"2024-05-01T12:34:56.789012Z\","
+	"\"tsn\":\"1900-01-01T00:00:00.000000001\","
+	"\"dec\":\"-12345678.90\",\"fsb\":\"00ff10ab\","
+	"\"vec\":[1.0,-2.5,3.0],\"l\":[1,2,3],"
+	"\"st\":{\"a\":5,\"s\":\"x\\u00e9\"},\"dur\":-5}";
+
+/* The value of column `col` in row `row`, as the view renders it. */
+static const char *rendered(const struct lance_array *cols,
+			    const struct lance_schema *s, const char *col,
+			    uint64_t row)
+{
+	static char out[4096];
+	struct lc_buf b;
+	struct lc_err err = { 0 };
+
+	for (size_t i = 0; i < s->n_top; i++) {
+		if (strcmp(s->top[i]->name, col))
+			continue;
+		lc_buf_init(&b, 0);
+		if (render_json_value(&b, &cols[i], row, &err) ||
+		    lc_buf_append(&b, "", 1, &err))
+			snprintf(out, sizeof(out), "error: %s", err.msg);
+		else
+			snprintf(out, sizeof(out), "%s", (char *)b.data);
+		lc_buf_reset(&b);
+		return out;
+	}
+	return "(no column)";
+}
+
+struct fx {
+	char dir[64];
+	struct lance_schema s;
+	struct ingest_rows *r;
+};
+
+static int fx_open(struct fx *fx, const char *name_column,
+		   const char *file_column, struct lc_err *err)
+{
+	struct ingest_opts o = { name_column, file_column, NULL };
+	int rc;
+
+	snprintf(fx->dir, sizeof(fx->dir), "/tmp/lancefs-ingest-XXXXXX");
+	if (!mkdtemp(fx->dir))
+		return errno;
+	rc = lance_schema_build(&fx->s, all_defs, N_ALL, err);
+	if (!rc)
+		rc = ingest_rows_new(&fx->r, &fx->s, &o, false, err);
+	return rc;
+}
+
+static void fx_close(struct fx *fx)
+{
+	ingest_rows_free(fx->r);
+	lance_schema_reset(&fx->s);
+	rm_rf(fx->dir);
+}
+
+/* A row folder under fx->dir holding meta.json `meta` (and id if the
+ * test does not care). */
+static const char *row_dir(struct fx *fx, const char *name)
+{
+	static char path[256];
+
+	snprintf(path, sizeof(path), "%s/%s", fx->dir, name);
+	mkdir(path, 0755);
+	return path;
+}
+
+/* Assemble a folder holding only meta.json `meta`; returns the errno and
+ * leaves the message in err. */
+static int try_meta(struct fx *fx, const char *name, const char *meta,
+		    struct lc_err *err)
+{
+	const char *d = row_dir(fx, name);
+
+	lc_err_clear(err);
+	puts_file(d, "meta.json", meta);
+	return ingest_row(fx->r, d, name, false, err);
+}
+
+#define CHECK_REFUSED(call, errp, text)                                    \
+	do {                                                               \
+		int rc__ = (call);                                         \
+		if (rc__ != EINVAL || !strstr((errp)->msg, (text))) {      \
+			fprintf(stderr, "%s:%d: rc %d, message \"%s\", "   \
+				"expected \"%s\"\n", __FILE__, __LINE__,   \
+				rc__, (errp)->msg, (text));                \
+			harness_failed = 1;                                \
+			return;                                            \
+		}                                                          \
+	} while (0)
+
+/* ------------------------------------------------------------ assembly */
+
+TEST(assemble_every_type)
+{
+	static const uint8_t jpg[] = { 0xff, 0xd8, 0xff, 0xe0, 0, 0x10, 'J',
+				       'F', 'I', 'F', 0, 0xff, 0xd9 };
+	struct lc_err err = { 0 };
+	const struct lance_array *cols;
+	struct fx fx;
+	const char *d;
+	const char *want[][2] = {
+		{ "name", "\"cat_001\"" }, { "caption", "\"a cat\\n\"" },
+		{ "id", "7" }, { "i8", "-128" }, { "u16", "65535" },
+		{ "i64", "-9223372036854775808" },
+		{ "u64", "9223372036854775807" }, { "f16", "1.5" },
+		{ "f32", "0.1" }, { "f64", "2.5e-300" }, { "b", "true" },
+		{ "d32", "\"2024-02-29\"" }, { "d64", "\"1969-12-31\"" },
+		{ "t32", "\"23:59:59.123\"" }, { "t64", "\"00:00:01.000001\"" },
+		{ "ts", "\"2024-05-01T12:34:56.789012Z\"" },
+		{ "tsn", "\"1900-01-01T00:00:00.000000001\"" },
+		{ "dec", "\"-12345678.90\"" }, { "fsb", "\"00ff10ab\"" },
+		{ "vec", "[1.0,-2.5,3.0]" }, { "l", "[1,2,3]" },
+		{ "st", "{\"a\":5,\"s\":\"x\xc3\xa9\"}" }, { "dur", "-5" },
+	};
+
+	CHECK_OK(fx_open(&fx, "name", NULL, &err), &err);
+	d = row_dir(&fx, "cat_001");
+	put(d, "image.jpg", jpg, sizeof(jpg));
+	puts_file(d, "caption.txt", "a cat\n");
+	puts_file(d, "meta.json", good_meta);
+	/* ignored: Finder and Explorer droppings, the staging's .name */
+	puts_file(d, ".DS_Store", "x");
+	puts_file(d, "Thumbs.db", "x");
+	puts_file(d, "._image.jpg", "x");
+	puts_file(d, ".name", "cat_001");
+	CHECK_OK(ingest_row(fx.r, d, "cat_001", false, &err), &err);
+	/* a second row: nulls where nothing sets a column */
+	d = row_dir(&fx, "r2");
+	puts_file(d, "meta.json", "{\"id\":1,\"st\":null,\"l\":null,"
+		  "\"name\":\"from meta\"}");
+	CHECK_OK(ingest_row(fx.r, d, "r2", false, &err), &err);
+	CHECK_EQ_U64(ingest_rows_count(fx.r), 2);
+	CHECK_OK(ingest_rows_arrays(&cols, fx.r, &err), &err);
+	/* binary bytes as they came */
+	CHECK_EQ_U64(cols[1].offsets[1], sizeof(jpg));
+	CHECK(!memcmp(cols[1].values, jpg, sizeof(jpg)));
+	CHECK(lance_array_is_valid(&cols[1], 0));
+	CHECK(!lance_array_is_valid(&cols[1], 1));
+	/* every meta.json value renders back as it was written */
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+		CHECK_STR(rendered(cols, &fx.s, want[i][0], 0), want[i][1]);
+	CHECK_STR(rendered(cols, &fx.s, "name", 1), "\"from meta\"");
+	CHECK_STR(rendered(cols, &fx.s, "st", 1), "null");
+	CHECK_STR(rendered(cols, &fx.s, "l", 1), "null");
+	CHECK_STR(rendered(cols, &fx.s, "ts", 1), "null");
+	CHECK_STR(rendered(cols, &fx.s, "vec", 1), "null");
+	fx_close(&fx);
+}
+
+TEST(assemble_refusals)
+{
+	struct lc_err err = { 0 };
+	const struct lance_array *cols;
+	struct fx fx;
+	const char *d;
+
+	CHECK_OK(fx_open(&fx, "name", NULL, &err), &err);
+	CHECK_REFUSED(try_meta(&fx, "r1", "{\"id\":1,", &err), &err,
+		      "r1/meta.json: bad JSON at line 1");
+	CHECK_REFUSED(try_meta(&fx, "r2", "[1]", &err), &err,
+		      "r2/meta.json: expected one JSON object, found an array");
+	CHECK_REFUSED(try_meta(&fx, "r3", "{\"id\":1,\"i8\":\"x\"}", &err),
+		      &err, "r3/meta.json: column 'i8': expected an integer, "
+		      "found a string");
+	CHECK_REFUSED(try_meta(&fx, "r4", "{\"id\":1,\"i8\":128}", &err),
+		      &err, "column 'i8': 128 is out of range for int8");
+	CHECK_REFUSED(try_meta(&fx, "r5", "{\"id\":1,\"u16\":-1}", &err),
+		      &err, "column 'u16': -1 is out of range for uint16");
+	CHECK_REFUSED(try_meta(&fx, "r6", "{\"i8\":1}", &err), &err,
+		      "r6/: missing required column 'id'");
+	CHECK_REFUSED(try_meta(&fx, "r7", "{\"id\":null}", &err), &err,
+		      "column 'id': null, and it is not nullable");
+	CHECK_REFUSED(try_meta(&fx, "r8", "{\"id\":1,\"nope\":1}", &err),
+		      &err, "r8/meta.json: no column named 'nope'");
+	CHECK_REFUSED(try_meta(&fx, "r9", "{\"id\":1,\"vec\":[1,2]}", &err),
+		      &err, "column 'vec': an array of 2 items, the column "
+		      "holds exactly 3");
+	CHECK_REFUSED(try_meta(&fx, "r10", "{\"id\":1,\"vec\":[1,null,2]}",
+			       &err), &err,
+		      "column 'vec[1]': vectors hold no nulls");
+	CHECK_REFUSED(try_meta(&fx, "r11", "{\"id\":1,\"d32\":\"2023-02-29\"}",
+			       &err), &err,
+		      "column 'd32': '2023-02-29' is not a YYYY-MM-DD date");
+	CHECK_REFUSED(try_meta(&fx, "r12", "{\"id\":1,\"t32\":\"12:00:00.1234\"}",
+			       &err), &err, "more fraction digits than the "
+		      "column's unit");
+	CHECK_REFUSED(try_meta(&fx, "r13", "{\"id\":1,\"ts\":\"2024-01-01\"}",
+			       &err), &err, "is not an ISO 8601 timestamp");
+	CHECK_REFUSED(try_meta(&fx, "r14", "{\"id\":1,\"dec\":\"1.234\"}",
+			       &err), &err, "'1.234' has more than 2 fraction "
+		      "digits");
+	CHECK_REFUSED(try_meta(&fx, "r15", "{\"id\":1,\"dec\":\"123456789\"}",
+			       &err), &err, "does not fit decimal(10, 2)");
+	CHECK_REFUSED(try_meta(&fx, "r16", "{\"id\":1,\"fsb\":\"00FF10AB\"}",
+			       &err), &err, "not a lowercase hex string");
+	CHECK_REFUSED(try_meta(&fx, "r17", "{\"id\":1,\"fsb\":\"00ff\"}",
+			       &err), &err, "2 bytes of hex, the column holds 4");
+	CHECK_REFUSED(try_meta(&fx, "r18", "{\"id\":1,\"st\":{\"z\":1}}",
+			       &err), &err,
+		      "column 'st': no field 'z' in the struct");
+	CHECK_REFUSED(try_meta(&fx, "r19", "{\"id\":1,\"st\":{\"a\":\"1\"}}",
+			       &err), &err, "column 'st.a': expected an "
+		      "integer, found a string");
+	CHECK_REFUSED(try_meta(&fx, "r20", "{\"id\":1,\"l\":[1,2.5]}", &err),
+		      &err, "column 'l[1]': expected an integer, found a "
+		      "number");
+	CHECK_REFUSED(try_meta(&fx, "r21", "{\"id\":1,\"image\":\"00\"}",
+			       &err), &err, "column 'image' is binary: it "
+		      "comes from a file image.<ext>");
+	CHECK_REFUSED(try_meta(&fx, "r22", "{\"id\":1,\"b\":1}", &err), &err,
+		      "column 'b': expected true or false, found an integer");
+	CHECK_REFUSED(try_meta(&fx, "r23", "{\"id\":1,\"f16\":70000}", &err),
+		      &err, "70000 is out of range for halffloat");
+	CHECK_REFUSED(try_meta(&fx, "r24", "{\"id\":1,\"id\":2}", &err), &err,
+		      "bad JSON");
+
+	/* files: no such column, strings only from .txt, UTF-8, twice */
+	lc_err_clear(&err);
+	d = row_dir(&fx, "f1");
+	puts_file(d, "meta.json", "{\"id\":1}");
+	puts_file(d, "photo.jpg", "x");
+	CHECK_REFUSED(ingest_row(fx.r, d, "f1", false, &err), &err,
+		      "f1/photo.jpg: no column named 'photo'");
+	lc_err_clear(&err);
+	d = row_dir(&fx, "f2");
+	puts_file(d, "meta.json", "{\"id\":1}");
+	puts_file(d, "caption.md", "x");
+	CHECK_REFUSED(ingest_row(fx.r, d, "f2", false, &err), &err,
+		      "f2/caption.md: column 'caption' is a string: only "
+		      "caption.txt sets it");
+	lc_err_clear(&err);
+	d = row_dir(&fx, "f3");
+	puts_file(d, "meta.json", "{\"id\":1}");
+	puts_file(d, "caption.txt", "ok \xc3\x28");
+	CHECK_REFUSED(ingest_row(fx.r, d, "f3", false, &err), &err,
+		      "f3/caption.txt: not valid UTF-8 (byte 3)");
+	lc_err_clear(&err);
+	d = row_dir(&fx, "f4");
+	puts_file(d, "meta.json", "{\"id\":1,\"caption\":\"a\"}");
+	puts_file(d, "caption.txt", "b");
+	CHECK_REFUSED(ingest_row(fx.r, d, "f4", false, &err), &err,
+		      "column 'caption' is set by both caption.txt and "
+		      "meta.json");
+	lc_err_clear(&err);
+	d = row_dir(&fx, "f5");
+	puts_file(d, "meta.json", "{\"id\":1}");
+	puts_file(d, "i8.txt", "1");
+	CHECK_REFUSED(ingest_row(fx.r, d, "f5", false, &err), &err,
+		      "f5/i8.txt: column 'i8' is int8: set it in meta.json");
+	lc_err_clear(&err);
+	d = row_dir(&fx, "f6");
+	puts_file(d, "meta.json", "{\"id\":1}");
+	puts_file(d, "image.jpg", "1");
+	puts_file(d, "image.png", "2");
+	CHECK_REFUSED(ingest_row(fx.r, d, "f6", false, &err), &err,
+		      "column 'image' is set by both image.jpg and image.png");
+	lc_err_clear(&err);
+	d = row_dir(&fx, "f7");
+	puts_file(d, "meta.json", "{\"id\":1}");
+	mkdir("/tmp", 0755);
+	{
+		char sub[300];
+
+		snprintf(sub, sizeof(sub), "%s/sub", d);
+		mkdir(sub, 0755);
+	}
+	CHECK_REFUSED(ingest_row(fx.r, d, "f7", false, &err), &err,
+		      "f7/sub: only regular files go in a row folder");
+	lc_err_clear(&err);
+
+	/* nothing of the refused rows was kept; a good row still goes in */
+	CHECK_EQ_U64(ingest_rows_count(fx.r), 0);
+	CHECK_OK(try_meta(&fx, "ok", "{\"id\":3,\"l\":[4]}", &err), &err);
+	CHECK_OK(ingest_rows_arrays(&cols, fx.r, &err), &err);
+	CHECK_EQ_U64(cols[21].length, 1);
+	CHECK_EQ_U64(cols[21].children[0].length, 1);
+	CHECK_EQ_U64(cols[22].children[0].length, 1);
+	CHECK_EQ_U64(cols[20].children[0].length, 3);
+	CHECK_STR(rendered(cols, &fx.s, "l", 0), "[4]");
+	CHECK_STR(rendered(cols, &fx.s, "name", 0), "\"ok\"");
+	fx_close(&fx);
+}
+
+TEST(assemble_root_file)
+{
+	struct lc_err err = { 0 };
+	const struct lance_array *cols;
+	struct fx fx;
+	char path[300];
+
+	/* two binary columns: the file column decides */
+	CHECK_OK(fx_open(&fx, "name", NULL, &err), &err);
+	snprintf(path, sizeof(path), "%s/dog.png", fx.dir);
+	puts_file(fx.dir, "dog.png", "\x89PNG");
+	CHECK_REFUSED(ingest_row(fx.r, path, "dog.png", true, &err), &err,
+		      "./dog.png: the dataset has more than one binary column");
+	ingest_rows_free(fx.r);
+	{
+		struct ingest_opts o = { "name", "bin2", NULL };
+
+		CHECK_OK(ingest_rows_new(&fx.r, &fx.s, &o, false, &err), &err);
+	}
+	lc_err_clear(&err);
+	/* id is not nullable: a root-level file cannot set it */
+	CHECK_REFUSED(ingest_row(fx.r, path, "dog.png", true, &err), &err,
+		      "missing required column 'id'");
+	fx_close(&fx);
+
+	/* a dataset with one binary column */
+	{
+		static const struct lance_field_def defs[] = {
+			{ "name", -1, "string", true },
+			{ "img", -1, "large_binary", true },
+			{ "n", -1, "int64", true },
+		};
+		struct lance_schema s;
+		struct ingest_rows *r;
+		struct ingest_opts o = { "name", NULL, NULL };
+
+		CHECK_OK(lance_schema_build(&s, defs, 3, &err), &err);
+		CHECK_OK(ingest_rows_new(&r, &s, &o, true, &err), &err);
+		snprintf(fx.dir, sizeof(fx.dir), "/tmp/lancefs-ingest-XXXXXX");
+		CHECK(mkdtemp(fx.dir));
+		snprintf(path, sizeof(path), "%s/dog.2.png", fx.dir);
+		puts_file(fx.dir, "dog.2.png", "\x89PNG");
+		CHECK_OK(ingest_row(r, path, "dog.2.png", true, &err), &err);
+		CHECK_OK(ingest_rows_arrays(&cols, r, &err), &err);
+		CHECK_STR(rendered(cols, &s, "name", 0), "\"dog.2\"");
+		CHECK_EQ_U64(cols[1].offsets[1], 4);
+		CHECK(!memcmp(cols[1].values, "\x89PNG", 4));
+		CHECK_STR(rendered(cols, &s, "n", 0), "null");
+		ingest_rows_free(r);
+		lance_schema_reset(&s);
+		rm_rf(fx.dir);
+	}
+}
+
+/* An integer name column takes the folder name as a number. */
+TEST(assemble_int_name)
+{
+	static const struct lance_field_def defs[] = {
+		{ "num", -1, "int64", false },
+		{ "s", -1, "string", true },
+	};
+	struct lance_schema s;
+	struct ingest_rows *r;
+	struct ingest_opts o = { "num", NULL, NULL };
+	struct lc_err err = { 0 };
+	const struct lance_array *cols;
+	char dir[] = "/tmp/lancefs-ingest-XXXXXX", row[300];
+
+	CHECK(mkdtemp(dir));
+	CHECK_OK(lance_schema_build(&s, defs, 2, &err), &err);
+	CHECK_OK(ingest_rows_new(&r, &s, &o, false, &err), &err);
+	snprintf(row, sizeof(row), "%s/42", dir);
+	puts_file(row, "s.txt", "hi");
+	CHECK_OK(ingest_row(r, row, "42", false, &err), &err);
+	snprintf(row, sizeof(row), "%s/x", dir);
+	puts_file(row, "s.txt", "hi");
+	CHECK_REFUSED(ingest_row(r, row, "x", false, &err), &err,
+		      "the name column 'num' is int64 and 'x' is not an "
+		      "integer");
+	CHECK_OK(ingest_rows_arrays(&cols, r, &err), &err);
+	CHECK_STR(rendered(cols, &s, "num", 0), "42");
+	CHECK_STR(rendered(cols, &s, "s", 0), "\"hi\"");
+	ingest_rows_free(r);
+	lance_schema_reset(&s);
+	rm_rf(dir);
+}
+
+/* ------------------------------------------------------------ inference */
+
+TEST(infer_schema)
+{
+	char dir[] = "/tmp/lancefs-ingest-XXXXXX", a[300], b[300], f[300];
+	struct ingest_src src[3];
+	struct lance_schema s;
+	struct lc_err err = { 0 };
+	char got[1024] = "";
+
+	CHECK(mkdtemp(dir));
+	snprintf(a, sizeof(a), "%s/a", dir);
+	snprintf(b, sizeof(b), "%s/b", dir);
+	snprintf(f, sizeof(f), "%s/c.jpg", dir);
+	puts_file(a, "image.jpg", "\xff\xd8\xff");
+	puts_file(a, "notes.txt", "n");
+	puts_file(a, "meta.json", "{\"label\":\"cat\",\"n\":1,\"score\":1,"
+		  "\"ok\":true,\"tags\":[\"x\"],\"box\":{\"x\":1,\"y\":2},"
+		  "\"nothing\":null}");
+	puts_file(b, "meta.json", "{\"score\":0.5,\"box\":{\"w\":1.5},"
+		  "\"vec\":[1,2.5]}");
+	puts_file(b, ".DS_Store", "x");
+	puts_file(dir, "c.jpg", "\xff\xd8\xff");
+	src[0] = (struct ingest_src){ a, "a", false };
+	src[1] = (struct ingest_src){ b, "b", false };
+	src[2] = (struct ingest_src){ f, "c.jpg", true };
+	CHECK_OK(ingest_infer_schema(&s, src, 3, NULL, &err), &err);
+	for (size_t i = 0; i < s.n_fields; i++) {
+		char one[128];
+
+		snprintf(one, sizeof(one), "%s%s:%s:%d%s", i ? " " : "",
+			 s.fields[i].name, s.fields[i].logical_type,
+			 s.fields[i].parent_id, s.fields[i].nullable ? "" :
+			 "!");
+		strcat(got, one);
+	}
+	CHECK_STR(got, "name:string:-1 image:binary:-1 label:string:-1 "
+		  "n:int64:-1 score:double:-1 ok:bool:-1 tags:list:-1 "
+		  "item:string:6 box:struct:-1 x:int64:8 y:int64:8 "
+		  "w:double:8 nothing:string:-1 notes:string:-1 "
+		  "vec:list:-1 item:double:14");
+	lance_schema_reset(&s);
+	/* only root-level files: a "file" binary column */
+	CHECK_OK(ingest_infer_schema(&s, &src[2], 1, NULL, &err), &err);
+	CHECK_EQ_U64(s.n_top, 2);
+	CHECK_STR(s.top[1]->name, "file");
+	CHECK_STR(s.top[1]->logical_type, "binary");
+	lance_schema_reset(&s);
+	rm_rf(dir);
+}
+
+/* ------------------------------------------------------------ commits */
+
+struct refusals {
+	int n;
+	char last[600];
+};
+
+static void on_refused(void *ctx, uint64_t row, const char *name,
+		       const struct lc_err *why)
+{
+	struct refusals *r = ctx;
+
+	(void)row;
+	(void)name;
+	r->n++;
+	snprintf(r->last, sizeof(r->last), "%s", why->msg);
+}
+
+static void stage_file(struct staging *stg, uint64_t id, const char *name,
+		       const void *p, size_t n)
+{
+	char dir[4200];
+
+	staging_row_path(dir, sizeof(dir), stg, id);
+	put(dir, name, p, n);
+}
+
+static void stage_text(struct staging *stg, uint64_t id, const char *name,
+		       const char *text)
+{
+	stage_file(stg, id, name, text, strlen(text));
+}
+
+static int count_staged(void *ctx, uint64_t id, const char *name)
+{
+	(void)id;
+	(void)name;
+	(*(int *)ctx)++;
+	return 0;
+}
+
+static const uint8_t png[] = { 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n',
+			       1, 2, 3 };
+
+/* A view file's bytes. */
+static int view_bytes(struct lc_buf *out, struct view *v, const char *path,
+		      struct lc_err *err)
+{
+	struct vnode n = { 0 };
+	int rc = view_resolve(&n, v, path, err);
+
+	if (rc)
+		return rc;
+	rc = view_read_file(out, v, &n, err);
+	vnode_reset(&n);
+	return rc;
+}
+
+TEST(commit_new_dataset)
+{
+	char dir[] = "/tmp/lancefs-ingest-XXXXXX", ds[300], sd[300];
+	struct lc_err err = { 0 };
+	struct ostore *st;
+	struct staging *stg;
+	struct lance_snapshot *snap;
+	const struct lance_manifest *m;
+	struct refusals ref = { 0 };
+	struct view *v;
+	struct lc_buf b;
+	uint64_t id, ver, n;
+	int left = 0;
+
+	CHECK(mkdtemp(dir));
+	snprintf(ds, sizeof(ds), "%s/new.lance", dir);
+	snprintf(sd, sizeof(sd), "%s/staging", dir);
+	mkdir(ds, 0755);
+	CHECK_OK(ostore_local_new(&st, ds, &err), &err);
+	CHECK_OK(staging_open(&stg, sd, &err), &err);
+	CHECK_OK(staging_row_new(&id, stg, "cat_001", &err), &err);
+	stage_file(stg, id, "image.png", png, sizeof(png));
+	stage_text(stg, id, "meta.json", "{\"label\":\"cat\",\"score\":0.5}");
+	CHECK_OK(staging_row_new(&id, stg, "dog_002", &err), &err);
+	stage_file(stg, id, "image.png", png, 4);
+	stage_text(stg, id, "meta.json", "{\"label\":\"dog\",\"score\":2}");
+	CHECK_OK(staging_row_new(&id, stg, "bad", &err), &err);
+	stage_text(stg, id, "meta.json", "{\"label\":");
+	/* a root-level file */
+	CHECK_OK(staging_row_new(&id, stg, "bird.png", &err), &err);
+	stage_file(stg, id, "bird.png", png, 9);
+
+	CHECK_OK(ingest_commit(&ver, &n, st, stg, 0, NULL, NULL, on_refused,
+			       &ref, &err), &err);
+	CHECK_EQ_U64(ver, 1);
+	CHECK_EQ_U64(n, 3);
+	CHECK_EQ_U64(ref.n, 1);
+	CHECK(strstr(ref.last, "bad/meta.json: bad JSON"));
+	CHECK_OK(staging_rows(stg, count_staged, &left, &err), &err);
+	CHECK_EQ_U64(left, 1);
+
+	CHECK_OK(lance_snapshot_open(&snap, st, 0, &err), &err);
+	m = lance_snapshot_manifest(snap);
+	CHECK_EQ_U64(lance_snapshot_num_rows(snap), 3);
+	CHECK_STR(m->data_format, "2.0");
+	CHECK_STR(lance_manifest_config(m, "lancefs.name_column"), "name");
+	CHECK_EQ_U64(m->schema.n_top, 4);
+	CHECK_STR(m->schema.top[0]->name, "name");
+	CHECK_STR(m->schema.top[1]->name, "image");
+	CHECK_STR(m->schema.top[1]->logical_type, "binary");
+	CHECK_STR(m->schema.top[2]->name, "label");
+	CHECK_STR(m->schema.top[3]->logical_type, "double");
+	lance_snapshot_free(snap);
+
+	/* our view shows the rows under the names the user gave */
+	CHECK_OK(view_open(&v, ds, NULL, &err), &err);
+	lc_buf_init(&b, 0);
+	CHECK_OK(view_bytes(&b, v, "cat_001/image.png", &err), &err);
+	CHECK_EQ_U64(b.len, sizeof(png));
+	CHECK(!memcmp(b.data, png, sizeof(png)));
+	lc_buf_reset(&b);
+	CHECK_OK(view_bytes(&b, v, "dog_002/meta.json", &err), &err);
+	{
+		const char *want = "{\"name\":\"dog_002\",\"label\":\"dog\","
+				   "\"score\":2.0}\n";
+
+		CHECK_EQ_U64(b.len, strlen(want));
+		CHECK(!memcmp(b.data, want, b.len));
+	}
+	lc_buf_reset(&b);
+	CHECK_OK(view_bytes(&b, v, "bird/image.png", &err), &err);
+	CHECK_EQ_U64(b.len, 9);
+	lc_buf_reset(&b);
+	view_free(v);
+
+	/* nothing left to commit but the refused row */
+	CHECK_OK(ingest_commit(&ver, &n, st, stg, 1, NULL, NULL, NULL, NULL,
+			       &err), &err);
+	staging_free(stg);
+	ostore_free(st);
+	rm_rf(dir);
+}
+
+/* Append to a copy of a LanceDB-written 2.2 dataset. */
+TEST(commit_append_lancedb)
+{
+	char dir[] = "/tmp/lancefs-ingest-XXXXXX", ds[300], sd[300],
+	     cmd[1200];
+	struct lc_err err = { 0 };
+	struct ostore *st;
+	struct staging *stg;
+	struct lance_snapshot *snap, *after;
+	const struct lance_manifest *m;
+	struct lance_array a;
+	struct refusals ref = { 0 };
+	uint64_t id, ver, n, before, rv;
+	const struct lance_field *fs;
+
+	CHECK(mkdtemp(dir));
+	snprintf(ds, sizeof(ds), "%s/stable.lance", dir);
+	snprintf(sd, sizeof(sd), "%s/staging", dir);
+	snprintf(cmd, sizeof(cmd), "cp -r '%.800s' '%.300s'",
+		 fixture_path("lancedb/stable.lance"), ds);
+	CHECK(system(cmd) == 0);
+	CHECK_OK(ostore_local_new(&st, ds, &err), &err);
+	CHECK_OK(staging_open(&stg, sd, &err), &err);
+	CHECK_OK(lance_snapshot_open(&snap, st, 0, &err), &err);
+	m = lance_snapshot_manifest(snap);
+	before = lance_snapshot_num_rows(snap);
+	rv = m->version;
+	CHECK_OK(staging_row_new(&id, stg, "a", &err), &err);
+	stage_text(stg, id, "meta.json", "{\"id\":1.5,\"s\":\"x\"}");
+	CHECK_OK(staging_row_new(&id, stg, "b", &err), &err);
+	stage_file(stg, id, "s.txt", "why", 3);
+	CHECK_OK(staging_row_new(&id, stg, "c", &err), &err);
+	stage_text(stg, id, "meta.json", "{\"id\":\"1\"}");
+	CHECK_OK(ingest_commit(&ver, &n, st, stg, rv, &m->schema, NULL,
+			       on_refused, &ref, &err), &err);
+	CHECK_EQ_U64(ver, rv + 1);
+	CHECK_EQ_U64(n, 2);
+	CHECK_EQ_U64(ref.n, 1);
+	CHECK(strstr(ref.last, "c/meta.json: column 'id': expected a number,"
+		     " found a string"));
+	CHECK_OK(lance_snapshot_open(&after, st, 0, &err), &err);
+	CHECK_EQ_U64(lance_snapshot_num_rows(after), before + 2);
+	m = lance_snapshot_manifest(after);
+	fs = lance_schema_field_by_name(&m->schema, "s");
+	CHECK_OK(lance_snapshot_read(&a, after,
+				     (uint32_t)(m->n_fragments - 1), fs, 0,
+				     2, &err), &err);
+	CHECK_EQ_U64(a.offsets[1], 1);
+	CHECK_EQ_U64(a.offsets[2], 4);
+	CHECK(!memcmp(a.values, "xwhy", 4));
+	lance_array_reset(&a);
+	CHECK_EQ_U64(m->fragments[m->n_fragments - 1].files[0].major, 2);
+	CHECK_EQ_U64(m->fragments[m->n_fragments - 1].files[0].minor, 2);
+	lance_snapshot_free(after);
+	lance_snapshot_free(snap);
+	staging_free(stg);
+	ostore_free(st);
+	rm_rf(dir);
+}
+
+static void die_at_1(int point)
+{
+	if (point == 1)
+		kill(getpid(), SIGKILL);
+}
+
+static void die_at_2(int point)
+{
+	if (point == 2)
+		kill(getpid(), SIGKILL);
+}
+
+/* kill -9 after the batch is recorded (before or after the commit
+ * lands), then recovery and a new commit: every row exactly once. */
+static void crash_case(void (*hook)(int), size_t want_landed)
+{
+	char dir[] = "/tmp/lancefs-ingest-XXXXXX", ds[300], sd[300];
+	struct lc_err err = { 0 };
+	struct ostore *st;
+	struct staging *stg;
+	struct lance_snapshot *snap;
+	uint64_t ver = 0, n = 0, total;
+	size_t landed, abandoned;
+	int status, left = 0;
+	pid_t pid;
+
+	CHECK(mkdtemp(dir));
+	snprintf(ds, sizeof(ds), "%s/c.lance", dir);
+	snprintf(sd, sizeof(sd), "%s/staging", dir);
+	mkdir(ds, 0755);
+	CHECK_OK(ostore_local_new(&st, ds, &err), &err);
+	CHECK_OK(staging_open(&stg, sd, &err), &err);
+	for (int i = 0; i < 3; i++) {
+		char name[16];
+		uint64_t id;
+
+		snprintf(name, sizeof(name), "r%d", i);
+		CHECK_OK(staging_row_new(&id, stg, name, &err), &err);
+		stage_text(stg, id, "meta.json", "{\"k\":1}");
+	}
+	pid = fork();
+	if (pid == 0) {
+		ingest__test_hook = hook;
+		if (ingest_commit(&ver, &n, st, stg, 0, NULL, NULL, NULL,
+				  NULL, NULL))
+			_exit(1);
+		_exit(2);
+	}
+	CHECK(waitpid(pid, &status, 0) == pid);
+	CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	staging_free(stg);
+
+	CHECK_OK(staging_open(&stg, sd, &err), &err);
+	CHECK_OK(ingest_recover(&landed, &abandoned, st, stg, &err), &err);
+	CHECK_EQ_U64(landed, want_landed);
+	CHECK_EQ_U64(abandoned, 1 - want_landed);
+	CHECK_OK(staging_rows(stg, count_staged, &left, &err), &err);
+	CHECK_EQ_U64(left, want_landed ? 0 : 3);
+	/* whatever did not land is committed now, and only that */
+	CHECK_OK(ingest_commit(&ver, &n, st, stg, want_landed, NULL, NULL,
+			       NULL, NULL, &err), &err);
+	CHECK_EQ_U64(n, want_landed ? 0 : 3);
+	CHECK_OK(lance_snapshot_open(&snap, st, 0, &err), &err);
+	total = lance_snapshot_num_rows(snap);
+	CHECK_EQ_U64(total, 3);
+	CHECK_EQ_U64(lance_snapshot_manifest(snap)->version, 1);
+	lance_snapshot_free(snap);
+	staging_free(stg);
+	ostore_free(st);
+	rm_rf(dir);
+}
+
+TEST(crash_before_commit)
+{
+	crash_case(die_at_1, 0);
+}
+
+TEST(crash_after_commit)
+{
+	crash_case(die_at_2, 1);
+}
+
+TEST_MAIN(TEST_ENTRY(assemble_every_type), TEST_ENTRY(assemble_refusals),
+	  TEST_ENTRY(assemble_root_file), TEST_ENTRY(assemble_int_name),
+	  TEST_ENTRY(infer_schema), TEST_ENTRY(commit_new_dataset),
+	  TEST_ENTRY(commit_append_lancedb), TEST_ENTRY(crash_before_commit),
+	  TEST_ENTRY(crash_after_commit))
