@@ -1619,8 +1619,10 @@ static int pend_append(struct lance_array *d, const struct lance_field *f,
 			  d->values_len + o[tot] - base, err);
 		if (rc)
 			return rc;
-		memcpy(d->values + d->values_len, s->values + s->offsets[a],
-		       (size_t)(o[tot] - base));
+		if (o[tot] > base)	/* all empty: values may be NULL */
+			memcpy(d->values + d->values_len,
+			       s->values + s->offsets[a],
+			       (size_t)(o[tot] - base));
 		d->values_len += o[tot] - base;
 		break;
 	}
