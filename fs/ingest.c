@@ -1761,9 +1761,10 @@ static int parse_format(uint16_t *major, uint16_t *minor, const char *v,
 	return 0;
 }
 
-/* The file version of the dataset at `read_version`: its existing data
- * files', else its manifest's data_format. */
-static int dataset_format(uint16_t *major, uint16_t *minor,
+/* The file version of the dataset at `read_version` (its existing data
+ * files', else its manifest's data_format) and, in *name_col (NULL if
+ * none, caller frees), its config lancefs.name_column. */
+static int dataset_format(uint16_t *major, uint16_t *minor, char **name_col,
 			  struct ostore *st, uint64_t read_version,
 			  struct lc_err *err)
 {
@@ -1774,6 +1775,14 @@ static int dataset_format(uint16_t *major, uint16_t *minor,
 	if (rc)
 		return rc;
 	m = lance_snapshot_manifest(s);
+	if (lance_manifest_config(m, "lancefs.name_column")) {
+		*name_col = lc_strdup(lance_manifest_config(
+			m, "lancefs.name_column"));
+		if (!*name_col) {
+			lance_snapshot_free(s);
+			return LC_NOMEM(err);
+		}
+	}
 	if (m->n_fragments && m->fragments[0].n_files &&
 	    m->fragments[0].files[0].major >= 2) {
 		*major = (uint16_t)m->fragments[0].files[0].major;
@@ -1917,6 +1926,7 @@ int ingest_commit(uint64_t *new_version, uint64_t *n_committed,
 	uint64_t *ids = NULL;
 	size_t n_ids = 0;
 	uint16_t major = 2, minor = 0;
+	char *cfg_name = NULL;
 	bool create = schema == NULL;
 	int rc;
 
@@ -1947,7 +1957,10 @@ int ingest_commit(uint64_t *new_version, uint64_t *n_committed,
 			o.name_column = "name";
 		rc = parse_format(&major, &minor, o.format_version, err);
 	} else {
-		rc = dataset_format(&major, &minor, st, read_version, err);
+		rc = dataset_format(&major, &minor, &cfg_name, st,
+				    read_version, err);
+		if (!o.name_column)
+			o.name_column = cfg_name;
 	}
 	if (!rc)
 		rc = ingest_rows_new(&r, schema, &o, major == 2 && minor == 0,
@@ -1984,6 +1997,7 @@ int ingest_commit(uint64_t *new_version, uint64_t *n_committed,
 out:
 	ingest_rows_free(r);
 	lance_schema_reset(&inferred);
+	lc_free(cfg_name);
 	lc_free(ids);
 	lc_free(src);
 	staged_free(&l);

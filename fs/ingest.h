@@ -28,7 +28,9 @@
 #include "staging.h"
 
 struct ingest_opts {
-	const char *name_column;	/* NULL: none (new dataset: "name") */
+	const char *name_column;	/* NULL: the dataset's config
+					 * lancefs.name_column (new dataset:
+					 * "name"); "": none */
 	const char *file_column;	/* root-level files; NULL: the only
 					 * binary column */
 	const char *format_version;	/* new dataset; NULL: "2.0" */
@@ -91,7 +93,8 @@ typedef void (*ingest_refused_cb)(void *ctx, uint64_t row, const char *name,
 /*
  * Commit every complete staged row of `stg` to the dataset in `st`,
  * planned against `read_version` with `schema` (NULL: a new dataset, its
- * schema inferred, config lancefs.name_column=name). Refused rows are
+ * schema inferred, config lancefs.name_column=name). Every staged row
+ * is taken: the caller commits when its rows are complete (closed). Refused rows are
  * reported through `refused` and stay staged. One data file in the
  * dataset's file version under data/; the batch is recorded before
  * lance_commit and finished after it (abandoned, rows kept, on failure).

@@ -642,9 +642,29 @@ TEST(commit_new_dataset)
 	lc_buf_reset(&b);
 	view_free(v);
 
-	/* nothing left to commit but the refused row */
-	CHECK_OK(ingest_commit(&ver, &n, st, stg, 1, NULL, NULL, NULL, NULL,
-			       &err), &err);
+	/* an append: the name column comes from the dataset's config */
+	CHECK_OK(staging_row_new(&id, stg, "fish_003", &err), &err);
+	stage_text(stg, id, "meta.json", "{\"label\":\"fish\"}");
+	CHECK_OK(lance_snapshot_open(&snap, st, 0, &err), &err);
+	CHECK_OK(ingest_commit(&ver, &n, st, stg, 1,
+			       &lance_snapshot_manifest(snap)->schema, NULL,
+			       on_refused, &ref, &err), &err);
+	lance_snapshot_free(snap);
+	CHECK_EQ_U64(ver, 2);
+	CHECK_EQ_U64(n, 1);
+	CHECK_EQ_U64(ref.n, 2);		/* "bad" again; it stays staged */
+	CHECK_OK(view_open(&v, ds, NULL, &err), &err);
+	lc_buf_init(&b, 0);
+	CHECK_OK(view_bytes(&b, v, "fish_003/meta.json", &err), &err);
+	{
+		const char *want = "{\"name\":\"fish_003\",\"label\":"
+				   "\"fish\",\"score\":null}\n";
+
+		CHECK_EQ_U64(b.len, strlen(want));
+		CHECK(!memcmp(b.data, want, b.len));
+	}
+	lc_buf_reset(&b);
+	view_free(v);
 	staging_free(stg);
 	ostore_free(st);
 	rm_rf(dir);
