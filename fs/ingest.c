@@ -1283,6 +1283,7 @@ static int fill_name(struct row *row, const char *name, struct lc_err *err)
 	const struct lance_field *f;
 	struct slot *sl;
 	ssize_t col;
+	size_t bad;
 	int rc;
 
 	if (!r->name_column || !r->name_column[0])
@@ -1297,6 +1298,12 @@ static int fill_name(struct row *row, const char *name, struct lc_err *err)
 		return LC_NOMEM(err);
 	sl->from_file = true;
 	lc_buf_init(&sl->bytes, 0);
+	if (f->type.id == LANCE_T_UTF8 &&
+	    !utf8_valid((const uint8_t *)name, strlen(name), &bad)) {
+		row->w.file = "";
+		return refuse(err, &row->w, "the row name is not valid UTF-8 "
+			      "(byte %zu)", bad);
+	}
 	if (f->type.id == LANCE_T_UTF8 || f->type.id == LANCE_T_BINARY)
 		return lc_buf_append(&sl->bytes, name, strlen(name), err);
 	/* an integer name column: the name as a JSON integer */

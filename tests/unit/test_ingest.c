@@ -358,6 +358,12 @@ TEST(assemble_refusals)
 		      "f7/sub: only regular files go in a row folder");
 	lc_err_clear(&err);
 
+	d = row_dir(&fx, "bad\xff");
+	puts_file(d, "meta.json", "{\"id\":1}");
+	CHECK_REFUSED(ingest_row(fx.r, d, "bad\xff", false, &err), &err,
+		      "the row name is not valid UTF-8 (byte 3)");
+	lc_err_clear(&err);
+
 	/* nothing of the refused rows was kept; a good row still goes in */
 	CHECK_EQ_U64(ingest_rows_count(fx.r), 0);
 	CHECK_OK(try_meta(&fx, "ok", "{\"id\":3,\"l\":[4]}", &err), &err);
