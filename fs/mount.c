@@ -689,31 +689,35 @@ static void read_stateless(fuse_req_t req, struct lfs *fs, fuse_ino_t ino,
 			   size_t size, off_t off)
 {
 	struct lc_err err = { 0 };
+	struct vnode n = { 0 };
 	struct lc_buf b;
-	struct vnode n;
-	size_t len = 0;
 	int rc;
 
 	lc_buf_init(&b, 0);
 	rc = node_of(fs, ino, &n, &err);
-	if (!rc) {
-		rc = n.kind == VN_CTLFILE ?
-			     ctl_content(fs, &n, &b, NULL, &err) :
-			     view_read_file(&b, fs->v, &n, &err);
-		vnode_reset(&n);
+	if (!rc && n.kind == VN_CTLFILE) {
+		struct lc_buf whole;
+
+		lc_buf_init(&whole, 0);
+		rc = ctl_content(fs, &n, &whole, NULL, &err);
+		if (!rc && (uint64_t)off < whole.len)
+			rc = lc_buf_append(&b, whole.data + off,
+					   whole.len - (size_t)off < size ?
+						   whole.len - (size_t)off :
+						   size, &err);
+		lc_buf_reset(&whole);
+	} else if (!rc) {
+		rc = view_read_range(&b, fs->v, &n, (uint64_t)off, size,
+				     &err);
 	}
+	vnode_reset(&n);
 	if (rc) {
 		lc_buf_reset(&b);
 		fuse_reply_err(req, reply_errno(fs, "read", rc, &err));
 		return;
 	}
-	if ((uint64_t)off < b.len) {
-		len = b.len - (size_t)off;
-		if (len > size)
-			len = size;
-	}
-	atomic_fetch_add(&fs->bytes_read, len);
-	fuse_reply_buf(req, len ? (const char *)b.data + off : NULL, len);
+	atomic_fetch_add(&fs->bytes_read, b.len);
+	fuse_reply_buf(req, b.len ? (const char *)b.data : NULL, b.len);
 	lc_buf_reset(&b);
 }
 

@@ -68,8 +68,12 @@ struct view_ds {
 	char *name;		/* database member name, or NULL */
 	struct ostore *st;
 	struct view_snap *cur;	/* the version the root shows */
-	pthread_mutex_t mu;	/* protects cache and vt */
+	pthread_mutex_t mu;	/* protects cur and cache; never held over I/O */
 	struct view_snap *cache[MAX_SNAP_CACHE];
+	/* vt_mu protects vt, n_vt, vt_listed. It is held while manifests
+	 * load: it serializes only the first stat of each fragment's rows,
+	 * never lookups or the snapshot cache */
+	pthread_mutex_t vt_mu;
 	struct vtime *vt;	/* every version, ascending; lazily */
 	size_t n_vt;
 	bool vt_listed;
@@ -82,8 +86,8 @@ struct view_ds {
  * Entries hold a snapshot reference; bounded in entries and bytes.
  */
 #define VCACHE_ENTRIES 16
-#define VCACHE_BYTES (64u << 20)
-#define VCACHE_MAX_VALUE (16u << 20)
+#define VCACHE_BYTES (128u << 20)
+#define VCACHE_MAX_VALUE (64u << 20)
 
 struct vcache_ent {
 	struct view_snap *snap;	/* a reference; NULL if the slot is free */
@@ -626,7 +630,7 @@ static void frag_time(int64_t *sec, int32_t *nsec, struct view_snap *s,
 	pthread_mutex_unlock(&s->mu);
 	*sec = s->m->timestamp_sec;
 	*nsec = s->m->timestamp_nsec;
-	pthread_mutex_lock(&ds->mu);
+	pthread_mutex_lock(&ds->vt_mu);
 	if (!vt_list(ds, &err)) {
 		/* versions up to ours; find the first whose fragments
 		 * reach `id` (max_fragment_id never decreases) */
@@ -650,7 +654,7 @@ static void frag_time(int64_t *sec, int32_t *nsec, struct view_snap *s,
 			*nsec = ds->vt[lo].nsec;
 		}
 	}
-	pthread_mutex_unlock(&ds->mu);
+	pthread_mutex_unlock(&ds->vt_mu);
 	pthread_mutex_lock(&s->mu);
 	s->frag_sec[frag_idx] = *sec;
 	s->frag_nsec[frag_idx] = *nsec;
@@ -672,6 +676,7 @@ static void ds_free(struct view_ds *ds)
 	ostore_free(ds->st);
 	lc_free(ds->name);
 	pthread_mutex_destroy(&ds->mu);
+	pthread_mutex_destroy(&ds->vt_mu);
 	lc_free(ds);
 }
 
@@ -691,6 +696,7 @@ static int ds_open(struct view_ds **out, struct view *v, struct ostore *st,
 		return LC_NOMEM(err);
 	}
 	pthread_mutex_init(&ds->mu, NULL);
+	pthread_mutex_init(&ds->vt_mu, NULL);
 	ds->v = v;
 	ds->st = st;
 	if (name && !(ds->name = lc_strdup(name))) {
@@ -1034,10 +1040,20 @@ static void vcache_clear(struct view *v)
 }
 
 /* Look the value up; on a hit copy at most `max` bytes into `out`. */
+/* Append bytes [off, off + max) of data (len bytes) to out. */
+static int append_slice(struct lc_buf *out, const uint8_t *data, size_t len,
+			uint64_t off, size_t max, struct lc_err *err)
+{
+	if (off >= len)
+		return 0;
+	len -= (size_t)off;
+	return lc_buf_append(out, data + off, len < max ? len : max, err);
+}
+
 static bool vcache_get(struct lc_buf *out, bool *valid, int *rc,
 		       struct view *v, struct view_snap *s,
 		       const struct lance_row_ref *row, int32_t field,
-		       size_t max, struct lc_err *err)
+		       uint64_t off, size_t max, struct lc_err *err)
 {
 	bool hit = false;
 
@@ -1051,8 +1067,7 @@ static bool vcache_get(struct lc_buf *out, bool *valid, int *rc,
 		hit = true;
 		e->tick = ++v->vc_tick;
 		*valid = e->valid;
-		*rc = lc_buf_append(out, e->data, e->len < max ? e->len : max,
-				    err);
+		*rc = append_slice(out, e->data, e->len, off, max, err);
 	}
 	pthread_mutex_unlock(&v->vc_mu);
 	return hit;
@@ -1109,11 +1124,12 @@ static void vcache_put(struct view *v, struct view_snap *s,
 		snap_unref(dead[i]);	/* never free under the lock */
 }
 
-/* Append at most `max` bytes of a row's binary or string value to `out`;
- * `valid` false for a null. */
+/* Append bytes [off, off + max) of a row's binary or string value to
+ * `out`; `valid` false for a null. Only the slice is copied: a mount reads
+ * a big value in many chunks. */
 static int file_value(struct lc_buf *out, bool *valid, struct view_snap *s,
 		      const struct lance_row_ref *row,
-		      const struct lance_field *f, size_t max,
+		      const struct lance_field *f, uint64_t off, size_t max,
 		      struct lc_err *err)
 {
 	struct view *v = s->ds->v;
@@ -1122,7 +1138,7 @@ static int file_value(struct lc_buf *out, bool *valid, struct view_snap *s,
 	size_t len;
 	int rc;
 
-	if (vcache_get(out, valid, &rc, v, s, row, f->id, max, err)) {
+	if (vcache_get(out, valid, &rc, v, s, row, f->id, off, max, err)) {
 		atomic_fetch_add(&v->vc_hits, 1);
 		return rc;
 	}
@@ -1133,7 +1149,7 @@ static int file_value(struct lc_buf *out, bool *valid, struct view_snap *s,
 	*valid = lance_array_is_valid(&a, 0);
 	p = *valid ? a.values + a.offsets[0] : NULL;
 	len = *valid ? (size_t)(a.offsets[1] - a.offsets[0]) : 0;
-	rc = lc_buf_append(out, p, len < max ? len : max, err);
+	rc = append_slice(out, p, len, off, max, err);
 	vcache_put(v, s, row, f->id, *valid, p, len);
 	lance_array_reset(&a);
 	return rc;
@@ -1159,7 +1175,7 @@ static int file_present(bool *present, const char **ext, struct view_snap *s,
 		return rc;
 	}
 	lc_buf_init(&head, 0);
-	rc = file_value(&head, present, s, row, c->field, 32, err);
+	rc = file_value(&head, present, s, row, c->field, 0, 32, err);
 	if (!rc && *present)
 		*ext = render_sniff_ext(head.data, head.len);
 	lc_buf_reset(&head);
@@ -1664,28 +1680,38 @@ static int render_ctl(struct lc_buf *b, struct view *v, const struct vnode *n,
 	return rc;
 }
 
-int view_read_file(struct lc_buf *out, struct view *v, const struct vnode *n,
-		   struct lc_err *err)
+int view_read_range(struct lc_buf *out, struct view *v, const struct vnode *n,
+		    uint64_t off, size_t len, struct lc_err *err)
 {
+	struct lc_buf whole;
 	bool valid;
 	int rc;
 
-	(void)v;
-	if (n->kind == VN_CTLFILE)
-		return render_ctl(out, v, n, err);
-	if (n->kind != VN_FILE)
+	if (n->kind != VN_FILE && n->kind != VN_CTLFILE)
 		return EISDIR;
-	if (n->file == VIEW_META_JSON) {
-		rc = render_meta(out, n->snap, &n->row, err);
+	if (n->kind == VN_FILE && n->file != VIEW_META_JSON) {
+		rc = file_value(out, &valid, n->snap, &n->row,
+				n->snap->cols[n->file].field, off, len, err);
 		if (rc)
 			view_note_error(v, n, err);
 		return rc;
 	}
-	rc = file_value(out, &valid, n->snap, &n->row,
-			n->snap->cols[n->file].field, SIZE_MAX, err);
-	if (rc)
+	/* meta.json and control files are small: render, then slice */
+	lc_buf_init(&whole, 0);
+	rc = n->kind == VN_CTLFILE ? render_ctl(&whole, v, n, err) :
+				     render_meta(&whole, n->snap, &n->row, err);
+	if (rc && n->kind == VN_FILE)
 		view_note_error(v, n, err);
+	if (!rc)
+		rc = append_slice(out, whole.data, whole.len, off, len, err);
+	lc_buf_reset(&whole);
 	return rc;
+}
+
+int view_read_file(struct lc_buf *out, struct view *v, const struct vnode *n,
+		   struct lc_err *err)
+{
+	return view_read_range(out, v, n, 0, SIZE_MAX, err);
 }
 
 int view_getattr(struct view_attr *out, struct view *v, const struct vnode *n,

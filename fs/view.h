@@ -109,6 +109,9 @@ int view_readdir(struct view *v, const struct vnode *dir, uint64_t start,
 
 int view_getattr(struct view_attr *out, struct view *v, const struct vnode *n,
 		 struct lc_err *err) LC_MUST_USE;
+/* Bytes [off, off + len) of a file node (fewer at its end). */
+int view_read_range(struct lc_buf *out, struct view *v, const struct vnode *n,
+		    uint64_t off, size_t len, struct lc_err *err) LC_MUST_USE;
 /* The whole content of a FILE node. */
 int view_read_file(struct lc_buf *out, struct view *v, const struct vnode *n,
 		   struct lc_err *err) LC_MUST_USE;

@@ -305,6 +305,27 @@ const lancedb = require('@lancedb/lancedb');
         with mounted(copy, "refresh=1") as mnt:
             first = sorted(os.listdir(mnt))[0]
             held = open(os.path.join(mnt, first, "meta.json"))
+            # a reader walks the mount the whole time the writer commits:
+            # rows may vanish between listing and reading (ENOENT), but
+            # nothing else may fail and every meta.json must parse
+            import threading
+            stop = threading.Event()
+            walk_errors, walks = [], [0]
+
+            def walker():
+                while not stop.is_set():
+                    for r in os.listdir(mnt):
+                        try:
+                            with open(os.path.join(mnt, r,
+                                                   "meta.json")) as f:
+                                json.load(f)
+                        except FileNotFoundError:
+                            pass
+                        except Exception as e:
+                            walk_errors.append(f"{r}: {e!r}")
+                    walks[0] += 1
+            th = threading.Thread(target=walker)
+            th.start()
             expect(len(os.listdir(mnt)) == n0, "initial rows")
             expect(not os.path.exists(os.path.join(mnt, "%08d" % n0)),
                    "row exists early")
@@ -318,6 +339,10 @@ const lancedb = require('@lancedb/lancedb');
                      "deleted row still there")
             expect(json.load(held)["id"] == 0, "open file changed")
             held.close()
+            stop.set()
+            th.join()
+            expect(not walk_errors, f"walker: {walk_errors[:3]}")
+            expect(walks[0] > 2, f"walker made only {walks[0]} passes")
 
 
 def test_dataset_deleted_under_mount():
