@@ -398,10 +398,93 @@ def test_mount_helpers():
                 os.rmdir(mnt)
 
 
+def test_pinned_versions_ro_statfs_times():
+    """-o version= and -o tag= pin a version; the mount is read-only;
+    statfs counts rows; file times are the commit time of the version
+    that added the row."""
+    import datetime
+    import errno
+    src = os.path.join(DATA, "v_2.2", "versions.lance")
+    orc = oracle(src)
+    stamps = {v["version"]: datetime.datetime.fromisoformat(
+        v["timestamp"].replace("Z", "+00:00")).timestamp()
+        for v in orc["versions"]}
+    for opt, ver in [("version=2", 2)] + [(f"tag={t}", v)
+                                           for t, v in orc["tags"].items()]:
+        want = sorted(r["name"] for r in oracle(src, ver)["rows"])
+        with mounted(src, opt) as mnt:
+            expect(sorted(os.listdir(mnt)) == want, f"-o {opt}")
+    with mounted(src, "allow_other") as mnt:
+        names = sorted(os.listdir(mnt))
+        for bad in (lambda: open(os.path.join(mnt, names[0], "x.bin"), "w"),
+                    lambda: os.mkdir(os.path.join(mnt, "new")),
+                    lambda: os.unlink(os.path.join(mnt, names[0],
+                                                   "meta.json"))):
+            try:
+                bad()
+                raise AssertionError("a write to the mount worked")
+            except OSError as e:
+                expect(e.errno == errno.EROFS, f"expected EROFS: {e}")
+        sv = os.statvfs(mnt)
+        expect(sv.f_files == len(orc["rows"]),
+               f"statfs files {sv.f_files}, rows {len(orc['rows'])}")
+        # the first fragment came with version 1; later rows with later
+        # versions, each exactly a version's commit time (ms precision)
+        first = os.stat(os.path.join(mnt, names[0], "meta.json")).st_mtime
+        last = os.stat(os.path.join(mnt, names[-1], "meta.json")).st_mtime
+        expect(abs(first - stamps[1]) < 0.002,
+               f"row {names[0]}: mtime {first}, version 1 at {stamps[1]}")
+        expect(last > stamps[1] and min(abs(last - t) for t in
+                                        stamps.values()) < 0.002,
+               f"row {names[-1]}: mtime {last} is no version's time")
+
+
+def test_cli_info_and_exit_codes():
+    """lancefs info --json agrees with LanceDB; exit status is 0 on
+    success, 1 for a user error, 2 for a data error."""
+    src = os.path.join(DATA, "v_2.2", "versions.lance")
+    orc = oracle(src)
+    info = json.loads(lancefs("info", "--json", src).stdout)
+    expect(info["version"] == orc["version"], "info version")
+    expect(info["versions"] == [v["version"] for v in orc["versions"]],
+           f"info versions {info['versions']}")
+    expect(info["tags"] == orc["tags"], f"info tags {info['tags']}")
+    expect(info["rows"] == len(orc["rows"]), "info rows")
+    expect([f["name"] for f in info["schema"]] ==
+           [f["name"] for f in orc["schema"]], "info schema")
+    expect(info["data_format"] == orc["storage_version"], "info format")
+    expect([f["physical_rows"] for f in info["fragments"]] ==
+           [f["physical_rows"] for f in orc["fragments"]], "fragments")
+    text = lancefs("info", src).stdout
+    expect(f"rows: {len(orc['rows'])}" in text, "info text")
+    expect(lancefs("ls", src, "99999999", check=False).returncode == 1,
+           "missing row: exit 1")
+    expect(lancefs("cat", src, orc["rows"][0]["name"],
+                   check=False).returncode == 1, "cat of a folder: exit 1")
+    expect(lancefs("ls", "/nonexistent.lance", check=False).returncode == 1,
+           "missing dataset: exit 1")
+    expect(lancefs("ls", "-o", "bogus=1", src, check=False).returncode == 1,
+           "unknown option: exit 1")
+    with tempfile.TemporaryDirectory() as tmp:
+        copy = os.path.join(tmp, "v.lance")
+        shutil.copytree(src, copy)
+        for f in os.listdir(os.path.join(copy, "data")):
+            with open(os.path.join(copy, "data", f), "r+b") as fh:
+                fh.seek(-4, 2)
+                fh.write(b"XXXX")		# no LANC magic
+        r = lancefs("cat", copy, orc["rows"][0]["name"] + "/meta.json",
+                    check=False)
+        expect(r.returncode == 2 and "LANC" in r.stderr and
+               ".lance" in r.stderr, f"corrupt file: {r.returncode} "
+               f"{r.stderr!r}")
+
+
 TESTS = [test_dataloader, test_scanners_see_only_rows, test_shell_tools,
          test_mount_errors, test_killed_daemon,
          test_corrupt_file_is_eio_only_there, test_refresh_follows_writer,
-         test_dataset_deleted_under_mount, test_mount_helpers]
+         test_dataset_deleted_under_mount, test_mount_helpers,
+         test_pinned_versions_ro_statfs_times,
+         test_cli_info_and_exit_codes]
 
 
 def main():

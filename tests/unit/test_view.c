@@ -139,5 +139,54 @@ TEST(bad_options)
 		     ENOENT);
 }
 
+/* text_files= adds <col>.txt for non-null strings (an empty string is an
+ * empty file, a null has none); ext.COL= fixes a binary column's
+ * extension. Row 1 of the 2.2 sweep table: c2 "same", ce "", s null,
+ * lbin three bytes, bin null. */
+TEST(text_files_and_ext)
+{
+	struct lc_err err = { 0 };
+	struct view_opts o = { 0 };
+	struct names n;
+	struct view *v;
+	char *got;
+
+	CHECK_OK(view_opts_parse(&o, "text_files=c2:ce:s", &err), &err);
+	CHECK_OK(view_opts_parse(&o, "ext.lbin=dat", &err), &err);
+	CHECK_OK(view_open(&v, fixture_path("sweep/22_prims_5.lance"), &o,
+			   &err), &err);
+	CHECK_OK(list(&n, v, "00000001", &err), &err);
+	CHECK_STR(n.buf, "lbin.dat c2.txt ce.txt ceb.bin meta.json ");
+	got = read_path(v, "00000001/c2.txt", &err);
+	CHECK_STR(got, "same");
+	free(got);
+	got = read_path(v, "00000001/ce.txt", &err);
+	CHECK_STR(got, "");
+	free(got);
+	/* the strings stay in meta.json too */
+	got = read_path(v, "00000001/meta.json", &err);
+	CHECK(got && strstr(got, "\"c2\":\"same\""));
+	free(got);
+	view_free(v);
+	view_opts_reset(&o);
+
+	CHECK_OK(view_opts_parse(&o, "text_files=all", &err), &err);
+	CHECK_OK(view_open(&v, fixture_path("sweep/22_prims_5.lance"), &o,
+			   &err), &err);
+	CHECK_OK(list(&n, v, "00000001", &err), &err);
+	/* every non-null string column of the row, and no null one (s) */
+	CHECK_STR(n.buf, "ls.txt lbin.bin c2.txt ce.txt ceb.bin dict.txt "
+		  "meta.json ");
+	view_free(v);
+	view_opts_reset(&o);
+
+	/* ext. of a column that is not binary is refused */
+	CHECK_OK(view_opts_parse(&o, "ext.c2=txt", &err), &err);
+	CHECK_EQ_U64(view_open(&v, fixture_path("sweep/22_prims_5.lance"), &o,
+			       &err), EINVAL);
+	CHECK(strstr(err.msg, "ext.c2") != NULL);
+	view_opts_reset(&o);
+}
+
 TEST_MAIN(TEST_ENTRY(legacy_dictionary), TEST_ENTRY(hidden_entries_and_names),
-	  TEST_ENTRY(bad_options))
+	  TEST_ENTRY(bad_options), TEST_ENTRY(text_files_and_ext))
