@@ -1,0 +1,844 @@
+#!/usr/bin/python3
+"""Writes through a real mount, checked with LanceDB as the oracle.
+
+    test_write.py LANCEFS INTEROP_SRC_DIR
+
+Run with Debian's own python3 (PIL from Debian makes the JPEGs that are
+copied in). Datasets are made and appended to by LanceDB through
+tests/interop/wtool.js, and read back through tests/interop/dump.js.
+Every test has its own temporary datasets and staging folder. Ends with
+"N passed, M failed" and exits 1 on any failure; ONLY=substring runs the
+tests whose name contains it.
+"""
+import contextlib
+import errno
+import hashlib
+import io
+import json
+import os
+import random
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+LANCEFS, INTEROP = (os.path.abspath(a) for a in sys.argv[1:3])
+FILE_VERSIONS = ["2.0", "2.1", "2.2"]
+COLUMNS = ("image", "caption", "label", "score")
+
+
+# ------------------------------------------------------------ helpers
+
+def expect(cond, msg):
+    if not cond:
+        raise AssertionError(msg)
+
+
+def node(script, *args):
+    r = subprocess.run(["node", os.path.join(INTEROP, script), *map(str, args)],
+                       cwd=INTEROP, capture_output=True, text=True,
+                       timeout=300)
+    if r.returncode:
+        raise AssertionError(f"node {script} {' '.join(map(str, args))}: "
+                             f"exit {r.returncode}: {r.stderr.strip()}")
+    return json.loads(r.stdout)
+
+
+def oracle(uri, version=None):
+    """LanceDB's reading of the dataset (dump.js), run in its own process."""
+    return node("dump.js", uri, *(["--version", version] if version else []))
+
+
+def wtool(*args):
+    return node("wtool.js", *args)
+
+
+def lance_rows(uri):
+    """name -> {image: sha256 or None, caption, label, score}, from LanceDB;
+    every name must be there once."""
+    out = {}
+    for r in oracle(uri)["rows"]:
+        v = r["values"]
+        name = v["name"]
+        expect(name not in out, f"LanceDB holds row {name!r} twice")
+        img = v.get("image")
+        out[name] = {"image": img["sha256"] if img else None,
+                     "caption": v.get("caption"), "label": v.get("label"),
+                     "score": v.get("score")}
+    return out
+
+
+def same_rows(got, want, what):
+    missing = sorted(set(want) - set(got))
+    extra = sorted(set(got) - set(want))
+    expect(not missing and not extra,
+           f"{what}: LanceDB lacks {missing[:8]}, has extra {extra[:8]}")
+    for name, w in want.items():
+        for c in COLUMNS:
+            expect(got[name][c] == w[c], f"{what}: row {name}: {c} is "
+                   f"{got[name][c]!r}, expected {w[c]!r}")
+
+
+def lancefs(*args, check=True, timeout=120):
+    r = subprocess.run([LANCEFS, *args], capture_output=True, text=True,
+                       timeout=timeout)
+    if check and r.returncode:
+        raise AssertionError(f"lancefs {' '.join(args)}: exit "
+                             f"{r.returncode}: {r.stderr.strip()}")
+    return r
+
+
+@contextlib.contextmanager
+def workdir():
+    d = tempfile.mkdtemp(prefix="lancefs-wtest-")
+    try:
+        yield d
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def mounted(source, staging, *opts):
+    """Mounts SOURCE with its own staging folder; `lancefs umount` at the
+    end (which commits), and that must succeed when the body did."""
+    mnt = tempfile.mkdtemp(prefix="lancefs-wmnt-")
+    opts = (f"staging_dir={staging}",) + opts
+    lancefs("mount", "-o", ",".join(opts), source, mnt)
+    body_ok = False
+    try:
+        yield mnt
+        body_ok = True
+    finally:
+        r = lancefs("umount", mnt, check=False, timeout=300)
+        if os.path.ismount(mnt):
+            subprocess.run(["fusermount3", "-uz", mnt], capture_output=True)
+        with contextlib.suppress(OSError):
+            os.rmdir(mnt)
+        if body_ok:
+            expect(r.returncode == 0, f"lancefs umount: exit {r.returncode}: "
+                   f"{r.stderr.strip()}")
+            expect(not os.path.ismount(mnt), "still mounted after umount")
+
+
+def status(mnt):
+    with open(os.path.join(mnt, ".lancefs", "status")) as f:
+        return json.load(f)
+
+
+def errors_text(mnt):
+    with open(os.path.join(mnt, ".lancefs", "errors")) as f:
+        return f.read()
+
+
+def wait_for(cond, what, timeout=60):
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        if cond():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout} s: {what}")
+
+
+def wait_committed(mnt, timeout=60):
+    """Until nothing is staged (every row committed)."""
+    wait_for(lambda: status(mnt)["writes"]["staged_rows"] == 0,
+             f"{mnt}: rows still staged: {status(mnt).get('writes')}",
+             timeout)
+
+
+def sha256(data):
+    return hashlib.sha256(data).hexdigest()
+
+
+def file_sha(path):
+    with open(path, "rb") as f:
+        return sha256(f.read())
+
+
+def jpeg(seed, w=None, h=None):
+    """A real JPEG (noise, so each one differs), decodable by PIL."""
+    from PIL import Image
+    rng = random.Random(seed)
+    w = w or rng.randint(24, 200)
+    h = h or rng.randint(24, 160)
+    im = Image.frombytes("RGB", (w, h), rng.randbytes(w * h * 3))
+    buf = io.BytesIO()
+    im.save(buf, "JPEG", quality=90)
+    return buf.getvalue()
+
+
+def write(path, data):
+    with open(path, "wb" if isinstance(data, bytes) else "w") as f:
+        f.write(data)
+
+
+def sample(parent, name, seed, caption=True, label=True, score=True,
+           size=None):
+    """A sample folder parent/name (image.jpg, meta.json, caption.txt);
+    returns the row LanceDB must read back."""
+    d = os.path.join(parent, name)
+    os.makedirs(d)
+    img = jpeg(seed, *(size or (None, None)))
+    write(os.path.join(d, "image.jpg"), img)
+    meta = {}
+    if label:
+        meta["label"] = 1000 + seed
+    if score:
+        meta["score"] = seed + 0.5
+    write(os.path.join(d, "meta.json"), json.dumps(meta))
+    cap = f"sample {name} ✓ {seed}" if caption else None
+    if caption:
+        write(os.path.join(d, "caption.txt"), cap)
+    return {"image": sha256(img), "caption": cap,
+            "label": meta.get("label"), "score": meta.get("score"),
+            "bytes": img}
+
+
+def plain1(row):
+    """Drops the kept bytes: the form lance_rows() returns."""
+    return {c: row[c] for c in COLUMNS}
+
+
+def plain(rows):
+    return {n: plain1(r) for n, r in rows.items()}
+
+
+def cp(*args):
+    r = subprocess.run(["cp", *args], capture_output=True, text=True,
+                       timeout=300)
+    expect(r.returncode == 0, f"cp {' '.join(args)}: {r.stderr.strip()}")
+
+
+def listing(mnt):
+    return sorted(os.listdir(mnt))
+
+
+def check_versions(uri, before, file_version, latest_rows):
+    """Every version recorded in `before` (wtool versions) still opens in
+    LanceDB with its row count; every later one opens; the latest has
+    latest_rows; data files are all of file_version."""
+    now = wtool("versions", uri)
+    counts = {v["version"]: v["rows"] for v in now["versions"]}
+    for v in before["versions"]:
+        expect(counts.get(v["version"]) == v["rows"],
+               f"version {v['version']}: {counts.get(v['version'])} rows, "
+               f"had {v['rows']}")
+    expect(sorted(counts) == list(range(1, now["latest"] + 1)),
+           f"versions {sorted(counts)}")
+    expect(counts[now["latest"]] == latest_rows,
+           f"latest version {now['latest']}: {counts[now['latest']]} rows, "
+           f"expected {latest_rows}")
+    expect(now["file_versions"] == [file_version] and
+           now["data_format"] == file_version,
+           f"data files {now['file_versions']}, manifest "
+           f"{now['data_format']}, dataset is {file_version}")
+    return now
+
+
+def read_back(mnt, want, text_files):
+    """Every row of `want` reads back through the mount with the same
+    bytes: image.jpg, caption (caption.txt or meta.json), label, score."""
+    names = set(listing(mnt))
+    expect(set(want) <= names, f"mount lacks {sorted(set(want) - names)[:5]}")
+    for name, w in want.items():
+        d = os.path.join(mnt, name)
+        files = set(os.listdir(d))
+        if w["image"] is None:
+            expect("image.jpg" not in files, f"{name}: image.jpg for null")
+        else:
+            expect(file_sha(os.path.join(d, "image.jpg")) == w["image"],
+                   f"{name}/image.jpg: bytes differ")
+            if "bytes" in w:
+                expect(os.stat(os.path.join(d, "image.jpg")).st_size ==
+                       len(w["bytes"]), f"{name}/image.jpg: st_size")
+        with open(os.path.join(d, "meta.json")) as f:
+            meta = json.load(f)
+        expect(meta.get("label") == w["label"] and
+               meta.get("score") == w["score"],
+               f"{name}/meta.json: {meta}, expected label {w['label']} "
+               f"score {w['score']}")
+        expect(meta.get("name") == name, f"{name}/meta.json: name "
+               f"{meta.get('name')!r}")
+        if text_files:
+            if w["caption"] is None:
+                expect("caption.txt" not in files, f"{name}: caption.txt "
+                       "for a null caption")
+            else:
+                with open(os.path.join(d, "caption.txt"), "rb") as f:
+                    got = f.read().decode()
+                expect(got == w["caption"], f"{name}/caption.txt: {got!r}")
+        else:
+            expect(meta.get("caption") == w["caption"],
+                   f"{name}/meta.json caption {meta.get('caption')!r}")
+
+
+def fsync_path(path):
+    """fsync() of PATH (file or folder) opened read-only; returns 0 or the
+    errno."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+        return 0
+    except OSError as e:
+        return e.errno
+    finally:
+        os.close(fd)
+
+
+# ------------------------------------------------------------ tests
+
+def edit_cycle(ver):
+    """cp -r of folders and root-level images into a LanceDB-made dataset,
+    rm -r of two committed rows, overwrite of a committed image.jpg, rm of
+    a committed caption.txt; LanceDB reads exactly the expected rows,
+    every earlier version keeps its row count, and a new mount reads the
+    same bytes back."""
+    with workdir() as w:
+        uri = os.path.join(w, "db", "t.lance")
+        staging = os.path.join(w, "staging")
+        wtool("make", uri, "--version", ver, "--rows", 6)
+        want = lance_rows(uri)
+        expect(len(want) == 6, "make")
+        src = os.path.join(w, "src")
+        os.makedirs(src)
+        new = {f"new_{k:03d}": sample(src, f"new_{k:03d}", 10 + k,
+                                      size=(400, 300) if k == 0 else None)
+               for k in range(3)}
+        drops = {}
+        for k in range(2):
+            img = jpeg(50 + k)
+            write(os.path.join(src, f"drop_{k:03d}.jpg"), img)
+            drops[f"drop_{k:03d}"] = {"image": sha256(img), "caption": None,
+                                      "label": None, "score": None,
+                                      "bytes": img}
+        opts = ("name_column=name", "text_files=caption", "commit_delay=0.2")
+        with mounted(uri, staging, *opts) as mnt:
+            cp("-r", *[os.path.join(src, n) for n in new], mnt)
+            cp(*[os.path.join(src, n + ".jpg") for n in drops], mnt)
+            wait_committed(mnt)
+            want.update(plain(new))
+            want.update(plain(drops))
+            expect(listing(mnt) == sorted(want), f"after the commit the "
+                   f"mount lists {listing(mnt)}")
+            for n in drops:
+                expect(os.path.isdir(os.path.join(mnt, n)),
+                       f"committed root file {n} is no row folder")
+            mid = wtool("versions", uri)
+            expect(mid["versions"][-1]["rows"] == 11,
+                   f"after the first commits: {mid['versions']}")
+
+            # edits of committed rows
+            subprocess.run(["rm", "-r", os.path.join(mnt, "row_001"),
+                            os.path.join(mnt, "row_002")], check=True)
+            del want["row_001"], want["row_002"]
+            img = jpeg(77)
+            write(os.path.join(src, "new.jpg"), img)
+            cp(os.path.join(src, "new.jpg"),
+               os.path.join(mnt, "row_003", "image.jpg"))
+            want["row_003"] = dict(want["row_003"], image=sha256(img))
+            os.unlink(os.path.join(mnt, "row_005", "caption.txt"))
+            want["row_005"] = dict(want["row_005"], caption=None)
+
+            # what the user sees at once
+            names = listing(mnt)
+            expect("row_001" not in names and "row_002" not in names,
+                   f"rm -r rows still listed: {names}")
+            expect(file_sha(os.path.join(mnt, "row_003", "image.jpg")) ==
+                   sha256(img), "overwritten image.jpg reads old bytes")
+            expect(not os.path.exists(os.path.join(mnt, "row_005",
+                                                   "caption.txt")),
+                   "removed caption.txt still there")
+        got = lance_rows(uri)
+        same_rows(got, want, f"{ver}")
+        check_versions(uri, mid, ver, len(want))
+
+        # a new mount reads back what was copied
+        for n, r in list(new.items()) + list(drops.items()):
+            want[n] = r
+        with mounted(uri, staging, "name_column=name",
+                     "text_files=caption") as mnt:
+            read_back(mnt, want, text_files=True)
+            expect(listing(mnt) == sorted(want), f"remount lists "
+                   f"{listing(mnt)}")
+
+
+def interleaved_appends(ver):
+    """LanceDB appends after lancefs's commits and lancefs (mounted again)
+    after LanceDB's: every row is there, data files stay in the dataset's
+    file version."""
+    with workdir() as w:
+        uri = os.path.join(w, "db", "t.lance")
+        staging = os.path.join(w, "staging")
+        src = os.path.join(w, "src")
+        os.makedirs(src)
+        wtool("make", uri, "--version", ver, "--rows", 4)
+        want = lance_rows(uri)
+        opts = ("name_column=name", "commit_delay=0.2")
+        a = {f"a_{k:03d}": sample(src, f"a_{k:03d}", 20 + k) for k in range(2)}
+        with mounted(uri, staging, *opts) as mnt:
+            cp("-r", *[os.path.join(src, n) for n in a], mnt)
+        want.update(plain(a))
+        same_rows(lance_rows(uri), want, f"{ver} after lancefs")
+
+        wtool("append", uri, "--rows", 3, "--prefix", "lance", "--start", 100)
+        got = lance_rows(uri)
+        lance = {n: r for n, r in got.items() if n.startswith("lance_")}
+        expect(len(lance) == 3, f"LanceDB append: {sorted(got)}")
+        want.update(lance)
+        same_rows(got, want, f"{ver} after LanceDB")
+
+        b = {f"b_{k:03d}": sample(src, f"b_{k:03d}", 30 + k) for k in range(2)}
+        img = jpeg(39)
+        write(os.path.join(src, "b_drop.jpg"), img)
+        with mounted(uri, staging, *opts) as mnt:
+            expect(listing(mnt) == sorted(want),
+                   f"second mount lists {listing(mnt)}")
+            cp("-r", *[os.path.join(src, n) for n in b], mnt)
+            cp(os.path.join(src, "b_drop.jpg"), mnt)
+        want.update(plain(b))
+        want["b_drop"] = {"image": sha256(img), "caption": None,
+                          "label": None, "score": None}
+        same_rows(lance_rows(uri), want, f"{ver} after lancefs again")
+
+        before = wtool("versions", uri)
+        wtool("append", uri, "--rows", 2, "--prefix", "late", "--start", 200)
+        got = lance_rows(uri)
+        want.update({n: r for n, r in got.items() if n.startswith("late_")})
+        same_rows(got, want, f"{ver} at the end")
+        expect(len(want) == 4 + 2 + 3 + 3 + 2, f"{len(want)} rows")
+        check_versions(uri, before, ver, len(want))
+
+
+def test_new_dataset_from_cp_r():
+    """A URI where nothing exists, cp -r of folders, unmount: LanceDB reads
+    the inferred schema, the names, values and bytes; a new mount without
+    options names the rows by the folder names and reads the same bytes."""
+    for fmt in (None, "2.2"):
+        with workdir() as w:
+            uri = os.path.join(w, "nothing", "here", "new.lance")
+            staging = os.path.join(w, "staging")
+            src = os.path.join(w, "src")
+            os.makedirs(src)
+            rows = {f"cat_{k:03d}": sample(src, f"cat_{k:03d}", 40 + k)
+                    for k in range(3)}
+            opts = ("commit_delay=0.2",) + ((f"format_version={fmt}",)
+                                            if fmt else ())
+            with mounted(uri, staging, *opts) as mnt:
+                expect(listing(mnt) == [], "a new dataset is not empty")
+                cp("-r", *[os.path.join(src, n) for n in rows], mnt)
+            orc = oracle(uri)
+            fields = {f["name"]: (f["arrow_type"], f["nullable"])
+                      for f in orc["schema"]}
+            expect(orc["schema"][0]["name"] == "name",
+                   f"first column {orc['schema'][0]['name']}")
+            expect(fields == {"name": ("utf8", True),
+                              "image": ("binary", True),
+                              "caption": ("utf8", True),
+                              "label": ("int64", True),
+                              "score": ("float64", True)},
+                   f"inferred schema {fields}")
+            expect(orc["storage_version"] == (fmt or "2.0"),
+                   f"file version {orc['storage_version']}")
+            expect(orc["version"] == 1, f"version {orc['version']}")
+            same_rows(lance_rows(uri), plain(rows), f"new dataset {fmt}")
+            # lancefs.name_column=name is in the config: plain mount
+            with mounted(uri, staging) as mnt:
+                expect(listing(mnt) == sorted(rows),
+                       f"remount lists {listing(mnt)}")
+                read_back(mnt, rows, text_files=False)
+
+
+def test_fsync_commits_now():
+    """sync FILE, fsync() of an open file and of a row folder each commit
+    at once (commit_delay=60): a separate LanceDB process sees the row
+    while the mount stays mounted, and nothing is committed twice."""
+    with workdir() as w:
+        uri = os.path.join(w, "db", "t.lance")
+        staging = os.path.join(w, "staging")
+        src = os.path.join(w, "src")
+        os.makedirs(src)
+        wtool("make", uri, "--version", "2.1", "--rows", 2)
+        want = lance_rows(uri)
+        with mounted(uri, staging, "name_column=name",
+                     "commit_delay=60") as mnt:
+            # closed files, then coreutils sync FILE
+            a = sample(src, "fs_a", 60)
+            cp("-r", os.path.join(src, "fs_a"), mnt)
+            r = subprocess.run(["sync", os.path.join(mnt, "fs_a",
+                                                     "meta.json")],
+                               capture_output=True, text=True, timeout=120)
+            expect(r.returncode == 0, f"sync FILE: {r.stderr.strip()}")
+            expect(os.path.ismount(mnt), "not mounted")
+            want["fs_a"] = plain1(a)
+            same_rows(lance_rows(uri), want, "after sync FILE")
+
+            # fsync of a file still open for writing
+            os.mkdir(os.path.join(mnt, "fs_b"))
+            img = jpeg(61, 300, 200)
+            fd = os.open(os.path.join(mnt, "fs_b", "image.jpg"),
+                         os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            try:
+                half = len(img) // 2
+                os.write(fd, img[:half])
+                os.write(fd, img[half:])
+                os.fsync(fd)
+                want["fs_b"] = {"image": sha256(img), "caption": None,
+                                "label": None, "score": None}
+                same_rows(lance_rows(uri), want, "after fsync(fd)")
+            finally:
+                os.close(fd)
+
+            # fsync of the row folder
+            c = sample(src, "fs_c", 62)
+            cp("-r", os.path.join(src, "fs_c"), mnt)
+            expect(fsync_path(os.path.join(mnt, "fs_c")) == 0,
+                   "fsync of a staged row folder failed")
+            want["fs_c"] = plain1(c)
+            same_rows(lance_rows(uri), want, "after fsync(folder)")
+            st = status(mnt)["writes"]
+            expect(st["staged_rows"] == 0 and st["commits"] == 3,
+                   f"status after three fsyncs: {st}")
+        same_rows(lance_rows(uri), want, "after umount")
+
+
+def test_staged_rows_visible_at_once():
+    """After cp -r and before any commit the staged folders are listed,
+    their files read back the bytes written, .lancefs/status counts them,
+    and LanceDB does not have them yet."""
+    with workdir() as w:
+        uri = os.path.join(w, "db", "t.lance")
+        staging = os.path.join(w, "staging")
+        src = os.path.join(w, "src")
+        os.makedirs(src)
+        wtool("make", uri, "--version", "2.2", "--rows", 3)
+        want = lance_rows(uri)
+        rows = {f"vis_{k:03d}": sample(src, f"vis_{k:03d}", 70 + k)
+                for k in range(2)}
+        drop = jpeg(79)
+        write(os.path.join(src, "vis_drop.jpg"), drop)
+        with mounted(uri, staging, "name_column=name",
+                     "commit_delay=60") as mnt:
+            v0 = status(mnt)["version"]
+            cp("-r", *[os.path.join(src, n) for n in rows], mnt)
+            cp(os.path.join(src, "vis_drop.jpg"), mnt)
+            names = listing(mnt)
+            expect(names == sorted(list(want) + list(rows) +
+                                   ["vis_drop.jpg"]),
+                   f"mount lists {names}")
+            expect(os.path.isfile(os.path.join(mnt, "vis_drop.jpg")),
+                   "staged root file is no regular file")
+            expect(file_sha(os.path.join(mnt, "vis_drop.jpg")) ==
+                   sha256(drop), "staged root file reads other bytes")
+            for n in rows:
+                d = os.path.join(mnt, n)
+                expect(sorted(os.listdir(d)) ==
+                       ["caption.txt", "image.jpg", "meta.json"],
+                       f"{n} lists {os.listdir(d)}")
+                for f in os.listdir(d):
+                    with open(os.path.join(src, n, f), "rb") as a, \
+                            open(os.path.join(d, f), "rb") as b:
+                        expect(a.read() == b.read(), f"{n}/{f} reads "
+                               "other bytes than were written")
+                    expect(os.stat(os.path.join(d, f)).st_size ==
+                           os.stat(os.path.join(src, n, f)).st_size,
+                           f"{n}/{f}: st_size")
+            st = status(mnt)
+            expect(st["writes"]["staged_rows"] == 3,
+                   f"status staged_rows: {st['writes']}")
+            expect(st["writes"]["staged_bytes"] > 0, f"status {st['writes']}")
+            expect(st["writes"]["commits"] == 0 and st["version"] == v0,
+                   f"committed early: {st}")
+            expect(isinstance(st.get("pid"), int), f"status pid {st}")
+            same_rows(lance_rows(uri), want, "LanceDB before any commit")
+        want.update(plain(rows))
+        want["vis_drop"] = {"image": sha256(drop), "caption": None,
+                            "label": None, "score": None}
+        same_rows(lance_rows(uri), want, "after umount")
+
+
+def test_commit_file_and_command():
+    """Writing .lancefs/commit and `lancefs commit MNT` commit at once
+    (commit_delay=60); the command prints the new version."""
+    with workdir() as w:
+        uri = os.path.join(w, "db", "t.lance")
+        staging = os.path.join(w, "staging")
+        src = os.path.join(w, "src")
+        os.makedirs(src)
+        wtool("make", uri, "--version", "2.0", "--rows", 2)
+        want = lance_rows(uri)
+        a = {"c_000": sample(src, "c_000", 80)}
+        b = {"c_001": sample(src, "c_001", 81)}
+        with mounted(uri, staging, "name_column=name",
+                     "commit_delay=60") as mnt:
+            cp("-r", os.path.join(src, "c_000"), mnt)
+            with open(os.path.join(mnt, ".lancefs", "commit"), "w") as f:
+                f.write("1\n")
+            want.update(plain(a))
+            same_rows(lance_rows(uri), want, "after .lancefs/commit")
+            orc = oracle(uri)
+            st = status(mnt)
+            expect(st["writes"]["commits"] == 1 and
+                   st["writes"]["last_version"] == orc["version"] and
+                   st["writes"]["staged_rows"] == 0 and
+                   st["version"] == orc["version"],
+                   f"status {st}, LanceDB version {orc['version']}")
+            cp("-r", os.path.join(src, "c_001"), mnt)
+            r = lancefs("commit", mnt)
+            want.update(plain(b))
+            same_rows(lance_rows(uri), want, "after lancefs commit")
+            v = oracle(uri)["version"]
+            expect(str(v) in re.findall(r"\d+", r.stdout),
+                   f"lancefs commit printed {r.stdout!r}, version is {v}")
+            expect(status(mnt)["writes"]["commits"] == 2, "commits")
+            expect("c_001" in listing(mnt), "committed row not listed")
+
+
+def test_quiet_period_batches_commits():
+    """cp -r of 200 small folders with the default commit_delay makes a
+    handful of versions, not 200; every row arrives."""
+    with workdir() as w:
+        uri = os.path.join(w, "db", "t.lance")
+        staging = os.path.join(w, "staging")
+        src = os.path.join(w, "src")
+        os.makedirs(src)
+        wtool("make", uri, "--version", "2.0", "--rows", 2)
+        want = lance_rows(uri)
+        rows = {}
+        for k in range(200):
+            rows[f"q_{k:03d}"] = sample(src, f"q_{k:03d}", 1000 + k,
+                                        caption=k % 3 == 0, size=(8, 8))
+        before = wtool("versions", uri)
+        with mounted(uri, staging, "name_column=name") as mnt:
+            cp("-r", *[os.path.join(src, n) for n in sorted(rows)], mnt)
+            wait_committed(mnt, timeout=120)
+            made = status(mnt)["writes"]["commits"]
+        want.update(plain(rows))
+        same_rows(lance_rows(uri), want, "200 folders")
+        after = wtool("versions", uri)
+        new = after["latest"] - before["latest"]
+        expect(1 <= new < 10, f"cp -r of 200 folders made {new} versions "
+               f"({made} commits before umount)")
+
+
+# A JPEG start (SOI, APP0) and then noise: no frame, nothing decodes it.
+BAD_JPEG = (b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01"
+            b"\x00\x00" + bytes((k * 37 + 11) % 251 for k in range(2000)))
+
+
+def bad_cases(good):
+    """(row, files written, the file the refusal must name (None: only the
+    row), the fix (op, file, data; None = the good image), the values
+    LanceDB then holds)."""
+    return [
+        ("bad_unknown", {"image.jpg": good, "meta.json": '{"label": 1}',
+                         "extra.bin": b"\x00\x01"}, "extra.bin",
+         ("rm", "extra.bin", None),
+         {"label": 1, "score": None, "caption": None}),
+        ("bad_json", {"image.jpg": good, "meta.json": '{"label": '},
+         "meta.json", ("write", "meta.json", '{"label": 2, "score": 0.5}'),
+         {"label": 2, "score": 0.5, "caption": None}),
+        ("bad_type", {"image.jpg": good, "meta.json": '{"label": "seven"}'},
+         "meta.json", ("write", "meta.json", '{"label": 7}'),
+         {"label": 7, "score": None, "caption": None}),
+        ("bad_utf8", {"image.jpg": good, "meta.json": '{"label": 4}',
+                      "caption.txt": b"caf\xe9 \xff\xfe"}, "caption.txt",
+         ("write", "caption.txt", "café ✓".encode()),
+         {"label": 4, "score": None, "caption": "café ✓"}),
+        ("bad_missing", {"image.jpg": good, "meta.json": '{"score": 1.5}'},
+         None, ("write", "meta.json", '{"label": 5, "score": 1.5}'),
+         {"label": 5, "score": 1.5, "caption": None}),
+        ("bad_jpeg", {"image.jpg": BAD_JPEG, "meta.json": '{"label": 6}'},
+         "image.jpg", ("write", "image.jpg", None),
+         {"label": 6, "score": None, "caption": None}),
+    ]
+
+
+def test_bad_input_refused_then_fixed():
+    """Each kind of bad input: fsync fails with EINVAL, `lancefs commit`
+    fails, .lancefs/errors names the row and file, the row stays listed
+    and out of LanceDB; once fixed, fsync commits it and LanceDB reads it."""
+    with workdir() as w:
+        uri = os.path.join(w, "db", "t.lance")
+        staging = os.path.join(w, "staging")
+        wtool("make", uri, "--version", "2.2", "--rows", 3,
+              "--required", "label")
+        orc = oracle(uri)
+        expect([f["nullable"] for f in orc["schema"]
+                if f["name"] == "label"] == [False], "label is nullable")
+        want = lance_rows(uri)
+        good = jpeg(90, 40, 30)
+        problems = []
+        with mounted(uri, staging, "name_column=name", "text_files=caption",
+                     "validate_images", "commit_delay=60") as mnt:
+            for row, files, bad, fix, values in bad_cases(good):
+                try:
+                    d = os.path.join(mnt, row)
+                    os.mkdir(d)
+                    for f, data in files.items():
+                        write(os.path.join(d, f), data)
+                    target = os.path.join(d, bad or "meta.json")
+                    rc = fsync_path(target)
+                    expect(rc == errno.EINVAL, f"fsync gave "
+                           f"{errno.errorcode.get(rc, rc)}, not EINVAL")
+                    r = lancefs("commit", mnt, check=False)
+                    expect(r.returncode != 0 and r.stderr.strip(),
+                           f"lancefs commit: exit {r.returncode}, "
+                           f"stderr {r.stderr!r}")
+                    errs = errors_text(mnt)
+                    key = f"{row}/{bad}" if bad else row
+                    expect(any(key in line for line in errs.splitlines()),
+                           f".lancefs/errors has no line naming {key}: "
+                           f"{errs!r}")
+                    expect(row in listing(mnt), "refused row not listed")
+                    expect(status(mnt)["writes"]["refused_rows"] >= 1,
+                           f"status {status(mnt)['writes']}")
+                    expect(row not in lance_rows(uri), "refused row in "
+                           "LanceDB")
+                    op, f, data = fix
+                    if op == "rm":
+                        os.unlink(os.path.join(d, f))
+                    else:
+                        write(os.path.join(d, f),
+                              good if data is None else data)
+                    rc = fsync_path(os.path.join(d, "image.jpg"))
+                    expect(rc == 0, f"after the fix fsync gave "
+                           f"{errno.errorcode.get(rc, rc)}")
+                    want[row] = dict(values, image=sha256(good))
+                    got = lance_rows(uri)
+                    expect(row in got, "fixed row not in LanceDB")
+                    for c in COLUMNS:
+                        expect(got[row][c] == want[row][c],
+                               f"fixed row: {c} is {got[row][c]!r}, "
+                               f"expected {want[row][c]!r}")
+                except (AssertionError, OSError) as e:
+                    problems.append(f"{row}: {e}")
+                    # take the row out so that the next case starts clean
+                    shutil.rmtree(os.path.join(mnt, row), ignore_errors=True)
+            expect(not problems, "; ".join(problems))
+        same_rows(lance_rows(uri), want, "after umount")
+
+
+def test_rename_editor_and_junk_files():
+    """mv of a committed row is EPERM; an editor's write-temp-then-rename
+    inside a staged row and a truncate-and-rewrite give the final content;
+    .DS_Store, ._* and Thumbs.db in a copied folder are ignored."""
+    with workdir() as w:
+        uri = os.path.join(w, "db", "t.lance")
+        staging = os.path.join(w, "staging")
+        src = os.path.join(w, "src")
+        os.makedirs(src)
+        wtool("make", uri, "--version", "2.1", "--rows", 3)
+        want = lance_rows(uri)
+        junk = {"junk_000": sample(src, "junk_000", 95)}
+        for f, data in ((".DS_Store", b"\x00\x00\x00\x01Bud1" + bytes(64)),
+                        ("._image.jpg", b"\x00\x05\x16\x07" + bytes(60)),
+                        ("Thumbs.db", b"\xd0\xcf\x11\xe0" + bytes(60))):
+            write(os.path.join(src, "junk_000", f), data)
+        with mounted(uri, staging, "name_column=name", "text_files=caption",
+                     "commit_delay=60") as mnt:
+            try:
+                os.rename(os.path.join(mnt, "row_000"),
+                          os.path.join(mnt, "row_zzz"))
+                raise AssertionError("rename of a committed row worked")
+            except OSError as e:
+                expect(e.errno == errno.EPERM, f"rename of a row: {e}")
+            r = subprocess.run(["mv", os.path.join(mnt, "row_001"),
+                                os.path.join(mnt, "moved")],
+                               capture_output=True, text=True, timeout=60)
+            expect(r.returncode != 0 and "row_001" in listing(mnt) and
+                   "moved" not in listing(mnt), f"mv: {r.stderr}")
+
+            d = os.path.join(mnt, "ed_000")
+            os.mkdir(d)
+            img = jpeg(96)
+            write(os.path.join(d, "image.jpg"), img)
+            write(os.path.join(d, "caption.txt"), "first draft")
+            write(os.path.join(d, ".caption.txt.tmp"), "final ✓")
+            os.rename(os.path.join(d, ".caption.txt.tmp"),
+                      os.path.join(d, "caption.txt"))
+            with open(os.path.join(d, "caption.txt"), encoding="utf-8") as f:
+                expect(f.read() == "final ✓", "renamed caption.txt")
+            # a long meta.json, truncated and written shorter
+            write(os.path.join(d, "meta.json"),
+                  '{"label": 123456789, "score": 2.5, "caption": null}')
+            with open(os.path.join(d, "meta.json"), "r+") as f:
+                f.truncate(0)
+                f.write('{"label": 8}')
+            with open(os.path.join(d, "meta.json")) as f:
+                expect(f.read() == '{"label": 8}', "truncated meta.json")
+            # vim's write test and a swap file, removed again
+            write(os.path.join(d, "4913"), b"")
+            os.unlink(os.path.join(d, "4913"))
+            write(os.path.join(d, ".caption.txt.swp"), b"b0VIM 9.0")
+            os.unlink(os.path.join(d, ".caption.txt.swp"))
+            expect(sorted(os.listdir(d)) ==
+                   ["caption.txt", "image.jpg", "meta.json"],
+                   f"ed_000 lists {os.listdir(d)}")
+
+            cp("-r", os.path.join(src, "junk_000"), mnt)
+            with open(os.path.join(mnt, ".lancefs", "commit"), "w") as f:
+                f.write("1")
+            errs = errors_text(mnt)
+            expect("ed_000" not in errs and "junk_000" not in errs,
+                   f".lancefs/errors: {errs!r}")
+            expect(sorted(os.listdir(os.path.join(mnt, "junk_000"))) ==
+                   ["caption.txt", "image.jpg", "meta.json"],
+                   f"committed junk_000 lists "
+                   f"{os.listdir(os.path.join(mnt, 'junk_000'))}")
+        want["ed_000"] = {"image": sha256(img), "caption": "final ✓",
+                          "label": 8, "score": None}
+        want.update(plain(junk))
+        same_rows(lance_rows(uri), want, "after umount")
+        orc = oracle(uri)
+        expect([f["name"] for f in orc["schema"]] ==
+               ["name", "image", "caption", "label", "score"],
+               f"schema changed: {[f['name'] for f in orc['schema']]}")
+
+
+def per_version(fn):
+    tests = []
+    for ver in FILE_VERSIONS:
+        def t(ver=ver):
+            fn(ver)
+        t.__name__ = f"test_{fn.__name__}_{ver.replace('.', '_')}"
+        tests.append(t)
+    return tests
+
+
+TESTS = (per_version(edit_cycle) + per_version(interleaved_appends) +
+         [test_new_dataset_from_cp_r, test_fsync_commits_now,
+          test_staged_rows_visible_at_once, test_commit_file_and_command,
+          test_quiet_period_batches_commits,
+          test_bad_input_refused_then_fixed,
+          test_rename_editor_and_junk_files])
+
+
+def main():
+    only = os.environ.get("ONLY")
+    if not os.path.exists("/dev/fuse"):
+        print("FAIL: /dev/fuse is missing; the mount tests need FUSE")
+        print("0 passed, 1 failed")
+        return 1
+    passed = failed = 0
+    for t in TESTS:
+        if only and only not in t.__name__:
+            continue
+        t0 = time.time()
+        try:
+            t()
+            passed += 1
+            print(f"PASS {t.__name__} ({time.time() - t0:.1f} s)", flush=True)
+        except Exception:
+            failed += 1
+            print(f"FAIL {t.__name__} ({time.time() - t0:.1f} s)", flush=True)
+            traceback.print_exc()
+            sys.stderr.flush()
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
