@@ -34,6 +34,7 @@ struct ingest_opts {
 	const char *file_column;	/* root-level files; NULL: the only
 					 * binary column */
 	const char *format_version;	/* new dataset; NULL: "2.0" */
+	bool validate_images;		/* refuse undecodable JPEG/PNG */
 };
 
 /* ---------------------------------------------------------------- assembly */
