@@ -28,6 +28,7 @@
 
 #include <jansson.h>
 
+#include "imgcheck.h"
 #include "ingest.h"
 #include "render.h"
 
@@ -866,6 +867,7 @@ struct ingest_rows {
 	char *name_column;
 	char *file_column;
 	bool v20;
+	bool validate_images;
 	struct bld *cols;		/* one per top-level field */
 	struct lance_array *arrs;
 	uint64_t n_rows;
@@ -884,6 +886,7 @@ int ingest_rows_new(struct ingest_rows **out,
 		return LC_NOMEM(err);
 	r->schema = schema;
 	r->v20 = v20;
+	r->validate_images = opts && opts->validate_images;
 	r->cols = lc_calloc(schema->n_top, sizeof(*r->cols));
 	r->arrs = lc_calloc(schema->n_top, sizeof(*r->arrs));
 	if (opts && opts->name_column)
@@ -1121,6 +1124,17 @@ static int add_file(struct row *row, const char *dir, const char *file,
 	    !utf8_valid(sl->bytes.data, sl->bytes.len, &bad))
 		return refuse(err, &row->w, "not valid UTF-8 (byte %zu)",
 			      bad);
+	if (row->r->validate_images && is_binary(s->top[col])) {
+		/* w.file: the file's name, also for a root-level file */
+		const char *ext = strrchr(row->w.file, '.');
+
+		rc = imgcheck(sl->bytes.data, sl->bytes.len,
+			      ext ? ext + 1 : NULL, err);
+		if (rc)
+			lc_err_prefix(err, "%s/%s: ", row->w.row,
+				      row->w.file);
+		return rc;
+	}
 	return 0;
 }
 
