@@ -74,12 +74,31 @@ def lance_rows(uri):
 def same_rows(got, want, what):
     missing = sorted(set(want) - set(got))
     extra = sorted(set(got) - set(want))
-    expect(not missing and not extra,
-           f"{what}: LanceDB lacks {missing[:8]}, has extra {extra[:8]}")
-    for name, w in want.items():
+    diffs = [f"LanceDB lacks {missing[:8]}"] if missing else []
+    if extra:
+        diffs.append(f"LanceDB has extra {extra[:8]}")
+    for name, w in sorted(want.items()):
         for c in COLUMNS:
-            expect(got[name][c] == w[c], f"{what}: row {name}: {c} is "
-                   f"{got[name][c]!r}, expected {w[c]!r}")
+            if name in got and got[name][c] != w[c]:
+                diffs.append(f"row {name}: {c} is {got[name][c]!r}, "
+                             f"expected {w[c]!r}")
+    expect(not diffs, f"{what}: " + "; ".join(diffs))
+
+
+class Soft:
+    """Checks that go on after a failure, to report every problem of a
+    test at once."""
+    def __init__(self):
+        self.problems = []
+
+    def check(self, fn, *args, **kw):
+        try:
+            fn(*args, **kw)
+        except AssertionError as e:
+            self.problems.append(str(e))
+
+    def done(self):
+        expect(not self.problems, "\n  ".join([""] + self.problems))
 
 
 def lancefs(*args, check=True, timeout=120):
@@ -351,18 +370,19 @@ def edit_cycle(ver):
             expect(not os.path.exists(os.path.join(mnt, "row_005",
                                                    "caption.txt")),
                    "removed caption.txt still there")
-        got = lance_rows(uri)
-        same_rows(got, want, f"{ver}")
-        check_versions(uri, mid, ver, len(want))
+        soft = Soft()
+        soft.check(same_rows, lance_rows(uri), want, f"{ver}")
+        soft.check(check_versions, uri, mid, ver, len(want))
 
         # a new mount reads back what was copied
         for n, r in list(new.items()) + list(drops.items()):
             want[n] = r
         with mounted(uri, staging, "name_column=name",
                      "text_files=caption") as mnt:
-            read_back(mnt, want, text_files=True)
-            expect(listing(mnt) == sorted(want), f"remount lists "
-                   f"{listing(mnt)}")
+            soft.check(read_back, mnt, want, text_files=True)
+            soft.check(lambda: expect(listing(mnt) == sorted(want),
+                                      f"remount lists {listing(mnt)}"))
+        soft.done()
 
 
 def interleaved_appends(ver):
@@ -418,7 +438,10 @@ def test_new_dataset_from_cp_r():
     options names the rows by the folder names and reads the same bytes."""
     for fmt in (None, "2.2"):
         with workdir() as w:
-            uri = os.path.join(w, "nothing", "here", "new.lance")
+            # the dataset's folder does not exist; its parent must (a
+            # typo in the path should not make folders)
+            uri = os.path.join(w, "db", "new.lance")
+            os.mkdir(os.path.dirname(uri))
             staging = os.path.join(w, "staging")
             src = os.path.join(w, "src")
             os.makedirs(src)
