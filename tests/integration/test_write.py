@@ -740,6 +740,28 @@ def test_bad_input_refused_then_fixed():
                     problems.append(f"{row}: {e}")
                     # take the row out so that the next case starts clean
                     shutil.rmtree(os.path.join(mnt, row), ignore_errors=True)
+            # a refused row does not hold back a good one staged with it
+            try:
+                for row, meta in (("mixed_bad", '{"label": "x"}'),
+                                  ("mixed_good", '{"label": 11}')):
+                    os.mkdir(os.path.join(mnt, row))
+                    write(os.path.join(mnt, row, "image.jpg"), good)
+                    write(os.path.join(mnt, row, "meta.json"), meta)
+                rc = fsync_path(os.path.join(mnt, "mixed_good", "meta.json"))
+                expect(rc == 0, f"fsync of the good row gave "
+                       f"{errno.errorcode.get(rc, rc)}")
+                want["mixed_good"] = {"image": sha256(good), "label": 11,
+                                      "caption": None, "score": None}
+                got = lance_rows(uri)
+                expect("mixed_good" in got and "mixed_bad" not in got,
+                       f"LanceDB has {sorted(got)}")
+                expect("mixed_bad" in listing(mnt), "refused row not listed")
+                subprocess.run(["rm", "-r", os.path.join(mnt, "mixed_bad")],
+                               check=True)
+                expect("mixed_bad" not in listing(mnt),
+                       "removed refused row still listed")
+            except (AssertionError, OSError) as e:
+                problems.append(f"mixed: {e}")
             expect(not problems, "; ".join(problems))
         same_rows(lance_rows(uri), want, "after umount")
 
@@ -821,6 +843,70 @@ def test_rename_editor_and_junk_files():
                f"schema changed: {[f['name'] for f in orc['schema']]}")
 
 
+def test_update_and_replace_rows():
+    """Without text_files: a rewritten meta.json and a new caption.txt
+    update committed rows; rm -r of a committed row and cp -r of a folder
+    of the same name replaces it (listed at once); a staged row removed
+    before its commit, and a committed row updated and then removed, never
+    reach LanceDB."""
+    with workdir() as w:
+        uri = os.path.join(w, "db", "t.lance")
+        staging = os.path.join(w, "staging")
+        src = os.path.join(w, "src")
+        os.makedirs(src)
+        wtool("make", uri, "--version", "2.2", "--rows", 6)
+        want = lance_rows(uri)
+        soft = Soft()
+        with mounted(uri, staging, "name_column=name",
+                     "commit_delay=60") as mnt:
+            p = os.path.join(mnt, "row_000", "meta.json")
+            with open(p) as f:
+                meta = json.load(f)
+            meta["label"] = 999
+            write(p, json.dumps(meta))
+            want["row_000"] = dict(want["row_000"], label=999)
+
+            write(os.path.join(mnt, "row_004", "caption.txt"), "new ✓ 4")
+            want["row_004"] = dict(want["row_004"], caption="new ✓ 4")
+
+            subprocess.run(["rm", "-r", os.path.join(mnt, "row_001")],
+                           check=True)
+            repl = sample(src, "row_001", 97)
+            cp("-r", os.path.join(src, "row_001"), mnt)
+            want["row_001"] = plain1(repl)
+            soft.check(lambda: expect("row_001" in listing(mnt),
+                                      "a staged row named like a removed "
+                                      f"one is not listed: {listing(mnt)}"))
+            soft.check(lambda: expect(
+                sorted(os.listdir(os.path.join(mnt, "row_001"))) ==
+                ["caption.txt", "image.jpg", "meta.json"],
+                f"row_001 lists {os.listdir(os.path.join(mnt, 'row_001'))}"))
+            soft.check(lambda: expect(
+                file_sha(os.path.join(mnt, "row_001", "image.jpg")) ==
+                repl["image"], "replaced row_001 reads other bytes"))
+
+            sample(src, "gone", 98)
+            cp("-r", os.path.join(src, "gone"), mnt)
+            subprocess.run(["rm", "-r", os.path.join(mnt, "gone")],
+                           check=True)
+            soft.check(lambda: expect("gone" not in listing(mnt),
+                                      "removed staged row still listed"))
+
+            img = jpeg(99)
+            write(os.path.join(mnt, "row_002", "image.jpg"), img)
+            subprocess.run(["rm", "-r", os.path.join(mnt, "row_002")],
+                           check=True)
+            del want["row_002"]
+
+            r = lancefs("commit", mnt, check=False)
+            soft.check(lambda: expect(r.returncode == 0,
+                                      f"lancefs commit: {r.stderr}"))
+            soft.check(lambda: expect(listing(mnt) == sorted(want),
+                                      f"after the commit: {listing(mnt)}"))
+        soft.check(same_rows, lance_rows(uri), want, "after umount")
+        soft.done()
+
+
 def per_version(fn):
     tests = []
     for ver in FILE_VERSIONS:
@@ -836,7 +922,7 @@ TESTS = (per_version(edit_cycle) + per_version(interleaved_appends) +
           test_staged_rows_visible_at_once, test_commit_file_and_command,
           test_quiet_period_batches_commits,
           test_bad_input_refused_then_fixed,
-          test_rename_editor_and_junk_files])
+          test_rename_editor_and_junk_files, test_update_and_replace_rows])
 
 
 def main():
