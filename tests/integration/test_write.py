@@ -195,12 +195,13 @@ def write(path, data):
 
 
 def sample(parent, name, seed, caption=True, label=True, score=True,
-           size=None):
+           size=None, img=None):
     """A sample folder parent/name (image.jpg, meta.json, caption.txt);
     returns the row LanceDB must read back."""
     d = os.path.join(parent, name)
     os.makedirs(d)
-    img = jpeg(seed, *(size or (None, None)))
+    if img is None:
+        img = jpeg(seed, *(size or (None, None)))
     write(os.path.join(d, "image.jpg"), img)
     meta = {}
     if label:
@@ -447,6 +448,9 @@ def test_new_dataset_from_cp_r():
             os.makedirs(src)
             rows = {f"cat_{k:03d}": sample(src, f"cat_{k:03d}", 40 + k)
                     for k in range(3)}
+            # a 9 MiB value (many FUSE writes and reads)
+            big = b"\xff\xd8\xff\xe0" + random.Random(5).randbytes(9 << 20)
+            rows["big_000"] = sample(src, "big_000", 45, img=big)
             opts = ("commit_delay=0.2",) + ((f"format_version={fmt}",)
                                             if fmt else ())
             with mounted(uri, staging, *opts) as mnt:
@@ -907,6 +911,58 @@ def test_update_and_replace_rows():
         soft.done()
 
 
+def test_commit_over_lancedb_commits():
+    """LanceDB commits while rows are staged in the mount (its append is
+    the version lancefs meant to write): lancefs's commit rebases, and
+    LanceDB then holds both sides' rows; a row deleted on both sides is
+    gone once, and nothing else is lost or doubled."""
+    with workdir() as w:
+        uri = os.path.join(w, "db", "t.lance")
+        staging = os.path.join(w, "staging")
+        src = os.path.join(w, "src")
+        os.makedirs(src)
+        wtool("make", uri, "--version", "2.1", "--rows", 5)
+        want = lance_rows(uri)
+        soft = Soft()
+        rows = {f"reb_{k:03d}": sample(src, f"reb_{k:03d}", 110 + k)
+                for k in range(2)}
+        with mounted(uri, staging, "name_column=name",
+                     "commit_delay=60") as mnt:
+            cp("-r", *[os.path.join(src, n) for n in rows], mnt)
+            subprocess.run(["rm", "-r", os.path.join(mnt, "row_001")],
+                           check=True)
+            img = jpeg(115)
+            write(os.path.join(mnt, "row_003", "image.jpg"), img)
+            wtool("append", uri, "--rows", 2, "--prefix", "other",
+                  "--start", 300)
+            got = lance_rows(uri)
+            other = {n: r for n, r in got.items() if n.startswith("other_")}
+            expect(len(other) == 2, f"LanceDB append: {sorted(got)}")
+            r = lancefs("commit", mnt, check=False)
+            soft.check(lambda: expect(r.returncode == 0, "lancefs commit "
+                                      f"after LanceDB's: {r.stderr}"))
+            want.update(other)
+            want.update(plain(rows))
+            del want["row_001"]
+            want["row_003"] = dict(want["row_003"], image=sha256(img))
+            soft.check(same_rows, lance_rows(uri), want, "after the rebase")
+            soft.check(lambda: expect(listing(mnt) == sorted(want),
+                                      f"the mount lists {listing(mnt)}"))
+
+            # the same row deleted by both
+            subprocess.run(["rm", "-r", os.path.join(mnt, "row_002")],
+                           check=True)
+            wtool("delete", uri, "--where", "name = 'row_002'")
+            del want["row_002"]
+            r = lancefs("commit", mnt, check=False)
+            soft.check(same_rows, lance_rows(uri), want,
+                       f"after a double delete (commit exit "
+                       f"{r.returncode}: {r.stderr.strip()})")
+        soft.check(same_rows, lance_rows(uri), want, "after umount")
+        soft.check(check_versions, uri, {"versions": []}, "2.1", len(want))
+        soft.done()
+
+
 def per_version(fn):
     tests = []
     for ver in FILE_VERSIONS:
@@ -922,7 +978,8 @@ TESTS = (per_version(edit_cycle) + per_version(interleaved_appends) +
           test_staged_rows_visible_at_once, test_commit_file_and_command,
           test_quiet_period_batches_commits,
           test_bad_input_refused_then_fixed,
-          test_rename_editor_and_junk_files, test_update_and_replace_rows])
+          test_rename_editor_and_junk_files, test_update_and_replace_rows,
+          test_commit_over_lancedb_commits])
 
 
 def main():

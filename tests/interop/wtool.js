@@ -9,6 +9,9 @@
 //       makes that column non-nullable.  Prints {"version", "rows"}.
 //   node wtool.js append URI --rows N [--prefix P] [--start K]
 //       LanceDB appends rows made the same way.  Prints {"version", "rows"}.
+//   node wtool.js delete URI --where SQL
+//       LanceDB deletes the rows matching the SQL filter.  Prints
+//       {"version", "rows"}.
 //   node wtool.js versions URI
 //       Opens every version with checkout() and counts its rows; also the
 //       file versions (major.minor) of the latest version's data files.
@@ -33,13 +36,14 @@ function usage(msg) {
   if (msg) console.error(`wtool.js: ${msg}`);
   console.error('usage: node wtool.js make URI --version V --rows N [--prefix P] [--start K] [--required COL]\n' +
     '       node wtool.js append URI --rows N [--prefix P] [--start K]\n' +
+    '       node wtool.js delete URI --where SQL\n' +
     '       node wtool.js versions URI\n' +
     '       node wtool.js row URI K [--prefix P]');
   process.exit(1);
 }
 
 function parseArgs(argv) {
-  const o = { pos: [], prefix: 'row', start: 0, rows: null, version: null, required: [] };
+  const o = { pos: [], prefix: 'row', start: 0, rows: null, version: null, required: [], where: null };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const next = () => {
@@ -51,6 +55,7 @@ function parseArgs(argv) {
     else if (a === '--prefix') o.prefix = next();
     else if (a === '--start') o.start = Number(next());
     else if (a === '--required') o.required.push(next());
+    else if (a === '--where') o.where = next();
     else if (a.startsWith('--')) usage(`unknown option ${a}`);
     else o.pos.push(a);
   }
@@ -130,6 +135,19 @@ async function cmdAppend(o) {
   }
 }
 
+async function cmdDelete(o) {
+  const [uri] = o.pos;
+  if (!o.where) usage('delete needs --where');
+  const { conn, table } = await open(uri);
+  const t = await conn.openTable(table);
+  try {
+    await t.delete(o.where);
+    return { version: await t.version(), rows: await t.countRows() };
+  } finally {
+    t.close();
+  }
+}
+
 async function cmdVersions(o) {
   const [uri] = o.pos;
   const { conn, table } = await open(uri);
@@ -166,6 +184,7 @@ async function main() {
   let res;
   if (cmd === 'make') res = await cmdMake(o);
   else if (cmd === 'append') res = await cmdAppend(o);
+  else if (cmd === 'delete') res = await cmdDelete(o);
   else if (cmd === 'versions') res = await cmdVersions(o);
   else if (cmd === 'row') res = cmdRow(o);
   else usage(cmd ? `unknown command ${cmd}` : 'no command');
