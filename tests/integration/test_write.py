@@ -125,7 +125,11 @@ def mounted(source, staging, *opts):
     end (which commits), and that must succeed when the body did."""
     mnt = tempfile.mkdtemp(prefix="lancefs-wmnt-")
     opts = (f"staging_dir={staging}",) + opts
-    lancefs("mount", "-o", ",".join(opts), source, mnt)
+    try:
+        lancefs("mount", "-o", ",".join(opts), source, mnt)
+    except BaseException:
+        os.rmdir(mnt)
+        raise
     body_ok = False
     try:
         yield mnt
