@@ -2198,7 +2198,7 @@ int lancefs_mount_main(int argc, char **argv)
 	fs->gid = getgid();
 	fs->foreground = foreground;
 	/* writable unless ro or a pinned version (VIEW.md §3) */
-	vo.may_create = !mo.ro && !vo.version && !vo.tag;
+	vo.writable = !mo.ro && !vo.version && !vo.tag;
 	if (view_open(&fs->v, source, &vo, &err) ||
 	    view_root(&fs->top, fs->v, &err)) {
 		fprintf(stderr, "lancefs: %s\n", err.msg);
@@ -2207,7 +2207,7 @@ int lancefs_mount_main(int argc, char **argv)
 		goto out;
 	}
 	view_set_status_fn(fs->v, status_fn, fs);
-	if (vo.may_create && fs->top.kind == VN_ROOT) {
+	if (vo.writable && fs->top.kind == VN_ROOT) {
 		mo.wo.ingest.name_column = vo.name_column;
 		if (wr_open(&fs->w, fs->v, source, &mo.wo, on_moved, fs,
 			    &err)) {
