@@ -433,12 +433,14 @@ static bool overlay_of(struct lfs *fs, const struct mnode *m, uint64_t *id,
 	return !wr_file_find(fs->w, *id, name, fidx);
 }
 
-/* Control files change all the time, and so may anything a writable
- * mount shows live; everything else never does. */
+/* Control files change all the time; what a writable mount shows live
+ * changes through the kernel (which keeps its own attributes right) or
+ * at commits (which drop the entries that changed), so a second is
+ * safe; everything else never changes. */
 static double ttl_of(struct lfs *fs, const struct mnode *m)
 {
 	if (m->staged)
-		return 0.0;
+		return 1.0;
 	if (m->vn.kind == VN_CTL || m->vn.kind == VN_CTLFILE)
 		return 0.0;
 	return fs->w && m->live ? 1.0 : CACHE_TTL;
