@@ -1935,54 +1935,126 @@ struct plan {
 	const struct dels *dels;
 };
 
-/* Write the rows' data file (if any) and commit it with the deletions;
- * the batch brackets the commit. */
-static int commit_rows(uint64_t *new_version, struct ostore *st,
-		       struct staging *stg, struct ingest_rows *r,
-		       const struct plan *p, struct lc_err *err)
+/* The fragments a commit adds: one data file each. */
+struct frags {
+	struct lance_commit_frag *v;
+	struct lance_data_file *df;
+	char (*path)[128];
+	size_t n;
+};
+
+static void frags_free(struct frags *f)
+{
+	for (size_t i = 0; i < f->n; i++) {
+		lc_free(f->df[i].fields);
+		lc_free(f->df[i].column_indices);
+	}
+	lc_free(f->v);
+	lc_free(f->df);
+	lc_free(f->path);
+	memset(f, 0, sizeof(*f));
+}
+
+/* A commit holds at most this much row data in memory: beyond it the
+ * rows built so far go to a data file of their own (one fragment). */
+#define FRAGMENT_BYTES (64u << 20)
+
+static uint64_t rows_bytes(const struct ingest_rows *r)
+{
+	uint64_t n = 0;
+
+	for (size_t i = 0; i < r->schema->n_top; i++)
+		n += r->cols[i].values.len + r->cols[i].offsets.len;
+	return n;
+}
+
+/* Write the rows built so far as one data file under data/, then start
+ * the builders again. */
+static int flush_fragment(struct frags *f, struct ostore *st,
+			  struct ingest_rows *r, const struct plan *p,
+			  struct lc_err *err)
 {
 	const struct lance_schema *schema = r->schema;
 	struct lance_writer *wr = NULL;
-	struct lance_data_file df = { 0 };
-	struct lance_commit_frag frag = { 0 };
+	const struct lance_array *cols;
+	int32_t *top;
+	uint8_t *bytes = NULL;
+	size_t len = 0, n = f->n;
+	int rc;
+
+	if (!r->n_rows)
+		return 0;
+	{
+		struct lance_commit_frag *v = lc_realloc(f->v, (n + 1) *
+							      sizeof(*v));
+		struct lance_data_file *df;
+		char (*path)[128];
+
+		if (!v)
+			return LC_NOMEM(err);
+		f->v = v;
+		if (!(df = lc_realloc(f->df, (n + 1) * sizeof(*df))))
+			return LC_NOMEM(err);
+		f->df = df;
+		if (!(path = lc_realloc(f->path, (n + 1) * sizeof(*path))))
+			return LC_NOMEM(err);
+		f->path = path;
+		memset(&f->df[n], 0, sizeof(f->df[n]));
+	}
+	top = lc_calloc(schema->n_top ? schema->n_top : 1, sizeof(*top));
+	if (!top)
+		return LC_NOMEM(err);
+	for (size_t i = 0; i < schema->n_top; i++)
+		top[i] = schema->top[i]->id;
+	rc = lance_writer_new(&wr, schema, top, schema->n_top, p->major,
+			      p->minor, err);
+	if (!rc)
+		rc = ingest_rows_arrays(&cols, r, err);
+	if (!rc)
+		rc = lance_writer_add(wr, cols, err);
+	if (!rc)
+		rc = lance_writer_finish(wr, &bytes, &len, &f->df[n], err);
+	if (!rc)
+		rc = data_path(f->path[n], sizeof(f->path[n]), err);
+	if (!rc)
+		rc = ostore_put(st, f->path[n], bytes, len, 1, err);
+	lc_free(bytes);
+	lance_writer_free(wr);
+	lc_free(top);
+	if (rc) {
+		lc_free(f->df[n].fields);
+		lc_free(f->df[n].column_indices);
+		return rc;
+	}
+	f->df[n].path = NULL;
+	memset(&f->v[n], 0, sizeof(f->v[n]));
+	f->v[n].n_files = 1;
+	f->v[n].physical_rows = r->n_rows;
+	f->n++;
+	for (size_t i = 0; i < schema->n_top; i++)
+		bld_truncate(&r->cols[i], 0);	/* buffers kept for reuse */
+	r->n_rows = 0;
+	return 0;
+}
+
+/* Commit the fragments written and the deletions; the batch brackets
+ * the commit. */
+static int commit_rows(uint64_t *new_version, struct ostore *st,
+		       struct staging *stg, const struct lance_schema *schema,
+		       struct frags *f, const struct plan *p,
+		       struct lc_err *err)
+{
 	struct lance_commit c = { 0 };
 	struct staging_batch b = { 0 };
 	struct lance_kv kv = { 0 };
-	const struct lance_array *cols;
-	int32_t *top = NULL;
-	uint8_t *bytes = NULL;
-	size_t len = 0;
-	char path[128];
-	int rc = 0;
+	int rc;
 
-	if (ingest_rows_count(r)) {
-		top = lc_calloc(schema->n_top ? schema->n_top : 1,
-				sizeof(*top));
-		if (!top)
-			return LC_NOMEM(err);
-		for (size_t i = 0; i < schema->n_top; i++)
-			top[i] = schema->top[i]->id;
-		rc = lance_writer_new(&wr, schema, top, schema->n_top,
-				      p->major, p->minor, err);
-		if (!rc)
-			rc = ingest_rows_arrays(&cols, r, err);
-		if (!rc)
-			rc = lance_writer_add(wr, cols, err);
-		if (!rc)
-			rc = lance_writer_finish(wr, &bytes, &len, &df, err);
-		if (!rc)
-			rc = data_path(path, sizeof(path), err);
-		if (!rc)
-			rc = ostore_put(st, path, bytes, len, 1, err);
-		if (rc)
-			goto out;
-		df.path = path;
-		frag.files = &df;
-		frag.n_files = 1;
-		frag.physical_rows = ingest_rows_count(r);
-		c.appends = &frag;
-		c.n_appends = 1;
+	for (size_t i = 0; i < f->n; i++) {
+		f->df[i].path = f->path[i];
+		f->v[i].files = &f->df[i];
 	}
+	c.appends = f->v;
+	c.n_appends = f->n;
 	c.deletes = p->dels->v;
 	c.n_deletes = p->dels->n;
 	rc = staging_batch_begin(&b, stg, p->ids, p->n_ids, p->read_version,
@@ -2020,13 +2092,9 @@ static int commit_rows(uint64_t *new_version, struct ostore *st,
 		lc_err_prefix(err, "version %" PRIu64 " committed, but: ",
 			      *new_version);
 out:
+	for (size_t i = 0; i < f->n; i++)
+		f->df[i].path = NULL;
 	staging_batch_reset(&b);
-	df.path = NULL;
-	lc_free(df.fields);
-	lc_free(df.column_indices);
-	lc_free(bytes);
-	lance_writer_free(wr);
-	lc_free(top);
 	return rc;
 }
 
@@ -2065,6 +2133,7 @@ int ingest_commit_rows(uint64_t *new_version, uint64_t *n_committed,
 	struct ingest_rows *r = NULL;
 	struct ingest_src *src = NULL;
 	struct dels dels = { 0 };
+	struct frags frags = { 0 };
 	struct plan p = { 0 };
 	uint64_t *ids = NULL, *sorted = NULL;
 	size_t n_ids = 0, n_src = 0;
@@ -2160,15 +2229,21 @@ int ingest_commit_rows(uint64_t *new_version, uint64_t *n_committed,
 				goto out;
 		}
 		ids[n_ids++] = sr->id;
+		if (rows_bytes(r) >= FRAGMENT_BYTES &&
+		    (rc = flush_fragment(&frags, st, r, &p, err)))
+			goto out;
 	}
 	if (!n_ids)
+		goto out;
+	rc = flush_fragment(&frags, st, r, &p, err);
+	if (rc)
 		goto out;
 	p.data_format = o.format_version ? o.format_version : "2.0";
 	p.name_column = o.name_column;
 	p.ids = ids;
 	p.n_ids = n_ids;
 	p.dels = &dels;
-	rc = commit_rows(new_version, st, stg, r, &p, err);
+	rc = commit_rows(new_version, st, stg, r->schema, &frags, &p, err);
 	if (!rc && n_committed)
 		*n_committed = n_ids;
 out:
@@ -2176,6 +2251,7 @@ out:
 	lance_snapshot_free(snap);
 	lance_schema_reset(&inferred);
 	dels_free(&dels);
+	frags_free(&frags);
 	lc_free(cfg_name);
 	lc_free(ids);
 	lc_free(sorted);

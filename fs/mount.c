@@ -433,12 +433,14 @@ static bool overlay_of(struct lfs *fs, const struct mnode *m, uint64_t *id,
 	return !wr_file_find(fs->w, *id, name, fidx);
 }
 
-/* Control files change all the time, and so may anything a writable
- * mount shows live; everything else never does. */
+/* Control files change all the time; what a writable mount shows live
+ * changes through the kernel (which keeps its own attributes right) or
+ * at commits (which drop the entries that changed), so a second is
+ * safe; everything else never changes. */
 static double ttl_of(struct lfs *fs, const struct mnode *m)
 {
 	if (m->staged)
-		return 0.0;
+		return 1.0;
 	if (m->vn.kind == VN_CTL || m->vn.kind == VN_CTLFILE)
 		return 0.0;
 	return fs->w && m->live ? 1.0 : CACHE_TTL;
@@ -2198,7 +2200,7 @@ int lancefs_mount_main(int argc, char **argv)
 	fs->gid = getgid();
 	fs->foreground = foreground;
 	/* writable unless ro or a pinned version (VIEW.md §3) */
-	vo.may_create = !mo.ro && !vo.version && !vo.tag;
+	vo.writable = !mo.ro && !vo.version && !vo.tag;
 	if (view_open(&fs->v, source, &vo, &err) ||
 	    view_root(&fs->top, fs->v, &err)) {
 		fprintf(stderr, "lancefs: %s\n", err.msg);
@@ -2207,7 +2209,7 @@ int lancefs_mount_main(int argc, char **argv)
 		goto out;
 	}
 	view_set_status_fn(fs->v, status_fn, fs);
-	if (vo.may_create && fs->top.kind == VN_ROOT) {
+	if (vo.writable && fs->top.kind == VN_ROOT) {
 		mo.wo.ingest.name_column = vo.name_column;
 		if (wr_open(&fs->w, fs->v, source, &mo.wo, on_moved, fs,
 			    &err)) {

@@ -220,8 +220,10 @@ int staging_row_find(uint64_t *id, struct staging *s, const char *name)
 	return 0;
 }
 
-/* Write `len` bytes to DIR/NAME through a temp file and a rename, all
- * synced: a crash leaves the old file or the new one. */
+/* Write `len` bytes to DIR/NAME through a temp file and a rename: a
+ * crash leaves the old file or the new one. Not synced: the writes
+ * thread syncs the staging's file system every second, and a batch
+ * syncs it before it names its rows (one syncfs, not one per row). */
 static int put_file(const char *dir, const char *name, const void *data,
 		    size_t len)
 {
@@ -233,13 +235,11 @@ static int put_file(const char *dir, const char *name, const void *data,
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return errno;
-	if (write(fd, data, len) != (ssize_t)len || fsync(fd) < 0)
+	if (write(fd, data, len) != (ssize_t)len)
 		rc = errno ? errno : EIO;
 	close(fd);
 	if (!rc && rename(tmp, path) < 0)
 		rc = errno;
-	if (!rc)
-		rc = sync_dir(dir);
 	if (rc)
 		unlink(tmp);
 	return rc;
@@ -663,11 +663,15 @@ int staging_batch_begin(struct staging_batch *out, struct staging *s,
 	out->read_version = read_version;
 	new_uuid(out->uuid);
 	/* the rows' files reach the disk before the batch names them */
-	for (size_t i = 0; i < n; i++) {
-		staging_row_path(dir, sizeof(dir), s, rows[i]);
-		if ((rc = sync_dir(dir)))
-			goto sys;
+	snprintf(dir, sizeof(dir), "%s/rows", s->dir);
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
+	    syncfs(fd) < 0) {
+		rc = errno;
+		if (fd >= 0)
+			close(fd);
+		goto sys;
 	}
+	close(fd);
 	lc_buf_init(&b, 0);
 	rc = lc_buf_printf(&b, err, "lancefs-batch 1\n%s\n%" PRIu64 "\n",
 			   out->uuid, read_version);

@@ -78,7 +78,7 @@ struct view_ds {
 	struct vtime *vt;	/* every version, ascending; lazily */
 	size_t n_vt;
 	bool vt_listed;
-	bool fresh;		/* may have no version yet (may_create) */
+	bool fresh;		/* may have no version yet (writable) */
 };
 
 /*
@@ -815,7 +815,7 @@ static int copy_opts(struct view_opts *dst, const struct view_opts *src,
 	memset(dst, 0, sizeof(*dst));
 	dst->version = src->version;
 	dst->text_all = src->text_all;
-	dst->may_create = src->may_create;
+	dst->writable = src->writable;
 	if ((src->name_column &&
 	     !(dst->name_column = lc_strdup(src->name_column))) ||
 	    (src->tag && !(dst->tag = lc_strdup(src->tag))))
@@ -884,7 +884,7 @@ int view_open(struct view **out, const char *source,
 	rc = copy_opts(&v->opts, opts ? opts : &none, err);
 	if (!rc && !(v->source = lc_strdup(source)))
 		rc = LC_NOMEM(err);
-	fresh = v->opts.may_create && !v->opts.version && !v->opts.tag &&
+	fresh = v->opts.writable && !v->opts.version && !v->opts.tag &&
 		names_dataset(source);
 	if (!rc && fresh)
 		rc = make_local_dir(source, err);
@@ -1011,6 +1011,12 @@ int view_root(struct vnode *out, struct view *v, struct lc_err *err)
 
 static const char *const ctl_names[VIEW_CTL_COUNT] = { "status", "errors",
 							"commit" };
+
+/* .lancefs/commit only where a write can commit */
+static int ctl_count(const struct view *v)
+{
+	return v->opts.writable ? VIEW_CTL_COUNT : VIEW_CTL_COMMIT;
+}
 
 static void row_name(char *out, size_t cap, const struct view_snap *s,
 		     uint64_t index, uint64_t number)
@@ -1344,7 +1350,7 @@ int view_lookup(struct vnode *out, struct view *v, const struct vnode *dir,
 	case VN_ROW:
 		return lookup_in_row(out, dir, name, err);
 	case VN_CTL:
-		for (int i = 0; i < VIEW_CTL_COUNT; i++)
+		for (int i = 0; i < ctl_count(v); i++)
 			if (!strcmp(name, ctl_names[i])) {
 				vnode_copy(out, dir);
 				out->kind = VN_CTLFILE;
@@ -1514,7 +1520,7 @@ int view_readdir(struct view *v, const struct vnode *dir, uint64_t start,
 	case VN_TAGS:
 		return list_tags(dir, start, cb, ctx, err);
 	case VN_CTL:
-		for (uint64_t i = start; i < VIEW_CTL_COUNT; i++) {
+		for (uint64_t i = start; i < (uint64_t)ctl_count(v); i++) {
 			struct vnode node;
 			int rc;
 

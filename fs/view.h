@@ -35,10 +35,11 @@ struct view_opts {
 	size_t n_exts;
 	uint64_t version;	/* version=N (0: latest) */
 	char *tag;		/* tag=NAME */
-	bool may_create;	/* a writable mount: a SOURCE ending in
-				 * .lance with no dataset yet opens as an
-				 * empty dataset (version 0), made by its
-				 * first commit */
+	bool writable;		/* a writable mount: .lancefs/commit is
+				 * shown, and a SOURCE ending in .lance
+				 * with no dataset yet opens as an empty
+				 * dataset (version 0), made by its first
+				 * commit */
 };
 
 void view_opts_reset(struct view_opts *o);
