@@ -660,9 +660,9 @@ BAD_JPEG = (b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01"
 
 
 def bad_cases(good):
-    """(row, files written, the file the refusal must name (None: only the
-    row), the fix (op, file, data; None = the good image), the values
-    LanceDB then holds)."""
+    """(row, files written (None: a folder), the file the refusal must
+    name (None: only the row), the fix (op, file, data; None = the good
+    image), the values LanceDB then holds)."""
     return [
         ("bad_unknown", {"image.jpg": good, "meta.json": '{"label": 1}',
                          "extra.bin": b"\x00\x01"}, "extra.bin",
@@ -709,8 +709,12 @@ def test_bad_input_refused_then_fixed():
                     d = os.path.join(mnt, row)
                     os.mkdir(d)
                     for f, data in files.items():
-                        write(os.path.join(d, f), data)
-                    target = os.path.join(d, bad or "meta.json")
+                        if data is None:
+                            os.mkdir(os.path.join(d, f))
+                        else:
+                            write(os.path.join(d, f), data)
+                    target = os.path.join(d, bad if files.get(bad) is not
+                                          None else "meta.json")
                     rc = fsync_path(target)
                     expect(rc == errno.EINVAL, f"fsync gave "
                            f"{errno.errorcode.get(rc, rc)}, not EINVAL")
@@ -731,6 +735,8 @@ def test_bad_input_refused_then_fixed():
                     op, f, data = fix
                     if op == "rm":
                         os.unlink(os.path.join(d, f))
+                    elif op == "rmdir":
+                        os.rmdir(os.path.join(d, f))
                     else:
                         write(os.path.join(d, f),
                               good if data is None else data)
@@ -748,6 +754,31 @@ def test_bad_input_refused_then_fixed():
                     problems.append(f"{row}: {e}")
                     # take the row out so that the next case starts clean
                     shutil.rmtree(os.path.join(mnt, row), ignore_errors=True)
+            # a folder inside a row: refused when made (any errno), or
+            # else at commit, naming it
+            try:
+                d = os.path.join(mnt, "bad_subdir")
+                os.mkdir(d)
+                write(os.path.join(d, "image.jpg"), good)
+                write(os.path.join(d, "meta.json"), '{"label": 9}')
+                try:
+                    os.mkdir(os.path.join(d, "sub"))
+                except OSError:
+                    pass
+                else:
+                    rc = fsync_path(os.path.join(d, "meta.json"))
+                    expect(rc == errno.EINVAL, f"fsync gave "
+                           f"{errno.errorcode.get(rc, rc)}, not EINVAL")
+                    expect("bad_subdir/sub" in errors_text(mnt),
+                           ".lancefs/errors does not name bad_subdir/sub")
+                    os.rmdir(os.path.join(d, "sub"))
+                rc = fsync_path(os.path.join(d, "meta.json"))
+                expect(rc == 0, f"fsync gave {errno.errorcode.get(rc, rc)}")
+                want["bad_subdir"] = {"image": sha256(good), "label": 9,
+                                      "caption": None, "score": None}
+            except (AssertionError, OSError) as e:
+                problems.append(f"bad_subdir: {e}")
+
             # a refused row does not hold back a good one staged with it
             try:
                 for row, meta in (("mixed_bad", '{"label": "x"}'),
@@ -798,6 +829,11 @@ def test_rename_editor_and_junk_files():
                 raise AssertionError("rename of a committed row worked")
             except OSError as e:
                 expect(e.errno == errno.EPERM, f"rename of a row: {e}")
+            try:
+                os.mkdir(os.path.join(mnt, "row_002"))
+                raise AssertionError("mkdir of a committed row's name worked")
+            except FileExistsError:
+                pass
             r = subprocess.run(["mv", os.path.join(mnt, "row_001"),
                                 os.path.join(mnt, "moved")],
                                capture_output=True, text=True, timeout=60)
@@ -967,6 +1003,31 @@ def test_commit_over_lancedb_commits():
         soft.done()
 
 
+def test_commit_rows_limit():
+    """-o commit_rows=5 with commit_delay=60: once more than 5 rows are
+    staged they are committed without waiting out the delay."""
+    with workdir() as w:
+        uri = os.path.join(w, "db", "t.lance")
+        staging = os.path.join(w, "staging")
+        src = os.path.join(w, "src")
+        os.makedirs(src)
+        wtool("make", uri, "--version", "2.0", "--rows", 2)
+        want = lance_rows(uri)
+        rows = {f"cr_{k:03d}": sample(src, f"cr_{k:03d}", 120 + k,
+                                      size=(16, 16)) for k in range(12)}
+        with mounted(uri, staging, "name_column=name", "commit_delay=60",
+                     "commit_rows=5") as mnt:
+            cp("-r", *[os.path.join(src, n) for n in sorted(rows)], mnt)
+            wait_for(lambda: status(mnt)["writes"]["commits"] >= 1,
+                     f"no commit at 12 staged rows: {status(mnt)}", 20)
+            got = lance_rows(uri)
+            n = sum(1 for x in got if x.startswith("cr_"))
+            expect(n >= 5, f"LanceDB has {n} of the rows after the "
+                   "commit_rows commit")
+        want.update(plain(rows))
+        same_rows(lance_rows(uri), want, "after umount")
+
+
 def per_version(fn):
     tests = []
     for ver in FILE_VERSIONS:
@@ -983,7 +1044,7 @@ TESTS = (per_version(edit_cycle) + per_version(interleaved_appends) +
           test_quiet_period_batches_commits,
           test_bad_input_refused_then_fixed,
           test_rename_editor_and_junk_files, test_update_and_replace_rows,
-          test_commit_over_lancedb_commits])
+          test_commit_over_lancedb_commits, test_commit_rows_limit])
 
 
 def main():
