@@ -652,6 +652,7 @@ def test_quiet_period_batches_commits():
         new = after["latest"] - before["latest"]
         expect(1 <= new < 10, f"cp -r of 200 folders made {new} versions "
                f"({made} commits before umount)")
+        print(f"  cp -r of 200 folders: {new} version(s)")
 
 
 # A JPEG start (SOI, APP0) and then noise: no frame, nothing decodes it.
