@@ -435,6 +435,10 @@ def interleaved_appends(ver):
         same_rows(got, want, f"{ver} at the end")
         expect(len(want) == 4 + 2 + 3 + 3 + 2, f"{len(want)} rows")
         check_versions(uri, before, ver, len(want))
+        # and a new mount reads back every row, ours and LanceDB's
+        with mounted(uri, staging, "name_column=name") as mnt:
+            expect(listing(mnt) == sorted(want), f"lists {listing(mnt)}")
+            read_back(mnt, want, text_files=False)
 
 
 def test_new_dataset_from_cp_r():
