@@ -536,6 +536,16 @@ def test_fsync_commits_now():
             st = status(mnt)["writes"]
             expect(st["staged_rows"] == 0 and st["commits"] == 3,
                    f"status after three fsyncs: {st}")
+
+            # sync FILE of an overwritten file of a committed row
+            img = jpeg(63)
+            write(os.path.join(mnt, "row_000", "image.jpg"), img)
+            r = subprocess.run(["sync", os.path.join(mnt, "row_000",
+                                                     "image.jpg")],
+                               capture_output=True, text=True, timeout=120)
+            expect(r.returncode == 0, f"sync FILE: {r.stderr.strip()}")
+            want["row_000"] = dict(want["row_000"], image=sha256(img))
+            same_rows(lance_rows(uri), want, "after sync of an update")
         same_rows(lance_rows(uri), want, "after umount")
 
 
