@@ -890,18 +890,19 @@ static int staged_row_cb(void *ctx, uint64_t pos, uint64_t id,
 	if (m.staged == SK_FILE &&
 	    wr_file_find(d->fs->w, id, name, &m.fidx))
 		return 0;
-	/* a committed row of the same name hides it until it commits */
+	/* a committed row of the same name (not being deleted) hides it
+	 * until it commits */
 	{
-		struct vnode root, other;
+		struct mnode root = { 0 }, other;
 		int hidden = 0;
 
-		if (!view_root(&root, d->fs->v, NULL)) {
-			if (!view_lookup(&other, d->fs->v, &root, name,
-					 NULL)) {
+		root.live = true;
+		if (!view_root(&root.vn, d->fs->v, NULL)) {
+			if (!live_row(d->fs, &root, name, &other, NULL)) {
 				hidden = 1;
-				vnode_reset(&other);
+				mnode_reset(&other);
 			}
-			vnode_reset(&root);
+			mnode_reset(&root);
 		}
 		if (hidden)
 			return 0;

@@ -312,6 +312,12 @@ static int file_add(struct wrow *r, const char *name, uint32_t *fidx,
 	return 0;
 }
 
+static bool over_limit(const struct writes *w)
+{
+	return (w->o.commit_rows && w->n_rows >= w->o.commit_rows) ||
+	       (w->o.commit_bytes && w->bytes >= w->o.commit_bytes);
+}
+
 static void changed(struct writes *w, struct wrow *r)
 {
 	now_mono(&r->last);
@@ -923,10 +929,7 @@ void wr_file_closed(struct writes *w, uint64_t id, uint32_t fidx, int fd,
 		changed(w, r);
 		w->dirty = true;
 		if (!r->writers) {
-			bool over = (w->o.commit_rows &&
-				     w->n_rows >= w->o.commit_rows) ||
-				    (w->o.commit_bytes &&
-				     w->bytes >= w->o.commit_bytes);
+			bool over = over_limit(w);
 
 			if (!w->armed || over) {
 				now_mono(&w->deadline);
@@ -1173,13 +1176,17 @@ struct fill {
 	struct wrow *r;		/* committing: only read here */
 	struct lc_err *err;
 	int rc;
+	char **copied;		/* committed files written to the folder */
+	size_t n_copied;
 };
 
 /*
- * The committed meta.json, less the columns the user set again by files
- * (caption.txt, image.png): the file wins, as it would in a new row.
+ * The committed meta.json, less the columns that files set (caption.txt
+ * with text_files=, the user's new image.png) or that the user removed
+ * by unlinking their file: the file wins, or its absence.
  */
 static int meta_without_files(struct lc_buf *b, const struct wrow *r,
+			      char *const *more, size_t n_more,
 			      struct lc_err *err)
 {
 	json_error_t je;
@@ -1191,8 +1198,12 @@ static int meta_without_files(struct lc_buf *b, const struct wrow *r,
 		json_decref(j);
 		return 0;	/* ingest says what is wrong with it */
 	}
-	for (size_t i = 0; i < r->n_files; i++) {
-		const char *n = r->files[i].name, *dot;
+	for (size_t i = 0; i < r->n_files + r->info.n_removed + n_more; i++) {
+		const char *n = i < r->n_files ? r->files[i].name :
+				i < r->n_files + r->info.n_removed ?
+				r->info.removed[i - r->n_files] :
+				more[i - r->n_files - r->info.n_removed];
+		const char *dot;
 
 		if (!n || !(dot = strrchr(n, '.')) || dot == n)
 			continue;
@@ -1240,7 +1251,21 @@ static int fill_cb(void *ctx, uint64_t index, const char *name,
 	lc_buf_init(&b, 0);
 	rc = view_read_file(&b, f->w->v, node, f->err);
 	if (!rc && !strcmp(name, "meta.json"))
-		rc = meta_without_files(&b, f->r, f->err);
+		rc = meta_without_files(&b, f->r, f->copied, f->n_copied,
+					f->err);
+	else if (!rc) {
+		char **v = lc_realloc(f->copied, (f->n_copied + 1) *
+						 sizeof(*v));
+
+		if (!v || !(v[f->n_copied] = lc_strdup(name))) {
+			if (v)
+				f->copied = v;
+			rc = LC_NOMEM(f->err);
+		} else {
+			f->copied = v;
+			f->n_copied++;
+		}
+	}
 	row_path(path, sizeof(path), f->w, f->r->id, name);
 	if (!rc) {
 		fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
@@ -1259,7 +1284,7 @@ static int fill_cb(void *ctx, uint64_t index, const char *name,
 
 static int fill_update(struct writes *w, struct wrow *r, struct lc_err *err)
 {
-	struct fill f = { w, r, err, 0 };
+	struct fill f = { w, r, err, 0, NULL, 0 };
 	struct vnode root, row;
 	int rc = view_root_at(&root, w->v, r->info.base.version, err);
 
@@ -1271,8 +1296,12 @@ static int fill_update(struct writes *w, struct wrow *r, struct lc_err *err)
 		return 0;	/* gone: ingest refuses the row */
 	if (rc)
 		return rc;
+	/* meta.json comes last, after the files it must give way to */
 	rc = view_readdir(w->v, &row, 0, fill_cb, &f, err);
 	vnode_reset(&row);
+	for (size_t i = 0; i < f.n_copied; i++)
+		lc_free(f.copied[i]);
+	lc_free(f.copied);
 	return rc ? rc : f.rc;
 }
 
@@ -1481,7 +1510,8 @@ static void hand_over(struct writes *w)
 	}
 }
 
-/* Rows left staged that will be ready once they settle: look again. */
+/* Rows left staged that will be ready once they settle: look again
+ * after the quiet period (or as soon as they settle, over a limit). */
 static void rearm(struct writes *w)
 {
 	pthread_mutex_lock(&w->mu);
@@ -1492,8 +1522,9 @@ static void rearm(struct writes *w)
 		    !no_op(r) && (!r->refused_gen || r->refused_gen != r->gen)) {
 			w->armed = true;
 			now_mono(&w->deadline);
-			add_secs(&w->deadline, w->o.commit_delay > WR_SETTLE ?
-					       w->o.commit_delay : WR_SETTLE);
+			add_secs(&w->deadline, over_limit(w) ||
+					       w->o.commit_delay < WR_SETTLE ?
+					       WR_SETTLE : w->o.commit_delay);
 		}
 	}
 	pthread_mutex_unlock(&w->mu);
