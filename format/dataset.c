@@ -704,6 +704,22 @@ fail:
 	return rc;
 }
 
+int lance_snapshot_empty(struct lance_snapshot **out, struct ostore *st,
+			 struct lc_err *err)
+{
+	struct lance_snapshot *s = lc_calloc(1, sizeof(*s));
+
+	*out = NULL;
+	if (!s || !(s->m = lc_calloc(1, sizeof(*s->m)))) {
+		lc_free(s);
+		return LC_NOMEM(err);
+	}
+	pthread_mutex_init(&s->mu, NULL);
+	s->st = st;
+	*out = s;
+	return 0;
+}
+
 void lance_snapshot_free(struct lance_snapshot *s)
 {
 	size_t nfiles = 0;
@@ -794,6 +810,16 @@ int lance_snapshot_find_row(struct lance_row_ref *out,
 		}
 	}
 	return LC_NOTFOUND(err, "no live row %" PRIu64, number);
+}
+
+bool lance_snapshot_row_live(const struct lance_snapshot *s,
+			     uint64_t fragment_id, uint64_t offset)
+{
+	for (size_t i = 0; i < s->m->n_fragments; i++)
+		if (s->m->fragments[i].id == fragment_id)
+			return offset < s->m->fragments[i].physical_rows &&
+			       !lance_deletion_contains(&s->dels[i], offset);
+	return false;
 }
 
 static const struct lance_field *top_of(const struct lance_field *f)

@@ -416,6 +416,9 @@ struct lance_row_ref {
 /* `version` 0 opens the latest. */
 int lance_snapshot_open(struct lance_snapshot **out, struct ostore *st,
 			uint64_t version, struct lc_err *err) LC_MUST_USE;
+/* Version 0 of a dataset that has no version yet: no rows, no fields. */
+int lance_snapshot_empty(struct lance_snapshot **out, struct ostore *st,
+			 struct lc_err *err) LC_MUST_USE;
 void lance_snapshot_free(struct lance_snapshot *s);
 const struct lance_manifest *lance_snapshot_manifest(
 	const struct lance_snapshot *s);
@@ -428,6 +431,10 @@ int lance_snapshot_row_at(struct lance_row_ref *out,
 int lance_snapshot_find_row(struct lance_row_ref *out,
 			    const struct lance_snapshot *s, uint64_t number,
 			    struct lc_err *err) LC_MUST_USE;
+/* True when the row at `offset` of the fragment with id `fragment_id`
+ * exists and is not deleted in this version. */
+bool lance_snapshot_row_live(const struct lance_snapshot *s,
+			     uint64_t fragment_id, uint64_t offset);
 /* Read physical rows [offset, offset + n) of `field` in fragment `frag`;
  * an all-null array when no data file of the fragment holds the field. */
 int lance_snapshot_read(struct lance_array *out, struct lance_snapshot *s,

@@ -26,12 +26,16 @@ static const char usage_text[] =
 	"                                       list a folder of the view\n"
 	"  lancefs cat [-o OPTS] SOURCE PATH    write a file of the view\n"
 	"  lancefs mount [-f] [-d] [-o OPTS] SOURCE MOUNTPOINT\n"
-	"  lancefs umount MOUNTPOINT\n"
+	"  lancefs umount MOUNTPOINT            commit staged rows, unmount\n"
+	"  lancefs commit MOUNTPOINT            commit staged rows now\n"
+	"  lancefs status [--json] MOUNTPOINT   the mount's .lancefs/status\n"
 	"\n"
 	"SOURCE is a dataset (/data/photos.lance, file:///data/photos.lance)\n"
 	"or a folder of datasets; a dataset may end in @N or @TAG.\n"
 	"OPTS: name_column=COL, text_files=COL[:COL...]|all, ext.COL=EXT,\n"
-	"      version=N, tag=NAME.  See lancefs(1).\n";
+	"      version=N, tag=NAME; mount also: ro, refresh=SEC, staging_dir=,\n"
+	"      commit_delay=SEC, commit_rows=N, commit_bytes=N, file_column=,\n"
+	"      format_version=2.0|2.1|2.2, validate_images.  See lancefs(1).\n";
 
 static int exit_code(const struct lc_err *err)
 {
@@ -467,7 +471,8 @@ out:
 static bool is_command(const char *s)
 {
 	static const char *const cmds[] = { "ls", "cat", "info", "mount",
-					    "umount", NULL };
+					    "umount", "commit", "status",
+					    NULL };
 
 	for (int i = 0; cmds[i]; i++)
 		if (!strcmp(s, cmds[i]))
@@ -501,6 +506,10 @@ int lancefs_cli(int argc, char **argv)
 		return lancefs_mount_main(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "umount"))
 		return lancefs_umount_main(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "commit"))
+		return lancefs_commit_main(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "status"))
+		return lancefs_status_main(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
 		fputs(usage_text, stdout);
 		return 0;

@@ -28,6 +28,7 @@
 
 #include <jansson.h>
 
+#include "imgcheck.h"
 #include "ingest.h"
 #include "render.h"
 
@@ -866,6 +867,7 @@ struct ingest_rows {
 	char *name_column;
 	char *file_column;
 	bool v20;
+	bool validate_images;
 	struct bld *cols;		/* one per top-level field */
 	struct lance_array *arrs;
 	uint64_t n_rows;
@@ -884,6 +886,7 @@ int ingest_rows_new(struct ingest_rows **out,
 		return LC_NOMEM(err);
 	r->schema = schema;
 	r->v20 = v20;
+	r->validate_images = opts && opts->validate_images;
 	r->cols = lc_calloc(schema->n_top, sizeof(*r->cols));
 	r->arrs = lc_calloc(schema->n_top, sizeof(*r->arrs));
 	if (opts && opts->name_column)
@@ -937,10 +940,11 @@ int ingest_rows_arrays(const struct lance_array **out, struct ingest_rows *r,
 	return 0;
 }
 
+/* Hidden files (.DS_Store, ._*, editors' swap files, the staging's own
+ * .name, .row and .w.*) and Thumbs.db are never values. */
 static bool is_junk(const char *name)
 {
-	return !strcmp(name, ".name") || !strcmp(name, ".DS_Store") ||
-	       !strcmp(name, "Thumbs.db") || !strncmp(name, "._", 2);
+	return name[0] == '.' || !strcmp(name, "Thumbs.db");
 }
 
 static bool utf8_valid(const uint8_t *s, size_t n, size_t *bad)
@@ -1120,6 +1124,17 @@ static int add_file(struct row *row, const char *dir, const char *file,
 	    !utf8_valid(sl->bytes.data, sl->bytes.len, &bad))
 		return refuse(err, &row->w, "not valid UTF-8 (byte %zu)",
 			      bad);
+	if (row->r->validate_images && is_binary(s->top[col])) {
+		/* w.file: the file's name, also for a root-level file */
+		const char *ext = strrchr(row->w.file, '.');
+
+		rc = imgcheck(sl->bytes.data, sl->bytes.len,
+			      ext ? ext + 1 : NULL, err);
+		if (rc)
+			lc_err_prefix(err, "%s/%s: ", row->w.row,
+				      row->w.file);
+		return rc;
+	}
 	return 0;
 }
 
@@ -1685,12 +1700,16 @@ struct staged {
 	char *name;
 	char path[4800];
 	bool is_file;
+	enum staging_kind kind;
+	struct staging_base base;
 };
 
 struct staged_list {
 	struct staged *v;
 	size_t n, cap;
 	const struct staging *stg;
+	const uint64_t *only;	/* sorted; NULL: every row */
+	size_t n_only;
 	struct lc_err *err;
 };
 
@@ -1706,14 +1725,42 @@ static void staged_free(struct staged_list *l)
  * one regular file named like the row (and not meta.json); the path is
  * then that file's.
  */
+static bool in_sorted(const uint64_t *v, size_t n, uint64_t x)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (v[mid] == x)
+			return true;
+		if (v[mid] < x)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return false;
+}
+
 static int staged_cb(void *ctx, uint64_t id, const char *name)
 {
 	struct staged_list *l = ctx;
+	struct staging_info info;
 	struct staged *s;
+	bool recorded;
 	char **names;
 	size_t n;
 	int rc;
 
+	if (l->only && !in_sorted(l->only, l->n_only, id))
+		return 0;
+	rc = staging_row_info(&info, l->stg, id, l->err);
+	if (rc)
+		return rc;
+	if (info.interrupted && !l->only) {
+		staging_info_reset(&info);
+		return 0;	/* waits for the user (staging.h) */
+	}
 	if (l->n == l->cap) {
 		size_t cap = l->cap ? l->cap * 2 : 64;
 		struct staged *nv = lc_realloc(l->v, cap * sizeof(*nv));
@@ -1726,15 +1773,24 @@ static int staged_cb(void *ctx, uint64_t id, const char *name)
 	s = &l->v[l->n];
 	memset(s, 0, sizeof(*s));
 	s->id = id;
+	s->kind = info.kind;
+	s->base = info.base;
+	recorded = info.recorded;
+	staging_info_reset(&info);
 	s->name = lc_strdup(name);
 	if (!s->name)
 		return LC_NOMEM(l->err);
 	l->n++;
 	staging_row_path(s->path, sizeof(s->path), l->stg, id);
+	if (s->kind == STAGING_UPDATE || s->kind == STAGING_DELETE)
+		return 0;
 	rc = list_dir(&names, &n, s->path, l->err);
 	if (rc)
 		return rc;
-	if (n == 1 && !strcmp(names[0], name) && strcmp(name, "meta.json")) {
+	/* a root-level file: recorded as one, or (rows staged before
+	 * .row existed) a folder holding only a file named like the row */
+	if ((s->kind == STAGING_FILE || !recorded) && n == 1 &&
+	    !strcmp(names[0], name) && strcmp(name, "meta.json")) {
 		char file[4500];
 		struct stat sb;
 
@@ -1768,42 +1824,31 @@ static int parse_format(uint16_t *major, uint16_t *minor, const char *v,
 	return 0;
 }
 
-/* The file version of the dataset at `read_version` (its existing data
+/* The file version of the dataset in snapshot `s` (its existing data
  * files', else its manifest's data_format) and, in *name_col (NULL if
  * none, caller frees), its config lancefs.name_column. */
 static int dataset_format(uint16_t *major, uint16_t *minor, char **name_col,
-			  struct ostore *st, uint64_t read_version,
-			  struct lc_err *err)
+			  const struct lance_snapshot *s, struct lc_err *err)
 {
-	struct lance_snapshot *s;
-	const struct lance_manifest *m;
-	int rc = lance_snapshot_open(&s, st, read_version, err);
+	const struct lance_manifest *m = lance_snapshot_manifest(s);
 
-	if (rc)
-		return rc;
-	m = lance_snapshot_manifest(s);
 	if (lance_manifest_config(m, "lancefs.name_column")) {
 		*name_col = lc_strdup(lance_manifest_config(
 			m, "lancefs.name_column"));
-		if (!*name_col) {
-			lance_snapshot_free(s);
+		if (!*name_col)
 			return LC_NOMEM(err);
-		}
 	}
 	if (m->n_fragments && m->fragments[0].n_files &&
 	    m->fragments[0].files[0].major >= 2) {
 		*major = (uint16_t)m->fragments[0].files[0].major;
 		*minor = (uint16_t)m->fragments[0].files[0].minor;
-		rc = 0;
 		if (*major != 2 || *minor > 2)
-			rc = LC_UNSUPPORTED(err, "data files of version %u.%u"
-					    " cannot be written", *major,
-					    *minor);
-	} else {
-		rc = parse_format(major, minor, m->data_format, err);
+			return LC_UNSUPPORTED(err, "data files of version "
+					      "%u.%u cannot be written",
+					      *major, *minor);
+		return 0;
 	}
-	lance_snapshot_free(s);
-	return rc;
+	return parse_format(major, minor, m->data_format, err);
 }
 
 static int data_path(char *out, size_t cap, struct lc_err *err)
@@ -1827,14 +1872,74 @@ static void hook(int point)
 		ingest__test_hook(point);
 }
 
-/* Write the rows' data file and commit it; the batch brackets the
- * commit. */
+/* Rows to delete, grouped by fragment for lance_commit. */
+struct dels {
+	struct lance_commit_delete *v;
+	uint32_t **offs;
+	size_t n;
+};
+
+static int dels_add(struct dels *d, uint64_t frag, uint64_t off,
+		    struct lc_err *err)
+{
+	size_t i;
+
+	for (i = 0; i < d->n && d->v[i].fragment_id != frag; i++)
+		;
+	if (i == d->n) {
+		struct lance_commit_delete *v = lc_realloc(d->v, (i + 1) *
+							     sizeof(*v));
+		uint32_t **o;
+
+		if (!v)
+			return LC_NOMEM(err);
+		d->v = v;
+		o = lc_realloc(d->offs, (i + 1) * sizeof(*o));
+		if (!o)
+			return LC_NOMEM(err);
+		d->offs = o;
+		memset(&d->v[i], 0, sizeof(d->v[i]));
+		d->v[i].fragment_id = frag;
+		d->offs[i] = NULL;
+		d->n++;
+	}
+	{
+		uint32_t *o = lc_realloc(d->offs[i], (d->v[i].n + 1) *
+						     sizeof(*o));
+
+		if (!o)
+			return LC_NOMEM(err);
+		d->offs[i] = o;
+		o[d->v[i].n++] = (uint32_t)off;
+		d->v[i].offsets = o;
+	}
+	return 0;
+}
+
+static void dels_free(struct dels *d)
+{
+	for (size_t i = 0; i < d->n; i++)
+		lc_free(d->offs[i]);
+	lc_free(d->offs);
+	lc_free(d->v);
+}
+
+struct plan {
+	uint64_t read_version;
+	bool create;
+	const char *data_format;
+	const char *name_column;
+	uint16_t major, minor;
+	const uint64_t *ids;		/* every row the commit settles */
+	size_t n_ids;
+	const struct dels *dels;
+};
+
+/* Write the rows' data file (if any) and commit it with the deletions;
+ * the batch brackets the commit. */
 static int commit_rows(uint64_t *new_version, struct ostore *st,
 		       struct staging *stg, struct ingest_rows *r,
-		       const uint64_t *ids, size_t n_ids,
-		       uint64_t read_version, bool create,
-		       const char *data_format, const char *name_column,
-		       uint16_t major, uint16_t minor, struct lc_err *err)
+		       const struct plan *p, struct lc_err *err)
 {
 	const struct lance_schema *schema = r->schema;
 	struct lance_writer *wr = NULL;
@@ -1848,47 +1953,53 @@ static int commit_rows(uint64_t *new_version, struct ostore *st,
 	uint8_t *bytes = NULL;
 	size_t len = 0;
 	char path[128];
-	int rc;
+	int rc = 0;
 
-	top = lc_calloc(schema->n_top ? schema->n_top : 1, sizeof(*top));
-	if (!top)
-		return LC_NOMEM(err);
-	for (size_t i = 0; i < schema->n_top; i++)
-		top[i] = schema->top[i]->id;
-	rc = lance_writer_new(&wr, schema, top, schema->n_top, major, minor,
-			      err);
-	if (!rc)
-		rc = ingest_rows_arrays(&cols, r, err);
-	if (!rc)
-		rc = lance_writer_add(wr, cols, err);
-	if (!rc)
-		rc = lance_writer_finish(wr, &bytes, &len, &df, err);
-	if (!rc)
-		rc = data_path(path, sizeof(path), err);
-	if (!rc)
-		rc = ostore_put(st, path, bytes, len, 1, err);
-	if (rc)
-		goto out;
-	df.path = path;
-	rc = staging_batch_begin(&b, stg, ids, n_ids, read_version, err);
+	if (ingest_rows_count(r)) {
+		top = lc_calloc(schema->n_top ? schema->n_top : 1,
+				sizeof(*top));
+		if (!top)
+			return LC_NOMEM(err);
+		for (size_t i = 0; i < schema->n_top; i++)
+			top[i] = schema->top[i]->id;
+		rc = lance_writer_new(&wr, schema, top, schema->n_top,
+				      p->major, p->minor, err);
+		if (!rc)
+			rc = ingest_rows_arrays(&cols, r, err);
+		if (!rc)
+			rc = lance_writer_add(wr, cols, err);
+		if (!rc)
+			rc = lance_writer_finish(wr, &bytes, &len, &df, err);
+		if (!rc)
+			rc = data_path(path, sizeof(path), err);
+		if (!rc)
+			rc = ostore_put(st, path, bytes, len, 1, err);
+		if (rc)
+			goto out;
+		df.path = path;
+		frag.files = &df;
+		frag.n_files = 1;
+		frag.physical_rows = ingest_rows_count(r);
+		c.appends = &frag;
+		c.n_appends = 1;
+	}
+	c.deletes = p->dels->v;
+	c.n_deletes = p->dels->n;
+	rc = staging_batch_begin(&b, stg, p->ids, p->n_ids, p->read_version,
+				 err);
 	if (rc)
 		goto out;
 	hook(1);
-	frag.files = &df;
-	frag.n_files = 1;
-	frag.physical_rows = ingest_rows_count(r);
-	c.read_version = read_version;
-	c.appends = &frag;
-	c.n_appends = 1;
+	c.read_version = p->read_version;
 	memcpy(c.uuid, b.uuid, sizeof(c.uuid));
-	if (create) {
+	if (p->create) {
 		c.read_version = 0;
 		c.new_schema = schema;
-		c.data_format = data_format;
-		if (name_column && name_column[0]) {
+		c.data_format = p->data_format;
+		if (p->name_column && p->name_column[0]) {
 			kv.key = (char *)"lancefs.name_column";
-			kv.value = (uint8_t *)name_column;
-			kv.value_len = strlen(name_column);
+			kv.value = (uint8_t *)p->name_column;
+			kv.value_len = strlen(p->name_column);
 			c.config = &kv;
 			c.n_config = 1;
 		}
@@ -1919,72 +2030,122 @@ out:
 	return rc;
 }
 
-int ingest_commit(uint64_t *new_version, uint64_t *n_committed,
-		  struct ostore *st, struct staging *stg,
-		  uint64_t read_version, const struct lance_schema *schema,
-		  const struct ingest_opts *opts, ingest_refused_cb refused,
-		  void *ctx, struct lc_err *err)
+static int cmp_id(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* An update or delete must find its committed row still there. */
+static int check_base(const struct staged *r, const struct lance_snapshot *s,
+		      struct lc_err *err)
+{
+	if (lance_snapshot_row_live(s, r->base.fragment_id, r->base.offset))
+		return 0;
+	return lc_err_set(err, EINVAL, LC_EK_USAGE, __FILE__, __LINE__,
+			  "%s: the row was deleted or rewritten by another "
+			  "writer after version %" PRIu64 "; remove the "
+			  "staged change", r->name, r->base.version);
+}
+
+int ingest_commit_rows(uint64_t *new_version, uint64_t *n_committed,
+		       struct ostore *st, struct staging *stg,
+		       const uint64_t *only, size_t n_only,
+		       uint64_t read_version,
+		       const struct lance_schema *schema,
+		       const struct ingest_opts *opts,
+		       ingest_refused_cb refused, void *ctx,
+		       struct lc_err *err)
 {
 	struct staged_list l = { .stg = stg, .err = err };
 	struct ingest_opts o = { 0 };
 	struct lance_schema inferred = { 0 };
+	struct lance_snapshot *snap = NULL;
 	struct ingest_rows *r = NULL;
 	struct ingest_src *src = NULL;
-	uint64_t *ids = NULL;
-	size_t n_ids = 0;
-	uint16_t major = 2, minor = 0;
+	struct dels dels = { 0 };
+	struct plan p = { 0 };
+	uint64_t *ids = NULL, *sorted = NULL;
+	size_t n_ids = 0, n_src = 0;
 	char *cfg_name = NULL;
-	bool create = schema == NULL;
-	int rc;
+	int rc = 0;
 
 	*new_version = 0;
 	if (n_committed)
 		*n_committed = 0;
 	if (opts)
 		o = *opts;
+	p.major = 2;
+	p.create = schema == NULL;
+	p.read_version = read_version;
+	if (only) {
+		sorted = lc_malloc((n_only ? n_only : 1) * sizeof(*sorted));
+		if (!sorted)
+			return LC_NOMEM(err);
+		if (n_only)
+			memcpy(sorted, only, n_only * sizeof(*sorted));
+		qsort(sorted, n_only, sizeof(*sorted), cmp_id);
+		l.only = sorted;
+		l.n_only = n_only;
+	}
 	rc = staging_rows(stg, staged_cb, &l, err);
 	if (rc || !l.n)
 		goto out;
-	if (create) {
+	if (p.create) {
 		src = lc_calloc(l.n, sizeof(*src));
 		if (!src) {
 			rc = LC_NOMEM(err);
 			goto out;
 		}
 		for (size_t i = 0; i < l.n; i++) {
-			src[i].path = l.v[i].path;
-			src[i].name = l.v[i].name;
-			src[i].is_file = l.v[i].is_file;
+			if (l.v[i].kind == STAGING_UPDATE ||
+			    l.v[i].kind == STAGING_DELETE)
+				continue;
+			src[n_src].path = l.v[i].path;
+			src[n_src].name = l.v[i].name;
+			src[n_src++].is_file = l.v[i].is_file;
 		}
-		rc = ingest_infer_schema(&inferred, src, l.n, &o, err);
+		rc = ingest_infer_schema(&inferred, src, n_src, &o, err);
 		if (rc)
 			goto out;
 		schema = &inferred;
 		if (!o.name_column)
 			o.name_column = "name";
-		rc = parse_format(&major, &minor, o.format_version, err);
+		rc = parse_format(&p.major, &p.minor, o.format_version, err);
 	} else {
-		rc = dataset_format(&major, &minor, &cfg_name, st,
-				    read_version, err);
+		rc = lance_snapshot_open(&snap, st, read_version, err);
+		if (!rc)
+			rc = dataset_format(&p.major, &p.minor, &cfg_name,
+					    snap, err);
 		if (!o.name_column)
 			o.name_column = cfg_name;
 	}
 	if (!rc)
-		rc = ingest_rows_new(&r, schema, &o, major == 2 && minor == 0,
-				     err);
+		rc = ingest_rows_new(&r, schema, &o,
+				     p.major == 2 && p.minor == 0, err);
 	ids = lc_calloc(l.n, sizeof(*ids));
 	if (!rc && !ids)
 		rc = LC_NOMEM(err);
 	if (rc)
 		goto out;
 	for (size_t i = 0; i < l.n; i++) {
+		const struct staged *sr = &l.v[i];
+		bool upd = sr->kind == STAGING_UPDATE;
 		struct lc_err why = { 0 };
 
-		rc = ingest_row(r, l.v[i].path, l.v[i].name, l.v[i].is_file,
-				&why);
+		if (upd || sr->kind == STAGING_DELETE)
+			rc = snap ? check_base(sr, snap, &why) :
+				    lc_err_set(&why, EINVAL, LC_EK_USAGE,
+					       __FILE__, __LINE__, "%s: no "
+					       "committed row to change",
+					       sr->name);
+		if (!rc && sr->kind != STAGING_DELETE)
+			rc = ingest_row(r, sr->path, sr->name, sr->is_file,
+					&why);
 		if (rc == EINVAL && why.kind == LC_EK_USAGE) {
 			if (refused)
-				refused(ctx, l.v[i].id, l.v[i].name, &why);
+				refused(ctx, sr->id, sr->name, &why);
 			rc = 0;
 			continue;
 		}
@@ -1992,23 +2153,46 @@ int ingest_commit(uint64_t *new_version, uint64_t *n_committed,
 			*err = why;
 			goto out;
 		}
-		ids[n_ids++] = l.v[i].id;
+		if (upd || sr->kind == STAGING_DELETE) {
+			rc = dels_add(&dels, sr->base.fragment_id,
+				      sr->base.offset, err);
+			if (rc)
+				goto out;
+		}
+		ids[n_ids++] = sr->id;
 	}
 	if (!n_ids)
 		goto out;
-	rc = commit_rows(new_version, st, stg, r, ids, n_ids, read_version,
-			 create, o.format_version ? o.format_version : "2.0",
-			 o.name_column, major, minor, err);
+	p.data_format = o.format_version ? o.format_version : "2.0";
+	p.name_column = o.name_column;
+	p.ids = ids;
+	p.n_ids = n_ids;
+	p.dels = &dels;
+	rc = commit_rows(new_version, st, stg, r, &p, err);
 	if (!rc && n_committed)
 		*n_committed = n_ids;
 out:
 	ingest_rows_free(r);
+	lance_snapshot_free(snap);
 	lance_schema_reset(&inferred);
+	dels_free(&dels);
 	lc_free(cfg_name);
 	lc_free(ids);
+	lc_free(sorted);
 	lc_free(src);
 	staged_free(&l);
 	return rc;
+}
+
+int ingest_commit(uint64_t *new_version, uint64_t *n_committed,
+		  struct ostore *st, struct staging *stg,
+		  uint64_t read_version, const struct lance_schema *schema,
+		  const struct ingest_opts *opts, ingest_refused_cb refused,
+		  void *ctx, struct lc_err *err)
+{
+	return ingest_commit_rows(new_version, n_committed, st, stg, NULL, 0,
+				  read_version, schema, opts, refused, ctx,
+				  err);
 }
 
 int ingest_recover(size_t *landed, size_t *abandoned, struct ostore *st,

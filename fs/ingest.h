@@ -34,6 +34,7 @@ struct ingest_opts {
 	const char *file_column;	/* root-level files; NULL: the only
 					 * binary column */
 	const char *format_version;	/* new dataset; NULL: "2.0" */
+	bool validate_images;		/* refuse undecodable JPEG/PNG */
 };
 
 /* ---------------------------------------------------------------- assembly */
@@ -106,6 +107,24 @@ int ingest_commit(uint64_t *new_version, uint64_t *n_committed,
 		  uint64_t read_version, const struct lance_schema *schema,
 		  const struct ingest_opts *opts, ingest_refused_cb refused,
 		  void *ctx, struct lc_err *err) LC_MUST_USE;
+
+/*
+ * The same for the staged rows `only` (n_only of them), which may also be
+ * updates and deletions of committed rows (staging.h): an update's
+ * folder must already hold every value of the row (the caller copies the
+ * committed files it does not replace); its committed row is deleted in
+ * the same version. An update or delete whose committed row is gone at
+ * `read_version` is refused. `only` NULL: every staged row that is not
+ * interrupted.
+ */
+int ingest_commit_rows(uint64_t *new_version, uint64_t *n_committed,
+		       struct ostore *st, struct staging *stg,
+		       const uint64_t *only, size_t n_only,
+		       uint64_t read_version,
+		       const struct lance_schema *schema,
+		       const struct ingest_opts *opts,
+		       ingest_refused_cb refused, void *ctx,
+		       struct lc_err *err) LC_MUST_USE;
 
 /* Settle the batches a crash left: those whose transaction landed in a
  * version after their read version are done (their rows removed), the

@@ -22,7 +22,10 @@
 #define FUSE_USE_VERSION 312
 #include <fuse_lowlevel.h>
 
+#include <fcntl.h>
 #include <getopt.h>
+#include <jansson.h>
+#include <signal.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -35,6 +38,7 @@
 
 #include "mount.h"
 #include "view.h"
+#include "writes.h"
 
 #define MAX_SLOTS 4095
 #define SLOT_SHIFT 51
@@ -71,6 +75,7 @@ struct lfs {
 	pthread_mutex_t ctl_mu;		/* protects ctl */
 	struct ctl_cache ctl[VIEW_CTL_COUNT];
 	struct view *v;
+	struct writes *w;	/* a writable mount's staged rows, or NULL */
 	struct fuse_session *se;
 	struct vnode top;	/* the mount root: ROOT or DBROOT */
 	pthread_mutex_t mu;	/* protects slots */
@@ -86,19 +91,6 @@ struct lfs {
 	bool stopping;		/* protected by stop_mu */
 	atomic_ullong refreshes;
 	atomic_ullong requests, bytes_read, errors, opens;
-};
-
-/*
- * An open file. The content is loaded at the first read that reaches us:
- * with keep_cache the kernel serves a warm file from its page cache and
- * sends no read at all, so an open costs no decode.
- */
-struct open_file {
-	pthread_mutex_t mu;	/* protects loaded, data, rc */
-	struct vnode node;
-	bool loaded;
-	int rc;
-	struct lc_buf data;
 };
 
 static void log_err(struct lfs *fs, const char *what, const struct lc_err *e)
@@ -343,18 +335,162 @@ static int ctl_content(struct lfs *fs, const struct vnode *n,
 	return rc;
 }
 
-/* Control files change all the time; everything else never does. */
-static double ttl_of(const struct vnode *n)
+/* ------------------------------------------------------------ nodes */
+
+/*
+ * What an inode number names: a view node (with `live` when it was
+ * reached from the root of a writable mount, where it can be changed),
+ * or a staged row or file (writes.h), which live in slot 0:
+ *
+ *   bit 63      live
+ *   bit 50..48  SK_ROW or SK_FILE
+ *   SK_ROW      bit 39..0 the staged row's id
+ *   SK_FILE     bit 47..16 the row's id, bit 15..0 the file's index
+ */
+#define LIVE_BIT (1ull << 63)
+#define SK_ROW 1u
+#define SK_FILE 2u
+#define STAGED_OFF (1ull << 62)	/* readdir offsets past the view's */
+
+struct mnode {
+	struct vnode vn;	/* kind VN_NONE for staged nodes */
+	bool live;
+	unsigned staged;	/* 0, SK_ROW, SK_FILE */
+	uint64_t id;
+	uint32_t fidx;
+};
+
+static void mnode_reset(struct mnode *m)
 {
-	return n->kind == VN_CTL || n->kind == VN_CTLFILE ? 0.0 : CACHE_TTL;
+	vnode_reset(&m->vn);
+	memset(m, 0, sizeof(*m));
+}
+
+static fuse_ino_t srow_ino(uint64_t id)
+{
+	return LIVE_BIT | (uint64_t)SK_ROW << KIND_SHIFT | (id & ROW_MASK);
+}
+
+static int sfile_ino(uint64_t id, uint32_t fidx, fuse_ino_t *out)
+{
+	if (id > UINT32_MAX || fidx > 0xffff)
+		return EOVERFLOW;
+	*out = LIVE_BIT | (uint64_t)SK_FILE << KIND_SHIFT | id << 16 | fidx;
+	return 0;
+}
+
+static int mnode_of(struct lfs *fs, fuse_ino_t ino, struct mnode *m,
+		    struct lc_err *err)
+{
+	memset(m, 0, sizeof(*m));
+	if (ino != FUSE_ROOT_ID && (ino & LIVE_BIT) &&
+	    !((ino >> SLOT_SHIFT) & MAX_SLOTS)) {
+		enum staging_kind k;
+
+		m->live = true;
+		m->staged = (unsigned)(ino >> KIND_SHIFT) & 7;
+		if (!fs->w || (m->staged != SK_ROW && m->staged != SK_FILE))
+			return ESTALE;
+		if (m->staged == SK_ROW) {
+			m->id = ino & ROW_MASK;
+		} else {
+			m->id = (ino >> 16) & UINT32_MAX;
+			m->fidx = (uint32_t)(ino & 0xffff);
+		}
+		return wr_row_kind(fs->w, m->id, &k);
+	}
+	m->live = fs->w && (ino == FUSE_ROOT_ID || (ino & LIVE_BIT));
+	return node_of(fs, ino & ~LIVE_BIT, &m->vn, err);
+}
+
+/* The staged change (UPDATE or DELETE) of a live committed row or file;
+ * 0 when there is none. */
+static uint64_t change_of(struct lfs *fs, const struct mnode *m,
+			  enum staging_kind *kind)
+{
+	uint64_t v, frag, off, id;
+
+	if (!fs->w || !m->live ||
+	    (m->vn.kind != VN_ROW && m->vn.kind != VN_FILE))
+		return 0;
+	view_row_where(&v, &frag, &off, &m->vn);
+	if (wr_find_change(fs->w, frag, off, &id, kind))
+		return 0;
+	return id;
+}
+
+/* The staged file that stands for a live committed FILE node. */
+static bool overlay_of(struct lfs *fs, const struct mnode *m, uint64_t *id,
+		       uint32_t *fidx)
+{
+	enum staging_kind k;
+	char name[1300];
+
+	if (m->vn.kind != VN_FILE || !(*id = change_of(fs, m, &k)) ||
+	    k != STAGING_UPDATE ||
+	    view_file_name(name, sizeof(name), &m->vn, NULL))
+		return false;
+	return !wr_file_find(fs->w, *id, name, fidx);
+}
+
+/* Control files change all the time, and so may anything a writable
+ * mount shows live; everything else never does. */
+static double ttl_of(struct lfs *fs, const struct mnode *m)
+{
+	if (m->staged)
+		return 0.0;
+	if (m->vn.kind == VN_CTL || m->vn.kind == VN_CTLFILE)
+		return 0.0;
+	return fs->w && m->live ? 1.0 : CACHE_TTL;
+}
+
+static void stat_from(struct lfs *fs, struct stat *st, fuse_ino_t ino,
+		      const struct stat *sb, bool dir)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_ino = ino;
+	st->st_mode = dir ? S_IFDIR | 0755 : S_IFREG | 0644;
+	st->st_nlink = dir ? 2 : 1;
+	st->st_size = dir ? 0 : sb->st_size;
+	st->st_blksize = 4096;
+	st->st_blocks = dir ? 0 : sb->st_blocks;
+	st->st_uid = fs->uid;
+	st->st_gid = fs->gid;
+	st->st_mtim = sb->st_mtim;
+	st->st_ctim = sb->st_ctim;
+	st->st_atim = sb->st_mtim;
 }
 
 static int fill_stat(struct lfs *fs, struct stat *st, fuse_ino_t ino,
-		     const struct vnode *n, struct lc_err *err)
+		     const struct mnode *m, struct lc_err *err)
 {
+	const struct vnode *n = &m->vn;
 	struct view_attr a;
-	int rc = view_getattr(&a, fs->v, n, err);
+	struct stat sb;
+	uint64_t id;
+	uint32_t fidx;
+	int rc;
 
+	if (m->staged == SK_ROW) {
+		rc = wr_row_stat(fs->w, m->id, &sb);
+		if (rc)
+			return rc;
+		stat_from(fs, st, ino, &sb, true);
+		return 0;
+	}
+	if (m->staged == SK_FILE) {
+		rc = wr_file_stat(fs->w, m->id, m->fidx, &sb);
+		if (rc)
+			return rc;
+		stat_from(fs, st, ino, &sb, false);
+		return 0;
+	}
+	if (m->live && overlay_of(fs, m, &id, &fidx) &&
+	    !wr_file_stat(fs->w, id, fidx, &sb)) {
+		stat_from(fs, st, ino, &sb, false);
+		return 0;
+	}
+	rc = view_getattr(&a, fs->v, n, err);
 	if (rc)
 		return rc;
 	if (n->kind == VN_CTLFILE) {
@@ -373,6 +509,10 @@ static int fill_stat(struct lfs *fs, struct stat *st, fuse_ino_t ino,
 	memset(st, 0, sizeof(*st));
 	st->st_ino = ino;
 	st->st_mode = a.is_dir ? S_IFDIR | 0555 : S_IFREG | 0444;
+	if (m->live)
+		st->st_mode |= 0200;
+	if (n->kind == VN_CTLFILE && n->file == VIEW_CTL_COMMIT)
+		st->st_mode = fs->w ? S_IFREG | 0200 : S_IFREG | 0;
 	st->st_nlink = (nlink_t)a.nlink;
 	st->st_size = (off_t)a.size;
 	st->st_blksize = 4096;
@@ -386,6 +526,51 @@ static int fill_stat(struct lfs *fs, struct stat *st, fuse_ino_t ino,
 	return 0;
 }
 
+/* The inode number of a node, taking a lookup reference on view
+ * nodes. */
+static int mino_of(struct lfs *fs, const struct mnode *m, fuse_ino_t *out)
+{
+	int rc;
+
+	if (m->staged == SK_ROW) {
+		*out = srow_ino(m->id);
+		return 0;
+	}
+	if (m->staged == SK_FILE)
+		return sfile_ino(m->id, m->fidx, out);
+	rc = ino_of(fs, &m->vn, out);
+	if (!rc && m->live)
+		*out |= LIVE_BIT;
+	return rc;
+}
+
+static void mino_forget(struct lfs *fs, const struct mnode *m,
+			fuse_ino_t ino)
+{
+	if (!m->staged)
+		slot_forget(fs, (unsigned)(ino >> SLOT_SHIFT) & MAX_SLOTS, 1);
+}
+
+/* An entry for `m`, with its inode and attributes. */
+static int entry_of(struct lfs *fs, const struct mnode *m,
+		    struct fuse_entry_param *e, struct lc_err *err)
+{
+	int rc;
+
+	memset(e, 0, sizeof(*e));
+	rc = mino_of(fs, m, &e->ino);
+	if (rc)
+		return rc;
+	rc = fill_stat(fs, &e->attr, e->ino, m, err);
+	if (rc) {
+		mino_forget(fs, m, e->ino);
+		return rc;
+	}
+	e->attr_timeout = ttl_of(fs, m);
+	e->entry_timeout = m->staged ? 1.0 : e->attr_timeout;
+	return 0;
+}
+
 /* ------------------------------------------------------------ ops */
 
 static void op_init(void *userdata, struct fuse_conn_info *conn)
@@ -394,8 +579,10 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 
 	/* Zero-message opens: an ENOSYS answer to open tells the kernel to
 	 * stop sending OPEN and RELEASE; a warm file is then read from the
-	 * page cache with no request at all. */
-	fs->no_open = conn->capable & FUSE_CAP_NO_OPEN_SUPPORT;
+	 * page cache with no request at all. A writable mount needs its
+	 * opens and releases (they start and end writes), and wants
+	 * O_TRUNC with the open, not as a separate truncate. */
+	fs->no_open = !fs->w && (conn->capable & FUSE_CAP_NO_OPEN_SUPPORT);
 	if (conn->capable & FUSE_CAP_READDIRPLUS)
 		conn->want |= FUSE_CAP_READDIRPLUS;
 	conn->want &= ~(unsigned)FUSE_CAP_READDIRPLUS_AUTO;
@@ -403,7 +590,96 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 		conn->want |= FUSE_CAP_PARALLEL_DIROPS;
 	if (conn->capable & FUSE_CAP_ASYNC_READ)
 		conn->want |= FUSE_CAP_ASYNC_READ;
-	conn->want &= ~(unsigned)FUSE_CAP_ATOMIC_O_TRUNC;
+	if (fs->w && (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC))
+		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
+	else
+		conn->want &= ~(unsigned)FUSE_CAP_ATOMIC_O_TRUNC;
+	conn->want &= ~(unsigned)FUSE_CAP_WRITEBACK_CACHE;
+}
+
+/* A committed row of a writable root, unless it is staged for
+ * deletion. */
+static int live_row(struct lfs *fs, const struct mnode *root,
+		    const char *name, struct mnode *out, struct lc_err *err)
+{
+	enum staging_kind k;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	rc = view_lookup(&out->vn, fs->v, &root->vn, name, err);
+	if (rc)
+		return rc;
+	out->live = out->vn.kind == VN_ROW;
+	if (out->live && change_of(fs, out, &k) && k == STAGING_DELETE) {
+		mnode_reset(out);
+		return ENOENT;
+	}
+	return 0;
+}
+
+/* A staged new row of the root by name: its folder, or its file. */
+static int staged_row(struct lfs *fs, const char *name, struct mnode *out)
+{
+	enum staging_kind k;
+
+	memset(out, 0, sizeof(*out));
+	out->live = true;
+	if (wr_find(fs->w, name, &out->id, &k))
+		return ENOENT;
+	if (k == STAGING_FOLDER) {
+		out->staged = SK_ROW;
+		return 0;
+	}
+	out->staged = SK_FILE;
+	return wr_file_find(fs->w, out->id, name, &out->fidx);
+}
+
+static bool writable_root(struct lfs *fs, const struct mnode *m)
+{
+	return fs->w && m->live && m->vn.kind == VN_ROOT;
+}
+
+static bool writable_row(struct lfs *fs, const struct mnode *m)
+{
+	return fs->w && m->live && m->vn.kind == VN_ROW;
+}
+
+/* `name` in the folder `dir`. */
+static int lookup_in(struct lfs *fs, const struct mnode *dir,
+		     const char *name, struct mnode *out, struct lc_err *err)
+{
+	enum staging_kind k;
+	uint64_t u;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (dir->staged == SK_FILE)
+		return ENOTDIR;
+	if (dir->staged == SK_ROW) {
+		out->live = true;
+		out->staged = SK_FILE;
+		out->id = dir->id;
+		return wr_file_find(fs->w, dir->id, name, &out->fidx);
+	}
+	if (writable_root(fs, dir)) {
+		rc = live_row(fs, dir, name, out, err);
+		if (rc == ENOENT)
+			rc = staged_row(fs, name, out);
+		return rc;
+	}
+	if (writable_row(fs, dir) && (u = change_of(fs, dir, &k))) {
+		if (k == STAGING_DELETE || wr_is_removed(fs->w, u, name))
+			return ENOENT;
+		if (!wr_file_find(fs->w, u, name, &out->fidx)) {
+			out->live = true;
+			out->staged = SK_FILE;
+			out->id = u;
+			return 0;
+		}
+	}
+	rc = view_lookup(&out->vn, fs->v, &dir->vn, name, err);
+	out->live = !rc && dir->live && out->vn.kind == VN_FILE;
+	return rc;
 }
 
 static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -411,37 +687,28 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct lfs *fs = fuse_req_userdata(req);
 	struct fuse_entry_param e = { 0 };
 	struct lc_err err = { 0 };
-	struct vnode dir, n;
-	double ttl;
+	struct mnode dir, n;
 	int rc;
 
 	atomic_fetch_add(&fs->requests, 1);
-	rc = node_of(fs, parent, &dir, &err);
+	rc = mnode_of(fs, parent, &dir, &err);
 	if (rc)
 		goto fail;
-	rc = view_lookup(&n, fs->v, &dir, name, &err);
-	vnode_reset(&dir);
+	rc = lookup_in(fs, &dir, name, &n, &err);
 	if (rc == ENOENT) {
-		/* a negative entry: the kernel caches the miss */
-		e.entry_timeout = CACHE_TTL;
+		/* a negative entry: the kernel caches the miss (a
+		 * writable folder's only briefly) */
+		e.entry_timeout = dir.live ? 1.0 : CACHE_TTL;
+		mnode_reset(&dir);
 		fuse_reply_entry(req, &e);
 		return;
 	}
+	mnode_reset(&dir);
+	if (!rc)
+		rc = entry_of(fs, &n, &e, &err);
+	mnode_reset(&n);
 	if (rc)
 		goto fail;
-	ttl = ttl_of(&n);
-	rc = ino_of(fs, &n, &e.ino);
-	if (!rc) {
-		rc = fill_stat(fs, &e.attr, e.ino, &n, &err);
-		if (rc)
-			slot_forget(fs, (unsigned)(e.ino >> SLOT_SHIFT) &
-						MAX_SLOTS, 1);
-	}
-	vnode_reset(&n);
-	if (rc)
-		goto fail;
-	e.attr_timeout = ttl;
-	e.entry_timeout = ttl;
 	fuse_reply_entry(req, &e);
 	return;
 fail:
@@ -477,18 +744,18 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino,
 	struct lfs *fs = fuse_req_userdata(req);
 	struct lc_err err = { 0 };
 	struct stat st;
-	struct vnode n;
+	struct mnode m;
 	double ttl = 0;
 	int rc;
 
 	(void)fi;
 	atomic_fetch_add(&fs->requests, 1);
-	rc = node_of(fs, ino, &n, &err);
+	rc = mnode_of(fs, ino, &m, &err);
 	if (!rc) {
-		rc = fill_stat(fs, &st, ino, &n, &err);
-		ttl = ttl_of(&n);
-		vnode_reset(&n);
+		rc = fill_stat(fs, &st, ino, &m, &err);
+		ttl = ttl_of(fs, &m);
 	}
+	mnode_reset(&m);
 	if (rc)
 		fuse_reply_err(req, reply_errno(fs, "getattr", rc, &err));
 	else
@@ -500,10 +767,12 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino,
 {
 	struct lfs *fs = fuse_req_userdata(req);
 
-	(void)ino;
 	atomic_fetch_add(&fs->requests, 1);
-	fi->cache_readdir = 1;
-	fi->keep_cache = 1;
+	/* what a writable mount shows live changes under the kernel */
+	if (!fs->w || (ino != FUSE_ROOT_ID && !(ino & LIVE_BIT))) {
+		fi->cache_readdir = 1;
+		fi->keep_cache = 1;
+	}
 	fuse_reply_open(req, fi);
 }
 
@@ -513,6 +782,8 @@ struct dir_fill {
 	char *buf;
 	size_t size, used;
 	bool plus;
+	bool live;		/* entries of a live folder */
+	uint64_t change;	/* the listed row's staged update, or 0 */
 	int rc;
 	struct lc_err *err;
 };
@@ -527,58 +798,48 @@ static ino_t dirent_ino(uint64_t index)
 	return (ino_t)(index + 2);
 }
 
-static int dir_fill_cb(void *ctx, uint64_t index, const char *name,
-		       const struct vnode *node)
+/* Add one entry; 1 when the buffer is full. */
+static int dir_add(struct dir_fill *d, uint64_t off, const char *name,
+		   const struct mnode *m, bool is_dir)
 {
-	struct dir_fill *d = ctx;
 	size_t need;
 
-	if (d->plus && !node->snap) {
+	if (d->plus && !m->staged && !m->vn.snap) {
 		/* @versions and @tags list names whose snapshots are not
 		 * open yet: no attributes, the kernel looks them up */
 		struct fuse_entry_param e = { 0 };
 
 		e.attr.st_mode = S_IFDIR;
-		e.attr.st_ino = dirent_ino(index);
+		e.attr.st_ino = dirent_ino(off);
 		need = fuse_add_direntry_plus(d->req, d->buf + d->used,
 					      d->size - d->used, name, &e,
-					      (off_t)index + 1);
+					      (off_t)off + 1);
 		if (need > d->size - d->used)
 			return 1;
 	} else if (d->plus) {
-		struct fuse_entry_param e = { 0 };
-		int rc = ino_of(d->fs, node, &e.ino);
+		struct fuse_entry_param e;
+		int rc = entry_of(d->fs, m, &e, d->err);
 
-		if (!rc)
-			rc = fill_stat(d->fs, &e.attr, e.ino, node, d->err);
 		if (rc) {
-			if (e.ino)
-				slot_forget(d->fs, (unsigned)(e.ino >>
-							SLOT_SHIFT) & MAX_SLOTS,
-					    1);
 			d->rc = rc;
 			return rc;
 		}
-		e.attr_timeout = ttl_of(node);
-		e.entry_timeout = e.attr_timeout;
 		need = fuse_add_direntry_plus(d->req, d->buf + d->used,
 					      d->size - d->used, name, &e,
-					      (off_t)index + 1);
+					      (off_t)off + 1);
 		if (need > d->size - d->used) {
 			/* did not fit: the kernel never saw it */
-			slot_forget(d->fs, (unsigned)(e.ino >> SLOT_SHIFT) &
-						   MAX_SLOTS, 1);
+			mino_forget(d->fs, m, e.ino);
 			return 1;
 		}
 	} else {
 		struct stat st = { 0 };
-		bool is_dir = node->kind != VN_FILE;
 
 		st.st_mode = is_dir ? S_IFDIR : S_IFREG;
-		st.st_ino = dirent_ino(index);
+		st.st_ino = dirent_ino(off);
 		need = fuse_add_direntry(d->req, d->buf + d->used,
 					 d->size - d->used, name, &st,
-					 (off_t)index + 1);
+					 (off_t)off + 1);
 		if (need > d->size - d->used)
 			return 1;
 	}
@@ -586,13 +847,104 @@ static int dir_fill_cb(void *ctx, uint64_t index, const char *name,
 	return 0;
 }
 
+static int dir_fill_cb(void *ctx, uint64_t index, const char *name,
+		       const struct vnode *node)
+{
+	struct dir_fill *d = ctx;
+	struct mnode m = { 0 };
+	enum staging_kind k;
+
+	m.vn = *node;	/* borrowed: never reset here */
+	m.live = d->live && (node->kind == VN_ROW || node->kind == VN_FILE);
+	if (m.live && node->kind == VN_ROW && change_of(d->fs, &m, &k) &&
+	    k == STAGING_DELETE)
+		return 0;	/* rm -r, not committed yet */
+	if (d->change && node->kind == VN_FILE) {
+		uint32_t fidx;
+
+		if (wr_is_removed(d->fs->w, d->change, name))
+			return 0;
+		if (!wr_file_find(d->fs->w, d->change, name, &fidx)) {
+			m.vn.kind = VN_NONE;
+			m.staged = SK_FILE;
+			m.id = d->change;
+			m.fidx = fidx;
+		}
+	}
+	if (m.staged)
+		memset(&m.vn, 0, sizeof(m.vn));
+	return dir_add(d, index, name, &m, node->kind != VN_FILE);
+}
+
+static int staged_row_cb(void *ctx, uint64_t pos, uint64_t id,
+			 const char *name, enum staging_kind kind)
+{
+	struct dir_fill *d = ctx;
+	struct mnode m = { 0 };
+
+	m.live = true;
+	m.id = id;
+	m.staged = kind == STAGING_FOLDER ? SK_ROW : SK_FILE;
+	if (m.staged == SK_FILE &&
+	    wr_file_find(d->fs->w, id, name, &m.fidx))
+		return 0;
+	/* a committed row of the same name hides it until it commits */
+	{
+		struct vnode root, other;
+		int hidden = 0;
+
+		if (!view_root(&root, d->fs->v, NULL)) {
+			if (!view_lookup(&other, d->fs->v, &root, name,
+					 NULL)) {
+				hidden = 1;
+				vnode_reset(&other);
+			}
+			vnode_reset(&root);
+		}
+		if (hidden)
+			return 0;
+	}
+	return dir_add(d, STAGED_OFF + pos, name, &m,
+		       kind == STAGING_FOLDER);
+}
+
+struct file_fill {
+	struct dir_fill *d;
+	const struct mnode *row;	/* a live committed row, or NULL */
+};
+
+static int staged_file_cb(void *ctx, uint64_t pos, uint32_t fidx,
+			  const char *name)
+{
+	struct file_fill *f = ctx;
+	struct mnode m = { 0 };
+
+	if (f->row) {
+		struct vnode other;
+
+		/* listed with the committed files already */
+		if (!view_lookup(&other, f->d->fs->v, &f->row->vn, name,
+				 NULL)) {
+			vnode_reset(&other);
+			return 0;
+		}
+	}
+	m.live = true;
+	m.staged = SK_FILE;
+	m.id = f->d->change;
+	m.fidx = fidx;
+	return dir_add(f->d, STAGED_OFF + pos, name, &m, false);
+}
+
 static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		       bool plus)
 {
 	struct lfs *fs = fuse_req_userdata(req);
 	struct lc_err err = { 0 };
-	struct dir_fill d = { fs, req, NULL, size, 0, plus, 0, &err };
-	struct vnode n;
+	struct dir_fill d = { fs, req, NULL, size, 0, plus, false, 0, 0,
+			      &err };
+	uint64_t start = (uint64_t)off;
+	struct mnode n;
 	int rc;
 
 	atomic_fetch_add(&fs->requests, 1);
@@ -601,12 +953,39 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	rc = node_of(fs, ino, &n, &err);
-	if (!rc) {
-		rc = view_readdir(fs->v, &n, (uint64_t)off, dir_fill_cb, &d,
-				  &err);
-		vnode_reset(&n);
+	rc = mnode_of(fs, ino, &n, &err);
+	d.live = n.live;
+	if (!rc && n.staged == SK_ROW) {
+		struct file_fill f = { &d, NULL };
+
+		d.change = n.id;
+		rc = wr_list_files(fs->w, n.id, start >= STAGED_OFF ?
+				   start - STAGED_OFF : 0, staged_file_cb,
+				   &f);
+	} else if (!rc && n.staged) {
+		rc = ENOTDIR;
+	} else if (!rc) {
+		enum staging_kind k;
+
+		if (writable_row(fs, &n))
+			d.change = change_of(fs, &n, &k);
+		if (start < STAGED_OFF)
+			rc = view_readdir(fs->v, &n.vn, start, dir_fill_cb, &d,
+					  &err);
+		if (!rc && d.change) {
+			struct file_fill f = { &d, &n };
+
+			rc = wr_list_files(fs->w, d.change,
+					   start >= STAGED_OFF ?
+					   start - STAGED_OFF : 0,
+					   staged_file_cb, &f);
+		} else if (!rc && writable_root(fs, &n)) {
+			rc = wr_list_rows(fs->w, start >= STAGED_OFF ?
+					  start - STAGED_OFF : 0,
+					  staged_row_cb, &d);
+		}
 	}
+	mnode_reset(&n);
 	if (rc == 1)
 		rc = 0;
 	if (d.rc && !d.used)
@@ -632,52 +1011,252 @@ static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size,
 	do_readdir(req, ino, size, off, true);
 }
 
-static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
-{
-	struct lfs *fs = fuse_req_userdata(req);
-	struct lc_err err = { 0 };
-	struct open_file *of;
-	int rc;
+/* ------------------------------------------------------------ handles */
 
-	atomic_fetch_add(&fs->requests, 1);
-	if ((fi->flags & O_ACCMODE) != O_RDONLY) {
-		fuse_reply_err(req, EROFS);
-		return;
-	}
+enum fh_type {
+	FH_VIEW = 1,	/* a committed file, read through the view */
+	FH_STAGED,	/* a staged file: a descriptor in the staging */
+	FH_COMMIT,	/* .lancefs/commit opened for writing */
+};
+
+/*
+ * An open committed file. The content is loaded at the first read that
+ * reaches us: with keep_cache the kernel serves a warm file from its
+ * page cache and sends no read at all, so an open costs no decode.
+ */
+struct open_file {
+	enum fh_type type;
+	pthread_mutex_t mu;	/* protects loaded, data, rc */
+	struct vnode node;
+	bool loaded;
+	int rc;
+	struct lc_buf data;
+};
+
+struct staged_fh {
+	enum fh_type type;
+	uint64_t id;
+	uint32_t fidx;
+	int fd;
+	bool writer;
+};
+
+static enum fh_type fh_type(const struct fuse_file_info *fi)
+{
+	return fi->fh ? *(const enum fh_type *)(uintptr_t)fi->fh : 0;
+}
+
+static int staged_fh_new(struct fuse_file_info *fi, uint64_t id,
+			 uint32_t fidx, int fd, bool writer)
+{
+	struct staged_fh *h = calloc(1, sizeof(*h));
+
+	if (!h)
+		return ENOMEM;
+	h->type = FH_STAGED;
+	h->id = id;
+	h->fidx = fidx;
+	h->fd = fd;
+	h->writer = writer;
+	fi->fh = (uint64_t)(uintptr_t)h;
+	fi->keep_cache = 0;
+	return 0;
+}
+
+static int read_committed(struct lfs *fs, const struct vnode *n,
+			  struct lc_buf *out, struct lc_err *err)
+{
+	lc_buf_init(out, 0);
+	return view_read_file(out, fs->v, n, err);
+}
+
+/* Open a live committed file for writing: through its row's update. */
+static int open_committed_for_write(struct lfs *fs, const struct mnode *m,
+				    struct fuse_file_info *fi,
+				    struct lc_err *err)
+{
+	char name[1300];
+	struct lc_buf seed;
+	uint64_t u;
+	uint32_t fidx;
+	int fd, rc;
+	bool have;
+
+	rc = view_file_name(name, sizeof(name), &m->vn, err);
+	if (!rc)
+		rc = wr_change_row(fs->w, &m->vn, &u, err);
+	if (rc)
+		return rc;
+	have = !wr_file_find(fs->w, u, name, &fidx);
+	lc_buf_init(&seed, 0);
+	if (!have && !(fi->flags & O_TRUNC) &&
+	    (rc = read_committed(fs, &m->vn, &seed, err)))
+		return rc;
+	rc = wr_file_open(fs->w, u, name, fi->flags, !have, &seed, &fidx, &fd,
+			  err);
+	lc_buf_reset(&seed);
+	if (!rc && (rc = staged_fh_new(fi, u, fidx, fd, true)))
+		wr_file_closed(fs->w, u, fidx, fd, true);
+	return rc;
+}
+
+static int open_view(struct lfs *fs, struct mnode *m,
+		     struct fuse_file_info *fi, struct lc_err *err)
+{
+	struct open_file *of;
+	int rc = 0;
+
+	if (fs->no_open)
+		return ENOSYS;
 	of = calloc(1, sizeof(*of));
-	if (!of) {
-		fuse_reply_err(req, ENOMEM);
-		return;
-	}
+	if (!of)
+		return ENOMEM;
+	of->type = FH_VIEW;
 	pthread_mutex_init(&of->mu, NULL);
 	lc_buf_init(&of->data, 0);
-	rc = node_of(fs, ino, &of->node, &err);
-	if (!rc && fs->no_open) {
-		vnode_reset(&of->node);
-		pthread_mutex_destroy(&of->mu);
-		free(of);
-		fuse_reply_err(req, ENOSYS);
-		return;
-	}
-	if (!rc && of->node.kind == VN_CTLFILE) {
+	of->node = m->vn;
+	memset(&m->vn, 0, sizeof(m->vn));	/* the handle owns it now */
+	if (of->node.kind == VN_CTLFILE) {
 		/* made fresh at each open, read whole now */
-		rc = view_read_file(&of->data, fs->v, &of->node, &err);
+		rc = view_read_file(&of->data, fs->v, &of->node, err);
 		of->loaded = true;
 		fi->direct_io = 1;
-	} else if (!rc) {
-		fi->keep_cache = 1;	/* a snapshot never changes */
+	} else {
+		enum staging_kind k;
+
+		/* a snapshot never changes; a row with a staged change may
+		 * have been shown with other bytes */
+		fi->keep_cache = !change_of(fs, m, &k);
 	}
 	if (rc) {
 		vnode_reset(&of->node);
 		lc_buf_reset(&of->data);
 		pthread_mutex_destroy(&of->mu);
 		free(of);
-		fuse_reply_err(req, reply_errno(fs, "open", rc, &err));
-		return;
+		return rc;
 	}
 	atomic_fetch_add(&fs->opens, 1);
 	fi->fh = (uint64_t)(uintptr_t)of;
-	fuse_reply_open(req, fi);
+	return 0;
+}
+
+static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct lfs *fs = fuse_req_userdata(req);
+	struct lc_err err = { 0 };
+	bool writer = (fi->flags & O_ACCMODE) != O_RDONLY;
+	struct mnode m;
+	uint64_t id;
+	uint32_t fidx;
+	int fd, rc;
+
+	atomic_fetch_add(&fs->requests, 1);
+	rc = mnode_of(fs, ino, &m, &err);
+	if (rc)
+		goto out;
+	if (m.staged == SK_FILE) {
+		char name[300];
+
+		rc = wr_file_name(fs->w, m.id, m.fidx, name, sizeof(name));
+		if (!rc)
+			rc = wr_file_open(fs->w, m.id, name, fi->flags, false,
+					  NULL, &fidx, &fd, &err);
+		if (!rc && (rc = staged_fh_new(fi, m.id, fidx, fd, writer)))
+			wr_file_closed(fs->w, m.id, fidx, fd, writer);
+	} else if (m.staged) {
+		rc = EISDIR;
+	} else if (m.vn.kind == VN_CTLFILE && m.vn.file == VIEW_CTL_COMMIT) {
+		enum fh_type *h;
+
+		if (!fs->w || !writer) {
+			rc = fs->w ? EACCES : EROFS;
+		} else if (!(h = calloc(1, sizeof(*h)))) {
+			rc = ENOMEM;
+		} else {
+			*h = FH_COMMIT;
+			fi->fh = (uint64_t)(uintptr_t)h;
+			fi->direct_io = 1;
+		}
+	} else if (writer) {
+		rc = m.live && m.vn.kind == VN_FILE ?
+			     open_committed_for_write(fs, &m, fi, &err) :
+			     EROFS;
+	} else if (m.live && overlay_of(fs, &m, &id, &fidx)) {
+		char name[300];
+
+		rc = wr_file_name(fs->w, id, fidx, name, sizeof(name));
+		if (!rc)
+			rc = wr_file_open(fs->w, id, name, O_RDONLY, false,
+					  NULL, &fidx, &fd, &err);
+		if (!rc && (rc = staged_fh_new(fi, id, fidx, fd, false)))
+			wr_file_closed(fs->w, id, fidx, fd, false);
+	} else {
+		rc = open_view(fs, &m, fi, &err);
+	}
+out:
+	mnode_reset(&m);
+	if (rc)
+		fuse_reply_err(req, rc == ENOSYS ? ENOSYS :
+				    reply_errno(fs, "open", rc, &err));
+	else
+		fuse_reply_open(req, fi);
+}
+
+static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
+		      mode_t mode, struct fuse_file_info *fi)
+{
+	struct lfs *fs = fuse_req_userdata(req);
+	struct fuse_entry_param e;
+	struct lc_err err = { 0 };
+	struct mnode dir, n = { 0 };
+	int fd = -1, rc;
+
+	(void)mode;
+	atomic_fetch_add(&fs->requests, 1);
+	rc = mnode_of(fs, parent, &dir, &err);
+	if (rc)
+		goto out;
+	n.live = true;
+	n.staged = SK_FILE;
+	if (!fs->w || !dir.live) {
+		rc = EROFS;
+	} else if (writable_root(fs, &dir)) {
+		struct mnode other;
+
+		rc = lookup_in(fs, &dir, name, &other, &err);
+		mnode_reset(&other);
+		if (!rc)
+			rc = EEXIST;
+		else if (rc == ENOENT)
+			rc = wr_create_root_file(fs->w, name, &n.id, &n.fidx,
+						 &fd, &err);
+	} else if (dir.staged == SK_ROW) {
+		n.id = dir.id;
+		rc = wr_file_open(fs->w, dir.id, name, fi->flags | O_CREAT,
+				  true, NULL, &n.fidx, &fd, &err);
+	} else if (writable_row(fs, &dir)) {
+		rc = wr_change_row(fs->w, &dir.vn, &n.id, &err);
+		if (!rc)
+			rc = wr_file_open(fs->w, n.id, name,
+					  fi->flags | O_CREAT, true, NULL,
+					  &n.fidx, &fd, &err);
+	} else {
+		rc = dir.staged ? ENOTDIR : EPERM;
+	}
+	if (!rc && (rc = staged_fh_new(fi, n.id, n.fidx, fd, true)))
+		wr_file_closed(fs->w, n.id, n.fidx, fd, true);
+	if (!rc && (rc = entry_of(fs, &n, &e, &err))) {
+		struct staged_fh *h = (struct staged_fh *)(uintptr_t)fi->fh;
+
+		wr_file_closed(fs->w, h->id, h->fidx, h->fd, true);
+		free(h);
+	}
+out:
+	mnode_reset(&dir);
+	if (rc)
+		fuse_reply_err(req, reply_errno(fs, name, rc, &err));
+	else
+		fuse_reply_create(req, &e, fi);
 }
 
 /*
@@ -694,7 +1273,7 @@ static void read_stateless(fuse_req_t req, struct lfs *fs, fuse_ino_t ino,
 	int rc;
 
 	lc_buf_init(&b, 0);
-	rc = node_of(fs, ino, &n, &err);
+	rc = node_of(fs, ino & ~LIVE_BIT, &n, &err);
 	if (!rc && n.kind == VN_CTLFILE) {
 		struct lc_buf whole;
 
@@ -721,6 +1300,26 @@ static void read_stateless(fuse_req_t req, struct lfs *fs, fuse_ino_t ino,
 	lc_buf_reset(&b);
 }
 
+static void read_staged(fuse_req_t req, struct lfs *fs, struct staged_fh *h,
+			size_t size, off_t off)
+{
+	char *buf = malloc(size ? size : 1);
+	ssize_t n;
+
+	if (!buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	n = pread(h->fd, buf, size, off);
+	if (n < 0)
+		fuse_reply_err(req, errno);
+	else {
+		atomic_fetch_add(&fs->bytes_read, (uint64_t)n);
+		fuse_reply_buf(req, buf, (size_t)n);
+	}
+	free(buf);
+}
+
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
@@ -731,7 +1330,17 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	int rc;
 
 	atomic_fetch_add(&fs->requests, 1);
-	if (!of) {
+	switch (fh_type(fi)) {
+	case FH_STAGED:
+		read_staged(req, fs, (struct staged_fh *)(uintptr_t)fi->fh,
+			    size, off);
+		return;
+	case FH_COMMIT:
+		fuse_reply_buf(req, NULL, 0);
+		return;
+	case FH_VIEW:
+		break;
+	default:
 		read_stateless(req, fs, ino, size, off);
 		return;
 	}
@@ -757,21 +1366,451 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		       len);
 }
 
+/* Commit now; the errno a writer of .lancefs/commit or fsync sees. */
+static int commit_now(struct lfs *fs, uint64_t force)
+{
+	struct lc_err err = { 0 };
+	uint64_t v;
+	int rc = wr_commit(fs->w, force, &v, &err);
+
+	if (rc && err.kind != LC_EK_USAGE)
+		log_err(fs, "commit", &err);
+	if (!rc)
+		return 0;
+	switch (err.kind) {
+	case LC_EK_USAGE:
+		return EINVAL;	/* refused rows: see .lancefs/errors */
+	case LC_EK_CONFLICT:
+		return EBUSY;
+	case LC_EK_CORRUPT:
+	case LC_EK_UNSUPPORTED:
+	case LC_EK_REMOTE:
+		return EIO;
+	default:
+		return rc > 0 ? rc : EIO;
+	}
+}
+
+static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
+		     size_t size, off_t off, struct fuse_file_info *fi)
+{
+	struct lfs *fs = fuse_req_userdata(req);
+	struct staged_fh *h = (struct staged_fh *)(uintptr_t)fi->fh;
+	ssize_t n;
+	int rc;
+
+	(void)ino;
+	atomic_fetch_add(&fs->requests, 1);
+	switch (fh_type(fi)) {
+	case FH_STAGED:
+		n = pwrite(h->fd, buf, size, off);
+		if (n < 0)
+			fuse_reply_err(req, errno);
+		else
+			fuse_reply_write(req, (size_t)n);
+		return;
+	case FH_COMMIT:
+		rc = commit_now(fs, 0);
+		if (rc)
+			fuse_reply_err(req, rc);
+		else
+			fuse_reply_write(req, size);
+		return;
+	default:
+		fuse_reply_err(req, EBADF);
+	}
+}
+
 static void op_release(fuse_req_t req, fuse_ino_t ino,
 		       struct fuse_file_info *fi)
 {
+	struct lfs *fs = fuse_req_userdata(req);
 	struct open_file *of = (struct open_file *)(uintptr_t)fi->fh;
 
 	(void)ino;
-	if (!of) {
-		fuse_reply_err(req, 0);
-		return;
+	switch (fh_type(fi)) {
+	case FH_STAGED: {
+		struct staged_fh *h = (struct staged_fh *)(uintptr_t)fi->fh;
+
+		wr_file_closed(fs->w, h->id, h->fidx, h->fd, h->writer);
+		free(h);
+		break;
 	}
-	vnode_reset(&of->node);
-	lc_buf_reset(&of->data);
-	pthread_mutex_destroy(&of->mu);
-	free(of);
+	case FH_COMMIT:
+		free((void *)(uintptr_t)fi->fh);
+		break;
+	case FH_VIEW:
+		vnode_reset(&of->node);
+		lc_buf_reset(&of->data);
+		pthread_mutex_destroy(&of->mu);
+		free(of);
+		break;
+	default:
+		break;
+	}
 	fuse_reply_err(req, 0);
+}
+
+/* fsync of a staged file or folder: its row (and every other complete
+ * row) committed before we answer. */
+static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
+		     struct fuse_file_info *fi)
+{
+	struct lfs *fs = fuse_req_userdata(req);
+	struct lc_err err = { 0 };
+	struct mnode m;
+	uint64_t force = 0;
+	int rc = 0;
+
+	(void)datasync;
+	atomic_fetch_add(&fs->requests, 1);
+	if (fi && fh_type(fi) == FH_STAGED) {
+		force = ((struct staged_fh *)(uintptr_t)fi->fh)->id;
+	} else if (!mnode_of(fs, ino, &m, &err)) {
+		if (m.staged)
+			force = m.id;
+		else if (!m.live)
+			force = UINT64_MAX;	/* nothing to commit */
+		mnode_reset(&m);
+	} else {
+		force = UINT64_MAX;
+	}
+	if (fs->w && force != UINT64_MAX)
+		rc = commit_now(fs, force);
+	fuse_reply_err(req, rc);
+}
+
+static void op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
+			struct fuse_file_info *fi)
+{
+	(void)fi;
+	op_fsync(req, ino, datasync, NULL);
+}
+
+static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
+		       int to_set, struct fuse_file_info *fi)
+{
+	struct lfs *fs = fuse_req_userdata(req);
+	struct lc_err err = { 0 };
+	struct stat st;
+	struct mnode m;
+	char name[1300];
+	int rc;
+
+	(void)fi;
+	atomic_fetch_add(&fs->requests, 1);
+	rc = mnode_of(fs, ino, &m, &err);
+	if (rc)
+		goto out;
+	if (!m.live || !fs->w) {
+		rc = EROFS;
+		goto out;
+	}
+	if (to_set & FUSE_SET_ATTR_SIZE) {
+		if (m.staged == SK_FILE) {
+			rc = wr_file_name(fs->w, m.id, m.fidx, name,
+					  sizeof(name));
+			if (!rc)
+				rc = wr_file_truncate(fs->w, m.id, name,
+						      (uint64_t)attr->st_size,
+						      &err);
+		} else if (m.vn.kind == VN_FILE) {
+			struct fuse_file_info f2 = { 0 };
+
+			/* copied up, then cut */
+			f2.flags = O_WRONLY | (attr->st_size ? 0 : O_TRUNC);
+			rc = open_committed_for_write(fs, &m, &f2, &err);
+			if (!rc) {
+				struct staged_fh *h =
+					(struct staged_fh *)(uintptr_t)f2.fh;
+
+				if (ftruncate(h->fd, attr->st_size) < 0)
+					rc = errno;
+				wr_file_closed(fs->w, h->id, h->fidx, h->fd,
+					       true);
+				free(h);
+			}
+		} else {
+			rc = EISDIR;
+		}
+	} else if (m.staged) {
+		wr_touch(fs->w, m.id);	/* cp -p, touch: times and modes
+					 * are not stored */
+	}
+	if (rc)
+		goto out;
+	mnode_reset(&m);
+	rc = mnode_of(fs, ino, &m, &err);
+	if (!rc)
+		rc = fill_stat(fs, &st, ino, &m, &err);
+out:
+	if (rc)
+		fuse_reply_err(req, reply_errno(fs, "setattr", rc, &err));
+	else
+		fuse_reply_attr(req, &st, ttl_of(fs, &m));
+	mnode_reset(&m);
+}
+
+static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
+		     mode_t mode)
+{
+	struct lfs *fs = fuse_req_userdata(req);
+	struct fuse_entry_param e;
+	struct lc_err err = { 0 };
+	struct mnode dir, n = { 0 };
+	int rc;
+
+	(void)mode;
+	atomic_fetch_add(&fs->requests, 1);
+	rc = mnode_of(fs, parent, &dir, &err);
+	if (rc)
+		goto out;
+	if (!fs->w || !dir.live) {
+		rc = EROFS;
+	} else if (!writable_root(fs, &dir)) {
+		rc = EPERM;	/* row folders hold files only */
+	} else {
+		struct mnode other;
+
+		rc = live_row(fs, &dir, name, &other, &err);
+		mnode_reset(&other);
+		if (!rc)
+			rc = EEXIST;
+		else if (rc == ENOENT)
+			rc = wr_mkdir(fs->w, name, &n.id, &err);
+	}
+	n.live = true;
+	n.staged = SK_ROW;
+	if (!rc)
+		rc = entry_of(fs, &n, &e, &err);
+out:
+	mnode_reset(&dir);
+	if (rc)
+		fuse_reply_err(req, reply_errno(fs, name, rc, &err));
+	else
+		fuse_reply_entry(req, &e);
+}
+
+static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct lfs *fs = fuse_req_userdata(req);
+	struct lc_err err = { 0 };
+	struct mnode dir, n;
+	int rc;
+
+	atomic_fetch_add(&fs->requests, 1);
+	rc = mnode_of(fs, parent, &dir, &err);
+	if (rc)
+		goto out;
+	if (!fs->w || !dir.live) {
+		rc = EROFS;
+		goto out;
+	}
+	rc = lookup_in(fs, &dir, name, &n, &err);
+	if (rc)
+		goto out;
+	if (writable_root(fs, &dir)) {
+		rc = n.staged == SK_FILE ? wr_remove_row(fs->w, n.id, &err) :
+					   EISDIR;
+	} else if (dir.staged == SK_ROW) {
+		rc = wr_file_unlink(fs->w, dir.id, name, false, &err);
+	} else if (writable_row(fs, &dir)) {
+		uint64_t u;
+		struct vnode c;
+		bool committed = !view_lookup(&c, fs->v, &dir.vn, name, NULL);
+
+		if (committed)
+			vnode_reset(&c);
+		rc = wr_change_row(fs->w, &dir.vn, &u, &err);
+		if (!rc)
+			rc = wr_file_unlink(fs->w, u, name, committed, &err);
+	} else {
+		rc = EPERM;
+	}
+	mnode_reset(&n);
+out:
+	mnode_reset(&dir);
+	fuse_reply_err(req, rc ? reply_errno(fs, name, rc, &err) : 0);
+}
+
+struct count {
+	struct lfs *fs;
+	const struct mnode *row;
+	uint64_t change;
+	uint64_t n;
+};
+
+static int count_cb(void *ctx, uint64_t index, const char *name,
+		    const struct vnode *node)
+{
+	struct count *c = ctx;
+
+	(void)index;
+	(void)node;
+	if (!c->change || !wr_is_removed(c->fs->w, c->change, name))
+		c->n++;
+	return 0;
+}
+
+static int count_staged_cb(void *ctx, uint64_t pos, uint32_t fidx,
+			   const char *name)
+{
+	struct count *c = ctx;
+	struct vnode other;
+
+	(void)pos;
+	(void)fidx;
+	if (!view_lookup(&other, c->fs->v, &c->row->vn, name, NULL)) {
+		vnode_reset(&other);	/* counted with the committed */
+		return 0;
+	}
+	c->n++;
+	return 0;
+}
+
+/* Files a live committed row shows (its staged update applied). */
+static int row_files(struct lfs *fs, const struct mnode *row, uint64_t *n,
+		     struct lc_err *err)
+{
+	enum staging_kind k;
+	struct count c = { fs, row, change_of(fs, row, &k), 0 };
+	int rc = view_readdir(fs->v, &row->vn, 0, count_cb, &c, err);
+
+	if (!rc && c.change)
+		rc = wr_list_files(fs->w, c.change, 0, count_staged_cb, &c);
+	*n = c.n;
+	return rc;
+}
+
+static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct lfs *fs = fuse_req_userdata(req);
+	struct lc_err err = { 0 };
+	struct mnode dir, n = { 0 };
+	uint64_t files;
+	int rc;
+
+	atomic_fetch_add(&fs->requests, 1);
+	rc = mnode_of(fs, parent, &dir, &err);
+	if (rc)
+		goto out;
+	if (!fs->w || !dir.live) {
+		rc = EROFS;
+		goto out;
+	}
+	if (!writable_root(fs, &dir)) {
+		rc = dir.staged == SK_ROW || writable_row(fs, &dir) ?
+			     ENOENT : EPERM;
+		goto out;
+	}
+	rc = lookup_in(fs, &dir, name, &n, &err);
+	if (rc)
+		goto out;
+	if (n.staged == SK_ROW)
+		rc = wr_remove_row(fs->w, n.id, &err);
+	else if (n.staged)
+		rc = ENOTDIR;
+	else if (n.vn.kind != VN_ROW)
+		rc = EPERM;
+	else if (!(rc = row_files(fs, &n, &files, &err)))
+		rc = files ? ENOTEMPTY : wr_delete_row(fs->w, &n.vn, &err);
+out:
+	mnode_reset(&n);
+	mnode_reset(&dir);
+	fuse_reply_err(req, rc ? reply_errno(fs, name, rc, &err) : 0);
+}
+
+/* The staged row that files of `dir` go to (an update for a committed
+ * row, made if needed). */
+static int files_row(struct lfs *fs, const struct mnode *dir, uint64_t *id,
+		     struct lc_err *err)
+{
+	if (dir->staged == SK_ROW) {
+		*id = dir->id;
+		return 0;
+	}
+	if (writable_row(fs, dir))
+		return wr_change_row(fs->w, &dir->vn, id, err);
+	return dir->staged ? ENOTDIR : EPERM;
+}
+
+static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
+		      fuse_ino_t newparent, const char *newname,
+		      unsigned int flags)
+{
+	struct lfs *fs = fuse_req_userdata(req);
+	struct lc_err err = { 0 };
+	struct mnode from = { 0 }, to = { 0 }, src = { 0 }, dst = { 0 };
+	uint64_t a, b;
+	int rc;
+
+	atomic_fetch_add(&fs->requests, 1);
+	rc = mnode_of(fs, parent, &from, &err);
+	if (!rc)
+		rc = mnode_of(fs, newparent, &to, &err);
+	if (rc)
+		goto out;
+	if (!fs->w || !from.live || !to.live) {
+		rc = EROFS;
+		goto out;
+	}
+	if (flags & RENAME_EXCHANGE) {
+		rc = EINVAL;
+		goto out;
+	}
+	rc = lookup_in(fs, &from, name, &src, &err);
+	if (rc)
+		goto out;
+	if (!lookup_in(fs, &to, newname, &dst, &err) &&
+	    (flags & RENAME_NOREPLACE)) {
+		rc = EEXIST;
+		goto out;
+	}
+	lc_err_clear(&err);
+	if (writable_root(fs, &from) || writable_root(fs, &to)) {
+		/* rows: only staged folders move, to a free name */
+		if (!writable_root(fs, &from) || !writable_root(fs, &to) ||
+		    src.staged != SK_ROW)
+			rc = EPERM;
+		else if (dst.staged || dst.vn.kind != VN_NONE)
+			rc = EEXIST;
+		else
+			rc = wr_rename_row(fs->w, src.id, newname, &err);
+		goto out;
+	}
+	rc = files_row(fs, &from, &a, &err);
+	if (!rc)
+		rc = files_row(fs, &to, &b, &err);
+	if (rc)
+		goto out;
+	if (src.staged == SK_FILE) {
+		rc = wr_file_rename(fs->w, a, name, b, newname, &err);
+	} else if (src.vn.kind == VN_FILE) {
+		/* a committed file moves: copied to the new name, removed
+		 * from the old one */
+		struct lc_buf data;
+		uint32_t fidx;
+		int fd;
+
+		rc = read_committed(fs, &src.vn, &data, &err);
+		if (!rc)
+			rc = wr_file_open(fs->w, b, newname,
+					  O_WRONLY | O_TRUNC, true, &data,
+					  &fidx, &fd, &err);
+		lc_buf_reset(&data);
+		if (!rc) {
+			wr_file_closed(fs->w, b, fidx, fd, true);
+			rc = wr_file_unlink(fs->w, a, name, true, &err);
+		}
+	} else {
+		rc = EPERM;
+	}
+out:
+	mnode_reset(&src);
+	mnode_reset(&dst);
+	mnode_reset(&from);
+	mnode_reset(&to);
+	fuse_reply_err(req, rc ? reply_errno(fs, name, rc, &err) : 0);
 }
 
 static void op_statfs(fuse_req_t req, fuse_ino_t ino)
@@ -797,6 +1836,17 @@ static void op_statfs(fuse_req_t req, fuse_ino_t ino)
 	sv.f_blocks = (bytes + 4095) / 4096;
 	sv.f_files = rows;
 	sv.f_namemax = 255;
+	if (fs->w) {	/* room for staging: the staging disk's */
+		struct statvfs st;
+
+		if (wr_statvfs(fs->w, &st) == 0) {
+			sv.f_bavail = st.f_bavail * st.f_frsize / 4096;
+			sv.f_bfree = sv.f_bavail;
+			sv.f_blocks += sv.f_bavail;
+			sv.f_ffree = st.f_favail;
+			sv.f_favail = st.f_favail;
+		}
+	}
 	vnode_reset(&root);
 	fuse_reply_statfs(req, &sv);
 }
@@ -807,12 +1857,21 @@ static const struct fuse_lowlevel_ops lfs_ops = {
 	.forget = op_forget,
 	.forget_multi = op_forget_multi,
 	.getattr = op_getattr,
+	.setattr = op_setattr,
 	.opendir = op_opendir,
 	.readdir = op_readdir,
 	.readdirplus = op_readdirplus,
 	.open = op_open,
+	.create = op_create,
 	.read = op_read,
+	.write = op_write,
 	.release = op_release,
+	.fsync = op_fsync,
+	.fsyncdir = op_fsyncdir,
+	.mkdir = op_mkdir,
+	.unlink = op_unlink,
+	.rmdir = op_rmdir,
+	.rename = op_rename,
 	.statfs = op_statfs,
 };
 
@@ -846,31 +1905,60 @@ static int diff_cb(void *ctx, uint64_t index, const char *name,
 	return 0;
 }
 
-static void refresh_once(struct lfs *fs)
+/* The root moved on from `old`: drop the kernel's entries that changed. */
+static void invalidate_moved(struct lfs *fs, const struct vnode *old)
 {
 	struct lc_err err = { 0 };
-	struct vnode old, cur;
-	bool changed;
+	struct vnode cur;
 
-	if (view_refresh(&changed, &old, fs->v, &err)) {
-		log_err(fs, "refresh", &err);
-		return;
-	}
-	if (!changed)
-		return;
 	atomic_fetch_add(&fs->refreshes, 1);
 	if (!view_root(&cur, fs->v, &err)) {
 		/* rows gone or moved, then rows new (cached as misses) */
 		struct diff_ctx gone = { fs, &cur, true };
-		struct diff_ctx added = { fs, &old, false };
+		struct diff_ctx added = { fs, old, false };
 
-		if (view_readdir(fs->v, &old, 0, diff_cb, &gone, &err) ||
+		if (view_readdir(fs->v, old, 0, diff_cb, &gone, &err) ||
 		    view_readdir(fs->v, &cur, 0, diff_cb, &added, &err))
 			log_err(fs, "refresh", &err);
 		vnode_reset(&cur);
 	}
 	/* the root listing and its attributes */
 	fuse_lowlevel_notify_inval_inode(fs->se, FUSE_ROOT_ID, 0, 0);
+}
+
+/* From the writes thread: a commit (ours or, with refresh=, another
+ * writer's) moved the view; staged names that became rows go too. */
+static void on_moved(void *ctx, const struct vnode *old_root,
+		     char *const *gone, size_t n_gone)
+{
+	struct lfs *fs = ctx;
+
+	if (!fs->se)
+		return;
+	for (size_t i = 0; i < n_gone; i++)
+		fuse_lowlevel_notify_inval_entry(fs->se, FUSE_ROOT_ID,
+						 gone[i], strlen(gone[i]));
+	invalidate_moved(fs, old_root);
+}
+
+static void refresh_once(struct lfs *fs)
+{
+	struct lc_err err = { 0 };
+	struct vnode old;
+	bool changed;
+
+	if (fs->w) {
+		if (wr_follow(fs->w, &err))
+			log_err(fs, "refresh", &err);
+		return;
+	}
+	if (view_refresh(&changed, &old, fs->v, &err)) {
+		log_err(fs, "refresh", &err);
+		return;
+	}
+	if (!changed)
+		return;
+	invalidate_moved(fs, &old);
 	vnode_reset(&old);
 }
 
@@ -898,7 +1986,13 @@ static void *refresh_main(void *arg)
 static int status_fn(void *ctx, struct lc_buf *b, struct lc_err *err)
 {
 	struct lfs *fs = ctx;
+	int rc = lc_buf_printf(b, err, ",\"pid\":%ld,\"writable\":%s",
+			       (long)getpid(), fs->w ? "true" : "false");
 
+	if (!rc && fs->w)
+		rc = wr_status(fs->w, b, err);
+	if (rc)
+		return rc;
 	return lc_buf_printf(b, err, ",\"mount\":{\"requests\":%llu,"
 			     "\"bytes_read\":%llu,\"opens\":%llu,"
 			     "\"failed_requests\":%llu,\"refresh\":%u,"
@@ -931,11 +2025,60 @@ static bool is_mount_point(const char *dir)
 	return a.st_dev != b.st_dev || a.st_ino == b.st_ino;
 }
 
-/* Split -o options into ours (view) and FUSE's. */
+struct mount_opts {
+	int threads;
+	unsigned refresh;
+	bool ro;
+	struct wr_opts wo;
+};
+
+/* seconds, possibly fractional, 0..max */
+static int parse_secs(double *out, const char *opt, const char *v,
+		      double max, struct lc_err *err)
+{
+	char *end;
+	double d = strtod(v, &end);
+
+	if (end == v || *end || !(d >= 0) || d > max)
+		return LC_USAGE(err, "%s%s: want seconds (0..%g)", opt, v, max);
+	*out = d;
+	return 0;
+}
+
+/* a count with an optional K/M/G suffix (powers of 1024) */
+static int parse_size(uint64_t *out, const char *opt, const char *v,
+		      struct lc_err *err)
+{
+	char *end;
+	unsigned long long n = strtoull(v, &end, 10);
+	unsigned shift = 0;
+
+	if (end == v)
+		goto bad;
+	if (*end == 'K' || *end == 'k')
+		shift = 10;
+	else if (*end == 'M' || *end == 'm')
+		shift = 20;
+	else if (*end == 'G' || *end == 'g')
+		shift = 30;
+	if (shift)
+		end++;
+	if (*end || n > (UINT64_MAX >> shift))
+		goto bad;
+	*out = (uint64_t)n << shift;
+	return 0;
+bad:
+	return LC_USAGE(err, "%s%s: want a number (K, M, G suffixes)", opt,
+			v);
+}
+
+/* Split -o options into ours (view, writes) and FUSE's. */
 static int split_mount_opts(struct view_opts *vo, struct lc_buf *fuse_opts,
-			    int *threads, unsigned *refresh, char *arg,
+			    struct mount_opts *mo, char *arg,
 			    struct lc_err *err)
 {
+	struct ingest_opts *io = &mo->wo.ingest;
+
 	for (char *tok = strtok(arg, ","); tok; tok = strtok(NULL, ",")) {
 		int rc = view_opts_parse(vo, tok, err);
 
@@ -944,34 +2087,58 @@ static int split_mount_opts(struct view_opts *vo, struct lc_buf *fuse_opts,
 				return rc;
 			continue;
 		}
+		rc = 0;
 		if (!strncmp(tok, "threads=", 8)) {
-			*threads = atoi(tok + 8);
-			if (*threads < 1 || *threads > 64)
+			mo->threads = atoi(tok + 8);
+			if (mo->threads < 1 || mo->threads > 64)
 				return LC_USAGE(err, "threads=%s: want 1..64",
 						tok + 8);
-			continue;
-		}
-		if (!strncmp(tok, "refresh=", 8)) {
-			char *end;
-			long v = strtol(tok + 8, &end, 10);
+		} else if (!strncmp(tok, "refresh=", 8)) {
+			double d;
 
-			if (*end || v < 0 || v > 86400)
-				return LC_USAGE(err, "refresh=%s: want seconds"
-						" (0..86400)", tok + 8);
-			*refresh = (unsigned)v;
-			continue;
+			rc = parse_secs(&d, "refresh=", tok + 8, 86400, err);
+			mo->refresh = (unsigned)d;
+		} else if (!strncmp(tok, "staging_dir=", 12)) {
+			mo->wo.staging_dir = tok + 12;
+		} else if (!strncmp(tok, "commit_delay=", 13)) {
+			rc = parse_secs(&mo->wo.commit_delay, "commit_delay=",
+					tok + 13, 86400, err);
+		} else if (!strncmp(tok, "commit_rows=", 12)) {
+			rc = parse_size(&mo->wo.commit_rows, "commit_rows=",
+					tok + 12, err);
+		} else if (!strncmp(tok, "commit_bytes=", 13)) {
+			rc = parse_size(&mo->wo.commit_bytes, "commit_bytes=",
+					tok + 13, err);
+		} else if (!strncmp(tok, "file_column=", 12)) {
+			io->file_column = tok + 12;
+		} else if (!strncmp(tok, "format_version=", 15)) {
+			const char *v = tok + 15;
+
+			if (strcmp(v, "2.0") && strcmp(v, "2.1") &&
+			    strcmp(v, "2.2") && strcmp(v, "stable") &&
+			    strcmp(v, "next"))
+				return LC_USAGE(err, "format_version=%s: want "
+						"2.0, 2.1 or 2.2", v);
+			io->format_version = v;
+		} else if (!strcmp(tok, "validate_images")) {
+			io->validate_images = true;
+		} else if (!strcmp(tok, "ro")) {
+			mo->ro = true;
+		} else if (!strcmp(tok, "rw") || !strcmp(tok, "defaults") ||
+			   !strcmp(tok, "auto") || !strcmp(tok, "noauto") ||
+			   !strcmp(tok, "user") || !strcmp(tok, "users") ||
+			   !strcmp(tok, "nouser") || !strcmp(tok, "nofail") ||
+			   !strcmp(tok, "_netdev") || !strncmp(tok, "x-", 2)) {
+			continue;	/* fstab words */
+		} else {
+			if (fuse_opts->len &&
+			    lc_buf_append(fuse_opts, ",", 1, err))
+				return ENOMEM;
+			if (lc_buf_append(fuse_opts, tok, strlen(tok), err))
+				return ENOMEM;
 		}
-		if (!strcmp(tok, "rw") || !strcmp(tok, "defaults") ||
-		    !strcmp(tok, "auto") || !strcmp(tok, "noauto") ||
-		    !strcmp(tok, "user") || !strcmp(tok, "users") ||
-		    !strcmp(tok, "nouser") || !strcmp(tok, "nofail") ||
-		    !strcmp(tok, "_netdev") || !strncmp(tok, "x-", 2))
-			continue;	/* fstab words, and rw: writes come
-					 * later; the mount is ro */
-		if (fuse_opts->len && lc_buf_append(fuse_opts, ",", 1, err))
-			return ENOMEM;
-		if (lc_buf_append(fuse_opts, tok, strlen(tok), err))
-			return ENOMEM;
+		if (rc)
+			return rc;
 	}
 	return 0;
 }
@@ -984,12 +2151,13 @@ int lancefs_mount_main(int argc, char **argv)
 	struct lfs *fs = NULL;
 	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
 	bool foreground = false, debug = false, refresher = false;
-	unsigned refresh = 0;
 	/* One FUSE thread per core: measured on 2 cores (tests/bench/
 	 * mount.sh), two threads read cold images 1.3-3.8x faster than one
 	 * and warm ones as fast; -o threads=1 gives the single loop. */
 	long cores = sysconf(_SC_NPROCESSORS_ONLN);
-	int threads = cores < 1 ? 1 : cores > 16 ? 16 : (int)cores;
+	struct mount_opts mo = { .threads = cores < 1 ? 1 : cores > 16 ?
+						    16 : (int)cores,
+				 .wo = { .commit_delay = 2.0 } };
 	int opt, rc = 1;
 	const char *source, *mnt;
 
@@ -1004,8 +2172,7 @@ int lancefs_mount_main(int argc, char **argv)
 			foreground = debug = true;
 			break;
 		case 'o':
-			if (split_mount_opts(&vo, &fo, &threads, &refresh,
-					     optarg, &err))
+			if (split_mount_opts(&vo, &fo, &mo, optarg, &err))
 				goto usage_err;
 			break;
 		default:
@@ -1026,10 +2193,12 @@ int lancefs_mount_main(int argc, char **argv)
 		lc_buf_init(&fs->ctl[i].data, 0);
 	pthread_mutex_init(&fs->stop_mu, NULL);
 	pthread_cond_init(&fs->stop_cv, NULL);
-	fs->refresh = refresh;
+	fs->refresh = mo.refresh;
 	fs->uid = getuid();
 	fs->gid = getgid();
 	fs->foreground = foreground;
+	/* writable unless ro or a pinned version (VIEW.md §3) */
+	vo.may_create = !mo.ro && !vo.version && !vo.tag;
 	if (view_open(&fs->v, source, &vo, &err) ||
 	    view_root(&fs->top, fs->v, &err)) {
 		fprintf(stderr, "lancefs: %s\n", err.msg);
@@ -1038,6 +2207,15 @@ int lancefs_mount_main(int argc, char **argv)
 		goto out;
 	}
 	view_set_status_fn(fs->v, status_fn, fs);
+	if (vo.may_create && fs->top.kind == VN_ROOT) {
+		mo.wo.ingest.name_column = vo.name_column;
+		if (wr_open(&fs->w, fs->v, source, &mo.wo, on_moved, fs,
+			    &err)) {
+			fprintf(stderr, "lancefs: %s\n", err.msg);
+			rc = err.kind == LC_EK_USAGE ? 1 : 2;
+			goto out;
+		}
+	}
 	if (fs->top.kind == VN_ROOT) {
 		/* a dataset root follows refresh: only remember the kind */
 		vnode_reset(&fs->top);
@@ -1045,7 +2223,9 @@ int lancefs_mount_main(int argc, char **argv)
 	}
 	if (fuse_opt_add_arg(&args, "lancefs") ||
 	    fuse_opt_add_arg(&args, "-o") ||
-	    fuse_opt_add_arg(&args, "ro,default_permissions,subtype=lancefs") ||
+	    fuse_opt_add_arg(&args, fs->w ? "default_permissions,"
+				 "subtype=lancefs" : "ro,default_permissions,"
+				 "subtype=lancefs") ||
 	    (fo.len && (fuse_opt_add_arg(&args, "-o") ||
 			fuse_opt_add_arg(&args, (char *)fo.data))) ||
 	    (debug && fuse_opt_add_arg(&args, "-d")))
@@ -1088,6 +2268,9 @@ int lancefs_mount_main(int argc, char **argv)
 		goto out_unmount;
 	}
 	/* threads die in fuse_daemonize's fork: start them after it */
+	if (fs->w && wr_start(fs->w, &err))
+		fprintf(stderr, "lancefs: %s: commits only at fsync and "
+			"unmount\n", err.msg);
 	if (fs->refresh && fs->top.kind != VN_DBROOT) {
 		if (pthread_create(&fs->refresher, NULL, refresh_main, fs))
 			fprintf(stderr, "lancefs: refresh disabled: cannot "
@@ -1095,10 +2278,10 @@ int lancefs_mount_main(int argc, char **argv)
 		else
 			refresher = true;
 	}
-	if (threads > 1) {
+	if (mo.threads > 1) {
 		struct fuse_loop_config *cfg = fuse_loop_cfg_create();
 
-		fuse_loop_cfg_set_max_threads(cfg, (unsigned)threads);
+		fuse_loop_cfg_set_max_threads(cfg, (unsigned)mo.threads);
 		rc = fuse_session_loop_mt(fs->se, cfg) ? 2 : 0;
 		fuse_loop_cfg_destroy(cfg);
 	} else {
@@ -1111,12 +2294,23 @@ int lancefs_mount_main(int argc, char **argv)
 		pthread_mutex_unlock(&fs->stop_mu);
 		pthread_join(fs->refresher, NULL);
 	}
+	/* staged rows that are ready go in before the daemon exits; the
+	 * kernel side is gone already */
+	{
+		struct fuse_session *se = fs->se;
+
+		fs->se = NULL;	/* no more notifications */
+		wr_close(fs->w);
+		fs->w = NULL;
+		fs->se = se;
+	}
 out_unmount:
 	fuse_session_unmount(fs->se);
 out_handlers:
 	fuse_remove_signal_handlers(fs->se);
 out:
 	if (fs) {
+		wr_close(fs->w);
 		if (fs->se)
 			fuse_session_destroy(fs->se);
 		for (unsigned s = 1; s <= MAX_SLOTS; s++)
@@ -1184,14 +2378,171 @@ int lancefs_mount_helper(int argc, char **argv)
 	return lancefs_mount_main(n, args);
 }
 
+/* ------------------------------------------------------------ commands */
+
+/* MOUNTPOINT/.lancefs/status as JSON; NULL if it cannot be read. */
+static json_t *read_status(const char *mnt)
+{
+	char path[4200];
+	json_error_t je;
+
+	snprintf(path, sizeof(path), "%s/.lancefs/status", mnt);
+	return json_load_file(path, 0, &je);
+}
+
+/* Commit through MOUNTPOINT/.lancefs/commit; 0 or an errno. */
+static int ctl_commit(const char *mnt)
+{
+	char path[4200];
+	int fd, rc = 0;
+
+	snprintf(path, sizeof(path), "%s/.lancefs/commit", mnt);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno;
+	if (write(fd, "1\n", 2) != 2)
+		rc = errno ? errno : EIO;
+	close(fd);
+	return rc;
+}
+
+/* The last lines of .lancefs/errors, for a refused commit. */
+static void show_errors(const char *mnt, int max)
+{
+	char path[4200], line[4096], *ring[16] = { 0 };
+	int n = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/.lancefs/errors", mnt);
+	if (!(f = fopen(path, "r")))
+		return;
+	if (max > 16)
+		max = 16;
+	while (fgets(line, sizeof(line), f)) {
+		free(ring[n % max]);
+		ring[n % max] = strdup(line);
+		n++;
+	}
+	fclose(f);
+	for (int i = n > max ? n - max : 0; i < n; i++) {
+		char *tab = strchr(ring[i % max] ? ring[i % max] : "", '\t');
+
+		if (ring[i % max])
+			fprintf(stderr, "  %s", tab ? tab + 1 : ring[i % max]);
+	}
+	for (int i = 0; i < max; i++)
+		free(ring[i]);
+}
+
+int lancefs_commit_main(int argc, char **argv)
+{
+	json_t *st;
+	int rc;
+
+	if (argc != 2) {
+		fputs("usage: lancefs commit MOUNTPOINT\n", stderr);
+		return 1;
+	}
+	rc = ctl_commit(argv[1]);
+	if (rc == EINVAL) {
+		fprintf(stderr, "lancefs: %s: staged rows were refused; they "
+			"stay staged:\n", argv[1]);
+		show_errors(argv[1], 8);
+		return 1;
+	}
+	if (rc) {
+		fprintf(stderr, "lancefs: %s: cannot commit: %s%s\n", argv[1],
+			strerror(rc), rc == EROFS || rc == ENOENT ?
+			" (not a writable lancefs mount)" : "");
+		return rc == EROFS || rc == ENOENT ? 1 : 2;
+	}
+	st = read_status(argv[1]);
+	printf("%lld\n", (long long)json_integer_value(json_object_get(st,
+							"version")));
+	json_decref(st);
+	return 0;
+}
+
+static void print_flat(const char *prefix, json_t *j)
+{
+	const char *k;
+	json_t *v;
+
+	json_object_foreach(j, k, v) {
+		char key[256];
+
+		snprintf(key, sizeof(key), "%s%s", prefix, k);
+		if (json_is_object(v)) {
+			char p2[300];
+
+			snprintf(p2, sizeof(p2), "%s.", key);
+			print_flat(p2, v);
+		} else {
+			char *s = json_dumps(v, JSON_ENCODE_ANY);
+
+			printf("%-28s %s\n", key, s ? s : "?");
+			free(s);
+		}
+	}
+}
+
+int lancefs_status_main(int argc, char **argv)
+{
+	bool as_json = argc == 3 && !strcmp(argv[1], "--json");
+	const char *mnt = argv[argc - 1];
+	json_t *st;
+
+	if (argc != 2 && !as_json) {
+		fputs("usage: lancefs status [--json] MOUNTPOINT\n", stderr);
+		return 1;
+	}
+	st = read_status(mnt);
+	if (!st) {
+		fprintf(stderr, "lancefs: %s: not a lancefs mount (no "
+			".lancefs/status)\n", mnt);
+		return 1;
+	}
+	if (as_json) {
+		char *s = json_dumps(st, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+
+		puts(s ? s : "{}");
+		free(s);
+	} else {
+		print_flat("", st);
+	}
+	json_decref(st);
+	return 0;
+}
+
 int lancefs_umount_main(int argc, char **argv)
 {
-	pid_t pid;
+	pid_t pid, daemon = 0;
 	int status;
+	json_t *st;
 
 	if (argc != 2) {
 		fputs("usage: lancefs umount MOUNTPOINT\n", stderr);
 		return 1;
+	}
+	/* a live writable mount: commit first, so that errors are seen
+	 * here, then wait below for the daemon's last commit and exit */
+	if ((st = read_status(argv[1]))) {
+		daemon = (pid_t)json_integer_value(json_object_get(st, "pid"));
+		if (json_is_true(json_object_get(st, "writable"))) {
+			int rc = ctl_commit(argv[1]);
+
+			if (rc == EINVAL) {
+				fprintf(stderr, "lancefs: %s: refused rows "
+					"stay staged for the next mount:\n",
+					argv[1]);
+				show_errors(argv[1], 8);
+			} else if (rc) {
+				fprintf(stderr, "lancefs: %s: commit failed "
+					"(%s); staged rows are kept for the "
+					"next mount\n", argv[1], strerror(rc));
+			}
+		}
+		json_decref(st);
 	}
 	/* fusermount3 also clears a mount whose daemon died ("Transport
 	 * endpoint is not connected"); -z detaches a busy one. */
@@ -1204,8 +2555,14 @@ int lancefs_umount_main(int argc, char **argv)
 		}
 		if (pid < 0 || waitpid(pid, &status, 0) < 0)
 			break;
-		if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+			/* the daemon finishes its commit, then exits */
+			for (int i = 0; daemon > 0 && i < 6000 &&
+					(kill(daemon, 0) == 0 || errno != ESRCH);
+			     i++)
+				usleep(50000);
 			return 0;
+		}
 	}
 	fprintf(stderr, "lancefs: could not unmount %s\n", argv[1]);
 	return 2;

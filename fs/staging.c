@@ -5,6 +5,7 @@
 #include "staging.h"
 
 #include <dirent.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <pthread.h>
@@ -219,20 +220,232 @@ int staging_row_find(uint64_t *id, struct staging *s, const char *name)
 	return 0;
 }
 
-int staging_row_new(uint64_t *id, struct staging *s, const char *name,
-		    struct lc_err *err)
+/* Write `len` bytes to DIR/NAME through a temp file and a rename, all
+ * synced: a crash leaves the old file or the new one. */
+static int put_file(const char *dir, const char *name, const void *data,
+		    size_t len)
 {
-	char dir[4200], path[4300];
-	uint64_t existing;
+	char tmp[4400], path[4400];
 	int fd, rc = 0;
+
+	snprintf(tmp, sizeof(tmp), "%s/%s.tmp", dir, name);
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return errno;
+	if (write(fd, data, len) != (ssize_t)len || fsync(fd) < 0)
+		rc = errno ? errno : EIO;
+	close(fd);
+	if (!rc && rename(tmp, path) < 0)
+		rc = errno;
+	if (!rc)
+		rc = sync_dir(dir);
+	if (rc)
+		unlink(tmp);
+	return rc;
+}
+
+static const char *const kind_names[] = { "folder", "file", "update",
+					  "delete" };
+
+/* Removed file names are written with '%' and newlines escaped. */
+static int info_text(struct lc_buf *b, const struct staging_info *i,
+		     struct lc_err *err)
+{
+	int rc = lc_buf_printf(b, err, "lancefs-row 1\nkind %s\n",
+			       kind_names[i->kind]);
+
+	if (!rc && (i->kind == STAGING_UPDATE || i->kind == STAGING_DELETE))
+		rc = lc_buf_printf(b, err, "base %" PRIu64 " %" PRIu64 " %"
+				   PRIu64 " %" PRIu64 "\n", i->base.version,
+				   i->base.fragment_id, i->base.offset,
+				   i->base.number);
+	for (size_t k = 0; !rc && k < i->n_removed; k++) {
+		rc = lc_buf_printf(b, err, "removed ");
+		for (const char *p = i->removed[k]; !rc && *p; p++)
+			rc = *p == '%' || *p == '\n' ?
+				     lc_buf_printf(b, err, "%%%02x",
+						   (unsigned)(uint8_t)*p) :
+				     lc_buf_append(b, p, 1, err);
+		if (!rc)
+			rc = lc_buf_append(b, "\n", 1, err);
+	}
+	if (!rc && i->interrupted)
+		rc = lc_buf_printf(b, err, "interrupted\n");
+	return rc;
+}
+
+static int add_removed(struct staging_info *i, const char *name, size_t n)
+{
+	char **v = lc_realloc(i->removed, (i->n_removed + 1) * sizeof(*v));
+	char *c;
+	size_t k = 0;
+
+	if (!v)
+		return ENOMEM;
+	i->removed = v;
+	c = lc_malloc(n + 1);
+	if (!c)
+		return ENOMEM;
+	for (size_t j = 0; j < n; j++) {
+		unsigned x;
+
+		if (name[j] == '%' && j + 2 < n &&
+		    sscanf(name + j + 1, "%2x", &x) == 1) {
+			c[k++] = (char)x;
+			j += 2;
+		} else {
+			c[k++] = name[j];
+		}
+	}
+	c[k] = 0;
+	i->removed[i->n_removed++] = c;
+	return 0;
+}
+
+static int parse_info(struct staging_info *out, char *text)
+{
+	char *line, *save = NULL;
+	bool first = true;
+
+	memset(out, 0, sizeof(*out));
+	for (line = strtok_r(text, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		if (first) {
+			if (strcmp(line, "lancefs-row 1"))
+				return EINVAL;
+			first = false;
+		} else if (!strncmp(line, "kind ", 5)) {
+			size_t k;
+
+			for (k = 0; k < 4; k++)
+				if (!strcmp(line + 5, kind_names[k]))
+					break;
+			if (k == 4)
+				return EINVAL;
+			out->kind = (enum staging_kind)k;
+		} else if (!strncmp(line, "base ", 5)) {
+			if (sscanf(line + 5, "%" SCNu64 " %" SCNu64 " %" SCNu64
+				   " %" SCNu64, &out->base.version,
+				   &out->base.fragment_id, &out->base.offset,
+				   &out->base.number) != 4)
+				return EINVAL;
+		} else if (!strncmp(line, "removed ", 8)) {
+			if (add_removed(out, line + 8, strlen(line + 8)))
+				return ENOMEM;
+		} else if (!strcmp(line, "interrupted")) {
+			out->interrupted = true;
+		}
+	}
+	return first ? EINVAL : 0;
+}
+
+void staging_info_reset(struct staging_info *i)
+{
+	for (size_t k = 0; k < i->n_removed; k++)
+		lc_free(i->removed[k]);
+	lc_free(i->removed);
+	memset(i, 0, sizeof(*i));
+}
+
+int staging_info_copy(struct staging_info *dst, const struct staging_info *src,
+		      struct lc_err *err)
+{
+	*dst = *src;
+	dst->removed = NULL;
+	dst->n_removed = 0;
+	for (size_t k = 0; k < src->n_removed; k++) {
+		char **v = lc_realloc(dst->removed, (k + 1) * sizeof(*v));
+
+		if (!v || !(v[k] = lc_strdup(src->removed[k]))) {
+			if (v)
+				dst->removed = v;
+			staging_info_reset(dst);
+			return LC_NOMEM(err);
+		}
+		dst->removed = v;
+		dst->n_removed = k + 1;
+	}
+	return 0;
+}
+
+int staging_row_info(struct staging_info *out, const struct staging *s,
+		     uint64_t id, struct lc_err *err)
+{
+	char path[4400];
+	char *text;
+	struct stat sb;
+	FILE *f;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	staging_row_path(path, sizeof(path), s, id);
+	strcat(path, "/.row");
+	f = fopen(path, "rb");
+	if (!f)
+		return errno == ENOENT ? 0 :
+		       LC_SYS(err, errno, "staging: %s: %s", path,
+			      strerror(errno));
+	if (fstat(fileno(f), &sb) < 0 || sb.st_size > MAX_BATCH_FILE) {
+		fclose(f);
+		return LC_CORRUPT(err, "staging: %s: too big", path);
+	}
+	text = lc_malloc((size_t)sb.st_size + 1);
+	if (!text) {
+		fclose(f);
+		return LC_NOMEM(err);
+	}
+	text[fread(text, 1, (size_t)sb.st_size, f)] = 0;
+	fclose(f);
+	rc = parse_info(out, text);
+	out->recorded = true;
+	lc_free(text);
+	if (rc) {
+		staging_info_reset(out);
+		return rc == ENOMEM ? LC_NOMEM(err) :
+		       LC_CORRUPT(err, "staging: %s: not a row record", path);
+	}
+	return 0;
+}
+
+int staging_row_set_info(struct staging *s, uint64_t id,
+			 const struct staging_info *info, struct lc_err *err)
+{
+	char dir[4200];
+	struct lc_buf b;
+	int rc;
+
+	staging_row_path(dir, sizeof(dir), s, id);
+	lc_buf_init(&b, 0);
+	rc = info_text(&b, info, err);
+	if (!rc && (rc = put_file(dir, ".row", b.data, b.len)))
+		rc = LC_SYS(err, rc, "staging: %s/.row: %s", dir,
+			    strerror(rc));
+	lc_buf_reset(&b);
+	return rc;
+}
+
+int staging_row_rename(struct staging *s, uint64_t id, const char *name,
+		       struct lc_err *err)
+{
+	char dir[4200];
+	int rc;
+
+	staging_row_path(dir, sizeof(dir), s, id);
+	rc = put_file(dir, ".name", name, strlen(name));
+	return rc ? LC_SYS(err, rc, "staging: %s/.name: %s", dir,
+			   strerror(rc)) : 0;
+}
+
+int staging_row_add(uint64_t *id, struct staging *s, const char *name,
+		    const struct staging_info *info, struct lc_err *err)
+{
+	char dir[4200];
 	size_t len = strlen(name);
+	int rc;
 
 	if (!len || len > 1024 || strchr(name, '/'))
 		return LC_USAGE(err, "staging: bad row name");
-	if (!staging_row_find(&existing, s, name))
-		return lc_err_set(err, EEXIST, LC_EK_USAGE, __FILE__, __LINE__,
-				  "%s: a staged row of that name exists",
-				  name);
 	pthread_mutex_lock(&s->mu);
 	*id = s->next_id++;
 	pthread_mutex_unlock(&s->mu);
@@ -240,19 +453,102 @@ int staging_row_new(uint64_t *id, struct staging *s, const char *name,
 	if (mkdir(dir, 0700) < 0)
 		return LC_SYS(err, errno, "staging: mkdir %s: %s", dir,
 			      strerror(errno));
-	/* the name is written before the row is used, so recovery always
-	 * knows what the user called it */
-	snprintf(path, sizeof(path), "%s/.name", dir);
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0 || write(fd, name, len) != (ssize_t)len || fsync(fd) < 0)
-		rc = errno ? errno : EIO;
-	if (fd >= 0)
-		close(fd);
-	if (!rc)
-		rc = sync_dir(dir);
+	/* .row before .name: a row is listed once it has a name, and then
+	 * it is already what it should be */
+	if (info && (rc = staging_row_set_info(s, *id, info, err)))
+		return rc;
+	rc = put_file(dir, ".name", name, len);
 	if (rc)
-		return LC_SYS(err, rc, "staging: %s: %s", path, strerror(rc));
+		return LC_SYS(err, rc, "staging: %s/.name: %s", dir,
+			      strerror(rc));
 	return 0;
+}
+
+int staging_row_new(uint64_t *id, struct staging *s, const char *name,
+		    struct lc_err *err)
+{
+	uint64_t existing;
+
+	if (!staging_row_find(&existing, s, name))
+		return lc_err_set(err, EEXIST, LC_EK_USAGE, __FILE__, __LINE__,
+				  "%s: a staged row of that name exists",
+				  name);
+	return staging_row_add(id, s, name, NULL, err);
+}
+
+int staging_mark_writing(const struct staging *s, uint64_t id,
+			 const char *file, bool on, struct lc_err *err)
+{
+	char path[4600];
+	int fd;
+
+	staging_row_path(path, sizeof(path), s, id);
+	snprintf(path + strlen(path), sizeof(path) - strlen(path),
+		 "/.w.%.255s", file);
+	if (!on) {
+		if (unlink(path) < 0 && errno != ENOENT)
+			return LC_SYS(err, errno, "staging: %s: %s", path,
+				      strerror(errno));
+		return 0;
+	}
+	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return LC_SYS(err, errno, "staging: %s: %s", path,
+			      strerror(errno));
+	close(fd);
+	return 0;
+}
+
+int staging_row_clear_partial(bool *had, const struct staging *s,
+			      uint64_t id, struct lc_err *err)
+{
+	char dir[4200], path[4600];
+	struct dirent *de;
+	DIR *d;
+
+	*had = false;
+	staging_row_path(dir, sizeof(dir), s, id);
+	d = opendir(dir);
+	if (!d)
+		return LC_SYS(err, errno, "staging: %s: %s", dir,
+			      strerror(errno));
+	while ((de = readdir(d))) {
+		if (strncmp(de->d_name, ".w.", 3))
+			continue;
+		*had = true;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name + 3);
+		unlink(path);
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		unlink(path);
+	}
+	closedir(d);
+	return 0;
+}
+
+void staging_remove_if_empty(struct staging *s)
+{
+	char path[4200];
+
+	snprintf(path, sizeof(path), "%s/rows", s->dir);
+	if (rmdir(path) < 0)
+		return;
+	snprintf(path, sizeof(path), "%s/batches", s->dir);
+	if (rmdir(path) < 0) {
+		snprintf(path, sizeof(path), "%s/rows", s->dir);
+		mkdir(path, 0700);
+		return;
+	}
+	rmdir(s->dir);
+}
+
+void staging_sync(const struct staging *s)
+{
+	int fd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd >= 0) {
+		syncfs(fd);
+		close(fd);
+	}
 }
 
 static int rm_cb(const char *path, const struct stat *sb, int type,

@@ -38,9 +38,80 @@ int staging_open(struct staging **out, const char *dir,
 void staging_free(struct staging *s);
 const char *staging_dir(const struct staging *s);
 
+/*
+ * What a staged row is, in DIR/rows/R<id>/.row (absent: a folder):
+ *   FOLDER   a new row folder (mkdir, cp -r)
+ *   FILE     a root-level file: the row folder holds that one file
+ *   UPDATE   a committed row rewritten: the folder holds the files the
+ *            user wrote, `removed` the files the user unlinked; the
+ *            other values come from the committed row `base`
+ *   DELETE   a committed row removed (rm -r)
+ * `interrupted`: a file of the row was being written when the daemon
+ * died; the row waits until the user touches it again.
+ */
+enum staging_kind {
+	STAGING_FOLDER = 0,
+	STAGING_FILE,
+	STAGING_UPDATE,
+	STAGING_DELETE,
+};
+
+/* A committed row: the version it was seen in and where it lives. */
+struct staging_base {
+	uint64_t version;
+	uint64_t fragment_id;
+	uint64_t offset;
+	uint64_t number;	/* its row number (name) in that version */
+};
+
+struct staging_info {
+	enum staging_kind kind;
+	struct staging_base base;	/* UPDATE, DELETE */
+	char **removed;			/* UPDATE: file names */
+	size_t n_removed;
+	bool interrupted;
+	bool recorded;		/* read from a .row (else a guess) */
+};
+
+void staging_info_reset(struct staging_info *i);
+/* Deep copy. */
+int staging_info_copy(struct staging_info *dst, const struct staging_info *src,
+		      struct lc_err *err) LC_MUST_USE;
+
 /* A new staged row named `name` (unique among staged rows: EEXIST). */
 int staging_row_new(uint64_t *id, struct staging *s, const char *name,
 		    struct lc_err *err) LC_MUST_USE;
+/* A new staged row of any kind; the caller keeps names unique (no scan).
+ * `info` NULL: a folder. Name and info are durable on return. */
+int staging_row_add(uint64_t *id, struct staging *s, const char *name,
+		    const struct staging_info *info,
+		    struct lc_err *err) LC_MUST_USE;
+/* A row's .row (a folder when it has none). */
+int staging_row_info(struct staging_info *out, const struct staging *s,
+		     uint64_t id, struct lc_err *err) LC_MUST_USE;
+/* Replace a row's .row, or its .name, atomically and durably. */
+int staging_row_set_info(struct staging *s, uint64_t id,
+			 const struct staging_info *info,
+			 struct lc_err *err) LC_MUST_USE;
+int staging_row_rename(struct staging *s, uint64_t id, const char *name,
+		       struct lc_err *err) LC_MUST_USE;
+
+/*
+ * Files being written. A writer marks FILE with a `.w.FILE` beside it
+ * while it is open for writing; a crash leaves the mark behind, and
+ * staging_row_clear_partial then removes both the half-written file and
+ * its mark (*had: there was one).
+ */
+int staging_mark_writing(const struct staging *s, uint64_t id,
+			 const char *file, bool on,
+			 struct lc_err *err) LC_MUST_USE;
+int staging_row_clear_partial(bool *had, const struct staging *s,
+			      uint64_t id, struct lc_err *err) LC_MUST_USE;
+/* Remove the staging folder when it holds nothing (no rows, no
+ * batches): a mount that wrote nothing leaves nothing behind. */
+void staging_remove_if_empty(struct staging *s);
+/* Flush the staging's file system (files closed reach the disk). */
+void staging_sync(const struct staging *s);
 /* The staged row named `name`, or ENOENT. */
 int staging_row_find(uint64_t *id, struct staging *s, const char *name);
 /* Remove a staged row and everything in it. */

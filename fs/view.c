@@ -15,6 +15,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 
 #include "render.h"
@@ -77,6 +78,7 @@ struct view_ds {
 	struct vtime *vt;	/* every version, ascending; lazily */
 	size_t n_vt;
 	bool vt_listed;
+	bool fresh;		/* may have no version yet (may_create) */
 };
 
 /*
@@ -489,6 +491,10 @@ static int snap_new(struct view_snap **out, struct view_ds *ds,
 	pthread_mutex_init(&s->mu, NULL);
 	s->ds = ds;
 	rc = lance_snapshot_open(&s->ls, ds->st, version, err);
+	if (rc == ENOENT && ds->fresh && !version) {
+		lc_err_clear(err);
+		rc = lance_snapshot_empty(&s->ls, ds->st, err);
+	}
 	if (rc)
 		goto fail;
 	s->m = lance_snapshot_manifest(s->ls);
@@ -682,7 +688,7 @@ static void ds_free(struct view_ds *ds)
 
 /* Takes ownership of `st`. */
 static int ds_open(struct view_ds **out, struct view *v, struct ostore *st,
-		   const char *name, struct lc_err *err)
+		   const char *name, bool fresh, struct lc_err *err)
 {
 	const struct view_opts *o = &v->opts;
 	struct view_ds *ds;
@@ -699,6 +705,7 @@ static int ds_open(struct view_ds **out, struct view *v, struct ostore *st,
 	pthread_mutex_init(&ds->vt_mu, NULL);
 	ds->v = v;
 	ds->st = st;
+	ds->fresh = fresh;
 	if (name && !(ds->name = lc_strdup(name))) {
 		rc = LC_NOMEM(err);
 		goto fail;
@@ -791,7 +798,7 @@ static int open_db(struct view *v, struct lc_err *err)
 		snprintf(dir, sizeof(dir), "%s.lance", d.names[i]);
 		rc = ostore_sub(&sub, v->st, dir, err);
 		if (!rc)
-			rc = ds_open(&v->dbs[i], v, sub, d.names[i], err);
+			rc = ds_open(&v->dbs[i], v, sub, d.names[i], false, err);
 		if (!rc)
 			v->n_dbs++;
 	}
@@ -808,6 +815,7 @@ static int copy_opts(struct view_opts *dst, const struct view_opts *src,
 	memset(dst, 0, sizeof(*dst));
 	dst->version = src->version;
 	dst->text_all = src->text_all;
+	dst->may_create = src->may_create;
 	if ((src->name_column &&
 	     !(dst->name_column = lc_strdup(src->name_column))) ||
 	    (src->tag && !(dst->tag = lc_strdup(src->tag))))
@@ -832,12 +840,39 @@ static int copy_opts(struct view_opts *dst, const struct view_opts *src,
 	return 0;
 }
 
+/* A SOURCE that names one dataset: its last part ends in .lance. */
+static bool names_dataset(const char *source)
+{
+	size_t n = strlen(source);
+
+	while (n > 1 && source[n - 1] == '/')
+		n--;
+	return n > 6 && !strncmp(source + n - 6, ".lance", 6);
+}
+
+/* The folder of a new local dataset (file:// or a path; object stores
+ * need none). Its parent must exist: a typo should not make folders. */
+static int make_local_dir(const char *source, struct lc_err *err)
+{
+	if (!strncmp(source, "file://", 7))
+		source += 7;
+	else if (strstr(source, "://"))
+		return 0;
+	if (mkdir(source, 0777) < 0 && errno != EEXIST) {
+		if (errno == ENOENT)
+			return LC_NOTFOUND(err, "%s: no such folder to make a "
+					   "new dataset in", source);
+		return LC_SYS(err, errno, "%s: %s", source, strerror(errno));
+	}
+	return 0;
+}
+
 int view_open(struct view **out, const char *source,
 	      const struct view_opts *opts, struct lc_err *err)
 {
 	struct view *v;
 	struct view_opts none = { 0 };
-	bool is_ds = false;
+	bool is_ds = false, fresh;
 	int rc;
 
 	*out = NULL;
@@ -849,6 +884,10 @@ int view_open(struct view **out, const char *source,
 	rc = copy_opts(&v->opts, opts ? opts : &none, err);
 	if (!rc && !(v->source = lc_strdup(source)))
 		rc = LC_NOMEM(err);
+	fresh = v->opts.may_create && !v->opts.version && !v->opts.tag &&
+		names_dataset(source);
+	if (!rc && fresh)
+		rc = make_local_dir(source, err);
 	if (!rc)
 		rc = ostore_open_uri(&v->st, source, err);
 	if (!rc) {
@@ -859,12 +898,12 @@ int view_open(struct view **out, const char *source,
 	}
 	if (rc)
 		goto fail;
-	if (is_ds) {
+	if (is_ds || fresh) {
 		struct ostore *st = v->st;
 
 		/* the dataset owns the store; the view keeps a borrowed
 		 * pointer for listing */
-		rc = ds_open(&v->single, v, st, NULL, err);
+		rc = ds_open(&v->single, v, st, NULL, fresh, err);
 		v->st = NULL;
 		if (rc)
 			goto fail;
@@ -970,7 +1009,8 @@ int view_root(struct vnode *out, struct view *v, struct lc_err *err)
 	return ds_root(out, v->single, 0, err);
 }
 
-static const char *const ctl_names[VIEW_CTL_COUNT] = { "status", "errors" };
+static const char *const ctl_names[VIEW_CTL_COUNT] = { "status", "errors",
+							"commit" };
 
 static void row_name(char *out, size_t cap, const struct view_snap *s,
 		     uint64_t index, uint64_t number)
@@ -1520,6 +1560,79 @@ static int render_meta(struct lc_buf *b, struct view_snap *s,
 	return rc;
 }
 
+int view_file_name(char *out, size_t cap, const struct vnode *n,
+		   struct lc_err *err)
+{
+	const struct file_col *c;
+	const char *ext;
+	bool present;
+	int rc;
+
+	if (n->kind != VN_FILE)
+		return EINVAL;
+	if (n->file == VIEW_META_JSON) {
+		snprintf(out, cap, "meta.json");
+		return 0;
+	}
+	c = &n->snap->cols[n->file];
+	rc = file_present(&present, &ext, n->snap, &n->row, c, err);
+	if (rc)
+		return rc;
+	if (!present)
+		return ENOENT;
+	snprintf(out, cap, "%s.%s", c->prefix, ext);
+	return 0;
+}
+
+int view_row_name(char *out, size_t cap, const struct vnode *n,
+		  struct lc_err *err)
+{
+	const struct view_snap *s = n->snap;
+	uint64_t lo = 0, hi;
+
+	if (!s->names) {
+		row_name(out, cap, s, 0, n->row.number);
+		return 0;
+	}
+	/* live rows are in (fragment, offset) order */
+	hi = lance_snapshot_num_rows(s->ls);
+	while (lo < hi) {
+		uint64_t mid = lo + (hi - lo) / 2;
+		struct lance_row_ref r;
+		int rc = lance_snapshot_row_at(&r, s->ls, mid, err);
+
+		if (rc)
+			return rc;
+		if (r.frag == n->row.frag && r.offset == n->row.offset) {
+			snprintf(out, cap, "%s", s->names[mid]);
+			return 0;
+		}
+		if (r.frag < n->row.frag ||
+		    (r.frag == n->row.frag && r.offset < n->row.offset))
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return ENOENT;
+}
+
+void view_row_where(uint64_t *version, uint64_t *fragment_id,
+		    uint64_t *offset, const struct vnode *n)
+{
+	*version = n->snap->m->version;
+	*fragment_id = n->snap->m->fragments[n->row.frag].id;
+	*offset = n->row.offset;
+}
+
+int view_root_at(struct vnode *out, struct view *v, uint64_t version,
+		 struct lc_err *err)
+{
+	memset(out, 0, sizeof(*out));
+	if (v->is_db)
+		return ENOENT;
+	return ds_root(out, v->single, version, err);
+}
+
 int view_refresh(bool *changed, struct vnode *old_root, struct view *v,
 		 struct lc_err *err)
 {
@@ -1535,6 +1648,10 @@ int view_refresh(bool *changed, struct vnode *old_root, struct view *v,
 	if (!ds || v->opts.version || v->opts.tag)
 		return 0;
 	rc = lance_list_versions(&vi, &n, ds->st, err);
+	if (rc == ENOENT && ds->fresh && !ds->cur->m->version) {
+		lc_err_clear(err);
+		return 0;	/* still no first version */
+	}
 	if (rc)
 		return rc;
 	latest = n ? vi[n - 1].version : 0;
@@ -1619,10 +1736,18 @@ static void node_path(char *out, size_t cap, const struct vnode *n)
 void view_note_error(struct view *v, const struct vnode *n,
 		     const struct lc_err *err)
 {
-	char path[1200], *line;
-	size_t len;
+	char path[1200];
 
 	node_path(path, sizeof(path), n);
+	view_note_line(v, path, err);
+}
+
+void view_note_line(struct view *v, const char *path,
+		    const struct lc_err *err)
+{
+	char *line;
+	size_t len;
+
 	len = strlen(path) + strlen(err->msg) + 8;
 	line = lc_malloc(len);
 	if (!line)
@@ -1641,6 +1766,8 @@ static int render_ctl(struct lc_buf *b, struct view *v, const struct vnode *n,
 	const struct lance_manifest *m = n->snap->m;
 	int rc = 0;
 
+	if (n->file == VIEW_CTL_COMMIT)
+		return 0;	/* written to, never read */
 	if (n->file == VIEW_CTL_ERRORS) {
 		pthread_mutex_lock(&v->err_mu);
 		for (uint64_t i = v->n_errs > VIEW_MAX_ERRORS ?

@@ -35,6 +35,10 @@ struct view_opts {
 	size_t n_exts;
 	uint64_t version;	/* version=N (0: latest) */
 	char *tag;		/* tag=NAME */
+	bool may_create;	/* a writable mount: a SOURCE ending in
+				 * .lance with no dataset yet opens as an
+				 * empty dataset (version 0), made by its
+				 * first commit */
 };
 
 void view_opts_reset(struct view_opts *o);
@@ -57,6 +61,7 @@ enum vnode_kind {
 enum view_ctl_file {
 	VIEW_CTL_STATUS = 0,
 	VIEW_CTL_ERRORS,
+	VIEW_CTL_COMMIT,	/* writable mounts: a write commits */
 	VIEW_CTL_COUNT,
 };
 
@@ -138,6 +143,9 @@ void view_set_status_fn(struct view *v, view_status_fn fn, void *ctx);
 #define VIEW_MAX_ERRORS 256
 void view_note_error(struct view *v, const struct vnode *n,
 		     const struct lc_err *err);
+/* The same for a path the view does not show ("ROW/FILE", "-"). */
+void view_note_line(struct view *v, const char *path,
+		    const struct lc_err *err);
 uint64_t view_error_count(struct view *v);
 
 /*
@@ -151,6 +159,21 @@ int view_refresh(bool *changed, struct vnode *old_root, struct view *v,
 /* True when two row nodes (from any snapshots) hold the same physical
  * row: same fragment id and offset. */
 bool view_same_row(const struct vnode *a, const struct vnode *b);
+
+/* The name of a FILE node in its row folder ("image.jpg"); ENOENT when
+ * its value is null. */
+int view_file_name(char *out, size_t cap, const struct vnode *n,
+		   struct lc_err *err) LC_MUST_USE;
+/* The folder name of a ROW (or FILE) node. */
+int view_row_name(char *out, size_t cap, const struct vnode *n,
+		  struct lc_err *err) LC_MUST_USE;
+/* Where a ROW or FILE node's row lives: its snapshot's version, its
+ * fragment's id and its offset there. */
+void view_row_where(uint64_t *version, uint64_t *fragment_id,
+		    uint64_t *offset, const struct vnode *n);
+/* The ROOT of `version` of a dataset view (0: the current one). */
+int view_root_at(struct vnode *out, struct view *v, uint64_t version,
+		 struct lc_err *err) LC_MUST_USE;
 
 /* For `lancefs info`: the snapshot behind a dataset node. */
 const struct lance_manifest *view_manifest(const struct vnode *n);

@@ -21,6 +21,10 @@ import time
 import traceback
 
 LANCEFS, DATA, INTEROP = (os.path.abspath(a) for a in sys.argv[1:4])
+# Mounts are writable by default and keep a staging folder per dataset:
+# ours go to a private place, never into the user's state folder.
+STATE = tempfile.mkdtemp(prefix="lancefs-state-")
+os.environ["XDG_STATE_HOME"] = STATE
 VERSIONS = ["v_legacy", "v_2.0", "v_2.1", "v_2.2"]
 PIL_EXTS = {"png", "jpg", "gif", "bmp", "webp", "tif"}
 
@@ -399,7 +403,8 @@ def test_mount_helpers():
 
 
 def test_pinned_versions_ro_statfs_times():
-    """-o version= and -o tag= pin a version; the mount is read-only;
+    """-o version= and -o tag= pin a version; pinned and -o ro mounts
+    are read-only;
     statfs counts rows; file times are the commit time of the version
     that added the row."""
     import datetime
@@ -414,17 +419,22 @@ def test_pinned_versions_ro_statfs_times():
         want = sorted(r["name"] for r in oracle(src, ver)["rows"])
         with mounted(src, opt) as mnt:
             expect(sorted(os.listdir(mnt)) == want, f"-o {opt}")
-    with mounted(src, "allow_other") as mnt:
+    for opts in (("allow_other", "ro"), ("version=2",)):
+        with mounted(src, *opts) as mnt:
+            names = sorted(os.listdir(mnt))
+            for bad in (lambda: open(os.path.join(mnt, names[0], "x.bin"),
+                                     "w"),
+                        lambda: os.mkdir(os.path.join(mnt, "new")),
+                        lambda: os.unlink(os.path.join(mnt, names[0],
+                                                       "meta.json"))):
+                try:
+                    bad()
+                    raise AssertionError(f"-o {','.join(opts)}: a write "
+                                         "to the mount worked")
+                except OSError as e:
+                    expect(e.errno == errno.EROFS, f"expected EROFS: {e}")
+    with mounted(src, "allow_other", "ro") as mnt:
         names = sorted(os.listdir(mnt))
-        for bad in (lambda: open(os.path.join(mnt, names[0], "x.bin"), "w"),
-                    lambda: os.mkdir(os.path.join(mnt, "new")),
-                    lambda: os.unlink(os.path.join(mnt, names[0],
-                                                   "meta.json"))):
-            try:
-                bad()
-                raise AssertionError("a write to the mount worked")
-            except OSError as e:
-                expect(e.errno == errno.EROFS, f"expected EROFS: {e}")
         sv = os.statvfs(mnt)
         expect(sv.f_files == len(orc["rows"]),
                f"statfs files {sv.f_files}, rows {len(orc['rows'])}")
@@ -507,6 +517,7 @@ def main():
             print(f"FAIL {t.__name__}")
             traceback.print_exc()
     print(f"{passed} passed, {failed} failed")
+    shutil.rmtree(STATE, ignore_errors=True)
     return 1 if failed else 0
 
 

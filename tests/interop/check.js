@@ -350,7 +350,9 @@ async function main() {
       try {
         if (o.mount) {
           mnt = fs.mkdtempSync(path.join(require('os').tmpdir(), 'lancefs-check-'));
-          const r = await run(bin, ['mount', d.source, mnt]);
+          // a read-only check: a writable mount would keep a staging
+          // folder for the fixture in the user's state folder
+          const r = await run(bin, ['mount', '-o', 'ro', d.source, mnt]);
           if (r.code !== 0) throw new Error(`\`lancefs mount ${d.source} ${mnt}\` failed: ${describeExit(r)}`);
           mounted = { source: d.source, mnt };
         }

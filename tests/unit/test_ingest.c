@@ -124,7 +124,7 @@ struct fx {
 static int fx_open(struct fx *fx, const char *name_column,
 		   const char *file_column, struct lc_err *err)
 {
-	struct ingest_opts o = { name_column, file_column, NULL };
+	struct ingest_opts o = { name_column, file_column, NULL, false };
 	int rc;
 
 	snprintf(fx->dir, sizeof(fx->dir), "/tmp/lancefs-ingest-XXXXXX");
@@ -392,7 +392,7 @@ TEST(assemble_root_file)
 		      "./dog.png: the dataset has more than one binary column");
 	ingest_rows_free(fx.r);
 	{
-		struct ingest_opts o = { "name", "bin2", NULL };
+		struct ingest_opts o = { "name", "bin2", NULL, false };
 
 		CHECK_OK(ingest_rows_new(&fx.r, &fx.s, &o, false, &err), &err);
 	}
@@ -411,7 +411,7 @@ TEST(assemble_root_file)
 		};
 		struct lance_schema s;
 		struct ingest_rows *r;
-		struct ingest_opts o = { "name", NULL, NULL };
+		struct ingest_opts o = { "name", NULL, NULL, false };
 
 		CHECK_OK(lance_schema_build(&s, defs, 3, &err), &err);
 		CHECK_OK(ingest_rows_new(&r, &s, &o, true, &err), &err);
@@ -440,7 +440,7 @@ TEST(assemble_int_name)
 	};
 	struct lance_schema s;
 	struct ingest_rows *r;
-	struct ingest_opts o = { "num", NULL, NULL };
+	struct ingest_opts o = { "num", NULL, NULL, false };
 	struct lc_err err = { 0 };
 	const struct lance_array *cols;
 	char dir[] = "/tmp/lancefs-ingest-XXXXXX", row[300];

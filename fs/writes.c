@@ -1,0 +1,1806 @@
+/*
+ * writes.c - staged rows in memory over the staging journal, and the
+ * commit triggers. See writes.h.
+ *
+ * Locking: `mu` protects the row index, the counters and the timer; it
+ * is held over small local-disk calls (mkdir, open, rename) but never
+ * over data reads or writes, which go through descriptors. `commit_mu`
+ * serializes commits (and the view refreshes they make); a commit holds
+ * `mu` only to pick its rows and to settle them, and marks them
+ * `committing` in between, so that changes to them wait (wait_row).
+ */
+#include "writes.h"
+
+#include "render.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/statvfs.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+/* A row counts as finished once nothing happened in it for this long:
+ * cp -r writes a folder's files back to back, far closer than this. */
+#define WR_SETTLE 0.5
+#define HASH_BITS 14
+#define NBUCKETS (1u << HASH_BITS)
+#define MAX_FILES 65535u
+
+struct wfile {
+	char *name;		/* NULL: gone (its index is not reused) */
+	unsigned writers;
+	uint64_t size;		/* at the last close */
+};
+
+struct wrow {
+	uint64_t id;
+	char *name;
+	struct staging_info info;
+	struct wfile *files;
+	size_t n_files;
+	unsigned writers;	/* open for writing, all files */
+	struct timespec last;	/* last change, monotonic */
+	uint64_t gen;		/* counts changes */
+	uint64_t refused_gen;	/* gen when last refused, 0 = never */
+	bool committing;
+	struct wrow *by_name_next, *by_id_next, *by_base_next;
+};
+
+struct moved {
+	struct vnode old;
+	char **gone;
+	size_t n_gone;
+	struct moved *next;
+};
+
+struct writes {
+	struct view *v;
+	struct staging *stg;
+	struct wr_opts o;
+	char *name_column, *file_column, *format_version;
+	wr_moved_fn moved_fn;
+	void *moved_ctx;
+
+	pthread_mutex_t mu;
+	pthread_cond_t cv;		/* row settled, timer, stop, queue */
+	struct wrow **rows;		/* ascending id */
+	size_t n_rows, cap_rows;
+	struct wrow *by_name[NBUCKETS], *by_id[NBUCKETS],
+		*by_base[NBUCKETS];
+	uint64_t bytes;			/* staged bytes */
+	bool armed;
+	struct timespec deadline;
+	bool dirty;			/* closes not yet synced */
+	bool stopping;
+	struct moved *queue;		/* for the thread to hand over */
+	uint64_t commits, last_version;
+	char *last_error;
+
+	pthread_mutex_t commit_mu;
+	pthread_t thread;
+	bool thread_on;
+};
+
+/* ------------------------------------------------------------ helpers */
+
+/* For cleanups whose failure changes nothing for the user. */
+static void best_effort(int rc)
+{
+	(void)rc;
+}
+
+static void now_mono(struct timespec *t)
+{
+	clock_gettime(CLOCK_MONOTONIC, t);
+}
+
+static double since(const struct timespec *t)
+{
+	struct timespec n;
+
+	now_mono(&n);
+	return (double)(n.tv_sec - t->tv_sec) +
+	       (n.tv_nsec - t->tv_nsec) / 1e9;
+}
+
+static void add_secs(struct timespec *t, double s)
+{
+	t->tv_sec += (time_t)s;
+	t->tv_nsec += (long)((s - (double)(time_t)s) * 1e9);
+	if (t->tv_nsec >= 1000000000L) {
+		t->tv_sec++;
+		t->tv_nsec -= 1000000000L;
+	}
+}
+
+static uint64_t hash_str(const char *s)
+{
+	uint64_t h = 1469598103934665603ull;
+
+	while (*s)
+		h = (h ^ (uint8_t)*s++) * 1099511628211ull;
+	return h;
+}
+
+static unsigned bucket(uint64_t h)
+{
+	h ^= h >> 31;
+	h *= 0x9e3779b97f4a7c15ull;
+	return (unsigned)(h >> (64 - HASH_BITS));
+}
+
+static uint64_t base_key(uint64_t frag, uint64_t off)
+{
+	return frag * 0x100000001b3ull ^ off;
+}
+
+static bool is_change(const struct wrow *r)
+{
+	return r->info.kind == STAGING_UPDATE ||
+	       r->info.kind == STAGING_DELETE;
+}
+
+static void row_link(struct writes *w, struct wrow *r)
+{
+	unsigned b = bucket(r->id);
+
+	r->by_id_next = w->by_id[b];
+	w->by_id[b] = r;
+	if (is_change(r)) {
+		b = bucket(base_key(r->info.base.fragment_id,
+				    r->info.base.offset));
+		r->by_base_next = w->by_base[b];
+		w->by_base[b] = r;
+	} else {
+		b = bucket(hash_str(r->name));
+		r->by_name_next = w->by_name[b];
+		w->by_name[b] = r;
+	}
+}
+
+static void unlink_from(struct wrow **head, struct wrow *r, size_t off)
+{
+	for (struct wrow **p = head; *p;
+	     p = (struct wrow **)((char *)*p + off))
+		if (*p == r) {
+			*p = *(struct wrow **)((char *)r + off);
+			return;
+		}
+}
+
+static void row_unlink(struct writes *w, struct wrow *r)
+{
+	unlink_from(&w->by_id[bucket(r->id)], r,
+		    offsetof(struct wrow, by_id_next));
+	if (is_change(r))
+		unlink_from(&w->by_base[bucket(base_key(
+				    r->info.base.fragment_id,
+				    r->info.base.offset))], r,
+			    offsetof(struct wrow, by_base_next));
+	else
+		unlink_from(&w->by_name[bucket(hash_str(r->name))], r,
+			    offsetof(struct wrow, by_name_next));
+}
+
+static struct wrow *row_by_id(struct writes *w, uint64_t id)
+{
+	for (struct wrow *r = w->by_id[bucket(id)]; r; r = r->by_id_next)
+		if (r->id == id)
+			return r;
+	return NULL;
+}
+
+static struct wrow *row_by_name(struct writes *w, const char *name)
+{
+	for (struct wrow *r = w->by_name[bucket(hash_str(name))]; r;
+	     r = r->by_name_next)
+		if (!strcmp(r->name, name))
+			return r;
+	return NULL;
+}
+
+static struct wrow *row_by_base(struct writes *w, uint64_t frag,
+				uint64_t off)
+{
+	for (struct wrow *r = w->by_base[bucket(base_key(frag, off))]; r;
+	     r = r->by_base_next)
+		if (r->info.base.fragment_id == frag &&
+		    r->info.base.offset == off)
+			return r;
+	return NULL;
+}
+
+static void row_free(struct wrow *r)
+{
+	if (!r)
+		return;
+	for (size_t i = 0; i < r->n_files; i++)
+		lc_free(r->files[i].name);
+	lc_free(r->files);
+	staging_info_reset(&r->info);
+	lc_free(r->name);
+	lc_free(r);
+}
+
+/* Append to the index (ids only grow, so the array stays sorted). */
+static int row_insert(struct writes *w, struct wrow *r, struct lc_err *err)
+{
+	if (w->n_rows == w->cap_rows) {
+		size_t cap = w->cap_rows ? w->cap_rows * 2 : 256;
+		struct wrow **v = lc_realloc(w->rows, cap * sizeof(*v));
+
+		if (!v)
+			return LC_NOMEM(err);
+		w->rows = v;
+		w->cap_rows = cap;
+	}
+	w->rows[w->n_rows++] = r;
+	row_link(w, r);
+	return 0;
+}
+
+static size_t row_pos(struct writes *w, uint64_t id)
+{
+	size_t lo = 0, hi = w->n_rows;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (w->rows[mid]->id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* Drop a row from memory (its staging folder is the caller's). */
+static void row_drop(struct writes *w, struct wrow *r)
+{
+	size_t i = row_pos(w, r->id);
+
+	if (i < w->n_rows && w->rows[i] == r) {
+		memmove(w->rows + i, w->rows + i + 1,
+			(w->n_rows - i - 1) * sizeof(*w->rows));
+		w->n_rows--;
+	}
+	row_unlink(w, r);
+	for (size_t k = 0; k < r->n_files; k++)
+		if (r->files[k].name)
+			w->bytes -= r->files[k].size;
+	row_free(r);
+}
+
+static void row_path(char *out, size_t cap, struct writes *w, uint64_t id,
+		     const char *file)
+{
+	staging_row_path(out, cap, w->stg, id);
+	if (file)
+		snprintf(out + strlen(out), cap - strlen(out), "/%s", file);
+}
+
+static ssize_t file_index(const struct wrow *r, const char *name)
+{
+	for (size_t i = 0; i < r->n_files; i++)
+		if (r->files[i].name && !strcmp(r->files[i].name, name))
+			return (ssize_t)i;
+	return -1;
+}
+
+static int file_add(struct wrow *r, const char *name, uint32_t *fidx,
+		    struct lc_err *err)
+{
+	struct wfile *v;
+
+	if (r->n_files >= MAX_FILES)
+		return lc_err_set(err, ENOSPC, LC_EK_LIMIT, __FILE__, __LINE__,
+				  "%s: too many files in one row", r->name);
+	v = lc_realloc(r->files, (r->n_files + 1) * sizeof(*v));
+	if (!v)
+		return LC_NOMEM(err);
+	r->files = v;
+	memset(&v[r->n_files], 0, sizeof(*v));
+	if (!(v[r->n_files].name = lc_strdup(name)))
+		return LC_NOMEM(err);
+	*fidx = (uint32_t)r->n_files++;
+	return 0;
+}
+
+static void changed(struct writes *w, struct wrow *r)
+{
+	now_mono(&r->last);
+	r->gen++;
+	(void)w;
+}
+
+/* Wait while a commit holds the row; NULL when it is gone after it. */
+static struct wrow *wait_row(struct writes *w, uint64_t id)
+{
+	struct wrow *r;
+
+	while ((r = row_by_id(w, id)) && r->committing)
+		pthread_cond_wait(&w->cv, &w->mu);
+	return r;
+}
+
+static bool name_ok(const char *name)
+{
+	return *name && strlen(name) <= 255 && !strchr(name, '/') &&
+	       strncmp(name, ".w.", 3) && strcmp(name, ".name") &&
+	       strcmp(name, ".row") && strcmp(name, ".name.tmp") &&
+	       strcmp(name, ".row.tmp");
+}
+
+static int new_row(struct writes *w, const char *name,
+		   const struct staging_info *info, struct wrow **out,
+		   struct lc_err *err)
+{
+	struct wrow *r = lc_calloc(1, sizeof(*r));
+	int rc;
+
+	*out = NULL;
+	if (!r || !(r->name = lc_strdup(name))) {
+		lc_free(r);
+		return LC_NOMEM(err);
+	}
+	rc = staging_info_copy(&r->info, info, err);
+	if (!rc)
+		rc = staging_row_add(&r->id, w->stg, name, info, err);
+	if (!rc)
+		rc = row_insert(w, r, err);
+	if (rc) {
+		row_free(r);
+		return rc;
+	}
+	changed(w, r);
+	*out = r;
+	return 0;
+}
+
+/* ------------------------------------------------------------ rows */
+
+int wr_find(struct writes *w, const char *name, uint64_t *id,
+	    enum staging_kind *kind)
+{
+	struct wrow *r;
+	int rc = ENOENT;
+
+	pthread_mutex_lock(&w->mu);
+	if ((r = row_by_name(w, name))) {
+		*id = r->id;
+		*kind = r->info.kind;
+		rc = 0;
+	}
+	pthread_mutex_unlock(&w->mu);
+	return rc;
+}
+
+int wr_find_change(struct writes *w, uint64_t fragment_id, uint64_t offset,
+		   uint64_t *id, enum staging_kind *kind)
+{
+	struct wrow *r;
+	int rc = ENOENT;
+
+	pthread_mutex_lock(&w->mu);
+	if ((r = row_by_base(w, fragment_id, offset))) {
+		*id = r->id;
+		*kind = r->info.kind;
+		rc = 0;
+	}
+	pthread_mutex_unlock(&w->mu);
+	return rc;
+}
+
+int wr_row_kind(struct writes *w, uint64_t id, enum staging_kind *kind)
+{
+	struct wrow *r;
+	int rc = ESTALE;
+
+	pthread_mutex_lock(&w->mu);
+	if ((r = row_by_id(w, id))) {
+		*kind = r->info.kind;
+		rc = 0;
+	}
+	pthread_mutex_unlock(&w->mu);
+	return rc;
+}
+
+/* A copy of some names, for callbacks made without the lock. */
+struct listing {
+	uint64_t *pos, *id;
+	char **name;
+	int *kind;
+	size_t n;
+};
+
+static int listing_add(struct listing *l, uint64_t pos, uint64_t id,
+		       const char *name, int kind)
+{
+	size_t n = l->n + 1;
+	uint64_t *p = lc_realloc(l->pos, n * sizeof(*p));
+
+	if (!p)
+		return ENOMEM;
+	l->pos = p;
+	if (!(p = lc_realloc(l->id, n * sizeof(*p))))
+		return ENOMEM;
+	l->id = p;
+	{
+		char **v = lc_realloc(l->name, n * sizeof(*v));
+
+		if (!v)
+			return ENOMEM;
+		l->name = v;
+	}
+	{
+		int *k = lc_realloc(l->kind, n * sizeof(*k));
+
+		if (!k)
+			return ENOMEM;
+		l->kind = k;
+	}
+	if (!(l->name[l->n] = lc_strdup(name)))
+		return ENOMEM;
+	l->pos[l->n] = pos;
+	l->id[l->n] = id;
+	l->kind[l->n] = kind;
+	l->n = n;
+	return 0;
+}
+
+static void listing_free(struct listing *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		lc_free(l->name[i]);
+	lc_free(l->pos);
+	lc_free(l->id);
+	lc_free(l->name);
+	lc_free(l->kind);
+}
+
+int wr_list_rows(struct writes *w, uint64_t start, wr_row_cb cb, void *ctx)
+{
+	struct listing l = { 0 };
+	int rc = 0;
+
+	pthread_mutex_lock(&w->mu);
+	for (size_t i = (size_t)start; i < w->n_rows && !rc; i++) {
+		struct wrow *r = w->rows[i];
+
+		if (!is_change(r))
+			rc = listing_add(&l, i, r->id, r->name, r->info.kind);
+	}
+	pthread_mutex_unlock(&w->mu);
+	for (size_t i = 0; i < l.n && !rc; i++)
+		rc = cb(ctx, l.pos[i], l.id[i], l.name[i],
+			(enum staging_kind)l.kind[i]);
+	listing_free(&l);
+	return rc;
+}
+
+int wr_mkdir(struct writes *w, const char *name, uint64_t *id,
+	     struct lc_err *err)
+{
+	struct staging_info info = { .kind = STAGING_FOLDER };
+	struct wrow *r;
+	int rc;
+
+	if (!name_ok(name))
+		return LC_USAGE(err, "%s: not a row name", name);
+	pthread_mutex_lock(&w->mu);
+	if (row_by_name(w, name))
+		rc = EEXIST;
+	else
+		rc = new_row(w, name, &info, &r, err);
+	if (!rc)
+		*id = r->id;
+	pthread_mutex_unlock(&w->mu);
+	return rc;
+}
+
+/* Open a row's file; under mu. */
+static int open_file(struct writes *w, struct wrow *r, const char *name,
+		     int flags, bool create, const struct lc_buf *seed,
+		     uint32_t *fidx, int *fd, struct lc_err *err)
+{
+	char path[4600];
+	ssize_t i = file_index(r, name);
+	bool writer = (flags & O_ACCMODE) != O_RDONLY;
+	bool fresh = i < 0;
+	int oflags = (flags & (O_ACCMODE | O_TRUNC | O_APPEND)) | O_CLOEXEC;
+	int rc;
+
+	if (fresh && !create)
+		return ENOENT;
+	if (!fresh && create && (flags & O_EXCL))
+		return EEXIST;
+	if (!name_ok(name))
+		return LC_USAGE(err, "%s/%s: not a file name lancefs can "
+				"stage", r->name, name);
+	row_path(path, sizeof(path), w, r->id, name);
+	if (writer && (rc = staging_mark_writing(w->stg, r->id, name, true,
+						 err)))
+		return rc;
+	*fd = open(path, oflags | (fresh ? O_CREAT : 0), 0644);
+	if (*fd < 0) {
+		rc = LC_SYS(err, errno, "staging: %s: %s", path,
+			    strerror(errno));
+		if (writer)
+			best_effort(staging_mark_writing(w->stg, r->id, name, false,
+						   NULL));
+		return rc;
+	}
+	if (fresh && seed && seed->len &&
+	    pwrite(*fd, seed->data, seed->len, 0) != (ssize_t)seed->len) {
+		rc = LC_SYS(err, errno ? errno : EIO, "staging: %s: %s", path,
+			    strerror(errno ? errno : EIO));
+		close(*fd);
+		unlink(path);
+		return rc;
+	}
+	if (fresh) {
+		uint32_t k;
+
+		rc = file_add(r, name, &k, err);
+		if (rc) {
+			close(*fd);
+			unlink(path);
+			return rc;
+		}
+		i = k;
+	}
+	if (writer) {
+		r->files[i].writers++;
+		r->writers++;
+		if (r->info.interrupted) {
+			r->info.interrupted = false;
+			best_effort(staging_row_set_info(w->stg, r->id, &r->info,
+						   NULL));
+		}
+		changed(w, r);
+	}
+	*fidx = (uint32_t)i;
+	return 0;
+}
+
+int wr_create_root_file(struct writes *w, const char *name, uint64_t *id,
+			uint32_t *fidx, int *fd, struct lc_err *err)
+{
+	struct staging_info info = { .kind = STAGING_FILE };
+	struct wrow *r;
+	int rc;
+
+	if (!name_ok(name) || !strcmp(name, "meta.json"))
+		return LC_USAGE(err, "%s: not a row name", name);
+	pthread_mutex_lock(&w->mu);
+	if (row_by_name(w, name)) {
+		rc = EEXIST;
+	} else {
+		rc = new_row(w, name, &info, &r, err);
+		if (!rc)
+			rc = open_file(w, r, name, O_RDWR, true, NULL, fidx,
+				       fd, err);
+		if (rc && r) {
+			struct lc_err e2 = { 0 };
+
+			best_effort(staging_row_remove(w->stg, r->id, &e2));
+			row_drop(w, r);
+		}
+	}
+	if (!rc)
+		*id = r->id;
+	pthread_mutex_unlock(&w->mu);
+	return rc;
+}
+
+static int base_of(struct writes *w, struct staging_info *info,
+		   char *name, size_t cap, const struct vnode *row,
+		   struct lc_err *err)
+{
+	(void)w;
+	view_row_where(&info->base.version, &info->base.fragment_id,
+		       &info->base.offset, row);
+	info->base.number = row->row.number;
+	return view_row_name(name, cap, row, err);
+}
+
+int wr_change_row(struct writes *w, const struct vnode *row, uint64_t *id,
+		  struct lc_err *err)
+{
+	struct staging_info info = { .kind = STAGING_UPDATE };
+	struct wrow *r;
+	char name[1100];
+	int rc = base_of(w, &info, name, sizeof(name), row, err);
+
+	if (rc)
+		return rc;
+	pthread_mutex_lock(&w->mu);
+	r = row_by_base(w, info.base.fragment_id, info.base.offset);
+	if (r && r->committing) {
+		uint64_t rid = r->id;
+
+		r = wait_row(w, rid);
+	}
+	if (r)
+		rc = r->info.kind == STAGING_DELETE ? ENOENT : 0;
+	else
+		rc = new_row(w, name, &info, &r, err);
+	if (!rc)
+		*id = r->id;
+	pthread_mutex_unlock(&w->mu);
+	return rc;
+}
+
+int wr_delete_row(struct writes *w, const struct vnode *row,
+		  struct lc_err *err)
+{
+	struct staging_info info = { .kind = STAGING_DELETE };
+	struct wrow *r;
+	char name[1100];
+	int rc = base_of(w, &info, name, sizeof(name), row, err);
+
+	if (rc)
+		return rc;
+	pthread_mutex_lock(&w->mu);
+	r = row_by_base(w, info.base.fragment_id, info.base.offset);
+	if (r && r->committing)
+		r = wait_row(w, r->id);
+	if (r && r->info.kind == STAGING_DELETE) {
+		rc = ENOENT;
+	} else if (r) {
+		/* the update's files go; the record says delete */
+		char dir[4200];
+
+		row_path(dir, sizeof(dir), w, r->id, NULL);
+		for (size_t i = 0; i < r->n_files; i++) {
+			char path[4600];
+
+			if (!r->files[i].name)
+				continue;
+			if (r->files[i].writers) {
+				rc = EBUSY;
+				break;
+			}
+			snprintf(path, sizeof(path), "%s/%s", dir,
+				 r->files[i].name);
+			unlink(path);
+			w->bytes -= r->files[i].size;
+			lc_free(r->files[i].name);
+			r->files[i].name = NULL;
+		}
+		if (!rc) {
+			staging_info_reset(&r->info);
+			r->info = info;
+			rc = staging_row_set_info(w->stg, r->id, &r->info,
+						  err);
+			changed(w, r);
+		}
+	} else {
+		rc = new_row(w, name, &info, &r, err);
+	}
+	if (!rc && !w->armed) {
+		w->armed = true;
+		now_mono(&w->deadline);
+		add_secs(&w->deadline, w->o.commit_delay);
+		pthread_cond_broadcast(&w->cv);
+	}
+	pthread_mutex_unlock(&w->mu);
+	return rc;
+}
+
+int wr_remove_row(struct writes *w, uint64_t id, struct lc_err *err)
+{
+	struct wrow *r;
+	int rc = 0;
+
+	pthread_mutex_lock(&w->mu);
+	r = wait_row(w, id);
+	if (!r) {
+		rc = ENOENT;
+	} else if (r->writers) {
+		rc = EBUSY;
+	} else if (r->info.kind == STAGING_FOLDER) {
+		for (size_t i = 0; i < r->n_files; i++)
+			if (r->files[i].name)
+				rc = ENOTEMPTY;
+	} else if (is_change(r)) {
+		rc = EINVAL;
+	}
+	if (!rc)
+		rc = staging_row_remove(w->stg, id, err);
+	if (!rc)
+		row_drop(w, r);
+	pthread_mutex_unlock(&w->mu);
+	return rc;
+}
+
+int wr_rename_row(struct writes *w, uint64_t id, const char *name,
+		  struct lc_err *err)
+{
+	struct wrow *r;
+	char *copy;
+	int rc;
+
+	if (!name_ok(name))
+		return LC_USAGE(err, "%s: not a row name", name);
+	pthread_mutex_lock(&w->mu);
+	r = wait_row(w, id);
+	if (!r || is_change(r)) {
+		rc = r ? EPERM : ENOENT;
+	} else if (row_by_name(w, name)) {
+		rc = EEXIST;
+	} else if (r->info.kind == STAGING_FILE) {
+		rc = EPERM;	/* the caller renames the file instead */
+	} else if (!(copy = lc_strdup(name))) {
+		rc = LC_NOMEM(err);
+	} else {
+		rc = staging_row_rename(w->stg, id, name, err);
+		if (!rc) {
+			row_unlink(w, r);
+			lc_free(r->name);
+			r->name = copy;
+			row_link(w, r);
+			changed(w, r);
+		} else {
+			lc_free(copy);
+		}
+	}
+	pthread_mutex_unlock(&w->mu);
+	return rc;
+}
+
+/* ------------------------------------------------------------ files */
+
+int wr_file_find(struct writes *w, uint64_t id, const char *name,
+		 uint32_t *fidx)
+{
+	struct wrow *r;
+	ssize_t i;
+	int rc = ENOENT;
+
+	pthread_mutex_lock(&w->mu);
+	if ((r = row_by_id(w, id)) && (i = file_index(r, name)) >= 0) {
+		*fidx = (uint32_t)i;
+		rc = 0;
+	}
+	pthread_mutex_unlock(&w->mu);
+	return rc;
+}
+
+int wr_file_name(struct writes *w, uint64_t id, uint32_t fidx, char *out,
+		 size_t cap)
+{
+	struct wrow *r;
+	int rc = ESTALE;
+
+	pthread_mutex_lock(&w->mu);
+	if ((r = row_by_id(w, id)) && fidx < r->n_files &&
+	    r->files[fidx].name) {
+		snprintf(out, cap, "%s", r->files[fidx].name);
+		rc = 0;
+	}
+	pthread_mutex_unlock(&w->mu);
+	return rc;
+}
+
+int wr_file_stat(struct writes *w, uint64_t id, uint32_t fidx,
+		 struct stat *st)
+{
+	char path[4600];
+	struct wrow *r;
+	int rc = ESTALE;
+
+	pthread_mutex_lock(&w->mu);
+	if ((r = row_by_id(w, id)) && fidx < r->n_files &&
+	    r->files[fidx].name) {
+		row_path(path, sizeof(path), w, id, r->files[fidx].name);
+		rc = stat(path, st) < 0 ? errno : 0;
+	}
+	pthread_mutex_unlock(&w->mu);
+	return rc;
+}
+
+int wr_row_stat(struct writes *w, uint64_t id, struct stat *st)
+{
+	char dir[4200];
+
+	row_path(dir, sizeof(dir), w, id, NULL);
+	return stat(dir, st) < 0 ? errno : 0;
+}
+
+int wr_statvfs(struct writes *w, struct statvfs *st)
+{
+	return statvfs(staging_dir(w->stg), st) < 0 ? errno : 0;
+}
+
+int wr_list_files(struct writes *w, uint64_t id, uint64_t start,
+		  wr_file_cb cb, void *ctx)
+{
+	struct listing l = { 0 };
+	struct wrow *r;
+	int rc = 0;
+
+	pthread_mutex_lock(&w->mu);
+	r = row_by_id(w, id);
+	for (size_t i = (size_t)start; r && i < r->n_files && !rc; i++)
+		if (r->files[i].name)
+			rc = listing_add(&l, i, i, r->files[i].name, 0);
+	pthread_mutex_unlock(&w->mu);
+	if (!r)
+		rc = ESTALE;
+	for (size_t i = 0; i < l.n && !rc; i++)
+		rc = cb(ctx, l.pos[i], (uint32_t)l.id[i], l.name[i]);
+	listing_free(&l);
+	return rc;
+}
+
+bool wr_is_removed(struct writes *w, uint64_t id, const char *name)
+{
+	struct wrow *r;
+	bool yes = false;
+
+	pthread_mutex_lock(&w->mu);
+	if ((r = row_by_id(w, id)))
+		for (size_t i = 0; i < r->info.n_removed && !yes; i++)
+			yes = !strcmp(r->info.removed[i], name);
+	pthread_mutex_unlock(&w->mu);
+	return yes;
+}
+
+/* Forget that an UPDATE row's committed file was removed (it is written
+ * again). Under mu. */
+static int unremove(struct writes *w, struct wrow *r, const char *name,
+		    struct lc_err *err)
+{
+	for (size_t i = 0; i < r->info.n_removed; i++)
+		if (!strcmp(r->info.removed[i], name)) {
+			lc_free(r->info.removed[i]);
+			r->info.removed[i] =
+				r->info.removed[--r->info.n_removed];
+			return staging_row_set_info(w->stg, r->id, &r->info,
+						    err);
+		}
+	return 0;
+}
+
+int wr_file_open(struct writes *w, uint64_t id, const char *name, int flags,
+		 bool create, const struct lc_buf *seed, uint32_t *fidx,
+		 int *fd, struct lc_err *err)
+{
+	struct wrow *r;
+	int rc;
+
+	pthread_mutex_lock(&w->mu);
+	r = wait_row(w, id);
+	if (!r)
+		rc = ESTALE;
+	else if (r->info.kind == STAGING_DELETE)
+		rc = ENOENT;
+	else if (r->info.kind == STAGING_FILE && strcmp(name, r->name))
+		rc = ENOTDIR;
+	else
+		rc = open_file(w, r, name, flags, create, seed, fidx, fd,
+			       err);
+	if (!rc && create && r->info.kind == STAGING_UPDATE)
+		rc = unremove(w, r, name, err);
+	pthread_mutex_unlock(&w->mu);
+	return rc;
+}
+
+void wr_file_closed(struct writes *w, uint64_t id, uint32_t fidx, int fd,
+		    bool writer)
+{
+	struct wrow *r;
+	struct stat st;
+	bool have = fd >= 0 && fstat(fd, &st) == 0;
+
+	if (fd >= 0)
+		close(fd);
+	if (!writer)
+		return;
+	pthread_mutex_lock(&w->mu);
+	r = row_by_id(w, id);
+	if (r && fidx < r->n_files) {
+		struct wfile *f = &r->files[fidx];
+
+		if (f->writers)
+			f->writers--;
+		if (r->writers)
+			r->writers--;
+		if (f->name && have) {
+			w->bytes += (uint64_t)st.st_size - f->size;
+			f->size = (uint64_t)st.st_size;
+		}
+		if (f->name && !f->writers)
+			best_effort(staging_mark_writing(w->stg, id, f->name, false,
+						   NULL));
+		changed(w, r);
+		w->dirty = true;
+		if (!r->writers) {
+			bool over = (w->o.commit_rows &&
+				     w->n_rows >= w->o.commit_rows) ||
+				    (w->o.commit_bytes &&
+				     w->bytes >= w->o.commit_bytes);
+
+			if (!w->armed || over) {
+				now_mono(&w->deadline);
+				if (!over)
+					add_secs(&w->deadline,
+						 w->o.commit_delay);
+				w->armed = true;
+			}
+		}
+		pthread_cond_broadcast(&w->cv);
+	}
+	pthread_mutex_unlock(&w->mu);
+}
+
+int wr_file_truncate(struct writes *w, uint64_t id, const char *name,
+		     uint64_t size, struct lc_err *err)
+{
+	char path[4600];
+	struct wrow *r;
+	int rc = 0;
+
+	pthread_mutex_lock(&w->mu);
+	r = wait_row(w, id);
+	if (!r || file_index(r, name) < 0)
+		rc = r ? ENOENT : ESTALE;
+	if (!rc) {
+		row_path(path, sizeof(path), w, id, name);
+		if (truncate(path, (off_t)size) < 0)
+			rc = LC_SYS(err, errno, "staging: %s: %s", path,
+				    strerror(errno));
+		changed(w, r);
+	}
+	pthread_mutex_unlock(&w->mu);
+	return rc;
+}
+
+int wr_file_unlink(struct writes *w, uint64_t id, const char *name,
+		   bool committed, struct lc_err *err)
+{
+	char path[4600];
+	struct wrow *r;
+	ssize_t i;
+	int rc = 0;
+
+	pthread_mutex_lock(&w->mu);
+	r = wait_row(w, id);
+	if (!r) {
+		rc = ESTALE;
+		goto out;
+	}
+	i = file_index(r, name);
+	if (i < 0 && !committed) {
+		rc = ENOENT;
+		goto out;
+	}
+	if (i >= 0) {
+		row_path(path, sizeof(path), w, id, name);
+		if (unlink(path) < 0 && errno != ENOENT) {
+			rc = LC_SYS(err, errno, "staging: %s: %s", path,
+				    strerror(errno));
+			goto out;
+		}
+		w->bytes -= r->files[i].size;
+		lc_free(r->files[i].name);
+		r->files[i].name = NULL;
+	}
+	if (committed && r->info.kind == STAGING_UPDATE) {
+		char *c = lc_strdup(name);
+		char **v = c ? lc_realloc(r->info.removed,
+					  (r->info.n_removed + 1) *
+						  sizeof(*v)) : NULL;
+
+		if (!v) {
+			lc_free(c);
+			rc = LC_NOMEM(err);
+			goto out;
+		}
+		r->info.removed = v;
+		v[r->info.n_removed++] = c;
+		rc = staging_row_set_info(w->stg, id, &r->info, err);
+	}
+	changed(w, r);
+	if (!w->armed) {
+		w->armed = true;
+		now_mono(&w->deadline);
+		add_secs(&w->deadline, w->o.commit_delay);
+		pthread_cond_broadcast(&w->cv);
+	}
+out:
+	pthread_mutex_unlock(&w->mu);
+	return rc;
+}
+
+int wr_file_rename(struct writes *w, uint64_t id, const char *name,
+		   uint64_t to_id, const char *to_name, struct lc_err *err)
+{
+	char from[4600], to[4600];
+	struct wrow *a, *b;
+	ssize_t i, j;
+	int rc = 0;
+
+	if (!name_ok(to_name))
+		return LC_USAGE(err, "%s: not a file name lancefs can stage",
+				to_name);
+	pthread_mutex_lock(&w->mu);
+	a = wait_row(w, id);
+	b = a ? wait_row(w, to_id) : NULL;
+	a = row_by_id(w, id);
+	if (!a || !b) {
+		rc = ESTALE;
+		goto out;
+	}
+	if (a->info.kind == STAGING_FILE || b->info.kind == STAGING_FILE ||
+	    b->info.kind == STAGING_DELETE) {
+		rc = EPERM;
+		goto out;
+	}
+	if ((i = file_index(a, name)) < 0) {
+		rc = ENOENT;
+		goto out;
+	}
+	if (a->files[i].writers) {
+		rc = EBUSY;
+		goto out;
+	}
+	row_path(from, sizeof(from), w, id, name);
+	row_path(to, sizeof(to), w, to_id, to_name);
+	if (rename(from, to) < 0) {
+		rc = LC_SYS(err, errno, "staging: %s: %s", to,
+			    strerror(errno));
+		goto out;
+	}
+	j = file_index(b, to_name);
+	if (j >= 0) {	/* replaced */
+		w->bytes -= b->files[j].size;
+		lc_free(b->files[j].name);
+		b->files[j].name = NULL;
+	}
+	{
+		uint64_t size = a->files[i].size;
+		uint32_t k;
+
+		lc_free(a->files[i].name);
+		a->files[i].name = NULL;
+		w->bytes -= size;
+		rc = file_add(b, to_name, &k, err);
+		if (!rc) {
+			b->files[k].size = size;
+			w->bytes += size;
+		}
+	}
+	if (!rc && b->info.kind == STAGING_UPDATE)
+		rc = unremove(w, b, to_name, err);
+	changed(w, a);
+	changed(w, b);
+out:
+	pthread_mutex_unlock(&w->mu);
+	return rc;
+}
+
+void wr_touch(struct writes *w, uint64_t id)
+{
+	struct wrow *r;
+
+	pthread_mutex_lock(&w->mu);
+	if ((r = row_by_id(w, id))) {
+		if (r->info.interrupted) {
+			r->info.interrupted = false;
+			best_effort(staging_row_set_info(w->stg, id, &r->info,
+						   NULL));
+		}
+		changed(w, r);
+		if (!w->armed) {
+			w->armed = true;
+			now_mono(&w->deadline);
+			add_secs(&w->deadline, w->o.commit_delay);
+			pthread_cond_broadcast(&w->cv);
+		}
+	}
+	pthread_mutex_unlock(&w->mu);
+}
+
+/* ------------------------------------------------------------ commits */
+
+/* An update that changes nothing (only hidden files, nothing removed)
+ * is not worth a version. */
+static bool no_op(const struct wrow *r)
+{
+	if (r->info.kind != STAGING_UPDATE || r->info.n_removed)
+		return false;
+	for (size_t i = 0; i < r->n_files; i++)
+		if (r->files[i].name && r->files[i].name[0] != '.')
+			return false;
+	return true;
+}
+
+static bool ready(const struct wrow *r, uint64_t force, bool now)
+{
+	if (r->committing || no_op(r))
+		return false;
+	if (r->id == force)
+		return true;
+	if (r->writers || r->info.interrupted)
+		return false;
+	if (now)
+		return true;
+	if (r->refused_gen && r->refused_gen == r->gen)
+		return false;	/* refused, unchanged since */
+	return since(&r->last) >= WR_SETTLE;
+}
+
+struct refusals {
+	struct writes *w;
+	uint64_t force;
+	bool force_refused;
+	size_t n;
+};
+
+static void on_refused(void *ctx, uint64_t id, const char *name,
+		       const struct lc_err *why)
+{
+	struct refusals *f = ctx;
+	struct writes *w = f->w;
+	struct wrow *r;
+
+	(void)name;
+	view_note_line(w->v, "-", why);
+	syslog(LOG_WARNING, "refused: %s", why->msg);
+	pthread_mutex_lock(&w->mu);
+	if ((r = row_by_id(w, id)))
+		r->refused_gen = r->gen;
+	lc_free(w->last_error);
+	w->last_error = lc_strdup(why->msg);
+	pthread_mutex_unlock(&w->mu);
+	if (id == f->force)
+		f->force_refused = true;
+	f->n++;
+}
+
+/* Copy into an UPDATE row's folder the committed files it neither
+ * replaces nor removes, so that the folder holds the whole row. */
+struct fill {
+	struct writes *w;
+	struct wrow *r;		/* committing: only read here */
+	struct lc_err *err;
+	int rc;
+};
+
+/*
+ * The committed meta.json, less the columns the user set again by files
+ * (caption.txt, image.png): the file wins, as it would in a new row.
+ */
+static int meta_without_files(struct lc_buf *b, const struct wrow *r,
+			      struct lc_err *err)
+{
+	json_error_t je;
+	json_t *j = json_loadb((const char *)b->data, b->len, 0, &je);
+	bool cut = false;
+	char *text;
+
+	if (!j || !json_is_object(j)) {
+		json_decref(j);
+		return 0;	/* ingest says what is wrong with it */
+	}
+	for (size_t i = 0; i < r->n_files; i++) {
+		const char *n = r->files[i].name, *dot;
+
+		if (!n || !(dot = strrchr(n, '.')) || dot == n)
+			continue;
+		{
+			char key[300];
+
+			snprintf(key, sizeof(key), "%.*s", (int)(dot - n), n);
+			cut |= !json_object_del(j, key);
+		}
+	}
+	if (!cut) {
+		json_decref(j);
+		return 0;	/* the bytes as they were */
+	}
+	text = json_dumps(j, JSON_COMPACT | JSON_ENSURE_ASCII |
+				     JSON_PRESERVE_ORDER);
+	json_decref(j);
+	if (!text)
+		return LC_NOMEM(err);
+	lc_buf_reset(b);
+	lc_buf_init(b, 0);
+	{
+		int rc = lc_buf_append(b, text, strlen(text), err);
+
+		free(text);
+		return rc;
+	}
+}
+
+static int fill_cb(void *ctx, uint64_t index, const char *name,
+		   const struct vnode *node)
+{
+	struct fill *f = ctx;
+	char path[4600];
+	struct lc_buf b;
+	int fd, rc;
+	bool skip = false;
+
+	(void)index;
+	for (size_t i = 0; i < f->r->info.n_removed; i++)
+		skip |= !strcmp(f->r->info.removed[i], name);
+	skip |= file_index(f->r, name) >= 0;
+	if (skip)
+		return 0;
+	lc_buf_init(&b, 0);
+	rc = view_read_file(&b, f->w->v, node, f->err);
+	if (!rc && !strcmp(name, "meta.json"))
+		rc = meta_without_files(&b, f->r, f->err);
+	row_path(path, sizeof(path), f->w, f->r->id, name);
+	if (!rc) {
+		fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+			  0644);
+		if (fd < 0 || write(fd, b.data, b.len) != (ssize_t)b.len)
+			rc = LC_SYS(f->err, errno ? errno : EIO,
+				    "staging: %s: %s", path,
+				    strerror(errno ? errno : EIO));
+		if (fd >= 0)
+			close(fd);
+	}
+	lc_buf_reset(&b);
+	f->rc = rc;
+	return rc;
+}
+
+static int fill_update(struct writes *w, struct wrow *r, struct lc_err *err)
+{
+	struct fill f = { w, r, err, 0 };
+	struct vnode root, row;
+	int rc = view_root_at(&root, w->v, r->info.base.version, err);
+
+	if (rc)
+		return rc;
+	rc = view_row(&row, &root, r->info.base.number, err);
+	vnode_reset(&root);
+	if (rc == ENOENT)
+		return 0;	/* gone: ingest refuses the row */
+	if (rc)
+		return rc;
+	rc = view_readdir(w->v, &row, 0, fill_cb, &f, err);
+	vnode_reset(&row);
+	return rc ? rc : f.rc;
+}
+
+static void queue_moved(struct writes *w, struct vnode *old, char **gone,
+			size_t n_gone)
+{
+	struct moved *m = lc_calloc(1, sizeof(*m));
+
+	if (!m) {
+		vnode_reset(old);
+		for (size_t i = 0; i < n_gone; i++)
+			lc_free(gone[i]);
+		lc_free(gone);
+		return;
+	}
+	m->old = *old;
+	m->gone = gone;
+	m->n_gone = n_gone;
+	pthread_mutex_lock(&w->mu);
+	m->next = w->queue;
+	w->queue = m;
+	pthread_cond_broadcast(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+}
+
+/* Move the view to the newest version; hand the old root over. */
+static int follow(struct writes *w, char **gone, size_t n_gone,
+		  struct lc_err *err)
+{
+	struct vnode old;
+	bool moved;
+	int rc = view_refresh(&moved, &old, w->v, err);
+
+	if (!rc && (moved || n_gone)) {
+		if (!moved)
+			rc = view_root(&old, w->v, err);
+		if (!rc) {
+			queue_moved(w, &old, gone, n_gone);
+			return 0;
+		}
+	}
+	for (size_t i = 0; i < n_gone; i++)
+		lc_free(gone[i]);
+	lc_free(gone);
+	return rc;
+}
+
+static int commit_locked(struct writes *w, uint64_t force, bool now,
+			 uint64_t *version, struct lc_err *err)
+{
+	struct refusals f = { w, force, false, 0 };
+	uint64_t *ids = NULL, n_done = 0;
+	size_t n = 0;
+	char **gone = NULL;
+	size_t n_gone = 0;
+	struct vnode root = { 0 };
+	int rc = 0;
+
+	*version = 0;
+	/* what others committed since, so that our plan starts there */
+	rc = follow(w, NULL, 0, err);
+	if (rc)
+		return rc;
+	pthread_mutex_lock(&w->mu);
+	ids = lc_malloc((w->n_rows ? w->n_rows : 1) * sizeof(*ids));
+	if (!ids) {
+		pthread_mutex_unlock(&w->mu);
+		return LC_NOMEM(err);
+	}
+	for (size_t i = 0; i < w->n_rows; i++)
+		if (ready(w->rows[i], force, now)) {
+			w->rows[i]->committing = true;
+			ids[n++] = w->rows[i]->id;
+		}
+	pthread_mutex_unlock(&w->mu);
+	if (!n)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		struct lc_err why = { 0 };
+		struct wrow *r;
+
+		pthread_mutex_lock(&w->mu);
+		r = row_by_id(w, ids[i]);
+		pthread_mutex_unlock(&w->mu);
+		if (!r || r->info.kind != STAGING_UPDATE ||
+		    !fill_update(w, r, &why))
+			continue;
+		/* without its committed values the row would lose them:
+		 * it waits, staged */
+		lc_err_prefix(&why, "%s: cannot read the committed row: ",
+			      r->name);
+		on_refused(&f, r->id, r->name, &why);
+		pthread_mutex_lock(&w->mu);
+		r->committing = false;
+		pthread_cond_broadcast(&w->cv);
+		pthread_mutex_unlock(&w->mu);
+		memmove(ids + i, ids + i + 1, (n - i - 1) * sizeof(*ids));
+		n--;
+		i--;
+	}
+	if (!n)
+		goto out;
+	for (int attempt = 0; !rc; attempt++) {
+		const struct lance_manifest *m;
+
+		rc = view_root(&root, w->v, err);
+		if (rc)
+			break;
+		m = view_manifest(&root);
+		rc = ingest_commit_rows(version, &n_done, view_store(&root),
+					w->stg, ids, n, m->version,
+					m->version ? &m->schema : NULL,
+					&w->o.ingest, on_refused, &f, err);
+		vnode_reset(&root);
+		if (rc != EBUSY || err->kind != LC_EK_CONFLICT || attempt >= 3)
+			break;
+		/* someone touched our rows' fragments: start again from
+		 * their version; the rows they changed get refused */
+		lc_err_clear(err);
+		rc = follow(w, NULL, 0, err);
+	}
+	pthread_mutex_lock(&w->mu);
+	if (!rc && *version) {
+		gone = lc_calloc(n, sizeof(*gone));
+		for (size_t i = 0; i < n; i++) {
+			struct wrow *r = row_by_id(w, ids[i]);
+			char probe[4200];
+			struct stat sb;
+
+			if (!r)
+				continue;
+			/* committed rows left the staging */
+			staging_row_path(probe, sizeof(probe), w->stg, r->id);
+			if (stat(probe, &sb) == 0) {
+				r->committing = false;
+				continue;
+			}
+			if (gone && !is_change(r) &&
+			    (gone[n_gone] = lc_strdup(r->name)))
+				n_gone++;
+			row_drop(w, r);
+		}
+		w->commits++;
+		w->last_version = *version;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct wrow *r = row_by_id(w, ids[i]);
+
+		if (r)
+			r->committing = false;
+	}
+	if (rc) {
+		lc_free(w->last_error);
+		w->last_error = lc_strdup(err->msg);
+	}
+	pthread_cond_broadcast(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+	if (!rc && *version)
+		rc = follow(w, gone, n_gone, err);
+	else
+		lc_free(gone);
+	if (rc)
+		view_note_line(w->v, "-", err);
+out:
+	lc_free(ids);
+	if (!rc && f.n && (f.force_refused || (!force && !*version)))
+		rc = lc_err_set(err, EINVAL, LC_EK_USAGE, __FILE__, __LINE__,
+				"%zu staged row%s refused (see .lancefs/errors)",
+				f.n, f.n == 1 ? "" : "s");
+	return rc;
+}
+
+int wr_commit(struct writes *w, uint64_t force, uint64_t *version,
+	      struct lc_err *err)
+{
+	int rc;
+
+	pthread_mutex_lock(&w->commit_mu);
+	rc = commit_locked(w, force, true, version, err);
+	pthread_mutex_unlock(&w->commit_mu);
+	return rc;
+}
+
+/* ------------------------------------------------------------ thread */
+
+static void hand_over(struct writes *w)
+{
+	struct moved *q;
+
+	pthread_mutex_lock(&w->mu);
+	q = w->queue;
+	w->queue = NULL;
+	pthread_mutex_unlock(&w->mu);
+	while (q) {
+		struct moved *next = q->next;
+
+		if (w->moved_fn)
+			w->moved_fn(w->moved_ctx, &q->old, q->gone,
+				    q->n_gone);
+		vnode_reset(&q->old);
+		for (size_t i = 0; i < q->n_gone; i++)
+			lc_free(q->gone[i]);
+		lc_free(q->gone);
+		lc_free(q);
+		q = next;
+	}
+}
+
+/* Rows left staged that will be ready once they settle: look again. */
+static void rearm(struct writes *w)
+{
+	pthread_mutex_lock(&w->mu);
+	for (size_t i = 0; i < w->n_rows && !w->armed; i++) {
+		struct wrow *r = w->rows[i];
+
+		if (!r->committing && !r->writers && !r->info.interrupted &&
+		    !no_op(r) && (!r->refused_gen || r->refused_gen != r->gen)) {
+			w->armed = true;
+			now_mono(&w->deadline);
+			add_secs(&w->deadline, w->o.commit_delay > WR_SETTLE ?
+					       w->o.commit_delay : WR_SETTLE);
+		}
+	}
+	pthread_mutex_unlock(&w->mu);
+}
+
+static void *thread_main(void *arg)
+{
+	struct writes *w = arg;
+	struct timespec synced;
+
+	now_mono(&synced);
+	pthread_mutex_lock(&w->mu);
+	while (!w->stopping) {
+		struct timespec t;
+		bool due = false, sync_now = false;
+
+		if (w->queue) {
+			pthread_mutex_unlock(&w->mu);
+			hand_over(w);
+			pthread_mutex_lock(&w->mu);
+			continue;
+		}
+		if (w->armed && since(&w->deadline) >= 0) {
+			w->armed = false;
+			due = true;
+		}
+		if (w->dirty && since(&synced) >= 1.0) {
+			w->dirty = false;
+			sync_now = true;
+		}
+		if (!due && !sync_now) {
+			clock_gettime(CLOCK_MONOTONIC, &t);
+			if (w->armed && (w->deadline.tv_sec < t.tv_sec + 1))
+				t = w->deadline;
+			else
+				t.tv_sec += 1;
+			{
+				/* the condition uses the realtime clock */
+				struct timespec now_m, now_r;
+
+				clock_gettime(CLOCK_MONOTONIC, &now_m);
+				clock_gettime(CLOCK_REALTIME, &now_r);
+				now_r.tv_sec += t.tv_sec - now_m.tv_sec;
+				now_r.tv_nsec += t.tv_nsec - now_m.tv_nsec;
+				while (now_r.tv_nsec < 0) {
+					now_r.tv_nsec += 1000000000L;
+					now_r.tv_sec--;
+				}
+				while (now_r.tv_nsec >= 1000000000L) {
+					now_r.tv_nsec -= 1000000000L;
+					now_r.tv_sec++;
+				}
+				pthread_cond_timedwait(&w->cv, &w->mu, &now_r);
+			}
+			continue;
+		}
+		pthread_mutex_unlock(&w->mu);
+		if (sync_now) {
+			staging_sync(w->stg);
+			now_mono(&synced);
+		}
+		if (due) {
+			struct lc_err err = { 0 };
+			uint64_t v;
+
+			pthread_mutex_lock(&w->commit_mu);
+			if (commit_locked(w, 0, false, &v, &err) &&
+			    err.kind != LC_EK_USAGE)
+				syslog(LOG_ERR, "commit: %s", err.msg);
+			pthread_mutex_unlock(&w->commit_mu);
+			rearm(w);
+		}
+		pthread_mutex_lock(&w->mu);
+	}
+	pthread_mutex_unlock(&w->mu);
+	hand_over(w);
+	return NULL;
+}
+
+/* ------------------------------------------------------------ open */
+
+struct load {
+	struct writes *w;
+	struct lc_err *err;
+};
+
+static int load_cb(void *ctx, uint64_t id, const char *name)
+{
+	struct load *l = ctx;
+	struct writes *w = l->w;
+	struct wrow *r = lc_calloc(1, sizeof(*r));
+	char dir[4200];
+	struct dirent *de;
+	bool partial;
+	DIR *d;
+	int rc;
+
+	if (!r || !(r->name = lc_strdup(name))) {
+		lc_free(r);
+		return LC_NOMEM(l->err);
+	}
+	r->id = id;
+	rc = staging_row_info(&r->info, w->stg, id, l->err);
+	if (!rc)
+		rc = staging_row_clear_partial(&partial, w->stg, id, l->err);
+	if (!rc && partial) {
+		struct lc_err why = { 0 };
+
+		/* a file was being written when the daemon died */
+		r->info.interrupted = true;
+		rc = staging_row_set_info(w->stg, id, &r->info, l->err);
+		lc_err_set(&why, EINVAL, LC_EK_USAGE, __FILE__, __LINE__,
+			   "%s: a file was being written when lancefs "
+			   "stopped; it was dropped, and the row waits until "
+			   "it is written again (or touched)", name);
+		view_note_line(w->v, "-", &why);
+	}
+	staging_row_path(dir, sizeof(dir), w->stg, id);
+	d = rc ? NULL : opendir(dir);
+	while (d && !rc && (de = readdir(d))) {
+		struct stat sb;
+		char path[4600];
+		uint32_t k;
+
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
+		    !strcmp(de->d_name, ".name") ||
+		    !strcmp(de->d_name, ".row") ||
+		    !strncmp(de->d_name, ".w.", 3) ||
+		    !strcmp(de->d_name, ".name.tmp") ||
+		    !strcmp(de->d_name, ".row.tmp"))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		if (stat(path, &sb) < 0 || !S_ISREG(sb.st_mode))
+			continue;
+		rc = file_add(r, de->d_name, &k, l->err);
+		if (!rc) {
+			r->files[k].size = (uint64_t)sb.st_size;
+			w->bytes += (uint64_t)sb.st_size;
+		}
+	}
+	if (d)
+		closedir(d);
+	if (!rc)
+		rc = row_insert(w, r, l->err);
+	if (rc) {
+		row_free(r);
+		return rc;
+	}
+	now_mono(&r->last);
+	r->gen = 1;
+	return 0;
+}
+
+int wr_open(struct writes **out, struct view *v, const char *source,
+	    const struct wr_opts *o, wr_moved_fn moved, void *ctx,
+	    struct lc_err *err)
+{
+	struct writes *w = lc_calloc(1, sizeof(*w));
+	char dir[4096];
+	struct vnode root;
+	int rc;
+
+	*out = NULL;
+	if (!w)
+		return LC_NOMEM(err);
+	pthread_mutex_init(&w->mu, NULL);
+	pthread_mutex_init(&w->commit_mu, NULL);
+	{
+		pthread_condattr_t a;
+
+		pthread_condattr_init(&a);
+		pthread_cond_init(&w->cv, &a);
+		pthread_condattr_destroy(&a);
+	}
+	w->v = v;
+	w->o = *o;
+	w->moved_fn = moved;
+	w->moved_ctx = ctx;
+	if ((o->ingest.name_column &&
+	     !(w->name_column = lc_strdup(o->ingest.name_column))) ||
+	    (o->ingest.file_column &&
+	     !(w->file_column = lc_strdup(o->ingest.file_column))) ||
+	    (o->ingest.format_version &&
+	     !(w->format_version = lc_strdup(o->ingest.format_version)))) {
+		rc = LC_NOMEM(err);
+		goto fail;
+	}
+	w->o.ingest.name_column = w->name_column;
+	w->o.ingest.file_column = w->file_column;
+	w->o.ingest.format_version = w->format_version;
+	w->o.staging_dir = NULL;
+	if (o->staging_dir)
+		snprintf(dir, sizeof(dir), "%s", o->staging_dir);
+	else if ((rc = staging_default_dir(dir, sizeof(dir), source, err)))
+		goto fail;
+	rc = staging_open(&w->stg, dir, err);
+	if (rc)
+		goto fail;
+	rc = view_root(&root, v, err);
+	if (rc)
+		goto fail;
+	rc = ingest_recover(NULL, NULL, view_store(&root), w->stg, err);
+	vnode_reset(&root);
+	if (!rc) {
+		struct load l = { w, err };
+
+		rc = staging_rows(w->stg, load_cb, &l, err);
+	}
+	if (rc)
+		goto fail;
+	/* the view may be older than what recovery found landed */
+	rc = follow(w, NULL, 0, err);
+	if (rc)
+		goto fail;
+	if (w->n_rows) {	/* recovered rows: commit them */
+		w->armed = true;
+		now_mono(&w->deadline);
+	}
+	*out = w;
+	return 0;
+fail:
+	wr_close(w);
+	return rc;
+}
+
+int wr_follow(struct writes *w, struct lc_err *err)
+{
+	int rc;
+
+	pthread_mutex_lock(&w->commit_mu);
+	rc = follow(w, NULL, 0, err);
+	pthread_mutex_unlock(&w->commit_mu);
+	return rc;
+}
+
+/* Start the thread after fuse_daemonize: threads do not survive fork. */
+int wr_start(struct writes *w, struct lc_err *err)
+{
+	if (pthread_create(&w->thread, NULL, thread_main, w))
+		return LC_SYS(err, EAGAIN, "cannot start the commit thread");
+	w->thread_on = true;
+	return 0;
+}
+
+void wr_close(struct writes *w)
+{
+	if (!w)
+		return;
+	if (w->thread_on) {
+		pthread_mutex_lock(&w->mu);
+		w->stopping = true;
+		pthread_cond_broadcast(&w->cv);
+		pthread_mutex_unlock(&w->mu);
+		pthread_join(w->thread, NULL);
+	}
+	if (w->stg) {
+		struct lc_err err = { 0 };
+		uint64_t v;
+
+		/* unmount: what is ready goes in (rows still open for
+		 * writing, and refused rows, stay staged) */
+		pthread_mutex_lock(&w->commit_mu);
+		if (commit_locked(w, 0, true, &v, &err) && err.code)
+			syslog(LOG_ERR, "commit at unmount: %s", err.msg);
+		pthread_mutex_unlock(&w->commit_mu);
+		staging_sync(w->stg);
+		staging_remove_if_empty(w->stg);
+	}
+	hand_over(w);
+	for (size_t i = 0; i < w->n_rows; i++)
+		row_free(w->rows[i]);
+	lc_free(w->rows);
+	staging_free(w->stg);
+	lc_free(w->last_error);
+	lc_free(w->name_column);
+	lc_free(w->file_column);
+	lc_free(w->format_version);
+	pthread_mutex_destroy(&w->mu);
+	pthread_mutex_destroy(&w->commit_mu);
+	pthread_cond_destroy(&w->cv);
+	lc_free(w);
+}
+
+int wr_status(struct writes *w, struct lc_buf *b, struct lc_err *err)
+{
+	size_t staged = 0, refused = 0;
+	int rc;
+
+	pthread_mutex_lock(&w->mu);
+	for (size_t i = 0; i < w->n_rows; i++) {
+		staged += !no_op(w->rows[i]);
+		refused += w->rows[i]->refused_gen &&
+			   w->rows[i]->refused_gen == w->rows[i]->gen;
+	}
+	rc = lc_buf_printf(b, err, ",\"writes\":{\"staged_rows\":%zu,"
+			   "\"staged_bytes\":%" PRIu64 ",\"commits\":%" PRIu64
+			   ",\"last_version\":%" PRIu64 ",\"refused_rows\":%"
+			   PRIu64 ",\"commit_delay\":%g,\"last_error\":",
+			   staged, w->bytes, w->commits, w->last_version,
+			   (uint64_t)refused, w->o.commit_delay);
+	if (!rc && w->last_error)
+		rc = render_json_string(b, w->last_error,
+					strlen(w->last_error), err);
+	else if (!rc)
+		rc = lc_buf_append(b, "null", 4, err);
+	if (!rc)
+		rc = lc_buf_append(b, "}", 1, err);
+	pthread_mutex_unlock(&w->mu);
+	return rc;
+}

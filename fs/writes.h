@@ -1,0 +1,169 @@
+/*
+ * writes.h - what a writable mount adds to the view (VIEW.md §3,
+ * WRITES.md): the staged rows, their files, and when they are committed.
+ * Knows nothing of FUSE; fs/mount.c maps its calls onto the kernel's.
+ *
+ * Every staged row has an id (staging.h) and is one of
+ *   new      FOLDER (a row folder) or FILE (a root-level file), found by
+ *            the name the user gave it
+ *   change   UPDATE or DELETE of a committed row, found by where that row
+ *            lives (fragment id, offset)
+ * A row's files have small indexes, stable while the row lives, so that
+ * the mount can name them in inode numbers.
+ *
+ * Commits: a row is ready when none of its files is open for writing and
+ * it has been quiet for a moment (WR_SETTLE); the first close after a
+ * quiet spell arms a timer of commit_delay seconds, at the end of which
+ * every ready row goes into one version. fsync and .lancefs/commit
+ * commit at once (wr_commit). A background thread runs the timer, and
+ * tells the mount (moved_fn) when the view moved to a new version so it
+ * can drop the kernel's stale entries outside of any request.
+ */
+#ifndef LANCEFS_WRITES_H
+#define LANCEFS_WRITES_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+
+#include "ingest.h"
+#include "staging.h"
+#include "view.h"
+
+struct writes;
+
+struct wr_opts {
+	const char *staging_dir;	/* NULL: staging_default_dir */
+	double commit_delay;		/* seconds */
+	uint64_t commit_rows;		/* 0: no limit */
+	uint64_t commit_bytes;		/* 0: no limit */
+	struct ingest_opts ingest;
+};
+
+/* The view moved from `old_root` (borrowed) to a new version; `gone`
+ * names the staged new rows that became committed rows. */
+typedef void (*wr_moved_fn)(void *ctx, const struct vnode *old_root,
+			    char *const *gone, size_t n_gone);
+
+/* Open the staging of the dataset `source` shown by `v`, settle what a
+ * crash left (ingest_recover, half-written files), and start the
+ * background thread. */
+int wr_open(struct writes **out, struct view *v, const char *source,
+	    const struct wr_opts *o, wr_moved_fn moved, void *ctx,
+	    struct lc_err *err) LC_MUST_USE;
+/* Start the background thread (after fuse_daemonize: no thread lives
+ * through its fork). */
+int wr_start(struct writes *w, struct lc_err *err) LC_MUST_USE;
+/* Commit every ready row (waits), then stop. */
+void wr_close(struct writes *w);
+/* Move the view to the newest version (refresh=), serialized with
+ * commits; the mount hears of it through moved_fn. */
+int wr_follow(struct writes *w, struct lc_err *err) LC_MUST_USE;
+
+/* ------------------------------------------------------------ rows */
+
+/* A staged new row by name; ENOENT. */
+int wr_find(struct writes *w, const char *name, uint64_t *id,
+	    enum staging_kind *kind);
+/* The staged change of the committed row (fragment_id, offset); ENOENT. */
+int wr_find_change(struct writes *w, uint64_t fragment_id, uint64_t offset,
+		   uint64_t *id, enum staging_kind *kind);
+/* ESTALE when the row is gone (committed or removed). */
+int wr_row_kind(struct writes *w, uint64_t id, enum staging_kind *kind);
+
+/* The staged new rows, oldest first, from position `start`; a non-zero
+ * return of `cb` stops. `pos` is the row's position (for readdir). */
+typedef int (*wr_row_cb)(void *ctx, uint64_t pos, uint64_t id,
+			 const char *name, enum staging_kind kind);
+int wr_list_rows(struct writes *w, uint64_t start, wr_row_cb cb, void *ctx);
+
+/* mkdir NAME: a new row folder. EEXIST when a staged row has the name
+ * (the caller checks committed rows). */
+int wr_mkdir(struct writes *w, const char *name, uint64_t *id,
+	     struct lc_err *err) LC_MUST_USE;
+/* A root-level file NAME: a FILE row holding the file, opened for
+ * writing: *fidx names the file, *fd is its descriptor. */
+int wr_create_root_file(struct writes *w, const char *name, uint64_t *id,
+			uint32_t *fidx, int *fd,
+			struct lc_err *err) LC_MUST_USE;
+/* The UPDATE row of the committed ROW (or FILE) node `row`, made if
+ * needed; ENOENT when the row is staged for deletion. */
+int wr_change_row(struct writes *w, const struct vnode *row, uint64_t *id,
+		  struct lc_err *err) LC_MUST_USE;
+/* rm -r of a committed row: it becomes a DELETE (its staged update, if
+ * any, is dropped). */
+int wr_delete_row(struct writes *w, const struct vnode *row,
+		  struct lc_err *err) LC_MUST_USE;
+/* rmdir of a staged new row (ENOTEMPTY unless it holds no files) or of a
+ * FILE row's file (unlink). */
+int wr_remove_row(struct writes *w, uint64_t id,
+		  struct lc_err *err) LC_MUST_USE;
+/* mv of a new row to a free name. */
+int wr_rename_row(struct writes *w, uint64_t id, const char *name,
+		  struct lc_err *err) LC_MUST_USE;
+
+/* The staging folder of a staged row, and the staging's disk. */
+int wr_row_stat(struct writes *w, uint64_t id, struct stat *st);
+int wr_statvfs(struct writes *w, struct statvfs *st);
+
+/* ------------------------------------------------------------ files */
+
+/* A file of a staged row by name; ENOENT. */
+int wr_file_find(struct writes *w, uint64_t id, const char *name,
+		 uint32_t *fidx);
+/* Its name, for an index; ESTALE when gone. */
+int wr_file_name(struct writes *w, uint64_t id, uint32_t fidx, char *out,
+		 size_t cap);
+int wr_file_stat(struct writes *w, uint64_t id, uint32_t fidx,
+		 struct stat *st);
+/* The row's files from position `start`. */
+typedef int (*wr_file_cb)(void *ctx, uint64_t pos, uint32_t fidx,
+			  const char *name);
+int wr_list_files(struct writes *w, uint64_t id, uint64_t start,
+		  wr_file_cb cb, void *ctx);
+/* True when an UPDATE row's committed file `name` was unlinked. */
+bool wr_is_removed(struct writes *w, uint64_t id, const char *name);
+
+/*
+ * Open (creating with `create`) file `name` of row `id`: open(2) flags.
+ * A writer is counted until wr_file_closed. `seed`, when not NULL, is
+ * the committed content an UPDATE row's file starts from (opened for
+ * writing without O_TRUNC); it is only used when the file is new.
+ */
+int wr_file_open(struct writes *w, uint64_t id, const char *name, int flags,
+		 bool create, const struct lc_buf *seed, uint32_t *fidx,
+		 int *fd, struct lc_err *err) LC_MUST_USE;
+/* Close a descriptor from wr_file_open / wr_create_root_file. */
+void wr_file_closed(struct writes *w, uint64_t id, uint32_t fidx, int fd,
+		    bool writer);
+int wr_file_truncate(struct writes *w, uint64_t id, const char *name,
+		     uint64_t size, struct lc_err *err) LC_MUST_USE;
+/* unlink: a staged file goes; in an UPDATE row a committed file
+ * (`committed`) is marked removed. */
+int wr_file_unlink(struct writes *w, uint64_t id, const char *name,
+		   bool committed, struct lc_err *err) LC_MUST_USE;
+/* rename within or between staged rows (replaces the target). */
+int wr_file_rename(struct writes *w, uint64_t id, const char *name,
+		   uint64_t to_id, const char *to_name,
+		   struct lc_err *err) LC_MUST_USE;
+/* Something changed in the row (utimens, chmod): it is not quiet, and no
+ * longer waits after a crash. */
+void wr_touch(struct writes *w, uint64_t id);
+
+/* ------------------------------------------------------------ commits */
+
+/*
+ * Commit now every row with no file open for writing, and row `force`
+ * (0: none) even if it has. Waits for a commit already running.
+ * *version: the version made (0: nothing to commit). Returns EINVAL
+ * when `force` (or, without force, every row) was refused.
+ */
+int wr_commit(struct writes *w, uint64_t force, uint64_t *version,
+	      struct lc_err *err) LC_MUST_USE;
+
+/* ,"writes":{...} for .lancefs/status. */
+int wr_status(struct writes *w, struct lc_buf *b,
+	      struct lc_err *err) LC_MUST_USE;
+
+#endif
