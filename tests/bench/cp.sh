@@ -35,7 +35,7 @@ drop() {
 warm() { drop; tar -cf - -C "$src" . >/dev/null; }
 
 echo "== making $n row folders in $tmp ($(stat -f -c %T "$tmp"))"
-mkdir -p "$src" "$mnt"
+mkdir -p "$src" "$mnt" "$(dirname "$ds")"
 /usr/bin/python3 - "$src" "$n" <<'EOF'
 # A few real JPEGs (noise, baseline, quality 95 at 330x250 ~ 100 KB),
 # then per folder the same image with a distinct COM segment after SOI:

@@ -444,6 +444,65 @@ def test_kill_during_cp():
         expect(not dups, f"version {v['version']}: {dups[:5]} twice")
 
 
+def test_kill_during_commit():
+    """Rows closed and complete, committed by `lancefs commit` (no quiet
+    period: commit_delay=600), and the daemon killed while that commit
+    runs: round 0 times the commit (on a new dataset), then 8 rounds kill
+    at a random moment in its second half or just after it (where the
+    manifest may be written but the staging not yet cleared). Whether the version landed or not, the
+    next mount must end with every row exactly once (the staging batch
+    record tells recovery whether its transaction is in the dataset)."""
+    rng = random.Random(SEED + 3)
+    base = os.path.join(TMP, "commit")
+    uri = os.path.join(base, "db", "k.lance")
+    staging = os.path.join(base, "staging")
+    mnt = os.path.join(base, "mnt")
+    os.makedirs(mnt)
+    os.makedirs(os.path.dirname(uri))
+    opts = (f"staging_dir={staging}", "commit_delay=600")
+    want = {}
+    t_commit = None
+    for r in range(9):
+        src = os.path.join(base, f"src_{r}")
+        want.update(make_sources(src, f"k{r}", ROWS_PER_ROUND, rng,
+                                 10000 * (r + 1)))
+        pid = mount(uri, mnt, *opts)
+        rc, _, err = Cp(src, mnt, f"k{r}").wait()
+        expect(rc == 0, f"round {r}: cp: exit {rc}: {err[:300]}")
+        t0 = time.time()
+        commit = subprocess.Popen([LANCEFS, "commit", mnt],
+                                  stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True)
+        if t_commit is None:
+            out, err = commit.communicate(timeout=300)
+            t_commit = time.time() - t0
+            expect(commit.returncode == 0, f"lancefs commit: exit "
+                   f"{commit.returncode}: {err.strip()}")
+            t_kill = t_commit
+        else:
+            t_kill = rng.uniform(0.4 * t_commit, 1.1 * t_commit)
+            time.sleep(max(0.0, t0 + t_kill - time.time()))
+        kill9(pid)
+        out, err = commit.communicate(timeout=120)
+        said = (out.strip() or err.strip().split(": ")[-1])[:60]
+        landed = len(glob.glob(os.path.join(uri, "_versions",
+                                            "*.manifest")))
+        umount(mnt)			# the dead mount
+        mount(uri, mnt, *opts)
+        umount(mnt)
+        got = lancedb("rows", uri)
+        print(f"  round {r}: commit takes {t_commit:.2f} s, kill at "
+              f"{t_kill:.2f} s (lancefs commit said {said!r}; "
+              f"{landed} versions at the kill), {len(got['rows'])} rows, "
+              f"version {got['latest']}")
+        check_rows(got, want, set(want), where=f"kill during commit {r}")
+    got = lancedb("rows", uri, "--versions")
+    for v in got["versions"]:
+        dups = [n for n, c in collections.Counter(v["names"]).items()
+                if c > 1]
+        expect(not dups, f"version {v['version']}: {dups[:5]} twice")
+
+
 def test_concurrent_writers():
     """One LanceDB-made dataset; two lancefs mounts of it (own mount
     points and staging dirs, commit_delay=0.1, commit_rows=10) each
@@ -514,7 +573,7 @@ def test_concurrent_writers():
 
 
 TESTS = [test_crash_before_first_commit, test_kill_during_cp,
-         test_concurrent_writers]
+         test_kill_during_commit, test_concurrent_writers]
 
 
 def main():
