@@ -88,10 +88,10 @@ print(json.load(open(sys.argv[1] + "/.lancefs/status"))["pid"])' "$mnt")
 t0=$(now)
 cp -r "$src/." "$mnt/"
 t1=$(now)
-"$lancefs" commit "$mnt"
+version=$("$lancefs" commit "$mnt")
 t2=$(now)
 lfs=$(secs "$t0" "$t2")
-echo "  $lfs s (cp $(secs "$t0" "$t1") s, commit $(secs "$t1" "$t2") s)"
+echo "  $lfs s (cp $(secs "$t0" "$t1") s, commit $(secs "$t1" "$t2") s to version $version)"
 rows=$(ls "$mnt" | wc -l)
 rss=$(awk '/VmHWM/ { print $2 }' /proc/"$pid"/status)
 writes=$(/usr/bin/python3 -c 'import json, sys
