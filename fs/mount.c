@@ -2460,6 +2460,12 @@ int lancefs_commit_main(int argc, char **argv)
 		return rc == EROFS || rc == ENOENT ? 1 : 2;
 	}
 	st = read_status(argv[1]);
+	if (!st) {
+		fprintf(stderr, "lancefs: %s: committed, but the mount's "
+			"status cannot be read to tell the version\n",
+			argv[1]);
+		return 2;
+	}
 	printf("%lld\n", (long long)json_integer_value(json_object_get(st,
 							"version")));
 	json_decref(st);

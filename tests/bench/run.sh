@@ -4,6 +4,8 @@
 # 1. every image of a dataset through the view, in-process, vs the same
 #    bytes as plain files on this disk (warm page cache), for 2.0 and 2.2;
 # 2. `lancefs ls` of the root of a 1,000,000-row dataset: time and peak RSS.
+# Mount benchmarks are separate and want root: mount.sh (reads vs ext4),
+# cp.sh (cp -r of 10,000 image folders into a new dataset vs ext4 + sync).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 build=${1:-build}

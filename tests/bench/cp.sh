@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# Ingest benchmark: cp -r of N row folders (default 10,000, each a ~100 KB
+# JPEG and a meta.json) into a fresh dataset mount, until committed,
+# against the same cp -r onto ext4 plus sync. Printed as a ratio (target
+# ext4 / lancefs >= 0.7), never pass/fail; also the versions the copy
+# made and the daemon's peak RSS. Run as root for drop_caches (without it
+# the timings run on whatever the page cache holds). Everything lives in
+# one temporary folder under ${TMPDIR:-/tmp}, deleted at the end.
+#   tests/bench/cp.sh [BUILD_DIR] [N]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+build=$(realpath "${1:-build}")
+n=${2:-10000}
+lancefs=$build/fs/lancefs
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/lancefs-cp-bench.XXXXXX")
+src=$tmp/src
+mnt=$tmp/mnt
+ds=$tmp/db/bench.lance
+cleanup() {
+	if mountpoint -q "$mnt"; then "$lancefs" umount "$mnt" || true; fi
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+now() { date +%s.%N; }
+secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+drop() {
+	sync
+	if [ -w /proc/sys/vm/drop_caches ]; then
+		echo 3 >/proc/sys/vm/drop_caches
+	fi
+}
+# both copies start with the source in the page cache and nothing else
+warm() { drop; tar -cf - -C "$src" . >/dev/null; }
+
+echo "== making $n row folders in $tmp ($(stat -f -c %T "$tmp"))"
+mkdir -p "$src" "$mnt" "$(dirname "$ds")"
+/usr/bin/python3 - "$src" "$n" <<'EOF'
+# A few real JPEGs (noise, baseline, quality 95 at 330x250 ~ 100 KB),
+# then per folder the same image with a distinct COM segment after SOI:
+# still a valid JPEG, and no two files share their bytes.
+import io, json, os, random, sys
+from PIL import Image
+root, n = sys.argv[1], int(sys.argv[2])
+rng = random.Random(20261121)
+bases = []
+for k in range(16):
+    w, h = 330, 250
+    im = Image.frombytes("RGB", (w, h), rng.randbytes(w * h * 3))
+    buf = io.BytesIO()
+    im.save(buf, "JPEG", quality=95)
+    bases.append(buf.getvalue())
+total = 0
+for i in range(n):
+    d = os.path.join(root, f"img_{i:05d}")
+    os.mkdir(d)
+    base = bases[i % len(bases)]
+    com = b"lancefs cp bench %d " % i + rng.randbytes(32)
+    seg = b"\xff\xfe" + (len(com) + 2).to_bytes(2, "big") + com
+    data = base[:2] + seg + base[2:]
+    total += len(data)
+    with open(os.path.join(d, "image.jpg"), "wb") as f:
+        f.write(data)
+    with open(os.path.join(d, "meta.json"), "w") as f:
+        json.dump({"label": i % 1000, "split": "val" if i % 10 == 0
+                   else "train"}, f)
+print(f"  {n} folders, images {total / n / 1000:.0f} KB on average, "
+      f"{total / 1e6:.0f} MB")
+EOF
+[ -w /proc/sys/vm/drop_caches ] || echo "  (not root: page cache not dropped)"
+
+echo "== cp -r SRC/. DIR && sync (ext4)"
+warm
+t0=$(now)
+cp -r "$src/." "$tmp/ext4"
+sync
+t1=$(now)
+ext4=$(secs "$t0" "$t1")
+echo "  $ext4 s"
+rm -rf "$tmp/ext4"
+
+echo "== cp -r SRC/. MNT/ && lancefs commit MNT (new dataset)"
+warm
+"$lancefs" mount -o "staging_dir=$tmp/staging" "$ds" "$mnt"
+pid=$(/usr/bin/python3 -c 'import json, sys
+print(json.load(open(sys.argv[1] + "/.lancefs/status"))["pid"])' "$mnt")
+t0=$(now)
+cp -r "$src/." "$mnt/"
+t1=$(now)
+version=$("$lancefs" commit "$mnt")
+t2=$(now)
+lfs=$(secs "$t0" "$t2")
+echo "  $lfs s (cp $(secs "$t0" "$t1") s, commit $(secs "$t1" "$t2") s to version $version)"
+rows=$(ls "$mnt" | wc -l)
+rss=$(awk '/VmHWM/ { print $2 }' /proc/"$pid"/status)
+writes=$(/usr/bin/python3 -c 'import json, sys
+print(json.dumps(json.load(open(sys.argv[1] + "/.lancefs/status")).get("writes")))' "$mnt")
+t0=$(now)
+"$lancefs" umount "$mnt"
+t1=$(now)
+versions=$(find "$ds/_versions" -name '*.manifest' | wc -l)
+echo "  umount $(secs "$t0" "$t1") s; the mount listed $rows rows"
+echo "  status writes: $writes"
+echo "== ext4 / lancefs: $(ratio "$ext4" "$lfs")x (target >= 0.7), $versions versions, daemon peak RSS $((rss / 1024)) MB"

@@ -1,0 +1,623 @@
+#!/usr/bin/python3
+"""The write path under kill -9 and concurrent writers, checked by LanceDB.
+
+    test_crash.py LANCEFS INTEROP_SRC_DIR
+
+Run with Debian's own python3. Every check reads the dataset back through
+LanceDB (tests/interop/crash_lancedb.js). Ends with "N passed, M failed"
+and exits 1 on any failure.
+
+Environment:
+  CRASH_SEED    seed of every random choice (sizes, bytes, kill moments);
+                printed, so a failure reproduces with the same value
+  CRASH_ROUNDS  kill -9 rounds of test_kill_during_cp (default 5)
+  ONLY          run only the tests whose name contains it
+  KEEP          keep the temporary folder (its path is printed)
+
+What "finished" means: cp -v prints a file's line *before* copying it
+(coreutils copy_internal calls emit_verbose before copy_reg), so a printed
+line only says the copy started. A file counts as finished when cp printed
+it and cp's stderr does not name it: once the daemon is dead every later
+open, write or close (FUSE FLUSH) fails and cp reports that file. A row
+folder is finished when both of its files are. Those rows were closed by
+cp before the kill, so the next mount must commit them (WRITES.md: nothing
+a user copied in and closed is ever lost, nothing is committed twice).
+"""
+import collections
+import contextlib
+import glob
+import hashlib
+import json
+import os
+import random
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+LANCEFS, INTEROP = (os.path.abspath(a) for a in sys.argv[1:3])
+SEED = int(os.environ.get("CRASH_SEED", "20261121"))
+ROUNDS = int(os.environ.get("CRASH_ROUNDS", "5"))
+ROWS_PER_ROUND = 300
+TMP = None			# the test's temporary folder (main sets it)
+STARTED = set()			# daemon pids this test saw start
+MOUNTS = set()			# mount points this test used
+
+
+def expect(cond, msg):
+    if not cond:
+        raise AssertionError(msg)
+
+
+def lancefs(*args, check=True, timeout=60):
+    r = subprocess.run([LANCEFS, *args], capture_output=True, text=True,
+                       timeout=timeout)
+    if check and r.returncode:
+        raise AssertionError(f"lancefs {' '.join(args)}: exit "
+                             f"{r.returncode}: {r.stderr.strip()}")
+    return r
+
+
+def lancedb(*args, timeout=300):
+    """crash_lancedb.js; returns its parsed JSON output (rows) or text."""
+    r = subprocess.run(["node", os.path.join(INTEROP, "crash_lancedb.js"),
+                        *args], cwd=INTEROP, capture_output=True, text=True,
+                       timeout=timeout)
+    if r.returncode:
+        raise AssertionError(f"crash_lancedb.js {' '.join(args)}: exit "
+                             f"{r.returncode}: {r.stderr.strip()[-2000:]}")
+    return json.loads(r.stdout) if args[0] == "rows" else r.stdout
+
+
+def daemon_pid(mnt):
+    """The daemon's pid: .lancefs/status "pid", else pgrep."""
+    try:
+        with open(os.path.join(mnt, ".lancefs", "status")) as f:
+            pid = json.load(f).get("pid")
+        if pid:
+            return int(pid)
+    except (OSError, ValueError):
+        pass
+    out = subprocess.run(["pgrep", "-f", f"lancefs mount .*{mnt}$"],
+                         capture_output=True, text=True).stdout.split()
+    expect(len(out) == 1, f"daemon of {mnt}: pgrep found {out}")
+    return int(out[0])
+
+
+def mount(uri, mnt, *opts):
+    lancefs("mount", "-o", ",".join(opts), uri, mnt)
+    MOUNTS.add(mnt)
+    pid = daemon_pid(mnt)
+    STARTED.add(pid)
+    return pid
+
+
+def alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # a zombie waiting for init to reap it is dead for our purpose
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def kill9(pid):
+    os.kill(pid, signal.SIGKILL)
+    for _ in range(500):
+        if not alive(pid):
+            return
+        time.sleep(0.01)
+    raise AssertionError(f"daemon {pid} survived kill -9 for 5 s")
+
+
+def umount(mnt, timeout=300):
+    """lancefs umount: commits, unmounts and waits for the daemon."""
+    r = lancefs("umount", mnt, check=False, timeout=timeout)
+    expect(r.returncode == 0, f"lancefs umount {mnt}: exit {r.returncode}: "
+           f"{r.stderr.strip()}")
+    expect(not os.path.ismount(mnt), f"{mnt} still mounted after umount")
+
+
+def cleanup():
+    for mnt in MOUNTS:
+        if os.path.ismount(mnt):
+            lancefs("umount", mnt, check=False, timeout=120)
+        subprocess.run(["fusermount3", "-uz", mnt], capture_output=True)
+    for pid in STARTED:
+        if alive(pid):
+            print(f"  cleanup: daemon {pid} still running, killing it")
+            os.kill(pid, signal.SIGKILL)
+    MOUNTS.clear()
+    STARTED.clear()
+
+
+def sha(data):
+    return hashlib.sha256(data).hexdigest()
+
+
+def jpeg_like(rng, lo=20_000, hi=60_000):
+    """Pseudo-random bytes behind a JPEG signature (never decoded)."""
+    n = rng.randint(lo, hi)
+    return b"\xff\xd8\xff\xe0" + rng.randbytes(n - 6) + b"\xff\xd9"
+
+
+def lancedb_image(label):
+    """crash_lancedb.js imageBytes(label), for the rows LanceDB writes."""
+    n = 3000 + label % 5000
+    x = (label * 2654435761 + 1) % 2**32
+    b = bytearray(n)
+    for i in range(n):
+        x = (x * 1103515245 + 12345) % 2**32
+        b[i] = x >> 24
+    b[0:3] = b"\xff\xd8\xff"
+    return bytes(b)
+
+
+def make_sources(root, prefix, n, rng, label0):
+    """n row folders PREFIX_000.. with image.jpg and meta.json
+    {"label": label0 + i}; returns name -> {sha256, size, label}."""
+    os.makedirs(root)
+    want = {}
+    for i in range(n):
+        name = f"{prefix}_{i:03d}"
+        d = os.path.join(root, name)
+        os.mkdir(d)
+        img = jpeg_like(rng)
+        with open(os.path.join(d, "image.jpg"), "wb") as f:
+            f.write(img)
+        with open(os.path.join(d, "meta.json"), "w") as f:
+            json.dump({"label": label0 + i}, f)
+        want[name] = {"sha256": sha(img), "size": len(img),
+                      "label": label0 + i}
+    return want
+
+
+def cp_finished(src, out, err):
+    """Row folders of SRC whose every file cp -v printed and its stderr
+    does not name (see the module docstring)."""
+    printed = collections.defaultdict(set)
+    for line in out.splitlines():
+        m = re.match(r"^'([^']*)' -> '([^']*)'$", line)
+        if not m:
+            continue
+        rel = os.path.relpath(m.group(1), src)
+        if "/" in rel:
+            row, f = rel.split("/", 1)
+            printed[row].add(f)
+    done = set()
+    for row, files in printed.items():
+        if files != {"image.jpg", "meta.json"}:
+            continue
+        if re.search(re.escape(row) + r"['/]", err):
+            continue
+        done.add(row)
+    return done
+
+
+def staged_leftovers(staging):
+    return [os.path.join(dp, f) for dp, _, fs in os.walk(staging)
+            for f in fs if f in ("image.jpg", "meta.json")]
+
+
+def check_rows(got, want, required, allowed_extra=(), where=""):
+    """got: crash_lancedb.js rows output. want: name -> {sha256, size,
+    label} (or a list of such: any one may match, None = that value may
+    be null). required: names that must be present with exactly want's
+    values. Every row present must be a name of `want` (or
+    allowed_extra), at most once, and its image and label either null or
+    exactly a wanted value: never a truncated image."""
+    counts = collections.Counter(r["name"] for r in got["rows"])
+    dups = sorted(n for n, c in counts.items() if c > 1)
+    expect(not dups, f"{where}: rows present more than once: {dups[:10]} "
+           f"({len(dups)} names)")
+    by_name = {r["name"]: r for r in got["rows"]}
+    missing = sorted(n for n in required if n not in by_name)
+    expect(not missing, f"{where}: {len(missing)} rows cp finished before "
+           f"the kill are missing: {missing[:10]}")
+    problems = []
+    for name, r in by_name.items():
+        if name in allowed_extra:
+            continue
+        if name not in want:
+            problems.append(f"{name}: a row nobody wrote")
+            continue
+        options = want[name] if isinstance(want[name], list) else \
+            [want[name]]
+        if name in required:
+            ok = [w for w in options if w is not None and
+                  r["sha256"] == w["sha256"] and r["label"] == w["label"]]
+            if not ok:
+                problems.append(f"{name}: image {r['size']} B "
+                                f"{(r['sha256'] or 'null')[:12]}, label "
+                                f"{r['label']}; expected "
+                                f"{options[0]['size']} B "
+                                f"{options[0]['sha256'][:12]}, label "
+                                f"{options[0]['label']}")
+            continue
+        shas = {w["sha256"] if w else None for w in options} | {None}
+        labels = {w["label"] if w else None for w in options} | {None}
+        if r["sha256"] not in shas:
+            sizes = sorted(w["size"] for w in options if w)
+            problems.append(f"{name}: image of {r['size']} B matches no "
+                            f"file written ({sizes} B): truncated or mixed")
+        if r["label"] not in labels:
+            problems.append(f"{name}: label {r['label']} was never written")
+    expect(not problems, f"{where}: {len(problems)} bad rows: " +
+           "; ".join(problems[:8]))
+    return by_name
+
+
+class Cp:
+    """cp -rv SRC/* MNT/ (the shell's sorted glob) in the background; its
+    output goes to files, not pipes, so a full pipe never stalls it."""
+
+    def __init__(self, src, mnt, tag):
+        self.out_path = os.path.join(TMP, f"cp-{tag}.out")
+        self.err_path = os.path.join(TMP, f"cp-{tag}.err")
+        with open(self.out_path, "w") as out, \
+                open(self.err_path, "w") as err:
+            self.p = subprocess.Popen(["cp", "-rv",
+                                       *sorted(glob.glob(src + "/*")),
+                                       mnt + "/"], stdout=out, stderr=err)
+
+    def wait(self, timeout=600):
+        """(exit status, stdout, stderr)"""
+        self.p.wait(timeout=timeout)
+        with open(self.out_path) as out, open(self.err_path) as err:
+            return self.p.returncode, out.read(), err.read()
+
+
+# ------------------------------------------------------------------ tests
+
+def test_crash_before_first_commit():
+    """A new dataset URI (its folder does not exist; its parent must): one
+    row written and closed, a second row's image left half-written and
+    open, kill -9 before any commit. The next mount with the same
+    staging_dir commits the closed row exactly once; the half-written
+    image is dropped, and its row (whose copy the crash cut) is held:
+    listed in the mount, named in .lancefs/errors, not committed, until
+    a file in it is written again or touched (lancefs(1), "Staging and
+    crashes"); after `touch` it commits without the image."""
+    rng = random.Random(SEED)
+    base = os.path.join(TMP, "first")
+    uri = os.path.join(base, "db", "new.lance")
+    staging = os.path.join(base, "staging")
+    mnt = os.path.join(base, "mnt")
+    os.makedirs(mnt)
+    os.makedirs(os.path.dirname(uri))
+    img, half = jpeg_like(rng), jpeg_like(rng)
+    opts = (f"staging_dir={staging}", "commit_delay=600")
+    pid = mount(uri, mnt, *opts)
+    os.mkdir(os.path.join(mnt, "done"))
+    with open(os.path.join(mnt, "done", "meta.json"), "w") as f:
+        f.write('{"label": 7}')
+    with open(os.path.join(mnt, "done", "image.jpg"), "wb") as f:
+        f.write(img)
+    os.mkdir(os.path.join(mnt, "torn"))
+    with open(os.path.join(mnt, "torn", "meta.json"), "w") as f:
+        f.write('{"label": 8}')
+    torn = open(os.path.join(mnt, "torn", "image.jpg"), "wb")
+    torn.write(half[:len(half) // 2])
+    torn.flush()
+    expect(not os.path.exists(os.path.join(uri, "_versions")),
+           "committed although commit_delay=600")
+    kill9(pid)
+    with contextlib.suppress(OSError):
+        torn.close()
+    umount(mnt)
+    mount(uri, mnt, *opts)
+    names = sorted(os.listdir(mnt))
+    expect("done" in names and "torn" in names,
+           f"after remount the mount lists {names}")
+    with open(os.path.join(mnt, ".lancefs", "errors")) as f:
+        errors = f.read()
+    expect("torn" in errors, f"the held row is not named: {errors!r}")
+    umount(mnt)
+    got = lancedb("rows", uri, "--versions")
+    expect(not got.get("missing"), "no dataset after remount and umount")
+    want = {"done": {"sha256": sha(img), "size": len(img), "label": 7}}
+    check_rows(got, want, {"done"}, where="first commit")
+    expect({"name", "image", "label"} <= set(got["columns"]),
+           f"inferred columns {got['columns']}")
+    expect("torn" not in {r["name"] for r in got["rows"]},
+           "torn: committed although its copy was cut by the crash")
+    # the user looks at it and decides it is fine as it is
+    mount(uri, mnt, *opts)
+    expect("torn" in os.listdir(mnt), "the held row is not listed")
+    subprocess.run(["touch", os.path.join(mnt, "torn", "meta.json")],
+                   check=True)
+    umount(mnt)
+    got = lancedb("rows", uri, "--versions")
+    torn = [r for r in got["rows"] if r["name"] == "torn"]
+    expect(len(torn) == 1 and torn[0]["sha256"] is None and
+           torn[0]["label"] == 8,
+           f"torn after touch: {torn} (want once, no image, label 8)")
+    left = staged_leftovers(staging)
+    expect(not left, f"staging still holds {left[:3]} after umount")
+
+
+def test_kill_during_cp():
+    """A new dataset, first filled by one uninterrupted cp -r (which also
+    times the copy), then CRASH_ROUNDS rounds of: cp -rv of 300 fresh
+    row folders (names rN_000.., never colliding) with kill -9 of the
+    daemon at a random moment: 70 % of draws uniform over the copy's
+    expected duration, the rest between its end and the end of the
+    commits that would follow it; clear the dead mount, remount with
+    the same staging_dir, umount (commits and waits), and check with
+    LanceDB. A last round copies round 0's names again with new bytes and
+    labels (cp onto committed rows = updates) and is killed the same way:
+    finished rows then hold the new values, others old or new, never a
+    mix inside one file, never twice."""
+    rng = random.Random(SEED + 1)
+    base = os.path.join(TMP, "kill")
+    uri = os.path.join(base, "db", "photos.lance")
+    staging = os.path.join(base, "staging")
+    mnt = os.path.join(base, "mnt")
+    os.makedirs(mnt)
+    os.makedirs(os.path.dirname(uri))
+    opts = (f"staging_dir={staging}", "commit_delay=0.3")
+    want, required = {}, set()
+
+    # the dataset, made by a copy nobody interrupts; its time sets the
+    # window the kills are drawn from
+    src = os.path.join(base, "src_c")
+    want.update(make_sources(src, "c", ROWS_PER_ROUND, rng, 100000))
+    mount(uri, mnt, *opts)
+    t0 = time.time()
+    rc, out, err = Cp(src, mnt, "c").wait()
+    t_cp = time.time() - t0
+    expect(rc == 0, f"uninterrupted cp: exit {rc}: {err[:500]}")
+    t0 = time.time()
+    umount(mnt)
+    t_umount = time.time() - t0
+    required |= set(want)
+    got = lancedb("rows", uri)
+    check_rows(got, want, required, where="uninterrupted cp")
+    print(f"  seed {SEED}: cp -r of {ROWS_PER_ROUND} folders {t_cp:.2f} s,"
+          f" umount {t_umount:.2f} s, version {got['latest']}")
+    # most kills land while cp runs, the rest in the quiet period and the
+    # commits after it (each draw is printed)
+    after = t_cp + 0.3 + 1.0 + t_umount
+
+    rounds = [(r, f"r{r}") for r in range(ROUNDS)] + [(ROUNDS, "update")]
+    for r, kind in rounds:
+        if kind == "update":
+            # round 0's names again, new bytes and labels
+            src = os.path.join(base, "src_update")
+            new = make_sources(src, "r0", ROWS_PER_ROUND, rng, 50000)
+            before = {row["name"]: row for row in lancedb("rows",
+                                                          uri)["rows"]}
+            for name, w in new.items():
+                old = before.get(name)
+                prev = {"sha256": old["sha256"], "size": old["size"],
+                        "label": old["label"]} if old else None
+                want[name] = [w, prev]
+                required.discard(name)
+        else:
+            src = os.path.join(base, f"src_{r}")
+            new = make_sources(src, f"r{r}", ROWS_PER_ROUND, rng,
+                               1000 * (r + 1))
+            want.update(new)
+        if rng.random() < 0.7:
+            t_kill = rng.uniform(0.02, t_cp)
+        else:
+            t_kill = rng.uniform(t_cp, after)
+        pid = mount(uri, mnt, *opts)
+        t0 = time.time()
+        cp = Cp(src, mnt, str(r))
+        time.sleep(max(0.0, t0 + t_kill - time.time()))
+        cp_done = cp.p.poll() is not None
+        kill9(pid)
+        _, out, err = cp.wait()
+        done = cp_finished(src, out, err)
+        umount(mnt)			# the dead mount
+        mount(uri, mnt, *opts)
+        listed = set(os.listdir(mnt))
+        lost = sorted(done - listed)
+        umount(mnt)
+        got = lancedb("rows", uri)
+        print(f"  round {r} ({kind}): kill at {t_kill:.2f} s "
+              f"({'after' if cp_done else 'during'} cp), {len(done)} of "
+              f"{ROWS_PER_ROUND} folders finished, {len(got['rows'])} "
+              f"rows, version {got['latest']}, "
+              f"{len(staged_leftovers(staging))} files left staged")
+        expect(not lost, f"round {r}: after remount {len(lost)} finished "
+               f"folders are not listed: {lost[:10]}")
+        for name in done:
+            if kind == "update":
+                want[name] = new[name]
+        required |= done
+        check_rows(got, want, required, where=f"round {r} ({kind})")
+        if kind == "update":
+            # an update never loses the row it rewrites
+            gone = sorted(n for n in new if before.get(n) and n not in
+                          {row["name"] for row in got["rows"]})
+            expect(not gone, f"update round: rows deleted: {gone[:10]}")
+    # rows still staged (a row whose file was cut by the kill may wait
+    # for the user) must never be committed a second time: one more
+    # mount and umount, then every version
+    mount(uri, mnt, *opts)
+    umount(mnt)
+    got = lancedb("rows", uri, "--versions")
+    check_rows(got, want, required, where="every version")
+    for v in got["versions"]:
+        dups = [n for n, c in collections.Counter(v["names"]).items()
+                if c > 1]
+        expect(not dups, f"version {v['version']}: {dups[:5]} twice")
+
+
+def test_kill_during_commit():
+    """Rows closed and complete, committed by `lancefs commit` (no quiet
+    period: commit_delay=600), and the daemon killed while that commit
+    runs: round 0 times the commit (on a new dataset), then 8 rounds kill
+    at a random moment in its second half or just after it (where the
+    manifest may be written but the staging not yet cleared). Whether the version landed or not, the
+    next mount must end with every row exactly once (the staging batch
+    record tells recovery whether its transaction is in the dataset)."""
+    rng = random.Random(SEED + 3)
+    base = os.path.join(TMP, "commit")
+    uri = os.path.join(base, "db", "k.lance")
+    staging = os.path.join(base, "staging")
+    mnt = os.path.join(base, "mnt")
+    os.makedirs(mnt)
+    os.makedirs(os.path.dirname(uri))
+    opts = (f"staging_dir={staging}", "commit_delay=600")
+    want = {}
+    t_commit = None
+    for r in range(9):
+        src = os.path.join(base, f"src_{r}")
+        want.update(make_sources(src, f"k{r}", ROWS_PER_ROUND, rng,
+                                 10000 * (r + 1)))
+        pid = mount(uri, mnt, *opts)
+        rc, _, err = Cp(src, mnt, f"k{r}").wait()
+        expect(rc == 0, f"round {r}: cp: exit {rc}: {err[:300]}")
+        t0 = time.time()
+        commit = subprocess.Popen([LANCEFS, "commit", mnt],
+                                  stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True)
+        if t_commit is None:
+            out, err = commit.communicate(timeout=300)
+            t_commit = time.time() - t0
+            expect(commit.returncode == 0, f"lancefs commit: exit "
+                   f"{commit.returncode}: {err.strip()}")
+            t_kill = t_commit
+        else:
+            t_kill = rng.uniform(0.4 * t_commit, 1.1 * t_commit)
+            time.sleep(max(0.0, t0 + t_kill - time.time()))
+        kill9(pid)
+        out, err = commit.communicate(timeout=120)
+        said = (out.strip() or err.strip().split(": ")[-1])[:60]
+        landed = len(glob.glob(os.path.join(uri, "_versions",
+                                            "*.manifest")))
+        umount(mnt)			# the dead mount
+        mount(uri, mnt, *opts)
+        umount(mnt)
+        got = lancedb("rows", uri)
+        print(f"  round {r}: commit takes {t_commit:.2f} s, kill at "
+              f"{t_kill:.2f} s (lancefs commit said {said!r}; "
+              f"{landed} versions at the kill), {len(got['rows'])} rows, "
+              f"version {got['latest']}")
+        check_rows(got, want, set(want), where=f"kill during commit {r}")
+    got = lancedb("rows", uri, "--versions")
+    for v in got["versions"]:
+        dups = [n for n, c in collections.Counter(v["names"]).items()
+                if c > 1]
+        expect(not dups, f"version {v['version']}: {dups[:5]} twice")
+
+
+def test_concurrent_writers():
+    """One LanceDB-made dataset; two lancefs mounts of it (own mount
+    points and staging dirs, commit_delay=0.1, commit_rows=10) each
+    receive cp -r of 50 folders, one at a time, while LanceDB appends 20
+    rows one by one. After both umounts LanceDB sees every row exactly
+    once, and every version opens with no name twice."""
+    rng = random.Random(SEED + 2)
+    base = os.path.join(TMP, "conc")
+    uri = os.path.join(base, "db", "t.lance")
+    os.makedirs(os.path.dirname(uri))
+    lancedb("make", uri, "10", "init")
+    want = {f"init_{i:03d}": {"label": 900000 + i} for i in range(10)}
+    for i in range(20):
+        want[f"w_{i:03d}"] = {"label": 5000 + i}
+    for w in want.values():
+        img = lancedb_image(w["label"])
+        w.update(sha256=sha(img), size=len(img))
+    mnts, srcs = [], []
+    for k, prefix in enumerate(("a", "b")):
+        src = os.path.join(base, f"src_{prefix}")
+        want.update(make_sources(src, prefix, 50, rng, 2000 + 1000 * k))
+        mnt = os.path.join(base, f"mnt_{prefix}")
+        os.makedirs(mnt)
+        mount(uri, mnt, "name_column=name",
+              f"staging_dir={os.path.join(base, 'staging_' + prefix)}",
+              "commit_delay=0.1", "commit_rows=10")
+        mnts.append(mnt)
+        srcs.append(src)
+    copier = ("import glob, subprocess, sys, time\n"
+              "for d in sorted(glob.glob(sys.argv[1] + '/*')):\n"
+              "    subprocess.run(['cp', '-r', d, sys.argv[2] + '/'],"
+              " check=True)\n"
+              "    time.sleep(0.05)\n")
+    procs = [subprocess.Popen([sys.executable, "-c", copier, s, m],
+                              stderr=subprocess.PIPE, text=True)
+             for s, m in zip(srcs, mnts)]
+    writer = subprocess.Popen(["node", os.path.join(INTEROP,
+                                                    "crash_lancedb.js"),
+                               "append", uri, "20", "w", "5000", "100"],
+                              cwd=INTEROP, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+    errors = []
+    for p, what in zip(procs, ("cp -r into mount a", "cp -r into mount b")):
+        _, err = p.communicate(timeout=600)
+        if p.returncode:
+            errors.append(f"{what}: exit {p.returncode}: {err[-500:]}")
+    out, err = writer.communicate(timeout=600)
+    if writer.returncode:
+        errors.append(f"LanceDB writer: exit {writer.returncode}: "
+                      f"{err[-1000:]}")
+    for m in mnts:
+        umount(m)
+    expect(not errors, "; ".join(errors))
+    got = lancedb("rows", uri, "--versions")
+    check_rows(got, want, set(want), where="concurrent writers")
+    expect(len(got["rows"]) == len(want),
+           f"{len(got['rows'])} rows, expected {len(want)}")
+    prev = 0
+    for v in got["versions"]:
+        dups = [n for n, c in collections.Counter(v["names"]).items()
+                if c > 1]
+        expect(not dups, f"version {v['version']}: {dups[:5]} twice")
+        expect(v["rows"] >= prev, f"version {v['version']} has {v['rows']}"
+               f" rows, fewer than the version before ({prev}): only "
+               "appends happened")
+        prev = v["rows"]
+    print(f"  {len(got['versions'])} versions, {len(got['rows'])} rows")
+
+
+TESTS = [test_crash_before_first_commit, test_kill_during_cp,
+         test_kill_during_commit, test_concurrent_writers]
+
+
+def main():
+    global TMP
+    only = os.environ.get("ONLY")
+    if not os.path.exists("/dev/fuse"):
+        print("FAIL: /dev/fuse is missing; the mount tests need FUSE")
+        print("0 passed, 1 failed")
+        return 1
+    print(f"seed {SEED} (CRASH_SEED={SEED} reproduces), {ROUNDS} rounds")
+    passed = failed = 0
+    for t in TESTS:
+        if only and only not in t.__name__:
+            continue
+        TMP = tempfile.mkdtemp(prefix="lancefs-crash-")
+        t0 = time.time()
+        try:
+            t()
+            passed += 1
+            print(f"PASS {t.__name__} ({time.time() - t0:.1f} s)")
+        except Exception:
+            failed += 1
+            print(f"FAIL {t.__name__} (CRASH_SEED={SEED})")
+            traceback.print_exc()
+        finally:
+            cleanup()
+            if os.environ.get("KEEP"):
+                print(f"  kept {TMP}")
+            else:
+                shutil.rmtree(TMP, ignore_errors=True)
+        sys.stdout.flush()
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
