@@ -1029,7 +1029,8 @@ enum fh_type {
  */
 struct open_file {
 	enum fh_type type;
-	pthread_mutex_t mu;	/* protects loaded, data, rc */
+	pthread_mutex_t mu;	/* protects loaded, data, rc, refs */
+	int refs;		/* the handle, and reads replying from data */
 	struct vnode node;
 	bool loaded;
 	int rc;
@@ -1047,6 +1048,21 @@ struct staged_fh {
 static enum fh_type fh_type(const struct fuse_file_info *fi)
 {
 	return fi->fh ? *(const enum fh_type *)(uintptr_t)fi->fh : 0;
+}
+
+static void open_file_put(struct open_file *of)
+{
+	bool last;
+
+	pthread_mutex_lock(&of->mu);
+	last = !--of->refs;
+	pthread_mutex_unlock(&of->mu);
+	if (!last)
+		return;
+	vnode_reset(&of->node);
+	lc_buf_reset(&of->data);
+	pthread_mutex_destroy(&of->mu);
+	free(of);
 }
 
 static int staged_fh_new(struct fuse_file_info *fi, uint64_t id,
@@ -1115,6 +1131,7 @@ static int open_view(struct lfs *fs, struct mnode *m,
 	if (!of)
 		return ENOMEM;
 	of->type = FH_VIEW;
+	of->refs = 1;
 	pthread_mutex_init(&of->mu, NULL);
 	lc_buf_init(&of->data, 0);
 	of->node = m->vn;
@@ -1353,20 +1370,22 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		of->loaded = true;
 	}
 	rc = of->rc;
+	of->refs++;	/* a release may come while the reply is written */
 	pthread_mutex_unlock(&of->mu);
 	if (rc) {
 		fuse_reply_err(req, reply_errno(fs, "read", rc, &err));
-		return;
+	} else {
+		/* the buffer never changes once loaded */
+		if ((uint64_t)off < of->data.len) {
+			len = of->data.len - (size_t)off;
+			if (len > size)
+				len = size;
+		}
+		atomic_fetch_add(&fs->bytes_read, len);
+		fuse_reply_buf(req, len ? (const char *)of->data.data + off :
+					  NULL, len);
 	}
-	/* the buffer never changes once loaded */
-	if ((uint64_t)off < of->data.len) {
-		len = of->data.len - (size_t)off;
-		if (len > size)
-			len = size;
-	}
-	atomic_fetch_add(&fs->bytes_read, len);
-	fuse_reply_buf(req, len ? (const char *)of->data.data + off : NULL,
-		       len);
+	open_file_put(of);
 }
 
 /* Commit now; the errno a writer of .lancefs/commit or fsync sees. */
@@ -1443,10 +1462,7 @@ static void op_release(fuse_req_t req, fuse_ino_t ino,
 		free((void *)(uintptr_t)fi->fh);
 		break;
 	case FH_VIEW:
-		vnode_reset(&of->node);
-		lc_buf_reset(&of->data);
-		pthread_mutex_destroy(&of->mu);
-		free(of);
+		open_file_put(of);
 		break;
 	default:
 		break;
