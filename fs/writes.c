@@ -542,12 +542,15 @@ static int open_file(struct writes *w, struct wrow *r, const char *name,
 						   NULL));
 		return rc;
 	}
-	if (fresh && seed && seed->len &&
+	/* an O_TRUNC open replaces what the file held with the seed (mv of
+	 * a committed file onto a staged one) */
+	if ((fresh || (flags & O_TRUNC)) && seed && seed->len &&
 	    pwrite(*fd, seed->data, seed->len, 0) != (ssize_t)seed->len) {
 		rc = LC_SYS(err, errno ? errno : EIO, "staging: %s: %s", path,
 			    strerror(errno ? errno : EIO));
 		close(*fd);
-		unlink(path);
+		if (fresh)
+			unlink(path);
 		return rc;
 	}
 	if (fresh) {
