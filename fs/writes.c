@@ -1308,6 +1308,28 @@ static int fill_update(struct writes *w, struct wrow *r, struct lc_err *err)
 	return rc ? rc : f.rc;
 }
 
+/* Take back what fill_update copied into a row that stays staged: the
+ * folder holds the user's files only, or a later unlink of a committed
+ * file would be undone by its stale copy. Under mu. */
+static void unfill(struct writes *w, struct wrow *r)
+{
+	char dir[4200], path[4600];
+	struct dirent *de;
+	DIR *d;
+
+	row_path(dir, sizeof(dir), w, r->id, NULL);
+	if (!(d = opendir(dir)))
+		return;
+	while ((de = readdir(d))) {
+		/* committed files never start with a dot; staging's do */
+		if (de->d_name[0] == '.' || file_index(r, de->d_name) >= 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		unlink(path);
+	}
+	closedir(d);
+}
+
 static void queue_moved(struct writes *w, struct vnode *old, char **gone,
 			size_t n_gone)
 {
@@ -1398,6 +1420,7 @@ static int commit_locked(struct writes *w, uint64_t force, bool now,
 			      r->name);
 		on_refused(&f, r->id, r->name, &why);
 		pthread_mutex_lock(&w->mu);
+		unfill(w, r);
 		r->committing = false;
 		pthread_cond_broadcast(&w->cv);
 		pthread_mutex_unlock(&w->mu);
@@ -1453,6 +1476,8 @@ static int commit_locked(struct writes *w, uint64_t force, bool now,
 	for (size_t i = 0; i < n; i++) {
 		struct wrow *r = row_by_id(w, ids[i]);
 
+		if (r && r->info.kind == STAGING_UPDATE)
+			unfill(w, r);
 		if (r)
 			r->committing = false;
 	}
