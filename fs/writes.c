@@ -49,6 +49,7 @@ struct wrow {
 	uint64_t gen;		/* counts changes */
 	uint64_t refused_gen;	/* gen when last refused, 0 = never */
 	bool committing;
+	bool refused_now;	/* refused by the commit running */
 	struct wrow *by_name_next, *by_id_next, *by_base_next;
 };
 
@@ -1162,8 +1163,10 @@ static void on_refused(void *ctx, uint64_t id, const char *name,
 	view_note_line(w->v, "-", why);
 	syslog(LOG_WARNING, "refused: %s", why->msg);
 	pthread_mutex_lock(&w->mu);
-	if ((r = row_by_id(w, id)))
+	if ((r = row_by_id(w, id))) {
 		r->refused_gen = r->gen;
+		r->refused_now = true;
+	}
 	lc_free(w->last_error);
 	w->last_error = lc_strdup(why->msg);
 	pthread_mutex_unlock(&w->mu);
@@ -1399,6 +1402,7 @@ static int commit_locked(struct writes *w, uint64_t force, bool now,
 	for (size_t i = 0; i < w->n_rows; i++)
 		if (ready(w->rows[i], force, now)) {
 			w->rows[i]->committing = true;
+			w->rows[i]->refused_now = false;
 			ids[n++] = w->rows[i]->id;
 		}
 	pthread_mutex_unlock(&w->mu);
@@ -1450,7 +1454,10 @@ static int commit_locked(struct writes *w, uint64_t force, bool now,
 		rc = follow(w, NULL, 0, err);
 	}
 	pthread_mutex_lock(&w->mu);
-	if (!rc && *version) {
+	/* a version that landed settles its rows even when cleaning the
+	 * staging failed after it: they must not be committed again (the
+	 * batch record left behind lets the next mount finish the job) */
+	if (*version) {
 		gone = lc_calloc(n, sizeof(*gone));
 		for (size_t i = 0; i < n; i++) {
 			struct wrow *r = row_by_id(w, ids[i]);
@@ -1461,7 +1468,7 @@ static int commit_locked(struct writes *w, uint64_t force, bool now,
 				continue;
 			/* committed rows left the staging */
 			staging_row_path(probe, sizeof(probe), w->stg, r->id);
-			if (stat(probe, &sb) == 0) {
+			if (rc ? r->refused_now : stat(probe, &sb) == 0) {
 				r->committing = false;
 				continue;
 			}
@@ -1487,10 +1494,15 @@ static int commit_locked(struct writes *w, uint64_t force, bool now,
 	}
 	pthread_cond_broadcast(&w->cv);
 	pthread_mutex_unlock(&w->mu);
-	if (!rc && *version)
-		rc = follow(w, gone, n_gone, err);
-	else
+	if (*version) {
+		struct lc_err e2 = { 0 };
+		int frc = follow(w, gone, n_gone, rc ? &e2 : err);
+
+		if (!rc)
+			rc = frc;
+	} else {
 		lc_free(gone);
+	}
 	if (rc)
 		view_note_line(w->v, "-", err);
 out:
