@@ -996,6 +996,12 @@ int wr_file_unlink(struct writes *w, uint64_t id, const char *name,
 				    strerror(errno));
 			goto out;
 		}
+		/* still open for writing: the mark goes with the name, or
+		 * after a crash the row would wait for a file it no longer
+		 * has */
+		if (r->files[i].writers)
+			best_effort(staging_mark_writing(w->stg, id, name,
+							 false, NULL));
 		w->bytes -= r->files[i].size;
 		lc_free(r->files[i].name);
 		r->files[i].name = NULL;
@@ -1068,6 +1074,10 @@ int wr_file_rename(struct writes *w, uint64_t id, const char *name,
 	}
 	j = file_index(b, to_name);
 	if (j >= 0) {	/* replaced */
+		if (b->files[j].writers)
+			best_effort(staging_mark_writing(w->stg, to_id,
+							 to_name, false,
+							 NULL));
 		w->bytes -= b->files[j].size;
 		lc_free(b->files[j].name);
 		b->files[j].name = NULL;
