@@ -49,6 +49,7 @@ struct wrow {
 	uint64_t gen;		/* counts changes */
 	uint64_t refused_gen;	/* gen when last refused, 0 = never */
 	bool committing;
+	bool refused_now;	/* refused by the commit running */
 	struct wrow *by_name_next, *by_id_next, *by_base_next;
 };
 
@@ -542,12 +543,15 @@ static int open_file(struct writes *w, struct wrow *r, const char *name,
 						   NULL));
 		return rc;
 	}
-	if (fresh && seed && seed->len &&
+	/* an O_TRUNC open replaces what the file held with the seed (mv of
+	 * a committed file onto a staged one) */
+	if ((fresh || (flags & O_TRUNC)) && seed && seed->len &&
 	    pwrite(*fd, seed->data, seed->len, 0) != (ssize_t)seed->len) {
 		rc = LC_SYS(err, errno ? errno : EIO, "staging: %s: %s", path,
 			    strerror(errno ? errno : EIO));
 		close(*fd);
-		unlink(path);
+		if (fresh)
+			unlink(path);
 		return rc;
 	}
 	if (fresh) {
@@ -992,6 +996,12 @@ int wr_file_unlink(struct writes *w, uint64_t id, const char *name,
 				    strerror(errno));
 			goto out;
 		}
+		/* still open for writing: the mark goes with the name, or
+		 * after a crash the row would wait for a file it no longer
+		 * has */
+		if (r->files[i].writers)
+			best_effort(staging_mark_writing(w->stg, id, name,
+							 false, NULL));
 		w->bytes -= r->files[i].size;
 		lc_free(r->files[i].name);
 		r->files[i].name = NULL;
@@ -1064,6 +1074,10 @@ int wr_file_rename(struct writes *w, uint64_t id, const char *name,
 	}
 	j = file_index(b, to_name);
 	if (j >= 0) {	/* replaced */
+		if (b->files[j].writers)
+			best_effort(staging_mark_writing(w->stg, to_id,
+							 to_name, false,
+							 NULL));
 		w->bytes -= b->files[j].size;
 		lc_free(b->files[j].name);
 		b->files[j].name = NULL;
@@ -1159,8 +1173,10 @@ static void on_refused(void *ctx, uint64_t id, const char *name,
 	view_note_line(w->v, "-", why);
 	syslog(LOG_WARNING, "refused: %s", why->msg);
 	pthread_mutex_lock(&w->mu);
-	if ((r = row_by_id(w, id)))
+	if ((r = row_by_id(w, id))) {
 		r->refused_gen = r->gen;
+		r->refused_now = true;
+	}
 	lc_free(w->last_error);
 	w->last_error = lc_strdup(why->msg);
 	pthread_mutex_unlock(&w->mu);
@@ -1305,6 +1321,28 @@ static int fill_update(struct writes *w, struct wrow *r, struct lc_err *err)
 	return rc ? rc : f.rc;
 }
 
+/* Take back what fill_update copied into a row that stays staged: the
+ * folder holds the user's files only, or a later unlink of a committed
+ * file would be undone by its stale copy. Under mu. */
+static void unfill(struct writes *w, struct wrow *r)
+{
+	char dir[4200], path[4600];
+	struct dirent *de;
+	DIR *d;
+
+	row_path(dir, sizeof(dir), w, r->id, NULL);
+	if (!(d = opendir(dir)))
+		return;
+	while ((de = readdir(d))) {
+		/* committed files never start with a dot; staging's do */
+		if (de->d_name[0] == '.' || file_index(r, de->d_name) >= 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		unlink(path);
+	}
+	closedir(d);
+}
+
 static void queue_moved(struct writes *w, struct vnode *old, char **gone,
 			size_t n_gone)
 {
@@ -1374,6 +1412,7 @@ static int commit_locked(struct writes *w, uint64_t force, bool now,
 	for (size_t i = 0; i < w->n_rows; i++)
 		if (ready(w->rows[i], force, now)) {
 			w->rows[i]->committing = true;
+			w->rows[i]->refused_now = false;
 			ids[n++] = w->rows[i]->id;
 		}
 	pthread_mutex_unlock(&w->mu);
@@ -1395,6 +1434,7 @@ static int commit_locked(struct writes *w, uint64_t force, bool now,
 			      r->name);
 		on_refused(&f, r->id, r->name, &why);
 		pthread_mutex_lock(&w->mu);
+		unfill(w, r);
 		r->committing = false;
 		pthread_cond_broadcast(&w->cv);
 		pthread_mutex_unlock(&w->mu);
@@ -1424,7 +1464,10 @@ static int commit_locked(struct writes *w, uint64_t force, bool now,
 		rc = follow(w, NULL, 0, err);
 	}
 	pthread_mutex_lock(&w->mu);
-	if (!rc && *version) {
+	/* a version that landed settles its rows even when cleaning the
+	 * staging failed after it: they must not be committed again (the
+	 * batch record left behind lets the next mount finish the job) */
+	if (*version) {
 		gone = lc_calloc(n, sizeof(*gone));
 		for (size_t i = 0; i < n; i++) {
 			struct wrow *r = row_by_id(w, ids[i]);
@@ -1435,7 +1478,7 @@ static int commit_locked(struct writes *w, uint64_t force, bool now,
 				continue;
 			/* committed rows left the staging */
 			staging_row_path(probe, sizeof(probe), w->stg, r->id);
-			if (stat(probe, &sb) == 0) {
+			if (rc ? r->refused_now : stat(probe, &sb) == 0) {
 				r->committing = false;
 				continue;
 			}
@@ -1450,6 +1493,8 @@ static int commit_locked(struct writes *w, uint64_t force, bool now,
 	for (size_t i = 0; i < n; i++) {
 		struct wrow *r = row_by_id(w, ids[i]);
 
+		if (r && r->info.kind == STAGING_UPDATE)
+			unfill(w, r);
 		if (r)
 			r->committing = false;
 	}
@@ -1459,10 +1504,15 @@ static int commit_locked(struct writes *w, uint64_t force, bool now,
 	}
 	pthread_cond_broadcast(&w->cv);
 	pthread_mutex_unlock(&w->mu);
-	if (!rc && *version)
-		rc = follow(w, gone, n_gone, err);
-	else
+	if (*version) {
+		struct lc_err e2 = { 0 };
+		int frc = follow(w, gone, n_gone, rc ? &e2 : err);
+
+		if (!rc)
+			rc = frc;
+	} else {
 		lc_free(gone);
+	}
 	if (rc)
 		view_note_line(w->v, "-", err);
 out:

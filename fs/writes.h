@@ -129,7 +129,8 @@ bool wr_is_removed(struct writes *w, uint64_t id, const char *name);
  * Open (creating with `create`) file `name` of row `id`: open(2) flags.
  * A writer is counted until wr_file_closed. `seed`, when not NULL, is
  * the committed content an UPDATE row's file starts from (opened for
- * writing without O_TRUNC); it is only used when the file is new.
+ * writing without O_TRUNC); it is only used when the file is new, or
+ * with O_TRUNC (then it replaces the file's content).
  */
 int wr_file_open(struct writes *w, uint64_t id, const char *name, int flags,
 		 bool create, const struct lc_buf *seed, uint32_t *fidx,
