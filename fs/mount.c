@@ -355,6 +355,9 @@ static int ctl_content(struct lfs *fs, const struct vnode *n,
 struct mnode {
 	struct vnode vn;	/* kind VN_NONE for staged nodes */
 	bool live;
+	bool stale;		/* a live row a commit moved away: reads
+				 * still work, changes answer ESTALE (the
+				 * kernel then looks the path up again) */
 	unsigned staged;	/* 0, SK_ROW, SK_FILE */
 	uint64_t id;
 	uint32_t fidx;
@@ -379,9 +382,38 @@ static int sfile_ino(uint64_t id, uint32_t fidx, fuse_ino_t *out)
 	return 0;
 }
 
+/*
+ * A live row (or file) the kernel found in an older version: when the
+ * current version still holds that physical row (under the same number
+ * and columns), use it from there; otherwise it is stale.
+ */
+static void follow_row(struct lfs *fs, struct mnode *m)
+{
+	struct vnode root, cur;
+
+	m->stale = true;
+	if (view_root(&root, fs->v, NULL))
+		return;
+	if (!view_row(&cur, &root, m->vn.row.number, NULL)) {
+		if (view_same_row(&cur, &m->vn) &&
+		    view_file_columns(&cur) == view_file_columns(&m->vn)) {
+			cur.kind = m->vn.kind;
+			cur.file = m->vn.file;
+			vnode_reset(&m->vn);
+			m->vn = cur;
+			m->stale = false;
+		} else {
+			vnode_reset(&cur);
+		}
+	}
+	vnode_reset(&root);
+}
+
 static int mnode_of(struct lfs *fs, fuse_ino_t ino, struct mnode *m,
 		    struct lc_err *err)
 {
+	int rc;
+
 	memset(m, 0, sizeof(*m));
 	if (ino != FUSE_ROOT_ID && (ino & LIVE_BIT) &&
 	    !((ino >> SLOT_SHIFT) & MAX_SLOTS)) {
@@ -400,7 +432,11 @@ static int mnode_of(struct lfs *fs, fuse_ino_t ino, struct mnode *m,
 		return wr_row_kind(fs->w, m->id, &k);
 	}
 	m->live = fs->w && (ino == FUSE_ROOT_ID || (ino & LIVE_BIT));
-	return node_of(fs, ino & ~LIVE_BIT, &m->vn, err);
+	rc = node_of(fs, ino & ~LIVE_BIT, &m->vn, err);
+	if (!rc && m->live && (m->vn.kind == VN_ROW || m->vn.kind == VN_FILE) &&
+	    !view_is_current(&m->vn))
+		follow_row(fs, m);
+	return rc;
 }
 
 /* The staged change (UPDATE or DELETE) of a live committed row or file;
@@ -643,7 +679,7 @@ static bool writable_root(struct lfs *fs, const struct mnode *m)
 
 static bool writable_row(struct lfs *fs, const struct mnode *m)
 {
-	return fs->w && m->live && m->vn.kind == VN_ROW;
+	return fs->w && m->live && !m->stale && m->vn.kind == VN_ROW;
 }
 
 /* `name` in the folder `dir`. */
@@ -1198,9 +1234,9 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 			fi->direct_io = 1;
 		}
 	} else if (writer) {
-		rc = m.live && m.vn.kind == VN_FILE ?
-			     open_committed_for_write(fs, &m, fi, &err) :
-			     EROFS;
+		rc = !m.live || m.vn.kind != VN_FILE ? EROFS :
+		     m.stale ? ESTALE :
+			       open_committed_for_write(fs, &m, fi, &err);
 	} else if (m.live && overlay_of(fs, &m, &id, &fidx)) {
 		char name[300];
 
@@ -1240,6 +1276,8 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	n.staged = SK_FILE;
 	if (!fs->w || !dir.live) {
 		rc = EROFS;
+	} else if (dir.stale) {
+		rc = ESTALE;
 	} else if (writable_root(fs, &dir)) {
 		struct mnode other;
 
@@ -1525,6 +1563,10 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		rc = EROFS;
 		goto out;
 	}
+	if (m.stale) {
+		rc = ESTALE;
+		goto out;
+	}
 	if (to_set & FUSE_SET_ATTR_SIZE) {
 		if (m.staged == SK_FILE) {
 			rc = wr_file_name(fs->w, m.id, m.fidx, name,
@@ -1623,6 +1665,10 @@ static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 		goto out;
 	if (!fs->w || !dir.live) {
 		rc = EROFS;
+		goto out;
+	}
+	if (dir.stale) {
+		rc = ESTALE;
 		goto out;
 	}
 	rc = lookup_in(fs, &dir, name, &n, &err);
@@ -1771,6 +1817,10 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		goto out;
 	if (!fs->w || !from.live || !to.live) {
 		rc = EROFS;
+		goto out;
+	}
+	if (from.stale || to.stale) {
+		rc = ESTALE;
 		goto out;
 	}
 	if (flags & RENAME_EXCHANGE) {

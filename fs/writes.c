@@ -961,10 +961,23 @@ int wr_file_truncate(struct writes *w, uint64_t id, const char *name,
 		rc = r ? ENOENT : ESTALE;
 	if (!rc) {
 		row_path(path, sizeof(path), w, id, name);
-		if (truncate(path, (off_t)size) < 0)
+		if (truncate(path, (off_t)size) < 0) {
 			rc = LC_SYS(err, errno, "staging: %s: %s", path,
 				    strerror(errno));
+		} else {
+			struct wfile *f = &r->files[file_index(r, name)];
+
+			w->bytes += size - f->size;
+			f->size = size;
+		}
 		changed(w, r);
+		w->dirty = true;
+		if (!r->writers && !w->armed) {
+			w->armed = true;
+			now_mono(&w->deadline);
+			add_secs(&w->deadline, w->o.commit_delay);
+			pthread_cond_broadcast(&w->cv);
+		}
 	}
 	pthread_mutex_unlock(&w->mu);
 	return rc;
