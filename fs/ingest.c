@@ -941,7 +941,7 @@ int ingest_rows_arrays(const struct lance_array **out, struct ingest_rows *r,
 }
 
 /* Hidden files (.DS_Store, ._*, editors' swap files, the staging's own
- * .name, .row and .w.*) and Thumbs.db are never values. */
+ * .name and .row) and Thumbs.db are never values. */
 static bool is_junk(const char *name)
 {
 	return name[0] == '.' || !strcmp(name, "Thumbs.db");

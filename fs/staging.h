@@ -97,14 +97,13 @@ int staging_row_rename(struct staging *s, uint64_t id, const char *name,
 		       struct lc_err *err) LC_MUST_USE;
 
 /*
- * Files being written. A writer marks FILE with a `.w.FILE` beside it
- * while it is open for writing; a crash leaves the mark behind, and
- * staging_row_clear_partial then removes both the half-written file and
- * its mark (*had: there was one).
+ * Files being written. A writer marks a staged file (by its mode) while
+ * it is open for writing; a crash leaves the mark behind, and
+ * staging_row_clear_partial then removes the half-written file (*had:
+ * there was one). Every file put in staging gets staging_mark_fd(fd,
+ * false) once complete.
  */
-int staging_mark_writing(const struct staging *s, uint64_t id,
-			 const char *file, bool on,
-			 struct lc_err *err) LC_MUST_USE;
+int staging_mark_fd(int fd, bool writing) LC_MUST_USE;
 int staging_row_clear_partial(bool *had, const struct staging *s,
 			      uint64_t id, struct lc_err *err) LC_MUST_USE;
 /* Remove the staging folder when it holds nothing (no rows, no

@@ -339,7 +339,7 @@ static struct wrow *wait_row(struct writes *w, uint64_t id)
 static bool name_ok(const char *name)
 {
 	return *name && strlen(name) <= 255 && !strchr(name, '/') &&
-	       strncmp(name, ".w.", 3) && strcmp(name, ".name") &&
+	       strcmp(name, ".name") &&
 	       strcmp(name, ".row") && strcmp(name, ".name.tmp") &&
 	       strcmp(name, ".row.tmp");
 }
@@ -531,17 +531,16 @@ static int open_file(struct writes *w, struct wrow *r, const char *name,
 		return LC_USAGE(err, "%s/%s: not a file name lancefs can "
 				"stage", r->name, name);
 	row_path(path, sizeof(path), w, r->id, name);
-	if (writer && (rc = staging_mark_writing(w->stg, r->id, name, true,
-						 err)))
-		return rc;
-	*fd = open(path, oflags | (fresh ? O_CREAT : 0), 0644);
-	if (*fd < 0) {
-		rc = LC_SYS(err, errno, "staging: %s: %s", path,
-			    strerror(errno));
-		if (writer)
-			best_effort(staging_mark_writing(w->stg, r->id, name, false,
-						   NULL));
-		return rc;
+	*fd = open(path, oflags | (fresh ? O_CREAT : 0), 0600);
+	if (*fd < 0)
+		return LC_SYS(err, errno, "staging: %s: %s", path,
+			      strerror(errno));
+	if (writer && (r->files && i >= 0 ? !r->files[i].writers : true) &&
+	    (rc = staging_mark_fd(*fd, true))) {
+		close(*fd);
+		if (fresh)
+			unlink(path);
+		return LC_SYS(err, rc, "staging: %s: %s", path, strerror(rc));
 	}
 	/* an O_TRUNC open replaces what the file held with the seed (mv of
 	 * a committed file onto a staged one) */
@@ -549,9 +548,11 @@ static int open_file(struct writes *w, struct wrow *r, const char *name,
 	    pwrite(*fd, seed->data, seed->len, 0) != (ssize_t)seed->len) {
 		rc = LC_SYS(err, errno ? errno : EIO, "staging: %s: %s", path,
 			    strerror(errno ? errno : EIO));
-		close(*fd);
 		if (fresh)
 			unlink(path);
+		else if (writer && !r->files[i].writers)
+			best_effort(staging_mark_fd(*fd, false));
+		close(*fd);
 		return rc;
 	}
 	if (fresh) {
@@ -910,10 +911,11 @@ void wr_file_closed(struct writes *w, uint64_t id, uint32_t fidx, int fd,
 	struct stat st;
 	bool have = fd >= 0 && fstat(fd, &st) == 0;
 
-	if (fd >= 0)
-		close(fd);
-	if (!writer)
+	if (!writer) {
+		if (fd >= 0)
+			close(fd);
 		return;
+	}
 	pthread_mutex_lock(&w->mu);
 	r = row_by_id(w, id);
 	if (r && fidx < r->n_files) {
@@ -927,9 +929,8 @@ void wr_file_closed(struct writes *w, uint64_t id, uint32_t fidx, int fd,
 			w->bytes += (uint64_t)st.st_size - f->size;
 			f->size = (uint64_t)st.st_size;
 		}
-		if (f->name && !f->writers)
-			best_effort(staging_mark_writing(w->stg, id, f->name, false,
-						   NULL));
+		if (!f->writers && fd >= 0)
+			best_effort(staging_mark_fd(fd, false));
 		changed(w, r);
 		w->dirty = true;
 		if (!r->writers) {
@@ -944,8 +945,12 @@ void wr_file_closed(struct writes *w, uint64_t id, uint32_t fidx, int fd,
 			}
 		}
 		pthread_cond_broadcast(&w->cv);
+	} else if (fd >= 0) {
+		best_effort(staging_mark_fd(fd, false));	/* row gone */
 	}
 	pthread_mutex_unlock(&w->mu);
+	if (fd >= 0)
+		close(fd);
 }
 
 int wr_file_truncate(struct writes *w, uint64_t id, const char *name,
@@ -1009,12 +1014,6 @@ int wr_file_unlink(struct writes *w, uint64_t id, const char *name,
 				    strerror(errno));
 			goto out;
 		}
-		/* still open for writing: the mark goes with the name, or
-		 * after a crash the row would wait for a file it no longer
-		 * has */
-		if (r->files[i].writers)
-			best_effort(staging_mark_writing(w->stg, id, name,
-							 false, NULL));
 		w->bytes -= r->files[i].size;
 		lc_free(r->files[i].name);
 		r->files[i].name = NULL;
@@ -1087,10 +1086,6 @@ int wr_file_rename(struct writes *w, uint64_t id, const char *name,
 	}
 	j = file_index(b, to_name);
 	if (j >= 0) {	/* replaced */
-		if (b->files[j].writers)
-			best_effort(staging_mark_writing(w->stg, to_id,
-							 to_name, false,
-							 NULL));
 		w->bytes -= b->files[j].size;
 		lc_free(b->files[j].name);
 		b->files[j].name = NULL;
@@ -1299,7 +1294,8 @@ static int fill_cb(void *ctx, uint64_t index, const char *name,
 	if (!rc) {
 		fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
 			  0644);
-		if (fd < 0 || write(fd, b.data, b.len) != (ssize_t)b.len)
+		if (fd < 0 || write(fd, b.data, b.len) != (ssize_t)b.len ||
+		    staging_mark_fd(fd, false))
 			rc = LC_SYS(f->err, errno ? errno : EIO,
 				    "staging: %s: %s", path,
 				    strerror(errno ? errno : EIO));
@@ -1715,7 +1711,6 @@ static int load_cb(void *ctx, uint64_t id, const char *name)
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
 		    !strcmp(de->d_name, ".name") ||
 		    !strcmp(de->d_name, ".row") ||
-		    !strncmp(de->d_name, ".w.", 3) ||
 		    !strcmp(de->d_name, ".name.tmp") ||
 		    !strcmp(de->d_name, ".row.tmp"))
 			continue;
