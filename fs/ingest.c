@@ -1957,7 +1957,7 @@ static void frags_free(struct frags *f)
 
 /* A commit holds at most this much row data in memory: beyond it the
  * rows built so far go to a data file of their own (one fragment). */
-#define FRAGMENT_BYTES (64u << 20)
+#define FRAGMENT_BYTES (16u << 20)
 
 static uint64_t rows_bytes(const struct ingest_rows *r)
 {
