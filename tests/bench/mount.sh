@@ -25,7 +25,7 @@ for v in 2.0 2.2; do
 	ds=$data/images_$v/images.lance
 	ext4=$data/ext4_$v
 	if [ ! -d "$ext4" ]; then
-		"$lancefs" mount "$ds" "$mnt"
+		"$lancefs" mount -o ro "$ds" "$mnt"
 		cp -r "$mnt/." "$ext4"
 		"$lancefs" umount "$mnt"
 	fi
@@ -33,7 +33,7 @@ for v in 2.0 2.2; do
 		echo "== images $v (2000 x ~100 KB), FUSE loop threads=$loop"
 		for t in 1 2; do
 			drop
-			"$lancefs" mount -o threads=$loop "$ds" "$mnt"
+			"$lancefs" mount -o ro,threads=$loop "$ds" "$mnt"
 			m_cold=$("$readtree" -t $t "$mnt" | rate)
 			m_warm=$("$readtree" -t $t "$mnt" | rate)
 			"$lancefs" umount "$mnt"
@@ -47,10 +47,22 @@ for v in 2.0 2.2; do
 	done
 done
 
+echo "== images 2.2, writable mount (opens reach the daemon) vs -o ro, warm"
+ds=$data/images_2.2/images.lance
+stg=$(mktemp -d)
+for o in ro "staging_dir=$stg"; do
+	"$lancefs" mount -o "$o" "$ds" "$mnt"
+	"$readtree" -t 1 "$mnt" >/dev/null
+	r=$("$readtree" -t 1 "$mnt" | rate)
+	"$lancefs" umount "$mnt"
+	printf '  -o %s: %s files/s\n' "${o%%=*}" "$r"
+done
+rm -rf "$stg"
+
 echo "== listing 100,000 rows: ls -l and os.scandir + stat (warm)"
 ds=$data/hundredk/t.lance
 ext4=$data/ext4_hundredk
-"$lancefs" mount "$ds" "$mnt"
+"$lancefs" mount -o ro "$ds" "$mnt"
 [ -d "$ext4" ] || cp -r "$mnt/." "$ext4"
 ls -l "$mnt" >/dev/null
 for what in "$mnt" "$ext4"; do
@@ -83,7 +95,7 @@ for _ in l: pass
 t = time.time(); n = 0
 for b in l: n += len(b)
 print(f"{n / (time.time() - t):.0f}")'
-"$lancefs" mount "$data/images_2.2/images.lance" "$mnt"
+"$lancefs" mount -o ro "$data/images_2.2/images.lance" "$mnt"
 m=$(/usr/bin/python3 -c "$dl" "$mnt")
 "$lancefs" umount "$mnt"
 e=$(/usr/bin/python3 -c "$dl" "$data/ext4_2.2")
@@ -91,7 +103,7 @@ echo "  mount $m, ext4 $e images/s ($(ratio "$m" "$e")x)"
 
 echo "== a 1,000,000-row dataset: mount time, daemon RSS after ls -l and reads"
 ds=$data/million/t.lance
-t=$( { /usr/bin/time -f %e "$lancefs" mount "$ds" "$mnt"; } 2>&1 )
+t=$( { /usr/bin/time -f %e "$lancefs" mount -o ro "$ds" "$mnt"; } 2>&1 )
 ls -l "$mnt" >/dev/null
 for r in 00000000 00500000 00999999; do cat "$mnt/$r/meta.json" >/dev/null; done
 pid=$(pgrep -f "lancefs mount $ds $mnt")
