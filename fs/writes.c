@@ -664,6 +664,8 @@ int wr_delete_row(struct writes *w, const struct vnode *row,
 		r = wait_row(w, r->id);
 	if (r && r->info.kind == STAGING_DELETE) {
 		rc = ENOENT;
+	} else if (r && r->writers) {
+		rc = EBUSY;	/* a file of its update is open for writing */
 	} else if (r) {
 		/* the update's files go; the record says delete */
 		char dir[4200];
@@ -674,10 +676,6 @@ int wr_delete_row(struct writes *w, const struct vnode *row,
 
 			if (!r->files[i].name)
 				continue;
-			if (r->files[i].writers) {
-				rc = EBUSY;
-				break;
-			}
 			snprintf(path, sizeof(path), "%s/%s", dir,
 				 r->files[i].name);
 			unlink(path);
@@ -1057,9 +1055,17 @@ int wr_file_rename(struct writes *w, uint64_t id, const char *name,
 		return LC_USAGE(err, "%s: not a file name lancefs can stage",
 				to_name);
 	pthread_mutex_lock(&w->mu);
-	a = wait_row(w, id);
-	b = a ? wait_row(w, to_id) : NULL;
-	a = row_by_id(w, id);
+	/* neither row may be in a commit while a file moves */
+	for (;;) {
+		a = row_by_id(w, id);
+		b = row_by_id(w, to_id);
+		if (a && a->committing)
+			wait_row(w, id);
+		else if (b && b->committing)
+			wait_row(w, to_id);
+		else
+			break;
+	}
 	if (!a || !b) {
 		rc = ESTALE;
 		goto out;
