@@ -1079,6 +1079,7 @@ struct staged_fh {
 	uint32_t fidx;
 	int fd;
 	bool writer;
+	atomic_bool flushed;	/* close(2) seen, no write since */
 };
 
 static enum fh_type fh_type(const struct fuse_file_info *fi)
@@ -1113,8 +1114,10 @@ static int staged_fh_new(struct fuse_file_info *fi, uint64_t id,
 	h->fidx = fidx;
 	h->fd = fd;
 	h->writer = writer;
+	atomic_init(&h->flushed, false);
 	fi->fh = (uint64_t)(uintptr_t)h;
 	fi->keep_cache = 0;
+	fi->noflush = !writer;	/* only a writer's close matters */
 	return 0;
 }
 
@@ -1193,6 +1196,7 @@ static int open_view(struct lfs *fs, struct mnode *m,
 	}
 	atomic_fetch_add(&fs->opens, 1);
 	fi->fh = (uint64_t)(uintptr_t)of;
+	fi->noflush = 1;
 	return 0;
 }
 
@@ -1232,6 +1236,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 			*h = FH_COMMIT;
 			fi->fh = (uint64_t)(uintptr_t)h;
 			fi->direct_io = 1;
+			fi->noflush = 1;
 		}
 	} else if (writer) {
 		rc = !m.live || m.vn.kind != VN_FILE ? EROFS :
@@ -1463,6 +1468,8 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 	atomic_fetch_add(&fs->requests, 1);
 	switch (fh_type(fi)) {
 	case FH_STAGED:
+		if (atomic_exchange(&h->flushed, false))
+			wr_file_flushed(fs->w, h->id, h->fidx, h->fd, false);
 		n = pwrite(h->fd, buf, size, off);
 		if (n < 0)
 			fuse_reply_err(req, errno);
@@ -1479,6 +1486,25 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 	default:
 		fuse_reply_err(req, EBADF);
 	}
+}
+
+/*
+ * close(2): the kernel sends FLUSH and waits for it, but RELEASE comes
+ * later, on its own. A staged file is complete once its writer closed
+ * it, so it is marked so here: a kill -9 right after cp closed a file
+ * must keep it.
+ */
+static void op_flush(fuse_req_t req, fuse_ino_t ino,
+		     struct fuse_file_info *fi)
+{
+	struct lfs *fs = fuse_req_userdata(req);
+	struct staged_fh *h = (struct staged_fh *)(uintptr_t)fi->fh;
+
+	(void)ino;
+	if (fh_type(fi) == FH_STAGED && h->writer &&
+	    !atomic_exchange(&h->flushed, true))
+		wr_file_flushed(fs->w, h->id, h->fidx, h->fd, true);
+	fuse_reply_err(req, 0);
 }
 
 static void op_release(fuse_req_t req, fuse_ino_t ino,
@@ -1934,6 +1960,7 @@ static const struct fuse_lowlevel_ops lfs_ops = {
 	.create = op_create,
 	.read = op_read,
 	.write = op_write,
+	.flush = op_flush,
 	.release = op_release,
 	.fsync = op_fsync,
 	.fsyncdir = op_fsyncdir,

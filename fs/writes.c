@@ -902,6 +902,19 @@ int wr_file_open(struct writes *w, uint64_t id, const char *name, int flags,
 	return rc;
 }
 
+void wr_file_flushed(struct writes *w, uint64_t id, uint32_t fidx, int fd,
+		     bool done)
+{
+	struct wrow *r;
+
+	pthread_mutex_lock(&w->mu);
+	r = row_by_id(w, id);
+	/* only when no other descriptor still writes the file */
+	if (r && fidx < r->n_files && r->files[fidx].writers == 1)
+		best_effort(staging_mark_fd(fd, !done));
+	pthread_mutex_unlock(&w->mu);
+}
+
 void wr_file_closed(struct writes *w, uint64_t id, uint32_t fidx, int fd,
 		    bool writer)
 {

@@ -135,6 +135,11 @@ bool wr_is_removed(struct writes *w, uint64_t id, const char *name);
 int wr_file_open(struct writes *w, uint64_t id, const char *name, int flags,
 		 bool create, const struct lc_buf *seed, uint32_t *fidx,
 		 int *fd, struct lc_err *err) LC_MUST_USE;
+/* close(2) of a writer reached us (`done`), or it writes again after
+ * one: the file is complete as it is, or no longer. A kill -9 between
+ * close(2) and the release that follows it must not lose the file. */
+void wr_file_flushed(struct writes *w, uint64_t id, uint32_t fidx, int fd,
+		     bool done);
 /* Close a descriptor from wr_file_open / wr_create_root_file. */
 void wr_file_closed(struct writes *w, uint64_t id, uint32_t fidx, int fd,
 		    bool writer);
