@@ -18,7 +18,6 @@
 
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/random.h>
 #include <time.h>
 
 #include "rowids.pb-c.h"
@@ -104,44 +103,9 @@ static void pool_reset(struct pool *pl)
 
 /* ------------------------------------------------------------ helpers */
 
-static int random_bytes(void *buf, size_t n, struct lc_err *err)
-{
-	uint8_t *p = buf;
-
-	while (n) {
-		ssize_t r = getrandom(p, n, 0);
-
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			return LC_SYS(err, errno, "getrandom: %s",
-				      strerror(errno));
-		}
-		p += r;
-		n -= (size_t)r;
-	}
-	return 0;
-}
-
 static int random_u64(uint64_t *out, struct lc_err *err)
 {
-	return random_bytes(out, sizeof(*out), err);
-}
-
-static int make_uuid(char out[37], struct lc_err *err)
-{
-	uint8_t b[16];
-	int rc = random_bytes(b, sizeof(b), err);
-
-	if (rc)
-		return rc;
-	b[6] = (uint8_t)((b[6] & 0x0f) | 0x40);
-	b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
-	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
-		 "%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2], b[3], b[4],
-		 b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
-		 b[14], b[15]);
-	return 0;
+	return lc_random(out, sizeof(*out), err);
 }
 
 static const char *op_name(Lpb__Transaction__OperationCase op)
@@ -1282,7 +1246,7 @@ int lance_commit(uint64_t *new_version, struct ostore *st,
 	*new_version = 0;
 	memset(&a, 0, sizeof(a));
 	if (!c->uuid[0]) {
-		rc = make_uuid(c->uuid, err);
+		rc = lc_uuid(c->uuid, err);
 		if (rc)
 			return rc;
 	}

@@ -22,7 +22,6 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -1853,17 +1852,12 @@ static int dataset_format(uint16_t *major, uint16_t *minor, char **name_col,
 
 static int data_path(char *out, size_t cap, struct lc_err *err)
 {
-	uint8_t r[16];
+	char id[37];
+	int rc = lc_uuid(id, err);
 
-	if (getrandom(r, sizeof(r), 0) != sizeof(r))
-		return LC_SYS(err, errno, "getrandom: %s", strerror(errno));
-	r[6] = (uint8_t)((r[6] & 0x0f) | 0x40);
-	r[8] = (uint8_t)((r[8] & 0x3f) | 0x80);
-	snprintf(out, cap, "data/%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
-		 "%02x%02x%02x%02x%02x%02x.lance", r[0], r[1], r[2], r[3],
-		 r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12],
-		 r[13], r[14], r[15]);
-	return 0;
+	if (!rc)
+		snprintf(out, cap, "data/%s.lance", id);
+	return rc;
 }
 
 static void hook(int point)
@@ -1872,16 +1866,17 @@ static void hook(int point)
 		ingest__test_hook(point);
 }
 
-/* Rows to delete, grouped by fragment for lance_commit. */
+/* Rows to delete, grouped by fragment for lance_commit (which only
+ * reads the offsets: they are ours to grow and free). */
 struct dels {
 	struct lance_commit_delete *v;
-	uint32_t **offs;
 	size_t n;
 };
 
 static int dels_add(struct dels *d, uint64_t frag, uint64_t off,
 		    struct lc_err *err)
 {
+	uint32_t *o;
 	size_t i;
 
 	for (i = 0; i < d->n && d->v[i].fragment_id != frag; i++)
@@ -1889,38 +1884,26 @@ static int dels_add(struct dels *d, uint64_t frag, uint64_t off,
 	if (i == d->n) {
 		struct lance_commit_delete *v = lc_realloc(d->v, (i + 1) *
 							     sizeof(*v));
-		uint32_t **o;
 
 		if (!v)
 			return LC_NOMEM(err);
 		d->v = v;
-		o = lc_realloc(d->offs, (i + 1) * sizeof(*o));
-		if (!o)
-			return LC_NOMEM(err);
-		d->offs = o;
 		memset(&d->v[i], 0, sizeof(d->v[i]));
 		d->v[i].fragment_id = frag;
-		d->offs[i] = NULL;
 		d->n++;
 	}
-	{
-		uint32_t *o = lc_realloc(d->offs[i], (d->v[i].n + 1) *
-						     sizeof(*o));
-
-		if (!o)
-			return LC_NOMEM(err);
-		d->offs[i] = o;
-		o[d->v[i].n++] = (uint32_t)off;
-		d->v[i].offsets = o;
-	}
+	o = lc_realloc((void *)d->v[i].offsets, (d->v[i].n + 1) * sizeof(*o));
+	if (!o)
+		return LC_NOMEM(err);
+	o[d->v[i].n++] = (uint32_t)off;
+	d->v[i].offsets = o;
 	return 0;
 }
 
 static void dels_free(struct dels *d)
 {
 	for (size_t i = 0; i < d->n; i++)
-		lc_free(d->offs[i]);
-	lc_free(d->offs);
+		lc_free((void *)d->v[i].offsets);
 	lc_free(d->v);
 }
 

@@ -11,7 +11,6 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -220,28 +219,45 @@ int staging_row_find(uint64_t *id, struct staging *s, const char *name)
 	return 0;
 }
 
-/* Write `len` bytes to DIR/NAME through a temp file and a rename: a
- * crash leaves the old file or the new one. Not synced: the writes
- * thread syncs the staging's file system every second, and a batch
- * syncs it before it names its rows (one syncfs, not one per row). */
+/* Write `len` bytes to DIR/NAME through a temp file (.NAME.tmp) and a
+ * rename: a crash leaves the old file or the new one. `durable` also
+ * syncs the file and the folder; otherwise the writes thread syncs the
+ * staging's file system every second, and a batch syncs it before it
+ * names its rows (one syncfs, not one per row). */
 static int put_file(const char *dir, const char *name, const void *data,
-		    size_t len)
+		    size_t len, bool durable)
 {
 	char tmp[4400], path[4400];
 	int fd, rc = 0;
 
-	snprintf(tmp, sizeof(tmp), "%s/%s.tmp", dir, name);
+	snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, name);
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return errno;
-	if (write(fd, data, len) != (ssize_t)len)
+	if (write(fd, data, len) != (ssize_t)len ||
+	    (durable && fsync(fd) < 0))
 		rc = errno ? errno : EIO;
 	close(fd);
 	if (!rc && rename(tmp, path) < 0)
 		rc = errno;
+	if (!rc && durable)
+		rc = sync_dir(dir);
 	if (rc)
 		unlink(tmp);
+	return rc;
+}
+
+/* syncfs(2) of the file system holding `dir`: 0 or an errno. */
+static int sync_fs(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc = 0;
+
+	if (fd < 0)
+		return errno;
+	if (syncfs(fd) < 0)
+		rc = errno;
+	close(fd);
 	return rc;
 }
 
@@ -418,7 +434,7 @@ int staging_row_set_info(struct staging *s, uint64_t id,
 	staging_row_path(dir, sizeof(dir), s, id);
 	lc_buf_init(&b, 0);
 	rc = info_text(&b, info, err);
-	if (!rc && (rc = put_file(dir, ".row", b.data, b.len)))
+	if (!rc && (rc = put_file(dir, ".row", b.data, b.len, false)))
 		rc = LC_SYS(err, rc, "staging: %s/.row: %s", dir,
 			    strerror(rc));
 	lc_buf_reset(&b);
@@ -432,7 +448,7 @@ int staging_row_rename(struct staging *s, uint64_t id, const char *name,
 	int rc;
 
 	staging_row_path(dir, sizeof(dir), s, id);
-	rc = put_file(dir, ".name", name, strlen(name));
+	rc = put_file(dir, ".name", name, strlen(name), false);
 	return rc ? LC_SYS(err, rc, "staging: %s/.name: %s", dir,
 			   strerror(rc)) : 0;
 }
@@ -547,12 +563,7 @@ void staging_remove_if_empty(struct staging *s)
 
 void staging_sync(const struct staging *s)
 {
-	int fd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-	if (fd >= 0) {
-		syncfs(fd);
-		close(fd);
-	}
+	(void)sync_fs(s->dir);	/* best effort: the next batch checks */
 }
 
 static int rm_cb(const char *path, const struct stat *sb, int type,
@@ -633,29 +644,13 @@ int staging_rows(struct staging *s, staging_row_cb cb, void *ctx,
 	return rc;
 }
 
-static void new_uuid(char out[37])
-{
-	uint8_t b[16];
-
-	if (getrandom(b, sizeof(b), 0) != sizeof(b))
-		for (size_t i = 0; i < sizeof(b); i++)
-			b[i] = (uint8_t)rand();
-	b[6] = (uint8_t)((b[6] & 0x0f) | 0x40);	/* version 4 */
-	b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);	/* variant */
-	snprintf(out, 37,
-		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
-		 "%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2], b[3], b[4], b[5],
-		 b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
-		 b[15]);
-}
-
 int staging_batch_begin(struct staging_batch *out, struct staging *s,
 			const uint64_t *rows, size_t n, uint64_t read_version,
 			struct lc_err *err)
 {
-	char dir[4200], tmp[4300], path[4300];
+	char dir[4200];
 	struct lc_buf b;
-	int fd, rc;
+	int rc;
 
 	memset(out, 0, sizeof(*out));
 	out->rows = lc_malloc((n ? n : 1) * sizeof(*rows));
@@ -665,17 +660,14 @@ int staging_batch_begin(struct staging_batch *out, struct staging *s,
 		memcpy(out->rows, rows, n * sizeof(*rows));
 	out->n_rows = n;
 	out->read_version = read_version;
-	new_uuid(out->uuid);
+	if ((rc = lc_uuid(out->uuid, err))) {
+		staging_batch_reset(out);
+		return rc;
+	}
 	/* the rows' files reach the disk before the batch names them */
 	snprintf(dir, sizeof(dir), "%s/rows", s->dir);
-	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
-	    syncfs(fd) < 0) {
-		rc = errno;
-		if (fd >= 0)
-			close(fd);
+	if ((rc = sync_fs(dir)))
 		goto sys;
-	}
-	close(fd);
 	lc_buf_init(&b, 0);
 	rc = lc_buf_printf(&b, err, "lancefs-batch 1\n%s\n%" PRIu64 "\n",
 			   out->uuid, read_version);
@@ -687,23 +679,10 @@ int staging_batch_begin(struct staging_batch *out, struct staging *s,
 		return rc;
 	}
 	snprintf(dir, sizeof(dir), "%s/batches", s->dir);
-	snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, out->uuid);
-	snprintf(path, sizeof(path), "%s/%s", dir, out->uuid);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	rc = 0;
-	if (fd < 0 || write(fd, b.data, b.len) != (ssize_t)b.len ||
-	    fsync(fd) < 0)
-		rc = errno ? errno : EIO;
-	if (fd >= 0)
-		close(fd);
+	rc = put_file(dir, out->uuid, b.data, b.len, true);
 	lc_buf_reset(&b);
-	if (!rc && rename(tmp, path) < 0)
-		rc = errno;
-	if (!rc)
-		rc = sync_dir(dir);
 	if (!rc)
 		return 0;
-	unlink(tmp);
 sys:
 	staging_batch_reset(out);
 	return LC_SYS(err, rc, "staging: recording a batch in %s: %s", s->dir,

@@ -18,6 +18,7 @@
 #include <jansson.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/statvfs.h>
@@ -74,6 +75,9 @@ struct writes {
 	size_t n_rows, cap_rows;
 	struct wrow *by_name[NBUCKETS], *by_id[NBUCKETS],
 		*by_base[NBUCKETS];
+	atomic_size_t n_changes;	/* rows in by_base: lookups of
+					 * committed rows skip the lock
+					 * while there are none */
 	uint64_t bytes;			/* staged bytes */
 	bool armed;
 	struct timespec deadline;
@@ -158,6 +162,7 @@ static void row_link(struct writes *w, struct wrow *r)
 				    r->info.base.offset));
 		r->by_base_next = w->by_base[b];
 		w->by_base[b] = r;
+		atomic_fetch_add(&w->n_changes, 1);
 	} else {
 		b = bucket(hash_str(r->name));
 		r->by_name_next = w->by_name[b];
@@ -179,11 +184,13 @@ static void row_unlink(struct writes *w, struct wrow *r)
 {
 	unlink_from(&w->by_id[bucket(r->id)], r,
 		    offsetof(struct wrow, by_id_next));
-	if (is_change(r))
+	if (is_change(r)) {
 		unlink_from(&w->by_base[bucket(base_key(
 				    r->info.base.fragment_id,
 				    r->info.base.offset))], r,
 			    offsetof(struct wrow, by_base_next));
+		atomic_fetch_sub(&w->n_changes, 1);
+	}
 	else
 		unlink_from(&w->by_name[bucket(hash_str(r->name))], r,
 			    offsetof(struct wrow, by_name_next));
@@ -319,11 +326,10 @@ static bool over_limit(const struct writes *w)
 	       (w->o.commit_bytes && w->bytes >= w->o.commit_bytes);
 }
 
-static void changed(struct writes *w, struct wrow *r)
+static void changed(struct wrow *r)
 {
 	now_mono(&r->last);
 	r->gen++;
-	(void)w;
 }
 
 /* Wait while a commit holds the row; NULL when it is gone after it. */
@@ -340,8 +346,8 @@ static bool name_ok(const char *name)
 {
 	return *name && strlen(name) <= 255 && !strchr(name, '/') &&
 	       strcmp(name, ".name") &&
-	       strcmp(name, ".row") && strcmp(name, ".name.tmp") &&
-	       strcmp(name, ".row.tmp");
+	       strcmp(name, ".row") && strcmp(name, "..name.tmp") &&
+	       strcmp(name, "..row.tmp");
 }
 
 static int new_row(struct writes *w, const char *name,
@@ -365,7 +371,7 @@ static int new_row(struct writes *w, const char *name,
 		row_free(r);
 		return rc;
 	}
-	changed(w, r);
+	changed(r);
 	*out = r;
 	return 0;
 }
@@ -394,6 +400,8 @@ int wr_find_change(struct writes *w, uint64_t fragment_id, uint64_t offset,
 	struct wrow *r;
 	int rc = ENOENT;
 
+	if (!atomic_load(&w->n_changes))
+		return ENOENT;	/* readdir of a million rows: no lock */
 	pthread_mutex_lock(&w->mu);
 	if ((r = row_by_base(w, fragment_id, offset))) {
 		*id = r->id;
@@ -420,55 +428,36 @@ int wr_row_kind(struct writes *w, uint64_t id, enum staging_kind *kind)
 
 /* A copy of some names, for callbacks made without the lock. */
 struct listing {
-	uint64_t *pos, *id;
-	char **name;
-	int *kind;
+	struct listed {
+		uint64_t pos, id;
+		char *name;
+		int kind;
+	} *v;
 	size_t n;
 };
 
 static int listing_add(struct listing *l, uint64_t pos, uint64_t id,
 		       const char *name, int kind)
 {
-	size_t n = l->n + 1;
-	uint64_t *p = lc_realloc(l->pos, n * sizeof(*p));
+	struct listed *v = lc_realloc(l->v, (l->n + 1) * sizeof(*v));
 
-	if (!p)
+	if (!v)
 		return ENOMEM;
-	l->pos = p;
-	if (!(p = lc_realloc(l->id, n * sizeof(*p))))
+	l->v = v;
+	if (!(v[l->n].name = lc_strdup(name)))
 		return ENOMEM;
-	l->id = p;
-	{
-		char **v = lc_realloc(l->name, n * sizeof(*v));
-
-		if (!v)
-			return ENOMEM;
-		l->name = v;
-	}
-	{
-		int *k = lc_realloc(l->kind, n * sizeof(*k));
-
-		if (!k)
-			return ENOMEM;
-		l->kind = k;
-	}
-	if (!(l->name[l->n] = lc_strdup(name)))
-		return ENOMEM;
-	l->pos[l->n] = pos;
-	l->id[l->n] = id;
-	l->kind[l->n] = kind;
-	l->n = n;
+	v[l->n].pos = pos;
+	v[l->n].id = id;
+	v[l->n].kind = kind;
+	l->n++;
 	return 0;
 }
 
 static void listing_free(struct listing *l)
 {
 	for (size_t i = 0; i < l->n; i++)
-		lc_free(l->name[i]);
-	lc_free(l->pos);
-	lc_free(l->id);
-	lc_free(l->name);
-	lc_free(l->kind);
+		lc_free(l->v[i].name);
+	lc_free(l->v);
 }
 
 int wr_list_rows(struct writes *w, uint64_t start, wr_row_cb cb, void *ctx)
@@ -485,8 +474,8 @@ int wr_list_rows(struct writes *w, uint64_t start, wr_row_cb cb, void *ctx)
 	}
 	pthread_mutex_unlock(&w->mu);
 	for (size_t i = 0; i < l.n && !rc; i++)
-		rc = cb(ctx, l.pos[i], l.id[i], l.name[i],
-			(enum staging_kind)l.kind[i]);
+		rc = cb(ctx, l.v[i].pos, l.v[i].id, l.v[i].name,
+			(enum staging_kind)l.v[i].kind);
 	listing_free(&l);
 	return rc;
 }
@@ -574,7 +563,7 @@ static int open_file(struct writes *w, struct wrow *r, const char *name,
 			best_effort(staging_row_set_info(w->stg, r->id, &r->info,
 						   NULL));
 		}
-		changed(w, r);
+		changed(r);
 	}
 	*fidx = (uint32_t)i;
 	return 0;
@@ -610,11 +599,9 @@ int wr_create_root_file(struct writes *w, const char *name, uint64_t *id,
 	return rc;
 }
 
-static int base_of(struct writes *w, struct staging_info *info,
-		   char *name, size_t cap, const struct vnode *row,
-		   struct lc_err *err)
+static int base_of(struct staging_info *info, char *name, size_t cap,
+		   const struct vnode *row, struct lc_err *err)
 {
-	(void)w;
 	view_row_where(&info->base.version, &info->base.fragment_id,
 		       &info->base.offset, row);
 	info->base.number = row->row.number;
@@ -627,7 +614,7 @@ int wr_change_row(struct writes *w, const struct vnode *row, uint64_t *id,
 	struct staging_info info = { .kind = STAGING_UPDATE };
 	struct wrow *r;
 	char name[1100];
-	int rc = base_of(w, &info, name, sizeof(name), row, err);
+	int rc = base_of(&info, name, sizeof(name), row, err);
 
 	if (rc)
 		return rc;
@@ -654,7 +641,7 @@ int wr_delete_row(struct writes *w, const struct vnode *row,
 	struct staging_info info = { .kind = STAGING_DELETE };
 	struct wrow *r;
 	char name[1100];
-	int rc = base_of(w, &info, name, sizeof(name), row, err);
+	int rc = base_of(&info, name, sizeof(name), row, err);
 
 	if (rc)
 		return rc;
@@ -688,7 +675,7 @@ int wr_delete_row(struct writes *w, const struct vnode *row,
 			r->info = info;
 			rc = staging_row_set_info(w->stg, r->id, &r->info,
 						  err);
-			changed(w, r);
+			changed(r);
 		}
 	} else {
 		rc = new_row(w, name, &info, &r, err);
@@ -755,7 +742,7 @@ int wr_rename_row(struct writes *w, uint64_t id, const char *name,
 			lc_free(r->name);
 			r->name = copy;
 			row_link(w, r);
-			changed(w, r);
+			changed(r);
 		} else {
 			lc_free(copy);
 		}
@@ -844,7 +831,7 @@ int wr_list_files(struct writes *w, uint64_t id, uint64_t start,
 	if (!r)
 		rc = ESTALE;
 	for (size_t i = 0; i < l.n && !rc; i++)
-		rc = cb(ctx, l.pos[i], (uint32_t)l.id[i], l.name[i]);
+		rc = cb(ctx, l.v[i].pos, (uint32_t)l.v[i].id, l.v[i].name);
 	listing_free(&l);
 	return rc;
 }
@@ -942,7 +929,7 @@ void wr_file_closed(struct writes *w, uint64_t id, uint32_t fidx, int fd,
 		}
 		if (!f->writers && fd >= 0)
 			best_effort(staging_mark_fd(fd, false));
-		changed(w, r);
+		changed(r);
 		w->dirty = true;
 		if (!r->writers) {
 			bool over = over_limit(w);
@@ -986,7 +973,7 @@ int wr_file_truncate(struct writes *w, uint64_t id, const char *name,
 			w->bytes += size - f->size;
 			f->size = size;
 		}
-		changed(w, r);
+		changed(r);
 		w->dirty = true;
 		if (!r->writers && !w->armed) {
 			w->armed = true;
@@ -1044,7 +1031,7 @@ int wr_file_unlink(struct writes *w, uint64_t id, const char *name,
 		v[r->info.n_removed++] = c;
 		rc = staging_row_set_info(w->stg, id, &r->info, err);
 	}
-	changed(w, r);
+	changed(r);
 	if (!w->armed) {
 		w->armed = true;
 		now_mono(&w->deadline);
@@ -1124,8 +1111,8 @@ int wr_file_rename(struct writes *w, uint64_t id, const char *name,
 	}
 	if (!rc && b->info.kind == STAGING_UPDATE)
 		rc = unremove(w, b, to_name, err);
-	changed(w, a);
-	changed(w, b);
+	changed(a);
+	changed(b);
 out:
 	pthread_mutex_unlock(&w->mu);
 	return rc;
@@ -1142,7 +1129,7 @@ void wr_touch(struct writes *w, uint64_t id)
 			best_effort(staging_row_set_info(w->stg, id, &r->info,
 						   NULL));
 		}
-		changed(w, r);
+		changed(r);
 		if (!w->armed) {
 			w->armed = true;
 			now_mono(&w->deadline);
@@ -1499,14 +1486,10 @@ static int commit_locked(struct writes *w, uint64_t force, bool now,
 		gone = lc_calloc(n, sizeof(*gone));
 		for (size_t i = 0; i < n; i++) {
 			struct wrow *r = row_by_id(w, ids[i]);
-			char probe[4200];
-			struct stat sb;
 
 			if (!r)
 				continue;
-			/* committed rows left the staging */
-			staging_row_path(probe, sizeof(probe), w->stg, r->id);
-			if (rc ? r->refused_now : stat(probe, &sb) == 0) {
+			if (r->refused_now) {	/* stays staged */
 				r->committing = false;
 				continue;
 			}
@@ -1730,8 +1713,8 @@ static int load_cb(void *ctx, uint64_t id, const char *name)
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
 		    !strcmp(de->d_name, ".name") ||
 		    !strcmp(de->d_name, ".row") ||
-		    !strcmp(de->d_name, ".name.tmp") ||
-		    !strcmp(de->d_name, ".row.tmp"))
+		    !strcmp(de->d_name, "..name.tmp") ||
+		    !strcmp(de->d_name, "..row.tmp"))
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
 		if (stat(path, &sb) < 0 || !S_ISREG(sb.st_mode))

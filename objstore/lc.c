@@ -2,6 +2,7 @@
 #include "lc.h"
 
 #include <stdio.h>
+#include <sys/random.h>
 #include <stdlib.h>
 
 int lc_err_set(struct lc_err *err, int code, enum lc_err_kind kind,
@@ -191,5 +192,40 @@ int lc_buf_take(struct lc_buf *b, uint8_t **out, size_t *len,
 		*len = b->len;
 	b->data = NULL;
 	b->len = b->cap = 0;
+	return 0;
+}
+
+int lc_random(void *buf, size_t n, struct lc_err *err)
+{
+	uint8_t *p = buf;
+
+	while (n) {
+		ssize_t r = getrandom(p, n, 0);
+
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return LC_SYS(err, errno, "getrandom: %s",
+				      strerror(errno));
+		}
+		p += r;
+		n -= (size_t)r;
+	}
+	return 0;
+}
+
+int lc_uuid(char out[37], struct lc_err *err)
+{
+	uint8_t b[16];
+	int rc = lc_random(b, sizeof(b), err);
+
+	if (rc)
+		return rc;
+	b[6] = (uint8_t)((b[6] & 0x0f) | 0x40);	/* version 4 */
+	b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);	/* variant */
+	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
+		 "%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2], b[3], b[4],
+		 b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
+		 b[14], b[15]);
 	return 0;
 }

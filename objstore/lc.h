@@ -39,6 +39,11 @@ struct lc_err {
 };
 
 /* Returns `code`. NULL err is allowed. Keeps the first message. */
+/* n random bytes (getrandom), and a random (version 4) UUID as 36
+ * lowercase hex-and-hyphen characters plus a NUL. */
+int lc_random(void *buf, size_t n, struct lc_err *err) LC_MUST_USE;
+int lc_uuid(char out[37], struct lc_err *err) LC_MUST_USE;
+
 int lc_err_set(struct lc_err *err, int code, enum lc_err_kind kind,
 	       const char *file, int line, const char *fmt, ...)
 	LC_PRINTF(6, 7);

@@ -395,11 +395,7 @@ def interleaved_appends(ver):
     after LanceDB's: every row is there, data files stay in the dataset's
     file version."""
     with workdir() as w:
-        uri = os.path.join(w, "db", "t.lance")
-        staging = os.path.join(w, "staging")
-        src = os.path.join(w, "src")
-        os.makedirs(src)
-        wtool("make", uri, "--version", ver, "--rows", 4)
+        uri, staging, src = lancedb_table(w, ver, 4)
         want = lance_rows(uri)
         opts = ("name_column=name", "commit_delay=0.2")
         a = {f"a_{k:03d}": sample(src, f"a_{k:03d}", 20 + k) for k in range(2)}
@@ -439,6 +435,17 @@ def interleaved_appends(ver):
         with mounted(uri, staging, "name_column=name") as mnt:
             expect(listing(mnt) == sorted(want), f"lists {listing(mnt)}")
             read_back(mnt, want, text_files=False)
+
+
+def lancedb_table(w, ver, rows):
+    """A LanceDB-made dataset (wtool.js make) in the work folder `w`, and
+    beside it a staging folder and an empty folder for sources:
+    (uri, staging, src)."""
+    uri = os.path.join(w, "db", "t.lance")
+    src = os.path.join(w, "src")
+    os.makedirs(src)
+    wtool("make", uri, "--version", ver, "--rows", rows)
+    return uri, os.path.join(w, "staging"), src
 
 
 def test_new_dataset_from_cp_r():
@@ -491,11 +498,7 @@ def test_fsync_commits_now():
     at once (commit_delay=60): a separate LanceDB process sees the row
     while the mount stays mounted, and nothing is committed twice."""
     with workdir() as w:
-        uri = os.path.join(w, "db", "t.lance")
-        staging = os.path.join(w, "staging")
-        src = os.path.join(w, "src")
-        os.makedirs(src)
-        wtool("make", uri, "--version", "2.1", "--rows", 2)
+        uri, staging, src = lancedb_table(w, "2.1", 2)
         want = lance_rows(uri)
         with mounted(uri, staging, "name_column=name",
                      "commit_delay=60") as mnt:
@@ -554,11 +557,7 @@ def test_staged_rows_visible_at_once():
     their files read back the bytes written, .lancefs/status counts them,
     and LanceDB does not have them yet."""
     with workdir() as w:
-        uri = os.path.join(w, "db", "t.lance")
-        staging = os.path.join(w, "staging")
-        src = os.path.join(w, "src")
-        os.makedirs(src)
-        wtool("make", uri, "--version", "2.2", "--rows", 3)
+        uri, staging, src = lancedb_table(w, "2.2", 3)
         want = lance_rows(uri)
         rows = {f"vis_{k:03d}": sample(src, f"vis_{k:03d}", 70 + k)
                 for k in range(2)}
@@ -608,11 +607,7 @@ def test_commit_file_and_command():
     """Writing .lancefs/commit and `lancefs commit MNT` commit at once
     (commit_delay=60); the command prints the new version."""
     with workdir() as w:
-        uri = os.path.join(w, "db", "t.lance")
-        staging = os.path.join(w, "staging")
-        src = os.path.join(w, "src")
-        os.makedirs(src)
-        wtool("make", uri, "--version", "2.0", "--rows", 2)
+        uri, staging, src = lancedb_table(w, "2.0", 2)
         want = lance_rows(uri)
         a = {"c_000": sample(src, "c_000", 80)}
         b = {"c_001": sample(src, "c_001", 81)}
@@ -645,11 +640,7 @@ def test_quiet_period_batches_commits():
     """cp -r of 200 small folders with the default commit_delay makes a
     handful of versions, not 200; every row arrives."""
     with workdir() as w:
-        uri = os.path.join(w, "db", "t.lance")
-        staging = os.path.join(w, "staging")
-        src = os.path.join(w, "src")
-        os.makedirs(src)
-        wtool("make", uri, "--version", "2.0", "--rows", 2)
+        uri, staging, src = lancedb_table(w, "2.0", 2)
         want = lance_rows(uri)
         rows = {}
         for k in range(200):
@@ -825,11 +816,7 @@ def test_rename_editor_and_junk_files():
     inside a staged row and a truncate-and-rewrite give the final content;
     .DS_Store, ._* and Thumbs.db in a copied folder are ignored."""
     with workdir() as w:
-        uri = os.path.join(w, "db", "t.lance")
-        staging = os.path.join(w, "staging")
-        src = os.path.join(w, "src")
-        os.makedirs(src)
-        wtool("make", uri, "--version", "2.1", "--rows", 3)
+        uri, staging, src = lancedb_table(w, "2.1", 3)
         want = lance_rows(uri)
         junk = {"junk_000": sample(src, "junk_000", 95)}
         for f, data in ((".DS_Store", b"\x00\x00\x00\x01Bud1" + bytes(64)),
@@ -909,11 +896,7 @@ def test_update_and_replace_rows():
     before its commit, and a committed row updated and then removed, never
     reach LanceDB."""
     with workdir() as w:
-        uri = os.path.join(w, "db", "t.lance")
-        staging = os.path.join(w, "staging")
-        src = os.path.join(w, "src")
-        os.makedirs(src)
-        wtool("make", uri, "--version", "2.2", "--rows", 6)
+        uri, staging, src = lancedb_table(w, "2.2", 6)
         want = lance_rows(uri)
         soft = Soft()
         with mounted(uri, staging, "name_column=name",
@@ -972,11 +955,7 @@ def test_commit_over_lancedb_commits():
     LanceDB then holds both sides' rows; a row deleted on both sides is
     gone once, and nothing else is lost or doubled."""
     with workdir() as w:
-        uri = os.path.join(w, "db", "t.lance")
-        staging = os.path.join(w, "staging")
-        src = os.path.join(w, "src")
-        os.makedirs(src)
-        wtool("make", uri, "--version", "2.1", "--rows", 5)
+        uri, staging, src = lancedb_table(w, "2.1", 5)
         want = lance_rows(uri)
         soft = Soft()
         rows = {f"reb_{k:03d}": sample(src, f"reb_{k:03d}", 110 + k)
@@ -1022,11 +1001,7 @@ def test_commit_rows_limit():
     """-o commit_rows=5 with commit_delay=60: once more than 5 rows are
     staged they are committed without waiting out the delay."""
     with workdir() as w:
-        uri = os.path.join(w, "db", "t.lance")
-        staging = os.path.join(w, "staging")
-        src = os.path.join(w, "src")
-        os.makedirs(src)
-        wtool("make", uri, "--version", "2.0", "--rows", 2)
+        uri, staging, src = lancedb_table(w, "2.0", 2)
         want = lance_rows(uri)
         rows = {f"cr_{k:03d}": sample(src, f"cr_{k:03d}", 120 + k,
                                       size=(16, 16)) for k in range(12)}
