@@ -1208,7 +1208,21 @@ struct fill {
 	int rc;
 	char **copied;		/* committed files written to the folder */
 	size_t n_copied;
+	json_t *user_meta;	/* the meta.json the user wrote, or NULL */
 };
+
+/* True when the user's own meta.json sets the column a committed file
+ * (caption.txt with text_files=) would: what the user wrote wins. */
+static bool user_meta_sets(const struct fill *f, const char *file)
+{
+	const char *dot = strrchr(file, '.');
+	char key[300];
+
+	if (!f->user_meta || !dot || dot == file)
+		return false;
+	snprintf(key, sizeof(key), "%.*s", (int)(dot - file), file);
+	return json_object_get(f->user_meta, key) != NULL;
+}
 
 /*
  * The committed meta.json, less the columns that files set (caption.txt
@@ -1276,7 +1290,7 @@ static int fill_cb(void *ctx, uint64_t index, const char *name,
 	for (size_t i = 0; i < f->r->info.n_removed; i++)
 		skip |= !strcmp(f->r->info.removed[i], name);
 	skip |= file_index(f->r, name) >= 0;
-	if (skip)
+	if (skip || user_meta_sets(f, name))
 		return 0;
 	lc_buf_init(&b, 0);
 	rc = view_read_file(&b, f->w->v, node, f->err);
@@ -1315,7 +1329,7 @@ static int fill_cb(void *ctx, uint64_t index, const char *name,
 
 static int fill_update(struct writes *w, struct wrow *r, struct lc_err *err)
 {
-	struct fill f = { w, r, err, 0, NULL, 0 };
+	struct fill f = { w, r, err, 0, NULL, 0, NULL };
 	struct vnode root, row;
 	int rc = view_root_at(&root, w->v, r->info.base.version, err);
 
@@ -1327,12 +1341,21 @@ static int fill_update(struct writes *w, struct wrow *r, struct lc_err *err)
 		return 0;	/* gone: ingest refuses the row */
 	if (rc)
 		return rc;
+	if (file_index(r, "meta.json") >= 0) {
+		char path[4600];
+		json_error_t je;
+
+		/* a bad one is refused by ingest, with the reason */
+		row_path(path, sizeof(path), w, r->id, "meta.json");
+		f.user_meta = json_load_file(path, 0, &je);
+	}
 	/* meta.json comes last, after the files it must give way to */
 	rc = view_readdir(w->v, &row, 0, fill_cb, &f, err);
 	vnode_reset(&row);
 	for (size_t i = 0; i < f.n_copied; i++)
 		lc_free(f.copied[i]);
 	lc_free(f.copied);
+	json_decref(f.user_meta);
 	return rc ? rc : f.rc;
 }
 

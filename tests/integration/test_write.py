@@ -1018,6 +1018,32 @@ def test_commit_rows_limit():
         same_rows(lance_rows(uri), want, "after umount")
 
 
+def test_meta_json_edit_with_text_files():
+    """With text_files=caption a row shows its caption twice (caption.txt
+    and meta.json). Editing it in meta.json alone updates it: what the
+    user wrote wins over the committed caption.txt the update keeps."""
+    with workdir() as w:
+        uri, staging, _ = lancedb_table(w, "2.1", 3)
+        want = lance_rows(uri)
+        with mounted(uri, staging, "name_column=name", "text_files=caption",
+                     "commit_delay=60") as mnt:
+            p = os.path.join(mnt, "row_001", "meta.json")
+            with open(p) as f:
+                meta = json.load(f)
+            meta["caption"] = "edited in meta.json"
+            meta["label"] = 4242
+            write(p, json.dumps(meta))
+            r = lancefs("commit", mnt, check=False)
+            expect(r.returncode == 0, f"lancefs commit: {r.stderr}")
+            with open(os.path.join(mnt, "row_001", "caption.txt")) as f:
+                shown = f.read()
+            expect(shown == "edited in meta.json",
+                   f"caption.txt shows {shown!r} after the commit")
+        want["row_001"] = dict(want["row_001"], caption="edited in meta.json",
+                               label=4242)
+        same_rows(lance_rows(uri), want, "after umount")
+
+
 def per_version(fn):
     tests = []
     for ver in FILE_VERSIONS:
@@ -1034,7 +1060,8 @@ TESTS = (per_version(edit_cycle) + per_version(interleaved_appends) +
           test_quiet_period_batches_commits,
           test_bad_input_refused_then_fixed,
           test_rename_editor_and_junk_files, test_update_and_replace_rows,
-          test_commit_over_lancedb_commits, test_commit_rows_limit])
+          test_commit_over_lancedb_commits, test_commit_rows_limit,
+          test_meta_json_edit_with_text_files])
 
 
 def main():
