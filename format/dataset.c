@@ -415,7 +415,7 @@ static int base_store(struct ostore **out, struct lance_snapshot *s,
 	pthread_mutex_unlock(&s->mu);
 	if (*out)
 		return 0;
-	rc = ostore_open_uri(&st, m->base_paths[i].path, err);
+	rc = ostore_open_uri(&st, m->base_paths[i].path, s->st->conf, err);
 	if (rc) {
 		lc_err_prefix(err, "base path %u: ", id);
 		return rc;

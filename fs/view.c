@@ -138,6 +138,7 @@ void view_opts_reset(struct view_opts *o)
 	}
 	lc_free(o->exts);
 	lc_free(o->tag);
+	ostore_conf_free(o->store);
 	memset(o, 0, sizeof(*o));
 }
 
@@ -155,10 +156,16 @@ static int parse_u64(uint64_t *out, const char *s)
 int view_opts_parse(struct view_opts *o, const char *opt, struct lc_err *err)
 {
 	const char *val = strchr(opt, '=');
+	int rc;
 
 	if (!val)
 		return ENOENT;
 	val++;
+	if (!o->store && (rc = ostore_conf_new(&o->store, err)))
+		return rc;
+	rc = ostore_conf_parse(o->store, opt, err);
+	if (rc != ENOENT)
+		return rc;
 	if (!strncmp(opt, "name_column=", 12)) {
 		lc_free(o->name_column);
 		o->name_column = lc_strdup(val);
@@ -816,6 +823,7 @@ static int copy_opts(struct view_opts *dst, const struct view_opts *src,
 	dst->version = src->version;
 	dst->text_all = src->text_all;
 	dst->writable = src->writable;
+	dst->store = src->store;	/* borrowed: see view_free */
 	if ((src->name_column &&
 	     !(dst->name_column = lc_strdup(src->name_column))) ||
 	    (src->tag && !(dst->tag = lc_strdup(src->tag))))
@@ -889,7 +897,7 @@ int view_open(struct view **out, const char *source,
 	if (!rc && fresh)
 		rc = make_local_dir(source, err);
 	if (!rc)
-		rc = ostore_open_uri(&v->st, source, err);
+		rc = ostore_open_uri(&v->st, source, v->opts.store, err);
 	if (!rc) {
 		rc = ostore_list(v->st, "_versions", has_versions_cb, &is_ds,
 				 err);
@@ -933,6 +941,7 @@ void view_free(struct view *v)
 		ds_free(v->dbs[i]);
 	lc_free(v->dbs);
 	ostore_free(v->st);
+	v->opts.store = NULL;	/* the caller's */
 	view_opts_reset(&v->opts);
 	lc_free(v->source);
 	lc_free(v);

@@ -35,6 +35,10 @@ struct view_opts {
 	size_t n_exts;
 	uint64_t version;	/* version=N (0: latest) */
 	char *tag;		/* tag=NAME */
+	struct ostore_conf *store;	/* object-store settings (region=,
+					 * cache_dir=, ...); owned by the
+					 * options the caller parsed, a view
+					 * borrows them */
 	bool writable;		/* a writable mount: .lancefs/commit is
 				 * shown, and a SOURCE ending in .lance
 				 * with no dataset yet opens as an empty
@@ -44,7 +48,8 @@ struct view_opts {
 
 void view_opts_reset(struct view_opts *o);
 /* Parse one lancefs -o option (name_column=, text_files=, ext.COL=,
- * version=, tag=). Returns 0 if taken, ENOENT if not a view option. */
+ * version=, tag=, and the object store's settings). Returns 0 if taken,
+ * ENOENT if not a view option. */
 int view_opts_parse(struct view_opts *o, const char *opt, struct lc_err *err);
 
 enum vnode_kind {

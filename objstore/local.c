@@ -260,6 +260,9 @@ static void local_free(struct ostore *st)
 	lc_free(st);
 }
 
+static int local_sub(struct ostore *st, const char *dir, struct ostore **out,
+		     struct lc_err *err);
+
 static const struct ostore_ops local_ops = {
 	.kind = OSTORE_KIND_LOCAL,
 	.open = local_open,
@@ -268,6 +271,7 @@ static const struct ostore_ops local_ops = {
 	.list = local_list,
 	.put = local_put,
 	.del = local_del,
+	.sub = local_sub,
 	.free = local_free,
 };
 
@@ -302,15 +306,12 @@ int ostore_local_new(struct ostore **out, const char *dir, struct lc_err *err)
 	return 0;
 }
 
-int ostore_sub(struct ostore **out, struct ostore *st, const char *dir,
-	       struct lc_err *err)
+static int local_sub(struct ostore *st, const char *dir, struct ostore **out,
+		     struct lc_err *err)
 {
 	char path[4096];
 	int rc;
 
-	*out = NULL;
-	if (st->ops->kind != OSTORE_KIND_LOCAL)
-		return LC_UNSUPPORTED(err, "sub-stores of this backend");
 	rc = check_key(dir, err);
 	if (rc)
 		return rc;

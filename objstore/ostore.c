@@ -3,9 +3,11 @@
 
 #include <stdlib.h>
 
-int ostore_open_uri(struct ostore **out, const char *uri, struct lc_err *err)
+int ostore_open_uri(struct ostore **out, const char *uri,
+		    const struct ostore_conf *conf, struct lc_err *err)
 {
 	const char *p = uri;
+	int rc;
 
 	*out = NULL;
 	if (!strncmp(p, "file://", 7)) {
@@ -20,7 +22,32 @@ int ostore_open_uri(struct ostore **out, const char *uri, struct lc_err *err)
 	}
 	if (!*p)
 		return LC_USAGE(err, "empty dataset path");
-	return ostore_local_new(out, p, err);
+	rc = ostore_local_new(out, p, err);
+	if (!rc)
+		(*out)->conf = conf;
+	return rc;
+}
+
+int ostore_sub(struct ostore **out, struct ostore *st, const char *dir,
+	       struct lc_err *err)
+{
+	int rc;
+
+	*out = NULL;
+	if (!st->ops->sub)
+		return LC_UNSUPPORTED(err, "%s: sub-stores of this backend",
+				      st->root);
+	rc = st->ops->sub(st, dir, out, err);
+	if (!rc && !(*out)->conf)
+		(*out)->conf = st->conf;
+	return rc;
+}
+
+void ostore_stats(struct ostore *st, struct ostore_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (st && st->ops->stats)
+		st->ops->stats(st, out);
 }
 
 void ostore_free(struct ostore *st)

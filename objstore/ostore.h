@@ -14,6 +14,7 @@
 
 struct ostore;
 struct ostore_obj;
+struct ostore_conf;
 
 struct ostore_entry {
 	const char *name;	/* last path component */
@@ -30,6 +31,23 @@ enum ostore_kind {
 	OSTORE_KIND_UNKNOWN = 0,
 	OSTORE_KIND_LOCAL,
 	OSTORE_KIND_MEM,
+	OSTORE_KIND_S3,
+	OSTORE_KIND_CACHE,
+};
+
+/* Counters a store keeps (remote backends and caches); zero elsewhere. */
+struct ostore_stats {
+	uint64_t requests;	/* HTTP requests sent, retries included */
+	uint64_t retries;
+	uint64_t errors;	/* requests that failed for good */
+	uint64_t bytes_fetched;	/* body bytes received */
+	uint64_t bytes_sent;
+	uint64_t in_flight;	/* requests under way now */
+	uint64_t hits;		/* cache: bytes served from memory or disk */
+	uint64_t misses;	/* cache: reads that went to the store */
+	uint64_t disk_hits;
+	uint64_t mem_bytes;	/* cache: bytes held in memory / on disk */
+	uint64_t disk_bytes;
 };
 
 struct ostore_ops {
@@ -44,25 +62,52 @@ struct ostore_ops {
 	int (*put)(struct ostore *st, const char *key, const void *data,
 		   size_t len, int if_absent, struct lc_err *err);
 	int (*del)(struct ostore *st, const char *key, struct lc_err *err);
+	/* a store rooted at directory `dir` of this one */
+	int (*sub)(struct ostore *st, const char *dir, struct ostore **out,
+		   struct lc_err *err);
+	/* optional: add this store's counters to *out */
+	void (*stats)(struct ostore *st, struct ostore_stats *out);
 	void (*free)(struct ostore *st);
 };
 
 struct ostore {
 	const struct ostore_ops *ops;
 	char *root;		/* what the user named, for messages */
+	const struct ostore_conf *conf;	/* borrowed; outlives the store */
 };
 
 struct ostore_obj {
 	struct ostore *st;
 	char *key;
 	uint64_t size;
+	char *etag;		/* identity of this content (ETag, or mtime
+				 * and size), NULL if unknown: caches key
+				 * on it, so a replaced object is a miss */
 };
 
 /*
- * Open the store holding `uri`: "/abs/path", "rel/path" or "file:///abs".
- * The URI names the store's root; keys are relative to it.
+ * Store settings: -o options in Lance's storage_options spelling
+ * (region=, endpoint=, aws_access_key_id=, ...) and the cache's
+ * (cache_size=, cache_dir=). A conf outlives every store opened with it.
+ */
+int ostore_conf_new(struct ostore_conf **out, struct lc_err *err) LC_MUST_USE;
+void ostore_conf_free(struct ostore_conf *c);
+/* Take one "key=value" option: 0 if it is a store setting, ENOENT if
+ * not (the caller tries its own), EINVAL with a message if malformed. */
+int ostore_conf_parse(struct ostore_conf *c, const char *opt,
+		      struct lc_err *err) LC_MUST_USE;
+/* The value of `key` in its canonical spelling ("region",
+ * "access_key_id", ...), whichever alias set it; NULL if unset. */
+const char *ostore_conf_get(const struct ostore_conf *c, const char *key);
+
+/*
+ * Open the store holding `uri`: "/abs/path", "rel/path", "file:///abs",
+ * "s3://bucket/prefix" or "oss://bucket/prefix". The URI names the
+ * store's root; keys are relative to it. `conf` may be NULL (defaults,
+ * credentials from the environment).
  */
 int ostore_open_uri(struct ostore **out, const char *uri,
+		    const struct ostore_conf *conf,
 		    struct lc_err *err) LC_MUST_USE;
 void ostore_free(struct ostore *st);
 /* A store rooted at a subdirectory of `st` (a dataset in a database). */
@@ -94,6 +139,8 @@ int ostore_put(struct ostore *st, const char *key, const void *data,
 	       size_t len, int if_absent, struct lc_err *err) LC_MUST_USE;
 int ostore_delete(struct ostore *st, const char *key,
 		  struct lc_err *err) LC_MUST_USE;
+/* Counters of this store and the stores under it (zeros if it keeps none). */
+void ostore_stats(struct ostore *st, struct ostore_stats *out);
 
 /* Backends */
 int ostore_local_new(struct ostore **out, const char *dir,

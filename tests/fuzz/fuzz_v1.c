@@ -101,7 +101,7 @@ static struct lance_type f32 = { .id = LANCE_T_FLOAT32 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct mem_store m = { { &mem_ops, (char *)"mem" }, NULL, 0 };
+	struct mem_store m = { { &mem_ops, (char *)"mem", NULL }, NULL, 0 };
 	struct lance_field fields[32];
 	struct lance_field *kids[32][8];
 	struct lance_schema schema = { 0 };

@@ -543,7 +543,7 @@ TEST(create_dataset)
 	uint64_t v, nums[64];
 	char key[128];
 
-	CHECK_OK(ostore_open_uri(&src, fixture_path("lancedb/v1names.lance"),
+	CHECK_OK(ostore_open_uri(&src, fixture_path("lancedb/v1names.lance"), NULL,
 				 &err), &err);
 	m = latest(src);
 	CHECK(m);

@@ -16,7 +16,7 @@ static struct ostore *open_fixture(const char *name)
 	char rel[256];
 
 	snprintf(rel, sizeof(rel), "lancedb/%s", name);
-	if (ostore_open_uri(&st, fixture_path(rel), &err))
+	if (ostore_open_uri(&st, fixture_path(rel), NULL, &err))
 		fprintf(stderr, "%s: %s\n", rel, err.msg);
 	return st;
 }

@@ -69,7 +69,7 @@ TEST(local_backend)
 	char cmd[64];
 
 	CHECK(mkdtemp(dir));
-	CHECK_OK(ostore_open_uri(&st, dir, &err), &err);
+	CHECK_OK(ostore_open_uri(&st, dir, NULL, &err), &err);
 	exercise(st);
 	/* keys from manifests may not climb out of the dataset */
 	CHECK_EQ_U64(ostore_open(&o, st, "../etc/passwd", &err), EIO);
@@ -84,14 +84,14 @@ TEST(uri_forms)
 	struct lc_err err = { 0 };
 	struct ostore *st;
 
-	CHECK_OK(ostore_open_uri(&st, "file:///tmp", &err), &err);
+	CHECK_OK(ostore_open_uri(&st, "file:///tmp", NULL, &err), &err);
 	ostore_free(st);
-	CHECK_EQ_U64(ostore_open_uri(&st, "file://tmp", &err), EINVAL);
+	CHECK_EQ_U64(ostore_open_uri(&st, "file://tmp", NULL, &err), EINVAL);
 	lc_err_clear(&err);
-	CHECK(ostore_open_uri(&st, "gs://bucket/x", &err) != 0);
+	CHECK(ostore_open_uri(&st, "gs://bucket/x", NULL, &err) != 0);
 	CHECK(strstr(err.msg, "gs://bucket/x") != NULL);
 	lc_err_clear(&err);
-	CHECK_EQ_U64(ostore_open_uri(&st, "/nonexistent/dir", &err), ENOENT);
+	CHECK_EQ_U64(ostore_open_uri(&st, "/nonexistent/dir", NULL, &err), ENOENT);
 }
 
 TEST(mem_backend)

@@ -220,7 +220,7 @@ static int fixture_load(struct fixture *fx, const char *tag)
 	fx->df.size = (uint64_t)json_integer_value(json_object_get(df,
 								   "size"));
 	snprintf(path, sizeof(path), "%s/%s", fixture_dir(), tag);
-	if (ostore_open_uri(&fx->st, path, &err) ||
+	if (ostore_open_uri(&fx->st, path, NULL, &err) ||
 	    lance_file_open(&fx->f, fx->st, &fx->df, &fx->schema, &err)) {
 		fprintf(stderr, "%s: %s\n", tag, err.msg);
 		return -1;
@@ -650,7 +650,7 @@ static int read_patched(struct lc_err *err, const char *tag,
 			fld = &fx.schema.fields[i];
 	if (!fld)
 		return -1;
-	rc = ostore_open_uri(&fx.st, tmp, err);
+	rc = ostore_open_uri(&fx.st, tmp, NULL, err);
 	if (!rc)
 		rc = lance_file_open(&f2, fx.st, &fx.df, &fx.schema, err);
 	if (!rc) {
@@ -786,7 +786,7 @@ TEST(corrupt_type_url)
 	ostore_free(fx.st);
 	fx.f = NULL;
 	fx.st = NULL;
-	CHECK_OK(ostore_open_uri(&fx.st, tmp, &err), &err);
+	CHECK_OK(ostore_open_uri(&fx.st, tmp, NULL, &err), &err);
 	CHECK_OK(lance_file_open(&fx.f, fx.st, &fx.df, &fx.schema, &err),
 		 &err);
 	rc = lance_file_read(&a, fx.f, fx.schema.top[0], 0, 1, &err);
