@@ -2457,7 +2457,7 @@ static bool is_mount_point(const char *dir)
 }
 
 struct mount_opts {
-	int threads;
+	int threads;		/* 0: one per core, or 16 for object stores */
 	unsigned refresh;
 	bool ro;
 	struct wr_opts wo;
@@ -2586,9 +2586,7 @@ int lancefs_mount_main(int argc, char **argv)
 	 * mount.sh), two threads read cold images 1.3-3.8x faster than one
 	 * and warm ones as fast; -o threads=1 gives the single loop. */
 	long cores = sysconf(_SC_NPROCESSORS_ONLN);
-	struct mount_opts mo = { .threads = cores < 1 ? 1 : cores > 16 ?
-						    16 : (int)cores,
-				 .wo = { .commit_delay = 2.0 } };
+	struct mount_opts mo = { .wo = { .commit_delay = 2.0 } };
 	int opt, rc = 1;
 	const char *source, *mnt;
 	static char abs_source[4200];
@@ -2615,6 +2613,13 @@ int lancefs_mount_main(int argc, char **argv)
 		goto usage;
 	source = argv[optind];
 	mnt = argv[optind + 1];
+	/* Object stores answer in milliseconds, not microseconds: reads
+	 * wait on the network, so more of them run at once. */
+	if (!mo.threads)
+		mo.threads = strstr(source, "://") &&
+					     strncmp(source, "file://", 7) ?
+				     16 : cores < 1 ? 1 : cores > 16 ?
+				     16 : (int)cores;
 	/* the daemon runs in /: a relative local path is made absolute */
 	if (!strstr(source, "://") && source[0] != '/') {
 		char cwd[4096];
