@@ -155,9 +155,11 @@ int s3_creds_ini_parse(struct s3_creds *out, const char *data, size_t len,
 		if (*s == '[') {
 			const char *ns = s + 1, *ne = e;
 
-			if (e[-1] != ']' || e - s < 2)
-				return LC_USAGE(err, "credentials: line %u: "
-						"unclosed [section]", line);
+			if (e[-1] != ']' || e - s < 2) {
+				rc = LC_USAGE(err, "credentials: line %u: "
+					      "unclosed [section]", line);
+				break;
+			}
 			ne = e - 1;
 			trim(&ns, &ne);
 			/* profile names are case-sensitive */
