@@ -14,6 +14,10 @@ apt-get install -y -q --no-install-recommends \
 	libturbojpeg0-dev zlib1g-dev \
 	ca-certificates git procps python3 python3-pil python3-torch \
 	python3-torchvision
+# A one-node radosgw is the real S3 server of the s3 tests
+# (tests/harness/rgw.sh); curl probes it and uuidgen names the cluster.
+apt-get install -y -q --no-install-recommends \
+	radosgw ceph-mon ceph-osd ceph-common uuid-runtime curl
 # Node.js runs the LanceDB oracle; keep a newer one if the machine has it.
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
 	apt-get install -y -q --no-install-recommends nodejs npm

@@ -11,15 +11,19 @@
 
 struct conf_key {
 	const char *name;		/* canonical */
-	const char *aliases[4];
+	const char *aliases[6];
 };
 
 static const struct conf_key keys[] = {
-	{ "access_key_id", { "aws_access_key_id" } },
-	{ "secret_access_key", { "aws_secret_access_key" } },
-	{ "session_token", { "aws_session_token", "token", "aws_token" } },
-	{ "region", { "aws_region", "aws_default_region" } },
-	{ "endpoint", { "aws_endpoint", "aws_endpoint_url", "endpoint_url" } },
+	{ "access_key_id", { "aws_access_key_id", "oss_access_key_id" } },
+	{ "secret_access_key",
+	  { "aws_secret_access_key", "oss_secret_access_key" } },
+	{ "session_token", { "aws_session_token", "token", "aws_token",
+			     "oss_security_token", "oss_session_token" } },
+	{ "region", { "aws_region", "aws_default_region", "default_region",
+		      "oss_region" } },
+	{ "endpoint", { "aws_endpoint", "aws_endpoint_url", "endpoint_url",
+			"aws_endpoint_url_s3", "oss_endpoint" } },
 	{ "allow_http", { "aws_allow_http" } },
 	{ "virtual_hosted_style_request",
 	  { "aws_virtual_hosted_style_request" } },
@@ -30,6 +34,8 @@ static const struct conf_key keys[] = {
 	{ "connect_timeout", { "aws_connect_timeout" } },
 	{ "timeout", { "request_timeout", "aws_timeout" } },
 	{ "max_retries", { "client_max_retries" } },
+	{ "retry_timeout", { "client_retry_timeout" } },
+	{ "metadata_endpoint", { "aws_metadata_endpoint" } },
 	{ "cache_size", { 0 } },
 	{ "cache_dir", { 0 } },
 	{ "cache_entries", { 0 } },
@@ -61,7 +67,7 @@ static int key_index(const char *name, size_t len)
 		if (strlen(keys[i].name) == len &&
 		    !strncasecmp(keys[i].name, name, len))
 			return (int)i;
-		for (size_t a = 0; a < 4 && keys[i].aliases[a]; a++)
+		for (size_t a = 0; a < 6 && keys[i].aliases[a]; a++)
 			if (strlen(keys[i].aliases[a]) == len &&
 			    !strncasecmp(keys[i].aliases[a], name, len))
 				return (int)i;

@@ -1,5 +1,6 @@
 /* ostore.c - URI parsing and the thin dispatch over backends. */
 #include "ostore.h"
+#include "s3_int.h"
 
 #include <stdlib.h>
 
@@ -10,6 +11,12 @@ int ostore_open_uri(struct ostore **out, const char *uri,
 	int rc;
 
 	*out = NULL;
+	if (!strncmp(p, "s3://", 5) || !strncmp(p, "oss://", 6)) {
+		rc = ostore_s3_new(out, uri, conf, err);
+		if (!rc)
+			(*out)->conf = conf;
+		return rc;
+	}
 	if (!strncmp(p, "file://", 7)) {
 		p += 7;
 		if (*p != '/')

@@ -1,0 +1,738 @@
+/*
+ * s3http.c - HTTP for the S3 backend: libcurl easy handles, signing, and
+ * the retry loop.
+ *
+ * Threads: FUSE calls arrive on many threads at once. Idle easy handles
+ * wait in a small locked pool; a request checks one out, so a handle is
+ * never used by two threads, and a reused handle keeps its connection
+ * alive. All handles share one CURLSH for the DNS cache and TLS sessions
+ * (with a mutex per kind of data). Connections are not put in the share:
+ * libcurl's maintainers say a shared connection pool is not safe across
+ * concurrent threads; each pooled handle keeps its own.
+ *
+ * Transfers: HTTP/1.1 (S3's protocol; h2 would put everything on one TCP
+ * connection), no signals, no "Expect: 100-continue" round trip, TCP
+ * keepalive, a connect timeout (connect_timeout=, 5 s) and a stall limit:
+ * a transfer moving under 1 KiB/s for timeout= seconds (30) is abandoned
+ * and retried. There is no limit on a whole transfer, which may be large.
+ *
+ * Retries (research/s3.md §14): 5xx, 429, 408, 400 RequestTimeout, 409
+ * ConditionalRequestConflict, connection failures, stalls and truncated
+ * bodies; 403 RequestTimeTooSkewed after taking the clock offset from the
+ * server's Date; ExpiredToken after refreshing credentials. Full-jitter
+ * exponential backoff from 100 ms, capped at 5 s, at most max_retries=
+ * (10) retries and never past retry_timeout= (60 s) from the first try.
+ */
+#include "s3_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <strings.h>
+
+#include <curl/curl.h>
+
+#define BACKOFF_BASE_MS 100
+#define BACKOFF_CAP_MS 5000
+#define RESP_DEFAULT_LIMIT (1 << 20)
+#define STALL_BYTES_PER_S 1024L
+
+static pthread_once_t global_once = PTHREAD_ONCE_INIT;
+
+static void global_init(void)
+{
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+void s3_curl_global(void)
+{
+	pthread_once(&global_once, global_init);
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- the share and the handle pool -------------------------------- */
+
+static void share_lock(CURL *h, curl_lock_data d, curl_lock_access a,
+		       void *ud)
+{
+	struct s3_conn *c = ud;
+
+	(void)h;
+	(void)a;
+	if ((unsigned)d < 8)
+		pthread_mutex_lock(&c->share_mu[d]);
+}
+
+static void share_unlock(CURL *h, curl_lock_data d, void *ud)
+{
+	struct s3_conn *c = ud;
+
+	(void)h;
+	if ((unsigned)d < 8)
+		pthread_mutex_unlock(&c->share_mu[d]);
+}
+
+static CURL *checkout(struct s3_conn *c)
+{
+	CURL *h = NULL;
+
+	pthread_mutex_lock(&c->pool_mu);
+	if (c->n_pool)
+		h = c->pool[--c->n_pool];
+	pthread_mutex_unlock(&c->pool_mu);
+	return h ? h : curl_easy_init();
+}
+
+static void checkin(struct s3_conn *c, CURL *h)
+{
+	pthread_mutex_lock(&c->pool_mu);
+	if (c->n_pool == c->cap_pool) {
+		size_t nc = c->cap_pool ? c->cap_pool * 2 : 8;
+		void **p = lc_realloc(c->pool, nc * sizeof(*p));
+
+		if (p) {
+			c->pool = p;
+			c->cap_pool = nc;
+		}
+	}
+	if (c->n_pool < c->cap_pool) {
+		c->pool[c->n_pool++] = h;
+		h = NULL;
+	}
+	pthread_mutex_unlock(&c->pool_mu);
+	if (h)
+		curl_easy_cleanup(h);
+}
+
+static long conf_num(const struct ostore_conf *conf, const char *key,
+		     long def, long min, long max, struct lc_err *err,
+		     int *rc)
+{
+	const char *v = ostore_conf_get(conf, key);
+	char *end;
+	double d;
+
+	if (!v || *rc)
+		return def;
+	errno = 0;
+	d = strtod(v, &end);
+	if (errno || end == v || *end || d < (double)min || d > (double)max) {
+		*rc = LC_USAGE(err, "%s=%s: expected a number from %ld to %ld",
+			       key, v, min, max);
+		return def;
+	}
+	return (long)d;
+}
+
+int s3_conn_init(struct s3_conn *c, const char *uri,
+		 const struct ostore_conf *conf, struct lc_err *err)
+{
+	const char *ca = ostore_conf_get(conf, "ca_file");
+	int rc = 0;
+
+	memset(c, 0, sizeof(*c));
+	atomic_init(&c->refs, 1);
+	pthread_mutex_init(&c->pool_mu, NULL);
+	for (int i = 0; i < 8; i++)
+		pthread_mutex_init(&c->share_mu[i], NULL);
+	s3_sigv4_cache_init(&c->sigcache);
+	s3_curl_global();
+	/* connect_timeout= and timeout= are seconds, as in object_store */
+	c->connect_timeout_ms = (long)(1000 * conf_num(conf, "connect_timeout",
+						       5, 1, 600, err, &rc));
+	c->stall_s = conf_num(conf, "timeout", 30, 1, 3600, err, &rc);
+	c->max_retries = (unsigned)conf_num(conf, "max_retries", 10, 0, 100,
+					    err, &rc);
+	c->retry_budget_ms = 1000 * conf_num(conf, "retry_timeout", 60, 0,
+					     3600, err, &rc);
+	if (!rc)
+		rc = s3_addr_init(&c->addr, uri, conf, err);
+	if (!rc && ca && !(c->ca_file = lc_strdup(ca)))
+		rc = LC_NOMEM(err);
+	if (!rc && c->addr.resolve) {
+		c->resolve = curl_slist_append(NULL, c->addr.resolve);
+		if (!c->resolve)
+			rc = LC_NOMEM(err);
+	}
+	if (!rc) {
+		c->share = curl_share_init();
+		if (!c->share)
+			rc = LC_NOMEM(err);
+	}
+	if (!rc) {
+		curl_share_setopt(c->share, CURLSHOPT_LOCKFUNC, share_lock);
+		curl_share_setopt(c->share, CURLSHOPT_UNLOCKFUNC, share_unlock);
+		curl_share_setopt(c->share, CURLSHOPT_USERDATA, c);
+		curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+		curl_share_setopt(c->share, CURLSHOPT_SHARE,
+				  CURL_LOCK_DATA_SSL_SESSION);
+	}
+	if (!rc)
+		rc = s3_credsrc_init(&c->creds, conf, c->addr.oss, err);
+	return rc;
+}
+
+static void conn_free(struct s3_conn *c)
+{
+	for (size_t i = 0; i < c->n_pool; i++)
+		curl_easy_cleanup(c->pool[i]);
+	lc_free(c->pool);
+	if (c->share)
+		curl_share_cleanup(c->share);
+	curl_slist_free_all(c->resolve);
+	lc_free(c->ca_file);
+	s3_credsrc_reset(&c->creds);
+	s3_addr_reset(&c->addr);
+	s3_sigv4_cache_reset(&c->sigcache);
+	for (int i = 0; i < 8; i++)
+		pthread_mutex_destroy(&c->share_mu[i]);
+	pthread_mutex_destroy(&c->pool_mu);
+	lc_free(c);
+}
+
+void s3_conn_put(struct s3_conn *c)
+{
+	if (c && atomic_fetch_sub(&c->refs, 1) == 1)
+		conn_free(c);
+}
+
+/* ---- one attempt -------------------------------------------------- */
+
+static void answer_reset(struct s3_req *r)
+{
+	r->status = 0;
+	lc_buf_reset(&r->resp);
+	r->dst_got = 0;
+	r->overflow = false;
+	r->etag[0] = r->content_range[0] = r->date[0] = 0;
+	r->request_id[0] = 0;
+	r->content_length = 0;
+	r->has_length = false;
+	memset(&r->xerr, 0, sizeof(r->xerr));
+	r->sent = 0;
+}
+
+void s3_req_reset(struct s3_req *r)
+{
+	lc_buf_reset(&r->resp);
+}
+
+static bool is_2xx(long s)
+{
+	return s >= 200 && s < 300;
+}
+
+static size_t on_body(char *p, size_t sz, size_t n, void *ud)
+{
+	struct s3_req *r = ud;
+	size_t len = sz * n;
+
+	if (r->dst && is_2xx(r->status)) {
+		/* never more bytes than asked: a server that ignored the
+		 * range must not spill into the caller's memory */
+		if (len > r->dst_len - r->dst_got) {
+			r->overflow = true;
+			return 0;
+		}
+		memcpy(r->dst + r->dst_got, p, len);
+		r->dst_got += len;
+		return len;
+	}
+	if (lc_buf_append(&r->resp, p, len, NULL)) {
+		r->overflow = true;
+		return 0;
+	}
+	return len;
+}
+
+static void header_value(char *dst, size_t cap, const char *v, size_t n)
+{
+	size_t j = 0;
+
+	while (n && (*v == ' ' || *v == '\t')) {
+		v++;
+		n--;
+	}
+	while (n && (v[n - 1] == '\r' || v[n - 1] == '\n' ||
+		     v[n - 1] == ' '))
+		n--;
+	for (size_t i = 0; i < n && j + 1 < cap; i++)
+		dst[j++] = v[i] >= 0x20 && v[i] < 0x7f ? v[i] : '?';
+	dst[j] = 0;
+}
+
+static bool header_is(const char *line, size_t n, const char *name,
+		      size_t *vat)
+{
+	size_t k = strlen(name);
+
+	if (n <= k || line[k] != ':' || strncasecmp(line, name, k))
+		return false;
+	*vat = k + 1;
+	return true;
+}
+
+static size_t on_header(char *p, size_t sz, size_t n, void *ud)
+{
+	struct s3_req *r = ud;
+	size_t len = sz * n, at;
+	char num[32];
+
+	if (len > 5 && !memcmp(p, "HTTP/", 5)) {
+		/* a new status line: forget an interim answer's headers */
+		const char *sp = memchr(p, ' ', len);
+
+		r->status = sp ? strtol(sp + 1, NULL, 10) : 0;
+		r->etag[0] = r->content_range[0] = r->date[0] = 0;
+		r->has_length = false;
+		return len;
+	}
+	if (header_is(p, len, "etag", &at))
+		header_value(r->etag, sizeof(r->etag), p + at, len - at);
+	else if (header_is(p, len, "content-range", &at))
+		header_value(r->content_range, sizeof(r->content_range),
+			     p + at, len - at);
+	else if (header_is(p, len, "date", &at))
+		header_value(r->date, sizeof(r->date), p + at, len - at);
+	else if (header_is(p, len, "x-amz-request-id", &at) ||
+		 header_is(p, len, "x-oss-request-id", &at))
+		header_value(r->request_id, sizeof(r->request_id), p + at,
+			     len - at);
+	else if (header_is(p, len, "content-length", &at)) {
+		char *end;
+
+		header_value(num, sizeof(num), p + at, len - at);
+		errno = 0;
+		r->content_length = strtoull(num, &end, 10);
+		r->has_length = !errno && end != num && !*end;
+	}
+	return len;
+}
+
+static size_t on_read(char *p, size_t sz, size_t n, void *ud)
+{
+	struct s3_req *r = ud;
+	size_t len = sz * n;
+
+	if (len > r->body_len - r->sent)
+		len = r->body_len - r->sent;
+	if (len)
+		memcpy(p, r->body + r->sent, len);
+	r->sent += len;
+	return len;
+}
+
+static void amz_date(char out[17], const struct s3_conn *c)
+{
+	time_t t = time(NULL) + (time_t)atomic_load(&c->clock_skew);
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(out, 17, "%Y%m%dT%H%M%SZ", &tm);
+}
+
+struct wire {
+	struct lc_buf url;
+	struct lc_buf path;
+	struct curl_slist *hdrs;
+	char *auth;
+};
+
+static void wire_reset(struct wire *w)
+{
+	lc_buf_reset(&w->url);
+	lc_buf_reset(&w->path);
+	curl_slist_free_all(w->hdrs);
+	lc_free(w->auth);
+}
+
+static int add_header(struct wire *w, const char *name, const char *value,
+		      struct lc_err *err)
+{
+	struct lc_buf b;
+	struct curl_slist *n;
+	int rc;
+
+	lc_buf_init(&b, 0);
+	rc = lc_buf_printf(&b, err, "%s:%s%s", name, *value ? " " : "",
+			   value);
+	if (rc)
+		return rc;
+	n = curl_slist_append(w->hdrs, (char *)b.data);
+	lc_buf_reset(&b);
+	if (!n)
+		return LC_NOMEM(err);
+	w->hdrs = n;
+	return 0;
+}
+
+/* The URL, the signed headers and Authorization for one attempt. */
+static int build(struct wire *w, struct s3_conn *c, struct s3_req *r,
+		 struct lc_err *err)
+{
+	const struct s3_addr *a = &c->addr;
+	struct s3_kv hs[S3_REQ_MAX_HDRS + 4];
+	struct s3_creds cr;
+	char date[17];
+	uint64_t gen;
+	size_t n = 0;
+	int rc;
+
+	lc_buf_init(&w->url, 0);
+	lc_buf_init(&w->path, 0);
+	rc = s3_addr_path(&w->path, a, r->key, err);
+	if (!rc)
+		rc = lc_buf_printf(&w->url, err, "%s://%s",
+				   a->https ? "https" : "http",
+				   a->host_header);
+	if (!rc)
+		rc = s3_sigv4_path(&w->url, (char *)w->path.data, err);
+	if (!rc && r->n_query)
+		rc = lc_buf_append(&w->url, "?", 1, err);
+	if (!rc && r->n_query)
+		rc = s3_sigv4_query(&w->url, r->query, r->n_query, err);
+	if (rc)
+		return rc;
+	rc = s3_credsrc_get(&c->creds, &cr, &gen, err);
+	if (rc)
+		return rc;
+	amz_date(date, c);
+	hs[n++] = (struct s3_kv){ "host", a->host_header };
+	hs[n++] = (struct s3_kv){ "x-amz-date", date };
+	hs[n++] = (struct s3_kv){ "x-amz-content-sha256", r->body_hash };
+	if (cr.token)
+		hs[n++] = (struct s3_kv){ "x-amz-security-token", cr.token };
+	for (size_t i = 0; i < r->n_hdrs; i++)
+		hs[n++] = r->hdrs[i];
+	for (size_t i = 0; i < n && !rc; i++)
+		rc = add_header(w, hs[i].name, hs[i].value, err);
+	if (!rc && c->creds.src != S3_CRED_ANON) {
+		struct s3_sigv4_req sr = {
+			.method = r->method, .path = (char *)w->path.data,
+			.query = r->query, .n_query = r->n_query,
+			.headers = hs, .n_headers = n,
+			.payload_hash = r->body_hash, .amz_date = date,
+			.region = a->region,
+		};
+
+		rc = s3_sigv4_sign(&w->auth, &sr, cr.access_key, cr.secret,
+				   gen, &c->sigcache, err);
+		if (!rc)
+			rc = add_header(w, "Authorization", w->auth, err);
+	}
+	/* unsigned on purpose: libcurl's own defaults, switched off */
+	if (!rc)
+		rc = add_header(w, "Expect", "", err);
+	if (!rc && r->body)
+		rc = add_header(w, "Content-Type", "", err);
+	s3_creds_reset(&cr);
+	return rc;
+}
+
+static void set_method(CURL *h, struct s3_req *r)
+{
+	if (!strcmp(r->method, "HEAD")) {
+		curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+	} else if (r->body) {
+		curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
+		curl_easy_setopt(h, CURLOPT_READFUNCTION, on_read);
+		curl_easy_setopt(h, CURLOPT_READDATA, r);
+		curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE,
+				 (curl_off_t)r->body_len);
+		curl_easy_setopt(h, CURLOPT_UPLOAD_BUFFERSIZE, 512L << 10);
+		if (strcmp(r->method, "PUT"))
+			curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, r->method);
+	} else if (strcmp(r->method, "GET")) {
+		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, r->method);
+	}
+}
+
+static CURLcode attempt(struct s3_conn *c, CURL *h, struct s3_req *r,
+			struct wire *w)
+{
+	curl_off_t up = 0;
+	CURLcode cc;
+
+	curl_easy_reset(h);
+	curl_easy_setopt(h, CURLOPT_URL, (char *)w->url.data);
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(h, CURLOPT_SHARE, c->share);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_1_1);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, c->connect_timeout_ms);
+	curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, STALL_BYTES_PER_S);
+	curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, c->stall_s);
+	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(h, CURLOPT_TCP_KEEPIDLE, 30L);
+	curl_easy_setopt(h, CURLOPT_TCP_KEEPINTVL, 15L);
+	curl_easy_setopt(h, CURLOPT_BUFFERSIZE, 256L << 10);
+	if (c->ca_file)
+		curl_easy_setopt(h, CURLOPT_CAINFO, c->ca_file);
+	if (c->resolve)
+		curl_easy_setopt(h, CURLOPT_RESOLVE, c->resolve);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, w->hdrs);
+	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(h, CURLOPT_HEADERDATA, r);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, r);
+	set_method(h, r);
+	atomic_fetch_add(&c->n_requests, 1);
+	atomic_fetch_add(&c->n_in_flight, 1);
+	cc = curl_easy_perform(h);
+	atomic_fetch_sub(&c->n_in_flight, 1);
+	if (curl_easy_getinfo(h, CURLINFO_SIZE_UPLOAD_T, &up) == CURLE_OK &&
+	    up > 0)
+		atomic_fetch_add(&c->n_sent, (uint64_t)up);
+	atomic_fetch_add(&c->n_fetched, r->dst_got + r->resp.len);
+	return cc;
+}
+
+/* ---- classification and the loop ---------------------------------- */
+
+static bool transport_retryable(CURLcode cc)
+{
+	switch (cc) {
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_COULDNT_CONNECT:
+	case CURLE_OPERATION_TIMEDOUT:
+	case CURLE_SEND_ERROR:
+	case CURLE_RECV_ERROR:
+	case CURLE_PARTIAL_FILE:
+	case CURLE_GOT_NOTHING:
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_HTTP2:
+	case CURLE_HTTP2_STREAM:
+		return true;
+	default:
+		return false;
+	}
+}
+
+static bool code_is(const struct s3_req *r, const char *code)
+{
+	return !strcmp(r->xerr.code, code);
+}
+
+enum verdict { V_DONE, V_RETRY, V_SKEW, V_REFRESH };
+
+static enum verdict classify(const struct s3_req *r)
+{
+	long s = r->status;
+
+	if (is_2xx(s))
+		/* a 2xx body cut short is a transport failure */
+		return r->dst && r->dst_got < r->dst_len ? V_RETRY : V_DONE;
+	if (s >= 500 || s == 429 || s == 408)
+		return s == 501 ? V_DONE : V_RETRY;
+	if (s == 400 && code_is(r, "RequestTimeout"))
+		return V_RETRY;
+	if (s == 409 && code_is(r, "ConditionalRequestConflict"))
+		return V_RETRY;
+	if (s == 403 && code_is(r, "RequestTimeTooSkewed"))
+		return V_SKEW;
+	if ((s == 400 || s == 403) && code_is(r, "ExpiredToken"))
+		return V_REFRESH;
+	return V_DONE;
+}
+
+static unsigned rand_below(unsigned n)
+{
+	uint32_t v = 0;
+
+	if (!n || lc_random(&v, sizeof(v), NULL))
+		return n / 2;
+	return v % n;
+}
+
+void s3_backoff(unsigned n)
+{
+	unsigned cap = BACKOFF_BASE_MS;
+	struct timespec ts;
+	unsigned ms;
+
+	for (unsigned i = 0; i < n && cap < BACKOFF_CAP_MS; i++)
+		cap *= 2;
+	if (cap > BACKOFF_CAP_MS)
+		cap = BACKOFF_CAP_MS;
+	ms = rand_below(cap + 1);
+	ts.tv_sec = ms / 1000;
+	ts.tv_nsec = (long)(ms % 1000) * 1000000L;
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+static void take_skew(struct s3_conn *c, const struct s3_req *r)
+{
+	time_t server = r->date[0] ? curl_getdate(r->date, NULL) : -1;
+
+	if (server > 0)
+		atomic_store(&c->clock_skew,
+			     (long long)(server - time(NULL)));
+}
+
+/* What went wrong with the last attempt, for the final message. */
+static void describe(char *out, size_t cap, CURLcode cc,
+		     const struct s3_req *r)
+{
+	if (cc == CURLE_WRITE_ERROR && r->overflow)
+		snprintf(out, cap, "the server sent more bytes than asked");
+	else if (cc != CURLE_OK)
+		snprintf(out, cap, "%s", curl_easy_strerror(cc));
+	else if (is_2xx(r->status))
+		snprintf(out, cap, "body cut short (%zu of %zu bytes)",
+			 r->dst_got, r->dst_len);
+	else
+		snprintf(out, cap, "HTTP %ld%s%s", r->status,
+			 r->xerr.code[0] ? " " : "", r->xerr.code);
+}
+
+static void key_name(char *out, size_t cap, const struct s3_conn *c,
+		     const char *key)
+{
+	snprintf(out, cap, "%s://%s%s%.300s", c->addr.oss ? "oss" : "s3",
+		 c->addr.bucket, *key ? "/" : "", key);
+}
+
+/* Server-supplied text goes into messages: make sure it never carries
+ * our secret back out (a proxy could echo a request). */
+static void scrub(struct s3_conn *c, struct lc_err *err)
+{
+	const char *sec[2];
+
+	if (!err || !err->code)
+		return;
+	pthread_mutex_lock(&c->creds.mu);
+	sec[0] = c->creds.cur.secret;
+	sec[1] = c->creds.cur.token;
+	for (int i = 0; i < 2; i++) {
+		char *at;
+
+		if (!sec[i] || strlen(sec[i]) < 4)
+			continue;
+		while ((at = strstr(err->msg, sec[i])))
+			memset(at, '*', strlen(sec[i]));
+	}
+	pthread_mutex_unlock(&c->creds.mu);
+}
+
+int s3_do(struct s3_conn *c, struct s3_req *r, struct lc_err *err)
+{
+	int64_t deadline = now_ms() + c->retry_budget_ms;
+	char why[160], name[400];
+	CURLcode cc = CURLE_OK;
+	CURL *h;
+	int rc = 0;
+
+	if (r->body)
+		s3_sha256_hex(r->body_hash, r->body, r->body_len);
+	else if (!strcmp(r->method, "PUT") || !strcmp(r->method, "POST"))
+		snprintf(r->body_hash, sizeof(r->body_hash), "%s",
+			 S3_EMPTY_SHA256);
+	else
+		snprintf(r->body_hash, sizeof(r->body_hash), "%s",
+			 S3_UNSIGNED_PAYLOAD);
+	lc_buf_init(&r->resp, r->resp_limit ? r->resp_limit :
+			      RESP_DEFAULT_LIMIT);
+	h = checkout(c);
+	if (!h)
+		return LC_NOMEM(err);
+	for (r->attempts = 0;; ) {
+		struct wire w = { .hdrs = NULL };
+		enum verdict v;
+
+		answer_reset(r);
+		rc = build(&w, c, r, err);
+		if (rc) {
+			wire_reset(&w);
+			break;
+		}
+		cc = attempt(c, h, r, &w);
+		wire_reset(&w);
+		r->attempts++;
+		if (cc == CURLE_OK && !is_2xx(r->status) && r->resp.len)
+			s3_xml_error(&r->xerr, (char *)r->resp.data,
+				     r->resp.len);
+		if (cc != CURLE_OK)
+			v = transport_retryable(cc) ? V_RETRY : V_DONE;
+		else
+			v = classify(r);
+		if (v == V_DONE && cc == CURLE_OK)
+			break;
+		if (v == V_DONE || r->attempts > c->max_retries ||
+		    now_ms() >= deadline) {
+			describe(why, sizeof(why), cc, r);
+			key_name(name, sizeof(name), c, r->key);
+			rc = S3_REMOTE(err, EIO, "%s: %s failed: %s (%u "
+				       "attempt%s%s%s)", name, r->method, why,
+				       r->attempts, r->attempts == 1 ? "" : "s",
+				       r->request_id[0] ? ", request id " : "",
+				       r->request_id);
+			scrub(c, err);
+			break;
+		}
+		/* a request that reached the server may have taken effect */
+		if (cc == CURLE_OK || cc == CURLE_RECV_ERROR ||
+		    cc == CURLE_OPERATION_TIMEDOUT ||
+		    cc == CURLE_GOT_NOTHING || cc == CURLE_PARTIAL_FILE)
+			r->retried_after_send = true;
+		if (v == V_SKEW)
+			take_skew(c, r);
+		if (v == V_REFRESH) {
+			rc = s3_credsrc_refresh(&c->creds, err);
+			if (rc)
+				break;
+		}
+		atomic_fetch_add(&c->n_retries, 1);
+		if (v != V_SKEW)
+			s3_backoff(r->attempts - 1);
+	}
+	checkin(c, h);
+	if (rc)
+		atomic_fetch_add(&c->n_errors, 1);
+	return rc;
+}
+
+int s3_fail(struct s3_conn *c, const struct s3_req *r, const char *key,
+	    struct lc_err *err)
+{
+	const struct s3_xml_error *x = &r->xerr;
+	char name[400], detail[512];
+	int rc;
+
+	if (r->status != 404)
+		atomic_fetch_add(&c->n_errors, 1);
+	key_name(name, sizeof(name), c, key);
+	snprintf(detail, sizeof(detail), "%s%s%s%s%s", x->code,
+		 x->code[0] && x->message[0] ? ": " : "", x->message,
+		 r->request_id[0] ? "; request id " : "", r->request_id);
+	if (r->status == 404 && !strcmp(x->code, "NoSuchBucket"))
+		return LC_NOTFOUND(err, "%s://%s: no such bucket (404 "
+				   "NoSuchBucket)", c->addr.oss ? "oss" : "s3",
+				   c->addr.bucket);
+	if (r->status == 404)
+		return LC_NOTFOUND(err, "%s: no such object", name);
+	if (r->status == 403 || (r->status == 400 &&
+				 !strcmp(x->code, "InvalidAccessKeyId"))) {
+		rc = S3_REMOTE(err, EACCES, "%s: access denied (%ld %s); "
+			       "credentials from %s", name, r->status,
+			       detail[0] ? detail : "no details",
+			       s3_credsrc_name(c->creds.src));
+	} else if (r->status == 501 || !strcmp(x->code, "NotImplemented")) {
+		rc = lc_err_set(err, EOPNOTSUPP, LC_EK_UNSUPPORTED, __FILE__,
+				__LINE__, "%s: the server does not implement "
+				"%s here (%ld %s)", name, r->method,
+				r->status, detail);
+	} else {
+		rc = S3_REMOTE(err, EIO, "%s: %s answered HTTP %ld%s%s", name,
+			       r->method, r->status, detail[0] ? " " : "",
+			       detail);
+	}
+	scrub(c, err);
+	return rc;
+}
