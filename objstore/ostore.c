@@ -25,6 +25,11 @@ int ostore_open_uri(struct ostore **out, const char *uri,
 	rc = ostore_local_new(out, p, err);
 	if (!rc)
 		(*out)->conf = conf;
+	/* Remote stores read through the cache; local files have the
+	 * kernel's page cache. */
+	if (!rc && (*out)->ops->kind != OSTORE_KIND_LOCAL &&
+	    (*out)->ops->kind != OSTORE_KIND_MEM)
+		rc = ostore_cache_wrap(out, *out, conf, err);
 	return rc;
 }
 
