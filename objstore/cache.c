@@ -808,7 +808,8 @@ static int disk_scan(struct disk *d, struct lc_err *err)
 	}
 	closedir(dir);
 	/* re-thread the LRU oldest-first so the newest ends at the front */
-	qsort(v, n, sizeof(*v), by_mtime);
+	if (n)
+		qsort(v, n, sizeof(*v), by_mtime);
 	for (size_t i = 0; i < n; i++) {
 		dent_unlink_lru(v[i].e);
 		dent_front(d, v[i].e);
