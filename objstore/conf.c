@@ -39,6 +39,8 @@ static const struct conf_key keys[] = {
 	{ "cache_size", { 0 } },
 	{ "cache_dir", { 0 } },
 	{ "cache_entries", { 0 } },
+	{ "cache_dir_size", { 0 } },
+	{ "cache_threads", { 0 } },
 };
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))
 

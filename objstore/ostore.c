@@ -13,9 +13,7 @@ int ostore_open_uri(struct ostore **out, const char *uri,
 	*out = NULL;
 	if (!strncmp(p, "s3://", 5) || !strncmp(p, "oss://", 6)) {
 		rc = ostore_s3_new(out, uri, conf, err);
-		if (!rc)
-			(*out)->conf = conf;
-		return rc;
+		goto opened;
 	}
 	if (!strncmp(p, "file://", 7)) {
 		p += 7;
@@ -30,8 +28,14 @@ int ostore_open_uri(struct ostore **out, const char *uri,
 	if (!*p)
 		return LC_USAGE(err, "empty dataset path");
 	rc = ostore_local_new(out, p, err);
+opened:
 	if (!rc)
 		(*out)->conf = conf;
+	/* Remote stores read through the cache; local files have the
+	 * kernel's page cache. */
+	if (!rc && (*out)->ops->kind != OSTORE_KIND_LOCAL &&
+	    (*out)->ops->kind != OSTORE_KIND_MEM)
+		rc = ostore_cache_wrap(out, *out, conf, err);
 	return rc;
 }
 

@@ -45,9 +45,13 @@ struct ostore_stats {
 	uint64_t in_flight;	/* requests under way now */
 	uint64_t hits;		/* cache: bytes served from memory or disk */
 	uint64_t misses;	/* cache: reads that went to the store */
-	uint64_t disk_hits;
+	uint64_t disk_hits;	/* cache: bytes loaded from the disk cache */
 	uint64_t mem_bytes;	/* cache: bytes held in memory / on disk */
 	uint64_t disk_bytes;
+	uint64_t warm_done;	/* warmup: bytes of queued objects now on
+				 * disk (present before, or fetched) */
+	uint64_t warm_total;	/* bytes of the objects warmup opened */
+	uint64_t warm_pending;	/* objects queued or being warmed */
 };
 
 struct ostore_ops {
@@ -141,6 +145,31 @@ int ostore_delete(struct ostore *st, const char *key,
 		  struct lc_err *err) LC_MUST_USE;
 /* Counters of this store and the stores under it (zeros if it keeps none). */
 void ostore_stats(struct ostore *st, struct ostore_stats *out);
+
+/*
+ * The read cache (cache.c) for remote stores: fixed blocks of objects that
+ * have an etag, in a memory LRU (cache_size=, default 256M) and optionally
+ * on local disk (cache_dir=, cache_dir_size= default 10G); cache_entries=
+ * (default 100000) bounds blocks in memory and files on disk;
+ * cache_threads= (default 8) sets the read-ahead and warmup workers.
+ *
+ * ostore_cache_wrap takes ownership of `inner`, also when it fails (then
+ * inner is freed). list/put/del/sub pass through; stats add the cache's.
+ */
+int ostore_cache_wrap(struct ostore **out, struct ostore *inner,
+		      const struct ostore_conf *conf,
+		      struct lc_err *err) LC_MUST_USE;
+/* Queue `key` for warmup: a worker copies the whole object into the disk
+ * cache at low priority, fetching only the blocks not there yet, while
+ * reads go on. Returns at once; warm_done/warm_total/warm_pending in the
+ * stats follow it. A store that is not a cache has nothing to warm (0);
+ * a cache without cache_dir= (or cache_threads=0) is EINVAL. */
+int ostore_cache_warm(struct ostore *st, const char *key,
+		      struct lc_err *err) LC_MUST_USE;
+/* Drop queued warmups and stop running ones at their next block run. */
+void ostore_cache_warm_cancel(struct ostore *st);
+/* Wait until no warmup is queued or running. */
+void ostore_cache_warm_wait(struct ostore *st);
 
 /* Backends */
 int ostore_local_new(struct ostore **out, const char *dir,
