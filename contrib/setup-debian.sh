@@ -13,7 +13,7 @@ apt-get install -y -q --no-install-recommends \
 	libcurl4-openssl-dev libssl-dev libexpat1-dev libjpeg62-turbo-dev \
 	libturbojpeg0-dev zlib1g-dev \
 	ca-certificates git procps python3 python3-pil python3-torch \
-	python3-torchvision
+	python3-torchvision python3-boto3 s3fs
 # Node.js runs the LanceDB oracle; keep a newer one if the machine has it.
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
 	apt-get install -y -q --no-install-recommends nodejs npm
