@@ -29,6 +29,9 @@ fault    An HTTP/1.1 pass-through that forwards every request byte for
                      body) and half the body, then close
          `forward` sets whether the request reaches the server first
          (for 503 and stall; reset and truncate always forward).
+         With --require-region R, a SigV4 request whose credential scope
+         names another region gets AWS's 400 AuthorizationHeaderMalformed
+         (RGW itself accepts any region).
 
 oss      Alibaba OSS's S3-API answers in front of an S3 server that
          speaks virtual-hosted style for Host BUCKET.localhost:
@@ -332,7 +335,9 @@ RANGE = re.compile(r"^bytes=(\d+)-(\d*)$")
 
 
 class HttpProxy:
-    def __init__(self, upstream, mode, port=0, keys=None, region="us-east-1"):
+    def __init__(self, upstream, mode, port=0, keys=None, region="us-east-1",
+                 require_region=None):
+        self.require_region = require_region
         self.upstream = upstream
         self.mode = mode
         self.keys = keys
@@ -510,6 +515,17 @@ class HttpProxy:
                               "headers": {k.lower(): v for k, v in
                                           req.headers
                                           if k.lower() != "authorization"}})
+        scope = re.search(r"Credential=[^/]*/\d{8}/([^/]*)/s3/",
+                          req.get("authorization") or "")
+        if self.require_region and scope and \
+                scope.group(1) != self.require_region:
+            entry["status"] = 400
+            c.sendall(s3_error(
+                400, "Bad Request", "AuthorizationHeaderMalformed",
+                f"the region '{scope.group(1)}' is wrong; expecting "
+                f"'{self.require_region}'",
+                f"<Region>{self.require_region}</Region>".encode()))
+            return True
         fault = self._take_fault(method, target)
         if self.mode == "oss" and not fault:
             answer = self._oss(state, req, body, method, target, entry)
@@ -692,6 +708,7 @@ def main():
     ap.add_argument("--access-key")
     ap.add_argument("--secret-key")
     ap.add_argument("--region", default="us-east-1")
+    ap.add_argument("--require-region")
     a = ap.parse_args()
     host, _, port = a.upstream.rpartition(":")
     upstream = (host or "127.0.0.1", int(port))
@@ -702,7 +719,8 @@ def main():
         keys = (a.access_key, a.secret_key) if a.access_key else None
         if a.mode == "oss" and not keys:
             ap.error("oss mode needs --access-key and --secret-key")
-        p = HttpProxy(upstream, a.mode, a.port, keys, a.region).start()
+        p = HttpProxy(upstream, a.mode, a.port, keys, a.region,
+                      a.require_region).start()
         ctl = p.control.server_address[1]
     print(json.dumps({"port": p.port, "control": ctl}), flush=True)
     stop = threading.Event()

@@ -129,6 +129,21 @@ def test_fault_passes_signatures_and_logs():
                f"log: {[(e['method'], e['target'], e['status']) for e in log]}")
 
 
+def test_fault_require_region():
+    with s3util.bucket(S3) as b, \
+            s3util.Proxy("fault", ENV, require_region="eu-central-1") as p:
+        host = f"127.0.0.1:{p.port}"
+        st, _, body = raw(p.port, "GET", host, f"/{b}", query="list-type=2")
+        expect(st == 400 and b"AuthorizationHeaderMalformed" in body and
+               b"<Region>eu-central-1</Region>" in body,
+               f"scope region {ENV['S3_REGION']}: {st} {body[:200]!r}")
+        env = dict(ENV, S3_REGION="eu-central-1")
+        via = s3util.client(env, p.endpoint)
+        via.put_object(Bucket=b, Key="k", Body=b"k")
+        expect(via.get_object(Bucket=b, Key="k")["Body"].read() == b"k",
+               "the right region passes")
+
+
 def test_fault_503_is_retried_by_boto3():
     with s3util.bucket(S3) as b, s3util.Proxy("fault", ENV) as p:
         S3.put_object(Bucket=b, Key="data/x", Body=b"x" * 1000)

@@ -118,12 +118,14 @@ def mirror(s3, bucket, prefix, dest):
 
 class Proxy:
     """s3proxy.py as a child process; stop() (or the with-block) ends it."""
-    def __init__(self, mode, env, delay_ms=None):
+    def __init__(self, mode, env, delay_ms=None, require_region=None):
         host, port = host_port(env["S3_ENDPOINT"])
         args = [sys.executable, os.path.join(HERE, "s3proxy.py"),
                 "--mode", mode, "--upstream", f"{host}:{port}"]
         if delay_ms is not None:
             args += ["--delay-ms", str(delay_ms)]
+        if require_region:
+            args += ["--require-region", require_region]
         if mode == "oss":
             args += ["--access-key", env["S3_ACCESS_KEY"],
                      "--secret-key", env["S3_SECRET_KEY"],

@@ -27,7 +27,8 @@
 //       {"missing": true}.
 //   node s3tool.js race URI --prefix P --count N [--label L] [--gap MS] [--at EPOCH_MS]
 //       Waits until EPOCH_MS, then makes N one-row appends (rows
-//       P_000..., labels from L, image bytes as imageBytes(label)), GAP_MS
+//       P_000..., labels from L, image bytes as imageBytes(label), null
+//       caption and score), GAP_MS
 //       apart; prints one JSON line per commit {"name", "version"}.
 //   node s3tool.js tables DB_URI
 //       The table names of a database prefix, as LanceDB lists them.
@@ -235,14 +236,12 @@ async function cmdRace(o) {
   try {
     const wait = o.at - Date.now();
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-    const fields = [new arrow.Field('name', new arrow.Utf8(), true),
-      new arrow.Field('image', new arrow.Binary(), true),
-      new arrow.Field('label', new arrow.Int64(), true)];
     for (let i = 0; i < o.count; i++) {
       if (i && o.gap) await new Promise((r) => setTimeout(r, o.gap));
       const name = `${o.prefix}_${String(i).padStart(3, '0')}`;
       const label = o.label + i;
-      await t.add(A.batchTable(fields, [A.I.utf8([name]), A.I.binary([imageBytes(label)]), A.I.int64([label])]));
+      await t.add(A.batchTable(FIELDS(), [A.I.utf8([name]), A.I.binary([imageBytes(label)]),
+        A.I.utf8([null]), A.I.int64([label]), A.I.float64([null])]));
       process.stdout.write(JSON.stringify({ name, version: await t.version() }) + '\n');
     }
   } finally {
