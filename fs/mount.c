@@ -71,11 +71,32 @@ struct ctl_cache {
 	struct timespec made;	/* wall clock: the file's mtime */
 };
 
+struct lfs;
+
+/* A dataset of the mount (its only one, or a database member) and its
+ * staged rows: `w` is opened at the dataset's first change, or at mount
+ * when the staging holds rows, and lives until unmount. */
+struct mds {
+	struct lfs *fs;
+	struct view_ds *ds;
+	unsigned idx;			/* in inode numbers */
+	_Atomic(struct writes *) w;
+};
+
+#define MAX_DS (MAX_SLOTS + 1)
+
 struct lfs {
 	pthread_mutex_t ctl_mu;		/* protects ctl */
 	struct ctl_cache ctl[VIEW_CTL_COUNT];
 	struct view *v;
-	struct writes *w;	/* a writable mount's staged rows, or NULL */
+	bool writable;
+	struct mds *single;	/* a dataset mount's dataset */
+	pthread_mutex_t mds_mu;	/* adds to mds, opens writes */
+	struct mds *mds[MAX_DS];
+	atomic_uint n_mds;
+	struct wr_opts wo;	/* for writes opened later */
+	const char *source;
+	bool started;		/* writes threads may run (mds_mu) */
 	struct fuse_session *se;
 	struct vnode top;	/* the mount root: ROOT or DBROOT */
 	pthread_mutex_t mu;	/* protects slots */
@@ -340,21 +361,31 @@ static int ctl_content(struct lfs *fs, const struct vnode *n,
 /*
  * What an inode number names: a view node (with `live` when it was
  * reached from the root of a writable mount, where it can be changed),
- * or a staged row or file (writes.h), which live in slot 0:
+ * or a node of one dataset of a writable mount (struct mds) that
+ * follows the current version, with kind 0:
  *
  *   bit 63      live
- *   bit 50..48  SK_ROW or SK_FILE
- *   SK_ROW      bit 39..0 the staged row's id
- *   SK_FILE     bit 47..16 the row's id, bit 15..0 the file's index
+ *   bit 62..51  the dataset's index (0 in a dataset mount)
+ *   bit 47..46  SUB_ROW, SUB_FILE or SUB_DSROOT
+ *   SUB_ROW     bit 39..0 a staged row's id
+ *   SUB_FILE    bit 45..16 a staged row's id, bit 15..0 its file's index
+ *   SUB_DSROOT  a database member's root folder
  */
 #define LIVE_BIT (1ull << 63)
+#define SUB_SHIFT 46
+#define SUB_ROW 0ull
+#define SUB_FILE 1ull
+#define SUB_DSROOT 2ull
+#define FILE_ID_MAX ((1ull << 30) - 1)
 #define SK_ROW 1u
 #define SK_FILE 2u
 #define STAGED_OFF (1ull << 62)	/* readdir offsets past the view's */
 
 struct mnode {
 	struct vnode vn;	/* kind VN_NONE for staged nodes */
+	struct mds *d;		/* its dataset, NULL at a database root */
 	bool live;
+	bool dsroot;		/* a live database member root */
 	bool stale;		/* a live row a commit moved away: reads
 				 * still work, changes answer ESTALE (the
 				 * kernel then looks the path up again) */
@@ -369,17 +400,130 @@ static void mnode_reset(struct mnode *m)
 	memset(m, 0, sizeof(*m));
 }
 
-static fuse_ino_t srow_ino(uint64_t id)
+static fuse_ino_t live_ino(const struct mds *d, uint64_t sub, uint64_t low)
 {
-	return LIVE_BIT | (uint64_t)SK_ROW << KIND_SHIFT | (id & ROW_MASK);
+	return LIVE_BIT | (uint64_t)d->idx << SLOT_SHIFT | sub << SUB_SHIFT |
+	       low;
 }
 
-static int sfile_ino(uint64_t id, uint32_t fidx, fuse_ino_t *out)
+static int sfile_ino(const struct mds *d, uint64_t id, uint32_t fidx,
+		     fuse_ino_t *out)
 {
-	if (id > UINT32_MAX || fidx > 0xffff)
+	if (id > FILE_ID_MAX || fidx > 0xffff)
 		return EOVERFLOW;
-	*out = LIVE_BIT | (uint64_t)SK_FILE << KIND_SHIFT | id << 16 | fidx;
+	*out = live_ino(d, SUB_FILE, id << 16 | fidx);
 	return 0;
+}
+
+/* The folder a dataset's rows are listed in. */
+static fuse_ino_t ds_root_ino(const struct mds *d)
+{
+	return view_ds_name(d->ds) ? live_ino(d, SUB_DSROOT, 0) :
+				     FUSE_ROOT_ID;
+}
+
+static struct writes *mw(const struct mnode *m)
+{
+	return m->d ? atomic_load(&m->d->w) : NULL;
+}
+
+static struct mds *mds_at(struct lfs *fs, unsigned idx)
+{
+	return idx < atomic_load(&fs->n_mds) ? fs->mds[idx] : NULL;
+}
+
+/* The mount's entry for a dataset, made when first seen; NULL past
+ * MAX_DS datasets. */
+static struct mds *mds_for(struct lfs *fs, struct view_ds *ds)
+{
+	unsigned n = atomic_load(&fs->n_mds);
+	struct mds *d = NULL;
+
+	for (unsigned i = 0; i < n; i++)
+		if (fs->mds[i]->ds == ds)
+			return fs->mds[i];
+	pthread_mutex_lock(&fs->mds_mu);
+	n = atomic_load(&fs->n_mds);
+	for (unsigned i = 0; i < n && !d; i++)
+		if (fs->mds[i]->ds == ds)
+			d = fs->mds[i];
+	if (!d && n < MAX_DS && (d = calloc(1, sizeof(*d)))) {
+		d->fs = fs;
+		d->ds = ds;
+		d->idx = n;
+		atomic_init(&d->w, NULL);
+		fs->mds[n] = d;
+		atomic_store(&fs->n_mds, n + 1);
+	}
+	pthread_mutex_unlock(&fs->mds_mu);
+	return d;
+}
+
+static void on_moved(void *ctx, const struct vnode *old_root,
+		     char *const *gone, size_t n_gone);
+
+/* Where a dataset's staging lives: staging_dir= (a folder per member
+ * in a database), or the default for its URI. */
+static int staging_of(char *out, size_t cap, struct lfs *fs,
+		      const struct mds *d, struct lc_err *err)
+{
+	const char *name = view_ds_name(d->ds);
+	char src[4200];
+	size_t n = strlen(fs->source);
+
+	if (fs->wo.staging_dir) {
+		if (name)
+			snprintf(out, cap, "%s/%s", fs->wo.staging_dir, name);
+		else
+			snprintf(out, cap, "%s", fs->wo.staging_dir);
+		return 0;
+	}
+	if (!name)
+		return staging_default_dir(out, cap, fs->source, err);
+	while (n > 1 && fs->source[n - 1] == '/')
+		n--;
+	snprintf(src, sizeof(src), "%.*s/%s.lance", (int)n, fs->source, name);
+	return staging_default_dir(out, cap, src, err);
+}
+
+/* Open a dataset's writes; mds_mu held. */
+static int open_writes(struct lfs *fs, struct mds *d, struct lc_err *err)
+{
+	struct wr_opts o = fs->wo;
+	struct writes *w;
+	char dir[4200];
+	int rc;
+
+	if (atomic_load(&d->w))
+		return 0;
+	rc = staging_of(dir, sizeof(dir), fs, d, err);
+	if (rc)
+		return rc;
+	o.staging_dir = dir;
+	rc = wr_open(&w, fs->v, d->ds, fs->source, &o, on_moved, d, err);
+	if (!rc && fs->started && (rc = wr_start(w, err)))
+		wr_close(w);
+	if (!rc)
+		atomic_store(&d->w, w);
+	return rc;
+}
+
+/* The writes of a dataset, opened at its first change. */
+static int ensure_w(struct lfs *fs, struct mds *d, struct writes **out,
+		    struct lc_err *err)
+{
+	int rc = 0;
+
+	if (!d)
+		return EPERM;	/* a database root holds datasets only */
+	*out = atomic_load(&d->w);
+	if (*out)
+		return 0;
+	pthread_mutex_lock(&fs->mds_mu);
+	rc = open_writes(fs, d, err);
+	pthread_mutex_unlock(&fs->mds_mu);
+	*out = atomic_load(&d->w);
+	return rc;
 }
 
 /*
@@ -391,8 +535,9 @@ static void follow_row(struct lfs *fs, struct mnode *m)
 {
 	struct vnode root, cur;
 
+	(void)fs;
 	m->stale = true;
-	if (view_root(&root, fs->v, NULL))
+	if (view_ds_root(&root, m->vn.ds, 0, NULL))
 		return;
 	if (!view_row(&cur, &root, m->vn.row.number, NULL)) {
 		if (view_same_row(&cur, &m->vn) &&
@@ -416,23 +561,35 @@ static int mnode_of(struct lfs *fs, fuse_ino_t ino, struct mnode *m,
 
 	memset(m, 0, sizeof(*m));
 	if (ino != FUSE_ROOT_ID && (ino & LIVE_BIT) &&
-	    !((ino >> SLOT_SHIFT) & MAX_SLOTS)) {
+	    !((ino >> KIND_SHIFT) & 7)) {
+		uint64_t sub = (ino >> SUB_SHIFT) & 3;
 		enum staging_kind k;
+		struct writes *w;
 
 		m->live = true;
-		m->staged = (unsigned)(ino >> KIND_SHIFT) & 7;
-		if (!fs->w || (m->staged != SK_ROW && m->staged != SK_FILE))
+		m->d = mds_at(fs, (unsigned)(ino >> SLOT_SHIFT) & MAX_SLOTS);
+		if (!m->d)
 			return ESTALE;
-		if (m->staged == SK_ROW) {
+		if (sub == SUB_DSROOT) {
+			m->dsroot = true;
+			return view_ds_root(&m->vn, m->d->ds, 0, err);
+		}
+		if (!(w = mw(m)) || sub > SUB_FILE)
+			return ESTALE;
+		if (sub == SUB_ROW) {
+			m->staged = SK_ROW;
 			m->id = ino & ROW_MASK;
 		} else {
-			m->id = (ino >> 16) & UINT32_MAX;
+			m->staged = SK_FILE;
+			m->id = (ino >> 16) & FILE_ID_MAX;
 			m->fidx = (uint32_t)(ino & 0xffff);
 		}
-		return wr_row_kind(fs->w, m->id, &k);
+		return wr_row_kind(w, m->id, &k);
 	}
-	m->live = fs->w && (ino == FUSE_ROOT_ID || (ino & LIVE_BIT));
+	m->live = fs->writable && (ino == FUSE_ROOT_ID || (ino & LIVE_BIT));
 	rc = node_of(fs, ino & ~LIVE_BIT, &m->vn, err);
+	if (!rc && m->vn.ds)
+		m->d = mds_for(fs, m->vn.ds);
 	if (!rc && m->live && (m->vn.kind == VN_ROW || m->vn.kind == VN_FILE) &&
 	    !view_is_current(&m->vn))
 		follow_row(fs, m);
@@ -444,13 +601,15 @@ static int mnode_of(struct lfs *fs, fuse_ino_t ino, struct mnode *m,
 static uint64_t change_of(struct lfs *fs, const struct mnode *m,
 			  enum staging_kind *kind)
 {
+	struct writes *w = mw(m);
 	uint64_t v, frag, off, id;
 
-	if (!fs->w || !m->live ||
+	(void)fs;
+	if (!w || !m->live ||
 	    (m->vn.kind != VN_ROW && m->vn.kind != VN_FILE))
 		return 0;
 	view_row_where(&v, &frag, &off, &m->vn);
-	if (wr_find_change(fs->w, frag, off, &id, kind))
+	if (wr_find_change(w, frag, off, &id, kind))
 		return 0;
 	return id;
 }
@@ -466,7 +625,7 @@ static bool overlay_of(struct lfs *fs, const struct mnode *m, uint64_t *id,
 	    k != STAGING_UPDATE ||
 	    view_file_name(name, sizeof(name), &m->vn, NULL))
 		return false;
-	return !wr_file_find(fs->w, *id, name, fidx);
+	return !wr_file_find(mw(m), *id, name, fidx);
 }
 
 /* Control files change all the time; what a writable mount shows live
@@ -479,7 +638,8 @@ static double ttl_of(struct lfs *fs, const struct mnode *m)
 		return 1.0;
 	if (m->vn.kind == VN_CTL || m->vn.kind == VN_CTLFILE)
 		return 0.0;
-	return fs->w && m->live ? 1.0 : CACHE_TTL;
+	(void)fs;
+	return m->live ? 1.0 : CACHE_TTL;
 }
 
 static void stat_from(struct lfs *fs, struct stat *st, fuse_ino_t ino,
@@ -510,21 +670,21 @@ static int fill_stat(struct lfs *fs, struct stat *st, fuse_ino_t ino,
 	int rc;
 
 	if (m->staged == SK_ROW) {
-		rc = wr_row_stat(fs->w, m->id, &sb);
+		rc = wr_row_stat(mw(m), m->id, &sb);
 		if (rc)
 			return rc;
 		stat_from(fs, st, ino, &sb, true);
 		return 0;
 	}
 	if (m->staged == SK_FILE) {
-		rc = wr_file_stat(fs->w, m->id, m->fidx, &sb);
+		rc = wr_file_stat(mw(m), m->id, m->fidx, &sb);
 		if (rc)
 			return rc;
 		stat_from(fs, st, ino, &sb, false);
 		return 0;
 	}
 	if (m->live && overlay_of(fs, m, &id, &fidx) &&
-	    !wr_file_stat(fs->w, id, fidx, &sb)) {
+	    !wr_file_stat(mw(m), id, fidx, &sb)) {
 		stat_from(fs, st, ino, &sb, false);
 		return 0;
 	}
@@ -550,7 +710,7 @@ static int fill_stat(struct lfs *fs, struct stat *st, fuse_ino_t ino,
 	if (m->live)
 		st->st_mode |= 0200;
 	if (n->kind == VN_CTLFILE && n->file == VIEW_CTL_COMMIT)
-		st->st_mode = fs->w ? S_IFREG | 0200 : S_IFREG | 0;
+		st->st_mode = fs->writable ? S_IFREG | 0200 : S_IFREG | 0;
 	st->st_nlink = (nlink_t)a.nlink;
 	st->st_size = (off_t)a.size;
 	st->st_blksize = 4096;
@@ -571,11 +731,15 @@ static int mino_of(struct lfs *fs, const struct mnode *m, fuse_ino_t *out)
 	int rc;
 
 	if (m->staged == SK_ROW) {
-		*out = srow_ino(m->id);
+		*out = live_ino(m->d, SUB_ROW, m->id & ROW_MASK);
 		return 0;
 	}
 	if (m->staged == SK_FILE)
-		return sfile_ino(m->id, m->fidx, out);
+		return sfile_ino(m->d, m->id, m->fidx, out);
+	if (m->dsroot) {
+		*out = live_ino(m->d, SUB_DSROOT, 0);
+		return 0;
+	}
 	rc = ino_of(fs, &m->vn, out);
 	if (!rc && m->live)
 		*out |= LIVE_BIT;
@@ -585,7 +749,7 @@ static int mino_of(struct lfs *fs, const struct mnode *m, fuse_ino_t *out)
 static void mino_forget(struct lfs *fs, const struct mnode *m,
 			fuse_ino_t ino)
 {
-	if (!m->staged)
+	if (!m->staged && !m->dsroot)
 		slot_forget(fs, (unsigned)(ino >> SLOT_SHIFT) & MAX_SLOTS, 1);
 }
 
@@ -620,7 +784,8 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	 * page cache with no request at all. A writable mount needs its
 	 * opens and releases (they start and end writes), and wants
 	 * O_TRUNC with the open, not as a separate truncate. */
-	fs->no_open = !fs->w && (conn->capable & FUSE_CAP_NO_OPEN_SUPPORT);
+	fs->no_open = !fs->writable &&
+		      (conn->capable & FUSE_CAP_NO_OPEN_SUPPORT);
 	if (conn->capable & FUSE_CAP_READDIRPLUS)
 		conn->want |= FUSE_CAP_READDIRPLUS;
 	conn->want &= ~(unsigned)FUSE_CAP_READDIRPLUS_AUTO;
@@ -628,7 +793,7 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 		conn->want |= FUSE_CAP_PARALLEL_DIROPS;
 	if (conn->capable & FUSE_CAP_ASYNC_READ)
 		conn->want |= FUSE_CAP_ASYNC_READ;
-	if (fs->w && (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC))
+	if (fs->writable && (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC))
 		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
 	else
 		conn->want &= ~(unsigned)FUSE_CAP_ATOMIC_O_TRUNC;
@@ -644,6 +809,7 @@ static int live_row(struct lfs *fs, const struct mnode *root,
 	int rc;
 
 	memset(out, 0, sizeof(*out));
+	out->d = root->d;
 	rc = view_lookup(&out->vn, fs->v, &root->vn, name, err);
 	if (rc)
 		return rc;
@@ -655,31 +821,36 @@ static int live_row(struct lfs *fs, const struct mnode *root,
 	return 0;
 }
 
-/* A staged new row of the root by name: its folder, or its file. */
-static int staged_row(struct lfs *fs, const char *name, struct mnode *out)
+/* A staged new row of a root by name: its folder, or its file. */
+static int staged_row(const struct mnode *root, const char *name,
+		      struct mnode *out)
 {
+	struct writes *w = mw(root);
 	enum staging_kind k;
 
 	memset(out, 0, sizeof(*out));
 	out->live = true;
-	if (wr_find(fs->w, name, &out->id, &k))
+	out->d = root->d;
+	if (!w || wr_find(w, name, &out->id, &k))
 		return ENOENT;
 	if (k == STAGING_FOLDER) {
 		out->staged = SK_ROW;
 		return 0;
 	}
 	out->staged = SK_FILE;
-	return wr_file_find(fs->w, out->id, name, &out->fidx);
+	return wr_file_find(w, out->id, name, &out->fidx);
 }
 
 static bool writable_root(struct lfs *fs, const struct mnode *m)
 {
-	return fs->w && m->live && m->vn.kind == VN_ROOT;
+	(void)fs;
+	return m->live && m->vn.kind == VN_ROOT;
 }
 
 static bool writable_row(struct lfs *fs, const struct mnode *m)
 {
-	return fs->w && m->live && !m->stale && m->vn.kind == VN_ROW;
+	(void)fs;
+	return m->live && !m->stale && m->vn.kind == VN_ROW;
 }
 
 /* `name` in the folder `dir`. */
@@ -693,22 +864,32 @@ static int lookup_in(struct lfs *fs, const struct mnode *dir,
 	memset(out, 0, sizeof(*out));
 	if (dir->staged == SK_FILE)
 		return ENOTDIR;
+	out->d = dir->d;
 	if (dir->staged == SK_ROW) {
 		out->live = true;
 		out->staged = SK_FILE;
 		out->id = dir->id;
-		return wr_file_find(fs->w, dir->id, name, &out->fidx);
+		return wr_file_find(mw(dir), dir->id, name, &out->fidx);
+	}
+	if (dir->live && dir->vn.kind == VN_DBROOT) {
+		/* a member's root: live, it follows the member's commits */
+		rc = view_lookup(&out->vn, fs->v, &dir->vn, name, err);
+		if (!rc && out->vn.kind == VN_ROOT) {
+			out->d = mds_for(fs, out->vn.ds);
+			out->live = out->dsroot = out->d != NULL;
+		}
+		return rc;
 	}
 	if (writable_root(fs, dir)) {
 		rc = live_row(fs, dir, name, out, err);
 		if (rc == ENOENT)
-			rc = staged_row(fs, name, out);
+			rc = staged_row(dir, name, out);
 		return rc;
 	}
 	if (writable_row(fs, dir) && (u = change_of(fs, dir, &k))) {
-		if (k == STAGING_DELETE || wr_is_removed(fs->w, u, name))
+		if (k == STAGING_DELETE || wr_is_removed(mw(dir), u, name))
 			return ENOENT;
-		if (!wr_file_find(fs->w, u, name, &out->fidx)) {
+		if (!wr_file_find(mw(dir), u, name, &out->fidx)) {
 			out->live = true;
 			out->staged = SK_FILE;
 			out->id = u;
@@ -807,7 +988,7 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino,
 
 	atomic_fetch_add(&fs->requests, 1);
 	/* what a writable mount shows live changes under the kernel */
-	if (!fs->w || (ino != FUSE_ROOT_ID && !(ino & LIVE_BIT))) {
+	if (!fs->writable || (ino != FUSE_ROOT_ID && !(ino & LIVE_BIT))) {
 		fi->cache_readdir = 1;
 		fi->keep_cache = 1;
 	}
@@ -821,6 +1002,8 @@ struct dir_fill {
 	size_t size, used;
 	bool plus;
 	bool live;		/* entries of a live folder */
+	struct mds *md;		/* the listed folder's dataset */
+	struct writes *w;	/* its writes, or NULL */
 	uint64_t change;	/* the listed row's staged update, or 0 */
 	int rc;
 	struct lc_err *err;
@@ -893,16 +1076,21 @@ static int dir_fill_cb(void *ctx, uint64_t index, const char *name,
 	enum staging_kind k;
 
 	m.vn = *node;	/* borrowed: never reset here */
+	m.d = d->md;
 	m.live = d->live && (node->kind == VN_ROW || node->kind == VN_FILE);
+	if (d->live && node->kind == VN_ROOT) {	/* a database member */
+		m.d = mds_for(d->fs, node->ds);
+		m.live = m.dsroot = m.d != NULL;
+	}
 	if (m.live && node->kind == VN_ROW && change_of(d->fs, &m, &k) &&
 	    k == STAGING_DELETE)
 		return 0;	/* rm -r, not committed yet */
 	if (d->change && node->kind == VN_FILE) {
 		uint32_t fidx;
 
-		if (wr_is_removed(d->fs->w, d->change, name))
+		if (wr_is_removed(d->w, d->change, name))
 			return 0;
-		if (!wr_file_find(d->fs->w, d->change, name, &fidx)) {
+		if (!wr_file_find(d->w, d->change, name, &fidx)) {
 			m.vn.kind = VN_NONE;
 			m.staged = SK_FILE;
 			m.id = d->change;
@@ -921,10 +1109,11 @@ static int staged_row_cb(void *ctx, uint64_t pos, uint64_t id,
 	struct mnode m = { 0 };
 
 	m.live = true;
+	m.d = d->md;
 	m.id = id;
 	m.staged = kind == STAGING_FOLDER ? SK_ROW : SK_FILE;
 	if (m.staged == SK_FILE &&
-	    wr_file_find(d->fs->w, id, name, &m.fidx))
+	    wr_file_find(d->w, id, name, &m.fidx))
 		return 0;
 	/* a committed row of the same name (not being deleted) hides it
 	 * until it commits */
@@ -933,7 +1122,8 @@ static int staged_row_cb(void *ctx, uint64_t pos, uint64_t id,
 		int hidden = 0;
 
 		root.live = true;
-		if (!view_root(&root.vn, d->fs->v, NULL)) {
+		root.d = d->md;
+		if (!view_ds_root(&root.vn, d->md->ds, 0, NULL)) {
 			if (!live_row(d->fs, &root, name, &other, NULL)) {
 				hidden = 1;
 				mnode_reset(&other);
@@ -969,6 +1159,7 @@ static int staged_file_cb(void *ctx, uint64_t pos, uint32_t fidx,
 		}
 	}
 	m.live = true;
+	m.d = f->d->md;
 	m.staged = SK_FILE;
 	m.id = f->d->change;
 	m.fidx = fidx;
@@ -980,8 +1171,8 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 {
 	struct lfs *fs = fuse_req_userdata(req);
 	struct lc_err err = { 0 };
-	struct dir_fill d = { fs, req, NULL, size, 0, plus, false, 0, 0,
-			      &err };
+	struct dir_fill d = { fs, req, NULL, size, 0, plus, false, NULL, NULL,
+			      0, 0, &err };
 	uint64_t start = (uint64_t)off;
 	struct mnode n;
 	int rc;
@@ -994,11 +1185,13 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	}
 	rc = mnode_of(fs, ino, &n, &err);
 	d.live = n.live;
+	d.md = n.d;
+	d.w = mw(&n);
 	if (!rc && n.staged == SK_ROW) {
 		struct file_fill f = { &d, NULL };
 
 		d.change = n.id;
-		rc = wr_list_files(fs->w, n.id, start >= STAGED_OFF ?
+		rc = wr_list_files(d.w, n.id, start >= STAGED_OFF ?
 				   start - STAGED_OFF : 0, staged_file_cb,
 				   &f);
 	} else if (!rc && n.staged) {
@@ -1014,12 +1207,12 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		if (!rc && d.change) {
 			struct file_fill f = { &d, &n };
 
-			rc = wr_list_files(fs->w, d.change,
+			rc = wr_list_files(d.w, d.change,
 					   start >= STAGED_OFF ?
 					   start - STAGED_OFF : 0,
 					   staged_file_cb, &f);
-		} else if (!rc && writable_root(fs, &n)) {
-			rc = wr_list_rows(fs->w, start >= STAGED_OFF ?
+		} else if (!rc && writable_root(fs, &n) && d.w) {
+			rc = wr_list_rows(d.w, start >= STAGED_OFF ?
 					  start - STAGED_OFF : 0,
 					  staged_row_cb, &d);
 		}
@@ -1075,6 +1268,7 @@ struct open_file {
 
 struct staged_fh {
 	enum fh_type type;
+	struct writes *w;
 	uint64_t id;
 	uint32_t fidx;
 	int fd;
@@ -1102,14 +1296,15 @@ static void open_file_put(struct open_file *of)
 	free(of);
 }
 
-static int staged_fh_new(struct fuse_file_info *fi, uint64_t id,
-			 uint32_t fidx, int fd, bool writer)
+static int staged_fh_new(struct fuse_file_info *fi, struct writes *w,
+			 uint64_t id, uint32_t fidx, int fd, bool writer)
 {
 	struct staged_fh *h = calloc(1, sizeof(*h));
 
 	if (!h)
 		return ENOMEM;
 	h->type = FH_STAGED;
+	h->w = w;
 	h->id = id;
 	h->fidx = fidx;
 	h->fd = fd;
@@ -1133,6 +1328,7 @@ static int open_committed_for_write(struct lfs *fs, const struct mnode *m,
 				    struct fuse_file_info *fi,
 				    struct lc_err *err)
 {
+	struct writes *w;
 	char name[1300];
 	struct lc_buf seed;
 	uint64_t u;
@@ -1142,19 +1338,21 @@ static int open_committed_for_write(struct lfs *fs, const struct mnode *m,
 
 	rc = view_file_name(name, sizeof(name), &m->vn, err);
 	if (!rc)
-		rc = wr_change_row(fs->w, &m->vn, &u, err);
+		rc = ensure_w(fs, m->d, &w, err);
+	if (!rc)
+		rc = wr_change_row(w, &m->vn, &u, err);
 	if (rc)
 		return rc;
-	have = !wr_file_find(fs->w, u, name, &fidx);
+	have = !wr_file_find(w, u, name, &fidx);
 	lc_buf_init(&seed, 0);
 	if (!have && !(fi->flags & O_TRUNC) &&
 	    (rc = read_committed(fs, &m->vn, &seed, err)))
 		return rc;
-	rc = wr_file_open(fs->w, u, name, fi->flags, !have, &seed, &fidx, &fd,
+	rc = wr_file_open(w, u, name, fi->flags, !have, &seed, &fidx, &fd,
 			  err);
 	lc_buf_reset(&seed);
-	if (!rc && (rc = staged_fh_new(fi, u, fidx, fd, true)))
-		wr_file_closed(fs->w, u, fidx, fd, true);
+	if (!rc && (rc = staged_fh_new(fi, w, u, fidx, fd, true)))
+		wr_file_closed(w, u, fidx, fd, true);
 	return rc;
 }
 
@@ -1215,21 +1413,22 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	if (rc)
 		goto out;
 	if (m.staged == SK_FILE) {
+		struct writes *w = mw(&m);
 		char name[300];
 
-		rc = wr_file_name(fs->w, m.id, m.fidx, name, sizeof(name));
+		rc = wr_file_name(w, m.id, m.fidx, name, sizeof(name));
 		if (!rc)
-			rc = wr_file_open(fs->w, m.id, name, fi->flags, false,
+			rc = wr_file_open(w, m.id, name, fi->flags, false,
 					  NULL, &fidx, &fd, &err);
-		if (!rc && (rc = staged_fh_new(fi, m.id, fidx, fd, writer)))
-			wr_file_closed(fs->w, m.id, fidx, fd, writer);
+		if (!rc && (rc = staged_fh_new(fi, w, m.id, fidx, fd, writer)))
+			wr_file_closed(w, m.id, fidx, fd, writer);
 	} else if (m.staged) {
 		rc = EISDIR;
 	} else if (m.vn.kind == VN_CTLFILE && m.vn.file == VIEW_CTL_COMMIT) {
 		enum fh_type *h;
 
-		if (!fs->w || !writer) {
-			rc = fs->w ? EACCES : EROFS;
+		if (!fs->writable || !writer) {
+			rc = fs->writable ? EACCES : EROFS;
 		} else if (!(h = calloc(1, sizeof(*h)))) {
 			rc = ENOMEM;
 		} else {
@@ -1243,14 +1442,15 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		     m.stale ? ESTALE :
 			       open_committed_for_write(fs, &m, fi, &err);
 	} else if (m.live && overlay_of(fs, &m, &id, &fidx)) {
+		struct writes *w = mw(&m);
 		char name[300];
 
-		rc = wr_file_name(fs->w, id, fidx, name, sizeof(name));
+		rc = wr_file_name(w, id, fidx, name, sizeof(name));
 		if (!rc)
-			rc = wr_file_open(fs->w, id, name, O_RDONLY, false,
+			rc = wr_file_open(w, id, name, O_RDONLY, false,
 					  NULL, &fidx, &fd, &err);
-		if (!rc && (rc = staged_fh_new(fi, id, fidx, fd, false)))
-			wr_file_closed(fs->w, id, fidx, fd, false);
+		if (!rc && (rc = staged_fh_new(fi, w, id, fidx, fd, false)))
+			wr_file_closed(w, id, fidx, fd, false);
 	} else {
 		rc = open_view(fs, &m, fi, &err);
 	}
@@ -1270,6 +1470,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct fuse_entry_param e;
 	struct lc_err err = { 0 };
 	struct mnode dir, n = { 0 };
+	struct writes *w = NULL;
 	int fd = -1, rc;
 
 	(void)mode;
@@ -1279,10 +1480,13 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		goto out;
 	n.live = true;
 	n.staged = SK_FILE;
-	if (!fs->w || !dir.live) {
+	n.d = dir.d;
+	if (!dir.live) {
 		rc = EROFS;
 	} else if (dir.stale) {
 		rc = ESTALE;
+	} else if ((rc = ensure_w(fs, dir.d, &w, &err))) {
+		/* a database root holds datasets only */
 	} else if (writable_root(fs, &dir)) {
 		struct mnode other;
 
@@ -1291,27 +1495,27 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		if (!rc)
 			rc = EEXIST;
 		else if (rc == ENOENT)
-			rc = wr_create_root_file(fs->w, name, &n.id, &n.fidx,
+			rc = wr_create_root_file(w, name, &n.id, &n.fidx,
 						 &fd, &err);
 	} else if (dir.staged == SK_ROW) {
 		n.id = dir.id;
-		rc = wr_file_open(fs->w, dir.id, name, fi->flags | O_CREAT,
+		rc = wr_file_open(w, dir.id, name, fi->flags | O_CREAT,
 				  true, NULL, &n.fidx, &fd, &err);
 	} else if (writable_row(fs, &dir)) {
-		rc = wr_change_row(fs->w, &dir.vn, &n.id, &err);
+		rc = wr_change_row(w, &dir.vn, &n.id, &err);
 		if (!rc)
-			rc = wr_file_open(fs->w, n.id, name,
+			rc = wr_file_open(w, n.id, name,
 					  fi->flags | O_CREAT, true, NULL,
 					  &n.fidx, &fd, &err);
 	} else {
 		rc = dir.staged ? ENOTDIR : EPERM;
 	}
-	if (!rc && (rc = staged_fh_new(fi, n.id, n.fidx, fd, true)))
-		wr_file_closed(fs->w, n.id, n.fidx, fd, true);
+	if (!rc && (rc = staged_fh_new(fi, w, n.id, n.fidx, fd, true)))
+		wr_file_closed(w, n.id, n.fidx, fd, true);
 	if (!rc && (rc = entry_of(fs, &n, &e, &err))) {
 		struct staged_fh *h = (struct staged_fh *)(uintptr_t)fi->fh;
 
-		wr_file_closed(fs->w, h->id, h->fidx, h->fd, true);
+		wr_file_closed(w, h->id, h->fidx, h->fd, true);
 		free(h);
 	}
 out:
@@ -1436,11 +1640,11 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 }
 
 /* Commit now; the errno a writer of .lancefs/commit or fsync sees. */
-static int commit_now(struct lfs *fs, uint64_t force)
+static int commit_now(struct lfs *fs, struct writes *w, uint64_t force)
 {
 	struct lc_err err = { 0 };
 	uint64_t v;
-	int rc = wr_commit(fs->w, force, &v, &err);
+	int rc = wr_commit(w, force, &v, &err);
 
 	if (rc && err.kind != LC_EK_USAGE)
 		log_err(fs, "commit", &err);
@@ -1460,6 +1664,22 @@ static int commit_now(struct lfs *fs, uint64_t force)
 	}
 }
 
+/* Commit every dataset's ready rows; the first error. */
+static int commit_all(struct lfs *fs)
+{
+	unsigned n = atomic_load(&fs->n_mds);
+	int rc = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		struct writes *w = atomic_load(&fs->mds[i]->w);
+		int r = w ? commit_now(fs, w, 0) : 0;
+
+		if (!rc)
+			rc = r;
+	}
+	return rc;
+}
+
 static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 		     size_t size, off_t off, struct fuse_file_info *fi)
 {
@@ -1473,7 +1693,7 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 	switch (fh_type(fi)) {
 	case FH_STAGED:
 		if (atomic_exchange(&h->flushed, false))
-			wr_file_flushed(fs->w, h->id, h->fidx, h->fd, false);
+			wr_file_flushed(h->w, h->id, h->fidx, h->fd, false);
 		n = pwrite(h->fd, buf, size, off);
 		if (n < 0)
 			fuse_reply_err(req, errno);
@@ -1481,7 +1701,7 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 			fuse_reply_write(req, (size_t)n);
 		return;
 	case FH_COMMIT:
-		rc = commit_now(fs, 0);
+		rc = commit_all(fs);
 		if (rc)
 			fuse_reply_err(req, rc);
 		else
@@ -1501,20 +1721,18 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 static void op_flush(fuse_req_t req, fuse_ino_t ino,
 		     struct fuse_file_info *fi)
 {
-	struct lfs *fs = fuse_req_userdata(req);
 	struct staged_fh *h = (struct staged_fh *)(uintptr_t)fi->fh;
 
 	(void)ino;
 	if (fh_type(fi) == FH_STAGED && h->writer &&
 	    !atomic_exchange(&h->flushed, true))
-		wr_file_flushed(fs->w, h->id, h->fidx, h->fd, true);
+		wr_file_flushed(h->w, h->id, h->fidx, h->fd, true);
 	fuse_reply_err(req, 0);
 }
 
 static void op_release(fuse_req_t req, fuse_ino_t ino,
 		       struct fuse_file_info *fi)
 {
-	struct lfs *fs = fuse_req_userdata(req);
 	struct open_file *of = (struct open_file *)(uintptr_t)fi->fh;
 
 	(void)ino;
@@ -1522,7 +1740,7 @@ static void op_release(fuse_req_t req, fuse_ino_t ino,
 	case FH_STAGED: {
 		struct staged_fh *h = (struct staged_fh *)(uintptr_t)fi->fh;
 
-		wr_file_closed(fs->w, h->id, h->fidx, h->fd, h->writer);
+		wr_file_closed(h->w, h->id, h->fidx, h->fd, h->writer);
 		free(h);
 		break;
 	}
@@ -1545,6 +1763,7 @@ static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 {
 	struct lfs *fs = fuse_req_userdata(req);
 	struct lc_err err = { 0 };
+	struct writes *w = NULL;
 	struct mnode m;
 	uint64_t force = 0;
 	int rc = 0;
@@ -1552,18 +1771,22 @@ static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 	(void)datasync;
 	atomic_fetch_add(&fs->requests, 1);
 	if (fi && fh_type(fi) == FH_STAGED) {
+		w = ((struct staged_fh *)(uintptr_t)fi->fh)->w;
 		force = ((struct staged_fh *)(uintptr_t)fi->fh)->id;
 	} else if (!mnode_of(fs, ino, &m, &err)) {
+		w = mw(&m);
 		if (m.staged)
 			force = m.id;
 		else if (!m.live)
 			force = UINT64_MAX;	/* nothing to commit */
+		else if (!m.d)
+			rc = commit_all(fs);	/* a database root */
 		mnode_reset(&m);
 	} else {
 		force = UINT64_MAX;
 	}
-	if (fs->w && force != UINT64_MAX)
-		rc = commit_now(fs, force);
+	if (w && force != UINT64_MAX)
+		rc = commit_now(fs, w, force);
 	fuse_reply_err(req, rc);
 }
 
@@ -1589,7 +1812,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	rc = mnode_of(fs, ino, &m, &err);
 	if (rc)
 		goto out;
-	if (!m.live || !fs->w) {
+	if (!m.live) {
 		rc = EROFS;
 		goto out;
 	}
@@ -1599,10 +1822,10 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	}
 	if (to_set & FUSE_SET_ATTR_SIZE) {
 		if (m.staged == SK_FILE) {
-			rc = wr_file_name(fs->w, m.id, m.fidx, name,
+			rc = wr_file_name(mw(&m), m.id, m.fidx, name,
 					  sizeof(name));
 			if (!rc)
-				rc = wr_file_truncate(fs->w, m.id, name,
+				rc = wr_file_truncate(mw(&m), m.id, name,
 						      (uint64_t)attr->st_size,
 						      &err);
 		} else if (m.vn.kind == VN_FILE) {
@@ -1617,7 +1840,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 
 				if (ftruncate(h->fd, attr->st_size) < 0)
 					rc = errno;
-				wr_file_closed(fs->w, h->id, h->fidx, h->fd,
+				wr_file_closed(h->w, h->id, h->fidx, h->fd,
 					       true);
 				free(h);
 			}
@@ -1625,7 +1848,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 			rc = EISDIR;
 		}
 	} else if (m.staged) {
-		wr_touch(fs->w, m.id);	/* cp -p, touch: times and modes
+		wr_touch(mw(&m), m.id);	/* cp -p, touch: times and modes
 					 * are not stored */
 	}
 	if (rc)
@@ -1649,6 +1872,7 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct fuse_entry_param e;
 	struct lc_err err = { 0 };
 	struct mnode dir, n = { 0 };
+	struct writes *w;
 	int rc;
 
 	(void)mode;
@@ -1656,8 +1880,19 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 	rc = mnode_of(fs, parent, &dir, &err);
 	if (rc)
 		goto out;
-	if (!fs->w || !dir.live) {
+	n.live = true;
+	if (!dir.live) {
 		rc = EROFS;
+	} else if (dir.vn.kind == VN_DBROOT) {
+		struct view_ds *ds;
+
+		/* a new dataset, made by its first commit */
+		rc = view_db_mkdir(&ds, fs->v, name, &err);
+		if (!rc && !(n.d = mds_for(fs, ds)))
+			rc = ENFILE;
+		if (!rc)
+			rc = view_ds_root(&n.vn, ds, 0, &err);
+		n.dsroot = true;
 	} else if (!writable_root(fs, &dir)) {
 		rc = EPERM;	/* row folders hold files only */
 	} else {
@@ -1667,14 +1902,15 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 		mnode_reset(&other);
 		if (!rc)
 			rc = EEXIST;
-		else if (rc == ENOENT)
-			rc = wr_mkdir(fs->w, name, &n.id, &err);
+		else if (rc == ENOENT && !(rc = ensure_w(fs, dir.d, &w, &err)))
+			rc = wr_mkdir(w, name, &n.id, &err);
+		n.d = dir.d;
+		n.staged = SK_ROW;
 	}
-	n.live = true;
-	n.staged = SK_ROW;
 	if (!rc)
 		rc = entry_of(fs, &n, &e, &err);
 out:
+	mnode_reset(&n);
 	mnode_reset(&dir);
 	if (rc)
 		fuse_reply_err(req, reply_errno(fs, name, rc, &err));
@@ -1687,13 +1923,14 @@ static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct lfs *fs = fuse_req_userdata(req);
 	struct lc_err err = { 0 };
 	struct mnode dir, n;
+	struct writes *w = NULL;
 	int rc;
 
 	atomic_fetch_add(&fs->requests, 1);
 	rc = mnode_of(fs, parent, &dir, &err);
 	if (rc)
 		goto out;
-	if (!fs->w || !dir.live) {
+	if (!dir.live) {
 		rc = EROFS;
 		goto out;
 	}
@@ -1704,22 +1941,25 @@ static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	rc = lookup_in(fs, &dir, name, &n, &err);
 	if (rc)
 		goto out;
-	if (writable_root(fs, &dir)) {
-		rc = n.staged == SK_FILE ? wr_remove_row(fs->w, n.id, &err) :
+	if (!dir.d) {
+		rc = EPERM;	/* a database member */
+	} else if (writable_root(fs, &dir)) {
+		rc = n.staged == SK_FILE ? wr_remove_row(mw(&dir), n.id, &err) :
 					   EISDIR;
 	} else if (dir.staged == SK_ROW) {
-		rc = wr_file_unlink(fs->w, dir.id, name, false, &err);
-	} else if (writable_row(fs, &dir)) {
+		rc = wr_file_unlink(mw(&dir), dir.id, name, false, &err);
+	} else if (writable_row(fs, &dir) &&
+		   !(rc = ensure_w(fs, dir.d, &w, &err))) {
 		uint64_t u;
 		struct vnode c;
 		bool committed = !view_lookup(&c, fs->v, &dir.vn, name, NULL);
 
 		if (committed)
 			vnode_reset(&c);
-		rc = wr_change_row(fs->w, &dir.vn, &u, &err);
+		rc = wr_change_row(w, &dir.vn, &u, &err);
 		if (!rc)
-			rc = wr_file_unlink(fs->w, u, name, committed, &err);
-	} else {
+			rc = wr_file_unlink(w, u, name, committed, &err);
+	} else if (!rc) {
 		rc = EPERM;
 	}
 	mnode_reset(&n);
@@ -1730,6 +1970,7 @@ out:
 
 struct count {
 	struct lfs *fs;
+	struct writes *w;
 	const struct mnode *row;
 	uint64_t change;
 	uint64_t n;
@@ -1742,7 +1983,7 @@ static int count_cb(void *ctx, uint64_t index, const char *name,
 
 	(void)index;
 	(void)node;
-	if (!c->change || !wr_is_removed(c->fs->w, c->change, name))
+	if (!c->change || !wr_is_removed(c->w, c->change, name))
 		c->n++;
 	return 0;
 }
@@ -1768,11 +2009,11 @@ static int row_files(struct lfs *fs, const struct mnode *row, uint64_t *n,
 		     struct lc_err *err)
 {
 	enum staging_kind k;
-	struct count c = { fs, row, change_of(fs, row, &k), 0 };
+	struct count c = { fs, mw(row), row, change_of(fs, row, &k), 0 };
 	int rc = view_readdir(fs->v, &row->vn, 0, count_cb, &c, err);
 
 	if (!rc && c.change)
-		rc = wr_list_files(fs->w, c.change, 0, count_staged_cb, &c);
+		rc = wr_list_files(c.w, c.change, 0, count_staged_cb, &c);
 	*n = c.n;
 	return rc;
 }
@@ -1782,6 +2023,7 @@ static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct lfs *fs = fuse_req_userdata(req);
 	struct lc_err err = { 0 };
 	struct mnode dir, n = { 0 };
+	struct writes *w;
 	uint64_t files;
 	int rc;
 
@@ -1789,7 +2031,7 @@ static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	rc = mnode_of(fs, parent, &dir, &err);
 	if (rc)
 		goto out;
-	if (!fs->w || !dir.live) {
+	if (!dir.live) {
 		rc = EROFS;
 		goto out;
 	}
@@ -1802,13 +2044,14 @@ static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	if (rc)
 		goto out;
 	if (n.staged == SK_ROW)
-		rc = wr_remove_row(fs->w, n.id, &err);
+		rc = wr_remove_row(mw(&n), n.id, &err);
 	else if (n.staged)
 		rc = ENOTDIR;
 	else if (n.vn.kind != VN_ROW)
 		rc = EPERM;
-	else if (!(rc = row_files(fs, &n, &files, &err)))
-		rc = files ? ENOTEMPTY : wr_delete_row(fs->w, &n.vn, &err);
+	else if (!(rc = row_files(fs, &n, &files, &err)) &&
+		 !(rc = files ? ENOTEMPTY : ensure_w(fs, n.d, &w, &err)))
+		rc = wr_delete_row(w, &n.vn, &err);
 out:
 	mnode_reset(&n);
 	mnode_reset(&dir);
@@ -1817,16 +2060,20 @@ out:
 
 /* The staged row that files of `dir` go to (an update for a committed
  * row, made if needed). */
-static int files_row(struct lfs *fs, const struct mnode *dir, uint64_t *id,
-		     struct lc_err *err)
+static int files_row(struct lfs *fs, const struct mnode *dir,
+		     struct writes **w, uint64_t *id, struct lc_err *err)
 {
+	int rc;
+
 	if (dir->staged == SK_ROW) {
+		*w = mw(dir);
 		*id = dir->id;
 		return 0;
 	}
-	if (writable_row(fs, dir))
-		return wr_change_row(fs->w, &dir->vn, id, err);
-	return dir->staged ? ENOTDIR : EPERM;
+	if (!writable_row(fs, dir))
+		return dir->staged ? ENOTDIR : EPERM;
+	rc = ensure_w(fs, dir->d, w, err);
+	return rc ? rc : wr_change_row(*w, &dir->vn, id, err);
 }
 
 static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
@@ -1836,6 +2083,7 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct lfs *fs = fuse_req_userdata(req);
 	struct lc_err err = { 0 };
 	struct mnode from = { 0 }, to = { 0 }, src = { 0 }, dst = { 0 };
+	struct writes *w;
 	uint64_t a, b;
 	int rc;
 
@@ -1845,8 +2093,12 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		rc = mnode_of(fs, newparent, &to, &err);
 	if (rc)
 		goto out;
-	if (!fs->w || !from.live || !to.live) {
+	if (!from.live || !to.live) {
 		rc = EROFS;
+		goto out;
+	}
+	if (from.d != to.d) {
+		rc = EXDEV;	/* another dataset of a database */
 		goto out;
 	}
 	if (from.stale || to.stale) {
@@ -1874,16 +2126,16 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		else if (dst.staged || dst.vn.kind != VN_NONE)
 			rc = EEXIST;
 		else
-			rc = wr_rename_row(fs->w, src.id, newname, &err);
+			rc = wr_rename_row(mw(&src), src.id, newname, &err);
 		goto out;
 	}
-	rc = files_row(fs, &from, &a, &err);
+	rc = files_row(fs, &from, &w, &a, &err);
 	if (!rc)
-		rc = files_row(fs, &to, &b, &err);
+		rc = files_row(fs, &to, &w, &b, &err);
 	if (rc)
 		goto out;
 	if (src.staged == SK_FILE) {
-		rc = wr_file_rename(fs->w, a, name, b, newname, &err);
+		rc = wr_file_rename(w, a, name, b, newname, &err);
 	} else if (src.vn.kind == VN_FILE) {
 		/* a committed file moves: copied to the new name, removed
 		 * from the old one */
@@ -1893,13 +2145,13 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 
 		rc = read_committed(fs, &src.vn, &data, &err);
 		if (!rc)
-			rc = wr_file_open(fs->w, b, newname,
+			rc = wr_file_open(w, b, newname,
 					  O_WRONLY | O_TRUNC, true, &data,
 					  &fidx, &fd, &err);
 		lc_buf_reset(&data);
 		if (!rc) {
-			wr_file_closed(fs->w, b, fidx, fd, true);
-			rc = wr_file_unlink(fs->w, a, name, true, &err);
+			wr_file_closed(w, b, fidx, fd, true);
+			rc = wr_file_unlink(w, a, name, true, &err);
 		}
 	} else {
 		rc = EPERM;
@@ -1935,15 +2187,18 @@ static void op_statfs(fuse_req_t req, fuse_ino_t ino)
 	sv.f_blocks = (bytes + 4095) / 4096;
 	sv.f_files = rows;
 	sv.f_namemax = 255;
-	if (fs->w) {	/* room for staging: the staging disk's */
+	for (unsigned i = 0; i < atomic_load(&fs->n_mds); i++) {
+		struct writes *w = atomic_load(&fs->mds[i]->w);
 		struct statvfs st;
 
-		if (wr_statvfs(fs->w, &st) == 0) {
+		/* room for staging: the staging disk's */
+		if (w && wr_statvfs(w, &st) == 0) {
 			sv.f_bavail = st.f_bavail * st.f_frsize / 4096;
 			sv.f_bfree = sv.f_bavail;
 			sv.f_blocks += sv.f_bavail;
 			sv.f_ffree = st.f_favail;
 			sv.f_favail = st.f_favail;
+			break;
 		}
 	}
 	vnode_reset(&root);
@@ -1979,6 +2234,7 @@ static const struct fuse_lowlevel_ops lfs_ops = {
 
 struct diff_ctx {
 	struct lfs *fs;
+	fuse_ino_t parent;		/* the folder the rows are in */
 	const struct vnode *other;	/* the root to look names up in */
 	bool check_same;		/* also invalidate moved rows */
 };
@@ -2000,22 +2256,24 @@ static int diff_cb(void *ctx, uint64_t index, const char *name,
 		vnode_reset(&other);
 	}
 	if (stale)
-		fuse_lowlevel_notify_inval_entry(d->fs->se, FUSE_ROOT_ID, name,
+		fuse_lowlevel_notify_inval_entry(d->fs->se, d->parent, name,
 						 strlen(name));
 	return 0;
 }
 
-/* The root moved on from `old`: drop the kernel's entries that changed. */
-static void invalidate_moved(struct lfs *fs, const struct vnode *old)
+/* A dataset's root (listed in `parent`) moved on from `old`: drop the
+ * kernel's entries that changed. */
+static void invalidate_moved(struct lfs *fs, fuse_ino_t parent,
+			     const struct vnode *old)
 {
 	struct lc_err err = { 0 };
 	struct vnode cur;
 
 	atomic_fetch_add(&fs->refreshes, 1);
-	if (!view_root(&cur, fs->v, &err)) {
+	if (!view_ds_root(&cur, old->ds, 0, &err)) {
 		/* rows gone or moved, then rows new (cached as misses) */
-		struct diff_ctx gone = { fs, &cur, true };
-		struct diff_ctx added = { fs, old, false };
+		struct diff_ctx gone = { fs, parent, &cur, true };
+		struct diff_ctx added = { fs, parent, old, false };
 
 		if (view_readdir(fs->v, old, 0, diff_cb, &gone, &err) ||
 		    view_readdir(fs->v, &cur, 0, diff_cb, &added, &err))
@@ -2023,7 +2281,7 @@ static void invalidate_moved(struct lfs *fs, const struct vnode *old)
 		vnode_reset(&cur);
 	}
 	/* the root listing and its attributes */
-	fuse_lowlevel_notify_inval_inode(fs->se, FUSE_ROOT_ID, 0, 0);
+	fuse_lowlevel_notify_inval_inode(fs->se, parent, 0, 0);
 }
 
 /* From the writes thread: a commit (ours or, with refresh=, another
@@ -2031,14 +2289,16 @@ static void invalidate_moved(struct lfs *fs, const struct vnode *old)
 static void on_moved(void *ctx, const struct vnode *old_root,
 		     char *const *gone, size_t n_gone)
 {
-	struct lfs *fs = ctx;
+	struct mds *d = ctx;
+	struct lfs *fs = d->fs;
+	fuse_ino_t parent = ds_root_ino(d);
 
 	if (!fs->se)
 		return;
 	for (size_t i = 0; i < n_gone; i++)
-		fuse_lowlevel_notify_inval_entry(fs->se, FUSE_ROOT_ID,
-						 gone[i], strlen(gone[i]));
-	invalidate_moved(fs, old_root);
+		fuse_lowlevel_notify_inval_entry(fs->se, parent, gone[i],
+						 strlen(gone[i]));
+	invalidate_moved(fs, parent, old_root);
 }
 
 static void refresh_once(struct lfs *fs)
@@ -2047,8 +2307,10 @@ static void refresh_once(struct lfs *fs)
 	struct vnode old;
 	bool changed;
 
-	if (fs->w) {
-		if (wr_follow(fs->w, &err))
+	struct writes *w = atomic_load(&fs->single->w);
+
+	if (w) {
+		if (wr_follow(w, &err))
 			log_err(fs, "refresh", &err);
 		return;
 	}
@@ -2058,7 +2320,7 @@ static void refresh_once(struct lfs *fs)
 	}
 	if (!changed)
 		return;
-	invalidate_moved(fs, &old);
+	invalidate_moved(fs, FUSE_ROOT_ID, &old);
 	vnode_reset(&old);
 }
 
@@ -2086,11 +2348,30 @@ static void *refresh_main(void *arg)
 static int status_fn(void *ctx, struct lc_buf *b, struct lc_err *err)
 {
 	struct lfs *fs = ctx;
+	unsigned n = atomic_load(&fs->n_mds), k = 0;
 	int rc = lc_buf_printf(b, err, ",\"pid\":%ld,\"writable\":%s",
-			       (long)getpid(), fs->w ? "true" : "false");
+			       (long)getpid(), fs->writable ? "true" : "false");
 
-	if (!rc && fs->w)
-		rc = wr_status(fs->w, b, err);
+	/* a dataset mount's "writes", or a database's, per member */
+	if (!rc && fs->single && atomic_load(&fs->single->w)) {
+		rc = lc_buf_append(b, ",", 1, err);
+		if (!rc)
+			rc = wr_status(atomic_load(&fs->single->w), "writes",
+				       b, err);
+	} else if (!rc && !fs->single && fs->writable) {
+		rc = lc_buf_append(b, ",\"writes\":{", 11, err);
+		for (unsigned i = 0; !rc && i < n; i++) {
+			struct writes *w = atomic_load(&fs->mds[i]->w);
+
+			if (w && k++)
+				rc = lc_buf_append(b, ",", 1, err);
+			if (w && !rc)
+				rc = wr_status(w, view_ds_name(fs->mds[i]->ds),
+					       b, err);
+		}
+		if (!rc)
+			rc = lc_buf_append(b, "}", 1, err);
+	}
 	if (rc)
 		return rc;
 	return lc_buf_printf(b, err, ",\"mount\":{\"requests\":%llu,"
@@ -2106,6 +2387,56 @@ static int status_fn(void *ctx, struct lc_buf *b, struct lc_err *err)
 }
 
 /* ------------------------------------------------------------ main */
+
+static int member_cb(void *ctx, uint64_t index, const char *name,
+		     const struct vnode *node)
+{
+	struct lfs *fs = ctx;
+	struct lc_err err = { 0 };
+	struct stat sb;
+	char dir[4200];
+	struct mds *d;
+	int rc = 0;
+
+	(void)index;
+	(void)name;
+	if (node->kind != VN_ROOT || !(d = mds_for(fs, node->ds)))
+		return 0;
+	/* rows a crash left staged are recovered and shown at once; other
+	 * members get their writes at their first change */
+	if (!staging_of(dir, sizeof(dir), fs, d, &err) &&
+	    stat(dir, &sb) == 0) {
+		pthread_mutex_lock(&fs->mds_mu);
+		rc = open_writes(fs, d, &err);
+		pthread_mutex_unlock(&fs->mds_mu);
+		if (rc)
+			fprintf(stderr, "lancefs: %s: %s\n", name, err.msg);
+	}
+	return rc;
+}
+
+/* A dataset mount's writes open now (recovery, and the errors a user
+ * should see before the mount succeeds); a database's members' when
+ * their staging holds rows. */
+static int open_mount_writes(struct lfs *fs, struct lc_err *err)
+{
+	int rc;
+
+	if (fs->single) {
+		pthread_mutex_lock(&fs->mds_mu);
+		rc = open_writes(fs, fs->single, err);
+		pthread_mutex_unlock(&fs->mds_mu);
+		return rc;
+	}
+	return view_readdir(fs->v, &fs->top, 0, member_cb, fs, err);
+}
+
+/* Commit what is ready in every dataset, and stop. */
+static void close_writes(struct lfs *fs)
+{
+	for (unsigned i = 0; i < atomic_load(&fs->n_mds); i++)
+		wr_close(atomic_exchange(&fs->mds[i]->w, NULL));
+}
 
 static const char mount_usage[] =
 	"usage: lancefs mount [-f] [-d] [-o OPT[,OPT...]] SOURCE MOUNTPOINT\n";
@@ -2260,6 +2591,7 @@ int lancefs_mount_main(int argc, char **argv)
 				 .wo = { .commit_delay = 2.0 } };
 	int opt, rc = 1;
 	const char *source, *mnt;
+	static char abs_source[4200];
 
 	lc_buf_init(&fo, 0);
 	optind = 1;
@@ -2283,11 +2615,26 @@ int lancefs_mount_main(int argc, char **argv)
 		goto usage;
 	source = argv[optind];
 	mnt = argv[optind + 1];
+	/* the daemon runs in /: a relative local path is made absolute */
+	if (!strstr(source, "://") && source[0] != '/') {
+		char cwd[4096];
+
+		if (!getcwd(cwd, sizeof(cwd)) ||
+		    (size_t)snprintf(abs_source, sizeof(abs_source), "%s/%s",
+				     cwd, source) >= sizeof(abs_source)) {
+			fprintf(stderr, "lancefs: %s: path too long\n", source);
+			rc = 1;
+			goto out;
+		}
+		source = abs_source;
+	}
 
 	fs = calloc(1, sizeof(*fs));
 	if (!fs)
 		goto out;
 	pthread_mutex_init(&fs->mu, NULL);
+	pthread_mutex_init(&fs->mds_mu, NULL);
+	atomic_init(&fs->n_mds, 0);
 	pthread_mutex_init(&fs->ctl_mu, NULL);
 	for (int i = 0; i < VIEW_CTL_COUNT; i++)
 		lc_buf_init(&fs->ctl[i].data, 0);
@@ -2307,14 +2654,17 @@ int lancefs_mount_main(int argc, char **argv)
 		goto out;
 	}
 	view_set_status_fn(fs->v, status_fn, fs);
-	if (vo.writable && fs->top.kind == VN_ROOT) {
-		mo.wo.ingest.name_column = vo.name_column;
-		if (wr_open(&fs->w, fs->v, source, &mo.wo, on_moved, fs,
-			    &err)) {
-			fprintf(stderr, "lancefs: %s\n", err.msg);
-			rc = err.kind == LC_EK_USAGE ? 1 : 2;
-			goto out;
-		}
+	fs->writable = vo.writable;
+	fs->source = source;
+	fs->wo = mo.wo;
+	fs->wo.ingest.name_column = vo.name_column;
+	if (fs->top.kind == VN_ROOT &&
+	    !(fs->single = mds_for(fs, view_single(fs->v))))
+		goto out;
+	if (vo.writable && open_mount_writes(fs, &err)) {
+		fprintf(stderr, "lancefs: %s\n", err.msg);
+		rc = err.kind == LC_EK_USAGE ? 1 : 2;
+		goto out;
 	}
 	if (fs->top.kind == VN_ROOT) {
 		/* a dataset root follows refresh: only remember the kind */
@@ -2323,7 +2673,7 @@ int lancefs_mount_main(int argc, char **argv)
 	}
 	if (fuse_opt_add_arg(&args, "lancefs") ||
 	    fuse_opt_add_arg(&args, "-o") ||
-	    fuse_opt_add_arg(&args, fs->w ? "default_permissions,"
+	    fuse_opt_add_arg(&args, fs->writable ? "default_permissions,"
 				 "subtype=lancefs" : "ro,default_permissions,"
 				 "subtype=lancefs") ||
 	    (fo.len && (fuse_opt_add_arg(&args, "-o") ||
@@ -2331,7 +2681,7 @@ int lancefs_mount_main(int argc, char **argv)
 	    (debug && fuse_opt_add_arg(&args, "-d")))
 		goto out;
 	{
-		char fsname[4200];
+		char fsname[4300];
 
 		snprintf(fsname, sizeof(fsname), "fsname=%s", source);
 		for (char *p = fsname; *p; p++)
@@ -2368,9 +2718,16 @@ int lancefs_mount_main(int argc, char **argv)
 		goto out_unmount;
 	}
 	/* threads die in fuse_daemonize's fork: start them after it */
-	if (fs->w && wr_start(fs->w, &err))
-		fprintf(stderr, "lancefs: %s: commits only at fsync and "
-			"unmount\n", err.msg);
+	pthread_mutex_lock(&fs->mds_mu);
+	fs->started = true;
+	for (unsigned i = 0; i < atomic_load(&fs->n_mds); i++) {
+		struct writes *w = atomic_load(&fs->mds[i]->w);
+
+		if (w && wr_start(w, &err))
+			fprintf(stderr, "lancefs: %s: commits only at fsync "
+				"and unmount\n", err.msg);
+	}
+	pthread_mutex_unlock(&fs->mds_mu);
 	if (fs->refresh && fs->top.kind != VN_DBROOT) {
 		if (pthread_create(&fs->refresher, NULL, refresh_main, fs))
 			fprintf(stderr, "lancefs: refresh disabled: cannot "
@@ -2400,8 +2757,7 @@ int lancefs_mount_main(int argc, char **argv)
 		struct fuse_session *se = fs->se;
 
 		fs->se = NULL;	/* no more notifications */
-		wr_close(fs->w);
-		fs->w = NULL;
+		close_writes(fs);
 		fs->se = se;
 	}
 out_unmount:
@@ -2410,13 +2766,16 @@ out_handlers:
 	fuse_remove_signal_handlers(fs->se);
 out:
 	if (fs) {
-		wr_close(fs->w);
+		close_writes(fs);
 		if (fs->se)
 			fuse_session_destroy(fs->se);
 		for (unsigned s = 1; s <= MAX_SLOTS; s++)
 			vnode_reset(&fs->slots[s].root);
 		vnode_reset(&fs->top);
 		view_free(fs->v);
+		for (unsigned i = 0; i < atomic_load(&fs->n_mds); i++)
+			free(fs->mds[i]);
+		pthread_mutex_destroy(&fs->mds_mu);
 		pthread_mutex_destroy(&fs->mu);
 		for (int i = 0; i < VIEW_CTL_COUNT; i++)
 			lc_buf_reset(&fs->ctl[i].data);

@@ -118,7 +118,8 @@ struct view {
 	struct ostore *st;
 	bool is_db;
 	struct view_ds *single;
-	struct view_ds **dbs;	/* sorted by name */
+	pthread_rwlock_t dbs_mu;	/* protects dbs, n_dbs (mkdir adds) */
+	struct view_ds **dbs;	/* sorted by name; members never go away */
 	size_t n_dbs;
 };
 
@@ -400,6 +401,8 @@ static int build_names(struct view_snap *s, const char *col,
 	uint64_t n = lance_snapshot_num_rows(s->ls), i = 0;
 	int rc = 0;
 
+	if (!f && !s->m->version)
+		return 0;	/* a new dataset: no rows, no schema yet */
 	if (!f || f->parent || (f->type.id != LANCE_T_UTF8 &&
 				(f->type.id < LANCE_T_INT8 ||
 				 f->type.id > LANCE_T_UINT64)))
@@ -781,6 +784,39 @@ static int has_versions_cb(void *ctx, const struct ostore_entry *e)
 	return 1;
 }
 
+/* A database member: a dataset, or (writable) an empty NAME.lance folder
+ * that a mkdir made and no commit filled yet; *out stays NULL for an
+ * empty folder of a read-only mount, which shows nothing there. */
+static int open_member(struct view_ds **out, struct view *v,
+		       const char *name, bool fresh, struct lc_err *err)
+{
+	char dir[4096];
+	struct ostore *sub;
+	bool has = false;
+	int rc;
+
+	*out = NULL;
+	snprintf(dir, sizeof(dir), "%s.lance", name);
+	rc = ostore_sub(&sub, v->st, dir, err);
+	if (rc)
+		return rc;
+	if (!fresh) {
+		rc = ostore_list(sub, "_versions", has_versions_cb, &has, err);
+		if (rc == 1)
+			rc = 0;
+		if (rc) {
+			ostore_free(sub);
+			return rc;
+		}
+		fresh = !has;
+		if (fresh && !v->opts.writable) {
+			ostore_free(sub);
+			return 0;
+		}
+	}
+	return ds_open(out, v, sub, name, fresh, err);
+}
+
 static int open_db(struct view *v, struct lc_err *err)
 {
 	struct db_scan d = { 0 };
@@ -788,25 +824,22 @@ static int open_db(struct view *v, struct lc_err *err)
 
 	if (d.rc)
 		rc = LC_NOMEM(err);
-	if (!rc && !d.n)
+	/* a writable mount of a folder with no dataset is an empty
+	 * database, where mkdir makes the first */
+	if (!rc && !d.n && !v->opts.writable)
 		rc = LC_NOTFOUND(err, "%s: no Lance dataset here (no "
 				 "_versions/ and no *.lance folders)",
 				 v->source);
 	if (!rc) {
-		qsort(d.names, d.n, sizeof(*d.names), cmp_str);
-		v->dbs = lc_calloc(d.n, sizeof(*v->dbs));
+		if (d.n)
+			qsort(d.names, d.n, sizeof(*d.names), cmp_str);
+		v->dbs = lc_calloc(d.n + 1, sizeof(*v->dbs));
 		if (!v->dbs)
 			rc = LC_NOMEM(err);
 	}
 	for (size_t i = 0; !rc && i < d.n; i++) {
-		char dir[4096];
-		struct ostore *sub;
-
-		snprintf(dir, sizeof(dir), "%s.lance", d.names[i]);
-		rc = ostore_sub(&sub, v->st, dir, err);
-		if (!rc)
-			rc = ds_open(&v->dbs[i], v, sub, d.names[i], false, err);
-		if (!rc)
+		rc = open_member(&v->dbs[v->n_dbs], v, d.names[i], false, err);
+		if (!rc && v->dbs[v->n_dbs])
 			v->n_dbs++;
 	}
 	for (size_t i = 0; i < d.n; i++)
@@ -889,6 +922,7 @@ int view_open(struct view **out, const char *source,
 		return LC_NOMEM(err);
 	pthread_mutex_init(&v->vc_mu, NULL);
 	pthread_mutex_init(&v->err_mu, NULL);
+	pthread_rwlock_init(&v->dbs_mu, NULL);
 	rc = copy_opts(&v->opts, opts ? opts : &none, err);
 	if (!rc && !(v->source = lc_strdup(source)))
 		rc = LC_NOMEM(err);
@@ -940,6 +974,7 @@ void view_free(struct view *v)
 	for (size_t i = 0; i < v->n_dbs; i++)
 		ds_free(v->dbs[i]);
 	lc_free(v->dbs);
+	pthread_rwlock_destroy(&v->dbs_mu);
 	ostore_free(v->st);
 	v->opts.store = NULL;	/* the caller's */
 	view_opts_reset(&v->opts);
@@ -1006,6 +1041,22 @@ static int ds_root(struct vnode *out, struct view_ds *ds, uint64_t version,
 	out->kind = VN_ROOT;
 	out->ds = ds;
 	return ds_snap(&out->snap, ds, version, err);
+}
+
+int view_ds_root(struct vnode *out, struct view_ds *ds, uint64_t version,
+		 struct lc_err *err)
+{
+	return ds_root(out, ds, version, err);
+}
+
+const char *view_ds_name(const struct view_ds *ds)
+{
+	return ds->name;
+}
+
+struct view_ds *view_single(struct view *v)
+{
+	return v->single;
 }
 
 int view_root(struct vnode *out, struct view *v, struct lc_err *err)
@@ -1270,22 +1321,98 @@ static int lookup_in_row(struct vnode *out, const struct vnode *dir,
 	return ENOENT;
 }
 
-static struct view_ds *db_find(struct view *v, const char *name)
+/* Where `name` is, or would go, in the sorted members; dbs_mu held. */
+static size_t db_pos(struct view *v, const char *name, bool *found)
 {
 	size_t lo = 0, hi = v->n_dbs;
 
+	*found = false;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 		int c = strcmp(name, v->dbs[mid]->name);
 
-		if (!c)
-			return v->dbs[mid];
+		if (!c) {
+			*found = true;
+			return mid;
+		}
 		if (c < 0)
 			hi = mid;
 		else
 			lo = mid + 1;
 	}
-	return NULL;
+	return lo;
+}
+
+static struct view_ds *db_find(struct view *v, const char *name)
+{
+	struct view_ds *ds = NULL;
+	bool found;
+	size_t i;
+
+	pthread_rwlock_rdlock(&v->dbs_mu);
+	i = db_pos(v, name, &found);
+	if (found)
+		ds = v->dbs[i];
+	pthread_rwlock_unlock(&v->dbs_mu);
+	return ds;
+}
+
+/* The member at position i, or NULL past the end. */
+static struct view_ds *db_at(struct view *v, uint64_t i)
+{
+	struct view_ds *ds = NULL;
+
+	pthread_rwlock_rdlock(&v->dbs_mu);
+	if (i < v->n_dbs)
+		ds = v->dbs[i];
+	pthread_rwlock_unlock(&v->dbs_mu);
+	return ds;
+}
+
+int view_db_mkdir(struct view_ds **out, struct view *v, const char *name,
+		  struct lc_err *err)
+{
+	struct view_ds *ds = NULL, **p;
+	char path[4096];
+	bool found;
+	size_t i;
+	int rc;
+
+	*out = NULL;
+	if (!v->is_db || !v->opts.writable)
+		return EROFS;
+	if (!*name || *name == '.' || *name == '@' || strchr(name, '/') ||
+	    strlen(name) > 200)
+		return LC_USAGE(err, "%s: not a dataset name", name);
+	pthread_rwlock_wrlock(&v->dbs_mu);
+	db_pos(v, name, &found);
+	if (found) {
+		rc = EEXIST;
+		goto out;
+	}
+	/* a local database gets the folder now (the store opens it);
+	 * an object store needs none */
+	snprintf(path, sizeof(path), "%s/%s.lance", v->source, name);
+	rc = make_local_dir(path, err);
+	if (!rc)
+		rc = open_member(&ds, v, name, true, err);
+	if (rc)
+		goto out;
+	p = lc_realloc(v->dbs, (v->n_dbs + 1) * sizeof(*p));
+	if (!p) {
+		ds_free(ds);
+		rc = LC_NOMEM(err);
+		goto out;
+	}
+	v->dbs = p;
+	i = db_pos(v, name, &found);
+	memmove(p + i + 1, p + i, (v->n_dbs - i) * sizeof(*p));
+	p[i] = ds;
+	v->n_dbs++;
+	*out = ds;
+out:
+	pthread_rwlock_unlock(&v->dbs_mu);
+	return rc;
 }
 
 int view_lookup(struct vnode *out, struct view *v, const struct vnode *dir,
@@ -1509,12 +1636,16 @@ int view_readdir(struct view *v, const struct vnode *dir, uint64_t start,
 {
 	switch (dir->kind) {
 	case VN_DBROOT:
-		for (uint64_t i = start; i < v->n_dbs; i++) {
+		for (uint64_t i = start;; i++) {
+			struct view_ds *ds = db_at(v, i);
 			struct vnode node;
-			int rc = ds_root(&node, v->dbs[i], 0, err);
+			int rc;
 
+			if (!ds)
+				break;
+			rc = ds_root(&node, ds, 0, err);
 			if (!rc)
-				rc = cb(ctx, i, v->dbs[i]->name, &node);
+				rc = cb(ctx, i, ds->name, &node);
 			vnode_reset(&node);
 			if (rc)
 				return rc;
@@ -1651,8 +1782,18 @@ int view_root_at(struct vnode *out, struct view *v, uint64_t version,
 int view_refresh(bool *changed, struct vnode *old_root, struct view *v,
 		 struct lc_err *err)
 {
+	if (!v->single) {
+		*changed = false;
+		memset(old_root, 0, sizeof(*old_root));
+		return 0;
+	}
+	return view_ds_refresh(changed, old_root, v->single, err);
+}
+
+int view_ds_refresh(bool *changed, struct vnode *old_root,
+		    struct view_ds *ds, struct lc_err *err)
+{
 	struct lance_version_info *vi;
-	struct view_ds *ds = v->single;
 	struct view_snap *s, *old;
 	uint64_t latest;
 	size_t n;
@@ -1660,7 +1801,7 @@ int view_refresh(bool *changed, struct vnode *old_root, struct view *v,
 
 	*changed = false;
 	memset(old_root, 0, sizeof(*old_root));
-	if (!ds || v->opts.version || v->opts.tag)
+	if (ds->v->opts.version || ds->v->opts.tag)
 		return 0;
 	rc = lance_list_versions(&vi, &n, ds->st, err);
 	if (rc == ENOENT && ds->fresh && !ds->cur->m->version) {
@@ -1815,6 +1956,28 @@ static int render_ctl(struct lc_buf *b, struct view *v, const struct vnode *n,
 				   (unsigned long long)atomic_load(&v->vc_hits),
 				   (unsigned long long)atomic_load(&v->vc_misses),
 				   v->vc_bytes);
+	if (!rc) {
+		/* the object store's requests and its cache (a database's
+		 * members share their store's counters) */
+		struct ostore_stats st;
+
+		ostore_stats(v->st ? v->st : n->ds->st, &st);
+		rc = lc_buf_printf(b, err, ",\"store\":{\"requests\":%"
+				   PRIu64 ",\"retries\":%" PRIu64
+				   ",\"failed_requests\":%" PRIu64
+				   ",\"bytes_fetched\":%" PRIu64
+				   ",\"bytes_sent\":%" PRIu64
+				   ",\"in_flight\":%" PRIu64
+				   ",\"cache_hits\":%" PRIu64
+				   ",\"cache_misses\":%" PRIu64
+				   ",\"disk_hits\":%" PRIu64
+				   ",\"cache_mem_bytes\":%" PRIu64
+				   ",\"cache_disk_bytes\":%" PRIu64 "}",
+				   st.requests, st.retries, st.errors,
+				   st.bytes_fetched, st.bytes_sent,
+				   st.in_flight, st.hits, st.misses,
+				   st.disk_hits, st.mem_bytes, st.disk_bytes);
+	}
 	if (!rc && v->status_fn)
 		rc = v->status_fn(v->status_ctx, b, err);
 	if (!rc)

@@ -181,6 +181,21 @@ void view_row_where(uint64_t *version, uint64_t *fragment_id,
 int view_root_at(struct vnode *out, struct view *v, uint64_t version,
 		 struct lc_err *err) LC_MUST_USE;
 
+/* The same for one dataset of the view (a database member, or the
+ * mount's only one, view_single): its root at `version` (0: the one it
+ * shows), following new versions, and its member name (NULL for a
+ * dataset mount). */
+int view_ds_root(struct vnode *out, struct view_ds *ds, uint64_t version,
+		 struct lc_err *err) LC_MUST_USE;
+int view_ds_refresh(bool *changed, struct vnode *old_root,
+		    struct view_ds *ds, struct lc_err *err) LC_MUST_USE;
+const char *view_ds_name(const struct view_ds *ds);
+struct view_ds *view_single(struct view *v);
+/* mkdir NAME in a writable database mount: a new empty member, made a
+ * dataset by its first commit. EEXIST, EROFS. */
+int view_db_mkdir(struct view_ds **out, struct view *v, const char *name,
+		  struct lc_err *err) LC_MUST_USE;
+
 /* For `lancefs info`: the snapshot behind a dataset node. */
 const struct lance_manifest *view_manifest(const struct vnode *n);
 struct ostore *view_store(const struct vnode *n);

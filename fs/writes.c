@@ -63,6 +63,7 @@ struct moved {
 
 struct writes {
 	struct view *v;
+	struct view_ds *ds;	/* the dataset staged rows go to */
 	struct staging *stg;
 	struct wr_opts o;
 	char *name_column, *file_column, *format_version;
@@ -93,6 +94,15 @@ struct writes {
 };
 
 /* ------------------------------------------------------------ helpers */
+
+/* A line in .lancefs/errors: the message names the row and file; a
+ * database mount adds the dataset. */
+static void note(struct writes *w, const struct lc_err *why)
+{
+	const char *name = view_ds_name(w->ds);
+
+	view_note_line(w->v, name ? name : "-", why);
+}
 
 /* For cleanups whose failure changes nothing for the user. */
 static void best_effort(int rc)
@@ -1184,7 +1194,7 @@ static void on_refused(void *ctx, uint64_t id, const char *name,
 	struct wrow *r;
 
 	(void)name;
-	view_note_line(w->v, "-", why);
+	note(w, why);
 	syslog(LOG_WARNING, "refused: %s", why->msg);
 	pthread_mutex_lock(&w->mu);
 	if ((r = row_by_id(w, id))) {
@@ -1331,7 +1341,7 @@ static int fill_update(struct writes *w, struct wrow *r, struct lc_err *err)
 {
 	struct fill f = { w, r, err, 0, NULL, 0, NULL };
 	struct vnode root, row;
-	int rc = view_root_at(&root, w->v, r->info.base.version, err);
+	int rc = view_ds_root(&root, w->ds, r->info.base.version, err);
 
 	if (rc)
 		return rc;
@@ -1409,11 +1419,11 @@ static int follow(struct writes *w, char **gone, size_t n_gone,
 {
 	struct vnode old;
 	bool moved;
-	int rc = view_refresh(&moved, &old, w->v, err);
+	int rc = view_ds_refresh(&moved, &old, w->ds, err);
 
 	if (!rc && (moved || n_gone)) {
 		if (!moved)
-			rc = view_root(&old, w->v, err);
+			rc = view_ds_root(&old, w->ds, 0, err);
 		if (!rc) {
 			queue_moved(w, &old, gone, n_gone);
 			return 0;
@@ -1485,7 +1495,7 @@ static int commit_locked(struct writes *w, uint64_t force, bool now,
 	for (int attempt = 0; !rc; attempt++) {
 		const struct lance_manifest *m;
 
-		rc = view_root(&root, w->v, err);
+		rc = view_ds_root(&root, w->ds, 0, err);
 		if (rc)
 			break;
 		m = view_manifest(&root);
@@ -1548,7 +1558,7 @@ static int commit_locked(struct writes *w, uint64_t force, bool now,
 		lc_free(gone);
 	}
 	if (rc)
-		view_note_line(w->v, "-", err);
+		note(w, err);
 out:
 	lc_free(ids);
 	if (!rc && f.n && (f.force_refused || (!force && !*version)))
@@ -1724,7 +1734,7 @@ static int load_cb(void *ctx, uint64_t id, const char *name)
 			   "%s: a file was being written when lancefs "
 			   "stopped; it was dropped, and the row waits until "
 			   "it is written again (or touched)", name);
-		view_note_line(w->v, "-", &why);
+		note(w, &why);
 	}
 	staging_row_path(dir, sizeof(dir), w->stg, id);
 	d = rc ? NULL : opendir(dir);
@@ -1761,7 +1771,8 @@ static int load_cb(void *ctx, uint64_t id, const char *name)
 	return 0;
 }
 
-int wr_open(struct writes **out, struct view *v, const char *source,
+int wr_open(struct writes **out, struct view *v, struct view_ds *ds,
+	    const char *source,
 	    const struct wr_opts *o, wr_moved_fn moved, void *ctx,
 	    struct lc_err *err)
 {
@@ -1783,6 +1794,7 @@ int wr_open(struct writes **out, struct view *v, const char *source,
 		pthread_condattr_destroy(&a);
 	}
 	w->v = v;
+	w->ds = ds;
 	w->o = *o;
 	w->moved_fn = moved;
 	w->moved_ctx = ctx;
@@ -1806,7 +1818,7 @@ int wr_open(struct writes **out, struct view *v, const char *source,
 	rc = staging_open(&w->stg, dir, err);
 	if (rc)
 		goto fail;
-	rc = view_root(&root, v, err);
+	rc = view_ds_root(&root, ds, 0, err);
 	if (rc)
 		goto fail;
 	rc = ingest_recover(NULL, NULL, view_store(&root), w->stg, err);
@@ -1891,7 +1903,8 @@ void wr_close(struct writes *w)
 	lc_free(w);
 }
 
-int wr_status(struct writes *w, struct lc_buf *b, struct lc_err *err)
+int wr_status(struct writes *w, const char *key, struct lc_buf *b,
+	      struct lc_err *err)
 {
 	size_t staged = 0, refused = 0;
 	int rc;
@@ -1902,7 +1915,9 @@ int wr_status(struct writes *w, struct lc_buf *b, struct lc_err *err)
 		refused += w->rows[i]->refused_gen &&
 			   w->rows[i]->refused_gen == w->rows[i]->gen;
 	}
-	rc = lc_buf_printf(b, err, ",\"writes\":{\"staged_rows\":%zu,"
+	rc = render_json_string(b, key, strlen(key), err);
+	if (!rc)
+		rc = lc_buf_printf(b, err, ":{\"staged_rows\":%zu,"
 			   "\"staged_bytes\":%" PRIu64 ",\"commits\":%" PRIu64
 			   ",\"last_version\":%" PRIu64 ",\"refused_rows\":%"
 			   PRIu64 ",\"commit_delay\":%g,\"last_error\":",

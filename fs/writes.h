@@ -46,10 +46,11 @@ struct wr_opts {
 typedef void (*wr_moved_fn)(void *ctx, const struct vnode *old_root,
 			    char *const *gone, size_t n_gone);
 
-/* Open the staging of the dataset `source` shown by `v`, settle what a
- * crash left (ingest_recover, half-written files), and start the
+/* Open the staging of the dataset `ds` of `v` (at `source`), settle what
+ * a crash left (ingest_recover, half-written files), and start the
  * background thread. */
-int wr_open(struct writes **out, struct view *v, const char *source,
+int wr_open(struct writes **out, struct view *v, struct view_ds *ds,
+	    const char *source,
 	    const struct wr_opts *o, wr_moved_fn moved, void *ctx,
 	    struct lc_err *err) LC_MUST_USE;
 /* Start the background thread (after fuse_daemonize: no thread lives
@@ -168,8 +169,8 @@ void wr_touch(struct writes *w, uint64_t id);
 int wr_commit(struct writes *w, uint64_t force, uint64_t *version,
 	      struct lc_err *err) LC_MUST_USE;
 
-/* ,"writes":{...} for .lancefs/status. */
-int wr_status(struct writes *w, struct lc_buf *b,
+/* "KEY":{staged_rows,...} for .lancefs/status. */
+int wr_status(struct writes *w, const char *key, struct lc_buf *b,
 	      struct lc_err *err) LC_MUST_USE;
 
 #endif

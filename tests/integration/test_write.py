@@ -1054,8 +1054,91 @@ def per_version(fn):
     return tests
 
 
+def test_database_mount_writes():
+    """A writable database mount: mkdir makes a new dataset (cp -r fills
+    it), cp -r and rm -r change an existing member, each member commits
+    its own versions; LanceDB reads both; an empty folder mounts as an
+    empty database; what a database root refuses."""
+    with workdir() as w:
+        uri, staging, src = lancedb_table(w, "2.1", 6)
+        db = os.path.dirname(uri)
+        before = lance_rows(uri)
+        gone = sorted(before)[1]
+        new = {f"dog_{k:02d}": sample(src, f"dog_{k:02d}", 70 + k)
+               for k in range(3)}
+        add = {"cat_x": sample(src, "cat_x", 90)}
+        with mounted(db, staging, "name_column=name",
+                     "commit_delay=0.2") as mnt:
+            expect(listing(mnt) == ["t"], f"database lists {listing(mnt)}")
+            os.mkdir(os.path.join(mnt, "pets"))
+            expect(listing(mnt) == ["pets", "t"],
+                   f"after mkdir: {listing(mnt)}")
+            expect(listing(os.path.join(mnt, "pets")) == [],
+                   "a new dataset is not empty")
+            cp("-r", *[os.path.join(src, n) for n in new],
+               os.path.join(mnt, "pets"))
+            cp("-r", os.path.join(src, "cat_x"), os.path.join(mnt, "t"))
+            shutil.rmtree(os.path.join(mnt, "t", gone))
+            for name, errno_want in (("pets", errno.EEXIST),
+                                     ("t", errno.EEXIST)):
+                try:
+                    os.mkdir(os.path.join(mnt, name))
+                    raise AssertionError(f"mkdir {name} again succeeded")
+                except OSError as e:
+                    expect(e.errno == errno_want,
+                           f"mkdir {name} again: {e}")
+            try:
+                open(os.path.join(mnt, "loose.jpg"), "wb").close()
+                raise AssertionError("a file at the database root")
+            except OSError as e:
+                expect(e.errno == errno.EPERM, f"file at root: {e}")
+            try:
+                os.rename(os.path.join(mnt, "t", sorted(before)[0]),
+                          os.path.join(mnt, "pets", "moved"))
+                raise AssertionError("a row moved between datasets")
+            except OSError as e:
+                expect(e.errno in (errno.EXDEV, errno.EPERM),
+                       f"rename across datasets: {e}")
+            # a database keeps .lancefs/ in each dataset's folder
+            lancefs("commit", os.path.join(mnt, "pets"))
+            read_back(os.path.join(mnt, "pets"), new, text_files=False)
+            st = status(os.path.join(mnt, "t"))["writes"]
+            expect(set(st) == {"pets", "t"}, f"status writes {st}")
+            expect(st["pets"]["last_version"] == 1 and
+                   st["t"]["last_version"] > 1, f"status writes {st}")
+        want = {n: r for n, r in before.items() if n != gone}
+        want.update(plain(add))
+        same_rows(lance_rows(uri), want, "member t")
+        pets = os.path.join(db, "pets.lance")
+        orc = oracle(pets)
+        expect(orc["schema"][0]["name"] == "name",
+               f"new dataset's first column {orc['schema'][0]['name']}")
+        same_rows(lance_rows(pets), plain(new), "new dataset pets")
+        with mounted(db, staging, "ro") as mnt:
+            expect(listing(mnt) == ["pets", "t"], f"remount {listing(mnt)}")
+            read_back(os.path.join(mnt, "pets"), new, text_files=False)
+            try:
+                os.mkdir(os.path.join(mnt, "more"))
+                raise AssertionError("mkdir in a read-only mount")
+            except OSError as e:
+                expect(e.errno == errno.EROFS, f"ro mkdir: {e}")
+    with workdir() as w:
+        db = os.path.join(w, "empty")
+        os.mkdir(db)
+        src = os.path.join(w, "src")
+        os.mkdir(src)
+        rows = {"a": sample(src, "a", 11)}
+        with mounted(db, os.path.join(w, "staging")) as mnt:
+            expect(listing(mnt) == [], f"empty database {listing(mnt)}")
+            os.mkdir(os.path.join(mnt, "first"))
+            cp("-r", os.path.join(src, "a"), os.path.join(mnt, "first"))
+        same_rows(lance_rows(os.path.join(db, "first.lance")), plain(rows),
+                  "first dataset of an empty database")
+
+
 TESTS = (per_version(edit_cycle) + per_version(interleaved_appends) +
-         [test_new_dataset_from_cp_r, test_fsync_commits_now,
+         [test_new_dataset_from_cp_r, test_database_mount_writes,
+          test_fsync_commits_now,
           test_staged_rows_visible_at_once, test_commit_file_and_command,
           test_quiet_period_batches_commits,
           test_bad_input_refused_then_fixed,
