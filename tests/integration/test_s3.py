@@ -375,8 +375,10 @@ def read_every_version(ver):
 def test_database_mount():
     """A prefix holding datasets of several storage versions (and other
     objects) mounts as one folder per dataset: the tree equals the mount
-    of a local copy, every image is one LanceDB holds, and it is
-    read-only."""
+    of a local copy and every image is one LanceDB holds; mounted -o ro it
+    refuses writes. Mounted writable, rows copied into a dataset's folder
+    and into a new one (mkdir) are committed by umount: LanceDB lists the
+    new dataset and reads every row."""
     with bucket() as b, workdir() as w:
         made = {"a": "2.0", "b": "2.2", "c": "legacy"}
         for name, ver in made.items():
@@ -409,9 +411,32 @@ def test_database_mount():
                 expect(shas == lance, f"{t}: images differ from LanceDB's")
             try:
                 os.mkdir(os.path.join(mnt, tables[0], "newrow"))
-                raise AssertionError("mkdir in a database mount worked")
+                raise AssertionError("mkdir in a read-only mount worked")
             except OSError as e:
                 expect(e.errno == errno.EROFS, f"mkdir: {e}")
+        # writable: rows into a.lance and a new dataset
+        src = os.path.join(w, "src")
+        os.makedirs(src)
+        want_a = lance_rows(f"s3://{b}/db/a.lance")
+        new_a = {f"na_{k:03d}": sample(src, f"na_{k:03d}", 600 + k)
+                 for k in range(3)}
+        new_d = {f"nd_{k:03d}": sample(src, f"nd_{k:03d}", 700 + k)
+                 for k in range(3)}
+        with mounted(f"s3://{b}/db", "name_column=name",
+                     staging=os.path.join(w, "stg")) as mnt:
+            cp("-r", *[os.path.join(src, n) for n in new_a],
+               os.path.join(mnt, "a"))
+            os.mkdir(os.path.join(mnt, "fresh"))
+            cp("-r", *[os.path.join(src, n) for n in new_d],
+               os.path.join(mnt, "fresh"))
+        want_a.update(new_a)
+        same_rows(lance_rows(f"s3://{b}/db/a.lance"), want_a,
+                  "a.lance after the database mount's commit")
+        same_rows(lance_rows(f"s3://{b}/db/fresh.lance"), new_d,
+                  "fresh.lance made by the database mount")
+        tables = s3tool("tables", f"s3://{b}/db")["tables"]
+        expect(tables == sorted(list(made) + ["fresh"]),
+               f"LanceDB lists {tables}")
 
 
 # ------------------------------------------------------------ writes
@@ -501,8 +526,8 @@ def test_two_mounts_and_lancedb_race():
                        S3_REGION=ENV["S3_REGION"])
             ldb = subprocess.Popen(
                 ["node", os.path.join(INTEROP, "s3tool.js"), "race", uri,
-                 "--prefix", "ldb", "--count", 8, "--label", 5000,
-                 "--gap", 150, "--at", start], cwd=INTEROP, env=env,
+                 "--prefix", "ldb", "--count", "8", "--label", "5000",
+                 "--gap", "150", "--at", str(start)], cwd=INTEROP, env=env,
                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
             errs = []
 
@@ -790,8 +815,8 @@ def test_oss_virtual_hosted_and_forbid_overwrite():
                        S3_REGION=ENV["S3_REGION"])
             ldb = subprocess.Popen(
                 ["node", os.path.join(INTEROP, "s3tool.js"), "race", uri,
-                 "--prefix", "ldb", "--count", 5, "--label", 7000,
-                 "--gap", 200, "--at", start], cwd=INTEROP, env=env,
+                 "--prefix", "ldb", "--count", "5", "--label", "7000",
+                 "--gap", "200", "--at", str(start)], cwd=INTEROP, env=env,
                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
             for i in range(5):
                 want["ldb_%03d" % i] = {"image": sha256(image_bytes(7000 + i)),
