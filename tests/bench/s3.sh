@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# S3 read benchmark: first-epoch images/s reading a whole dataset through
+# a mount from RGW behind a latency proxy (DELAY_MS each way, default 5),
+# against s3fs-fuse mounting the same images stored as plain objects in the
+# same server, and against the same tree on local ext4; then a second
+# epoch from lancefs's disk cache (-o cache_dir=, a fresh mount) against
+# ext4. Printed as images/s and ratios (targets: lancefs cold >= 10x s3fs,
+# cache >= 0.9x ext4), never pass/fail. Run as root (drop_caches, FUSE).
+#
+#   tests/bench/s3.sh [BUILD_DIR] [ENV_FILE]
+#
+# ENV_FILE holds S3_ENDPOINT=, S3_ACCESS_KEY=, S3_SECRET_KEY= of a running
+# server; without it an RGW is started with tests/harness/rgw.sh (and
+# stopped at the end). N (rows, default 2000), THREADS (reader threads,
+# default 32) and DELAY_MS come from the environment. The same reader
+# (build/tests/bench/readtree, THREADS threads: open, read, close) reads
+# every image.jpg in each run; the tree walk is not timed.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+src=$PWD
+build=$(realpath "${1:-build}")
+envfile=${2:-}
+n=${N:-2000}
+threads=${THREADS:-32}
+delay=${DELAY_MS:-5}
+lancefs=$build/fs/lancefs
+readtree=$build/tests/bench/readtree
+py=/usr/bin/python3
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/lancefs-s3-bench.XXXXXX")
+bucket=
+proxy_pid=
+rgw_started=
+
+cleanup() {
+	for m in "$tmp/s3fs" "$tmp/lmnt"; do
+		if mountpoint -q "$m" 2>/dev/null; then
+			fusermount3 -u "$m" 2>/dev/null || fusermount3 -uz "$m" || true
+		fi
+	done
+	[ -n "$proxy_pid" ] && kill "$proxy_pid" 2>/dev/null && wait "$proxy_pid" 2>/dev/null
+	[ -n "$bucket" ] && $py tests/bench/s3bench.py cleanup "$envfile" "$bucket" || true
+	[ -n "$rgw_started" ] && tests/harness/rgw.sh stop "$tmp/rgw" || true
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+drop() {
+	sync
+	if [ -w /proc/sys/vm/drop_caches ]; then echo 3 >/proc/sys/vm/drop_caches; fi
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+rate() { awk '{ print $(NF-3) }'; }	# files/s from readtree
+read_images() { "$readtree" -t "$threads" -n image.jpg "$1"; }
+
+if [ -z "$envfile" ]; then
+	# assumed interface of the RGW starter: start DIR writes DIR/s3server.env
+	tests/harness/rgw.sh start "$tmp/rgw"
+	rgw_started=1
+	envfile=$tmp/rgw/s3server.env
+fi
+envfile=$(realpath "$envfile")
+set -a; . "$envfile"; set +a
+export AWS_ACCESS_KEY_ID=$S3_ACCESS_KEY AWS_SECRET_ACCESS_KEY=$S3_SECRET_KEY
+region=${S3_REGION:-us-east-1}
+hostport=${S3_ENDPOINT#http://}
+
+echo "== setup: $n rows of ~100 KB written by LanceDB to $S3_ENDPOINT, the same images as plain objects"
+t0=$(date +%s)
+bucket=$($py tests/bench/s3bench.py setup "$envfile" "$tmp" "$n" "$lancefs")
+echo "   bucket $bucket, $(du -sm "$tmp/ext4" | cut -f1) MB on ext4 ($(($(date +%s) - t0)) s)"
+
+$py tests/harness/s3proxy.py --mode latency --upstream "$hostport" --delay-ms "$delay" >"$tmp/proxy.json" &
+proxy_pid=$!
+for _ in $(seq 100); do [ -s "$tmp/proxy.json" ] && break; sleep 0.1; done
+pport=$($py -c 'import json,sys; print(json.load(open(sys.argv[1]))["port"])' "$tmp/proxy.json")
+endpoint=http://127.0.0.1:$pport
+echo "== latency proxy on $endpoint: ${delay} ms each way; reader: $threads threads"
+
+# s3fs-fuse over the same proxy
+mkdir -p "$tmp/s3fs" "$tmp/lmnt"
+echo "$S3_ACCESS_KEY:$S3_SECRET_KEY" >"$tmp/s3fs.passwd"
+chmod 600 "$tmp/s3fs.passwd"
+drop
+s3fs "$bucket:/plain" "$tmp/s3fs" -o ro -o url="$endpoint" -o use_path_request_style \
+	-o passwd_file="$tmp/s3fs.passwd" -o endpoint="$region"
+s3fs_out=$(read_images "$tmp/s3fs")
+s3fs_rate=$(echo "$s3fs_out" | rate)
+fusermount3 -u "$tmp/s3fs"
+echo "   s3fs:              $s3fs_out"
+
+# lancefs, first epoch (empty cache_dir), then a fresh mount on that cache
+opts="ro,endpoint=$endpoint,allow_http=true,region=$region,cache_dir=$tmp/cache"
+cold_rate=0
+warm_rate=0
+drop
+if "$lancefs" mount -o "$opts" "s3://$bucket/db/images.lance" "$tmp/lmnt" 2>"$tmp/mount.err"; then
+	cold_out=$(read_images "$tmp/lmnt")
+	cold_rate=$(echo "$cold_out" | rate)
+	"$lancefs" umount "$tmp/lmnt"
+	echo "   lancefs epoch 1:   $cold_out"
+	drop
+	"$lancefs" mount -o "$opts" "s3://$bucket/db/images.lance" "$tmp/lmnt"
+	warm_out=$(read_images "$tmp/lmnt")
+	warm_rate=$(echo "$warm_out" | rate)
+	"$lancefs" umount "$tmp/lmnt"
+	echo "   lancefs epoch 2:   $warm_out (cache_dir $(du -sm "$tmp/cache" | cut -f1) MB)"
+else
+	echo "   lancefs: cannot mount s3://: $(cat "$tmp/mount.err")"
+fi
+
+drop
+ext4_out=$(read_images "$tmp/ext4")
+ext4_rate=$(echo "$ext4_out" | rate)
+echo "   ext4 (cold):       $ext4_out"
+ext4_warm=$(read_images "$tmp/ext4" | rate)
+
+echo "== images/s: s3fs $s3fs_rate, lancefs epoch 1 $cold_rate, lancefs epoch 2 $warm_rate, ext4 cold $ext4_rate, ext4 warm $ext4_warm"
+echo "   lancefs epoch 1 / s3fs:      $(ratio "$cold_rate" "$s3fs_rate")x (target >= 10)"
+echo "   lancefs epoch 2 / ext4 cold: $(ratio "$warm_rate" "$ext4_rate")x (target >= 0.9)"
+echo "   lancefs epoch 2 / ext4 warm: $(ratio "$warm_rate" "$ext4_warm")x"
