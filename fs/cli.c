@@ -28,14 +28,20 @@ static const char usage_text[] =
 	"  lancefs mount [-f] [-d] [-o OPTS] SOURCE MOUNTPOINT\n"
 	"  lancefs umount MOUNTPOINT            commit staged rows, unmount\n"
 	"  lancefs commit MOUNTPOINT            commit staged rows now\n"
+	"  lancefs warmup [--wait] MOUNTPOINT   fill cache_dir= with the data\n"
 	"  lancefs status [--json] MOUNTPOINT   the mount's .lancefs/status\n"
 	"\n"
-	"SOURCE is a dataset (/data/photos.lance, file:///data/photos.lance)\n"
-	"or a folder of datasets; a dataset may end in @N or @TAG.\n"
+	"SOURCE is a dataset (/data/photos.lance, file:///data/photos.lance,\n"
+	"s3://bucket/prefix/photos.lance, oss://bucket/...) or a folder of\n"
+	"datasets; a dataset may end in @N or @TAG.\n"
 	"OPTS: name_column=COL, text_files=COL[:COL...]|all, ext.COL=EXT,\n"
 	"      version=N, tag=NAME; mount also: ro, refresh=SEC, staging_dir=,\n"
 	"      commit_delay=SEC, commit_rows=N, commit_bytes=N, file_column=,\n"
-	"      format_version=2.0|2.1|2.2, validate_images.  See lancefs(1).\n";
+	"      format_version=2.0|2.1|2.2, validate_images, warmup, threads=N;\n"
+	"      object stores: endpoint=URL, region=, access_key_id=,\n"
+	"      secret_access_key=, session_token=, credentials_file=, profile=,\n"
+	"      allow_http=true, virtual_hosted_style_request=true, ca_file=,\n"
+	"      cache_size=, cache_dir=, cache_dir_size=.  See lancefs(1).\n";
 
 static int exit_code(const struct lc_err *err)
 {
@@ -472,7 +478,7 @@ static bool is_command(const char *s)
 {
 	static const char *const cmds[] = { "ls", "cat", "info", "mount",
 					    "umount", "commit", "status",
-					    NULL };
+					    "warmup", NULL };
 
 	for (int i = 0; cmds[i]; i++)
 		if (!strcmp(s, cmds[i]))
@@ -508,6 +514,8 @@ int lancefs_cli(int argc, char **argv)
 		return lancefs_umount_main(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "commit"))
 		return lancefs_commit_main(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "warmup"))
+		return lancefs_warmup_main(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "status"))
 		return lancefs_status_main(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {

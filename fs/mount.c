@@ -709,7 +709,8 @@ static int fill_stat(struct lfs *fs, struct stat *st, fuse_ino_t ino,
 	st->st_mode = a.is_dir ? S_IFDIR | 0555 : S_IFREG | 0444;
 	if (m->live)
 		st->st_mode |= 0200;
-	if (n->kind == VN_CTLFILE && n->file == VIEW_CTL_COMMIT)
+	if (n->kind == VN_CTLFILE && (n->file == VIEW_CTL_COMMIT ||
+				      n->file == VIEW_CTL_WARMUP))
 		st->st_mode = fs->writable ? S_IFREG | 0200 : S_IFREG | 0;
 	st->st_nlink = (nlink_t)a.nlink;
 	st->st_size = (off_t)a.size;
@@ -1249,6 +1250,7 @@ enum fh_type {
 	FH_VIEW = 1,	/* a committed file, read through the view */
 	FH_STAGED,	/* a staged file: a descriptor in the staging */
 	FH_COMMIT,	/* .lancefs/commit opened for writing */
+	FH_WARMUP,	/* .lancefs/warmup opened for writing */
 };
 
 /*
@@ -1274,6 +1276,12 @@ struct staged_fh {
 	int fd;
 	bool writer;
 	atomic_bool flushed;	/* close(2) seen, no write since */
+};
+
+/* .lancefs/commit or warmup, open for writing */
+struct ctl_fh {
+	enum fh_type type;
+	struct view_ds *ds;	/* whose .lancefs/ it is */
 };
 
 static enum fh_type fh_type(const struct fuse_file_info *fi)
@@ -1424,15 +1432,18 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 			wr_file_closed(w, m.id, fidx, fd, writer);
 	} else if (m.staged) {
 		rc = EISDIR;
-	} else if (m.vn.kind == VN_CTLFILE && m.vn.file == VIEW_CTL_COMMIT) {
-		enum fh_type *h;
+	} else if (m.vn.kind == VN_CTLFILE && (m.vn.file == VIEW_CTL_COMMIT ||
+					       m.vn.file == VIEW_CTL_WARMUP)) {
+		struct ctl_fh *h;
 
 		if (!fs->writable || !writer) {
 			rc = fs->writable ? EACCES : EROFS;
 		} else if (!(h = calloc(1, sizeof(*h)))) {
 			rc = ENOMEM;
 		} else {
-			*h = FH_COMMIT;
+			h->type = m.vn.file == VIEW_CTL_COMMIT ? FH_COMMIT :
+								  FH_WARMUP;
+			h->ds = m.vn.ds;
 			fi->fh = (uint64_t)(uintptr_t)h;
 			fi->direct_io = 1;
 			fi->noflush = 1;
@@ -1664,6 +1675,34 @@ static int commit_now(struct lfs *fs, struct writes *w, uint64_t force)
 	}
 }
 
+/*
+ * Warmup: every data file of the dataset's current version is queued for
+ * the disk cache, fetched in the background while reads go on (and
+ * before them: the cache's workers fetch only blocks it lacks).
+ */
+static int warmup(struct lfs *fs, struct view_ds *ds)
+{
+	const struct lance_manifest *m;
+	struct lc_err err = { 0 };
+	struct vnode root;
+	int rc;
+
+	rc = view_ds_root(&root, ds, 0, &err);
+	if (rc)
+		return reply_errno(fs, "warmup", rc, &err);
+	m = view_manifest(&root);
+	for (size_t i = 0; !rc && m && i < m->n_fragments; i++)
+		for (size_t j = 0; !rc && j < m->fragments[i].n_files; j++)
+			if (!m->fragments[i].files[j].has_base_id)
+				rc = ostore_cache_warm(view_store(&root),
+						       m->fragments[i].files[j]
+							       .path, &err);
+	vnode_reset(&root);
+	if (rc && err.kind == LC_EK_USAGE)
+		log_err(fs, "warmup", &err);	/* no cache_dir= */
+	return rc ? reply_errno(fs, "warmup", rc, &err) : 0;
+}
+
 /* Commit every dataset's ready rows; the first error. */
 static int commit_all(struct lfs *fs)
 {
@@ -1707,6 +1746,13 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 		else
 			fuse_reply_write(req, size);
 		return;
+	case FH_WARMUP:
+		rc = warmup(fs, ((struct ctl_fh *)(uintptr_t)fi->fh)->ds);
+		if (rc)
+			fuse_reply_err(req, rc);
+		else
+			fuse_reply_write(req, size);
+		return;
 	default:
 		fuse_reply_err(req, EBADF);
 	}
@@ -1745,6 +1791,7 @@ static void op_release(fuse_req_t req, fuse_ino_t ino,
 		break;
 	}
 	case FH_COMMIT:
+	case FH_WARMUP:
 		free((void *)(uintptr_t)fi->fh);
 		break;
 	case FH_VIEW:
@@ -2431,6 +2478,19 @@ static int open_mount_writes(struct lfs *fs, struct lc_err *err)
 	return view_readdir(fs->v, &fs->top, 0, member_cb, fs, err);
 }
 
+/* -o warmup of a database: every member */
+static int warm_cb(void *ctx, uint64_t index, const char *name,
+		   const struct vnode *node)
+{
+	struct lfs *fs = ctx;
+
+	(void)index;
+	(void)name;
+	if (node->kind == VN_ROOT)
+		(void)warmup(fs, node->ds);
+	return 0;
+}
+
 /* Commit what is ready in every dataset, and stop. */
 static void close_writes(struct lfs *fs)
 {
@@ -2460,6 +2520,7 @@ struct mount_opts {
 	int threads;		/* 0: one per core, or 16 for object stores */
 	unsigned refresh;
 	bool ro;
+	bool warmup;		/* fill cache_dir= from the start */
 	struct wr_opts wo;
 };
 
@@ -2551,6 +2612,8 @@ static int split_mount_opts(struct view_opts *vo, struct lc_buf *fuse_opts,
 				return LC_USAGE(err, "format_version=%s: want "
 						"2.0, 2.1 or 2.2", v);
 			io->format_version = v;
+		} else if (!strcmp(tok, "warmup")) {
+			mo->warmup = true;
 		} else if (!strcmp(tok, "validate_images")) {
 			io->validate_images = true;
 		} else if (!strcmp(tok, "ro")) {
@@ -2733,6 +2796,11 @@ int lancefs_mount_main(int argc, char **argv)
 				"and unmount\n", err.msg);
 	}
 	pthread_mutex_unlock(&fs->mds_mu);
+	if (mo.warmup && fs->single)
+		(void)warmup(fs, fs->single->ds);
+	else if (mo.warmup && view_readdir(fs->v, &fs->top, 0, warm_cb, fs,
+					   &err))
+		log_err(fs, "warmup", &err);
 	if (fs->refresh && fs->top.kind != VN_DBROOT) {
 		if (pthread_create(&fs->refresher, NULL, refresh_main, fs))
 			fprintf(stderr, "lancefs: refresh disabled: cannot "
@@ -2855,12 +2923,12 @@ static json_t *read_status(const char *mnt)
 }
 
 /* Commit through MOUNTPOINT/.lancefs/commit; 0 or an errno. */
-static int ctl_commit(const char *mnt)
+static int ctl_write(const char *mnt, const char *file)
 {
 	char path[4200];
 	int fd, rc = 0;
 
-	snprintf(path, sizeof(path), "%s/.lancefs/commit", mnt);
+	snprintf(path, sizeof(path), "%s/.lancefs/%s", mnt, file);
 	fd = open(path, O_WRONLY | O_CLOEXEC);
 	if (fd < 0)
 		return errno;
@@ -2907,7 +2975,7 @@ int lancefs_commit_main(int argc, char **argv)
 		fputs("usage: lancefs commit MOUNTPOINT\n", stderr);
 		return 1;
 	}
-	rc = ctl_commit(argv[1]);
+	rc = ctl_write(argv[1], "commit");
 	if (rc == EINVAL) {
 		fprintf(stderr, "lancefs: %s: staged rows were refused; they "
 			"stay staged:\n", argv[1]);
@@ -2956,6 +3024,55 @@ static void print_flat(const char *prefix, json_t *j)
 	}
 }
 
+static uint64_t store_num(json_t *st, const char *key)
+{
+	json_t *v = json_object_get(json_object_get(st, "store"), key);
+
+	return v ? (uint64_t)json_integer_value(v) : 0;
+}
+
+int lancefs_warmup_main(int argc, char **argv)
+{
+	bool wait = argc == 3 && !strcmp(argv[1], "--wait");
+	const char *mnt = argv[argc - 1];
+	int rc;
+
+	if (argc != 2 && !wait) {
+		fputs("usage: lancefs warmup [--wait] MOUNTPOINT\n", stderr);
+		return 1;
+	}
+	rc = ctl_write(mnt, "warmup");
+	if (rc) {
+		fprintf(stderr, "lancefs: %s: cannot warm up: %s%s\n", mnt,
+			strerror(rc), rc == EINVAL ? " (mount it with "
+			"-o cache_dir=DIR)" : rc == EROFS || rc == ENOENT ?
+			" (a read-only mount warms with -o warmup; in a "
+			"database, name a dataset's folder)" : "");
+		return rc == EIO ? 2 : 1;
+	}
+	for (;;) {
+		json_t *st = read_status(mnt);
+		uint64_t done, total, pending;
+
+		if (!st) {
+			fprintf(stderr, "lancefs: %s: cannot read its status\n",
+				mnt);
+			return 2;
+		}
+		done = store_num(st, "warm_done");
+		total = store_num(st, "warm_total");
+		pending = store_num(st, "warm_pending");
+		json_decref(st);
+		if (!wait || !pending) {
+			printf("%" PRIu64 " of %" PRIu64 " bytes in the disk "
+			       "cache%s\n", done, total,
+			       pending ? ", warming in the background" : "");
+			return 0;
+		}
+		sleep(1);
+	}
+}
+
 int lancefs_status_main(int argc, char **argv)
 {
 	bool as_json = argc == 3 && !strcmp(argv[1], "--json");
@@ -2999,7 +3116,7 @@ int lancefs_umount_main(int argc, char **argv)
 	if ((st = read_status(argv[1]))) {
 		daemon = (pid_t)json_integer_value(json_object_get(st, "pid"));
 		if (json_is_true(json_object_get(st, "writable"))) {
-			int rc = ctl_commit(argv[1]);
+			int rc = ctl_write(argv[1], "commit");
 
 			if (rc == EINVAL) {
 				fprintf(stderr, "lancefs: %s: refused rows "

@@ -9,6 +9,9 @@ int lancefs_mount_helper(int argc, char **argv);
 int lancefs_umount_main(int argc, char **argv);
 /* lancefs commit MOUNTPOINT */
 int lancefs_commit_main(int argc, char **argv);
+/* lancefs warmup [--wait] MOUNTPOINT: fill cache_dir= with the current
+ * version's data files */
+int lancefs_warmup_main(int argc, char **argv);
 /* lancefs status [--json] MOUNTPOINT */
 int lancefs_status_main(int argc, char **argv);
 #endif

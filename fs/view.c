@@ -1070,12 +1070,13 @@ int view_root(struct vnode *out, struct view *v, struct lc_err *err)
 }
 
 static const char *const ctl_names[VIEW_CTL_COUNT] = { "status", "errors",
-							"commit" };
+							"warmup", "commit" };
 
-/* .lancefs/commit only where a write can commit */
+/* .lancefs/warmup and commit only where a write can reach them (a
+ * read-only mount warms with -o warmup) */
 static int ctl_count(const struct view *v)
 {
-	return v->opts.writable ? VIEW_CTL_COUNT : VIEW_CTL_COMMIT;
+	return v->opts.writable ? VIEW_CTL_COUNT : VIEW_CTL_WARMUP;
 }
 
 static void row_name(char *out, size_t cap, const struct view_snap *s,
@@ -1922,7 +1923,7 @@ static int render_ctl(struct lc_buf *b, struct view *v, const struct vnode *n,
 	const struct lance_manifest *m = n->snap->m;
 	int rc = 0;
 
-	if (n->file == VIEW_CTL_COMMIT)
+	if (n->file == VIEW_CTL_COMMIT || n->file == VIEW_CTL_WARMUP)
 		return 0;	/* written to, never read */
 	if (n->file == VIEW_CTL_ERRORS) {
 		pthread_mutex_lock(&v->err_mu);
@@ -1972,11 +1973,16 @@ static int render_ctl(struct lc_buf *b, struct view *v, const struct vnode *n,
 				   ",\"cache_misses\":%" PRIu64
 				   ",\"disk_hits\":%" PRIu64
 				   ",\"cache_mem_bytes\":%" PRIu64
-				   ",\"cache_disk_bytes\":%" PRIu64 "}",
+				   ",\"cache_disk_bytes\":%" PRIu64
+				   ",\"warm_done\":%" PRIu64
+				   ",\"warm_total\":%" PRIu64
+				   ",\"warm_pending\":%" PRIu64 "}",
 				   st.requests, st.retries, st.errors,
 				   st.bytes_fetched, st.bytes_sent,
 				   st.in_flight, st.hits, st.misses,
-				   st.disk_hits, st.mem_bytes, st.disk_bytes);
+				   st.disk_hits, st.mem_bytes, st.disk_bytes,
+				   st.warm_done, st.warm_total,
+				   st.warm_pending);
 	}
 	if (!rc && v->status_fn)
 		rc = v->status_fn(v->status_ctx, b, err);

@@ -67,6 +67,8 @@ enum vnode_kind {
 enum view_ctl_file {
 	VIEW_CTL_STATUS = 0,
 	VIEW_CTL_ERRORS,
+	VIEW_CTL_WARMUP,	/* writable mounts: a write fills the
+				 * disk cache (cache_dir=) */
 	VIEW_CTL_COMMIT,	/* writable mounts: a write commits */
 	VIEW_CTL_COUNT,
 };

@@ -160,7 +160,9 @@ struct cache {
 	unsigned warm_running, warm_max, warm_gen;
 	int stop;
 	pthread_t *threads;
-	unsigned nthreads;
+	unsigned nthreads;		/* workers wanted (cache_threads=) */
+	unsigned started;		/* workers running; c->mu */
+	pid_t pid;			/* the process they run in */
 
 	struct disk *disk;		/* NULL without cache_dir= */
 
@@ -1163,6 +1165,25 @@ static void obj_unref(struct cache_obj *o)
 	lc_free(o);
 }
 
+static void *worker(void *arg);
+
+/*
+ * Workers start with the first job, not with the cache: a FUSE mount
+ * opens its stores before fuse_daemonize forks, and threads do not live
+ * through a fork. Called with c->mu held.
+ */
+static void start_workers(struct cache *c)
+{
+	if (c->started && c->pid != getpid())
+		c->started = 0;	/* forked after they started: gone */
+	if (c->started)
+		return;
+	c->pid = getpid();
+	while (c->started < c->nthreads &&
+	       !pthread_create(&c->threads[c->started], NULL, worker, c))
+		c->started++;
+}
+
 /* Queue read-ahead of blocks [b0, b1) in jobs of JOB_BLOCKS. */
 static void queue_prefetch(struct cache_obj *o, uint64_t b0, uint64_t b1)
 {
@@ -1188,6 +1209,7 @@ static void queue_prefetch(struct cache_obj *o, uint64_t b0, uint64_t b1)
 		else
 			c->pf_head = j;
 		c->pf_tail = j;
+		start_workers(c);
 		pthread_cond_signal(&c->work_cv);
 		pthread_mutex_unlock(&c->mu);
 		b = e;
@@ -1612,8 +1634,9 @@ static void cache_unref(struct cache *c)
 	pthread_mutex_unlock(&c->mu);
 	if (!last)
 		return;
-	for (unsigned i = 0; i < c->nthreads; i++)
-		pthread_join(c->threads[i], NULL);
+	if (c->pid == getpid())
+		for (unsigned i = 0; i < c->started; i++)
+			pthread_join(c->threads[i], NULL);
 	while (c->lru.next != &c->lru) {
 		struct cblock *b = c->lru.next;
 
@@ -1761,13 +1784,7 @@ int ostore_cache_wrap(struct ostore **out, struct ostore *inner,
 			goto fail_cache;
 	}
 	c->warm_max = threads > 1 ? (unsigned)threads / 2 : 1;
-	for (; c->nthreads < threads; c->nthreads++) {
-		if (pthread_create(&c->threads[c->nthreads], NULL, worker, c)) {
-			rc = LC_SYS(err, EAGAIN, "cache: cannot start a "
-				    "worker thread");
-			goto fail_cache;
-		}
-	}
+	c->nthreads = (unsigned)threads;
 	rc = store_new(out, inner, c, err);
 	if (rc)
 		goto fail_cache;
@@ -1807,6 +1824,7 @@ int ostore_cache_warm(struct ostore *st, const char *key, struct lc_err *err)
 	else
 		c->warm_head = j;
 	c->warm_tail = j;
+	start_workers(c);
 	pthread_cond_signal(&c->work_cv);
 	pthread_mutex_unlock(&c->mu);
 	return 0;
