@@ -462,6 +462,8 @@ static CURLcode attempt(struct s3_conn *c, CURL *h, struct s3_req *r,
 	curl_easy_reset(h);
 	curl_easy_setopt(h, CURLOPT_URL, (char *)w->url.data);
 	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+	/* keys may hold "/./": send the path as signed, not normalised */
+	curl_easy_setopt(h, CURLOPT_PATH_AS_IS, 1L);
 	curl_easy_setopt(h, CURLOPT_SHARE, c->share);
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(h, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_1_1);

@@ -209,7 +209,7 @@ TEST(rgw_put_get)
 {
 	static const char *const odd_keys[] = {
 		"dir/a b", "dir/x+y", "dir/100%", "dir/k=v&w", "dir/t~i_l-d.e",
-		"dir/\xc3\xbc\xe2\x82\xac", "dir/a//b", "dir/*(x)!'",
+		"dir/\xc3\xbc\xe2\x82\xac", "dir/a//b", "dir/*(x)!'", "dir/./dot",
 	};
 	struct fixture f;
 	struct lc_err err = { 0 };
