@@ -2714,6 +2714,7 @@ int lancefs_mount_main(int argc, char **argv)
 	fs->foreground = foreground;
 	/* writable unless ro or a pinned version (VIEW.md §3) */
 	vo.writable = !mo.ro && !vo.version && !vo.tag;
+	ostore_hold_threads(true);	/* until after fuse_daemonize */
 	if (view_open(&fs->v, source, &vo, &err) ||
 	    view_root(&fs->top, fs->v, &err)) {
 		fprintf(stderr, "lancefs: %s\n", err.msg);
@@ -2786,6 +2787,7 @@ int lancefs_mount_main(int argc, char **argv)
 		goto out_unmount;
 	}
 	/* threads die in fuse_daemonize's fork: start them after it */
+	ostore_hold_threads(false);
 	pthread_mutex_lock(&fs->mds_mu);
 	fs->started = true;
 	for (unsigned i = 0; i < atomic_load(&fs->n_mds); i++) {

@@ -162,7 +162,6 @@ struct cache {
 	pthread_t *threads;
 	unsigned nthreads;		/* workers wanted (cache_threads=) */
 	unsigned started;		/* workers running; c->mu */
-	pid_t pid;			/* the process they run in */
 
 	struct disk *disk;		/* NULL without cache_dir= */
 
@@ -1167,18 +1166,25 @@ static void obj_unref(struct cache_obj *o)
 
 static void *worker(void *arg);
 
+/* While set, no worker starts and read-ahead is not queued (reads go on,
+ * in the reader's thread): see ostore_hold_threads. */
+static atomic_bool held;
+
+void ostore_hold_threads(bool hold)
+{
+	atomic_store(&held, hold);
+}
+
 /*
  * Workers start with the first job, not with the cache: a FUSE mount
- * opens its stores before fuse_daemonize forks, and threads do not live
- * through a fork. Called with c->mu held.
+ * opens its stores before fuse_daemonize forks, and neither threads nor
+ * the condition variables they wait on survive a fork. Called with c->mu
+ * held, never while held.
  */
 static void start_workers(struct cache *c)
 {
-	if (c->started && c->pid != getpid())
-		c->started = 0;	/* forked after they started: gone */
 	if (c->started)
 		return;
-	c->pid = getpid();
 	while (c->started < c->nthreads &&
 	       !pthread_create(&c->threads[c->started], NULL, worker, c))
 		c->started++;
@@ -1192,9 +1198,11 @@ static void queue_prefetch(struct cache_obj *o, uint64_t b0, uint64_t b1)
 
 	for (uint64_t b = b0; b < b1;) {
 		uint64_t e = (b / JOB_BLOCKS + 1) * JOB_BLOCKS;
-		struct cjob *j = lc_calloc(1, sizeof(*j));
+		struct cjob *j;
 
-		if (!j)
+		if (atomic_load(&held))
+			return;
+		if (!(j = lc_calloc(1, sizeof(*j))))
 			return;
 		if (e > b1)
 			e = b1;
@@ -1634,9 +1642,8 @@ static void cache_unref(struct cache *c)
 	pthread_mutex_unlock(&c->mu);
 	if (!last)
 		return;
-	if (c->pid == getpid())
-		for (unsigned i = 0; i < c->started; i++)
-			pthread_join(c->threads[i], NULL);
+	for (unsigned i = 0; i < c->started; i++)
+		pthread_join(c->threads[i], NULL);
 	while (c->lru.next != &c->lru) {
 		struct cblock *b = c->lru.next;
 
@@ -1810,6 +1817,9 @@ int ostore_cache_warm(struct ostore *st, const char *key, struct lc_err *err)
 	if (!c->disk || !c->nthreads)
 		return LC_USAGE(err, "warmup needs cache_dir= and "
 				"cache_threads= of at least 1");
+	if (atomic_load(&held))
+		return LC_SYS(err, EAGAIN, "warmup: not before the mount is "
+			      "up");
 	j = lc_calloc(1, sizeof(*j));
 	if (!j || !(j->key = lc_strdup(key))) {
 		lc_free(j);

@@ -7,6 +7,7 @@
 #ifndef OSTORE_H
 #define OSTORE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -166,6 +167,10 @@ int ostore_cache_wrap(struct ostore **out, struct ostore *inner,
  * a cache without cache_dir= (or cache_threads=0) is EINVAL. */
 int ostore_cache_warm(struct ostore *st, const char *key,
 		      struct lc_err *err) LC_MUST_USE;
+/* A process about to fork (a FUSE mount before fuse_daemonize) holds the
+ * caches' worker threads back; threads and the state they wait on do not
+ * survive a fork. Read-ahead is skipped and warmup refused meanwhile. */
+void ostore_hold_threads(bool hold);
 /* Drop queued warmups and stop running ones at their next block run. */
 void ostore_cache_warm_cancel(struct ostore *st);
 /* Wait until no warmup is queued or running. */
