@@ -507,7 +507,9 @@ int staging_row_new(uint64_t *id, struct staging *s, const char *name,
 }
 
 /* Staged files are 0644 once closed and 0600 while written: marking
- * costs no extra file (ext4 makes and frees inodes slowly). */
+ * costs no extra file (ext4 makes and frees inodes slowly). A file is
+ * complete only when it is 0644, so one created with mode 0600 (under
+ * any umask) is incomplete from its creation on, with no fchmod. */
 #define MODE_CLOSED 0644
 #define MODE_WRITING 0600
 
@@ -536,7 +538,7 @@ int staging_row_clear_partial(bool *had, const struct staging *s,
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
 		if (lstat(path, &sb) < 0 || !S_ISREG(sb.st_mode) ||
-		    (sb.st_mode & 07777) != MODE_WRITING)
+		    (sb.st_mode & 07777) == MODE_CLOSED)
 			continue;
 		*had = true;
 		unlink(path);
