@@ -3,8 +3,12 @@
  * until it is committed (WRITES.md "Staging"). One folder per dataset:
  *
  *   DIR/rows/R<16 hex>/            one staged row (a new row folder or a
- *       .name                      root-level file); .name holds the name
- *       <files as the user wrote>  the user gave it
+ *                                  root-level file); its extended
+ *                                  attribute user.lancefs.name holds the
+ *                                  name the user gave it
+ *       .name                      the name instead, where the file
+ *                                  system has no user attributes
+ *       <files as the user wrote>
  *   DIR/batches/<uuid>             a commit attempt: the transaction id,
  *                                  the version it was planned against and
  *                                  the rows it holds, written and synced
