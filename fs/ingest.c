@@ -993,19 +993,30 @@ static int read_all(struct lc_buf *out, const char *path,
 		    const struct where *w, struct lc_err *err)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat sb;
 	int rc = 0;
 
 	lc_buf_init(out, INGEST_MAX_FILE);
 	if (fd < 0)
 		return LC_SYS(err, errno, "%s/%s: %s", w->row, w->file,
 			      strerror(errno));
-	for (;;) {
+	/* room for the whole file and the read that finds its end: one
+	 * allocation, no copy as the buffer grows */
+	if (!fstat(fd, &sb) && sb.st_size > 0 &&
+	    (uint64_t)sb.st_size < INGEST_MAX_FILE)
+		rc = lc_buf_reserve(out, (size_t)sb.st_size + 1, err);
+	while (!rc) {
+		size_t room = out->cap > out->len + 1 ?
+				      out->cap - out->len - 1 : 0;
 		ssize_t n;
 
-		rc = lc_buf_reserve(out, 65536, err);
-		if (rc)
-			break;
-		n = read(fd, out->data + out->len, 65536);
+		if (!room) {
+			rc = lc_buf_reserve(out, 65536, err);
+			if (rc)
+				break;
+			room = out->cap - out->len - 1;
+		}
+		n = read(fd, out->data + out->len, room);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {

@@ -9,16 +9,24 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 struct staging {
 	char *dir;
 	pthread_mutex_t mu;	/* protects next_id */
 	uint64_t next_id;
+	atomic_bool no_xattr;	/* names go in .name files */
 };
+
+/* A row's name: an extended attribute of its folder (no inode to make
+ * and free per row), or a .name file in it where the staging's file
+ * system has no user attributes (and in staging older lancefs made). */
+#define NAME_XATTR "user.lancefs.name"
 
 #define MAX_BATCH_FILE (64u << 20)
 
@@ -128,6 +136,7 @@ int staging_open(struct staging **out, const char *dir, struct lc_err *err)
 		return LC_NOMEM(err);
 	}
 	pthread_mutex_init(&s->mu, NULL);
+	atomic_init(&s->no_xattr, false);
 	snprintf(path, sizeof(path), "%s/rows", dir);
 	rc = mkdir_p(path, err);
 	if (!rc) {
@@ -170,13 +179,18 @@ void staging_row_path(char *out, size_t cap, const struct staging *s,
 	snprintf(out, cap, "%s/rows/R%016" PRIx64, s->dir, id);
 }
 
-/* Read a row's .name into buf; 0 or an errno. */
+/* Read a row's name into buf; 0 or an errno. */
 static int read_name(char *buf, size_t cap, const char *row_dir)
 {
 	char path[4300];
 	ssize_t n;
 	int fd;
 
+	n = getxattr(row_dir, NAME_XATTR, buf, cap - 1);
+	if (n > 0) {
+		buf[n] = 0;
+		return 0;
+	}
 	snprintf(path, sizeof(path), "%s/.name", row_dir);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
@@ -441,14 +455,48 @@ int staging_row_set_info(struct staging *s, uint64_t id,
 	return rc;
 }
 
+/* Name a new row folder: 0 or an errno. */
+static int name_row(struct staging *s, const char *dir, const char *name)
+{
+	size_t len = strlen(name);
+	char path[4300];
+	int fd, rc;
+
+	if (!atomic_load(&s->no_xattr)) {
+		if (!setxattr(dir, NAME_XATTR, name, len, XATTR_CREATE))
+			return 0;
+		if (errno == ENOTSUP || errno == EOPNOTSUPP)
+			atomic_store(&s->no_xattr, true);
+		else if (errno != ERANGE && errno != E2BIG && errno != ENOSPC)
+			return errno;
+		/* too long for an attribute there: this row's goes in a
+		 * file */
+	}
+	/* the folder is new: one write(2) of the name, no temp file (a
+	 * kill -9 cannot split a write; power loss is what the writes
+	 * thread's syncs are for) */
+	snprintf(path, sizeof(path), "%s/.name", dir);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	rc = fd < 0 ? errno : write(fd, name, len) != (ssize_t)len ?
+			      (errno ? errno : EIO) : 0;
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
 int staging_row_rename(struct staging *s, uint64_t id, const char *name,
 		       struct lc_err *err)
 {
-	char dir[4200];
-	int rc;
+	char dir[4200], path[4300];
+	int rc = 0;
 
 	staging_row_path(dir, sizeof(dir), s, id);
-	rc = put_file(dir, ".name", name, strlen(name), false);
+	snprintf(path, sizeof(path), "%s/.name", dir);
+	/* setxattr replaces the attribute at once; a row named by a .name
+	 * file keeps being named by it */
+	if (access(path, F_OK) == 0 ||
+	    setxattr(dir, NAME_XATTR, name, strlen(name), XATTR_REPLACE) < 0)
+		rc = put_file(dir, ".name", name, strlen(name), false);
 	return rc ? LC_SYS(err, rc, "staging: %s/.name: %s", dir,
 			   strerror(rc)) : 0;
 }
@@ -474,22 +522,8 @@ int staging_row_add(uint64_t *id, struct staging *s, const char *name,
 	if (info && info->kind != STAGING_FOLDER &&
 	    (rc = staging_row_set_info(s, *id, info, err)))
 		return rc;
-	/* the folder is new: one write(2) of the name, no temp file (a
-	 * kill -9 cannot split a write; power loss is what the writes
-	 * thread's syncs are for) */
-	{
-		char path[4300];
-		int fd;
-
-		snprintf(path, sizeof(path), "%s/.name", dir);
-		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-		rc = fd < 0 ? errno : write(fd, name, len) != (ssize_t)len ?
-				      (errno ? errno : EIO) : 0;
-		if (fd >= 0)
-			close(fd);
-	}
-	if (rc)
-		return LC_SYS(err, rc, "staging: %s/.name: %s", dir,
+	if ((rc = name_row(s, dir, name)))
+		return LC_SYS(err, rc, "staging: naming %s: %s", dir,
 			      strerror(rc));
 	return 0;
 }
@@ -507,7 +541,9 @@ int staging_row_new(uint64_t *id, struct staging *s, const char *name,
 }
 
 /* Staged files are 0644 once closed and 0600 while written: marking
- * costs no extra file (ext4 makes and frees inodes slowly). */
+ * costs no extra file (ext4 makes and frees inodes slowly). A file is
+ * complete only when it is 0644, so one created with mode 0600 (under
+ * any umask) is incomplete from its creation on, with no fchmod. */
 #define MODE_CLOSED 0644
 #define MODE_WRITING 0600
 
@@ -536,7 +572,7 @@ int staging_row_clear_partial(bool *had, const struct staging *s,
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
 		if (lstat(path, &sb) < 0 || !S_ISREG(sb.st_mode) ||
-		    (sb.st_mode & 07777) != MODE_WRITING)
+		    (sb.st_mode & 07777) == MODE_CLOSED)
 			continue;
 		*had = true;
 		unlink(path);

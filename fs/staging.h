@@ -3,8 +3,12 @@
  * until it is committed (WRITES.md "Staging"). One folder per dataset:
  *
  *   DIR/rows/R<16 hex>/            one staged row (a new row folder or a
- *       .name                      root-level file); .name holds the name
- *       <files as the user wrote>  the user gave it
+ *                                  root-level file); its extended
+ *                                  attribute user.lancefs.name holds the
+ *                                  name the user gave it
+ *       .name                      the name instead, where the file
+ *                                  system has no user attributes
+ *       <files as the user wrote>
  *   DIR/batches/<uuid>             a commit attempt: the transaction id,
  *                                  the version it was planned against and
  *                                  the rows it holds, written and synced
@@ -101,7 +105,9 @@ int staging_row_rename(struct staging *s, uint64_t id, const char *name,
  * it is open for writing; a crash leaves the mark behind, and
  * staging_row_clear_partial then removes the half-written file (*had:
  * there was one). Every file put in staging gets staging_mark_fd(fd,
- * false) once complete.
+ * false) once complete; until then it is incomplete, whatever mode it
+ * was created with (a new file needs no staging_mark_fd(fd, true) when
+ * it is created with mode 0600).
  */
 int staging_mark_fd(int fd, bool writing) LC_MUST_USE;
 int staging_row_clear_partial(bool *had, const struct staging *s,

@@ -37,6 +37,8 @@ struct wfile {
 	char *name;		/* NULL: gone (its index is not reused) */
 	unsigned writers;
 	uint64_t size;		/* at the last close */
+	bool complete;		/* marked complete on disk (mode): closes
+				 * after a flush need no second fchmod */
 };
 
 struct wrow {
@@ -518,7 +520,7 @@ static int open_file(struct writes *w, struct wrow *r, const char *name,
 	char path[4600];
 	ssize_t i = file_index(r, name);
 	bool writer = (flags & O_ACCMODE) != O_RDONLY;
-	bool fresh = i < 0;
+	bool fresh = i < 0, fresh_on_disk = fresh;
 	int oflags = (flags & (O_ACCMODE | O_TRUNC | O_APPEND)) | O_CLOEXEC;
 	int rc;
 
@@ -530,11 +532,19 @@ static int open_file(struct writes *w, struct wrow *r, const char *name,
 		return LC_USAGE(err, "%s/%s: not a file name lancefs can "
 				"stage", r->name, name);
 	row_path(path, sizeof(path), w, r->id, name);
-	*fd = open(path, oflags | (fresh ? O_CREAT : 0), 0600);
+	*fd = open(path, oflags | (fresh ? O_CREAT | O_EXCL : 0), 0600);
+	if (*fd < 0 && fresh && errno == EEXIST) {
+		/* a stray file the index does not know: written over, so
+		 * marked writing below like any reopened file */
+		*fd = open(path, oflags, 0600);
+		fresh_on_disk = false;
+	}
 	if (*fd < 0)
 		return LC_SYS(err, errno, "staging: %s: %s", path,
 			      strerror(errno));
-	if (writer && (r->files && i >= 0 ? !r->files[i].writers : true) &&
+	/* a file made now is not complete: its creation mode never is
+	 * (staging.h); one reopened for writing is marked writing again */
+	if (writer && (fresh ? !fresh_on_disk : !r->files[i].writers) &&
 	    (rc = staging_mark_fd(*fd, true))) {
 		close(*fd);
 		if (fresh)
@@ -549,11 +559,14 @@ static int open_file(struct writes *w, struct wrow *r, const char *name,
 			    strerror(errno ? errno : EIO));
 		if (fresh)
 			unlink(path);
-		else if (writer && !r->files[i].writers)
-			best_effort(staging_mark_fd(*fd, false));
+		else if (writer && !r->files[i].writers &&
+			 !staging_mark_fd(*fd, false))
+			r->files[i].complete = true;
 		close(*fd);
 		return rc;
 	}
+	if (writer && !fresh && !r->files[i].writers)
+		r->files[i].complete = false;
 	if (fresh) {
 		uint32_t k;
 
@@ -907,8 +920,10 @@ void wr_file_flushed(struct writes *w, uint64_t id, uint32_t fidx, int fd,
 	pthread_mutex_lock(&w->mu);
 	r = row_by_id(w, id);
 	/* only when no other descriptor still writes the file */
-	if (r && fidx < r->n_files && r->files[fidx].writers == 1)
-		best_effort(staging_mark_fd(fd, !done));
+	if (r && fidx < r->n_files && r->files[fidx].writers == 1 &&
+	    r->files[fidx].complete != done &&
+	    !staging_mark_fd(fd, !done))
+		r->files[fidx].complete = done;
 	pthread_mutex_unlock(&w->mu);
 }
 
@@ -937,8 +952,9 @@ void wr_file_closed(struct writes *w, uint64_t id, uint32_t fidx, int fd,
 			w->bytes += (uint64_t)st.st_size - f->size;
 			f->size = (uint64_t)st.st_size;
 		}
-		if (!f->writers && fd >= 0)
-			best_effort(staging_mark_fd(fd, false));
+		if (!f->writers && fd >= 0 && !f->complete &&
+		    !staging_mark_fd(fd, false))
+			f->complete = true;
 		changed(r);
 		w->dirty = true;
 		if (!r->writers) {
@@ -1108,6 +1124,7 @@ int wr_file_rename(struct writes *w, uint64_t id, const char *name,
 	}
 	{
 		uint64_t size = a->files[i].size;
+		bool complete = a->files[i].complete;
 		uint32_t k;
 
 		lc_free(a->files[i].name);
@@ -1115,6 +1132,7 @@ int wr_file_rename(struct writes *w, uint64_t id, const char *name,
 		w->bytes -= size;
 		rc = file_add(b, to_name, &k, err);
 		if (!rc) {
+			b->files[k].complete = complete;
 			b->files[k].size = size;
 			w->bytes += size;
 		}
@@ -1754,6 +1772,8 @@ static int load_cb(void *ctx, uint64_t id, const char *name)
 			continue;
 		rc = file_add(r, de->d_name, &k, l->err);
 		if (!rc) {
+			/* the incomplete ones went in clear_partial */
+			r->files[k].complete = true;
 			r->files[k].size = (uint64_t)sb.st_size;
 			w->bytes += (uint64_t)sb.st_size;
 		}

@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <signal.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -118,6 +119,50 @@ TEST(rows_and_batches)
 	CHECK(system(cmd) == 0);
 }
 
+/* Names live in an attribute of the row folder; a row named by a .name
+ * file (older staging, or a file system without user attributes) is
+ * read, and renamed, the same way. */
+TEST(row_names)
+{
+	char dir[] = "/tmp/lancefs-staging-XXXXXX", cmd[64], rp[4200];
+	char path[4300];
+	struct lc_err err = { 0 };
+	struct staging *s;
+	struct names n = { "" };
+	uint64_t a, old, found;
+	FILE *f;
+
+	CHECK(mkdtemp(dir));
+	CHECK_OK(staging_open(&s, dir, &err), &err);
+	CHECK_OK(staging_row_new(&a, s, "cat_001", &err), &err);
+	staging_row_path(rp, sizeof(rp), s, a);
+	snprintf(path, sizeof(path), "%s/.name", rp);
+	/* one or the other: no file where the file system takes user
+	 * attributes */
+	CHECK(exists(path) != (getxattr(rp, "user.lancefs.name", NULL, 0) > 0));
+	/* an older row: its folder and a .name file */
+	old = a + 1;
+	staging_row_path(rp, sizeof(rp), s, old);
+	CHECK(mkdir(rp, 0700) == 0);
+	snprintf(path, sizeof(path), "%s/.name", rp);
+	f = fopen(path, "w");
+	CHECK(f != NULL);
+	fputs("dog_002", f);
+	fclose(f);
+	CHECK_OK(staging_rows(s, collect, &n, &err), &err);
+	CHECK_STR(n.buf, "cat_001 dog_002 ");
+	CHECK_OK(staging_row_rename(s, a, "cat_003", &err), &err);
+	CHECK_OK(staging_row_rename(s, old, "dog_004", &err), &err);
+	n.buf[0] = 0;
+	CHECK_OK(staging_rows(s, collect, &n, &err), &err);
+	CHECK_STR(n.buf, "cat_003 dog_004 ");
+	CHECK_OK(staging_row_find(&found, s, "dog_004"), &err);
+	CHECK_EQ_U64(found, old);
+	staging_free(s);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	CHECK(system(cmd) == 0);
+}
+
 /* kill -9 between recording a batch and finishing it */
 TEST(killed_mid_commit)
 {
@@ -178,5 +223,6 @@ TEST(default_dir)
 	unsetenv("XDG_STATE_HOME");
 }
 
-TEST_MAIN(TEST_ENTRY(rows_and_batches), TEST_ENTRY(killed_mid_commit),
+TEST_MAIN(TEST_ENTRY(rows_and_batches), TEST_ENTRY(row_names),
+	  TEST_ENTRY(killed_mid_commit),
 	  TEST_ENTRY(default_dir))
