@@ -9,7 +9,9 @@ S3_SECRET_KEY= lines (the s3server fixture writes it). Every test makes
 its own bucket (boto3, Debian's python3-boto3), staging folder and
 XDG_STATE_HOME; proxies (tests/harness/s3proxy.py) are started and stopped
 by the test that uses them. Ends with "N passed, M failed"; exit 1 on any
-failure; ONLY=substring picks tests, KEEP=1 keeps the buckets.
+failure; ONLY=substring picks tests, KEEP=1 keeps the buckets,
+EXTRA_OPTS=a=b,c=d adds mount options to every s3:// and oss:// mount,
+TEST_TIMEOUT=S (default 600) is the watchdog's limit per test.
 """
 import contextlib
 import errno
@@ -49,7 +51,7 @@ os.environ["AWS_CONFIG_FILE"] = os.path.join(STATE, "none")
 STORAGE_VERSIONS = ["legacy", "2.0", "2.1", "2.2"]
 WRITE_VERSIONS = ["2.0", "2.1", "2.2"]
 CMD_TIMEOUT = 120     # a hung lancefs command fails the test, never the run
-TEST_TIMEOUT = int(os.environ.get("TEST_TIMEOUT", 600))   # then the test's daemons are killed (see watchdog)
+TEST_TIMEOUT = int(os.environ.get("TEST_TIMEOUT", 600))  # then kill_our_daemons()
 MNT_PREFIX = f"lancefs-s3mnt-{os.getpid()}-"
 
 
@@ -130,8 +132,9 @@ def lancefs(*args, **kw):
 
 
 def s3_opts(endpoint=None, region=None):
+    extra = [o for o in os.environ.get("EXTRA_OPTS", "").split(",") if o]
     return [f"endpoint={endpoint or ENV['S3_ENDPOINT']}", "allow_http=true",
-            f"region={region or ENV['S3_REGION']}"]
+            f"region={region or ENV['S3_REGION']}"] + extra
 
 
 def unmount(mnt):
