@@ -88,7 +88,7 @@ fusermount3 -u "$tmp/s3fs"
 echo "   s3fs:              $s3fs_out"
 
 # lancefs, first epoch (empty cache_dir), then a fresh mount on that cache
-opts="ro,endpoint=$endpoint,allow_http=true,region=$region,cache_dir=$tmp/cache"
+opts="ro,endpoint=$endpoint,allow_http=true,region=$region,cache_dir=$tmp/cache${LANCEFS_OPTS:+,$LANCEFS_OPTS}"
 cold_rate=0
 warm_rate=0
 drop
