@@ -10,8 +10,8 @@
 #   tests/bench/s3.sh [BUILD_DIR] [ENV_FILE]
 #
 # ENV_FILE holds S3_ENDPOINT=, S3_ACCESS_KEY=, S3_SECRET_KEY= of a running
-# server; without it an RGW is started with tests/harness/rgw.sh (and
-# stopped at the end). N (rows, default 2000), THREADS (reader threads,
+# server; without it an RGW is started with tests/harness/rgw.sh on
+# RGW_MON_PORT/RGW_PORT (default 3340/7540) and stopped at the end. N (rows, default 2000), THREADS (reader threads,
 # default 32) and DELAY_MS come from the environment. The same reader
 # (build/tests/bench/readtree, THREADS threads: open, read, close) reads
 # every image.jpg in each run; the tree walk is not timed.
@@ -53,10 +53,9 @@ rate() { awk '{ print $(NF-3) }'; }	# files/s from readtree
 read_images() { "$readtree" -t "$threads" -n image.jpg "$1"; }
 
 if [ -z "$envfile" ]; then
-	# assumed interface of the RGW starter: start DIR writes DIR/s3server.env
-	tests/harness/rgw.sh start "$tmp/rgw"
 	rgw_started=1
-	envfile=$tmp/rgw/s3server.env
+	tests/harness/rgw.sh start "$tmp/rgw" "${RGW_MON_PORT:-3340}" "${RGW_PORT:-7540}"
+	envfile=$tmp/rgw/env
 fi
 envfile=$(realpath "$envfile")
 set -a; . "$envfile"; set +a
@@ -89,7 +88,7 @@ fusermount3 -u "$tmp/s3fs"
 echo "   s3fs:              $s3fs_out"
 
 # lancefs, first epoch (empty cache_dir), then a fresh mount on that cache
-opts="ro,endpoint=$endpoint,allow_http=true,region=$region,cache_dir=$tmp/cache"
+opts="ro,endpoint=$endpoint,allow_http=true,region=$region,cache_dir=$tmp/cache${LANCEFS_OPTS:+,$LANCEFS_OPTS}"
 cold_rate=0
 warm_rate=0
 drop

@@ -29,6 +29,15 @@ def setup(env_file, tmp, rows, lancefs):
     env = s3util.load_env(env_file)
     s3 = s3util.client(env)
     b = s3util.new_bucket(s3, "s3test-bench")
+    try:
+        fill(s3, env, b, tmp, rows, lancefs)
+    except BaseException:
+        s3util.empty_bucket(s3, b)
+        raise
+    print(b)
+
+
+def fill(s3, env, b, tmp, rows, lancefs):
     nenv = dict(os.environ, S3_ENDPOINT=env["S3_ENDPOINT"],
                 S3_ACCESS_KEY=env["S3_ACCESS_KEY"],
                 S3_SECRET_KEY=env["S3_SECRET_KEY"], S3_REGION=env["S3_REGION"])
@@ -53,7 +62,6 @@ def setup(env_file, tmp, rows, lancefs):
             files.append((p, "plain/" + os.path.relpath(p, ext4)))
     with concurrent.futures.ThreadPoolExecutor(16) as ex:
         list(ex.map(lambda f: s3.upload_file(f[0], b, f[1]), files))
-    print(b)
 
 
 def cleanup(env_file, b):

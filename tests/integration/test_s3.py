@@ -9,7 +9,9 @@ S3_SECRET_KEY= lines (the s3server fixture writes it). Every test makes
 its own bucket (boto3, Debian's python3-boto3), staging folder and
 XDG_STATE_HOME; proxies (tests/harness/s3proxy.py) are started and stopped
 by the test that uses them. Ends with "N passed, M failed"; exit 1 on any
-failure; ONLY=substring picks tests, KEEP=1 keeps the buckets.
+failure; ONLY=substring picks tests, KEEP=1 keeps the buckets,
+EXTRA_OPTS=a=b,c=d adds mount options to every s3:// and oss:// mount,
+TEST_TIMEOUT=S (default 600) is the watchdog's limit per test.
 """
 import contextlib
 import errno
@@ -49,6 +51,8 @@ os.environ["AWS_CONFIG_FILE"] = os.path.join(STATE, "none")
 STORAGE_VERSIONS = ["legacy", "2.0", "2.1", "2.2"]
 WRITE_VERSIONS = ["2.0", "2.1", "2.2"]
 CMD_TIMEOUT = 120     # a hung lancefs command fails the test, never the run
+TEST_TIMEOUT = int(os.environ.get("TEST_TIMEOUT", 600))  # then kill_our_daemons()
+MNT_PREFIX = f"lancefs-s3mnt-{os.getpid()}-"
 
 
 # ------------------------------------------------------------ helpers
@@ -128,8 +132,9 @@ def lancefs(*args, **kw):
 
 
 def s3_opts(endpoint=None, region=None):
+    extra = [o for o in os.environ.get("EXTRA_OPTS", "").split(",") if o]
     return [f"endpoint={endpoint or ENV['S3_ENDPOINT']}", "allow_http=true",
-            f"region={region or ENV['S3_REGION']}"]
+            f"region={region or ENV['S3_REGION']}"] + extra
 
 
 def unmount(mnt):
@@ -144,7 +149,7 @@ def mounted(source, *opts, endpoint=None, staging=None, env=None):
     """lancefs mount -o endpoint=...,OPTS SOURCE MNT; at the end `lancefs
     umount` (which commits and waits), which must succeed if the body
     did. staging=None mounts read-only."""
-    mnt = tempfile.mkdtemp(prefix="lancefs-s3mnt-")
+    mnt = tempfile.mkdtemp(prefix=MNT_PREFIX)
     o = s3_opts(endpoint) + list(opts)
     o.append(f"staging_dir={staging}" if staging else "ro")
     try:
@@ -346,7 +351,7 @@ def read_every_version(ver):
                f"{fv['data_format']} ({fv['file_versions']}) for {ver}")
         with mounted(uri, "name_column=name") as mnt:
             check_named_view(mnt, dump, f"{ver} by name")
-        mnt_local = tempfile.mkdtemp(prefix="lancefs-s3mnt-")
+        mnt_local = tempfile.mkdtemp(prefix=MNT_PREFIX)
         try:
             lancefs("mount", "-o", "ro", local, mnt_local)
             want_tree = tree(mnt_local)
@@ -390,7 +395,7 @@ def test_database_mount():
         expect(tables == sorted(made), f"LanceDB lists {tables}")
         local = os.path.join(w, "db")
         s3util.mirror(S3, b, "db/", local)
-        mnt_local = tempfile.mkdtemp(prefix="lancefs-s3mnt-")
+        mnt_local = tempfile.mkdtemp(prefix=MNT_PREFIX)
         try:
             lancefs("mount", "-o", "ro", local, mnt_local)
             want_tree = tree(mnt_local)
@@ -514,7 +519,7 @@ def test_two_mounts_and_lancedb_race():
         mnts = []
         try:
             for m in range(2):
-                mnt = tempfile.mkdtemp(prefix="lancefs-s3mnt-")
+                mnt = tempfile.mkdtemp(prefix=MNT_PREFIX)
                 mnts.append(mnt)
                 lancefs("mount", "-o", ",".join(s3_opts() + [
                     "name_column=name", "commit_delay=0.1",
@@ -567,7 +572,7 @@ def test_two_mounts_and_lancedb_race():
 def expect_mount_fails(source, opts, pattern, what, env=None):
     """`lancefs mount` exits non-zero within the command timeout, says
     something matching `pattern`, and leaves nothing mounted."""
-    mnt = tempfile.mkdtemp(prefix="lancefs-s3mnt-")
+    mnt = tempfile.mkdtemp(prefix=MNT_PREFIX)
     try:
         r = lancefs("mount", "-o", ",".join(opts + ["ro"]), source, mnt,
                     env=env, check=False, timeout=90)
@@ -890,6 +895,34 @@ for t, n in zip(TESTS, NAMES):
     t.__name__ = n
 
 
+def kill_our_daemons():
+    """SIGKILL the lancefs daemons of this run's mount points (a hung
+    daemon blocks the test in a read forever) and detach the mounts."""
+    base = os.path.join(tempfile.gettempdir(), MNT_PREFIX)
+    with open("/proc/mounts") as f:
+        mnts = [ln.split()[1] for ln in f if ln.split()[1].startswith(base)]
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                argv = f.read().decode(errors="replace").split("\0")
+        except OSError:
+            continue
+        if len(argv) > 2 and argv[0].endswith("lancefs") and \
+                "mount" in argv and any(m in argv for m in mnts):
+            with contextlib.suppress(OSError):
+                os.kill(int(pid), 9)
+    for m in mnts:
+        subprocess.run(["fusermount3", "-uz", m], capture_output=True)
+    return mnts
+
+
+def watchdog(name, done):
+    if not done.wait(TEST_TIMEOUT):
+        mnts = kill_our_daemons()
+        print(f"WATCHDOG {name}: still running after {TEST_TIMEOUT} s; "
+              f"killed the daemons of {mnts}", flush=True)
+
+
 def main():
     only = os.environ.get("ONLY")
     if not os.path.exists("/dev/fuse"):
@@ -901,6 +934,9 @@ def main():
         if only and only not in t.__name__:
             continue
         t0 = time.time()
+        done = threading.Event()
+        threading.Thread(target=watchdog, args=(t.__name__, done),
+                         daemon=True).start()
         try:
             t()
             passed += 1
@@ -910,6 +946,8 @@ def main():
             print(f"FAIL {t.__name__} ({time.time() - t0:.1f} s)", flush=True)
             traceback.print_exc()
             sys.stderr.flush()
+        finally:
+            done.set()
     print(f"{passed} passed, {failed} failed")
     shutil.rmtree(STATE, ignore_errors=True)
     return 1 if failed else 0
