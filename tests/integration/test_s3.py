@@ -881,13 +881,61 @@ def test_cache_dir_serves_second_mount():
                f"({len(cold)} cold)")
 
 
+def data_gets(p):
+    return [e for e in p.ctl.log() if e["method"] == "GET" and
+            "/data/" in e["target"]]
+
+
+def test_warmup_fills_cache_dir():
+    """lancefs warmup --wait on a writable mount, and -o warmup on a
+    read-only one, put every data file of the version in cache_dir=
+    before anything is read: afterwards reading every file sends no
+    data-file GET and gives LanceDB's bytes; a read-only mount refuses
+    the command and says to use -o warmup."""
+    with bucket() as b, workdir() as w, s3util.Proxy("fault", ENV) as p:
+        uri = f"s3://{b}/db/t.lance"
+        s3tool("make", uri, "--version", "2.1", "--rows", 20, "--big")
+        dump = s3tool("dump", uri)
+        cache = os.path.join(w, "cache")
+        opts = (f"cache_dir={cache}", "name_column=name")
+        with mounted(uri, *opts, endpoint=p.endpoint,
+                     staging=os.path.join(w, "stg")) as mnt:
+            r = lancefs("warmup", "--wait", mnt)
+            st = status(mnt)["store"]
+            expect(st["warm_pending"] == 0 and st["warm_total"] > 0 and
+                   st["warm_done"] == st["warm_total"],
+                   f"after warmup --wait: {st}")
+            expect(f"{st['warm_total']} of {st['warm_total']} bytes" in
+                   r.stdout, f"warmup printed {r.stdout!r}")
+            expect(data_gets(p), "warmup fetched no data file")
+            p.ctl.clear()
+            check_named_view(mnt, dump, "after warmup")
+            expect(not data_gets(p), f"{len(data_gets(p))} data GETs "
+                   "after warmup")
+        with mounted(uri, f"cache_dir={os.path.join(w, 'c2')}",
+                     "name_column=name", "warmup",
+                     endpoint=p.endpoint) as mnt:
+            wait_for(lambda: status(mnt)["store"]["warm_total"] > 0 and
+                     status(mnt)["store"]["warm_pending"] == 0,
+                     f"-o warmup never finished: {status(mnt)['store']}")
+            p.ctl.clear()
+            check_named_view(mnt, dump, "after -o warmup")
+            expect(not data_gets(p), f"{len(data_gets(p))} data GETs "
+                   "after -o warmup")
+            r = lancefs("warmup", mnt, check=False)
+            expect(r.returncode == 1 and "-o warmup" in r.stderr,
+                   f"warmup of a read-only mount: {r.returncode} "
+                   f"{r.stderr.strip()}")
+
+
 TESTS = ([lambda v=v: read_every_version(v) for v in STORAGE_VERSIONS] +
          [lambda v=v: edit_cycle(v) for v in WRITE_VERSIONS] +
          [test_database_mount, test_two_mounts_and_lancedb_race,
           test_errors_are_clear_and_quick, test_read_faults_retry_or_eio,
           test_commit_faults_retry_or_stay_staged,
           test_oss_virtual_hosted_and_forbid_overwrite,
-          test_cache_dir_serves_second_mount])
+          test_cache_dir_serves_second_mount,
+          test_warmup_fills_cache_dir])
 NAMES = ([f"test_read_every_version_{v.replace('.', '_')}"
           for v in STORAGE_VERSIONS] +
          [f"test_edit_cycle_{v.replace('.', '_')}" for v in WRITE_VERSIONS])
