@@ -37,6 +37,8 @@ struct cnt_store {
 	_Atomic uint64_t reader_end;	/* set by a test before each read */
 	struct etag_of tags[64];
 	int ntags;
+	char prefix[32];		/* a sub-store: keys under it, */
+	struct cnt_store *parent;	/* whose mem and etags it uses */
 };
 
 struct cnt_obj {
@@ -55,9 +57,13 @@ static int cnt_open(struct ostore *st, const char *key,
 		    struct ostore_obj **out, struct lc_err *err)
 {
 	struct cnt_store *c = to_cnt(st);
+	struct cnt_store *top = c->parent ? c->parent : c;
 	struct cnt_obj *o = calloc(1, sizeof(*o));
-	int rc = ostore_open(&o->in, c->mem, key, err);
+	char full[128];
+	int rc;
 
+	snprintf(full, sizeof(full), "%s%s", c->prefix, key);
+	rc = ostore_open(&o->in, top->mem, full, err);
 	if (rc) {
 		free(o);
 		return rc;
@@ -65,9 +71,9 @@ static int cnt_open(struct ostore *st, const char *key,
 	o->base.st = st;
 	o->base.key = strdup(key);
 	o->base.size = o->in->size;
-	for (int i = 0; i < c->ntags && !c->no_etag; i++)
-		if (!strcmp(c->tags[i].key, key))
-			o->base.etag = strdup(c->tags[i].etag);
+	for (int i = 0; i < top->ntags && !c->no_etag; i++)
+		if (!strcmp(top->tags[i].key, full))
+			o->base.etag = strdup(top->tags[i].etag);
 	atomic_fetch_add(&open_objs, 1);
 	*out = &o->base;
 	return 0;
@@ -78,6 +84,8 @@ static int cnt_read(struct ostore_obj *obj, uint64_t off, size_t len,
 {
 	struct cnt_store *c = to_cnt(obj->st);
 
+	if (c->parent)
+		c = c->parent;	/* a sub-store counts in its parent */
 	if (off >= atomic_load(&c->reader_end))
 		atomic_fetch_add(&c->ahead, 1);
 	atomic_fetch_add(&c->reads, 1);
@@ -126,9 +134,27 @@ static int cnt_del(struct ostore *st, const char *key, struct lc_err *err)
 	return ostore_delete(to_cnt(st)->mem, key, err);
 }
 
+static int cnt_sub(struct ostore *st, const char *dir, struct ostore **out,
+		   struct lc_err *err)
+{
+	struct cnt_store *c = to_cnt(st), *s = calloc(1, sizeof(*s));
+
+	(void)err;
+	s->base.ops = st->ops;
+	s->base.root = malloc(strlen(st->root) + strlen(dir) + 2);
+	sprintf(s->base.root, "%s%s/", st->root, dir);
+	if (strlen(c->prefix) + strlen(dir) + 2 > sizeof(s->prefix))
+		abort();
+	strcat(strcat(strcpy(s->prefix, c->prefix), dir), "/");
+	s->parent = c->parent ? c->parent : c;
+	*out = &s->base;
+	return 0;
+}
+
 static void cnt_free(struct ostore *st)
 {
-	ostore_free(to_cnt(st)->mem);
+	if (!to_cnt(st)->parent)
+		ostore_free(to_cnt(st)->mem);
 	free(st->root);
 	free(st);
 }
@@ -141,6 +167,7 @@ static const struct ostore_ops cnt_ops = {
 	.list = cnt_list,
 	.put = cnt_put,
 	.del = cnt_del,
+	.sub = cnt_sub,
 	.free = cnt_free,
 };
 
@@ -931,6 +958,43 @@ TEST(settings)
 	unwrap(st, conf);
 }
 
+/* A sub-store shares the cache: its reads count in the parent's stats
+ * and its blocks are named by the full path. */
+TEST(sub_store_shares_cache)
+{
+	struct cnt_store *c = cnt_new();
+	uint8_t *x = put_obj(c, "db/ds/data/x", 300 * KiB, 40);
+	uint8_t *y = put_obj(c, "data/x", 300 * KiB, 41);
+	struct ostore_conf *conf;
+	struct ostore *st = wrap(c, NULL, &conf), *sub;
+	struct lc_err err = { 0 };
+
+	CHECK_OK(ostore_sub(&sub, st, "db/ds", &err), &err);
+	CHECK_EQ_U64(sub->ops->kind, OSTORE_KIND_CACHE);
+	for (int i = 0; i < 2; i++) {
+		CHECK(!scan(sub, NULL, "data/x", x, 300 * KiB, 0));
+		CHECK(!scan(st, NULL, "data/x", y, 300 * KiB, 0));
+	}
+	CHECK_EQ_U64(atomic_load(&c->reads), 2);
+	CHECK_EQ_U64(stats_of(st).hits, 2 * 300 * KiB);
+	CHECK_EQ_U64(stats_of(sub).misses, 2);
+	ostore_free(sub);
+	unwrap(st, conf);
+	free(x);
+	free(y);
+}
+
+/* Local datasets are not wrapped: the kernel's page cache serves them. */
+TEST(local_not_wrapped)
+{
+	struct lc_err err = { 0 };
+	struct ostore *st;
+
+	CHECK_OK(ostore_open_uri(&st, "/tmp", NULL, &err), &err);
+	CHECK_EQ_U64(st->ops->kind, OSTORE_KIND_LOCAL);
+	ostore_free(st);
+}
+
 TEST_MAIN(TEST_ENTRY(random_ranges_small_cache),
 	  TEST_ENTRY(random_ranges_big_cache), TEST_ENTRY(random_ranges_disk),
 	  TEST_ENTRY(one_request_per_image),
@@ -941,4 +1005,5 @@ TEST_MAIN(TEST_ENTRY(random_ranges_small_cache),
 	  TEST_ENTRY(disk_survives_remount),
 	  TEST_ENTRY(disk_corruption_detected), TEST_ENTRY(disk_bounds),
 	  TEST_ENTRY(warmup_fills_disk), TEST_ENTRY(warmup_needs_cache_dir),
-	  TEST_ENTRY(close_during_prefetch), TEST_ENTRY(settings))
+	  TEST_ENTRY(close_during_prefetch), TEST_ENTRY(settings),
+	  TEST_ENTRY(sub_store_shares_cache), TEST_ENTRY(local_not_wrapped))
