@@ -28,25 +28,6 @@ static struct local_store *to_local(struct ostore *st)
 	return (struct local_store *)st;
 }
 
-static int check_key(const char *key, struct lc_err *err)
-{
-	const char *p = key;
-
-	/* Keys come from manifests: refuse anything that climbs out. */
-	if (*p == '/')
-		return LC_CORRUPT(err, "%s: absolute key", key);
-	while (*p) {
-		if (p[0] == '.' && p[1] == '.' && (p[2] == '/' || !p[2]))
-			return LC_CORRUPT(err, "%s: key leaves the dataset",
-					  key);
-		p = strchr(p, '/');
-		if (!p)
-			break;
-		p++;
-	}
-	return 0;
-}
-
 static int local_open(struct ostore *st, const char *key,
 		      struct ostore_obj **out, struct lc_err *err)
 {
@@ -54,7 +35,7 @@ static int local_open(struct ostore *st, const char *key,
 	struct stat sb;
 	int fd, rc;
 
-	rc = check_key(key, err);
+	rc = ostore_check_key(key, err);
 	if (rc)
 		return rc;
 	fd = openat(to_local(st)->dirfd, key, O_RDONLY | O_CLOEXEC);
@@ -125,7 +106,7 @@ static int local_list(struct ostore *st, const char *dir, ostore_list_cb cb,
 	DIR *d;
 	int fd, rc = 0;
 
-	if (*dir && (rc = check_key(dir, err)))
+	if (*dir && (rc = ostore_check_key(dir, err)))
 		return rc;
 	fd = openat(to_local(st)->dirfd, *dir ? dir : ".",
 		    O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -202,7 +183,7 @@ static int local_put(struct ostore *st, const char *key, const void *data,
 	int dirfd = to_local(st)->dirfd, fd, rc;
 	char tmp[4200];
 
-	rc = check_key(key, err);
+	rc = ostore_check_key(key, err);
 	if (!rc)
 		rc = make_parents(dirfd, key, err);
 	if (rc)
@@ -243,7 +224,7 @@ static int local_put(struct ostore *st, const char *key, const void *data,
 
 static int local_del(struct ostore *st, const char *key, struct lc_err *err)
 {
-	int rc = check_key(key, err);
+	int rc = ostore_check_key(key, err);
 
 	if (rc)
 		return rc;
@@ -312,7 +293,7 @@ static int local_sub(struct ostore *st, const char *dir, struct ostore **out,
 	char path[4096];
 	int rc;
 
-	rc = check_key(dir, err);
+	rc = ostore_check_key(dir, err);
 	if (rc)
 		return rc;
 	if ((size_t)snprintf(path, sizeof(path), "%s/%s", st->root, dir) >=

@@ -4,6 +4,25 @@
 
 #include <stdlib.h>
 
+int ostore_check_key(const char *key, struct lc_err *err)
+{
+	const char *p = key;
+
+	/* Keys come from manifests: refuse anything that climbs out. */
+	if (*p == '/')
+		return LC_CORRUPT(err, "%s: absolute key", key);
+	while (*p) {
+		if (p[0] == '.' && p[1] == '.' && (p[2] == '/' || !p[2]))
+			return LC_CORRUPT(err, "%s: key leaves the dataset",
+					  key);
+		p = strchr(p, '/');
+		if (!p)
+			break;
+		p++;
+	}
+	return 0;
+}
+
 int ostore_open_uri(struct ostore **out, const char *uri,
 		    const struct ostore_conf *conf, struct lc_err *err)
 {

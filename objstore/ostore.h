@@ -176,6 +176,10 @@ void ostore_cache_warm_cancel(struct ostore *st);
 /* Wait until no warmup is queued or running. */
 void ostore_cache_warm_wait(struct ostore *st);
 
+/* For backends: EIO (corrupt) for a key that is absolute or climbs out
+ * of the store with "..": keys come from manifests. */
+int ostore_check_key(const char *key, struct lc_err *err) LC_MUST_USE;
+
 /* Backends */
 int ostore_local_new(struct ostore **out, const char *dir,
 		     struct lc_err *err) LC_MUST_USE;

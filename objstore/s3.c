@@ -297,25 +297,6 @@ int s3_addr_path(struct lc_buf *b, const struct s3_addr *a, const char *key,
 
 /* ---- keys --------------------------------------------------------- */
 
-static int check_key(const char *key, struct lc_err *err)
-{
-	const char *p = key;
-
-	/* Keys come from manifests: refuse anything that climbs out. */
-	if (*p == '/')
-		return LC_CORRUPT(err, "%s: absolute key", key);
-	while (*p) {
-		if (p[0] == '.' && p[1] == '.' && (p[2] == '/' || !p[2]))
-			return LC_CORRUPT(err, "%s: key leaves the dataset",
-					  key);
-		p = strchr(p, '/');
-		if (!p)
-			break;
-		p++;
-	}
-	return 0;
-}
-
 /* prefix + "/" + key into a new string (just key at the bucket root),
  * with room for one more '/' at the end (listing prefixes). */
 static char *full_key(const struct s3_store *s, const char *key)
@@ -343,7 +324,7 @@ static int s3_open(struct ostore *st, const char *key,
 	char *fk;
 	int rc;
 
-	rc = check_key(key, err);
+	rc = ostore_check_key(key, err);
 	if (rc)
 		return rc;
 	if (!*key)
@@ -538,7 +519,7 @@ static int s3_list(struct ostore *st, const char *dir, ostore_list_cb cb,
 	size_t n;
 	int rc;
 
-	rc = *dir ? check_key(dir, err) : 0;
+	rc = *dir ? ostore_check_key(dir, err) : 0;
 	if (rc)
 		return rc;
 	pfx = full_key(s, dir);
@@ -854,7 +835,7 @@ static int s3_put(struct ostore *st, const char *key, const void *data,
 {
 	struct s3_store *s = to_s3(st);
 	char *fk;
-	int rc = check_key(key, err);
+	int rc = ostore_check_key(key, err);
 
 	if (rc)
 		return rc;
@@ -882,7 +863,7 @@ static int s3_del(struct ostore *st, const char *key, struct lc_err *err)
 	struct s3_store *s = to_s3(st);
 	struct s3_req r = { .method = "DELETE" };
 	char *fk;
-	int rc = check_key(key, err);
+	int rc = ostore_check_key(key, err);
 
 	if (rc)
 		return rc;
@@ -973,7 +954,7 @@ static int s3_sub(struct ostore *st, const char *dir, struct ostore **out,
 	struct s3_store *s = to_s3(st);
 	char *p;
 	size_t n;
-	int rc = check_key(dir, err);
+	int rc = ostore_check_key(dir, err);
 
 	if (rc)
 		return rc;
