@@ -531,11 +531,10 @@ static int ensure_w(struct lfs *fs, struct mds *d, struct writes **out,
  * current version still holds that physical row (under the same number
  * and columns), use it from there; otherwise it is stale.
  */
-static void follow_row(struct lfs *fs, struct mnode *m)
+static void follow_row(struct mnode *m)
 {
 	struct vnode root, cur;
 
-	(void)fs;
 	m->stale = true;
 	if (view_ds_root(&root, m->vn.ds, 0, NULL))
 		return;
@@ -592,19 +591,18 @@ static int mnode_of(struct lfs *fs, fuse_ino_t ino, struct mnode *m,
 		m->d = mds_for(fs, m->vn.ds);
 	if (!rc && m->live && (m->vn.kind == VN_ROW || m->vn.kind == VN_FILE) &&
 	    !view_is_current(&m->vn))
-		follow_row(fs, m);
+		follow_row(m);
 	return rc;
 }
 
 /* The staged change (UPDATE or DELETE) of a live committed row or file;
  * 0 when there is none. */
-static uint64_t change_of(struct lfs *fs, const struct mnode *m,
+static uint64_t change_of(const struct mnode *m,
 			  enum staging_kind *kind)
 {
 	struct writes *w = mw(m);
 	uint64_t v, frag, off, id;
 
-	(void)fs;
 	if (!w || !m->live ||
 	    (m->vn.kind != VN_ROW && m->vn.kind != VN_FILE))
 		return 0;
@@ -615,13 +613,12 @@ static uint64_t change_of(struct lfs *fs, const struct mnode *m,
 }
 
 /* The staged file that stands for a live committed FILE node. */
-static bool overlay_of(struct lfs *fs, const struct mnode *m, uint64_t *id,
-		       uint32_t *fidx)
+static bool overlay_of(const struct mnode *m, uint64_t *id, uint32_t *fidx)
 {
 	enum staging_kind k;
 	char name[1300];
 
-	if (m->vn.kind != VN_FILE || !(*id = change_of(fs, m, &k)) ||
+	if (m->vn.kind != VN_FILE || !(*id = change_of(m, &k)) ||
 	    k != STAGING_UPDATE ||
 	    view_file_name(name, sizeof(name), &m->vn, NULL))
 		return false;
@@ -632,13 +629,12 @@ static bool overlay_of(struct lfs *fs, const struct mnode *m, uint64_t *id,
  * changes through the kernel (which keeps its own attributes right) or
  * at commits (which drop the entries that changed), so a second is
  * safe; everything else never changes. */
-static double ttl_of(struct lfs *fs, const struct mnode *m)
+static double ttl_of(const struct mnode *m)
 {
 	if (m->staged)
 		return 1.0;
 	if (m->vn.kind == VN_CTL || m->vn.kind == VN_CTLFILE)
 		return 0.0;
-	(void)fs;
 	return m->live ? 1.0 : CACHE_TTL;
 }
 
@@ -683,7 +679,7 @@ static int fill_stat(struct lfs *fs, struct stat *st, fuse_ino_t ino,
 		stat_from(fs, st, ino, &sb, false);
 		return 0;
 	}
-	if (m->live && overlay_of(fs, m, &id, &fidx) &&
+	if (m->live && overlay_of(m, &id, &fidx) &&
 	    !wr_file_stat(mw(m), id, fidx, &sb)) {
 		stat_from(fs, st, ino, &sb, false);
 		return 0;
@@ -769,7 +765,7 @@ static int entry_of(struct lfs *fs, const struct mnode *m,
 		mino_forget(fs, m, e->ino);
 		return rc;
 	}
-	e->attr_timeout = ttl_of(fs, m);
+	e->attr_timeout = ttl_of(m);
 	e->entry_timeout = m->staged ? 1.0 : e->attr_timeout;
 	return 0;
 }
@@ -815,7 +811,7 @@ static int live_row(struct lfs *fs, const struct mnode *root,
 	if (rc)
 		return rc;
 	out->live = out->vn.kind == VN_ROW;
-	if (out->live && change_of(fs, out, &k) && k == STAGING_DELETE) {
+	if (out->live && change_of(out, &k) && k == STAGING_DELETE) {
 		mnode_reset(out);
 		return ENOENT;
 	}
@@ -842,15 +838,13 @@ static int staged_row(const struct mnode *root, const char *name,
 	return wr_file_find(w, out->id, name, &out->fidx);
 }
 
-static bool writable_root(struct lfs *fs, const struct mnode *m)
+static bool writable_root(const struct mnode *m)
 {
-	(void)fs;
 	return m->live && m->vn.kind == VN_ROOT;
 }
 
-static bool writable_row(struct lfs *fs, const struct mnode *m)
+static bool writable_row(const struct mnode *m)
 {
-	(void)fs;
 	return m->live && !m->stale && m->vn.kind == VN_ROW;
 }
 
@@ -881,13 +875,13 @@ static int lookup_in(struct lfs *fs, const struct mnode *dir,
 		}
 		return rc;
 	}
-	if (writable_root(fs, dir)) {
+	if (writable_root(dir)) {
 		rc = live_row(fs, dir, name, out, err);
 		if (rc == ENOENT)
 			rc = staged_row(dir, name, out);
 		return rc;
 	}
-	if (writable_row(fs, dir) && (u = change_of(fs, dir, &k))) {
+	if (writable_row(dir) && (u = change_of(dir, &k))) {
 		if (k == STAGING_DELETE || wr_is_removed(mw(dir), u, name))
 			return ENOENT;
 		if (!wr_file_find(mw(dir), u, name, &out->fidx)) {
@@ -973,7 +967,7 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino,
 	rc = mnode_of(fs, ino, &m, &err);
 	if (!rc) {
 		rc = fill_stat(fs, &st, ino, &m, &err);
-		ttl = ttl_of(fs, &m);
+		ttl = ttl_of(&m);
 	}
 	mnode_reset(&m);
 	if (rc)
@@ -1083,7 +1077,7 @@ static int dir_fill_cb(void *ctx, uint64_t index, const char *name,
 		m.d = mds_for(d->fs, node->ds);
 		m.live = m.dsroot = m.d != NULL;
 	}
-	if (m.live && node->kind == VN_ROW && change_of(d->fs, &m, &k) &&
+	if (m.live && node->kind == VN_ROW && change_of(&m, &k) &&
 	    k == STAGING_DELETE)
 		return 0;	/* rm -r, not committed yet */
 	if (d->change && node->kind == VN_FILE) {
@@ -1200,8 +1194,8 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	} else if (!rc) {
 		enum staging_kind k;
 
-		if (writable_row(fs, &n))
-			d.change = change_of(fs, &n, &k);
+		if (writable_row(&n))
+			d.change = change_of(&n, &k);
 		if (start < STAGED_OFF)
 			rc = view_readdir(fs->v, &n.vn, start, dir_fill_cb, &d,
 					  &err);
@@ -1212,7 +1206,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 					   start >= STAGED_OFF ?
 					   start - STAGED_OFF : 0,
 					   staged_file_cb, &f);
-		} else if (!rc && writable_root(fs, &n) && d.w) {
+		} else if (!rc && writable_root(&n) && d.w) {
 			rc = wr_list_rows(d.w, start >= STAGED_OFF ?
 					  start - STAGED_OFF : 0,
 					  staged_row_cb, &d);
@@ -1391,7 +1385,7 @@ static int open_view(struct lfs *fs, struct mnode *m,
 
 		/* a snapshot never changes; a row with a staged change may
 		 * have been shown with other bytes */
-		fi->keep_cache = !change_of(fs, m, &k);
+		fi->keep_cache = !change_of(m, &k);
 	}
 	if (rc) {
 		vnode_reset(&of->node);
@@ -1452,7 +1446,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		rc = !m.live || m.vn.kind != VN_FILE ? EROFS :
 		     m.stale ? ESTALE :
 			       open_committed_for_write(fs, &m, fi, &err);
-	} else if (m.live && overlay_of(fs, &m, &id, &fidx)) {
+	} else if (m.live && overlay_of(&m, &id, &fidx)) {
 		struct writes *w = mw(&m);
 		char name[300];
 
@@ -1498,7 +1492,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		rc = ESTALE;
 	} else if ((rc = ensure_w(fs, dir.d, &w, &err))) {
 		/* a database root holds datasets only */
-	} else if (writable_root(fs, &dir)) {
+	} else if (writable_root(&dir)) {
 		struct mnode other;
 
 		rc = lookup_in(fs, &dir, name, &other, &err);
@@ -1512,7 +1506,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		n.id = dir.id;
 		rc = wr_file_open(w, dir.id, name, fi->flags | O_CREAT,
 				  true, NULL, &n.fidx, &fd, &err);
-	} else if (writable_row(fs, &dir)) {
+	} else if (writable_row(&dir)) {
 		rc = wr_change_row(w, &dir.vn, &n.id, &err);
 		if (!rc)
 			rc = wr_file_open(w, n.id, name,
@@ -1908,7 +1902,7 @@ out:
 	if (rc)
 		fuse_reply_err(req, reply_errno(fs, "setattr", rc, &err));
 	else
-		fuse_reply_attr(req, &st, ttl_of(fs, &m));
+		fuse_reply_attr(req, &st, ttl_of(&m));
 	mnode_reset(&m);
 }
 
@@ -1940,7 +1934,7 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 		if (!rc)
 			rc = view_ds_root(&n.vn, ds, 0, &err);
 		n.dsroot = true;
-	} else if (!writable_root(fs, &dir)) {
+	} else if (!writable_root(&dir)) {
 		rc = EPERM;	/* row folders hold files only */
 	} else {
 		struct mnode other;
@@ -1990,12 +1984,12 @@ static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 		goto out;
 	if (!dir.d) {
 		rc = EPERM;	/* a database member */
-	} else if (writable_root(fs, &dir)) {
+	} else if (writable_root(&dir)) {
 		rc = n.staged == SK_FILE ? wr_remove_row(mw(&dir), n.id, &err) :
 					   EISDIR;
 	} else if (dir.staged == SK_ROW) {
 		rc = wr_file_unlink(mw(&dir), dir.id, name, false, &err);
-	} else if (writable_row(fs, &dir) &&
+	} else if (writable_row(&dir) &&
 		   !(rc = ensure_w(fs, dir.d, &w, &err))) {
 		uint64_t u;
 		struct vnode c;
@@ -2056,7 +2050,7 @@ static int row_files(struct lfs *fs, const struct mnode *row, uint64_t *n,
 		     struct lc_err *err)
 {
 	enum staging_kind k;
-	struct count c = { fs, mw(row), row, change_of(fs, row, &k), 0 };
+	struct count c = { fs, mw(row), row, change_of(row, &k), 0 };
 	int rc = view_readdir(fs->v, &row->vn, 0, count_cb, &c, err);
 
 	if (!rc && c.change)
@@ -2082,8 +2076,8 @@ static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 		rc = EROFS;
 		goto out;
 	}
-	if (!writable_root(fs, &dir)) {
-		rc = dir.staged == SK_ROW || writable_row(fs, &dir) ?
+	if (!writable_root(&dir)) {
+		rc = dir.staged == SK_ROW || writable_row(&dir) ?
 			     ENOENT : EPERM;
 		goto out;
 	}
@@ -2117,7 +2111,7 @@ static int files_row(struct lfs *fs, const struct mnode *dir,
 		*id = dir->id;
 		return 0;
 	}
-	if (!writable_row(fs, dir))
+	if (!writable_row(dir))
 		return dir->staged ? ENOTDIR : EPERM;
 	rc = ensure_w(fs, dir->d, w, err);
 	return rc ? rc : wr_change_row(*w, &dir->vn, id, err);
@@ -2165,9 +2159,9 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		goto out;
 	}
 	lc_err_clear(&err);
-	if (writable_root(fs, &from) || writable_root(fs, &to)) {
+	if (writable_root(&from) || writable_root(&to)) {
 		/* rows: only staged folders move, to a free name */
-		if (!writable_root(fs, &from) || !writable_root(fs, &to) ||
+		if (!writable_root(&from) || !writable_root(&to) ||
 		    src.staged != SK_ROW)
 			rc = EPERM;
 		else if (dst.staged || dst.vn.kind != VN_NONE)
