@@ -25,6 +25,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <jansson.h>
+#include <malloc.h>
 #include <signal.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -2648,6 +2649,12 @@ int lancefs_mount_main(int argc, char **argv)
 	const char *source, *mnt;
 	static char abs_source[4200];
 
+	/* Every read allocates and frees buffers of 64 KiB to a few MiB
+	 * (values, cache blocks). By default glibc mmap()s the bigger ones
+	 * and trims the heap after the rest, so each read page-faults and
+	 * zeroes fresh pages; keep them in the heap and keep the heap. */
+	mallopt(M_MMAP_THRESHOLD, 32 << 20);
+	mallopt(M_TRIM_THRESHOLD, 256 << 20);
 	lc_buf_init(&fo, 0);
 	optind = 1;
 	while ((opt = getopt(argc, argv, "fdo:")) != -1) {

@@ -1180,19 +1180,19 @@ static bool vcache_get(struct lc_buf *out, bool *valid, int *rc,
 	return hit;
 }
 
+/* Keeps `data` (an lc_malloc'd value of `len` bytes), or frees it. */
 static void vcache_put(struct view *v, struct view_snap *s,
 		       const struct lance_row_ref *row, int32_t field,
-		       bool valid, const uint8_t *data, size_t len)
+		       bool valid, uint8_t *data, size_t len)
 {
 	struct view_snap *dead[VCACHE_ENTRIES] = { 0 };
 	struct vcache_ent *slot = NULL;
-	uint8_t *copy;
 	int n_dead = 0;
 
-	if (len > VCACHE_MAX_VALUE || !(copy = lc_malloc(len)))
+	if (len > VCACHE_MAX_VALUE) {
+		lc_free(data);
 		return;
-	if (len)
-		memcpy(copy, data, len);
+	}
 	pthread_mutex_lock(&v->vc_mu);
 	for (;;) {
 		struct vcache_ent *lru = NULL;
@@ -1219,14 +1219,14 @@ static void vcache_put(struct view *v, struct view_snap *s,
 		slot->offset = row->offset;
 		slot->field = field;
 		slot->valid = valid;
-		slot->data = copy;
+		slot->data = data;
 		slot->len = len;
 		slot->tick = ++v->vc_tick;
 		v->vc_bytes += len;
-		copy = NULL;
+		data = NULL;
 	}
 	pthread_mutex_unlock(&v->vc_mu);
-	lc_free(copy);
+	lc_free(data);
 	for (int i = 0; i < n_dead; i++)
 		snap_unref(dead[i]);	/* never free under the lock */
 }
@@ -1241,8 +1241,8 @@ static int file_value(struct lc_buf *out, bool *valid, struct view_snap *s,
 {
 	struct view *v = s->ds->v;
 	struct lance_array a;
-	const uint8_t *p;
-	size_t len;
+	uint8_t *p = NULL;
+	size_t len = 0;
 	int rc;
 
 	if (vcache_get(out, valid, &rc, v, s, row, f->id, off, max, err)) {
@@ -1254,11 +1254,17 @@ static int file_value(struct lc_buf *out, bool *valid, struct view_snap *s,
 	if (rc)
 		return rc;
 	*valid = lance_array_is_valid(&a, 0);
-	p = *valid ? a.values + a.offsets[0] : NULL;
-	len = *valid ? (size_t)(a.offsets[1] - a.offsets[0]) : 0;
+	if (*valid) {
+		/* the value's buffer moves to the cache: no copy */
+		len = (size_t)(a.offsets[1] - a.offsets[0]);
+		if (a.offsets[0])
+			memmove(a.values, a.values + a.offsets[0], len);
+		p = a.values;
+		a.values = NULL;
+	}
+	lance_array_reset(&a);
 	rc = append_slice(out, p, len, off, max, err);
 	vcache_put(v, s, row, f->id, *valid, p, len);
-	lance_array_reset(&a);
 	return rc;
 }
 
