@@ -1237,6 +1237,26 @@ static void write_hint(struct ostore *st, uint64_t version)
 	}
 }
 
+/* A manifest put that failed after its request left (a reset, a timeout,
+ * a lost reply) may have created the version all the same: ours if it
+ * holds our transaction, and then the commit is done and must not be
+ * made again. Otherwise the put's error stands. */
+static int landed_anyway(uint64_t *new_version, struct ostore *st,
+			 const struct lance_commit *c, int rc,
+			 struct lc_err *err)
+{
+	struct lc_err e2 = { 0 };
+	bool found = false;
+	uint64_t v = 0;
+
+	if (lance_find_transaction(&found, &v, st, c->read_version, c->uuid,
+				   &e2) || !found)
+		return rc;
+	lc_err_clear(err);
+	*new_version = v;
+	return 0;
+}
+
 int lance_commit(uint64_t *new_version, struct ostore *st,
 		 struct lance_commit *c, struct lc_err *err)
 {
@@ -1281,8 +1301,17 @@ int lance_commit(uint64_t *new_version, struct ostore *st,
 			rc = LC_NOMEM(err);
 		if (!rc) {
 			rc = ostore_put(st, key, file, file_len, 1, &perr);
-			if (rc && rc != EEXIST)
+			if (rc && rc != EEXIST) {
 				*err = perr;
+				rc = landed_anyway(new_version, st, c, rc,
+						   err);
+				if (!rc) {
+					lc_free(file);
+					attempt_reset(&a);
+					write_hint(st, *new_version);
+					return 0;
+				}
+			}
 		}
 		lc_free(file);
 		if (!rc) {

@@ -2071,21 +2071,6 @@ static int commit_rows(uint64_t *new_version, struct ostore *st,
 		}
 	}
 	rc = lance_commit(new_version, st, &c, err);
-	if (rc && err->kind != LC_EK_CONFLICT) {
-		/* a failure after the manifest's request left us (a reset, a
-		 * timeout) may hide a version that landed: ours if it holds
-		 * our transaction; then the rows must not go in again */
-		struct lc_err e2 = { 0 };
-		bool found = false;
-		uint64_t v = 0;
-
-		if (!lance_find_transaction(&found, &v, st, c.read_version,
-					    b.uuid, &e2) && found) {
-			lc_err_clear(err);
-			*new_version = v;
-			rc = 0;
-		}
-	}
 	if (rc) {
 		struct lc_err e2 = { 0 };
 

@@ -528,6 +528,78 @@ TEST(concurrent_committers)
 	rm_rf(dir);
 }
 
+/* A store whose next manifest put lands but answers an error, as when
+ * the connection drops after the request left (lost_replies > 0), or
+ * whose manifest puts fail before reaching it (lost_replies < 0). */
+static int (*inner_put)(struct ostore *st, const char *key, const void *data,
+			size_t len, int if_absent, struct lc_err *err);
+static int lost_replies;
+
+static int lossy_put(struct ostore *st, const char *key, const void *data,
+		     size_t len, int if_absent, struct lc_err *err)
+{
+	int rc;
+
+	if (lost_replies < 0 && !strncmp(key, "_versions/", 10))
+		return LC_SYS(err, EIO, "%s: refused", key);
+	rc = inner_put(st, key, data, len, if_absent, err);
+	if (rc || strncmp(key, "_versions/", 10) || !lost_replies)
+		return rc;
+	lost_replies--;
+	return LC_SYS(err, EIO, "%s: connection reset by peer", key);
+}
+
+/* The version of a lost reply is found as ours: one version, not two,
+ * and the caller is told it; a put that really failed stays an error. */
+TEST(lost_reply)
+{
+	char dir[64];
+	struct ostore *st = copy_fixture(dir, sizeof(dir), "v1names.lance");
+	const struct ostore_ops *ops;
+	struct ostore_ops lossy;
+	struct lance_data_file files[4];
+	struct lance_commit_frag nf;
+	struct lance_commit c = { 0 };
+	struct lance_manifest *m;
+	struct lc_err err = { 0 };
+	uint64_t v = 0;
+
+	CHECK(st);
+	m = latest(st);
+	CHECK(m && m->version == 7);
+	CHECK(like_fragment(&nf, files, st, NULL, m, 2, "l") == 0);
+	lance_manifest_free(m);
+	ops = st->ops;
+	lossy = *ops;
+	inner_put = ops->put;
+	lossy.put = lossy_put;
+	st->ops = &lossy;
+	c.read_version = 7;
+	c.appends = &nf;
+	c.n_appends = 1;
+	lost_replies = 1;
+	CHECK_OK(lance_commit(&v, st, &c, &err), &err);
+	CHECK_EQ_U64(v, 8);
+	CHECK(lost_replies == 0);
+	CHECK(!exists(st, "_versions/9.manifest"));
+	m = latest(st);
+	CHECK(m && m->version == 8 && m->n_fragments == 4);
+	lance_manifest_free(m);
+
+	/* a put that never reached the store is still an error */
+	lost_replies = -1;
+	memset(c.uuid, 0, sizeof(c.uuid));
+	c.read_version = 8;
+	lc_err_clear(&err);
+	CHECK(lance_commit(&v, st, &c, &err) == EIO);
+	CHECK(strstr(err.msg, "refused"));
+	CHECK(!exists(st, "_versions/9.manifest"));
+	st->ops = ops;
+	free_paths(files, nf.n_files);
+	ostore_free(st);
+	rm_rf(dir);
+}
+
 /* A new dataset (in memory and on disk) with a LanceDB fixture's schema
  * and data file; then it takes appends and deletes like any other. */
 TEST(create_dataset)
@@ -763,6 +835,7 @@ TEST(alloc_failures)
 }
 
 TEST_MAIN(TEST_ENTRY(deletion_writers), TEST_ENTRY(append_v1_names),
+	  TEST_ENTRY(lost_reply),
 	  TEST_ENTRY(delete_rows), TEST_ENTRY(stable_row_ids),
 	  TEST_ENTRY(rebase_and_conflicts), TEST_ENTRY(conflict_with_rewrite),
 	  TEST_ENTRY(concurrent_committers), TEST_ENTRY(create_dataset),
