@@ -22,14 +22,22 @@
  * server's Date; ExpiredToken after refreshing credentials. Full-jitter
  * exponential backoff from 100 ms, capped at 5 s, at most max_retries=
  * (10) retries and never past retry_timeout= (60 s) from the first try.
+ *
+ * TLS: the trust anchors are libcurl's built-in CA store (the system's),
+ * or only the PEM certificates of ca_file=, which is checked when the
+ * store is opened and kept as an absolute path (the daemon runs in /).
  */
 #include "s3_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include <curl/curl.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 
 #define BACKOFF_BASE_MS 100
 #define BACKOFF_CAP_MS 5000
@@ -130,6 +138,48 @@ static long conf_num(const struct ostore_conf *conf, const char *key,
 	return (long)d;
 }
 
+/* ca_file=: an absolute path to a readable file that holds at least one
+ * PEM certificate, so a wrong path or file is named at mount time rather
+ * than as a TLS failure of the first request. */
+static int ca_file_open(char **out, const char *path, struct lc_err *err)
+{
+	STACK_OF(X509_INFO) *infos;
+	char *abs = realpath(path, NULL);
+	struct stat st;
+	int n = 0, rc = 0;
+	FILE *f;
+
+	if (!abs)
+		return LC_USAGE(err, "ca_file=%s: %s", path, strerror(errno));
+	if (stat(abs, &st) || !S_ISREG(st.st_mode)) {
+		rc = LC_USAGE(err, "ca_file=%s: not a file", path);
+		goto out;
+	}
+	f = fopen(abs, "r");
+	if (!f) {
+		rc = LC_USAGE(err, "ca_file=%s: %s", path, strerror(errno));
+		goto out;
+	}
+	infos = PEM_X509_INFO_read(f, NULL, NULL, NULL);
+	fclose(f);
+	for (int i = 0; infos && i < sk_X509_INFO_num(infos); i++)
+		if (sk_X509_INFO_value(infos, i)->x509)
+			n++;
+	sk_X509_INFO_pop_free(infos, X509_INFO_free);
+	ERR_clear_error();
+	if (!n) {
+		rc = LC_USAGE(err, "ca_file=%s: no PEM certificate (-----BEGIN "
+			      "CERTIFICATE-----) in it", path);
+		goto out;
+	}
+	*out = lc_strdup(abs);
+	if (!*out)
+		rc = LC_NOMEM(err);
+out:
+	free(abs);
+	return rc;
+}
+
 int s3_conn_init(struct s3_conn *c, const char *uri,
 		 const struct ostore_conf *conf, struct lc_err *err)
 {
@@ -153,8 +203,8 @@ int s3_conn_init(struct s3_conn *c, const char *uri,
 					     3600, err, &rc);
 	if (!rc)
 		rc = s3_addr_init(&c->addr, uri, conf, err);
-	if (!rc && ca && !(c->ca_file = lc_strdup(ca)))
-		rc = LC_NOMEM(err);
+	if (!rc && ca)
+		rc = ca_file_open(&c->ca_file, ca, err);
 	if (!rc && c->addr.resolve) {
 		c->resolve = curl_slist_append(NULL, c->addr.resolve);
 		if (!c->resolve)
@@ -474,8 +524,11 @@ static CURLcode attempt(struct s3_conn *c, CURL *h, struct s3_req *r,
 	curl_easy_setopt(h, CURLOPT_TCP_KEEPIDLE, 30L);
 	curl_easy_setopt(h, CURLOPT_TCP_KEEPINTVL, 15L);
 	curl_easy_setopt(h, CURLOPT_BUFFERSIZE, 256L << 10);
-	if (c->ca_file)
+	if (c->ca_file) {
+		/* instead of the system's store, not as well */
 		curl_easy_setopt(h, CURLOPT_CAINFO, c->ca_file);
+		curl_easy_setopt(h, CURLOPT_CAPATH, NULL);
+	}
 	if (c->resolve)
 		curl_easy_setopt(h, CURLOPT_RESOLVE, c->resolve);
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, w->hdrs);
