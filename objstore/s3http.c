@@ -23,9 +23,11 @@
  * exponential backoff from 100 ms, capped at 5 s, at most max_retries=
  * (10) retries and never past retry_timeout= (60 s) from the first try.
  *
- * TLS: the trust anchors are libcurl's built-in CA store (the system's),
- * or only the PEM certificates of ca_file=, which is checked when the
- * store is opened and kept as an absolute path (the daemon runs in /).
+ * TLS: the peer's certificate chain and its name (the endpoint's host or
+ * IP) are always verified; there is no option to turn that off. The
+ * trust anchors are libcurl's built-in CA store (the system's), or only
+ * the PEM certificates of ca_file=, which is checked when the store is
+ * opened and kept as an absolute path (the daemon runs in /).
  */
 #include "s3_int.h"
 
@@ -504,7 +506,7 @@ static void set_method(CURL *h, struct s3_req *r)
 }
 
 static CURLcode attempt(struct s3_conn *c, CURL *h, struct s3_req *r,
-			struct wire *w)
+			struct wire *w, char *cerr)
 {
 	curl_off_t up = 0;
 	CURLcode cc;
@@ -524,11 +526,16 @@ static CURLcode attempt(struct s3_conn *c, CURL *h, struct s3_req *r,
 	curl_easy_setopt(h, CURLOPT_TCP_KEEPIDLE, 30L);
 	curl_easy_setopt(h, CURLOPT_TCP_KEEPINTVL, 15L);
 	curl_easy_setopt(h, CURLOPT_BUFFERSIZE, 256L << 10);
+	/* libcurl's defaults, said out loud: never turned off */
+	curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
 	if (c->ca_file) {
 		/* instead of the system's store, not as well */
 		curl_easy_setopt(h, CURLOPT_CAINFO, c->ca_file);
 		curl_easy_setopt(h, CURLOPT_CAPATH, NULL);
 	}
+	cerr[0] = 0;
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, cerr);
 	if (c->resolve)
 		curl_easy_setopt(h, CURLOPT_RESOLVE, c->resolve);
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, w->hdrs);
@@ -540,6 +547,8 @@ static CURLcode attempt(struct s3_conn *c, CURL *h, struct s3_req *r,
 	atomic_fetch_add(&c->n_requests, 1);
 	atomic_fetch_add(&c->n_in_flight, 1);
 	cc = curl_easy_perform(h);
+	/* the buffer is the caller's: a pooled handle must not keep it */
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
 	atomic_fetch_sub(&c->n_in_flight, 1);
 	if (curl_easy_getinfo(h, CURLINFO_SIZE_UPLOAD_T, &up) == CURLE_OK &&
 	    up > 0)
@@ -631,14 +640,39 @@ static void take_skew(struct s3_conn *c, const struct s3_req *r)
 			     (long long)(server - time(NULL)));
 }
 
-/* What went wrong with the last attempt, for the final message. */
-static void describe(char *out, size_t cap, CURLcode cc,
-		     const struct s3_req *r)
+static bool tls_failure(CURLcode cc)
 {
+	switch (cc) {
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_SSL_CERTPROBLEM:
+	case CURLE_SSL_ISSUER_ERROR:
+	case CURLE_SSL_CONNECT_ERROR:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* What went wrong with the last attempt, for the final message: libcurl's
+ * own words (cerr, which name the host and the reason) when it has them;
+ * for TLS, the endpoint and what its certificate was checked against. */
+static void describe(char *out, size_t cap, const struct s3_conn *c,
+		     CURLcode cc, const char *cerr, const struct s3_req *r)
+{
+	const char *what = cerr[0] ? cerr : curl_easy_strerror(cc);
+
 	if (cc == CURLE_WRITE_ERROR && r->overflow)
 		snprintf(out, cap, "the server sent more bytes than asked");
+	else if (tls_failure(cc) && c->ca_file)
+		snprintf(out, cap, "TLS with https://%s: %s (trusted CAs: "
+			 "ca_file=%s)", c->addr.host_header, what, c->ca_file);
+	else if (tls_failure(cc))
+		snprintf(out, cap, "TLS with https://%s: %s (trusted CAs: the "
+			 "system's; a private CA needs ca_file=)",
+			 c->addr.host_header, what);
 	else if (cc != CURLE_OK)
-		snprintf(out, cap, "%s", curl_easy_strerror(cc));
+		snprintf(out, cap, "%s", what);
 	else if (is_2xx(r->status))
 		snprintf(out, cap, "body cut short (%zu of %zu bytes)",
 			 r->dst_got, r->dst_len);
@@ -679,7 +713,7 @@ static void scrub(struct s3_conn *c, struct lc_err *err)
 int s3_do(struct s3_conn *c, struct s3_req *r, struct lc_err *err)
 {
 	int64_t deadline = now_ms() + c->retry_budget_ms;
-	char why[160], name[400];
+	char why[400], name[400], cerr[CURL_ERROR_SIZE];
 	CURLcode cc = CURLE_OK;
 	CURL *h;
 	int rc = 0;
@@ -707,7 +741,7 @@ int s3_do(struct s3_conn *c, struct s3_req *r, struct lc_err *err)
 			wire_reset(&w);
 			break;
 		}
-		cc = attempt(c, h, r, &w);
+		cc = attempt(c, h, r, &w, cerr);
 		wire_reset(&w);
 		r->attempts++;
 		if (cc == CURLE_OK && !is_2xx(r->status) && r->resp.len)
@@ -721,7 +755,7 @@ int s3_do(struct s3_conn *c, struct s3_req *r, struct lc_err *err)
 			break;
 		if (v == V_DONE || r->attempts > c->max_retries ||
 		    now_ms() >= deadline) {
-			describe(why, sizeof(why), cc, r);
+			describe(why, sizeof(why), c, cc, cerr, r);
 			key_name(name, sizeof(name), c, r->key);
 			rc = S3_REMOTE(err, EIO, "%s: %s failed: %s (%u "
 				       "attempt%s%s%s)", name, r->method, why,
