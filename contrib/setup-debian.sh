@@ -12,7 +12,7 @@ apt-get install -y -q --no-install-recommends \
 	libroaring-dev libprotobuf-c-dev protobuf-c-compiler \
 	libcurl4-openssl-dev libssl-dev libexpat1-dev libjpeg62-turbo-dev \
 	libturbojpeg0-dev zlib1g-dev \
-	ca-certificates git procps python3 python3-pil python3-torch \
+	ca-certificates openssl git procps python3 python3-pil python3-torch \
 	python3-torchvision python3-boto3 s3fs
 # A one-node radosgw is the real S3 server of the s3 tests
 # (tests/harness/rgw.sh); curl probes it and uuidgen names the cluster.

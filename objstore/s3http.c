@@ -22,14 +22,24 @@
  * server's Date; ExpiredToken after refreshing credentials. Full-jitter
  * exponential backoff from 100 ms, capped at 5 s, at most max_retries=
  * (10) retries and never past retry_timeout= (60 s) from the first try.
+ *
+ * TLS: the peer's certificate chain and its name (the endpoint's host or
+ * IP) are always verified; there is no option to turn that off. The
+ * trust anchors are libcurl's built-in CA store (the system's), or only
+ * the PEM certificates of ca_file=, which is checked when the store is
+ * opened and kept as an absolute path (the daemon runs in /).
  */
 #include "s3_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include <curl/curl.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 
 #define BACKOFF_BASE_MS 100
 #define BACKOFF_CAP_MS 5000
@@ -130,6 +140,48 @@ static long conf_num(const struct ostore_conf *conf, const char *key,
 	return (long)d;
 }
 
+/* ca_file=: an absolute path to a readable file that holds at least one
+ * PEM certificate, so a wrong path or file is named at mount time rather
+ * than as a TLS failure of the first request. */
+static int ca_file_open(char **out, const char *path, struct lc_err *err)
+{
+	STACK_OF(X509_INFO) *infos;
+	char *abs = realpath(path, NULL);
+	struct stat st;
+	int n = 0, rc = 0;
+	FILE *f;
+
+	if (!abs)
+		return LC_USAGE(err, "ca_file=%s: %s", path, strerror(errno));
+	if (stat(abs, &st) || !S_ISREG(st.st_mode)) {
+		rc = LC_USAGE(err, "ca_file=%s: not a file", path);
+		goto out;
+	}
+	f = fopen(abs, "r");
+	if (!f) {
+		rc = LC_USAGE(err, "ca_file=%s: %s", path, strerror(errno));
+		goto out;
+	}
+	infos = PEM_X509_INFO_read(f, NULL, NULL, NULL);
+	fclose(f);
+	for (int i = 0; infos && i < sk_X509_INFO_num(infos); i++)
+		if (sk_X509_INFO_value(infos, i)->x509)
+			n++;
+	sk_X509_INFO_pop_free(infos, X509_INFO_free);
+	ERR_clear_error();
+	if (!n) {
+		rc = LC_USAGE(err, "ca_file=%s: no PEM certificate (-----BEGIN "
+			      "CERTIFICATE-----) in it", path);
+		goto out;
+	}
+	*out = lc_strdup(abs);
+	if (!*out)
+		rc = LC_NOMEM(err);
+out:
+	free(abs);
+	return rc;
+}
+
 int s3_conn_init(struct s3_conn *c, const char *uri,
 		 const struct ostore_conf *conf, struct lc_err *err)
 {
@@ -153,8 +205,8 @@ int s3_conn_init(struct s3_conn *c, const char *uri,
 					     3600, err, &rc);
 	if (!rc)
 		rc = s3_addr_init(&c->addr, uri, conf, err);
-	if (!rc && ca && !(c->ca_file = lc_strdup(ca)))
-		rc = LC_NOMEM(err);
+	if (!rc && ca)
+		rc = ca_file_open(&c->ca_file, ca, err);
 	if (!rc && c->addr.resolve) {
 		c->resolve = curl_slist_append(NULL, c->addr.resolve);
 		if (!c->resolve)
@@ -454,7 +506,7 @@ static void set_method(CURL *h, struct s3_req *r)
 }
 
 static CURLcode attempt(struct s3_conn *c, CURL *h, struct s3_req *r,
-			struct wire *w)
+			struct wire *w, char *cerr)
 {
 	curl_off_t up = 0;
 	CURLcode cc;
@@ -474,8 +526,16 @@ static CURLcode attempt(struct s3_conn *c, CURL *h, struct s3_req *r,
 	curl_easy_setopt(h, CURLOPT_TCP_KEEPIDLE, 30L);
 	curl_easy_setopt(h, CURLOPT_TCP_KEEPINTVL, 15L);
 	curl_easy_setopt(h, CURLOPT_BUFFERSIZE, 256L << 10);
-	if (c->ca_file)
+	/* libcurl's defaults, said out loud: never turned off */
+	curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+	if (c->ca_file) {
+		/* instead of the system's store, not as well */
 		curl_easy_setopt(h, CURLOPT_CAINFO, c->ca_file);
+		curl_easy_setopt(h, CURLOPT_CAPATH, NULL);
+	}
+	cerr[0] = 0;
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, cerr);
 	if (c->resolve)
 		curl_easy_setopt(h, CURLOPT_RESOLVE, c->resolve);
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, w->hdrs);
@@ -487,6 +547,8 @@ static CURLcode attempt(struct s3_conn *c, CURL *h, struct s3_req *r,
 	atomic_fetch_add(&c->n_requests, 1);
 	atomic_fetch_add(&c->n_in_flight, 1);
 	cc = curl_easy_perform(h);
+	/* the buffer is the caller's: a pooled handle must not keep it */
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
 	atomic_fetch_sub(&c->n_in_flight, 1);
 	if (curl_easy_getinfo(h, CURLINFO_SIZE_UPLOAD_T, &up) == CURLE_OK &&
 	    up > 0)
@@ -578,14 +640,39 @@ static void take_skew(struct s3_conn *c, const struct s3_req *r)
 			     (long long)(server - time(NULL)));
 }
 
-/* What went wrong with the last attempt, for the final message. */
-static void describe(char *out, size_t cap, CURLcode cc,
-		     const struct s3_req *r)
+static bool tls_failure(CURLcode cc)
 {
+	switch (cc) {
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_SSL_CERTPROBLEM:
+	case CURLE_SSL_ISSUER_ERROR:
+	case CURLE_SSL_CONNECT_ERROR:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* What went wrong with the last attempt, for the final message: libcurl's
+ * own words (cerr, which name the host and the reason) when it has them;
+ * for TLS, the endpoint and what its certificate was checked against. */
+static void describe(char *out, size_t cap, const struct s3_conn *c,
+		     CURLcode cc, const char *cerr, const struct s3_req *r)
+{
+	const char *what = cerr[0] ? cerr : curl_easy_strerror(cc);
+
 	if (cc == CURLE_WRITE_ERROR && r->overflow)
 		snprintf(out, cap, "the server sent more bytes than asked");
+	else if (tls_failure(cc) && c->ca_file)
+		snprintf(out, cap, "TLS with https://%s: %s (trusted CAs: "
+			 "ca_file=%s)", c->addr.host_header, what, c->ca_file);
+	else if (tls_failure(cc))
+		snprintf(out, cap, "TLS with https://%s: %s (trusted CAs: the "
+			 "system's; a private CA needs ca_file=)",
+			 c->addr.host_header, what);
 	else if (cc != CURLE_OK)
-		snprintf(out, cap, "%s", curl_easy_strerror(cc));
+		snprintf(out, cap, "%s", what);
 	else if (is_2xx(r->status))
 		snprintf(out, cap, "body cut short (%zu of %zu bytes)",
 			 r->dst_got, r->dst_len);
@@ -626,7 +713,7 @@ static void scrub(struct s3_conn *c, struct lc_err *err)
 int s3_do(struct s3_conn *c, struct s3_req *r, struct lc_err *err)
 {
 	int64_t deadline = now_ms() + c->retry_budget_ms;
-	char why[160], name[400];
+	char why[400], name[400], cerr[CURL_ERROR_SIZE];
 	CURLcode cc = CURLE_OK;
 	CURL *h;
 	int rc = 0;
@@ -654,7 +741,7 @@ int s3_do(struct s3_conn *c, struct s3_req *r, struct lc_err *err)
 			wire_reset(&w);
 			break;
 		}
-		cc = attempt(c, h, r, &w);
+		cc = attempt(c, h, r, &w, cerr);
 		wire_reset(&w);
 		r->attempts++;
 		if (cc == CURLE_OK && !is_2xx(r->status) && r->resp.len)
@@ -668,7 +755,7 @@ int s3_do(struct s3_conn *c, struct s3_req *r, struct lc_err *err)
 			break;
 		if (v == V_DONE || r->attempts > c->max_retries ||
 		    now_ms() >= deadline) {
-			describe(why, sizeof(why), cc, r);
+			describe(why, sizeof(why), c, cc, cerr, r);
 			key_name(name, sizeof(name), c, r->key);
 			rc = S3_REMOTE(err, EIO, "%s: %s failed: %s (%u "
 				       "attempt%s%s%s)", name, r->method, why,

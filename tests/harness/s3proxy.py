@@ -9,6 +9,12 @@ Standard library only; listens on 127.0.0.1 only.
 Prints one JSON line {"port": P, "control": C} once it listens (C is null
 in latency mode) and runs until SIGTERM, SIGINT or its parent exits.
 
+--tls-cert FILE --tls-key FILE (fault and oss modes): the proxy speaks
+https to its clients with that certificate (PEM) and key, and plain http
+to the upstream. Each connection's handshake runs on its own thread; a
+client that refuses the certificate only ends its own connection (logged
+as {"tls_error": reason}). The control port stays plain http.
+
 latency  A TCP proxy that holds every chunk for --delay-ms in each
          direction (and a new connection for two delays, the handshake),
          keeping the order and the throughput: chunks are stamped when
@@ -71,6 +77,7 @@ import queue
 import re
 import signal
 import socket
+import ssl
 import struct
 import sys
 import threading
@@ -336,8 +343,12 @@ RANGE = re.compile(r"^bytes=(\d+)-(\d*)$")
 
 class HttpProxy:
     def __init__(self, upstream, mode, port=0, keys=None, region="us-east-1",
-                 require_region=None):
+                 require_region=None, tls=None):
         self.require_region = require_region
+        self.tls = None
+        if tls:
+            self.tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            self.tls.load_cert_chain(*tls)
         self.upstream = upstream
         self.mode = mode
         self.keys = keys
@@ -448,9 +459,28 @@ class HttpProxy:
             threading.Thread(target=self._serve, args=(c,),
                              daemon=True).start()
 
+    def _handshake(self, c):
+        """The TLS server side of a new connection; None if the client
+        gave up (a refused certificate is the client's business)."""
+        c.settimeout(30)
+        try:
+            t = self.tls.wrap_socket(c, server_side=True)
+        except (ssl.SSLError, OSError) as e:
+            self._record({"method": None, "target": None, "host": None,
+                          "status": None, "fault": None, "headers": {},
+                          "tls_error": str(e)})
+            c.close()
+            return None
+        t.settimeout(None)
+        return t
+
     # -- one client connection, requests in turn
     def _serve(self, c):
         c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if self.tls:
+            c = self._handshake(c)
+            if c is None:
+                return
         state = {"up": None, "upr": None}
         rd = Reader(c)
         try:
@@ -709,7 +739,14 @@ def main():
     ap.add_argument("--secret-key")
     ap.add_argument("--region", default="us-east-1")
     ap.add_argument("--require-region")
+    ap.add_argument("--tls-cert", help="serve https with this PEM certificate")
+    ap.add_argument("--tls-key", help="the certificate's PEM private key")
     a = ap.parse_args()
+    if bool(a.tls_cert) != bool(a.tls_key):
+        ap.error("--tls-cert and --tls-key go together")
+    tls = (a.tls_cert, a.tls_key) if a.tls_cert else None
+    if tls and a.mode == "latency":
+        ap.error("--tls-cert: fault and oss modes only")
     host, _, port = a.upstream.rpartition(":")
     upstream = (host or "127.0.0.1", int(port))
     if a.mode == "latency":
@@ -720,7 +757,7 @@ def main():
         if a.mode == "oss" and not keys:
             ap.error("oss mode needs --access-key and --secret-key")
         p = HttpProxy(upstream, a.mode, a.port, keys, a.region,
-                      a.require_region).start()
+                      a.require_region, tls).start()
         ctl = p.control.server_address[1]
     print(json.dumps({"port": p.port, "control": ctl}), flush=True)
     stop = threading.Event()

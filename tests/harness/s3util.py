@@ -117,8 +117,10 @@ def mirror(s3, bucket, prefix, dest):
 
 
 class Proxy:
-    """s3proxy.py as a child process; stop() (or the with-block) ends it."""
-    def __init__(self, mode, env, delay_ms=None, require_region=None):
+    """s3proxy.py as a child process; stop() (or the with-block) ends it.
+    tls=(CERT, KEY) makes it serve https (endpoint is then https://)."""
+    def __init__(self, mode, env, delay_ms=None, require_region=None,
+                 tls=None):
         host, port = host_port(env["S3_ENDPOINT"])
         args = [sys.executable, os.path.join(HERE, "s3proxy.py"),
                 "--mode", mode, "--upstream", f"{host}:{port}"]
@@ -130,6 +132,8 @@ class Proxy:
             args += ["--access-key", env["S3_ACCESS_KEY"],
                      "--secret-key", env["S3_SECRET_KEY"],
                      "--region", env["S3_REGION"]]
+        if tls:
+            args += ["--tls-cert", tls[0], "--tls-key", tls[1]]
         self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
         line = self.proc.stdout.readline()
         if not line:
@@ -140,7 +144,8 @@ class Proxy:
         self.port = info["port"]
         self.ctl = s3proxy.Control(info["control"]) if info["control"] \
             else None
-        self.endpoint = f"http://127.0.0.1:{self.port}"
+        self.endpoint = f"{'https' if tls else 'http'}://127.0.0.1:" \
+            f"{self.port}"
 
     def stop(self):
         if self.proc.poll() is None:

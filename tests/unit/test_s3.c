@@ -821,6 +821,57 @@ TEST(open_uri_usage_errors)
 	ostore_conf_free(conf);
 }
 
+/* ca_file= is checked when the store opens: a missing file, a folder and
+ * a file with no PEM certificate are usage errors naming the option. */
+static int ca_open(const char *ca, struct lc_err *err)
+{
+	struct ostore_conf *conf;
+	struct s3_conn *c;
+	char opt[256];
+	int rc;
+
+	if (ostore_conf_new(&conf, err))
+		return -1;
+	snprintf(opt, sizeof(opt), "ca_file=%s", ca);
+	rc = conf_set(conf, "endpoint=https://127.0.0.1:1") ||
+	     conf_set(conf, "skip_signature=true") || conf_set(conf, opt);
+	c = lc_malloc(sizeof(*c));
+	if (!rc && c)
+		rc = s3_conn_init(c, "s3://b/x.lance", conf, err);
+	if (c)
+		s3_conn_put(c);
+	ostore_conf_free(conf);
+	return rc;
+}
+
+TEST(ca_file_checked)
+{
+	char dir[64], path[128];
+	struct lc_err err = { 0 };
+	FILE *f;
+
+	snprintf(dir, sizeof(dir), "/tmp/lancefs-ca-XXXXXX");
+	CHECK(mkdtemp(dir) != NULL);
+	snprintf(path, sizeof(path), "%s/none.pem", dir);
+	CHECK_EQ_U64(ca_open(path, &err), EINVAL);
+	CHECK(strstr(err.msg, path) && strstr(err.msg, "No such file"));
+	lc_err_clear(&err);
+	CHECK_EQ_U64(ca_open(dir, &err), EINVAL);
+	CHECK(strstr(err.msg, dir) && strstr(err.msg, "not a file"));
+	lc_err_clear(&err);
+	snprintf(path, sizeof(path), "%s/junk.pem", dir);
+	f = fopen(path, "w");
+	CHECK(f != NULL);
+	fputs("-----BEGIN CERTIFICATE-----\nnot base64\n"
+	      "-----END CERTIFICATE-----\n", f);
+	fclose(f);
+	CHECK_EQ_U64(ca_open(path, &err), EINVAL);
+	CHECK(strstr(err.msg, path) && strstr(err.msg, "no PEM certificate"));
+	lc_err_clear(&err);
+	unlink(path);
+	rmdir(dir);
+}
+
 TEST_MAIN(TEST_ENTRY(sigv4_aws_vector), TEST_ENTRY(sigv4_aws_more_vectors),
 	  TEST_ENTRY(sigv4_uri_encoding), TEST_ENTRY(sigv4_query_and_headers),
 	  TEST_ENTRY(sigv4_key_cache), TEST_ENTRY(xml_list_page),
@@ -830,4 +881,4 @@ TEST_MAIN(TEST_ENTRY(sigv4_aws_vector), TEST_ENTRY(sigv4_aws_more_vectors),
 	  TEST_ENTRY(creds_ini_malformed), TEST_ENTRY(creds_json),
 	  TEST_ENTRY(creds_chain_order), TEST_ENTRY(creds_chain_edges),
 	  TEST_ENTRY(addressing), TEST_ENTRY(addressing_refusals),
-	  TEST_ENTRY(open_uri_usage_errors))
+	  TEST_ENTRY(open_uri_usage_errors), TEST_ENTRY(ca_file_checked))
