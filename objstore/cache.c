@@ -24,10 +24,11 @@
  * the blocks it needs (refs), so eviction skips them while it copies; the
  * lock is never held across I/O or a copy. A missing block is inserted as
  * LOADING by the thread that will fetch it; others wanting it wait on
- * c->done_cv, so two readers of one block cause one request. The missing
- * blocks of one read that are contiguous are fetched with one ranged read
- * of the inner store. If a loader fails, its blocks are dropped and each
- * waiter tries once more itself.
+ * the block's wait queue (one of c->done_cv[], by hash; a load wakes only
+ * the queues of blocks with waiters), so two readers of one block cause
+ * one request. The missing blocks of one read that are contiguous are
+ * fetched with one ranged read of the inner store. If a loader fails, its
+ * blocks are dropped and each waiter tries once more itself.
  *
  * Read-ahead. Each open object tracks up to RA_STREAMS streams (the format
  * layer may interleave two sequential walks, e.g. offsets and values). A
@@ -76,8 +77,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <isa-l/crc.h>
 #include <openssl/evp.h>
-#include <zlib.h>
 
 #define DEF_MEM ((uint64_t)256 << 20)
 #define DEF_DISK ((uint64_t)10 << 30)
@@ -92,6 +93,7 @@
 #define RA_MAX ((uint64_t)8 << 20)
 #define RA_GAP ((uint64_t)512 << 10)
 #define RA_START 2		/* sequential reads before read-ahead */
+#define WAIT_QUEUES 16u
 
 _Static_assert(CACHE_CHUNK_BLOCKS % JOB_BLOCKS == 0,
 	       "a job must not straddle two chunk files");
@@ -109,6 +111,7 @@ struct cblock {
 	uint32_t len;
 	int state;
 	int refs;			/* pins: readers copying, the loader */
+	int waiters;			/* readers waiting for it to load */
 };
 
 struct dent {				/* one chunk file */
@@ -142,7 +145,9 @@ struct cjob {
 
 struct cache {
 	pthread_mutex_t mu;
-	pthread_cond_t done_cv;		/* a block left LOADING */
+	/* a block left LOADING; a block's waiters sleep on one of these
+	 * (by its hash), so a load wakes only readers that may want it */
+	pthread_cond_t done_cv[WAIT_QUEUES];
 	pthread_cond_t work_cv;		/* a job was queued, or stop */
 	pthread_cond_t idle_cv;		/* a job finished */
 	int refs;			/* stores sharing this cache */
@@ -218,7 +223,9 @@ static const uint8_t slot_magic[4] = { 'L', 'F', 'B', '1' };
 
 static uint32_t crc(const void *p, size_t n)
 {
-	return (uint32_t)crc32(0L, p, (uInt)n);
+	/* zlib's crc32, computed with ISA-L's carry-less multiply: ~14x
+	 * faster here, and a disk-cache hit checks every block it reads */
+	return crc32_gzip_refl(0, p, n);
 }
 
 void cache_hdr_encode(uint8_t out[CACHE_HDR_LEN], const struct cache_hdr *h)
@@ -929,6 +936,11 @@ static void blk_unhash(struct cache *c, struct cblock *b)
 		*pp = b->hnext;
 }
 
+static pthread_cond_t *done_cv(struct cache *c, const struct cblock *b)
+{
+	return &c->done_cv[blk_hash(c, b->id, b->idx) % WAIT_QUEUES];
+}
+
 static void lru_front(struct cache *c, struct cblock *b)
 {
 	b->next = c->lru.next;
@@ -1042,12 +1054,13 @@ static void publish(struct cache *c, struct cblock **blk, uint8_t *got,
 			got[i] = GOT_FAILED;
 			blk_unhash(c, b);
 		}
+		if (b->waiters)
+			pthread_cond_broadcast(done_cv(c, b));
 		if (!keep) {
 			blk_unpin(b);
 			blk[i] = NULL;
 		}
 	}
-	pthread_cond_broadcast(&c->done_cv);
 	mem_evict(c);
 	pthread_mutex_unlock(&c->mu);
 }
@@ -1480,8 +1493,11 @@ static int read_piece(struct cache_obj *o, uint64_t off, size_t len,
 		for (uint32_t i = 0; i < n; i++) {
 			if (!blk[i])
 				continue;
-			while (blk[i]->state == BLK_LOADING)
-				pthread_cond_wait(&c->done_cv, &c->mu);
+			while (blk[i]->state == BLK_LOADING) {
+				blk[i]->waiters++;
+				pthread_cond_wait(done_cv(c, blk[i]), &c->mu);
+				blk[i]->waiters--;
+			}
 			if (blk[i]->state == BLK_FAILED)
 				failed = 1;
 		}
@@ -1653,7 +1669,8 @@ static void cache_unref(struct cache *c)
 	disk_free(c->disk);
 	lc_free(c->threads);
 	lc_free(c->tab);
-	pthread_cond_destroy(&c->done_cv);
+	for (unsigned i = 0; i < WAIT_QUEUES; i++)
+		pthread_cond_destroy(&c->done_cv[i]);
 	pthread_cond_destroy(&c->work_cv);
 	pthread_cond_destroy(&c->idle_cv);
 	pthread_mutex_destroy(&c->mu);
@@ -1763,7 +1780,8 @@ int ostore_cache_wrap(struct ostore **out, struct ostore *inner,
 		goto fail_inner;
 	}
 	pthread_mutex_init(&c->mu, NULL);
-	pthread_cond_init(&c->done_cv, NULL);
+	for (unsigned i = 0; i < WAIT_QUEUES; i++)
+		pthread_cond_init(&c->done_cv[i], NULL);
 	pthread_cond_init(&c->work_cv, NULL);
 	pthread_cond_init(&c->idle_cv, NULL);
 	c->lru.next = c->lru.prev = &c->lru;
