@@ -114,13 +114,30 @@ struct cblock {
 	int waiters;			/* readers waiting for it to load */
 };
 
+struct copen;
+
 struct dent {				/* one chunk file */
 	uint8_t id[32];
 	uint32_t chunk;
 	uint64_t bytes;			/* charged: header + blocks written */
 	time_t stamped;			/* when we last set its mtime */
+	struct copen *open;		/* kept open, or NULL */
 	struct dent *hnext, *prev, *next;
 };
+
+/* A chunk file kept open for reading, with its header and slots as read
+ * when it was opened: a hit then costs the block reads alone, not an
+ * open, a header read and a close. Dropped when we write to the file or
+ * find a block its slots lack (another mount may have written it). */
+struct copen {
+	int fd;
+	int refs;			/* the dent's, and readers'; d->mu */
+	struct dent *owner;		/* NULL once dropped */
+	size_t alen;
+	uint8_t area[CACHE_DATA_OFF];
+};
+
+#define OPEN_CHUNKS 64u			/* kept open at once, at most */
 
 struct disk {
 	pthread_mutex_t mu;
@@ -130,6 +147,8 @@ struct disk {
 	struct dent **tab;
 	size_t mask;
 	struct dent lru;		/* lru.next is the most recent */
+	struct copen *opens[OPEN_CHUNKS];	/* replaced in turn; mu */
+	unsigned open_next;
 };
 
 struct cache_store;
@@ -453,6 +472,29 @@ static struct dent *dent_add(struct disk *d, const uint8_t *id,
 	return e;
 }
 
+static void copen_put(struct copen *o)
+{
+	if (--o->refs == 0) {
+		close(o->fd);
+		lc_free(o);
+	}
+}
+
+/* Stop keeping e's file open (readers using it finish first). d->mu held. */
+static void copen_drop(struct disk *d, struct dent *e)
+{
+	struct copen *o = e->open;
+
+	if (!o)
+		return;
+	e->open = NULL;
+	o->owner = NULL;
+	for (unsigned i = 0; i < OPEN_CHUNKS; i++)
+		if (d->opens[i] == o)
+			d->opens[i] = NULL;
+	copen_put(o);
+}
+
 static void dent_drop(struct disk *d, struct dent *e)
 {
 	struct dent **pp = &d->tab[dent_hash(d, e->id, e->chunk)];
@@ -460,6 +502,7 @@ static void dent_drop(struct disk *d, struct dent *e)
 	while (*pp != e)
 		pp = &(*pp)->hnext;
 	*pp = e->hnext;
+	copen_drop(d, e);
 	dent_unlink_lru(e);
 	d->bytes -= e->bytes;
 	d->files--;
@@ -497,6 +540,7 @@ static void disk_charge(struct disk *d, const uint8_t *id, uint32_t chunk,
 		fresh = 1;
 	}
 	if (e) {
+		copen_drop(d, e);	/* its slots changed */
 		if (fresh) {
 			d->bytes -= e->bytes;
 			e->bytes = CACHE_DATA_OFF;
@@ -595,6 +639,59 @@ static int chunk_open_read(struct disk *d, const uint8_t *id, uint64_t size,
 	return fd;
 }
 
+/* Chunk `chunk` open for reading, the one kept open if there is one
+ * (*kept set), else opened now and kept if the index knows the file. NULL
+ * if it is missing or not ours. Release with chunk_put. */
+static struct copen *chunk_get(struct disk *d, const uint8_t *id,
+			       uint64_t size, uint32_t chunk, int *kept)
+{
+	struct copen *o;
+	struct dent *e;
+
+	pthread_mutex_lock(&d->mu);
+	e = dent_find(d, id, chunk);
+	o = e ? e->open : NULL;
+	if (o)
+		o->refs++;
+	pthread_mutex_unlock(&d->mu);
+	*kept = o != NULL;
+	if (o)
+		return o;
+	o = lc_malloc(sizeof(*o));
+	if (!o)
+		return NULL;
+	o->fd = chunk_open_read(d, id, size, chunk, o->area, &o->alen);
+	if (o->fd < 0) {
+		lc_free(o);
+		return NULL;
+	}
+	o->refs = 1;
+	o->owner = NULL;
+	pthread_mutex_lock(&d->mu);
+	e = dent_find(d, id, chunk);
+	if (e && !e->open) {
+		unsigned k = d->open_next++ % OPEN_CHUNKS;
+
+		if (d->opens[k])
+			copen_drop(d, d->opens[k]->owner);
+		e->open = o;
+		o->owner = e;
+		o->refs++;
+		d->opens[k] = o;
+	}
+	pthread_mutex_unlock(&d->mu);
+	return o;
+}
+
+static void chunk_put(struct disk *d, struct copen *o, int stale)
+{
+	pthread_mutex_lock(&d->mu);
+	if (stale && o->owner)
+		copen_drop(d, o->owner);
+	copen_put(o);
+	pthread_mutex_unlock(&d->mu);
+}
+
 /* Which of blocks [b0, b0+n) of one chunk the disk holds intact; their
  * bytes go to data[i] (new buffers). Returns the bytes found. */
 static uint64_t disk_load(struct cache *c, const uint8_t *id, uint64_t size,
@@ -602,25 +699,26 @@ static uint64_t disk_load(struct cache *c, const uint8_t *id, uint64_t size,
 {
 	struct disk *d = c->disk;
 	uint32_t chunk = (uint32_t)(b0 / CACHE_CHUNK_BLOCKS);
-	uint8_t area[CACHE_DATA_OFF];
 	uint64_t found = 0;
-	size_t alen;
-	int fd;
+	struct copen *o;
+	int kept, lacking = 0;
 
-	fd = chunk_open_read(d, id, size, chunk, area, &alen);
-	if (fd < 0)
+	o = chunk_get(d, id, size, chunk, &kept);
+	if (!o)
 		return 0;
 	for (uint32_t i = 0; i < n; i++) {
 		uint32_t in = (uint32_t)((b0 + i) % CACHE_CHUNK_BLOCKS);
 		uint32_t len = cache_block_len(size, b0 + i), want;
 		uint8_t *p;
 
-		if (cache_slot_check(area, alen, in, len, &want))
+		if (cache_slot_check(o->area, o->alen, in, len, &want)) {
+			lacking = 1;
 			continue;
+		}
 		p = lc_malloc(len);
 		if (!p)
 			break;
-		if (pread_full(fd, p, len, CACHE_DATA_OFF +
+		if (pread_full(o->fd, p, len, CACHE_DATA_OFF +
 			       (uint64_t)in * CACHE_BLOCK) != len ||
 		    crc(p, len) != want) {
 			lc_free(p);	/* damaged: a miss, rewritten later */
@@ -629,9 +727,10 @@ static uint64_t disk_load(struct cache *c, const uint8_t *id, uint64_t size,
 		data[i] = p;
 		found += len;
 	}
-	if (found && disk_touch(d, id, chunk, fd))
-		(void)futimens(fd, NULL);
-	close(fd);
+	if (found && disk_touch(d, id, chunk, o->fd))
+		(void)futimens(o->fd, NULL);
+	/* slots read before another mount wrote more: read them again */
+	chunk_put(d, o, kept && lacking);
 	return found;
 }
 
