@@ -19,7 +19,7 @@ trap 'mountpoint -q "$mnt" && "$lancefs" umount "$mnt"; rmdir "$mnt"' EXIT
 
 drop() { sync; echo 3 >/proc/sys/vm/drop_caches; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
-rate() { awk '{ print $(NF-3) }'; }	# files/s from readtree
+rate() { awk 'NR == 1 { print $(NF-3) }'; }	# files/s of readtree's reads
 
 for v in 2.0 2.2; do
 	ds=$data/images_$v/images.lance

@@ -1,7 +1,9 @@
 /*
  * readtree.c - reads every regular file under a folder with N threads
  * (open, read to the end, close), as a dataloader does, and prints
- * files/s and MB/s. Used to compare a mount with the same tree on ext4.
+ * files/s and MB/s of the reads, then on a second line the time and
+ * files/s counting the walk before them (nftw, an lstat per file). Used
+ * to compare a mount with the same tree on ext4.
  *
  *   readtree [-t THREADS] [-n NAME_SUFFIX] DIR
  */
@@ -63,7 +65,7 @@ static void *reader(void *arg)
 int main(int argc, char **argv)
 {
 	int threads = 1, opt;
-	struct timespec t0, t1;
+	struct timespec tw, t0, t1;
 	pthread_t tid[64];
 	double secs;
 
@@ -77,6 +79,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: readtree [-t N] [-n SUFFIX] DIR\n");
 		return 2;
 	}
+	clock_gettime(CLOCK_MONOTONIC, &tw);
 	nftw(argv[optind], add, 64, FTW_PHYS);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (int i = 0; i < threads; i++)
@@ -88,5 +91,9 @@ int main(int argc, char **argv)
 	printf("%zu files %.1f MB %.3f s %.0f files/s %.1f MB/s\n", n_files,
 	       (double)bytes / 1e6, secs, n_files / secs,
 	       (double)bytes / 1e6 / secs);
+	/* the walk stats every file: on a mount that can cost a read */
+	secs += (double)(t0.tv_sec - tw.tv_sec) +
+		(t0.tv_nsec - tw.tv_nsec) / 1e9;
+	printf("with the walk: %.3f s %.0f files/s\n", secs, n_files / secs);
 	return 0;
 }
