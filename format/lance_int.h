@@ -133,6 +133,52 @@ int lance__v21_sizes(uint64_t *sizes, bool *valid, struct lance_file *f,
 		     const struct lance_field *field, uint64_t row, uint64_t n,
 		     struct lc_err *err) LC_MUST_USE;
 
+/* ---------------------------------------------------------- window reads */
+
+/* One window read (lance_file_read_window): what is asked, and what the
+ * decoder found. */
+struct lance_win {
+	uint8_t *dst;
+	uint64_t off;
+	size_t len;
+	size_t got;
+	bool valid;
+	uint64_t size;
+};
+
+/* How many bytes of a value of `size` bytes the window takes. */
+static inline size_t lance__win_clip(const struct lance_win *w,
+				     uint64_t size)
+{
+	if (w->off >= size)
+		return 0;
+	return size - w->off < w->len ? (size_t)(size - w->off) : w->len;
+}
+
+/* Per-version window reads: 0, an errno, or LANCE_WINDOW_DECODE. The
+ * field is top-level and BINARY, UTF8 or a blob (checked by file.c). */
+int lance__v1_window(struct lance_win *w, struct lance_file *f,
+		     const struct lance_field *field, uint64_t row,
+		     struct lc_err *err);
+int lance__v20_window(struct lance_win *w, struct lance_file *f,
+		      const struct lance_field *field, uint64_t row,
+		      struct lc_err *err);
+int lance__v21_window(struct lance_win *w, struct lance_file *f,
+		      const struct lance_field *field, uint64_t row,
+		      struct lc_err *err);
+
+/* Pure page-level window reads for the fuzzers: row `row` of a page as
+ * lance__v20_decode_page and lance__v21_page_decode take it. */
+int lance__v20_page_window(struct lance_win *w, const uint8_t *enc,
+			   size_t enc_len, const uint8_t *const *bufs,
+			   const uint64_t *sizes, size_t n_bufs,
+			   uint64_t page_rows, uint64_t row,
+			   struct lc_err *err);
+int lance__v21_page_window(struct lance_win *w, const uint8_t *enc,
+			   size_t enc_len, uint64_t rows,
+			   const uint8_t *const *bufs, const uint64_t *sizes,
+			   size_t n_bufs, uint64_t row, struct lc_err *err);
+
 /* Append decoded rows `src` to `dst` of the same shape (validity, values,
  * offsets rebased, children appended); an empty `dst` takes `src` over.
  * `src` keeps its buffers for the caller to reset. */
