@@ -246,7 +246,11 @@ int lance_file_value_sizes(uint64_t *sizes, bool *valid, struct lance_file *f,
  * are read, where the bytes are stored plainly: v1 var-binary pages, 2.0
  * Binary with Flat bytes (and blob v1 columns), 2.1+ full-zip variable
  * pages without per-value transforms, blob v1 (2.0, 2.1) and blob v2
- * (inline and sidecar) payloads. Everything else (compressed values and
+ * (inline and sidecar) payloads. A full-zip value zstd-compressed on its
+ * own (what lance writes once a page holds a value over 32 KiB) is
+ * windowed when the window ends within its first 64 KiB, from the
+ * frame's first bytes: enough to sniff a file's type. Everything else
+ * (windows further into such values, other compressed values and
  * buffers, FSST, dictionaries, mini-block chunks, constant pages, nested
  * fields, values over the decoders' caps, and entries a full read would
  * refuse) is LANCE_WINDOW_DECODE.

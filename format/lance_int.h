@@ -240,6 +240,24 @@ int lance__decompressed_size(uint64_t *out, enum lance_comp comp,
 			     const uint8_t *in, size_t in_len,
 			     struct lc_err *err) LC_MUST_USE;
 
+/* Reads bytes [off, off + len) of some stored buffer into dst. */
+typedef int (*lance__read_fn)(void *ctx, uint64_t off, size_t len,
+			      uint8_t *dst, struct lc_err *err);
+
+/*
+ * Bytes [off, off + len) of what a zstd-compressed buffer of in_len bytes
+ * (either framing) decompresses to, from its first bytes only: `rd`
+ * fetches the input in growing pieces, so this costs about off + len
+ * bytes plus one zstd block (at most 128 KiB) of input. *total is the
+ * size the framing declares, *got the bytes put in dst (0 past the end).
+ * A window that ends past `cap`, a bad header or frame, or a frame that
+ * ends short is LANCE_WINDOW_DECODE (nothing set in err).
+ */
+int lance__zstd_window(uint8_t *dst, size_t *got, uint64_t *total,
+		       uint64_t off, size_t len, size_t cap, uint64_t in_len,
+		       lance__read_fn rd, void *ctx,
+		       struct lc_err *err) LC_MUST_USE;
+
 /* FastLanes (file-format.md 4.8): unpack one block of 1024 values of
  * t bits (8/16/32/64) packed to w bits (0..t) from 128 * w bytes into
  * 1024 little-endian t-bit words at `out`. Pure, no checks on w or t. */

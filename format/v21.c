@@ -3561,13 +3561,32 @@ out:
 
 /* ---------------------------------------------------------- windows */
 
+/* zstd-compressed values are windowed only when the window ends this
+ * close to the value's start (a file's type sniffed from its first
+ * bytes): further in, each window would decompress all before it, and a
+ * full read that the view caches costs less. */
+#define ZSTD_WINDOW_MAX (64u << 10)
+
+struct zrd {
+	struct src *s;
+	uint64_t base;		/* the value's first byte in buffer 0 */
+};
+
+static int zrd_read(void *ctx, uint64_t off, size_t len, uint8_t *dst,
+		    struct lc_err *err)
+{
+	struct zrd *z = ctx;
+
+	return src_pread(z->s, 0, z->base + off, len, dst, err);
+}
+
 /*
- * Row a of a full-zip page of variable values stored as they are (no
- * per-value compression, FSST or packed records) and without lists:
- * its two repetition-index entries, the entry's control word and length,
- * then the window's bytes. The entry must be exactly what fz_parse
- * accepts for one row; anything else is for the full decoder, which
- * says what is wrong.
+ * Row a of a full-zip page of variable values without lists, stored as
+ * they are (no FSST or packed records) or zstd-compressed per value: its
+ * two repetition-index entries, the entry's control word and length,
+ * then the window's bytes (for zstd, the frame's first bytes, near the
+ * start only). The entry must be exactly what fz_parse accepts for one
+ * row; anything else is for the full decoder, which says what is wrong.
  */
 static int fz_window(struct lance_win *w, struct src *s,
 		     const struct pstate *ps, uint64_t a, struct lc_err *err)
@@ -3582,8 +3601,8 @@ static int fz_window(struct lance_win *w, struct src *s,
 
 	if (ps->kind != P_FULL || ps->li.max_rep || !rw ||
 	    fz->details_case != LPB21__FULL_ZIP__DETAILS_BITS_PER_OFFSET ||
-	    fz_var_parse(&fv, fz->value_compression, NULL) || fv.general ||
-	    fv.fsst || fv.packed)
+	    fz_var_parse(&fv, fz->value_compression, NULL) || fv.fsst ||
+	    fv.packed || (fv.general && fv.comp != LANCE_COMP_ZSTD))
 		return LANCE_WINDOW_DECODE;
 	ow = fz->bits_per_offset / 8;
 	rc = src_pread(s, 1, a * rw, 2 * rw, ix, err);
@@ -3614,6 +3633,21 @@ static int fz_window(struct lance_win *w, struct src *s,
 	l = ow == 4 ? lc_le32(hb + cw) : lc_le64(hb + cw);
 	if (l != hi - lo - cw - ow)
 		return LANCE_WINDOW_DECODE;
+	if (fv.general) {
+		struct zrd z = { s, lo + cw + ow };
+		uint64_t total;
+
+		rc = lance__zstd_window(w->dst, &n, &total, w->off, w->len,
+					ZSTD_WINDOW_MAX, l, zrd_read, &z, err);
+		if (!rc && total > MAX_BYTES)
+			rc = LANCE_WINDOW_DECODE;	/* fz_parse's cap */
+		if (rc)
+			return rc;
+		w->valid = true;
+		w->size = total;
+		w->got = n;
+		return 0;
+	}
 	w->valid = true;
 	w->size = l;
 	n = lance__win_clip(w, l);

@@ -9,12 +9,14 @@
  * For every top-level binary, string and blob field of the latest
  * version, a sample of live rows (the first and last, evenly spaced ones,
  * the first null, the first empty value and the biggest) is read whole,
- * then through windows at 0, 1, size - 1, size, size + 5, the middle
- * 128 KiB and the whole value; each window must be that slice of the
- * whole value, or LANCE_WINDOW_DECODE. The store counts bytes read: a
- * window of a big value must cost less than the value. Versions and
- * encodings that store these values plainly must never decode: legacy
- * and 2.0 binary and blob fields, blob fields of every version. Prints
+ * then through windows at 0, 1, 4096, size - 1, size, size + 5, the
+ * middle 128 KiB and the whole value; each window must be that slice of
+ * the whole value, or LANCE_WINDOW_DECODE. The store counts bytes read: a
+ * small window of a big value must cost less than the value. Versions
+ * and encodings that store these values plainly must never decode:
+ * legacy and 2.0 binary and blob fields, blob fields of every version;
+ * and the first 32 bytes of any binary value of 256 bytes or more (never
+ * in a mini-block: plain or zstd full-zip) must not decode either. Prints
  * one line per field: rows sampled, windows served, windows that decode.
  * Exit status 1 on any mismatch.
  */
@@ -183,7 +185,12 @@ static void check_row(struct tally *t, struct ostore *st,
 	if (size > t->max_size)
 		t->max_size = size;
 	mid = size > WIN ? size / 2 - WIN / 2 : 0;
-	check_window(t, st, s, where, f, r, valid, val, size, 0, 32, must);
+	/* a file's type is sniffed from its first bytes: binary values
+	 * too big for mini-blocks are plain or zstd, both windowed there */
+	check_window(t, st, s, where, f, r, valid, val, size, 0, 32,
+		     must || (f->type.id == LANCE_T_BINARY && size >= 256));
+	check_window(t, st, s, where, f, r, valid, val, size, 4096, 16384,
+		     must);
 	check_window(t, st, s, where, f, r, valid, val, size, 0, WIN, must);
 	check_window(t, st, s, where, f, r, valid, val, size, 1, WIN, must);
 	if (size)
