@@ -255,8 +255,12 @@ int lance_file_value_sizes(uint64_t *sizes, bool *valid, struct lance_file *f,
  * fields, values over the decoders' caps, and entries a full read would
  * refuse) is LANCE_WINDOW_DECODE.
  *
- * What a window read gives agrees with lance_file_read of the same row;
- * other errors are as lance_file_read names them.
+ * Where both succeed, a window read agrees with lance_file_read of the
+ * same row (validity, size, bytes). A window checks what it reads as the
+ * full read would, so it fails (or decodes) where the full read fails,
+ * with one exception: a zstd frame damaged past the window is found only
+ * by the full read. Errors are prefixed with the file and field, as
+ * lance_file_read's are.
  */
 int lance_file_read_window(uint8_t *dst, size_t *got, bool *valid,
 			   uint64_t *size, struct lance_file *f,
