@@ -875,8 +875,9 @@ static bool view_rows(struct view *v, const char *dir, uint64_t rows,
 			size = a.offsets[1] - a.offsets[0];
 			ok = lance_array_is_valid(&a, 0) && at.size == size &&
 			     whole.len == size &&
-			     !memcmp(whole.data, a.values + a.offsets[0],
-				     (size_t)size);
+			     (!size || !memcmp(whole.data,
+					       a.values + a.offsets[0],
+					       (size_t)size));
 			lance_array_reset(&a);
 			offs[0] = 0;
 			offs[1] = 1;
