@@ -186,3 +186,98 @@ fail:
 	lc_free(buf);
 	return rc;
 }
+
+int lance__zstd_window(uint8_t *dst, size_t *got, uint64_t *total,
+		       uint64_t off, size_t len, size_t cap, uint64_t in_len,
+		       lance__read_fn rd, void *ctx, struct lc_err *err)
+{
+	ZSTD_DCtx *d = thread_dctx();
+	ZSTD_outBuffer ob = { NULL, 0, 0 };
+	uint64_t pos = 0, end;
+	size_t step = cap + 4096, have = 0;
+	uint8_t *in = NULL;
+	int rc = 0;
+
+	*got = 0;
+	*total = 0;
+	if (!in_len)
+		return LANCE_WINDOW_DECODE;	/* not even a header */
+	if (!d)
+		return LC_NOMEM(err);
+	if (len < cap && off < cap - len)
+		step = (size_t)off + len + 4096;
+	ZSTD_DCtx_reset(d, ZSTD_reset_session_only);
+	while (pos < in_len) {
+		size_t n = in_len - pos < step ? (size_t)(in_len - pos) : step;
+		ZSTD_inBuffer ib;
+
+		if (n > have) {
+			uint8_t *p = lc_realloc(in, n);
+
+			if (!p) {
+				rc = LC_NOMEM(err);
+				goto out;
+			}
+			in = p;
+			have = n;
+		}
+		rc = rd(ctx, pos, n, in, err);
+		if (rc)
+			goto out;
+		ib.src = in;
+		ib.size = n;
+		ib.pos = 0;
+		if (pos == 0) {
+			/* the framing's declared size says what to decode */
+			if (lance__decompressed_size(total, LANCE_COMP_ZSTD, in,
+						     n, NULL)) {
+				rc = LANCE_WINDOW_DECODE;
+				goto out;
+			}
+			if (off >= *total)
+				goto out;	/* nothing to decode */
+			end = *total - off < len ? *total : off + len;
+			if (end > cap) {
+				rc = LANCE_WINDOW_DECODE;
+				goto out;
+			}
+			ob.dst = lc_malloc((size_t)end);
+			if (!ob.dst) {
+				rc = LC_NOMEM(err);
+				goto out;
+			}
+			ob.size = (size_t)end;
+			if (!is_bare_zstd(in, n))
+				ib.pos = 8;
+		}
+		while (ib.pos < ib.size && ob.pos < ob.size) {
+			size_t r = ZSTD_decompressStream(d, &ob, &ib);
+
+			if (ZSTD_isError(r) || (r == 0 && ob.pos < ob.size)) {
+				/* a bad or short frame: the full read says
+				 * what is wrong with it */
+				rc = LANCE_WINDOW_DECODE;
+				goto out;
+			}
+		}
+		if (ob.pos == ob.size)
+			break;
+		pos += n;
+		/* a compressed block comes out only whole: read on in
+		 * growing pieces until it is in */
+		if (step < (1u << 20))
+			step *= 2;
+	}
+	if (ob.pos < ob.size) {
+		rc = LANCE_WINDOW_DECODE;
+		goto out;
+	}
+	if (ob.size > off) {
+		memcpy(dst, (uint8_t *)ob.dst + off, ob.size - (size_t)off);
+		*got = ob.size - (size_t)off;
+	}
+out:
+	lc_free(ob.dst);
+	lc_free(in);
+	return rc;
+}

@@ -949,3 +949,29 @@ int lance_snapshot_value_sizes(uint64_t *sizes, bool *valid,
 		return rc;
 	return lance_file_value_sizes(sizes, valid, f, field, offset, n, err);
 }
+
+int lance_snapshot_read_window(uint8_t *dst, size_t *got, bool *valid,
+			       uint64_t *size, struct lance_snapshot *s,
+			       uint32_t frag, const struct lance_field *field,
+			       uint64_t offset, uint64_t off, size_t len,
+			       struct lc_err *err)
+{
+	struct lance_file *f;
+	long idx;
+	int rc;
+
+	*got = 0;
+	*valid = false;
+	*size = 0;
+	rc = check_read(s, frag, offset, 1, err);
+	if (rc)
+		return rc;
+	idx = file_for_field(s, &s->m->fragments[frag], field);
+	if (idx < 0)
+		return 0;	/* a column added later: null here */
+	rc = get_file(&f, s, frag, (size_t)idx, err);
+	if (rc)
+		return rc;
+	return lance_file_read_window(dst, got, valid, size, f, field, offset,
+				      off, len, err);
+}

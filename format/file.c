@@ -571,6 +571,50 @@ int lance_file_value_sizes(uint64_t *sizes, bool *valid, struct lance_file *f,
 	return rc;
 }
 
+int lance_file_read_window(uint8_t *dst, size_t *got, bool *valid,
+			   uint64_t *size, struct lance_file *f,
+			   const struct lance_field *field, uint64_t row,
+			   uint64_t off, size_t len, struct lc_err *err)
+{
+	struct lance_win w = { dst, off, len, 0, false, 0 };
+	int rc;
+
+	*got = 0;
+	*valid = false;
+	*size = 0;
+	if (len && !dst)
+		return LC_USAGE(err, "a window of %zu bytes with nowhere to "
+				"put them", len);
+	rc = check_rows(f, row, 1, err);
+	if (rc)
+		return rc;
+	/* Nested fields carry their parents' validity and offsets: those
+	 * are for the full decoders. */
+	if (field->parent || (field->blob == LANCE_BLOB_NONE &&
+			      field->type.id != LANCE_T_BINARY &&
+			      field->type.id != LANCE_T_UTF8))
+		return LANCE_WINDOW_DECODE;
+	switch (f->kind) {
+	case LANCE_FILE_V1:
+		rc = lance__v1_window(&w, f, field, row, err);
+		break;
+	case LANCE_FILE_V20:
+		rc = lance__v20_window(&w, f, field, row, err);
+		break;
+	default:
+		rc = lance__v21_window(&w, f, field, row, err);
+		break;
+	}
+	if (rc > 0)
+		lc_err_prefix(err, "%s: field %s: ", f->path, field->name);
+	if (rc)
+		return rc;
+	*got = w.got;
+	*valid = w.valid;
+	*size = w.valid ? w.size : 0;
+	return 0;
+}
+
 int lance__sizes_by_decode(uint64_t *sizes, bool *valid,
 			   struct lance_file *f,
 			   const struct lance_field *field, uint64_t row,

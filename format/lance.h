@@ -227,6 +227,47 @@ int lance_file_value_sizes(uint64_t *sizes, bool *valid, struct lance_file *f,
 			   const struct lance_field *field, uint64_t row,
 			   uint64_t n, struct lc_err *err) LC_MUST_USE;
 
+/*
+ * A window read's answer when the value is not stored so that a window
+ * can be read on its own: nothing was written to dst and `err` was left
+ * alone; read the value whole with lance_file_read (which also gives any
+ * error the file holds). Negative, so it is never mistaken for an errno.
+ */
+#define LANCE_WINDOW_DECODE (-1)
+
+/*
+ * Bytes [off, off + len) of row `row`'s value of a top-level BINARY or
+ * UTF8 field (blob v1 and v2 fields included: the blob's bytes), clipped
+ * to the value's end: *got bytes land in dst (room for len), *size is the
+ * value's whole size and *valid false for a null (size and got 0). A
+ * window past the end gives *got 0.
+ *
+ * Only the offsets or descriptor of that row and the window's own bytes
+ * are read, where the bytes are stored plainly: v1 var-binary pages, 2.0
+ * Binary with Flat bytes (and blob v1 columns), 2.1+ full-zip variable
+ * pages without per-value transforms, blob v1 (2.0, 2.1) and blob v2
+ * (inline and sidecar) payloads. A full-zip value zstd-compressed on its
+ * own (what lance writes once a page holds a value over 32 KiB) is
+ * windowed when the window ends within its first 64 KiB, from the
+ * frame's first bytes: enough to sniff a file's type. Everything else
+ * (windows further into such values, other compressed values and
+ * buffers, FSST, dictionaries, mini-block chunks, constant pages, nested
+ * fields, values over the decoders' caps, and entries a full read would
+ * refuse) is LANCE_WINDOW_DECODE.
+ *
+ * Where both succeed, a window read agrees with lance_file_read of the
+ * same row (validity, size, bytes). A window checks what it reads as the
+ * full read would, so it fails (or decodes) where the full read fails,
+ * with one exception: a zstd frame damaged past the window is found only
+ * by the full read. Errors are prefixed with the file and field, as
+ * lance_file_read's are.
+ */
+int lance_file_read_window(uint8_t *dst, size_t *got, bool *valid,
+			   uint64_t *size, struct lance_file *f,
+			   const struct lance_field *field, uint64_t row,
+			   uint64_t off, size_t len,
+			   struct lc_err *err) LC_MUST_USE;
+
 /* ---------------------------------------------------------------- writing */
 
 /*
@@ -445,6 +486,13 @@ int lance_snapshot_value_sizes(uint64_t *sizes, bool *valid,
 			       struct lance_snapshot *s, uint32_t frag,
 			       const struct lance_field *field,
 			       uint64_t offset, uint64_t n,
+			       struct lc_err *err) LC_MUST_USE;
+/* lance_file_read_window of the physical row at `offset` of fragment
+ * `frag`; a null when no data file of the fragment holds the field. */
+int lance_snapshot_read_window(uint8_t *dst, size_t *got, bool *valid,
+			       uint64_t *size, struct lance_snapshot *s,
+			       uint32_t frag, const struct lance_field *field,
+			       uint64_t offset, uint64_t off, size_t len,
 			       struct lc_err *err) LC_MUST_USE;
 
 /* ---------------------------------------------------------------- commits */

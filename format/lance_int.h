@@ -133,6 +133,52 @@ int lance__v21_sizes(uint64_t *sizes, bool *valid, struct lance_file *f,
 		     const struct lance_field *field, uint64_t row, uint64_t n,
 		     struct lc_err *err) LC_MUST_USE;
 
+/* ---------------------------------------------------------- window reads */
+
+/* One window read (lance_file_read_window): what is asked, and what the
+ * decoder found. */
+struct lance_win {
+	uint8_t *dst;
+	uint64_t off;
+	size_t len;
+	size_t got;
+	bool valid;
+	uint64_t size;
+};
+
+/* How many bytes of a value of `size` bytes the window takes. */
+static inline size_t lance__win_clip(const struct lance_win *w,
+				     uint64_t size)
+{
+	if (w->off >= size)
+		return 0;
+	return size - w->off < w->len ? (size_t)(size - w->off) : w->len;
+}
+
+/* Per-version window reads: 0, an errno, or LANCE_WINDOW_DECODE. The
+ * field is top-level and BINARY, UTF8 or a blob (checked by file.c). */
+int lance__v1_window(struct lance_win *w, struct lance_file *f,
+		     const struct lance_field *field, uint64_t row,
+		     struct lc_err *err);
+int lance__v20_window(struct lance_win *w, struct lance_file *f,
+		      const struct lance_field *field, uint64_t row,
+		      struct lc_err *err);
+int lance__v21_window(struct lance_win *w, struct lance_file *f,
+		      const struct lance_field *field, uint64_t row,
+		      struct lc_err *err);
+
+/* Pure page-level window reads for the fuzzers: row `row` of a page as
+ * lance__v20_decode_page and lance__v21_page_decode take it. */
+int lance__v20_page_window(struct lance_win *w, const uint8_t *enc,
+			   size_t enc_len, const uint8_t *const *bufs,
+			   const uint64_t *sizes, size_t n_bufs,
+			   uint64_t page_rows, uint64_t row,
+			   struct lc_err *err);
+int lance__v21_page_window(struct lance_win *w, const uint8_t *enc,
+			   size_t enc_len, uint64_t rows,
+			   const uint8_t *const *bufs, const uint64_t *sizes,
+			   size_t n_bufs, uint64_t row, struct lc_err *err);
+
 /* Append decoded rows `src` to `dst` of the same shape (validity, values,
  * offsets rebased, children appended); an empty `dst` takes `src` over.
  * `src` keeps its buffers for the caller to reset. */
@@ -193,6 +239,24 @@ int lance__decompress(uint8_t **out, size_t *out_len, enum lance_comp comp,
 int lance__decompressed_size(uint64_t *out, enum lance_comp comp,
 			     const uint8_t *in, size_t in_len,
 			     struct lc_err *err) LC_MUST_USE;
+
+/* Reads bytes [off, off + len) of some stored buffer into dst. */
+typedef int (*lance__read_fn)(void *ctx, uint64_t off, size_t len,
+			      uint8_t *dst, struct lc_err *err);
+
+/*
+ * Bytes [off, off + len) of what a zstd-compressed buffer of in_len bytes
+ * (either framing) decompresses to, from its first bytes only: `rd`
+ * fetches the input in growing pieces, so this costs about off + len
+ * bytes plus one zstd block (at most 128 KiB) of input. *total is the
+ * size the framing declares, *got the bytes put in dst (0 past the end).
+ * A window that ends past `cap`, a bad header or frame, or a frame that
+ * ends short is LANCE_WINDOW_DECODE (nothing set in err).
+ */
+int lance__zstd_window(uint8_t *dst, size_t *got, uint64_t *total,
+		       uint64_t off, size_t len, size_t cap, uint64_t in_len,
+		       lance__read_fn rd, void *ctx,
+		       struct lc_err *err) LC_MUST_USE;
 
 /* FastLanes (file-format.md 4.8): unpack one block of 1024 values of
  * t bits (8/16/32/64) packed to w bits (0..t) from 128 * w bytes into

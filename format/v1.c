@@ -770,3 +770,65 @@ int lance__v1_sizes(uint64_t *sizes, bool *valid, struct lance_file *f,
 	lance_array_reset(&a);
 	return rc;
 }
+
+/*
+ * A window of one var-binary value: its two absolute offsets, then the
+ * window's bytes. Dictionary pages hold keys: those decode.
+ */
+int lance__v1_window(struct lance_win *w, struct lance_file *f,
+		     const struct lance_field *field, uint64_t row,
+		     struct lc_err *err)
+{
+	const struct v1_state *s = f->dec;
+	size_t lo = 0, hi = s->n_batches, b;
+	uint64_t pos, len, a, *o, size;
+	bool listed = false;
+	size_t n;
+	int rc;
+
+	if (field->type.dict || (field->type.id != LANCE_T_UTF8 &&
+				 field->type.id != LANCE_T_BINARY))
+		return LANCE_WINDOW_DECODE;
+	for (size_t i = 0; i < f->n_map; i++)
+		listed |= f->map_field[i] == field->id;
+	if (!listed)
+		return LANCE_WINDOW_DECODE;
+	while (lo < hi) {	/* the batch holding row, as read_rows */
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (s->batch[mid + 1] <= row)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	b = lo;
+	if (b >= s->n_batches || s->batch[b] > row)
+		return LANCE_WINDOW_DECODE;
+	a = row - s->batch[b];
+	rc = page_of(&pos, &len, f, field->id, b, err);
+	if (!rc && a >= len)
+		return LANCE_WINDOW_DECODE;
+	if (!rc)
+		rc = read_offsets(&o, f, pos, 8, a, a + 1, err);
+	if (rc) {
+		lc_err_prefix(err, "batch %zu: ", b);
+		return rc;
+	}
+	size = o[1] - o[0];
+	if (!lc_range_ok(o[0], size, ostore_size(f->obj)) ||
+	    size > LANCE_MAX_VALUE_BYTES) {
+		lc_free(o);
+		return LANCE_WINDOW_DECODE;
+	}
+	/* v1 keeps no validity: an empty value of a nullable field is a
+	 * null, as var_piece reads it */
+	w->valid = !(field->nullable && size == 0);
+	w->size = size;
+	n = lance__win_clip(w, size);
+	rc = n ? lance__file_pread(f, o[0] + w->off, n, w->dst, err) : 0;
+	lc_free(o);
+	if (rc)
+		return rc;
+	w->got = n;
+	return 0;
+}

@@ -1591,3 +1591,212 @@ int lance__v20_sizes(uint64_t *sizes, bool *valid, struct lance_file *f,
 	lance_array_reset(&a);
 	return rc;
 }
+
+/* ------------------------------------------------------------ windows */
+
+/* The Flat buffer holding bytes stored as they are, or NULL. */
+static const Lpb20__Flat *plain_bytes(const enc_t *e)
+{
+	while (e && e->kind_case == LPB20__ENCODING__KIND_NULLABLE &&
+	       e->nullable->nullability_case ==
+		       LPB20__NULLABLE__NULLABILITY_NO_NULLS)
+		e = e->nullable->no_nulls->values;
+	if (!e || e->kind_case != LPB20__ENCODING__KIND_FLAT ||
+	    e->flat->bits_per_value != 8 ||
+	    (e->flat->compression && e->flat->compression->scheme &&
+	     e->flat->compression->scheme[0]))
+		return NULL;
+	return e->flat;
+}
+
+/* Row a of a Binary encoding: its ends as binary_range reads them, then
+ * the window's bytes from the Flat bytes buffer. */
+static int binary_window(struct lance_win *w, const struct dctx *c,
+			 const Lpb20__VarBinary *bin, uint64_t a,
+			 struct lc_err *err)
+{
+	uint64_t adj = bin->null_adjustment, *raw, start, end, r;
+	const Lpb20__Flat *fl;
+	size_t idx, n;
+	int rc;
+
+	if (!bin->indices || !bin->bytes || !(fl = plain_bytes(bin->bytes)) ||
+	    buf_index(&idx, c, fl->buffer, NULL))
+		return LANCE_WINDOW_DECODE;
+	rc = read_u64s(&raw, c, bin->indices, a ? a - 1 : 0, a + 1, err);
+	if (rc)
+		return rc;
+	start = a ? (adj && raw[0] >= adj ? raw[0] - adj : raw[0]) : 0;
+	r = raw[a ? 1 : 0];
+	lc_free(raw);
+	end = adj && r >= adj ? r - adj : r;
+	if (end < start)
+		return LANCE_WINDOW_DECODE;
+	if (adj && r >= adj)
+		return 0;	/* a null */
+	if (end - start > LANCE_MAX_VALUE_BYTES ||
+	    !lc_range_ok(start, end - start, c->src->buf_size[idx]))
+		return LANCE_WINDOW_DECODE;
+	w->valid = true;
+	w->size = end - start;
+	n = lance__win_clip(w, w->size);
+	rc = n ? c->src->read(c->src->ctx, idx, start + w->off, n, w->dst,
+			      err) : 0;
+	if (!rc)
+		w->got = n;
+	return rc;
+}
+
+/* Row a of a page of strings or binary: Nullable layers, then Binary. */
+static int page_window(struct lance_win *w, const struct dctx *c,
+		       const enc_t *e, uint64_t a, struct lc_err *err)
+{
+	for (int depth = 0; e && depth < 8; depth++) {
+		const Lpb20__Nullable *nl;
+		const Lpb20__SomeNulls *sn;
+		const enc_t *v;
+		uint8_t *bm;
+		uint64_t bl;
+		bool set;
+		int rc;
+
+		if (e->kind_case == LPB20__ENCODING__KIND_BINARY)
+			return binary_window(w, c, e->binary, a, err);
+		if (e->kind_case != LPB20__ENCODING__KIND_NULLABLE)
+			return LANCE_WINDOW_DECODE;
+		nl = e->nullable;
+		switch (nl->nullability_case) {
+		case LPB20__NULLABLE__NULLABILITY_NO_NULLS:
+			e = nl->no_nulls->values;
+			continue;
+		case LPB20__NULLABLE__NULLABILITY_ALL_NULLS:
+			return 0;
+		case LPB20__NULLABLE__NULLABILITY_SOME_NULLS:
+			break;
+		default:
+			return LANCE_WINDOW_DECODE;
+		}
+		sn = nl->some_nulls;
+		v = sn->validity;
+		while (v && v->kind_case == LPB20__ENCODING__KIND_NULLABLE &&
+		       v->nullable->nullability_case ==
+			       LPB20__NULLABLE__NULLABILITY_NO_NULLS)
+			v = v->nullable->no_nulls->values;
+		if (!sn->values || !v ||
+		    v->kind_case != LPB20__ENCODING__KIND_FLAT ||
+		    v->flat->bits_per_value != 1 ||
+		    (v->flat->compression && v->flat->compression->scheme &&
+		     v->flat->compression->scheme[0]))
+			return LANCE_WINDOW_DECODE;
+		rc = flat_read(&bm, &bl, c, v->flat, 1, a, a + 1, err);
+		if (rc)
+			return rc;
+		set = bm[0] & 1;
+		lc_free(bm);
+		if (!set)
+			return 0;
+		e = sn->values;
+	}
+	return LANCE_WINDOW_DECODE;
+}
+
+/* Row a of a blob v1 column: its descriptor, then the payload's window
+ * from wherever in the file it sits. */
+static int blob_window(struct lance_win *w, struct lance_file *f,
+		       const struct dctx *c, const enc_t *e, uint64_t a,
+		       struct lc_err *err)
+{
+	uint64_t widths[2], rw, pos, size;
+	uint8_t *rec;
+	size_t n;
+	int rc;
+
+	while (e->kind_case == LPB20__ENCODING__KIND_NULLABLE &&
+	       e->nullable->nullability_case ==
+		       LPB20__NULLABLE__NULLABILITY_NO_NULLS &&
+	       e->nullable->no_nulls->values)
+		e = e->nullable->no_nulls->values;
+	if (e->kind_case != LPB20__ENCODING__KIND_PACKED_STRUCT)
+		return LANCE_WINDOW_DECODE;
+	rc = packed_read(&rec, &rw, widths, 2, c, e->packed_struct, a, a + 1,
+			 err);
+	if (rc)
+		return rc;
+	pos = lc_le64(rec);
+	size = lc_le64(rec + 8);
+	lc_free(rec);
+	if (e->packed_struct->n_inner != 2 || widths[0] != 8 ||
+	    widths[1] != 8)
+		return LANCE_WINDOW_DECODE;
+	if (size == 0 && pos == 1)
+		return 0;	/* a null, as read_blob has it */
+	if ((size && !lc_range_ok(pos, size, ostore_size(f->obj))) ||
+	    size > LANCE_MAX_VALUE_BYTES)
+		return LANCE_WINDOW_DECODE;
+	w->valid = true;
+	w->size = size;
+	n = lance__win_clip(w, size);
+	rc = n ? lance__file_pread(f, pos + w->off, n, w->dst, err) : 0;
+	if (!rc)
+		w->got = n;
+	return rc;
+}
+
+int lance__v20_window(struct lance_win *w, struct lance_file *f,
+		      const struct lance_field *field, uint64_t row,
+		      struct lc_err *err)
+{
+	const struct v20_col *col;
+	const struct lance_column *lc;
+	const struct lance_page *pg;
+	int32_t ci = lance__file_column(f, field->id);
+	size_t p;
+	int rc;
+
+	if (ci < 0)
+		return LANCE_WINDOW_DECODE;
+	rc = get_col(&col, f, (uint32_t)ci, err);
+	if (rc)
+		return rc;
+	lc = &f->cols[ci];
+	if ((col->blob && field->type.id != LANCE_T_BINARY) ||
+	    (!col->blob && !is_var(&field->type)) || row >= col->rows ||
+	    !(pg = lance__page_for_row(lc, row, &p)))
+		return LANCE_WINDOW_DECODE;
+	{
+		struct file_ctx fc = { f, pg };
+		struct v20_src src = { file_read, &fc, pg->buf_size,
+				       pg->n_buffers };
+		struct dctx c = { &src, false };
+		uint64_t a = row - pg->first_row;
+
+		rc = col->blob ? blob_window(w, f, &c, col->pages[p], a, err)
+			       : page_window(w, &c, col->pages[p], a, err);
+	}
+	if (rc > 0)
+		lc_err_prefix(err, "column %d page %zu: ", ci, p);
+	return rc;
+}
+
+int lance__v20_page_window(struct lance_win *w, const uint8_t *enc,
+			   size_t enc_len, const uint8_t *const *bufs,
+			   const uint64_t *sizes, size_t n_bufs,
+			   uint64_t page_rows, uint64_t row,
+			   struct lc_err *err)
+{
+	struct mem_ctx m = { bufs };
+	struct v20_src src = { mem_read, &m, sizes, n_bufs };
+	struct dctx c = { &src, false };
+	enc_t *e;
+	int rc;
+
+	if (row >= page_rows)
+		return LC_USAGE(err, "row %" PRIu64 " of a %" PRIu64 "-row "
+				"page", row, page_rows);
+	rc = parse_array_enc(&e, enc, enc_len, err);
+	if (rc)
+		return rc;
+	rc = page_window(w, &c, e, row, err);
+	lpb20__encoding__free_unpacked(e, NULL);
+	return rc;
+}

@@ -1035,14 +1035,12 @@ struct src {
 	const char *what;		/* "column 3 page 0" for messages */
 };
 
-static int src_read(uint8_t **out, struct src *s, size_t buf, uint64_t off,
-		    uint64_t len, struct lc_err *err)
+/* Bytes [off, off + len) of page buffer `buf` into dst. */
+static int src_pread(struct src *s, size_t buf, uint64_t off, uint64_t len,
+		     uint8_t *dst, struct lc_err *err)
 {
 	const struct lance_page *p = s->p;
-	uint8_t *b;
-	int rc = 0;
 
-	*out = NULL;
 	if (buf >= p->n_buffers)
 		return LC_CORRUPT(err, "%s: page has %zu buffers, wanted %zu",
 				  s->what, p->n_buffers, buf);
@@ -1053,14 +1051,27 @@ static int src_read(uint8_t **out, struct src *s, size_t buf, uint64_t off,
 	if (len > MAX_BYTES)
 		return LC_LIMIT(err, "%s: read of %" PRIu64 " bytes", s->what,
 				len);
+	if (s->f)
+		return lance__file_pread(s->f, p->buf_off[buf] + off,
+					 (size_t)len, dst, err);
+	if (len)
+		memcpy(dst, s->mem[buf] + off, (size_t)len);
+	return 0;
+}
+
+static int src_read(uint8_t **out, struct src *s, size_t buf, uint64_t off,
+		    uint64_t len, struct lc_err *err)
+{
+	uint8_t *b;
+	int rc;
+
+	*out = NULL;
+	if (len > MAX_BYTES)	/* before we allocate; src_pread says why */
+		return src_pread(s, buf, off, len, NULL, err);
 	b = lc_malloc((size_t)len + 1);
 	if (!b)
 		return LC_NOMEM(err);
-	if (s->f)
-		rc = lance__file_pread(s->f, p->buf_off[buf] + off,
-				       (size_t)len, b, err);
-	else if (len)
-		memcpy(b, s->mem[buf] + off, (size_t)len);
+	rc = src_pread(s, buf, off, len, b, err);
 	if (rc) {
 		lc_free(b);
 		return rc;
@@ -3546,4 +3557,244 @@ out:
 		}
 	}
 	return lance__sizes_by_decode(sizes, valid, f, field, row, n, err);
+}
+
+/* ---------------------------------------------------------- windows */
+
+/* zstd-compressed values are windowed only when the window ends this
+ * close to the value's start (a file's type sniffed from its first
+ * bytes): further in, each window would decompress all before it, and a
+ * full read that the view caches costs less. */
+#define ZSTD_WINDOW_MAX (64u << 10)
+
+struct zrd {
+	struct src *s;
+	uint64_t base;		/* the value's first byte in buffer 0 */
+};
+
+static int zrd_read(void *ctx, uint64_t off, size_t len, uint8_t *dst,
+		    struct lc_err *err)
+{
+	struct zrd *z = ctx;
+
+	return src_pread(z->s, 0, z->base + off, len, dst, err);
+}
+
+/*
+ * Row a of a full-zip page of variable values without lists, stored as
+ * they are (no FSST or packed records) or zstd-compressed per value: its
+ * two repetition-index entries, the entry's control word and length,
+ * then the window's bytes (for zstd, the frame's first bytes, near the
+ * start only). The entry must be exactly what fz_parse accepts for one
+ * row; anything else is for the full decoder, which says what is wrong.
+ */
+static int fz_window(struct lance_win *w, struct src *s,
+		     const struct pstate *ps, uint64_t a, struct lc_err *err)
+{
+	const Lpb21__FullZip *fz = ps->fz;
+	unsigned cw = ps->cw_bytes, ow, rw = ps->rix_w;
+	uint64_t lo = 0, hi = 0, word = 0, r, d, l, head;
+	uint8_t ix[16], hb[12];
+	struct fz_var fv;
+	size_t n;
+	int rc;
+
+	if (ps->kind != P_FULL || ps->li.max_rep || !rw ||
+	    fz->details_case != LPB21__FULL_ZIP__DETAILS_BITS_PER_OFFSET ||
+	    fz_var_parse(&fv, fz->value_compression, NULL) || fv.fsst ||
+	    fv.packed || (fv.general && fv.comp != LANCE_COMP_ZSTD))
+		return LANCE_WINDOW_DECODE;
+	ow = fz->bits_per_offset / 8;
+	rc = src_pread(s, 1, a * rw, 2 * rw, ix, err);
+	if (rc)
+		return rc;
+	for (unsigned i = 0; i < rw; i++) {
+		lo |= (uint64_t)ix[i] << (8 * i);
+		hi |= (uint64_t)ix[rw + i] << (8 * i);
+	}
+	if (hi < lo || hi - lo < cw || hi - lo > MAX_BYTES ||
+	    !lc_range_ok(lo, hi - lo, s->p->buf_size[0]))
+		return LANCE_WINDOW_DECODE;
+	head = hi - lo < cw + ow ? cw : cw + ow;
+	rc = src_pread(s, 0, lo, head, hb, err);
+	if (rc)
+		return rc;
+	for (unsigned i = 0; i < cw; i++)
+		word |= (uint64_t)hb[i] << (8 * i);
+	r = word >> fz->bits_def;
+	d = word & (((uint64_t)1 << fz->bits_def) - 1);
+	/* no lists: every def level is visible, 0 is a value, others null */
+	if (r || d > ps->li.max_def)
+		return LANCE_WINDOW_DECODE;
+	if (d)
+		return hi - lo == cw ? 0 : LANCE_WINDOW_DECODE;
+	if (head != cw + ow)
+		return LANCE_WINDOW_DECODE;
+	l = ow == 4 ? lc_le32(hb + cw) : lc_le64(hb + cw);
+	if (l != hi - lo - cw - ow)
+		return LANCE_WINDOW_DECODE;
+	if (fv.general) {
+		struct zrd z = { s, lo + cw + ow };
+		uint64_t total;
+
+		rc = lance__zstd_window(w->dst, &n, &total, w->off, w->len,
+					ZSTD_WINDOW_MAX, l, zrd_read, &z, err);
+		if (!rc && total > MAX_BYTES)
+			rc = LANCE_WINDOW_DECODE;	/* fz_parse's cap */
+		if (rc)
+			return rc;
+		w->valid = true;
+		w->size = total;
+		w->got = n;
+		return 0;
+	}
+	w->valid = true;
+	w->size = l;
+	n = lance__win_clip(w, l);
+	rc = n ? src_pread(s, 0, lo + cw + ow + w->off, n, w->dst, err) : 0;
+	if (!rc)
+		w->got = n;
+	return rc;
+}
+
+/* The window of a blob's payload (d->size bytes): in this file, or in
+ * its sidecar. A payload the full read could not fetch whole decodes. */
+static int blob_window(struct lance_win *w, struct lance_file *f,
+		       const struct blobdesc *d, struct lc_err *err)
+{
+	struct ostore_obj *o;
+	char *key;
+	size_t n;
+	int rc;
+
+	if (d->size > MAX_BYTES)
+		return LANCE_WINDOW_DECODE;
+	w->valid = true;
+	w->size = d->size;
+	if (!d->size)
+		return 0;	/* fill_blob fetches nothing either */
+	n = lance__win_clip(w, d->size);
+	if (d->kind == 0) {
+		if (!lc_range_ok(d->pos, d->size, ostore_size(f->obj)))
+			return LANCE_WINDOW_DECODE;
+		rc = n ? lance__file_pread(f, d->pos + w->off, n, w->dst, err)
+		       : 0;
+		if (!rc)
+			w->got = n;
+		return rc;
+	}
+	if ((d->kind != 1 && d->kind != 2) ||
+	    blob_sidecar_key(&key, f, d->id, NULL))
+		return LANCE_WINDOW_DECODE;
+	rc = ostore_open(&o, f->st, key, err);
+	if (!rc) {
+		if (!lc_range_ok(d->pos, d->size, ostore_size(o)))
+			rc = LANCE_WINDOW_DECODE;
+		else if (n)
+			rc = ostore_read(o, d->pos + w->off, n, w->dst, err);
+		ostore_close(o);
+	}
+	if (rc > 0)
+		lc_err_prefix(err, "blob sidecar %s: ", key);
+	else if (!rc)
+		w->got = n;
+	lc_free(key);
+	return rc;
+}
+
+/* A blob field's row: its descriptor through the ordinary read path (a
+ * few bytes), then the payload's window. */
+static int blob_field_window(struct lance_win *w, struct lance_file *f,
+			     const struct lance_field *field, uint64_t row,
+			     struct lc_err *err)
+{
+	struct readplan rp;
+	struct colread *cr;
+	struct blobdesc d;
+	int rc = plan(&rp, f, field, row, 1, err);
+
+	if (rc)
+		goto out;
+	cr = &rp.cols[0];
+	if (rp.n != 1 || cr->m != rp.k ||
+	    (field->blob == LANCE_BLOB_V2 && cr->lf.v.bits) ||
+	    (field->blob == LANCE_BLOB_V1 && cr->lf.v.bits != 128)) {
+		rc = LANCE_WINDOW_DECODE;
+		goto out;
+	}
+	if (!bit_get(cr->L[rp.k].valid, 0))
+		goto out;	/* a null */
+	rc = blob_desc(&d, cr, 0, NULL) ? LANCE_WINDOW_DECODE
+					: blob_window(w, f, &d, err);
+out:
+	plan_reset(&rp);
+	return rc;
+}
+
+int lance__v21_window(struct lance_win *w, struct lance_file *f,
+		      const struct lance_field *field, uint64_t row,
+		      struct lc_err *err)
+{
+	int col = lance__file_column(f, field->id);
+	const struct lance_page *p;
+	struct pstate *ps;
+	struct src s;
+	char what[80];
+	size_t pidx;
+	int rc;
+
+	if (field->blob != LANCE_BLOB_NONE)
+		return blob_field_window(w, f, field, row, err);
+	if (col < 0 || !(p = lance__page_for_row(&f->cols[col], row, &pidx)))
+		return LANCE_WINDOW_DECODE;
+	snprintf(what, sizeof(what), "column %d page %zu", col, pidx);
+	s.f = f;
+	s.p = p;
+	s.mem = NULL;
+	s.what = what;
+	rc = pstate_get(&ps, &s, (uint32_t)col, pidx, err);
+	if (rc)
+		return rc;
+	/* one item layer, as column_read wants for a top-level leaf */
+	if (ps->li.n > 1 || (ps->li.n == 0 && ps->li.max_def) ||
+	    (ps->li.n == 1 && layer_is_list(ps->li.kind[0])))
+		return LANCE_WINDOW_DECODE;
+	return fz_window(w, &s, ps, row - p->first_row, err);
+}
+
+int lance__v21_page_window(struct lance_win *w, const uint8_t *enc,
+			   size_t enc_len, uint64_t rows,
+			   const uint8_t *const *bufs, const uint64_t *sizes,
+			   size_t n_bufs, uint64_t row, struct lc_err *err)
+{
+	struct lance_page pg;
+	struct src s;
+	struct pstate *ps;
+	uint64_t offs[16];
+	int rc;
+
+	if (n_bufs > 16)
+		return LC_USAGE(err, "%zu buffers", n_bufs);
+	if (row >= rows)
+		return LC_USAGE(err, "row %" PRIu64 " of a %" PRIu64 "-row "
+				"page", row, rows);
+	memset(&pg, 0, sizeof(pg));
+	memset(offs, 0, sizeof(offs));
+	pg.length = rows;
+	pg.n_buffers = n_bufs;
+	pg.buf_off = offs;
+	pg.buf_size = sizes;
+	pg.type_url = PAGE_URL;
+	pg.enc = enc;
+	pg.enc_len = enc_len;
+	s.f = NULL;
+	s.p = &pg;
+	s.mem = bufs;
+	s.what = "page";
+	rc = pstate_build(&ps, &s, rows, err);
+	if (rc)
+		return rc;
+	rc = fz_window(w, &s, ps, row, err);
+	pstate_free(ps);
+	return rc;
 }

@@ -82,10 +82,14 @@ struct view_ds {
 };
 
 /*
- * Recently read binary values: listing a row folder sniffs each value's
- * first bytes, and opening the file right after needs the same value, so
- * a small cache keeps it from being read (and decompressed) twice.
- * Entries hold a snapshot reference; bounded in entries and bytes.
+ * Recently read binary values that a window read cannot serve (compressed
+ * or dictionary-encoded values, mini-block chunks: see
+ * lance_file_read_window): a mount reads a big file in many chunks, and
+ * listing a row folder sniffs a value's first bytes right before it is
+ * opened, so a small cache keeps such a value from being read (and
+ * decompressed) again for every chunk. Values stored plainly are read
+ * window by window and never come here. Entries hold a snapshot
+ * reference; bounded in entries and bytes.
  */
 #define VCACHE_ENTRIES 16
 #define VCACHE_BYTES (128u << 20)
@@ -1231,9 +1235,50 @@ static void vcache_put(struct view *v, struct view_snap *s,
 		snap_unref(dead[i]);	/* never free under the lock */
 }
 
+/* Reads asking for more than this (a whole file: view_read_file) learn
+ * the value's size first, so that `out` is sized once. */
+#define WINDOW_PROBE (1u << 20)
+
+/*
+ * Append bytes [off, off + max) of a row's value to `out` straight from
+ * where the file stores them, reading only that window (and the value's
+ * offsets or descriptor). LANCE_WINDOW_DECODE, with `out` as it was, when
+ * the value is not stored so.
+ */
+static int window_value(struct lc_buf *out, bool *valid, struct view_snap *s,
+			const struct lance_row_ref *row,
+			const struct lance_field *f, uint64_t off, size_t max,
+			struct lc_err *err)
+{
+	uint64_t size;
+	size_t want = max, got;
+	int rc;
+
+	if (max > WINDOW_PROBE) {
+		rc = lance_snapshot_read_window(NULL, &got, valid, &size,
+						s->ls, row->frag, f,
+						row->offset, off, 0, err);
+		if (rc || !*valid)
+			return rc;
+		want = off >= size ? 0 :
+		       size - off < max ? (size_t)(size - off) : max;
+	}
+	rc = lc_buf_reserve(out, want, err);
+	if (rc)
+		return rc;
+	rc = lance_snapshot_read_window(out->data + out->len, &got, valid,
+					&size, s->ls, row->frag, f,
+					row->offset, off, want, err);
+	if (!rc)
+		out->len += got;
+	return rc;
+}
+
 /* Append bytes [off, off + max) of a row's binary or string value to
- * `out`; `valid` false for a null. Only the slice is copied: a mount reads
- * a big value in many chunks. */
+ * `out`; `valid` false for a null. A value stored plainly is read window
+ * by window; any other is read whole once and kept in the value cache,
+ * and only the slice is copied: a mount reads a big value in many
+ * chunks. */
 static int file_value(struct lc_buf *out, bool *valid, struct view_snap *s,
 		      const struct lance_row_ref *row,
 		      const struct lance_field *f, uint64_t off, size_t max,
@@ -1245,6 +1290,12 @@ static int file_value(struct lc_buf *out, bool *valid, struct view_snap *s,
 	size_t len = 0;
 	int rc;
 
+	rc = window_value(out, valid, s, row, f, off, max, err);
+	if (rc != LANCE_WINDOW_DECODE) {
+		if (rc)
+			lc_err_prefix(err, "row %" PRIu64 ": ", row->number);
+		return rc;
+	}
 	if (vcache_get(out, valid, &rc, v, s, row, f->id, off, max, err)) {
 		atomic_fetch_add(&v->vc_hits, 1);
 		return rc;

@@ -1,6 +1,7 @@
 /*
  * fuzz_v20_page.c - one 2.0 page decoded from bytes, no I/O
- * (lance__v20_decode_page). Input:
+ * (lance__v20_decode_page), and windows of its first row asked
+ * (lance__v20_page_window), which must agree with the decode. Input:
  *   u8 type, u16 page_rows, u16 a, u16 b, u8 n_buffers, u16 enc_len,
  *   enc bytes, then per buffer u16 size + bytes (cut short at the end).
  * Each buffer gets its own exactly sized allocation so ASan sees a
@@ -84,10 +85,50 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		p += len;
 	}
 	packed.type.id = LANCE_T_STRUCT;
-	if (!lance__v20_decode_page(&a, &types[ti], &packed, enc, elen,
-				    (const uint8_t *const *)bufs, sizes, nb,
-				    rows, lo, hi, &err))
-		lance_array_reset(&a);
+	if (lance__v20_decode_page(&a, &types[ti], &packed, enc, elen,
+				   (const uint8_t *const *)bufs, sizes, nb,
+				   rows, lo, hi, &err))
+		memset(&a, 0, sizeof(a));
+	if (lo < rows) {
+		/* windows of row lo; where the decode gave that row too
+		 * (a string or binary page), they must agree with it */
+		static const struct {
+			uint64_t off;
+			size_t len;
+		} wins[] = { { 0, 64 }, { 1, 5 }, { 70000, 3 } };
+		bool var = types[ti].id == LANCE_T_UTF8 ||
+			   types[ti].id == LANCE_T_BINARY;
+
+		for (size_t k = 0; k < sizeof(wins) / sizeof(wins[0]); k++) {
+			uint8_t dst[64];
+			struct lance_win w = { dst, wins[k].off, wins[k].len,
+					       0, false, 0 };
+			struct lc_err werr = { 0 };
+			int rc = lance__v20_page_window(
+				&w, enc, elen, (const uint8_t *const *)bufs,
+				sizes, nb, rows, lo, &werr);
+
+			if (rc == LANCE_WINDOW_DECODE && werr.code)
+				abort();
+			if (!rc && var && lo < hi && a.offsets &&
+			    a.length == hi - lo) {
+				bool v = lance_array_is_valid(&a, 0);
+				uint64_t sz = v ? a.offsets[1] - a.offsets[0]
+						: 0;
+				size_t want = !v || w.off >= sz ? 0 :
+					      sz - w.off < w.len ?
+					      (size_t)(sz - w.off) : w.len;
+
+				if (v != w.valid || (v && sz != w.size) ||
+				    w.got != want ||
+				    (want && memcmp(dst, a.values +
+						    a.offsets[0] + w.off,
+						    want)))
+					abort();
+			}
+		}
+	}
+	lance_array_reset(&a);
 	for (unsigned i = 0; i < nb; i++)
 		free(bufs[i]);
 	free(enc);

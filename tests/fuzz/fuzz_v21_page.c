@@ -1,5 +1,6 @@
 /*
- * fuzz_v21_page.c - one 2.1+ page decoded from bytes, no I/O.
+ * fuzz_v21_page.c - one 2.1+ page decoded from bytes, no I/O, and
+ * windows of its first rows (lance__v21_page_window).
  *
  * Input: u16 layout length L, u8 buffer count B (mod 8), B x u32 buffer
  * sizes, u32 page rows, u32 first row, u32 row count, then L bytes of
@@ -57,6 +58,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 							n, &err);
 
 			(void)rc;	/* errors are fine, crashes are not */
+			/* windows of the first rows asked */
+			for (uint64_t r = row; r < row + n && r < row + 3;
+			     r++) {
+				uint8_t dst[64];
+				struct lance_win w = { dst, r - row, 64, 0,
+						       false, 0 };
+				struct lc_err werr = { 0 };
+
+				rc = lance__v21_page_window(&w, enc, enc_len,
+							    rows, bufs, sizes,
+							    nb, r, &werr);
+				if (rc == LANCE_WINDOW_DECODE && werr.code)
+					abort();
+			}
 		}
 		free(enc);
 		for (size_t i = 0; i < nb; i++)
