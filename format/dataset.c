@@ -902,6 +902,28 @@ static int check_read(const struct lance_snapshot *s, uint32_t frag,
 	return 0;
 }
 
+/*
+ * The manifest lists this data file as holding the field: if the store
+ * has no such object (a 404, a deleted file), or the file lacks the
+ * field, the dataset is damaged or its store lost data. That is EIO, not
+ * ENOENT, which callers (a mount's lookup) take for "no such value" and
+ * may remember as a miss.
+ */
+static int listed_not_missing(int rc, const struct lance_snapshot *s,
+			      uint32_t frag, struct lc_err *err)
+{
+	char was[sizeof(err->msg)];
+
+	if (rc != ENOENT)
+		return rc;
+	if (!err)
+		return EIO;
+	memcpy(was, err->msg, sizeof(was));
+	lc_err_clear(err);
+	return LC_CORRUPT(err, "fragment %" PRIu64 ": %s",
+			  s->m->fragments[frag].id, was);
+}
+
 int lance_snapshot_read(struct lance_array *out, struct lance_snapshot *s,
 			uint32_t frag, const struct lance_field *field,
 			uint64_t offset, uint64_t n, struct lc_err *err)
@@ -918,9 +940,9 @@ int lance_snapshot_read(struct lance_array *out, struct lance_snapshot *s,
 	if (idx < 0)
 		return lance_array_init_null(out, field, n, err);
 	rc = get_file(&f, s, frag, (size_t)idx, err);
-	if (rc)
-		return rc;
-	return lance_file_read(out, f, field, offset, n, err);
+	if (!rc)
+		rc = lance_file_read(out, f, field, offset, n, err);
+	return listed_not_missing(rc, s, frag, err);
 }
 
 int lance_snapshot_value_sizes(uint64_t *sizes, bool *valid,
@@ -945,9 +967,10 @@ int lance_snapshot_value_sizes(uint64_t *sizes, bool *valid,
 		return 0;
 	}
 	rc = get_file(&f, s, frag, (size_t)idx, err);
-	if (rc)
-		return rc;
-	return lance_file_value_sizes(sizes, valid, f, field, offset, n, err);
+	if (!rc)
+		rc = lance_file_value_sizes(sizes, valid, f, field, offset, n,
+					    err);
+	return listed_not_missing(rc, s, frag, err);
 }
 
 int lance_snapshot_read_window(uint8_t *dst, size_t *got, bool *valid,

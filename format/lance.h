@@ -477,7 +477,10 @@ int lance_snapshot_find_row(struct lance_row_ref *out,
 bool lance_snapshot_row_live(const struct lance_snapshot *s,
 			     uint64_t fragment_id, uint64_t offset);
 /* Read physical rows [offset, offset + n) of `field` in fragment `frag`;
- * an all-null array when no data file of the fragment holds the field. */
+ * an all-null array when no data file of the fragment holds the field.
+ * A data file the manifest lists that the store does not have (or that
+ * lacks the field) is EIO (LC_EK_CORRUPT), never ENOENT. The same for
+ * lance_snapshot_value_sizes. */
 int lance_snapshot_read(struct lance_array *out, struct lance_snapshot *s,
 			uint32_t frag, const struct lance_field *field,
 			uint64_t offset, uint64_t n,

@@ -823,6 +823,24 @@ def test_read_faults_retry_or_eio():
                 retried_after(log, fault)
             expect(len(names) >= 6, f"only {len(names)} rows left unread")
             ctl.arm("503", match=data_get, method="GET", count=100000)
+            # rows never read: a lookup, a listing and meta.json fail
+            # with EIO (or work from what is cached), never ENOENT
+            fresh = [n for n in names if rows[n]["image"]][:6]
+            for n in fresh:
+                d = os.path.join(mnt, n)
+                for what, f in (("stat image.jpg", lambda: os.stat(
+                                    os.path.join(d, "image.jpg"))),
+                                ("ls", lambda: os.listdir(d)),
+                                ("meta.json", lambda: read(
+                                    os.path.join(d, "meta.json")))):
+                    try:
+                        got = f()
+                        expect(what != "ls" or "image.jpg" in got,
+                               f"{n}: ls shows {got} while the server "
+                               "fails")
+                    except OSError as e:
+                        expect(e.errno == errno.EIO,
+                               f"{n}: {what}: {e}, expected EIO")
             failed = []
             for n in names:
                 if rows[n]["image"] is None:
@@ -845,6 +863,78 @@ def test_read_faults_retry_or_eio():
                 data = read(os.path.join(mnt, n, "image.jpg"))
                 expect(sha256(data) == rows[n]["image"]["sha256"],
                        f"{n}: wrong bytes after the server recovered")
+            # nothing of the failure stays: no miss the kernel remembers
+            for n in fresh:
+                d = os.path.join(mnt, n)
+                expect("image.jpg" in os.listdir(d), f"{n}: ls after the "
+                       "server recovered lacks image.jpg")
+                expect(os.stat(os.path.join(d, "image.jpg")).st_size ==
+                       rows[n]["image"]["size"], f"{n}: image.jpg size "
+                       "after the server recovered")
+                meta = json.loads(read(os.path.join(d, "meta.json")))
+                expect(meta.get("label") == rows[n]["label"],
+                       f"{n}/meta.json after the server recovered")
+
+
+def test_lost_data_file_is_eio():
+    """A data file the manifest lists that the server no longer has (404:
+    removed by a cleanup, or not visible yet): on read-only and writable
+    mounts, a row's image.jpg (stat, open), meta.json and listing fail
+    with EIO, never ENOENT (the file is there; the kernel would also
+    remember the miss); the root listing stays. Put back, the same mount
+    shows every file right. Rows have canonical names, so the data file
+    is first opened by these reads."""
+    with bucket() as b, workdir() as w:
+        uri = f"s3://{b}/db/t.lance"
+        s3tool("make", uri, "--version", "2.1", "--rows", 6)
+        rows = {f"{r['offset']:08d}": r for r in s3tool("dump", uri)["rows"]}
+        keys = [o["Key"] for o in S3.list_objects_v2(
+            Bucket=b, Prefix="db/t.lance/data/")["Contents"]]
+        expect(len(keys) == 1, f"data files: {keys}")
+        body = S3.get_object(Bucket=b, Key=keys[0])["Body"].read()
+        for staging in (None, os.path.join(w, "staging")):
+            kind = "writable" if staging else "read-only"
+            S3.delete_object(Bucket=b, Key=keys[0])
+            try:
+                with mounted(uri, staging=staging) as mnt:
+                    expect(sorted(os.listdir(mnt)) == sorted(rows),
+                           f"{kind}: the mount lists {os.listdir(mnt)}")
+                    for n in rows:
+                        d = os.path.join(mnt, n)
+                        for what, f in (
+                                ("stat image.jpg", lambda: os.stat(
+                                    os.path.join(d, "image.jpg"))),
+                                ("open image.jpg", lambda: read(
+                                    os.path.join(d, "image.jpg"))),
+                                ("meta.json", lambda: read(
+                                    os.path.join(d, "meta.json"))),
+                                ("ls", lambda: os.listdir(d))):
+                            try:
+                                f()
+                                raise AssertionError(
+                                    f"{kind}: {n}: {what} worked without "
+                                    "its data file")
+                            except OSError as e:
+                                expect(e.errno == errno.EIO,
+                                       f"{kind}: {n}: {what}: {e}, "
+                                       "expected EIO")
+                    expect(sorted(os.listdir(mnt)) == sorted(rows),
+                           f"{kind}: the listing changed")
+                    S3.put_object(Bucket=b, Key=keys[0], Body=body)
+                    for n, r in rows.items():
+                        d = os.path.join(mnt, n)
+                        files = os.listdir(d)
+                        expect("meta.json" in files and
+                               ("image.jpg" in files) == bool(r["image"]),
+                               f"{kind}: {n}: ls {files} once the file is "
+                               "back")
+                        if r["image"]:
+                            data = read(os.path.join(d, "image.jpg"))
+                            expect(sha256(data) == r["image"]["sha256"],
+                                   f"{kind}: {n}/image.jpg once the file "
+                                   "is back")
+            finally:
+                S3.put_object(Bucket=b, Key=keys[0], Body=body)
 
 
 def commit_phase(mnt, src, want, tag, seed):
@@ -1053,7 +1143,7 @@ TESTS = ([lambda v=v: read_every_version(v) for v in STORAGE_VERSIONS] +
          [lambda v=v: edit_cycle(v) for v in WRITE_VERSIONS] +
          [test_database_mount, test_two_mounts_and_lancedb_race,
           test_errors_are_clear_and_quick, test_https_ca_file,
-          test_read_faults_retry_or_eio,
+          test_read_faults_retry_or_eio, test_lost_data_file_is_eio,
           test_commit_faults_retry_or_stay_staged,
           test_oss_virtual_hosted_and_forbid_overwrite,
           test_cache_dir_serves_second_mount,
