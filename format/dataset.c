@@ -993,8 +993,8 @@ int lance_snapshot_read_window(uint8_t *dst, size_t *got, bool *valid,
 	if (idx < 0)
 		return 0;	/* a column added later: null here */
 	rc = get_file(&f, s, frag, (size_t)idx, err);
-	if (rc)
-		return rc;
-	return lance_file_read_window(dst, got, valid, size, f, field, offset,
-				      off, len, err);
+	if (!rc)
+		rc = lance_file_read_window(dst, got, valid, size, f, field,
+					    offset, off, len, err);
+	return listed_not_missing(rc, s, frag, err);
 }
