@@ -433,7 +433,9 @@ static int learn(struct walk *w, struct view *v, struct lc_err *err)
 		if (rc)
 			break;
 		rc = view_readdir(v, &row, 0, add_name, &files, err);
-		snprintf(r->listing, sizeof(r->listing), "%s", files.buf);
+		if (strlen(files.buf) >= sizeof(r->listing))
+			return E2BIG;	/* more files than a test row has */
+		memcpy(r->listing, files.buf, strlen(files.buf) + 1);
 		for (f = strtok_r(files.buf, " ", &fsave); !rc && f;
 		     f = strtok_r(NULL, " ", &fsave)) {
 			struct entry *e = &r->files[r->n_files++];
