@@ -1994,13 +1994,20 @@ static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 		   !(rc = ensure_w(fs, dir.d, &w, &err))) {
 		uint64_t u;
 		struct vnode c;
-		bool committed = !view_lookup(&c, fs->v, &dir.vn, name, NULL);
+		/* a store error is not "only staged": the committed file
+		 * would stay after the commit */
+		int lr = view_lookup(&c, fs->v, &dir.vn, name, &err);
 
-		if (committed)
+		if (!lr)
 			vnode_reset(&c);
-		rc = wr_change_row(w, &dir.vn, &u, &err);
+		else if (lr != ENOENT)
+			rc = lr;
+		if (!rc) {
+			lc_err_clear(&err);
+			rc = wr_change_row(w, &dir.vn, &u, &err);
+		}
 		if (!rc)
-			rc = wr_file_unlink(w, u, name, committed, &err);
+			rc = wr_file_unlink(w, u, name, !lr, &err);
 	} else if (!rc) {
 		rc = EPERM;
 	}
