@@ -1319,6 +1319,25 @@ static int file_value(struct lc_buf *out, bool *valid, struct view_snap *s,
 	return rc;
 }
 
+/* The size of a row's value, and whether it is valid: from a zero-length
+ * window where the file says it without decoding (2.1+ zstd values
+ * declare their length up front), else from the value sizes, which may
+ * decode the value. */
+static int value_size(uint64_t *size, bool *valid, struct view_snap *s,
+		      const struct lance_row_ref *row,
+		      const struct lance_field *f, struct lc_err *err)
+{
+	size_t got;
+	int rc = lance_snapshot_read_window(NULL, &got, valid, size, s->ls,
+					    row->frag, f, row->offset, 0, 0,
+					    err);
+
+	if (rc == LANCE_WINDOW_DECODE)
+		rc = lance_snapshot_value_sizes(size, valid, s->ls, row->frag,
+						f, row->offset, 1, err);
+	return rc;
+}
+
 /* Whether a row holds file column `c`, and its extension. */
 static int file_present(bool *present, const char **ext, struct view_snap *s,
 			const struct lance_row_ref *row, const struct file_col *c,
@@ -1332,9 +1351,7 @@ static int file_present(bool *present, const char **ext, struct view_snap *s,
 		uint64_t size;
 		bool valid;
 
-		rc = lance_snapshot_value_sizes(&size, &valid, s->ls,
-						row->frag, c->field,
-						row->offset, 1, err);
+		rc = value_size(&size, &valid, s, row, c->field, err);
 		*present = !rc && valid;
 		return rc;
 	}
@@ -2130,10 +2147,8 @@ int view_getattr(struct view_attr *out, struct view *v, const struct vnode *n,
 		} else {
 			bool valid;
 
-			rc = lance_snapshot_value_sizes(
-				&out->size, &valid, n->snap->ls, n->row.frag,
-				n->snap->cols[n->file].field, n->row.offset, 1,
-				err);
+			rc = value_size(&out->size, &valid, n->snap, &n->row,
+					n->snap->cols[n->file].field, err);
 		}
 		if (rc)
 			view_note_error(v, n, err);

@@ -15,8 +15,9 @@
  * small window of a big value must cost less than the value. Versions
  * and encodings that store these values plainly must never decode:
  * legacy and 2.0 binary and blob fields, blob fields of every version;
- * and the first 32 bytes of any binary value of 256 bytes or more (never
- * in a mini-block: plain or zstd full-zip) must not decode either. Prints
+ * and the first 32 bytes and the size (a zero-length window) of any
+ * binary value of 256 bytes or more (never in a mini-block: plain or zstd
+ * full-zip) must not decode either. Prints
  * one line per field: rows sampled, windows served, windows that decode.
  * Exit status 1 on any mismatch.
  */
@@ -188,6 +189,9 @@ static void check_row(struct tally *t, struct ostore *st,
 	/* a file's type is sniffed from its first bytes: binary values
 	 * too big for mini-blocks are plain or zstd, both windowed there */
 	check_window(t, st, s, where, f, r, valid, val, size, 0, 32,
+		     must || (f->type.id == LANCE_T_BINARY && size >= 256));
+	/* and its size (a stat) from a zero-length window, just as cheaply */
+	check_window(t, st, s, where, f, r, valid, val, size, 0, 0,
 		     must || (f->type.id == LANCE_T_BINARY && size >= 256));
 	check_window(t, st, s, where, f, r, valid, val, size, 4096, 16384,
 		     must);
