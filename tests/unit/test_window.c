@@ -19,30 +19,12 @@
 
 /* ---------------------------------------------------------- written files */
 
-struct wfile {
-	struct lance_schema schema;
-	struct ostore *st;	/* counting, over a memory store */
-	struct lance_file *f;
-	struct lance_data_file df;
-};
-
-static char wf_path[] = "data/x.lance";
-
-static void wfile_free(struct wfile *w)
-{
-	lance_file_free(w->f);
-	ostore_free(w->st);
-	lc_free(w->df.fields);
-	lc_free(w->df.column_indices);
-	lance_schema_reset(&w->schema);
-}
+static char wf_path[] = "data/x.lance";	/* wfile.st counts its reads */
 
 static int write_file(struct wfile *wf, uint16_t minor, uint64_t rows,
 		      uint64_t batch, const struct wd_opts *o,
 		      struct lc_err *err)
 {
-	int32_t ids[WD_NTOP];
-	struct lance_writer *w = NULL;
 	struct ostore *mem = NULL;
 	uint8_t *bytes = NULL;
 	size_t len = 0;
@@ -50,24 +32,9 @@ static int write_file(struct wfile *wf, uint16_t minor, uint64_t rows,
 
 	memset(wf, 0, sizeof(*wf));
 	rc = wd_schema(&wf->schema, err);
-	if (rc)
-		return rc;
-	for (size_t i = 0; i < WD_NTOP; i++)
-		ids[i] = wf->schema.top[i]->id;
-	rc = lance_writer_new(&w, &wf->schema, ids, WD_NTOP, 2, minor, err);
-	for (uint64_t r = 0; !rc && r < rows; r += batch) {
-		struct lance_array cols[WD_NTOP];
-		uint64_t n = rows - r < batch ? rows - r : batch;
-
-		for (size_t i = 0; i < WD_NTOP; i++)
-			wd_column(&cols[i], &wf->schema, i, r, n, o);
-		rc = lance_writer_add(w, cols, err);
-		for (size_t i = 0; i < WD_NTOP; i++)
-			wd_free(&cols[i]);
-	}
 	if (!rc)
-		rc = lance_writer_finish(w, &bytes, &len, &wf->df, err);
-	lance_writer_free(w);
+		rc = wd_write(&wf->schema, minor, rows, batch, o, &bytes, &len,
+			      &wf->df, err);
 	if (!rc)
 		rc = ostore_mem_new(&mem, err);
 	if (!rc)
@@ -721,10 +688,8 @@ static int make_dataset(char *dir, size_t dlen, uint16_t minor,
 	struct lance_commit_frag nf;
 	struct lance_commit c = { 0 };
 	struct ostore *local = NULL;
-	struct lance_writer *w = NULL;
 	struct lance_schema sc = { 0 };
 	struct lance_data_file df = { 0 };
-	int32_t ids[WD_NTOP];
 	uint8_t *bytes = NULL;
 	uint64_t v;
 	size_t len;
@@ -734,22 +699,9 @@ static int make_dataset(char *dir, size_t dlen, uint16_t minor,
 	if (!mkdtemp(dir))
 		return LC_SYS(err, errno, "mkdtemp");
 	rc = wd_schema(&sc, err);
-	for (size_t i = 0; !rc && i < WD_NTOP; i++)
-		ids[i] = sc.top[i]->id;
 	if (!rc)
-		rc = lance_writer_new(&w, &sc, ids, WD_NTOP, 2, minor, err);
-	if (!rc) {
-		struct lance_array cols[WD_NTOP];
-
-		for (size_t i = 0; i < WD_NTOP; i++)
-			wd_column(&cols[i], &sc, i, 0, rows, o);
-		rc = lance_writer_add(w, cols, err);
-		for (size_t i = 0; i < WD_NTOP; i++)
-			wd_free(&cols[i]);
-	}
-	if (!rc)
-		rc = lance_writer_finish(w, &bytes, &len, &df, err);
-	lance_writer_free(w);
+		rc = wd_write(&sc, minor, rows, rows, o, &bytes, &len, &df,
+			      err);
 	if (!rc)
 		rc = ostore_local_new(&local, dir, err);
 	if (!rc)

@@ -90,55 +90,21 @@ diff:
 
 static char wf_path[] = "data/x.lance";
 
-struct wfile {
-	struct lance_schema schema;
-	struct ostore *st;
-	struct lance_file *f;
-	struct lance_data_file df;
-	uint64_t rows;
-};
-
-static void wfile_free(struct wfile *w)
-{
-	lance_file_free(w->f);
-	ostore_free(w->st);
-	lc_free(w->df.fields);
-	lc_free(w->df.column_indices);
-	lance_schema_reset(&w->schema);
-}
-
 /* Write rows in batches of `batch` with opts, for version 2.minor, into
  * an in-memory store and open the file. Returns 0 or an error. */
 static int write_file(struct wfile *wf, uint16_t minor, uint64_t rows,
 		      uint64_t batch, const struct wd_opts *o,
 		      struct lc_err *err)
 {
-	int32_t ids[WD_NTOP];
-	struct lance_writer *w = NULL;
 	uint8_t *bytes = NULL;
 	size_t len = 0;
 	int rc;
 
 	memset(wf, 0, sizeof(*wf));
 	rc = wd_schema(&wf->schema, err);
-	if (rc)
-		return rc;
-	for (size_t i = 0; i < WD_NTOP; i++)
-		ids[i] = wf->schema.top[i]->id;
-	rc = lance_writer_new(&w, &wf->schema, ids, WD_NTOP, 2, minor, err);
-	for (uint64_t r = 0; !rc && r < rows; r += batch) {
-		struct lance_array cols[WD_NTOP];
-		uint64_t n = rows - r < batch ? rows - r : batch;
-
-		for (size_t i = 0; i < WD_NTOP; i++)
-			wd_column(&cols[i], &wf->schema, i, r, n, o);
-		rc = lance_writer_add(w, cols, err);
-		for (size_t i = 0; i < WD_NTOP; i++)
-			wd_free(&cols[i]);
-	}
 	if (!rc)
-		rc = lance_writer_finish(w, &bytes, &len, &wf->df, err);
-	lance_writer_free(w);
+		rc = wd_write(&wf->schema, minor, rows, batch, o, &bytes, &len,
+			      &wf->df, err);
 	if (!rc)
 		rc = ostore_mem_new(&wf->st, err);
 	if (!rc)

@@ -425,4 +425,55 @@ static inline void wd_free(struct lance_array *a)
 	memset(a, 0, sizeof(*a));
 }
 
+/* A file the tests wrote, open in a store of theirs. */
+struct wfile {
+	struct lance_schema schema;
+	struct ostore *st;
+	struct lance_file *f;
+	struct lance_data_file df;
+	uint64_t rows;
+};
+
+static inline void wfile_free(struct wfile *w)
+{
+	lance_file_free(w->f);
+	ostore_free(w->st);
+	lc_free(w->df.fields);
+	lc_free(w->df.column_indices);
+	lance_schema_reset(&w->schema);
+}
+
+/* Rows [0, rows) of `schema` (wd_schema's) written as one 2.minor file,
+ * added in batches of `batch` rows: its bytes and its data-file entry. */
+static inline int wd_write(const struct lance_schema *schema, uint16_t minor,
+			   uint64_t rows, uint64_t batch,
+			   const struct wd_opts *o, uint8_t **bytes,
+			   size_t *len, struct lance_data_file *df,
+			   struct lc_err *err)
+{
+	struct lance_writer *w = NULL;
+	int32_t ids[WD_NTOP];
+	int rc;
+
+	if (!batch)
+		batch = rows ? rows : 1;
+	for (size_t i = 0; i < WD_NTOP; i++)
+		ids[i] = schema->top[i]->id;
+	rc = lance_writer_new(&w, schema, ids, WD_NTOP, 2, minor, err);
+	for (uint64_t r = 0; !rc && r < rows; r += batch) {
+		struct lance_array cols[WD_NTOP];
+		uint64_t n = rows - r < batch ? rows - r : batch;
+
+		for (size_t i = 0; i < WD_NTOP; i++)
+			wd_column(&cols[i], schema, i, r, n, o);
+		rc = lance_writer_add(w, cols, err);
+		for (size_t i = 0; i < WD_NTOP; i++)
+			wd_free(&cols[i]);
+	}
+	if (!rc)
+		rc = lance_writer_finish(w, bytes, len, df, err);
+	lance_writer_free(w);
+	return rc;
+}
+
 #endif
