@@ -2567,6 +2567,31 @@ static int page_read(struct leaf *out, struct src *s, struct pstate *ps,
 
 /* ---------------------------------------------------------- pure entry */
 
+/* A page held in memory (up to 16 buffers) as a source and its state,
+ * for the pure entries; `pg` and `offs` are the caller's storage. */
+static int mem_page(struct pstate **ps, struct src *s, struct lance_page *pg,
+		    uint64_t offs[16], const uint8_t *enc, size_t enc_len,
+		    uint64_t rows, const uint8_t *const *bufs,
+		    const uint64_t *sizes, size_t n_bufs, struct lc_err *err)
+{
+	if (n_bufs > 16)
+		return LC_USAGE(err, "%zu buffers", n_bufs);
+	memset(pg, 0, sizeof(*pg));
+	memset(offs, 0, 16 * sizeof(*offs));
+	pg->length = rows;
+	pg->n_buffers = n_bufs;
+	pg->buf_off = offs;
+	pg->buf_size = sizes;
+	pg->type_url = PAGE_URL;
+	pg->enc = enc;
+	pg->enc_len = enc_len;
+	s->f = NULL;
+	s->p = pg;
+	s->mem = bufs;
+	s->what = "page";
+	return pstate_build(ps, s, rows, err);
+}
+
 int lance__v21_page_decode(const uint8_t *enc, size_t enc_len,
 			   uint64_t rows, const uint8_t *const *bufs,
 			   const uint64_t *sizes, size_t n_bufs, uint64_t row,
@@ -2580,22 +2605,8 @@ int lance__v21_page_decode(const uint8_t *enc, size_t enc_len,
 	uint64_t offs[16];
 	int rc;
 
-	if (n_bufs > 16)
-		return LC_USAGE(err, "%zu buffers", n_bufs);
-	memset(&pg, 0, sizeof(pg));
-	memset(offs, 0, sizeof(offs));
-	pg.length = rows;
-	pg.n_buffers = n_bufs;
-	pg.buf_off = offs;
-	pg.buf_size = sizes;
-	pg.type_url = PAGE_URL;
-	pg.enc = enc;
-	pg.enc_len = enc_len;
-	s.f = NULL;
-	s.p = &pg;
-	s.mem = bufs;
-	s.what = "page";
-	rc = pstate_build(&ps, &s, rows, err);
+	rc = mem_page(&ps, &s, &pg, offs, enc, enc_len, rows, bufs, sizes,
+		      n_bufs, err);
 	if (rc)
 		return rc;
 	memset(&out, 0, sizeof(out));
@@ -3773,25 +3784,11 @@ int lance__v21_page_window(struct lance_win *w, const uint8_t *enc,
 	uint64_t offs[16];
 	int rc;
 
-	if (n_bufs > 16)
-		return LC_USAGE(err, "%zu buffers", n_bufs);
 	if (row >= rows)
 		return LC_USAGE(err, "row %" PRIu64 " of a %" PRIu64 "-row "
 				"page", row, rows);
-	memset(&pg, 0, sizeof(pg));
-	memset(offs, 0, sizeof(offs));
-	pg.length = rows;
-	pg.n_buffers = n_bufs;
-	pg.buf_off = offs;
-	pg.buf_size = sizes;
-	pg.type_url = PAGE_URL;
-	pg.enc = enc;
-	pg.enc_len = enc_len;
-	s.f = NULL;
-	s.p = &pg;
-	s.mem = bufs;
-	s.what = "page";
-	rc = pstate_build(&ps, &s, rows, err);
+	rc = mem_page(&ps, &s, &pg, offs, enc, enc_len, rows, bufs, sizes,
+		      n_bufs, err);
 	if (rc)
 		return rc;
 	rc = fz_window(w, &s, ps, row, err);
