@@ -1,6 +1,10 @@
 /* harness.c - runs the tests of one binary; see harness.h. */
 #include "harness.h"
 
+#include <ftw.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 int harness_failed;
 
 int harness_main(int argc, char **argv)
@@ -23,4 +27,37 @@ int harness_main(int argc, char **argv)
 		return 1;
 	}
 	return failed ? 1 : 0;
+}
+
+static int rm_one(const char *path, const struct stat *sb, int type,
+		  struct FTW *ftw)
+{
+	(void)sb;
+	(void)ftw;
+	if ((type == FTW_DP ? rmdir(path) : unlink(path)) < 0)
+		fprintf(stderr, "could not remove %s\n", path);
+	return 0;
+}
+
+void harness_rm_rf(const char *dir)
+{
+	(void)nftw(dir, rm_one, 32, FTW_DEPTH | FTW_PHYS);
+}
+
+void harness_put_file(const char *dir, const char *name, const void *p,
+		      size_t n)
+{
+	char path[4400];
+	FILE *f;
+
+	mkdir(dir, 0755);
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "wb");
+	if (!f) {
+		fprintf(stderr, "cannot write %s\n", path);
+		return;
+	}
+	if (n && fwrite(p, 1, n, f) != n)
+		fprintf(stderr, "short write %s\n", path);
+	fclose(f);
 }

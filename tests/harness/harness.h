@@ -70,6 +70,12 @@ extern int harness_failed;
 
 int harness_main(int argc, char **argv);
 
+/* Files for tests: remove a tree (errors printed, not fatal); write a
+ * file DIR/NAME, making DIR (one level) if need be. */
+void harness_rm_rf(const char *dir);
+void harness_put_file(const char *dir, const char *name, const void *p,
+		      size_t n);
+
 #define TEST_MAIN(...)                                                     \
 	struct test_case harness_tests[] = { __VA_ARGS__, { NULL, NULL } }; \
 	int main(int argc, char **argv)                                    \

@@ -239,15 +239,6 @@ static void make_tmpdir(char *dir)
 		abort();
 }
 
-static void rm_rf(const char *dir)
-{
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	if (system(cmd))
-		abort();
-}
-
 /* Sequential scan of a whole object, `step` bytes per read; 0 if every
  * byte matched `want`. */
 static int scan(struct ostore *st, struct cnt_store *c, const char *key,
@@ -390,7 +381,7 @@ TEST(random_ranges_disk)
 	random_ranges(opts, 400);
 	random_ranges(opts, 400);	/* again, now mostly from disk */
 	random_ranges(churn, 400);
-	rm_rf(dir);
+	harness_rm_rf(dir);
 }
 
 /* A 100 KB image at a random offset costs one request of at most three
@@ -576,7 +567,7 @@ TEST(replaced_object_not_stale)
 	replaced(NULL);
 	make_tmpdir(dir);
 	replaced(dir);
-	rm_rf(dir);
+	harness_rm_rf(dir);
 }
 
 /* Objects without an etag are read straight through, every time. */
@@ -631,7 +622,7 @@ TEST(disk_survives_remount)
 	CHECK_EQ_U64(atomic_load(&c2->reads), 0);
 	CHECK(stats_of(st).disk_hits >= 20 * MiB);
 	unwrap(st, conf);
-	rm_rf(dir);
+	harness_rm_rf(dir);
 	free(want);
 	free(again);
 }
@@ -764,7 +755,7 @@ TEST(disk_corruption_detected)
 	CHECK(!scan(st, c, "y", y, 100 * KiB, 0));
 	CHECK_EQ_U64(atomic_load(&c->reads), 0);
 	unwrap(st, conf);
-	rm_rf(dir);
+	harness_rm_rf(dir);
 	free(x);
 	free(y);
 }
@@ -821,7 +812,7 @@ TEST(disk_bounds)
 	CHECK(dir_bytes(dir, &files) <= MiB);
 	CHECK(files > 0);
 	unwrap(st, conf);
-	rm_rf(dir);
+	harness_rm_rf(dir);
 	for (int i = 0; i < 40; i++)
 		free(want[i]);
 }
@@ -880,7 +871,7 @@ TEST(warmup_fills_disk)
 		CHECK(!scan(st, c, keys[i], w[i], 100 * KiB, 0));
 	CHECK_EQ_U64(atomic_load(&c->reads), 0);
 	unwrap(st, conf);
-	rm_rf(dir);
+	harness_rm_rf(dir);
 	for (int i = 0; i < 3; i++)
 		free(w[i]);
 }

@@ -31,15 +31,6 @@ static struct ostore *copy_fixture(char *dir, size_t len, const char *name)
 	return st;
 }
 
-static void rm_rf(const char *dir)
-{
-	char cmd[512];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	if (system(cmd))
-		fprintf(stderr, "could not remove %s\n", dir);
-}
-
 static bool exists(struct ostore *st, const char *key)
 {
 	struct ostore_obj *o;
@@ -238,7 +229,7 @@ TEST(append_v1_names)
 	CHECK_EQ_U64(lance_snapshot_num_rows(s), 22);
 	lance_snapshot_free(s);
 	ostore_free(st);
-	rm_rf(dir);
+	harness_rm_rf(dir);
 }
 
 /* Deletes: arrow vectors grow (old rows kept), a fragment whose last
@@ -284,7 +275,7 @@ TEST(delete_rows)
 		CHECK_EQ_U64(nums[i], want[i]);
 	lance_snapshot_free(s);
 	ostore_free(st);
-	rm_rf(dir);
+	harness_rm_rf(dir);
 
 	/* bitmap.lance: 6001 of 6010 rows deleted, as a bitmap. */
 	st = copy_fixture(dir, sizeof(dir), "bitmap.lance");
@@ -310,7 +301,7 @@ TEST(delete_rows)
 		CHECK_EQ_U64(nums[i], 6002 + i);
 	lance_snapshot_free(s);
 	ostore_free(st);
-	rm_rf(dir);
+	harness_rm_rf(dir);
 }
 
 /* Stable row ids continue from next_row_id; V2 names. */
@@ -353,7 +344,7 @@ TEST(stable_row_ids)
 	CHECK(r.frag == 3 && r.offset == 1);
 	lance_snapshot_free(s);
 	ostore_free(st);
-	rm_rf(dir);
+	harness_rm_rf(dir);
 }
 
 /* B planned against the same version as A; A lands first, B rebases. */
@@ -424,7 +415,7 @@ TEST(rebase_and_conflicts)
 	CHECK(!found);
 	free_paths(files, nf.n_files);
 	ostore_free(st);
-	rm_rf(dir);
+	harness_rm_rf(dir);
 }
 
 /* stable.lance was compacted (Rewrite) after version 4. */
@@ -446,7 +437,7 @@ TEST(conflict_with_rewrite)
 	CHECK(strstr(err.msg, "concurrent Rewrite at version") != NULL);
 	CHECK(strstr(err.msg, "fragment 0") != NULL);
 	ostore_free(st);
-	rm_rf(dir);
+	harness_rm_rf(dir);
 }
 
 struct racer {
@@ -525,7 +516,7 @@ TEST(concurrent_committers)
 	lance_snapshot_free(s);
 	free_paths(files, nf.n_files);
 	ostore_free(st);
-	rm_rf(dir);
+	harness_rm_rf(dir);
 }
 
 /* A store whose next manifest put lands but answers an error, as when
@@ -597,7 +588,7 @@ TEST(lost_reply)
 	st->ops = ops;
 	free_paths(files, nf.n_files);
 	ostore_free(st);
-	rm_rf(dir);
+	harness_rm_rf(dir);
 }
 
 /* A new dataset (in memory and on disk) with a LanceDB fixture's schema
@@ -685,7 +676,7 @@ TEST(create_dataset)
 		free_paths(files, nf.n_files);
 		ostore_free(st);
 		if (pass == 1)
-			rm_rf(dir);
+			harness_rm_rf(dir);
 	}
 	lance_manifest_free(m);
 	ostore_free(src);
@@ -780,7 +771,7 @@ TEST(carry_forward)
 	lc_free(raw);
 	free(buf);
 	ostore_free(st);
-	rm_rf(dir);
+	harness_rm_rf(dir);
 }
 
 /* Every allocation failure fails the commit cleanly (no leak, no crash,
@@ -831,7 +822,7 @@ TEST(alloc_failures)
 	lance_snapshot_free(s);
 	free_paths(files, nf.n_files);
 	ostore_free(st);
-	rm_rf(dir);
+	harness_rm_rf(dir);
 }
 
 TEST_MAIN(TEST_ENTRY(deletion_writers), TEST_ENTRY(append_v1_names),

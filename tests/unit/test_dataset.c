@@ -33,15 +33,6 @@ static struct ostore *temp_store(char *dir, size_t len)
 	return st;
 }
 
-static void rm_rf(const char *dir)
-{
-	char cmd[512];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	if (system(cmd))
-		fprintf(stderr, "could not remove %s\n", dir);
-}
-
 static int put(struct ostore *st, const char *key, const void *data,
 	       size_t len)
 {
@@ -112,7 +103,7 @@ TEST(versions_hostile_listing)
 	CHECK(lance_list_versions(&v, &n, st, &err) == EIO);
 	CHECK(strstr(err.msg, "both manifest naming schemes") != NULL);
 	ostore_free(st);
-	rm_rf(dir);
+	harness_rm_rf(dir);
 }
 
 TEST(tags)
@@ -157,7 +148,7 @@ TEST(tags)
 	CHECK(lance_list_tags(&t, &n, st, &err) == EIO);
 	CHECK(strstr(err.msg, "not JSON") != NULL);
 	ostore_free(st);
-	rm_rf(dir);
+	harness_rm_rf(dir);
 }
 
 /* Row numbers of every live row, via row_at, checked against find_row. */
@@ -474,7 +465,7 @@ TEST(snapshot_bases_and_nulls)
 	CHECK(lance_snapshot_open(&s, st, 7, &err) == ENOENT);
 	CHECK(strstr(err.msg, "missing.lance") != NULL);
 	ostore_free(st);
-	rm_rf(dir);
+	harness_rm_rf(dir);
 }
 
 /* Two fragments whose stable ids collide. */
@@ -520,7 +511,7 @@ TEST(snapshot_duplicate_ids)
 	CHECK(lance_snapshot_open(&s, st, 2, &err) == EIO);
 	CHECK(strstr(err.msg, "row id 5 belongs to two rows") != NULL);
 	ostore_free(st);
-	rm_rf(dir);
+	harness_rm_rf(dir);
 }
 
 struct reader {

@@ -16,33 +16,9 @@
 
 /* ------------------------------------------------------------ helpers */
 
-static void rm_rf(const char *dir)
-{
-	char cmd[4200];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	if (system(cmd))
-		fprintf(stderr, "could not remove %s\n", dir);
-}
-
-static void put(const char *dir, const char *name, const void *p, size_t n)
-{
-	char path[4400];
-	FILE *f;
-
-	mkdir(dir, 0755);
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	f = fopen(path, "wb");
-	if (f) {
-		if (n && fwrite(p, 1, n, f) != n)
-			fprintf(stderr, "short write %s\n", path);
-		fclose(f);
-	}
-}
-
 static void puts_file(const char *dir, const char *name, const char *text)
 {
-	put(dir, name, text, strlen(text));
+	harness_put_file(dir, name, text, strlen(text));
 }
 
 /* Every type the meta.json rules know, ids = positions. */
@@ -140,7 +116,7 @@ static void fx_close(struct fx *fx)
 {
 	ingest_rows_free(fx->r);
 	lance_schema_reset(&fx->s);
-	rm_rf(fx->dir);
+	harness_rm_rf(fx->dir);
 }
 
 /* A row folder under fx->dir holding meta.json `meta` (and id if the
@@ -205,7 +181,7 @@ TEST(assemble_every_type)
 
 	CHECK_OK(fx_open(&fx, "name", NULL, &err), &err);
 	d = row_dir(&fx, "cat_001");
-	put(d, "image.jpg", jpg, sizeof(jpg));
+	harness_put_file(d, "image.jpg", jpg, sizeof(jpg));
 	puts_file(d, "caption.txt", "a cat\n");
 	puts_file(d, "meta.json", good_meta);
 	/* ignored: Finder and Explorer droppings, the staging's .name */
@@ -427,7 +403,7 @@ TEST(assemble_root_file)
 		CHECK_STR(rendered(cols, &s, "n", 0), "null");
 		ingest_rows_free(r);
 		lance_schema_reset(&s);
-		rm_rf(fx.dir);
+		harness_rm_rf(fx.dir);
 	}
 }
 
@@ -461,7 +437,7 @@ TEST(assemble_int_name)
 	CHECK_STR(rendered(cols, &s, "s", 0), "\"hi\"");
 	ingest_rows_free(r);
 	lance_schema_reset(&s);
-	rm_rf(dir);
+	harness_rm_rf(dir);
 }
 
 /* ------------------------------------------------------------ inference */
@@ -512,7 +488,7 @@ TEST(infer_schema)
 	CHECK_STR(s.top[1]->name, "file");
 	CHECK_STR(s.top[1]->logical_type, "binary");
 	lance_schema_reset(&s);
-	rm_rf(dir);
+	harness_rm_rf(dir);
 }
 
 /* ------------------------------------------------------------ commits */
@@ -539,7 +515,7 @@ static void stage_file(struct staging *stg, uint64_t id, const char *name,
 	char dir[4200];
 
 	staging_row_path(dir, sizeof(dir), stg, id);
-	put(dir, name, p, n);
+	harness_put_file(dir, name, p, n);
 }
 
 static void stage_text(struct staging *stg, uint64_t id, const char *name,
@@ -673,7 +649,7 @@ TEST(commit_new_dataset)
 	view_free(v);
 	staging_free(stg);
 	ostore_free(st);
-	rm_rf(dir);
+	harness_rm_rf(dir);
 }
 
 /* Append to a copy of a LanceDB-written 2.2 dataset. */
@@ -733,7 +709,7 @@ TEST(commit_append_lancedb)
 	lance_snapshot_free(snap);
 	staging_free(stg);
 	ostore_free(st);
-	rm_rf(dir);
+	harness_rm_rf(dir);
 }
 
 static void die_at_1(int point)
@@ -805,7 +781,7 @@ static void crash_case(void (*hook)(int), size_t want_landed)
 	lance_snapshot_free(snap);
 	staging_free(stg);
 	ostore_free(st);
-	rm_rf(dir);
+	harness_rm_rf(dir);
 }
 
 TEST(crash_before_commit)

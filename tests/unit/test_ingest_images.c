@@ -9,30 +9,6 @@
 #include "imgfix.h"
 #include "ingest.h"
 
-static void put(const char *dir, const char *name, const void *p, size_t n)
-{
-	char path[4400];
-	FILE *f;
-
-	mkdir(dir, 0755);
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	f = fopen(path, "wb");
-	if (f) {
-		if (n && fwrite(p, 1, n, f) != n)
-			fprintf(stderr, "short write %s\n", path);
-		fclose(f);
-	}
-}
-
-static void rm_rf(const char *dir)
-{
-	char cmd[4200];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	if (system(cmd))
-		fprintf(stderr, "could not remove %s\n", dir);
-}
-
 static const struct lance_field_def defs[] = {
 	{ "name", -1, "string", true },
 	{ "image", -1, "binary", true },
@@ -66,7 +42,7 @@ static void fx_close(struct fx *fx)
 {
 	ingest_rows_free(fx->r);
 	lance_schema_reset(&fx->s);
-	rm_rf(fx->dir);
+	harness_rm_rf(fx->dir);
 }
 
 /* Stage row folder `name` holding `file` with the given bytes. */
@@ -74,7 +50,7 @@ static const char *stage(struct fx *fx, const char *name, const char *file,
 			 const void *p, size_t n)
 {
 	snprintf(fx->row, sizeof(fx->row), "%s/%s", fx->dir, name);
-	put(fx->row, file, p, n);
+	harness_put_file(fx->row, file, p, n);
 	return fx->row;
 }
 
@@ -174,12 +150,12 @@ TEST(root_file_refused)
 
 	CHECK(j);
 	CHECK_OK(fx_open(&fx, true, &err), &err);
-	put(fx.dir, "cat.jpg", j, n - 1);
+	harness_put_file(fx.dir, "cat.jpg", j, n - 1);
 	snprintf(path, sizeof(path), "%s/cat.jpg", fx.dir);
 	CHECK_REFUSED(ingest_row(fx.r, path, "cat.jpg", true, &err), &err,
 		      "./cat.jpg: not a decodable JPEG: Premature end of JPEG "
 		      "file");
-	put(fx.dir, "dog.jpg", j, n);
+	harness_put_file(fx.dir, "dog.jpg", j, n);
 	snprintf(path, sizeof(path), "%s/dog.jpg", fx.dir);
 	CHECK_OK(ingest_row(fx.r, path, "dog.jpg", true, &err), &err);
 	CHECK_EQ_U64(ingest_rows_count(fx.r), 1);

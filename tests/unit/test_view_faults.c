@@ -199,22 +199,6 @@ static int cache_new(struct ostore **out, const char *dir,
 
 /* ---- the dataset ------------------------------------------------------ */
 
-static void put_file(const char *dir, const char *name, const void *p,
-		     size_t n)
-{
-	char path[4400];
-	FILE *f;
-
-	mkdir(dir, 0755);
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	f = fopen(path, "wb");
-	if (f) {
-		if (n && fwrite(p, 1, n, f) != n)
-			fprintf(stderr, "short write %s\n", path);
-		fclose(f);
-	}
-}
-
 /* FF D8 FF, then bytes of a generator: test_s3.py's "JPEG-framed"
  * images, big enough on every third row to span many cache blocks. */
 static uint8_t *image(uint32_t seed, size_t *n)
@@ -275,7 +259,7 @@ static int make_dataset(const char *dir, const char *version,
 			staging_row_path(row, sizeof(row), stg, id);
 			snprintf(meta, sizeof(meta), "{\"caption\":\"row %u\"}",
 				 seed);
-			put_file(row, "meta.json", meta, strlen(meta));
+			harness_put_file(row, "meta.json", meta, strlen(meta));
 			if (seed % 7 != 6) {
 				size_t n;
 				uint8_t *img = image(seed, &n);
@@ -283,7 +267,7 @@ static int make_dataset(const char *dir, const char *version,
 				if (!img)
 					rc = LC_NOMEM(err);
 				else
-					put_file(row, "image.jpg", img, n);
+					harness_put_file(row, "image.jpg", img, n);
 				free(img);
 			}
 		}
@@ -300,15 +284,6 @@ static int make_dataset(const char *dir, const char *version,
 	staging_free(stg);
 	ostore_free(st);
 	return rc;
-}
-
-static void rm_rf(const char *dir)
-{
-	char cmd[4200];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	if (system(cmd))
-		fprintf(stderr, "could not remove %s\n", dir);
 }
 
 /* ---- the walk ---------------------------------------------------------- */
@@ -656,7 +631,7 @@ static int sweep_all(bool once)
 			ok = 0;
 		}
 		view_opts_reset(&unnamed);
-		rm_rf(dir);
+		harness_rm_rf(dir);
 	}
 	return ok;
 }
@@ -727,7 +702,7 @@ static int concurrent(const char *version)
 	if (w)
 		forget(w);
 	free(w);
-	rm_rf(dir);
+	harness_rm_rf(dir);
 	return ok;
 }
 
@@ -770,7 +745,7 @@ static int lost_data(const char *version)
 	}
 	view_opts_reset(&unnamed);
 	free(w);
-	rm_rf(dir);
+	harness_rm_rf(dir);
 	return ok;
 }
 

@@ -724,15 +724,6 @@ static int make_dataset(char *dir, size_t dlen, uint16_t minor,
 	return rc;
 }
 
-static void rm_rf(const char *dir)
-{
-	char cmd[512];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	if (system(cmd))
-		fprintf(stderr, "could not remove %s\n", dir);
-}
-
 static uint64_t status_count(struct view *v, const char *key)
 {
 	struct lc_err err = { 0 };
@@ -899,7 +890,7 @@ TEST(view_files)
 		misses = status_count(v, "\"misses\":");
 		view_free(v);
 		if (!ok || misses)
-			rm_rf(dir);
+			harness_rm_rf(dir);
 		CHECK(ok);
 		CHECK_EQ_U64(misses, 0);
 		CHECK_EQ_U64(files, 24);	/* img and lbin */
@@ -910,7 +901,7 @@ TEST(view_files)
 		misses = status_count(v, "\"misses\":");
 		view_free(v);
 		view_opts_reset(&vo);
-		rm_rf(dir);
+		harness_rm_rf(dir);
 		CHECK(ok);
 		CHECK(text > files);	/* name.txt too (a null has none) */
 		/* 2.0 Binary is plain; 2.1+ short strings are mini-block */
