@@ -2,7 +2,8 @@
  * countstore.h - an object store over another that counts what is read
  * through it, so a test can tell how many bytes a call cost: its stats
  * report the reads as requests and bytes_fetched (the local and memory
- * backends count nothing themselves).
+ * backends count nothing themselves). A test may also give every object
+ * one etag (so the read cache keeps local objects) and fail reads.
  */
 #ifndef COUNTSTORE_H
 #define COUNTSTORE_H
@@ -15,6 +16,9 @@ struct count_store {
 	struct ostore base;
 	struct ostore *inner;
 	atomic_ullong reads, bytes;
+	char *etag;		/* if set, every object's identity */
+	/* if set, called before each read: nonzero fails it with that */
+	int (*fail_read)(const struct ostore_obj *o, struct lc_err *err);
 };
 
 struct count_obj {
@@ -39,7 +43,7 @@ static int count_open(struct ostore *st, const char *key,
 	o->base.st = st;
 	o->base.key = o->inner->key;
 	o->base.size = o->inner->size;
-	o->base.etag = o->inner->etag;
+	o->base.etag = cs->etag ? cs->etag : o->inner->etag;
 	*out = &o->base;
 	return 0;
 }
@@ -48,7 +52,10 @@ static int count_read(struct ostore_obj *obj, uint64_t off, size_t len,
 		      void *buf, struct lc_err *err)
 {
 	struct count_store *cs = (struct count_store *)obj->st;
+	int rc = cs->fail_read ? cs->fail_read(obj, err) : 0;
 
+	if (rc)
+		return rc;
 	atomic_fetch_add(&cs->reads, 1);
 	atomic_fetch_add(&cs->bytes, len);
 	return ostore_read(((struct count_obj *)obj)->inner, off, len, buf,

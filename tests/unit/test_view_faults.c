@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 
 #include "harness.h"
+#include "countstore.h"
 #include "ingest.h"
 #include "ostore.h"
 #include "staging.h"
@@ -77,124 +78,35 @@ static int view_open_obj(struct ostore *st, const char *key,
 	return local_ops->open(st, key, out, err);
 }
 
-/* Under the cache: a local store whose objects have an etag (so the
- * cache keeps their blocks) and whose reads fail as set above. */
-struct tag_store {
-	struct ostore base;
-	struct ostore *in;
-};
-
-struct tag_obj {
-	struct ostore_obj base;
-	struct ostore_obj *in;
-};
-
-static int tag_open(struct ostore *st, const char *key,
-		    struct ostore_obj **out, struct lc_err *err)
-{
-	struct tag_obj *o = calloc(1, sizeof(*o));
-	int rc;
-
-	if (!o)
-		return LC_NOMEM(err);
-	rc = ostore_open(&o->in, ((struct tag_store *)st)->in, key, err);
-	if (rc) {
-		free(o);
-		return rc;
-	}
-	o->base.st = st;
-	o->base.key = strdup(key);
-	o->base.etag = strdup("fixed");
-	o->base.size = o->in->size;
-	*out = &o->base;
-	return 0;
-}
-
-static int tag_read(struct ostore_obj *obj, uint64_t off, size_t len,
-		    void *buf, struct lc_err *err)
-{
-	if (injected(obj, err))
-		return EIO;
-	return ostore_read(((struct tag_obj *)obj)->in, off, len, buf, err);
-}
-
-static void tag_close(struct ostore_obj *obj)
-{
-	struct tag_obj *o = (struct tag_obj *)obj;
-
-	ostore_close(o->in);
-	free(o->base.key);
-	free(o->base.etag);
-	free(o);
-}
-
-static int tag_list(struct ostore *st, const char *dir, ostore_list_cb cb,
-		    void *ctx, struct lc_err *err)
-{
-	return ostore_list(((struct tag_store *)st)->in, dir, cb, ctx, err);
-}
-
-static int tag_put(struct ostore *st, const char *key, const void *data,
-		   size_t len, int if_absent, struct lc_err *err)
-{
-	return ostore_put(((struct tag_store *)st)->in, key, data, len,
-			  if_absent, err);
-}
-
-static int tag_del(struct ostore *st, const char *key, struct lc_err *err)
-{
-	return ostore_delete(((struct tag_store *)st)->in, key, err);
-}
-
-static void tag_free(struct ostore *st)
-{
-	struct tag_store *t = (struct tag_store *)st;
-
-	ostore_free(t->in);
-	free(t->base.root);
-	free(t);
-}
-
-static const struct ostore_ops tag_ops = {
-	.kind = OSTORE_KIND_UNKNOWN,
-	.open = tag_open,
-	.read = tag_read,
-	.close = tag_close,
-	.list = tag_list,
-	.put = tag_put,
-	.del = tag_del,
-	.free = tag_free,
-};
-
-/* The read cache over a tag store of `dir`: small, so blocks are
- * evicted; `threads` is "cache_threads=N" (0: no read-ahead, the reads
- * come in order). */
+/* The read cache over a local store of `dir` whose objects have an etag
+ * (so the cache keeps their blocks) and whose reads fail as set above:
+ * small, so blocks are evicted; `threads` is "cache_threads=N" (0: no
+ * read-ahead, the reads come in order). */
 static int cache_new(struct ostore **out, const char *dir,
 		     const char *threads, struct ostore_conf **conf,
 		     struct lc_err *err)
 {
-	struct tag_store *t = calloc(1, sizeof(*t));
+	static char fixed[] = "fixed";
+	struct ostore *local, *under;
 	int rc;
 
-	if (!t)
-		return LC_NOMEM(err);
-	t->base.ops = &tag_ops;
-	t->base.root = strdup(dir);
-	rc = ostore_local_new(&t->in, dir, err);
-	if (rc) {
-		tag_free(&t->base);
+	rc = ostore_local_new(&local, dir, err);
+	if (!rc)
+		rc = count_store_new(&under, local, err);
+	if (rc)
 		return rc;
-	}
+	((struct count_store *)under)->etag = fixed;
+	((struct count_store *)under)->fail_read = injected;
 	rc = ostore_conf_new(conf, err);
 	if (!rc)
 		rc = ostore_conf_parse(*conf, threads, err);
 	if (!rc)
 		rc = ostore_conf_parse(*conf, "cache_size=256K", err);
 	if (rc) {
-		tag_free(&t->base);
+		ostore_free(under);
 		return rc;
 	}
-	return ostore_cache_wrap(out, &t->base, *conf, err);
+	return ostore_cache_wrap(out, under, *conf, err);
 }
 
 /* ---- the dataset ------------------------------------------------------ */
