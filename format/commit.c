@@ -1241,7 +1241,7 @@ static void write_hint(struct ostore *st, uint64_t version)
  * a lost reply) may have created the version all the same: ours if it
  * holds our transaction, and then the commit is done and must not be
  * made again. Otherwise the put's error stands. */
-static int landed_anyway(uint64_t *new_version, struct ostore *st,
+static int landed_anyway(uint64_t *version, struct ostore *st,
 			 const struct lance_commit *c, int rc,
 			 struct lc_err *err)
 {
@@ -1253,7 +1253,7 @@ static int landed_anyway(uint64_t *new_version, struct ostore *st,
 				   &e2) || !found)
 		return rc;
 	lc_err_clear(err);
-	*new_version = v;
+	*version = v;
 	return 0;
 }
 
@@ -1301,21 +1301,15 @@ int lance_commit(uint64_t *new_version, struct ostore *st,
 			rc = LC_NOMEM(err);
 		if (!rc) {
 			rc = ostore_put(st, key, file, file_len, 1, &perr);
+			landed = a.next;
 			if (rc && rc != EEXIST) {
 				*err = perr;
-				rc = landed_anyway(new_version, st, c, rc,
-						   err);
-				if (!rc) {
-					lc_free(file);
-					attempt_reset(&a);
-					write_hint(st, *new_version);
-					return 0;
-				}
+				rc = landed_anyway(&landed, st, c, rc, err);
 			}
 		}
 		lc_free(file);
 		if (!rc) {
-			*new_version = a.next;
+			*new_version = landed;
 			attempt_reset(&a);
 			write_hint(st, *new_version);
 			return 0;
