@@ -60,8 +60,9 @@
  * disk, writing them there (not to memory).
  *
  * Locks: c->mu (blocks, LRU, job queues, store activity counts), o->ra_mu
- * (one object's streams), d->mu (disk index). None is held while another
- * is taken, nor across I/O other than the unlink of an evicted file.
+ * (one object's streams), d->mu (disk index, chunk files kept open). None
+ * is held while another is taken, nor across I/O other than the unlink
+ * of an evicted file and the close of a kept-open chunk file let go.
  */
 #include "ostore.h"
 #include "cache.h"
