@@ -32,10 +32,11 @@
  *
  * Read-ahead. Each open object tracks up to RA_STREAMS streams (the format
  * layer may interleave two sequential walks, e.g. offsets and values). A
- * read that starts within [end - 64 KiB, end + 512 KiB] of a stream's last
- * end continues it; from the third read in a row the stream keeps a window
- * of blocks queued ahead of the reader, 256 KiB at first and doubling up
- * to 8 MiB (at most a quarter of cache_size), in jobs of 1 MiB that the
+ * read that starts within [end - 4 MiB, end + 512 KiB] of a stream's last
+ * end continues it (parallel readers of one walk arrive out of order); from the third read in a row the stream keeps a window
+ * of blocks queued ahead of the reader, 256 KiB at first and doubling each
+ * time the reader has used half of it, up to 8 MiB (at most a quarter of
+ * cache_size), in jobs of 1 MiB that the
  * worker pool (cache_threads=) fetches in parallel. Demand reads run in
  * the caller's thread and never queue behind read-ahead; a job pins its
  * object (refs), so closing it during a prefetch is safe, and jobs of a
@@ -75,6 +76,7 @@
 #include <stdlib.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -93,8 +95,10 @@
 #define RA_MIN ((uint64_t)256 << 10)
 #define RA_MAX ((uint64_t)8 << 20)
 #define RA_GAP ((uint64_t)512 << 10)
+#define RA_BACK ((uint64_t)4 << 20)
 #define RA_START 2		/* sequential reads before read-ahead */
 #define WAIT_QUEUES 16u
+#define IOV_BLOCKS 64u		/* blocks per disk read: 4 MiB */
 
 _Static_assert(CACHE_CHUNK_BLOCKS % JOB_BLOCKS == 0,
 	       "a job must not straddle two chunk files");
@@ -208,6 +212,7 @@ struct ra_stream {
 	uint64_t ahead;			/* read-ahead queued up to here */
 	uint64_t window;
 	unsigned run;			/* sequential reads so far */
+	int filled;			/* read-ahead queued once */
 	unsigned tick;
 };
 
@@ -600,6 +605,33 @@ static size_t pread_full(int fd, void *buf, size_t len, uint64_t off)
 	return got;
 }
 
+/* preadv until `total` bytes or the end; iov is used up on the way. */
+static size_t preadv_full(int fd, struct iovec *iov, int cnt, uint64_t off,
+			  size_t total)
+{
+	size_t got = 0;
+
+	while (got < total && cnt > 0) {
+		ssize_t r = preadv(fd, iov, cnt, (off_t)(off + got));
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+		while (cnt > 0 && (size_t)r >= iov->iov_len) {
+			r -= (ssize_t)iov->iov_len;
+			iov++;
+			cnt--;
+		}
+		if (cnt > 0) {
+			iov->iov_base = (uint8_t *)iov->iov_base + r;
+			iov->iov_len -= (size_t)r;
+		}
+	}
+	return got;
+}
+
 static int pwrite_full(int fd, const void *buf, size_t len, uint64_t off)
 {
 	const uint8_t *p = buf;
@@ -707,26 +739,48 @@ static uint64_t disk_load(struct cache *c, const uint8_t *id, uint64_t size,
 	o = chunk_get(d, id, size, chunk, &kept);
 	if (!o)
 		return 0;
-	for (uint32_t i = 0; i < n; i++) {
-		uint32_t in = (uint32_t)((b0 + i) % CACHE_CHUNK_BLOCKS);
-		uint32_t len = cache_block_len(size, b0 + i), want;
-		uint8_t *p;
+	/* Runs of blocks the slots say are there are read with one preadv
+	 * each: one big disk request, not one per 64 KiB block. */
+	for (uint32_t i = 0; i < n;) {
+		uint32_t in = (uint32_t)((b0 + i) % CACHE_CHUNK_BLOCKS), j;
+		uint32_t want[IOV_BLOCKS];
+		struct iovec iov[IOV_BLOCKS];
+		size_t total = 0, got;
 
-		if (cache_slot_check(o->area, o->alen, in, len, &want)) {
+		for (j = i; j < n && j - i < IOV_BLOCKS; j++) {
+			uint32_t len = cache_block_len(size, b0 + j);
+
+			if (cache_slot_check(o->area, o->alen,
+					     (uint32_t)((b0 + j) %
+							CACHE_CHUNK_BLOCKS),
+					     len, &want[j - i]))
+				break;
+			if (!(data[j] = lc_malloc(len)))
+				break;
+			iov[j - i].iov_base = data[j];
+			iov[j - i].iov_len = len;
+			total += len;
+		}
+		if (j == i) {	/* absent (or no memory): a miss */
 			lacking = 1;
+			i++;
 			continue;
 		}
-		p = lc_malloc(len);
-		if (!p)
-			break;
-		if (pread_full(o->fd, p, len, CACHE_DATA_OFF +
-			       (uint64_t)in * CACHE_BLOCK) != len ||
-		    crc(p, len) != want) {
-			lc_free(p);	/* damaged: a miss, rewritten later */
-			continue;
+		got = preadv_full(o->fd, iov, (int)(j - i), CACHE_DATA_OFF +
+				  (uint64_t)in * CACHE_BLOCK, total);
+		for (uint32_t k = i; k < j; k++) {
+			uint32_t len = cache_block_len(size, b0 + k);
+			uint64_t at = (uint64_t)(k - i) * CACHE_BLOCK;
+
+			if (got < at + len || crc(data[k], len) != want[k - i]) {
+				lc_free(data[k]);	/* damaged: a miss,
+							 * rewritten later */
+				data[k] = NULL;
+				continue;
+			}
+			found += len;
 		}
-		data[i] = p;
-		found += len;
+		i = j;
 	}
 	if (found && disk_touch(d, id, chunk, o->fd))
 		(void)futimens(o->fd, NULL);
@@ -1351,7 +1405,7 @@ static void ra_note(struct cache_obj *o, uint64_t off, size_t len)
 	for (int i = 0; i < RA_STREAMS; i++) {
 		struct ra_stream *t = &o->ra[i];
 
-		if (t->used && off + CACHE_BLOCK >= t->next &&
+		if (t->used && off + RA_BACK >= t->next &&
 		    off <= t->next + RA_GAP) {
 			s = t;
 			break;
@@ -1375,8 +1429,15 @@ static void ra_note(struct cache_obj *o, uint64_t off, size_t len)
 		goto out;
 	if (s->ahead < end)
 		s->ahead = end;
+	/* refill when the reader has used half of what is queued ahead of
+	 * it, growing the window only then: reads that do not advance
+	 * (offsets read again and again) queue nothing more */
 	if (s->ahead >= o->base.size || s->ahead - end > s->window / 2)
 		goto out;
+	if (s->filled)
+		s->window = s->window * 2 > c->ra_max ? c->ra_max
+						      : s->window * 2;
+	s->filled = 1;
 	from = s->ahead;
 	to = end + s->window;
 	if (to > o->base.size)
@@ -1384,7 +1445,6 @@ static void ra_note(struct cache_obj *o, uint64_t off, size_t len)
 	if (to <= from)
 		goto out;
 	s->ahead = to;
-	s->window = s->window * 2 > c->ra_max ? c->ra_max : s->window * 2;
 out:
 	pthread_mutex_unlock(&o->ra_mu);
 	if (to > from)

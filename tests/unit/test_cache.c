@@ -447,6 +447,42 @@ TEST(sequential_scan_reads_ahead)
 	free(want);
 }
 
+/* Reading the same few bytes again and again, a little further on each
+ * time (a format reading one offset after another), keeps one small
+ * read-ahead window: the window grows only as the reader uses it. */
+TEST(reads_in_place_stay_small)
+{
+	struct cnt_store *c = cnt_new();
+	uint8_t *want = put_obj(c, "data/offs.lance", 50 * MiB, 5);
+	struct ostore_conf *conf;
+	struct ostore *st = wrap(c, NULL, &conf);
+	struct lc_err err = { 0 };
+	struct ostore_obj *o;
+	unsigned long bytes = 0;
+	uint8_t buf[16];
+
+	CHECK_OK(ostore_open(&o, st, "data/offs.lance", &err), &err);
+	for (uint64_t i = 0; i < 2000; i++) {
+		uint64_t off = 4096 + 8 * i;
+
+		CHECK_OK(ostore_read(o, off, sizeof(buf), buf, &err), &err);
+		CHECK(!memcmp(buf, want + off, sizeof(buf)));
+	}
+	/* until the workers are done with what was queued */
+	for (int quiet = 0, i = 0; quiet < 5 && i < 400; i++) {
+		unsigned long now = atomic_load(&c->bytes);
+
+		quiet = now == bytes ? quiet + 1 : 0;
+		bytes = now;
+		usleep(20000);
+	}
+	fprintf(stderr, "%lu bytes fetched for 32 KiB read\n", bytes);
+	CHECK(bytes <= 1 * MiB);
+	ostore_close(o);
+	unwrap(st, conf);
+	free(want);
+}
+
 /* Memory stays under cache_size while scanning and reading at random. */
 TEST(memory_bound)
 {
@@ -989,7 +1025,8 @@ TEST(local_not_wrapped)
 TEST_MAIN(TEST_ENTRY(random_ranges_small_cache),
 	  TEST_ENTRY(random_ranges_big_cache), TEST_ENTRY(random_ranges_disk),
 	  TEST_ENTRY(one_request_per_image),
-	  TEST_ENTRY(sequential_scan_reads_ahead), TEST_ENTRY(memory_bound),
+	  TEST_ENTRY(sequential_scan_reads_ahead),
+	  TEST_ENTRY(reads_in_place_stay_small), TEST_ENTRY(memory_bound),
 	  TEST_ENTRY(one_fetch_per_block),
 	  TEST_ENTRY(replaced_object_not_stale),
 	  TEST_ENTRY(no_etag_reads_through),
