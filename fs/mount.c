@@ -106,6 +106,7 @@ struct lfs {
 	gid_t gid;
 	bool foreground;
 	bool no_open;		/* the kernel handles opens (zero-message) */
+	bool no_opendir;	/* and opens of folders */
 	unsigned refresh;	/* seconds between checks; 0 = off */
 	pthread_t refresher;
 	pthread_mutex_t stop_mu;
@@ -784,6 +785,11 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	 * O_TRUNC with the open, not as a separate truncate. */
 	fs->no_open = !fs->writable &&
 		      (conn->capable & FUSE_CAP_NO_OPEN_SUPPORT);
+	/* The same for folders: a walk then costs two requests per folder
+	 * (the listing and its end), not four, and the kernel still keeps
+	 * the listings. A writable mount's folders change under it. */
+	fs->no_opendir = !fs->writable &&
+			 (conn->capable & FUSE_CAP_NO_OPENDIR_SUPPORT);
 	if (conn->capable & FUSE_CAP_READDIRPLUS)
 		conn->want |= FUSE_CAP_READDIRPLUS;
 	conn->want &= ~(unsigned)FUSE_CAP_READDIRPLUS_AUTO;
@@ -983,6 +989,10 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino,
 	struct lfs *fs = fuse_req_userdata(req);
 
 	atomic_fetch_add(&fs->requests, 1);
+	if (fs->no_opendir) {
+		fuse_reply_err(req, ENOSYS);
+		return;
+	}
 	/* what a writable mount shows live changes under the kernel */
 	if (!fs->writable || (ino != FUSE_ROOT_ID && !(ino & LIVE_BIT))) {
 		fi->cache_readdir = 1;
