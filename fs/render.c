@@ -515,37 +515,76 @@ static int has(const uint8_t *h, size_t n, size_t off, const char *magic,
 	return n >= off + len && !memcmp(h + off, magic, len);
 }
 
-const char *render_sniff_ext(const uint8_t *h, size_t n)
+enum {
+	SNIFF_JPG,
+	SNIFF_PNG,
+	SNIFF_GIF,
+	SNIFF_WEBP,
+	SNIFF_WAV,
+	SNIFF_BMP,
+	SNIFF_TIF,
+	SNIFF_AVIF,
+	SNIFF_HEIC,
+	SNIFF_MP4,
+	SNIFF_FLAC,
+	SNIFF_PDF,
+	SNIFF_NPY,
+	SNIFF_BIN,
+};
+
+const char *const render_sniff_exts[RENDER_SNIFF_N] = {
+	[SNIFF_JPG] = "jpg",
+	[SNIFF_PNG] = "png",
+	[SNIFF_GIF] = "gif",
+	[SNIFF_WEBP] = "webp",
+	[SNIFF_WAV] = "wav",
+	[SNIFF_BMP] = "bmp",
+	[SNIFF_TIF] = "tif",
+	[SNIFF_AVIF] = "avif",
+	[SNIFF_HEIC] = "heic",
+	[SNIFF_MP4] = "mp4",
+	[SNIFF_FLAC] = "flac",
+	[SNIFF_PDF] = "pdf",
+	[SNIFF_NPY] = "npy",
+	[SNIFF_BIN] = "bin",
+};
+
+unsigned render_sniff(const uint8_t *h, size_t n)
 {
 	if (has(h, n, 0, "\xff\xd8\xff", 3))
-		return "jpg";
+		return SNIFF_JPG;
 	if (has(h, n, 0, "\x89PNG\r\n\x1a\n", 8))
-		return "png";
+		return SNIFF_PNG;
 	if (has(h, n, 0, "GIF87a", 6) || has(h, n, 0, "GIF89a", 6))
-		return "gif";
+		return SNIFF_GIF;
 	if (has(h, n, 0, "RIFF", 4) && has(h, n, 8, "WEBP", 4))
-		return "webp";
+		return SNIFF_WEBP;
 	if (has(h, n, 0, "RIFF", 4) && has(h, n, 8, "WAVE", 4))
-		return "wav";
+		return SNIFF_WAV;
 	if (has(h, n, 0, "BM", 2))
-		return "bmp";
+		return SNIFF_BMP;
 	if (has(h, n, 0, "II*\0", 4) || has(h, n, 0, "MM\0*", 4))
-		return "tif";
+		return SNIFF_TIF;
 	if (has(h, n, 4, "ftyp", 4) && n >= 12) {	/* the box needs a brand */
 		if (has(h, n, 8, "avif", 4) || has(h, n, 8, "avis", 4))
-			return "avif";
+			return SNIFF_AVIF;
 		if (has(h, n, 8, "heic", 4) || has(h, n, 8, "heix", 4) ||
 		    has(h, n, 8, "mif1", 4) || has(h, n, 8, "msf1", 4))
-			return "heic";
-		return "mp4";
+			return SNIFF_HEIC;
+		return SNIFF_MP4;
 	}
 	if (has(h, n, 0, "fLaC", 4))
-		return "flac";
+		return SNIFF_FLAC;
 	if (has(h, n, 0, "%PDF-", 5))
-		return "pdf";
+		return SNIFF_PDF;
 	if (has(h, n, 0, "\x93NUMPY", 6))
-		return "npy";
-	return "bin";
+		return SNIFF_NPY;
+	return SNIFF_BIN;
+}
+
+const char *render_sniff_ext(const uint8_t *h, size_t n)
+{
+	return render_sniff_exts[render_sniff(h, n)];
 }
 
 char *render_escape_name(const char *s, size_t n)

@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <stdlib.h>
 
+#include "kinds.h"
 #include "render.h"
 
 #define ROW_NAME_DIGITS 8
@@ -79,6 +80,7 @@ struct view_ds {
 	size_t n_vt;
 	bool vt_listed;
 	bool fresh;		/* may have no version yet (writable) */
+	struct kinds_table *kinds;	/* what sniffed values are */
 };
 
 /*
@@ -693,6 +695,7 @@ static void ds_free(struct view_ds *ds)
 	for (size_t i = 0; i < ds->n_vt; i++)
 		lc_free(ds->vt[i].key);
 	lc_free(ds->vt);
+	kinds_free(ds->kinds);
 	ostore_free(ds->st);
 	lc_free(ds->name);
 	pthread_mutex_destroy(&ds->mu);
@@ -724,6 +727,10 @@ static int ds_open(struct view_ds **out, struct view *v, struct ostore *st,
 		rc = LC_NOMEM(err);
 		goto fail;
 	}
+	rc = kinds_open(&ds->kinds, ostore_conf_get(o->store, "cache_dir"),
+			st->root, err);
+	if (rc)
+		goto fail;
 	if (o->tag) {
 		struct lance_tag *tags;
 		size_t n;
@@ -1338,29 +1345,63 @@ static int value_size(uint64_t *size, bool *valid, struct view_snap *s,
 	return rc;
 }
 
-/* Whether a row holds file column `c`, and its extension. */
+/* The record of what field `f`'s values in fragment `frag` are, kept by
+ * the data file that holds them; NULL if none does (all null). */
+static struct kinds *kinds_of(struct view_snap *s, uint32_t frag,
+			      const struct lance_field *f)
+{
+	const struct lance_fragment *fr = &s->m->fragments[frag];
+
+	for (size_t i = 0; i < fr->n_files; i++) {
+		const struct lance_data_file *df = &fr->files[i];
+
+		for (size_t j = 0; j < df->n_fields; j++)
+			if (df->fields[j] == f->id)
+				return kinds_get(s->ds->kinds, df->path,
+						 df->size, f->id,
+						 fr->physical_rows);
+	}
+	return NULL;
+}
+
+/* Whether a row holds file column `c`, and its extension: sniffed from
+ * its first bytes once, then known from the data file's kinds. */
 static int file_present(bool *present, const char **ext, struct view_snap *s,
 			const struct lance_row_ref *row, const struct file_col *c,
 			struct lc_err *err)
 {
 	struct lc_buf head;
+	struct kinds *k;
+	unsigned kind;
+	bool valid;
 	int rc;
 
 	*ext = c->text ? "txt" : c->fixed_ext;
 	if (*ext) {
 		uint64_t size;
-		bool valid;
 
 		rc = value_size(&size, &valid, s, row, c->field, err);
 		*present = !rc && valid;
 		return rc;
 	}
-	lc_buf_init(&head, 0);
-	rc = file_value(&head, present, s, row, c->field, 0, 32, err);
-	if (!rc && *present)
-		*ext = render_sniff_ext(head.data, head.len);
-	lc_buf_reset(&head);
-	return rc;
+	k = kinds_of(s, row->frag, c->field);
+	kind = k ? kinds_at(k, row->offset) : KIND_UNKNOWN;
+	if (kind == KIND_UNKNOWN) {
+		lc_buf_init(&head, 0);
+		rc = file_value(&head, &valid, s, row, c->field, 0, 32, err);
+		if (!rc)
+			kind = !valid ? KIND_NULL :
+			       KIND_EXT0 + render_sniff(head.data, head.len);
+		lc_buf_reset(&head);
+		if (rc)
+			return rc;
+		if (k)
+			kinds_set(s->ds->kinds, k, row->offset, kind);
+	}
+	*present = kind != KIND_NULL;
+	if (*present)
+		*ext = render_sniff_exts[kind - KIND_EXT0];
+	return 0;
 }
 
 static int lookup_in_row(struct vnode *out, const struct vnode *dir,

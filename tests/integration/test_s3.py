@@ -1092,6 +1092,51 @@ def test_cache_dir_serves_second_mount():
                f"({len(cold)} cold)")
 
 
+def walk_stat(mnt):
+    """relative path -> ("d",) or ("f", size), by listing and stat alone."""
+    out = {}
+    for dirpath, dirs, files in os.walk(mnt):
+        rel = os.path.relpath(dirpath, mnt)
+        for n in dirs + files:
+            st = os.stat(os.path.join(dirpath, n))
+            out[os.path.normpath(os.path.join(rel, n))] = (
+                ("d",) if n in dirs else ("f", st.st_size))
+    return out
+
+
+def test_walk_of_a_later_mount_reads_no_images():
+    """A file's name carries its type, sniffed from the value's first
+    bytes. A later mount with the same cache_dir= knows the types the
+    first one learned (cache_dir/kinds): walking it (ls -lR, os.walk and
+    stat) shows the same tree and reads under a tenth of the image bytes
+    from the cache, where sniffing again reads a block of every image."""
+    with bucket() as b, workdir() as w:
+        uri = f"s3://{b}/db/t.lance"
+        s3tool("bench", uri, "--version", "2.0", "--rows", 60)
+        cache = os.path.join(w, "cache")
+        opts = (f"cache_dir={cache}",)
+        with mounted(uri, *opts) as mnt:
+            first = tree(mnt)
+        images = sum(v[1] for k, v in first.items()
+                     if v[0] == "f" and not k.endswith("meta.json"))
+        want = {k: v[:2] for k, v in first.items()}
+        walked = {}
+        for kinds in (True, False):
+            if not kinds:
+                shutil.rmtree(os.path.join(cache, "kinds"))
+            with mounted(uri, *opts) as mnt:
+                walked[kinds] = walk_stat(mnt)
+                read = status(mnt)["store"]["disk_hits"]
+            same_tree(walked[kinds], want, f"a walk (kinds {kinds})")
+            if kinds:
+                expect(read * 10 < images, f"a walk read {read} bytes "
+                       f"of the cache for {images} bytes of images")
+            else:
+                expect(read * 10 >= images, f"without cache_dir/kinds a "
+                       f"walk read only {read} of {images} bytes: the "
+                       "check above proves nothing")
+
+
 def data_gets(p):
     return [e for e in p.ctl.log() if e["method"] == "GET" and
             "/data/" in e["target"]]
@@ -1147,6 +1192,7 @@ TESTS = ([lambda v=v: read_every_version(v) for v in STORAGE_VERSIONS] +
           test_commit_faults_retry_or_stay_staged,
           test_oss_virtual_hosted_and_forbid_overwrite,
           test_cache_dir_serves_second_mount,
+          test_walk_of_a_later_mount_reads_no_images,
           test_warmup_fills_cache_dir])
 NAMES = ([f"test_read_every_version_{v.replace('.', '_')}"
           for v in STORAGE_VERSIONS] +

@@ -1,0 +1,326 @@
+/*
+ * kinds.c - sniffed value kinds per data file, in memory and on disk.
+ *
+ * Why: a row folder lists its files by name, and a file column's name
+ * carries the value's type (image.jpg, image.png), which comes from the
+ * value's first bytes. A walk of a fresh mount would read part of every
+ * value (from the object store, or from cache_dir=, which serves whole
+ * 64 KiB blocks) just to name the files. A data file's values never
+ * change, so what they are is learned once per data file and kept.
+ *
+ * The file DIR/kinds/<16 hex>.k, named by a hash of its key:
+ *
+ *   [0, 8)     "lancefsK"
+ *   [8, 12)    KINDS_VERSION            [12, 16)  RENDER_SNIFF_N
+ *   [16, 24)   rows                     [24, 28)  key length K
+ *   [28, 28+K) the key: root, path, size and field, '\n'-separated
+ *   then       one byte per row: KIND_*
+ *   last 4     crc32 of everything before it
+ *
+ * Integers little-endian. Written whole (temp file, rename), so readers
+ * see an old file or a new one. A record is written when its last row
+ * becomes known, and at unmount if it learned anything; a crash loses
+ * only what was learned since.
+ */
+#include "kinds.h"
+#include "render.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#define BUCKETS 1024u
+#define HDR_LEN 28u
+#define MAX_ROWS ((uint64_t)1 << 32)
+
+struct kinds {
+	struct kinds *next;		/* bucket chain */
+	char *key;
+	uint64_t rows;
+	atomic_uchar *codes;
+	atomic_ullong known;		/* rows not KIND_UNKNOWN */
+	atomic_int dirty;		/* learned since loaded or written */
+};
+
+struct kinds_table {
+	pthread_mutex_t mu;		/* protects the buckets */
+	int dirfd;			/* DIR/kinds, or -1 */
+	char *root;
+	struct kinds *b[BUCKETS];
+};
+
+static uint64_t fnv64(const char *s)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	for (; *s; s++)
+		h = (h ^ (uint8_t)*s) * 0x100000001b3ull;
+	return h;
+}
+
+static uint32_t crc_of(const uint8_t *p, size_t n)
+{
+	uLong c = crc32(0L, Z_NULL, 0);
+
+	while (n) {
+		uInt step = n > (1u << 30) ? 1u << 30 : (uInt)n;
+
+		c = crc32(c, p, step);
+		p += step;
+		n -= step;
+	}
+	return (uint32_t)c;
+}
+
+int kinds_encode(struct lc_buf *out, const char *key, const uint8_t *codes,
+		 uint64_t rows, struct lc_err *err)
+{
+	size_t klen = strlen(key), start = out->len;
+	uint8_t h[HDR_LEN], c[4];
+	int rc;
+
+	if (rows > MAX_ROWS || klen > UINT32_MAX)
+		return LC_USAGE(err, "kinds: %" PRIu64 " rows", rows);
+	memcpy(h, "lancefsK", 8);
+	lc_put_le32(h + 8, KINDS_VERSION);
+	lc_put_le32(h + 12, RENDER_SNIFF_N);
+	lc_put_le64(h + 16, rows);
+	lc_put_le32(h + 24, (uint32_t)klen);
+	if ((rc = lc_buf_append(out, h, HDR_LEN, err)) ||
+	    (rc = lc_buf_append(out, key, klen, err)) ||
+	    (rc = lc_buf_append(out, codes, (size_t)rows, err)))
+		return rc;
+	lc_put_le32(c, crc_of(out->data + start, out->len - start));
+	return lc_buf_append(out, c, 4, err);
+}
+
+int kinds_decode(const uint8_t *p, size_t n, const char *key, uint64_t rows,
+		 uint8_t *codes)
+{
+	size_t klen = strlen(key);
+
+	if (n < HDR_LEN + 4 || memcmp(p, "lancefsK", 8) ||
+	    lc_le32(p + 8) != KINDS_VERSION ||
+	    lc_le32(p + 12) != RENDER_SNIFF_N || lc_le64(p + 16) != rows ||
+	    lc_le32(p + 24) != klen || rows > MAX_ROWS ||
+	    n - HDR_LEN - 4 != klen + rows ||
+	    memcmp(p + HDR_LEN, key, klen) ||
+	    lc_le32(p + n - 4) != crc_of(p, n - 4))
+		return EINVAL;
+	p += HDR_LEN + klen;
+	for (uint64_t i = 0; i < rows; i++)
+		if (p[i] >= KIND_EXT0 + RENDER_SNIFF_N)
+			return EINVAL;
+	memcpy(codes, p, (size_t)rows);
+	return 0;
+}
+
+static void file_name(char out[24], const char *key)
+{
+	snprintf(out, 24, "%016" PRIx64 ".k", fnv64(key));
+}
+
+/* Fill `k` from its file, if there is a good one. */
+static void load(struct kinds_table *t, struct kinds *k)
+{
+	size_t want = HDR_LEN + strlen(k->key) + (size_t)k->rows + 4, got = 0;
+	uint8_t *buf = NULL, *codes = NULL;
+	char name[24];
+	struct stat sb;
+	int fd;
+
+	if (t->dirfd < 0)
+		return;
+	file_name(name, k->key);
+	fd = openat(t->dirfd, name, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	if (fstat(fd, &sb) || (uint64_t)sb.st_size != want ||
+	    !(buf = lc_malloc(want)) || !(codes = lc_malloc(k->rows + 1)))
+		goto out;
+	while (got < want) {
+		ssize_t r = read(fd, buf + got, want - got);
+
+		if (r <= 0)
+			goto out;
+		got += (size_t)r;
+	}
+	if (!kinds_decode(buf, want, k->key, k->rows, codes)) {
+		uint64_t known = 0;
+
+		for (uint64_t i = 0; i < k->rows; i++) {
+			atomic_store_explicit(&k->codes[i], codes[i],
+					      memory_order_relaxed);
+			known += codes[i] != KIND_UNKNOWN;
+		}
+		atomic_store(&k->known, known);
+	}
+out:
+	lc_free(codes);
+	lc_free(buf);
+	close(fd);
+}
+
+/* Write `k` whole: a temp file renamed over the old one. Failures (a
+ * full disk, a read-only directory) only mean sniffing again later. */
+static void save(struct kinds_table *t, struct kinds *k)
+{
+	struct lc_buf b;
+	uint8_t *codes, rnd[8];
+	char name[24], tmp[40];
+	size_t done = 0;
+	int fd;
+
+	if (t->dirfd < 0 || !(codes = lc_malloc(k->rows + 1)))
+		return;
+	for (uint64_t i = 0; i < k->rows; i++)
+		codes[i] = atomic_load_explicit(&k->codes[i],
+						memory_order_relaxed);
+	lc_buf_init(&b, 0);
+	if (kinds_encode(&b, k->key, codes, k->rows, NULL) ||
+	    lc_random(rnd, sizeof(rnd), NULL))
+		goto out;
+	file_name(name, k->key);
+	snprintf(tmp, sizeof(tmp), "tmp.%016" PRIx64, lc_le64(rnd));
+	fd = openat(t->dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+		    0600);
+	if (fd < 0)
+		goto out;
+	while (done < b.len) {
+		ssize_t w = write(fd, b.data + done, b.len - done);
+
+		if (w <= 0)
+			break;
+		done += (size_t)w;
+	}
+	if (close(fd) || done < b.len ||
+	    renameat(t->dirfd, tmp, t->dirfd, name))
+		(void)unlinkat(t->dirfd, tmp, 0);
+out:
+	lc_buf_reset(&b);
+	lc_free(codes);
+}
+
+int kinds_open(struct kinds_table **out, const char *dir, const char *root,
+	       struct lc_err *err)
+{
+	struct kinds_table *t = lc_calloc(1, sizeof(*t));
+
+	*out = NULL;
+	if (!t || !(t->root = lc_strdup(root))) {
+		lc_free(t);
+		return LC_NOMEM(err);
+	}
+	pthread_mutex_init(&t->mu, NULL);
+	t->dirfd = -1;
+	if (dir) {
+		int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+		/* the object cache made DIR; without it, memory only */
+		if (fd >= 0) {
+			if (mkdirat(fd, "kinds", 0700) == 0 || errno == EEXIST)
+				t->dirfd = openat(fd, "kinds", O_RDONLY |
+						  O_DIRECTORY | O_CLOEXEC);
+			close(fd);
+		}
+	}
+	*out = t;
+	return 0;
+}
+
+void kinds_free(struct kinds_table *t)
+{
+	if (!t)
+		return;
+	for (unsigned i = 0; i < BUCKETS; i++) {
+		struct kinds *k = t->b[i], *next;
+
+		for (; k; k = next) {
+			next = k->next;
+			if (atomic_exchange(&k->dirty, 0))
+				save(t, k);
+			lc_free(k->codes);
+			lc_free(k->key);
+			lc_free(k);
+		}
+	}
+	if (t->dirfd >= 0)
+		close(t->dirfd);
+	pthread_mutex_destroy(&t->mu);
+	lc_free(t->root);
+	lc_free(t);
+}
+
+struct kinds *kinds_get(struct kinds_table *t, const char *path,
+			uint64_t size, int32_t field, uint64_t rows)
+{
+	struct kinds *k;
+	size_t klen = strlen(t->root) + strlen(path) + 48;
+	char *key = lc_malloc(klen);
+	unsigned h;
+
+	if (!key || rows > MAX_ROWS) {
+		lc_free(key);
+		return NULL;
+	}
+	snprintf(key, klen, "%s\n%s\n%" PRIu64 "\n%" PRId32, t->root, path,
+		 size, field);
+	h = (unsigned)(fnv64(key) % BUCKETS);
+	pthread_mutex_lock(&t->mu);
+	for (k = t->b[h]; k; k = k->next)
+		if (!strcmp(k->key, key))
+			break;
+	if (k) {
+		pthread_mutex_unlock(&t->mu);
+		lc_free(key);
+		return k;
+	}
+	k = lc_calloc(1, sizeof(*k));
+	if (k && !(k->codes = lc_calloc(rows + 1, 1))) {
+		lc_free(k);
+		k = NULL;
+	}
+	if (k) {
+		k->key = key;
+		k->rows = rows;
+		/* one small local file, read under the lock so that a
+		 * record is loaded once */
+		load(t, k);
+		k->next = t->b[h];
+		t->b[h] = k;
+	} else {
+		lc_free(key);
+	}
+	pthread_mutex_unlock(&t->mu);
+	return k;
+}
+
+unsigned kinds_at(const struct kinds *k, uint64_t row)
+{
+	if (row >= k->rows)
+		return KIND_UNKNOWN;
+	return atomic_load_explicit(&k->codes[row], memory_order_relaxed);
+}
+
+void kinds_set(struct kinds_table *t, struct kinds *k, uint64_t row,
+	       unsigned kind)
+{
+	unsigned char was = KIND_UNKNOWN;
+
+	if (row >= k->rows || kind == KIND_UNKNOWN ||
+	    kind >= KIND_EXT0 + RENDER_SNIFF_N ||
+	    !atomic_compare_exchange_strong(&k->codes[row], &was,
+					    (unsigned char)kind))
+		return;
+	atomic_store(&k->dirty, 1);
+	if (atomic_fetch_add(&k->known, 1) + 1 == k->rows &&
+	    atomic_exchange(&k->dirty, 0))
+		save(t, k);
+}
