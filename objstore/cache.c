@@ -127,6 +127,7 @@ struct dent {				/* one chunk file */
 	uint64_t bytes;			/* charged: header + blocks written */
 	time_t stamped;			/* when we last set its mtime */
 	struct copen *open;		/* kept open, or NULL */
+	int written;			/* by this mount: in the page cache */
 	struct dent *hnext, *prev, *next;
 };
 
@@ -550,6 +551,7 @@ static void disk_charge(struct disk *d, const uint8_t *id, uint32_t chunk,
 	}
 	if (e) {
 		copen_drop(d, e);	/* its slots changed */
+		e->written = 1;
 		if (fresh) {
 			d->bytes -= e->bytes;
 			e->bytes = CACHE_DATA_OFF;
@@ -683,12 +685,14 @@ static struct copen *chunk_get(struct disk *d, const uint8_t *id,
 {
 	struct copen *o;
 	struct dent *e;
+	int direct;
 
 	pthread_mutex_lock(&d->mu);
 	e = dent_find(d, id, chunk);
 	o = e ? e->open : NULL;
 	if (o)
 		o->refs++;
+	direct = !e || !e->written;
 	pthread_mutex_unlock(&d->mu);
 	*kept = o != NULL;
 	if (o)
@@ -701,11 +705,14 @@ static struct copen *chunk_get(struct disk *d, const uint8_t *id,
 		lc_free(o);
 		return NULL;
 	}
-	/* Blocks are read past the page cache: a block read back goes to
-	 * the memory cache anyway, and a copy through the page cache was a
-	 * third of the daemon's time serving a second epoch. -1 where the
-	 * file system cannot (tmpfs): then through the page cache. */
-	{
+	/* Files an earlier mount wrote are read past the page cache: a
+	 * block read back goes to the memory cache anyway, and the copy
+	 * through the page cache was a third of the daemon's time serving
+	 * a second epoch. What this mount wrote is still in the page cache,
+	 * and O_DIRECT would wait for it to reach the disk first. -1 also
+	 * where the file system refuses O_DIRECT. */
+	o->dfd = -1;
+	if (direct) {
 		char name[80];
 
 		chunk_name(name, id, chunk);
