@@ -19,38 +19,6 @@
 
 /* ---------------------------------------------------------- written files */
 
-static char wf_path[] = "data/x.lance";	/* wfile.st counts its reads */
-
-static int write_file(struct wfile *wf, uint16_t minor, uint64_t rows,
-		      uint64_t batch, const struct wd_opts *o,
-		      struct lc_err *err)
-{
-	struct ostore *mem = NULL;
-	uint8_t *bytes = NULL;
-	size_t len = 0;
-	int rc;
-
-	memset(wf, 0, sizeof(*wf));
-	rc = wd_schema(&wf->schema, err);
-	if (!rc)
-		rc = wd_write(&wf->schema, minor, rows, batch, o, &bytes, &len,
-			      &wf->df, err);
-	if (!rc)
-		rc = ostore_mem_new(&mem, err);
-	if (!rc)
-		rc = ostore_put(mem, wf_path, bytes, len, 0, err);
-	lc_free(bytes);
-	if (!rc)
-		rc = count_store_new(&wf->st, mem, err);
-	else
-		ostore_free(mem);
-	wf->df.path = wf_path;
-	if (!rc)
-		rc = lance_file_open(&wf->f, wf->st, &wf->df, &wf->schema,
-				     err);
-	return rc;
-}
-
 struct stats {
 	unsigned served, decoded, cheap;
 };
@@ -179,7 +147,8 @@ static void written(uint16_t minor, uint64_t rows, uint64_t batch,
 	};
 	struct lc_err err = { 0 };
 	struct wfile wf;
-	int rc = write_file(&wf, minor, rows, batch, o, &err);
+	int rc = wfile_write(&wf, minor, rows, batch, o, count_store_new,
+			     &err);
 
 	if (rc)
 		fprintf(stderr, "write 2.%u: %s\n", minor, err.msg);
@@ -257,7 +226,8 @@ TEST(refusals)
 
 		o.struct_nulls = minor > 0;
 
-		CHECK_OK(write_file(&wf, minor, 20, 20, &o, &err), &err);
+		CHECK_OK(wfile_write(&wf, minor, 20, 20, &o, count_store_new, &err),
+			 &err);
 		i32 = lance_schema_field_by_name(&wf.schema, "i32");
 		b = lance_schema_field_by_id(&wf.schema, 14);	/* st.b */
 		img = lance_schema_field_by_name(&wf.schema, "img");
@@ -707,7 +677,7 @@ static int make_dataset(char *dir, size_t dlen, uint16_t minor,
 	if (!rc)
 		rc = ostore_put(local, "data/x.lance", bytes, len, 0, err);
 	lc_free(bytes);
-	df.path = wf_path;
+	df.path = (char *)"data/x.lance";
 	nf.files = &df;
 	nf.n_files = 1;
 	nf.physical_rows = rows;

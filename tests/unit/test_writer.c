@@ -88,39 +88,6 @@ diff:
 	return true;
 }
 
-static char wf_path[] = "data/x.lance";
-
-/* Write rows in batches of `batch` with opts, for version 2.minor, into
- * an in-memory store and open the file. Returns 0 or an error. */
-static int write_file(struct wfile *wf, uint16_t minor, uint64_t rows,
-		      uint64_t batch, const struct wd_opts *o,
-		      struct lc_err *err)
-{
-	uint8_t *bytes = NULL;
-	size_t len = 0;
-	int rc;
-
-	memset(wf, 0, sizeof(*wf));
-	rc = wd_schema(&wf->schema, err);
-	if (!rc)
-		rc = wd_write(&wf->schema, minor, rows, batch, o, &bytes, &len,
-			      &wf->df, err);
-	if (!rc)
-		rc = ostore_mem_new(&wf->st, err);
-	if (!rc)
-		rc = ostore_put(wf->st, "data/x.lance", bytes, len, 0, err);
-	lc_free(bytes);
-	wf->df.path = wf_path;
-	if (!rc && wf->df.size != len)
-		rc = LC_CORRUPT(err, "df.size %llu, file %zu",
-				(unsigned long long)wf->df.size, len);
-	if (!rc)
-		rc = lance_file_open(&wf->f, wf->st, &wf->df, &wf->schema,
-				     err);
-	wf->rows = rows;
-	return rc;
-}
-
 /* Every top-level field read whole and row by row at random spots. */
 static void check_file(struct wfile *wf, const struct wd_opts *o)
 {
@@ -170,7 +137,7 @@ static void round_trip(uint16_t minor, uint64_t rows, uint64_t batch,
 	struct wfile wf;
 	int rc;
 
-	rc = write_file(&wf, minor, rows, batch, &o, &err);
+	rc = wfile_write(&wf, minor, rows, batch, &o, NULL, &err);
 	if (rc) {
 		fprintf(stderr, "write 2.%u: %s\n", minor, err.msg);
 		wfile_free(&wf);
@@ -198,7 +165,7 @@ static void tiny_batches(uint16_t minor, uint64_t batch)
 	size_t pages;
 	int rc;
 
-	rc = write_file(&wf, minor, 2000, batch, &o, &err);
+	rc = wfile_write(&wf, minor, 2000, batch, &o, NULL, &err);
 	if (rc) {
 		fprintf(stderr, "write 2.%u: %s\n", minor, err.msg);
 		wfile_free(&wf);

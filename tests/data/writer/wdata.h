@@ -476,4 +476,50 @@ static inline int wd_write(const struct lance_schema *schema, uint16_t minor,
 	return rc;
 }
 
+/* Store wrappers a test may put around the in-memory store (countstore.h's
+ * count_store_new): take `inner` over, also when they fail. */
+typedef int (*wd_wrap_fn)(struct ostore **out, struct ostore *inner,
+			  struct lc_err *err);
+
+/* Write rows in batches of `batch` with `o` as a 2.minor file, put it
+ * at data/x.lance of an in-memory store (wrapped by `wrap` if given),
+ * check the size the writer reports, and open it. */
+static inline int wfile_write(struct wfile *wf, uint16_t minor,
+			      uint64_t rows, uint64_t batch,
+			      const struct wd_opts *o, wd_wrap_fn wrap,
+			      struct lc_err *err)
+{
+	static char path[] = "data/x.lance";
+	struct ostore *mem = NULL;
+	uint8_t *bytes = NULL;
+	size_t len = 0;
+	int rc;
+
+	memset(wf, 0, sizeof(*wf));
+	rc = wd_schema(&wf->schema, err);
+	if (!rc)
+		rc = wd_write(&wf->schema, minor, rows, batch, o, &bytes, &len,
+			      &wf->df, err);
+	if (!rc)
+		rc = ostore_mem_new(&mem, err);
+	if (!rc)
+		rc = ostore_put(mem, path, bytes, len, 0, err);
+	lc_free(bytes);
+	if (rc)
+		ostore_free(mem);
+	else if (wrap)
+		rc = wrap(&wf->st, mem, err);
+	else
+		wf->st = mem;
+	wf->df.path = path;
+	if (!rc && wf->df.size != len)
+		rc = LC_CORRUPT(err, "df.size %llu, file %zu",
+				(unsigned long long)wf->df.size, len);
+	if (!rc)
+		rc = lance_file_open(&wf->f, wf->st, &wf->df, &wf->schema,
+				     err);
+	wf->rows = rows;
+	return rc;
+}
+
 #endif
