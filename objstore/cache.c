@@ -214,7 +214,6 @@ struct ra_stream {
 	uint64_t ahead;			/* read-ahead queued up to here */
 	uint64_t window;
 	unsigned run;			/* sequential reads so far */
-	int filled;			/* read-ahead queued once */
 	unsigned tick;
 };
 
@@ -1447,7 +1446,8 @@ static void ra_note(struct cache_obj *o, uint64_t off, size_t len)
 		memset(victim, 0, sizeof(*victim));
 		victim->used = 1;
 		victim->next = end;
-		victim->window = RA_MIN < c->ra_max ? RA_MIN : c->ra_max;
+		/* halved: the first fill doubles it to RA_MIN */
+		victim->window = (RA_MIN < c->ra_max ? RA_MIN : c->ra_max) / 2;
 		victim->tick = o->tick;
 		goto out;
 	}
@@ -1464,10 +1464,7 @@ static void ra_note(struct cache_obj *o, uint64_t off, size_t len)
 	 * (offsets read again and again) queue nothing more */
 	if (s->ahead >= o->base.size || s->ahead - end > s->window / 2)
 		goto out;
-	if (s->filled)
-		s->window = s->window * 2 > c->ra_max ? c->ra_max
-						      : s->window * 2;
-	s->filled = 1;
+	s->window = s->window * 2 > c->ra_max ? c->ra_max : s->window * 2;
 	from = s->ahead;
 	to = end + s->window;
 	if (to > o->base.size)
