@@ -17,28 +17,29 @@
  *   then       one byte per row: KIND_*
  *   last 4     crc32 of everything before it
  *
- * Integers little-endian. Written whole (temp file, rename), so readers
- * see an old file or a new one. A record is written when its last row
- * becomes known, and at unmount if it learned anything; a crash loses
+ * Integers little-endian. Written whole through the local store (temp
+ * file, rename), so readers see an old file or a new one. A record of
+ * SAVE_WHOLE_ROWS rows or more is written when its last row becomes
+ * known, every record that learned anything at unmount; a crash loses
  * only what was learned since.
  */
 #include "kinds.h"
+#include "ostore.h"
 #include "render.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 #include <zlib.h>
 
 #define BUCKETS 1024u
 #define HDR_LEN 28u
 #define MAX_ROWS ((uint64_t)1 << 32)
+#define SAVE_WHOLE_ROWS 256u
 
 struct kinds {
 	struct kinds *next;		/* bucket chain */
@@ -51,7 +52,7 @@ struct kinds {
 
 struct kinds_table {
 	pthread_mutex_t mu;		/* protects the buckets */
-	int dirfd;			/* DIR/kinds, or -1 */
+	struct ostore *dir;		/* DIR/kinds, or NULL */
 	char *root;
 	struct kinds *b[BUCKETS];
 };
@@ -130,29 +131,15 @@ static void file_name(char out[24], const char *key)
 /* Fill `k` from its file, if there is a good one. */
 static void load(struct kinds_table *t, struct kinds *k)
 {
-	size_t want = HDR_LEN + strlen(k->key) + (size_t)k->rows + 4, got = 0;
-	uint8_t *buf = NULL, *codes = NULL;
+	size_t want = HDR_LEN + strlen(k->key) + (size_t)k->rows + 4, len;
+	uint8_t *buf = NULL, *codes;
 	char name[24];
-	struct stat sb;
-	int fd;
 
-	if (t->dirfd < 0)
-		return;
 	file_name(name, k->key);
-	fd = openat(t->dirfd, name, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (!t->dir || ostore_get(&buf, &len, t->dir, name, want, NULL))
 		return;
-	if (fstat(fd, &sb) || (uint64_t)sb.st_size != want ||
-	    !(buf = lc_malloc(want)) || !(codes = lc_malloc(k->rows + 1)))
-		goto out;
-	while (got < want) {
-		ssize_t r = read(fd, buf + got, want - got);
-
-		if (r <= 0)
-			goto out;
-		got += (size_t)r;
-	}
-	if (!kinds_decode(buf, want, k->key, k->rows, codes)) {
+	if ((codes = lc_malloc(k->rows + 1)) &&
+	    !kinds_decode(buf, len, k->key, k->rows, codes)) {
 		uint64_t known = 0;
 
 		for (uint64_t i = 0; i < k->rows; i++) {
@@ -162,48 +149,30 @@ static void load(struct kinds_table *t, struct kinds *k)
 		}
 		atomic_store(&k->known, known);
 	}
-out:
 	lc_free(codes);
 	lc_free(buf);
-	close(fd);
 }
 
-/* Write `k` whole: a temp file renamed over the old one. Failures (a
- * full disk, a read-only directory) only mean sniffing again later. */
+/* Write `k` whole (the local store writes a temp file and renames it).
+ * Failures (a full disk) only mean sniffing again later. */
 static void save(struct kinds_table *t, struct kinds *k)
 {
 	struct lc_buf b;
-	uint8_t *codes, rnd[8];
-	char name[24], tmp[40];
-	size_t done = 0;
-	int fd;
+	uint8_t *codes;
+	char name[24];
+	int rc;
 
-	if (t->dirfd < 0 || !(codes = lc_malloc(k->rows + 1)))
+	if (!t->dir || !(codes = lc_malloc(k->rows + 1)))
 		return;
 	for (uint64_t i = 0; i < k->rows; i++)
 		codes[i] = atomic_load_explicit(&k->codes[i],
 						memory_order_relaxed);
 	lc_buf_init(&b, 0);
-	if (kinds_encode(&b, k->key, codes, k->rows, NULL) ||
-	    lc_random(rnd, sizeof(rnd), NULL))
-		goto out;
 	file_name(name, k->key);
-	snprintf(tmp, sizeof(tmp), "tmp.%016" PRIx64, lc_le64(rnd));
-	fd = openat(t->dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-		    0600);
-	if (fd < 0)
-		goto out;
-	while (done < b.len) {
-		ssize_t w = write(fd, b.data + done, b.len - done);
-
-		if (w <= 0)
-			break;
-		done += (size_t)w;
-	}
-	if (close(fd) || done < b.len ||
-	    renameat(t->dirfd, tmp, t->dirfd, name))
-		(void)unlinkat(t->dirfd, tmp, 0);
-out:
+	rc = kinds_encode(&b, k->key, codes, k->rows, NULL);
+	if (!rc)
+		rc = ostore_put(t->dir, name, b.data, b.len, 0, NULL);
+	(void)rc;
 	lc_buf_reset(&b);
 	lc_free(codes);
 }
@@ -219,17 +188,16 @@ int kinds_open(struct kinds_table **out, const char *dir, const char *root,
 		return LC_NOMEM(err);
 	}
 	pthread_mutex_init(&t->mu, NULL);
-	t->dirfd = -1;
+	/* DIR/kinds, made if DIR is there; without it, memory only */
 	if (dir) {
-		int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		char sub[4200];
+		struct stat sb;
 
-		/* the object cache made DIR; without it, memory only */
-		if (fd >= 0) {
-			if (mkdirat(fd, "kinds", 0700) == 0 || errno == EEXIST)
-				t->dirfd = openat(fd, "kinds", O_RDONLY |
-						  O_DIRECTORY | O_CLOEXEC);
-			close(fd);
-		}
+		snprintf(sub, sizeof(sub), "%s/kinds", dir);
+		if (!stat(dir, &sb) && S_ISDIR(sb.st_mode) &&
+		    (mkdir(sub, 0700) == 0 || errno == EEXIST) &&
+		    ostore_local_new(&t->dir, sub, NULL))
+			t->dir = NULL;
 	}
 	*out = t;
 	return 0;
@@ -251,8 +219,7 @@ void kinds_free(struct kinds_table *t)
 			lc_free(k);
 		}
 	}
-	if (t->dirfd >= 0)
-		close(t->dirfd);
+	ostore_free(t->dir);
 	pthread_mutex_destroy(&t->mu);
 	lc_free(t->root);
 	lc_free(t);
@@ -320,7 +287,9 @@ void kinds_set(struct kinds_table *t, struct kinds *k, uint64_t row,
 					    (unsigned char)kind))
 		return;
 	atomic_store(&k->dirty, 1);
+	/* a big record is written as soon as it is whole; small ones (many
+	 * small fragments) wait for unmount: no write per row in a walk */
 	if (atomic_fetch_add(&k->known, 1) + 1 == k->rows &&
-	    atomic_exchange(&k->dirty, 0))
+	    k->rows >= SAVE_WHOLE_ROWS && atomic_exchange(&k->dirty, 0))
 		save(t, k);
 }

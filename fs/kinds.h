@@ -35,8 +35,8 @@ struct kinds *kinds_get(struct kinds_table *t, const char *path,
 			uint64_t size, int32_t field, uint64_t rows);
 /* KIND_UNKNOWN, KIND_NULL or KIND_EXT0 + render_sniff index. */
 unsigned kinds_at(const struct kinds *k, uint64_t row);
-/* Note what row `row` is; the record is written out once every row is
- * known. */
+/* Note what row `row` is; a big record is written out once every row is
+ * known (kinds.c), the rest at kinds_free. */
 void kinds_set(struct kinds_table *t, struct kinds *k, uint64_t row,
 	       unsigned kind);
 

@@ -582,11 +582,6 @@ unsigned render_sniff(const uint8_t *h, size_t n)
 	return SNIFF_BIN;
 }
 
-const char *render_sniff_ext(const uint8_t *h, size_t n)
-{
-	return render_sniff_exts[render_sniff(h, n)];
-}
-
 char *render_escape_name(const char *s, size_t n)
 {
 	char *out = lc_malloc(3 * n + 1), *o = out;

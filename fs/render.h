@@ -23,12 +23,11 @@ double render_half_to_double(uint16_t h);
 /* The file extension for a value starting with `head` (n bytes): jpg,
  * png, gif, webp, bmp, tif, avif, heic, mp4, wav, flac, pdf, npy, bin.
  * render_sniff gives its index in render_sniff_exts. kinds.c keeps these
- * indexes on disk with RENDER_SNIFF_N: new rules add entries at the end
- * (or bump KINDS_VERSION), never renumber. */
+ * indexes on disk and drops files written with another RENDER_SNIFF_N: a
+ * change of the rules that keeps the count must bump KINDS_VERSION. */
 #define RENDER_SNIFF_N 14
 extern const char *const render_sniff_exts[RENDER_SNIFF_N];
 unsigned render_sniff(const uint8_t *head, size_t n);
-const char *render_sniff_ext(const uint8_t *head, size_t n);
 
 /* Make a column value safe as a file name: '/', NUL, '%' and a leading
  * '.' are percent-escaped. Returns a new string. */

@@ -52,6 +52,9 @@ struct view_snap {
 	size_t n_slots;
 	/* commit time of the version that added each fragment, lazily */
 	pthread_mutex_t mu;
+	/* kinds of file column c in fragment f at [f * n_cols + c], looked
+	 * up in the dataset's table on first use */
+	_Atomic(struct kinds *) *kinds;
 	int64_t *frag_sec;	/* protected by mu; -1 = not known yet */
 	int32_t *frag_nsec;
 };
@@ -254,6 +257,7 @@ static void snap_unref(struct view_snap *s)
 	}
 	lc_free(s->names);
 	lc_free(s->slots);
+	lc_free(s->kinds);
 	lc_free(s->frag_sec);
 	lc_free(s->frag_nsec);
 	pthread_mutex_destroy(&s->mu);
@@ -525,6 +529,12 @@ static int snap_new(struct view_snap **out, struct view_ds *ds,
 	rc = classify_columns(s, o, err);
 	if (rc)
 		goto fail;
+	s->kinds = lc_calloc(s->m->n_fragments * s->n_cols + 1,
+			     sizeof(*s->kinds));
+	if (!s->kinds) {
+		rc = LC_NOMEM(err);
+		goto fail;
+	}
 	col = o->name_column ? o->name_column :
 			       lance_manifest_config(s->m,
 						     "lancefs.name_column");
@@ -1345,23 +1355,28 @@ static int value_size(uint64_t *size, bool *valid, struct view_snap *s,
 	return rc;
 }
 
-/* The record of what field `f`'s values in fragment `frag` are, kept by
- * the data file that holds them; NULL if none does (all null). */
+/* The record of what file column `c`'s values in fragment `frag` are,
+ * kept by the data file that holds them; NULL if none does (all null). */
 static struct kinds *kinds_of(struct view_snap *s, uint32_t frag,
-			      const struct lance_field *f)
+			      const struct file_col *c)
 {
+	_Atomic(struct kinds *) *slot =
+		&s->kinds[frag * s->n_cols + (size_t)(c - s->cols)];
 	const struct lance_fragment *fr = &s->m->fragments[frag];
+	struct kinds *k = atomic_load(slot);
 
-	for (size_t i = 0; i < fr->n_files; i++) {
+	for (size_t i = 0; !k && i < fr->n_files; i++) {
 		const struct lance_data_file *df = &fr->files[i];
 
-		for (size_t j = 0; j < df->n_fields; j++)
-			if (df->fields[j] == f->id)
-				return kinds_get(s->ds->kinds, df->path,
-						 df->size, f->id,
-						 fr->physical_rows);
+		for (size_t j = 0; !k && j < df->n_fields; j++)
+			if (df->fields[j] == c->field->id)
+				k = kinds_get(s->ds->kinds, df->path,
+					      df->size, c->field->id,
+					      fr->physical_rows);
 	}
-	return NULL;
+	if (k)
+		atomic_store(slot, k);	/* the same pointer in a race */
+	return k;
 }
 
 /* Whether a row holds file column `c`, and its extension: sniffed from
@@ -1384,7 +1399,7 @@ static int file_present(bool *present, const char **ext, struct view_snap *s,
 		*present = !rc && valid;
 		return rc;
 	}
-	k = kinds_of(s, row->frag, c->field);
+	k = kinds_of(s, row->frag, c);
 	kind = k ? kinds_at(k, row->offset) : KIND_UNKNOWN;
 	if (kind == KIND_UNKNOWN) {
 		lc_buf_init(&head, 0);

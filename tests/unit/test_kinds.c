@@ -49,7 +49,8 @@ TEST(file_round_trip)
 	lc_buf_reset(&b);
 }
 
-static int count_files(const char *dir)
+/* Files in DIR/kinds; the path of one of them goes to `one` if given. */
+static int count_files(const char *dir, char *one, size_t cap)
 {
 	char path[300];
 	struct dirent *e;
@@ -59,8 +60,14 @@ static int count_files(const char *dir)
 	snprintf(path, sizeof(path), "%s/kinds", dir);
 	if (!(d = opendir(path)))
 		return -1;
-	while ((e = readdir(d)))
-		n += e->d_name[0] != '.';
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		if (one && !n &&
+		    snprintf(one, cap, "%s/%s", path, e->d_name) >= (int)cap)
+			abort();
+		n++;
+	}
 	closedir(d);
 	return n;
 }
@@ -75,48 +82,60 @@ static struct kinds_table *table(const char *dir, const char *root)
 	return t;
 }
 
+#define BIG 300	/* rows: written as soon as whole */
+
+static unsigned kind_of_row(uint64_t r)
+{
+	return r == 2 ? KIND_NULL : KIND_EXT0 + (unsigned)(r % RENDER_SNIFF_N);
+}
+
 /* What one mount learned, the next one with the same cache_dir= knows:
- * a whole record as soon as its last row is known, a partial one once
- * the first mount ends; never for another dataset, file or field. */
+ * a big record as soon as its last row is known, a small or partial one
+ * once the first mount ends; never for another dataset, file or field. */
 TEST(later_mount_knows)
 {
 	char dir[] = "/tmp/lancefs-kinds-XXXXXX";
 	struct kinds_table *t;
-	struct kinds *k, *p;
+	struct kinds *k, *p, *q;
 
 	CHECK(mkdtemp(dir) != NULL);
 	t = table(dir, "s3://b/db/t.lance");
-	k = kinds_get(t, "data/a.lance", 1234, 3, 4);
+	k = kinds_get(t, "data/a.lance", 1234, 3, BIG);
 	p = kinds_get(t, "data/b.lance", 99, 3, 3);
-	CHECK(k && p && k == kinds_get(t, "data/a.lance", 1234, 3, 4));
+	q = kinds_get(t, "data/c.lance", 99, 3, 2);
+	CHECK(k && p && q && k == kinds_get(t, "data/a.lance", 1234, 3, BIG));
 	CHECK_EQ_U64(kinds_at(k, 0), KIND_UNKNOWN);
-	for (uint64_t r = 0; r < 4; r++)
-		kinds_set(t, k, r, r == 2 ? KIND_NULL : KIND_EXT0 + r);
+	for (uint64_t r = 0; r < BIG; r++)
+		kinds_set(t, k, r, kind_of_row(r));
 	kinds_set(t, k, 0, KIND_EXT0 + 5);	/* known already: kept */
 	CHECK_EQ_U64(kinds_at(k, 0), KIND_EXT0);
-	CHECK_EQ_U64(count_files(dir), 1);	/* complete: written */
+	CHECK_EQ_U64(count_files(dir, NULL, 0), 1);	/* whole: written */
 	kinds_set(t, p, 1, KIND_EXT0 + 2);
-	CHECK_EQ_U64(count_files(dir), 1);
-	kinds_free(t);				/* the partial one too */
-	CHECK_EQ_U64(count_files(dir), 2);
+	kinds_set(t, q, 0, KIND_NULL);
+	kinds_set(t, q, 1, KIND_EXT0);
+	CHECK_EQ_U64(count_files(dir, NULL, 0), 1);	/* small: not yet */
+	kinds_free(t);				/* now all of them */
+	CHECK_EQ_U64(count_files(dir, NULL, 0), 3);
 
 	t = table(dir, "s3://b/db/t.lance");
-	k = kinds_get(t, "data/a.lance", 1234, 3, 4);
+	k = kinds_get(t, "data/a.lance", 1234, 3, BIG);
 	p = kinds_get(t, "data/b.lance", 99, 3, 3);
-	for (uint64_t r = 0; r < 4; r++)
-		CHECK_EQ_U64(kinds_at(k, r),
-			     r == 2 ? KIND_NULL : KIND_EXT0 + r);
+	q = kinds_get(t, "data/c.lance", 99, 3, 2);
+	for (uint64_t r = 0; r < BIG; r++)
+		CHECK_EQ_U64(kinds_at(k, r), kind_of_row(r));
+	CHECK_EQ_U64(kinds_at(q, 0), KIND_NULL);
+	CHECK_EQ_U64(kinds_at(q, 1), KIND_EXT0);
 	CHECK_EQ_U64(kinds_at(p, 0), KIND_UNKNOWN);
 	CHECK_EQ_U64(kinds_at(p, 1), KIND_EXT0 + 2);
 	CHECK_EQ_U64(kinds_at(p, 7), KIND_UNKNOWN);	/* past end */
-	CHECK_EQ_U64(kinds_at(kinds_get(t, "data/a.lance", 1234, 4, 4),
-				   0), KIND_UNKNOWN);
-	CHECK_EQ_U64(kinds_at(kinds_get(t, "data/a.lance", 1235, 3, 4),
-				   0), KIND_UNKNOWN);
+	CHECK_EQ_U64(kinds_at(kinds_get(t, "data/a.lance", 1234, 4, BIG),
+			      0), KIND_UNKNOWN);
+	CHECK_EQ_U64(kinds_at(kinds_get(t, "data/a.lance", 1235, 3, BIG),
+			      0), KIND_UNKNOWN);
 	kinds_free(t);
 
 	t = table(dir, "s3://b/db/other.lance");
-	k = kinds_get(t, "data/a.lance", 1234, 3, 4);
+	k = kinds_get(t, "data/a.lance", 1234, 3, BIG);
 	CHECK_EQ_U64(kinds_at(k, 0), KIND_UNKNOWN);
 	kinds_free(t);
 	harness_rm_rf(dir);
@@ -125,11 +144,9 @@ TEST(later_mount_knows)
 /* A damaged file is ignored (the rows are sniffed again) and replaced. */
 TEST(damaged_file_is_ignored)
 {
-	char dir[] = "/tmp/lancefs-kinds-XXXXXX", path[400];
+	char dir[] = "/tmp/lancefs-kinds-XXXXXX", path[600];
 	struct kinds_table *t;
 	struct kinds *k;
-	struct dirent *e;
-	DIR *d;
 	FILE *f;
 
 	CHECK(mkdtemp(dir) != NULL);
@@ -138,13 +155,7 @@ TEST(damaged_file_is_ignored)
 	kinds_set(t, k, 0, KIND_EXT0);
 	kinds_set(t, k, 1, KIND_EXT0);
 	kinds_free(t);
-	snprintf(path, sizeof(path), "%s/kinds", dir);
-	CHECK((d = opendir(path)) != NULL);
-	while ((e = readdir(d)) && e->d_name[0] == '.')
-		;
-	CHECK(e != NULL);
-	snprintf(path, sizeof(path), "%s/kinds/%s", dir, e->d_name);
-	closedir(d);
+	CHECK_EQ_U64(count_files(dir, path, sizeof(path)), 1);
 	CHECK((f = fopen(path, "r+b")) != NULL);
 	fseek(f, -6, SEEK_END);		/* a row's byte */
 	fputc(KIND_EXT0 + 1, f);

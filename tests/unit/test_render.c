@@ -5,6 +5,8 @@
 #include "harness.h"
 #include "render.h"
 
+#define sniff_ext(h, n) render_sniff_exts[render_sniff((h), (n))]
+
 static struct lance_type t_i64 = { .id = LANCE_T_INT64 };
 static struct lance_type t_u64 = { .id = LANCE_T_UINT64 };
 static struct lance_type t_f64 = { .id = LANCE_T_FLOAT64 };
@@ -156,22 +158,22 @@ TEST(strings_escaped)
 
 TEST(sniff)
 {
-	CHECK_STR(render_sniff_ext((const uint8_t *)"\xff\xd8\xff\xe0", 4),
+	CHECK_STR(sniff_ext((const uint8_t *)"\xff\xd8\xff\xe0", 4),
 		  "jpg");
-	CHECK_STR(render_sniff_ext((const uint8_t *)"\x89PNG\r\n\x1a\n", 8),
+	CHECK_STR(sniff_ext((const uint8_t *)"\x89PNG\r\n\x1a\n", 8),
 		  "png");
-	CHECK_STR(render_sniff_ext((const uint8_t *)"RIFF\0\0\0\0WEBP", 12),
+	CHECK_STR(sniff_ext((const uint8_t *)"RIFF\0\0\0\0WEBP", 12),
 		  "webp");
-	CHECK_STR(render_sniff_ext((const uint8_t *)"\0\0\0\x1c" "ftypavif",
+	CHECK_STR(sniff_ext((const uint8_t *)"\0\0\0\x1c" "ftypavif",
 				   12), "avif");
-	CHECK_STR(render_sniff_ext((const uint8_t *)"\0\0\0\x18" "ftypisom",
+	CHECK_STR(sniff_ext((const uint8_t *)"\0\0\0\x18" "ftypisom",
 				   12), "mp4");
-	CHECK_STR(render_sniff_ext((const uint8_t *)"\x93NUMPY", 6), "npy");
-	CHECK_STR(render_sniff_ext((const uint8_t *)"BM", 2), "bmp");
-	CHECK_STR(render_sniff_ext((const uint8_t *)"\0\0\0\x0c" "ftyp", 8),
+	CHECK_STR(sniff_ext((const uint8_t *)"\x93NUMPY", 6), "npy");
+	CHECK_STR(sniff_ext((const uint8_t *)"BM", 2), "bmp");
+	CHECK_STR(sniff_ext((const uint8_t *)"\0\0\0\x0c" "ftyp", 8),
 		  "bin");
-	CHECK_STR(render_sniff_ext((const uint8_t *)"\xff\xd8", 2), "bin");
-	CHECK_STR(render_sniff_ext(NULL, 0), "bin");
+	CHECK_STR(sniff_ext((const uint8_t *)"\xff\xd8", 2), "bin");
+	CHECK_STR(sniff_ext(NULL, 0), "bin");
 }
 
 TEST(escape_names)
