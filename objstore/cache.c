@@ -124,7 +124,7 @@ struct copen;
 struct dent {				/* one chunk file */
 	uint8_t id[32];
 	uint32_t chunk;
-	uint64_t bytes;			/* charged: header + blocks written */
+	uint64_t bytes;			/* what the file occupies (st_blocks) */
 	time_t stamped;			/* when we last set its mtime */
 	struct copen *open;		/* kept open, or NULL */
 	int written;			/* by this mount: in the page cache */
@@ -532,12 +532,14 @@ static void disk_evict(struct disk *d)
 	}
 }
 
-/* Charge `bytes` written to a chunk file (after `fresh` creation, forget
- * what it held before) and make it the most recent. */
+/* Account a chunk file just written through `fd` at what it now occupies
+ * and make it the most recent. Measured under the lock, because writers of
+ * one file race: the file only grows, so the last measure is the truest. */
 static void disk_charge(struct disk *d, const uint8_t *id, uint32_t chunk,
-			uint64_t bytes, int fresh)
+			int fd)
 {
 	struct dent *e;
+	struct stat sb;
 
 	pthread_mutex_lock(&d->mu);
 	e = dent_find(d, id, chunk);
@@ -546,18 +548,15 @@ static void disk_charge(struct disk *d, const uint8_t *id, uint32_t chunk,
 		dent_front(d, e);
 	} else {
 		e = dent_add(d, id, chunk);
-		fresh = 1;
 	}
 	if (e) {
 		copen_drop(d, e);	/* its slots changed */
 		e->written = 1;
-		if (fresh) {
+		if (!fstat(fd, &sb)) {
 			d->bytes -= e->bytes;
-			e->bytes = CACHE_DATA_OFF;
-			d->bytes += CACHE_DATA_OFF;
+			e->bytes = (uint64_t)sb.st_blocks * 512;
+			d->bytes += e->bytes;
 		}
-		e->bytes += bytes;
-		d->bytes += bytes;
 	}
 	disk_evict(d);
 	pthread_mutex_unlock(&d->mu);
@@ -842,7 +841,7 @@ static void disk_present(struct cache *c, const uint8_t *id, uint64_t size,
 /* A chunk file open for writing, with a valid header: the existing one,
  * or a new one born whole (temp file, header, link). -1 on failure. */
 static int chunk_open_write(struct disk *d, const uint8_t *id, uint64_t size,
-			    uint32_t chunk, int *fresh)
+			    uint32_t chunk)
 {
 	struct cache_hdr want = { .chunk = chunk, .size = size };
 	uint8_t hdr[CACHE_HDR_LEN], rnd[8];
@@ -851,7 +850,6 @@ static int chunk_open_write(struct disk *d, const uint8_t *id, uint64_t size,
 
 	memcpy(want.id, id, 32);
 	chunk_name(name, id, chunk);
-	*fresh = 0;
 	fd = openat(d->dirfd, name, O_RDWR | O_CLOEXEC);
 	if (fd >= 0) {
 		if (pread_full(fd, hdr, CACHE_HDR_LEN, 0) == CACHE_HDR_LEN &&
@@ -875,7 +873,6 @@ static int chunk_open_write(struct disk *d, const uint8_t *id, uint64_t size,
 		goto fail;
 	if (linkat(d->dirfd, tmp, d->dirfd, name, 0) == 0) {
 		(void)unlinkat(d->dirfd, tmp, 0);
-		*fresh = 1;
 		return fd;
 	}
 	if (errno != EEXIST)
@@ -906,10 +903,8 @@ static void disk_store(struct cache *c, const uint8_t *id, uint64_t size,
 
 	while (i < n) {
 		uint32_t chunk = (uint32_t)((b0 + i) / CACHE_CHUNK_BLOCKS);
-		uint64_t charged = 0;
-		int fresh, fd;
+		int fd = chunk_open_write(d, id, size, chunk);
 
-		fd = chunk_open_write(d, id, size, chunk, &fresh);
 		for (; i < n && (b0 + i) / CACHE_CHUNK_BLOCKS == chunk; i++) {
 			uint32_t in = (uint32_t)((b0 + i) % CACHE_CHUNK_BLOCKS);
 			uint32_t len = cache_block_len(size, b0 + i);
@@ -925,11 +920,10 @@ static void disk_store(struct cache *c, const uint8_t *id, uint64_t size,
 					CACHE_SLOT_OFF +
 					(uint64_t)in * CACHE_SLOT_LEN))
 				continue;
-			charged += (len + 4095u) & ~(uint64_t)4095;
 		}
 		if (fd >= 0) {
+			disk_charge(d, id, chunk, fd);
 			close(fd);
-			disk_charge(d, id, chunk, charged, fresh);
 		}
 	}
 }
