@@ -1326,6 +1326,10 @@ static int staged_fh_new(struct fuse_file_info *fi, struct writes *w,
 	fi->fh = (uint64_t)(uintptr_t)h;
 	fi->keep_cache = 0;
 	fi->noflush = !writer;	/* only a writer's close matters */
+	/* a write-only descriptor (cp, shell redirections, Python's "wb")
+	 * cannot be mapped, so its writes may skip the kernel's page cache
+	 * for this file: one copy less per byte */
+	fi->direct_io = (fi->flags & O_ACCMODE) == O_WRONLY;
 	return 0;
 }
 

@@ -18,9 +18,15 @@
 
 struct staging {
 	char *dir;
-	pthread_mutex_t mu;	/* protects next_id */
+	pthread_mutex_t mu;	/* protects next_id and the cleaner's state */
 	uint64_t next_id;
 	atomic_bool no_xattr;	/* names go in .name files */
+	/* the cleaner: empties DIR/trash, where the rows of landed batches
+	 * go, off the committing thread */
+	pthread_cond_t cv;
+	pthread_t cleaner;
+	bool cleaner_on, stopping;
+	unsigned work, done;	/* batches put in the trash, and emptied */
 };
 
 /* A row's name: an extended attribute of its folder (no inode to make
@@ -123,6 +129,72 @@ static int scan_max_id(uint64_t *max, const char *rows_dir)
 	return 0;
 }
 
+static int rm_cb(const char *path, const struct stat *sb, int type,
+		 struct FTW *ftw)
+{
+	(void)sb;
+	(void)ftw;
+	return type == FTW_DP ? rmdir(path) : unlink(path);
+}
+
+/* Remove everything in DIR/trash (best effort: what stays is tried again
+ * by the next pass, or the next mount). */
+static void empty_trash(struct staging *s)
+{
+	char dir[4200], path[4500];
+	struct dirent *de;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "%s/trash", s->dir);
+	d = opendir(dir);
+	while (d && (de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		(void)nftw(path, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	}
+	if (d)
+		closedir(d);
+}
+
+static void *cleaner_main(void *arg)
+{
+	struct staging *s = arg;
+
+	pthread_mutex_lock(&s->mu);
+	for (;;) {
+		if (s->work != s->done) {
+			unsigned upto = s->work;
+
+			pthread_mutex_unlock(&s->mu);
+			empty_trash(s);
+			pthread_mutex_lock(&s->mu);
+			s->done = upto;
+			pthread_cond_broadcast(&s->cv);
+			continue;
+		}
+		if (s->stopping)
+			break;
+		pthread_cond_wait(&s->cv, &s->mu);
+	}
+	pthread_mutex_unlock(&s->mu);
+	return NULL;
+}
+
+/* Wait until the trash is empty (as far as the cleaner can make it). */
+static void drain(struct staging *s)
+{
+	bool on;
+
+	pthread_mutex_lock(&s->mu);
+	while (s->cleaner_on && s->work != s->done)
+		pthread_cond_wait(&s->cv, &s->mu);
+	on = s->cleaner_on;
+	pthread_mutex_unlock(&s->mu);
+	if (!on)
+		empty_trash(s);
+}
+
 int staging_open(struct staging **out, const char *dir, struct lc_err *err)
 {
 	struct staging *s;
@@ -136,11 +208,18 @@ int staging_open(struct staging **out, const char *dir, struct lc_err *err)
 		return LC_NOMEM(err);
 	}
 	pthread_mutex_init(&s->mu, NULL);
+	pthread_cond_init(&s->cv, NULL);
 	atomic_init(&s->no_xattr, false);
 	snprintf(path, sizeof(path), "%s/rows", dir);
 	rc = mkdir_p(path, err);
 	if (!rc) {
 		snprintf(path, sizeof(path), "%s/batches", dir);
+		rc = mkdir_p(path, err);
+	}
+	if (!rc) {
+		/* what a crash left in the trash, before ids are reused */
+		empty_trash(s);
+		snprintf(path, sizeof(path), "%s/trash", dir);
 		rc = mkdir_p(path, err);
 	}
 	if (!rc) {
@@ -163,6 +242,14 @@ void staging_free(struct staging *s)
 {
 	if (!s)
 		return;
+	if (s->cleaner_on) {
+		pthread_mutex_lock(&s->mu);
+		s->stopping = true;
+		pthread_cond_broadcast(&s->cv);
+		pthread_mutex_unlock(&s->mu);
+		pthread_join(s->cleaner, NULL);
+	}
+	pthread_cond_destroy(&s->cv);
 	pthread_mutex_destroy(&s->mu);
 	lc_free(s->dir);
 	lc_free(s);
@@ -585,29 +672,29 @@ void staging_remove_if_empty(struct staging *s)
 {
 	char path[4200];
 
-	snprintf(path, sizeof(path), "%s/rows", s->dir);
+	drain(s);
+	snprintf(path, sizeof(path), "%s/trash", s->dir);
 	if (rmdir(path) < 0)
 		return;
+	snprintf(path, sizeof(path), "%s/rows", s->dir);
+	if (rmdir(path) < 0)
+		goto keep_trash;
 	snprintf(path, sizeof(path), "%s/batches", s->dir);
 	if (rmdir(path) < 0) {
 		snprintf(path, sizeof(path), "%s/rows", s->dir);
 		mkdir(path, 0700);
-		return;
+		goto keep_trash;
 	}
 	rmdir(s->dir);
+	return;
+keep_trash:
+	snprintf(path, sizeof(path), "%s/trash", s->dir);
+	mkdir(path, 0700);
 }
 
 void staging_sync(const struct staging *s)
 {
 	(void)sync_fs(s->dir);	/* best effort: the next batch checks */
-}
-
-static int rm_cb(const char *path, const struct stat *sb, int type,
-		 struct FTW *ftw)
-{
-	(void)sb;
-	(void)ftw;
-	return type == FTW_DP ? rmdir(path) : unlink(path);
 }
 
 int staging_row_remove(struct staging *s, uint64_t id, struct lc_err *err)
@@ -740,6 +827,35 @@ static int batch_forget(struct staging *s, const struct staging_batch *b,
 	return rc ? LC_SYS(err, rc, "staging: %s: %s", dir, strerror(rc)) : 0;
 }
 
+/* Take a landed batch's row out of rows/: into the trash, where the
+ * cleaner removes it; removed here where it cannot go there. */
+static int row_to_trash(struct staging *s, uint64_t id, struct lc_err *err)
+{
+	char from[4200], to[4200];
+
+	staging_row_path(from, sizeof(from), s, id);
+	snprintf(to, sizeof(to), "%s/trash/R%016" PRIx64, s->dir, id);
+	if (rename(from, to) == 0 || errno == ENOENT)
+		return 0;
+	return staging_row_remove(s, id, err);
+}
+
+static void wake_cleaner(struct staging *s)
+{
+	bool on;
+
+	pthread_mutex_lock(&s->mu);
+	s->work++;
+	if (!s->cleaner_on && !s->stopping &&
+	    !pthread_create(&s->cleaner, NULL, cleaner_main, s))
+		s->cleaner_on = true;
+	pthread_cond_broadcast(&s->cv);
+	on = s->cleaner_on;
+	pthread_mutex_unlock(&s->mu);
+	if (!on)
+		empty_trash(s);
+}
+
 int staging_batch_done(struct staging *s, const struct staging_batch *b,
 		       struct lc_err *err)
 {
@@ -750,12 +866,13 @@ int staging_batch_done(struct staging *s, const struct staging_batch *b,
 	 * landed and whose rows are partly gone; recovery then only drops
 	 * the record */
 	for (size_t i = 0; !rc && i < b->n_rows; i++)
-		rc = staging_row_remove(s, b->rows[i], err);
+		rc = row_to_trash(s, b->rows[i], err);
 	if (!rc) {
 		snprintf(dir, sizeof(dir), "%s/rows", s->dir);
 		sync_dir(dir);
 		rc = batch_forget(s, b, err);
 	}
+	wake_cleaner(s);
 	return rc;
 }
 

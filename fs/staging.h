@@ -9,6 +9,9 @@
  *       .name                      the name instead, where the file
  *                                  system has no user attributes
  *       <files as the user wrote>
+ *   DIR/trash/R<16 hex>/           a committed row's folder, moved out of
+ *                                  rows/ once its version landed, and
+ *                                  removed by a background thread
  *   DIR/batches/<uuid>             a commit attempt: the transaction id,
  *                                  the version it was planned against and
  *                                  the rows it holds, written and synced
@@ -112,8 +115,9 @@ int staging_row_rename(struct staging *s, uint64_t id, const char *name,
 int staging_mark_fd(int fd, bool writing) LC_MUST_USE;
 int staging_row_clear_partial(bool *had, const struct staging *s,
 			      uint64_t id, struct lc_err *err) LC_MUST_USE;
-/* Remove the staging folder when it holds nothing (no rows, no
- * batches): a mount that wrote nothing leaves nothing behind. */
+/* Empty the trash, then remove the staging folder when it holds nothing
+ * (no rows, no batches): a mount that wrote nothing leaves nothing
+ * behind. */
 void staging_remove_if_empty(struct staging *s);
 /* Flush the staging's file system (files closed reach the disk). */
 void staging_sync(const struct staging *s);
@@ -143,7 +147,8 @@ struct staging_batch {
 int staging_batch_begin(struct staging_batch *out, struct staging *s,
 			const uint64_t *rows, size_t n, uint64_t read_version,
 			struct lc_err *err) LC_MUST_USE;
-/* The batch landed: remove its rows, then the batch record. */
+/* The batch landed: its rows leave rows/ (into the trash, which a
+ * background thread empties), then the batch record goes. */
 int staging_batch_done(struct staging *s, const struct staging_batch *b,
 		       struct lc_err *err) LC_MUST_USE;
 /* The batch did not land (refused or failed): forget the record, keep

@@ -119,6 +119,55 @@ TEST(rows_and_batches)
 	CHECK(system(cmd) == 0);
 }
 
+/* A landed batch's rows leave rows/ at once; their files go in the
+ * background, and whatever a crash left of them goes at the next open. */
+TEST(landed_rows_leave_no_trace)
+{
+	char dir[] = "/tmp/lancefs-staging-XXXXXX", rp[4200], path[4400];
+	struct lc_err err = { 0 };
+	struct staging *s;
+	struct staging_batch b;
+	struct names n = { "" };
+	uint64_t rows[3];
+
+	CHECK(mkdtemp(dir));
+	CHECK_OK(staging_open(&s, dir, &err), &err);
+	for (int i = 0; i < 3; i++) {
+		char name[8];
+
+		snprintf(name, sizeof(name), "r%d", i);
+		CHECK_OK(staging_row_new(&rows[i], s, name, &err), &err);
+		write_file(s, rows[i], "image.jpg", "\xff\xd8\xff");
+	}
+	CHECK_OK(staging_batch_begin(&b, s, rows, 2, 1, &err), &err);
+	CHECK_OK(staging_batch_done(s, &b, &err), &err);
+	staging_batch_reset(&b);
+	staging_row_path(rp, sizeof(rp), s, rows[0]);
+	CHECK(!exists(rp));
+	CHECK_OK(staging_rows(s, collect, &n, &err), &err);
+	CHECK_STR(n.buf, "r2 ");
+	staging_free(s);
+	snprintf(path, sizeof(path), "%s/trash", dir);
+	CHECK(exists(path));
+	snprintf(path, sizeof(path), "%s/trash/R%016x", dir, 1u);
+	CHECK(!exists(path));
+
+	/* a crash left a row half-removed in the trash */
+	CHECK(mkdir(path, 0700) == 0);
+	snprintf(path + strlen(path), sizeof(path) - strlen(path),
+		 "/image.jpg");
+	CHECK(fclose(fopen(path, "w")) == 0);
+	CHECK_OK(staging_open(&s, dir, &err), &err);
+	CHECK(!exists(path));
+	/* the last row committed too: nothing is left of the staging */
+	CHECK_OK(staging_batch_begin(&b, s, rows + 2, 1, 2, &err), &err);
+	CHECK_OK(staging_batch_done(s, &b, &err), &err);
+	staging_batch_reset(&b);
+	staging_remove_if_empty(s);
+	CHECK(!exists(dir));
+	staging_free(s);
+}
+
 /* Names live in an attribute of the row folder; a row named by a .name
  * file (older staging, or a file system without user attributes) is
  * read, and renamed, the same way. */
@@ -223,6 +272,7 @@ TEST(default_dir)
 	unsetenv("XDG_STATE_HOME");
 }
 
-TEST_MAIN(TEST_ENTRY(rows_and_batches), TEST_ENTRY(row_names),
+TEST_MAIN(TEST_ENTRY(rows_and_batches), TEST_ENTRY(landed_rows_leave_no_trace),
+	  TEST_ENTRY(row_names),
 	  TEST_ENTRY(killed_mid_commit),
 	  TEST_ENTRY(default_dir))
