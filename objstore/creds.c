@@ -7,7 +7,13 @@
  *   3. AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN (and
  *      OSS_* / ALIBABA_CLOUD_* for oss://)
  *   4. AWS_SHARED_CREDENTIALS_FILE or ~/.aws/credentials, same profile
- *   5. EC2 IMDSv2 (token PUT, then the role's credentials, 1 s timeouts),
+ *   5. container credentials (ECS, EKS Pod Identity): a GET of
+ *      AWS_CONTAINER_CREDENTIALS_RELATIVE_URI on 169.254.170.2, or of
+ *      AWS_CONTAINER_CREDENTIALS_FULL_URI (https, or http to a loopback
+ *      or the ECS/EKS link-local address), with the Authorization value
+ *      of AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE or _TOKEN; refreshed
+ *      like IMDS's
+ *   6. EC2 IMDSv2 (token PUT, then the role's credentials, 1 s timeouts),
  *      unless AWS_EC2_METADATA_DISABLED=true; refreshed five minutes
  *      before they expire
  *
@@ -72,6 +78,7 @@ const char *s3_credsrc_name(enum s3_cred_src s)
 	case S3_CRED_FILE: return "credentials_file";
 	case S3_CRED_ENV: return "environment";
 	case S3_CRED_SHARED: return "shared credentials file";
+	case S3_CRED_CONTAINER: return "container credentials";
 	case S3_CRED_IMDS: return "EC2 instance metadata";
 	default: return "none";
 	}
@@ -362,13 +369,14 @@ static size_t body_write(char *p, size_t sz, size_t n, void *ud)
 	return sz * n;
 }
 
-/* One metadata request; the reply body into *out (NUL-terminated). */
-static int imds_call(struct lc_buf *out, const char *base, const char *path,
-		     bool put, const char *token, struct lc_err *err)
+/* One request to a credentials service at `url` with header `hdr`
+ * (NULL: none); the reply body into *out (NUL-terminated). `what` names
+ * the service in errors. */
+static int md_call(struct lc_buf *out, const char *url, bool put,
+		   const char *hdr, const char *what, struct lc_err *err)
 {
 	struct body bd = { .b = { 0 } };
 	struct curl_slist *hs = NULL;
-	char url[512], hdr[256];
 	CURL *h = curl_easy_init();
 	long status = 0;
 	CURLcode cc;
@@ -376,14 +384,8 @@ static int imds_call(struct lc_buf *out, const char *base, const char *path,
 	if (!h)
 		return LC_NOMEM(err);
 	lc_buf_init(&bd.b, IMDS_BODY_MAX);
-	snprintf(url, sizeof(url), "%s%s", base, path);
-	if (put)
-		snprintf(hdr, sizeof(hdr),
-			 "X-aws-ec2-metadata-token-ttl-seconds: 21600");
-	else
-		snprintf(hdr, sizeof(hdr), "X-aws-ec2-metadata-token: %s",
-			 token ? token : "");
-	hs = curl_slist_append(hs, hdr);
+	if (hdr)
+		hs = curl_slist_append(hs, hdr);
 	curl_easy_setopt(h, CURLOPT_URL, url);
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, IMDS_TIMEOUT_MS);
@@ -398,16 +400,15 @@ static int imds_call(struct lc_buf *out, const char *base, const char *path,
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
 	curl_easy_cleanup(h);
 	curl_slist_free_all(hs);
-	OPENSSL_cleanse(hdr, sizeof(hdr));
 	if (cc != CURLE_OK || status != 200) {
 		if (bd.b.data)
 			OPENSSL_cleanse(bd.b.data, bd.b.len);
 		lc_buf_reset(&bd.b);
 		if (cc != CURLE_OK)
-			return S3_REMOTE(err, EIO, "instance metadata %s: %s",
-					     url, curl_easy_strerror(cc));
-		return S3_REMOTE(err, EIO, "instance metadata %s: HTTP %ld",
-				     url, status);
+			return S3_REMOTE(err, EIO, "%s %s: %s", what, url,
+					     curl_easy_strerror(cc));
+		return S3_REMOTE(err, EIO, "%s %s: HTTP %ld", what, url,
+				     status);
 	}
 	if (!bd.b.data && lc_buf_append(&bd.b, "", 0, err)) {
 		lc_buf_reset(&bd.b);
@@ -415,6 +416,25 @@ static int imds_call(struct lc_buf *out, const char *base, const char *path,
 	}
 	*out = bd.b;
 	return 0;
+}
+
+/* One instance metadata request. */
+static int imds_call(struct lc_buf *out, const char *base, const char *path,
+		     bool put, const char *token, struct lc_err *err)
+{
+	char url[512], hdr[256];
+	int rc;
+
+	snprintf(url, sizeof(url), "%s%s", base, path);
+	if (put)
+		snprintf(hdr, sizeof(hdr),
+			 "X-aws-ec2-metadata-token-ttl-seconds: 21600");
+	else
+		snprintf(hdr, sizeof(hdr), "X-aws-ec2-metadata-token: %s",
+			 token ? token : "");
+	rc = md_call(out, url, put, hdr, "instance metadata", err);
+	OPENSSL_cleanse(hdr, sizeof(hdr));
+	return rc;
 }
 
 static void wipe_buf(struct lc_buf *b)
@@ -457,6 +477,130 @@ static int from_imds(struct s3_creds *out, const char *base,
 out:
 	wipe_buf(&tok);
 	wipe_buf(&role);
+	wipe_buf(&doc);
+	return rc;
+}
+
+/* ---- container credentials ---------------------------------------- */
+
+#define ECS_HOST "169.254.170.2"
+
+/* A full URI may be plain http only to this machine or to the address
+ * ECS and EKS serve credentials on. */
+static bool container_host_ok(const char *url)
+{
+	static const char *const ok[] = { "localhost", ECS_HOST,
+					  "169.254.170.23", "[fd00:ec2::23]",
+					  "[::1]", NULL };
+	CURLU *u = curl_url();
+	char *scheme = NULL, *host = NULL;
+	bool good = false;
+
+	if (u && !curl_url_set(u, CURLUPART_URL, url, 0) &&
+	    !curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) &&
+	    !curl_url_get(u, CURLUPART_HOST, &host, 0)) {
+		good = !strcasecmp(scheme, "https") ||
+		       !strncmp(host, "127.", 4);
+		for (int i = 0; !good && ok[i]; i++)
+			good = !strcasecmp(host, ok[i]);
+		good = good && (!strcasecmp(scheme, "https") ||
+				!strcasecmp(scheme, "http"));
+	}
+	curl_free(scheme);
+	curl_free(host);
+	curl_url_cleanup(u);
+	return good;
+}
+
+/* The Authorization value, from a file (re-read on every refresh: it
+ * rotates) or the environment; NULL when there is none. */
+static int container_token(char **out, struct lc_err *err)
+{
+	const char *file = getenv("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE");
+	const char *env = getenv("AWS_CONTAINER_AUTHORIZATION_TOKEN");
+	size_t len;
+	int rc;
+
+	*out = NULL;
+	if (file && *file) {
+		rc = read_file(out, &len, file, err);
+		if (rc)
+			return rc;
+		while (len && ((*out)[len - 1] == '\n' ||
+			       (*out)[len - 1] == '\r'))
+			(*out)[--len] = 0;
+	} else if (env && *env) {
+		*out = lc_strdup(env);
+		if (!*out)
+			return LC_NOMEM(err);
+		len = strlen(*out);
+	} else {
+		return 0;
+	}
+	if (!len) {
+		lc_free(*out);
+		*out = NULL;
+		return 0;
+	}
+	if (strlen(*out) != len || strpbrk(*out, "\r\n")) {
+		OPENSSL_cleanse(*out, len);
+		lc_free(*out);
+		*out = NULL;
+		return LC_USAGE(err, "%s: the container authorization token "
+				"holds a line break or NUL",
+				file && *file ? file :
+				"AWS_CONTAINER_AUTHORIZATION_TOKEN");
+	}
+	return 0;
+}
+
+static int from_container(struct s3_creds *out, struct lc_err *err)
+{
+	const char *rel = getenv("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI");
+	const char *full = getenv("AWS_CONTAINER_CREDENTIALS_FULL_URI");
+	struct lc_buf doc = { 0 };
+	char url[2048], *tok = NULL, *hdr = NULL;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (rel && *rel) {
+		if (*rel != '/' || strlen(rel) > 1024)
+			return LC_USAGE(err, "AWS_CONTAINER_CREDENTIALS_"
+					"RELATIVE_URI must be a path");
+		snprintf(url, sizeof(url), "http://%s%s", ECS_HOST, rel);
+	} else if (full && *full) {
+		if (strlen(full) >= sizeof(url) || !container_host_ok(full))
+			return LC_USAGE(err, "AWS_CONTAINER_CREDENTIALS_"
+					"FULL_URI must be https, or http to "
+					"this machine or %s", ECS_HOST);
+		snprintf(url, sizeof(url), "%s", full);
+	} else {
+		return NEXT;
+	}
+	s3_curl_global();
+	rc = container_token(&tok, err);
+	if (!rc && tok) {
+		size_t n = strlen(tok) + sizeof("Authorization: ");
+
+		hdr = lc_malloc(n);
+		if (!hdr)
+			rc = LC_NOMEM(err);
+		else
+			snprintf(hdr, n, "Authorization: %s", tok);
+	}
+	if (!rc)
+		rc = md_call(&doc, url, false, hdr, "container credentials",
+			     err);
+	if (!rc)
+		rc = s3_creds_json_parse(out, (char *)doc.data, doc.len, err);
+	if (tok) {
+		OPENSSL_cleanse(tok, strlen(tok));
+		lc_free(tok);
+	}
+	if (hdr) {
+		OPENSSL_cleanse(hdr, strlen(hdr));
+		lc_free(hdr);
+	}
 	wipe_buf(&doc);
 	return rc;
 }
@@ -564,6 +708,11 @@ static int chain(struct s3_credsrc *cs, const struct ostore_conf *conf,
 		cs->src = S3_CRED_SHARED;
 		return rc;
 	}
+	rc = from_container(&cs->cur, err);
+	if (rc != NEXT) {
+		cs->src = S3_CRED_CONTAINER;
+		return rc;
+	}
 	if (!env_true("AWS_EC2_METADATA_DISABLED")) {
 		rc = from_imds(&cs->cur, cs->imds_endpoint, &imds_err);
 		if (!rc) {
@@ -624,12 +773,14 @@ static int refresh_locked(struct s3_credsrc *cs, bool force,
 	int64_t now = (int64_t)time(NULL);
 	int rc;
 
-	if (cs->src != S3_CRED_IMDS)
+	if (cs->src != S3_CRED_IMDS && cs->src != S3_CRED_CONTAINER)
 		return 0;
 	if (!force && (!cs->cur.expires ||
 		       now < cs->cur.expires - REFRESH_MARGIN))
 		return 0;
-	rc = from_imds(&fresh, cs->imds_endpoint, err);
+	rc = cs->src == S3_CRED_IMDS ?
+		     from_imds(&fresh, cs->imds_endpoint, err) :
+		     from_container(&fresh, err);
 	if (rc) {
 		/* keep the old ones while they still work */
 		if (!force && cs->cur.expires && now < cs->cur.expires) {

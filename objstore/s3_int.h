@@ -99,7 +99,7 @@ void s3_creds_reset(struct s3_creds *c);
  * line number, never content) if malformed. */
 int s3_creds_ini_parse(struct s3_creds *out, const char *data, size_t len,
 		       const char *profile, struct lc_err *err) LC_MUST_USE;
-/* Parse an IMDS credentials JSON document (untrusted). */
+/* Parse an IMDS or container credentials JSON document (untrusted). */
 int s3_creds_json_parse(struct s3_creds *out, const char *data, size_t len,
 			struct lc_err *err) LC_MUST_USE;
 
@@ -110,6 +110,7 @@ enum s3_cred_src {
 	S3_CRED_FILE,		/* credentials_file= */
 	S3_CRED_ENV,
 	S3_CRED_SHARED,		/* ~/.aws/credentials */
+	S3_CRED_CONTAINER,	/* ECS / EKS Pod Identity */
 	S3_CRED_IMDS,
 };
 
@@ -127,7 +128,7 @@ struct s3_credsrc {
 };
 
 /* Walk the chain: options, credentials_file=, environment, shared file,
- * IMDSv2. Never puts a secret into `err`. */
+ * container credentials, IMDSv2. Never puts a secret into `err`. */
 int s3_credsrc_init(struct s3_credsrc *cs, const struct ostore_conf *conf,
 		    bool oss, struct lc_err *err) LC_MUST_USE;
 void s3_credsrc_reset(struct s3_credsrc *cs);

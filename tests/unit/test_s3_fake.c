@@ -5,6 +5,7 @@
  * an instance-metadata service.
  */
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -586,8 +587,93 @@ TEST(fake_imds_credentials)
 	fake_stop(&s3);
 }
 
+/* ECS / EKS container credentials: a GET with the token file's value as
+ * Authorization; the keys then sign S3 requests. */
+static void container(struct fake *f, int fd, const struct fake_req *rq)
+{
+	static const char doc[] =
+		"{\"AccessKeyId\":\"ASIACONT\",\"SecretAccessKey\":"
+		"\"cont-secret\",\"Token\":\"cont-token\",\"Expiration\":"
+		"\"2099-01-01T00:00:00Z\",\"RoleArn\":\"arn:aws:iam::1:role/r\"}";
+
+	const char *a = strstr(rq->headers, "\nauthorization: tok-abc");
+
+	f->n++;
+	if (strcmp(rq->method, "GET") || strcmp(rq->path, "/v2/creds"))
+		reply(fd, 404, NULL, NULL, 0);
+	else if (!a || (a[23] && a[23] != '\r'))
+		reply(fd, 401, NULL, NULL, 0);
+	else
+		reply(fd, 200, NULL, doc, strlen(doc));
+}
+
+TEST(fake_container_credentials)
+{
+	char tokfile[] = "/tmp/lancefs-ecs-token-XXXXXX", uri[128], opt[128];
+	struct fake md, s3;
+	struct lc_err err = { 0 };
+	struct ostore_conf *conf;
+	struct ostore *st;
+	int fd;
+
+	unsetenv("AWS_ACCESS_KEY_ID");
+	unsetenv("AWS_SECRET_ACCESS_KEY");
+	unsetenv("AWS_SHARED_CREDENTIALS_FILE");
+	unsetenv("AWS_CONTAINER_AUTHORIZATION_TOKEN");
+	setenv("HOME", "/nonexistent", 1);
+	setenv("AWS_EC2_METADATA_DISABLED", "true", 1);
+	fd = mkstemp(tokfile);
+	CHECK(fd >= 0);
+	CHECK(write(fd, "tok-abc\n", 8) == 8);
+	close(fd);
+	CHECK(fake_start(&md, container) == 0);
+	CHECK(fake_start(&s3, s3_wants_token) == 0);
+	CHECK_OK(ostore_conf_new(&conf, &err), &err);
+	snprintf(opt, sizeof(opt), "endpoint=http://127.0.0.1:%u", s3.port);
+	CHECK(!ostore_conf_parse(conf, opt, &err));
+	CHECK(!ostore_conf_parse(conf, "allow_http=true", &err));
+	snprintf(uri, sizeof(uri), "http://127.0.0.1:%u/v2/creds", md.port);
+	setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", uri, 1);
+	setenv("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", tokfile, 1);
+	CHECK_OK(ostore_open_uri(&st, "s3://b/x", conf, &err), &err);
+	CHECK_EQ_U64(md.n, 1);
+	CHECK_OK(ostore_put(st, "k", "v", 1, 0, &err), &err);
+	CHECK(strstr(s3.last_headers, "\nx-amz-security-token: cont-token"));
+	CHECK(strstr(s3.last_headers, "credential=asiacont/"));
+	ostore_free(st);
+
+	/* a token the service refuses: the error names the service and the
+	 * URL, never the token */
+	fd = open(tokfile, O_WRONLY | O_TRUNC);
+	CHECK(fd >= 0 && write(fd, "tok-xyz", 7) == 7);
+	close(fd);
+	CHECK_EQ_U64(ostore_open_uri(&st, "s3://b/x", conf, &err), EIO);
+	CHECK(strstr(err.msg, "container credentials"));
+	CHECK(strstr(err.msg, "401"));
+	CHECK(!strstr(err.msg, "tok-xyz"));
+	lc_err_clear(&err);
+
+	/* plain http only to this machine */
+	setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://example.com/c",
+	       1);
+	CHECK_EQ_U64(ostore_open_uri(&st, "s3://b/x", conf, &err), EINVAL);
+	CHECK(strstr(err.msg, "FULL_URI"));
+	lc_err_clear(&err);
+	setenv("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "v2/creds", 1);
+	CHECK_EQ_U64(ostore_open_uri(&st, "s3://b/x", conf, &err), EINVAL);
+	CHECK(strstr(err.msg, "RELATIVE_URI"));
+	unsetenv("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI");
+	unsetenv("AWS_CONTAINER_CREDENTIALS_FULL_URI");
+	unsetenv("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE");
+	unlink(tokfile);
+	ostore_conf_free(conf);
+	fake_stop(&md);
+	fake_stop(&s3);
+}
+
 TEST_MAIN(TEST_ENTRY(fake_retries_reads), TEST_ENTRY(fake_wrong_bytes_refused),
 	  TEST_ENTRY(fake_conditional_put_lost_reply),
 	  TEST_ENTRY(fake_conditional_put_real_conflict),
 	  TEST_ENTRY(fake_retries_bounded), TEST_ENTRY(fake_clock_skew),
-	  TEST_ENTRY(fake_imds_credentials))
+	  TEST_ENTRY(fake_imds_credentials),
+	  TEST_ENTRY(fake_container_credentials))
