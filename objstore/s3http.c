@@ -140,10 +140,12 @@ static long conf_num(const struct ostore_conf *conf, const char *key,
 	return (long)d;
 }
 
-/* ca_file=: an absolute path to a readable file that holds at least one
- * PEM certificate, so a wrong path or file is named at mount time rather
- * than as a TLS failure of the first request. */
-static int ca_file_open(char **out, const char *path, struct lc_err *err)
+/* ca_file= (or AWS_CA_BUNDLE, as `what` says): an absolute path to a
+ * readable file that holds at least one PEM certificate, so a wrong path
+ * or file is named at mount time rather than as a TLS failure of the
+ * first request. */
+static int ca_file_open(char **out, const char *what, const char *path,
+			struct lc_err *err)
 {
 	STACK_OF(X509_INFO) *infos;
 	char *abs = realpath(path, NULL);
@@ -152,14 +154,14 @@ static int ca_file_open(char **out, const char *path, struct lc_err *err)
 	FILE *f;
 
 	if (!abs)
-		return LC_USAGE(err, "ca_file=%s: %s", path, strerror(errno));
+		return LC_USAGE(err, "%s=%s: %s", what, path, strerror(errno));
 	if (stat(abs, &st) || !S_ISREG(st.st_mode)) {
-		rc = LC_USAGE(err, "ca_file=%s: not a file", path);
+		rc = LC_USAGE(err, "%s=%s: not a file", what, path);
 		goto out;
 	}
 	f = fopen(abs, "r");
 	if (!f) {
-		rc = LC_USAGE(err, "ca_file=%s: %s", path, strerror(errno));
+		rc = LC_USAGE(err, "%s=%s: %s", what, path, strerror(errno));
 		goto out;
 	}
 	infos = PEM_X509_INFO_read(f, NULL, NULL, NULL);
@@ -170,8 +172,8 @@ static int ca_file_open(char **out, const char *path, struct lc_err *err)
 	sk_X509_INFO_pop_free(infos, X509_INFO_free);
 	ERR_clear_error();
 	if (!n) {
-		rc = LC_USAGE(err, "ca_file=%s: no PEM certificate (-----BEGIN "
-			      "CERTIFICATE-----) in it", path);
+		rc = LC_USAGE(err, "%s=%s: no PEM certificate (-----BEGIN "
+			      "CERTIFICATE-----) in it", what, path);
 		goto out;
 	}
 	*out = lc_strdup(abs);
@@ -186,7 +188,13 @@ int s3_conn_init(struct s3_conn *c, const char *uri,
 		 const struct ostore_conf *conf, struct lc_err *err)
 {
 	const char *ca = ostore_conf_get(conf, "ca_file");
+	const char *ca_what = "ca_file";
 	int rc = 0;
+
+	if (!ca && getenv("AWS_CA_BUNDLE") && *getenv("AWS_CA_BUNDLE")) {
+		ca = getenv("AWS_CA_BUNDLE");
+		ca_what = "AWS_CA_BUNDLE";
+	}
 
 	memset(c, 0, sizeof(*c));
 	atomic_init(&c->refs, 1);
@@ -206,7 +214,7 @@ int s3_conn_init(struct s3_conn *c, const char *uri,
 	if (!rc)
 		rc = s3_addr_init(&c->addr, uri, conf, err);
 	if (!rc && ca)
-		rc = ca_file_open(&c->ca_file, ca, err);
+		rc = ca_file_open(&c->ca_file, ca_what, ca, err);
 	if (!rc && c->addr.resolve) {
 		c->resolve = curl_slist_append(NULL, c->addr.resolve);
 		if (!c->resolve)
