@@ -25,7 +25,7 @@ struct staging {
 	 * go, off the committing thread */
 	pthread_cond_t cv;
 	pthread_t cleaner;
-	bool cleaner_on, stopping;
+	bool threads_ok, cleaner_on, stopping;
 	unsigned work, done;	/* batches put in the trash, and emptied */
 };
 
@@ -253,6 +253,13 @@ void staging_free(struct staging *s)
 	pthread_mutex_destroy(&s->mu);
 	lc_free(s->dir);
 	lc_free(s);
+}
+
+void staging_allow_threads(struct staging *s)
+{
+	pthread_mutex_lock(&s->mu);
+	s->threads_ok = true;
+	pthread_mutex_unlock(&s->mu);
 }
 
 const char *staging_dir(const struct staging *s)
@@ -846,7 +853,7 @@ static void wake_cleaner(struct staging *s)
 
 	pthread_mutex_lock(&s->mu);
 	s->work++;
-	if (!s->cleaner_on && !s->stopping &&
+	if (s->threads_ok && !s->cleaner_on && !s->stopping &&
 	    !pthread_create(&s->cleaner, NULL, cleaner_main, s))
 		s->cleaner_on = true;
 	pthread_cond_broadcast(&s->cv);

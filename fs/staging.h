@@ -43,6 +43,10 @@ int staging_default_dir(char *out, size_t cap, const char *dataset_uri,
 int staging_open(struct staging **out, const char *dir,
 		 struct lc_err *err) LC_MUST_USE;
 void staging_free(struct staging *s);
+/* From now on the trash is emptied by a thread of its own; before (and
+ * so before a daemon forks: threads do not survive fork), landed rows are
+ * deleted by the call that lands them. */
+void staging_allow_threads(struct staging *s);
 const char *staging_dir(const struct staging *s);
 
 /*

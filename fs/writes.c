@@ -1881,6 +1881,8 @@ int wr_start(struct writes *w, struct lc_err *err)
 	if (pthread_create(&w->thread, NULL, thread_main, w))
 		return LC_SYS(err, EAGAIN, "cannot start the commit thread");
 	w->thread_on = true;
+	if (w->stg)
+		staging_allow_threads(w->stg);
 	return 0;
 }
 

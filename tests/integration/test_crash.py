@@ -582,8 +582,58 @@ def test_concurrent_writers():
     print(f"  {len(got['versions'])} versions, {len(got['rows'])} rows")
 
 
+def test_landed_batch_finished_at_mount():
+    """The state a kill leaves right after a commit landed: the batch
+    record and a row it names are still in the staging. The next mount
+    finds the transaction in the dataset and drops the row (before its
+    daemon forks): the row is shown and committed once, the unmount ends
+    quickly, and nothing of the staging is left."""
+    rng = random.Random(SEED + 5)
+    base = os.path.join(TMP, "landed")
+    uri = os.path.join(base, "db", "l.lance")
+    staging = os.path.join(base, "staging")
+    mnt = os.path.join(base, "mnt")
+    os.makedirs(mnt)
+    os.makedirs(os.path.dirname(uri))
+    src = os.path.join(base, "src")
+    want = make_sources(src, "l", 2, rng, 500)
+    opts = (f"staging_dir={staging}", "commit_delay=600")
+    mount(uri, mnt, *opts)
+    subprocess.run(["cp", "-r", *[os.path.join(src, n) for n in want], mnt],
+                   check=True, timeout=60)
+    lancefs("commit", mnt)
+    umount(mnt)
+    expect(not os.path.exists(staging), "staging left after a clean "
+           "unmount")
+    txns = os.listdir(os.path.join(uri, "_transactions"))
+    expect(len(txns) == 1, f"transactions: {txns}")
+    read_version, uuid = txns[0][:-len(".txn")].split("-", 1)
+    # staging.h's layout: a row folder named by .name, the batch record
+    row = os.path.join(staging, "rows", "R%016x" % 7)
+    os.makedirs(row)
+    shutil.copy(os.path.join(src, "l_000", "image.jpg"), row)
+    os.chmod(os.path.join(row, "image.jpg"), 0o644)
+    with open(os.path.join(row, ".name"), "w") as f:
+        f.write("l_000")
+    os.makedirs(os.path.join(staging, "batches"))
+    with open(os.path.join(staging, "batches", uuid), "w") as f:
+        f.write(f"lancefs-batch 1\n{uuid}\n{read_version}\n{7:016x}\n")
+    mount(uri, mnt, *opts)
+    listed = sorted(os.listdir(mnt))
+    expect(listed == sorted(want), f"the mount lists {listed}")
+    t0 = time.time()
+    umount(mnt, timeout=60)
+    expect(time.time() - t0 < 30, f"umount took {time.time() - t0:.0f} s")
+    expect(not os.path.exists(staging), "staging left: " +
+           str([os.path.join(dp, f) for dp, ds, fs in os.walk(staging)
+                for f in ds + fs][:6]))
+    got = lancedb("rows", uri)
+    check_rows(got, want, set(want), where="landed batch at mount")
+
+
 TESTS = [test_crash_before_first_commit, test_kill_during_cp,
-         test_kill_during_commit, test_concurrent_writers]
+         test_kill_during_commit, test_landed_batch_finished_at_mount,
+         test_concurrent_writers]
 
 
 def main():

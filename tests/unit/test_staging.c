@@ -120,8 +120,9 @@ TEST(rows_and_batches)
 }
 
 /* A landed batch's rows leave rows/ at once; their files go in the
- * background, and whatever a crash left of them goes at the next open. */
-TEST(landed_rows_leave_no_trace)
+ * background (once threads are allowed, else at once), and whatever a
+ * crash left of them goes at the next open. */
+static void landed_rows(bool threads)
 {
 	char dir[] = "/tmp/lancefs-staging-XXXXXX", rp[4200], path[4400];
 	struct lc_err err = { 0 };
@@ -132,6 +133,8 @@ TEST(landed_rows_leave_no_trace)
 
 	CHECK(mkdtemp(dir));
 	CHECK_OK(staging_open(&s, dir, &err), &err);
+	if (threads)
+		staging_allow_threads(s);
 	for (int i = 0; i < 3; i++) {
 		char name[8];
 
@@ -146,6 +149,10 @@ TEST(landed_rows_leave_no_trace)
 	CHECK(!exists(rp));
 	CHECK_OK(staging_rows(s, collect, &n, &err), &err);
 	CHECK_STR(n.buf, "r2 ");
+	if (!threads) {		/* deleted by the call */
+		snprintf(path, sizeof(path), "%s/trash/R%016x", dir, 1u);
+		CHECK(!exists(path));
+	}
 	staging_free(s);
 	snprintf(path, sizeof(path), "%s/trash", dir);
 	CHECK(exists(path));
@@ -166,6 +173,12 @@ TEST(landed_rows_leave_no_trace)
 	staging_remove_if_empty(s);
 	CHECK(!exists(dir));
 	staging_free(s);
+}
+
+TEST(landed_rows_leave_no_trace)
+{
+	landed_rows(true);
+	landed_rows(false);
 }
 
 /* Names live in an attribute of the row folder; a row named by a .name
