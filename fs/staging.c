@@ -677,26 +677,24 @@ int staging_row_clear_partial(bool *had, const struct staging *s,
 
 void staging_remove_if_empty(struct staging *s)
 {
+	static const char *const subs[] = { "trash", "rows", "batches" };
 	char path[4200];
+	size_t i;
 
 	drain(s);
-	snprintf(path, sizeof(path), "%s/trash", s->dir);
-	if (rmdir(path) < 0)
-		return;
-	snprintf(path, sizeof(path), "%s/rows", s->dir);
-	if (rmdir(path) < 0)
-		goto keep_trash;
-	snprintf(path, sizeof(path), "%s/batches", s->dir);
-	if (rmdir(path) < 0) {
-		snprintf(path, sizeof(path), "%s/rows", s->dir);
-		mkdir(path, 0700);
-		goto keep_trash;
+	for (i = 0; i < sizeof(subs) / sizeof(*subs); i++) {
+		snprintf(path, sizeof(path), "%s/%s", s->dir, subs[i]);
+		if (rmdir(path) < 0)
+			break;
 	}
-	rmdir(s->dir);
-	return;
-keep_trash:
-	snprintf(path, sizeof(path), "%s/trash", s->dir);
-	mkdir(path, 0700);
+	if (i == sizeof(subs) / sizeof(*subs)) {
+		rmdir(s->dir);
+		return;
+	}
+	while (i--) {		/* not empty: put back what went */
+		snprintf(path, sizeof(path), "%s/%s", s->dir, subs[i]);
+		mkdir(path, 0700);
+	}
 }
 
 void staging_sync(const struct staging *s)

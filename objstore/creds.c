@@ -204,13 +204,12 @@ static int json_str(char **dst, json_t *obj, const char *name, bool need,
 
 	if (!v || !json_is_string(v)) {
 		if (need)
-			return LC_CORRUPT(err, "instance metadata: no %s",
-					  name);
+			return LC_CORRUPT(err, "no %s in the answer", name);
 		return 0;
 	}
 	s = json_string_value(v);
 	if (strlen(s) != json_string_length(v))
-		return LC_CORRUPT(err, "instance metadata: NUL in %s", name);
+		return LC_CORRUPT(err, "a NUL byte in %s", name);
 	*dst = lc_strdup(s);
 	return *dst ? 0 : LC_NOMEM(err);
 }
@@ -226,14 +225,14 @@ int s3_creds_json_parse(struct s3_creds *out, const char *data, size_t len,
 	root = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!root || !json_is_object(root)) {
 		json_decref(root);
-		return LC_CORRUPT(err, "instance metadata: not a JSON object");
+		return LC_CORRUPT(err, "the answer is not a JSON object");
 	}
 	code = json_object_get(root, "Code");
 	if (code && (!json_is_string(code) ||
 		     strcmp(json_string_value(code), "Success"))) {
 		json_decref(root);
-		return S3_REMOTE(err, EIO, "instance metadata: role "
-				     "credentials not available");
+		return S3_REMOTE(err, EIO, "the role's credentials are not "
+				     "available");
 	}
 	rc = json_str(&out->access_key, root, "AccessKeyId", true, err);
 	if (!rc)
@@ -472,8 +471,9 @@ static int from_imds(struct s3_creds *out, const char *base,
 		 "/latest/meta-data/iam/security-credentials/%.*s", (int)n,
 		 (char *)role.data);
 	rc = imds_call(&doc, base, path, false, (char *)tok.data, err);
-	if (!rc)
-		rc = s3_creds_json_parse(out, (char *)doc.data, doc.len, err);
+	if (!rc && (rc = s3_creds_json_parse(out, (char *)doc.data, doc.len,
+					     err)))
+		lc_err_prefix(err, "instance metadata %s%s: ", base, path);
 out:
 	wipe_buf(&tok);
 	wipe_buf(&role);
@@ -489,9 +489,9 @@ out:
  * ECS and EKS serve credentials on. */
 static bool container_host_ok(const char *url)
 {
-	static const char *const ok[] = { "localhost", ECS_HOST,
-					  "169.254.170.23", "[fd00:ec2::23]",
-					  "[::1]", NULL };
+	static const char *const local[] = { "localhost", ECS_HOST,
+					     "169.254.170.23", "[fd00:ec2::23]",
+					     "[::1]" };
 	CURLU *u = curl_url();
 	char *scheme = NULL, *host = NULL;
 	bool good = false;
@@ -499,12 +499,13 @@ static bool container_host_ok(const char *url)
 	if (u && !curl_url_set(u, CURLUPART_URL, url, 0) &&
 	    !curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) &&
 	    !curl_url_get(u, CURLUPART_HOST, &host, 0)) {
-		good = !strcasecmp(scheme, "https") ||
-		       !strncmp(host, "127.", 4);
-		for (int i = 0; !good && ok[i]; i++)
-			good = !strcasecmp(host, ok[i]);
-		good = good && (!strcasecmp(scheme, "https") ||
-				!strcasecmp(scheme, "http"));
+		good = !strcasecmp(scheme, "https");
+		if (!strcasecmp(scheme, "http")) {
+			good = !strncmp(host, "127.", 4);
+			for (size_t i = 0; i < sizeof(local) / sizeof(*local);
+			     i++)
+				good |= !strcasecmp(host, local[i]);
+		}
 	}
 	curl_free(scheme);
 	curl_free(host);
@@ -591,8 +592,9 @@ static int from_container(struct s3_creds *out, struct lc_err *err)
 	if (!rc)
 		rc = md_call(&doc, url, false, hdr, "container credentials",
 			     err);
-	if (!rc)
-		rc = s3_creds_json_parse(out, (char *)doc.data, doc.len, err);
+	if (!rc && (rc = s3_creds_json_parse(out, (char *)doc.data, doc.len,
+					     err)))
+		lc_err_prefix(err, "container credentials %s: ", url);
 	if (tok) {
 		OPENSSL_cleanse(tok, strlen(tok));
 		lc_free(tok);

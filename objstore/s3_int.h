@@ -229,6 +229,7 @@ struct s3_conn {
 	size_t n_pool, cap_pool;	/* protected by pool_mu */
 	void *resolve;			/* curl_slist for CURLOPT_RESOLVE */
 	char *ca_file;
+	const char *ca_from;		/* "ca_file" or "AWS_CA_BUNDLE" */
 	long connect_timeout_ms;
 	long stall_s;			/* < 1 KiB/s for this long: retry */
 	unsigned max_retries;

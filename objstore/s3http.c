@@ -188,13 +188,8 @@ int s3_conn_init(struct s3_conn *c, const char *uri,
 		 const struct ostore_conf *conf, struct lc_err *err)
 {
 	const char *ca = ostore_conf_get(conf, "ca_file");
-	const char *ca_what = "ca_file";
+	const char *bundle = getenv("AWS_CA_BUNDLE");
 	int rc = 0;
-
-	if (!ca && getenv("AWS_CA_BUNDLE") && *getenv("AWS_CA_BUNDLE")) {
-		ca = getenv("AWS_CA_BUNDLE");
-		ca_what = "AWS_CA_BUNDLE";
-	}
 
 	memset(c, 0, sizeof(*c));
 	atomic_init(&c->refs, 1);
@@ -202,6 +197,11 @@ int s3_conn_init(struct s3_conn *c, const char *uri,
 	for (int i = 0; i < 8; i++)
 		pthread_mutex_init(&c->share_mu[i], NULL);
 	s3_sigv4_cache_init(&c->sigcache);
+	c->ca_from = "ca_file";
+	if (!ca && bundle && *bundle) {
+		ca = bundle;
+		c->ca_from = "AWS_CA_BUNDLE";
+	}
 	s3_curl_global();
 	/* connect_timeout= and timeout= are seconds, as in object_store */
 	c->connect_timeout_ms = (long)(1000 * conf_num(conf, "connect_timeout",
@@ -214,7 +214,7 @@ int s3_conn_init(struct s3_conn *c, const char *uri,
 	if (!rc)
 		rc = s3_addr_init(&c->addr, uri, conf, err);
 	if (!rc && ca)
-		rc = ca_file_open(&c->ca_file, ca_what, ca, err);
+		rc = ca_file_open(&c->ca_file, c->ca_from, ca, err);
 	if (!rc && c->addr.resolve) {
 		c->resolve = curl_slist_append(NULL, c->addr.resolve);
 		if (!c->resolve)
@@ -674,7 +674,8 @@ static void describe(char *out, size_t cap, const struct s3_conn *c,
 		snprintf(out, cap, "the server sent more bytes than asked");
 	else if (tls_failure(cc) && c->ca_file)
 		snprintf(out, cap, "TLS with https://%s: %s (trusted CAs: "
-			 "ca_file=%s)", c->addr.host_header, what, c->ca_file);
+			 "%s=%s)", c->addr.host_header, what, c->ca_from,
+			 c->ca_file);
 	else if (tls_failure(cc))
 		snprintf(out, cap, "TLS with https://%s: %s (trusted CAs: the "
 			 "system's; a private CA needs ca_file=)",

@@ -161,6 +161,18 @@ def lancedb_image(label):
     return bytes(b)
 
 
+def workspace(name, dataset):
+    """TMP/NAME with a db/ folder for DATASET, a staging folder and a
+    mount point: (base, uri, staging, mnt)."""
+    base = os.path.join(TMP, name)
+    uri = os.path.join(base, "db", dataset)
+    staging = os.path.join(base, "staging")
+    mnt = os.path.join(base, "mnt")
+    os.makedirs(mnt)
+    os.makedirs(os.path.dirname(uri))
+    return base, uri, staging, mnt
+
+
 def make_sources(root, prefix, n, rng, label0):
     """n row folders PREFIX_000.. with image.jpg and meta.json
     {"label": label0 + i}; returns name -> {sha256, size, label}."""
@@ -287,12 +299,7 @@ def test_crash_before_first_commit():
     a file in it is written again or touched (lancefs(1), "Staging and
     crashes"); after `touch` it commits without the image."""
     rng = random.Random(SEED)
-    base = os.path.join(TMP, "first")
-    uri = os.path.join(base, "db", "new.lance")
-    staging = os.path.join(base, "staging")
-    mnt = os.path.join(base, "mnt")
-    os.makedirs(mnt)
-    os.makedirs(os.path.dirname(uri))
+    base, uri, staging, mnt = workspace("first", "new.lance")
     img, half = jpeg_like(rng), jpeg_like(rng)
     opts = (f"staging_dir={staging}", "commit_delay=600")
     pid = mount(uri, mnt, *opts)
@@ -357,12 +364,7 @@ def test_kill_during_cp():
     finished rows then hold the new values, others old or new, never a
     mix inside one file, never twice."""
     rng = random.Random(SEED + 1)
-    base = os.path.join(TMP, "kill")
-    uri = os.path.join(base, "db", "photos.lance")
-    staging = os.path.join(base, "staging")
-    mnt = os.path.join(base, "mnt")
-    os.makedirs(mnt)
-    os.makedirs(os.path.dirname(uri))
+    base, uri, staging, mnt = workspace("kill", "photos.lance")
     opts = (f"staging_dir={staging}", "commit_delay=0.3")
     want, required = {}, set()
 
@@ -463,12 +465,7 @@ def test_kill_during_commit():
     next mount must end with every row exactly once (the staging batch
     record tells recovery whether its transaction is in the dataset)."""
     rng = random.Random(SEED + 3)
-    base = os.path.join(TMP, "commit")
-    uri = os.path.join(base, "db", "k.lance")
-    staging = os.path.join(base, "staging")
-    mnt = os.path.join(base, "mnt")
-    os.makedirs(mnt)
-    os.makedirs(os.path.dirname(uri))
+    base, uri, staging, mnt = workspace("commit", "k.lance")
     opts = (f"staging_dir={staging}", "commit_delay=600")
     want = {}
     t_commit = None
@@ -589,12 +586,7 @@ def test_landed_batch_finished_at_mount():
     daemon forks): the row is shown and committed once, the unmount ends
     quickly, and nothing of the staging is left."""
     rng = random.Random(SEED + 5)
-    base = os.path.join(TMP, "landed")
-    uri = os.path.join(base, "db", "l.lance")
-    staging = os.path.join(base, "staging")
-    mnt = os.path.join(base, "mnt")
-    os.makedirs(mnt)
-    os.makedirs(os.path.dirname(uri))
+    base, uri, staging, mnt = workspace("landed", "l.lance")
     src = os.path.join(base, "src")
     want = make_sources(src, "l", 2, rng, 500)
     opts = (f"staging_dir={staging}", "commit_delay=600")

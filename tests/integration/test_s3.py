@@ -743,20 +743,6 @@ def test_https_ca_file():
             o = ",".join(opts + list(tls))
             ls = lancefs("ls", "-o", o, uri).stdout.split()
             expect(sorted(ls) == sorted(want), f"lancefs ls: {ls[:6]}")
-            # AWS_CA_BUNDLE stands for ca_file= (which wins over it)
-            bundle = dict(os.environ, AWS_CA_BUNDLE=cert)
-            ob = ",".join(opts + ["name_column=name"])
-            ls = lancefs("ls", "-o", ob, uri, env=bundle).stdout.split()
-            expect(sorted(ls) == sorted(want),
-                   f"lancefs ls with AWS_CA_BUNDLE: {ls[:6]}")
-            bundle["AWS_CA_BUNDLE"] = missing
-            expect_mount_fails(uri, opts, re.escape(
-                f"AWS_CA_BUNDLE={missing}: No such file"),
-                "missing AWS_CA_BUNDLE", env=bundle)
-            ls = lancefs("ls", "-o", ob + f",ca_file={cert}", uri,
-                         env=bundle).stdout.split()
-            expect(sorted(ls) == sorted(want),
-                   "ca_file= does not win over AWS_CA_BUNDLE")
             img = read(os.path.join(src, "tls_001", "image.jpg"))
             r = subprocess.run([LANCEFS, "cat", "-o", o, uri,
                                 "tls_001/image.jpg"], capture_output=True,
@@ -773,6 +759,25 @@ def test_https_ca_file():
                        for e in log), "no manifest PUT through https")
             expect(any(e["method"] == "GET" and "/data/" in e["target"]
                        for e in log), "no data GET through https")
+            # AWS_CA_BUNDLE stands for ca_file= (which wins over it)
+            bundle = dict(os.environ, AWS_CA_BUNDLE=cert)
+            ob = ",".join(opts + ["name_column=name"])
+            ls = lancefs("ls", "-o", ob, uri, env=bundle).stdout.split()
+            expect(sorted(ls) == sorted(want),
+                   f"lancefs ls with AWS_CA_BUNDLE: {ls[:6]}")
+            bundle["AWS_CA_BUNDLE"] = other
+            r = expect_mount_fails(uri, opts, r"certificate",
+                                   "another CA's AWS_CA_BUNDLE", env=bundle)
+            expect(f"AWS_CA_BUNDLE={other}" in r.stderr, "a refused "
+                   f"AWS_CA_BUNDLE is not named: {r.stderr.strip()!r}")
+            bundle["AWS_CA_BUNDLE"] = missing
+            expect_mount_fails(uri, opts, re.escape(
+                f"AWS_CA_BUNDLE={missing}: No such file"),
+                "missing AWS_CA_BUNDLE", env=bundle)
+            ls = lancefs("ls", "-o", ob + f",ca_file={cert}", uri,
+                         env=bundle).stdout.split()
+            expect(sorted(ls) == sorted(want),
+                   "ca_file= does not win over AWS_CA_BUNDLE")
 
 
 # ------------------------------------------------------------ faults

@@ -599,7 +599,9 @@ static void container(struct fake *f, int fd, const struct fake_req *rq)
 	const char *a = strstr(rq->headers, "\nauthorization: tok-abc");
 
 	f->n++;
-	if (strcmp(rq->method, "GET") || strcmp(rq->path, "/v2/creds"))
+	if (!strcmp(rq->path, "/v2/junk"))
+		reply(fd, 200, NULL, "<html>", 6);
+	else if (strcmp(rq->method, "GET") || strcmp(rq->path, "/v2/creds"))
 		reply(fd, 404, NULL, NULL, 0);
 	else if (!a || (a[23] && a[23] != '\r'))
 		reply(fd, 401, NULL, NULL, 0);
@@ -651,6 +653,14 @@ TEST(fake_container_credentials)
 	CHECK(strstr(err.msg, "container credentials"));
 	CHECK(strstr(err.msg, "401"));
 	CHECK(!strstr(err.msg, "tok-xyz"));
+	lc_err_clear(&err);
+
+	/* an answer that is no credentials document names the service */
+	snprintf(uri, sizeof(uri), "http://127.0.0.1:%u/v2/junk", md.port);
+	setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", uri, 1);
+	CHECK(ostore_open_uri(&st, "s3://b/x", conf, &err) != 0);
+	CHECK(strstr(err.msg, "container credentials http://127.0.0.1:"));
+	CHECK(strstr(err.msg, "not a JSON object"));
 	lc_err_clear(&err);
 
 	/* plain http only to this machine */
