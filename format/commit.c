@@ -1264,6 +1264,7 @@ int lance_commit(uint64_t *new_version, struct ostore *st,
 	int rc = 0;
 
 	*new_version = 0;
+	c->unsure = false;
 	memset(&a, 0, sizeof(a));
 	if (!c->uuid[0]) {
 		rc = lc_uuid(c->uuid, err);
@@ -1305,6 +1306,8 @@ int lance_commit(uint64_t *new_version, struct ostore *st,
 			if (rc && rc != EEXIST) {
 				*err = perr;
 				rc = landed_anyway(&landed, st, c, rc, err);
+				c->unsure = rc == ETIMEDOUT &&
+					    err->kind == LC_EK_REMOTE;
 			}
 		}
 		lc_free(file);

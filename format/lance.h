@@ -533,6 +533,10 @@ struct lance_commit {
 	const char *data_format;	/* new dataset; NULL = "2.0" */
 	bool stable_row_ids;		/* new dataset */
 	char uuid[37];
+	/* out: the manifest put got no definite answer (LC_EK_REMOTE,
+	 * ETIMEDOUT) and may land later. Committing the same `c` again is
+	 * safe: one transaction lands at most once. */
+	bool unsure;
 };
 
 /*

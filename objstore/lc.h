@@ -23,7 +23,10 @@ enum lc_err_kind {
 	LC_EK_NOTFOUND,		/* expected: a name or key does not exist */
 	LC_EK_CORRUPT,		/* bytes violate the Lance spec */
 	LC_EK_UNSUPPORTED,	/* valid but not implemented here */
-	LC_EK_REMOTE,		/* object-store failure after retries */
+	LC_EK_REMOTE,		/* object-store failure after retries;
+				 * code ETIMEDOUT: a request got no
+				 * definite answer and may have taken
+				 * effect all the same */
 	LC_EK_LIMIT,		/* a cap we impose was hit */
 	LC_EK_SYS,		/* errno from the OS or an allocation */
 	LC_EK_USAGE,		/* the user asked for something impossible */

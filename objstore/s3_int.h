@@ -271,6 +271,7 @@ struct s3_req {
 	struct s3_xml_error xerr;	/* parsed from a non-2xx body */
 	unsigned attempts;
 	bool retried_after_send;	/* an earlier attempt may have landed */
+	bool maybe_done;	/* an attempt got no definite answer */
 	size_t sent;		/* read cursor into body */
 };
 

@@ -586,6 +586,16 @@ static bool transport_retryable(CURLcode cc)
 	}
 }
 
+/* The server may have acted on an attempt that ended so: it had the
+ * whole request and its answer was lost, or it failed inside (a 503
+ * says the request was not run). */
+static bool no_definite_answer(CURLcode cc, long status)
+{
+	return cc == CURLE_RECV_ERROR || cc == CURLE_OPERATION_TIMEDOUT ||
+	       cc == CURLE_GOT_NOTHING || cc == CURLE_PARTIAL_FILE ||
+	       (cc == CURLE_OK && status >= 500 && status != 503);
+}
+
 static bool code_is(const struct s3_req *r, const char *code)
 {
 	return !strcmp(r->xerr.code, code);
@@ -762,11 +772,14 @@ int s3_do(struct s3_conn *c, struct s3_req *r, struct lc_err *err)
 			v = classify(r);
 		if (v == V_DONE && cc == CURLE_OK)
 			break;
+		if (no_definite_answer(cc, r->status))
+			r->maybe_done = true;
 		if (v == V_DONE || r->attempts > c->max_retries ||
 		    now_ms() >= deadline) {
 			describe(why, sizeof(why), c, cc, cerr, r);
 			key_name(name, sizeof(name), c, r->key);
-			rc = S3_REMOTE(err, EIO, "%s: %s failed: %s (%u "
+			rc = S3_REMOTE(err, r->maybe_done ? ETIMEDOUT : EIO,
+				       "%s: %s failed: %s (%u "
 				       "attempt%s%s%s)", name, r->method, why,
 				       r->attempts, r->attempts == 1 ? "" : "s",
 				       r->request_id[0] ? ", request id " : "",

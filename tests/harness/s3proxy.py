@@ -33,6 +33,10 @@ fault    An HTTP/1.1 pass-through that forwards every request byte for
                      `seconds`, then close
            truncate  forward; send the head (Content-Length of the whole
                      body) and half the body, then close
+           late      send nothing until the client gives up (or `seconds`
+                     pass), then `after` seconds later (default 0.2)
+                     forward the request: a write that lands after its
+                     writer saw it fail; the answer goes nowhere
          `forward` sets whether the request reaches the server first
          (for 503 and stall; reset and truncate always forward).
          With --require-region R, a SigV4 request whose credential scope
@@ -58,7 +62,7 @@ oss      Alibaba OSS's S3-API answers in front of an S3 server that
 
 Control (fault and oss modes): HTTP on 127.0.0.1:C
     POST /arm    {"method": "GET"|"*", "match": REGEX, "fault": ...,
-                  "count": N, "seconds": S, "forward": BOOL}
+                  "count": N, "seconds": S, "forward": BOOL, "after": S}
     POST /clear  drops armed faults and the log
     GET  /log    [{"n", "method", "target", "host", "status", "fault",
                    "headers": {lower-case name: value}}] of every request
@@ -365,12 +369,13 @@ class HttpProxy:
     # -- control
     def arm(self, spec):
         f = spec.get("fault")
-        if f not in ("503", "reset", "stall", "truncate"):
+        if f not in ("503", "reset", "stall", "truncate", "late"):
             raise ValueError(f"unknown fault {f!r}")
         rule = {"method": spec.get("method", "*").upper(),
                 "match": spec.get("match", ""),
                 "fault": f, "count": int(spec.get("count", 1)),
                 "seconds": float(spec.get("seconds", 120)),
+                "after": float(spec.get("after", 0.2)),
                 "forward": bool(spec.get("forward", f in ("reset",
                                                           "truncate")))}
         re.compile(rule["match"])
@@ -573,6 +578,17 @@ class HttpProxy:
     def _fault(self, c, state, req, body, method, fault, entry):
         f = fault["fault"]
         resp = None
+        if f == "late":
+            c.settimeout(fault["seconds"])
+            try:
+                while c.recv(65536):	# until the client hangs up
+                    pass
+            except OSError:
+                pass
+            self.stopping.wait(fault["after"])
+            resp, status, rbody = self._forward(state, req.raw, body, method)
+            entry["upstream_status"] = status
+            return False
         if fault["forward"] or f in ("reset", "truncate"):
             resp, status, rbody = self._forward(state, req.raw, body, method)
             entry["upstream_status"] = status

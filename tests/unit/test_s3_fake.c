@@ -442,7 +442,15 @@ static void always_500(struct fake *f, int fd, const struct fake_req *rq)
 	reply_xml(fd, 500, "<Error><Code>InternalError</Code></Error>");
 }
 
-/* Retries stop at max_retries, and the message says why and how often. */
+static void always_503(struct fake *f, int fd, const struct fake_req *rq)
+{
+	(void)rq;
+	f->n++;
+	reply_xml(fd, 503, "<Error><Code>SlowDown</Code></Error>");
+}
+
+/* Retries stop at max_retries, and the message says why and how often.
+ * A 500 may have been acted on: ETIMEDOUT says so; 503s were not: EIO. */
 TEST(fake_retries_bounded)
 {
 	struct fake f;
@@ -451,11 +459,22 @@ TEST(fake_retries_bounded)
 	struct ostore *st;
 	struct ostore_stats s;
 
+	CHECK(fake_start(&f, always_503) == 0);
+	conf = conf_for(&f, "max_retries=1");
+	CHECK(conf);
+	CHECK_OK(open_fake(&f, conf, &st, &err), &err);
+	CHECK_EQ_U64(ostore_put(st, "k", "v", 1, 0, &err), EIO);
+	CHECK(strstr(err.msg, "503 SlowDown"));
+	ostore_free(st);
+	ostore_conf_free(conf);
+	fake_stop(&f);
+
+	memset(&err, 0, sizeof(err));
 	CHECK(fake_start(&f, always_500) == 0);
 	conf = conf_for(&f, "max_retries=3");
 	CHECK(conf);
 	CHECK_OK(open_fake(&f, conf, &st, &err), &err);
-	CHECK_EQ_U64(ostore_put(st, "k", "v", 1, 0, &err), EIO);
+	CHECK_EQ_U64(ostore_put(st, "k", "v", 1, 0, &err), ETIMEDOUT);
 	CHECK_EQ_U64(err.kind, LC_EK_REMOTE);
 	CHECK(strstr(err.msg, "s3://b/ds.lance/k"));
 	CHECK(strstr(err.msg, "HTTP 500 InternalError"));
