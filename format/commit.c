@@ -8,7 +8,9 @@
  * do not interpret, known or unknown to protobuf-c, are carried forward),
  * write the deletion files and _transactions/{read}-{uuid}.txn, then put
  * the manifest if absent. EEXIST means somebody else took latest+1: back
- * off and do it all again on top of theirs.
+ * off and do it all again on top of theirs. A put left without a definite
+ * answer is tried again the same way, under the same uuid, which the next
+ * attempt finds if that put landed after all.
  *
  * Memory: every allocation of an attempt goes to a pool freed at its end;
  * protobuf messages we change are shallow copies pointing into the
@@ -28,6 +30,7 @@
 #define MAX_TXN_BYTES (64u << 20)
 #define MAX_DELETION_BYTES (256u << 20)
 #define MAX_ATTEMPTS 20
+#define UNSURE_TRIES 4	/* again after an unanswered put, 0-3 s apart */
 /* Deleted rows above which a vector is written as a roaring bitmap. */
 #define ARROW_MAX_DELETED 5000
 #define FOOTER_LEN 16
@@ -1237,26 +1240,6 @@ static void write_hint(struct ostore *st, uint64_t version)
 	}
 }
 
-/* A manifest put that failed after its request left (a reset, a timeout,
- * a lost reply) may have created the version all the same: ours if it
- * holds our transaction, and then the commit is done and must not be
- * made again. Otherwise the put's error stands. */
-static int landed_anyway(uint64_t *version, struct ostore *st,
-			 const struct lance_commit *c, int rc,
-			 struct lc_err *err)
-{
-	struct lc_err e2 = { 0 };
-	bool found = false;
-	uint64_t v = 0;
-
-	if (lance_find_transaction(&found, &v, st, c->read_version, c->uuid,
-				   &e2) || !found)
-		return rc;
-	lc_err_clear(err);
-	*version = v;
-	return 0;
-}
-
 int lance_commit(uint64_t *new_version, struct ostore *st,
 		 struct lance_commit *c, struct lc_err *err)
 {
@@ -1280,8 +1263,7 @@ int lance_commit(uint64_t *new_version, struct ostore *st,
 	if (!c->n_appends && !c->n_deletes && c->read_version)
 		return LC_USAGE(err, "nothing to commit");
 
-	for (unsigned n = 1;; n++) {
-		struct lc_err perr = { 0 };
+	for (unsigned n = 1, unsure = 0;; n++) {
 		uint8_t *file = NULL;
 		size_t file_len = 0;
 		char *txn_key = NULL, *key;
@@ -1300,26 +1282,37 @@ int lance_commit(uint64_t *new_version, struct ostore *st,
 		key = rc ? NULL : manifest_key(&a.pl, a.v2, a.next);
 		if (!rc && !key)
 			rc = LC_NOMEM(err);
-		if (!rc) {
-			rc = ostore_put(st, key, file, file_len, 1, &perr);
-			landed = a.next;
-			if (rc && rc != EEXIST) {
-				*err = perr;
-				rc = landed_anyway(&landed, st, c, rc, err);
-				c->unsure = rc == ETIMEDOUT &&
-					    err->kind == LC_EK_REMOTE;
-			}
-		}
+		if (!rc)
+			rc = ostore_put(st, key, file, file_len, 1, err);
 		lc_free(file);
 		if (!rc) {
-			*new_version = landed;
+			*new_version = a.next;
 			attempt_reset(&a);
 			write_hint(st, *new_version);
 			return 0;
 		}
 		attempt_reset(&a);
+		/* A put without a definite answer (a timeout, a lost reply)
+		 * may have landed, or land later still. The next attempt
+		 * finds it by our uuid, or takes that version's name first:
+		 * the transaction lands once. Under a new uuid, its rows
+		 * could land twice. */
+		if (rc == ETIMEDOUT && err->kind == LC_EK_REMOTE) {
+			c->unsure = true;
+			if (unsure == UNSURE_TRIES)
+				return rc;
+			if (unsure) {
+				struct timespec ts = { .tv_sec = unsure };
+
+				nanosleep(&ts, NULL);
+			}
+			unsure++;
+			lc_err_clear(err);
+			continue;
+		}
 		if (rc != EEXIST)
 			return rc;
+		lc_err_clear(err);
 		if (n == MAX_ATTEMPTS)
 			return LC_CONFLICT(err, "%s: gave up after %u attempts"
 					   ": other writers kept committing "

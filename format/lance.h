@@ -533,9 +533,9 @@ struct lance_commit {
 	const char *data_format;	/* new dataset; NULL = "2.0" */
 	bool stable_row_ids;		/* new dataset */
 	char uuid[37];
-	/* out: the manifest put got no definite answer (LC_EK_REMOTE,
-	 * ETIMEDOUT) and may land later. Committing the same `c` again is
-	 * safe: one transaction lands at most once. */
+	/* out, on failure: a manifest put got no definite answer (a
+	 * timeout, a lost reply; tried again a few times under the same
+	 * uuid first), so this version may still land */
 	bool unsure;
 };
 

@@ -23,7 +23,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -34,7 +33,6 @@
 
 #define INGEST_MAX_FILE (1ull << 31)	/* one value read from a file */
 #define INGEST_MAX_DEPTH 32
-#define UNSURE_TRIES 3		/* a commit without an answer, again */
 
 void (*ingest__test_hook)(int point);
 
@@ -2073,26 +2071,14 @@ static int commit_rows(uint64_t *new_version, struct ostore *st,
 		}
 	}
 	rc = lance_commit(new_version, st, &c, err);
-	/* A manifest put left without an answer may still land, after we
-	 * gave up on it. Committed again under a new transaction id the
-	 * rows would then be there twice; the same commit (id, data files,
-	 * rows) tried again lands once: it finds the lost put's version,
-	 * or takes that version's name first. */
-	for (unsigned i = 1; rc && c.unsure && i <= UNSURE_TRIES; i++) {
-		struct timespec ts = { .tv_sec = i };
-
-		nanosleep(&ts, NULL);
-		lc_err_clear(err);
-		rc = lance_commit(new_version, st, &c, err);
-	}
 	if (rc) {
 		struct lc_err e2 = { 0 };
 
 		/* the rows stay staged; the record goes */
 		if (c.unsure)
-			lc_err_prefix(err, "the new manifest got no answer in "
-				      "%u tries (transaction %s): ",
-				      UNSURE_TRIES + 1, c.uuid);
+			lc_err_prefix(err, "no answer to the new manifest, "
+				      "which may still land (transaction "
+				      "%s): ", c.uuid);
 		if (staging_batch_abandon(stg, &b, &e2))
 			lc_err_prefix(err, "(batch %s kept: %s) ", b.uuid,
 				      e2.msg);

@@ -603,7 +603,7 @@ static int put_single(struct s3_store *s, const char *key, const char *fk,
 	if (rc || r.status == 200)
 		goto out;
 	if (if_absent && refused_as_existing(s, &r)) {
-		if (r.retried_after_send && holds_our_bytes(s, fk, data, len))
+		if (r.maybe_done && holds_our_bytes(s, fk, data, len))
 			goto out;	/* our lost first attempt landed */
 		rc = lc_err_set(err, EEXIST, LC_EK_NONE, __FILE__, __LINE__,
 				"%s/%s: already exists", s->base.root, key);

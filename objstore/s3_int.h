@@ -270,8 +270,8 @@ struct s3_req {
 	char request_id[96];
 	struct s3_xml_error xerr;	/* parsed from a non-2xx body */
 	unsigned attempts;
-	bool retried_after_send;	/* an earlier attempt may have landed */
-	bool maybe_done;	/* an attempt got no definite answer */
+	bool maybe_done;	/* an attempt got no definite answer: it may
+				 * have taken effect */
 	size_t sent;		/* read cursor into body */
 };
 

@@ -577,6 +577,7 @@ static bool transport_retryable(CURLcode cc)
 	case CURLE_RECV_ERROR:
 	case CURLE_PARTIAL_FILE:
 	case CURLE_GOT_NOTHING:
+	case CURLE_SEND_FAIL_REWIND:
 	case CURLE_SSL_CONNECT_ERROR:
 	case CURLE_HTTP2:
 	case CURLE_HTTP2_STREAM:
@@ -588,11 +589,14 @@ static bool transport_retryable(CURLcode cc)
 
 /* The server may have acted on an attempt that ended so: it had the
  * whole request and its answer was lost, or it failed inside (a 503
- * says the request was not run). */
+ * says the request was not run). SEND_FAIL_REWIND is curl giving up on
+ * sending a body again after the reused connection it went out on died
+ * without an answer. */
 static bool no_definite_answer(CURLcode cc, long status)
 {
 	return cc == CURLE_RECV_ERROR || cc == CURLE_OPERATION_TIMEDOUT ||
 	       cc == CURLE_GOT_NOTHING || cc == CURLE_PARTIAL_FILE ||
+	       cc == CURLE_SEND_FAIL_REWIND ||
 	       (cc == CURLE_OK && status >= 500 && status != 503);
 }
 
@@ -787,11 +791,6 @@ int s3_do(struct s3_conn *c, struct s3_req *r, struct lc_err *err)
 			scrub(c, err);
 			break;
 		}
-		/* a request that reached the server may have taken effect */
-		if (cc == CURLE_OK || cc == CURLE_RECV_ERROR ||
-		    cc == CURLE_OPERATION_TIMEDOUT ||
-		    cc == CURLE_GOT_NOTHING || cc == CURLE_PARTIAL_FILE)
-			r->retried_after_send = true;
 		if (v == V_SKEW)
 			take_skew(c, r);
 		if (v == V_REFRESH) {

@@ -1024,10 +1024,11 @@ def test_commit_faults_retry_or_stay_staged():
 
 
 def test_late_manifest_lands_once():
-    """A manifest PUT that times out, every try of it, and lands just
-    after lancefs gave up on it (the proxy holds it until the client
-    hangs up, then forwards it): the rows are in LanceDB once, not a
-    second time from a retry under a new transaction."""
+    """A manifest PUT that times out (max_retries=0: no retry of the
+    request itself) and lands just after lancefs gave up on it: the proxy
+    holds it until the client hangs up, then forwards it. The commit's
+    next attempt, under the same transaction, finds it: the rows are in
+    LanceDB once, not a second time under a new transaction."""
     with bucket() as b, workdir() as w, s3util.Proxy("fault", ENV) as p:
         uri = f"s3://{b}/db/t.lance"
         s3tool("make", uri, "--version", "2.1", "--rows", 2)
@@ -1043,9 +1044,13 @@ def test_late_manifest_lands_once():
             commit_phase(mnt, src, want, "late", 500)
             wait_committed(mnt, 120)
             expect(not p.ctl.armed(), "the commit never met the fault")
-            late = [e for e in p.ctl.log() if e.get("fault") == "late"]
-            expect(late and late[0].get("upstream_status") == 200,
-                   f"the held manifest PUT did not land: {late}")
+            # the held PUT reached the server after lancefs gave up on it:
+            # it landed (200), or the retry had taken its name (412)
+            def held():
+                late = [e for e in p.ctl.log() if e.get("fault") == "late"]
+                return late and late[0].get("upstream_status")
+            wait_for(held, "the held manifest PUT was never forwarded", 30)
+            expect(held() in (200, 412), f"the held PUT got {held()}")
             same_rows(lance_rows(uri), want, "after the late manifest")
         same_rows(lance_rows(uri), want, "after unmount")
         all_versions_open(uri)
@@ -1236,7 +1241,8 @@ TESTS = ([lambda v=v: read_every_version(v) for v in STORAGE_VERSIONS] +
          [test_database_mount, test_two_mounts_and_lancedb_race,
           test_errors_are_clear_and_quick, test_https_ca_file,
           test_read_faults_retry_or_eio, test_lost_data_file_is_eio,
-          test_commit_faults_retry_or_stay_staged, test_late_manifest_lands_once,
+          test_commit_faults_retry_or_stay_staged,
+          test_late_manifest_lands_once,
           test_oss_virtual_hosted_and_forbid_overwrite,
           test_cache_dir_serves_second_mount,
           test_walk_of_a_later_mount_reads_no_images,

@@ -519,29 +519,64 @@ TEST(concurrent_committers)
 	harness_rm_rf(dir);
 }
 
-/* A store whose next manifest put lands but answers an error, as when
- * the connection drops after the request left (lost_replies > 0), or
- * whose manifest puts fail before reaching it (lost_replies < 0). */
+/* A store whose manifest puts misbehave:
+ *   lost_replies > 0: the next ones land, but answer as a timeout does;
+ *   lost_replies < 0: they fail before reaching the store;
+ *   late_puts > 0: the next ones answer as a timeout and land later, just
+ *     before the following manifest put (which then finds it taken);
+ *   late_puts < 0: every one answers as a timeout and never lands. */
 static int (*inner_put)(struct ostore *st, const char *key, const void *data,
 			size_t len, int if_absent, struct lc_err *err);
-static int lost_replies;
+static int lost_replies, late_puts, manifest_puts;
+static char held_key[64];
+static void *held;
+static size_t held_len;
+
+static int no_answer(struct lc_err *err, const char *key)
+{
+	return lc_err_set(err, ETIMEDOUT, LC_EK_REMOTE, __FILE__, __LINE__,
+			  "%s: PUT failed: timed out", key);
+}
 
 static int lossy_put(struct ostore *st, const char *key, const void *data,
 		     size_t len, int if_absent, struct lc_err *err)
 {
 	int rc;
 
-	if (lost_replies < 0 && !strncmp(key, "_versions/", 10))
+	if (strncmp(key, "_versions/", 10))
+		return inner_put(st, key, data, len, if_absent, err);
+	if (held) {			/* the late one lands first */
+		struct lc_err e = { 0 };
+
+		(void)inner_put(st, held_key, held, held_len, 1, &e);
+		free(held);
+		held = NULL;
+	}
+	manifest_puts++;
+	if (lost_replies < 0)
 		return LC_SYS(err, EIO, "%s: refused", key);
+	if (late_puts < 0)
+		return no_answer(err, key);
+	if (late_puts > 0) {
+		late_puts--;
+		snprintf(held_key, sizeof(held_key), "%s", key);
+		held = malloc(len);
+		memcpy(held, data, len);
+		held_len = len;
+		return no_answer(err, key);
+	}
 	rc = inner_put(st, key, data, len, if_absent, err);
-	if (rc || strncmp(key, "_versions/", 10) || !lost_replies)
+	if (rc || !lost_replies)
 		return rc;
 	lost_replies--;
-	return LC_SYS(err, EIO, "%s: connection reset by peer", key);
+	return no_answer(err, key);
 }
 
-/* The version of a lost reply is found as ours: one version, not two,
- * and the caller is told it; a put that really failed stays an error. */
+/* A put left without an answer is tried again under the same uuid: a
+ * version that landed all the same is found as ours, one that lands late
+ * takes the name the retry wanted and is found then; one version each
+ * time, never two. A put that really failed stays an error, and one that
+ * never gets an answer ends as one, marked unsure. */
 TEST(lost_reply)
 {
 	char dir[64];
@@ -577,14 +612,39 @@ TEST(lost_reply)
 	CHECK(m && m->version == 8 && m->n_fragments == 4);
 	lance_manifest_free(m);
 
+	/* the late put lands between the retry's look and its put */
+	late_puts = 1;
+	manifest_puts = 0;
+	memset(c.uuid, 0, sizeof(c.uuid));
+	c.read_version = 8;
+	CHECK_OK(lance_commit(&v, st, &c, &err), &err);
+	CHECK_EQ_U64(v, 9);
+	CHECK_EQ_U64(manifest_puts, 2);
+	CHECK(!exists(st, "_versions/10.manifest"));
+	m = latest(st);
+	CHECK(m && m->version == 9 && m->n_fragments == 5);
+	lance_manifest_free(m);
+
 	/* a put that never reached the store is still an error */
 	lost_replies = -1;
 	memset(c.uuid, 0, sizeof(c.uuid));
-	c.read_version = 8;
-	lc_err_clear(&err);
+	c.read_version = 9;
 	CHECK(lance_commit(&v, st, &c, &err) == EIO);
 	CHECK(strstr(err.msg, "refused"));
-	CHECK(!exists(st, "_versions/9.manifest"));
+	CHECK(!c.unsure);
+	CHECK(!exists(st, "_versions/10.manifest"));
+
+	/* never an answer: a few tries, then an error, marked unsure */
+	lost_replies = 0;
+	late_puts = -1;
+	manifest_puts = 0;
+	memset(c.uuid, 0, sizeof(c.uuid));
+	lc_err_clear(&err);
+	CHECK(lance_commit(&v, st, &c, &err) == ETIMEDOUT);
+	CHECK(c.unsure);
+	CHECK_EQ_U64(manifest_puts, 5);
+	CHECK(!exists(st, "_versions/10.manifest"));
+	late_puts = 0;
 	st->ops = ops;
 	free_paths(files, nf.n_files);
 	ostore_free(st);
