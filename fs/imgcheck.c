@@ -22,7 +22,6 @@
 #include <strings.h>
 
 #include <turbojpeg.h>
-#include <zlib.h>
 
 #include "imgcheck.h"
 
@@ -208,7 +207,7 @@ static int check_first(const uint8_t *p, size_t n, size_t off, uint32_t len,
 				"not 13", len);
 	if (n - off < 12 + 13)
 		return LC_USAGE(err, "PNG header: truncated IHDR chunk");
-	if (crc32(crc32(0, Z_NULL, 0), t, 4 + 13) != be32(t + 4 + 13))
+	if (lc_crc32(t, 4 + 13) != be32(t + 4 + 13))
 		return LC_USAGE(err, "PNG header: bad CRC");
 	return check_ihdr(t + 4, color, err);
 }
@@ -249,8 +248,7 @@ static int check_png(const uint8_t *p, size_t n, struct lc_err *err)
 			return LC_USAGE(err, "PNG: chunk '%.4s' at byte %zu is "
 					"truncated", (const char *)t, off);
 		if (!(t[0] & 0x20) &&	/* critical */
-		    crc32(crc32(0, Z_NULL, 0), t, (uInt)len + 4) !=
-		    be32(t + 4 + len))
+		    lc_crc32(t, (size_t)len + 4) != be32(t + 4 + len))
 			return LC_USAGE(err, "PNG: chunk '%.4s' at byte %zu: "
 					"bad CRC", (const char *)t, off);
 		if (!memcmp(t, "PLTE", 4)) {

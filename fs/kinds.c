@@ -34,7 +34,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <zlib.h>
 
 #define BUCKETS 1024u
 #define HDR_LEN 28u
@@ -57,29 +56,6 @@ struct kinds_table {
 	struct kinds *b[BUCKETS];
 };
 
-static uint64_t fnv64(const char *s)
-{
-	uint64_t h = 0xcbf29ce484222325ull;
-
-	for (; *s; s++)
-		h = (h ^ (uint8_t)*s) * 0x100000001b3ull;
-	return h;
-}
-
-static uint32_t crc_of(const uint8_t *p, size_t n)
-{
-	uLong c = crc32(0L, Z_NULL, 0);
-
-	while (n) {
-		uInt step = n > (1u << 30) ? 1u << 30 : (uInt)n;
-
-		c = crc32(c, p, step);
-		p += step;
-		n -= step;
-	}
-	return (uint32_t)c;
-}
-
 int kinds_encode(struct lc_buf *out, const char *key, const uint8_t *codes,
 		 uint64_t rows, struct lc_err *err)
 {
@@ -98,7 +74,7 @@ int kinds_encode(struct lc_buf *out, const char *key, const uint8_t *codes,
 	    (rc = lc_buf_append(out, key, klen, err)) ||
 	    (rc = lc_buf_append(out, codes, (size_t)rows, err)))
 		return rc;
-	lc_put_le32(c, crc_of(out->data + start, out->len - start));
+	lc_put_le32(c, lc_crc32(out->data + start, out->len - start));
 	return lc_buf_append(out, c, 4, err);
 }
 
@@ -113,7 +89,7 @@ int kinds_decode(const uint8_t *p, size_t n, const char *key, uint64_t rows,
 	    lc_le32(p + 24) != klen || rows > MAX_ROWS ||
 	    n - HDR_LEN - 4 != klen + rows ||
 	    memcmp(p + HDR_LEN, key, klen) ||
-	    lc_le32(p + n - 4) != crc_of(p, n - 4))
+	    lc_le32(p + n - 4) != lc_crc32(p, n - 4))
 		return EINVAL;
 	p += HDR_LEN + klen;
 	for (uint64_t i = 0; i < rows; i++)
@@ -125,7 +101,7 @@ int kinds_decode(const uint8_t *p, size_t n, const char *key, uint64_t rows,
 
 static void file_name(char out[24], const char *key)
 {
-	snprintf(out, 24, "%016" PRIx64 ".k", fnv64(key));
+	snprintf(out, 24, "%016" PRIx64 ".k", lc_hash_str(key));
 }
 
 /* Fill `k` from its file, if there is a good one. */
@@ -239,7 +215,7 @@ struct kinds *kinds_get(struct kinds_table *t, const char *path,
 	}
 	snprintf(key, klen, "%s\n%s\n%" PRIu64 "\n%" PRId32, t->root, path,
 		 size, field);
-	h = (unsigned)(fnv64(key) % BUCKETS);
+	h = (unsigned)(lc_hash_str(key) % BUCKETS);
 	pthread_mutex_lock(&t->mu);
 	for (k = t->b[h]; k; k = k->next)
 		if (!strcmp(k->key, key))

@@ -333,21 +333,12 @@ static int classify_columns(struct view_snap *s, const struct view_opts *o,
 	return 0;
 }
 
-static uint64_t hash_name(const char *s)
-{
-	uint64_t h = 1469598103934665603ull;	/* FNV-1a */
-
-	for (; *s; s++)
-		h = (h ^ (uint8_t)*s) * 1099511628211ull;
-	return h;
-}
-
 static struct name_slot *name_find(const struct view_snap *s,
 				   const char *name)
 {
 	size_t mask = s->n_slots - 1;
 
-	for (size_t i = hash_name(name) & mask;; i = (i + 1) & mask) {
+	for (size_t i = lc_hash_str(name) & mask;; i = (i + 1) & mask) {
 		struct name_slot *e = &s->slots[i];
 
 		if (!e->name || !strcmp(e->name, name))

@@ -136,15 +136,6 @@ static void add_secs(struct timespec *t, double s)
 	}
 }
 
-static uint64_t hash_str(const char *s)
-{
-	uint64_t h = 1469598103934665603ull;
-
-	while (*s)
-		h = (h ^ (uint8_t)*s++) * 1099511628211ull;
-	return h;
-}
-
 static unsigned bucket(uint64_t h)
 {
 	h ^= h >> 31;
@@ -176,7 +167,7 @@ static void row_link(struct writes *w, struct wrow *r)
 		w->by_base[b] = r;
 		atomic_fetch_add(&w->n_changes, 1);
 	} else {
-		b = bucket(hash_str(r->name));
+		b = bucket(lc_hash_str(r->name));
 		r->by_name_next = w->by_name[b];
 		w->by_name[b] = r;
 	}
@@ -204,7 +195,7 @@ static void row_unlink(struct writes *w, struct wrow *r)
 		atomic_fetch_sub(&w->n_changes, 1);
 	}
 	else
-		unlink_from(&w->by_name[bucket(hash_str(r->name))], r,
+		unlink_from(&w->by_name[bucket(lc_hash_str(r->name))], r,
 			    offsetof(struct wrow, by_name_next));
 }
 
@@ -218,7 +209,7 @@ static struct wrow *row_by_id(struct writes *w, uint64_t id)
 
 static struct wrow *row_by_name(struct writes *w, const char *name)
 {
-	for (struct wrow *r = w->by_name[bucket(hash_str(name))]; r;
+	for (struct wrow *r = w->by_name[bucket(lc_hash_str(name))]; r;
 	     r = r->by_name_next)
 		if (!strcmp(r->name, name))
 			return r;

@@ -33,14 +33,14 @@
  * Read-ahead. Each open object tracks up to RA_STREAMS streams (the format
  * layer may interleave two sequential walks, e.g. offsets and values). A
  * read that starts within [end - 4 MiB, end + 512 KiB] of a stream's last
- * end continues it (parallel readers of one walk arrive out of order); from the third read in a row the stream keeps a window
- * of blocks queued ahead of the reader, 256 KiB at first and doubling each
- * time the reader has used half of it, up to 8 MiB (at most a quarter of
- * cache_size), in jobs of 1 MiB that the
- * worker pool (cache_threads=) fetches in parallel. Demand reads run in
- * the caller's thread and never queue behind read-ahead; a job pins its
- * object (refs), so closing it during a prefetch is safe, and jobs of a
- * closed object are skipped.
+ * end continues it (parallel readers of one walk arrive out of order);
+ * from the third read in a row the stream keeps a window of blocks queued
+ * ahead of the reader, 256 KiB at first and doubling each time the reader
+ * has used half of it, up to 8 MiB (at most a quarter of cache_size), in
+ * jobs of 1 MiB that the worker pool (cache_threads=) fetches in
+ * parallel. Demand reads run in the caller's thread and never queue behind
+ * read-ahead; a job pins its object (refs), so closing it during a
+ * prefetch is safe, and jobs of a closed object are skipped.
  *
  * Disk (cache_dir=). Blocks fetched are also written to chunk files of
  * 16 MiB of content under DIR/v1/, named by the hex identity digest and
@@ -80,7 +80,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <isa-l/crc.h>
 #include <openssl/evp.h>
 
 #define DEF_MEM ((uint64_t)256 << 20)
@@ -247,13 +246,6 @@ static struct cache_obj *to_co(struct ostore_obj *o)
 static const uint8_t hdr_magic[8] = { 'l', 'a', 'n', 'c', 'e', 'f', 's', 'C' };
 static const uint8_t slot_magic[4] = { 'L', 'F', 'B', '1' };
 
-static uint32_t crc(const void *p, size_t n)
-{
-	/* zlib's crc32, computed with ISA-L's carry-less multiply: ~14x
-	 * faster here, and a disk-cache hit checks every block it reads */
-	return crc32_gzip_refl(0, p, n);
-}
-
 void cache_hdr_encode(uint8_t out[CACHE_HDR_LEN], const struct cache_hdr *h)
 {
 	memcpy(out, hdr_magic, 8);
@@ -263,13 +255,13 @@ void cache_hdr_encode(uint8_t out[CACHE_HDR_LEN], const struct cache_hdr *h)
 	lc_put_le32(out + 20, h->chunk);
 	lc_put_le64(out + 24, h->size);
 	memcpy(out + 32, h->id, 32);
-	lc_put_le32(out + 64, crc(out, 64));
+	lc_put_le32(out + 64, lc_crc32(out, 64));
 }
 
 int cache_hdr_decode(const uint8_t *area, size_t n, struct cache_hdr *out)
 {
 	if (n < CACHE_HDR_LEN || memcmp(area, hdr_magic, 8) ||
-	    lc_le32(area + 64) != crc(area, 64) ||
+	    lc_le32(area + 64) != lc_crc32(area, 64) ||
 	    lc_le32(area + 8) != CACHE_VERSION ||
 	    lc_le32(area + 12) != CACHE_BLOCK ||
 	    lc_le32(area + 16) != CACHE_CHUNK_BLOCKS)
@@ -301,7 +293,7 @@ void cache_slot_encode(uint8_t out[CACHE_SLOT_LEN], uint32_t idx,
 	lc_put_le32(out + 8, data_crc);
 	lc_put_le32(tmp, idx);
 	memcpy(tmp + 4, out, 12);
-	lc_put_le32(out + 12, crc(tmp, 16));
+	lc_put_le32(out + 12, lc_crc32(tmp, 16));
 }
 
 int cache_slot_check(const uint8_t *area, size_t n, uint32_t idx,
@@ -317,7 +309,7 @@ int cache_slot_check(const uint8_t *area, size_t n, uint32_t idx,
 	p = area + CACHE_SLOT_OFF + idx * CACHE_SLOT_LEN;
 	lc_put_le32(tmp, idx);
 	memcpy(tmp + 4, p, 12);
-	if (memcmp(p, slot_magic, 4) || lc_le32(p + 12) != crc(tmp, 16) ||
+	if (memcmp(p, slot_magic, 4) || lc_le32(p + 12) != lc_crc32(tmp, 16) ||
 	    lc_le32(p + 4) != want_len || !want_len ||
 	    want_len > CACHE_BLOCK)
 		return ENOENT;
@@ -800,7 +792,7 @@ static uint64_t disk_load(struct cache *c, const uint8_t *id, uint64_t size,
 			uint32_t len = cache_block_len(size, b0 + k);
 			uint64_t at = (uint64_t)(k - i) * CACHE_BLOCK;
 
-			if (got < at + len || crc(data[k], len) != want[k - i]) {
+			if (got < at + len || lc_crc32(data[k], len) != want[k - i]) {
 				lc_free(data[k]);	/* damaged: a miss,
 							 * rewritten later */
 				data[k] = NULL;
@@ -913,7 +905,7 @@ static void disk_store(struct cache *c, const uint8_t *id, uint64_t size,
 
 			if (fd < 0)
 				continue;
-			cache_slot_encode(slot, in, len, crc(p, len));
+			cache_slot_encode(slot, in, len, lc_crc32(p, len));
 			if (pwrite_full(fd, p, len, CACHE_DATA_OFF +
 					(uint64_t)in * CACHE_BLOCK) ||
 			    pwrite_full(fd, slot, CACHE_SLOT_LEN,

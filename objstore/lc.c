@@ -5,6 +5,8 @@
 #include <sys/random.h>
 #include <stdlib.h>
 
+#include <isa-l/crc.h>
+
 int lc_err_set(struct lc_err *err, int code, enum lc_err_kind kind,
 	       const char *file, int line, const char *fmt, ...)
 {
@@ -228,4 +230,18 @@ int lc_uuid(char out[37], struct lc_err *err)
 		 b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
 		 b[14], b[15]);
 	return 0;
+}
+
+uint32_t lc_crc32(const void *p, size_t n)
+{
+	return crc32_gzip_refl(0, p, n);
+}
+
+uint64_t lc_hash_str(const char *s)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	for (; *s; s++)
+		h = (h ^ (uint8_t)*s) * 0x100000001b3ull;
+	return h;
 }

@@ -109,6 +109,12 @@ static inline int lc_range_ok(uint64_t off, uint64_t len, uint64_t size)
 	return off <= size && len <= size - off;
 }
 
+/* CRC-32 as zlib and gzip compute it (ISA-L's, many times faster). */
+uint32_t lc_crc32(const void *p, size_t n);
+/* FNV-1a of a string: for hash tables, and for names of files that later
+ * runs must find again (it never changes). */
+uint64_t lc_hash_str(const char *s);
+
 /*
  * Allocation wrappers: one place to cap and, in tests, to fail the Nth
  * allocation. lc_malloc(0) returns a valid unique pointer.

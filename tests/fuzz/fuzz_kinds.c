@@ -9,7 +9,6 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -29,7 +28,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	memcpy(buf, data + 1, n);
 	if (data[0] & 1)
-		lc_put_le32(buf + n - 4, (uint32_t)crc32(0L, buf, (uInt)(n - 4)));
+		lc_put_le32(buf + n - 4, lc_crc32(buf, n - 4));
 	rows = lc_le64(buf + 16);
 	klen = lc_le32(buf + 24);
 	if (rows > n || klen > n - 28)
