@@ -289,9 +289,14 @@ int lance_writer_new(struct lance_writer **out,
  * writing anything; after a failure half way the writer is unusable. */
 int lance_writer_add(struct lance_writer *w, const struct lance_array *cols,
 		     struct lc_err *err) LC_MUST_USE;
-/* Finish: the whole file in `*bytes` (caller frees with lc_free) and, if
- * df_out, its DataFile description (fields, column_indices, major/minor,
- * size; path left NULL; arrays owned by the caller). */
+/* Build the file in `buf` (emptied first, its memory kept) instead of
+ * memory of the writer's own: a caller writing many files passes one
+ * buffer every time, and it stays faulted in. Call before any add. */
+void lance_writer_build_in(struct lance_writer *w, struct lc_buf *buf);
+/* Finish: the whole file in `*bytes` (caller frees with lc_free, unless
+ * it points into a lance_writer_build_in buffer) and, if df_out, its
+ * DataFile description (fields, column_indices, major/minor, size; path
+ * left NULL; arrays owned by the caller). */
 int lance_writer_finish(struct lance_writer *w, uint8_t **bytes,
 			size_t *len, struct lance_data_file *df_out,
 			struct lc_err *err) LC_MUST_USE;

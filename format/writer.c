@@ -181,7 +181,8 @@ struct lance_writer {
 	bool v20, large;
 	struct wcol *cols;
 	size_t n_cols, cap_cols;
-	struct lc_buf out;	/* the file image so far */
+	struct lc_buf *out;	/* the file image so far: own or the caller's */
+	struct lc_buf own;
 	uint64_t rows;
 	bool broken;		/* an add() failed half way, or finished */
 	/* small batches gathered for the next pages (writer-owned arrays,
@@ -226,9 +227,9 @@ static uint64_t null_count(const struct lance_array *a, uint64_t s,
 static int out_pad(struct lance_writer *w, size_t align, struct lc_err *err)
 {
 	static const uint8_t zeros[64];
-	size_t pad = (align - w->out.len % align) % align;
+	size_t pad = (align - w->out->len % align) % align;
 
-	return lc_buf_append(&w->out, zeros, pad, err);
+	return lc_buf_append(w->out, zeros, pad, err);
 }
 
 /* Append n bits of src starting at bit `from`, LSB first, to the output;
@@ -240,15 +241,15 @@ static int out_bits(struct lance_writer *w, const uint8_t *src,
 	uint8_t *d;
 	int rc;
 
-	rc = lc_buf_reserve(&w->out, nb, err);
+	rc = lc_buf_reserve(w->out, nb, err);
 	if (rc)
 		return rc;
-	d = w->out.data + w->out.len;
+	d = w->out->data + w->out->len;
 	memset(d, 0, nb);
 	for (uint64_t i = 0; i < n; i++)
 		if (!src || bit_get(src, from + i))
 			d[i >> 3] |= (uint8_t)(1u << (i & 7));
-	w->out.len += nb;
+	w->out->len += nb;
 	return 0;
 }
 
@@ -258,7 +259,7 @@ static int out_le(struct lance_writer *w, uint64_t v, unsigned bytes,
 	uint8_t t[8];
 
 	lc_put_le64(t, v);
-	return lc_buf_append(&w->out, t, bytes, err);
+	return lc_buf_append(w->out, t, bytes, err);
 }
 
 /* ------------------------------------------------------------ columns */
@@ -405,22 +406,22 @@ static int v20_fixed(struct lance_writer *w, struct wcol *col,
 				err);
 	}
 	if (nulls) {
-		off[nb] = w->out.len;
+		off[nb] = w->out->len;
 		rc = out_bits(w, a->validity, s, n, err);
-		size[nb] = w->out.len - off[nb];
+		size[nb] = w->out->len - off[nb];
 		if (!rc)
 			rc = out_pad(w, 64, err);
 		if (rc)
 			goto fail;
 		nb++;
 	}
-	off[nb] = w->out.len;
+	off[nb] = w->out->len;
 	if (!iw)
 		rc = out_bits(w, v->values, s, n, err);
 	else
-		rc = lc_buf_append(&w->out, v->values + s * d * iw,
+		rc = lc_buf_append(w->out, v->values + s * d * iw,
 				   (size_t)(n * d * iw), err);
-	size[nb] = w->out.len - off[nb];
+	size[nb] = w->out->len - off[nb];
 	if (!rc)
 		rc = out_pad(w, 64, err);
 	if (rc)
@@ -474,7 +475,7 @@ static int v20_binary(struct lance_writer *w, struct wcol *col,
 		return page_add(w, col, n, 0, off, size, URL_ARRAY20, &enc,
 				err);
 	}
-	off[0] = w->out.len;
+	off[0] = w->out->len;
 	for (uint64_t i = s; i < e; i++) {
 		bool ok = valid_at(a, i);
 
@@ -484,21 +485,21 @@ static int v20_binary(struct lance_writer *w, struct wcol *col,
 		if (rc)
 			goto fail;
 	}
-	size[0] = w->out.len - off[0];
+	size[0] = w->out->len - off[0];
 	rc = out_pad(w, 64, err);
 	if (rc)
 		goto fail;
-	off[1] = w->out.len;
+	off[1] = w->out->len;
 	for (uint64_t i = s; i < e; i++) {
 		if (!valid_at(a, i))
 			continue;
-		rc = lc_buf_append(&w->out, a->values + a->offsets[i],
+		rc = lc_buf_append(w->out, a->values + a->offsets[i],
 				   (size_t)(a->offsets[i + 1] - a->offsets[i]),
 				   err);
 		if (rc)
 			goto fail;
 	}
-	size[1] = w->out.len - off[1];
+	size[1] = w->out->len - off[1];
 	rc = out_pad(w, 64, err);
 	if (rc)
 		goto fail;
@@ -528,13 +529,13 @@ static int v20_list(struct lance_writer *w, struct wcol *col,
 	int rc = 0;
 
 	pbw_init(&enc, err);
-	off[0] = w->out.len;
+	off[0] = w->out->len;
 	for (uint64_t i = s; i < e && !rc; i++) {
 		uint64_t end = a->offsets[i + 1] - a->offsets[s];
 
 		rc = out_le(w, valid_at(a, i) ? end : end + items + 1, 8, err);
 	}
-	size[0] = w->out.len - off[0];
+	size[0] = w->out->len - off[0];
 	if (!rc)
 		rc = out_pad(w, 64, err);
 	if (rc)
@@ -733,7 +734,7 @@ static int chunk_values(struct lance_writer *w, const struct vsrc *v,
 	if (!v->var) {
 		if (!v->w)
 			return out_bits(w, a->values, k0, c, err);
-		return lc_buf_append(&w->out, a->values + k0 * v->w,
+		return lc_buf_append(w->out, a->values + k0 * v->w,
 				     (size_t)(c * v->w), err);
 	}
 	{
@@ -748,7 +749,7 @@ static int chunk_values(struct lance_writer *w, const struct vsrc *v,
 		for (uint64_t k = k0; k < k0 + c && !rc; k++)
 			if (valid_at(a, k))
 				rc = lc_buf_append(
-					&w->out, a->values + a->offsets[k],
+					w->out, a->values + a->offsets[k],
 					(size_t)(a->offsets[k + 1] -
 						 a->offsets[k]), err);
 		if (!rc)
@@ -770,7 +771,7 @@ static int v21_miniblock(struct lance_writer *w, struct wcol *col,
 	int rc = 0;
 
 	pbw_init(&enc, err);
-	off[1] = w->out.len;
+	off[1] = w->out->len;
 	while (v0 < nv) {
 		uint64_t rem = nv - v0, c, l1, sz, start;
 
@@ -808,7 +809,7 @@ static int v21_miniblock(struct lance_writer *w, struct wcol *col,
 			ridx = p;
 		}
 		/* the chunk: header, levels, values, each padded to 8 */
-		start = w->out.len;
+		start = w->out->len;
 		rc = out_le(w, lv->rep || lv->def ? l1 - l0 : 0, 2, err);
 		if (!rc && lv->rep)
 			rc = out_le(w, (l1 - l0) * 2, 2, err);
@@ -833,10 +834,10 @@ static int v21_miniblock(struct lance_writer *w, struct wcol *col,
 			rc = out_pad(w, 8, err);
 		if (rc)
 			goto out;
-		if (w->out.len - start != sz) {
+		if (w->out->len - start != sz) {
 			rc = LC_CORRUPT(err, "writer: chunk of %zu bytes, "
 					"planned %" PRIu64,
-					w->out.len - start, sz);
+					w->out->len - start, sz);
 			goto out;
 		}
 		words[nchunks] = (sz / 8 - 1) << 4 |
@@ -863,21 +864,21 @@ static int v21_miniblock(struct lance_writer *w, struct wcol *col,
 		v0 += c;
 		l0 = l1;
 	}
-	size[1] = w->out.len - off[1];
+	size[1] = w->out->len - off[1];
 	rc = out_pad(w, 64, err);
 	if (rc)
 		goto out;
-	off[0] = w->out.len;
+	off[0] = w->out->len;
 	for (uint64_t i = 0; i < nchunks && !rc; i++)
 		rc = out_le(w, words[i], w->large ? 4 : 2, err);
-	size[0] = w->out.len - off[0];
+	size[0] = w->out->len - off[0];
 	if (!rc)
 		rc = out_pad(w, 64, err);
 	if (!rc && lv->rep) {
-		off[2] = w->out.len;
+		off[2] = w->out->len;
 		for (uint64_t i = 0; i < 2 * nchunks && !rc; i++)
 			rc = out_le(w, ridx[i], 8, err);
-		size[2] = w->out.len - off[2];
+		size[2] = w->out->len - off[2];
 		if (!rc)
 			rc = out_pad(w, 64, err);
 		nb = 3;
@@ -918,16 +919,16 @@ static int v21_allnull(struct lance_writer *w, struct wcol *col,
 	int rc = 0;
 
 	if (lv->rep) {
-		off[0] = w->out.len;
+		off[0] = w->out->len;
 		for (uint64_t l = 0; l < lv->n && !rc; l++)
 			rc = out_le(w, lv->rep[l], 2, err);
-		size[0] = w->out.len - off[0];
+		size[0] = w->out->len - off[0];
 		if (!rc)
 			rc = out_pad(w, 64, err);
-		off[1] = w->out.len;
+		off[1] = w->out->len;
 		for (uint64_t l = 0; l < lv->n && !rc; l++)
 			rc = out_le(w, lv->def[l], 2, err);
-		size[1] = w->out.len - off[1];
+		size[1] = w->out->len - off[1];
 		if (!rc)
 			rc = out_pad(w, 64, err);
 		if (rc)
@@ -977,19 +978,19 @@ static int v21_fullzip(struct lance_writer *w, struct wcol *col,
 		if (!idx)
 			return LC_NOMEM(err);
 	}
-	off[0] = w->out.len;
+	off[0] = w->out->len;
 	for (uint64_t i = 0; i < n && !rc; i++) {
 		uint64_t k = v->first + i;
 		bool ok = !lv->def || lv->def[i] == 0;
 
 		if (idx)
-			idx[i] = w->out.len - off[0];
+			idx[i] = w->out->len - off[0];
 		if (bits_def)
 			rc = out_le(w, lv->def[i], 1, err);
 		if (rc)
 			break;
 		if (!v->var) {
-			rc = lc_buf_append(&w->out, a->values + k * v->w,
+			rc = lc_buf_append(w->out, a->values + k * v->w,
 					   v->w, err);
 		} else if (ok) {
 			uint64_t len = a->offsets[k + 1] - a->offsets[k];
@@ -1002,22 +1003,22 @@ static int v21_fullzip(struct lance_writer *w, struct wcol *col,
 			}
 			rc = out_le(w, len, ow, err);
 			if (!rc)
-				rc = lc_buf_append(&w->out,
+				rc = lc_buf_append(w->out,
 						   a->values + a->offsets[k],
 						   (size_t)len, err);
 		}
 	}
-	size[0] = w->out.len - off[0];
+	size[0] = w->out->len - off[0];
 	if (!rc)
 		rc = out_pad(w, 64, err);
 	if (!rc && idx) {
 		idx[n] = size[0];
 		iw = size[0] <= UINT8_MAX ? 1 : size[0] <= UINT16_MAX ? 2
 		     : size[0] <= UINT32_MAX ? 4 : 8;
-		off[1] = w->out.len;
+		off[1] = w->out->len;
 		for (uint64_t i = 0; i <= n && !rc; i++)
 			rc = out_le(w, idx[i], iw, err);
-		size[1] = w->out.len - off[1];
+		size[1] = w->out->len - off[1];
 		if (!rc)
 			rc = out_pad(w, 64, err);
 	}
@@ -1458,7 +1459,8 @@ int lance_writer_new(struct lance_writer **out,
 	w->minor = minor;
 	w->v20 = minor == 0;
 	w->large = minor >= 2;
-	lc_buf_init(&w->out, OUT_LIMIT);
+	lc_buf_init(&w->own, OUT_LIMIT);
+	w->out = &w->own;
 	w->top = lc_calloc(n, sizeof(*w->top));
 	w->pend = lc_calloc(n, sizeof(*w->pend));
 	if (!w->top || !w->pend) {
@@ -1866,9 +1868,9 @@ int lance_writer_finish(struct lance_writer *w, uint8_t **bytes,
 	rc = p.rc;
 	if (rc)
 		goto out;
-	gbo[0] = w->out.len;
+	gbo[0] = w->out->len;
 	gbo[1] = p.b.len;
-	rc = lc_buf_append(&w->out, p.b.data, p.b.len, err);
+	rc = lc_buf_append(w->out, p.b.data, p.b.len, err);
 	if (rc)
 		goto out;
 	cmo = lc_calloc(w->n_cols * 2 + 1, sizeof(*cmo));
@@ -1876,26 +1878,26 @@ int lance_writer_finish(struct lance_writer *w, uint8_t **bytes,
 		rc = LC_NOMEM(err);
 		goto out;
 	}
-	meta_start = w->out.len;
+	meta_start = w->out->len;
 	for (size_t i = 0; i < w->n_cols; i++) {
 		lc_buf_reset(&p.b);
 		pbw_init(&p, err);
 		pb_column(&p, &w->cols[i]);
 		rc = p.rc;
 		if (!rc) {
-			cmo[2 * i] = w->out.len;
+			cmo[2 * i] = w->out->len;
 			cmo[2 * i + 1] = p.b.len;
-			rc = lc_buf_append(&w->out, p.b.data, p.b.len, err);
+			rc = lc_buf_append(w->out, p.b.data, p.b.len, err);
 		}
 		if (rc)
 			goto out;
 	}
 	{
-		uint64_t cmo_at = w->out.len, gbo_at;
+		uint64_t cmo_at = w->out->len, gbo_at;
 
 		for (size_t i = 0; i < 2 * w->n_cols && !rc; i++)
 			rc = out_le(w, cmo[i], 8, err);
-		gbo_at = w->out.len;
+		gbo_at = w->out->len;
 		for (size_t i = 0; i < 2 && !rc; i++)
 			rc = out_le(w, gbo[i], 8, err);
 		if (!rc)
@@ -1913,7 +1915,7 @@ int lance_writer_finish(struct lance_writer *w, uint8_t **bytes,
 		if (!rc)
 			rc = out_le(w, w->v20 ? 3 : w->minor, 2, err);
 		if (!rc)
-			rc = lc_buf_append(&w->out, "LANC", 4, err);
+			rc = lc_buf_append(w->out, "LANC", 4, err);
 		if (rc)
 			goto out;
 	}
@@ -1934,9 +1936,14 @@ int lance_writer_finish(struct lance_writer *w, uint8_t **bytes,
 		df.n_fields = df.n_column_indices = w->n_cols;
 		df.major = w->major;
 		df.minor = w->minor;
-		df.size = w->out.len;
+		df.size = w->out->len;
 	}
-	rc = lc_buf_take(&w->out, bytes, len, err);
+	if (w->out == &w->own) {
+		rc = lc_buf_take(w->out, bytes, len, err);
+	} else {
+		*bytes = w->out->data;
+		*len = w->out->len;
+	}
 	if (rc) {
 		lc_free(df.fields);
 		lc_free(df.column_indices);
@@ -1964,6 +1971,12 @@ void lance_writer_free(struct lance_writer *w)
 	pend_reset(w);
 	lc_free(w->pend);
 	lc_free(w->top);
-	lc_buf_reset(&w->out);
+	lc_buf_reset(&w->own);
 	lc_free(w);
+}
+
+void lance_writer_build_in(struct lance_writer *w, struct lc_buf *buf)
+{
+	lc_buf_clear(buf);
+	w->out = buf;
 }

@@ -80,7 +80,10 @@ static int bld_init(struct bld *b, const struct lance_field *f,
 	b->field = f;
 	b->type = t;
 	lc_buf_init(&b->valid, 0);
-	lc_buf_init(&b->values, 0);
+	if (t->id == LANCE_T_BINARY)
+		lc_buf_init_pages(&b->values, 0);	/* files: big */
+	else
+		lc_buf_init(&b->values, 0);
 	lc_buf_init(&b->offsets, 0);
 	if (depth > INGEST_MAX_DEPTH)
 		return LC_LIMIT(err, "field %s: nested too deep",
@@ -869,6 +872,9 @@ struct ingest_rows {
 	bool validate_images;
 	struct bld *cols;		/* one per top-level field */
 	struct lance_array *arrs;
+	/* one per top-level field: where a row's files are read, kept for
+	 * the next row (memory already faulted in) */
+	struct lc_buf *bytes;
 	uint64_t n_rows;
 };
 
@@ -888,16 +894,19 @@ int ingest_rows_new(struct ingest_rows **out,
 	r->validate_images = opts && opts->validate_images;
 	r->cols = lc_calloc(schema->n_top, sizeof(*r->cols));
 	r->arrs = lc_calloc(schema->n_top, sizeof(*r->arrs));
+	r->bytes = lc_calloc(schema->n_top, sizeof(*r->bytes));
 	if (opts && opts->name_column)
 		r->name_column = lc_strdup(opts->name_column);
 	if (opts && opts->file_column)
 		r->file_column = lc_strdup(opts->file_column);
-	if (!r->cols || !r->arrs ||
+	if (!r->cols || !r->arrs || !r->bytes ||
 	    (opts && opts->name_column && !r->name_column) ||
 	    (opts && opts->file_column && !r->file_column)) {
 		ingest_rows_free(r);
 		return LC_NOMEM(err);
 	}
+	for (size_t i = 0; i < schema->n_top; i++)
+		lc_buf_init(&r->bytes[i], 0);
 	for (size_t i = 0; i < schema->n_top && !rc; i++)
 		rc = bld_init(&r->cols[i], schema->top[i],
 			      &schema->top[i]->type, 0, err);
@@ -916,6 +925,9 @@ void ingest_rows_free(struct ingest_rows *r)
 	for (size_t i = 0; r->cols && i < r->schema->n_top; i++)
 		bld_reset(&r->cols[i]);
 	lc_free(r->cols);
+	for (size_t i = 0; r->bytes && i < r->schema->n_top; i++)
+		lc_buf_reset(&r->bytes[i]);
+	lc_free(r->bytes);
 	lc_free(r->arrs);
 	lc_free(r->name_column);
 	lc_free(r->file_column);
@@ -996,7 +1008,8 @@ static int read_all(struct lc_buf *out, const char *path,
 	struct stat sb;
 	int rc = 0;
 
-	lc_buf_init(out, INGEST_MAX_FILE);
+	lc_buf_clear(out);
+	out->limit = INGEST_MAX_FILE;
 	if (fd < 0)
 		return LC_SYS(err, errno, "%s/%s: %s", w->row, w->file,
 			      strerror(errno));
@@ -1031,7 +1044,7 @@ static int read_all(struct lc_buf *out, const char *path,
 	close(fd);
 	if (rc) {
 		lc_err_prefix(err, "%s/%s: ", w->row, w->file);
-		lc_buf_reset(out);
+		lc_buf_clear(out);
 	}
 	return rc;
 }
@@ -1051,11 +1064,19 @@ struct row {
 	struct where w;
 };
 
+/* A row's files are read into buffers lent by the rows being built; so
+ * big a file that its buffer should not stay is let go. */
+#define KEEP_BUFFER (16u << 20)
+
 static void row_reset(struct row *row)
 {
 	for (size_t i = 0; row->slots && i < row->r->schema->n_top; i++) {
+		struct lc_buf *b = &row->slots[i].bytes;
+
 		lc_free(row->slots[i].file);
-		lc_buf_reset(&row->slots[i].bytes);
+		if (b->cap > KEEP_BUFFER)
+			lc_buf_reset(b);
+		row->r->bytes[i] = *b;
 	}
 	lc_free(row->slots);
 	json_decref(row->meta);
@@ -1322,7 +1343,7 @@ static int fill_name(struct row *row, const char *name, struct lc_err *err)
 	if (!sl->file)
 		return LC_NOMEM(err);
 	sl->from_file = true;
-	lc_buf_init(&sl->bytes, 0);
+	lc_buf_clear(&sl->bytes);
 	if (f->type.id == LANCE_T_UTF8 &&
 	    !utf8_valid((const uint8_t *)name, strlen(name), &bad)) {
 		row->w.file = "";
@@ -1406,8 +1427,10 @@ int ingest_row(struct ingest_rows *r, const char *path, const char *name,
 	row.slots = lc_calloc(s->n_top ? s->n_top : 1, sizeof(*row.slots));
 	if (!row.slots)
 		return LC_NOMEM(err);
-	for (size_t i = 0; i < s->n_top; i++)
-		lc_buf_init(&row.slots[i].bytes, 0);
+	for (size_t i = 0; i < s->n_top; i++) {
+		row.slots[i].bytes = r->bytes[i];
+		lc_buf_clear(&row.slots[i].bytes);
+	}
 	if (is_file) {
 		const char *dot = strrchr(name, '.');
 		ssize_t col;
@@ -1935,6 +1958,9 @@ struct frags {
 	struct lance_data_file *df;
 	char (*path)[128];
 	size_t n;
+	/* each data file is built here in turn: one mapping, faulted in
+	 * once, page-aligned for the local store's direct writes */
+	struct lc_buf out;
 };
 
 static void frags_free(struct frags *f)
@@ -1946,6 +1972,7 @@ static void frags_free(struct frags *f)
 	lc_free(f->v);
 	lc_free(f->df);
 	lc_free(f->path);
+	lc_buf_reset(&f->out);
 	memset(f, 0, sizeof(*f));
 }
 
@@ -2002,8 +2029,12 @@ static int flush_fragment(struct frags *f, struct ostore *st,
 		top[i] = schema->top[i]->id;
 	rc = lance_writer_new(&wr, schema, top, schema->n_top, p->major,
 			      p->minor, err);
-	if (!rc)
+	if (!rc) {
+		if (!f->out.pages)
+			lc_buf_init_pages(&f->out, 0);
+		lance_writer_build_in(wr, &f->out);
 		rc = ingest_rows_arrays(&cols, r, err);
+	}
 	if (!rc)
 		rc = lance_writer_add(wr, cols, err);
 	if (!rc)
@@ -2012,7 +2043,6 @@ static int flush_fragment(struct frags *f, struct ostore *st,
 		rc = data_path(f->path[n], sizeof(f->path[n]), err);
 	if (!rc)
 		rc = ostore_put(st, f->path[n], bytes, len, 1, err);
-	lc_free(bytes);
 	lance_writer_free(wr);
 	lc_free(top);
 	if (rc) {

@@ -1,7 +1,9 @@
 /* lc.c - errors, allocation and buffers shared by every layer. */
 #include "lc.h"
 
+#include <pthread.h>
 #include <stdio.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 #include <stdlib.h>
 
@@ -118,12 +120,103 @@ void lc_buf_init(struct lc_buf *b, size_t limit)
 	b->limit = limit ? limit : SIZE_MAX;
 }
 
+void lc_buf_init_pages(struct lc_buf *b, size_t limit)
+{
+	lc_buf_init(b, limit);
+	b->pages = true;
+}
+
+/*
+ * Page buffers given back are kept for the next one, up to POOL_BYTES:
+ * their memory stays faulted in. On a VM whose host backs guest memory
+ * lazily (this project's test machines), a fresh page costs several
+ * times its zeroing; a commit building 16 MiB data files one after
+ * another then touches the same 32 MiB again and again instead.
+ */
+#define POOL_N 4
+#define POOL_BYTES ((size_t)128 << 20)
+
+static struct {
+	void *p;
+	size_t cap;
+} pool[POOL_N];
+static size_t pool_bytes;
+static pthread_mutex_t pool_mu = PTHREAD_MUTEX_INITIALIZER;
+
+/* The smallest kept mapping of at least `want` bytes, else the biggest;
+ * NULL when none is kept. */
+static void *pool_take(size_t want, size_t *cap)
+{
+	size_t best = POOL_N;
+	void *p = NULL;
+
+	pthread_mutex_lock(&pool_mu);
+	for (size_t i = 0; i < POOL_N; i++) {
+		bool fits, best_fits;
+
+		if (!pool[i].p)
+			continue;
+		fits = pool[i].cap >= want;
+		best_fits = best < POOL_N && pool[best].cap >= want;
+		if (best == POOL_N || (fits && !best_fits) ||
+		    (fits && pool[i].cap < pool[best].cap) ||
+		    (!fits && !best_fits && pool[i].cap > pool[best].cap))
+			best = i;
+	}
+	if (best < POOL_N) {
+		p = pool[best].p;
+		*cap = pool[best].cap;
+		pool_bytes -= *cap;
+		pool[best].p = NULL;
+	}
+	pthread_mutex_unlock(&pool_mu);
+	return p;
+}
+
+static void pool_give(void *p, size_t cap)
+{
+	pthread_mutex_lock(&pool_mu);
+	for (size_t i = 0; i < POOL_N && p; i++) {
+		if (pool[i].p || pool_bytes + cap > POOL_BYTES)
+			continue;
+		pool[i].p = p;
+		pool[i].cap = cap;
+		pool_bytes += cap;
+		p = NULL;
+	}
+	pthread_mutex_unlock(&pool_mu);
+	if (p)
+		munmap(p, cap);
+}
+
 void lc_buf_reset(struct lc_buf *b)
 {
 	size_t limit = b->limit;
+	bool pages = b->pages;
 
-	lc_free(b->data);
+	if (pages && b->data)
+		pool_give(b->data, b->cap);
+	else if (!pages)
+		lc_free(b->data);
 	lc_buf_init(b, limit);
+	b->pages = pages;
+}
+
+void lc_buf_clear(struct lc_buf *b)
+{
+	b->len = 0;
+	if (b->data)
+		b->data[0] = 0;
+}
+
+static void *pages_grow(void *p, size_t old, size_t n)
+{
+	if (alloc_should_fail())
+		return NULL;
+	p = p ? mremap(p, old, n, MREMAP_MAYMOVE) :
+		mmap(NULL, n, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	return p == MAP_FAILED ? NULL : p;
 }
 
 int lc_buf_reserve(struct lc_buf *b, size_t extra, struct lc_err *err)
@@ -136,10 +229,16 @@ int lc_buf_reserve(struct lc_buf *b, size_t extra, struct lc_err *err)
 	want = b->len + extra + 1;	/* room for a terminating NUL */
 	if (want <= b->cap)
 		return 0;
-	cap = b->cap ? b->cap : 64;
+	if (b->pages && !b->data && (b->data = pool_take(want, &b->cap))) {
+		b->data[0] = 0;
+		if (want <= b->cap)
+			return 0;
+	}
+	cap = b->cap ? b->cap : b->pages ? 65536 : 64;
 	while (cap < want)
 		cap = cap > SIZE_MAX / 2 ? want : cap * 2;
-	p = lc_realloc(b->data, cap);
+	p = b->pages ? pages_grow(b->data, b->cap, cap) :
+		       lc_realloc(b->data, cap);
 	if (!p)
 		return LC_NOMEM(err);
 	b->data = p;
@@ -184,7 +283,8 @@ int lc_buf_printf(struct lc_buf *b, struct lc_err *err, const char *fmt, ...)
 int lc_buf_take(struct lc_buf *b, uint8_t **out, size_t *len,
 		struct lc_err *err)
 {
-	int rc = lc_buf_reserve(b, 0, err);
+	int rc = b->pages ? LC_USAGE(err, "lc_buf_take of a page buffer") :
+			    lc_buf_reserve(b, 0, err);
 
 	if (rc)
 		return rc;

@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -134,9 +135,17 @@ struct lc_buf {
 	size_t len;
 	size_t cap;
 	size_t limit;	/* 0 = SIZE_MAX */
+	bool pages;	/* lc_buf_init_pages */
 };
 
 void lc_buf_init(struct lc_buf *b, size_t limit);
+/* A buffer of whole pages of its own mapping: page-aligned (so it can be
+ * written with O_DIRECT), grown without copying, and, when emptied with
+ * lc_buf_clear and filled again, already faulted in. Not for
+ * lc_buf_take. */
+void lc_buf_init_pages(struct lc_buf *b, size_t limit);
+/* Empty, keeping the memory. */
+void lc_buf_clear(struct lc_buf *b);
 void lc_buf_reset(struct lc_buf *b);
 int lc_buf_reserve(struct lc_buf *b, size_t extra, struct lc_err *err)
 	LC_MUST_USE;
