@@ -966,6 +966,24 @@ static int attempt_load(struct attempt *a, bool *done, uint64_t *landed,
 		return rc;
 	}
 	if (!c->read_version) {
+		/* our own create, landed after all (as version 1 only)? */
+		if (vs[0].version == 1) {
+			Lpb__Transaction *t = NULL;
+			struct version v;
+
+			rc = version_load(&v, st, &vs[0], err);
+			if (!rc) {
+				rc = version_txn(&t, st, &v, err);
+				*done = !rc && t->uuid &&
+					!strcmp(t->uuid, c->uuid);
+				lpb__transaction__free_unpacked(t, NULL);
+				version_reset(&v);
+			}
+			if (*done)
+				*landed = 1;
+			if (rc || *done)
+				goto out;
+		}
 		rc = LC_CONFLICT(err, "%s: a dataset already exists there "
 				 "(version %" PRIu64 ")", st->root,
 				 vs[nv - 1].version);

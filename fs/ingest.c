@@ -1950,6 +1950,7 @@ struct plan {
 	const uint64_t *ids;		/* every row the commit settles */
 	size_t n_ids;
 	const struct dels *dels;
+	char *txn;			/* ingest_commit_rows's */
 };
 
 /* The fragments a commit adds: one data file each. */
@@ -2082,7 +2083,9 @@ static int commit_rows(uint64_t *new_version, struct ostore *st,
 	c.deletes = p->dels->v;
 	c.n_deletes = p->dels->n;
 	rc = staging_batch_begin(&b, stg, p->ids, p->n_ids, p->read_version,
-				 err);
+				 p->txn && p->txn[0] ? p->txn : NULL, err);
+	if (p->txn)
+		p->txn[0] = 0;
 	if (rc)
 		goto out;
 	hook(1);
@@ -2101,14 +2104,19 @@ static int commit_rows(uint64_t *new_version, struct ostore *st,
 		}
 	}
 	rc = lance_commit(new_version, st, &c, err);
+	if (rc && c.unsure) {
+		/* the rows stay staged, and so does the record: they go
+		 * again under this id, so that a late landing is ours */
+		lc_err_prefix(err, "no answer to the new manifest, which may "
+			      "still land (transaction %s): ", c.uuid);
+		if (p->txn)
+			memcpy(p->txn, c.uuid, sizeof(c.uuid));
+		goto out;
+	}
 	if (rc) {
 		struct lc_err e2 = { 0 };
 
 		/* the rows stay staged; the record goes */
-		if (c.unsure)
-			lc_err_prefix(err, "no answer to the new manifest, "
-				      "which may still land (transaction "
-				      "%s): ", c.uuid);
 		if (staging_batch_abandon(stg, &b, &e2))
 			lc_err_prefix(err, "(batch %s kept: %s) ", b.uuid,
 				      e2.msg);
@@ -2148,7 +2156,7 @@ static int check_base(const struct staged *r, const struct lance_snapshot *s,
 int ingest_commit_rows(uint64_t *new_version, uint64_t *n_committed,
 		       struct ostore *st, struct staging *stg,
 		       const uint64_t *only, size_t n_only,
-		       uint64_t read_version,
+		       uint64_t read_version, char *txn,
 		       const struct lance_schema *schema,
 		       const struct ingest_opts *opts,
 		       ingest_refused_cb refused, void *ctx,
@@ -2271,6 +2279,7 @@ int ingest_commit_rows(uint64_t *new_version, uint64_t *n_committed,
 	p.ids = ids;
 	p.n_ids = n_ids;
 	p.dels = &dels;
+	p.txn = txn;
 	rc = commit_rows(new_version, st, stg, r->schema, &frags, &p, err);
 	if (!rc && n_committed)
 		*n_committed = n_ids;
@@ -2295,15 +2304,16 @@ int ingest_commit(uint64_t *new_version, uint64_t *n_committed,
 		  void *ctx, struct lc_err *err)
 {
 	return ingest_commit_rows(new_version, n_committed, st, stg, NULL, 0,
-				  read_version, schema, opts, refused, ctx,
-				  err);
+				  read_version, NULL, schema, opts, refused,
+				  ctx, err);
 }
 
-int ingest_recover(size_t *landed, size_t *abandoned, struct ostore *st,
-		   struct staging *stg, struct lc_err *err)
+int ingest_recover(size_t *landed, struct staging_batch **unsure,
+		   size_t *n_unsure, struct ostore *st, struct staging *stg,
+		   struct lc_err *err)
 {
 	struct staging_batch *bs = NULL;
-	size_t n = 0, nl = 0, na = 0;
+	size_t n = 0, nl = 0, nu = 0;
 	int rc = staging_batches(&bs, &n, stg, err);
 
 	for (size_t i = 0; i < n && !rc; i++) {
@@ -2324,17 +2334,23 @@ int ingest_recover(size_t *landed, size_t *abandoned, struct ostore *st,
 		if (found) {
 			rc = staging_batch_done(stg, &bs[i], err);
 			nl++;
+			staging_batch_reset(&bs[i]);
 		} else {
-			rc = staging_batch_abandon(stg, &bs[i], err);
-			na++;
+			bs[nu++] = bs[i];	/* kept, in order */
 		}
 	}
-	for (size_t i = 0; i < n; i++)
-		staging_batch_reset(&bs[i]);
-	lc_free(bs);
+	if (rc) {
+		for (size_t i = 0; i < nu; i++)
+			staging_batch_reset(&bs[i]);
+		for (size_t i = nl + nu; i < n; i++)
+			staging_batch_reset(&bs[i]);
+		lc_free(bs);
+		bs = NULL;
+		nu = 0;
+	}
 	if (landed)
 		*landed = nl;
-	if (abandoned)
-		*abandoned = na;
+	*unsure = bs;
+	*n_unsure = nu;
 	return rc;
 }

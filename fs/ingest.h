@@ -116,22 +116,30 @@ int ingest_commit(uint64_t *new_version, uint64_t *n_committed,
  * the same version. An update or delete whose committed row is gone at
  * `read_version` is refused. `only` NULL: every staged row that is not
  * interrupted.
+ *
+ * `txn` (37 bytes, may be NULL): in, the transaction id to commit under
+ * ("" for a new one); out, the id when the manifest put got no answer
+ * (the commit fails, the rows stay staged, and the batch record stays:
+ * commit the same rows again under that id), else "".
  */
 int ingest_commit_rows(uint64_t *new_version, uint64_t *n_committed,
 		       struct ostore *st, struct staging *stg,
 		       const uint64_t *only, size_t n_only,
-		       uint64_t read_version,
+		       uint64_t read_version, char *txn,
 		       const struct lance_schema *schema,
 		       const struct ingest_opts *opts,
 		       ingest_refused_cb refused, void *ctx,
 		       struct lc_err *err) LC_MUST_USE;
 
 /* Settle the batches a crash left: those whose transaction landed in a
- * version after their read version are done (their rows removed), the
- * others abandoned (rows stay staged, to be committed again).
- * *landed / *abandoned count them (may be NULL). */
-int ingest_recover(size_t *landed, size_t *abandoned, struct ostore *st,
-		   struct staging *stg, struct lc_err *err) LC_MUST_USE;
+ * version after their read version are done (their rows removed). The
+ * others may still land (a put in flight when the daemon died): they go
+ * to *unsure (*n_unsure of them; free each with staging_batch_reset,
+ * then the array), records kept, for their rows to be committed again
+ * under the same transaction id. *landed counts (may be NULL). */
+int ingest_recover(size_t *landed, struct staging_batch **unsure,
+		   size_t *n_unsure, struct ostore *st, struct staging *stg,
+		   struct lc_err *err) LC_MUST_USE;
 
 /* Test hook: called after the batch is recorded, before lance_commit,
  * and again after lance_commit, before the batch is finished. */

@@ -774,11 +774,11 @@ int staging_rows(struct staging *s, staging_row_cb cb, void *ctx,
 
 int staging_batch_begin(struct staging_batch *out, struct staging *s,
 			const uint64_t *rows, size_t n, uint64_t read_version,
-			struct lc_err *err)
+			const char *uuid, struct lc_err *err)
 {
 	char dir[4200];
 	struct lc_buf b;
-	int rc;
+	int rc = 0;
 
 	memset(out, 0, sizeof(*out));
 	out->rows = lc_malloc((n ? n : 1) * sizeof(*rows));
@@ -788,7 +788,14 @@ int staging_batch_begin(struct staging_batch *out, struct staging *s,
 		memcpy(out->rows, rows, n * sizeof(*rows));
 	out->n_rows = n;
 	out->read_version = read_version;
-	if ((rc = lc_uuid(out->uuid, err))) {
+	if (uuid && strlen(uuid) == sizeof(out->uuid) - 1 &&
+	    strspn(uuid, "0123456789abcdef-") == sizeof(out->uuid) - 1)
+		memcpy(out->uuid, uuid, sizeof(out->uuid));
+	else if (uuid)
+		rc = LC_USAGE(err, "staging: bad transaction id '%.40s'", uuid);
+	else
+		rc = lc_uuid(out->uuid, err);
+	if (rc) {
 		staging_batch_reset(out);
 		return rc;
 	}

@@ -147,10 +147,12 @@ struct staging_batch {
 };
 
 /* Record a commit attempt of `rows` planned against `read_version`,
- * durably (file and folder synced), under a fresh transaction id. */
+ * durably (file and folder synced), under a fresh transaction id, or
+ * under `uuid` when not NULL (an attempt whose outcome is unknown, made
+ * again: its record is replaced). */
 int staging_batch_begin(struct staging_batch *out, struct staging *s,
 			const uint64_t *rows, size_t n, uint64_t read_version,
-			struct lc_err *err) LC_MUST_USE;
+			const char *uuid, struct lc_err *err) LC_MUST_USE;
 /* The batch landed: its rows leave rows/ (into the trash, which a
  * background thread empties), then the batch record goes. */
 int staging_batch_done(struct staging *s, const struct staging_batch *b,

@@ -52,6 +52,7 @@ struct wrow {
 	uint64_t gen;		/* counts changes */
 	uint64_t refused_gen;	/* gen when last refused, 0 = never */
 	bool committing;
+	bool pending;		/* in an attempt of unknown outcome */
 	bool refused_now;	/* refused by the commit running */
 	struct wrow *by_name_next, *by_id_next, *by_base_next;
 };
@@ -89,6 +90,12 @@ struct writes {
 	struct moved *queue;		/* for the thread to hand over */
 	uint64_t commits, last_version;
 	char *last_error;
+	/* Attempts whose outcome is unknown (the manifest put got no
+	 * answer, or the daemon died during it): their rows go again
+	 * under the same transaction id, before any other row, so that a
+	 * late landing of the first put counts as theirs, never twice. */
+	struct staging_batch *pending;
+	size_t n_pending;
 
 	pthread_mutex_t commit_mu;
 	pthread_t thread;
@@ -1444,20 +1451,134 @@ static int follow(struct writes *w, char **gone, size_t n_gone,
 	return rc;
 }
 
+static void pending_drop(struct writes *w)
+{
+	struct staging_batch *b = &w->pending[0];
+
+	pthread_mutex_lock(&w->mu);
+	for (size_t i = 0; i < b->n_rows; i++) {
+		struct wrow *r = row_by_id(w, b->rows[i]);
+
+		if (r)
+			r->pending = false;
+	}
+	pthread_mutex_unlock(&w->mu);
+	staging_batch_reset(b);
+	memmove(w->pending, w->pending + 1,
+		--w->n_pending * sizeof(*w->pending));
+}
+
+static int commit_ids(struct writes *w, uint64_t *ids, size_t n,
+		      uint64_t force, char *txn, uint64_t *version,
+		      struct lc_err *err);
+
+/* Under w->mu: rows `ids` went out under `txn`, planned against
+ * `read_version`, and no answer came. */
+static void pending_add(struct writes *w, const char *txn,
+			const uint64_t *ids, size_t n, uint64_t read_version)
+{
+	struct staging_batch *v = lc_realloc(w->pending, (w->n_pending + 1) *
+						       sizeof(*v));
+	struct staging_batch *b;
+
+	if (!v)
+		return;	/* the record stays: the next mount settles it */
+	w->pending = v;
+	b = &v[w->n_pending];
+	memset(b, 0, sizeof(*b));
+	if (!(b->rows = lc_malloc((n ? n : 1) * sizeof(*ids))))
+		return;
+	memcpy(b->rows, ids, n * sizeof(*ids));
+	b->n_rows = n;
+	b->read_version = read_version;
+	memcpy(b->uuid, txn, sizeof(b->uuid));
+	w->n_pending++;
+	for (size_t i = 0; i < n; i++) {
+		struct wrow *r = row_by_id(w, ids[i]);
+
+		if (r)
+			r->pending = true;
+	}
+}
+
+/* The oldest attempt of unknown outcome: settled if its transaction
+ * landed since, else its rows committed again under its id. */
+static int commit_pending(struct writes *w, uint64_t *version,
+			  struct lc_err *err)
+{
+	struct staging_batch *b = &w->pending[0];
+	struct vnode root = { 0 };
+	uint64_t *ids, v = 0;
+	bool found = false;
+	size_t n = 0;
+	char txn[37];
+	int rc;
+
+	/* after follow: whatever lands from now on is newer than the
+	 * version the commit below starts from, and lance_commit finds
+	 * it by its id */
+	rc = view_ds_root(&root, w->ds, 0, err);
+	if (!rc && view_manifest(&root)->version) {
+		rc = lance_find_transaction(&found, &v, view_store(&root),
+					    b->read_version, b->uuid, err);
+		if (found && !(rc = staging_batch_done(w->stg, b, err)))
+			*version = v;
+	}
+	vnode_reset(&root);
+	if (rc || found) {
+		if (found) {
+			pthread_mutex_lock(&w->mu);
+			for (size_t i = 0; i < b->n_rows; i++) {
+				struct wrow *r = row_by_id(w, b->rows[i]);
+
+				if (r && !r->committing)
+					row_drop(w, r);
+			}
+			pthread_mutex_unlock(&w->mu);
+			pending_drop(w);
+			rc = follow(w, NULL, 0, err);
+		}
+		return rc;
+	}
+	ids = lc_malloc((b->n_rows ? b->n_rows : 1) * sizeof(*ids));
+	if (!ids)
+		return LC_NOMEM(err);
+	pthread_mutex_lock(&w->mu);
+	for (size_t i = 0; i < b->n_rows; i++) {
+		struct wrow *r = row_by_id(w, b->rows[i]);
+
+		if (r && !r->committing) {
+			r->committing = true;
+			r->refused_now = false;
+			ids[n++] = r->id;
+		}
+	}
+	pthread_mutex_unlock(&w->mu);
+	memcpy(txn, b->uuid, sizeof(txn));
+	if (!n) {	/* its rows are gone: nothing can land twice */
+		lc_free(ids);
+		rc = staging_batch_abandon(w->stg, b, err);
+		pending_drop(w);
+		return rc;
+	}
+	rc = commit_ids(w, ids, n, 0, txn, version, err);
+	if (!rc || !txn[0])	/* landed, or refused for good */
+		pending_drop(w);
+	return rc;
+}
+
 static int commit_locked(struct writes *w, uint64_t force, bool now,
 			 uint64_t *version, struct lc_err *err)
 {
-	struct refusals f = { w, force, false, 0 };
-	uint64_t *ids = NULL, n_done = 0;
+	uint64_t *ids;
 	size_t n = 0;
-	char **gone = NULL;
-	size_t n_gone = 0;
-	struct vnode root = { 0 };
 	int rc = 0;
 
 	*version = 0;
 	/* what others committed since, so that our plan starts there */
 	rc = follow(w, NULL, 0, err);
+	while (!rc && w->n_pending)
+		rc = commit_pending(w, version, err);
 	if (rc)
 		return rc;
 	pthread_mutex_lock(&w->mu);
@@ -1467,14 +1588,39 @@ static int commit_locked(struct writes *w, uint64_t force, bool now,
 		return LC_NOMEM(err);
 	}
 	for (size_t i = 0; i < w->n_rows; i++)
-		if (ready(w->rows[i], force, now)) {
+		if (!w->rows[i]->pending && ready(w->rows[i], force, now)) {
 			w->rows[i]->committing = true;
 			w->rows[i]->refused_now = false;
 			ids[n++] = w->rows[i]->id;
 		}
 	pthread_mutex_unlock(&w->mu);
-	if (!n)
-		goto out;
+	if (!n) {
+		lc_free(ids);
+		return 0;
+	}
+	return commit_ids(w, ids, n, force, NULL, version, err);
+}
+
+/* Commit the rows `ids` (marked committing; the array is freed) under a
+ * new transaction, or under `txn` when given. An outcome that stays
+ * unknown makes the rows pending (txn, if given, keeps the id; else it
+ * is "" after a definite failure). */
+static int commit_ids(struct writes *w, uint64_t *ids, size_t n,
+		      uint64_t force, char *txn, uint64_t *version,
+		      struct lc_err *err)
+{
+	struct refusals f = { w, force, false, 0 };
+	uint64_t n_done = 0;
+	char **gone = NULL, keep[37] = "", mine[37] = "";
+	uint64_t read_v = 0;
+	size_t n_gone = 0;
+	struct vnode root = { 0 };
+	int rc = 0;
+
+	if (txn)
+		memcpy(keep, txn, sizeof(keep));
+	else
+		txn = mine;
 	for (size_t i = 0; i < n; i++) {
 		struct lc_err why = { 0 };
 		struct wrow *r;
@@ -1508,8 +1654,10 @@ static int commit_locked(struct writes *w, uint64_t force, bool now,
 		if (rc)
 			break;
 		m = view_manifest(&root);
+		read_v = m->version;
+		memcpy(txn, keep, sizeof(keep));
 		rc = ingest_commit_rows(version, &n_done, view_store(&root),
-					w->stg, ids, n, m->version,
+					w->stg, ids, n, m->version, txn,
 					m->version ? &m->schema : NULL,
 					&w->o.ingest, on_refused, &f, err);
 		vnode_reset(&root);
@@ -1543,6 +1691,8 @@ static int commit_locked(struct writes *w, uint64_t force, bool now,
 		w->commits++;
 		w->last_version = *version;
 	}
+	if (rc && txn[0] && !keep[0])
+		pending_add(w, txn, ids, n, read_v);
 	for (size_t i = 0; i < n; i++) {
 		struct wrow *r = row_by_id(w, ids[i]);
 
@@ -1832,7 +1982,8 @@ int wr_open(struct writes **out, struct view *v, struct view_ds *ds,
 	rc = view_ds_root(&root, ds, 0, err);
 	if (rc)
 		goto fail;
-	rc = ingest_recover(NULL, NULL, view_store(&root), w->stg, err);
+	rc = ingest_recover(NULL, &w->pending, &w->n_pending,
+			    view_store(&root), w->stg, err);
 	vnode_reset(&root);
 	if (!rc) {
 		struct load l = { w, err };
@@ -1841,6 +1992,13 @@ int wr_open(struct writes **out, struct view *v, struct view_ds *ds,
 	}
 	if (rc)
 		goto fail;
+	for (size_t k = 0; k < w->n_pending; k++)
+		for (size_t i = 0; i < w->pending[k].n_rows; i++) {
+			struct wrow *r = row_by_id(w, w->pending[k].rows[i]);
+
+			if (r)
+				r->pending = true;
+		}
 	/* the view may be older than what recovery found landed */
 	rc = follow(w, NULL, 0, err);
 	if (rc)
@@ -1906,6 +2064,9 @@ void wr_close(struct writes *w)
 		row_free(w->rows[i]);
 	lc_free(w->rows);
 	staging_free(w->stg);
+	for (size_t i = 0; i < w->n_pending; i++)
+		staging_batch_reset(&w->pending[i]);
+	lc_free(w->pending);
 	lc_free(w->last_error);
 	lc_free(w->name_column);
 	lc_free(w->file_column);

@@ -734,7 +734,8 @@ static void crash_case(void (*hook)(int), size_t want_landed)
 	struct staging *stg;
 	struct lance_snapshot *snap;
 	uint64_t ver = 0, n = 0, total;
-	size_t landed, abandoned;
+	struct staging_batch *unsure = NULL;
+	size_t landed, n_unsure;
 	int status, left = 0;
 	pid_t pid;
 
@@ -765,9 +766,13 @@ static void crash_case(void (*hook)(int), size_t want_landed)
 	staging_free(stg);
 
 	CHECK_OK(staging_open(&stg, sd, &err), &err);
-	CHECK_OK(ingest_recover(&landed, &abandoned, st, stg, &err), &err);
+	CHECK_OK(ingest_recover(&landed, &unsure, &n_unsure, st, stg, &err),
+		 &err);
 	CHECK_EQ_U64(landed, want_landed);
-	CHECK_EQ_U64(abandoned, 1 - want_landed);
+	CHECK_EQ_U64(n_unsure, 1 - want_landed);
+	for (size_t i = 0; i < n_unsure; i++)
+		staging_batch_reset(&unsure[i]);
+	lc_free(unsure);
 	CHECK_OK(staging_rows(stg, count_staged, &left, &err), &err);
 	CHECK_EQ_U64(left, want_landed ? 0 : 3);
 	/* whatever did not land is committed now, and only that */
@@ -779,6 +784,91 @@ static void crash_case(void (*hook)(int), size_t want_landed)
 	CHECK_EQ_U64(total, 3);
 	CHECK_EQ_U64(lance_snapshot_manifest(snap)->version, 1);
 	lance_snapshot_free(snap);
+	staging_free(stg);
+	ostore_free(st);
+	harness_rm_rf(dir);
+}
+
+/* The daemon dies while its manifest put is in flight; the next mount
+ * finds nothing and commits the rows again, and then the first put
+ * lands after all, before the new one. Under the same transaction id
+ * the new commit finds the late version is its own: every row once. */
+TEST(crash_late_landing)
+{
+	char dir[] = "/tmp/lancefs-ingest-XXXXXX", ds[300], sd[300],
+	     sd2[300], cmd[700], txn[37];
+	struct lc_err err = { 0 };
+	struct ostore *st;
+	struct staging *stg, *stg2;
+	struct staging_batch *unsure = NULL;
+	struct lance_snapshot *snap;
+	uint64_t ver = 0, n = 0;
+	size_t landed, n_unsure;
+	int status, left = 0;
+	pid_t pid;
+
+	CHECK(mkdtemp(dir));
+	snprintf(ds, sizeof(ds), "%s/c.lance", dir);
+	snprintf(sd, sizeof(sd), "%s/staging", dir);
+	snprintf(sd2, sizeof(sd2), "%s/staging2", dir);
+	mkdir(ds, 0755);
+	CHECK_OK(ostore_local_new(&st, ds, &err), &err);
+	CHECK_OK(staging_open(&stg, sd, &err), &err);
+	for (int i = 0; i < 3; i++) {
+		char name[16];
+		uint64_t id;
+
+		snprintf(name, sizeof(name), "r%d", i);
+		CHECK_OK(staging_row_new(&id, stg, name, &err), &err);
+		stage_text(stg, id, "meta.json", "{\"k\":1}");
+	}
+	pid = fork();
+	if (pid == 0) {
+		ingest__test_hook = die_at_1;
+		if (ingest_commit(&ver, &n, st, stg, 0, NULL, NULL, NULL,
+				  NULL, NULL))
+			_exit(1);
+		_exit(2);
+	}
+	CHECK(waitpid(pid, &status, 0) == pid);
+	CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	staging_free(stg);
+	CHECK_OK(staging_open(&stg, sd, &err), &err);
+	CHECK_OK(ingest_recover(&landed, &unsure, &n_unsure, st, stg, &err),
+		 &err);
+	CHECK_EQ_U64(landed, 0);
+	CHECK_EQ_U64(n_unsure, 1);
+	CHECK_EQ_U64(unsure[0].n_rows, 3);
+	/* the put in flight: the same rows under the same id, landing now */
+	snprintf(cmd, sizeof(cmd), "cp -a %s %s", sd, sd2);
+	CHECK(system(cmd) == 0);
+	CHECK_OK(staging_open(&stg2, sd2, &err), &err);
+	memcpy(txn, unsure[0].uuid, sizeof(txn));
+	CHECK_OK(ingest_commit_rows(&ver, &n, st, stg2, unsure[0].rows,
+				    unsure[0].n_rows, 0, txn, NULL, NULL,
+				    NULL, NULL, &err), &err);
+	CHECK_EQ_U64(ver, 1);
+	staging_free(stg2);
+	/* the recovery's commit, planned before that landing */
+	memcpy(txn, unsure[0].uuid, sizeof(txn));
+	CHECK_OK(ingest_commit_rows(&ver, &n, st, stg, unsure[0].rows,
+				    unsure[0].n_rows, 0, txn, NULL, NULL,
+				    NULL, NULL, &err), &err);
+	CHECK_EQ_U64(ver, 1);
+	CHECK_STR(txn, "");
+	CHECK_OK(lance_snapshot_open(&snap, st, 0, &err), &err);
+	CHECK_EQ_U64(lance_snapshot_num_rows(snap), 3);
+	CHECK_EQ_U64(lance_snapshot_manifest(snap)->version, 1);
+	lance_snapshot_free(snap);
+	/* and the rows and the record are gone from the staging */
+	CHECK_OK(staging_rows(stg, count_staged, &left, &err), &err);
+	CHECK_EQ_U64(left, 0);
+	staging_batch_reset(&unsure[0]);
+	lc_free(unsure);
+	CHECK_OK(ingest_recover(&landed, &unsure, &n_unsure, st, stg, &err),
+		 &err);
+	CHECK_EQ_U64(landed + n_unsure, 0);
+	lc_free(unsure);
 	staging_free(stg);
 	ostore_free(st);
 	harness_rm_rf(dir);
@@ -798,4 +888,5 @@ TEST_MAIN(TEST_ENTRY(assemble_every_type), TEST_ENTRY(assemble_refusals),
 	  TEST_ENTRY(assemble_root_file), TEST_ENTRY(assemble_int_name),
 	  TEST_ENTRY(infer_schema), TEST_ENTRY(commit_new_dataset),
 	  TEST_ENTRY(commit_append_lancedb), TEST_ENTRY(crash_before_commit),
+	  TEST_ENTRY(crash_late_landing),
 	  TEST_ENTRY(crash_after_commit))

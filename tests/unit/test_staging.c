@@ -72,7 +72,7 @@ TEST(rows_and_batches)
 	/* a commit attempt is recorded durably before it starts */
 	rows[0] = a;
 	rows[1] = c;
-	CHECK_OK(staging_batch_begin(&b, s, rows, 2, 7, &err), &err);
+	CHECK_OK(staging_batch_begin(&b, s, rows, 2, 7, NULL, &err), &err);
 	CHECK_EQ_U64(strlen(b.uuid), 36);
 	staging_free(s);
 
@@ -105,7 +105,7 @@ TEST(rows_and_batches)
 	/* abandoned: the record goes, the rows stay */
 	rows[0] = found;
 	staging_batch_reset(&b);
-	CHECK_OK(staging_batch_begin(&b, s, rows, 1, 8, &err), &err);
+	CHECK_OK(staging_batch_begin(&b, s, rows, 1, 8, NULL, &err), &err);
 	CHECK_OK(staging_batch_abandon(s, &b, &err), &err);
 	staging_batch_reset(&b);
 	n.buf[0] = 0;
@@ -142,7 +142,7 @@ static void landed_rows(bool threads)
 		CHECK_OK(staging_row_new(&rows[i], s, name, &err), &err);
 		write_file(s, rows[i], "image.jpg", "\xff\xd8\xff");
 	}
-	CHECK_OK(staging_batch_begin(&b, s, rows, 2, 1, &err), &err);
+	CHECK_OK(staging_batch_begin(&b, s, rows, 2, 1, NULL, &err), &err);
 	CHECK_OK(staging_batch_done(s, &b, &err), &err);
 	staging_batch_reset(&b);
 	staging_row_path(rp, sizeof(rp), s, rows[0]);
@@ -167,7 +167,7 @@ static void landed_rows(bool threads)
 	CHECK_OK(staging_open(&s, dir, &err), &err);
 	CHECK(!exists(path));
 	/* the last row committed too: nothing is left of the staging */
-	CHECK_OK(staging_batch_begin(&b, s, rows + 2, 1, 2, &err), &err);
+	CHECK_OK(staging_batch_begin(&b, s, rows + 2, 1, 2, NULL, &err), &err);
 	CHECK_OK(staging_batch_done(s, &b, &err), &err);
 	staging_batch_reset(&b);
 	staging_remove_if_empty(s);
@@ -244,7 +244,7 @@ TEST(killed_mid_commit)
 
 		if (staging_open(&s, dir, NULL) ||
 		    staging_row_new(&row, s, "x", NULL) ||
-		    staging_batch_begin(&b, s, &row, 1, 3, NULL))
+		    staging_batch_begin(&b, s, &row, 1, 3, NULL, NULL))
 			_exit(1);
 		kill(getpid(), SIGKILL);
 		_exit(2);
