@@ -1950,7 +1950,8 @@ struct plan {
 	const uint64_t *ids;		/* every row the commit settles */
 	size_t n_ids;
 	const struct dels *dels;
-	char *txn;			/* ingest_commit_rows's */
+	const char *txn_in;		/* the id to reuse, or NULL */
+	char *txn_out;			/* ingest_commit_rows's txn */
 };
 
 /* The fragments a commit adds: one data file each. */
@@ -2083,9 +2084,7 @@ static int commit_rows(uint64_t *new_version, struct ostore *st,
 	c.deletes = p->dels->v;
 	c.n_deletes = p->dels->n;
 	rc = staging_batch_begin(&b, stg, p->ids, p->n_ids, p->read_version,
-				 p->txn && p->txn[0] ? p->txn : NULL, err);
-	if (p->txn)
-		p->txn[0] = 0;
+				 p->txn_in, err);
 	if (rc)
 		goto out;
 	hook(1);
@@ -2109,8 +2108,8 @@ static int commit_rows(uint64_t *new_version, struct ostore *st,
 		 * again under this id, so that a late landing is ours */
 		lc_err_prefix(err, "no answer to the new manifest, which may "
 			      "still land (transaction %s): ", c.uuid);
-		if (p->txn)
-			memcpy(p->txn, c.uuid, sizeof(c.uuid));
+		if (p->txn_out)
+			memcpy(p->txn_out, c.uuid, sizeof(c.uuid));
 		goto out;
 	}
 	if (rc) {
@@ -2173,10 +2172,14 @@ int ingest_commit_rows(uint64_t *new_version, uint64_t *n_committed,
 	struct plan p = { 0 };
 	uint64_t *ids = NULL, *sorted = NULL;
 	size_t n_ids = 0, n_src = 0;
-	char *cfg_name = NULL;
+	char *cfg_name = NULL, reuse[37] = "";
 	int rc = 0;
 
 	*new_version = 0;
+	if (txn) {	/* out: set again only when the outcome is unknown */
+		snprintf(reuse, sizeof(reuse), "%s", txn);
+		txn[0] = 0;
+	}
 	if (n_committed)
 		*n_committed = 0;
 	if (opts)
@@ -2279,7 +2282,8 @@ int ingest_commit_rows(uint64_t *new_version, uint64_t *n_committed,
 	p.ids = ids;
 	p.n_ids = n_ids;
 	p.dels = &dels;
-	p.txn = txn;
+	p.txn_in = reuse[0] ? reuse : NULL;
+	p.txn_out = txn;
 	rc = commit_rows(new_version, st, stg, r->schema, &frags, &p, err);
 	if (!rc && n_committed)
 		*n_committed = n_ids;

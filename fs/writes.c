@@ -1526,19 +1526,28 @@ static int commit_pending(struct writes *w, uint64_t *version,
 	}
 	vnode_reset(&root);
 	if (rc || found) {
-		if (found) {
-			pthread_mutex_lock(&w->mu);
-			for (size_t i = 0; i < b->n_rows; i++) {
-				struct wrow *r = row_by_id(w, b->rows[i]);
+		char **gone = found ? lc_calloc(b->n_rows + 1,
+						sizeof(*gone)) : NULL;
+		size_t n_gone = 0;
 
-				if (r && !r->committing)
-					row_drop(w, r);
-			}
-			pthread_mutex_unlock(&w->mu);
-			pending_drop(w);
-			rc = follow(w, NULL, 0, err);
+		if (!found)
+			return rc;
+		pthread_mutex_lock(&w->mu);
+		for (size_t i = 0; i < b->n_rows; i++) {
+			struct wrow *r = row_by_id(w, b->rows[i]);
+
+			if (!r || r->committing)
+				continue;
+			if (gone && !is_change(r) &&
+			    (gone[n_gone] = lc_strdup(r->name)))
+				n_gone++;
+			row_drop(w, r);
 		}
-		return rc;
+		w->commits++;
+		w->last_version = v;
+		pthread_mutex_unlock(&w->mu);
+		pending_drop(w);
+		return follow(w, gone, n_gone, err);
 	}
 	ids = lc_malloc((b->n_rows ? b->n_rows : 1) * sizeof(*ids));
 	if (!ids)
@@ -1562,8 +1571,13 @@ static int commit_pending(struct writes *w, uint64_t *version,
 		return rc;
 	}
 	rc = commit_ids(w, ids, n, 0, txn, version, err);
-	if (!rc || !txn[0])	/* landed, or refused for good */
+	if (!txn[0]) {	/* settled: landed, refused, or failed for sure */
+		struct lc_err e2 = { 0 };
+
+		if (!*version)	/* its record may still be there */
+			best_effort(staging_batch_abandon(w->stg, b, &e2));
 		pending_drop(w);
+	}
 	return rc;
 }
 
@@ -1577,10 +1591,16 @@ static int commit_locked(struct writes *w, uint64_t force, bool now,
 	*version = 0;
 	/* what others committed since, so that our plan starts there */
 	rc = follow(w, NULL, 0, err);
-	while (!rc && w->n_pending)
-		rc = commit_pending(w, version, err);
 	if (rc)
 		return rc;
+	/* pending attempts first; one that fails again does not hold
+	 * back the other rows (its own stay out) */
+	for (size_t k = w->n_pending; k && !rc; k--)
+		rc = commit_pending(w, version, err);
+	if (rc) {	/* noted by commit_ids, or met again below */
+		lc_err_clear(err);
+		rc = 0;
+	}
 	pthread_mutex_lock(&w->mu);
 	ids = lc_malloc((w->n_rows ? w->n_rows : 1) * sizeof(*ids));
 	if (!ids) {
