@@ -935,6 +935,32 @@ static void attempt_reset(struct attempt *a)
 }
 
 /*
+ * Version `v`'s transaction, newer than c->read_version: our own
+ * (*done, *landed), or one ours must rebase over. A new dataset rebases
+ * over nothing: any version not ours is a conflict.
+ */
+static int check_version(bool *done, uint64_t *landed, struct attempt *a,
+			 struct ostore *st, const struct version *v,
+			 const struct lance_commit *c, struct lc_err *err)
+{
+	Lpb__Transaction *t = NULL;
+	int rc = version_txn(&t, st, v, err);
+
+	if (!rc && t->uuid && !strcmp(t->uuid, c->uuid)) {
+		*done = true;
+		*landed = v->version;
+	} else if (!rc && !c->read_version) {
+		rc = LC_CONFLICT(err, "%s: a dataset already exists there "
+				 "(version %" PRIu64 ")", st->root,
+				 v->version);
+	} else if (!rc) {
+		rc = check_txn(c, a->touch, t, v->version, err);
+	}
+	lpb__transaction__free_unpacked(t, NULL);
+	return rc;
+}
+
+/*
  * Load the latest version and check every transaction since
  * c->read_version. *done is set when our own uuid is among them.
  */
@@ -965,30 +991,6 @@ static int attempt_load(struct attempt *a, bool *done, uint64_t *landed,
 		*err = lerr;
 		return rc;
 	}
-	if (!c->read_version) {
-		/* our own create, landed after all (as version 1 only)? */
-		if (vs[0].version == 1) {
-			Lpb__Transaction *t = NULL;
-			struct version v;
-
-			rc = version_load(&v, st, &vs[0], err);
-			if (!rc) {
-				rc = version_txn(&t, st, &v, err);
-				*done = !rc && t->uuid &&
-					!strcmp(t->uuid, c->uuid);
-				lpb__transaction__free_unpacked(t, NULL);
-				version_reset(&v);
-			}
-			if (*done)
-				*landed = 1;
-			if (rc || *done)
-				goto out;
-		}
-		rc = LC_CONFLICT(err, "%s: a dataset already exists there "
-				 "(version %" PRIu64 ")", st->root,
-				 vs[nv - 1].version);
-		goto out;
-	}
 	a->v2 = strlen(vs[nv - 1].manifest_key) == 10 + 29;
 	if (c->read_version > vs[nv - 1].version) {
 		rc = LC_USAGE(err, "read version %" PRIu64 " is past the "
@@ -996,46 +998,24 @@ static int attempt_load(struct attempt *a, bool *done, uint64_t *landed,
 			      vs[nv - 1].version);
 		goto out;
 	}
-	for (size_t i = 0; i < nv; i++) {
-		Lpb__Transaction *t = NULL;
+	/* oldest first; the latest stays loaded for the attempt */
+	for (size_t i = 0; i + 1 < nv; i++) {
 		struct version v;
 
-		if (vs[i].version <= c->read_version ||
-		    vs[i].version == vs[nv - 1].version)
+		if (vs[i].version <= c->read_version)
 			continue;
 		rc = version_load(&v, st, &vs[i], err);
-		if (rc)
-			goto out;
-		rc = version_txn(&t, st, &v, err);
-		if (!rc && t->uuid && !strcmp(t->uuid, c->uuid)) {
-			*done = true;
-			*landed = v.version;
-		} else if (!rc) {
-			rc = check_txn(c, a->touch, t, v.version, err);
-		}
-		lpb__transaction__free_unpacked(t, NULL);
+		if (!rc)
+			rc = check_version(done, landed, a, st, &v, c, err);
 		version_reset(&v);
 		if (rc || *done)
 			goto out;
 	}
 	rc = version_load(&a->latest, st, &vs[nv - 1], err);
-	if (rc)
+	if (!rc && a->latest.version > c->read_version)
+		rc = check_version(done, landed, a, st, &a->latest, c, err);
+	if (rc || *done)
 		goto out;
-	if (a->latest.version > c->read_version) {
-		Lpb__Transaction *t = NULL;
-
-		rc = version_txn(&t, st, &a->latest, err);
-		if (!rc && t->uuid && !strcmp(t->uuid, c->uuid)) {
-			*done = true;
-			*landed = a->latest.version;
-		} else if (!rc) {
-			rc = check_txn(c, a->touch, t, a->latest.version,
-				       err);
-		}
-		lpb__transaction__free_unpacked(t, NULL);
-		if (rc)
-			goto out;
-	}
 	if (a->latest.m->writer_flags & ~(uint64_t)KNOWN_WRITER_FLAGS) {
 		rc = LC_UNSUPPORTED(err, "version %" PRIu64 ": writer feature "
 				    "flags 0x%" PRIx64 " include bits this "

@@ -1950,8 +1950,7 @@ struct plan {
 	const uint64_t *ids;		/* every row the commit settles */
 	size_t n_ids;
 	const struct dels *dels;
-	const char *txn_in;		/* the id to reuse, or NULL */
-	char *txn_out;			/* ingest_commit_rows's txn */
+	struct ingest_attempt *again;	/* ingest_commit_rows's */
 };
 
 /* The fragments a commit adds: one data file each. */
@@ -2073,6 +2072,7 @@ static int commit_rows(uint64_t *new_version, struct ostore *st,
 	struct lance_commit c = { 0 };
 	struct staging_batch b = { 0 };
 	struct lance_kv kv = { 0 };
+	bool reused = p->again && p->again->uuid[0];
 	int rc;
 
 	for (size_t i = 0; i < f->n; i++) {
@@ -2084,7 +2084,7 @@ static int commit_rows(uint64_t *new_version, struct ostore *st,
 	c.deletes = p->dels->v;
 	c.n_deletes = p->dels->n;
 	rc = staging_batch_begin(&b, stg, p->ids, p->n_ids, p->read_version,
-				 p->txn_in, err);
+				 reused ? p->again->uuid : NULL, err);
 	if (rc)
 		goto out;
 	hook(1);
@@ -2103,13 +2103,17 @@ static int commit_rows(uint64_t *new_version, struct ostore *st,
 		}
 	}
 	rc = lance_commit(new_version, st, &c, err);
-	if (rc && c.unsure) {
-		/* the rows stay staged, and so does the record: they go
-		 * again under this id, so that a late landing is ours */
-		lc_err_prefix(err, "no answer to the new manifest, which may "
-			      "still land (transaction %s): ", c.uuid);
-		if (p->txn_out)
-			memcpy(p->txn_out, c.uuid, sizeof(c.uuid));
+	if (rc && (c.unsure || reused)) {
+		/* an outcome still unknown, this put's or an earlier one's:
+		 * the rows stay staged, and so does the record */
+		if (c.unsure)
+			lc_err_prefix(err, "no answer to the new manifest, "
+				      "which may still land (transaction "
+				      "%s): ", c.uuid);
+		if (p->again && !reused) {
+			memcpy(p->again->uuid, c.uuid, sizeof(c.uuid));
+			p->again->since = p->read_version;
+		}
 		goto out;
 	}
 	if (rc) {
@@ -2152,10 +2156,57 @@ static int check_base(const struct staged *r, const struct lance_snapshot *s,
 			  "staged change", r->name, r->base.version);
 }
 
+/* *version: the version transaction `uuid` landed in after `since`, or
+ * 0 (also when there is no dataset yet). */
+static int landed_in(uint64_t *version, struct ostore *st, const char *uuid,
+		     uint64_t since, struct lc_err *err)
+{
+	struct lc_err e2 = { 0 };
+	bool found = false;
+	int rc = lance_find_transaction(&found, version, st, since, uuid,
+					&e2);
+
+	if (rc && rc != ENOENT) {
+		*err = e2;
+		return rc;
+	}
+	if (rc || !found)
+		*version = 0;
+	return 0;
+}
+
+/* An earlier attempt of the rows `l` that landed after all: they leave
+ * the staging with its version. */
+static int settle_landed(uint64_t *new_version, uint64_t *n_committed,
+			 struct ostore *st, struct staging *stg,
+			 const struct ingest_attempt *again,
+			 const struct staged_list *l, struct lc_err *err)
+{
+	struct staging_batch b = { .n_rows = l->n };
+	uint64_t v;
+	int rc = landed_in(&v, st, again->uuid, again->since, err);
+
+	if (rc || !v)
+		return rc;
+	memcpy(b.uuid, again->uuid, sizeof(b.uuid));
+	if (!(b.rows = lc_malloc((l->n ? l->n : 1) * sizeof(*b.rows))))
+		return LC_NOMEM(err);
+	for (size_t i = 0; i < l->n; i++)
+		b.rows[i] = l->v[i].id;
+	rc = staging_batch_done(stg, &b, err);
+	staging_batch_reset(&b);
+	if (rc)
+		return rc;
+	*new_version = v;
+	if (n_committed)
+		*n_committed = l->n;
+	return 0;
+}
+
 int ingest_commit_rows(uint64_t *new_version, uint64_t *n_committed,
 		       struct ostore *st, struct staging *stg,
 		       const uint64_t *only, size_t n_only,
-		       uint64_t read_version, char *txn,
+		       uint64_t read_version, struct ingest_attempt *again,
 		       const struct lance_schema *schema,
 		       const struct ingest_opts *opts,
 		       ingest_refused_cb refused, void *ctx,
@@ -2172,14 +2223,11 @@ int ingest_commit_rows(uint64_t *new_version, uint64_t *n_committed,
 	struct plan p = { 0 };
 	uint64_t *ids = NULL, *sorted = NULL;
 	size_t n_ids = 0, n_src = 0;
-	char *cfg_name = NULL, reuse[37] = "";
+	char *cfg_name = NULL;
+	bool reused = again && again->uuid[0];
 	int rc = 0;
 
 	*new_version = 0;
-	if (txn) {	/* out: set again only when the outcome is unknown */
-		snprintf(reuse, sizeof(reuse), "%s", txn);
-		txn[0] = 0;
-	}
 	if (n_committed)
 		*n_committed = 0;
 	if (opts)
@@ -2198,7 +2246,10 @@ int ingest_commit_rows(uint64_t *new_version, uint64_t *n_committed,
 		l.n_only = n_only;
 	}
 	rc = staging_rows(stg, staged_cb, &l, err);
-	if (rc || !l.n)
+	if (!rc && reused)
+		rc = settle_landed(new_version, n_committed, st, stg, again,
+				   &l, err);
+	if (rc || !l.n || *new_version)
 		goto out;
 	if (p.create) {
 		src = lc_calloc(l.n, sizeof(*src));
@@ -2282,12 +2333,21 @@ int ingest_commit_rows(uint64_t *new_version, uint64_t *n_committed,
 	p.ids = ids;
 	p.n_ids = n_ids;
 	p.dels = &dels;
-	p.txn_in = reuse[0] ? reuse : NULL;
-	p.txn_out = txn;
+	p.again = again;
 	rc = commit_rows(new_version, st, stg, r->schema, &frags, &p, err);
 	if (!rc && n_committed)
 		*n_committed = n_ids;
 out:
+	if (!rc && reused) {	/* settled */
+		struct staging_batch b = { 0 };
+
+		/* nothing of these rows went: no late landing can add them
+		 * a second time, and the record goes */
+		memcpy(b.uuid, again->uuid, sizeof(b.uuid));
+		if (!*new_version)
+			rc = staging_batch_abandon(stg, &b, err);
+		again->uuid[0] = 0;
+	}
 	ingest_rows_free(r);
 	lance_snapshot_free(snap);
 	lance_schema_reset(&inferred);
@@ -2320,38 +2380,23 @@ int ingest_recover(size_t *landed, struct staging_batch **unsure,
 	size_t n = 0, nl = 0, nu = 0;
 	int rc = staging_batches(&bs, &n, stg, err);
 
-	for (size_t i = 0; i < n && !rc; i++) {
-		struct lc_err e2 = { 0 };
-		bool found = false;
+	for (size_t i = 0; i < n; i++) {
 		uint64_t v = 0;
 
-		rc = lance_find_transaction(&found, &v, st,
-					    bs[i].read_version, bs[i].uuid,
-					    &e2);
-		if (rc == ENOENT) {	/* no dataset yet: nothing landed */
-			rc = 0;
-			found = false;
-		} else if (rc) {
-			*err = e2;
-			break;
-		}
-		if (found) {
+		if (!rc)
+			rc = landed_in(&v, st, bs[i].uuid,
+				       bs[i].read_version, err);
+		if (!rc && v) {
 			rc = staging_batch_done(stg, &bs[i], err);
 			nl++;
-			staging_batch_reset(&bs[i]);
-		} else {
-			bs[nu++] = bs[i];	/* kept, in order */
 		}
-	}
-	if (rc) {
-		for (size_t i = 0; i < nu; i++)
+		if (rc || v)
 			staging_batch_reset(&bs[i]);
-		for (size_t i = nl + nu; i < n; i++)
-			staging_batch_reset(&bs[i]);
-		lc_free(bs);
-		bs = NULL;
-		nu = 0;
+		else
+			bs[nu++] = bs[i];	/* kept, in order */
 	}
+	while (rc && nu)
+		staging_batch_reset(&bs[--nu]);
 	if (landed)
 		*landed = nl;
 	*unsure = bs;

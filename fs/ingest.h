@@ -102,6 +102,13 @@ typedef void (*ingest_refused_cb)(void *ctx, uint64_t row, const char *name,
  * *new_version is the version written, or 0 when there was nothing to
  * commit; *n_committed counts the rows in it (may be NULL).
  */
+/* A commit attempt whose outcome is unknown: its transaction id, and
+ * the version it was planned against (a late landing is newer). */
+struct ingest_attempt {
+	char uuid[37];
+	uint64_t since;
+};
+
 int ingest_commit(uint64_t *new_version, uint64_t *n_committed,
 		  struct ostore *st, struct staging *stg,
 		  uint64_t read_version, const struct lance_schema *schema,
@@ -117,15 +124,18 @@ int ingest_commit(uint64_t *new_version, uint64_t *n_committed,
  * `read_version` is refused. `only` NULL: every staged row that is not
  * interrupted.
  *
- * `txn` (37 bytes, may be NULL): in, the transaction id to commit under
- * ("" for a new one); out, the id when the manifest put got no answer
- * (the commit fails, the rows stay staged, and the batch record stays:
- * commit the same rows again under that id), else "".
+ * `again` (may be NULL) in: an earlier attempt of these rows whose
+ * outcome is unknown (uuid "" for none). If it landed since, its rows
+ * are settled with its version; else they go again under its id, so
+ * that a late landing is found as theirs instead of adding them twice.
+ * Out: uuid "" once settled; else (the manifest put got no answer, or
+ * `again` is still unknown) the attempt to pass next time, whose rows
+ * and batch record stay.
  */
 int ingest_commit_rows(uint64_t *new_version, uint64_t *n_committed,
 		       struct ostore *st, struct staging *stg,
 		       const uint64_t *only, size_t n_only,
-		       uint64_t read_version, char *txn,
+		       uint64_t read_version, struct ingest_attempt *again,
 		       const struct lance_schema *schema,
 		       const struct ingest_opts *opts,
 		       ingest_refused_cb refused, void *ctx,

@@ -1451,31 +1451,22 @@ static int follow(struct writes *w, char **gone, size_t n_gone,
 	return rc;
 }
 
-static void pending_drop(struct writes *w)
+/* Under w->mu: the rows of batch `b` are (or no longer are) pending. */
+static void mark_pending(struct writes *w, const struct staging_batch *b,
+			 bool on)
 {
-	struct staging_batch *b = &w->pending[0];
-
-	pthread_mutex_lock(&w->mu);
 	for (size_t i = 0; i < b->n_rows; i++) {
 		struct wrow *r = row_by_id(w, b->rows[i]);
 
 		if (r)
-			r->pending = false;
+			r->pending = on;
 	}
-	pthread_mutex_unlock(&w->mu);
-	staging_batch_reset(b);
-	memmove(w->pending, w->pending + 1,
-		--w->n_pending * sizeof(*w->pending));
 }
 
-static int commit_ids(struct writes *w, uint64_t *ids, size_t n,
-		      uint64_t force, char *txn, uint64_t *version,
-		      struct lc_err *err);
-
-/* Under w->mu: rows `ids` went out under `txn`, planned against
- * `read_version`, and no answer came. */
-static void pending_add(struct writes *w, const char *txn,
-			const uint64_t *ids, size_t n, uint64_t read_version)
+/* Under w->mu: rows `ids` went out in attempt `a`, whose outcome is
+ * unknown. */
+static void pending_add(struct writes *w, const struct ingest_attempt *a,
+			const uint64_t *ids, size_t n)
 {
 	struct staging_batch *v = lc_realloc(w->pending, (w->n_pending + 1) *
 						       sizeof(*v));
@@ -1490,66 +1481,26 @@ static void pending_add(struct writes *w, const char *txn,
 		return;
 	memcpy(b->rows, ids, n * sizeof(*ids));
 	b->n_rows = n;
-	b->read_version = read_version;
-	memcpy(b->uuid, txn, sizeof(b->uuid));
+	b->read_version = a->since;
+	memcpy(b->uuid, a->uuid, sizeof(b->uuid));
 	w->n_pending++;
-	for (size_t i = 0; i < n; i++) {
-		struct wrow *r = row_by_id(w, ids[i]);
-
-		if (r)
-			r->pending = true;
-	}
+	mark_pending(w, b, true);
 }
 
-/* The oldest attempt of unknown outcome: settled if its transaction
- * landed since, else its rows committed again under its id. */
+static int commit_ids(struct writes *w, uint64_t *ids, size_t n,
+		      uint64_t force, struct ingest_attempt *again,
+		      uint64_t *version, struct lc_err *err);
+
+/* The oldest attempt of unknown outcome, made again (or found landed). */
 static int commit_pending(struct writes *w, uint64_t *version,
 			  struct lc_err *err)
 {
 	struct staging_batch *b = &w->pending[0];
-	struct vnode root = { 0 };
-	uint64_t *ids, v = 0;
-	bool found = false;
+	struct ingest_attempt a = { .since = b->read_version };
+	uint64_t *ids = lc_malloc((b->n_rows ? b->n_rows : 1) * sizeof(*ids));
 	size_t n = 0;
-	char txn[37];
 	int rc;
 
-	/* after follow: whatever lands from now on is newer than the
-	 * version the commit below starts from, and lance_commit finds
-	 * it by its id */
-	rc = view_ds_root(&root, w->ds, 0, err);
-	if (!rc && view_manifest(&root)->version) {
-		rc = lance_find_transaction(&found, &v, view_store(&root),
-					    b->read_version, b->uuid, err);
-		if (found && !(rc = staging_batch_done(w->stg, b, err)))
-			*version = v;
-	}
-	vnode_reset(&root);
-	if (rc || found) {
-		char **gone = found ? lc_calloc(b->n_rows + 1,
-						sizeof(*gone)) : NULL;
-		size_t n_gone = 0;
-
-		if (!found)
-			return rc;
-		pthread_mutex_lock(&w->mu);
-		for (size_t i = 0; i < b->n_rows; i++) {
-			struct wrow *r = row_by_id(w, b->rows[i]);
-
-			if (!r || r->committing)
-				continue;
-			if (gone && !is_change(r) &&
-			    (gone[n_gone] = lc_strdup(r->name)))
-				n_gone++;
-			row_drop(w, r);
-		}
-		w->commits++;
-		w->last_version = v;
-		pthread_mutex_unlock(&w->mu);
-		pending_drop(w);
-		return follow(w, gone, n_gone, err);
-	}
-	ids = lc_malloc((b->n_rows ? b->n_rows : 1) * sizeof(*ids));
 	if (!ids)
 		return LC_NOMEM(err);
 	pthread_mutex_lock(&w->mu);
@@ -1563,20 +1514,15 @@ static int commit_pending(struct writes *w, uint64_t *version,
 		}
 	}
 	pthread_mutex_unlock(&w->mu);
-	memcpy(txn, b->uuid, sizeof(txn));
-	if (!n) {	/* its rows are gone: nothing can land twice */
-		lc_free(ids);
-		rc = staging_batch_abandon(w->stg, b, err);
-		pending_drop(w);
-		return rc;
-	}
-	rc = commit_ids(w, ids, n, 0, txn, version, err);
-	if (!txn[0]) {	/* settled: landed, refused, or failed for sure */
-		struct lc_err e2 = { 0 };
-
-		if (!*version)	/* its record may still be there */
-			best_effort(staging_batch_abandon(w->stg, b, &e2));
-		pending_drop(w);
+	memcpy(a.uuid, b->uuid, sizeof(a.uuid));
+	rc = commit_ids(w, ids, n, 0, &a, version, err);
+	if (!a.uuid[0]) {	/* settled */
+		pthread_mutex_lock(&w->mu);
+		mark_pending(w, b, false);
+		pthread_mutex_unlock(&w->mu);
+		staging_batch_reset(b);
+		memmove(w->pending, w->pending + 1,
+			--w->n_pending * sizeof(*w->pending));
 	}
 	return rc;
 }
@@ -1584,9 +1530,11 @@ static int commit_pending(struct writes *w, uint64_t *version,
 static int commit_locked(struct writes *w, uint64_t force, bool now,
 			 uint64_t *version, struct lc_err *err)
 {
+	struct lc_err perr = { 0 };
 	uint64_t *ids;
 	size_t n = 0;
-	int rc = 0;
+	struct wrow *forced;
+	int rc, prc = 0;
 
 	*version = 0;
 	/* what others committed since, so that our plan starts there */
@@ -1594,14 +1542,16 @@ static int commit_locked(struct writes *w, uint64_t force, bool now,
 	if (rc)
 		return rc;
 	/* pending attempts first; one that fails again does not hold
-	 * back the other rows (its own stay out) */
-	for (size_t k = w->n_pending; k && !rc; k--)
-		rc = commit_pending(w, version, err);
-	if (rc) {	/* noted by commit_ids, or met again below */
-		lc_err_clear(err);
-		rc = 0;
-	}
+	 * back the other rows (its own stay out of their commit) */
+	for (size_t k = w->n_pending; k && !prc; k--)
+		prc = commit_pending(w, version, &perr);
 	pthread_mutex_lock(&w->mu);
+	forced = force ? row_by_id(w, force) : NULL;
+	if (prc && forced && forced->pending) {	/* its fsync fails */
+		pthread_mutex_unlock(&w->mu);
+		*err = perr;
+		return prc;
+	}
 	ids = lc_malloc((w->n_rows ? w->n_rows : 1) * sizeof(*ids));
 	if (!ids) {
 		pthread_mutex_unlock(&w->mu);
@@ -1616,31 +1566,30 @@ static int commit_locked(struct writes *w, uint64_t force, bool now,
 	pthread_mutex_unlock(&w->mu);
 	if (!n) {
 		lc_free(ids);
-		return 0;
+		if (prc)
+			*err = perr;
+		return prc;
 	}
 	return commit_ids(w, ids, n, force, NULL, version, err);
 }
 
-/* Commit the rows `ids` (marked committing; the array is freed) under a
- * new transaction, or under `txn` when given. An outcome that stays
- * unknown makes the rows pending (txn, if given, keeps the id; else it
- * is "" after a definite failure). */
+/* Commit the rows `ids` (marked committing; the array is freed): a new
+ * transaction, or `again` (ingest_commit_rows's, updated as it says).
+ * A new one whose outcome stays unknown makes its rows pending. */
 static int commit_ids(struct writes *w, uint64_t *ids, size_t n,
-		      uint64_t force, char *txn, uint64_t *version,
-		      struct lc_err *err)
+		      uint64_t force, struct ingest_attempt *again,
+		      uint64_t *version, struct lc_err *err)
 {
 	struct refusals f = { w, force, false, 0 };
+	struct ingest_attempt a = { 0 }, first = { 0 };
 	uint64_t n_done = 0;
-	char **gone = NULL, keep[37] = "", mine[37] = "";
-	uint64_t read_v = 0;
+	char **gone = NULL;
 	size_t n_gone = 0;
 	struct vnode root = { 0 };
 	int rc = 0;
 
-	if (txn)
-		memcpy(keep, txn, sizeof(keep));
-	else
-		txn = mine;
+	if (again)
+		a = first = *again;
 	for (size_t i = 0; i < n; i++) {
 		struct lc_err why = { 0 };
 		struct wrow *r;
@@ -1665,7 +1614,7 @@ static int commit_ids(struct writes *w, uint64_t *ids, size_t n,
 		n--;
 		i--;
 	}
-	if (!n)
+	if (!n && !first.uuid[0])	/* an attempt settles even so */
 		goto out;
 	for (int attempt = 0; !rc; attempt++) {
 		const struct lance_manifest *m;
@@ -1674,10 +1623,9 @@ static int commit_ids(struct writes *w, uint64_t *ids, size_t n,
 		if (rc)
 			break;
 		m = view_manifest(&root);
-		read_v = m->version;
-		memcpy(txn, keep, sizeof(keep));
+		a = first;
 		rc = ingest_commit_rows(version, &n_done, view_store(&root),
-					w->stg, ids, n, m->version, txn,
+					w->stg, ids, n, m->version, &a,
 					m->version ? &m->schema : NULL,
 					&w->o.ingest, on_refused, &f, err);
 		vnode_reset(&root);
@@ -1711,8 +1659,10 @@ static int commit_ids(struct writes *w, uint64_t *ids, size_t n,
 		w->commits++;
 		w->last_version = *version;
 	}
-	if (rc && txn[0] && !keep[0])
-		pending_add(w, txn, ids, n, read_v);
+	if (a.uuid[0] && !first.uuid[0])
+		pending_add(w, &a, ids, n);
+	if (again)
+		*again = a;
 	for (size_t i = 0; i < n; i++) {
 		struct wrow *r = row_by_id(w, ids[i]);
 
@@ -2013,12 +1963,7 @@ int wr_open(struct writes **out, struct view *v, struct view_ds *ds,
 	if (rc)
 		goto fail;
 	for (size_t k = 0; k < w->n_pending; k++)
-		for (size_t i = 0; i < w->pending[k].n_rows; i++) {
-			struct wrow *r = row_by_id(w, w->pending[k].rows[i]);
-
-			if (r)
-				r->pending = true;
-		}
+		mark_pending(w, &w->pending[k], true);
 	/* the view may be older than what recovery found landed */
 	rc = follow(w, NULL, 0, err);
 	if (rc)

@@ -143,26 +143,17 @@ static struct {
 static size_t pool_bytes;
 static pthread_mutex_t pool_mu = PTHREAD_MUTEX_INITIALIZER;
 
-/* The smallest kept mapping of at least `want` bytes, else the biggest;
- * NULL when none is kept. */
-static void *pool_take(size_t want, size_t *cap)
+/* The biggest kept mapping, or NULL (page buffers are for big things). */
+static void *pool_take(size_t *cap)
 {
 	size_t best = POOL_N;
 	void *p = NULL;
 
 	pthread_mutex_lock(&pool_mu);
-	for (size_t i = 0; i < POOL_N; i++) {
-		bool fits, best_fits;
-
-		if (!pool[i].p)
-			continue;
-		fits = pool[i].cap >= want;
-		best_fits = best < POOL_N && pool[best].cap >= want;
-		if (best == POOL_N || (fits && !best_fits) ||
-		    (fits && pool[i].cap < pool[best].cap) ||
-		    (!fits && !best_fits && pool[i].cap > pool[best].cap))
+	for (size_t i = 0; i < POOL_N; i++)
+		if (pool[i].p &&
+		    (best == POOL_N || pool[i].cap > pool[best].cap))
 			best = i;
-	}
 	if (best < POOL_N) {
 		p = pool[best].p;
 		*cap = pool[best].cap;
@@ -229,7 +220,7 @@ int lc_buf_reserve(struct lc_buf *b, size_t extra, struct lc_err *err)
 	want = b->len + extra + 1;	/* room for a terminating NUL */
 	if (want <= b->cap)
 		return 0;
-	if (b->pages && !b->data && (b->data = pool_take(want, &b->cap))) {
+	if (b->pages && !b->data && (b->data = pool_take(&b->cap))) {
 		b->data[0] = 0;
 		if (want <= b->cap)
 			return 0;

@@ -956,6 +956,16 @@ def test_lost_data_file_is_eio():
                 S3.put_object(Bucket=b, Key=keys[0], Body=body)
 
 
+def small_dataset(b, w, version, rows):
+    """A dataset LanceDB makes in bucket b, its rows, and an empty folder
+    in w for the row folders a test copies in."""
+    uri = f"s3://{b}/db/t.lance"
+    s3tool("make", uri, "--version", version, "--rows", rows)
+    src = os.path.join(w, "src")
+    os.makedirs(src)
+    return uri, lance_rows(uri), src
+
+
 def commit_phase(mnt, src, want, tag, seed):
     names = []
     for k in range(2):
@@ -972,11 +982,7 @@ def test_commit_faults_retry_or_stay_staged():
     server refusing every PUT leaves the rows staged and the dataset as it
     was, and `lancefs commit` lands them once it recovers."""
     with bucket() as b, workdir() as w, s3util.Proxy("fault", ENV) as p:
-        uri = f"s3://{b}/db/t.lance"
-        s3tool("make", uri, "--version", "2.2", "--rows", 3)
-        want = lance_rows(uri)
-        src = os.path.join(w, "src")
-        os.makedirs(src)
+        uri, want, src = small_dataset(b, w, "2.2", 3)
         ctl = p.ctl
         manifest = r"/_versions/\d+\.manifest$"
         phases = [("m503", "503", manifest, "PUT", {"count": 2}),
@@ -1030,11 +1036,7 @@ def test_late_manifest_lands_once():
     next attempt, under the same transaction, finds it: the rows are in
     LanceDB once, not a second time under a new transaction."""
     with bucket() as b, workdir() as w, s3util.Proxy("fault", ENV) as p:
-        uri = f"s3://{b}/db/t.lance"
-        s3tool("make", uri, "--version", "2.1", "--rows", 2)
-        want = lance_rows(uri)
-        src = os.path.join(w, "src")
-        os.makedirs(src)
+        uri, want, src = small_dataset(b, w, "2.1", 2)
         with mounted(uri, "name_column=name", "commit_delay=0.2", "timeout=2",
                      "max_retries=0", endpoint=p.endpoint,
                      staging=os.path.join(w, "stg")) as mnt:
@@ -1052,6 +1054,50 @@ def test_late_manifest_lands_once():
             wait_for(held, "the held manifest PUT was never forwarded", 30)
             expect(held() in (200, 412), f"the held PUT got {held()}")
             same_rows(lance_rows(uri), want, "after the late manifest")
+        same_rows(lance_rows(uri), want, "after unmount")
+        all_versions_open(uri)
+
+
+def test_crash_late_manifest_lands_once():
+    """The daemon is killed (kill -9) while the proxy holds its manifest
+    PUT. The next mount does not find that transaction and commits the
+    rows again at once, but the proxy stalls that commit's data upload,
+    so the held PUT lands first. The commit's own manifest PUT then
+    finds the version taken, by its own transaction: LanceDB holds the
+    rows once, not a second time under a new transaction."""
+    manifest = r"/_versions/\d+\.manifest$"
+    with bucket() as b, workdir() as w, s3util.Proxy("fault", ENV) as p:
+        uri, want, src = small_dataset(b, w, "2.1", 2)
+        opts = ",".join(s3_opts(p.endpoint) + [
+            "name_column=name", "commit_delay=0.2", "timeout=60",
+            f"staging_dir={os.path.join(w, 'stg')}"])
+        mnt = tempfile.mkdtemp(prefix=MNT_PREFIX)
+        try:
+            lancefs("mount", "-o", opts, uri, mnt)
+            pid = status(mnt)["pid"]
+            p.ctl.clear()
+            p.ctl.arm("late", match=manifest, method="PUT", after=4)
+            commit_phase(mnt, src, want, "crash", 700)
+            wait_for(lambda: not p.ctl.armed(),
+                     "the commit never sent its manifest", 60)
+            os.kill(pid, 9)
+            subprocess.run(["fusermount3", "-uz", mnt], capture_output=True)
+            p.ctl.arm("stall", match=r"/data/", method="PUT", seconds=10)
+            lancefs("mount", "-o", opts, uri, mnt)
+            wait_committed(mnt, 120)
+
+            def puts(fault):
+                return [e for e in p.ctl.log() if e.get("fault") == fault]
+            expect(puts("late") and puts("late")[0].get(
+                       "upstream_status") == 200,
+                   f"the held manifest PUT did not land first: {puts('late')}")
+            expect(puts("stall"), "the next mount's commit sent no data")
+            same_rows(lance_rows(uri), want, "after the late manifest")
+        finally:
+            r = unmount(mnt)
+            with contextlib.suppress(OSError):
+                os.rmdir(mnt)
+        expect(r.returncode == 0, f"lancefs umount: {r.stderr.strip()}")
         same_rows(lance_rows(uri), want, "after unmount")
         all_versions_open(uri)
 
@@ -1243,6 +1289,7 @@ TESTS = ([lambda v=v: read_every_version(v) for v in STORAGE_VERSIONS] +
           test_read_faults_retry_or_eio, test_lost_data_file_is_eio,
           test_commit_faults_retry_or_stay_staged,
           test_late_manifest_lands_once,
+          test_crash_late_manifest_lands_once,
           test_oss_virtual_hosted_and_forbid_overwrite,
           test_cache_dir_serves_second_mount,
           test_walk_of_a_later_mount_reads_no_images,

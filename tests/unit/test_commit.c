@@ -695,6 +695,12 @@ TEST(create_dataset)
 		CHECK(exists(st, "_versions/18446744073709551614.manifest"));
 		snprintf(key, sizeof(key), "_transactions/0-%s.txn", c.uuid);
 		CHECK(exists(st, key));
+		/* The same create again (a retry whose first put landed
+		 * after all) finds version 1 is its own. */
+		v = 0;
+		CHECK_OK(lance_commit(&v, st, &c, &err), &err);
+		CHECK_EQ_U64(v, 1);
+		CHECK(!exists(st, "_versions/18446744073709551613.manifest"));
 		/* Creating again is a conflict. */
 		memset(c.uuid, 0, sizeof(c.uuid));
 		lc_err_clear(&err);

@@ -724,154 +724,152 @@ static void die_at_2(int point)
 		kill(getpid(), SIGKILL);
 }
 
-/* kill -9 after the batch is recorded (before or after the commit
- * lands), then recovery and a new commit: every row exactly once. */
-static void crash_case(void (*hook)(int), size_t want_landed)
-{
-	char dir[] = "/tmp/lancefs-ingest-XXXXXX", ds[300], sd[300];
-	struct lc_err err = { 0 };
+struct crash {
+	char dir[32], ds[300], sd[300];
 	struct ostore *st;
 	struct staging *stg;
-	struct lance_snapshot *snap;
-	uint64_t ver = 0, n = 0, total;
-	struct staging_batch *unsure = NULL;
-	size_t landed, n_unsure;
-	int status, left = 0;
+};
+
+/* Three staged rows of a new dataset, a commit of them killed (kill -9)
+ * at `hook`, and the staging opened again as the next mount does. */
+static void crash_setup(struct crash *c, void (*hook)(int))
+{
+	struct lc_err err = { 0 };
+	uint64_t ver = 0, n = 0;
+	int status;
 	pid_t pid;
 
-	CHECK(mkdtemp(dir));
-	snprintf(ds, sizeof(ds), "%s/c.lance", dir);
-	snprintf(sd, sizeof(sd), "%s/staging", dir);
-	mkdir(ds, 0755);
-	CHECK_OK(ostore_local_new(&st, ds, &err), &err);
-	CHECK_OK(staging_open(&stg, sd, &err), &err);
+	snprintf(c->dir, sizeof(c->dir), "/tmp/lancefs-ingest-XXXXXX");
+	CHECK(mkdtemp(c->dir));
+	snprintf(c->ds, sizeof(c->ds), "%s/c.lance", c->dir);
+	snprintf(c->sd, sizeof(c->sd), "%s/staging", c->dir);
+	mkdir(c->ds, 0755);
+	CHECK_OK(ostore_local_new(&c->st, c->ds, &err), &err);
+	CHECK_OK(staging_open(&c->stg, c->sd, &err), &err);
 	for (int i = 0; i < 3; i++) {
 		char name[16];
 		uint64_t id;
 
 		snprintf(name, sizeof(name), "r%d", i);
-		CHECK_OK(staging_row_new(&id, stg, name, &err), &err);
-		stage_text(stg, id, "meta.json", "{\"k\":1}");
+		CHECK_OK(staging_row_new(&id, c->stg, name, &err), &err);
+		stage_text(c->stg, id, "meta.json", "{\"k\":1}");
 	}
 	pid = fork();
 	if (pid == 0) {
 		ingest__test_hook = hook;
-		if (ingest_commit(&ver, &n, st, stg, 0, NULL, NULL, NULL,
+		if (ingest_commit(&ver, &n, c->st, c->stg, 0, NULL, NULL, NULL,
 				  NULL, NULL))
 			_exit(1);
 		_exit(2);
 	}
 	CHECK(waitpid(pid, &status, 0) == pid);
 	CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
-	staging_free(stg);
-
-	CHECK_OK(staging_open(&stg, sd, &err), &err);
-	CHECK_OK(ingest_recover(&landed, &unsure, &n_unsure, st, stg, &err),
-		 &err);
-	CHECK_EQ_U64(landed, want_landed);
-	CHECK_EQ_U64(n_unsure, 1 - want_landed);
-	for (size_t i = 0; i < n_unsure; i++)
-		staging_batch_reset(&unsure[i]);
-	lc_free(unsure);
-	CHECK_OK(staging_rows(stg, count_staged, &left, &err), &err);
-	CHECK_EQ_U64(left, want_landed ? 0 : 3);
-	/* whatever did not land is committed now, and only that */
-	CHECK_OK(ingest_commit(&ver, &n, st, stg, want_landed, NULL, NULL,
-			       NULL, NULL, &err), &err);
-	CHECK_EQ_U64(n, want_landed ? 0 : 3);
-	CHECK_OK(lance_snapshot_open(&snap, st, 0, &err), &err);
-	total = lance_snapshot_num_rows(snap);
-	CHECK_EQ_U64(total, 3);
-	CHECK_EQ_U64(lance_snapshot_manifest(snap)->version, 1);
-	lance_snapshot_free(snap);
-	staging_free(stg);
-	ostore_free(st);
-	harness_rm_rf(dir);
+	staging_free(c->stg);
+	CHECK_OK(staging_open(&c->stg, c->sd, &err), &err);
 }
 
-/* The daemon dies while its manifest put is in flight; the next mount
- * finds nothing and commits the rows again, and then the first put
- * lands after all, before the new one. Under the same transaction id
- * the new commit finds the late version is its own: every row once. */
-TEST(crash_late_landing)
+/* The dataset holds the three rows once, in version 1, and the staging
+ * holds nothing: no row, no batch record. */
+static void crash_check(struct crash *c)
 {
-	char dir[] = "/tmp/lancefs-ingest-XXXXXX", ds[300], sd[300],
-	     sd2[300], cmd[700], txn[37];
 	struct lc_err err = { 0 };
-	struct ostore *st;
-	struct staging *stg, *stg2;
-	struct staging_batch *unsure = NULL;
 	struct lance_snapshot *snap;
-	uint64_t ver = 0, n = 0;
+	struct staging_batch *unsure = NULL;
 	size_t landed, n_unsure;
-	int status, left = 0;
-	pid_t pid;
+	int left = 0;
 
-	CHECK(mkdtemp(dir));
-	snprintf(ds, sizeof(ds), "%s/c.lance", dir);
-	snprintf(sd, sizeof(sd), "%s/staging", dir);
-	snprintf(sd2, sizeof(sd2), "%s/staging2", dir);
-	mkdir(ds, 0755);
-	CHECK_OK(ostore_local_new(&st, ds, &err), &err);
-	CHECK_OK(staging_open(&stg, sd, &err), &err);
-	for (int i = 0; i < 3; i++) {
-		char name[16];
-		uint64_t id;
-
-		snprintf(name, sizeof(name), "r%d", i);
-		CHECK_OK(staging_row_new(&id, stg, name, &err), &err);
-		stage_text(stg, id, "meta.json", "{\"k\":1}");
-	}
-	pid = fork();
-	if (pid == 0) {
-		ingest__test_hook = die_at_1;
-		if (ingest_commit(&ver, &n, st, stg, 0, NULL, NULL, NULL,
-				  NULL, NULL))
-			_exit(1);
-		_exit(2);
-	}
-	CHECK(waitpid(pid, &status, 0) == pid);
-	CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
-	staging_free(stg);
-	CHECK_OK(staging_open(&stg, sd, &err), &err);
-	CHECK_OK(ingest_recover(&landed, &unsure, &n_unsure, st, stg, &err),
-		 &err);
-	CHECK_EQ_U64(landed, 0);
-	CHECK_EQ_U64(n_unsure, 1);
-	CHECK_EQ_U64(unsure[0].n_rows, 3);
-	/* the put in flight: the same rows under the same id, landing now */
-	snprintf(cmd, sizeof(cmd), "cp -a %s %s", sd, sd2);
-	CHECK(system(cmd) == 0);
-	CHECK_OK(staging_open(&stg2, sd2, &err), &err);
-	memcpy(txn, unsure[0].uuid, sizeof(txn));
-	CHECK_OK(ingest_commit_rows(&ver, &n, st, stg2, unsure[0].rows,
-				    unsure[0].n_rows, 0, txn, NULL, NULL,
-				    NULL, NULL, &err), &err);
-	CHECK_EQ_U64(ver, 1);
-	staging_free(stg2);
-	/* the recovery's commit, planned before that landing */
-	memcpy(txn, unsure[0].uuid, sizeof(txn));
-	CHECK_OK(ingest_commit_rows(&ver, &n, st, stg, unsure[0].rows,
-				    unsure[0].n_rows, 0, txn, NULL, NULL,
-				    NULL, NULL, &err), &err);
-	CHECK_EQ_U64(ver, 1);
-	CHECK_STR(txn, "");
-	CHECK_OK(lance_snapshot_open(&snap, st, 0, &err), &err);
+	CHECK_OK(lance_snapshot_open(&snap, c->st, 0, &err), &err);
 	CHECK_EQ_U64(lance_snapshot_num_rows(snap), 3);
 	CHECK_EQ_U64(lance_snapshot_manifest(snap)->version, 1);
 	lance_snapshot_free(snap);
-	/* and the rows and the record are gone from the staging */
-	CHECK_OK(staging_rows(stg, count_staged, &left, &err), &err);
+	CHECK_OK(staging_rows(c->stg, count_staged, &left, &err), &err);
 	CHECK_EQ_U64(left, 0);
-	staging_batch_reset(&unsure[0]);
-	lc_free(unsure);
-	CHECK_OK(ingest_recover(&landed, &unsure, &n_unsure, st, stg, &err),
-		 &err);
+	CHECK_OK(ingest_recover(&landed, &unsure, &n_unsure, c->st, c->stg,
+				&err), &err);
 	CHECK_EQ_U64(landed + n_unsure, 0);
 	lc_free(unsure);
-	staging_free(stg);
-	ostore_free(st);
-	harness_rm_rf(dir);
+	staging_free(c->stg);
+	ostore_free(c->st);
+	harness_rm_rf(c->dir);
+}
+
+/* Commit the rows of `b`, an attempt of unknown outcome, again under its
+ * own id, from staging `stg`: it settles, in version 1. */
+static void commit_again(struct crash *c, struct staging *stg,
+			 const struct staging_batch *b)
+{
+	struct lc_err err = { 0 };
+	struct ingest_attempt a = { .since = b->read_version };
+	uint64_t ver = 0, n = 0;
+
+	memcpy(a.uuid, b->uuid, sizeof(a.uuid));
+	CHECK_OK(ingest_commit_rows(&ver, &n, c->st, stg, b->rows, b->n_rows,
+				    0, &a, NULL, NULL, NULL, NULL, &err),
+		 &err);
+	CHECK_EQ_U64(ver, 1);
+	CHECK_EQ_U64(n, 3);
+	CHECK_STR(a.uuid, "");
+}
+
+/* kill -9 after the batch is recorded (before or after the commit
+ * lands), then recovery and the commit the next mount makes: every row
+ * exactly once. */
+static void crash_case(void (*hook)(int), size_t want_landed)
+{
+	struct crash c;
+	struct lc_err err = { 0 };
+	struct staging_batch *unsure = NULL;
+	size_t landed, n_unsure;
+	int left = 0;
+
+	crash_setup(&c, hook);
+	CHECK_OK(ingest_recover(&landed, &unsure, &n_unsure, c.st, c.stg,
+				&err), &err);
+	CHECK_EQ_U64(landed, want_landed);
+	CHECK_EQ_U64(n_unsure, 1 - want_landed);
+	CHECK_OK(staging_rows(c.stg, count_staged, &left, &err), &err);
+	CHECK_EQ_U64(left, want_landed ? 0 : 3);
+	if (n_unsure) {
+		/* what may not have landed goes again, under its own id */
+		commit_again(&c, c.stg, &unsure[0]);
+		staging_batch_reset(&unsure[0]);
+	}
+	lc_free(unsure);
+	crash_check(&c);
+}
+
+/* The daemon dies while its manifest put is in flight; the next mount
+ * does not find it and is about to commit the rows again when the first
+ * put lands after all. Under the same transaction id the commit finds
+ * the late version is its own: every row once. (Under a new id this
+ * commit fails, as the dataset it would create exists; on a dataset
+ * that existed it would add the rows a second time.) */
+TEST(crash_late_landing)
+{
+	struct crash c;
+	char sd2[300], cmd[700];
+	struct lc_err err = { 0 };
+	struct staging *stg2;
+	struct staging_batch *unsure = NULL;
+	size_t landed, n_unsure;
+
+	crash_setup(&c, die_at_1);
+	CHECK_OK(ingest_recover(&landed, &unsure, &n_unsure, c.st, c.stg,
+				&err), &err);
+	CHECK_EQ_U64(n_unsure, 1);
+	/* the put in flight lands: the same rows under the same id, made
+	 * from a copy of the staging as it was */
+	snprintf(sd2, sizeof(sd2), "%s/staging2", c.dir);
+	snprintf(cmd, sizeof(cmd), "cp -a %s %s", c.sd, sd2);
+	CHECK(system(cmd) == 0);
+	CHECK_OK(staging_open(&stg2, sd2, &err), &err);
+	commit_again(&c, stg2, &unsure[0]);
+	staging_free(stg2);
+	/* the next mount's commit finds that version is its own */
+	commit_again(&c, c.stg, &unsure[0]);
+	staging_batch_reset(&unsure[0]);
+	lc_free(unsure);
+	crash_check(&c);
 }
 
 TEST(crash_before_commit)
