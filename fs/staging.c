@@ -16,6 +16,10 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+/* Spare inodes kept ready: open empty files, and empty folders. */
+#define SPARE_FILES 64
+#define SPARE_DIRS 32
+
 struct staging {
 	char *dir;
 	pthread_mutex_t mu;	/* protects next_id and the cleaner's state */
@@ -27,6 +31,14 @@ struct staging {
 	pthread_t cleaner;
 	bool threads_ok, cleaner_on, stopping;
 	unsigned work, done;	/* batches put in the trash, and emptied */
+	/* spare inodes in DIR/spare, made ahead by the filler (take_spare) */
+	pthread_cond_t spare_cv;
+	pthread_t filler;
+	bool filler_on, spare_off;
+	uint64_t spare_next;
+	int spare_fd[SPARE_FILES];
+	uint64_t spare_file[SPARE_FILES], spare_dir[SPARE_DIRS];
+	size_t n_spare_files, n_spare_dirs;
 };
 
 /* A row's name: an extended attribute of its folder (no inode to make
@@ -195,6 +207,192 @@ static void drain(struct staging *s)
 		empty_trash(s);
 }
 
+/*
+ * Spare inodes. A file system makes an inode slowly (ext4 without a
+ * journal more slowly still after many deletes), and a mkdir or create
+ * through the mount waits for it. So a thread of its own, the filler,
+ * keeps empty files and folders ready in DIR/spare, and a new row folder
+ * or staged file is one of them renamed into place. A spare file is open
+ * and has mode 0600: incomplete, as staging.h wants a new file. A crash
+ * leaves spares behind; the next staging_open removes them.
+ */
+static void spare_path(char *out, size_t cap, const struct staging *s,
+		       char kind, uint64_t n)
+{
+	snprintf(out, cap, "%s/spare/%c%016" PRIx64, s->dir, kind, n);
+}
+
+static void *filler_main(void *arg)
+{
+	struct staging *s = arg;
+	char path[4200];
+
+	snprintf(path, sizeof(path), "%s/spare", s->dir);
+	(void)mkdir(path, 0700);
+	pthread_mutex_lock(&s->mu);
+	while (!s->stopping && !s->spare_off) {
+		bool file = s->n_spare_files < SPARE_FILES;
+		bool dir = s->n_spare_dirs < SPARE_DIRS, ok;
+		uint64_t n;
+		int fd = -1;
+
+		if (!file && !dir) {
+			pthread_cond_wait(&s->spare_cv, &s->mu);
+			continue;
+		}
+		/* a row folder usually gets two files or more */
+		if (file && dir)
+			file = s->n_spare_files <= 2 * s->n_spare_dirs;
+		n = s->spare_next++;
+		pthread_mutex_unlock(&s->mu);
+		spare_path(path, sizeof(path), s, file ? 'F' : 'D', n);
+		if (file) {
+			fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC,
+				  0600);
+			ok = fd >= 0;
+		} else {
+			ok = mkdir(path, 0700) == 0;
+		}
+		pthread_mutex_lock(&s->mu);
+		if (!ok) {	/* a full disk, say: try at the next take */
+			pthread_cond_wait(&s->spare_cv, &s->mu);
+			continue;
+		}
+		if (file) {
+			s->spare_fd[s->n_spare_files] = fd;
+			s->spare_file[s->n_spare_files++] = n;
+		} else {
+			s->spare_dir[s->n_spare_dirs++] = n;
+		}
+	}
+	pthread_mutex_unlock(&s->mu);
+	return NULL;
+}
+
+/* Give a spare back (under mu), or remove it when the pool is full. */
+static void spare_return(struct staging *s, uint64_t n, int fd)
+{
+	char path[4200];
+
+	if (fd >= 0 && s->n_spare_files < SPARE_FILES) {
+		s->spare_fd[s->n_spare_files] = fd;
+		s->spare_file[s->n_spare_files++] = n;
+	} else if (fd < 0 && s->n_spare_dirs < SPARE_DIRS) {
+		s->spare_dir[s->n_spare_dirs++] = n;
+	} else {
+		spare_path(path, sizeof(path), s, fd >= 0 ? 'F' : 'D', n);
+		if (fd >= 0) {
+			close(fd);
+			unlink(path);
+		} else {
+			rmdir(path);
+		}
+	}
+}
+
+/* Rename a spare file (fd not NULL: *fd gets it) or folder to `path`,
+ * which must not exist: 0, EEXIST, or -1 when there is no spare and the
+ * caller makes the inode itself. */
+static int take_spare(struct staging *s, const char *path, int *fd)
+{
+	char from[4200];
+	uint64_t n;
+	int sfd = -1, rc;
+
+	pthread_mutex_lock(&s->mu);
+	if (!s->threads_ok || s->spare_off || s->stopping) {
+		pthread_mutex_unlock(&s->mu);
+		return -1;
+	}
+	if (!s->filler_on) {
+		if (pthread_create(&s->filler, NULL, filler_main, s))
+			s->spare_off = true;
+		else
+			s->filler_on = true;
+	}
+	if (fd ? !s->n_spare_files : !s->n_spare_dirs) {
+		pthread_cond_signal(&s->spare_cv);
+		pthread_mutex_unlock(&s->mu);
+		return -1;
+	}
+	if (fd) {
+		n = s->spare_file[--s->n_spare_files];
+		sfd = s->spare_fd[s->n_spare_files];
+	} else {
+		n = s->spare_dir[--s->n_spare_dirs];
+	}
+	pthread_cond_signal(&s->spare_cv);
+	pthread_mutex_unlock(&s->mu);
+	spare_path(from, sizeof(from), s, fd ? 'F' : 'D', n);
+	if (!renameat2(AT_FDCWD, from, AT_FDCWD, path, RENAME_NOREPLACE)) {
+		/* made now, as far as ls -l can tell (best effort) */
+		if (fd) {
+			*fd = sfd;
+			(void)futimens(sfd, NULL);
+		} else {
+			(void)utimensat(AT_FDCWD, path, NULL, 0);
+		}
+		return 0;
+	}
+	rc = errno;
+	pthread_mutex_lock(&s->mu);
+	if (rc != EEXIST)	/* no RENAME_NOREPLACE there, say */
+		s->spare_off = true;
+	spare_return(s, n, sfd);
+	pthread_mutex_unlock(&s->mu);
+	return rc == EEXIST ? EEXIST : -1;
+}
+
+/* Stop making spares and remove those made. */
+static void spares_stop(struct staging *s)
+{
+	char path[4200];
+	bool on;
+
+	pthread_mutex_lock(&s->mu);
+	s->spare_off = true;
+	pthread_cond_broadcast(&s->spare_cv);
+	on = s->filler_on;
+	s->filler_on = false;
+	pthread_mutex_unlock(&s->mu);
+	if (on)
+		pthread_join(s->filler, NULL);
+	while (s->n_spare_files) {
+		size_t k = --s->n_spare_files;
+
+		close(s->spare_fd[k]);
+		spare_path(path, sizeof(path), s, 'F', s->spare_file[k]);
+		unlink(path);
+	}
+	while (s->n_spare_dirs) {
+		spare_path(path, sizeof(path), s, 'D',
+			   s->spare_dir[--s->n_spare_dirs]);
+		rmdir(path);
+	}
+	snprintf(path, sizeof(path), "%s/spare", s->dir);
+	rmdir(path);
+}
+
+int staging_create(struct staging *s, const char *path, int flags, int *fd)
+{
+	int rc;
+
+	*fd = -1;
+	rc = take_spare(s, path, fd);
+	if (rc > 0)
+		return rc;
+	if (!rc && (flags & O_APPEND) && fcntl(*fd, F_SETFL, O_APPEND) < 0) {
+		rc = errno;
+		close(*fd);
+		unlink(path);
+	}
+	if (rc >= 0)
+		return rc;
+	*fd = open(path, (flags & (O_ACCMODE | O_APPEND)) | O_CREAT | O_EXCL |
+				 O_CLOEXEC, 0600);
+	return *fd < 0 ? errno : 0;
+}
+
 int staging_open(struct staging **out, const char *dir, struct lc_err *err)
 {
 	struct staging *s;
@@ -209,6 +407,7 @@ int staging_open(struct staging **out, const char *dir, struct lc_err *err)
 	}
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_cond_init(&s->cv, NULL);
+	pthread_cond_init(&s->spare_cv, NULL);
 	atomic_init(&s->no_xattr, false);
 	snprintf(path, sizeof(path), "%s/rows", dir);
 	rc = mkdir_p(path, err);
@@ -217,8 +416,11 @@ int staging_open(struct staging **out, const char *dir, struct lc_err *err)
 		rc = mkdir_p(path, err);
 	}
 	if (!rc) {
-		/* what a crash left in the trash, before ids are reused */
+		/* what a crash left in the trash, before ids are reused,
+		 * and its spares */
 		empty_trash(s);
+		snprintf(path, sizeof(path), "%s/spare", dir);
+		(void)nftw(path, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
 		snprintf(path, sizeof(path), "%s/trash", dir);
 		rc = mkdir_p(path, err);
 	}
@@ -242,6 +444,7 @@ void staging_free(struct staging *s)
 {
 	if (!s)
 		return;
+	spares_stop(s);
 	if (s->cleaner_on) {
 		pthread_mutex_lock(&s->mu);
 		s->stopping = true;
@@ -250,6 +453,7 @@ void staging_free(struct staging *s)
 		pthread_join(s->cleaner, NULL);
 	}
 	pthread_cond_destroy(&s->cv);
+	pthread_cond_destroy(&s->spare_cv);
 	pthread_mutex_destroy(&s->mu);
 	lc_free(s->dir);
 	lc_free(s);
@@ -608,9 +812,12 @@ int staging_row_add(uint64_t *id, struct staging *s, const char *name,
 	*id = s->next_id++;
 	pthread_mutex_unlock(&s->mu);
 	staging_row_path(dir, sizeof(dir), s, *id);
-	if (mkdir(dir, 0700) < 0)
-		return LC_SYS(err, errno, "staging: mkdir %s: %s", dir,
-			      strerror(errno));
+	rc = take_spare(s, dir, NULL);
+	if (rc < 0)
+		rc = mkdir(dir, 0700) < 0 ? errno : 0;
+	if (rc)
+		return LC_SYS(err, rc, "staging: mkdir %s: %s", dir,
+			      strerror(rc));
 	/* .row before .name: a row is listed once it has a name, and then
 	 * it is already what it should be. A folder needs no .row. */
 	if (info && info->kind != STAGING_FOLDER &&
@@ -681,6 +888,7 @@ void staging_remove_if_empty(struct staging *s)
 	char path[4200];
 	size_t i;
 
+	spares_stop(s);
 	drain(s);
 	for (i = 0; i < sizeof(subs) / sizeof(*subs); i++) {
 		snprintf(path, sizeof(path), "%s/%s", s->dir, subs[i]);

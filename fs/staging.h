@@ -12,6 +12,9 @@
  *   DIR/trash/R<16 hex>/           a committed row's folder, moved out of
  *                                  rows/ once its version landed, and
  *                                  removed by a background thread
+ *   DIR/spare/F<n>, D<n>           empty files and folders made ahead;
+ *                                  new staged files and row folders are
+ *                                  these renamed
  *   DIR/batches/<uuid>             a commit attempt: the transaction id,
  *                                  the version it was planned against and
  *                                  the rows it holds, written and synced
@@ -117,6 +120,11 @@ int staging_row_rename(struct staging *s, uint64_t id, const char *name,
  * it is created with mode 0600).
  */
 int staging_mark_fd(int fd, bool writing) LC_MUST_USE;
+/* Create the staged file `path`, which must not exist (EEXIST), for
+ * reading and writing (and appending when `flags` has O_APPEND), with
+ * mode 0600: 0 with *fd, or an errno. */
+int staging_create(struct staging *s, const char *path, int flags,
+		   int *fd) LC_MUST_USE;
 int staging_row_clear_partial(bool *had, const struct staging *s,
 			      uint64_t id, struct lc_err *err) LC_MUST_USE;
 /* Empty the trash, then remove the staging folder when it holds nothing

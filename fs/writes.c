@@ -530,16 +530,18 @@ static int open_file(struct writes *w, struct wrow *r, const char *name,
 		return LC_USAGE(err, "%s/%s: not a file name lancefs can "
 				"stage", r->name, name);
 	row_path(path, sizeof(path), w, r->id, name);
-	*fd = open(path, oflags | (fresh ? O_CREAT | O_EXCL : 0), 0600);
-	if (*fd < 0 && fresh && errno == EEXIST) {
+	if (fresh)
+		rc = staging_create(w->stg, path, oflags, fd);
+	else
+		rc = (*fd = open(path, oflags)) < 0 ? errno : 0;
+	if (rc == EEXIST && fresh) {
 		/* a stray file the index does not know: written over, so
 		 * marked writing below like any reopened file */
-		*fd = open(path, oflags, 0600);
+		rc = (*fd = open(path, oflags)) < 0 ? errno : 0;
 		fresh_on_disk = false;
 	}
-	if (*fd < 0)
-		return LC_SYS(err, errno, "staging: %s: %s", path,
-			      strerror(errno));
+	if (rc)
+		return LC_SYS(err, rc, "staging: %s: %s", path, strerror(rc));
 	/* a file made now is not complete: its creation mode never is
 	 * (staging.h); one reopened for writing is marked writing again */
 	if (writer && (fresh ? !fresh_on_disk : !r->files[i].writers) &&

@@ -1,6 +1,9 @@
 /* test_staging.c - the staging journal: rows, batches, recovery. */
+#include <dirent.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <sys/xattr.h>
@@ -264,6 +267,102 @@ TEST(killed_mid_commit)
 	CHECK(system(cmd) == 0);
 }
 
+/* Inode numbers of the spare files ready now, and how many there are. */
+static size_t spares(ino_t *out, size_t cap, const char *dir)
+{
+	char path[4200];
+	struct dirent *de;
+	size_t n = 0;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "%s/spare", dir);
+	d = opendir(path);
+	while (d && (de = readdir(d)))
+		if (de->d_name[0] == 'F' && n < cap)
+			out[n++] = de->d_ino;
+	if (d)
+		closedir(d);
+	return n;
+}
+
+/* Once threads are allowed, a new row folder or staged file is a spare
+ * made ahead and renamed into place: what a create would make (empty,
+ * mode 0600, dated now, appending when asked), never over an existing
+ * file; no spare outlives the staging, nor a crash. */
+TEST(spare_inodes)
+{
+	char dir[] = "/tmp/lancefs-staging-XXXXXX", rp[4200], path[4400];
+	struct lc_err err = { 0 };
+	struct staging *s;
+	struct timespec before;
+	struct stat sb;
+	ino_t ready[256];
+	uint64_t row;
+	size_t n = 0;
+	bool used = false;
+	int fd;
+
+	CHECK(mkdtemp(dir));
+	CHECK_OK(staging_open(&s, dir, &err), &err);
+	staging_allow_threads(s);
+	CHECK_OK(staging_row_new(&row, s, "first", &err), &err);
+	for (int i = 0; i < 500 && (n = spares(ready, 256, dir)) < 8; i++)
+		usleep(10000);
+	CHECK(n >= 8);
+	sleep(1);		/* older than the files made from them */
+	n = spares(ready, 256, dir);
+	clock_gettime(CLOCK_REALTIME, &before);
+	staging_row_path(rp, sizeof(rp), s, row);
+	for (int i = 0; i < 4; i++) {
+		snprintf(path, sizeof(path), "%s/f%d", rp, i);
+		CHECK(staging_create(s, path, O_WRONLY, &fd) == 0);
+		CHECK(fstat(fd, &sb) == 0);
+		CHECK((sb.st_mode & 07777) == 0600 && sb.st_size == 0);
+		CHECK(sb.st_mtim.tv_sec >= before.tv_sec - 1 &&
+		      sb.st_mtim.tv_sec <= before.tv_sec + 60);
+		for (size_t k = 0; k < n; k++)
+			used |= sb.st_ino == ready[k];
+		CHECK(write(fd, "abc", 3) == 3);
+		close(fd);
+	}
+	CHECK(used);
+	/* an existing name is refused and keeps its bytes */
+	snprintf(path, sizeof(path), "%s/f0", rp);
+	CHECK(staging_create(s, path, O_WRONLY, &fd) == EEXIST && fd < 0);
+	CHECK(stat(path, &sb) == 0 && sb.st_size == 3);
+	/* O_APPEND is kept */
+	snprintf(path, sizeof(path), "%s/log", rp);
+	CHECK(staging_create(s, path, O_WRONLY | O_APPEND, &fd) == 0);
+	CHECK(pwrite(fd, "ab", 2, 0) == 2 && pwrite(fd, "cd", 2, 0) == 2);
+	CHECK(fstat(fd, &sb) == 0 && sb.st_size == 4);
+	close(fd);
+	/* row folders too */
+	for (int i = 0; i < 40; i++) {
+		char name[16];
+
+		snprintf(name, sizeof(name), "r%d", i);
+		CHECK_OK(staging_row_new(&row, s, name, &err), &err);
+		staging_row_path(rp, sizeof(rp), s, row);
+		CHECK(stat(rp, &sb) == 0 && S_ISDIR(sb.st_mode));
+	}
+	staging_remove_if_empty(s);	/* rows are left: only spares go */
+	snprintf(path, sizeof(path), "%s/spare", dir);
+	CHECK(!exists(path));
+	CHECK(exists(rp));
+	staging_free(s);
+
+	/* a crash leaves spares behind: the next open removes them */
+	CHECK(mkdir(path, 0700) == 0);
+	snprintf(path + strlen(path), sizeof(path) - strlen(path),
+		 "/F0000000000000007");
+	CHECK(fclose(fopen(path, "w")) == 0);
+	CHECK_OK(staging_open(&s, dir, &err), &err);
+	CHECK(!exists(path));
+	staging_free(s);
+	snprintf(rp, sizeof(rp), "rm -rf %s", dir);
+	CHECK(system(rp) == 0);
+}
+
 TEST(default_dir)
 {
 	struct lc_err err = { 0 };
@@ -287,5 +386,5 @@ TEST(default_dir)
 
 TEST_MAIN(TEST_ENTRY(rows_and_batches), TEST_ENTRY(landed_rows_leave_no_trace),
 	  TEST_ENTRY(row_names),
-	  TEST_ENTRY(killed_mid_commit),
+	  TEST_ENTRY(killed_mid_commit), TEST_ENTRY(spare_inodes),
 	  TEST_ENTRY(default_dir))
