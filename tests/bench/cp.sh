@@ -3,7 +3,9 @@
 # JPEG and a meta.json) into a fresh dataset mount, until committed,
 # against the same cp -r onto ext4 plus sync. Printed as a ratio (target
 # ext4 / lancefs >= 0.7), never pass/fail; also the versions the copy
-# made and the daemon's peak RSS. Run as root for drop_caches (without it
+# made and the daemon's peak RSS; and the same cp -r into a FUSE server
+# that does nothing (tests/bench/discard.c): the ceiling any mount can
+# reach on this machine. Run as root for drop_caches (without it
 # the timings run on whatever the page cache holds). Everything lives in
 # one temporary folder under ${TMPDIR:-/tmp}, deleted at the end.
 #   tests/bench/cp.sh [BUILD_DIR] [N]
@@ -18,6 +20,7 @@ mnt=$tmp/mnt
 ds=$tmp/db/bench.lance
 cleanup() {
 	if mountpoint -q "$mnt"; then "$lancefs" umount "$mnt" || true; fi
+	if mountpoint -q "$tmp/dmnt"; then fusermount3 -u "$tmp/dmnt" || true; fi
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -80,6 +83,17 @@ t1=$(now)
 ext4=$(secs "$t0" "$t1")
 echo "  $ext4 s"
 
+echo "== cp -r SRC/. MNT/ (discard: a FUSE server that keeps nothing)"
+warm
+mkdir -p "$tmp/dmnt"
+"$build/tests/bench/discard" "$tmp/dmnt"
+t0=$(now)
+cp -r "$src/." "$tmp/dmnt/"
+t1=$(now)
+fusermount3 -u "$tmp/dmnt"
+discard=$(secs "$t0" "$t1")
+echo "  $discard s"
+
 echo "== cp -r SRC/. MNT/ && lancefs commit MNT (new dataset)"
 warm
 "$lancefs" mount -o "staging_dir=$tmp/staging${LANCEFS_OPTS:+,$LANCEFS_OPTS}" "$ds" "$mnt"
@@ -106,3 +120,4 @@ versions=$(find "$ds/_versions" -name '*.manifest' | wc -l)
 echo "  umount $(secs "$t0" "$t1") s; the mount listed $rows rows"
 echo "  status writes: $writes"
 echo "== ext4 / lancefs: $(ratio "$ext4" "$lfs")x (target >= 0.7), $versions versions, daemon peak RSS $((rss / 1024)) MB"
+echo "   ext4 / discard: $(ratio "$ext4" "$discard")x (the ceiling through FUSE here); discard / lancefs: $(ratio "$discard" "$lfs")x"
