@@ -1058,6 +1058,49 @@ def test_late_manifest_lands_once():
         all_versions_open(uri)
 
 
+def test_late_manifest_after_retries_ran_out():
+    """The first manifest PUT is held and lands only after the commit's
+    same-transaction retries (each stalled past the timeout) have all
+    run out. Its rows wait as an attempt of unknown outcome; a later
+    commit of the same mount finds the late version by the transaction
+    id and settles them: LanceDB holds them once, in one new version."""
+    manifest = r"/_versions/\d+\.manifest$"
+    with bucket() as b, workdir() as w, s3util.Proxy("fault", ENV) as p:
+        uri, want, src = small_dataset(b, w, "2.1", 2)
+        before = s3tool("dump", uri)["latest"]
+        with mounted(uri, "name_column=name", "commit_delay=0.2", "timeout=2",
+                     "max_retries=0", endpoint=p.endpoint,
+                     staging=os.path.join(w, "stg")) as mnt:
+            p.ctl.clear()
+            p.ctl.arm("late", match=manifest, method="PUT", after=20)
+            p.ctl.arm("stall", match=manifest, method="PUT", count=100,
+                      seconds=3)
+
+            def log(fault):
+                return [e for e in p.ctl.log() if e.get("fault") == fault]
+            commit_phase(mnt, src, want, "held", 800)
+            # the first attempt's four retries all went unanswered
+            wait_for(lambda: len(log("stall")) >= 5,
+                     "the commit did not retry past its first attempt", 90)
+            expect(not log("late")[0].get("upstream_status"),
+                   "the held PUT landed before the retries ran out")
+            wait_for(lambda: log("late")[0].get("upstream_status"),
+                     "the held manifest PUT was never forwarded", 60)
+            expect(log("late")[0]["upstream_status"] == 200,
+                   f"the held PUT got {log('late')[0]['upstream_status']}")
+            wait_committed(mnt, 120)
+            p.ctl.clear()
+            same_rows(lance_rows(uri), want, "after the late manifest")
+            latest = s3tool("dump", uri)["latest"]
+            expect(latest == before + 1,
+                   f"versions {before} -> {latest}: the rows were "
+                   f"committed again")
+            expect(status(mnt)["writes"]["last_version"] == latest,
+                   f"status: {status(mnt)['writes']}")
+        same_rows(lance_rows(uri), want, "after unmount")
+        all_versions_open(uri)
+
+
 def test_crash_late_manifest_lands_once():
     """The daemon is killed (kill -9) while the proxy holds its manifest
     PUT. The next mount does not find that transaction and commits the
@@ -1289,6 +1332,7 @@ TESTS = ([lambda v=v: read_every_version(v) for v in STORAGE_VERSIONS] +
           test_read_faults_retry_or_eio, test_lost_data_file_is_eio,
           test_commit_faults_retry_or_stay_staged,
           test_late_manifest_lands_once,
+          test_late_manifest_after_retries_ran_out,
           test_crash_late_manifest_lands_once,
           test_oss_virtual_hosted_and_forbid_overwrite,
           test_cache_dir_serves_second_mount,
