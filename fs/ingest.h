@@ -91,17 +91,6 @@ int ingest_infer_schema(struct lance_schema *out,
 typedef void (*ingest_refused_cb)(void *ctx, uint64_t row, const char *name,
 				  const struct lc_err *why);
 
-/*
- * Commit every complete staged row of `stg` to the dataset in `st`,
- * planned against `read_version` with `schema` (NULL: a new dataset, its
- * schema inferred, config lancefs.name_column=name). Every staged row
- * is taken: the caller commits when its rows are complete (closed). Refused rows are
- * reported through `refused` and stay staged. One data file in the
- * dataset's file version under data/; the batch is recorded before
- * lance_commit and finished after it (abandoned, rows kept, on failure).
- * *new_version is the version written, or 0 when there was nothing to
- * commit; *n_committed counts the rows in it (may be NULL).
- */
 /* A commit attempt whose outcome is unknown: its transaction id, and
  * the version it was planned against (a late landing is newer). */
 struct ingest_attempt {
@@ -109,6 +98,18 @@ struct ingest_attempt {
 	uint64_t since;
 };
 
+/*
+ * Commit every complete staged row of `stg` to the dataset in `st`,
+ * planned against `read_version` with `schema` (NULL: a new dataset, its
+ * schema inferred, config lancefs.name_column=name). Every staged row
+ * is taken: the caller commits when its rows are complete (closed).
+ * Refused rows are reported through `refused` and stay staged. One data
+ * file in the dataset's file version under data/; the batch is recorded
+ * before lance_commit and finished after it (abandoned, rows kept, on
+ * failure).
+ * *new_version is the version written, or 0 when there was nothing to
+ * commit; *n_committed counts the rows in it (may be NULL).
+ */
 int ingest_commit(uint64_t *new_version, uint64_t *n_committed,
 		  struct ostore *st, struct staging *stg,
 		  uint64_t read_version, const struct lance_schema *schema,

@@ -89,11 +89,10 @@ int staging_default_dir(char *out, size_t cap, const char *dataset_uri,
 {
 	const char *xdg = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
 	char base[3000], safe[200];
-	uint64_t h = 1469598103934665603ull;	/* FNV-1a of the URI */
+	/* FNV-1a from the start value every release named folders with */
+	uint64_t h = lc_hash_str_from(1469598103934665603ull, dataset_uri);
 	size_t k = 0;
 
-	for (const char *p = dataset_uri; *p; p++)
-		h = (h ^ (uint8_t)*p) * 1099511628211ull;
 	/* a readable tail of the URI, then the hash: unique and findable */
 	for (const char *p = dataset_uri; *p && k < sizeof(safe) - 1; p++)
 		safe[k++] = (*p >= 'a' && *p <= 'z') ||
@@ -336,10 +335,12 @@ static int take_spare(struct staging *s, const char *path, int *fd)
 	}
 	rc = errno;
 	pthread_mutex_lock(&s->mu);
-	if (rc != EEXIST)	/* no RENAME_NOREPLACE there, say */
+	if (rc == EINVAL || rc == ENOSYS)	/* no RENAME_NOREPLACE here */
 		s->spare_off = true;
 	spare_return(s, n, sfd);
 	pthread_mutex_unlock(&s->mu);
+	/* anything else (a folder gone, a full disk) the caller's own
+	 * create meets too, and reports */
 	return rc == EEXIST ? EEXIST : -1;
 }
 

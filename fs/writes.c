@@ -1453,6 +1453,14 @@ static int follow(struct writes *w, char **gone, size_t n_gone,
 	return rc;
 }
 
+/* Under w->mu: row `r` goes in the commit being planned, ids[*n]. */
+static void claim(struct wrow *r, uint64_t *ids, size_t *n)
+{
+	r->committing = true;
+	r->refused_now = false;
+	ids[(*n)++] = r->id;
+}
+
 /* Under w->mu: the rows of batch `b` are (or no longer are) pending. */
 static void mark_pending(struct writes *w, const struct staging_batch *b,
 			 bool on)
@@ -1509,11 +1517,8 @@ static int commit_pending(struct writes *w, uint64_t *version,
 	for (size_t i = 0; i < b->n_rows; i++) {
 		struct wrow *r = row_by_id(w, b->rows[i]);
 
-		if (r && !r->committing) {
-			r->committing = true;
-			r->refused_now = false;
-			ids[n++] = r->id;
-		}
+		if (r && !r->committing)
+			claim(r, ids, &n);
 	}
 	pthread_mutex_unlock(&w->mu);
 	memcpy(a.uuid, b->uuid, sizeof(a.uuid));
@@ -1560,11 +1565,8 @@ static int commit_locked(struct writes *w, uint64_t force, bool now,
 		return LC_NOMEM(err);
 	}
 	for (size_t i = 0; i < w->n_rows; i++)
-		if (!w->rows[i]->pending && ready(w->rows[i], force, now)) {
-			w->rows[i]->committing = true;
-			w->rows[i]->refused_now = false;
-			ids[n++] = w->rows[i]->id;
-		}
+		if (!w->rows[i]->pending && ready(w->rows[i], force, now))
+			claim(w->rows[i], ids, &n);
 	pthread_mutex_unlock(&w->mu);
 	if (!n) {
 		lc_free(ids);

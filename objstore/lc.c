@@ -328,11 +328,14 @@ uint32_t lc_crc32(const void *p, size_t n)
 	return crc32_gzip_refl(0, p, n);
 }
 
-uint64_t lc_hash_str(const char *s)
+uint64_t lc_hash_str_from(uint64_t h, const char *s)
 {
-	uint64_t h = 0xcbf29ce484222325ull;
-
 	for (; *s; s++)
 		h = (h ^ (uint8_t)*s) * 0x100000001b3ull;
 	return h;
+}
+
+uint64_t lc_hash_str(const char *s)
+{
+	return lc_hash_str_from(0xcbf29ce484222325ull, s);
 }

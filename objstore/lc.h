@@ -115,6 +115,8 @@ uint32_t lc_crc32(const void *p, size_t n);
 /* FNV-1a of a string: for hash tables, and for names of files that later
  * runs must find again (it never changes). */
 uint64_t lc_hash_str(const char *s);
+/* The same from start value `h` (names made with another one stay). */
+uint64_t lc_hash_str_from(uint64_t h, const char *s);
 
 /*
  * Allocation wrappers: one place to cap and, in tests, to fail the Nth

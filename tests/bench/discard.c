@@ -18,10 +18,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static atomic_ulong next_ino = 2;
+/* Folders have odd inode numbers (the root is 1), files even ones. */
+static atomic_ulong next_ino = 1;
 
-static void attr(struct stat *st, fuse_ino_t ino, bool dir)
+static void attr(struct stat *st, fuse_ino_t ino)
 {
+	bool dir = ino & 1;
+
 	memset(st, 0, sizeof(*st));
 	st->st_ino = ino;
 	st->st_mode = dir ? S_IFDIR | 0755 : S_IFREG | 0644;
@@ -30,12 +33,21 @@ static void attr(struct stat *st, fuse_ino_t ino, bool dir)
 	st->st_gid = getgid();
 }
 
-static void entry(struct fuse_entry_param *e, bool dir)
+/* A new folder or file (fi not NULL), made and forgotten. */
+static void made(fuse_req_t req, struct fuse_file_info *fi)
 {
-	memset(e, 0, sizeof(*e));
-	e->ino = atomic_fetch_add(&next_ino, 1);
-	attr(&e->attr, e->ino, dir);
-	e->attr_timeout = e->entry_timeout = 1.0;
+	struct fuse_entry_param e;
+
+	memset(&e, 0, sizeof(e));
+	e.ino = 2 * atomic_fetch_add(&next_ino, 1) + !fi;
+	attr(&e.attr, e.ino);
+	e.attr_timeout = e.entry_timeout = 1.0;
+	if (!fi) {
+		fuse_reply_entry(req, &e);
+		return;
+	}
+	fi->direct_io = 1;
+	fuse_reply_create(req, &e, fi);
 }
 
 static void d_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -51,45 +63,34 @@ static void d_getattr(fuse_req_t req, fuse_ino_t ino,
 	struct stat st;
 
 	(void)fi;
-	attr(&st, ino, true);	/* only folders are asked (permissions) */
+	attr(&st, ino);
 	fuse_reply_attr(req, &st, 1.0);
 }
 
 static void d_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *to,
 		      int set, struct fuse_file_info *fi)
 {
-	struct stat st;
-
 	(void)to;
 	(void)set;
-	(void)fi;
-	attr(&st, ino, ino == FUSE_ROOT_ID);
-	fuse_reply_attr(req, &st, 1.0);
+	d_getattr(req, ino, fi);
 }
 
 static void d_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 		    mode_t mode)
 {
-	struct fuse_entry_param e;
-
 	(void)parent;
 	(void)name;
 	(void)mode;
-	entry(&e, true);
-	fuse_reply_entry(req, &e);
+	made(req, NULL);
 }
 
 static void d_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		     mode_t mode, struct fuse_file_info *fi)
 {
-	struct fuse_entry_param e;
-
 	(void)parent;
 	(void)name;
 	(void)mode;
-	entry(&e, false);
-	fi->direct_io = 1;
-	fuse_reply_create(req, &e, fi);
+	made(req, fi);
 }
 
 static void d_write(fuse_req_t req, fuse_ino_t ino, const char *buf,

@@ -1,5 +1,8 @@
 /* test_ostore.c - the local and in-memory backends. */
+#include <fcntl.h>
 #include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -79,8 +82,41 @@ TEST(local_backend)
 	CHECK(system(cmd) == 0);
 }
 
-/* Data files: big puts from page buffers (written around the page cache)
- * and from ordinary memory read back byte for byte, tails included. */
+/* How many of the pages of file `path` are in the page cache; -1 where
+ * the file system has no O_DIRECT (then everything goes through it). */
+static long cached_pages(const char *dir, const char *path)
+{
+	char probe[300];
+	unsigned char vec[4096];
+	struct stat sb;
+	long n = 0;
+	void *m;
+	int fd;
+
+	snprintf(probe, sizeof(probe), "%s/probe", dir);
+	fd = open(probe, O_WRONLY | O_CREAT | O_DIRECT, 0600);
+	if (fd < 0)
+		return -1;
+	close(fd);
+	unlink(probe);
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return -2;
+	m = fstat(fd, &sb) < 0 || sb.st_size > 4096L * 4096 ? MAP_FAILED :
+		mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_SHARED, fd, 0);
+	close(fd);
+	if (m == MAP_FAILED ||
+	    mincore(m, (size_t)sb.st_size, vec) < 0)
+		return -2;
+	for (off_t i = 0; i < (sb.st_size + 4095) / 4096; i++)
+		n += vec[i] & 1;
+	munmap(m, (size_t)sb.st_size);
+	return n;
+}
+
+/* Data files: big puts from page buffers and from ordinary memory read
+ * back byte for byte, tails included; a big one from a page buffer goes
+ * around the page cache (it would only push out what readers use). */
 TEST(local_big_puts)
 {
 	char dir[] = "/tmp/lancefs-ostore-XXXXXX";
@@ -105,6 +141,16 @@ TEST(local_big_puts)
 		CHECK(((uintptr_t)b.data & 4095) == 0);
 		snprintf(key, sizeof(key), "data/p%zu.lance", k);
 		CHECK_OK(ostore_put(st, key, b.data, b.len, 1, &err), &err);
+		if (sizes[k] >= 1u << 20) {
+			char path[128];
+			long c;
+
+			snprintf(path, sizeof(path), "%s/%s", dir, key);
+			c = cached_pages(dir, path);
+			CHECK(c != -2);
+			CHECK(c <= 1);	/* at most the tail's page (or
+					 * -1: no O_DIRECT there) */
+		}
 		CHECK_OK(ostore_get(&data, &len, st, key, 1u << 30, &err),
 			 &err);
 		CHECK_EQ_U64(len, sizes[k]);
