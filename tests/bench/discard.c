@@ -3,23 +3,38 @@
  * folders and files are made and written but nothing is kept (lookups
  * of names never made fail, data is thrown away). It runs the same
  * transport as lancefs (libfuse's low-level API, direct I/O for files
- * being written, default_permissions, as many threads as cores, at most
- * 16), so `cp -r` into it measures what FUSE alone costs on this machine:
- * the ceiling of any ingest through a mount. Used by cp.sh.
+ * being written, reads through the kernel's page cache, default_permissions,
+ * as many threads as cores, at most 16), so `cp -r` into it measures what
+ * FUSE alone costs on this machine: the ceiling of any ingest through a
+ * mount. Used by cp.sh.
  *
- *   discard MOUNTPOINT        (unmount with fusermount3 -u)
+ * Given N and SIZE it also shows N folders 00000000, 00000001, ... each
+ * holding one image.jpg of SIZE bytes, answered from memory, with the
+ * read transport of a read-only lancefs mount (zero-message opens and
+ * opendirs, readdirplus, THREADS threads): reading them measures the
+ * ceiling of any read through a mount. Used by s3.sh.
+ *
+ *   discard MOUNTPOINT [N SIZE [THREADS]]   (unmount with fusermount3 -u)
  */
 #define FUSE_USE_VERSION 34
 #include <errno.h>
 #include <fuse_lowlevel.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* Folders have odd inode numbers (the root is 1), files even ones. */
+/*
+ * Folders have odd inode numbers (the root is 1), files even ones. The
+ * shown folder i is 3 + 2i and its image.jpg 4 + 2i; made ones follow.
+ */
 static atomic_ulong next_ino = 1;
+static unsigned long shown;	/* folders shown */
+static char *content;		/* every image.jpg's bytes */
+static size_t content_len;
 
 static void attr(struct stat *st, fuse_ino_t ino)
 {
@@ -31,6 +46,23 @@ static void attr(struct stat *st, fuse_ino_t ino)
 	st->st_nlink = dir ? 2 : 1;
 	st->st_uid = getuid();
 	st->st_gid = getgid();
+	if (!dir && ino < 3 + 2 * shown)
+		st->st_size = (off_t)content_len;
+}
+
+/* What is shown never changes (kept a day, as lancefs keeps a snapshot);
+ * what is made is kept a second, as lancefs keeps what it stages. */
+static double ttl(fuse_ino_t ino)
+{
+	return ino < 3 + 2 * shown ? 86400.0 : 1.0;
+}
+
+static void entry(struct fuse_entry_param *e, fuse_ino_t ino)
+{
+	memset(e, 0, sizeof(*e));
+	e->ino = ino;
+	attr(&e->attr, ino);
+	e->attr_timeout = e->entry_timeout = ttl(ino);
 }
 
 /* A new folder or file (fi not NULL), made and forgotten. */
@@ -38,10 +70,7 @@ static void made(fuse_req_t req, struct fuse_file_info *fi)
 {
 	struct fuse_entry_param e;
 
-	memset(&e, 0, sizeof(e));
-	e.ino = 2 * atomic_fetch_add(&next_ino, 1) + !fi;
-	attr(&e.attr, e.ino);
-	e.attr_timeout = e.entry_timeout = 1.0;
+	entry(&e, 2 * atomic_fetch_add(&next_ino, 1) + !fi);
 	if (!fi) {
 		fuse_reply_entry(req, &e);
 		return;
@@ -52,9 +81,109 @@ static void made(fuse_req_t req, struct fuse_file_info *fi)
 
 static void d_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	(void)parent;
-	(void)name;
-	fuse_reply_err(req, ENOENT);
+	struct fuse_entry_param e;
+	unsigned long i;
+	char *end;
+
+	if (parent == 1) {
+		i = strtoul(name, &end, 10);
+		if (*end || strlen(name) != 8 || i >= shown) {
+			fuse_reply_err(req, ENOENT);
+			return;
+		}
+		entry(&e, 3 + 2 * i);
+	} else if (parent < 3 + 2 * shown && !strcmp(name, "image.jpg")) {
+		entry(&e, parent + 1);
+	} else {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	fuse_reply_entry(req, &e);
+}
+
+/* The root lists the shown folders, each of them its image.jpg. */
+static void list(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		 bool plus)
+{
+	unsigned long n = ino == 1 ? shown : ino < 3 + 2 * shown ? 1 : 0;
+	char *buf = malloc(size), name[24];
+	size_t used = 0;
+	struct stat st;
+
+	if (!buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	for (unsigned long i = (unsigned long)off; i < n; i++) {
+		size_t len;
+
+		if (ino == 1)
+			snprintf(name, sizeof(name), "%08lu", i);
+		else
+			strcpy(name, "image.jpg");
+		if (plus) {
+			struct fuse_entry_param e;
+
+			entry(&e, ino == 1 ? 3 + 2 * i : ino + 1);
+			len = fuse_add_direntry_plus(req, buf + used,
+						     size - used, name, &e,
+						     (off_t)i + 1);
+		} else {
+			attr(&st, ino == 1 ? 3 + 2 * i : ino + 1);
+			len = fuse_add_direntry(req, buf + used, size - used,
+						name, &st, (off_t)i + 1);
+		}
+		if (len > size - used)
+			break;
+		used += len;
+	}
+	fuse_reply_buf(req, buf, used);
+	free(buf);
+}
+
+static void d_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		      struct fuse_file_info *fi)
+{
+	(void)fi;
+	list(req, ino, size, off, false);
+}
+
+static void d_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size,
+			  off_t off, struct fuse_file_info *fi)
+{
+	(void)fi;
+	list(req, ino, size, off, true);
+}
+
+static void d_init(void *userdata, struct fuse_conn_info *conn)
+{
+	(void)userdata;
+	if (conn->capable & FUSE_CAP_READDIRPLUS)
+		conn->want |= FUSE_CAP_READDIRPLUS;
+	conn->want &= ~(unsigned)FUSE_CAP_READDIRPLUS_AUTO;
+	if (conn->capable & FUSE_CAP_PARALLEL_DIROPS)
+		conn->want |= FUSE_CAP_PARALLEL_DIROPS;
+	if (conn->capable & FUSE_CAP_ASYNC_READ)
+		conn->want |= FUSE_CAP_ASYNC_READ;
+}
+
+/* Opens of shown files and folders: none after the first (ENOSYS); a
+ * file made is written through its create's handle. */
+static void d_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void)ino;
+	(void)fi;
+	fuse_reply_err(req, ENOSYS);
+}
+
+static void d_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		   struct fuse_file_info *fi)
+{
+	size_t len = (size_t)off < content_len ? content_len - (size_t)off : 0;
+
+	(void)ino;
+	(void)fi;
+	fuse_reply_buf(req, content + off, len < size ? len : size);
 }
 
 static void d_getattr(fuse_req_t req, fuse_ino_t ino,
@@ -64,7 +193,7 @@ static void d_getattr(fuse_req_t req, fuse_ino_t ino,
 
 	(void)fi;
 	attr(&st, ino);
-	fuse_reply_attr(req, &st, 1.0);
+	fuse_reply_attr(req, &st, ttl(ino));
 }
 
 static void d_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *to,
@@ -112,6 +241,12 @@ static void d_ok(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 static const struct fuse_lowlevel_ops ops = {
 	.lookup = d_lookup,
+	.init = d_init,
+	.readdir = d_readdir,
+	.readdirplus = d_readdirplus,
+	.open = d_open,
+	.opendir = d_open,
+	.read = d_read,
 	.getattr = d_getattr,
 	.setattr = d_setattr,
 	.mkdir = d_mkdir,
@@ -131,8 +266,20 @@ int main(int argc, char **argv)
 	long cores = sysconf(_SC_NPROCESSORS_ONLN);
 	int rc;
 
-	if (argc != 2)
+	if (argc < 2 || argc == 3 || argc > 5)
 		return 1;
+	if (argc == 5)
+		cores = atol(argv[4]);
+	if (argc >= 4) {
+		shown = strtoul(argv[2], NULL, 10);
+		content_len = strtoul(argv[3], NULL, 10);
+		content = malloc(content_len + 1);
+		if (!content)
+			return 1;
+		for (size_t i = 0; i < content_len; i++)
+			content[i] = (char)(i * 31 + 7);
+		next_ino = shown + 2;	/* made ones after the shown */
+	}
 	se = fuse_session_new(&args, &ops, sizeof(ops), NULL);
 	if (!se || fuse_session_mount(se, argv[1]) || fuse_daemonize(0))
 		return 1;

@@ -5,7 +5,10 @@
 # same server, and against the same tree on local ext4; then a second
 # epoch from lancefs's disk cache (-o cache_dir=, a fresh mount) against
 # ext4. Printed as images/s and ratios (targets: lancefs cold >= 10x s3fs,
-# cache >= 0.9x ext4), never pass/fail. Run as root (drop_caches, FUSE).
+# cache >= 0.9x ext4), never pass/fail. The same reads from a FUSE server
+# that answers from memory (tests/bench/discard.c, as many threads as a
+# lancefs mount of s3:// runs) give the ceiling of any mount on the
+# machine. Run as root (drop_caches, FUSE).
 #
 #   tests/bench/s3.sh [BUILD_DIR] [ENV_FILE]
 #
@@ -32,7 +35,7 @@ proxy_pid=
 rgw_started=
 
 cleanup() {
-	for m in "$tmp/s3fs" "$tmp/lmnt"; do
+	for m in "$tmp/s3fs" "$tmp/lmnt" "$tmp/dmnt"; do
 		if mountpoint -q "$m" 2>/dev/null; then
 			fusermount3 -u "$m" 2>/dev/null || fusermount3 -uz "$m" || true
 		fi
@@ -120,10 +123,21 @@ ext4_all=$(echo "$ext4_out" | walked)
 echo "   ext4 (cold):       $ext4_out"
 ext4_warm=$(read_images "$tmp/ext4" | rate)
 
+# as many images of their mean size, served from memory through FUSE
+mkdir -p "$tmp/dmnt"
+size=$(find "$tmp/ext4" -name image.jpg -printf '%s\n' | awk '{ s += $1 } END { printf "%d", s / NR }')
+drop
+"$build/tests/bench/discard" "$tmp/dmnt" "$n" "$size" 16
+discard_out=$(read_images "$tmp/dmnt")
+discard_rate=$(echo "$discard_out" | rate)
+fusermount3 -u "$tmp/dmnt"
+echo "   discard (memory):  $discard_out"
+
 echo "== images/s: s3fs $s3fs_rate, lancefs epoch 1 $cold_rate, lancefs epoch 2 $warm_rate, ext4 cold $ext4_rate, ext4 warm $ext4_warm"
 echo "   lancefs epoch 1 / s3fs:      $(ratio "$cold_rate" "$s3fs_rate")x (target >= 10)"
 echo "   lancefs epoch 2 / ext4 cold: $(ratio "$warm_rate" "$ext4_rate")x (target >= 0.9)"
 echo "   lancefs epoch 2 / ext4 warm: $(ratio "$warm_rate" "$ext4_warm")x"
+echo "   discard / ext4 cold:         $(ratio "$discard_rate" "$ext4_rate")x (the ceiling through FUSE here); lancefs epoch 2 / discard: $(ratio "$warm_rate" "$discard_rate")x"
 # Listing a row stats its files, and a file's type comes from its first
 # bytes: a walk of a cold mount fetches part of every image before the
 # timed reads. Counting the walk too:
