@@ -5,11 +5,14 @@
  * which requests start past the byte the reader is at.
  */
 #include <dirent.h>
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -664,6 +667,99 @@ TEST(disk_survives_remount)
 	free(again);
 }
 
+/*
+ * A file system that refuses O_DIRECT, at the open (as FUSE mounts and
+ * some others do) or at the read: this binary's openat64 and preadv64
+ * stand in front of libc's for the cache's calls.
+ */
+enum { DIRECT_OK, DIRECT_NO_OPEN, DIRECT_NO_READ };
+static atomic_int direct_mode;
+static atomic_int direct_fd = -1;	/* the O_DIRECT file, DIRECT_NO_READ */
+static atomic_int direct_refused;
+
+int openat64(int dirfd, const char *path, int flags, ...)
+{
+	int (*real)(int, const char *, int, ...) =
+		(int (*)(int, const char *, int, ...))dlsym(RTLD_NEXT,
+							    "openat64");
+	mode_t mode = 0;
+	int fd;
+
+	if (flags & (O_CREAT | __O_TMPFILE)) {
+		va_list ap;
+
+		va_start(ap, flags);
+		mode = va_arg(ap, mode_t);
+		va_end(ap);
+	}
+	if ((flags & O_DIRECT) && direct_mode == DIRECT_NO_OPEN) {
+		atomic_fetch_add(&direct_refused, 1);
+		errno = EINVAL;
+		return -1;
+	}
+	fd = real(dirfd, path, flags, mode);
+	if (fd >= 0 && (flags & O_DIRECT) && direct_mode == DIRECT_NO_READ)
+		direct_fd = fd;
+	return fd;
+}
+
+ssize_t preadv64(int fd, const struct iovec *iov, int cnt, off_t off)
+{
+	ssize_t (*real)(int, const struct iovec *, int, off_t) =
+		(ssize_t (*)(int, const struct iovec *, int, off_t))dlsym(
+			RTLD_NEXT, "preadv64");
+
+	if (direct_mode == DIRECT_NO_READ && fd == direct_fd) {
+		atomic_fetch_add(&direct_refused, 1);
+		errno = EINVAL;
+		return -1;
+	}
+	return real(fd, iov, cnt, off);
+}
+
+/* Where O_DIRECT is refused, blocks are read back from cache_dir through
+ * the page cache: the same bytes, no request. */
+TEST(disk_without_o_direct)
+{
+	char dir[64], opt[96];
+	const char *opts[] = { opt, "cache_size=4M", NULL };
+	struct ostore_conf *conf;
+	struct ostore *st;
+
+	make_tmpdir(dir);
+	snprintf(opt, sizeof(opt), "cache_dir=%s", dir);
+	/* each mode its own bytes, so its own chunk files */
+	for (int mode = DIRECT_NO_OPEN; mode <= DIRECT_NO_READ; mode++) {
+		struct cnt_store *c1 = cnt_new(), *c2 = cnt_new();
+		uint8_t *want = put_obj(c1, "data/d.lance", 3 * MiB + 7,
+					(unsigned)mode);
+		uint8_t *again = put_obj(c2, "data/d.lance", 3 * MiB + 7,
+					 (unsigned)mode);
+
+		st = wrap(c1, opts, &conf);
+		CHECK(!scan(st, c1, "data/d.lance", want, 100 * KiB, 0));
+		for (int i = 0; i < 200 && stats_of(st).disk_bytes < 3 * MiB;
+		     i++)
+			usleep(50 * 1000);
+		CHECK(stats_of(st).disk_bytes >= 3 * MiB);
+		unwrap(st, conf);
+
+		direct_mode = mode;
+		direct_refused = 0;
+		st = wrap(c2, opts, &conf);
+		CHECK(!scan(st, c2, "data/d.lance", again, 100 * KiB, 0));
+		CHECK_EQ_U64(atomic_load(&c2->reads), 0);
+		CHECK(stats_of(st).disk_hits >= 3 * MiB);
+		CHECK(atomic_load(&direct_refused) > 0);
+		unwrap(st, conf);
+		direct_mode = DIRECT_OK;
+		direct_fd = -1;
+		free(want);
+		free(again);
+	}
+	harness_rm_rf(dir);
+}
+
 struct cfile {
 	char path[512];
 	off_t size;
@@ -1032,6 +1128,7 @@ TEST_MAIN(TEST_ENTRY(random_ranges_small_cache),
 	  TEST_ENTRY(replaced_object_not_stale),
 	  TEST_ENTRY(no_etag_reads_through),
 	  TEST_ENTRY(disk_survives_remount),
+	  TEST_ENTRY(disk_without_o_direct),
 	  TEST_ENTRY(disk_corruption_detected), TEST_ENTRY(disk_bounds),
 	  TEST_ENTRY(warmup_fills_disk), TEST_ENTRY(warmup_needs_cache_dir),
 	  TEST_ENTRY(close_during_prefetch), TEST_ENTRY(settings),
