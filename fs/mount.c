@@ -38,6 +38,7 @@
 #include <unistd.h>
 
 #include "mount.h"
+#include "transport.h"
 #include "view.h"
 #include "writes.h"
 
@@ -790,13 +791,7 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	 * the listings. A writable mount's folders change under it. */
 	fs->no_opendir = !fs->writable &&
 			 (conn->capable & FUSE_CAP_NO_OPENDIR_SUPPORT);
-	if (conn->capable & FUSE_CAP_READDIRPLUS)
-		conn->want |= FUSE_CAP_READDIRPLUS;
-	conn->want &= ~(unsigned)FUSE_CAP_READDIRPLUS_AUTO;
-	if (conn->capable & FUSE_CAP_PARALLEL_DIROPS)
-		conn->want |= FUSE_CAP_PARALLEL_DIROPS;
-	if (conn->capable & FUSE_CAP_ASYNC_READ)
-		conn->want |= FUSE_CAP_ASYNC_READ;
+	transport_want(conn);
 	if (fs->writable && (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC))
 		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
 	else

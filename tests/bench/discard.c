@@ -27,6 +27,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "transport.h"
+
 /*
  * Folders have odd inode numbers (the root is 1), files even ones. The
  * shown folder i is 3 + 2i and its image.jpg 4 + 2i; made ones follow.
@@ -158,13 +160,7 @@ static void d_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size,
 static void d_init(void *userdata, struct fuse_conn_info *conn)
 {
 	(void)userdata;
-	if (conn->capable & FUSE_CAP_READDIRPLUS)
-		conn->want |= FUSE_CAP_READDIRPLUS;
-	conn->want &= ~(unsigned)FUSE_CAP_READDIRPLUS_AUTO;
-	if (conn->capable & FUSE_CAP_PARALLEL_DIROPS)
-		conn->want |= FUSE_CAP_PARALLEL_DIROPS;
-	if (conn->capable & FUSE_CAP_ASYNC_READ)
-		conn->want |= FUSE_CAP_ASYNC_READ;
+	transport_want(conn);
 }
 
 /* Opens of shown files and folders: none after the first (ENOSYS); a

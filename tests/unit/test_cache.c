@@ -676,12 +676,20 @@ enum { DIRECT_OK, DIRECT_NO_OPEN, DIRECT_NO_READ };
 static atomic_int direct_mode;
 static atomic_int direct_fd = -1;	/* the O_DIRECT file, DIRECT_NO_READ */
 static atomic_int direct_refused;
+static int (*real_openat)(int, const char *, int, ...);
+static ssize_t (*real_preadv)(int, const struct iovec *, int, off_t);
+
+/* libc's own, found before any thread runs */
+__attribute__((constructor)) static void find_real(void)
+{
+	real_openat = (int (*)(int, const char *, int, ...))dlsym(RTLD_NEXT,
+								  "openat64");
+	real_preadv = (ssize_t (*)(int, const struct iovec *, int, off_t))
+		dlsym(RTLD_NEXT, "preadv64");
+}
 
 int openat64(int dirfd, const char *path, int flags, ...)
 {
-	int (*real)(int, const char *, int, ...) =
-		(int (*)(int, const char *, int, ...))dlsym(RTLD_NEXT,
-							    "openat64");
 	mode_t mode = 0;
 	int fd;
 
@@ -697,7 +705,7 @@ int openat64(int dirfd, const char *path, int flags, ...)
 		errno = EINVAL;
 		return -1;
 	}
-	fd = real(dirfd, path, flags, mode);
+	fd = real_openat(dirfd, path, flags, mode);
 	if (fd >= 0 && (flags & O_DIRECT) && direct_mode == DIRECT_NO_READ)
 		direct_fd = fd;
 	return fd;
@@ -705,16 +713,12 @@ int openat64(int dirfd, const char *path, int flags, ...)
 
 ssize_t preadv64(int fd, const struct iovec *iov, int cnt, off_t off)
 {
-	ssize_t (*real)(int, const struct iovec *, int, off_t) =
-		(ssize_t (*)(int, const struct iovec *, int, off_t))dlsym(
-			RTLD_NEXT, "preadv64");
-
 	if (direct_mode == DIRECT_NO_READ && fd == direct_fd) {
 		atomic_fetch_add(&direct_refused, 1);
 		errno = EINVAL;
 		return -1;
 	}
-	return real(fd, iov, cnt, off);
+	return real_preadv(fd, iov, cnt, off);
 }
 
 /* Where O_DIRECT is refused, blocks are read back from cache_dir through

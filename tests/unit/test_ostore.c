@@ -69,7 +69,6 @@ TEST(local_backend)
 	struct lc_err err = { 0 };
 	struct ostore *st;
 	struct ostore_obj *o;
-	char cmd[64];
 
 	CHECK(mkdtemp(dir));
 	CHECK_OK(ostore_open_uri(&st, dir, NULL, &err), &err);
@@ -78,8 +77,7 @@ TEST(local_backend)
 	CHECK_EQ_U64(ostore_open(&o, st, "../etc/passwd", &err), EIO);
 	CHECK_EQ_U64(err.kind, LC_EK_CORRUPT);
 	ostore_free(st);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	CHECK(system(cmd) == 0);
+	harness_rm_rf(dir);
 }
 
 /* How many of the pages of file `path` are in the page cache; -1 where
@@ -126,7 +124,7 @@ TEST(local_big_puts)
 	struct names n = { "" };
 	uint8_t *data;
 	size_t len, sizes[] = { (3u << 20) + 1234, 5u << 20, 4097 };
-	char cmd[64], key[64];
+	char key[64];
 
 	CHECK(mkdtemp(dir));
 	CHECK_OK(ostore_open_uri(&st, dir, NULL, &err), &err);
@@ -172,8 +170,7 @@ TEST(local_big_puts)
 	CHECK(!strstr(n.buf, "tmp"));
 	lc_buf_reset(&b);
 	ostore_free(st);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	CHECK(system(cmd) == 0);
+	harness_rm_rf(dir);
 }
 
 /* Page buffers keep their bytes as they grow, and a buffer given back is

@@ -48,7 +48,7 @@ static int exists(const char *path)
 
 TEST(rows_and_batches)
 {
-	char dir[] = "/tmp/lancefs-staging-XXXXXX", cmd[64], rp[4200];
+	char dir[] = "/tmp/lancefs-staging-XXXXXX", rp[4200];
 	struct lc_err err = { 0 };
 	struct staging *s;
 	struct staging_batch b, *left;
@@ -118,8 +118,7 @@ TEST(rows_and_batches)
 	CHECK_EQ_U64(nb, 0);
 	free(left);
 	staging_free(s);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	CHECK(system(cmd) == 0);
+	harness_rm_rf(dir);
 }
 
 /* A landed batch's rows leave rows/ at once; their files go in the
@@ -189,7 +188,7 @@ TEST(landed_rows_leave_no_trace)
  * read, and renamed, the same way. */
 TEST(row_names)
 {
-	char dir[] = "/tmp/lancefs-staging-XXXXXX", cmd[64], rp[4200];
+	char dir[] = "/tmp/lancefs-staging-XXXXXX", rp[4200];
 	char path[4300];
 	struct lc_err err = { 0 };
 	struct staging *s;
@@ -224,14 +223,13 @@ TEST(row_names)
 	CHECK_OK(staging_row_find(&found, s, "dog_004"), &err);
 	CHECK_EQ_U64(found, old);
 	staging_free(s);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	CHECK(system(cmd) == 0);
+	harness_rm_rf(dir);
 }
 
 /* kill -9 between recording a batch and finishing it */
 TEST(killed_mid_commit)
 {
-	char dir[] = "/tmp/lancefs-staging-XXXXXX", cmd[64];
+	char dir[] = "/tmp/lancefs-staging-XXXXXX";
 	struct lc_err err = { 0 };
 	struct staging *s;
 	struct staging_batch *left;
@@ -263,8 +261,7 @@ TEST(killed_mid_commit)
 	staging_batch_reset(&left[0]);
 	free(left);
 	staging_free(s);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	CHECK(system(cmd) == 0);
+	harness_rm_rf(dir);
 }
 
 /* Inode numbers of the spare files ready now, and how many there are. */
@@ -361,8 +358,7 @@ TEST(spare_inodes)
 	CHECK_OK(staging_open(&s, dir, &err), &err);
 	CHECK(!exists(path));
 	staging_free(s);
-	snprintf(rp, sizeof(rp), "rm -rf %s", dir);
-	CHECK(system(rp) == 0);
+	harness_rm_rf(dir);
 }
 
 TEST(default_dir)
