@@ -11,8 +11,8 @@
  * Given N and SIZE it also shows N folders 00000000, 00000001, ... each
  * holding one image.jpg of SIZE bytes, answered from memory, with the
  * read transport of a read-only lancefs mount (zero-message opens and
- * opendirs, readdirplus, THREADS threads): reading them measures the
- * ceiling of any read through a mount. Used by s3.sh.
+ * opendirs, no flushes, readdirplus, THREADS threads): reading them
+ * measures the ceiling of any read through a mount. Used by s3.sh.
  *
  *   discard MOUNTPOINT [N SIZE [THREADS]]   (unmount with fusermount3 -u)
  */
@@ -235,6 +235,18 @@ static void d_ok(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	fuse_reply_err(req, 0);
 }
 
+/* Shown files are only read: no flush at close, as in a read-only
+ * lancefs mount (ENOSYS: the kernel sends none after the first). */
+static void d_flush(fuse_req_t req, fuse_ino_t ino,
+		    struct fuse_file_info *fi)
+{
+	if (shown) {
+		fuse_reply_err(req, ENOSYS);
+		return;
+	}
+	d_ok(req, ino, fi);
+}
+
 static const struct fuse_lowlevel_ops ops = {
 	.lookup = d_lookup,
 	.init = d_init,
@@ -248,7 +260,7 @@ static const struct fuse_lowlevel_ops ops = {
 	.mkdir = d_mkdir,
 	.create = d_create,
 	.write = d_write,
-	.flush = d_ok,
+	.flush = d_flush,
 	.release = d_ok,
 };
 
