@@ -385,6 +385,7 @@ int staging_create(struct staging *s, const char *path, int flags, int *fd)
 	if (!rc && (flags & O_APPEND) && fcntl(*fd, F_SETFL, O_APPEND) < 0) {
 		rc = errno;
 		close(*fd);
+		*fd = -1;
 		unlink(path);
 	}
 	if (rc >= 0)

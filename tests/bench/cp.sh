@@ -4,8 +4,9 @@
 # against the same cp -r onto ext4 plus sync. Printed as a ratio (target
 # ext4 / lancefs >= 0.7), never pass/fail; also the versions the copy
 # made and the daemon's peak RSS; and the same cp -r into a FUSE server
-# that does nothing (tests/bench/discard.c): the ceiling any mount can
-# reach on this machine. Run as root for drop_caches (without it
+# that does nothing (tests/bench/discard.c), where the scheduler puts it
+# and cp (what any mount costs) and with both on one CPU (what of that
+# is wake-ups across CPUs). Run as root for drop_caches (without it
 # the timings run on whatever the page cache holds). Everything lives in
 # one temporary folder under ${TMPDIR:-/tmp}, deleted at the end.
 #   tests/bench/cp.sh [BUILD_DIR] [N]
@@ -133,5 +134,5 @@ versions=$(find "$ds/_versions" -name '*.manifest' | wc -l)
 echo "  umount $(secs "$t0" "$t1") s; the mount listed $rows rows"
 echo "  status writes: $writes"
 echo "== ext4 / lancefs: $(ratio "$ext4" "$lfs")x (target >= 0.7), $versions versions, daemon peak RSS $((rss / 1024)) MB"
-echo "   ext4 / discard: $(ratio "$ext4" "$discard")x (the ceiling through FUSE here); discard / lancefs: $(ratio "$discard" "$lfs")x"
+echo "   ext4 / discard: $(ratio "$ext4" "$discard")x (FUSE alone, as the scheduler places it); discard / lancefs: $(ratio "$discard" "$lfs")x"
 echo "   ext4 / discard on one CPU: $(ratio "$ext4" "$pinned")x (wake-ups across CPUs cost $(ratio "$discard" "$pinned")x)"
