@@ -75,6 +75,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <strings.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -157,6 +158,26 @@ struct disk {
 	unsigned open_next;
 };
 
+/*
+ * Block memory: one mapping of 64 KiB slots, as many as cache_size= holds,
+ * handed out last freed first. Filling the cache then never grows a malloc
+ * heap: a thread's arena grows by mprotect(), which takes the process's
+ * address-space lock for writing and stalls the other threads' page faults
+ * and O_DIRECT reads (perf: ~750 such sleeps in a second epoch of 2,000
+ * images from cache_dir, which this pool made 20 % faster). Huge pages
+ * (MADV_HUGEPAGE) made it slower: each first touch then zeroes 2 MiB.
+ * Past its slots (pinned blocks may briefly exceed the bound) blocks come
+ * from malloc.
+ */
+struct pool {
+	pthread_mutex_t mu;
+	uint8_t *base;			/* NULL: malloc only */
+	size_t len;			/* of the mapping */
+	uint32_t n, used;		/* slots; slots ever handed out */
+	void *free;			/* freed slots, linked through their
+					 * first bytes */
+};
+
 struct cache_store;
 
 struct cjob {
@@ -194,6 +215,8 @@ struct cache {
 	unsigned started;		/* workers running; c->mu */
 
 	struct disk *disk;		/* NULL without cache_dir= */
+
+	struct pool pool;
 
 	_Atomic uint64_t hits, misses, disk_hits;
 	_Atomic uint64_t warm_done, warm_total, warm_pending;
@@ -242,6 +265,69 @@ static struct cache_obj *to_co(struct ostore_obj *o)
 }
 
 /* ---- on-disk format (cache.h) ------------------------------------- */
+
+/* ---- block memory ---------------------------------------------------- */
+
+static void pool_init(struct pool *p, uint64_t bytes)
+{
+	uint64_t n = bytes / CACHE_BLOCK;
+	size_t len;
+	uint8_t *m;
+
+	pthread_mutex_init(&p->mu, NULL);
+	if (n > UINT32_MAX)
+		n = UINT32_MAX;
+	len = (size_t)n * CACHE_BLOCK;
+	if (!n || len / CACHE_BLOCK != n)
+		return;
+	m = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (m == MAP_FAILED)
+		return;
+	p->base = m;
+	p->len = len;
+	p->n = (uint32_t)n;
+}
+
+static void pool_fini(struct pool *p)
+{
+	if (p->base)
+		munmap(p->base, p->len);
+	pthread_mutex_destroy(&p->mu);
+}
+
+/* Memory for one block (CACHE_BLOCK bytes, 4 KiB aligned), or NULL. */
+static uint8_t *pool_get(struct pool *p)
+{
+	void *b = NULL;
+
+	pthread_mutex_lock(&p->mu);
+	if (p->free) {
+		b = p->free;
+		memcpy(&p->free, b, sizeof(void *));
+	} else if (p->used < p->n) {
+		b = p->base + (size_t)p->used++ * CACHE_BLOCK;
+	}
+	pthread_mutex_unlock(&p->mu);
+	if (!b && posix_memalign(&b, 4096, CACHE_BLOCK))
+		b = NULL;
+	return b;
+}
+
+static void pool_put(struct pool *p, uint8_t *b)
+{
+	if (!b)
+		return;
+	if (!p->base || (uintptr_t)b < (uintptr_t)p->base ||
+	    (uintptr_t)b >= (uintptr_t)p->base + p->len) {
+		free(b);
+		return;
+	}
+	pthread_mutex_lock(&p->mu);
+	memcpy(b, &p->free, sizeof(void *));
+	p->free = b;
+	pthread_mutex_unlock(&p->mu);
+}
 
 static const uint8_t hdr_magic[8] = { 'l', 'a', 'n', 'c', 'e', 'f', 's', 'C' };
 static const uint8_t slot_magic[4] = { 'L', 'F', 'B', '1' };
@@ -757,7 +843,7 @@ static uint64_t disk_load(struct cache *c, const uint8_t *id, uint64_t size,
 		uint32_t want[IOV_BLOCKS], alen;
 		struct iovec iov[IOV_BLOCKS], iov2[IOV_BLOCKS];
 		size_t total = 0, got;
-		void *p;
+		uint8_t *p;
 
 		for (j = i; j < n && j - i < IOV_BLOCKS; j++) {
 			uint32_t len = cache_block_len(size, b0 + j);
@@ -768,7 +854,7 @@ static uint64_t disk_load(struct cache *c, const uint8_t *id, uint64_t size,
 					     len, &want[j - i]))
 				break;
 			alen = o->dfd >= 0 ? (len + 4095u) & ~4095u : len;
-			if (posix_memalign(&p, 4096, alen))
+			if (!(p = pool_get(&c->pool)))
 				break;
 			data[j] = p;
 			iov[j - i].iov_base = p;
@@ -793,8 +879,9 @@ static uint64_t disk_load(struct cache *c, const uint8_t *id, uint64_t size,
 			uint64_t at = (uint64_t)(k - i) * CACHE_BLOCK;
 
 			if (got < at + len || lc_crc32(data[k], len) != want[k - i]) {
-				lc_free(data[k]);	/* damaged: a miss,
-							 * rewritten later */
+				pool_put(&c->pool, data[k]);	/* damaged: a
+								 * miss, rewritten
+								 * later */
 				data[k] = NULL;
 				continue;
 			}
@@ -1124,9 +1211,9 @@ static void lru_unlink(struct cblock *b)
 	b->next->prev = b->prev;
 }
 
-static void blk_free(struct cblock *b)
+static void blk_free(struct cache *c, struct cblock *b)
 {
-	lc_free(b->data);
+	pool_put(&c->pool, b->data);
 	lc_free(b);
 }
 
@@ -1144,16 +1231,16 @@ static void mem_evict(struct cache *c)
 			lru_unlink(b);
 			c->mem_bytes -= b->len;
 			c->n_blocks--;
-			blk_free(b);
+			blk_free(c, b);
 		}
 		b = p;
 	}
 }
 
-static void blk_unpin(struct cblock *b)
+static void blk_unpin(struct cache *c, struct cblock *b)
 {
 	if (--b->refs == 0 && b->state == BLK_FAILED)
-		blk_free(b);
+		blk_free(c, b);
 }
 
 /*
@@ -1226,7 +1313,7 @@ static void publish(struct cache *c, struct cblock **blk, uint8_t *got,
 		if (b->waiters)
 			pthread_cond_broadcast(done_cv(c, b));
 		if (!keep) {
-			blk_unpin(b);
+			blk_unpin(c, b);
 			blk[i] = NULL;
 		}
 	}
@@ -1315,7 +1402,7 @@ static int load_mine(struct cache_obj *o, uint64_t b0, uint32_t n,
 		for (uint32_t k = i; k < j; k++) {
 			uint32_t len = cache_block_len(o->base.size, b0 + k);
 
-			blk[k]->data = lc_malloc(len);
+			blk[k]->data = pool_get(&c->pool);
 			if (!blk[k]->data) {
 				rc = LC_NOMEM(err);
 				continue;
@@ -1694,7 +1781,7 @@ static int read_piece(struct cache_obj *o, uint64_t off, size_t len,
 		pthread_mutex_lock(&c->mu);
 		for (uint32_t i = 0; i < n; i++)
 			if (blk[i])
-				blk_unpin(blk[i]);
+				blk_unpin(c, blk[i]);
 		mem_evict(c);
 		pthread_mutex_unlock(&c->mu);
 		if (rc || !failed)
@@ -1837,9 +1924,10 @@ static void cache_unref(struct cache *c)
 		struct cblock *b = c->lru.next;
 
 		lru_unlink(b);
-		blk_free(b);
+		blk_free(c, b);
 	}
 	disk_free(c->disk);
+	pool_fini(&c->pool);
 	lc_free(c->threads);
 	lc_free(c->tab);
 	for (unsigned i = 0; i < WAIT_QUEUES; i++)
@@ -1958,6 +2046,8 @@ int ostore_cache_wrap(struct ostore **out, struct ostore *inner,
 	pthread_cond_init(&c->work_cv, NULL);
 	pthread_cond_init(&c->idle_cv, NULL);
 	c->lru.next = c->lru.prev = &c->lru;
+	pool_init(&c->pool, mem / CACHE_BLOCK < entries ? mem :
+						     entries * CACHE_BLOCK);
 	c->mem_limit = mem;
 	c->max_entries = entries;
 	c->piece_blocks = (uint32_t)(mem / 4 / CACHE_BLOCK);

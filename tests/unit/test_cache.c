@@ -387,6 +387,21 @@ TEST(random_ranges_disk)
 	harness_rm_rf(dir);
 }
 
+/* A memory cache of one block: almost every block a reader pins lies
+ * past the block pool (malloc'd) and every load evicts one; the bytes
+ * stay right, from the inner store and from disk. */
+TEST(random_ranges_one_block)
+{
+	char dir[64], opt[96];
+	const char *opts[] = { "cache_size=64KiB", opt, NULL };
+
+	make_tmpdir(dir);
+	snprintf(opt, sizeof(opt), "cache_dir=%s", dir);
+	random_ranges(opts, 300);
+	random_ranges(opts, 300);
+	harness_rm_rf(dir);
+}
+
 /* A 100 KB image at a random offset costs one request of at most three
  * blocks; reading it again costs none. */
 TEST(one_request_per_image)
@@ -1125,6 +1140,7 @@ TEST(local_not_wrapped)
 
 TEST_MAIN(TEST_ENTRY(random_ranges_small_cache),
 	  TEST_ENTRY(random_ranges_big_cache), TEST_ENTRY(random_ranges_disk),
+	  TEST_ENTRY(random_ranges_one_block),
 	  TEST_ENTRY(one_request_per_image),
 	  TEST_ENTRY(sequential_scan_reads_ahead),
 	  TEST_ENTRY(reads_in_place_stay_small), TEST_ENTRY(memory_bound),
