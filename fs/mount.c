@@ -1117,22 +1117,26 @@ static int staged_row_cb(void *ctx, uint64_t pos, uint64_t id,
 	    wr_file_find(d->w, id, name, &m.fidx))
 		return 0;
 	/* a committed row of the same name (not being deleted) hides it
-	 * until it commits */
+	 * until it commits; a store that cannot say fails the listing
+	 * rather than show the name twice */
 	{
 		struct mnode root = { 0 }, other;
-		int hidden = 0;
+		int rc;
 
 		root.live = true;
 		root.d = d->md;
-		if (!view_ds_root(&root.vn, d->md->ds, 0, NULL)) {
-			if (!live_row(d->fs, &root, name, &other, NULL)) {
-				hidden = 1;
+		rc = view_ds_root(&root.vn, d->md->ds, 0, d->err);
+		if (!rc) {
+			rc = live_row(d->fs, &root, name, &other, d->err);
+			if (!rc)
 				mnode_reset(&other);
-			}
 			mnode_reset(&root);
 		}
-		if (hidden)
+		if (!rc)
 			return 0;
+		if (rc != ENOENT)
+			return rc;
+		lc_err_clear(d->err);
 	}
 	return dir_add(d, STAGED_OFF + pos, name, &m,
 		       kind == STAGING_FOLDER);
@@ -1151,13 +1155,17 @@ static int staged_file_cb(void *ctx, uint64_t pos, uint32_t fidx,
 
 	if (f->row) {
 		struct vnode other;
+		int rc = view_lookup(&other, f->d->fs->v, &f->row->vn, name,
+				     f->d->err);
 
 		/* listed with the committed files already */
-		if (!view_lookup(&other, f->d->fs->v, &f->row->vn, name,
-				 NULL)) {
+		if (!rc) {
 			vnode_reset(&other);
 			return 0;
 		}
+		if (rc != ENOENT)
+			return rc;
+		lc_err_clear(f->d->err);
 	}
 	m.live = true;
 	m.d = f->d->md;
@@ -2038,6 +2046,7 @@ struct count {
 	const struct mnode *row;
 	uint64_t change;
 	uint64_t n;
+	struct lc_err *err;
 };
 
 static int count_cb(void *ctx, uint64_t index, const char *name,
@@ -2057,13 +2066,18 @@ static int count_staged_cb(void *ctx, uint64_t pos, uint32_t fidx,
 {
 	struct count *c = ctx;
 	struct vnode other;
+	int rc;
 
 	(void)pos;
 	(void)fidx;
-	if (!view_lookup(&other, c->fs->v, &c->row->vn, name, NULL)) {
+	rc = view_lookup(&other, c->fs->v, &c->row->vn, name, c->err);
+	if (!rc) {
 		vnode_reset(&other);	/* counted with the committed */
 		return 0;
 	}
+	if (rc != ENOENT)
+		return rc;
+	lc_err_clear(c->err);
 	c->n++;
 	return 0;
 }
@@ -2073,7 +2087,7 @@ static int row_files(struct lfs *fs, const struct mnode *row, uint64_t *n,
 		     struct lc_err *err)
 {
 	enum staging_kind k;
-	struct count c = { fs, mw(row), row, change_of(row, &k), 0 };
+	struct count c = { fs, mw(row), row, change_of(row, &k), 0, err };
 	int rc = view_readdir(fs->v, &row->vn, 0, count_cb, &c, err);
 
 	if (!rc && c.change)
