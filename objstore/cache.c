@@ -63,7 +63,9 @@
  * Locks: c->mu (blocks, LRU, job queues, store activity counts), o->ra_mu
  * (one object's streams), d->mu (disk index, chunk files kept open). None
  * is held while another is taken, nor across I/O other than the unlink
- * of an evicted file and the close of a kept-open chunk file let go.
+ * of an evicted file and the close of a kept-open chunk file let go. The
+ * block pool's own lock (c->pool.mu) is innermost: an eviction frees
+ * blocks under c->mu.
  */
 #include "ostore.h"
 #include "cache.h"
