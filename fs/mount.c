@@ -1142,6 +1142,22 @@ static int staged_row_cb(void *ctx, uint64_t pos, uint64_t id,
 		       kind == STAGING_FOLDER);
 }
 
+/* Whether committed folder `dir` shows `name` (*has); 0, or the store's
+ * error: a failure is never taken for "no". */
+static int committed_has(struct lfs *fs, const struct vnode *dir,
+			 const char *name, bool *has, struct lc_err *err)
+{
+	struct vnode other;
+	int rc = view_lookup(&other, fs->v, dir, name, err);
+
+	*has = !rc;
+	if (!rc)
+		vnode_reset(&other);
+	else if (rc == ENOENT)
+		lc_err_clear(err);
+	return rc == ENOENT ? 0 : rc;
+}
+
 struct file_fill {
 	struct dir_fill *d;
 	const struct mnode *row;	/* a live committed row, or NULL */
@@ -1154,18 +1170,12 @@ static int staged_file_cb(void *ctx, uint64_t pos, uint32_t fidx,
 	struct mnode m = { 0 };
 
 	if (f->row) {
-		struct vnode other;
-		int rc = view_lookup(&other, f->d->fs->v, &f->row->vn, name,
-				     f->d->err);
+		bool has;
+		int rc = committed_has(f->d->fs, &f->row->vn, name, &has,
+				       f->d->err);
 
-		/* listed with the committed files already */
-		if (!rc) {
-			vnode_reset(&other);
-			return 0;
-		}
-		if (rc != ENOENT)
+		if (rc || has)	/* has: listed with the committed files */
 			return rc;
-		lc_err_clear(f->d->err);
 	}
 	m.live = true;
 	m.d = f->d->md;
@@ -2065,21 +2075,14 @@ static int count_staged_cb(void *ctx, uint64_t pos, uint32_t fidx,
 			   const char *name)
 {
 	struct count *c = ctx;
-	struct vnode other;
-	int rc;
+	bool has;
+	int rc = committed_has(c->fs, &c->row->vn, name, &has, c->err);
 
 	(void)pos;
 	(void)fidx;
-	rc = view_lookup(&other, c->fs->v, &c->row->vn, name, c->err);
-	if (!rc) {
-		vnode_reset(&other);	/* counted with the committed */
-		return 0;
-	}
-	if (rc != ENOENT)
-		return rc;
-	lc_err_clear(c->err);
-	c->n++;
-	return 0;
+	if (!rc && !has)	/* has: counted with the committed */
+		c->n++;
+	return rc;
 }
 
 /* Files a live committed row shows (its staged update applied). */

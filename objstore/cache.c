@@ -266,8 +266,6 @@ static struct cache_obj *to_co(struct ostore_obj *o)
 	return (struct cache_obj *)o;
 }
 
-/* ---- on-disk format (cache.h) ------------------------------------- */
-
 /* ---- block memory ---------------------------------------------------- */
 
 static void pool_init(struct pool *p, uint64_t bytes)
@@ -330,6 +328,8 @@ static void pool_put(struct pool *p, uint8_t *b)
 	p->free = b;
 	pthread_mutex_unlock(&p->mu);
 }
+
+/* ---- on-disk format (cache.h) ------------------------------------- */
 
 static const uint8_t hdr_magic[8] = { 'l', 'a', 'n', 'c', 'e', 'f', 's', 'C' };
 static const uint8_t slot_magic[4] = { 'L', 'F', 'B', '1' };
