@@ -1197,6 +1197,37 @@ static bool ready(const struct wrow *r, uint64_t force, bool now)
 	return since(&r->last) >= WR_SETTLE;
 }
 
+/* Closed by its writer, the kernel's release still on its way: every
+ * file open for writing was flushed, which close() does before it
+ * returns, and the release follows it asynchronously. */
+static bool closing(const struct wrow *r)
+{
+	if (!r->writers)
+		return false;
+	for (size_t i = 0; i < r->n_files; i++)
+		if (r->files[i].writers && !r->files[i].complete)
+			return false;
+	return true;
+}
+
+/* An explicit commit right after close() must take the closed rows:
+ * wait (w->mu held) for their releases, a moment at most. */
+static void wait_closing(struct writes *w)
+{
+	struct timespec until;
+
+	now_mono(&until);
+	add_secs(&until, WR_SETTLE);
+	for (size_t i = 0; i < w->n_rows;)
+		if (closing(w->rows[i]) && !w->rows[i]->committing) {
+			if (pthread_cond_timedwait(&w->cv, &w->mu, &until))
+				return;
+			i = 0;	/* the rows may have changed meanwhile */
+		} else {
+			i++;
+		}
+}
+
 struct refusals {
 	struct writes *w;
 	uint64_t force;
@@ -1564,6 +1595,8 @@ static int commit_locked(struct writes *w, uint64_t force, bool now,
 		pthread_mutex_unlock(&w->mu);
 		return LC_NOMEM(err);
 	}
+	if (now)
+		wait_closing(w);
 	for (size_t i = 0; i < w->n_rows; i++)
 		if (!w->rows[i]->pending && ready(w->rows[i], force, now))
 			claim(w->rows[i], ids, &n);
@@ -1788,24 +1821,7 @@ static void *thread_main(void *arg)
 				t = w->deadline;
 			else
 				t.tv_sec += 1;
-			{
-				/* the condition uses the realtime clock */
-				struct timespec now_m, now_r;
-
-				clock_gettime(CLOCK_MONOTONIC, &now_m);
-				clock_gettime(CLOCK_REALTIME, &now_r);
-				now_r.tv_sec += t.tv_sec - now_m.tv_sec;
-				now_r.tv_nsec += t.tv_nsec - now_m.tv_nsec;
-				while (now_r.tv_nsec < 0) {
-					now_r.tv_nsec += 1000000000L;
-					now_r.tv_sec--;
-				}
-				while (now_r.tv_nsec >= 1000000000L) {
-					now_r.tv_nsec -= 1000000000L;
-					now_r.tv_sec++;
-				}
-				pthread_cond_timedwait(&w->cv, &w->mu, &now_r);
-			}
+			pthread_cond_timedwait(&w->cv, &w->mu, &t);
 			continue;
 		}
 		pthread_mutex_unlock(&w->mu);
@@ -1925,6 +1941,7 @@ int wr_open(struct writes **out, struct view *v, struct view_ds *ds,
 		pthread_condattr_t a;
 
 		pthread_condattr_init(&a);
+		pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
 		pthread_cond_init(&w->cv, &a);
 		pthread_condattr_destroy(&a);
 	}

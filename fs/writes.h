@@ -162,7 +162,9 @@ void wr_touch(struct writes *w, uint64_t id);
 
 /*
  * Commit now every row with no file open for writing, and row `force`
- * (0: none) even if it has. Waits for a commit already running.
+ * (0: none) even if it has. Waits for a commit already running, and a
+ * moment for the releases of files already closed (the kernel sends
+ * them after close(2) returns).
  * *version: the version made (0: nothing to commit). Returns EINVAL
  * when `force` (or, without force, every row) was refused.
  */

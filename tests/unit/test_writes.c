@@ -1,0 +1,106 @@
+/*
+ * test_writes.c - the staged rows of a writable mount and when they are
+ * committed (fs/writes.c), driven the way fs/mount.c drives them: the
+ * FUSE requests' order, without a kernel.
+ */
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "fixture.h"
+#include "view.h"
+#include "writes.h"
+
+struct late_release {
+	struct writes *w;
+	uint64_t id;
+	uint32_t fidx;
+	int fd;
+};
+
+/* The kernel sends a file's release after close(2) returned. */
+static void *release_later(void *arg)
+{
+	struct late_release *l = arg;
+	struct timespec t = { 0, 100 * 1000 * 1000 };
+
+	nanosleep(&t, NULL);
+	wr_file_closed(l->w, l->id, l->fidx, l->fd, true);
+	return NULL;
+}
+
+static void stage(struct writes *w, const char *row, const char *json,
+		 uint64_t *id, uint32_t *fidx, int *fd)
+{
+	struct lc_err err = { 0 };
+
+	CHECK_OK(wr_mkdir(w, row, id, &err), &err);
+	CHECK_OK(wr_file_open(w, *id, "meta.json", O_WRONLY | O_CREAT, true,
+			      NULL, fidx, fd, &err), &err);
+	CHECK(write(*fd, json, strlen(json)) == (ssize_t)strlen(json));
+}
+
+/* `lancefs commit` right after cp closed a file: the row goes into the
+ * version even though the release of its last file comes later; a row
+ * whose file is still being written stays staged. */
+TEST(commit_after_close_takes_the_row)
+{
+	char dir[] = "/tmp/lancefs-writes-XXXXXX", ds[300], sd[300],
+	     cmd[1200];
+	struct lc_err err = { 0 };
+	struct view_opts vo = { .writable = true };
+	struct wr_opts o = { .commit_delay = 60 };
+	struct late_release l;
+	struct view *v;
+	struct writes *w;
+	struct vnode root;
+	enum staging_kind kind;
+	pthread_t t;
+	uint64_t before, after, ver, id2;
+	uint32_t fidx2;
+	int fd2;
+
+	CHECK(mkdtemp(dir));
+	snprintf(ds, sizeof(ds), "%s/stable.lance", dir);
+	snprintf(sd, sizeof(sd), "%s/staging", dir);
+	snprintf(cmd, sizeof(cmd), "cp -r '%.800s' '%.300s'",
+		 fixture_path("lancedb/stable.lance"), ds);
+	CHECK(system(cmd) == 0);
+	CHECK_OK(view_open(&v, ds, &vo, &err), &err);
+	CHECK_OK(view_ds_root(&root, view_single(v), 0, &err), &err);
+	before = view_manifest(&root)->version;
+	vnode_reset(&root);
+	o.staging_dir = sd;
+	CHECK_OK(wr_open(&w, v, view_single(v), ds, &o, NULL, NULL, &err),
+		 &err);
+	CHECK_OK(wr_start(w, &err), &err);
+
+	l.w = w;
+	stage(w, "closed", "{\"id\":1.5,\"s\":\"x\"}", &l.id, &l.fidx, &l.fd);
+	CHECK(!harness_failed);
+	wr_file_flushed(w, l.id, l.fidx, l.fd, true);	/* close(2) */
+	stage(w, "writing", "{\"id\":2.5,", &id2, &fidx2, &fd2);
+	CHECK(!harness_failed);
+	CHECK(pthread_create(&t, NULL, release_later, &l) == 0);
+	CHECK_OK(wr_commit(w, 0, &ver, &err), &err);
+	CHECK(pthread_join(t, NULL) == 0);
+	CHECK_EQ_U64(ver, before + 1);
+	CHECK_EQ_U64(wr_find(w, "closed", &l.id, &kind), ENOENT);
+	CHECK_EQ_U64(wr_find(w, "writing", &id2, &kind), 0);
+
+	CHECK_OK(view_ds_root(&root, view_single(v), 0, &err), &err);
+	after = view_manifest(&root)->version;
+	vnode_reset(&root);
+	CHECK_EQ_U64(after, before + 1);
+	wr_file_closed(w, id2, fidx2, fd2, true);
+	wr_close(w);
+	view_free(v);
+	harness_rm_rf(dir);
+}
+
+TEST_MAIN(TEST_ENTRY(commit_after_close_takes_the_row))
