@@ -37,6 +37,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "loop.h"
 #include "mount.h"
 #include "transport.h"
 #include "view.h"
@@ -2551,7 +2552,7 @@ static bool is_mount_point(const char *dir)
 }
 
 struct mount_opts {
-	int threads;		/* 0: one per core, or 16 for object stores */
+	int threads;		/* 0: 16 */
 	unsigned refresh;
 	bool ro;
 	bool warmup;		/* fill cache_dir= from the start */
@@ -2679,10 +2680,6 @@ int lancefs_mount_main(int argc, char **argv)
 	struct lfs *fs = NULL;
 	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
 	bool foreground = false, debug = false, refresher = false;
-	/* One FUSE thread per core: measured on 2 cores (tests/bench/
-	 * mount.sh), two threads read cold images 1.3-3.8x faster than one
-	 * and warm ones as fast; -o threads=1 gives the single loop. */
-	long cores = sysconf(_SC_NPROCESSORS_ONLN);
 	struct mount_opts mo = { .wo = { .commit_delay = 2.0 } };
 	int opt, rc = 1;
 	const char *source, *mnt;
@@ -2716,13 +2713,9 @@ int lancefs_mount_main(int argc, char **argv)
 		goto usage;
 	source = argv[optind];
 	mnt = argv[optind + 1];
-	/* Object stores answer in milliseconds, not microseconds: reads
-	 * wait on the network, so more of them run at once. */
+	/* threads start as requests queue up (fs/loop.c) */
 	if (!mo.threads)
-		mo.threads = strstr(source, "://") &&
-					     strncmp(source, "file://", 7) ?
-				     16 : cores < 1 ? 1 : cores > 16 ?
-				     16 : (int)cores;
+		mo.threads = 16;
 	/* the daemon runs in /: a relative local path is made absolute */
 	if (!strstr(source, "://") && source[0] != '/') {
 		char cwd[4096];
@@ -2850,15 +2843,7 @@ int lancefs_mount_main(int argc, char **argv)
 		else
 			refresher = true;
 	}
-	if (mo.threads > 1) {
-		struct fuse_loop_config *cfg = fuse_loop_cfg_create();
-
-		fuse_loop_cfg_set_max_threads(cfg, (unsigned)mo.threads);
-		rc = fuse_session_loop_mt(fs->se, cfg) ? 2 : 0;
-		fuse_loop_cfg_destroy(cfg);
-	} else {
-		rc = fuse_session_loop(fs->se) ? 2 : 0;
-	}
+	rc = loop_run(fs->se, (unsigned)mo.threads) ? 2 : 0;
 	if (refresher) {
 		pthread_mutex_lock(&fs->stop_mu);
 		fs->stopping = true;

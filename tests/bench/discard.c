@@ -4,9 +4,9 @@
  * of names never made fail, data is thrown away). It runs the same
  * transport as lancefs (libfuse's low-level API, direct I/O for files
  * being written, reads through the kernel's page cache, default_permissions,
- * as many threads as cores, at most 16), so `cp -r` into it measures what
- * FUSE alone costs on this machine: the ceiling of any ingest through a
- * mount. Used by cp.sh.
+ * the loop of fs/loop.c with lancefs's 16 threads at most), so `cp -r`
+ * into it measures what FUSE alone costs on this machine: the ceiling of
+ * any ingest through a mount. Used by cp.sh.
  *
  * Given N and SIZE it also shows N folders 00000000, 00000001, ... each
  * holding one image.jpg of SIZE bytes, answered from memory, with the
@@ -27,6 +27,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "loop.h"
 #include "transport.h"
 
 /*
@@ -269,15 +270,14 @@ int main(int argc, char **argv)
 	char opt_o[] = "-o", opt[] = "default_permissions";
 	char *args_v[] = { argv[0], opt_o, opt, NULL };
 	struct fuse_args args = FUSE_ARGS_INIT(3, args_v);
-	struct fuse_loop_config *cfg;
 	struct fuse_session *se;
-	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	long threads = 16;	/* lancefs's default */
 	int rc;
 
 	if (argc < 2 || argc == 3 || argc > 5)
 		return 1;
 	if (argc == 5)
-		cores = atol(argv[4]);
+		threads = atol(argv[4]);
 	if (argc >= 4) {
 		shown = strtoul(argv[2], NULL, 10);
 		content_len = strtoul(argv[3], NULL, 10);
@@ -291,12 +291,7 @@ int main(int argc, char **argv)
 	se = fuse_session_new(&args, &ops, sizeof(ops), NULL);
 	if (!se || fuse_session_mount(se, argv[1]) || fuse_daemonize(0))
 		return 1;
-	cfg = fuse_loop_cfg_create();
-	fuse_loop_cfg_set_max_threads(cfg, (unsigned)(cores < 1 ? 1 :
-						      cores > 16 ? 16 : cores));
-	rc = cores > 1 ? fuse_session_loop_mt(se, cfg) :
-			 fuse_session_loop(se);
-	fuse_loop_cfg_destroy(cfg);
+	rc = loop_run(se, (unsigned)(threads < 1 ? 1 : threads));
 	fuse_session_unmount(se);
 	fuse_session_destroy(se);
 	return rc ? 1 : 0;

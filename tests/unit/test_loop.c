@@ -1,0 +1,220 @@
+/*
+ * test_loop.c - fs/loop.c serving a small FUSE file system mounted by
+ * the test: stat of a name starting with "slow" takes SLOW_MS, anything
+ * else is answered at once. What a user would see: a quick `stat`
+ * is not held up behind a slow request, slow requests from several
+ * programs run side by side, threads=1 runs one at a time, and
+ * unmounting ends the loop.
+ */
+#define FUSE_USE_VERSION 312
+#include <errno.h>
+#include <fuse_lowlevel.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "loop.h"
+
+#define SLOW_MS 300
+
+/* Names are looked up at once (and kept a minute); the attributes of a
+ * "slow" one take SLOW_MS each time (kept 0 s: a stat asks again). */
+static void t_attr(struct stat *st, fuse_ino_t ino)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_ino = ino;
+	st->st_mode = ino == 1 ? S_IFDIR | 0755 : S_IFREG | 0644;
+	st->st_nlink = ino == 1 ? 2 : 1;
+}
+
+static void t_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct fuse_entry_param e;
+
+	(void)parent;
+	memset(&e, 0, sizeof(e));
+	if (!strncmp(name, "slow_", 5))
+		e.ino = 100 + strtoul(name + 5, NULL, 10);
+	else if (!strcmp(name, "fast"))
+		e.ino = 2;
+	if (!e.ino) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	t_attr(&e.attr, e.ino);
+	e.entry_timeout = 60;
+	fuse_reply_entry(req, &e);
+}
+
+static void t_getattr(fuse_req_t req, fuse_ino_t ino,
+		      struct fuse_file_info *fi)
+{
+	struct stat st;
+
+	(void)fi;
+	if (ino >= 100) {
+		struct timespec t = { 0, SLOW_MS * 1000000L };
+
+		nanosleep(&t, NULL);
+	}
+	t_attr(&st, ino);
+	fuse_reply_attr(req, &st, 0);
+}
+
+static const struct fuse_lowlevel_ops t_ops = {
+	.lookup = t_lookup,
+	.getattr = t_getattr,
+};
+
+struct server {
+	char dir[64];
+	struct fuse_session *se;
+	pthread_t thread;
+	unsigned threads;
+	int rc;
+};
+
+static void *serve(void *arg)
+{
+	struct server *s = arg;
+
+	s->rc = loop_run(s->se, s->threads);
+	return NULL;
+}
+
+static int server_start(struct server *s, unsigned threads)
+{
+	char a0[] = "test_loop";
+	char *argv[] = { a0, NULL };
+	struct fuse_args args = FUSE_ARGS_INIT(1, argv);
+
+	snprintf(s->dir, sizeof(s->dir), "/tmp/lancefs-loop-XXXXXX");
+	if (!mkdtemp(s->dir))
+		return -1;
+	s->threads = threads;
+	s->se = fuse_session_new(&args, &t_ops, sizeof(t_ops), NULL);
+	fuse_opt_free_args(&args);
+	if (!s->se || fuse_session_mount(s->se, s->dir))
+		return -1;
+	return pthread_create(&s->thread, NULL, serve, s) ? -1 : 0;
+}
+
+/* Unmount from outside, as `lancefs umount` does: the loop must end by
+ * itself. */
+static int server_stop(struct server *s)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "fusermount3 -u %s", s->dir);
+	if (system(cmd))
+		return -1;
+	pthread_join(s->thread, NULL);
+	fuse_session_unmount(s->se);
+	fuse_session_destroy(s->se);
+	rmdir(s->dir);
+	return s->rc;
+}
+
+static double now_s(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + t.tv_nsec / 1e9;
+}
+
+struct stat_job {
+	char path[128];
+	int rc;
+	pthread_t t;
+};
+
+static void *stat_main(void *arg)
+{
+	struct stat_job *j = arg;
+	struct stat st;
+
+	j->rc = stat(j->path, &st) ? errno : 0;
+	return NULL;
+}
+
+/* Several programs stat slow names at once; the seconds it took. */
+static double stat_slow_together(struct server *s, int n)
+{
+	struct stat_job jobs[8];
+	double t0 = now_s();
+
+	for (int i = 0; i < n; i++) {
+		snprintf(jobs[i].path, sizeof(jobs[i].path), "%s/slow_%d",
+			 s->dir, i);
+		pthread_create(&jobs[i].t, NULL, stat_main, &jobs[i]);
+	}
+	for (int i = 0; i < n; i++) {
+		pthread_join(jobs[i].t, NULL);
+		if (jobs[i].rc)
+			return -1;
+	}
+	return now_s() - t0;
+}
+
+TEST(quick_request_not_held_behind_slow)
+{
+	struct server s;
+	struct stat_job slow;
+	struct stat st;
+	struct timespec pause = { 0, 30 * 1000000L };
+	char fast[128];
+	double t0, quick;
+
+	CHECK(server_start(&s, 16) == 0);
+	snprintf(slow.path, sizeof(slow.path), "%s/slow_1", s.dir);
+	CHECK(pthread_create(&slow.t, NULL, stat_main, &slow) == 0);
+	nanosleep(&pause, NULL);	/* the slow lookup is under way */
+	t0 = now_s();
+	CHECK(stat(s.dir, &st) == 0 && S_ISDIR(st.st_mode));
+	snprintf(fast, sizeof(fast), "%s/fast", s.dir);
+	CHECK(stat(fast, &st) == 0 && S_ISREG(st.st_mode));
+	quick = now_s() - t0;
+	pthread_join(slow.t, NULL);
+	CHECK_EQ_U64(slow.rc, 0);
+	/* served within a few ms, not after the slow one's 300 */
+	if (quick > SLOW_MS / 2 / 1000.0)
+		fprintf(stderr, "a quick stat took %.3f s\n", quick);
+	CHECK(quick <= SLOW_MS / 2 / 1000.0);
+	CHECK_EQ_U64(server_stop(&s), 0);
+}
+
+TEST(slow_requests_run_side_by_side)
+{
+	struct server s;
+	double took;
+
+	CHECK(server_start(&s, 16) == 0);
+	took = stat_slow_together(&s, 8);
+	CHECK(took > 0);
+	/* one at a time would take 8 x 300 ms */
+	if (took > 4 * SLOW_MS / 1000.0)
+		fprintf(stderr, "8 slow lookups took %.3f s\n", took);
+	CHECK(took <= 4 * SLOW_MS / 1000.0);
+	CHECK_EQ_U64(server_stop(&s), 0);
+}
+
+TEST(one_thread_runs_one_at_a_time)
+{
+	struct server s;
+	double took;
+
+	CHECK(server_start(&s, 1) == 0);
+	took = stat_slow_together(&s, 3);
+	CHECK(took >= 3 * SLOW_MS / 1000.0);
+	CHECK_EQ_U64(server_stop(&s), 0);
+}
+
+TEST_MAIN(TEST_ENTRY(quick_request_not_held_behind_slow),
+	  TEST_ENTRY(slow_requests_run_side_by_side),
+	  TEST_ENTRY(one_thread_runs_one_at_a_time))
