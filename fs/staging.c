@@ -320,7 +320,11 @@ static int take_spare(struct staging *s, const char *path, int *fd)
 	} else {
 		n = s->spare_dir[--s->n_spare_dirs];
 	}
-	pthread_cond_signal(&s->spare_cv);
+	/* the filler refills in runs, woken at half and not at each take:
+	 * a wake-up per file costs more than the file on some machines */
+	if (fd ? s->n_spare_files <= SPARE_FILES / 2 :
+		 s->n_spare_dirs <= SPARE_DIRS / 2)
+		pthread_cond_signal(&s->spare_cv);
 	pthread_mutex_unlock(&s->mu);
 	spare_path(from, sizeof(from), s, fd ? 'F' : 'D', n);
 	if (!renameat2(AT_FDCWD, from, AT_FDCWD, path, RENAME_NOREPLACE)) {

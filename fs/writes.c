@@ -74,7 +74,9 @@ struct writes {
 	void *moved_ctx;
 
 	pthread_mutex_t mu;
-	pthread_cond_t cv;		/* row settled, timer, stop, queue */
+	pthread_cond_t cv;		/* rows settled, released */
+	pthread_cond_t tick;		/* the thread's: timer, stop, queue */
+	struct timespec wake_at;	/* when the thread wakes (0: awake) */
 	struct wrow **rows;		/* ascending id */
 	size_t n_rows, cap_rows;
 	struct wrow *by_name[NBUCKETS], *by_id[NBUCKETS],
@@ -340,6 +342,26 @@ static void changed(struct wrow *r)
 {
 	now_mono(&r->last);
 	r->gen++;
+}
+
+static bool earlier(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec < b->tv_sec ||
+	       (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
+}
+
+/* Start the quiet period (`now`: commit at once) unless it runs; the
+ * thread is woken only if it would sleep past the deadline. Under mu. */
+static void arm(struct writes *w, bool now)
+{
+	if (w->armed && !now)
+		return;
+	now_mono(&w->deadline);
+	if (!now)
+		add_secs(&w->deadline, w->o.commit_delay);
+	w->armed = true;
+	if (earlier(&w->deadline, &w->wake_at))
+		pthread_cond_signal(&w->tick);
 }
 
 /* Wait while a commit holds the row; NULL when it is gone after it. */
@@ -703,12 +725,8 @@ int wr_delete_row(struct writes *w, const struct vnode *row,
 	} else {
 		rc = new_row(w, name, &info, &r, err);
 	}
-	if (!rc && !w->armed) {
-		w->armed = true;
-		now_mono(&w->deadline);
-		add_secs(&w->deadline, w->o.commit_delay);
-		pthread_cond_broadcast(&w->cv);
-	}
+	if (!rc)
+		arm(w, false);
 	pthread_mutex_unlock(&w->mu);
 	return rc;
 }
@@ -957,18 +975,9 @@ void wr_file_closed(struct writes *w, uint64_t id, uint32_t fidx, int fd,
 			f->complete = true;
 		changed(r);
 		w->dirty = true;
-		if (!r->writers) {
-			bool over = over_limit(w);
-
-			if (!w->armed || over) {
-				now_mono(&w->deadline);
-				if (!over)
-					add_secs(&w->deadline,
-						 w->o.commit_delay);
-				w->armed = true;
-			}
-		}
-		pthread_cond_broadcast(&w->cv);
+		if (!r->writers)
+			arm(w, over_limit(w));
+		pthread_cond_broadcast(&w->cv);	/* wait_closing */
 	} else if (fd >= 0) {
 		best_effort(staging_mark_fd(fd, false));	/* row gone */
 	}
@@ -1001,12 +1010,8 @@ int wr_file_truncate(struct writes *w, uint64_t id, const char *name,
 		}
 		changed(r);
 		w->dirty = true;
-		if (!r->writers && !w->armed) {
-			w->armed = true;
-			now_mono(&w->deadline);
-			add_secs(&w->deadline, w->o.commit_delay);
-			pthread_cond_broadcast(&w->cv);
-		}
+		if (!r->writers)
+			arm(w, false);
 	}
 	pthread_mutex_unlock(&w->mu);
 	return rc;
@@ -1058,12 +1063,7 @@ int wr_file_unlink(struct writes *w, uint64_t id, const char *name,
 		rc = staging_row_set_info(w->stg, id, &r->info, err);
 	}
 	changed(r);
-	if (!w->armed) {
-		w->armed = true;
-		now_mono(&w->deadline);
-		add_secs(&w->deadline, w->o.commit_delay);
-		pthread_cond_broadcast(&w->cv);
-	}
+	arm(w, false);
 out:
 	pthread_mutex_unlock(&w->mu);
 	return rc;
@@ -1158,12 +1158,7 @@ void wr_touch(struct writes *w, uint64_t id)
 						   NULL));
 		}
 		changed(r);
-		if (!w->armed) {
-			w->armed = true;
-			now_mono(&w->deadline);
-			add_secs(&w->deadline, w->o.commit_delay);
-			pthread_cond_broadcast(&w->cv);
-		}
+		arm(w, false);
 	}
 	pthread_mutex_unlock(&w->mu);
 }
@@ -1458,7 +1453,7 @@ static void queue_moved(struct writes *w, struct vnode *old, char **gone,
 	pthread_mutex_lock(&w->mu);
 	m->next = w->queue;
 	w->queue = m;
-	pthread_cond_broadcast(&w->cv);
+	pthread_cond_signal(&w->tick);
 	pthread_mutex_unlock(&w->mu);
 }
 
@@ -1821,7 +1816,9 @@ static void *thread_main(void *arg)
 				t = w->deadline;
 			else
 				t.tv_sec += 1;
-			pthread_cond_timedwait(&w->cv, &w->mu, &t);
+			w->wake_at = t;
+			pthread_cond_timedwait(&w->tick, &w->mu, &t);
+			w->wake_at = (struct timespec){ 0 };
 			continue;
 		}
 		pthread_mutex_unlock(&w->mu);
@@ -1943,6 +1940,7 @@ int wr_open(struct writes **out, struct view *v, struct view_ds *ds,
 		pthread_condattr_init(&a);
 		pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
 		pthread_cond_init(&w->cv, &a);
+		pthread_cond_init(&w->tick, &a);
 		pthread_condattr_destroy(&a);
 	}
 	w->v = v;
@@ -2029,6 +2027,7 @@ void wr_close(struct writes *w)
 		pthread_mutex_lock(&w->mu);
 		w->stopping = true;
 		pthread_cond_broadcast(&w->cv);
+		pthread_cond_signal(&w->tick);
 		pthread_mutex_unlock(&w->mu);
 		pthread_join(w->thread, NULL);
 	}
@@ -2060,6 +2059,7 @@ void wr_close(struct writes *w)
 	pthread_mutex_destroy(&w->mu);
 	pthread_mutex_destroy(&w->commit_mu);
 	pthread_cond_destroy(&w->cv);
+	pthread_cond_destroy(&w->tick);
 	lc_free(w);
 }
 
