@@ -157,15 +157,14 @@ static void stand_by(struct loop *l)
 	l->standby = false;
 }
 
-/* Under mu, as the leader, after next_request gave `res`. */
+/* The session ended for the leader (`res`: 0 or a negative errno);
+ * under mu. loop_run wakes and stops the other threads. */
 static void end(struct loop *l, int res)
 {
 	if (res < 0 && !l->rc)
 		l->rc = res;
 	l->exiting = true;
 	fuse_session_exit(l->se);
-	pthread_cond_broadcast(&l->cv);
-	pthread_cond_broadcast(&l->standby_cv);
 	sem_post(&l->done);
 }
 

@@ -1206,21 +1206,24 @@ static bool closing(const struct wrow *r)
 }
 
 /* An explicit commit right after close() must take the closed rows:
- * wait (w->mu held) for their releases, a moment at most. */
-static void wait_closing(struct writes *w)
+ * wait (w->mu held), a moment at most, for the releases of the rows
+ * closing now, not of those closed later. `ids` has room for every
+ * row. */
+static void wait_closing(struct writes *w, uint64_t *ids)
 {
 	struct timespec until;
+	struct wrow *r;
+	size_t n = 0;
 
+	for (size_t i = 0; i < w->n_rows; i++)
+		if (closing(w->rows[i]))
+			ids[n++] = w->rows[i]->id;
 	now_mono(&until);
 	add_secs(&until, WR_SETTLE);
-	for (size_t i = 0; i < w->n_rows;)
-		if (closing(w->rows[i]) && !w->rows[i]->committing) {
+	for (size_t k = 0; k < n; k++)
+		while ((r = row_by_id(w, ids[k])) && closing(r))
 			if (pthread_cond_timedwait(&w->cv, &w->mu, &until))
 				return;
-			i = 0;	/* the rows may have changed meanwhile */
-		} else {
-			i++;
-		}
 }
 
 struct refusals {
@@ -1591,7 +1594,7 @@ static int commit_locked(struct writes *w, uint64_t force, bool now,
 		return LC_NOMEM(err);
 	}
 	if (now)
-		wait_closing(w);
+		wait_closing(w, ids);	/* ids: scratch until claimed */
 	for (size_t i = 0; i < w->n_rows; i++)
 		if (!w->rows[i]->pending && ready(w->rows[i], force, now))
 			claim(w->rows[i], ids, &n);

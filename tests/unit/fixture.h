@@ -64,4 +64,15 @@ static inline char *fixture_path(const char *rel)
 	return path;
 }
 
+/* Copy what tests/data/<rel> holds into folder `dest` (made if missing);
+ * 0 on success. */
+static inline int fixture_copy(const char *rel, const char *dest)
+{
+	char cmd[8192];
+
+	snprintf(cmd, sizeof(cmd), "mkdir -p '%.3000s' && cp -r '%.4000s/.' "
+		 "'%.1000s/'", dest, fixture_path(rel), dest);
+	return system(cmd) ? -1 : 0;
+}
+
 #endif

@@ -18,15 +18,13 @@ static struct ostore *copy_fixture(char *dir, size_t len, const char *name)
 {
 	struct ostore *st = NULL;
 	struct lc_err err = { 0 };
-	char cmd[8192], rel[256];
+	char rel[256];
 
 	snprintf(dir, len, "/tmp/lancefs-commit-XXXXXX");
 	if (!mkdtemp(dir))
 		return NULL;
 	snprintf(rel, sizeof(rel), "lancedb/%s", name);
-	snprintf(cmd, sizeof(cmd), "cp -r '%s/.' '%s/'", fixture_path(rel),
-		 dir);
-	if (system(cmd) || ostore_local_new(&st, dir, &err))
+	if (fixture_copy(rel, dir) || ostore_local_new(&st, dir, &err))
 		return NULL;
 	return st;
 }

@@ -655,8 +655,7 @@ TEST(commit_new_dataset)
 /* Append to a copy of a LanceDB-written 2.2 dataset. */
 TEST(commit_append_lancedb)
 {
-	char dir[] = "/tmp/lancefs-ingest-XXXXXX", ds[300], sd[300],
-	     cmd[1200];
+	char dir[] = "/tmp/lancefs-ingest-XXXXXX", ds[300], sd[300];
 	struct lc_err err = { 0 };
 	struct ostore *st;
 	struct staging *stg;
@@ -670,9 +669,7 @@ TEST(commit_append_lancedb)
 	CHECK(mkdtemp(dir));
 	snprintf(ds, sizeof(ds), "%s/stable.lance", dir);
 	snprintf(sd, sizeof(sd), "%s/staging", dir);
-	snprintf(cmd, sizeof(cmd), "cp -r '%.800s' '%.300s'",
-		 fixture_path("lancedb/stable.lance"), ds);
-	CHECK(system(cmd) == 0);
+	CHECK(fixture_copy("lancedb/stable.lance", ds) == 0);
 	CHECK_OK(ostore_local_new(&st, ds, &err), &err);
 	CHECK_OK(staging_open(&stg, sd, &err), &err);
 	CHECK_OK(lance_snapshot_open(&snap, st, 0, &err), &err);

@@ -144,23 +144,32 @@ static void *stat_main(void *arg)
 	return NULL;
 }
 
-/* Several programs stat slow names at once; the seconds it took. */
-static double stat_slow_together(struct server *s, int n)
+/* A server with `threads` threads; n programs stat slow names at once:
+ * the seconds it took, or -1. */
+static double slow_together(unsigned threads, int n)
 {
+	struct server s;
 	struct stat_job jobs[8];
-	double t0 = now_s();
+	double t0, took;
+	int ok = 1, started = 0;
 
+	if (server_start(&s, threads))
+		return -1;
+	t0 = now_s();
 	for (int i = 0; i < n; i++) {
 		snprintf(jobs[i].path, sizeof(jobs[i].path), "%s/slow_%d",
-			 s->dir, i);
-		pthread_create(&jobs[i].t, NULL, stat_main, &jobs[i]);
+			 s.dir, i);
+		if (pthread_create(&jobs[i].t, NULL, stat_main, &jobs[i]))
+			break;
+		started++;
 	}
-	for (int i = 0; i < n; i++) {
+	for (int i = 0; i < started; i++) {
 		pthread_join(jobs[i].t, NULL);
-		if (jobs[i].rc)
-			return -1;
+		ok = ok && !jobs[i].rc;
 	}
-	return now_s() - t0;
+	ok = ok && started == n;
+	took = now_s() - t0;
+	return server_stop(&s) == 0 && ok ? took : -1;
 }
 
 TEST(quick_request_not_held_behind_slow)
@@ -171,21 +180,21 @@ TEST(quick_request_not_held_behind_slow)
 	struct timespec pause = { 0, 30 * 1000000L };
 	char fast[128];
 	double t0, quick;
-	bool seen;
+	bool made, seen;
 
 	CHECK(server_start(&s, 16) == 0);
 	snprintf(slow.path, sizeof(slow.path), "%s/slow_1", s.dir);
 	snprintf(fast, sizeof(fast), "%s/fast", s.dir);
-	slow.rc = pthread_create(&slow.t, NULL, stat_main, &slow);
+	made = !pthread_create(&slow.t, NULL, stat_main, &slow);
 	nanosleep(&pause, NULL);	/* the slow stat is under way */
 	t0 = now_s();
 	seen = stat(s.dir, &st) == 0 && S_ISDIR(st.st_mode) &&
 	       stat(fast, &st) == 0 && S_ISREG(st.st_mode);
 	quick = now_s() - t0;
-	if (!slow.rc)
+	if (made)
 		pthread_join(slow.t, NULL);
 	CHECK_EQ_U64(server_stop(&s), 0);
-	CHECK(seen);
+	CHECK(made && seen);
 	CHECK_EQ_U64(slow.rc, 0);
 	/* served within a few ms, not after the slow one's 300 */
 	if (quick > SLOW_MS / 2 / 1000.0)
@@ -195,12 +204,8 @@ TEST(quick_request_not_held_behind_slow)
 
 TEST(slow_requests_run_side_by_side)
 {
-	struct server s;
-	double took;
+	double took = slow_together(16, 8);
 
-	CHECK(server_start(&s, 16) == 0);
-	took = stat_slow_together(&s, 8);
-	CHECK_EQ_U64(server_stop(&s), 0);
 	CHECK(took > 0);
 	/* one at a time would take 8 x 300 ms */
 	if (took > 4 * SLOW_MS / 1000.0)
@@ -210,13 +215,7 @@ TEST(slow_requests_run_side_by_side)
 
 TEST(one_thread_runs_one_at_a_time)
 {
-	struct server s;
-	double took;
-
-	CHECK(server_start(&s, 1) == 0);
-	took = stat_slow_together(&s, 3);
-	CHECK_EQ_U64(server_stop(&s), 0);
-	CHECK(took >= 3 * SLOW_MS / 1000.0);
+	CHECK(slow_together(1, 3) >= 3 * SLOW_MS / 1000.0);
 }
 
 TEST_MAIN(TEST_ENTRY(quick_request_not_held_behind_slow),
