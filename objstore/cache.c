@@ -40,7 +40,10 @@
  * jobs of 1 MiB that the worker pool (cache_threads=) fetches in
  * parallel. Demand reads run in the caller's thread and never queue behind
  * read-ahead; a job pins its object (refs), so closing it during a
- * prefetch is safe, and jobs of a closed object are skipped.
+ * prefetch is safe, and jobs of a closed object are skipped. With a disk
+ * cache, the blocks a sequential read has left RA_BACK behind are let go
+ * from memory once the disk holds them (one mark per object), so a scan
+ * recycles a few MiB of block memory rather than touching fresh pages.
  *
  * Disk (cache_dir=). Blocks fetched are also written to chunk files of
  * 16 MiB of content under DIR/v1/, named by the hex identity digest and
@@ -119,6 +122,7 @@ struct cblock {
 	int state;
 	int refs;			/* pins: readers copying, the loader */
 	int waiters;			/* readers waiting for it to load */
+	int on_disk;			/* cache_dir= holds it too */
 };
 
 struct copen;
@@ -252,6 +256,7 @@ struct cache_obj {
 	pthread_mutex_t ra_mu;
 	struct ra_stream ra[RA_STREAMS];	/* ra_mu */
 	unsigned tick;				/* ra_mu */
+	uint64_t passed;	/* ra_mu: a scan let go of blocks before */
 };
 
 static const struct ostore_ops cache_ops;
@@ -975,12 +980,14 @@ fail:
 }
 
 /* Write blocks [b0, b0+n) of one run to disk; `buf` holds their bytes,
- * back to back. Errors (a full disk) only leave blocks uncached. */
-static void disk_store(struct cache *c, const uint8_t *id, uint64_t size,
-		       uint64_t b0, uint32_t n, const uint8_t *buf)
+ * back to back. Errors (a full disk) only leave blocks uncached: -1 then,
+ * 0 if every block was written. */
+static int disk_store(struct cache *c, const uint8_t *id, uint64_t size,
+		      uint64_t b0, uint32_t n, const uint8_t *buf)
 {
 	struct disk *d = c->disk;
 	uint32_t i = 0;
+	int rc = 0;
 
 	while (i < n) {
 		uint32_t chunk = (uint32_t)((b0 + i) / CACHE_CHUNK_BLOCKS);
@@ -992,21 +999,24 @@ static void disk_store(struct cache *c, const uint8_t *id, uint64_t size,
 			const uint8_t *p = buf + (uint64_t)i * CACHE_BLOCK;
 			uint8_t slot[CACHE_SLOT_LEN];
 
-			if (fd < 0)
+			if (fd < 0) {
+				rc = -1;
 				continue;
+			}
 			cache_slot_encode(slot, in, len, lc_crc32(p, len));
 			if (pwrite_full(fd, p, len, CACHE_DATA_OFF +
 					(uint64_t)in * CACHE_BLOCK) ||
 			    pwrite_full(fd, slot, CACHE_SLOT_LEN,
 					CACHE_SLOT_OFF +
 					(uint64_t)in * CACHE_SLOT_LEN))
-				continue;
+				rc = -1;
 		}
 		if (fd >= 0) {
 			disk_charge(d, id, chunk, fd);
 			close(fd);
 		}
 	}
+	return rc;
 }
 
 struct scanned {
@@ -1219,6 +1229,16 @@ static void blk_free(struct cache *c, struct cblock *b)
 	lc_free(b);
 }
 
+/* Forget an unpinned READY block. */
+static void blk_drop(struct cache *c, struct cblock *b)
+{
+	blk_unhash(c, b);
+	lru_unlink(b);
+	c->mem_bytes -= b->len;
+	c->n_blocks--;
+	blk_free(c, b);
+}
+
 /* Drop unpinned blocks, least recent first, until the bounds hold. */
 static void mem_evict(struct cache *c)
 {
@@ -1228,15 +1248,25 @@ static void mem_evict(struct cache *c)
 	       b != &c->lru) {
 		struct cblock *p = b->prev;
 
-		if (!b->refs) {
-			blk_unhash(c, b);
-			lru_unlink(b);
-			c->mem_bytes -= b->len;
-			c->n_blocks--;
-			blk_free(c, b);
-		}
+		if (!b->refs)
+			blk_drop(c, b);
 		b = p;
 	}
+}
+
+/* Let go of blocks [b0, b1) of `id` that the disk holds too and nobody
+ * is reading: a sequential read has passed them. */
+static void mem_pass(struct cache *c, const uint8_t *id, uint64_t b0,
+		     uint64_t b1)
+{
+	pthread_mutex_lock(&c->mu);
+	for (uint64_t i = b0; i < b1; i++) {
+		struct cblock *b = blk_find(c, id, i);
+
+		if (b && b->state == BLK_READY && !b->refs && b->on_disk)
+			blk_drop(c, b);
+	}
+	pthread_mutex_unlock(&c->mu);
 }
 
 static void blk_unpin(struct cache *c, struct cblock *b)
@@ -1380,6 +1410,7 @@ static int load_mine(struct cache_obj *o, uint64_t b0, uint32_t n,
 					blk[k]->data = data[k - i];
 					blk[k]->len = cache_block_len(
 						o->base.size, b0 + k);
+					blk[k]->on_disk = 1;
 					got[k] = GOT_DISK;
 					atomic_fetch_add(&c->disk_hits,
 							 blk[k]->len);
@@ -1391,6 +1422,7 @@ static int load_mine(struct cache_obj *o, uint64_t b0, uint32_t n,
 	for (uint32_t i = 0; i < n && !rc;) {
 		uint32_t j = i;
 		uint8_t *buf;
+		int stored;
 
 		while (j < n && got[j] == GOT_MINE)
 			j++;
@@ -1414,8 +1446,10 @@ static int load_mine(struct cache_obj *o, uint64_t b0, uint32_t n,
 			blk[k]->len = len;
 			got[k] = GOT_FETCHED;
 		}
-		if (c->disk)
-			disk_store(c, o->id, o->base.size, b0 + i, j - i, buf);
+		stored = c->disk && !disk_store(c, o->id, o->base.size,
+						b0 + i, j - i, buf);
+		for (uint32_t k = i; k < j; k++)
+			blk[k]->on_disk = stored;
 		lc_free(buf);
 		i = j;
 	}
@@ -1495,11 +1529,12 @@ static void queue_prefetch(struct cache_obj *o, uint64_t b0, uint64_t b1)
 	}
 }
 
-/* Note a read of [off, off+len); queue read-ahead if a stream holds. */
+/* Note a read of [off, off+len); queue read-ahead if a stream holds, and
+ * let go of what the stream has left behind. */
 static void ra_note(struct cache_obj *o, uint64_t off, size_t len)
 {
 	struct cache *c = o->c;
-	uint64_t end = off + len, from = 0, to = 0;
+	uint64_t end = off + len, from = 0, to = 0, pass0 = 0, pass1 = 0;
 	struct ra_stream *s = NULL, *victim = &o->ra[0];
 
 	if (!c->nthreads)
@@ -1528,6 +1563,24 @@ static void ra_note(struct cache_obj *o, uint64_t off, size_t len)
 	}
 	s->tick = o->tick;
 	s->run++;
+	/* With a disk cache, the blocks a scan is RA_BACK past (a read
+	 * there would start another stream) are let go: a scan then reuses
+	 * the same memory instead of touching fresh pages all along, which
+	 * cost a fifth of the daemon's time reading a second epoch. One mark
+	 * per object, not per stream: readers a little out of order split
+	 * one scan into several streams. A mark far ahead of the scan is
+	 * another scan's, or an earlier one's: it moves back. */
+	if (c->disk && s->run >= RA_START && end > RA_BACK) {
+		pass1 = (end - RA_BACK) / CACHE_BLOCK;
+		if (pass1 > o->passed) {
+			pass0 = pass1 - o->passed > RA_BACK / CACHE_BLOCK ?
+					pass1 - RA_BACK / CACHE_BLOCK :
+					o->passed;
+			o->passed = pass1;
+		} else if (o->passed - pass1 > 2 * RA_BACK / CACHE_BLOCK) {
+			o->passed = pass1;
+		}
+	}
 	if (end > s->next)
 		s->next = end;
 	if (s->run < RA_START)
@@ -1549,6 +1602,8 @@ static void ra_note(struct cache_obj *o, uint64_t off, size_t len)
 	s->ahead = to;
 out:
 	pthread_mutex_unlock(&o->ra_mu);
+	if (pass1 > pass0)
+		mem_pass(c, o->id, pass0, pass1);
 	if (to > from)
 		queue_prefetch(o, from / CACHE_BLOCK,
 			       (to + CACHE_BLOCK - 1) / CACHE_BLOCK);
@@ -1623,7 +1678,8 @@ static void run_warm(struct cache_store *cs, const char *key, unsigned gen)
 			}
 			if (fetch_run(o, b + i, j - i, &buf, &err))
 				goto out;
-			disk_store(c, o->id, o->base.size, b + i, j - i, buf);
+			(void)disk_store(c, o->id, o->base.size, b + i, j - i,
+					 buf);
 			lc_free(buf);
 			i = j;
 		}

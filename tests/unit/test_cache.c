@@ -682,6 +682,65 @@ TEST(disk_survives_remount)
 	free(again);
 }
 
+/* Memory after a scan of a 40 MiB object that fits in cache_size: it
+ * all stays without a disk cache; with one, the blocks the scan has
+ * passed are let go (they are on disk), and a second scan reads them
+ * back from disk, not from the store. */
+static int mem_after_scan(const char *dir, uint64_t *mem,
+			  unsigned long *reads_again)
+{
+	char opt[96];
+	const char *opts[] = { "cache_size=64M", opt, NULL };
+	struct cnt_store *c = cnt_new();
+	struct ostore_conf *conf;
+	struct ostore *st;
+	unsigned long reads;
+	uint8_t *want;
+	int bad;
+
+	snprintf(opt, sizeof(opt), "cache_dir=%s", dir ? dir : "");
+	if (!dir)
+		opts[1] = NULL;
+	want = put_obj(c, "data/p.lance", 40 * MiB, 12);
+	st = wrap(c, opts, &conf);
+	bad = scan(st, c, "data/p.lance", want, 100 * KiB, 0);
+	/* the read-ahead workers have queued nothing past the end */
+	for (int i = 0; i < 100; i++) {
+		reads = atomic_load(&c->reads);
+		usleep(20 * 1000);
+		if (atomic_load(&c->reads) == reads)
+			break;
+	}
+	*mem = stats_of(st).mem_bytes;
+	reads = atomic_load(&c->reads);
+	bad |= scan(st, c, "data/p.lance", want, 100 * KiB, 0);
+	*reads_again = atomic_load(&c->reads) - reads;
+	unwrap(st, conf);
+	free(want);
+	return bad;
+}
+
+TEST(scan_leaves_memory_to_disk)
+{
+	char dir[64];
+	unsigned long again;
+	uint64_t mem;
+
+	CHECK(!mem_after_scan(NULL, &mem, &again));
+	fprintf(stderr, "no disk: %" PRIu64 " MiB in memory, %lu requests "
+		"again\n", mem / MiB, again);
+	CHECK(mem >= 40 * MiB);
+	CHECK_EQ_U64(again, 0);
+
+	make_tmpdir(dir);
+	CHECK(!mem_after_scan(dir, &mem, &again));
+	fprintf(stderr, "disk: %" PRIu64 " MiB in memory, %lu requests "
+		"again\n", mem / MiB, again);
+	CHECK(mem <= 16 * MiB);
+	CHECK_EQ_U64(again, 0);
+	harness_rm_rf(dir);
+}
+
 /*
  * A file system that refuses O_DIRECT, at the open (as FUSE mounts and
  * some others do) or at the read: this binary's openat64 and preadv64
@@ -1148,6 +1207,7 @@ TEST_MAIN(TEST_ENTRY(random_ranges_small_cache),
 	  TEST_ENTRY(replaced_object_not_stale),
 	  TEST_ENTRY(no_etag_reads_through),
 	  TEST_ENTRY(disk_survives_remount),
+	  TEST_ENTRY(scan_leaves_memory_to_disk),
 	  TEST_ENTRY(disk_without_o_direct),
 	  TEST_ENTRY(disk_corruption_detected), TEST_ENTRY(disk_bounds),
 	  TEST_ENTRY(warmup_fills_disk), TEST_ENTRY(warmup_needs_cache_dir),
