@@ -41,9 +41,9 @@
  * parallel. Demand reads run in the caller's thread and never queue behind
  * read-ahead; a job pins its object (refs), so closing it during a
  * prefetch is safe, and jobs of a closed object are skipped. With a disk
- * cache, the blocks a sequential read has left RA_BACK behind are let go
- * from memory once the disk holds them (one mark per object), so a scan
- * recycles a few MiB of block memory rather than touching fresh pages.
+ * cache, the blocks a stream has walked over and left RA_BACK behind are
+ * let go from memory once the disk holds them, so a scan recycles a few
+ * MiB of block memory rather than touching fresh pages.
  *
  * Disk (cache_dir=). Blocks fetched are also written to chunk files of
  * 16 MiB of content under DIR/v1/, named by the hex identity digest and
@@ -243,6 +243,7 @@ struct ra_stream {
 	uint64_t window;
 	unsigned run;			/* sequential reads so far */
 	unsigned tick;
+	uint64_t passed;		/* blocks before this one let go */
 };
 
 struct cache_obj {
@@ -256,7 +257,6 @@ struct cache_obj {
 	pthread_mutex_t ra_mu;
 	struct ra_stream ra[RA_STREAMS];	/* ra_mu */
 	unsigned tick;				/* ra_mu */
-	uint64_t passed;	/* ra_mu: a scan let go of blocks before */
 };
 
 static const struct ostore_ops cache_ops;
@@ -1553,33 +1553,41 @@ static void ra_note(struct cache_obj *o, uint64_t off, size_t len)
 			victim = t;
 	}
 	if (!s) {
+		/* Readers a little out of order split a scan into several
+		 * streams: one starting within RA_BACK ahead of another
+		 * carries on what that one let go of; any other lets go
+		 * only of what it walks over itself. */
+		uint64_t passed = (off + CACHE_BLOCK - 1) / CACHE_BLOCK;
+
+		for (int i = 0; i < RA_STREAMS; i++) {
+			struct ra_stream *t = &o->ra[i];
+
+			if (t != victim && t->used && off > t->next &&
+			    off - t->next <= RA_BACK && t->passed < passed)
+				passed = t->passed;
+		}
 		memset(victim, 0, sizeof(*victim));
 		victim->used = 1;
 		victim->next = end;
 		/* halved: the first fill doubles it to RA_MIN */
 		victim->window = (RA_MIN < c->ra_max ? RA_MIN : c->ra_max) / 2;
 		victim->tick = o->tick;
+		victim->passed = passed;
 		goto out;
 	}
 	s->tick = o->tick;
 	s->run++;
-	/* With a disk cache, the blocks a scan is RA_BACK past (a read
-	 * there would start another stream) are let go: a scan then reuses
-	 * the same memory instead of touching fresh pages all along, which
-	 * cost a fifth of the daemon's time reading a second epoch. One mark
-	 * per object, not per stream: readers a little out of order split
-	 * one scan into several streams. A mark far ahead of the scan is
-	 * another scan's, or an earlier one's: it moves back. */
-	if (c->disk && s->run >= RA_START && end > RA_BACK) {
+	/* With a disk cache, the blocks a stream has walked over and left
+	 * RA_BACK behind (a read there would start another stream) are let
+	 * go: a scan then reuses the same memory instead of touching fresh
+	 * pages all along, which cost a fifth of the daemon's time reading
+	 * a second epoch. */
+	if (c->disk && s->run >= RA_START && end > RA_BACK &&
+	    (end - RA_BACK) / CACHE_BLOCK > s->passed) {
 		pass1 = (end - RA_BACK) / CACHE_BLOCK;
-		if (pass1 > o->passed) {
-			pass0 = pass1 - o->passed > RA_BACK / CACHE_BLOCK ?
-					pass1 - RA_BACK / CACHE_BLOCK :
-					o->passed;
-			o->passed = pass1;
-		} else if (o->passed - pass1 > 2 * RA_BACK / CACHE_BLOCK) {
-			o->passed = pass1;
-		}
+		pass0 = pass1 - s->passed > RA_BACK / CACHE_BLOCK ?
+				pass1 - RA_BACK / CACHE_BLOCK : s->passed;
+		s->passed = pass1;
 	}
 	if (end > s->next)
 		s->next = end;

@@ -741,6 +741,51 @@ TEST(scan_leaves_memory_to_disk)
 	harness_rm_rf(dir);
 }
 
+/* A format reads an offset near the start of a file, then a value near
+ * its end, row after row, from a cache_dir= an earlier mount filled: the
+ * two walks are streams, but neither walks over the other's blocks, so
+ * the block of offsets stays in memory (read from disk once, not once a
+ * row). */
+TEST(hot_blocks_stay_near_a_stream)
+{
+	char dir[64], opt[96];
+	const char *opts[] = { opt, NULL };
+	struct cnt_store *c1 = cnt_new(), *c2 = cnt_new();
+	uint8_t *want = put_obj(c1, "data/h.lance", 12 * MiB, 13);
+	uint8_t *again = put_obj(c2, "data/h.lance", 12 * MiB, 13);
+	struct ostore_conf *conf;
+	struct lc_err err = { 0 };
+	struct ostore_obj *o;
+	struct ostore *st;
+	uint8_t buf[8];
+
+	make_tmpdir(dir);
+	snprintf(opt, sizeof(opt), "cache_dir=%s", dir);
+	st = wrap(c1, opts, &conf);
+	CHECK(!scan(st, c1, "data/h.lance", want, 1 * MiB, 0));
+	unwrap(st, conf);
+
+	st = wrap(c2, opts, &conf);
+	CHECK_OK(ostore_open(&o, st, "data/h.lance", &err), &err);
+	for (uint64_t i = 0; i < 200; i++) {
+		uint64_t near = 100 + 8 * i, far = 12 * MiB - 4000 + 8 * i;
+
+		CHECK_OK(ostore_read(o, near, 8, buf, &err), &err);
+		CHECK(!memcmp(buf, again + near, 8));
+		CHECK_OK(ostore_read(o, far, 8, buf, &err), &err);
+		CHECK(!memcmp(buf, again + far, 8));
+	}
+	ostore_close(o);
+	fprintf(stderr, "%" PRIu64 " bytes read from disk\n",
+		stats_of(st).disk_hits);
+	CHECK(stats_of(st).disk_hits <= 2 * MiB);
+	CHECK_EQ_U64(atomic_load(&c2->reads), 0);
+	unwrap(st, conf);
+	harness_rm_rf(dir);
+	free(want);
+	free(again);
+}
+
 /*
  * A file system that refuses O_DIRECT, at the open (as FUSE mounts and
  * some others do) or at the read: this binary's openat64 and preadv64
@@ -1208,6 +1253,7 @@ TEST_MAIN(TEST_ENTRY(random_ranges_small_cache),
 	  TEST_ENTRY(no_etag_reads_through),
 	  TEST_ENTRY(disk_survives_remount),
 	  TEST_ENTRY(scan_leaves_memory_to_disk),
+	  TEST_ENTRY(hot_blocks_stay_near_a_stream),
 	  TEST_ENTRY(disk_without_o_direct),
 	  TEST_ENTRY(disk_corruption_detected), TEST_ENTRY(disk_bounds),
 	  TEST_ENTRY(warmup_fills_disk), TEST_ENTRY(warmup_needs_cache_dir),
