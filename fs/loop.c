@@ -27,6 +27,18 @@
  *            When nothing happens it sleeps until the next request.
  * Only the leader reads the device, so the device's readers are never
  * woken in a herd.
+ *
+ * Working threads. More threads at work than CPUs only take turns on
+ * them: on 2 CPUs, a second epoch of 2,000 images read by 32 readers
+ * from a disk cache ran 24 % faster with threads=4 than with 16 (less
+ * switching, less contention on the cache's locks). So a leader calls
+ * another thread only while fewer requests than CPUs are being worked
+ * on; a thread that waits for I/O (loop_wait_begin, through the
+ * objstore's lc_wait hooks) does not count meanwhile, and calls another
+ * if requests wait with no leader. Waits nobody announces (a lock, a
+ * page fault) are the standby's to notice; when it takes the lead,
+ * another thread stands by. With 16 threads, the discard server's reads
+ * of 2,000 images by 32 readers went from ~11,000 to ~12,700 files/s.
  */
 #define FUSE_USE_VERSION 312
 #include <errno.h>
@@ -57,6 +69,7 @@ struct loop {
 	pthread_cond_t standby_cv;	/* the standby (monotonic clock) */
 	bool leader, standby, quiet, wanted, exiting;
 	unsigned idle, threads, max;
+	unsigned working, cpus;	/* requests being worked on, not waiting */
 	uint64_t steps;		/* times a leader stopped leading */
 	int rc;
 	pthread_t tids[MAX_THREADS];
@@ -91,6 +104,9 @@ static bool more_queued(const struct loop *l)
 }
 
 static void *worker(void *arg);
+
+/* The loop whose request this thread is working on, if any. */
+static _Thread_local struct loop *serving;
 
 /* Under mu. */
 static void start_thread(struct loop *l)
@@ -130,8 +146,9 @@ static void deadline(struct timespec *t)
 	}
 }
 
-/* Watch the leader until this thread should lead (or exit); under mu. */
-static void stand_by(struct loop *l)
+/* Watch the leader until this thread should lead (true) or exit
+ * (false); under mu. */
+static bool stand_by(struct loop *l)
 {
 	l->standby = true;
 	while (!l->exiting) {
@@ -155,6 +172,7 @@ static void stand_by(struct loop *l)
 	l->wanted = false;
 	l->quiet = false;
 	l->standby = false;
+	return !l->exiting;
 }
 
 /* The session ended for the leader (`res`: 0 or a negative errno);
@@ -166,6 +184,36 @@ static void end(struct loop *l, int res)
 	l->exiting = true;
 	fuse_session_exit(l->se);
 	sem_post(&l->done);
+}
+
+void loop_wait_begin(void)
+{
+	struct loop *l = serving;
+	bool call;
+
+	if (!l)
+		return;
+	pthread_mutex_lock(&l->mu);
+	l->working--;
+	call = !l->leader && !l->exiting && l->working < l->cpus;
+	pthread_mutex_unlock(&l->mu);
+	if (!call || !more_queued(l))
+		return;
+	pthread_mutex_lock(&l->mu);
+	if (!l->leader && !l->exiting)
+		call_another(l);
+	pthread_mutex_unlock(&l->mu);
+}
+
+void loop_wait_end(void)
+{
+	struct loop *l = serving;
+
+	if (!l)
+		return;
+	pthread_mutex_lock(&l->mu);
+	l->working++;
+	pthread_mutex_unlock(&l->mu);
 }
 
 static void *worker(void *arg)
@@ -183,10 +231,16 @@ static void *worker(void *arg)
 				l->idle++;
 				pthread_cond_wait(&l->cv, &l->mu);
 				l->idle--;
-			} else {
-				stand_by(l);
+				continue;
 			}
-			continue;
+			if (!stand_by(l))
+				continue;
+			/* no leader for a while: lead, and let another
+			 * thread stand by */
+			if (l->idle)
+				pthread_cond_signal(&l->cv);
+			else
+				start_thread(l);
 		}
 		l->leader = true;
 		pthread_mutex_unlock(&l->mu);
@@ -203,11 +257,15 @@ static void *worker(void *arg)
 			l->quiet = false;
 			pthread_cond_signal(&l->standby_cv);
 		}
-		if (more)
+		l->working++;
+		if (more && l->working < l->cpus)
 			call_another(l);
 		pthread_mutex_unlock(&l->mu);
+		serving = l;
 		fuse_session_process_buf(l->se, &buf);
+		serving = NULL;
 		pthread_mutex_lock(&l->mu);
+		l->working--;
 	}
 	pthread_mutex_unlock(&l->mu);
 	free(buf.mem);
@@ -219,6 +277,7 @@ int loop_run(struct fuse_session *se, unsigned threads)
 	struct loop *l = calloc(1, sizeof(*l));
 	pthread_condattr_t a;
 	unsigned n;
+	long cpus;
 	int flags, rc;
 
 	if (!l)
@@ -227,6 +286,9 @@ int loop_run(struct fuse_session *se, unsigned threads)
 	l->fd = fuse_session_fd(se);
 	l->max = threads < 1 ? 1 : threads > MAX_THREADS ? MAX_THREADS :
 							     threads;
+	cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	l->cpus = cpus < 1 ? 1 : cpus > MAX_THREADS ? MAX_THREADS :
+						    (unsigned)cpus;
 	flags = fcntl(l->fd, F_GETFL);
 	l->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (flags < 0 || fcntl(l->fd, F_SETFL, flags | O_NONBLOCK) < 0 ||

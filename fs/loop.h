@@ -19,4 +19,11 @@
  * negative errno of a failed read of the device. */
 int loop_run(struct fuse_session *se, unsigned threads);
 
+/* A thread answering a request is about to wait (for a server, a disk,
+ * another thread's fetch), and is done waiting: meanwhile it does not
+ * count among the threads at work, so another may take a request. No-ops
+ * in other threads. For lc_wait_hooks. */
+void loop_wait_begin(void);
+void loop_wait_end(void);
+
 #endif

@@ -2843,6 +2843,7 @@ int lancefs_mount_main(int argc, char **argv)
 		else
 			refresher = true;
 	}
+	lc_wait_hooks(loop_wait_begin, loop_wait_end);
 	rc = loop_run(fs->se, (unsigned)mo.threads) ? 2 : 0;
 	if (refresher) {
 		pthread_mutex_lock(&fs->stop_mu);

@@ -78,8 +78,10 @@ static int sync_dir(const char *dir)
 
 	if (fd < 0)
 		return errno;
+	lc_wait_begin();
 	if (fsync(fd) < 0)
 		rc = errno;
+	lc_wait_end();
 	close(fd);
 	return rc;
 }
@@ -553,9 +555,11 @@ static int put_file(const char *dir, const char *name, const void *data,
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return errno;
+	lc_wait_begin();
 	if (write(fd, data, len) != (ssize_t)len ||
 	    (durable && fsync(fd) < 0))
 		rc = errno ? errno : EIO;
+	lc_wait_end();
 	close(fd);
 	if (!rc && rename(tmp, path) < 0)
 		rc = errno;

@@ -369,8 +369,10 @@ static struct wrow *wait_row(struct writes *w, uint64_t id)
 {
 	struct wrow *r;
 
+	lc_wait_begin();
 	while ((r = row_by_id(w, id)) && r->committing)
 		pthread_cond_wait(&w->cv, &w->mu);
+	lc_wait_end();
 	return r;
 }
 
@@ -1220,10 +1222,13 @@ static void wait_closing(struct writes *w, uint64_t *ids)
 			ids[n++] = w->rows[i]->id;
 	now_mono(&until);
 	add_secs(&until, WR_SETTLE);
+	lc_wait_begin();
 	for (size_t k = 0; k < n; k++)
 		while ((r = row_by_id(w, ids[k])) && closing(r))
 			if (pthread_cond_timedwait(&w->cv, &w->mu, &until))
-				return;
+				goto out;
+out:
+	lc_wait_end();
 }
 
 struct refusals {

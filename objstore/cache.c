@@ -874,6 +874,7 @@ static uint64_t disk_load(struct cache *c, const uint8_t *id, uint64_t size,
 			continue;
 		}
 		memcpy(iov2, iov, (j - i) * sizeof(*iov));
+		lc_wait_begin();
 		got = preadv_full(o->dfd >= 0 ? o->dfd : o->fd, iov,
 				  (int)(j - i), CACHE_DATA_OFF +
 				  (uint64_t)in * CACHE_BLOCK, total);
@@ -881,6 +882,7 @@ static uint64_t disk_load(struct cache *c, const uint8_t *id, uint64_t size,
 			got = preadv_full(o->fd, iov2, (int)(j - i),
 					  CACHE_DATA_OFF +
 					  (uint64_t)in * CACHE_BLOCK, total);
+		lc_wait_end();
 		for (uint32_t k = i; k < j; k++) {
 			uint32_t len = cache_block_len(size, b0 + k);
 			uint64_t at = (uint64_t)(k - i) * CACHE_BLOCK;
@@ -1804,7 +1806,7 @@ static int read_piece(struct cache_obj *o, uint64_t off, size_t len,
 
 	for (int attempt = 0;; attempt++) {
 		uint64_t fetched = 0;
-		int rc, failed = 0;
+		int rc, failed = 0, waited = 0;
 
 		pthread_mutex_lock(&c->mu);
 		rc = claim(c, o, b0, n, blk, got, 1);
@@ -1820,6 +1822,13 @@ static int read_piece(struct cache_obj *o, uint64_t off, size_t len,
 			if (!blk[i])
 				continue;
 			while (blk[i]->state == BLK_LOADING) {
+				if (!waited) {	/* for another's fetch */
+					waited = 1;
+					pthread_mutex_unlock(&c->mu);
+					lc_wait_begin();
+					pthread_mutex_lock(&c->mu);
+					continue;
+				}
 				blk[i]->waiters++;
 				pthread_cond_wait(done_cv(c, blk[i]), &c->mu);
 				blk[i]->waiters--;
@@ -1828,6 +1837,8 @@ static int read_piece(struct cache_obj *o, uint64_t off, size_t len,
 				failed = 1;
 		}
 		pthread_mutex_unlock(&c->mu);
+		if (waited)
+			lc_wait_end();
 
 		if (!rc && !failed) {
 			/* pinned READY blocks: immutable, copy unlocked */

@@ -395,7 +395,9 @@ static int md_call(struct lc_buf *out, const char *url, bool put,
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, &bd);
 	if (put)
 		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, "PUT");
+	lc_wait_begin();
 	cc = curl_easy_perform(h);
+	lc_wait_end();
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
 	curl_easy_cleanup(h);
 	curl_slist_free_all(hs);

@@ -2,6 +2,7 @@
 #include "lc.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <sys/mman.h>
 #include <sys/random.h>
@@ -321,6 +322,32 @@ int lc_uuid(char out[37], struct lc_err *err)
 		 b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
 		 b[14], b[15]);
 	return 0;
+}
+
+static void (*_Atomic wait_begin_hook)(void);
+static void (*_Atomic wait_end_hook)(void);
+static _Thread_local unsigned waiting;
+
+void lc_wait_hooks(void (*begin)(void), void (*end)(void))
+{
+	atomic_store(&wait_begin_hook, begin);
+	atomic_store(&wait_end_hook, end);
+}
+
+void lc_wait_begin(void)
+{
+	void (*f)(void);
+
+	if (waiting++ == 0 && (f = atomic_load(&wait_begin_hook)))
+		f();
+}
+
+void lc_wait_end(void)
+{
+	void (*f)(void);
+
+	if (--waiting == 0 && (f = atomic_load(&wait_end_hook)))
+		f();
 }
 
 uint32_t lc_crc32(const void *p, size_t n)

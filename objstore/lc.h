@@ -112,6 +112,18 @@ static inline int lc_range_ok(uint64_t off, uint64_t len, uint64_t size)
 
 /* CRC-32 as zlib and gzip compute it (ISA-L's, many times faster). */
 uint32_t lc_crc32(const void *p, size_t n);
+
+/*
+ * Waits. A thread about to wait for a server, a disk or another thread's
+ * fetch calls lc_wait_begin, and lc_wait_end when done, so that the pool
+ * running it (fs/loop.c, through lc_wait_hooks) can set another thread
+ * to work meanwhile: the pool keeps about as many threads working as
+ * there are CPUs. Nested calls count once; with no hooks they cost a
+ * thread-local increment.
+ */
+void lc_wait_begin(void);
+void lc_wait_end(void);
+void lc_wait_hooks(void (*begin)(void), void (*end)(void));
 /* FNV-1a of a string: for hash tables, and for names of files that later
  * runs must find again (it never changes). */
 uint64_t lc_hash_str(const char *s);

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 struct local_store {
@@ -71,8 +72,15 @@ static int local_read(struct ostore_obj *obj, uint64_t off, size_t len,
 	uint8_t *p = buf;
 
 	while (len) {
-		ssize_t n = pread(o->fd, p, len, (off_t)off);
+		struct iovec v = { p, len };
+		/* from the page cache if it holds the bytes; else a wait */
+		ssize_t n = preadv2(o->fd, &v, 1, (off_t)off, RWF_NOWAIT);
 
+		if (n < 0 && (errno == EAGAIN || errno == EOPNOTSUPP)) {
+			lc_wait_begin();
+			n = pread(o->fd, p, len, (off_t)off);
+			lc_wait_end();
+		}
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
@@ -225,8 +233,10 @@ static int local_put(struct ostore *st, const char *key, const void *data,
 		return LC_SYS(err, errno, "%s/%s: %s", st->root, tmp,
 			      strerror(errno));
 	rc = write_data(fd, data, len);
+	lc_wait_begin();
 	if (!rc && fsync(fd) < 0)
 		rc = errno;
+	lc_wait_end();
 	close(fd);
 	if (rc) {
 		unlinkat(dirfd, tmp, 0);

@@ -554,7 +554,9 @@ static CURLcode attempt(struct s3_conn *c, CURL *h, struct s3_req *r,
 	set_method(h, r);
 	atomic_fetch_add(&c->n_requests, 1);
 	atomic_fetch_add(&c->n_in_flight, 1);
+	lc_wait_begin();
 	cc = curl_easy_perform(h);
+	lc_wait_end();
 	/* the buffer is the caller's: a pooled handle must not keep it */
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
 	atomic_fetch_sub(&c->n_in_flight, 1);
@@ -649,8 +651,10 @@ void s3_backoff(unsigned n)
 	ms = rand_below(cap + 1);
 	ts.tv_sec = ms / 1000;
 	ts.tv_nsec = (long)(ms % 1000) * 1000000L;
+	lc_wait_begin();
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 		;
+	lc_wait_end();
 }
 
 static void take_skew(struct s3_conn *c, const struct s3_req *r)

@@ -1,15 +1,18 @@
 /*
  * test_loop.c - fs/loop.c serving a small FUSE file system mounted by
  * the test: stat of a name starting with "slow" takes SLOW_MS, anything
- * else is answered at once. What a user would see: a quick `stat`
- * is not held up behind a slow request, slow requests from several
- * programs run side by side, threads=1 runs one at a time, and
- * unmounting ends the loop.
+ * else is answered at once, and of one starting with "busy" keeps a CPU
+ * busy for BUSY_US. What a user would see: a quick `stat` is not held up
+ * behind a slow request, slow requests from several programs run side
+ * by side, threads=1 runs one at a time, unmounting ends the loop, and
+ * requests that only need a CPU are worked on about as many at a time
+ * as there are CPUs, however many threads the loop may run.
  */
 #define FUSE_USE_VERSION 312
 #include <errno.h>
 #include <fuse_lowlevel.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +25,25 @@
 #include "loop.h"
 
 #define SLOW_MS 300
+#define BUSY_US 500
+
+static atomic_int busy_now, busy_most;	/* busy requests being worked on */
+
+static double now_s(void);
+
+/* Keep a CPU busy for BUSY_US, counting who else is. */
+static void busy(void)
+{
+	int n = atomic_fetch_add(&busy_now, 1) + 1, most;
+	double until = now_s() + BUSY_US / 1e6;
+
+	while ((most = atomic_load(&busy_most)) < n &&
+	       !atomic_compare_exchange_weak(&busy_most, &most, n))
+		;
+	while (now_s() < until)
+		;
+	atomic_fetch_sub(&busy_now, 1);
+}
 
 /* Names are looked up at once (and kept a minute); the attributes of a
  * "slow" one take SLOW_MS each time (kept 0 s: a stat asks again). */
@@ -41,6 +63,8 @@ static void t_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	memset(&e, 0, sizeof(e));
 	if (!strncmp(name, "slow_", 5))
 		e.ino = 100 + strtoul(name + 5, NULL, 10);
+	else if (!strncmp(name, "busy_", 5))
+		e.ino = 1000 + strtoul(name + 5, NULL, 10);
 	else if (!strcmp(name, "fast"))
 		e.ino = 2;
 	if (!e.ino) {
@@ -58,7 +82,9 @@ static void t_getattr(fuse_req_t req, fuse_ino_t ino,
 	struct stat st;
 
 	(void)fi;
-	if (ino >= 100) {
+	if (ino >= 1000) {
+		busy();
+	} else if (ino >= 100) {
 		struct timespec t = { 0, SLOW_MS * 1000000L };
 
 		nanosleep(&t, NULL);
@@ -218,6 +244,51 @@ TEST(one_thread_runs_one_at_a_time)
 	CHECK(slow_together(1, 3) >= 3 * SLOW_MS / 1000.0);
 }
 
+static void *busy_main(void *arg)
+{
+	struct stat_job *j = arg;
+	struct stat st;
+
+	for (int i = 0; i < 40 && !j->rc; i++)
+		j->rc = stat(j->path, &st) ? errno : 0;
+	return NULL;
+}
+
+/* 16 programs stat names whose answer takes half a millisecond of CPU,
+ * 40 times each, from a server that may run 16 threads: at most two
+ * more requests than CPUs are worked on at once (the standby may lead
+ * while a preempted thread is slow), where each program would otherwise
+ * have a thread of its own taking turns on the CPUs. */
+TEST(busy_requests_take_turns)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	struct server s;
+	struct stat_job jobs[16];
+	int started = 0;
+
+	CHECK(server_start(&s, 16) == 0);
+	for (int i = 0; i < 16; i++) {
+		snprintf(jobs[i].path, sizeof(jobs[i].path), "%s/busy_%d",
+			 s.dir, i);
+		jobs[i].rc = 0;
+		if (pthread_create(&jobs[i].t, NULL, busy_main, &jobs[i]))
+			break;
+		started++;
+	}
+	for (int i = 0; i < started; i++)
+		pthread_join(jobs[i].t, NULL);
+	CHECK_EQ_U64(server_stop(&s), 0);
+	CHECK_EQ_U64(started, 16);
+	for (int i = 0; i < started; i++)
+		CHECK_EQ_U64(jobs[i].rc, 0);
+	fprintf(stderr, "%d busy requests at once at most, %ld CPUs\n",
+		atomic_load(&busy_most), cpus);
+	CHECK(atomic_load(&busy_most) >= 1);
+	if (cpus + 2 < 16)	/* else as many as there are programs */
+		CHECK(atomic_load(&busy_most) <= cpus + 2);
+}
+
 TEST_MAIN(TEST_ENTRY(quick_request_not_held_behind_slow),
 	  TEST_ENTRY(slow_requests_run_side_by_side),
-	  TEST_ENTRY(one_thread_runs_one_at_a_time))
+	  TEST_ENTRY(one_thread_runs_one_at_a_time),
+	  TEST_ENTRY(busy_requests_take_turns))
