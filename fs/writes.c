@@ -364,6 +364,40 @@ static void arm(struct writes *w, bool now)
 		pthread_cond_signal(&w->tick);
 }
 
+/* Whether every file of the row open for writing was flushed, which
+ * close() does before it returns: the kernel sends their RELEASE after,
+ * so the row's writers are about to be gone. */
+static bool closing(const struct wrow *r)
+{
+	if (!r->writers)
+		return false;
+	for (size_t i = 0; i < r->n_files; i++)
+		if (r->files[i].writers && !r->files[i].complete)
+			return false;
+	return true;
+}
+
+/* Wait (w->mu held) until `until` at most while row `id` is closing: a
+ * program that closed its files and goes on (a commit, mv, rm) must not
+ * find them still open. */
+static void settle_row(struct writes *w, uint64_t id,
+		       const struct timespec *until)
+{
+	struct wrow *r;
+
+	lc_wait_begin();
+	while ((r = row_by_id(w, id)) && closing(r))
+		if (pthread_cond_timedwait(&w->cv, &w->mu, until))
+			break;
+	lc_wait_end();
+}
+
+static void settle_deadline(struct timespec *until)
+{
+	now_mono(until);
+	add_secs(until, WR_SETTLE);
+}
+
 /* Wait while a commit holds the row; NULL when it is gone after it. */
 static struct wrow *wait_row(struct writes *w, uint64_t id)
 {
@@ -696,6 +730,15 @@ int wr_delete_row(struct writes *w, const struct vnode *row,
 	r = row_by_base(w, info.base.fragment_id, info.base.offset);
 	if (r && r->committing)
 		r = wait_row(w, r->id);
+	if (r && closing(r)) {	/* rm -r right after an edit */
+		struct timespec until;
+
+		settle_deadline(&until);
+		settle_row(w, r->id, &until);
+		r = row_by_base(w, info.base.fragment_id, info.base.offset);
+		if (r && r->committing)
+			r = wait_row(w, r->id);
+	}
 	if (r && r->info.kind == STAGING_DELETE) {
 		rc = ENOENT;
 	} else if (r && r->writers) {
@@ -740,6 +783,13 @@ int wr_remove_row(struct writes *w, uint64_t id, struct lc_err *err)
 
 	pthread_mutex_lock(&w->mu);
 	r = wait_row(w, id);
+	if (r && closing(r)) {	/* rm -r right after a copy */
+		struct timespec until;
+
+		settle_deadline(&until);
+		settle_row(w, id, &until);
+		r = wait_row(w, id);
+	}
 	if (!r) {
 		rc = ENOENT;
 	} else if (r->writers) {
@@ -1083,16 +1133,24 @@ int wr_file_rename(struct writes *w, uint64_t id, const char *name,
 		return LC_USAGE(err, "%s: not a file name lancefs can stage",
 				to_name);
 	pthread_mutex_lock(&w->mu);
-	/* neither row may be in a commit while a file moves */
-	for (;;) {
+	/* neither row may be in a commit while a file moves, nor the file
+	 * be about to close (an editor's rename right after close()) */
+	for (bool settled = false;;) {
 		a = row_by_id(w, id);
 		b = row_by_id(w, to_id);
-		if (a && a->committing)
+		if (a && a->committing) {
 			wait_row(w, id);
-		else if (b && b->committing)
+		} else if (b && b->committing) {
 			wait_row(w, to_id);
-		else
+		} else if (a && closing(a) && !settled) {
+			struct timespec until;
+
+			settled = true;
+			settle_deadline(&until);
+			settle_row(w, id, &until);
+		} else {
 			break;
+		}
 	}
 	if (!a || !b) {
 		rc = ESTALE;
@@ -1194,19 +1252,6 @@ static bool ready(const struct wrow *r, uint64_t force, bool now)
 	return since(&r->last) >= WR_SETTLE;
 }
 
-/* Closed by its writer, the kernel's release still on its way: every
- * file open for writing was flushed, which close() does before it
- * returns, and the release follows it asynchronously. */
-static bool closing(const struct wrow *r)
-{
-	if (!r->writers)
-		return false;
-	for (size_t i = 0; i < r->n_files; i++)
-		if (r->files[i].writers && !r->files[i].complete)
-			return false;
-	return true;
-}
-
 /* An explicit commit right after close() must take the closed rows:
  * wait (w->mu held), a moment at most, for the releases of the rows
  * closing now, not of those closed later. `ids` has room for every
@@ -1214,21 +1259,14 @@ static bool closing(const struct wrow *r)
 static void wait_closing(struct writes *w, uint64_t *ids)
 {
 	struct timespec until;
-	struct wrow *r;
 	size_t n = 0;
 
 	for (size_t i = 0; i < w->n_rows; i++)
 		if (closing(w->rows[i]))
 			ids[n++] = w->rows[i]->id;
-	now_mono(&until);
-	add_secs(&until, WR_SETTLE);
-	lc_wait_begin();
+	settle_deadline(&until);
 	for (size_t k = 0; k < n; k++)
-		while ((r = row_by_id(w, ids[k])) && closing(r))
-			if (pthread_cond_timedwait(&w->cv, &w->mu, &until))
-				goto out;
-out:
-	lc_wait_end();
+		settle_row(w, ids[k], &until);
 }
 
 struct refusals {

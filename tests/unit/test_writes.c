@@ -118,4 +118,55 @@ TEST(commit_after_close_takes_the_row)
 	harness_rm_rf(dir);
 }
 
-TEST_MAIN(TEST_ENTRY(commit_after_close_takes_the_row))
+/* An editor writes a temp file, closes it and renames it over the real
+ * one at once; rm -r right after a copy: both before the kernel's
+ * release of the closed file arrives. Neither is refused as busy. */
+TEST(rename_and_rm_after_close)
+{
+	char dir[] = "/tmp/lancefs-writes-XXXXXX", ds[300], sd[300];
+	struct lc_err err = { 0 };
+	struct view_opts vo = { .writable = true };
+	struct wr_opts o = { .commit_delay = 60 };
+	struct late_release l;
+	struct view *v;
+	struct writes *w;
+	enum staging_kind kind;
+	pthread_t t;
+	uint64_t id;
+	uint32_t fidx;
+
+	CHECK(mkdtemp(dir));
+	snprintf(ds, sizeof(ds), "%s/stable.lance", dir);
+	snprintf(sd, sizeof(sd), "%s/staging", dir);
+	CHECK(fixture_copy("lancedb/stable.lance", ds) == 0);
+	CHECK_OK(view_open(&v, ds, &vo, &err), &err);
+	o.staging_dir = sd;
+	CHECK_OK(wr_open(&w, v, view_single(v), ds, &o, NULL, NULL, &err),
+		 &err);
+	CHECK_OK(wr_start(w, &err), &err);
+	l.w = w;
+	stage(w, "ed", "{\"id\":1.5,\"s\":\"x\"}", &l.id, &l.fidx, &l.fd);
+	CHECK(!harness_failed);
+	wr_file_flushed(w, l.id, l.fidx, l.fd, true);	/* close(2) */
+	CHECK(pthread_create(&t, NULL, release_later, &l) == 0);
+	CHECK_OK(wr_file_rename(w, l.id, "meta.json", l.id, "x.json", &err),
+		 &err);
+	CHECK(pthread_join(t, NULL) == 0);
+	CHECK_EQ_U64(wr_file_find(w, l.id, "x.json", &fidx), 0);
+
+	CHECK_OK(wr_file_open(w, l.id, "y.txt", O_WRONLY | O_CREAT, true,
+			      NULL, &l.fidx, &l.fd, &err), &err);
+	wr_file_flushed(w, l.id, l.fidx, l.fd, true);
+	CHECK(pthread_create(&t, NULL, release_later, &l) == 0);
+	CHECK_OK(wr_file_unlink(w, l.id, "x.json", false, &err), &err);
+	CHECK_OK(wr_file_unlink(w, l.id, "y.txt", false, &err), &err);
+	CHECK_OK(wr_remove_row(w, l.id, &err), &err);
+	CHECK(pthread_join(t, NULL) == 0);
+	CHECK_EQ_U64(wr_find(w, "ed", &id, &kind), ENOENT);
+	wr_close(w);
+	view_free(v);
+	harness_rm_rf(dir);
+}
+
+TEST_MAIN(TEST_ENTRY(commit_after_close_takes_the_row),
+	  TEST_ENTRY(rename_and_rm_after_close))
