@@ -67,17 +67,49 @@ static int rows_of(const char *ds, uint64_t *version, uint64_t *rows,
 	return rc;
 }
 
+/* A copy of a LanceDB dataset, its view and its writes (commits only
+ * when asked, 60 s quiet period), staged under the same folder. */
+struct rig {
+	char dir[32];
+	char ds[300];
+	struct view *v;
+	struct writes *w;
+};
+
+static void rig_open(struct rig *r)
+{
+	struct view_opts vo = { .writable = true };
+	struct wr_opts o = { .commit_delay = 60 };
+	struct lc_err err = { 0 };
+	char sd[300];
+
+	strcpy(r->dir, "/tmp/lancefs-writes-XXXXXX");
+	CHECK(mkdtemp(r->dir));
+	snprintf(r->ds, sizeof(r->ds), "%s/stable.lance", r->dir);
+	snprintf(sd, sizeof(sd), "%s/staging", r->dir);
+	CHECK(fixture_copy("lancedb/stable.lance", r->ds) == 0);
+	CHECK_OK(view_open(&r->v, r->ds, &vo, &err), &err);
+	o.staging_dir = sd;
+	CHECK_OK(wr_open(&r->w, r->v, view_single(r->v), r->ds, &o, NULL,
+			 NULL, &err), &err);
+	CHECK_OK(wr_start(r->w, &err), &err);
+}
+
+static void rig_close(struct rig *r)
+{
+	wr_close(r->w);
+	view_free(r->v);
+	harness_rm_rf(r->dir);
+}
+
 /* `lancefs commit` right after cp closed a file: the row goes into the
  * version even though the release of its last file comes later; a row
  * whose file is still being written stays staged. */
 TEST(commit_after_close_takes_the_row)
 {
-	char dir[] = "/tmp/lancefs-writes-XXXXXX", ds[300], sd[300];
 	struct lc_err err = { 0 };
-	struct view_opts vo = { .writable = true };
-	struct wr_opts o = { .commit_delay = 60 };
 	struct late_release l;
-	struct view *v;
+	struct rig r;
 	struct writes *w;
 	enum staging_kind kind;
 	pthread_t t;
@@ -85,17 +117,11 @@ TEST(commit_after_close_takes_the_row)
 	uint32_t fidx2;
 	int fd2;
 
-	CHECK(mkdtemp(dir));
-	snprintf(ds, sizeof(ds), "%s/stable.lance", dir);
-	snprintf(sd, sizeof(sd), "%s/staging", dir);
-	CHECK(fixture_copy("lancedb/stable.lance", ds) == 0);
-	CHECK_OK(rows_of(ds, &before, &rows, &err), &err);
-	CHECK_OK(view_open(&v, ds, &vo, &err), &err);
-	o.staging_dir = sd;
-	CHECK_OK(wr_open(&w, v, view_single(v), ds, &o, NULL, NULL, &err),
-		 &err);
-	CHECK_OK(wr_start(w, &err), &err);
-
+	rig_open(&r);
+	if (harness_failed)
+		return;
+	w = r.w;
+	CHECK_OK(rows_of(r.ds, &before, &rows, &err), &err);
 	l.w = w;
 	stage(w, "closed", "{\"id\":1.5,\"s\":\"x\"}", &l.id, &l.fidx, &l.fd);
 	CHECK(!harness_failed);
@@ -109,13 +135,11 @@ TEST(commit_after_close_takes_the_row)
 	CHECK_EQ_U64(wr_find(w, "closed", &l.id, &kind), ENOENT);
 	CHECK_EQ_U64(wr_find(w, "writing", &id2, &kind), 0);
 	/* the dataset itself holds the closed row, and only it */
-	CHECK_OK(rows_of(ds, &ver, &after, &err), &err);
+	CHECK_OK(rows_of(r.ds, &ver, &after, &err), &err);
 	CHECK_EQ_U64(ver, before + 1);
 	CHECK_EQ_U64(after, rows + 1);
 	wr_file_closed(w, id2, fidx2, fd2, true);
-	wr_close(w);
-	view_free(v);
-	harness_rm_rf(dir);
+	rig_close(&r);
 }
 
 /* An editor writes a temp file, closes it and renames it over the real
@@ -123,27 +147,19 @@ TEST(commit_after_close_takes_the_row)
  * release of the closed file arrives. Neither is refused as busy. */
 TEST(rename_and_rm_after_close)
 {
-	char dir[] = "/tmp/lancefs-writes-XXXXXX", ds[300], sd[300];
 	struct lc_err err = { 0 };
-	struct view_opts vo = { .writable = true };
-	struct wr_opts o = { .commit_delay = 60 };
 	struct late_release l;
-	struct view *v;
+	struct rig r;
 	struct writes *w;
 	enum staging_kind kind;
 	pthread_t t;
 	uint64_t id;
 	uint32_t fidx;
 
-	CHECK(mkdtemp(dir));
-	snprintf(ds, sizeof(ds), "%s/stable.lance", dir);
-	snprintf(sd, sizeof(sd), "%s/staging", dir);
-	CHECK(fixture_copy("lancedb/stable.lance", ds) == 0);
-	CHECK_OK(view_open(&v, ds, &vo, &err), &err);
-	o.staging_dir = sd;
-	CHECK_OK(wr_open(&w, v, view_single(v), ds, &o, NULL, NULL, &err),
-		 &err);
-	CHECK_OK(wr_start(w, &err), &err);
+	rig_open(&r);
+	if (harness_failed)
+		return;
+	w = r.w;
 	l.w = w;
 	stage(w, "ed", "{\"id\":1.5,\"s\":\"x\"}", &l.id, &l.fidx, &l.fd);
 	CHECK(!harness_failed);
@@ -163,9 +179,7 @@ TEST(rename_and_rm_after_close)
 	CHECK_OK(wr_remove_row(w, l.id, &err), &err);
 	CHECK(pthread_join(t, NULL) == 0);
 	CHECK_EQ_U64(wr_find(w, "ed", &id, &kind), ENOENT);
-	wr_close(w);
-	view_free(v);
-	harness_rm_rf(dir);
+	rig_close(&r);
 }
 
 TEST_MAIN(TEST_ENTRY(commit_after_close_takes_the_row),
