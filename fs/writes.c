@@ -377,25 +377,25 @@ static bool closing(const struct wrow *r)
 	return true;
 }
 
-/* Wait (w->mu held) until `until` at most while row `id` is closing: a
- * program that closed its files and goes on (a commit, mv, rm) must not
- * find them still open. */
+/* Wait (w->mu held) while row `id` is closing, until `until` (NULL:
+ * WR_SETTLE from now) at most: a program that closed its files and goes
+ * on (a commit, mv, rm -r) must not find them still open. */
 static void settle_row(struct writes *w, uint64_t id,
 		       const struct timespec *until)
 {
+	struct timespec t;
 	struct wrow *r;
 
+	if (!until) {
+		now_mono(&t);
+		add_secs(&t, WR_SETTLE);
+		until = &t;
+	}
 	lc_wait_begin();
 	while ((r = row_by_id(w, id)) && closing(r))
 		if (pthread_cond_timedwait(&w->cv, &w->mu, until))
 			break;
 	lc_wait_end();
-}
-
-static void settle_deadline(struct timespec *until)
-{
-	now_mono(until);
-	add_secs(until, WR_SETTLE);
 }
 
 /* Wait while a commit holds the row; NULL when it is gone after it. */
@@ -407,6 +407,19 @@ static struct wrow *wait_row(struct writes *w, uint64_t id)
 	while ((r = row_by_id(w, id)) && r->committing)
 		pthread_cond_wait(&w->cv, &w->mu);
 	lc_wait_end();
+	return r;
+}
+
+/* wait_row, then settle_row if the row is closing (rm -r right after a
+ * copy or an edit). */
+static struct wrow *wait_row_closed(struct writes *w, uint64_t id)
+{
+	struct wrow *r = wait_row(w, id);
+
+	if (r && closing(r)) {
+		settle_row(w, id, NULL);
+		r = wait_row(w, id);
+	}
 	return r;
 }
 
@@ -728,17 +741,8 @@ int wr_delete_row(struct writes *w, const struct vnode *row,
 		return rc;
 	pthread_mutex_lock(&w->mu);
 	r = row_by_base(w, info.base.fragment_id, info.base.offset);
-	if (r && r->committing)
-		r = wait_row(w, r->id);
-	if (r && closing(r)) {	/* rm -r right after an edit */
-		struct timespec until;
-
-		settle_deadline(&until);
-		settle_row(w, r->id, &until);
-		r = row_by_base(w, info.base.fragment_id, info.base.offset);
-		if (r && r->committing)
-			r = wait_row(w, r->id);
-	}
+	if (r)
+		r = wait_row_closed(w, r->id);
 	if (r && r->info.kind == STAGING_DELETE) {
 		rc = ENOENT;
 	} else if (r && r->writers) {
@@ -782,14 +786,7 @@ int wr_remove_row(struct writes *w, uint64_t id, struct lc_err *err)
 	int rc = 0;
 
 	pthread_mutex_lock(&w->mu);
-	r = wait_row(w, id);
-	if (r && closing(r)) {	/* rm -r right after a copy */
-		struct timespec until;
-
-		settle_deadline(&until);
-		settle_row(w, id, &until);
-		r = wait_row(w, id);
-	}
+	r = wait_row_closed(w, id);
 	if (!r) {
 		rc = ENOENT;
 	} else if (r->writers) {
@@ -1143,11 +1140,8 @@ int wr_file_rename(struct writes *w, uint64_t id, const char *name,
 		} else if (b && b->committing) {
 			wait_row(w, to_id);
 		} else if (a && closing(a) && !settled) {
-			struct timespec until;
-
 			settled = true;
-			settle_deadline(&until);
-			settle_row(w, id, &until);
+			settle_row(w, id, NULL);
 		} else {
 			break;
 		}
@@ -1264,7 +1258,8 @@ static void wait_closing(struct writes *w, uint64_t *ids)
 	for (size_t i = 0; i < w->n_rows; i++)
 		if (closing(w->rows[i]))
 			ids[n++] = w->rows[i]->id;
-	settle_deadline(&until);
+	now_mono(&until);
+	add_secs(&until, WR_SETTLE);
 	for (size_t k = 0; k < n; k++)
 		settle_row(w, ids[k], &until);
 }

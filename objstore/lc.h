@@ -117,8 +117,8 @@ uint32_t lc_crc32(const void *p, size_t n);
  * Waits. A thread about to wait for a server, a disk or another thread's
  * fetch calls lc_wait_begin, and lc_wait_end when done, so that the pool
  * running it (fs/loop.c, through lc_wait_hooks) can set another thread
- * to work meanwhile: the pool keeps about as many threads working as
- * there are CPUs. Nested calls count once; with no hooks they cost a
+ * to work meanwhile: the pool keeps about twice as many threads working
+ * as there are CPUs. Nested calls count once; with no hooks they cost a
  * thread-local increment.
  */
 void lc_wait_begin(void);

@@ -8,6 +8,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -22,6 +23,7 @@ struct local_store {
 struct local_obj {
 	struct ostore_obj base;
 	int fd;
+	atomic_bool no_nowait;	/* the file system refused RWF_NOWAIT */
 };
 
 static struct local_store *to_local(struct ostore *st)
@@ -74,9 +76,16 @@ static int local_read(struct ostore_obj *obj, uint64_t off, size_t len,
 	while (len) {
 		struct iovec v = { p, len };
 		/* from the page cache if it holds the bytes; else a wait */
-		ssize_t n = preadv2(o->fd, &v, 1, (off_t)off, RWF_NOWAIT);
+		bool wait = atomic_load(&o->no_nowait);
+		ssize_t n = -1;
 
-		if (n < 0 && (errno == EAGAIN || errno == EOPNOTSUPP)) {
+		if (!wait) {
+			n = preadv2(o->fd, &v, 1, (off_t)off, RWF_NOWAIT);
+			if (n < 0 && errno == EOPNOTSUPP)
+				atomic_store(&o->no_nowait, true);
+			wait = n < 0 && (errno == EAGAIN || errno == EOPNOTSUPP);
+		}
+		if (wait) {
 			lc_wait_begin();
 			n = pread(o->fd, p, len, (off_t)off);
 			lc_wait_end();

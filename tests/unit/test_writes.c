@@ -142,9 +142,24 @@ TEST(commit_after_close_takes_the_row)
 	rig_close(&r);
 }
 
+/* Keeps the first row of a listing in `ctx`. */
+static int first_row_cb(void *ctx, uint64_t index, const char *name,
+			const struct vnode *node)
+{
+	struct vnode *first = ctx;
+
+	(void)index;
+	(void)name;
+	if (node->kind == VN_ROW && first->kind != VN_ROW)
+		vnode_copy(first, node);
+	return 0;
+}
+
 /* An editor writes a temp file, closes it and renames it over the real
- * one at once; rm -r right after a copy: both before the kernel's
- * release of the closed file arrives. Neither is refused as busy. */
+ * one at once; rm -r right after a copy; rm -r of a committed row right
+ * after a file was added to it: all before the kernel's release of the
+ * closed file arrives. None is refused as busy, and the commit after
+ * leaves the dataset a row shorter. */
 TEST(rename_and_rm_after_close)
 {
 	struct lc_err err = { 0 };
@@ -153,13 +168,15 @@ TEST(rename_and_rm_after_close)
 	struct writes *w;
 	enum staging_kind kind;
 	pthread_t t;
-	uint64_t id;
+	struct vnode root = { 0 }, row = { 0 };
+	uint64_t id, before, rows, ver, after;
 	uint32_t fidx;
 
 	rig_open(&r);
 	if (harness_failed)
 		return;
 	w = r.w;
+	CHECK_OK(rows_of(r.ds, &before, &rows, &err), &err);
 	l.w = w;
 	stage(w, "ed", "{\"id\":1.5,\"s\":\"x\"}", &l.id, &l.fidx, &l.fd);
 	CHECK(!harness_failed);
@@ -179,6 +196,24 @@ TEST(rename_and_rm_after_close)
 	CHECK_OK(wr_remove_row(w, l.id, &err), &err);
 	CHECK(pthread_join(t, NULL) == 0);
 	CHECK_EQ_U64(wr_find(w, "ed", &id, &kind), ENOENT);
+
+	CHECK_OK(view_root(&root, r.v, &err), &err);
+	CHECK_OK(view_readdir(r.v, &root, 0, first_row_cb, &row, &err),
+		 &err);
+	CHECK(row.kind == VN_ROW);
+	CHECK_OK(wr_change_row(w, &row, &l.id, &err), &err);
+	CHECK_OK(wr_file_open(w, l.id, "note.txt", O_WRONLY | O_CREAT, true,
+			      NULL, &l.fidx, &l.fd, &err), &err);
+	wr_file_flushed(w, l.id, l.fidx, l.fd, true);
+	CHECK(pthread_create(&t, NULL, release_later, &l) == 0);
+	CHECK_OK(wr_delete_row(w, &row, &err), &err);
+	CHECK(pthread_join(t, NULL) == 0);
+	CHECK_OK(wr_commit(w, 0, &ver, &err), &err);
+	CHECK_OK(rows_of(r.ds, &ver, &after, &err), &err);
+	CHECK_EQ_U64(ver, before + 1);
+	CHECK_EQ_U64(after, rows - 1);
+	vnode_reset(&row);
+	vnode_reset(&root);
 	rig_close(&r);
 }
 
