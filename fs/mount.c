@@ -1194,6 +1194,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	struct dir_fill d = { fs, req, NULL, size, 0, plus, false, NULL, NULL,
 			      0, 0, &err };
 	uint64_t start = (uint64_t)off;
+	struct writes *held = NULL;
 	struct mnode n;
 	int rc;
 
@@ -1204,6 +1205,13 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		return;
 	}
 	rc = mnode_of(fs, ino, &n, &err);
+	if (!rc && writable_root(&n) && (held = mw(&n))) {
+		/* the root again, now that no commit can drop the rows it
+		 * lacks from the staging */
+		wr_list_begin(held);
+		mnode_reset(&n);
+		rc = mnode_of(fs, ino, &n, &err);
+	}
 	d.live = n.live;
 	d.md = n.d;
 	d.w = mw(&n);
@@ -1234,9 +1242,12 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		} else if (!rc && writable_root(&n) && d.w) {
 			rc = wr_list_rows(d.w, start >= STAGED_OFF ?
 					  start - STAGED_OFF : 0,
+					  view_manifest(&n.vn)->version,
 					  staged_row_cb, &d);
 		}
 	}
+	if (held)
+		wr_list_end(held);
 	mnode_reset(&n);
 	if (rc == 1)
 		rc = 0;

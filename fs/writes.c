@@ -52,6 +52,8 @@ struct wrow {
 	uint64_t gen;		/* counts changes */
 	uint64_t refused_gen;	/* gen when last refused, 0 = never */
 	bool committing;
+	uint64_t landed;	/* committed in this version: the row stays
+				 * (committing) until the view shows it */
 	bool pending;		/* in an attempt of unknown outcome */
 	bool refused_now;	/* refused by the commit running */
 	struct wrow *by_name_next, *by_id_next, *by_base_next;
@@ -99,6 +101,9 @@ struct writes {
 	struct staging_batch *pending;
 	size_t n_pending;
 
+	/* Held (read) from taking a root to listing the staged rows;
+	 * (write) by a commit dropping the rows it committed. */
+	pthread_rwlock_t listing;
 	pthread_mutex_t commit_mu;
 	pthread_t thread;
 	bool thread_on;
@@ -541,7 +546,33 @@ static void listing_free(struct listing *l)
 	lc_free(l->v);
 }
 
-int wr_list_rows(struct writes *w, uint64_t start, wr_row_cb cb, void *ctx)
+/* Listings never keep a commit waiting for long: a writer waiting
+ * goes first. */
+static void init_listing(pthread_rwlock_t *l)
+{
+	pthread_rwlockattr_t a;
+
+	pthread_rwlockattr_init(&a);
+	pthread_rwlockattr_setkind_np(&a,
+				      PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(l, &a);
+	pthread_rwlockattr_destroy(&a);
+}
+
+void wr_list_begin(struct writes *w)
+{
+	lc_wait_begin();
+	pthread_rwlock_rdlock(&w->listing);
+	lc_wait_end();
+}
+
+void wr_list_end(struct writes *w)
+{
+	pthread_rwlock_unlock(&w->listing);
+}
+
+int wr_list_rows(struct writes *w, uint64_t start, uint64_t seen,
+		 wr_row_cb cb, void *ctx)
 {
 	struct listing l = { 0 };
 	int rc = 0;
@@ -550,7 +581,7 @@ int wr_list_rows(struct writes *w, uint64_t start, wr_row_cb cb, void *ctx)
 	for (size_t i = (size_t)start; i < w->n_rows && !rc; i++) {
 		struct wrow *r = w->rows[i];
 
-		if (!is_change(r))
+		if (!is_change(r) && (!r->landed || r->landed > seen))
 			rc = listing_add(&l, i, r->id, r->name, r->info.kind);
 	}
 	pthread_mutex_unlock(&w->mu);
@@ -1727,7 +1758,7 @@ static int commit_ids(struct writes *w, uint64_t *ids, size_t n,
 			if (gone && !is_change(r) &&
 			    (gone[n_gone] = lc_strdup(r->name)))
 				n_gone++;
-			row_drop(w, r);
+			r->landed = *version;
 		}
 		w->commits++;
 		w->last_version = *version;
@@ -1741,7 +1772,7 @@ static int commit_ids(struct writes *w, uint64_t *ids, size_t n,
 
 		if (r && r->info.kind == STAGING_UPDATE)
 			unfill(w, r);
-		if (r)
+		if (r && !r->landed)
 			r->committing = false;
 	}
 	if (rc) {
@@ -1756,6 +1787,19 @@ static int commit_ids(struct writes *w, uint64_t *ids, size_t n,
 
 		if (!rc)
 			rc = frc;
+		/* only now, and not during a listing: one that took the
+		 * older root lists them staged */
+		pthread_rwlock_wrlock(&w->listing);
+		pthread_mutex_lock(&w->mu);
+		for (size_t i = 0; i < n; i++) {
+			struct wrow *r = row_by_id(w, ids[i]);
+
+			if (r && r->landed)
+				row_drop(w, r);
+		}
+		pthread_cond_broadcast(&w->cv);
+		pthread_mutex_unlock(&w->mu);
+		pthread_rwlock_unlock(&w->listing);
 	} else {
 		lc_free(gone);
 	}
@@ -1975,6 +2019,7 @@ int wr_open(struct writes **out, struct view *v, struct view_ds *ds,
 		return LC_NOMEM(err);
 	pthread_mutex_init(&w->mu, NULL);
 	pthread_mutex_init(&w->commit_mu, NULL);
+	init_listing(&w->listing);
 	{
 		pthread_condattr_t a;
 
@@ -2099,6 +2144,7 @@ void wr_close(struct writes *w)
 	lc_free(w->format_version);
 	pthread_mutex_destroy(&w->mu);
 	pthread_mutex_destroy(&w->commit_mu);
+	pthread_rwlock_destroy(&w->listing);
 	pthread_cond_destroy(&w->cv);
 	pthread_cond_destroy(&w->tick);
 	lc_free(w);

@@ -73,11 +73,19 @@ int wr_find_change(struct writes *w, uint64_t fragment_id, uint64_t offset,
 /* ESTALE when the row is gone (committed or removed). */
 int wr_row_kind(struct writes *w, uint64_t id, enum staging_kind *kind);
 
-/* The staged new rows, oldest first, from position `start`; a non-zero
- * return of `cb` stops. `pos` is the row's position (for readdir). */
+/* A listing of the root: taken between wr_list_begin and wr_list_end,
+ * its root and the staged rows agree (a commit leaves them staged until
+ * it ends). */
+void wr_list_begin(struct writes *w);
+void wr_list_end(struct writes *w);
+/* The staged new rows, oldest first, from position `start`, but for
+ * those committed in version `seen` or earlier: the root of `seen` lists
+ * them. A non-zero return of `cb` stops. `pos` is the row's position
+ * (for readdir). */
 typedef int (*wr_row_cb)(void *ctx, uint64_t pos, uint64_t id,
 			 const char *name, enum staging_kind kind);
-int wr_list_rows(struct writes *w, uint64_t start, wr_row_cb cb, void *ctx);
+int wr_list_rows(struct writes *w, uint64_t start, uint64_t seen,
+		 wr_row_cb cb, void *ctx);
 
 /* mkdir NAME: a new row folder. EEXIST when a staged row has the name
  * (the caller checks committed rows). */

@@ -4,7 +4,10 @@
  * FUSE requests' order, without a kernel.
  */
 #include <fcntl.h>
+#include <inttypes.h>
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -217,5 +220,116 @@ TEST(rename_and_rm_after_close)
 	rig_close(&r);
 }
 
+static int count_rows_cb(void *ctx, uint64_t index, const char *name,
+			 const struct vnode *node)
+{
+	(void)index;
+	(void)name;
+	*(uint64_t *)ctx += node->kind == VN_ROW;
+	return 0;
+}
+
+static int count_staged_cb(void *ctx, uint64_t pos, uint64_t id,
+			   const char *name, enum staging_kind kind)
+{
+	(void)pos;
+	(void)id;
+	(void)name;
+	(void)kind;
+	(*(uint64_t *)ctx)++;
+	return 0;
+}
+
+/* ls of the root as fs/mount.c lists it: the root's rows, then the
+ * staged ones it lacks. */
+static int ls_count(struct rig *r, uint64_t *n, struct lc_err *err)
+{
+	struct vnode root = { 0 };
+	int rc;
+
+	*n = 0;
+	wr_list_begin(r->w);
+	rc = view_root(&root, r->v, err);
+	if (!rc)
+		rc = view_readdir(r->v, &root, 0, count_rows_cb, n, err);
+	if (!rc)
+		rc = wr_list_rows(r->w, 0, view_manifest(&root)->version,
+				  count_staged_cb, n);
+	wr_list_end(r->w);
+	vnode_reset(&root);
+	return rc;
+}
+
+struct committer {
+	struct rig *r;
+	int rows;
+	atomic_bool done;
+	int rc;
+};
+
+/* Rows one by one, each staged, closed and committed. */
+static void *commit_rows(void *arg)
+{
+	struct committer *c = arg;
+	struct lc_err err = { 0 };
+
+	for (int k = 0; k < c->rows && !c->rc; k++) {
+		char name[16];
+		uint64_t id, ver;
+		uint32_t fidx;
+		int fd;
+
+		snprintf(name, sizeof(name), "r%d", k);
+		stage(c->r->w, name, "{\"id\":7.5}", &id, &fidx, &fd);
+		wr_file_flushed(c->r->w, id, fidx, fd, true);
+		wr_file_closed(c->r->w, id, fidx, fd, true);
+		c->rc = wr_commit(c->r->w, 0, &ver, &err);
+	}
+	atomic_store(&c->done, true);
+	return NULL;
+}
+
+/* ls while rows are committed one after another: a row once listed is
+ * listed by every later ls, once (a commit moves it from the staging
+ * to the root's version; no listing sees it in neither, or both). */
+TEST(ls_during_commits_sees_each_row_once)
+{
+	struct lc_err err = { 0 };
+	struct committer c = { 0 };
+	struct rig r;
+	pthread_t t;
+	uint64_t base, last, n, ver, rows;
+	unsigned samples = 0;
+
+	rig_open(&r);
+	if (harness_failed)
+		return;
+	CHECK_OK(ls_count(&r, &base, &err), &err);
+	CHECK_OK(rows_of(r.ds, &ver, &rows, &err), &err);
+	CHECK_EQ_U64(base, rows);
+	c.r = &r;
+	c.rows = 12;
+	last = base;
+	CHECK(pthread_create(&t, NULL, commit_rows, &c) == 0);
+	while (!atomic_load(&c.done) && !harness_failed) {
+		CHECK_OK(ls_count(&r, &n, &err), &err);
+		if (n < last || n > base + (uint64_t)c.rows)
+			fprintf(stderr, "ls lists %" PRIu64 " rows after %"
+				PRIu64 "\n", n, last);
+		CHECK(n >= last && n <= base + (uint64_t)c.rows);
+		last = n;
+		samples++;
+	}
+	CHECK(pthread_join(t, NULL) == 0);
+	CHECK_EQ_U64(c.rc, 0);
+	CHECK_OK(ls_count(&r, &n, &err), &err);
+	CHECK_EQ_U64(n, base + (uint64_t)c.rows);
+	CHECK_OK(rows_of(r.ds, &ver, &rows, &err), &err);
+	CHECK_EQ_U64(rows, base + (uint64_t)c.rows);
+	CHECK(samples > 0);
+	rig_close(&r);
+}
+
 TEST_MAIN(TEST_ENTRY(commit_after_close_takes_the_row),
-	  TEST_ENTRY(rename_and_rm_after_close))
+	  TEST_ENTRY(rename_and_rm_after_close),
+	  TEST_ENTRY(ls_during_commits_sees_each_row_once))
