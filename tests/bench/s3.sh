@@ -16,7 +16,7 @@
 # server; without it an RGW is started with tests/harness/rgw.sh on
 # RGW_MON_PORT/RGW_PORT (default 3340/7540) and stopped at the end.
 # N (rows, default 2000), THREADS (reader threads, default 32), DELAY_MS
-# and ROUNDS (default 3) come from the environment. The same reader
+# and ROUNDS (default 5) come from the environment. The same reader
 # (build/tests/bench/readtree, THREADS threads: open, read, close) reads
 # every image.jpg in each run; the tree walk is not timed.
 set -euo pipefail
@@ -122,7 +122,7 @@ discard() {
 	fusermount3 -u "$tmp/dmnt"
 }
 median() { tr ' ' '\n' | sort -n | awk 'NF { v[n++] = $1 } END { print n ? v[int((n - 1) / 2)] : 0 }'; }
-rounds=${ROUNDS:-3}
+rounds=${ROUNDS:-5}
 warm=; warm_w=; ext4=; ext4_w=; d16=; d1=; warm_st=; ext4_st=
 for r in $(seq "$rounds"); do
 	drop
