@@ -561,7 +561,9 @@ static void init_listing(pthread_rwlock_t *l)
 
 void wr_list_begin(struct writes *w)
 {
-	lc_wait_begin();
+	if (!pthread_rwlock_tryrdlock(&w->listing))
+		return;
+	lc_wait_begin();	/* behind a commit dropping its rows */
 	pthread_rwlock_rdlock(&w->listing);
 	lc_wait_end();
 }
