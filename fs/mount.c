@@ -115,6 +115,7 @@ struct lfs {
 	pthread_cond_t stop_cv;
 	bool stopping;		/* protected by stop_mu */
 	atomic_ullong refreshes;
+	atomic_bool no_epochs;	/* the kernel refused FUSE_NOTIFY_INC_EPOCH */
 	atomic_ullong requests, bytes_read, errors, opens;
 };
 
@@ -2325,6 +2326,36 @@ static const struct fuse_lowlevel_ops lfs_ops = {
 
 /* ------------------------------------------------------------ refresh */
 
+/*
+ * Dropping the kernel's entries of a folder whose rows changed. Linux
+ * 6.16 (FUSE_NOTIFY_INC_EPOCH, protocol 7.44; libfuse 3.18 names it
+ * fuse_lowlevel_notify_increment_epoch, Debian's 3.14 does not) has the
+ * kernel look every entry up again on its next use, and takes no lock.
+ * Older kernels get a FUSE_NOTIFY_INVAL_ENTRY per changed name, which
+ * waits for the folder's lock: a lookup in flight there holds it, so a
+ * daemon killed at that moment leaves the waiting thread unkillable, the
+ * device open and the lookup (and whoever made it) hanging until the
+ * connection is aborted (lancefs(1), NOTES).
+ */
+#define NOTIFY_INC_EPOCH 8
+
+static bool new_epoch(struct lfs *fs)
+{
+	struct {
+		uint32_t len;
+		int32_t code;
+		uint64_t unique;
+	} h = { sizeof(h), NOTIFY_INC_EPOCH, 0 };
+
+	if (atomic_load(&fs->no_epochs))
+		return false;
+	if (write(fuse_session_fd(fs->se), &h, sizeof(h)) == sizeof(h))
+		return true;
+	if (errno == EINVAL)
+		atomic_store(&fs->no_epochs, true);
+	return false;
+}
+
 struct diff_ctx {
 	struct lfs *fs;
 	fuse_ino_t parent;		/* the folder the rows are in */
@@ -2354,44 +2385,46 @@ static int diff_cb(void *ctx, uint64_t index, const char *name,
 	return 0;
 }
 
-/* A dataset's root (listed in `parent`) moved on from `old`: drop the
- * kernel's entries that changed. */
+/* A dataset's root (listed in `parent`) moved on from `old`, and the
+ * staged names `gone` became rows: drop the kernel's entries that
+ * changed, and the root's listing and attributes. */
 static void invalidate_moved(struct lfs *fs, fuse_ino_t parent,
-			     const struct vnode *old)
+			     const struct vnode *old, char *const *gone,
+			     size_t n_gone)
 {
 	struct lc_err err = { 0 };
 	struct vnode cur;
 
 	atomic_fetch_add(&fs->refreshes, 1);
+	if (new_epoch(fs))
+		goto listing;
+	for (size_t i = 0; i < n_gone; i++)
+		fuse_lowlevel_notify_inval_entry(fs->se, parent, gone[i],
+						 strlen(gone[i]));
 	if (!view_ds_root(&cur, old->ds, 0, &err)) {
 		/* rows gone or moved, then rows new (cached as misses) */
-		struct diff_ctx gone = { fs, parent, &cur, true };
+		struct diff_ctx gone_rows = { fs, parent, &cur, true };
 		struct diff_ctx added = { fs, parent, old, false };
 
-		if (view_readdir(fs->v, old, 0, diff_cb, &gone, &err) ||
+		if (view_readdir(fs->v, old, 0, diff_cb, &gone_rows, &err) ||
 		    view_readdir(fs->v, &cur, 0, diff_cb, &added, &err))
 			log_err(fs, "refresh", &err);
 		vnode_reset(&cur);
 	}
-	/* the root listing and its attributes */
+listing:
 	fuse_lowlevel_notify_inval_inode(fs->se, parent, 0, 0);
 }
 
 /* From the writes thread: a commit (ours or, with refresh=, another
- * writer's) moved the view; staged names that became rows go too. */
+ * writer's) moved the view. */
 static void on_moved(void *ctx, const struct vnode *old_root,
 		     char *const *gone, size_t n_gone)
 {
 	struct mds *d = ctx;
-	struct lfs *fs = d->fs;
-	fuse_ino_t parent = ds_root_ino(d);
 
-	if (!fs->se)
-		return;
-	for (size_t i = 0; i < n_gone; i++)
-		fuse_lowlevel_notify_inval_entry(fs->se, parent, gone[i],
-						 strlen(gone[i]));
-	invalidate_moved(fs, parent, old_root);
+	if (d->fs->se)
+		invalidate_moved(d->fs, ds_root_ino(d), old_root, gone,
+				 n_gone);
 }
 
 static void refresh_once(struct lfs *fs)
@@ -2413,7 +2446,7 @@ static void refresh_once(struct lfs *fs)
 	}
 	if (!changed)
 		return;
-	invalidate_moved(fs, FUSE_ROOT_ID, &old);
+	invalidate_moved(fs, FUSE_ROOT_ID, &old, NULL, 0);
 	vnode_reset(&old);
 }
 
