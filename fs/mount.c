@@ -115,7 +115,7 @@ struct lfs {
 	pthread_cond_t stop_cv;
 	bool stopping;		/* protected by stop_mu */
 	atomic_ullong refreshes;
-	atomic_bool no_epochs;	/* the kernel refused FUSE_NOTIFY_INC_EPOCH */
+	bool epochs;		/* the kernel takes FUSE_NOTIFY_INC_EPOCH */
 	atomic_ullong requests, bytes_read, errors, opens;
 };
 
@@ -391,9 +391,10 @@ struct mnode {
 	struct mds *d;		/* its dataset, NULL at a database root */
 	bool live;
 	bool dsroot;		/* a live database member root */
-	bool stale;		/* a live row a commit moved away: reads
-				 * still work, changes answer ESTALE (the
-				 * kernel then looks the path up again) */
+	bool stale;		/* a live row a commit moved away: files
+				 * open stay readable; lookups, opens and
+				 * changes answer ESTALE (the kernel then
+				 * looks the path up again) */
 	unsigned staged;	/* 0, SK_ROW, SK_FILE */
 	uint64_t id;
 	uint32_t fidx;
@@ -464,8 +465,7 @@ static struct mds *mds_for(struct lfs *fs, struct view_ds *ds)
 	return d;
 }
 
-static void on_moved(void *ctx, const struct vnode *old_root,
-		     char *const *gone, size_t n_gone);
+static void on_moved(void *ctx);
 
 /* Where a dataset's staging lives: staging_dir= (a folder per member
  * in a database), or the default for its URI. */
@@ -632,15 +632,30 @@ static bool overlay_of(const struct mnode *m, uint64_t *id, uint32_t *fidx)
 
 /* Control files change all the time; what a writable mount shows live
  * changes through the kernel (which keeps its own attributes right) or
- * at commits (which drop the entries that changed), so a second is
- * safe; everything else never changes. */
-static double ttl_of(const struct mnode *m)
+ * at commits (which start a new epoch of entries), so a second is safe;
+ * everything else never changes, but for the rows refresh= moves on a
+ * kernel without epochs (see invalidate_moved). */
+static double ttl_of(const struct lfs *fs, const struct mnode *m)
 {
 	if (m->staged)
 		return 1.0;
 	if (m->vn.kind == VN_CTL || m->vn.kind == VN_CTLFILE)
 		return 0.0;
-	return m->live ? 1.0 : CACHE_TTL;
+	if (m->live)
+		return 1.0;
+	if (m->vn.kind == VN_ROW && fs->refresh && !fs->epochs)
+		return fs->refresh;
+	return CACHE_TTL;
+}
+
+/* How long the kernel may keep a miss in `dir`. */
+static double miss_ttl(const struct lfs *fs, const struct mnode *dir)
+{
+	if (dir->live)
+		return 1.0;
+	if (dir->vn.kind == VN_ROOT && fs->refresh && !fs->epochs)
+		return fs->refresh;
+	return CACHE_TTL;
 }
 
 static void stat_from(struct lfs *fs, struct stat *st, fuse_ino_t ino,
@@ -770,7 +785,7 @@ static int entry_of(struct lfs *fs, const struct mnode *m,
 		mino_forget(fs, m, e->ino);
 		return rc;
 	}
-	e->attr_timeout = ttl_of(m);
+	e->attr_timeout = ttl_of(fs, m);
 	e->entry_timeout = m->staged ? 1.0 : e->attr_timeout;
 	return 0;
 }
@@ -799,6 +814,9 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	else
 		conn->want &= ~(unsigned)FUSE_CAP_ATOMIC_O_TRUNC;
 	conn->want &= ~(unsigned)FUSE_CAP_WRITEBACK_CACHE;
+	/* LANCEFS_NO_EPOCH: behave as on a kernel before 6.16 (tests) */
+	fs->epochs = conn->proto_major == 7 && conn->proto_minor >= 44 &&
+		     !getenv("LANCEFS_NO_EPOCH");
 }
 
 /* A committed row of a writable root, unless it is staged for
@@ -912,11 +930,11 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	rc = mnode_of(fs, parent, &dir, &err);
 	if (rc)
 		goto fail;
-	rc = lookup_in(fs, &dir, name, &n, &err);
+	/* a row a commit moved away: the kernel looks the path up again */
+	rc = dir.stale ? ESTALE : lookup_in(fs, &dir, name, &n, &err);
 	if (rc == ENOENT) {
-		/* a negative entry: the kernel caches the miss (a
-		 * writable folder's only briefly) */
-		e.entry_timeout = dir.live ? 1.0 : CACHE_TTL;
+		/* a negative entry: the kernel caches the miss */
+		e.entry_timeout = miss_ttl(fs, &dir);
 		mnode_reset(&dir);
 		fuse_reply_entry(req, &e);
 		return;
@@ -971,7 +989,7 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino,
 	rc = mnode_of(fs, ino, &m, &err);
 	if (!rc) {
 		rc = fill_stat(fs, &st, ino, &m, &err);
-		ttl = ttl_of(&m);
+		ttl = ttl_of(fs, &m);
 	}
 	mnode_reset(&m);
 	if (rc)
@@ -1483,9 +1501,10 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 			fi->direct_io = 1;
 			fi->noflush = 1;
 		}
+	} else if (m.stale) {
+		rc = ESTALE;	/* the kernel looks the path up again */
 	} else if (writer) {
 		rc = !m.live || m.vn.kind != VN_FILE ? EROFS :
-		     m.stale ? ESTALE :
 			       open_committed_for_write(fs, &m, fi, &err);
 	} else if (m.live && overlay_of(&m, &id, &fidx)) {
 		struct writes *w = mw(&m);
@@ -1949,7 +1968,7 @@ out:
 	if (rc)
 		fuse_reply_err(req, reply_errno(fs, "setattr", rc, &err));
 	else
-		fuse_reply_attr(req, &st, ttl_of(&m));
+		fuse_reply_attr(req, &st, ttl_of(fs, &m));
 	mnode_reset(&m);
 }
 
@@ -2327,19 +2346,22 @@ static const struct fuse_lowlevel_ops lfs_ops = {
 /* ------------------------------------------------------------ refresh */
 
 /*
- * Dropping the kernel's entries of a folder whose rows changed. Linux
+ * A dataset's root (listed in `parent`) moved to a new version. The
+ * kernel drops that listing (FUSE_NOTIFY_INVAL_INODE) and, from Linux
  * 6.16 (FUSE_NOTIFY_INC_EPOCH, protocol 7.44; libfuse 3.18 names it
- * fuse_lowlevel_notify_increment_epoch, Debian's 3.14 does not) has the
- * kernel look every entry up again on its next use, and takes no lock.
- * Older kernels get a FUSE_NOTIFY_INVAL_ENTRY per changed name, which
- * waits for the folder's lock: a lookup in flight there holds it, so a
- * daemon killed at that moment leaves the waiting thread unkillable, the
- * device open and the lookup (and whoever made it) hanging until the
- * connection is aborted (lancefs(1), NOTES).
+ * fuse_lowlevel_notify_increment_epoch, Debian's 3.14 does not), looks
+ * every name it holds up again on its next use. Neither takes a lock.
+ * FUSE_NOTIFY_INVAL_ENTRY is never sent: it waits for the folder's lock,
+ * which a lookup in flight there holds, so a daemon killed meanwhile
+ * left an unkillable thread, the device open and every user of the
+ * mount hanging. Older kernels see changed names when their entries
+ * expire: after a second on a writable mount (and at once where an
+ * answer of ESTALE makes the kernel look the path up again), after
+ * refresh= seconds on a read-only one (lancefs(1), NOTES).
  */
 #define NOTIFY_INC_EPOCH 8
 
-static bool new_epoch(struct lfs *fs)
+static void invalidate_moved(struct lfs *fs, fuse_ino_t parent)
 {
 	struct {
 		uint32_t len;
@@ -2347,84 +2369,20 @@ static bool new_epoch(struct lfs *fs)
 		uint64_t unique;
 	} h = { sizeof(h), NOTIFY_INC_EPOCH, 0 };
 
-	if (atomic_load(&fs->no_epochs))
-		return false;
-	if (write(fuse_session_fd(fs->se), &h, sizeof(h)) == sizeof(h))
-		return true;
-	if (errno == EINVAL)
-		atomic_store(&fs->no_epochs, true);
-	return false;
-}
-
-struct diff_ctx {
-	struct lfs *fs;
-	fuse_ino_t parent;		/* the folder the rows are in */
-	const struct vnode *other;	/* the root to look names up in */
-	bool check_same;		/* also invalidate moved rows */
-};
-
-/* Invalidate the kernel's entry for each row of one root that the other
- * root lacks (or holds as a different physical row). */
-static int diff_cb(void *ctx, uint64_t index, const char *name,
-		   const struct vnode *node)
-{
-	struct diff_ctx *d = ctx;
-	struct vnode other;
-	bool stale;
-
-	(void)index;
-	if (view_lookup(&other, d->fs->v, d->other, name, NULL)) {
-		stale = true;
-	} else {
-		stale = d->check_same && !view_same_row(node, &other);
-		vnode_reset(&other);
-	}
-	if (stale)
-		fuse_lowlevel_notify_inval_entry(d->fs->se, d->parent, name,
-						 strlen(name));
-	return 0;
-}
-
-/* A dataset's root (listed in `parent`) moved on from `old`, and the
- * staged names `gone` became rows: drop the kernel's entries that
- * changed, and the root's listing and attributes. */
-static void invalidate_moved(struct lfs *fs, fuse_ino_t parent,
-			     const struct vnode *old, char *const *gone,
-			     size_t n_gone)
-{
-	struct lc_err err = { 0 };
-	struct vnode cur;
-
 	atomic_fetch_add(&fs->refreshes, 1);
-	if (new_epoch(fs))
-		goto listing;
-	for (size_t i = 0; i < n_gone; i++)
-		fuse_lowlevel_notify_inval_entry(fs->se, parent, gone[i],
-						 strlen(gone[i]));
-	if (!view_ds_root(&cur, old->ds, 0, &err)) {
-		/* rows gone or moved, then rows new (cached as misses) */
-		struct diff_ctx gone_rows = { fs, parent, &cur, true };
-		struct diff_ctx added = { fs, parent, old, false };
-
-		if (view_readdir(fs->v, old, 0, diff_cb, &gone_rows, &err) ||
-		    view_readdir(fs->v, &cur, 0, diff_cb, &added, &err))
-			log_err(fs, "refresh", &err);
-		vnode_reset(&cur);
-	}
-listing:
+	if (fs->epochs && write(fuse_session_fd(fs->se), &h, sizeof(h)) < 0)
+		atomic_fetch_add(&fs->errors, 1);
 	fuse_lowlevel_notify_inval_inode(fs->se, parent, 0, 0);
 }
 
 /* From the writes thread: a commit (ours or, with refresh=, another
  * writer's) moved the view. */
-static void on_moved(void *ctx, const struct vnode *old_root,
-		     char *const *gone, size_t n_gone)
+static void on_moved(void *ctx)
 {
 	struct mds *d = ctx;
 
 	if (d->fs->se)
-		invalidate_moved(d->fs, ds_root_ino(d), old_root, gone,
-				 n_gone);
+		invalidate_moved(d->fs, ds_root_ino(d));
 }
 
 static void refresh_once(struct lfs *fs)
@@ -2446,7 +2404,7 @@ static void refresh_once(struct lfs *fs)
 	}
 	if (!changed)
 		return;
-	invalidate_moved(fs, FUSE_ROOT_ID, &old, NULL, 0);
+	invalidate_moved(fs, FUSE_ROOT_ID);
 	vnode_reset(&old);
 }
 

@@ -59,13 +59,6 @@ struct wrow {
 	struct wrow *by_name_next, *by_id_next, *by_base_next;
 };
 
-struct moved {
-	struct vnode old;
-	char **gone;
-	size_t n_gone;
-	struct moved *next;
-};
-
 struct writes {
 	struct view *v;
 	struct view_ds *ds;	/* the dataset staged rows go to */
@@ -91,7 +84,7 @@ struct writes {
 	struct timespec deadline;
 	bool dirty;			/* closes not yet synced */
 	bool stopping;
-	struct moved *queue;		/* for the thread to hand over */
+	bool moved;			/* for the thread to tell the mount */
 	uint64_t commits, last_version;
 	char *last_error;
 	/* Attempts whose outcome is unknown (the manifest put got no
@@ -1509,47 +1502,20 @@ static void unfill(struct writes *w, struct wrow *r)
 	closedir(d);
 }
 
-static void queue_moved(struct writes *w, struct vnode *old, char **gone,
-			size_t n_gone)
-{
-	struct moved *m = lc_calloc(1, sizeof(*m));
-
-	if (!m) {
-		vnode_reset(old);
-		for (size_t i = 0; i < n_gone; i++)
-			lc_free(gone[i]);
-		lc_free(gone);
-		return;
-	}
-	m->old = *old;
-	m->gone = gone;
-	m->n_gone = n_gone;
-	pthread_mutex_lock(&w->mu);
-	m->next = w->queue;
-	w->queue = m;
-	pthread_cond_signal(&w->tick);
-	pthread_mutex_unlock(&w->mu);
-}
-
-/* Move the view to the newest version; hand the old root over. */
-static int follow(struct writes *w, char **gone, size_t n_gone,
-		  struct lc_err *err)
+/* Move the view to the newest version; the thread tells the mount. */
+static int follow(struct writes *w, bool landed, struct lc_err *err)
 {
 	struct vnode old;
 	bool moved;
 	int rc = view_ds_refresh(&moved, &old, w->ds, err);
 
-	if (!rc && (moved || n_gone)) {
-		if (!moved)
-			rc = view_ds_root(&old, w->ds, 0, err);
-		if (!rc) {
-			queue_moved(w, &old, gone, n_gone);
-			return 0;
-		}
+	vnode_reset(&old);
+	if (!rc && (moved || landed)) {
+		pthread_mutex_lock(&w->mu);
+		w->moved = true;
+		pthread_cond_signal(&w->tick);
+		pthread_mutex_unlock(&w->mu);
 	}
-	for (size_t i = 0; i < n_gone; i++)
-		lc_free(gone[i]);
-	lc_free(gone);
 	return rc;
 }
 
@@ -1645,7 +1611,7 @@ static int commit_locked(struct writes *w, uint64_t force, bool now,
 
 	*version = 0;
 	/* what others committed since, so that our plan starts there */
-	rc = follow(w, NULL, 0, err);
+	rc = follow(w, false, err);
 	if (rc)
 		return rc;
 	/* pending attempts first; one that fails again does not hold
@@ -1689,8 +1655,6 @@ static int commit_ids(struct writes *w, uint64_t *ids, size_t n,
 	struct refusals f = { w, force, false, 0 };
 	struct ingest_attempt a = { 0 }, first = { 0 };
 	uint64_t n_done = 0;
-	char **gone = NULL;
-	size_t n_gone = 0;
 	struct vnode root = { 0 };
 	int rc = 0;
 
@@ -1740,14 +1704,13 @@ static int commit_ids(struct writes *w, uint64_t *ids, size_t n,
 		/* someone touched our rows' fragments: start again from
 		 * their version; the rows they changed get refused */
 		lc_err_clear(err);
-		rc = follow(w, NULL, 0, err);
+		rc = follow(w, false, err);
 	}
 	pthread_mutex_lock(&w->mu);
 	/* a version that landed settles its rows even when cleaning the
 	 * staging failed after it: they must not be committed again (the
 	 * batch record left behind lets the next mount finish the job) */
 	if (*version) {
-		gone = lc_calloc(n, sizeof(*gone));
 		for (size_t i = 0; i < n; i++) {
 			struct wrow *r = row_by_id(w, ids[i]);
 
@@ -1757,9 +1720,6 @@ static int commit_ids(struct writes *w, uint64_t *ids, size_t n,
 				r->committing = false;
 				continue;
 			}
-			if (gone && !is_change(r) &&
-			    (gone[n_gone] = lc_strdup(r->name)))
-				n_gone++;
 			r->landed = *version;
 		}
 		w->commits++;
@@ -1785,7 +1745,7 @@ static int commit_ids(struct writes *w, uint64_t *ids, size_t n,
 	pthread_mutex_unlock(&w->mu);
 	if (*version) {
 		struct lc_err e2 = { 0 };
-		int frc = follow(w, gone, n_gone, rc ? &e2 : err);
+		int frc = follow(w, true, rc ? &e2 : err);
 
 		if (!rc)
 			rc = frc;
@@ -1802,8 +1762,6 @@ static int commit_ids(struct writes *w, uint64_t *ids, size_t n,
 		pthread_cond_broadcast(&w->cv);
 		pthread_mutex_unlock(&w->mu);
 		pthread_rwlock_unlock(&w->listing);
-	} else {
-		lc_free(gone);
 	}
 	if (rc)
 		note(w, err);
@@ -1831,25 +1789,14 @@ int wr_commit(struct writes *w, uint64_t force, uint64_t *version,
 
 static void hand_over(struct writes *w)
 {
-	struct moved *q;
+	bool moved;
 
 	pthread_mutex_lock(&w->mu);
-	q = w->queue;
-	w->queue = NULL;
+	moved = w->moved;
+	w->moved = false;
 	pthread_mutex_unlock(&w->mu);
-	while (q) {
-		struct moved *next = q->next;
-
-		if (w->moved_fn)
-			w->moved_fn(w->moved_ctx, &q->old, q->gone,
-				    q->n_gone);
-		vnode_reset(&q->old);
-		for (size_t i = 0; i < q->n_gone; i++)
-			lc_free(q->gone[i]);
-		lc_free(q->gone);
-		lc_free(q);
-		q = next;
-	}
+	if (moved && w->moved_fn)
+		w->moved_fn(w->moved_ctx);
 }
 
 /* Rows left staged that will be ready once they settle: look again
@@ -1883,7 +1830,7 @@ static void *thread_main(void *arg)
 		struct timespec t;
 		bool due = false, sync_now = false;
 
-		if (w->queue) {
+		if (w->moved) {
 			pthread_mutex_unlock(&w->mu);
 			hand_over(w);
 			pthread_mutex_lock(&w->mu);
@@ -2072,7 +2019,7 @@ int wr_open(struct writes **out, struct view *v, struct view_ds *ds,
 	for (size_t k = 0; k < w->n_pending; k++)
 		mark_pending(w, &w->pending[k], true);
 	/* the view may be older than what recovery found landed */
-	rc = follow(w, NULL, 0, err);
+	rc = follow(w, false, err);
 	if (rc)
 		goto fail;
 	if (w->n_rows) {	/* recovered rows: commit them */
@@ -2091,7 +2038,7 @@ int wr_follow(struct writes *w, struct lc_err *err)
 	int rc;
 
 	pthread_mutex_lock(&w->commit_mu);
-	rc = follow(w, NULL, 0, err);
+	rc = follow(w, false, err);
 	pthread_mutex_unlock(&w->commit_mu);
 	return rc;
 }

@@ -41,10 +41,9 @@ struct wr_opts {
 	struct ingest_opts ingest;
 };
 
-/* The view moved from `old_root` (borrowed) to a new version; `gone`
- * names the staged new rows that became committed rows. */
-typedef void (*wr_moved_fn)(void *ctx, const struct vnode *old_root,
-			    char *const *gone, size_t n_gone);
+/* The view moved to a new version (or staged rows became committed
+ * rows). Called from the writes thread. */
+typedef void (*wr_moved_fn)(void *ctx);
 
 /* Open the staging of the dataset `ds` of `v` (at `source`), settle what
  * a crash left (ingest_recover, half-written files), and start the

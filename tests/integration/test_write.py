@@ -1044,6 +1044,18 @@ def test_meta_json_edit_with_text_files():
         same_rows(lance_rows(uri), want, "after umount")
 
 
+
+def test_meta_json_edit_no_epoch():
+    """The same as a kernel before 6.16 runs it (LANCEFS_NO_EPOCH=1: no
+    FUSE_NOTIFY_INC_EPOCH, so the kernel keeps its entry of the row for
+    a second): the row the commit rewrote answers ESTALE, the kernel
+    looks the path up again, and the new caption shows at once."""
+    os.environ["LANCEFS_NO_EPOCH"] = "1"
+    try:
+        test_meta_json_edit_with_text_files()
+    finally:
+        del os.environ["LANCEFS_NO_EPOCH"]
+
 def per_version(fn):
     tests = []
     for ver in FILE_VERSIONS:
@@ -1144,7 +1156,8 @@ TESTS = (per_version(edit_cycle) + per_version(interleaved_appends) +
           test_bad_input_refused_then_fixed,
           test_rename_editor_and_junk_files, test_update_and_replace_rows,
           test_commit_over_lancedb_commits, test_commit_rows_limit,
-          test_meta_json_edit_with_text_files])
+          test_meta_json_edit_with_text_files,
+          test_meta_json_edit_no_epoch])
 
 
 def main():
