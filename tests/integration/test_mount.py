@@ -282,7 +282,7 @@ def test_corrupt_file_is_eio_only_there():
             expect(data[0] in errors, f"errors file: {errors[:300]!r}")
 
 
-def test_refresh_follows_writer():
+def test_refresh_follows_writer(opts="refresh=1"):
     """-o refresh: rows LanceDB appends appear and deleted ones vanish;
     an open file keeps reading its version."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -309,7 +309,7 @@ const lancedb = require('@lancedb/lancedb');
                 time.sleep(0.1)
             raise AssertionError(f"refresh: {what}")
 
-        with mounted(copy, "refresh=1") as mnt:
+        with mounted(copy, opts) as mnt:
             first = sorted(os.listdir(mnt))[0]
             held = open(os.path.join(mnt, first, "meta.json"))
             # a reader walks the mount the whole time the writer commits:
@@ -333,24 +333,43 @@ const lancedb = require('@lancedb/lancedb');
                     walks[0] += 1
             th = threading.Thread(target=walker)
             th.start()
-            expect(len(os.listdir(mnt)) == n0, "initial rows")
-            expect(not os.path.exists(os.path.join(mnt, "%08d" % n0)),
-                   "row exists early")
-            writer("add")
-            wait_for(lambda: len(os.listdir(mnt)) == n0 + 1, "no new row")
-            meta = json.load(open(os.path.join(mnt, "%08d" % n0,
-                                               "meta.json")))
-            expect(meta["id"] == 9000, f"new row meta {meta}")
-            writer("delete")
-            wait_for(lambda: not os.path.exists(os.path.join(mnt, first)),
-                     "deleted row still there")
-            expect(json.load(held)["id"] == 0, "open file changed")
-            held.close()
-            stop.set()
-            th.join()
+            try:
+                expect(len(os.listdir(mnt)) == n0, "initial rows")
+                expect(not os.path.exists(os.path.join(mnt, "%08d" % n0)),
+                       "row exists early")
+                writer("add")
+                wait_for(lambda: len(os.listdir(mnt)) == n0 + 1,
+                         "no new row")
+                meta = json.load(open(os.path.join(mnt, "%08d" % n0,
+                                                   "meta.json")))
+                expect(meta["id"] == 9000, f"new row meta {meta}")
+                writer("delete")
+                wait_for(lambda: not os.path.exists(os.path.join(mnt,
+                                                                 first)),
+                         "deleted row still there")
+                expect(json.load(held)["id"] == 0, "open file changed")
+                held.close()
+            finally:
+                stop.set()
+                th.join()
             expect(not walk_errors, f"walker: {walk_errors[:3]}")
             expect(walks[0] > 2, f"walker made only {walks[0]} passes")
 
+
+def test_refresh_read_only():
+    """The same on a read-only mount, which lets the kernel keep entries
+    for a day: the refresh makes it look the rows up again."""
+    test_refresh_follows_writer("ro,refresh=1")
+
+
+def test_refresh_read_only_no_epoch():
+    """And as a kernel before 6.16 runs it (LANCEFS_NO_EPOCH=1): a row's
+    entry is then kept only for the refresh interval."""
+    os.environ["LANCEFS_NO_EPOCH"] = "1"
+    try:
+        test_refresh_follows_writer("ro,refresh=1")
+    finally:
+        del os.environ["LANCEFS_NO_EPOCH"]
 
 def test_dataset_deleted_under_mount():
     """Removing the dataset gives ENOENT/EIO for data files not opened
@@ -495,6 +514,7 @@ def test_cli_info_and_exit_codes():
 TESTS = [test_dataloader, test_scanners_see_only_rows, test_shell_tools,
          test_mount_errors, test_killed_daemon,
          test_corrupt_file_is_eio_only_there, test_refresh_follows_writer,
+         test_refresh_read_only, test_refresh_read_only_no_epoch,
          test_dataset_deleted_under_mount, test_mount_helpers,
          test_pinned_versions_ro_statfs_times,
          test_cli_info_and_exit_codes]
