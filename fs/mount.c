@@ -630,11 +630,18 @@ static bool overlay_of(const struct mnode *m, uint64_t *id, uint32_t *fidx)
 	return !wr_file_find(mw(m), *id, name, fidx);
 }
 
+/* How long the kernel may keep the names of a dataset's root (its rows
+ * and misses) on a read-only mount: they never change, but for those
+ * refresh= moves on a kernel without epochs (see invalidate_moved). */
+static double root_names_ttl(const struct lfs *fs)
+{
+	return fs->refresh && !fs->epochs ? fs->refresh : CACHE_TTL;
+}
+
 /* Control files change all the time; what a writable mount shows live
  * changes through the kernel (which keeps its own attributes right) or
  * at commits (which start a new epoch of entries), so a second is safe;
- * everything else never changes, but for the rows refresh= moves on a
- * kernel without epochs (see invalidate_moved). */
+ * everything else never changes. */
 static double ttl_of(const struct lfs *fs, const struct mnode *m)
 {
 	if (m->staged)
@@ -643,9 +650,7 @@ static double ttl_of(const struct lfs *fs, const struct mnode *m)
 		return 0.0;
 	if (m->live)
 		return 1.0;
-	if (m->vn.kind == VN_ROW && fs->refresh && !fs->epochs)
-		return fs->refresh;
-	return CACHE_TTL;
+	return m->vn.kind == VN_ROW ? root_names_ttl(fs) : CACHE_TTL;
 }
 
 /* How long the kernel may keep a miss in `dir`. */
@@ -653,9 +658,7 @@ static double miss_ttl(const struct lfs *fs, const struct mnode *dir)
 {
 	if (dir->live)
 		return 1.0;
-	if (dir->vn.kind == VN_ROOT && fs->refresh && !fs->epochs)
-		return fs->refresh;
-	return CACHE_TTL;
+	return dir->vn.kind == VN_ROOT ? root_names_ttl(fs) : CACHE_TTL;
 }
 
 static void stat_from(struct lfs *fs, struct stat *st, fuse_ino_t ino,
@@ -2388,24 +2391,18 @@ static void on_moved(void *ctx)
 static void refresh_once(struct lfs *fs)
 {
 	struct lc_err err = { 0 };
-	struct vnode old;
-	bool changed;
-
 	struct writes *w = atomic_load(&fs->single->w);
+	bool changed;
 
 	if (w) {
 		if (wr_follow(w, &err))
 			log_err(fs, "refresh", &err);
 		return;
 	}
-	if (view_refresh(&changed, &old, fs->v, &err)) {
+	if (view_refresh(&changed, fs->v, &err))
 		log_err(fs, "refresh", &err);
-		return;
-	}
-	if (!changed)
-		return;
-	invalidate_moved(fs, FUSE_ROOT_ID);
-	vnode_reset(&old);
+	else if (changed)
+		invalidate_moved(fs, FUSE_ROOT_ID);
 }
 
 static void *refresh_main(void *arg)

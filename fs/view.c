@@ -1901,19 +1901,16 @@ int view_root_at(struct vnode *out, struct view *v, uint64_t version,
 	return ds_root(out, v->single, version, err);
 }
 
-int view_refresh(bool *changed, struct vnode *old_root, struct view *v,
-		 struct lc_err *err)
+int view_refresh(bool *changed, struct view *v, struct lc_err *err)
 {
 	if (!v->single) {
 		*changed = false;
-		memset(old_root, 0, sizeof(*old_root));
 		return 0;
 	}
-	return view_ds_refresh(changed, old_root, v->single, err);
+	return view_ds_refresh(changed, v->single, err);
 }
 
-int view_ds_refresh(bool *changed, struct vnode *old_root,
-		    struct view_ds *ds, struct lc_err *err)
+int view_ds_refresh(bool *changed, struct view_ds *ds, struct lc_err *err)
 {
 	struct lance_version_info *vi;
 	struct view_snap *s, *old;
@@ -1922,7 +1919,6 @@ int view_ds_refresh(bool *changed, struct vnode *old_root,
 	int rc;
 
 	*changed = false;
-	memset(old_root, 0, sizeof(*old_root));
 	if (ds->v->opts.version || ds->v->opts.tag)
 		return 0;
 	rc = lance_list_versions(&vi, &n, ds->st, err);
@@ -1943,9 +1939,7 @@ int view_ds_refresh(bool *changed, struct vnode *old_root,
 	old = ds->cur;
 	ds->cur = s;
 	pthread_mutex_unlock(&ds->mu);
-	old_root->kind = VN_ROOT;
-	old_root->ds = ds;
-	old_root->snap = old;	/* the reference ds->cur held */
+	snap_unref(old);	/* the reference ds->cur held */
 	*changed = true;
 	return 0;
 }

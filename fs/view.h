@@ -159,11 +159,10 @@ uint64_t view_error_count(struct view *v);
 /*
  * Follow new versions: move a dataset mount's root to the newest version.
  * Returns 0 with *changed false when there is nothing newer (or the view
- * is pinned or a database); otherwise `old_root` holds the root it showed
- * before, for the caller to compare and invalidate.
+ * is pinned or a database). Nodes of older versions stay valid.
  */
-int view_refresh(bool *changed, struct vnode *old_root, struct view *v,
-		 struct lc_err *err) LC_MUST_USE;
+int view_refresh(bool *changed, struct view *v, struct lc_err *err)
+	LC_MUST_USE;
 /* True when two row nodes (from any snapshots) hold the same physical
  * row: same fragment id and offset. */
 bool view_same_row(const struct vnode *a, const struct vnode *b);
@@ -189,8 +188,8 @@ int view_root_at(struct vnode *out, struct view *v, uint64_t version,
  * dataset mount). */
 int view_ds_root(struct vnode *out, struct view_ds *ds, uint64_t version,
 		 struct lc_err *err) LC_MUST_USE;
-int view_ds_refresh(bool *changed, struct vnode *old_root,
-		    struct view_ds *ds, struct lc_err *err) LC_MUST_USE;
+int view_ds_refresh(bool *changed, struct view_ds *ds, struct lc_err *err)
+	LC_MUST_USE;
 const char *view_ds_name(const struct view_ds *ds);
 struct view_ds *view_single(struct view *v);
 /* mkdir NAME in a writable database mount: a new empty member, made a

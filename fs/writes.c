@@ -1505,11 +1505,9 @@ static void unfill(struct writes *w, struct wrow *r)
 /* Move the view to the newest version; the thread tells the mount. */
 static int follow(struct writes *w, bool landed, struct lc_err *err)
 {
-	struct vnode old;
 	bool moved;
-	int rc = view_ds_refresh(&moved, &old, w->ds, err);
+	int rc = view_ds_refresh(&moved, w->ds, err);
 
-	vnode_reset(&old);
 	if (!rc && (moved || landed)) {
 		pthread_mutex_lock(&w->mu);
 		w->moved = true;

@@ -25,6 +25,7 @@ a user copied in and closed is ever lost, nothing is committed twice).
 """
 import collections
 import contextlib
+import errno
 import glob
 import hashlib
 import json
@@ -605,11 +606,16 @@ def test_kill_with_lookups_in_flight():
         if stuck:
             hung.append(r)
             abort_connection(mnt)
-        for p in users:
-            p.communicate(timeout=60)
+        said = [p.communicate(timeout=60)[0].strip() for p in probes]
+        commit.communicate(timeout=60)
         umount(mnt)			# the dead mount
         print(f"  round {r}{' (no epochs)' if r % 2 else ''}: {stuck} of "
-              f"{len(users)} processes hung after the kill")
+              f"{len(users)} processes hung after the kill; the lookups "
+              f"failed with {sorted(set(said))}")
+        # what the lookups see: the mount's end, not some other error
+        gone = {str(errno.ENOTCONN), str(errno.ECONNABORTED)}
+        expect(stuck or set(said) <= gone, f"round {r}: lookups after the "
+               f"kill failed with errno {said}, not ENOTCONN")
     expect(not hung, f"processes using the mount hung after kill -9 in "
            f"rounds {hung} (released by aborting the connection)")
     mount(uri, mnt, *opts)
