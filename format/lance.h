@@ -387,6 +387,12 @@ int lance_manifest_parse(struct lance_manifest **out, const uint8_t *buf,
 void lance_manifest_free(struct lance_manifest *m);
 const char *lance_manifest_config(const struct lance_manifest *m,
 				  const char *key);
+/* True when `b` holds every row of `a` as `a` does: the same schema,
+ * config and base paths, and `a`'s fragments first, each unchanged (data
+ * files, deletion file, row ids). `b` may add fragments after them: a
+ * version that only appended to `a`, or `a` itself. */
+bool lance_manifest_appends(const struct lance_manifest *a,
+			    const struct lance_manifest *b);
 
 /* ---------------------------------------------------------------- deletions */
 

@@ -478,3 +478,108 @@ const char *lance_manifest_config(const struct lance_manifest *m,
 			return (const char *)m->config[i].value;
 	return NULL;
 }
+
+static bool str_same(const char *a, const char *b)
+{
+	return a == b || (a && b && !strcmp(a, b));
+}
+
+static bool kv_same(const struct lance_kv *a, size_t na,
+		    const struct lance_kv *b, size_t nb)
+{
+	if (na != nb)
+		return false;
+	for (size_t i = 0; i < na; i++)
+		if (strcmp(a[i].key, b[i].key) ||
+		    a[i].value_len != b[i].value_len ||
+		    memcmp(a[i].value, b[i].value, a[i].value_len))
+			return false;
+	return true;
+}
+
+static bool ints_same(const int32_t *a, size_t na, const int32_t *b,
+		      size_t nb)
+{
+	return na == nb && (!na || !memcmp(a, b, na * sizeof(*a)));
+}
+
+static bool field_same(const struct lance_field *a,
+		       const struct lance_field *b)
+{
+	return a->id == b->id && a->parent_id == b->parent_id &&
+	       a->nullable == b->nullable && str_same(a->name, b->name) &&
+	       str_same(a->logical_type, b->logical_type) &&
+	       kv_same(a->metadata, a->n_metadata, b->metadata,
+		       b->n_metadata);
+}
+
+static bool data_file_same(const struct lance_data_file *a,
+			   const struct lance_data_file *b)
+{
+	return str_same(a->path, b->path) &&
+	       ints_same(a->fields, a->n_fields, b->fields, b->n_fields) &&
+	       ints_same(a->column_indices, a->n_column_indices,
+			 b->column_indices, b->n_column_indices) &&
+	       a->major == b->major && a->minor == b->minor &&
+	       a->size == b->size && a->has_base_id == b->has_base_id &&
+	       a->base_id == b->base_id;
+}
+
+static bool fragment_same(const struct lance_fragment *a,
+			  const struct lance_fragment *b)
+{
+	const struct lance_deletion_file *da = &a->deletion, *db = &b->deletion;
+
+	if (a->id != b->id || a->physical_rows != b->physical_rows ||
+	    a->n_files != b->n_files || da->present != db->present ||
+	    (da->present &&
+	     (da->type != db->type || da->id != db->id ||
+	      da->read_version != db->read_version ||
+	      da->has_base_id != db->has_base_id ||
+	      da->base_id != db->base_id)) ||
+	    a->row_ids_len != b->row_ids_len ||
+	    (a->row_ids_len && memcmp(a->row_ids, b->row_ids,
+				      a->row_ids_len)) ||
+	    !str_same(a->row_ids_ext.path, b->row_ids_ext.path) ||
+	    a->row_ids_ext.offset != b->row_ids_ext.offset ||
+	    a->row_ids_ext.size != b->row_ids_ext.size)
+		return false;
+	for (size_t i = 0; i < a->n_files; i++)
+		if (!data_file_same(&a->files[i], &b->files[i]))
+			return false;
+	return true;
+}
+
+bool lance_manifest_appends(const struct lance_manifest *a,
+			    const struct lance_manifest *b)
+{
+	const struct lance_schema *sa = &a->schema, *sb = &b->schema;
+
+	if (a == b)
+		return true;
+	if (sa->n_fields != sb->n_fields || b->n_fragments < a->n_fragments ||
+	    a->n_base_paths != b->n_base_paths ||
+	    (a->reader_flags & LANCE_FLAG_STABLE_ROW_IDS) !=
+		    (b->reader_flags & LANCE_FLAG_STABLE_ROW_IDS) ||
+	    !kv_same(sa->metadata, sa->n_metadata, sb->metadata,
+		     sb->n_metadata) ||
+	    !kv_same(a->config, a->n_config, b->config, b->n_config))
+		return false;
+	for (size_t i = 0; i < sa->n_fields; i++)
+		if (!field_same(&sa->fields[i], &sb->fields[i]))
+			return false;
+	for (size_t i = 0; i < a->n_base_paths; i++) {
+		const struct lance_base_path *pa = &a->base_paths[i],
+					     *pb = &b->base_paths[i];
+
+		if (pa->id != pb->id ||
+		    pa->is_dataset_root != pb->is_dataset_root ||
+		    !str_same(pa->name, pb->name) ||
+		    !str_same(pa->path, pb->path))
+			return false;
+	}
+	for (size_t i = 0; i < a->n_fragments; i++)
+		if (!fragment_same(&a->fragments[i], &b->fragments[i]))
+			return false;
+	return true;
+}

@@ -630,18 +630,12 @@ static bool overlay_of(const struct mnode *m, uint64_t *id, uint32_t *fidx)
 	return !wr_file_find(mw(m), *id, name, fidx);
 }
 
-/* How long the kernel may keep the names of a dataset's root (its rows
- * and misses) on a read-only mount: they never change, but for those
- * refresh= moves on a kernel without epochs (see invalidate_moved). */
-static double root_names_ttl(const struct lfs *fs)
-{
-	return fs->refresh && !fs->epochs ? fs->refresh : CACHE_TTL;
-}
-
 /* Control files change all the time; what a writable mount shows live
  * changes through the kernel (which keeps its own attributes right) or
  * at commits (which start a new epoch of entries), so a second is safe;
- * everything else never changes. */
+ * everything else never changes, but for the rows of a read-only mount
+ * that refresh= moves on a kernel without epochs (see
+ * invalidate_moved). */
 static double ttl_of(const struct lfs *fs, const struct mnode *m)
 {
 	if (m->staged)
@@ -650,7 +644,9 @@ static double ttl_of(const struct lfs *fs, const struct mnode *m)
 		return 0.0;
 	if (m->live)
 		return 1.0;
-	return m->vn.kind == VN_ROW ? root_names_ttl(fs) : CACHE_TTL;
+	if (m->vn.kind == VN_ROW && fs->refresh && !fs->epochs)
+		return fs->refresh;
+	return CACHE_TTL;
 }
 
 /* How long the kernel may keep a miss in `dir`. */
@@ -658,7 +654,11 @@ static double miss_ttl(const struct lfs *fs, const struct mnode *dir)
 {
 	if (dir->live)
 		return 1.0;
-	return dir->vn.kind == VN_ROOT ? root_names_ttl(fs) : CACHE_TTL;
+	if (fs->refresh && (dir->vn.kind == VN_ROOT ||
+			    dir->vn.kind == VN_VERSIONS ||
+			    dir->vn.kind == VN_TAGS))
+		return fs->refresh;	/* names of rows (versions) to come */
+	return CACHE_TTL;
 }
 
 static void stat_from(struct lfs *fs, struct stat *st, fuse_ino_t ino,
@@ -2364,7 +2364,73 @@ static const struct fuse_lowlevel_ops lfs_ops = {
  */
 #define NOTIFY_INC_EPOCH 8
 
-static void invalidate_moved(struct lfs *fs, fuse_ino_t parent)
+/*
+ * Before the kernel looks names up again: slots of versions the root of
+ * `d` showed move on to the version it shows now where that one only
+ * appended (view_advance), so rows that did not change keep their inode
+ * numbers; true when every such slot moved. Slots the kernel holds no
+ * inode of, of versions no longer shown, are freed (slot_forget frees
+ * only at a forget, and one may have come while the slot was current).
+ */
+static bool advance_slots(struct lfs *fs, struct mds *d)
+{
+	bool all = true;
+
+	for (unsigned s = 1; s <= MAX_SLOTS; s++) {
+		bool moved = false;
+		struct vnode root, was, dead = { 0 };
+
+		pthread_mutex_lock(&fs->mu);
+		if (fs->slots[s].root.ds != d->ds ||
+		    view_is_current(&fs->slots[s].root)) {
+			pthread_mutex_unlock(&fs->mu);
+			continue;
+		}
+		if (!fs->slots[s].lookups) {
+			dead = fs->slots[s].root;
+			memset(&fs->slots[s].root, 0,
+			       sizeof(fs->slots[s].root));
+			pthread_mutex_unlock(&fs->mu);
+			vnode_reset(&dead);
+			continue;
+		}
+		if (!view_shown(&fs->slots[s].root)) {
+			pthread_mutex_unlock(&fs->mu);
+			continue;	/* @versions/N and @tags/T stay put */
+		}
+		vnode_copy(&root, &fs->slots[s].root);
+		vnode_copy(&was, &root);	/* the snapshot, held till the end */
+		pthread_mutex_unlock(&fs->mu);
+		if (view_advance(&root)) {
+			pthread_mutex_lock(&fs->mu);
+			if (fs->slots[s].root.snap == was.snap) {
+				dead = fs->slots[s].root;
+				fs->slots[s].root = root;
+				moved = true;
+			} else {
+				dead = root;	/* freed meanwhile */
+			}
+			pthread_mutex_unlock(&fs->mu);
+		} else {
+			dead = root;
+			all = false;
+		}
+		vnode_reset(&dead);
+		vnode_reset(&was);
+		/* the slot's @versions and @tags list the new version too */
+		for (uint64_t k = IK_VERSIONS; moved && k <= IK_TAGS; k++) {
+			fuse_ino_t ino = (uint64_t)s << SLOT_SHIFT |
+					 k << KIND_SHIFT;
+
+			fuse_lowlevel_notify_inval_inode(fs->se, ino, 0, 0);
+			fuse_lowlevel_notify_inval_inode(fs->se, ino | LIVE_BIT,
+							 0, 0);
+		}
+	}
+	return all;
+}
+
+static void invalidate_moved(struct lfs *fs, struct mds *d, fuse_ino_t parent)
 {
 	struct {
 		uint32_t len;
@@ -2372,8 +2438,14 @@ static void invalidate_moved(struct lfs *fs, fuse_ino_t parent)
 		uint64_t unique;
 	} h = { sizeof(h), NOTIFY_INC_EPOCH, 0 };
 
+	bool appended = advance_slots(fs, d);
+
 	atomic_fetch_add(&fs->refreshes, 1);
-	if (fs->epochs && write(fuse_session_fd(fs->se), &h, sizeof(h)) < 0)
+	/* a new epoch also evicts the inodes (and pages) of every name the
+	 * kernel drops; where the dataset only grew, every name it holds
+	 * still names the same thing, and misses last refresh= seconds */
+	if (fs->epochs && (fs->writable || !appended) &&
+	    write(fuse_session_fd(fs->se), &h, sizeof(h)) < 0)
 		atomic_fetch_add(&fs->errors, 1);
 	fuse_lowlevel_notify_inval_inode(fs->se, parent, 0, 0);
 }
@@ -2385,7 +2457,7 @@ static void on_moved(void *ctx)
 	struct mds *d = ctx;
 
 	if (d->fs->se)
-		invalidate_moved(d->fs, ds_root_ino(d));
+		invalidate_moved(d->fs, d, ds_root_ino(d));
 }
 
 static void refresh_once(struct lfs *fs)
@@ -2402,7 +2474,7 @@ static void refresh_once(struct lfs *fs)
 	if (view_refresh(&changed, fs->v, &err))
 		log_err(fs, "refresh", &err);
 	else if (changed)
-		invalidate_moved(fs, FUSE_ROOT_ID);
+		invalidate_moved(fs, fs->single, FUSE_ROOT_ID);
 }
 
 static void *refresh_main(void *arg)

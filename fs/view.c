@@ -41,6 +41,8 @@ struct view_snap {
 	struct view_ds *ds;
 	struct lance_snapshot *ls;
 	const struct lance_manifest *m;
+	bool shown;		/* made for the root (cur); never for
+				 * @versions or @tags, which make their own */
 	struct file_col *cols;
 	size_t n_cols;
 	const struct lance_field **meta;	/* meta.json fields */
@@ -541,7 +543,9 @@ fail:
 	return rc;
 }
 
-/* A snapshot of `version` (0 = the one the root shows), referenced. */
+/* A snapshot of `version` (0 = the one the root shows), referenced.
+ * Named versions never share the root's snapshot, even when it is the
+ * same version: the root's may later move on (view_advance). */
 static int ds_snap(struct view_snap **out, struct view_ds *ds,
 		   uint64_t version, struct lc_err *err)
 {
@@ -550,7 +554,7 @@ static int ds_snap(struct view_snap **out, struct view_ds *ds,
 
 	*out = NULL;
 	pthread_mutex_lock(&ds->mu);
-	if (!version || version == ds->cur->m->version) {
+	if (!version) {
 		*out = snap_ref(ds->cur);
 		pthread_mutex_unlock(&ds->mu);
 		return 0;
@@ -752,6 +756,7 @@ static int ds_open(struct view_ds **out, struct view *v, struct ostore *st,
 	rc = snap_new(&ds->cur, ds, version, err);
 	if (rc)
 		goto fail;
+	ds->cur->shown = true;
 	*out = ds;
 	return 0;
 fail:
@@ -1935,6 +1940,7 @@ int view_ds_refresh(bool *changed, struct view_ds *ds, struct lc_err *err)
 	rc = snap_new(&s, ds, latest, err);
 	if (rc)
 		return rc;
+	s->shown = true;
 	pthread_mutex_lock(&ds->mu);
 	old = ds->cur;
 	ds->cur = s;
@@ -1942,6 +1948,45 @@ int view_ds_refresh(bool *changed, struct view_ds *ds, struct lc_err *err)
 	snap_unref(old);	/* the reference ds->cur held */
 	*changed = true;
 	return 0;
+}
+
+/* Columns shown as files, in the same order. */
+static bool same_files(const struct view_snap *a, const struct view_snap *b)
+{
+	if (a->n_cols != b->n_cols || a->n_meta != b->n_meta)
+		return false;
+	for (size_t i = 0; i < a->n_cols; i++)
+		if (a->cols[i].field->id != b->cols[i].field->id)
+			return false;
+	for (size_t i = 0; i < a->n_meta; i++)
+		if (a->meta[i]->id != b->meta[i]->id)
+			return false;
+	return true;
+}
+
+bool view_shown(const struct vnode *n)
+{
+	return n->snap && n->snap->shown;
+}
+
+bool view_advance(struct vnode *root)
+{
+	struct view_ds *ds = root->ds;
+	struct view_snap *cur;
+
+	if (root->kind != VN_ROOT || !ds || !view_shown(root))
+		return false;
+	pthread_mutex_lock(&ds->mu);
+	cur = snap_ref(ds->cur);
+	pthread_mutex_unlock(&ds->mu);
+	if (cur == root->snap || !same_files(root->snap, cur) ||
+	    !lance_manifest_appends(root->snap->m, cur->m)) {
+		snap_unref(cur);
+		return false;
+	}
+	snap_unref(root->snap);
+	root->snap = cur;
+	return true;
 }
 
 bool view_same_row(const struct vnode *a, const struct vnode *b)

@@ -163,6 +163,14 @@ uint64_t view_error_count(struct view *v);
  */
 int view_refresh(bool *changed, struct view *v, struct lc_err *err)
 	LC_MUST_USE;
+/* True when the node's snapshot is one its dataset's root showed (or
+ * shows): never one of @versions or @tags, even of the same version. */
+bool view_shown(const struct vnode *n);
+/* Move a ROOT node of a version the dataset's root showed, and since
+ * left, to the version it shows now, when that one only appended rows
+ * (lance_manifest_appends, and the same file columns): every row and
+ * file of the old version reads the same there. True when moved. */
+bool view_advance(struct vnode *root);
 /* True when two row nodes (from any snapshots) hold the same physical
  * row: same fragment id and offset. */
 bool view_same_row(const struct vnode *a, const struct vnode *b);

@@ -371,6 +371,107 @@ def test_refresh_read_only_no_epoch():
     finally:
         del os.environ["LANCEFS_NO_EPOCH"]
 
+def test_refresh_keeps_unchanged_rows(epochs=True):
+    """A refresh to a version that only appended keeps every old row's
+    inode numbers, so the kernel keeps their pages: reading them again
+    costs the daemon nothing. @versions lists the new version. After a
+    delete, what is left still reads LanceDB's bytes."""
+    with tempfile.TemporaryDirectory() as tmp:
+        copy = os.path.join(tmp, "db", "t.lance")
+        shutil.copytree(os.path.join(DATA, "v_2.2", "images.lance"), copy)
+        n0 = len(oracle(copy)["rows"])
+        script = """
+const lancedb = require('@lancedb/lancedb');
+(async () => {
+  const t = await (await lancedb.connect(process.argv[1])).openTable('t');
+  if (process.argv[2] === 'add') await t.add([{id: 9000n, label: 'late',
+      image: Buffer.from('89504e470d0a1a0a', 'hex'), thumb: null}]);
+  else await t.delete('id < 3');
+})().catch((e) => { console.error(e); process.exit(1); });
+"""
+        def writer(op):
+            subprocess.run(["node", "-e", script, os.path.dirname(copy), op],
+                           cwd=INTEROP, check=True, capture_output=True)
+
+        def wait_for(cond, what):
+            for _ in range(100):
+                if cond():
+                    return
+                time.sleep(0.1)
+            raise AssertionError(f"refresh: {what}")
+
+        def files(mnt):
+            """{path: (inode, bytes)} of every file of every row."""
+            out = {}
+            for r in sorted(os.listdir(mnt)):
+                for f in sorted(os.listdir(os.path.join(mnt, r))):
+                    p = os.path.join(r, f)
+                    with open(os.path.join(mnt, p), "rb") as fh:
+                        out[p] = (os.fstat(fh.fileno()).st_ino, fh.read())
+            return out
+
+        def daemon_bytes(mnt):
+            """The daemon's bytes_read, and the bytes this read of the
+            status adds to it (the status is rendered anew each second)."""
+            time.sleep(1.1)
+            with open(os.path.join(mnt, ".lancefs", "status"), "rb") as f:
+                raw = f.read()
+            return json.loads(raw)["mount"]["bytes_read"], len(raw)
+
+        with mounted(copy, "ro,refresh=1") as mnt:
+            rows = {r: os.stat(os.path.join(mnt, r)).st_ino
+                    for r in os.listdir(mnt)}
+            before = files(mnt)
+            versions = set(os.listdir(os.path.join(mnt, "@versions")))
+            expect(len(rows) == n0, f"{len(rows)} rows, LanceDB {n0}")
+            # a pinned version looked into stays put, and changes nothing
+            pinned = os.path.join(mnt, "@versions", max(versions, key=int))
+            pinned_rows = sorted(os.listdir(pinned))
+            writer("add")
+            wait_for(lambda: len(os.listdir(mnt)) == n0 + 1, "no new row")
+            for r, ino in rows.items():
+                now = os.stat(os.path.join(mnt, r)).st_ino
+                expect(now == ino, f"{r}: inode {ino} became {now}")
+            b0, status_len = daemon_bytes(mnt)
+            after = files(mnt)
+            b1, _ = daemon_bytes(mnt)
+            for p, (ino, data) in before.items():
+                expect(after[p] == (ino, data),
+                       f"{p}: inode or bytes changed by an append")
+            new = [p for p in after if p not in before]
+            expect(new and all(p.startswith("%08d/" % n0) for p in new),
+                   f"new files {new}")
+            old_bytes = sum(len(d) for _, d in before.values())
+            fetched = b1 - b0 - status_len
+            # only the new row's files reach the daemon
+            expect(fetched == sum(len(after[p][1]) for p in new),
+                   f"re-reading {old_bytes} unchanged bytes fetched "
+                   f"{fetched} from the daemon")
+            expect(sorted(os.listdir(pinned)) == pinned_rows,
+                   f"{pinned} changed")
+            listed = set(os.listdir(os.path.join(mnt, "@versions")))
+            expect(len(listed - versions) == 1,
+                   f"@versions {sorted(versions)} -> {sorted(listed)}")
+            writer("delete")
+            want = oracle(copy)["rows"]
+            wait_for(lambda: len(os.listdir(mnt)) == len(want),
+                     "deleted rows still there")
+            metas = sorted(json.load(open(os.path.join(mnt, r, "meta.json")))
+                           ["id"] for r in os.listdir(mnt))
+            expect(metas == sorted(r["values"]["id"] for r in want),
+                   f"rows after delete: {metas}")
+
+
+def test_refresh_keeps_unchanged_rows_no_epoch():
+    """The same as a kernel before 6.16 runs it: entries expire after
+    refresh= seconds and the lookups again find the same inodes."""
+    os.environ["LANCEFS_NO_EPOCH"] = "1"
+    try:
+        test_refresh_keeps_unchanged_rows()
+    finally:
+        del os.environ["LANCEFS_NO_EPOCH"]
+
+
 def test_dataset_deleted_under_mount():
     """Removing the dataset gives ENOENT/EIO for data files not opened
     yet (those already open stay readable, as on any POSIX file system);
@@ -515,6 +616,8 @@ TESTS = [test_dataloader, test_scanners_see_only_rows, test_shell_tools,
          test_mount_errors, test_killed_daemon,
          test_corrupt_file_is_eio_only_there, test_refresh_follows_writer,
          test_refresh_read_only, test_refresh_read_only_no_epoch,
+         test_refresh_keeps_unchanged_rows,
+         test_refresh_keeps_unchanged_rows_no_epoch,
          test_dataset_deleted_under_mount, test_mount_helpers,
          test_pinned_versions_ro_statfs_times,
          test_cli_info_and_exit_codes]

@@ -427,8 +427,69 @@ TEST(alloc_failures)
 	free(buf);
 }
 
+/* Version 7 against copies of itself changed one way at a time: only
+ * a version holding 7's fragments unchanged, first, under the same
+ * schema and config, appends to it. */
+TEST(appends)
+{
+	struct lc_err err = { 0 };
+	struct lance_manifest *a = load(V1NAMES "_versions/7.manifest", &err);
+	struct lance_manifest *b = load(V1NAMES "_versions/7.manifest", &err);
+	struct lance_data_file *df;
+	char key[] = "lancefs.name_column", value[] = "s", other[] = "t";
+	struct lance_kv kv = { key, (uint8_t *)value, 1 };
+	struct lance_kv *config;
+	char *name;
+
+	CHECK(a && b && a->n_fragments == 3 && a->fragments[0].n_files);
+	CHECK(lance_manifest_appends(a, a));
+	CHECK(lance_manifest_appends(a, b));
+	/* b adds a fragment to 7's first two: an append; not backwards */
+	a->n_fragments = 2;
+	CHECK(lance_manifest_appends(a, b));
+	CHECK(!lance_manifest_appends(b, a));
+	a->n_fragments = 3;
+	/* a deletion in an old fragment */
+	b->fragments[1].deletion.id++;
+	CHECK(!lance_manifest_appends(a, b));
+	b->fragments[1].deletion.id--;
+	b->fragments[0].deletion.present = !b->fragments[0].deletion.present;
+	CHECK(!lance_manifest_appends(a, b));
+	b->fragments[0].deletion.present = !b->fragments[0].deletion.present;
+	/* a rewritten data file; more rows in a fragment */
+	df = &b->fragments[0].files[0];
+	df->size++;
+	CHECK(!lance_manifest_appends(a, b));
+	df->size--;
+	b->fragments[2].physical_rows++;
+	CHECK(!lance_manifest_appends(a, b));
+	b->fragments[2].physical_rows--;
+	/* a column renamed; a column's type changed */
+	name = b->schema.fields[1].name;
+	b->schema.fields[1].name = other;
+	CHECK(!lance_manifest_appends(a, b));
+	b->schema.fields[1].name = name;
+	b->schema.fields[1].nullable = !b->schema.fields[1].nullable;
+	CHECK(!lance_manifest_appends(a, b));
+	b->schema.fields[1].nullable = !b->schema.fields[1].nullable;
+	/* the dataset config (name column) changed */
+	config = b->config;
+	b->config = &kv;
+	b->n_config = 1;
+	CHECK(!lance_manifest_appends(a, b));
+	b->config = config;
+	b->n_config = 0;
+	/* stable row ids switched on */
+	b->reader_flags |= LANCE_FLAG_STABLE_ROW_IDS;
+	CHECK(!lance_manifest_appends(a, b));
+	b->reader_flags &= ~(uint64_t)LANCE_FLAG_STABLE_ROW_IDS;
+	CHECK(lance_manifest_appends(a, b));
+	lance_manifest_free(a);
+	lance_manifest_free(b);
+}
+
 TEST_MAIN(TEST_ENTRY(v1names_latest), TEST_ENTRY(inline_transaction),
 	  TEST_ENTRY(create_transaction), TEST_ENTRY(stable_row_ids),
 	  TEST_ENTRY(legacy_and_empty), TEST_ENTRY(truncated_and_framing),
 	  TEST_ENTRY(feature_flags), TEST_ENTRY(hostile_fragments),
-	  TEST_ENTRY(alloc_failures))
+	  TEST_ENTRY(alloc_failures), TEST_ENTRY(appends))
