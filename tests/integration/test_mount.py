@@ -427,6 +427,8 @@ const lancedb = require('@lancedb/lancedb');
             # a pinned version looked into stays put, and changes nothing
             pinned = os.path.join(mnt, "@versions", max(versions, key=int))
             pinned_rows = sorted(os.listdir(pinned))
+            expect(not os.path.exists(os.path.join(pinned, ".lancefs")),
+                   f"{pinned} shows the root's hidden entries")
             writer("add")
             wait_for(lambda: len(os.listdir(mnt)) == n0 + 1, "no new row")
             for r, ino in rows.items():
