@@ -150,10 +150,32 @@ static int reply_errno(struct lfs *fs, const char *what, int rc,
 
 /* ------------------------------------------------------------ inodes */
 
+/*
+ * Under mu: move slot `s`, of a version its dataset's root showed, on to
+ * the version the root shows now if that one only appended
+ * (view_advance): every inode of the slot reads the same there. Its old
+ * root goes to `dead`, reset once mu is released (a snapshot is never
+ * freed under the lock).
+ */
+static bool slot_advance(struct lfs *fs, unsigned s, struct vnode *dead)
+{
+	struct vnode root;
+
+	vnode_copy(&root, &fs->slots[s].root);
+	if (!view_advance(&root)) {
+		*dead = root;
+		return false;
+	}
+	*dead = fs->slots[s].root;
+	fs->slots[s].root = root;
+	return true;
+}
+
 /* Slot of the node's snapshot, taking one lookup reference. */
 static int slot_take(struct lfs *fs, const struct vnode *n, unsigned *out)
 {
-	unsigned free_slot = 0;
+	unsigned free_slot = 0, older = 0;
+	struct vnode dead = { 0 };
 	int rc = 0;
 
 	pthread_mutex_lock(&fs->mu);
@@ -169,6 +191,20 @@ static int slot_take(struct lfs *fs, const struct vnode *n, unsigned *out)
 			*out = s;
 			goto out;
 		}
+		if (!older && fs->slots[s].root.ds == n->ds &&
+		    view_shown(&fs->slots[s].root) &&
+		    !view_is_current(&fs->slots[s].root))
+			older = s;
+	}
+	/* the root moved and the refresh has not moved its slot yet
+	 * (advance_slots): move it now, so that a name looked up meanwhile
+	 * keeps its inode number too */
+	if (older && view_shown(n) && view_is_current(n) &&
+	    slot_advance(fs, older, &dead) &&
+	    fs->slots[older].root.snap == n->snap) {
+		fs->slots[older].lookups++;
+		*out = older;
+		goto out;
 	}
 	if (!free_slot) {
 		rc = ENFILE;
@@ -183,6 +219,7 @@ static int slot_take(struct lfs *fs, const struct vnode *n, unsigned *out)
 	*out = free_slot;
 out:
 	pthread_mutex_unlock(&fs->mu);
+	vnode_reset(&dead);
 	return rc;
 }
 
@@ -2367,7 +2404,7 @@ static const struct fuse_lowlevel_ops lfs_ops = {
 /*
  * Before the kernel looks names up again: slots of versions the root of
  * `d` showed move on to the version it shows now where that one only
- * appended (view_advance), so rows that did not change keep their inode
+ * appended (slot_advance), so rows that did not change keep their inode
  * numbers; true when every such slot moved. Slots the kernel holds no
  * inode of, of versions no longer shown, are freed (slot_forget frees
  * only at a forget, and one may have come while the slot was current).
@@ -2377,48 +2414,29 @@ static bool advance_slots(struct lfs *fs, struct mds *d)
 	bool all = true;
 
 	for (unsigned s = 1; s <= MAX_SLOTS; s++) {
-		bool moved = false;
-		struct vnode root, was, dead = { 0 };
+		struct vnode dead = { 0 };
+		struct slot *sl = &fs->slots[s];
+		bool now;
 
 		pthread_mutex_lock(&fs->mu);
-		if (fs->slots[s].root.ds != d->ds ||
-		    view_is_current(&fs->slots[s].root)) {
+		if (sl->root.ds != d->ds) {
 			pthread_mutex_unlock(&fs->mu);
 			continue;
 		}
-		if (!fs->slots[s].lookups) {
-			dead = fs->slots[s].root;
-			memset(&fs->slots[s].root, 0,
-			       sizeof(fs->slots[s].root));
-			pthread_mutex_unlock(&fs->mu);
-			vnode_reset(&dead);
-			continue;
-		}
-		if (!view_shown(&fs->slots[s].root)) {
-			pthread_mutex_unlock(&fs->mu);
-			continue;	/* @versions/N and @tags/T stay put */
-		}
-		vnode_copy(&root, &fs->slots[s].root);
-		vnode_copy(&was, &root);	/* the snapshot, held till the end */
-		pthread_mutex_unlock(&fs->mu);
-		if (view_advance(&root)) {
-			pthread_mutex_lock(&fs->mu);
-			if (fs->slots[s].root.snap == was.snap) {
-				dead = fs->slots[s].root;
-				fs->slots[s].root = root;
-				moved = true;
-			} else {
-				dead = root;	/* freed meanwhile */
+		if (!view_is_current(&sl->root)) {
+			if (!sl->lookups) {
+				dead = sl->root;
+				memset(&sl->root, 0, sizeof(sl->root));
+			} else if (view_shown(&sl->root) &&
+				   !slot_advance(fs, s, &dead)) {
+				all = false;
 			}
-			pthread_mutex_unlock(&fs->mu);
-		} else {
-			dead = root;
-			all = false;
 		}
+		now = view_is_current(&sl->root);
+		pthread_mutex_unlock(&fs->mu);
 		vnode_reset(&dead);
-		vnode_reset(&was);
 		/* the slot's @versions and @tags list the new version too */
-		for (uint64_t k = IK_VERSIONS; moved && k <= IK_TAGS; k++) {
+		for (uint64_t k = IK_VERSIONS; now && k <= IK_TAGS; k++) {
 			fuse_ino_t ino = (uint64_t)s << SLOT_SHIFT |
 					 k << KIND_SHIFT;
 

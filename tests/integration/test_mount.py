@@ -8,6 +8,7 @@ Every expected value comes from LanceDB through tests/interop/dump.js.
 Ends with "N passed, M failed" and exits 1 on any failure.
 """
 import contextlib
+import functools
 import glob
 import hashlib
 import json
@@ -282,14 +283,7 @@ def test_corrupt_file_is_eio_only_there():
             expect(data[0] in errors, f"errors file: {errors[:300]!r}")
 
 
-def test_refresh_follows_writer(opts="refresh=1"):
-    """-o refresh: rows LanceDB appends appear and deleted ones vanish;
-    an open file keeps reading its version."""
-    with tempfile.TemporaryDirectory() as tmp:
-        copy = os.path.join(tmp, "db", "t.lance")
-        shutil.copytree(os.path.join(DATA, "v_2.2", "images.lance"), copy)
-        n0 = len(oracle(copy)["rows"])
-        script = """
+REFRESH_WRITER = """
 const lancedb = require('@lancedb/lancedb');
 (async () => {
   const t = await (await lancedb.connect(process.argv[1])).openTable('t');
@@ -298,16 +292,31 @@ const lancedb = require('@lancedb/lancedb');
   else await t.delete('id < 3');
 })().catch((e) => { console.error(e); process.exit(1); });
 """
-        def writer(op):
-            subprocess.run(["node", "-e", script, os.path.dirname(copy), op],
-                           cwd=INTEROP, check=True, capture_output=True)
 
-        def wait_for(cond, what):
-            for _ in range(100):
-                if cond():
-                    return
-                time.sleep(0.1)
-            raise AssertionError(f"refresh: {what}")
+
+def lancedb_write(copy, op):
+    """LanceDB appends a row to the copy of images.lance named t (op
+    "add"), or deletes the rows with id < 3 ("delete")."""
+    subprocess.run(["node", "-e", REFRESH_WRITER, os.path.dirname(copy), op],
+                   cwd=INTEROP, check=True, capture_output=True)
+
+
+def wait_for(cond, what):
+    for _ in range(100):
+        if cond():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"refresh: {what}")
+
+
+def test_refresh_follows_writer(opts="refresh=1"):
+    """-o refresh: rows LanceDB appends appear and deleted ones vanish;
+    an open file keeps reading its version."""
+    with tempfile.TemporaryDirectory() as tmp:
+        copy = os.path.join(tmp, "db", "t.lance")
+        shutil.copytree(os.path.join(DATA, "v_2.2", "images.lance"), copy)
+        n0 = len(oracle(copy)["rows"])
+        writer = functools.partial(lancedb_write, copy)
 
         with mounted(copy, opts) as mnt:
             first = sorted(os.listdir(mnt))[0]
@@ -380,25 +389,7 @@ def test_refresh_keeps_unchanged_rows(epochs=True):
         copy = os.path.join(tmp, "db", "t.lance")
         shutil.copytree(os.path.join(DATA, "v_2.2", "images.lance"), copy)
         n0 = len(oracle(copy)["rows"])
-        script = """
-const lancedb = require('@lancedb/lancedb');
-(async () => {
-  const t = await (await lancedb.connect(process.argv[1])).openTable('t');
-  if (process.argv[2] === 'add') await t.add([{id: 9000n, label: 'late',
-      image: Buffer.from('89504e470d0a1a0a', 'hex'), thumb: null}]);
-  else await t.delete('id < 3');
-})().catch((e) => { console.error(e); process.exit(1); });
-"""
-        def writer(op):
-            subprocess.run(["node", "-e", script, os.path.dirname(copy), op],
-                           cwd=INTEROP, check=True, capture_output=True)
-
-        def wait_for(cond, what):
-            for _ in range(100):
-                if cond():
-                    return
-                time.sleep(0.1)
-            raise AssertionError(f"refresh: {what}")
+        writer = functools.partial(lancedb_write, copy)
 
         def files(mnt):
             """{path: (inode, bytes)} of every file of every row."""
