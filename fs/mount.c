@@ -174,7 +174,7 @@ static bool slot_advance(struct lfs *fs, unsigned s, struct vnode *dead)
 /* Slot of the node's snapshot, taking one lookup reference. */
 static int slot_take(struct lfs *fs, const struct vnode *n, unsigned *out)
 {
-	unsigned free_slot = 0, older = 0;
+	unsigned free_slot = 0, other = 0;
 	struct vnode dead = { 0 };
 	int rc = 0;
 
@@ -191,19 +191,23 @@ static int slot_take(struct lfs *fs, const struct vnode *n, unsigned *out)
 			*out = s;
 			goto out;
 		}
-		if (!older && fs->slots[s].root.ds == n->ds &&
-		    view_shown(&fs->slots[s].root) &&
-		    !view_is_current(&fs->slots[s].root))
-			older = s;
+		if (!other && fs->slots[s].root.ds == n->ds &&
+		    view_shown(&fs->slots[s].root))
+			other = s;
 	}
-	/* the root moved and the refresh has not moved its slot yet
-	 * (advance_slots): move it now, so that a name looked up meanwhile
-	 * keeps its inode number too */
-	if (older && view_shown(n) && view_is_current(n) &&
-	    slot_advance(fs, older, &dead) &&
-	    fs->slots[older].root.snap == n->snap) {
-		fs->slots[older].lookups++;
-		*out = older;
+	/*
+	 * A name looked up while the root moves keeps its inode number: the
+	 * root moved and the refresh has not moved its slot yet
+	 * (advance_slots), so move it now; or the lookup began in the old
+	 * version and its slot has moved on to one holding the same rows.
+	 */
+	if (other && view_shown(n) &&
+	    ((view_is_current(n) && !view_is_current(&fs->slots[other].root) &&
+	      slot_advance(fs, other, &dead) &&
+	      fs->slots[other].root.snap == n->snap) ||
+	     view_covers(n, &fs->slots[other].root))) {
+		fs->slots[other].lookups++;
+		*out = other;
 		goto out;
 	}
 	if (!free_slot) {

@@ -1969,23 +1969,30 @@ bool view_shown(const struct vnode *n)
 	return n->snap && n->snap->shown;
 }
 
+bool view_covers(const struct vnode *a, const struct vnode *b)
+{
+	return a->ds && a->ds == b->ds && view_shown(a) && view_shown(b) &&
+	       same_files(a->snap, b->snap) &&
+	       lance_manifest_appends(a->snap->m, b->snap->m);
+}
+
 bool view_advance(struct vnode *root)
 {
 	struct view_ds *ds = root->ds;
-	struct view_snap *cur;
+	struct vnode cur = { 0 };
 
 	if (root->kind != VN_ROOT || !ds || !view_shown(root))
 		return false;
+	cur.ds = ds;
 	pthread_mutex_lock(&ds->mu);
-	cur = snap_ref(ds->cur);
+	cur.snap = snap_ref(ds->cur);
 	pthread_mutex_unlock(&ds->mu);
-	if (cur == root->snap || !same_files(root->snap, cur) ||
-	    !lance_manifest_appends(root->snap->m, cur->m)) {
-		snap_unref(cur);
+	if (cur.snap == root->snap || !view_covers(root, &cur)) {
+		snap_unref(cur.snap);
 		return false;
 	}
 	snap_unref(root->snap);
-	root->snap = cur;
+	root->snap = cur.snap;
 	return true;
 }
 

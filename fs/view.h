@@ -166,6 +166,10 @@ int view_refresh(bool *changed, struct view *v, struct lc_err *err)
 /* True when the node's snapshot is one its dataset's root showed (or
  * shows): never one of @versions or @tags, even of the same version. */
 bool view_shown(const struct vnode *n);
+/* True when `b`'s snapshot holds every row and file of `a`'s as `a`'s
+ * does, both shown by their dataset's root: `b`'s version only appended
+ * rows (lance_manifest_appends) and shows the same file columns. */
+bool view_covers(const struct vnode *a, const struct vnode *b);
 /* Move a ROOT node of a version the dataset's root showed, and since
  * left, to the version it shows now, when that one only appended rows
  * (lance_manifest_appends, and the same file columns): every row and

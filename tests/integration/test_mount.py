@@ -435,11 +435,14 @@ def test_refresh_keeps_unchanged_rows(epochs=True):
             expect(new and all(p.startswith("%08d/" % n0) for p in new),
                    f"new files {new}")
             old_bytes = sum(len(d) for _, d in before.values())
-            fetched = b1 - b0 - status_len
-            # only the new row's files reach the daemon
-            expect(fetched == sum(len(after[p][1]) for p in new),
+            fetched = (b1 - b0 - status_len -
+                       sum(len(after[p][1]) for p in new))
+            # the new row's files reach the daemon, the old ones stay in
+            # the kernel's page cache: all of them without this (a VM may
+            # reclaim a few pages meanwhile, so a quarter is allowed)
+            expect(0 <= fetched < old_bytes / 4,
                    f"re-reading {old_bytes} unchanged bytes fetched "
-                   f"{fetched} from the daemon")
+                   f"{fetched} of them from the daemon")
             expect(sorted(os.listdir(pinned)) == pinned_rows,
                    f"{pinned} changed")
             listed = set(os.listdir(os.path.join(mnt, "@versions")))
