@@ -150,28 +150,28 @@ static int reply_errno(struct lfs *fs, const char *what, int rc,
 
 /* ------------------------------------------------------------ inodes */
 
-/*
- * Under mu: move slot `s`, of a version its dataset's root showed, on to
- * the version the root shows now if that one only appended
- * (view_advance): every inode of the slot reads the same there. Its old
- * root goes to `dead`, reset once mu is released (a snapshot is never
- * freed under the lock).
- */
-static bool slot_advance(struct lfs *fs, unsigned s, struct vnode *dead)
+/* Under mu: slot `s` now holds the snapshot of `n`; what it held goes
+ * to `dead`, reset once mu is released (a snapshot is never freed under
+ * the lock). */
+static void slot_set(struct lfs *fs, unsigned s, const struct vnode *n,
+		     struct vnode *dead)
 {
-	struct vnode root;
+	struct vnode *root = &fs->slots[s].root;
 
-	vnode_copy(&root, &fs->slots[s].root);
-	if (!view_advance(&root)) {
-		*dead = root;
-		return false;
-	}
-	*dead = fs->slots[s].root;
-	fs->slots[s].root = root;
-	return true;
+	*dead = *root;
+	vnode_copy(root, n);
+	root->kind = VN_ROOT;
+	root->file = 0;
+	memset(&root->row, 0, sizeof(root->row));
 }
 
-/* Slot of the node's snapshot, taking one lookup reference. */
+/*
+ * Slot of the node's snapshot, taking one lookup reference. A version
+ * the root showed shares its slot with the versions that only appended
+ * to it (view_covers), so a row keeps its inode number while the root
+ * moves on: the slot moves on to the newer one. advance_slots moves
+ * slots at each refresh; here lookups that cross it are served.
+ */
 static int slot_take(struct lfs *fs, const struct vnode *n, unsigned *out)
 {
 	unsigned free_slot = 0, other = 0;
@@ -191,21 +191,16 @@ static int slot_take(struct lfs *fs, const struct vnode *n, unsigned *out)
 			*out = s;
 			goto out;
 		}
-		if (!other && fs->slots[s].root.ds == n->ds &&
-		    view_shown(&fs->slots[s].root))
-			other = s;
 	}
-	/*
-	 * A name looked up while the root moves keeps its inode number: the
-	 * root moved and the refresh has not moved its slot yet
-	 * (advance_slots), so move it now; or the lookup began in the old
-	 * version and its slot has moved on to one holding the same rows.
-	 */
-	if (other && view_shown(n) &&
-	    ((view_is_current(n) && !view_is_current(&fs->slots[other].root) &&
-	      slot_advance(fs, other, &dead) &&
-	      fs->slots[other].root.snap == n->snap) ||
-	     view_covers(n, &fs->slots[other].root))) {
+	/* no slot holds n's snapshot yet (rare: once per version) */
+	for (unsigned s = 1; !other && view_shown(n) && s <= MAX_SLOTS; s++)
+		if (fs->slots[s].root.ds == n->ds &&
+		    (view_covers(&fs->slots[s].root, n) ||
+		     view_covers(n, &fs->slots[s].root)))
+			other = s;
+	if (other) {
+		if (view_covers(&fs->slots[other].root, n))
+			slot_set(fs, other, n, &dead);	/* n is newer */
 		fs->slots[other].lookups++;
 		*out = other;
 		goto out;
@@ -214,11 +209,7 @@ static int slot_take(struct lfs *fs, const struct vnode *n, unsigned *out)
 		rc = ENFILE;
 		goto out;
 	}
-	vnode_copy(&fs->slots[free_slot].root, n);
-	fs->slots[free_slot].root.kind = VN_ROOT;
-	fs->slots[free_slot].root.file = 0;
-	memset(&fs->slots[free_slot].root.row, 0,
-	       sizeof(fs->slots[free_slot].root.row));
+	slot_set(fs, free_slot, n, &dead);
 	fs->slots[free_slot].lookups = 1;
 	*out = free_slot;
 out:
@@ -2408,15 +2399,18 @@ static const struct fuse_lowlevel_ops lfs_ops = {
 /*
  * Before the kernel looks names up again: slots of versions the root of
  * `d` showed move on to the version it shows now where that one only
- * appended (slot_advance), so rows that did not change keep their inode
+ * appended (view_covers), so rows that did not change keep their inode
  * numbers; true when every such slot moved. Slots the kernel holds no
  * inode of, of versions no longer shown, are freed (slot_forget frees
  * only at a forget, and one may have come while the slot was current).
  */
 static bool advance_slots(struct lfs *fs, struct mds *d)
 {
+	struct vnode cur;
 	bool all = true;
 
+	if (view_ds_root(&cur, d->ds, 0, NULL))
+		return false;
 	for (unsigned s = 1; s <= MAX_SLOTS; s++) {
 		struct vnode dead = { 0 };
 		struct slot *sl = &fs->slots[s];
@@ -2427,28 +2421,28 @@ static bool advance_slots(struct lfs *fs, struct mds *d)
 			pthread_mutex_unlock(&fs->mu);
 			continue;
 		}
-		if (!view_is_current(&sl->root)) {
-			if (!sl->lookups) {
+		if (sl->root.snap != cur.snap) {
+			if (!sl->lookups && !view_is_current(&sl->root)) {
 				dead = sl->root;
 				memset(&sl->root, 0, sizeof(sl->root));
-			} else if (view_shown(&sl->root) &&
-				   !slot_advance(fs, s, &dead)) {
+			} else if (view_covers(&sl->root, &cur)) {
+				slot_set(fs, s, &cur, &dead);
+			} else if (view_shown(&sl->root)) {
 				all = false;
 			}
 		}
-		now = view_is_current(&sl->root);
+		now = sl->root.snap == cur.snap;
 		pthread_mutex_unlock(&fs->mu);
 		vnode_reset(&dead);
 		/* the slot's @versions and @tags list the new version too */
-		for (uint64_t k = IK_VERSIONS; now && k <= IK_TAGS; k++) {
-			fuse_ino_t ino = (uint64_t)s << SLOT_SHIFT |
-					 k << KIND_SHIFT;
-
-			fuse_lowlevel_notify_inval_inode(fs->se, ino, 0, 0);
-			fuse_lowlevel_notify_inval_inode(fs->se, ino | LIVE_BIT,
-							 0, 0);
-		}
+		for (uint64_t k = IK_VERSIONS; now && k <= IK_TAGS; k++)
+			fuse_lowlevel_notify_inval_inode(
+				fs->se, (uint64_t)s << SLOT_SHIFT |
+						k << KIND_SHIFT |
+						(fs->writable ? LIVE_BIT : 0),
+				0, 0);
 	}
+	vnode_reset(&cur);
 	return all;
 }
 

@@ -545,7 +545,7 @@ fail:
 
 /* A snapshot of `version` (0 = the one the root shows), referenced.
  * Named versions never share the root's snapshot, even when it is the
- * same version: the root's may later move on (view_advance). */
+ * same version: the root's may later move on (view_covers). */
 static int ds_snap(struct view_snap **out, struct view_ds *ds,
 		   uint64_t version, struct lc_err *err)
 {
@@ -1950,50 +1950,17 @@ int view_ds_refresh(bool *changed, struct view_ds *ds, struct lc_err *err)
 	return 0;
 }
 
-/* Columns shown as files, in the same order. */
-static bool same_files(const struct view_snap *a, const struct view_snap *b)
-{
-	if (a->n_cols != b->n_cols || a->n_meta != b->n_meta)
-		return false;
-	for (size_t i = 0; i < a->n_cols; i++)
-		if (a->cols[i].field->id != b->cols[i].field->id)
-			return false;
-	for (size_t i = 0; i < a->n_meta; i++)
-		if (a->meta[i]->id != b->meta[i]->id)
-			return false;
-	return true;
-}
-
 bool view_shown(const struct vnode *n)
 {
 	return n->snap && n->snap->shown;
 }
 
+/* The columns shown as files and in meta.json follow from the schema
+ * and the mount's options alone, so equal schemas show the same ones. */
 bool view_covers(const struct vnode *a, const struct vnode *b)
 {
 	return a->ds && a->ds == b->ds && view_shown(a) && view_shown(b) &&
-	       same_files(a->snap, b->snap) &&
 	       lance_manifest_appends(a->snap->m, b->snap->m);
-}
-
-bool view_advance(struct vnode *root)
-{
-	struct view_ds *ds = root->ds;
-	struct vnode cur = { 0 };
-
-	if (root->kind != VN_ROOT || !ds || !view_shown(root))
-		return false;
-	cur.ds = ds;
-	pthread_mutex_lock(&ds->mu);
-	cur.snap = snap_ref(ds->cur);
-	pthread_mutex_unlock(&ds->mu);
-	if (cur.snap == root->snap || !view_covers(root, &cur)) {
-		snap_unref(cur.snap);
-		return false;
-	}
-	snap_unref(root->snap);
-	root->snap = cur.snap;
-	return true;
 }
 
 bool view_same_row(const struct vnode *a, const struct vnode *b)

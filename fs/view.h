@@ -168,13 +168,9 @@ int view_refresh(bool *changed, struct view *v, struct lc_err *err)
 bool view_shown(const struct vnode *n);
 /* True when `b`'s snapshot holds every row and file of `a`'s as `a`'s
  * does, both shown by their dataset's root: `b`'s version only appended
- * rows (lance_manifest_appends) and shows the same file columns. */
+ * rows to `a`'s (lance_manifest_appends), or is `a`'s. Inodes of `a`'s
+ * may then be served from `b`'s. */
 bool view_covers(const struct vnode *a, const struct vnode *b);
-/* Move a ROOT node of a version the dataset's root showed, and since
- * left, to the version it shows now, when that one only appended rows
- * (lance_manifest_appends, and the same file columns): every row and
- * file of the old version reads the same there. True when moved. */
-bool view_advance(struct vnode *root);
 /* True when two row nodes (from any snapshots) hold the same physical
  * row: same fragment id and offset. */
 bool view_same_row(const struct vnode *a, const struct vnode *b);
