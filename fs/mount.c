@@ -632,6 +632,21 @@ static int mnode_of(struct lfs *fs, fuse_ino_t ino, struct mnode *m,
 	return rc;
 }
 
+/* mnode_of for a node about to be changed: EROFS where the mount or the
+ * version is read-only, ESTALE for a row a commit rewrote (the kernel
+ * then looks the path up again). */
+static int mnode_changing(struct lfs *fs, fuse_ino_t ino, struct mnode *m,
+			  struct lc_err *err)
+{
+	int rc = mnode_of(fs, ino, m, err);
+
+	if (!rc && !m->live)
+		rc = EROFS;
+	else if (!rc && m->stale)
+		rc = ESTALE;
+	return rc;
+}
+
 /* The staged change (UPDATE or DELETE) of a live committed row or file;
  * 0 when there is none. */
 static uint64_t change_of(const struct mnode *m,
@@ -1575,17 +1590,13 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 
 	(void)mode;
 	atomic_fetch_add(&fs->requests, 1);
-	rc = mnode_of(fs, parent, &dir, &err);
+	rc = mnode_changing(fs, parent, &dir, &err);
 	if (rc)
 		goto out;
 	n.live = true;
 	n.staged = SK_FILE;
 	n.d = dir.d;
-	if (!dir.live) {
-		rc = EROFS;
-	} else if (dir.stale) {
-		rc = ESTALE;
-	} else if ((rc = ensure_w(fs, dir.d, &w, &err))) {
+	if ((rc = ensure_w(fs, dir.d, &w, &err))) {
 		/* a database root holds datasets only */
 	} else if (writable_root(&dir)) {
 		struct mnode other;
@@ -1951,17 +1962,9 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 
 	(void)fi;
 	atomic_fetch_add(&fs->requests, 1);
-	rc = mnode_of(fs, ino, &m, &err);
+	rc = mnode_changing(fs, ino, &m, &err);
 	if (rc)
 		goto out;
-	if (!m.live) {
-		rc = EROFS;
-		goto out;
-	}
-	if (m.stale) {
-		rc = ESTALE;
-		goto out;
-	}
 	if (to_set & FUSE_SET_ATTR_SIZE) {
 		if (m.staged == SK_FILE) {
 			rc = wr_file_name(mw(&m), m.id, m.fidx, name,
@@ -2019,13 +2022,11 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 
 	(void)mode;
 	atomic_fetch_add(&fs->requests, 1);
-	rc = mnode_of(fs, parent, &dir, &err);
+	rc = mnode_changing(fs, parent, &dir, &err);
 	if (rc)
 		goto out;
 	n.live = true;
-	if (!dir.live) {
-		rc = EROFS;
-	} else if (dir.vn.kind == VN_DBROOT) {
+	if (dir.vn.kind == VN_DBROOT) {
 		struct view_ds *ds;
 
 		/* a new dataset, made by its first commit */
@@ -2069,17 +2070,9 @@ static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	int rc;
 
 	atomic_fetch_add(&fs->requests, 1);
-	rc = mnode_of(fs, parent, &dir, &err);
+	rc = mnode_changing(fs, parent, &dir, &err);
 	if (rc)
 		goto out;
-	if (!dir.live) {
-		rc = EROFS;
-		goto out;
-	}
-	if (dir.stale) {
-		rc = ESTALE;
-		goto out;
-	}
 	rc = lookup_in(fs, &dir, name, &n, &err);
 	if (rc)
 		goto out;
@@ -2176,13 +2169,9 @@ static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	int rc;
 
 	atomic_fetch_add(&fs->requests, 1);
-	rc = mnode_of(fs, parent, &dir, &err);
+	rc = mnode_changing(fs, parent, &dir, &err);
 	if (rc)
 		goto out;
-	if (!dir.live) {
-		rc = EROFS;
-		goto out;
-	}
 	if (!writable_root(&dir)) {
 		rc = dir.staged == SK_ROW || writable_row(&dir) ?
 			     ENOENT : EPERM;
@@ -2236,21 +2225,13 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	int rc;
 
 	atomic_fetch_add(&fs->requests, 1);
-	rc = mnode_of(fs, parent, &from, &err);
+	rc = mnode_changing(fs, parent, &from, &err);
 	if (!rc)
-		rc = mnode_of(fs, newparent, &to, &err);
+		rc = mnode_changing(fs, newparent, &to, &err);
 	if (rc)
 		goto out;
-	if (!from.live || !to.live) {
-		rc = EROFS;
-		goto out;
-	}
 	if (from.d != to.d) {
 		rc = EXDEV;	/* another dataset of a database */
-		goto out;
-	}
-	if (from.stale || to.stale) {
-		rc = ESTALE;
 		goto out;
 	}
 	if (flags & RENAME_EXCHANGE) {
