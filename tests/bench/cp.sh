@@ -74,6 +74,10 @@ print(f"  {n} folders, images {total / n / 1000:.0f} KB on average, "
       f"{total / 1e6:.0f} MB")
 EOF
 [ -w /proc/sys/vm/drop_caches ] || echo "  (not root: page cache not dropped)"
+# on a VM, how long an idle vCPU polls before it halts sets what waking
+# the daemon costs (lancefs.1, NOTES)
+hp=/sys/module/haltpoll/parameters/guest_halt_poll_ns
+[ -r "$hp" ] && echo "  cpuidle-haltpoll: guest_halt_poll_ns=$(cat "$hp")"
 
 echo "== cp -r SRC/. DIR && sync (ext4)"
 warm
