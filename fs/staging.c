@@ -16,15 +16,19 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
-/* Spare inodes kept ready: open empty files, and empty folders. */
+/* Spare inodes kept ready: open empty files and empty folders the filler
+ * makes, up to SPARE_FILES and SPARE_DIRS; and those of landed rows,
+ * emptied and kept (files closed), up to SPARE_MAX of each. */
 #define SPARE_FILES 64
 #define SPARE_DIRS 32
+#define SPARE_MAX 4096
 
 struct staging {
 	char *dir;
 	pthread_mutex_t mu;	/* protects next_id and the cleaner's state */
 	uint64_t next_id;
 	atomic_bool no_xattr;	/* names go in .name files */
+	atomic_int readers;	/* staging_reading */
 	/* the cleaner: empties DIR/trash, where the rows of landed batches
 	 * go, off the committing thread */
 	pthread_cond_t cv;
@@ -36,8 +40,8 @@ struct staging {
 	pthread_t filler;
 	bool filler_on, spare_off;
 	uint64_t spare_next;
-	int spare_fd[SPARE_FILES];
-	uint64_t spare_file[SPARE_FILES], spare_dir[SPARE_DIRS];
+	int spare_fd[SPARE_MAX];	/* -1: opened when taken */
+	uint64_t spare_file[SPARE_MAX], spare_dir[SPARE_MAX];
 	size_t n_spare_files, n_spare_dirs;
 };
 
@@ -150,13 +154,17 @@ static int rm_cb(const char *path, const struct stat *sb, int type,
 	return type == FTW_DP ? rmdir(path) : unlink(path);
 }
 
-/* Remove everything in DIR/trash (best effort: what stays is tried again
- * by the next pass, or the next mount). */
+static bool recycle(struct staging *s, int dfd, const char *name, bool file);
+
+/* Empty DIR/trash, whose rows' files and folders become spares while the
+ * pool has room (best effort: what stays is tried again by the next
+ * pass, or the next mount). */
 static void empty_trash(struct staging *s)
 {
 	char dir[4200], path[4500];
-	struct dirent *de;
-	DIR *d;
+	struct dirent *de, *fe;
+	bool empty;
+	DIR *d, *r;
 
 	snprintf(dir, sizeof(dir), "%s/trash", s->dir);
 	d = opendir(dir);
@@ -164,7 +172,22 @@ static void empty_trash(struct staging *s)
 		if (de->d_name[0] == '.')
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-		(void)nftw(path, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+		if (!(r = opendir(path))) {
+			(void)nftw(path, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+			continue;
+		}
+		empty = true;
+		while ((fe = readdir(r))) {
+			if (!strcmp(fe->d_name, ".") || !strcmp(fe->d_name, ".."))
+				continue;
+			if ((fe->d_type != DT_REG ||
+			     !recycle(s, dirfd(r), fe->d_name, true)) &&
+			    unlinkat(dirfd(r), fe->d_name, 0) < 0)
+				empty = false;
+		}
+		closedir(r);
+		if (!empty || !recycle(s, dirfd(d), de->d_name, false))
+			(void)nftw(path, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
 	}
 	if (d)
 		closedir(d);
@@ -270,25 +293,71 @@ static void *filler_main(void *arg)
 	return NULL;
 }
 
-/* Give a spare back (under mu), or remove it when the pool is full. */
-static void spare_return(struct staging *s, uint64_t n, int fd)
+/* Put a spare file (its fd, or -1) or folder in the pool (under mu), or
+ * remove it when the pool is full or spares are off. */
+static void spare_return(struct staging *s, uint64_t n, bool file, int fd)
 {
 	char path[4200];
 
-	if (fd >= 0 && s->n_spare_files < SPARE_FILES) {
+	if (file && !s->spare_off && s->n_spare_files < SPARE_MAX) {
 		s->spare_fd[s->n_spare_files] = fd;
 		s->spare_file[s->n_spare_files++] = n;
-	} else if (fd < 0 && s->n_spare_dirs < SPARE_DIRS) {
+	} else if (!file && !s->spare_off && s->n_spare_dirs < SPARE_MAX) {
 		s->spare_dir[s->n_spare_dirs++] = n;
 	} else {
-		spare_path(path, sizeof(path), s, fd >= 0 ? 'F' : 'D', n);
-		if (fd >= 0) {
+		spare_path(path, sizeof(path), s, file ? 'F' : 'D', n);
+		if (fd >= 0)
 			close(fd);
+		if (file)
 			unlink(path);
-		} else {
+		else
 			rmdir(path);
-		}
 	}
+}
+
+/*
+ * Make a landed row's file or folder (`name` in dfd) a spare, emptied,
+ * while spares are in use and the pool has room: false where it is not
+ * taken. An inode renamed costs less than one made and one freed, and
+ * ext4 without a journal, making one, scans past every inode freed in
+ * the last seconds (with the frees, a sixth of the daemon's time in a
+ * cp -r of thousands of folders).
+ */
+static bool recycle(struct staging *s, int dfd, const char *name, bool file)
+{
+	char to[4200];
+	uint64_t n;
+	bool ok;
+	int fd;
+
+	if (file && atomic_load(&s->readers))
+		return false;	/* a reader may hold this one */
+	pthread_mutex_lock(&s->mu);
+	ok = s->filler_on && !s->spare_off &&
+	     (file ? s->n_spare_files : s->n_spare_dirs) < SPARE_MAX;
+	n = s->spare_next++;
+	pthread_mutex_unlock(&s->mu);
+	if (!ok)
+		return false;
+	fd = openat(dfd, name, (file ? O_WRONLY : O_RDONLY | O_DIRECTORY) |
+				       O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	/* as the filler makes them: a file empty and incomplete (0600),
+	 * a folder unnamed */
+	if (file)
+		ok = !ftruncate(fd, 0) && !staging_mark_fd(fd, true);
+	else
+		ok = !fremovexattr(fd, NAME_XATTR) || errno == ENODATA ||
+		     errno == ENOTSUP;
+	close(fd);
+	spare_path(to, sizeof(to), s, file ? 'F' : 'D', n);
+	if (!ok || renameat(dfd, name, AT_FDCWD, to))
+		return false;
+	pthread_mutex_lock(&s->mu);
+	spare_return(s, n, file, -1);
+	pthread_mutex_unlock(&s->mu);
+	return true;
 }
 
 /* Rename a spare file (fd not NULL: *fd gets it) or folder to `path`,
@@ -330,6 +399,11 @@ static int take_spare(struct staging *s, const char *path, int *fd)
 	pthread_mutex_unlock(&s->mu);
 	spare_path(from, sizeof(from), s, fd ? 'F' : 'D', n);
 	if (!renameat2(AT_FDCWD, from, AT_FDCWD, path, RENAME_NOREPLACE)) {
+		if (fd && sfd < 0 &&
+		    (sfd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+			unlink(path);	/* a landed row's: the caller makes one */
+			return -1;
+		}
 		/* made now, as far as ls -l can tell (best effort) */
 		if (fd) {
 			*fd = sfd;
@@ -343,7 +417,7 @@ static int take_spare(struct staging *s, const char *path, int *fd)
 	pthread_mutex_lock(&s->mu);
 	if (rc == EINVAL || rc == ENOSYS)	/* no RENAME_NOREPLACE here */
 		s->spare_off = true;
-	spare_return(s, n, sfd);
+	spare_return(s, n, fd != NULL, sfd);
 	pthread_mutex_unlock(&s->mu);
 	/* anything else (a folder gone, a full disk) the caller's own
 	 * create meets too, and reports */
@@ -367,7 +441,8 @@ static void spares_stop(struct staging *s)
 	while (s->n_spare_files) {
 		size_t k = --s->n_spare_files;
 
-		close(s->spare_fd[k]);
+		if (s->spare_fd[k] >= 0)
+			close(s->spare_fd[k]);
 		spare_path(path, sizeof(path), s, 'F', s->spare_file[k]);
 		unlink(path);
 	}
@@ -417,6 +492,7 @@ int staging_open(struct staging **out, const char *dir, struct lc_err *err)
 	pthread_cond_init(&s->cv, NULL);
 	pthread_cond_init(&s->spare_cv, NULL);
 	atomic_init(&s->no_xattr, false);
+	atomic_init(&s->readers, 0);
 	snprintf(path, sizeof(path), "%s/rows", dir);
 	rc = mkdir_p(path, err);
 	if (!rc) {
@@ -913,6 +989,11 @@ void staging_remove_if_empty(struct staging *s)
 		snprintf(path, sizeof(path), "%s/%s", s->dir, subs[i]);
 		mkdir(path, 0700);
 	}
+}
+
+void staging_reading(struct staging *s, int delta)
+{
+	atomic_fetch_add(&s->readers, delta);
 }
 
 void staging_sync(const struct staging *s)

@@ -11,8 +11,9 @@
  *       <files as the user wrote>
  *   DIR/trash/R<16 hex>/           a committed row's folder, moved out of
  *                                  rows/ once its version landed, and
- *                                  removed by a background thread
- *   DIR/spare/F<n>, D<n>           empty files and folders made ahead;
+ *                                  emptied by a background thread
+ *   DIR/spare/F<n>, D<n>           empty files and folders made ahead, or
+ *                                  those of rows in the trash, emptied;
  *                                  new staged files and row folders are
  *                                  these renamed
  *   DIR/batches/<uuid>             a commit attempt: the transaction id,
@@ -131,6 +132,10 @@ int staging_row_clear_partial(bool *had, const struct staging *s,
  * (no rows, no batches): a mount that wrote nothing leaves nothing
  * behind. */
 void staging_remove_if_empty(struct staging *s);
+/* A staged file was opened (1) or closed (-1) for reading. Such a
+ * descriptor can outlive its row's landing, so while any is open the
+ * trash's files are removed rather than made spares. */
+void staging_reading(struct staging *s, int delta);
 /* Flush the staging's file system (files closed reach the disk). */
 void staging_sync(const struct staging *s);
 /* The staged row named `name`, or ENOENT. */

@@ -675,6 +675,8 @@ static int open_file(struct writes *w, struct wrow *r, const char *name,
 		}
 		i = k;
 	}
+	if (!writer && !create)		/* closed by wr_file_closed(false) */
+		staging_reading(w->stg, 1);
 	if (writer) {
 		r->files[i].writers++;
 		r->writers++;
@@ -1028,8 +1030,10 @@ void wr_file_closed(struct writes *w, uint64_t id, uint32_t fidx, int fd,
 	bool have = fd >= 0 && fstat(fd, &st) == 0;
 
 	if (!writer) {
-		if (fd >= 0)
+		if (fd >= 0) {
 			close(fd);
+			staging_reading(w->stg, -1);
+		}
 		return;
 	}
 	pthread_mutex_lock(&w->mu);

@@ -361,6 +361,110 @@ TEST(spare_inodes)
 	harness_rm_rf(dir);
 }
 
+/* Whether DIR/spare holds an entry of that kind ('F' or 'D') with that
+ * inode number. */
+static bool spare_has(const char *dir, char kind, ino_t ino)
+{
+	char path[4200];
+	struct dirent *de;
+	bool found = false;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "%s/spare", dir);
+	d = opendir(path);
+	while (d && !found && (de = readdir(d)))
+		found = de->d_name[0] == kind && de->d_ino == ino;
+	if (d)
+		closedir(d);
+	return found;
+}
+
+/* With spares in use, a landed row's file and folder become spares: a
+ * staged file made from one is empty and incomplete (0600), a row folder
+ * made from one takes its new name. Not while a staged file is open for
+ * reading: that descriptor keeps reading its own bytes. */
+TEST(landed_rows_become_spares)
+{
+	char dir[] = "/tmp/lancefs-staging-XXXXXX", rp[4200], path[4400];
+	struct lc_err err = { 0 };
+	struct staging *s;
+	struct staging_batch b;
+	char name[16] = "";
+	struct stat sb;
+	ino_t file_ino, dir_ino;
+	uint64_t row, again = 0, found;
+	bool file_back = false, dir_back = false;
+	int fd;
+
+	CHECK(mkdtemp(dir));
+	CHECK_OK(staging_open(&s, dir, &err), &err);
+	staging_allow_threads(s);
+
+	/* a reader's row first */
+	CHECK_OK(staging_row_new(&row, s, "read", &err), &err);
+	write_file(s, row, "image.jpg", "abc");
+	staging_row_path(rp, sizeof(rp), s, row);
+	snprintf(path, sizeof(path), "%s/image.jpg", rp);
+	CHECK((fd = open(path, O_RDONLY)) >= 0);
+	staging_reading(s, 1);
+	CHECK(fstat(fd, &sb) == 0);
+	file_ino = sb.st_ino;
+	CHECK_OK(staging_batch_begin(&b, s, &row, 1, 1, NULL, &err), &err);
+	CHECK_OK(staging_batch_done(s, &b, &err), &err);
+	staging_batch_reset(&b);
+	snprintf(path, sizeof(path), "%s/trash/R%016" PRIx64, dir, row);
+	for (int i = 0; i < 500 && exists(path); i++)
+		usleep(10000);
+	CHECK(!exists(path));
+	CHECK(!spare_has(dir, 'F', file_ino));
+	{
+		char got[8] = "";
+
+		CHECK(pread(fd, got, sizeof(got), 0) == 3);
+		CHECK(!memcmp(got, "abc", 3));
+	}
+	close(fd);
+	staging_reading(s, -1);
+
+	CHECK_OK(staging_row_new(&row, s, "landed", &err), &err);
+	write_file(s, row, "image.jpg", "\xff\xd8\xff");
+	staging_row_path(rp, sizeof(rp), s, row);
+	CHECK(stat(rp, &sb) == 0);
+	dir_ino = sb.st_ino;
+	snprintf(path, sizeof(path), "%s/image.jpg", rp);
+	CHECK(stat(path, &sb) == 0);
+	file_ino = sb.st_ino;
+	CHECK_OK(staging_batch_begin(&b, s, &row, 1, 1, NULL, &err), &err);
+	CHECK_OK(staging_batch_done(s, &b, &err), &err);
+	staging_batch_reset(&b);
+	for (int i = 0; i < 500 && !(spare_has(dir, 'F', file_ino) &&
+				     spare_has(dir, 'D', dir_ino)); i++)
+		usleep(10000);
+	CHECK(spare_has(dir, 'F', file_ino) && spare_has(dir, 'D', dir_ino));
+	/* rows made now get them back, and nothing of what they held */
+	for (int i = 0; i < 200 && !dir_back; i++) {
+		snprintf(name, sizeof(name), "r%d", i);
+		CHECK_OK(staging_row_new(&again, s, name, &err), &err);
+		staging_row_path(rp, sizeof(rp), s, again);
+		CHECK(stat(rp, &sb) == 0 && S_ISDIR(sb.st_mode));
+		dir_back = sb.st_ino == dir_ino;
+	}
+	CHECK(dir_back);
+	CHECK(staging_row_find(&found, s, name) == 0 && found == again);
+	CHECK(staging_row_find(&found, s, "landed") == ENOENT);
+	for (int i = 0; i < 200 && !file_back; i++) {
+		snprintf(path, sizeof(path), "%s/f%d", rp, i);
+		CHECK(staging_create(s, path, O_WRONLY, &fd) == 0);
+		CHECK(fstat(fd, &sb) == 0);
+		CHECK((sb.st_mode & 07777) == 0600 && sb.st_size == 0);
+		file_back = sb.st_ino == file_ino;
+		close(fd);
+	}
+	CHECK(file_back);
+	staging_free(s);
+	harness_rm_rf(dir);
+}
+
 TEST(default_dir)
 {
 	struct lc_err err = { 0 };
@@ -387,4 +491,5 @@ TEST(default_dir)
 TEST_MAIN(TEST_ENTRY(rows_and_batches), TEST_ENTRY(landed_rows_leave_no_trace),
 	  TEST_ENTRY(row_names),
 	  TEST_ENTRY(killed_mid_commit), TEST_ENTRY(spare_inodes),
+	  TEST_ENTRY(landed_rows_become_spares),
 	  TEST_ENTRY(default_dir))
