@@ -264,8 +264,9 @@ TEST(killed_mid_commit)
 	harness_rm_rf(dir);
 }
 
-/* Inode numbers of the spare files ready now, and how many there are. */
-static size_t spares(ino_t *out, size_t cap, const char *dir)
+/* Inode numbers of the spares of a kind ('F' files, 'D' folders) ready
+ * now, and how many there are. */
+static size_t spares(ino_t *out, size_t cap, const char *dir, char kind)
 {
 	char path[4200];
 	struct dirent *de;
@@ -275,7 +276,7 @@ static size_t spares(ino_t *out, size_t cap, const char *dir)
 	snprintf(path, sizeof(path), "%s/spare", dir);
 	d = opendir(path);
 	while (d && (de = readdir(d)))
-		if (de->d_name[0] == 'F' && n < cap)
+		if (de->d_name[0] == kind && n < cap)
 			out[n++] = de->d_ino;
 	if (d)
 		closedir(d);
@@ -303,11 +304,11 @@ TEST(spare_inodes)
 	CHECK_OK(staging_open(&s, dir, &err), &err);
 	staging_allow_threads(s);
 	CHECK_OK(staging_row_new(&row, s, "first", &err), &err);
-	for (int i = 0; i < 500 && (n = spares(ready, 256, dir)) < 8; i++)
+	for (int i = 0; i < 500 && (n = spares(ready, 256, dir, 'F')) < 8; i++)
 		usleep(10000);
 	CHECK(n >= 8);
 	sleep(1);		/* older than the files made from them */
-	n = spares(ready, 256, dir);
+	n = spares(ready, 256, dir, 'F');
 	clock_gettime(CLOCK_REALTIME, &before);
 	staging_row_path(rp, sizeof(rp), s, row);
 	for (int i = 0; i < 4; i++) {
@@ -361,22 +362,15 @@ TEST(spare_inodes)
 	harness_rm_rf(dir);
 }
 
-/* Whether DIR/spare holds an entry of that kind ('F' or 'D') with that
- * inode number. */
 static bool spare_has(const char *dir, char kind, ino_t ino)
 {
-	char path[4200];
-	struct dirent *de;
-	bool found = false;
-	DIR *d;
+	static ino_t all[8192];
+	size_t n = spares(all, 8192, dir, kind);
 
-	snprintf(path, sizeof(path), "%s/spare", dir);
-	d = opendir(path);
-	while (d && !found && (de = readdir(d)))
-		found = de->d_name[0] == kind && de->d_ino == ino;
-	if (d)
-		closedir(d);
-	return found;
+	while (n--)
+		if (all[n] == ino)
+			return true;
+	return false;
 }
 
 /* With spares in use, a landed row's file and folder become spares: a
