@@ -335,7 +335,7 @@ static bool recycle(struct staging *s, int dfd, const char *name, bool file)
 	pthread_mutex_lock(&s->mu);
 	ok = s->filler_on && !s->spare_off &&
 	     (file ? s->n_spare_files : s->n_spare_dirs) < SPARE_MAX;
-	n = s->spare_next++;
+	n = ok ? s->spare_next++ : 0;
 	pthread_mutex_unlock(&s->mu);
 	if (!ok)
 		return false;
