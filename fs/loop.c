@@ -41,6 +41,22 @@
  * and bounds of 4, 6 and 8 were alike. Long unannounced waits are the
  * standby's to notice; when it takes the lead, another thread stands
  * by.
+ *
+ * Polling. A caller that got its answer sends its next request a few
+ * microseconds later (cp: close, then lookup, create, write ...), and a
+ * leader asleep by then costs a wake-up; where an idle CPU halts (a
+ * VM's vCPU) that is tens of microseconds, longer than the request. So
+ * the leader reads the device without sleeping for up to POLL_NS before
+ * it sleeps in poll(2), as the kernel's cpuidle-haltpoll does for a
+ * guest's idle CPU. On a 2-vCPU VM without halt polling, 3 interleaved
+ * rounds of cp -r of 5,000 folders took 4.0-4.6 s instead of 6.1-22 s
+ * into a server that does nothing, 5.7-11.7 s instead of 8.7-15.0 s
+ * into a lancefs mount; one reader of 2,000 cold images took 0.65 s
+ * instead of 0.87 s (5 rounds); 4 readers were alike. What that costs is
+ * a CPU busy up to POLL_NS after a request; a leader that finds nothing
+ * POLL_MISSES times in a row stops polling (requests come seldom, or
+ * spaced just past the window) until a sleep ends within POLL_NS. Not
+ * with one CPU: the caller cannot run while the leader polls.
  */
 #define FUSE_USE_VERSION 312
 #include <errno.h>
@@ -60,6 +76,8 @@
 #include "loop.h"
 
 #define STANDBY_NS (2 * 1000 * 1000L)
+#define POLL_NS (100 * 1000L)
+#define POLL_MISSES 8
 #define MAX_THREADS 256u
 
 struct loop {
@@ -70,6 +88,9 @@ struct loop {
 	pthread_cond_t cv;		/* idle threads */
 	pthread_cond_t standby_cv;	/* the standby (monotonic clock) */
 	bool leader, standby, quiet, wanted, exiting;
+	bool can_poll;		/* more than one CPU */
+	bool polling;		/* the leader polls POLL_NS before it sleeps */
+	unsigned misses;	/* polls in a row that found nothing */
 	unsigned idle, threads, max;
 	unsigned working;	/* requests being worked on, not waiting */
 	unsigned busy_max;	/* calls another thread below this */
@@ -79,24 +100,53 @@ struct loop {
 	sem_t done;		/* a thread saw the session end */
 };
 
+static long since_ns(const struct timespec *t0)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (t.tv_sec - t0->tv_sec) * 1000000000L +
+	       (t.tv_nsec - t0->tv_nsec);
+}
+
 /* The next request into buf: > 0, or 0 when the session ends, or a
- * negative errno. */
+ * negative errno. Only the leader calls it: the polling state is its own
+ * (the next leader takes the role, and the state, under mu). */
 static int next_request(struct loop *l, struct fuse_buf *buf)
 {
+	struct timespec t0;
+	bool waiting = false, slept = false;
+	int res;
+
 	for (;;) {
 		struct pollfd p[2] = { { l->fd, POLLIN, 0 },
 				       { l->stop_fd, POLLIN, 0 } };
-		int res = fuse_session_receive_buf(l->se, buf);
 
-		if (res != -EAGAIN && res != -EINTR)
-			return res;
+		res = fuse_session_receive_buf(l->se, buf);
 		if (res == -EINTR)
 			continue;
+		if (res != -EAGAIN)
+			break;
+		if (!waiting) {
+			clock_gettime(CLOCK_MONOTONIC, &t0);
+			waiting = true;
+		}
+		if (!slept && l->polling && since_ns(&t0) < POLL_NS)
+			continue;
+		if (!slept && l->polling && ++l->misses == POLL_MISSES)
+			l->polling = false;
+		slept = true;
 		if (poll(p, 2, -1) < 0 && errno != EINTR)
 			return -errno;
 		if (p[1].revents)
 			return 0;
 	}
+	if (waiting && !slept)
+		l->misses = 0;
+	else if (slept && l->can_poll && !l->polling &&
+		 since_ns(&t0) <= POLL_NS)
+		l->polling = true;	/* polling would have been quicker */
+	return res;
 }
 
 static bool more_queued(const struct loop *l)
@@ -290,6 +340,8 @@ int loop_run(struct fuse_session *se, unsigned threads)
 	l->max = threads < 1 ? 1 : threads > MAX_THREADS ? MAX_THREADS :
 							     threads;
 	cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	l->can_poll = cpus > 1;
+	l->polling = l->can_poll;
 	l->busy_max = cpus < 1 ? 2 : cpus > MAX_THREADS / 2 ? MAX_THREADS :
 							     2 * (unsigned)cpus;
 	flags = fcntl(l->fd, F_GETFL);
