@@ -274,6 +274,7 @@ static void *worker(void *arg)
 	struct loop *l = arg;
 	struct fuse_buf buf = { 0 };
 
+	(void)pthread_setname_np(pthread_self(), "lancefs fuse");
 	pthread_mutex_lock(&l->mu);
 	while (!l->exiting) {
 		bool more;

@@ -2478,6 +2478,7 @@ static void *refresh_main(void *arg)
 {
 	struct lfs *fs = arg;
 
+	(void)pthread_setname_np(pthread_self(), "lancefs refresh");
 	pthread_mutex_lock(&fs->stop_mu);
 	while (!fs->stopping) {
 		struct timespec until;

@@ -197,6 +197,7 @@ static void *cleaner_main(void *arg)
 {
 	struct staging *s = arg;
 
+	(void)pthread_setname_np(pthread_self(), "lancefs cleaner");
 	pthread_mutex_lock(&s->mu);
 	for (;;) {
 		if (s->work != s->done) {
@@ -251,6 +252,7 @@ static void *filler_main(void *arg)
 	struct staging *s = arg;
 	char path[4200];
 
+	(void)pthread_setname_np(pthread_self(), "lancefs spares");
 	snprintf(path, sizeof(path), "%s/spare", s->dir);
 	(void)mkdir(path, 0700);
 	pthread_mutex_lock(&s->mu);

@@ -1826,6 +1826,7 @@ static void *thread_main(void *arg)
 	struct writes *w = arg;
 	struct timespec synced;
 
+	(void)pthread_setname_np(pthread_self(), "lancefs commit");
 	now_mono(&synced);
 	pthread_mutex_lock(&w->mu);
 	while (!w->stopping) {

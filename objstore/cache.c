@@ -1707,6 +1707,7 @@ static void *worker(void *arg)
 {
 	struct cache *c = arg;
 
+	(void)pthread_setname_np(pthread_self(), "lancefs fetch");
 	pthread_mutex_lock(&c->mu);
 	for (;;) {
 		struct cjob *j = NULL;

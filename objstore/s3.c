@@ -661,6 +661,7 @@ static void *part_worker(void *arg)
 	struct mp *m = arg;
 	size_t i;
 
+	(void)pthread_setname_np(pthread_self(), "lancefs upload");
 	while (!atomic_load(&m->failed) &&
 	       (i = atomic_fetch_add(&m->next, 1)) < m->n_parts) {
 		struct lc_err e = { 0 };

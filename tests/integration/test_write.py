@@ -596,6 +596,15 @@ def test_staged_rows_visible_at_once():
             expect(st["writes"]["commits"] == 0 and st["version"] == v0,
                    f"committed early: {st}")
             expect(isinstance(st.get("pid"), int), f"status pid {st}")
+            # top -H and ps -L name the daemon's threads (lancefs.1)
+            task = f"/proc/{st['pid']}/task"
+            threads = set()
+            for t in os.listdir(task):
+                with open(os.path.join(task, t, "comm")) as f:
+                    threads.add(f.read().strip())
+            expect({"lancefs fuse", "lancefs commit",
+                    "lancefs spares"} <= threads,
+                   f"daemon thread names {sorted(threads)}")
             same_rows(lance_rows(uri), want, "LanceDB before any commit")
         want.update(plain(rows))
         want["vis_drop"] = {"image": sha256(drop), "caption": None,
