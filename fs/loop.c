@@ -54,7 +54,7 @@
  * into a lancefs mount; one reader of 2,000 cold images took 0.65 s
  * instead of 0.87 s (5 rounds); 4 readers were alike. What that costs is
  * a CPU busy up to POLL_NS after a request; a leader that finds nothing
- * POLL_MISSES times in a row stops polling (requests come seldom, or
+ * LOOP_POLL_MISSES times in a row stops polling (requests come seldom, or
  * spaced just past the window) until a sleep ends within POLL_NS. Not
  * with one CPU: the caller cannot run while the leader polls.
  */
@@ -77,7 +77,6 @@
 
 #define STANDBY_NS (2 * 1000 * 1000L)
 #define POLL_NS (100 * 1000L)
-#define POLL_MISSES 8
 #define MAX_THREADS 256u
 
 struct loop {
@@ -89,8 +88,7 @@ struct loop {
 	pthread_cond_t standby_cv;	/* the standby (monotonic clock) */
 	bool leader, standby, quiet, wanted, exiting;
 	bool can_poll;		/* more than one CPU */
-	bool polling;		/* the leader polls POLL_NS before it sleeps */
-	unsigned misses;	/* polls in a row that found nothing */
+	struct loop_poll poll;	/* the leader's */
 	unsigned idle, threads, max;
 	unsigned working;	/* requests being worked on, not waiting */
 	unsigned busy_max;	/* calls another thread below this */
@@ -99,6 +97,25 @@ struct loop {
 	pthread_t tids[MAX_THREADS];
 	sem_t done;		/* a thread saw the session end */
 };
+
+void loop_poll_note(struct loop_poll *p, enum loop_poll_event e)
+{
+	switch (e) {
+	case LOOP_POLL_CAUGHT:
+		p->misses = 0;
+		break;
+	case LOOP_POLL_MISSED:
+		if (++p->misses >= LOOP_POLL_MISSES)
+			p->on = false;
+		break;
+	case LOOP_POLL_SLEPT_SHORT:
+		if (!p->on) {
+			p->on = true;
+			p->misses = 0;
+		}
+		break;
+	}
+}
 
 static long since_ns(const struct timespec *t0)
 {
@@ -131,10 +148,11 @@ static int next_request(struct loop *l, struct fuse_buf *buf)
 			clock_gettime(CLOCK_MONOTONIC, &t0);
 			waiting = true;
 		}
-		if (!slept && l->polling && since_ns(&t0) < POLL_NS)
-			continue;
-		if (!slept && l->polling && ++l->misses == POLL_MISSES)
-			l->polling = false;
+		if (!slept && l->poll.on) {
+			if (since_ns(&t0) < POLL_NS)
+				continue;
+			loop_poll_note(&l->poll, LOOP_POLL_MISSED);
+		}
 		slept = true;
 		if (poll(p, 2, -1) < 0 && errno != EINTR)
 			return -errno;
@@ -142,10 +160,9 @@ static int next_request(struct loop *l, struct fuse_buf *buf)
 			return 0;
 	}
 	if (waiting && !slept)
-		l->misses = 0;
-	else if (slept && l->can_poll && !l->polling &&
-		 since_ns(&t0) <= POLL_NS)
-		l->polling = true;	/* polling would have been quicker */
+		loop_poll_note(&l->poll, LOOP_POLL_CAUGHT);
+	else if (slept && l->can_poll && since_ns(&t0) <= POLL_NS)
+		loop_poll_note(&l->poll, LOOP_POLL_SLEPT_SHORT);
 	return res;
 }
 
@@ -342,7 +359,7 @@ int loop_run(struct fuse_session *se, unsigned threads)
 							     threads;
 	cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	l->can_poll = cpus > 1;
-	l->polling = l->can_poll;
+	l->poll.on = l->can_poll;
 	l->busy_max = cpus < 1 ? 2 : cpus > MAX_THREADS / 2 ? MAX_THREADS :
 							     2 * (unsigned)cpus;
 	flags = fcntl(l->fd, F_GETFL);

@@ -15,6 +15,8 @@
 #ifndef LANCEFS_LOOP_H
 #define LANCEFS_LOOP_H
 
+#include <stdbool.h>
+
 /* Run `se` with up to `threads` threads (at least 1) until it exits
  * (unmount, or fuse_session_exit from a signal handler): 0, or the
  * negative errno of a failed read of the device. */
@@ -26,5 +28,21 @@ int loop_run(struct fuse_session *se, unsigned threads);
  * in other threads. For lc_wait_hooks. */
 void loop_wait_begin(void);
 void loop_wait_end(void);
+
+/* The leader's rule for polling the device before it sleeps (loop.c
+ * says why), apart so that tests can follow it. After a request it
+ * polls while `on`; LOOP_POLL_MISSES polls in a row that find nothing
+ * turn it off, and a sleep that a poll would have covered turns it on. */
+#define LOOP_POLL_MISSES 8
+struct loop_poll {
+	bool on;
+	unsigned misses;	/* polls in a row that found nothing */
+};
+enum loop_poll_event {
+	LOOP_POLL_CAUGHT,	/* a poll found the next request */
+	LOOP_POLL_MISSED,	/* a poll found nothing: the leader sleeps */
+	LOOP_POLL_SLEPT_SHORT,	/* a sleep ended within the poll window */
+};
+void loop_poll_note(struct loop_poll *p, enum loop_poll_event e);
 
 #endif

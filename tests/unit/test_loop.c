@@ -6,7 +6,8 @@
  * behind a slow request, slow requests from several programs run side
  * by side, threads=1 runs one at a time, unmounting ends the loop, and
  * requests that only need a CPU are worked on about twice as many at a
- * time as there are CPUs, however many threads the loop may run.
+ * time as there are CPUs, however many threads the loop may run. And
+ * the rule by which the leader polls before it sleeps.
  */
 #define FUSE_USE_VERSION 312
 #include <errno.h>
@@ -288,7 +289,36 @@ TEST(busy_requests_take_turns)
 		CHECK(atomic_load(&busy_most) <= 2 * cpus + 4);
 }
 
+/* The leader's polling rule: polls that keep finding nothing (requests
+ * come seldom) stop it, a request that polling would have caught starts
+ * it again, and then as many fruitless polls stop it again; a poll that
+ * finds a request starts the count anew. */
+TEST(polling_stops_when_fruitless_and_restarts)
+{
+	struct loop_poll p = { true, 0 };
+
+	for (int round = 0; round < 3; round++) {
+		for (int i = 0; i < LOOP_POLL_MISSES - 1; i++) {
+			loop_poll_note(&p, LOOP_POLL_MISSED);
+			CHECK(p.on);
+		}
+		loop_poll_note(&p, LOOP_POLL_MISSED);
+		CHECK(!p.on);
+		loop_poll_note(&p, LOOP_POLL_SLEPT_SHORT);
+		CHECK(p.on);
+	}
+	for (int i = 0; i < LOOP_POLL_MISSES - 1; i++)
+		loop_poll_note(&p, LOOP_POLL_MISSED);
+	loop_poll_note(&p, LOOP_POLL_CAUGHT);
+	for (int i = 0; i < LOOP_POLL_MISSES - 1; i++)
+		loop_poll_note(&p, LOOP_POLL_MISSED);
+	CHECK(p.on);
+	loop_poll_note(&p, LOOP_POLL_MISSED);
+	CHECK(!p.on);
+}
+
 TEST_MAIN(TEST_ENTRY(quick_request_not_held_behind_slow),
 	  TEST_ENTRY(slow_requests_run_side_by_side),
 	  TEST_ENTRY(one_thread_runs_one_at_a_time),
-	  TEST_ENTRY(busy_requests_take_turns))
+	  TEST_ENTRY(busy_requests_take_turns),
+	  TEST_ENTRY(polling_stops_when_fruitless_and_restarts))
