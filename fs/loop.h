@@ -4,13 +4,13 @@
  * tests/bench/discard.c, so that the ceiling it measures is that of the
  * same transport. Include after <fuse_lowlevel.h>.
  *
- * One thread at a time (the leader) waits for a request (polling for a
- * moment before it sleeps); it reads one,
- * stops leading, answers it and leads again. A waiting thread is woken
- * to lead only when more requests are already queued, or when the
- * leader's request takes longer than a moment (loop.c says why: a
- * request answered by the thread that read it, with no thread woken on
- * the way, keeps the server where its caller runs).
+ * One thread at a time (the leader) waits for a request, polling for a
+ * moment before it sleeps; it reads one, stops leading, answers it and
+ * leads again. A waiting thread is woken to lead only when more
+ * requests are already queued, or when the leader's request takes
+ * longer than a moment (loop.c says why: a request answered by the
+ * thread that read it, with no thread woken on the way, keeps the
+ * server where its caller runs).
  */
 #ifndef LANCEFS_LOOP_H
 #define LANCEFS_LOOP_H

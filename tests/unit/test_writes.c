@@ -364,7 +364,7 @@ TEST(reader_outlives_its_row)
 	struct lc_err err = { 0 };
 	struct rig r;
 	struct writes *w;
-	uint64_t id, ver;
+	uint64_t id, held, ver;
 	uint32_t fidx, rfidx;
 	char got[64] = "";
 	int fd, rfd;
@@ -373,10 +373,10 @@ TEST(reader_outlives_its_row)
 	if (harness_failed)
 		return;
 	w = r.w;
-	stage(w, "held", json, &id, &fidx, &fd);
-	wr_file_flushed(w, id, fidx, fd, true);
-	wr_file_closed(w, id, fidx, fd, true);
-	CHECK_OK(wr_file_open(w, id, "meta.json", O_RDONLY, false, NULL,
+	stage(w, "held", json, &held, &fidx, &fd);
+	wr_file_flushed(w, held, fidx, fd, true);
+	wr_file_closed(w, held, fidx, fd, true);
+	CHECK_OK(wr_file_open(w, held, "meta.json", O_RDONLY, false, NULL,
 			      &rfidx, &rfd, &err), &err);
 	CHECK_OK(wr_commit(w, 0, &ver, &err), &err);
 	/* rows staged after it, in what the landed ones left */
@@ -398,7 +398,7 @@ TEST(reader_outlives_its_row)
 		usleep(100 * 1000);
 	CHECK(pread(rfd, got, sizeof(got) - 1, 0) == (ssize_t)strlen(json));
 	CHECK_STR(got, json);
-	wr_file_closed(w, 0, 0, rfd, false);
+	wr_file_closed(w, held, rfidx, rfd, false);
 	rig_close(&r);
 }
 
