@@ -40,7 +40,14 @@
  * on 2 CPUs that epoch read 24 % slower with a bound of 2 than of 4,
  * and bounds of 4, 6 and 8 were alike. Long unannounced waits are the
  * standby's to notice; when it takes the lead, another thread stands
- * by.
+ * by. A request that never waits (a RELEASE, a FORGET) calls nobody:
+ * close() does not wait for its RELEASE, so a program copying files
+ * queues its next request behind it, and the leader that answers the
+ * RELEASE in a few microseconds serves that one next. Calling another
+ * there woke a thread on the other CPU for 3,570 of the 10,000 RELEASEs
+ * of a cp -r of 5,000 folders, and handed cp over to it; without those
+ * wake-ups the copy of 2,000 folders took 2.23 s instead of 2.44 s
+ * (medians of 6 interleaved rounds on 2 vCPUs).
  *
  * Polling. A caller that got its answer sends its next request a few
  * microseconds later (cp: close, then lookup, create, write ...), and a
@@ -62,6 +69,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <fuse_lowlevel.h>
+#include <linux/fuse.h>
 #include <poll.h>
 #include <pthread.h>
 #include <semaphore.h>
@@ -171,6 +179,27 @@ static bool more_queued(const struct loop *l)
 	struct pollfd p = { l->fd, POLLIN, 0 };
 
 	return poll(&p, 1, 0) > 0;
+}
+
+bool loop_may_wait(uint32_t opcode)
+{
+	switch (opcode) {
+	case FUSE_RELEASE:
+	case FUSE_RELEASEDIR:
+	case FUSE_FORGET:
+	case FUSE_BATCH_FORGET:
+		return false;
+	default:
+		return true;
+	}
+}
+
+static bool may_wait(const struct fuse_buf *buf)
+{
+	const struct fuse_in_header *in = buf->mem;
+
+	return (buf->flags & FUSE_BUF_IS_FD) || buf->size < sizeof(*in) ||
+	       loop_may_wait(in->opcode);
 }
 
 static void *worker(void *arg);
@@ -316,7 +345,7 @@ static void *worker(void *arg)
 		l->leader = true;
 		pthread_mutex_unlock(&l->mu);
 		res = next_request(l, &buf);
-		more = res > 0 && more_queued(l);
+		more = res > 0 && may_wait(&buf) && more_queued(l);
 		pthread_mutex_lock(&l->mu);
 		l->leader = false;
 		l->steps++;

@@ -16,6 +16,7 @@
 #define LANCEFS_LOOP_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 /* Run `se` with up to `threads` threads (at least 1) until it exits
  * (unmount, or fuse_session_exit from a signal handler): 0, or the
@@ -28,6 +29,14 @@ int loop_run(struct fuse_session *se, unsigned threads);
  * in other threads. For lc_wait_hooks. */
 void loop_wait_begin(void);
 void loop_wait_end(void);
+
+/* Whether a request of this FUSE opcode may wait while it is answered
+ * (for a disk, a server, a lock): only then does a leader that took it,
+ * finding more requests queued, call another thread to lead. Closing a
+ * file and forgetting inodes never wait, and a program that closes one
+ * file and opens the next (cp -r) queues its next request behind its
+ * RELEASE: it is served next by the same thread. */
+bool loop_may_wait(uint32_t opcode);
 
 /* The leader's rule for polling the device before it sleeps (loop.c
  * says why), apart so that tests can follow it. After a request it

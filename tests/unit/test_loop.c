@@ -7,10 +7,13 @@
  * by side, threads=1 runs one at a time, unmounting ends the loop, and
  * requests that only need a CPU are worked on about twice as many at a
  * time as there are CPUs, however many threads the loop may run. And
- * the rule by which the leader polls before it sleeps.
+ * the rule by which the leader polls before it sleeps. And a program
+ * that opens and closes files one after another is served by one
+ * thread.
  */
 #define FUSE_USE_VERSION 312
 #include <errno.h>
+#include <fcntl.h>
 #include <fuse_lowlevel.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -94,9 +97,57 @@ static void t_getattr(fuse_req_t req, fuse_ino_t ino,
 	fuse_reply_attr(req, &st, 0);
 }
 
+/* Which thread answered each open, flush and release, in order. */
+#define SERVED_MAX 8192
+static pthread_t served[SERVED_MAX];
+static atomic_int n_served;
+
+static void note_served(void)
+{
+	int i = atomic_fetch_add(&n_served, 1);
+
+	if (i < SERVED_MAX)
+		served[i] = pthread_self();
+}
+
+static void t_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void)ino;
+	note_served();
+	fuse_reply_open(req, fi);
+}
+
+/* A flush answered, its thread still busy a moment after (as a server
+ * finishing its work is): the RELEASE that close() sends next, and the
+ * program's next request, are both queued when it reads again. */
+static void t_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	double until;
+
+	(void)ino;
+	(void)fi;
+	note_served();
+	fuse_reply_err(req, 0);
+	until = now_s() + 100e-6;
+	while (now_s() < until)
+		;
+}
+
+static void t_release(fuse_req_t req, fuse_ino_t ino,
+		      struct fuse_file_info *fi)
+{
+	(void)ino;
+	(void)fi;
+	note_served();
+	fuse_reply_err(req, 0);
+}
+
 static const struct fuse_lowlevel_ops t_ops = {
 	.lookup = t_lookup,
 	.getattr = t_getattr,
+	.open = t_open,
+	.flush = t_flush,
+	.release = t_release,
 };
 
 struct server {
@@ -289,6 +340,37 @@ TEST(busy_requests_take_turns)
 		CHECK(atomic_load(&busy_most) <= 2 * cpus + 4);
 }
 
+/* One program opens and closes a file again and again, as cp -r does:
+ * close() does not wait for the RELEASE, so the next open is often
+ * queued behind it. The thread that answers the RELEASE serves the open
+ * too, instead of waking another thread for it (on another CPU, where
+ * the program must then be woken from): nearly every request is
+ * answered by the thread that answered the one before. */
+TEST(one_program_served_by_one_thread)
+{
+	struct server s;
+	char fast[128];
+	int n, switches = 0, ok = 1;
+
+	atomic_store(&n_served, 0);
+	CHECK(server_start(&s, 16) == 0);
+	snprintf(fast, sizeof(fast), "%s/fast", s.dir);
+	for (int i = 0; i < 2000 && ok; i++) {
+		int fd = open(fast, O_RDONLY);
+
+		ok = fd >= 0 && close(fd) == 0;
+	}
+	CHECK_EQ_U64(server_stop(&s), 0);
+	CHECK(ok);
+	n = atomic_load(&n_served);
+	CHECK(n >= 3 * 2000 && n <= SERVED_MAX);
+	for (int i = 1; i < n; i++)
+		switches += !pthread_equal(served[i], served[i - 1]);
+	fprintf(stderr, "%d of %d requests answered by another thread than "
+		"the one before\n", switches, n);
+	CHECK(switches <= n / 100);
+}
+
 /* The leader's polling rule: polls that keep finding nothing (requests
  * come seldom) stop it, a request that polling would have caught starts
  * it again, and then as many fruitless polls stop it again; a poll that
@@ -321,4 +403,5 @@ TEST_MAIN(TEST_ENTRY(quick_request_not_held_behind_slow),
 	  TEST_ENTRY(slow_requests_run_side_by_side),
 	  TEST_ENTRY(one_thread_runs_one_at_a_time),
 	  TEST_ENTRY(busy_requests_take_turns),
+	  TEST_ENTRY(one_program_served_by_one_thread),
 	  TEST_ENTRY(polling_stops_when_fruitless_and_restarts))
