@@ -40,10 +40,10 @@
  * on 2 CPUs that epoch read 24 % slower with a bound of 2 than of 4,
  * and bounds of 4, 6 and 8 were alike. Long unannounced waits are the
  * standby's to notice; when it takes the lead, another thread stands
- * by. A request that never waits (a RELEASE, a FORGET) calls nobody:
- * close() does not wait for its RELEASE, so a program copying files
- * queues its next request behind it, and the leader that answers the
- * RELEASE in a few microseconds serves that one next. Calling another
+ * by. A request that takes microseconds (a RELEASE, a FORGET: a close,
+ * a short lock) calls nobody: close() does not wait for its RELEASE, so
+ * a program copying files queues its next request behind it, and the
+ * leader that answers the RELEASE serves that one next. Calling another
  * there woke a thread on the other CPU for 3,570 of the 10,000 RELEASEs
  * of a cp -r of 5,000 folders, and handed cp over to it; without those
  * wake-ups the copy of 2,000 folders took 2.23 s instead of 2.44 s

@@ -31,11 +31,13 @@ void loop_wait_begin(void);
 void loop_wait_end(void);
 
 /* Whether a request of this FUSE opcode may wait while it is answered
- * (for a disk, a server, a lock): only then does a leader that took it,
- * finding more requests queued, call another thread to lead. Closing a
- * file and forgetting inodes never wait, and a program that closes one
- * file and opens the next (cp -r) queues its next request behind its
- * RELEASE: it is served next by the same thread. */
+ * (for a disk, a server, another thread): only then does a leader that
+ * took it, finding more requests queued, call another thread to lead.
+ * Closing a file and forgetting inodes take microseconds (a close, a
+ * short lock; one that runs long all the same is the standby's to
+ * notice), and a program that closes one file and opens the next
+ * (cp -r) queues its next request behind its RELEASE: it is served next
+ * by the same thread. */
 bool loop_may_wait(uint32_t opcode);
 
 /* The leader's rule for polling the device before it sleeps (loop.c

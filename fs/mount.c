@@ -356,15 +356,6 @@ static int node_of(struct lfs *fs, fuse_ino_t ino, struct vnode *out,
 	}
 }
 
-static double since(const struct timespec *t)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (double)(now.tv_sec - t->tv_sec) +
-	       (now.tv_nsec - t->tv_nsec) / 1e9;
-}
-
 /*
  * A control file's content: one rendering serves a second, and carries
  * its time as the file's mtime. The kernel caches pages (no open, so no
@@ -379,7 +370,7 @@ static int ctl_content(struct lfs *fs, const struct vnode *n,
 	int rc = 0;
 
 	pthread_mutex_lock(&fs->ctl_mu);
-	if (!c->data.data || since(&c->when) > 1.0) {
+	if (!c->data.data || lc_since(&c->when) > 1.0) {
 		lc_buf_reset(&c->data);
 		rc = view_read_file(&c->data, fs->v, n, err);
 		clock_gettime(CLOCK_MONOTONIC, &c->when);

@@ -124,15 +124,6 @@ static void now_mono(struct timespec *t)
 	clock_gettime(CLOCK_MONOTONIC, t);
 }
 
-static double since(const struct timespec *t)
-{
-	struct timespec n;
-
-	now_mono(&n);
-	return (double)(n.tv_sec - t->tv_sec) +
-	       (n.tv_nsec - t->tv_nsec) / 1e9;
-}
-
 static void add_secs(struct timespec *t, double s)
 {
 	t->tv_sec += (time_t)s;
@@ -1273,7 +1264,7 @@ static bool ready(const struct wrow *r, uint64_t force, bool now)
 		return true;
 	if (r->refused_gen && r->refused_gen == r->gen)
 		return false;	/* refused, unchanged since */
-	return since(&r->last) >= WR_SETTLE;
+	return lc_since(&r->last) >= WR_SETTLE;
 }
 
 /* An explicit commit right after close() must take the closed rows:
@@ -1839,11 +1830,11 @@ static void *thread_main(void *arg)
 			pthread_mutex_lock(&w->mu);
 			continue;
 		}
-		if (w->armed && since(&w->deadline) >= 0) {
+		if (w->armed && lc_since(&w->deadline) >= 0) {
 			w->armed = false;
 			due = true;
 		}
-		if (w->dirty && since(&synced) >= 1.0) {
+		if (w->dirty && lc_since(&synced) >= 1.0) {
 			w->dirty = false;
 			sync_now = true;
 		}

@@ -355,6 +355,15 @@ uint32_t lc_crc32(const void *p, size_t n)
 	return crc32_gzip_refl(0, p, n);
 }
 
+double lc_since(const struct timespec *t)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(now.tv_sec - t->tv_sec) +
+	       (now.tv_nsec - t->tv_nsec) / 1e9;
+}
+
 uint64_t lc_hash_str_from(uint64_t h, const char *s)
 {
 	for (; *s; s++)

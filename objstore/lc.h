@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <time.h>
 
 #define LC_PRINTF(a, b) __attribute__((format(printf, a, b)))
 #define LC_MUST_USE __attribute__((warn_unused_result))
@@ -112,6 +113,10 @@ static inline int lc_range_ok(uint64_t off, uint64_t len, uint64_t size)
 
 /* CRC-32 as zlib and gzip compute it (ISA-L's, many times faster). */
 uint32_t lc_crc32(const void *p, size_t n);
+
+/* Seconds from `t` (read from CLOCK_MONOTONIC) to now; negative while
+ * `t` is in the future. */
+double lc_since(const struct timespec *t);
 
 /*
  * Waits. A thread about to wait for a server, a disk or another thread's

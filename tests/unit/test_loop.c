@@ -35,17 +35,24 @@ static atomic_int busy_now, busy_most;	/* busy requests being worked on */
 
 static double now_s(void);
 
+/* Keep a CPU busy for `us` microseconds. */
+static void spin(unsigned us)
+{
+	double until = now_s() + us / 1e6;
+
+	while (now_s() < until)
+		;
+}
+
 /* Keep a CPU busy for BUSY_US, counting who else is. */
 static void busy(void)
 {
 	int n = atomic_fetch_add(&busy_now, 1) + 1, most;
-	double until = now_s() + BUSY_US / 1e6;
 
 	while ((most = atomic_load(&busy_most)) < n &&
 	       !atomic_compare_exchange_weak(&busy_most, &most, n))
 		;
-	while (now_s() < until)
-		;
+	spin(BUSY_US);
 	atomic_fetch_sub(&busy_now, 1);
 }
 
@@ -122,15 +129,11 @@ static void t_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
  * program's next request, are both queued when it reads again. */
 static void t_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	double until;
-
 	(void)ino;
 	(void)fi;
 	note_served();
 	fuse_reply_err(req, 0);
-	until = now_s() + 100e-6;
-	while (now_s() < until)
-		;
+	spin(100);
 }
 
 static void t_release(fuse_req_t req, fuse_ino_t ino,
