@@ -964,7 +964,7 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct lfs *fs = fuse_req_userdata(req);
 	struct fuse_entry_param e = { 0 };
 	struct lc_err err = { 0 };
-	struct mnode dir, n;
+	struct mnode dir, n = { 0 };	/* n stays empty for a stale dir */
 	int rc;
 
 	atomic_fetch_add(&fs->requests, 1);

@@ -1039,6 +1039,8 @@ def test_meta_json_edit_with_text_files():
             p = os.path.join(mnt, "row_001", "meta.json")
             with open(p) as f:
                 meta = json.load(f)
+            # a program working in the row (a shell after cd row_001)
+            cwd = os.open(os.path.join(mnt, "row_001"), os.O_RDONLY)
             meta["caption"] = "edited in meta.json"
             meta["label"] = 4242
             write(p, json.dumps(meta))
@@ -1048,6 +1050,18 @@ def test_meta_json_edit_with_text_files():
                 shown = f.read()
             expect(shown == "edited in meta.json",
                    f"caption.txt shows {shown!r} after the commit")
+            # its folder was rewritten: ESTALE, as over NFS, and no harm
+            try:
+                os.close(os.open("caption.txt", os.O_RDONLY, dir_fd=cwd))
+                expect(False, "the rewritten row's old folder still opens "
+                       "its files")
+            except OSError as e:
+                expect(e.errno == errno.ESTALE,
+                       f"open in the rewritten row's old folder: {e}")
+            finally:
+                os.close(cwd)
+            expect(status(mnt)["writes"]["commits"] == 1,
+                   f"status after the stale open: {status(mnt)}")
         want["row_001"] = dict(want["row_001"], caption="edited in meta.json",
                                label=4242)
         same_rows(lance_rows(uri), want, "after umount")
