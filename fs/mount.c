@@ -93,6 +93,7 @@ struct lfs {
 	struct ctl_cache ctl[VIEW_CTL_COUNT];
 	struct view *v;
 	bool writable;
+	bool self_checks;	/* no default_permissions (lancefs_mount_main) */
 	struct mds *single;	/* a dataset mount's dataset */
 	pthread_mutex_t mds_mu;	/* adds to mds, opens writes */
 	struct mds *mds[MAX_DS];
@@ -1956,6 +1957,15 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	rc = mnode_changing(fs, ino, &m, &err);
 	if (rc)
 		goto out;
+	/* owners are not stored: only root may pretend to change them (as
+	 * cp -a does); the kernel asks only where lancefs checks (self_checks)
+	 * and the owner calls */
+	if (fs->self_checks && fuse_req_ctx(req)->uid != 0 &&
+	    (((to_set & FUSE_SET_ATTR_UID) && attr->st_uid != fs->uid) ||
+	     ((to_set & FUSE_SET_ATTR_GID) && attr->st_gid != fs->gid))) {
+		rc = EPERM;
+		goto out;
+	}
 	if (to_set & FUSE_SET_ATTR_SIZE) {
 		if (m.staged == SK_FILE) {
 			rc = wr_file_name(mw(&m), m.id, m.fidx, name,
@@ -1999,6 +2009,41 @@ out:
 	else
 		fuse_reply_attr(req, &st, ttl_of(fs, &m));
 	mnode_reset(&m);
+}
+
+/* access(2) and chdir, asked only where lancefs checks permissions
+ * itself (self_checks): the answer the kernel would give from the modes
+ * getattr shows, except that asking to write what lancefs never changes
+ * is EROFS, the error the write itself gets. Nobody but the owner (or
+ * root) gets this far. */
+static int may_access(mode_t mode, int mask, uid_t uid)
+{
+	if ((mask & W_OK) && !(mode & 0222))
+		return EROFS;
+	if (uid == 0)	/* all but running a file without an x bit */
+		return (mask & X_OK) && !S_ISDIR(mode) && !(mode & 0111) ?
+			       EACCES : 0;
+	return ((mode >> 6) & (unsigned)mask) == (unsigned)mask ? 0 : EACCES;
+}
+
+static void op_access(fuse_req_t req, fuse_ino_t ino, int mask)
+{
+	struct lfs *fs = fuse_req_userdata(req);
+	struct lc_err err = { 0 };
+	struct stat st;
+	struct mnode m;
+	int rc;
+
+	atomic_fetch_add(&fs->requests, 1);
+	rc = mnode_of(fs, ino, &m, &err);
+	if (!rc)
+		rc = fill_stat(fs, &st, ino, &m, &err);
+	mnode_reset(&m);
+	if (rc)
+		rc = reply_errno(fs, "access", rc, &err);
+	else
+		rc = may_access(st.st_mode, mask, fuse_req_ctx(req)->uid);
+	fuse_reply_err(req, rc);
 }
 
 static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
@@ -2332,6 +2377,7 @@ static const struct fuse_lowlevel_ops lfs_ops = {
 	.forget_multi = op_forget_multi,
 	.getattr = op_getattr,
 	.setattr = op_setattr,
+	.access = op_access,
 	.opendir = op_opendir,
 	.readdir = op_readdir,
 	.readdirplus = op_readdirplus,
@@ -2616,6 +2662,7 @@ struct mount_opts {
 	unsigned refresh;
 	bool ro;
 	bool warmup;		/* fill cache_dir= from the start */
+	bool shared;		/* allow_other, allow_root, default_permissions */
 	struct wr_opts wo;
 };
 
@@ -2720,6 +2767,10 @@ static int split_mount_opts(struct view_opts *vo, struct lc_buf *fuse_opts,
 			   !strcmp(tok, "_netdev") || !strncmp(tok, "x-", 2)) {
 			continue;	/* fstab words */
 		} else {
+			if (!strcmp(tok, "allow_other") ||
+			    !strcmp(tok, "allow_root") ||
+			    !strcmp(tok, "default_permissions"))
+				mo->shared = true;
 			if (fuse_opts->len &&
 			    lc_buf_append(fuse_opts, ",", 1, err))
 				return ENOMEM;
@@ -2833,10 +2884,19 @@ int lancefs_mount_main(int argc, char **argv)
 		vnode_reset(&fs->top);
 		fs->top.kind = VN_ROOT;
 	}
+	/* The kernel's own permission check (default_permissions) forgets a
+	 * folder's mode at every mkdir and create in it and asks for it
+	 * again at the next path through it: cp -r makes two requests a
+	 * folder more than its thirteen. A writable mount that only its
+	 * owner can use checks for itself instead (op_access, op_setattr,
+	 * and the EROFS of every change to what is read-only); the kernel
+	 * still lets no other user in. */
+	fs->self_checks = fs->writable && !mo.shared;
 	if (fuse_opt_add_arg(&args, "lancefs") ||
 	    fuse_opt_add_arg(&args, "-o") ||
-	    fuse_opt_add_arg(&args, fs->writable ? "default_permissions,"
-				 "subtype=lancefs" : "ro,default_permissions,"
+	    fuse_opt_add_arg(&args, !fs->writable ? "ro,default_permissions,"
+				 "subtype=lancefs" : fs->self_checks ?
+				 "subtype=lancefs" : "default_permissions,"
 				 "subtype=lancefs") ||
 	    (fo.len && (fuse_opt_add_arg(&args, "-o") ||
 			fuse_opt_add_arg(&args, (char *)fo.data))) ||

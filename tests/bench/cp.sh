@@ -99,9 +99,10 @@ fusermount3 -u "$tmp/dmnt"
 discard=$(secs "$t0" "$t1")
 echo "  $discard s"
 
-# cp waits for each of its ~15 requests per folder; where the server runs
-# on another CPU, each costs two cross-CPU wake-ups. The same copy with
-# both on one CPU shows what those cost on this machine.
+# cp makes 13 requests per folder and waits for all but the releases;
+# where the server runs on another CPU, each costs two cross-CPU
+# wake-ups. The same copy with both on one CPU shows what those cost on
+# this machine.
 echo "== the same, discard and cp both on CPU 0 (taskset)"
 warm
 taskset -c 0 "$build/tests/bench/discard" "$tmp/dmnt"

@@ -3,15 +3,17 @@
  * folders and files are made and written but nothing is kept (lookups
  * of names never made fail, data is thrown away). It runs the same
  * transport as lancefs (libfuse's low-level API, direct I/O for files
- * being written, reads through the kernel's page cache, default_permissions,
- * the loop of fs/loop.c with lancefs's 16 threads at most), so `cp -r`
+ * being written, reads through the kernel's page cache, no kernel
+ * permission checks, as on a writable mount only its owner uses, the
+ * loop of fs/loop.c with lancefs's 16 threads at most), so `cp -r`
  * into it measures what FUSE alone costs on this machine: the ceiling of
  * any ingest through a mount. Used by cp.sh.
  *
  * Given N and SIZE it also shows N folders 00000000, 00000001, ... each
  * holding one image.jpg of SIZE bytes, answered from memory, with the
  * read transport of a read-only lancefs mount (zero-message opens and
- * opendirs, no flushes, readdirplus, THREADS threads): reading them
+ * opendirs, no flushes, readdirplus, default_permissions, THREADS
+ * threads): reading them
  * measures the ceiling of any read through a mount. Used by s3.sh.
  *
  *   discard MOUNTPOINT [N SIZE [THREADS]]   (unmount with fusermount3 -u)
@@ -269,7 +271,8 @@ int main(int argc, char **argv)
 {
 	char opt_o[] = "-o", opt[] = "default_permissions";
 	char *args_v[] = { argv[0], opt_o, opt, NULL };
-	struct fuse_args args = FUSE_ARGS_INIT(3, args_v);
+	/* default_permissions only where lancefs has it: reads */
+	struct fuse_args args = FUSE_ARGS_INIT(argc >= 4 ? 3 : 1, args_v);
 	struct fuse_session *se;
 	long threads = 16;	/* lancefs's default */
 	int rc;

@@ -1006,6 +1006,114 @@ def test_commit_over_lancedb_commits():
         soft.done()
 
 
+def test_owner_checks_permissions():
+    """A writable mount only its owner may use checks permissions itself
+    (lancefs.1, default_permissions): for an owner other than root, access(2)
+    tells what will work (a committed file can be written, not run; the
+    status file cannot be written, EROFS; the commit file written, not
+    read); chown to another user is EPERM; root is kept out; cp -r of a
+    folder costs no permission requests; LanceDB reads what was copied."""
+    if os.geteuid() != 0:
+        print("  (not root: the owner is this user)")
+    owner = 65534 if os.geteuid() == 0 else os.geteuid()
+    run_as = (["setpriv", f"--reuid={owner}", f"--regid={owner}",
+               "--clear-groups"] if os.geteuid() == 0 else [])
+    with workdir() as w:
+        uri, staging, src = lancedb_table(w, "2.2", 2)
+        want = lance_rows(uri)
+        n, per = 20, 3      # folders, files each (image, meta, caption)
+        rows = {f"own_{k:02d}": sample(src, f"own_{k:02d}", 300 + k)
+                for k in range(n)}
+        mnt = os.path.join(w, "mnt")
+        os.mkdir(mnt)
+        for root, dirs, files in os.walk(w):
+            for x in [root] + [os.path.join(root, d) for d in dirs] + \
+                     [os.path.join(root, f) for f in files]:
+                os.chown(x, owner, owner)
+        os.chmod(w, 0o755)
+        dev = os.stat("/dev/fuse").st_mode & 0o777
+        try:
+            if run_as:      # fusermount3 would do, if /dev/fuse let it
+                os.chmod("/dev/fuse", dev | 0o666)
+            r = subprocess.run(run_as + [LANCEFS, "mount", "-o",
+                                         f"staging_dir={staging},"
+                                         "name_column=name", uri, mnt],
+                               capture_output=True, text=True, timeout=120)
+        finally:
+            os.chmod("/dev/fuse", dev)
+        expect(r.returncode == 0, f"mount as {owner}: {r.stderr.strip()}")
+        probe = r"""
+import errno, json, os, subprocess, sys, time
+mnt, src, names = sys.argv[1], sys.argv[2], sys.argv[3:]
+row = sorted(x for x in os.listdir(mnt) if not x.startswith("."))[0]
+f = os.path.join(mnt, row, "image.jpg")
+ctl = os.path.join(mnt, ".lancefs")
+out = {"file_w": os.access(f, os.W_OK), "file_x": os.access(f, os.X_OK),
+       "row_x": os.access(os.path.join(mnt, row), os.X_OK),
+       "status_w": os.access(os.path.join(ctl, "status"), os.W_OK),
+       "commit_r": os.access(os.path.join(ctl, "commit"), os.R_OK),
+       "commit_w": os.access(os.path.join(ctl, "commit"), os.W_OK)}
+try:
+    open(os.path.join(ctl, "status"), "w")
+except OSError as e:
+    out["status_open_w"] = e.errno
+for uid in (os.getuid(), 0):
+    try:
+        os.chown(f, uid, -1)
+        out[f"chown_{uid}"] = 0
+    except OSError as e:
+        out[f"chown_{uid}"] = e.errno
+def requests():
+    time.sleep(1.1)     # status is made afresh at most once a second
+    with open(os.path.join(ctl, "status")) as s:
+        return json.load(s)["mount"]["requests"]
+before = requests()
+subprocess.run(["cp", "-r"] + [os.path.join(src, x) for x in names] + [mnt],
+               check=True)
+out["cp_requests"] = requests() - before
+print(json.dumps(out))
+"""
+        try:
+            r = subprocess.run(run_as + [sys.executable, "-c", probe, mnt,
+                                         src, *rows],
+                               capture_output=True, text=True, timeout=300)
+            expect(r.returncode == 0, f"as {owner}: {r.stderr.strip()}")
+            got = json.loads(r.stdout)
+            expect(got["file_w"] and not got["file_x"] and got["row_x"],
+                   f"access(2) of a committed row: {got}")
+            expect(not got["status_w"] and
+                   got.get("status_open_w") == errno.EROFS,
+                   f"access(2) and open of .lancefs/status for writing: {got}")
+            expect(got["commit_w"] and not got["commit_r"],
+                   f"access(2) of .lancefs/commit: {got}")
+            expect(got[f"chown_{owner}"] == 0, f"chown to oneself: {got}")
+            if owner != 0:
+                expect(got["chown_0"] == errno.EPERM,
+                       f"chown to root by {owner}: {got}")
+                try:
+                    os.listdir(mnt)
+                    expect(False, "root lists a mount it may not use")
+                except PermissionError:
+                    pass
+            # a folder: the lookups of cp's stat and mkdir, the mkdir, a
+            # lookup, create and write a file (flush and release are not
+            # counted), cp's stat of the folder at the end; the kernel's
+            # own check would ask a getattr more per file
+            most = n * (4 + 3 * per) + 20
+            expect(got["cp_requests"] <= most,
+                   f"cp -r of {n} folders: {got['cp_requests']} requests, "
+                   f"want at most {most}")
+        finally:
+            r = subprocess.run(run_as + [LANCEFS, "umount", mnt],
+                               capture_output=True, text=True, timeout=300)
+            if os.path.ismount(mnt):
+                subprocess.run(["fusermount3", "-uz", mnt],
+                               capture_output=True)
+        expect(r.returncode == 0, f"umount: {r.stderr.strip()}")
+        want.update(plain(rows))
+        same_rows(lance_rows(uri), want, "after the owner's cp -r")
+
+
 def test_commit_rows_limit():
     """-o commit_rows=5 with commit_delay=60: once more than 5 rows are
     staged they are committed without waiting out the delay."""
@@ -1179,6 +1287,7 @@ TESTS = (per_version(edit_cycle) + per_version(interleaved_appends) +
           test_bad_input_refused_then_fixed,
           test_rename_editor_and_junk_files, test_update_and_replace_rows,
           test_commit_over_lancedb_commits, test_commit_rows_limit,
+          test_owner_checks_permissions,
           test_meta_json_edit_with_text_files,
           test_meta_json_edit_no_epoch])
 
