@@ -43,6 +43,10 @@ struct staging {
 	int spare_fd[SPARE_MAX];	/* -1: opened when taken */
 	uint64_t spare_file[SPARE_MAX], spare_dir[SPARE_MAX];
 	size_t n_spare_files, n_spare_dirs;
+	/* spare files taken (linked into place), whose names in DIR/spare
+	 * the filler removes */
+	uint64_t *taken;
+	size_t n_taken, cap_taken;
 };
 
 /* A row's name: an extended attribute of its folder (no inode to make
@@ -237,14 +241,35 @@ static void drain(struct staging *s)
  * journal more slowly still after many deletes), and a mkdir or create
  * through the mount waits for it. So a thread of its own, the filler,
  * keeps empty files and folders ready in DIR/spare, and a new row folder
- * or staged file is one of them renamed into place. A spare file is open
- * and has mode 0600: incomplete, as staging.h wants a new file. A crash
- * leaves spares behind; the next staging_open removes them.
+ * is one of them renamed into place, a staged file one of them linked
+ * into place (the filler removes its spare name later). A spare file is
+ * open and has mode 0600: incomplete, as staging.h wants a new file. A
+ * crash leaves spares (and spare names of staged files) behind; the next
+ * staging_open removes them.
  */
 static void spare_path(char *out, size_t cap, const struct staging *s,
 		       char kind, uint64_t n)
 {
 	snprintf(out, cap, "%s/spare/%c%016" PRIx64, s->dir, kind, n);
+}
+
+/* Remove the names in DIR/spare of the spare files taken so far (under
+ * mu, which it lets go meanwhile). */
+static void unlink_taken(struct staging *s)
+{
+	char path[4200];
+	uint64_t *v = s->taken;
+	size_t n = s->n_taken;
+
+	s->taken = NULL;
+	s->n_taken = s->cap_taken = 0;
+	pthread_mutex_unlock(&s->mu);
+	for (size_t i = 0; i < n; i++) {
+		spare_path(path, sizeof(path), s, 'F', v[i]);
+		unlink(path);
+	}
+	lc_free(v);
+	pthread_mutex_lock(&s->mu);
 }
 
 static void *filler_main(void *arg)
@@ -262,8 +287,28 @@ static void *filler_main(void *arg)
 		uint64_t n;
 		int fd = -1;
 
+		if (s->n_taken >= SPARE_FILES / 2) {
+			unlink_taken(s);
+			continue;
+		}
 		if (!file && !dir) {
-			pthread_cond_wait(&s->spare_cv, &s->mu);
+			if (s->n_taken) {
+				/* names of taken spares go in runs, but
+				 * within a moment */
+				struct timespec t;
+
+				clock_gettime(CLOCK_REALTIME, &t);
+				t.tv_nsec += 50 * 1000000;
+				if (t.tv_nsec >= 1000000000) {
+					t.tv_sec++;
+					t.tv_nsec -= 1000000000;
+				}
+				pthread_cond_timedwait(&s->spare_cv, &s->mu,
+						       &t);
+				unlink_taken(s);
+			} else {
+				pthread_cond_wait(&s->spare_cv, &s->mu);
+			}
 			continue;
 		}
 		/* a row folder usually gets two files or more */
@@ -365,6 +410,34 @@ static bool recycle(struct staging *s, int dfd, const char *name, bool file)
 /* Rename a spare file (fd not NULL: *fd gets it) or folder to `path`,
  * which must not exist: 0, EEXIST, or -1 when there is no spare and the
  * caller makes the inode itself. */
+/* The spare file n, at `from`, is in place under another name: its
+ * spare name goes to the filler to remove, or now. */
+static void spare_taken(struct staging *s, uint64_t n, const char *from)
+{
+	bool queued = false;
+
+	pthread_mutex_lock(&s->mu);
+	if (s->n_taken == s->cap_taken) {
+		size_t cap = s->cap_taken ? 2 * s->cap_taken : 64;
+		uint64_t *v = lc_realloc(s->taken, cap * sizeof(*v));
+
+		if (v) {
+			s->taken = v;
+			s->cap_taken = cap;
+		}
+	}
+	if (s->filler_on && s->n_taken < s->cap_taken) {
+		s->taken[s->n_taken++] = n;
+		queued = true;
+		/* the first starts the filler's clock, and many make a run */
+		if (s->n_taken == 1 || s->n_taken >= SPARE_FILES / 2)
+			pthread_cond_signal(&s->spare_cv);
+	}
+	pthread_mutex_unlock(&s->mu);
+	if (!queued)
+		unlink(from);
+}
+
 static int take_spare(struct staging *s, const char *path, int *fd)
 {
 	char from[4200];
@@ -400,7 +473,13 @@ static int take_spare(struct staging *s, const char *path, int *fd)
 		pthread_cond_signal(&s->spare_cv);
 	pthread_mutex_unlock(&s->mu);
 	spare_path(from, sizeof(from), s, fd ? 'F' : 'D', n);
-	if (!renameat2(AT_FDCWD, from, AT_FDCWD, path, RENAME_NOREPLACE)) {
+	/* A file is linked into place and its spare name removed later, by
+	 * the filler: a rename would wait for DIR/spare, which the filler
+	 * holds while it makes an inode, and costs more than a link. */
+	if (fd ? !linkat(AT_FDCWD, from, AT_FDCWD, path, 0) :
+		 !renameat2(AT_FDCWD, from, AT_FDCWD, path, RENAME_NOREPLACE)) {
+		if (fd)
+			spare_taken(s, n, from);
 		if (fd && sfd < 0 &&
 		    (sfd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC)) < 0) {
 			unlink(path);	/* a landed row's: the caller makes one */
@@ -417,7 +496,8 @@ static int take_spare(struct staging *s, const char *path, int *fd)
 	}
 	rc = errno;
 	pthread_mutex_lock(&s->mu);
-	if (rc == EINVAL || rc == ENOSYS)	/* no RENAME_NOREPLACE here */
+	/* no RENAME_NOREPLACE here, or no hard links */
+	if (rc == EINVAL || rc == ENOSYS || (fd && rc == EPERM))
 		s->spare_off = true;
 	spare_return(s, n, fd != NULL, sfd);
 	pthread_mutex_unlock(&s->mu);
@@ -440,6 +520,9 @@ static void spares_stop(struct staging *s)
 	pthread_mutex_unlock(&s->mu);
 	if (on)
 		pthread_join(s->filler, NULL);
+	pthread_mutex_lock(&s->mu);
+	unlink_taken(s);
+	pthread_mutex_unlock(&s->mu);
 	while (s->n_spare_files) {
 		size_t k = --s->n_spare_files;
 

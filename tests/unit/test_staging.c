@@ -265,18 +265,22 @@ TEST(killed_mid_commit)
 }
 
 /* Inode numbers of the spares of a kind ('F' files, 'D' folders) ready
- * now, and how many there are. */
+ * now, and how many there are: not a file taken already (linked into
+ * place) whose spare name is still there. */
 static size_t spares(ino_t *out, size_t cap, const char *dir, char kind)
 {
 	char path[4200];
 	struct dirent *de;
+	struct stat sb;
 	size_t n = 0;
 	DIR *d;
 
 	snprintf(path, sizeof(path), "%s/spare", dir);
 	d = opendir(path);
 	while (d && (de = readdir(d)))
-		if (de->d_name[0] == kind && n < cap)
+		if (de->d_name[0] == kind && n < cap &&
+		    !fstatat(dirfd(d), de->d_name, &sb, AT_SYMLINK_NOFOLLOW) &&
+		    (kind != 'F' || sb.st_nlink == 1))
 			out[n++] = de->d_ino;
 	if (d)
 		closedir(d);
@@ -284,9 +288,10 @@ static size_t spares(ino_t *out, size_t cap, const char *dir, char kind)
 }
 
 /* Once threads are allowed, a new row folder or staged file is a spare
- * made ahead and renamed into place: what a create would make (empty,
- * mode 0600, dated now, appending when asked), never over an existing
- * file; no spare outlives the staging, nor a crash. */
+ * made ahead and renamed (linked) into place: what a create would make
+ * (empty, mode 0600, dated now, appending when asked), never over an
+ * existing file, and soon with no other name; no spare outlives the
+ * staging, nor a crash. */
 TEST(spare_inodes)
 {
 	char dir[] = "/tmp/lancefs-staging-XXXXXX", rp[4200], path[4400];
@@ -326,6 +331,15 @@ TEST(spare_inodes)
 		close(fd);
 	}
 	CHECK(used);
+	/* a spare's own name goes within a moment: a staged file deleted
+	 * later frees its blocks */
+	for (int i = 0; i < 4; i++) {
+		snprintf(path, sizeof(path), "%s/f%d", rp, i);
+		for (int k = 0; k < 500 && !stat(path, &sb) &&
+				sb.st_nlink != 1; k++)
+			usleep(10000);
+		CHECK(stat(path, &sb) == 0 && sb.st_nlink == 1);
+	}
 	/* an existing name is refused and keeps its bytes */
 	snprintf(path, sizeof(path), "%s/f0", rp);
 	CHECK(staging_create(s, path, O_WRONLY, &fd) == EEXIST && fd < 0);
