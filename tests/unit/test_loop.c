@@ -371,7 +371,10 @@ TEST(one_program_served_by_one_thread)
 		switches += !pthread_equal(served[i], served[i - 1]);
 	fprintf(stderr, "%d of %d requests answered by another thread than "
 		"the one before\n", switches, n);
-	CHECK(switches <= n / 100);
+	/* without the rule, a sixth to a quarter switch; a leader kept off
+	 * its CPU by a busy machine is replaced after 2 ms (74 of 6000 seen
+	 * beside a CI run), which is no failure */
+	CHECK(switches <= n / 20);
 }
 
 /* The leader's polling rule: polls that keep finding nothing (requests
