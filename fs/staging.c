@@ -16,9 +16,9 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
-/* Spare inodes kept ready: open empty files and empty folders the filler
- * makes, up to SPARE_FILES and SPARE_DIRS; and those of landed rows,
- * emptied and kept (files closed), up to SPARE_MAX of each. */
+/* Spare inodes kept ready: open empty files and unnamed row folders the
+ * filler makes, up to SPARE_FILES and SPARE_DIRS; and those of landed
+ * rows, emptied and kept (files closed), up to SPARE_MAX of each. */
 #define SPARE_FILES 64
 #define SPARE_DIRS 32
 #define SPARE_MAX 4096
@@ -27,6 +27,7 @@ struct staging {
 	char *dir;
 	pthread_mutex_t mu;	/* protects next_id and the cleaner's state */
 	uint64_t next_id;
+	uint64_t last_row;	/* the newest row's id: ids only grow */
 	atomic_bool no_xattr;	/* names go in .name files */
 	atomic_int readers;	/* staging_reading */
 	/* the cleaner: empties DIR/trash, where the rows of landed batches
@@ -41,7 +42,8 @@ struct staging {
 	bool filler_on, spare_off;
 	uint64_t spare_next;
 	int spare_fd[SPARE_MAX];	/* -1: opened when taken */
-	uint64_t spare_file[SPARE_MAX], spare_dir[SPARE_MAX];
+	uint64_t spare_file[SPARE_MAX];
+	uint64_t spare_dir[SPARE_MAX];	/* row ids, the smallest last */
 	size_t n_spare_files, n_spare_dirs;
 	/* spare files taken (linked into place), whose names in DIR/spare
 	 * the filler removes */
@@ -128,7 +130,11 @@ int staging_default_dir(char *out, size_t cap, const char *dataset_uri,
 	return 0;
 }
 
-static int scan_max_id(uint64_t *max, const char *rows_dir)
+static int read_name(char *buf, size_t cap, const char *row_dir);
+
+/* The newest row's id in rows_dir; the empty unnamed row folders made
+ * ahead (a crash leaves them) are removed. */
+static int scan_rows(uint64_t *max, const char *rows_dir)
 {
 	DIR *d = opendir(rows_dir);
 	struct dirent *de;
@@ -137,13 +143,19 @@ static int scan_max_id(uint64_t *max, const char *rows_dir)
 	if (!d)
 		return errno;
 	while ((de = readdir(d))) {
+		char path[4600], name[1100];
 		char *end;
 		uint64_t id;
 
 		if (de->d_name[0] != 'R')
 			continue;
 		id = strtoull(de->d_name + 1, &end, 16);
-		if (!*end && id > *max)
+		if (*end)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", rows_dir, de->d_name);
+		if (read_name(name, sizeof(name), path) && !rmdir(path))
+			continue;
+		if (id > *max)
 			*max = id;
 	}
 	closedir(d);
@@ -240,17 +252,48 @@ static void drain(struct staging *s)
  * Spare inodes. A file system makes an inode slowly (ext4 without a
  * journal more slowly still after many deletes), and a mkdir or create
  * through the mount waits for it. So a thread of its own, the filler,
- * keeps empty files and folders ready in DIR/spare, and a new row folder
- * is one of them renamed into place, a staged file one of them linked
- * into place (the filler removes its spare name later). A spare file is
- * open and has mode 0600: incomplete, as staging.h wants a new file. A
- * crash leaves spares (and spare names of staged files) behind; the next
- * staging_open removes them.
+ * keeps empty files ready in DIR/spare, and a staged file is one of them
+ * linked into place (the filler removes its spare name later); and keeps
+ * row folders ready in DIR/rows, with the next ids and no name yet, and
+ * a new row is the oldest of them, named (a rename would cost more). A
+ * spare file is open and has mode 0600: incomplete, as staging.h wants a
+ * new file; an unnamed row is no row (staging_rows). A crash leaves
+ * spares (and spare names of staged files) behind; the next staging_open
+ * removes them.
  */
 static void spare_path(char *out, size_t cap, const struct staging *s,
 		       char kind, uint64_t n)
 {
 	snprintf(out, cap, "%s/spare/%c%016" PRIx64, s->dir, kind, n);
+}
+
+/* Put a spare file (its fd, or -1) or unnamed row folder in the pool
+ * (under mu), or remove it when the pool is full, spares are off, or a
+ * newer row was made meanwhile (a row's id must be newer than every
+ * row made before it). */
+static void spare_return(struct staging *s, uint64_t n, bool file, int fd)
+{
+	char path[4200];
+	size_t k;
+
+	if (file && !s->spare_off && s->n_spare_files < SPARE_MAX) {
+		s->spare_fd[s->n_spare_files] = fd;
+		s->spare_file[s->n_spare_files++] = n;
+	} else if (!file && !s->spare_off && s->n_spare_dirs < SPARE_MAX &&
+		   n > s->last_row) {
+		for (k = s->n_spare_dirs; k && s->spare_dir[k - 1] < n; k--)
+			s->spare_dir[k] = s->spare_dir[k - 1];
+		s->spare_dir[k] = n;
+		s->n_spare_dirs++;
+	} else if (file) {
+		spare_path(path, sizeof(path), s, 'F', n);
+		if (fd >= 0)
+			close(fd);
+		unlink(path);
+	} else {
+		staging_row_path(path, sizeof(path), s, n);
+		rmdir(path);
+	}
 }
 
 /* Remove the names in DIR/spare of the spare files taken so far (under
@@ -314,9 +357,12 @@ static void *filler_main(void *arg)
 		/* a row folder usually gets two files or more */
 		if (file && dir)
 			file = s->n_spare_files <= 2 * s->n_spare_dirs;
-		n = s->spare_next++;
+		n = file ? s->spare_next++ : s->next_id++;
 		pthread_mutex_unlock(&s->mu);
-		spare_path(path, sizeof(path), s, file ? 'F' : 'D', n);
+		if (file)
+			spare_path(path, sizeof(path), s, 'F', n);
+		else
+			staging_row_path(path, sizeof(path), s, n);
 		if (file) {
 			fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC,
 				  0600);
@@ -329,37 +375,10 @@ static void *filler_main(void *arg)
 			pthread_cond_wait(&s->spare_cv, &s->mu);
 			continue;
 		}
-		if (file) {
-			s->spare_fd[s->n_spare_files] = fd;
-			s->spare_file[s->n_spare_files++] = n;
-		} else {
-			s->spare_dir[s->n_spare_dirs++] = n;
-		}
+		spare_return(s, n, file, fd);
 	}
 	pthread_mutex_unlock(&s->mu);
 	return NULL;
-}
-
-/* Put a spare file (its fd, or -1) or folder in the pool (under mu), or
- * remove it when the pool is full or spares are off. */
-static void spare_return(struct staging *s, uint64_t n, bool file, int fd)
-{
-	char path[4200];
-
-	if (file && !s->spare_off && s->n_spare_files < SPARE_MAX) {
-		s->spare_fd[s->n_spare_files] = fd;
-		s->spare_file[s->n_spare_files++] = n;
-	} else if (!file && !s->spare_off && s->n_spare_dirs < SPARE_MAX) {
-		s->spare_dir[s->n_spare_dirs++] = n;
-	} else {
-		spare_path(path, sizeof(path), s, file ? 'F' : 'D', n);
-		if (fd >= 0)
-			close(fd);
-		if (file)
-			unlink(path);
-		else
-			rmdir(path);
-	}
 }
 
 /*
@@ -382,7 +401,7 @@ static bool recycle(struct staging *s, int dfd, const char *name, bool file)
 	pthread_mutex_lock(&s->mu);
 	ok = s->filler_on && !s->spare_off &&
 	     (file ? s->n_spare_files : s->n_spare_dirs) < SPARE_MAX;
-	n = ok ? s->spare_next++ : 0;
+	n = !ok ? 0 : file ? s->spare_next++ : s->next_id++;
 	pthread_mutex_unlock(&s->mu);
 	if (!ok)
 		return false;
@@ -398,7 +417,10 @@ static bool recycle(struct staging *s, int dfd, const char *name, bool file)
 		ok = !fremovexattr(fd, NAME_XATTR) || errno == ENODATA ||
 		     errno == ENOTSUP;
 	close(fd);
-	spare_path(to, sizeof(to), s, file ? 'F' : 'D', n);
+	if (file)
+		spare_path(to, sizeof(to), s, 'F', n);
+	else
+		staging_row_path(to, sizeof(to), s, n);
 	if (!ok || renameat(dfd, name, AT_FDCWD, to))
 		return false;
 	pthread_mutex_lock(&s->mu);
@@ -407,9 +429,6 @@ static bool recycle(struct staging *s, int dfd, const char *name, bool file)
 	return true;
 }
 
-/* Rename a spare file (fd not NULL: *fd gets it) or folder to `path`,
- * which must not exist: 0, EEXIST, or -1 when there is no spare and the
- * caller makes the inode itself. */
 /* The spare file n, at `from`, is in place under another name: its
  * spare name goes to the filler to remove, or now. */
 static void spare_taken(struct staging *s, uint64_t n, const char *from)
@@ -438,72 +457,88 @@ static void spare_taken(struct staging *s, uint64_t n, const char *from)
 		unlink(from);
 }
 
-static int take_spare(struct staging *s, const char *path, int *fd)
+/* Start the filler once threads may run (under mu): false where spares
+ * are not used. */
+static bool spares_on(struct staging *s)
 {
-	char from[4200];
-	uint64_t n;
-	int sfd = -1, rc;
-
-	pthread_mutex_lock(&s->mu);
-	if (!s->threads_ok || s->spare_off || s->stopping) {
-		pthread_mutex_unlock(&s->mu);
-		return -1;
-	}
+	if (!s->threads_ok || s->spare_off || s->stopping)
+		return false;
 	if (!s->filler_on) {
 		if (pthread_create(&s->filler, NULL, filler_main, s))
 			s->spare_off = true;
 		else
 			s->filler_on = true;
 	}
-	if (fd ? !s->n_spare_files : !s->n_spare_dirs) {
+	return !s->spare_off;
+}
+
+/* Link a spare file to `path`, which must not exist; *fd gets it: 0,
+ * EEXIST, or -1 when there is no spare and the caller makes the file
+ * itself. */
+static int take_spare(struct staging *s, const char *path, int *fd)
+{
+	char from[4200];
+	uint64_t n;
+	int sfd, rc;
+
+	pthread_mutex_lock(&s->mu);
+	if (!spares_on(s) || !s->n_spare_files) {
 		pthread_cond_signal(&s->spare_cv);
 		pthread_mutex_unlock(&s->mu);
 		return -1;
 	}
-	if (fd) {
-		n = s->spare_file[--s->n_spare_files];
-		sfd = s->spare_fd[s->n_spare_files];
-	} else {
-		n = s->spare_dir[--s->n_spare_dirs];
-	}
+	n = s->spare_file[--s->n_spare_files];
+	sfd = s->spare_fd[s->n_spare_files];
 	/* the filler refills in runs, woken at half and not at each take:
 	 * a wake-up per file costs more than the file on some machines */
-	if (fd ? s->n_spare_files <= SPARE_FILES / 2 :
-		 s->n_spare_dirs <= SPARE_DIRS / 2)
+	if (s->n_spare_files <= SPARE_FILES / 2)
 		pthread_cond_signal(&s->spare_cv);
 	pthread_mutex_unlock(&s->mu);
-	spare_path(from, sizeof(from), s, fd ? 'F' : 'D', n);
-	/* A file is linked into place and its spare name removed later, by
-	 * the filler: a rename would wait for DIR/spare, which the filler
-	 * holds while it makes an inode, and costs more than a link. */
-	if (fd ? !linkat(AT_FDCWD, from, AT_FDCWD, path, 0) :
-		 !renameat2(AT_FDCWD, from, AT_FDCWD, path, RENAME_NOREPLACE)) {
-		if (fd)
-			spare_taken(s, n, from);
-		if (fd && sfd < 0 &&
+	spare_path(from, sizeof(from), s, 'F', n);
+	/* linked into place, its spare name removed later by the filler: a
+	 * rename would wait for DIR/spare, which the filler holds while it
+	 * makes an inode, and costs more than a link */
+	if (!linkat(AT_FDCWD, from, AT_FDCWD, path, 0)) {
+		spare_taken(s, n, from);
+		if (sfd < 0 &&
 		    (sfd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC)) < 0) {
 			unlink(path);	/* a landed row's: the caller makes one */
 			return -1;
 		}
-		/* made now, as far as ls -l can tell (best effort) */
-		if (fd) {
-			*fd = sfd;
-			(void)futimens(sfd, NULL);
-		} else {
-			(void)utimensat(AT_FDCWD, path, NULL, 0);
-		}
+		*fd = sfd;
+		(void)futimens(sfd, NULL);	/* made now, for ls -l */
 		return 0;
 	}
 	rc = errno;
 	pthread_mutex_lock(&s->mu);
-	/* no RENAME_NOREPLACE here, or no hard links */
-	if (rc == EINVAL || rc == ENOSYS || (fd && rc == EPERM))
+	if (rc == EPERM)	/* no hard links here */
 		s->spare_off = true;
-	spare_return(s, n, fd != NULL, sfd);
+	spare_return(s, n, true, sfd);
 	pthread_mutex_unlock(&s->mu);
 	/* anything else (a folder gone, a full disk) the caller's own
 	 * create meets too, and reports */
 	return rc == EEXIST ? EEXIST : -1;
+}
+
+/* The id of a new row, whose folder the filler made already (0) or the
+ * caller makes (-1). Ids grow in the order rows are made. */
+static int take_row(struct staging *s, uint64_t *id)
+{
+	int rc = -1;
+
+	pthread_mutex_lock(&s->mu);
+	if (spares_on(s) && s->n_spare_dirs) {
+		*id = s->spare_dir[--s->n_spare_dirs];
+		rc = 0;
+		if (s->n_spare_dirs <= SPARE_DIRS / 2)
+			pthread_cond_signal(&s->spare_cv);
+	} else {
+		*id = s->next_id++;
+		pthread_cond_signal(&s->spare_cv);
+	}
+	s->last_row = *id;
+	pthread_mutex_unlock(&s->mu);
+	return rc;
 }
 
 /* Stop making spares and remove those made. */
@@ -532,8 +567,8 @@ static void spares_stop(struct staging *s)
 		unlink(path);
 	}
 	while (s->n_spare_dirs) {
-		spare_path(path, sizeof(path), s, 'D',
-			   s->spare_dir[--s->n_spare_dirs]);
+		staging_row_path(path, sizeof(path), s,
+				 s->spare_dir[--s->n_spare_dirs]);
 		rmdir(path);
 	}
 	snprintf(path, sizeof(path), "%s/spare", s->dir);
@@ -595,7 +630,7 @@ int staging_open(struct staging **out, const char *dir, struct lc_err *err)
 	}
 	if (!rc) {
 		snprintf(path, sizeof(path), "%s/rows", dir);
-		rc = scan_max_id(&s->next_id, path);
+		rc = scan_rows(&s->next_id, path);
 		if (rc)
 			rc = LC_SYS(err, rc, "staging: %s: %s", path,
 				    strerror(rc));
@@ -979,13 +1014,12 @@ int staging_row_add(uint64_t *id, struct staging *s, const char *name,
 
 	if (!len || len > 1024 || strchr(name, '/'))
 		return LC_USAGE(err, "staging: bad row name");
-	pthread_mutex_lock(&s->mu);
-	*id = s->next_id++;
-	pthread_mutex_unlock(&s->mu);
+	rc = take_row(s, id);
 	staging_row_path(dir, sizeof(dir), s, *id);
-	rc = take_spare(s, dir, NULL);
 	if (rc < 0)
 		rc = mkdir(dir, 0700) < 0 ? errno : 0;
+	else
+		(void)utimensat(AT_FDCWD, dir, NULL, 0);	/* made now */
 	if (rc)
 		return LC_SYS(err, rc, "staging: mkdir %s: %s", dir,
 			      strerror(rc));

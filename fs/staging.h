@@ -5,17 +5,20 @@
  *   DIR/rows/R<16 hex>/            one staged row (a new row folder or a
  *                                  root-level file); its extended
  *                                  attribute user.lancefs.name holds the
- *                                  name the user gave it
+ *                                  name the user gave it (an empty folder
+ *                                  with no name is made ahead for a row
+ *                                  to come, and no row)
  *       .name                      the name instead, where the file
  *                                  system has no user attributes
  *       <files as the user wrote>
  *   DIR/trash/R<16 hex>/           a committed row's folder, moved out of
  *                                  rows/ once its version landed, and
  *                                  emptied by a background thread
- *   DIR/spare/F<n>, D<n>           empty files and folders made ahead, or
- *                                  those of rows in the trash, emptied;
- *                                  new staged files and row folders are
- *                                  these renamed
+ *   DIR/spare/F<n>                 empty files made ahead, or those of
+ *                                  rows in the trash, emptied; new staged
+ *                                  files are these linked (a row in the
+ *                                  trash, emptied, becomes an unnamed
+ *                                  row in rows/)
  *   DIR/batches/<uuid>             a commit attempt: the transaction id,
  *                                  the version it was planned against and
  *                                  the rows it holds, written and synced

@@ -264,9 +264,21 @@ TEST(killed_mid_commit)
 	harness_rm_rf(dir);
 }
 
-/* Inode numbers of the spares of a kind ('F' files, 'D' folders) ready
- * now, and how many there are: not a file taken already (linked into
- * place) whose spare name is still there. */
+/* A row folder in rows/ made ahead: no name yet. */
+static bool unnamed(int dfd, const char *row)
+{
+	char path[600];
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d/%s", dfd, row);
+	if (getxattr(path, "user.lancefs.name", NULL, 0) >= 0)
+		return false;
+	snprintf(path, sizeof(path), "%s/.name", row);
+	return faccessat(dfd, path, F_OK, 0) < 0;
+}
+
+/* Inode numbers of the spares of a kind ready now, and how many there
+ * are: 'F' files in spare/ (not one taken already, linked into place,
+ * whose spare name is still there), 'D' unnamed row folders in rows/. */
 static size_t spares(ino_t *out, size_t cap, const char *dir, char kind)
 {
 	char path[4200];
@@ -275,12 +287,14 @@ static size_t spares(ino_t *out, size_t cap, const char *dir, char kind)
 	size_t n = 0;
 	DIR *d;
 
-	snprintf(path, sizeof(path), "%s/spare", dir);
+	snprintf(path, sizeof(path), "%s/%s", dir,
+		 kind == 'F' ? "spare" : "rows");
 	d = opendir(path);
 	while (d && (de = readdir(d)))
-		if (de->d_name[0] == kind && n < cap &&
+		if (de->d_name[0] == (kind == 'F' ? 'F' : 'R') && n < cap &&
 		    !fstatat(dirfd(d), de->d_name, &sb, AT_SYMLINK_NOFOLLOW) &&
-		    (kind != 'F' || sb.st_nlink == 1))
+		    (kind == 'F' ? sb.st_nlink == 1 :
+				   unnamed(dirfd(d), de->d_name)))
 			out[n++] = de->d_ino;
 	if (d)
 		closedir(d);
@@ -300,7 +314,7 @@ TEST(spare_inodes)
 	struct timespec before;
 	struct stat sb;
 	ino_t ready[256];
-	uint64_t row;
+	uint64_t row, again;
 	size_t n = 0;
 	bool used = false;
 	int fd;
@@ -350,28 +364,46 @@ TEST(spare_inodes)
 	CHECK(pwrite(fd, "ab", 2, 0) == 2 && pwrite(fd, "cd", 2, 0) == 2);
 	CHECK(fstat(fd, &sb) == 0 && sb.st_size == 4);
 	close(fd);
-	/* row folders too */
+	/* row folders too: made ahead unnamed in rows/, dated when named,
+	 * their ids growing in the order rows are made */
+	n = spares(ready, 256, dir, 'D');
+	CHECK(n > 0);
+	used = false;
 	for (int i = 0; i < 40; i++) {
+		uint64_t before_row = row;
 		char name[16];
 
 		snprintf(name, sizeof(name), "r%d", i);
 		CHECK_OK(staging_row_new(&row, s, name, &err), &err);
+		CHECK(row > before_row);
 		staging_row_path(rp, sizeof(rp), s, row);
 		CHECK(stat(rp, &sb) == 0 && S_ISDIR(sb.st_mode));
+		CHECK(sb.st_mtim.tv_sec * 1e9 + sb.st_mtim.tv_nsec >=
+		      before.tv_sec * 1e9 + before.tv_nsec - 5e7);
+		for (size_t k = 0; k < n; k++)
+			used |= sb.st_ino == ready[k];
 	}
+	CHECK(used);
 	staging_remove_if_empty(s);	/* rows are left: only spares go */
 	snprintf(path, sizeof(path), "%s/spare", dir);
 	CHECK(!exists(path));
 	CHECK(exists(rp));
 	staging_free(s);
 
-	/* a crash leaves spares behind: the next open removes them */
+	/* a crash leaves spares behind: the next open removes them, and
+	 * the unnamed row folders, but no named row */
 	CHECK(mkdir(path, 0700) == 0);
 	snprintf(path + strlen(path), sizeof(path) - strlen(path),
 		 "/F0000000000000007");
 	CHECK(fclose(fopen(path, "w")) == 0);
+	snprintf(rp, sizeof(rp), "%s/rows/R%016" PRIx64, dir, row + 100);
+	CHECK(mkdir(rp, 0700) == 0);
 	CHECK_OK(staging_open(&s, dir, &err), &err);
-	CHECK(!exists(path));
+	CHECK(!exists(path) && !exists(rp));
+	staging_row_path(rp, sizeof(rp), s, row);
+	CHECK(exists(rp));
+	CHECK_OK(staging_row_new(&again, s, "after", &err), &err);
+	CHECK(again == row + 1);
 	staging_free(s);
 	harness_rm_rf(dir);
 }
