@@ -3292,10 +3292,10 @@ int lancefs_umount_main(int argc, char **argv)
 			break;
 		if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
 			/* the daemon finishes its commit, then exits */
-			for (int i = 0; daemon > 0 && i < 6000 &&
-					(kill(daemon, 0) == 0 || errno != ESRCH);
+			for (int i = 0; daemon > 0 && i < 30000 &&
+					lc_pid_running(daemon);
 			     i++)
-				usleep(50000);
+				usleep(10000);
 			return 0;
 		}
 	}

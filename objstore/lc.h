@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/types.h>
 #include <time.h>
 
 #define LC_PRINTF(a, b) __attribute__((format(printf, a, b)))
@@ -117,6 +118,11 @@ uint32_t lc_crc32(const void *p, size_t n);
 /* Seconds from `t` (read from CLOCK_MONOTONIC) to now; negative while
  * `t` is in the future. */
 double lc_since(const struct timespec *t);
+
+/* Whether process `pid` still runs. One that exited but was not yet
+ * reaped (a zombie: a daemon's parent is init, which in some containers
+ * reaps late) does not. */
+bool lc_pid_running(pid_t pid);
 
 /*
  * Waits. A thread about to wait for a server, a disk or another thread's

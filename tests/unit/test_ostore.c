@@ -1,8 +1,10 @@
 /* test_ostore.c - the local and in-memory backends. */
 #include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -238,6 +240,29 @@ TEST(mem_backend)
 	ostore_free(st);
 }
 
+/* A process runs until it exits, reaped or not: lancefs umount waits
+ * for the daemon so, and its parent (init) may reap it late. */
+TEST(pid_running)
+{
+	siginfo_t si;
+	pid_t child = fork();
+
+	CHECK(child >= 0);
+	if (!child) {
+		pause();
+		_exit(0);
+	}
+	CHECK(lc_pid_running(child));
+	CHECK(lc_pid_running(getpid()));
+	CHECK(kill(child, SIGTERM) == 0);
+	/* exited, not reaped: a zombie, still there for kill(2) */
+	CHECK(waitid(P_PID, (id_t)child, &si, WEXITED | WNOWAIT) == 0);
+	CHECK(kill(child, 0) == 0);
+	CHECK(!lc_pid_running(child));
+	CHECK(waitpid(child, NULL, 0) == child);
+	CHECK(!lc_pid_running(child));
+}
+
 TEST_MAIN(TEST_ENTRY(local_backend), TEST_ENTRY(local_big_puts),
 	  TEST_ENTRY(page_buffers), TEST_ENTRY(uri_forms),
-	  TEST_ENTRY(mem_backend))
+	  TEST_ENTRY(mem_backend), TEST_ENTRY(pid_running))
