@@ -9,11 +9,15 @@
 # is wake-ups across CPUs). Run as root for drop_caches (without it
 # the timings run on whatever the page cache holds). Everything lives in
 # one temporary folder under ${TMPDIR:-/tmp}, deleted at the end.
-#   tests/bench/cp.sh [BUILD_DIR] [N]
+# ROUNDS rounds (default 3) run the four copies in turn; each round's
+# ratio is printed, then the medians (ext4's own time varies by half
+# from run to run on a VM).
+#   tests/bench/cp.sh [BUILD_DIR] [N] [ROUNDS]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 build=$(realpath "${1:-build}")
 n=${2:-10000}
+rounds=${3:-3}
 lancefs=$build/fs/lancefs
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/lancefs-cp-bench.XXXXXX")
 src=$tmp/src
@@ -79,65 +83,99 @@ EOF
 hp=/sys/module/haltpoll/parameters/guest_halt_poll_ns
 [ -r "$hp" ] && echo "  cpuidle-haltpoll: guest_halt_poll_ns=$(cat "$hp")"
 
-echo "== cp -r SRC/. DIR && sync (ext4)"
-warm
-t0=$(now)
-cp -r "$src/." "$tmp/ext4"
-sync
-t1=$(now)
-ext4=$(secs "$t0" "$t1")
-echo "  $ext4 s"
+# Seconds of cp -r into the do-nothing server, both run by "$@" (e.g.
+# taskset -c 0), or as they are.
+discard_cp() {
+	local t0 t1
 
-echo "== cp -r SRC/. MNT/ (discard: a FUSE server that keeps nothing)"
-warm
-mkdir -p "$tmp/dmnt"
-"$build/tests/bench/discard" "$tmp/dmnt"
-t0=$(now)
-cp -r "$src/." "$tmp/dmnt/"
-t1=$(now)
-fusermount3 -u "$tmp/dmnt"
-discard=$(secs "$t0" "$t1")
-echo "  $discard s"
+	warm
+	mkdir -p "$tmp/dmnt"
+	"$@" "$build/tests/bench/discard" "$tmp/dmnt" >/dev/null
+	t0=$(now)
+	"$@" cp -r "$src/." "$tmp/dmnt/"
+	t1=$(now)
+	fusermount3 -u "$tmp/dmnt"
+	secs "$t0" "$t1"
+}
 
-# cp makes 13 requests per folder and waits for all but the releases;
-# where the server runs on another CPU, each costs two cross-CPU
-# wake-ups. The same copy with both on one CPU shows what those cost on
-# this machine.
-echo "== the same, discard and cp both on CPU 0 (taskset)"
-warm
-taskset -c 0 "$build/tests/bench/discard" "$tmp/dmnt"
-t0=$(now)
-taskset -c 0 cp -r "$src/." "$tmp/dmnt/"
-t1=$(now)
-fusermount3 -u "$tmp/dmnt"
-pinned=$(secs "$t0" "$t1")
-echo "  $pinned s"
+# One round: ext4, discard, discard pinned, lancefs, each from a warm
+# source; the ext4 copy goes only after lancefs's umount (inodes deleted
+# just before would slow the staging's own creates: ext4 skips recently
+# freed inodes). Prints the seconds of each as "ext4 discard pinned
+# lancefs versions rss_kb".
+round() {
+	local k=$1 t0 t1 t2 ext4 discard pinned lfs version rows rss writes
+	local ds=$tmp/db/bench$k.lance
 
-echo "== cp -r SRC/. MNT/ && lancefs commit MNT (new dataset)"
-warm
-"$lancefs" mount -o "staging_dir=$tmp/staging${LANCEFS_OPTS:+,$LANCEFS_OPTS}" "$ds" "$mnt"
-pid=$(/usr/bin/python3 -c 'import json, sys
+	echo "== round $k: cp -r SRC/. DIR && sync (ext4)" >&2
+	warm
+	t0=$(now)
+	cp -r "$src/." "$tmp/ext4"
+	sync
+	t1=$(now)
+	ext4=$(secs "$t0" "$t1")
+	echo "  $ext4 s" >&2
+
+	echo "== round $k: cp -r SRC/. MNT/ (discard: a FUSE server that keeps nothing)" >&2
+	discard=$(discard_cp)
+	echo "  $discard s" >&2
+
+	# cp makes 13 requests per folder and waits for all but the
+	# releases; where the server runs on another CPU, each costs two
+	# cross-CPU wake-ups. The same copy with both on one CPU shows what
+	# those cost on this machine.
+	echo "== round $k: the same, discard and cp both on CPU 0 (taskset)" >&2
+	pinned=$(discard_cp taskset -c 0)
+	echo "  $pinned s" >&2
+
+	echo "== round $k: cp -r SRC/. MNT/ && lancefs commit MNT (new dataset)" >&2
+	warm
+	rm -rf "$tmp/staging"
+	"$lancefs" mount -o "staging_dir=$tmp/staging${LANCEFS_OPTS:+,$LANCEFS_OPTS}" "$ds" "$mnt" >&2
+	pid=$(/usr/bin/python3 -c 'import json, sys
 print(json.load(open(sys.argv[1] + "/.lancefs/status"))["pid"])' "$mnt")
-t0=$(now)
-cp -r "$src/." "$mnt/"
-t1=$(now)
-version=$("$lancefs" commit "$mnt")
-t2=$(now)
-lfs=$(secs "$t0" "$t2")
-echo "  $lfs s (cp $(secs "$t0" "$t1") s, commit $(secs "$t1" "$t2") s to version $version)"
-rows=$(ls "$mnt" | wc -l)
-rss=$(awk '/VmHWM/ { print $2 }' /proc/"$pid"/status)
-writes=$(/usr/bin/python3 -c 'import json, sys
+	t0=$(now)
+	cp -r "$src/." "$mnt/"
+	t1=$(now)
+	version=$("$lancefs" commit "$mnt")
+	t2=$(now)
+	lfs=$(secs "$t0" "$t2")
+	echo "  $lfs s (cp $(secs "$t0" "$t1") s, commit $(secs "$t1" "$t2") s to version $version)" >&2
+	rows=$(ls "$mnt" | wc -l)
+	rss=$(awk '/VmHWM/ { print $2 }' /proc/"$pid"/status)
+	writes=$(/usr/bin/python3 -c 'import json, sys
 print(json.dumps(json.load(open(sys.argv[1] + "/.lancefs/status")).get("writes")))' "$mnt")
-t0=$(now)
-"$lancefs" umount "$mnt"
-t1=$(now)
-# removed only now: inodes deleted just before would slow the
-# staging's own creates (ext4 skips recently freed inodes)
-rm -rf "$tmp/ext4"
-versions=$(find "$ds/_versions" -name '*.manifest' | wc -l)
-echo "  umount $(secs "$t0" "$t1") s; the mount listed $rows rows"
-echo "  status writes: $writes"
-echo "== ext4 / lancefs: $(ratio "$ext4" "$lfs")x (target >= 0.7), $versions versions, daemon peak RSS $((rss / 1024)) MB"
+	t0=$(now)
+	"$lancefs" umount "$mnt"
+	t1=$(now)
+	rm -rf "$tmp/ext4"
+	echo "  umount $(secs "$t0" "$t1") s; the mount listed $rows rows" >&2
+	echo "  status writes: $writes" >&2
+	echo "$ext4 $discard $pinned $lfs $(find "$ds/_versions" -name '*.manifest' | wc -l) $rss"
+}
+
+# the median of the numbers on stdin
+median() {
+	sort -g | awk '{ v[NR] = $1 }
+		END { m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+		      printf "%.2f", m }'
+}
+
+results=$tmp/results
+for k in $(seq 1 "$rounds"); do
+	round "$k" >>"$results"
+	r=$(tail -n 1 "$results")
+	set -- $r
+	echo "   round $k: ext4 / lancefs $(ratio "$1" "$4")x"
+done
+col() { awk -v c="$1" '{ print $c }' "$results" | median; }
+ext4=$(col 1)
+discard=$(col 2)
+pinned=$(col 3)
+lfs=$(col 4)
+versions=$(awk '{ print $5 }' "$results" | sort -g | tail -n 1)
+rss=$(awk '{ print $6 }' "$results" | sort -g | tail -n 1)
+echo "== medians of $rounds rounds: ext4 $ext4 s, discard $discard s, on one CPU $pinned s, lancefs $lfs s"
+echo "== ext4 / lancefs: $(ratio "$ext4" "$lfs")x (target >= 0.7), at most $versions versions, daemon peak RSS $((rss / 1024)) MB"
 echo "   ext4 / discard: $(ratio "$ext4" "$discard")x (FUSE alone, as the scheduler places it); discard / lancefs: $(ratio "$discard" "$lfs")x"
 echo "   ext4 / discard on one CPU: $(ratio "$ext4" "$pinned")x (wake-ups across CPUs cost $(ratio "$discard" "$pinned")x)"
