@@ -93,7 +93,6 @@ struct lfs {
 	struct ctl_cache ctl[VIEW_CTL_COUNT];
 	struct view *v;
 	bool writable;
-	bool self_checks;	/* no default_permissions (lancefs_mount_main) */
 	struct mds *single;	/* a dataset mount's dataset */
 	pthread_mutex_t mds_mu;	/* adds to mds, opens writes */
 	struct mds *mds[MAX_DS];
@@ -1958,9 +1957,8 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	if (rc)
 		goto out;
 	/* owners are not stored: only root may pretend to change them (as
-	 * cp -a does); the kernel asks only where lancefs checks (self_checks)
-	 * and the owner calls */
-	if (fs->self_checks && fuse_req_ctx(req)->uid != 0 &&
+	 * cp -a does); others may only keep them */
+	if (fuse_req_ctx(req)->uid != 0 &&
 	    (((to_set & FUSE_SET_ATTR_UID) && attr->st_uid != fs->uid) ||
 	     ((to_set & FUSE_SET_ATTR_GID) && attr->st_gid != fs->gid))) {
 		rc = EPERM;
@@ -2012,7 +2010,7 @@ out:
 }
 
 /* access(2) and chdir, asked only where lancefs checks permissions
- * itself (self_checks): the answer the kernel would give from the modes
+ * itself (lancefs_mount_main): the answer the kernel would give from the modes
  * getattr shows, except that asking to write what lancefs never changes
  * is EROFS, the error the write itself gets. Nobody but the owner (or
  * root) gets this far. */
@@ -2891,12 +2889,11 @@ int lancefs_mount_main(int argc, char **argv)
 	 * owner can use checks for itself instead (op_access, op_setattr,
 	 * and the EROFS of every change to what is read-only); the kernel
 	 * still lets no other user in. */
-	fs->self_checks = fs->writable && !mo.shared;
 	if (fuse_opt_add_arg(&args, "lancefs") ||
 	    fuse_opt_add_arg(&args, "-o") ||
 	    fuse_opt_add_arg(&args, !fs->writable ? "ro,default_permissions,"
-				 "subtype=lancefs" : fs->self_checks ?
-				 "subtype=lancefs" : "default_permissions,"
+				 "subtype=lancefs" : mo.shared ?
+				 "default_permissions,subtype=lancefs" :
 				 "subtype=lancefs") ||
 	    (fo.len && (fuse_opt_add_arg(&args, "-o") ||
 			fuse_opt_add_arg(&args, (char *)fo.data))) ||

@@ -47,8 +47,8 @@ struct staging {
 	size_t n_spare_files, n_spare_dirs;
 	/* spare files taken (linked into place), whose names in DIR/spare
 	 * the filler removes */
-	uint64_t *taken;
-	size_t n_taken, cap_taken;
+	uint64_t taken[SPARE_MAX];
+	size_t n_taken;
 };
 
 /* A row's name: an extended attribute of its folder (no inode to make
@@ -297,22 +297,17 @@ static void spare_return(struct staging *s, uint64_t n, bool file, int fd)
 }
 
 /* Remove the names in DIR/spare of the spare files taken so far (under
- * mu, which it lets go meanwhile). */
+ * mu, which it lets go for each). */
 static void unlink_taken(struct staging *s)
 {
 	char path[4200];
-	uint64_t *v = s->taken;
-	size_t n = s->n_taken;
 
-	s->taken = NULL;
-	s->n_taken = s->cap_taken = 0;
-	pthread_mutex_unlock(&s->mu);
-	for (size_t i = 0; i < n; i++) {
-		spare_path(path, sizeof(path), s, 'F', v[i]);
+	while (s->n_taken) {
+		spare_path(path, sizeof(path), s, 'F', s->taken[--s->n_taken]);
+		pthread_mutex_unlock(&s->mu);
 		unlink(path);
+		pthread_mutex_lock(&s->mu);
 	}
-	lc_free(v);
-	pthread_mutex_lock(&s->mu);
 }
 
 static void *filler_main(void *arg)
@@ -341,11 +336,7 @@ static void *filler_main(void *arg)
 				struct timespec t;
 
 				clock_gettime(CLOCK_REALTIME, &t);
-				t.tv_nsec += 50 * 1000000;
-				if (t.tv_nsec >= 1000000000) {
-					t.tv_sec++;
-					t.tv_nsec -= 1000000000;
-				}
+				lc_add_secs(&t, 0.05);
 				pthread_cond_timedwait(&s->spare_cv, &s->mu,
 						       &t);
 				unlink_taken(s);
@@ -359,15 +350,13 @@ static void *filler_main(void *arg)
 			file = s->n_spare_files <= 2 * s->n_spare_dirs;
 		n = file ? s->spare_next++ : s->next_id++;
 		pthread_mutex_unlock(&s->mu);
-		if (file)
-			spare_path(path, sizeof(path), s, 'F', n);
-		else
-			staging_row_path(path, sizeof(path), s, n);
 		if (file) {
+			spare_path(path, sizeof(path), s, 'F', n);
 			fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC,
 				  0600);
 			ok = fd >= 0;
 		} else {
+			staging_row_path(path, sizeof(path), s, n);
 			ok = mkdir(path, 0700) == 0;
 		}
 		pthread_mutex_lock(&s->mu);
@@ -436,16 +425,7 @@ static void spare_taken(struct staging *s, uint64_t n, const char *from)
 	bool queued = false;
 
 	pthread_mutex_lock(&s->mu);
-	if (s->n_taken == s->cap_taken) {
-		size_t cap = s->cap_taken ? 2 * s->cap_taken : 64;
-		uint64_t *v = lc_realloc(s->taken, cap * sizeof(*v));
-
-		if (v) {
-			s->taken = v;
-			s->cap_taken = cap;
-		}
-	}
-	if (s->filler_on && s->n_taken < s->cap_taken) {
+	if (s->filler_on && s->n_taken < SPARE_MAX) {
 		s->taken[s->n_taken++] = n;
 		queued = true;
 		/* the first starts the filler's clock, and many make a run */
@@ -518,6 +498,28 @@ static int take_spare(struct staging *s, const char *path, int *fd)
 	/* anything else (a folder gone, a full disk) the caller's own
 	 * create meets too, and reports */
 	return rc == EEXIST ? EEXIST : -1;
+}
+
+/* Whether row `id`'s folder is one made ahead, unnamed, in the pool
+ * (sorted, the smallest last). */
+static bool made_ahead(struct staging *s, uint64_t id)
+{
+	size_t lo = 0, hi;
+	bool found = false;
+
+	pthread_mutex_lock(&s->mu);
+	hi = s->n_spare_dirs;
+	while (lo < hi && !found) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		found = s->spare_dir[mid] == id;
+		if (s->spare_dir[mid] > id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	pthread_mutex_unlock(&s->mu);
+	return found;
 }
 
 /* The id of a new row, whose folder the filler made already (0) or the
@@ -1181,6 +1183,8 @@ int staging_rows(struct staging *s, staging_row_cb cb, void *ctx,
 	for (size_t i = 0; !rc && i < n; i++) {
 		char row[4200], name[1100];
 
+		if (made_ahead(s, ids[i]))
+			continue;	/* no row yet, known without a look */
 		staging_row_path(row, sizeof(row), s, ids[i]);
 		if (read_name(name, sizeof(name), row))
 			continue;	/* half-made by a crash: no name yet */

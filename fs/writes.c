@@ -124,16 +124,6 @@ static void now_mono(struct timespec *t)
 	clock_gettime(CLOCK_MONOTONIC, t);
 }
 
-static void add_secs(struct timespec *t, double s)
-{
-	t->tv_sec += (time_t)s;
-	t->tv_nsec += (long)((s - (double)(time_t)s) * 1e9);
-	if (t->tv_nsec >= 1000000000L) {
-		t->tv_sec++;
-		t->tv_nsec -= 1000000000L;
-	}
-}
-
 static unsigned bucket(uint64_t h)
 {
 	h ^= h >> 31;
@@ -347,7 +337,7 @@ static void arm(struct writes *w, bool now)
 		return;
 	now_mono(&w->deadline);
 	if (!now)
-		add_secs(&w->deadline, w->o.commit_delay);
+		lc_add_secs(&w->deadline, w->o.commit_delay);
 	w->armed = true;
 	if (earlier(&w->deadline, &w->wake_at))
 		pthread_cond_signal(&w->tick);
@@ -377,7 +367,7 @@ static void settle_row(struct writes *w, uint64_t id,
 
 	if (!until) {
 		now_mono(&t);
-		add_secs(&t, WR_SETTLE);
+		lc_add_secs(&t, WR_SETTLE);
 		until = &t;
 	}
 	lc_wait_begin();
@@ -1280,7 +1270,7 @@ static void wait_closing(struct writes *w, uint64_t *ids)
 		if (closing(w->rows[i]))
 			ids[n++] = w->rows[i]->id;
 	now_mono(&until);
-	add_secs(&until, WR_SETTLE);
+	lc_add_secs(&until, WR_SETTLE);
 	for (size_t k = 0; k < n; k++)
 		settle_row(w, ids[k], &until);
 }
@@ -1804,7 +1794,7 @@ static void rearm(struct writes *w)
 		    !no_op(r) && (!r->refused_gen || r->refused_gen != r->gen)) {
 			w->armed = true;
 			now_mono(&w->deadline);
-			add_secs(&w->deadline, over_limit(w) ||
+			lc_add_secs(&w->deadline, over_limit(w) ||
 					       w->o.commit_delay < WR_SETTLE ?
 					       WR_SETTLE : w->o.commit_delay);
 		}

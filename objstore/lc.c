@@ -384,6 +384,16 @@ double lc_since(const struct timespec *t)
 	       (now.tv_nsec - t->tv_nsec) / 1e9;
 }
 
+void lc_add_secs(struct timespec *t, double s)
+{
+	t->tv_sec += (time_t)s;
+	t->tv_nsec += (long)((s - (double)(time_t)s) * 1e9);
+	if (t->tv_nsec >= 1000000000L) {
+		t->tv_sec++;
+		t->tv_nsec -= 1000000000L;
+	}
+}
+
 uint64_t lc_hash_str_from(uint64_t h, const char *s)
 {
 	for (; *s; s++)

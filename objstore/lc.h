@@ -118,6 +118,8 @@ uint32_t lc_crc32(const void *p, size_t n);
 /* Seconds from `t` (read from CLOCK_MONOTONIC) to now; negative while
  * `t` is in the future. */
 double lc_since(const struct timespec *t);
+/* `t` moved `s` seconds on (s >= 0). */
+void lc_add_secs(struct timespec *t, double s);
 
 /* Whether process `pid` still runs. One that exited but was not yet
  * reaped (a zombie: a daemon's parent is init, which in some containers

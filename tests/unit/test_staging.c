@@ -384,6 +384,18 @@ TEST(spare_inodes)
 			used |= sb.st_ino == ready[k];
 	}
 	CHECK(used);
+	/* listed in the order made, and no folder made ahead */
+	CHECK(spares(ready, 256, dir, 'D') > 0);
+	{
+		struct names got = { "" };
+		char want[256] = "first ";
+
+		for (int i = 0; i < 40; i++)
+			snprintf(want + strlen(want), sizeof(want) - strlen(want),
+				 "r%d ", i);
+		CHECK_OK(staging_rows(s, collect, &got, &err), &err);
+		CHECK(!strcmp(got.buf, want));
+	}
 	staging_remove_if_empty(s);	/* rows are left: only spares go */
 	snprintf(path, sizeof(path), "%s/spare", dir);
 	CHECK(!exists(path));
