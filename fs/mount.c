@@ -1053,6 +1053,22 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino,
 	if (!fs->writable || (ino != FUSE_ROOT_ID && !(ino & LIVE_BIT))) {
 		fi->cache_readdir = 1;
 		fi->keep_cache = 1;
+	} else if (ino != FUSE_ROOT_ID) {
+		/* a staged row that landed, or a row a commit rewrote, while
+		 * the kernel still held its entry: ESTALE now makes open(2)
+		 * look the path up again, a failed readdir would not */
+		struct lc_err err = { 0 };
+		struct mnode m;
+		int rc = mnode_of(fs, ino, &m, &err);
+
+		if (!rc && m.stale)
+			rc = ESTALE;
+		mnode_reset(&m);
+		if (rc) {
+			fuse_reply_err(req, reply_errno(fs, "opendir", rc,
+							&err));
+			return;
+		}
 	}
 	fuse_reply_open(req, fi);
 }

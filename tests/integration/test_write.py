@@ -1188,6 +1188,18 @@ def test_meta_json_edit_no_epoch():
     finally:
         del os.environ["LANCEFS_NO_EPOCH"]
 
+def test_rename_editor_and_junk_files_no_epoch():
+    """The same without FUSE_NOTIFY_INC_EPOCH: the kernel still holds
+    junk_000's entry of the staged folder when it is listed right after
+    the commit; opendir answers ESTALE, so the kernel looks the path up
+    again and lists the committed row (a failed readdir would not)."""
+    os.environ["LANCEFS_NO_EPOCH"] = "1"
+    try:
+        test_rename_editor_and_junk_files()
+    finally:
+        del os.environ["LANCEFS_NO_EPOCH"]
+
+
 def per_version(fn):
     tests = []
     for ver in FILE_VERSIONS:
@@ -1286,7 +1298,9 @@ TESTS = (per_version(edit_cycle) + per_version(interleaved_appends) +
           test_staged_rows_visible_at_once, test_commit_file_and_command,
           test_quiet_period_batches_commits,
           test_bad_input_refused_then_fixed,
-          test_rename_editor_and_junk_files, test_update_and_replace_rows,
+          test_rename_editor_and_junk_files,
+          test_rename_editor_and_junk_files_no_epoch,
+          test_update_and_replace_rows,
           test_commit_over_lancedb_commits, test_commit_rows_limit,
           test_owner_checks_permissions,
           test_meta_json_edit_with_text_files,
