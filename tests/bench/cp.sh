@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
-# Ingest benchmark: cp -r of N row folders (default 10,000, each a ~100 KB
-# JPEG and a meta.json) into a fresh dataset mount, until committed,
+# Ingest benchmark: cp -r of N row folders (default 10,000, each a ~100
+# KB JPEG and a meta.json) into a fresh dataset mount, until committed,
 # against the same cp -r onto ext4 plus sync. Printed as a ratio (target
 # ext4 / lancefs >= 0.7), never pass/fail; also the versions the copy
-# made and the daemon's peak RSS; and the same cp -r into a FUSE server
-# that does nothing (tests/bench/discard.c), where the scheduler puts it
-# and cp (what any mount costs) and with both on one CPU (what of that
-# is wake-ups across CPUs). Run as root for drop_caches (without it
-# the timings run on whatever the page cache holds). Everything lives in
-# one temporary folder under ${TMPDIR:-/tmp}, deleted at the end.
+# made, the daemon's peak RSS and its CPU time by thread; and the same
+# cp -r into a FUSE server that does nothing (tests/bench/discard.c),
+# where the scheduler puts it and cp (what any mount costs) and with
+# both on one CPU (what of that is wake-ups across CPUs). Run as root
+# for drop_caches (without it the timings run on whatever the page cache
+# holds). Everything lives in one temporary folder under
+# ${TMPDIR:-/tmp}, deleted at the end.
 # ROUNDS rounds (default 3) run the four copies in turn; each round's
 # ratio is printed, then the medians (ext4's own time varies by half
 # from run to run on a VM).
@@ -98,13 +99,34 @@ discard_cp() {
 	secs "$t0" "$t1"
 }
 
+# The CPU seconds (user + system) of the daemon `pid`, in all and by
+# thread name ("lancefs fuse", "lancefs spares", ...): on 2 CPUs, what
+# the background threads take is taken from cp and the FUSE threads.
+# Threads that ended count only in the total.
+thread_cpu() {
+	local hz
+	hz=$(getconf CLK_TCK)
+	for t in /proc/"$1"/task/*; do
+		# the name may hold spaces: fields 14 and 15 follow ") "
+		printf '%s\t%s\n' "$(cat "$t/comm")" \
+			"$(sed 's/.*) //' "$t/stat" | awk '{ print $12 + $13 }')"
+	done | awk -F '\t' -v hz="$hz" -v all="$(sed 's/.*) //' /proc/"$1"/stat |
+		awk '{ print $12 + $13 }')" '
+		{ by[$1] += $2 }
+		END {
+			for (n in by)
+				line = line sprintf(", %s %.2f s", n, by[n] / hz)
+			printf "%.2f s in all%s\n", all / hz, line
+		}'
+}
+
 # One round: ext4, discard, discard pinned, lancefs, each from a warm
 # source; the ext4 copy goes only after lancefs's umount (inodes deleted
 # just before would slow the staging's own creates: ext4 skips recently
 # freed inodes). Prints the seconds of each as "ext4 discard pinned
 # lancefs versions rss_kb".
 round() {
-	local k=$1 t0 t1 t2 ext4 discard pinned lfs version rows rss writes
+	local k=$1 t0 t1 t2 ext4 discard pinned lfs version rows rss writes cpu
 	local ds=$tmp/db/bench$k.lance
 
 	echo "== round $k: cp -r SRC/. DIR && sync (ext4)" >&2
@@ -143,6 +165,7 @@ print(json.load(open(sys.argv[1] + "/.lancefs/status"))["pid"])' "$mnt")
 	echo "  $lfs s (cp $(secs "$t0" "$t1") s, commit $(secs "$t1" "$t2") s to version $version)" >&2
 	rows=$(ls "$mnt" | wc -l)
 	rss=$(awk '/VmHWM/ { print $2 }' /proc/"$pid"/status)
+	cpu=$(thread_cpu "$pid")
 	writes=$(/usr/bin/python3 -c 'import json, sys
 print(json.dumps(json.load(open(sys.argv[1] + "/.lancefs/status")).get("writes")))' "$mnt")
 	t0=$(now)
@@ -151,6 +174,7 @@ print(json.dumps(json.load(open(sys.argv[1] + "/.lancefs/status")).get("writes")
 	rm -rf "$tmp/ext4"
 	echo "  umount $(secs "$t0" "$t1") s; the mount listed $rows rows" >&2
 	echo "  status writes: $writes" >&2
+	echo "  daemon CPU since mount: $cpu" >&2
 	echo "$ext4 $discard $pinned $lfs $(find "$ds/_versions" -name '*.manifest' | wc -l) $rss"
 }
 
