@@ -2025,8 +2025,9 @@ out:
 	mnode_reset(&m);
 }
 
-/* access(2) and chdir, asked only where lancefs checks permissions
- * itself (lancefs_mount_main): the answer the kernel would give from the modes
+/* access(2) and chdir, asked only of a mount without
+ * default_permissions (a writable one only its owner uses, see
+ * lancefs_mount_main): the answer the kernel would give from the modes
  * getattr shows, except that asking to write what lancefs never changes
  * is EROFS, the error the write itself gets. Nobody but the owner (or
  * root) gets this far. */
