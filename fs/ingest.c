@@ -1731,7 +1731,7 @@ int ingest_infer_schema(struct lance_schema *out,
 struct staged {
 	uint64_t id;
 	char *name;
-	char path[4800];
+	char *path;	/* the row's folder, or a root-level file */
 	bool is_file;
 	enum staging_kind kind;
 	struct staging_base base;
@@ -1748,8 +1748,10 @@ struct staged_list {
 
 static void staged_free(struct staged_list *l)
 {
-	for (size_t i = 0; i < l->n; i++)
+	for (size_t i = 0; i < l->n; i++) {
 		lc_free(l->v[i].name);
+		lc_free(l->v[i].path);
+	}
 	lc_free(l->v);
 }
 
@@ -1780,9 +1782,7 @@ static int staged_cb(void *ctx, uint64_t id, const char *name)
 	struct staged_list *l = ctx;
 	struct staging_info info;
 	struct staged *s;
-	bool recorded;
-	char **names;
-	size_t n;
+	char path[4600];
 	int rc;
 
 	if (l->only && !in_sorted(l->only, l->n_only, id))
@@ -1808,34 +1808,18 @@ static int staged_cb(void *ctx, uint64_t id, const char *name)
 	s->id = id;
 	s->kind = info.kind;
 	s->base = info.base;
-	recorded = info.recorded;
 	staging_info_reset(&info);
+	/* a root-level file is the one file of its row's folder, named
+	 * like the row; a folder is a folder, whatever it holds */
+	s->is_file = s->kind == STAGING_FILE;
+	staging_row_path(path, sizeof(path), l->stg, id);
+	if (s->is_file)
+		snprintf(path + strlen(path), sizeof(path) - strlen(path),
+			 "/%.255s", name);
 	s->name = lc_strdup(name);
-	if (!s->name)
-		return LC_NOMEM(l->err);
+	s->path = lc_strdup(path);
 	l->n++;
-	staging_row_path(s->path, sizeof(s->path), l->stg, id);
-	if (s->kind == STAGING_UPDATE || s->kind == STAGING_DELETE)
-		return 0;
-	rc = list_dir(&names, &n, s->path, l->err);
-	if (rc)
-		return rc;
-	/* a root-level file: recorded as one, or (rows staged before
-	 * .row existed) a folder holding only a file named like the row */
-	if ((s->kind == STAGING_FILE || !recorded) && n == 1 &&
-	    !strcmp(names[0], name) && strcmp(name, "meta.json")) {
-		char file[4500];
-		struct stat sb;
-
-		snprintf(file, sizeof(file), "%.4200s/%.255s", s->path,
-			 name);
-		if (lstat(file, &sb) == 0 && S_ISREG(sb.st_mode)) {
-			s->is_file = true;
-			snprintf(s->path, sizeof(s->path), "%s", file);
-		}
-	}
-	free_list(names, n);
-	return 0;
+	return s->name && s->path ? 0 : LC_NOMEM(l->err);
 }
 
 /* "2.1" -> 2, 1; legacy (0.x) files cannot be written. */

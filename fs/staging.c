@@ -934,7 +934,6 @@ int staging_row_info(struct staging_info *out, const struct staging *s,
 	text[fread(text, 1, (size_t)sb.st_size, f)] = 0;
 	fclose(f);
 	rc = parse_info(out, text);
-	out->recorded = true;
 	lc_free(text);
 	if (rc) {
 		staging_info_reset(out);

@@ -88,7 +88,6 @@ struct staging_info {
 	char **removed;			/* UPDATE: file names */
 	size_t n_removed;
 	bool interrupted;
-	bool recorded;		/* read from a .row (else a guess) */
 };
 
 void staging_info_reset(struct staging_info *i);

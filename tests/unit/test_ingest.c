@@ -560,6 +560,7 @@ TEST(commit_new_dataset)
 	struct refusals ref = { 0 };
 	struct view *v;
 	struct lc_buf b;
+	const struct staging_info file_row = { .kind = STAGING_FILE };
 	uint64_t id, ver, n;
 	int left = 0;
 
@@ -578,7 +579,8 @@ TEST(commit_new_dataset)
 	CHECK_OK(staging_row_new(&id, stg, "bad", &err), &err);
 	stage_text(stg, id, "meta.json", "{\"label\":");
 	/* a root-level file */
-	CHECK_OK(staging_row_new(&id, stg, "bird.png", &err), &err);
+	CHECK_OK(staging_row_add(&id, stg, "bird.png", &file_row, &err),
+		 &err);
 	stage_file(stg, id, "bird.png", png, 9);
 
 	CHECK_OK(ingest_commit(&ver, &n, st, stg, 0, NULL, NULL, on_refused,
@@ -624,16 +626,20 @@ TEST(commit_new_dataset)
 	lc_buf_reset(&b);
 	view_free(v);
 
-	/* an append: the name column comes from the dataset's config */
+	/* an append: the name column comes from the dataset's config; a
+	 * folder named like the one file it holds is a folder all the
+	 * same (mkdir image.png, then image.png/image.png) */
 	CHECK_OK(staging_row_new(&id, stg, "fish_003", &err), &err);
 	stage_text(stg, id, "meta.json", "{\"label\":\"fish\"}");
+	CHECK_OK(staging_row_new(&id, stg, "image.png", &err), &err);
+	stage_file(stg, id, "image.png", png, sizeof(png));
 	CHECK_OK(lance_snapshot_open(&snap, st, 0, &err), &err);
 	CHECK_OK(ingest_commit(&ver, &n, st, stg, 1,
 			       &lance_snapshot_manifest(snap)->schema, NULL,
 			       on_refused, &ref, &err), &err);
 	lance_snapshot_free(snap);
 	CHECK_EQ_U64(ver, 2);
-	CHECK_EQ_U64(n, 1);
+	CHECK_EQ_U64(n, 2);
 	CHECK_EQ_U64(ref.n, 2);		/* "bad" again; it stays staged */
 	CHECK_OK(view_open(&v, ds, NULL, &err), &err);
 	lc_buf_init(&b, 0);
@@ -645,6 +651,10 @@ TEST(commit_new_dataset)
 		CHECK_EQ_U64(b.len, strlen(want));
 		CHECK(!memcmp(b.data, want, b.len));
 	}
+	lc_buf_reset(&b);
+	CHECK_OK(view_bytes(&b, v, "image.png/image.png", &err), &err);
+	CHECK_EQ_U64(b.len, sizeof(png));
+	CHECK(!memcmp(b.data, png, sizeof(png)));
 	lc_buf_reset(&b);
 	view_free(v);
 	staging_free(stg);

@@ -41,6 +41,7 @@ static void copy(const char *from, const char *to)
 static void stage(struct staging *stg, const char *src)
 {
 	struct dirent **ents;
+	const struct staging_info file_row = { .kind = STAGING_FILE };
 	struct lc_err err = { 0 };
 	int n = scandir(src, &ents, NULL, alphasort);
 
@@ -59,7 +60,8 @@ static void stage(struct staging *stg, const char *src)
 		snprintf(from, sizeof(from), "%s/%s", src, name);
 		if (stat(from, &sb))
 			goto next;
-		if (staging_row_new(&id, stg, name, &err))
+		if (staging_row_add(&id, stg, name, S_ISDIR(sb.st_mode) ?
+				    NULL : &file_row, &err))
 			die(name, &err);
 		staging_row_path(row, sizeof(row), stg, id);
 		if (S_ISDIR(sb.st_mode)) {
