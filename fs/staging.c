@@ -30,12 +30,16 @@ struct staging {
 	uint64_t last_row;	/* the newest row's id: ids only grow */
 	atomic_bool no_xattr;	/* names go in .name files */
 	atomic_int readers;	/* staging_reading */
-	/* the cleaner: empties DIR/trash, where the rows of landed batches
-	 * go, off the committing thread */
+	/* the cleaner: takes the rows of landed batches out of DIR/rows,
+	 * off the committing thread, then forgets the batches */
 	pthread_cond_t cv;
 	pthread_t cleaner;
 	bool threads_ok, cleaner_on, stopping;
-	unsigned work, done;	/* batches put in the trash, and emptied */
+	unsigned work, done;	/* batches handed over, and forgotten */
+	/* handed over, the first being taken; rows sorted, and no longer
+	 * listed */
+	struct staging_batch *landed;
+	size_t n_landed, cap_landed;
 	/* spare inodes in DIR/spare, made ahead by the filler (take_spare) */
 	pthread_cond_t spare_cv;
 	pthread_t filler;
@@ -171,42 +175,93 @@ static int rm_cb(const char *path, const struct stat *sb, int type,
 }
 
 static bool recycle(struct staging *s, int dfd, const char *name, bool file);
+static int batch_forget(struct staging *s, const struct staging_batch *b,
+			struct lc_err *err);
+static int sync_fs(const char *dir);
 
-/* Empty DIR/trash, whose rows' files and folders become spares while the
- * pool has room (best effort: what stays is tried again by the next
- * pass, or the next mount). */
-static void empty_trash(struct staging *s)
+static int cmp_u64(const void *a, const void *b)
 {
-	char dir[4200], path[4500];
-	struct dirent *de, *fe;
-	bool empty;
-	DIR *d, *r;
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
 
-	snprintf(dir, sizeof(dir), "%s/trash", s->dir);
-	d = opendir(dir);
-	while (d && (de = readdir(d))) {
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-		if (!(r = opendir(path))) {
-			(void)nftw(path, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
-			continue;
-		}
-		empty = true;
-		while ((fe = readdir(r))) {
-			if (!strcmp(fe->d_name, ".") || !strcmp(fe->d_name, ".."))
-				continue;
-			if ((fe->d_type != DT_REG ||
-			     !recycle(s, dirfd(r), fe->d_name, true)) &&
-			    unlinkat(dirfd(r), fe->d_name, 0) < 0)
-				empty = false;
-		}
-		closedir(r);
-		if (!empty || !recycle(s, dirfd(d), de->d_name, false))
-			(void)nftw(path, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	return x < y ? -1 : x > y;
+}
+
+/* Whether row `id` is in a landed batch handed to the cleaner (under
+ * mu). */
+static bool landed_row(const struct staging *s, uint64_t id)
+{
+	for (size_t i = 0; i < s->n_landed; i++) {
+		const struct staging_batch *b = &s->landed[i];
+
+		if (bsearch(&id, b->rows, b->n_rows, sizeof(id), cmp_u64))
+			return true;
 	}
-	if (d)
-		closedir(d);
+	return false;
+}
+
+/* Remove the row folder `name` of DIR/rows (dfd): its files and the
+ * folder become spares while the pool has room. False when something of
+ * it is left. */
+static bool empty_row(struct staging *s, int dfd, const char *name)
+{
+	char path[4500];
+	struct dirent *fe;
+	bool empty = true;
+	DIR *r;
+	int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+				      O_CLOEXEC);
+
+	if (fd < 0)
+		return errno == ENOENT;
+	if (!(r = fdopendir(fd))) {
+		close(fd);
+		return false;
+	}
+	while ((fe = readdir(r))) {
+		if (!strcmp(fe->d_name, ".") || !strcmp(fe->d_name, ".."))
+			continue;
+		if ((fe->d_type != DT_REG ||
+		     !recycle(s, dirfd(r), fe->d_name, true)) &&
+		    unlinkat(dirfd(r), fe->d_name, 0) < 0)
+			empty = false;
+	}
+	closedir(r);
+	if (empty && recycle(s, dfd, name, false))
+		return true;
+	snprintf(path, sizeof(path), "%s/rows/%s", s->dir, name);
+	return nftw(path, rm_cb, 16, FTW_DEPTH | FTW_PHYS) == 0 ||
+	       errno == ENOENT;
+}
+
+/* Take the rows of a landed batch out of DIR/rows, make that last, then
+ * forget the batch: until then recovery finds the batch landed and takes
+ * out what is left. */
+static int take_rows(struct staging *s, const struct staging_batch *b,
+		     struct lc_err *err)
+{
+	char dir[4200];
+	bool all = true;
+	int dfd, rc;
+
+	snprintf(dir, sizeof(dir), "%s/rows", s->dir);
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return LC_SYS(err, errno, "staging: %s: %s", dir,
+			      strerror(errno));
+	for (size_t i = 0; i < b->n_rows; i++) {
+		char name[24];
+
+		snprintf(name, sizeof(name), "R%016" PRIx64, b->rows[i]);
+		all = empty_row(s, dfd, name) && all;
+	}
+	close(dfd);
+	if (!all)
+		return LC_SYS(err, EIO, "staging: %s: rows of batch %s could "
+			      "not be removed", dir, b->uuid);
+	if ((rc = sync_fs(s->dir)))
+		return LC_SYS(err, rc, "staging: %s: %s", s->dir,
+			      strerror(rc));
+	return batch_forget(s, b, err);
 }
 
 static void *cleaner_main(void *arg)
@@ -216,13 +271,21 @@ static void *cleaner_main(void *arg)
 	(void)pthread_setname_np(pthread_self(), "lancefs cleaner");
 	pthread_mutex_lock(&s->mu);
 	for (;;) {
-		if (s->work != s->done) {
-			unsigned upto = s->work;
+		if (s->n_landed) {
+			/* the first stays in the list while it is taken,
+			 * so that its rows are not listed */
+			struct staging_batch b = s->landed[0];
+			struct lc_err err = { 0 };
 
 			pthread_mutex_unlock(&s->mu);
-			empty_trash(s);
+			/* a failure leaves the batch to the next mount's
+			 * recovery */
+			(void)take_rows(s, &b, &err);
 			pthread_mutex_lock(&s->mu);
-			s->done = upto;
+			staging_batch_reset(&s->landed[0]);
+			memmove(s->landed, s->landed + 1,
+				--s->n_landed * sizeof(*s->landed));
+			s->done++;
 			pthread_cond_broadcast(&s->cv);
 			continue;
 		}
@@ -234,18 +297,13 @@ static void *cleaner_main(void *arg)
 	return NULL;
 }
 
-/* Wait until the trash is empty (as far as the cleaner can make it). */
+/* Wait until the cleaner has taken every landed batch's rows. */
 static void drain(struct staging *s)
 {
-	bool on;
-
 	pthread_mutex_lock(&s->mu);
 	while (s->cleaner_on && s->work != s->done)
 		pthread_cond_wait(&s->cv, &s->mu);
-	on = s->cleaner_on;
 	pthread_mutex_unlock(&s->mu);
-	if (!on)
-		empty_trash(s);
 }
 
 /*
@@ -622,13 +680,12 @@ int staging_open(struct staging **out, const char *dir, struct lc_err *err)
 		rc = mkdir_p(path, err);
 	}
 	if (!rc) {
-		/* what a crash left in the trash, before ids are reused,
-		 * and its spares */
-		empty_trash(s);
+		/* the spares a crash left, and the folder of landed rows
+		 * older versions kept */
 		snprintf(path, sizeof(path), "%s/spare", dir);
 		(void)nftw(path, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
 		snprintf(path, sizeof(path), "%s/trash", dir);
-		rc = mkdir_p(path, err);
+		(void)nftw(path, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
 	}
 	if (!rc) {
 		snprintf(path, sizeof(path), "%s/rows", dir);
@@ -658,6 +715,7 @@ void staging_free(struct staging *s)
 		pthread_mutex_unlock(&s->mu);
 		pthread_join(s->cleaner, NULL);
 	}
+	lc_free(s->landed);	/* the cleaner took every batch */
 	pthread_cond_destroy(&s->cv);
 	pthread_cond_destroy(&s->spare_cv);
 	pthread_mutex_destroy(&s->mu);
@@ -1090,7 +1148,7 @@ int staging_row_clear_partial(bool *had, const struct staging *s,
 
 void staging_remove_if_empty(struct staging *s)
 {
-	static const char *const subs[] = { "trash", "rows", "batches" };
+	static const char *const subs[] = { "rows", "batches" };
 	char path[4200];
 	size_t i;
 
@@ -1130,13 +1188,6 @@ int staging_row_remove(struct staging *s, uint64_t id, struct lc_err *err)
 		return LC_SYS(err, errno, "staging: removing %s: %s", dir,
 			      strerror(errno));
 	return 0;
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
 }
 
 int staging_rows(struct staging *s, staging_row_cb cb, void *ctx,
@@ -1181,9 +1232,15 @@ int staging_rows(struct staging *s, staging_row_cb cb, void *ctx,
 		qsort(ids, n, sizeof(*ids), cmp_u64);
 	for (size_t i = 0; !rc && i < n; i++) {
 		char row[4200], name[1100];
+		bool gone;
 
 		if (made_ahead(s, ids[i]))
 			continue;	/* no row yet, known without a look */
+		pthread_mutex_lock(&s->mu);
+		gone = landed_row(s, ids[i]);
+		pthread_mutex_unlock(&s->mu);
+		if (gone)
+			continue;	/* committed, its folder going */
 		staging_row_path(row, sizeof(row), s, ids[i]);
 		if (read_name(name, sizeof(name), row))
 			continue;	/* half-made by a crash: no name yet */
@@ -1260,53 +1317,53 @@ static int batch_forget(struct staging *s, const struct staging_batch *b,
 	return rc ? LC_SYS(err, rc, "staging: %s: %s", dir, strerror(rc)) : 0;
 }
 
-/* Take a landed batch's row out of rows/: into the trash, where the
- * cleaner removes it; removed here where it cannot go there. */
-static int row_to_trash(struct staging *s, uint64_t id, struct lc_err *err)
+/* Hand a landed batch to the cleaner (a copy, its rows sorted): false
+ * where there is no cleaner, or no memory. */
+static bool hand_over(struct staging *s, const struct staging_batch *b)
 {
-	char from[4200], to[4200];
+	struct staging_batch c = *b;
+	bool ok;
 
-	staging_row_path(from, sizeof(from), s, id);
-	snprintf(to, sizeof(to), "%s/trash/R%016" PRIx64, s->dir, id);
-	if (rename(from, to) == 0 || errno == ENOENT)
-		return 0;
-	return staging_row_remove(s, id, err);
-}
-
-static void wake_cleaner(struct staging *s)
-{
-	bool on;
-
+	c.rows = lc_malloc((b->n_rows ? b->n_rows : 1) * sizeof(*c.rows));
+	if (!c.rows)
+		return false;
+	if (b->n_rows)
+		memcpy(c.rows, b->rows, b->n_rows * sizeof(*c.rows));
+	qsort(c.rows, c.n_rows, sizeof(*c.rows), cmp_u64);
 	pthread_mutex_lock(&s->mu);
-	s->work++;
 	if (s->threads_ok && !s->cleaner_on && !s->stopping &&
 	    !pthread_create(&s->cleaner, NULL, cleaner_main, s))
 		s->cleaner_on = true;
-	pthread_cond_broadcast(&s->cv);
-	on = s->cleaner_on;
+	ok = s->cleaner_on && !s->stopping;
+	if (ok && s->n_landed == s->cap_landed) {
+		size_t cap = s->cap_landed ? 2 * s->cap_landed : 4;
+		struct staging_batch *v = lc_realloc(s->landed,
+						     cap * sizeof(*v));
+
+		ok = v != NULL;
+		if (ok) {
+			s->landed = v;
+			s->cap_landed = cap;
+		}
+	}
+	if (ok) {
+		s->landed[s->n_landed++] = c;
+		s->work++;
+		pthread_cond_broadcast(&s->cv);
+	}
 	pthread_mutex_unlock(&s->mu);
-	if (!on)
-		empty_trash(s);
+	if (!ok)
+		staging_batch_reset(&c);
+	return ok;
 }
 
 int staging_batch_done(struct staging *s, const struct staging_batch *b,
 		       struct lc_err *err)
 {
-	char dir[4200];
-	int rc = 0;
-
-	/* rows first: a crash in between leaves a batch whose transaction
-	 * landed and whose rows are partly gone; recovery then only drops
-	 * the record */
-	for (size_t i = 0; !rc && i < b->n_rows; i++)
-		rc = row_to_trash(s, b->rows[i], err);
-	if (!rc) {
-		snprintf(dir, sizeof(dir), "%s/rows", s->dir);
-		sync_dir(dir);
-		rc = batch_forget(s, b, err);
-	}
-	wake_cleaner(s);
-	return rc;
+	/* the batch record goes only once its rows are out of rows/: a
+	 * crash in between leaves a batch whose transaction landed, and
+	 * recovery takes out what is left */
+	return hand_over(s, b) ? 0 : take_rows(s, b, err);
 }
 
 int staging_batch_abandon(struct staging *s, const struct staging_batch *b,

@@ -11,24 +11,22 @@
  *       .name                      the name instead, where the file
  *                                  system has no user attributes
  *       <files as the user wrote>
- *   DIR/trash/R<16 hex>/           a committed row's folder, moved out of
- *                                  rows/ once its version landed, and
- *                                  emptied by a background thread
  *   DIR/spare/F<n>                 empty files made ahead, or those of
- *                                  rows in the trash, emptied; new staged
- *                                  files are these linked (a row in the
- *                                  trash, emptied, becomes an unnamed
- *                                  row in rows/)
+ *                                  committed rows, emptied; new staged
+ *                                  files are these linked (a committed
+ *                                  row's folder, emptied, becomes an
+ *                                  unnamed row in rows/)
  *   DIR/batches/<uuid>             a commit attempt: the transaction id,
  *                                  the version it was planned against and
  *                                  the rows it holds, written and synced
  *                                  before the commit starts
  *
- * Rows are plain folders and files, so they survive kill -9 and reboots;
- * a batch file outlives its commit only if the commit's outcome is
- * unknown, and recovery asks the dataset (lance_find_transaction) whether
- * that transaction landed. Staged files are removed only after the
- * manifest is durable. Knows nothing of FUSE.
+ * Rows are plain folders and files, so they survive kill -9 and reboots.
+ * A batch file outlives its commit while the commit's outcome is unknown,
+ * and after it landed until its rows are out of rows/ (a background
+ * thread takes them out); recovery asks the dataset
+ * (lance_find_transaction) whether that transaction landed. Staged files
+ * are removed only after the manifest is durable. Knows nothing of FUSE.
  */
 #ifndef LANCEFS_STAGING_H
 #define LANCEFS_STAGING_H
@@ -50,9 +48,9 @@ int staging_default_dir(char *out, size_t cap, const char *dataset_uri,
 int staging_open(struct staging **out, const char *dir,
 		 struct lc_err *err) LC_MUST_USE;
 void staging_free(struct staging *s);
-/* From now on the trash is emptied by a thread of its own; before (and
- * so before a daemon forks: threads do not survive fork), landed rows are
- * deleted by the call that lands them. */
+/* From now on landed rows are taken out by a thread of its own; before
+ * (and so before a daemon forks: threads do not survive fork), by the
+ * call that lands them. */
 void staging_allow_threads(struct staging *s);
 const char *staging_dir(const struct staging *s);
 
@@ -130,13 +128,13 @@ int staging_create(struct staging *s, const char *path, int flags,
 		   int *fd) LC_MUST_USE;
 int staging_row_clear_partial(bool *had, const struct staging *s,
 			      uint64_t id, struct lc_err *err) LC_MUST_USE;
-/* Empty the trash, then remove the staging folder when it holds nothing
- * (no rows, no batches): a mount that wrote nothing leaves nothing
- * behind. */
+/* Wait until landed rows are out, then remove the staging folder when
+ * it holds nothing (no rows, no batches): a mount that wrote nothing
+ * leaves nothing behind. */
 void staging_remove_if_empty(struct staging *s);
 /* A staged file was opened (1) or closed (-1) for reading. Such a
  * descriptor can outlive its row's landing, so while any is open the
- * trash's files are removed rather than made spares. */
+ * files of landed rows are removed rather than made spares. */
 void staging_reading(struct staging *s, int delta);
 /* Flush the staging's file system (files closed reach the disk). */
 void staging_sync(const struct staging *s);
@@ -168,8 +166,9 @@ struct staging_batch {
 int staging_batch_begin(struct staging_batch *out, struct staging *s,
 			const uint64_t *rows, size_t n, uint64_t read_version,
 			const char *uuid, struct lc_err *err) LC_MUST_USE;
-/* The batch landed: its rows leave rows/ (into the trash, which a
- * background thread empties), then the batch record goes. */
+/* The batch landed: its rows are no longer listed, and leave rows/ (in
+ * the background once threads are allowed), then the batch record
+ * goes. */
 int staging_batch_done(struct staging *s, const struct staging_batch *b,
 		       struct lc_err *err) LC_MUST_USE;
 /* The batch did not land (refused or failed): forget the record, keep

@@ -892,7 +892,8 @@ int wr_file_stat(struct writes *w, uint64_t id, uint32_t fidx,
 	int rc = ESTALE;
 
 	pthread_mutex_lock(&w->mu);
-	if ((r = row_by_id(w, id)) && fidx < r->n_files &&
+	/* a landed row's files leave the staging in the background */
+	if ((r = row_by_id(w, id)) && !r->landed && fidx < r->n_files &&
 	    r->files[fidx].name) {
 		row_path(path, sizeof(path), w, id, r->files[fidx].name);
 		rc = stat(path, st) < 0 ? errno : 0;
@@ -1715,7 +1716,8 @@ static int commit_ids(struct writes *w, uint64_t *ids, size_t n,
 	for (size_t i = 0; i < n; i++) {
 		struct wrow *r = row_by_id(w, ids[i]);
 
-		if (r && r->info.kind == STAGING_UPDATE)
+		/* a landed row's folder is the staging's to remove */
+		if (r && r->info.kind == STAGING_UPDATE && !r->landed)
 			unfill(w, r);
 		if (r && !r->landed)
 			r->committing = false;

@@ -121,17 +121,19 @@ TEST(rows_and_batches)
 	harness_rm_rf(dir);
 }
 
-/* A landed batch's rows leave rows/ at once; their files go in the
- * background (once threads are allowed, else at once), and whatever a
- * crash left of them goes at the next open. */
+/* A landed batch's rows are no longer listed at once; their folders go
+ * in the background (once threads are allowed, else at once), and the
+ * batch record only after them, so that what a crash left of them is
+ * still a landed batch that recovery finishes. */
 static void landed_rows(bool threads)
 {
 	char dir[] = "/tmp/lancefs-staging-XXXXXX", rp[4200], path[4400];
 	struct lc_err err = { 0 };
 	struct staging *s;
-	struct staging_batch b;
+	struct staging_batch b, *left;
 	struct names n = { "" };
 	uint64_t rows[3];
+	size_t nb;
 
 	CHECK(mkdtemp(dir));
 	CHECK_OK(staging_open(&s, dir, &err), &err);
@@ -146,30 +148,51 @@ static void landed_rows(bool threads)
 	}
 	CHECK_OK(staging_batch_begin(&b, s, rows, 2, 1, NULL, &err), &err);
 	CHECK_OK(staging_batch_done(s, &b, &err), &err);
-	staging_batch_reset(&b);
-	staging_row_path(rp, sizeof(rp), s, rows[0]);
-	CHECK(!exists(rp));
 	CHECK_OK(staging_rows(s, collect, &n, &err), &err);
 	CHECK_STR(n.buf, "r2 ");
-	if (!threads) {		/* deleted by the call */
-		snprintf(path, sizeof(path), "%s/trash/R%016x", dir, 1u);
+	staging_row_path(rp, sizeof(rp), s, rows[0]);
+	snprintf(path, sizeof(path), "%s/batches/%s", dir, b.uuid);
+	if (!threads) {		/* gone by the call */
+		CHECK(!exists(rp));
 		CHECK(!exists(path));
 	}
-	staging_free(s);
-	snprintf(path, sizeof(path), "%s/trash", dir);
-	CHECK(exists(path));
-	snprintf(path, sizeof(path), "%s/trash/R%016x", dir, 1u);
+	staging_free(s);	/* waits for the cleaner */
+	CHECK(!exists(rp));
 	CHECK(!exists(path));
+	staging_batch_reset(&b);
 
-	/* a crash left a row half-removed in the trash */
-	CHECK(mkdir(path, 0700) == 0);
-	snprintf(path + strlen(path), sizeof(path) - strlen(path),
-		 "/image.jpg");
-	CHECK(fclose(fopen(path, "w")) == 0);
+	/* a crash took the first row out and not the second: the record
+	 * is still there, and recovery finishes the batch */
 	CHECK_OK(staging_open(&s, dir, &err), &err);
-	CHECK(!exists(path));
+	if (threads)
+		staging_allow_threads(s);
+	CHECK_OK(staging_row_new(&rows[0], s, "r3", &err), &err);
+	CHECK_OK(staging_row_new(&rows[1], s, "r4", &err), &err);
+	write_file(s, rows[1], "image.jpg", "\xff\xd8\xff");
+	CHECK_OK(staging_batch_begin(&b, s, rows, 2, 2, NULL, &err), &err);
+	CHECK_OK(staging_row_remove(s, rows[0], &err), &err);
+	staging_batch_reset(&b);
+	staging_free(s);
+	CHECK_OK(staging_open(&s, dir, &err), &err);
+	n.buf[0] = 0;
+	CHECK_OK(staging_rows(s, collect, &n, &err), &err);
+	CHECK_STR(n.buf, "r2 r4 ");
+	CHECK_OK(staging_batches(&left, &nb, s, &err), &err);
+	CHECK_EQ_U64(nb, 1);
+	CHECK_OK(staging_batch_done(s, &left[0], &err), &err);
+	staging_batch_reset(&left[0]);
+	free(left);
+	n.buf[0] = 0;
+	CHECK_OK(staging_rows(s, collect, &n, &err), &err);
+	CHECK_STR(n.buf, "r2 ");
+	CHECK_OK(staging_batches(&left, &nb, s, &err), &err);
+	CHECK_EQ_U64(nb, 0);
+	free(left);
+
 	/* the last row committed too: nothing is left of the staging */
-	CHECK_OK(staging_batch_begin(&b, s, rows + 2, 1, 2, NULL, &err), &err);
+	if (threads)
+		staging_allow_threads(s);
+	CHECK_OK(staging_batch_begin(&b, s, rows + 2, 1, 3, NULL, &err), &err);
 	CHECK_OK(staging_batch_done(s, &b, &err), &err);
 	staging_batch_reset(&b);
 	staging_remove_if_empty(s);
@@ -466,11 +489,13 @@ TEST(landed_rows_become_spares)
 	file_ino = sb.st_ino;
 	CHECK_OK(staging_batch_begin(&b, s, &row, 1, 1, NULL, &err), &err);
 	CHECK_OK(staging_batch_done(s, &b, &err), &err);
+	/* the record goes once the cleaner took the row out */
+	snprintf(path, sizeof(path), "%s/batches/%s", dir, b.uuid);
 	staging_batch_reset(&b);
-	snprintf(path, sizeof(path), "%s/trash/R%016" PRIx64, dir, row);
 	for (int i = 0; i < 500 && exists(path); i++)
 		usleep(10000);
 	CHECK(!exists(path));
+	CHECK(!exists(rp));
 	CHECK(!spare_has(dir, 'F', file_ino));
 	{
 		char got[8] = "";

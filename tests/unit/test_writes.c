@@ -337,15 +337,16 @@ TEST(ls_during_commits_sees_each_row_once)
 	rig_close(&r);
 }
 
-/* Whether the staging's trash under the rig is empty (the cleaner done). */
-static bool trash_empty(const struct rig *r)
+/* Whether the staging under the rig holds no batch record (the cleaner
+ * took every landed row out). */
+static bool batches_gone(const struct rig *r)
 {
 	char path[400];
 	struct dirent *de;
 	bool empty = true;
 	DIR *d;
 
-	snprintf(path, sizeof(path), "%s/staging/trash", r->dir);
+	snprintf(path, sizeof(path), "%s/staging/batches", r->dir);
 	d = opendir(path);
 	while (d && empty && (de = readdir(d)))
 		empty = de->d_name[0] == '.';
@@ -381,7 +382,7 @@ TEST(reader_outlives_its_row)
 	CHECK_OK(wr_commit(w, 0, &ver, &err), &err);
 	/* rows staged after it, in what the landed ones left */
 	for (int round = 0; round < 2; round++) {
-		for (int i = 0; i < 5 && !trash_empty(&r); i++)
+		for (int i = 0; i < 5 && !batches_gone(&r); i++)
 			usleep(100 * 1000);
 		for (int k = 0; k < 4; k++) {
 			char row[16];
@@ -394,7 +395,7 @@ TEST(reader_outlives_its_row)
 		}
 		CHECK_OK(wr_commit(w, 0, &ver, &err), &err);
 	}
-	for (int i = 0; i < 50 && !trash_empty(&r); i++)
+	for (int i = 0; i < 50 && !batches_gone(&r); i++)
 		usleep(100 * 1000);
 	CHECK(pread(rfd, got, sizeof(got) - 1, 0) == (ssize_t)strlen(json));
 	CHECK_STR(got, json);
