@@ -8,7 +8,9 @@
 # cache >= 0.9x ext4), never pass/fail. The same reads from a FUSE server
 # that answers from memory (tests/bench/discard.c) with as many threads
 # as a lancefs mount of s3:// runs, and with one, show what FUSE itself
-# costs on the machine. Run as root (drop_caches, FUSE).
+# costs on the machine; the cache_dir's files read straight off the disk
+# (dd, O_DIRECT) show what the disk allows a second epoch. Run as root
+# (drop_caches, FUSE).
 #
 #   tests/bench/s3.sh [BUILD_DIR] [ENV_FILE]
 #
@@ -122,8 +124,20 @@ discard() {
 	fusermount3 -u "$tmp/dmnt"
 }
 median() { tr ' ' '\n' | sort -n | awk 'NF { v[n++] = $1 } END { print n ? v[int((n - 1) / 2)] : 0 }'; }
+# The disk itself: the cache_dir's chunk files read with O_DIRECT, 1 MiB
+# at a time, 8 files at once, as images/s (n over the seconds). Epoch 2
+# reads the same bytes from the same disk, so cannot beat it; ext4 cold
+# is bound by the same disk.
+disk() {
+	local t0 t1
+	t0=$(date +%s.%N)
+	find "$tmp/cache" -type f -print0 |
+		xargs -0 -P 8 -I{} dd if={} of=/dev/null bs=1M iflag=direct status=none
+	t1=$(date +%s.%N)
+	awk -v n="$n" -v a="$t0" -v b="$t1" 'BEGIN { printf "%d", n / (b - a) }'
+}
 rounds=${ROUNDS:-5}
-warm=; warm_w=; ext4=; ext4_w=; d16=; d1=; warm_st=; ext4_st=
+warm=; warm_w=; ext4=; ext4_w=; d16=; d1=; dd=; warm_st=; ext4_st=
 for r in $(seq "$rounds"); do
 	drop
 	"$lancefs" mount -o "$opts" "s3://$bucket/db/images.lance" "$tmp/lmnt"
@@ -139,17 +153,21 @@ for r in $(seq "$rounds"); do
 	d16="$d16 $(discard 16 | rate)"
 	drop
 	d1="$d1 $(discard 1 | rate)"
+	drop
+	dd="$dd $(disk)"
 done
 echo "   lancefs epoch 2:   $warm images/s (cache_dir $(du -sm "$tmp/cache" | cut -f1) MB; CPU stolen by the host:$warm_st)"
 echo "   ext4 (cold):       $ext4 (stolen:$ext4_st)"
 echo "   discard, 16 threads: $d16"
 echo "   discard, 1 thread:   $d1"
+echo "   disk (cache_dir, O_DIRECT): $dd"
 warm_rate=$(echo "$warm" | median)
 warm_all=$(echo "$warm_w" | median)
 ext4_rate=$(echo "$ext4" | median)
 ext4_all=$(echo "$ext4_w" | median)
 d16_rate=$(echo "$d16" | median)
 d1_rate=$(echo "$d1" | median)
+dd_rate=$(echo "$dd" | median)
 read_images "$tmp/ext4" >/dev/null
 ext4_warm=$(read_images "$tmp/ext4" | rate)
 
@@ -157,6 +175,7 @@ echo "== images/s (medians of $rounds rounds): s3fs $s3fs_rate, lancefs epoch 1 
 echo "   lancefs epoch 1 / s3fs:      $(ratio "$cold_rate" "$s3fs_rate")x (target >= 10)"
 echo "   lancefs epoch 2 / ext4 cold: $(ratio "$warm_rate" "$ext4_rate")x (target >= 0.9)"
 echo "   lancefs epoch 2 / ext4 warm: $(ratio "$warm_rate" "$ext4_warm")x"
+echo "   disk / ext4 cold:            $(ratio "$dd_rate" "$ext4_rate")x (lancefs epoch 2 / the disk: $(ratio "$warm_rate" "$dd_rate")x)"
 echo "   discard / ext4 cold:         $(ratio "$d16_rate" "$ext4_rate")x with 16 threads (lancefs epoch 2 / that: $(ratio "$warm_rate" "$d16_rate")x), $(ratio "$d1_rate" "$ext4_rate")x with 1"
 # Listing a row stats its files, and a file's type comes from its first
 # bytes: a walk of a cold mount fetches part of every image before the
