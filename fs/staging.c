@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
+#include <syslog.h>
 #include <unistd.h>
 
 /* Spare inodes kept ready: open empty files and unnamed row folders the
@@ -35,9 +36,8 @@ struct staging {
 	pthread_cond_t cv;
 	pthread_t cleaner;
 	bool threads_ok, cleaner_on, stopping;
-	unsigned work, done;	/* batches handed over, and forgotten */
-	/* handed over, the first being taken; rows sorted, and no longer
-	 * listed */
+	/* batches handed over, the first being taken; rows sorted, and no
+	 * longer listed */
 	struct staging_batch *landed;
 	size_t n_landed, cap_landed;
 	/* spare inodes in DIR/spare, made ahead by the filler (take_spare) */
@@ -280,12 +280,13 @@ static void *cleaner_main(void *arg)
 			pthread_mutex_unlock(&s->mu);
 			/* a failure leaves the batch to the next mount's
 			 * recovery */
-			(void)take_rows(s, &b, &err);
+			if (take_rows(s, &b, &err))
+				syslog(LOG_WARNING, "%s (the next mount "
+				       "retries)", err.msg);
 			pthread_mutex_lock(&s->mu);
 			staging_batch_reset(&s->landed[0]);
 			memmove(s->landed, s->landed + 1,
 				--s->n_landed * sizeof(*s->landed));
-			s->done++;
 			pthread_cond_broadcast(&s->cv);
 			continue;
 		}
@@ -301,7 +302,7 @@ static void *cleaner_main(void *arg)
 static void drain(struct staging *s)
 {
 	pthread_mutex_lock(&s->mu);
-	while (s->cleaner_on && s->work != s->done)
+	while (s->cleaner_on && s->n_landed)
 		pthread_cond_wait(&s->cv, &s->mu);
 	pthread_mutex_unlock(&s->mu);
 }
@@ -559,14 +560,12 @@ static int take_spare(struct staging *s, const char *path, int *fd)
 }
 
 /* Whether row `id`'s folder is one made ahead, unnamed, in the pool
- * (sorted, the smallest last). */
-static bool made_ahead(struct staging *s, uint64_t id)
+ * (sorted, the smallest last). Under mu. */
+static bool made_ahead(const struct staging *s, uint64_t id)
 {
-	size_t lo = 0, hi;
+	size_t lo = 0, hi = s->n_spare_dirs;
 	bool found = false;
 
-	pthread_mutex_lock(&s->mu);
-	hi = s->n_spare_dirs;
 	while (lo < hi && !found) {
 		size_t mid = lo + (hi - lo) / 2;
 
@@ -576,7 +575,6 @@ static bool made_ahead(struct staging *s, uint64_t id)
 		else
 			hi = mid;
 	}
-	pthread_mutex_unlock(&s->mu);
 	return found;
 }
 
@@ -1228,19 +1226,22 @@ int staging_rows(struct staging *s, staging_row_cb cb, void *ctx,
 		ids[n++] = id;
 	}
 	closedir(d);
-	if (!rc && n)
+	if (!rc && n) {
+		size_t k = 0;
+
 		qsort(ids, n, sizeof(*ids), cmp_u64);
+		/* known without a look: folders made ahead (no row yet) and
+		 * the rows of landed batches (their folders going) */
+		pthread_mutex_lock(&s->mu);
+		for (size_t i = 0; i < n; i++)
+			if (!made_ahead(s, ids[i]) && !landed_row(s, ids[i]))
+				ids[k++] = ids[i];
+		pthread_mutex_unlock(&s->mu);
+		n = k;
+	}
 	for (size_t i = 0; !rc && i < n; i++) {
 		char row[4200], name[1100];
-		bool gone;
 
-		if (made_ahead(s, ids[i]))
-			continue;	/* no row yet, known without a look */
-		pthread_mutex_lock(&s->mu);
-		gone = landed_row(s, ids[i]);
-		pthread_mutex_unlock(&s->mu);
-		if (gone)
-			continue;	/* committed, its folder going */
 		staging_row_path(row, sizeof(row), s, ids[i]);
 		if (read_name(name, sizeof(name), row))
 			continue;	/* half-made by a crash: no name yet */
@@ -1348,7 +1349,6 @@ static bool hand_over(struct staging *s, const struct staging_batch *b)
 	}
 	if (ok) {
 		s->landed[s->n_landed++] = c;
-		s->work++;
 		pthread_cond_broadcast(&s->cv);
 	}
 	pthread_mutex_unlock(&s->mu);
