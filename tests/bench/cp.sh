@@ -121,10 +121,14 @@ thread_cpu() {
 }
 
 # One round: ext4, discard, discard pinned, lancefs, each from a warm
-# source; the ext4 copy goes only after lancefs's umount (inodes deleted
-# just before would slow the staging's own creates: ext4 skips recently
-# freed inodes). Prints the seconds of each as "ext4 discard pinned
-# lancefs versions rss_kb".
+# source. Nothing is deleted until the end (so the rounds need about
+# 3 GB each in TMPDIR): on ext4 without a journal, an inode made within
+# 30 s of many others being freed scans past them (ext4's
+# recently_deleted), so whichever copy came right after a deletion (the
+# ext4 copy after the last round's rm -rf, the staging after its own)
+# paid for it (30 % of the daemon's samples were in that scan, in a copy
+# made right after one). Prints the seconds of each as "ext4 discard
+# pinned lancefs versions rss_kb".
 round() {
 	local k=$1 t0 t1 t2 ext4 discard pinned lfs version rows rss writes cpu
 	local ds=$tmp/db/bench$k.lance
@@ -132,7 +136,7 @@ round() {
 	echo "== round $k: cp -r SRC/. DIR && sync (ext4)" >&2
 	warm
 	t0=$(now)
-	cp -r "$src/." "$tmp/ext4"
+	cp -r "$src/." "$tmp/ext4.$k"
 	sync
 	t1=$(now)
 	ext4=$(secs "$t0" "$t1")
@@ -152,8 +156,7 @@ round() {
 
 	echo "== round $k: cp -r SRC/. MNT/ && lancefs commit MNT (new dataset)" >&2
 	warm
-	rm -rf "$tmp/staging"
-	"$lancefs" mount -o "staging_dir=$tmp/staging${LANCEFS_OPTS:+,$LANCEFS_OPTS}" "$ds" "$mnt" >&2
+	"$lancefs" mount -o "staging_dir=$tmp/staging.$k${LANCEFS_OPTS:+,$LANCEFS_OPTS}" "$ds" "$mnt" >&2
 	pid=$(/usr/bin/python3 -c 'import json, sys
 print(json.load(open(sys.argv[1] + "/.lancefs/status"))["pid"])' "$mnt")
 	t0=$(now)
@@ -171,7 +174,6 @@ print(json.dumps(json.load(open(sys.argv[1] + "/.lancefs/status")).get("writes")
 	t0=$(now)
 	"$lancefs" umount "$mnt"
 	t1=$(now)
-	rm -rf "$tmp/ext4"
 	echo "  umount $(secs "$t0" "$t1") s; the mount listed $rows rows" >&2
 	echo "  status writes: $writes" >&2
 	echo "  daemon CPU since mount: $cpu" >&2
