@@ -872,9 +872,6 @@ struct ingest_rows {
 	bool validate_images;
 	struct bld *cols;		/* one per top-level field */
 	struct lance_array *arrs;
-	/* one per top-level field: where a row's files are read, kept for
-	 * the next row (memory already faulted in) */
-	struct lc_buf *bytes;
 	uint64_t n_rows;
 };
 
@@ -894,19 +891,16 @@ int ingest_rows_new(struct ingest_rows **out,
 	r->validate_images = opts && opts->validate_images;
 	r->cols = lc_calloc(schema->n_top, sizeof(*r->cols));
 	r->arrs = lc_calloc(schema->n_top, sizeof(*r->arrs));
-	r->bytes = lc_calloc(schema->n_top, sizeof(*r->bytes));
 	if (opts && opts->name_column)
 		r->name_column = lc_strdup(opts->name_column);
 	if (opts && opts->file_column)
 		r->file_column = lc_strdup(opts->file_column);
-	if (!r->cols || !r->arrs || !r->bytes ||
+	if (!r->cols || !r->arrs ||
 	    (opts && opts->name_column && !r->name_column) ||
 	    (opts && opts->file_column && !r->file_column)) {
 		ingest_rows_free(r);
 		return LC_NOMEM(err);
 	}
-	for (size_t i = 0; i < schema->n_top; i++)
-		lc_buf_init(&r->bytes[i], 0);
 	for (size_t i = 0; i < schema->n_top && !rc; i++)
 		rc = bld_init(&r->cols[i], schema->top[i],
 			      &schema->top[i]->type, 0, err);
@@ -925,9 +919,6 @@ void ingest_rows_free(struct ingest_rows *r)
 	for (size_t i = 0; r->cols && i < r->schema->n_top; i++)
 		bld_reset(&r->cols[i]);
 	lc_free(r->cols);
-	for (size_t i = 0; r->bytes && i < r->schema->n_top; i++)
-		lc_buf_reset(&r->bytes[i]);
-	lc_free(r->bytes);
 	lc_free(r->arrs);
 	lc_free(r->name_column);
 	lc_free(r->file_column);
@@ -1001,15 +992,16 @@ bad:
 	return false;
 }
 
-static int read_all(struct lc_buf *out, const char *path,
-		    const struct where *w, struct lc_err *err)
+/* Append the file at `path` to `out`: a column's values, where it is the
+ * row's value (append_row ends it; a refused row's is cut off). */
+static int read_into(struct lc_buf *out, const char *path,
+		     const struct where *w, struct lc_err *err)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	size_t start = out->len;
 	struct stat sb;
 	int rc = 0;
 
-	lc_buf_clear(out);
-	out->limit = INGEST_MAX_FILE;
 	if (fd < 0)
 		return LC_SYS(err, errno, "%s/%s: %s", w->row, w->file,
 			      strerror(errno));
@@ -1040,11 +1032,14 @@ static int read_all(struct lc_buf *out, const char *path,
 		if (n == 0)
 			break;
 		out->len += (size_t)n;
+		if (out->len - start > INGEST_MAX_FILE)
+			rc = LC_LIMIT(err, "larger than %llu bytes",
+				      INGEST_MAX_FILE);
 	}
 	close(fd);
 	if (rc) {
 		lc_err_prefix(err, "%s/%s: ", w->row, w->file);
-		lc_buf_clear(out);
+		out->len = start;
 	}
 	return rc;
 }
@@ -1052,8 +1047,8 @@ static int read_all(struct lc_buf *out, const char *path,
 /* What sets each top-level column of the row being assembled. */
 struct slot {
 	char *file;		/* file name that set it, or "meta.json" */
-	bool from_file;
-	struct lc_buf bytes;	/* from_file */
+	bool from_file;		/* its bytes are at the end of the column's
+				 * values, the row's value not yet ended */
 	json_t *json;		/* borrowed from the row's meta.json */
 };
 
@@ -1064,20 +1059,10 @@ struct row {
 	struct where w;
 };
 
-/* A row's files are read into buffers lent by the rows being built; so
- * big a file that its buffer should not stay is let go. */
-#define KEEP_BUFFER (16u << 20)
-
 static void row_reset(struct row *row)
 {
-	for (size_t i = 0; row->slots && i < row->r->schema->n_top; i++) {
-		struct lc_buf *b = &row->slots[i].bytes;
-
+	for (size_t i = 0; row->slots && i < row->r->schema->n_top; i++)
 		lc_free(row->slots[i].file);
-		if (b->cap > KEEP_BUFFER)
-			lc_buf_reset(b);
-		row->r->bytes[i] = *b;
-	}
 	lc_free(row->slots);
 	json_decref(row->meta);
 }
@@ -1116,9 +1101,9 @@ static int add_file(struct row *row, const char *dir, const char *file,
 {
 	const struct lance_schema *s = row->r->schema;
 	const char *dot = strrchr(file, '.');
+	struct lc_buf *vals;
 	char path[4600];
-	struct slot *sl;
-	size_t bad;
+	size_t bad, start;
 	int rc;
 
 	if (*file)
@@ -1145,21 +1130,23 @@ static int add_file(struct row *row, const char *dir, const char *file,
 	rc = set_slot(row, (size_t)col, file, err);
 	if (rc)
 		return rc;
-	sl = &row->slots[col];
-	sl->from_file = true;
+	row->slots[col].from_file = true;
 	snprintf(path, sizeof(path), "%s%s%s", dir, *file ? "/" : "", file);
-	rc = read_all(&sl->bytes, path, &row->w, err);
+	/* straight into the column: no copy of the file on the way */
+	vals = &row->r->cols[col].values;
+	start = vals->len;
+	rc = read_into(vals, path, &row->w, err);
 	if (rc)
 		return rc;
 	if (s->top[col]->type.id == LANCE_T_UTF8 &&
-	    !utf8_valid(sl->bytes.data, sl->bytes.len, &bad))
+	    !utf8_valid(vals->data + start, vals->len - start, &bad))
 		return refuse(err, &row->w, "not valid UTF-8 (byte %zu)",
 			      bad);
 	if (row->r->validate_images && is_binary(s->top[col])) {
 		/* w.file: the file's name, also for a root-level file */
 		const char *ext = strrchr(row->w.file, '.');
 
-		rc = imgcheck(sl->bytes.data, sl->bytes.len,
+		rc = imgcheck(vals->data + start, vals->len - start,
 			      ext ? ext + 1 : NULL, err);
 		if (rc)
 			lc_err_prefix(err, "%s/%s: ", row->w.row,
@@ -1343,7 +1330,6 @@ static int fill_name(struct row *row, const char *name, struct lc_err *err)
 	if (!sl->file)
 		return LC_NOMEM(err);
 	sl->from_file = true;
-	lc_buf_clear(&sl->bytes);
 	if (f->type.id == LANCE_T_UTF8 &&
 	    !utf8_valid((const uint8_t *)name, strlen(name), &bad)) {
 		row->w.file = "";
@@ -1351,7 +1337,8 @@ static int fill_name(struct row *row, const char *name, struct lc_err *err)
 			      "(byte %zu)", bad);
 	}
 	if (f->type.id == LANCE_T_UTF8 || f->type.id == LANCE_T_BINARY)
-		return lc_buf_append(&sl->bytes, name, strlen(name), err);
+		return lc_buf_append(&row->r->cols[col].values, name,
+				     strlen(name), err);
 	/* an integer name column: the name as a JSON integer */
 	sl->from_file = false;
 	{
@@ -1403,8 +1390,7 @@ static int append_row(struct row *row, struct lc_err *err)
 				rc = bld_empty(b, false, r->v20, err);
 			}
 		} else if (sl->from_file) {
-			rc = bld_bytes(b, sl->bytes.data, sl->bytes.len, true,
-				       err);
+			rc = bld_end(b, true, b->values.len, err);
 		} else {
 			rc = conv_json(b, sl->json, &row->w, 0, err);
 		}
@@ -1427,10 +1413,6 @@ int ingest_row(struct ingest_rows *r, const char *path, const char *name,
 	row.slots = lc_calloc(s->n_top ? s->n_top : 1, sizeof(*row.slots));
 	if (!row.slots)
 		return LC_NOMEM(err);
-	for (size_t i = 0; i < s->n_top; i++) {
-		row.slots[i].bytes = r->bytes[i];
-		lc_buf_clear(&row.slots[i].bytes);
-	}
 	if (is_file) {
 		const char *dot = strrchr(name, '.');
 		ssize_t col;

@@ -340,14 +340,26 @@ TEST(assemble_refusals)
 		      "the row name is not valid UTF-8 (byte 3)");
 	lc_err_clear(&err);
 
-	/* nothing of the refused rows was kept; a good row still goes in */
+	/* nothing of the refused rows was kept (f3's caption and f6's
+	 * image.jpg were read before the refusal); good rows still go in */
 	CHECK_EQ_U64(ingest_rows_count(fx.r), 0);
 	CHECK_OK(try_meta(&fx, "ok", "{\"id\":3,\"l\":[4]}", &err), &err);
+	d = row_dir(&fx, "ok2");
+	puts_file(d, "meta.json", "{\"id\":4}");
+	puts_file(d, "image.jpg", "IMG");
+	puts_file(d, "caption.txt", "cap");
+	CHECK_OK(ingest_row(fx.r, d, "ok2", false, &err), &err);
 	CHECK_OK(ingest_rows_arrays(&cols, fx.r, &err), &err);
-	CHECK_EQ_U64(cols[21].length, 1);
+	CHECK_EQ_U64(cols[1].offsets[1], 0);
+	CHECK_EQ_U64(cols[1].offsets[2], 3);
+	CHECK(!memcmp(cols[1].values, "IMG", 3));
+	CHECK_STR(rendered(cols, &fx.s, "caption", 0), "null");
+	CHECK_STR(rendered(cols, &fx.s, "caption", 1), "\"cap\"");
+	CHECK_STR(rendered(cols, &fx.s, "name", 1), "\"ok2\"");
+	CHECK_EQ_U64(cols[21].length, 2);
 	CHECK_EQ_U64(cols[21].children[0].length, 1);
-	CHECK_EQ_U64(cols[22].children[0].length, 1);
-	CHECK_EQ_U64(cols[20].children[0].length, 3);
+	CHECK_EQ_U64(cols[22].children[0].length, 2);
+	CHECK_EQ_U64(cols[20].children[0].length, 6);
 	CHECK_STR(rendered(cols, &fx.s, "l", 0), "[4]");
 	CHECK_STR(rendered(cols, &fx.s, "name", 0), "\"ok\"");
 	fx_close(&fx);
