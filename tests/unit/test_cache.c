@@ -741,6 +741,22 @@ TEST(scan_leaves_memory_to_disk)
 	harness_rm_rf(dir);
 }
 
+/* A cache over `c2` with settings `opts` (a cache_dir= among them), whose
+ * disk an earlier mount over `c1` filled with object `key` (`want`, the
+ * same in both stores) by reading it all: a second epoch's start. */
+static struct ostore *next_mount(struct cnt_store *c1, struct cnt_store *c2,
+				 const char *const *opts, const char *key,
+				 const uint8_t *want,
+				 struct ostore_conf **conf)
+{
+	struct ostore *st = wrap(c1, opts, conf);
+
+	if (scan(st, c1, key, want, 1 * MiB, 0))
+		abort();
+	unwrap(st, *conf);
+	return wrap(c2, opts, conf);
+}
+
 /* Parallel readers of one epoch are spread out: one that lags the others
  * by 6 MiB, reading a dataset a second time from a cache_dir= an earlier
  * mount filled, still finds the blocks in memory: each byte comes from
@@ -761,11 +777,7 @@ TEST(lagging_reader_reads_from_memory)
 
 	make_tmpdir(dir);
 	snprintf(opt, sizeof(opt), "cache_dir=%s", dir);
-	st = wrap(c1, opts, &conf);
-	CHECK(!scan(st, c1, "data/l.lance", want, 1 * MiB, 0));
-	unwrap(st, conf);
-
-	st = wrap(c2, opts, &conf);
+	st = next_mount(c1, c2, opts, "data/l.lance", want, &conf);
 	CHECK_OK(ostore_open(&o, st, "data/l.lance", &err), &err);
 	for (uint64_t lead = 0; lead < size + lag; lead += step) {
 		uint64_t at[2] = { lead, lead - lag };
@@ -812,11 +824,7 @@ TEST(hot_blocks_stay_near_a_stream)
 
 	make_tmpdir(dir);
 	snprintf(opt, sizeof(opt), "cache_dir=%s", dir);
-	st = wrap(c1, opts, &conf);
-	CHECK(!scan(st, c1, "data/h.lance", want, 1 * MiB, 0));
-	unwrap(st, conf);
-
-	st = wrap(c2, opts, &conf);
+	st = next_mount(c1, c2, opts, "data/h.lance", want, &conf);
 	CHECK_OK(ostore_open(&o, st, "data/h.lance", &err), &err);
 	for (uint64_t i = 0; i < 200; i++) {
 		uint64_t near = 100 + 8 * i, far = 12 * MiB - 4000 + 8 * i;
