@@ -872,6 +872,7 @@ struct ingest_rows {
 	bool validate_images;
 	struct bld *cols;		/* one per top-level field */
 	struct lance_array *arrs;
+	struct lc_buf text;		/* a row's meta.json */
 	uint64_t n_rows;
 };
 
@@ -891,6 +892,7 @@ int ingest_rows_new(struct ingest_rows **out,
 	r->validate_images = opts && opts->validate_images;
 	r->cols = lc_calloc(schema->n_top, sizeof(*r->cols));
 	r->arrs = lc_calloc(schema->n_top, sizeof(*r->arrs));
+	lc_buf_init(&r->text, 0);
 	if (opts && opts->name_column)
 		r->name_column = lc_strdup(opts->name_column);
 	if (opts && opts->file_column)
@@ -919,6 +921,7 @@ void ingest_rows_free(struct ingest_rows *r)
 	for (size_t i = 0; r->cols && i < r->schema->n_top; i++)
 		bld_reset(&r->cols[i]);
 	lc_free(r->cols);
+	lc_buf_reset(&r->text);
 	lc_free(r->arrs);
 	lc_free(r->name_column);
 	lc_free(r->file_column);
@@ -992,12 +995,13 @@ bad:
 	return false;
 }
 
-/* Append the file at `path` to `out`: a column's values, where it is the
- * row's value (append_row ends it; a refused row's is cut off). */
-static int read_into(struct lc_buf *out, const char *path,
+/* Append the file `name` in folder `dfd` (or AT_FDCWD) to `out`: a
+ * column's values, where it is the row's value (append_row ends it; a
+ * refused row's is cut off), or meta.json's text. */
+static int read_into(struct lc_buf *out, int dfd, const char *name,
 		     const struct where *w, struct lc_err *err)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC);
 	size_t start = out->len;
 	struct stat sb;
 	int rc = 0;
@@ -1095,14 +1099,15 @@ static bool is_binary(const struct lance_field *f)
 	return f->type.id == LANCE_T_BINARY || f->blob != LANCE_BLOB_NONE;
 }
 
-/* A file of the row: <column>.<ext> or <column>.txt. */
-static int add_file(struct row *row, const char *dir, const char *file,
-		    ssize_t col, struct lc_err *err)
+/* A file of the row, `at` in folder `dfd` (or AT_FDCWD): <column>.<ext>
+ * or <column>.txt, `file` ("" for a root-level file, which goes to
+ * column `col`). */
+static int add_file(struct row *row, int dfd, const char *at,
+		    const char *file, ssize_t col, struct lc_err *err)
 {
 	const struct lance_schema *s = row->r->schema;
 	const char *dot = strrchr(file, '.');
 	struct lc_buf *vals;
-	char path[4600];
 	size_t bad, start;
 	int rc;
 
@@ -1131,11 +1136,10 @@ static int add_file(struct row *row, const char *dir, const char *file,
 	if (rc)
 		return rc;
 	row->slots[col].from_file = true;
-	snprintf(path, sizeof(path), "%s%s%s", dir, *file ? "/" : "", file);
 	/* straight into the column: no copy of the file on the way */
 	vals = &row->r->cols[col].values;
 	start = vals->len;
-	rc = read_into(vals, path, &row->w, err);
+	rc = read_into(vals, dfd, at, &row->w, err);
 	if (rc)
 		return rc;
 	if (s->top[col]->type.id == LANCE_T_UTF8 &&
@@ -1156,16 +1160,22 @@ static int add_file(struct row *row, const char *dir, const char *file,
 	return 0;
 }
 
-static int add_meta(struct row *row, const char *path, struct lc_err *err)
+static int add_meta(struct row *row, int dfd, struct lc_err *err)
 {
 	const struct lance_schema *s = row->r->schema;
+	struct lc_buf *text = &row->r->text;
 	json_error_t je;
 	const char *key;
 	json_t *v;
 	int rc;
 
 	row->w.file = "meta.json";
-	row->meta = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+	text->len = 0;
+	rc = read_into(text, dfd, "meta.json", &row->w, err);
+	if (rc)
+		return rc;
+	row->meta = json_loadb((const char *)text->data, text->len,
+			       JSON_REJECT_DUPLICATES, &je);
 	if (!row->meta)
 		return refuse(err, &row->w, "bad JSON at line %d column %d: "
 			      "%.200s", je.line, je.column, je.text);
@@ -1190,31 +1200,52 @@ static int add_meta(struct row *row, const char *path, struct lc_err *err)
 	return 0;
 }
 
-static int cmp_str(const void *a, const void *b)
+/* An entry of a row folder: its name and d_type (DT_UNKNOWN where the
+ * file system does not say). */
+struct dent {
+	char *name;
+	unsigned char type;
+};
+
+static int cmp_dent(const void *a, const void *b)
 {
-	return strcmp(*(char *const *)a, *(char *const *)b);
+	return strcmp(((const struct dent *)a)->name,
+		      ((const struct dent *)b)->name);
 }
 
-/* The entries of a folder, sorted, junk left out; NULL-terminated. */
-static int list_dir(char ***out, size_t *n, const char *dir,
+static void free_list(struct dent *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		lc_free(v[i].name);
+	lc_free(v);
+}
+
+/* The entries of folder `dfd`, sorted, junk left out. `dir` names the
+ * folder in errors. */
+static int list_dir(struct dent **out, size_t *n, int dfd, const char *dir,
 		    struct lc_err *err)
 {
-	DIR *d = opendir(dir);
+	int fd = dfd < 0 ? -1 : dup(dfd);
+	DIR *d = fd < 0 ? NULL : fdopendir(fd);
 	struct dirent *de;
-	char **v = NULL;
+	struct dent *v = NULL;
 	size_t cnt = 0, cap = 0;
 	int rc = 0;
 
 	*out = NULL;
 	*n = 0;
-	if (!d)
-		return LC_SYS(err, errno, "%s: %s", dir, strerror(errno));
+	if (!d) {
+		rc = LC_SYS(err, errno, "%s: %s", dir, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return rc;
+	}
 	while ((de = readdir(d))) {
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
 		    is_junk(de->d_name))
 			continue;
-		if (cnt + 1 >= cap) {
-			char **nv;
+		if (cnt == cap) {
+			struct dent *nv;
 
 			cap = cap ? cap * 2 : 16;
 			nv = lc_realloc(v, cap * sizeof(*v));
@@ -1224,60 +1255,73 @@ static int list_dir(char ***out, size_t *n, const char *dir,
 			}
 			v = nv;
 		}
-		v[cnt] = lc_strdup(de->d_name);
-		if (!v[cnt]) {
+		v[cnt].name = lc_strdup(de->d_name);
+		v[cnt].type = de->d_type;
+		if (!v[cnt].name) {
 			rc = LC_NOMEM(err);
 			break;
 		}
-		v[++cnt] = NULL;
+		cnt++;
 	}
 	closedir(d);
 	if (rc) {
-		for (size_t i = 0; i < cnt; i++)
-			lc_free(v[i]);
-		lc_free(v);
+		free_list(v, cnt);
 		return rc;
 	}
 	if (cnt)
-		qsort(v, cnt, sizeof(*v), cmp_str);
+		qsort(v, cnt, sizeof(*v), cmp_dent);
 	*out = v;
 	*n = cnt;
 	return 0;
 }
 
-static void free_list(char **v, size_t n)
+/* Whether entry `name` of folder `dfd` is a regular file (d_type, else
+ * an lstat). */
+static int is_regular(bool *yes, int dfd, const char *name,
+		      unsigned char type, const struct where *w,
+		      struct lc_err *err)
 {
-	for (size_t i = 0; i < n; i++)
-		lc_free(v[i]);
-	lc_free(v);
+	struct stat sb;
+
+	if (type != DT_UNKNOWN) {
+		*yes = type == DT_REG;
+		return 0;
+	}
+	if (fstatat(dfd, name, &sb, AT_SYMLINK_NOFOLLOW) < 0)
+		return LC_SYS(err, errno, "%s/%s: %s", w->row, name,
+			      strerror(errno));
+	*yes = S_ISREG(sb.st_mode);
+	return 0;
 }
 
 /* The folder's files into slots. */
 static int gather_dir(struct row *row, const char *dir, struct lc_err *err)
 {
-	char **names;
-	size_t n;
-	int rc = list_dir(&names, &n, dir, err);
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct dent *ents = NULL;
+	size_t n = 0;
+	int rc = list_dir(&ents, &n, dfd, dir, err);
 
 	for (size_t i = 0; i < n && !rc; i++) {
-		char path[4600];
-		struct stat sb;
+		const char *name = ents[i].name;
+		bool reg = false;
 
-		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
-		row->w.file = names[i];
-		if (lstat(path, &sb) < 0)
-			rc = LC_SYS(err, errno, "%s/%s: %s", row->w.row,
-				    names[i], strerror(errno));
-		else if (!S_ISREG(sb.st_mode))
+		row->w.file = name;
+		rc = is_regular(&reg, dfd, name, ents[i].type, &row->w, err);
+		if (rc)
+			break;
+		if (!reg)
 			rc = refuse(err, &row->w, "only regular files go in "
 				    "a row folder");
-		else if (!strcmp(names[i], "meta.json"))
-			rc = add_meta(row, path, err);
+		else if (!strcmp(name, "meta.json"))
+			rc = add_meta(row, dfd, err);
 		else
-			rc = add_file(row, dir, names[i], -1, err);
+			rc = add_file(row, dfd, name, name, -1, err);
 	}
 	/* file names are freed below: keep a copy where a slot needs one */
-	free_list(names, n);
+	free_list(ents, n);
+	if (dfd >= 0)
+		close(dfd);
 	row->w.file = "";
 	return rc;
 }
@@ -1421,7 +1465,7 @@ int ingest_row(struct ingest_rows *r, const char *path, const char *name,
 		row.w.file = name;
 		rc = file_target(&col, r, &row.w, err);
 		if (!rc)
-			rc = add_file(&row, path, "", col, err);
+			rc = add_file(&row, AT_FDCWD, path, "", col, err);
 		if (!rc && (lc_free(row.slots[col].file),
 			    !(row.slots[col].file = lc_strdup(name))))
 			rc = LC_NOMEM(err);
@@ -1617,20 +1661,23 @@ static int itype_defs(struct defs *d, const struct itype *t,
 /* Infer from one row folder into the top-level struct `top`. */
 static int infer_dir(struct itype *top, const char *dir, struct lc_err *err)
 {
-	char **names;
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct dent *ents;
 	size_t n;
-	int rc = list_dir(&names, &n, dir, err);
+	int rc = list_dir(&ents, &n, dfd, dir, err);
 
+	if (dfd >= 0)
+		close(dfd);
 	if (rc)
 		return 0;	/* unreadable: assembly reports it */
 	for (size_t i = 0; i < n && !rc; i++) {
+		const char *name = ents[i].name, *dot = strrchr(name, '.');
 		char path[4600], col[1024];
-		const char *dot = strrchr(names[i], '.');
 		struct itype *c;
 		json_t *j;
 
-		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
-		if (!strcmp(names[i], "meta.json")) {
+		snprintf(path, sizeof(path), "%s/%s", dir, name);
+		if (!strcmp(name, "meta.json")) {
 			j = json_load_file(path, JSON_REJECT_DUPLICATES, NULL);
 			if (json_is_object(j))
 				rc = itype_merge(top, j, 0, err);
@@ -1638,8 +1685,8 @@ static int infer_dir(struct itype *top, const char *dir, struct lc_err *err)
 			continue;
 		}
 		snprintf(col, sizeof(col), "%.*s",
-			 (int)(dot && dot != names[i] ? dot - names[i] :
-			       (ptrdiff_t)strlen(names[i])), names[i]);
+			 (int)(dot && dot != name ? dot - name :
+			       (ptrdiff_t)strlen(name)), name);
 		c = itype_child(top, col, err);
 		if (!c) {
 			rc = ENOMEM;
@@ -1648,7 +1695,7 @@ static int infer_dir(struct itype *top, const char *dir, struct lc_err *err)
 		if (c->k == IK_NONE)
 			c->k = dot && !strcmp(dot, ".txt") ? IK_STR : IK_BIN;
 	}
-	free_list(names, n);
+	free_list(ents, n);
 	return rc;
 }
 
