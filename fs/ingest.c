@@ -18,7 +18,6 @@
  */
 #include <dirent.h>
 #include <fcntl.h>
-#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -717,7 +716,10 @@ static int conv_float(struct bld *b, const json_t *j, struct where *w,
 	case LANCE_T_FLOAT64:
 		return bld_fixed(b, &d, true, err);
 	case LANCE_T_FLOAT32:
-		if (fabs(d) > FLT_MAX)
+		/* what rounds to FLT_MAX is in range (the view renders it
+		 * 3.4028235e+38, above it): from halfway to the next power
+		 * of two on, a float would be infinite; halffloat likewise */
+		if (fabs(d) >= 0x1.ffffffp+127)
 			return refuse(err, w, "%g is out of range for float",
 				      d);
 		f = (float)d;

@@ -13,10 +13,10 @@
  *              recorded in the staging journal so that a crash commits
  *              nothing twice (ingest_recover)
  *
- * A staged row whose folder holds nothing but one file named like the
- * row itself (the staging's .name) is a root-level file: its bytes fill
- * the only binary column (or the file column) and its name without the
- * extension fills the name column.
+ * A root-level file (a staged row whose .row says so; ingest_row's
+ * is_file) is a row of its own: its bytes fill the only binary column (or
+ * the file column) and its name without the extension fills the name
+ * column.
  */
 #ifndef LANCEFS_INGEST_H
 #define LANCEFS_INGEST_H

@@ -21,38 +21,8 @@ static void puts_file(const char *dir, const char *name, const char *text)
 	harness_put_file(dir, name, text, strlen(text));
 }
 
-/* Every type the meta.json rules know, ids = positions. */
-static const struct lance_field_def all_defs[] = {
-	{ "name", -1, "string", true },			/* 0 */
-	{ "image", -1, "binary", true },		/* 1 */
-	{ "caption", -1, "string", true },		/* 2 */
-	{ "id", -1, "int32", false },			/* 3 */
-	{ "i8", -1, "int8", true },			/* 4 */
-	{ "u16", -1, "uint16", true },			/* 5 */
-	{ "i64", -1, "int64", true },			/* 6 */
-	{ "u64", -1, "uint64", true },			/* 7 */
-	{ "f16", -1, "halffloat", true },		/* 8 */
-	{ "f32", -1, "float", true },			/* 9 */
-	{ "f64", -1, "double", true },			/* 10 */
-	{ "b", -1, "bool", true },			/* 11 */
-	{ "d32", -1, "date32:day", true },		/* 12 */
-	{ "d64", -1, "date64:ms", true },		/* 13 */
-	{ "t32", -1, "time32:ms", true },		/* 14 */
-	{ "t64", -1, "time64:us", true },		/* 15 */
-	{ "ts", -1, "timestamp:us:UTC", true },		/* 16 */
-	{ "tsn", -1, "timestamp:ns:-", true },		/* 17 */
-	{ "dec", -1, "decimal:128:10:2", true },	/* 18 */
-	{ "fsb", -1, "fixed_size_binary:4", true },	/* 19 */
-	{ "vec", -1, "fixed_size_list:float:3", true },	/* 20 */
-	{ "l", -1, "list", true },			/* 21 */
-	{ "item", 21, "int64", true },			/* 22 */
-	{ "st", -1, "struct", true },			/* 23 */
-	{ "a", 23, "int32", true },			/* 24 */
-	{ "s", 23, "string", true },			/* 25 */
-	{ "dur", -1, "duration:ms", true },		/* 26 */
-	{ "bin2", -1, "large_binary", true },		/* 27 */
-};
-#define N_ALL (sizeof(all_defs) / sizeof(all_defs[0]))
+#include "every_type.h"
+
 
 /* meta.json of the good row: exactly what the view renders back. */
 static const char good_meta[] =
@@ -106,7 +76,7 @@ static int fx_open(struct fx *fx, const char *name_column,
 	snprintf(fx->dir, sizeof(fx->dir), "/tmp/lancefs-ingest-XXXXXX");
 	if (!mkdtemp(fx->dir))
 		return errno;
-	rc = lance_schema_build(&fx->s, all_defs, N_ALL, err);
+	rc = lance_schema_build(&fx->s, every_type_defs, EVERY_TYPE_N, err);
 	if (!rc)
 		rc = ingest_rows_new(&fx->r, &fx->s, &o, false, err);
 	return rc;
@@ -362,6 +332,33 @@ TEST(assemble_refusals)
 	CHECK_EQ_U64(cols[20].children[0].length, 6);
 	CHECK_STR(rendered(cols, &fx.s, "l", 0), "[4]");
 	CHECK_STR(rendered(cols, &fx.s, "name", 0), "\"ok\"");
+	fx_close(&fx);
+}
+
+/* The largest float and halffloat come back in: the view renders them
+ * with the fewest digits that read back as them (3.4028235e+38 is above
+ * FLT_MAX as a double), and a copy out and in must not be refused. Past
+ * them, refused. */
+TEST(assemble_float_limits)
+{
+	struct lc_err err = { 0 };
+	const struct lance_array *cols;
+	struct fx fx;
+
+	CHECK_OK(fx_open(&fx, "name", NULL, &err), &err);
+	CHECK_OK(try_meta(&fx, "max", "{\"id\":1,\"f32\":3.4028235e+38,"
+			  "\"f16\":65519}", &err), &err);
+	CHECK_OK(try_meta(&fx, "min", "{\"id\":2,\"f32\":-3.4028235e+38,"
+			  "\"vec\":[1e-45,0,-1]}", &err), &err);
+	CHECK_OK(ingest_rows_arrays(&cols, fx.r, &err), &err);
+	CHECK_STR(rendered(cols, &fx.s, "f32", 0), "3.4028235e+38");
+	CHECK_STR(rendered(cols, &fx.s, "f16", 0), "6.55e+04");
+	CHECK_STR(rendered(cols, &fx.s, "f32", 1), "-3.4028235e+38");
+	CHECK_STR(rendered(cols, &fx.s, "vec", 1), "[1e-45,0.0,-1.0]");
+	CHECK_REFUSED(try_meta(&fx, "over", "{\"id\":3,\"f32\":3.4028236e+38}",
+			       &err), &err, "out of range for float");
+	CHECK_REFUSED(try_meta(&fx, "overh", "{\"id\":4,\"f16\":65520}",
+			       &err), &err, "out of range for halffloat");
 	fx_close(&fx);
 }
 
@@ -902,6 +899,7 @@ TEST(crash_after_commit)
 }
 
 TEST_MAIN(TEST_ENTRY(assemble_every_type), TEST_ENTRY(assemble_refusals),
+	  TEST_ENTRY(assemble_float_limits),
 	  TEST_ENTRY(assemble_root_file), TEST_ENTRY(assemble_int_name),
 	  TEST_ENTRY(infer_schema), TEST_ENTRY(commit_new_dataset),
 	  TEST_ENTRY(commit_append_lancedb), TEST_ENTRY(crash_before_commit),
