@@ -20,11 +20,21 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static struct lance_schema schema;
-static char row[64];	/* a row folder holding only meta.json */
+static char top[] = "/tmp/lancefs-fuzz-meta-XXXXXX";
+static char row[64];	/* top/r, a row folder holding only meta.json */
+
+static void cleanup(void)
+{
+	char path[96];
+
+	snprintf(path, sizeof(path), "%s/meta.json", row);
+	unlink(path);
+	rmdir(row);
+	rmdir(top);
+}
 
 static void setup(void)
 {
-	char top[] = "/tmp/lancefs-fuzz-meta-XXXXXX";
 	struct lc_err err = { 0 };
 
 	if (!mkdtemp(top) ||
@@ -33,6 +43,7 @@ static void setup(void)
 	snprintf(row, sizeof(row), "%s/r", top);
 	if (mkdir(row, 0700))
 		abort();
+	atexit(cleanup);
 }
 
 static void put_meta(const void *p, size_t n)
