@@ -95,6 +95,7 @@ struct loop {
 	pthread_cond_t cv;		/* idle threads */
 	pthread_cond_t standby_cv;	/* the standby (monotonic clock) */
 	bool leader, standby, quiet, wanted, exiting;
+	bool next_stands_by;	/* the next thread at the top stands by */
 	bool can_poll;		/* more than one CPU */
 	struct loop_poll poll;	/* the leader's */
 	unsigned idle, threads, max;
@@ -326,17 +327,23 @@ static void *worker(void *arg)
 		bool more;
 		int res;
 
-		if (l->leader) {
+		if (l->leader || l->next_stands_by) {
 			if (l->standby) {
 				l->idle++;
 				pthread_cond_wait(&l->cv, &l->mu);
 				l->idle--;
 				continue;
 			}
+			l->next_stands_by = false;
 			if (!stand_by(l))
 				continue;
 			/* no leader for a while: lead, and let another
-			 * thread stand by */
+			 * thread stand by, even if this one is serving a
+			 * request by the time it comes (on a busy machine
+			 * it took it for a leader's place, and the next
+			 * slow request waited for a serving thread) */
+			if (l->idle || l->threads < l->max)
+				l->next_stands_by = true;
 			if (l->idle)
 				pthread_cond_signal(&l->cv);
 			else
