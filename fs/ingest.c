@@ -1786,11 +1786,6 @@ static void staged_free(struct staged_list *l)
 	lc_free(l->v);
 }
 
-/*
- * A staged row is a root-level file when its folder holds nothing but
- * one regular file named like the row (and not meta.json); the path is
- * then that file's.
- */
 static bool in_sorted(const uint64_t *v, size_t n, uint64_t x)
 {
 	size_t lo = 0, hi = n;
@@ -1840,8 +1835,8 @@ static int staged_cb(void *ctx, uint64_t id, const char *name)
 	s->kind = info.kind;
 	s->base = info.base;
 	staging_info_reset(&info);
-	/* a root-level file is the one file of its row's folder, named
-	 * like the row; a folder is a folder, whatever it holds */
+	/* a row staged as a root-level file (its .row says so) holds that
+	 * one file, named like the row; the path is the file's */
 	s->is_file = s->kind == STAGING_FILE;
 	staging_row_path(path, sizeof(path), l->stg, id);
 	if (s->is_file)

@@ -46,6 +46,26 @@ static int exists(const char *path)
 	return stat(path, &sb) == 0;
 }
 
+/* What the next mount would find: the staged rows' names (into n) and
+ * how many batch records. */
+static int listed(struct staging *s, struct names *n, size_t *nb,
+		  struct lc_err *err)
+{
+	struct staging_batch *v;
+	int rc;
+
+	n->buf[0] = 0;
+	rc = staging_rows(s, collect, n, err);
+	if (!rc)
+		rc = staging_batches(&v, nb, s, err);
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < *nb; i++)
+		staging_batch_reset(&v[i]);
+	free(v);
+	return 0;
+}
+
 TEST(rows_and_batches)
 {
 	char dir[] = "/tmp/lancefs-staging-XXXXXX", rp[4200];
@@ -98,12 +118,9 @@ TEST(rows_and_batches)
 	CHECK(!exists(rp));
 	staging_batch_reset(&left[0]);
 	free(left);
-	CHECK_OK(staging_batches(&left, &nb, s, &err), &err);
-	CHECK_EQ_U64(nb, 0);
-	free(left);
-	n.buf[0] = 0;
-	CHECK_OK(staging_rows(s, collect, &n, &err), &err);
+	CHECK_OK(listed(s, &n, &nb, &err), &err);
 	CHECK_STR(n.buf, "later ");
+	CHECK_EQ_U64(nb, 0);
 
 	/* abandoned: the record goes, the rows stay */
 	rows[0] = found;
@@ -111,12 +128,9 @@ TEST(rows_and_batches)
 	CHECK_OK(staging_batch_begin(&b, s, rows, 1, 8, NULL, &err), &err);
 	CHECK_OK(staging_batch_abandon(s, &b, &err), &err);
 	staging_batch_reset(&b);
-	n.buf[0] = 0;
-	CHECK_OK(staging_rows(s, collect, &n, &err), &err);
+	CHECK_OK(listed(s, &n, &nb, &err), &err);
 	CHECK_STR(n.buf, "later ");
-	CHECK_OK(staging_batches(&left, &nb, s, &err), &err);
 	CHECK_EQ_U64(nb, 0);
-	free(left);
 	staging_free(s);
 	harness_rm_rf(dir);
 }
@@ -174,20 +188,16 @@ static void landed_rows(bool threads)
 	staging_batch_reset(&b);
 	staging_free(s);
 	CHECK_OK(staging_open(&s, dir, &err), &err);
-	n.buf[0] = 0;
-	CHECK_OK(staging_rows(s, collect, &n, &err), &err);
+	CHECK_OK(listed(s, &n, &nb, &err), &err);
 	CHECK_STR(n.buf, "r2 r4 ");
-	CHECK_OK(staging_batches(&left, &nb, s, &err), &err);
 	CHECK_EQ_U64(nb, 1);
+	CHECK_OK(staging_batches(&left, &nb, s, &err), &err);
 	CHECK_OK(staging_batch_done(s, &left[0], &err), &err);
 	staging_batch_reset(&left[0]);
 	free(left);
-	n.buf[0] = 0;
-	CHECK_OK(staging_rows(s, collect, &n, &err), &err);
+	CHECK_OK(listed(s, &n, &nb, &err), &err);
 	CHECK_STR(n.buf, "r2 ");
-	CHECK_OK(staging_batches(&left, &nb, s, &err), &err);
 	CHECK_EQ_U64(nb, 0);
-	free(left);
 
 	/* the last row committed too: nothing is left of the staging */
 	if (threads)
