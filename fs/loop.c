@@ -418,7 +418,9 @@ int loop_run(struct fuse_session *se, unsigned threads)
 
 	pthread_mutex_lock(&l->mu);
 	start_thread(l);	/* the leader */
-	start_thread(l);	/* the standby, where there may be two */
+	/* the standby, where there may be two, whichever comes first */
+	l->next_stands_by = l->max > 1;
+	start_thread(l);
 	rc = l->threads ? 0 : -EAGAIN;
 	pthread_mutex_unlock(&l->mu);
 	/* a signal handler ends the session (fuse_set_signal_handlers):

@@ -288,10 +288,14 @@ TEST(slow_requests_run_side_by_side)
 	double took = slow_together(16, 8);
 
 	CHECK(took > 0);
-	/* one at a time would take 8 x 300 ms */
-	if (took > 4 * SLOW_MS / 1000.0)
+	/* one at a time would take 8 x 300 ms; all at once, one 300 ms and
+	 * the standby's few ms per extra thread. Two at a time (600 ms) was
+	 * what a loop whose threads all served, with none left to stand
+	 * by, gave most runs (the second thread loop_run starts, or the one
+	 * a standby calls when it leads, found no leader and led) */
+	if (took > 1.5 * SLOW_MS / 1000.0)
 		fprintf(stderr, "8 slow stats took %.3f s\n", took);
-	CHECK(took <= 4 * SLOW_MS / 1000.0);
+	CHECK(took <= 1.5 * SLOW_MS / 1000.0);
 }
 
 TEST(one_thread_runs_one_at_a_time)
