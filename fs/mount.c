@@ -39,6 +39,7 @@
 
 #include "loop.h"
 #include "mount.h"
+#include "passthrough.h"
 #include "transport.h"
 #include "view.h"
 #include "writes.h"
@@ -101,6 +102,7 @@ struct lfs {
 	const char *source;
 	bool started;		/* writes threads may run (mds_mu) */
 	struct fuse_session *se;
+	struct pt *pt;		/* passthrough of staged files, or NULL */
 	struct vnode top;	/* the mount root: ROOT or DBROOT */
 	pthread_mutex_t mu;	/* protects slots */
 	struct slot slots[MAX_SLOTS + 1];
@@ -1382,6 +1384,9 @@ struct staged_fh {
 	int fd;
 	bool writer;
 	atomic_bool flushed;	/* close(2) seen, no write since */
+	pid_t opener;		/* the thread that opened it */
+	fuse_ino_t ino;
+	int backing;		/* passthrough: the kernel writes fd */
 };
 
 /* .lancefs/commit or warmup, open for writing */
@@ -1411,7 +1416,8 @@ static void open_file_put(struct open_file *of)
 }
 
 static int staged_fh_new(struct fuse_file_info *fi, struct writes *w,
-			 uint64_t id, uint32_t fidx, int fd, bool writer)
+			 uint64_t id, uint32_t fidx, int fd, bool writer,
+			 pid_t opener)
 {
 	struct staged_fh *h = calloc(1, sizeof(*h));
 
@@ -1423,6 +1429,7 @@ static int staged_fh_new(struct fuse_file_info *fi, struct writes *w,
 	h->fidx = fidx;
 	h->fd = fd;
 	h->writer = writer;
+	h->opener = opener;
 	atomic_init(&h->flushed, false);
 	fi->fh = (uint64_t)(uintptr_t)h;
 	fi->keep_cache = 0;
@@ -1434,6 +1441,33 @@ static int staged_fh_new(struct fuse_file_info *fi, struct writes *w,
 	return 0;
 }
 
+/* A staged file's own inode (not a committed file's, which the view's
+ * cached opens share): passthrough when the kernel takes it, else
+ * direct I/O where passthrough is on, which the kernel allows beside
+ * passthrough opens (a cached open would make them fail). */
+static void staged_fh_pass(struct lfs *fs, struct fuse_file_info *fi,
+			   fuse_ino_t ino)
+{
+	struct staged_fh *h = (struct staged_fh *)(uintptr_t)fi->fh;
+
+	h->ino = ino;
+	h->backing = pt_get(fs->pt, ino, h->fd);
+	if (h->backing && h->writer)
+		wr_file_unseen(h->w, h->id, h->fidx);
+	if (h->backing)
+		fi->direct_io = 0;
+	else if (pt_on(fs->pt))
+		fi->direct_io = 1;
+}
+
+static void staged_fh_free(struct lfs *fs, struct staged_fh *h)
+{
+	wr_file_closed(h->w, h->id, h->fidx, h->fd, h->writer);
+	if (h->backing)
+		pt_put(fs->pt, h->ino);
+	free(h);
+}
+
 static int read_committed(struct lfs *fs, const struct vnode *n,
 			  struct lc_buf *out, struct lc_err *err)
 {
@@ -1443,7 +1477,7 @@ static int read_committed(struct lfs *fs, const struct vnode *n,
 
 /* Open a live committed file for writing: through its row's update. */
 static int open_committed_for_write(struct lfs *fs, const struct mnode *m,
-				    struct fuse_file_info *fi,
+				    struct fuse_file_info *fi, pid_t opener,
 				    struct lc_err *err)
 {
 	struct writes *w;
@@ -1469,7 +1503,8 @@ static int open_committed_for_write(struct lfs *fs, const struct mnode *m,
 	rc = wr_file_open(w, u, name, fi->flags, !have, &seed, &fidx, &fd,
 			  err);
 	lc_buf_reset(&seed);
-	if (!rc && (rc = staged_fh_new(fi, w, u, fidx, fd, true)))
+	if (!rc && (rc = staged_fh_new(fi, w, u, fidx, fd, true,
+					   opener)))
 		wr_file_closed(w, u, fidx, fd, true);
 	return rc;
 }
@@ -1538,8 +1573,11 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		if (!rc)
 			rc = wr_file_open(w, m.id, name, fi->flags, false,
 					  NULL, &fidx, &fd, &err);
-		if (!rc && (rc = staged_fh_new(fi, w, m.id, fidx, fd, writer)))
+		if (!rc && (rc = staged_fh_new(fi, w, m.id, fidx, fd, writer,
+						   fuse_req_ctx(req)->pid)))
 			wr_file_closed(w, m.id, fidx, fd, writer);
+		if (!rc)
+			staged_fh_pass(fs, fi, ino);
 	} else if (m.staged) {
 		rc = EISDIR;
 	} else if (m.vn.kind == VN_CTLFILE && (m.vn.file == VIEW_CTL_COMMIT ||
@@ -1562,7 +1600,8 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		rc = ESTALE;	/* the kernel looks the path up again */
 	} else if (writer) {
 		rc = !m.live || m.vn.kind != VN_FILE ? EROFS :
-			       open_committed_for_write(fs, &m, fi, &err);
+			       open_committed_for_write(fs, &m, fi,
+						fuse_req_ctx(req)->pid, &err);
 	} else if (m.live && overlay_of(&m, &id, &fidx)) {
 		struct writes *w = mw(&m);
 		char name[300];
@@ -1571,7 +1610,8 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		if (!rc)
 			rc = wr_file_open(w, id, name, O_RDONLY, false,
 					  NULL, &fidx, &fd, &err);
-		if (!rc && (rc = staged_fh_new(fi, w, id, fidx, fd, false)))
+		if (!rc && (rc = staged_fh_new(fi, w, id, fidx, fd, false,
+						   0)))
 			wr_file_closed(w, id, fidx, fd, false);
 	} else {
 		rc = open_view(fs, &m, fi, &err);
@@ -1581,8 +1621,15 @@ out:
 	if (rc)
 		fuse_reply_err(req, rc == ENOSYS ? ENOSYS :
 				    reply_errno(fs, "open", rc, &err));
-	else
+	else if (fh_type(fi) == FH_STAGED) {
+		struct staged_fh *h = (struct staged_fh *)(uintptr_t)fi->fh;
+
+		/* interrupted: no release comes */
+		if (pt_reply_open(req, fi, h->backing))
+			staged_fh_free(fs, h);
+	} else {
 		fuse_reply_open(req, fi);
+	}
 }
 
 static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
@@ -1628,20 +1675,20 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	} else {
 		rc = dir.staged ? ENOTDIR : EPERM;
 	}
-	if (!rc && (rc = staged_fh_new(fi, w, n.id, n.fidx, fd, true)))
+	if (!rc && (rc = staged_fh_new(fi, w, n.id, n.fidx, fd, true,
+					   fuse_req_ctx(req)->pid)))
 		wr_file_closed(w, n.id, n.fidx, fd, true);
-	if (!rc && (rc = entry_of(fs, &n, &e, &err))) {
-		struct staged_fh *h = (struct staged_fh *)(uintptr_t)fi->fh;
-
-		wr_file_closed(w, h->id, h->fidx, h->fd, true);
-		free(h);
-	}
+	if (!rc && (rc = entry_of(fs, &n, &e, &err)))
+		staged_fh_free(fs, (struct staged_fh *)(uintptr_t)fi->fh);
+	if (!rc)
+		staged_fh_pass(fs, fi, e.ino);
 out:
 	mnode_reset(&dir);
 	if (rc)
 		fuse_reply_err(req, reply_errno(fs, name, rc, &err));
-	else
-		fuse_reply_create(req, &e, fi);
+	else if (pt_reply_create(req, &e, fi, ((struct staged_fh *)(uintptr_t)
+					       fi->fh)->backing))
+		staged_fh_free(fs, (struct staged_fh *)(uintptr_t)fi->fh);
 }
 
 /*
@@ -1869,7 +1916,11 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
  * close(2): the kernel sends FLUSH and waits for it, but RELEASE comes
  * later, on its own. A staged file is complete once its writer closed
  * it, so it is marked so here: a kill -9 right after cp closed a file
- * must keep it.
+ * must keep it. Only the close of the thread that opened it counts: a
+ * FLUSH also comes whenever a process that inherited the descriptor
+ * exits (each command of `for ...; done > FILE`), and the file is then
+ * not written yet; it is complete at its RELEASE. Passthrough writes
+ * never reach us, so a write after a FLUSH cannot unmark it there.
  */
 static void op_flush(fuse_req_t req, fuse_ino_t ino,
 		     struct fuse_file_info *fi)
@@ -1884,7 +1935,8 @@ static void op_flush(fuse_req_t req, fuse_ino_t ino,
 		return;
 	}
 	if (fh_type(fi) == FH_STAGED && h->writer &&
-	    !atomic_exchange(&h->flushed, true))
+	    fuse_req_ctx(req)->pid == h->opener &&
+	    (!atomic_exchange(&h->flushed, true) || h->backing))
 		wr_file_flushed(h->w, h->id, h->fidx, h->fd, true);
 	fuse_reply_err(req, 0);
 }
@@ -1897,10 +1949,8 @@ static void op_release(fuse_req_t req, fuse_ino_t ino,
 	(void)ino;
 	switch (fh_type(fi)) {
 	case FH_STAGED: {
-		struct staged_fh *h = (struct staged_fh *)(uintptr_t)fi->fh;
-
-		wr_file_closed(h->w, h->id, h->fidx, h->fd, h->writer);
-		free(h);
+		staged_fh_free(fuse_req_userdata(req),
+			       (struct staged_fh *)(uintptr_t)fi->fh);
 		break;
 	}
 	case FH_COMMIT:
@@ -1993,7 +2043,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 
 			/* copied up, then cut */
 			f2.flags = O_WRONLY | (attr->st_size ? 0 : O_TRUNC);
-			rc = open_committed_for_write(fs, &m, &f2, &err);
+			rc = open_committed_for_write(fs, &m, &f2, 0, &err);
 			if (!rc) {
 				struct staged_fh *h =
 					(struct staged_fh *)(uintptr_t)f2.fh;
@@ -2552,8 +2602,10 @@ static int status_fn(void *ctx, struct lc_buf *b, struct lc_err *err)
 {
 	struct lfs *fs = ctx;
 	unsigned n = atomic_load(&fs->n_mds), k = 0;
-	int rc = lc_buf_printf(b, err, ",\"pid\":%ld,\"writable\":%s",
-			       (long)getpid(), fs->writable ? "true" : "false");
+	int rc = lc_buf_printf(b, err, ",\"pid\":%ld,\"writable\":%s,"
+			       "\"passthrough\":%s", (long)getpid(),
+			       fs->writable ? "true" : "false",
+			       pt_on(fs->pt) ? "true" : "false");
 
 	/* a dataset mount's "writes", or a database's, per member */
 	if (!rc && fs->single && atomic_load(&fs->single->w)) {
@@ -2947,6 +2999,10 @@ int lancefs_mount_main(int argc, char **argv)
 			"nothing mounted there already?)\n", mnt);
 		goto out_handlers;
 	}
+	if (fs->writable && pt_attach(&fs->pt, fs->se)) {
+		fprintf(stderr, "lancefs: out of memory\n");
+		goto out_unmount;
+	}
 	if (!foreground)
 		openlog("lancefs", LOG_PID, LOG_DAEMON);
 	if (fuse_daemonize(foreground)) {
@@ -3004,6 +3060,7 @@ out:
 		close_writes(fs);
 		if (fs->se)
 			fuse_session_destroy(fs->se);
+		pt_free(fs->pt);
 		for (unsigned s = 1; s <= MAX_SLOTS; s++)
 			vnode_reset(&fs->slots[s].root);
 		vnode_reset(&fs->top);

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <sys/xattr.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Spare inodes kept ready: open empty files and unnamed row folders the
@@ -1103,16 +1104,41 @@ int staging_row_new(uint64_t *id, struct staging *s, const char *name,
 	return staging_row_add(id, s, name, NULL, err);
 }
 
-/* Staged files are 0644 once closed and 0600 while written: marking
- * costs no extra file (ext4 makes and frees inodes slowly). A file is
- * complete only when it is 0644, so one created with mode 0600 (under
- * any umask) is incomplete from its creation on, with no fchmod. */
-#define MODE_CLOSED 0644
+/*
+ * Staged files are 0600 while written and 0640 once closed: marking
+ * costs no extra file (ext4 makes and frees inodes slowly). One created
+ * with mode 0600 (under any umask) is incomplete from its creation on,
+ * with no fchmod. A closed file's mtime also gets MARK_NSEC nanoseconds:
+ * a write after the close (through a descriptor the writer still holds,
+ * a shell's redirection, say, which it closed once already; passthrough
+ * writes never reach the daemon) stamps the time anew, so a file found
+ * 0640 with another mtime was still being written. 0644: closed, marked
+ * by a lancefs from before the stamp.
+ */
+#define MODE_CLOSED 0640
+#define MODE_CLOSED_UNSTAMPED 0644
 #define MODE_WRITING 0600
+#define MARK_NSEC 999999999L
 
 int staging_mark_fd(int fd, bool writing)
 {
+	struct timespec t[2] = { { 0, UTIME_OMIT } };
+
+	if (!writing) {
+		clock_gettime(CLOCK_REALTIME, &t[1]);
+		t[1].tv_nsec = MARK_NSEC;
+		if (futimens(fd, t) < 0)
+			return errno;
+	}
 	return fchmod(fd, writing ? MODE_WRITING : MODE_CLOSED) < 0 ? errno : 0;
+}
+
+static bool closed_whole(const struct stat *sb)
+{
+	mode_t m = sb->st_mode & 07777;
+
+	return m == MODE_CLOSED_UNSTAMPED ||
+	       (m == MODE_CLOSED && sb->st_mtim.tv_nsec == MARK_NSEC);
 }
 
 int staging_row_clear_partial(bool *had, const struct staging *s,
@@ -1135,7 +1161,7 @@ int staging_row_clear_partial(bool *had, const struct staging *s,
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
 		if (lstat(path, &sb) < 0 || !S_ISREG(sb.st_mode) ||
-		    (sb.st_mode & 07777) == MODE_CLOSED)
+		    closed_whole(&sb))
 			continue;
 		*had = true;
 		unlink(path);

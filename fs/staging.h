@@ -116,7 +116,8 @@ int staging_row_rename(struct staging *s, uint64_t id, const char *name,
  * it is open for writing; a crash leaves the mark behind, and
  * staging_row_clear_partial then removes the half-written file (*had:
  * there was one). Every file put in staging gets staging_mark_fd(fd,
- * false) once complete; until then it is incomplete, whatever mode it
+ * false) once complete (its mode, and a stamp in its mtime, which any
+ * write after takes off); until then it is incomplete, whatever mode it
  * was created with (a new file needs no staging_mark_fd(fd, true) when
  * it is created with mode 0600).
  */

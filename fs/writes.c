@@ -39,6 +39,7 @@ struct wfile {
 	uint64_t size;		/* at the last close */
 	bool complete;		/* marked complete on disk (mode): closes
 				 * after a flush need no second fchmod */
+	bool unseen;		/* a writer's writes do not reach us */
 };
 
 struct wrow {
@@ -998,9 +999,19 @@ void wr_file_flushed(struct writes *w, uint64_t id, uint32_t fidx, int fd,
 	r = row_by_id(w, id);
 	/* only when no other descriptor still writes the file */
 	if (r && fidx < r->n_files && r->files[fidx].writers == 1 &&
-	    r->files[fidx].complete != done &&
+	    (r->files[fidx].complete != done || r->files[fidx].unseen) &&
 	    !staging_mark_fd(fd, !done))
 		r->files[fidx].complete = done;
+	pthread_mutex_unlock(&w->mu);
+}
+
+void wr_file_unseen(struct writes *w, uint64_t id, uint32_t fidx)
+{
+	struct wrow *r;
+
+	pthread_mutex_lock(&w->mu);
+	if ((r = row_by_id(w, id)) && fidx < r->n_files)
+		r->files[fidx].unseen = true;
 	pthread_mutex_unlock(&w->mu);
 }
 
@@ -1031,9 +1042,11 @@ void wr_file_closed(struct writes *w, uint64_t id, uint32_t fidx, int fd,
 			w->bytes += (uint64_t)st.st_size - f->size;
 			f->size = (uint64_t)st.st_size;
 		}
-		if (!f->writers && fd >= 0 && !f->complete &&
+		if (!f->writers && fd >= 0 && (!f->complete || f->unseen) &&
 		    !staging_mark_fd(fd, false))
 			f->complete = true;
+		if (!f->writers)
+			f->unseen = false;
 		changed(r);
 		w->dirty = true;
 		if (!r->writers)
@@ -1059,16 +1072,23 @@ int wr_file_truncate(struct writes *w, uint64_t id, const char *name,
 	if (!r || file_index(r, name) < 0)
 		rc = r ? ENOENT : ESTALE;
 	if (!rc) {
+		struct wfile *f = &r->files[file_index(r, name)];
+		int fd;
+
 		row_path(path, sizeof(path), w, id, name);
-		if (truncate(path, (off_t)size) < 0) {
+		fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0 || ftruncate(fd, (off_t)size) < 0 ||
+		    /* a closed file's stamp went with the change */
+		    (f->complete && !f->writers &&
+		     (errno = staging_mark_fd(fd, false)))) {
 			rc = LC_SYS(err, errno, "staging: %s: %s", path,
 				    strerror(errno));
 		} else {
-			struct wfile *f = &r->files[file_index(r, name)];
-
 			w->bytes += size - f->size;
 			f->size = size;
 		}
+		if (fd >= 0)
+			close(fd);
 		changed(r);
 		w->dirty = true;
 		if (!r->writers)

@@ -148,6 +148,10 @@ int wr_file_open(struct writes *w, uint64_t id, const char *name, int flags,
  * close(2) and the release that follows it must not lose the file. */
 void wr_file_flushed(struct writes *w, uint64_t id, uint32_t fidx, int fd,
 		     bool done);
+/* A writer of the file writes past us (passthrough): until its last
+ * writer is closed, every flush marks it complete anew (a write since
+ * the last one took that mark off on disk: staging_mark_fd). */
+void wr_file_unseen(struct writes *w, uint64_t id, uint32_t fidx);
 /* Close a descriptor from wr_file_open / wr_create_root_file. */
 void wr_file_closed(struct writes *w, uint64_t id, uint32_t fidx, int fd,
 		    bool writer);

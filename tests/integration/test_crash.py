@@ -737,9 +737,54 @@ def test_landed_batch_finished_at_mount():
     check_rows(got, want, set(want), where="landed batch at mount")
 
 
+def test_kill_while_redirected_output_is_written():
+    """A shell writes a staged file through a redirection: it opens the
+    file, gives it to its commands as their output and closes its own
+    descriptor (a close of the file before anything is written), and
+    each command that exits closes its copy. kill -9 of the daemon
+    between two commands' writes: the next mount must not commit what
+    was written by then as the file, which is dropped, its row held like
+    any row whose copy a crash cut. A file the shell had finished before
+    the crash commits."""
+    base, uri, staging, mnt = workspace("redirect", "new.lance")
+    opts = (f"staging_dir={staging}", "commit_delay=600")
+    pid = mount(uri, mnt, *opts)
+    os.mkdir(os.path.join(mnt, "done"))
+    subprocess.run(["sh", "-c", 'for i in 1 2 3; do /bin/echo "$i"; done '
+                    '> "$1"', "sh", os.path.join(mnt, "done", "label.txt")],
+                   check=True)
+    os.mkdir(os.path.join(mnt, "cut"))
+    mark = os.path.join(base, "two_written")
+    # /bin/echo: a command of its own, which exits after its write
+    shell = subprocess.Popen(
+        ["sh", "-c", 'for i in 1 2 3 4 5 6; do /bin/echo "$i"; '
+         '[ "$i" = 2 ] && : > "$1"; sleep 0.5; done > "$2"', "sh", mark,
+         os.path.join(mnt, "cut", "label.txt")], stderr=subprocess.DEVNULL)
+    t0 = time.time()
+    while not os.path.exists(mark):
+        expect(time.time() - t0 < 30, "the shell wrote nothing in 30 s")
+        time.sleep(0.02)
+    time.sleep(0.2)     # in the sleep after the second command
+    kill9(pid)
+    shell.wait(timeout=60)
+    umount(mnt)
+    mount(uri, mnt, *opts)
+    names = sorted(os.listdir(mnt))
+    expect("done" in names and "cut" in names,
+           f"after remount the mount lists {names}")
+    left = os.listdir(os.path.join(mnt, "cut"))
+    expect(left == [], f"cut/ holds {left} after the crash (want its "
+           "half-written file dropped)")
+    umount(mnt)
+    got = lancedb("rows", uri, "--versions")
+    names = [r["name"] for r in got["rows"]]
+    expect(names == ["done"], f"LanceDB has rows {names}, want ['done']")
+
+
 TESTS = [test_crash_before_first_commit, test_kill_during_cp,
          test_kill_during_commit, test_kill_with_lookups_in_flight,
-         test_landed_batch_finished_at_mount, test_concurrent_writers]
+         test_landed_batch_finished_at_mount, test_concurrent_writers,
+         test_kill_while_redirected_output_is_written]
 
 
 def main():

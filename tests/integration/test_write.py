@@ -12,6 +12,7 @@ tests whose name contains it.
 """
 import contextlib
 import errno
+import gzip
 import hashlib
 import io
 import json
@@ -1292,8 +1293,89 @@ def test_database_mount_writes():
                   "first dataset of an empty database")
 
 
+def passthrough_expected():
+    """Whether this kernel and user get FUSE passthrough: root, and a
+    kernel built with CONFIG_FUSE_PASSTHROUGH (None: its config is not
+    to be found)."""
+    if os.geteuid() != 0:
+        return False
+    for path in ("/proc/config.gz", f"/boot/config-{os.uname().release}"):
+        try:
+            opener = gzip.open if path.endswith(".gz") else open
+            with opener(path, "rt") as f:
+                return "CONFIG_FUSE_PASSTHROUGH=y" in f.read()
+        except OSError:
+            continue
+    return None
+
+
+@contextlib.contextmanager
+def environ(**kv):
+    old = {k: os.environ.get(k) for k in kv}
+    os.environ.update(kv)
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def test_big_file_written_past_the_daemon():
+    """A 24 MiB image written into a new row and read back before the
+    commit. Where the kernel takes passthrough (.lancefs/status says so;
+    root, on Linux 6.9 or later built with it) the writes and reads go
+    straight to the staged file: the mount's request count grows by a
+    handful, not by one per write. With LANCEFS_NO_PASSTHROUGH=1 every
+    write is a request. Either way the bytes read back through the mount
+    and LanceDB's after the commit are the ones written, and a staged
+    file opened twice at once (a reader beside its writer) reads the
+    same."""
+    expected = passthrough_expected()
+    big = b"\xff\xd8\xff\xe0" + random.Random(24).randbytes(24 << 20)
+    for off in (False, True):
+        with workdir() as w:
+            uri = os.path.join(w, "new.lance")
+            with environ(**({"LANCEFS_NO_PASSTHROUGH": "1"} if off else {})), \
+                    mounted(uri, os.path.join(w, "staging"),
+                            "commit_delay=600") as mnt:
+                on = status(mnt)["passthrough"]
+                if off:
+                    expect(not on, "passthrough with LANCEFS_NO_PASSTHROUGH")
+                elif expected is not None:
+                    expect(on == expected, f"passthrough {on}, want "
+                           f"{expected} (euid {os.geteuid()})")
+                time.sleep(1.1)     # status is made at most once a second
+                before = status(mnt)["mount"]["requests"]
+                os.mkdir(os.path.join(mnt, "big"))
+                path = os.path.join(mnt, "big", "image.jpg")
+                with open(path, "wb") as f:
+                    for k in range(0, len(big), 1 << 20):
+                        f.write(big[k:k + (1 << 20)])
+                    f.flush()
+                    with open(path, "rb") as r:
+                        expect(sha256(r.read()) == sha256(big),
+                               "a reader beside the writer")
+                expect(file_sha(path) == sha256(big), "read back staged")
+                time.sleep(1.1)
+                n = status(mnt)["mount"]["requests"] - before
+                if on:
+                    expect(n < 40, f"{n} requests for a 24 MiB file "
+                           "written and read through passthrough")
+                else:
+                    expect(n >= 96, f"{n} requests for a 24 MiB file "
+                           "written without passthrough (want one per "
+                           "write of at most 256 KiB)")
+            got = lance_rows(uri)
+            expect(got.get("big", {}).get("image") == sha256(big),
+                   f"LanceDB's image of big (passthrough {on})")
+
+
 TESTS = (per_version(edit_cycle) + per_version(interleaved_appends) +
          [test_new_dataset_from_cp_r, test_database_mount_writes,
+          test_big_file_written_past_the_daemon,
           test_fsync_commits_now,
           test_staged_rows_visible_at_once, test_commit_file_and_command,
           test_quiet_period_batches_commits,
