@@ -1389,6 +1389,11 @@ struct staged_fh {
 	int backing;		/* passthrough: the kernel writes fd */
 };
 
+static struct staged_fh *staged_fh_of(const struct fuse_file_info *fi)
+{
+	return (struct staged_fh *)(uintptr_t)fi->fh;
+}
+
 /* .lancefs/commit or warmup, open for writing */
 struct ctl_fh {
 	enum fh_type type;
@@ -1448,7 +1453,7 @@ static int staged_fh_new(struct fuse_file_info *fi, struct writes *w,
 static void staged_fh_pass(struct lfs *fs, struct fuse_file_info *fi,
 			   fuse_ino_t ino)
 {
-	struct staged_fh *h = (struct staged_fh *)(uintptr_t)fi->fh;
+	struct staged_fh *h = staged_fh_of(fi);
 
 	h->ino = ino;
 	h->backing = pt_get(fs->pt, ino, h->fd);
@@ -1622,7 +1627,7 @@ out:
 		fuse_reply_err(req, rc == ENOSYS ? ENOSYS :
 				    reply_errno(fs, "open", rc, &err));
 	else if (fh_type(fi) == FH_STAGED) {
-		struct staged_fh *h = (struct staged_fh *)(uintptr_t)fi->fh;
+		struct staged_fh *h = staged_fh_of(fi);
 
 		/* interrupted: no release comes */
 		if (pt_reply_open(req, fi, h->backing))
@@ -1679,16 +1684,15 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 					   fuse_req_ctx(req)->pid)))
 		wr_file_closed(w, n.id, n.fidx, fd, true);
 	if (!rc && (rc = entry_of(fs, &n, &e, &err)))
-		staged_fh_free(fs, (struct staged_fh *)(uintptr_t)fi->fh);
+		staged_fh_free(fs, staged_fh_of(fi));
 	if (!rc)
 		staged_fh_pass(fs, fi, e.ino);
 out:
 	mnode_reset(&dir);
 	if (rc)
 		fuse_reply_err(req, reply_errno(fs, name, rc, &err));
-	else if (pt_reply_create(req, &e, fi, ((struct staged_fh *)(uintptr_t)
-					       fi->fh)->backing))
-		staged_fh_free(fs, (struct staged_fh *)(uintptr_t)fi->fh);
+	else if (pt_reply_create(req, &e, fi, staged_fh_of(fi)->backing))
+		staged_fh_free(fs, staged_fh_of(fi));	/* interrupted */
 }
 
 /*
@@ -1768,7 +1772,7 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	atomic_fetch_add(&fs->requests, 1);
 	switch (fh_type(fi)) {
 	case FH_STAGED:
-		read_staged(req, fs, (struct staged_fh *)(uintptr_t)fi->fh,
+		read_staged(req, fs, staged_fh_of(fi),
 			    size, off);
 		return;
 	case FH_COMMIT:
@@ -1877,7 +1881,7 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 		     size_t size, off_t off, struct fuse_file_info *fi)
 {
 	struct lfs *fs = fuse_req_userdata(req);
-	struct staged_fh *h = (struct staged_fh *)(uintptr_t)fi->fh;
+	struct staged_fh *h = staged_fh_of(fi);
 	ssize_t n;
 	int rc;
 
@@ -1925,7 +1929,7 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 static void op_flush(fuse_req_t req, fuse_ino_t ino,
 		     struct fuse_file_info *fi)
 {
-	struct staged_fh *h = (struct staged_fh *)(uintptr_t)fi->fh;
+	struct staged_fh *h = staged_fh_of(fi);
 
 	(void)ino;
 	/* A read-only mount has nothing to do at close: ENOSYS tells the
@@ -1948,11 +1952,9 @@ static void op_release(fuse_req_t req, fuse_ino_t ino,
 
 	(void)ino;
 	switch (fh_type(fi)) {
-	case FH_STAGED: {
-		staged_fh_free(fuse_req_userdata(req),
-			       (struct staged_fh *)(uintptr_t)fi->fh);
+	case FH_STAGED:
+		staged_fh_free(fuse_req_userdata(req), staged_fh_of(fi));
 		break;
-	}
 	case FH_COMMIT:
 	case FH_WARMUP:
 		free((void *)(uintptr_t)fi->fh);
@@ -1981,8 +1983,8 @@ static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 	(void)datasync;
 	atomic_fetch_add(&fs->requests, 1);
 	if (fi && fh_type(fi) == FH_STAGED) {
-		w = ((struct staged_fh *)(uintptr_t)fi->fh)->w;
-		force = ((struct staged_fh *)(uintptr_t)fi->fh)->id;
+		w = staged_fh_of(fi)->w;
+		force = staged_fh_of(fi)->id;
 	} else if (!mnode_of(fs, ino, &m, &err)) {
 		w = mw(&m);
 		if (m.staged)
@@ -2045,14 +2047,11 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 			f2.flags = O_WRONLY | (attr->st_size ? 0 : O_TRUNC);
 			rc = open_committed_for_write(fs, &m, &f2, 0, &err);
 			if (!rc) {
-				struct staged_fh *h =
-					(struct staged_fh *)(uintptr_t)f2.fh;
+				struct staged_fh *h = staged_fh_of(&f2);
 
 				if (ftruncate(h->fd, attr->st_size) < 0)
 					rc = errno;
-				wr_file_closed(h->w, h->id, h->fidx, h->fd,
-					       true);
-				free(h);
+				staged_fh_free(fs, h);
 			}
 		} else {
 			rc = EISDIR;

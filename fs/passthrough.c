@@ -9,10 +9,8 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
-#include <string.h>
 #include <sys/ioctl.h>
 #include <sys/uio.h>
-#include <syslog.h>
 #include <unistd.h>
 
 #include "passthrough.h"
@@ -177,6 +175,22 @@ static struct binding *find(struct pt *p, uint64_t ino)
 	return NULL;
 }
 
+/* Room for one more binding (under mu): false where memory is out, and
+ * the open goes without. */
+static bool room(struct pt *p)
+{
+	size_t cap = p->cap ? 2 * p->cap : 16;
+	struct binding *v;
+
+	if (p->n < p->cap)
+		return true;
+	if (!(v = realloc(p->v, cap * sizeof(*v))))
+		return false;
+	p->v = v;
+	p->cap = cap;
+	return true;
+}
+
 int pt_get(struct pt *p, uint64_t ino, int fd)
 {
 	struct backing_map map = { .fd = fd };
@@ -190,17 +204,7 @@ int pt_get(struct pt *p, uint64_t ino, int fd)
 		/* the kernel wants the backing its live opens have */
 		b->refs++;
 		id = b->id;
-	} else if (!atomic_load(&p->on)) {
-		/* none */
-	} else if (p->n == p->cap &&
-		   !(b = realloc(p->v, (p->cap ? 2 * p->cap : 16) *
-					       sizeof(*p->v)))) {
-		/* no room: this open goes without */
-	} else {
-		if (p->n == p->cap) {
-			p->v = b;
-			p->cap = p->cap ? 2 * p->cap : 16;
-		}
+	} else if (atomic_load(&p->on) && room(p)) {
 		id = ioctl(p->fd, IOC_BACKING_OPEN, &map);
 		if (id > 0) {
 			p->v[p->n++] = (struct binding){ ino, id, 1 };

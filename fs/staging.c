@@ -316,7 +316,7 @@ static void drain(struct staging *s)
  * linked into place (the filler removes its spare name later); and keeps
  * row folders ready in DIR/rows, with the next ids and no name yet, and
  * a new row is the oldest of them, named (a rename would cost more). A
- * spare file is open and has mode 0600: incomplete, as staging.h wants a
+ * spare file is open and unmarked: incomplete, as staging.h wants a
  * new file; an unnamed row is no row (staging_rows). A crash leaves
  * spares (and spare names of staged files) behind; the next staging_open
  * removes them.
@@ -458,7 +458,7 @@ static bool recycle(struct staging *s, int dfd, const char *name, bool file)
 				       O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return false;
-	/* as the filler makes them: a file empty and incomplete (0600),
+	/* as the filler makes them: a file empty and incomplete (unmarked),
 	 * a folder unnamed */
 	if (file)
 		ok = !ftruncate(fd, 0) && !staging_mark_fd(fd, true);
@@ -1105,40 +1105,25 @@ int staging_row_new(uint64_t *id, struct staging *s, const char *name,
 }
 
 /*
- * Staged files are 0600 while written and 0640 once closed: marking
- * costs no extra file (ext4 makes and frees inodes slowly). One created
- * with mode 0600 (under any umask) is incomplete from its creation on,
- * with no fchmod. A closed file's mtime also gets MARK_NSEC nanoseconds:
- * a write after the close (through a descriptor the writer still holds,
- * a shell's redirection, say, which it closed once already; passthrough
- * writes never reach the daemon) stamps the time anew, so a file found
- * 0640 with another mtime was still being written. 0644: closed, marked
- * by a lancefs from before the stamp.
+ * A staged file is complete once marked: MARK_NSEC nanoseconds in its
+ * mtime. Marking costs no extra file (ext4 makes and frees inodes
+ * slowly), and a write after it (through a descriptor the writer still
+ * holds, a shell's redirection that it closed once already; passthrough
+ * writes never reach the daemon) stamps the time anew, which takes the
+ * mark off. A new file's time is never the mark. Staged files are made
+ * 0600; one found 0644 and unmarked was marked complete by a lancefs
+ * from before the stamp, whose mark was the mode.
  */
-#define MODE_CLOSED 0640
-#define MODE_CLOSED_UNSTAMPED 0644
-#define MODE_WRITING 0600
+#define MODE_MARKED_BEFORE 0644
 #define MARK_NSEC 999999999L
 
 int staging_mark_fd(int fd, bool writing)
 {
 	struct timespec t[2] = { { 0, UTIME_OMIT } };
 
-	if (!writing) {
-		clock_gettime(CLOCK_REALTIME, &t[1]);
-		t[1].tv_nsec = MARK_NSEC;
-		if (futimens(fd, t) < 0)
-			return errno;
-	}
-	return fchmod(fd, writing ? MODE_WRITING : MODE_CLOSED) < 0 ? errno : 0;
-}
-
-static bool closed_whole(const struct stat *sb)
-{
-	mode_t m = sb->st_mode & 07777;
-
-	return m == MODE_CLOSED_UNSTAMPED ||
-	       (m == MODE_CLOSED && sb->st_mtim.tv_nsec == MARK_NSEC);
+	clock_gettime(CLOCK_REALTIME, &t[1]);
+	t[1].tv_nsec = writing ? 0 : MARK_NSEC;
+	return futimens(fd, t) < 0 ? errno : 0;
 }
 
 int staging_row_clear_partial(bool *had, const struct staging *s,
@@ -1161,8 +1146,20 @@ int staging_row_clear_partial(bool *had, const struct staging *s,
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
 		if (lstat(path, &sb) < 0 || !S_ISREG(sb.st_mode) ||
-		    closed_whole(&sb))
+		    sb.st_mtim.tv_nsec == MARK_NSEC)
 			continue;
+		if ((sb.st_mode & 07777) == MODE_MARKED_BEFORE) {
+			/* marked the old way: the new mark, and the mode
+			 * of any staged file, so that a write after can
+			 * take the mark off */
+			int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+
+			if (fd >= 0 && !staging_mark_fd(fd, false))
+				(void)fchmod(fd, 0600);
+			if (fd >= 0)
+				close(fd);
+			continue;
+		}
 		*had = true;
 		unlink(path);
 	}

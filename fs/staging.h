@@ -112,14 +112,13 @@ int staging_row_rename(struct staging *s, uint64_t id, const char *name,
 		       struct lc_err *err) LC_MUST_USE;
 
 /*
- * Files being written. A writer marks a staged file (by its mode) while
- * it is open for writing; a crash leaves the mark behind, and
- * staging_row_clear_partial then removes the half-written file (*had:
- * there was one). Every file put in staging gets staging_mark_fd(fd,
- * false) once complete (its mode, and a stamp in its mtime, which any
- * write after takes off); until then it is incomplete, whatever mode it
- * was created with (a new file needs no staging_mark_fd(fd, true) when
- * it is created with mode 0600).
+ * Files being written. A staged file is incomplete until it is marked
+ * complete (a stamp in its mtime, which any write after takes off); a
+ * crash leaves incomplete files behind, and staging_row_clear_partial
+ * then removes them (*had: there was one). Every file put in staging
+ * gets staging_mark_fd(fd, false) once complete, and
+ * staging_mark_fd(fd, true) when it is opened to be written again; a
+ * new file is incomplete with no call.
  */
 int staging_mark_fd(int fd, bool writing) LC_MUST_USE;
 /* Create the staged file `path`, which must not exist (EEXIST), for

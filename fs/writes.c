@@ -37,8 +37,8 @@ struct wfile {
 	char *name;		/* NULL: gone (its index is not reused) */
 	unsigned writers;
 	uint64_t size;		/* at the last close */
-	bool complete;		/* marked complete on disk (mode): closes
-				 * after a flush need no second fchmod */
+	bool complete;		/* marked complete on disk: closes after a
+				 * flush need no second mark */
 	bool unseen;		/* a writer's writes do not reach us */
 };
 
@@ -621,7 +621,7 @@ static int open_file(struct writes *w, struct wrow *r, const char *name,
 	}
 	if (rc)
 		return LC_SYS(err, rc, "staging: %s: %s", path, strerror(rc));
-	/* a file made now is not complete: its creation mode never is
+	/* a file made now is not complete: a new file never is
 	 * (staging.h); one reopened for writing is marked writing again */
 	if (writer && (fresh ? !fresh_on_disk : !r->files[i].writers) &&
 	    (rc = staging_mark_fd(*fd, true))) {
@@ -1077,12 +1077,14 @@ int wr_file_truncate(struct writes *w, uint64_t id, const char *name,
 
 		row_path(path, sizeof(path), w, id, name);
 		fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
-		if (fd < 0 || ftruncate(fd, (off_t)size) < 0 ||
-		    /* a closed file's stamp went with the change */
-		    (f->complete && !f->writers &&
-		     (errno = staging_mark_fd(fd, false)))) {
-			rc = LC_SYS(err, errno, "staging: %s: %s", path,
-				    strerror(errno));
+		if (fd < 0 || ftruncate(fd, (off_t)size) < 0)
+			rc = errno;
+		/* the cut took a closed file's mark off */
+		else if (f->complete && !f->writers)
+			rc = staging_mark_fd(fd, false);
+		if (rc) {
+			rc = LC_SYS(err, rc, "staging: %s: %s", path,
+				    strerror(rc));
 		} else {
 			w->bytes += size - f->size;
 			f->size = size;
@@ -1440,7 +1442,7 @@ static int fill_cb(void *ctx, uint64_t index, const char *name,
 	row_path(path, sizeof(path), f->w, f->r->id, name);
 	if (!rc) {
 		fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-			  0644);
+			  0600);
 		if (fd < 0 || write(fd, b.data, b.len) != (ssize_t)b.len ||
 		    staging_mark_fd(fd, false))
 			rc = LC_SYS(f->err, errno ? errno : EIO,

@@ -26,17 +26,19 @@ static int collect(void *ctx, uint64_t id, const char *name)
 	return 0;
 }
 
+/* A staged file as lancefs makes one (0600), unmarked. */
 static void write_file(const struct staging *s, uint64_t row,
 		       const char *name, const char *text)
 {
 	char dir[4200], path[4400];
-	FILE *f;
+	int fd;
 
 	staging_row_path(dir, sizeof(dir), s, row);
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	f = fopen(path, "w");
-	fputs(text, f);
-	fclose(f);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	CHECK(fd >= 0);
+	CHECK(write(fd, text, strlen(text)) == (ssize_t)strlen(text));
+	close(fd);
 }
 
 static int exists(const char *path)
@@ -558,12 +560,12 @@ TEST(landed_rows_become_spares)
 /* A file marked complete and written after (a descriptor its writer
  * still holds, passthrough writes the daemon never sees) was still being
  * written: the next mount drops it, as one never marked; marked again
- * after the write, it stays. 0644 without the stamp: marked by an older
- * lancefs, complete. */
+ * after the write, it stays. */
 TEST(written_after_its_close)
 {
 	char dir[] = "/tmp/lancefs-staging-XXXXXX", rp[4200], path[4400];
 	struct lc_err err = { 0 };
+	struct stat sb;
 	struct staging *s;
 	uint64_t id;
 	bool had;
@@ -595,11 +597,20 @@ TEST(written_after_its_close)
 	CHECK(!had && exists(path));
 	close(fd);
 
+	/* an older lancefs's mark: the mode; kept, and marked the new way,
+	 * so that a write after takes it off */
 	write_file(s, id, "meta.json", "{}");
 	snprintf(path, sizeof(path), "%s/meta.json", rp);
 	CHECK(chmod(path, 0644) == 0);
 	CHECK_OK(staging_row_clear_partial(&had, s, id, &err), &err);
 	CHECK(!had && exists(path));
+	CHECK(stat(path, &sb) == 0 && (sb.st_mode & 07777) == 0600);
+	usleep(20 * 1000);
+	fd = open(path, O_WRONLY | O_APPEND);
+	CHECK(fd >= 0 && write(fd, " ", 1) == 1);
+	close(fd);
+	CHECK_OK(staging_row_clear_partial(&had, s, id, &err), &err);
+	CHECK(had && !exists(path));
 	staging_free(s);
 	harness_rm_rf(dir);
 }
