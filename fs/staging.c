@@ -24,6 +24,9 @@
 #define SPARE_FILES 64
 #define SPARE_DIRS 32
 #define SPARE_MAX 4096
+/* Landed batches whose rows are out, waiting for a sync to forget them */
+#define GONE_MAX 16
+#define ID_SIZE sizeof(((struct staging_batch *)0)->uuid)
 
 struct staging {
 	char *dir;
@@ -41,6 +44,12 @@ struct staging {
 	 * longer listed */
 	struct staging_batch *landed;
 	size_t n_landed, cap_landed;
+	/* then their ids, until a sync makes the rows' removal durable:
+	 * after a burst of commits, or GONE_MAX of them (forget_gone) */
+	char gone[GONE_MAX][ID_SIZE];
+	size_t n_gone;
+	struct timespec last_take;	/* monotonic */
+	bool draining;			/* drain waits: forget at once */
 	/* spare inodes in DIR/spare, made ahead by the filler (take_spare) */
 	pthread_cond_t spare_cv;
 	pthread_t filler;
@@ -176,8 +185,8 @@ static int rm_cb(const char *path, const struct stat *sb, int type,
 }
 
 static bool recycle(struct staging *s, int dfd, const char *name, bool file);
-static int batch_forget(struct staging *s, const struct staging_batch *b,
-			struct lc_err *err);
+static int forget(struct staging *s, const char *uuids, size_t n,
+		  struct lc_err *err);
 static int sync_fs(const char *dir);
 
 static int cmp_u64(const void *a, const void *b)
@@ -234,15 +243,15 @@ static bool empty_row(struct staging *s, int dfd, const char *name)
 	       errno == ENOENT;
 }
 
-/* Take the rows of a landed batch out of DIR/rows, make that last, then
- * forget the batch: until then recovery finds the batch landed and takes
- * out what is left. */
+/* Take the rows of a landed batch out of DIR/rows. Its record goes only
+ * once that is on disk (sync_then_forget): until then recovery finds the
+ * batch landed and takes out what is left. */
 static int take_rows(struct staging *s, const struct staging_batch *b,
 		     struct lc_err *err)
 {
 	char dir[4200];
 	bool all = true;
-	int dfd, rc;
+	int dfd;
 
 	snprintf(dir, sizeof(dir), "%s/rows", s->dir);
 	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -259,10 +268,39 @@ static int take_rows(struct staging *s, const struct staging_batch *b,
 	if (!all)
 		return LC_SYS(err, EIO, "staging: %s: rows of batch %s could "
 			      "not be removed", dir, b->uuid);
-	if ((rc = sync_fs(s->dir)))
+	return 0;
+}
+
+/* Sync the staging, then forget batches whose rows are out. */
+static int sync_then_forget(struct staging *s, const char *uuids, size_t n,
+			    struct lc_err *err)
+{
+	int rc = sync_fs(s->dir);
+
+	if (rc)
 		return LC_SYS(err, rc, "staging: %s: %s", s->dir,
 			      strerror(rc));
-	return batch_forget(s, b, err);
+	return forget(s, uuids, n, err);
+}
+
+/* Forget the batches in s->gone (under mu, which it lets go). One sync
+ * for many: the staging's file system writes back everything dirty in
+ * it, and during a cp -r that is the files of rows about to commit,
+ * which would otherwise never reach the disk (writes.c sync_due). */
+static void forget_gone(struct staging *s)
+{
+	char ids[GONE_MAX][ID_SIZE];
+	size_t n = s->n_gone;
+	struct lc_err err = { 0 };
+
+	memcpy(ids, s->gone, n * sizeof(*ids));
+	pthread_mutex_unlock(&s->mu);
+	/* a failure leaves the records to the next mount's recovery,
+	 * which finds their rows out */
+	if (sync_then_forget(s, ids[0], n, &err))
+		syslog(LOG_WARNING, "%s (the next mount retries)", err.msg);
+	pthread_mutex_lock(&s->mu);
+	s->n_gone = 0;
 }
 
 static void *cleaner_main(void *arg)
@@ -272,19 +310,32 @@ static void *cleaner_main(void *arg)
 	(void)pthread_setname_np(pthread_self(), "lancefs cleaner");
 	pthread_mutex_lock(&s->mu);
 	for (;;) {
+		bool quiet = !s->n_landed &&
+			     (s->stopping || s->draining ||
+			      lc_since(&s->last_take) >= STAGING_SYNC_AFTER);
+
+		if (s->n_gone && (s->n_gone == GONE_MAX || quiet)) {
+			forget_gone(s);
+			pthread_cond_broadcast(&s->cv);
+			continue;
+		}
 		if (s->n_landed) {
 			/* the first stays in the list while it is taken,
 			 * so that its rows are not listed */
 			struct staging_batch b = s->landed[0];
 			struct lc_err err = { 0 };
+			int rc;
 
 			pthread_mutex_unlock(&s->mu);
 			/* a failure leaves the batch to the next mount's
 			 * recovery */
-			if (take_rows(s, &b, &err))
+			if ((rc = take_rows(s, &b, &err)))
 				syslog(LOG_WARNING, "%s (the next mount "
 				       "retries)", err.msg);
 			pthread_mutex_lock(&s->mu);
+			if (!rc)
+				memcpy(s->gone[s->n_gone++], b.uuid, ID_SIZE);
+			clock_gettime(CLOCK_MONOTONIC, &s->last_take);
 			staging_batch_reset(&s->landed[0]);
 			memmove(s->landed, s->landed + 1,
 				--s->n_landed * sizeof(*s->landed));
@@ -293,18 +344,30 @@ static void *cleaner_main(void *arg)
 		}
 		if (s->stopping)
 			break;
-		pthread_cond_wait(&s->cv, &s->mu);
+		if (s->n_gone) {
+			struct timespec t;
+
+			clock_gettime(CLOCK_REALTIME, &t);
+			lc_add_secs(&t, STAGING_SYNC_AFTER);
+			pthread_cond_timedwait(&s->cv, &s->mu, &t);
+		} else {
+			pthread_cond_wait(&s->cv, &s->mu);
+		}
 	}
 	pthread_mutex_unlock(&s->mu);
 	return NULL;
 }
 
-/* Wait until the cleaner has taken every landed batch's rows. */
+/* Wait until the cleaner has taken every landed batch's rows and
+ * forgotten the batches. */
 static void drain(struct staging *s)
 {
 	pthread_mutex_lock(&s->mu);
-	while (s->cleaner_on && s->n_landed)
+	s->draining = true;
+	pthread_cond_broadcast(&s->cv);
+	while (s->cleaner_on && (s->n_landed || s->n_gone))
 		pthread_cond_wait(&s->cv, &s->mu);
+	s->draining = false;
 	pthread_mutex_unlock(&s->mu);
 }
 
@@ -797,8 +860,8 @@ int staging_row_find(uint64_t *id, struct staging *s, const char *name)
 /* Write `len` bytes to DIR/NAME through a temp file (.NAME.tmp) and a
  * rename: a crash leaves the old file or the new one. `durable` also
  * syncs the file and the folder; otherwise the writes thread syncs the
- * staging's file system every second, and a batch syncs it before it
- * names its rows (one syncfs, not one per row). */
+ * staging's file system when what was closed waits uncommitted
+ * (STAGING_SYNC_AFTER: one syncfs, not one per file). */
 static int put_file(const char *dir, const char *name, const void *data,
 		    size_t len, bool durable)
 {
@@ -1301,10 +1364,6 @@ int staging_batch_begin(struct staging_batch *out, struct staging *s,
 		staging_batch_reset(out);
 		return rc;
 	}
-	/* the rows' files reach the disk before the batch names them */
-	snprintf(dir, sizeof(dir), "%s/rows", s->dir);
-	if ((rc = sync_fs(dir)))
-		goto sys;
 	lc_buf_init(&b, 0);
 	rc = lc_buf_printf(&b, err, "lancefs-batch 1\n%s\n%" PRIu64 "\n",
 			   out->uuid, read_version);
@@ -1320,23 +1379,26 @@ int staging_batch_begin(struct staging_batch *out, struct staging *s,
 	lc_buf_reset(&b);
 	if (!rc)
 		return 0;
-sys:
 	staging_batch_reset(out);
 	return LC_SYS(err, rc, "staging: recording a batch in %s: %s", s->dir,
 		      strerror(rc));
 }
 
-static int batch_forget(struct staging *s, const struct staging_batch *b,
-			struct lc_err *err)
+/* Remove the records of the batches `uuids` (n ids of ID_SIZE bytes
+ * each, back to back). */
+static int forget(struct staging *s, const char *uuids, size_t n,
+		  struct lc_err *err)
 {
 	char dir[4200], path[4300];
 	int rc;
 
 	snprintf(dir, sizeof(dir), "%s/batches", s->dir);
-	snprintf(path, sizeof(path), "%s/%s", dir, b->uuid);
-	if (unlink(path) < 0 && errno != ENOENT)
-		return LC_SYS(err, errno, "staging: %s: %s", path,
-			      strerror(errno));
+	for (size_t i = 0; i < n; i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, uuids + ID_SIZE * i);
+		if (unlink(path) < 0 && errno != ENOENT)
+			return LC_SYS(err, errno, "staging: %s: %s", path,
+				      strerror(errno));
+	}
 	rc = sync_dir(dir);
 	return rc ? LC_SYS(err, rc, "staging: %s: %s", dir, strerror(rc)) : 0;
 }
@@ -1386,13 +1448,18 @@ int staging_batch_done(struct staging *s, const struct staging_batch *b,
 	/* the batch record goes only once its rows are out of rows/: a
 	 * crash in between leaves a batch whose transaction landed, and
 	 * recovery takes out what is left */
-	return hand_over(s, b) ? 0 : take_rows(s, b, err);
+	int rc;
+
+	if (hand_over(s, b))
+		return 0;
+	rc = take_rows(s, b, err);
+	return rc ? rc : sync_then_forget(s, b->uuid, 1, err);
 }
 
 int staging_batch_abandon(struct staging *s, const struct staging_batch *b,
 			  struct lc_err *err)
 {
-	return batch_forget(s, b, err);
+	return forget(s, b->uuid, 1, err);
 }
 
 static int parse_batch(struct staging_batch *out, const char *text)

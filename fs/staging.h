@@ -23,8 +23,9 @@
  *
  * Rows are plain folders and files, so they survive kill -9 and reboots.
  * A batch file outlives its commit while the commit's outcome is unknown,
- * and after it landed until its rows are out of rows/ (a background
- * thread takes them out); recovery asks the dataset
+ * and after it landed until its rows are out of rows/ and that is on
+ * disk (a background thread takes them out, and syncs once a burst of
+ * commits ends); recovery asks the dataset
  * (lance_find_transaction) whether that transaction landed. Staged files
  * are removed only after the manifest is durable. Knows nothing of FUSE.
  */
@@ -138,6 +139,10 @@ void staging_remove_if_empty(struct staging *s);
 void staging_reading(struct staging *s, int delta);
 /* Flush the staging's file system (files closed reach the disk). */
 void staging_sync(const struct staging *s);
+/* Seconds after which a closed staged file not yet committed is synced
+ * (on the disk within 5 s, the man page says). The cleaner forgets
+ * landed batches after this long without a landing. */
+#define STAGING_SYNC_AFTER 4.0
 /* The staged row named `name`, or ENOENT. */
 int staging_row_find(uint64_t *id, struct staging *s, const char *name);
 /* Remove a staged row and everything in it. */
@@ -167,8 +172,8 @@ int staging_batch_begin(struct staging_batch *out, struct staging *s,
 			const uint64_t *rows, size_t n, uint64_t read_version,
 			const char *uuid, struct lc_err *err) LC_MUST_USE;
 /* The batch landed: its rows are no longer listed, and leave rows/ (in
- * the background once threads are allowed), then the batch record
- * goes. */
+ * the background once threads are allowed), then the batch record goes
+ * after a sync of the staging. */
 int staging_batch_done(struct staging *s, const struct staging_batch *b,
 		       struct lc_err *err) LC_MUST_USE;
 /* The batch did not land (refused or failed): forget the record, keep

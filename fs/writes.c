@@ -50,6 +50,9 @@ struct wrow {
 	size_t n_files;
 	unsigned writers;	/* open for writing, all files */
 	struct timespec last;	/* last change, monotonic */
+	struct timespec closed;	/* the first close not yet synced */
+	struct timespec last_close;
+	bool unsynced;		/* closed since the last staging sync */
 	uint64_t gen;		/* counts changes */
 	uint64_t refused_gen;	/* gen when last refused, 0 = never */
 	bool committing;
@@ -83,7 +86,6 @@ struct writes {
 	uint64_t bytes;			/* staged bytes */
 	bool armed;
 	struct timespec deadline;
-	bool dirty;			/* closes not yet synced */
 	bool stopping;
 	bool moved;			/* for the thread to tell the mount */
 	uint64_t commits, last_version;
@@ -328,6 +330,17 @@ static bool earlier(const struct timespec *a, const struct timespec *b)
 {
 	return a->tv_sec < b->tv_sec ||
 	       (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
+}
+
+/* A file of the row was closed: on the disk within STAGING_SYNC_AFTER,
+ * committed or synced in the staging (thread_main). Under mu. */
+static void closed(struct wrow *r)
+{
+	now_mono(&r->last_close);
+	if (!r->unsynced) {
+		r->closed = r->last_close;
+		r->unsynced = true;
+	}
 }
 
 /* Start the quiet period (`now`: commit at once) unless it runs; the
@@ -1048,7 +1061,7 @@ void wr_file_closed(struct writes *w, uint64_t id, uint32_t fidx, int fd,
 		if (!f->writers)
 			f->unseen = false;
 		changed(r);
-		w->dirty = true;
+		closed(r);
 		if (!r->writers)
 			arm(w, over_limit(w));
 		pthread_cond_broadcast(&w->cv);	/* wait_closing */
@@ -1092,7 +1105,7 @@ int wr_file_truncate(struct writes *w, uint64_t id, const char *name,
 		if (fd >= 0)
 			close(fd);
 		changed(r);
-		w->dirty = true;
+		closed(r);
 		if (!r->writers)
 			arm(w, false);
 	}
@@ -1826,17 +1839,57 @@ static void rearm(struct writes *w)
 	pthread_mutex_unlock(&w->mu);
 }
 
+/*
+ * Whether a row closed STAGING_SYNC_AFTER ago or more is still neither
+ * committed nor synced (under mu). Rows commit within a few seconds of
+ * their close (commit_delay and the commit's own time), and the cleaner
+ * empties their files then: data the kernel had not yet written back
+ * never reaches the staging's disk, so a cp -r writes each byte once,
+ * into the data files. Where the commit is later (a longer commit_delay,
+ * a refused row, a slow store), the staging is synced instead. When
+ * none is due, *next (if set) is when one will be.
+ */
+static bool sync_due(const struct writes *w, struct timespec *next)
+{
+	for (size_t i = 0; i < w->n_rows; i++) {
+		struct timespec t = w->rows[i]->closed;
+
+		if (!w->rows[i]->unsynced)
+			continue;
+		lc_add_secs(&t, STAGING_SYNC_AFTER);
+		if (lc_since(&t) >= 0)
+			return true;
+		if (!next->tv_sec || earlier(&t, next))
+			*next = t;
+	}
+	return false;
+}
+
+/* The staging was synced from `t0` on: closes before that are on disk;
+ * a row closed again since waits from t0 (under mu). */
+static void synced_since(struct writes *w, const struct timespec *t0)
+{
+	for (size_t i = 0; i < w->n_rows; i++) {
+		struct wrow *r = w->rows[i];
+
+		if (!r->unsynced)
+			continue;
+		if (earlier(&r->last_close, t0))
+			r->unsynced = false;
+		else
+			r->closed = *t0;
+	}
+}
+
 static void *thread_main(void *arg)
 {
 	struct writes *w = arg;
-	struct timespec synced;
 
 	(void)pthread_setname_np(pthread_self(), "lancefs commit");
-	now_mono(&synced);
 	pthread_mutex_lock(&w->mu);
 	while (!w->stopping) {
-		struct timespec t;
-		bool due = false, sync_now = false;
+		struct timespec t, next = { 0 };
+		bool due = false, sync_now;
 
 		if (w->moved) {
 			pthread_mutex_unlock(&w->mu);
@@ -1848,16 +1901,14 @@ static void *thread_main(void *arg)
 			w->armed = false;
 			due = true;
 		}
-		if (w->dirty && lc_since(&synced) >= 1.0) {
-			w->dirty = false;
-			sync_now = true;
-		}
+		sync_now = sync_due(w, &next);
 		if (!due && !sync_now) {
 			clock_gettime(CLOCK_MONOTONIC, &t);
-			if (w->armed && (w->deadline.tv_sec < t.tv_sec + 1))
+			t.tv_sec += 1;
+			if (w->armed && earlier(&w->deadline, &t))
 				t = w->deadline;
-			else
-				t.tv_sec += 1;
+			if (next.tv_sec && earlier(&next, &t))
+				t = next;
 			w->wake_at = t;
 			pthread_cond_timedwait(&w->tick, &w->mu, &t);
 			w->wake_at = (struct timespec){ 0 };
@@ -1865,8 +1916,13 @@ static void *thread_main(void *arg)
 		}
 		pthread_mutex_unlock(&w->mu);
 		if (sync_now) {
+			struct timespec t0;
+
+			now_mono(&t0);
 			staging_sync(w->stg);
-			now_mono(&synced);
+			pthread_mutex_lock(&w->mu);
+			synced_since(w, &t0);
+			pthread_mutex_unlock(&w->mu);
 		}
 		if (due) {
 			struct lc_err err = { 0 };
@@ -1958,6 +2014,7 @@ static int load_cb(void *ctx, uint64_t id, const char *name)
 	}
 	now_mono(&r->last);
 	r->gen = 1;
+	closed(r);	/* a daemon killed may have left it unsynced */
 	return 0;
 }
 

@@ -84,6 +84,18 @@ EOF
 hp=/sys/module/haltpoll/parameters/guest_halt_poll_ns
 [ -r "$hp" ] && echo "  cpuidle-haltpoll: guest_halt_poll_ns=$(cat "$hp")"
 
+# MB written so far to the disk holding $tmp (/proc/diskstats, field 10
+# in 512-byte sectors; empty where the device is not listed): staging
+# that commits before it is written back costs no disk writes, and the
+# data files are written once, as ext4's copy is.
+dev=$(stat -c '%Hd %Ld' "$tmp")
+disk_mb() {
+	awk -v maj="${dev% *}" -v min="${dev#* }" \
+		'$1 == maj && $2 == min { printf "%.0f", $10 * 512 / 1e6 }' \
+		/proc/diskstats
+}
+written() { [ -n "$1" ] && echo ", $(($2 - $1)) MB written to the disk"; }
+
 # Seconds of cp -r into the do-nothing server, both run by "$@" (e.g.
 # taskset -c 0), or as they are.
 discard_cp() {
@@ -131,16 +143,18 @@ thread_cpu() {
 # pinned lancefs versions rss_kb".
 round() {
 	local k=$1 t0 t1 t2 ext4 discard pinned lfs version rows rss writes cpu
-	local ds=$tmp/db/bench$k.lance
+	local ds=$tmp/db/bench$k.lance d0 d1
 
 	echo "== round $k: cp -r SRC/. DIR && sync (ext4)" >&2
 	warm
+	d0=$(disk_mb)
 	t0=$(now)
 	cp -r "$src/." "$tmp/ext4.$k"
 	sync
 	t1=$(now)
+	d1=$(disk_mb)
 	ext4=$(secs "$t0" "$t1")
-	echo "  $ext4 s" >&2
+	echo "  $ext4 s$(written "$d0" "$d1")" >&2
 
 	echo "== round $k: cp -r SRC/. MNT/ (discard: a FUSE server that keeps nothing)" >&2
 	discard=$(discard_cp)
@@ -159,13 +173,15 @@ round() {
 	"$lancefs" mount -o "staging_dir=$tmp/staging.$k${LANCEFS_OPTS:+,$LANCEFS_OPTS}" "$ds" "$mnt" >&2
 	pid=$(/usr/bin/python3 -c 'import json, sys
 print(json.load(open(sys.argv[1] + "/.lancefs/status"))["pid"])' "$mnt")
+	d0=$(disk_mb)
 	t0=$(now)
 	cp -r "$src/." "$mnt/"
 	t1=$(now)
 	version=$("$lancefs" commit "$mnt")
 	t2=$(now)
+	d1=$(disk_mb)
 	lfs=$(secs "$t0" "$t2")
-	echo "  $lfs s (cp $(secs "$t0" "$t1") s, commit $(secs "$t1" "$t2") s to version $version)" >&2
+	echo "  $lfs s (cp $(secs "$t0" "$t1") s, commit $(secs "$t1" "$t2") s to version $version)$(written "$d0" "$d1")" >&2
 	rows=$(ls "$mnt" | wc -l)
 	rss=$(awk '/VmHWM/ { print $2 }' /proc/"$pid"/status)
 	cpu=$(thread_cpu "$pid")

@@ -553,6 +553,61 @@ def test_fsync_commits_now():
         same_rows(lance_rows(uri), want, "after umount")
 
 
+def cachestat(path):
+    """(dirty, under writeback) pages of a file's page cache, from
+    cachestat(2) (Linux 6.5); None where the kernel lacks it."""
+    import ctypes
+
+    class Range(ctypes.Structure):
+        _fields_ = [("off", ctypes.c_uint64), ("len", ctypes.c_uint64)]
+
+    class Stat(ctypes.Structure):
+        _fields_ = [(n, ctypes.c_uint64) for n in
+                    ("cache", "dirty", "writeback", "evicted", "recent")]
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    rng, st = Range(0, 0), Stat()   # len 0: to the end of the file
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        if libc.syscall(451, fd, ctypes.byref(rng), ctypes.byref(st), 0):
+            err = ctypes.get_errno()
+            if err == errno.ENOSYS:
+                return None
+            raise OSError(err, os.strerror(err), path)
+    finally:
+        os.close(fd)
+    return st.dirty, st.writeback
+
+
+def test_closed_files_reach_the_disk():
+    """A file closed into a row that is not committed (commit_delay=60)
+    is on the disk within seconds, though nothing commits and nothing
+    syncs: no page of its staged copy stays dirty (cachestat(2)). The
+    row commits whole at unmount."""
+    with workdir() as w:
+        uri, staging, src = lancedb_table(w, "2.0", 2)
+        want = lance_rows(uri)
+        with mounted(uri, staging, "name_column=name",
+                     "commit_delay=60") as mnt:
+            a = sample(src, "disk_a", 70, size=(400, 300))
+            cp("-r", os.path.join(src, "disk_a"), mnt)
+            t0 = time.time()
+            staged = [os.path.join(d, f) for d, _, fs in os.walk(staging)
+                      for f in fs if f == "image.jpg"]
+            expect(len(staged) == 1, f"staged copies of image.jpg: {staged}")
+            if cachestat(staged[0]) is None:
+                print("  skipped: this kernel has no cachestat(2)")
+                return
+            wait_for(lambda: cachestat(staged[0]) == (0, 0),
+                     "the staged image.jpg still has dirty pages "
+                     f"{cachestat(staged[0])}", timeout=20)
+            print(f"  on the disk {time.time() - t0:.1f} s after cp")
+            expect(status(mnt)["writes"]["staged_rows"] == 1,
+                   "the row did not wait for commit_delay")
+        want["disk_a"] = plain1(a)
+        same_rows(lance_rows(uri), want, "after umount")
+
+
 def test_staged_rows_visible_at_once():
     """After cp -r and before any commit the staged folders are listed,
     their files read back the bytes written, .lancefs/status counts them,
@@ -1377,7 +1432,7 @@ def test_big_file_written_past_the_daemon():
 TESTS = (per_version(edit_cycle) + per_version(interleaved_appends) +
          [test_new_dataset_from_cp_r, test_database_mount_writes,
           test_big_file_written_past_the_daemon,
-          test_fsync_commits_now,
+          test_fsync_commits_now, test_closed_files_reach_the_disk,
           test_staged_rows_visible_at_once, test_commit_file_and_command,
           test_quiet_period_batches_commits,
           test_bad_input_refused_then_fixed,

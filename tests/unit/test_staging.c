@@ -218,6 +218,67 @@ TEST(landed_rows_leave_no_trace)
 	landed_rows(false);
 }
 
+/* Batches landing one after another (a cp -r committing every few
+ * seconds) have their rows taken out at once, and their records kept
+ * until commits pause: one sync then makes every removal durable, and
+ * the records go. Never more than 16 wait, so that a crash leaves
+ * recovery little to ask the dataset. */
+TEST(landed_records_go_when_commits_pause)
+{
+	char dir[] = "/tmp/lancefs-staging-XXXXXX", rp[4200], path[4400];
+	struct lc_err err = { 0 };
+	struct staging *s;
+	struct staging_batch b[20];
+	struct timespec t0;
+	size_t waiting;
+	int left;
+
+	CHECK(mkdtemp(dir));
+	CHECK_OK(staging_open(&s, dir, &err), &err);
+	staging_allow_threads(s);
+	for (int i = 0; i < 20; i++) {
+		char name[8];
+		uint64_t row;
+
+		snprintf(name, sizeof(name), "r%d", i);
+		CHECK_OK(staging_row_new(&row, s, name, &err), &err);
+		write_file(s, row, "image.jpg", "\xff\xd8\xff");
+		CHECK_OK(staging_batch_begin(&b[i], s, &row, 1, 1, NULL,
+					     &err), &err);
+		CHECK_OK(staging_batch_done(s, &b[i], &err), &err);
+		if (i == 19)
+			staging_row_path(rp, sizeof(rp), s, row);
+	}
+	for (int i = 0; i < 1000 && exists(rp); i++)
+		usleep(10000);
+	CHECK(!exists(rp));
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	waiting = 0;
+	for (int i = 0; i < 20; i++) {
+		snprintf(path, sizeof(path), "%s/batches/%s", dir, b[i].uuid);
+		waiting += exists(path);
+	}
+	/* the last ones wait for the pause; the first 16 went in one go */
+	CHECK(waiting >= 1 && waiting <= 16);
+	CHECK(lc_since(&t0) < STAGING_SYNC_AFTER);
+	do {
+		left = 0;
+		for (int i = 0; i < 20; i++) {
+			snprintf(path, sizeof(path), "%s/batches/%s", dir,
+				 b[i].uuid);
+			left += exists(path);
+		}
+		if (left)
+			usleep(20000);
+	} while (left && lc_since(&t0) < STAGING_SYNC_AFTER + 5);
+	CHECK_EQ_U64(left, 0);
+	for (int i = 0; i < 20; i++)
+		staging_batch_reset(&b[i]);
+	staging_remove_if_empty(s);
+	CHECK(!exists(dir));
+	staging_free(s);
+}
+
 /* Names live in an attribute of the row folder; a row named by a .name
  * file (older staging, or a file system without user attributes) is
  * read, and renamed, the same way. */
@@ -501,10 +562,11 @@ TEST(landed_rows_become_spares)
 	file_ino = sb.st_ino;
 	CHECK_OK(staging_batch_begin(&b, s, &row, 1, 1, NULL, &err), &err);
 	CHECK_OK(staging_batch_done(s, &b, &err), &err);
-	/* the record goes once the cleaner took the row out */
+	/* the record goes once the cleaner took the row out, and a sync
+	 * made that durable */
 	snprintf(path, sizeof(path), "%s/batches/%s", dir, b.uuid);
 	staging_batch_reset(&b);
-	for (int i = 0; i < 500 && exists(path); i++)
+	for (int i = 0; i < 1000 && exists(path); i++)
 		usleep(10000);
 	CHECK(!exists(path));
 	CHECK(!exists(rp));
@@ -639,6 +701,7 @@ TEST(default_dir)
 }
 
 TEST_MAIN(TEST_ENTRY(rows_and_batches), TEST_ENTRY(landed_rows_leave_no_trace),
+	  TEST_ENTRY(landed_records_go_when_commits_pause),
 	  TEST_ENTRY(row_names),
 	  TEST_ENTRY(killed_mid_commit), TEST_ENTRY(spare_inodes),
 	  TEST_ENTRY(landed_rows_become_spares),
