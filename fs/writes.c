@@ -33,6 +33,13 @@
 #define NBUCKETS (1u << HASH_BITS)
 #define MAX_FILES 65535u
 
+/* Changes to the staging not yet synced: when the first was made, and
+ * the latest (sync_due). */
+struct unsynced {
+	struct timespec since, last;
+	bool on;
+};
+
 struct wfile {
 	char *name;		/* NULL: gone (its index is not reused) */
 	unsigned writers;
@@ -50,9 +57,7 @@ struct wrow {
 	size_t n_files;
 	unsigned writers;	/* open for writing, all files */
 	struct timespec last;	/* last change, monotonic */
-	struct timespec closed;	/* the first close not yet synced */
-	struct timespec last_close;
-	bool unsynced;		/* closed since the last staging sync */
+	struct unsynced disk;	/* changes since the last staging sync */
 	uint64_t gen;		/* counts changes */
 	uint64_t refused_gen;	/* gen when last refused, 0 = never */
 	bool committing;
@@ -86,6 +91,7 @@ struct writes {
 	uint64_t bytes;			/* staged bytes */
 	bool armed;
 	struct timespec deadline;
+	struct unsynced removals;	/* of staged rows, since a sync */
 	bool stopping;
 	bool moved;			/* for the thread to tell the mount */
 	uint64_t commits, last_version;
@@ -320,27 +326,56 @@ static bool over_limit(const struct writes *w)
 	       (w->o.commit_bytes && w->bytes >= w->o.commit_bytes);
 }
 
-static void changed(struct wrow *r)
-{
-	now_mono(&r->last);
-	r->gen++;
-}
-
 static bool earlier(const struct timespec *a, const struct timespec *b)
 {
 	return a->tv_sec < b->tv_sec ||
 	       (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
 }
 
-/* A file of the row was closed: on the disk within STAGING_SYNC_AFTER,
- * committed or synced in the staging (thread_main). Under mu. */
-static void closed(struct wrow *r)
+/* Something changed in the staging now: on the disk within
+ * STAGING_SYNC_AFTER, committed or synced (sync_due). Under mu. */
+static void unsynced_now(struct unsynced *u)
 {
-	now_mono(&r->last_close);
-	if (!r->unsynced) {
-		r->closed = r->last_close;
-		r->unsynced = true;
+	now_mono(&u->last);
+	if (!u->on) {
+		u->since = u->last;
+		u->on = true;
 	}
+}
+
+/* A sync started at t0: what changed before it is on the disk, what
+ * changed since waits from t0. */
+static void unsynced_clear(struct unsynced *u, const struct timespec *t0)
+{
+	if (!u->on)
+		return;
+	if (earlier(&u->last, t0))
+		u->on = false;
+	else
+		u->since = *t0;
+}
+
+/* Whether `u` is due for a sync; if not, *next becomes the time it will
+ * be, if that is sooner. */
+static bool unsynced_due(const struct unsynced *u, struct timespec *next)
+{
+	struct timespec t = u->since;
+
+	if (!u->on)
+		return false;
+	lc_add_secs(&t, STAGING_SYNC_AFTER);
+	if (lc_since(&t) >= 0)
+		return true;
+	if (!next->tv_sec || earlier(&t, next))
+		*next = t;
+	return false;
+}
+
+static void changed(struct wrow *r)
+{
+	now_mono(&r->last);
+	r->gen++;
+	unsynced_now(&r->disk);
 }
 
 /* Start the quiet period (`now`: commit at once) unless it runs; the
@@ -823,8 +858,10 @@ int wr_remove_row(struct writes *w, uint64_t id, struct lc_err *err)
 	}
 	if (!rc)
 		rc = staging_row_remove(w->stg, id, err);
-	if (!rc)
+	if (!rc) {
 		row_drop(w, r);
+		unsynced_now(&w->removals);
+	}
 	pthread_mutex_unlock(&w->mu);
 	return rc;
 }
@@ -1061,7 +1098,6 @@ void wr_file_closed(struct writes *w, uint64_t id, uint32_t fidx, int fd,
 		if (!f->writers)
 			f->unseen = false;
 		changed(r);
-		closed(r);
 		if (!r->writers)
 			arm(w, over_limit(w));
 		pthread_cond_broadcast(&w->cv);	/* wait_closing */
@@ -1105,7 +1141,6 @@ int wr_file_truncate(struct writes *w, uint64_t id, const char *name,
 		if (fd >= 0)
 			close(fd);
 		changed(r);
-		closed(r);
 		if (!r->writers)
 			arm(w, false);
 	}
@@ -1840,45 +1875,30 @@ static void rearm(struct writes *w)
 }
 
 /*
- * Whether a row closed STAGING_SYNC_AFTER ago or more is still neither
- * committed nor synced (under mu). Rows commit within a few seconds of
- * their close (commit_delay and the commit's own time), and the cleaner
- * empties their files then: data the kernel had not yet written back
- * never reaches the staging's disk, so a cp -r writes each byte once,
- * into the data files. Where the commit is later (a longer commit_delay,
- * a refused row, a slow store), the staging is synced instead. When
- * none is due, *next (if set) is when one will be.
+ * Whether a row changed STAGING_SYNC_AFTER ago or more (a file closed,
+ * removed, renamed) is still neither committed nor synced, or a staged
+ * row was removed that long ago (under mu). Rows commit within a few
+ * seconds of their last close (commit_delay and the commit's own time),
+ * and the cleaner empties their files then: data the kernel had not yet
+ * written back never reaches the staging's disk, so a cp -r writes each
+ * byte once, into the data files. Where the commit is later (a longer
+ * commit_delay, a refused row, a slow store), the staging is synced
+ * instead. When none is due, *next (if set) is when one will be.
  */
 static bool sync_due(const struct writes *w, struct timespec *next)
 {
-	for (size_t i = 0; i < w->n_rows; i++) {
-		struct timespec t = w->rows[i]->closed;
-
-		if (!w->rows[i]->unsynced)
-			continue;
-		lc_add_secs(&t, STAGING_SYNC_AFTER);
-		if (lc_since(&t) >= 0)
+	for (size_t i = 0; i < w->n_rows; i++)
+		if (unsynced_due(&w->rows[i]->disk, next))
 			return true;
-		if (!next->tv_sec || earlier(&t, next))
-			*next = t;
-	}
-	return false;
+	return unsynced_due(&w->removals, next);
 }
 
-/* The staging was synced from `t0` on: closes before that are on disk;
- * a row closed again since waits from t0 (under mu). */
+/* The staging was synced from `t0` on (under mu). */
 static void synced_since(struct writes *w, const struct timespec *t0)
 {
-	for (size_t i = 0; i < w->n_rows; i++) {
-		struct wrow *r = w->rows[i];
-
-		if (!r->unsynced)
-			continue;
-		if (earlier(&r->last_close, t0))
-			r->unsynced = false;
-		else
-			r->closed = *t0;
-	}
+	for (size_t i = 0; i < w->n_rows; i++)
+		unsynced_clear(&w->rows[i]->disk, t0);
+	unsynced_clear(&w->removals, t0);
 }
 
 static void *thread_main(void *arg)
@@ -2014,7 +2034,7 @@ static int load_cb(void *ctx, uint64_t id, const char *name)
 	}
 	now_mono(&r->last);
 	r->gen = 1;
-	closed(r);	/* a daemon killed may have left it unsynced */
+	unsynced_now(&r->disk);	/* a killed daemon may have left it so */
 	return 0;
 }
 
