@@ -135,12 +135,15 @@ thread_cpu() {
 # One round: ext4, discard, discard pinned, lancefs, each from a warm
 # source. Nothing is deleted until the end (so the rounds need about
 # 3 GB each in TMPDIR): on ext4 without a journal, an inode made within
-# 30 s of many others being freed scans past them (ext4's
-# recently_deleted), so whichever copy came right after a deletion (the
-# ext4 copy after the last round's rm -rf, the staging after its own)
-# paid for it (30 % of the daemon's samples were in that scan, in a copy
-# made right after one). Prints the seconds of each as "ext4 discard
-# pinned lancefs versions rss_kb".
+# 60 s of many others being freed (360 s while their inode table block
+# is not yet written) scans past them (ext4's recently_deleted), so
+# whichever copy came right after a deletion (the ext4 copy after the
+# last round's rm -rf, the staging after its own) paid for it (30 % of
+# the daemon's samples were in that scan, in a copy made right after
+# one). An unmount frees the mount's spare inodes, and this script's
+# own cleanup frees everything: a run started within minutes of another
+# pays for that (sync, then wait a minute). Prints the seconds of each
+# as "ext4 discard pinned lancefs versions rss_kb".
 round() {
 	local k=$1 t0 t1 t2 ext4 discard pinned lfs version rows rss writes cpu
 	local ds=$tmp/db/bench$k.lance d0 d1
