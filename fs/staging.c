@@ -1445,9 +1445,9 @@ static bool hand_over(struct staging *s, const struct staging_batch *b)
 int staging_batch_done(struct staging *s, const struct staging_batch *b,
 		       struct lc_err *err)
 {
-	/* the batch record goes only once its rows are out of rows/: a
-	 * crash in between leaves a batch whose transaction landed, and
-	 * recovery takes out what is left */
+	/* the batch record goes only once its rows are out of rows/ and
+	 * that is synced: a crash in between leaves a batch whose
+	 * transaction landed, and recovery takes out what is left */
 	int rc;
 
 	if (hand_over(s, b))

@@ -92,6 +92,7 @@ struct writes {
 	bool armed;
 	struct timespec deadline;
 	struct unsynced removals;	/* of staged rows, since a sync */
+	uint64_t syncs;			/* of the staging, by sync_due */
 	bool stopping;
 	bool moved;			/* for the thread to tell the mount */
 	uint64_t commits, last_version;
@@ -332,11 +333,11 @@ static bool earlier(const struct timespec *a, const struct timespec *b)
 	       (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
 }
 
-/* Something changed in the staging now: on the disk within
+/* Something changed in the staging at `now`: on the disk within
  * STAGING_SYNC_AFTER, committed or synced (sync_due). Under mu. */
-static void unsynced_now(struct unsynced *u)
+static void unsynced_at(struct unsynced *u, const struct timespec *now)
 {
-	now_mono(&u->last);
+	u->last = *now;
 	if (!u->on) {
 		u->since = u->last;
 		u->on = true;
@@ -375,7 +376,7 @@ static void changed(struct wrow *r)
 {
 	now_mono(&r->last);
 	r->gen++;
-	unsynced_now(&r->disk);
+	unsynced_at(&r->disk, &r->last);
 }
 
 /* Start the quiet period (`now`: commit at once) unless it runs; the
@@ -859,8 +860,11 @@ int wr_remove_row(struct writes *w, uint64_t id, struct lc_err *err)
 	if (!rc)
 		rc = staging_row_remove(w->stg, id, err);
 	if (!rc) {
+		struct timespec now;
+
 		row_drop(w, r);
-		unsynced_now(&w->removals);
+		now_mono(&now);
+		unsynced_at(&w->removals, &now);
 	}
 	pthread_mutex_unlock(&w->mu);
 	return rc;
@@ -1942,6 +1946,7 @@ static void *thread_main(void *arg)
 			staging_sync(w->stg);
 			pthread_mutex_lock(&w->mu);
 			synced_since(w, &t0);
+			w->syncs++;
 			pthread_mutex_unlock(&w->mu);
 		}
 		if (due) {
@@ -2034,7 +2039,8 @@ static int load_cb(void *ctx, uint64_t id, const char *name)
 	}
 	now_mono(&r->last);
 	r->gen = 1;
-	unsynced_now(&r->disk);	/* a killed daemon may have left it so */
+	unsynced_at(&r->disk, &r->last);	/* a killed daemon may have
+						 * left it so */
 	return 0;
 }
 
@@ -2201,9 +2207,10 @@ int wr_status(struct writes *w, const char *key, struct lc_buf *b,
 		rc = lc_buf_printf(b, err, ":{\"staged_rows\":%zu,"
 			   "\"staged_bytes\":%" PRIu64 ",\"commits\":%" PRIu64
 			   ",\"last_version\":%" PRIu64 ",\"refused_rows\":%"
-			   PRIu64 ",\"commit_delay\":%g,\"last_error\":",
+			   PRIu64 ",\"commit_delay\":%g,\"staging_syncs\":%"
+			   PRIu64 ",\"last_error\":",
 			   staged, w->bytes, w->commits, w->last_version,
-			   (uint64_t)refused, w->o.commit_delay);
+			   (uint64_t)refused, w->o.commit_delay, w->syncs);
 	if (!rc && w->last_error)
 		rc = render_json_string(b, w->last_error,
 					strlen(w->last_error), err);
