@@ -580,13 +580,26 @@ def cachestat(path):
 
 
 def test_closed_files_reach_the_disk():
-    """A file closed into a row that is not committed (commit_delay=60)
-    is on the disk within seconds, though nothing commits and nothing
-    syncs: no page of its staged copy stays dirty (cachestat(2)). The
-    row commits whole at unmount."""
+    """Staged bytes reach the disk once. A row committed within its quiet
+    period (the default commit_delay) is never synced in the staging: its
+    bytes go to the disk in the data file only. A row that waits
+    (commit_delay=60) is synced by lancefs within seconds, though nothing
+    commits: then no page of its staged copy is dirty (cachestat(2)).
+    Both rows are in LanceDB after unmount."""
     with workdir() as w:
         uri, staging, src = lancedb_table(w, "2.0", 2)
         want = lance_rows(uri)
+        with mounted(uri, staging, "name_column=name") as mnt:
+            b = sample(src, "disk_b", 71, size=(400, 300))
+            cp("-r", os.path.join(src, "disk_b"), mnt)
+            wait_committed(mnt)
+            st = status(mnt)["writes"]
+            expect(st["staging_syncs"] == 0,
+                   f"the staging was synced for a row that committed "
+                   f"within commit_delay: {st}")
+        want["disk_b"] = plain1(b)
+        same_rows(lance_rows(uri), want, "after the first mount")
+
         with mounted(uri, staging, "name_column=name",
                      "commit_delay=60") as mnt:
             a = sample(src, "disk_a", 70, size=(400, 300))
@@ -598,15 +611,16 @@ def test_closed_files_reach_the_disk():
             if cachestat(staged[0]) is None:
                 print("  skipped: this kernel has no cachestat(2)")
                 return
-            wait_for(lambda: cachestat(staged[0]) == (0, 0),
-                     "the staged image.jpg still has dirty pages "
-                     f"{cachestat(staged[0])}", timeout=20)
-            print(f"  on the disk {time.time() - t0:.1f} s after cp")
-            st = status(mnt)["writes"]
-            expect(st["staged_rows"] == 1,
-                   f"the row did not wait for commit_delay: {st}")
-            # lancefs synced it, not the kernel's own writeback
-            expect(st["staging_syncs"] >= 1, f"no staging sync: {st}")
+            # another process's sync may clean it first: what counts is
+            # that lancefs syncs it on its own, and that it is clean then
+            wait_for(lambda: status(mnt)["writes"]["staging_syncs"] >= 1,
+                     f"no staging sync: {status(mnt)['writes']}",
+                     timeout=20)
+            expect(cachestat(staged[0]) == (0, 0),
+                   f"dirty pages after the sync: {cachestat(staged[0])}")
+            print(f"  synced {time.time() - t0:.1f} s after cp")
+            expect(status(mnt)["writes"]["staged_rows"] == 1,
+                   "the row did not wait for commit_delay")
         want["disk_a"] = plain1(a)
         same_rows(lance_rows(uri), want, "after umount")
 
@@ -706,9 +720,7 @@ def test_commit_file_and_command():
 
 def test_quiet_period_batches_commits():
     """cp -r of 200 small folders with the default commit_delay makes a
-    handful of versions, not 200; every row arrives; and the rows commit
-    before the staging is ever forced to the disk for them (their bytes
-    go to the disk once, into the data files)."""
+    handful of versions, not 200; every row arrives."""
     with workdir() as w:
         uri, staging, src = lancedb_table(w, "2.0", 2)
         want = lance_rows(uri)
@@ -720,11 +732,7 @@ def test_quiet_period_batches_commits():
         with mounted(uri, staging, "name_column=name") as mnt:
             cp("-r", *[os.path.join(src, n) for n in sorted(rows)], mnt)
             wait_committed(mnt, timeout=120)
-            st = status(mnt)["writes"]
-            made = st["commits"]
-            expect(st["staging_syncs"] == 0,
-                   f"the staging was synced for rows that committed "
-                   f"within commit_delay: {st}")
+            made = status(mnt)["writes"]["commits"]
         want.update(plain(rows))
         same_rows(lance_rows(uri), want, "200 folders")
         after = wtool("versions", uri)
