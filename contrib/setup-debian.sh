@@ -11,7 +11,7 @@ apt-get install -y -q --no-install-recommends \
 	fuse3 libfuse3-dev libjansson-dev libzstd-dev liblz4-dev \
 	libroaring-dev libprotobuf-c-dev protobuf-c-compiler \
 	libcurl4-openssl-dev libssl-dev libexpat1-dev libjpeg62-turbo-dev \
-	libturbojpeg0-dev zlib1g-dev libisal-dev \
+	libturbojpeg0-dev zlib1g-dev libisal-dev liburing-dev \
 	ca-certificates openssl git procps python3 python3-pil python3-torch \
 	python3-torchvision python3-boto3 s3fs
 # A one-node radosgw is the real S3 server of the s3 tests

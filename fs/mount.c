@@ -2602,9 +2602,10 @@ static int status_fn(void *ctx, struct lc_buf *b, struct lc_err *err)
 	struct lfs *fs = ctx;
 	unsigned n = atomic_load(&fs->n_mds), k = 0;
 	int rc = lc_buf_printf(b, err, ",\"pid\":%ld,\"writable\":%s,"
-			       "\"passthrough\":%s", (long)getpid(),
-			       fs->writable ? "true" : "false",
-			       pt_on(fs->pt) ? "true" : "false");
+			       "\"passthrough\":%s,\"io_uring\":%s",
+			       (long)getpid(), fs->writable ? "true" : "false",
+			       pt_on(fs->pt) ? "true" : "false",
+			       pt_ring_on(fs->pt) ? "true" : "false");
 
 	/* a dataset mount's "writes", or a database's, per member */
 	if (!rc && fs->single && atomic_load(&fs->single->w)) {
@@ -2998,7 +2999,7 @@ int lancefs_mount_main(int argc, char **argv)
 			"nothing mounted there already?)\n", mnt);
 		goto out_handlers;
 	}
-	if (fs->writable && pt_attach(&fs->pt, fs->se)) {
+	if (fs->writable && pt_attach(&fs->pt, fs->se, (unsigned)mo.threads)) {
 		fprintf(stderr, "lancefs: out of memory\n");
 		goto out_unmount;
 	}
@@ -3034,6 +3035,7 @@ int lancefs_mount_main(int argc, char **argv)
 	}
 	lc_wait_hooks(loop_wait_begin, loop_wait_end);
 	rc = loop_run(fs->se, (unsigned)mo.threads) ? 2 : 0;
+	pt_stop(fs->pt);
 	if (refresher) {
 		pthread_mutex_lock(&fs->stop_mu);
 		fs->stopping = true;

@@ -14,12 +14,15 @@
 #include <unistd.h>
 
 #include "passthrough.h"
+#include "uring.h"
 
 /* Linux 6.9's protocol (7.40), newer than Debian 12's <linux/fuse.h>:
  * FUSE_PASSTHROUGH is bit 37 of the INIT flags (bit 5 of flags2), the
  * reply's max_stack_depth follows flags2 (its unused[0] here), the open
  * reply's backing id takes its padding. */
 #define INIT2_PASSTHROUGH (1u << 5)
+/* Linux 6.14's (7.42): FUSE_OVER_IO_URING, bit 41 (bit 9 of flags2) */
+#define INIT2_IO_URING (1u << 9)
 #define OPEN_PASSTHROUGH (1u << 7)
 struct backing_map {
 	int32_t fd;
@@ -43,6 +46,10 @@ struct pt {
 	atomic_bool offered;	/* the kernel's INIT offered it */
 	atomic_bool replied;	/* the INIT reply went */
 	atomic_bool on;
+	atomic_bool ring_offered;	/* and FUSE over io_uring */
+	unsigned ring_threads;	/* per CPU; 0: not wanted */
+	struct fuse_session *se;
+	struct uring *u;	/* the rings, where the kernel took them */
 	pthread_mutex_t mu;
 	struct binding *v;	/* the live backing ids */
 	size_t n, cap;
@@ -59,10 +66,26 @@ static void see_init(struct pt *p, const void *buf, ssize_t n)
 	const struct fuse_in_header *h = buf;
 	const struct fuse_init_in *in = (const void *)(h + 1);
 
-	if (n >= (ssize_t)(sizeof(*h) + sizeof(*in)) &&
-	    h->opcode == FUSE_INIT && (in->flags & FUSE_INIT_EXT) &&
-	    (in->flags2 & INIT2_PASSTHROUGH))
+	if (n < (ssize_t)(sizeof(*h) + sizeof(*in)) ||
+	    h->opcode != FUSE_INIT || !(in->flags & FUSE_INIT_EXT))
+		return;
+	if (in->flags2 & INIT2_PASSTHROUGH)
 		atomic_store(&p->offered, true);
+	if (in->flags2 & INIT2_IO_URING)
+		atomic_store(&p->ring_offered, true);
+}
+
+/* The request data a ring entry must hold: the kernel's largest, as
+ * the INIT reply sets it (at least 32 pages without max_pages). */
+static size_t ring_payload(const struct fuse_init_out *o)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE), n = o->max_write;
+
+	if (o->max_pages * page > n)
+		n = o->max_pages * page;
+	if (32 * page > n)
+		n = 32 * page;
+	return n;
 }
 
 static ssize_t pt_read(int fd, void *buf, size_t len, void *userdata)
@@ -81,15 +104,22 @@ static void patch_init(struct pt *p, struct iovec *iov, int count)
 	struct fuse_init_out *o;
 
 	atomic_store(&p->replied, true);
-	if (!atomic_load(&p->offered) || count < 2 ||
-	    iov[1].iov_len != sizeof(*o))
+	if (count < 2 || iov[1].iov_len != sizeof(*o))
 		return;
 	o = iov[1].iov_base;
 	if (!(o->flags & FUSE_INIT_EXT))
 		return;
-	o->flags2 |= INIT2_PASSTHROUGH;
-	o->unused[0] = STACK_DEPTH;
-	atomic_store(&p->on, true);
+	if (atomic_load(&p->offered)) {
+		o->flags2 |= INIT2_PASSTHROUGH;
+		o->unused[0] = STACK_DEPTH;
+		atomic_store(&p->on, true);
+	}
+	/* the rings are made before the kernel is told: it holds every
+	 * request until each CPU's queue has a thread */
+	if (atomic_load(&p->ring_offered) && p->ring_threads &&
+	    (p->u = uring_new(p->se, p->fd, ring_payload(o),
+			      p->ring_threads)))
+		o->flags2 |= INIT2_IO_URING;
 }
 
 /* The open reply ends the payload (fuse_open_out, alone or after the
@@ -108,11 +138,24 @@ static void patch_open(struct iovec *iov, int count, int id)
 static ssize_t pt_writev(int fd, struct iovec *iov, int count,
 			 void *userdata)
 {
+	ssize_t res;
+
 	(void)userdata;
-	if (!atomic_load_explicit(&cur->replied, memory_order_relaxed))
+	if (!atomic_load_explicit(&cur->replied, memory_order_relaxed)) {
 		patch_init(cur, iov, count);
-	else if (pending)
+		res = writev(fd, iov, count);
+		if (cur->u && res > 0) {
+			uring_run(cur->u);
+		} else if (cur->u) {
+			uring_free(cur->u);
+			cur->u = NULL;
+		}
+		return res;
+	}
+	if (pending)
 		patch_open(iov, count, pending);
+	if (uring_reply(iov, count, &res))
+		return res;
 	return writev(fd, iov, count);
 }
 
@@ -124,8 +167,9 @@ static ssize_t pt_splice_send(int fdin, off_t *offin, int fdout,
 	return splice(fdin, offin, fdout, offout, len, flags);
 }
 
-int pt_attach(struct pt **out, struct fuse_session *se)
+int pt_attach(struct pt **out, struct fuse_session *se, unsigned threads)
 {
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	static const struct fuse_custom_io io = {
 		.writev = pt_writev,
 		.read = pt_read,
@@ -139,6 +183,13 @@ int pt_attach(struct pt **out, struct fuse_session *se)
 	if (!(p = calloc(1, sizeof(*p))))
 		return ENOMEM;
 	p->fd = fuse_session_fd(se);
+	p->se = se;
+	if (!getenv("LANCEFS_NO_IO_URING")) {
+		/* the mount's threads, shared out among the CPUs */
+		p->ring_threads = cpus > 0 ? threads / (unsigned)cpus : 0;
+		if (p->ring_threads < 1)
+			p->ring_threads = 1;
+	}
 	pthread_mutex_init(&p->mu, NULL);
 	cur = p;
 	if (fuse_session_custom_io(se, &io, p->fd)) {
@@ -155,6 +206,7 @@ void pt_free(struct pt *p)
 	/* backing ids end with the connection */
 	if (!p)
 		return;
+	uring_free(p->u);
 	if (cur == p)
 		cur = NULL;
 	free(p->v);
@@ -165,6 +217,19 @@ void pt_free(struct pt *p)
 bool pt_on(const struct pt *p)
 {
 	return p && atomic_load(&p->on);
+}
+
+bool pt_ring_on(const struct pt *p)
+{
+	return p && uring_on(p->u);
+}
+
+void pt_stop(struct pt *p)
+{
+	if (!p)
+		return;
+	uring_free(p->u);
+	p->u = NULL;
 }
 
 static struct binding *find(struct pt *p, uint64_t ino)

@@ -14,6 +14,10 @@
  * FOPEN_PASSTHROUGH and the backing id in the reply to an open or create
  * made through pt_reply_open / pt_reply_create.
  *
+ * The same hooks carry FUSE over io_uring (uring.h): they ask for it in
+ * the INIT reply where the kernel offers it, and hand replies to ring
+ * requests to the ring instead of the device.
+ *
  * The kernel binds one backing file to an inode while any passthrough
  * open of it lasts, and refuses other opens of that inode that are not
  * passthrough, and passthrough opens while it is open cached. So every
@@ -35,12 +39,20 @@ struct pt;
 
 /* Sit between `se`, mounted, and its device. *out stays NULL (and the
  * mount works without passthrough) where that fails or where
- * LANCEFS_NO_PASSTHROUGH is set. */
-int pt_attach(struct pt **out, struct fuse_session *se);
+ * LANCEFS_NO_PASSTHROUGH is set. Where the kernel offers FUSE over
+ * io_uring (uring.h) and LANCEFS_NO_IO_URING is not set, requests come
+ * through rings served by `threads` threads shared out among the CPUs
+ * (at least one per CPU). */
+int pt_attach(struct pt **out, struct fuse_session *se, unsigned threads);
+/* Stop the rings' threads: after the session's loop ended, before the
+ * session goes. */
+void pt_stop(struct pt *p);
 void pt_free(struct pt *p);
 
 /* Whether the kernel took passthrough at INIT (not before it). */
 bool pt_on(const struct pt *p);
+/* Whether requests came through io_uring. */
+bool pt_ring_on(const struct pt *p);
 
 /* A backing id for inode `ino`, whose staged file `fd` is: the one its
  * live opens use, or a new one for `fd`. 0 where there is none (no

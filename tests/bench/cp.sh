@@ -83,6 +83,14 @@ EOF
 # the daemon costs (lancefs.1, NOTES)
 hp=/sys/module/haltpoll/parameters/guest_halt_poll_ns
 [ -r "$hp" ] && echo "  cpuidle-haltpoll: guest_halt_poll_ns=$(cat "$hp")"
+# FUSE over io_uring, where the kernel has it and it is on (lancefs.1,
+# NOTES; LANCEFS_NO_IO_URING=1 in the environment keeps /dev/fuse)
+ur=/sys/module/fuse/parameters/enable_uring
+ring=N
+if [ -r "$ur" ]; then
+	echo "  fuse enable_uring=$(cat "$ur")"
+	[ -z "${LANCEFS_NO_IO_URING:-}" ] && ring=$(cat "$ur")
+fi
 
 # MB written so far to the disk holding $tmp (/proc/diskstats, field 10
 # in 512-byte sectors; empty where the device is not listed): staging
@@ -132,6 +140,43 @@ thread_cpu() {
 		}'
 }
 
+# cp -r into a new dataset's mount, until committed (run with the
+# environment `$2`, e.g. LANCEFS_NO_IO_URING=1): prints its seconds, the
+# versions made and the daemon's peak RSS (KB), "lfs versions rss_kb".
+lancefs_cp() {
+	local k=$1 t0 t1 t2 lfs version rows rss writes cpu d0 d1 pid
+	local ds=$tmp/db/bench$k.lance
+
+	echo "== round $k: cp -r SRC/. MNT/ && lancefs commit MNT (new dataset${2:+, $2})" >&2
+	warm
+	env ${2:+"$2"} "$lancefs" mount -o "staging_dir=$tmp/staging.$k${LANCEFS_OPTS:+,$LANCEFS_OPTS}" "$ds" "$mnt" >&2
+	pid=$(/usr/bin/python3 -c 'import json, sys
+print(json.load(open(sys.argv[1] + "/.lancefs/status"))["pid"])' "$mnt")
+	d0=$(disk_mb)
+	t0=$(now)
+	cp -r "$src/." "$mnt/"
+	t1=$(now)
+	version=$("$lancefs" commit "$mnt")
+	t2=$(now)
+	d1=$(disk_mb)
+	lfs=$(secs "$t0" "$t2")
+	echo "  $lfs s (cp $(secs "$t0" "$t1") s, commit $(secs "$t1" "$t2") s to version $version)$(written "$d0" "$d1")" >&2
+	rows=$(ls "$mnt" | wc -l)
+	rss=$(awk '/VmHWM/ { print $2 }' /proc/"$pid"/status)
+	cpu=$(thread_cpu "$pid")
+	writes=$(/usr/bin/python3 -c 'import json, sys
+st = json.load(open(sys.argv[1] + "/.lancefs/status"))
+print(json.dumps(st.get("writes")) + "; requests through " +
+      ("io_uring" if st.get("io_uring") else "/dev/fuse"))' "$mnt")
+	t0=$(now)
+	"$lancefs" umount "$mnt"
+	t1=$(now)
+	echo "  umount $(secs "$t0" "$t1") s; the mount listed $rows rows" >&2
+	echo "  status writes: $writes" >&2
+	echo "  daemon CPU since mount: $cpu" >&2
+	echo "$lfs $(find "$ds/_versions" -name '*.manifest' | wc -l) $rss"
+}
+
 # One round: ext4, discard, discard pinned, lancefs, each from a warm
 # source. Nothing is deleted until the end (so the rounds need about
 # 3 GB each in TMPDIR): on ext4 without a journal, an inode made within
@@ -143,10 +188,11 @@ thread_cpu() {
 # one). An unmount frees the mount's spare inodes, and this script's
 # own cleanup frees everything: a run started within minutes of another
 # pays for that (sync, then wait a minute). Prints the seconds of each
-# as "ext4 discard pinned lancefs versions rss_kb".
+# as "ext4 discard pinned lancefs versions rss_kb", then lancefs's
+# "seconds versions rss_kb" through /dev/fuse (the same again where
+# FUSE over io_uring is off).
 round() {
-	local k=$1 t0 t1 t2 ext4 discard pinned lfs version rows rss writes cpu
-	local ds=$tmp/db/bench$k.lance d0 d1
+	local k=$1 t0 t1 ext4 discard pinned lfs lfs_dev d0 d1
 
 	echo "== round $k: cp -r SRC/. DIR && sync (ext4)" >&2
 	warm
@@ -171,32 +217,19 @@ round() {
 	pinned=$(discard_cp taskset -c 0)
 	echo "  $pinned s" >&2
 
-	echo "== round $k: cp -r SRC/. MNT/ && lancefs commit MNT (new dataset)" >&2
-	warm
-	"$lancefs" mount -o "staging_dir=$tmp/staging.$k${LANCEFS_OPTS:+,$LANCEFS_OPTS}" "$ds" "$mnt" >&2
-	pid=$(/usr/bin/python3 -c 'import json, sys
-print(json.load(open(sys.argv[1] + "/.lancefs/status"))["pid"])' "$mnt")
-	d0=$(disk_mb)
-	t0=$(now)
-	cp -r "$src/." "$mnt/"
-	t1=$(now)
-	version=$("$lancefs" commit "$mnt")
-	t2=$(now)
-	d1=$(disk_mb)
-	lfs=$(secs "$t0" "$t2")
-	echo "  $lfs s (cp $(secs "$t0" "$t1") s, commit $(secs "$t1" "$t2") s to version $version)$(written "$d0" "$d1")" >&2
-	rows=$(ls "$mnt" | wc -l)
-	rss=$(awk '/VmHWM/ { print $2 }' /proc/"$pid"/status)
-	cpu=$(thread_cpu "$pid")
-	writes=$(/usr/bin/python3 -c 'import json, sys
-print(json.dumps(json.load(open(sys.argv[1] + "/.lancefs/status")).get("writes")))' "$mnt")
-	t0=$(now)
-	"$lancefs" umount "$mnt"
-	t1=$(now)
-	echo "  umount $(secs "$t0" "$t1") s; the mount listed $rows rows" >&2
-	echo "  status writes: $writes" >&2
-	echo "  daemon CPU since mount: $cpu" >&2
-	echo "$ext4 $discard $pinned $lfs $(find "$ds/_versions" -name '*.manifest' | wc -l) $rss"
+	# where FUSE over io_uring is on, lancefs copies twice, through it
+	# and through /dev/fuse, in turn first
+	if [ "$ring" = Y ] && [ $((k % 2)) = 0 ]; then
+		lfs_dev=$(lancefs_cp "$k.dev" LANCEFS_NO_IO_URING=1)
+		lfs=$(lancefs_cp "$k")
+	elif [ "$ring" = Y ]; then
+		lfs=$(lancefs_cp "$k")
+		lfs_dev=$(lancefs_cp "$k.dev" LANCEFS_NO_IO_URING=1)
+	else
+		lfs=$(lancefs_cp "$k")
+		lfs_dev="$lfs"
+	fi
+	echo "$ext4 $discard $pinned $lfs $lfs_dev"
 }
 
 # the median of the numbers on stdin
@@ -211,7 +244,7 @@ for k in $(seq 1 "$rounds"); do
 	round "$k" >>"$results"
 	r=$(tail -n 1 "$results")
 	set -- $r
-	echo "   round $k: ext4 / lancefs $(ratio "$1" "$4")x"
+	echo "   round $k: ext4 / lancefs $(ratio "$1" "$4")x$([ "$ring" = Y ] && echo " (io_uring), $(ratio "$1" "$7")x (/dev/fuse)")"
 done
 col() { awk -v c="$1" '{ print $c }' "$results" | median; }
 ext4=$(col 1)
@@ -222,5 +255,9 @@ versions=$(awk '{ print $5 }' "$results" | sort -g | tail -n 1)
 rss=$(awk '{ print $6 }' "$results" | sort -g | tail -n 1)
 echo "== medians of $rounds rounds: ext4 $ext4 s, discard $discard s, on one CPU $pinned s, lancefs $lfs s"
 echo "== ext4 / lancefs: $(ratio "$ext4" "$lfs")x (target >= 0.7), at most $versions versions, daemon peak RSS $((rss / 1024)) MB"
+if [ "$ring" = Y ]; then
+	dev=$(col 7)
+	echo "   that is through FUSE over io_uring; through /dev/fuse (LANCEFS_NO_IO_URING=1) lancefs took $dev s: ext4 / lancefs $(ratio "$ext4" "$dev")x"
+fi
 echo "   ext4 / discard: $(ratio "$ext4" "$discard")x (FUSE alone, as the scheduler places it); discard / lancefs: $(ratio "$discard" "$lfs")x"
 echo "   ext4 / discard on one CPU: $(ratio "$ext4" "$pinned")x (wake-ups across CPUs cost $(ratio "$discard" "$pinned")x)"

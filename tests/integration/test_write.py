@@ -26,6 +26,8 @@ import tempfile
 import time
 import traceback
 
+import with_io_uring
+
 LANCEFS, INTEROP = (os.path.abspath(a) for a in sys.argv[1:3])
 FILE_VERSIONS = ["2.0", "2.1", "2.2"]
 COLUMNS = ("image", "caption", "label", "score")
@@ -1446,9 +1448,65 @@ def test_big_file_written_past_the_daemon():
                    f"LanceDB's image of big (passthrough {on})")
 
 
+def ring_threads(mnt):
+    pid = status(mnt)["pid"]
+    return sum(1 for t in os.listdir(f"/proc/{pid}/task")
+               if open(f"/proc/{pid}/task/{t}/comm").read().strip() ==
+               "lancefs ring")
+
+
+def test_cp_over_io_uring():
+    """Where the kernel has FUSE over io_uring and it is turned on (this
+    test turns it on for its mounts, as root, and back after): a mount's
+    requests come through one ring per thread, threads= of them shared
+    out among the CPUs (status io_uring, the "lancefs ring" threads);
+    with LANCEFS_NO_IO_URING=1 through /dev/fuse. Either way cp -r of
+    folders (one with a 9 MiB image: a read of a committed file fills a
+    whole ring buffer), reading back staged and committed rows, rm -r of
+    a row, and LanceDB reading what was committed."""
+    with with_io_uring.enabled() as why:
+        if why:
+            print(f"  skipped: {why}")
+            return
+        cpus = os.cpu_count()
+        for off in (False, True):
+            with workdir() as w:
+                uri = os.path.join(w, "new.lance")
+                src = os.path.join(w, "src")
+                os.makedirs(src)
+                rows = {f"r{k:03d}": sample(src, f"r{k:03d}", 90 + k)
+                        for k in range(40)}
+                big = b"\xff\xd8\xff\xe0" + random.Random(9).randbytes(9 << 20)
+                rows["big"] = sample(src, "big", 80, img=big)
+                env = {"LANCEFS_NO_IO_URING": "1"} if off else {}
+                with environ(**env), mounted(
+                        uri, os.path.join(w, "staging"), "commit_delay=0.3",
+                        f"threads={2 * cpus}") as mnt:
+                    cp("-r", *[os.path.join(src, n) for n in rows], mnt)
+                    for n in ("r000", "big"):     # staged
+                        expect(file_sha(os.path.join(mnt, n, "image.jpg"))
+                               == rows[n]["image"], f"staged {n}/image.jpg")
+                    wait_committed(mnt)
+                    read_back(mnt, rows, text_files=False)
+                    shutil.rmtree(os.path.join(mnt, "r001"))
+                    st = status(mnt)
+                    n = ring_threads(mnt)
+                    expect(st["io_uring"] == (not off),
+                           f"io_uring {st['io_uring']} with "
+                           f"LANCEFS_NO_IO_URING {'set' if off else 'unset'}")
+                    if off:
+                        expect(n == 0, f"{n} ring threads without io_uring")
+                    else:
+                        expect(n >= 2 * cpus, f"{n} ring threads for "
+                               f"threads={2 * cpus} on {cpus} CPUs")
+                del rows["r001"]
+                same_rows(lance_rows(uri), plain(rows),
+                          f"io_uring {'off' if off else 'on'}")
+
+
 TESTS = (per_version(edit_cycle) + per_version(interleaved_appends) +
          [test_new_dataset_from_cp_r, test_database_mount_writes,
-          test_big_file_written_past_the_daemon,
+          test_big_file_written_past_the_daemon, test_cp_over_io_uring,
           test_fsync_commits_now, test_closed_files_reach_the_disk,
           test_staged_rows_visible_at_once, test_commit_file_and_command,
           test_quiet_period_batches_commits,
