@@ -2486,7 +2486,8 @@ static const struct fuse_lowlevel_ops lfs_ops = {
  * inode of, of versions no longer shown, are freed (slot_forget frees
  * only at a forget, and one may have come while the slot was current).
  */
-static bool advance_slots(struct lfs *fs, struct mds *d)
+static bool advance_slots(struct lfs *fs, struct fuse_session *se,
+			  struct mds *d)
 {
 	struct vnode cur;
 	bool all = true;
@@ -2519,7 +2520,7 @@ static bool advance_slots(struct lfs *fs, struct mds *d)
 		/* the slot's @versions and @tags list the new version too */
 		for (uint64_t k = IK_VERSIONS; now && k <= IK_TAGS; k++)
 			fuse_lowlevel_notify_inval_inode(
-				fs->se, (uint64_t)s << SLOT_SHIFT |
+				se, (uint64_t)s << SLOT_SHIFT |
 						k << KIND_SHIFT |
 						(fs->writable ? LIVE_BIT : 0),
 				0, 0);
@@ -2528,7 +2529,8 @@ static bool advance_slots(struct lfs *fs, struct mds *d)
 	return all;
 }
 
-static void invalidate_moved(struct lfs *fs, struct mds *d, fuse_ino_t parent)
+static void invalidate_moved(struct lfs *fs, struct fuse_session *se,
+			     struct mds *d, fuse_ino_t parent)
 {
 	struct {
 		uint32_t len;
@@ -2536,16 +2538,16 @@ static void invalidate_moved(struct lfs *fs, struct mds *d, fuse_ino_t parent)
 		uint64_t unique;
 	} h = { sizeof(h), NOTIFY_INC_EPOCH, 0 };
 
-	bool appended = advance_slots(fs, d);
+	bool appended = advance_slots(fs, se, d);
 
 	atomic_fetch_add(&fs->refreshes, 1);
 	/* a new epoch also evicts the inodes (and pages) of every name the
 	 * kernel drops; where the dataset only grew, every name it holds
 	 * still names the same thing, and misses last refresh= seconds */
 	if (fs->epochs && (fs->writable || !appended) &&
-	    write(fuse_session_fd(fs->se), &h, sizeof(h)) < 0)
+	    write(fuse_session_fd(se), &h, sizeof(h)) < 0)
 		atomic_fetch_add(&fs->errors, 1);
-	fuse_lowlevel_notify_inval_inode(fs->se, parent, 0, 0);
+	fuse_lowlevel_notify_inval_inode(se, parent, 0, 0);
 }
 
 /* From the writes thread: a commit (ours or, with refresh=, another
@@ -2553,9 +2555,12 @@ static void invalidate_moved(struct lfs *fs, struct mds *d, fuse_ino_t parent)
 static void on_moved(void *ctx)
 {
 	struct mds *d = ctx;
+	/* once: the daemon's end clears it while a commit may land */
+	struct fuse_session *se = __atomic_load_n(&d->fs->se,
+						  __ATOMIC_ACQUIRE);
 
-	if (d->fs->se)
-		invalidate_moved(d->fs, d, ds_root_ino(d));
+	if (se)
+		invalidate_moved(d->fs, se, d, ds_root_ino(d));
 }
 
 static void refresh_once(struct lfs *fs)
@@ -2572,7 +2577,7 @@ static void refresh_once(struct lfs *fs)
 	if (view_refresh(&changed, fs->v, &err))
 		log_err(fs, "refresh", &err);
 	else if (changed)
-		invalidate_moved(fs, fs->single, FUSE_ROOT_ID);
+		invalidate_moved(fs, fs->se, fs->single, FUSE_ROOT_ID);
 }
 
 static void *refresh_main(void *arg)
@@ -3048,7 +3053,8 @@ int lancefs_mount_main(int argc, char **argv)
 	{
 		struct fuse_session *se = fs->se;
 
-		fs->se = NULL;	/* no more notifications */
+		/* no more notifications (on_moved) */
+		__atomic_store_n(&fs->se, NULL, __ATOMIC_RELEASE);
 		close_writes(fs);
 		fs->se = se;
 	}
