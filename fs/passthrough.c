@@ -206,7 +206,7 @@ void pt_free(struct pt *p)
 	/* backing ids end with the connection */
 	if (!p)
 		return;
-	uring_free(p->u);
+	/* the rings went at pt_stop */
 	if (cur == p)
 		cur = NULL;
 	free(p->v);

@@ -59,6 +59,10 @@ struct cmd_req {
 };
 
 #define STOP_TAG ((void *)1)
+/* Room before the payload in a worker's buffer for the in header and
+ * the first argument: the request is laid out there as /dev/fuse gives
+ * it, and only those come apart from the payload. */
+#define ROOM (sizeof(struct fuse_in_header) + sizeof(((struct req_header *)0)->op_in))
 
 struct worker {
 	struct uring *u;
@@ -67,9 +71,9 @@ struct worker {
 	pthread_t tid;
 	struct io_uring ring;
 	bool ring_ok;
-	struct req_header *h;	/* page-aligned, as the kernel maps it */
-	char *payload;
-	char *buf;		/* the request as /dev/fuse lays it out */
+	struct req_header *h;
+	char *buf;		/* ROOM, then the payload the kernel fills */
+	char *payload;		/* buf + ROOM */
 	struct iovec iov[2];
 	uint64_t unique;	/* the request being answered */
 	bool replied;
@@ -84,7 +88,7 @@ struct uring {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	int go;			/* 1: register, -1: end before it */
-	atomic_ulong served;
+	atomic_bool served;	/* a request came through a ring */
 	struct worker *w;
 };
 
@@ -145,23 +149,35 @@ static int submit(struct worker *w)
 	return rc < 0 ? rc : 0;
 }
 
-/* The request in w's entry into w->buf, as a read of /dev/fuse gives
- * it: the in header, the first argument (op_in), the rest (payload):
- * its length, or -EPROTO. */
-static ssize_t assemble(struct worker *w)
+/* The request in w's entry as a read of /dev/fuse gives it: the in
+ * header and the first argument (op_in) go just before the payload,
+ * which stays where the kernel put it. NULL where the lengths do not
+ * add up. */
+static char *assemble(struct worker *w)
 {
 	const struct fuse_in_header *in = (const void *)w->h->in_out;
 	size_t pay = w->h->ent.payload_sz, arg0;
+	char *start;
 
 	if (pay > w->u->payload || in->len < sizeof(*in) + pay)
-		return -EPROTO;
+		return NULL;
 	arg0 = in->len - sizeof(*in) - pay;
 	if (arg0 > sizeof(w->h->op_in))
-		return -EPROTO;
-	memcpy(w->buf, in, sizeof(*in));
-	memcpy(w->buf + sizeof(*in), w->h->op_in, arg0);
-	memcpy(w->buf + sizeof(*in) + arg0, w->payload, pay);
-	return (ssize_t)in->len;
+		return NULL;
+	start = w->payload - arg0 - sizeof(*in);
+	memcpy(start, in, sizeof(*in));
+	memcpy(start + sizeof(*in), w->h->op_in, arg0);
+	return start;
+}
+
+/* Answer w's request with `error` alone. */
+static void fail(struct worker *w, int error)
+{
+	struct fuse_out_header o = { .len = sizeof(o), .error = error,
+				     .unique = w->unique };
+
+	memcpy(w->h->in_out, &o, sizeof(o));
+	w->h->ent.payload_sz = 0;
 }
 
 bool uring_reply(const struct iovec *iov, int count, ssize_t *res)
@@ -177,10 +193,14 @@ bool uring_reply(const struct iovec *iov, int count, ssize_t *res)
 		return false;	/* a notification */
 	for (int i = 1; i < count; i++)
 		len += iov[i].iov_len;
-	if (len > w->u->payload) {
+	w->replied = true;
+	if (len > w->u->payload) {	/* cannot be: the kernel's limit */
+		fail(w, -EIO);
 		*res = -EINVAL;
 		return true;
 	}
+	/* over the request's payload, done with by now (replies are made
+	 * in lancefs's and libfuse's own memory, never in the request) */
 	len = 0;
 	for (int i = 1; i < count; i++) {
 		memcpy(w->payload + len, iov[i].iov_base, iov[i].iov_len);
@@ -188,7 +208,6 @@ bool uring_reply(const struct iovec *iov, int count, ssize_t *res)
 	}
 	memcpy(w->h->in_out, out, sizeof(*out));
 	w->h->ent.payload_sz = (uint32_t)len;
-	w->replied = true;
 	*res = (ssize_t)(sizeof(*out) + len);
 	return true;
 }
@@ -196,28 +215,24 @@ bool uring_reply(const struct iovec *iov, int count, ssize_t *res)
 /* Answer the request in w's entry. */
 static void answer(struct worker *w)
 {
-	ssize_t len = assemble(w);
+	const struct fuse_in_header *in = (const void *)w->h->in_out;
+	char *req = assemble(w);
 
-	w->unique = ((const struct fuse_in_header *)w->h->in_out)->unique;
+	w->unique = in->unique;
 	w->replied = false;
-	if (len > 0) {
-		struct fuse_buf fb = { .mem = w->buf, .size = (size_t)len };
+	if (req) {
+		struct fuse_buf fb = { .mem = req, .size = in->len };
 
 		serving = w;
 		fuse_session_process_buf(w->u->se, &fb);
 		serving = NULL;
 	}
-	if (!w->replied) {
-		/* a request libfuse does not answer: the entry must be
-		 * committed all the same */
-		struct fuse_out_header o = { .len = sizeof(o),
-					     .error = len < 0 ? -EPROTO : -ENOSYS,
-					     .unique = w->unique };
-
-		memcpy(w->h->in_out, &o, sizeof(o));
-		w->h->ent.payload_sz = 0;
-	}
-	atomic_fetch_add_explicit(&w->u->served, 1, memory_order_relaxed);
+	/* a request libfuse does not answer: the entry must be committed
+	 * all the same */
+	if (!w->replied)
+		fail(w, req ? -ENOSYS : -EPROTO);
+	if (!atomic_load_explicit(&w->u->served, memory_order_relaxed))
+		atomic_store(&w->u->served, true);
 }
 
 static void *worker_main(void *arg)
@@ -283,12 +298,11 @@ struct uring *uring_new(struct fuse_session *se, int fd, size_t payload,
 			unsigned per_cpu)
 {
 	unsigned cpus = possible_cpus();
-	long page = sysconf(_SC_PAGESIZE);
 	sigset_t all, old;
 	bool ok = true;
 	struct uring *u;
 
-	if (!cpus || page <= 0 || !(u = calloc(1, sizeof(*u))))
+	if (!cpus || !(u = calloc(1, sizeof(*u))))
 		return NULL;
 	u->se = se;
 	u->fd = fd;
@@ -303,23 +317,20 @@ struct uring *uring_new(struct fuse_session *se, int fd, size_t payload,
 	}
 	for (unsigned i = 0; i < u->n; i++) {
 		struct worker *w = &u->w[i];
-		size_t cap = (payload + (size_t)page - 1) & ~((size_t)page - 1);
 		struct io_uring_params p = { .flags = IORING_SETUP_SQE128 };
 
 		w->u = u;
 		w->qid = i % cpus;
-		w->h = aligned_alloc((size_t)page, (size_t)page);
-		w->payload = aligned_alloc((size_t)page, cap);
-		w->buf = malloc(sizeof(struct fuse_in_header) +
-				sizeof(w->h->op_in) + payload);
+		w->h = calloc(1, sizeof(*w->h));
+		w->buf = malloc(ROOM + payload);
 		/* the entry's command, and the poll for the end */
-		if (!w->h || !w->payload || !w->buf ||
+		if (!w->h || !w->buf ||
 		    io_uring_queue_init_params(2, &w->ring, &p) < 0) {
 			uring_free(u);
 			return NULL;
 		}
 		w->ring_ok = true;
-		memset(w->h, 0, sizeof(*w->h));
+		w->payload = w->buf + ROOM;
 		w->iov[0] = (struct iovec){ w->h, sizeof(*w->h) };
 		w->iov[1] = (struct iovec){ w->payload, payload };
 	}
@@ -354,7 +365,7 @@ void uring_run(struct uring *u)
 
 bool uring_on(const struct uring *u)
 {
-	return u && atomic_load_explicit(&u->served, memory_order_relaxed);
+	return u && atomic_load(&u->served);
 }
 
 void uring_free(struct uring *u)
@@ -372,7 +383,6 @@ void uring_free(struct uring *u)
 		if (w->ring_ok)
 			io_uring_queue_exit(&w->ring);
 		free(w->h);
-		free(w->payload);
 		free(w->buf);
 	}
 	if (u->stop_fd >= 0)

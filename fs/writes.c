@@ -356,16 +356,17 @@ static void unsynced_clear(struct unsynced *u, const struct timespec *t0)
 		u->since = *t0;
 }
 
-/* Whether `u` is due for a sync; if not, *next becomes the time it will
- * be, if that is sooner. */
-static bool unsynced_due(const struct unsynced *u, struct timespec *next)
+/* Whether `u` is due for a sync at `now`; if not, *next becomes the
+ * time it will be, if that is sooner. */
+static bool unsynced_due(const struct unsynced *u, const struct timespec *now,
+			 struct timespec *next)
 {
 	struct timespec t = u->since;
 
 	if (!u->on)
 		return false;
 	lc_add_secs(&t, STAGING_SYNC_AFTER);
-	if (lc_since(&t) >= 0)
+	if (!earlier(now, &t))
 		return true;
 	if (!next->tv_sec || earlier(&t, next))
 		*next = t;
@@ -1891,10 +1892,13 @@ static void rearm(struct writes *w)
  */
 static bool sync_due(const struct writes *w, struct timespec *next)
 {
+	struct timespec now;
+
+	now_mono(&now);
 	for (size_t i = 0; i < w->n_rows; i++)
-		if (unsynced_due(&w->rows[i]->disk, next))
+		if (unsynced_due(&w->rows[i]->disk, &now, next))
 			return true;
-	return unsynced_due(&w->removals, next);
+	return unsynced_due(&w->removals, &now, next);
 }
 
 /* The staging was synced from `t0` on (under mu). */

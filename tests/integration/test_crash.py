@@ -40,6 +40,8 @@ import tempfile
 import time
 import traceback
 
+import with_io_uring
+
 LANCEFS, INTEROP = (os.path.abspath(a) for a in sys.argv[1:3])
 SEED = int(os.environ.get("CRASH_SEED", "20261121"))
 ROUNDS = int(os.environ.get("CRASH_ROUNDS", "5"))
@@ -91,6 +93,8 @@ def daemon_pid(mnt):
 
 def mount(uri, mnt, *opts):
     lancefs("mount", "-o", ",".join(opts), uri, mnt)
+    why = with_io_uring.not_through_ring(mnt)
+    expect(why is None, why)
     pid = daemon_pid(mnt)
     MOUNTS[mnt] = pid
     STARTED.add(pid)

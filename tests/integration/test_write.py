@@ -135,6 +135,8 @@ def mounted(source, staging, *opts):
         raise
     body_ok = False
     try:
+        why = with_io_uring.not_through_ring(mnt)
+        expect(why is None, why)
         yield mnt
         body_ok = True
     finally:
@@ -222,6 +224,16 @@ def sample(parent, name, seed, caption=True, label=True, score=True,
     return {"image": sha256(img), "caption": cap,
             "label": meta.get("label"), "score": meta.get("score"),
             "bytes": img}
+
+
+def samples_with_big(src, prefix, n, seed):
+    """n sample folders src/PREFIX_000... and PREFIX_big, whose image is
+    9 MiB (many FUSE writes and reads, and full ring buffers)."""
+    rows = {f"{prefix}_{k:03d}": sample(src, f"{prefix}_{k:03d}", seed + k)
+            for k in range(n)}
+    big = b"\xff\xd8\xff\xe0" + random.Random(seed).randbytes(9 << 20)
+    rows[f"{prefix}_big"] = sample(src, f"{prefix}_big", seed + n, img=big)
+    return rows
 
 
 def plain1(row):
@@ -464,11 +476,7 @@ def test_new_dataset_from_cp_r():
             staging = os.path.join(w, "staging")
             src = os.path.join(w, "src")
             os.makedirs(src)
-            rows = {f"cat_{k:03d}": sample(src, f"cat_{k:03d}", 40 + k)
-                    for k in range(3)}
-            # a 9 MiB value (many FUSE writes and reads)
-            big = b"\xff\xd8\xff\xe0" + random.Random(5).randbytes(9 << 20)
-            rows["big_000"] = sample(src, "big_000", 45, img=big)
+            rows = samples_with_big(src, "cat", 3, 40)
             opts = ("commit_delay=0.2",) + ((f"format_version={fmt}",)
                                             if fmt else ())
             with mounted(uri, staging, *opts) as mnt:
@@ -1474,21 +1482,18 @@ def test_cp_over_io_uring():
                 uri = os.path.join(w, "new.lance")
                 src = os.path.join(w, "src")
                 os.makedirs(src)
-                rows = {f"r{k:03d}": sample(src, f"r{k:03d}", 90 + k)
-                        for k in range(40)}
-                big = b"\xff\xd8\xff\xe0" + random.Random(9).randbytes(9 << 20)
-                rows["big"] = sample(src, "big", 80, img=big)
+                rows = samples_with_big(src, "r", 40, 90)
                 env = {"LANCEFS_NO_IO_URING": "1"} if off else {}
                 with environ(**env), mounted(
                         uri, os.path.join(w, "staging"), "commit_delay=0.3",
                         f"threads={2 * cpus}") as mnt:
                     cp("-r", *[os.path.join(src, n) for n in rows], mnt)
-                    for n in ("r000", "big"):     # staged
+                    for n in ("r_000", "r_big"):     # staged
                         expect(file_sha(os.path.join(mnt, n, "image.jpg"))
                                == rows[n]["image"], f"staged {n}/image.jpg")
                     wait_committed(mnt)
                     read_back(mnt, rows, text_files=False)
-                    shutil.rmtree(os.path.join(mnt, "r001"))
+                    shutil.rmtree(os.path.join(mnt, "r_001"))
                     st = status(mnt)
                     n = ring_threads(mnt)
                     expect(st["io_uring"] == (not off),
@@ -1499,7 +1504,7 @@ def test_cp_over_io_uring():
                     else:
                         expect(n >= 2 * cpus, f"{n} ring threads for "
                                f"threads={2 * cpus} on {cpus} CPUs")
-                del rows["r001"]
+                del rows["r_001"]
                 same_rows(lance_rows(uri), plain(rows),
                           f"io_uring {'off' if off else 'on'}")
 

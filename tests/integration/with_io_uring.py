@@ -8,14 +8,20 @@ may not set it, prints why and exits 0 without running the command.
 
   with_io_uring.py COMMAND [ARG...]
 
-The tests use enabled() for mounts of their own.
+The command runs with LANCEFS_EXPECT_IO_URING=1, and the tests' mount
+helpers then check each writable mount with not_through_ring(): a
+suite whose mounts quietly fell back to /dev/fuse fails. The tests use
+enabled() for mounts of their own.
 """
 import contextlib
+import json
 import os
 import subprocess
 import sys
+import time
 
 PARAM = "/sys/module/fuse/parameters/enable_uring"
+EXPECT = "LANCEFS_EXPECT_IO_URING"
 
 
 @contextlib.contextmanager
@@ -45,12 +51,44 @@ def enabled():
             f.write(was)
 
 
+def not_through_ring(mnt):
+    """Under with_io_uring.py, why the mount at MNT takes its requests
+    through /dev/fuse, or None. Read-only mounts, and mounts told to
+    (LANCEFS_NO_IO_URING, LANCEFS_NO_PASSTHROUGH in this environment),
+    are not checked, nor a database mount with no dataset yet (its
+    status files are in its datasets' folders). The status file's own
+    reads are requests, and it is made at most once a second: up to
+    3 s."""
+    if not os.environ.get(EXPECT) or os.environ.get("LANCEFS_NO_IO_URING") \
+            or os.environ.get("LANCEFS_NO_PASSTHROUGH"):
+        return None
+    path = os.path.join(mnt, ".lancefs", "status")
+    if not os.path.exists(path):
+        found = [p for p in (os.path.join(mnt, d, ".lancefs", "status")
+                             for d in sorted(os.listdir(mnt)))
+                 if os.path.exists(p)]
+        if not found:
+            return None
+        path = found[0]
+    t_end = time.time() + 3
+    while True:
+        with open(path) as f:
+            st = json.load(f)
+        if not st.get("writable") or st.get("io_uring"):
+            return None
+        if time.time() > t_end:
+            return (f"{mnt}: requests come through /dev/fuse, not "
+                    f"io_uring (status io_uring {st.get('io_uring')})")
+        time.sleep(0.2)
+
+
 def main():
     with enabled() as why:
         if why:
             print(f"skipped: {why}")
             return 0
-        return subprocess.call(sys.argv[1:])
+        return subprocess.call(sys.argv[1:], env=dict(os.environ,
+                                                      **{EXPECT: "1"}))
 
 
 if __name__ == "__main__":
