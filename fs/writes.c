@@ -89,10 +89,6 @@ struct writes {
 					 * committed rows skip the lock
 					 * while there are none */
 	uint64_t bytes;			/* staged bytes */
-	/* rows and bytes the commit running took: the limits count the
-	 * rest, so a commit over them takes about that much */
-	size_t held_rows;
-	uint64_t held_bytes;
 	bool armed;
 	struct timespec deadline;
 	struct unsynced removals;	/* of staged rows, since a sync */
@@ -327,12 +323,8 @@ static int file_add(struct wrow *r, const char *name, uint32_t *fidx,
 
 static bool over_limit(const struct writes *w)
 {
-	size_t rows = w->n_rows > w->held_rows ? w->n_rows - w->held_rows : 0;
-	uint64_t bytes = w->bytes > w->held_bytes ?
-			 w->bytes - w->held_bytes : 0;
-
-	return (w->o.commit_rows && rows >= w->o.commit_rows) ||
-	       (w->o.commit_bytes && bytes >= w->o.commit_bytes);
+	return (w->o.commit_rows && w->n_rows >= w->o.commit_rows) ||
+	       (w->o.commit_bytes && w->bytes >= w->o.commit_bytes);
 }
 
 static bool earlier(const struct timespec *a, const struct timespec *b)
@@ -388,19 +380,15 @@ static void changed(struct wrow *r)
 	unsynced_at(&r->disk, &r->last);
 }
 
-/* Start the quiet period unless it runs, or (`over` a limit) commit
- * once the rows closed now settle, if that is sooner; the thread is
- * woken only if it would sleep past the deadline. Under mu. */
-static void arm(struct writes *w, bool over)
+/* Start the quiet period (`now`: commit at once) unless it runs; the
+ * thread is woken only if it would sleep past the deadline. Under mu. */
+static void arm(struct writes *w, bool now)
 {
-	struct timespec t;
-
-	now_mono(&t);
-	lc_add_secs(&t, over && w->o.commit_delay > WR_SETTLE ? WR_SETTLE :
-							       w->o.commit_delay);
-	if (w->armed && !earlier(&t, &w->deadline))
+	if (w->armed && !now)
 		return;
-	w->deadline = t;
+	now_mono(&w->deadline);
+	if (!now)
+		lc_add_secs(&w->deadline, w->o.commit_delay);
 	w->armed = true;
 	if (earlier(&w->deadline, &w->wake_at))
 		pthread_cond_signal(&w->tick);
@@ -1591,11 +1579,8 @@ static int follow(struct writes *w, bool landed, struct lc_err *err)
 }
 
 /* Under w->mu: row `r` goes in the commit being planned, ids[*n]. */
-static void claim(struct writes *w, struct wrow *r, uint64_t *ids, size_t *n)
+static void claim(struct wrow *r, uint64_t *ids, size_t *n)
 {
-	w->held_rows++;
-	for (size_t k = 0; k < r->n_files; k++)
-		w->held_bytes += r->files[k].size;
 	r->committing = true;
 	r->refused_now = false;
 	ids[(*n)++] = r->id;
@@ -1658,7 +1643,7 @@ static int commit_pending(struct writes *w, uint64_t *version,
 		struct wrow *r = row_by_id(w, b->rows[i]);
 
 		if (r && !r->committing)
-			claim(w, r, ids, &n);
+			claim(r, ids, &n);
 	}
 	pthread_mutex_unlock(&w->mu);
 	memcpy(a.uuid, b->uuid, sizeof(a.uuid));
@@ -1708,7 +1693,7 @@ static int commit_locked(struct writes *w, uint64_t force, bool now,
 		wait_closing(w, ids);	/* ids: scratch until claimed */
 	for (size_t i = 0; i < w->n_rows; i++)
 		if (!w->rows[i]->pending && ready(w->rows[i], force, now))
-			claim(w, w->rows[i], ids, &n);
+			claim(w->rows[i], ids, &n);
 	pthread_mutex_unlock(&w->mu);
 	if (!n) {
 		lc_free(ids);
@@ -1842,10 +1827,6 @@ static int commit_ids(struct writes *w, uint64_t *ids, size_t n,
 		note(w, err);
 out:
 	lc_free(ids);
-	pthread_mutex_lock(&w->mu);
-	w->held_rows = 0;
-	w->held_bytes = 0;
-	pthread_mutex_unlock(&w->mu);
 	if (!rc && f.n && (f.force_refused || (!force && !*version)))
 		rc = lc_err_set(err, EINVAL, LC_EK_USAGE, __FILE__, __LINE__,
 				"%zu staged row%s refused (see .lancefs/errors)",
