@@ -2778,6 +2778,17 @@ bad:
 			v);
 }
 
+/*
+ * Staged bytes that start a commit before the quiet period ends (-o
+ * commit_bytes=, 0 for none). A cp -r of gigabytes then commits in
+ * batches as it goes, on the other CPU: the commit that waits for its
+ * last file holds at most this much, and the inodes of rows that landed
+ * come back as spares for the rest of the copy. 10,000 folders (1 GB)
+ * make 5 versions, copied and committed in 3.2-3.6 s against 4.2-4.9 s
+ * with no limit (interleaved runs; 128 MiB 3.6-4.1 s, 512 MiB 3.9-4.3).
+ */
+#define COMMIT_BYTES ((uint64_t)256 << 20)
+
 /* Split -o options into ours (view, writes) and FUSE's. */
 static int split_mount_opts(struct view_opts *vo, struct lc_buf *fuse_opts,
 			    struct mount_opts *mo, char *arg,
@@ -2863,7 +2874,8 @@ int lancefs_mount_main(int argc, char **argv)
 	struct lfs *fs = NULL;
 	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
 	bool foreground = false, debug = false, refresher = false;
-	struct mount_opts mo = { .wo = { .commit_delay = 2.0 } };
+	struct mount_opts mo = { .wo = { .commit_delay = 2.0,
+					 .commit_bytes = COMMIT_BYTES } };
 	int opt, rc = 1;
 	const char *source, *mnt;
 	static char abs_source[4200];

@@ -89,8 +89,14 @@ struct writes {
 					 * committed rows skip the lock
 					 * while there are none */
 	uint64_t bytes;			/* staged bytes */
-	bool armed;
-	struct timespec deadline;
+	/* rows and bytes the commit running took: the limits count the
+	 * rest, so a commit over them takes about that much */
+	size_t held_rows;
+	uint64_t held_bytes;
+	bool armed;			/* the quiet period runs */
+	struct timespec deadline;	/* when it ends */
+	bool limit;			/* over a limit: look at limit_at */
+	struct timespec limit_at;
 	struct unsynced removals;	/* of staged rows, since a sync */
 	uint64_t syncs;			/* of the staging, by sync_due */
 	bool stopping;
@@ -269,6 +275,17 @@ static size_t row_pos(struct writes *w, uint64_t id)
 	return lo;
 }
 
+
+/* The bytes of row r's files, as w->bytes counts them. */
+static uint64_t row_bytes(const struct wrow *r)
+{
+	uint64_t n = 0;
+
+	for (size_t k = 0; k < r->n_files; k++)
+		if (r->files[k].name)
+			n += r->files[k].size;
+	return n;
+}
 /* Drop a row from memory (its staging folder is the caller's). */
 static void row_drop(struct writes *w, struct wrow *r)
 {
@@ -280,9 +297,7 @@ static void row_drop(struct writes *w, struct wrow *r)
 		w->n_rows--;
 	}
 	row_unlink(w, r);
-	for (size_t k = 0; k < r->n_files; k++)
-		if (r->files[k].name)
-			w->bytes -= r->files[k].size;
+	w->bytes -= row_bytes(r);
 	row_free(r);
 }
 
@@ -323,8 +338,12 @@ static int file_add(struct wrow *r, const char *name, uint32_t *fidx,
 
 static bool over_limit(const struct writes *w)
 {
-	return (w->o.commit_rows && w->n_rows >= w->o.commit_rows) ||
-	       (w->o.commit_bytes && w->bytes >= w->o.commit_bytes);
+	size_t rows = w->n_rows > w->held_rows ? w->n_rows - w->held_rows : 0;
+	uint64_t bytes = w->bytes > w->held_bytes ?
+			 w->bytes - w->held_bytes : 0;
+
+	return (w->o.commit_rows && rows >= w->o.commit_rows) ||
+	       (w->o.commit_bytes && bytes >= w->o.commit_bytes);
 }
 
 static bool earlier(const struct timespec *a, const struct timespec *b)
@@ -380,18 +399,43 @@ static void changed(struct wrow *r)
 	unsynced_at(&r->disk, &r->last);
 }
 
-/* Start the quiet period (`now`: commit at once) unless it runs; the
- * thread is woken only if it would sleep past the deadline. Under mu. */
-static void arm(struct writes *w, bool now)
+/* The thread must look at `t`: woken if it would sleep past it. */
+static void wake_by(struct writes *w, const struct timespec *t)
 {
-	if (w->armed && !now)
-		return;
-	now_mono(&w->deadline);
-	if (!now)
-		lc_add_secs(&w->deadline, w->o.commit_delay);
-	w->armed = true;
-	if (earlier(&w->deadline, &w->wake_at))
+	if (earlier(t, &w->wake_at))
 		pthread_cond_signal(&w->tick);
+}
+
+/* Over a limit at `now`: look, once the rows closed by then settle,
+ * whether the settled rows reach it, unless a look or the end of the
+ * quiet period comes sooner. Under mu. */
+static void limit_soon(struct writes *w, const struct timespec *now)
+{
+	struct timespec t = *now;
+
+	lc_add_secs(&t, WR_SETTLE);
+	if (w->limit || !earlier(&t, &w->deadline))
+		return;
+	w->limit_at = t;
+	w->limit = true;
+	wake_by(w, &t);
+}
+
+/* A row closed: start the quiet period unless it runs (it is not
+ * pushed back), and over a limit look soon. Under mu. */
+static void arm(struct writes *w, bool over)
+{
+	struct timespec now;
+
+	now_mono(&now);
+	if (!w->armed) {
+		w->deadline = now;
+		lc_add_secs(&w->deadline, w->o.commit_delay);
+		w->armed = true;
+		wake_by(w, &w->deadline);
+	}
+	if (over)
+		limit_soon(w, &now);
 }
 
 /* Whether every file of the row open for writing was flushed, which
@@ -1579,8 +1623,10 @@ static int follow(struct writes *w, bool landed, struct lc_err *err)
 }
 
 /* Under w->mu: row `r` goes in the commit being planned, ids[*n]. */
-static void claim(struct wrow *r, uint64_t *ids, size_t *n)
+static void claim(struct writes *w, struct wrow *r, uint64_t *ids, size_t *n)
 {
+	w->held_rows++;
+	w->held_bytes += row_bytes(r);
 	r->committing = true;
 	r->refused_now = false;
 	ids[(*n)++] = r->id;
@@ -1643,7 +1689,7 @@ static int commit_pending(struct writes *w, uint64_t *version,
 		struct wrow *r = row_by_id(w, b->rows[i]);
 
 		if (r && !r->committing)
-			claim(r, ids, &n);
+			claim(w, r, ids, &n);
 	}
 	pthread_mutex_unlock(&w->mu);
 	memcpy(a.uuid, b->uuid, sizeof(a.uuid));
@@ -1693,7 +1739,7 @@ static int commit_locked(struct writes *w, uint64_t force, bool now,
 		wait_closing(w, ids);	/* ids: scratch until claimed */
 	for (size_t i = 0; i < w->n_rows; i++)
 		if (!w->rows[i]->pending && ready(w->rows[i], force, now))
-			claim(w->rows[i], ids, &n);
+			claim(w, w->rows[i], ids, &n);
 	pthread_mutex_unlock(&w->mu);
 	if (!n) {
 		lc_free(ids);
@@ -1827,6 +1873,10 @@ static int commit_ids(struct writes *w, uint64_t *ids, size_t n,
 		note(w, err);
 out:
 	lc_free(ids);
+	pthread_mutex_lock(&w->mu);
+	w->held_rows = 0;
+	w->held_bytes = 0;
+	pthread_mutex_unlock(&w->mu);
 	if (!rc && f.n && (f.force_refused || (!force && !*version)))
 		rc = lc_err_set(err, EINVAL, LC_EK_USAGE, __FILE__, __LINE__,
 				"%zu staged row%s refused (see .lancefs/errors)",
@@ -1859,24 +1909,68 @@ static void hand_over(struct writes *w)
 		w->moved_fn(w->moved_ctx);
 }
 
-/* Rows left staged that will be ready once they settle: look again
- * after the quiet period (or as soon as they settle, over a limit). */
+/* After a commit: rows left staged that will be ready once they
+ * settle are looked at again after the quiet period (which a row
+ * closed since may have started), or soon over a limit; with none
+ * left, nothing is. Open rows start it again when they close. */
 static void rearm(struct writes *w)
 {
+	struct timespec now;
+	bool left = false;
+
 	pthread_mutex_lock(&w->mu);
-	for (size_t i = 0; i < w->n_rows && !w->armed; i++) {
+	for (size_t i = 0; i < w->n_rows && !left; i++) {
 		struct wrow *r = w->rows[i];
 
-		if (!r->committing && !r->writers && !r->info.interrupted &&
-		    !no_op(r) && (!r->refused_gen || r->refused_gen != r->gen)) {
-			w->armed = true;
-			now_mono(&w->deadline);
-			lc_add_secs(&w->deadline, over_limit(w) ||
-					       w->o.commit_delay < WR_SETTLE ?
-					       WR_SETTLE : w->o.commit_delay);
+		left = !r->committing && !r->writers && !r->info.interrupted &&
+		       !no_op(r) && (!r->refused_gen ||
+				     r->refused_gen != r->gen);
+	}
+	now_mono(&now);
+	if (!left) {
+		w->armed = w->limit = false;
+	} else if (!w->armed) {
+		w->deadline = now;
+		lc_add_secs(&w->deadline, w->o.commit_delay > WR_SETTLE ?
+					  w->o.commit_delay : WR_SETTLE);
+		w->armed = true;
+	}
+	if (left && over_limit(w))
+		limit_soon(w, &now);
+	pthread_mutex_unlock(&w->mu);
+}
+
+/*
+ * Over a limit: whether the rows settled (and not in a commit) reach
+ * it. A commit then takes batches of the limit's size, and not only the
+ * rows of a copy that had settled when it crossed the limit (leaving
+ * the others under it, to wait out the quiet period). If not, *next
+ * becomes when the next closed row settles (0: none; a row still open
+ * looks again when it closes). Under mu.
+ */
+static bool settled_over(const struct writes *w, struct timespec *next)
+{
+	size_t rows = 0;
+	uint64_t bytes = 0;
+
+	*next = (struct timespec){ 0 };
+	for (size_t i = 0; i < w->n_rows; i++) {
+		const struct wrow *r = w->rows[i];
+		struct timespec t = r->last;
+
+		if (r->pending)
+			continue;
+		if (ready(r, 0, false)) {
+			rows++;
+			bytes += row_bytes(r);
+		} else if (ready(r, 0, true) && lc_since(&r->last) < WR_SETTLE) {
+			lc_add_secs(&t, WR_SETTLE);
+			if (!next->tv_sec || earlier(&t, next))
+				*next = t;
 		}
 	}
-	pthread_mutex_unlock(&w->mu);
+	return (w->o.commit_rows && rows >= w->o.commit_rows) ||
+	       (w->o.commit_bytes && bytes >= w->o.commit_bytes);
 }
 
 /*
@@ -1926,8 +2020,11 @@ static void *thread_main(void *arg)
 			continue;
 		}
 		if (w->armed && lc_since(&w->deadline) >= 0) {
-			w->armed = false;
+			w->armed = w->limit = false;
 			due = true;
+		} else if (w->limit && lc_since(&w->limit_at) >= 0) {
+			due = settled_over(w, &w->limit_at);
+			w->limit = !due && w->limit_at.tv_sec;
 		}
 		sync_now = sync_due(w, &next);
 		if (!due && !sync_now) {
@@ -1935,6 +2032,8 @@ static void *thread_main(void *arg)
 			t.tv_sec += 1;
 			if (w->armed && earlier(&w->deadline, &t))
 				t = w->deadline;
+			if (w->limit && earlier(&w->limit_at, &t))
+				t = w->limit_at;
 			if (next.tv_sec && earlier(&next, &t))
 				t = next;
 			w->wake_at = t;

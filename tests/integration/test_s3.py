@@ -204,12 +204,14 @@ def wait_for(cond, what, timeout=90):
         if cond():
             return
         time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout} s: {what}")
+    # `what` may be a function: the state then, not when the wait began
+    raise AssertionError(f"timed out after {timeout} s: "
+                         f"{what() if callable(what) else what}")
 
 
 def wait_committed(mnt, timeout=90):
     wait_for(lambda: status(mnt)["writes"]["staged_rows"] == 0,
-             f"{mnt}: rows still staged: {status(mnt).get('writes')}",
+             lambda: f"{mnt}: rows still staged: {status(mnt)['writes']}",
              timeout)
 
 
@@ -1011,7 +1013,8 @@ def test_commit_faults_retry_or_stay_staged():
             staged = dict(want)
             commit_phase(mnt, src, want, "down", 100)
             wait_for(lambda: status(mnt)["writes"]["last_error"],
-                     f"no commit error shown: {status(mnt)['writes']}", 120)
+                     lambda: "no commit error shown: "
+                     f"{status(mnt)['writes']}", 120)
             st = status(mnt)["writes"]
             expect(st["staged_rows"] == 2, f"staged rows {st}")
             for n in ("down_000", "down_001"):
@@ -1314,7 +1317,8 @@ def test_warmup_fills_cache_dir():
                      endpoint=p.endpoint) as mnt:
             wait_for(lambda: status(mnt)["store"]["warm_total"] > 0 and
                      status(mnt)["store"]["warm_pending"] == 0,
-                     f"-o warmup never finished: {status(mnt)['store']}")
+                     lambda: "-o warmup never finished: "
+                     f"{status(mnt)['store']}")
             p.ctl.clear()
             check_named_view(mnt, dump, "after -o warmup")
             expect(not data_gets(p), f"{len(data_gets(p))} data GETs "

@@ -167,13 +167,15 @@ def wait_for(cond, what, timeout=60):
         if cond():
             return
         time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout} s: {what}")
+    # `what` may be a function: the state then, not when the wait began
+    raise AssertionError(f"timed out after {timeout} s: "
+                         f"{what() if callable(what) else what}")
 
 
 def wait_committed(mnt, timeout=60):
     """Until nothing is staged (every row committed)."""
     wait_for(lambda: status(mnt)["writes"]["staged_rows"] == 0,
-             f"{mnt}: rows still staged: {status(mnt).get('writes')}",
+             lambda: f"{mnt}: rows still staged: {status(mnt)['writes']}",
              timeout)
 
 
@@ -624,7 +626,7 @@ def test_closed_files_reach_the_disk():
             # another process's sync may clean it first: what counts is
             # that lancefs syncs it on its own, and that it is clean then
             wait_for(lambda: status(mnt)["writes"]["staging_syncs"] >= 1,
-                     f"no staging sync: {status(mnt)['writes']}",
+                     lambda: f"no staging sync: {status(mnt)['writes']}",
                      timeout=20)
             expect(cachestat(staged[0]) == (0, 0),
                    f"dirty pages after the sync: {cachestat(staged[0])}")
@@ -1199,24 +1201,74 @@ print(json.dumps(out))
 
 
 def test_commit_rows_limit():
-    """-o commit_rows=5 with commit_delay=60: once more than 5 rows are
-    staged they are committed without waiting out the delay."""
+    """-o commit_rows=5 with commit_delay=60: a copy that stages 5 rows
+    or more is committed without waiting out the delay, once its rows
+    settle; a second copy of 5 makes a second commit; rows under the
+    limit (one that closed just as the first commit was planned) wait
+    for the delay or the unmount."""
     with workdir() as w:
         uri, staging, src = lancedb_table(w, "2.0", 2)
         want = lance_rows(uri)
         rows = {f"cr_{k:03d}": sample(src, f"cr_{k:03d}", 120 + k,
-                                      size=(16, 16)) for k in range(12)}
+                                      size=(16, 16)) for k in range(11)}
+        names = sorted(rows)
+
+        def landed():
+            return sum(1 for x in lance_rows(uri) if x.startswith("cr_"))
+
         with mounted(uri, staging, "name_column=name", "commit_delay=60",
                      "commit_rows=5") as mnt:
-            cp("-r", *[os.path.join(src, n) for n in sorted(rows)], mnt)
-            wait_for(lambda: status(mnt)["writes"]["commits"] >= 1,
-                     f"no commit at 12 staged rows: {status(mnt)}", 20)
-            got = lance_rows(uri)
-            n = sum(1 for x in got if x.startswith("cr_"))
-            expect(n >= 5, f"LanceDB has {n} of the rows after the "
-                   "commit_rows commit")
+            def commits():
+                return status(mnt)["writes"]["commits"]
+
+            cp("-r", *[os.path.join(src, n) for n in names[:6]], mnt)
+            wait_for(lambda: commits() >= 1, lambda: "6 rows staged, no "
+                     f"commit with commit_rows=5: {status(mnt)['writes']}",
+                     20)
+            first = landed()
+            expect(first >= 5, f"{first} of 6 rows in the first commit")
+            cp("-r", *[os.path.join(src, n) for n in names[6:]], mnt)
+            wait_for(lambda: commits() >= 2, lambda: "5 more rows staged, "
+                     f"no second commit: {status(mnt)['writes']}", 20)
+            expect(landed() >= first + 5,
+                   f"{landed() - first} of 5 rows in the second commit")
         want.update(plain(rows))
         same_rows(lance_rows(uri), want, "after umount")
+
+
+def test_commit_bytes_batches():
+    """-o commit_bytes=1M with commit_delay=600, 30 folders of ~200 KB
+    copied one by one over ~2 s: the copy commits in batches of about
+    1 MiB as it goes (each waits for its rows to settle), not one
+    version per folder closed after the limit; every row arrives."""
+    with workdir() as w:
+        uri, staging, src = lancedb_table(w, "2.0", 2)
+        want = lance_rows(uri)
+        rng = random.Random(77)
+        rows = {}
+        for k in range(30):
+            img = b"\xff\xd8\xff\xe0" + rng.randbytes(200 << 10)
+            rows[f"cb_{k:03d}"] = sample(src, f"cb_{k:03d}", 300 + k,
+                                         img=img)
+        total = sum(len(r["bytes"]) for r in rows.values())
+        before = wtool("versions", uri)["latest"]
+        with mounted(uri, staging, "name_column=name", "commit_delay=600",
+                     "commit_bytes=1M") as mnt:
+            for n in sorted(rows):
+                cp("-r", os.path.join(src, n), mnt)
+                time.sleep(0.06)
+            early = status(mnt)["writes"]["commits"]
+            lancefs("commit", mnt)
+        want.update(plain(rows))
+        same_rows(lance_rows(uri), want, "after umount")
+        new = wtool("versions", uri)["latest"] - before
+        most = total // (1 << 20) + 2
+        expect(early >= 1, "no commit during the copy: commit_bytes=1M "
+               f"did not start one ({total} bytes staged)")
+        expect(new <= most, f"{new} versions for {total} bytes in "
+               f"batches of 1 MiB (at most {most})")
+        print(f"  {total >> 10} KiB in {new} versions, {early} during "
+              "the copy")
 
 
 def test_meta_json_edit_with_text_files():
@@ -1520,6 +1572,7 @@ TESTS = (per_version(edit_cycle) + per_version(interleaved_appends) +
           test_rename_editor_and_junk_files_no_epoch,
           test_update_and_replace_rows,
           test_commit_over_lancedb_commits, test_commit_rows_limit,
+          test_commit_bytes_batches,
           test_owner_checks_permissions,
           test_meta_json_edit_with_text_files,
           test_meta_json_edit_no_epoch])
