@@ -19,6 +19,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -1963,19 +1964,81 @@ struct plan {
 	struct ingest_attempt *again;	/* ingest_commit_rows's */
 };
 
+/*
+ * A data file being stored while the commit reads and encodes the rows
+ * of the next: the disk (or the network) and the CPU work at once. One
+ * put at a time; the file's bytes stay put until it is done.
+ */
+struct put {
+	pthread_t thread;
+	bool on;
+	struct ostore *st;
+	char key[128];
+	const uint8_t *bytes;
+	size_t len;
+	int rc;
+	struct lc_err err;
+};
+
+static void *put_main(void *arg)
+{
+	struct put *p = arg;
+
+	p->rc = ostore_put(p->st, p->key, p->bytes, p->len, 1, &p->err);
+	return NULL;
+}
+
+/* The outcome of the put in flight, once done (0 with none). */
+static int put_wait(struct put *p, struct lc_err *err)
+{
+	if (!p->on)
+		return 0;
+	pthread_join(p->thread, NULL);
+	p->on = false;
+	if (p->rc)
+		*err = p->err;
+	return p->rc;
+}
+
+/* Store `bytes` as `key` in the background (or now, without a thread):
+ * they must stay until put_wait. */
+static int put_start(struct put *p, struct ostore *st, const char *key,
+		     const uint8_t *bytes, size_t len, struct lc_err *err)
+{
+	p->st = st;
+	snprintf(p->key, sizeof(p->key), "%s", key);
+	p->bytes = bytes;
+	p->len = len;
+	p->rc = 0;
+	memset(&p->err, 0, sizeof(p->err));
+	if (!pthread_create(&p->thread, NULL, put_main, p)) {
+		p->on = true;
+		return 0;
+	}
+	put_main(p);
+	if (p->rc)
+		*err = p->err;
+	return p->rc;
+}
+
 /* The fragments a commit adds: one data file each. */
 struct frags {
 	struct lance_commit_frag *v;
 	struct lance_data_file *df;
 	char (*path)[128];
 	size_t n;
-	/* each data file is built here in turn: one mapping, faulted in
-	 * once, page-aligned for the local store's direct writes */
-	struct lc_buf out;
+	/* the data files are built here in turn, one while the one before
+	 * is stored: mappings faulted in once, page-aligned for the local
+	 * store's direct writes */
+	struct lc_buf out[2];
+	struct put put;
 };
 
 static void frags_free(struct frags *f)
 {
+	struct lc_err ignored;
+
+	(void)put_wait(&f->put, &ignored);	/* an error's: it stays */
 	for (size_t i = 0; i < f->n; i++) {
 		lc_free(f->df[i].fields);
 		lc_free(f->df[i].column_indices);
@@ -1983,7 +2046,8 @@ static void frags_free(struct frags *f)
 	lc_free(f->v);
 	lc_free(f->df);
 	lc_free(f->path);
-	lc_buf_reset(&f->out);
+	lc_buf_reset(&f->out[0]);
+	lc_buf_reset(&f->out[1]);
 	memset(f, 0, sizeof(*f));
 }
 
@@ -2000,8 +2064,8 @@ static uint64_t rows_bytes(const struct ingest_rows *r)
 	return n;
 }
 
-/* Write the rows built so far as one data file under data/, then start
- * the builders again. */
+/* Write the rows built so far as one data file under data/ (stored in
+ * the background: frags_wait), then start the builders again. */
 static int flush_fragment(struct frags *f, struct ostore *st,
 			  struct ingest_rows *r, const struct plan *p,
 			  struct lc_err *err)
@@ -2009,6 +2073,7 @@ static int flush_fragment(struct frags *f, struct ostore *st,
 	const struct lance_schema *schema = r->schema;
 	struct lance_writer *wr = NULL;
 	const struct lance_array *cols;
+	struct lc_buf *out = &f->out[f->n % 2];	/* not the one in flight */
 	int32_t *top;
 	uint8_t *bytes = NULL;
 	size_t len = 0, n = f->n;
@@ -2041,9 +2106,9 @@ static int flush_fragment(struct frags *f, struct ostore *st,
 	rc = lance_writer_new(&wr, schema, top, schema->n_top, p->major,
 			      p->minor, err);
 	if (!rc) {
-		if (!f->out.pages)
-			lc_buf_init_pages(&f->out, 0);
-		lance_writer_build_in(wr, &f->out);
+		if (!out->pages)
+			lc_buf_init_pages(out, 0);
+		lance_writer_build_in(wr, out);
 		rc = ingest_rows_arrays(&cols, r, err);
 	}
 	if (!rc)
@@ -2053,7 +2118,9 @@ static int flush_fragment(struct frags *f, struct ostore *st,
 	if (!rc)
 		rc = data_path(f->path[n], sizeof(f->path[n]), err);
 	if (!rc)
-		rc = ostore_put(st, f->path[n], bytes, len, 1, err);
+		rc = put_wait(&f->put, err);
+	if (!rc)
+		rc = put_start(&f->put, st, f->path[n], bytes, len, err);
 	lance_writer_free(wr);
 	lc_free(top);
 	if (rc) {
@@ -2336,6 +2403,8 @@ int ingest_commit_rows(uint64_t *new_version, uint64_t *n_committed,
 	if (!n_ids)
 		goto out;
 	rc = flush_fragment(&frags, st, r, &p, err);
+	if (!rc)
+		rc = put_wait(&frags.put, err);
 	if (rc)
 		goto out;
 	p.data_format = o.format_version ? o.format_version : "2.0";

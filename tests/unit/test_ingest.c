@@ -4,6 +4,7 @@
  * LanceDB-written dataset and into a new one (read back by our reader and
  * view), and kill -9 between recording a batch and finishing it. */
 #include <signal.h>
+#include <stdatomic.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -671,6 +672,122 @@ TEST(commit_new_dataset)
 	harness_rm_rf(dir);
 }
 
+/* A store whose data file puts fail from the `fail_from`th on (0:
+ * never), counting them; the puts run on the commit's put thread. */
+static int (*inner_put)(struct ostore *, const char *, const void *, size_t,
+			int, struct lc_err *);
+static atomic_int data_puts, fail_from;
+
+static int failing_put(struct ostore *st, const char *key, const void *data,
+		       size_t len, int if_absent, struct lc_err *err)
+{
+	if (!strncmp(key, "data/", 5)) {
+		int k = atomic_fetch_add(&data_puts, 1) + 1;
+
+		if (atomic_load(&fail_from) && k >= atomic_load(&fail_from))
+			return LC_SYS(err, EIO, "%s: injected failure", key);
+	}
+	return inner_put(st, key, data, len, if_absent, err);
+}
+
+/* Row i's image: JPEG's signature (the view names it .jpg), then bytes
+ * of its own. */
+static void fill_image(uint8_t *img, size_t size, int i)
+{
+	static const uint8_t soi[] = { 0xff, 0xd8, 0xff, 0xe0 };
+
+	for (size_t k = 0; k < size; k++)
+		img[k] = (uint8_t)(k * 31 + (size_t)i * 7 + k / 4093);
+	memcpy(img, soi, sizeof(soi));
+}
+
+/* 40 rows of 1 MiB make three fragments (16, 16, 8 MiB), each stored
+ * while the next is built. A put failing half way fails the commit:
+ * nothing is committed and every row stays staged; the next commit
+ * stores them all, each row's bytes as staged. */
+TEST(commit_many_fragments)
+{
+	enum { ROWS = 40, SIZE = 1 << 20 };
+	char dir[] = "/tmp/lancefs-ingest-XXXXXX", ds[300], sd[300];
+	struct lc_err err = { 0 };
+	struct ostore *st;
+	struct staging *stg;
+	struct lance_snapshot *snap;
+	struct refusals ref = { 0 };
+	struct ostore_ops ops;
+	struct view *v;
+	struct lc_buf b;
+	uint8_t *img = malloc(SIZE);
+	uint64_t id, ver, n;
+	int left = 0;
+
+	CHECK(img && mkdtemp(dir));
+	snprintf(ds, sizeof(ds), "%s/big.lance", dir);
+	snprintf(sd, sizeof(sd), "%s/staging", dir);
+	mkdir(ds, 0755);
+	CHECK_OK(ostore_local_new(&st, ds, &err), &err);
+	CHECK_OK(staging_open(&stg, sd, &err), &err);
+	for (int i = 0; i < ROWS; i++) {
+		char name[32];
+
+		fill_image(img, SIZE, i);
+		snprintf(name, sizeof(name), "img_%03d", i);
+		CHECK_OK(staging_row_new(&id, stg, name, &err), &err);
+		stage_file(stg, id, "image.jpg", img, SIZE);
+	}
+	ops = *st->ops;
+	inner_put = ops.put;
+	ops.put = failing_put;
+	st->ops = &ops;
+
+	/* the second put fails while the third fragment is built; the
+	 * last fails while nothing else runs */
+	for (int bad = 2; bad <= 3; bad++) {
+		atomic_store(&fail_from, bad);
+		atomic_store(&data_puts, 0);
+		lc_err_clear(&err);
+		CHECK(ingest_commit(&ver, &n, st, stg, 0, NULL, NULL,
+				    on_refused, &ref, &err) == EIO);
+		CHECK(strstr(err.msg, "injected failure"));
+		CHECK_EQ_U64(ver, 0);
+		left = 0;
+		CHECK_OK(staging_rows(stg, count_staged, &left, &err), &err);
+		CHECK_EQ_U64(left, ROWS);
+		CHECK(lance_snapshot_open(&snap, st, 0, &err) != 0);
+	}
+
+	atomic_store(&fail_from, 0);
+	atomic_store(&data_puts, 0);
+	lc_err_clear(&err);
+	CHECK_OK(ingest_commit(&ver, &n, st, stg, 0, NULL, NULL, on_refused,
+			       &ref, &err), &err);
+	CHECK_EQ_U64(ver, 1);
+	CHECK_EQ_U64(n, ROWS);
+	CHECK_EQ_U64(atomic_load(&data_puts), 3);
+	CHECK_OK(lance_snapshot_open(&snap, st, 0, &err), &err);
+	CHECK_EQ_U64(lance_snapshot_manifest(snap)->n_fragments, 3);
+	CHECK_EQ_U64(lance_snapshot_num_rows(snap), ROWS);
+	lance_snapshot_free(snap);
+
+	CHECK_OK(view_open(&v, ds, NULL, &err), &err);
+	for (int i = 0; i < ROWS; i += 13) {
+		char path[64];
+
+		fill_image(img, SIZE, i);
+		snprintf(path, sizeof(path), "img_%03d/image.jpg", i);
+		lc_buf_init(&b, 0);
+		CHECK_OK(view_bytes(&b, v, path, &err), &err);
+		CHECK_EQ_U64(b.len, SIZE);
+		CHECK(!memcmp(b.data, img, SIZE));
+		lc_buf_reset(&b);
+	}
+	view_free(v);
+	ostore_free(st);
+	staging_free(stg);
+	free(img);
+	harness_rm_rf(dir);
+}
+
 /* Append to a copy of a LanceDB-written 2.2 dataset. */
 TEST(commit_append_lancedb)
 {
@@ -902,6 +1019,7 @@ TEST_MAIN(TEST_ENTRY(assemble_every_type), TEST_ENTRY(assemble_refusals),
 	  TEST_ENTRY(assemble_float_limits),
 	  TEST_ENTRY(assemble_root_file), TEST_ENTRY(assemble_int_name),
 	  TEST_ENTRY(infer_schema), TEST_ENTRY(commit_new_dataset),
+	  TEST_ENTRY(commit_many_fragments),
 	  TEST_ENTRY(commit_append_lancedb), TEST_ENTRY(crash_before_commit),
 	  TEST_ENTRY(crash_late_landing),
 	  TEST_ENTRY(crash_after_commit))
