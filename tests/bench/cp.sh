@@ -6,7 +6,10 @@
 # made, the daemon's peak RSS and its CPU time by thread; and the same
 # cp -r into a FUSE server that does nothing (tests/bench/discard.c),
 # where the scheduler puts it and cp (what any mount costs) and with
-# both on one CPU (what of that is wake-ups across CPUs). Run as root
+# both on one CPU (what of that is wake-ups across CPUs); it runs
+# lancefs's transport (passthrough, and io_uring where it is on; where
+# it is, once more through /dev/fuse, which serves a server that does
+# nothing faster here). Run as root
 # for drop_caches (without it the timings run on whatever the page cache
 # holds). Everything lives in one temporary folder under
 # ${TMPDIR:-/tmp}, deleted at the end.
@@ -189,10 +192,10 @@ print(json.dumps(st.get("writes")) + "; requests through " +
 # own cleanup frees everything: a run started within minutes of another
 # pays for that (sync, then wait a minute). Prints the seconds of each
 # as "ext4 discard pinned lancefs versions rss_kb", then lancefs's
-# "seconds versions rss_kb" through /dev/fuse (the same again where
-# FUSE over io_uring is off).
+# "seconds versions rss_kb" through /dev/fuse, then discard's through
+# /dev/fuse (the same again where FUSE over io_uring is off).
 round() {
-	local k=$1 t0 t1 ext4 discard pinned lfs lfs_dev d0 d1
+	local k=$1 t0 t1 ext4 discard pinned discard_dev lfs lfs_dev d0 d1
 
 	echo "== round $k: cp -r SRC/. DIR && sync (ext4)" >&2
 	warm
@@ -216,6 +219,12 @@ round() {
 	echo "== round $k: the same, discard and cp both on CPU 0 (taskset)" >&2
 	pinned=$(discard_cp taskset -c 0)
 	echo "  $pinned s" >&2
+	discard_dev=$discard
+	if [ "$ring" = Y ]; then
+		echo "== round $k: discard through /dev/fuse (LANCEFS_NO_IO_URING=1)" >&2
+		discard_dev=$(discard_cp env LANCEFS_NO_IO_URING=1)
+		echo "  $discard_dev s" >&2
+	fi
 
 	# where FUSE over io_uring is on, lancefs copies twice, through it
 	# and through /dev/fuse, in turn first
@@ -229,7 +238,7 @@ round() {
 		lfs=$(lancefs_cp "$k")
 		lfs_dev="$lfs"
 	fi
-	echo "$ext4 $discard $pinned $lfs $lfs_dev"
+	echo "$ext4 $discard $pinned $lfs $lfs_dev $discard_dev"
 }
 
 # the median of the numbers on stdin
@@ -260,4 +269,8 @@ if [ "$ring" = Y ]; then
 	echo "   that is through FUSE over io_uring; through /dev/fuse (LANCEFS_NO_IO_URING=1) lancefs took $dev s: ext4 / lancefs $(ratio "$ext4" "$dev")x"
 fi
 echo "   ext4 / discard: $(ratio "$ext4" "$discard")x (FUSE alone, as the scheduler places it); discard / lancefs: $(ratio "$discard" "$lfs")x"
+if [ "$ring" = Y ]; then
+	ddev=$(col 10)
+	echo "   discard through /dev/fuse took $ddev s: ext4 / discard $(ratio "$ext4" "$ddev")x, discard / lancefs $(ratio "$ddev" "$lfs")x"
+fi
 echo "   ext4 / discard on one CPU: $(ratio "$ext4" "$pinned")x (wake-ups across CPUs cost $(ratio "$discard" "$pinned")x)"

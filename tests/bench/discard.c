@@ -2,12 +2,14 @@
  * discard.c - the fastest FUSE file system a copy into a mount can meet:
  * folders and files are made and written but nothing is kept (lookups
  * of names never made fail, data is thrown away). It runs the same
- * transport as lancefs (libfuse's low-level API, direct I/O for files
- * being written, reads through the kernel's page cache, no kernel
- * permission checks, as on a writable mount only its owner uses, the
- * loop of fs/loop.c with lancefs's 16 threads at most), so `cp -r`
- * into it measures what FUSE alone costs on this machine: the ceiling of
- * any ingest through a mount. Used by cp.sh.
+ * transport as lancefs (libfuse's low-level API; requests through
+ * io_uring and files written in passthrough where the kernel has them,
+ * as a writable lancefs mount, all into one scratch file whose pages
+ * stay in the page cache; else direct I/O; reads through the kernel's
+ * page cache; no kernel permission checks, as on a writable mount only
+ * its owner uses; the loop of fs/loop.c with lancefs's 16 threads at
+ * most), so `cp -r` into it measures what FUSE alone costs on this
+ * machine: the ceiling of any ingest through a mount. Used by cp.sh.
  *
  * Given N and SIZE it also shows N folders 00000000, 00000001, ... each
  * holding one image.jpg of SIZE bytes, answered from memory, with the
@@ -20,6 +22,7 @@
  */
 #define FUSE_USE_VERSION 34
 #include <errno.h>
+#include <fcntl.h>
 #include <fuse_lowlevel.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -30,6 +33,7 @@
 #include <unistd.h>
 
 #include "loop.h"
+#include "passthrough.h"
 #include "transport.h"
 
 /*
@@ -40,6 +44,8 @@ static atomic_ulong next_ino = 1;
 static unsigned long shown;	/* folders shown */
 static char *content;		/* every image.jpg's bytes */
 static size_t content_len;
+static struct pt *pt;		/* passthrough and io_uring, or NULL */
+static int sink = -1;		/* what files made are written to */
 
 static void attr(struct stat *st, fuse_ino_t ino)
 {
@@ -75,13 +81,26 @@ static void made(fuse_req_t req, struct fuse_file_info *fi)
 {
 	struct fuse_entry_param e;
 
+	int backing;
+
 	entry(&e, 2 * atomic_fetch_add(&next_ino, 1) + !fi);
 	if (!fi) {
 		fuse_reply_entry(req, &e);
 		return;
 	}
-	fi->direct_io = 1;
-	fuse_reply_create(req, &e, fi);
+	backing = sink >= 0 ? pt_get(pt, e.ino, sink) : 0;
+	if (!backing)
+		fi->direct_io = 1;
+	if (pt_reply_create(req, &e, fi, backing) && backing)
+		pt_put(pt, e.ino);	/* interrupted: no release comes */
+}
+
+static void d_release(fuse_req_t req, fuse_ino_t ino,
+		      struct fuse_file_info *fi)
+{
+	(void)fi;
+	pt_put(pt, ino);
+	fuse_reply_err(req, 0);
 }
 
 static void d_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -264,7 +283,7 @@ static const struct fuse_lowlevel_ops ops = {
 	.create = d_create,
 	.write = d_write,
 	.flush = d_flush,
-	.release = d_ok,
+	.release = d_release,
 };
 
 int main(int argc, char **argv)
@@ -292,10 +311,26 @@ int main(int argc, char **argv)
 		next_ino = shown + 2;	/* made ones after the shown */
 	}
 	se = fuse_session_new(&args, &ops, sizeof(ops), NULL);
-	if (!se || fuse_session_mount(se, argv[1]) || fuse_daemonize(0))
+	if (!se || fuse_session_mount(se, argv[1]))
+		return 1;
+	/* writable only (no files shown), as lancefs; the scratch file is
+	 * nameless, next to the mount point */
+	if (!shown && !pt_attach(&pt, se, (unsigned)threads) && pt) {
+		char *dir = strdup(argv[1]), *slash = dir ? strrchr(dir, '/') :
+							    NULL;
+
+		if (slash)
+			*(slash == dir ? slash + 1 : slash) = 0;
+		if (dir)
+			sink = open(slash ? dir : ".", O_TMPFILE | O_RDWR, 0600);
+		free(dir);
+	}
+	if (fuse_daemonize(0))
 		return 1;
 	rc = loop_run(se, (unsigned)(threads < 1 ? 1 : threads));
+	pt_stop(pt);
 	fuse_session_unmount(se);
 	fuse_session_destroy(se);
+	pt_free(pt);
 	return rc ? 1 : 0;
 }
