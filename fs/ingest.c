@@ -1967,7 +1967,7 @@ struct plan {
 /*
  * A data file being stored while the commit reads and encodes the rows
  * of the next: the disk (or the network) and the CPU work at once. One
- * put at a time; the file's bytes stay put until it is done.
+ * put at a time; its bytes must not change until it is done.
  */
 struct put {
 	pthread_t thread;
@@ -2038,7 +2038,9 @@ static void frags_free(struct frags *f)
 {
 	struct lc_err ignored;
 
-	(void)put_wait(&f->put, &ignored);	/* an error's: it stays */
+	/* on a failed commit's way out: a data file it made stays, as
+	 * after any failed commit, unreferenced */
+	(void)put_wait(&f->put, &ignored);
 	for (size_t i = 0; i < f->n; i++) {
 		lc_free(f->df[i].fields);
 		lc_free(f->df[i].column_indices);
@@ -2065,7 +2067,7 @@ static uint64_t rows_bytes(const struct ingest_rows *r)
 }
 
 /* Write the rows built so far as one data file under data/ (stored in
- * the background: frags_wait), then start the builders again. */
+ * the background: put_wait), then start the builders again. */
 static int flush_fragment(struct frags *f, struct ostore *st,
 			  struct ingest_rows *r, const struct plan *p,
 			  struct lc_err *err)

@@ -275,7 +275,6 @@ static size_t row_pos(struct writes *w, uint64_t id)
 	return lo;
 }
 
-
 /* The bytes of row r's files, as w->bytes counts them. */
 static uint64_t row_bytes(const struct wrow *r)
 {
@@ -286,6 +285,7 @@ static uint64_t row_bytes(const struct wrow *r)
 			n += r->files[k].size;
 	return n;
 }
+
 /* Drop a row from memory (its staging folder is the caller's). */
 static void row_drop(struct writes *w, struct wrow *r)
 {
