@@ -57,8 +57,10 @@ struct staging {
 	uint64_t spare_next;
 	int spare_fd[SPARE_MAX];	/* -1: opened when taken */
 	uint64_t spare_file[SPARE_MAX];
-	uint64_t spare_dir[SPARE_MAX];	/* row ids, the smallest last */
-	size_t n_spare_files, n_spare_dirs;
+	/* row ids, ascending from spare_dir[dir_first]: taken from the
+	 * front, and new ones (the largest ids, mostly) go at the end */
+	uint64_t spare_dir[SPARE_MAX];
+	size_t n_spare_files, n_spare_dirs, dir_first;
 	/* spare files taken (linked into place), whose names in DIR/spare
 	 * the filler removes */
 	uint64_t taken[SPARE_MAX];
@@ -404,9 +406,16 @@ static void spare_return(struct staging *s, uint64_t n, bool file, int fd)
 		s->spare_file[s->n_spare_files++] = n;
 	} else if (!file && !s->spare_off && s->n_spare_dirs < SPARE_MAX &&
 		   n > s->last_row) {
-		for (k = s->n_spare_dirs; k && s->spare_dir[k - 1] < n; k--)
-			s->spare_dir[k] = s->spare_dir[k - 1];
-		s->spare_dir[k] = n;
+		uint64_t *v = s->spare_dir;
+
+		if (s->dir_first + s->n_spare_dirs == SPARE_MAX) {
+			memmove(v, v + s->dir_first, s->n_spare_dirs * sizeof(*v));
+			s->dir_first = 0;
+		}
+		for (k = s->dir_first + s->n_spare_dirs;
+		     k > s->dir_first && v[k - 1] > n; k--)
+			v[k] = v[k - 1];
+		v[k] = n;
 		s->n_spare_dirs++;
 	} else if (file) {
 		spare_path(path, sizeof(path), s, 'F', n);
@@ -623,23 +632,13 @@ static int take_spare(struct staging *s, const char *path, int *fd)
 	return rc == EEXIST ? EEXIST : -1;
 }
 
-/* Whether row `id`'s folder is one made ahead, unnamed, in the pool
- * (sorted, the smallest last). Under mu. */
+/* Whether row `id`'s folder is one made ahead, unnamed, in the pool.
+ * Under mu. */
 static bool made_ahead(const struct staging *s, uint64_t id)
 {
-	size_t lo = 0, hi = s->n_spare_dirs;
-	bool found = false;
+	const uint64_t *v = s->spare_dir + s->dir_first;
 
-	while (lo < hi && !found) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		found = s->spare_dir[mid] == id;
-		if (s->spare_dir[mid] > id)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return found;
+	return bsearch(&id, v, s->n_spare_dirs, sizeof(*v), cmp_u64) != NULL;
 }
 
 /* The id of a new row, whose folder the filler made already (0) or the
@@ -650,7 +649,9 @@ static int take_row(struct staging *s, uint64_t *id)
 
 	pthread_mutex_lock(&s->mu);
 	if (spares_on(s) && s->n_spare_dirs) {
-		*id = s->spare_dir[--s->n_spare_dirs];
+		*id = s->spare_dir[s->dir_first++];
+		if (!--s->n_spare_dirs)
+			s->dir_first = 0;
 		rc = 0;
 		if (s->n_spare_dirs <= SPARE_DIRS / 2)
 			pthread_cond_signal(&s->spare_cv);
@@ -690,9 +691,10 @@ static void spares_stop(struct staging *s)
 	}
 	while (s->n_spare_dirs) {
 		staging_row_path(path, sizeof(path), s,
-				 s->spare_dir[--s->n_spare_dirs]);
+				 s->spare_dir[s->dir_first + --s->n_spare_dirs]);
 		rmdir(path);
 	}
+	s->dir_first = 0;
 	snprintf(path, sizeof(path), "%s/spare", s->dir);
 	rmdir(path);
 }

@@ -543,7 +543,7 @@ TEST(landed_rows_become_spares)
 	char name[16] = "";
 	struct stat sb;
 	ino_t file_ino, dir_ino;
-	uint64_t row, again = 0, found;
+	uint64_t row, again = 0, found, prev;
 	bool file_back = false, dir_back = false;
 	int fd;
 
@@ -595,10 +595,14 @@ TEST(landed_rows_become_spares)
 				     spare_has(dir, 'D', dir_ino)); i++)
 		usleep(10000);
 	CHECK(spare_has(dir, 'F', file_ino) && spare_has(dir, 'D', dir_ino));
-	/* rows made now get them back, and nothing of what they held */
+	/* rows made now get them back, and nothing of what they held;
+	 * ids still grow in the order rows are made */
+	prev = row;
 	for (int i = 0; i < 200 && !dir_back; i++) {
 		snprintf(name, sizeof(name), "r%d", i);
 		CHECK_OK(staging_row_new(&again, s, name, &err), &err);
+		CHECK(again > prev);
+		prev = again;
 		staging_row_path(rp, sizeof(rp), s, again);
 		CHECK(stat(rp, &sb) == 0 && S_ISDIR(sb.st_mode));
 		dir_back = sb.st_ino == dir_ino;
