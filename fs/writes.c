@@ -297,6 +297,12 @@ static void row_drop(struct writes *w, struct wrow *r)
 		w->n_rows--;
 	}
 	row_unlink(w, r);
+	if (r->committing) {	/* landed: the limits stop counting it */
+		uint64_t b = row_bytes(r);
+
+		w->held_rows -= w->held_rows ? 1 : 0;
+		w->held_bytes -= b < w->held_bytes ? b : w->held_bytes;
+	}
 	w->bytes -= row_bytes(r);
 	row_free(r);
 }
@@ -1377,6 +1383,14 @@ static bool ready(const struct wrow *r, uint64_t force, bool now)
 	return lc_since(&r->last) >= WR_SETTLE;
 }
 
+/* Whether row r waits only to settle before a commit takes it (not
+ * when a commit refused it and it has not changed since). */
+static bool settling(const struct wrow *r)
+{
+	return ready(r, 0, true) &&
+	       (!r->refused_gen || r->refused_gen != r->gen);
+}
+
 /* An explicit commit right after close() must take the closed rows:
  * wait (w->mu held), a moment at most, for the releases of the rows
  * closing now, not of those closed later. `ids` has room for every
@@ -1919,13 +1933,8 @@ static void rearm(struct writes *w)
 	bool left = false;
 
 	pthread_mutex_lock(&w->mu);
-	for (size_t i = 0; i < w->n_rows && !left; i++) {
-		struct wrow *r = w->rows[i];
-
-		left = !r->committing && !r->writers && !r->info.interrupted &&
-		       !no_op(r) && (!r->refused_gen ||
-				     r->refused_gen != r->gen);
-	}
+	for (size_t i = 0; i < w->n_rows && !left; i++)
+		left = settling(w->rows[i]);
 	now_mono(&now);
 	if (!left) {
 		w->armed = w->limit = false;
@@ -1963,7 +1972,7 @@ static bool settled_over(const struct writes *w, struct timespec *next)
 		if (ready(r, 0, false)) {
 			rows++;
 			bytes += row_bytes(r);
-		} else if (ready(r, 0, true) && lc_since(&r->last) < WR_SETTLE) {
+		} else if (settling(r) && lc_since(&r->last) < WR_SETTLE) {
 			lc_add_secs(&t, WR_SETTLE);
 			if (!next->tv_sec || earlier(&t, next))
 				*next = t;

@@ -623,6 +623,75 @@ TEST(landed_rows_become_spares)
 	harness_rm_rf(dir);
 }
 
+/* Rows listed by staging_rows. */
+static int count_rows(void *ctx, uint64_t id, const char *name)
+{
+	(void)id;
+	(void)name;
+	(*(size_t *)ctx)++;
+	return 0;
+}
+
+/* Land `ids` and wait until the cleaner took them out (their record
+ * goes once that is on disk). */
+static void land(struct staging *s, const char *dir, const uint64_t *ids,
+		 size_t n)
+{
+	struct lc_err err = { 0 };
+	struct staging_batch b;
+	char path[4400];
+
+	CHECK_OK(staging_batch_begin(&b, s, ids, n, 1, NULL, &err), &err);
+	CHECK_OK(staging_batch_done(s, &b, &err), &err);
+	snprintf(path, sizeof(path), "%s/batches/%s", dir, b.uuid);
+	staging_batch_reset(&b);
+	for (int i = 0; i < 3000 && exists(path); i++)
+		usleep(10000);
+	CHECK(!exists(path));
+}
+
+/* More landed rows than the pool holds, then a few more while it is
+ * full and partly taken (its array wraps): rows made after still get
+ * growing ids and empty folders of their own, and only they are
+ * listed, never a folder waiting in the pool. */
+TEST(spare_pool_wraps)
+{
+	enum { MANY = 4200, FEW = 20 };
+	char dir[] = "/tmp/lancefs-staging-XXXXXX", rp[4200];
+	struct lc_err err = { 0 };
+	struct staging *s;
+	uint64_t *ids = malloc(MANY * sizeof(*ids)), prev = 0;
+	size_t n = 0;
+
+	CHECK(ids && mkdtemp(dir));
+	CHECK_OK(staging_open(&s, dir, &err), &err);
+	staging_allow_threads(s);
+	for (int round = 0; round < 3; round++) {
+		size_t rows = round == 1 ? FEW : MANY;
+
+		for (size_t i = 0; i < rows; i++) {
+			char name[32];
+			struct stat sb;
+
+			snprintf(name, sizeof(name), "r%d_%zu", round, i);
+			CHECK_OK(staging_row_new(&ids[i], s, name, &err),
+				 &err);
+			CHECK(ids[i] > prev);
+			prev = ids[i];
+			staging_row_path(rp, sizeof(rp), s, ids[i]);
+			CHECK(stat(rp, &sb) == 0 && sb.st_nlink == 2);
+		}
+		n = 0;
+		CHECK_OK(staging_rows(s, count_rows, &n, &err), &err);
+		CHECK_EQ_U64(n, rows);
+		if (round < 2)
+			land(s, dir, ids, rows);
+	}
+	staging_free(s);
+	free(ids);
+	harness_rm_rf(dir);
+}
+
 /* A file marked complete and written after (a descriptor its writer
  * still holds, passthrough writes the daemon never sees) was still being
  * written: the next mount drops it, as one never marked; marked again
@@ -708,5 +777,5 @@ TEST_MAIN(TEST_ENTRY(rows_and_batches), TEST_ENTRY(landed_rows_leave_no_trace),
 	  TEST_ENTRY(landed_records_go_when_commits_pause),
 	  TEST_ENTRY(row_names),
 	  TEST_ENTRY(killed_mid_commit), TEST_ENTRY(spare_inodes),
-	  TEST_ENTRY(landed_rows_become_spares),
+	  TEST_ENTRY(landed_rows_become_spares), TEST_ENTRY(spare_pool_wraps),
 	  TEST_ENTRY(written_after_its_close), TEST_ENTRY(default_dir))
