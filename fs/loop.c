@@ -81,6 +81,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lc.h"
 #include "loop.h"
 
 #define STANDBY_NS (2 * 1000 * 1000L)
@@ -218,7 +219,7 @@ static void start_thread(struct loop *l)
 	/* signals go to the thread that runs loop_run */
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
-	if (!pthread_create(&l->tids[l->threads], NULL, worker, l))
+	if (!lc_thread_start(&l->tids[l->threads], "lancefs fuse", worker, l))
 		l->threads++;
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
@@ -321,7 +322,6 @@ static void *worker(void *arg)
 	struct loop *l = arg;
 	struct fuse_buf buf = { 0 };
 
-	(void)pthread_setname_np(pthread_self(), "lancefs fuse");
 	pthread_mutex_lock(&l->mu);
 	while (!l->exiting) {
 		bool more;

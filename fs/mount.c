@@ -2584,7 +2584,6 @@ static void *refresh_main(void *arg)
 {
 	struct lfs *fs = arg;
 
-	(void)pthread_setname_np(pthread_self(), "lancefs refresh");
 	pthread_mutex_lock(&fs->stop_mu);
 	while (!fs->stopping) {
 		struct timespec until;
@@ -3044,7 +3043,8 @@ int lancefs_mount_main(int argc, char **argv)
 					   &err))
 		log_err(fs, "warmup", &err);
 	if (fs->refresh && fs->top.kind != VN_DBROOT) {
-		if (pthread_create(&fs->refresher, NULL, refresh_main, fs))
+		if (lc_thread_start(&fs->refresher, "lancefs refresh",
+				    refresh_main, fs))
 			fprintf(stderr, "lancefs: refresh disabled: cannot "
 				"start a thread\n");
 		else

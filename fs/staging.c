@@ -309,7 +309,6 @@ static void *cleaner_main(void *arg)
 {
 	struct staging *s = arg;
 
-	(void)pthread_setname_np(pthread_self(), "lancefs cleaner");
 	pthread_mutex_lock(&s->mu);
 	for (;;) {
 		bool quiet = !s->n_landed &&
@@ -447,7 +446,6 @@ static void *filler_main(void *arg)
 	struct staging *s = arg;
 	char path[4200];
 
-	(void)pthread_setname_np(pthread_self(), "lancefs spares");
 	snprintf(path, sizeof(path), "%s/spare", s->dir);
 	(void)mkdir(path, 0700);
 	pthread_mutex_lock(&s->mu);
@@ -576,7 +574,8 @@ static bool spares_on(struct staging *s)
 	if (!s->threads_ok || s->spare_off || s->stopping)
 		return false;
 	if (!s->filler_on) {
-		if (pthread_create(&s->filler, NULL, filler_main, s))
+		if (lc_thread_start(&s->filler, "lancefs spares", filler_main,
+				    s))
 			s->spare_off = true;
 		else
 			s->filler_on = true;
@@ -1420,7 +1419,7 @@ static bool hand_over(struct staging *s, const struct staging_batch *b)
 	qsort(c.rows, c.n_rows, sizeof(*c.rows), cmp_u64);
 	pthread_mutex_lock(&s->mu);
 	if (s->threads_ok && !s->cleaner_on && !s->stopping &&
-	    !pthread_create(&s->cleaner, NULL, cleaner_main, s))
+	    !lc_thread_start(&s->cleaner, "lancefs cleaner", cleaner_main, s))
 		s->cleaner_on = true;
 	ok = s->cleaner_on && !s->stopping;
 	if (ok && s->n_landed == s->cap_landed) {

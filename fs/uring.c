@@ -32,6 +32,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "lc.h"
 #include "uring.h"
 
 /* Linux 6.14's protocol (7.42), newer than Debian 12's <linux/fuse.h>:
@@ -243,7 +244,6 @@ static void *worker_main(void *arg)
 	cpu_set_t cpus;
 	int go;
 
-	(void)pthread_setname_np(pthread_self(), "lancefs ring");
 	/* where its queue's requests come from (fails for a CPU offline,
 	 * whose queue gets none) */
 	CPU_ZERO(&cpus);
@@ -339,8 +339,8 @@ struct uring *uring_new(struct fuse_session *se, int fd, size_t payload,
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
 	for (unsigned i = 0; i < u->n && ok; i++)
-		ok = u->w[i].started = !pthread_create(&u->w[i].tid, NULL,
-						       worker_main, &u->w[i]);
+		ok = u->w[i].started = !lc_thread_start(&u->w[i].tid,
+				"lancefs ring", worker_main, &u->w[i]);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (!ok) {
 		uring_free(u);

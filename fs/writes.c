@@ -2016,7 +2016,6 @@ static void *thread_main(void *arg)
 {
 	struct writes *w = arg;
 
-	(void)pthread_setname_np(pthread_self(), "lancefs commit");
 	pthread_mutex_lock(&w->mu);
 	while (!w->stopping) {
 		struct timespec t, next = { 0 };
@@ -2249,7 +2248,7 @@ int wr_follow(struct writes *w, struct lc_err *err)
 /* Start the thread after fuse_daemonize: threads do not survive fork. */
 int wr_start(struct writes *w, struct lc_err *err)
 {
-	if (pthread_create(&w->thread, NULL, thread_main, w))
+	if (lc_thread_start(&w->thread, "lancefs commit", thread_main, w))
 		return LC_SYS(err, EAGAIN, "cannot start the commit thread");
 	w->thread_on = true;
 	if (w->stg)

@@ -1494,7 +1494,8 @@ static void start_workers(struct cache *c)
 	if (c->started)
 		return;
 	while (c->started < c->nthreads &&
-	       !pthread_create(&c->threads[c->started], NULL, worker, c))
+	       !lc_thread_start(&c->threads[c->started], "lancefs fetch",
+			    worker, c))
 		c->started++;
 }
 
@@ -1710,7 +1711,6 @@ static void *worker(void *arg)
 {
 	struct cache *c = arg;
 
-	(void)pthread_setname_np(pthread_self(), "lancefs fetch");
 	pthread_mutex_lock(&c->mu);
 	for (;;) {
 		struct cjob *j = NULL;

@@ -384,6 +384,16 @@ double lc_since(const struct timespec *t)
 	       (now.tv_nsec - t->tv_nsec) / 1e9;
 }
 
+int lc_thread_start(pthread_t *t, const char *name, void *(*fn)(void *),
+		    void *arg)
+{
+	int rc = pthread_create(t, NULL, fn, arg);
+
+	if (!rc)
+		(void)pthread_setname_np(*t, name);
+	return rc;
+}
+
 void lc_add_secs(struct timespec *t, double s)
 {
 	t->tv_sec += (time_t)s;

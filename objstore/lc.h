@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -120,6 +121,12 @@ uint32_t lc_crc32(const void *p, size_t n);
 double lc_since(const struct timespec *t);
 /* `t` moved `s` seconds on (s >= 0). */
 void lc_add_secs(struct timespec *t, double s);
+
+/* pthread_create, and the thread named `name` (top -H, ps -L, perf) before
+ * anyone can see it: a thread that named itself would show its creator's
+ * name until it first ran. 0 or pthread_create's error. */
+int lc_thread_start(pthread_t *t, const char *name, void *(*fn)(void *),
+		    void *arg);
 
 /* Whether process `pid` still runs. One that exited but was not yet
  * reaped (a zombie: a daemon's parent is init, which in some containers

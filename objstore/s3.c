@@ -661,7 +661,6 @@ static void *part_worker(void *arg)
 	struct mp *m = arg;
 	size_t i;
 
-	(void)pthread_setname_np(pthread_self(), "lancefs upload");
 	while (!atomic_load(&m->failed) &&
 	       (i = atomic_fetch_add(&m->next, 1)) < m->n_parts) {
 		struct lc_err e = { 0 };
@@ -811,7 +810,7 @@ static int put_multipart(struct s3_store *s, const char *fk,
 	want = m.n_parts < MULTIPART_THREADS ? m.n_parts : MULTIPART_THREADS;
 	/* this thread works too; the rest start beside it */
 	for (; nt + 1 < want; nt++)
-		if (pthread_create(&th[nt], NULL, part_worker, &m))
+		if (lc_thread_start(&th[nt], "lancefs upload", part_worker, &m))
 			break;
 	part_worker(&m);
 	for (size_t i = 0; i < nt; i++)
