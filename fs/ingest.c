@@ -2011,7 +2011,7 @@ static int put_start(struct put *p, struct ostore *st, const char *key,
 	p->len = len;
 	p->rc = 0;
 	memset(&p->err, 0, sizeof(p->err));
-	if (!pthread_create(&p->thread, NULL, put_main, p)) {
+	if (!lc_thread_start(&p->thread, "lancefs commit", put_main, p)) {
 		p->on = true;
 		return 0;
 	}

@@ -60,7 +60,8 @@ struct wrow {
 	struct unsynced disk;	/* changes since the last staging sync */
 	uint64_t gen;		/* counts changes */
 	uint64_t refused_gen;	/* gen when last refused, 0 = never */
-	bool committing;
+	bool committing;	/* in the commit running (claim, unclaim) */
+	uint64_t claimed;	/* its bytes when that commit took it */
 	uint64_t landed;	/* committed in this version: the row stays
 				 * (committing) until the view shows it */
 	bool pending;		/* in an attempt of unknown outcome */
@@ -286,6 +287,18 @@ static uint64_t row_bytes(const struct wrow *r)
 	return n;
 }
 
+/* Under w->mu: row r is no longer in the commit running (it stays
+ * staged, or it landed and goes); the limits count it again, or not at
+ * all. */
+static void unclaim(struct writes *w, struct wrow *r)
+{
+	if (!r->committing)
+		return;
+	r->committing = false;
+	w->held_rows--;
+	w->held_bytes -= r->claimed;
+}
+
 /* Drop a row from memory (its staging folder is the caller's). */
 static void row_drop(struct writes *w, struct wrow *r)
 {
@@ -297,12 +310,7 @@ static void row_drop(struct writes *w, struct wrow *r)
 		w->n_rows--;
 	}
 	row_unlink(w, r);
-	if (r->committing) {	/* landed: the limits stop counting it */
-		uint64_t b = row_bytes(r);
-
-		w->held_rows -= w->held_rows ? 1 : 0;
-		w->held_bytes -= b < w->held_bytes ? b : w->held_bytes;
-	}
+	unclaim(w, r);
 	w->bytes -= row_bytes(r);
 	row_free(r);
 }
@@ -427,6 +435,16 @@ static void limit_soon(struct writes *w, const struct timespec *now)
 	wake_by(w, &t);
 }
 
+/* Start a quiet period of `secs` from `now`. Under mu. */
+static void quiet_from(struct writes *w, const struct timespec *now,
+		       double secs)
+{
+	w->deadline = *now;
+	lc_add_secs(&w->deadline, secs);
+	w->armed = true;
+	wake_by(w, &w->deadline);
+}
+
 /* A row closed: start the quiet period unless it runs (it is not
  * pushed back), and over a limit look soon. Under mu. */
 static void arm(struct writes *w, bool over)
@@ -434,12 +452,8 @@ static void arm(struct writes *w, bool over)
 	struct timespec now;
 
 	now_mono(&now);
-	if (!w->armed) {
-		w->deadline = now;
-		lc_add_secs(&w->deadline, w->o.commit_delay);
-		w->armed = true;
-		wake_by(w, &w->deadline);
-	}
+	if (!w->armed)
+		quiet_from(w, &now, w->o.commit_delay);
 	if (over)
 		limit_soon(w, &now);
 }
@@ -1639,8 +1653,9 @@ static int follow(struct writes *w, bool landed, struct lc_err *err)
 /* Under w->mu: row `r` goes in the commit being planned, ids[*n]. */
 static void claim(struct writes *w, struct wrow *r, uint64_t *ids, size_t *n)
 {
+	r->claimed = row_bytes(r);
 	w->held_rows++;
-	w->held_bytes += row_bytes(r);
+	w->held_bytes += r->claimed;
 	r->committing = true;
 	r->refused_now = false;
 	ids[(*n)++] = r->id;
@@ -1796,7 +1811,7 @@ static int commit_ids(struct writes *w, uint64_t *ids, size_t n,
 		on_refused(&f, r->id, r->name, &why);
 		pthread_mutex_lock(&w->mu);
 		unfill(w, r);
-		r->committing = false;
+		unclaim(w, r);
 		pthread_cond_broadcast(&w->cv);
 		pthread_mutex_unlock(&w->mu);
 		memmove(ids + i, ids + i + 1, (n - i - 1) * sizeof(*ids));
@@ -1836,7 +1851,7 @@ static int commit_ids(struct writes *w, uint64_t *ids, size_t n,
 			if (!r)
 				continue;
 			if (r->refused_now) {	/* stays staged */
-				r->committing = false;
+				unclaim(w, r);
 				continue;
 			}
 			r->landed = *version;
@@ -1855,7 +1870,7 @@ static int commit_ids(struct writes *w, uint64_t *ids, size_t n,
 		if (r && r->info.kind == STAGING_UPDATE && !r->landed)
 			unfill(w, r);
 		if (r && !r->landed)
-			r->committing = false;
+			unclaim(w, r);
 	}
 	if (rc) {
 		lc_free(w->last_error);
@@ -1887,10 +1902,6 @@ static int commit_ids(struct writes *w, uint64_t *ids, size_t n,
 		note(w, err);
 out:
 	lc_free(ids);
-	pthread_mutex_lock(&w->mu);
-	w->held_rows = 0;
-	w->held_bytes = 0;
-	pthread_mutex_unlock(&w->mu);
 	if (!rc && f.n && (f.force_refused || (!force && !*version)))
 		rc = lc_err_set(err, EINVAL, LC_EK_USAGE, __FILE__, __LINE__,
 				"%zu staged row%s refused (see .lancefs/errors)",
@@ -1936,14 +1947,11 @@ static void rearm(struct writes *w)
 	for (size_t i = 0; i < w->n_rows && !left; i++)
 		left = settling(w->rows[i]);
 	now_mono(&now);
-	if (!left) {
+	if (!left)
 		w->armed = w->limit = false;
-	} else if (!w->armed) {
-		w->deadline = now;
-		lc_add_secs(&w->deadline, w->o.commit_delay > WR_SETTLE ?
-					  w->o.commit_delay : WR_SETTLE);
-		w->armed = true;
-	}
+	else if (!w->armed)
+		quiet_from(w, &now, w->o.commit_delay > WR_SETTLE ?
+				    w->o.commit_delay : WR_SETTLE);
 	if (left && over_limit(w))
 		limit_soon(w, &now);
 	pthread_mutex_unlock(&w->mu);

@@ -1205,13 +1205,19 @@ def test_commit_rows_limit():
     or more is committed without waiting out the delay, once its rows
     settle; a second copy of 5 makes a second commit; rows under the
     limit (one that closed just as the first commit was planned) wait
-    for the delay or the unmount."""
+    for the delay or the unmount. Rows a commit refused and the user
+    then removed count no more (before those copies)."""
     with workdir() as w:
         uri, staging, src = lancedb_table(w, "2.0", 2)
         want = lance_rows(uri)
         rows = {f"cr_{k:03d}": sample(src, f"cr_{k:03d}", 120 + k,
                                       size=(16, 16)) for k in range(11)}
         names = sorted(rows)
+        bad = [f"cr_bad_{k}" for k in range(3)]
+        for k, n in enumerate(bad):
+            os.mkdir(os.path.join(src, n))
+            write(os.path.join(src, n, "image.jpg"), jpeg(140 + k))
+            write(os.path.join(src, n, "meta.json"), '{"label": "seven"}')
 
         def landed():
             return sum(1 for x in lance_rows(uri) if x.startswith("cr_"))
@@ -1221,6 +1227,12 @@ def test_commit_rows_limit():
             def commits():
                 return status(mnt)["writes"]["commits"]
 
+            cp("-r", *[os.path.join(src, n) for n in bad], mnt)
+            r = lancefs("commit", mnt, check=False)
+            expect(r.returncode != 0 and commits() == 0,
+                   f"rows with a text label committed: {r}")
+            for n in bad:
+                shutil.rmtree(os.path.join(mnt, n))
             cp("-r", *[os.path.join(src, n) for n in names[:6]], mnt)
             wait_for(lambda: commits() >= 1, lambda: "6 rows staged, no "
                      f"commit with commit_rows=5: {status(mnt)['writes']}",

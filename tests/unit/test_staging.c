@@ -530,6 +530,24 @@ static bool spare_has(const char *dir, char kind, ino_t ino)
 	return false;
 }
 
+/* Land `ids` and wait until the cleaner took them out (their record
+ * goes once that is on disk). */
+static void land(struct staging *s, const char *dir, const uint64_t *ids,
+		 size_t n)
+{
+	struct lc_err err = { 0 };
+	struct staging_batch b;
+	char path[4400];
+
+	CHECK_OK(staging_batch_begin(&b, s, ids, n, 1, NULL, &err), &err);
+	CHECK_OK(staging_batch_done(s, &b, &err), &err);
+	snprintf(path, sizeof(path), "%s/batches/%s", dir, b.uuid);
+	staging_batch_reset(&b);
+	for (int i = 0; i < 3000 && exists(path); i++)
+		usleep(10000);
+	CHECK(!exists(path));
+}
+
 /* With spares in use, a landed row's file and folder become spares: a
  * staged file made from one is empty and incomplete (0600), a row folder
  * made from one takes its new name. Not while a staged file is open for
@@ -560,15 +578,7 @@ TEST(landed_rows_become_spares)
 	staging_reading(s, 1);
 	CHECK(fstat(fd, &sb) == 0);
 	file_ino = sb.st_ino;
-	CHECK_OK(staging_batch_begin(&b, s, &row, 1, 1, NULL, &err), &err);
-	CHECK_OK(staging_batch_done(s, &b, &err), &err);
-	/* the record goes once the cleaner took the row out, and a sync
-	 * made that durable */
-	snprintf(path, sizeof(path), "%s/batches/%s", dir, b.uuid);
-	staging_batch_reset(&b);
-	for (int i = 0; i < 1000 && exists(path); i++)
-		usleep(10000);
-	CHECK(!exists(path));
+	land(s, dir, &row, 1);
 	CHECK(!exists(rp));
 	CHECK(!spare_has(dir, 'F', file_ino));
 	{
@@ -630,24 +640,6 @@ static int count_rows(void *ctx, uint64_t id, const char *name)
 	(void)name;
 	(*(size_t *)ctx)++;
 	return 0;
-}
-
-/* Land `ids` and wait until the cleaner took them out (their record
- * goes once that is on disk). */
-static void land(struct staging *s, const char *dir, const uint64_t *ids,
-		 size_t n)
-{
-	struct lc_err err = { 0 };
-	struct staging_batch b;
-	char path[4400];
-
-	CHECK_OK(staging_batch_begin(&b, s, ids, n, 1, NULL, &err), &err);
-	CHECK_OK(staging_batch_done(s, &b, &err), &err);
-	snprintf(path, sizeof(path), "%s/batches/%s", dir, b.uuid);
-	staging_batch_reset(&b);
-	for (int i = 0; i < 3000 && exists(path); i++)
-		usleep(10000);
-	CHECK(!exists(path));
 }
 
 /* More landed rows than the pool holds, then a few more while it is
