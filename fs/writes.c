@@ -350,14 +350,20 @@ static int file_add(struct wrow *r, const char *name, uint32_t *fidx,
 	return 0;
 }
 
+static bool limit_reached(const struct writes *w, size_t rows,
+			  uint64_t bytes)
+{
+	return (w->o.commit_rows && rows >= w->o.commit_rows) ||
+	       (w->o.commit_bytes && bytes >= w->o.commit_bytes);
+}
+
 static bool over_limit(const struct writes *w)
 {
 	size_t rows = w->n_rows > w->held_rows ? w->n_rows - w->held_rows : 0;
 	uint64_t bytes = w->bytes > w->held_bytes ?
 			 w->bytes - w->held_bytes : 0;
 
-	return (w->o.commit_rows && rows >= w->o.commit_rows) ||
-	       (w->o.commit_bytes && bytes >= w->o.commit_bytes);
+	return limit_reached(w, rows, bytes);
 }
 
 static bool earlier(const struct timespec *a, const struct timespec *b)
@@ -1957,37 +1963,73 @@ static void rearm(struct writes *w)
 	pthread_mutex_unlock(&w->mu);
 }
 
+/* A closed row still settling: when it settles, and its bytes. */
+struct to_settle {
+	struct timespec at;
+	uint64_t bytes;
+};
+
+static int cmp_settle(const void *a, const void *b)
+{
+	const struct timespec *x = &((const struct to_settle *)a)->at;
+	const struct timespec *y = &((const struct to_settle *)b)->at;
+
+	return earlier(x, y) ? -1 : earlier(y, x);
+}
+
 /*
  * Over a limit: whether the rows settled (and not in a commit) reach
  * it. A commit then takes batches of the limit's size, and not only the
  * rows of a copy that had settled when it crossed the limit (leaving
  * the others under it, to wait out the quiet period). If not, *next
- * becomes when the next closed row settles (0: none; a row still open
- * looks again when it closes). Under mu.
+ * becomes when the rows closed so far will reach it as they settle (0:
+ * they will not; rows closed later look again as they close), so that
+ * a copy going on looks once per batch, not once per row: each look
+ * walks every staged row under the lock. Under mu.
  */
 static bool settled_over(const struct writes *w, struct timespec *next)
 {
-	size_t rows = 0;
+	struct to_settle *later = lc_malloc(w->n_rows * sizeof(*later));
+	struct timespec now, soonest = { 0 };
+	size_t rows = 0, n = 0;
 	uint64_t bytes = 0;
+	bool over;
 
+	now_mono(&now);
 	*next = (struct timespec){ 0 };
 	for (size_t i = 0; i < w->n_rows; i++) {
 		const struct wrow *r = w->rows[i];
 		struct timespec t = r->last;
 
-		if (r->pending)
+		if (r->pending || !settling(r))
 			continue;
-		if (ready(r, 0, false)) {
+		lc_add_secs(&t, WR_SETTLE);
+		if (!earlier(&now, &t)) {
 			rows++;
 			bytes += row_bytes(r);
-		} else if (settling(r) && lc_since(&r->last) < WR_SETTLE) {
-			lc_add_secs(&t, WR_SETTLE);
-			if (!next->tv_sec || earlier(&t, next))
-				*next = t;
+			continue;
+		}
+		if (!soonest.tv_sec || earlier(&t, &soonest))
+			soonest = t;
+		if (later)
+			later[n++] = (struct to_settle){ t, row_bytes(r) };
+	}
+	over = limit_reached(w, rows, bytes);
+	if (!over && !later) {
+		*next = soonest;	/* no memory: look row by row */
+	} else if (!over) {
+		qsort(later, n, sizeof(*later), cmp_settle);
+		for (size_t k = 0; k < n; k++) {
+			rows++;
+			bytes += later[k].bytes;
+			if (limit_reached(w, rows, bytes)) {
+				*next = later[k].at;
+				break;
+			}
 		}
 	}
-	return (w->o.commit_rows && rows >= w->o.commit_rows) ||
-	       (w->o.commit_bytes && bytes >= w->o.commit_bytes);
+	lc_free(later);
+	return over;
 }
 
 /*
