@@ -30,6 +30,7 @@
 #include "imgcheck.h"
 #include "ingest.h"
 #include "render.h"
+#include "staging.h"
 
 #define INGEST_MAX_FILE (1ull << 31)	/* one value read from a file */
 #define INGEST_MAX_DEPTH 32
@@ -1223,8 +1224,8 @@ static void free_list(struct dent *v, size_t n)
 	lc_free(v);
 }
 
-/* The entries of folder `dfd`, sorted, junk left out. `dir` names the
- * folder in errors. */
+/* The entries of folder `dfd`, sorted, junk and the staging's spare
+ * files left out. `dir` names the folder in errors. */
 static int list_dir(struct dent **out, size_t *n, int dfd, const char *dir,
 		    struct lc_err *err)
 {
@@ -1244,8 +1245,14 @@ static int list_dir(struct dent **out, size_t *n, int dfd, const char *dir,
 		return rc;
 	}
 	while ((de = readdir(d))) {
+		struct stat sb;
+
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
 		    is_junk(de->d_name))
+			continue;
+		if ((de->d_type == DT_REG || de->d_type == DT_UNKNOWN) &&
+		    !fstatat(dirfd(d), de->d_name, &sb, AT_SYMLINK_NOFOLLOW) &&
+		    staging_is_spare(&sb))
 			continue;
 		if (cnt == cap) {
 			struct dent *nv;

@@ -146,10 +146,27 @@ int staging_default_dir(char *out, size_t cap, const char *dataset_uri,
 	return 0;
 }
 
+static int rm_cb(const char *path, const struct stat *sb, int type,
+		 struct FTW *ftw)
+{
+	(void)sb;
+	(void)ftw;
+	return type == FTW_DP ? rmdir(path) : unlink(path);
+}
+
+/* Remove folder `path` and what it holds: 0, or -1 with errno. */
+static int remove_tree(const char *path)
+{
+	if (!rmdir(path) || errno == ENOENT)
+		return 0;
+	return nftw(path, rm_cb, 16, FTW_DEPTH | FTW_PHYS) == 0 ||
+	       errno == ENOENT ? 0 : -1;
+}
+
 static int read_name(char *buf, size_t cap, const char *row_dir);
 
-/* The newest row's id in rows_dir; the empty unnamed row folders made
- * ahead (a crash leaves them) are removed. */
+/* The newest row's id in rows_dir; the unnamed row folders made ahead
+ * (a crash leaves them, empty or holding spares) are removed. */
 static int scan_rows(uint64_t *max, const char *rows_dir)
 {
 	DIR *d = opendir(rows_dir);
@@ -169,21 +186,13 @@ static int scan_rows(uint64_t *max, const char *rows_dir)
 		if (*end)
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", rows_dir, de->d_name);
-		if (read_name(name, sizeof(name), path) && !rmdir(path))
+		if (read_name(name, sizeof(name), path) && !remove_tree(path))
 			continue;
 		if (id > *max)
 			*max = id;
 	}
 	closedir(d);
 	return 0;
-}
-
-static int rm_cb(const char *path, const struct stat *sb, int type,
-		 struct FTW *ftw)
-{
-	(void)sb;
-	(void)ftw;
-	return type == FTW_DP ? rmdir(path) : unlink(path);
 }
 
 static bool recycle(struct staging *s, int dfd, const char *name, bool file);
@@ -211,14 +220,60 @@ static bool landed_row(const struct staging *s, uint64_t id)
 	return false;
 }
 
-/* Remove the row folder `name` of DIR/rows (dfd): its files and the
- * folder become spares while the pool has room. False when something of
- * it is left. */
+/* Whether a landed row's folder becomes a spare with its files in it
+ * (see leave_spare). */
+static bool keep_files(struct staging *s)
+{
+	bool ok;
+
+	if (atomic_load(&s->readers))
+		return false;	/* a reader may hold one of them */
+	pthread_mutex_lock(&s->mu);
+	ok = s->filler_on && !s->spare_off && s->n_spare_dirs < SPARE_MAX;
+	pthread_mutex_unlock(&s->mu);
+	return ok;
+}
+
+/* The staging's own files in a row folder, never left as spares. */
+static bool own_file(const char *name)
+{
+	return !strcmp(name, ".name") || !strcmp(name, ".row") ||
+	       !strcmp(name, "..name.tmp") || !strcmp(name, "..row.tmp");
+}
+
+/*
+ * Leave the file `name` of a landed row (in dfd) in its folder, emptied
+ * and marked spare: the next row that folder holds makes its file of
+ * that name by opening it (staging_create), and a cp -r of folders
+ * alike (image.jpg and meta.json in each) makes no file and moves none
+ * once its first rows have landed. False where the file goes instead: a
+ * spare the last row left and this one did not use, or an error.
+ */
+static bool leave_spare(int dfd, const char *name)
+{
+	struct timespec t[2] = { { 0, UTIME_OMIT } };
+	struct stat sb;
+	bool ok;
+	int fd = openat(dfd, name, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+
+	if (fd < 0)
+		return false;
+	clock_gettime(CLOCK_REALTIME, &t[1]);
+	t[1].tv_nsec = STAGING_SPARE_NSEC;
+	ok = !fstat(fd, &sb) && !staging_is_spare(&sb) && !ftruncate(fd, 0) &&
+	     !futimens(fd, t);
+	close(fd);
+	return ok;
+}
+
+/* Remove the row folder `name` of DIR/rows (dfd): the folder becomes a
+ * spare while the pool has room, its files left in it as spares, or
+ * else they become spare files. False when something of it is left. */
 static bool empty_row(struct staging *s, int dfd, const char *name)
 {
 	char path[4500];
 	struct dirent *fe;
-	bool empty = true;
+	bool empty = true, keep = keep_files(s);
 	DIR *r;
 	int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
 				      O_CLOEXEC);
@@ -230,19 +285,22 @@ static bool empty_row(struct staging *s, int dfd, const char *name)
 		return false;
 	}
 	while ((fe = readdir(r))) {
-		if (!strcmp(fe->d_name, ".") || !strcmp(fe->d_name, ".."))
+		const char *f = fe->d_name;
+
+		if (!strcmp(f, ".") || !strcmp(f, ".."))
 			continue;
-		if ((fe->d_type != DT_REG ||
-		     !recycle(s, dirfd(r), fe->d_name, true)) &&
-		    unlinkat(dirfd(r), fe->d_name, 0) < 0)
+		if (fe->d_type == DT_REG && !own_file(f) &&
+		    (keep ? leave_spare(dirfd(r), f) :
+			    recycle(s, dirfd(r), f, true)))
+			continue;
+		if (unlinkat(dirfd(r), f, 0) < 0)
 			empty = false;
 	}
 	closedir(r);
 	if (empty && recycle(s, dfd, name, false))
 		return true;
 	snprintf(path, sizeof(path), "%s/rows/%s", s->dir, name);
-	return nftw(path, rm_cb, 16, FTW_DEPTH | FTW_PHYS) == 0 ||
-	       errno == ENOENT;
+	return !remove_tree(path);
 }
 
 /* Take the rows of a landed batch out of DIR/rows. Its record goes only
@@ -381,9 +439,12 @@ static void drain(struct staging *s)
  * row folders ready in DIR/rows, with the next ids and no name yet, and
  * a new row is the oldest of them, named (a rename would cost more). A
  * spare file is open and unmarked: incomplete, as staging.h wants a
- * new file; an unnamed row is no row (staging_rows). A crash leaves
- * spares (and spare names of staged files) behind; the next staging_open
- * removes them.
+ * new file; an unnamed row is no row (staging_rows). The folders of
+ * landed rows come back as spare folders with their files left in them
+ * (leave_spare), and a file of a name found there is that one: no link,
+ * and nothing for the filler to remove. A crash leaves spares (and
+ * spare names of staged files) behind; the next staging_open removes
+ * them.
  */
 static void spare_path(char *out, size_t cap, const struct staging *s,
 		       char kind, uint64_t n)
@@ -423,7 +484,7 @@ static void spare_return(struct staging *s, uint64_t n, bool file, int fd)
 		unlink(path);
 	} else {
 		staging_row_path(path, sizeof(path), s, n);
-		rmdir(path);
+		(void)remove_tree(path);
 	}
 }
 
@@ -691,18 +752,36 @@ static void spares_stop(struct staging *s)
 	while (s->n_spare_dirs) {
 		staging_row_path(path, sizeof(path), s,
 				 s->spare_dir[s->dir_first + --s->n_spare_dirs]);
-		rmdir(path);
+		(void)remove_tree(path);
 	}
 	s->dir_first = 0;
 	snprintf(path, sizeof(path), "%s/spare", s->dir);
 	rmdir(path);
 }
 
+/* Open the spare left at `path` by the folder's last row (leave_spare),
+ * which becomes the new file: 0, ENOENT where there is none, EEXIST
+ * where something that is no spare is there, or another errno. */
+static int take_left(const char *path, int flags, int *fd)
+{
+	struct stat sb;
+
+	*fd = open(path, O_RDWR | (flags & O_APPEND) | O_NOFOLLOW | O_CLOEXEC);
+	if (*fd < 0)
+		return errno == EISDIR || errno == ELOOP ? EEXIST : errno;
+	if (!fstat(*fd, &sb) && staging_is_spare(&sb))
+		return 0;
+	close(*fd);
+	*fd = -1;
+	return EEXIST;
+}
+
 int staging_create(struct staging *s, const char *path, int flags, int *fd)
 {
-	int rc;
+	int rc = take_left(path, flags, fd);
 
-	*fd = -1;
+	if (rc != ENOENT)
+		return rc;
 	rc = take_spare(s, path, fd);
 	if (rc > 0)
 		return rc;
@@ -1181,6 +1260,12 @@ int staging_row_new(uint64_t *id, struct staging *s, const char *name,
 #define MODE_MARKED_BEFORE 0644
 #define MARK_NSEC 999999999L
 
+bool staging_is_spare(const struct stat *sb)
+{
+	return S_ISREG(sb->st_mode) && sb->st_size == 0 &&
+	       sb->st_mtim.tv_nsec == STAGING_SPARE_NSEC;
+}
+
 int staging_mark_fd(int fd, bool writing)
 {
 	struct timespec t[2] = { { 0, UTIME_OMIT } };
@@ -1212,6 +1297,10 @@ int staging_row_clear_partial(bool *had, const struct staging *s,
 		if (lstat(path, &sb) < 0 || !S_ISREG(sb.st_mode) ||
 		    sb.st_mtim.tv_nsec == MARK_NSEC)
 			continue;
+		if (staging_is_spare(&sb)) {	/* the last row's, unused */
+			unlink(path);
+			continue;
+		}
 		if ((sb.st_mode & 07777) == MODE_MARKED_BEFORE) {
 			/* marked the old way: the new mark, and the mode
 			 * of any staged file, so that a write after can

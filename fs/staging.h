@@ -11,11 +11,19 @@
  *       .name                      the name instead, where the file
  *                                  system has no user attributes
  *       <files as the user wrote>
+ *       <spare files>              empty, STAGING_SPARE_NSEC nanoseconds
+ *                                  in their mtime:
+ *                                  the files of the row the folder held
+ *                                  before, emptied once it landed, and no
+ *                                  files of this row (staging_is_spare);
+ *                                  a new file of the same name is one of
+ *                                  these, taken
  *   DIR/spare/F<n>                 empty files made ahead, or those of
  *                                  committed rows, emptied; new staged
  *                                  files are these linked (a committed
- *                                  row's folder, emptied, becomes an
- *                                  unnamed row in rows/)
+ *                                  row's folder, its files left in it
+ *                                  as spares, becomes an unnamed row in
+ *                                  rows/)
  *   DIR/batches/<uuid>             a commit attempt: the transaction id,
  *                                  the version it was planned against and
  *                                  the rows it holds, written and synced
@@ -37,6 +45,7 @@
 
 #include "lc.h"
 
+struct stat;
 struct staging;
 
 /* The default folder for a dataset's staging: $XDG_STATE_HOME/lancefs,
@@ -122,11 +131,16 @@ int staging_row_rename(struct staging *s, uint64_t id, const char *name,
  * new file is incomplete with no call.
  */
 int staging_mark_fd(int fd, bool writing) LC_MUST_USE;
-/* Create the staged file `path`, which must not exist (EEXIST), for
- * reading and writing (and appending when `flags` has O_APPEND), with
- * mode 0600: 0 with *fd, or an errno. */
+/* Create the staged file `path`, which must not exist (EEXIST) or be a
+ * spare file left in its folder, for reading and writing (and appending
+ * when `flags` has O_APPEND), with mode 0600: 0 with *fd, or an errno. */
 int staging_create(struct staging *s, const char *path, int flags,
 		   int *fd) LC_MUST_USE;
+/* Whether a file of a row folder, as stat(2) gave it, is a spare left
+ * there: no file of the row (the layout above). A complete staged file
+ * has 999999999 nanoseconds in its mtime (staging_mark_fd). */
+#define STAGING_SPARE_NSEC 999999998L
+bool staging_is_spare(const struct stat *sb);
 int staging_row_clear_partial(bool *had, const struct staging *s,
 			      uint64_t id, struct lc_err *err) LC_MUST_USE;
 /* Wait until landed rows are out, then remove the staging folder when

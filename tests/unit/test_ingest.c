@@ -3,6 +3,7 @@
  * refusals and their messages, schema inference, commits into a
  * LanceDB-written dataset and into a new one (read back by our reader and
  * view), and kill -9 between recording a batch and finishing it. */
+#include <fcntl.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <sys/stat.h>
@@ -13,6 +14,7 @@
 #include "fixture.h"
 #include "ingest.h"
 #include "render.h"
+#include "staging.h"
 #include "view.h"
 
 /* ------------------------------------------------------------ helpers */
@@ -125,6 +127,20 @@ static int try_meta(struct fx *fx, const char *name, const char *meta,
 		}                                                          \
 	} while (0)
 
+/* An empty file marked as a spare the staging left (staging.h). */
+static void put_spare(const char *dir, const char *name)
+{
+	struct timespec t[2] = { { 0, UTIME_OMIT }, { 1700000000,
+						     STAGING_SPARE_NSEC } };
+	char path[4200];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	CHECK(fd >= 0 && futimens(fd, t) == 0);
+	close(fd);
+}
+
 /* ------------------------------------------------------------ assembly */
 
 TEST(assemble_every_type)
@@ -165,6 +181,9 @@ TEST(assemble_every_type)
 	d = row_dir(&fx, "r2");
 	puts_file(d, "meta.json", "{\"id\":1,\"st\":null,\"l\":null,"
 		  "\"name\":\"from meta\"}");
+	/* spare files the staging left in the folder: none of the row's */
+	put_spare(d, "image.jpg");
+	put_spare(d, "no_such_column.bin");
 	CHECK_OK(ingest_row(fx.r, d, "r2", false, &err), &err);
 	CHECK_EQ_U64(ingest_rows_count(fx.r), 2);
 	CHECK_OK(ingest_rows_arrays(&cols, fx.r, &err), &err);

@@ -548,21 +548,60 @@ static void land(struct staging *s, const char *dir, const uint64_t *ids,
 	CHECK(!exists(path));
 }
 
-/* With spares in use, a landed row's file and folder become spares: a
- * staged file made from one is empty and incomplete (0600), a row folder
- * made from one takes its new name. Not while a staged file is open for
- * reading: that descriptor keeps reading its own bytes. */
+/* Whether a file of inode `ino` is left in any folder of DIR/rows. */
+static bool left_has(const char *dir, ino_t ino)
+{
+	char path[4200];
+	struct dirent *de, *fe;
+	bool found = false;
+	DIR *d, *r;
+
+	snprintf(path, sizeof(path), "%s/rows", dir);
+	d = opendir(path);
+	while (d && !found && (de = readdir(d))) {
+		int fd = de->d_name[0] != 'R' ? -1 :
+			 openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY);
+
+		if (fd < 0 || !(r = fdopendir(fd))) {
+			if (fd >= 0)
+				close(fd);
+			continue;
+		}
+		while (!found && (fe = readdir(r)))
+			found = fe->d_ino == ino;
+		closedir(r);
+	}
+	if (d)
+		closedir(d);
+	return found;
+}
+
+/* Whether `path` is a spare file left in its row folder. */
+static bool is_left(const char *path)
+{
+	struct stat sb;
+
+	return !stat(path, &sb) && staging_is_spare(&sb) &&
+	       (sb.st_mode & 07777) == 0600;
+}
+
+/* With spares in use, a landed row's folder becomes a spare, its files
+ * left in it emptied and marked spare. The row that gets the folder
+ * takes its new name, and a staged file it makes of a name left there is
+ * that file (empty, 0600, incomplete); the files it does not make go
+ * when it lands in turn, and the next mount drops them quietly. Not
+ * while a staged file is open for reading: that descriptor keeps
+ * reading its own bytes. */
 TEST(landed_rows_become_spares)
 {
 	char dir[] = "/tmp/lancefs-staging-XXXXXX", rp[4200], path[4400];
 	struct lc_err err = { 0 };
 	struct staging *s;
-	struct staging_batch b;
 	char name[16] = "";
 	struct stat sb;
 	ino_t file_ino, dir_ino;
 	uint64_t row, again = 0, found, prev;
-	bool file_back = false, dir_back = false;
+	bool dir_back = false, had = true;
 	int fd;
 
 	CHECK(mkdtemp(dir));
@@ -580,7 +619,7 @@ TEST(landed_rows_become_spares)
 	file_ino = sb.st_ino;
 	land(s, dir, &row, 1);
 	CHECK(!exists(rp));
-	CHECK(!spare_has(dir, 'F', file_ino));
+	CHECK(!spare_has(dir, 'F', file_ino) && !left_has(dir, file_ino));
 	{
 		char got[8] = "";
 
@@ -592,21 +631,19 @@ TEST(landed_rows_become_spares)
 
 	CHECK_OK(staging_row_new(&row, s, "landed", &err), &err);
 	write_file(s, row, "image.jpg", "\xff\xd8\xff");
+	write_file(s, row, "meta.json", "{}");
+	CHECK_OK(staging_row_set_info(s, row, &(struct staging_info){
+			 .kind = STAGING_FILE }, &err), &err);
 	staging_row_path(rp, sizeof(rp), s, row);
 	CHECK(stat(rp, &sb) == 0);
 	dir_ino = sb.st_ino;
 	snprintf(path, sizeof(path), "%s/image.jpg", rp);
 	CHECK(stat(path, &sb) == 0);
 	file_ino = sb.st_ino;
-	CHECK_OK(staging_batch_begin(&b, s, &row, 1, 1, NULL, &err), &err);
-	CHECK_OK(staging_batch_done(s, &b, &err), &err);
-	staging_batch_reset(&b);
-	for (int i = 0; i < 500 && !(spare_has(dir, 'F', file_ino) &&
-				     spare_has(dir, 'D', dir_ino)); i++)
-		usleep(10000);
-	CHECK(spare_has(dir, 'F', file_ino) && spare_has(dir, 'D', dir_ino));
-	/* rows made now get them back, and nothing of what they held;
-	 * ids still grow in the order rows are made */
+	land(s, dir, &row, 1);
+	CHECK(spare_has(dir, 'D', dir_ino) && !spare_has(dir, 'F', file_ino));
+	/* rows made now get the folder back, with no name nor .row of the
+	 * row it held; ids still grow in the order rows are made */
 	prev = row;
 	for (int i = 0; i < 200 && !dir_back; i++) {
 		snprintf(name, sizeof(name), "r%d", i);
@@ -620,15 +657,64 @@ TEST(landed_rows_become_spares)
 	CHECK(dir_back);
 	CHECK(staging_row_find(&found, s, name) == 0 && found == again);
 	CHECK(staging_row_find(&found, s, "landed") == ENOENT);
-	for (int i = 0; i < 200 && !file_back; i++) {
-		snprintf(path, sizeof(path), "%s/f%d", rp, i);
-		CHECK(staging_create(s, path, O_WRONLY, &fd) == 0);
-		CHECK(fstat(fd, &sb) == 0);
-		CHECK((sb.st_mode & 07777) == 0600 && sb.st_size == 0);
-		file_back = sb.st_ino == file_ino;
-		close(fd);
+	{
+		struct staging_info info;
+
+		CHECK_OK(staging_row_info(&info, s, again, &err), &err);
+		CHECK(info.kind == STAGING_FOLDER);
+		staging_info_reset(&info);
 	}
-	CHECK(file_back);
+	snprintf(path, sizeof(path), "%s/meta.json", rp);
+	CHECK(is_left(path));
+	snprintf(path, sizeof(path), "%s/image.jpg", rp);
+	CHECK(is_left(path));
+	CHECK(staging_create(s, path, O_WRONLY, &fd) == 0);
+	CHECK(fstat(fd, &sb) == 0);
+	CHECK(sb.st_ino == file_ino && sb.st_size == 0 &&
+	      (sb.st_mode & 07777) == 0600);
+	CHECK(write(fd, "new", 3) == 3);
+	CHECK(!is_left(path));
+	/* not complete until marked, as any new file */
+	CHECK(staging_create(s, path, O_WRONLY, &(int){ 0 }) == EEXIST);
+	CHECK(staging_mark_fd(fd, false) == 0);
+	close(fd);
+
+	/* landed in turn: the file it wrote is left again, the one it did
+	 * not make is gone */
+	land(s, dir, &again, 1);
+	for (int i = 0; i < 500 && !spare_has(dir, 'D', dir_ino); i++)
+		usleep(10000);
+	CHECK(spare_has(dir, 'D', dir_ino));
+	CHECK(left_has(dir, file_ino));
+
+	/* a row holding a spare it did not use: the next mount drops it as
+	 * no file of the row, and the row was not cut short */
+	dir_back = false;
+	for (int i = 200; i < 400 && !dir_back; i++) {
+		snprintf(name, sizeof(name), "r%d", i);
+		CHECK_OK(staging_row_new(&again, s, name, &err), &err);
+		staging_row_path(rp, sizeof(rp), s, again);
+		CHECK(stat(rp, &sb) == 0);
+		dir_back = sb.st_ino == dir_ino;
+	}
+	CHECK(dir_back);
+	snprintf(path, sizeof(path), "%s/image.jpg", rp);
+	CHECK(is_left(path));
+	snprintf(path, sizeof(path), "%s/meta.json", rp);
+	CHECK(!exists(path));
+	write_file(s, again, "caption.txt", "kept");
+	snprintf(path, sizeof(path), "%s/caption.txt", rp);
+	CHECK((fd = open(path, O_RDONLY)) >= 0);
+	CHECK(staging_mark_fd(fd, false) == 0);
+	close(fd);
+	staging_free(s);
+	CHECK_OK(staging_open(&s, dir, &err), &err);
+	CHECK_OK(staging_row_clear_partial(&had, s, again, &err), &err);
+	CHECK(!had);
+	snprintf(path, sizeof(path), "%s/image.jpg", rp);
+	CHECK(!exists(path));
+	snprintf(path, sizeof(path), "%s/caption.txt", rp);
+	CHECK(exists(path));
 	staging_free(s);
 	harness_rm_rf(dir);
 }
