@@ -1283,6 +1283,64 @@ def test_commit_bytes_batches():
               "the copy")
 
 
+def spares_left(staging):
+    """Files the staging left in its row folders as spares (staging.h:
+    empty, STAGING_SPARE_NSEC nanoseconds in their mtime)."""
+    n = 0
+    rows = os.path.join(staging, "rows")
+    for d in os.listdir(rows):
+        try:    # the cleaner renames folders meanwhile
+            for f in os.scandir(os.path.join(rows, d)):
+                st = f.stat(follow_symlinks=False)
+                n += (f.is_file(follow_symlinks=False) and
+                      st.st_size == 0 and
+                      st.st_mtime_ns % 1000000000 == 999999998)
+        except FileNotFoundError:
+            pass
+    return n
+
+
+def test_landed_folders_reused():
+    """Once a copy landed, the next copy's rows take the landed rows'
+    folders, their files left in them emptied: a file named like one
+    left there is that file, and one the new row lacks stays a spare
+    that no commit reads (a folder copied without meta.json or
+    caption.txt gets no label, score or caption). LanceDB reads exactly
+    what was copied."""
+    with workdir() as w:
+        uri, staging, src = lancedb_table(w, "2.1", 2)
+        want = lance_rows(uri)
+        first = {f"ra_{k:03d}": sample(src, f"ra_{k:03d}", 400 + k,
+                                       size=(16, 16)) for k in range(80)}
+        second = {}
+        for k in range(80):
+            n = f"rb_{k:03d}"
+            second[n] = sample(src, n, 500 + k, size=(16, 16),
+                               caption=k % 2 == 0)
+            if k % 3 == 0:
+                os.remove(os.path.join(src, n, "meta.json"))
+                second[n].update(label=None, score=None)
+        with mounted(uri, staging, "name_column=name",
+                     "commit_delay=60") as mnt:
+            cp("-r", *[os.path.join(src, n) for n in sorted(first)], mnt)
+            lancefs("commit", mnt)
+            wait_for(lambda: spares_left(staging) >= 3 * len(first),
+                     lambda: f"{spares_left(staging)} files left as "
+                     "spares in the landed rows' folders", 30)
+            before = spares_left(staging)
+            cp("-r", *[os.path.join(src, n) for n in sorted(second)], mnt)
+            after = spares_left(staging)
+            expect(after < before, f"{before} spares left before the "
+                   f"second copy, {after} after: no file was one of them")
+            expect(listing(mnt) == sorted(set(want) | set(first) |
+                                          set(second)),
+                   f"the mount lists {len(listing(mnt))} rows")
+            lancefs("commit", mnt)
+        want.update(plain(first))
+        want.update(plain(second))
+        same_rows(lance_rows(uri), want, "after umount")
+
+
 def test_meta_json_edit_with_text_files():
     """With text_files=caption a row shows its caption twice (caption.txt
     and meta.json). Editing it in meta.json alone updates it: what the
@@ -1584,7 +1642,7 @@ TESTS = (per_version(edit_cycle) + per_version(interleaved_appends) +
           test_rename_editor_and_junk_files_no_epoch,
           test_update_and_replace_rows,
           test_commit_over_lancedb_commits, test_commit_rows_limit,
-          test_commit_bytes_batches,
+          test_commit_bytes_batches, test_landed_folders_reused,
           test_owner_checks_permissions,
           test_meta_json_edit_with_text_files,
           test_meta_json_edit_no_epoch])
