@@ -769,8 +769,12 @@ static int take_left(const char *path, int flags, int *fd)
 	*fd = open(path, O_RDWR | (flags & O_APPEND) | O_NOFOLLOW | O_CLOEXEC);
 	if (*fd < 0)
 		return errno == EISDIR || errno == ELOOP ? EEXIST : errno;
-	if (!fstat(*fd, &sb) && staging_is_spare(&sb))
+	if (!fstat(*fd, &sb) && staging_is_spare(&sb)) {
+		/* made now, for ls -l; and a spare no more, so that a crash
+		 * before its first write finds a file being written */
+		(void)futimens(*fd, NULL);
 		return 0;
+	}
 	close(*fd);
 	*fd = -1;
 	return EEXIST;

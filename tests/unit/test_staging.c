@@ -672,8 +672,9 @@ TEST(landed_rows_become_spares)
 	CHECK(fstat(fd, &sb) == 0);
 	CHECK(sb.st_ino == file_ino && sb.st_size == 0 &&
 	      (sb.st_mode & 07777) == 0600);
-	CHECK(write(fd, "new", 3) == 3);
+	/* a spare no more: a crash now would find a file being written */
 	CHECK(!is_left(path));
+	CHECK(write(fd, "new", 3) == 3);
 	/* not complete until marked, as any new file */
 	CHECK(staging_create(s, path, O_WRONLY, &(int){ 0 }) == EEXIST);
 	CHECK(staging_mark_fd(fd, false) == 0);
@@ -707,6 +708,19 @@ TEST(landed_rows_become_spares)
 	CHECK((fd = open(path, O_RDONLY)) >= 0);
 	CHECK(staging_mark_fd(fd, false) == 0);
 	close(fd);
+	/* and a spare taken by a create the crash cut before any write:
+	 * that row was being written */
+	CHECK_OK(staging_row_new(&row, s, "cut", &err), &err);
+	staging_row_path(path, sizeof(path), s, row);
+	strcat(path, "/image.jpg");
+	CHECK((fd = open(path, O_WRONLY | O_CREAT, 0600)) >= 0);
+	CHECK(futimens(fd, (struct timespec[2]){ { 0, UTIME_OMIT },
+						 { 1700000000,
+						   STAGING_SPARE_NSEC } }) == 0);
+	close(fd);
+	CHECK(is_left(path));
+	CHECK(staging_create(s, path, O_WRONLY, &fd) == 0);
+	close(fd);
 	staging_free(s);
 	CHECK_OK(staging_open(&s, dir, &err), &err);
 	CHECK_OK(staging_row_clear_partial(&had, s, again, &err), &err);
@@ -715,6 +729,8 @@ TEST(landed_rows_become_spares)
 	CHECK(!exists(path));
 	snprintf(path, sizeof(path), "%s/caption.txt", rp);
 	CHECK(exists(path));
+	CHECK_OK(staging_row_clear_partial(&had, s, row, &err), &err);
+	CHECK(had);
 	staging_free(s);
 	harness_rm_rf(dir);
 }
