@@ -136,9 +136,10 @@ int staging_mark_fd(int fd, bool writing) LC_MUST_USE;
  * when `flags` has O_APPEND), with mode 0600: 0 with *fd, or an errno. */
 int staging_create(struct staging *s, const char *path, int flags,
 		   int *fd) LC_MUST_USE;
-/* Whether a file of a row folder, as stat(2) gave it, is a spare left
- * there: no file of the row (the layout above). A complete staged file
- * has 999999999 nanoseconds in its mtime (staging_mark_fd). */
+/* A spare file left in a row folder (the layout above) is empty, with
+ * STAGING_SPARE_NSEC nanoseconds in its mtime (a complete staged file
+ * has 999999999, staging_mark_fd). Whether `sb`, stat(2) of a file in a
+ * row folder, is such a spare: no file of the row. */
 #define STAGING_SPARE_NSEC 999999998L
 bool staging_is_spare(const struct stat *sb);
 int staging_row_clear_partial(bool *had, const struct staging *s,
