@@ -1264,6 +1264,11 @@ int staging_row_new(uint64_t *id, struct staging *s, const char *name,
 #define MODE_MARKED_BEFORE 0644
 #define MARK_NSEC 999999999L
 
+bool staging_is_marked(const struct stat *sb)
+{
+	return sb->st_mtim.tv_nsec == MARK_NSEC;
+}
+
 bool staging_is_spare(const struct stat *sb)
 {
 	return S_ISREG(sb->st_mode) && sb->st_size == 0 &&

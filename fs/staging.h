@@ -131,6 +131,9 @@ int staging_row_rename(struct staging *s, uint64_t id, const char *name,
  * new file is incomplete with no call.
  */
 int staging_mark_fd(int fd, bool writing) LC_MUST_USE;
+/* Whether a staged file, as fstat(2) gave it, still carries the mark of
+ * complete: nothing wrote it since. */
+bool staging_is_marked(const struct stat *sb);
 /* Create the staged file `path`, which must not exist (EEXIST) or be a
  * spare file left in its folder, for reading and writing (and appending
  * when `flags` has O_APPEND), with mode 0600: 0 with *fd, or an errno. */

@@ -1167,7 +1167,11 @@ void wr_file_closed(struct writes *w, uint64_t id, uint32_t fidx, int fd,
 			w->bytes += (uint64_t)st.st_size - f->size;
 			f->size = (uint64_t)st.st_size;
 		}
-		if (!f->writers && fd >= 0 && (!f->complete || f->unseen) &&
+		/* writes the daemon does not see (passthrough) take the
+		 * mark off, and then it goes on again here */
+		if (!f->writers && fd >= 0 &&
+		    (!f->complete ||
+		     (f->unseen && !(have && staging_is_marked(&st)))) &&
 		    !staging_mark_fd(fd, false))
 			f->complete = true;
 		if (!f->writers)

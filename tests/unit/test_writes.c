@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -19,6 +20,7 @@
 #include "fixture.h"
 #include "lance.h"
 #include "ostore.h"
+#include "staging.h"
 #include "view.h"
 #include "writes.h"
 
@@ -403,7 +405,39 @@ TEST(reader_outlives_its_row)
 	rig_close(&r);
 }
 
+/* A file whose writes the daemon does not see (passthrough): the
+ * opener's close(2) marks it complete; a write after it, through a
+ * descriptor a child inherited, takes the mark off, and the last close
+ * (the release) must put it back, or the next mount after a crash
+ * would drop the file as cut. */
+TEST(release_marks_after_unseen_writes)
+{
+	struct rig r;
+	struct writes *w;
+	struct stat sb;
+	uint64_t id;
+	uint32_t fidx;
+	int fd, probe;
+
+	rig_open(&r);
+	if (harness_failed)
+		return;
+	w = r.w;
+	stage(w, "inherited", "{\"id\":1.5,\"s\":\"x\"}", &id, &fidx, &fd);
+	wr_file_unseen(w, id, fidx);
+	wr_file_flushed(w, id, fidx, fd, true);	/* the opener's close */
+	CHECK(fstat(fd, &sb) == 0 && staging_is_marked(&sb));
+	CHECK(write(fd, " ", 1) == 1);			/* the child's write */
+	CHECK(fstat(fd, &sb) == 0 && !staging_is_marked(&sb));
+	CHECK((probe = dup(fd)) >= 0);
+	wr_file_closed(w, id, fidx, fd, true);		/* its release */
+	CHECK(fstat(probe, &sb) == 0 && staging_is_marked(&sb));
+	close(probe);
+	rig_close(&r);
+}
+
 TEST_MAIN(TEST_ENTRY(commit_after_close_takes_the_row),
 	  TEST_ENTRY(rename_and_rm_after_close),
 	  TEST_ENTRY(ls_during_commits_sees_each_row_once),
-	  TEST_ENTRY(reader_outlives_its_row))
+	  TEST_ENTRY(reader_outlives_its_row),
+	  TEST_ENTRY(release_marks_after_unseen_writes))
