@@ -423,6 +423,7 @@ struct mnode {
 	unsigned staged;	/* 0, SK_ROW, SK_FILE */
 	uint64_t id;
 	uint32_t fidx;
+	int fd_plus1;		/* a staged file just made: its fd + 1 */
 };
 
 static void mnode_reset(struct mnode *m)
@@ -736,7 +737,10 @@ static int fill_stat(struct lfs *fs, struct stat *st, fuse_ino_t ino,
 		return 0;
 	}
 	if (m->staged == SK_FILE) {
-		rc = wr_file_stat(mw(m), m->id, m->fidx, &sb);
+		if (m->fd_plus1)
+			rc = fstat(m->fd_plus1 - 1, &sb) < 0 ? errno : 0;
+		else
+			rc = wr_file_stat(mw(m), m->id, m->fidx, &sb);
 		if (rc)
 			return rc;
 		stat_from(fs, st, ino, &sb, false);
@@ -1683,6 +1687,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	if (!rc && (rc = staged_fh_new(fi, w, n.id, n.fidx, fd, true,
 					   fuse_req_ctx(req)->pid)))
 		wr_file_closed(w, n.id, n.fidx, fd, true);
+	n.fd_plus1 = fd + 1;	/* its attributes from the fd, not a path */
 	if (!rc && (rc = entry_of(fs, &n, &e, &err)))
 		staged_fh_free(fs, staged_fh_of(fi));
 	if (!rc)
