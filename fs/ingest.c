@@ -1003,7 +1003,7 @@ bad:
  * column's values, where it is the row's value (append_row ends it; a
  * refused row's is cut off), or meta.json's text. */
 static int read_into(struct lc_buf *out, int dfd, const char *name,
-		     const struct where *w, struct lc_err *err)
+		     off_t size, const struct where *w, struct lc_err *err)
 {
 	int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC);
 	size_t start = out->len;
@@ -1014,10 +1014,12 @@ static int read_into(struct lc_buf *out, int dfd, const char *name,
 		return LC_SYS(err, errno, "%s/%s: %s", w->row, w->file,
 			      strerror(errno));
 	/* room for the whole file and the read that finds its end: one
-	 * allocation, no copy as the buffer grows */
-	if (!fstat(fd, &sb) && sb.st_size > 0 &&
-	    (uint64_t)sb.st_size < INGEST_MAX_FILE)
-		rc = lc_buf_reserve(out, (size_t)sb.st_size + 1, err);
+	 * allocation, no copy as the buffer grows (`size`: the listing's
+	 * stat, or -1) */
+	if (size < 0 && !fstat(fd, &sb))
+		size = sb.st_size;
+	if (size > 0 && (uint64_t)size < INGEST_MAX_FILE)
+		rc = lc_buf_reserve(out, (size_t)size + 1, err);
 	while (!rc) {
 		size_t room = out->cap > out->len + 1 ?
 				      out->cap - out->len - 1 : 0;
@@ -1103,11 +1105,12 @@ static bool is_binary(const struct lance_field *f)
 	return f->type.id == LANCE_T_BINARY || f->blob != LANCE_BLOB_NONE;
 }
 
-/* A file of the row, `at` in folder `dfd` (or AT_FDCWD): <column>.<ext>
- * or <column>.txt, `file` ("" for a root-level file, which goes to
- * column `col`). */
+/* A file of the row, `at` in folder `dfd` (or AT_FDCWD), of `size`
+ * bytes (-1: not known): <column>.<ext> or <column>.txt, `file` ("" for a
+ * root-level file, which goes to column `col`). */
 static int add_file(struct row *row, int dfd, const char *at,
-		    const char *file, ssize_t col, struct lc_err *err)
+		    const char *file, ssize_t col, off_t size,
+		    struct lc_err *err)
 {
 	const struct lance_schema *s = row->r->schema;
 	const char *dot = strrchr(file, '.');
@@ -1143,7 +1146,7 @@ static int add_file(struct row *row, int dfd, const char *at,
 	/* straight into the column: no copy of the file on the way */
 	vals = &row->r->cols[col].values;
 	start = vals->len;
-	rc = read_into(vals, dfd, at, &row->w, err);
+	rc = read_into(vals, dfd, at, size, &row->w, err);
 	if (rc)
 		return rc;
 	if (s->top[col]->type.id == LANCE_T_UTF8 &&
@@ -1164,7 +1167,8 @@ static int add_file(struct row *row, int dfd, const char *at,
 	return 0;
 }
 
-static int add_meta(struct row *row, int dfd, struct lc_err *err)
+static int add_meta(struct row *row, int dfd, off_t size,
+		    struct lc_err *err)
 {
 	const struct lance_schema *s = row->r->schema;
 	struct lc_buf *text = &row->r->text;
@@ -1175,7 +1179,7 @@ static int add_meta(struct row *row, int dfd, struct lc_err *err)
 
 	row->w.file = "meta.json";
 	text->len = 0;
-	rc = read_into(text, dfd, "meta.json", &row->w, err);
+	rc = read_into(text, dfd, "meta.json", size, &row->w, err);
 	if (rc)
 		return rc;
 	row->meta = json_loadb((const char *)text->data, text->len,
@@ -1209,6 +1213,7 @@ static int add_meta(struct row *row, int dfd, struct lc_err *err)
 struct dent {
 	char *name;
 	unsigned char type;
+	off_t size;		/* -1: not known */
 };
 
 static int cmp_dent(const void *a, const void *b)
@@ -1225,7 +1230,8 @@ static void free_list(struct dent *v, size_t n)
 }
 
 /* The entries of folder `dfd`, sorted, junk and the staging's spare
- * files left out. `dir` names the folder in errors. */
+ * files left out (a stat of each file tells; its size is kept). `dir`
+ * names the folder in errors. */
 static int list_dir(struct dent **out, size_t *n, int dfd, const char *dir,
 		    struct lc_err *err)
 {
@@ -1246,13 +1252,15 @@ static int list_dir(struct dent **out, size_t *n, int dfd, const char *dir,
 	}
 	while ((de = readdir(d))) {
 		struct stat sb;
+		bool known;
 
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
 		    is_junk(de->d_name))
 			continue;
-		if ((de->d_type == DT_REG || de->d_type == DT_UNKNOWN) &&
-		    !fstatat(dirfd(d), de->d_name, &sb, AT_SYMLINK_NOFOLLOW) &&
-		    staging_is_spare(&sb))
+		known = (de->d_type == DT_REG || de->d_type == DT_UNKNOWN) &&
+			!fstatat(dirfd(d), de->d_name, &sb,
+				 AT_SYMLINK_NOFOLLOW);
+		if (known && staging_is_spare(&sb))
 			continue;
 		if (cnt == cap) {
 			struct dent *nv;
@@ -1266,7 +1274,9 @@ static int list_dir(struct dent **out, size_t *n, int dfd, const char *dir,
 			v = nv;
 		}
 		v[cnt].name = lc_strdup(de->d_name);
-		v[cnt].type = de->d_type;
+		v[cnt].type = known && S_ISREG(sb.st_mode) ? DT_REG :
+							       de->d_type;
+		v[cnt].size = known ? sb.st_size : -1;
 		if (!v[cnt].name) {
 			rc = LC_NOMEM(err);
 			break;
@@ -1324,9 +1334,10 @@ static int gather_dir(struct row *row, const char *dir, struct lc_err *err)
 			rc = refuse(err, &row->w, "only regular files go in "
 				    "a row folder");
 		else if (!strcmp(name, "meta.json"))
-			rc = add_meta(row, dfd, err);
+			rc = add_meta(row, dfd, ents[i].size, err);
 		else
-			rc = add_file(row, dfd, name, name, -1, err);
+			rc = add_file(row, dfd, name, name, -1, ents[i].size,
+				      err);
 	}
 	/* file names are freed below: keep a copy where a slot needs one */
 	free_list(ents, n);
@@ -1475,7 +1486,7 @@ int ingest_row(struct ingest_rows *r, const char *path, const char *name,
 		row.w.file = name;
 		rc = file_target(&col, r, &row.w, err);
 		if (!rc)
-			rc = add_file(&row, AT_FDCWD, path, "", col, err);
+			rc = add_file(&row, AT_FDCWD, path, "", col, -1, err);
 		if (!rc && (lc_free(row.slots[col].file),
 			    !(row.slots[col].file = lc_strdup(name))))
 			rc = LC_NOMEM(err);

@@ -234,13 +234,6 @@ static bool keep_files(struct staging *s)
 	return ok;
 }
 
-/* The staging's own files in a row folder, never left as spares. */
-static bool own_file(const char *name)
-{
-	return !strcmp(name, ".name") || !strcmp(name, ".row") ||
-	       !strcmp(name, "..name.tmp") || !strcmp(name, "..row.tmp");
-}
-
 /*
  * Leave the file `name` of a landed row (in dfd) in its folder, emptied
  * and marked spare: the next row that folder holds makes its file of
@@ -289,7 +282,7 @@ static bool empty_row(struct staging *s, int dfd, const char *name)
 
 		if (!strcmp(f, ".") || !strcmp(f, ".."))
 			continue;
-		if (fe->d_type == DT_REG && !own_file(f) &&
+		if (fe->d_type == DT_REG && !staging_own_file(f) &&
 		    (keep ? leave_spare(dirfd(r), f) :
 			    recycle(s, dirfd(r), f, true)))
 			continue;
@@ -829,9 +822,9 @@ int staging_open(struct staging **out, const char *dir, struct lc_err *err)
 		/* the spares a crash left, and the folder of landed rows
 		 * older versions kept */
 		snprintf(path, sizeof(path), "%s/spare", dir);
-		(void)nftw(path, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+		(void)remove_tree(path);
 		snprintf(path, sizeof(path), "%s/trash", dir);
-		(void)nftw(path, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+		(void)remove_tree(path);
 	}
 	if (!rc) {
 		snprintf(path, sizeof(path), "%s/rows", dir);
@@ -1264,6 +1257,12 @@ int staging_row_new(uint64_t *id, struct staging *s, const char *name,
 #define MODE_MARKED_BEFORE 0644
 #define MARK_NSEC 999999999L
 
+bool staging_own_file(const char *name)
+{
+	return !strcmp(name, ".name") || !strcmp(name, ".row") ||
+	       !strcmp(name, "..name.tmp") || !strcmp(name, "..row.tmp");
+}
+
 bool staging_is_marked(const struct stat *sb)
 {
 	return sb->st_mtim.tv_nsec == MARK_NSEC;
@@ -1300,7 +1299,7 @@ int staging_row_clear_partial(bool *had, const struct staging *s,
 	while ((de = readdir(d))) {
 		struct stat sb;
 
-		if (!strcmp(de->d_name, ".name") || !strcmp(de->d_name, ".row"))
+		if (staging_own_file(de->d_name))
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
 		if (lstat(path, &sb) < 0 || !S_ISREG(sb.st_mode) ||
@@ -1367,7 +1366,7 @@ int staging_row_remove(struct staging *s, uint64_t id, struct lc_err *err)
 	char dir[4200];
 
 	staging_row_path(dir, sizeof(dir), s, id);
-	if (nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS) < 0 && errno != ENOENT)
+	if (remove_tree(dir))
 		return LC_SYS(err, errno, "staging: removing %s: %s", dir,
 			      strerror(errno));
 	return 0;

@@ -139,6 +139,9 @@ bool staging_is_marked(const struct stat *sb);
  * when `flags` has O_APPEND), with mode 0600: 0 with *fd, or an errno. */
 int staging_create(struct staging *s, const char *path, int flags,
 		   int *fd) LC_MUST_USE;
+/* Whether `name` in a row folder is one of the staging's own files (the
+ * row's name and kind, their temporary copies): no file of the row. */
+bool staging_own_file(const char *name);
 /* A spare file left in a row folder (the layout above) is empty, with
  * STAGING_SPARE_NSEC nanoseconds in its mtime (a complete staged file
  * has 999999999, staging_mark_fd). Whether `sb`, stat(2) of a file in a

@@ -526,9 +526,7 @@ static struct wrow *wait_row_closed(struct writes *w, uint64_t id)
 static bool name_ok(const char *name)
 {
 	return *name && strlen(name) <= 255 && !strchr(name, '/') &&
-	       strcmp(name, ".name") &&
-	       strcmp(name, ".row") && strcmp(name, "..name.tmp") &&
-	       strcmp(name, "..row.tmp");
+	       !staging_own_file(name);
 }
 
 static int new_row(struct writes *w, const char *name,
@@ -1994,7 +1992,7 @@ static int cmp_settle(const void *a, const void *b)
 static bool settled_over(const struct writes *w, struct timespec *next)
 {
 	struct to_settle *later = lc_malloc(w->n_rows * sizeof(*later));
-	struct timespec now, soonest = { 0 };
+	struct timespec now;
 	size_t rows = 0, n = 0;
 	uint64_t bytes = 0;
 	bool over;
@@ -2013,14 +2011,13 @@ static bool settled_over(const struct writes *w, struct timespec *next)
 			bytes += row_bytes(r);
 			continue;
 		}
-		if (!soonest.tv_sec || earlier(&t, &soonest))
-			soonest = t;
 		if (later)
 			later[n++] = (struct to_settle){ t, row_bytes(r) };
 	}
 	over = limit_reached(w, rows, bytes);
 	if (!over && !later) {
-		*next = soonest;	/* no memory: look row by row */
+		*next = now;	/* no memory: look again a moment later */
+		lc_add_secs(next, WR_SETTLE);
 	} else if (!over) {
 		qsort(later, n, sizeof(*later), cmp_settle);
 		for (size_t k = 0; k < n; k++) {
@@ -2178,10 +2175,7 @@ static int load_cb(void *ctx, uint64_t id, const char *name)
 		uint32_t k;
 
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
-		    !strcmp(de->d_name, ".name") ||
-		    !strcmp(de->d_name, ".row") ||
-		    !strcmp(de->d_name, "..name.tmp") ||
-		    !strcmp(de->d_name, "..row.tmp"))
+		    staging_own_file(de->d_name))
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
 		if (stat(path, &sb) < 0 || !S_ISREG(sb.st_mode))

@@ -826,6 +826,12 @@ TEST(written_after_its_close)
 	CHECK(!had && exists(path));
 	close(fd);
 
+	/* the staging's own half-written copy of the row's kind (a crash
+	 * in the middle of writing .row) is no file of the row */
+	write_file(s, id, "..row.tmp", "FOLD");
+	CHECK_OK(staging_row_clear_partial(&had, s, id, &err), &err);
+	CHECK(!had);
+
 	/* an older lancefs's mark: the mode; kept, and marked the new way,
 	 * so that a write after takes it off */
 	write_file(s, id, "meta.json", "{}");
