@@ -237,7 +237,6 @@ static int bld_bytes(struct bld *b, const void *p, size_t n, bool valid,
 static int bld_empty(struct bld *b, bool valid, bool keep_struct,
 		     struct lc_err *err)
 {
-	static const uint8_t zero[32];
 	const struct lance_type *t = b->type;
 	int rc = 0;
 
@@ -260,10 +259,14 @@ static int bld_empty(struct bld *b, bool valid, bool keep_struct,
 	case LANCE_T_NULL:
 		return bld_bool(b, false, valid && t->id == LANCE_T_BOOL, err);
 	default:
-		if (lance_type_width(t) > sizeof(zero))
-			return LC_UNSUPPORTED(err, "type %u wider than %zu",
-					      (unsigned)t->id, sizeof(zero));
-		return bld_fixed(b, zero, valid, err);
+		/* zeros of the type's width (a fixed_size_binary may be
+		 * any width) */
+		rc = lc_buf_reserve(&b->values, lance_type_width(t), err);
+		if (rc)
+			return rc;
+		memset(b->values.data + b->values.len, 0, lance_type_width(t));
+		b->values.len += lance_type_width(t);
+		return bld_end(b, valid, 0, err);
 	}
 }
 
@@ -630,7 +633,7 @@ static int conv_hex(struct bld *b, const json_t *j, struct where *w,
 		if (hi < 0 || lo < 0) {
 			lc_free(buf);
 			return refuse(err, w, "not a lowercase hex string "
-				      "(byte %zu)", 2 * i);
+				      "(byte %zu)", 2 * i + (hi >= 0));
 		}
 		buf[i] = (uint8_t)(hi << 4 | lo);
 	}
@@ -999,17 +1002,38 @@ bad:
 	return false;
 }
 
+/* A file bigger than one value may be (INGEST_MAX_FILE) refuses its row,
+ * before any of it is read. */
+static int too_big(struct lc_err *err, const struct where *w)
+{
+	return refuse(err, w, "larger than %llu bytes, the most one value "
+		      "holds", INGEST_MAX_FILE);
+}
+
+/* Room for `extra` more bytes in `out`, for the file being read. */
+static int reserve(struct lc_buf *out, size_t extra, const struct where *w,
+		   struct lc_err *err)
+{
+	int rc = lc_buf_reserve(out, extra, err);
+
+	if (rc)
+		lc_err_prefix(err, "%s/%s: ", w->row, w->file);
+	return rc;
+}
+
 /* Append the file `name` in folder `dfd` (or AT_FDCWD) to `out`: a
  * column's values, where it is the row's value (append_row ends it; a
  * refused row's is cut off), or meta.json's text. */
 static int read_into(struct lc_buf *out, int dfd, const char *name,
 		     off_t size, const struct where *w, struct lc_err *err)
 {
-	int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC);
 	size_t start = out->len;
 	struct stat sb;
-	int rc = 0;
+	int fd, rc = 0;
 
+	if (size > 0 && (uint64_t)size > INGEST_MAX_FILE)
+		return too_big(err, w);
+	fd = openat(dfd, name, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return LC_SYS(err, errno, "%s/%s: %s", w->row, w->file,
 			      strerror(errno));
@@ -1018,15 +1042,17 @@ static int read_into(struct lc_buf *out, int dfd, const char *name,
 	 * stat, or -1) */
 	if (size < 0 && !fstat(fd, &sb))
 		size = sb.st_size;
-	if (size > 0 && (uint64_t)size < INGEST_MAX_FILE)
-		rc = lc_buf_reserve(out, (size_t)size + 1, err);
+	if (size > 0 && (uint64_t)size > INGEST_MAX_FILE)
+		rc = too_big(err, w);
+	else if (size > 0)
+		rc = reserve(out, (size_t)size + 1, w, err);
 	while (!rc) {
 		size_t room = out->cap > out->len + 1 ?
 				      out->cap - out->len - 1 : 0;
 		ssize_t n;
 
 		if (!room) {
-			rc = lc_buf_reserve(out, 65536, err);
+			rc = reserve(out, 65536, w, err);
 			if (rc)
 				break;
 			room = out->cap - out->len - 1;
@@ -1043,14 +1069,11 @@ static int read_into(struct lc_buf *out, int dfd, const char *name,
 			break;
 		out->len += (size_t)n;
 		if (out->len - start > INGEST_MAX_FILE)
-			rc = LC_LIMIT(err, "larger than %llu bytes",
-				      INGEST_MAX_FILE);
+			rc = too_big(err, w);	/* it grew */
 	}
 	close(fd);
-	if (rc) {
-		lc_err_prefix(err, "%s/%s: ", w->row, w->file);
+	if (rc)
 		out->len = start;
-	}
 	return rc;
 }
 
@@ -1683,9 +1706,10 @@ static int itype_defs(struct defs *d, const struct itype *t,
 static int infer_dir(struct itype *top, const char *dir, struct lc_err *err)
 {
 	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct lc_err unread = { 0 };
 	struct dent *ents;
 	size_t n;
-	int rc = list_dir(&ents, &n, dfd, dir, err);
+	int rc = list_dir(&ents, &n, dfd, dir, &unread);
 
 	if (dfd >= 0)
 		close(dfd);
