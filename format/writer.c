@@ -907,28 +907,31 @@ out:
 	return rc;
 }
 
-/* An all-null (2.1) / constant-null (2.2) page; with levels for lists. */
+/*
+ * An all-null (2.1) / constant-null (2.2) page. A leaf of its own
+ * (layers [NULLABLE_ITEM]) has no buffers; any other (a field of a
+ * struct, a list) has two, raw u16 repetition levels (empty without
+ * lists) then definition levels: Lance reads both buffers of such a page
+ * (lance 12 fails on a page without them).
+ */
 static int v21_allnull(struct lance_writer *w, struct wcol *col,
 		       uint64_t rows, const struct levels *lv,
 		       struct lc_err *err)
 {
 	uint64_t off[2] = { 0, 0 }, size[2] = { 0, 0 };
+	bool levels = lv->rep || lv->n_layers > 1;
 	unsigned nb = 0;
 	struct pbw enc;
 	size_t c;
 	int rc = 0;
 
-	if (lv->rep) {
-		off[0] = w->out->len;
-		for (uint64_t l = 0; l < lv->n && !rc; l++)
-			rc = out_le(w, lv->rep[l], 2, err);
-		size[0] = w->out->len - off[0];
-		if (!rc)
-			rc = out_pad(w, 64, err);
-		off[1] = w->out->len;
-		for (uint64_t l = 0; l < lv->n && !rc; l++)
-			rc = out_le(w, lv->def[l], 2, err);
-		size[1] = w->out->len - off[1];
+	for (unsigned b = 0; levels && b < 2; b++) {
+		const uint16_t *v = b ? lv->def : lv->rep;
+
+		off[b] = w->out->len;
+		for (uint64_t l = 0; v && l < lv->n && !rc; l++)
+			rc = out_le(w, v[l], 2, err);
+		size[b] = w->out->len - off[b];
 		if (!rc)
 			rc = out_pad(w, 64, err);
 		if (rc)
@@ -938,9 +941,11 @@ static int v21_allnull(struct lance_writer *w, struct wcol *col,
 	pbw_init(&enc, err);
 	c = pbw_begin(&enc);
 	enc21_layers(&enc, 5, lv);
-	if (lv->rep && w->large) {
-		pbw_u64(&enc, 9, lv->n);
-		pbw_u64(&enc, 10, lv->n);
+	if (levels && w->large) {
+		if (lv->rep)
+			pbw_u64(&enc, 9, lv->n);
+		if (lv->def)
+			pbw_u64(&enc, 10, lv->n);
 	}
 	pbw_end(&enc, 2, c);
 	return page_add(w, col, rows, nb, off, size, URL_LAYOUT21, &enc, err);

@@ -128,11 +128,10 @@ static void check_file(struct wfile *wf, const struct wd_opts *o)
 	}
 }
 
-static void round_trip(uint16_t minor, uint64_t rows, uint64_t batch,
-		       bool big, bool edge)
+static void round_trip_with(uint16_t minor, uint64_t rows, uint64_t batch,
+			    const struct wd_opts *opts)
 {
-	struct wd_opts o = { .big = big, .struct_nulls = minor > 0,
-			     .edge = edge };
+	struct wd_opts o = *opts;
 	struct lc_err err = { 0 };
 	struct wfile wf;
 	int rc;
@@ -145,6 +144,15 @@ static void round_trip(uint16_t minor, uint64_t rows, uint64_t batch,
 	}
 	check_file(&wf, &o);
 	wfile_free(&wf);
+}
+
+static void round_trip(uint16_t minor, uint64_t rows, uint64_t batch,
+		       bool big, bool edge)
+{
+	round_trip_with(minor, rows, batch,
+			&(struct wd_opts){ .big = big,
+					   .struct_nulls = minor > 0,
+					   .edge = edge });
 }
 
 TEST(small_20) { round_trip(0, 50, 50, false, false); }
@@ -183,6 +191,17 @@ TEST(tiny_22) { tiny_batches(2, 3); }
 TEST(edge_20) { round_trip(0, 300, 300, false, true); }
 TEST(edge_21) { round_trip(1, 300, 300, false, true); }
 TEST(edge_22) { round_trip(2, 300, 300, false, true); }
+/* A struct field null in every row of a valid struct: an all-null page
+ * with levels (tests/data/writer's nullkid mode has LanceDB read it). */
+static void kid_null(uint16_t minor)
+{
+	round_trip_with(minor, 300, 300,
+			&(struct wd_opts){ .struct_nulls = minor > 0,
+					   .kid_null = true });
+}
+TEST(kid_null_20) { kid_null(0); }
+TEST(kid_null_21) { kid_null(1); }
+TEST(kid_null_22) { kid_null(2); }
 
 /* ---------------------------------------------------------- refusals */
 
@@ -443,7 +462,9 @@ TEST_MAIN(TEST_ENTRY(small_20), TEST_ENTRY(small_21), TEST_ENTRY(small_22),
 	  TEST_ENTRY(batches_20), TEST_ENTRY(batches_21),
 	  TEST_ENTRY(batches_22), TEST_ENTRY(edge_20), TEST_ENTRY(tiny_20),
 	  TEST_ENTRY(tiny_21), TEST_ENTRY(tiny_22), TEST_ENTRY(edge_21),
-	  TEST_ENTRY(edge_22), TEST_ENTRY(refuse_items),
+	  TEST_ENTRY(edge_22), TEST_ENTRY(kid_null_20),
+	  TEST_ENTRY(kid_null_21), TEST_ENTRY(kid_null_22),
+	  TEST_ENTRY(refuse_items),
 	  TEST_ENTRY(refuse_length_msg), TEST_ENTRY(refuse_type),
 	  TEST_ENTRY(refuse_offsets), TEST_ENTRY(refuse_notnull),
 	  TEST_ENTRY(refuse_null_struct_20),

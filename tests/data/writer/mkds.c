@@ -2,7 +2,7 @@
  * mkds.c - write a one-fragment Lance dataset with format/writer.c, for
  * LanceDB to read (check_lancedb.js).
  *
- *   mkds DIR MINOR ROWS [edge]
+ *   mkds DIR MINOR ROWS [edge|nullkid]
  *
  * DIR/data/writer-0.lance   the data file (file version 2.MINOR)
  * DIR/_versions/1.manifest  a minimal manifest (table-format.md 2.1):
@@ -160,13 +160,14 @@ int main(int argc, char **argv)
 	FILE *out;
 
 	if (argc != 4 && argc != 5) {
-		fprintf(stderr, "usage: mkds DIR MINOR ROWS [edge]\n");
+		fprintf(stderr, "usage: mkds DIR MINOR ROWS [edge|nullkid]\n");
 		return 2;
 	}
 	minor = (unsigned)atoi(argv[2]);
 	rows = strtoull(argv[3], NULL, 10);
 	o.struct_nulls = minor > 0;
 	o.edge = argc == 5 && !strcmp(argv[4], "edge");
+	o.kid_null = argc == 5 && !strcmp(argv[4], "nullkid");
 	if (wd_schema(&s, &err))
 		die("schema", &err);
 	for (size_t i = 0; i < WD_NTOP; i++) {

@@ -81,6 +81,9 @@ struct wd_opts {
 	bool struct_nulls;	/* not for 2.0 */
 	bool edge;		/* li: no items at all; st all null (2.1+);
 				 * img all null; name all empty */
+	bool kid_null;		/* st valid in every row, st.a null in
+				 * every row (an all-null page under a
+				 * struct) */
 };
 
 static inline bool wd_null(uint64_t i, unsigned every)
@@ -337,7 +340,7 @@ static inline void wd_column(struct lance_array *a,
 
 		a->children = c;
 		a->n_children = 2;
-		if (o->struct_nulls) {
+		if (o->struct_nulls && !o->kid_null) {
 			a->validity = wd_bitmap(n);
 			for (uint64_t r = 0; r < n; r++)
 				wd_setbit(a->validity, r,
@@ -350,7 +353,8 @@ static inline void wd_column(struct lance_array *a,
 			int32_t v = (int32_t)(first + r) * -3;
 
 			memcpy(c[0].values + r * 4, &v, 4);
-			wd_setbit(c[0].validity, r, !wd_null(first + r, 3));
+			wd_setbit(c[0].validity, r,
+				  !o->kid_null && !wd_null(first + r, 3));
 		}
 		wd_init(&c[1], f->children[1], n);
 		c[1].offsets = wd_alloc((size_t)(n + 1) * 8);
