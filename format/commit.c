@@ -1265,7 +1265,7 @@ int lance_commit(uint64_t *new_version, struct ostore *st,
 		uint8_t *file = NULL;
 		size_t file_len = 0;
 		char *txn_key = NULL, *key;
-		bool done = false;
+		bool done = false, sent = false;
 		uint64_t landed = 0;
 
 		rc = attempt_load(&a, &done, &landed, st, c, err);
@@ -1280,8 +1280,10 @@ int lance_commit(uint64_t *new_version, struct ostore *st,
 		key = rc ? NULL : manifest_key(&a.pl, a.v2, a.next);
 		if (!rc && !key)
 			rc = LC_NOMEM(err);
-		if (!rc)
+		if (!rc) {
+			sent = true;
 			rc = ostore_put(st, key, file, file_len, 1, err);
+		}
 		lc_free(file);
 		if (!rc) {
 			*new_version = a.next;
@@ -1294,9 +1296,12 @@ int lance_commit(uint64_t *new_version, struct ostore *st,
 		 * may have landed, or land later still. The next attempt
 		 * finds it by our uuid, or takes that version's name first:
 		 * the transaction lands once. Under a new uuid, its rows
-		 * could land twice. */
+		 * could land twice. A timeout before the manifest's put (a
+		 * listing, the transaction file) is tried again too, but
+		 * leaves nothing that could land. */
 		if (rc == ETIMEDOUT && err->kind == LC_EK_REMOTE) {
-			c->unsure = true;
+			if (sent)
+				c->unsure = true;
 			if (unsure == UNSURE_TRIES)
 				return rc;
 			if (unsure) {
@@ -1311,7 +1316,7 @@ int lance_commit(uint64_t *new_version, struct ostore *st,
 		if (rc != EEXIST)
 			return rc;
 		lc_err_clear(err);
-		if (n == MAX_ATTEMPTS)
+		if (n >= MAX_ATTEMPTS)	/* timeouts count too */
 			return LC_CONFLICT(err, "%s: gave up after %u attempts"
 					   ": other writers kept committing "
 					   "first", st->root, n);

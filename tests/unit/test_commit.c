@@ -526,6 +526,12 @@ TEST(concurrent_committers)
 static int (*inner_put)(struct ostore *st, const char *key, const void *data,
 			size_t len, int if_absent, struct lc_err *err);
 static int lost_replies, late_puts, manifest_puts;
+/* taken_puts > 0: that many manifest puts answer "exists" (others keep
+ * committing first), then one answers as a timeout, then "exists"
+ * again; txn_timeouts: every transaction file put answers as a
+ * timeout */
+static int taken_puts;
+static bool txn_timeouts;
 static char held_key[64];
 static void *held;
 static size_t held_len;
@@ -541,8 +547,18 @@ static int lossy_put(struct ostore *st, const char *key, const void *data,
 {
 	int rc;
 
+	if (txn_timeouts && !strncmp(key, "_transactions/", 14))
+		return no_answer(err, key);
 	if (strncmp(key, "_versions/", 10))
 		return inner_put(st, key, data, len, if_absent, err);
+	if (taken_puts) {
+		if (++manifest_puts > 4 * taken_puts)	/* never ends */
+			return LC_SYS(err, EIO, "%s: still trying", key);
+		if (manifest_puts == taken_puts + 1)
+			return no_answer(err, key);
+		return lc_err_set(err, EEXIST, LC_EK_NONE, __FILE__, __LINE__,
+				  "%s: already exists", key);
+	}
 	if (held) {			/* the late one lands first */
 		struct lc_err e = { 0 };
 
@@ -643,6 +659,63 @@ TEST(lost_reply)
 	CHECK_EQ_U64(manifest_puts, 5);
 	CHECK(!exists(st, "_versions/10.manifest"));
 	late_puts = 0;
+	st->ops = ops;
+	free_paths(files, nf.n_files);
+	ostore_free(st);
+	harness_rm_rf(dir);
+}
+
+/* Attempts are bounded whatever their failures: other writers taking
+ * every version, with a timeout on the last attempt the bound allows,
+ * end in a conflict after the bound, not in endless tries. A timeout
+ * before the manifest's put leaves nothing that could land: the commit
+ * fails without being marked unsure. */
+TEST(bounded_retries)
+{
+	char dir[64];
+	struct ostore *st = copy_fixture(dir, sizeof(dir), "v1names.lance");
+	const struct ostore_ops *ops;
+	struct ostore_ops lossy;
+	struct lance_data_file files[4];
+	struct lance_commit_frag nf;
+	struct lance_commit c = { 0 };
+	struct lance_manifest *m;
+	struct lc_err err = { 0 };
+	uint64_t v = 0;
+
+	CHECK(st);
+	m = latest(st);
+	CHECK(m && m->version == 7);
+	CHECK(like_fragment(&nf, files, st, NULL, m, 2, "b") == 0);
+	lance_manifest_free(m);
+	ops = st->ops;
+	lossy = *ops;
+	inner_put = ops->put;
+	lossy.put = lossy_put;
+	st->ops = &lossy;
+	c.read_version = 7;
+	c.appends = &nf;
+	c.n_appends = 1;
+
+	taken_puts = 19;	/* the 20th attempt times out */
+	manifest_puts = 0;
+	CHECK(lance_commit(&v, st, &c, &err) == EBUSY);
+	CHECK(err.kind == LC_EK_CONFLICT);
+	CHECK(strstr(err.msg, "gave up after 21 attempts"));
+	CHECK_EQ_U64(manifest_puts, 21);
+	CHECK(c.unsure);	/* the 20th may land yet */
+	taken_puts = 0;
+
+	txn_timeouts = true;
+	manifest_puts = 0;
+	memset(c.uuid, 0, sizeof(c.uuid));
+	lc_err_clear(&err);
+	CHECK(lance_commit(&v, st, &c, &err) == ETIMEDOUT);
+	CHECK_EQ_U64(manifest_puts, 0);
+	CHECK(!c.unsure);
+	txn_timeouts = false;
+	CHECK(!exists(st, "_versions/8.manifest"));
+
 	st->ops = ops;
 	free_paths(files, nf.n_files);
 	ostore_free(st);
@@ -890,7 +963,7 @@ TEST(alloc_failures)
 }
 
 TEST_MAIN(TEST_ENTRY(deletion_writers), TEST_ENTRY(append_v1_names),
-	  TEST_ENTRY(lost_reply),
+	  TEST_ENTRY(lost_reply), TEST_ENTRY(bounded_retries),
 	  TEST_ENTRY(delete_rows), TEST_ENTRY(stable_row_ids),
 	  TEST_ENTRY(rebase_and_conflicts), TEST_ENTRY(conflict_with_rewrite),
 	  TEST_ENTRY(concurrent_committers), TEST_ENTRY(create_dataset),
