@@ -284,6 +284,10 @@ int lance_writer_new(struct lance_writer **out,
 		     const struct lance_schema *schema,
 		     const int32_t *top_field_ids, size_t n, uint16_t major,
 		     uint16_t minor, struct lc_err *err) LC_MUST_USE;
+/* Whether the top-level field `f` can be written in file version
+ * major.minor: 0, or the errno with `err` saying why. */
+int lance_writer_check_field(const struct lance_field *f, uint16_t major,
+			     uint16_t minor, struct lc_err *err);
 /* Append rows: one array per top-level field, all of the same length,
  * shaped as `struct lance_array` documents. Checks every array before
  * writing anything; after a failure half way the writer is unusable. */

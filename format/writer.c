@@ -1254,8 +1254,7 @@ static bool is_fixed(const struct lance_type *t)
 }
 
 /* Can this version write field f (at the given nesting)? */
-static int check_field(const struct lance_writer *w,
-		       const struct lance_field *f, bool in_list,
+static int check_field(bool v20, const struct lance_field *f, bool in_list,
 		       bool in_struct, unsigned depth, struct lc_err *err)
 {
 	const struct lance_type *t = &f->type;
@@ -1270,7 +1269,7 @@ static int check_field(const struct lance_writer *w,
 	switch (t->id) {
 	case LANCE_T_UTF8:
 	case LANCE_T_BINARY:
-		if (in_list && !w->v20)
+		if (in_list && !v20)
 			return LC_UNSUPPORTED(err, "field %s: lists of "
 					      "strings are not written for "
 					      "2.1+", f->name);
@@ -1280,7 +1279,7 @@ static int check_field(const struct lance_writer *w,
 			return LC_UNSUPPORTED(err, "field %s: fixed-size "
 					      "lists of %s", f->name,
 					      f->logical_type);
-		if (in_list && !w->v20)
+		if (in_list && !v20)
 			return LC_UNSUPPORTED(err, "field %s: lists of "
 					      "fixed-size lists", f->name);
 		return 0;
@@ -1288,19 +1287,19 @@ static int check_field(const struct lance_writer *w,
 		if (f->n_children != 1)
 			return LC_CORRUPT(err, "field %s: list with %zu "
 					  "children", f->name, f->n_children);
-		if (!w->v20 && (in_list || in_struct ||
+		if (!v20 && (in_list || in_struct ||
 				!is_fixed(&f->children[0]->type)))
 			return LC_UNSUPPORTED(err, "field %s: only top-level "
 					      "lists of fixed-width values "
 					      "are written for 2.1+", f->name);
-		return check_field(w, f->children[0], true, in_struct,
+		return check_field(v20, f->children[0], true, in_struct,
 				   depth + 1, err);
 	case LANCE_T_STRUCT:
 		if (in_list)
 			return LC_UNSUPPORTED(err, "field %s: lists of "
 					      "structs", f->name);
 		for (size_t i = 0; i < f->n_children; i++) {
-			int rc = check_field(w, f->children[i], in_list, true,
+			int rc = check_field(v20, f->children[i], in_list, true,
 					     depth + 1, err);
 
 			if (rc)
@@ -1441,6 +1440,16 @@ static int add_cols(struct lance_writer *w, const struct lance_field *f,
 	return 0;
 }
 
+int lance_writer_check_field(const struct lance_field *f, uint16_t major,
+			     uint16_t minor, struct lc_err *err)
+{
+	if (major != 2 || minor > 2)
+		return LC_UNSUPPORTED(err, "writer: file version %u.%u (only "
+				      "2.0, 2.1 and 2.2 are written)", major,
+				      minor);
+	return check_field(minor == 0, f, false, false, 0, err);
+}
+
 int lance_writer_new(struct lance_writer **out,
 		     const struct lance_schema *schema,
 		     const int32_t *top_field_ids, size_t n, uint16_t major,
@@ -1488,7 +1497,7 @@ int lance_writer_new(struct lance_writer **out,
 					      "twice", f->name);
 				goto fail;
 			}
-		rc = check_field(w, f, false, false, 0, err);
+		rc = check_field(w->v20, f, false, false, 0, err);
 		if (rc)
 			goto fail;
 		w->top[w->n_top++] = f;

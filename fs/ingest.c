@@ -1561,6 +1561,17 @@ static void itype_reset(struct itype *t)
 	memset(t, 0, sizeof(*t));
 }
 
+/* `t` becomes a string, keeping its name. */
+static void itype_flatten(struct itype *t)
+{
+	char *name = t->name;
+
+	t->name = NULL;
+	itype_reset(t);
+	t->name = name;
+	t->k = IK_STR;
+}
+
 static struct itype *itype_child(struct itype *t, const char *name,
 				 struct lc_err *err)
 {
@@ -1744,6 +1755,49 @@ static int infer_dir(struct itype *top, const char *dir, struct lc_err *err)
 	return rc;
 }
 
+static int parse_format(uint16_t *major, uint16_t *minor, const char *v,
+			struct lc_err *err);
+
+/* The schema of `top`'s kids into `out`. */
+static int itype_schema(struct lance_schema *out, const struct itype *top,
+			struct lc_err *err)
+{
+	struct defs d = { 0 };
+	int rc = 0;
+
+	for (size_t i = 0; i < top->n_kids && !rc; i++)
+		rc = itype_defs(&d, &top->kids[i], top->kids[i].name, -1, err);
+	if (!rc && !d.n)
+		rc = LC_USAGE(err, "no columns to infer a schema from");
+	if (!rc)
+		rc = lance_schema_build(out, d.v, d.n, err);
+	lc_free(d.v);
+	return rc;
+}
+
+/*
+ * A column whose inferred shape the data files cannot hold (a list of
+ * objects; nesting deeper than the writer goes; in 2.1 and 2.2 a list of
+ * strings or of lists, or a list inside an object) becomes a string
+ * column: the new dataset can be written, and the rows that set it with
+ * such values are refused (lancefs(1)). True when one did.
+ */
+static bool flatten_unwritable(struct itype *top, const struct lance_schema *s,
+			       uint16_t major, uint16_t minor)
+{
+	bool any = false;
+
+	for (size_t i = 0; i < top->n_kids && i < s->n_top; i++) {
+		struct lc_err why = { 0 };
+
+		if (lance_writer_check_field(s->top[i], major, minor, &why)) {
+			itype_flatten(&top->kids[i]);
+			any = true;
+		}
+	}
+	return any;
+}
+
 int ingest_infer_schema(struct lance_schema *out,
 			const struct ingest_src *rows, size_t n,
 			const struct ingest_opts *opts,
@@ -1752,7 +1806,7 @@ int ingest_infer_schema(struct lance_schema *out,
 	const char *name_col = opts && opts->name_column ?
 			       opts->name_column : "name";
 	struct itype top = { .k = IK_STRUCT };
-	struct defs d = { 0 };
+	uint16_t major = 2, minor = 0;
 	bool any_file = false;
 	struct itype *c;
 	int rc = 0;
@@ -1789,13 +1843,15 @@ int ingest_infer_schema(struct lance_schema *out,
 		else if (c->k == IK_NONE)
 			c->k = IK_BIN;
 	}
-	for (size_t i = 0; i < top.n_kids && !rc; i++)
-		rc = itype_defs(&d, &top.kids[i], top.kids[i].name, -1, err);
-	if (!rc && !d.n)
-		rc = LC_USAGE(err, "no columns to infer a schema from");
 	if (!rc)
-		rc = lance_schema_build(out, d.v, d.n, err);
-	lc_free(d.v);
+		rc = parse_format(&major, &minor, opts ? opts->format_version :
+				  NULL, err);
+	if (!rc)
+		rc = itype_schema(out, &top, err);
+	if (!rc && flatten_unwritable(&top, out, major, minor)) {
+		lance_schema_reset(out);
+		rc = itype_schema(out, &top, err);
+	}
 	itype_reset(&top);
 	return rc;
 }
@@ -2344,7 +2400,7 @@ int ingest_commit_rows(uint64_t *new_version, uint64_t *n_committed,
 	struct plan p = { 0 };
 	uint64_t *ids = NULL, *sorted = NULL;
 	size_t n_ids = 0, n_src = 0;
-	char *cfg_name = NULL;
+	char *cfg_name = NULL, data_format[16];
 	bool reused = again && again->uuid[0];
 	int rc = 0;
 
@@ -2451,7 +2507,8 @@ int ingest_commit_rows(uint64_t *new_version, uint64_t *n_committed,
 		rc = put_wait(&frags.put, err);
 	if (rc)
 		goto out;
-	p.data_format = o.format_version ? o.format_version : "2.0";
+	snprintf(data_format, sizeof(data_format), "%u.%u", p.major, p.minor);
+	p.data_format = data_format;	/* "next" as the version it is */
 	p.name_column = o.name_column;
 	p.ids = ids;
 	p.n_ids = n_ids;

@@ -792,6 +792,68 @@ static void fill_image(uint8_t *img, size_t size, int i)
  * while the next is built. A put failing half way fails the commit:
  * nothing is committed and every row stays staged; the next commit
  * stores them all, each row's bytes as staged. */
+/* A new dataset whose rows hold shapes the data files cannot: the
+ * column becomes a string (lancefs(1)), the rows that set it so are
+ * refused with the column named, the others commit; and format_version
+ * "next" is recorded as the version it stands for. */
+TEST(infer_writable)
+{
+	static const char *fmts[] = { NULL, "next" };
+
+	for (size_t k = 0; k < 2; k++) {
+		char dir[] = "/tmp/lancefs-ingest-XXXXXX", ds[300], sd[300];
+		struct ingest_opts o = { NULL, NULL, fmts[k], false };
+		struct lc_err err = { 0 };
+		struct ostore *st;
+		struct staging *stg;
+		struct lance_snapshot *snap;
+		const struct lance_manifest *m;
+		const struct lance_field *f;
+		struct refusals ref = { 0 };
+		uint64_t id, ver, n;
+
+		CHECK(mkdtemp(dir));
+		snprintf(ds, sizeof(ds), "%s/new.lance", dir);
+		snprintf(sd, sizeof(sd), "%s/staging", dir);
+		mkdir(ds, 0755);
+		CHECK_OK(ostore_local_new(&st, ds, &err), &err);
+		CHECK_OK(staging_open(&stg, sd, &err), &err);
+		CHECK_OK(staging_row_new(&id, stg, "a", &err), &err);
+		stage_text(stg, id, "meta.json",
+			   "{\"label\":\"a\",\"tags\":[{\"k\":1}]}");
+		CHECK_OK(staging_row_new(&id, stg, "b", &err), &err);
+		stage_text(stg, id, "meta.json",
+			   "{\"label\":\"b\",\"words\":[\"x\",\"y\"]}");
+		CHECK_OK(staging_row_new(&id, stg, "c", &err), &err);
+		stage_text(stg, id, "meta.json", "{\"label\":\"c\"}");
+		CHECK_OK(ingest_commit(&ver, &n, st, stg, 0, NULL, &o,
+				       on_refused, &ref, &err), &err);
+		CHECK_EQ_U64(ver, 1);
+		CHECK_OK(lance_snapshot_open(&snap, st, 0, &err), &err);
+		m = lance_snapshot_manifest(snap);
+		f = lance_schema_field_by_name(&m->schema, "tags");
+		CHECK(f && !strcmp(f->logical_type, "string"));
+		f = lance_schema_field_by_name(&m->schema, "words");
+		if (!fmts[k]) {	/* 2.0 holds lists of strings */
+			CHECK_STR(m->data_format, "2.0");
+			CHECK(f && !strcmp(f->logical_type, "list"));
+			CHECK_EQ_U64(n, 2);
+			CHECK_EQ_U64(ref.n, 1);
+			CHECK(strstr(ref.last, "a/meta.json: column 'tags'"));
+		} else {
+			CHECK_STR(m->data_format, "2.2");
+			CHECK(f && !strcmp(f->logical_type, "string"));
+			CHECK_EQ_U64(n, 1);
+			CHECK_EQ_U64(ref.n, 2);
+			CHECK(strstr(ref.last, "b/meta.json: column 'words'"));
+		}
+		lance_snapshot_free(snap);
+		staging_free(stg);
+		ostore_free(st);
+		harness_rm_rf(dir);
+	}
+}
+
 TEST(commit_many_fragments)
 {
 	enum { ROWS = 40, SIZE = 1 << 20 };
@@ -1106,6 +1168,7 @@ TEST_MAIN(TEST_ENTRY(assemble_every_type), TEST_ENTRY(assemble_refusals),
 	  TEST_ENTRY(assemble_float_limits), TEST_ENTRY(assemble_wide_fixed),
 	  TEST_ENTRY(assemble_root_file), TEST_ENTRY(assemble_int_name),
 	  TEST_ENTRY(infer_schema), TEST_ENTRY(commit_new_dataset),
+	  TEST_ENTRY(infer_writable),
 	  TEST_ENTRY(commit_many_fragments),
 	  TEST_ENTRY(commit_append_lancedb), TEST_ENTRY(crash_before_commit),
 	  TEST_ENTRY(crash_late_landing),
