@@ -466,6 +466,13 @@ def edit_cycle(ver):
         new = {f"new_{k:03d}": sample(src, f"new_{k:03d}", 10 + k,
                                       size=(640, 480) if k == 0 else None)
                for k in range(3)}
+        # a row whose data file is more than one part of an upload
+        # (multipart above 8 MiB)
+        big = b"\xff\xd8\xff" + random.Random(ver).randbytes(9 << 20)
+        os.makedirs(os.path.join(src, "big_000"))
+        write(os.path.join(src, "big_000", "image.jpg"), big)
+        new["big_000"] = {"image": sha256(big), "caption": None,
+                          "label": None, "score": None}
         drops = {}
         for k in range(2):
             img = jpeg(50 + k)
