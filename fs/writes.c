@@ -1767,13 +1767,17 @@ static int commit_locked(struct writes *w, uint64_t force, bool now,
 		*err = perr;
 		return prc;
 	}
+	if (now) {
+		ids = lc_malloc((w->n_rows ? w->n_rows : 1) * sizeof(*ids));
+		if (ids)	/* lets mu go: rows may come meanwhile */
+			wait_closing(w, ids);
+		lc_free(ids);
+	}
 	ids = lc_malloc((w->n_rows ? w->n_rows : 1) * sizeof(*ids));
 	if (!ids) {
 		pthread_mutex_unlock(&w->mu);
 		return LC_NOMEM(err);
 	}
-	if (now)
-		wait_closing(w, ids);	/* ids: scratch until claimed */
 	for (size_t i = 0; i < w->n_rows; i++)
 		if (!w->rows[i]->pending && ready(w->rows[i], force, now))
 			claim(w, w->rows[i], ids, &n);

@@ -148,6 +148,63 @@ TEST(commit_after_close_takes_the_row)
 	rig_close(&r);
 }
 
+/* Rows made while a commit waits for a closing row to be released
+ * (it lets the lock go meanwhile) go into that commit too: the commit's
+ * list of rows is sized after the wait (it overflowed under ASan). */
+struct adder {
+	struct late_release *l;
+	int n;
+};
+
+static void *add_rows_then_release(void *arg)
+{
+	struct adder *a = arg;
+	struct timespec t = { 0, 50 * 1000 * 1000 };
+
+	nanosleep(&t, NULL);
+	for (int i = 0; i < a->n; i++) {
+		char name[32];
+		uint64_t id;
+		uint32_t fidx;
+		int fd;
+
+		snprintf(name, sizeof(name), "added_%02d", i);
+		stage(a->l->w, name, "{\"id\":3.5,\"s\":\"y\"}", &id, &fidx,
+		      &fd);
+		wr_file_flushed(a->l->w, id, fidx, fd, true);
+		wr_file_closed(a->l->w, id, fidx, fd, true);
+	}
+	wr_file_closed(a->l->w, a->l->id, a->l->fidx, a->l->fd, true);
+	return NULL;
+}
+
+TEST(rows_made_during_a_commits_wait)
+{
+	struct lc_err err = { 0 };
+	struct late_release l;
+	struct adder a = { &l, 20 };
+	struct rig r;
+	pthread_t t;
+	uint64_t before, rows, after, ver;
+
+	rig_open(&r);
+	if (harness_failed)
+		return;
+	CHECK_OK(rows_of(r.ds, &before, &rows, &err), &err);
+	l.w = r.w;
+	stage(r.w, "closing", "{\"id\":1.5,\"s\":\"x\"}", &l.id, &l.fidx,
+	      &l.fd);
+	CHECK(!harness_failed);
+	wr_file_flushed(r.w, l.id, l.fidx, l.fd, true);	/* close(2) */
+	CHECK(pthread_create(&t, NULL, add_rows_then_release, &a) == 0);
+	CHECK_OK(wr_commit(r.w, 0, &ver, &err), &err);
+	CHECK(pthread_join(t, NULL) == 0);
+	CHECK_EQ_U64(ver, before + 1);
+	CHECK_OK(rows_of(r.ds, &ver, &after, &err), &err);
+	CHECK_EQ_U64(after, rows + 1 + (uint64_t)a.n);
+	rig_close(&r);
+}
+
 /* Keeps the first row of a listing in `ctx`. */
 static int first_row_cb(void *ctx, uint64_t index, const char *name,
 			const struct vnode *node)
@@ -437,6 +494,7 @@ TEST(release_marks_after_unseen_writes)
 }
 
 TEST_MAIN(TEST_ENTRY(commit_after_close_takes_the_row),
+	  TEST_ENTRY(rows_made_during_a_commits_wait),
 	  TEST_ENTRY(rename_and_rm_after_close),
 	  TEST_ENTRY(ls_during_commits_sees_each_row_once),
 	  TEST_ENTRY(reader_outlives_its_row),
