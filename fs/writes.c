@@ -740,8 +740,9 @@ static int open_file(struct writes *w, struct wrow *r, const char *name,
 	if (rc)
 		return LC_SYS(err, rc, "staging: %s: %s", path, strerror(rc));
 	/* a file made now is not complete: a new file never is
-	 * (staging.h); one reopened for writing is marked writing again */
-	if (writer && (fresh ? !fresh_on_disk : !r->files[i].writers) &&
+	 * (staging.h); one reopened for writing is marked writing again,
+	 * also while an earlier writer's release is still to come */
+	if (writer && (fresh ? !fresh_on_disk : true) &&
 	    (rc = staging_mark_fd(*fd, true))) {
 		close(*fd);
 		if (fresh)
@@ -762,7 +763,7 @@ static int open_file(struct writes *w, struct wrow *r, const char *name,
 		close(*fd);
 		return rc;
 	}
-	if (writer && !fresh && !r->files[i].writers)
+	if (writer && !fresh)
 		r->files[i].complete = false;
 	if (fresh) {
 		uint32_t k;

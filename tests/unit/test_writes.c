@@ -493,8 +493,43 @@ TEST(release_marks_after_unseen_writes)
 	rig_close(&r);
 }
 
+/* A second writer opens the file while the first one's release is
+ * still to come (echo a > f; echo b >> f: close(2) returns before the
+ * release), its writes going through the daemon: when both are closed
+ * the file must be marked complete again, or the next mount after a
+ * crash drops it as cut. */
+TEST(second_writer_before_first_release)
+{
+	struct lc_err err = { 0 };
+	struct rig r;
+	struct writes *w;
+	struct stat sb;
+	uint64_t id;
+	uint32_t fidx, fidx2;
+	int fd, fd2, probe;
+
+	rig_open(&r);
+	if (harness_failed)
+		return;
+	w = r.w;
+	stage(w, "appended", "{\"id\":1.5,", &id, &fidx, &fd);
+	wr_file_flushed(w, id, fidx, fd, true);	/* the first close(2) */
+	CHECK(fstat(fd, &sb) == 0 && staging_is_marked(&sb));
+	CHECK_OK(wr_file_open(w, id, "meta.json", O_WRONLY | O_APPEND, false,
+			      NULL, &fidx2, &fd2, &err), &err);
+	CHECK(write(fd2, "\"s\":\"x\"}", 8) == 8);
+	wr_file_flushed(w, id, fidx2, fd2, true);	/* the second close(2) */
+	CHECK((probe = dup(fd)) >= 0);
+	wr_file_closed(w, id, fidx, fd, true);		/* the releases */
+	wr_file_closed(w, id, fidx2, fd2, true);
+	CHECK(fstat(probe, &sb) == 0 && staging_is_marked(&sb));
+	close(probe);
+	rig_close(&r);
+}
+
 TEST_MAIN(TEST_ENTRY(commit_after_close_takes_the_row),
 	  TEST_ENTRY(rows_made_during_a_commits_wait),
+	  TEST_ENTRY(second_writer_before_first_release),
 	  TEST_ENTRY(rename_and_rm_after_close),
 	  TEST_ENTRY(ls_during_commits_sees_each_row_once),
 	  TEST_ENTRY(reader_outlives_its_row),
