@@ -714,7 +714,9 @@ static int open_file(struct writes *w, struct wrow *r, const char *name,
 {
 	char path[4600];
 	ssize_t i = file_index(r, name);
-	bool writer = (flags & O_ACCMODE) != O_RDONLY;
+	/* a create writes (the mount's handle counts it a writer until its
+	 * release), whatever its access mode: flock(1) creates read-only */
+	bool writer = create || (flags & O_ACCMODE) != O_RDONLY;
 	bool fresh = i < 0, fresh_on_disk = fresh;
 	int oflags = (flags & (O_ACCMODE | O_TRUNC | O_APPEND)) | O_CLOEXEC;
 	int rc;

@@ -527,9 +527,42 @@ TEST(second_writer_before_first_release)
 	rig_close(&r);
 }
 
+/* A file created read-only (flock(1) makes its lock file so) beside a
+ * file still being written: its close must not count as the other's,
+ * or the row would commit with that file half-written. */
+TEST(read_only_create_beside_a_writer)
+{
+	struct lc_err err = { 0 };
+	struct rig r;
+	struct writes *w;
+	enum staging_kind kind;
+	uint64_t id, before, rows, after, ver;
+	uint32_t fidx, lfidx;
+	int fd, lfd;
+
+	rig_open(&r);
+	if (harness_failed)
+		return;
+	w = r.w;
+	CHECK_OK(rows_of(r.ds, &before, &rows, &err), &err);
+	stage(w, "locked", "{\"id\":1.5,\"s\":\"x\"}", &id, &fidx, &fd);
+	CHECK_OK(wr_file_open(w, id, "s.txt", O_RDONLY | O_CREAT, true, NULL,
+			      &lfidx, &lfd, &err), &err);
+	wr_file_flushed(w, id, lfidx, lfd, true);
+	wr_file_closed(w, id, lfidx, lfd, true);
+	CHECK_OK(wr_commit(w, 0, &ver, &err), &err);
+	CHECK_EQ_U64(wr_find(w, "locked", &id, &kind), 0);
+	CHECK_OK(rows_of(r.ds, &ver, &after, &err), &err);
+	CHECK_EQ_U64(ver, before);
+	CHECK_EQ_U64(after, rows);
+	wr_file_closed(w, id, fidx, fd, true);
+	rig_close(&r);
+}
+
 TEST_MAIN(TEST_ENTRY(commit_after_close_takes_the_row),
 	  TEST_ENTRY(rows_made_during_a_commits_wait),
 	  TEST_ENTRY(second_writer_before_first_release),
+	  TEST_ENTRY(read_only_create_beside_a_writer),
 	  TEST_ENTRY(rename_and_rm_after_close),
 	  TEST_ENTRY(ls_during_commits_sees_each_row_once),
 	  TEST_ENTRY(reader_outlives_its_row),
