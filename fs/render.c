@@ -26,26 +26,45 @@ static int put(struct lc_buf *b, const char *s, struct lc_err *err)
 	return lc_buf_append(b, s, strlen(s), err);
 }
 
-void render_double(char *out, size_t cap, double v)
+/*
+ * The shortest digits that read back as the value, as Python's repr
+ * writes them: plain from 1e-4 up to 1e16 (%g writes 30.0 as 3e+01),
+ * with an exponent outside; integral values keep a ".0".
+ */
+static void shortest(char *out, size_t cap, double v, bool single)
 {
-	for (int prec = 1; prec <= 17; prec++) {
+	const char *e;
+	int prec;
+
+	for (prec = 1; prec <= (single ? 9 : 17); prec++) {
 		snprintf(out, cap, "%.*g", prec, v);
-		if (strtod(out, NULL) == v)
+		if (single ? strtof(out, NULL) == (float)v :
+			     strtod(out, NULL) == v)
 			break;
+	}
+	if ((e = strchr(out, 'e')) && atoi(e + 1) >= -4 && atoi(e + 1) < 16) {
+		char plain[64];
+		int x = atoi(e + 1);
+
+		snprintf(plain, sizeof(plain), "%.*f",
+			 prec - 1 - x > 0 ? prec - 1 - x : 0, v);
+		if (strlen(plain) < cap &&
+		    (single ? strtof(plain, NULL) == (float)v :
+			      strtod(plain, NULL) == v))
+			memcpy(out, plain, strlen(plain) + 1);
 	}
 	if (!strpbrk(out, ".enN"))
 		strncat(out, ".0", cap - strlen(out) - 1);
 }
 
+void render_double(char *out, size_t cap, double v)
+{
+	shortest(out, cap, v, false);
+}
+
 void render_float(char *out, size_t cap, float v)
 {
-	for (int prec = 1; prec <= 9; prec++) {
-		snprintf(out, cap, "%.*g", prec, (double)v);
-		if (strtof(out, NULL) == v)
-			break;
-	}
-	if (!strpbrk(out, ".enN"))
-		strncat(out, ".0", cap - strlen(out) - 1);
+	shortest(out, cap, (double)v, true);
 }
 
 double render_half_to_double(uint16_t h)
@@ -213,7 +232,8 @@ static int put_decimal(struct lc_buf *b, const uint8_t *p, size_t n,
 {
 	uint32_t limb[8];	/* up to 256 bits, little-endian limbs */
 	size_t nl = n / 4;
-	char digits[100];
+	char digits[80 + 128];	/* 78 digits at most, then up to a
+				 * scale of 127 in leading zeros */
 	int nd = 0, neg = p[n - 1] >> 7, rc;
 
 	for (size_t i = 0; i < nl; i++)
@@ -244,6 +264,8 @@ static int put_decimal(struct lc_buf *b, const uint8_t *p, size_t n,
 		if (zero)
 			break;
 	}
+	if (scale > 127 || scale < -128)
+		return LC_CORRUPT(err, "decimal scale %d", scale);
 	while (nd <= scale)
 		digits[nd++] = '0';
 	rc = put(b, neg ? "\"-" : "\"", err);
@@ -256,6 +278,10 @@ static int put_decimal(struct lc_buf *b, const uint8_t *p, size_t n,
 		}
 		rc = put(b, c, err);
 	}
+	/* a negative scale: the digits count tens, hundreds, ... */
+	for (int z = scale; !rc && z < 0 && !(nd == 1 && digits[0] == '0');
+	     z++)
+		rc = put(b, "0", err);
 	if (!rc)
 		rc = put(b, "\"", err);
 	return rc;

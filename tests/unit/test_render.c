@@ -70,6 +70,22 @@ TEST(floats_shortest)
 	CHECK_RENDER(&t_f32, f, 4, 0, "0.1");
 	CHECK_RENDER(&t_f32, f, 4, 1, "16777216.0");
 	CHECK_RENDER(&t_f32, f, 4, 2, "3.1415927");
+	/* plain as Python writes them between 1e-4 and 1e16 */
+	{
+		double r[] = { 30.0, 100.0, 1e15, 1e16, 0.0001, 1.5e-5,
+			       -2500.0 };
+		float rf[] = { 30.0f, 1e10f };
+
+		CHECK_RENDER(&t_f64, r, 8, 0, "30.0");
+		CHECK_RENDER(&t_f64, r, 8, 1, "100.0");
+		CHECK_RENDER(&t_f64, r, 8, 2, "1000000000000000.0");
+		CHECK_RENDER(&t_f64, r, 8, 3, "1e+16");
+		CHECK_RENDER(&t_f64, r, 8, 4, "0.0001");
+		CHECK_RENDER(&t_f64, r, 8, 5, "1.5e-05");
+		CHECK_RENDER(&t_f64, r, 8, 6, "-2500.0");
+		CHECK_RENDER(&t_f32, rf, 4, 0, "30.0");
+		CHECK_RENDER(&t_f32, rf, 4, 1, "10000000000.0");
+	}
 	/* every rendering reads back to the same bits */
 	for (int k = 0; k < 1000; k++) {
 		double x = ldexp((double)rand() / RAND_MAX, rand() % 200 - 100);
@@ -137,6 +153,22 @@ TEST(decimals)
 	CHECK_RENDER(&t, v, 16, 1, "\"-0.01\"");
 	CHECK_RENDER(&t, v, 16, 2, "\"0.05\"");
 	CHECK_RENDER(&t0, v, 16, 0, "\"12345\"");
+	/* scales a manifest may hold: large (zeros, no overflow), and
+	 * negative (the digits count hundreds) */
+	{
+		struct lance_type big = { .id = LANCE_T_DECIMAL128,
+					  .precision = 38, .scale = 120 };
+		struct lance_type neg = { .id = LANCE_T_DECIMAL128,
+					  .precision = 5, .scale = -2 };
+		char want[200] = "\"0.";
+
+		for (int i = 0; i < 115; i++)
+			strcat(want, "0");
+		strcat(want, "12345\"");
+		CHECK_RENDER(&big, v, 16, 0, want);
+		CHECK_RENDER(&neg, v, 16, 0, "\"1234500\"");
+		CHECK_RENDER(&neg, v, 16, 1, "\"-100\"");
+	}
 }
 
 TEST(strings_escaped)
