@@ -394,7 +394,8 @@ static char *name_value(const struct lance_array *a, uint64_t i)
 /*
  * Row-folder names from a name column: the escaped value; a null or empty
  * value, or a value an earlier row already took, gets "~<row number>"
- * appended, which is unique and does not shift when other rows change.
+ * appended, which does not shift when other rows change; again while
+ * that is taken too (a row named "x~2" before the second "x" of row 2).
  */
 static int build_names(struct view_snap *s, const char *col,
 		       struct lc_err *err)
@@ -451,24 +452,28 @@ static int build_names(struct view_snap *s, const char *col,
 					slot = NULL;
 			}
 			if (!slot) {
-				char *alt;
-				size_t len = name ? strlen(name) : 0;
 				struct lance_row_ref r;
 
 				rc = lance_snapshot_row_at(&r, s->ls, i + k,
 							   err);
-				if (rc)
-					break;
-				alt = lc_malloc(len + 24);
-				if (!alt) {
-					rc = LC_NOMEM(err);
+				while (!rc && (!slot || slot->name)) {
+					size_t len = name ? strlen(name) : 0;
+					char *alt = lc_malloc(len + 24);
+
+					if (!alt) {
+						rc = LC_NOMEM(err);
+						break;
+					}
+					snprintf(alt, len + 24, "%s~%" PRIu64,
+						 name ? name : "", r.number);
+					lc_free(name);
+					name = alt;
+					slot = name_find(s, name);
+				}
+				if (rc) {
+					lc_free(name);
 					break;
 				}
-				snprintf(alt, len + 24, "%s~%" PRIu64,
-					 name ? name : "", r.number);
-				lc_free(name);
-				name = alt;
-				slot = name_find(s, name);
 			}
 			if (!name) {
 				rc = LC_NOMEM(err);

@@ -854,6 +854,47 @@ TEST(infer_writable)
 	}
 }
 
+/* Row-folder names stay unique when a "~<row number>" name is taken by
+ * a row's own name: rows named x~2, x, x show as x~2, x, x~2~2. */
+TEST(view_names_stay_unique)
+{
+	char dir[] = "/tmp/lancefs-ingest-XXXXXX", ds[300], sd[300];
+	struct lc_err err = { 0 };
+	struct ostore *st;
+	struct staging *stg;
+	struct refusals ref = { 0 };
+	struct view *v;
+	struct vnode node;
+	uint64_t id, ver, n;
+
+	CHECK(mkdtemp(dir));
+	snprintf(ds, sizeof(ds), "%s/new.lance", dir);
+	snprintf(sd, sizeof(sd), "%s/staging", dir);
+	mkdir(ds, 0755);
+	CHECK_OK(ostore_local_new(&st, ds, &err), &err);
+	CHECK_OK(staging_open(&stg, sd, &err), &err);
+	CHECK_OK(staging_row_new(&id, stg, "x~2", &err), &err);
+	stage_text(stg, id, "meta.json", "{\"n\":0}");
+	CHECK_OK(staging_row_new(&id, stg, "a", &err), &err);
+	stage_text(stg, id, "meta.json", "{\"n\":1,\"name\":\"x\"}");
+	CHECK_OK(staging_row_new(&id, stg, "b", &err), &err);
+	stage_text(stg, id, "meta.json", "{\"n\":2,\"name\":\"x\"}");
+	CHECK_OK(ingest_commit(&ver, &n, st, stg, 0, NULL, NULL, on_refused,
+			       &ref, &err), &err);
+	CHECK_EQ_U64(n, 3);
+	CHECK_OK(view_open(&v, ds, NULL, &err), &err);
+	CHECK_OK(view_resolve(&node, v, "x~2", &err), &err);
+	vnode_reset(&node);
+	CHECK_OK(view_resolve(&node, v, "x", &err), &err);
+	vnode_reset(&node);
+	CHECK_OK(view_resolve(&node, v, "x~2~2", &err), &err);
+	vnode_reset(&node);
+	view_free(v);
+	staging_free(stg);
+	ostore_free(st);
+	harness_rm_rf(dir);
+}
+
 TEST(commit_many_fragments)
 {
 	enum { ROWS = 40, SIZE = 1 << 20 };
@@ -1168,7 +1209,7 @@ TEST_MAIN(TEST_ENTRY(assemble_every_type), TEST_ENTRY(assemble_refusals),
 	  TEST_ENTRY(assemble_float_limits), TEST_ENTRY(assemble_wide_fixed),
 	  TEST_ENTRY(assemble_root_file), TEST_ENTRY(assemble_int_name),
 	  TEST_ENTRY(infer_schema), TEST_ENTRY(commit_new_dataset),
-	  TEST_ENTRY(infer_writable),
+	  TEST_ENTRY(infer_writable), TEST_ENTRY(view_names_stay_unique),
 	  TEST_ENTRY(commit_many_fragments),
 	  TEST_ENTRY(commit_append_lancedb), TEST_ENTRY(crash_before_commit),
 	  TEST_ENTRY(crash_late_landing),
