@@ -2318,6 +2318,23 @@ static int files_row(struct lfs *fs, const struct mnode *dir,
 	return rc ? rc : wr_change_row(*w, &dir->vn, id, err);
 }
 
+/* Whether committed row folder `dir` (being changed) holds a file
+ * `name` of its own, under what is staged there. */
+static bool shows_committed(struct lfs *fs, const struct mnode *dir,
+			    const char *name)
+{
+	struct lc_err err = { 0 };
+	struct vnode n = { 0 };
+	bool yes;
+
+	if (!writable_row(dir) || dir->staged)
+		return false;
+	yes = !view_lookup(&n, fs->v, &dir->vn, name, &err) &&
+	      n.kind == VN_FILE;
+	vnode_reset(&n);
+	return yes;
+}
+
 static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		      fuse_ino_t newparent, const char *newname,
 		      unsigned int flags)
@@ -2370,6 +2387,10 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		goto out;
 	if (src.staged == SK_FILE) {
 		rc = wr_file_rename(w, a, name, b, newname, &err);
+		/* a staged file over a committed one of its row (an
+		 * overwrite): the committed one goes too, as at an unlink */
+		if (!rc && shows_committed(fs, &from, name))
+			rc = wr_file_unlink(w, a, name, true, &err);
 	} else if (src.vn.kind == VN_FILE) {
 		/* a committed file moves: copied to the new name, removed
 		 * from the old one */

@@ -969,6 +969,7 @@ int wr_rename_row(struct writes *w, uint64_t id, const char *name,
 			r->name = copy;
 			row_link(w, r);
 			changed(r);
+			arm(w, false);
 		} else {
 			lc_free(copy);
 		}
@@ -1357,6 +1358,7 @@ int wr_file_rename(struct writes *w, uint64_t id, const char *name,
 		rc = unremove(w, b, to_name, err);
 	changed(a);
 	changed(b);
+	arm(w, false);	/* a refused row may be fixed by a rename */
 out:
 	pthread_mutex_unlock(&w->mu);
 	return rc;

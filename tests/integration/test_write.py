@@ -963,18 +963,29 @@ def test_rename_editor_and_junk_files():
                    ["caption.txt", "image.jpg", "meta.json"],
                    f"ed_000 lists {os.listdir(d)}")
 
+            # a committed image overwritten, then renamed: the committed
+            # image.jpg does not come back beside the new image.png
+            img2 = jpeg(97)
+            write(os.path.join(mnt, "row_002", "image.jpg"), img2)
+            os.rename(os.path.join(mnt, "row_002", "image.jpg"),
+                      os.path.join(mnt, "row_002", "image.png"))
+            expect(sorted(os.listdir(os.path.join(mnt, "row_002"))) ==
+                   ["caption.txt", "image.png", "meta.json"],
+                   f"row_002 lists {os.listdir(os.path.join(mnt, 'row_002'))}")
+
             cp("-r", os.path.join(src, "junk_000"), mnt)
             with open(os.path.join(mnt, ".lancefs", "commit"), "w") as f:
                 f.write("1")
             errs = errors_text(mnt)
-            expect("ed_000" not in errs and "junk_000" not in errs,
-                   f".lancefs/errors: {errs!r}")
+            expect("ed_000" not in errs and "junk_000" not in errs and
+                   "row_002" not in errs, f".lancefs/errors: {errs!r}")
             expect(sorted(os.listdir(os.path.join(mnt, "junk_000"))) ==
                    ["caption.txt", "image.jpg", "meta.json"],
                    f"committed junk_000 lists "
                    f"{os.listdir(os.path.join(mnt, 'junk_000'))}")
         want["ed_000"] = {"image": sha256(img), "caption": "final ✓",
                           "label": 8, "score": None}
+        want["row_002"] = dict(want["row_002"], image=sha256(img2))
         want.update(plain(junk))
         same_rows(lance_rows(uri), want, "after umount")
         orc = oracle(uri)

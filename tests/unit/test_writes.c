@@ -82,10 +82,12 @@ struct rig {
 	struct writes *w;
 };
 
+static double rig_delay = 60;	/* the quiet period of the next rig */
+
 static void rig_open(struct rig *r)
 {
 	struct view_opts vo = { .writable = true };
-	struct wr_opts o = { .commit_delay = 60 };
+	struct wr_opts o = { .commit_delay = rig_delay };
 	struct lc_err err = { 0 };
 	char sd[300];
 
@@ -559,10 +561,53 @@ TEST(read_only_create_beside_a_writer)
 	rig_close(&r);
 }
 
+/* A row refused for a file of no column, fixed by renaming the file,
+ * commits after the quiet period like any other change. */
+TEST(rename_fixes_a_refused_row)
+{
+	struct lc_err err = { 0 };
+	struct rig r;
+	struct writes *w;
+	uint64_t id, before, rows, ver = 0, after = 0;
+	uint32_t fidx, tfidx;
+	int fd, tfd;
+
+	rig_delay = 0.2;
+	rig_open(&r);
+	rig_delay = 60;
+	if (harness_failed)
+		return;
+	w = r.w;
+	CHECK_OK(rows_of(r.ds, &before, &rows, &err), &err);
+	stage(w, "fixme", "{\"id\":1.5}", &id, &fidx, &fd);
+	CHECK_OK(wr_file_open(w, id, "t.txt", O_WRONLY | O_CREAT, true, NULL,
+			      &tfidx, &tfd, &err), &err);
+	CHECK(write(tfd, "x", 1) == 1);
+	wr_file_flushed(w, id, tfidx, tfd, true);
+	wr_file_closed(w, id, tfidx, tfd, true);
+	wr_file_flushed(w, id, fidx, fd, true);
+	wr_file_closed(w, id, fidx, fd, true);
+	/* the quiet period's commit refuses it (no column t) */
+	usleep(2000 * 1000);
+	CHECK_OK(rows_of(r.ds, &ver, &after, &err), &err);
+	CHECK_EQ_U64(ver, before);
+	CHECK_OK(wr_file_rename(w, id, "t.txt", id, "s.txt", &err), &err);
+	for (int i = 0; i < 50 && !harness_failed; i++) {
+		CHECK_OK(rows_of(r.ds, &ver, &after, &err), &err);
+		if (ver > before)
+			break;
+		usleep(100 * 1000);
+	}
+	CHECK_EQ_U64(ver, before + 1);
+	CHECK_EQ_U64(after, rows + 1);
+	rig_close(&r);
+}
+
 TEST_MAIN(TEST_ENTRY(commit_after_close_takes_the_row),
 	  TEST_ENTRY(rows_made_during_a_commits_wait),
 	  TEST_ENTRY(second_writer_before_first_release),
 	  TEST_ENTRY(read_only_create_beside_a_writer),
+	  TEST_ENTRY(rename_fixes_a_refused_row),
 	  TEST_ENTRY(rename_and_rm_after_close),
 	  TEST_ENTRY(ls_during_commits_sees_each_row_once),
 	  TEST_ENTRY(reader_outlives_its_row),
