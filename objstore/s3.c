@@ -780,8 +780,11 @@ static void mp_abort(struct s3_store *s, const char *fk, const char *id)
 	struct lc_err tmp = { 0 };
 
 	r.query[r.n_query++] = (struct s3_kv){ "uploadId", id };
-	if (s3_do(s->c, &r, &tmp) == 0)
-		s3_req_reset(&r);
+	/* best effort: an upload left behind expires by the bucket's
+	 * rules; the reply goes either way (a failure's body too) */
+	if (s3_do(s->c, &r, &tmp))
+		lc_err_clear(&tmp);
+	s3_req_reset(&r);
 }
 
 static int put_multipart(struct s3_store *s, const char *fk,
