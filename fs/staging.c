@@ -65,6 +65,12 @@ struct staging {
 	 * the filler removes */
 	uint64_t taken[SPARE_MAX];
 	size_t n_taken;
+	/* rows committed with files open for writing, and how many
+	 * (staging_row_writers); held_all: no room to count, so no
+	 * landed folder is kept until the mount ends */
+	struct held { uint64_t id; int n; } *held;
+	size_t n_held, cap_held;
+	bool held_all;
 };
 
 /* A row's name: an extended attribute of its folder (no inode to make
@@ -220,6 +226,46 @@ static bool landed_row(const struct staging *s, uint64_t id)
 	return false;
 }
 
+void staging_row_writers(struct staging *s, uint64_t id, int n)
+{
+	size_t k;
+
+	pthread_mutex_lock(&s->mu);
+	for (k = 0; k < s->n_held && s->held[k].id != id; k++)
+		;
+	if (k == s->n_held && n > 0) {
+		if (k == s->cap_held) {
+			size_t cap = k ? 2 * k : 8;
+			struct held *v = lc_realloc(s->held, cap * sizeof(*v));
+
+			if (v) {
+				s->held = v;
+				s->cap_held = cap;
+			}
+		}
+		if (k < s->cap_held)
+			s->held[s->n_held++] = (struct held){ id, 0 };
+		else
+			s->held_all = true;
+	}
+	if (k < s->n_held && (s->held[k].n += n) <= 0)
+		s->held[k] = s->held[--s->n_held];
+	pthread_mutex_unlock(&s->mu);
+}
+
+/* Whether row `id` still has files open for writing (mu not held). */
+static bool row_held(struct staging *s, uint64_t id)
+{
+	bool yes;
+
+	pthread_mutex_lock(&s->mu);
+	yes = s->held_all;
+	for (size_t k = 0; k < s->n_held && !yes; k++)
+		yes = s->held[k].id == id;
+	pthread_mutex_unlock(&s->mu);
+	return yes;
+}
+
 /* Whether a landed row's folder becomes a spare with its files in it
  * (see leave_spare). */
 static bool keep_files(struct staging *s)
@@ -259,14 +305,18 @@ static bool leave_spare(int dfd, const char *name)
 	return ok;
 }
 
-/* Remove the row folder `name` of DIR/rows (dfd): the folder becomes a
- * spare while the pool has room, its files left in it as spares, or
- * else they become spare files. False when something of it is left. */
-static bool empty_row(struct staging *s, int dfd, const char *name)
+/* Remove the folder `name` of row `id` from DIR/rows (dfd): the folder
+ * becomes a spare while the pool has room, its files left in it as
+ * spares, or else they become spare files; unless a file of it is still
+ * open for writing (staging_row_writers). False when something of it is
+ * left. */
+static bool empty_row(struct staging *s, int dfd, const char *name,
+		      uint64_t id)
 {
 	char path[4500];
 	struct dirent *fe;
-	bool empty = true, keep = keep_files(s);
+	bool held = row_held(s, id), empty = true;
+	bool keep = !held && keep_files(s);
 	DIR *r;
 	int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
 				      O_CLOEXEC);
@@ -282,7 +332,7 @@ static bool empty_row(struct staging *s, int dfd, const char *name)
 
 		if (!strcmp(f, ".") || !strcmp(f, ".."))
 			continue;
-		if (fe->d_type == DT_REG && !staging_own_file(f) &&
+		if (fe->d_type == DT_REG && !staging_own_file(f) && !held &&
 		    (keep ? leave_spare(dirfd(r), f) :
 			    recycle(s, dirfd(r), f, true)))
 			continue;
@@ -290,7 +340,7 @@ static bool empty_row(struct staging *s, int dfd, const char *name)
 			empty = false;
 	}
 	closedir(r);
-	if (empty && recycle(s, dfd, name, false))
+	if (empty && !held && recycle(s, dfd, name, false))
 		return true;
 	snprintf(path, sizeof(path), "%s/rows/%s", s->dir, name);
 	return !remove_tree(path);
@@ -315,7 +365,7 @@ static int take_rows(struct staging *s, const struct staging_batch *b,
 		char name[24];
 
 		snprintf(name, sizeof(name), "R%016" PRIx64, b->rows[i]);
-		all = empty_row(s, dfd, name) && all;
+		all = empty_row(s, dfd, name, b->rows[i]) && all;
 	}
 	close(dfd);
 	if (!all)
@@ -855,6 +905,7 @@ void staging_free(struct staging *s)
 		pthread_join(s->cleaner, NULL);
 	}
 	lc_free(s->landed);	/* the cleaner took every batch */
+	lc_free(s->held);
 	pthread_cond_destroy(&s->cv);
 	pthread_cond_destroy(&s->spare_cv);
 	pthread_mutex_destroy(&s->mu);

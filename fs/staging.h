@@ -158,6 +158,12 @@ void staging_remove_if_empty(struct staging *s);
  * descriptor can outlive its row's landing, so while any is open the
  * files of landed rows are removed rather than made spares. */
 void staging_reading(struct staging *s, int delta);
+/* Row `id` goes into a commit with `n` of its files still open for
+ * writing (fsync of an open file commits its row), or, with a negative
+ * `n`, that many of them closed. While any is open, the row's folder is
+ * removed once it lands, never kept as a spare: a late write would land
+ * in the file of another row. */
+void staging_row_writers(struct staging *s, uint64_t id, int n);
 /* Flush the staging's file system (files closed reach the disk). */
 void staging_sync(const struct staging *s);
 /* Seconds after which a closed staged file not yet committed is synced

@@ -65,6 +65,8 @@ struct wrow {
 	uint64_t landed;	/* committed in this version: the row stays
 				 * (committing) until the view shows it */
 	bool pending;		/* in an attempt of unknown outcome */
+	unsigned held;		/* writers a commit took it with, told to
+				 * the staging (staging_row_writers) */
 	bool refused_now;	/* refused by the commit running */
 	struct wrow *by_name_next, *by_id_next, *by_base_next;
 };
@@ -1165,6 +1167,10 @@ void wr_file_closed(struct writes *w, uint64_t id, uint32_t fidx, int fd,
 			f->writers--;
 		if (r->writers)
 			r->writers--;
+		if (r->held > r->writers) {
+			r->held--;
+			staging_row_writers(w->stg, id, -1);
+		}
 		if (f->name && have) {
 			w->bytes += (uint64_t)st.st_size - f->size;
 			f->size = (uint64_t)st.st_size;
@@ -1184,6 +1190,7 @@ void wr_file_closed(struct writes *w, uint64_t id, uint32_t fidx, int fd,
 		pthread_cond_broadcast(&w->cv);	/* wait_closing */
 	} else if (fd >= 0) {
 		best_effort(staging_mark_fd(fd, false));	/* row gone */
+		staging_row_writers(w->stg, id, -1);	/* landed open */
 	}
 	pthread_mutex_unlock(&w->mu);
 	if (fd >= 0)
@@ -1666,6 +1673,12 @@ static int follow(struct writes *w, bool landed, struct lc_err *err)
 /* Under w->mu: row `r` goes in the commit being planned, ids[*n]. */
 static void claim(struct writes *w, struct wrow *r, uint64_t *ids, size_t *n)
 {
+	/* an fsync commits a file still open: its folder must not become
+	 * another row's while it may be written */
+	if (r->writers > r->held) {
+		staging_row_writers(w->stg, r->id, (int)(r->writers - r->held));
+		r->held = r->writers;
+	}
 	r->claimed = row_bytes(r);
 	w->held_rows++;
 	w->held_bytes += r->claimed;

@@ -603,11 +603,47 @@ TEST(rename_fixes_a_refused_row)
 	rig_close(&r);
 }
 
+/* fsync of a file still open commits its row; the landed folder must
+ * not be kept as a spare for another row while the descriptor may still
+ * write: the file is removed (its bytes kept for the descriptor), not
+ * emptied into the spare pool. */
+TEST(fsync_of_an_open_file_keeps_its_folder_out_of_the_pool)
+{
+	struct lc_err err = { 0 };
+	const char json[] = "{\"id\":4.5,\"s\":\"open\"}";
+	struct rig r;
+	struct writes *w;
+	struct stat sb;
+	uint64_t id, before, rows, ver, after;
+	uint32_t fidx;
+	int fd;
+
+	rig_open(&r);
+	if (harness_failed)
+		return;
+	w = r.w;
+	CHECK_OK(rows_of(r.ds, &before, &rows, &err), &err);
+	stage(w, "fsynced", json, &id, &fidx, &fd);
+	CHECK_OK(wr_commit(w, id, &ver, &err), &err);	/* fsync(fd) */
+	CHECK_EQ_U64(ver, before + 1);
+	for (int i = 0; i < 50 && !batches_gone(&r); i++)
+		usleep(100 * 1000);
+	CHECK(batches_gone(&r));
+	CHECK(fstat(fd, &sb) == 0);
+	CHECK_EQ_U64(sb.st_nlink, 0);
+	CHECK_EQ_U64(sb.st_size, strlen(json));
+	wr_file_closed(w, id, fidx, fd, true);
+	CHECK_OK(rows_of(r.ds, &ver, &after, &err), &err);
+	CHECK_EQ_U64(after, rows + 1);
+	rig_close(&r);
+}
+
 TEST_MAIN(TEST_ENTRY(commit_after_close_takes_the_row),
 	  TEST_ENTRY(rows_made_during_a_commits_wait),
 	  TEST_ENTRY(second_writer_before_first_release),
 	  TEST_ENTRY(read_only_create_beside_a_writer),
 	  TEST_ENTRY(rename_fixes_a_refused_row),
+	  TEST_ENTRY(fsync_of_an_open_file_keeps_its_folder_out_of_the_pool),
 	  TEST_ENTRY(rename_and_rm_after_close),
 	  TEST_ENTRY(ls_during_commits_sees_each_row_once),
 	  TEST_ENTRY(reader_outlives_its_row),
