@@ -1003,7 +1003,7 @@ bad:
 }
 
 /* A file bigger than one value may be (INGEST_MAX_FILE) refuses its row,
- * before any of it is read. */
+ * from its size, before any of it is read. */
 static int too_big(struct lc_err *err, const struct where *w)
 {
 	return refuse(err, w, "larger than %llu bytes, the most one value "
@@ -1031,8 +1031,6 @@ static int read_into(struct lc_buf *out, int dfd, const char *name,
 	struct stat sb;
 	int fd, rc = 0;
 
-	if (size > 0 && (uint64_t)size > INGEST_MAX_FILE)
-		return too_big(err, w);
 	fd = openat(dfd, name, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return LC_SYS(err, errno, "%s/%s: %s", w->row, w->file,

@@ -2191,21 +2191,15 @@ static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	} else if (writable_row(&dir) &&
 		   !(rc = ensure_w(fs, dir.d, &w, &err))) {
 		uint64_t u;
-		struct vnode c;
+		bool has;
+
 		/* a store error is not "only staged": the committed file
 		 * would stay after the commit */
-		int lr = view_lookup(&c, fs->v, &dir.vn, name, &err);
-
-		if (!lr)
-			vnode_reset(&c);
-		else if (lr != ENOENT)
-			rc = lr;
-		if (!rc) {
-			lc_err_clear(&err);
-			rc = wr_change_row(w, &dir.vn, &u, &err);
-		}
+		rc = committed_has(fs, &dir.vn, name, &has, &err);
 		if (!rc)
-			rc = wr_file_unlink(w, u, name, !lr, &err);
+			rc = wr_change_row(w, &dir.vn, &u, &err);
+		if (!rc)
+			rc = wr_file_unlink(w, u, name, has, &err);
 	} else if (!rc) {
 		rc = EPERM;
 	}
@@ -2318,23 +2312,6 @@ static int files_row(struct lfs *fs, const struct mnode *dir,
 	return rc ? rc : wr_change_row(*w, &dir->vn, id, err);
 }
 
-/* Whether committed row folder `dir` (being changed) holds a file
- * `name` of its own, under what is staged there. */
-static bool shows_committed(struct lfs *fs, const struct mnode *dir,
-			    const char *name)
-{
-	struct lc_err err = { 0 };
-	struct vnode n = { 0 };
-	bool yes;
-
-	if (!writable_row(dir) || dir->staged)
-		return false;
-	yes = !view_lookup(&n, fs->v, &dir->vn, name, &err) &&
-	      n.kind == VN_FILE;
-	vnode_reset(&n);
-	return yes;
-}
-
 static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		      fuse_ino_t newparent, const char *newname,
 		      unsigned int flags)
@@ -2386,10 +2363,15 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	if (rc)
 		goto out;
 	if (src.staged == SK_FILE) {
-		rc = wr_file_rename(w, a, name, b, newname, &err);
 		/* a staged file over a committed one of its row (an
 		 * overwrite): the committed one goes too, as at an unlink */
-		if (!rc && shows_committed(fs, &from, name))
+		bool under = false;
+
+		if (writable_row(&from) && !from.staged)
+			rc = committed_has(fs, &from.vn, name, &under, &err);
+		if (!rc)
+			rc = wr_file_rename(w, a, name, b, newname, &err);
+		if (!rc && under)
 			rc = wr_file_unlink(w, a, name, true, &err);
 	} else if (src.vn.kind == VN_FILE) {
 		/* a committed file moves: copied to the new name, removed

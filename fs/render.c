@@ -34,7 +34,7 @@ static int put(struct lc_buf *b, const char *s, struct lc_err *err)
 static void shortest(char *out, size_t cap, double v, bool single)
 {
 	const char *e;
-	int prec;
+	int prec, x;
 
 	for (prec = 1; prec <= (single ? 9 : 17); prec++) {
 		snprintf(out, cap, "%.*g", prec, v);
@@ -42,9 +42,8 @@ static void shortest(char *out, size_t cap, double v, bool single)
 			     strtod(out, NULL) == v)
 			break;
 	}
-	if ((e = strchr(out, 'e')) && atoi(e + 1) >= -4 && atoi(e + 1) < 16) {
+	if ((e = strchr(out, 'e')) && (x = atoi(e + 1)) >= -4 && x < 16) {
 		char plain[64];
-		int x = atoi(e + 1);
 
 		snprintf(plain, sizeof(plain), "%.*f",
 			 prec - 1 - x > 0 ? prec - 1 - x : 0, v);

@@ -746,8 +746,7 @@ static int open_file(struct writes *w, struct wrow *r, const char *name,
 	/* a file made now is not complete: a new file never is
 	 * (staging.h); one reopened for writing is marked writing again,
 	 * also while an earlier writer's release is still to come */
-	if (writer && (fresh ? !fresh_on_disk : true) &&
-	    (rc = staging_mark_fd(*fd, true))) {
+	if (writer && !fresh_on_disk && (rc = staging_mark_fd(*fd, true))) {
 		close(*fd);
 		if (fresh)
 			unlink(path);
@@ -1426,14 +1425,17 @@ static bool settling(const struct wrow *r)
 }
 
 /* An explicit commit right after close() must take the closed rows:
- * wait (w->mu held), a moment at most, for the releases of the rows
- * closing now, not of those closed later. `ids` has room for every
- * row. */
-static void wait_closing(struct writes *w, uint64_t *ids)
+ * wait (w->mu held, let go while waiting, so rows may come meanwhile), a
+ * moment at most, for the releases of the rows closing now, not of those
+ * closed later. */
+static void wait_closing(struct writes *w)
 {
+	uint64_t *ids = lc_malloc((w->n_rows ? w->n_rows : 1) * sizeof(*ids));
 	struct timespec until;
 	size_t n = 0;
 
+	if (!ids)
+		return;		/* no wait: those rows wait for the next */
 	for (size_t i = 0; i < w->n_rows; i++)
 		if (closing(w->rows[i]))
 			ids[n++] = w->rows[i]->id;
@@ -1441,6 +1443,7 @@ static void wait_closing(struct writes *w, uint64_t *ids)
 	lc_add_secs(&until, WR_SETTLE);
 	for (size_t k = 0; k < n; k++)
 		settle_row(w, ids[k], &until);
+	lc_free(ids);
 }
 
 struct refusals {
@@ -1785,12 +1788,9 @@ static int commit_locked(struct writes *w, uint64_t force, bool now,
 		*err = perr;
 		return prc;
 	}
-	if (now) {
-		ids = lc_malloc((w->n_rows ? w->n_rows : 1) * sizeof(*ids));
-		if (ids)	/* lets mu go: rows may come meanwhile */
-			wait_closing(w, ids);
-		lc_free(ids);
-	}
+	if (now)
+		wait_closing(w);
+	/* sized after the wait, which lets mu go */
 	ids = lc_malloc((w->n_rows ? w->n_rows : 1) * sizeof(*ids));
 	if (!ids) {
 		pthread_mutex_unlock(&w->mu);

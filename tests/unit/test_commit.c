@@ -591,34 +591,61 @@ static int lossy_put(struct ostore *st, const char *key, const void *data,
  * takes the name the retry wanted and is found then; one version each
  * time, never two. A put that really failed stays an error, and one that
  * never gets an answer ends as one, marked unsure. */
-TEST(lost_reply)
-{
+/* A copy of v1names.lance (version 7) whose puts go through lossy_put,
+ * and a commit of one fragment like its second, read at version 7. */
+struct lossy_rig {
 	char dir[64];
-	struct ostore *st = copy_fixture(dir, sizeof(dir), "v1names.lance");
+	struct ostore *st;
 	const struct ostore_ops *ops;
 	struct ostore_ops lossy;
 	struct lance_data_file files[4];
 	struct lance_commit_frag nf;
-	struct lance_commit c = { 0 };
+	struct lance_commit c;
+};
+
+static void lossy_open(struct lossy_rig *r, const char *tag)
+{
+	struct lance_manifest *m;
+
+	memset(r, 0, sizeof(*r));
+	r->st = copy_fixture(r->dir, sizeof(r->dir), "v1names.lance");
+	CHECK(r->st);
+	m = latest(r->st);
+	CHECK(m && m->version == 7);
+	CHECK(like_fragment(&r->nf, r->files, r->st, NULL, m, 2, tag) == 0);
+	lance_manifest_free(m);
+	r->ops = r->st->ops;
+	r->lossy = *r->ops;
+	inner_put = r->ops->put;
+	r->lossy.put = lossy_put;
+	r->st->ops = &r->lossy;
+	r->c.read_version = 7;
+	r->c.appends = &r->nf;
+	r->c.n_appends = 1;
+}
+
+static void lossy_close(struct lossy_rig *r)
+{
+	r->st->ops = r->ops;
+	free_paths(r->files, r->nf.n_files);
+	ostore_free(r->st);
+	harness_rm_rf(r->dir);
+}
+
+TEST(lost_reply)
+{
+	struct lossy_rig r;
+	struct ostore *st;
 	struct lance_manifest *m;
 	struct lc_err err = { 0 };
 	uint64_t v = 0;
 
-	CHECK(st);
-	m = latest(st);
-	CHECK(m && m->version == 7);
-	CHECK(like_fragment(&nf, files, st, NULL, m, 2, "l") == 0);
-	lance_manifest_free(m);
-	ops = st->ops;
-	lossy = *ops;
-	inner_put = ops->put;
-	lossy.put = lossy_put;
-	st->ops = &lossy;
-	c.read_version = 7;
-	c.appends = &nf;
-	c.n_appends = 1;
+	lossy_open(&r, "l");
+	if (harness_failed)
+		return;
+	st = r.st;
 	lost_replies = 1;
-	CHECK_OK(lance_commit(&v, st, &c, &err), &err);
+	CHECK_OK(lance_commit(&v, st, &r.c, &err), &err);
 	CHECK_EQ_U64(v, 8);
 	CHECK(lost_replies == 0);
 	CHECK(!exists(st, "_versions/9.manifest"));
@@ -629,9 +656,9 @@ TEST(lost_reply)
 	/* the late put lands between the retry's look and its put */
 	late_puts = 1;
 	manifest_puts = 0;
-	memset(c.uuid, 0, sizeof(c.uuid));
-	c.read_version = 8;
-	CHECK_OK(lance_commit(&v, st, &c, &err), &err);
+	memset(r.c.uuid, 0, sizeof(r.c.uuid));
+	r.c.read_version = 8;
+	CHECK_OK(lance_commit(&v, st, &r.c, &err), &err);
 	CHECK_EQ_U64(v, 9);
 	CHECK_EQ_U64(manifest_puts, 2);
 	CHECK(!exists(st, "_versions/10.manifest"));
@@ -641,28 +668,25 @@ TEST(lost_reply)
 
 	/* a put that never reached the store is still an error */
 	lost_replies = -1;
-	memset(c.uuid, 0, sizeof(c.uuid));
-	c.read_version = 9;
-	CHECK(lance_commit(&v, st, &c, &err) == EIO);
+	memset(r.c.uuid, 0, sizeof(r.c.uuid));
+	r.c.read_version = 9;
+	CHECK(lance_commit(&v, st, &r.c, &err) == EIO);
 	CHECK(strstr(err.msg, "refused"));
-	CHECK(!c.unsure);
+	CHECK(!r.c.unsure);
 	CHECK(!exists(st, "_versions/10.manifest"));
 
 	/* never an answer: a few tries, then an error, marked unsure */
 	lost_replies = 0;
 	late_puts = -1;
 	manifest_puts = 0;
-	memset(c.uuid, 0, sizeof(c.uuid));
+	memset(r.c.uuid, 0, sizeof(r.c.uuid));
 	lc_err_clear(&err);
-	CHECK(lance_commit(&v, st, &c, &err) == ETIMEDOUT);
-	CHECK(c.unsure);
+	CHECK(lance_commit(&v, st, &r.c, &err) == ETIMEDOUT);
+	CHECK(r.c.unsure);
 	CHECK_EQ_U64(manifest_puts, 5);
 	CHECK(!exists(st, "_versions/10.manifest"));
 	late_puts = 0;
-	st->ops = ops;
-	free_paths(files, nf.n_files);
-	ostore_free(st);
-	harness_rm_rf(dir);
+	lossy_close(&r);
 }
 
 /* Attempts are bounded whatever their failures: other writers taking
@@ -672,54 +696,36 @@ TEST(lost_reply)
  * fails without being marked unsure. */
 TEST(bounded_retries)
 {
-	char dir[64];
-	struct ostore *st = copy_fixture(dir, sizeof(dir), "v1names.lance");
-	const struct ostore_ops *ops;
-	struct ostore_ops lossy;
-	struct lance_data_file files[4];
-	struct lance_commit_frag nf;
-	struct lance_commit c = { 0 };
-	struct lance_manifest *m;
+	struct lossy_rig r;
+	struct ostore *st;
 	struct lc_err err = { 0 };
 	uint64_t v = 0;
 
-	CHECK(st);
-	m = latest(st);
-	CHECK(m && m->version == 7);
-	CHECK(like_fragment(&nf, files, st, NULL, m, 2, "b") == 0);
-	lance_manifest_free(m);
-	ops = st->ops;
-	lossy = *ops;
-	inner_put = ops->put;
-	lossy.put = lossy_put;
-	st->ops = &lossy;
-	c.read_version = 7;
-	c.appends = &nf;
-	c.n_appends = 1;
+	lossy_open(&r, "b");
+	if (harness_failed)
+		return;
+	st = r.st;
 
 	taken_puts = 19;	/* the 20th attempt times out */
 	manifest_puts = 0;
-	CHECK(lance_commit(&v, st, &c, &err) == EBUSY);
+	CHECK(lance_commit(&v, st, &r.c, &err) == EBUSY);
 	CHECK(err.kind == LC_EK_CONFLICT);
 	CHECK(strstr(err.msg, "gave up after 21 attempts"));
 	CHECK_EQ_U64(manifest_puts, 21);
-	CHECK(c.unsure);	/* the 20th may land yet */
+	CHECK(r.c.unsure);	/* the 20th may land yet */
 	taken_puts = 0;
 
 	txn_timeouts = true;
 	manifest_puts = 0;
-	memset(c.uuid, 0, sizeof(c.uuid));
+	memset(r.c.uuid, 0, sizeof(r.c.uuid));
 	lc_err_clear(&err);
-	CHECK(lance_commit(&v, st, &c, &err) == ETIMEDOUT);
+	CHECK(lance_commit(&v, st, &r.c, &err) == ETIMEDOUT);
 	CHECK_EQ_U64(manifest_puts, 0);
-	CHECK(!c.unsure);
+	CHECK(!r.c.unsure);
 	txn_timeouts = false;
 	CHECK(!exists(st, "_versions/8.manifest"));
 
-	st->ops = ops;
-	free_paths(files, nf.n_files);
-	ostore_free(st);
-	harness_rm_rf(dir);
+	lossy_close(&r);
 }
 
 /* A new dataset (in memory and on disk) with a LanceDB fixture's schema

@@ -646,9 +646,40 @@ static int view_bytes(struct lc_buf *out, struct view *v, const char *path,
 	return rc;
 }
 
+/* An empty folder for a new dataset (new.lance) and a staging beside
+ * it, in a temporary folder. */
+struct newds {
+	char dir[32];
+	char ds[300];
+	struct ostore *st;
+	struct staging *stg;
+};
+
+static void newds_open(struct newds *d)
+{
+	struct lc_err err = { 0 };
+	char sd[300];
+
+	memset(d, 0, sizeof(*d));
+	strcpy(d->dir, "/tmp/lancefs-ingest-XXXXXX");
+	CHECK(mkdtemp(d->dir));
+	snprintf(d->ds, sizeof(d->ds), "%s/new.lance", d->dir);
+	snprintf(sd, sizeof(sd), "%s/staging", d->dir);
+	CHECK(mkdir(d->ds, 0755) == 0);
+	CHECK_OK(ostore_local_new(&d->st, d->ds, &err), &err);
+	CHECK_OK(staging_open(&d->stg, sd, &err), &err);
+}
+
+static void newds_close(struct newds *d)
+{
+	staging_free(d->stg);
+	ostore_free(d->st);
+	harness_rm_rf(d->dir);
+}
+
 TEST(commit_new_dataset)
 {
-	char dir[] = "/tmp/lancefs-ingest-XXXXXX", ds[300], sd[300];
+	struct newds d;
 	struct lc_err err = { 0 };
 	struct ostore *st;
 	struct staging *stg;
@@ -661,12 +692,11 @@ TEST(commit_new_dataset)
 	uint64_t id, ver, n;
 	int left = 0;
 
-	CHECK(mkdtemp(dir));
-	snprintf(ds, sizeof(ds), "%s/new.lance", dir);
-	snprintf(sd, sizeof(sd), "%s/staging", dir);
-	mkdir(ds, 0755);
-	CHECK_OK(ostore_local_new(&st, ds, &err), &err);
-	CHECK_OK(staging_open(&stg, sd, &err), &err);
+	newds_open(&d);
+	if (harness_failed)
+		return;
+	st = d.st;
+	stg = d.stg;
 	CHECK_OK(staging_row_new(&id, stg, "cat_001", &err), &err);
 	stage_file(stg, id, "image.png", png, sizeof(png));
 	stage_text(stg, id, "meta.json", "{\"label\":\"cat\",\"score\":0.5}");
@@ -703,7 +733,7 @@ TEST(commit_new_dataset)
 	lance_snapshot_free(snap);
 
 	/* our view shows the rows under the names the user gave */
-	CHECK_OK(view_open(&v, ds, NULL, &err), &err);
+	CHECK_OK(view_open(&v, d.ds, NULL, &err), &err);
 	lc_buf_init(&b, 0);
 	CHECK_OK(view_bytes(&b, v, "cat_001/image.png", &err), &err);
 	CHECK_EQ_U64(b.len, sizeof(png));
@@ -738,7 +768,7 @@ TEST(commit_new_dataset)
 	CHECK_EQ_U64(ver, 2);
 	CHECK_EQ_U64(n, 2);
 	CHECK_EQ_U64(ref.n, 2);		/* "bad" again; it stays staged */
-	CHECK_OK(view_open(&v, ds, NULL, &err), &err);
+	CHECK_OK(view_open(&v, d.ds, NULL, &err), &err);
 	lc_buf_init(&b, 0);
 	CHECK_OK(view_bytes(&b, v, "fish_003/meta.json", &err), &err);
 	{
@@ -754,9 +784,7 @@ TEST(commit_new_dataset)
 	CHECK(!memcmp(b.data, png, sizeof(png)));
 	lc_buf_reset(&b);
 	view_free(v);
-	staging_free(stg);
-	ostore_free(st);
-	harness_rm_rf(dir);
+	newds_close(&d);
 }
 
 /* A store whose data file puts fail from the `fail_from`th on (0:
@@ -801,7 +829,7 @@ TEST(infer_writable)
 	static const char *fmts[] = { NULL, "next" };
 
 	for (size_t k = 0; k < 2; k++) {
-		char dir[] = "/tmp/lancefs-ingest-XXXXXX", ds[300], sd[300];
+		struct newds d;
 		struct ingest_opts o = { NULL, NULL, fmts[k], false };
 		struct lc_err err = { 0 };
 		struct ostore *st;
@@ -812,12 +840,11 @@ TEST(infer_writable)
 		struct refusals ref = { 0 };
 		uint64_t id, ver, n;
 
-		CHECK(mkdtemp(dir));
-		snprintf(ds, sizeof(ds), "%s/new.lance", dir);
-		snprintf(sd, sizeof(sd), "%s/staging", dir);
-		mkdir(ds, 0755);
-		CHECK_OK(ostore_local_new(&st, ds, &err), &err);
-		CHECK_OK(staging_open(&stg, sd, &err), &err);
+		newds_open(&d);
+		if (harness_failed)
+			return;
+		st = d.st;
+		stg = d.stg;
 		CHECK_OK(staging_row_new(&id, stg, "a", &err), &err);
 		stage_text(stg, id, "meta.json",
 			   "{\"label\":\"a\",\"tags\":[{\"k\":1}]}");
@@ -848,9 +875,7 @@ TEST(infer_writable)
 			CHECK(strstr(ref.last, "b/meta.json: column 'words'"));
 		}
 		lance_snapshot_free(snap);
-		staging_free(stg);
-		ostore_free(st);
-		harness_rm_rf(dir);
+		newds_close(&d);
 	}
 }
 
@@ -858,7 +883,7 @@ TEST(infer_writable)
  * a row's own name: rows named x~2, x, x show as x~2, x, x~2~2. */
 TEST(view_names_stay_unique)
 {
-	char dir[] = "/tmp/lancefs-ingest-XXXXXX", ds[300], sd[300];
+	struct newds d;
 	struct lc_err err = { 0 };
 	struct ostore *st;
 	struct staging *stg;
@@ -867,12 +892,11 @@ TEST(view_names_stay_unique)
 	struct vnode node;
 	uint64_t id, ver, n;
 
-	CHECK(mkdtemp(dir));
-	snprintf(ds, sizeof(ds), "%s/new.lance", dir);
-	snprintf(sd, sizeof(sd), "%s/staging", dir);
-	mkdir(ds, 0755);
-	CHECK_OK(ostore_local_new(&st, ds, &err), &err);
-	CHECK_OK(staging_open(&stg, sd, &err), &err);
+	newds_open(&d);
+	if (harness_failed)
+		return;
+	st = d.st;
+	stg = d.stg;
 	CHECK_OK(staging_row_new(&id, stg, "x~2", &err), &err);
 	stage_text(stg, id, "meta.json", "{\"n\":0}");
 	CHECK_OK(staging_row_new(&id, stg, "a", &err), &err);
@@ -882,7 +906,7 @@ TEST(view_names_stay_unique)
 	CHECK_OK(ingest_commit(&ver, &n, st, stg, 0, NULL, NULL, on_refused,
 			       &ref, &err), &err);
 	CHECK_EQ_U64(n, 3);
-	CHECK_OK(view_open(&v, ds, NULL, &err), &err);
+	CHECK_OK(view_open(&v, d.ds, NULL, &err), &err);
 	CHECK_OK(view_resolve(&node, v, "x~2", &err), &err);
 	vnode_reset(&node);
 	CHECK_OK(view_resolve(&node, v, "x", &err), &err);
@@ -890,9 +914,7 @@ TEST(view_names_stay_unique)
 	CHECK_OK(view_resolve(&node, v, "x~2~2", &err), &err);
 	vnode_reset(&node);
 	view_free(v);
-	staging_free(stg);
-	ostore_free(st);
-	harness_rm_rf(dir);
+	newds_close(&d);
 }
 
 TEST(commit_many_fragments)
