@@ -952,9 +952,7 @@ int ingest_rows_arrays(const struct lance_array **out, struct ingest_rows *r,
 	return 0;
 }
 
-/* Hidden files (.DS_Store, ._*, editors' swap files, the staging's own
- * .name and .row) and Thumbs.db are never values. */
-static bool is_junk(const char *name)
+bool ingest_ignored(const char *name)
 {
 	return name[0] == '.' || !strcmp(name, "Thumbs.db");
 }
@@ -1276,7 +1274,7 @@ static int list_dir(struct dent **out, size_t *n, int dfd, const char *dir,
 		bool known;
 
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
-		    is_junk(de->d_name))
+		    ingest_ignored(de->d_name))
 			continue;
 		known = (de->d_type == DT_REG || de->d_type == DT_UNKNOWN) &&
 			!fstatat(dirfd(d), de->d_name, &sb,

@@ -52,6 +52,11 @@ int ingest_rows_new(struct ingest_rows **out,
 void ingest_rows_free(struct ingest_rows *r);
 uint64_t ingest_rows_count(const struct ingest_rows *r);
 
+/* Hidden files (.DS_Store, ._*, editors' swap files, the staging's own
+ * .name and .row) and Thumbs.db: never values, and at a root never
+ * rows. */
+bool ingest_ignored(const char *name);
+
 /*
  * Append one row: `path` is the staged row folder (or, with `is_file`,
  * the root-level file itself), `name` the name the user gave it. On

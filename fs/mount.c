@@ -2347,11 +2347,14 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	}
 	lc_err_clear(&err);
 	if (writable_root(&from) || writable_root(&to)) {
-		/* rows: only staged folders move, to a free name */
-		if (!writable_root(&from) || !writable_root(&to) ||
-		    src.staged != SK_ROW)
+		/* rows: staged ones move within the root; a file between
+		 * the root and a row folder is copied by mv (EXDEV) */
+		if (!writable_root(&from) || !writable_root(&to))
+			rc = src.staged == SK_FILE || src.vn.kind == VN_FILE ?
+				     EXDEV : EPERM;
+		else if (!src.staged)
 			rc = EPERM;
-		else if (dst.staged || dst.vn.kind != VN_NONE)
+		else if (dst.vn.kind != VN_NONE)
 			rc = EEXIST;
 		else
 			rc = wr_rename_row(mw(&src), src.id, newname, &err);

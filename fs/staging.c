@@ -1238,20 +1238,39 @@ static int name_row(struct staging *s, const char *dir, const char *name)
 }
 
 int staging_row_rename(struct staging *s, uint64_t id, const char *name,
-		       struct lc_err *err)
+		       const char *file, struct lc_err *err)
 {
-	char dir[4200], path[4300];
+	char dir[4200], path[4300], from[4500], to[4500];
 	int rc = 0;
 
 	staging_row_path(dir, sizeof(dir), s, id);
+	if (file) {
+		/* the file gets its new name beside the old one first: a
+		 * crash anywhere leaves the row's file under the row's
+		 * name (and maybe the other name too: staging.h) */
+		snprintf(from, sizeof(from), "%s/%s", dir, file);
+		snprintf(to, sizeof(to), "%s/%s", dir, name);
+		if (link(from, to) < 0 && (errno != EEXIST || unlink(to) < 0 ||
+					   link(from, to) < 0))
+			return LC_SYS(err, errno, "staging: %s: %s", to,
+				      strerror(errno));
+	}
 	snprintf(path, sizeof(path), "%s/.name", dir);
 	/* setxattr replaces the attribute at once; a row named by a .name
 	 * file keeps being named by it */
 	if (access(path, F_OK) == 0 ||
 	    setxattr(dir, NAME_XATTR, name, strlen(name), XATTR_REPLACE) < 0)
 		rc = put_file(dir, ".name", name, strlen(name), false);
-	return rc ? LC_SYS(err, rc, "staging: %s/.name: %s", dir,
-			   strerror(rc)) : 0;
+	if (rc) {
+		if (file)
+			unlink(to);
+		return LC_SYS(err, rc, "staging: %s/.name: %s", dir,
+			      strerror(rc));
+	}
+	if (file && unlink(from) < 0)
+		return LC_SYS(err, errno, "staging: %s: %s", from,
+			      strerror(errno));
+	return 0;
 }
 
 int staging_row_add(uint64_t *id, struct staging *s, const char *name,
@@ -1407,9 +1426,9 @@ void staging_reading(struct staging *s, int delta)
 	atomic_fetch_add(&s->readers, delta);
 }
 
-void staging_sync(const struct staging *s)
+int staging_sync(const struct staging *s)
 {
-	(void)sync_fs(s->dir);	/* best effort: the next batch checks */
+	return sync_fs(s->dir);
 }
 
 int staging_row_remove(struct staging *s, uint64_t id, struct lc_err *err)

@@ -118,8 +118,12 @@ int staging_row_info(struct staging_info *out, const struct staging *s,
 int staging_row_set_info(struct staging *s, uint64_t id,
 			 const struct staging_info *info,
 			 struct lc_err *err) LC_MUST_USE;
+/* A new name for a row; for a FILE row also for its file (`file`, its
+ * old name; NULL for other rows). A crash may leave a FILE row's folder
+ * holding its file under both names: the one named like the row is its
+ * file, the other is to be removed. */
 int staging_row_rename(struct staging *s, uint64_t id, const char *name,
-		       struct lc_err *err) LC_MUST_USE;
+		       const char *file, struct lc_err *err) LC_MUST_USE;
 
 /*
  * Files being written. A staged file is incomplete until it is marked
@@ -164,8 +168,9 @@ void staging_reading(struct staging *s, int delta);
  * removed once it lands, never kept as a spare: a late write would land
  * in the file of another row. */
 void staging_row_writers(struct staging *s, uint64_t id, int n);
-/* Flush the staging's file system (files closed reach the disk). */
-void staging_sync(const struct staging *s);
+/* Flush the staging's file system (files closed reach the disk): 0 or
+ * an errno. */
+int staging_sync(const struct staging *s);
 /* Seconds after which a closed staged file not yet committed is synced
  * (on the disk within 5 s, the man page says). The cleaner forgets
  * landed batches after this long without a landing. */

@@ -946,35 +946,65 @@ int wr_remove_row(struct writes *w, uint64_t id, struct lc_err *err)
 int wr_rename_row(struct writes *w, uint64_t id, const char *name,
 		  struct lc_err *err)
 {
-	struct wrow *r;
-	char *copy;
-	int rc;
+	struct wrow *r, *o;
+	char *copy = NULL, *fcopy = NULL;
+	ssize_t f = -1;
+	int rc = 0;
 
-	if (!name_ok(name))
+	if (!name_ok(name) || !strcmp(name, "meta.json"))
 		return LC_USAGE(err, "%s: not a row name", name);
 	pthread_mutex_lock(&w->mu);
-	r = wait_row(w, id);
-	if (!r || is_change(r)) {
-		rc = r ? EPERM : ENOENT;
-	} else if (row_by_name(w, name)) {
-		rc = EEXIST;
-	} else if (r->info.kind == STAGING_FILE) {
-		rc = EPERM;	/* the caller renames the file instead */
-	} else if (!(copy = lc_strdup(name))) {
-		rc = LC_NOMEM(err);
-	} else {
-		rc = staging_row_rename(w->stg, id, name, err);
-		if (!rc) {
-			row_unlink(w, r);
-			lc_free(r->name);
-			r->name = copy;
-			row_link(w, r);
-			changed(r);
-			arm(w, false);
-		} else {
-			lc_free(copy);
-		}
+	for (;;) {
+		r = row_by_id(w, id);
+		o = row_by_name(w, name);
+		if (r && r->committing)
+			wait_row(w, id);
+		else if (o && o->committing)
+			wait_row(w, o->id);
+		else
+			break;
 	}
+	if (r && r->info.kind == STAGING_FILE)
+		f = file_index(r, r->name);	/* named like its row */
+	if (!r || is_change(r))
+		rc = r ? EPERM : ENOENT;
+	else if (o == r)
+		goto out;
+	else if (o && (o->info.kind != STAGING_FILE ||
+		       r->info.kind != STAGING_FILE))
+		rc = EEXIST;	/* only a file replaces a file */
+	else if (o && o->writers)
+		rc = EBUSY;
+	else if (!(copy = lc_strdup(name)) ||
+		 (f >= 0 && !(fcopy = lc_strdup(name))))
+		rc = LC_NOMEM(err);
+	if (!rc && o && !(rc = staging_row_remove(w->stg, o->id, err))) {
+		struct timespec now;
+
+		row_drop(w, o);
+		now_mono(&now);
+		unsynced_at(&w->removals, &now);
+	}
+	if (!rc)
+		rc = staging_row_rename(w->stg, id, name,
+					f >= 0 ? r->name : NULL, err);
+	if (!rc) {
+		if (f >= 0) {
+			lc_free(r->files[f].name);
+			r->files[f].name = fcopy;
+			fcopy = NULL;
+		}
+		row_unlink(w, r);
+		lc_free(r->name);
+		r->name = copy;
+		copy = NULL;
+		row_link(w, r);
+		changed(r);
+		arm(w, false);
+	}
+out:
+	lc_free(copy);
+	lc_free(fcopy);
 	pthread_mutex_unlock(&w->mu);
 	return rc;
 }
@@ -1389,14 +1419,17 @@ void wr_touch(struct writes *w, uint64_t id)
 
 /* ------------------------------------------------------------ commits */
 
-/* An update that changes nothing (only hidden files, nothing removed)
- * is not worth a version. */
+/* An update that changes nothing (only ignored files, nothing removed)
+ * is not worth a version; a new row with an ignored name (.DS_Store, an
+ * rsync or editor temporary at the root) is never a row. */
 static bool no_op(const struct wrow *r)
 {
+	if (!is_change(r))
+		return ingest_ignored(r->name);
 	if (r->info.kind != STAGING_UPDATE || r->info.n_removed)
 		return false;
 	for (size_t i = 0; i < r->n_files; i++)
-		if (r->files[i].name && r->files[i].name[0] != '.')
+		if (r->files[i].name && !ingest_ignored(r->files[i].name))
 			return false;
 	return true;
 }
@@ -1942,8 +1975,21 @@ out:
 int wr_commit(struct writes *w, uint64_t force, uint64_t *version,
 	      struct lc_err *err)
 {
+	struct wrow *r;
+	bool kept;
 	int rc;
 
+	pthread_mutex_lock(&w->mu);
+	r = force ? row_by_id(w, force) : NULL;
+	kept = r && no_op(r);
+	pthread_mutex_unlock(&w->mu);
+	if (kept) {
+		/* never a version: an fsync makes the staging durable */
+		*version = 0;
+		rc = staging_sync(w->stg);
+		return rc ? LC_SYS(err, rc, "staging: sync: %s",
+				   strerror(rc)) : 0;
+	}
 	pthread_mutex_lock(&w->commit_mu);
 	rc = commit_locked(w, force, true, version, err);
 	pthread_mutex_unlock(&w->commit_mu);
@@ -2158,6 +2204,23 @@ struct load {
 	struct lc_err *err;
 };
 
+/* Remove the files of FILE row r not named like it. */
+static void drop_others(struct writes *w, struct wrow *r)
+{
+	char path[4600];
+
+	for (size_t i = 0; i < r->n_files; i++) {
+		if (!r->files[i].name || !strcmp(r->files[i].name, r->name))
+			continue;
+		row_path(path, sizeof(path), w, r->id, r->files[i].name);
+		if (unlink(path) < 0)
+			continue;
+		w->bytes -= r->files[i].size;
+		lc_free(r->files[i].name);
+		r->files[i].name = NULL;
+	}
+}
+
 static int load_cb(void *ctx, uint64_t id, const char *name)
 {
 	struct load *l = ctx;
@@ -2212,6 +2275,8 @@ static int load_cb(void *ctx, uint64_t id, const char *name)
 	}
 	if (d)
 		closedir(d);
+	if (!rc && r->info.kind == STAGING_FILE && file_index(r, name) >= 0)
+		drop_others(w, r);	/* a crash in a rename left them */
 	if (!rc)
 		rc = row_insert(w, r, l->err);
 	if (rc) {

@@ -107,7 +107,9 @@ int wr_delete_row(struct writes *w, const struct vnode *row,
  * FILE row's file (unlink). */
 int wr_remove_row(struct writes *w, uint64_t id,
 		  struct lc_err *err) LC_MUST_USE;
-/* mv of a new row to a free name. */
+/* mv of a new row to a name no other row has, or a root-level file's
+ * (FILE) row over another's, which goes (EBUSY while it is open for
+ * writing); the file takes the new name too. */
 int wr_rename_row(struct writes *w, uint64_t id, const char *name,
 		  struct lc_err *err) LC_MUST_USE;
 
@@ -175,7 +177,9 @@ void wr_touch(struct writes *w, uint64_t id);
  * Commit now every row with no file open for writing, and row `force`
  * (0: none) even if it has. Waits for a commit already running, and a
  * moment for the releases of files already closed (the kernel sends
- * them after close(2) returns).
+ * them after close(2) returns). A `force` row that never makes a version
+ * (a hidden name, an update of hidden files only) has the staging synced
+ * instead, and nothing is committed.
  * *version: the version made (0: nothing to commit). Returns EINVAL
  * when `force` (or, without force, every row) was refused.
  */

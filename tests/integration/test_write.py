@@ -994,6 +994,77 @@ def test_rename_editor_and_junk_files():
                f"schema changed: {[f['name'] for f in orc['schema']]}")
 
 
+def test_root_files_renamed_and_hidden():
+    """rsync's way into the root (a hidden temporary, then a rename, also
+    over a staged file), mv between the root and a row folder, and hidden
+    files at the root (.DS_Store): the renamed files become rows with
+    their last bytes; hidden ones stay staged and listed, never rows, and
+    hold nothing up (fsync, commits, unmount)."""
+    with workdir() as w:
+        uri, staging, src = lancedb_table(w, "2.0", 2)
+        want = lance_rows(uri)
+        imgs = {k: jpeg(110 + k) for k in range(5)}
+        with mounted(uri, staging, "name_column=name", "text_files=caption",
+                     "commit_delay=60") as mnt:
+            # rsync: write .NAME.XXXXXX, rename to NAME
+            tmp = os.path.join(mnt, ".pic.jpg.Ab12Cd")
+            write(tmp, imgs[0])
+            os.rename(tmp, os.path.join(mnt, "pic.jpg"))
+            expect(file_sha(os.path.join(mnt, "pic.jpg")) ==
+                   sha256(imgs[0]), "pic.jpg after the rename")
+            # again over it (rsync of a changed source)
+            write(tmp, imgs[1])
+            os.rename(tmp, os.path.join(mnt, "pic.jpg"))
+            expect(file_sha(os.path.join(mnt, "pic.jpg")) ==
+                   sha256(imgs[1]), "pic.jpg after the second rename")
+            # a plain rename, and one to a name the root cannot take
+            write(os.path.join(mnt, "a.jpg"), imgs[2])
+            os.rename(os.path.join(mnt, "a.jpg"), os.path.join(mnt, "b.jpg"))
+            try:
+                os.rename(os.path.join(mnt, "b.jpg"),
+                          os.path.join(mnt, "meta.json"))
+                raise AssertionError("a root file renamed to meta.json")
+            except OSError as e:
+                expect(e.errno in (errno.EINVAL, errno.EPERM),
+                       f"rename to meta.json: {e}")
+            # mv from the root into a staged row folder and back out
+            d = os.path.join(mnt, "moved_in")
+            os.mkdir(d)
+            write(os.path.join(mnt, "c.jpg"), imgs[3])
+            subprocess.run(["mv", os.path.join(mnt, "c.jpg"),
+                            os.path.join(d, "image.jpg")], check=True)
+            write(os.path.join(d, "spare.jpg"), imgs[4])
+            subprocess.run(["mv", os.path.join(d, "spare.jpg"),
+                            os.path.join(mnt, "out.jpg")], check=True)
+            # hidden files at the root
+            write(os.path.join(mnt, ".DS_Store"), b"\0\0\0\1Bud1")
+            write(os.path.join(mnt, ".notes.txt.swp"), b"b0VIM 9.0")
+            write(os.path.join(mnt, "Thumbs.db"), b"\xd0\xcf\x11\xe0")
+            expect(fsync_path(os.path.join(mnt, ".DS_Store")) == 0,
+                   "fsync of .DS_Store")
+            expect(listing(mnt) == sorted(
+                [".DS_Store", ".notes.txt.swp", "Thumbs.db", "b.jpg",
+                 "moved_in", "out.jpg", "pic.jpg"] + list(want)),
+                f"the mount lists {listing(mnt)}")
+            with open(os.path.join(mnt, ".lancefs", "commit"), "w") as f:
+                f.write("1")
+            st = status(mnt)["writes"]
+            expect(st["staged_rows"] == 0 and st["refused_rows"] == 0,
+                   f"after the commit: {st}")
+            expect(errors_text(mnt) == "", f"errors: {errors_text(mnt)!r}")
+            expect(listing(mnt) == sorted(
+                [".DS_Store", ".notes.txt.swp", "Thumbs.db", "b",
+                 "moved_in", "out", "pic"] + list(want)),
+                f"committed: {listing(mnt)}")
+        for n, k in (("pic", 1), ("b", 2), ("moved_in", 3), ("out", 4)):
+            want[n] = {"image": sha256(imgs[k]), "caption": None,
+                       "label": None, "score": None}
+        same_rows(lance_rows(uri), want, "after umount")
+        with mounted(uri, staging, "name_column=name") as mnt:
+            expect(os.path.exists(os.path.join(mnt, ".DS_Store")),
+                   f"a new mount lost .DS_Store: {listing(mnt)}")
+
+
 def test_update_and_replace_rows():
     """Without text_files: a rewritten meta.json and a new caption.txt
     update committed rows; rm -r of a committed row and cp -r of a folder
@@ -1651,6 +1722,7 @@ TESTS = (per_version(edit_cycle) + per_version(interleaved_appends) +
           test_bad_input_refused_then_fixed,
           test_rename_editor_and_junk_files,
           test_rename_editor_and_junk_files_no_epoch,
+          test_root_files_renamed_and_hidden,
           test_update_and_replace_rows,
           test_commit_over_lancedb_commits, test_commit_rows_limit,
           test_commit_bytes_batches, test_landed_folders_reused,

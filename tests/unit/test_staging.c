@@ -311,8 +311,8 @@ TEST(row_names)
 	fclose(f);
 	CHECK_OK(staging_rows(s, collect, &n, &err), &err);
 	CHECK_STR(n.buf, "cat_001 dog_002 ");
-	CHECK_OK(staging_row_rename(s, a, "cat_003", &err), &err);
-	CHECK_OK(staging_row_rename(s, old, "dog_004", &err), &err);
+	CHECK_OK(staging_row_rename(s, a, "cat_003", NULL, &err), &err);
+	CHECK_OK(staging_row_rename(s, old, "dog_004", NULL, &err), &err);
 	n.buf[0] = 0;
 	CHECK_OK(staging_rows(s, collect, &n, &err), &err);
 	CHECK_STR(n.buf, "cat_003 dog_004 ");

@@ -84,23 +84,31 @@ struct rig {
 
 static double rig_delay = 60;	/* the quiet period of the next rig */
 
-static void rig_open(struct rig *r)
+/* The rig's writes, as a new mount opens them. */
+static void rig_writes(struct rig *r)
 {
-	struct view_opts vo = { .writable = true };
 	struct wr_opts o = { .commit_delay = rig_delay };
 	struct lc_err err = { 0 };
 	char sd[300];
 
-	strcpy(r->dir, "/tmp/lancefs-writes-XXXXXX");
-	CHECK(mkdtemp(r->dir));
-	snprintf(r->ds, sizeof(r->ds), "%s/stable.lance", r->dir);
 	snprintf(sd, sizeof(sd), "%s/staging", r->dir);
-	CHECK(fixture_copy("lancedb/stable.lance", r->ds) == 0);
-	CHECK_OK(view_open(&r->v, r->ds, &vo, &err), &err);
 	o.staging_dir = sd;
 	CHECK_OK(wr_open(&r->w, r->v, view_single(r->v), r->ds, &o, NULL,
 			 NULL, &err), &err);
 	CHECK_OK(wr_start(r->w, &err), &err);
+}
+
+static void rig_open(struct rig *r)
+{
+	struct view_opts vo = { .writable = true };
+	struct lc_err err = { 0 };
+
+	strcpy(r->dir, "/tmp/lancefs-writes-XXXXXX");
+	CHECK(mkdtemp(r->dir));
+	snprintf(r->ds, sizeof(r->ds), "%s/stable.lance", r->dir);
+	CHECK(fixture_copy("lancedb/stable.lance", r->ds) == 0);
+	CHECK_OK(view_open(&r->v, r->ds, &vo, &err), &err);
+	rig_writes(r);
 }
 
 static void rig_close(struct rig *r)
@@ -638,7 +646,110 @@ TEST(fsync_of_an_open_file_keeps_its_folder_out_of_the_pool)
 	rig_close(&r);
 }
 
+/* A root-level file written and closed: *id its row. */
+static void root_file(struct writes *w, const char *name, const char *text,
+		      uint64_t *id)
+{
+	struct lc_err err = { 0 };
+	uint32_t fidx;
+	int fd;
+
+	CHECK_OK(wr_create_root_file(w, name, id, &fidx, &fd, &err), &err);
+	CHECK(write(fd, text, strlen(text)) == (ssize_t)strlen(text));
+	wr_file_flushed(w, *id, fidx, fd, true);
+	wr_file_closed(w, *id, fidx, fd, true);
+}
+
+/* Where a staged file is, from a descriptor of it. */
+static void path_of(struct writes *w, uint64_t id, const char *name,
+		    char *out, size_t cap)
+{
+	struct lc_err err = { 0 };
+	char link[64];
+	uint32_t fidx;
+	ssize_t n;
+	int fd;
+
+	out[0] = 0;
+	CHECK_OK(wr_file_open(w, id, name, O_RDONLY, false, NULL, &fidx,
+			      &fd, &err), &err);
+	if (harness_failed)
+		return;
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	n = readlink(link, out, cap - 1);
+	CHECK(n > 0);
+	out[n > 0 ? n : 0] = 0;
+	wr_file_closed(w, id, fidx, fd, false);
+}
+
+static int count_files_cb(void *ctx, uint64_t pos, uint32_t fidx,
+			  const char *name)
+{
+	(void)pos;
+	(void)fidx;
+	(void)name;
+	++*(int *)ctx;
+	return 0;
+}
+
+/* rsync into the root: a hidden temporary renamed to its name, then
+ * another over it. The file moves with its row; a crash that left both
+ * names (the rename links the new one first) leaves one after a
+ * remount. */
+TEST(root_file_rename)
+{
+	struct lc_err err = { 0 };
+	enum staging_kind kind;
+	char path[4400], other[4400], buf[16] = "";
+	uint64_t a, b, found;
+	uint32_t fidx;
+	struct rig r;
+	int fd, n = 0;
+
+	rig_open(&r);
+	if (harness_failed)
+		return;
+	root_file(r.w, ".pic.jpg.Ab12", "first", &a);
+	CHECK_OK(wr_rename_row(r.w, a, "pic.jpg", &err), &err);
+	CHECK_EQ_U64(wr_find(r.w, ".pic.jpg.Ab12", &found, &kind), ENOENT);
+	CHECK_OK(wr_find(r.w, "pic.jpg", &found, &kind), &err);
+	CHECK_EQ_U64(found, a);
+	CHECK_EQ_U64(kind, STAGING_FILE);
+	CHECK_OK(wr_file_find(r.w, a, "pic.jpg", &fidx), &err);
+	root_file(r.w, ".pic.jpg.Cd34", "second", &b);
+	CHECK_OK(wr_rename_row(r.w, b, "pic.jpg", &err), &err);
+	CHECK_OK(wr_find(r.w, "pic.jpg", &found, &kind), &err);
+	CHECK_EQ_U64(found, b);
+	CHECK_EQ_U64(wr_row_kind(r.w, a, &kind), ESTALE);
+	/* a folder is not replaced, nor replaces */
+	CHECK_OK(wr_mkdir(r.w, "dir", &found, &err), &err);
+	CHECK_EQ_U64(wr_rename_row(r.w, b, "dir", &err), EEXIST);
+	CHECK_EQ_U64(wr_rename_row(r.w, found, "pic.jpg", &err), EEXIST);
+
+	path_of(r.w, b, "pic.jpg", path, sizeof(path));
+	CHECK(strstr(path, "/pic.jpg") != NULL);
+	fd = open(path, O_RDONLY);
+	CHECK(fd >= 0 && read(fd, buf, sizeof(buf)) == 6);
+	close(fd);
+	CHECK_STR(buf, "second");
+	/* the state a crash after the link leaves */
+	snprintf(other, sizeof(other), "%.*s/.pic.jpg.Cd34",
+		 (int)(strrchr(path, '/') - path), path);
+	CHECK(link(path, other) == 0);
+	wr_close(r.w);
+	rig_writes(&r);
+	if (harness_failed)
+		return;
+	CHECK(access(other, F_OK) < 0 && errno == ENOENT);
+	CHECK(access(path, F_OK) == 0);
+	CHECK_OK(wr_find(r.w, "pic.jpg", &found, &kind), &err);
+	CHECK_OK(wr_list_files(r.w, found, 0, count_files_cb, &n), &err);
+	CHECK_EQ_U64(n, 1);
+	rig_close(&r);
+}
+
 TEST_MAIN(TEST_ENTRY(commit_after_close_takes_the_row),
+	  TEST_ENTRY(root_file_rename),
 	  TEST_ENTRY(rows_made_during_a_commits_wait),
 	  TEST_ENTRY(second_writer_before_first_release),
 	  TEST_ENTRY(read_only_create_beside_a_writer),
