@@ -846,13 +846,12 @@ int wr_change_row(struct writes *w, const struct vnode *row, uint64_t *id,
 		return rc;
 	pthread_mutex_lock(&w->mu);
 	r = row_by_base(w, info.base.fragment_id, info.base.offset);
-	if (r && r->committing) {
-		uint64_t rid = r->id;
-
-		r = wait_row(w, rid);
-	}
+	if (r && r->committing)
+		r = wait_row(w, r->id);
 	if (r)
 		rc = r->info.kind == STAGING_DELETE ? ENOENT : 0;
+	else if (!view_is_current(row))
+		rc = ESTALE;	/* a commit (its change's) moved the row */
 	else
 		rc = new_row(w, name, &info, &r, err);
 	if (!rc)
@@ -903,6 +902,8 @@ int wr_delete_row(struct writes *w, const struct vnode *row,
 						  err);
 			changed(r);
 		}
+	} else if (!view_is_current(row)) {
+		rc = ESTALE;	/* a commit (its change's) moved the row */
 	} else {
 		rc = new_row(w, name, &info, &r, err);
 	}

@@ -96,11 +96,13 @@ int wr_create_root_file(struct writes *w, const char *name, uint64_t *id,
 			uint32_t *fidx, int *fd,
 			struct lc_err *err) LC_MUST_USE;
 /* The UPDATE row of the committed ROW (or FILE) node `row`, made if
- * needed; ENOENT when the row is staged for deletion. */
+ * needed; ENOENT when the row is staged for deletion, ESTALE when `row`
+ * is of an older version than the view's (a commit, maybe of the row's
+ * own change, moved it: look it up again). */
 int wr_change_row(struct writes *w, const struct vnode *row, uint64_t *id,
 		  struct lc_err *err) LC_MUST_USE;
 /* rm -r of a committed row: it becomes a DELETE (its staged update, if
- * any, is dropped). */
+ * any, is dropped); ESTALE as wr_change_row. */
 int wr_delete_row(struct writes *w, const struct vnode *row,
 		  struct lc_err *err) LC_MUST_USE;
 /* rmdir of a staged new row (ENOTEMPTY unless it holds no files) or of a

@@ -748,7 +748,87 @@ TEST(root_file_rename)
 	rig_close(&r);
 }
 
+struct bg {
+	struct writes *w;
+	const struct vnode *row;
+	uint64_t out;
+	int rc;
+};
+
+static void *commit_bg(void *arg)
+{
+	struct bg *b = arg;
+	struct lc_err err = { 0 };
+
+	b->rc = wr_commit(b->w, 0, &b->out, &err);
+	return NULL;
+}
+
+static void *change_bg(void *arg)
+{
+	struct bg *b = arg;
+	struct lc_err err = { 0 };
+
+	b->rc = wr_change_row(b->w, b->row, &b->out, &err);
+	return NULL;
+}
+
+/* An edit of a committed row while that row's earlier edit commits: the
+ * row it names moved, so ESTALE (the kernel looks the path up again)
+ * rather than an update of the row's old place, which the next commit
+ * would refuse as rewritten by another writer. */
+TEST(change_while_its_row_commits)
+{
+	const char json[] = "{\"s\":\"edited\"}";
+	struct lc_err err = { 0 };
+	struct vnode root = { 0 }, row = { 0 };
+	struct bg c = { 0 }, e = { 0 };
+	pthread_t tc, te;
+	uint64_t id, before, rows, ver = 0, n;
+	uint32_t fidx;
+	struct rig r;
+	int fd;
+
+	rig_open(&r);
+	if (harness_failed)
+		return;
+	CHECK_OK(rows_of(r.ds, &before, &rows, &err), &err);
+	CHECK_OK(view_root(&root, r.v, &err), &err);
+	CHECK_OK(view_readdir(r.v, &root, 0, first_row_cb, &row, &err),
+		 &err);
+	CHECK(row.kind == VN_ROW);
+	CHECK_OK(wr_change_row(r.w, &row, &id, &err), &err);
+	CHECK_OK(wr_file_open(r.w, id, "meta.json", O_WRONLY | O_CREAT, true,
+			      NULL, &fidx, &fd, &err), &err);
+	CHECK(write(fd, json, strlen(json)) == (ssize_t)strlen(json));
+	wr_file_flushed(r.w, id, fidx, fd, true);
+	wr_file_closed(r.w, id, fidx, fd, true);
+	/* a listing holds the commit after it landed, its row staged */
+	wr_list_begin(r.w);
+	c.w = r.w;
+	CHECK(pthread_create(&tc, NULL, commit_bg, &c) == 0);
+	for (int i = 0; i < 200 && ver <= before; i++) {
+		usleep(50 * 1000);
+		CHECK_OK(rows_of(r.ds, &ver, &n, &err), &err);
+	}
+	CHECK_EQ_U64(ver, before + 1);
+	e.w = r.w;
+	e.row = &row;
+	CHECK(pthread_create(&te, NULL, change_bg, &e) == 0);
+	usleep(200 * 1000);
+	wr_list_end(r.w);
+	CHECK(pthread_join(tc, NULL) == 0);
+	CHECK(pthread_join(te, NULL) == 0);
+	CHECK_OK(c.rc, &err);
+	CHECK_EQ_U64(e.rc, ESTALE);
+	CHECK_EQ_U64(wr_delete_row(r.w, &row, &err), ESTALE);
+	vnode_reset(&row);
+	vnode_reset(&root);
+	rig_close(&r);
+}
+
 TEST_MAIN(TEST_ENTRY(commit_after_close_takes_the_row),
+	  TEST_ENTRY(change_while_its_row_commits),
 	  TEST_ENTRY(root_file_rename),
 	  TEST_ENTRY(rows_made_during_a_commits_wait),
 	  TEST_ENTRY(second_writer_before_first_release),
