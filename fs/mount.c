@@ -2823,8 +2823,9 @@ static int split_mount_opts(struct view_opts *vo, struct lc_buf *fuse_opts,
 		} else if (!strncmp(tok, "refresh=", 8)) {
 			double d;
 
+			/* whole seconds: 0.5 is 1, not off */
 			rc = parse_secs(&d, "refresh=", tok + 8, 86400, err);
-			mo->refresh = (unsigned)d;
+			mo->refresh = (unsigned)d + (d > (unsigned)d);
 		} else if (!strncmp(tok, "staging_dir=", 12)) {
 			mo->wo.staging_dir = tok + 12;
 		} else if (!strncmp(tok, "commit_delay=", 13)) {

@@ -77,13 +77,12 @@ struct view_ds {
 	struct view_snap *cur;	/* the version the root shows */
 	pthread_mutex_t mu;	/* protects cur and cache; never held over I/O */
 	struct view_snap *cache[MAX_SNAP_CACHE];
-	/* vt_mu protects vt, n_vt, vt_listed. It is held while manifests
+	/* vt_mu protects vt and n_vt. It is held while manifests
 	 * load: it serializes only the first stat of each fragment's rows,
 	 * never lookups or the snapshot cache */
 	pthread_mutex_t vt_mu;
 	struct vtime *vt;	/* every version, ascending; lazily */
 	size_t n_vt;
-	bool vt_listed;
 	bool fresh;		/* may have no version yet (writable) */
 	struct kinds_table *kinds;	/* what sniffed values are */
 };
@@ -587,29 +586,46 @@ static int ds_snap(struct view_snap **out, struct view_ds *ds,
 
 /* ------------------------------------------------------------ times */
 
-static int vt_list(struct view_ds *ds, struct lc_err *err)
+/* The dataset's versions, listed again when `upto` is newer than the
+ * newest listed (the times already loaded are kept). */
+static int vt_list(struct view_ds *ds, uint64_t upto, struct lc_err *err)
 {
 	struct lance_version_info *vi;
-	size_t n;
+	struct vtime *vt;
+	size_t n, k = 0;
 	int rc;
 
-	if (ds->vt_listed)
+	if (ds->n_vt && ds->vt[ds->n_vt - 1].version >= upto)
 		return 0;
 	rc = lance_list_versions(&vi, &n, ds->st, err);
 	if (rc)
 		return rc;
-	ds->vt = lc_calloc(n, sizeof(*ds->vt));
-	if (!ds->vt) {
+	vt = lc_calloc(n ? n : 1, sizeof(*vt));
+	if (!vt) {
 		lance_versions_free(vi, n);
 		return LC_NOMEM(err);
 	}
 	for (size_t i = 0; i < n; i++) {
-		ds->vt[i].version = vi[i].version;
-		ds->vt[i].key = vi[i].manifest_key;
-		vi[i].manifest_key = NULL;
+		while (k < ds->n_vt && ds->vt[k].version < vi[i].version)
+			k++;
+		if (k < ds->n_vt && ds->vt[k].version == vi[i].version)
+			vt[i] = ds->vt[k];	/* its key and loaded time */
+		else
+			vt[i].key = vi[i].manifest_key;
+		if (vt[i].key == vi[i].manifest_key)
+			vi[i].manifest_key = NULL;
+		vt[i].version = vi[i].version;
 	}
+	for (size_t i = 0, j = 0; i < ds->n_vt; i++) {
+		/* keys not carried over (versions cleaned up since) */
+		while (j < n && vt[j].version < ds->vt[i].version)
+			j++;
+		if (j == n || vt[j].key != ds->vt[i].key)
+			lc_free(ds->vt[i].key);
+	}
+	lc_free(ds->vt);
+	ds->vt = vt;
 	ds->n_vt = n;
-	ds->vt_listed = true;
 	lance_versions_free(vi, n);
 	return 0;
 }
@@ -663,7 +679,7 @@ static void frag_time(int64_t *sec, int32_t *nsec, struct view_snap *s,
 	*sec = s->m->timestamp_sec;
 	*nsec = s->m->timestamp_nsec;
 	pthread_mutex_lock(&ds->vt_mu);
-	if (!vt_list(ds, &err)) {
+	if (!vt_list(ds, s->m->version, &err)) {
 		/* versions up to ours; find the first whose fragments
 		 * reach `id` (max_fragment_id never decreases) */
 		for (hi = ds->n_vt; hi > 0 &&

@@ -11,6 +11,7 @@ Every test has its own temporary datasets and staging folder. Ends with
 tests whose name contains it.
 """
 import contextlib
+import datetime
 import errno
 import gzip
 import hashlib
@@ -1065,6 +1066,30 @@ def test_root_files_renamed_and_hidden():
                    f"a new mount lost .DS_Store: {listing(mnt)}")
 
 
+def test_row_times_of_later_versions():
+    """Rows that other writers append after the mount first showed a row's
+    time carry the commit time of the version that added them, not of
+    the newest version (ls -l and rsync see them unchanged later on)."""
+    with workdir() as w:
+        uri, staging, src = lancedb_table(w, "2.0", 2)
+        with mounted(uri, staging, "name_column=name",
+                     "refresh=0.2") as mnt:
+            os.stat(os.path.join(mnt, "row_000", "meta.json"))
+            wtool("append", uri, "--rows", 1, "--prefix", "a")
+            wtool("append", uri, "--rows", 1, "--prefix", "b")
+            wait_for(lambda: "b_000" in listing(mnt), "b_000 listed")
+            stamps = {v["version"]: datetime.datetime.fromisoformat(
+                v["timestamp"].replace("Z", "+00:00")).timestamp()
+                for v in oracle(uri)["versions"]}
+            latest = max(stamps)
+            for row, ver in (("row_000", 1), ("a_000", latest - 1),
+                             ("b_000", latest)):
+                t = os.stat(os.path.join(mnt, row, "meta.json")).st_mtime
+                expect(abs(t - stamps[ver]) < 0.002,
+                       f"{row}: mtime {t}, version {ver} at {stamps[ver]} "
+                       f"(versions {stamps})")
+
+
 def test_update_and_replace_rows():
     """Without text_files: a rewritten meta.json and a new caption.txt
     update committed rows; rm -r of a committed row and cp -r of a folder
@@ -1723,6 +1748,7 @@ TESTS = (per_version(edit_cycle) + per_version(interleaved_appends) +
           test_rename_editor_and_junk_files,
           test_rename_editor_and_junk_files_no_epoch,
           test_root_files_renamed_and_hidden,
+          test_row_times_of_later_versions,
           test_update_and_replace_rows,
           test_commit_over_lancedb_commits, test_commit_rows_limit,
           test_commit_bytes_batches, test_landed_folders_reused,
