@@ -390,11 +390,37 @@ static char *name_value(const struct lance_array *a, uint64_t i)
 	return lc_strdup(num);
 }
 
+/* A name no file system takes (over NAME_MAX bytes) is cut, on a
+ * character, to make room for "~<row number>"; true when it was. The
+ * hidden entries' names are escaped like a leading dot. */
+static bool long_name(char *name)
+{
+	size_t n = strlen(name);
+
+	if (!strcmp(name, "@versions") || !strcmp(name, "@tags")) {
+		memmove(name + 3, name + 1, n);	/* 3n+1 bytes were made */
+		memcpy(name, "%40", 3);
+		return false;
+	}
+	if (n <= 255)
+		return false;
+	n = 255 - 21;
+	while (n && ((unsigned char)name[n] & 0xc0) == 0x80)
+		n--;			/* a character's continuation */
+	if (n >= 2 && name[n - 2] == '%')
+		n -= 2;
+	else if (n >= 1 && name[n - 1] == '%')
+		n -= 1;
+	name[n] = 0;
+	return true;
+}
+
 /*
  * Row-folder names from a name column: the escaped value; a null or empty
  * value, or a value an earlier row already took, gets "~<row number>"
  * appended, which does not shift when other rows change; again while
  * that is taken too (a row named "x~2" before the second "x" of row 2).
+ * Longer names than a file system takes are cut first (long_name).
  */
 static int build_names(struct view_snap *s, const char *col,
 		       struct lc_err *err)
@@ -444,8 +470,9 @@ static int build_names(struct view_snap *s, const char *col,
 		for (uint64_t k = 0; k < run; k++) {
 			char *name = name_value(&a, k);
 			struct name_slot *slot = NULL;
+			bool cut = name && long_name(name);
 
-			if (name && *name) {
+			if (name && *name && !cut) {
 				slot = name_find(s, name);
 				if (slot->name)
 					slot = NULL;

@@ -1090,6 +1090,39 @@ def test_row_times_of_later_versions():
                        f"(versions {stamps})")
 
 
+def test_row_names_a_file_system_takes():
+    """Name-column values a folder cannot be named by: longer than 255
+    bytes (also once escaped) are cut and get ~ROW; @versions and @tags
+    are escaped instead of hidden behind the version folders. Every
+    listed row opens and its meta.json holds the full name."""
+    with workdir() as w:
+        uri, staging, src = lancedb_table(w, "2.0", 1)
+        names = {"v": "@versions", "t": "@tags", "long": "y" * 300,
+                 "pct": "%" * 100, "utf": "\u00e9" * 150}
+        with mounted(uri, staging, "name_column=name",
+                     "commit_delay=60") as mnt:
+            for d, n in names.items():
+                os.mkdir(os.path.join(mnt, d))
+                write(os.path.join(mnt, d, "meta.json"),
+                      json.dumps({"name": n}))
+            with open(os.path.join(mnt, ".lancefs", "commit"), "w") as f:
+                f.write("1")
+            got = {}
+            for e in listing(mnt):
+                with open(os.path.join(mnt, e, "meta.json")) as f:
+                    got[json.load(f)["name"]] = e
+            expect(set(names.values()) <= set(got), f"listed {got}")
+            expect(got["@versions"] == "%40versions" and
+                   got["@tags"] == "%40tags", f"listed {got}")
+            for k in ("long", "pct", "utf"):
+                e = got[names[k]]
+                expect(len(e.encode()) <= 255 and "~" in e and
+                       names[k].startswith(e[:e.index("~")].replace(
+                           "%25", "%")), f"{k}: listed as {e!r}")
+            expect("1" in os.listdir(os.path.join(mnt, "@versions")),
+                   f"@versions lists {os.listdir(os.path.join(mnt, '@versions'))}")
+
+
 def test_update_and_replace_rows():
     """Without text_files: a rewritten meta.json and a new caption.txt
     update committed rows; rm -r of a committed row and cp -r of a folder
@@ -1749,6 +1782,7 @@ TESTS = (per_version(edit_cycle) + per_version(interleaved_appends) +
           test_rename_editor_and_junk_files_no_epoch,
           test_root_files_renamed_and_hidden,
           test_row_times_of_later_versions,
+          test_row_names_a_file_system_takes,
           test_update_and_replace_rows,
           test_commit_over_lancedb_commits, test_commit_rows_limit,
           test_commit_bytes_batches, test_landed_folders_reused,
