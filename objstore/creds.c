@@ -814,12 +814,19 @@ int s3_credsrc_get(struct s3_credsrc *cs, struct s3_creds *out,
 	return rc;
 }
 
-int s3_credsrc_refresh(struct s3_credsrc *cs, struct lc_err *err)
+int s3_credsrc_refresh(struct s3_credsrc *cs, uint64_t gen,
+		       struct lc_err *err)
 {
-	int rc;
+	int rc = 0;
 
+	if (cs->src != S3_CRED_IMDS && cs->src != S3_CRED_CONTAINER)
+		return S3_REMOTE(err, EACCES, "the session token expired "
+				 "(credentials from %s, which lancefs cannot "
+				 "renew: give new ones and mount again)",
+				 s3_credsrc_name(cs->src));
 	pthread_mutex_lock(&cs->mu);
-	rc = refresh_locked(cs, true, err);
+	if (cs->gen == gen)	/* else renewed since that request */
+		rc = refresh_locked(cs, true, err);
 	pthread_mutex_unlock(&cs->mu);
 	return rc;
 }

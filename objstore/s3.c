@@ -387,16 +387,17 @@ static int check_range(const struct ostore_obj *o, const struct s3_req *r,
 				 "opened (ETag %s, now %s)", o->st->root,
 				 o->key, o->etag, r->etag);
 	if (r->status == 206) {
-		if (!parse_range(r->content_range, &a, &b, &total) ||
-		    a != off || b != off + len - 1)
+		bool parsed = parse_range(r->content_range, &a, &b, &total);
+
+		if (parsed && total != o->size)
+			return S3_REMOTE(err, EIO, "%s/%s: now %" PRIu64
+					 " bytes, was %" PRIu64 " when opened",
+					 o->st->root, o->key, total, o->size);
+		if (!parsed || a != off || b != off + len - 1)
 			return S3_REMOTE(err, EIO, "%s/%s: asked bytes %" PRIu64
 					 "-%" PRIu64 ", got Content-Range "
 					 "\"%s\"", o->st->root, o->key, off,
 					 off + len - 1, r->content_range);
-		if (total != o->size)
-			return S3_REMOTE(err, EIO, "%s/%s: now %" PRIu64
-					 " bytes, was %" PRIu64 " when opened",
-					 o->st->root, o->key, total, o->size);
 	} else if (r->status != 200 || off != 0 || len != o->size) {
 		return S3_REMOTE(err, EIO, "%s/%s: ranged GET answered HTTP "
 				 "%ld", o->st->root, o->key, r->status);

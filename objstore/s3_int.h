@@ -136,9 +136,11 @@ void s3_credsrc_reset(struct s3_credsrc *cs);
  * within five minutes); free with s3_creds_reset. */
 int s3_credsrc_get(struct s3_credsrc *cs, struct s3_creds *out,
 		   uint64_t *gen, struct lc_err *err) LC_MUST_USE;
-/* Force a refresh after the server said ExpiredToken. */
-int s3_credsrc_refresh(struct s3_credsrc *cs, struct lc_err *err)
-	LC_MUST_USE;
+/* A refresh after the server said ExpiredToken to a request signed with
+ * generation `gen`: none when another request refreshed them since; an
+ * error when they cannot be renewed (keys given, not fetched). */
+int s3_credsrc_refresh(struct s3_credsrc *cs, uint64_t gen,
+		       struct lc_err *err) LC_MUST_USE;
 const char *s3_credsrc_name(enum s3_cred_src s);
 
 /* ---- XML replies (s3xml.c) ---------------------------------------- */
@@ -270,6 +272,7 @@ struct s3_req {
 	char request_id[96];
 	struct s3_xml_error xerr;	/* parsed from a non-2xx body */
 	unsigned attempts;
+	uint64_t gen;		/* of the credentials that signed it */
 	bool maybe_done;	/* an attempt got no definite answer: it may
 				 * have taken effect */
 	size_t sent;		/* read cursor into body */

@@ -481,6 +481,7 @@ static int build(struct wire *w, struct s3_conn *c, struct s3_req *r,
 			.region = a->region,
 		};
 
+		r->gen = gen;
 		rc = s3_sigv4_sign(&w->auth, &sr, cr.access_key, cr.secret,
 				   gen, &c->sigcache, err);
 		if (!rc)
@@ -614,8 +615,13 @@ static enum verdict classify(const struct s3_req *r)
 	long s = r->status;
 
 	if (is_2xx(s))
-		/* a 2xx body cut short is a transport failure */
-		return r->dst && r->dst_got < r->dst_len ? V_RETRY : V_DONE;
+		/* a 2xx body cut short is a transport failure; one shorter
+		 * than asked but whole (its Content-Length) is the answer,
+		 * for the caller to judge (an object replaced meanwhile) */
+		return r->dst && r->dst_got < r->dst_len &&
+			       (!r->has_length ||
+				r->dst_got < r->content_length) ?
+			       V_RETRY : V_DONE;
 	if (s >= 500 || s == 429 || s == 408)
 		return s == 501 ? V_DONE : V_RETRY;
 	if (s == 400 && code_is(r, "RequestTimeout"))
@@ -798,9 +804,13 @@ int s3_do(struct s3_conn *c, struct s3_req *r, struct lc_err *err)
 		if (v == V_SKEW)
 			take_skew(c, r);
 		if (v == V_REFRESH) {
-			rc = s3_credsrc_refresh(&c->creds, err);
-			if (rc)
+			rc = s3_credsrc_refresh(&c->creds, r->gen, err);
+			if (rc) {
+				key_name(name, sizeof(name), c, r->key);
+				lc_err_prefix(err, "%s: %s: ", name,
+					      r->method);
 				break;
+			}
 		}
 		atomic_fetch_add(&c->n_retries, 1);
 		if (v != V_SKEW)

@@ -700,7 +700,165 @@ TEST(fake_container_credentials)
 	fake_stop(&s3);
 }
 
+/* The object was replaced by a shorter one: a whole 206 of fewer bytes
+ * than asked is an answer, not a transfer cut short to retry. */
+static void shrunk(struct fake *f, int fd, const struct fake_req *rq)
+{
+	f->n++;
+	if (!strcmp(rq->method, "HEAD"))
+		head_reply(fd);
+	else
+		reply(fd, 206, "Content-Range: bytes 3-5/6\r\n", "345", 3);
+}
+
+TEST(fake_replaced_object_not_retried)
+{
+	struct fake f;
+	struct lc_err err = { 0 };
+	struct ostore_conf *conf;
+	struct ostore_stats s;
+	struct ostore *st;
+	struct ostore_obj *o;
+	uint8_t buf[8];
+
+	CHECK(fake_start(&f, shrunk) == 0);
+	conf = conf_for(&f, NULL);
+	CHECK(conf);
+	CHECK_OK(open_fake(&f, conf, &st, &err), &err);
+	CHECK_OK(ostore_open(&o, st, "data/x", &err), &err);
+	CHECK_EQ_U64(ostore_read(o, 3, 5, buf, &err), EIO);
+	CHECK(strstr(err.msg, "data/x: now 6 bytes, was 20"));
+	CHECK_EQ_U64(f.n, 2);
+	ostore_stats(st, &s);
+	CHECK_EQ_U64(s.retries, 0);
+	ostore_close(o);
+	ostore_free(st);
+	ostore_conf_free(conf);
+	fake_stop(&f);
+}
+
+static void expired(struct fake *f, int fd, const struct fake_req *rq)
+{
+	(void)rq;
+	f->n++;
+	reply_xml(fd, 400, "<Error><Code>ExpiredToken</Code></Error>");
+}
+
+/* A session token given in the options expires: nothing can renew it,
+ * so one request and a message that says so, not ten retries. */
+TEST(fake_expired_static_token)
+{
+	struct fake f;
+	struct lc_err err = { 0 };
+	struct ostore_conf *conf;
+	struct ostore *st;
+
+	CHECK(fake_start(&f, expired) == 0);
+	conf = conf_for(&f, "session_token=TOKEN");
+	CHECK(conf);
+	CHECK_OK(open_fake(&f, conf, &st, &err), &err);
+	CHECK_EQ_U64(ostore_put(st, "k", "v", 1, 0, &err), EACCES);
+	CHECK(strstr(err.msg, "s3://b/ds.lance/k"));
+	CHECK(strstr(err.msg, "session token expired"));
+	CHECK_EQ_U64(f.n, 1);
+	ostore_free(st);
+	ostore_conf_free(conf);
+	fake_stop(&f);
+}
+
+/* IMDS handing out a new token each time (f->n: credentials served). */
+static void imds_rotating(struct fake *f, int fd, const struct fake_req *rq)
+{
+	char doc[256];
+
+	if (!strcmp(rq->method, "PUT")) {
+		reply(fd, 200, NULL, "tok123", 6);
+	} else if (!strcmp(rq->path,
+			   "/latest/meta-data/iam/security-credentials/")) {
+		reply(fd, 200, NULL, "role-a\n", 7);
+	} else {
+		snprintf(doc, sizeof(doc), "{\"Code\":\"Success\","
+			 "\"AccessKeyId\":\"ASIAFAKE\",\"SecretAccessKey\":"
+			 "\"s\",\"Token\":\"imds-token-%d\",\"Expiration\":"
+			 "\"2099-01-01T00:00:00Z\"}", ++f->n);
+		reply(fd, 200, NULL, doc, strlen(doc));
+	}
+}
+
+/* S3 that finds the first token expired. */
+static void expires_first(struct fake *f, int fd, const struct fake_req *rq)
+{
+	f->n++;
+	if (strstr(rq->headers, "\nx-amz-security-token: imds-token-1\r"))
+		reply_xml(fd, 400, "<Error><Code>ExpiredToken</Code>"
+			  "</Error>");
+	else
+		reply(fd, 200, NULL, NULL, 0);
+}
+
+struct putter {
+	struct ostore *st;
+	char key[8];
+	int rc;
+};
+
+static void *put_one(void *arg)
+{
+	struct putter *p = arg;
+	struct lc_err err = { 0 };
+
+	p->rc = ostore_put(p->st, p->key, "v", 1, 0, &err);
+	return NULL;
+}
+
+/* Requests that all find the token expired renew it once, not once
+ * each. */
+TEST(fake_expired_token_renewed_once)
+{
+	struct fake md, s3;
+	struct lc_err err = { 0 };
+	struct ostore_conf *conf;
+	struct putter p[4];
+	pthread_t t[4];
+	char opt[128];
+
+	unsetenv("AWS_ACCESS_KEY_ID");
+	unsetenv("AWS_SECRET_ACCESS_KEY");
+	unsetenv("AWS_EC2_METADATA_DISABLED");
+	setenv("HOME", "/nonexistent", 1);
+	unsetenv("AWS_SHARED_CREDENTIALS_FILE");
+	CHECK(fake_start(&md, imds_rotating) == 0);
+	CHECK(fake_start(&s3, expires_first) == 0);
+	CHECK_OK(ostore_conf_new(&conf, &err), &err);
+	snprintf(opt, sizeof(opt), "endpoint=http://127.0.0.1:%u", s3.port);
+	CHECK(!ostore_conf_parse(conf, opt, &err));
+	CHECK(!ostore_conf_parse(conf, "allow_http=true", &err));
+	snprintf(opt, sizeof(opt), "aws_metadata_endpoint=http://127.0.0.1:%u",
+		 md.port);
+	CHECK(!ostore_conf_parse(conf, opt, &err));
+	CHECK_OK(ostore_s3_new(&p[0].st, "s3://b/x", conf, &err), &err);
+	CHECK_EQ_U64(md.n, 1);
+	for (int i = 0; i < 4; i++) {	/* one store, four requests */
+		p[i].st = p[0].st;
+		snprintf(p[i].key, sizeof(p[i].key), "k%d", i);
+	}
+	for (int i = 0; i < 4; i++)
+		CHECK(pthread_create(&t[i], NULL, put_one, &p[i]) == 0);
+	for (int i = 0; i < 4; i++) {
+		CHECK(pthread_join(t[i], NULL) == 0);
+		CHECK_EQ_U64(p[i].rc, 0);
+	}
+	CHECK_EQ_U64(md.n, 2);
+	ostore_free(p[0].st);
+	ostore_conf_free(conf);
+	fake_stop(&md);
+	fake_stop(&s3);
+}
+
 TEST_MAIN(TEST_ENTRY(fake_retries_reads), TEST_ENTRY(fake_wrong_bytes_refused),
+	  TEST_ENTRY(fake_replaced_object_not_retried),
+	  TEST_ENTRY(fake_expired_static_token),
+	  TEST_ENTRY(fake_expired_token_renewed_once),
 	  TEST_ENTRY(fake_conditional_put_lost_reply),
 	  TEST_ENTRY(fake_conditional_put_real_conflict),
 	  TEST_ENTRY(fake_retries_bounded), TEST_ENTRY(fake_clock_skew),
