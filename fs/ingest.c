@@ -645,32 +645,6 @@ static int conv_hex(struct bld *b, const json_t *j, struct where *w,
 	return rc;
 }
 
-static uint16_t double_to_half(double d)
-{
-	uint16_t sign = signbit(d) ? 0x8000 : 0;
-	double a = fabs(d);
-	int e;
-	double m;
-	long bits;
-
-	if (isnan(d))
-		return 0x7e00;
-	if (a >= 65520.0)
-		return sign | 0x7c00;
-	if (a < 6.103515625e-05) {	/* subnormal: units of 2^-24 */
-		bits = lrint(a * 16777216.0);
-		return (uint16_t)(sign | (uint16_t)bits);
-	}
-	m = frexp(a, &e);		/* a = m * 2^e, m in [0.5, 1) */
-	bits = lrint((m * 2 - 1) * 1024);
-	if (bits == 1024) {
-		bits = 0;
-		e++;
-	}
-	return (uint16_t)(sign | (uint16_t)((e - 1 + 15) << 10) |
-			  (uint16_t)bits);
-}
-
 static int conv_json(struct bld *b, const json_t *j, struct where *w,
 		     unsigned depth, struct lc_err *err);
 
@@ -733,9 +707,26 @@ static int conv_float(struct bld *b, const json_t *j, struct where *w,
 		if (fabs(d) >= 65520.0)
 			return refuse(err, w, "%g is out of range for "
 				      "halffloat", d);
-		h = double_to_half(d);
+		h = render_to_half(d);
 		return bld_fixed(b, &h, true, err);
 	}
+}
+
+/* An item of a bfloat16 vector (fixed_size_binary(2) underneath). */
+static int conv_bf16(struct bld *b, const json_t *j, struct where *w,
+		     struct lc_err *err)
+{
+	uint16_t h;
+	double d;
+
+	if (!json_is_number(j))
+		return wrong(err, w, "a number", j);
+	d = json_number_value(j);
+	h = render_to_bf16(d);
+	if ((h & 0x7fff) == 0x7f80)
+		return refuse(err, w, "%g is out of range for bfloat16", d);
+	return bld_fixed(b, (uint8_t[2]){ (uint8_t)h, (uint8_t)(h >> 8) },
+			 true, err);
 }
 
 static int conv_list(struct bld *b, const json_t *j, struct where *w,
@@ -757,6 +748,8 @@ static int conv_list(struct bld *b, const json_t *j, struct where *w,
 		snprintf(w->col + base, sizeof(w->col) - base, "[%zu]", i);
 		if (t->id == LANCE_T_FIXED_LIST && json_is_null(it))
 			rc = refuse(err, w, "vectors hold no nulls");
+		else if (t->bfloat16)
+			rc = conv_bf16(&b->kids[0], it, w, err);
 		else
 			rc = conv_json(&b->kids[0], it, w, depth + 1, err);
 	}

@@ -26,44 +26,50 @@ static int put(struct lc_buf *b, const char *s, struct lc_err *err)
 	return lc_buf_append(b, s, strlen(s), err);
 }
 
-/*
- * The shortest digits that read back as the value, as Python's repr
- * writes them: plain from 1e-4 up to 1e16 (%g writes 30.0 as 3e+01),
- * with an exponent outside; integral values keep a ".0".
- */
-static void shortest(char *out, size_t cap, double v, bool single)
+/* Round v to the nearest value (ties to even) of a 16-bit binary float
+ * with `man` mantissa bits and exponent bias `bias`, as its bits: too big
+ * is infinite, NaN the quiet NaN. */
+static uint16_t round_small(double v, int man, int bias)
 {
-	const char *e;
-	int prec, x;
+	uint16_t sign = signbit(v) ? 0x8000 : 0;
+	unsigned inf = (2u * (unsigned)bias + 1) << man;
+	double a = fabs(v), f, m;
+	int e;
 
-	for (prec = 1; prec <= (single ? 9 : 17); prec++) {
-		snprintf(out, cap, "%.*g", prec, v);
-		if (single ? strtof(out, NULL) == (float)v :
-			     strtod(out, NULL) == v)
-			break;
+	if (isnan(v))
+		return (uint16_t)(inf | 1u << (man - 1));
+	if (a < ldexp(1, 1 - bias))	/* subnormal (rounding up to the
+					 * least normal carries right) */
+		return sign | (uint16_t)nearbyint(ldexp(a, bias - 1 + man));
+	f = frexp(a, &e);		/* a = f * 2^e, f in [0.5, 1) */
+	m = nearbyint(ldexp(f, man + 1));
+	if (m >= ldexp(1, man + 1)) {
+		m /= 2;
+		e++;
 	}
-	if ((e = strchr(out, 'e')) && (x = atoi(e + 1)) >= -4 && x < 16) {
-		char plain[64];
-
-		snprintf(plain, sizeof(plain), "%.*f",
-			 prec - 1 - x > 0 ? prec - 1 - x : 0, v);
-		if (strlen(plain) < cap &&
-		    (single ? strtof(plain, NULL) == (float)v :
-			      strtod(plain, NULL) == v))
-			memcpy(out, plain, strlen(plain) + 1);
-	}
-	if (!strpbrk(out, ".enN"))
-		strncat(out, ".0", cap - strlen(out) - 1);
+	if ((unsigned)(e - 1 + bias) << man >= inf)
+		return sign | (uint16_t)inf;
+	return sign | (uint16_t)((unsigned)(e - 1 + bias) << man |
+				 ((unsigned)m & ((1u << man) - 1)));
 }
 
-void render_double(char *out, size_t cap, double v)
+uint16_t render_to_half(double v)
 {
-	shortest(out, cap, v, false);
+	return round_small(v, 10, 15);
 }
 
-void render_float(char *out, size_t cap, float v)
+uint16_t render_to_bf16(double v)
 {
-	shortest(out, cap, (double)v, true);
+	return round_small(v, 7, 127);
+}
+
+double render_bf16_to_double(uint16_t h)
+{
+	uint32_t bits = (uint32_t)h << 16;
+	float f;
+
+	memcpy(&f, &bits, sizeof(f));
+	return f;
 }
 
 double render_half_to_double(uint16_t h)
@@ -80,45 +86,67 @@ double render_half_to_double(uint16_t h)
 	return sign ? -v : v;
 }
 
-/* Round a double to the nearest half (ties to even), as bits. */
-static uint16_t double_to_half(double v)
+enum width { F64, F32, F16, BF16 };
+
+static bool reads_back(const char *s, double v, enum width w)
 {
-	uint16_t sign = signbit(v) ? 0x8000 : 0;
-	double a = fabs(v);
-
-	if (isnan(v))
-		return 0x7e00;
-	if (a >= 65520.0)
-		return sign | 0x7c00;
-	if (a < ldexp(1, -14)) {	/* subnormal: units of 2^-24 */
-		double m = nearbyint(a * ldexp(1, 24));
-
-		return sign | (uint16_t)m;
+	switch (w) {
+	case F64:
+		return strtod(s, NULL) == v;
+	case F32:
+		return strtof(s, NULL) == (float)v;
+	case F16:
+		return render_to_half(strtod(s, NULL)) == render_to_half(v);
+	default:
+		return render_to_bf16(strtod(s, NULL)) == render_to_bf16(v);
 	}
-	int e;
-	double f = frexp(a, &e);	/* a = f * 2^e, f in [0.5, 1) */
-	double m = nearbyint(f * 2048.0);	/* 11 significant bits */
-
-	if (m >= 2048.0) {
-		m /= 2;
-		e++;
-	}
-	if (e + 14 >= 31)
-		return sign | 0x7c00;
-	return sign | (uint16_t)((e + 14) << 10) | ((uint16_t)m & 0x3ff);
 }
 
-static void render_half(char *out, size_t cap, uint16_t h)
+/*
+ * The shortest digits that read back as the value in its width, as
+ * Python's repr writes them: plain from 1e-4 up to 1e16 (%g writes 30.0
+ * as 3e+01), with an exponent outside; integral values keep a ".0".
+ */
+static void shortest(char *out, size_t cap, double v, enum width w)
 {
-	double v = render_half_to_double(h);
+	const char *e;
+	int prec, x;
 
-	for (int prec = 1; prec <= 6; prec++) {
+	for (prec = 1; prec <= 17; prec++) {
 		snprintf(out, cap, "%.*g", prec, v);
-		if (double_to_half(strtod(out, NULL)) == h)
+		if (reads_back(out, v, w))
 			break;
+	}
+	if ((e = strchr(out, 'e')) && (x = atoi(e + 1)) >= -4 && x < 16) {
+		char plain[64];
+
+		snprintf(plain, sizeof(plain), "%.*f",
+			 prec - 1 - x > 0 ? prec - 1 - x : 0, v);
+		if (strlen(plain) < cap && reads_back(plain, v, w))
+			memcpy(out, plain, strlen(plain) + 1);
 	}
 	if (!strpbrk(out, ".enN"))
 		strncat(out, ".0", cap - strlen(out) - 1);
+}
+
+void render_double(char *out, size_t cap, double v)
+{
+	shortest(out, cap, v, F64);
+}
+
+void render_float(char *out, size_t cap, float v)
+{
+	shortest(out, cap, (double)v, F32);
+}
+
+void render_half(char *out, size_t cap, uint16_t h)
+{
+	shortest(out, cap, render_half_to_double(h), F16);
+}
+
+void render_bf16(char *out, size_t cap, uint16_t h)
+{
+	shortest(out, cap, render_bf16_to_double(h), BF16);
 }
 
 /* Days since 1970-01-01 to a proleptic Gregorian date. */
@@ -380,6 +408,31 @@ static int put_float_json(struct lc_buf *b, double v, const char *text,
 	return put(b, text, err);
 }
 
+/* A bfloat16 vector: its n items from `from` of `items`, two bytes
+ * each (fixed_size_binary(2) under the extension), as numbers. */
+static int put_bf16s(struct lc_buf *b, const struct lance_array *items,
+		     uint64_t from, uint64_t n, struct lc_err *err)
+{
+	char num[64];
+	int rc = put(b, "[", err);
+
+	for (uint64_t j = from; !rc && j < from + n; j++) {
+		uint16_t h = lc_le16(items->values + 2 * j);
+
+		if (j > from)
+			rc = put(b, ",", err);
+		if (rc)
+			break;
+		if (!lance_array_is_valid(items, j)) {
+			rc = put(b, "null", err);
+			continue;
+		}
+		render_bf16(num, sizeof(num), h);
+		rc = put_float_json(b, render_bf16_to_double(h), num, err);
+	}
+	return rc ? rc : put(b, "]", err);
+}
+
 int render_json_value(struct lc_buf *b, const struct lance_array *a,
 		      uint64_t i, struct lc_err *err)
 {
@@ -472,6 +525,10 @@ int render_json_value(struct lc_buf *b, const struct lance_array *a,
 	case LANCE_T_FIXED_LIST: {
 		const struct lance_array *items = &a->children[0];
 		uint64_t lo, hi;
+
+		if (t->bfloat16)
+			return put_bf16s(b, items, i * (uint64_t)t->width,
+					 (uint64_t)t->width, err);
 
 		if (t->id == LANCE_T_LIST) {
 			lo = a->offsets[i];

@@ -15,10 +15,18 @@ int render_json_value(struct lc_buf *b, const struct lance_array *a,
  * replaced by U+FFFD). */
 int render_json_string(struct lc_buf *b, const char *s, size_t n,
 		       struct lc_err *err) LC_MUST_USE;
-/* Shortest decimal that reads back as the same double / float. */
+/* Shortest decimal that reads back as the same double / float /
+ * halffloat / bfloat16 (bits), as Python's repr writes it. */
 void render_double(char *out, size_t cap, double v);
 void render_float(char *out, size_t cap, float v);
+void render_half(char *out, size_t cap, uint16_t h);
+void render_bf16(char *out, size_t cap, uint16_t h);
+/* 16-bit floats: to double, and the nearest (ties to even) from a
+ * double, as bits; too big is infinite. */
 double render_half_to_double(uint16_t h);
+double render_bf16_to_double(uint16_t h);
+uint16_t render_to_half(double v);
+uint16_t render_to_bf16(double v);
 
 /* The file extension for a value starting with `head` (n bytes): jpg,
  * png, gif, webp, bmp, tif, avif, heic, mp4, wav, flac, pdf, npy, bin.

@@ -21,6 +21,7 @@ import os
 import random
 import re
 import shutil
+import struct
 import subprocess
 import sys
 import tempfile
@@ -464,6 +465,46 @@ def lancedb_table(w, ver, rows):
     os.makedirs(src)
     wtool("make", uri, "--version", ver, "--rows", rows)
     return uri, os.path.join(w, "staging"), src
+
+
+def bf16_bits(x):
+    """The bfloat16 nearest to x (ties to even, through float32), as
+    bits."""
+    b = struct.unpack("<I", struct.pack("<f", x))[0]
+    return (b + 0x7fff + ((b >> 16) & 1)) >> 16
+
+
+def bf16_vectors(ver):
+    """A LanceDB dataset with a bfloat16 vector column: meta.json shows
+    its items as numbers that read back to their exact bits; a new row
+    and an edit of a committed one, written as numbers, are read back by
+    LanceDB as the nearest bfloat16s."""
+    with workdir() as w:
+        uri = os.path.join(w, "db", "t.lance")
+        staging = os.path.join(w, "staging")
+        node("bf16.js", "make", uri, "--version", ver)
+        want = node("bf16.js", "dump", uri)["rows"]
+        expect(len(want) == 3, f"made {want}")
+        new = [0.1, -2.5, 1e30, 3e-39]
+        edit = [1.5, 2.0, -7.25, 0.0]
+        with mounted(uri, staging, "name_column=name",
+                     "commit_delay=60") as mnt:
+            for name, bits in want.items():
+                with open(os.path.join(mnt, name, "meta.json")) as f:
+                    vec = json.load(f)["vec"]
+                expect(all(isinstance(x, float) for x in vec) and
+                       [bf16_bits(x) for x in vec] == bits,
+                       f"{ver} {name}: meta.json vec {vec}, LanceDB bits "
+                       f"{[hex(b) for b in bits]}")
+            os.mkdir(os.path.join(mnt, "new"))
+            write(os.path.join(mnt, "new", "meta.json"),
+                  json.dumps({"vec": new}))
+            write(os.path.join(mnt, "a", "meta.json"),
+                  json.dumps({"name": "a", "vec": edit}))
+        want["new"] = [bf16_bits(x) for x in new]
+        want["a"] = [bf16_bits(x) for x in edit]
+        got = node("bf16.js", "dump", uri)["rows"]
+        expect(got == want, f"{ver}: LanceDB reads {got}, want {want}")
 
 
 def test_new_dataset_from_cp_r():
@@ -1772,6 +1813,7 @@ def test_cp_over_io_uring():
 
 
 TESTS = (per_version(edit_cycle) + per_version(interleaved_appends) +
+         per_version(bf16_vectors) +
          [test_new_dataset_from_cp_r, test_database_mount_writes,
           test_big_file_written_past_the_daemon, test_cp_over_io_uring,
           test_fsync_commits_now, test_closed_files_reach_the_disk,

@@ -106,6 +106,58 @@ TEST(half_floats)
 	CHECK_RENDER(&t, h, 2, 2, "-2.0");
 	CHECK_RENDER(&t, h, 2, 3, "null");
 	CHECK_RENDER(&t, h, 2, 4, "6e-08");
+	/* plain as Python writes them: 100.0, not 1e+02 */
+	CHECK_RENDER(&t, (uint16_t[]){ 0x5640 }, 2, 0, "100.0");
+	CHECK_RENDER(&t, (uint16_t[]){ 0x7bff }, 2, 0, "65504.0");
+	/* every half reads back to its bits, and rounding is to even */
+	for (unsigned k = 0; k < 0x7c00; k++) {
+		char buf[64];
+
+		render_half(buf, sizeof(buf), (uint16_t)k);
+		CHECK_EQ_U64(render_to_half(strtod(buf, NULL)), k);
+		CHECK_EQ_U64(render_to_half(render_half_to_double(
+				     (uint16_t)(k | 0x8000))), k | 0x8000);
+	}
+	CHECK_EQ_U64(render_to_half(1.0 + ldexp(1, -11)), 0x3c00);
+	CHECK_EQ_U64(render_to_half(1.0 + 3 * ldexp(1, -11)), 0x3c02);
+	CHECK_EQ_U64(render_to_half(65520.0), 0x7c00);
+	CHECK_EQ_U64(render_to_half(ldexp(1, -25)), 0);
+	CHECK_EQ_U64(render_to_half(ldexp(3, -26)), 1);
+}
+
+/* bfloat16 vectors (fixed_size_list:lance.bfloat16:n): numbers. */
+TEST(bfloat16_vectors)
+{
+	struct lance_type item = { .id = LANCE_T_FIXED_BINARY, .width = 2 };
+	struct lance_type t = { .id = LANCE_T_FIXED_LIST, .width = 3,
+				.item = &item, .bfloat16 = true };
+	/* 1.0, 3.140625, -0.5; 1e30 (rounded), +inf, 0 */
+	uint8_t v[] = { 0x80, 0x3f, 0x49, 0x40, 0x00, 0xbf,
+			0x4a, 0x71, 0x80, 0x7f, 0x00, 0x00 };
+	struct lance_array kid = { .type = &item, .length = 6, .values = v,
+				   .values_len = sizeof(v) };
+	struct lance_array a = { .type = &t, .length = 2, .children = &kid,
+				 .n_children = 1 };
+	struct lc_err err = { 0 };
+	struct lc_buf b;
+
+	lc_buf_init(&b, 0);
+	CHECK_OK(render_json_value(&b, &a, 0, &err), &err);
+	CHECK_OK(lc_buf_append(&b, " ", 1, &err), &err);
+	CHECK_OK(render_json_value(&b, &a, 1, &err), &err);
+	CHECK_OK(lc_buf_append(&b, "", 1, &err), &err);
+	CHECK_STR((char *)b.data, "[1.0,3.14,-0.5] [1e+30,null,0.0]");
+	lc_buf_reset(&b);
+	for (unsigned k = 0; k < 0x7f80; k++) {
+		char buf[64];
+
+		render_bf16(buf, sizeof(buf), (uint16_t)k);
+		CHECK_EQ_U64(render_to_bf16(strtod(buf, NULL)), k);
+	}
+	CHECK_EQ_U64(render_to_bf16(1.0 + ldexp(1, -8)), 0x3f80);
+	CHECK_EQ_U64(render_to_bf16(1.0 + 3 * ldexp(1, -8)), 0x3f82);
+	CHECK_EQ_U64(render_to_bf16(3.4e38), 0x7f80);
+	CHECK_EQ_U64(render_to_bf16(-1e-40), 0x8001);
 }
 
 TEST(dates_and_times)
@@ -220,6 +272,7 @@ TEST(escape_names)
 }
 
 TEST_MAIN(TEST_ENTRY(integers_exact), TEST_ENTRY(floats_shortest),
+	  TEST_ENTRY(bfloat16_vectors),
 	  TEST_ENTRY(half_floats), TEST_ENTRY(dates_and_times),
 	  TEST_ENTRY(decimals), TEST_ENTRY(strings_escaped),
 	  TEST_ENTRY(sniff), TEST_ENTRY(escape_names))
