@@ -998,6 +998,21 @@ static int attempt_load(struct attempt *a, bool *done, uint64_t *landed,
 			      vs[nv - 1].version);
 		goto out;
 	}
+	/* a version gone (cleaned up) hides its transaction: our changes
+	 * of committed rows are planned again on the latest (appends
+	 * conflict with nothing) */
+	for (uint64_t i = 0, want = c->read_version + 1;
+	     c->n_deletes && i < nv; i++) {
+		if (vs[i].version < want)
+			continue;
+		if (vs[i].version != want) {
+			rc = LC_CONFLICT(err, "%s: version %" PRIu64 " is gone, "
+					 "so this %s cannot be checked against "
+					 "it", st->root, want, our_op(c));
+			goto out;
+		}
+		want++;
+	}
 	/* oldest first; the latest stays loaded for the attempt */
 	for (size_t i = 0; i + 1 < nv; i++) {
 		struct version v;

@@ -416,6 +416,56 @@ TEST(rebase_and_conflicts)
 	harness_rm_rf(dir);
 }
 
+/* A version between ours and the latest was cleaned up: a delete
+ * cannot be checked against it, and is refused as a conflict (the
+ * caller plans it again on the latest); an append still lands. */
+TEST(gap_in_versions)
+{
+	char dir[64], path[128];
+	struct ostore *st = copy_fixture(dir, sizeof(dir), "v1names.lance");
+	static const uint32_t rows[] = { 1 };
+	struct lance_commit_delete d = { 1, rows, 1 };
+	struct lance_data_file files[4];
+	struct lance_commit_frag nf;
+	struct lance_commit a = { 0 }, x = { 0 };
+	struct lance_manifest *m;
+	struct lc_err err = { 0 };
+	uint64_t v;
+
+	CHECK(st);
+	m = latest(st);
+	CHECK(m);
+	CHECK(like_fragment(&nf, files, st, NULL, m, 0, "g") == 0);
+	lance_manifest_free(m);
+	a.read_version = 7;
+	a.appends = &nf;
+	a.n_appends = 1;
+	CHECK_OK(lance_commit(&v, st, &a, &err), &err);
+	CHECK_EQ_U64(v, 8);
+	memset(&a.uuid, 0, sizeof(a.uuid));
+	CHECK_OK(lance_commit(&v, st, &a, &err), &err);
+	CHECK_EQ_U64(v, 9);
+	snprintf(path, sizeof(path), "%s/_versions/8.manifest", dir);
+	CHECK(unlink(path) == 0);
+	x.read_version = 7;
+	x.deletes = &d;
+	x.n_deletes = 1;
+	CHECK_EQ_U64(lance_commit(&v, st, &x, &err), EBUSY);
+	CHECK(err.kind == LC_EK_CONFLICT);
+	CHECK(strstr(err.msg, "version 8 is gone") != NULL);
+	lc_err_clear(&err);
+	x.read_version = 9;
+	memset(&x.uuid, 0, sizeof(x.uuid));
+	CHECK_OK(lance_commit(&v, st, &x, &err), &err);
+	CHECK_EQ_U64(v, 10);
+	memset(&a.uuid, 0, sizeof(a.uuid));
+	CHECK_OK(lance_commit(&v, st, &a, &err), &err);
+	CHECK_EQ_U64(v, 11);
+	free_paths(files, nf.n_files);
+	ostore_free(st);
+	harness_rm_rf(dir);
+}
+
 /* stable.lance was compacted (Rewrite) after version 4. */
 TEST(conflict_with_rewrite)
 {
@@ -969,6 +1019,7 @@ TEST(alloc_failures)
 }
 
 TEST_MAIN(TEST_ENTRY(deletion_writers), TEST_ENTRY(append_v1_names),
+	  TEST_ENTRY(gap_in_versions),
 	  TEST_ENTRY(lost_reply), TEST_ENTRY(bounded_retries),
 	  TEST_ENTRY(delete_rows), TEST_ENTRY(stable_row_ids),
 	  TEST_ENTRY(rebase_and_conflicts), TEST_ENTRY(conflict_with_rewrite),
