@@ -70,6 +70,7 @@ struct slot {
 /* The last rendering of each control file: stat's size and the bytes a
  * read returns right after must agree while the counters move on. */
 struct ctl_cache {
+	const struct view_ds *ds;	/* whose (a database has many) */
 	struct lc_buf data;
 	struct timespec when;	/* monotonic, for its age */
 	struct timespec made;	/* wall clock: the file's mtime */
@@ -372,8 +373,9 @@ static int ctl_content(struct lfs *fs, const struct vnode *n,
 	int rc = 0;
 
 	pthread_mutex_lock(&fs->ctl_mu);
-	if (!c->data.data || lc_since(&c->when) > 1.0) {
+	if (!c->data.data || c->ds != n->ds || lc_since(&c->when) > 1.0) {
 		lc_buf_reset(&c->data);
+		c->ds = n->ds;
 		rc = view_read_file(&c->data, fs->v, n, err);
 		clock_gettime(CLOCK_MONOTONIC, &c->when);
 		clock_gettime(CLOCK_REALTIME, &c->made);
@@ -810,12 +812,17 @@ static int mino_of(struct lfs *fs, const struct mnode *m, fuse_ino_t *out)
 	return rc;
 }
 
-static void mino_forget(struct lfs *fs, const struct mnode *m,
-			fuse_ino_t ino)
+/* The kernel dropped `n` lookups of `ino`: those of a view node are its
+ * slot's; a dataset's own node (kind 0 under LIVE_BIT: a staged row or
+ * file, a member's root) holds none, and its high bits are the dataset's
+ * index, not a slot. */
+static void ino_forget(struct lfs *fs, fuse_ino_t ino, uint64_t n)
 {
-	if (!m->staged && !m->dsroot)
-		slot_forget(fs, (unsigned)(ino >> SLOT_SHIFT) & MAX_SLOTS, 1);
+	if (ino != FUSE_ROOT_ID &&
+	    !((ino & LIVE_BIT) && !((ino >> KIND_SHIFT) & 7)))
+		slot_forget(fs, (unsigned)(ino >> SLOT_SHIFT) & MAX_SLOTS, n);
 }
+
 
 /* An entry for `m`, with its inode and attributes. */
 static int entry_of(struct lfs *fs, const struct mnode *m,
@@ -829,7 +836,7 @@ static int entry_of(struct lfs *fs, const struct mnode *m,
 		return rc;
 	rc = fill_stat(fs, &e->attr, e->ino, m, err);
 	if (rc) {
-		mino_forget(fs, m, e->ino);
+		ino_forget(fs, e->ino, 1);
 		return rc;
 	}
 	e->attr_timeout = ttl_of(fs, m);
@@ -1000,11 +1007,7 @@ fail:
 
 static void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
 {
-	struct lfs *fs = fuse_req_userdata(req);
-
-	if (ino != FUSE_ROOT_ID)
-		slot_forget(fs, (unsigned)(ino >> SLOT_SHIFT) & MAX_SLOTS,
-			    nlookup);
+	ino_forget(fuse_req_userdata(req), ino, nlookup);
 	fuse_reply_none(req);
 }
 
@@ -1014,10 +1017,7 @@ static void op_forget_multi(fuse_req_t req, size_t count,
 	struct lfs *fs = fuse_req_userdata(req);
 
 	for (size_t i = 0; i < count; i++)
-		if (forgets[i].ino != FUSE_ROOT_ID)
-			slot_forget(fs, (unsigned)(forgets[i].ino >>
-						   SLOT_SHIFT) & MAX_SLOTS,
-				    forgets[i].nlookup);
+		ino_forget(fs, forgets[i].ino, forgets[i].nlookup);
 	fuse_reply_none(req);
 }
 
@@ -1134,7 +1134,7 @@ static int dir_add(struct dir_fill *d, uint64_t off, const char *name,
 					      (off_t)off + 1);
 		if (need > d->size - d->used) {
 			/* did not fit: the kernel never saw it */
-			mino_forget(d->fs, m, e.ino);
+			ino_forget(d->fs, e.ino, 1);
 			return 1;
 		}
 	} else {
@@ -1333,8 +1333,12 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	mnode_reset(&n);
 	if (rc == 1)
 		rc = 0;
+	/* entries already added took lookups the kernel will forget:
+	 * they go; the failure comes again at the next offset */
 	if (d.rc && !d.used)
 		rc = d.rc;
+	else if (rc && d.used)
+		rc = 0;
 	if (rc)
 		fuse_reply_err(req, reply_errno(fs, "readdir", rc, &err));
 	else
@@ -1560,6 +1564,25 @@ static int open_view(struct lfs *fs, struct mnode *m,
 	return 0;
 }
 
+/* The handle of an open file, at its release or a failed open reply. */
+static void fh_free(struct lfs *fs, struct fuse_file_info *fi)
+{
+	switch (fh_type(fi)) {
+	case FH_STAGED:
+		staged_fh_free(fs, staged_fh_of(fi));
+		break;
+	case FH_COMMIT:
+	case FH_WARMUP:
+		free((void *)(uintptr_t)fi->fh);
+		break;
+	case FH_VIEW:
+		open_file_put((struct open_file *)(uintptr_t)fi->fh);
+		break;
+	default:
+		break;
+	}
+}
+
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct lfs *fs = fuse_req_userdata(req);
@@ -1630,15 +1653,10 @@ out:
 	if (rc)
 		fuse_reply_err(req, rc == ENOSYS ? ENOSYS :
 				    reply_errno(fs, "open", rc, &err));
-	else if (fh_type(fi) == FH_STAGED) {
-		struct staged_fh *h = staged_fh_of(fi);
-
-		/* interrupted: no release comes */
-		if (pt_reply_open(req, fi, h->backing))
-			staged_fh_free(fs, h);
-	} else {
-		fuse_reply_open(req, fi);
-	}
+	else if (fh_type(fi) == FH_STAGED ?
+			 pt_reply_open(req, fi, staged_fh_of(fi)->backing) :
+			 fuse_reply_open(req, fi))
+		fh_free(fs, fi);	/* interrupted: no release comes */
 }
 
 static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
@@ -1953,23 +1971,8 @@ static void op_flush(fuse_req_t req, fuse_ino_t ino,
 static void op_release(fuse_req_t req, fuse_ino_t ino,
 		       struct fuse_file_info *fi)
 {
-	struct open_file *of = (struct open_file *)(uintptr_t)fi->fh;
-
 	(void)ino;
-	switch (fh_type(fi)) {
-	case FH_STAGED:
-		staged_fh_free(fuse_req_userdata(req), staged_fh_of(fi));
-		break;
-	case FH_COMMIT:
-	case FH_WARMUP:
-		free((void *)(uintptr_t)fi->fh);
-		break;
-	case FH_VIEW:
-		open_file_put(of);
-		break;
-	default:
-		break;
-	}
+	fh_free(fuse_req_userdata(req), fi);
 	fuse_reply_err(req, 0);
 }
 
@@ -2508,7 +2511,6 @@ static bool advance_slots(struct lfs *fs, struct fuse_session *se,
 	for (unsigned s = 1; s <= MAX_SLOTS; s++) {
 		struct vnode dead = { 0 };
 		struct slot *sl = &fs->slots[s];
-		bool now;
 
 		pthread_mutex_lock(&fs->mu);
 		if (sl->root.ds != d->ds) {
@@ -2525,16 +2527,15 @@ static bool advance_slots(struct lfs *fs, struct fuse_session *se,
 				all = false;
 			}
 		}
-		now = sl->root.snap == cur.snap;
 		pthread_mutex_unlock(&fs->mu);
 		vnode_reset(&dead);
-		/* the slot's @versions and @tags list the new version too */
-		for (uint64_t k = IK_VERSIONS; now && k <= IK_TAGS; k++)
+		/* the @versions and @tags of every slot of the dataset list
+		 * the new version too (never live nodes: no LIVE_BIT in their
+		 * numbers) */
+		for (uint64_t k = IK_VERSIONS; k <= IK_TAGS; k++)
 			fuse_lowlevel_notify_inval_inode(
 				se, (uint64_t)s << SLOT_SHIFT |
-						k << KIND_SHIFT |
-						(fs->writable ? LIVE_BIT : 0),
-				0, 0);
+						k << KIND_SHIFT, 0, 0);
 	}
 	vnode_reset(&cur);
 	return all;

@@ -608,6 +608,23 @@ def test_cli_info_and_exit_codes():
                f"{r.stderr!r}")
 
 
+def test_database_status_per_dataset():
+    """In a read-only database mount each member's .lancefs/status is its
+    own, also when read right after another member's."""
+    db = os.path.join(DATA, "v_2.2")
+    want = {name: oracle(os.path.join(db, name + ".lance"))
+            for name in ("versions", "frags", "images")}
+    with mounted(db, "ro") as mnt:
+        for name, orc in want.items():
+            with open(os.path.join(mnt, name, ".lancefs", "status")) as f:
+                st = json.load(f)
+            expect(st["version"] == orc["version"] and
+                   st["rows"] == len(orc["rows"]),
+                   f"{name}/.lancefs/status: version {st['version']}, "
+                   f"rows {st['rows']}; LanceDB: {orc['version']}, "
+                   f"{len(orc['rows'])}")
+
+
 TESTS = [test_dataloader, test_scanners_see_only_rows, test_shell_tools,
          test_mount_errors, test_killed_daemon,
          test_corrupt_file_is_eio_only_there, test_refresh_follows_writer,
@@ -616,7 +633,7 @@ TESTS = [test_dataloader, test_scanners_see_only_rows, test_shell_tools,
          test_refresh_keeps_unchanged_rows_no_epoch,
          test_dataset_deleted_under_mount, test_mount_helpers,
          test_pinned_versions_ro_statfs_times,
-         test_cli_info_and_exit_codes]
+         test_cli_info_and_exit_codes, test_database_status_per_dataset]
 
 
 def main():

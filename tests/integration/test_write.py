@@ -1164,6 +1164,32 @@ def test_row_names_a_file_system_takes():
                    f"@versions lists {os.listdir(os.path.join(mnt, '@versions'))}")
 
 
+def test_versions_listed_after_commit_no_epoch():
+    """@versions lists the version a commit made, also on a kernel
+    before 6.16 (LANCEFS_NO_EPOCH=1), which keeps the listing it cached
+    until lancefs invalidates it."""
+    os.environ["LANCEFS_NO_EPOCH"] = "1"
+    try:
+        with workdir() as w:
+            uri, staging, src = lancedb_table(w, "2.0", 2)
+            with mounted(uri, staging, "name_column=name",
+                         "commit_delay=60") as mnt:
+                vers = os.path.join(mnt, "@versions")
+                expect(os.listdir(vers) == ["1"],
+                       f"@versions lists {os.listdir(vers)}")
+                os.mkdir(os.path.join(mnt, "new"))
+                write(os.path.join(mnt, "new", "meta.json"), "{}")
+                with open(os.path.join(mnt, ".lancefs", "commit"),
+                          "w") as f:
+                    f.write("1")
+                # the mount learns of the version right after the
+                # commit returns, and tells the kernel then
+                wait_for(lambda: sorted(os.listdir(vers)) == ["1", "2"],
+                         "@versions listing version 2", timeout=10)
+    finally:
+        del os.environ["LANCEFS_NO_EPOCH"]
+
+
 def test_update_and_replace_rows():
     """Without text_files: a rewritten meta.json and a new caption.txt
     update committed rows; rm -r of a committed row and cp -r of a folder
@@ -1825,6 +1851,7 @@ TESTS = (per_version(edit_cycle) + per_version(interleaved_appends) +
           test_root_files_renamed_and_hidden,
           test_row_times_of_later_versions,
           test_row_names_a_file_system_takes,
+          test_versions_listed_after_commit_no_epoch,
           test_update_and_replace_rows,
           test_commit_over_lancedb_commits, test_commit_rows_limit,
           test_commit_bytes_batches, test_landed_folders_reused,
