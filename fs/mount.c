@@ -1395,6 +1395,7 @@ struct staged_fh {
 	pid_t opener;		/* the thread that opened it */
 	fuse_ino_t ino;
 	int backing;		/* passthrough: the kernel writes fd */
+	struct vnode *copied;	/* the committed file this open copied */
 };
 
 static struct staged_fh *staged_fh_of(const struct fuse_file_info *fi)
@@ -1473,8 +1474,22 @@ static void staged_fh_pass(struct lfs *fs, struct fuse_file_info *fi,
 		fi->direct_io = 1;
 }
 
+static int read_committed(struct lfs *fs, const struct vnode *n,
+			  struct lc_buf *out, struct lc_err *err);
+
 static void staged_fh_free(struct lfs *fs, struct staged_fh *h)
 {
+	if (h->copied) {
+		struct lc_err err = { 0 };
+		struct lc_buf orig;
+
+		/* nothing written: the row is not changed after all */
+		if (!read_committed(fs, h->copied, &orig, &err))
+			wr_file_revert(h->w, h->id, h->fidx, &orig);
+		lc_buf_reset(&orig);
+		vnode_reset(h->copied);
+		free(h->copied);
+	}
 	wr_file_closed(h->w, h->id, h->fidx, h->fd, h->writer);
 	if (h->backing)
 		pt_put(fs->pt, h->ino);
@@ -1519,6 +1534,13 @@ static int open_committed_for_write(struct lfs *fs, const struct mnode *m,
 	if (!rc && (rc = staged_fh_new(fi, w, u, fidx, fd, true,
 					   opener)))
 		wr_file_closed(w, u, fidx, fd, true);
+	if (!rc && !have && !(fi->flags & O_TRUNC)) {
+		struct staged_fh *h = staged_fh_of(fi);
+
+		/* best effort: without it the copy stays, an update */
+		if ((h->copied = malloc(sizeof(*h->copied))))
+			vnode_copy(h->copied, &m->vn);
+	}
 	return rc;
 }
 

@@ -1174,6 +1174,19 @@ void wr_file_unseen(struct writes *w, uint64_t id, uint32_t fidx)
 	pthread_mutex_unlock(&w->mu);
 }
 
+/* An update that holds no file and removes none (its files reverted
+ * or unlinked again). */
+static bool empty_update(const struct wrow *r)
+{
+	if (r->info.kind != STAGING_UPDATE || r->info.n_removed ||
+	    r->committing || r->pending)
+		return false;
+	for (size_t i = 0; i < r->n_files; i++)
+		if (r->files[i].name)
+			return false;
+	return true;
+}
+
 void wr_file_closed(struct writes *w, uint64_t id, uint32_t fidx, int fd,
 		    bool writer)
 {
@@ -1215,7 +1228,10 @@ void wr_file_closed(struct writes *w, uint64_t id, uint32_t fidx, int fd,
 		if (!f->writers)
 			f->unseen = false;
 		changed(r);
-		if (!r->writers)
+		if (!r->writers && empty_update(r) &&
+		    !staging_row_remove(w->stg, id, &(struct lc_err){ 0 }))
+			row_drop(w, r);	/* nothing left to change */
+		else if (!r->writers)
 			arm(w, over_limit(w));
 		pthread_cond_broadcast(&w->cv);	/* wait_closing */
 	} else if (fd >= 0) {
@@ -1264,6 +1280,53 @@ int wr_file_truncate(struct writes *w, uint64_t id, const char *name,
 	}
 	pthread_mutex_unlock(&w->mu);
 	return rc;
+}
+
+/* Whether the file at `path` holds exactly `want`. */
+static bool holds(const char *path, const struct lc_buf *want)
+{
+	uint8_t buf[65536];
+	struct stat st;
+	size_t at = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	bool same = fd >= 0 && !fstat(fd, &st) &&
+		    (uint64_t)st.st_size == want->len;
+
+	while (same && at < want->len) {
+		size_t n = want->len - at < sizeof(buf) ? want->len - at :
+							  sizeof(buf);
+		ssize_t got = pread(fd, buf, n, (off_t)at);
+
+		same = got == (ssize_t)n && !memcmp(buf, want->data + at, n);
+		at += n;
+	}
+	if (fd >= 0)
+		close(fd);
+	return same;
+}
+
+void wr_file_revert(struct writes *w, uint64_t id, uint32_t fidx,
+		    const struct lc_buf *committed)
+{
+	struct wrow *r;
+	char path[4600];
+
+	pthread_mutex_lock(&w->mu);
+	r = row_by_id(w, id);
+	if (r && !r->committing && r->info.kind == STAGING_UPDATE &&
+	    fidx < r->n_files && r->files[fidx].name &&
+	    r->files[fidx].writers == 1) {
+		struct wfile *f = &r->files[fidx];
+
+		row_path(path, sizeof(path), w, id, f->name);
+		if (holds(path, committed) && !unlink(path)) {
+			w->bytes -= f->size;
+			lc_free(f->name);
+			f->name = NULL;
+			changed(r);
+		}
+	}
+	pthread_mutex_unlock(&w->mu);
 }
 
 int wr_file_unlink(struct writes *w, uint64_t id, const char *name,

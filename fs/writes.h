@@ -161,6 +161,12 @@ void wr_file_closed(struct writes *w, uint64_t id, uint32_t fidx, int fd,
 		    bool writer);
 int wr_file_truncate(struct writes *w, uint64_t id, const char *name,
 		     uint64_t size, struct lc_err *err) LC_MUST_USE;
+/* Before the release of the last writer of an UPDATE row's file that
+ * its open copied from the committed one: the copy goes if it still
+ * holds exactly `committed` (touch, or an open for writing that wrote
+ * nothing, changes no row). */
+void wr_file_revert(struct writes *w, uint64_t id, uint32_t fidx,
+		    const struct lc_buf *committed);
 /* unlink: a staged file goes; in an UPDATE row a committed file
  * (`committed`) is marked removed. */
 int wr_file_unlink(struct writes *w, uint64_t id, const char *name,

@@ -1190,6 +1190,41 @@ def test_versions_listed_after_commit_no_epoch():
         del os.environ["LANCEFS_NO_EPOCH"]
 
 
+def test_touch_changes_no_row():
+    """touch(1) of a committed file and opens for writing that write
+    nothing (Python's "a" and "r+b") change no row: no version is made,
+    and the rows keep their numbers; a real edit after them still
+    lands."""
+    with workdir() as w:
+        uri, staging, src = lancedb_table(w, "2.0", 3)
+        v0 = wtool("versions", uri)["latest"]
+        with mounted(uri, staging, "text_files=caption",
+                     "commit_delay=0.2") as mnt:
+            names = listing(mnt)
+            subprocess.run(["touch", os.path.join(mnt, names[0],
+                                                  "meta.json")], check=True)
+            open(os.path.join(mnt, names[1], "image.jpg"), "r+b").close()
+            open(os.path.join(mnt, names[2], "meta.json"), "a").close()
+            with open(os.path.join(mnt, ".lancefs", "commit"), "w") as f:
+                f.write("1")
+            time.sleep(1)		# the quiet period, had a row changed
+            st = status(mnt)
+            expect(st["version"] == v0 and st["writes"]["commits"] == 0 and
+                   listing(mnt) == names,
+                   f"after touch: version {st['version']} (was {v0}), "
+                   f"{st['writes']}, rows {listing(mnt)} (were {names})")
+            rows = os.path.join(staging, "rows")
+            kept = [d for d in os.listdir(rows)
+                    if os.path.exists(os.path.join(rows, d, ".row"))]
+            expect(not kept, f"the staging keeps updates {kept}")
+            with open(os.path.join(mnt, names[2], "caption.txt"), "w") as f:
+                f.write("edited")
+            with open(os.path.join(mnt, ".lancefs", "commit"), "w") as f:
+                f.write("1")
+            expect(status(mnt)["version"] == v0 + 1,
+                   f"the edit made no version: {status(mnt)}")
+
+
 def test_update_and_replace_rows():
     """Without text_files: a rewritten meta.json and a new caption.txt
     update committed rows; rm -r of a committed row and cp -r of a folder
@@ -1852,6 +1887,7 @@ TESTS = (per_version(edit_cycle) + per_version(interleaved_appends) +
           test_row_times_of_later_versions,
           test_row_names_a_file_system_takes,
           test_versions_listed_after_commit_no_epoch,
+          test_touch_changes_no_row,
           test_update_and_replace_rows,
           test_commit_over_lancedb_commits, test_commit_rows_limit,
           test_commit_bytes_batches, test_landed_folders_reused,
