@@ -620,10 +620,13 @@ static void disk_evict(struct disk *d)
 
 /* Account a chunk file just written through `fd` at what it now occupies
  * and make it the most recent. Measured under the lock, because writers of
- * one file race: the file only grows, so the last measure is the truest. */
-static void disk_charge(struct disk *d, const uint8_t *id, uint32_t chunk,
+ * one file race: the file only grows, so the last measure is the truest.
+ * False when the bounds evicted it at once (or it could not be
+ * accounted). */
+static bool disk_charge(struct disk *d, const uint8_t *id, uint32_t chunk,
 			int fd)
 {
+	bool kept;
 	struct dent *e;
 	struct stat sb;
 
@@ -645,7 +648,9 @@ static void disk_charge(struct disk *d, const uint8_t *id, uint32_t chunk,
 		}
 	}
 	disk_evict(d);
+	kept = e && dent_find(d, id, chunk) == e;
 	pthread_mutex_unlock(&d->mu);
+	return kept;
 }
 
 /* A hit in the file open as `fd`: most recent now; 1 if the file's mtime
@@ -1015,7 +1020,8 @@ static int disk_store(struct cache *c, const uint8_t *id, uint64_t size,
 				rc = -1;
 		}
 		if (fd >= 0) {
-			disk_charge(d, id, chunk, fd);
+			if (!disk_charge(d, id, chunk, fd))
+				rc = -1;	/* evicted already */
 			close(fd);
 		}
 	}
@@ -1692,13 +1698,17 @@ static void run_warm(struct cache_store *cs, const char *key, unsigned gen)
 			}
 			if (fetch_run(o, b + i, j - i, &buf, &err))
 				goto out;
-			(void)disk_store(c, o->id, o->base.size, b + i, j - i,
-					 buf);
+			/* warm_done counts what is on the disk: a full disk,
+			 * or a cache too small for it, leaves it short */
+			if (!disk_store(c, o->id, o->base.size, b + i, j - i,
+					buf))
+				memset(present + i, 1, j - i);
 			lc_free(buf);
 			i = j;
 		}
 		for (uint32_t i = 0; i < n; i++)
-			bytes += cache_block_len(o->base.size, b + i);
+			if (present[i])
+				bytes += cache_block_len(o->base.size, b + i);
 		atomic_fetch_add(&c->warm_done, bytes);
 	}
 out:
