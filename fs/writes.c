@@ -614,17 +614,22 @@ struct listing {
 		char *name;
 		int kind;
 	} *v;
-	size_t n;
+	size_t n, cap;
 };
 
 static int listing_add(struct listing *l, uint64_t pos, uint64_t id,
 		       const char *name, int kind)
 {
-	struct listed *v = lc_realloc(l->v, (l->n + 1) * sizeof(*v));
+	struct listed *v = l->v;
 
-	if (!v)
-		return ENOMEM;
-	l->v = v;
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 64;
+
+		if (!(v = lc_realloc(l->v, cap * sizeof(*v))))
+			return ENOMEM;
+		l->v = v;
+		l->cap = cap;
+	}
 	if (!(v[l->n].name = lc_strdup(name)))
 		return ENOMEM;
 	v[l->n].pos = pos;
@@ -675,11 +680,12 @@ int wr_list_rows(struct writes *w, uint64_t start, uint64_t seen,
 	int rc = 0;
 
 	pthread_mutex_lock(&w->mu);
-	for (size_t i = (size_t)start; i < w->n_rows && !rc; i++) {
+	for (size_t i = row_pos(w, start); i < w->n_rows && !rc; i++) {
 		struct wrow *r = w->rows[i];
 
 		if (!is_change(r) && (!r->landed || r->landed > seen))
-			rc = listing_add(&l, i, r->id, r->name, r->info.kind);
+			rc = listing_add(&l, r->id, r->id, r->name,
+					 r->info.kind);
 	}
 	pthread_mutex_unlock(&w->mu);
 	for (size_t i = 0; i < l.n && !rc; i++)

@@ -77,10 +77,11 @@ int wr_row_kind(struct writes *w, uint64_t id, enum staging_kind *kind);
  * it ends). */
 void wr_list_begin(struct writes *w);
 void wr_list_end(struct writes *w);
-/* The staged new rows, oldest first, from position `start`, but for
+/* The staged new rows, oldest first, from id `start` on, but for
  * those committed in version `seen` or earlier: the root of `seen` lists
- * them. A non-zero return of `cb` stops. `pos` is the row's position
- * (for readdir). */
+ * them. A non-zero return of `cb` stops. `pos` (for readdir) is the
+ * row's id: ids only grow, so a listing resumed from pos + 1 neither
+ * skips nor repeats a row when others go meanwhile. */
 typedef int (*wr_row_cb)(void *ctx, uint64_t pos, uint64_t id,
 			 const char *name, enum staging_kind kind);
 int wr_list_rows(struct writes *w, uint64_t start, uint64_t seen,

@@ -1225,6 +1225,28 @@ def test_touch_changes_no_row():
                    f"the edit made no version: {status(mnt)}")
 
 
+def test_remove_while_listing():
+    """Removing staged rows while a listing of the root goes on (Python's
+    `for e in os.scandir(mnt): shutil.rmtree(e)`) skips none of them."""
+    with workdir() as w:
+        uri, staging, src = lancedb_table(w, "2.0", 1)
+        with mounted(uri, staging, "name_column=name",
+                     "commit_delay=60") as mnt:
+            # long names: the listing takes many requests
+            for k in range(150):
+                d = os.path.join(mnt, f"s_{k:03d}_" + "x" * 200)
+                os.mkdir(d)
+                write(os.path.join(d, "meta.json"), "{}")
+            seen = 0
+            for e in os.scandir(mnt):
+                if e.name.startswith("s_"):
+                    shutil.rmtree(e.path)
+                    seen += 1
+            left = listing(mnt)
+            expect(seen == 150 and left == ["row_000"],
+                   f"removed {seen} while listing; {len(left)} left")
+
+
 def test_update_and_replace_rows():
     """Without text_files: a rewritten meta.json and a new caption.txt
     update committed rows; rm -r of a committed row and cp -r of a folder
@@ -1888,6 +1910,7 @@ TESTS = (per_version(edit_cycle) + per_version(interleaved_appends) +
           test_row_names_a_file_system_takes,
           test_versions_listed_after_commit_no_epoch,
           test_touch_changes_no_row,
+          test_remove_while_listing,
           test_update_and_replace_rows,
           test_commit_over_lancedb_commits, test_commit_rows_limit,
           test_commit_bytes_batches, test_landed_folders_reused,
