@@ -1089,6 +1089,7 @@ struct dir_fill {
 	struct mds *md;		/* the listed folder's dataset */
 	struct writes *w;	/* its writes, or NULL */
 	uint64_t change;	/* the listed row's staged update, or 0 */
+	const struct mnode *root;	/* a writable root being listed */
 	int rc;
 	struct lc_err *err;
 };
@@ -1205,22 +1206,17 @@ static int staged_row_cb(void *ctx, uint64_t pos, uint64_t id,
 	if (m.staged == SK_FILE &&
 	    wr_file_find(d->w, id, name, &m.fidx))
 		return 0;
-	/* a committed row of the same name (not being deleted) hides it
-	 * until it commits; a store that cannot say fails the listing
-	 * rather than show the name twice */
+	/* a row of the same name in the listing's committed part (not
+	 * being deleted; another writer's) hides it until it commits; a
+	 * store that cannot say fails the listing rather than show the
+	 * name twice. The listing's root, not the newest: a row that
+	 * landed since is in neither part otherwise. */
 	{
-		struct mnode root = { 0 }, other;
-		int rc;
+		struct mnode other;
+		int rc = live_row(d->fs, d->root, name, &other, d->err);
 
-		root.live = true;
-		root.d = d->md;
-		rc = view_ds_root(&root.vn, d->md->ds, 0, d->err);
-		if (!rc) {
-			rc = live_row(d->fs, &root, name, &other, d->err);
-			if (!rc)
-				mnode_reset(&other);
-			mnode_reset(&root);
-		}
+		if (!rc)
+			mnode_reset(&other);
 		if (!rc)
 			return 0;
 		if (rc != ENOENT)
@@ -1279,8 +1275,8 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 {
 	struct lfs *fs = fuse_req_userdata(req);
 	struct lc_err err = { 0 };
-	struct dir_fill d = { fs, req, NULL, size, 0, plus, false, NULL, NULL,
-			      0, 0, &err };
+	struct dir_fill d = { .fs = fs, .req = req, .size = size,
+			      .plus = plus, .err = &err };
 	uint64_t start = (uint64_t)off;
 	struct writes *held = NULL;
 	struct mnode n;
@@ -1328,6 +1324,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 					   start - STAGED_OFF : 0,
 					   staged_file_cb, &f);
 		} else if (!rc && writable_root(&n) && d.w) {
+			d.root = &n;
 			rc = wr_list_rows(d.w, start >= STAGED_OFF ?
 					  start - STAGED_OFF : 0,
 					  view_manifest(&n.vn)->version,
