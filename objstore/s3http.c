@@ -610,9 +610,32 @@ static bool code_is(const struct s3_req *r, const char *code)
 
 enum verdict { V_DONE, V_RETRY, V_SKEW, V_REFRESH };
 
-static enum verdict classify(const struct s3_req *r)
+/* Whether the server's Date is off from our (corrected) clock by more
+ * than S3 allows: 15 minutes, checked at 10. */
+static bool skewed(const struct s3_conn *c, const struct s3_req *r)
+{
+	time_t server = r->date[0] ? curl_getdate(r->date, NULL) : -1;
+	long long off = server > 0 ? (long long)server - (long long)time(NULL) -
+					     atomic_load(&c->clock_skew) : 0;
+
+	return off > 600 || off < -600;
+}
+
+static enum verdict classify(const struct s3_conn *c, const struct s3_req *r)
 {
 	long s = r->status;
+
+	/* an error answer to HEAD has no body, so no code to go by: a
+	 * skewed clock shows in its Date, and temporary credentials that
+	 * expired early (our clock slow) get one renewal */
+	if (!strcmp(r->method, "HEAD") && !r->xerr.code[0] &&
+	    (s == 400 || s == 403)) {
+		if (skewed(c, r))
+			return V_SKEW;
+		if (r->attempts == 1 && (c->creds.src == S3_CRED_IMDS ||
+					 c->creds.src == S3_CRED_CONTAINER))
+			return V_REFRESH;
+	}
 
 	if (is_2xx(s))
 		/* a 2xx body cut short is a transport failure; one shorter
@@ -783,7 +806,7 @@ int s3_do(struct s3_conn *c, struct s3_req *r, struct lc_err *err)
 		if (cc != CURLE_OK)
 			v = transport_retryable(cc) ? V_RETRY : V_DONE;
 		else
-			v = classify(r);
+			v = classify(c, r);
 		if (v == V_DONE && cc == CURLE_OK)
 			break;
 		if (no_definite_answer(cc, r->status))

@@ -532,6 +532,50 @@ TEST(fake_clock_skew)
 	fake_stop(&f);
 }
 
+/* A HEAD from a skewed clock: 403 with no body (HEAD answers carry
+ * none), so no RequestTimeTooSkewed code; the Date says it. */
+static void skewed_head(struct fake *f, int fd, const struct fake_req *rq)
+{
+	const char *d = strstr(rq->headers, "\nx-amz-date: ");
+	time_t ahead = time(NULL) + 7200;
+	char date[64], extra[256];
+	struct tm tm;
+
+	f->n++;
+	gmtime_r(&ahead, &tm);
+	strftime(date, sizeof(date), "%Y%m%dT%H", &tm);
+	if (d && !strncasecmp(d + 13, date, 11)) {
+		head_reply(fd);
+		return;
+	}
+	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+	snprintf(extra, sizeof(extra), "HTTP/1.1 403 Forbidden\r\nDate: %s\r\n"
+		 "Content-Length: 0\r\nConnection: close\r\n\r\n", date);
+	send_all(fd, extra, strlen(extra));
+}
+
+TEST(fake_clock_skew_head)
+{
+	struct fake f;
+	struct lc_err err = { 0 };
+	struct ostore_conf *conf;
+	struct ostore *st;
+	struct ostore_obj *o;
+
+	CHECK(fake_start(&f, skewed_head) == 0);
+	conf = conf_for(&f, NULL);
+	CHECK(conf);
+	CHECK_OK(open_fake(&f, conf, &st, &err), &err);
+	f.n = 0;
+	CHECK_OK(ostore_open(&o, st, "data/x", &err), &err);
+	CHECK_EQ_U64(ostore_size(o), 20);
+	CHECK_EQ_U64(f.n, 2);
+	ostore_close(o);
+	ostore_free(st);
+	ostore_conf_free(conf);
+	fake_stop(&f);
+}
+
 /* IMDSv2: token, role, credentials; S3 requests then carry the token. */
 static void imds(struct fake *f, int fd, const struct fake_req *rq)
 {
@@ -862,5 +906,6 @@ TEST_MAIN(TEST_ENTRY(fake_retries_reads), TEST_ENTRY(fake_wrong_bytes_refused),
 	  TEST_ENTRY(fake_conditional_put_lost_reply),
 	  TEST_ENTRY(fake_conditional_put_real_conflict),
 	  TEST_ENTRY(fake_retries_bounded), TEST_ENTRY(fake_clock_skew),
+	  TEST_ENTRY(fake_clock_skew_head),
 	  TEST_ENTRY(fake_imds_credentials),
 	  TEST_ENTRY(fake_container_credentials))
