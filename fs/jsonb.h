@@ -1,0 +1,41 @@
+/*
+ * jsonb.h - the values of Lance JSON columns (logical type "json",
+ * extension lance.json): JSONB, the binary JSON of the Rust jsonb crate,
+ * to JSON text for meta.json, and JSON (as jansson parsed it) to JSONB
+ * for a commit. The format is described in jsonb.c.
+ */
+#ifndef LANCEFS_JSONB_H
+#define LANCEFS_JSONB_H
+
+#include <jansson.h>
+
+#include "lc.h"
+
+/* Containers nested deeper are refused both ways (a guard for the
+ * decoder's recursion; lance itself sets no limit). */
+#define JSONB_MAX_DEPTH 128
+
+/*
+ * Append the JSON text of the JSONB value [p, p + n) to `b`: compact,
+ * object members in stored order, numbers exact (floats as render_double
+ * writes them, NaN and infinities as null, decimals as their digits),
+ * invalid UTF-8 as U+FFFD. Bytes that are not JSONB as lance writes it
+ * are EIO (LC_EK_CORRUPT); extension values (dates, binary) and nesting
+ * deeper than JSONB_MAX_DEPTH are EIO (LC_EK_UNSUPPORTED). On failure
+ * `b` is as it was.
+ */
+int jsonb_to_json(struct lc_buf *b, const uint8_t *p, size_t n,
+		  struct lc_err *err) LC_MUST_USE;
+
+/*
+ * Append the JSONB of `j` to `b`: byte for byte what lance writes for the
+ * same JSON text (object keys sorted, integers in their shortest width).
+ * JSON null is the JSONB null; a column's null value is the caller's
+ * business. Values JSONB cannot hold (nesting deeper than
+ * JSONB_MAX_DEPTH, a string or container of 256 MiB or more) are EINVAL
+ * (LC_EK_USAGE). On failure `b` is as it was.
+ */
+int jsonb_from_json(struct lc_buf *b, const json_t *j, struct lc_err *err)
+	LC_MUST_USE;
+
+#endif
