@@ -68,6 +68,7 @@ struct lance_type {
 	char *tz;		/* timestamp zone, NULL if none */
 	struct lance_type *item;	/* fixed_size_list item type */
 	bool bfloat16;		/* fixed_size_list:lance.bfloat16 */
+	bool json;		/* "json" (lance.json): BINARY holding JSONB */
 };
 
 /* Byte width of one value of a fixed-width type; 0 for others, and for

@@ -194,6 +194,7 @@ static int parse_type(struct lance_type *out, struct tok t, int depth,
 		if (tok_is(t, simple_types[i].name)) {
 			out->id = simple_types[i].id;
 			out->large = simple_types[i].large;
+			out->json = tok_is(t, "json");
 			return 0;
 		}
 	}

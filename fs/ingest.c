@@ -14,7 +14,9 @@
  * row folder"): integers with range checks, numbers for floats, dates,
  * times and timestamps as the ISO strings the view shows, decimals as
  * strings, fixed_size_binary (and binary inside other columns) as
- * lowercase hex, lists and vectors as arrays, structs as objects.
+ * lowercase hex, lists and vectors as arrays, structs as objects, and a
+ * JSON column's value (any JSON but null) as the JSONB lance writes for
+ * it (jsonb.c).
  */
 #include <dirent.h>
 #include <fcntl.h>
@@ -29,6 +31,7 @@
 
 #include "imgcheck.h"
 #include "ingest.h"
+#include "jsonb.h"
 #include "render.h"
 #include "staging.h"
 
@@ -645,6 +648,21 @@ static int conv_hex(struct bld *b, const json_t *j, struct where *w,
 	return rc;
 }
 
+/* A JSON column's value: encoded straight into the column's bytes. */
+static int conv_jsonb(struct bld *b, const json_t *j, struct where *w,
+		      struct lc_err *err)
+{
+	struct lc_err why = { 0 };
+	int rc = jsonb_from_json(&b->values, j, &why);
+
+	if (rc == EINVAL)	/* JSONB cannot hold it: the row is refused */
+		return refuse(err, w, "%s", why.msg);
+	if (rc)
+		return lc_err_set(err, rc, why.kind, why.file, why.line, "%s",
+				  why.msg);
+	return bld_end(b, true, b->values.len, err);
+}
+
 static int conv_json(struct bld *b, const json_t *j, struct where *w,
 		     unsigned depth, struct lc_err *err);
 
@@ -840,6 +858,9 @@ static int conv_json(struct bld *b, const json_t *j, struct where *w,
 		return bld_bytes(b, json_string_value(j),
 				 json_string_length(j), true, err);
 	case LANCE_T_BINARY:
+		if (t->json)
+			return conv_jsonb(b, j, w, err);
+		return conv_hex(b, j, w, err);
 	case LANCE_T_FIXED_BINARY:
 		return conv_hex(b, j, w, err);
 	case LANCE_T_DATE32:
@@ -1112,9 +1133,11 @@ static int set_slot(struct row *row, size_t col, const char *file,
 	return sl->file ? 0 : LC_NOMEM(err);
 }
 
+/* A column set from a file; a JSON column is set in meta.json. */
 static bool is_binary(const struct lance_field *f)
 {
-	return f->type.id == LANCE_T_BINARY || f->blob != LANCE_BLOB_NONE;
+	return (f->type.id == LANCE_T_BINARY && !f->type.json) ||
+	       f->blob != LANCE_BLOB_NONE;
 }
 
 /* A file of the row, `at` in folder `dfd` (or AT_FDCWD), of `size`
@@ -1413,7 +1436,8 @@ static int fill_name(struct row *row, const char *name, struct lc_err *err)
 		return refuse(err, &row->w, "the row name is not valid UTF-8 "
 			      "(byte %zu)", bad);
 	}
-	if (f->type.id == LANCE_T_UTF8 || f->type.id == LANCE_T_BINARY)
+	if (f->type.id == LANCE_T_UTF8 ||
+	    (f->type.id == LANCE_T_BINARY && !f->type.json))
 		return lc_buf_append(&row->r->cols[col].values, name,
 				     strlen(name), err);
 	/* an integer name column: the name as a JSON integer */

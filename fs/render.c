@@ -12,6 +12,7 @@
  *   durations     integers in the column's unit
  *   decimals      strings with exactly `scale` fraction digits
  *   binary        (nested, or fixed-size) lowercase hex strings
+ *   json          (lance.json, JSONB) the JSON value itself (jsonb.c)
  *   lists, fixed-size lists -> arrays; structs -> objects;
  *   maps          arrays of {"key": k, "value": v}
  */
@@ -20,6 +21,8 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+
+#include "jsonb.h"
 
 static int put(struct lc_buf *b, const char *s, struct lc_err *err)
 {
@@ -492,6 +495,10 @@ int render_json_value(struct lc_buf *b, const struct lance_array *a,
 					  (size_t)(a->offsets[i + 1] -
 						   a->offsets[i]), err);
 	case LANCE_T_BINARY:
+		if (t->json)
+			return jsonb_to_json(b, a->values + a->offsets[i],
+					     (size_t)(a->offsets[i + 1] -
+						      a->offsets[i]), err);
 		return put_hex(b, a->values + a->offsets[i],
 			       (size_t)(a->offsets[i + 1] - a->offsets[i]),
 			       err);

@@ -273,9 +273,12 @@ static struct view_snap *snap_ref(struct view_snap *s)
 	return s;
 }
 
+/* A column shown as files; JSON columns are binary underneath (JSONB)
+ * but go to meta.json as the JSON they hold. */
 static bool is_binary_field(const struct lance_field *f)
 {
-	return f->blob != LANCE_BLOB_NONE || f->type.id == LANCE_T_BINARY;
+	return f->blob != LANCE_BLOB_NONE ||
+	       (f->type.id == LANCE_T_BINARY && !f->type.json);
 }
 
 static bool wants_text(const struct view_opts *o, const struct lance_field *f)

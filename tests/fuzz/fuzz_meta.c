@@ -1,10 +1,11 @@
 /* fuzz_meta.c - a row's meta.json, which anyone who copies files into a
  * mount writes: fs/ingest.c turns its JSON values into every column type
  * by the VIEW.md rules (dates, times, timestamps, decimals, hex, lists,
- * structs). The input is the file. Checks: the row is accepted or refused
- * (EINVAL), never anything else; an accepted row, rendered back as the
- * view renders meta.json, is accepted again and renders the same (the
- * rules and the rendering are each other's inverse). */
+ * structs, JSON columns' JSONB). The input is the file. Checks: the row
+ * is accepted or refused (EINVAL), never anything else; an accepted row,
+ * rendered back as the view renders meta.json, is accepted again and
+ * renders the same (the rules and the rendering are each other's
+ * inverse). */
 #include "every_type.h"
 #include "ingest.h"
 #include "render.h"
@@ -84,7 +85,8 @@ static int assemble(struct lc_buf *out, const void *p, size_t n,
 	for (size_t i = 0, k = 0; i < schema.n_top; i++) {
 		const struct lance_field *f = schema.top[i];
 
-		if (f->type.id == LANCE_T_BINARY || f->blob != LANCE_BLOB_NONE)
+		if ((f->type.id == LANCE_T_BINARY && !f->type.json) ||
+		    f->blob != LANCE_BLOB_NONE)
 			continue;
 		if ((k++ && lc_buf_append(out, ",", 1, &err)) ||
 		    render_json_string(out, f->name, strlen(f->name), &err) ||

@@ -36,6 +36,7 @@ static const struct lance_field_def every_type_defs[] = {
 	{ "s", 23, "string", true },			/* 25 */
 	{ "dur", -1, "duration:ms", true },		/* 26 */
 	{ "bin2", -1, "large_binary", true },		/* 27 */
+	{ "doc", -1, "json", true },			/* 28 */
 };
 #define EVERY_TYPE_N (sizeof(every_type_defs) / sizeof(every_type_defs[0]))
 

@@ -17,6 +17,7 @@ import gzip
 import hashlib
 import io
 import json
+import math
 import os
 import random
 import re
@@ -505,6 +506,110 @@ def bf16_vectors(ver):
         want["a"] = [bf16_bits(x) for x in edit]
         got = node("bf16.js", "dump", uri)["rows"]
         expect(got == want, f"{ver}: LanceDB reads {got}, want {want}")
+
+
+def same_json(a, b):
+    """The same JSON: integers exactly, floats to the bit (-0.0 too),
+    integers, floats and booleans never equal each other."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(same_json(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        return len(a) == len(b) and all(map(same_json, a, b))
+    if isinstance(a, float):
+        return a == b and math.copysign(1, a) == math.copysign(1, b)
+    return a == b
+
+
+def json_column(ver):
+    """A LanceDB dataset with a JSON column (lance.json): every row's
+    meta.json holds the JSON LanceDB reads (no doc.bin file); a new row's
+    meta.json, edited ones (a value, a top-level string, null) and a row
+    whose image alone is replaced reach LanceDB as exactly those JSON
+    values, stored in the very bytes lance's own encoder makes of them;
+    the column stays lance.json."""
+    with workdir() as w:
+        uri = os.path.join(w, "db", "t.lance")
+        staging = os.path.join(w, "staging")
+        wtool("make", uri, "--version", ver, "--rows", 15, "--json")
+        before = {r["name"]: r for r in wtool("json", uri)["rows"]}
+        doc = {n: None if r["doc"] is None else json.loads(r["doc"])
+               for n, r in before.items()}
+        expect(doc["row_013"][0] == 18446744073709551615 and
+               doc["row_001"][2] == 9007199254740993, "wtool's docs")
+        new_doc = {"new": [1, -2, 0.5, "é✓", None, True,
+                           {"k": 9007199254740993}],
+                   "big": -9223372036854775808, "f": 1e300, "z": [],
+                   "A": {}, "esc": "q\"\\\n\u0001"}
+        edited = {"row_002": [["nested"], {"b": 1, "a": 0.1}, "x",
+                              9007199254740993, -5, 1e-7, -0.0, False],
+                  "row_004": "a top-level string now",
+                  "row_005": None}
+        soft = Soft()
+        with mounted(uri, staging, "name_column=name",
+                     "commit_delay=60") as mnt:
+            for name, want in doc.items():
+                with open(os.path.join(mnt, name, "meta.json")) as f:
+                    meta = json.load(f)
+                soft.check(lambda: expect(
+                    "doc" in meta and same_json(meta["doc"], want),
+                    f"{name}/meta.json: doc is {meta.get('doc')!r}, "
+                    f"LanceDB reads {want!r}"))
+                soft.check(lambda: expect(
+                    not [x for x in os.listdir(os.path.join(mnt, name))
+                         if x.startswith("doc.")],
+                    f"{name} lists {os.listdir(os.path.join(mnt, name))}"))
+            os.mkdir(os.path.join(mnt, "json_new"))
+            write(os.path.join(mnt, "json_new", "meta.json"),
+                  json.dumps({"doc": new_doc, "label": 7}))
+            for name, value in edited.items():
+                p = os.path.join(mnt, name, "meta.json")
+                with open(p) as f:
+                    meta = json.load(f)
+                meta["doc"] = value
+                write(p, json.dumps(meta))
+            # the committed meta.json goes through an update unedited
+            write(os.path.join(mnt, "row_001", "image.jpg"), jpeg(5))
+        soft.done()
+
+        got = wtool("json", uri)
+        field = got["field"]
+        expect(field["logical_type"] == "json" and
+               field["metadata"].get("ARROW:extension:name") ==
+               "lance.json", f"the column after the commit: {field}")
+        after = {r["name"]: r for r in got["rows"]}
+        expect(sorted(after) == sorted(list(before) + ["json_new"]),
+               f"LanceDB rows: {sorted(after)}")
+        want = dict(doc, json_new=new_doc, **edited)
+        # what lance itself encodes for the values lancefs wrote
+        texts = [json.dumps(want[n]) for n in ["json_new", *edited]
+                 if want[n] is not None]
+        enc = wtool("jsonb", os.path.join(w, "scratch", "s.lance"),
+                    "--texts", json.dumps(texts))
+        lance_bytes = dict(zip([n for n in ["json_new", *edited]
+                                if want[n] is not None], enc))
+        for name, r in sorted(after.items()):
+            text = r["doc"]
+            value = None if text is None else json.loads(text)
+            soft.check(lambda: expect(
+                same_json(value, want[name]),
+                f"{ver}: LanceDB reads {name} doc {text}, expected "
+                f"{json.dumps(want[name])}"))
+            if name in lance_bytes:
+                soft.check(lambda: expect(
+                    r["jsonb"] == lance_bytes[name],
+                    f"{ver}: {name}: lancefs stored {r['jsonb']}, lance "
+                    f"encodes {lance_bytes[name]}"))
+            elif name not in edited:
+                # untouched, or re-encoded from its rendering (row_001)
+                soft.check(lambda: expect(
+                    r["jsonb"] == before[name]["jsonb"],
+                    f"{ver}: {name}: bytes {before[name]['jsonb']} became "
+                    f"{r['jsonb']}"))
+        soft.check(lambda: expect(after["row_005"]["jsonb"] is None,
+                                  "row_005 doc is not null"))
+        soft.done()
 
 
 def test_new_dataset_from_cp_r():
@@ -1896,7 +2001,7 @@ def test_cp_over_io_uring():
 
 
 TESTS = (per_version(edit_cycle) + per_version(interleaved_appends) +
-         per_version(bf16_vectors) +
+         per_version(bf16_vectors) + per_version(json_column) +
          [test_new_dataset_from_cp_r, test_database_mount_writes,
           test_big_file_written_past_the_daemon, test_cp_over_io_uring,
           test_fsync_commits_now, test_closed_files_reach_the_disk,

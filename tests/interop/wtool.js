@@ -2,13 +2,28 @@
 'use strict';
 // wtool.js: LanceDB's side of the write tests (tests/integration/test_write.py).
 //
-//   node wtool.js make URI --version 2.0|2.1|2.2 --rows N [--prefix P] [--start K] [--required COL]
+//   node wtool.js make URI --version 2.0|2.1|2.2 --rows N [--prefix P] [--start K] [--required COL] [--json]
 //       LanceDB creates the dataset URI (DB_DIR/TABLE.lance) with columns
 //       name utf8, image binary (a real baseline JPEG), caption utf8
 //       (every fifth row null), label int64 and score float64.  --required
-//       makes that column non-nullable.  Prints {"version", "rows"}.
+//       makes that column non-nullable.  --json adds a nullable JSON column
+//       doc (a utf8 field with ARROW:extension:name=arrow.json, which
+//       LanceDB stores as lance.json, JSONB): row K holds JSON_DOCS[K % 15]
+//       (objects, arrays, unicode, escapes, big and negative integers,
+//       floats, booleans, top-level scalars, JSON null and a null value).
+//       Prints {"version", "rows"}.
 //   node wtool.js append URI --rows N [--prefix P] [--start K]
-//       LanceDB appends rows made the same way.  Prints {"version", "rows"}.
+//       LanceDB appends rows made the same way (with doc if the dataset has
+//       it).  Prints {"version", "rows"}.
+//   node wtool.js json URI
+//       LanceDB's reading of the JSON column doc: {"field": {logical_type,
+//       extension_name, metadata} from the manifest, "rows": [{name, doc:
+//       the JSON text its query gives or null, jsonb: the stored bytes as
+//       hex or null}]}.
+//   node wtool.js jsonb URI --texts JSON_ARRAY
+//       LanceDB creates a scratch dataset URI whose doc column holds the
+//       given JSON texts and prints the JSONB it stored for each, as hex:
+//       what lance's own encoder makes of them.
 //   node wtool.js delete URI --where SQL
 //       LanceDB deletes the rows matching the SQL filter.  Prints
 //       {"version", "rows"}.
@@ -34,8 +49,10 @@ const sha256 = (b) => crypto.createHash('sha256').update(b).digest('hex');
 
 function usage(msg) {
   if (msg) console.error(`wtool.js: ${msg}`);
-  console.error('usage: node wtool.js make URI --version V --rows N [--prefix P] [--start K] [--required COL]\n' +
+  console.error('usage: node wtool.js make URI --version V --rows N [--prefix P] [--start K] [--required COL] [--json]\n' +
     '       node wtool.js append URI --rows N [--prefix P] [--start K]\n' +
+    '       node wtool.js json URI\n' +
+    '       node wtool.js jsonb URI --texts JSON_ARRAY\n' +
     '       node wtool.js delete URI --where SQL\n' +
     '       node wtool.js versions URI\n' +
     '       node wtool.js row URI K [--prefix P]');
@@ -43,7 +60,7 @@ function usage(msg) {
 }
 
 function parseArgs(argv) {
-  const o = { pos: [], prefix: 'row', start: 0, rows: null, version: null, required: [], where: null };
+  const o = { pos: [], prefix: 'row', start: 0, rows: null, version: null, required: [], where: null, json: false, texts: null };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const next = () => {
@@ -56,11 +73,37 @@ function parseArgs(argv) {
     else if (a === '--start') o.start = Number(next());
     else if (a === '--required') o.required.push(next());
     else if (a === '--where') o.where = next();
+    else if (a === '--json') o.json = true;
+    else if (a === '--texts') o.texts = next();
     else if (a.startsWith('--')) usage(`unknown option ${a}`);
     else o.pos.push(a);
   }
   return o;
 }
+
+// JSON column values (JSON text as LanceDB is given it; null = a null
+// value).  Rows may edit docs 0-12 through meta.json; 13 holds an integer
+// past int64, which jansson (and so a meta.json write) cannot read.
+const JSON_DOCS = [
+  '{"name": "caf\u00e9 \u2713", "tags": ["a", "b"], "n": {"big": 9007199254740993, "neg": -5, "f": 0.1, "e": 1e300}}',
+  '[1, -5, 9007199254740993, -9223372036854775808, 0.1, 1e300, -0.0, 2.5, 1.0, 5e-324, 123456.789, 1e-7]',
+  '{"deep": {"a": [[[]], {}], "b": {"c": {"d": [null, true, false]}}}}',
+  '"a top-level string: \\"quoted\\", \\\\ back, \\n newline, \\t tab, \\u0001 ctl, \\/ slash"',
+  '42',
+  '-5',
+  '1e300',
+  '0.1',
+  'true',
+  'false',
+  null,
+  'null',
+  '{"z": 1, "a": 2, "\u00e9": 3, "Z": 4, "": 5, "aa": [], "b": {}}',
+  '[18446744073709551615, 9223372036854775807, -9223372036854775808, 0]',
+  '"\ud834\udd1e \ud83d\ude00 \u65e5\u672c"',
+];
+
+const jsonField = (name) => new arrow.Field(name, new arrow.Utf8(), true,
+  new Map([['ARROW:extension:name', 'arrow.json']]));
 
 // The values of row k.
 function rowValues(prefix, k) {
@@ -71,10 +114,11 @@ function rowValues(prefix, k) {
     caption: k % 5 === 4 ? null : `${prefix} caption ${k} ✓`,
     label: k * 10,
     score: k + 0.25,
+    doc: JSON_DOCS[k % JSON_DOCS.length],
   };
 }
 
-function makeTable(prefix, start, n, required) {
+function makeTable(prefix, start, n, required, json) {
   const rows = [];
   for (let k = start; k < start + n; k++) rows.push(rowValues(prefix, k));
   const nullable = (c) => !required.includes(c);
@@ -91,13 +135,18 @@ function makeTable(prefix, start, n, required) {
   // a non-nullable column gets no validity bitmap at all
   const caption = rows.map((r) => r.caption);
   if (!nullable('caption')) caption.forEach((v, i) => { if (v === null) caption[i] = ''; });
-  return A.batchTable(fields, [
+  const datas = [
     I.utf8(rows.map((r) => r.name)),
     I.binary(rows.map((r) => r.image)),
     I.utf8(caption),
     I.int64(rows.map((r) => r.label)),
     I.float64(rows.map((r) => r.score)),
-  ]);
+  ];
+  if (json) {
+    fields.push(jsonField('doc'));
+    datas.push(I.utf8(rows.map((r) => r.doc)));
+  }
+  return A.batchTable(fields, datas);
 }
 
 async function open(uri) {
@@ -110,7 +159,7 @@ async function cmdMake(o) {
   if (!['2.0', '2.1', '2.2'].includes(o.version)) usage('--version takes 2.0, 2.1 or 2.2');
   if (!(o.rows > 0)) usage('--rows takes a positive number');
   const { conn, table } = await open(uri);
-  const t = await conn.createTable(table, makeTable(o.prefix, o.start, o.rows, o.required),
+  const t = await conn.createTable(table, makeTable(o.prefix, o.start, o.rows, o.required, o.json),
     { storageOptions: { new_table_data_storage_version: o.version } });
   try {
     return { version: await t.version(), rows: await t.countRows() };
@@ -128,7 +177,8 @@ async function cmdAppend(o) {
     // keep the dataset's own nullability (a non-nullable column stays so)
     const schema = await t.schema();
     const required = schema.fields.filter((f) => !f.nullable).map((f) => f.name);
-    await t.add(makeTable(o.prefix, o.start, o.rows, required));
+    const json = schema.fields.some((f) => f.name === 'doc');
+    await t.add(makeTable(o.prefix, o.start, o.rows, required, json));
     return { version: await t.version(), rows: await t.countRows() };
   } finally {
     t.close();
@@ -170,6 +220,47 @@ async function cmdVersions(o) {
   }
 }
 
+async function cmdJson(o) {
+  const [uri] = o.pos;
+  const { conn, table } = await open(uri);
+  const t = await conn.openTable(table);
+  try {
+    const man = manifest.readManifest(splitUri(uri).dir, await t.version());
+    const f = man.fields.find((x) => x.name === 'doc');
+    if (!f) throw new Error(`${uri} has no column doc`);
+    const meta = {};
+    for (const [k, v] of Object.entries(f.metadata)) meta[k] = Buffer.from(v).toString();
+    // the query turns lance.json back into JSON text; encode() sees the
+    // stored bytes before that
+    const rows = await t.query().select({ name: 'name', doc: 'doc', jsonb: "encode(doc, 'hex')" }).toArray();
+    return {
+      field: { logical_type: f.logical_type, extension_name: f.extension_name, metadata: meta },
+      rows: rows.map((r) => ({ name: r.name, doc: r.doc ?? null, jsonb: r.jsonb ?? null })),
+    };
+  } finally {
+    t.close();
+  }
+}
+
+async function cmdJsonb(o) {
+  const [uri] = o.pos;
+  let texts;
+  try {
+    texts = JSON.parse(o.texts);
+  } catch (e) {
+    usage('--texts takes a JSON array of JSON texts');
+  }
+  if (!Array.isArray(texts) || !texts.every((x) => typeof x === 'string')) usage('--texts takes a JSON array of strings');
+  const { conn, table } = await open(uri);
+  const t = await conn.createTable(table, A.batchTable([jsonField('doc')], [I.utf8(texts)]));
+  try {
+    const rows = await t.query().select({ jsonb: "encode(doc, 'hex')" }).toArray();
+    return rows.map((r) => r.jsonb);
+  } finally {
+    t.close();
+  }
+}
+
 function cmdRow(o) {
   const [, k] = o.pos;
   if (!/^\d+$/.test(k || '')) usage('row takes an index');
@@ -186,6 +277,8 @@ async function main() {
   else if (cmd === 'append') res = await cmdAppend(o);
   else if (cmd === 'delete') res = await cmdDelete(o);
   else if (cmd === 'versions') res = await cmdVersions(o);
+  else if (cmd === 'json') res = await cmdJson(o);
+  else if (cmd === 'jsonb') res = await cmdJsonb(o);
   else if (cmd === 'row') res = cmdRow(o);
   else usage(cmd ? `unknown command ${cmd}` : 'no command');
   process.stdout.write(JSON.stringify(res) + '\n');

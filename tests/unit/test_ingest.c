@@ -38,7 +38,9 @@ static const char good_meta[] =
 	"\"tsn\":\"1900-01-01T00:00:00.000000001\","
 	"\"dec\":\"-12345678.90\",\"fsb\":\"00ff10ab\","
 	"\"vec\":[1.0,-2.5,3.0],\"l\":[1,2,3],"
-	"\"st\":{\"a\":5,\"s\":\"x\\u00e9\"},\"dur\":-5}";
+	"\"st\":{\"a\":5,\"s\":\"x\\u00e9\"},\"dur\":-5,"
+	"\"doc\":{\"z\":[9007199254740993,-2,0.5,\"\\u00e9\",null,true],"
+	"\"a\":{}}}";
 
 /* The value of column `col` in row `row`, as the view renders it. */
 static const char *rendered(const struct lance_array *cols,
@@ -164,6 +166,9 @@ TEST(assemble_every_type)
 		{ "dec", "\"-12345678.90\"" }, { "fsb", "\"00ff10ab\"" },
 		{ "vec", "[1.0,-2.5,3.0]" }, { "l", "[1,2,3]" },
 		{ "st", "{\"a\":5,\"s\":\"x\xc3\xa9\"}" }, { "dur", "-5" },
+		/* JSON columns come back with their keys sorted */
+		{ "doc", "{\"a\":{},\"z\":[9007199254740993,-2,0.5,"
+			 "\"\xc3\xa9\",null,true]}" },
 	};
 
 	CHECK_OK(fx_open(&fx, "name", NULL, &err), &err);
@@ -200,6 +205,7 @@ TEST(assemble_every_type)
 	CHECK_STR(rendered(cols, &fx.s, "l", 1), "null");
 	CHECK_STR(rendered(cols, &fx.s, "ts", 1), "null");
 	CHECK_STR(rendered(cols, &fx.s, "vec", 1), "null");
+	CHECK_STR(rendered(cols, &fx.s, "doc", 1), "null");
 	fx_close(&fx);
 }
 
@@ -271,6 +277,20 @@ TEST(assemble_refusals)
 		      &err, "70000 is out of range for halffloat");
 	CHECK_REFUSED(try_meta(&fx, "r24", "{\"id\":1,\"id\":2}", &err), &err,
 		      "bad JSON");
+	{
+		char deep[300] = "{\"id\":1,\"doc\":";
+		size_t n = strlen(deep);
+
+		for (int i = 0; i < 129; i++)
+			deep[n++] = '[';
+		for (int i = 0; i < 129; i++)
+			deep[n++] = ']';
+		deep[n++] = '}';
+		deep[n] = 0;
+		CHECK_REFUSED(try_meta(&fx, "r25", deep, &err), &err,
+			      "r25/meta.json: column 'doc': JSON nested "
+			      "deeper than 128");
+	}
 
 	/* files: no such column, strings only from .txt, UTF-8, twice */
 	lc_err_clear(&err);
@@ -305,6 +325,13 @@ TEST(assemble_refusals)
 	puts_file(d, "i8.txt", "1");
 	CHECK_REFUSED(ingest_row(fx.r, d, "f5", false, &err), &err,
 		      "f5/i8.txt: column 'i8' is int8: set it in meta.json");
+	lc_err_clear(&err);
+	d = row_dir(&fx, "f5b");
+	puts_file(d, "meta.json", "{\"id\":1}");
+	puts_file(d, "doc.json", "{}");
+	CHECK_REFUSED(ingest_row(fx.r, d, "f5b", false, &err), &err,
+		      "f5b/doc.json: column 'doc' is json: set it in "
+		      "meta.json");
 	lc_err_clear(&err);
 	d = row_dir(&fx, "f6");
 	puts_file(d, "meta.json", "{\"id\":1}");

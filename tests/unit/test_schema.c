@@ -55,6 +55,8 @@ TEST(scalars)
 		CHECK_EQ_U64(t.id, cases[i].id);
 		CHECK_EQ_U64(t.large, cases[i].large);
 		CHECK_EQ_U64(lance_type_width(&t), cases[i].width);
+		/* JSON columns are large_binary holding JSONB */
+		CHECK_EQ_U64(t.json, !strcmp(cases[i].s, "json"));
 		lance_type_reset(&t);
 	}
 }

@@ -9,8 +9,9 @@
 // timestamps and durations as BigInt in the column's unit (date32: days,
 // date64: ms); decimals as the unscaled BigInt; fixed_size_binary as
 // lowercase hex; lists as arrays; structs as Map/objects; maps as arrays of
-// entry structs; dictionaries as their decoded value.
-const { JNum } = require('./json');
+// entry structs; dictionaries as their decoded value; JSON columns as the
+// JSON text LanceDB's query gives.
+const { JNum, parse } = require('./json');
 
 const UNIT = { s: 1n, ms: 1000n, us: 1000000n, ns: 1000000000n };
 const DIGITS = { s: 0, ms: 3, us: 6, ns: 9 };
@@ -135,10 +136,29 @@ function expectedValue(ty, raw) {
       return m;
     }
     case 'dictionary': return expectedValue(ty.value, raw);
+    case 'json': return parse(raw);
     default: throw new Error(`no meta.json rendering for type ${ty.t}`);
   }
 }
 const getField = (obj, name) => (obj instanceof Map ? obj.get(name) : obj[name]);
+
+// The same JSON (lib/json.js parse output): integers exactly, floats to the
+// bit (-0.0 too), integers and floats never equal, object members in any
+// order.
+function sameJson(a, b) {
+  if (a instanceof JNum || b instanceof JNum) {
+    if (!(a instanceof JNum && b instanceof JNum) || a.isInteger() !== b.isInteger()) return false;
+    return a.isInteger() ? a.bigint() === b.bigint() : Object.is(a.number(), b.number());
+  }
+  if (Array.isArray(a) || Array.isArray(b)) {
+    return Array.isArray(a) && Array.isArray(b) && a.length === b.length && a.every((v, i) => sameJson(v, b[i]));
+  }
+  if (a instanceof Map || b instanceof Map) {
+    if (!(a instanceof Map && b instanceof Map) || a.size !== b.size) return false;
+    return [...a].every(([k, v]) => b.has(k) && sameJson(v, b.get(k)));
+  }
+  return a === b;
+}
 
 // ---- comparison --------------------------------------------------------------
 const MAXSHOW = 120;
@@ -193,11 +213,14 @@ function compareValue(ty, raw, got, path, errs) {
       return;
     }
     case 'dictionary': compareValue(ty.value, raw, got, path, errs); return;
+    case 'json':
+      if (!sameJson(parse(raw), got)) bad(`expected ${exp()}, got ${show(got)}`);
+      return;
     default: bad(`no meta.json rule for type ${ty.t}`);
   }
 }
 
 module.exports = {
   civil, formatDate32, formatDate64, formatTime, formatTimestamp, formatDecimal,
-  f16round, f16FromBits, shortestFloat, sigDigits, expectedValue, compareValue, show,
+  f16round, f16FromBits, shortestFloat, sigDigits, expectedValue, compareValue, show, sameJson,
 };

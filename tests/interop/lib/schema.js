@@ -9,6 +9,7 @@
 //   {t:'list', large, item:FIELD} {t:'fixed_size_list', size, item:FIELD}
 //   {t:'struct', fields:[FIELD]} {t:'map', entries:FIELD}
 //   {t:'dictionary', value:TYPE, index:TYPE} {t:'blob_v2'}
+//   {t:'json'} (lance.json: JSONB in large_binary; LanceDB reads JSON text)
 //
 // FIELD = {name, type, nullable, metadata}.  Top-level fields also get
 // `kind`: 'file' (binary, large_binary, blob v1, blob v2: one file per
@@ -31,7 +32,8 @@ function parseScalar(lt) {
     case 'string': return { t: 'utf8', large: false };
     case 'large_string': return { t: 'utf8', large: true };
     case 'binary': return { t: 'binary', large: false };
-    case 'large_binary': case 'json': return { t: 'binary', large: true };
+    case 'large_binary': return { t: 'binary', large: true };
+    case 'json': return { t: 'json' };
     case 'date32:day': return { t: 'date32' };
     case 'date64:ms': return { t: 'date64' };
     default: break;
@@ -103,6 +105,7 @@ function typeString(ty) {
     case 'map': return `map<${ty.entries.type.fields.map((f) => typeString(f.type)).join(', ')}>`;
     case 'dictionary': return `dictionary<values=${typeString(ty.value)}, indices=${typeString(ty.index)}>`;
     case 'blob_v2': return 'lance.blob.v2 struct<data: large_binary, uri: utf8>';
+    case 'json': return 'lance.json large_binary';
     default: return ty.t;
   }
 }
