@@ -815,11 +815,27 @@ int lance_snapshot_find_row(struct lance_row_ref *out,
 bool lance_snapshot_row_live(const struct lance_snapshot *s,
 			     uint64_t fragment_id, uint64_t offset)
 {
-	for (size_t i = 0; i < s->m->n_fragments; i++)
-		if (s->m->fragments[i].id == fragment_id)
-			return offset < s->m->fragments[i].physical_rows &&
-			       !lance_deletion_contains(&s->dels[i], offset);
-	return false;
+	size_t lo = 0, hi = s->n_pieces;
+	uint32_t f = 0;
+
+	/* the deletions are in the pieces (the vectors are gone): the
+	 * pieces run in fragment order, offsets rising within one */
+	while (f < s->m->n_fragments && s->m->fragments[f].id != fragment_id)
+		f++;
+	if (f == s->m->n_fragments)
+		return false;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const struct piece *p = &s->pieces[mid];
+
+		if (p->frag < f ||
+		    (p->frag == f && (uint64_t)p->offset + p->count <= offset))
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < s->n_pieces && s->pieces[lo].frag == f &&
+	       s->pieces[lo].offset <= offset;
 }
 
 static const struct lance_field *top_of(const struct lance_field *f)

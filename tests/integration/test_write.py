@@ -1352,6 +1352,30 @@ def test_remove_while_listing():
                    f"removed {seen} while listing; {len(left)} left")
 
 
+def test_edit_of_a_row_lancedb_deleted():
+    """A staged edit of a row that LanceDB deleted meanwhile is refused,
+    named in .lancefs/errors; the other staged rows still commit."""
+    with workdir() as w:
+        uri, staging, src = lancedb_table(w, "2.0", 3)
+        want = lance_rows(uri)
+        new = {"new_000": sample(src, "new_000", 120)}
+        with mounted(uri, staging, "name_column=name", "text_files=caption",
+                     "commit_delay=60") as mnt:
+            with open(os.path.join(mnt, "row_001", "caption.txt"),
+                      "w") as f:
+                f.write("edited")
+            cp("-r", os.path.join(src, "new_000"), mnt)
+            wtool("delete", uri, "--where", "name = 'row_001'")
+            with open(os.path.join(mnt, ".lancefs", "commit"), "w") as f:
+                f.write("1")
+            errs = errors_text(mnt)
+            expect("row_001" in errs and "new_000" not in errs,
+                   f".lancefs/errors: {errs!r}")
+        del want["row_001"]
+        want.update(plain(new))
+        same_rows(lance_rows(uri), want, "after umount")
+
+
 def test_update_and_replace_rows():
     """Without text_files: a rewritten meta.json and a new caption.txt
     update committed rows; rm -r of a committed row and cp -r of a folder
@@ -2016,6 +2040,7 @@ TESTS = (per_version(edit_cycle) + per_version(interleaved_appends) +
           test_versions_listed_after_commit_no_epoch,
           test_touch_changes_no_row,
           test_remove_while_listing,
+          test_edit_of_a_row_lancedb_deleted,
           test_update_and_replace_rows,
           test_commit_over_lancedb_commits, test_commit_rows_limit,
           test_commit_bytes_batches, test_landed_folders_reused,

@@ -385,6 +385,20 @@ TEST(rebase_and_conflicts)
 	CHECK_OK(lance_snapshot_open(&s, st, 0, &err), &err);
 	CHECK_EQ_U64(lance_snapshot_manifest(s)->fragments[1].deletion
 		     .num_deleted, 3);
+	/* the rows deleted are not live; their neighbours are */
+	{
+		uint64_t f1 = lance_snapshot_manifest(s)->fragments[1].id;
+		struct lance_row_ref r;
+
+		CHECK(!lance_snapshot_row_live(s, f1, 1));
+		CHECK(!lance_snapshot_row_live(s, f1, 2));
+		CHECK_OK(lance_snapshot_row_at(&r, s, 0, &err), &err);
+		CHECK(lance_snapshot_row_live(
+			s, lance_snapshot_manifest(s)->fragments[r.frag].id,
+			r.offset));
+		CHECK(!lance_snapshot_row_live(s, f1, 1u << 20));
+		CHECK(!lance_snapshot_row_live(s, 999999, 0));
+	}
 	CHECK_EQ_U64(collect(nums, 64, s), 30);
 	CHECK_EQ_U64(nums[8], 10);
 	CHECK_EQ_U64(nums[9], 13);
