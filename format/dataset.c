@@ -240,6 +240,10 @@ static int tag_cb(void *ctx, const struct ostore_entry *e)
 	t = &l->t[l->n];
 	memset(t, 0, sizeof(*t));
 	rc = ostore_get(&buf, &len, l->st, key, MAX_TAG_BYTES, l->err);
+	if (rc == ENOENT && l->err->kind == LC_EK_NOTFOUND) {
+		lc_err_clear(l->err);	/* deleted since the listing */
+		return 0;
+	}
 	if (rc)
 		return rc;
 	rc = parse_tag(t, key, buf, len, l->err);

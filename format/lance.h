@@ -448,7 +448,8 @@ struct lance_tag {
 	char *branch;		/* NULL for main */
 };
 
-/* Tags under _refs/tags/, sorted by name. */
+/* Tags under _refs/tags/, sorted by name (a tag file removed during the
+ * listing is left out; one that is no tag fails it, as in lance). */
 int lance_list_tags(struct lance_tag **out, size_t *n, struct ostore *st,
 		    struct lc_err *err) LC_MUST_USE;
 void lance_tags_free(struct lance_tag *t, size_t n);

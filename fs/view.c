@@ -794,10 +794,17 @@ static int ds_open(struct view_ds **out, struct view *v, struct ostore *st,
 		rc = lance_list_tags(&tags, &n, st, err);
 		if (rc)
 			goto fail;
-		for (size_t i = 0; i < n; i++)
-			if (!strcmp(tags[i].name, o->tag))
+		for (size_t i = 0; i < n && !rc; i++)
+			if (!strcmp(tags[i].name, o->tag) && tags[i].branch)
+				rc = LC_UNSUPPORTED(err, "%s: tag %s is on branch "
+						    "%s; lancefs shows the main "
+						    "branch only", st->root,
+						    o->tag, tags[i].branch);
+			else if (!strcmp(tags[i].name, o->tag))
 				version = tags[i].version;
 		lance_tags_free(tags, n);
+		if (rc)
+			goto fail;
 		if (!version) {
 			rc = LC_NOTFOUND(err, "%s: no tag named %s", st->root,
 					 o->tag);
@@ -1654,7 +1661,7 @@ int view_lookup(struct vnode *out, struct view *v, const struct vnode *dir,
 		if (rc)
 			return rc;
 		for (size_t i = 0; i < n; i++)
-			if (!strcmp(tags[i].name, name))
+			if (!strcmp(tags[i].name, name) && !tags[i].branch)
 				version = tags[i].version;
 		lance_tags_free(tags, n);
 		if (!version)
@@ -1803,7 +1810,9 @@ static int list_tags(const struct vnode *dir, uint64_t start, view_dir_cb cb,
 	for (size_t i = start; !rc && i < n; i++) {
 		struct vnode node = { .kind = VN_ROOT, .ds = dir->ds };
 
-		rc = cb(ctx, i, tags[i].name, &node);
+		/* a branch's versions are not the main line's: not shown */
+		if (!tags[i].branch)
+			rc = cb(ctx, i, tags[i].name, &node);
 	}
 	lance_tags_free(tags, n);
 	return rc;

@@ -625,6 +625,33 @@ def test_database_status_per_dataset():
                    f"{len(orc['rows'])}")
 
 
+def test_branch_tags_not_shown():
+    """A tag on a branch names a version of that branch, not of the main
+    line lancefs shows: @tags leaves it out, and -o tag= of it is refused
+    naming the branch."""
+    src = os.path.join(DATA, "v_2.2", "versions.lance")
+    orc = oracle(src)
+    with tempfile.TemporaryDirectory(prefix="lancefs-test-") as tmp:
+        copy = os.path.join(tmp, "versions.lance")
+        shutil.copytree(src, copy)
+        with open(os.path.join(copy, "_refs", "tags", "exp.json"), "w") as f:
+            json.dump({"branch": "exp", "version": 1}, f)
+        with mounted(copy, "ro") as mnt:
+            tags = sorted(os.listdir(os.path.join(mnt, "@tags")))
+            expect(tags == sorted(orc["tags"]), f"@tags lists {tags}")
+            expect(not os.path.exists(os.path.join(mnt, "@tags", "exp")),
+                   "@tags/exp resolves")
+        mnt = tempfile.mkdtemp(prefix="lancefs-test-")
+        try:
+            r = lancefs("mount", "-o", "tag=exp", copy, mnt, check=False)
+            expect(r.returncode != 0 and "branch exp" in r.stderr,
+                   f"mount -o tag=exp: exit {r.returncode}: {r.stderr!r}")
+        finally:
+            if os.path.ismount(mnt):
+                lancefs("umount", mnt, check=False)
+            os.rmdir(mnt)
+
+
 TESTS = [test_dataloader, test_scanners_see_only_rows, test_shell_tools,
          test_mount_errors, test_killed_daemon,
          test_corrupt_file_is_eio_only_there, test_refresh_follows_writer,
@@ -633,7 +660,8 @@ TESTS = [test_dataloader, test_scanners_see_only_rows, test_shell_tools,
          test_refresh_keeps_unchanged_rows_no_epoch,
          test_dataset_deleted_under_mount, test_mount_helpers,
          test_pinned_versions_ro_statfs_times,
-         test_cli_info_and_exit_codes, test_database_status_per_dataset]
+         test_cli_info_and_exit_codes, test_database_status_per_dataset,
+         test_branch_tags_not_shown]
 
 
 def main():
