@@ -8,6 +8,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -158,20 +159,49 @@ static int local_list(struct ostore *st, const char *dir, ostore_list_cb cb,
 	return rc;
 }
 
-/* mkdir -p of the directories leading to `key`. */
+/* fsync of the directory holding `key` (the root's for a top-level
+ * key): its entries (a link, a rename, a mkdir) survive a power loss
+ * once this returns; 0 or an errno. */
+static int sync_parent(int dirfd, const char *key)
+{
+	const char *slash = strrchr(key, '/');
+	char path[4096];
+	int fd = dirfd, rc = 0;
+
+	if (slash) {
+		snprintf(path, sizeof(path), "%.*s", (int)(slash - key), key);
+		fd = openat(dirfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd < 0)
+			return errno;
+	}
+	lc_wait_begin();
+	if (fsync(fd) < 0)
+		rc = errno;
+	lc_wait_end();
+	if (fd != dirfd)
+		close(fd);
+	return rc;
+}
+
+/* mkdir -p of the directories leading to `key`, each made durable in its
+ * parent. */
 static int make_parents(int dirfd, const char *key, struct lc_err *err)
 {
 	char path[4096];
 	size_t n = strlen(key);
+	int rc;
 
 	if (n >= sizeof(path))
 		return LC_USAGE(err, "%s: key too long", key);
 	memcpy(path, key, n + 1);
 	for (char *p = path; (p = strchr(p, '/')); p++) {
 		*p = 0;
-		if (mkdirat(dirfd, path, 0777) < 0 && errno != EEXIST)
-			return LC_SYS(err, errno, "mkdir %s: %s", path,
-				      strerror(errno));
+		rc = mkdirat(dirfd, path, 0777) < 0 ?
+			     (errno == EEXIST ? 0 : errno) :
+			     sync_parent(dirfd, path);
+		if (rc)
+			return LC_SYS(err, rc, "mkdir %s: %s", path,
+				      strerror(rc));
 		*p = '/';
 	}
 	return 0;
@@ -234,10 +264,20 @@ static int local_put(struct ostore *st, const char *key, const void *data,
 		rc = make_parents(dirfd, key, err);
 	if (rc)
 		return rc;
-	/* The temp name never parses as a Lance version or data file. */
-	snprintf(tmp, sizeof(tmp), "%s#%ld.%d.tmp", key, (long)getpid(),
-		 rand());
-	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+	/* The temp name never parses as a Lance version or data file; a
+	 * random one, as writers on other hosts share the folder */
+	for (int tries = 0;; tries++) {
+		uint64_t r = 0;
+
+		rc = lc_random(&r, sizeof(r), err);
+		if (rc)
+			return rc;
+		snprintf(tmp, sizeof(tmp), "%s#%016" PRIx64 ".tmp", key, r);
+		fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL |
+					O_CLOEXEC, 0666);
+		if (fd >= 0 || errno != EEXIST || tries == 3)
+			break;
+	}
 	if (fd < 0)
 		return LC_SYS(err, errno, "%s/%s: %s", st->root, tmp,
 			      strerror(errno));
@@ -264,6 +304,10 @@ static int local_put(struct ostore *st, const char *key, const void *data,
 		rc = errno;
 		unlinkat(dirfd, tmp, 0);
 	}
+	/* the new name itself durable: a commit's manifest, and the data
+	 * files it names before it */
+	if (!rc)
+		rc = sync_parent(dirfd, key);
 	if (rc)
 		return LC_SYS(err, rc, "%s/%s: %s", st->root, key,
 			      strerror(rc));
