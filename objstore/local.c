@@ -140,21 +140,29 @@ static int local_list(struct ostore *st, const char *dir, ostore_list_cb cb,
 		return LC_SYS(err, errno, "%s/%s: %s", st->root, dir,
 			      strerror(errno));
 	}
-	while ((de = readdir(d))) {
+	/* a listing cut short is an error, never a shorter listing (an
+	 * older "latest" version) */
+	while (!rc && (errno = 0, de = readdir(d))) {
 		struct ostore_entry e = { .name = de->d_name };
 		struct stat sb;
 
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
-		if (fstatat(fd, de->d_name, &sb, 0) < 0)
-			continue;	/* vanished while listing */
+		if (fstatat(fd, de->d_name, &sb, 0) < 0) {
+			if (errno != ENOENT)	/* else gone while listing */
+				rc = LC_SYS(err, errno, "%s/%s/%s: %s",
+					    st->root, dir, de->d_name,
+					    strerror(errno));
+			continue;
+		}
 		e.is_dir = S_ISDIR(sb.st_mode);
 		e.size = e.is_dir ? 0 : (uint64_t)sb.st_size;
 		e.mtime = sb.st_mtim.tv_sec;
 		rc = cb(ctx, &e);
-		if (rc)
-			break;
 	}
+	if (!rc && errno)
+		rc = LC_SYS(err, errno, "%s/%s: %s", st->root, dir,
+			    strerror(errno));
 	closedir(d);
 	return rc;
 }

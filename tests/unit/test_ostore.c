@@ -78,6 +78,19 @@ TEST(local_backend)
 	/* keys from manifests may not climb out of the dataset */
 	CHECK_EQ_U64(ostore_open(&o, st, "../etc/passwd", &err), EIO);
 	CHECK_EQ_U64(err.kind, LC_EK_CORRUPT);
+	lc_err_clear(&err);
+	/* an entry that cannot be looked at fails the listing, naming it,
+	 * rather than leave it out (a version missing from _versions/) */
+	{
+		char loop[300];
+		struct names n = { "" };
+
+		snprintf(loop, sizeof(loop), "%s/_versions/2.manifest", dir);
+		CHECK(symlink("2.manifest", loop) == 0);
+		CHECK_EQ_U64(ostore_list(st, "_versions", collect, &n, &err),
+			     ELOOP);
+		CHECK(strstr(err.msg, "2.manifest") != NULL);
+	}
 	ostore_free(st);
 	harness_rm_rf(dir);
 }
