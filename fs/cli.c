@@ -61,34 +61,6 @@ static int fail(const struct lc_err *err, const char *fallback)
 	return exit_code(err);
 }
 
-/* Split SOURCE@N / SOURCE@TAG unless SOURCE itself exists. */
-static int split_source(char **path, struct view_opts *o, const char *src,
-			struct lc_err *err)
-{
-	const char *at = strrchr(src, '@'), *slash = strrchr(src, '/');
-	const char *local = strncmp(src, "file://", 7) ? src : src + 7;
-	struct stat sb;
-
-	*path = NULL;
-	if (!at || (slash && at < slash) || !stat(local, &sb) ||
-	    strstr(src, "://") > at) {
-		*path = lc_strdup(src);
-		return *path ? 0 : LC_NOMEM(err);
-	}
-	*path = lc_strndup(src, (size_t)(at - src));
-	if (!*path)
-		return LC_NOMEM(err);
-	if (at[1] >= '0' && at[1] <= '9') {
-		char opt[64];
-
-		snprintf(opt, sizeof(opt), "version=%s", at + 1);
-		return view_opts_parse(o, opt, err);
-	}
-	lc_free(o->tag);
-	o->tag = lc_strdup(at + 1);
-	return o->tag ? 0 : LC_NOMEM(err);
-}
-
 static int parse_opts(struct view_opts *o, char *arg, struct lc_err *err)
 {
 	for (char *tok = strtok(arg, ","); tok; tok = strtok(NULL, ",")) {
@@ -106,7 +78,7 @@ static int open_view(struct view **v, const char *src, struct view_opts *o,
 		     struct lc_err *err)
 {
 	char *path;
-	int rc = split_source(&path, o, src, err);
+	int rc = view_split_source(&path, o, src, err);
 
 	if (!rc)
 		rc = view_open(v, path, o, err);

@@ -25,6 +25,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <jansson.h>
+#include <limits.h>
 #include <malloc.h>
 #include <signal.h>
 #include <pthread.h>
@@ -2903,6 +2904,17 @@ static int split_mount_opts(struct view_opts *vo, struct lc_buf *fuse_opts,
 	return 0;
 }
 
+/* `path` under the current folder, in `out`; NULL when too long. */
+static const char *absolute(char *out, size_t cap, const char *path)
+{
+	char cwd[4096];
+
+	if (!getcwd(cwd, sizeof(cwd)) ||
+	    (size_t)snprintf(out, cap, "%s/%s", cwd, path) >= cap)
+		return NULL;
+	return out;
+}
+
 int lancefs_mount_main(int argc, char **argv)
 {
 	struct view_opts vo = { 0 };
@@ -2915,7 +2927,8 @@ int lancefs_mount_main(int argc, char **argv)
 					 .commit_bytes = COMMIT_BYTES } };
 	int opt, rc = 1;
 	const char *source, *mnt;
-	static char abs_source[4200];
+	char *src_path = NULL;
+	static char abs_source[4200], abs_staging[4200], abs_mnt[PATH_MAX];
 
 	/* Every read allocates and frees buffers of 64 KiB to a few MiB
 	 * (values, cache blocks). By default glibc mmap()s the bigger ones
@@ -2943,24 +2956,39 @@ int lancefs_mount_main(int argc, char **argv)
 	}
 	if (argc - optind != 2)
 		goto usage;
-	source = argv[optind];
 	mnt = argv[optind + 1];
+	if (view_split_source(&src_path, &vo, argv[optind], &err))
+		goto usage_err;
+	source = src_path;
 	/* threads start as requests queue up (fs/loop.c) */
 	if (!mo.threads)
 		mo.threads = 16;
-	/* the daemon runs in /: a relative local path is made absolute */
-	if (!strstr(source, "://") && source[0] != '/') {
-		char cwd[4096];
+	/* the daemon runs in /: relative local paths are made absolute */
+	if (!strstr(source, "://") && source[0] != '/' &&
+	    !(source = absolute(abs_source, sizeof(abs_source), src_path))) {
+		fprintf(stderr, "lancefs: %s: path too long\n", src_path);
+		goto out;
+	}
+	if (mo.wo.staging_dir && mo.wo.staging_dir[0] != '/') {
+		const char *rel = mo.wo.staging_dir;
 
-		if (!getcwd(cwd, sizeof(cwd)) ||
-		    (size_t)snprintf(abs_source, sizeof(abs_source), "%s/%s",
-				     cwd, source) >= sizeof(abs_source)) {
-			fprintf(stderr, "lancefs: %s: path too long\n", source);
-			rc = 1;
+		if (!(mo.wo.staging_dir = absolute(abs_staging,
+						   sizeof(abs_staging), rel))) {
+			fprintf(stderr, "lancefs: %s: path too long\n", rel);
 			goto out;
 		}
-		source = abs_source;
 	}
+	/* before anything of the dataset (its staging) is touched */
+	if (is_mount_point(mnt)) {
+		fprintf(stderr, "lancefs: %s is already a mount point (unmount "
+			"it first: lancefs umount %s)\n", mnt, mnt);
+		goto out;
+	}
+	if (!realpath(mnt, abs_mnt)) {
+		fprintf(stderr, "lancefs: %s: %s\n", mnt, strerror(errno));
+		goto out;
+	}
+	mnt = abs_mnt;
 
 	fs = calloc(1, sizeof(*fs));
 	if (!fs)
@@ -3032,11 +3060,6 @@ int lancefs_mount_main(int argc, char **argv)
 		if (fuse_opt_add_arg(&args, "-o") ||
 		    fuse_opt_add_arg(&args, fsname))
 			goto out;
-	}
-	if (is_mount_point(mnt)) {
-		fprintf(stderr, "lancefs: %s is already a mount point (unmount "
-			"it first: lancefs umount %s)\n", mnt, mnt);
-		goto out;
 	}
 	fs->se = fuse_session_new(&args, &lfs_ops, sizeof(lfs_ops), fs);
 	if (!fs->se) {
@@ -3136,6 +3159,7 @@ out:
 	fuse_opt_free_args(&args);
 	lc_buf_reset(&fo);
 	view_opts_reset(&vo);
+	lc_free(src_path);
 	return rc;
 usage_err:
 	fprintf(stderr, "lancefs: %s\n", err.msg);

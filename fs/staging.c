@@ -12,6 +12,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
 #include <syslog.h>
@@ -53,6 +54,7 @@ struct staging {
 	/* spare inodes in DIR/spare, made ahead by the filler (take_spare) */
 	pthread_cond_t spare_cv;
 	pthread_t filler;
+	int lock_fd;		/* DIR, flock()ed while open */
 	bool filler_on, spare_off;
 	uint64_t spare_next;
 	int spare_fd[SPARE_MAX];	/* -1: opened when taken */
@@ -862,12 +864,25 @@ int staging_open(struct staging **out, const char *dir, struct lc_err *err)
 	pthread_cond_init(&s->spare_cv, NULL);
 	atomic_init(&s->no_xattr, false);
 	atomic_init(&s->readers, 0);
+	s->lock_fd = -1;
 	snprintf(path, sizeof(path), "%s/rows", dir);
 	rc = mkdir_p(path, err);
 	if (!rc) {
 		snprintf(path, sizeof(path), "%s/batches", dir);
 		rc = mkdir_p(path, err);
 	}
+	/* one mount at a time: a second would clear the first's spares,
+	 * recover its batches and commit its rows (the lock goes with the
+	 * process, however it ends) */
+	if (!rc && ((s->lock_fd = open(dir, O_RDONLY | O_DIRECTORY |
+						  O_CLOEXEC)) < 0 ||
+		    flock(s->lock_fd, LOCK_EX | LOCK_NB) < 0))
+		rc = errno == EWOULDBLOCK ?
+			     LC_USAGE(err, "staging folder %s is in use by "
+				      "another mount (unmount it, or give "
+				      "this one its own staging_dir=)", dir) :
+			     LC_SYS(err, errno, "staging: %s: %s", dir,
+				    strerror(errno));
 	if (!rc) {
 		/* the spares a crash left, and the folder of landed rows
 		 * older versions kept */
@@ -909,6 +924,8 @@ void staging_free(struct staging *s)
 	pthread_cond_destroy(&s->cv);
 	pthread_cond_destroy(&s->spare_cv);
 	pthread_mutex_destroy(&s->mu);
+	if (s->lock_fd >= 0)
+		close(s->lock_fd);
 	lc_free(s->dir);
 	lc_free(s);
 }

@@ -164,6 +164,33 @@ static int parse_u64(uint64_t *out, const char *s)
 	return errno || *end ? EINVAL : 0;
 }
 
+int view_split_source(char **path, struct view_opts *o, const char *src,
+		      struct lc_err *err)
+{
+	const char *at = strrchr(src, '@'), *slash = strrchr(src, '/');
+	const char *local = strncmp(src, "file://", 7) ? src : src + 7;
+	struct stat sb;
+
+	*path = NULL;
+	if (!at || (slash && at < slash) || !stat(local, &sb) ||
+	    strstr(src, "://") > at) {
+		*path = lc_strdup(src);
+		return *path ? 0 : LC_NOMEM(err);
+	}
+	*path = lc_strndup(src, (size_t)(at - src));
+	if (!*path)
+		return LC_NOMEM(err);
+	if (at[1] >= '0' && at[1] <= '9') {
+		char opt[64];
+
+		snprintf(opt, sizeof(opt), "version=%s", at + 1);
+		return view_opts_parse(o, opt, err);
+	}
+	lc_free(o->tag);
+	o->tag = lc_strdup(at + 1);
+	return o->tag ? 0 : LC_NOMEM(err);
+}
+
 int view_opts_parse(struct view_opts *o, const char *opt, struct lc_err *err)
 {
 	const char *val = strchr(opt, '=');

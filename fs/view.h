@@ -51,6 +51,10 @@ void view_opts_reset(struct view_opts *o);
  * version=, tag=, and the object store's settings). Returns 0 if taken,
  * ENOENT if not a view option. */
 int view_opts_parse(struct view_opts *o, const char *opt, struct lc_err *err);
+/* SOURCE@N and SOURCE@TAG, unless SOURCE itself exists: *path (caller
+ * frees) is SOURCE, and the version or tag goes into `o`. */
+int view_split_source(char **path, struct view_opts *o, const char *src,
+		      struct lc_err *err) LC_MUST_USE;
 
 enum vnode_kind {
 	VN_NONE = 0,

@@ -22,6 +22,7 @@ import os
 import random
 import re
 import shutil
+import signal
 import struct
 import subprocess
 import sys
@@ -1376,6 +1377,62 @@ def test_edit_of_a_row_lancedb_deleted():
         same_rows(lance_rows(uri), want, "after umount")
 
 
+def test_mount_paths_and_one_mount_per_staging():
+    """Relative SOURCE@N, mount point and staging_dir= work from the
+    folder the mount was started in (the daemon runs in /); SIGTERM of a
+    daemon mounted on a relative path unmounts it; a second mount that
+    would share a running mount's staging folder is refused before it
+    touches it, and the first mount's rows land once."""
+    with workdir() as w:
+        uri, staging, src = lancedb_table(w, "2.0", 2)
+        wtool("append", uri, "--rows", 1, "--prefix", "late")
+        os.makedirs(os.path.join(w, "m1"))
+        os.makedirs(os.path.join(w, "m2"))
+        rel = os.path.relpath(uri, w)
+        # a pinned version, by relative paths
+        r = subprocess.run([LANCEFS, "mount", "-o", "name_column=name",
+                            f"{rel}@1", "m1"], cwd=w,
+                           capture_output=True, text=True, timeout=60)
+        expect(r.returncode == 0, f"mount {rel}@1 m1: {r.stderr}")
+        try:
+            expect(listing(os.path.join(w, "m1")) == ["row_000", "row_001"],
+                   f"{rel}@1 lists {listing(os.path.join(w, 'm1'))}")
+        finally:
+            lancefs("umount", os.path.join(w, "m1"), check=False)
+        # relative staging_dir=, and a second mount onto the same one
+        r = subprocess.run([LANCEFS, "mount", "-o",
+                            "staging_dir=st,commit_delay=60,name_column=name",
+                            rel, "m1"], cwd=w, capture_output=True,
+                           text=True, timeout=60)
+        expect(r.returncode == 0, f"mount -o staging_dir=st: {r.stderr}")
+        m1 = os.path.join(w, "m1")
+        try:
+            os.mkdir(os.path.join(m1, "new_000"))
+            write(os.path.join(m1, "new_000", "meta.json"), "{}")
+            expect(os.path.isdir(os.path.join(w, "st", "rows")),
+                   "staging_dir=st is not under the mount's folder")
+            r = subprocess.run([LANCEFS, "mount", "-o", "staging_dir=st",
+                                rel, "m2"], cwd=w, capture_output=True,
+                               text=True, timeout=60)
+            expect(r.returncode != 0 and "in use" in r.stderr and
+                   not os.path.ismount(os.path.join(w, "m2")),
+                   f"second mount: exit {r.returncode}: {r.stderr!r}")
+            expect(status(m1)["writes"]["staged_rows"] == 1 and
+                   status(m1)["writes"]["commits"] == 0,
+                   f"the second mount touched the first: {status(m1)}")
+            # SIGTERM of the daemon (started on relative paths)
+            pid = status(m1)["pid"]
+            os.kill(pid, signal.SIGTERM)
+            wait_for(lambda: not os.path.ismount(m1), "m1 unmounted",
+                     timeout=30)
+            expect(os.listdir(m1) == [], f"m1 holds {os.listdir(m1)}")
+        finally:
+            if os.path.ismount(m1):
+                lancefs("umount", m1, check=False)
+        names = sorted(lance_rows(uri))
+        expect(names.count("new_000") == 1, f"LanceDB rows {names}")
+
+
 def test_update_and_replace_rows():
     """Without text_files: a rewritten meta.json and a new caption.txt
     update committed rows; rm -r of a committed row and cp -r of a folder
@@ -2041,6 +2098,7 @@ TESTS = (per_version(edit_cycle) + per_version(interleaved_appends) +
           test_touch_changes_no_row,
           test_remove_while_listing,
           test_edit_of_a_row_lancedb_deleted,
+          test_mount_paths_and_one_mount_per_staging,
           test_update_and_replace_rows,
           test_commit_over_lancedb_commits, test_commit_rows_limit,
           test_commit_bytes_batches, test_landed_folders_reused,
