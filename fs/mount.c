@@ -2793,10 +2793,13 @@ static int parse_size(uint64_t *out, const char *opt, const char *v,
 		      struct lc_err *err)
 {
 	char *end;
-	unsigned long long n = strtoull(v, &end, 10);
+	unsigned long long n;
 	unsigned shift = 0;
 
-	if (end == v)
+	/* strtoull takes "-1" for 2^64 - 1, and caps what overflows */
+	errno = 0;
+	n = strtoull(v, &end, 10);
+	if (end == v || *v == '-' || *v == '+' || errno == ERANGE)
 		goto bad;
 	if (*end == 'K' || *end == 'k')
 		shift = 10;
@@ -2843,10 +2846,13 @@ static int split_mount_opts(struct view_opts *vo, struct lc_buf *fuse_opts,
 		}
 		rc = 0;
 		if (!strncmp(tok, "threads=", 8)) {
-			mo->threads = atoi(tok + 8);
-			if (mo->threads < 1 || mo->threads > 64)
+			char *end;
+			long t = strtol(tok + 8, &end, 10);
+
+			if (end == tok + 8 || *end || t < 1 || t > 64)
 				return LC_USAGE(err, "threads=%s: want 1..64",
 						tok + 8);
+			mo->threads = (int)t;
 		} else if (!strncmp(tok, "refresh=", 8)) {
 			double d;
 
@@ -3179,35 +3185,39 @@ usage:
  */
 int lancefs_mount_helper(int argc, char **argv)
 {
-	char *args[8];
+	char **args = calloc((size_t)argc * 2 + 4, sizeof(*args));
 	const char *pos[2] = { NULL, NULL };
-	const char *opts = NULL;
-	int n = 0, np = 0;
+	int n = 0, np = 0, rc;
 
+	if (!args)
+		return 2;
+	args[n++] = (char *)"mount";
+	/* every -o is kept: `-o ro -o allow_other` is read-only */
 	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "-o") && i + 1 < argc)
-			opts = argv[++i];
-		else if (!strncmp(argv[i], "-o", 2) && argv[i][2])
-			opts = argv[i] + 2;
-		else if (argv[i][0] == '-')
+		if (!strcmp(argv[i], "-o") && i + 1 < argc) {
+			args[n++] = (char *)"-o";
+			args[n++] = argv[++i];
+		} else if (!strncmp(argv[i], "-o", 2) && argv[i][2]) {
+			args[n++] = (char *)"-o";
+			args[n++] = argv[i] + 2;
+		} else if (argv[i][0] == '-') {
 			continue;	/* -n -s -v; -f (fake) we ignore */
-		else if (np < 2)
+		} else if (np < 2) {
 			pos[np++] = argv[i];
+		}
 	}
 	if (np != 2) {
 		fputs("usage: mount.lancefs SOURCE MOUNTPOINT [-o OPTS]\n",
 		      stderr);
+		free(args);
 		return 1;
-	}
-	args[n++] = (char *)"mount";
-	if (opts) {
-		args[n++] = (char *)"-o";
-		args[n++] = (char *)opts;
 	}
 	args[n++] = (char *)pos[0];
 	args[n++] = (char *)pos[1];
 	args[n] = NULL;
-	return lancefs_mount_main(n, args);
+	rc = lancefs_mount_main(n, args);
+	free(args);
+	return rc;
 }
 
 /* ------------------------------------------------------------ commands */

@@ -209,6 +209,10 @@ int view_opts_parse(struct view_opts *o, const char *opt, struct lc_err *err)
 		o->name_column = lc_strdup(val);
 		return o->name_column ? 0 : LC_NOMEM(err);
 	}
+	/* one of them: a tag that is missing must not fall back */
+	if ((!strncmp(opt, "version=", 8) && o->tag) ||
+	    (!strncmp(opt, "tag=", 4) && o->version))
+		return LC_USAGE(err, "%s: a version or a tag, not both", opt);
 	if (!strncmp(opt, "version=", 8)) {
 		if (parse_u64(&o->version, val) || !o->version)
 			return LC_USAGE(err, "version=%s: not a version "

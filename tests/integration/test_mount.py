@@ -8,6 +8,7 @@ Every expected value comes from LanceDB through tests/interop/dump.js.
 Ends with "N passed, M failed" and exits 1 on any failure.
 """
 import contextlib
+import errno
 import functools
 import glob
 import hashlib
@@ -214,6 +215,14 @@ def test_mount_errors():
                     os.path.join(DATA, "v_2.2", "images.lance"), mnt,
                     check=False)
         expect(r.returncode == 1 and "nosuch" in r.stderr, "bad option")
+        for bad in ("commit_bytes=-1", "commit_rows=99999999999999999999",
+                    "threads=8x", "threads=4294967300"):
+            r = lancefs("mount", "-o", bad,
+                        os.path.join(DATA, "v_2.2", "images.lance"), mnt,
+                        check=False)
+            expect(r.returncode == 1 and bad in r.stderr and
+                   not os.path.ismount(mnt),
+                   f"-o {bad}: exit {r.returncode} {r.stderr!r}")
         r = lancefs("mount", os.path.join(DATA, "v_2.2", "images.lance"),
                     mnt + "/nope", check=False)
         expect(r.returncode == 1 and "nope: No such file" in r.stderr,
@@ -504,6 +513,8 @@ def test_mount_helpers():
         os.symlink(LANCEFS, os.path.join(bin_dir, "lancefs"))
         env = dict(os.environ, PATH=bin_dir + ":" + os.environ["PATH"])
         for cmd in ([helper, src, "MNT", "-o", "ro,name_column=label"],
+                    [helper, src, "MNT", "-o", "ro", "-o",
+                     "name_column=label"],
                     ["mount.fuse3", src, "MNT", "-t", "lancefs", "-o",
                      "ro,nosuid,name_column=label"]):
             mnt = tempfile.mkdtemp(prefix="lancefs-test-")
@@ -516,6 +527,11 @@ def test_mount_helpers():
                 expect(len(names) == len(labels), f"{cmd[0]}: {names[:4]}")
                 expect(all(n.split("~")[0] in labels for n in names),
                        f"{cmd[0]}: name_column not applied: {names[:4]}")
+                try:
+                    os.mkdir(os.path.join(mnt, "new"))
+                    raise AssertionError(f"{cmd}: -o ro not applied")
+                except OSError as e:
+                    expect(e.errno == errno.EROFS, f"{cmd}: mkdir: {e}")
             finally:
                 lancefs("umount", mnt, check=False)
                 os.rmdir(mnt)

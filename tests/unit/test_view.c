@@ -131,6 +131,10 @@ TEST(bad_options)
 	lc_err_clear(&err);
 	CHECK_EQ_U64(view_opts_parse(&o, "bogus=1", &err), ENOENT);
 	CHECK_OK(view_opts_parse(&o, "version=7", &err), &err);
+	/* a missing tag must not fall back to the version */
+	CHECK_EQ_U64(view_opts_parse(&o, "tag=t", &err), EINVAL);
+	CHECK(strstr(err.msg, "not both") != NULL);
+	lc_err_clear(&err);
 	CHECK_EQ_U64(view_open(&v, fixture_path("lancedb/legacydict.lance"),
 			       &o, &err), ENOENT);
 	view_opts_reset(&o);
