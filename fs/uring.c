@@ -277,7 +277,7 @@ static void *worker_main(void *arg)
 	io_uring_sqe_set_data(sqe, STOP_TAG);
 	if (queue_cmd(w, CMD_REGISTER) || submit(w)) {
 		syslog(LOG_ERR, "io_uring: CPU %u: cannot register", w->qid);
-		return NULL;
+		goto lost;
 	}
 	for (;;) {
 		struct io_uring_cqe *cqe;
@@ -286,8 +286,11 @@ static void *worker_main(void *arg)
 
 		if (rc == -EINTR)
 			continue;
-		if (rc < 0)
-			break;
+		if (rc < 0) {
+			syslog(LOG_ERR, "io_uring: CPU %u: %s", w->qid,
+			       strerror(-rc));
+			goto lost;
+		}
 		rc = cqe->res;
 		tag = io_uring_cqe_get_data(cqe);
 		io_uring_cqe_seen(&w->ring, cqe);
@@ -296,17 +299,30 @@ static void *worker_main(void *arg)
 		if (rc == -EINTR || rc == -EAGAIN) {
 			/* not taken: again */
 			if (queue_cmd(w, last) || submit(w))
-				break;
+				goto lost;
 			continue;
 		}
-		/* -ENOTCONN: the connection ended (unmount) */
-		if (rc < 0)
+		/* the connection ended (unmount); or the kernel refused the
+		 * registration, and then uses /dev/fuse (uring.h) */
+		if (rc == -ENOTCONN || rc == -ECONNABORTED ||
+		    (rc < 0 && last == CMD_REGISTER))
 			break;
+		if (rc < 0) {
+			syslog(LOG_ERR, "io_uring: CPU %u: %s", w->qid,
+			       strerror(-rc));
+			goto lost;
+		}
 		answer(w);
 		last = CMD_COMMIT_AND_FETCH;
 		if (queue_cmd(w, last) || submit(w))
-			break;
+			goto lost;
 	}
+	return NULL;
+lost:
+	/* the kernel waits for every queue (and this CPU's callers for
+	 * this one): without it the mount would hang; it ends instead,
+	 * and the unmount aborts what waits */
+	fuse_session_exit(w->u->se);
 	return NULL;
 }
 
