@@ -3100,8 +3100,7 @@ int lancefs_mount_main(int argc, char **argv)
 		struct writes *w = atomic_load(&fs->mds[i]->w);
 
 		if (w && wr_start(w, &err))
-			fprintf(stderr, "lancefs: %s: commits only at fsync "
-				"and unmount\n", err.msg);
+			log_err(fs, "commits only at fsync and unmount", &err);
 	}
 	pthread_mutex_unlock(&fs->mds_mu);
 	if (mo.warmup && fs->single)
@@ -3110,15 +3109,26 @@ int lancefs_mount_main(int argc, char **argv)
 					   &err))
 		log_err(fs, "warmup", &err);
 	if (fs->refresh && fs->top.kind != VN_DBROOT) {
+		struct lc_err e2 = { 0 };
+
 		if (lc_thread_start(&fs->refresher, "lancefs refresh",
-				    refresh_main, fs))
-			fprintf(stderr, "lancefs: refresh disabled: cannot "
-				"start a thread\n");
-		else
+				    refresh_main, fs)) {
+			lc_err_set(&e2, EAGAIN, LC_EK_NONE, __FILE__, __LINE__,
+				   "cannot start a thread");
+			log_err(fs, "refresh disabled", &e2);
+		} else {
 			refresher = true;
+		}
 	}
 	lc_wait_hooks(loop_wait_begin, loop_wait_end);
-	rc = loop_run(fs->se, (unsigned)mo.threads) ? 2 : 0;
+	/* stderr is /dev/null by now: the log says why the mount ended */
+	if ((rc = loop_run(fs->se, (unsigned)mo.threads) ? 2 : 0)) {
+		struct lc_err e2 = { 0 };
+
+		lc_err_set(&e2, EIO, LC_EK_NONE, __FILE__, __LINE__,
+			   "the request loop failed; unmounting");
+		log_err(fs, mnt, &e2);
+	}
 	pt_stop(fs->pt);
 	if (refresher) {
 		pthread_mutex_lock(&fs->stop_mu);
@@ -3414,7 +3424,7 @@ int lancefs_status_main(int argc, char **argv)
 int lancefs_umount_main(int argc, char **argv)
 {
 	pid_t pid, daemon = 0;
-	int status;
+	int status, failed = 0;
 	json_t *st;
 
 	if (argc != 2) {
@@ -3437,6 +3447,7 @@ int lancefs_umount_main(int argc, char **argv)
 				fprintf(stderr, "lancefs: %s: commit failed "
 					"(%s); staged rows are kept for the "
 					"next mount\n", argv[1], strerror(rc));
+				failed = 2;
 			}
 		}
 		json_decref(st);
@@ -3452,13 +3463,20 @@ int lancefs_umount_main(int argc, char **argv)
 		}
 		if (pid < 0 || waitpid(pid, &status, 0) < 0)
 			break;
+		if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && lazy) {
+			/* the daemon lives on until the last user lets go */
+			fprintf(stderr, "lancefs: %s was busy: detached; the "
+				"daemon commits and exits once nothing uses "
+				"it\n", argv[1]);
+			return failed;
+		}
 		if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
 			/* the daemon finishes its commit, then exits */
 			for (int i = 0; daemon > 0 && i < 30000 &&
 					lc_pid_running(daemon);
 			     i++)
 				usleep(10000);
-			return 0;
+			return failed;
 		}
 	}
 	fprintf(stderr, "lancefs: could not unmount %s\n", argv[1]);

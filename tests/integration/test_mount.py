@@ -668,6 +668,40 @@ def test_branch_tags_not_shown():
             os.rmdir(mnt)
 
 
+def test_umount_busy():
+    """lancefs umount of a mount in use detaches it at once and says so
+    (it waited five minutes, then reported success); the daemon exits
+    once the last user lets go."""
+    src = os.path.join(DATA, "v_2.0", "images.lance")
+    mnt = tempfile.mkdtemp(prefix="lancefs-test-")
+    user = None
+    try:
+        lancefs("mount", src, mnt)
+        pid = json.load(open(os.path.join(mnt, ".lancefs", "status")))["pid"]
+        user = subprocess.Popen(["sleep", "60"], cwd=mnt)
+        t0 = time.time()
+        r = lancefs("umount", mnt, check=False)
+        expect(r.returncode == 0 and "busy" in r.stderr and
+               time.time() - t0 < 30,
+               f"umount: exit {r.returncode} after {time.time() - t0:.0f} "
+               f"s: {r.stderr!r}")
+        expect(not os.path.ismount(mnt), "still mounted")
+        user.kill()
+        user.wait()
+        user = None
+        for _ in range(100):
+            if not os.path.exists(f"/proc/{pid}"):
+                break
+            time.sleep(0.1)
+        expect(not os.path.exists(f"/proc/{pid}"), "the daemon lives on")
+    finally:
+        if user:
+            user.kill()
+            user.wait()
+        subprocess.run(["fusermount3", "-uz", mnt], capture_output=True)
+        os.rmdir(mnt)
+
+
 TESTS = [test_dataloader, test_scanners_see_only_rows, test_shell_tools,
          test_mount_errors, test_killed_daemon,
          test_corrupt_file_is_eio_only_there, test_refresh_follows_writer,
@@ -677,7 +711,7 @@ TESTS = [test_dataloader, test_scanners_see_only_rows, test_shell_tools,
          test_dataset_deleted_under_mount, test_mount_helpers,
          test_pinned_versions_ro_statfs_times,
          test_cli_info_and_exit_codes, test_database_status_per_dataset,
-         test_branch_tags_not_shown]
+         test_branch_tags_not_shown, test_umount_busy]
 
 
 def main():
