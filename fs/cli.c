@@ -162,6 +162,10 @@ static int cmd_ls(int argc, char **argv)
 		rc = view_readdir(v, &node, 0, ls_cb, &c, &err);
 	}
 	vnode_reset(&node);
+	/* a full disk or a closed pipe is an error too */
+	if (!rc && (fflush(stdout) || ferror(stdout)))
+		rc = LC_SYS(&err, errno ? errno : EIO, "standard output: %s",
+			    strerror(errno ? errno : EIO));
 out:
 	view_free(v);
 	view_opts_reset(&o);
@@ -429,6 +433,10 @@ static int cmd_info(int argc, char **argv)
 				    json_string(argv[argc - 1]));
 	}
 	vnode_reset(&root);
+	/* a listing of versions or tags that failed is an error, not an
+	 * info without them */
+	if (!rc && err.code)
+		rc = err.code;
 	if (rc)
 		goto out;
 	if (as_json) {

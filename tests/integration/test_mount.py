@@ -622,6 +622,19 @@ def test_cli_info_and_exit_codes():
         expect(r.returncode == 2 and "LANC" in r.stderr and
                ".lance" in r.stderr, f"corrupt file: {r.returncode} "
                f"{r.stderr!r}")
+        # tags that cannot be listed fail info, not leave them out
+        with open(os.path.join(copy, "_refs", "tags", "bad.json"),
+                  "w") as f:
+            f.write("[1")
+        r = lancefs("info", copy, check=False)
+        expect(r.returncode == 2 and "bad.json" in r.stderr,
+               f"info with a bad tag: {r.returncode} {r.stderr!r}")
+    # output that cannot be written is an error
+    with open("/dev/full", "w") as full:
+        r = subprocess.run([LANCEFS, "ls", src], stdout=full,
+                           stderr=subprocess.PIPE, text=True, timeout=60)
+    expect(r.returncode == 2 and "standard output" in r.stderr,
+           f"ls > /dev/full: {r.returncode} {r.stderr!r}")
 
 
 def test_database_status_per_dataset():
