@@ -1485,10 +1485,17 @@ static void staged_fh_free(struct lfs *fs, struct staged_fh *h)
 {
 	if (h->copied) {
 		struct lc_err err = { 0 };
+		struct view_attr a;
 		struct lc_buf orig;
+		struct stat sb;
 
-		/* nothing written: the row is not changed after all */
-		if (!read_committed(fs, h->copied, &orig, &err))
+		/* nothing written: the row is not changed after all (the
+		 * sizes first: only a file of the same size is read) */
+		lc_buf_init(&orig, 0);
+		if (!fstat(h->fd, &sb) &&
+		    !view_getattr(&a, fs->v, h->copied, &err) &&
+		    a.size == (uint64_t)sb.st_size &&
+		    !read_committed(fs, h->copied, &orig, &err))
 			wr_file_revert(h->w, h->id, h->fidx, &orig);
 		lc_buf_reset(&orig);
 		vnode_reset(h->copied);

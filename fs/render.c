@@ -41,6 +41,8 @@ static uint16_t round_small(double v, int man, int bias)
 
 	if (isnan(v))
 		return (uint16_t)(inf | 1u << (man - 1));
+	if (isinf(v))
+		return sign | (uint16_t)inf;
 	if (a < ldexp(1, 1 - bias))	/* subnormal (rounding up to the
 					 * least normal carries right) */
 		return sign | (uint16_t)nearbyint(ldexp(a, bias - 1 + man));

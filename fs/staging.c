@@ -880,7 +880,9 @@ int staging_open(struct staging **out, const char *dir, struct lc_err *err)
 		rc = errno == EWOULDBLOCK ?
 			     LC_USAGE(err, "staging folder %s is in use by "
 				      "another mount (unmount it, or give "
-				      "this one its own staging_dir=)", dir) :
+				      "this one its own staging_dir=; a mount "
+				      "detached while busy keeps it until "
+				      "nothing uses it)", dir) :
 			     LC_SYS(err, errno, "staging: %s: %s", dir,
 				    strerror(errno));
 	if (!rc) {

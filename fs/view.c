@@ -172,8 +172,10 @@ int view_split_source(char **path, struct view_opts *o, const char *src,
 	struct stat sb;
 
 	*path = NULL;
+	/* a name ending in .lance is the dataset's own (team@v2.lance) */
 	if (!at || (slash && at < slash) || !stat(local, &sb) ||
-	    strstr(src, "://") > at) {
+	    strstr(src, "://") > at || (strlen(at) > 6 &&
+					!strcmp(at + strlen(at) - 6, ".lance"))) {
 		*path = lc_strdup(src);
 		return *path ? 0 : LC_NOMEM(err);
 	}
@@ -186,9 +188,17 @@ int view_split_source(char **path, struct view_opts *o, const char *src,
 		snprintf(opt, sizeof(opt), "version=%s", at + 1);
 		return view_opts_parse(o, opt, err);
 	}
-	lc_free(o->tag);
-	o->tag = lc_strdup(at + 1);
-	return o->tag ? 0 : LC_NOMEM(err);
+	{
+		char *opt = lc_malloc(strlen(at + 1) + 5);
+		int rc;
+
+		if (!opt)
+			return LC_NOMEM(err);
+		sprintf(opt, "tag=%s", at + 1);
+		rc = view_opts_parse(o, opt, err);
+		lc_free(opt);
+		return rc;
+	}
 }
 
 int view_opts_parse(struct view_opts *o, const char *opt, struct lc_err *err)
@@ -424,6 +434,24 @@ static char *name_value(const struct lance_array *a, uint64_t i)
 	return lc_strdup(num);
 }
 
+/* Cut `name` to leave room for "~<row number>" within NAME_MAX, on a
+ * character and not inside a %XX escape. */
+static void cut_name(char *name)
+{
+	size_t n = strlen(name);
+
+	if (n <= 255 - 21)
+		return;
+	n = 255 - 21;
+	while (n && ((unsigned char)name[n] & 0xc0) == 0x80)
+		n--;			/* a character's continuation */
+	if (n >= 2 && name[n - 2] == '%')
+		n -= 2;
+	else if (n >= 1 && name[n - 1] == '%')
+		n -= 1;
+	name[n] = 0;
+}
+
 /* A name no file system takes (over NAME_MAX bytes) is cut, on a
  * character, to make room for "~<row number>"; true when it was. The
  * hidden entries' names are escaped like a leading dot. */
@@ -438,14 +466,7 @@ static bool long_name(char *name)
 	}
 	if (n <= 255)
 		return false;
-	n = 255 - 21;
-	while (n && ((unsigned char)name[n] & 0xc0) == 0x80)
-		n--;			/* a character's continuation */
-	if (n >= 2 && name[n - 2] == '%')
-		n -= 2;
-	else if (n >= 1 && name[n - 1] == '%')
-		n -= 1;
-	name[n] = 0;
+	cut_name(name);
 	return true;
 }
 
@@ -517,8 +538,13 @@ static int build_names(struct view_snap *s, const char *col,
 				rc = lance_snapshot_row_at(&r, s->ls, i + k,
 							   err);
 				while (!rc && (!slot || slot->name)) {
-					size_t len = name ? strlen(name) : 0;
-					char *alt = lc_malloc(len + 24);
+					size_t len;
+					char *alt;
+
+					if (name)
+						cut_name(name);
+					len = name ? strlen(name) : 0;
+					alt = lc_malloc(len + 24);
 
 					if (!alt) {
 						rc = LC_NOMEM(err);

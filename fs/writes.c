@@ -1311,26 +1311,46 @@ static bool holds(const char *path, const struct lc_buf *want)
 	return same;
 }
 
+/* Whether the file of row `id` at `fidx` may be reverted: an UPDATE's,
+ * written by this one handle only; *gen then (under mu). */
+static struct wfile *revertible(struct writes *w, uint64_t id, uint32_t fidx,
+				uint64_t *gen)
+{
+	struct wrow *r = row_by_id(w, id);
+
+	if (!r || r->committing || r->info.kind != STAGING_UPDATE ||
+	    fidx >= r->n_files || !r->files[fidx].name ||
+	    r->files[fidx].writers != 1)
+		return NULL;
+	*gen = r->gen;
+	return &r->files[fidx];
+}
+
 void wr_file_revert(struct writes *w, uint64_t id, uint32_t fidx,
 		    const struct lc_buf *committed)
 {
-	struct wrow *r;
+	struct wfile *f;
 	char path[4600];
+	uint64_t gen, gen2;
 
 	pthread_mutex_lock(&w->mu);
-	r = row_by_id(w, id);
-	if (r && !r->committing && r->info.kind == STAGING_UPDATE &&
-	    fidx < r->n_files && r->files[fidx].name &&
-	    r->files[fidx].writers == 1) {
-		struct wfile *f = &r->files[fidx];
-
+	f = revertible(w, id, fidx, &gen);
+	if (f)
 		row_path(path, sizeof(path), w, id, f->name);
-		if (holds(path, committed) && !unlink(path)) {
-			w->bytes -= f->size;
-			lc_free(f->name);
-			f->name = NULL;
-			changed(r);
-		}
+	pthread_mutex_unlock(&w->mu);
+	/* the bytes are compared without the lock (a big file takes a
+	 * while); nothing changed the row meanwhile, or it stays */
+	if (!f || !holds(path, committed))
+		return;
+	pthread_mutex_lock(&w->mu);
+	f = revertible(w, id, fidx, &gen2);
+	if (f && gen2 == gen && !unlink(path)) {
+		struct wrow *r = row_by_id(w, id);
+
+		w->bytes -= f->size;
+		lc_free(f->name);
+		f->name = NULL;
+		changed(r);
 	}
 	pthread_mutex_unlock(&w->mu);
 }

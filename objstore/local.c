@@ -183,7 +183,8 @@ static int sync_parent(int dirfd, const char *key)
 			return errno;
 	}
 	lc_wait_begin();
-	if (fsync(fd) < 0)
+	/* some file systems (vboxsf, old 9p) cannot sync a directory */
+	if (fsync(fd) < 0 && errno != EINVAL && errno != ENOTSUP)
 		rc = errno;
 	lc_wait_end();
 	if (fd != dirfd)

@@ -1245,7 +1245,8 @@ def test_row_names_a_file_system_takes():
     with workdir() as w:
         uri, staging, src = lancedb_table(w, "2.0", 1)
         names = {"v": "@versions", "t": "@tags", "long": "y" * 300,
-                 "pct": "%" * 100, "utf": "\u00e9" * 150}
+                 "pct": "%" * 100, "utf": "\u00e9" * 150,
+                 "d1": "z" * 254, "d2": "z" * 254}
         with mounted(uri, staging, "name_column=name",
                      "commit_delay=60") as mnt:
             for d, n in names.items():
@@ -1256,8 +1257,11 @@ def test_row_names_a_file_system_takes():
                 f.write("1")
             got = {}
             for e in listing(mnt):
+                expect(len(e.encode()) <= 255, f"{e!r}: over 255 bytes")
                 with open(os.path.join(mnt, e, "meta.json")) as f:
                     got[json.load(f)["name"]] = e
+            expect(len(listing(mnt)) == 1 + len(names),
+                   f"{len(listing(mnt))} rows listed")
             expect(set(names.values()) <= set(got), f"listed {got}")
             expect(got["@versions"] == "%40versions" and
                    got["@tags"] == "%40tags", f"listed {got}")

@@ -135,6 +135,22 @@ TEST(bad_options)
 	CHECK_EQ_U64(view_opts_parse(&o, "tag=t", &err), EINVAL);
 	CHECK(strstr(err.msg, "not both") != NULL);
 	lc_err_clear(&err);
+	{
+		char *path = NULL;
+
+		/* SOURCE@TAG likewise */
+		CHECK_EQ_U64(view_split_source(&path, &o,
+					       "/nonexistent/x.lance@t", &err),
+			     EINVAL);
+		lc_free(path);
+		lc_err_clear(&err);
+		/* a dataset named with an @ is not split */
+		CHECK_OK(view_split_source(&path, &o, "s3://b/team@v2.lance",
+					   &err), &err);
+		CHECK_STR(path, "s3://b/team@v2.lance");
+		CHECK(o.tag == NULL);
+		lc_free(path);
+	}
 	CHECK_EQ_U64(view_open(&v, fixture_path("lancedb/legacydict.lance"),
 			       &o, &err), ENOENT);
 	view_opts_reset(&o);
