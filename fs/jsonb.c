@@ -100,52 +100,15 @@ static int put(struct lc_buf *b, const char *s, struct lc_err *err)
 
 /* ---------------------------------------------------------------- decoding */
 
-/* A big-endian two's-complement integer of w (8, 16 or 32) bytes with
- * `scale` fraction digits, as a JSON number. */
+/* A decimal: a big-endian two's-complement value of `w` bytes. */
 static int put_decimal(struct lc_buf *b, const uint8_t *p, size_t w,
 		       unsigned scale, struct lc_err *err)
 {
-	uint32_t limb[8];	/* little-endian limbs of the magnitude */
-	size_t nl = w / 4, o = 0;
-	char digits[80 + 256], out[2 + 80 + 256];
-	bool neg = p[0] >> 7;
-	unsigned nd = 0;
+	uint8_t le[32];
 
-	for (size_t i = 0; i < nl; i++)
-		limb[i] = be32(p + w - 4 * (i + 1));
-	if (neg) {	/* negate: invert and add one */
-		uint64_t carry = 1;
-
-		for (size_t i = 0; i < nl; i++) {
-			uint64_t s = (uint64_t)(uint32_t)~limb[i] + carry;
-
-			limb[i] = (uint32_t)s;
-			carry = s >> 32;
-		}
-	}
-	for (bool zero = false; !zero;) {
-		uint64_t rem = 0;
-
-		zero = true;
-		for (size_t i = nl; i-- > 0;) {
-			uint64_t cur = rem << 32 | limb[i];
-
-			limb[i] = (uint32_t)(cur / 10);
-			rem = cur % 10;
-			zero &= !limb[i];
-		}
-		digits[nd++] = (char)('0' + rem);
-	}
-	while (nd <= scale)	/* a digit before the point at least */
-		digits[nd++] = '0';
-	if (neg)
-		out[o++] = '-';
-	for (unsigned i = nd; i-- > 0;) {
-		out[o++] = digits[i];
-		if (i == scale && scale)
-			out[o++] = '.';
-	}
-	return lc_buf_append(b, out, o, err);
+	for (size_t i = 0; i < w; i++)
+		le[i] = p[w - 1 - i];
+	return render_decimal(b, le, w, (int)scale, false, err);
 }
 
 static int put_number(struct lc_buf *b, const uint8_t *p, size_t n,

@@ -257,10 +257,8 @@ static int put_time(struct lc_buf *b, int64_t v, const struct lance_type *t,
 	return rc;
 }
 
-/* A little-endian two's-complement integer of `n` bytes as a decimal
- * string with `scale` fraction digits. */
-static int put_decimal(struct lc_buf *b, const uint8_t *p, size_t n,
-		       int scale, struct lc_err *err)
+int render_decimal(struct lc_buf *b, const uint8_t *p, size_t n, int scale,
+		   bool quoted, struct lc_err *err)
 {
 	uint32_t limb[8];	/* up to 256 bits, little-endian limbs */
 	size_t nl = n / 4;
@@ -300,7 +298,8 @@ static int put_decimal(struct lc_buf *b, const uint8_t *p, size_t n,
 		return LC_CORRUPT(err, "decimal scale %d", scale);
 	while (nd <= scale)
 		digits[nd++] = '0';
-	rc = put(b, neg ? "\"-" : "\"", err);
+	rc = put(b, neg ? (quoted ? "\"-" : "-") : (quoted ? "\"" : ""),
+		 err);
 	for (int i = nd - 1; !rc && i >= 0; i--) {
 		char c[3] = { digits[i], 0, 0 };
 
@@ -314,7 +313,7 @@ static int put_decimal(struct lc_buf *b, const uint8_t *p, size_t n,
 	for (int z = scale; !rc && z < 0 && !(nd == 1 && digits[0] == '0');
 	     z++)
 		rc = put(b, "0", err);
-	if (!rc)
+	if (!rc && quoted)
 		rc = put(b, "\"", err);
 	return rc;
 }
@@ -529,7 +528,7 @@ int render_json_value(struct lc_buf *b, const struct lance_array *a,
 		return put_timestamp(b, (int64_t)lc_le64(v), t, err);
 	case LANCE_T_DECIMAL128:
 	case LANCE_T_DECIMAL256:
-		return put_decimal(b, v, w, t->scale, err);
+		return render_decimal(b, v, w, t->scale, true, err);
 	case LANCE_T_LIST:
 	case LANCE_T_FIXED_LIST: {
 		const struct lance_array *items = &a->children[0];

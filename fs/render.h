@@ -21,6 +21,11 @@ void render_double(char *out, size_t cap, double v);
 void render_float(char *out, size_t cap, float v);
 void render_half(char *out, size_t cap, uint16_t h);
 void render_bf16(char *out, size_t cap, uint16_t h);
+/* A little-endian two's-complement integer of `n` bytes (at most 32)
+ * as a decimal with `scale` fraction digits (a negative scale counts
+ * tens), in quotes or not. */
+int render_decimal(struct lc_buf *b, const uint8_t *p, size_t n, int scale,
+		   bool quoted, struct lc_err *err) LC_MUST_USE;
 /* 16-bit floats: to double, and the nearest (ties to even) from a
  * double, as bits; too big is infinite. */
 double render_half_to_double(uint16_t h);
