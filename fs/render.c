@@ -125,8 +125,24 @@ static void shortest(char *out, size_t cap, double v, enum width w)
 	if ((e = strchr(out, 'e')) && (x = atoi(e + 1)) >= -4 && x < 16) {
 		char plain[64];
 
-		snprintf(plain, sizeof(plain), "%.*f",
-			 prec - 1 - x > 0 ? prec - 1 - x : 0, v);
+		if (x >= prec - 1) {
+			/* the shortest digits, then zeros: %.0f would write
+			 * the value's own digits past them (a halffloat's
+			 * -48544 for -4.854e+04) */
+			int k = 0, nd = 0;
+
+			if (out[0] == '-')
+				plain[k++] = '-';
+			for (const char *q = out; q < e; q++)
+				if (*q >= '0' && *q <= '9')
+					plain[k++] = *q, nd++;
+			while (nd++ <= x)
+				plain[k++] = '0';
+			plain[k] = 0;
+		} else {
+			snprintf(plain, sizeof(plain), "%.*f", prec - 1 - x,
+				 v);
+		}
 		if (strlen(plain) < cap && reads_back(plain, v, w))
 			memcpy(out, plain, strlen(plain) + 1);
 	}

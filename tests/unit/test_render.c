@@ -106,9 +106,11 @@ TEST(half_floats)
 	CHECK_RENDER(&t, h, 2, 2, "-2.0");
 	CHECK_RENDER(&t, h, 2, 3, "null");
 	CHECK_RENDER(&t, h, 2, 4, "6e-08");
-	/* plain as Python writes them: 100.0, not 1e+02 */
+	/* plain as Python writes them: 100.0, not 1e+02; and no more
+	 * digits than the shortest (65504 reads back from 65500) */
 	CHECK_RENDER(&t, (uint16_t[]){ 0x5640 }, 2, 0, "100.0");
-	CHECK_RENDER(&t, (uint16_t[]){ 0x7bff }, 2, 0, "65504.0");
+	CHECK_RENDER(&t, (uint16_t[]){ 0x7bff }, 2, 0, "65500.0");
+	CHECK_RENDER(&t, (uint16_t[]){ 0xf9ed }, 2, 0, "-48540.0");
 	/* every half reads back to its bits, and rounding is to even */
 	for (unsigned k = 0; k < 0x7c00; k++) {
 		char buf[64];
