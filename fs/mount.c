@@ -3379,7 +3379,7 @@ int lancefs_warmup_main(int argc, char **argv)
 	}
 	for (;;) {
 		json_t *st = read_status(mnt);
-		uint64_t done, total, pending;
+		uint64_t done, total, pending, failed;
 
 		if (!st) {
 			fprintf(stderr, "lancefs: %s: cannot read its status\n",
@@ -3389,12 +3389,18 @@ int lancefs_warmup_main(int argc, char **argv)
 		done = store_num(st, "warm_done");
 		total = store_num(st, "warm_total");
 		pending = store_num(st, "warm_pending");
+		failed = store_num(st, "warm_failed");
 		json_decref(st);
 		if (!wait || !pending) {
 			printf("%" PRIu64 " of %" PRIu64 " bytes in the disk "
 			       "cache%s\n", done, total,
 			       pending ? ", warming in the background" : "");
-			return 0;
+			if (failed)
+				fprintf(stderr, "lancefs: %s: %" PRIu64 " data "
+					"file%s could not be warmed (gone, or "
+					"the store failed)\n", mnt,
+					failed, failed == 1 ? "" : "s");
+			return failed && wait ? 2 : 0;
 		}
 		sleep(1);
 	}

@@ -2227,13 +2227,14 @@ static int render_ctl(struct lc_buf *b, struct view *v, const struct vnode *n,
 				   ",\"cache_disk_bytes\":%" PRIu64
 				   ",\"warm_done\":%" PRIu64
 				   ",\"warm_total\":%" PRIu64
-				   ",\"warm_pending\":%" PRIu64 "}",
+				   ",\"warm_pending\":%" PRIu64
+				   ",\"warm_failed\":%" PRIu64 "}",
 				   st.requests, st.retries, st.errors,
 				   st.bytes_fetched, st.bytes_sent,
 				   st.in_flight, st.hits, st.misses,
 				   st.disk_hits, st.mem_bytes, st.disk_bytes,
 				   st.warm_done, st.warm_total,
-				   st.warm_pending);
+				   st.warm_pending, st.warm_failed);
 	}
 	if (!rc && v->status_fn)
 		rc = v->status_fn(v->status_ctx, b, err);

@@ -226,7 +226,7 @@ struct cache {
 	struct pool pool;
 
 	_Atomic uint64_t hits, misses, disk_hits;
-	_Atomic uint64_t warm_done, warm_total, warm_pending;
+	_Atomic uint64_t warm_done, warm_total, warm_pending, warm_failed;
 };
 
 struct cache_store {
@@ -1670,8 +1670,10 @@ static void run_warm(struct cache_store *cs, const char *key, unsigned gen)
 	struct lc_err err = { 0 };
 	uint64_t nblocks;
 
-	if (cache_open(&cs->base, key, &obj, &err))
+	if (cache_open(&cs->base, key, &obj, &err)) {
+		atomic_fetch_add(&c->warm_failed, 1);	/* gone, refused */
 		return;
+	}
 	o = to_co(obj);
 	if (!o->cacheable)
 		goto out;
@@ -1696,8 +1698,10 @@ static void run_warm(struct cache_store *cs, const char *key, unsigned gen)
 				i++;
 				continue;
 			}
-			if (fetch_run(o, b + i, j - i, &buf, &err))
+			if (fetch_run(o, b + i, j - i, &buf, &err)) {
+				atomic_fetch_add(&c->warm_failed, 1);
 				goto out;
+			}
 			/* warm_done counts what is on the disk: a full disk,
 			 * or a cache too small for it, leaves it short */
 			if (!disk_store(c, o->id, o->base.size, b + i, j - i,
@@ -1986,6 +1990,7 @@ static void cache_stats(struct ostore *st, struct ostore_stats *out)
 	out->warm_done += atomic_load(&c->warm_done);
 	out->warm_total += atomic_load(&c->warm_total);
 	out->warm_pending += atomic_load(&c->warm_pending);
+	out->warm_failed += atomic_load(&c->warm_failed);
 	pthread_mutex_lock(&c->mu);
 	out->mem_bytes += c->mem_bytes;
 	pthread_mutex_unlock(&c->mu);

@@ -53,6 +53,7 @@ struct ostore_stats {
 				 * disk (present before, or fetched) */
 	uint64_t warm_total;	/* bytes of the objects warmup opened */
 	uint64_t warm_pending;	/* objects queued or being warmed */
+	uint64_t warm_failed;	/* objects warmup could not open or fetch */
 };
 
 struct ostore_ops {

@@ -1215,6 +1215,13 @@ TEST(warmup_counts_what_stays)
 	CHECK_EQ_U64(s.warm_pending, 0);
 	CHECK(s.warm_done < s.warm_total);
 	CHECK(s.warm_done <= s.disk_bytes);
+	CHECK_EQ_U64(s.warm_failed, 0);
+	/* a data file gone from the store is counted, not passed over */
+	CHECK_OK(ostore_cache_warm(st, "gone", &err), &err);
+	ostore_cache_warm_wait(st);
+	s = stats_of(st);
+	CHECK_EQ_U64(s.warm_failed, 1);
+	CHECK_EQ_U64(s.warm_pending, 0);
 	unwrap(st, conf);
 	harness_rm_rf(dir);
 }
