@@ -614,12 +614,13 @@ static void s3_wants_token(struct fake *f, int fd, const struct fake_req *rq)
 	reply(fd, 200, NULL, NULL, 0);
 }
 
-TEST(fake_imds_credentials)
+/* Credentials from nowhere but a fake instance metadata service `md`;
+ * the options of a store at the fake S3 server `s3`. */
+static struct ostore_conf *imds_conf(struct fake *md, fake_fn md_fn,
+				     struct fake *s3, fake_fn s3_fn)
 {
-	struct fake md, s3;
 	struct lc_err err = { 0 };
 	struct ostore_conf *conf;
-	struct ostore *st;
 	char opt[128];
 
 	unsetenv("AWS_ACCESS_KEY_ID");
@@ -627,15 +628,30 @@ TEST(fake_imds_credentials)
 	unsetenv("AWS_EC2_METADATA_DISABLED");
 	setenv("HOME", "/nonexistent", 1);
 	unsetenv("AWS_SHARED_CREDENTIALS_FILE");
-	CHECK(fake_start(&md, imds) == 0);
-	CHECK(fake_start(&s3, s3_wants_token) == 0);
-	CHECK_OK(ostore_conf_new(&conf, &err), &err);
-	snprintf(opt, sizeof(opt), "endpoint=http://127.0.0.1:%u", s3.port);
-	CHECK(!ostore_conf_parse(conf, opt, &err));
-	CHECK(!ostore_conf_parse(conf, "allow_http=true", &err));
-	snprintf(opt, sizeof(opt), "aws_metadata_endpoint=http://127.0.0.1:%u",
-		 md.port);
-	CHECK(!ostore_conf_parse(conf, opt, &err));
+	if (fake_start(md, md_fn) || fake_start(s3, s3_fn) ||
+	    ostore_conf_new(&conf, &err))
+		return NULL;
+	snprintf(opt, sizeof(opt), "endpoint=http://127.0.0.1:%u", s3->port);
+	if (!ostore_conf_parse(conf, opt, &err) &&
+	    !ostore_conf_parse(conf, "allow_http=true", &err)) {
+		snprintf(opt, sizeof(opt),
+			 "aws_metadata_endpoint=http://127.0.0.1:%u", md->port);
+		if (!ostore_conf_parse(conf, opt, &err))
+			return conf;
+	}
+	ostore_conf_free(conf);
+	return NULL;
+}
+
+TEST(fake_imds_credentials)
+{
+	struct fake md, s3;
+	struct lc_err err = { 0 };
+	struct ostore_conf *conf;
+	struct ostore *st;
+
+	conf = imds_conf(&md, imds, &s3, s3_wants_token);
+	CHECK(conf);
 	CHECK_OK(ostore_open_uri(&st, "s3://b/x", conf, &err), &err);
 	CHECK_EQ_U64(md.n, 3);
 	CHECK(strstr(s3.last_headers, "\nx-amz-security-token: imds-token"));
@@ -864,22 +880,9 @@ TEST(fake_expired_token_renewed_once)
 	struct ostore_conf *conf;
 	struct putter p[4];
 	pthread_t t[4];
-	char opt[128];
 
-	unsetenv("AWS_ACCESS_KEY_ID");
-	unsetenv("AWS_SECRET_ACCESS_KEY");
-	unsetenv("AWS_EC2_METADATA_DISABLED");
-	setenv("HOME", "/nonexistent", 1);
-	unsetenv("AWS_SHARED_CREDENTIALS_FILE");
-	CHECK(fake_start(&md, imds_rotating) == 0);
-	CHECK(fake_start(&s3, expires_first) == 0);
-	CHECK_OK(ostore_conf_new(&conf, &err), &err);
-	snprintf(opt, sizeof(opt), "endpoint=http://127.0.0.1:%u", s3.port);
-	CHECK(!ostore_conf_parse(conf, opt, &err));
-	CHECK(!ostore_conf_parse(conf, "allow_http=true", &err));
-	snprintf(opt, sizeof(opt), "aws_metadata_endpoint=http://127.0.0.1:%u",
-		 md.port);
-	CHECK(!ostore_conf_parse(conf, opt, &err));
+	conf = imds_conf(&md, imds_rotating, &s3, expires_first);
+	CHECK(conf);
 	CHECK_OK(ostore_s3_new(&p[0].st, "s3://b/x", conf, &err), &err);
 	CHECK_EQ_U64(md.n, 1);
 	for (int i = 0; i < 4; i++) {	/* one store, four requests */
