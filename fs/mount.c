@@ -1046,6 +1046,76 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino,
 		fuse_reply_attr(req, &st, ttl);
 }
 
+/* ------------------------------------------------------------ handles */
+
+enum fh_type {
+	FH_VIEW = 1,	/* a committed file, read through the view */
+	FH_STAGED,	/* a staged file: a descriptor in the staging */
+	FH_COMMIT,	/* .lancefs/commit opened for writing */
+	FH_WARMUP,	/* .lancefs/warmup opened for writing */
+	FH_DIR,		/* a writable root: its listing */
+};
+
+static enum fh_type fh_type(const struct fuse_file_info *fi)
+{
+	return fi->fh ? *(const enum fh_type *)(uintptr_t)fi->fh : 0;
+}
+
+/*
+ * An open writable root. Its listing spans several READDIR pages, the
+ * committed rows first, then the staged ones: a commit between two
+ * pages would move rows from the staged part into the committed part
+ * already listed, and one that deletes rows would shift the committed
+ * part's offsets. So a listing's first page (offset 0: opendir, and
+ * rewinddir) pins the root and a copy of the staged rows, and every
+ * page lists from those.
+ */
+struct dir_fh {
+	enum fh_type type;	/* FH_DIR */
+	pthread_mutex_t mu;	/* a page at a time */
+	bool pinned;
+	struct mnode root;
+	struct wr_rows *staged;
+};
+
+static void fh_free(struct lfs *fs, struct fuse_file_info *fi);
+
+static void dir_unpin(struct dir_fh *h)
+{
+	mnode_reset(&h->root);
+	wr_rows_free(h->staged);
+	h->staged = NULL;
+	h->pinned = false;
+}
+
+/* Pin root `ino` (of writes `w`) and its staged rows; under h->mu. */
+static int dir_pin(struct lfs *fs, struct dir_fh *h, fuse_ino_t ino,
+		   struct writes *w, struct lc_err *err)
+{
+	struct wr_rows *rows = NULL;
+	struct mnode n;
+	int rc;
+
+	/* the root again, now that no commit can drop the rows it lacks
+	 * from the staging */
+	wr_list_begin(w);
+	rc = mnode_of(fs, ino, &n, err);
+	if (!rc)
+		rc = wr_rows_take(w, view_manifest(&n.vn)->version, &rows);
+	wr_list_end(w);
+	if (rc) {
+		if (!err->code && rc == ENOMEM)
+			rc = LC_NOMEM(err);
+		mnode_reset(&n);
+		return rc;
+	}
+	dir_unpin(h);
+	h->root = n;
+	h->staged = rows;
+	h->pinned = true;
+	return 0;
+}
+
 static void op_opendir(fuse_req_t req, fuse_ino_t ino,
 		       struct fuse_file_info *fi)
 {
@@ -1060,16 +1130,26 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino,
 	if (!fs->writable || (ino != FUSE_ROOT_ID && !(ino & LIVE_BIT))) {
 		fi->cache_readdir = 1;
 		fi->keep_cache = 1;
-	} else if (ino != FUSE_ROOT_ID) {
+	} else {
 		/* a staged row that landed, or a row a commit rewrote, while
 		 * the kernel still held its entry: ESTALE now makes open(2)
 		 * look the path up again, a failed readdir would not */
 		struct lc_err err = { 0 };
+		struct dir_fh *h = NULL;
 		struct mnode m;
 		int rc = mnode_of(fs, ino, &m, &err);
 
 		if (!rc && m.stale)
 			rc = ESTALE;
+		if (!rc && writable_root(&m) && mw(&m)) {
+			if ((h = calloc(1, sizeof(*h)))) {
+				h->type = FH_DIR;
+				pthread_mutex_init(&h->mu, NULL);
+				fi->fh = (uintptr_t)h;
+			} else {
+				rc = ENOMEM;
+			}
+		}
 		mnode_reset(&m);
 		if (rc) {
 			fuse_reply_err(req, reply_errno(fs, "opendir", rc,
@@ -1077,7 +1157,16 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino,
 			return;
 		}
 	}
-	fuse_reply_open(req, fi);
+	if (fuse_reply_open(req, fi))
+		fh_free(fs, fi);
+}
+
+static void op_releasedir(fuse_req_t req, fuse_ino_t ino,
+			  struct fuse_file_info *fi)
+{
+	(void)ino;
+	fh_free(fuse_req_userdata(req), fi);
+	fuse_reply_err(req, 0);
 }
 
 struct dir_fill {
@@ -1091,6 +1180,8 @@ struct dir_fill {
 	struct writes *w;	/* its writes, or NULL */
 	uint64_t change;	/* the listed row's staged update, or 0 */
 	const struct mnode *root;	/* a writable root being listed */
+	fuse_ino_t ino;			/* and its inode */
+	const struct wr_rows *pinned;	/* and its staged rows then */
 	int rc;
 	struct lc_err *err;
 };
@@ -1103,6 +1194,30 @@ struct dir_fill {
 static ino_t dirent_ino(uint64_t index)
 {
 	return (ino_t)(index + 2);
+}
+
+/* A staged file row listed whose file is gone */
+#define FIDX_GONE UINT32_MAX
+
+/* The entry of root row `name` as the newest root shows it (a row that
+ * landed since the listing's root was pinned); ENOENT when none. */
+static int landed_entry(struct dir_fill *d, const char *name,
+			struct fuse_entry_param *e)
+{
+	struct mnode dir, n;
+	int rc = mnode_of(d->fs, d->ino, &dir, d->err);
+
+	if (!rc) {
+		rc = lookup_in(d->fs, &dir, name, &n, d->err);
+		mnode_reset(&dir);
+	}
+	if (!rc) {
+		rc = entry_of(d->fs, &n, e, d->err);
+		mnode_reset(&n);
+	}
+	if (rc)
+		lc_err_clear(d->err);
+	return rc;
 }
 
 /* Add one entry; 1 when the buffer is full. */
@@ -1125,13 +1240,16 @@ static int dir_add(struct dir_fill *d, uint64_t off, const char *name,
 			return 1;
 	} else if (d->plus) {
 		struct fuse_entry_param e;
-		int rc = entry_of(d->fs, m, &e, d->err);
+		int rc = m->fidx == FIDX_GONE ? ENOENT
+					      : entry_of(d->fs, m, &e, d->err);
 
 		if (rc && m->staged && (rc == ESTALE || rc == ENOENT)) {
-			/* a staged row that landed or went meanwhile: the
-			 * next listing shows it where it is now */
+			/* a staged row that landed or went since the
+			 * listing began */
 			lc_err_clear(d->err);
-			return 0;
+			if (!d->root || landed_entry(d, name, &e))
+				return 0;
+			rc = 0;
 		}
 		if (rc) {
 			d->rc = rc;
@@ -1177,6 +1295,13 @@ static int dir_fill_cb(void *ctx, uint64_t index, const char *name,
 	if (m.live && node->kind == VN_ROW && change_of(&m, &k) &&
 	    k == STAGING_DELETE)
 		return 0;	/* rm -r, not committed yet */
+	if (d->pinned && node->kind == VN_ROW) {
+		uint64_t v, frag, off;
+
+		view_row_where(&v, &frag, &off, node);
+		if (wr_rows_deleted(d->pinned, frag, off))
+			return 0;	/* rm -r, committed since */
+	}
 	if (d->change && node->kind == VN_FILE) {
 		uint32_t fidx;
 
@@ -1204,9 +1329,12 @@ static int staged_row_cb(void *ctx, uint64_t pos, uint64_t id,
 	m.d = d->md;
 	m.id = id;
 	m.staged = kind == STAGING_FOLDER ? SK_ROW : SK_FILE;
+	/* a file row that landed or went since the listing began has no
+	 * file here: entry_of then fails, and dir_add takes it from where
+	 * it is now */
 	if (m.staged == SK_FILE &&
 	    wr_file_find(d->w, id, name, &m.fidx))
-		return 0;
+		m.fidx = FIDX_GONE;
 	/* a row of the same name in the listing's committed part (not
 	 * being deleted; another writer's) hides it until it commits; a
 	 * store that cannot say fails the listing rather than show the
@@ -1272,14 +1400,14 @@ static int staged_file_cb(void *ctx, uint64_t pos, uint32_t fidx,
 }
 
 static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-		       bool plus)
+		       struct fuse_file_info *fi, bool plus)
 {
 	struct lfs *fs = fuse_req_userdata(req);
 	struct lc_err err = { 0 };
 	struct dir_fill d = { .fs = fs, .req = req, .size = size,
 			      .plus = plus, .err = &err };
+	struct dir_fh local = { .mu = PTHREAD_MUTEX_INITIALIZER }, *h = NULL;
 	uint64_t start = (uint64_t)off;
-	struct writes *held = NULL;
 	struct mnode n;
 	int rc;
 
@@ -1290,12 +1418,18 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		return;
 	}
 	rc = mnode_of(fs, ino, &n, &err);
-	if (!rc && writable_root(&n) && (held = mw(&n))) {
-		/* the root again, now that no commit can drop the rows it
-		 * lacks from the staging */
-		wr_list_begin(held);
+	if (!rc && writable_root(&n) && mw(&n)) {
+		h = fh_type(fi) == FH_DIR ? (struct dir_fh *)(uintptr_t)fi->fh
+					  : &local;
+		pthread_mutex_lock(&h->mu);
+		if (!start || !h->pinned)
+			rc = dir_pin(fs, h, ino, mw(&n), &err);
 		mnode_reset(&n);
-		rc = mnode_of(fs, ino, &n, &err);
+		if (!rc) {
+			n = h->root;
+			vnode_copy(&n.vn, &h->root.vn);
+			d.pinned = h->staged;
+		}
 	}
 	d.live = n.live;
 	d.md = n.d;
@@ -1324,16 +1458,19 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 					   start >= STAGED_OFF ?
 					   start - STAGED_OFF : 0,
 					   staged_file_cb, &f);
-		} else if (!rc && writable_root(&n) && d.w) {
+		} else if (!rc && h) {
 			d.root = &n;
-			rc = wr_list_rows(d.w, start >= STAGED_OFF ?
+			d.ino = ino;
+			rc = wr_rows_list(h->staged, start >= STAGED_OFF ?
 					  start - STAGED_OFF : 0,
-					  view_manifest(&n.vn)->version,
 					  staged_row_cb, &d);
 		}
 	}
-	if (held)
-		wr_list_end(held);
+	if (h) {
+		pthread_mutex_unlock(&h->mu);
+		if (h == &local)
+			dir_unpin(h);
+	}
 	mnode_reset(&n);
 	if (rc == 1)
 		rc = 0;
@@ -1353,25 +1490,14 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		       struct fuse_file_info *fi)
 {
-	(void)fi;
-	do_readdir(req, ino, size, off, false);
+	do_readdir(req, ino, size, off, fi, false);
 }
 
 static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size,
 			   off_t off, struct fuse_file_info *fi)
 {
-	(void)fi;
-	do_readdir(req, ino, size, off, true);
+	do_readdir(req, ino, size, off, fi, true);
 }
-
-/* ------------------------------------------------------------ handles */
-
-enum fh_type {
-	FH_VIEW = 1,	/* a committed file, read through the view */
-	FH_STAGED,	/* a staged file: a descriptor in the staging */
-	FH_COMMIT,	/* .lancefs/commit opened for writing */
-	FH_WARMUP,	/* .lancefs/warmup opened for writing */
-};
 
 /*
  * An open committed file. The content is loaded at the first read that
@@ -1413,10 +1539,6 @@ struct ctl_fh {
 	struct view_ds *ds;	/* whose .lancefs/ it is */
 };
 
-static enum fh_type fh_type(const struct fuse_file_info *fi)
-{
-	return fi->fh ? *(const enum fh_type *)(uintptr_t)fi->fh : 0;
-}
 
 static void open_file_put(struct open_file *of)
 {
@@ -1611,6 +1733,14 @@ static void fh_free(struct lfs *fs, struct fuse_file_info *fi)
 	case FH_VIEW:
 		open_file_put((struct open_file *)(uintptr_t)fi->fh);
 		break;
+	case FH_DIR: {
+		struct dir_fh *h = (struct dir_fh *)(uintptr_t)fi->fh;
+
+		dir_unpin(h);
+		pthread_mutex_destroy(&h->mu);
+		free(h);
+		break;
+	}
 	default:
 		break;
 	}
@@ -2490,6 +2620,7 @@ static const struct fuse_lowlevel_ops lfs_ops = {
 	.setattr = op_setattr,
 	.access = op_access,
 	.opendir = op_opendir,
+	.releasedir = op_releasedir,
 	.readdir = op_readdir,
 	.readdirplus = op_readdirplus,
 	.open = op_open,

@@ -673,26 +673,102 @@ void wr_list_end(struct writes *w)
 	pthread_rwlock_unlock(&w->listing);
 }
 
-int wr_list_rows(struct writes *w, uint64_t start, uint64_t seen,
-		 wr_row_cb cb, void *ctx)
+struct wr_rows {
+	struct listing l;
+	struct staging_base *deleted;	/* rm -r of committed rows */
+	size_t n_deleted;
+};
+
+static int base_cmp(const void *a, const void *b)
 {
-	struct listing l = { 0 };
-	int rc = 0;
+	const struct staging_base *x = a, *y = b;
+
+	if (x->fragment_id != y->fragment_id)
+		return x->fragment_id < y->fragment_id ? -1 : 1;
+	return x->offset < y->offset ? -1 : x->offset > y->offset;
+}
+
+static int deleted_add(struct wr_rows *c, const struct staging_base *b)
+{
+	if (!(c->n_deleted & (c->n_deleted + 1))) {	/* 0, 1, 3, 7... */
+		struct staging_base *v =
+			lc_realloc(c->deleted, 2 * (c->n_deleted + 1) *
+						       sizeof(*v));
+
+		if (!v)
+			return ENOMEM;
+		c->deleted = v;
+	}
+	c->deleted[c->n_deleted++] = *b;
+	return 0;
+}
+
+int wr_rows_take(struct writes *w, uint64_t seen, struct wr_rows **out)
+{
+	struct wr_rows *c = lc_calloc(1, sizeof(*c));
+	int rc = c ? 0 : ENOMEM;
 
 	pthread_mutex_lock(&w->mu);
-	for (size_t i = row_pos(w, start); i < w->n_rows && !rc; i++) {
+	for (size_t i = 0; i < w->n_rows && !rc; i++) {
 		struct wrow *r = w->rows[i];
 
 		if (!is_change(r) && (!r->landed || r->landed > seen))
-			rc = listing_add(&l, r->id, r->id, r->name,
+			rc = listing_add(&c->l, r->id, r->id, r->name,
 					 r->info.kind);
+		else if (r->info.kind == STAGING_DELETE &&
+			 (!r->landed || r->landed > seen))
+			rc = deleted_add(c, &r->info.base);
 	}
 	pthread_mutex_unlock(&w->mu);
-	for (size_t i = 0; i < l.n && !rc; i++)
-		rc = cb(ctx, l.v[i].pos, l.v[i].id, l.v[i].name,
-			(enum staging_kind)l.v[i].kind);
-	listing_free(&l);
+	if (!rc && c->n_deleted)
+		qsort(c->deleted, c->n_deleted, sizeof(*c->deleted),
+		      base_cmp);
+	if (rc) {
+		wr_rows_free(c);
+		c = NULL;
+	}
+	*out = c;
 	return rc;
+}
+
+int wr_rows_list(const struct wr_rows *c, uint64_t start, wr_row_cb cb,
+		 void *ctx)
+{
+	const struct listing *l = &c->l;
+	size_t lo = 0, hi = l->n;
+	int rc = 0;
+
+	while (lo < hi) {	/* the first at or past start */
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (l->v[mid].id < start)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (size_t i = lo; i < l->n && !rc; i++)
+		rc = cb(ctx, l->v[i].pos, l->v[i].id, l->v[i].name,
+			(enum staging_kind)l->v[i].kind);
+	return rc;
+}
+
+bool wr_rows_deleted(const struct wr_rows *c, uint64_t fragment_id,
+		     uint64_t offset)
+{
+	struct staging_base key = { .fragment_id = fragment_id,
+				    .offset = offset };
+
+	return c->n_deleted && bsearch(&key, c->deleted, c->n_deleted,
+				       sizeof(key), base_cmp);
+}
+
+void wr_rows_free(struct wr_rows *c)
+{
+	if (c) {
+		lc_free(c->deleted);
+		listing_free(&c->l);
+		lc_free(c);
+	}
 }
 
 int wr_mkdir(struct writes *w, const char *name, uint64_t *id,

@@ -77,15 +77,27 @@ int wr_row_kind(struct writes *w, uint64_t id, enum staging_kind *kind);
  * it ends). */
 void wr_list_begin(struct writes *w);
 void wr_list_end(struct writes *w);
-/* The staged new rows, oldest first, from id `start` on, but for
- * those committed in version `seen` or earlier: the root of `seen` lists
- * them. A non-zero return of `cb` stops. `pos` (for readdir) is the
- * row's id: ids only grow, so a listing resumed from pos + 1 neither
- * skips nor repeats a row when others go meanwhile. */
+/* A copy of the staged new rows, but for those committed in version
+ * `seen` or earlier (the root of `seen` lists them): a listing that
+ * spans several READDIR pages pins its root and this copy at its start,
+ * so a row that lands or goes between two pages is listed once, and a
+ * row removed before it began is not listed when its removal commits
+ * between two pages. */
+struct wr_rows;
+int wr_rows_take(struct writes *w, uint64_t seen,
+		 struct wr_rows **out) LC_MUST_USE;
+/* The copy's rows, oldest first, from id `start` on. A non-zero return
+ * of `cb` stops. `pos` (for readdir) is the row's id: ids only grow, so
+ * a listing resumed from pos + 1 neither skips nor repeats a row. */
 typedef int (*wr_row_cb)(void *ctx, uint64_t pos, uint64_t id,
 			 const char *name, enum staging_kind kind);
-int wr_list_rows(struct writes *w, uint64_t start, uint64_t seen,
-		 wr_row_cb cb, void *ctx);
+int wr_rows_list(const struct wr_rows *l, uint64_t start, wr_row_cb cb,
+		 void *ctx);
+/* Whether the committed row at (fragment_id, offset) of the copy's root
+ * was staged for deletion (rm -r) when the copy was taken. */
+bool wr_rows_deleted(const struct wr_rows *l, uint64_t fragment_id,
+		     uint64_t offset);
+void wr_rows_free(struct wr_rows *l);
 
 /* mkdir NAME: a new row folder. EEXIST when a staged row has the name
  * (the caller checks committed rows). */

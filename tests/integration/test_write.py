@@ -1357,6 +1357,45 @@ def test_remove_while_listing():
                    f"removed {seen} while listing; {len(left)} left")
 
 
+def test_commit_while_listing():
+    """A commit landing staged rows and a removal while a listing of the
+    root is between two pages (os.scandir, a commit, then the rest of
+    it) lists every row once, not the removed one, and each listed row
+    can be opened."""
+    with workdir() as w:
+        uri, staging, src = lancedb_table(w, "2.0", 400)
+        with mounted(uri, staging, "name_column=name",
+                     "commit_delay=60") as mnt:
+            # a row removed before the listing, past its first page
+            shutil.rmtree(os.path.join(mnt, "row_390"))
+            want = [f"row_{k:03d}" for k in range(400) if k != 390]
+            # long names: the listing takes many requests
+            for k in range(120):
+                n = f"s_{k:03d}_" + "x" * 200
+                os.mkdir(os.path.join(mnt, n))
+                write(os.path.join(mnt, n, "meta.json"), "{}")
+                want.append(n)
+            v0 = status(mnt)["version"]
+            with os.scandir(mnt) as it:
+                got = [next(it)]
+                with open(os.path.join(mnt, ".lancefs", "commit"),
+                          "w") as f:
+                    f.write("1")
+                expect(status(mnt)["version"] == v0 + 1,
+                       f"no commit: {status(mnt)}")
+                got += list(it)
+            names = [e.name for e in got]
+            extra = sorted(set(names) - set(want))
+            expect(sorted(names) == sorted(want),
+                   f"listed {len(names)} names ({len(set(names))} "
+                   f"distinct), {len(set(want) - set(names))} of "
+                   f"{len(want)} rows missing, not rows: {extra[:3]}")
+            for e in got:
+                expect(e.is_dir() and os.path.isfile(
+                    os.path.join(e.path, "meta.json")),
+                    f"{e.name[:20]}...: no row folder")
+
+
 def test_edit_of_a_row_lancedb_deleted():
     """A staged edit of a row that LanceDB deleted meanwhile is refused,
     named in .lancefs/errors; the other staged rows still commit."""
@@ -2101,6 +2140,7 @@ TESTS = (per_version(edit_cycle) + per_version(interleaved_appends) +
           test_versions_listed_after_commit_no_epoch,
           test_touch_changes_no_row,
           test_remove_while_listing,
+          test_commit_while_listing,
           test_edit_of_a_row_lancedb_deleted,
           test_mount_paths_and_one_mount_per_staging,
           test_update_and_replace_rows,

@@ -315,6 +315,7 @@ static int count_staged_cb(void *ctx, uint64_t pos, uint64_t id,
 static int ls_count(struct rig *r, uint64_t *n, struct lc_err *err)
 {
 	struct vnode root = { 0 };
+	struct wr_rows *staged = NULL;
 	int rc;
 
 	*n = 0;
@@ -323,9 +324,12 @@ static int ls_count(struct rig *r, uint64_t *n, struct lc_err *err)
 	if (!rc)
 		rc = view_readdir(r->v, &root, 0, count_rows_cb, n, err);
 	if (!rc)
-		rc = wr_list_rows(r->w, 0, view_manifest(&root)->version,
-				  count_staged_cb, n);
+		rc = wr_rows_take(r->w, view_manifest(&root)->version,
+				  &staged);
 	wr_list_end(r->w);
+	if (!rc)
+		rc = wr_rows_list(staged, 0, count_staged_cb, n);
+	wr_rows_free(staged);
 	vnode_reset(&root);
 	return rc;
 }
