@@ -2441,8 +2441,22 @@ static int load_cb(void *ctx, uint64_t id, const char *name)
 	}
 	if (d)
 		closedir(d);
-	if (!rc && r->info.kind == STAGING_FILE && file_index(r, name) >= 0)
-		drop_others(w, r);	/* a crash in a rename left them */
+	if (!rc && r->info.kind == STAGING_FILE) {
+		if (file_index(r, name) >= 0) {
+			drop_others(w, r);	/* a crash in a rename left
+						 * them */
+		} else {
+			/* a root file whose copy never began, or was
+			 * dropped above: nothing of it to commit, and no
+			 * commit could read it */
+			for (size_t i = 0; i < r->n_files; i++)
+				if (r->files[i].name)
+					w->bytes -= r->files[i].size;
+			rc = staging_row_remove(w->stg, id, l->err);
+			row_free(r);
+			return rc;
+		}
+	}
 	if (!rc)
 		rc = row_insert(w, r, l->err);
 	if (rc) {

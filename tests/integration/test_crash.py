@@ -792,10 +792,52 @@ def test_kill_while_redirected_output_is_written():
     expect(names == ["done"], f"LanceDB has rows {names}, want ['done']")
 
 
+def test_kill_while_a_root_file_is_written():
+    """Files copied to the root (each a row of its own) when a kill -9
+    comes: one half-written and open, one whose row the staging holds
+    without the file (as a crash between making the row and creating its
+    file leaves it). The next mount drops both with their rows (nothing
+    of them is left to commit) and commits the row folder finished
+    before."""
+    rng = random.Random(SEED + 1)
+    base, uri, staging, mnt = workspace("rootfile", "new.lance")
+    opts = (f"staging_dir={staging}", "commit_delay=600")
+    pid = mount(uri, mnt, *opts)
+    img, half = jpeg_like(rng), jpeg_like(rng)
+    os.mkdir(os.path.join(mnt, "done"))
+    with open(os.path.join(mnt, "done", "image.jpg"), "wb") as f:
+        f.write(img)
+    with open(os.path.join(mnt, "done", "meta.json"), "w") as f:
+        f.write('{"label": 7}')
+    with open(os.path.join(mnt, "early.jpg"), "wb") as f:
+        f.write(img)
+    torn = open(os.path.join(mnt, "photo.jpg"), "wb")
+    torn.write(half[:len(half) // 2])
+    torn.flush()
+    kill9(pid)
+    with contextlib.suppress(OSError):
+        torn.close()
+    umount(mnt)
+    early = glob.glob(os.path.join(staging, "**", "early.jpg"),
+                      recursive=True)
+    expect(len(early) == 1, f"early.jpg staged as {early}")
+    os.unlink(early[0])
+    mount(uri, mnt, *opts)
+    names = sorted(os.listdir(mnt))
+    expect(names == ["done"], f"after remount the mount lists {names}")
+    umount(mnt)
+    got = lancedb("rows", uri, "--versions")
+    names = [r["name"] for r in got.get("rows", [])]
+    expect(names == ["done"], f"LanceDB has rows {names}, want ['done']")
+    left = staged_leftovers(staging)
+    expect(not left, f"staging still holds {left[:3]} after umount")
+
+
 TESTS = [test_crash_before_first_commit, test_kill_during_cp,
          test_kill_during_commit, test_kill_with_lookups_in_flight,
          test_landed_batch_finished_at_mount, test_concurrent_writers,
-         test_kill_while_redirected_output_is_written]
+         test_kill_while_redirected_output_is_written,
+         test_kill_while_a_root_file_is_written]
 
 
 def main():
