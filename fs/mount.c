@@ -2190,7 +2190,6 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	char name[1300];
 	int rc;
 
-	(void)fi;
 	atomic_fetch_add(&fs->requests, 1);
 	rc = mnode_changing(fs, ino, &m, &err);
 	if (rc)
@@ -2211,6 +2210,11 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 				rc = wr_file_truncate(mw(&m), m.id, name,
 						      (uint64_t)attr->st_size,
 						      &err);
+			/* ftruncate: a cut after a close, like a write, is
+			 * marked complete again at the next close */
+			if (!rc && fi && fh_type(fi) == FH_STAGED)
+				atomic_store(&staged_fh_of(fi)->flushed,
+					     false);
 		} else if (m.vn.kind == VN_FILE) {
 			struct fuse_file_info f2 = { 0 };
 

@@ -1344,9 +1344,12 @@ int wr_file_truncate(struct writes *w, uint64_t id, const char *name,
 		fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
 		if (fd < 0 || ftruncate(fd, (off_t)size) < 0)
 			rc = errno;
-		/* the cut took a closed file's mark off */
+		/* the cut took a closed file's mark off; an open one's
+		 * goes on again at its release */
 		else if (f->complete && !f->writers)
 			rc = staging_mark_fd(fd, false);
+		else
+			f->complete = false;
 		if (rc) {
 			rc = LC_SYS(err, rc, "staging: %s: %s", path,
 				    strerror(rc));

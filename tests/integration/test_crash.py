@@ -833,11 +833,45 @@ def test_kill_while_a_root_file_is_written():
     expect(not left, f"staging still holds {left[:3]} after umount")
 
 
+def test_kill_after_a_truncate_before_close():
+    """A file written, closed once through a duplicate descriptor (a
+    FLUSH, which marks it complete), cut with ftruncate and then closed,
+    is complete: after a kill -9 the next mount commits it as cut.
+    Without passthrough, so that every write and cut reaches the
+    daemon."""
+    rng = random.Random(SEED + 2)
+    base, uri, staging, mnt = workspace("truncate", "new.lance")
+    opts = (f"staging_dir={staging}", "commit_delay=600")
+    os.environ["LANCEFS_NO_PASSTHROUGH"] = "1"
+    try:
+        pid = mount(uri, mnt, *opts)
+    finally:
+        del os.environ["LANCEFS_NO_PASSTHROUGH"]
+    img = jpeg_like(rng)
+    os.mkdir(os.path.join(mnt, "cut"))
+    with open(os.path.join(mnt, "cut", "meta.json"), "w") as f:
+        f.write('{"label": 9}')
+    fd = os.open(os.path.join(mnt, "cut", "image.jpg"),
+                 os.O_WRONLY | os.O_CREAT, 0o644)
+    os.write(fd, img + b"tail")
+    os.close(os.dup(fd))
+    os.ftruncate(fd, len(img))
+    os.close(fd)
+    kill9(pid)
+    umount(mnt)
+    mount(uri, mnt, *opts)
+    umount(mnt)
+    got = lancedb("rows", uri, "--versions")
+    want = {"cut": {"sha256": sha(img), "size": len(img), "label": 9}}
+    check_rows(got, want, {"cut"}, where="after the kill")
+
+
 TESTS = [test_crash_before_first_commit, test_kill_during_cp,
          test_kill_during_commit, test_kill_with_lookups_in_flight,
          test_landed_batch_finished_at_mount, test_concurrent_writers,
          test_kill_while_redirected_output_is_written,
-         test_kill_while_a_root_file_is_written]
+         test_kill_while_a_root_file_is_written,
+         test_kill_after_a_truncate_before_close]
 
 
 def main():
