@@ -341,6 +341,14 @@ static int check_txn(const struct lance_commit *c, struct touch *touch,
 		for (size_t i = 0; !rc && i < u->n_removed_fragment_ids; i++)
 			rc = frag_conflict(c, u->removed_fragment_ids[i], v,
 					   op, "removed", err);
+		/* values rewritten in place (new data files, the rows where
+		 * they were): our copies of those rows hold the old ones */
+		if (!rc && (u->update_mode ==
+				    LPB__TRANSACTION__UPDATE_MODE__REWRITE_COLUMNS ||
+			    u->n_fields_modified))
+			rc = frags_conflict(c, u->updated_fragments,
+					    u->n_updated_fragments, v, op,
+					    "rewrote columns of", err);
 		touch_frags(c, touch, u->updated_fragments,
 			    u->n_updated_fragments, v, op);
 		return rc;
@@ -998,11 +1006,11 @@ static int attempt_load(struct attempt *a, bool *done, uint64_t *landed,
 			      vs[nv - 1].version);
 		goto out;
 	}
-	/* a version gone (cleaned up) hides its transaction: our changes
-	 * of committed rows are planned again on the latest (appends
-	 * conflict with nothing) */
+	/* a version gone (cleaned up) hides its transaction (an Overwrite
+	 * or Restore conflicts even with appends): the commit is planned
+	 * again on the latest */
 	for (uint64_t i = 0, want = c->read_version + 1;
-	     c->n_deletes && i < nv; i++) {
+	     c->read_version && i < nv; i++) {
 		if (vs[i].version < want)
 			continue;
 		if (vs[i].version != want) {

@@ -472,6 +472,14 @@ TEST(gap_in_versions)
 	memset(&x.uuid, 0, sizeof(x.uuid));
 	CHECK_OK(lance_commit(&v, st, &x, &err), &err);
 	CHECK_EQ_U64(v, 10);
+	/* an append cannot be checked across the gap either (an Overwrite
+	 * there would conflict with it): planned again on the latest */
+	memset(&a.uuid, 0, sizeof(a.uuid));
+	CHECK_EQ_U64(lance_commit(&v, st, &a, &err), EBUSY);
+	CHECK(err.kind == LC_EK_CONFLICT);
+	CHECK(strstr(err.msg, "version 8 is gone") != NULL);
+	lc_err_clear(&err);
+	a.read_version = 10;
 	memset(&a.uuid, 0, sizeof(a.uuid));
 	CHECK_OK(lance_commit(&v, st, &a, &err), &err);
 	CHECK_EQ_U64(v, 11);
