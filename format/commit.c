@@ -1349,6 +1349,219 @@ int lance_commit(uint64_t *new_version, struct ostore *st,
 
 /* ------------------------------------------------------------ recovery */
 
+/* ------------------------------------------------------------ history */
+
+/* A version whose transaction moved or rewrote rows: of `frags`, or of
+ * every fragment (all). */
+struct hist_entry {
+	uint64_t version;
+	const char *op;
+	const char *what;
+	bool all;
+	bool values;		/* rewrote values, rows stay where they were */
+	uint64_t *frags;
+	size_t n_frags;
+};
+
+struct lance_history {
+	struct hist_entry *v;
+	size_t n;
+};
+
+void lance_history_free(struct lance_history *h)
+{
+	if (!h)
+		return;
+	for (size_t i = 0; i < h->n; i++)
+		lc_free(h->v[i].frags);
+	lc_free(h->v);
+	lc_free(h);
+}
+
+static struct hist_entry *hist_add(struct lance_history *h,
+				   uint64_t version, const char *op,
+				   const char *what, bool all, bool values)
+{
+	struct hist_entry *e, *v = lc_realloc(h->v, (h->n + 1) * sizeof(*v));
+
+	if (!v)
+		return NULL;
+	h->v = v;
+	e = &v[h->n++];
+	memset(e, 0, sizeof(*e));
+	e->version = version;
+	e->op = op;
+	e->what = what;
+	e->all = all;
+	e->values = values;
+	return e;
+}
+
+static int hist_frag(struct hist_entry *e, uint64_t id)
+{
+	uint64_t *v = lc_realloc(e->frags, (e->n_frags + 1) * sizeof(*v));
+
+	if (!v)
+		return ENOMEM;
+	e->frags = v;
+	e->frags[e->n_frags++] = id;
+	return 0;
+}
+
+static int hist_frags(struct hist_entry *e, Lpb__DataFragment *const *f,
+		      size_t n)
+{
+	int rc = e ? 0 : ENOMEM;
+
+	for (size_t i = 0; !rc && i < n; i++)
+		rc = hist_frag(e, f[i]->id);
+	return rc;
+}
+
+/* What transaction `t` of version v did to rows where they were. */
+static int hist_txn(struct lance_history *h, const Lpb__Transaction *t,
+		    uint64_t v)
+{
+	const char *op = op_name(t->operation_case);
+	struct hist_entry *e;
+	int rc = 0;
+
+	switch (t->operation_case) {
+	case LPB__TRANSACTION__OPERATION_APPEND:
+	case LPB__TRANSACTION__OPERATION_CREATE_INDEX:
+	case LPB__TRANSACTION__OPERATION_RESERVE_FRAGMENTS:
+	case LPB__TRANSACTION__OPERATION_PROJECT:
+	case LPB__TRANSACTION__OPERATION_UPDATE_CONFIG:
+	case LPB__TRANSACTION__OPERATION_UPDATE_BASES:
+	case LPB__TRANSACTION__OPERATION_DELETE:
+		return 0;	/* rows stay where they were, or go */
+	case LPB__TRANSACTION__OPERATION_UPDATE: {
+		const Lpb__Transaction__Update *u = t->update;
+
+		if (u->update_mode ==
+			    LPB__TRANSACTION__UPDATE_MODE__REWRITE_COLUMNS ||
+		    u->n_fields_modified)
+			rc = hist_frags(hist_add(h, v, op, "rewrote columns of",
+						 false, true),
+					u->updated_fragments,
+					u->n_updated_fragments);
+		return rc;
+	}
+	case LPB__TRANSACTION__OPERATION_REWRITE: {
+		const Lpb__Transaction__Rewrite *r = t->rewrite;
+
+		e = hist_add(h, v, op, "rewrote", false, false);
+		rc = hist_frags(e, r->old_fragments, r->n_old_fragments);
+		for (size_t i = 0; !rc && i < r->n_groups; i++)
+			rc = hist_frags(e, r->groups[i]->old_fragments,
+					r->groups[i]->n_old_fragments);
+		return rc;
+	}
+	case LPB__TRANSACTION__OPERATION_MERGE:
+		return hist_frags(hist_add(h, v, op, "rewrote", false, true),
+				  t->merge->fragments, t->merge->n_fragments);
+	case LPB__TRANSACTION__OPERATION_DATA_REPLACEMENT: {
+		const Lpb__Transaction__DataReplacement *d =
+			t->data_replacement;
+
+		e = hist_add(h, v, op, "replaced data files of", false,
+			     true);
+		rc = e ? 0 : ENOMEM;
+		for (size_t i = 0; !rc && i < d->n_replacements; i++)
+			rc = hist_frag(e, d->replacements[i]->fragment_id);
+		return rc;
+	}
+	default:	/* Overwrite, Restore, Clone, and ops we cannot read */
+		return hist_add(h, v, op, "replaced", true, false) ? 0
+								    : ENOMEM;
+	}
+}
+
+int lance_history_load(struct lance_history **out, struct ostore *st,
+		       uint64_t from, uint64_t to, struct lc_err *err)
+{
+	struct lance_history *h = lc_calloc(1, sizeof(*h));
+	struct lance_version_info *vs = NULL;
+	uint64_t want = from + 1;
+	size_t nv = 0;
+	int rc;
+
+	*out = NULL;
+	if (!h)
+		return LC_NOMEM(err);
+	rc = lance_list_versions(&vs, &nv, st, err);
+	for (size_t i = 0; !rc && i < nv && want <= to; i++) {
+		Lpb__Transaction *t = NULL;
+		struct lc_err terr = { 0 };
+		struct version v;
+
+		if (vs[i].version < want)
+			continue;
+		if (vs[i].version != want) {	/* gone: unknown */
+			if (!hist_add(h, want, "a version gone", "may have "
+				      "changed", true, false))
+				rc = LC_NOMEM(err);
+			want = vs[i].version;
+			if (want > to)
+				break;
+		}
+		rc = version_load(&v, st, &vs[i], err);
+		if (rc)
+			break;
+		if (version_txn(&t, st, &v, &terr)) {
+			/* none recorded (or unreadable): unknown */
+			if (terr.kind != LC_EK_CONFLICT &&
+			    terr.kind != LC_EK_CORRUPT) {
+				*err = terr;
+				rc = terr.code;
+			} else if (!hist_add(h, v.version, "no transaction "
+					     "recorded", "may have changed",
+					     true, false)) {
+				rc = LC_NOMEM(err);
+			}
+		} else if (hist_txn(h, t, v.version)) {
+			rc = LC_NOMEM(err);
+		}
+		lpb__transaction__free_unpacked(t, NULL);
+		version_reset(&v);
+		want++;
+	}
+	if (!rc && want <= to)	/* `to` itself is gone */
+		rc = LC_CONFLICT(err, "%s: version %" PRIu64 " is gone",
+				 st->root, to);
+	lance_versions_free(vs, nv);
+	if (rc) {
+		lance_history_free(h);
+		return rc;
+	}
+	*out = h;
+	return 0;
+}
+
+int lance_history_check(const struct lance_history *h, uint64_t base,
+			uint64_t frag, bool values, struct lc_err *err)
+{
+	for (size_t i = 0; i < h->n; i++) {
+		const struct hist_entry *e = &h->v[i];
+		bool hit = e->all;
+
+		if (e->version <= base || (e->values && !values))
+			continue;
+		for (size_t k = 0; !hit && k < e->n_frags; k++)
+			hit = e->frags[k] == frag;
+		if (!hit)
+			continue;
+		if (e->all)
+			return LC_CONFLICT(err, "version %" PRIu64 " %s the "
+					   "table (%s)", e->version, e->what,
+					   e->op);
+		return LC_CONFLICT(err, "the %s at version %" PRIu64 " %s "
+				   "fragment %" PRIu64, e->op, e->version,
+				   e->what, frag);
+	}
+	return 0;
+}
+
 int lance_find_transaction(bool *found, uint64_t *version,
 			   struct ostore *st, uint64_t since,
 			   const char *uuid, struct lc_err *err)

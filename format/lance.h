@@ -569,6 +569,30 @@ struct lance_commit {
 int lance_commit(uint64_t *new_version, struct ostore *st,
 		 struct lance_commit *c, struct lc_err *err) LC_MUST_USE;
 
+/*
+ * What other writers did to fragments after a version: a change staged
+ * against a committed row of version B (its fragment and offset) may go
+ * on top of a later version only if no transaction since B moved its
+ * rows, rewrote their values in place or replaced the table (Overwrite,
+ * Restore, Merge, DataReplacement, Rewrite, an Update of columns; also
+ * a version gone, whose transaction is unknown). Deletions of rows are
+ * not recorded: whether the row itself is still there is the caller's
+ * check on the later version.
+ */
+struct lance_history;
+/* The transactions of the versions in (from, to]. */
+int lance_history_load(struct lance_history **out, struct ostore *st,
+		       uint64_t from, uint64_t to,
+		       struct lc_err *err) LC_MUST_USE;
+/* 0 when the rows of fragment `frag` as of version `base` (>= from) are
+ * where they were at `to`, and (`values`) hold the values they held;
+ * else EBUSY (LC_EK_CONFLICT) naming the version and operation that
+ * changed them. */
+int lance_history_check(const struct lance_history *h, uint64_t base,
+			uint64_t frag, bool values,
+			struct lc_err *err) LC_MUST_USE;
+void lance_history_free(struct lance_history *h);
+
 /* Crash recovery: did a transaction with this uuid land in a version
  * after `since`? *version is that version when *found. */
 int lance_find_transaction(bool *found, uint64_t *version,

@@ -2336,16 +2336,48 @@ static int cmp_id(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* An update or delete must find its committed row still there. */
+/* An update or delete must find its committed row still there, where
+ * it was and as it was (`h`: what other writers did since the oldest
+ * base, or NULL when every base is the snapshot's version). */
 static int check_base(const struct staged *r, const struct lance_snapshot *s,
-		      struct lc_err *err)
+		      const struct lance_history *h, struct lc_err *err)
 {
-	if (lance_snapshot_row_live(s, r->base.fragment_id, r->base.offset))
+	struct lc_err why = { 0 };
+
+	if (!lance_snapshot_row_live(s, r->base.fragment_id, r->base.offset))
+		return lc_err_set(err, EINVAL, LC_EK_USAGE, __FILE__,
+				  __LINE__, "%s: the row was deleted or "
+				  "rewritten by another writer after version "
+				  "%" PRIu64 "; remove the staged change",
+				  r->name, r->base.version);
+	/* an update keeps the row's other values: they must be those */
+	if (!h || !lance_history_check(h, r->base.version,
+				       r->base.fragment_id,
+				       r->kind == STAGING_UPDATE, &why))
 		return 0;
 	return lc_err_set(err, EINVAL, LC_EK_USAGE, __FILE__, __LINE__,
-			  "%s: the row was deleted or rewritten by another "
-			  "writer after version %" PRIu64 "; remove the "
-			  "staged change", r->name, r->base.version);
+			  "%s: the row changed after version %" PRIu64 " (%s); "
+			  "remove the staged change", r->name,
+			  r->base.version, why.msg);
+}
+
+/* What other writers did since the oldest base of the changes in `l`
+ * older than `read_version`: *out stays NULL when there is none. */
+static int bases_history(struct lance_history **out, struct ostore *st,
+			 const struct staged_list *l, uint64_t read_version,
+			 struct lc_err *err)
+{
+	uint64_t from = read_version;
+
+	*out = NULL;
+	for (size_t i = 0; i < l->n; i++)
+		if ((l->v[i].kind == STAGING_UPDATE ||
+		     l->v[i].kind == STAGING_DELETE) &&
+		    l->v[i].base.version < from)
+			from = l->v[i].base.version;
+	if (from == read_version)
+		return 0;
+	return lance_history_load(out, st, from, read_version, err);
 }
 
 /* *version: the version transaction `uuid` landed in after `since`, or
@@ -2408,6 +2440,7 @@ int ingest_commit_rows(uint64_t *new_version, uint64_t *n_committed,
 	struct ingest_opts o = { 0 };
 	struct lance_schema inferred = { 0 };
 	struct lance_snapshot *snap = NULL;
+	struct lance_history *hist = NULL;
 	struct ingest_rows *r = NULL;
 	struct ingest_src *src = NULL;
 	struct dels dels = { 0 };
@@ -2469,6 +2502,8 @@ int ingest_commit_rows(uint64_t *new_version, uint64_t *n_committed,
 		if (!rc)
 			rc = dataset_format(&p.major, &p.minor, &cfg_name,
 					    snap, err);
+		if (!rc)
+			rc = bases_history(&hist, st, &l, read_version, err);
 		if (!o.name_column)
 			o.name_column = cfg_name;
 	}
@@ -2486,7 +2521,7 @@ int ingest_commit_rows(uint64_t *new_version, uint64_t *n_committed,
 		struct lc_err why = { 0 };
 
 		if (upd || sr->kind == STAGING_DELETE)
-			rc = snap ? check_base(sr, snap, &why) :
+			rc = snap ? check_base(sr, snap, hist, &why) :
 				    lc_err_set(&why, EINVAL, LC_EK_USAGE,
 					       __FILE__, __LINE__, "%s: no "
 					       "committed row to change",
@@ -2545,6 +2580,7 @@ out:
 	}
 	ingest_rows_free(r);
 	lance_snapshot_free(snap);
+	lance_history_free(hist);
 	lance_schema_reset(&inferred);
 	dels_free(&dels);
 	frags_free(&frags);

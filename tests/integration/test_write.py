@@ -1420,6 +1420,36 @@ def test_edit_of_a_row_lancedb_deleted():
         same_rows(lance_rows(uri), want, "after umount")
 
 
+def test_changes_across_a_new_column():
+    """An edit and an rm -r of committed rows staged before LanceDB added
+    a computed column (add_columns: a Merge, new values in every row):
+    the edit, whose row would keep its other values from before, is
+    refused and named in .lancefs/errors; the removal commits."""
+    with workdir() as w:
+        uri, staging, src = lancedb_table(w, "2.0", 3)
+        with mounted(uri, staging, "name_column=name", "text_files=caption",
+                     "commit_delay=60") as mnt:
+            with open(os.path.join(mnt, "row_001", "caption.txt"),
+                      "w") as f:
+                f.write("edited")
+            shutil.rmtree(os.path.join(mnt, "row_002"))
+            wtool("addcol", uri, "--name", "extra", "--sql", "label * 2")
+            want = lance_rows(uri)
+            extra = {r["values"]["name"]: r["values"]["extra"]
+                     for r in oracle(uri)["rows"]}
+            with open(os.path.join(mnt, ".lancefs", "commit"), "w") as f:
+                f.write("1")
+            errs = errors_text(mnt)
+            expect("row_001" in errs and "row_002" not in errs,
+                   f".lancefs/errors: {errs!r}")
+        del want["row_002"]
+        del extra["row_002"]
+        same_rows(lance_rows(uri), want, "after umount")
+        got = {r["values"]["name"]: r["values"]["extra"]
+               for r in oracle(uri)["rows"]}
+        expect(got == extra, f"extra: {got}, want {extra}")
+
+
 def test_mount_paths_and_one_mount_per_staging():
     """Relative SOURCE@N, mount point and staging_dir= work from the
     folder the mount was started in (the daemon runs in /); SIGTERM of a
@@ -2141,6 +2171,7 @@ TESTS = (per_version(edit_cycle) + per_version(interleaved_appends) +
           test_touch_changes_no_row,
           test_remove_while_listing,
           test_commit_while_listing,
+          test_changes_across_a_new_column,
           test_edit_of_a_row_lancedb_deleted,
           test_mount_paths_and_one_mount_per_staging,
           test_update_and_replace_rows,

@@ -2,7 +2,7 @@
 'use strict';
 // wtool.js: LanceDB's side of the write tests (tests/integration/test_write.py).
 //
-//   node wtool.js make URI --version 2.0|2.1|2.2 --rows N [--prefix P] [--start K] [--required COL] [--json]
+//   node wtool.js make URI --version 2.0|2.1|2.2 --rows N [--prefix P] [--start K] [--required COL] [--json] [--overwrite]
 //       LanceDB creates the dataset URI (DB_DIR/TABLE.lance) with columns
 //       name utf8, image binary (a real baseline JPEG), caption utf8
 //       (every fifth row null), label int64 and score float64.  --required
@@ -11,6 +11,7 @@
 //       LanceDB stores as lance.json, JSONB): row K holds JSON_DOCS[K % 15]
 //       (objects, arrays, unicode, escapes, big and negative integers,
 //       floats, booleans, top-level scalars, JSON null and a null value).
+//       --overwrite replaces a dataset already there (a new version).
 //       Prints {"version", "rows"}.
 //   node wtool.js append URI --rows N [--prefix P] [--start K]
 //       LanceDB appends rows made the same way (with doc if the dataset has
@@ -24,6 +25,10 @@
 //       LanceDB creates a scratch dataset URI whose doc column holds the
 //       given JSON texts and prints the JSONB it stored for each, as hex:
 //       what lance's own encoder makes of them.
+//   node wtool.js addcol URI --name COL --sql EXPR
+//       LanceDB adds column COL, its values computed by the SQL
+//       expression (add_columns: a Merge rewriting every fragment).
+//       Prints {"version", "rows"}.
 //   node wtool.js delete URI --where SQL
 //       LanceDB deletes the rows matching the SQL filter.  Prints
 //       {"version", "rows"}.
@@ -49,10 +54,11 @@ const sha256 = (b) => crypto.createHash('sha256').update(b).digest('hex');
 
 function usage(msg) {
   if (msg) console.error(`wtool.js: ${msg}`);
-  console.error('usage: node wtool.js make URI --version V --rows N [--prefix P] [--start K] [--required COL] [--json]\n' +
+  console.error('usage: node wtool.js make URI --version V --rows N [--prefix P] [--start K] [--required COL] [--json] [--overwrite]\n' +
     '       node wtool.js append URI --rows N [--prefix P] [--start K]\n' +
     '       node wtool.js json URI\n' +
     '       node wtool.js jsonb URI --texts JSON_ARRAY\n' +
+    '       node wtool.js addcol URI --name COL --sql EXPR\n' +
     '       node wtool.js delete URI --where SQL\n' +
     '       node wtool.js versions URI\n' +
     '       node wtool.js row URI K [--prefix P]');
@@ -60,7 +66,7 @@ function usage(msg) {
 }
 
 function parseArgs(argv) {
-  const o = { pos: [], prefix: 'row', start: 0, rows: null, version: null, required: [], where: null, json: false, texts: null };
+  const o = { pos: [], prefix: 'row', start: 0, rows: null, version: null, required: [], where: null, json: false, texts: null, overwrite: false, name: null, sql: null };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const next = () => {
@@ -74,6 +80,9 @@ function parseArgs(argv) {
     else if (a === '--required') o.required.push(next());
     else if (a === '--where') o.where = next();
     else if (a === '--json') o.json = true;
+    else if (a === '--overwrite') o.overwrite = true;
+    else if (a === '--name') o.name = next();
+    else if (a === '--sql') o.sql = next();
     else if (a === '--texts') o.texts = next();
     else if (a.startsWith('--')) usage(`unknown option ${a}`);
     else o.pos.push(a);
@@ -160,7 +169,8 @@ async function cmdMake(o) {
   if (!(o.rows > 0)) usage('--rows takes a positive number');
   const { conn, table } = await open(uri);
   const t = await conn.createTable(table, makeTable(o.prefix, o.start, o.rows, o.required, o.json),
-    { storageOptions: { new_table_data_storage_version: o.version } });
+    { mode: o.overwrite ? 'overwrite' : 'create',
+      storageOptions: { new_table_data_storage_version: o.version } });
   try {
     return { version: await t.version(), rows: await t.countRows() };
   } finally {
@@ -179,6 +189,19 @@ async function cmdAppend(o) {
     const required = schema.fields.filter((f) => !f.nullable).map((f) => f.name);
     const json = schema.fields.some((f) => f.name === 'doc');
     await t.add(makeTable(o.prefix, o.start, o.rows, required, json));
+    return { version: await t.version(), rows: await t.countRows() };
+  } finally {
+    t.close();
+  }
+}
+
+async function cmdAddcol(o) {
+  const [uri] = o.pos;
+  if (!o.name || !o.sql) usage('addcol needs --name and --sql');
+  const { conn, table } = await open(uri);
+  const t = await conn.openTable(table);
+  try {
+    await t.addColumns([{ name: o.name, valueSql: o.sql }]);
     return { version: await t.version(), rows: await t.countRows() };
   } finally {
     t.close();
@@ -275,6 +298,7 @@ async function main() {
   let res;
   if (cmd === 'make') res = await cmdMake(o);
   else if (cmd === 'append') res = await cmdAppend(o);
+  else if (cmd === 'addcol') res = await cmdAddcol(o);
   else if (cmd === 'delete') res = await cmdDelete(o);
   else if (cmd === 'versions') res = await cmdVersions(o);
   else if (cmd === 'json') res = await cmdJson(o);

@@ -510,6 +510,45 @@ TEST(conflict_with_rewrite)
 	harness_rm_rf(dir);
 }
 
+/* What other writers did since a change's base: a Rewrite moved the
+ * rows of fragment 0 (stable.lance, version 6); a version gone may have
+ * done anything. */
+TEST(history_since_base)
+{
+	char dir[64], path[128];
+	struct ostore *st = copy_fixture(dir, sizeof(dir), "stable.lance");
+	struct lance_history *h = NULL;
+	struct lance_manifest *m;
+	struct lc_err err = { 0 };
+	uint64_t top;
+
+	CHECK(st);
+	m = latest(st);
+	CHECK(m);
+	top = m->version;
+	lance_manifest_free(m);
+	CHECK_OK(lance_history_load(&h, st, 4, top, &err), &err);
+	CHECK_EQ_U64(lance_history_check(h, 4, 0, false, &err), EBUSY);
+	CHECK(err.kind == LC_EK_CONFLICT);
+	CHECK(strstr(err.msg, "Rewrite at version 6") != NULL);
+	lc_err_clear(&err);
+	CHECK_OK(lance_history_check(h, 6, 0, true, &err), &err);
+	CHECK_OK(lance_history_check(h, 4, 99, true, &err), &err);
+	lance_history_free(h);
+	/* version 5 gone (V2 names count down): what it did is unknown */
+	snprintf(path, sizeof(path), "%s/_versions/%020" PRIu64 ".manifest",
+		 dir, UINT64_MAX - 5);
+	CHECK(unlink(path) == 0);
+	CHECK_OK(lance_history_load(&h, st, 4, top, &err), &err);
+	CHECK_EQ_U64(lance_history_check(h, 4, 99, false, &err), EBUSY);
+	CHECK(strstr(err.msg, "version 5") != NULL);
+	lc_err_clear(&err);
+	CHECK_OK(lance_history_check(h, 6, 0, true, &err), &err);
+	lance_history_free(h);
+	ostore_free(st);
+	harness_rm_rf(dir);
+}
+
 struct racer {
 	struct ostore *st;
 	struct lance_commit_frag *nf;
@@ -1041,7 +1080,7 @@ TEST(alloc_failures)
 }
 
 TEST_MAIN(TEST_ENTRY(deletion_writers), TEST_ENTRY(append_v1_names),
-	  TEST_ENTRY(gap_in_versions),
+	  TEST_ENTRY(gap_in_versions), TEST_ENTRY(history_since_base),
 	  TEST_ENTRY(lost_reply), TEST_ENTRY(bounded_retries),
 	  TEST_ENTRY(delete_rows), TEST_ENTRY(stable_row_ids),
 	  TEST_ENTRY(rebase_and_conflicts), TEST_ENTRY(conflict_with_rewrite),
