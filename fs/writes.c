@@ -104,6 +104,8 @@ struct writes {
 	uint64_t syncs;			/* of the staging, by sync_due */
 	bool stopping;
 	bool moved;			/* for the thread to tell the mount */
+	bool refollow;			/* a landed version the view missed */
+	struct timespec refollow_at;	/* when to try it again */
 	uint64_t commits, last_version;
 	char *last_error;
 	/* Attempts whose outcome is unknown (the manifest put got no
@@ -1193,18 +1195,52 @@ bool wr_is_removed(struct writes *w, uint64_t id, const char *name)
 
 /* Forget that an UPDATE row's committed file was removed (it is written
  * again). Under mu. */
+static ssize_t removed_at(const struct wrow *r, const char *name)
+{
+	for (size_t i = 0; i < r->info.n_removed; i++)
+		if (!strcmp(r->info.removed[i], name))
+			return (ssize_t)i;
+	return -1;
+}
+
+/* An update removes committed file `name`. */
+static int add_removed(struct writes *w, struct wrow *r, const char *name,
+		       struct lc_err *err)
+{
+	char *c = lc_strdup(name);
+	char **v = c ? lc_realloc(r->info.removed, (r->info.n_removed + 1) *
+						   sizeof(*v)) : NULL;
+
+	if (!v) {
+		lc_free(c);
+		return LC_NOMEM(err);
+	}
+	r->info.removed = v;
+	v[r->info.n_removed++] = c;
+	return staging_row_set_info(w->stg, r->id, &r->info, err);
+}
+
+/* An update's removed file `name` made again: no longer removed, on
+ * disk first (an error leaves the row as it was). */
 static int unremove(struct writes *w, struct wrow *r, const char *name,
 		    struct lc_err *err)
 {
-	for (size_t i = 0; i < r->info.n_removed; i++)
-		if (!strcmp(r->info.removed[i], name)) {
-			lc_free(r->info.removed[i]);
-			r->info.removed[i] =
-				r->info.removed[--r->info.n_removed];
-			return staging_row_set_info(w->stg, r->id, &r->info,
-						    err);
-		}
-	return 0;
+	ssize_t k = removed_at(r, name);
+	char *back;
+	int rc;
+
+	if (k < 0)
+		return 0;
+	back = r->info.removed[k];
+	r->info.removed[k] = r->info.removed[--r->info.n_removed];
+	rc = staging_row_set_info(w->stg, r->id, &r->info, err);
+	if (rc) {
+		r->info.removed[r->info.n_removed++] = r->info.removed[k];
+		r->info.removed[k] = back;
+	} else {
+		lc_free(back);
+	}
+	return rc;
 }
 
 int wr_file_open(struct writes *w, uint64_t id, const char *name, int flags,
@@ -1212,6 +1248,7 @@ int wr_file_open(struct writes *w, uint64_t id, const char *name, int flags,
 		 int *fd, struct lc_err *err)
 {
 	struct wrow *r;
+	bool back;	/* a removed name made again */
 	int rc;
 
 	pthread_mutex_lock(&w->mu);
@@ -1222,11 +1259,19 @@ int wr_file_open(struct writes *w, uint64_t id, const char *name, int flags,
 		rc = ENOENT;
 	else if (r->info.kind == STAGING_FILE && strcmp(name, r->name))
 		rc = ENOTDIR;
-	else
-		rc = open_file(w, r, name, flags, create, seed, fidx, fd,
-			       err);
-	if (!rc && create && r->info.kind == STAGING_UPDATE)
-		rc = unremove(w, r, name, err);
+	else {
+		/* no longer removed before it is open (a file open whose
+		 * row still removes it would be lost), again if it fails */
+		back = create && r->info.kind == STAGING_UPDATE &&
+		       removed_at(r, name) >= 0;
+		rc = back ? unremove(w, r, name, err) : 0;
+		if (!rc)
+			rc = open_file(w, r, name, flags, create, seed, fidx,
+				       fd, err);
+		if (rc && back && removed_at(r, name) < 0)
+			best_effort(add_removed(w, r, name,
+						&(struct lc_err){ 0 }));
+	}
 	pthread_mutex_unlock(&w->mu);
 	return rc;
 }
@@ -1464,21 +1509,8 @@ int wr_file_unlink(struct writes *w, uint64_t id, const char *name,
 		lc_free(r->files[i].name);
 		r->files[i].name = NULL;
 	}
-	if (committed && r->info.kind == STAGING_UPDATE) {
-		char *c = lc_strdup(name);
-		char **v = c ? lc_realloc(r->info.removed,
-					  (r->info.n_removed + 1) *
-						  sizeof(*v)) : NULL;
-
-		if (!v) {
-			lc_free(c);
-			rc = LC_NOMEM(err);
-			goto out;
-		}
-		r->info.removed = v;
-		v[r->info.n_removed++] = c;
-		rc = staging_row_set_info(w->stg, id, &r->info, err);
-	}
+	if (committed && r->info.kind == STAGING_UPDATE)
+		rc = add_removed(w, r, name, err);
 	changed(r);
 	arm(w, false);
 out:
@@ -2008,7 +2040,12 @@ static int commit_locked(struct writes *w, uint64_t force, bool now,
 			*err = perr;
 		return prc;
 	}
-	return commit_ids(w, ids, n, force, NULL, version, err);
+	rc = commit_ids(w, ids, n, force, NULL, version, err);
+	if (!rc && prc && !force) {	/* all was asked for */
+		*err = perr;
+		rc = prc;
+	}
+	return rc;
 }
 
 /* Commit the rows `ids` (marked committing; the array is freed): a new
@@ -2112,10 +2149,18 @@ static int commit_ids(struct writes *w, uint64_t *ids, size_t n,
 	pthread_mutex_unlock(&w->mu);
 	if (*version) {
 		struct lc_err e2 = { 0 };
-		int frc = follow(w, true, rc ? &e2 : err);
 
-		if (!rc)
-			rc = frc;
+		/* the version is durable: a view that cannot show it yet
+		 * (a store's passing failure) is not the commit's failure;
+		 * the thread tries again each second */
+		if (follow(w, true, &e2)) {
+			syslog(LOG_WARNING, "version %" PRIu64 " committed, "
+			       "but the view stays on an older one for now: "
+			       "%s", *version, e2.msg);
+			pthread_mutex_lock(&w->mu);
+			w->refollow = true;
+			pthread_mutex_unlock(&w->mu);
+		}
 		/* only now, and not during a listing: one that took the
 		 * older root lists them staged */
 		pthread_rwlock_wrlock(&w->listing);
@@ -2312,6 +2357,23 @@ static void *thread_main(void *arg)
 		if (w->moved) {
 			pthread_mutex_unlock(&w->mu);
 			hand_over(w);
+			pthread_mutex_lock(&w->mu);
+			continue;
+		}
+		if (w->refollow && lc_since(&w->refollow_at) >= 0) {
+			struct lc_err e = { 0 };
+
+			w->refollow = false;
+			pthread_mutex_unlock(&w->mu);
+			pthread_mutex_lock(&w->commit_mu);
+			if (follow(w, true, &e)) {
+				pthread_mutex_lock(&w->mu);
+				w->refollow = true;
+				now_mono(&w->refollow_at);
+				w->refollow_at.tv_sec++;
+				pthread_mutex_unlock(&w->mu);
+			}
+			pthread_mutex_unlock(&w->commit_mu);
 			pthread_mutex_lock(&w->mu);
 			continue;
 		}
