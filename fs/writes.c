@@ -2128,8 +2128,23 @@ static int commit_ids(struct writes *w, uint64_t *ids, size_t n,
 		w->commits++;
 		w->last_version = *version;
 	}
-	if (a.uuid[0] && !first.uuid[0])
-		pending_add(w, &a, ids, n);
+	if (a.uuid[0] && !first.uuid[0]) {
+		/* the attempt's rows, as its batch record holds them: not
+		 * those it refused, which stay staged whatever it did */
+		uint64_t *went = lc_malloc((n ? n : 1) * sizeof(*went));
+		size_t k = 0;
+
+		for (size_t i = 0; went && i < n; i++) {
+			struct wrow *r = row_by_id(w, ids[i]);
+
+			if (r && !r->refused_now)
+				went[k++] = ids[i];
+		}
+		if (went)	/* else the record stays: the next mount
+				 * settles it */
+			pending_add(w, &a, went, k);
+		lc_free(went);
+	}
 	if (again)
 		*again = a;
 	for (size_t i = 0; i < n; i++) {
