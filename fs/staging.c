@@ -899,6 +899,22 @@ int staging_open(struct staging **out, const char *dir, struct lc_err *err)
 		if (rc)
 			rc = LC_SYS(err, rc, "staging: %s: %s", path,
 				    strerror(rc));
+	}
+	if (!rc) {
+		/* nor an id a batch record names, whose row went (rm -r
+		 * while its commit's outcome was unknown): a new row under
+		 * it would be taken for that batch's */
+		struct staging_batch *bs = NULL;
+		size_t nb = 0;
+
+		rc = staging_batches(&bs, &nb, s, err);
+		for (size_t i = 0; i < nb; i++) {
+			for (size_t k = 0; k < bs[i].n_rows; k++)
+				if (bs[i].rows[k] > s->next_id)
+					s->next_id = bs[i].rows[k];
+			staging_batch_reset(&bs[i]);
+		}
+		lc_free(bs);
 		s->next_id++;
 	}
 	if (rc) {
