@@ -1500,9 +1500,11 @@ static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size,
 }
 
 /*
- * An open committed file. The content is loaded at the first read that
- * reaches us: with keep_cache the kernel serves a warm file from its
- * page cache and sends no read at all, so an open costs no decode.
+ * An open committed file, read from the version it was opened in. A
+ * meta.json (or a control file) is made at the first read that reaches
+ * us (with keep_cache the kernel serves a warm file from its page cache
+ * and sends no read at all, so an open costs no decode); other files are
+ * read by range.
  */
 struct open_file {
 	enum fh_type type;
@@ -1970,6 +1972,29 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		read_stateless(req, fs, ino, size, off);
 		return;
 	}
+	if (of->node.kind == VN_FILE && of->node.file != VIEW_META_JSON) {
+		/* the range asked for, from the version the handle holds:
+		 * a value may be gigabytes, and is read in pieces */
+		struct lc_buf b;
+
+		pthread_mutex_lock(&of->mu);
+		of->refs++;	/* a release may come meanwhile */
+		pthread_mutex_unlock(&of->mu);
+		lc_buf_init(&b, 0);
+		rc = view_read_range(&b, fs->v, &of->node, (uint64_t)off,
+				     size, &err);
+		if (rc)
+			fuse_reply_err(req, reply_errno(fs, "read", rc, &err));
+		else {
+			atomic_fetch_add(&fs->bytes_read, b.len);
+			fuse_reply_buf(req, b.len ? (const char *)b.data :
+						    NULL, b.len);
+		}
+		lc_buf_reset(&b);
+		open_file_put(of);
+		return;
+	}
+	/* meta.json and control files are made whole, once per open */
 	pthread_mutex_lock(&of->mu);
 	if (!of->loaded) {
 		of->rc = view_read_file(&of->data, fs->v, &of->node, &err);

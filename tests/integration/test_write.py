@@ -1426,6 +1426,39 @@ def test_edit_of_a_row_lancedb_deleted():
         same_rows(lance_rows(uri), want, "after umount")
 
 
+def daemon_peak_kb(mnt):
+    """The peak resident memory (VmHWM, KiB) of the mount's daemon."""
+    with open(f"/proc/{status(mnt)['pid']}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmHWM")
+
+
+def test_committed_file_read_by_range():
+    """A read of a few bytes of a large committed file through a writable
+    mount reads about what it asks for: the daemon does not hold the
+    whole value."""
+    big = b"\xff\xd8\xff\xe0" + random.Random(25).randbytes(64 << 20)
+    with workdir() as w:
+        uri = os.path.join(w, "new.lance")
+        staging = os.path.join(w, "staging")
+        with mounted(uri, staging) as mnt:
+            os.mkdir(os.path.join(mnt, "big"))
+            with open(os.path.join(mnt, "big", "image.jpg"), "wb") as f:
+                f.write(big)
+        with mounted(uri, staging) as mnt:
+            before = daemon_peak_kb(mnt)
+            with open(os.path.join(mnt, "big", "image.jpg"), "rb") as f:
+                f.seek(32 << 20)
+                got = f.read(10)
+            expect(got == big[32 << 20:(32 << 20) + 10],
+                   f"read {got!r} at 32 MiB")
+            grew = daemon_peak_kb(mnt) - before
+            expect(grew < 16 << 10, f"the daemon grew by {grew} KiB to "
+                   f"read 10 bytes of a {len(big) >> 20} MiB file")
+
+
 def test_changes_across_a_new_column():
     """An edit and an rm -r of committed rows staged before LanceDB added
     a computed column (add_columns: a Merge, new values in every row):
@@ -2180,6 +2213,7 @@ TESTS = (per_version(edit_cycle) + per_version(interleaved_appends) +
           test_remove_while_listing,
           test_commit_while_listing,
           test_changes_across_a_new_column,
+          test_committed_file_read_by_range,
           test_edit_of_a_row_lancedb_deleted,
           test_mount_paths_and_one_mount_per_staging,
           test_update_and_replace_rows,
