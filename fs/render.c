@@ -122,6 +122,10 @@ static void shortest(char *out, size_t cap, double v, enum width w)
 		if (reads_back(out, v, w))
 			break;
 	}
+	if (!strchr(out, 'e') && fabs(v) >= 1e16 && isfinite(v))
+		/* %g writes up to 17 digits plain (1.2877670929382192e+16
+		 * as 12877670929382192); Python from 1e16 on does not */
+		snprintf(out, cap, "%.*e", prec - 1, v);
 	if ((e = strchr(out, 'e')) && (x = atoi(e + 1)) >= -4 && x < 16) {
 		char plain[64];
 

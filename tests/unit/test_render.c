@@ -73,7 +73,8 @@ TEST(floats_shortest)
 	/* plain as Python writes them between 1e-4 and 1e16 */
 	{
 		double r[] = { 30.0, 100.0, 1e15, 1e16, 0.0001, 1.5e-5,
-			       -2500.0 };
+			       -2500.0, 1.2877670929382192e16,
+			       -9.999999999999998e16 };
 		float rf[] = { 30.0f, 1e10f };
 
 		CHECK_RENDER(&t_f64, r, 8, 0, "30.0");
@@ -83,6 +84,9 @@ TEST(floats_shortest)
 		CHECK_RENDER(&t_f64, r, 8, 4, "0.0001");
 		CHECK_RENDER(&t_f64, r, 8, 5, "1.5e-05");
 		CHECK_RENDER(&t_f64, r, 8, 6, "-2500.0");
+		/* 17 digits from 1e16 on: %g would write them plain */
+		CHECK_RENDER(&t_f64, r, 8, 7, "1.2877670929382192e+16");
+		CHECK_RENDER(&t_f64, r, 8, 8, "-9.999999999999998e+16");
 		CHECK_RENDER(&t_f32, rf, 4, 0, "30.0");
 		CHECK_RENDER(&t_f32, rf, 4, 1, "10000000000.0");
 	}
