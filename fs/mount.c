@@ -860,8 +860,9 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 		      (conn->capable & FUSE_CAP_NO_OPEN_SUPPORT);
 	/* The same for folders: a walk then costs two requests per folder
 	 * (the listing and its end), not four, and the kernel still keeps
-	 * the listings. A writable mount's folders change under it. */
-	fs->no_opendir = !fs->writable &&
+	 * the listings. A writable mount's folders change under it, and so
+	 * does the root with refresh= (its listing pins a version). */
+	fs->no_opendir = !fs->writable && !fs->refresh &&
 			 (conn->capable & FUSE_CAP_NO_OPENDIR_SUPPORT);
 	transport_want(conn);
 	if (fs->writable && (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC))
@@ -1062,13 +1063,13 @@ static enum fh_type fh_type(const struct fuse_file_info *fi)
 }
 
 /*
- * An open writable root. Its listing spans several READDIR pages, the
- * committed rows first, then the staged ones: a commit between two
- * pages would move rows from the staged part into the committed part
- * already listed, and one that deletes rows would shift the committed
- * part's offsets. So a listing's first page (offset 0: opendir, and
- * rewinddir) pins the root and a copy of the staged rows, and every
- * page lists from those.
+ * An open root that moves on: a writable one, or one with refresh=. Its
+ * listing spans several READDIR pages, the committed rows first, then
+ * the staged ones: a commit between two pages would move rows from the
+ * staged part into the committed part already listed, and a version
+ * that deletes rows would shift the committed part's offsets. So a
+ * listing's first page (offset 0: opendir, and rewinddir) pins the root
+ * and a copy of the staged rows, and every page lists from those.
  */
 struct dir_fh {
 	enum fh_type type;	/* FH_DIR */
@@ -1088,7 +1089,8 @@ static void dir_unpin(struct dir_fh *h)
 	h->pinned = false;
 }
 
-/* Pin root `ino` (of writes `w`) and its staged rows; under h->mu. */
+/* Pin root `ino` and (writes `w`, or NULL) its staged rows; under
+ * h->mu. */
 static int dir_pin(struct lfs *fs, struct dir_fh *h, fuse_ino_t ino,
 		   struct writes *w, struct lc_err *err)
 {
@@ -1098,11 +1100,13 @@ static int dir_pin(struct lfs *fs, struct dir_fh *h, fuse_ino_t ino,
 
 	/* the root again, now that no commit can drop the rows it lacks
 	 * from the staging */
-	wr_list_begin(w);
+	if (w)
+		wr_list_begin(w);
 	rc = mnode_of(fs, ino, &n, err);
-	if (!rc)
+	if (!rc && w)
 		rc = wr_rows_take(w, view_manifest(&n.vn)->version, &rows);
-	wr_list_end(w);
+	if (w)
+		wr_list_end(w);
 	if (rc) {
 		if (!err->code && rc == ENOMEM)
 			rc = LC_NOMEM(err);
@@ -1113,6 +1117,18 @@ static int dir_pin(struct lfs *fs, struct dir_fh *h, fuse_ino_t ino,
 	h->root = n;
 	h->staged = rows;
 	h->pinned = true;
+	return 0;
+}
+
+static int dir_fh_new(struct fuse_file_info *fi)
+{
+	struct dir_fh *h = calloc(1, sizeof(*h));
+
+	if (!h)
+		return ENOMEM;
+	h->type = FH_DIR;
+	pthread_mutex_init(&h->mu, NULL);
+	fi->fh = (uintptr_t)h;
 	return 0;
 }
 
@@ -1130,26 +1146,23 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino,
 	if (!fs->writable || (ino != FUSE_ROOT_ID && !(ino & LIVE_BIT))) {
 		fi->cache_readdir = 1;
 		fi->keep_cache = 1;
+		if (fs->refresh && ino == FUSE_ROOT_ID &&
+		    dir_fh_new(fi)) {	/* a root that moves on */
+			fuse_reply_err(req, ENOMEM);
+			return;
+		}
 	} else {
 		/* a staged row that landed, or a row a commit rewrote, while
 		 * the kernel still held its entry: ESTALE now makes open(2)
 		 * look the path up again, a failed readdir would not */
 		struct lc_err err = { 0 };
-		struct dir_fh *h = NULL;
 		struct mnode m;
 		int rc = mnode_of(fs, ino, &m, &err);
 
 		if (!rc && m.stale)
 			rc = ESTALE;
-		if (!rc && writable_root(&m) && mw(&m)) {
-			if ((h = calloc(1, sizeof(*h)))) {
-				h->type = FH_DIR;
-				pthread_mutex_init(&h->mu, NULL);
-				fi->fh = (uintptr_t)h;
-			} else {
-				rc = ENOMEM;
-			}
-		}
+		if (!rc && writable_root(&m))
+			rc = dir_fh_new(fi);
 		mnode_reset(&m);
 		if (rc) {
 			fuse_reply_err(req, reply_errno(fs, "opendir", rc,
@@ -1418,7 +1431,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		return;
 	}
 	rc = mnode_of(fs, ino, &n, &err);
-	if (!rc && writable_root(&n) && mw(&n)) {
+	if (!rc && (fh_type(fi) == FH_DIR || (writable_root(&n) && mw(&n)))) {
 		h = fh_type(fi) == FH_DIR ? (struct dir_fh *)(uintptr_t)fi->fh
 					  : &local;
 		pthread_mutex_lock(&h->mu);
@@ -1458,7 +1471,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 					   start >= STAGED_OFF ?
 					   start - STAGED_OFF : 0,
 					   staged_file_cb, &f);
-		} else if (!rc && h) {
+		} else if (!rc && h && h->staged) {
 			d.root = &n;
 			d.ino = ino;
 			rc = wr_rows_list(h->staged, start >= STAGED_OFF ?

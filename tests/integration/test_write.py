@@ -1459,6 +1459,34 @@ def test_committed_file_read_by_range():
                    f"read 10 bytes of a {len(big) >> 20} MiB file")
 
 
+def test_refresh_while_listing():
+    """A read-only mount with refresh=: LanceDB deletes rows while a
+    listing of the root is between two pages, and the mount moves on to
+    that version; the listing still shows every row once (as of its
+    start), none of those left skipped."""
+    with workdir() as w:
+        uri, staging, src = lancedb_table(w, "2.0", 600)
+        mnt = os.path.join(w, "mnt")
+        os.mkdir(mnt)
+        lancefs("mount", "-o", "ro,refresh=1,name_column=name", uri, mnt)
+        try:
+            v0 = status(mnt)["version"]
+            with os.scandir(mnt) as it:
+                got = [next(it).name]
+                wtool("delete", uri, "--where", "label < 50")
+                wait_for(lambda: status(mnt)["version"] > v0,
+                         "refresh to the version with the deletes",
+                         timeout=30)
+                got += [e.name for e in it]
+        finally:
+            lancefs("umount", mnt, check=False)
+        now = set(lance_rows(uri))
+        expect(len(got) == len(set(got)), "a row listed twice")
+        missing = sorted(now - set(got))
+        expect(not missing and len(got) == 600,
+               f"{len(got)} listed; left out: {missing[:5]}")
+
+
 def test_changes_across_a_new_column():
     """An edit and an rm -r of committed rows staged before LanceDB added
     a computed column (add_columns: a Merge, new values in every row):
@@ -2214,6 +2242,7 @@ TESTS = (per_version(edit_cycle) + per_version(interleaved_appends) +
           test_commit_while_listing,
           test_changes_across_a_new_column,
           test_committed_file_read_by_range,
+          test_refresh_while_listing,
           test_edit_of_a_row_lancedb_deleted,
           test_mount_paths_and_one_mount_per_staging,
           test_update_and_replace_rows,
