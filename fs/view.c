@@ -335,7 +335,7 @@ static bool wants_text(const struct view_opts *o, const struct lance_field *f)
 }
 
 static int classify_columns(struct view_snap *s, const struct view_opts *o,
-			    struct lc_err *err)
+			    bool strict, struct lc_err *err)
 {
 	const struct lance_schema *sc = &s->m->schema;
 
@@ -363,6 +363,8 @@ static int classify_columns(struct view_snap *s, const struct view_opts *o,
 					c->fixed_ext = o->exts[e].ext;
 		}
 	}
+	if (!strict)
+		return 0;	/* a column some versions lack */
 	for (size_t i = 0; i < o->n_text_columns; i++)
 		if (!lance_schema_field_by_name(sc, o->text_columns[i]))
 			return LC_USAGE(err, "text_files: no column named %s",
@@ -477,7 +479,7 @@ static bool long_name(char *name)
  * that is taken too (a row named "x~2" before the second "x" of row 2).
  * Longer names than a file system takes are cut first (long_name).
  */
-static int build_names(struct view_snap *s, const char *col,
+static int build_names(struct view_snap *s, const char *col, bool strict,
 		       struct lc_err *err)
 {
 	const struct lance_field *f =
@@ -490,8 +492,11 @@ static int build_names(struct view_snap *s, const char *col,
 	if (!f || f->parent || (f->type.id != LANCE_T_UTF8 &&
 				(f->type.id < LANCE_T_INT8 ||
 				 f->type.id > LANCE_T_UINT64)))
-		return LC_USAGE(err, "name_column=%s: no string or integer "
-				"column of that name", col);
+		/* other versions and members than the mount's own show
+		 * their rows by number */
+		return strict ? LC_USAGE(err, "name_column=%s: no string "
+					 "or integer column of that name",
+					 col) : 0;
 	s->names = lc_calloc((size_t)n + 1, sizeof(*s->names));
 	s->n_slots = 16;
 	while (s->n_slots < 2 * n)
@@ -579,8 +584,11 @@ static int build_names(struct view_snap *s, const char *col,
 	return 0;
 }
 
+/* `strict`: the mount's own dataset and version, whose columns the
+ * options must name; other versions and database members may lack them
+ * (a column added later, a member without it). */
 static int snap_new(struct view_snap **out, struct view_ds *ds,
-		    uint64_t version, struct lc_err *err)
+		    uint64_t version, bool strict, struct lc_err *err)
 {
 	const struct view_opts *o = &ds->v->opts;
 	struct view_snap *s;
@@ -610,7 +618,7 @@ static int snap_new(struct view_snap **out, struct view_ds *ds,
 	}
 	for (size_t i = 0; i < s->m->n_fragments; i++)
 		s->frag_sec[i] = -1;
-	rc = classify_columns(s, o, err);
+	rc = classify_columns(s, o, strict, err);
 	if (rc)
 		goto fail;
 	s->kinds = lc_calloc(s->m->n_fragments * s->n_cols + 1,
@@ -623,7 +631,7 @@ static int snap_new(struct view_snap **out, struct view_ds *ds,
 			       lance_manifest_config(s->m,
 						     "lancefs.name_column");
 	if (col && *col) {
-		rc = build_names(s, col, err);
+		rc = build_names(s, col, strict, err);
 		if (rc)
 			goto fail;
 	}
@@ -658,7 +666,7 @@ static int ds_snap(struct view_snap **out, struct view_ds *ds,
 		*out = s;
 		return 0;
 	}
-	rc = snap_new(&s, ds, version, err);
+	rc = snap_new(&s, ds, version, false, err);
 	if (rc)
 		return rc;
 	pthread_mutex_lock(&ds->mu);
@@ -868,7 +876,7 @@ static int ds_open(struct view_ds **out, struct view *v, struct ostore *st,
 			goto fail;
 		}
 	}
-	rc = snap_new(&ds->cur, ds, version, err);
+	rc = snap_new(&ds->cur, ds, version, !name, err);
 	if (rc)
 		goto fail;
 	ds->cur->shown = true;
@@ -2054,7 +2062,7 @@ int view_ds_refresh(bool *changed, struct view_ds *ds, struct lc_err *err)
 	lance_versions_free(vi, n);
 	if (latest <= ds->cur->m->version)
 		return 0;
-	rc = snap_new(&s, ds, latest, err);
+	rc = snap_new(&s, ds, latest, false, err);
 	if (rc)
 		return rc;
 	s->shown = true;

@@ -1487,6 +1487,37 @@ def test_refresh_while_listing():
                f"{len(got)} listed; left out: {missing[:5]}")
 
 
+def test_column_options_where_a_column_is_missing():
+    """Column options name columns the mount's own dataset has; other
+    members of a database, and older versions, may lack them: a member
+    without `caption` still mounts (text_files=caption), and so does an
+    @versions entry from before a column was added (text_files=note)."""
+    with workdir() as w:
+        uri, staging, src = lancedb_table(w, "2.0", 2)
+        db = os.path.dirname(uri)
+        with mounted(db, staging, "name_column=name") as mnt:
+            os.mkdir(os.path.join(mnt, "plain"))
+            os.mkdir(os.path.join(mnt, "plain", "p0"))
+            write(os.path.join(mnt, "plain", "p0", "meta.json"),
+                  '{"label": 1}')
+        wtool("addcol", uri, "--name", "note", "--sql", "'n-' || name")
+        with mounted(db, staging + "2", "name_column=name",
+                     "text_files=caption") as mnt:
+            expect(listing(mnt) == ["plain", "t"], f"lists {listing(mnt)}")
+            expect(os.path.isfile(os.path.join(mnt, "t", "row_001",
+                                               "caption.txt")),
+                   f"t/row_001: {listing(os.path.join(mnt, 't', 'row_001'))}")
+            expect(listing(os.path.join(mnt, "plain")) == ["p0"],
+                   f"plain: {listing(os.path.join(mnt, 'plain'))}")
+        with mounted(uri, staging + "3", "name_column=name",
+                     "text_files=note") as mnt:
+            with open(os.path.join(mnt, "row_001", "note.txt")) as f:
+                expect(f.read() == "n-row_001", "note.txt")
+            old = os.path.join(mnt, "@versions", "1")
+            expect(listing(old) == ["row_000", "row_001"],
+                   f"@versions/1 lists {listing(old)}")
+
+
 def test_changes_across_a_new_column():
     """An edit and an rm -r of committed rows staged before LanceDB added
     a computed column (add_columns: a Merge, new values in every row):
@@ -2243,6 +2274,7 @@ TESTS = (per_version(edit_cycle) + per_version(interleaved_appends) +
           test_changes_across_a_new_column,
           test_committed_file_read_by_range,
           test_refresh_while_listing,
+          test_column_options_where_a_column_is_missing,
           test_edit_of_a_row_lancedb_deleted,
           test_mount_paths_and_one_mount_per_staging,
           test_update_and_replace_rows,
