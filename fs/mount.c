@@ -3214,6 +3214,13 @@ int lancefs_mount_main(int argc, char **argv)
 		rc = err.kind == LC_EK_USAGE ? 1 : 2;
 		goto out;
 	}
+	if (fs->refresh && fs->top.kind == VN_DBROOT) {
+		/* not yet: each member stays at the version first seen */
+		fprintf(stderr, "lancefs: %s: refresh= follows a dataset "
+			"mount only; this database mount shows each dataset "
+			"as first opened\n", source);
+		fs->refresh = 0;
+	}
 	if (fs->top.kind == VN_ROOT) {
 		/* a dataset root follows refresh: only remember the kind */
 		vnode_reset(&fs->top);
@@ -3288,7 +3295,7 @@ int lancefs_mount_main(int argc, char **argv)
 	else if (mo.warmup && view_readdir(fs->v, &fs->top, 0, warm_cb, fs,
 					   &err))
 		log_err(fs, "warmup", &err);
-	if (fs->refresh && fs->top.kind != VN_DBROOT) {
+	if (fs->refresh) {
 		struct lc_err e2 = { 0 };
 
 		if (lc_thread_start(&fs->refresher, "lancefs refresh",

@@ -389,6 +389,27 @@ def test_refresh_read_only_no_epoch():
     finally:
         del os.environ["LANCEFS_NO_EPOCH"]
 
+def test_refresh_of_a_database_warns():
+    """refresh= on a database mount: the mount says it does not follow
+    there (each dataset stays as first opened), and its status shows
+    refresh 0, not a refresh that never comes."""
+    with tempfile.TemporaryDirectory() as tmp:
+        db = os.path.join(tmp, "db")
+        shutil.copytree(os.path.join(DATA, "v_2.2", "images.lance"),
+                        os.path.join(db, "t.lance"))
+        mnt = os.path.join(tmp, "mnt")
+        os.mkdir(mnt)
+        r = lancefs("mount", "-o", "ro,refresh=1", db, mnt)
+        try:
+            expect("follows a dataset mount only" in r.stderr,
+                   f"mount said {r.stderr!r}")
+            with open(os.path.join(mnt, "t", ".lancefs", "status")) as f:
+                st = json.load(f)
+            expect(st["mount"]["refresh"] == 0, f"status {st['mount']}")
+        finally:
+            lancefs("umount", mnt, check=False)
+
+
 def test_refresh_keeps_unchanged_rows(epochs=True):
     """A refresh to a version that only appended keeps every old row's
     inode numbers, so the kernel keeps their pages: reading them again
@@ -719,6 +740,7 @@ TESTS = [test_dataloader, test_scanners_see_only_rows, test_shell_tools,
          test_mount_errors, test_killed_daemon,
          test_corrupt_file_is_eio_only_there, test_refresh_follows_writer,
          test_refresh_read_only, test_refresh_read_only_no_epoch,
+         test_refresh_of_a_database_warns,
          test_refresh_keeps_unchanged_rows,
          test_refresh_keeps_unchanged_rows_no_epoch,
          test_dataset_deleted_under_mount, test_mount_helpers,
