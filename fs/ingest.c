@@ -1967,10 +1967,13 @@ static int parse_format(uint16_t *major, uint16_t *minor, const char *v,
 	unsigned a, b;
 	char tail;
 
-	if (!v || !strcmp(v, "stable"))
+	/* LanceDB's names: stable is 2.2, next the unstable 2.3 */
+	if (!v)
 		v = "2.0";
-	else if (!strcmp(v, "next") || !strcmp(v, "latest"))
+	else if (!strcmp(v, "stable"))
 		v = "2.2";
+	else if (!strcmp(v, "next"))
+		v = "2.3";
 	if (sscanf(v, "%u.%u%c", &a, &b, &tail) != 2 || a != 2 || b > 2)
 		return LC_UNSUPPORTED(err, "data files of version %.32s "
 				      "cannot be written", v);

@@ -622,8 +622,9 @@ def json_column(ver):
 def test_new_dataset_from_cp_r():
     """A URI where nothing exists, cp -r of folders, unmount: LanceDB reads
     the inferred schema, the names, values and bytes; a new mount without
-    options names the rows by the folder names and reads the same bytes."""
-    for fmt in (None, "2.2"):
+    options names the rows by the folder names and reads the same bytes.
+    format_version=stable means what it means to LanceDB: 2.2."""
+    for fmt in (None, "stable"):
         with workdir() as w:
             # the dataset's folder does not exist; its parent must (a
             # typo in the path should not make folders)
@@ -649,7 +650,7 @@ def test_new_dataset_from_cp_r():
                               "label": ("int64", True),
                               "score": ("float64", True)},
                    f"inferred schema {fields}")
-            expect(orc["storage_version"] == (fmt or "2.0"),
+            expect(orc["storage_version"] == ("2.2" if fmt else "2.0"),
                    f"file version {orc['storage_version']}")
             expect(orc["version"] == 1, f"version {orc['version']}")
             same_rows(lance_rows(uri), plain(rows), f"new dataset {fmt}")

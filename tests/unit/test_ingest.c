@@ -850,10 +850,10 @@ static void fill_image(uint8_t *img, size_t size, int i)
 /* A new dataset whose rows hold shapes the data files cannot: the
  * column becomes a string (lancefs(1)), the rows that set it so are
  * refused with the column named, the others commit; and format_version
- * "next" is recorded as the version it stands for. */
+ * "stable" is recorded as the version it stands for. */
 TEST(infer_writable)
 {
-	static const char *fmts[] = { NULL, "next" };
+	static const char *fmts[] = { NULL, "stable" };
 
 	for (size_t k = 0; k < 2; k++) {
 		struct newds d;
