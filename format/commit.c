@@ -1497,10 +1497,17 @@ int lance_history_load(struct lance_history **out, struct ostore *st,
 
 		if (vs[i].version < want)
 			continue;
-		if (vs[i].version != want) {	/* gone: unknown */
-			if (!hist_add(h, want, "a version gone", "may have "
-				      "changed", true, false))
+		if (vs[i].version != want) {
+			/* gone: unknown, as seen from any base before the
+			 * last of them */
+			uint64_t last = vs[i].version - 1 < to ?
+						vs[i].version - 1 : to;
+
+			if (!hist_add(h, last, "a version gone", "may have "
+				      "changed", true, false)) {
 				rc = LC_NOMEM(err);
+				break;
+			}
 			want = vs[i].version;
 			if (want > to)
 				break;

@@ -545,6 +545,16 @@ TEST(history_since_base)
 	lc_err_clear(&err);
 	CHECK_OK(lance_history_check(h, 6, 0, true, &err), &err);
 	lance_history_free(h);
+	/* versions 4 and 5 gone: unknown from base 4 too */
+	snprintf(path, sizeof(path), "%s/_versions/%020" PRIu64 ".manifest",
+		 dir, UINT64_MAX - 4);
+	CHECK(unlink(path) == 0);
+	CHECK_OK(lance_history_load(&h, st, 3, top, &err), &err);
+	CHECK_EQ_U64(lance_history_check(h, 4, 99, false, &err), EBUSY);
+	CHECK(strstr(err.msg, "version 5") != NULL);
+	lc_err_clear(&err);
+	CHECK_OK(lance_history_check(h, 5, 99, true, &err), &err);
+	lance_history_free(h);
 	ostore_free(st);
 	harness_rm_rf(dir);
 }
