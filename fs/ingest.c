@@ -2509,6 +2509,13 @@ int ingest_commit_rows(uint64_t *new_version, uint64_t *n_committed,
 			rc = bases_history(&hist, st, &l, read_version, err);
 		if (!o.name_column)
 			o.name_column = cfg_name;
+		/* a name column the dataset lacks (a member made without
+		 * it, a version that dropped it) would lose the names */
+		if (!rc && o.name_column && *o.name_column &&
+		    !lance_schema_field_by_name(schema, o.name_column))
+			rc = LC_USAGE(err, "%s: no column %s to hold the staged "
+				      "rows' names (name_column=); they stay "
+				      "staged", st->root, o.name_column);
 	}
 	if (!rc)
 		rc = ingest_rows_new(&r, schema, &o,

@@ -1492,7 +1492,9 @@ def test_column_options_where_a_column_is_missing():
     """Column options name columns the mount's own dataset has; other
     members of a database, and older versions, may lack them: a member
     without `caption` still mounts (text_files=caption), and so does an
-    @versions entry from before a column was added (text_files=note)."""
+    @versions entry from before a column was added (text_files=note).
+    Rows copied into a member without the name column are refused (their
+    names would be lost), not committed nameless."""
     with workdir() as w:
         uri, staging, src = lancedb_table(w, "2.0", 2)
         db = os.path.dirname(uri)
@@ -1510,6 +1512,21 @@ def test_column_options_where_a_column_is_missing():
                    f"t/row_001: {listing(os.path.join(mnt, 't', 'row_001'))}")
             expect(listing(os.path.join(mnt, "plain")) == ["p0"],
                    f"plain: {listing(os.path.join(mnt, 'plain'))}")
+        wtool("jsonb", os.path.join(db, "docs.lance"), "--texts", '["1"]')
+        with mounted(db, staging + "4", "name_column=name") as mnt:
+            os.mkdir(os.path.join(mnt, "docs", "d1"))
+            write(os.path.join(mnt, "docs", "d1", "meta.json"),
+                  '{"doc": 2}')
+            try:
+                with open(os.path.join(mnt, "docs", ".lancefs", "commit"),
+                          "w") as f:
+                    f.write("1")
+                raise AssertionError("a nameless row committed")
+            except OSError as e:
+                expect(e.errno == errno.EINVAL, f"commit: {e}")
+            errs = errors_text(os.path.join(mnt, "docs"))
+            expect("no column name" in errs, f"docs errors: {errs!r}")
+            shutil.rmtree(os.path.join(mnt, "docs", "d1"))
         with mounted(uri, staging + "3", "name_column=name",
                      "text_files=note") as mnt:
             with open(os.path.join(mnt, "row_001", "note.txt")) as f:
