@@ -1144,12 +1144,17 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino,
 	}
 	/* what a writable mount shows live changes under the kernel */
 	if (!fs->writable || (ino != FUSE_ROOT_ID && !(ino & LIVE_BIT))) {
-		fi->cache_readdir = 1;
-		fi->keep_cache = 1;
-		if (fs->refresh && ino == FUSE_ROOT_ID &&
-		    dir_fh_new(fi)) {	/* a root that moves on */
-			fuse_reply_err(req, ENOMEM);
-			return;
+		if (fs->refresh && ino == FUSE_ROOT_ID) {
+			/* a root that moves on: each listing from offset 0
+			 * reaches us and pins a version (a cached one the
+			 * kernel drops halfway would go on unpinned) */
+			if (dir_fh_new(fi)) {
+				fuse_reply_err(req, ENOMEM);
+				return;
+			}
+		} else {
+			fi->cache_readdir = 1;
+			fi->keep_cache = 1;
 		}
 	} else {
 		/* a staged row that landed, or a row a commit rewrote, while
@@ -3056,10 +3061,10 @@ static int split_mount_opts(struct view_opts *vo, struct lc_buf *fuse_opts,
 			const char *v = tok + 15;
 
 			if (strcmp(v, "2.0") && strcmp(v, "2.1") &&
-			    strcmp(v, "2.2") && strcmp(v, "stable") &&
-			    strcmp(v, "next"))
+			    strcmp(v, "2.2") && strcmp(v, "stable"))
 				return LC_USAGE(err, "format_version=%s: want "
-						"2.0, 2.1 or 2.2", v);
+						"2.0, 2.1, 2.2 or stable (2.2)",
+						v);
 			io->format_version = v;
 		} else if (!strcmp(tok, "warmup")) {
 			mo->warmup = true;

@@ -2486,7 +2486,7 @@ static int load_cb(void *ctx, uint64_t id, const char *name)
 	rc = staging_row_info(&r->info, w->stg, id, l->err);
 	if (!rc)
 		rc = staging_row_clear_partial(&partial, w->stg, id, l->err);
-	if (!rc && partial) {
+	if (!rc && partial && r->info.kind != STAGING_FILE) {
 		struct lc_err why = { 0 };
 
 		/* a file was being written when the daemon died */
@@ -2533,6 +2533,15 @@ static int load_cb(void *ctx, uint64_t id, const char *name)
 				if (r->files[i].name)
 					w->bytes -= r->files[i].size;
 			rc = staging_row_remove(w->stg, id, l->err);
+			if (!rc && partial) {
+				struct lc_err why = { 0 };
+
+				lc_err_set(&why, EINVAL, LC_EK_USAGE,
+					   __FILE__, __LINE__, "%s: was being "
+					   "written when lancefs stopped; it "
+					   "was dropped", name);
+				note(w, &why);
+			}
 			row_free(r);
 			return rc;
 		}
