@@ -1906,40 +1906,55 @@ out:
  * content again. The view's value cache keeps the value across the
  * chunks of one file, so a big image is decoded once.
  */
+/* Reply to a read with bytes [off, off + size) of FILE node `n`. */
+static void reply_range(fuse_req_t req, struct lfs *fs, const struct vnode *n,
+			size_t size, off_t off)
+{
+	struct lc_err err = { 0 };
+	struct lc_buf b;
+	int rc;
+
+	lc_buf_init(&b, 0);
+	rc = view_read_range(&b, fs->v, n, (uint64_t)off, size, &err);
+	if (rc) {
+		fuse_reply_err(req, reply_errno(fs, "read", rc, &err));
+	} else {
+		atomic_fetch_add(&fs->bytes_read, b.len);
+		fuse_reply_buf(req, b.len ? (const char *)b.data : NULL,
+			       b.len);
+	}
+	lc_buf_reset(&b);
+}
+
 static void read_stateless(fuse_req_t req, struct lfs *fs, fuse_ino_t ino,
 			   size_t size, off_t off)
 {
 	struct lc_err err = { 0 };
 	struct vnode n = { 0 };
-	struct lc_buf b;
-	int rc;
+	struct lc_buf whole;
+	size_t len = 0;
+	int rc = node_of(fs, ino & ~LIVE_BIT, &n, &err);
 
-	lc_buf_init(&b, 0);
-	rc = node_of(fs, ino & ~LIVE_BIT, &n, &err);
-	if (!rc && n.kind == VN_CTLFILE) {
-		struct lc_buf whole;
-
-		lc_buf_init(&whole, 0);
-		rc = ctl_content(fs, &n, &whole, NULL, &err);
-		if (!rc && (uint64_t)off < whole.len)
-			rc = lc_buf_append(&b, whole.data + off,
-					   whole.len - (size_t)off < size ?
-						   whole.len - (size_t)off :
-						   size, &err);
-		lc_buf_reset(&whole);
-	} else if (!rc) {
-		rc = view_read_range(&b, fs->v, &n, (uint64_t)off, size,
-				     &err);
-	}
-	vnode_reset(&n);
-	if (rc) {
-		lc_buf_reset(&b);
-		fuse_reply_err(req, reply_errno(fs, "read", rc, &err));
+	if (!rc && n.kind != VN_CTLFILE) {
+		reply_range(req, fs, &n, size, off);
+		vnode_reset(&n);
 		return;
 	}
-	atomic_fetch_add(&fs->bytes_read, b.len);
-	fuse_reply_buf(req, b.len ? (const char *)b.data : NULL, b.len);
-	lc_buf_reset(&b);
+	lc_buf_init(&whole, 0);
+	if (!rc)
+		rc = ctl_content(fs, &n, &whole, NULL, &err);
+	vnode_reset(&n);
+	if (rc) {
+		fuse_reply_err(req, reply_errno(fs, "read", rc, &err));
+	} else {
+		if ((uint64_t)off < whole.len)
+			len = whole.len - (size_t)off < size ?
+				      whole.len - (size_t)off : size;
+		atomic_fetch_add(&fs->bytes_read, len);
+		fuse_reply_buf(req, len ? (const char *)whole.data + off :
+					  NULL, len);
+	}
+	lc_buf_reset(&whole);
 }
 
 /* A staged file is read straight from its descriptor: libfuse reads (or
@@ -1993,22 +2008,10 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	if (of->node.kind == VN_FILE && of->node.file != VIEW_META_JSON) {
 		/* the range asked for, from the version the handle holds:
 		 * a value may be gigabytes, and is read in pieces */
-		struct lc_buf b;
-
 		pthread_mutex_lock(&of->mu);
 		of->refs++;	/* a release may come meanwhile */
 		pthread_mutex_unlock(&of->mu);
-		lc_buf_init(&b, 0);
-		rc = view_read_range(&b, fs->v, &of->node, (uint64_t)off,
-				     size, &err);
-		if (rc)
-			fuse_reply_err(req, reply_errno(fs, "read", rc, &err));
-		else {
-			atomic_fetch_add(&fs->bytes_read, b.len);
-			fuse_reply_buf(req, b.len ? (const char *)b.data :
-						    NULL, b.len);
-		}
-		lc_buf_reset(&b);
+		reply_range(req, fs, &of->node, size, off);
 		open_file_put(of);
 		return;
 	}
