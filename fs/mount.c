@@ -711,7 +711,7 @@ static void stat_from(struct lfs *fs, struct stat *st, fuse_ino_t ino,
 	memset(st, 0, sizeof(*st));
 	st->st_ino = ino;
 	st->st_mode = dir ? S_IFDIR | 0755 : S_IFREG | 0644;
-	st->st_nlink = dir ? 2 : 1;
+	st->st_nlink = dir ? 2 : sb->st_nlink ? 1 : 0;	/* 0: unlinked, open */
 	st->st_size = dir ? 0 : sb->st_size;
 	st->st_blksize = 4096;
 	st->st_blocks = dir ? 0 : sb->st_blocks;
@@ -2256,6 +2256,10 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 				rc = wr_file_truncate(mw(&m), m.id, name,
 						      (uint64_t)attr->st_size,
 						      &err);
+			else if (fi && fh_type(fi) == FH_STAGED)
+				/* unlinked while open: no commit takes it */
+				rc = ftruncate(staged_fh_of(fi)->fd,
+					       attr->st_size) < 0 ? errno : 0;
 			/* ftruncate: a cut after a close, like a write, is
 			 * marked complete again at the next close */
 			if (!rc && fi && fh_type(fi) == FH_STAGED)

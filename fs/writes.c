@@ -49,6 +49,16 @@ struct wfile {
 	bool unseen;		/* a writer's writes do not reach us */
 };
 
+/* A staged file unlinked or replaced while open for writing: its
+ * handles write on into the file, which no commit takes, and fstat
+ * answers from `fd` until the last of them closes. */
+struct orphan {
+	uint64_t id;
+	uint32_t fidx;
+	unsigned writers;
+	int fd;
+};
+
 struct wrow {
 	uint64_t id;
 	char *name;
@@ -114,6 +124,8 @@ struct writes {
 	 * late landing of the first put counts as theirs, never twice. */
 	struct staging_batch *pending;
 	size_t n_pending;
+	struct orphan *orphans;
+	size_t n_orphans, cap_orphans;
 
 	/* Held (read) from taking a root to listing the staged rows;
 	 * (write) by a commit dropping the rows it committed. */
@@ -325,6 +337,38 @@ static void row_path(char *out, size_t cap, struct writes *w, uint64_t id,
 	staging_row_path(out, cap, w->stg, id);
 	if (file)
 		snprintf(out + strlen(out), cap - strlen(out), "/%s", file);
+}
+
+/* The file at `path`, file fidx of row id with `writers` open for
+ * writing, is about to be unlinked: it becomes an orphan (under mu). */
+static int orphan_add(struct writes *w, uint64_t id, uint32_t fidx,
+		      unsigned writers, const char *path, struct lc_err *err)
+{
+	int fd;
+
+	if (w->n_orphans == w->cap_orphans) {
+		size_t cap = w->cap_orphans ? 2 * w->cap_orphans : 4;
+		struct orphan *v = lc_realloc(w->orphans, cap * sizeof(*v));
+
+		if (!v)
+			return LC_NOMEM(err);
+		w->orphans = v;
+		w->cap_orphans = cap;
+	}
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return LC_SYS(err, errno, "staging: %s: %s", path,
+			      strerror(errno));
+	w->orphans[w->n_orphans++] = (struct orphan){ id, fidx, writers, fd };
+	return 0;
+}
+
+static struct orphan *orphan_of(struct writes *w, uint64_t id, uint32_t fidx)
+{
+	for (size_t i = 0; i < w->n_orphans; i++)
+		if (w->orphans[i].id == id && w->orphans[i].fidx == fidx)
+			return &w->orphans[i];
+	return NULL;
 }
 
 static ssize_t file_index(const struct wrow *r, const char *name)
@@ -605,6 +649,11 @@ int wr_row_kind(struct writes *w, uint64_t id, enum staging_kind *kind)
 		*kind = r->info.kind;
 		rc = 0;
 	}
+	for (size_t i = 0; i < w->n_orphans && rc; i++)
+		if (w->orphans[i].id == id) {
+			*kind = STAGING_FILE;	/* only its open files are left */
+			rc = 0;
+		}
 	pthread_mutex_unlock(&w->mu);
 	return rc;
 }
@@ -997,6 +1046,36 @@ int wr_delete_row(struct writes *w, const struct vnode *row,
 	return rc;
 }
 
+/* Take the new row r out of the staging (under mu); its files still
+ * open for writing become orphans. */
+static int remove_row(struct writes *w, struct wrow *r, struct lc_err *err)
+{
+	size_t had = w->n_orphans;
+	struct timespec now;
+	int rc = 0;
+
+	for (size_t i = 0; i < r->n_files && !rc; i++)
+		if (r->files[i].name && r->files[i].writers) {
+			char path[4600];
+
+			row_path(path, sizeof(path), w, r->id,
+				 r->files[i].name);
+			rc = orphan_add(w, r->id, (uint32_t)i,
+					r->files[i].writers, path, err);
+		}
+	if (!rc)
+		rc = staging_row_remove(w->stg, r->id, err);
+	if (rc) {
+		while (w->n_orphans > had)
+			close(w->orphans[--w->n_orphans].fd);
+		return rc;
+	}
+	row_drop(w, r);
+	now_mono(&now);
+	unsynced_at(&w->removals, &now);
+	return 0;
+}
+
 int wr_remove_row(struct writes *w, uint64_t id, struct lc_err *err)
 {
 	struct wrow *r;
@@ -1006,8 +1085,6 @@ int wr_remove_row(struct writes *w, uint64_t id, struct lc_err *err)
 	r = wait_row_closed(w, id);
 	if (!r) {
 		rc = ENOENT;
-	} else if (r->writers) {
-		rc = EBUSY;
 	} else if (r->info.kind == STAGING_FOLDER) {
 		for (size_t i = 0; i < r->n_files; i++)
 			if (r->files[i].name)
@@ -1016,14 +1093,7 @@ int wr_remove_row(struct writes *w, uint64_t id, struct lc_err *err)
 		rc = EINVAL;
 	}
 	if (!rc)
-		rc = staging_row_remove(w->stg, id, err);
-	if (!rc) {
-		struct timespec now;
-
-		row_drop(w, r);
-		now_mono(&now);
-		unsynced_at(&w->removals, &now);
-	}
+		rc = remove_row(w, r, err);
 	pthread_mutex_unlock(&w->mu);
 	return rc;
 }
@@ -1058,18 +1128,11 @@ int wr_rename_row(struct writes *w, uint64_t id, const char *name,
 	else if (o && (o->info.kind != STAGING_FILE ||
 		       r->info.kind != STAGING_FILE))
 		rc = EEXIST;	/* only a file replaces a file */
-	else if (o && o->writers)
-		rc = EBUSY;
 	else if (!(copy = lc_strdup(name)) ||
 		 (f >= 0 && !(fcopy = lc_strdup(name))))
 		rc = LC_NOMEM(err);
-	if (!rc && o && !(rc = staging_row_remove(w->stg, o->id, err))) {
-		struct timespec now;
-
-		row_drop(w, o);
-		now_mono(&now);
-		unsynced_at(&w->removals, &now);
-	}
+	if (!rc && o)
+		rc = remove_row(w, o, err);
 	if (!rc)
 		rc = staging_row_rename(w->stg, id, name,
 					f >= 0 ? r->name : NULL, err);
@@ -1133,6 +1196,7 @@ int wr_file_stat(struct writes *w, uint64_t id, uint32_t fidx,
 {
 	char path[4600];
 	struct wrow *r;
+	struct orphan *o;
 	int rc = ESTALE;
 
 	pthread_mutex_lock(&w->mu);
@@ -1141,6 +1205,9 @@ int wr_file_stat(struct writes *w, uint64_t id, uint32_t fidx,
 	    r->files[fidx].name) {
 		row_path(path, sizeof(path), w, id, r->files[fidx].name);
 		rc = stat(path, st) < 0 ? errno : 0;
+	} else if ((o = orphan_of(w, id, fidx))) {
+		rc = fstat(o->fd, st) < 0 ? errno : 0;
+		st->st_nlink = 0;	/* a spare's name may still link it */
 	}
 	pthread_mutex_unlock(&w->mu);
 	return rc;
@@ -1317,9 +1384,10 @@ static bool empty_update(const struct wrow *r)
 void wr_file_closed(struct writes *w, uint64_t id, uint32_t fidx, int fd,
 		    bool writer)
 {
+	struct orphan *o;
 	struct wrow *r;
 	struct stat st;
-	bool have = fd >= 0 && fstat(fd, &st) == 0;
+	bool have = fd >= 0 && fstat(fd, &st) == 0, orphaned;
 
 	if (!writer) {
 		if (fd >= 0) {
@@ -1329,6 +1397,11 @@ void wr_file_closed(struct writes *w, uint64_t id, uint32_t fidx, int fd,
 		return;
 	}
 	pthread_mutex_lock(&w->mu);
+	if ((o = orphan_of(w, id, fidx)) && !--o->writers) {
+		close(o->fd);
+		*o = w->orphans[--w->n_orphans];
+	}
+	orphaned = o != NULL;
 	r = row_by_id(w, id);
 	if (r && fidx < r->n_files) {
 		struct wfile *f = &r->files[fidx];
@@ -1361,7 +1434,7 @@ void wr_file_closed(struct writes *w, uint64_t id, uint32_t fidx, int fd,
 		else if (!r->writers)
 			arm(w, over_limit(w));
 		pthread_cond_broadcast(&w->cv);	/* wait_closing */
-	} else if (fd >= 0) {
+	} else if (fd >= 0 && !orphaned) {
 		best_effort(staging_mark_fd(fd, false));	/* row gone */
 		staging_row_writers(w->stg, id, -1);	/* landed open */
 	}
@@ -1500,9 +1573,15 @@ int wr_file_unlink(struct writes *w, uint64_t id, const char *name,
 	}
 	if (i >= 0) {
 		row_path(path, sizeof(path), w, id, name);
+		if (r->files[i].writers &&
+		    (rc = orphan_add(w, id, (uint32_t)i, r->files[i].writers,
+				     path, err)))
+			goto out;
 		if (unlink(path) < 0 && errno != ENOENT) {
 			rc = LC_SYS(err, errno, "staging: %s: %s", path,
 				    strerror(errno));
+			if (r->files[i].writers)
+				close(w->orphans[--w->n_orphans].fd);
 			goto out;
 		}
 		w->bytes -= r->files[i].size;
@@ -1565,12 +1644,18 @@ int wr_file_rename(struct writes *w, uint64_t id, const char *name,
 	}
 	row_path(from, sizeof(from), w, id, name);
 	row_path(to, sizeof(to), w, to_id, to_name);
+	j = file_index(b, to_name);
+	if (j >= 0 && b->files[j].writers &&
+	    (rc = orphan_add(w, to_id, (uint32_t)j, b->files[j].writers, to,
+			     err)))
+		goto out;
 	if (rename(from, to) < 0) {
 		rc = LC_SYS(err, errno, "staging: %s: %s", to,
 			    strerror(errno));
+		if (j >= 0 && b->files[j].writers)
+			close(w->orphans[--w->n_orphans].fd);
 		goto out;
 	}
-	j = file_index(b, to_name);
 	if (j >= 0) {	/* replaced */
 		w->bytes -= b->files[j].size;
 		lc_free(b->files[j].name);
@@ -2693,6 +2778,9 @@ void wr_close(struct writes *w)
 	for (size_t i = 0; i < w->n_pending; i++)
 		staging_batch_reset(&w->pending[i]);
 	lc_free(w->pending);
+	for (size_t i = 0; i < w->n_orphans; i++)
+		close(w->orphans[i].fd);
+	lc_free(w->orphans);
 	lc_free(w->last_error);
 	lc_free(w->name_column);
 	lc_free(w->file_column);

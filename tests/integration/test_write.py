@@ -1220,6 +1220,82 @@ def test_root_files_renamed_and_hidden():
                    f"a new mount lost .DS_Store: {listing(mnt)}")
 
 
+def test_files_unlinked_while_open():
+    """A file unlinked, or renamed over, while a program still has it
+    open (tempfile.TemporaryFile, a log rotated under its writer): the
+    name goes at once, the open descriptor goes on writing, reading,
+    fstat-ing and truncating, and what it holds is never committed; a
+    new file of the same name commits on its own."""
+    with workdir() as w:
+        uri, staging, src = lancedb_table(w, "2.0", 2)
+        want = lance_rows(uri)
+        imgs = {k: jpeg(130 + k) for k in range(4)}
+        with mounted(uri, staging, "name_column=name",
+                     "commit_delay=60") as mnt:
+            a = os.path.join(mnt, "a.jpg")
+            fd = os.open(a, os.O_RDWR | os.O_CREAT, 0o644)
+            os.write(fd, b"not a row")
+            os.unlink(a)
+            expect("a.jpg" not in listing(mnt), f"a.jpg listed: "
+                   f"{listing(mnt)}")
+            st = os.fstat(fd)
+            expect(st.st_size == 9 and st.st_nlink == 0,
+                   f"fstat after unlink: size {st.st_size}, "
+                   f"links {st.st_nlink}")
+            os.write(fd, b", still")
+            expect(os.pread(fd, 100, 0) == b"not a row, still",
+                   "reading back the unlinked file")
+            os.ftruncate(fd, 3)
+            expect(os.fstat(fd).st_size == 3, "ftruncate of it")
+            os.fsync(fd)
+            write(a, imgs[0])	# the name again, a new file
+            os.close(fd)
+            with tempfile.TemporaryFile(dir=mnt) as f:
+                f.write(b"x" * 5000)
+                f.seek(0)
+                expect(len(f.read()) == 5000, "TemporaryFile read back")
+            # renamed over while open
+            t = os.path.join(mnt, "t.jpg")
+            fd = os.open(t, os.O_RDWR | os.O_CREAT, 0o644)
+            os.write(fd, b"old")
+            write(os.path.join(mnt, "u.jpg"), imgs[1])
+            os.rename(os.path.join(mnt, "u.jpg"), t)
+            expect(os.fstat(fd).st_size == 3, "fstat of the replaced file")
+            expect(file_sha(t) == sha256(imgs[1]), "t.jpg after the rename")
+            os.close(fd)
+            # in a row folder: unlinked, and renamed over, while open
+            r = os.path.join(mnt, "r")
+            os.mkdir(r)
+            fd = os.open(os.path.join(r, "image.jpg"),
+                         os.O_RDWR | os.O_CREAT, 0o644)
+            os.write(fd, b"gone")
+            write(os.path.join(r, ".image.jpg.tmp"), imgs[2])
+            os.rename(os.path.join(r, ".image.jpg.tmp"),
+                      os.path.join(r, "image.jpg"))
+            expect(os.fstat(fd).st_size == 4, "fstat in the row")
+            os.close(fd)
+            g = os.path.join(mnt, "g")
+            os.mkdir(g)
+            fd = os.open(os.path.join(g, "image.jpg"),
+                         os.O_RDWR | os.O_CREAT, 0o644)
+            os.write(fd, imgs[3])
+            os.unlink(os.path.join(g, "image.jpg"))
+            os.rmdir(g)
+            expect(os.fstat(fd).st_size == len(imgs[3]),
+                   "fstat after its folder went")
+            os.close(fd)
+            with open(os.path.join(mnt, ".lancefs", "commit"), "w") as f:
+                f.write("1")
+            st = status(mnt)["writes"]
+            expect(st["staged_rows"] == 0 and st["refused_rows"] == 0,
+                   f"after the commit: {st}")
+            expect(errors_text(mnt) == "", f"errors: {errors_text(mnt)!r}")
+        for n, k in (("a", 0), ("t", 1), ("r", 2)):
+            want[n] = {"image": sha256(imgs[k]), "caption": None,
+                       "label": None, "score": None}
+        same_rows(lance_rows(uri), want, "after umount")
+
+
 def test_row_times_of_later_versions():
     """Rows that other writers append after the mount first showed a row's
     time carry the commit time of the version that added them, not of
@@ -2283,6 +2359,7 @@ TESTS = (per_version(edit_cycle) + per_version(interleaved_appends) +
           test_rename_editor_and_junk_files,
           test_rename_editor_and_junk_files_no_epoch,
           test_root_files_renamed_and_hidden,
+          test_files_unlinked_while_open,
           test_row_times_of_later_versions,
           test_row_names_a_file_system_takes,
           test_versions_listed_after_commit_no_epoch,
