@@ -558,6 +558,24 @@ static struct wrow *wait_row(struct writes *w, uint64_t id)
 	return r;
 }
 
+/* Whether row r may change: not while it is in an attempt of unknown
+ * outcome (pending), which may have committed it as it was then; a
+ * change now could be lost when that attempt is found landed. */
+static int changeable(const struct wrow *r)
+{
+	return r && r->pending ? EBUSY : 0;
+}
+
+/* wait_row for a change: a pending row is answered at once (EBUSY, by
+ * changeable), not after its next attempt, which may wait long on a
+ * store that does not answer. */
+static struct wrow *wait_to_change(struct writes *w, uint64_t id)
+{
+	struct wrow *r = row_by_id(w, id);
+
+	return r && r->pending ? r : wait_row(w, id);
+}
+
 /* wait_row, then settle_row if the row is closing (rm -r right after a
  * copy or an edit). */
 static struct wrow *wait_row_closed(struct writes *w, uint64_t id)
@@ -979,10 +997,10 @@ int wr_change_row(struct writes *w, const struct vnode *row, uint64_t *id,
 		return rc;
 	pthread_mutex_lock(&w->mu);
 	r = row_by_base(w, info.base.fragment_id, info.base.offset);
-	if (r && r->committing)
-		r = wait_row(w, r->id);
 	if (r)
-		rc = r->info.kind == STAGING_DELETE ? ENOENT : 0;
+		r = wait_to_change(w, r->id);
+	if (r)
+		rc = r->info.kind == STAGING_DELETE ? ENOENT : changeable(r);
 	else if (!view_is_current(row))
 		rc = ESTALE;	/* a commit (its change's) moved the row */
 	else
@@ -1005,10 +1023,12 @@ int wr_delete_row(struct writes *w, const struct vnode *row,
 		return rc;
 	pthread_mutex_lock(&w->mu);
 	r = row_by_base(w, info.base.fragment_id, info.base.offset);
-	if (r)
+	if (r && !r->pending)
 		r = wait_row_closed(w, r->id);
 	if (r && r->info.kind == STAGING_DELETE) {
 		rc = ENOENT;
+	} else if ((rc = changeable(r))) {
+		;
 	} else if (r && r->writers) {
 		rc = EBUSY;	/* a file of its update is open for writing */
 	} else if (r) {
@@ -1082,9 +1102,13 @@ int wr_remove_row(struct writes *w, uint64_t id, struct lc_err *err)
 	int rc = 0;
 
 	pthread_mutex_lock(&w->mu);
-	r = wait_row_closed(w, id);
+	r = row_by_id(w, id);
+	if (!r || !r->pending)
+		r = wait_row_closed(w, id);
 	if (!r) {
 		rc = ENOENT;
+	} else if ((rc = changeable(r))) {
+		;
 	} else if (r->info.kind == STAGING_FOLDER) {
 		for (size_t i = 0; i < r->n_files; i++)
 			if (r->files[i].name)
@@ -1112,9 +1136,9 @@ int wr_rename_row(struct writes *w, uint64_t id, const char *name,
 	for (;;) {
 		r = row_by_id(w, id);
 		o = row_by_name(w, name);
-		if (r && r->committing)
+		if (r && r->committing && !r->pending)
 			wait_row(w, id);
-		else if (o && o->committing)
+		else if (o && o->committing && !o->pending)
 			wait_row(w, o->id);
 		else
 			break;
@@ -1123,6 +1147,8 @@ int wr_rename_row(struct writes *w, uint64_t id, const char *name,
 		f = file_index(r, r->name);	/* named like its row */
 	if (!r || is_change(r))
 		rc = r ? EPERM : ENOENT;
+	else if ((rc = changeable(r)) || (rc = changeable(o)))
+		;
 	else if (o == r)
 		goto out;
 	else if (o && (o->info.kind != STAGING_FILE ||
@@ -1319,13 +1345,17 @@ int wr_file_open(struct writes *w, uint64_t id, const char *name, int flags,
 	int rc;
 
 	pthread_mutex_lock(&w->mu);
-	r = wait_row(w, id);
+	r = create || (flags & O_ACCMODE) != O_RDONLY ? wait_to_change(w, id) :
+							wait_row(w, id);
 	if (!r)
 		rc = ESTALE;
 	else if (r->info.kind == STAGING_DELETE)
 		rc = ENOENT;
 	else if (r->info.kind == STAGING_FILE && strcmp(name, r->name))
 		rc = ENOTDIR;
+	else if ((create || (flags & O_ACCMODE) != O_RDONLY) &&
+		 (rc = changeable(r)))
+		;
 	else {
 		/* no longer removed before it is open (a file open whose
 		 * row still removes it would be lost), again if it fails */
@@ -1451,9 +1481,11 @@ int wr_file_truncate(struct writes *w, uint64_t id, const char *name,
 	int rc = 0;
 
 	pthread_mutex_lock(&w->mu);
-	r = wait_row(w, id);
+	r = wait_to_change(w, id);
 	if (!r || file_index(r, name) < 0)
 		rc = r ? ENOENT : ESTALE;
+	else
+		rc = changeable(r);
 	if (!rc) {
 		struct wfile *f = &r->files[file_index(r, name)];
 		int fd;
@@ -1561,9 +1593,9 @@ int wr_file_unlink(struct writes *w, uint64_t id, const char *name,
 	int rc = 0;
 
 	pthread_mutex_lock(&w->mu);
-	r = wait_row(w, id);
-	if (!r) {
-		rc = ESTALE;
+	r = wait_to_change(w, id);
+	if (!r || (rc = changeable(r))) {
+		rc = r ? rc : ESTALE;
 		goto out;
 	}
 	i = file_index(r, name);
@@ -1614,9 +1646,9 @@ int wr_file_rename(struct writes *w, uint64_t id, const char *name,
 	for (bool settled = false;;) {
 		a = row_by_id(w, id);
 		b = row_by_id(w, to_id);
-		if (a && a->committing) {
+		if (a && a->committing && !a->pending) {
 			wait_row(w, id);
-		} else if (b && b->committing) {
+		} else if (b && b->committing && !b->pending) {
 			wait_row(w, to_id);
 		} else if (a && closing(a) && !settled) {
 			settled = true;
@@ -1629,6 +1661,8 @@ int wr_file_rename(struct writes *w, uint64_t id, const char *name,
 		rc = ESTALE;
 		goto out;
 	}
+	if ((rc = changeable(a)) || (rc = changeable(b)))
+		goto out;
 	if (a->info.kind == STAGING_FILE || b->info.kind == STAGING_FILE ||
 	    b->info.kind == STAGING_DELETE) {
 		rc = EPERM;

@@ -1094,6 +1094,19 @@ def test_late_manifest_after_retries_ran_out():
                      "the commit did not retry past its first attempt", 90)
             expect(not log("late")[0].get("upstream_status"),
                    "the held PUT landed before the retries ran out")
+            # its rows may have landed as they were: no change to them
+            # until that is known (it would be lost if they had)
+            for what, change in (
+                    ("a new file", lambda: write(os.path.join(
+                        mnt, "held_000", "caption.txt"), b"later")),
+                    ("rm -r", lambda: shutil.rmtree(
+                        os.path.join(mnt, "held_001")))):
+                try:
+                    change()
+                    raise AssertionError(f"{what} in a pending row taken")
+                except OSError as e:
+                    expect(e.errno == errno.EBUSY,
+                           f"{what} in a pending row: {e}")
             wait_for(lambda: log("late")[0].get("upstream_status"),
                      "the held manifest PUT was never forwarded", 60)
             expect(log("late")[0]["upstream_status"] == 200,
