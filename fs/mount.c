@@ -467,16 +467,26 @@ static struct mds *mds_at(struct lfs *fs, unsigned idx)
 	return idx < atomic_load(&fs->n_mds) ? fs->mds[idx] : NULL;
 }
 
-/* The mount's entry for a dataset, made when first seen; NULL past
- * MAX_DS datasets. */
-static struct mds *mds_for(struct lfs *fs, struct view_ds *ds)
+/* The mount's entry for a dataset, NULL where none was made yet. */
+static struct mds *mds_find(struct lfs *fs, const struct view_ds *ds)
 {
 	unsigned n = atomic_load(&fs->n_mds);
-	struct mds *d = NULL;
 
 	for (unsigned i = 0; i < n; i++)
 		if (fs->mds[i]->ds == ds)
 			return fs->mds[i];
+	return NULL;
+}
+
+/* The mount's entry for a dataset, made when first seen; NULL past
+ * MAX_DS datasets. */
+static struct mds *mds_for(struct lfs *fs, struct view_ds *ds)
+{
+	struct mds *d = mds_find(fs, ds);
+	unsigned n;
+
+	if (d)
+		return d;
 	pthread_mutex_lock(&fs->mds_mu);
 	n = atomic_load(&fs->n_mds);
 	for (unsigned i = 0; i < n && !d; i++)
@@ -688,8 +698,9 @@ static double ttl_of(const struct lfs *fs, const struct mnode *m)
 		return 0.0;
 	if (m->live)
 		return 1.0;
-	if (m->vn.kind == VN_ROW && fs->refresh && !fs->epochs)
-		return fs->refresh;
+	if ((m->vn.kind == VN_ROW || m->vn.kind == VN_ROOT) && fs->refresh &&
+	    !fs->epochs)
+		return fs->refresh;	/* a member's root, too */
 	return CACHE_TTL;
 }
 
@@ -699,9 +710,11 @@ static double miss_ttl(const struct lfs *fs, const struct mnode *dir)
 	if (dir->live)
 		return 1.0;
 	if (fs->refresh && (dir->vn.kind == VN_ROOT ||
+			    dir->vn.kind == VN_DBROOT ||
 			    dir->vn.kind == VN_VERSIONS ||
 			    dir->vn.kind == VN_TAGS))
-		return fs->refresh;	/* names of rows (versions) to come */
+		return fs->refresh;	/* names of rows (versions, datasets)
+					 * to come */
 	return CACHE_TTL;
 }
 
@@ -2719,19 +2732,20 @@ static const struct fuse_lowlevel_ops lfs_ops = {
  * only at a forget, and one may have come while the slot was current).
  */
 static bool advance_slots(struct lfs *fs, struct fuse_session *se,
-			  struct mds *d)
+			  struct view_ds *ds)
 {
 	struct vnode cur;
 	bool all = true;
 
-	if (view_ds_root(&cur, d->ds, 0, NULL))
+	if (view_ds_root(&cur, ds, 0, NULL))
 		return false;
 	for (unsigned s = 1; s <= MAX_SLOTS; s++) {
 		struct vnode dead = { 0 };
 		struct slot *sl = &fs->slots[s];
+		bool moved = false;
 
 		pthread_mutex_lock(&fs->mu);
-		if (sl->root.ds != d->ds) {
+		if (sl->root.ds != ds) {
 			pthread_mutex_unlock(&fs->mu);
 			continue;
 		}
@@ -2741,6 +2755,7 @@ static bool advance_slots(struct lfs *fs, struct fuse_session *se,
 				memset(&sl->root, 0, sizeof(sl->root));
 			} else if (view_covers(&sl->root, &cur)) {
 				slot_set(fs, s, &cur, &dead);
+				moved = true;
 			} else if (view_shown(&sl->root)) {
 				all = false;
 			}
@@ -2749,18 +2764,26 @@ static bool advance_slots(struct lfs *fs, struct fuse_session *se,
 		vnode_reset(&dead);
 		/* the @versions and @tags of every slot of the dataset list
 		 * the new version too (never live nodes: no LIVE_BIT in their
-		 * numbers) */
+		 * numbers), and so does the root of a slot that moved on (a
+		 * database member's on a read-only mount) */
 		for (uint64_t k = IK_VERSIONS; k <= IK_TAGS; k++)
 			fuse_lowlevel_notify_inval_inode(
 				se, (uint64_t)s << SLOT_SHIFT |
 						k << KIND_SHIFT, 0, 0);
+		if (moved)
+			fuse_lowlevel_notify_inval_inode(
+				se, (uint64_t)s << SLOT_SHIFT |
+						(uint64_t)IK_ROOT << KIND_SHIFT,
+				0, 0);
 	}
 	vnode_reset(&cur);
 	return all;
 }
 
+/* Dataset `ds` moved to a new version; `parent` lists its root (0: no
+ * such inode, a read-only database member's root is in its slots). */
 static void invalidate_moved(struct lfs *fs, struct fuse_session *se,
-			     struct mds *d, fuse_ino_t parent)
+			     struct view_ds *ds, fuse_ino_t parent)
 {
 	struct {
 		uint32_t len;
@@ -2768,7 +2791,7 @@ static void invalidate_moved(struct lfs *fs, struct fuse_session *se,
 		uint64_t unique;
 	} h = { sizeof(h), NOTIFY_INC_EPOCH, 0 };
 
-	bool appended = advance_slots(fs, se, d);
+	bool appended = advance_slots(fs, se, ds);
 
 	atomic_fetch_add(&fs->refreshes, 1);
 	/* a new epoch also evicts the inodes (and pages) of every name the
@@ -2777,7 +2800,8 @@ static void invalidate_moved(struct lfs *fs, struct fuse_session *se,
 	if (fs->epochs && (fs->writable || !appended) &&
 	    write(fuse_session_fd(se), &h, sizeof(h)) < 0)
 		atomic_fetch_add(&fs->errors, 1);
-	fuse_lowlevel_notify_inval_inode(se, parent, 0, 0);
+	if (parent)
+		fuse_lowlevel_notify_inval_inode(se, parent, 0, 0);
 }
 
 /* From the writes thread: a commit (ours or, with refresh=, another
@@ -2790,24 +2814,41 @@ static void on_moved(void *ctx)
 						  __ATOMIC_ACQUIRE);
 
 	if (se)
-		invalidate_moved(d->fs, se, d, ds_root_ino(d));
+		invalidate_moved(d->fs, se, d->ds, ds_root_ino(d));
 }
 
+/* Dataset `ds` to its newest version: through its writes, which tell
+ * the mount (on_moved), where it has them. */
+static void refresh_ds(struct lfs *fs, struct view_ds *ds)
+{
+	struct lc_err err = { 0 };
+	struct mds *d = mds_find(fs, ds);
+	struct writes *w = d ? atomic_load(&d->w) : NULL;
+	bool changed;
+
+	if (w ? wr_follow(w, &err) : view_ds_refresh(&changed, ds, &err))
+		log_err(fs, "refresh", &err);
+	else if (!w && changed)
+		invalidate_moved(fs, fs->se, ds, d ? ds_root_ino(d) : 0);
+}
+
+/* A database also takes the datasets other writers made in it. */
 static void refresh_once(struct lfs *fs)
 {
 	struct lc_err err = { 0 };
-	struct writes *w = atomic_load(&fs->single->w);
-	bool changed;
+	struct view_ds *ds;
+	bool added;
 
-	if (w) {
-		if (wr_follow(w, &err))
-			log_err(fs, "refresh", &err);
+	if (fs->single) {
+		refresh_ds(fs, fs->single->ds);
 		return;
 	}
-	if (view_refresh(&changed, fs->v, &err))
+	if (view_db_rescan(&added, fs->v, &err))
 		log_err(fs, "refresh", &err);
-	else if (changed)
-		invalidate_moved(fs, fs->se, fs->single, FUSE_ROOT_ID);
+	else if (added)
+		fuse_lowlevel_notify_inval_inode(fs->se, FUSE_ROOT_ID, 0, 0);
+	for (size_t i = 0; (ds = view_db_member(fs->v, i)); i++)
+		refresh_ds(fs, ds);
 }
 
 static void *refresh_main(void *arg)
@@ -3225,13 +3266,6 @@ int lancefs_mount_main(int argc, char **argv)
 		fprintf(stderr, "lancefs: %s\n", err.msg);
 		rc = err.kind == LC_EK_USAGE ? 1 : 2;
 		goto out;
-	}
-	if (fs->refresh && fs->top.kind == VN_DBROOT) {
-		/* not yet: each member stays at the version first seen */
-		fprintf(stderr, "lancefs: %s: refresh= follows a dataset "
-			"mount only; this database mount shows each dataset "
-			"as first opened\n", source);
-		fs->refresh = 0;
 	}
 	if (fs->top.kind == VN_ROOT) {
 		/* a dataset root follows refresh: only remember the kind */

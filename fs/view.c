@@ -924,11 +924,12 @@ static int has_versions_cb(void *ctx, const struct ostore_entry *e)
 	return 1;
 }
 
-/* A database member: a dataset, or (writable) an empty NAME.lance folder
- * that a mkdir made and no commit filled yet; *out stays NULL for an
- * empty folder of a read-only mount, which shows nothing there. */
+/* A database member: a dataset, or (`empty_ok`) an empty NAME.lance
+ * folder that a mkdir made and no commit filled yet; *out stays NULL
+ * for an empty folder otherwise, which shows nothing there. */
 static int open_member(struct view_ds **out, struct view *v,
-		       const char *name, bool fresh, struct lc_err *err)
+		       const char *name, bool fresh, bool empty_ok,
+		       struct lc_err *err)
 {
 	char dir[4096];
 	struct ostore *sub;
@@ -949,7 +950,7 @@ static int open_member(struct view_ds **out, struct view *v,
 			return rc;
 		}
 		fresh = !has;
-		if (fresh && !v->opts.writable) {
+		if (fresh && !empty_ok) {
 			ostore_free(sub);
 			return 0;
 		}
@@ -978,7 +979,8 @@ static int open_db(struct view *v, struct lc_err *err)
 			rc = LC_NOMEM(err);
 	}
 	for (size_t i = 0; !rc && i < d.n; i++) {
-		rc = open_member(&v->dbs[v->n_dbs], v, d.names[i], false, err);
+		rc = open_member(&v->dbs[v->n_dbs], v, d.names[i], false,
+				 v->opts.writable, err);
 		if (!rc && v->dbs[v->n_dbs])
 			v->n_dbs++;
 	}
@@ -1607,6 +1609,23 @@ static struct view_ds *db_find(struct view *v, const char *name)
 	return ds;
 }
 
+/* Member `ds` (not there yet) in its place (dbs_mu held for writing). */
+static int db_insert(struct view *v, struct view_ds *ds, struct lc_err *err)
+{
+	struct view_ds **p = lc_realloc(v->dbs, (v->n_dbs + 1) * sizeof(*p));
+	bool found;
+	size_t i;
+
+	if (!p)
+		return LC_NOMEM(err);
+	v->dbs = p;
+	i = db_pos(v, ds->name, &found);
+	memmove(p + i + 1, p + i, (v->n_dbs - i) * sizeof(*p));
+	p[i] = ds;
+	v->n_dbs++;
+	return 0;
+}
+
 /* The member at position i, or NULL past the end. */
 static struct view_ds *db_at(struct view *v, uint64_t i)
 {
@@ -1622,10 +1641,9 @@ static struct view_ds *db_at(struct view *v, uint64_t i)
 int view_db_mkdir(struct view_ds **out, struct view *v, const char *name,
 		  struct lc_err *err)
 {
-	struct view_ds *ds = NULL, **p;
+	struct view_ds *ds = NULL;
 	char path[4096];
 	bool found;
-	size_t i;
 	int rc;
 
 	*out = NULL;
@@ -1645,24 +1663,60 @@ int view_db_mkdir(struct view_ds **out, struct view *v, const char *name,
 	snprintf(path, sizeof(path), "%s/%s.lance", v->source, name);
 	rc = make_local_dir(path, err);
 	if (!rc)
-		rc = open_member(&ds, v, name, true, err);
-	if (rc)
-		goto out;
-	p = lc_realloc(v->dbs, (v->n_dbs + 1) * sizeof(*p));
-	if (!p) {
-		ds_free(ds);
-		rc = LC_NOMEM(err);
-		goto out;
-	}
-	v->dbs = p;
-	i = db_pos(v, name, &found);
-	memmove(p + i + 1, p + i, (v->n_dbs - i) * sizeof(*p));
-	p[i] = ds;
-	v->n_dbs++;
-	*out = ds;
+		rc = open_member(&ds, v, name, true, true, err);
+	if (!rc)
+		rc = db_insert(v, ds, err);
+	if (!rc)
+		*out = ds;
 out:
 	pthread_rwlock_unlock(&v->dbs_mu);
 	return rc;
+}
+
+int view_db_rescan(bool *added, struct view *v, struct lc_err *err)
+{
+	struct db_scan d = { 0 };
+	int rc;
+
+	*added = false;
+	if (!v->is_db)
+		return 0;
+	rc = ostore_list(v->st, "", db_scan_cb, &d, err);
+	if (d.rc)
+		rc = LC_NOMEM(err);
+	for (size_t i = 0; !rc && i < d.n; i++) {
+		struct view_ds *ds;
+		bool found;
+
+		if (db_find(v, d.names[i]))
+			continue;
+		/* one being made (no version yet, or not whole) waits for
+		 * the next look */
+		if (open_member(&ds, v, d.names[i], false, false, err) ||
+		    !ds) {
+			lc_err_clear(err);
+			continue;
+		}
+		pthread_rwlock_wrlock(&v->dbs_mu);
+		db_pos(v, d.names[i], &found);	/* a mkdir meanwhile */
+		rc = found ? EEXIST : db_insert(v, ds, err);
+		pthread_rwlock_unlock(&v->dbs_mu);
+		if (rc)
+			ds_free(ds);
+		else
+			*added = true;
+		if (rc == EEXIST)
+			rc = 0;
+	}
+	for (size_t i = 0; i < d.n; i++)
+		lc_free(d.names[i]);
+	lc_free(d.names);
+	return rc;
+}
+
+struct view_ds *view_db_member(struct view *v, size_t i)
+{
+	return db_at(v, i);
 }
 
 int view_lookup(struct vnode *out, struct view *v, const struct vnode *dir,
@@ -2029,15 +2083,6 @@ int view_root_at(struct vnode *out, struct view *v, uint64_t version,
 	if (v->is_db)
 		return ENOENT;
 	return ds_root(out, v->single, version, err);
-}
-
-int view_refresh(bool *changed, struct view *v, struct lc_err *err)
-{
-	if (!v->single) {
-		*changed = false;
-		return 0;
-	}
-	return view_ds_refresh(changed, v->single, err);
 }
 
 int view_ds_refresh(bool *changed, struct view_ds *ds, struct lc_err *err)

@@ -160,13 +160,6 @@ void view_note_line(struct view *v, const char *path,
 		    const struct lc_err *err);
 uint64_t view_error_count(struct view *v);
 
-/*
- * Follow new versions: move a dataset mount's root to the newest version.
- * Returns 0 with *changed false when there is nothing newer (or the view
- * is pinned or a database). Nodes of older versions stay valid.
- */
-int view_refresh(bool *changed, struct view *v, struct lc_err *err)
-	LC_MUST_USE;
 /* True when the node's snapshot is one its dataset's root showed (or
  * shows): never one of @versions or @tags, even of the same version. */
 bool view_shown(const struct vnode *n);
@@ -200,6 +193,9 @@ int view_root_at(struct vnode *out, struct view *v, uint64_t version,
  * dataset mount). */
 int view_ds_root(struct vnode *out, struct view_ds *ds, uint64_t version,
 		 struct lc_err *err) LC_MUST_USE;
+/* Follow new versions: move the dataset's root to its newest version.
+ * Returns 0 with *changed false when there is nothing newer (or the view
+ * is pinned). Nodes of older versions stay valid. */
 int view_ds_refresh(bool *changed, struct view_ds *ds, struct lc_err *err)
 	LC_MUST_USE;
 const char *view_ds_name(const struct view_ds *ds);
@@ -208,6 +204,14 @@ struct view_ds *view_single(struct view *v);
  * dataset by its first commit. EEXIST, EROFS. */
 int view_db_mkdir(struct view_ds **out, struct view *v, const char *name,
 		  struct lc_err *err) LC_MUST_USE;
+/* Datasets other writers made in the database since (NAME.lance folders
+ * with a version) become members; *added says whether any did. Members
+ * whose folder went stay (their reads fail). 0 on a dataset mount. */
+int view_db_rescan(bool *added, struct view *v, struct lc_err *err)
+	LC_MUST_USE;
+/* The database member at position i (in name order), NULL past the
+ * end or on a dataset mount. */
+struct view_ds *view_db_member(struct view *v, size_t i);
 
 /* For `lancefs info`: the snapshot behind a dataset node. */
 const struct lance_manifest *view_manifest(const struct vnode *n);

@@ -390,25 +390,51 @@ def test_refresh_read_only_no_epoch():
     finally:
         del os.environ["LANCEFS_NO_EPOCH"]
 
-def test_refresh_of_a_database_warns():
-    """refresh= on a database mount: the mount says it does not follow
-    there (each dataset stays as first opened), and its status shows
-    refresh 0, not a refresh that never comes."""
+def test_refresh_of_a_database(opts="ro,refresh=1"):
+    """refresh= on a database mount: each dataset follows its writers
+    (rows LanceDB appends appear, deleted ones vanish, the others stay
+    as they are) and a dataset made in the database since appears."""
     with tempfile.TemporaryDirectory() as tmp:
         db = os.path.join(tmp, "db")
-        shutil.copytree(os.path.join(DATA, "v_2.2", "images.lance"),
-                        os.path.join(db, "t.lance"))
+        src = os.path.join(DATA, "v_2.2", "images.lance")
+        shutil.copytree(src, os.path.join(db, "t.lance"))
+        shutil.copytree(src, os.path.join(db, "u.lance"))
+        n0 = len(oracle(os.path.join(db, "t.lance"))["rows"])
         mnt = os.path.join(tmp, "mnt")
         os.mkdir(mnt)
-        r = lancefs("mount", "-o", "ro,refresh=1", db, mnt)
+        lancefs("mount", "-o", opts, db, mnt)
         try:
-            expect("follows a dataset mount only" in r.stderr,
-                   f"mount said {r.stderr!r}")
-            with open(os.path.join(mnt, "t", ".lancefs", "status")) as f:
+            expect(sorted(os.listdir(mnt)) == ["t", "u"],
+                   f"members {os.listdir(mnt)}")
+            t, u = os.path.join(mnt, "t"), os.path.join(mnt, "u")
+            first = sorted(os.listdir(t))[0]
+            expect(len(os.listdir(t)) == n0 and len(os.listdir(u)) == n0,
+                   "initial rows")
+            lancedb_write(os.path.join(db, "t.lance"), "add")
+            wait_for(lambda: len(os.listdir(t)) == n0 + 1, "no new row in t")
+            with open(os.path.join(t, "%08d" % n0, "meta.json")) as f:
+                meta = json.load(f)
+            expect(meta["id"] == 9000, f"new row meta {meta}")
+            lancedb_write(os.path.join(db, "t.lance"), "delete")
+            wait_for(lambda: not os.path.exists(os.path.join(t, first)),
+                     "a row LanceDB deleted is still in t")
+            expect(len(os.listdir(u)) == n0, f"u: {len(os.listdir(u))} rows")
+            # a new dataset, whole at once (a half-copied one is not shown)
+            shutil.copytree(src, os.path.join(db, "v.tmp"))
+            os.rename(os.path.join(db, "v.tmp"), os.path.join(db, "v.lance"))
+            wait_for(lambda: "v" in os.listdir(mnt), "dataset v not listed")
+            expect(len(os.listdir(os.path.join(mnt, "v"))) == n0,
+                   "rows of v")
+            with open(os.path.join(mnt, "v", ".lancefs", "status")) as f:
                 st = json.load(f)
-            expect(st["mount"]["refresh"] == 0, f"status {st['mount']}")
+            expect(st["mount"]["refresh"] == 1, f"status {st['mount']}")
         finally:
             lancefs("umount", mnt, check=False)
+
+
+def test_refresh_of_a_writable_database():
+    """The same on a writable database mount."""
+    test_refresh_of_a_database("refresh=1")
 
 
 def test_refresh_keeps_unchanged_rows(epochs=True):
@@ -741,7 +767,8 @@ TESTS = [test_dataloader, test_scanners_see_only_rows, test_shell_tools,
          test_mount_errors, test_killed_daemon,
          test_corrupt_file_is_eio_only_there, test_refresh_follows_writer,
          test_refresh_read_only, test_refresh_read_only_no_epoch,
-         test_refresh_of_a_database_warns,
+         test_refresh_of_a_database,
+         test_refresh_of_a_writable_database,
          test_refresh_keeps_unchanged_rows,
          test_refresh_keeps_unchanged_rows_no_epoch,
          test_dataset_deleted_under_mount, test_mount_helpers,
