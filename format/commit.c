@@ -251,6 +251,182 @@ static int version_txn(Lpb__Transaction **out, struct ostore *st,
 	return rc;
 }
 
+/* ------------------------------------------------------------ history */
+
+/*
+ * What one transaction did to rows where they were, by fragment: the
+ * one reading of Lance's operations (section 3.5) that both a commit's
+ * conflict check (check_txn, for the fragments it deletes from) and a
+ * staged change's history (lance_history_check) go by.
+ */
+enum hist_kind {
+	HK_GONE,	/* the fragments' rows all deleted, or removed */
+	HK_DELETED,	/* some of their rows deleted (new deletion files) */
+	HK_MOVED,	/* their rows moved to other fragments */
+	HK_VALUES,	/* values rewritten in place: rows stay */
+	HK_ALL,		/* the table replaced, or what happened unknown */
+};
+
+struct hist_entry {
+	uint64_t version;
+	const char *op;
+	const char *what;	/* "<what> fragment N" */
+	enum hist_kind kind;
+	uint64_t *frags;
+	size_t n_frags;
+};
+
+struct lance_history {
+	struct hist_entry *v;
+	size_t n;
+};
+
+static void history_reset(struct lance_history *h)
+{
+	for (size_t i = 0; i < h->n; i++)
+		lc_free(h->v[i].frags);
+	lc_free(h->v);
+	h->v = NULL;
+	h->n = 0;
+}
+
+void lance_history_free(struct lance_history *h)
+{
+	if (!h)
+		return;
+	history_reset(h);
+	lc_free(h);
+}
+
+static struct hist_entry *hist_add(struct lance_history *h,
+				   uint64_t version, const char *op,
+				   const char *what, enum hist_kind kind)
+{
+	struct hist_entry *e, *v = lc_realloc(h->v, (h->n + 1) * sizeof(*v));
+
+	if (!v)
+		return NULL;
+	h->v = v;
+	e = &v[h->n++];
+	memset(e, 0, sizeof(*e));
+	e->version = version;
+	e->op = op;
+	e->what = what;
+	e->kind = kind;
+	return e;
+}
+
+static int hist_frag(struct hist_entry *e, uint64_t id)
+{
+	uint64_t *v = lc_realloc(e->frags, (e->n_frags + 1) * sizeof(*v));
+
+	if (!v)
+		return ENOMEM;
+	e->frags = v;
+	e->frags[e->n_frags++] = id;
+	return 0;
+}
+
+static int hist_frags(struct hist_entry *e, Lpb__DataFragment *const *f,
+		      size_t n)
+{
+	int rc = e ? 0 : ENOMEM;
+
+	for (size_t i = 0; !rc && i < n; i++)
+		rc = hist_frag(e, f[i]->id);
+	return rc;
+}
+
+static int hist_ids(struct hist_entry *e, const uint64_t *ids, size_t n)
+{
+	int rc = e ? 0 : ENOMEM;
+
+	for (size_t i = 0; !rc && i < n; i++)
+		rc = hist_frag(e, ids[i]);
+	return rc;
+}
+
+/* What transaction `t` of version v did, added to h: 0 or ENOMEM. An
+ * Append commutes with all but Overwrite and Restore (HK_ALL). */
+static int hist_txn(struct lance_history *h, const Lpb__Transaction *t,
+		    uint64_t v)
+{
+	const char *op = op_name(t->operation_case);
+	struct hist_entry *e;
+	int rc = 0;
+
+	switch (t->operation_case) {
+	case LPB__TRANSACTION__OPERATION_APPEND:
+	case LPB__TRANSACTION__OPERATION_CREATE_INDEX:
+	case LPB__TRANSACTION__OPERATION_RESERVE_FRAGMENTS:
+	case LPB__TRANSACTION__OPERATION_PROJECT:
+	case LPB__TRANSACTION__OPERATION_UPDATE_CONFIG:
+	case LPB__TRANSACTION__OPERATION_UPDATE_BASES:
+		return 0;
+	case LPB__TRANSACTION__OPERATION_DELETE: {
+		const Lpb__Transaction__Delete *d = t->delete_;
+
+		rc = hist_ids(hist_add(h, v, op, "deleted all rows of",
+				       HK_GONE),
+			      d->deleted_fragment_ids,
+			      d->n_deleted_fragment_ids);
+		if (!rc)
+			rc = hist_frags(hist_add(h, v, op, "deleted rows of",
+						 HK_DELETED),
+					d->updated_fragments,
+					d->n_updated_fragments);
+		return rc;
+	}
+	case LPB__TRANSACTION__OPERATION_UPDATE: {
+		const Lpb__Transaction__Update *u = t->update;
+
+		rc = hist_ids(hist_add(h, v, op, "removed", HK_GONE),
+			      u->removed_fragment_ids,
+			      u->n_removed_fragment_ids);
+		/* values rewritten in place (new data files, the rows where
+		 * they were): copies of those rows hold the old ones */
+		if (!rc && (u->update_mode ==
+				    LPB__TRANSACTION__UPDATE_MODE__REWRITE_COLUMNS ||
+			    u->n_fields_modified))
+			rc = hist_frags(hist_add(h, v, op, "rewrote columns of",
+						 HK_VALUES),
+					u->updated_fragments,
+					u->n_updated_fragments);
+		if (!rc)
+			rc = hist_frags(hist_add(h, v, op, "deleted rows of",
+						 HK_DELETED),
+					u->updated_fragments,
+					u->n_updated_fragments);
+		return rc;
+	}
+	case LPB__TRANSACTION__OPERATION_REWRITE: {
+		const Lpb__Transaction__Rewrite *r = t->rewrite;
+
+		e = hist_add(h, v, op, "rewrote", HK_MOVED);
+		rc = hist_frags(e, r->old_fragments, r->n_old_fragments);
+		for (size_t i = 0; !rc && i < r->n_groups; i++)
+			rc = hist_frags(e, r->groups[i]->old_fragments,
+					r->groups[i]->n_old_fragments);
+		return rc;
+	}
+	case LPB__TRANSACTION__OPERATION_MERGE:
+		return hist_frags(hist_add(h, v, op, "rewrote", HK_VALUES),
+				  t->merge->fragments, t->merge->n_fragments);
+	case LPB__TRANSACTION__OPERATION_DATA_REPLACEMENT: {
+		const Lpb__Transaction__DataReplacement *d =
+			t->data_replacement;
+
+		e = hist_add(h, v, op, "replaced data files of", HK_VALUES);
+		rc = e ? 0 : ENOMEM;
+		for (size_t i = 0; !rc && i < d->n_replacements; i++)
+			rc = hist_frag(e, d->replacements[i]->fragment_id);
+		return rc;
+	}
+	default:	/* Overwrite, Restore, Clone, and ops we cannot read */
+		return hist_add(h, v, op, "replaced", HK_ALL) ? 0 : ENOMEM;
+	}
+}
+
 /* ------------------------------------------------------------ conflicts */
 
 /* Who last touched each fragment we delete from, since read_version. */
@@ -267,122 +443,48 @@ static long find_delete(const struct lance_commit *c, uint64_t frag)
 	return -1;
 }
 
-static int frag_conflict(const struct lance_commit *c, uint64_t frag,
-			 uint64_t version, const char *op, const char *what,
-			 struct lc_err *err)
-{
-	if (find_delete(c, frag) < 0)
-		return 0;
-	return LC_CONFLICT(err, "this %s conflicts with the concurrent %s at "
-			   "version %" PRIu64 ", which %s fragment %" PRIu64,
-			   our_op(c), op, version, what, frag);
-}
-
-static int frags_conflict(const struct lance_commit *c,
-			  Lpb__DataFragment *const *f, size_t n,
-			  uint64_t version, const char *op, const char *what,
-			  struct lc_err *err)
-{
-	int rc = 0;
-
-	for (size_t i = 0; !rc && i < n; i++)
-		rc = frag_conflict(c, f[i]->id, version, op, what, err);
-	return rc;
-}
-
-static void touch_frags(const struct lance_commit *c, struct touch *t,
-			Lpb__DataFragment *const *f, size_t n,
-			uint64_t version, const char *op)
-{
-	for (size_t i = 0; i < n; i++) {
-		long k = find_delete(c, f[i]->id);
-
-		if (k >= 0) {
-			t[k].version = version;
-			t[k].op = op;
-		}
-	}
-}
-
 /*
- * Can `c` go on top of transaction `t` (version v)? Section 3.5: an
- * Append commutes with all but Overwrite and Restore; a Delete also
- * refuses whatever rewrote or removed its fragments, and merges with
- * deletes on them (rows are compared when the vectors are merged).
+ * Can `c` go on top of transaction `t` (version v)? Not when it changed
+ * a fragment we delete from in any way but deleting rows (hist_txn), or
+ * replaced the table; deleted rows are merged with ours (compared when
+ * the vectors are merged), and `touch` notes who deleted them.
  */
 static int check_txn(const struct lance_commit *c, struct touch *touch,
 		     const Lpb__Transaction *t, uint64_t v,
 		     struct lc_err *err)
 {
-	const char *op = op_name(t->operation_case);
-	int rc = 0;
+	struct lance_history h = { 0 };
+	int rc = hist_txn(&h, t, v) ? LC_NOMEM(err) : 0;
 
-	switch (t->operation_case) {
-	case LPB__TRANSACTION__OPERATION_APPEND:
-	case LPB__TRANSACTION__OPERATION_CREATE_INDEX:
-	case LPB__TRANSACTION__OPERATION_RESERVE_FRAGMENTS:
-	case LPB__TRANSACTION__OPERATION_PROJECT:
-	case LPB__TRANSACTION__OPERATION_UPDATE_CONFIG:
-	case LPB__TRANSACTION__OPERATION_UPDATE_BASES:
-		return 0;
-	case LPB__TRANSACTION__OPERATION_DELETE: {
-		const Lpb__Transaction__Delete *d = t->delete_;
+	for (size_t i = 0; !rc && i < h.n; i++) {
+		const struct hist_entry *e = &h.v[i];
 
-		for (size_t i = 0; !rc && i < d->n_deleted_fragment_ids; i++)
-			rc = frag_conflict(c, d->deleted_fragment_ids[i], v,
-					   op, "deleted all rows of", err);
-		touch_frags(c, touch, d->updated_fragments,
-			    d->n_updated_fragments, v, op);
-		return rc;
-	}
-	case LPB__TRANSACTION__OPERATION_UPDATE: {
-		const Lpb__Transaction__Update *u = t->update;
+		if (e->kind == HK_ALL) {
+			rc = LC_CONFLICT(err, "this %s conflicts with the "
+					 "concurrent %s at version %" PRIu64,
+					 our_op(c), e->op, v);
+			break;
+		}
+		for (size_t j = 0; !rc && j < e->n_frags; j++) {
+			long k = find_delete(c, e->frags[j]);
 
-		for (size_t i = 0; !rc && i < u->n_removed_fragment_ids; i++)
-			rc = frag_conflict(c, u->removed_fragment_ids[i], v,
-					   op, "removed", err);
-		/* values rewritten in place (new data files, the rows where
-		 * they were): our copies of those rows hold the old ones */
-		if (!rc && (u->update_mode ==
-				    LPB__TRANSACTION__UPDATE_MODE__REWRITE_COLUMNS ||
-			    u->n_fields_modified))
-			rc = frags_conflict(c, u->updated_fragments,
-					    u->n_updated_fragments, v, op,
-					    "rewrote columns of", err);
-		touch_frags(c, touch, u->updated_fragments,
-			    u->n_updated_fragments, v, op);
-		return rc;
+			if (k < 0)
+				continue;
+			if (e->kind == HK_DELETED) {
+				touch[k].version = v;
+				touch[k].op = e->op;
+			} else {
+				rc = LC_CONFLICT(err, "this %s conflicts with "
+						 "the concurrent %s at version "
+						 "%" PRIu64 ", which %s "
+						 "fragment %" PRIu64,
+						 our_op(c), e->op, v, e->what,
+						 e->frags[j]);
+			}
+		}
 	}
-	case LPB__TRANSACTION__OPERATION_REWRITE: {
-		const Lpb__Transaction__Rewrite *r = t->rewrite;
-
-		rc = frags_conflict(c, r->old_fragments, r->n_old_fragments, v,
-				    op, "rewrote", err);
-		for (size_t i = 0; !rc && i < r->n_groups; i++)
-			rc = frags_conflict(c, r->groups[i]->old_fragments,
-					    r->groups[i]->n_old_fragments, v,
-					    op, "rewrote", err);
-		return rc;
-	}
-	case LPB__TRANSACTION__OPERATION_MERGE:
-		return frags_conflict(c, t->merge->fragments,
-				      t->merge->n_fragments, v, op,
-				      "rewrote", err);
-	case LPB__TRANSACTION__OPERATION_DATA_REPLACEMENT: {
-		const Lpb__Transaction__DataReplacement *d =
-			t->data_replacement;
-
-		for (size_t i = 0; !rc && i < d->n_replacements; i++)
-			rc = frag_conflict(c, d->replacements[i]->fragment_id,
-					   v, op, "replaced data files of",
-					   err);
-		return rc;
-	}
-	default:
-		/* Overwrite, Restore, Clone, and ops we cannot read. */
-		return LC_CONFLICT(err, "this %s conflicts with the concurrent "
-				   "%s at version %" PRIu64, our_op(c), op, v);
-	}
+	history_reset(&h);
+	return rc;
 }
 
 /* ------------------------------------------------------------ build */
@@ -1351,132 +1453,6 @@ int lance_commit(uint64_t *new_version, struct ostore *st,
 
 /* ------------------------------------------------------------ history */
 
-/* A version whose transaction moved or rewrote rows: of `frags`, or of
- * every fragment (all). */
-struct hist_entry {
-	uint64_t version;
-	const char *op;
-	const char *what;
-	bool all;
-	bool values;		/* rewrote values, rows stay where they were */
-	uint64_t *frags;
-	size_t n_frags;
-};
-
-struct lance_history {
-	struct hist_entry *v;
-	size_t n;
-};
-
-void lance_history_free(struct lance_history *h)
-{
-	if (!h)
-		return;
-	for (size_t i = 0; i < h->n; i++)
-		lc_free(h->v[i].frags);
-	lc_free(h->v);
-	lc_free(h);
-}
-
-static struct hist_entry *hist_add(struct lance_history *h,
-				   uint64_t version, const char *op,
-				   const char *what, bool all, bool values)
-{
-	struct hist_entry *e, *v = lc_realloc(h->v, (h->n + 1) * sizeof(*v));
-
-	if (!v)
-		return NULL;
-	h->v = v;
-	e = &v[h->n++];
-	memset(e, 0, sizeof(*e));
-	e->version = version;
-	e->op = op;
-	e->what = what;
-	e->all = all;
-	e->values = values;
-	return e;
-}
-
-static int hist_frag(struct hist_entry *e, uint64_t id)
-{
-	uint64_t *v = lc_realloc(e->frags, (e->n_frags + 1) * sizeof(*v));
-
-	if (!v)
-		return ENOMEM;
-	e->frags = v;
-	e->frags[e->n_frags++] = id;
-	return 0;
-}
-
-static int hist_frags(struct hist_entry *e, Lpb__DataFragment *const *f,
-		      size_t n)
-{
-	int rc = e ? 0 : ENOMEM;
-
-	for (size_t i = 0; !rc && i < n; i++)
-		rc = hist_frag(e, f[i]->id);
-	return rc;
-}
-
-/* What transaction `t` of version v did to rows where they were. */
-static int hist_txn(struct lance_history *h, const Lpb__Transaction *t,
-		    uint64_t v)
-{
-	const char *op = op_name(t->operation_case);
-	struct hist_entry *e;
-	int rc = 0;
-
-	switch (t->operation_case) {
-	case LPB__TRANSACTION__OPERATION_APPEND:
-	case LPB__TRANSACTION__OPERATION_CREATE_INDEX:
-	case LPB__TRANSACTION__OPERATION_RESERVE_FRAGMENTS:
-	case LPB__TRANSACTION__OPERATION_PROJECT:
-	case LPB__TRANSACTION__OPERATION_UPDATE_CONFIG:
-	case LPB__TRANSACTION__OPERATION_UPDATE_BASES:
-	case LPB__TRANSACTION__OPERATION_DELETE:
-		return 0;	/* rows stay where they were, or go */
-	case LPB__TRANSACTION__OPERATION_UPDATE: {
-		const Lpb__Transaction__Update *u = t->update;
-
-		if (u->update_mode ==
-			    LPB__TRANSACTION__UPDATE_MODE__REWRITE_COLUMNS ||
-		    u->n_fields_modified)
-			rc = hist_frags(hist_add(h, v, op, "rewrote columns of",
-						 false, true),
-					u->updated_fragments,
-					u->n_updated_fragments);
-		return rc;
-	}
-	case LPB__TRANSACTION__OPERATION_REWRITE: {
-		const Lpb__Transaction__Rewrite *r = t->rewrite;
-
-		e = hist_add(h, v, op, "rewrote", false, false);
-		rc = hist_frags(e, r->old_fragments, r->n_old_fragments);
-		for (size_t i = 0; !rc && i < r->n_groups; i++)
-			rc = hist_frags(e, r->groups[i]->old_fragments,
-					r->groups[i]->n_old_fragments);
-		return rc;
-	}
-	case LPB__TRANSACTION__OPERATION_MERGE:
-		return hist_frags(hist_add(h, v, op, "rewrote", false, true),
-				  t->merge->fragments, t->merge->n_fragments);
-	case LPB__TRANSACTION__OPERATION_DATA_REPLACEMENT: {
-		const Lpb__Transaction__DataReplacement *d =
-			t->data_replacement;
-
-		e = hist_add(h, v, op, "replaced data files of", false,
-			     true);
-		rc = e ? 0 : ENOMEM;
-		for (size_t i = 0; !rc && i < d->n_replacements; i++)
-			rc = hist_frag(e, d->replacements[i]->fragment_id);
-		return rc;
-	}
-	default:	/* Overwrite, Restore, Clone, and ops we cannot read */
-		return hist_add(h, v, op, "replaced", true, false) ? 0
-								    : ENOMEM;
-	}
-}
-
 int lance_history_load(struct lance_history **out, struct ostore *st,
 		       uint64_t from, uint64_t to, struct lc_err *err)
 {
@@ -1504,7 +1480,7 @@ int lance_history_load(struct lance_history **out, struct ostore *st,
 						vs[i].version - 1 : to;
 
 			if (!hist_add(h, last, "a version gone", "may have "
-				      "changed", true, false)) {
+				      "changed", HK_ALL)) {
 				rc = LC_NOMEM(err);
 				break;
 			}
@@ -1523,7 +1499,7 @@ int lance_history_load(struct lance_history **out, struct ostore *st,
 				rc = terr.code;
 			} else if (!hist_add(h, v.version, "no transaction "
 					     "recorded", "may have changed",
-					     true, false)) {
+					     HK_ALL)) {
 				rc = LC_NOMEM(err);
 			}
 		} else if (hist_txn(h, t, v.version)) {
@@ -1550,15 +1526,17 @@ int lance_history_check(const struct lance_history *h, uint64_t base,
 {
 	for (size_t i = 0; i < h->n; i++) {
 		const struct hist_entry *e = &h->v[i];
-		bool hit = e->all;
+		bool hit = e->kind == HK_ALL;
 
-		if (e->version <= base || (e->values && !values))
+		/* rows deleted are the caller's check on the later version */
+		if (e->version <= base || e->kind == HK_GONE ||
+		    e->kind == HK_DELETED || (e->kind == HK_VALUES && !values))
 			continue;
 		for (size_t k = 0; !hit && k < e->n_frags; k++)
 			hit = e->frags[k] == frag;
 		if (!hit)
 			continue;
-		if (e->all)
+		if (e->kind == HK_ALL)
 			return LC_CONFLICT(err, "version %" PRIu64 " %s the "
 					   "table (%s)", e->version, e->what,
 					   e->op);
