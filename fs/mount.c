@@ -2617,6 +2617,11 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		int fd;
 
 		rc = read_committed(fs, &src.vn, &data, &err);
+		/* a staged file there is replaced, not cut: a program that
+		 * has it open keeps its own (an orphan) */
+		if (!rc && (rc = wr_file_unlink(w, b, newname, false,
+						&err)) == ENOENT)
+			rc = 0;
 		if (!rc)
 			rc = wr_file_open(w, b, newname,
 					  O_WRONLY | O_TRUNC, true, &data,
@@ -2822,14 +2827,26 @@ static void on_moved(void *ctx)
 static void refresh_ds(struct lfs *fs, struct view_ds *ds)
 {
 	struct lc_err err = { 0 };
-	struct mds *d = mds_find(fs, ds);
-	struct writes *w = d ? atomic_load(&d->w) : NULL;
-	bool changed;
+	struct mds *d;
+	struct writes *w;
+	bool changed = false;
+	int rc;
 
-	if (w ? wr_follow(w, &err) : view_ds_refresh(&changed, ds, &err))
+	/* writes open under mds_mu (ensure_w), and then move the view
+	 * themselves: never both at once */
+	pthread_mutex_lock(&fs->mds_mu);
+	d = mds_find(fs, ds);
+	w = d ? atomic_load(&d->w) : NULL;
+	rc = w ? 0 : view_ds_refresh(&changed, ds, &err);
+	pthread_mutex_unlock(&fs->mds_mu);
+	if (w)
+		rc = wr_follow(w, &err);
+	if (rc)
 		log_err(fs, "refresh", &err);
-	else if (!w && changed)
-		invalidate_moved(fs, fs->se, ds, d ? ds_root_ino(d) : 0);
+	else if (changed)	/* a read-only member's root is in its slots */
+		invalidate_moved(fs, fs->se, ds,
+				 d && (fs->writable || !view_ds_name(ds)) ?
+					 ds_root_ino(d) : 0);
 }
 
 /* A database also takes the datasets other writers made in it. */

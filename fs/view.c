@@ -130,6 +130,9 @@ struct view {
 	struct view_ds *single;
 	pthread_rwlock_t dbs_mu;	/* protects dbs, n_dbs (mkdir adds) */
 	struct view_ds **dbs;	/* sorted by name; members never go away */
+	/* the same in the order they came: listing offsets, which members
+	 * that come later (mkdir, refresh=) do not shift */
+	struct view_ds **listed;
 	size_t n_dbs;
 };
 
@@ -975,14 +978,17 @@ static int open_db(struct view *v, struct lc_err *err)
 		if (d.n)
 			qsort(d.names, d.n, sizeof(*d.names), cmp_str);
 		v->dbs = lc_calloc(d.n + 1, sizeof(*v->dbs));
-		if (!v->dbs)
+		v->listed = lc_calloc(d.n + 1, sizeof(*v->listed));
+		if (!v->dbs || !v->listed)
 			rc = LC_NOMEM(err);
 	}
 	for (size_t i = 0; !rc && i < d.n; i++) {
 		rc = open_member(&v->dbs[v->n_dbs], v, d.names[i], false,
 				 v->opts.writable, err);
-		if (!rc && v->dbs[v->n_dbs])
+		if (!rc && v->dbs[v->n_dbs]) {
+			v->listed[v->n_dbs] = v->dbs[v->n_dbs];
 			v->n_dbs++;
+		}
 	}
 	for (size_t i = 0; i < d.n; i++)
 		lc_free(d.names[i]);
@@ -1116,6 +1122,7 @@ void view_free(struct view *v)
 	for (size_t i = 0; i < v->n_dbs; i++)
 		ds_free(v->dbs[i]);
 	lc_free(v->dbs);
+	lc_free(v->listed);
 	pthread_rwlock_destroy(&v->dbs_mu);
 	ostore_free(v->st);
 	v->opts.store = NULL;	/* the caller's */
@@ -1616,24 +1623,29 @@ static int db_insert(struct view *v, struct view_ds *ds, struct lc_err *err)
 	bool found;
 	size_t i;
 
+	if (p)
+		v->dbs = p;
+	if (p && (p = lc_realloc(v->listed, (v->n_dbs + 1) * sizeof(*p))))
+		v->listed = p;
 	if (!p)
 		return LC_NOMEM(err);
-	v->dbs = p;
+	v->listed[v->n_dbs] = ds;
 	i = db_pos(v, ds->name, &found);
-	memmove(p + i + 1, p + i, (v->n_dbs - i) * sizeof(*p));
-	p[i] = ds;
+	memmove(v->dbs + i + 1, v->dbs + i, (v->n_dbs - i) * sizeof(*p));
+	v->dbs[i] = ds;
 	v->n_dbs++;
 	return 0;
 }
 
-/* The member at position i, or NULL past the end. */
+/* The member at listing position i (in the order members came), or
+ * NULL past the end. */
 static struct view_ds *db_at(struct view *v, uint64_t i)
 {
 	struct view_ds *ds = NULL;
 
 	pthread_rwlock_rdlock(&v->dbs_mu);
 	if (i < v->n_dbs)
-		ds = v->dbs[i];
+		ds = v->listed[i];
 	pthread_rwlock_unlock(&v->dbs_mu);
 	return ds;
 }
@@ -1662,12 +1674,18 @@ int view_db_mkdir(struct view_ds **out, struct view *v, const char *name,
 	 * an object store needs none */
 	snprintf(path, sizeof(path), "%s/%s.lance", v->source, name);
 	rc = make_local_dir(path, err);
+	/* another writer may have made that dataset since the mount last
+	 * looked: it is a member now, and the mkdir EEXIST */
 	if (!rc)
-		rc = open_member(&ds, v, name, true, true, err);
+		rc = open_member(&ds, v, name, false, true, err);
 	if (!rc)
 		rc = db_insert(v, ds, err);
-	if (!rc)
+	if (!rc && !ds->fresh)
+		rc = EEXIST;
+	else if (!rc)
 		*out = ds;
+	else
+		ds_free(ds);
 out:
 	pthread_rwlock_unlock(&v->dbs_mu);
 	return rc;
@@ -1679,8 +1697,8 @@ int view_db_rescan(bool *added, struct view *v, struct lc_err *err)
 	int rc;
 
 	*added = false;
-	if (!v->is_db)
-		return 0;
+	if (!v->is_db || v->opts.version || v->opts.tag)
+		return 0;	/* a pinned view stays put */
 	rc = ostore_list(v->st, "", db_scan_cb, &d, err);
 	if (d.rc)
 		rc = LC_NOMEM(err);

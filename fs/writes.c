@@ -363,6 +363,16 @@ static int orphan_add(struct writes *w, uint64_t id, uint32_t fidx,
 	return 0;
 }
 
+/* File i of row r went, an orphan now: its writers leave the row, which
+ * no longer waits for them (nor does the staging's cleaner). */
+static void writers_leave(struct writes *w, struct wrow *r, size_t i)
+{
+	r->writers -= r->files[i].writers;
+	r->files[i].writers = 0;
+	for (; r->held > r->writers; r->held--)
+		staging_row_writers(w->stg, r->id, -1);
+}
+
 static struct orphan *orphan_of(struct writes *w, uint64_t id, uint32_t fidx)
 {
 	for (size_t i = 0; i < w->n_orphans; i++)
@@ -1090,6 +1100,8 @@ static int remove_row(struct writes *w, struct wrow *r, struct lc_err *err)
 			close(w->orphans[--w->n_orphans].fd);
 		return rc;
 	}
+	for (size_t i = 0; i < r->n_files; i++)
+		writers_leave(w, r, i);
 	row_drop(w, r);
 	now_mono(&now);
 	unsynced_at(&w->removals, &now);
@@ -1345,8 +1357,8 @@ int wr_file_open(struct writes *w, uint64_t id, const char *name, int flags,
 	int rc;
 
 	pthread_mutex_lock(&w->mu);
-	r = create || (flags & O_ACCMODE) != O_RDONLY ? wait_to_change(w, id) :
-							wait_row(w, id);
+	/* reading a pending row waits for no attempt either */
+	r = wait_to_change(w, id);
 	if (!r)
 		rc = ESTALE;
 	else if (r->info.kind == STAGING_DELETE)
@@ -1417,7 +1429,7 @@ void wr_file_closed(struct writes *w, uint64_t id, uint32_t fidx, int fd,
 	struct orphan *o;
 	struct wrow *r;
 	struct stat st;
-	bool have = fd >= 0 && fstat(fd, &st) == 0, orphaned;
+	bool have = fd >= 0 && fstat(fd, &st) == 0;
 
 	if (!writer) {
 		if (fd >= 0) {
@@ -1427,11 +1439,17 @@ void wr_file_closed(struct writes *w, uint64_t id, uint32_t fidx, int fd,
 		return;
 	}
 	pthread_mutex_lock(&w->mu);
-	if ((o = orphan_of(w, id, fidx)) && !--o->writers) {
-		close(o->fd);
-		*o = w->orphans[--w->n_orphans];
+	if ((o = orphan_of(w, id, fidx))) {
+		/* its row no longer counts it (writers_leave) */
+		if (!--o->writers) {
+			close(o->fd);
+			*o = w->orphans[--w->n_orphans];
+		}
+		pthread_mutex_unlock(&w->mu);
+		if (fd >= 0)
+			close(fd);
+		return;
 	}
-	orphaned = o != NULL;
 	r = row_by_id(w, id);
 	if (r && fidx < r->n_files) {
 		struct wfile *f = &r->files[fidx];
@@ -1464,7 +1482,7 @@ void wr_file_closed(struct writes *w, uint64_t id, uint32_t fidx, int fd,
 		else if (!r->writers)
 			arm(w, over_limit(w));
 		pthread_cond_broadcast(&w->cv);	/* wait_closing */
-	} else if (fd >= 0 && !orphaned) {
+	} else if (fd >= 0) {
 		best_effort(staging_mark_fd(fd, false));	/* row gone */
 		staging_row_writers(w->stg, id, -1);	/* landed open */
 	}
@@ -1547,7 +1565,8 @@ static struct wfile *revertible(struct writes *w, uint64_t id, uint32_t fidx,
 {
 	struct wrow *r = row_by_id(w, id);
 
-	if (!r || r->committing || r->info.kind != STAGING_UPDATE ||
+	if (!r || r->committing || r->pending ||
+	    r->info.kind != STAGING_UPDATE ||
 	    fidx >= r->n_files || !r->files[fidx].name ||
 	    r->files[fidx].writers != 1)
 		return NULL;
@@ -1619,6 +1638,7 @@ int wr_file_unlink(struct writes *w, uint64_t id, const char *name,
 		w->bytes -= r->files[i].size;
 		lc_free(r->files[i].name);
 		r->files[i].name = NULL;
+		writers_leave(w, r, (size_t)i);
 	}
 	if (committed && r->info.kind == STAGING_UPDATE)
 		rc = add_removed(w, r, name, err);
@@ -1694,6 +1714,7 @@ int wr_file_rename(struct writes *w, uint64_t id, const char *name,
 		w->bytes -= b->files[j].size;
 		lc_free(b->files[j].name);
 		b->files[j].name = NULL;
+		writers_leave(w, b, (size_t)j);
 	}
 	{
 		uint64_t size = a->files[i].size;

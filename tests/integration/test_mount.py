@@ -432,6 +432,62 @@ def test_refresh_of_a_database(opts="ro,refresh=1"):
             lancefs("umount", mnt, check=False)
 
 
+def getdents(fd, size):
+    """One getdents64(2) call of `size` bytes: the names it returned."""
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    buf = ctypes.create_string_buffer(size)
+    n = libc.syscall(217, fd, buf, size)
+    if n < 0:
+        raise OSError(ctypes.get_errno(), "getdents64")
+    names, pos = [], 0
+    while pos < n:
+        reclen = int.from_bytes(buf.raw[pos + 16:pos + 18], "little")
+        name = buf.raw[pos + 19:pos + reclen].split(b"\0", 1)[0]
+        names.append(name.decode())
+        pos += reclen
+    return names
+
+
+def test_database_listed_while_a_dataset_comes():
+    """A listing of a database root (refresh=) read a page at a time,
+    while a dataset that sorts first appears between two pages: every
+    dataset is listed once, none skipped."""
+    with tempfile.TemporaryDirectory() as tmp:
+        db = os.path.join(tmp, "db")
+        src = os.path.join(DATA, "v_2.2", "images.lance")
+        members = [f"a{k:02d}" for k in range(40)]
+        for name in members:
+            shutil.copytree(src, os.path.join(db, name + ".lance"))
+        mnt = os.path.join(tmp, "mnt")
+        os.mkdir(mnt)
+        lancefs("mount", "-o", "ro,refresh=1", db, mnt)
+        try:
+            fd = os.open(mnt, os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                seen = getdents(fd, 600)
+                expect(0 < len(seen) < len(members), f"first page {seen}")
+                shutil.copytree(src, os.path.join(db, "0new.tmp"))
+                os.rename(os.path.join(db, "0new.tmp"),
+                          os.path.join(db, "0new.lance"))
+                wait_for(lambda: os.path.exists(os.path.join(mnt, "0new")),
+                         "dataset 0new not seen")
+                while True:
+                    page = getdents(fd, 600)
+                    if not page:
+                        break
+                    seen += page
+            finally:
+                os.close(fd)
+            names = [n for n in seen if n not in (".", "..")]
+            expect(len(names) == len(set(names)),
+                   f"listed twice: {sorted(n for n in set(names) if names.count(n) > 1)}")
+            expect(set(members) <= set(names),
+                   f"not listed: {sorted(set(members) - set(names))}")
+        finally:
+            lancefs("umount", mnt, check=False)
+
+
 def test_refresh_of_a_writable_database():
     """The same on a writable database mount."""
     test_refresh_of_a_database("refresh=1")
@@ -769,6 +825,7 @@ TESTS = [test_dataloader, test_scanners_see_only_rows, test_shell_tools,
          test_refresh_read_only, test_refresh_read_only_no_epoch,
          test_refresh_of_a_database,
          test_refresh_of_a_writable_database,
+         test_database_listed_while_a_dataset_comes,
          test_refresh_keeps_unchanged_rows,
          test_refresh_keeps_unchanged_rows_no_epoch,
          test_dataset_deleted_under_mount, test_mount_helpers,

@@ -1284,15 +1284,37 @@ def test_files_unlinked_while_open():
             expect(os.fstat(fd).st_size == len(imgs[3]),
                    "fstat after its folder went")
             os.close(fd)
+            # an orphan still open holds no commit of its row back
+            fd = os.open(os.path.join(r, "scratch.bin"),
+                         os.O_RDWR | os.O_CREAT, 0o644)
+            os.unlink(os.path.join(r, "scratch.bin"))
             with open(os.path.join(mnt, ".lancefs", "commit"), "w") as f:
                 f.write("1")
             st = status(mnt)["writes"]
             expect(st["staged_rows"] == 0 and st["refused_rows"] == 0,
                    f"after the commit: {st}")
             expect(errors_text(mnt) == "", f"errors: {errors_text(mnt)!r}")
+            os.close(fd)
+            # a committed file moved over a staged one still open: that
+            # one is replaced, not cut, and its writer's bytes go nowhere
+            s2 = os.path.join(mnt, "s2")
+            os.mkdir(s2)
+            fd = os.open(os.path.join(s2, "image.jpg"),
+                         os.O_RDWR | os.O_CREAT, 0o644)
+            os.write(fd, b"old data here")
+            os.rename(os.path.join(mnt, "a", "image.jpg"),
+                      os.path.join(s2, "image.jpg"))
+            os.pwrite(fd, b"WRITER", 0)
+            expect(os.fstat(fd).st_size == 13,
+                   f"the replaced file: {os.fstat(fd).st_size} bytes")
+            os.close(fd)
+            expect(file_sha(os.path.join(s2, "image.jpg")) ==
+                   sha256(imgs[0]), "s2/image.jpg after the move")
         for n, k in (("a", 0), ("t", 1), ("r", 2)):
             want[n] = {"image": sha256(imgs[k]), "caption": None,
                        "label": None, "score": None}
+        want["s2"] = dict(want["a"])
+        want["a"]["image"] = None
         same_rows(lance_rows(uri), want, "after umount")
 
 
