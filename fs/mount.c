@@ -32,6 +32,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <syslog.h>
@@ -243,6 +244,35 @@ static void slot_forget(struct lfs *fs, unsigned s, uint64_t n)
 	vnode_reset(&dead);	/* never free a snapshot under the lock */
 }
 
+/*
+ * The root of a version the dataset's root never showed (@versions/N,
+ * @tags/T) is named without a slot: slot 0, kind IK_ROOT, the version
+ * and the dataset's index (VERSION_SHIFT), so that listing thousands of
+ * versions takes no slot each. What is below it takes its version's
+ * slot when looked up.
+ */
+#define VERSION_SHIFT 12
+#define VERSION_MAX ((1ull << (KIND_SHIFT - VERSION_SHIFT)) - 1)
+
+static struct mds *mds_for(struct lfs *fs, struct view_ds *ds);
+static struct mds *mds_at(struct lfs *fs, unsigned idx);
+
+static bool version_ino(struct lfs *fs, const struct vnode *n,
+			fuse_ino_t *out)
+{
+	uint64_t version;
+	struct mds *d;
+
+	if (n->kind != VN_ROOT || view_shown(n))
+		return false;
+	version = view_manifest(n)->version;
+	if (!version || version > VERSION_MAX || !(d = mds_for(fs, n->ds)))
+		return false;
+	*out = (uint64_t)IK_ROOT << KIND_SHIFT | version << VERSION_SHIFT |
+	       d->idx;
+	return true;
+}
+
 /* The inode number of `n`, taking one kernel lookup reference. */
 static int ino_of(struct lfs *fs, const struct vnode *n, fuse_ino_t *out)
 {
@@ -284,6 +314,8 @@ static int ino_of(struct lfs *fs, const struct vnode *n, fuse_ino_t *out)
 	}
 	if (!n->snap)
 		return EINVAL;
+	if (version_ino(fs, n, out))
+		return 0;
 	rc = slot_take(fs, n, &s);
 	if (rc)
 		return rc;
@@ -308,6 +340,13 @@ static int node_of(struct lfs *fs, fuse_ino_t ino, struct vnode *out,
 			return 0;
 		}
 		return view_root(out, fs->v, err);	/* follows refresh */
+	}
+	if (!s && kind == IK_ROOT) {	/* version_ino */
+		struct mds *d = mds_at(fs, (unsigned)(ino & MAX_SLOTS));
+
+		return d ? view_ds_root(out, d->ds,
+					(ino >> VERSION_SHIFT) & VERSION_MAX,
+					err) : ESTALE;
 	}
 	pthread_mutex_lock(&fs->mu);
 	if (!s || fs->slots[s].root.kind == VN_NONE)
@@ -3171,6 +3210,19 @@ static const char *absolute(char *out, size_t cap, const char *path)
 	return out;
 }
 
+/* Descriptors up to the hard limit (a shell's soft limit is often
+ * 1,024): the local store keeps half as many data files open between
+ * reads (objstore/local.c), and a dataset has a file per fragment. */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max < (1u << 20) ? rl.rlim_max : 1u << 20;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
 int lancefs_mount_main(int argc, char **argv)
 {
 	struct view_opts vo = { 0 };
@@ -3192,6 +3244,7 @@ int lancefs_mount_main(int argc, char **argv)
 	 * zeroes fresh pages; keep them in the heap and keep the heap. */
 	mallopt(M_MMAP_THRESHOLD, 32 << 20);
 	mallopt(M_TRIM_THRESHOLD, 256 << 20);
+	raise_fd_limit();
 	lc_buf_init(&fo, 0);
 	optind = 1;
 	while ((opt = getopt(argc, argv, "fdo:")) != -1) {

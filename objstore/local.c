@@ -3,15 +3,24 @@
  * readdir listings, and put-if-absent by write-to-temp then link(2), which
  * never replaces an existing name (the same trick Lance's object_store
  * uses), so a manifest appears whole or not at all.
+ *
+ * Descriptors. An open object keeps its file's descriptor while there is
+ * room: a dataset of 100,000 fragments (a streaming writer's), with a
+ * snapshot or two open, would need more than a process may have. Past
+ * half of RLIMIT_NOFILE (fd_cap) the least recently read object's
+ * descriptor closes, and its next read opens the file again, which must
+ * be the same file (device, inode, size and mtime) or the read fails.
  */
 #include "ostore.h"
 
 #include <dirent.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -23,13 +32,125 @@ struct local_store {
 
 struct local_obj {
 	struct ostore_obj base;
-	int fd;
 	atomic_bool no_nowait;	/* the file system refused RWF_NOWAIT */
+	/* under fd_mu */
+	int fd;			/* -1: closed for room, opened at a read */
+	unsigned reads;		/* in flight: the descriptor stays */
+	struct stat sb;		/* at the first open: the same file after */
+	struct local_obj *prev, *next;	/* idle, most recent first */
 };
 
 static struct local_store *to_local(struct ostore *st)
 {
 	return (struct local_store *)st;
+}
+
+static pthread_mutex_t fd_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct local_obj *idle_head, *idle_tail;
+static size_t fds_open, fd_cap;
+
+/* for tests: 0 goes back to half of RLIMIT_NOFILE */
+void ostore_local_fd_cap(size_t cap)
+{
+	pthread_mutex_lock(&fd_mu);
+	fd_cap = cap;
+	pthread_mutex_unlock(&fd_mu);
+}
+
+static void idle_remove(struct local_obj *o)
+{
+	if (o->prev)
+		o->prev->next = o->next;
+	else if (idle_head == o)
+		idle_head = o->next;
+	else
+		return;		/* not idle */
+	if (o->next)
+		o->next->prev = o->prev;
+	else
+		idle_tail = o->prev;
+	o->prev = o->next = NULL;
+}
+
+/* Under fd_mu: o idle now (its descriptor open, no read in flight);
+ * descriptors past the cap close, the least recently read first. */
+static void idle_add(struct local_obj *o)
+{
+	o->prev = NULL;
+	o->next = idle_head;
+	if (idle_head)
+		idle_head->prev = o;
+	else
+		idle_tail = o;
+	idle_head = o;
+	if (!fd_cap) {
+		struct rlimit rl;
+
+		fd_cap = getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur < 128 ?
+				 64 : (size_t)rl.rlim_cur / 2;
+	}
+	while (fds_open > fd_cap && idle_tail) {
+		struct local_obj *v = idle_tail;
+
+		idle_remove(v);
+		close(v->fd);
+		v->fd = -1;
+		fds_open--;
+	}
+}
+
+/* The descriptor of o for one read (fd_put after), opened again if it
+ * was closed for room: -1 with err set when that fails. */
+static int fd_get(struct local_obj *o, struct lc_err *err)
+{
+	struct ostore *st = o->base.st;
+	struct stat sb;
+	int fd;
+
+	pthread_mutex_lock(&fd_mu);
+	if (o->fd >= 0) {
+		idle_remove(o);
+		o->reads++;
+		pthread_mutex_unlock(&fd_mu);
+		return o->fd;
+	}
+	pthread_mutex_unlock(&fd_mu);
+	fd = openat(to_local(st)->dirfd, o->base.key, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		LC_SYS(err, errno, "%s/%s: opened again: %s", st->root,
+		       o->base.key, strerror(errno));
+		return -1;
+	}
+	/* an inode number freed and taken again: the times tell */
+	if (fstat(fd, &sb) < 0 || sb.st_dev != o->sb.st_dev ||
+	    sb.st_ino != o->sb.st_ino || sb.st_size != o->sb.st_size ||
+	    sb.st_mtim.tv_sec != o->sb.st_mtim.tv_sec ||
+	    sb.st_mtim.tv_nsec != o->sb.st_mtim.tv_nsec) {
+		close(fd);
+		LC_CORRUPT(err, "%s/%s: replaced since it was opened",
+			   st->root, o->base.key);
+		return -1;
+	}
+	pthread_mutex_lock(&fd_mu);
+	if (o->fd >= 0) {	/* another read opened it meanwhile */
+		close(fd);
+		idle_remove(o);
+	} else {
+		o->fd = fd;
+		fds_open++;
+	}
+	o->reads++;
+	fd = o->fd;
+	pthread_mutex_unlock(&fd_mu);
+	return fd;
+}
+
+static void fd_put(struct local_obj *o)
+{
+	pthread_mutex_lock(&fd_mu);
+	if (!--o->reads)
+		idle_add(o);
+	pthread_mutex_unlock(&fd_mu);
 }
 
 static int local_open(struct ostore *st, const char *key,
@@ -64,6 +185,11 @@ static int local_open(struct ostore *st, const char *key,
 	o->base.st = st;
 	o->base.size = (uint64_t)sb.st_size;
 	o->fd = fd;
+	o->sb = sb;
+	pthread_mutex_lock(&fd_mu);
+	fds_open++;
+	idle_add(o);
+	pthread_mutex_unlock(&fd_mu);
 	*out = &o->base;
 	return 0;
 }
@@ -73,46 +199,58 @@ static int local_read(struct ostore_obj *obj, uint64_t off, size_t len,
 {
 	struct local_obj *o = (struct local_obj *)obj;
 	uint8_t *p = buf;
+	int fd = fd_get(o, err), rc = 0;
 
-	while (len) {
+	if (fd < 0)
+		return err->code;
+	while (len && !rc) {
 		struct iovec v = { p, len };
 		/* from the page cache if it holds the bytes; else a wait */
 		bool wait = atomic_load(&o->no_nowait);
 		ssize_t n = -1;
 
 		if (!wait) {
-			n = preadv2(o->fd, &v, 1, (off_t)off, RWF_NOWAIT);
+			n = preadv2(fd, &v, 1, (off_t)off, RWF_NOWAIT);
 			if (n < 0 && errno == EOPNOTSUPP)
 				atomic_store(&o->no_nowait, true);
 			wait = n < 0 && (errno == EAGAIN || errno == EOPNOTSUPP);
 		}
 		if (wait) {
 			lc_wait_begin();
-			n = pread(o->fd, p, len, (off_t)off);
+			n = pread(fd, p, len, (off_t)off);
 			lc_wait_end();
 		}
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0)
-			return LC_SYS(err, errno, "%s/%s: read at %" PRIu64
-				      ": %s", obj->st->root, obj->key, off,
-				      strerror(errno));
-		if (n == 0)
-			return LC_CORRUPT(err, "%s/%s: file shrank below %"
-					  PRIu64 " bytes", obj->st->root,
-					  obj->key, off + len);
-		p += n;
-		off += (uint64_t)n;
-		len -= (size_t)n;
+		if (n < 0) {
+			rc = LC_SYS(err, errno, "%s/%s: read at %" PRIu64
+				    ": %s", obj->st->root, obj->key, off,
+				    strerror(errno));
+		} else if (n == 0) {
+			rc = LC_CORRUPT(err, "%s/%s: file shrank below %"
+					PRIu64 " bytes", obj->st->root,
+					obj->key, off + len);
+		} else {
+			p += n;
+			off += (uint64_t)n;
+			len -= (size_t)n;
+		}
 	}
-	return 0;
+	fd_put(o);
+	return rc;
 }
 
 static void local_close(struct ostore_obj *obj)
 {
 	struct local_obj *o = (struct local_obj *)obj;
 
-	close(o->fd);
+	pthread_mutex_lock(&fd_mu);
+	idle_remove(o);
+	if (o->fd >= 0) {
+		close(o->fd);
+		fds_open--;
+	}
+	pthread_mutex_unlock(&fd_mu);
 	lc_free(obj->key);
 	lc_free(o);
 }

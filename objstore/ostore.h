@@ -127,6 +127,9 @@ int ostore_open(struct ostore_obj **out, struct ostore *st, const char *key,
 int ostore_read(struct ostore_obj *o, uint64_t off, size_t len, void *buf,
 		struct lc_err *err) LC_MUST_USE;
 void ostore_close(struct ostore_obj *o);
+/* At most `cap` descriptors of local objects stay open between reads
+ * (0: half of RLIMIT_NOFILE, the default); for tests. */
+void ostore_local_fd_cap(size_t cap);
 static inline uint64_t ostore_size(const struct ostore_obj *o)
 {
 	return o->size;

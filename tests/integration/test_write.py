@@ -1318,6 +1318,49 @@ def test_files_unlinked_while_open():
         same_rows(lance_rows(uri), want, "after umount")
 
 
+def test_more_fragments_than_descriptors():
+    """A dataset of more fragments (one per fsync'd file here, as a
+    streaming writer makes them) than the daemon may open files: a
+    read-only mount whose descriptors are capped below that still lists
+    and reads every row, and an old version besides."""
+    import resource
+    n = 300
+    with workdir() as w:
+        uri = os.path.join(w, "db", "many.lance")
+        staging = os.path.join(w, "staging")
+        os.mkdir(os.path.dirname(uri))
+        with mounted(uri, staging) as mnt:
+            for k in range(n):
+                fd = os.open(os.path.join(mnt, f"f{k:03d}.txt"),
+                             os.O_WRONLY | os.O_CREAT, 0o644)
+                os.write(fd, b"value %d" % k)
+                os.fsync(fd)
+                os.close(fd)
+        mnt = tempfile.mkdtemp(prefix="lancefs-wmnt-")
+
+        def cap():
+            resource.setrlimit(resource.RLIMIT_NOFILE, (128, 128))
+        try:
+            r = subprocess.run([LANCEFS, "mount", "-o", "ro", uri, mnt],
+                               capture_output=True, text=True, timeout=120,
+                               preexec_fn=cap)
+            expect(r.returncode == 0, f"mount: {r.stderr.strip()}")
+            rows = listing(mnt)
+            expect(len(rows) == n, f"{len(rows)} rows listed, not {n}")
+            for k in range(n):
+                with open(os.path.join(mnt, f"f{k:03d}", "file.bin"),
+                          "rb") as f:
+                    got = f.read()
+                expect(got == b"value %d" % k, f"f{k:03d}: {got!r}")
+            old = os.path.join(mnt, "@versions", "150")
+            expect(len(os.listdir(old)) == 150,
+                   f"version 150 lists {len(os.listdir(old))} rows")
+        finally:
+            lancefs("umount", mnt, check=False)
+            with contextlib.suppress(OSError):
+                os.rmdir(mnt)
+
+
 def test_row_times_of_later_versions():
     """Rows that other writers append after the mount first showed a row's
     time carry the commit time of the version that added them, not of
@@ -2382,6 +2425,7 @@ TESTS = (per_version(edit_cycle) + per_version(interleaved_appends) +
           test_rename_editor_and_junk_files_no_epoch,
           test_root_files_renamed_and_hidden,
           test_files_unlinked_while_open,
+          test_more_fragments_than_descriptors,
           test_row_times_of_later_versions,
           test_row_names_a_file_system_takes,
           test_versions_listed_after_commit_no_epoch,

@@ -1,4 +1,5 @@
 /* test_ostore.c - the local and in-memory backends. */
+#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -21,6 +22,19 @@ static int collect(void *ctx, const struct ostore_entry *e)
 	strcat(n->buf, e->name);
 	strcat(n->buf, e->is_dir ? "/ " : " ");
 	return 0;
+}
+
+static int count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	int n = 0;
+
+	if (!d)
+		return -1000;	/* fails the checks */
+	while (readdir(d))
+		n++;
+	closedir(d);
+	return n;
 }
 
 static void exercise(struct ostore *st)
@@ -243,6 +257,53 @@ TEST(uri_forms)
 	CHECK_EQ_U64(ostore_open_uri(&st, "/nonexistent/dir", NULL, &err), ENOENT);
 }
 
+/* Past the cap, the least recently read object gives its descriptor
+ * back and opens its file again at its next read; a file replaced
+ * meanwhile is an error, not other bytes. */
+TEST(local_descriptors_capped)
+{
+	char dir[] = "/tmp/lancefs-ostore-XXXXXX";
+	struct lc_err err = { 0 };
+	struct ostore *st;
+	struct ostore_obj *o[8];
+	char key[32], path[64], buf[2];
+	int before, after;
+
+	CHECK(mkdtemp(dir));
+	CHECK_OK(ostore_open_uri(&st, dir, NULL, &err), &err);
+	for (int i = 0; i < 8; i++) {
+		snprintf(key, sizeof(key), "data/%d.lance", i);
+		snprintf(buf, sizeof(buf), "%d", i);
+		CHECK_OK(ostore_put(st, key, buf, 1, 0, &err), &err);
+	}
+	before = count_fds();
+	ostore_local_fd_cap(3);
+	for (int i = 0; i < 8; i++) {
+		snprintf(key, sizeof(key), "data/%d.lance", i);
+		CHECK_OK(ostore_open(&o[i], st, key, &err), &err);
+	}
+	after = count_fds();
+	CHECK(after - before <= 3);
+	for (int round = 0; round < 2; round++)
+		for (int i = 0; i < 8; i++) {
+			CHECK_OK(ostore_read(o[i], 0, 1, buf, &err), &err);
+			CHECK(buf[0] == '0' + i);
+		}
+	CHECK(count_fds() - before <= 3);
+	/* o[0]'s descriptor went for room; its file is replaced */
+	snprintf(path, sizeof(path), "%s/data/0.lance", dir);
+	CHECK(unlink(path) == 0);
+	CHECK_OK(ostore_put(st, "data/0.lance", "x", 1, 0, &err), &err);
+	CHECK_EQ_U64(ostore_read(o[0], 0, 1, buf, &err), EIO);
+	CHECK(strstr(err.msg, "replaced") != NULL);
+	lc_err_clear(&err);
+	for (int i = 0; i < 8; i++)
+		ostore_close(o[i]);
+	CHECK_EQ_U64(count_fds(), before);
+	ostore_local_fd_cap(0);
+	ostore_free(st);
+}
+
 TEST(mem_backend)
 {
 	struct lc_err err = { 0 };
@@ -277,5 +338,6 @@ TEST(pid_running)
 }
 
 TEST_MAIN(TEST_ENTRY(local_backend), TEST_ENTRY(local_big_puts),
+	  TEST_ENTRY(local_descriptors_capped),
 	  TEST_ENTRY(page_buffers), TEST_ENTRY(uri_forms),
 	  TEST_ENTRY(mem_backend), TEST_ENTRY(pid_running))
