@@ -343,10 +343,24 @@ static int node_of(struct lfs *fs, fuse_ino_t ino, struct vnode *out,
 	}
 	if (!s && kind == IK_ROOT) {	/* version_ino */
 		struct mds *d = mds_at(fs, (unsigned)(ino & MAX_SLOTS));
+		uint64_t version = (ino >> VERSION_SHIFT) & VERSION_MAX;
 
-		return d ? view_ds_root(out, d->ds,
-					(ino >> VERSION_SHIFT) & VERSION_MAX,
-					err) : ESTALE;
+		if (!d)
+			return ESTALE;
+		memset(out, 0, sizeof(*out));
+		/* the snapshot a slot holds, where one does: the rows below
+		 * keep their inode numbers, and nothing is read again */
+		pthread_mutex_lock(&fs->mu);
+		for (unsigned k = 1; k <= MAX_SLOTS && !out->snap; k++) {
+			const struct vnode *r = &fs->slots[k].root;
+
+			if (r->ds == d->ds && r->kind == VN_ROOT &&
+			    !view_shown(r) &&
+			    view_manifest(r)->version == version)
+				vnode_copy(out, r);
+		}
+		pthread_mutex_unlock(&fs->mu);
+		return out->snap ? 0 : view_ds_root(out, d->ds, version, err);
 	}
 	pthread_mutex_lock(&fs->mu);
 	if (!s || fs->slots[s].root.kind == VN_NONE)
