@@ -535,10 +535,22 @@ static bool closing(const struct wrow *r)
 	return true;
 }
 
+/* Whether file `name` of r is closed but for its release (flushed,
+ * complete, still counted open). */
+static bool file_closing(const struct wrow *r, const char *name)
+{
+	for (size_t i = 0; i < r->n_files; i++)
+		if (r->files[i].name && !strcmp(r->files[i].name, name))
+			return r->files[i].writers && r->files[i].complete;
+	return false;
+}
+
 /* Wait (w->mu held) while row `id` is closing, until `until` (NULL:
  * WR_SETTLE from now) at most: a program that closed its files and goes
- * on (a commit, mv, rm -r) must not find them still open. */
-static void settle_row(struct writes *w, uint64_t id,
+ * on (a commit, mv, rm -r) must not find them still open. With `name`,
+ * only that file (mv of a file just closed while the row has another
+ * open). */
+static void settle_row(struct writes *w, uint64_t id, const char *name,
 		       const struct timespec *until)
 {
 	struct timespec t;
@@ -550,7 +562,8 @@ static void settle_row(struct writes *w, uint64_t id,
 		until = &t;
 	}
 	lc_wait_begin();
-	while ((r = row_by_id(w, id)) && closing(r))
+	while ((r = row_by_id(w, id)) &&
+	       (name ? file_closing(r, name) : closing(r)))
 		if (pthread_cond_timedwait(&w->cv, &w->mu, until))
 			break;
 	lc_wait_end();
@@ -593,7 +606,7 @@ static struct wrow *wait_row_closed(struct writes *w, uint64_t id)
 	struct wrow *r = wait_row(w, id);
 
 	if (r && closing(r)) {
-		settle_row(w, id, NULL);
+		settle_row(w, id, NULL, NULL);
 		r = wait_row(w, id);
 	}
 	return r;
@@ -1670,9 +1683,10 @@ int wr_file_rename(struct writes *w, uint64_t id, const char *name,
 			wait_row(w, id);
 		} else if (b && b->committing && !b->pending) {
 			wait_row(w, to_id);
-		} else if (a && closing(a) && !settled) {
+		} else if (a && !settled &&
+			   (closing(a) || file_closing(a, name))) {
 			settled = true;
-			settle_row(w, id, NULL);
+			settle_row(w, id, closing(a) ? NULL : name, NULL);
 		} else {
 			break;
 		}
@@ -1816,7 +1830,7 @@ static void wait_closing(struct writes *w)
 	now_mono(&until);
 	lc_add_secs(&until, WR_SETTLE);
 	for (size_t k = 0; k < n; k++)
-		settle_row(w, ids[k], &until);
+		settle_row(w, ids[k], NULL, &until);
 	lc_free(ids);
 }
 
