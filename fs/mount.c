@@ -2885,15 +2885,11 @@ static void refresh_ds(struct lfs *fs, struct view_ds *ds)
 	bool changed = false;
 	int rc;
 
-	/* writes open under mds_mu (ensure_w), and then move the view
-	 * themselves: never both at once */
-	pthread_mutex_lock(&fs->mds_mu);
+	/* writes opened meanwhile move the view too: it only moves on
+	 * (view_ds_refresh) */
 	d = mds_find(fs, ds);
 	w = d ? atomic_load(&d->w) : NULL;
-	rc = w ? 0 : view_ds_refresh(&changed, ds, &err);
-	pthread_mutex_unlock(&fs->mds_mu);
-	if (w)
-		rc = wr_follow(w, &err);
+	rc = w ? wr_follow(w, &err) : view_ds_refresh(&changed, ds, &err);
 	if (rc)
 		log_err(fs, "refresh", &err);
 	else if (changed)	/* a read-only member's root is in its slots */

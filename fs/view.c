@@ -2107,15 +2107,18 @@ int view_ds_refresh(bool *changed, struct view_ds *ds, struct lc_err *err)
 {
 	struct lance_version_info *vi;
 	struct view_snap *s, *old;
-	uint64_t latest;
+	uint64_t latest, cur;
 	size_t n;
 	int rc;
 
 	*changed = false;
 	if (ds->v->opts.version || ds->v->opts.tag)
 		return 0;
+	pthread_mutex_lock(&ds->mu);
+	cur = ds->cur->m->version;
+	pthread_mutex_unlock(&ds->mu);
 	rc = lance_list_versions(&vi, &n, ds->st, err);
-	if (rc == ENOENT && ds->fresh && !ds->cur->m->version) {
+	if (rc == ENOENT && ds->fresh && !cur) {
 		lc_err_clear(err);
 		return 0;	/* still no first version */
 	}
@@ -2123,18 +2126,23 @@ int view_ds_refresh(bool *changed, struct view_ds *ds, struct lc_err *err)
 		return rc;
 	latest = n ? vi[n - 1].version : 0;
 	lance_versions_free(vi, n);
-	if (latest <= ds->cur->m->version)
+	if (latest <= cur)
 		return 0;
 	rc = snap_new(&s, ds, latest, false, err);
 	if (rc)
 		return rc;
 	s->shown = true;
+	/* callers race (refresh=, a commit's follow): the view only moves
+	 * on, never back to an older version one of them found */
 	pthread_mutex_lock(&ds->mu);
-	old = ds->cur;
-	ds->cur = s;
+	old = s;
+	if (latest > ds->cur->m->version) {
+		old = ds->cur;
+		ds->cur = s;
+		*changed = true;
+	}
 	pthread_mutex_unlock(&ds->mu);
-	snap_unref(old);	/* the reference ds->cur held */
-	*changed = true;
+	snap_unref(old);	/* ds->cur's old reference, or the loser's */
 	return 0;
 }
 

@@ -373,6 +373,13 @@ static void writers_leave(struct writes *w, struct wrow *r, size_t i)
 		staging_row_writers(w->stg, r->id, -1);
 }
 
+/* Undo orphan_add's last `n` (the unlink or rename failed). */
+static void orphans_undo(struct writes *w, size_t n)
+{
+	while (n--)
+		close(w->orphans[--w->n_orphans].fd);
+}
+
 static struct orphan *orphan_of(struct writes *w, uint64_t id, uint32_t fidx)
 {
 	for (size_t i = 0; i < w->n_orphans; i++)
@@ -1109,8 +1116,7 @@ static int remove_row(struct writes *w, struct wrow *r, struct lc_err *err)
 	if (!rc)
 		rc = staging_row_remove(w->stg, r->id, err);
 	if (rc) {
-		while (w->n_orphans > had)
-			close(w->orphans[--w->n_orphans].fd);
+		orphans_undo(w, w->n_orphans - had);
 		return rc;
 	}
 	for (size_t i = 0; i < r->n_files; i++)
@@ -1644,8 +1650,7 @@ int wr_file_unlink(struct writes *w, uint64_t id, const char *name,
 		if (unlink(path) < 0 && errno != ENOENT) {
 			rc = LC_SYS(err, errno, "staging: %s: %s", path,
 				    strerror(errno));
-			if (r->files[i].writers)
-				close(w->orphans[--w->n_orphans].fd);
+			orphans_undo(w, r->files[i].writers ? 1 : 0);
 			goto out;
 		}
 		w->bytes -= r->files[i].size;
@@ -1720,8 +1725,7 @@ int wr_file_rename(struct writes *w, uint64_t id, const char *name,
 	if (rename(from, to) < 0) {
 		rc = LC_SYS(err, errno, "staging: %s: %s", to,
 			    strerror(errno));
-		if (j >= 0 && b->files[j].writers)
-			close(w->orphans[--w->n_orphans].fd);
+		orphans_undo(w, j >= 0 && b->files[j].writers ? 1 : 0);
 		goto out;
 	}
 	if (j >= 0) {	/* replaced */

@@ -1220,6 +1220,13 @@ def test_root_files_renamed_and_hidden():
                    f"a new mount lost .DS_Store: {listing(mnt)}")
 
 
+def open_written(path, data):
+    """A new file, `data` written and the descriptor left open."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    os.write(fd, data)
+    return fd
+
+
 def test_files_unlinked_while_open():
     """A file unlinked, or renamed over, while a program still has it
     open (tempfile.TemporaryFile, a log rotated under its writer): the
@@ -1233,8 +1240,7 @@ def test_files_unlinked_while_open():
         with mounted(uri, staging, "name_column=name",
                      "commit_delay=60") as mnt:
             a = os.path.join(mnt, "a.jpg")
-            fd = os.open(a, os.O_RDWR | os.O_CREAT, 0o644)
-            os.write(fd, b"not a row")
+            fd = open_written(a, b"not a row")
             os.unlink(a)
             expect("a.jpg" not in listing(mnt), f"a.jpg listed: "
                    f"{listing(mnt)}")
@@ -1256,8 +1262,7 @@ def test_files_unlinked_while_open():
                 expect(len(f.read()) == 5000, "TemporaryFile read back")
             # renamed over while open
             t = os.path.join(mnt, "t.jpg")
-            fd = os.open(t, os.O_RDWR | os.O_CREAT, 0o644)
-            os.write(fd, b"old")
+            fd = open_written(t, b"old")
             write(os.path.join(mnt, "u.jpg"), imgs[1])
             os.rename(os.path.join(mnt, "u.jpg"), t)
             expect(os.fstat(fd).st_size == 3, "fstat of the replaced file")
@@ -1266,9 +1271,7 @@ def test_files_unlinked_while_open():
             # in a row folder: unlinked, and renamed over, while open
             r = os.path.join(mnt, "r")
             os.mkdir(r)
-            fd = os.open(os.path.join(r, "image.jpg"),
-                         os.O_RDWR | os.O_CREAT, 0o644)
-            os.write(fd, b"gone")
+            fd = open_written(os.path.join(r, "image.jpg"), b"gone")
             write(os.path.join(r, ".image.jpg.tmp"), imgs[2])
             os.rename(os.path.join(r, ".image.jpg.tmp"),
                       os.path.join(r, "image.jpg"))
@@ -1276,17 +1279,14 @@ def test_files_unlinked_while_open():
             os.close(fd)
             g = os.path.join(mnt, "g")
             os.mkdir(g)
-            fd = os.open(os.path.join(g, "image.jpg"),
-                         os.O_RDWR | os.O_CREAT, 0o644)
-            os.write(fd, imgs[3])
+            fd = open_written(os.path.join(g, "image.jpg"), imgs[3])
             os.unlink(os.path.join(g, "image.jpg"))
             os.rmdir(g)
             expect(os.fstat(fd).st_size == len(imgs[3]),
                    "fstat after its folder went")
             os.close(fd)
             # an orphan still open holds no commit of its row back
-            fd = os.open(os.path.join(r, "scratch.bin"),
-                         os.O_RDWR | os.O_CREAT, 0o644)
+            fd = open_written(os.path.join(r, "scratch.bin"), b"")
             os.unlink(os.path.join(r, "scratch.bin"))
             with open(os.path.join(mnt, ".lancefs", "commit"), "w") as f:
                 f.write("1")
@@ -1299,9 +1299,8 @@ def test_files_unlinked_while_open():
             # one is replaced, not cut, and its writer's bytes go nowhere
             s2 = os.path.join(mnt, "s2")
             os.mkdir(s2)
-            fd = os.open(os.path.join(s2, "image.jpg"),
-                         os.O_RDWR | os.O_CREAT, 0o644)
-            os.write(fd, b"old data here")
+            fd = open_written(os.path.join(s2, "image.jpg"),
+                              b"old data here")
             os.rename(os.path.join(mnt, "a", "image.jpg"),
                       os.path.join(s2, "image.jpg"))
             os.pwrite(fd, b"WRITER", 0)
