@@ -555,6 +555,23 @@ static int cmp_u32(const void *a, const void *b)
 }
 
 /*
+ * The id of our deletion file for fragment `frag` built on version
+ * `latest`: random across writers (our uuid is), the same on every
+ * attempt on that version, whose file then holds the same rows. So an
+ * attempt after an unanswered manifest put rewrites the files and the
+ * transaction the first attempt wrote, byte for byte, and whichever of
+ * the two lands names what is there.
+ */
+static uint64_t deletion_id(const struct lance_commit *c, uint64_t latest,
+			    uint64_t frag)
+{
+	char tail[48];
+
+	snprintf(tail, sizeof(tail), "/%" PRIu64 "/%" PRIu64, latest, frag);
+	return lc_hash_str_from(lc_hash_str(c->uuid), tail);
+}
+
+/*
  * Fragment `f` after deleting `del`: a shallow copy with a new deletion
  * file holding old and new rows, or *out NULL when no row is left.
  */
@@ -631,12 +648,9 @@ static int delete_rows(Lpb__DataFragment **out, struct attempt *a,
 	bitmap = n > ARROW_MAX_DELETED || (f->deletion_file &&
 		 f->deletion_file->file_type ==
 		 LPB__DELETION_FILE__KIND__BITMAP);
-	rc = random_u64(&id, err);
-	if (!rc)
-		rc = bitmap ? lance_deletion_write_bitmap(&bytes, &len, all, n,
-							  err)
-			    : lance_deletion_write_arrow(&bytes, &len, all, n,
-							 err);
+	id = deletion_id(c, a->latest.version, f->id);
+	rc = bitmap ? lance_deletion_write_bitmap(&bytes, &len, all, n, err)
+		    : lance_deletion_write_arrow(&bytes, &len, all, n, err);
 	if (rc)
 		goto out;
 	key = pool_printf(&a->pl, "_deletions/%" PRIu64 "-%" PRIu64 "-%"

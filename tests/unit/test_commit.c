@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "table.pb-c.h"
+#include "transaction.pb-c.h"
 
 /* ------------------------------------------------------------ helpers */
 
@@ -819,6 +820,68 @@ TEST(lost_reply)
 	lossy_close(&r);
 }
 
+static int count_frag0(void *ctx, const struct ostore_entry *e)
+{
+	if (!strncmp(e->name, "0-7-", 4))
+		++*(int *)ctx;
+	return 0;
+}
+
+/* A delete whose manifest put answers as a timeout and lands just before
+ * the retry's put: the version that landed (the first attempt's) names
+ * the deletion file its transaction names, and the retry wrote that
+ * same file again, not a second one. */
+TEST(late_put_names_its_deletions)
+{
+	static const uint32_t rows[] = { 9, 0 };
+	struct lance_commit_delete del = { 0, rows, 2 };
+	Lpb__Transaction *t = NULL;
+	struct lance_manifest *m;
+	struct lc_err err = { 0 };
+	struct lossy_rig r;
+	uint8_t *txn = NULL;
+	size_t len = 0;
+	char key[160];
+	uint64_t v = 0;
+	int files = 0;
+
+	lossy_open(&r, "d");
+	if (harness_failed)
+		return;
+	r.c.appends = NULL;
+	r.c.n_appends = 0;
+	r.c.deletes = &del;
+	r.c.n_deletes = 1;
+	late_puts = 1;
+	manifest_puts = 0;
+	CHECK_OK(lance_commit(&v, r.st, &r.c, &err), &err);
+	CHECK_EQ_U64(v, 8);
+	CHECK_EQ_U64(manifest_puts, 2);
+	m = latest(r.st);
+	CHECK(m && m->version == 8 && m->fragments[0].deletion.present);
+	CHECK_OK(ostore_list(r.st, "_deletions", count_frag0, &files, &err),
+		 &err);
+	CHECK_EQ_U64(files, 1);
+	snprintf(key, sizeof(key), "_transactions/7-%s.txn", r.c.uuid);
+	CHECK_OK(ostore_get(&txn, &len, r.st, key, 1 << 20, &err), &err);
+	if (txn)
+		t = lpb__transaction__unpack(NULL, len, txn);
+	CHECK(t && t->operation_case == LPB__TRANSACTION__OPERATION_DELETE);
+	if (m && t && t->delete_ && t->delete_->n_updated_fragments == 1 &&
+	    t->delete_->updated_fragments[0]->deletion_file)
+		CHECK_EQ_U64(t->delete_->updated_fragments[0]
+				     ->deletion_file->id,
+			     m->fragments[0].deletion.id);
+	else
+		CHECK(!"the transaction names one updated fragment");
+	if (t)
+		lpb__transaction__free_unpacked(t, NULL);
+	lc_free(txn);
+	lance_manifest_free(m);
+	late_puts = 0;
+	lossy_close(&r);
+}
+
 /* Attempts are bounded whatever their failures: other writers taking
  * every version, with a timeout on the last attempt the bound allows,
  * end in a conflict after the bound, not in endless tries. A timeout
@@ -1100,7 +1163,8 @@ TEST(alloc_failures)
 
 TEST_MAIN(TEST_ENTRY(deletion_writers), TEST_ENTRY(append_v1_names),
 	  TEST_ENTRY(gap_in_versions), TEST_ENTRY(history_since_base),
-	  TEST_ENTRY(lost_reply), TEST_ENTRY(bounded_retries),
+	  TEST_ENTRY(lost_reply),
+	  TEST_ENTRY(late_put_names_its_deletions), TEST_ENTRY(bounded_retries),
 	  TEST_ENTRY(delete_rows), TEST_ENTRY(stable_row_ids),
 	  TEST_ENTRY(rebase_and_conflicts), TEST_ENTRY(conflict_with_rewrite),
 	  TEST_ENTRY(concurrent_committers), TEST_ENTRY(create_dataset),
