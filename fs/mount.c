@@ -2672,13 +2672,9 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		rc = read_committed(fs, &src.vn, &data, &err);
 		/* a staged file there is replaced, not cut: a program that
 		 * has it open keeps its own (an orphan) */
-		if (!rc && (rc = wr_file_unlink(w, b, newname, false,
-						&err)) == ENOENT)
-			rc = 0;
 		if (!rc)
-			rc = wr_file_open(w, b, newname,
-					  O_WRONLY | O_TRUNC, true, &data,
-					  &fidx, &fd, &err);
+			rc = wr_file_replace(w, b, newname, &data, &fidx, &fd,
+					     &err);
 		lc_buf_reset(&data);
 		if (!rc) {
 			wr_file_closed(w, b, fidx, fd, true);

@@ -1367,39 +1367,45 @@ static int unremove(struct writes *w, struct wrow *r, const char *name,
 	return rc;
 }
 
+/* wr_file_open's work on row `r` (under mu; NULL: gone). */
+static int open_in(struct writes *w, struct wrow *r, const char *name,
+		   int flags, bool create, const struct lc_buf *seed,
+		   uint32_t *fidx, int *fd, struct lc_err *err)
+{
+	bool back;	/* a removed name made again */
+	int rc;
+
+	if (!r)
+		return ESTALE;
+	if (r->info.kind == STAGING_DELETE)
+		return ENOENT;
+	if (r->info.kind == STAGING_FILE && strcmp(name, r->name))
+		return ENOTDIR;
+	if ((create || (flags & O_ACCMODE) != O_RDONLY) &&
+	    (rc = changeable(r)))
+		return rc;
+	/* no longer removed before it is open (a file open whose row
+	 * still removes it would be lost), again if it fails */
+	back = create && r->info.kind == STAGING_UPDATE &&
+	       removed_at(r, name) >= 0;
+	rc = back ? unremove(w, r, name, err) : 0;
+	if (!rc)
+		rc = open_file(w, r, name, flags, create, seed, fidx, fd, err);
+	if (rc && back && removed_at(r, name) < 0)
+		best_effort(add_removed(w, r, name, &(struct lc_err){ 0 }));
+	return rc;
+}
+
 int wr_file_open(struct writes *w, uint64_t id, const char *name, int flags,
 		 bool create, const struct lc_buf *seed, uint32_t *fidx,
 		 int *fd, struct lc_err *err)
 {
-	struct wrow *r;
-	bool back;	/* a removed name made again */
 	int rc;
 
 	pthread_mutex_lock(&w->mu);
 	/* reading a pending row waits for no attempt either */
-	r = wait_to_change(w, id);
-	if (!r)
-		rc = ESTALE;
-	else if (r->info.kind == STAGING_DELETE)
-		rc = ENOENT;
-	else if (r->info.kind == STAGING_FILE && strcmp(name, r->name))
-		rc = ENOTDIR;
-	else if ((create || (flags & O_ACCMODE) != O_RDONLY) &&
-		 (rc = changeable(r)))
-		;
-	else {
-		/* no longer removed before it is open (a file open whose
-		 * row still removes it would be lost), again if it fails */
-		back = create && r->info.kind == STAGING_UPDATE &&
-		       removed_at(r, name) >= 0;
-		rc = back ? unremove(w, r, name, err) : 0;
-		if (!rc)
-			rc = open_file(w, r, name, flags, create, seed, fidx,
-				       fd, err);
-		if (rc && back && removed_at(r, name) < 0)
-			best_effort(add_removed(w, r, name,
-						&(struct lc_err){ 0 }));
-	}
+	rc = open_in(w, wait_to_change(w, id), name, flags, create, seed,
+		     fidx, fd, err);
 	pthread_mutex_unlock(&w->mu);
 	return rc;
 }
@@ -1622,36 +1628,27 @@ void wr_file_revert(struct writes *w, uint64_t id, uint32_t fidx,
 	pthread_mutex_unlock(&w->mu);
 }
 
-int wr_file_unlink(struct writes *w, uint64_t id, const char *name,
-		   bool committed, struct lc_err *err)
+/* wr_file_unlink's work on row `r`, changeable (under mu). */
+static int unlink_in(struct writes *w, struct wrow *r, const char *name,
+		     bool committed, struct lc_err *err)
 {
+	ssize_t i = file_index(r, name);
 	char path[4600];
-	struct wrow *r;
-	ssize_t i;
 	int rc = 0;
 
-	pthread_mutex_lock(&w->mu);
-	r = wait_to_change(w, id);
-	if (!r || (rc = changeable(r))) {
-		rc = r ? rc : ESTALE;
-		goto out;
-	}
-	i = file_index(r, name);
-	if (i < 0 && !committed) {
-		rc = ENOENT;
-		goto out;
-	}
+	if (i < 0 && !committed)
+		return ENOENT;
 	if (i >= 0) {
-		row_path(path, sizeof(path), w, id, name);
+		row_path(path, sizeof(path), w, r->id, name);
 		if (r->files[i].writers &&
-		    (rc = orphan_add(w, id, (uint32_t)i, r->files[i].writers,
-				     path, err)))
-			goto out;
+		    (rc = orphan_add(w, r->id, (uint32_t)i,
+				     r->files[i].writers, path, err)))
+			return rc;
 		if (unlink(path) < 0 && errno != ENOENT) {
 			rc = LC_SYS(err, errno, "staging: %s: %s", path,
 				    strerror(errno));
 			orphans_undo(w, r->files[i].writers ? 1 : 0);
-			goto out;
+			return rc;
 		}
 		w->bytes -= r->files[i].size;
 		lc_free(r->files[i].name);
@@ -1662,7 +1659,39 @@ int wr_file_unlink(struct writes *w, uint64_t id, const char *name,
 		rc = add_removed(w, r, name, err);
 	changed(r);
 	arm(w, false);
-out:
+	return rc;
+}
+
+int wr_file_unlink(struct writes *w, uint64_t id, const char *name,
+		   bool committed, struct lc_err *err)
+{
+	struct wrow *r;
+	int rc;
+
+	pthread_mutex_lock(&w->mu);
+	r = wait_to_change(w, id);
+	rc = !r ? ESTALE : changeable(r);
+	if (!rc)
+		rc = unlink_in(w, r, name, committed, err);
+	pthread_mutex_unlock(&w->mu);
+	return rc;
+}
+
+int wr_file_replace(struct writes *w, uint64_t id, const char *name,
+		    const struct lc_buf *data, uint32_t *fidx, int *fd,
+		    struct lc_err *err)
+{
+	struct wrow *r;
+	int rc;
+
+	pthread_mutex_lock(&w->mu);
+	r = wait_to_change(w, id);
+	rc = !r ? ESTALE : changeable(r);
+	if (!rc && (rc = unlink_in(w, r, name, false, err)) == ENOENT)
+		rc = 0;
+	if (!rc)
+		rc = open_in(w, r, name, O_WRONLY | O_TRUNC, true, data, fidx,
+			     fd, err);
 	pthread_mutex_unlock(&w->mu);
 	return rc;
 }
