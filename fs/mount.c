@@ -2909,8 +2909,15 @@ static void refresh_once(struct lfs *fs)
 		log_err(fs, "refresh", &err);
 	else if (added)
 		fuse_lowlevel_notify_inval_inode(fs->se, FUSE_ROOT_ID, 0, 0);
-	for (size_t i = 0; (ds = view_db_member(fs->v, i)); i++)
-		refresh_ds(fs, ds);
+	for (size_t i = 0; (ds = view_db_member(fs->v, i)); i++) {
+		const char *name = view_ds_name(ds);
+
+		if (!view_ds_gone(ds))
+			refresh_ds(fs, ds);
+		else if (added)	/* the kernel forgets the name now */
+			fuse_lowlevel_notify_inval_entry(fs->se, FUSE_ROOT_ID,
+							 name, strlen(name));
+	}
 }
 
 static void *refresh_main(void *arg)

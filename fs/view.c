@@ -84,6 +84,7 @@ struct view_ds {
 	struct vtime *vt;	/* every version, ascending; lazily */
 	size_t n_vt;
 	bool fresh;		/* may have no version yet (writable) */
+	atomic_bool gone;	/* a member whose folder a rescan missed */
 	struct kinds_table *kinds;	/* what sniffed values are */
 };
 
@@ -1691,6 +1692,34 @@ out:
 	return rc;
 }
 
+static int cmp_name(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Members whose folder the scan `d` did not list are gone (not shown,
+ * not refreshed) until it lists them again; one made by a mkdir here
+ * stays (on an object store it has no object before its first commit).
+ * Whether any member went or came back. */
+static bool mark_gone(struct view *v, struct db_scan *d)
+{
+	bool moved = false;
+
+	qsort(d->names, d->n, sizeof(*d->names), cmp_name);
+	pthread_rwlock_rdlock(&v->dbs_mu);
+	for (size_t i = 0; i < v->n_dbs; i++) {
+		struct view_ds *ds = v->dbs[i];
+		const char *key = ds->name;
+		bool gone = !ds->fresh &&
+			    !bsearch(&key, d->names, d->n, sizeof(*d->names),
+				     cmp_name);
+
+		moved |= atomic_exchange(&ds->gone, gone) != gone;
+	}
+	pthread_rwlock_unlock(&v->dbs_mu);
+	return moved;
+}
+
 int view_db_rescan(bool *added, struct view *v, struct lc_err *err)
 {
 	struct db_scan d = { 0 };
@@ -1702,6 +1731,8 @@ int view_db_rescan(bool *added, struct view *v, struct lc_err *err)
 	rc = ostore_list(v->st, "", db_scan_cb, &d, err);
 	if (d.rc)
 		rc = LC_NOMEM(err);
+	if (!rc)
+		*added = mark_gone(v, &d);
 	for (size_t i = 0; !rc && i < d.n; i++) {
 		struct view_ds *ds;
 		bool found;
@@ -1732,6 +1763,11 @@ int view_db_rescan(bool *added, struct view *v, struct lc_err *err)
 	return rc;
 }
 
+bool view_ds_gone(struct view_ds *ds)
+{
+	return atomic_load(&ds->gone);
+}
+
 struct view_ds *view_db_member(struct view *v, size_t i)
 {
 	return db_at(v, i);
@@ -1748,7 +1784,8 @@ int view_lookup(struct vnode *out, struct view *v, const struct vnode *dir,
 	case VN_DBROOT: {
 		struct view_ds *ds = db_find(v, name);
 
-		return ds ? ds_root(out, ds, 0, err) : ENOENT;
+		return ds && !view_ds_gone(ds) ? ds_root(out, ds, 0, err) :
+						 ENOENT;
 	}
 	case VN_ROOT:
 		/* hidden entries only at a dataset's own root */
@@ -1967,6 +2004,8 @@ int view_readdir(struct view *v, const struct vnode *dir, uint64_t start,
 
 			if (!ds)
 				break;
+			if (view_ds_gone(ds))
+				continue;
 			rc = ds_root(&node, ds, 0, err);
 			if (!rc)
 				rc = cb(ctx, i, ds->name, &node);

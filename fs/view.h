@@ -205,10 +205,13 @@ struct view_ds *view_single(struct view *v);
 int view_db_mkdir(struct view_ds **out, struct view *v, const char *name,
 		  struct lc_err *err) LC_MUST_USE;
 /* Datasets other writers made in the database since (NAME.lance folders
- * with a version) become members; *added says whether any did. Members
- * whose folder went stay (their reads fail). 0 on a dataset mount. */
+ * with a version) become members; members whose folder went are gone
+ * (view_ds_gone) until it comes back. *added says whether the members
+ * shown changed. 0 on a dataset mount. */
 int view_db_rescan(bool *added, struct view *v, struct lc_err *err)
 	LC_MUST_USE;
+/* A database member not shown (its folder went): lookups miss it. */
+bool view_ds_gone(struct view_ds *ds);
 /* The database member at position i (in name order), NULL past the
  * end or on a dataset mount. */
 struct view_ds *view_db_member(struct view *v, size_t i);

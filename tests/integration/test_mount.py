@@ -428,6 +428,24 @@ def test_refresh_of_a_database(opts="ro,refresh=1"):
             with open(os.path.join(mnt, "v", ".lancefs", "status")) as f:
                 st = json.load(f)
             expect(st["mount"]["refresh"] == 1, f"status {st['mount']}")
+            # a dataset whose folder goes is no longer shown, and its
+            # refreshes fail no more; it comes back with its folder
+            shutil.rmtree(os.path.join(db, "u.lance"))
+            wait_for(lambda: "u" not in os.listdir(mnt), "u still listed")
+            expect(not os.path.exists(u), "u still found")
+            status = os.path.join(mnt, "t", ".lancefs", "status")
+
+            def failed():
+                with open(status) as f:
+                    return json.load(f)["mount"]["failed_requests"]
+            before = failed()
+            time.sleep(3.5)
+            expect(failed() == before,
+                   f"failed requests {before} -> {failed()} with u gone")
+            shutil.copytree(src, os.path.join(db, "u.tmp"))
+            os.rename(os.path.join(db, "u.tmp"), os.path.join(db, "u.lance"))
+            wait_for(lambda: "u" in os.listdir(mnt), "u not back")
+            expect(len(os.listdir(u)) == n0, f"u back: {len(os.listdir(u))}")
         finally:
             lancefs("umount", mnt, check=False)
 
