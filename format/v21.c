@@ -2062,6 +2062,15 @@ static int fz_init(struct pstate *ps, struct src *s, struct lc_err *err)
 		   ps->li.max_rep) {
 		return LC_CORRUPT(err, "%s: full-zip page needs a repetition "
 				  "index", s->what);
+	} else {
+		/* fixed-width values found by row * size: all in buffer 0 */
+		uint64_t es = ps->cw_bytes + fz->bits_per_value / 8;
+
+		if (es && ps->rows > s->p->buf_size[0] / es)
+			return LC_CORRUPT(err, "%s: %" PRIu64 " rows of %"
+					  PRIu64 " bytes in %" PRIu64,
+					  s->what, ps->rows, es,
+					  s->p->buf_size[0]);
 	}
 	return 0;
 }
@@ -2408,11 +2417,17 @@ static int const_read(struct leaf *out, struct src *s,
 
 /* Descriptors (u64 position, u64 size) -> levels: a null smuggles its
  * (def << 16 | rep) in the position when the size is 0. */
-static int blob1_fix(struct leaf *out, uint64_t l0, const struct pstate *ps,
-		     struct lc_err *err)
+static int blob1_fix(struct leaf *out, uint64_t l0, uint64_t v0,
+		     const struct pstate *ps, struct lc_err *err)
 {
+	/* one descriptor per level, from the page's first value on (earlier
+	 * pages may have left levels without values) */
+	if (out->n - l0 != out->v.n - v0)
+		return LC_CORRUPT(err, "blob page of %" PRIu64 " levels and %"
+				  PRIu64 " descriptors", out->n - l0,
+				  out->v.n - v0);
 	for (uint64_t i = l0; i < out->n; i++) {
-		const uint8_t *d = out->v.data + i * 16;
+		const uint8_t *d = out->v.data + (v0 + i - l0) * 16;
 		uint64_t pos = lc_le64(d), size = lc_le64(d + 8);
 		uint16_t rep = 0, def = 0;
 		int rc;
@@ -2551,14 +2566,14 @@ static int page_read(struct leaf *out, struct src *s, struct pstate *ps,
 	case P_CONST:
 		return const_read(out, s, ps, a, cnt, sh, err);
 	case P_BLOB: {
-		uint64_t l0 = out->n;
+		uint64_t l0 = out->n, v0 = out->v.n;
 		int rc = mb_read(out, s, ps, a, cnt, err);
 
 		if (!rc && out->v.bits != 128)
 			rc = LC_CORRUPT(err, "%s: blob descriptors of %u bits",
 					s->what, out->v.bits);
 		if (!rc)
-			rc = blob1_fix(out, l0, ps, err);
+			rc = blob1_fix(out, l0, v0, ps, err);
 		return rc;
 	}
 	}
@@ -3082,11 +3097,19 @@ static int blob_desc(struct blobdesc *d, const struct colread *cr,
 	const struct blk *v = &cr->lf.v;
 
 	memset(d, 0, sizeof(*d));
+	if (i >= v->n)
+		return LC_CORRUPT(err, "blob element %" PRIu64 " of %" PRIu64
+				  " descriptors", i, v->n);
 	if (cr->path[cr->m]->blob == LANCE_BLOB_V1) {
+		if (v->bits != 128)
+			return LC_CORRUPT(err, "blob v1 column without "
+					  "descriptors");
 		d->pos = lc_le64(v->data + 16 * i);
 		d->size = lc_le64(v->data + 16 * i + 8);
 		return 0;
 	}
+	if (v->bits || !v->offs)
+		return LC_CORRUPT(err, "blob v2 column of fixed values");
 	return blob2_parse(d, cr->vps, v->data + v->offs[i],
 			   v->offs[i + 1] - v->offs[i], err);
 }
@@ -3100,10 +3123,6 @@ static int fill_blob(struct lance_array *a, struct colread *cr,
 	int rc;
 
 	a->type = &blob_type;
-	if (cr->path[cr->m]->blob == LANCE_BLOB_V2 && cr->lf.v.bits)
-		return LC_CORRUPT(err, "blob v2 column of fixed values");
-	if (cr->path[cr->m]->blob == LANCE_BLOB_V1 && cr->lf.v.bits != 128)
-		return LC_CORRUPT(err, "blob v1 column without descriptors");
 	a->offsets = lc_calloc((size_t)a->length + 1, sizeof(uint64_t));
 	if (!a->offsets)
 		return LC_NOMEM(err);
@@ -3727,9 +3746,7 @@ static int blob_field_window(struct lance_win *w, struct lance_file *f,
 	if (rc)
 		goto out;
 	cr = &rp.cols[0];
-	if (rp.n != 1 || cr->m != rp.k ||
-	    (field->blob == LANCE_BLOB_V2 && cr->lf.v.bits) ||
-	    (field->blob == LANCE_BLOB_V1 && cr->lf.v.bits != 128)) {
+	if (rp.n != 1 || cr->m != rp.k) {
 		rc = LANCE_WINDOW_DECODE;
 		goto out;
 	}

@@ -676,6 +676,43 @@ static int read_patched(struct lc_err *err, const char *tag,
 		}                                                          \
 	} while (0)
 
+/* A schema that calls a column of plain integers a blob (v1, then v2):
+ * its value sizes and its read fail as corrupt, with no read past the
+ * values (found by review: the sizes read descriptors that were not
+ * there). */
+TEST(blob_schema_over_plain_values)
+{
+	for (int v2 = 0; v2 < 2; v2++) {
+		struct lc_err err = { 0 };
+		struct lance_field *fl;
+		struct lance_file *f = NULL;
+		struct lance_array a;
+		struct fixture fx;
+		uint64_t sizes[16];
+		bool valid[16];
+		int rc;
+
+		CHECK(fixture_load(&fx, "21_ints") == 0);
+		fl = (struct lance_field *)lance_schema_field_by_name(
+			&fx.schema, "u8");
+		CHECK(fl);
+		if (!fl)
+			return;
+		fl->type.id = LANCE_T_BINARY;
+		fl->type.large = true;
+		fl->blob = v2 ? LANCE_BLOB_V2 : LANCE_BLOB_V1;
+		CHECK_OK(lance_file_open(&f, fx.st, &fx.df, &fx.schema, &err),
+			 &err);
+		rc = lance_file_value_sizes(sizes, valid, f, fl, 0, 16, &err);
+		CHECK_ERR(rc, err, LC_EK_CORRUPT, "blob");
+		lc_err_clear(&err);
+		rc = lance_file_read(&a, f, fl, 0, 16, &err);
+		CHECK_ERR(rc, err, LC_EK_CORRUPT, "blob");
+		lance_file_free(f);
+		fixture_free(&fx);
+	}
+}
+
 TEST(corrupt_chunk_meta)
 {
 	struct lc_err err = { 0 };
@@ -859,6 +896,22 @@ TEST(hostile_layouts)
 	lay.full_zip = &fz;
 	rc = decode_layout(&err, &lay, 2, bufs, sizes, 1);
 	CHECK_ERR(rc, err, LC_EK_CORRUPT, "40 rep");
+
+	/* fixed-width full-zip rows past their buffer: row 2^62 of 4-byte
+	 * values would be read at byte 2^64, which wraps to 0 */
+	memset(&err, 0, sizeof(err));
+	fz.bits_rep = 0;
+	fz.layers = layers;
+	fz.n_layers = 1;
+	{
+		uint8_t enc[256];
+		size_t n = lpb21__layout__pack(&lay, enc);
+
+		rc = lance__v21_page_decode(enc, n, UINT64_C(1) << 63,
+					    bufs + 1, sizes + 1, 1,
+					    UINT64_C(1) << 62, 1, &err);
+	}
+	CHECK_ERR(rc, err, LC_EK_CORRUPT, "rows of 4 bytes");
 
 	memset(&err, 0, sizeof(err));
 	rc = lance__v21_page_decode((const uint8_t *)"\x0a\xff", 2, 2, bufs,
@@ -1090,6 +1143,7 @@ TEST(nested_field_and_empty)
 }
 
 TEST_MAIN(TEST_ENTRY(f21_ints), TEST_ENTRY(f21_ints2),
+	  TEST_ENTRY(blob_schema_over_plain_values),
 	  TEST_ENTRY(f21_floats), TEST_ENTRY(f21_mixed),
 	  TEST_ENTRY(f21_strings), TEST_ENTRY(f21_longstr),
 	  TEST_ENTRY(f21_nested), TEST_ENTRY(f21_images),
