@@ -1091,8 +1091,12 @@ static int read_into(struct lc_buf *out, int dfd, const char *name,
 struct slot {
 	char *file;		/* file name that set it, or "meta.json" */
 	bool from_file;		/* its bytes are at the end of the column's
-				 * values, the row's value not yet ended */
-	json_t *json;		/* borrowed from the row's meta.json */
+				 * values (from `start`), the row's value
+				 * not yet ended */
+	size_t start;
+	json_t *json;		/* borrowed from the row's meta.json; with
+				 * from_file, the same string (the view
+				 * shows a text_files= column both ways) */
 };
 
 struct row {
@@ -1124,7 +1128,16 @@ static int set_slot(struct row *row, size_t col, const char *file,
 		    struct lc_err *err)
 {
 	struct slot *sl = &row->slots[col];
+	bool json = !strcmp(file, "meta.json");
 
+	if (sl->file && row->r->schema->top[col]->type.id == LANCE_T_UTF8 &&
+	    json != !strcmp(sl->file, "meta.json")) {
+		/* COL.txt and meta.json: they must agree (row_end) */
+		if (json)
+			return 0;
+		lc_free(sl->file);
+		sl->file = NULL;
+	}
 	if (sl->file)
 		return refuse(err, &row->w, "column '%s' is set by both %s "
 			      "and %s", row->r->schema->top[col]->name,
@@ -1181,6 +1194,7 @@ static int add_file(struct row *row, int dfd, const char *at,
 	/* straight into the column: no copy of the file on the way */
 	vals = &row->r->cols[col].values;
 	start = vals->len;
+	row->slots[col].start = start;
 	rc = read_into(vals, dfd, at, size, &row->w, err);
 	if (rc)
 		return rc;
@@ -1468,6 +1482,16 @@ static int fill_name(struct row *row, const char *name, struct lc_err *err)
 	return 0;
 }
 
+/* Whether JSON value `j` is the string the column's values hold from
+ * `start`. */
+static bool same_text(const json_t *j, const struct bld *b, size_t start)
+{
+	size_t n = b->values.len - start;
+
+	return json_is_string(j) && json_string_length(j) == n &&
+	       !memcmp(json_string_value(j), b->values.data + start, n);
+}
+
 static int append_row(struct row *row, struct lc_err *err)
 {
 	struct ingest_rows *r = row->r;
@@ -1491,7 +1515,13 @@ static int append_row(struct row *row, struct lc_err *err)
 				rc = bld_empty(b, false, r->v20, err);
 			}
 		} else if (sl->from_file) {
-			rc = bld_end(b, true, b->values.len, err);
+			if (sl->json && !same_text(sl->json, b, sl->start))
+				rc = refuse(err, &row->w, "column '%s' is set "
+					    "by both %s and meta.json, to "
+					    "different values", f->name,
+					    sl->file);
+			else
+				rc = bld_end(b, true, b->values.len, err);
 		} else {
 			rc = conv_json(b, sl->json, &row->w, 0, err);
 		}
@@ -1985,12 +2015,10 @@ static int parse_format(uint16_t *major, uint16_t *minor, const char *v,
 /* The file version of the dataset in snapshot `s` (its existing data
  * files', else its manifest's data_format) and, in *name_col (NULL if
  * none, caller frees), its config lancefs.name_column. */
-static int dataset_format(uint16_t *major, uint16_t *minor, char **name_col,
-			  const struct lance_snapshot *s, struct lc_err *err)
+static int manifest_format(uint16_t *major, uint16_t *minor, char **name_col,
+			   const struct lance_manifest *m, struct lc_err *err)
 {
-	const struct lance_manifest *m = lance_snapshot_manifest(s);
-
-	if (lance_manifest_config(m, "lancefs.name_column")) {
+	if (name_col && lance_manifest_config(m, "lancefs.name_column")) {
 		*name_col = lc_strdup(lance_manifest_config(
 			m, "lancefs.name_column"));
 		if (!*name_col)
@@ -2007,6 +2035,24 @@ static int dataset_format(uint16_t *major, uint16_t *minor, char **name_col,
 		return 0;
 	}
 	return parse_format(major, minor, m->data_format, err);
+}
+
+static int dataset_format(uint16_t *major, uint16_t *minor, char **name_col,
+			  const struct lance_snapshot *s, struct lc_err *err)
+{
+	return manifest_format(major, minor, name_col,
+			       lance_snapshot_manifest(s), err);
+}
+
+int ingest_writable(const struct lance_manifest *m, struct lc_err *err)
+{
+	uint16_t major = 2, minor = 0;
+	int rc = manifest_format(&major, &minor, NULL, m, err);
+
+	for (size_t i = 0; !rc && i < m->schema.n_top; i++)
+		rc = lance_writer_check_field(m->schema.top[i], major, minor,
+					      err);
+	return rc;
 }
 
 static int data_path(char *out, size_t cap, struct lc_err *err)

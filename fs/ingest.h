@@ -147,6 +147,12 @@ int ingest_commit_rows(uint64_t *new_version, uint64_t *n_committed,
 		       ingest_refused_cb refused, void *ctx,
 		       struct lc_err *err) LC_MUST_USE;
 
+/* Whether data files of the dataset at manifest `m` (a version of it)
+ * can be written here: its file version, and every column's type in it.
+ * 0, or the errno with `err` naming the column and why. */
+int ingest_writable(const struct lance_manifest *m,
+		    struct lc_err *err) LC_MUST_USE;
+
 /* Settle the batches a crash left: those whose transaction landed in a
  * version after their read version are done (their rows removed). The
  * others may still land (a put in flight when the daemon died): they go

@@ -1739,7 +1739,7 @@ static int open_committed_for_write(struct lfs *fs, const struct mnode *m,
 	if (!rc)
 		rc = ensure_w(fs, m->d, &w, err);
 	if (!rc)
-		rc = wr_change_row(w, &m->vn, &u, err);
+		rc = wr_change_row(w, &m->vn, true, &u, err);
 	if (rc)
 		return rc;
 	have = !wr_file_find(w, u, name, &fidx);
@@ -1943,7 +1943,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		rc = wr_file_open(w, dir.id, name, fi->flags | O_CREAT,
 				  true, NULL, &n.fidx, &fd, &err);
 	} else if (writable_row(&dir)) {
-		rc = wr_change_row(w, &dir.vn, &n.id, &err);
+		rc = wr_change_row(w, &dir.vn, true, &n.id, &err);
 		if (!rc)
 			rc = wr_file_open(w, n.id, name,
 					  fi->flags | O_CREAT, true, NULL,
@@ -2483,7 +2483,7 @@ static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 		 * would stay after the commit */
 		rc = committed_has(fs, &dir.vn, name, &has, &err);
 		if (!rc)
-			rc = wr_change_row(w, &dir.vn, &u, &err);
+			rc = wr_change_row(w, &dir.vn, false, &u, &err);
 		if (!rc)
 			rc = wr_file_unlink(w, u, name, has, &err);
 	} else if (!rc) {
@@ -2595,7 +2595,7 @@ static int files_row(struct lfs *fs, const struct mnode *dir,
 	if (!writable_row(dir))
 		return dir->staged ? ENOTDIR : EPERM;
 	rc = ensure_w(fs, dir->d, w, err);
-	return rc ? rc : wr_change_row(*w, &dir->vn, id, err);
+	return rc ? rc : wr_change_row(*w, &dir->vn, true, id, err);
 }
 
 static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,

@@ -870,6 +870,30 @@ void wr_rows_free(struct wr_rows *c)
 	}
 }
 
+/*
+ * A new or changed row `name` needs data files of the dataset's columns:
+ * where the writer cannot make them (a type it does not write in the
+ * dataset's file version), EOPNOTSUPP at once, not rows that no commit
+ * can take. Deletions need none.
+ */
+static int can_write(struct writes *w, const char *name, struct lc_err *err)
+{
+	struct lc_err why = { 0 };
+	struct vnode root;
+	int rc = view_ds_root(&root, w->ds, 0, err);
+
+	if (rc)
+		return rc;
+	if (view_manifest(&root)->version &&
+	    ingest_writable(view_manifest(&root), &why))
+		rc = lc_err_set(err, EOPNOTSUPP, LC_EK_USAGE, __FILE__,
+				__LINE__, "%s: rows cannot be added to or "
+				"changed in this dataset (only deleted): %s",
+				name, why.msg);
+	vnode_reset(&root);
+	return rc;
+}
+
 int wr_mkdir(struct writes *w, const char *name, uint64_t *id,
 	     struct lc_err *err)
 {
@@ -879,6 +903,8 @@ int wr_mkdir(struct writes *w, const char *name, uint64_t *id,
 
 	if (!name_ok(name))
 		return LC_USAGE(err, "%s: not a row name", name);
+	if ((rc = can_write(w, name, err)))
+		return rc;
 	pthread_mutex_lock(&w->mu);
 	if (row_by_name(w, name))
 		rc = EEXIST;
@@ -985,6 +1011,8 @@ int wr_create_root_file(struct writes *w, const char *name, uint64_t *id,
 
 	if (!name_ok(name) || !strcmp(name, "meta.json"))
 		return LC_USAGE(err, "%s: not a row name", name);
+	if ((rc = can_write(w, name, err)))
+		return rc;
 	pthread_mutex_lock(&w->mu);
 	if (row_by_name(w, name)) {
 		rc = EEXIST;
@@ -1015,14 +1043,16 @@ static int base_of(struct staging_info *info, char *name, size_t cap,
 	return view_row_name(name, cap, row, err);
 }
 
-int wr_change_row(struct writes *w, const struct vnode *row, uint64_t *id,
-		  struct lc_err *err)
+int wr_change_row(struct writes *w, const struct vnode *row, bool adds,
+		  uint64_t *id, struct lc_err *err)
 {
 	struct staging_info info = { .kind = STAGING_UPDATE };
 	struct wrow *r;
 	char name[1100];
 	int rc = base_of(&info, name, sizeof(name), row, err);
 
+	if (!rc && adds)
+		rc = can_write(w, name, err);
 	if (rc)
 		return rc;
 	pthread_mutex_lock(&w->mu);

@@ -111,9 +111,12 @@ int wr_create_root_file(struct writes *w, const char *name, uint64_t *id,
 /* The UPDATE row of the committed ROW (or FILE) node `row`, made if
  * needed; ENOENT when the row is staged for deletion, ESTALE when `row`
  * is of an older version than the view's (a commit, maybe of the row's
- * own change, moved it: look it up again). */
-int wr_change_row(struct writes *w, const struct vnode *row, uint64_t *id,
-		  struct lc_err *err) LC_MUST_USE;
+ * own change, moved it: look it up again). With `adds` (a file written
+ * or moved in, not only unlinked, as rm -r does before its rmdir),
+ * EOPNOTSUPP where the dataset's columns cannot be written here. New
+ * rows (wr_mkdir, wr_create_root_file) get that check too. */
+int wr_change_row(struct writes *w, const struct vnode *row, bool adds,
+		  uint64_t *id, struct lc_err *err) LC_MUST_USE;
 /* rm -r of a committed row: it becomes a DELETE (its staged update, if
  * any, is dropped); ESTALE as wr_change_row. */
 int wr_delete_row(struct writes *w, const struct vnode *row,

@@ -1567,6 +1567,68 @@ def test_edit_of_a_row_lancedb_deleted():
         same_rows(lance_rows(uri), want, "after umount")
 
 
+def test_row_folder_copied_back_in():
+    """With text_files=, a row folder as the mount shows it (caption.txt,
+    and the caption in meta.json too, with the name) copied out, the row
+    removed and the copy put back: the row again, with the same values.
+    A caption.txt and a meta.json that disagree refuse their row."""
+    with workdir() as w:
+        uri, staging, src = lancedb_table(w, "2.0", 3)
+        want = lance_rows(uri)
+        bad = os.path.join(src, "bad")
+        os.makedirs(bad)
+        write(os.path.join(bad, "caption.txt"), b"one")
+        write(os.path.join(bad, "meta.json"), b'{"caption": "two"}')
+        with mounted(uri, staging, "name_column=name", "text_files=caption",
+                     "commit_delay=60") as mnt:
+            with open(os.path.join(mnt, "row_001", "meta.json")) as f:
+                meta = json.load(f)
+            expect(meta.get("caption") == want["row_001"]["caption"],
+                   f"meta.json {meta}")
+            saved = os.path.join(src, "saved_001")
+            cp("-r", os.path.join(mnt, "row_001"), saved)
+            shutil.rmtree(os.path.join(mnt, "row_001"))
+            cp("-r", saved, bad, mnt)
+            with open(os.path.join(mnt, ".lancefs", "commit"), "w") as f:
+                f.write("1")
+            errs = errors_text(mnt)
+            expect("bad" in errs and "different values" in errs and
+                   "saved_001" not in errs, f".lancefs/errors: {errs!r}")
+            shutil.rmtree(os.path.join(mnt, "bad"))
+        same_rows(lance_rows(uri), want, "after umount")
+
+
+def test_columns_the_writer_cannot_write():
+    """A 2.1 dataset with a list-of-strings column (which lancefs does not
+    write in 2.1): new rows and edits fail at once with EOPNOTSUPP, not
+    staged rows that no commit can take; rm -r still commits."""
+    with workdir() as w:
+        uri, staging, src = lancedb_table(w, "2.1", 3)
+        wtool("addcol", uri, "--name", "tags", "--sql",
+              "make_array('a', 'b')")
+        want = lance_rows(uri)
+        sample(src, "new_000", 121)
+        with mounted(uri, staging, "name_column=name",
+                     "text_files=caption") as mnt:
+            for what, fn in (
+                    ("mkdir", lambda: os.mkdir(os.path.join(mnt, "new_000"))),
+                    ("root file", lambda: write(os.path.join(mnt, "x.jpg"),
+                                                jpeg(5))),
+                    ("edit", lambda: write(os.path.join(
+                        mnt, "row_001", "caption.txt"), b"edited"))):
+                try:
+                    fn()
+                    expect(False, f"{what}: no error")
+                except OSError as e:
+                    expect(e.errno == errno.EOPNOTSUPP,
+                           f"{what}: {e!r}, not EOPNOTSUPP")
+            shutil.rmtree(os.path.join(mnt, "row_002"))
+            st = status(mnt)["writes"]
+            expect(st["staged_rows"] == 1, f"status writes {st}")
+        del want["row_002"]
+        same_rows(lance_rows(uri), want, "after umount")
+
+
 def daemon_peak_kb(mnt):
     """The peak resident memory (VmHWM, KiB) of the mount's daemon."""
     with open(f"/proc/{status(mnt)['pid']}/status") as f:
@@ -2436,6 +2498,8 @@ TESTS = (per_version(edit_cycle) + per_version(interleaved_appends) +
           test_refresh_while_listing,
           test_column_options_where_a_column_is_missing,
           test_edit_of_a_row_lancedb_deleted,
+          test_columns_the_writer_cannot_write,
+          test_row_folder_copied_back_in,
           test_mount_paths_and_one_mount_per_staging,
           test_update_and_replace_rows,
           test_commit_over_lancedb_commits, test_commit_rows_limit,

@@ -274,7 +274,7 @@ TEST(rename_and_rm_after_close)
 	CHECK_OK(view_readdir(r.v, &root, 0, first_row_cb, &row, &err),
 		 &err);
 	CHECK(row.kind == VN_ROW);
-	CHECK_OK(wr_change_row(w, &row, &l.id, &err), &err);
+	CHECK_OK(wr_change_row(w, &row, true, &l.id, &err), &err);
 	CHECK_OK(wr_file_open(w, l.id, "note.txt", O_WRONLY | O_CREAT, true,
 			      NULL, &l.fidx, &l.fd, &err), &err);
 	wr_file_flushed(w, l.id, l.fidx, l.fd, true);
@@ -773,7 +773,7 @@ static void *change_bg(void *arg)
 	struct bg *b = arg;
 	struct lc_err err = { 0 };
 
-	b->rc = wr_change_row(b->w, b->row, &b->out, &err);
+	b->rc = wr_change_row(b->w, b->row, true, &b->out, &err);
 	return NULL;
 }
 
@@ -801,7 +801,7 @@ TEST(change_while_its_row_commits)
 	CHECK_OK(view_readdir(r.v, &root, 0, first_row_cb, &row, &err),
 		 &err);
 	CHECK(row.kind == VN_ROW);
-	CHECK_OK(wr_change_row(r.w, &row, &id, &err), &err);
+	CHECK_OK(wr_change_row(r.w, &row, true, &id, &err), &err);
 	CHECK_OK(wr_file_open(r.w, id, "meta.json", O_WRONLY | O_CREAT, true,
 			      NULL, &fidx, &fd, &err), &err);
 	CHECK(write(fd, json, strlen(json)) == (ssize_t)strlen(json));
