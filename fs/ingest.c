@@ -1451,18 +1451,34 @@ static int fill_name(struct row *row, const char *name, struct lc_err *err)
 			      "(byte %zu)", bad);
 	}
 	if (f->type.id == LANCE_T_UTF8 ||
-	    (f->type.id == LANCE_T_BINARY && !f->type.json))
-		return lc_buf_append(&row->r->cols[col].values, name,
-				     strlen(name), err);
-	/* an integer name column: the name as a JSON integer */
+	    (f->type.id == LANCE_T_BINARY && !f->type.json)) {
+		/* the value the mount shows under this name again */
+		char *v;
+
+		rc = render_row_value(&v, name);
+		if (rc == EINVAL) {
+			row->w.file = "";
+			return refuse(err, &row->w, "no name-column value "
+				      "shows as the row name '%.64s'", name);
+		}
+		if (rc)
+			return LC_NOMEM(err);
+		rc = lc_buf_append(&row->r->cols[col].values, v, strlen(v),
+				   err);
+		lc_free(v);
+		return rc;
+	}
+	/* an integer name column: the name as a JSON integer, written as
+	 * the mount shows it (no sign, space or leading zero more) */
 	sl->from_file = false;
 	{
-		char *end;
+		char *end, back[32];
 		long long v;
 
 		errno = 0;
 		v = strtoll(name, &end, 10);
-		if (!*name || *end || errno) {
+		snprintf(back, sizeof(back), "%lld", v);
+		if (!*name || *end || errno || strcmp(back, name)) {
 			row->w.file = "";
 			return refuse(err, &row->w, "the name column '%s' is "
 				      "%s and '%.64s' is not an integer",

@@ -692,6 +692,36 @@ unsigned render_sniff(const uint8_t *h, size_t n)
 	return SNIFF_BIN;
 }
 
+/*
+ * Row and file names escape as little as they can: '/', NUL and a
+ * leading '.' become %2F, %00 and %2E, and a '%' is written %25 only
+ * where it would read as one of those (or as %25 before one: "%252F" is
+ * the value "%2F"), so "50% off", "cat%20photo" and "100%25" are
+ * themselves. "@versions" and "@tags" show as %40versions and %40tags
+ * (render_row_name), so "%40versions" escapes too.
+ *
+ * Whether s[j..n) starts an escape's code after its '%': "25"s, then 2F
+ * or 00, or, for a '%' that starts the name (`first`), 2E or the rest
+ * of %40versions or %40tags.
+ */
+static bool code_at(const char *s, size_t n, size_t j, bool first)
+{
+	while (n - j >= 2 && s[j] == '2' && s[j + 1] == '5')
+		j += 2;
+	if (n - j < 2)
+		return false;
+	if (!memcmp(s + j, "2F", 2) || !memcmp(s + j, "00", 2))
+		return true;
+	return first && (!memcmp(s + j, "2E", 2) ||
+			 (n - j == 10 && !memcmp(s + j, "40versions", 10)) ||
+			 (n - j == 6 && !memcmp(s + j, "40tags", 6)));
+}
+
+static bool escape_at(const char *s, size_t n, size_t i)
+{
+	return s[i] == '%' && code_at(s, n, i + 1, i == 0);
+}
+
 char *render_escape_name(const char *s, size_t n)
 {
 	char *out = lc_malloc(3 * n + 1), *o = out;
@@ -701,7 +731,8 @@ char *render_escape_name(const char *s, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
 
-		if (c == '/' || c == 0 || c == '%' || (i == 0 && c == '.')) {
+		if (c == '/' || c == 0 || (i == 0 && c == '.') ||
+		    escape_at(s, n, i)) {
 			snprintf(o, 4, "%%%02X", c);
 			o += 3;
 		} else {
@@ -710,4 +741,61 @@ char *render_escape_name(const char *s, size_t n)
 	}
 	*o = 0;
 	return out;
+}
+
+char *render_row_name(const char *s, size_t n)
+{
+	char *out = render_escape_name(s, n);
+
+	/* not hidden behind the mount's own folders */
+	if (out && ((n == 9 && !memcmp(s, "@versions", 9)) ||
+		    (n == 5 && !memcmp(s, "@tags", 5)))) {
+		memmove(out + 3, out + 1, n);	/* 3n+1 bytes were made */
+		memcpy(out, "%40", 3);
+	}
+	return out;
+}
+
+int render_row_value(char **out, const char *name)
+{
+	size_t n = strlen(name), k = 0;
+	char *v = lc_malloc(n + 1), *back;
+	int rc;
+
+	*out = NULL;
+	if (!v)
+		return ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		const char *e = name + i;
+		bool at0 = i == 0, more = n - i >= 3;
+
+		if (more && !memcmp(e, "%2F", 3))
+			v[k++] = '/';
+		else if (more && at0 && !memcmp(e, "%2E", 3))
+			v[k++] = '.';
+		else if (at0 && (!strcmp(e, "%40versions") ||
+				 !strcmp(e, "%40tags")))
+			v[k++] = '@';
+		else if (more && !memcmp(e, "%25", 3) &&
+			 code_at(name, n, i + 3, at0))
+			v[k++] = '%';
+		else {
+			v[k++] = *e;	/* "%00" too: no value shows so */
+			continue;
+		}
+		i += 2;
+	}
+	v[k] = 0;
+	back = render_row_name(v, k);
+	/* a leading '.' shows as %2E (a dot folder would hide the row) */
+	rc = !back ? ENOMEM :
+	     !strcmp(back, name) ||
+	     (*name == '.' && !strncmp(back, "%2E", 3) &&
+	      !strcmp(back + 3, name + 1)) ? 0 : EINVAL;
+	lc_free(back);
+	if (rc)
+		lc_free(v);
+	else
+		*out = v;
+	return rc;
 }

@@ -42,8 +42,18 @@ uint16_t render_to_bf16(double v);
 extern const char *const render_sniff_exts[RENDER_SNIFF_N];
 unsigned render_sniff(const uint8_t *head, size_t n);
 
-/* Make a column value safe as a file name: '/', NUL, '%' and a leading
- * '.' are percent-escaped. Returns a new string. */
+/* Make a column value safe as a file name: '/', NUL and a leading '.'
+ * are percent-escaped (%2F, %00, %2E), and so is a '%' that would read
+ * as an escape (%25; see render.c): "50% off", "cat%20photo" and
+ * "100%25" stay as they are. Returns a new string. */
 char *render_escape_name(const char *s, size_t n);
+/* The name of a row folder whose name-column value is `s`: escaped, and
+ * "@versions" and "@tags" as %40versions and %40tags. */
+char *render_row_name(const char *s, size_t n);
+/* The name-column value a row folder named `name` holds: its escapes
+ * decoded. EINVAL where no value shows as `name` (a %00, say; a name
+ * starting with '.' is taken, and shows as %2E... once committed),
+ * ENOMEM. *out is new. */
+int render_row_value(char **out, const char *name) LC_MUST_USE;
 
 #endif

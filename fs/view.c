@@ -406,10 +406,10 @@ static char *name_value(const struct lance_array *a, uint64_t i)
 	if (!lance_array_is_valid(a, i))
 		return NULL;
 	if (a->type->id == LANCE_T_UTF8)
-		return render_escape_name((const char *)a->values +
-						  a->offsets[i],
-					  (size_t)(a->offsets[i + 1] -
-						   a->offsets[i]));
+		return render_row_name((const char *)a->values +
+					       a->offsets[i],
+				       (size_t)(a->offsets[i + 1] -
+						a->offsets[i]));
 	v = a->values + i * lance_type_width(a->type);
 	switch (a->type->id) {
 	case LANCE_T_INT8:
@@ -459,17 +459,11 @@ static void cut_name(char *name)
 }
 
 /* A name no file system takes (over NAME_MAX bytes) is cut, on a
- * character, to make room for "~<row number>"; true when it was. The
- * hidden entries' names are escaped like a leading dot. */
+ * character, to make room for "~<row number>"; true when it was. */
 static bool long_name(char *name)
 {
 	size_t n = strlen(name);
 
-	if (!strcmp(name, "@versions") || !strcmp(name, "@tags")) {
-		memmove(name + 3, name + 1, n);	/* 3n+1 bytes were made */
-		memcpy(name, "%40", 3);
-		return false;
-	}
 	if (n <= 255)
 		return false;
 	cut_name(name);

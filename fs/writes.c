@@ -625,6 +625,22 @@ static bool name_ok(const char *name)
 	       !staging_own_file(name);
 }
 
+/* A new row's name (a root file's: its first `n` bytes, the stem) must
+ * be one the mount shows again once the row is committed. */
+static int shown_back(const char *name, size_t n, struct lc_err *err)
+{
+	char stem[256], *v = NULL;
+	int rc;
+
+	snprintf(stem, sizeof(stem), "%.*s", (int)n, name);
+	rc = render_row_value(&v, stem);
+	lc_free(v);
+	if (rc == EINVAL)
+		return LC_USAGE(err, "%s: no name-column value shows as this "
+				"name", name);
+	return rc;
+}
+
 static int new_row(struct writes *w, const char *name,
 		   const struct staging_info *info, struct wrow **out,
 		   struct lc_err *err)
@@ -903,7 +919,8 @@ int wr_mkdir(struct writes *w, const char *name, uint64_t *id,
 
 	if (!name_ok(name))
 		return LC_USAGE(err, "%s: not a row name", name);
-	if ((rc = can_write(w, name, err)))
+	if ((rc = shown_back(name, strlen(name), err)) ||
+	    (rc = can_write(w, name, err)))
 		return rc;
 	pthread_mutex_lock(&w->mu);
 	if (row_by_name(w, name))
@@ -1011,7 +1028,10 @@ int wr_create_root_file(struct writes *w, const char *name, uint64_t *id,
 
 	if (!name_ok(name) || !strcmp(name, "meta.json"))
 		return LC_USAGE(err, "%s: not a row name", name);
-	if ((rc = can_write(w, name, err)))
+	if ((rc = shown_back(name, strrchr(name, '.') && *name != '.' ?
+					   (size_t)(strrchr(name, '.') - name) :
+					   strlen(name), err)) ||
+	    (rc = can_write(w, name, err)))
 		return rc;
 	pthread_mutex_lock(&w->mu);
 	if (row_by_name(w, name)) {
