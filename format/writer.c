@@ -1133,7 +1133,8 @@ out:
 	return rc;
 }
 
-/* Rows [s, e) of a top-level list<fixed width>: rep/def per item. */
+/* Rows [s, e) of a top-level list of fixed-width values or strings:
+ * rep/def per item, the items' values in mini-block chunks. */
 static int v21_list_page(struct lance_writer *w, struct wcol *col,
 			 const struct lance_array *a, uint64_t s, uint64_t e,
 			 struct lc_err *err)
@@ -1207,6 +1208,7 @@ static int v21_list_page(struct lance_writer *w, struct wcol *col,
 		goto out;
 	}
 	v.w = lance_type_width(v.t);
+	v.var = v.t->id == LANCE_T_UTF8 || v.t->id == LANCE_T_BINARY;
 	rc = v21_miniblock(w, col, e - s, &v, nv, &lv, err);
 out:
 	lc_free(lv.rep);
@@ -1253,6 +1255,12 @@ static bool is_fixed(const struct lance_type *t)
 	return t->id == LANCE_T_BOOL || lance_type_width(t) > 0;
 }
 
+static bool is_var(const struct lance_type *t)
+{
+	return (t->id == LANCE_T_UTF8 || t->id == LANCE_T_BINARY) &&
+	       !t->dict;
+}
+
 /* Can this version write field f (at the given nesting)? */
 static int check_field(bool v20, const struct lance_field *f, bool in_list,
 		       bool in_struct, unsigned depth, struct lc_err *err)
@@ -1269,8 +1277,9 @@ static int check_field(bool v20, const struct lance_field *f, bool in_list,
 	switch (t->id) {
 	case LANCE_T_UTF8:
 	case LANCE_T_BINARY:
-		if (in_list && !v20)
-			return LC_UNSUPPORTED(err, "field %s: lists of "
+		/* 2.1+ lists: mini-block chunks with 32-bit offsets */
+		if (in_list && !v20 && t->large)
+			return LC_UNSUPPORTED(err, "field %s: lists of large "
 					      "strings are not written for "
 					      "2.1+", f->name);
 		return 0;
@@ -1288,10 +1297,12 @@ static int check_field(bool v20, const struct lance_field *f, bool in_list,
 			return LC_CORRUPT(err, "field %s: list with %zu "
 					  "children", f->name, f->n_children);
 		if (!v20 && (in_list || in_struct ||
-				!is_fixed(&f->children[0]->type)))
+			     !(is_fixed(&f->children[0]->type) ||
+			       is_var(&f->children[0]->type))))
 			return LC_UNSUPPORTED(err, "field %s: only top-level "
-					      "lists of fixed-width values "
-					      "are written for 2.1+", f->name);
+					      "lists of fixed-width values or "
+					      "strings are written for 2.1+",
+					      f->name);
 		return check_field(v20, f->children[0], true, in_struct,
 				   depth + 1, err);
 	case LANCE_T_STRUCT:

@@ -35,7 +35,9 @@
 #include "render.h"
 #include "staging.h"
 
-#define INGEST_MAX_FILE (1ull << 31)	/* one value read from a file */
+/* one value read from a file: an Arrow binary or string value has 32-bit
+ * offsets */
+#define INGEST_MAX_FILE ((1ull << 31) - 1)
 #define INGEST_MAX_DEPTH 32
 
 void (*ingest__test_hook)(int point);
@@ -316,19 +318,30 @@ struct where {
 static int refuse(struct lc_err *err, const struct where *w, const char *fmt,
 		  ...) LC_PRINTF(3, 4);
 
+/* "ROW/FILE", or whichever of them there is (a root file is its own
+ * row), for errors. */
+static const char *where_at(char *buf, size_t cap, const struct where *w)
+{
+	if (*w->row && *w->file && strcmp(w->row, w->file))
+		snprintf(buf, cap, "%s/%s", w->row, w->file);
+	else
+		snprintf(buf, cap, "%s", *w->row ? w->row : w->file);
+	return buf;
+}
+
 static int refuse(struct lc_err *err, const struct where *w, const char *fmt,
 		  ...)
 {
-	char why[384];
+	char why[384], at[600];
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
+	where_at(at, sizeof(at), w);
 	if (w->col[0])
-		return LC_USAGE(err, "%s/%s: column '%s': %s", w->row,
-				w->file, w->col, why);
-	return LC_USAGE(err, "%s/%s: %s", w->row, w->file, why);
+		return LC_USAGE(err, "%s: column '%s': %s", at, w->col, why);
+	return LC_USAGE(err, "%s: %s", at, why);
 }
 
 static const char *json_kind(const json_t *j)
@@ -477,6 +490,8 @@ static int conv_temporal(struct bld *b, const json_t *j, struct where *w,
 			     ? "a YYYY-MM-DD date string" :
 			     "an HH:MM:SS time string", j);
 	s = p = json_string_value(j);
+	if (strlen(s) != json_string_length(j))
+		return refuse(err, w, "a time value holding a NUL");
 	switch (t->id) {
 	case LANCE_T_DATE32:
 	case LANCE_T_DATE64:
@@ -545,6 +560,8 @@ static int conv_decimal(struct bld *b, const json_t *j, struct where *w,
 		s = ibuf;
 	} else if (json_is_string(j)) {
 		s = json_string_value(j);
+		if (strlen(s) != json_string_length(j))
+			return refuse(err, w, "a decimal holding a NUL");
 	} else {
 		return wrong(err, w, "a decimal string", j);
 	}
@@ -1208,9 +1225,12 @@ static int add_file(struct row *row, int dfd, const char *at,
 
 		rc = imgcheck(vals->data + start, vals->len - start,
 			      ext ? ext + 1 : NULL, err);
-		if (rc)
-			lc_err_prefix(err, "%s/%s: ", row->w.row,
-				      row->w.file);
+		if (rc) {
+			char here[600];
+
+			lc_err_prefix(err, "%s: ",
+				      where_at(here, sizeof(here), &row->w));
+		}
 		return rc;
 	}
 	return 0;
@@ -1231,8 +1251,9 @@ static int add_meta(struct row *row, int dfd, off_t size,
 	rc = read_into(text, dfd, "meta.json", size, &row->w, err);
 	if (rc)
 		return rc;
+	/* a NUL in a string is a value (the view writes it \u0000) */
 	row->meta = json_loadb((const char *)text->data, text->len,
-			       JSON_REJECT_DUPLICATES, &je);
+			       JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &je);
 	if (!row->meta)
 		return refuse(err, &row->w, "bad JSON at line %d column %d: "
 			      "%.200s", je.line, je.column, je.text);
@@ -1564,7 +1585,7 @@ int ingest_row(struct ingest_rows *r, const char *path, const char *name,
 		const char *dot = strrchr(name, '.');
 		ssize_t col;
 
-		row.w.row = ".";
+		row.w.row = name;	/* its own row */
 		row.w.file = name;
 		rc = file_target(&col, r, &row.w, err);
 		if (!rc)

@@ -1982,7 +1982,8 @@ static int meta_without_files(struct lc_buf *b, const struct wrow *r,
 			      struct lc_err *err)
 {
 	json_error_t je;
-	json_t *j = json_loadb((const char *)b->data, b->len, 0, &je);
+	json_t *j = json_loadb((const char *)b->data, b->len, JSON_ALLOW_NUL,
+			       &je);
 	bool cut = false;
 	char *text;
 

@@ -47,9 +47,11 @@ static const struct wd_def wd_fields[] = {
 	{ "lbin", -1, "large_binary", true },	/* 17 */
 	{ "wide", -1, "fixed_size_binary:300", true },	/* 18 */
 	{ "ts", -1, "timestamp:us:UTC", true },	/* 19 */
+	{ "tags", -1, "list", true },		/* 20 */
+	{ "item", 20, "string", true },		/* 21 */
 };
 #define WD_NFIELDS (sizeof(wd_fields) / sizeof(wd_fields[0]))
-#define WD_NTOP 17
+#define WD_NTOP 18
 
 /* A schema of n <= 32 fields, ids = positions. */
 static inline int wd_schema_of(struct lance_schema *out,
@@ -412,6 +414,48 @@ static inline void wd_column(struct lance_array *a,
 			wd_setbit(a->validity, r, !wd_null(first + r, 31));
 		}
 		break;
+	case 20: {
+		/* lists of strings: empty, null and long ones among them */
+		struct lance_array *c = wd_alloc(sizeof(*c));
+		uint64_t items = 0, bytes = 0;
+
+		a->children = c;
+		a->n_children = 1;
+		a->validity = wd_bitmap(n);
+		a->offsets = wd_alloc((size_t)(n + 1) * 8);
+		for (uint64_t r = 0; r < n; r++) {
+			/* a null list has no items: wd_li_len is 0 there */
+			a->offsets[r] = items;
+			wd_setbit(a->validity, r, o->edge ? (first + r) % 3
+					: (first + r) % 10 != 4);
+			items += wd_li_len(first + r + 1, o);
+		}
+		a->offsets[n] = items;
+		wd_init(c, f->children[0], items);
+		c->validity = wd_bitmap(items);
+		c->offsets = wd_alloc((size_t)(items + 1) * 8);
+		/* item k of row i: a function of (i, k), for any slice */
+		c->values = wd_alloc((size_t)items * 200);
+		for (uint64_t r = 0; r < n; r++) {
+			uint64_t i = first + r;
+
+			for (uint64_t k = 0; k < wd_li_len(i + 1, o); k++) {
+				uint64_t j = a->offsets[r] + k;
+				uint64_t len = (i + k) % 7 == 0 ? 200
+								: (i * 3 + k) % 9;
+
+				c->offsets[j] = bytes;
+				for (uint64_t b = 0; b < len; b++)
+					c->values[bytes + b] =
+						(uint8_t)('a' + (i + k + b) % 26);
+				bytes += len;
+				wd_setbit(c->validity, j, (i + k) % 11 != 4);
+			}
+		}
+		c->offsets[items] = bytes;
+		c->values_len = bytes;
+		break;
+	}
 	default:
 		fprintf(stderr, "wd_column: field %d\n", f->id);
 		exit(2);
