@@ -266,31 +266,25 @@ TEST(sniff)
 	CHECK_STR(sniff_ext(NULL, 0), "bin");
 }
 
+static void escaped_as(const char *in, size_t n, bool row, const char *want)
+{
+	char *s = row ? render_row_name(in, n) : render_escape_name(in, n);
+
+	CHECK_STR(s, want);
+	free(s);
+}
+
 TEST(escape_names)
 {
-	char *s = render_escape_name(".a/b%c\0d", 8);
-
-	CHECK_STR(s, "%2Ea%2Fb%c%00d");
-	free(s);
-	s = render_escape_name("x.y", 3);
-	CHECK_STR(s, "x.y");
-	free(s);
+	escaped_as(".a/b%c\0d", 8, false, "%2Ea%2Fb%c%00d");
+	escaped_as("x.y", 3, false, "x.y");
 	/* a '%' is escaped only where it would read as an escape */
-	s = render_escape_name("50% off %20 %2F %25 %2E %252F", 29);
-	CHECK_STR(s, "50% off %20 %252F %25 %2E %25252F");
-	free(s);
-	s = render_escape_name("%2Ex", 4);
-	CHECK_STR(s, "%252Ex");
-	free(s);
-	s = render_row_name("@versions", 9);
-	CHECK_STR(s, "%40versions");
-	free(s);
-	s = render_row_name("%40versions", 11);
-	CHECK_STR(s, "%2540versions");
-	free(s);
-	s = render_row_name("@tagsx", 6);
-	CHECK_STR(s, "@tagsx");
-	free(s);
+	escaped_as("50% off %20 %2F %25 %2E %252F", 29, false,
+		   "50% off %20 %252F %25 %2E %25252F");
+	escaped_as("%2Ex", 4, false, "%252Ex");
+	escaped_as("@versions", 9, true, "%40versions");
+	escaped_as("%40versions", 11, true, "%2540versions");
+	escaped_as("@tagsx", 6, true, "@tagsx");
 }
 
 /* A row folder's name gives back the value shown under it: every value

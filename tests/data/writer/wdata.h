@@ -172,6 +172,28 @@ static inline void wd_fixed(struct lance_array *a, unsigned w, uint64_t n)
 	a->values = wd_alloc((size_t)a->values_len);
 }
 
+/* The validity and offsets of list rows [first, first + n) whose row i
+ * has wd_li_len(i + s) items (none where it is null), and one child
+ * array, left for the caller to fill: the number of items. */
+static inline uint64_t wd_list(struct lance_array *a, uint64_t first,
+			       uint64_t n, const struct wd_opts *o, unsigned s)
+{
+	uint64_t items = 0;
+
+	a->children = wd_alloc(sizeof(*a->children));
+	a->n_children = 1;
+	a->validity = wd_bitmap(n);
+	a->offsets = wd_alloc((size_t)(n + 1) * 8);
+	for (uint64_t r = 0; r < n; r++) {
+		a->offsets[r] = items;
+		wd_setbit(a->validity, r, o->edge ? (first + r) % (2 + s)
+				: (first + r) % 10 != 3 + s);
+		items += wd_li_len(first + r + s, o);
+	}
+	a->offsets[n] = items;
+	return items;
+}
+
 /* Rows [first, first + n) of top-level field `t` (index into schema.top). */
 static inline void wd_column(struct lance_array *a,
 			     const struct lance_schema *s, size_t t,
@@ -309,20 +331,9 @@ static inline void wd_column(struct lance_array *a,
 		break;
 	}
 	case 10: {
-		struct lance_array *c = wd_alloc(sizeof(*c));
-		uint64_t items = 0;
+		uint64_t items = wd_list(a, first, n, o, 0);
+		struct lance_array *c = a->children;
 
-		a->children = c;
-		a->n_children = 1;
-		a->validity = wd_bitmap(n);
-		a->offsets = wd_alloc((size_t)(n + 1) * 8);
-		for (uint64_t r = 0; r < n; r++) {
-			a->offsets[r] = items;
-			wd_setbit(a->validity, r, o->edge ? (first + r) % 2
-					: (first + r) % 10 != 3);
-			items += wd_li_len(first + r, o);
-		}
-		a->offsets[n] = items;
 		wd_init(c, f->children[0], items);
 		wd_fixed(c, 4, items);
 		c->validity = wd_bitmap(items);
@@ -416,21 +427,9 @@ static inline void wd_column(struct lance_array *a,
 		break;
 	case 20: {
 		/* lists of strings: empty, null and long ones among them */
-		struct lance_array *c = wd_alloc(sizeof(*c));
-		uint64_t items = 0, bytes = 0;
+		uint64_t items = wd_list(a, first, n, o, 1), bytes = 0;
+		struct lance_array *c = a->children;
 
-		a->children = c;
-		a->n_children = 1;
-		a->validity = wd_bitmap(n);
-		a->offsets = wd_alloc((size_t)(n + 1) * 8);
-		for (uint64_t r = 0; r < n; r++) {
-			/* a null list has no items: wd_li_len is 0 there */
-			a->offsets[r] = items;
-			wd_setbit(a->validity, r, o->edge ? (first + r) % 3
-					: (first + r) % 10 != 4);
-			items += wd_li_len(first + r + 1, o);
-		}
-		a->offsets[n] = items;
 		wd_init(c, f->children[0], items);
 		c->validity = wd_bitmap(items);
 		c->offsets = wd_alloc((size_t)(items + 1) * 8);
