@@ -313,6 +313,7 @@ struct where {
 	const char *file;
 	char col[256];
 	bool v20;
+	uint64_t item_max;	/* a list's string items, 0: any */
 };
 
 static int refuse(struct lc_err *err, const struct where *w, const char *fmt,
@@ -785,8 +786,22 @@ static int conv_list(struct bld *b, const json_t *j, struct where *w,
 			rc = refuse(err, w, "vectors hold no nulls");
 		else if (t->bfloat16)
 			rc = conv_bf16(&b->kids[0], it, w, err);
-		else
+		else {
+			const struct bld *k = &b->kids[0];
+			uint64_t at = k->values.len;
+
 			rc = conv_json(&b->kids[0], it, w, depth + 1, err);
+			if (!rc && w->item_max && t->id == LANCE_T_LIST &&
+			    (k->type->id == LANCE_T_UTF8 ||
+			     k->type->id == LANCE_T_BINARY) &&
+			    k->values.len - at > w->item_max)
+				rc = refuse(err, w, "an item of %" PRIu64
+					    " bytes; a list in a 2.1 data "
+					    "file holds items of at most %"
+					    PRIu64, (uint64_t)(k->values.len -
+							       at),
+					    w->item_max);
+		}
 	}
 	w->col[base] = 0;
 	if (rc)
@@ -907,6 +922,7 @@ struct ingest_rows {
 	char *name_column;
 	char *file_column;
 	bool v20;
+	uint64_t item_max;		/* where.item_max */
 	bool validate_images;
 	struct bld *cols;		/* one per top-level field */
 	struct lance_array *arrs;
@@ -1578,6 +1594,7 @@ int ingest_row(struct ingest_rows *r, const char *path, const char *name,
 	row.w.row = name;
 	row.w.file = "";
 	row.w.v20 = r->v20;
+	row.w.item_max = r->item_max;
 	row.slots = lc_calloc(s->n_top ? s->n_top : 1, sizeof(*row.slots));
 	if (!row.slots)
 		return LC_NOMEM(err);
@@ -1814,7 +1831,8 @@ static int infer_dir(struct itype *top, const char *dir, struct lc_err *err)
 
 		snprintf(path, sizeof(path), "%s/%s", dir, name);
 		if (!strcmp(name, "meta.json")) {
-			j = json_load_file(path, JSON_REJECT_DUPLICATES, NULL);
+			j = json_load_file(path, JSON_REJECT_DUPLICATES |
+						  JSON_ALLOW_NUL, NULL);
 			if (json_is_object(j))
 				rc = itype_merge(top, j, 0, err);
 			json_decref(j);
@@ -2603,6 +2621,8 @@ int ingest_commit_rows(uint64_t *new_version, uint64_t *n_committed,
 	if (!rc)
 		rc = ingest_rows_new(&r, schema, &o,
 				     p.major == 2 && p.minor == 0, err);
+	if (!rc && p.major == 2 && p.minor == 1)
+		r->item_max = LANCE_V21_LIST_ITEM_MAX;
 	ids = lc_calloc(l.n, sizeof(*ids));
 	if (!rc && !ids)
 		rc = LC_NOMEM(err);

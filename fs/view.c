@@ -440,15 +440,15 @@ static char *name_value(const struct lance_array *a, uint64_t i)
 	return lc_strdup(num);
 }
 
-/* Cut `name` to leave room for "~<row number>" within NAME_MAX, on a
- * character and not inside a %XX escape. */
-static void cut_name(char *name)
+/* Cut `name` to at most `max` bytes, on a character and not inside a
+ * %XX escape. */
+static void cut_to(char *name, size_t max)
 {
 	size_t n = strlen(name);
 
-	if (n <= 255 - 21)
+	if (n <= max)
 		return;
-	n = 255 - 21;
+	n = max;
 	while (n && ((unsigned char)name[n] & 0xc0) == 0x80)
 		n--;			/* a character's continuation */
 	if (n >= 2 && name[n - 2] == '%')
@@ -456,6 +456,12 @@ static void cut_name(char *name)
 	else if (n >= 1 && name[n - 1] == '%')
 		n -= 1;
 	name[n] = 0;
+}
+
+/* Room for "~<row number>" within NAME_MAX. */
+static void cut_name(char *name)
+{
+	cut_to(name, 255 - 21);
 }
 
 /* A name no file system takes (over NAME_MAX bytes) is cut, on a
@@ -538,27 +544,42 @@ static int build_names(struct view_snap *s, const char *col, bool strict,
 			if (!slot) {
 				struct lance_row_ref r;
 
+				char *stem = name;
+
 				rc = lance_snapshot_row_at(&r, s->ls, i + k,
 							   err);
-				while (!rc && (!slot || slot->name)) {
+				if (stem)
+					cut_name(stem);
+				/* "~N", then "~N~2", "~N~3", ...: each try
+				 * is new, so this ends */
+				name = NULL;
+				for (unsigned t = 1; !rc && (!slot ||
+							     slot->name); t++) {
 					size_t len;
-					char *alt;
+					char tail[40];
 
-					if (name)
-						cut_name(name);
-					len = name ? strlen(name) : 0;
-					alt = lc_malloc(len + 24);
-
-					if (!alt) {
+					if (t == 1)
+						snprintf(tail, sizeof(tail),
+							 "~%" PRIu64, r.number);
+					else
+						snprintf(tail, sizeof(tail),
+							 "~%" PRIu64 "~%u",
+							 r.number, t);
+					if (stem)
+						cut_to(stem, 255 - strlen(tail));
+					len = (stem ? strlen(stem) : 0) +
+					      strlen(tail) + 1;
+					lc_free(name);
+					name = lc_malloc(len);
+					if (!name) {
 						rc = LC_NOMEM(err);
 						break;
 					}
-					snprintf(alt, len + 24, "%s~%" PRIu64,
-						 name ? name : "", r.number);
-					lc_free(name);
-					name = alt;
+					snprintf(name, len, "%s%s",
+						 stem ? stem : "", tail);
 					slot = name_find(s, name);
 				}
+				lc_free(stem);
 				if (rc) {
 					lc_free(name);
 					break;

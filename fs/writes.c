@@ -2096,7 +2096,7 @@ static int fill_update(struct writes *w, struct wrow *r, struct lc_err *err)
 
 		/* a bad one is refused by ingest, with the reason */
 		row_path(path, sizeof(path), w, r->id, "meta.json");
-		f.user_meta = json_load_file(path, 0, &je);
+		f.user_meta = json_load_file(path, JSON_ALLOW_NUL, &je);
 	}
 	/* meta.json comes last, after the files it must give way to */
 	rc = view_readdir(w->v, &row, 0, fill_cb, &f, err);
@@ -2286,6 +2286,47 @@ static int commit_locked(struct writes *w, uint64_t force, bool now,
 	return rc;
 }
 
+/*
+ * Where the dataset holds a column the writer cannot write (new rows and
+ * edits are refused at once, can_write; or another writer added it
+ * since), a row that needs data files (new, or an update: an unlink
+ * without the rmdir of rm -r) is refused and stays staged; deletions go
+ * on. Drops such rows from ids (marked committing; released here).
+ */
+static void refuse_unwritable(struct writes *w, struct refusals *f,
+			      uint64_t *ids, size_t *n)
+{
+	struct lc_err why = { 0 };
+	struct vnode root;
+	int rc;
+
+	if (view_ds_root(&root, w->ds, 0, &why))
+		return;		/* the commit says what is wrong */
+	rc = view_manifest(&root)->version ?
+		     ingest_writable(view_manifest(&root), &why) : 0;
+	vnode_reset(&root);
+	for (size_t i = 0; rc && i < *n; i++) {
+		struct lc_err e = why;
+		struct wrow *r;
+
+		pthread_mutex_lock(&w->mu);
+		r = row_by_id(w, ids[i]);
+		pthread_mutex_unlock(&w->mu);
+		if (!r || r->info.kind == STAGING_DELETE)
+			continue;
+		lc_err_prefix(&e, "%s: rows cannot be added to or changed in "
+			      "this dataset (only deleted): ", r->name);
+		on_refused(f, r->id, r->name, &e);
+		pthread_mutex_lock(&w->mu);
+		unclaim(w, r);
+		pthread_cond_broadcast(&w->cv);
+		pthread_mutex_unlock(&w->mu);
+		memmove(ids + i, ids + i + 1, (*n - i - 1) * sizeof(*ids));
+		(*n)--;
+		i--;
+	}
+}
+
 /* Commit the rows `ids` (marked committing; the array is freed): a new
  * transaction, or `again` (ingest_commit_rows's, updated as it says).
  * A new one whose outcome stays unknown makes its rows pending. */
@@ -2301,6 +2342,8 @@ static int commit_ids(struct writes *w, uint64_t *ids, size_t n,
 
 	if (again)
 		a = first = *again;
+	if (!first.uuid[0])
+		refuse_unwritable(w, &f, ids, &n);
 	for (size_t i = 0; i < n; i++) {
 		struct lc_err why = { 0 };
 		struct wrow *r;

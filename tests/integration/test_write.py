@@ -1651,20 +1651,29 @@ def test_nul_in_a_json_string():
         row["caption"] = "a\u0000b"
         want.update(plain({"nul": row}))
         same_rows(lance_rows(uri), want, "after umount")
+        # a new dataset infers its schema from such a row too
+        new = os.path.join(w, "db", "new.lance")
+        with mounted(new, staging + "2") as mnt:
+            cp("-r", os.path.join(src, "nul"), mnt)
+        got = {r["values"]["name"]: r["values"].get("caption")
+               for r in oracle(new)["rows"]}
+        expect(got == {"nul": "a\u0000b"}, f"new dataset: {got}")
 
 
 def test_list_of_strings_column():
     """A LanceDB 2.1 and 2.2 dataset with a list<string> column (added by
     LanceDB, not nullable): rows copied in set it from meta.json (empty
     and long strings, null items, an empty list); LanceDB reads them
-    back, and the older rows."""
+    back, and the older rows. An item of 40,000 bytes, more than a 2.1
+    list holds, refuses its row there (named in .lancefs/errors), and
+    only that row."""
     for ver in ("2.1", "2.2"):
         with workdir() as w:
             uri, staging, src = lancedb_table(w, ver, 2)
             wtool("addcol", uri, "--name", "tags", "--sql",
                   "make_array('a', 'b')")
             lists = {"t0": ["x", "", None, "y" * 300], "t1": [],
-                     "t2": ["z"] * 50}
+                     "t2": ["z"] * 50, "big": ["b" * 40000]}
             for i, (n, tags) in enumerate(lists.items()):
                 sample(src, n, 150 + i, caption=False)
                 meta = os.path.join(src, n, "meta.json")
@@ -1674,16 +1683,28 @@ def test_list_of_strings_column():
                 write(meta, json.dumps(m))
             with mounted(uri, staging, "name_column=name") as mnt:
                 cp("-r", *[os.path.join(src, n) for n in lists], mnt)
+                with open(os.path.join(mnt, ".lancefs", "commit"),
+                          "w") as f:
+                    f.write("1")
+                errs = errors_text(mnt)
+                if ver == "2.1":
+                    expect("big/meta.json" in errs and "at most" in errs,
+                           f".lancefs/errors: {errs!r}")
+                    del lists["big"]
+                    shutil.rmtree(os.path.join(mnt, "big"))
+                else:
+                    expect(errs == "", f".lancefs/errors: {errs!r}")
             got = {r["values"]["name"]: r["values"]["tags"]
                    for r in oracle(uri)["rows"]}
             want = dict(lists, row_000=["a", "b"], row_001=["a", "b"])
-            expect(got == want, f"{ver}: tags {got}")
+            expect(got == want, f"{ver}: tags {sorted(got)}")
 
 
 def test_columns_the_writer_cannot_write():
     """A 2.1 dataset with a list-of-lists column (which lancefs does not
     write in 2.1): new rows and edits fail at once with EOPNOTSUPP, not
-    staged rows that no commit can take; rm -r still commits."""
+    staged rows that no commit can take; rm -r still commits, also when
+    an unlink alone (an edit) is refused at the same commit."""
     with workdir() as w:
         uri, staging, src = lancedb_table(w, "2.1", 3)
         wtool("addcol", uri, "--name", "tags", "--sql",
@@ -1707,6 +1728,14 @@ def test_columns_the_writer_cannot_write():
             shutil.rmtree(os.path.join(mnt, "row_002"))
             st = status(mnt)["writes"]
             expect(st["staged_rows"] == 1, f"status writes {st}")
+            # an unlink alone (no rmdir after it) is an edit: refused at
+            # the commit, which takes the deletion all the same
+            os.unlink(os.path.join(mnt, "row_000", "caption.txt"))
+            with open(os.path.join(mnt, ".lancefs", "commit"), "w") as f:
+                f.write("1")
+            errs = errors_text(mnt)
+            expect("row_000" in errs and "only deleted" in errs,
+                   f".lancefs/errors: {errs!r}")
         del want["row_002"]
         same_rows(lance_rows(uri), want, "after umount")
 

@@ -946,6 +946,47 @@ TEST(view_names_stay_unique)
 	newds_close(&d);
 }
 
+/* A long name cut to make room for "~<row number>" whose cut form a
+ * row already holds as its own value: the listing ends (it looped) with
+ * a name of its own. Row 0 is named P~1, row 1 a longer P (cut to P). */
+TEST(view_names_of_cut_names_stay_unique)
+{
+	char p234[235], long_name[301], meta[400], want[260];
+	struct newds d;
+	struct lc_err err = { 0 };
+	struct refusals ref = { 0 };
+	struct view *v;
+	struct vnode node;
+	uint64_t id, ver, n;
+
+	memset(p234, 'y', 234);
+	p234[234] = 0;
+	memset(long_name, 'y', 300);
+	long_name[300] = 0;
+	newds_open(&d);
+	if (harness_failed)
+		return;
+	CHECK_OK(staging_row_new(&id, d.stg, "a", &err), &err);
+	snprintf(meta, sizeof(meta), "{\"n\":0,\"name\":\"%s~1\"}", p234);
+	stage_text(d.stg, id, "meta.json", meta);
+	CHECK_OK(staging_row_new(&id, d.stg, "b", &err), &err);
+	snprintf(meta, sizeof(meta), "{\"n\":1,\"name\":\"%s\"}",
+		 long_name);
+	stage_text(d.stg, id, "meta.json", meta);
+	CHECK_OK(ingest_commit(&ver, &n, d.st, d.stg, 0, NULL, NULL,
+			       on_refused, &ref, &err), &err);
+	CHECK_EQ_U64(n, 2);
+	CHECK_OK(view_open(&v, d.ds, NULL, &err), &err);
+	snprintf(want, sizeof(want), "%s~1", p234);
+	CHECK_OK(view_resolve(&node, v, want, &err), &err);
+	vnode_reset(&node);
+	snprintf(want, sizeof(want), "%s~1~2", p234);
+	CHECK_OK(view_resolve(&node, v, want, &err), &err);
+	vnode_reset(&node);
+	view_free(v);
+	newds_close(&d);
+}
+
 TEST(commit_many_fragments)
 {
 	enum { ROWS = 40, SIZE = 1 << 20 };
@@ -1261,6 +1302,7 @@ TEST_MAIN(TEST_ENTRY(assemble_every_type), TEST_ENTRY(assemble_refusals),
 	  TEST_ENTRY(assemble_root_file), TEST_ENTRY(assemble_int_name),
 	  TEST_ENTRY(infer_schema), TEST_ENTRY(commit_new_dataset),
 	  TEST_ENTRY(infer_writable), TEST_ENTRY(view_names_stay_unique),
+	  TEST_ENTRY(view_names_of_cut_names_stay_unique),
 	  TEST_ENTRY(commit_many_fragments),
 	  TEST_ENTRY(commit_append_lancedb), TEST_ENTRY(crash_before_commit),
 	  TEST_ENTRY(crash_late_landing),
