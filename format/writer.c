@@ -38,7 +38,6 @@
 #define PEND_BYTES (8u << 20)	/* small batches, all columns together */
 #define CHUNK_MAX_VALUES 4096u
 #define CHUNK_TARGET (16u << 10)	/* aim; 2.1's hard limit is 32 KiB */
-#define CHUNK_LIMIT_21 (32u << 10)
 #define MAX_DEPTH 16
 #define OUT_LIMIT ((size_t)1 << 40)
 
@@ -784,7 +783,7 @@ static int v21_miniblock(struct lance_writer *w, struct wcol *col,
 				break;
 			c = (c & (c - 1)) ? pow2_floor(c) : c / 2;
 		}
-		if ((!w->large && sz > CHUNK_LIMIT_21) || l1 - l0 > 65535) {
+		if ((!w->large && sz > LANCE_V21_CHUNK_MAX) || l1 - l0 > 65535) {
 			rc = LC_LIMIT(err, "field %s: a mini-block chunk of "
 				      "%" PRIu64 " bytes and %" PRIu64
 				      " levels does not fit", col->field->name,

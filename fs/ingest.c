@@ -319,6 +319,22 @@ struct where {
 static int refuse(struct lc_err *err, const struct where *w, const char *fmt,
 		  ...) LC_PRINTF(3, 4);
 
+size_t ingest_stem_len(const char *name)
+{
+	const char *dot = strrchr(name, '.');
+
+	return dot && dot != name ? (size_t)(dot - name) : strlen(name);
+}
+
+/* The string `j` as a C string, or NULL where it holds a NUL (a value
+ * for string columns, not for the text of a date or a number). */
+static const char *c_string(const json_t *j)
+{
+	const char *s = json_string_value(j);
+
+	return strlen(s) == json_string_length(j) ? s : NULL;
+}
+
 /* "ROW/FILE", or whichever of them there is (a root file is its own
  * row), for errors. */
 static const char *where_at(char *buf, size_t cap, const struct where *w)
@@ -490,8 +506,7 @@ static int conv_temporal(struct bld *b, const json_t *j, struct where *w,
 			     t->id == LANCE_T_DATE32 || t->id == LANCE_T_DATE64
 			     ? "a YYYY-MM-DD date string" :
 			     "an HH:MM:SS time string", j);
-	s = p = json_string_value(j);
-	if (strlen(s) != json_string_length(j))
+	if (!(s = p = c_string(j)))
 		return refuse(err, w, "a time value holding a NUL");
 	switch (t->id) {
 	case LANCE_T_DATE32:
@@ -560,8 +575,7 @@ static int conv_decimal(struct bld *b, const json_t *j, struct where *w,
 			 json_integer_value(j));
 		s = ibuf;
 	} else if (json_is_string(j)) {
-		s = json_string_value(j);
-		if (strlen(s) != json_string_length(j))
+		if (!(s = c_string(j)))
 			return refuse(err, w, "a decimal holding a NUL");
 	} else {
 		return wrong(err, w, "a decimal string", j);
@@ -1599,7 +1613,6 @@ int ingest_row(struct ingest_rows *r, const char *path, const char *name,
 	if (!row.slots)
 		return LC_NOMEM(err);
 	if (is_file) {
-		const char *dot = strrchr(name, '.');
 		ssize_t col;
 
 		row.w.row = name;	/* its own row */
@@ -1611,8 +1624,7 @@ int ingest_row(struct ingest_rows *r, const char *path, const char *name,
 			    !(row.slots[col].file = lc_strdup(name))))
 			rc = LC_NOMEM(err);
 		snprintf(stem, sizeof(stem), "%.*s",
-			 (int)(dot && dot != name ? dot - name :
-			       (ptrdiff_t)strlen(name)), name);
+			 (int)ingest_stem_len(name), name);
 		if (!rc)
 			rc = fill_name(&row, stem, err);
 	} else {
@@ -1839,8 +1851,7 @@ static int infer_dir(struct itype *top, const char *dir, struct lc_err *err)
 			continue;
 		}
 		snprintf(col, sizeof(col), "%.*s",
-			 (int)(dot && dot != name ? dot - name :
-			       (ptrdiff_t)strlen(name)), name);
+			 (int)ingest_stem_len(name), name);
 		c = itype_child(top, col, err);
 		if (!c) {
 			rc = ENOMEM;

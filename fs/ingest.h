@@ -147,6 +147,10 @@ int ingest_commit_rows(uint64_t *new_version, uint64_t *n_committed,
 		       ingest_refused_cb refused, void *ctx,
 		       struct lc_err *err) LC_MUST_USE;
 
+/* The bytes of a root-level file's name that name its row: all but the
+ * last extension (a leading dot starts no extension). */
+size_t ingest_stem_len(const char *name);
+
 /* Whether data files of the dataset at manifest `m` (a version of it)
  * can be written here: its file version, and every column's type in it.
  * 0, or the errno with `err` naming the column and why. */

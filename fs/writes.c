@@ -1028,9 +1028,7 @@ int wr_create_root_file(struct writes *w, const char *name, uint64_t *id,
 
 	if (!name_ok(name) || !strcmp(name, "meta.json"))
 		return LC_USAGE(err, "%s: not a row name", name);
-	if ((rc = shown_back(name, strrchr(name, '.') && *name != '.' ?
-					   (size_t)(strrchr(name, '.') - name) :
-					   strlen(name), err)) ||
+	if ((rc = shown_back(name, ingest_stem_len(name), err)) ||
 	    (rc = can_write(w, name, err)))
 		return rc;
 	pthread_mutex_lock(&w->mu);
