@@ -169,7 +169,8 @@ struct wcol {
 	const struct lance_field *field;
 	struct wpage *pages;
 	size_t n_pages, cap;
-	uint64_t rows;		/* so far (2.0 item columns: items) */
+	uint64_t rows;		/* so far (2.0 item columns: items; 2.0
+				 * structs: counted here, paged by finish) */
 };
 
 struct lance_writer {
@@ -194,7 +195,8 @@ struct lance_writer {
 struct levels {
 	uint16_t *rep, *def;	/* NULL when absent */
 	uint64_t n;		/* level entries */
-	uint64_t *vis;		/* list pages: level of each value */
+	uint64_t *vis;		/* with lists: the level of each value */
+	uint16_t max_rep;	/* list layers; a row starts at this rep */
 	uint32_t layers[MAX_DEPTH + 2];
 	size_t n_layers;
 };
@@ -561,6 +563,7 @@ static int v20_field(struct lance_writer *w, const struct lance_field *f,
 			/* lance 12 reads only one-page struct columns: the
 			 * page is written by finish() */
 			q = e;
+			col->rows += e - s;
 			break;
 		case LANCE_T_LIST:
 			rc = v20_list(w, col, a, p, q, err);
@@ -847,11 +850,11 @@ static int v21_miniblock(struct lance_writer *w, struct wcol *col,
 			uint64_t done = 0, last = l0;
 
 			for (uint64_t l = l0; l < l1; l++)
-				if (lv->rep[l]) {
+				if (lv->rep[l] == lv->max_rep) {
 					done += l > l0;
 					last = l;
 				}
-			if (l1 == lv->n || lv->rep[l1]) {
+			if (l1 == lv->n || lv->rep[l1] == lv->max_rep) {
 				done++;
 				ridx[2 * nchunks + 1] = 0;
 			} else {
@@ -1047,168 +1050,184 @@ static int v21_fullzip(struct lance_writer *w, struct wcol *col,
 }
 
 /*
- * Rows [s, e) of a leaf under `depth` structs: stack[0] is the top-level
- * struct (or the leaf), stack[depth] the leaf.  Def levels number the
- * nullable layers from the leaf outwards; a row's level is that of its
- * outer-most null layer.
+ * The levels of one leaf over rows [s, e) of its top-level field: a[0]
+ * is the top-level array, a[m] the leaf, f[k] the field of a[k]. A first
+ * walk counts levels and values and finds the layers that hold nulls or
+ * empty lists; def levels are then numbered from the leaf outwards (a
+ * list's "null" before its "empty"), and a second walk writes them.
  */
-static int v21_leaf_page(struct lance_writer *w, struct wcol *col,
-			 const struct lance_array *const *stack, size_t depth,
-			 uint64_t s, uint64_t e, struct lc_err *err)
+struct walk {
+	const struct lance_array *const *a;
+	const struct lance_field *const *f;
+	size_t m;
+	int inner;		/* depth of the inner-most list; -1: none */
+	bool null[MAX_DEPTH + 1], empty[MAX_DEPTH + 1];
+	uint16_t dnull[MAX_DEPTH + 1], dempty[MAX_DEPTH + 1];
+	uint16_t rep[MAX_DEPTH + 1];	/* a list's items after its first */
+	uint16_t max_rep;	/* lists on the path; a row's first level */
+	struct levels *lv;	/* NULL on the first walk */
+	uint64_t n, nv, zeros;	/* levels, values, levels of def 0 */
+	uint64_t first;		/* the leaf index of value 0 */
+	bool gap;		/* values not one run of leaf indices */
+};
+
+static void walk_put(struct walk *w, uint16_t rep, uint16_t def,
+		     bool value, uint64_t leaf)
 {
-	const struct lance_array *a = stack[depth];
-	const struct lance_type *t = &col->field->type;
-	uint16_t num[MAX_DEPTH + 1];
+	struct levels *lv = w->lv;
+
+	if (lv && lv->rep)
+		lv->rep[w->n] = rep;
+	if (lv && lv->def)
+		lv->def[w->n] = def;
+	if (value) {
+		if (lv && lv->vis)
+			lv->vis[w->nv] = w->n;
+		if (!w->nv)
+			w->first = leaf;
+		else if (leaf != w->first + w->nv)
+			w->gap = true;
+		w->nv++;
+	}
+	w->zeros += def == 0;
+	w->n++;
+}
+
+/* Element i of a[k], its first level repeating at `rep`. A null inside
+ * the inner-most list keeps a value slot (structs keep the leaf's
+ * indices); a null or empty list, or a null outside it, has none. */
+static void walk_at(struct walk *w, size_t k, uint64_t i, uint16_t rep)
+{
+	const struct lance_array *a = w->a[k];
+
+	if (!valid_at(a, i)) {
+		w->null[k] = true;
+		walk_put(w, rep, w->dnull[k], (int)k > w->inner, i);
+	} else if (k == w->m) {
+		walk_put(w, rep, 0, true, i);
+	} else if (w->f[k]->type.id != LANCE_T_LIST) {
+		walk_at(w, k + 1, i, rep);
+	} else if (a->offsets[i + 1] == a->offsets[i]) {
+		w->empty[k] = true;
+		walk_put(w, rep, w->dempty[k], false, i);
+	} else {
+		for (uint64_t j = a->offsets[i]; j < a->offsets[i + 1]; j++)
+			walk_at(w, k + 1, j,
+				j == a->offsets[i] ? rep : w->rep[k]);
+	}
+}
+
+static void walk_rows(struct walk *w, uint64_t s, uint64_t e,
+		      struct levels *lv)
+{
+	w->lv = lv;
+	w->n = w->nv = w->zeros = 0;
+	w->gap = false;
+	for (uint64_t i = s; i < e; i++)
+		walk_at(w, 0, i, w->max_rep);
+}
+
+/* Rows [s, e) of the leaf a[m] (struct walk's path) as one page. */
+static int v21_page(struct lance_writer *w, struct wcol *col,
+		    const struct lance_array *const *a,
+		    const struct lance_field *const *f, size_t m,
+		    uint64_t s, uint64_t e, struct lc_err *err)
+{
+	const struct lance_type *t = &f[m]->type;
+	struct walk wk = { .a = a, .f = f, .m = m, .inner = -1 };
 	struct levels lv = { 0 };
-	struct vsrc v = { .a = a, .t = t, .first = s };
-	uint64_t n = e - s, maxlen = 0, zeros = 0;
-	unsigned next = 1, nullable = 0;
-	int rc;
+	struct vsrc v = { .a = a[m], .t = t };
+	uint16_t next = 1, r = 0, items = 0;
+	uint64_t maxlen = 0;
+	int rc = 0;
 
-	/* layers inner-most first */
-	for (size_t k = depth + 1; k-- > 0;) {
-		bool has = null_count(stack[k], s, e) > 0;
+	for (size_t k = 0; k < m; k++)
+		if (f[k]->type.id == LANCE_T_LIST) {
+			r++;
+			wk.inner = (int)k;
+		}
+	lv.max_rep = wk.max_rep = r;
+	for (size_t k = 0; k < m; k++)	/* outer-most list: level r */
+		if (f[k]->type.id == LANCE_T_LIST)
+			wk.rep[k] = --r;
+	walk_rows(&wk, s, e, NULL);
+	for (size_t k = m + 1; k-- > 0;) {
+		uint32_t *layer = &lv.layers[m - k];
 
-		lv.layers[depth - k] = has ? L_NULLABLE_ITEM
-					   : L_ALL_VALID_ITEM;
-		num[k] = 0;
-	}
-	for (size_t i = 0; i <= depth; i++) {
-		size_t k = depth - i;
-
-		if (lv.layers[i] == L_NULLABLE_ITEM) {
-			num[k] = (uint16_t)next++;
-			nullable++;
+		if (k < m && f[k]->type.id == LANCE_T_LIST) {
+			if (wk.null[k])
+				wk.dnull[k] = next++;
+			if (wk.empty[k])
+				wk.dempty[k] = next++;
+			*layer = wk.null[k] && wk.empty[k] ?
+				 L_NULL_AND_EMPTY_LIST :
+				 wk.null[k] ? L_NULLABLE_LIST :
+				 wk.empty[k] ? L_EMPTYABLE_LIST :
+				 L_ALL_VALID_LIST;
+		} else {
+			if (wk.null[k]) {
+				wk.dnull[k] = next++;
+				items++;
+			}
+			*layer = wk.null[k] ? L_NULLABLE_ITEM
+					    : L_ALL_VALID_ITEM;
 		}
 	}
-	lv.n_layers = depth + 1;
-	lv.n = n;
-	if (nullable) {
-		lv.def = lc_calloc((size_t)n, sizeof(*lv.def));
-		if (!lv.def)
-			return LC_NOMEM(err);
-		for (uint64_t i = 0; i < n; i++) {
-			for (size_t k = 0; k <= depth; k++)
-				if (num[k] && !valid_at(stack[k], s + i)) {
-					lv.def[i] = num[k];
-					break;
-				}
-			zeros += lv.def[i] == 0;
-		}
+	lv.n_layers = m + 1;
+	lv.n = wk.n;
+	if (lv.max_rep) {
+		lv.rep = lc_calloc((size_t)wk.n, sizeof(*lv.rep));
+		lv.vis = lc_calloc((size_t)wk.nv + 1, sizeof(*lv.vis));
 	}
-	if (nullable == 1 && zeros == 0 && lv.def) {
-		rc = v21_allnull(w, col, n, &lv, err);
+	if (next > 1)
+		lv.def = lc_calloc((size_t)wk.n, sizeof(*lv.def));
+	if ((lv.max_rep && (!lv.rep || !lv.vis)) || (next > 1 && !lv.def)) {
+		rc = LC_NOMEM(err);
 		goto out;
 	}
+	walk_rows(&wk, s, e, &lv);
+	if (wk.gap) {
+		rc = LC_USAGE(err, "field %s: items under a null list or "
+			      "struct", f[m]->name);
+		goto out;
+	}
+	/* nothing to show, or only nulls of one layer */
+	if (!wk.nv || (!lv.max_rep && items == 1 && !wk.zeros)) {
+		rc = v21_allnull(w, col, e - s, &lv, err);
+		goto out;
+	}
+	v.first = wk.first;
 	switch (t->id) {
 	case LANCE_T_UTF8:
 	case LANCE_T_BINARY:
 		v.var = true;
-		for (uint64_t i = s; i < e; i++)
-			if (a->offsets[i + 1] - a->offsets[i] > maxlen)
-				maxlen = a->offsets[i + 1] - a->offsets[i];
-		if (t->id == LANCE_T_BINARY || maxlen >= 256 || t->large)
-			rc = v21_fullzip(w, col, &v, n, &lv, err);
+		for (uint64_t i = v.first; i < v.first + wk.nv; i++)
+			if (a[m]->offsets[i + 1] - a[m]->offsets[i] > maxlen)
+				maxlen = a[m]->offsets[i + 1] -
+					 a[m]->offsets[i];
+		if (!lv.max_rep && (t->id == LANCE_T_BINARY ||
+				    maxlen >= 256 || t->large))
+			rc = v21_fullzip(w, col, &v, wk.n, &lv, err);
 		else
-			rc = v21_miniblock(w, col, n, &v, n, &lv, err);
+			rc = v21_miniblock(w, col, e - s, &v, wk.nv, &lv,
+					   err);
 		break;
 	case LANCE_T_FIXED_LIST:
-		/* the FSL's own validity is in lv; a row's value is its
-		 * items */
+		/* not inside lists (check_field): a row's value is its
+		 * items, its own validity is in lv */
 		v.w = (unsigned)t->width * lance_type_width(t->item);
-		v.a = &a->children[0];
-		rc = v21_fullzip(w, col, &v, n, &lv, err);
+		v.a = &a[m]->children[0];
+		rc = v21_fullzip(w, col, &v, wk.n, &lv, err);
 		break;
 	default:
 		v.w = lance_type_width(t);
-		if (v.w > 256)
-			rc = v21_fullzip(w, col, &v, n, &lv, err);
+		if (v.w > 256 && !lv.max_rep)
+			rc = v21_fullzip(w, col, &v, wk.n, &lv, err);
 		else
-			rc = v21_miniblock(w, col, n, &v, n, &lv, err);
+			rc = v21_miniblock(w, col, e - s, &v, wk.nv, &lv,
+					   err);
 		break;
 	}
-out:
-	lc_free(lv.def);
-	return rc;
-}
-
-/* Rows [s, e) of a top-level list of fixed-width values or strings:
- * rep/def per item, the items' values in mini-block chunks. */
-static int v21_list_page(struct lance_writer *w, struct wcol *col,
-			 const struct lance_array *a, uint64_t s, uint64_t e,
-			 struct lc_err *err)
-{
-	const struct lance_array *it = &a->children[0];
-	uint64_t ia = a->offsets[s], ib = a->offsets[e], nl = 0, nv = 0;
-	bool inull = null_count(it, ia, ib) > 0, lnull = false, lempty = false;
-	struct levels lv = { 0 };
-	struct vsrc v = { .a = it, .t = &col->field->type, .first = ia };
-	uint16_t dnull = 0, dempty = 0, next;
-	int rc;
-
-	for (uint64_t i = s; i < e; i++) {
-		if (!valid_at(a, i))
-			lnull = true;
-		else if (a->offsets[i + 1] == a->offsets[i])
-			lempty = true;
-	}
-	lv.layers[0] = inull ? L_NULLABLE_ITEM : L_ALL_VALID_ITEM;
-	lv.layers[1] = lnull && lempty ? L_NULL_AND_EMPTY_LIST
-		       : lnull ? L_NULLABLE_LIST
-		       : lempty ? L_EMPTYABLE_LIST : L_ALL_VALID_LIST;
-	lv.n_layers = 2;
-	next = inull ? 2 : 1;
-	if (lnull)
-		dnull = next++;
-	if (lempty)
-		dempty = next++;
-	for (uint64_t i = s; i < e; i++) {
-		uint64_t c = a->offsets[i + 1] - a->offsets[i];
-
-		nl += valid_at(a, i) && c ? c : 1;
-	}
-	lv.n = nl;
-	lv.rep = lc_calloc((size_t)nl, sizeof(*lv.rep));
-	lv.def = lc_calloc((size_t)nl, sizeof(*lv.def));
-	lv.vis = lc_calloc((size_t)(ib - ia) + 1, sizeof(*lv.vis));
-	if (!lv.rep || !lv.def || !lv.vis) {
-		rc = LC_NOMEM(err);
-		goto out;
-	}
-	nl = 0;
-	for (uint64_t i = s; i < e; i++) {
-		uint64_t c = a->offsets[i + 1] - a->offsets[i];
-
-		if (!valid_at(a, i) || !c) {
-			/* null lists' items (if any) are not written */
-			lv.rep[nl] = 1;
-			lv.def[nl++] = valid_at(a, i) ? dempty : dnull;
-			continue;
-		}
-		for (uint64_t j = 0; j < c; j++) {
-			uint64_t k = a->offsets[i] + j;
-
-			lv.rep[nl] = j == 0;
-			lv.def[nl] = valid_at(it, k) ? 0 : 1;
-			lv.vis[nv++] = nl++;
-		}
-	}
-	if (!lnull && !lempty && !inull) {
-		lc_free(lv.def);
-		lv.def = NULL;
-	}
-	if (nv == 0) {
-		if (!lv.def) {
-			rc = LC_CORRUPT(err, "writer: list page without items "
-					"or levels");
-			goto out;
-		}
-		rc = v21_allnull(w, col, e - s, &lv, err);
-		goto out;
-	}
-	v.w = lance_type_width(v.t);
-	v.var = v.t->id == LANCE_T_UTF8 || v.t->id == LANCE_T_BINARY;
-	rc = v21_miniblock(w, col, e - s, &v, nv, &lv, err);
 out:
 	lc_free(lv.rep);
 	lc_free(lv.def);
@@ -1216,33 +1235,30 @@ out:
 	return rc;
 }
 
-static int v21_field(struct lance_writer *w, const struct lance_field *f,
-		     const struct lance_array **stack, size_t depth,
-		     uint64_t s, uint64_t e, struct lc_err *err)
+/* The pages of each leaf under a[k] (field f[k]), rows [s, e) of the
+ * top level; a page ends where the first list on the path (else the
+ * leaf) holds about a page of data. */
+static int v21_field(struct lance_writer *w, const struct lance_array **a,
+		     const struct lance_field **f, size_t k, uint64_t s,
+		     uint64_t e, struct lc_err *err)
 {
-	const struct lance_array *a = stack[depth];
+	size_t lk = 0;
 	int rc = 0;
 
-	if (f->type.id == LANCE_T_STRUCT) {
-		for (size_t i = 0; i < f->n_children && !rc; i++) {
-			stack[depth + 1] = &a->children[i];
-			rc = v21_field(w, f->children[i], stack, depth + 1, s,
-				       e, err);
+	if (f[k]->type.id == LANCE_T_STRUCT ||
+	    f[k]->type.id == LANCE_T_LIST) {
+		for (size_t i = 0; i < f[k]->n_children && !rc; i++) {
+			f[k + 1] = f[k]->children[i];
+			a[k + 1] = &a[k]->children[i];
+			rc = v21_field(w, a, f, k + 1, s, e, err);
 		}
 		return rc;
 	}
-	if (f->type.id == LANCE_T_LIST) {
-		struct wcol *col = col_of(w, f->children[0]);
-
-		for (uint64_t p = s, q; p < e && !rc; p = q) {
-			q = page_end(f, a, p, e);
-			rc = v21_list_page(w, col, a, p, q, err);
-		}
-		return rc;
-	}
+	while (lk < k && f[lk]->type.id != LANCE_T_LIST)
+		lk++;
 	for (uint64_t p = s, q; p < e && !rc; p = q) {
-		q = page_end(f, a, p, e);
-		rc = v21_leaf_page(w, col_of(w, f), stack, depth, p, q, err);
+		q = page_end(f[lk], a[lk], p, e);
+		rc = v21_page(w, col_of(w, f[k]), a, f, k, p, q, err);
 	}
 	return rc;
 }
@@ -1254,15 +1270,9 @@ static bool is_fixed(const struct lance_type *t)
 	return t->id == LANCE_T_BOOL || lance_type_width(t) > 0;
 }
 
-static bool is_var(const struct lance_type *t)
-{
-	return (t->id == LANCE_T_UTF8 || t->id == LANCE_T_BINARY) &&
-	       !t->dict;
-}
-
-/* Can this version write field f (at the given nesting)? */
+/* Can this version write field f (inside a list or not)? */
 static int check_field(bool v20, const struct lance_field *f, bool in_list,
-		       bool in_struct, unsigned depth, struct lc_err *err)
+		       unsigned depth, struct lc_err *err)
 {
 	const struct lance_type *t = &f->type;
 
@@ -1295,21 +1305,10 @@ static int check_field(bool v20, const struct lance_field *f, bool in_list,
 		if (f->n_children != 1)
 			return LC_CORRUPT(err, "field %s: list with %zu "
 					  "children", f->name, f->n_children);
-		if (!v20 && (in_list || in_struct ||
-			     !(is_fixed(&f->children[0]->type) ||
-			       is_var(&f->children[0]->type))))
-			return LC_UNSUPPORTED(err, "field %s: only top-level "
-					      "lists of fixed-width values or "
-					      "strings are written for 2.1+",
-					      f->name);
-		return check_field(v20, f->children[0], true, in_struct,
-				   depth + 1, err);
+		return check_field(v20, f->children[0], true, depth + 1, err);
 	case LANCE_T_STRUCT:
-		if (in_list)
-			return LC_UNSUPPORTED(err, "field %s: lists of "
-					      "structs", f->name);
 		for (size_t i = 0; i < f->n_children; i++) {
-			int rc = check_field(v20, f->children[i], in_list, true,
+			int rc = check_field(v20, f->children[i], in_list,
 					     depth + 1, err);
 
 			if (rc)
@@ -1457,7 +1456,7 @@ int lance_writer_check_field(const struct lance_field *f, uint16_t major,
 		return LC_UNSUPPORTED(err, "writer: file version %u.%u (only "
 				      "2.0, 2.1 and 2.2 are written)", major,
 				      minor);
-	return check_field(minor == 0, f, false, false, 0, err);
+	return check_field(minor == 0, f, false, 0, err);
 }
 
 int lance_writer_new(struct lance_writer **out,
@@ -1507,7 +1506,7 @@ int lance_writer_new(struct lance_writer **out,
 					      "twice", f->name);
 				goto fail;
 			}
-		rc = check_field(w->v20, f, false, false, 0, err);
+		rc = check_field(w->v20, f, false, 0, err);
 		if (rc)
 			goto fail;
 		w->top[w->n_top++] = f;
@@ -1707,10 +1706,12 @@ static int encode(struct lance_writer *w, const struct lance_array *cols,
 		if (w->v20) {
 			rc = v20_field(w, w->top[i], &cols[i], 0, len, err);
 		} else {
-			const struct lance_array *stack[MAX_DEPTH + 1];
+			const struct lance_array *a[MAX_DEPTH + 1];
+			const struct lance_field *f[MAX_DEPTH + 1];
 
-			stack[0] = &cols[i];
-			rc = v21_field(w, w->top[i], stack, 0, 0, len, err);
+			a[0] = &cols[i];
+			f[0] = w->top[i];
+			rc = v21_field(w, a, f, 0, 0, len, err);
 		}
 	}
 	if (rc)
@@ -1870,12 +1871,15 @@ int lance_writer_finish(struct lance_writer *w, uint8_t **bytes,
 	if (rc)
 		return rc;
 	pbw_init(&p, err);
-	for (size_t i = 0; w->v20 && w->rows && i < w->n_cols; i++) {
-		if (w->cols[i].field->type.id != LANCE_T_STRUCT)
+	for (size_t i = 0; w->v20 && i < w->n_cols; i++) {
+		struct wcol *c = &w->cols[i];
+		uint64_t n = c->rows;
+
+		if (c->field->type.id != LANCE_T_STRUCT || !n)
 			continue;
+		c->rows = 0;
 		pbw_empty(&p, 5);	/* ArrayEncoding.simple_struct */
-		rc = page_add(w, &w->cols[i], w->rows, 0, NULL, NULL,
-			      URL_ARRAY20, &p, err);
+		rc = page_add(w, c, n, 0, NULL, NULL, URL_ARRAY20, &p, err);
 		if (rc)
 			return rc;
 		pbw_init(&p, err);

@@ -313,7 +313,8 @@ struct where {
 	const char *file;
 	char col[256];
 	bool v20;
-	uint64_t item_max;	/* a list's string items, 0: any */
+	uint64_t item_max;	/* strings inside lists, 0: any */
+	unsigned lists;		/* lists around the value converted */
 };
 
 static int refuse(struct lc_err *err, const struct where *w, const char *fmt,
@@ -792,6 +793,7 @@ static int conv_list(struct bld *b, const json_t *j, struct where *w,
 	if (t->id == LANCE_T_FIXED_LIST && n != (size_t)t->width)
 		return refuse(err, w, "an array of %zu items, the column "
 			      "holds exactly %d", n, t->width);
+	w->lists += t->id == LANCE_T_LIST;
 	for (size_t i = 0; i < n && !rc; i++) {
 		const json_t *it = json_array_get(j, i);
 
@@ -800,23 +802,10 @@ static int conv_list(struct bld *b, const json_t *j, struct where *w,
 			rc = refuse(err, w, "vectors hold no nulls");
 		else if (t->bfloat16)
 			rc = conv_bf16(&b->kids[0], it, w, err);
-		else {
-			const struct bld *k = &b->kids[0];
-			uint64_t at = k->values.len;
-
+		else
 			rc = conv_json(&b->kids[0], it, w, depth + 1, err);
-			if (!rc && w->item_max && t->id == LANCE_T_LIST &&
-			    (k->type->id == LANCE_T_UTF8 ||
-			     k->type->id == LANCE_T_BINARY) &&
-			    k->values.len - at > w->item_max)
-				rc = refuse(err, w, "an item of %" PRIu64
-					    " bytes; a list in a 2.1 data "
-					    "file holds items of at most %"
-					    PRIu64, (uint64_t)(k->values.len -
-							       at),
-					    w->item_max);
-		}
 	}
+	w->lists -= t->id == LANCE_T_LIST;
 	w->col[base] = 0;
 	if (rc)
 		return rc;
@@ -860,6 +849,28 @@ static int conv_struct(struct bld *b, const json_t *j, struct where *w,
 }
 
 /* Append JSON value `j` to `b` by the meta.json rules. */
+/* A string or binary value; inside a list, one a 2.1 list can hold. */
+static int conv_var(struct bld *b, const json_t *j, struct where *w,
+		    struct lc_err *err)
+{
+	size_t at = b->values.len;
+	int rc;
+
+	if (b->type->id == LANCE_T_BINARY)
+		rc = b->type->json ? conv_jsonb(b, j, w, err)
+				   : conv_hex(b, j, w, err);
+	else if (!json_is_string(j))
+		return wrong(err, w, "a string", j);
+	else
+		rc = bld_bytes(b, json_string_value(j), json_string_length(j),
+			       true, err);
+	if (!rc && w->lists && w->item_max && b->values.len - at > w->item_max)
+		rc = refuse(err, w, "an item of %zu bytes; a list in a 2.1 "
+			    "data file holds items of at most %" PRIu64,
+			    b->values.len - at, w->item_max);
+	return rc;
+}
+
 static int conv_json(struct bld *b, const json_t *j, struct where *w,
 		     unsigned depth, struct lc_err *err)
 {
@@ -899,14 +910,8 @@ static int conv_json(struct bld *b, const json_t *j, struct where *w,
 	case LANCE_T_FLOAT64:
 		return conv_float(b, j, w, err);
 	case LANCE_T_UTF8:
-		if (!json_is_string(j))
-			return wrong(err, w, "a string", j);
-		return bld_bytes(b, json_string_value(j),
-				 json_string_length(j), true, err);
 	case LANCE_T_BINARY:
-		if (t->json)
-			return conv_jsonb(b, j, w, err);
-		return conv_hex(b, j, w, err);
+		return conv_var(b, j, w, err);
 	case LANCE_T_FIXED_BINARY:
 		return conv_hex(b, j, w, err);
 	case LANCE_T_DATE32:
@@ -1885,11 +1890,10 @@ static int itype_schema(struct lance_schema *out, const struct itype *top,
 }
 
 /*
- * A column whose inferred shape the data files cannot hold (a list of
- * objects; nesting deeper than the writer goes; in 2.1 and 2.2 a list of
- * strings or of lists, or a list inside an object) becomes a string
- * column: the new dataset can be written, and the rows that set it with
- * such values are refused (lancefs(1)). True when one did.
+ * A column whose inferred shape the data files cannot hold (nesting
+ * deeper than the writer goes) becomes a string column: the new dataset
+ * can be written, and the rows that set it with such values are refused
+ * (lancefs(1)). True when one did.
  */
 static bool flatten_unwritable(struct itype *top, const struct lance_schema *s,
 			       uint16_t major, uint16_t minor)

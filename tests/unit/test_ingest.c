@@ -845,18 +845,24 @@ static void fill_image(uint8_t *img, size_t size, int i)
 	memcpy(img, soi, sizeof(soi));
 }
 
-/* 40 rows of 1 MiB make three fragments (16, 16, 8 MiB), each stored
- * while the next is built. A put failing half way fails the commit:
- * nothing is committed and every row stays staged; the next commit
- * stores them all, each row's bytes as staged. */
-/* A new dataset whose rows hold shapes the data files cannot: the
- * column becomes a string (lancefs(1)), the rows that set it so are
- * refused with the column named, the others commit; and format_version
- * "stable" is recorded as the version it stands for. */
+/* A new dataset keeps the shapes of its rows' values (a list of objects,
+ * a list of lists) in every file version; one nested deeper than the
+ * writer goes becomes a string column (lancefs(1)), the row that set it
+ * so is refused with the column named, the others commit; and
+ * format_version "stable" is recorded as the version it stands for. */
 TEST(infer_writable)
 {
 	static const char *fmts[] = { NULL, "stable" };
+	char deep[64] = "{\"label\":\"c\",\"deep\":";
+	size_t dl = strlen(deep);
 
+	for (int k = 0; k < 17; k++)
+		deep[dl++] = '[';
+	deep[dl++] = '1';
+	for (int k = 0; k < 17; k++)
+		deep[dl++] = ']';
+	deep[dl++] = '}';
+	deep[dl] = 0;
 	for (size_t k = 0; k < 2; k++) {
 		struct newds d;
 		struct ingest_opts o = { NULL, NULL, fmts[k], false };
@@ -881,28 +887,26 @@ TEST(infer_writable)
 		stage_text(stg, id, "meta.json",
 			   "{\"label\":\"b\",\"words\":[[\"x\"],[\"y\"]]}");
 		CHECK_OK(staging_row_new(&id, stg, "c", &err), &err);
-		stage_text(stg, id, "meta.json", "{\"label\":\"c\"}");
+		stage_text(stg, id, "meta.json", deep);
 		CHECK_OK(ingest_commit(&ver, &n, st, stg, 0, NULL, &o,
 				       on_refused, &ref, &err), &err);
 		CHECK_EQ_U64(ver, 1);
+		CHECK_EQ_U64(n, 2);
+		CHECK_EQ_U64(ref.n, 1);
+		CHECK(strstr(ref.last, "c/meta.json: column 'deep"));
 		CHECK_OK(lance_snapshot_open(&snap, st, 0, &err), &err);
 		m = lance_snapshot_manifest(snap);
+		CHECK_STR(m->data_format, fmts[k] ? "2.2" : "2.0");
 		f = lance_schema_field_by_name(&m->schema, "tags");
-		CHECK(f && !strcmp(f->logical_type, "string"));
+		CHECK(f && !strcmp(f->logical_type, "list") &&
+		      f->n_children == 1 &&
+		      !strcmp(f->children[0]->logical_type, "struct"));
 		f = lance_schema_field_by_name(&m->schema, "words");
-		if (!fmts[k]) {	/* 2.0 holds lists of lists */
-			CHECK_STR(m->data_format, "2.0");
-			CHECK(f && !strcmp(f->logical_type, "list"));
-			CHECK_EQ_U64(n, 2);
-			CHECK_EQ_U64(ref.n, 1);
-			CHECK(strstr(ref.last, "a/meta.json: column 'tags'"));
-		} else {
-			CHECK_STR(m->data_format, "2.2");
-			CHECK(f && !strcmp(f->logical_type, "string"));
-			CHECK_EQ_U64(n, 1);
-			CHECK_EQ_U64(ref.n, 2);
-			CHECK(strstr(ref.last, "b/meta.json: column 'words'"));
-		}
+		CHECK(f && !strcmp(f->logical_type, "list") &&
+		      f->n_children == 1 &&
+		      !strcmp(f->children[0]->logical_type, "list"));
+		f = lance_schema_field_by_name(&m->schema, "deep");
+		CHECK(f && !strcmp(f->logical_type, "string"));
 		lance_snapshot_free(snap);
 		newds_close(&d);
 	}
@@ -987,6 +991,10 @@ TEST(view_names_of_cut_names_stay_unique)
 	newds_close(&d);
 }
 
+/* 40 rows of 1 MiB make three fragments (16, 16, 8 MiB), each stored
+ * while the next is built. A put failing half way fails the commit:
+ * nothing is committed and every row stays staged; the next commit
+ * stores them all, each row's bytes as staged. */
 TEST(commit_many_fragments)
 {
 	enum { ROWS = 40, SIZE = 1 << 20 };

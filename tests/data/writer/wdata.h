@@ -49,18 +49,29 @@ static const struct wd_def wd_fields[] = {
 	{ "ts", -1, "timestamp:us:UTC", true },	/* 19 */
 	{ "tags", -1, "list", true },		/* 20 */
 	{ "item", 20, "string", true },		/* 21 */
+	{ "ll", -1, "list", true },		/* 22 */
+	{ "item", 22, "list", true },		/* 23 */
+	{ "item", 23, "int32", true },		/* 24 */
+	{ "ls", -1, "list", true },		/* 25 */
+	{ "item", 25, "struct", true },		/* 26 */
+	{ "x", 26, "int32", true },		/* 27 */
+	{ "y", 26, "string", true },		/* 28 */
+	{ "sl", -1, "struct", true },		/* 29 */
+	{ "l", 29, "list", true },		/* 30 */
+	{ "item", 30, "int64", true },		/* 31 */
+	{ "z", 29, "bool", true },		/* 32 */
 };
 #define WD_NFIELDS (sizeof(wd_fields) / sizeof(wd_fields[0]))
-#define WD_NTOP 18
+#define WD_NTOP 21
 
-/* A schema of n <= 32 fields, ids = positions. */
+/* A schema of n <= 48 fields, ids = positions. */
 static inline int wd_schema_of(struct lance_schema *out,
 			       const struct wd_def *defs, size_t n,
 			       struct lc_err *err)
 {
-	Lpb__Field pf[32], *pp[32];
+	Lpb__Field pf[48], *pp[48];
 
-	for (size_t i = 0; i < n && i < 32; i++) {
+	for (size_t i = 0; i < n && i < 48; i++) {
 		lpb__field__init(&pf[i]);
 		pf[i].name = (char *)defs[i].name;
 		pf[i].id = (int32_t)i;
@@ -69,7 +80,7 @@ static inline int wd_schema_of(struct lance_schema *out,
 		pf[i].nullable = defs[i].nullable;
 		pp[i] = &pf[i];
 	}
-	return lance__schema_from_pb(out, pp, n < 32 ? n : 32, err);
+	return lance__schema_from_pb(out, pp, n < 48 ? n : 48, err);
 }
 
 static inline int wd_schema(struct lance_schema *out, struct lc_err *err)
@@ -192,6 +203,208 @@ static inline uint64_t wd_list(struct lance_array *a, uint64_t first,
 	}
 	a->offsets[n] = items;
 	return items;
+}
+
+/* Nested lists (ll, ls, sl): row i's shape, a function of i alone.
+ * ll row i: i % 5 lists (null every 13th row; edge: null or empty),
+ * list j: (i + j) % 4 items, null where (i + j) % 7 == 3. */
+static inline bool wd_ll_row(uint64_t i, const struct wd_opts *o)
+{
+	return o->edge ? i % 2 == 0 : i % 13 != 12;
+}
+
+static inline uint64_t wd_ll_len(uint64_t i, const struct wd_opts *o)
+{
+	return o->edge || !wd_ll_row(i, o) ? 0 : i % 5;
+}
+
+static inline bool wd_ll_inner(uint64_t i, uint64_t j)
+{
+	return (i + j) % 7 != 3;
+}
+
+static inline uint64_t wd_ll_inner_len(uint64_t i, uint64_t j)
+{
+	return wd_ll_inner(i, j) ? (i + j) % 4 : 0;
+}
+
+/* ls row i: i % 4 structs (null every 11th row; edge: one struct,
+ * null where structs may be). */
+static inline uint64_t wd_ls_len(uint64_t i, const struct wd_opts *o)
+{
+	return o->edge ? 1 : i % 11 == 7 ? 0 : i % 4;
+}
+
+/* sl row i: null every 9th row (where structs may be; edge: all), its
+ * list null every 10th, else i % 3 items. */
+static inline bool wd_sl_row(uint64_t i, const struct wd_opts *o)
+{
+	return !o->struct_nulls || (!o->edge && i % 9 != 4);
+}
+
+static inline uint64_t wd_sl_len(uint64_t i, const struct wd_opts *o)
+{
+	return wd_sl_row(i, o) && i % 10 != 6 ? i % 3 : 0;
+}
+
+/* Offsets and validity of n rows, row r of which has len(r) items. */
+static inline uint64_t wd_offsets(struct lance_array *a, uint64_t n,
+				  const uint64_t *lens, const bool *ok)
+{
+	uint64_t items = 0;
+
+	a->validity = wd_bitmap(n);
+	a->offsets = wd_alloc((size_t)(n + 1) * 8);
+	for (uint64_t r = 0; r < n; r++) {
+		a->offsets[r] = items;
+		wd_setbit(a->validity, r, ok[r]);
+		items += lens[r];
+	}
+	a->offsets[n] = items;
+	return items;
+}
+
+static inline void wd_nested(struct lance_array *a,
+			     const struct lance_field *f, uint64_t first,
+			     uint64_t n, const struct wd_opts *o)
+{
+	uint64_t *lens = wd_alloc((size_t)n * 8 + 8), items, k = 0;
+	bool *ok = wd_alloc((size_t)n + 1);
+	struct lance_array *c;
+
+	switch (f->id) {
+	case 22: {	/* ll: list<list<int32>> */
+		struct lance_array *it;
+		uint64_t *ilens, vals;
+		bool *iok;
+
+		for (uint64_t r = 0; r < n; r++) {
+			lens[r] = wd_ll_len(first + r, o);
+			ok[r] = wd_ll_row(first + r, o);
+		}
+		a->n_children = 1;
+		c = a->children = wd_alloc(sizeof(*c));
+		items = wd_offsets(a, n, lens, ok);
+		ilens = wd_alloc((size_t)items * 8 + 8);
+		iok = wd_alloc((size_t)items + 1);
+		for (uint64_t r = 0; r < n; r++)
+			for (uint64_t j = 0; j < lens[r]; j++, k++) {
+				ilens[k] = wd_ll_inner_len(first + r, j);
+				iok[k] = wd_ll_inner(first + r, j);
+			}
+		wd_init(c, f->children[0], items);
+		c->n_children = 1;
+		it = c->children = wd_alloc(sizeof(*it));
+		vals = wd_offsets(c, items, ilens, iok);
+		wd_init(it, f->children[0]->children[0], vals);
+		wd_fixed(it, 4, vals);
+		it->validity = wd_bitmap(vals);
+		k = 0;
+		for (uint64_t r = 0; r < n; r++)
+			for (uint64_t j = 0; j < lens[r]; j++)
+				for (uint64_t q = 0;
+				     q < wd_ll_inner_len(first + r, j);
+				     q++, k++) {
+					uint64_t i = first + r;
+					int32_t v = (int32_t)(i * 100 + j * 10
+							      + q);
+
+					memcpy(it->values + k * 4, &v, 4);
+					wd_setbit(it->validity, k,
+						  (i + j + q) % 9 != 8);
+				}
+		free(ilens);
+		free(iok);
+		break;
+	}
+	case 25: {	/* ls: list<struct<x: int32, y: string>> */
+		struct lance_array *x, *y;
+
+		for (uint64_t r = 0; r < n; r++) {
+			lens[r] = wd_ls_len(first + r, o);
+			ok[r] = (first + r) % 11 != 7 || o->edge;
+		}
+		a->n_children = 1;
+		c = a->children = wd_alloc(sizeof(*c));
+		items = wd_offsets(a, n, lens, ok);
+		wd_init(c, f->children[0], items);
+		c->n_children = 2;
+		c->children = wd_alloc(2 * sizeof(*c->children));
+		c->validity = wd_bitmap(items);
+		x = &c->children[0];
+		y = &c->children[1];
+		wd_init(x, f->children[0]->children[0], items);
+		wd_fixed(x, 4, items);
+		x->validity = wd_bitmap(items);
+		wd_init(y, f->children[0]->children[1], items);
+		y->validity = wd_bitmap(items);
+		y->offsets = wd_alloc((size_t)(items + 1) * 8);
+		y->values = wd_alloc((size_t)items * 32 + 1);
+		for (uint64_t r = 0; r < n; r++)
+			for (uint64_t j = 0; j < lens[r]; j++, k++) {
+				uint64_t i = first + r;
+				int32_t v = (int32_t)(i * 7) - (int32_t)j;
+
+				/* children keep their values under a null
+				 * struct: the struct's null is what shows */
+				wd_setbit(c->validity, k, o->struct_nulls &&
+					  (o->edge || (i + j) % 5 == 4) ?
+					  false : true);
+				memcpy(x->values + k * 4, &v, 4);
+				wd_setbit(x->validity, k, (i + j) % 6 != 5);
+				y->offsets[k] = y->values_len;
+				wd_setbit(y->validity, k, (i + j) % 8 != 7);
+				if ((i + j) % 8 != 7)
+					y->values_len += (uint64_t)snprintf(
+						(char *)y->values +
+						y->values_len, 32,
+						"y%llu_%llu",
+						(unsigned long long)i,
+						(unsigned long long)j);
+			}
+		y->offsets[items] = y->values_len;
+		break;
+	}
+	case 29: {	/* sl: struct<l: list<int64>, z: bool> */
+		struct lance_array *l, *z, *it;
+
+		a->n_children = 2;
+		c = a->children = wd_alloc(2 * sizeof(*c));
+		a->validity = wd_bitmap(n);
+		for (uint64_t r = 0; r < n; r++) {
+			uint64_t i = first + r;
+
+			wd_setbit(a->validity, r, wd_sl_row(i, o));
+			lens[r] = wd_sl_len(i, o);
+			ok[r] = wd_sl_row(i, o) && i % 10 != 6;
+		}
+		l = &c[0];
+		z = &c[1];
+		wd_init(l, f->children[0], n);
+		l->n_children = 1;
+		it = l->children = wd_alloc(sizeof(*it));
+		items = wd_offsets(l, n, lens, ok);
+		wd_init(it, f->children[0]->children[0], items);
+		wd_fixed(it, 8, items);
+		for (uint64_t r = 0; r < n; r++)
+			for (uint64_t j = 0; j < lens[r]; j++, k++) {
+				int64_t v = (int64_t)(first + r) * 1000 +
+					    (int64_t)j;
+
+				memcpy(it->values + k * 8, &v, 8);
+			}
+		wd_init(z, f->children[1], n);
+		wd_fixed(z, 0, n);
+		z->validity = wd_bitmap(n);
+		for (uint64_t r = 0; r < n; r++) {
+			wd_setbit(z->values, r, (first + r) % 2);
+			wd_setbit(z->validity, r, (first + r) % 5 != 0);
+		}
+		break;
+	}
+	}
+	free(lens);
+	free(ok);
 }
 
 /* Rows [first, first + n) of top-level field `t` (index into schema.top). */
@@ -455,6 +668,11 @@ static inline void wd_column(struct lance_array *a,
 		c->values_len = bytes;
 		break;
 	}
+	case 22:
+	case 25:
+	case 29:
+		wd_nested(a, f, first, n, o);
+		break;
 	default:
 		fprintf(stderr, "wd_column: field %d\n", f->id);
 		exit(2);
