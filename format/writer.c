@@ -667,13 +667,15 @@ static uint64_t vsrc_bytes(const struct vsrc *v, uint64_t i, uint64_t c)
 {
 	uint64_t n = 0;
 
+	uint64_t ow = v->t->large ? 8 : 4;
+
 	if (!v->var)
 		return v->w ? c * v->w : (c + 7) / 8;
 	for (uint64_t k = v->first + i; k < v->first + i + c; k++)
 		if (valid_at(v->a, k))
 			n += v->a->offsets[k + 1] - v->a->offsets[k];
-	/* lance wants the buffer padded to 4 */
-	return ((c + 1) * 4 + n + 3) & ~(uint64_t)3;
+	/* offsets (32 or 64 bits), the bytes, padded to an offset */
+	return ((c + 1) * ow + n + ow - 1) & ~(ow - 1);
 }
 
 static uint64_t pad8(uint64_t x)
@@ -740,13 +742,14 @@ static int chunk_values(struct lance_writer *w, const struct vsrc *v,
 				     (size_t)(c * v->w), err);
 	}
 	{
-		uint64_t o = (c + 1) * 4;
+		unsigned ow = v->t->large ? 8 : 4;
+		uint64_t o = (c + 1) * ow;
 
-		rc = out_le(w, o, 4, err);
+		rc = out_le(w, o, ow, err);
 		for (uint64_t k = k0; k < k0 + c && !rc; k++) {
 			if (valid_at(a, k))
 				o += a->offsets[k + 1] - a->offsets[k];
-			rc = out_le(w, o, 4, err);
+			rc = out_le(w, o, ow, err);
 		}
 		for (uint64_t k = k0; k < k0 + c && !rc; k++)
 			if (valid_at(a, k))
@@ -755,7 +758,7 @@ static int chunk_values(struct lance_writer *w, const struct vsrc *v,
 					(size_t)(a->offsets[k + 1] -
 						 a->offsets[k]), err);
 		if (!rc)
-			rc = out_pad(w, 4, err);
+			rc = out_pad(w, ow, err);
 	}
 	return rc;
 }
@@ -1213,11 +1216,14 @@ static int v21_page(struct lance_writer *w, struct wcol *col,
 					   err);
 		break;
 	case LANCE_T_FIXED_LIST:
-		/* not inside lists (check_field): a row's value is its
-		 * items, its own validity is in lv */
+		/* a value is a vector's items; its own validity is in lv */
 		v.w = (unsigned)t->width * lance_type_width(t->item);
 		v.a = &a[m]->children[0];
-		rc = v21_fullzip(w, col, &v, wk.n, &lv, err);
+		if (lv.max_rep)
+			rc = v21_miniblock(w, col, e - s, &v, wk.nv, &lv,
+					   err);
+		else
+			rc = v21_fullzip(w, col, &v, wk.n, &lv, err);
 		break;
 	default:
 		v.w = lance_type_width(t);
@@ -1270,9 +1276,9 @@ static bool is_fixed(const struct lance_type *t)
 	return t->id == LANCE_T_BOOL || lance_type_width(t) > 0;
 }
 
-/* Can this version write field f (inside a list or not)? */
-static int check_field(bool v20, const struct lance_field *f, bool in_list,
-		       unsigned depth, struct lc_err *err)
+/* Can the writer write field f (every version alike)? */
+static int check_field(const struct lance_field *f, unsigned depth,
+		       struct lc_err *err)
 {
 	const struct lance_type *t = &f->type;
 
@@ -1286,30 +1292,21 @@ static int check_field(bool v20, const struct lance_field *f, bool in_list,
 	switch (t->id) {
 	case LANCE_T_UTF8:
 	case LANCE_T_BINARY:
-		/* 2.1+ lists: mini-block chunks with 32-bit offsets */
-		if (in_list && !v20 && t->large)
-			return LC_UNSUPPORTED(err, "field %s: lists of large "
-					      "strings are not written for "
-					      "2.1+", f->name);
 		return 0;
 	case LANCE_T_FIXED_LIST:
 		if (!t->item || !lance_type_width(t->item) || t->width <= 0)
 			return LC_UNSUPPORTED(err, "field %s: fixed-size "
 					      "lists of %s", f->name,
 					      f->logical_type);
-		if (in_list && !v20)
-			return LC_UNSUPPORTED(err, "field %s: lists of "
-					      "fixed-size lists", f->name);
 		return 0;
 	case LANCE_T_LIST:
 		if (f->n_children != 1)
 			return LC_CORRUPT(err, "field %s: list with %zu "
 					  "children", f->name, f->n_children);
-		return check_field(v20, f->children[0], true, depth + 1, err);
+		return check_field(f->children[0], depth + 1, err);
 	case LANCE_T_STRUCT:
 		for (size_t i = 0; i < f->n_children; i++) {
-			int rc = check_field(v20, f->children[i], in_list,
-					     depth + 1, err);
+			int rc = check_field(f->children[i], depth + 1, err);
 
 			if (rc)
 				return rc;
@@ -1456,7 +1453,7 @@ int lance_writer_check_field(const struct lance_field *f, uint16_t major,
 		return LC_UNSUPPORTED(err, "writer: file version %u.%u (only "
 				      "2.0, 2.1 and 2.2 are written)", major,
 				      minor);
-	return check_field(minor == 0, f, false, 0, err);
+	return check_field(f, 0, err);
 }
 
 int lance_writer_new(struct lance_writer **out,
@@ -1506,7 +1503,7 @@ int lance_writer_new(struct lance_writer **out,
 					      "twice", f->name);
 				goto fail;
 			}
-		rc = check_field(w->v20, f, false, 0, err);
+		rc = check_field(f, 0, err);
 		if (rc)
 			goto fail;
 		w->top[w->n_top++] = f;

@@ -1702,9 +1702,10 @@ def test_list_of_strings_column():
 
 def test_nested_columns():
     """A LanceDB 2.0, 2.1 and 2.2 dataset with a list of structs, a list
-    of lists and a struct holding a list (added by LanceDB): rows copied
-    in set them from meta.json (nulls and empty lists at every level);
-    LanceDB reads them back, and the older rows."""
+    of lists, a struct holding a list, a list of vectors and a list of
+    large strings (added by LanceDB): rows copied in set them from
+    meta.json (nulls and empty lists at every level); LanceDB reads them
+    back, and the older rows."""
     for ver in ("2.0", "2.1", "2.2"):
         with workdir() as w:
             uri, staging, src = lancedb_table(w, ver, 2)
@@ -1714,18 +1715,29 @@ def test_nested_columns():
                   "make_array(make_array(1, 2), make_array(3))")
             wtool("addcol", uri, "--name", "box", "--sql",
                   "named_struct('ids', make_array(7, 8), 'ok', true)")
+            wtool("addcol", uri, "--name", "vecs", "--sql",
+                  "make_array(arrow_cast(make_array(1.5, 2.5), "
+                  "'FixedSizeList(2, Float32)'))")
+            wtool("addcol", uri, "--name", "words", "--sql",
+                  "make_array(arrow_cast('w', 'LargeUtf8'))")
             rows = {
                 "n0": {"pts": [{"x": 5, "s": "p"}, None,
                                {"x": None, "s": "q" * 300}],
                        "grid": [[1], [], None, [None, 4]],
-                       "box": {"ids": [1, None, 3], "ok": False}},
+                       "box": {"ids": [1, None, 3], "ok": False},
+                       "vecs": [[0.5, -1], None, [3, 4]],
+                       "words": ["a", None, "", "b" * 1000]},
                 "n1": {"pts": [], "grid": [],
-                       "box": {"ids": [], "ok": None}},
+                       "box": {"ids": [], "ok": None}, "vecs": [],
+                       "words": []},
                 "n2": {"pts": [None], "grid": [None, None],
-                       "box": {"ids": None, "ok": None}},
+                       "box": {"ids": None, "ok": None}, "vecs": [None],
+                       "words": [None]},
                 "n3": {"pts": [{"x": i, "s": str(i)} for i in range(40)],
                        "grid": [[i] * (i % 4) for i in range(30)],
-                       "box": {"ids": [], "ok": True}},
+                       "box": {"ids": [], "ok": True},
+                       "vecs": [[i, i / 4] for i in range(50)],
+                       "words": [str(i) * i for i in range(60)]},
             }
             if ver == "2.0":    # 2.0 stores a null struct as all-null
                 rows["n0"]["pts"][1] = {"x": None, "s": None}
@@ -1745,10 +1757,11 @@ def test_nested_columns():
                 errs = errors_text(mnt)
                 expect(errs == "", f"{ver}: .lancefs/errors: {errs!r}")
             got = {r["values"]["name"]: {k: r["values"][k] for k in
-                                         ("pts", "grid", "box")}
+                                         rows["n0"]}
                    for r in oracle(uri)["rows"]}
             old = {"pts": [{"x": 1, "s": "a"}], "grid": [[1, 2], [3]],
-                   "box": {"ids": [7, 8], "ok": True}}
+                   "box": {"ids": [7, 8], "ok": True},
+                   "vecs": [[1.5, 2.5]], "words": ["w"]}
             want = dict(rows, row_000=old, row_001=old)
             for n in want:
                 expect(got.get(n) == want[n],
@@ -1757,14 +1770,14 @@ def test_nested_columns():
 
 
 def test_columns_the_writer_cannot_write():
-    """A 2.1 dataset with a list of large strings (which lancefs does not
-    write in 2.1): new rows and edits fail at once with EOPNOTSUPP, not
+    """A 2.1 dataset with a dictionary column (which lancefs does not
+    write): new rows and edits fail at once with EOPNOTSUPP, not
     staged rows that no commit can take; rm -r still commits, also when
     an unlink alone (an edit) is refused at the same commit."""
     with workdir() as w:
         uri, staging, src = lancedb_table(w, "2.1", 3)
         wtool("addcol", uri, "--name", "tags", "--sql",
-              "make_array(arrow_cast('a', 'LargeUtf8'))")
+              "arrow_cast('a', 'Dictionary(Int32, Utf8)')")
         want = lance_rows(uri)
         sample(src, "new_000", 121)
         with mounted(uri, staging, "name_column=name",

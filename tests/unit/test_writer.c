@@ -359,17 +359,21 @@ static void expect_new_error(const struct wd_def *defs, size_t n,
 
 TEST(refuse_shapes)
 {
-	static const struct wd_def list_str[] = {
-		{ "ls", -1, "list", true },
-		{ "item", 0, "large_string", true } };
-	static const struct wd_def list_vec[] = {
-		{ "lv", -1, "struct", true }, { "l", 0, "list", true },
-		{ "item", 1, "fixed_size_list:float:2", true } };
+	static const struct wd_def dict[] = {
+		{ "d", -1, "dict:string:int32:false", true } };
+	static const struct wd_def deep[] = {
+		{ "l0", -1, "list", true }, { "l1", 0, "list", true },
+		{ "l2", 1, "list", true }, { "l3", 2, "list", true },
+		{ "l4", 3, "list", true }, { "l5", 4, "list", true },
+		{ "l6", 5, "list", true }, { "l7", 6, "list", true },
+		{ "l8", 7, "list", true }, { "l9", 8, "list", true },
+		{ "la", 9, "list", true }, { "lb", 10, "list", true },
+		{ "lc", 11, "list", true }, { "ld", 12, "list", true },
+		{ "le", 13, "list", true }, { "lf", 14, "list", true },
+		{ "x", 15, "int32", true } };
 
-	/* 2.1+ does not write lists of large strings, nor of vectors
-	 * (also under a struct) */
-	expect_new_error(list_str, 2, 1, "field item: lists of large strings");
-	expect_new_error(list_vec, 3, 2, "field item: lists of fixed-size");
+	expect_new_error(dict, 1, 1, "field d: blob and dictionary");
+	expect_new_error(deep, 17, 2, "field x: nested more than 16 deep");
 }
 
 TEST(list_of_strings_20)

@@ -60,9 +60,13 @@ static const struct wd_def wd_fields[] = {
 	{ "l", 29, "list", true },		/* 30 */
 	{ "item", 30, "int64", true },		/* 31 */
 	{ "z", 29, "bool", true },		/* 32 */
+	{ "ltags", -1, "list", true },		/* 33 */
+	{ "item", 33, "large_string", true },	/* 34 */
+	{ "lvec", -1, "list", true },		/* 35 */
+	{ "item", 35, "fixed_size_list:float:2", true },	/* 36 */
 };
 #define WD_NFIELDS (sizeof(wd_fields) / sizeof(wd_fields[0]))
-#define WD_NTOP 21
+#define WD_NTOP 23
 
 /* A schema of n <= 48 fields, ids = positions. */
 static inline int wd_schema_of(struct lance_schema *out,
@@ -561,6 +565,36 @@ static inline void wd_column(struct lance_array *a,
 			}
 		break;
 	}
+	case 35: {
+		/* lists of vectors, null vectors among them */
+		uint64_t items = wd_list(a, first, n, o, 5);
+		struct lance_array *c = a->children, *it;
+
+		wd_init(c, f->children[0], items);
+		c->validity = wd_bitmap(items);
+		c->n_children = 1;
+		it = c->children = wd_alloc(sizeof(*it));
+		memset(it, 0, sizeof(*it));
+		it->type = f->children[0]->type.item;
+		it->length = items * 2;
+		wd_fixed(it, 4, items * 2);
+		for (uint64_t r = 0; r < n; r++)
+			for (uint64_t k = 0; k < wd_li_len(first + r + 5, o);
+			     k++) {
+				uint64_t j = a->offsets[r] + k;
+
+				for (uint64_t d = 0; d < 2; d++) {
+					float v = (float)((first + r) * 10 +
+							  k) + 0.25f * d;
+
+					memcpy(it->values + (j * 2 + d) * 4,
+					       &v, 4);
+				}
+				wd_setbit(c->validity, j,
+					  (first + r + k) % 7 != 2);
+			}
+		break;
+	}
 	case 12: {
 		struct lance_array *c = wd_alloc(2 * sizeof(*c));
 
@@ -638,9 +672,12 @@ static inline void wd_column(struct lance_array *a,
 			wd_setbit(a->validity, r, !wd_null(first + r, 31));
 		}
 		break;
-	case 20: {
-		/* lists of strings: empty, null and long ones among them */
-		uint64_t items = wd_list(a, first, n, o, 1), bytes = 0;
+	case 20:
+	case 33: {
+		/* lists of strings: empty, null and long ones among them
+		 * (ltags: large strings, other lists) */
+		unsigned sh = f->id == 20 ? 1 : 6;
+		uint64_t items = wd_list(a, first, n, o, sh), bytes = 0;
 		struct lance_array *c = a->children;
 
 		wd_init(c, f->children[0], items);
@@ -651,7 +688,7 @@ static inline void wd_column(struct lance_array *a,
 		for (uint64_t r = 0; r < n; r++) {
 			uint64_t i = first + r;
 
-			for (uint64_t k = 0; k < wd_li_len(i + 1, o); k++) {
+			for (uint64_t k = 0; k < wd_li_len(i + sh, o); k++) {
 				uint64_t j = a->offsets[r] + k;
 				uint64_t len = (i + k) % 7 == 0 ? 200
 								: (i * 3 + k) % 9;
