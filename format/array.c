@@ -14,6 +14,14 @@ void lance_array_reset(struct lance_array *a)
 	memset(a, 0, sizeof(*a));
 }
 
+const struct lance_type *lance_array_type(const struct lance_field *f)
+{
+	static const struct lance_type blob = { .id = LANCE_T_BINARY,
+						.large = true };
+
+	return f->blob != LANCE_BLOB_NONE ? &blob : &f->type;
+}
+
 unsigned lance_type_width(const struct lance_type *t)
 {
 	switch (t->id) {

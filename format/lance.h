@@ -74,6 +74,7 @@ struct lance_type {
 /* Byte width of one value of a fixed-width type; 0 for others, and for
  * bool (bit-packed). */
 unsigned lance_type_width(const struct lance_type *t);
+
 int lance_type_parse(struct lance_type *out, const char *logical,
 		     struct lc_err *err) LC_MUST_USE;
 void lance_type_reset(struct lance_type *t);
@@ -105,6 +106,10 @@ struct lance_field {
 	size_t n_children;
 	struct lance_field *parent;
 };
+
+/* The type of field f's arrays: its own, or for a blob field (v1 or v2)
+ * large binary, the blob's bytes. */
+const struct lance_type *lance_array_type(const struct lance_field *f);
 
 /* The schema: fields in pre-order (parent before children, as stored). */
 struct lance_schema {

@@ -2965,9 +2965,6 @@ static int assemble(struct colread *cr, struct lc_err *err)
 
 /* ---------------------------------------------------------- arrays */
 
-static const struct lance_type blob_type = { .id = LANCE_T_BINARY,
-					     .large = true };
-
 static int copy_validity(struct lance_array *a, const struct clayer *L,
 			 struct lc_err *err)
 {
@@ -3122,7 +3119,7 @@ static int fill_blob(struct lance_array *a, struct colread *cr,
 	uint64_t total = 0;
 	int rc;
 
-	a->type = &blob_type;
+	a->type = lance_array_type(cr->path[cr->m]);
 	a->offsets = lc_calloc((size_t)a->length + 1, sizeof(uint64_t));
 	if (!a->offsets)
 		return LC_NOMEM(err);
@@ -3265,7 +3262,7 @@ static int build(struct lance_array *a, const struct lance_field *fld,
 		if (!rc && fld->blob != LANCE_BLOB_NONE) {
 			lance_array_reset(a);
 			a->field = fld;
-			a->type = &blob_type;
+			a->type = lance_array_type(fld);
 			a->offsets = lc_calloc(1, sizeof(uint64_t));
 			a->values = lc_malloc(1);
 			if (!a->offsets || !a->values)

@@ -171,6 +171,7 @@ struct wcol {
 	size_t n_pages, cap;
 	uint64_t rows;		/* so far (2.0 item columns: items; 2.0
 				 * structs: counted here, paged by finish) */
+	bool blob20;		/* a 2.0 blob column: ColumnEncoding blob */
 };
 
 struct lance_writer {
@@ -327,7 +328,7 @@ out:
 static uint64_t page_end(const struct lance_field *f,
 			 const struct lance_array *a, uint64_t s, uint64_t e)
 {
-	const struct lance_type *t = &f->type;
+	const struct lance_type *t = lance_array_type(f);
 	uint64_t bytes = 0, i;
 
 	for (i = s; i < e && i - s < PAGE_ROWS && bytes < PAGE_BYTES; i++) {
@@ -515,6 +516,75 @@ fail:
 	return rc;
 }
 
+/* ------------------------------------------------------------ blobs */
+
+/*
+ * The bytes of blob rows [s, e) of a, each at a 64-byte boundary of the
+ * file, and their descriptors, u64 position and size, in d (16 bytes a
+ * row): an empty value is (0, 0), a null (null_pos, 0).
+ */
+static int blob_payloads(struct lance_writer *w, const struct lance_array *a,
+			 uint64_t s, uint64_t e, uint64_t null_pos, uint8_t *d,
+			 struct lc_err *err)
+{
+	for (uint64_t i = s; i < e; i++) {
+		uint64_t len = a->offsets[i + 1] - a->offsets[i], pos = 0;
+		uint8_t *x = d + 16 * (i - s);
+		int rc = 0;
+
+		if (!valid_at(a, i)) {
+			pos = null_pos;
+			len = 0;
+		} else if (len) {
+			rc = out_pad(w, 64, err);
+			pos = w->out->len;
+			if (!rc)
+				rc = lc_buf_append(w->out,
+						   a->values + a->offsets[i],
+						   (size_t)len, err);
+		}
+		if (rc)
+			return rc;
+		lc_put_le64(x, pos);
+		lc_put_le64(x + 8, len);
+	}
+	return out_pad(w, 64, err);
+}
+
+/* 2.0 blob v1: the payloads, then a page of descriptors, PackedStruct
+ * of two u64 (a null is (1, 0)). */
+static int v20_blob(struct lance_writer *w, struct wcol *col,
+		    const struct lance_array *a, uint64_t s, uint64_t e,
+		    struct lc_err *err)
+{
+	uint64_t n = e - s, off[1], size[1];
+	uint8_t *d = lc_malloc((size_t)n * 16 + 1);
+	struct pbw enc;
+	size_t k;
+	int rc;
+
+	if (!d)
+		return LC_NOMEM(err);
+	rc = blob_payloads(w, a, s, e, 1, d, err);
+	off[0] = w->out->len;
+	if (!rc)
+		rc = lc_buf_append(w->out, d, (size_t)n * 16, err);
+	size[0] = w->out->len - off[0];
+	if (!rc)
+		rc = out_pad(w, 64, err);
+	lc_free(d);
+	if (rc)
+		return rc;
+	pbw_init(&enc, err);
+	k = pbw_begin(&enc);
+	ae_nonull_flat(&enc, 1, 64, 0);		/* position */
+	ae_nonull_flat(&enc, 1, 64, 0);		/* size */
+	pbw_empty(&enc, 2);			/* in page buffer 0 */
+	pbw_end(&enc, 9, k);			/* .packed_struct */
+	col->blob20 = true;
+	return page_add(w, col, n, 1, off, size, URL_ARRAY20, &enc, err);
+}
+
 static int v20_field(struct lance_writer *w, const struct lance_field *f,
 		     const struct lance_array *a, uint64_t s, uint64_t e,
 		     struct lc_err *err);
@@ -558,6 +628,10 @@ static int v20_field(struct lance_writer *w, const struct lance_field *f,
 
 	for (uint64_t p = s, q; p < e && !rc; p = q) {
 		q = page_end(f, a, p, e);
+		if (f->blob != LANCE_BLOB_NONE) {
+			rc = v20_blob(w, col, a, p, q, err);
+			continue;
+		}
 		switch (f->type.id) {
 		case LANCE_T_STRUCT:
 			/* lance 12 reads only one-page struct columns: the
@@ -654,6 +728,57 @@ static void enc21_layers(struct pbw *p, uint32_t field,
 	pbw_packed(p, field, v, lv->n_layers);
 }
 
+/* Blob v1 descriptors, PackedStruct{[64, 64], flat{128}}, and blob v2
+ * records, VariablePackedStruct{kind u8, position u64, size u64,
+ * blob_id u32, blob_uri (u32 length, bytes)}, as field `field`. */
+static void enc21_blob(struct pbw *p, uint32_t field,
+		       enum lance_blob_kind kind)
+{
+	static const unsigned bits[] = { 8, 64, 64, 32 };
+	size_t s = pbw_begin(p), k, f, e;
+
+	if (kind == LANCE_BLOB_V1) {
+		static const uint64_t pv[] = { 64, 64 };
+
+		k = pbw_begin(p);
+		pbw_packed(p, 1, pv, 2);
+		e = pbw_begin(p);
+		f = pbw_begin(p);
+		pbw_u64(p, 1, 128);
+		pbw_end(p, 1, f);
+		pbw_end(p, 2, e);
+		pbw_end(p, 12, k);
+		pbw_end(p, field, s);
+		return;
+	}
+	k = pbw_begin(p);
+	for (size_t i = 0; i < 5; i++) {
+		size_t fl = pbw_begin(p), v, o;
+
+		e = pbw_begin(p);		/* .value: Enc */
+		if (i < 4) {
+			f = pbw_begin(p);
+			pbw_u64(p, 1, bits[i]);
+			pbw_end(p, 1, f);	/* Enc.flat */
+			pbw_end(p, 1, e);
+			pbw_u64(p, 2, bits[i]);	/* bits_per_value */
+		} else {
+			v = pbw_begin(p);
+			o = pbw_begin(p);
+			f = pbw_begin(p);
+			pbw_u64(p, 1, 32);
+			pbw_end(p, 1, f);	/* Enc.flat */
+			pbw_end(p, 1, o);	/* Variable.offsets */
+			pbw_end(p, 2, v);	/* Enc.variable */
+			pbw_end(p, 1, e);
+			pbw_u64(p, 3, 32);	/* bits_per_length */
+		}
+		pbw_end(p, 1, fl);	/* .fields */
+	}
+	pbw_end(p, 13, k);
+	pbw_end(p, field, s);
+}
+
 /* Where values come from: rows/items [first, first + n) of `a`. */
 struct vsrc {
 	const struct lance_array *a;
@@ -661,6 +786,8 @@ struct vsrc {
 	uint64_t first;
 	unsigned w;		/* bytes per value; 0 = bool or variable */
 	bool var;
+	enum lance_blob_kind blob;	/* blob descriptors (v1) / records (v2) */
+	uint32_t blob_layer;	/* v1: the layer around the descriptors */
 };
 
 static uint64_t vsrc_bytes(const struct vsrc *v, uint64_t i, uint64_t c)
@@ -772,7 +899,7 @@ static int v21_miniblock(struct lance_writer *w, struct wcol *col,
 	uint64_t off[3], size[3], v0 = 0, l0 = 0;
 	unsigned nb = 2;
 	struct pbw enc;
-	size_t m;
+	size_t m, b1 = 0, b4 = 0;
 	int rc = 0;
 
 	pbw_init(&enc, err);
@@ -890,12 +1017,19 @@ static int v21_miniblock(struct lance_writer *w, struct wcol *col,
 	}
 	if (rc)
 		goto out;
+	if (v->blob) {	/* Layout.blob{inner_layout = Layout{...}} */
+		b4 = pbw_begin(&enc);
+		b1 = pbw_begin(&enc);
+	}
 	m = pbw_begin(&enc);
 	if (lv->rep)
 		enc21_flat16(&enc, 1);
 	if (lv->def)
 		enc21_flat16(&enc, 2);
-	enc21_values(&enc, 3, v->t);
+	if (v->blob)
+		enc21_blob(&enc, 3, v->blob);
+	else
+		enc21_values(&enc, 3, v->t);
 	enc21_layers(&enc, 6, lv);
 	pbw_u64(&enc, 7, 1);
 	if (lv->rep)
@@ -904,6 +1038,13 @@ static int v21_miniblock(struct lance_writer *w, struct wcol *col,
 	if (w->large)
 		pbw_u64(&enc, 10, 1);
 	pbw_end(&enc, 1, m);
+	if (v->blob) {
+		uint64_t layer = v->blob_layer;
+
+		pbw_end(&enc, 1, b1);
+		pbw_packed(&enc, 2, &layer, 1);
+		pbw_end(&enc, 4, b4);
+	}
 	rc = page_add(w, col, rows, nb, off, size, URL_LAYOUT21, &enc, err);
 out:
 	lc_buf_reset(&enc.b);
@@ -1045,7 +1186,10 @@ static int v21_fullzip(struct lance_writer *w, struct wcol *col,
 		pbw_u64(&enc, 3, v->w * 8u);
 	pbw_u64(&enc, 5, n);
 	pbw_u64(&enc, 6, n);
-	enc21_values(&enc, 7, v->t);
+	if (v->blob)
+		enc21_blob(&enc, 7, v->blob);
+	else
+		enc21_values(&enc, 7, v->t);
 	enc21_layers(&enc, 8, lv);
 	pbw_end(&enc, 3, f);
 	return page_add(w, col, n, v->var ? 2 : 1, off, size, URL_LAYOUT21,
@@ -1241,6 +1385,69 @@ out:
 	return rc;
 }
 
+/*
+ * Blob rows [s, e) of a (2.1+): the payloads, then a page of their
+ * descriptors. v1 (2.1): a blob layout around a mini-block of (u64
+ * position, u64 size), a null's position holding its def level (1 << 16).
+ * v2 (2.2): a full-zip page of records, every blob kind 0 (in this file).
+ */
+static int v21_blob(struct lance_writer *w, struct wcol *col,
+		    const struct lance_field *f, const struct lance_array *a,
+		    uint64_t s, uint64_t e, struct lc_err *err)
+{
+	static const struct lance_type rec_type = { .id = LANCE_T_BINARY };
+	enum { REC = 25 };	/* kind, position, size, blob_id, uri length */
+	uint64_t n = e - s, nulls = null_count(a, s, e);
+	struct levels lv = { .n = n, .n_layers = 1 };
+	struct lance_array da = { .length = n };
+	struct vsrc v = { .a = &da, .t = &rec_type, .blob = f->blob };
+	uint8_t *d = lc_malloc((size_t)n * 16 + 1), *rec = NULL;
+	int rc;
+
+	if (!d)
+		return LC_NOMEM(err);
+	rc = blob_payloads(w, a, s, e, (uint64_t)1 << 16, d, err);
+	if (rc)
+		goto out;
+	if (f->blob == LANCE_BLOB_V1) {
+		da.values = d;
+		da.values_len = n * 16;
+		v.w = 16;
+		lv.layers[0] = L_ALL_VALID_ITEM;
+		v.blob_layer = nulls ? L_NULLABLE_ITEM : L_ALL_VALID_ITEM;
+		rc = v21_miniblock(w, col, n, &v, n, &lv, err);
+		goto out;
+	}
+	rec = lc_calloc((size_t)n * REC + 1, 1);
+	da.offsets = lc_calloc((size_t)n + 1, sizeof(*da.offsets));
+	lv.def = nulls ? lc_calloc((size_t)n, sizeof(*lv.def)) : NULL;
+	if (!rec || !da.offsets || (nulls && !lv.def)) {
+		rc = LC_NOMEM(err);
+		goto out;
+	}
+	for (uint64_t i = 0; i < n; i++) {
+		uint8_t *r = rec + da.values_len;
+
+		if (!valid_at(a, s + i)) {
+			lv.def[i] = 1;
+		} else {	/* kind 0, blob_id 0, no uri: zeros */
+			memcpy(r + 1, d + 16 * i, 16);
+			da.values_len += REC;
+		}
+		da.offsets[i + 1] = da.values_len;
+	}
+	da.values = rec;
+	v.var = true;
+	lv.layers[0] = nulls ? L_NULLABLE_ITEM : L_ALL_VALID_ITEM;
+	rc = v21_fullzip(w, col, &v, n, &lv, err);
+out:
+	lc_free(d);
+	lc_free(rec);
+	lc_free(da.offsets);
+	lc_free(lv.def);
+	return rc;
+}
+
 /* The pages of each leaf under a[k] (field f[k]), rows [s, e) of the
  * top level; a page ends where the first list on the path (else the
  * leaf) holds about a page of data. */
@@ -1251,6 +1458,14 @@ static int v21_field(struct lance_writer *w, const struct lance_array **a,
 	size_t lk = 0;
 	int rc = 0;
 
+	if (f[k]->blob != LANCE_BLOB_NONE) {	/* top-level (check_field) */
+		for (uint64_t p = s, q; p < e && !rc; p = q) {
+			q = page_end(f[k], a[k], p, e);
+			rc = v21_blob(w, col_of(w, f[k]), f[k], a[k], p, q,
+				      err);
+		}
+		return rc;
+	}
 	if (f[k]->type.id == LANCE_T_STRUCT ||
 	    f[k]->type.id == LANCE_T_LIST) {
 		for (size_t i = 0; i < f[k]->n_children && !rc; i++) {
@@ -1276,19 +1491,30 @@ static bool is_fixed(const struct lance_type *t)
 	return t->id == LANCE_T_BOOL || lance_type_width(t) > 0;
 }
 
-/* Can the writer write field f (every version alike)? */
+/* Can the writer write field f in file version 2.minor? */
 static int check_field(const struct lance_field *f, unsigned depth,
-		       struct lc_err *err)
+		       uint16_t minor, struct lc_err *err)
 {
 	const struct lance_type *t = &f->type;
 
 	if (depth >= MAX_DEPTH)
 		return LC_LIMIT(err, "field %s: nested more than %d deep",
 				f->name, MAX_DEPTH);
-
-	if (f->blob != LANCE_BLOB_NONE || t->dict)
-		return LC_UNSUPPORTED(err, "field %s: blob and dictionary "
-				      "fields cannot be written", f->name);
+	if (f->blob != LANCE_BLOB_NONE) {
+		/* as Lance: v1 up to 2.1, v2 from 2.2 */
+		if (depth)
+			return LC_UNSUPPORTED(err, "field %s: a blob inside "
+					      "another field", f->name);
+		if ((f->blob == LANCE_BLOB_V1) != (minor < 2))
+			return LC_UNSUPPORTED(err, "field %s: blob %s in "
+					      "file version 2.%u", f->name,
+					      f->blob == LANCE_BLOB_V1 ? "v1"
+					      : "v2", minor);
+		return 0;
+	}
+	if (t->dict)
+		return LC_UNSUPPORTED(err, "field %s: dictionary fields "
+				      "cannot be written", f->name);
 	switch (t->id) {
 	case LANCE_T_UTF8:
 	case LANCE_T_BINARY:
@@ -1303,10 +1529,11 @@ static int check_field(const struct lance_field *f, unsigned depth,
 		if (f->n_children != 1)
 			return LC_CORRUPT(err, "field %s: list with %zu "
 					  "children", f->name, f->n_children);
-		return check_field(f->children[0], depth + 1, err);
+		return check_field(f->children[0], depth + 1, minor, err);
 	case LANCE_T_STRUCT:
 		for (size_t i = 0; i < f->n_children; i++) {
-			int rc = check_field(f->children[i], depth + 1, err);
+			int rc = check_field(f->children[i], depth + 1, minor,
+					     err);
 
 			if (rc)
 				return rc;
@@ -1338,7 +1565,7 @@ static int check_array(const struct lance_writer *w,
 		       const struct lance_array *a, uint64_t len,
 		       struct lc_err *err)
 {
-	const struct lance_type *t = &f->type;
+	const struct lance_type *t = lance_array_type(f);
 	uint64_t need;
 
 	if (a->length != len)
@@ -1421,8 +1648,9 @@ static int check_array(const struct lance_writer *w,
 static int add_cols(struct lance_writer *w, const struct lance_field *f,
 		    struct lc_err *err)
 {
-	bool inner = f->type.id == LANCE_T_STRUCT ||
-		     f->type.id == LANCE_T_LIST;
+	bool blob = f->blob != LANCE_BLOB_NONE;
+	bool inner = !blob && (f->type.id == LANCE_T_STRUCT ||
+			       f->type.id == LANCE_T_LIST);
 
 	if (w->v20 || !inner) {
 		if (w->n_cols == w->cap_cols) {
@@ -1437,7 +1665,7 @@ static int add_cols(struct lance_writer *w, const struct lance_field *f,
 		memset(&w->cols[w->n_cols], 0, sizeof(w->cols[0]));
 		w->cols[w->n_cols++].field = f;
 	}
-	for (size_t i = 0; i < f->n_children; i++) {
+	for (size_t i = 0; !blob && i < f->n_children; i++) {
 		int rc = add_cols(w, f->children[i], err);
 
 		if (rc)
@@ -1453,7 +1681,7 @@ int lance_writer_check_field(const struct lance_field *f, uint16_t major,
 		return LC_UNSUPPORTED(err, "writer: file version %u.%u (only "
 				      "2.0, 2.1 and 2.2 are written)", major,
 				      minor);
-	return check_field(f, 0, err);
+	return check_field(f, 0, minor, err);
 }
 
 int lance_writer_new(struct lance_writer **out,
@@ -1503,7 +1731,7 @@ int lance_writer_new(struct lance_writer **out,
 					      "twice", f->name);
 				goto fail;
 			}
-		rc = check_field(f, 0, err);
+		rc = check_field(f, 0, minor, err);
 		if (rc)
 			goto fail;
 		w->top[w->n_top++] = f;
@@ -1751,8 +1979,8 @@ int lance_writer_add(struct lance_writer *w, const struct lance_array *cols,
 			return rc;
 	}
 	for (size_t i = 0; i < w->n_top; i++)
-		bytes += est_bytes(w->top[i], &w->top[i]->type, &cols[i], 0,
-				   len);
+		bytes += est_bytes(w->top[i], lance_array_type(w->top[i]),
+				   &cols[i], 0, len);
 	/* a big batch is encoded as it is: its values are copied once */
 	if (len >= PAGE_ROWS || bytes >= PAGE_BYTES) {
 		rc = pend_flush(w, err);
@@ -1760,8 +1988,9 @@ int lance_writer_add(struct lance_writer *w, const struct lance_array *cols,
 	}
 	/* small batches gather into pages of a sensible size */
 	for (size_t i = 0; i < w->n_top; i++) {
-		rc = pend_append(&w->pend[i], w->top[i], &w->top[i]->type,
-				 &cols[i], 0, len, err);
+		rc = pend_append(&w->pend[i], w->top[i],
+				 lance_array_type(w->top[i]), &cols[i], 0, len,
+				 err);
 		if (rc) {
 			w->broken = true;
 			pend_reset(w);
@@ -1789,8 +2018,26 @@ static unsigned legacy_encoding(const struct lance_field *f)
 	}
 }
 
+static void pb_kv(struct pbw *p, const char *key, const void *value,
+		  size_t len)
+{
+	size_t m = pbw_begin(p);
+
+	pbw_str(p, 1, key);
+	pbw_bytes(p, 2, value, len);
+	pbw_end(p, 10, m);
+}
+
+/* A Field of the file's schema (global buffer 0): the dataset's, except
+ * that a blob v2 field is, as Lance writes it, a packed struct of its
+ * descriptor (children with no ids, after it). */
 static void pb_field(struct pbw *p, const struct lance_field *f)
 {
+	static const char *const blob2[][2] = {
+		{ "kind", "uint8" }, { "position", "uint64" },
+		{ "size", "uint64" }, { "blob_id", "uint32" },
+		{ "blob_uri", "string" } };
+	bool v2 = f->blob == LANCE_BLOB_V2;
 	size_t s = pbw_begin(p);
 
 	pbw_str(p, 2, f->name);
@@ -1800,16 +2047,24 @@ static void pb_field(struct pbw *p, const struct lance_field *f)
 	if (f->nullable)
 		pbw_u64(p, 6, 1);
 	pbw_u64(p, 7, legacy_encoding(f));
-	for (size_t i = 0; i < f->n_metadata; i++) {
-		size_t m = pbw_begin(p);
-
-		pbw_str(p, 1, f->metadata[i].key);
-		pbw_bytes(p, 2, f->metadata[i].value,
-			  f->metadata[i].value_len);
-		pbw_end(p, 10, m);
+	if (v2) {
+		pb_kv(p, "lance-encoding:blob", "true", 4);
+		pb_kv(p, "lance-encoding:packed", "true", 4);
 	}
+	for (size_t i = 0; !v2 && i < f->n_metadata; i++)
+		pb_kv(p, f->metadata[i].key, f->metadata[i].value,
+		      f->metadata[i].value_len);
 	pbw_end(p, 1, s);
-	for (size_t i = 0; i < f->n_children; i++)
+	for (size_t i = 0; v2 && i < 5; i++) {
+		s = pbw_begin(p);
+		pbw_str(p, 2, blob2[i][0]);
+		pbw_u64(p, 3, UINT64_MAX);	/* -1 */
+		pbw_u64(p, 4, UINT64_MAX);
+		pbw_str(p, 5, blob2[i][1]);
+		pbw_u64(p, 7, i < 4 ? 1 : 2);
+		pbw_end(p, 1, s);
+	}
+	for (size_t i = 0; !v2 && i < f->n_children; i++)
 		pb_field(p, f->children[i]);
 }
 
@@ -1827,11 +2082,15 @@ static void pb_direct(struct pbw *p, uint32_t field, const uint8_t *any,
 static void pb_column(struct pbw *p, const struct wcol *c)
 {
 	static const uint8_t values[] = { 0x0a, 0x00 };	/* values{} */
+	static const uint8_t blob[] = { 0x1a, 0x04, 0x0a, 0x02, 0x0a, 0x00 };
 	struct pbw any;
 
 	pbw_init(&any, p->err);
 	pbw_str(&any, 1, URL_COLUMN);
-	pbw_bytes(&any, 2, values, sizeof(values));
+	if (c->blob20)	/* blob{inner = values{}} */
+		pbw_bytes(&any, 2, blob, sizeof(blob));
+	else
+		pbw_bytes(&any, 2, values, sizeof(values));
 	if (any.rc && !p->rc)
 		p->rc = any.rc;
 	pb_direct(p, 1, any.b.data, any.b.len);

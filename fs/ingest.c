@@ -978,7 +978,7 @@ int ingest_rows_new(struct ingest_rows **out,
 	}
 	for (size_t i = 0; i < schema->n_top && !rc; i++)
 		rc = bld_init(&r->cols[i], schema->top[i],
-			      &schema->top[i]->type, 0, err);
+			      lance_array_type(schema->top[i]), 0, err);
 	if (rc) {
 		ingest_rows_free(r);
 		return rc;

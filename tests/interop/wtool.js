@@ -12,6 +12,9 @@
 //       (objects, arrays, unicode, escapes, big and negative integers,
 //       floats, booleans, top-level scalars, JSON null and a null value).
 //       --overwrite replaces a dataset already there (a new version).
+//       --blob v1 makes image a blob v1 column (large_binary with
+//       lance-encoding:blob=true; 2.0, 2.1), --blob v2 a blob v2 column
+//       (LanceDB's blob(); 2.2).
 //       Prints {"version", "rows"}.
 //   node wtool.js append URI --rows N [--prefix P] [--start K]
 //       LanceDB appends rows made the same way (with doc if the dataset has
@@ -66,7 +69,7 @@ function usage(msg) {
 }
 
 function parseArgs(argv) {
-  const o = { pos: [], prefix: 'row', start: 0, rows: null, version: null, required: [], where: null, json: false, texts: null, overwrite: false, name: null, sql: null };
+  const o = { pos: [], prefix: 'row', start: 0, rows: null, version: null, required: [], where: null, json: false, texts: null, overwrite: false, name: null, sql: null, blob: null };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const next = () => {
@@ -81,6 +84,7 @@ function parseArgs(argv) {
     else if (a === '--where') o.where = next();
     else if (a === '--json') o.json = true;
     else if (a === '--overwrite') o.overwrite = true;
+    else if (a === '--blob') o.blob = next();
     else if (a === '--name') o.name = next();
     else if (a === '--sql') o.sql = next();
     else if (a === '--texts') o.texts = next();
@@ -127,13 +131,16 @@ function rowValues(prefix, k) {
   };
 }
 
-function makeTable(prefix, start, n, required, json) {
+function makeTable(prefix, start, n, required, json, blob) {
   const rows = [];
   for (let k = start; k < start + n; k++) rows.push(rowValues(prefix, k));
   const nullable = (c) => !required.includes(c);
   const fields = [
     new arrow.Field('name', new arrow.Utf8(), nullable('name')),
-    new arrow.Field('image', new arrow.Binary(), nullable('image')),
+    blob === 'v2' ? lancedb.blob('image')
+      : blob === 'v1' ? new arrow.Field('image', new arrow.LargeBinary(), nullable('image'),
+        new Map([['lance-encoding:blob', 'true']]))
+      : new arrow.Field('image', new arrow.Binary(), nullable('image')),
     new arrow.Field('caption', new arrow.Utf8(), nullable('caption')),
     new arrow.Field('label', new arrow.Int64(), nullable('label')),
     new arrow.Field('score', new arrow.Float64(), nullable('score')),
@@ -146,7 +153,9 @@ function makeTable(prefix, start, n, required, json) {
   if (!nullable('caption')) caption.forEach((v, i) => { if (v === null) caption[i] = ''; });
   const datas = [
     I.utf8(rows.map((r) => r.name)),
-    I.binary(rows.map((r) => r.image)),
+    blob === 'v2' ? A.struct(fields[1].type, rows.length, [I.largeBinary(rows.map((r) => r.image)), I.utf8(rows.map(() => null))], rows.map(() => true))
+      : blob === 'v1' ? I.largeBinary(rows.map((r) => r.image))
+      : I.binary(rows.map((r) => r.image)),
     I.utf8(caption),
     I.int64(rows.map((r) => r.label)),
     I.float64(rows.map((r) => r.score)),
@@ -168,7 +177,8 @@ async function cmdMake(o) {
   if (!['2.0', '2.1', '2.2'].includes(o.version)) usage('--version takes 2.0, 2.1 or 2.2');
   if (!(o.rows > 0)) usage('--rows takes a positive number');
   const { conn, table } = await open(uri);
-  const t = await conn.createTable(table, makeTable(o.prefix, o.start, o.rows, o.required, o.json),
+  if (o.blob && !['v1', 'v2'].includes(o.blob)) usage('--blob takes v1 or v2');
+  const t = await conn.createTable(table, makeTable(o.prefix, o.start, o.rows, o.required, o.json, o.blob),
     { mode: o.overwrite ? 'overwrite' : 'create',
       storageOptions: { new_table_data_storage_version: o.version } });
   try {

@@ -372,9 +372,124 @@ TEST(refuse_shapes)
 		{ "le", 13, "list", true }, { "lf", 14, "list", true },
 		{ "x", 15, "int32", true } };
 
-	expect_new_error(dict, 1, 1, "field d: blob and dictionary");
+	static const struct wd_def blob1[] = {
+		{ "b", -1, "large_binary|lance-encoding:blob=true", true } };
+	static const struct wd_def blob2[] = {
+		{ "b", -1, "struct|ARROW:extension:name=lance.blob.v2",
+		  true },
+		{ "data", 0, "large_binary", true },
+		{ "uri", 0, "string", true } };
+
+	expect_new_error(dict, 1, 1, "field d: dictionary fields");
 	expect_new_error(deep, 17, 2, "field x: nested more than 16 deep");
+	/* as Lance: blob v1 up to 2.1, v2 from 2.2 */
+	expect_new_error(blob1, 1, 2, "field b: blob v1 in file version 2.2");
+	expect_new_error(blob2, 3, 1, "field b: blob v2 in file version 2.1");
 }
+
+/*
+ * Blob columns (v1 in 2.0 and 2.1, v2 in 2.2) written in batches read
+ * back as their bytes: empty, null, one byte, 100 KB and 3 MB values,
+ * 20,000 rows (several pages), each row read alone too.
+ */
+static void blob_round_trip(enum lance_blob_kind kind, uint16_t minor)
+{
+	static const struct wd_def blob1[] = {
+		{ "b", -1, "large_binary|lance-encoding:blob=true", true } };
+	static const struct wd_def blob2[] = {
+		{ "b", -1, "struct|ARROW:extension:name=lance.blob.v2",
+		  true },
+		{ "data", 0, "large_binary", true },
+		{ "uri", 0, "string", true } };
+	enum { ROWS = 20000 };
+	struct lc_err err = { 0 };
+	struct lance_schema s = { 0 };
+	struct lance_writer *w = NULL;
+	struct lance_array a, got = { 0 };
+	struct ostore *st = NULL;
+	struct lance_file *f = NULL;
+	struct lance_data_file df = { 0 };
+	static char path[] = "data/b.lance";
+	uint8_t *bytes = NULL;
+	size_t len = 0;
+	int32_t id = 0;
+	uint64_t total = 0;
+	bool ok = true;
+
+	CHECK_OK(wd_schema_of(&s, kind == LANCE_BLOB_V1 ? blob1 : blob2,
+			      kind == LANCE_BLOB_V1 ? 1 : 3, &err), &err);
+	CHECK(s.top[0]->blob == kind);
+	memset(&a, 0, sizeof(a));
+	a.type = lance_array_type(s.top[0]);
+	a.field = s.top[0];
+	a.length = ROWS;
+	a.validity = wd_bitmap(ROWS);
+	a.offsets = wd_alloc((ROWS + 1) * 8);
+	for (uint64_t i = 0; i < ROWS; i++) {
+		uint64_t n = i == 3 ? 100000 : i == 4 ? 3u << 20 : i % 5;
+
+		a.offsets[i] = total;
+		wd_setbit(a.validity, i, i % 7 != 6);
+		total += i % 7 != 6 ? n : 0;
+	}
+	a.offsets[ROWS] = total;
+	a.values = wd_alloc((size_t)total);
+	a.values_len = total;
+	for (uint64_t k = 0; k < total; k++)
+		a.values[k] = (uint8_t)(k * 7 + k / 251);
+	CHECK_OK(lance_writer_new(&w, &s, &id, 1, 2, minor, &err), &err);
+	for (uint64_t r = 0; r < ROWS && !harness_failed; r += 3000) {
+		struct lance_array part = a;	/* rows [r, r + 3000) */
+		uint64_t n = ROWS - r < 3000 ? ROWS - r : 3000;
+		uint64_t *o = wd_alloc((n + 1) * 8);
+		uint8_t *v = wd_bitmap(n);
+
+		for (uint64_t i = 0; i <= n; i++)
+			o[i] = a.offsets[r + i];
+		for (uint64_t i = 0; i < n; i++)
+			wd_setbit(v, i, lance_array_is_valid(&a, r + i));
+		part.offsets = o;
+		part.validity = v;
+		part.length = n;
+		CHECK_OK(lance_writer_add(w, &part, &err), &err);
+		free(o);
+		free(v);
+	}
+	CHECK_OK(lance_writer_finish(w, &bytes, &len, &df, &err), &err);
+	lance_writer_free(w);
+	CHECK_EQ_U64(df.n_fields, 1);
+	CHECK_EQ_U64(df.fields[0], 0);	/* the blob itself, not data/uri */
+	df.path = path;
+	CHECK_OK(ostore_mem_new(&st, &err), &err);
+	CHECK_OK(ostore_put(st, path, bytes, len, 0, &err), &err);
+	lc_free(bytes);
+	CHECK_OK(lance_file_open(&f, st, &df, &s, &err), &err);
+	CHECK_OK(lance_file_read(&got, f, s.top[0], 0, ROWS, &err), &err);
+	ok = got.length == ROWS &&
+	     same_rows(NULL, a.type, &a, 0, &got, 0, ROWS);
+	lance_array_reset(&got);
+	for (uint64_t r = 0; ok && r < 40; r++) {
+		uint64_t i = r < 10 ? r : (r * 7919) % ROWS;
+
+		CHECK_OK(lance_file_read(&got, f, s.top[0], i, 1, &err), &err);
+		ok = got.length == 1 && same_rows(NULL, a.type, &a, i, &got,
+						  0, 1);
+		lance_array_reset(&got);
+	}
+	CHECK(ok);
+	lance_file_free(f);
+	ostore_free(st);
+	lc_free(df.fields);
+	lc_free(df.column_indices);
+	free(a.validity);
+	free(a.offsets);
+	free(a.values);
+	lance_schema_reset(&s);
+}
+
+TEST(blob_v1_20) { blob_round_trip(LANCE_BLOB_V1, 0); }
+TEST(blob_v1_21) { blob_round_trip(LANCE_BLOB_V1, 1); }
+TEST(blob_v2_22) { blob_round_trip(LANCE_BLOB_V2, 2); }
 
 TEST(list_of_strings_20)
 {
@@ -466,6 +581,7 @@ TEST_MAIN(TEST_ENTRY(small_20), TEST_ENTRY(small_21), TEST_ENTRY(small_22),
 	  TEST_ENTRY(tiny_21), TEST_ENTRY(tiny_22), TEST_ENTRY(edge_21),
 	  TEST_ENTRY(edge_22), TEST_ENTRY(kid_null_20),
 	  TEST_ENTRY(kid_null_21), TEST_ENTRY(kid_null_22),
+	  TEST_ENTRY(blob_v1_20), TEST_ENTRY(blob_v1_21), TEST_ENTRY(blob_v2_22),
 	  TEST_ENTRY(refuse_items),
 	  TEST_ENTRY(refuse_length_msg), TEST_ENTRY(refuse_type),
 	  TEST_ENTRY(refuse_offsets), TEST_ENTRY(refuse_notnull),

@@ -74,14 +74,30 @@ static inline int wd_schema_of(struct lance_schema *out,
 			       struct lc_err *err)
 {
 	Lpb__Field pf[48], *pp[48];
+	Lpb__Field__MetadataEntry me[48], *mp[48];
+	char types[48][64], *bar, *eq;
 
 	for (size_t i = 0; i < n && i < 48; i++) {
 		lpb__field__init(&pf[i]);
 		pf[i].name = (char *)defs[i].name;
 		pf[i].id = (int32_t)i;
 		pf[i].parent_id = defs[i].parent;
-		pf[i].logical_type = (char *)defs[i].type;
+		/* "TYPE|KEY=VALUE": one metadata entry */
+		snprintf(types[i], sizeof(types[i]), "%s", defs[i].type);
+		pf[i].logical_type = types[i];
 		pf[i].nullable = defs[i].nullable;
+		bar = strchr(types[i], '|');
+		eq = bar ? strchr(bar, '=') : NULL;
+		if (eq) {
+			*bar = *eq = 0;
+			lpb__field__metadata_entry__init(&me[i]);
+			me[i].key = bar + 1;
+			me[i].value.data = (uint8_t *)eq + 1;
+			me[i].value.len = strlen(eq + 1);
+			mp[i] = &me[i];
+			pf[i].metadata = &mp[i];
+			pf[i].n_metadata = 1;
+		}
 		pp[i] = &pf[i];
 	}
 	return lance__schema_from_pb(out, pp, n < 48 ? n : 48, err);
