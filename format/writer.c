@@ -207,6 +207,12 @@ static bool bit_get(const uint8_t *b, uint64_t i)
 	return (b[i >> 3] >> (i & 7)) & 1;
 }
 
+/* Lists and maps (a list of key-value structs) share their layout. */
+static bool is_list(const struct lance_type *t)
+{
+	return t->id == LANCE_T_LIST || t->id == LANCE_T_MAP;
+}
+
 static bool valid_at(const struct lance_array *a, uint64_t i)
 {
 	return lance_array_is_valid(a, i);
@@ -336,8 +342,9 @@ static uint64_t page_end(const struct lance_field *f,
 		case LANCE_T_UTF8:
 		case LANCE_T_BINARY:
 		case LANCE_T_LIST:
+		case LANCE_T_MAP:
 			bytes += a->offsets[i + 1] - a->offsets[i];
-			if (t->id == LANCE_T_LIST)
+			if (is_list(t))
 				bytes += (a->offsets[i + 1] -
 					  a->offsets[i]) * 8;
 			break;
@@ -516,6 +523,203 @@ fail:
 	return rc;
 }
 
+/* ------------------------------------------------------------ dictionaries */
+
+/*
+ * The dictionary of a page of a dictionary column: the distinct values of
+ * rows [first, first + n) of a (strings or binary), first seen first, and
+ * each row's index into them (w bytes, little-endian; a null row's is
+ * `null_index`).
+ */
+struct dict {
+	const struct lance_array *a;
+	uint64_t n;		/* distinct values */
+	uint64_t *at;		/* n: a row of a holding each */
+	uint64_t bytes;		/* their bytes, together */
+	uint8_t *idx;		/* one index per row */
+	unsigned w;
+};
+
+static void dict_reset(struct dict *d)
+{
+	lc_free(d->at);
+	lc_free(d->idx);
+	memset(d, 0, sizeof(*d));
+}
+
+static void put_le(uint8_t *p, uint64_t v, unsigned w)
+{
+	for (unsigned i = 0; i < w; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint64_t dict_hash(const uint8_t *p, uint64_t n)
+{
+	uint64_t h = 14695981039346656037ull;
+
+	for (uint64_t i = 0; i < n; i++)
+		h = (h ^ p[i]) * 1099511628211ull;
+	return h;
+}
+
+static int dict_build(struct dict *d, const struct lance_field *f,
+		      const struct lance_array *a, uint64_t first, uint64_t n,
+		      bool null_item, struct lc_err *err)
+{
+	const struct lance_type kt = { .id = f->type.dict_index };
+	uint64_t cap = 16, *slot, max;
+	int rc = 0;
+
+	memset(d, 0, sizeof(*d));
+	d->a = a;
+	d->w = lance_type_width(&kt);
+	if (!d->w)
+		return LC_UNSUPPORTED(err, "field %s: dictionary keys of type "
+				      "%d", f->name, (int)kt.id);
+	/* the largest index the keys hold (signed ones: half) */
+	max = d->w == 8 ? INT64_MAX : (1ull << (8 * d->w - 1)) - 1;
+	if (kt.id == LANCE_T_UINT8 || kt.id == LANCE_T_UINT16 ||
+	    kt.id == LANCE_T_UINT32)
+		max = max * 2 + 1;
+	while (cap < 2 * n)
+		cap *= 2;
+	slot = lc_malloc((size_t)cap * sizeof(*slot));
+	d->at = lc_malloc((size_t)n * sizeof(*d->at) + 8);
+	d->idx = lc_calloc((size_t)n + 1, d->w);
+	if (!slot || !d->at || !d->idx) {
+		lc_free(slot);
+		dict_reset(d);
+		return LC_NOMEM(err);
+	}
+	for (uint64_t i = 0; i < cap; i++)
+		slot[i] = UINT64_MAX;
+	for (uint64_t r = 0; r < n; r++) {
+		uint64_t k = first + r, len, h, x = 0;
+		const uint8_t *p;
+
+		if (!valid_at(a, k))
+			continue;	/* indices filled below */
+		p = a->values + a->offsets[k];
+		len = a->offsets[k + 1] - a->offsets[k];
+		for (h = dict_hash(p, len);; h++) {
+			uint64_t j = slot[h & (cap - 1)], o;
+
+			if (j == UINT64_MAX) {
+				x = slot[h & (cap - 1)] = d->n;
+				d->at[d->n++] = k;
+				d->bytes += len;
+				break;
+			}
+			o = d->at[j];
+			if (a->offsets[o + 1] - a->offsets[o] == len &&
+			    !memcmp(a->values + a->offsets[o], p, (size_t)len)) {
+				x = j;
+				break;
+			}
+		}
+		put_le(d->idx + r * d->w, x, d->w);
+	}
+	lc_free(slot);
+	if (d->n + null_item > max + 1) {
+		rc = LC_LIMIT(err, "field %s: %" PRIu64 " distinct values in "
+			      "a page; its keys hold %" PRIu64, f->name,
+			      d->n + null_item, max + 1);
+		dict_reset(d);
+		return rc;
+	}
+	for (uint64_t r = 0; r < n; r++)
+		if (!valid_at(a, first + r))
+			put_le(d->idx + r * d->w, null_item ? d->n : 0, d->w);
+	return 0;
+}
+
+/* The distinct values as a block, Variable{offsets = flat{32}}: u32 32,
+ * u32 where the bytes start, n + 1 u32 offsets into them, the bytes. */
+static int dict_block(struct lance_writer *w, const struct dict *d,
+		      struct lc_err *err)
+{
+	const struct lance_array *a = d->a;
+	uint64_t o = 0;
+	int rc;
+
+	if (d->bytes > UINT32_MAX)
+		return LC_LIMIT(err, "a dictionary of %" PRIu64 " bytes",
+				d->bytes);
+	rc = out_le(w, 32, 4, err);
+	if (!rc)
+		rc = out_le(w, 8 + 4 * (d->n + 1), 4, err);
+	if (!rc)
+		rc = out_le(w, 0, 4, err);
+	for (uint64_t j = 0; j < d->n && !rc; j++) {
+		o += a->offsets[d->at[j] + 1] - a->offsets[d->at[j]];
+		rc = out_le(w, o, 4, err);
+	}
+	for (uint64_t j = 0; j < d->n && !rc; j++)
+		rc = lc_buf_append(w->out, a->values + a->offsets[d->at[j]],
+				   (size_t)(a->offsets[d->at[j] + 1] -
+					    a->offsets[d->at[j]]), err);
+	return rc;
+}
+
+/* 2.0: Dictionary{indices, items = Binary, n}; a null row indexes a
+ * null item after the values, as Lance writes it. */
+static int v20_dict(struct lance_writer *w, struct wcol *col,
+		    const struct lance_field *f, const struct lance_array *a,
+		    uint64_t s, uint64_t e, struct lc_err *err)
+{
+	uint64_t n = e - s, nulls = null_count(a, s, e), end = 0;
+	uint64_t off[3], size[3];
+	struct dict d;
+	struct pbw enc;
+	size_t k, it, b;
+	int rc;
+
+	rc = dict_build(&d, f, a, s, n, nulls > 0, err);
+	if (rc)
+		return rc;
+	off[0] = w->out->len;
+	rc = lc_buf_append(w->out, d.idx, (size_t)(n * d.w), err);
+	size[0] = w->out->len - off[0];
+	if (!rc)
+		rc = out_pad(w, 64, err);
+	off[1] = w->out->len;
+	for (uint64_t j = 0; j < d.n && !rc; j++) {
+		end += a->offsets[d.at[j] + 1] - a->offsets[d.at[j]];
+		rc = out_le(w, end, 8, err);
+	}
+	if (!rc && nulls)	/* the null item: past the adjustment */
+		rc = out_le(w, end + d.bytes + 1, 8, err);
+	size[1] = w->out->len - off[1];
+	if (!rc)
+		rc = out_pad(w, 64, err);
+	off[2] = w->out->len;
+	for (uint64_t j = 0; j < d.n && !rc; j++)
+		rc = lc_buf_append(w->out, a->values + a->offsets[d.at[j]],
+				   (size_t)(a->offsets[d.at[j] + 1] -
+					    a->offsets[d.at[j]]), err);
+	size[2] = w->out->len - off[2];
+	if (!rc)
+		rc = out_pad(w, 64, err);
+	if (rc) {
+		dict_reset(&d);
+		return rc;
+	}
+	pbw_init(&enc, err);
+	k = pbw_begin(&enc);
+	ae_nonull_flat(&enc, 1, d.w * 8, 0);	/* indices */
+	it = pbw_begin(&enc);
+	b = pbw_begin(&enc);
+	ae_nonull_flat(&enc, 1, 64, 1);		/* item offsets */
+	ae_flat(&enc, 2, 8, 2);			/* item bytes */
+	pbw_u64(&enc, 3, d.bytes + 1);
+	pbw_end(&enc, 6, b);			/* Encoding.binary */
+	pbw_end(&enc, 2, it);			/* .items */
+	pbw_u64(&enc, 3, d.n + (nulls > 0));
+	pbw_end(&enc, 7, k);			/* .dictionary */
+	dict_reset(&d);
+	return page_add(w, col, n, 3, off, size, URL_ARRAY20, &enc, err);
+}
+
 /* ------------------------------------------------------------ blobs */
 
 /*
@@ -630,6 +834,10 @@ static int v20_field(struct lance_writer *w, const struct lance_field *f,
 		q = page_end(f, a, p, e);
 		if (f->blob != LANCE_BLOB_NONE) {
 			rc = v20_blob(w, col, a, p, q, err);
+			continue;
+		}
+		if (f->type.dict) {
+			rc = v20_dict(w, col, f, a, p, q, err);
 			continue;
 		}
 		switch (f->type.id) {
@@ -788,6 +996,7 @@ struct vsrc {
 	bool var;
 	enum lance_blob_kind blob;	/* blob descriptors (v1) / records (v2) */
 	uint32_t blob_layer;	/* v1: the layer around the descriptors */
+	const struct dict *dict;	/* values are indices into it */
 };
 
 static uint64_t vsrc_bytes(const struct vsrc *v, uint64_t i, uint64_t c)
@@ -896,7 +1105,7 @@ static int v21_miniblock(struct lance_writer *w, struct wcol *col,
 			 const struct levels *lv, struct lc_err *err)
 {
 	uint64_t *words = NULL, *ridx = NULL, nchunks = 0, cap = 0;
-	uint64_t off[3], size[3], v0 = 0, l0 = 0;
+	uint64_t off[4], size[4], v0 = 0, l0 = 0;
 	unsigned nb = 2;
 	struct pbw enc;
 	size_t m, b1 = 0, b4 = 0;
@@ -1006,14 +1215,22 @@ static int v21_miniblock(struct lance_writer *w, struct wcol *col,
 	size[0] = w->out->len - off[0];
 	if (!rc)
 		rc = out_pad(w, 64, err);
-	if (!rc && lv->rep) {
-		off[2] = w->out->len;
-		for (uint64_t i = 0; i < 2 * nchunks && !rc; i++)
-			rc = out_le(w, ridx[i], 8, err);
-		size[2] = w->out->len - off[2];
+	if (!rc && v->dict) {
+		off[nb] = w->out->len;
+		rc = dict_block(w, v->dict, err);
+		size[nb] = w->out->len - off[nb];
 		if (!rc)
 			rc = out_pad(w, 64, err);
-		nb = 3;
+		nb++;
+	}
+	if (!rc && lv->rep) {
+		off[nb] = w->out->len;
+		for (uint64_t i = 0; i < 2 * nchunks && !rc; i++)
+			rc = out_le(w, ridx[i], 8, err);
+		size[nb] = w->out->len - off[nb];
+		if (!rc)
+			rc = out_pad(w, 64, err);
+		nb++;
 	}
 	if (rc)
 		goto out;
@@ -1030,6 +1247,17 @@ static int v21_miniblock(struct lance_writer *w, struct wcol *col,
 		enc21_blob(&enc, 3, v->blob);
 	else
 		enc21_values(&enc, 3, v->t);
+	if (v->dict) {	/* Variable{offsets = flat{32}} */
+		size_t d4 = pbw_begin(&enc), dv = pbw_begin(&enc);
+		size_t dof = pbw_begin(&enc), dfl = pbw_begin(&enc);
+
+		pbw_u64(&enc, 1, 32);
+		pbw_end(&enc, 1, dfl);
+		pbw_end(&enc, 1, dof);
+		pbw_end(&enc, 2, dv);
+		pbw_end(&enc, 4, d4);
+		pbw_u64(&enc, 5, v->dict->n);
+	}
 	enc21_layers(&enc, 6, lv);
 	pbw_u64(&enc, 7, 1);
 	if (lv->rep)
@@ -1252,7 +1480,7 @@ static void walk_at(struct walk *w, size_t k, uint64_t i, uint16_t rep)
 		walk_put(w, rep, w->dnull[k], (int)k > w->inner, i);
 	} else if (k == w->m) {
 		walk_put(w, rep, 0, true, i);
-	} else if (w->f[k]->type.id != LANCE_T_LIST) {
+	} else if (!is_list(&w->f[k]->type)) {
 		walk_at(w, k + 1, i, rep);
 	} else if (a->offsets[i + 1] == a->offsets[i]) {
 		w->empty[k] = true;
@@ -1289,19 +1517,19 @@ static int v21_page(struct lance_writer *w, struct wcol *col,
 	int rc = 0;
 
 	for (size_t k = 0; k < m; k++)
-		if (f[k]->type.id == LANCE_T_LIST) {
+		if (is_list(&f[k]->type)) {
 			r++;
 			wk.inner = (int)k;
 		}
 	lv.max_rep = wk.max_rep = r;
 	for (size_t k = 0; k < m; k++)	/* outer-most list: level r */
-		if (f[k]->type.id == LANCE_T_LIST)
+		if (is_list(&f[k]->type))
 			wk.rep[k] = --r;
 	walk_rows(&wk, s, e, NULL);
 	for (size_t k = m + 1; k-- > 0;) {
 		uint32_t *layer = &lv.layers[m - k];
 
-		if (k < m && f[k]->type.id == LANCE_T_LIST) {
+		if (k < m && is_list(&f[k]->type)) {
 			if (wk.null[k])
 				wk.dnull[k] = next++;
 			if (wk.empty[k])
@@ -1344,6 +1572,25 @@ static int v21_page(struct lance_writer *w, struct wcol *col,
 		goto out;
 	}
 	v.first = wk.first;
+	if (t->dict) {	/* indices into the page's distinct values */
+		const struct lance_type kt = { .id = t->dict_index };
+		struct lance_array ia = { .length = wk.nv };
+		struct dict d;
+
+		rc = dict_build(&d, f[m], a[m], wk.first, wk.nv, false, err);
+		if (rc)
+			goto out;
+		ia.values = d.idx;
+		ia.values_len = wk.nv * d.w;
+		v.a = &ia;
+		v.t = &kt;
+		v.w = d.w;
+		v.first = 0;
+		v.dict = &d;
+		rc = v21_miniblock(w, col, e - s, &v, wk.nv, &lv, err);
+		dict_reset(&d);
+		goto out;
+	}
 	switch (t->id) {
 	case LANCE_T_UTF8:
 	case LANCE_T_BINARY:
@@ -1466,8 +1713,7 @@ static int v21_field(struct lance_writer *w, const struct lance_array **a,
 		}
 		return rc;
 	}
-	if (f[k]->type.id == LANCE_T_STRUCT ||
-	    f[k]->type.id == LANCE_T_LIST) {
+	if (f[k]->type.id == LANCE_T_STRUCT || is_list(&f[k]->type)) {
 		for (size_t i = 0; i < f[k]->n_children && !rc; i++) {
 			f[k + 1] = f[k]->children[i];
 			a[k + 1] = &a[k]->children[i];
@@ -1475,7 +1721,7 @@ static int v21_field(struct lance_writer *w, const struct lance_array **a,
 		}
 		return rc;
 	}
-	while (lk < k && f[lk]->type.id != LANCE_T_LIST)
+	while (lk < k && !is_list(&f[lk]->type))
 		lk++;
 	for (uint64_t p = s, q; p < e && !rc; p = q) {
 		q = page_end(f[lk], a[lk], p, e);
@@ -1512,9 +1758,10 @@ static int check_field(const struct lance_field *f, unsigned depth,
 					      : "v2", minor);
 		return 0;
 	}
-	if (t->dict)
-		return LC_UNSUPPORTED(err, "field %s: dictionary fields "
-				      "cannot be written", f->name);
+	if (t->dict && t->id != LANCE_T_UTF8 && t->id != LANCE_T_BINARY)
+		return LC_UNSUPPORTED(err, "field %s: dictionaries of %s "
+				      "cannot be written", f->name,
+				      f->logical_type);
 	switch (t->id) {
 	case LANCE_T_UTF8:
 	case LANCE_T_BINARY:
@@ -1525,6 +1772,11 @@ static int check_field(const struct lance_field *f, unsigned depth,
 					      "lists of %s", f->name,
 					      f->logical_type);
 		return 0;
+	case LANCE_T_MAP:
+		if (minor < 2)	/* as Lance */
+			return LC_UNSUPPORTED(err, "field %s: maps in file "
+					      "version 2.%u", f->name, minor);
+		/* fall through */
 	case LANCE_T_LIST:
 		if (f->n_children != 1)
 			return LC_CORRUPT(err, "field %s: list with %zu "
@@ -1588,6 +1840,7 @@ static int check_array(const struct lance_writer *w,
 					f->name, a->values_len);
 		return 0;
 	case LANCE_T_LIST:
+	case LANCE_T_MAP:
 		if (a->n_children != 1 ||
 		    !offsets_ok(a, len, a->children[0].length))
 			return LC_USAGE(err, "field %s: list offsets out of "
@@ -1650,7 +1903,7 @@ static int add_cols(struct lance_writer *w, const struct lance_field *f,
 {
 	bool blob = f->blob != LANCE_BLOB_NONE;
 	bool inner = !blob && (f->type.id == LANCE_T_STRUCT ||
-			       f->type.id == LANCE_T_LIST);
+			       is_list(&f->type));
 
 	if (w->v20 || !inner) {
 		if (w->n_cols == w->cap_cols) {
@@ -1760,6 +2013,7 @@ static uint64_t est_bytes(const struct lance_field *f,
 	case LANCE_T_BINARY:
 		return a->offsets[e] - a->offsets[s] + (e - s) * 8;
 	case LANCE_T_LIST:
+	case LANCE_T_MAP:
 		return est_bytes(f->children[0], &f->children[0]->type,
 				 &a->children[0], a->offsets[s],
 				 a->offsets[e]) + (e - s) * 8;
@@ -1839,7 +2093,8 @@ static int pend_append(struct lance_array *d, const struct lance_field *f,
 	switch (t->id) {
 	case LANCE_T_UTF8:
 	case LANCE_T_BINARY:
-	case LANCE_T_LIST: {
+	case LANCE_T_LIST:
+	case LANCE_T_MAP: {
 		uint64_t base = d->offsets ? d->offsets[len] : 0;
 		uint64_t *o;
 
@@ -1850,7 +2105,7 @@ static int pend_append(struct lance_array *d, const struct lance_field *f,
 		o[0] = len ? o[0] : 0;
 		for (uint64_t i = 1; i <= n; i++)
 			o[len + i] = base + s->offsets[a + i] - s->offsets[a];
-		if (t->id == LANCE_T_LIST) {
+		if (is_list(t)) {
 			if (!d->children) {
 				d->children = lc_calloc(
 					1, sizeof(*d->children));
@@ -2009,6 +2264,7 @@ static unsigned legacy_encoding(const struct lance_field *f)
 	switch (f->type.id) {
 	case LANCE_T_STRUCT:
 	case LANCE_T_LIST:
+	case LANCE_T_MAP:
 		return 0;
 	case LANCE_T_UTF8:
 	case LANCE_T_BINARY:

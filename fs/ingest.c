@@ -793,7 +793,7 @@ static int conv_list(struct bld *b, const json_t *j, struct where *w,
 	if (t->id == LANCE_T_FIXED_LIST && n != (size_t)t->width)
 		return refuse(err, w, "an array of %zu items, the column "
 			      "holds exactly %d", n, t->width);
-	w->lists += t->id == LANCE_T_LIST;
+	w->lists += t->id != LANCE_T_FIXED_LIST;
 	for (size_t i = 0; i < n && !rc; i++) {
 		const json_t *it = json_array_get(j, i);
 
@@ -805,7 +805,7 @@ static int conv_list(struct bld *b, const json_t *j, struct where *w,
 		else
 			rc = conv_json(&b->kids[0], it, w, depth + 1, err);
 	}
-	w->lists -= t->id == LANCE_T_LIST;
+	w->lists -= t->id != LANCE_T_FIXED_LIST;
 	w->col[base] = 0;
 	if (rc)
 		return rc;
@@ -925,13 +925,13 @@ static int conv_json(struct bld *b, const json_t *j, struct where *w,
 		return conv_decimal(b, j, w, err);
 	case LANCE_T_LIST:
 	case LANCE_T_FIXED_LIST:
+	case LANCE_T_MAP:	/* [{"key": K, "value": V}, ...], as shown */
 		return conv_list(b, j, w, depth, err);
 	case LANCE_T_STRUCT:
 		return conv_struct(b, j, w, depth, err);
-	case LANCE_T_MAP:
-		break;
 	}
-	return refuse(err, w, "map columns cannot be written");
+	return refuse(err, w, "a column of type %s", b->field ?
+		      b->field->logical_type : "?");
 }
 
 /* ---------------------------------------------------------------- assembly */
@@ -2565,6 +2565,7 @@ int ingest_commit_rows(uint64_t *new_version, uint64_t *n_committed,
 	struct dels dels = { 0 };
 	struct frags frags = { 0 };
 	struct plan p = { 0 };
+	struct lc_err no_files = { 0 };	/* why no data file is written */
 	uint64_t *ids = NULL, *sorted = NULL;
 	size_t n_ids = 0, n_src = 0;
 	char *cfg_name = NULL, data_format[16];
@@ -2618,9 +2619,14 @@ int ingest_commit_rows(uint64_t *new_version, uint64_t *n_committed,
 		rc = parse_format(&p.major, &p.minor, o.format_version, err);
 	} else {
 		rc = lance_snapshot_open(&snap, st, read_version, err);
-		if (!rc)
-			rc = dataset_format(&p.major, &p.minor, &cfg_name,
-					    snap, err);
+		/* files of a version not written (legacy 0.1) still take
+		 * deletions; new rows and edits are refused below */
+		if (!rc && dataset_format(&p.major, &p.minor, &cfg_name, snap,
+					  &no_files) != 0 &&
+		    no_files.kind != LC_EK_UNSUPPORTED) {
+			*err = no_files;
+			rc = no_files.code;
+		}
 		if (!rc)
 			rc = bases_history(&hist, st, &l, read_version, err);
 		if (!o.name_column)
@@ -2654,6 +2660,11 @@ int ingest_commit_rows(uint64_t *new_version, uint64_t *n_committed,
 					       __FILE__, __LINE__, "%s: no "
 					       "committed row to change",
 					       sr->name);
+		if (!rc && sr->kind != STAGING_DELETE && no_files.code) {
+			if (refused)
+				refused(ctx, sr->id, sr->name, &no_files);
+			continue;
+		}
 		if (!rc && sr->kind != STAGING_DELETE)
 			rc = ingest_row(r, sr->path, sr->name, sr->is_file,
 					&why);

@@ -1702,10 +1702,11 @@ def test_list_of_strings_column():
 
 def test_nested_columns():
     """A LanceDB 2.0, 2.1 and 2.2 dataset with a list of structs, a list
-    of lists, a struct holding a list, a list of vectors and a list of
-    large strings (added by LanceDB): rows copied in set them from
-    meta.json (nulls and empty lists at every level); LanceDB reads them
-    back, and the older rows."""
+    of lists, a struct holding a list, a list of vectors, a list of
+    large strings, a dictionary column and (2.2) a map (added by
+    LanceDB): rows copied in set them from meta.json (nulls and empty
+    lists at every level); LanceDB reads them back, and the older
+    rows."""
     for ver in ("2.0", "2.1", "2.2"):
         with workdir() as w:
             uri, staging, src = lancedb_table(w, ver, 2)
@@ -1720,6 +1721,11 @@ def test_nested_columns():
                   "'FixedSizeList(2, Float32)'))")
             wtool("addcol", uri, "--name", "words", "--sql",
                   "make_array(arrow_cast('w', 'LargeUtf8'))")
+            wtool("addcol", uri, "--name", "kind", "--sql",
+                  "arrow_cast('k', 'Dictionary(Int16, Utf8)')")
+            if ver == "2.2":    # maps need 2.2 (as in Lance)
+                wtool("addcol", uri, "--name", "m", "--sql",
+                      "map(['k', 'j'], [1, 2])")
             rows = {
                 "n0": {"pts": [{"x": 5, "s": "p"}, None,
                                {"x": None, "s": "q" * 300}],
@@ -1739,6 +1745,15 @@ def test_nested_columns():
                        "vecs": [[i, i / 4] for i in range(50)],
                        "words": [str(i) * i for i in range(60)]},
             }
+            for k, n in enumerate(rows):
+                rows[n]["kind"] = ("x", "y" * 300, "x", "")[k]
+            if ver == "2.2":
+                rows["n0"]["m"] = [{"key": "a", "value": 1},
+                                   {"key": "b", "value": None}]
+                rows["n1"]["m"] = []
+                rows["n2"]["m"] = [{"key": "", "value": -5}]
+                rows["n3"]["m"] = [{"key": str(i), "value": i}
+                                   for i in range(30)]
             if ver == "2.0":    # 2.0 stores a null struct as all-null
                 rows["n0"]["pts"][1] = {"x": None, "s": None}
                 rows["n2"]["pts"][0] = {"x": None, "s": None}
@@ -1761,7 +1776,10 @@ def test_nested_columns():
                    for r in oracle(uri)["rows"]}
             old = {"pts": [{"x": 1, "s": "a"}], "grid": [[1, 2], [3]],
                    "box": {"ids": [7, 8], "ok": True},
-                   "vecs": [[1.5, 2.5]], "words": ["w"]}
+                   "vecs": [[1.5, 2.5]], "words": ["w"], "kind": "k"}
+            if ver == "2.2":
+                old["m"] = [{"key": "k", "value": 1},
+                            {"key": "j", "value": 2}]
             want = dict(rows, row_000=old, row_001=old)
             for n in want:
                 expect(got.get(n) == want[n],
@@ -1814,14 +1832,12 @@ def test_blob_columns():
 
 
 def test_columns_the_writer_cannot_write():
-    """A 2.1 dataset with a dictionary column (which lancefs does not
-    write): new rows and edits fail at once with EOPNOTSUPP, not
-    staged rows that no commit can take; rm -r still commits, also when
-    an unlink alone (an edit) is refused at the same commit."""
+    """A legacy (0.1) dataset (whose files lancefs does not write): new
+    rows and edits fail at once with EOPNOTSUPP, not staged rows that no
+    commit can take; rm -r still commits, also when an unlink alone (an
+    edit) is refused at the same commit."""
     with workdir() as w:
-        uri, staging, src = lancedb_table(w, "2.1", 3)
-        wtool("addcol", uri, "--name", "tags", "--sql",
-              "arrow_cast('a', 'Dictionary(Int32, Utf8)')")
+        uri, staging, src = lancedb_table(w, "legacy", 3)
         want = lance_rows(uri)
         sample(src, "new_000", 121)
         with mounted(uri, staging, "name_column=name",

@@ -2,7 +2,7 @@
 'use strict';
 // wtool.js: LanceDB's side of the write tests (tests/integration/test_write.py).
 //
-//   node wtool.js make URI --version 2.0|2.1|2.2 --rows N [--prefix P] [--start K] [--required COL] [--json] [--overwrite]
+//   node wtool.js make URI --version legacy|2.0|2.1|2.2 --rows N [--prefix P] [--start K] [--required COL] [--json] [--overwrite]
 //       LanceDB creates the dataset URI (DB_DIR/TABLE.lance) with columns
 //       name utf8, image binary (a real baseline JPEG), caption utf8
 //       (every fifth row null), label int64 and score float64.  --required
@@ -174,7 +174,7 @@ async function open(uri) {
 
 async function cmdMake(o) {
   const [uri] = o.pos;
-  if (!['2.0', '2.1', '2.2'].includes(o.version)) usage('--version takes 2.0, 2.1 or 2.2');
+  if (!['legacy', '2.0', '2.1', '2.2'].includes(o.version)) usage('--version takes legacy, 2.0, 2.1 or 2.2');
   if (!(o.rows > 0)) usage('--rows takes a positive number');
   const { conn, table } = await open(uri);
   if (o.blob && !['v1', 'v2'].includes(o.blob)) usage('--blob takes v1 or v2');

@@ -55,7 +55,8 @@ static bool same_rows(const struct lance_field *f, const struct lance_type *t,
 				goto diff;
 			break;
 		}
-		case LANCE_T_LIST: {
+		case LANCE_T_LIST:
+		case LANCE_T_MAP: {
 			uint64_t lx = x->offsets[i + 1] - x->offsets[i];
 			uint64_t ly = y->offsets[j + 1] - y->offsets[j];
 
@@ -360,7 +361,7 @@ static void expect_new_error(const struct wd_def *defs, size_t n,
 TEST(refuse_shapes)
 {
 	static const struct wd_def dict[] = {
-		{ "d", -1, "dict:string:int32:false", true } };
+		{ "d", -1, "dict:int32:int8:false", true } };
 	static const struct wd_def deep[] = {
 		{ "l0", -1, "list", true }, { "l1", 0, "list", true },
 		{ "l2", 1, "list", true }, { "l3", 2, "list", true },
@@ -380,7 +381,7 @@ TEST(refuse_shapes)
 		{ "data", 0, "large_binary", true },
 		{ "uri", 0, "string", true } };
 
-	expect_new_error(dict, 1, 1, "field d: dictionary fields");
+	expect_new_error(dict, 1, 1, "field d: dictionaries of");
 	expect_new_error(deep, 17, 2, "field x: nested more than 16 deep");
 	/* as Lance: blob v1 up to 2.1, v2 from 2.2 */
 	expect_new_error(blob1, 1, 2, "field b: blob v1 in file version 2.2");
@@ -487,6 +488,114 @@ static void blob_round_trip(enum lance_blob_kind kind, uint16_t minor)
 	lance_schema_reset(&s);
 }
 
+/* A map (2.2, as in Lance): null, empty and one-entry rows, a null
+ * value, read back whole and row by row; refused in 2.1. */
+TEST(map_22)
+{
+	static const struct wd_def defs[] = {
+		{ "m", -1, "map", true }, { "entries", 0, "struct", false },
+		{ "key", 1, "string", false }, { "value", 1, "int32", true } };
+	uint64_t off[5] = { 0, 2, 2, 2, 3 }, koff[4] = { 0, 1, 3, 3 };
+	int32_t vals[3] = { 1, 0, 3 };
+	uint8_t valid = 0xd, vvalid = 0x5;	/* row 1 null; value 1 null */
+	struct lc_err err = { 0 };
+	struct lance_schema s = { 0 };
+	struct lance_writer *w = NULL;
+	struct lance_array a, ent, kv[2], got = { 0 };
+	struct ostore *st = NULL;
+	struct lance_file *f = NULL;
+	struct lance_data_file df = { 0 };
+	static char path[] = "data/m.lance";
+	uint8_t *bytes = NULL;
+	size_t len = 0;
+	int32_t id = 0;
+	bool ok;
+
+	CHECK_OK(wd_schema_of(&s, defs, 4, &err), &err);
+	wd_init(&kv[0], &s.fields[2], 3);
+	kv[0].offsets = koff;		/* "a", "bc", "" */
+	kv[0].values = (uint8_t *)"abc";
+	kv[0].values_len = 3;
+	wd_init(&kv[1], &s.fields[3], 3);
+	kv[1].values = (uint8_t *)vals;
+	kv[1].values_len = sizeof(vals);
+	kv[1].validity = &vvalid;
+	wd_init(&ent, &s.fields[1], 3);
+	ent.children = kv;
+	ent.n_children = 2;
+	wd_init(&a, &s.fields[0], 4);
+	a.offsets = off;	/* [{a:1},{bc:null}], null, [], [{"":3}] */
+	a.validity = &valid;
+	a.children = &ent;
+	a.n_children = 1;
+	CHECK_OK(lance_writer_new(&w, &s, &id, 1, 2, 2, &err), &err);
+	CHECK_OK(lance_writer_add(w, &a, &err), &err);
+	CHECK_OK(lance_writer_finish(w, &bytes, &len, &df, &err), &err);
+	lance_writer_free(w);
+	df.path = path;
+	CHECK_OK(ostore_mem_new(&st, &err), &err);
+	CHECK_OK(ostore_put(st, path, bytes, len, 0, &err), &err);
+	lc_free(bytes);
+	CHECK_OK(lance_file_open(&f, st, &df, &s, &err), &err);
+	CHECK_OK(lance_file_read(&got, f, s.top[0], 0, 4, &err), &err);
+	ok = same_rows(s.top[0], &s.top[0]->type, &a, 0, &got, 0, 4);
+	lance_array_reset(&got);
+	for (uint64_t r = 0; ok && r < 4; r++) {
+		CHECK_OK(lance_file_read(&got, f, s.top[0], r, 1, &err), &err);
+		ok = same_rows(s.top[0], &s.top[0]->type, &a, r, &got, 0, 1);
+		lance_array_reset(&got);
+	}
+	CHECK(ok);
+	lance_file_free(f);
+	ostore_free(st);
+	lc_free(df.fields);
+	lc_free(df.column_indices);
+	lance_schema_reset(&s);
+	expect_new_error(defs, 4, 1, "field m: maps in file version 2.1");
+}
+
+/* A dictionary column whose page holds more distinct values than its
+ * keys can index is refused, naming the column (int8: 128). */
+TEST(dict_keys_overflow)
+{
+	static const struct wd_def defs[] = {
+		{ "d", -1, "dict:string:int8:false", true } };
+
+	for (uint16_t minor = 0; minor <= 2; minor++) {
+		struct lc_err err = { 0 };
+		struct lance_schema s = { 0 };
+		struct lance_writer *w = NULL;
+		struct lance_array a;
+		uint8_t *bytes = NULL;
+		size_t len = 0;
+		int32_t id = 0;
+		char *v = wd_alloc(200 * 4);
+		int rc;
+
+		CHECK_OK(wd_schema_of(&s, defs, 1, &err), &err);
+		wd_init(&a, &s.fields[0], 200);
+		a.offsets = wd_alloc(201 * 8);
+		for (int i = 0; i < 200; i++) {
+			a.offsets[i] = (uint64_t)i * 3;
+			snprintf(v + i * 3, 4, "%03d", i);
+		}
+		a.offsets[200] = 600;
+		a.values = (uint8_t *)v;
+		a.values_len = 600;
+		CHECK_OK(lance_writer_new(&w, &s, &id, 1, 2, minor, &err),
+			 &err);
+		rc = lance_writer_add(w, &a, &err);
+		if (!rc)
+			rc = lance_writer_finish(w, &bytes, &len, NULL, &err);
+		CHECK(rc != 0 && strstr(err.msg, "field d: 200 distinct"));
+		lc_free(bytes);
+		lance_writer_free(w);
+		free(a.offsets);
+		free(v);
+		lance_schema_reset(&s);
+	}
+}
+
 TEST(blob_v1_20) { blob_round_trip(LANCE_BLOB_V1, 0); }
 TEST(blob_v1_21) { blob_round_trip(LANCE_BLOB_V1, 1); }
 TEST(blob_v2_22) { blob_round_trip(LANCE_BLOB_V2, 2); }
@@ -582,6 +691,7 @@ TEST_MAIN(TEST_ENTRY(small_20), TEST_ENTRY(small_21), TEST_ENTRY(small_22),
 	  TEST_ENTRY(edge_22), TEST_ENTRY(kid_null_20),
 	  TEST_ENTRY(kid_null_21), TEST_ENTRY(kid_null_22),
 	  TEST_ENTRY(blob_v1_20), TEST_ENTRY(blob_v1_21), TEST_ENTRY(blob_v2_22),
+	  TEST_ENTRY(map_22), TEST_ENTRY(dict_keys_overflow),
 	  TEST_ENTRY(refuse_items),
 	  TEST_ENTRY(refuse_length_msg), TEST_ENTRY(refuse_type),
 	  TEST_ENTRY(refuse_offsets), TEST_ENTRY(refuse_notnull),

@@ -32,6 +32,7 @@ function fnv1a(bytes) {
 function norm(type, v) {
   if (v === null || v === undefined) return null;
   const D = arrow.DataType;
+  if (D.isDictionary(type)) return norm(type.dictionary, v);
   if (D.isInt(type)) return typeof v === 'bigint' ? Number(v) : v;
   if (D.isFloat(type) || D.isBool(type) || D.isUtf8(type) || D.isLargeUtf8(type)) return v;
   if (D.isTimestamp(type)) {

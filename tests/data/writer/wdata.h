@@ -64,9 +64,10 @@ static const struct wd_def wd_fields[] = {
 	{ "item", 33, "large_string", true },	/* 34 */
 	{ "lvec", -1, "list", true },		/* 35 */
 	{ "item", 35, "fixed_size_list:float:2", true },	/* 36 */
+	{ "dc", -1, "dict:string:int16:false", true },	/* 37 */
 };
 #define WD_NFIELDS (sizeof(wd_fields) / sizeof(wd_fields[0]))
-#define WD_NTOP 23
+#define WD_NTOP 24
 
 /* A schema of n <= 48 fields, ids = positions. */
 static inline int wd_schema_of(struct lance_schema *out,
@@ -579,6 +580,27 @@ static inline void wd_column(struct lance_array *a,
 				wd_setbit(c->validity, j,
 					  (first + r + k) % 6 != 0);
 			}
+		break;
+	}
+	case 37: {
+		/* a dictionary column: 23 values (one empty), nulls */
+		uint64_t bytes = 0;
+
+		a->validity = wd_bitmap(n);
+		a->offsets = wd_alloc((size_t)(n + 1) * 8);
+		a->values = wd_alloc((size_t)n * 8 + 1);
+		for (uint64_t r = 0; r < n; r++) {
+			uint64_t i = first + r;
+
+			a->offsets[r] = bytes;
+			wd_setbit(a->validity, r, !wd_null(i, 13) && !o->edge);
+			if (!wd_null(i, 13) && !o->edge && i % 23)
+				bytes += (uint64_t)snprintf(
+					(char *)a->values + bytes, 8, "c%u",
+					(unsigned)(i % 23));
+		}
+		a->offsets[n] = bytes;
+		a->values_len = bytes;
 		break;
 	}
 	case 35: {
