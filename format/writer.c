@@ -785,7 +785,6 @@ static int v20_blob(struct lance_writer *w, struct wcol *col,
 	ae_nonull_flat(&enc, 1, 64, 0);		/* size */
 	pbw_empty(&enc, 2);			/* in page buffer 0 */
 	pbw_end(&enc, 9, k);			/* .packed_struct */
-	col->blob20 = true;
 	return page_add(w, col, n, 1, off, size, URL_ARRAY20, &enc, err);
 }
 
@@ -1125,7 +1124,10 @@ static int v21_miniblock(struct lance_writer *w, struct wcol *col,
 				break;
 			c = (c & (c - 1)) ? pow2_floor(c) : c / 2;
 		}
-		if ((!w->large && sz > LANCE_V21_CHUNK_MAX) || l1 - l0 > 65535) {
+		/* 2.1: 32 KiB; both: u16 level-buffer sizes; 2.2: a u32
+		 * metadata word of size / 8 << 4 */
+		if ((!w->large && sz > LANCE_V21_CHUNK_MAX) ||
+		    l1 - l0 > 32767 || sz > (1ull << 31)) {
 			rc = LC_LIMIT(err, "field %s: a mini-block chunk of "
 				      "%" PRIu64 " bytes and %" PRIu64
 				      " levels does not fit", col->field->name,
@@ -1492,6 +1494,29 @@ static void walk_at(struct walk *w, size_t k, uint64_t i, uint16_t rep)
 	}
 }
 
+/* A walk of the path a[0..m] (fields f): its list layers' rep levels,
+ * the outer-most list's being the page's max. */
+static void walk_init(struct walk *w, const struct lance_array *const *a,
+		      const struct lance_field *const *f, size_t m)
+{
+	uint16_t r = 0;
+
+	memset(w, 0, sizeof(*w));
+	w->a = a;
+	w->f = f;
+	w->m = m;
+	w->inner = -1;
+	for (size_t k = 0; k < m; k++)
+		if (is_list(&f[k]->type)) {
+			r++;
+			w->inner = (int)k;
+		}
+	w->max_rep = r;
+	for (size_t k = 0; k < m; k++)	/* outer-most list: level r */
+		if (is_list(&f[k]->type))
+			w->rep[k] = --r;
+}
+
 static void walk_rows(struct walk *w, uint64_t s, uint64_t e,
 		      struct levels *lv)
 {
@@ -1509,22 +1534,15 @@ static int v21_page(struct lance_writer *w, struct wcol *col,
 		    uint64_t s, uint64_t e, struct lc_err *err)
 {
 	const struct lance_type *t = &f[m]->type;
-	struct walk wk = { .a = a, .f = f, .m = m, .inner = -1 };
+	struct walk wk;
 	struct levels lv = { 0 };
 	struct vsrc v = { .a = a[m], .t = t };
-	uint16_t next = 1, r = 0, items = 0;
+	uint16_t next = 1, items = 0;
 	uint64_t maxlen = 0;
 	int rc = 0;
 
-	for (size_t k = 0; k < m; k++)
-		if (is_list(&f[k]->type)) {
-			r++;
-			wk.inner = (int)k;
-		}
-	lv.max_rep = wk.max_rep = r;
-	for (size_t k = 0; k < m; k++)	/* outer-most list: level r */
-		if (is_list(&f[k]->type))
-			wk.rep[k] = --r;
+	walk_init(&wk, a, f, m);
+	lv.max_rep = wk.max_rep;
 	walk_rows(&wk, s, e, NULL);
 	for (size_t k = m + 1; k-- > 0;) {
 		uint32_t *layer = &lv.layers[m - k];
@@ -1695,6 +1713,35 @@ out:
 	return rc;
 }
 
+/*
+ * Where a page of rows [p, e) of a list path ends: where the first list
+ * holds about a page of data (page_end), or before a run of rows without
+ * values (empty or null lists) of more than RUN_LEVELS levels, which
+ * then makes a page of its own (levels only, any number): a mini-block
+ * chunk carries the levels before its first value and holds 32 KiB (2.1)
+ * or 32,767 levels at most.
+ */
+#define RUN_LEVELS 1024u
+
+static uint64_t v21_page_end(struct walk *wk, size_t lk, uint64_t p,
+			     uint64_t e)
+{
+	uint64_t q = page_end(wk->f[lk], wk->a[lk], p, e), run = 0, at = p;
+
+	for (uint64_t i = p; i < q; i++) {
+		walk_rows(wk, i, i + 1, NULL);
+		if (!wk->nv) {
+			at = run ? at : i;
+			run += wk->n;
+		} else if (run > RUN_LEVELS) {
+			return at > p ? at : i;
+		} else {
+			run = 0;
+		}
+	}
+	return run > RUN_LEVELS && at > p ? at : q;
+}
+
 /* The pages of each leaf under a[k] (field f[k]), rows [s, e) of the
  * top level; a page ends where the first list on the path (else the
  * leaf) holds about a page of data. */
@@ -1702,6 +1749,7 @@ static int v21_field(struct lance_writer *w, const struct lance_array **a,
 		     const struct lance_field **f, size_t k, uint64_t s,
 		     uint64_t e, struct lc_err *err)
 {
+	struct walk wk;
 	size_t lk = 0;
 	int rc = 0;
 
@@ -1723,8 +1771,10 @@ static int v21_field(struct lance_writer *w, const struct lance_array **a,
 	}
 	while (lk < k && !is_list(&f[lk]->type))
 		lk++;
+	walk_init(&wk, a, f, k);
 	for (uint64_t p = s, q; p < e && !rc; p = q) {
-		q = page_end(f[lk], a[lk], p, e);
+		q = lk < k ? v21_page_end(&wk, lk, p, e)
+			   : page_end(f[k], a[k], p, e);
 		rc = v21_page(w, col_of(w, f[k]), a, f, k, p, q, err);
 	}
 	return rc;
@@ -1737,11 +1787,15 @@ static bool is_fixed(const struct lance_type *t)
 	return t->id == LANCE_T_BOOL || lance_type_width(t) > 0;
 }
 
-/* Can the writer write field f in file version 2.minor? */
+/* Can the writer write field f (inside a list or not) in file version
+ * 2.minor? */
 static int check_field(const struct lance_field *f, unsigned depth,
-		       uint16_t minor, struct lc_err *err)
+		       bool in_list, uint16_t minor, struct lc_err *err)
 {
 	const struct lance_type *t = &f->type;
+	uint64_t width = t->id == LANCE_T_FIXED_LIST && t->item ?
+			 (uint64_t)t->width * lance_type_width(t->item) :
+			 lance_type_width(t);
 
 	if (depth >= MAX_DEPTH)
 		return LC_LIMIT(err, "field %s: nested more than %d deep",
@@ -1758,6 +1812,12 @@ static int check_field(const struct lance_field *f, unsigned depth,
 					      : "v2", minor);
 		return 0;
 	}
+	/* a 2.1 list's values go in mini-block chunks of 32 KiB */
+	if (in_list && minor == 1 && width > LANCE_V21_LIST_ITEM_MAX)
+		return LC_UNSUPPORTED(err, "field %s: values of %" PRIu64
+				      " bytes in a list (file version 2.1 "
+				      "holds at most %u)", f->name, width,
+				      LANCE_V21_LIST_ITEM_MAX);
 	if (t->dict && t->id != LANCE_T_UTF8 && t->id != LANCE_T_BINARY)
 		return LC_UNSUPPORTED(err, "field %s: dictionaries of %s "
 				      "cannot be written", f->name,
@@ -1781,11 +1841,12 @@ static int check_field(const struct lance_field *f, unsigned depth,
 		if (f->n_children != 1)
 			return LC_CORRUPT(err, "field %s: list with %zu "
 					  "children", f->name, f->n_children);
-		return check_field(f->children[0], depth + 1, minor, err);
+		return check_field(f->children[0], depth + 1, true, minor,
+				   err);
 	case LANCE_T_STRUCT:
 		for (size_t i = 0; i < f->n_children; i++) {
-			int rc = check_field(f->children[i], depth + 1, minor,
-					     err);
+			int rc = check_field(f->children[i], depth + 1,
+					     in_list, minor, err);
 
 			if (rc)
 				return rc;
@@ -1916,6 +1977,7 @@ static int add_cols(struct lance_writer *w, const struct lance_field *f,
 			w->cap_cols = cap;
 		}
 		memset(&w->cols[w->n_cols], 0, sizeof(w->cols[0]));
+		w->cols[w->n_cols].blob20 = w->v20 && blob;
 		w->cols[w->n_cols++].field = f;
 	}
 	for (size_t i = 0; !blob && i < f->n_children; i++) {
@@ -1934,7 +1996,7 @@ int lance_writer_check_field(const struct lance_field *f, uint16_t major,
 		return LC_UNSUPPORTED(err, "writer: file version %u.%u (only "
 				      "2.0, 2.1 and 2.2 are written)", major,
 				      minor);
-	return check_field(f, 0, minor, err);
+	return check_field(f, 0, false, minor, err);
 }
 
 int lance_writer_new(struct lance_writer **out,
@@ -1984,7 +2046,7 @@ int lance_writer_new(struct lance_writer **out,
 					      "twice", f->name);
 				goto fail;
 			}
-		rc = check_field(f, 0, minor, err);
+		rc = check_field(f, 0, false, minor, err);
 		if (rc)
 			goto fail;
 		w->top[w->n_top++] = f;

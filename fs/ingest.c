@@ -848,7 +848,6 @@ static int conv_struct(struct bld *b, const json_t *j, struct where *w,
 	return rc ? rc : bld_end(b, true, 0, err);
 }
 
-/* Append JSON value `j` to `b` by the meta.json rules. */
 /* A string or binary value; inside a list, one a 2.1 list can hold. */
 static int conv_var(struct bld *b, const json_t *j, struct where *w,
 		    struct lc_err *err)
@@ -871,6 +870,7 @@ static int conv_var(struct bld *b, const json_t *j, struct where *w,
 	return rc;
 }
 
+/* Append JSON value `j` to `b` by the meta.json rules. */
 static int conv_json(struct bld *b, const json_t *j, struct where *w,
 		     unsigned depth, struct lc_err *err)
 {

@@ -384,6 +384,12 @@ TEST(refuse_shapes)
 	expect_new_error(dict, 1, 1, "field d: dictionaries of");
 	expect_new_error(deep, 17, 2, "field x: nested more than 16 deep");
 	/* as Lance: blob v1 up to 2.1, v2 from 2.2 */
+	static const struct wd_def wide[] = {
+		{ "l", -1, "list", true },
+		{ "item", 0, "fixed_size_list:float:8192", true } };
+
+	expect_new_error(wide, 2, 1, "field item: values of 32768 bytes in a "
+			 "list");
 	expect_new_error(blob1, 1, 2, "field b: blob v1 in file version 2.2");
 	expect_new_error(blob2, 3, 1, "field b: blob v2 in file version 2.1");
 }
@@ -596,6 +602,90 @@ TEST(dict_keys_overflow)
 	}
 }
 
+/*
+ * Long runs of rows without values before a value: 8,191 empty lists
+ * then [1] (a 2.1 chunk of 32 KiB could not carry their levels), and
+ * 8,000 rows of five empty inner lists then [[7]] (40,001 levels: more
+ * than a chunk's u16 level sizes hold), read back in every version.
+ */
+TEST(empty_list_runs)
+{
+	static const struct wd_def one[] = {
+		{ "l", -1, "list", true }, { "item", 0, "int32", true } };
+	static const struct wd_def two[] = {
+		{ "l", -1, "list", true }, { "item", 0, "list", true },
+		{ "item", 1, "int32", true } };
+
+	for (int shape = 0; shape < 2; shape++)
+	for (uint16_t minor = 0; minor <= 2; minor++) {
+		uint64_t rows = shape ? 8001 : 8192, inner = shape ? 40001 : 1;
+		struct lc_err err = { 0 };
+		struct lance_schema s = { 0 };
+		struct lance_writer *w = NULL;
+		struct lance_array a, mid, leaf, got = { 0 };
+		struct ostore *st = NULL;
+		struct lance_file *f = NULL;
+		struct lance_data_file df = { 0 };
+		static char path[] = "data/r.lance";
+		uint8_t *bytes = NULL;
+		size_t len = 0;
+		int32_t id = 0, seven = shape ? 7 : 1;
+		uint64_t *off = wd_alloc((rows + 1) * 8);
+		uint64_t *ioff = wd_alloc((inner + 1) * 8);
+		bool ok;
+
+		CHECK_OK(wd_schema_of(&s, shape ? two : one, shape ? 3 : 2,
+				      &err), &err);
+		wd_init(&leaf, &s.fields[shape ? 2 : 1], 1);
+		leaf.values = (uint8_t *)&seven;
+		leaf.values_len = 4;
+		for (uint64_t i = 0; i <= rows; i++)	/* outer lists */
+			off[i] = shape ? (i < rows ? 5 * i : inner)
+				       : (i == rows ? 1 : 0);
+		for (uint64_t i = 0; i <= inner; i++)	/* inner lists */
+			ioff[i] = i == inner ? 1 : 0;
+		wd_init(&mid, &s.fields[1], inner);
+		mid.offsets = ioff;
+		mid.children = &leaf;
+		mid.n_children = 1;
+		wd_init(&a, &s.fields[0], rows);
+		a.offsets = off;
+		a.children = shape ? &mid : &leaf;
+		a.n_children = 1;
+		CHECK_OK(lance_writer_new(&w, &s, &id, 1, 2, minor, &err),
+			 &err);
+		CHECK_OK(lance_writer_add(w, &a, &err), &err);
+		CHECK_OK(lance_writer_finish(w, &bytes, &len, &df, &err),
+			 &err);
+		lance_writer_free(w);
+		df.path = path;
+		CHECK_OK(ostore_mem_new(&st, &err), &err);
+		CHECK_OK(ostore_put(st, path, bytes, len, 0, &err), &err);
+		lc_free(bytes);
+		CHECK_OK(lance_file_open(&f, st, &df, &s, &err), &err);
+		CHECK_OK(lance_file_read(&got, f, s.top[0], 0, rows, &err),
+			 &err);
+		ok = same_rows(s.top[0], &s.top[0]->type, &a, 0, &got, 0,
+			       rows);
+		lance_array_reset(&got);
+		CHECK_OK(lance_file_read(&got, f, s.top[0], rows - 1, 1, &err),
+			 &err);
+		ok = ok && same_rows(s.top[0], &s.top[0]->type, &a, rows - 1,
+				     &got, 0, 1);
+		lance_array_reset(&got);
+		if (!ok)
+			fprintf(stderr, "shape %d, 2.%u\n", shape, minor);
+		CHECK(ok);
+		lance_file_free(f);
+		ostore_free(st);
+		lc_free(df.fields);
+		lc_free(df.column_indices);
+		free(off);
+		free(ioff);
+		lance_schema_reset(&s);
+	}
+}
+
 TEST(blob_v1_20) { blob_round_trip(LANCE_BLOB_V1, 0); }
 TEST(blob_v1_21) { blob_round_trip(LANCE_BLOB_V1, 1); }
 TEST(blob_v2_22) { blob_round_trip(LANCE_BLOB_V2, 2); }
@@ -692,6 +782,7 @@ TEST_MAIN(TEST_ENTRY(small_20), TEST_ENTRY(small_21), TEST_ENTRY(small_22),
 	  TEST_ENTRY(kid_null_21), TEST_ENTRY(kid_null_22),
 	  TEST_ENTRY(blob_v1_20), TEST_ENTRY(blob_v1_21), TEST_ENTRY(blob_v2_22),
 	  TEST_ENTRY(map_22), TEST_ENTRY(dict_keys_overflow),
+	  TEST_ENTRY(empty_list_runs),
 	  TEST_ENTRY(refuse_items),
 	  TEST_ENTRY(refuse_length_msg), TEST_ENTRY(refuse_type),
 	  TEST_ENTRY(refuse_offsets), TEST_ENTRY(refuse_notnull),
