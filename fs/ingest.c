@@ -1176,6 +1176,24 @@ static ssize_t top_index(const struct lance_schema *s, const char *name,
 	return -1;
 }
 
+/* The column a row file's stem names: as it is, or as the view shows
+ * it (a column "a/b" as a%2Fb.jpg, ".c" as %2Ec.txt). */
+static ssize_t file_column(const struct lance_schema *s, const char *stem,
+			   size_t n)
+{
+	ssize_t col = top_index(s, stem, n);
+
+	for (size_t i = 0; col < 0 && i < s->n_top; i++) {
+		char *e = render_escape_name(s->top[i]->name,
+					     strlen(s->top[i]->name));
+
+		if (e && strlen(e) == n && !memcmp(e, stem, n))
+			col = (ssize_t)i;
+		lc_free(e);
+	}
+	return col;
+}
+
 static int set_slot(struct row *row, size_t col, const char *file,
 		    struct lc_err *err)
 {
@@ -1224,7 +1242,7 @@ static int add_file(struct row *row, int dfd, const char *at,
 		size_t n = dot && dot != file ? (size_t)(dot - file) :
 			   strlen(file);
 
-		col = top_index(s, file, n);
+		col = file_column(s, file, n);
 		if (col < 0)
 			return refuse(err, &row->w, "no column named '%.*s'",
 				      (int)(n > 128 ? 128 : n), file);

@@ -526,6 +526,39 @@ TEST(assemble_root_file)
 	}
 }
 
+/* Files of columns whose names the view escapes (a "/", a leading
+ * "."), named as the view shows them, set those columns. */
+TEST(assemble_escaped_column_files)
+{
+	static const struct lance_field_def defs[] = {
+		{ "name", -1, "string", true },
+		{ "a/b", -1, "binary", true },
+		{ ".c", -1, "string", true },
+	};
+	struct lc_err err = { 0 };
+	const struct lance_array *cols;
+	struct lance_schema s;
+	struct ingest_rows *r;
+	struct ingest_opts o = { "name", NULL, NULL, false };
+	char dir[] = "/tmp/lancefs-ingest-XXXXXX", row[64];
+
+	CHECK(mkdtemp(dir));
+	CHECK_OK(lance_schema_build(&s, defs, 3, &err), &err);
+	CHECK_OK(ingest_rows_new(&r, &s, &o, false, &err), &err);
+	snprintf(row, sizeof(row), "%s/r", dir);
+	CHECK(mkdir(row, 0755) == 0);
+	puts_file(row, "a%2Fb.jpg", "\xff\xd8\xff");
+	puts_file(row, "%2Ec.txt", "dot");
+	CHECK_OK(ingest_row(r, row, "r", false, &err), &err);
+	CHECK_OK(ingest_rows_arrays(&cols, r, &err), &err);
+	CHECK_EQ_U64(cols[1].offsets[1], 3);
+	CHECK(!memcmp(cols[1].values, "\xff\xd8\xff", 3));
+	CHECK_STR(rendered(cols, &s, ".c", 0), "\"dot\"");
+	ingest_rows_free(r);
+	lance_schema_reset(&s);
+	harness_rm_rf(dir);
+}
+
 /* An integer name column takes the folder name as a number. */
 TEST(assemble_int_name)
 {
@@ -1307,7 +1340,8 @@ TEST(crash_after_commit)
 
 TEST_MAIN(TEST_ENTRY(assemble_every_type), TEST_ENTRY(assemble_refusals),
 	  TEST_ENTRY(assemble_float_limits), TEST_ENTRY(assemble_wide_fixed),
-	  TEST_ENTRY(assemble_root_file), TEST_ENTRY(assemble_int_name),
+	  TEST_ENTRY(assemble_root_file),
+	  TEST_ENTRY(assemble_escaped_column_files), TEST_ENTRY(assemble_int_name),
 	  TEST_ENTRY(infer_schema), TEST_ENTRY(commit_new_dataset),
 	  TEST_ENTRY(infer_writable), TEST_ENTRY(view_names_stay_unique),
 	  TEST_ENTRY(view_names_of_cut_names_stay_unique),
