@@ -176,6 +176,13 @@ def wait_for(cond, what, timeout=60):
                          f"{what() if callable(what) else what}")
 
 
+def commit_now(mnt):
+    """A commit of what is staged, by writing .lancefs/commit (returns
+    once it is done; raises its errno)."""
+    with open(os.path.join(mnt, ".lancefs", "commit"), "w") as f:
+        f.write("1")
+
+
 def wait_committed(mnt, timeout=60):
     """Until nothing is staged (every row committed)."""
     wait_for(lambda: status(mnt)["writes"]["staged_rows"] == 0,
@@ -1129,8 +1136,7 @@ def test_rename_editor_and_junk_files():
                    f"row_002 lists {os.listdir(os.path.join(mnt, 'row_002'))}")
 
             cp("-r", os.path.join(src, "junk_000"), mnt)
-            with open(os.path.join(mnt, ".lancefs", "commit"), "w") as f:
-                f.write("1")
+            commit_now(mnt)
             errs = errors_text(mnt)
             expect("ed_000" not in errs and "junk_000" not in errs and
                    "row_002" not in errs, f".lancefs/errors: {errs!r}")
@@ -1201,8 +1207,7 @@ def test_root_files_renamed_and_hidden():
                 [".DS_Store", ".notes.txt.swp", "Thumbs.db", "b.jpg",
                  "moved_in", "out.jpg", "pic.jpg"] + list(want)),
                 f"the mount lists {listing(mnt)}")
-            with open(os.path.join(mnt, ".lancefs", "commit"), "w") as f:
-                f.write("1")
+            commit_now(mnt)
             st = status(mnt)["writes"]
             expect(st["staged_rows"] == 0 and st["refused_rows"] == 0,
                    f"after the commit: {st}")
@@ -1288,8 +1293,7 @@ def test_files_unlinked_while_open():
             # an orphan still open holds no commit of its row back
             fd = open_written(os.path.join(r, "scratch.bin"), b"")
             os.unlink(os.path.join(r, "scratch.bin"))
-            with open(os.path.join(mnt, ".lancefs", "commit"), "w") as f:
-                f.write("1")
+            commit_now(mnt)
             st = status(mnt)["writes"]
             expect(st["staged_rows"] == 0 and st["refused_rows"] == 0,
                    f"after the commit: {st}")
@@ -1400,8 +1404,7 @@ def test_row_names_a_file_system_takes():
                 os.mkdir(os.path.join(mnt, d))
                 write(os.path.join(mnt, d, "meta.json"),
                       json.dumps({"name": n}))
-            with open(os.path.join(mnt, ".lancefs", "commit"), "w") as f:
-                f.write("1")
+            commit_now(mnt)
             got = {}
             for e in listing(mnt):
                 expect(len(e.encode()) <= 255, f"{e!r}: over 255 bytes")
@@ -1443,8 +1446,7 @@ def test_row_names_with_percent_signs():
                 expect(False, "mkdir x%00y: no error")
             except OSError as e:
                 expect(e.errno == errno.EINVAL, f"mkdir x%00y: {e!r}")
-            with open(os.path.join(mnt, ".lancefs", "commit"), "w") as f:
-                f.write("1")
+            commit_now(mnt)
             expect(errors_text(mnt) == "", f"errors {errors_text(mnt)!r}")
             shown = set(listing(mnt))
             want = set(names) | {"photo%20(1)", "row_000"}
@@ -1472,9 +1474,7 @@ def test_versions_listed_after_commit_no_epoch():
                        f"@versions lists {os.listdir(vers)}")
                 os.mkdir(os.path.join(mnt, "new"))
                 write(os.path.join(mnt, "new", "meta.json"), "{}")
-                with open(os.path.join(mnt, ".lancefs", "commit"),
-                          "w") as f:
-                    f.write("1")
+                commit_now(mnt)
                 # the mount learns of the version right after the
                 # commit returns, and tells the kernel then
                 wait_for(lambda: sorted(os.listdir(vers)) == ["1", "2"],
@@ -1498,8 +1498,7 @@ def test_touch_changes_no_row():
                                                   "meta.json")], check=True)
             open(os.path.join(mnt, names[1], "image.jpg"), "r+b").close()
             open(os.path.join(mnt, names[2], "meta.json"), "a").close()
-            with open(os.path.join(mnt, ".lancefs", "commit"), "w") as f:
-                f.write("1")
+            commit_now(mnt)
             time.sleep(1)		# the quiet period, had a row changed
             st = status(mnt)
             expect(st["version"] == v0 and st["writes"]["commits"] == 0 and
@@ -1512,8 +1511,7 @@ def test_touch_changes_no_row():
             expect(not kept, f"the staging keeps updates {kept}")
             with open(os.path.join(mnt, names[2], "caption.txt"), "w") as f:
                 f.write("edited")
-            with open(os.path.join(mnt, ".lancefs", "commit"), "w") as f:
-                f.write("1")
+            commit_now(mnt)
             expect(status(mnt)["version"] == v0 + 1,
                    f"the edit made no version: {status(mnt)}")
 
@@ -1561,9 +1559,7 @@ def test_commit_while_listing():
             v0 = status(mnt)["version"]
             with os.scandir(mnt) as it:
                 got = [next(it)]
-                with open(os.path.join(mnt, ".lancefs", "commit"),
-                          "w") as f:
-                    f.write("1")
+                commit_now(mnt)
                 expect(status(mnt)["version"] == v0 + 1,
                        f"no commit: {status(mnt)}")
                 got += list(it)
@@ -1593,8 +1589,7 @@ def test_edit_of_a_row_lancedb_deleted():
                 f.write("edited")
             cp("-r", os.path.join(src, "new_000"), mnt)
             wtool("delete", uri, "--where", "name = 'row_001'")
-            with open(os.path.join(mnt, ".lancefs", "commit"), "w") as f:
-                f.write("1")
+            commit_now(mnt)
             errs = errors_text(mnt)
             expect("row_001" in errs and "new_000" not in errs,
                    f".lancefs/errors: {errs!r}")
@@ -1625,8 +1620,7 @@ def test_row_folder_copied_back_in():
             cp("-r", os.path.join(mnt, "row_001"), saved)
             shutil.rmtree(os.path.join(mnt, "row_001"))
             cp("-r", saved, bad, mnt)
-            with open(os.path.join(mnt, ".lancefs", "commit"), "w") as f:
-                f.write("1")
+            commit_now(mnt)
             errs = errors_text(mnt)
             expect("bad" in errs and "different values" in errs and
                    "saved_001" not in errs, f".lancefs/errors: {errs!r}")
@@ -1660,6 +1654,26 @@ def test_nul_in_a_json_string():
         expect(got == {"nul": "a\u0000b"}, f"new dataset: {got}")
 
 
+def samples_with_meta(src, rows, seed):
+    """Sample folders src/NAME (no caption) whose meta.json also sets the
+    values in rows[NAME] (a dict of column: value)."""
+    for i, (n, vals) in enumerate(rows.items()):
+        sample(src, n, seed + i, caption=False)
+        meta = os.path.join(src, n, "meta.json")
+        with open(meta) as f:
+            m = json.load(f)
+        m.update(vals)
+        write(meta, json.dumps(m))
+
+
+def copy_and_commit(mnt, src, names):
+    """cp -r of src/NAME for each name into the mount, then a commit;
+    returns .lancefs/errors."""
+    cp("-r", *[os.path.join(src, n) for n in names], mnt)
+    commit_now(mnt)
+    return errors_text(mnt)
+
+
 def test_list_of_strings_column():
     """A LanceDB 2.1 and 2.2 dataset with a list<string> column (added by
     LanceDB, not nullable): rows copied in set it from meta.json (empty
@@ -1674,19 +1688,10 @@ def test_list_of_strings_column():
                   "make_array('a', 'b')")
             lists = {"t0": ["x", "", None, "y" * 300], "t1": [],
                      "t2": ["z"] * 50, "big": ["b" * 40000]}
-            for i, (n, tags) in enumerate(lists.items()):
-                sample(src, n, 150 + i, caption=False)
-                meta = os.path.join(src, n, "meta.json")
-                with open(meta) as f:
-                    m = json.load(f)
-                m["tags"] = tags
-                write(meta, json.dumps(m))
+            samples_with_meta(src, {n: {"tags": t} for n, t in
+                                    lists.items()}, 150)
             with mounted(uri, staging, "name_column=name") as mnt:
-                cp("-r", *[os.path.join(src, n) for n in lists], mnt)
-                with open(os.path.join(mnt, ".lancefs", "commit"),
-                          "w") as f:
-                    f.write("1")
-                errs = errors_text(mnt)
+                errs = copy_and_commit(mnt, src, lists)
                 if ver == "2.1":
                     expect("big/meta.json" in errs and "at most" in errs,
                            f".lancefs/errors: {errs!r}")
@@ -1757,19 +1762,9 @@ def test_nested_columns():
             if ver == "2.0":    # 2.0 stores a null struct as all-null
                 rows["n0"]["pts"][1] = {"x": None, "s": None}
                 rows["n2"]["pts"][0] = {"x": None, "s": None}
-            for i, (n, vals) in enumerate(rows.items()):
-                sample(src, n, 160 + i, caption=False)
-                meta = os.path.join(src, n, "meta.json")
-                with open(meta) as f:
-                    m = json.load(f)
-                m.update(vals)
-                write(meta, json.dumps(m))
+            samples_with_meta(src, rows, 160)
             with mounted(uri, staging, "name_column=name") as mnt:
-                cp("-r", *[os.path.join(src, n) for n in rows], mnt)
-                with open(os.path.join(mnt, ".lancefs", "commit"),
-                          "w") as f:
-                    f.write("1")
-                errs = errors_text(mnt)
+                errs = copy_and_commit(mnt, src, rows)
                 expect(errs == "", f"{ver}: .lancefs/errors: {errs!r}")
             got = {r["values"]["name"]: {k: r["values"][k] for k in
                                          rows["n0"]}
@@ -1811,9 +1806,7 @@ def test_blob_columns():
                    os.path.join(src, "noimg"), mnt)
                 write(os.path.join(mnt, "row_001", "image.jpg"), edited)
                 shutil.rmtree(os.path.join(mnt, "row_002"))
-                with open(os.path.join(mnt, ".lancefs", "commit"),
-                          "w") as f:
-                    f.write("1")
+                commit_now(mnt)
                 errs = errors_text(mnt)
                 expect(errs == "", f"{ver}: .lancefs/errors: {errs!r}")
             want.update(plain(rows))
@@ -1860,8 +1853,7 @@ def test_columns_the_writer_cannot_write():
             # an unlink alone (no rmdir after it) is an edit: refused at
             # the commit, which takes the deletion all the same
             os.unlink(os.path.join(mnt, "row_000", "caption.txt"))
-            with open(os.path.join(mnt, ".lancefs", "commit"), "w") as f:
-                f.write("1")
+            commit_now(mnt)
             errs = errors_text(mnt)
             expect("row_000" in errs and "only deleted" in errs,
                    f".lancefs/errors: {errs!r}")
@@ -1995,8 +1987,7 @@ def test_changes_across_a_new_column():
             want = lance_rows(uri)
             extra = {r["values"]["name"]: r["values"]["extra"]
                      for r in oracle(uri)["rows"]}
-            with open(os.path.join(mnt, ".lancefs", "commit"), "w") as f:
-                f.write("1")
+            commit_now(mnt)
             errs = errors_text(mnt)
             expect("row_001" in errs and "row_002" not in errs,
                    f".lancefs/errors: {errs!r}")

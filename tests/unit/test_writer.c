@@ -337,6 +337,101 @@ TEST(refuse_version)
 	lance_schema_reset(&s);
 }
 
+/*
+ * Write `a` (rows of s->top[0]) as a one-column 2.minor file, added in
+ * batches of `batch` rows (0: one), and read it back through our reader:
+ * true when every row reads as written, the whole file at once and rows
+ * alone (every row of a small file; else 40 spread over it, the last
+ * among them). A blob file must list only the blob field.
+ */
+static bool write_read_back(const struct lance_schema *s,
+			    const struct lance_array *a, uint16_t minor,
+			    uint64_t batch)
+{
+	static char path[] = "data/one.lance";
+	const struct lance_field *fld = s->top[0];
+	const struct lance_type *t = lance_array_type(fld);
+	uint64_t rows = a->length;
+	struct lc_err err = { 0 };
+	struct lance_writer *w = NULL;
+	struct lance_array got = { 0 };
+	struct ostore *st = NULL;
+	struct lance_file *f = NULL;
+	struct lance_data_file df = { 0 };
+	uint8_t *bytes = NULL;
+	size_t len = 0;
+	int32_t id = fld->id;
+	bool ok = false;
+	int rc;
+
+	rc = lance_writer_new(&w, s, &id, 1, 2, minor, &err);
+	for (uint64_t r = 0, n; !rc && r < rows; r += n) {
+		struct lance_array part = *a;	/* rows [r, r + n) */
+		uint64_t *o = NULL;
+		uint8_t *v = NULL;
+
+		n = batch && rows - r > batch ? batch : rows - r;
+		if (n < rows) {	/* batches: strings or binary only */
+			o = wd_alloc((n + 1) * 8);
+			v = wd_bitmap(n);
+			for (uint64_t i = 0; i <= n; i++)
+				o[i] = a->offsets[r + i];
+			for (uint64_t i = 0; i < n; i++)
+				wd_setbit(v, i, lance_array_is_valid(a, r + i));
+			part.offsets = o;
+			part.validity = v;
+			part.length = n;
+		}
+		rc = lance_writer_add(w, &part, &err);
+		free(o);
+		free(v);
+	}
+	if (!rc)
+		rc = lance_writer_finish(w, &bytes, &len, &df, &err);
+	lance_writer_free(w);
+	if (!rc && fld->blob && (df.n_fields != 1 || df.fields[0] != fld->id))
+		rc = LC_CORRUPT(&err, "blob file lists %zu fields",
+				df.n_fields);
+	df.path = path;
+	if (!rc)
+		rc = ostore_mem_new(&st, &err);
+	if (!rc)
+		rc = ostore_put(st, path, bytes, len, 0, &err);
+	lc_free(bytes);
+	if (!rc)
+		rc = lance_file_open(&f, st, &df, s, &err);
+	if (!rc)
+		rc = lance_file_read(&got, f, fld, 0, rows, &err);
+	if (!rc)
+		ok = got.length == rows &&
+		     same_rows(fld, t, a, 0, &got, 0, rows);
+	lance_array_reset(&got);
+	for (uint64_t k = 0; ok && k < (rows < 40 ? rows : 40); k++) {
+		uint64_t i = rows < 40 || k < 10 ? k
+			     : k == 39 ? rows - 1 : (k * 7919) % rows;
+
+		rc = lance_file_read(&got, f, fld, i, 1, &err);
+		ok = !rc && got.length == 1 &&
+		     same_rows(fld, t, a, i, &got, 0, 1);
+		lance_array_reset(&got);
+	}
+	if (rc)
+		fprintf(stderr, "2.%u: %s\n", minor, err.msg);
+	lance_file_free(f);
+	ostore_free(st);
+	lc_free(df.fields);
+	lc_free(df.column_indices);
+	return ok;
+}
+
+/* A blob v1 and a blob v2 column, as LanceDB declares them. */
+static const struct wd_def blob1[] = {
+	{ "b", -1, "large_binary|lance-encoding:blob=true", true } };
+static const struct wd_def blob2[] = {
+	{ "b", -1, "struct|ARROW:extension:name=lance.blob.v2", true },
+	{ "data", 0, "large_binary", true },
+	{ "uri", 0, "string", true } };
+
 /* Shapes a version cannot be written with are refused up front. */
 static void expect_new_error(const struct wd_def *defs, size_t n,
 			     uint16_t minor, const char *needle)
@@ -373,23 +468,16 @@ TEST(refuse_shapes)
 		{ "le", 13, "list", true }, { "lf", 14, "list", true },
 		{ "x", 15, "int32", true } };
 
-	static const struct wd_def blob1[] = {
-		{ "b", -1, "large_binary|lance-encoding:blob=true", true } };
-	static const struct wd_def blob2[] = {
-		{ "b", -1, "struct|ARROW:extension:name=lance.blob.v2",
-		  true },
-		{ "data", 0, "large_binary", true },
-		{ "uri", 0, "string", true } };
 
-	expect_new_error(dict, 1, 1, "field d: dictionaries of");
-	expect_new_error(deep, 17, 2, "field x: nested more than 16 deep");
-	/* as Lance: blob v1 up to 2.1, v2 from 2.2 */
 	static const struct wd_def wide[] = {
 		{ "l", -1, "list", true },
 		{ "item", 0, "fixed_size_list:float:8192", true } };
 
+	expect_new_error(dict, 1, 1, "field d: dictionaries of");
+	expect_new_error(deep, 17, 2, "field x: nested more than 16 deep");
 	expect_new_error(wide, 2, 1, "field item: values of 32768 bytes in a "
 			 "list");
+	/* as Lance: blob v1 up to 2.1, v2 from 2.2 */
 	expect_new_error(blob1, 1, 2, "field b: blob v1 in file version 2.2");
 	expect_new_error(blob2, 3, 1, "field b: blob v2 in file version 2.1");
 }
@@ -401,27 +489,11 @@ TEST(refuse_shapes)
  */
 static void blob_round_trip(enum lance_blob_kind kind, uint16_t minor)
 {
-	static const struct wd_def blob1[] = {
-		{ "b", -1, "large_binary|lance-encoding:blob=true", true } };
-	static const struct wd_def blob2[] = {
-		{ "b", -1, "struct|ARROW:extension:name=lance.blob.v2",
-		  true },
-		{ "data", 0, "large_binary", true },
-		{ "uri", 0, "string", true } };
 	enum { ROWS = 20000 };
 	struct lc_err err = { 0 };
 	struct lance_schema s = { 0 };
-	struct lance_writer *w = NULL;
-	struct lance_array a, got = { 0 };
-	struct ostore *st = NULL;
-	struct lance_file *f = NULL;
-	struct lance_data_file df = { 0 };
-	static char path[] = "data/b.lance";
-	uint8_t *bytes = NULL;
-	size_t len = 0;
-	int32_t id = 0;
+	struct lance_array a;
 	uint64_t total = 0;
-	bool ok = true;
 
 	CHECK_OK(wd_schema_of(&s, kind == LANCE_BLOB_V1 ? blob1 : blob2,
 			      kind == LANCE_BLOB_V1 ? 1 : 3, &err), &err);
@@ -444,50 +516,7 @@ static void blob_round_trip(enum lance_blob_kind kind, uint16_t minor)
 	a.values_len = total;
 	for (uint64_t k = 0; k < total; k++)
 		a.values[k] = (uint8_t)(k * 7 + k / 251);
-	CHECK_OK(lance_writer_new(&w, &s, &id, 1, 2, minor, &err), &err);
-	for (uint64_t r = 0; r < ROWS && !harness_failed; r += 3000) {
-		struct lance_array part = a;	/* rows [r, r + 3000) */
-		uint64_t n = ROWS - r < 3000 ? ROWS - r : 3000;
-		uint64_t *o = wd_alloc((n + 1) * 8);
-		uint8_t *v = wd_bitmap(n);
-
-		for (uint64_t i = 0; i <= n; i++)
-			o[i] = a.offsets[r + i];
-		for (uint64_t i = 0; i < n; i++)
-			wd_setbit(v, i, lance_array_is_valid(&a, r + i));
-		part.offsets = o;
-		part.validity = v;
-		part.length = n;
-		CHECK_OK(lance_writer_add(w, &part, &err), &err);
-		free(o);
-		free(v);
-	}
-	CHECK_OK(lance_writer_finish(w, &bytes, &len, &df, &err), &err);
-	lance_writer_free(w);
-	CHECK_EQ_U64(df.n_fields, 1);
-	CHECK_EQ_U64(df.fields[0], 0);	/* the blob itself, not data/uri */
-	df.path = path;
-	CHECK_OK(ostore_mem_new(&st, &err), &err);
-	CHECK_OK(ostore_put(st, path, bytes, len, 0, &err), &err);
-	lc_free(bytes);
-	CHECK_OK(lance_file_open(&f, st, &df, &s, &err), &err);
-	CHECK_OK(lance_file_read(&got, f, s.top[0], 0, ROWS, &err), &err);
-	ok = got.length == ROWS &&
-	     same_rows(NULL, a.type, &a, 0, &got, 0, ROWS);
-	lance_array_reset(&got);
-	for (uint64_t r = 0; ok && r < 40; r++) {
-		uint64_t i = r < 10 ? r : (r * 7919) % ROWS;
-
-		CHECK_OK(lance_file_read(&got, f, s.top[0], i, 1, &err), &err);
-		ok = got.length == 1 && same_rows(NULL, a.type, &a, i, &got,
-						  0, 1);
-		lance_array_reset(&got);
-	}
-	CHECK(ok);
-	lance_file_free(f);
-	ostore_free(st);
-	lc_free(df.fields);
-	lc_free(df.column_indices);
+	CHECK(write_read_back(&s, &a, minor, 3000));
 	free(a.validity);
 	free(a.offsets);
 	free(a.values);
@@ -506,16 +535,7 @@ TEST(map_22)
 	uint8_t valid = 0xd, vvalid = 0x5;	/* row 1 null; value 1 null */
 	struct lc_err err = { 0 };
 	struct lance_schema s = { 0 };
-	struct lance_writer *w = NULL;
-	struct lance_array a, ent, kv[2], got = { 0 };
-	struct ostore *st = NULL;
-	struct lance_file *f = NULL;
-	struct lance_data_file df = { 0 };
-	static char path[] = "data/m.lance";
-	uint8_t *bytes = NULL;
-	size_t len = 0;
-	int32_t id = 0;
-	bool ok;
+	struct lance_array a, ent, kv[2];
 
 	CHECK_OK(wd_schema_of(&s, defs, 4, &err), &err);
 	wd_init(&kv[0], &s.fields[2], 3);
@@ -534,28 +554,7 @@ TEST(map_22)
 	a.validity = &valid;
 	a.children = &ent;
 	a.n_children = 1;
-	CHECK_OK(lance_writer_new(&w, &s, &id, 1, 2, 2, &err), &err);
-	CHECK_OK(lance_writer_add(w, &a, &err), &err);
-	CHECK_OK(lance_writer_finish(w, &bytes, &len, &df, &err), &err);
-	lance_writer_free(w);
-	df.path = path;
-	CHECK_OK(ostore_mem_new(&st, &err), &err);
-	CHECK_OK(ostore_put(st, path, bytes, len, 0, &err), &err);
-	lc_free(bytes);
-	CHECK_OK(lance_file_open(&f, st, &df, &s, &err), &err);
-	CHECK_OK(lance_file_read(&got, f, s.top[0], 0, 4, &err), &err);
-	ok = same_rows(s.top[0], &s.top[0]->type, &a, 0, &got, 0, 4);
-	lance_array_reset(&got);
-	for (uint64_t r = 0; ok && r < 4; r++) {
-		CHECK_OK(lance_file_read(&got, f, s.top[0], r, 1, &err), &err);
-		ok = same_rows(s.top[0], &s.top[0]->type, &a, r, &got, 0, 1);
-		lance_array_reset(&got);
-	}
-	CHECK(ok);
-	lance_file_free(f);
-	ostore_free(st);
-	lc_free(df.fields);
-	lc_free(df.column_indices);
+	CHECK(write_read_back(&s, &a, 2, 0));
 	lance_schema_reset(&s);
 	expect_new_error(defs, 4, 1, "field m: maps in file version 2.1");
 }
@@ -621,18 +620,10 @@ TEST(empty_list_runs)
 		uint64_t rows = shape ? 8001 : 8192, inner = shape ? 40001 : 1;
 		struct lc_err err = { 0 };
 		struct lance_schema s = { 0 };
-		struct lance_writer *w = NULL;
-		struct lance_array a, mid, leaf, got = { 0 };
-		struct ostore *st = NULL;
-		struct lance_file *f = NULL;
-		struct lance_data_file df = { 0 };
-		static char path[] = "data/r.lance";
-		uint8_t *bytes = NULL;
-		size_t len = 0;
-		int32_t id = 0, seven = shape ? 7 : 1;
+		struct lance_array a, mid, leaf;
+		int32_t seven = shape ? 7 : 1;
 		uint64_t *off = wd_alloc((rows + 1) * 8);
 		uint64_t *ioff = wd_alloc((inner + 1) * 8);
-		bool ok;
 
 		CHECK_OK(wd_schema_of(&s, shape ? two : one, shape ? 3 : 2,
 				      &err), &err);
@@ -652,34 +643,10 @@ TEST(empty_list_runs)
 		a.offsets = off;
 		a.children = shape ? &mid : &leaf;
 		a.n_children = 1;
-		CHECK_OK(lance_writer_new(&w, &s, &id, 1, 2, minor, &err),
-			 &err);
-		CHECK_OK(lance_writer_add(w, &a, &err), &err);
-		CHECK_OK(lance_writer_finish(w, &bytes, &len, &df, &err),
-			 &err);
-		lance_writer_free(w);
-		df.path = path;
-		CHECK_OK(ostore_mem_new(&st, &err), &err);
-		CHECK_OK(ostore_put(st, path, bytes, len, 0, &err), &err);
-		lc_free(bytes);
-		CHECK_OK(lance_file_open(&f, st, &df, &s, &err), &err);
-		CHECK_OK(lance_file_read(&got, f, s.top[0], 0, rows, &err),
-			 &err);
-		ok = same_rows(s.top[0], &s.top[0]->type, &a, 0, &got, 0,
-			       rows);
-		lance_array_reset(&got);
-		CHECK_OK(lance_file_read(&got, f, s.top[0], rows - 1, 1, &err),
-			 &err);
-		ok = ok && same_rows(s.top[0], &s.top[0]->type, &a, rows - 1,
-				     &got, 0, 1);
-		lance_array_reset(&got);
-		if (!ok)
+		if (!write_read_back(&s, &a, minor, 0)) {
 			fprintf(stderr, "shape %d, 2.%u\n", shape, minor);
-		CHECK(ok);
-		lance_file_free(f);
-		ostore_free(st);
-		lc_free(df.fields);
-		lc_free(df.column_indices);
+			harness_failed = 1;
+		}
 		free(off);
 		free(ioff);
 		lance_schema_reset(&s);
@@ -696,52 +663,23 @@ TEST(list_of_strings_20)
 		{ "ls", -1, "list", true }, { "item", 0, "string", true } };
 	struct lc_err err = { 0 };
 	struct lance_schema s = { 0 };
-	struct lance_writer *w = NULL;
-	struct lance_array a, *it;
+	struct lance_array a, it;
 	uint64_t off[4] = { 0, 2, 2, 3 }, ioff[4] = { 0, 1, 3, 3 };
 	uint8_t valid = 0x5, ivalid = 0x3;
-	struct lance_array got = { 0 };
-	struct ostore *st = NULL;
-	struct lance_file *f = NULL;
-	struct lance_data_file df = { 0 };
-	static char path[] = "data/l.lance";
-	uint8_t *bytes = NULL;
-	size_t len = 0;
-	int32_t id = 0;
-	int ok;
 
 	CHECK_OK(wd_schema_of(&s, defs, 2, &err), &err);
-	it = wd_alloc(sizeof(*it));
-	wd_init(it, &s.fields[1], 3);
-	it->offsets = ioff;
-	it->values = (uint8_t *)"abc";
-	it->values_len = 3;
-	it->validity = &ivalid;	/* ["a", "bc", null] */
+	wd_init(&it, &s.fields[1], 3);
+	it.offsets = ioff;
+	it.values = (uint8_t *)"abc";
+	it.values_len = 3;
+	it.validity = &ivalid;	/* ["a", "bc", null] */
 	wd_init(&a, &s.fields[0], 3);
 	a.offsets = off;		/* [["a","bc"], null, [null]] */
 	a.validity = &valid;
-	a.children = it;
+	a.children = &it;
 	a.n_children = 1;
-	CHECK_OK(lance_writer_new(&w, &s, &id, 1, 2, 0, &err), &err);
-	CHECK_OK(lance_writer_add(w, &a, &err), &err);
-	CHECK_OK(lance_writer_finish(w, &bytes, &len, &df, &err), &err);
-	lance_writer_free(w);
-	CHECK_EQ_U64(df.n_fields, 2);
-	df.path = path;
-	CHECK_OK(ostore_mem_new(&st, &err), &err);
-	CHECK_OK(ostore_put(st, path, bytes, len, 0, &err), &err);
-	lc_free(bytes);
-	CHECK_OK(lance_file_open(&f, st, &df, &s, &err), &err);
-	CHECK_OK(lance_file_read(&got, f, s.top[0], 0, 3, &err), &err);
-	ok = same_rows(s.top[0], &s.top[0]->type, &a, 0, &got, 0, 3);
-	lance_array_reset(&got);
-	lance_file_free(f);
-	ostore_free(st);
-	lc_free(df.fields);
-	lc_free(df.column_indices);
-	free(it);
+	CHECK(write_read_back(&s, &a, 0, 0));
 	lance_schema_reset(&s);
-	CHECK(ok);
 }
 
 TEST(refuse_after_failure)
