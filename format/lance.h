@@ -284,11 +284,8 @@ int lance_file_read_window(uint8_t *dst, size_t *got, bool *valid,
 struct lance_writer;
 
 /* A 2.1 mini-block chunk's bytes at most (its size is stored in 12 bits
- * of 8-byte words), and so the largest string or binary item of a list a
- * 2.1 data file holds, with the chunk's header and levels (2.0 and 2.2
- * hold any). */
+ * of 8-byte words). */
 #define LANCE_V21_CHUNK_MAX (32u << 10)
-#define LANCE_V21_LIST_ITEM_MAX (LANCE_V21_CHUNK_MAX - 64u)
 
 /* Start a data file of version major.minor (2.0, 2.1 or 2.2) holding the
  * top-level fields `top_field_ids` of `schema` (borrowed: must outlive the

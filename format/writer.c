@@ -531,6 +531,10 @@ fail:
  * each row's index into them (w bytes, little-endian; a null row's is
  * `null_index`).
  */
+/* dict_build's errno where the keys cannot index the page's values: the
+ * page is made smaller (down to one row) and tried again. */
+#define DICT_FULL E2BIG
+
 struct dict {
 	const struct lance_array *a;
 	uint64_t n;		/* distinct values */
@@ -621,9 +625,10 @@ static int dict_build(struct dict *d, const struct lance_field *f,
 	}
 	lc_free(slot);
 	if (d->n + null_item > max + 1) {
-		rc = LC_LIMIT(err, "field %s: %" PRIu64 " distinct values in "
-			      "a page; its keys hold %" PRIu64, f->name,
-			      d->n + null_item, max + 1);
+		rc = lc_err_set(err, DICT_FULL, LC_EK_LIMIT, __FILE__, __LINE__,
+				"field %s: %" PRIu64 " distinct values in a "
+				"page; its keys hold %" PRIu64, f->name,
+				d->n + null_item, max + 1);
 		dict_reset(d);
 		return rc;
 	}
@@ -631,6 +636,13 @@ static int dict_build(struct dict *d, const struct lance_field *f,
 		if (!valid_at(a, first + r))
 			put_le(d->idx + r * d->w, null_item ? d->n : 0, d->w);
 	return 0;
+}
+
+/* A page's dictionary items: its distinct values, or where it has none
+ * (every value null) one empty item the placeholder indices point at. */
+static uint64_t dict_items(const struct dict *d)
+{
+	return d->n ? d->n : 1;
 }
 
 /* The distinct values as a block, Variable{offsets = flat{32}}: u32 32,
@@ -647,8 +659,10 @@ static int dict_block(struct lance_writer *w, const struct dict *d,
 				d->bytes);
 	rc = out_le(w, 32, 4, err);
 	if (!rc)
-		rc = out_le(w, 8 + 4 * (d->n + 1), 4, err);
+		rc = out_le(w, 8 + 4 * (dict_items(d) + 1), 4, err);
 	if (!rc)
+		rc = out_le(w, 0, 4, err);
+	if (!rc && !d->n)	/* the one empty item */
 		rc = out_le(w, 0, 4, err);
 	for (uint64_t j = 0; j < d->n && !rc; j++) {
 		o += a->offsets[d->at[j] + 1] - a->offsets[d->at[j]];
@@ -836,7 +850,11 @@ static int v20_field(struct lance_writer *w, const struct lance_field *f,
 			continue;
 		}
 		if (f->type.dict) {
-			rc = v20_dict(w, col, f, a, p, q, err);
+			while ((rc = v20_dict(w, col, f, a, p, q, err)) ==
+			       DICT_FULL && q - p > 1) {
+				lc_err_clear(err);
+				q = p + (q - p) / 2;
+			}
 			continue;
 		}
 		switch (f->type.id) {
@@ -1120,7 +1138,9 @@ static int v21_miniblock(struct lance_writer *w, struct wcol *col,
 		for (;;) {
 			l1 = chunk_level_end(lv, v0, c, nv);
 			sz = chunk_size(w, lv, v, v0, c, l1 - l0);
-			if (sz <= CHUNK_TARGET || c == 1)
+			/* Lance: a chunk before the last holds 2^k
+			 * values, k >= 1 */
+			if (sz <= CHUNK_TARGET || c <= 2)
 				break;
 			c = (c & (c - 1)) ? pow2_floor(c) : c / 2;
 		}
@@ -1258,7 +1278,7 @@ static int v21_miniblock(struct lance_writer *w, struct wcol *col,
 		pbw_end(&enc, 1, dof);
 		pbw_end(&enc, 2, dv);
 		pbw_end(&enc, 4, d4);
-		pbw_u64(&enc, 5, v->dict->n);
+		pbw_u64(&enc, 5, dict_items(v->dict));
 	}
 	enc21_layers(&enc, 6, lv);
 	pbw_u64(&enc, 7, 1);
@@ -1336,44 +1356,55 @@ static unsigned bits_for(uint64_t max)
 	return b;
 }
 
-/* A full-zip page (no repetition): variable or fixed width values. */
+/*
+ * A full-zip page of `rows` rows and the nv values of lv's levels: per
+ * level a control word (rep << bits_def | def) where the page has levels,
+ * then for a visible level its value (fixed width: its bytes, nulls'
+ * too; variable: where valid, its length and bytes); a repetition index
+ * of where each row starts for variable values and for lists.
+ */
 static int v21_fullzip(struct lance_writer *w, struct wcol *col,
-		       const struct vsrc *v, uint64_t n,
+		       const struct vsrc *v, uint64_t rows, uint64_t nv,
 		       const struct levels *lv, struct lc_err *err)
 {
 	const struct lance_array *a = v->a;
-	uint64_t off[2], size[2], *idx = NULL, maxdef = 0;
-	unsigned bits_def, ow = v->t->large ? 8 : 4, iw = 1;
+	uint64_t off[2], size[2], *idx = NULL, maxdef = 0, vi = 0, r = 0;
+	unsigned bits_def, bits_rep, cw, ow = v->t->large ? 8 : 4, iw = 1;
+	bool rix = v->var || lv->rep;
 	struct pbw enc;
 	size_t f;
 	int rc = 0;
 
-	for (uint64_t i = 0; lv->def && i < n; i++)
-		if (lv->def[i] > maxdef)
-			maxdef = lv->def[i];
-	bits_def = lv->def ? bits_for(maxdef) : 0;
-	if (lv->def && !bits_def)
-		bits_def = 1;
-	if (v->var) {
-		idx = lc_malloc((size_t)(n + 1) * sizeof(*idx));
+	for (uint64_t l = 0; lv->def && l < lv->n; l++)
+		if (lv->def[l] > maxdef)
+			maxdef = lv->def[l];
+	bits_def = lv->def ? (maxdef ? bits_for(maxdef) : 1) : 0;
+	bits_rep = lv->rep ? bits_for(lv->max_rep) : 0;
+	cw = !(bits_def + bits_rep) ? 0 : bits_def + bits_rep <= 8 ? 1
+	     : bits_def + bits_rep <= 16 ? 2 : 4;
+	if (rix) {
+		idx = lc_malloc((size_t)(rows + 1) * sizeof(*idx));
 		if (!idx)
 			return LC_NOMEM(err);
 	}
 	off[0] = w->out->len;
-	for (uint64_t i = 0; i < n && !rc; i++) {
-		uint64_t k = v->first + i;
-		bool ok = !lv->def || lv->def[i] == 0;
+	for (uint64_t l = 0; l < lv->n && !rc; l++) {
+		uint64_t k = v->first + vi;
+		uint16_t def = lv->def ? lv->def[l] : 0;
+		uint16_t rep = lv->rep ? lv->rep[l] : 0;
 
-		if (idx)
-			idx[i] = w->out->len - off[0];
-		if (bits_def)
-			rc = out_le(w, lv->def[i], 1, err);
-		if (rc)
-			break;
+		if (idx && (!lv->rep || rep == lv->max_rep) && r < rows)
+			idx[r++] = w->out->len - off[0];
+		if (cw)
+			rc = out_le(w, (uint64_t)rep << bits_def | def, cw,
+				    err);
+		if (rc || (lv->vis && (vi >= nv || lv->vis[vi] != l)))
+			continue;	/* a null or empty list: no value */
+		vi++;
 		if (!v->var) {
 			rc = lc_buf_append(w->out, a->values + k * v->w,
 					   v->w, err);
-		} else if (ok) {
+		} else if (!def) {
 			uint64_t len = a->offsets[k + 1] - a->offsets[k];
 
 			if (ow == 4 && len > UINT32_MAX) {
@@ -1389,15 +1420,19 @@ static int v21_fullzip(struct lance_writer *w, struct wcol *col,
 						   (size_t)len, err);
 		}
 	}
+	if (!rc && (vi != nv || (idx && r != rows)))
+		rc = LC_CORRUPT(err, "writer: full-zip page of %" PRIu64
+				" values and %" PRIu64 " rows, levels say %"
+				PRIu64 " and %" PRIu64, nv, rows, vi, r);
 	size[0] = w->out->len - off[0];
 	if (!rc)
 		rc = out_pad(w, 64, err);
 	if (!rc && idx) {
-		idx[n] = size[0];
+		idx[rows] = size[0];
 		iw = size[0] <= UINT8_MAX ? 1 : size[0] <= UINT16_MAX ? 2
 		     : size[0] <= UINT32_MAX ? 4 : 8;
 		off[1] = w->out->len;
-		for (uint64_t i = 0; i <= n && !rc; i++)
+		for (uint64_t i = 0; i <= rows && !rc; i++)
 			rc = out_le(w, idx[i], iw, err);
 		size[1] = w->out->len - off[1];
 		if (!rc)
@@ -1408,21 +1443,23 @@ static int v21_fullzip(struct lance_writer *w, struct wcol *col,
 		return rc;
 	pbw_init(&enc, err);
 	f = pbw_begin(&enc);
+	if (bits_rep)
+		pbw_u64(&enc, 1, bits_rep);
 	if (bits_def)
 		pbw_u64(&enc, 2, bits_def);
 	if (v->var)
 		pbw_u64(&enc, 4, ow * 8u);
 	else
 		pbw_u64(&enc, 3, v->w * 8u);
-	pbw_u64(&enc, 5, n);
-	pbw_u64(&enc, 6, n);
+	pbw_u64(&enc, 5, lv->n);
+	pbw_u64(&enc, 6, nv);
 	if (v->blob)
 		enc21_blob(&enc, 7, v->blob);
 	else
 		enc21_values(&enc, 7, v->t);
 	enc21_layers(&enc, 8, lv);
 	pbw_end(&enc, 3, f);
-	return page_add(w, col, n, v->var ? 2 : 1, off, size, URL_LAYOUT21,
+	return page_add(w, col, rows, rix ? 2 : 1, off, size, URL_LAYOUT21,
 			&enc, err);
 }
 
@@ -1617,9 +1654,8 @@ static int v21_page(struct lance_writer *w, struct wcol *col,
 			if (a[m]->offsets[i + 1] - a[m]->offsets[i] > maxlen)
 				maxlen = a[m]->offsets[i + 1] -
 					 a[m]->offsets[i];
-		if (!lv.max_rep && (t->id == LANCE_T_BINARY ||
-				    maxlen >= 256 || t->large))
-			rc = v21_fullzip(w, col, &v, wk.n, &lv, err);
+		if (t->id == LANCE_T_BINARY || maxlen >= 256 || t->large)
+			rc = v21_fullzip(w, col, &v, e - s, wk.nv, &lv, err);
 		else
 			rc = v21_miniblock(w, col, e - s, &v, wk.nv, &lv,
 					   err);
@@ -1628,16 +1664,12 @@ static int v21_page(struct lance_writer *w, struct wcol *col,
 		/* a value is a vector's items; its own validity is in lv */
 		v.w = (unsigned)t->width * lance_type_width(t->item);
 		v.a = &a[m]->children[0];
-		if (lv.max_rep)
-			rc = v21_miniblock(w, col, e - s, &v, wk.nv, &lv,
-					   err);
-		else
-			rc = v21_fullzip(w, col, &v, wk.n, &lv, err);
+		rc = v21_fullzip(w, col, &v, e - s, wk.nv, &lv, err);
 		break;
 	default:
 		v.w = lance_type_width(t);
-		if (v.w > 256 && !lv.max_rep)
-			rc = v21_fullzip(w, col, &v, wk.n, &lv, err);
+		if (v.w > 256)
+			rc = v21_fullzip(w, col, &v, e - s, wk.nv, &lv, err);
 		else
 			rc = v21_miniblock(w, col, e - s, &v, wk.nv, &lv,
 					   err);
@@ -1704,7 +1736,7 @@ static int v21_blob(struct lance_writer *w, struct wcol *col,
 	da.values = rec;
 	v.var = true;
 	lv.layers[0] = nulls ? L_NULLABLE_ITEM : L_ALL_VALID_ITEM;
-	rc = v21_fullzip(w, col, &v, n, &lv, err);
+	rc = v21_fullzip(w, col, &v, n, n, &lv, err);
 out:
 	lc_free(d);
 	lc_free(rec);
@@ -1716,10 +1748,10 @@ out:
 /*
  * Where a page of rows [p, e) of a list path ends: where the first list
  * holds about a page of data (page_end), or before a run of rows without
- * values (empty or null lists) of more than RUN_LEVELS levels, which
- * then makes a page of its own (levels only, any number): a mini-block
- * chunk carries the levels before its first value and holds 32 KiB (2.1)
- * or 32,767 levels at most.
+ * values (empty or null lists) of more than RUN_LEVELS levels, which then
+ * makes a page of its own (levels only, any number): a mini-block chunk
+ * carries the levels before its first value and holds 32 KiB (2.1) or
+ * 32,767 levels at most.
  */
 #define RUN_LEVELS 1024u
 
@@ -1775,7 +1807,11 @@ static int v21_field(struct lance_writer *w, const struct lance_array **a,
 	for (uint64_t p = s, q; p < e && !rc; p = q) {
 		q = lk < k ? v21_page_end(&wk, lk, p, e)
 			   : page_end(f[k], a[k], p, e);
-		rc = v21_page(w, col_of(w, f[k]), a, f, k, p, q, err);
+		while ((rc = v21_page(w, col_of(w, f[k]), a, f, k, p, q,
+				      err)) == DICT_FULL && q - p > 1) {
+			lc_err_clear(err);	/* before any output */
+			q = p + (q - p) / 2;
+		}
 	}
 	return rc;
 }
@@ -1787,15 +1823,11 @@ static bool is_fixed(const struct lance_type *t)
 	return t->id == LANCE_T_BOOL || lance_type_width(t) > 0;
 }
 
-/* Can the writer write field f (inside a list or not) in file version
- * 2.minor? */
+/* Can the writer write field f in file version 2.minor? */
 static int check_field(const struct lance_field *f, unsigned depth,
-		       bool in_list, uint16_t minor, struct lc_err *err)
+		       uint16_t minor, struct lc_err *err)
 {
 	const struct lance_type *t = &f->type;
-	uint64_t width = t->id == LANCE_T_FIXED_LIST && t->item ?
-			 (uint64_t)t->width * lance_type_width(t->item) :
-			 lance_type_width(t);
 
 	if (depth >= MAX_DEPTH)
 		return LC_LIMIT(err, "field %s: nested more than %d deep",
@@ -1812,12 +1844,6 @@ static int check_field(const struct lance_field *f, unsigned depth,
 					      : "v2", minor);
 		return 0;
 	}
-	/* a 2.1 list's values go in mini-block chunks of 32 KiB */
-	if (in_list && minor == 1 && width > LANCE_V21_LIST_ITEM_MAX)
-		return LC_UNSUPPORTED(err, "field %s: values of %" PRIu64
-				      " bytes in a list (file version 2.1 "
-				      "holds at most %u)", f->name, width,
-				      LANCE_V21_LIST_ITEM_MAX);
 	if (t->dict && t->id != LANCE_T_UTF8 && t->id != LANCE_T_BINARY)
 		return LC_UNSUPPORTED(err, "field %s: dictionaries of %s "
 				      "cannot be written", f->name,
@@ -1841,12 +1867,11 @@ static int check_field(const struct lance_field *f, unsigned depth,
 		if (f->n_children != 1)
 			return LC_CORRUPT(err, "field %s: list with %zu "
 					  "children", f->name, f->n_children);
-		return check_field(f->children[0], depth + 1, true, minor,
-				   err);
+		return check_field(f->children[0], depth + 1, minor, err);
 	case LANCE_T_STRUCT:
 		for (size_t i = 0; i < f->n_children; i++) {
-			int rc = check_field(f->children[i], depth + 1,
-					     in_list, minor, err);
+			int rc = check_field(f->children[i], depth + 1, minor,
+					     err);
 
 			if (rc)
 				return rc;
@@ -1996,7 +2021,7 @@ int lance_writer_check_field(const struct lance_field *f, uint16_t major,
 		return LC_UNSUPPORTED(err, "writer: file version %u.%u (only "
 				      "2.0, 2.1 and 2.2 are written)", major,
 				      minor);
-	return check_field(f, 0, false, minor, err);
+	return check_field(f, 0, minor, err);
 }
 
 int lance_writer_new(struct lance_writer **out,
@@ -2046,7 +2071,7 @@ int lance_writer_new(struct lance_writer **out,
 					      "twice", f->name);
 				goto fail;
 			}
-		rc = check_field(f, 0, false, minor, err);
+		rc = check_field(f, 0, minor, err);
 		if (rc)
 			goto fail;
 		w->top[w->n_top++] = f;

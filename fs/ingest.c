@@ -313,8 +313,6 @@ struct where {
 	const char *file;
 	char col[256];
 	bool v20;
-	uint64_t item_max;	/* strings inside lists, 0: any */
-	unsigned lists;		/* lists around the value converted */
 };
 
 static int refuse(struct lc_err *err, const struct where *w, const char *fmt,
@@ -793,7 +791,6 @@ static int conv_list(struct bld *b, const json_t *j, struct where *w,
 	if (t->id == LANCE_T_FIXED_LIST && n != (size_t)t->width)
 		return refuse(err, w, "an array of %zu items, the column "
 			      "holds exactly %d", n, t->width);
-	w->lists += t->id != LANCE_T_FIXED_LIST;
 	for (size_t i = 0; i < n && !rc; i++) {
 		const json_t *it = json_array_get(j, i);
 
@@ -805,11 +802,22 @@ static int conv_list(struct bld *b, const json_t *j, struct where *w,
 		else
 			rc = conv_json(&b->kids[0], it, w, depth + 1, err);
 	}
-	w->lists -= t->id != LANCE_T_FIXED_LIST;
 	w->col[base] = 0;
 	if (rc)
 		return rc;
 	return bld_end(b, true, b->kids[0].length, err);
+}
+
+/* The key child i of struct b has in meta.json: its name, or for a
+ * map's entries "key" and "value", as the view shows them whatever their
+ * names. */
+static const char *kid_key(const struct bld *b, size_t i)
+{
+	const struct lance_field *p = b->field ? b->field->parent : NULL;
+
+	if (p && p->type.id == LANCE_T_MAP && i < 2)
+		return i ? "value" : "key";
+	return b->kids[i].field->name;
 }
 
 static int conv_struct(struct bld *b, const json_t *j, struct where *w,
@@ -826,7 +834,7 @@ static int conv_struct(struct bld *b, const json_t *j, struct where *w,
 		bool known = false;
 
 		for (size_t i = 0; i < b->n_kids; i++)
-			known |= !strcmp(b->kids[i].field->name, key);
+			known |= !strcmp(kid_key(b, i), key);
 		if (!known)
 			return refuse(err, w, "no field '%.64s' in the struct",
 				      key);
@@ -835,8 +843,8 @@ static int conv_struct(struct bld *b, const json_t *j, struct where *w,
 		const struct lance_field *f = b->kids[i].field;
 
 		snprintf(w->col + base, sizeof(w->col) - base, ".%s",
-			 f->name);
-		v = json_object_get(j, f->name);
+			 kid_key(b, i));
+		v = json_object_get(j, kid_key(b, i));
 		if (!v && !f->nullable)
 			rc = refuse(err, w, "missing, and it is not "
 				    "nullable");
@@ -848,26 +856,17 @@ static int conv_struct(struct bld *b, const json_t *j, struct where *w,
 	return rc ? rc : bld_end(b, true, 0, err);
 }
 
-/* A string or binary value; inside a list, one a 2.1 list can hold. */
+/* A string or binary value. */
 static int conv_var(struct bld *b, const json_t *j, struct where *w,
 		    struct lc_err *err)
 {
-	size_t at = b->values.len;
-	int rc;
-
 	if (b->type->id == LANCE_T_BINARY)
-		rc = b->type->json ? conv_jsonb(b, j, w, err)
-				   : conv_hex(b, j, w, err);
-	else if (!json_is_string(j))
+		return b->type->json ? conv_jsonb(b, j, w, err)
+				     : conv_hex(b, j, w, err);
+	if (!json_is_string(j))
 		return wrong(err, w, "a string", j);
-	else
-		rc = bld_bytes(b, json_string_value(j), json_string_length(j),
-			       true, err);
-	if (!rc && w->lists && w->item_max && b->values.len - at > w->item_max)
-		rc = refuse(err, w, "an item of %zu bytes; a list in a 2.1 "
-			    "data file holds items of at most %" PRIu64,
-			    b->values.len - at, w->item_max);
-	return rc;
+	return bld_bytes(b, json_string_value(j), json_string_length(j), true,
+			 err);
 }
 
 /* Append JSON value `j` to `b` by the meta.json rules. */
@@ -941,7 +940,6 @@ struct ingest_rows {
 	char *name_column;
 	char *file_column;
 	bool v20;
-	uint64_t item_max;		/* where.item_max */
 	bool validate_images;
 	struct bld *cols;		/* one per top-level field */
 	struct lance_array *arrs;
@@ -1631,7 +1629,6 @@ int ingest_row(struct ingest_rows *r, const char *path, const char *name,
 	row.w.row = name;
 	row.w.file = "";
 	row.w.v20 = r->v20;
-	row.w.item_max = r->item_max;
 	row.slots = lc_calloc(s->n_top ? s->n_top : 1, sizeof(*row.slots));
 	if (!row.slots)
 		return LC_NOMEM(err);
@@ -2660,8 +2657,6 @@ int ingest_commit_rows(uint64_t *new_version, uint64_t *n_committed,
 	if (!rc)
 		rc = ingest_rows_new(&r, schema, &o,
 				     p.major == 2 && p.minor == 0, err);
-	if (!rc && p.major == 2 && p.minor == 1)
-		r->item_max = LANCE_V21_LIST_ITEM_MAX;
 	ids = lc_calloc(l.n, sizeof(*ids));
 	if (!rc && !ids)
 		rc = LC_NOMEM(err);

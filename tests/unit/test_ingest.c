@@ -559,6 +559,46 @@ TEST(assemble_escaped_column_files)
 	harness_rm_rf(dir);
 }
 
+/* A map's entries are {"key", "value"} objects, as the view shows them,
+ * whatever the entries' fields are named (arrow-rs: keys, values). */
+TEST(assemble_map)
+{
+	static const struct lance_field_def defs[] = {
+		{ "name", -1, "string", true },
+		{ "m", -1, "map", true },
+		{ "entries", 1, "struct", false },
+		{ "keys", 2, "string", false },
+		{ "values", 2, "int32", true },
+	};
+	struct lc_err err = { 0 };
+	const struct lance_array *cols;
+	struct lance_schema s;
+	struct ingest_rows *r;
+	struct ingest_opts o = { "name", NULL, NULL, false };
+	char dir[] = "/tmp/lancefs-ingest-XXXXXX", row[64];
+	static const char m[] = "[{\"key\":\"a\",\"value\":1},"
+				"{\"key\":\"b\",\"value\":null}]";
+
+	CHECK(mkdtemp(dir));
+	CHECK_OK(lance_schema_build(&s, defs, 5, &err), &err);
+	CHECK_OK(ingest_rows_new(&r, &s, &o, false, &err), &err);
+	snprintf(row, sizeof(row), "%s/r", dir);
+	CHECK(mkdir(row, 0755) == 0);
+	puts_file(row, "meta.json", "{\"m\":[{\"key\":\"a\",\"value\":1},"
+		  "{\"key\":\"b\",\"value\":null}]}");
+	CHECK_OK(ingest_row(r, row, "r", false, &err), &err);
+	CHECK_OK(ingest_rows_arrays(&cols, r, &err), &err);
+	CHECK_STR(rendered(cols, &s, "m", 0), m);
+	snprintf(row, sizeof(row), "%s/q", dir);
+	CHECK(mkdir(row, 0755) == 0);
+	puts_file(row, "meta.json", "{\"m\":[{\"key\":null,\"value\":1}]}");
+	CHECK_REFUSED(ingest_row(r, row, "q", false, &err), &err,
+		      "column 'm[0].key': null, and it is not nullable");
+	ingest_rows_free(r);
+	lance_schema_reset(&s);
+	harness_rm_rf(dir);
+}
+
 /* An integer name column takes the folder name as a number. */
 TEST(assemble_int_name)
 {
@@ -1341,7 +1381,7 @@ TEST(crash_after_commit)
 TEST_MAIN(TEST_ENTRY(assemble_every_type), TEST_ENTRY(assemble_refusals),
 	  TEST_ENTRY(assemble_float_limits), TEST_ENTRY(assemble_wide_fixed),
 	  TEST_ENTRY(assemble_root_file),
-	  TEST_ENTRY(assemble_escaped_column_files), TEST_ENTRY(assemble_int_name),
+	  TEST_ENTRY(assemble_escaped_column_files), TEST_ENTRY(assemble_map), TEST_ENTRY(assemble_int_name),
 	  TEST_ENTRY(infer_schema), TEST_ENTRY(commit_new_dataset),
 	  TEST_ENTRY(infer_writable), TEST_ENTRY(view_names_stay_unique),
 	  TEST_ENTRY(view_names_of_cut_names_stay_unique),
