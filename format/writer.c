@@ -1564,6 +1564,11 @@ static void walk_rows(struct walk *w, uint64_t s, uint64_t e,
 		walk_at(w, 0, i, w->max_rep);
 }
 
+/* The largest value of a 2.1 mini-block page two of which share a chunk
+ * with a run of RUN_LEVELS levels before them (4 bytes each). */
+#define RUN_LEVELS 1024u
+#define OUTER_NULLS_MAX ((LANCE_V21_CHUNK_MAX - 4 * RUN_LEVELS - 128) / 2)
+
 /* Rows [s, e) of the leaf a[m] (struct walk's path) as one page. */
 static int v21_page(struct lance_writer *w, struct wcol *col,
 		    const struct lance_array *const *a,
@@ -1576,6 +1581,7 @@ static int v21_page(struct lance_writer *w, struct wcol *col,
 	struct vsrc v = { .a = a[m], .t = t };
 	uint16_t next = 1, items = 0;
 	uint64_t maxlen = 0;
+	bool zip;
 	int rc = 0;
 
 	walk_init(&wk, a, f, m);
@@ -1654,27 +1660,44 @@ static int v21_page(struct lance_writer *w, struct wcol *col,
 			if (a[m]->offsets[i + 1] - a[m]->offsets[i] > maxlen)
 				maxlen = a[m]->offsets[i + 1] -
 					 a[m]->offsets[i];
-		if (t->id == LANCE_T_BINARY || maxlen >= 256 || t->large)
-			rc = v21_fullzip(w, col, &v, e - s, wk.nv, &lv, err);
-		else
-			rc = v21_miniblock(w, col, e - s, &v, wk.nv, &lv,
-					   err);
+		zip = t->id == LANCE_T_BINARY || maxlen >= 256 || t->large;
 		break;
 	case LANCE_T_FIXED_LIST:
 		/* a value is a vector's items; its own validity is in lv */
 		v.w = (unsigned)t->width * lance_type_width(t->item);
 		v.a = &a[m]->children[0];
-		rc = v21_fullzip(w, col, &v, e - s, wk.nv, &lv, err);
+		maxlen = v.w;
+		zip = true;
 		break;
 	default:
 		v.w = lance_type_width(t);
-		if (v.w > 256)
-			rc = v21_fullzip(w, col, &v, e - s, wk.nv, &lv, err);
-		else
-			rc = v21_miniblock(w, col, e - s, &v, wk.nv, &lv,
-					   err);
+		maxlen = v.w;
+		zip = v.w > 256;
 		break;
 	}
+	/*
+	 * Lance's full-zip readers before lance#9254 (Sep 2026; LanceDB 0.39
+	 * has one) take a null of a layer outside a page's inner-most list
+	 * for a value: such a page goes mini-block, in 2.1 where two values
+	 * and a run of levels fit a 32 KiB chunk (pages cut around the nulls
+	 * made full-zip pages LanceDB 0.39 also misread).
+	 */
+	for (int k = 0; zip && k < wk.inner; k++)
+		if (!is_list(&f[k]->type) && wk.null[k]) {
+			if (!w->large && maxlen > OUTER_NULLS_MAX)
+				rc = LC_LIMIT(err, "field %s: a value of %"
+					      PRIu64 " bytes in a list under "
+					      "a null %s (file version 2.1 "
+					      "holds %u at most there)",
+					      f[m]->name, maxlen, f[k]->name,
+					      OUTER_NULLS_MAX);
+			zip = false;
+			break;
+		}
+	if (!rc && zip)
+		rc = v21_fullzip(w, col, &v, e - s, wk.nv, &lv, err);
+	else if (!rc)
+		rc = v21_miniblock(w, col, e - s, &v, wk.nv, &lv, err);
 out:
 	lc_free(lv.rep);
 	lc_free(lv.def);
@@ -1753,8 +1776,6 @@ out:
  * carries the levels before its first value and holds 32 KiB (2.1) or
  * 32,767 levels at most.
  */
-#define RUN_LEVELS 1024u
-
 static uint64_t v21_page_end(struct walk *wk, size_t lk, uint64_t p,
 			     uint64_t e)
 {

@@ -721,6 +721,56 @@ TEST(empty_list_runs)
 	}
 }
 
+/* 2.1: a value too big for a mini-block chunk, in a list under a struct
+ * that is null in a row of its page, is refused naming the field (the
+ * full-zip page Lance 12 would take misreads such nulls); 2.2 writes it
+ * mini-block, and 2.1 the same page without the null. */
+TEST(big_value_under_null_struct)
+{
+	static const struct wd_def defs[] = {
+		{ "s", -1, "struct", true }, { "l", 0, "list", true },
+		{ "item", 1, "string", true } };
+	struct lc_err err = { 0 };
+	struct lance_schema s = { 0 };
+	struct lance_writer *w = NULL;
+	struct lance_array a, l, it;
+	uint64_t off[3] = { 0, 1, 1 }, ioff[2] = { 0, 20000 };
+	uint8_t valid = 0x1;		/* row 1: s is null */
+	uint8_t *v = wd_alloc(20000);
+	uint8_t *bytes = NULL;
+	size_t len = 0;
+	int32_t id = 0;
+	int rc;
+
+	memset(v, 'z', 20000);
+	CHECK_OK(wd_schema_of(&s, defs, 3, &err), &err);
+	wd_init(&it, &s.fields[2], 1);
+	it.offsets = ioff;
+	it.values = v;
+	it.values_len = 20000;
+	wd_init(&l, &s.fields[1], 2);
+	l.offsets = off;
+	l.children = &it;
+	l.n_children = 1;
+	wd_init(&a, &s.fields[0], 2);
+	a.validity = &valid;
+	a.children = &l;
+	a.n_children = 1;
+	CHECK(write_read_back(&s, &a, 2, 0));
+	CHECK_OK(lance_writer_new(&w, &s, &id, 1, 2, 1, &err), &err);
+	rc = lance_writer_add(w, &a, &err);
+	if (!rc)
+		rc = lance_writer_finish(w, &bytes, &len, NULL, &err);
+	CHECK(rc == EFBIG && strstr(err.msg, "field item: a value of 20000 "
+				    "bytes in a list under a null s"));
+	lc_free(bytes);
+	lance_writer_free(w);
+	a.validity = NULL;
+	CHECK(write_read_back(&s, &a, 1, 0));
+	free(v);
+	lance_schema_reset(&s);
+}
+
 TEST(blob_v1_20) { blob_round_trip(LANCE_BLOB_V1, 0); }
 TEST(blob_v1_21) { blob_round_trip(LANCE_BLOB_V1, 1); }
 TEST(blob_v2_22) { blob_round_trip(LANCE_BLOB_V2, 2); }
@@ -788,6 +838,7 @@ TEST_MAIN(TEST_ENTRY(small_20), TEST_ENTRY(small_21), TEST_ENTRY(small_22),
 	  TEST_ENTRY(kid_null_21), TEST_ENTRY(kid_null_22),
 	  TEST_ENTRY(blob_v1_20), TEST_ENTRY(blob_v1_21), TEST_ENTRY(blob_v2_22),
 	  TEST_ENTRY(map_22), TEST_ENTRY(dict_pages), TEST_ENTRY(big_list_items),
+	  TEST_ENTRY(big_value_under_null_struct),
 	  TEST_ENTRY(empty_list_runs),
 	  TEST_ENTRY(refuse_items),
 	  TEST_ENTRY(refuse_length_msg), TEST_ENTRY(refuse_type),

@@ -65,9 +65,14 @@ static const struct wd_def wd_fields[] = {
 	{ "lvec", -1, "list", true },		/* 35 */
 	{ "item", 35, "fixed_size_list:float:2", true },	/* 36 */
 	{ "dc", -1, "dict:string:int16:false", true },	/* 37 */
+	{ "sb", -1, "struct", true },		/* 38 */
+	{ "l", 38, "list", true },		/* 39 */
+	{ "item", 39, "string", true },		/* 40 */
+	{ "v", 38, "list", true },		/* 41 */
+	{ "item", 41, "fixed_size_list:float:4", true },	/* 42 */
 };
 #define WD_NFIELDS (sizeof(wd_fields) / sizeof(wd_fields[0]))
-#define WD_NTOP 24
+#define WD_NTOP 25
 
 /* A schema of n <= 48 fields, ids = positions. */
 static inline int wd_schema_of(struct lance_schema *out,
@@ -266,6 +271,14 @@ static inline bool wd_sl_row(uint64_t i, const struct wd_opts *o)
 static inline uint64_t wd_sl_len(uint64_t i, const struct wd_opts *o)
 {
 	return wd_sl_row(i, o) && i % 10 != 6 ? i % 3 : 0;
+}
+
+/* sb.l's item k of row i: 300 bytes, and now and then 9,000 (2.1 pages
+ * of such values with null structs are cut around the nulls: writer.c
+ * OUTER_NULLS). */
+static inline uint64_t wd_sb_len(uint64_t i, uint64_t k)
+{
+	return i % 1000 == 17 && !k ? 9000 : 300;
 }
 
 /* Offsets and validity of n rows, row r of which has len(r) items. */
@@ -580,6 +593,79 @@ static inline void wd_column(struct lance_array *a,
 				wd_setbit(c->validity, j,
 					  (first + r + k) % 6 != 0);
 			}
+		break;
+	}
+	case 38: {
+		/* a nullable struct holding lists of long strings and of
+		 * vectors (full-zip pages with a null layer outside the
+		 * lists): struct null every 7th row (where structs may be),
+		 * lists null every 5th, two items a row */
+		struct lance_array *c = wd_alloc(2 * sizeof(*c)), *ls, *lv;
+		uint64_t *lens = wd_alloc((size_t)n * 8 + 8);
+		bool *ok = wd_alloc((size_t)n + 1);
+		uint64_t items = 0;
+
+		a->children = c;
+		a->n_children = 2;
+		a->validity = wd_bitmap(n);
+		for (uint64_t r = 0; r < n; r++) {
+			uint64_t i = first + r;
+			bool row = !(o->struct_nulls &&
+				     (o->edge || i % 7 == 3));
+
+			wd_setbit(a->validity, r, row);
+			ok[r] = row && i % 5 != 1;
+			lens[r] = ok[r] ? 2 : 0;
+		}
+		for (int k = 0; k < 2; k++) {
+			wd_init(&c[k], f->children[k], n);
+			c[k].n_children = 1;
+			c[k].children = wd_alloc(sizeof(*c[k].children));
+			items = wd_offsets(&c[k], n, lens, ok);
+		}
+		ls = c[0].children;
+		wd_init(ls, f->children[0]->children[0], items);
+		ls->offsets = wd_alloc((size_t)(items + 1) * 8);
+		for (uint64_t r = 0; r < n; r++)
+			for (uint64_t k = 0; k < lens[r]; k++)
+				ls->values_len += wd_sb_len(first + r, k);
+		ls->values = wd_alloc((size_t)ls->values_len + 1);
+		ls->values_len = 0;
+		ls->validity = wd_bitmap(items);
+		lv = c[1].children;
+		wd_init(lv, f->children[1]->children[0], items);
+		lv->validity = wd_bitmap(items);
+		lv->n_children = 1;
+		lv->children = wd_alloc(sizeof(*lv->children));
+		memset(lv->children, 0, sizeof(*lv->children));
+		lv->children->type = f->children[1]->children[0]->type.item;
+		lv->children->length = items * 4;
+		wd_fixed(lv->children, 4, items * 4);
+		for (uint64_t r = 0; r < n; r++) {	/* item k of row i */
+			uint64_t i = first + r;
+
+			for (uint64_t k = 0; k < lens[r]; k++) {
+				uint64_t j = c[0].offsets[r] + k;
+
+				uint64_t len = wd_sb_len(i, k);
+
+				ls->offsets[j] = ls->values_len;
+				for (uint64_t b = 0; b < len; b++)
+					ls->values[ls->values_len + b] =
+						(uint8_t)('a' + (i + k + b) % 26);
+				ls->values_len += len;
+				for (uint64_t d = 0; d < 4; d++) {
+					float x = (float)(i * 8 + k * 4 + d) *
+						  0.5f;
+
+					memcpy(lv->children->values +
+					       (j * 4 + d) * 4, &x, 4);
+				}
+			}
+		}
+		ls->offsets[items] = ls->values_len;
+		free(lens);
+		free(ok);
 		break;
 	}
 	case 37: {
