@@ -17,13 +17,19 @@
  *        Binary{no_nulls(Flat64 ends), Flat8, null_adjustment} for
  *        strings and binary, Nullable(FixedSizeList(no_nulls(Flat))),
  *        List{no_nulls(Flat64 ends), null_offset_adjustment} + an items
- *        column, SimpleStruct + child columns (no null structs).
- *   2.1+ mini-block flat / variable{flat32} with raw u16 def (and rep)
- *        levels, full-zip variable for long strings and all binary,
- *        full-zip fixed for fixed-size lists, all-null (2.1 AllNull,
- *        2.2 Constant) pages, lists as mini-block with a repetition
- *        index, struct validity folded into the leaves' def levels.
- *        2.2 sets has_large_chunk (u32 chunk words and value sizes).
+ *        column, SimpleStruct + child columns (no null structs),
+ *        Dictionary{indices, Binary items} per page, blob v1 as
+ *        PackedStruct descriptors under a blob column encoding.
+ *   2.1+ one walk of each leaf's struct and list layers gives raw u16
+ *        rep/def levels (struct validity folded in); mini-block flat /
+ *        variable{flat32|64} for short values (with a per-page
+ *        dictionary for dictionary columns, a repetition index for
+ *        lists), full-zip (control words, a repetition index) for long
+ *        strings, binary, vectors and wide values, all-null (2.1
+ *        AllNull, 2.2 Constant) pages, blob v1 (2.1) as a blob layout
+ *        around descriptors, blob v2 (2.2) as full-zip records of
+ *        inline blobs. 2.2 sets has_large_chunk (u32 chunk words and
+ *        value sizes).
  *
  * Protobufs are emitted by a small wire writer here (pbw_*): nested
  * messages are written in place and their length prefix inserted when
