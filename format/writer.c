@@ -1571,9 +1571,10 @@ static void walk_rows(struct walk *w, uint64_t s, uint64_t e,
 }
 
 /* The largest value of a 2.1 mini-block page two of which share a chunk
- * with a run of RUN_LEVELS levels before them (4 bytes each). */
+ * with three runs of RUN_LEVELS levels (4 bytes each: before, between
+ * and, in the last chunk, after them). */
 #define RUN_LEVELS 1024u
-#define OUTER_NULLS_MAX ((LANCE_V21_CHUNK_MAX - 4 * RUN_LEVELS - 128) / 2)
+#define OUTER_NULLS_MAX ((LANCE_V21_CHUNK_MAX - 3 * 4 * RUN_LEVELS - 128) / 2)
 
 /* Rows [s, e) of the leaf a[m] (struct walk's path) as one page. */
 static int v21_page(struct lance_writer *w, struct wcol *col,

@@ -768,6 +768,56 @@ TEST(big_value_under_null_struct)
 	a.validity = NULL;
 	CHECK(write_read_back(&s, &a, 1, 0));
 	free(v);
+
+	/* 1,024 null structs, [x], 1,024 null structs, [x], 1,024 null
+	 * structs: one chunk holds both values and all three runs; x of
+	 * 10,176 bytes fits it, 14,272 bytes (the bound until a review) does
+	 * not and is refused as such */
+	for (int big = 0; big < 2; big++) {
+		enum { RUN = 1024, ROWS = 3 * RUN + 2 };
+		uint64_t n = big ? 14272 : 10176, *o = wd_alloc((ROWS + 1) * 8);
+		uint8_t *sv = wd_bitmap(ROWS);
+		uint64_t io[3] = { 0, n, 2 * n };
+
+		v = wd_alloc(2 * n);
+		memset(v, 'y', 2 * n);
+		for (uint64_t i = 0; i <= ROWS; i++)
+			o[i] = i <= RUN ? 0 : i <= 2 * RUN + 1 ? 1 : 2;
+		for (uint64_t i = 0; i < ROWS; i++)
+			wd_setbit(sv, i, i == RUN || i == 2 * RUN + 1);
+		wd_init(&it, &s.fields[2], 2);
+		it.offsets = io;
+		it.values = v;
+		it.values_len = 2 * n;
+		wd_init(&l, &s.fields[1], ROWS);
+		l.offsets = o;
+		l.children = &it;
+		l.n_children = 1;
+		wd_init(&a, &s.fields[0], ROWS);
+		a.validity = sv;
+		a.children = &l;
+		a.n_children = 1;
+		if (!big) {
+			CHECK(write_read_back(&s, &a, 1, 0));
+		} else {
+			lc_err_clear(&err);
+			w = NULL;
+			bytes = NULL;
+			CHECK_OK(lance_writer_new(&w, &s, &id, 1, 2, 1, &err),
+				 &err);
+			rc = lance_writer_add(w, &a, &err);
+			if (!rc)
+				rc = lance_writer_finish(w, &bytes, &len, NULL,
+							 &err);
+			CHECK(rc == EFBIG && strstr(err.msg, "a value of 14272 "
+						    "bytes in a list under"));
+			lc_free(bytes);
+			lance_writer_free(w);
+		}
+		free(o);
+		free(sv);
+		free(v);
+	}
 	lance_schema_reset(&s);
 }
 
