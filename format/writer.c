@@ -267,6 +267,15 @@ static int out_bits(struct lance_writer *w, const uint8_t *src,
 	return 0;
 }
 
+/* Close page buffer i, begun at off[i], after writing it returned rc:
+ * its size, then padding to 64 bytes. */
+static int buf_close(struct lance_writer *w, const uint64_t *off,
+		     uint64_t *size, unsigned i, int rc, struct lc_err *err)
+{
+	size[i] = w->out->len - off[i];
+	return rc ? rc : out_pad(w, 64, err);
+}
+
 static int out_le(struct lance_writer *w, uint64_t v, unsigned bytes,
 		  struct lc_err *err)
 {
@@ -423,9 +432,7 @@ static int v20_fixed(struct lance_writer *w, struct wcol *col,
 	if (nulls) {
 		off[nb] = w->out->len;
 		rc = out_bits(w, a->validity, s, n, err);
-		size[nb] = w->out->len - off[nb];
-		if (!rc)
-			rc = out_pad(w, 64, err);
+		rc = buf_close(w, off, size, nb, rc, err);
 		if (rc)
 			goto fail;
 		nb++;
@@ -436,9 +443,7 @@ static int v20_fixed(struct lance_writer *w, struct wcol *col,
 	else
 		rc = lc_buf_append(w->out, v->values + s * d * iw,
 				   (size_t)(n * d * iw), err);
-	size[nb] = w->out->len - off[nb];
-	if (!rc)
-		rc = out_pad(w, 64, err);
+	rc = buf_close(w, off, size, nb, rc, err);
 	if (rc)
 		goto fail;
 	nk = pbw_begin(&enc);
@@ -500,8 +505,7 @@ static int v20_binary(struct lance_writer *w, struct wcol *col,
 		if (rc)
 			goto fail;
 	}
-	size[0] = w->out->len - off[0];
-	rc = out_pad(w, 64, err);
+	rc = buf_close(w, off, size, 0, 0, err);
 	if (rc)
 		goto fail;
 	off[1] = w->out->len;
@@ -514,8 +518,7 @@ static int v20_binary(struct lance_writer *w, struct wcol *col,
 		if (rc)
 			goto fail;
 	}
-	size[1] = w->out->len - off[1];
-	rc = out_pad(w, 64, err);
+	rc = buf_close(w, off, size, 1, 0, err);
 	if (rc)
 		goto fail;
 	b = pbw_begin(&enc);
@@ -699,9 +702,7 @@ static int v20_dict(struct lance_writer *w, struct wcol *col,
 		return rc;
 	off[0] = w->out->len;
 	rc = lc_buf_append(w->out, d.idx, (size_t)(n * d.w), err);
-	size[0] = w->out->len - off[0];
-	if (!rc)
-		rc = out_pad(w, 64, err);
+	rc = buf_close(w, off, size, 0, rc, err);
 	off[1] = w->out->len;
 	for (uint64_t j = 0; j < d.n && !rc; j++) {
 		end += a->offsets[d.at[j] + 1] - a->offsets[d.at[j]];
@@ -709,17 +710,13 @@ static int v20_dict(struct lance_writer *w, struct wcol *col,
 	}
 	if (!rc && nulls)	/* the null item: past the adjustment */
 		rc = out_le(w, end + d.bytes + 1, 8, err);
-	size[1] = w->out->len - off[1];
-	if (!rc)
-		rc = out_pad(w, 64, err);
+	rc = buf_close(w, off, size, 1, rc, err);
 	off[2] = w->out->len;
 	for (uint64_t j = 0; j < d.n && !rc; j++)
 		rc = lc_buf_append(w->out, a->values + a->offsets[d.at[j]],
 				   (size_t)(a->offsets[d.at[j] + 1] -
 					    a->offsets[d.at[j]]), err);
-	size[2] = w->out->len - off[2];
-	if (!rc)
-		rc = out_pad(w, 64, err);
+	rc = buf_close(w, off, size, 2, rc, err);
 	if (rc) {
 		dict_reset(&d);
 		return rc;
@@ -793,9 +790,7 @@ static int v20_blob(struct lance_writer *w, struct wcol *col,
 	off[0] = w->out->len;
 	if (!rc)
 		rc = lc_buf_append(w->out, d, (size_t)n * 16, err);
-	size[0] = w->out->len - off[0];
-	if (!rc)
-		rc = out_pad(w, 64, err);
+	rc = buf_close(w, off, size, 0, rc, err);
 	lc_free(d);
 	if (rc)
 		return rc;
@@ -829,9 +824,7 @@ static int v20_list(struct lance_writer *w, struct wcol *col,
 
 		rc = out_le(w, valid_at(a, i) ? end : end + items + 1, 8, err);
 	}
-	size[0] = w->out->len - off[0];
-	if (!rc)
-		rc = out_pad(w, 64, err);
+	rc = buf_close(w, off, size, 0, rc, err);
 	if (rc)
 		return rc;
 	b = pbw_begin(&enc);
@@ -1233,31 +1226,24 @@ static int v21_miniblock(struct lance_writer *w, struct wcol *col,
 		v0 += c;
 		l0 = l1;
 	}
-	size[1] = w->out->len - off[1];
-	rc = out_pad(w, 64, err);
+	rc = buf_close(w, off, size, 1, 0, err);
 	if (rc)
 		goto out;
 	off[0] = w->out->len;
 	for (uint64_t i = 0; i < nchunks && !rc; i++)
 		rc = out_le(w, words[i], w->large ? 4 : 2, err);
-	size[0] = w->out->len - off[0];
-	if (!rc)
-		rc = out_pad(w, 64, err);
+	rc = buf_close(w, off, size, 0, rc, err);
 	if (!rc && v->dict) {
 		off[nb] = w->out->len;
 		rc = dict_block(w, v->dict, err);
-		size[nb] = w->out->len - off[nb];
-		if (!rc)
-			rc = out_pad(w, 64, err);
+		rc = buf_close(w, off, size, nb, rc, err);
 		nb++;
 	}
 	if (!rc && lv->rep) {
 		off[nb] = w->out->len;
 		for (uint64_t i = 0; i < 2 * nchunks && !rc; i++)
 			rc = out_le(w, ridx[i], 8, err);
-		size[nb] = w->out->len - off[nb];
-		if (!rc)
-			rc = out_pad(w, 64, err);
+		rc = buf_close(w, off, size, nb, rc, err);
 		nb++;
 	}
 	if (rc)
@@ -1333,9 +1319,7 @@ static int v21_allnull(struct lance_writer *w, struct wcol *col,
 		off[b] = w->out->len;
 		for (uint64_t l = 0; v && l < lv->n && !rc; l++)
 			rc = out_le(w, v[l], 2, err);
-		size[b] = w->out->len - off[b];
-		if (!rc)
-			rc = out_pad(w, 64, err);
+		rc = buf_close(w, off, size, b, rc, err);
 		if (rc)
 			return rc;
 		nb = 2;
@@ -1430,9 +1414,7 @@ static int v21_fullzip(struct lance_writer *w, struct wcol *col,
 		rc = LC_CORRUPT(err, "writer: full-zip page of %" PRIu64
 				" values and %" PRIu64 " rows, levels say %"
 				PRIu64 " and %" PRIu64, nv, rows, vi, r);
-	size[0] = w->out->len - off[0];
-	if (!rc)
-		rc = out_pad(w, 64, err);
+	rc = buf_close(w, off, size, 0, rc, err);
 	if (!rc && idx) {
 		idx[rows] = size[0];
 		iw = size[0] <= UINT8_MAX ? 1 : size[0] <= UINT16_MAX ? 2
@@ -1440,9 +1422,7 @@ static int v21_fullzip(struct lance_writer *w, struct wcol *col,
 		off[1] = w->out->len;
 		for (uint64_t i = 0; i <= rows && !rc; i++)
 			rc = out_le(w, idx[i], iw, err);
-		size[1] = w->out->len - off[1];
-		if (!rc)
-			rc = out_pad(w, 64, err);
+		rc = buf_close(w, off, size, 1, rc, err);
 	}
 	lc_free(idx);
 	if (rc)

@@ -856,19 +856,6 @@ static int conv_struct(struct bld *b, const json_t *j, struct where *w,
 	return rc ? rc : bld_end(b, true, 0, err);
 }
 
-/* A string or binary value. */
-static int conv_var(struct bld *b, const json_t *j, struct where *w,
-		    struct lc_err *err)
-{
-	if (b->type->id == LANCE_T_BINARY)
-		return b->type->json ? conv_jsonb(b, j, w, err)
-				     : conv_hex(b, j, w, err);
-	if (!json_is_string(j))
-		return wrong(err, w, "a string", j);
-	return bld_bytes(b, json_string_value(j), json_string_length(j), true,
-			 err);
-}
-
 /* Append JSON value `j` to `b` by the meta.json rules. */
 static int conv_json(struct bld *b, const json_t *j, struct where *w,
 		     unsigned depth, struct lc_err *err)
@@ -909,8 +896,14 @@ static int conv_json(struct bld *b, const json_t *j, struct where *w,
 	case LANCE_T_FLOAT64:
 		return conv_float(b, j, w, err);
 	case LANCE_T_UTF8:
+		if (!json_is_string(j))
+			return wrong(err, w, "a string", j);
+		return bld_bytes(b, json_string_value(j),
+				 json_string_length(j), true, err);
 	case LANCE_T_BINARY:
-		return conv_var(b, j, w, err);
+		if (t->json)
+			return conv_jsonb(b, j, w, err);
+		return conv_hex(b, j, w, err);
 	case LANCE_T_FIXED_BINARY:
 		return conv_hex(b, j, w, err);
 	case LANCE_T_DATE32:

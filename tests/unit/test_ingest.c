@@ -72,19 +72,25 @@ struct fx {
 	struct ingest_rows *r;
 };
 
-static int fx_open(struct fx *fx, const char *name_column,
-		   const char *file_column, struct lc_err *err)
+/* A scratch folder and rows of the schema `defs` (name column "name"). */
+static int fx_open_defs(struct fx *fx, const struct lance_field_def *defs,
+			size_t n, struct lc_err *err)
 {
-	struct ingest_opts o = { name_column, file_column, NULL, false };
+	struct ingest_opts o = { "name", NULL, NULL, false };
 	int rc;
 
 	snprintf(fx->dir, sizeof(fx->dir), "/tmp/lancefs-ingest-XXXXXX");
 	if (!mkdtemp(fx->dir))
 		return errno;
-	rc = lance_schema_build(&fx->s, every_type_defs, EVERY_TYPE_N, err);
+	rc = lance_schema_build(&fx->s, defs, n, err);
 	if (!rc)
 		rc = ingest_rows_new(&fx->r, &fx->s, &o, false, err);
 	return rc;
+}
+
+static int fx_open(struct fx *fx, struct lc_err *err)
+{
+	return fx_open_defs(fx, every_type_defs, EVERY_TYPE_N, err);
 }
 
 static void fx_close(struct fx *fx)
@@ -171,7 +177,7 @@ TEST(assemble_every_type)
 			 "\"\xc3\xa9\",null,true]}" },
 	};
 
-	CHECK_OK(fx_open(&fx, "name", NULL, &err), &err);
+	CHECK_OK(fx_open(&fx, &err), &err);
 	d = row_dir(&fx, "cat_001");
 	harness_put_file(d, "image.jpg", jpg, sizeof(jpg));
 	puts_file(d, "caption.txt", "a cat\n");
@@ -216,7 +222,7 @@ TEST(assemble_refusals)
 	struct fx fx;
 	const char *d;
 
-	CHECK_OK(fx_open(&fx, "name", NULL, &err), &err);
+	CHECK_OK(fx_open(&fx, &err), &err);
 	CHECK_REFUSED(try_meta(&fx, "r1", "{\"id\":1,", &err), &err,
 		      "r1/meta.json: bad JSON at line 1");
 	CHECK_REFUSED(try_meta(&fx, "r2", "[1]", &err), &err,
@@ -454,7 +460,7 @@ TEST(assemble_float_limits)
 	const struct lance_array *cols;
 	struct fx fx;
 
-	CHECK_OK(fx_open(&fx, "name", NULL, &err), &err);
+	CHECK_OK(fx_open(&fx, &err), &err);
 	CHECK_OK(try_meta(&fx, "max", "{\"id\":1,\"f32\":3.4028235e+38,"
 			  "\"f16\":65519}", &err), &err);
 	CHECK_OK(try_meta(&fx, "min", "{\"id\":2,\"f32\":-3.4028235e+38,"
@@ -479,7 +485,7 @@ TEST(assemble_root_file)
 	char path[300];
 
 	/* two binary columns: the file column decides */
-	CHECK_OK(fx_open(&fx, "name", NULL, &err), &err);
+	CHECK_OK(fx_open(&fx, &err), &err);
 	snprintf(path, sizeof(path), "%s/dog.png", fx.dir);
 	puts_file(fx.dir, "dog.png", "\x89PNG");
 	CHECK_REFUSED(ingest_row(fx.r, path, "dog.png", true, &err), &err,
@@ -537,30 +543,24 @@ TEST(assemble_escaped_column_files)
 	};
 	struct lc_err err = { 0 };
 	const struct lance_array *cols;
-	struct lance_schema s;
-	struct ingest_rows *r;
-	struct ingest_opts o = { "name", NULL, NULL, false };
-	char dir[] = "/tmp/lancefs-ingest-XXXXXX", row[64];
+	const char *d;
+	struct fx fx;
 
-	CHECK(mkdtemp(dir));
-	CHECK_OK(lance_schema_build(&s, defs, 3, &err), &err);
-	CHECK_OK(ingest_rows_new(&r, &s, &o, false, &err), &err);
-	snprintf(row, sizeof(row), "%s/r", dir);
-	CHECK(mkdir(row, 0755) == 0);
-	puts_file(row, "a%2Fb.jpg", "\xff\xd8\xff");
-	puts_file(row, "%2Ec.txt", "dot");
-	CHECK_OK(ingest_row(r, row, "r", false, &err), &err);
-	CHECK_OK(ingest_rows_arrays(&cols, r, &err), &err);
+	CHECK_OK(fx_open_defs(&fx, defs, 3, &err), &err);
+	d = row_dir(&fx, "r");
+	puts_file(d, "a%2Fb.jpg", "\xff\xd8\xff");
+	puts_file(d, "%2Ec.txt", "dot");
+	CHECK_OK(ingest_row(fx.r, d, "r", false, &err), &err);
+	CHECK_OK(ingest_rows_arrays(&cols, fx.r, &err), &err);
 	CHECK_EQ_U64(cols[1].offsets[1], 3);
 	CHECK(!memcmp(cols[1].values, "\xff\xd8\xff", 3));
-	CHECK_STR(rendered(cols, &s, ".c", 0), "\"dot\"");
-	ingest_rows_free(r);
-	lance_schema_reset(&s);
-	harness_rm_rf(dir);
+	CHECK_STR(rendered(cols, &fx.s, ".c", 0), "\"dot\"");
+	fx_close(&fx);
 }
 
 /* A map's entries are {"key", "value"} objects, as the view shows them,
- * whatever the entries' fields are named (arrow-rs: keys, values). */
+ * whatever the entries' fields are named (arrow-rs: keys, values); a
+ * key may not be null. */
 TEST(assemble_map)
 {
 	static const struct lance_field_def defs[] = {
@@ -570,33 +570,22 @@ TEST(assemble_map)
 		{ "keys", 2, "string", false },
 		{ "values", 2, "int32", true },
 	};
-	struct lc_err err = { 0 };
-	const struct lance_array *cols;
-	struct lance_schema s;
-	struct ingest_rows *r;
-	struct ingest_opts o = { "name", NULL, NULL, false };
-	char dir[] = "/tmp/lancefs-ingest-XXXXXX", row[64];
 	static const char m[] = "[{\"key\":\"a\",\"value\":1},"
 				"{\"key\":\"b\",\"value\":null}]";
+	struct lc_err err = { 0 };
+	const struct lance_array *cols;
+	char meta[128];
+	struct fx fx;
 
-	CHECK(mkdtemp(dir));
-	CHECK_OK(lance_schema_build(&s, defs, 5, &err), &err);
-	CHECK_OK(ingest_rows_new(&r, &s, &o, false, &err), &err);
-	snprintf(row, sizeof(row), "%s/r", dir);
-	CHECK(mkdir(row, 0755) == 0);
-	puts_file(row, "meta.json", "{\"m\":[{\"key\":\"a\",\"value\":1},"
-		  "{\"key\":\"b\",\"value\":null}]}");
-	CHECK_OK(ingest_row(r, row, "r", false, &err), &err);
-	CHECK_OK(ingest_rows_arrays(&cols, r, &err), &err);
-	CHECK_STR(rendered(cols, &s, "m", 0), m);
-	snprintf(row, sizeof(row), "%s/q", dir);
-	CHECK(mkdir(row, 0755) == 0);
-	puts_file(row, "meta.json", "{\"m\":[{\"key\":null,\"value\":1}]}");
-	CHECK_REFUSED(ingest_row(r, row, "q", false, &err), &err,
+	CHECK_OK(fx_open_defs(&fx, defs, 5, &err), &err);
+	snprintf(meta, sizeof(meta), "{\"m\":%s}", m);
+	CHECK_OK(try_meta(&fx, "r", meta, &err), &err);
+	CHECK_OK(ingest_rows_arrays(&cols, fx.r, &err), &err);
+	CHECK_STR(rendered(cols, &fx.s, "m", 0), m);
+	CHECK_REFUSED(try_meta(&fx, "q", "{\"m\":[{\"key\":null,"
+			       "\"value\":1}]}", &err), &err,
 		      "column 'm[0].key': null, and it is not nullable");
-	ingest_rows_free(r);
-	lance_schema_reset(&s);
-	harness_rm_rf(dir);
+	fx_close(&fx);
 }
 
 /* An integer name column takes the folder name as a number. */
