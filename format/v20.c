@@ -512,7 +512,8 @@ static uint64_t index_at(const struct lance_array *idx, uint64_t i)
 /*
  * Dictionary. lance's own string dictionaries have u8 indices where 0 is
  * null and k is items[k - 1]; an Arrow dictionary column keeps its keys
- * (any integer width, k is items[k]) with nulls in the keys or the items.
+ * (any integer width, k is items[k]) with nulls in the keys or the items,
+ * and its items are strings, binary or fixed-width values.
  */
 static int dict_range(struct lance_array *out, const struct dctx *c,
 		      const Lpb20__Dict *d, const struct lance_type *type,
@@ -522,6 +523,7 @@ static int dict_range(struct lance_array *out, const struct dctx *c,
 	uint64_t n = b - a, total = 0, nitems = d->num_dictionary_items;
 	uint64_t base = type->dict ? 0 : 1;
 	uint64_t *pick = NULL;
+	unsigned w = is_var(type) ? 0 : lance_type_width(type);
 	int rc;
 
 	if (!d->indices || !d->items)
@@ -534,15 +536,21 @@ static int dict_range(struct lance_array *out, const struct dctx *c,
 	if (!rc)
 		rc = decode_into(&items, c, d->items, type, NULL, 0, nitems,
 				 err);
+	if (!rc && w && items.values_len / w < nitems)
+		rc = LC_CORRUPT(err, "dictionary items of %" PRIu64 " bytes "
+				"for %" PRIu64 " values", items.values_len,
+				nitems);
 	if (rc)
 		goto out;
-	out->offsets = lc_malloc(((size_t)n + 1) * sizeof(uint64_t));
 	pick = lc_malloc(((size_t)n + 1) * sizeof(uint64_t));
-	if (!out->offsets || !pick) {
+	if (!w)
+		out->offsets = lc_malloc(((size_t)n + 1) * sizeof(uint64_t));
+	if (!pick || (!w && !out->offsets)) {
 		rc = LC_NOMEM(err);
 		goto out;
 	}
-	out->offsets[0] = 0;
+	if (!w)
+		out->offsets[0] = 0;
 	for (uint64_t i = 0; i < n; i++) {
 		uint64_t k = index_at(&idx, i);
 		bool valid = lance_array_is_valid(&idx, i) && k >= base;
@@ -565,27 +573,30 @@ static int dict_range(struct lance_array *out, const struct dctx *c,
 				}
 			}
 			bit_put(out->validity, i, false);
-		} else {
+		} else if (!w) {
 			total += items.offsets[k - base + 1] -
 				 items.offsets[k - base];
 		}
-		out->offsets[i + 1] = total;
+		if (!w)
+			out->offsets[i + 1] = total;
 	}
-	if (c->sizes_only)
+	if (w)
+		total = n * w;	/* a null's value is item 0's, or zeros */
+	if (c->sizes_only && !w)
 		goto out;
-	out->values = lc_malloc(total ? (size_t)total : 1);
+	out->values = lc_calloc(1, total ? (size_t)total : 1);
 	if (!out->values) {
 		rc = LC_NOMEM(err);
 		goto out;
 	}
 	out->values_len = total;
-	for (uint64_t i = 0; i < n; i++) {
-		uint64_t len = out->offsets[i + 1] - out->offsets[i];
+	for (uint64_t i = 0; i < n && nitems; i++) {
+		uint64_t at = w ? pick[i] * w : items.offsets[pick[i]];
+		uint64_t len = w ? w : out->offsets[i + 1] - out->offsets[i];
 
 		if (len)
-			memcpy(out->values + out->offsets[i],
-			       items.values + items.offsets[pick[i]],
-			       (size_t)len);
+			memcpy(out->values + (w ? i * w : out->offsets[i]),
+			       items.values + at, (size_t)len);
 	}
 out:
 	lc_free(pick);
@@ -848,7 +859,7 @@ static int decode_into(struct lance_array *out, const struct dctx *c,
 					  "field", (int)type->id);
 		return binary_range(out, c, e->binary, type, a, b, err);
 	case LPB20__ENCODING__KIND_DICTIONARY:
-		if (!is_var(type))
+		if (!is_var(type) && !lance_type_width(type))
 			return LC_UNSUPPORTED(err, "dictionary encoding for a "
 					      "type %d field", (int)type->id);
 		return dict_range(out, c, e->dictionary, type, a, b, err);

@@ -217,6 +217,24 @@ function typesColumns(n) {
       return A.dictionary(dictT, Int32Array.from(v, (x) => x ?? 0), v.map((x) => x !== null), I.utf8(['red', 'green', 'blue', 'cyan', 'magenta']));
     },
   }]);
+  // dictionaries of fixed-width values (LanceDB 2.0 writes them with a
+  // Dictionary encoding whose items are Flat)
+  const dictI64 = new arrow.Dictionary(new arrow.Int64(), new arrow.Int16());
+  add('dict_i64', [{
+    field: F('dict_i64', dictI64),
+    data: () => {
+      const v = column('dict_i64', n, [0, 3, null], (i, r) => r.int(0, 3));
+      return A.dictionary(dictI64, Int16Array.from(v, (x) => x ?? 0), v.map((x) => x !== null), I.int64([-5, 0, 7, 9007199254740991]));
+    },
+  }]);
+  const dictU32 = new arrow.Dictionary(new arrow.Uint32(), new arrow.Int8());
+  add('dict_u32', [{
+    field: F('dict_u32', dictU32),
+    data: () => {
+      const v = column('dict_u32', n, [1, null, 2], (i, r) => r.int(0, 2));
+      return A.dictionary(dictU32, Int8Array.from(v, (x) => x ?? 0), v.map((x) => x !== null), I.uint32([0, 7, 4294967295]));
+    },
+  }]);
   const entT = new arrow.Struct([F('key', new arrow.Utf8(), false), F('value', new arrow.Int32())]);
   const mapT = new arrow.Map_(F('entries', entT, false), false);
   add('map_si', [{
