@@ -536,9 +536,9 @@ fail:
 
 /*
  * The dictionary of a page of a dictionary column: the distinct values of
- * rows [first, first + n) of a (strings or binary), first seen first, and
- * each row's index into them (w bytes, little-endian; a null row's is
- * `null_index`).
+ * rows [first, first + n) of a (strings, binary or fixed-width values),
+ * first seen first, and each row's index into them (w bytes,
+ * little-endian; a null row's is `null_index`).
  */
 /* dict_build's errno where the keys cannot index the page's values: the
  * page is made smaller (down to one row) and tried again. */
@@ -551,6 +551,7 @@ struct dict {
 	uint64_t bytes;		/* their bytes, together */
 	uint8_t *idx;		/* one index per row */
 	unsigned w;
+	unsigned vw;		/* a value's width; 0: strings, binary */
 };
 
 static void dict_reset(struct dict *d)
@@ -575,6 +576,20 @@ static uint64_t dict_hash(const uint8_t *p, uint64_t n)
 	return h;
 }
 
+/* Row k's value in d->a: its bytes, *len of them. */
+static const uint8_t *dict_val(const struct dict *d, uint64_t k,
+			       uint64_t *len)
+{
+	const struct lance_array *a = d->a;
+
+	if (d->vw) {
+		*len = d->vw;
+		return a->values + k * d->vw;
+	}
+	*len = a->offsets[k + 1] - a->offsets[k];
+	return a->values + a->offsets[k];
+}
+
 static int dict_build(struct dict *d, const struct lance_field *f,
 		      const struct lance_array *a, uint64_t first, uint64_t n,
 		      bool null_item, struct lc_err *err)
@@ -586,6 +601,7 @@ static int dict_build(struct dict *d, const struct lance_field *f,
 	memset(d, 0, sizeof(*d));
 	d->a = a;
 	d->w = lance_type_width(&kt);
+	d->vw = lance_type_width(&f->type);
 	if (!d->w)
 		return LC_UNSUPPORTED(err, "field %s: dictionary keys of type "
 				      "%d", f->name, (int)kt.id);
@@ -612,10 +628,10 @@ static int dict_build(struct dict *d, const struct lance_field *f,
 
 		if (!valid_at(a, k))
 			continue;	/* indices filled below */
-		p = a->values + a->offsets[k];
-		len = a->offsets[k + 1] - a->offsets[k];
+		p = dict_val(d, k, &len);
 		for (h = dict_hash(p, len);; h++) {
-			uint64_t j = slot[h & (cap - 1)], o;
+			uint64_t j = slot[h & (cap - 1)], olen;
+			const uint8_t *o;
 
 			if (j == UINT64_MAX) {
 				x = slot[h & (cap - 1)] = d->n;
@@ -623,9 +639,8 @@ static int dict_build(struct dict *d, const struct lance_field *f,
 				d->bytes += len;
 				break;
 			}
-			o = d->at[j];
-			if (a->offsets[o + 1] - a->offsets[o] == len &&
-			    !memcmp(a->values + a->offsets[o], p, (size_t)len)) {
+			o = dict_val(d, d->at[j], &olen);
+			if (olen == len && !memcmp(o, p, (size_t)len)) {
 				x = j;
 				break;
 			}
@@ -654,15 +669,25 @@ static uint64_t dict_items(const struct dict *d)
 	return d->n ? d->n : 1;
 }
 
-/* The distinct values as a block, Variable{offsets = flat{32}}: u32 32,
- * u32 where the bytes start, n + 1 u32 offsets into them, the bytes. */
+/* The distinct values as a block: fixed-width ones Flat, one after the
+ * other; else Variable{offsets = flat{32}}: u32 32, u32 where the bytes
+ * start, n + 1 u32 offsets into them, the bytes. */
 static int dict_block(struct lance_writer *w, const struct dict *d,
 		      struct lc_err *err)
 {
 	const struct lance_array *a = d->a;
-	uint64_t o = 0;
-	int rc;
+	uint64_t o = 0, len;
+	int rc = 0;
 
+	for (unsigned i = 0; d->vw && !d->n && i < d->vw && !rc; i++)
+		rc = out_le(w, 0, 1, err);	/* the one item: zeros */
+	for (uint64_t j = 0; d->vw && j < d->n && !rc; j++) {
+		const uint8_t *p = dict_val(d, d->at[j], &len);
+
+		rc = lc_buf_append(w->out, p, (size_t)len, err);
+	}
+	if (d->vw)
+		return rc;
 	if (d->bytes > UINT32_MAX)
 		return LC_LIMIT(err, "a dictionary of %" PRIu64 " bytes",
 				d->bytes);
@@ -684,8 +709,50 @@ static int dict_block(struct lance_writer *w, const struct dict *d,
 	return rc;
 }
 
-/* 2.0: Dictionary{indices, items = Binary, n}; a null row indexes a
- * null item after the values, as Lance writes it. */
+/* 2.0 dictionary items of fixed width: Nullable{no_nulls{values}} or,
+ * with the null item last, Nullable{some_nulls{validity, values}}, the
+ * values Flat; in buffers 1 and 2 (as Lance writes them). */
+static int v20_dict_fixed(struct lance_writer *w, const struct dict *d,
+			  bool null_item, struct pbw *enc, uint64_t *off,
+			  uint64_t *size, struct lc_err *err)
+{
+	uint64_t items = d->n + null_item;
+	size_t it, ns, nk;
+	unsigned nb = 1;
+	int rc = 0;
+
+	if (null_item) {	/* every item valid but the last */
+		off[nb] = w->out->len;
+		for (uint64_t i = 0; i < (items + 7) / 8 && !rc; i++) {
+			uint64_t left = items - 1 - 8 * i;
+
+			rc = out_le(w, left >= 8 ? 0xff : (1u << left) - 1, 1,
+				    err);
+		}
+		rc = buf_close(w, off, size, nb++, rc, err);
+	}
+	off[nb] = w->out->len;
+	if (!rc)
+		rc = dict_block(w, d, err);
+	for (unsigned i = 0; d->n && null_item && i < d->vw && !rc; i++)
+		rc = out_le(w, 0, 1, err);	/* the null item's value */
+	rc = buf_close(w, off, size, nb, rc, err);
+	if (rc)
+		return rc;
+	it = pbw_begin(enc);
+	ns = pbw_begin(enc);
+	nk = pbw_begin(enc);
+	if (null_item)
+		ae_flat(enc, 1, 1, 1);		/* some_nulls.validity */
+	ae_flat(enc, null_item ? 2 : 1, 8 * d->vw, nb);	/* .values */
+	pbw_end(enc, null_item ? 2 : 1, nk);	/* some_nulls / no_nulls */
+	pbw_end(enc, 2, ns);			/* ArrayEncoding.nullable */
+	pbw_end(enc, 2, it);			/* .items */
+	return 0;
+}
+
+/* 2.0: Dictionary{indices, items, n}, the items Binary or fixed-width;
+ * a null row indexes a null item after the values, as Lance writes it. */
 static int v20_dict(struct lance_writer *w, struct wcol *col,
 		    const struct lance_field *f, const struct lance_array *a,
 		    uint64_t s, uint64_t e, struct lc_err *err)
@@ -703,6 +770,15 @@ static int v20_dict(struct lance_writer *w, struct wcol *col,
 	off[0] = w->out->len;
 	rc = lc_buf_append(w->out, d.idx, (size_t)(n * d.w), err);
 	rc = buf_close(w, off, size, 0, rc, err);
+	pbw_init(&enc, err);
+	k = pbw_begin(&enc);
+	ae_nonull_flat(&enc, 1, d.w * 8, 0);	/* indices */
+	if (d.vw) {
+		if (!rc)
+			rc = v20_dict_fixed(w, &d, nulls > 0, &enc, off, size,
+					    err);
+		goto items_done;
+	}
 	off[1] = w->out->len;
 	for (uint64_t j = 0; j < d.n && !rc; j++) {
 		end += a->offsets[d.at[j] + 1] - a->offsets[d.at[j]];
@@ -717,24 +793,26 @@ static int v20_dict(struct lance_writer *w, struct wcol *col,
 				   (size_t)(a->offsets[d.at[j] + 1] -
 					    a->offsets[d.at[j]]), err);
 	rc = buf_close(w, off, size, 2, rc, err);
+	if (!rc) {
+		it = pbw_begin(&enc);
+		b = pbw_begin(&enc);
+		ae_nonull_flat(&enc, 1, 64, 1);		/* item offsets */
+		ae_flat(&enc, 2, 8, 2);			/* item bytes */
+		pbw_u64(&enc, 3, d.bytes + 1);
+		pbw_end(&enc, 6, b);			/* Encoding.binary */
+		pbw_end(&enc, 2, it);			/* .items */
+	}
+items_done:
 	if (rc) {
+		lc_buf_reset(&enc.b);
 		dict_reset(&d);
 		return rc;
 	}
-	pbw_init(&enc, err);
-	k = pbw_begin(&enc);
-	ae_nonull_flat(&enc, 1, d.w * 8, 0);	/* indices */
-	it = pbw_begin(&enc);
-	b = pbw_begin(&enc);
-	ae_nonull_flat(&enc, 1, 64, 1);		/* item offsets */
-	ae_flat(&enc, 2, 8, 2);			/* item bytes */
-	pbw_u64(&enc, 3, d.bytes + 1);
-	pbw_end(&enc, 6, b);			/* Encoding.binary */
-	pbw_end(&enc, 2, it);			/* .items */
 	pbw_u64(&enc, 3, d.n + (nulls > 0));
 	pbw_end(&enc, 7, k);			/* .dictionary */
+	k = d.vw && !nulls ? 2 : 3;		/* buffers */
 	dict_reset(&d);
-	return page_add(w, col, n, 3, off, size, URL_ARRAY20, &enc, err);
+	return page_add(w, col, n, k, off, size, URL_ARRAY20, &enc, err);
 }
 
 /* ------------------------------------------------------------ blobs */
@@ -1261,7 +1339,14 @@ static int v21_miniblock(struct lance_writer *w, struct wcol *col,
 		enc21_blob(&enc, 3, v->blob);
 	else
 		enc21_values(&enc, 3, v->t);
-	if (v->dict) {	/* Variable{offsets = flat{32}} */
+	if (v->dict && v->dict->vw) {	/* Flat */
+		size_t d4 = pbw_begin(&enc), dfl = pbw_begin(&enc);
+
+		pbw_u64(&enc, 1, 8 * (uint64_t)v->dict->vw);
+		pbw_end(&enc, 1, dfl);
+		pbw_end(&enc, 4, d4);
+		pbw_u64(&enc, 5, dict_items(v->dict));
+	} else if (v->dict) {	/* Variable{offsets = flat{32}} */
 		size_t d4 = pbw_begin(&enc), dv = pbw_begin(&enc);
 		size_t dof = pbw_begin(&enc), dfl = pbw_begin(&enc);
 
@@ -1852,7 +1937,8 @@ static int check_field(const struct lance_field *f, unsigned depth,
 					      : "v2", minor);
 		return 0;
 	}
-	if (t->dict && t->id != LANCE_T_UTF8 && t->id != LANCE_T_BINARY)
+	if (t->dict && t->id != LANCE_T_UTF8 && t->id != LANCE_T_BINARY &&
+	    !lance_type_width(t))
 		return LC_UNSUPPORTED(err, "field %s: dictionaries of %s "
 				      "cannot be written", f->name,
 				      f->logical_type);

@@ -1700,10 +1700,10 @@ def test_list_of_strings_column():
 def test_nested_columns():
     """A LanceDB 2.0, 2.1 and 2.2 dataset with a list of structs, a list
     of lists, a struct holding a list, a list of vectors, a list of
-    large strings, a dictionary column and (2.2) a map (added by
-    LanceDB): rows copied in set them from meta.json (nulls and empty
-    lists at every level); LanceDB reads them back, and the older
-    rows."""
+    large strings, dictionary columns of strings, int64s and doubles and
+    (2.2) a map (added by LanceDB): rows copied in set them from
+    meta.json (nulls and empty lists at every level); LanceDB reads them
+    back, and the older rows."""
     for ver in ("2.0", "2.1", "2.2"):
         with workdir() as w:
             uri, staging, src = lancedb_table(w, ver, 2)
@@ -1720,6 +1720,12 @@ def test_nested_columns():
                   "make_array(arrow_cast('w', 'LargeUtf8'))")
             wtool("addcol", uri, "--name", "kind", "--sql",
                   "arrow_cast('k', 'Dictionary(Int16, Utf8)')")
+            wtool("addcol", uri, "--name", "kn", "--sql",
+                  "arrow_cast(CASE WHEN name = '' THEN NULL ELSE 7 END, "
+                  "'Dictionary(Int16, Int64)')")
+            wtool("addcol", uri, "--name", "kf", "--sql",
+                  "arrow_cast(CASE WHEN name = '' THEN NULL ELSE 0.5 END, "
+                  "'Dictionary(Int8, Float64)')")
             if ver == "2.2":    # maps need 2.2 (as in Lance)
                 wtool("addcol", uri, "--name", "m", "--sql",
                       "map(['k', 'j'], [1, 2])")
@@ -1744,6 +1750,8 @@ def test_nested_columns():
             }
             for k, n in enumerate(rows):
                 rows[n]["kind"] = ("x", "y" * 300, "x", "")[k]
+                rows[n]["kn"] = (5, None, 2 ** 40, 5)[k]
+                rows[n]["kf"] = (-1.25, 1e300, None, 0.5)[k]
             if ver == "2.2":
                 rows["n0"]["m"] = [{"key": "a", "value": 1},
                                    {"key": "b", "value": None}]
@@ -1763,7 +1771,8 @@ def test_nested_columns():
                    for r in oracle(uri)["rows"]}
             old = {"pts": [{"x": 1, "s": "a"}], "grid": [[1, 2], [3]],
                    "box": {"ids": [7, 8], "ok": True},
-                   "vecs": [[1.5, 2.5]], "words": ["w"], "kind": "k"}
+                   "vecs": [[1.5, 2.5]], "words": ["w"], "kind": "k",
+                   "kn": 7, "kf": 0.5}
             if ver == "2.2":
                 old["m"] = [{"key": "k", "value": 1},
                             {"key": "j", "value": 2}]

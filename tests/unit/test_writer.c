@@ -481,7 +481,7 @@ static void expect_new_error(const struct wd_def *defs, size_t n,
 TEST(refuse_shapes)
 {
 	static const struct wd_def dict[] = {
-		{ "d", -1, "dict:int32:int8:false", true } };
+		{ "d", -1, "dict:bool:int8:false", true } };
 	static const struct wd_def deep[] = {
 		{ "l0", -1, "list", true }, { "l1", 0, "list", true },
 		{ "l2", 1, "list", true }, { "l3", 2, "list", true },

@@ -70,9 +70,10 @@ static const struct wd_def wd_fields[] = {
 	{ "item", 39, "string", true },		/* 40 */
 	{ "v", 38, "list", true },		/* 41 */
 	{ "item", 41, "fixed_size_list:float:4", true },	/* 42 */
+	{ "dn", -1, "dict:int64:int8:false", true },	/* 43 */
 };
 #define WD_NFIELDS (sizeof(wd_fields) / sizeof(wd_fields[0]))
-#define WD_NTOP 25
+#define WD_NTOP 26
 
 /* A schema of n <= 48 fields, ids = positions. */
 static inline int wd_schema_of(struct lance_schema *out,
@@ -668,6 +669,19 @@ static inline void wd_column(struct lance_array *a,
 		free(ok);
 		break;
 	}
+	case 43:
+		/* a dictionary of int64s: 40 values (one 0), nulls */
+		wd_fixed(a, 8, n);
+		a->validity = wd_bitmap(n);
+		for (uint64_t r = 0; r < n; r++) {
+			int64_t v = ((int64_t)((first + r) % 40) - 3) *
+				    1000000007;
+
+			memcpy(a->values + r * 8, &v, 8);
+			wd_setbit(a->validity, r,
+				  !wd_null(first + r, 11) && !o->edge);
+		}
+		break;
 	case 37: {
 		/* a dictionary column: 23 values (one empty), nulls */
 		uint64_t bytes = 0;
