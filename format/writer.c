@@ -415,8 +415,9 @@ static int v20_fixed(struct lance_writer *w, struct wcol *col,
 	const struct lance_array *v = fsl ? &a->children[0] : a;
 	unsigned iw = lance_type_width(fsl ? t->item : t);
 	uint64_t d = fsl ? (uint64_t)t->width : 1, n = e - s;
-	uint64_t nulls = null_count(a, s, e), off[2], size[2];
-	unsigned nb = 0, bits = iw ? iw * 8 : 1;
+	uint64_t nulls = null_count(a, s, e), off[3], size[3];
+	bool inulls = fsl && null_count(v, s * d, e * d);
+	unsigned nb = 0, ivb = 0, bits = iw ? iw * 8 : 1;
 	struct pbw enc;
 	size_t ns, nk, vs;
 	int rc;
@@ -432,6 +433,15 @@ static int v20_fixed(struct lance_writer *w, struct wcol *col,
 	if (nulls) {
 		off[nb] = w->out->len;
 		rc = out_bits(w, a->validity, s, n, err);
+		rc = buf_close(w, off, size, nb, rc, err);
+		if (rc)
+			goto fail;
+		nb++;
+	}
+	if (inulls) {	/* the vectors' items' */
+		ivb = nb;
+		off[nb] = w->out->len;
+		rc = out_bits(w, v->validity, s * d, n * d, err);
 		rc = buf_close(w, off, size, nb, rc, err);
 		if (rc)
 			goto fail;
@@ -454,7 +464,18 @@ static int v20_fixed(struct lance_writer *w, struct wcol *col,
 		size_t fl = pbw_begin(&enc);
 
 		pbw_u64(&enc, 1, (uint64_t)t->width);
-		ae_nonull_flat(&enc, 2, bits, nb);
+		if (inulls) {	/* items: nullable{some_nulls{...}} */
+			size_t is = pbw_begin(&enc), in = pbw_begin(&enc);
+			size_t isn = pbw_begin(&enc);
+
+			ae_flat(&enc, 1, 1, ivb);
+			ae_flat(&enc, 2, bits, nb);
+			pbw_end(&enc, 2, isn);
+			pbw_end(&enc, 2, in);
+			pbw_end(&enc, 2, is);
+		} else {
+			ae_nonull_flat(&enc, 2, bits, nb);
+		}
 		pbw_end(&enc, 3, fl);	/* ArrayEncoding.fixed_size_list */
 	} else {
 		size_t fl = pbw_begin(&enc), b;
@@ -552,6 +573,7 @@ struct dict {
 	uint8_t *idx;		/* one index per row */
 	unsigned w;
 	unsigned vw;		/* a value's width; 0: strings, binary */
+	bool large;		/* large strings or binary: u64 offsets */
 };
 
 static void dict_reset(struct dict *d)
@@ -602,6 +624,7 @@ static int dict_build(struct dict *d, const struct lance_field *f,
 	d->a = a;
 	d->w = lance_type_width(&kt);
 	d->vw = lance_type_width(&f->type);
+	d->large = f->type.large;
 	if (!d->w)
 		return LC_UNSUPPORTED(err, "field %s: dictionary keys of type "
 				      "%d", f->name, (int)kt.id);
@@ -671,11 +694,13 @@ static uint64_t dict_items(const struct dict *d)
 
 /* The distinct values as a block: fixed-width ones Flat, one after the
  * other; else Variable{offsets = flat{32}}: u32 32, u32 where the bytes
- * start, n + 1 u32 offsets into them, the bytes. */
+ * start, n + 1 u32 offsets into them, the bytes; for large types the
+ * same in u64 (flat{64}). */
 static int dict_block(struct lance_writer *w, const struct dict *d,
 		      struct lc_err *err)
 {
 	const struct lance_array *a = d->a;
+	unsigned ow = d->large ? 8 : 4;
 	uint64_t o = 0, len;
 	int rc = 0;
 
@@ -688,19 +713,19 @@ static int dict_block(struct lance_writer *w, const struct dict *d,
 	}
 	if (d->vw)
 		return rc;
-	if (d->bytes > UINT32_MAX)
+	if (!d->large && d->bytes > UINT32_MAX)
 		return LC_LIMIT(err, "a dictionary of %" PRIu64 " bytes",
 				d->bytes);
-	rc = out_le(w, 32, 4, err);
+	rc = out_le(w, 8 * ow, ow, err);
 	if (!rc)
-		rc = out_le(w, 8 + 4 * (dict_items(d) + 1), 4, err);
+		rc = out_le(w, 2 * ow + ow * (dict_items(d) + 1), ow, err);
 	if (!rc)
-		rc = out_le(w, 0, 4, err);
+		rc = out_le(w, 0, ow, err);
 	if (!rc && !d->n)	/* the one empty item */
-		rc = out_le(w, 0, 4, err);
+		rc = out_le(w, 0, ow, err);
 	for (uint64_t j = 0; j < d->n && !rc; j++) {
 		o += a->offsets[d->at[j] + 1] - a->offsets[d->at[j]];
-		rc = out_le(w, o, 4, err);
+		rc = out_le(w, o, ow, err);
 	}
 	for (uint64_t j = 0; j < d->n && !rc; j++)
 		rc = lc_buf_append(w->out, a->values + a->offsets[d->at[j]],
@@ -969,7 +994,7 @@ static int v20_field(struct lance_writer *w, const struct lance_field *f,
 
 /* CompressiveEncoding for the values of a leaf, as field `field`. */
 static void enc21_values(struct pbw *p, uint32_t field,
-			 const struct lance_type *t)
+			 const struct lance_type *t, bool item_validity)
 {
 	size_t s = pbw_begin(p), k, fl;
 
@@ -998,6 +1023,8 @@ static void enc21_values(struct pbw *p, uint32_t field,
 			pbw_end(p, 1, f2);
 		}
 		pbw_end(p, 2, fl);
+		if (item_validity)
+			pbw_u64(p, 3, 1);
 		pbw_end(p, 11, k);
 		break;
 	default:
@@ -1088,6 +1115,7 @@ struct vsrc {
 	uint64_t first;
 	unsigned w;		/* bytes per value; 0 = bool or variable */
 	bool var;
+	bool ivalid;		/* vectors: a's validity is their items' */
 	enum lance_blob_kind blob;	/* blob descriptors (v1) / records (v2) */
 	uint32_t blob_layer;	/* v1: the layer around the descriptors */
 	const struct dict *dict;	/* values are indices into it */
@@ -1338,7 +1366,7 @@ static int v21_miniblock(struct lance_writer *w, struct wcol *col,
 	if (v->blob)
 		enc21_blob(&enc, 3, v->blob);
 	else
-		enc21_values(&enc, 3, v->t);
+		enc21_values(&enc, 3, v->t, false);
 	if (v->dict && v->dict->vw) {	/* Flat */
 		size_t d4 = pbw_begin(&enc), dfl = pbw_begin(&enc);
 
@@ -1346,11 +1374,11 @@ static int v21_miniblock(struct lance_writer *w, struct wcol *col,
 		pbw_end(&enc, 1, dfl);
 		pbw_end(&enc, 4, d4);
 		pbw_u64(&enc, 5, dict_items(v->dict));
-	} else if (v->dict) {	/* Variable{offsets = flat{32}} */
+	} else if (v->dict) {	/* Variable{offsets = flat{32 or 64}} */
 		size_t d4 = pbw_begin(&enc), dv = pbw_begin(&enc);
 		size_t dof = pbw_begin(&enc), dfl = pbw_begin(&enc);
 
-		pbw_u64(&enc, 1, 32);
+		pbw_u64(&enc, 1, v->dict->large ? 64 : 32);
 		pbw_end(&enc, 1, dfl);
 		pbw_end(&enc, 1, dof);
 		pbw_end(&enc, 2, dv);
@@ -1438,6 +1466,29 @@ static unsigned bits_for(uint64_t max)
  * too; variable: where valid, its length and bytes); a repetition index
  * of where each row starts for variable values and for lists.
  */
+/* Bytes of item validity before each vector of a full-zip page. */
+static unsigned ivalid_bytes(const struct vsrc *v)
+{
+	return v->ivalid ? (unsigned)(v->t->width + 7) / 8 : 0;
+}
+
+/* Vector k's item validity, one bit per item from the first. */
+static int out_item_validity(struct lance_writer *w, const struct vsrc *v,
+			     uint64_t k, struct lc_err *err)
+{
+	uint64_t d = (uint64_t)v->t->width;
+	int rc = 0;
+
+	for (uint64_t j = 0; j < d && !rc; j += 8) {
+		unsigned byte = 0;
+
+		for (uint64_t b = 0; b < 8 && j + b < d; b++)
+			byte |= (unsigned)valid_at(v->a, k * d + j + b) << b;
+		rc = out_le(w, byte, 1, err);
+	}
+	return rc;
+}
+
 static int v21_fullzip(struct lance_writer *w, struct wcol *col,
 		       const struct vsrc *v, uint64_t rows, uint64_t nv,
 		       const struct levels *lv, struct lc_err *err)
@@ -1477,8 +1528,11 @@ static int v21_fullzip(struct lance_writer *w, struct wcol *col,
 			continue;	/* a null or empty list: no value */
 		vi++;
 		if (!v->var) {
-			rc = lc_buf_append(w->out, a->values + k * v->w,
-					   v->w, err);
+			rc = v->ivalid ? out_item_validity(w, v, k, err) : 0;
+			if (!rc)
+				rc = lc_buf_append(w->out,
+						   a->values + k * v->w, v->w,
+						   err);
 		} else if (!def) {
 			uint64_t len = a->offsets[k + 1] - a->offsets[k];
 
@@ -1521,13 +1575,13 @@ static int v21_fullzip(struct lance_writer *w, struct wcol *col,
 	if (v->var)
 		pbw_u64(&enc, 4, ow * 8u);
 	else
-		pbw_u64(&enc, 3, v->w * 8u);
+		pbw_u64(&enc, 3, (v->w + ivalid_bytes(v)) * 8u);
 	pbw_u64(&enc, 5, lv->n);
 	pbw_u64(&enc, 6, nv);
 	if (v->blob)
 		enc21_blob(&enc, 7, v->blob);
 	else
-		enc21_values(&enc, 7, v->t);
+		enc21_values(&enc, 7, v->t, v->ivalid);
 	enc21_layers(&enc, 8, lv);
 	pbw_end(&enc, 3, f);
 	return page_add(w, col, rows, rix ? 2 : 1, off, size, URL_LAYOUT21,
@@ -1735,9 +1789,13 @@ static int v21_page(struct lance_writer *w, struct wcol *col,
 		zip = t->id == LANCE_T_BINARY || maxlen >= 256 || t->large;
 		break;
 	case LANCE_T_FIXED_LIST:
-		/* a value is a vector's items; its own validity is in lv */
+		/* a value is a vector's items; its own validity is in lv,
+		 * its items' (where any is null) before each in the page */
 		v.w = (unsigned)t->width * lance_type_width(t->item);
 		v.a = &a[m]->children[0];
+		v.ivalid = null_count(v.a, v.first * (uint64_t)t->width,
+				      (v.first + wk.nv) *
+				      (uint64_t)t->width) > 0;
 		maxlen = v.w;
 		zip = true;
 		break;
@@ -1766,6 +1824,10 @@ static int v21_page(struct lance_writer *w, struct wcol *col,
 			zip = false;
 			break;
 		}
+	if (!rc && !zip && v.ivalid)
+		rc = LC_UNSUPPORTED(err, "field %s: vectors with null items "
+				    "in a list under a null struct",
+				    f[m]->name);
 	if (!rc && zip)
 		rc = v21_fullzip(w, col, &v, e - s, wk.nv, &lv, err);
 	else if (!rc)
@@ -1945,6 +2007,7 @@ static int check_field(const struct lance_field *f, unsigned depth,
 	switch (t->id) {
 	case LANCE_T_UTF8:
 	case LANCE_T_BINARY:
+	case LANCE_T_NULL:	/* all-null pages */
 		return 0;
 	case LANCE_T_FIXED_LIST:
 		if (!t->item || !lance_type_width(t->item) || t->width <= 0)
@@ -2060,11 +2123,13 @@ static int check_array(const struct lance_writer *w,
 			return LC_USAGE(err, "field %s: fixed-size list needs "
 					"one child of %" PRIu64 " items",
 					f->name, items);
-		if (null_count(c, 0, items))
-			return LC_UNSUPPORTED(err, "field %s: fixed-size list "
-					      "items with nulls", f->name);
 		return 0;
 	}
+	case LANCE_T_NULL:
+		if (null_count(a, 0, len) != len)
+			return LC_USAGE(err, "field %s: values in a field of "
+					"type null", f->name);
+		return 0;
 	default:
 		need = lance_type_width(t) ? len * lance_type_width(t)
 					   : (len + 7) / 8;

@@ -235,7 +235,7 @@ static int bld_bytes(struct bld *b, const void *p, size_t n, bool valid,
 
 /*
  * An empty value: null when `valid` is false. Null fixed-size lists get
- * valid zero items (the writer stores no nulls inside vectors); a null
+ * valid zero items (a page needs item validity only for null items); a null
  * struct gets null children, and in 2.0, which cannot store null
  * structs, it stays valid (`keep_struct`).
  */
@@ -495,7 +495,7 @@ static int conv_temporal(struct bld *b, const json_t *j, struct where *w,
 {
 	const struct lance_type *t = b->type;
 	const char *s, *p;
-	int64_t days, tod, v;
+	int64_t days, tod, v, per_day;
 	int32_t v32;
 	bool lossy;
 
@@ -508,14 +508,24 @@ static int conv_temporal(struct bld *b, const json_t *j, struct where *w,
 	if (!(s = p = c_string(j)))
 		return refuse(err, w, "a time value holding a NUL");
 	switch (t->id) {
-	case LANCE_T_DATE32:
 	case LANCE_T_DATE64:
+		/* a day, or an instant in it (milliseconds), as shown */
+		if (!parse_date(&p, &days) || (*p && *p != 'T'))
+			return refuse(err, w, "'%.64s' is not a YYYY-MM-DD "
+				      "date", s);
+		tod = 0;
+		if (*p && (p++, !parse_time(&p, LANCE_UNIT_MS, &tod, &lossy) ||
+			   *p || lossy))
+			return refuse(err, w, "'%.64s' is not a YYYY-MM-DD "
+				      "date or YYYY-MM-DDTHH:MM:SS.mmm", s);
+		if (__builtin_mul_overflow(days, 86400000, &v) ||
+		    __builtin_add_overflow(v, tod, &v))
+			return refuse(err, w, "date '%.64s' out of range", s);
+		return bld_fixed(b, &v, true, err);
+	case LANCE_T_DATE32:
 		if (!parse_date(&p, &days) || *p)
 			return refuse(err, w, "'%.64s' is not a YYYY-MM-DD "
 				      "date", s);
-		if (t->id == LANCE_T_DATE64)
-			return bld_fixed(b, &(int64_t){ days * 86400000 },
-					 true, err);
 		if (days < INT32_MIN || days > INT32_MAX)
 			return refuse(err, w, "date '%.64s' out of range", s);
 		v32 = (int32_t)days;
@@ -548,7 +558,14 @@ static int conv_temporal(struct bld *b, const json_t *j, struct where *w,
 	if (lossy)
 		return refuse(err, w, "'%.64s' has more fraction digits than "
 			      "the column's unit", s);
-	if (__builtin_mul_overflow(days, 86400 * unit_per_sec(t->unit), &v) ||
+	/* before 1970 from the next midnight back, so that the first
+	 * instant of int64 (1677-09-21T00:12:43.145224192 in ns) fits */
+	per_day = 86400 * unit_per_sec(t->unit);
+	if (days < 0) {
+		days++;
+		tod -= per_day;
+	}
+	if (__builtin_mul_overflow(days, per_day, &v) ||
 	    __builtin_add_overflow(v, tod, &v))
 		return refuse(err, w, "timestamp '%.64s' out of range", s);
 	return bld_fixed(b, &v, true, err);
@@ -557,29 +574,56 @@ bad_ts:
 		      "(YYYY-MM-DDTHH:MM:SS[.f][Z])", s);
 }
 
+/* A decimal's magnitude: 256 bits, little-endian 64-bit words. */
+struct mag256 {
+	uint64_t w[4];
+};
+
+/* m = m * 10 + d: false where that needs more than 256 bits. */
+static bool mag_push(struct mag256 *m, unsigned d)
+{
+	unsigned __int128 c = d;
+
+	for (int i = 0; i < 4; i++) {
+		c += (unsigned __int128)m->w[i] * 10;
+		m->w[i] = (uint64_t)c;
+		c >>= 64;
+	}
+	return c == 0;
+}
+
+static bool mag_less(const struct mag256 *a, const struct mag256 *b)
+{
+	for (int i = 3; i >= 0; i--)
+		if (a->w[i] != b->w[i])
+			return a->w[i] < b->w[i];
+	return false;
+}
+
 static int conv_decimal(struct bld *b, const json_t *j, struct where *w,
 			struct lc_err *err)
 {
 	const struct lance_type *t = b->type;
-	unsigned __int128 mag = 0, lim = 1;
-	__int128 v;
+	struct mag256 mag = { { 0 } }, lim = { { 1 } };
 	uint8_t out[32];
 	char ibuf[32];
 	const char *s, *p;
-	bool neg = false, dot = false;
-	int32_t frac = 0, ndig = 0;
+	bool neg = false, dot = false, ok = true;
+	int32_t frac = 0;
 
 	if (json_is_integer(j)) {
 		snprintf(ibuf, sizeof(ibuf), "%" JSON_INTEGER_FORMAT,
 			 json_integer_value(j));
 		s = ibuf;
+	} else if ((s = json_big_int(j))) {
+		/* an integer literal past int64 */
 	} else if (json_is_string(j)) {
 		if (!(s = c_string(j)))
 			return refuse(err, w, "a decimal holding a NUL");
 	} else {
 		return wrong(err, w, "a decimal string", j);
 	}
-	if (t->scale < 0 || t->precision > 38)
+	if (t->scale < 0 || t->precision > 76)
 		return refuse(err, w, "decimal(%d, %d) is not supported",
 			      t->precision, t->scale);
 	p = s;
@@ -603,26 +647,23 @@ static int conv_decimal(struct bld *b, const json_t *j, struct where *w,
 					      t->scale);
 			continue;
 		}
-		if (mag || *p != '0')
-			ndig++;
-		if (ndig > 38)
-			goto range;
-		mag = mag * 10 + (unsigned)(*p - '0');
+		ok = ok && mag_push(&mag, (unsigned)(*p - '0'));
 	}
 	for (int32_t k = frac < t->scale ? frac : t->scale; k < t->scale;
-	     k++) {
-		if (mag && ++ndig > 38)
-			goto range;
-		mag *= 10;
-	}
+	     k++)
+		ok = ok && mag_push(&mag, 0);
 	for (int32_t k = 0; k < t->precision; k++)
-		lim *= 10;
-	if (mag >= lim)
+		mag_push(&lim, 0);	/* 10^76 fits */
+	if (!ok || !mag_less(&mag, &lim))
 		goto range;
-	v = neg ? -(__int128)mag : (__int128)mag;
-	for (unsigned k = 0; k < sizeof(out); k++)
-		out[k] = k < 16 ? (uint8_t)((unsigned __int128)v >> (8 * k)) :
-			 (v < 0 ? 0xff : 0);
+	/* two's complement, little-endian */
+	for (unsigned k = 0, carry = neg; k < sizeof(out); k++) {
+		unsigned x = (uint8_t)(mag.w[k / 8] >> (8 * (k % 8)));
+
+		x = (neg ? (~x & 0xff) : x) + carry;
+		out[k] = (uint8_t)x;
+		carry = x >> 8;
+	}
 	return bld_fixed(b, out, true, err);
 range:
 	return refuse(err, w, "'%.64s' does not fit decimal(%d, %d)", s,
@@ -697,6 +738,21 @@ static int conv_jsonb(struct bld *b, const json_t *j, struct where *w,
 static int conv_json(struct bld *b, const json_t *j, struct where *w,
 		     unsigned depth, struct lc_err *err);
 
+/* Types a JSON number sets. */
+static bool is_number_type(const struct lance_type *t)
+{
+	switch (t->id) {
+	case LANCE_T_INT8: case LANCE_T_UINT8: case LANCE_T_INT16:
+	case LANCE_T_UINT16: case LANCE_T_INT32: case LANCE_T_UINT32:
+	case LANCE_T_INT64: case LANCE_T_UINT64: case LANCE_T_FLOAT16:
+	case LANCE_T_FLOAT32: case LANCE_T_FLOAT64: case LANCE_T_DURATION:
+	case LANCE_T_DECIMAL128: case LANCE_T_DECIMAL256:
+		return true;
+	default:
+		return false;
+	}
+}
+
 static int conv_int(struct bld *b, const json_t *j, struct where *w,
 		    struct lc_err *err)
 {
@@ -715,9 +771,26 @@ static int conv_int(struct bld *b, const json_t *j, struct where *w,
 		[LANCE_T_UINT64] = { 0, UINT64_MAX, 8 },
 	};
 	enum lance_type_id id = b->type->id;
+	const char *big = json_big_int(j);
 	json_int_t v;
 	uint8_t out[8];
 
+	if (big && id == LANCE_T_UINT64 && *big != '-') {
+		unsigned long long u;
+
+		errno = 0;
+		u = strtoull(big, NULL, 10);
+		if (!errno)
+			return bld_fixed(b, (uint8_t[8]){
+				(uint8_t)u, (uint8_t)(u >> 8), (uint8_t)(u >> 16),
+				(uint8_t)(u >> 24), (uint8_t)(u >> 32),
+				(uint8_t)(u >> 40), (uint8_t)(u >> 48),
+				(uint8_t)(u >> 56) }, true, err);
+	}
+	if (big)
+		return refuse(err, w, "%.64s is out of range for %s", big,
+			      b->field ? b->field->logical_type :
+			      "the item type");
 	if (!json_is_integer(j))
 		return wrong(err, w, "an integer", j);
 	v = json_integer_value(j);
@@ -737,9 +810,10 @@ static int conv_float(struct bld *b, const json_t *j, struct where *w,
 	float f;
 	uint16_t h;
 
-	if (!json_is_number(j))
+	if (!json_is_number(j) && !json_big_int(j))
 		return wrong(err, w, "a number", j);
-	d = json_number_value(j);
+	d = json_big_int(j) ? strtod(json_big_int(j), NULL) :
+			      json_number_value(j);
 	switch (b->type->id) {
 	case LANCE_T_FLOAT64:
 		return bld_fixed(b, &d, true, err);
@@ -768,9 +842,10 @@ static int conv_bf16(struct bld *b, const json_t *j, struct where *w,
 	uint16_t h;
 	double d;
 
-	if (!json_is_number(j))
+	if (!json_is_number(j) && !json_big_int(j))
 		return wrong(err, w, "a number", j);
-	d = json_number_value(j);
+	d = json_big_int(j) ? strtod(json_big_int(j), NULL) :
+			      json_number_value(j);
 	h = render_to_bf16(d);
 	if ((h & 0x7fff) == 0x7f80)
 		return refuse(err, w, "%g is out of range for bfloat16", d);
@@ -795,8 +870,8 @@ static int conv_list(struct bld *b, const json_t *j, struct where *w,
 		const json_t *it = json_array_get(j, i);
 
 		snprintf(w->col + base, sizeof(w->col) - base, "[%zu]", i);
-		if (t->id == LANCE_T_FIXED_LIST && json_is_null(it))
-			rc = refuse(err, w, "vectors hold no nulls");
+		if (t->bfloat16 && json_is_null(it))
+			rc = refuse(err, w, "bfloat16 vectors hold no nulls");
 		else if (t->bfloat16)
 			rc = conv_bf16(&b->kids[0], it, w, err);
 		else
@@ -870,6 +945,11 @@ static int conv_json(struct bld *b, const json_t *j, struct where *w,
 			return refuse(err, w, "null, and it is not nullable");
 		return bld_empty(b, false, w->v20, err);
 	}
+	/* an integer literal past int64 (json_load_big): numbers only */
+	if (json_big_int(j) && !is_number_type(t) && !t->json)
+		return refuse(err, w, "expected %s, found the integer %.64s",
+			      t->id == LANCE_T_UTF8 ? "a string" :
+			      "a value of the column's type", json_big_int(j));
 	switch (t->id) {
 	case LANCE_T_NULL:
 		return wrong(err, w, "null", j);
@@ -887,6 +967,9 @@ static int conv_json(struct bld *b, const json_t *j, struct where *w,
 	case LANCE_T_UINT64:
 		return conv_int(b, j, w, err);
 	case LANCE_T_DURATION:
+		if (json_big_int(j))
+			return refuse(err, w, "%.64s is out of range for %s",
+				      json_big_int(j), "a duration");
 		if (!json_is_integer(j))
 			return wrong(err, w, "an integer", j);
 		return bld_fixed(b, &(int64_t){ json_integer_value(j) }, true,
@@ -1296,8 +1379,8 @@ static int add_meta(struct row *row, int dfd, off_t size,
 	if (rc)
 		return rc;
 	/* a NUL in a string is a value (the view writes it \u0000) */
-	row->meta = json_loadb((const char *)text->data, text->len,
-			       JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &je);
+	row->meta = json_load_big(text->data, text->len,
+				  JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &je);
 	if (!row->meta)
 		return refuse(err, &row->w, "bad JSON at line %d column %d: "
 			      "%.200s", je.line, je.column, je.text);

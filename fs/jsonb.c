@@ -40,8 +40,10 @@
  */
 #include "jsonb.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "render.h"
 
@@ -387,6 +389,22 @@ static int enc_real(struct lc_buf *b, double d, struct lc_err *err)
 	return lc_buf_append(b, out, sizeof(out), err);
 }
 
+/* An integer literal past int64 (json_load_big): uint64 where it fits. */
+static int enc_big(struct lc_buf *b, const char *lit, struct lc_err *err)
+{
+	uint8_t out[9] = { NUM_UINT };
+	unsigned long long u;
+	char *end;
+
+	errno = 0;
+	u = *lit == '-' ? 0 : strtoull(lit, &end, 10);
+	if (*lit == '-' || errno || *end)
+		return LC_USAGE(err, "the JSON integer %.64s does not fit in "
+				"64 bits", lit);
+	put_be(out + 1, (uint64_t)u, 8);
+	return lc_buf_append(b, out, sizeof(out), err);
+}
+
 static int enc_container(struct lc_buf *b, const json_t *j, unsigned depth,
 			 struct lc_err *err);
 
@@ -417,6 +435,11 @@ static int enc_item(struct lc_buf *b, const json_t *j, uint32_t *je,
 		rc = enc_real(b, json_real_value(j), err);
 		break;
 	case JSON_STRING:
+		if (json_big_int(j)) {
+			type = JE_NUMBER;
+			rc = enc_big(b, json_big_int(j), err);
+			break;
+		}
 		type = JE_STRING;
 		rc = lc_buf_append(b, json_string_value(j),
 				   json_string_length(j), err);
@@ -538,4 +561,96 @@ int jsonb_from_json(struct lc_buf *b, const json_t *j, struct lc_err *err)
 		b->data[start] = 0;
 	}
 	return rc;
+}
+
+/* ---------------------------------------------------------------- big integers */
+
+/* Whether the integer literal [p, p + n) fits int64. */
+static bool fits_int64(const char *p, size_t n)
+{
+	char buf[32];
+	char *end;
+
+	if (n >= sizeof(buf))
+		return false;
+	memcpy(buf, p, n);
+	buf[n] = 0;
+	errno = 0;
+	(void)strtoll(buf, &end, 10);
+	return !errno && !*end;
+}
+
+/* `text` with every integer literal past int64 outside strings turned
+ * into "\u0000LITERAL\u0000", or NULL (no memory). */
+static char *quote_big_ints(const char *p, size_t n, size_t *out_n)
+{
+	struct lc_err e = { 0 };
+	struct lc_buf b;
+	bool in_str = false;
+	int rc = 0;
+
+	lc_buf_init(&b, 0);
+	for (size_t i = 0; i < n && !rc;) {
+		size_t j = i + 1;
+		bool integer = true;
+
+		if (in_str || (p[i] != '-' && (p[i] < '0' || p[i] > '9'))) {
+			if (in_str && p[i] == '\\' && j < n)
+				j++;
+			else if (p[i] == '"')
+				in_str = !in_str;
+			rc = lc_buf_append(&b, p + i, j - i, &e);
+			i = j;
+			continue;
+		}
+		for (; j < n && strchr("0123456789.eE+-", p[j]) && p[j]; j++)
+			integer = integer && p[j] >= '0' && p[j] <= '9';
+		if (integer && !fits_int64(p + i, j - i)) {
+			rc = lc_buf_append(&b, "\"\\u0000", 7, &e);
+			if (!rc)
+				rc = lc_buf_append(&b, p + i, j - i, &e);
+			if (!rc)
+				rc = lc_buf_append(&b, "\\u0000\"", 7, &e);
+		} else {
+			rc = lc_buf_append(&b, p + i, j - i, &e);
+		}
+		i = j;
+	}
+	if (rc) {
+		lc_buf_reset(&b);
+		return NULL;
+	}
+	*out_n = b.len;
+	return (char *)b.data;
+}
+
+json_t *json_load_big(const void *text, size_t n, size_t flags,
+		      json_error_t *je)
+{
+	json_t *j = json_loadb(text, n, flags, je);
+	size_t qn;
+	char *q;
+
+	if (j || json_error_code(je) != json_error_numeric_overflow ||
+	    !(q = quote_big_ints(text, n, &qn)))
+		return j;
+	j = json_loadb(q, qn, flags, je);
+	lc_free(q);
+	return j;
+}
+
+const char *json_big_int(const json_t *j)
+{
+	const char *s;
+	size_t n;
+
+	if (!json_is_string(j) || (n = json_string_length(j)) < 3)
+		return NULL;
+	s = json_string_value(j);
+	if (s[0] || s[n - 1] || strlen(s + 1) != n - 2)
+		return NULL;
+	for (size_t i = 1 + (s[1] == '-'); i < n - 1; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return NULL;
+	return s + 1;
 }

@@ -38,4 +38,19 @@ int jsonb_to_json(struct lc_buf *b, const uint8_t *p, size_t n,
 int jsonb_from_json(struct lc_buf *b, const json_t *j, struct lc_err *err)
 	LC_MUST_USE;
 
+/*
+ * JSON text parsed with jansson `flags`, as json_loadb does, except that
+ * an integer literal past int64 (jansson's "too big integer": a uint64
+ * value a meta.json shows, say) is kept, as a string holding it between
+ * two NULs (json_big_int). NULL with *je set where the text is no JSON
+ * or memory ran out.
+ */
+json_t *json_load_big(const void *text, size_t n, size_t flags,
+		      json_error_t *je);
+
+/* Such an integer literal's digits (with any '-'), or NULL where `j` is
+ * no such string. jsonb_from_json stores those within uint64 as JSONB
+ * unsigned integers and refuses others. */
+const char *json_big_int(const json_t *j);
+
 #endif

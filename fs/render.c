@@ -531,10 +531,14 @@ int render_json_value(struct lc_buf *b, const struct lance_array *a,
 			rc = put_date(b, (int32_t)lc_le32(v), err);
 		return rc ? rc : put(b, "\"", err);
 	case LANCE_T_DATE64: {
-		int64_t ms = (int64_t)lc_le64(v), days = ms / 86400000;
+		/* a day (milliseconds at midnight, as Arrow means them), or
+		 * the instant in it that a value off midnight holds */
+		static const struct lance_type ms = {
+			.id = LANCE_T_TIMESTAMP, .unit = LANCE_UNIT_MS };
+		int64_t t64 = (int64_t)lc_le64(v), days = t64 / 86400000;
 
-		if (ms % 86400000 < 0)
-			days--;
+		if (t64 % 86400000)
+			return put_timestamp(b, t64, &ms, err);
 		rc = put(b, "\"", err);
 		if (!rc)
 			rc = put_date(b, days, err);

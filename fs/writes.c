@@ -11,6 +11,7 @@
  */
 #include "writes.h"
 
+#include "jsonb.h"
 #include "render.h"
 
 #include <dirent.h>
@@ -1980,8 +1981,7 @@ static int meta_without_files(struct lc_buf *b, const struct wrow *r,
 			      struct lc_err *err)
 {
 	json_error_t je;
-	json_t *j = json_loadb((const char *)b->data, b->len, JSON_ALLOW_NUL,
-			       &je);
+	json_t *j = json_load_big(b->data, b->len, JSON_ALLOW_NUL, &je);
 	bool cut = false;
 	char *text;
 

@@ -309,8 +309,23 @@ async function makeTypes(ctx) {
   }
   const t = await ctx.create('types', A.batchTable(fields, datas));
   // arrow-js 18 has no LargeList: LanceDB makes those columns with SQL
-  // (version 2, one extra data file per column and fragment).
-  const large = [['large_list_i32', "arrow_cast(list_i32, 'LargeList(Int32)')"], ['large_list_utf8', "arrow_cast(list_utf8, 'LargeList(Utf8)')"]];
+  // (version 2, one extra data file per column and fragment); and the
+  // x_ columns, shapes arrow-js cannot build here: vectors of integers
+  // and halves, lists of booleans, fixed binaries, decimals, timestamps
+  // and dates, a vector in a struct, dictionaries with uint8 keys and of
+  // large strings (not in legacy, where LanceDB cannot add them).
+  const large = [['large_list_i32', "arrow_cast(list_i32, 'LargeList(Int32)')"], ['large_list_utf8', "arrow_cast(list_utf8, 'LargeList(Utf8)')"],
+    ['x_vec_i8', "arrow_cast(make_array(i8, i8, 1, -1), 'FixedSizeList(4, Int8)')"],
+    ['x_vec_u8', "arrow_cast(make_array(u8, 255, 0), 'FixedSizeList(3, UInt8)')"],
+    ['x_vec_f64', "arrow_cast(make_array(f64, 1.5), 'FixedSizeList(2, Float64)')"],
+    ['x_vec_f16', "arrow_cast(make_array(f16, f16), 'FixedSizeList(2, Float16)')"],
+    ['x_list_bool', "make_array(flag, NOT flag, true)"],
+    ['x_list_fsb', "make_array(fsb, fsb)"],
+    ['x_st_vec', "named_struct('v', arrow_cast(make_array(f32, 2.0), 'FixedSizeList(2, Float32)'), 'k', i32)"],
+    ['x_list_dec', "make_array(dec_small, dec_small)"],
+    ['x_list_ts', "make_array(ts_us_utc, ts_us_utc)"],
+    ['x_list_date', "make_array(d32)"]];
+  if (ctx.ver !== 'legacy') large.push(['x_dict_u8', "arrow_cast(s_utf8, 'Dictionary(UInt8, Utf8)')"], ['x_dict_large', "arrow_cast(s_utf8, 'Dictionary(Int32, LargeUtf8)')"]);
   await t.addColumns(large.map(([name, valueSql]) => ({ name, valueSql })));
   ctx.note('types', 'large_list_i32, large_list_utf8 added by addColumns(arrow_cast(..., LargeList)) in version 2');
   t.close();

@@ -53,7 +53,7 @@ async function unitTests() {
       [T.f32, 16777216, '16777216'], [T.f32, Math.fround(1 / 3), '0.33333334'],
       [T.f16, R.f16FromBits(0x2e66), '0.1'], [T.f16, 65504, '65500'], [T.f16, R.f16FromBits(0x3555), '0.3333'], [T.f16, R.f16FromBits(0x0001), '6e-8'],
       [T.d32, 0n, '"1970-01-01"'], [T.d32, -1n, '"1969-12-31"'], [T.d32, 11016n, '"2000-02-29"'], [T.d32, -719162n, '"0001-01-01"'], [T.d32, 2932896n, '"9999-12-31"'],
-      [T.d64, 1704164645123n, '"2024-01-02"'], [T.d64, -1n, '"1969-12-31"'],
+      [T.d64, 1704164645123n, '"2024-01-02T03:04:05.123"'], [T.d64, -1n, '"1969-12-31T23:59:59.999"'], [T.d64, 1704153600000n, '"2024-01-02"'],
       [T.time('s', 32), 45296n, '"12:34:56"'], [T.time('ms', 32), 45296789n, '"12:34:56.789"'], [T.time('us', 64), 1n, '"00:00:00.000001"'],
       [T.time('ns', 64), 86399999999999n, '"23:59:59.999999999"'],
       [T.ts('s'), 1704164645n, '"2024-01-02T03:04:05"'], [T.ts('ms', 'UTC'), 1704164645123n, '"2024-01-02T03:04:05.123Z"'],
@@ -82,7 +82,8 @@ async function unitTests() {
       const ms = BigInt(Math.floor((x / 2 ** 32) * (253402300799999 + 62135596800000)) - 62135596800000);
       const iso = new Date(Number(ms)).toISOString();
       assert.strictEqual(R.formatTimestamp(ms, 'ms', 'UTC'), iso);
-      assert.strictEqual(R.formatDate64(ms), iso.slice(0, 10));
+      assert.strictEqual(R.formatDate64(ms), ms % 86400000n ? iso.slice(0, 23) : iso.slice(0, 10));
+      assert.strictEqual(R.formatDate64(ms - ((ms % 86400000n) + 86400000n) % 86400000n), iso.slice(0, 10));
     }
   });
 

@@ -180,7 +180,7 @@ TEST(dates_and_times)
 	struct lance_type t32 = { .id = LANCE_T_TIME32,
 				  .unit = LANCE_UNIT_MS };
 	int32_t days[] = { 0, 19723, -1 };
-	int64_t ms[] = { 86400000LL * 19723 + 5 };
+	int64_t ms[] = { 86400000LL * 19723 + 5, 86400000LL * 19723, -1 };
 	int64_t us[] = { 1704164645123456LL, -1 };
 	int64_t ns[] = { 1704164645123456789LL };
 	int64_t s[] = { 253402300800LL };
@@ -189,7 +189,10 @@ TEST(dates_and_times)
 	CHECK_RENDER(&d32, days, 4, 0, "\"1970-01-01\"");
 	CHECK_RENDER(&d32, days, 4, 1, "\"2024-01-01\"");
 	CHECK_RENDER(&d32, days, 4, 2, "\"1969-12-31\"");
-	CHECK_RENDER(&d64, ms, 8, 0, "\"2024-01-01\"");
+	/* a date64 is a day; one off midnight the instant it holds */
+	CHECK_RENDER(&d64, ms, 8, 0, "\"2024-01-01T00:00:00.005\"");
+	CHECK_RENDER(&d64, ms, 8, 1, "\"2024-01-01\"");
+	CHECK_RENDER(&d64, ms, 8, 2, "\"1969-12-31T23:59:59.999\"");
 	CHECK_RENDER(&ts_us, us, 8, 0, "\"2024-01-02T03:04:05.123456\"");
 	CHECK_RENDER(&ts_us, us, 8, 1, "\"1969-12-31T23:59:59.999999\"");
 	CHECK_RENDER(&ts_ns_utc, ns, 8, 0,

@@ -46,7 +46,11 @@ function hms(secOfDay) {
 }
 
 function formatDate32(days) { return ymd(BigInt(days)); }
-function formatDate64(ms) { return ymd(floorDiv(BigInt(ms), 86400000n)); }
+// a day, or (off midnight, which Arrow allows) the instant it holds
+function formatDate64(ms) {
+  ms = BigInt(ms);
+  return ms % 86400000n ? formatTimestamp(ms, 'ms', null) : ymd(floorDiv(ms, 86400000n));
+}
 function formatTime(v, unit) {
   v = BigInt(v);
   const secs = floorDiv(v, UNIT[unit]);
