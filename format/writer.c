@@ -1753,8 +1753,10 @@ static int v21_page(struct lance_writer *w, struct wcol *col,
 			      "struct", f[m]->name);
 		goto out;
 	}
-	/* nothing to show, or only nulls of one layer */
-	if (!wk.nv || (!lv.max_rep && items == 1 && !wk.zeros)) {
+	/* nothing to show (a null-type column never has), or only nulls
+	 * of one layer */
+	if (!wk.nv || t->id == LANCE_T_NULL ||
+	    (!lv.max_rep && items == 1 && !wk.zeros)) {
 		rc = v21_allnull(w, col, e - s, &lv, err);
 		goto out;
 	}
@@ -2004,6 +2006,12 @@ static int check_field(const struct lance_field *f, unsigned depth,
 		return LC_UNSUPPORTED(err, "field %s: dictionaries of %s "
 				      "cannot be written", f->name,
 				      f->logical_type);
+	/* a 2.1 dictionary block is Flat, whose readers take values of
+	 * 4,096 bytes at most */
+	if (t->dict && minor && lance_type_width(t) > 4096)
+		return LC_UNSUPPORTED(err, "field %s: dictionaries of %s "
+				      "in file version 2.%u", f->name,
+				      f->logical_type, minor);
 	switch (t->id) {
 	case LANCE_T_UTF8:
 	case LANCE_T_BINARY:

@@ -565,6 +565,25 @@ int jsonb_from_json(struct lc_buf *b, const json_t *j, struct lc_err *err)
 
 /* ---------------------------------------------------------------- big integers */
 
+/* An integer literal past int64 becomes the string NUL, BIG_MARK, the
+ * literal: no text a mount shows starts so (a user would have to write
+ * it on purpose). */
+#define BIG_MARK "lancefs.bigint:"
+#define BIG_MARK_LEN (sizeof(BIG_MARK) - 1)
+
+/* Whether [p, p + n) is a JSON integer: -?(0|[1-9][0-9]*). */
+static bool is_json_int(const char *p, size_t n)
+{
+	size_t i = n && p[0] == '-';
+
+	if (i >= n || p[i] < '0' || p[i] > '9' || (p[i] == '0' && n > i + 1))
+		return false;
+	for (; i < n; i++)
+		if (p[i] < '0' || p[i] > '9')
+			return false;
+	return true;
+}
+
 /* Whether the integer literal [p, p + n) fits int64. */
 static bool fits_int64(const char *p, size_t n)
 {
@@ -580,41 +599,47 @@ static bool fits_int64(const char *p, size_t n)
 	return !errno && !*end;
 }
 
+/* The end of the JSON string starting at p[i] (a '"'): past its closing
+ * quote, or n. */
+static size_t string_end(const char *p, size_t i, size_t n)
+{
+	for (i++; i < n && p[i] != '"'; i++)
+		if (p[i] == '\\')
+			i++;
+	return i < n ? i + 1 : n;
+}
+
 /* `text` with every integer literal past int64 outside strings turned
- * into "\u0000LITERAL\u0000", or NULL (no memory). */
+ * into "\u0000lancefs.bigint:LITERAL", or NULL (no memory). */
 static char *quote_big_ints(const char *p, size_t n, size_t *out_n)
 {
 	struct lc_err e = { 0 };
 	struct lc_buf b;
-	bool in_str = false;
 	int rc = 0;
 
 	lc_buf_init(&b, 0);
-	for (size_t i = 0; i < n && !rc;) {
-		size_t j = i + 1;
-		bool integer = true;
-
-		if (in_str || (p[i] != '-' && (p[i] < '0' || p[i] > '9'))) {
-			if (in_str && p[i] == '\\' && j < n)
-				j++;
-			else if (p[i] == '"')
-				in_str = !in_str;
-			rc = lc_buf_append(&b, p + i, j - i, &e);
-			i = j;
-			continue;
-		}
-		for (; j < n && strchr("0123456789.eE+-", p[j]) && p[j]; j++)
-			integer = integer && p[j] >= '0' && p[j] <= '9';
-		if (integer && !fits_int64(p + i, j - i)) {
-			rc = lc_buf_append(&b, "\"\\u0000", 7, &e);
-			if (!rc)
-				rc = lc_buf_append(&b, p + i, j - i, &e);
-			if (!rc)
-				rc = lc_buf_append(&b, "\\u0000\"", 7, &e);
+	for (size_t i = 0, j; i < n && !rc; i = j) {
+		if (p[i] == '"') {
+			j = string_end(p, i, n);
+		} else if (p[i] == '-' || (p[i] >= '0' && p[i] <= '9')) {
+			for (j = i + 1; j < n && p[j] && strchr("0123456789.eE+-",
+							      p[j]); j++)
+				;
+			if (is_json_int(p + i, j - i) &&
+			    !fits_int64(p + i, j - i)) {
+				rc = lc_buf_append(&b, "\"\\u0000" BIG_MARK, 7 +
+						   BIG_MARK_LEN, &e);
+				if (!rc)
+					rc = lc_buf_append(&b, p + i, j - i,
+							   &e);
+				if (!rc)
+					rc = lc_buf_append(&b, "\"", 1, &e);
+				continue;
+			}
 		} else {
-			rc = lc_buf_append(&b, p + i, j - i, &e);
+			j = i + 1;
 		}
-		i = j;
+		rc = lc_buf_append(&b, p + i, j - i, &e);
 	}
 	if (rc) {
 		lc_buf_reset(&b);
@@ -644,13 +669,37 @@ const char *json_big_int(const json_t *j)
 	const char *s;
 	size_t n;
 
-	if (!json_is_string(j) || (n = json_string_length(j)) < 3)
+	if (!json_is_string(j) || (n = json_string_length(j)) <= 1 +
+	    BIG_MARK_LEN)
 		return NULL;
 	s = json_string_value(j);
-	if (s[0] || s[n - 1] || strlen(s + 1) != n - 2)
+	if (s[0] || memcmp(s + 1, BIG_MARK, BIG_MARK_LEN) ||
+	    !is_json_int(s + 1 + BIG_MARK_LEN, n - 1 - BIG_MARK_LEN))
 		return NULL;
-	for (size_t i = 1 + (s[1] == '-'); i < n - 1; i++)
-		if (s[i] < '0' || s[i] > '9')
-			return NULL;
-	return s + 1;
+	return s + 1 + BIG_MARK_LEN;
+}
+
+char *json_dumps_big(const json_t *j, size_t flags)
+{
+	static const char mark[] = "\"\\u0000" BIG_MARK;
+	char *t = json_dumps(j, flags), *o;
+	size_t n, m = sizeof(mark) - 1;
+
+	if (!t)
+		return NULL;
+	n = strlen(t);
+	o = t;
+	for (size_t i = 0, e; i < n; i = e) {
+		e = t[i] == '"' ? string_end(t, i, n) : i + 1;
+		if (t[i] == '"' && e - i > m + 1 && !memcmp(t + i, mark, m) &&
+		    is_json_int(t + i + m, e - i - m - 1)) {
+			memmove(o, t + i + m, e - i - m - 1);
+			o += e - i - m - 1;
+		} else {
+			memmove(o, t + i, e - i);
+			o += e - i;
+		}
+	}
+	*o = 0;
+	return t;
 }

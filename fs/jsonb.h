@@ -41,9 +41,9 @@ int jsonb_from_json(struct lc_buf *b, const json_t *j, struct lc_err *err)
 /*
  * JSON text parsed with jansson `flags`, as json_loadb does, except that
  * an integer literal past int64 (jansson's "too big integer": a uint64
- * value a meta.json shows, say) is kept, as a string holding it between
- * two NULs (json_big_int). NULL with *je set where the text is no JSON
- * or memory ran out.
+ * value a meta.json shows, say) is kept, as a string of a NUL, a mark
+ * and the literal (json_big_int). NULL with *je set where the text is no
+ * JSON or memory ran out.
  */
 json_t *json_load_big(const void *text, size_t n, size_t flags,
 		      json_error_t *je);
@@ -52,5 +52,9 @@ json_t *json_load_big(const void *text, size_t n, size_t flags,
  * no such string. jsonb_from_json stores those within uint64 as JSONB
  * unsigned integers and refuses others. */
 const char *json_big_int(const json_t *j);
+
+/* json_dumps, with such integers written as the literals they were;
+ * free() the text. */
+char *json_dumps_big(const json_t *j, size_t flags);
 
 #endif

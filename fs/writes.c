@@ -2009,8 +2009,8 @@ static int meta_without_files(struct lc_buf *b, const struct wrow *r,
 		json_decref(j);
 		return 0;	/* the bytes as they were */
 	}
-	text = json_dumps(j, JSON_COMPACT | JSON_ENSURE_ASCII |
-				     JSON_PRESERVE_ORDER);
+	text = json_dumps_big(j, JSON_COMPACT | JSON_ENSURE_ASCII |
+					 JSON_PRESERVE_ORDER);
 	json_decref(j);
 	if (!text)
 		return LC_NOMEM(err);

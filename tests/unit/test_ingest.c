@@ -424,7 +424,8 @@ TEST(assemble_edge_values)
 		"{\"id\":1,\"u64\":18446744073709551615,"
 		"\"tsn\":\"1677-09-21T00:12:43.145224192\","
 		"\"d64\":\"2024-01-02T03:04:05.123\",\"vec\":[1.0,null,2.0],"
-		"\"f64\":18446744073709551616,\"doc\":[18446744073709551615]}";
+		"\"f64\":18446744073709551616,\"doc\":[18446744073709551615],"
+		"\"caption\":\"\\u000042\\u0000\"}";
 	static const char *const dec[] = {
 		"\"99999999999999999999999999999999999999999999999999999999."
 		"99999999999999999999\"",
@@ -463,6 +464,8 @@ TEST(assemble_edge_values)
 	CHECK_STR(rendered(cols, &fx.s, "vec", 0), "[1.0,null,2.0]");
 	CHECK_STR(rendered(cols, &fx.s, "f64", 0), "1.8446744073709552e+19");
 	CHECK_STR(rendered(cols, &fx.s, "doc", 0), "[18446744073709551615]");
+	CHECK_STR(rendered(cols, &fx.s, "caption", 0),
+		  "\"\\u000042\\u0000\"");
 	fx_close(&fx);
 
 	CHECK_OK(fx_open_defs(&fx, defs, 3, &err), &err);

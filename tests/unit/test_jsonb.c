@@ -446,6 +446,48 @@ TEST(depth)
 	free(back);
 }
 
+/* Integer literals past int64: kept through a parse (json_load_big) and
+ * written back as they were (json_dumps_big); strings that merely look
+ * like the mark, and text that is no JSON, are not taken for them. */
+TEST(big_integers)
+{
+	static const char text[] =
+		"{\"u\":18446744073709551615,\"n\":-9223372036854775809,"
+		"\"s\":\"\\u000042\\u0000\",\"q\":\"a\\\"\\u0000lancefs.bigint:7\","
+		"\"l\":[1,99999999999999999999999,2.5]}";
+	static const char *const bad[] = {
+		"{\"u\":18446744073709551615,\"f\":-}",
+		"{\"u\":18446744073709551615,\"f\":000000000000000000000001}",
+		"{\"u\":18446744073709551615,\"f\":1e999}",
+	};
+	json_error_t je;
+	json_t *j = json_load_big(text, strlen(text), JSON_ALLOW_NUL, &je);
+	char *back;
+
+	CHECK(j != NULL);
+	if (!j)
+		return;
+	CHECK_STR(json_big_int(json_object_get(j, "u")),
+		  "18446744073709551615");
+	CHECK_STR(json_big_int(json_object_get(j, "n")),
+		  "-9223372036854775809");
+	CHECK(json_big_int(json_object_get(j, "s")) == NULL);
+	CHECK(json_big_int(json_object_get(j, "q")) == NULL);
+	CHECK_STR(json_big_int(json_array_get(json_object_get(j, "l"), 1)),
+		  "99999999999999999999999");
+	CHECK(json_is_integer(json_array_get(json_object_get(j, "l"), 0)));
+	back = json_dumps_big(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	CHECK_STR(back, text);
+	free(back);
+	json_decref(j);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		j = json_load_big(bad[i], strlen(bad[i]), 0, &je);
+		CHECK(j == NULL);
+		json_decref(j);
+	}
+}
+
 TEST_MAIN(TEST_ENTRY(lancedb_bytes), TEST_ENTRY(round_trip),
 	  TEST_ENTRY(integer_widths), TEST_ENTRY(other_numbers),
-	  TEST_ENTRY(malformed), TEST_ENTRY(depth))
+	  TEST_ENTRY(malformed), TEST_ENTRY(depth),
+	  TEST_ENTRY(big_integers))

@@ -482,6 +482,8 @@ TEST(refuse_shapes)
 {
 	static const struct wd_def dict[] = {
 		{ "d", -1, "dict:bool:int8:false", true } };
+	static const struct wd_def wide_dict[] = {
+		{ "d", -1, "dict:fixed_size_binary:5000:int8:false", true } };
 	static const struct wd_def deep[] = {
 		{ "l0", -1, "list", true }, { "l1", 0, "list", true },
 		{ "l2", 1, "list", true }, { "l3", 2, "list", true },
@@ -495,6 +497,9 @@ TEST(refuse_shapes)
 
 
 	expect_new_error(dict, 1, 1, "field d: dictionaries of");
+	expect_new_error(wide_dict, 1, 1, "field d: dictionaries of "
+			 "dict:fixed_size_binary:5000:int8:false in file "
+			 "version 2.1");
 	expect_new_error(deep, 17, 2, "field x: nested more than 16 deep");
 	/* as Lance: blob v1 up to 2.1, v2 from 2.2 */
 	expect_new_error(blob1, 1, 2, "field b: blob v1 in file version 2.2");
