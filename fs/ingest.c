@@ -803,6 +803,32 @@ static int conv_int(struct bld *b, const json_t *j, struct where *w,
 	return bld_fixed(b, out, true, err);
 }
 
+/* A float's value: a JSON number (or one past int64), or the string the
+ * view shows for a NaN or an infinity. False where `j` is neither. */
+static bool float_of(const json_t *j, double *d)
+{
+	static const struct { const char *s; double v; } named[] = {
+		{ "NaN", NAN }, { "Infinity", INFINITY },
+		{ "-Infinity", -INFINITY },
+	};
+
+	if (json_is_number(j)) {
+		*d = json_number_value(j);
+		return true;
+	}
+	if (json_big_int(j)) {
+		*d = strtod(json_big_int(j), NULL);
+		return true;
+	}
+	for (size_t i = 0; json_is_string(j) && i < 3; i++)
+		if (json_string_length(j) == strlen(named[i].s) &&
+		    !strcmp(json_string_value(j), named[i].s)) {
+			*d = named[i].v;
+			return true;
+		}
+	return false;
+}
+
 static int conv_float(struct bld *b, const json_t *j, struct where *w,
 		      struct lc_err *err)
 {
@@ -810,10 +836,8 @@ static int conv_float(struct bld *b, const json_t *j, struct where *w,
 	float f;
 	uint16_t h;
 
-	if (!json_is_number(j) && !json_big_int(j))
+	if (!float_of(j, &d))
 		return wrong(err, w, "a number", j);
-	d = json_big_int(j) ? strtod(json_big_int(j), NULL) :
-			      json_number_value(j);
 	switch (b->type->id) {
 	case LANCE_T_FLOAT64:
 		return bld_fixed(b, &d, true, err);
@@ -821,13 +845,13 @@ static int conv_float(struct bld *b, const json_t *j, struct where *w,
 		/* what rounds to FLT_MAX is in range (the view renders it
 		 * 3.4028235e+38, above it): from halfway to the next power
 		 * of two on, a float would be infinite; halffloat likewise */
-		if (fabs(d) >= 0x1.ffffffp+127)
+		if (isfinite(d) && fabs(d) >= 0x1.ffffffp+127)
 			return refuse(err, w, "%g is out of range for float",
 				      d);
 		f = (float)d;
 		return bld_fixed(b, &f, true, err);
 	default:
-		if (fabs(d) >= 65520.0)
+		if (isfinite(d) && fabs(d) >= 65520.0)
 			return refuse(err, w, "%g is out of range for "
 				      "halffloat", d);
 		h = render_to_half(d);
@@ -842,12 +866,10 @@ static int conv_bf16(struct bld *b, const json_t *j, struct where *w,
 	uint16_t h;
 	double d;
 
-	if (!json_is_number(j) && !json_big_int(j))
+	if (!float_of(j, &d))
 		return wrong(err, w, "a number", j);
-	d = json_big_int(j) ? strtod(json_big_int(j), NULL) :
-			      json_number_value(j);
 	h = render_to_bf16(d);
-	if ((h & 0x7fff) == 0x7f80)
+	if ((h & 0x7fff) == 0x7f80 && isfinite(d))
 		return refuse(err, w, "%g is out of range for bfloat16", d);
 	return bld_fixed(b, (uint8_t[2]){ (uint8_t)h, (uint8_t)(h >> 8) },
 			 true, err);

@@ -4,7 +4,9 @@
  * JSON rules, and where VIEW.md is silent our choices (man/lancefs.1):
  *   integers      exact, 64-bit included (unsigned printed unsigned)
  *   floats        shortest decimal that round-trips in the column's own
- *                 precision; integral values keep a ".0"; NaN/Inf -> null
+ *                 precision; integral values keep a ".0"; NaN and
+ *                 infinities the strings "NaN", "Infinity", "-Infinity"
+ *                 (as proto3's JSON: JSON has no such numbers)
  *   dates         YYYY-MM-DD
  *   times         HH:MM:SS with as many fraction digits as the unit has
  *   timestamps    YYYY-MM-DDTHH:MM:SS[.fraction per unit]; with a zone
@@ -427,8 +429,10 @@ int render_json_string(struct lc_buf *b, const char *str, size_t n,
 static int put_float_json(struct lc_buf *b, double v, const char *text,
 			  struct lc_err *err)
 {
-	if (isnan(v) || isinf(v))
-		return put(b, "null", err);
+	if (isnan(v))
+		return put(b, "\"NaN\"", err);
+	if (isinf(v))
+		return put(b, v > 0 ? "\"Infinity\"" : "\"-Infinity\"", err);
 	return put(b, text, err);
 }
 
