@@ -803,14 +803,13 @@ static int conv_int(struct bld *b, const json_t *j, struct where *w,
 	return bld_fixed(b, out, true, err);
 }
 
-/* A float's value: a JSON number (or one past int64), or the string the
- * view shows for a NaN or an infinity. False where `j` is neither. */
+/* A float's value: a JSON number (or one past int64), or a NaN or an
+ * infinity as the daemon's own copy of a committed row holds them
+ * (render_exact). False where `j` is neither. */
 static bool float_of(const json_t *j, double *d)
 {
-	static const struct { const char *s; double v; } named[] = {
-		{ "NaN", NAN }, { "Infinity", INFINITY },
-		{ "-Infinity", -INFINITY },
-	};
+	const char *s;
+	size_t n;
 
 	if (json_is_number(j)) {
 		*d = json_number_value(j);
@@ -820,13 +819,17 @@ static bool float_of(const json_t *j, double *d)
 		*d = strtod(json_big_int(j), NULL);
 		return true;
 	}
-	for (size_t i = 0; json_is_string(j) && i < 3; i++)
-		if (json_string_length(j) == strlen(named[i].s) &&
-		    !strcmp(json_string_value(j), named[i].s)) {
-			*d = named[i].v;
-			return true;
-		}
-	return false;
+	if (!json_is_string(j) || (n = json_string_length(j)) <=
+	    RENDER_FLOAT_MARK_LEN)
+		return false;
+	s = json_string_value(j);
+	if (memcmp(s, RENDER_FLOAT_MARK, RENDER_FLOAT_MARK_LEN) ||
+	    strlen(s + RENDER_FLOAT_MARK_LEN) != n - RENDER_FLOAT_MARK_LEN)
+		return false;
+	s += RENDER_FLOAT_MARK_LEN;
+	*d = !strcmp(s, "NaN") ? NAN : !strcmp(s, "Infinity") ? INFINITY :
+	     !strcmp(s, "-Infinity") ? -INFINITY : 0;
+	return *d != 0;
 }
 
 static int conv_float(struct bld *b, const json_t *j, struct where *w,

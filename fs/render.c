@@ -4,9 +4,7 @@
  * JSON rules, and where VIEW.md is silent our choices (man/lancefs.1):
  *   integers      exact, 64-bit included (unsigned printed unsigned)
  *   floats        shortest decimal that round-trips in the column's own
- *                 precision; integral values keep a ".0"; NaN and
- *                 infinities the strings "NaN", "Infinity", "-Infinity"
- *                 (as proto3's JSON: JSON has no such numbers)
+ *                 precision; integral values keep a ".0"; NaN/Inf -> null
  *   dates         YYYY-MM-DD
  *   times         HH:MM:SS with as many fraction digits as the unit has
  *   timestamps    YYYY-MM-DDTHH:MM:SS[.fraction per unit]; with a zone
@@ -426,14 +424,25 @@ int render_json_string(struct lc_buf *b, const char *str, size_t n,
 	return rc;
 }
 
+static _Thread_local bool exact;
+
+void render_exact(bool on)
+{
+	exact = on;
+}
+
 static int put_float_json(struct lc_buf *b, double v, const char *text,
 			  struct lc_err *err)
 {
-	if (isnan(v))
-		return put(b, "\"NaN\"", err);
-	if (isinf(v))
-		return put(b, v > 0 ? "\"Infinity\"" : "\"-Infinity\"", err);
-	return put(b, text, err);
+	const char *name = isnan(v) ? "NaN" : v > 0 ? "Infinity" : "-Infinity";
+
+	if (!isnan(v) && !isinf(v))
+		return put(b, text, err);
+	if (!exact)
+		return put(b, "null", err);
+	/* the mark's NUL written as JSON writes it */
+	return lc_buf_printf(b, err, "\"\\u0000%s%s\"",
+			     RENDER_FLOAT_MARK + 1, name);
 }
 
 /* A bfloat16 vector: its n items from `from` of `items`, two bytes

@@ -8,6 +8,17 @@
 
 #include "lance.h"
 
+/*
+ * NaN and infinities render as null (VIEW.md). While render_exact(true)
+ * holds on a thread, they render there as strings of RENDER_FLOAT_MARK
+ * and "NaN", "Infinity" or "-Infinity" instead, which ingest takes back
+ * exactly: for the daemon's own copies of a committed row's meta.json,
+ * which only a commit reads (writes.c fill_update).
+ */
+#define RENDER_FLOAT_MARK "\0lancefs.float:"
+#define RENDER_FLOAT_MARK_LEN (sizeof(RENDER_FLOAT_MARK) - 1)
+void render_exact(bool on);
+
 /* Append the JSON of value `i` of `a` to `b`. */
 int render_json_value(struct lc_buf *b, const struct lance_array *a,
 		      uint64_t i, struct lc_err *err) LC_MUST_USE;

@@ -2040,7 +2040,10 @@ static int fill_cb(void *ctx, uint64_t index, const char *name,
 	if (skip || user_meta_sets(f, name))
 		return 0;
 	lc_buf_init(&b, 0);
+	/* the row's NaN and infinities kept, not made null */
+	render_exact(true);
 	rc = view_read_file(&b, f->w->v, node, f->err);
+	render_exact(false);
 	if (!rc && !strcmp(name, "meta.json"))
 		rc = meta_without_files(&b, f->r, f->copied, f->n_copied,
 					f->err);

@@ -17,7 +17,7 @@ const { stringify, JNum } = require('../lib/json');
 const { sniffExt } = require('../lib/sniff');
 
 const BUG = process.env.FAKE_LANCEFS_BUG || '';
-const BUGS = ['float-long', 'nan-null', 'int-as-double', 'ts-no-z', 'ext-bin', 'size-off', 'truncate', 'hidden',
+const BUGS = ['float-long', 'nan-string', 'int-as-double', 'ts-no-z', 'ext-bin', 'size-off', 'truncate', 'hidden',
   'no-newline', 'key-order', 'deleted-row', 'version-off'];
 if (BUG && !BUGS.includes(BUG)) die(`unknown FAKE_LANCEFS_BUG ${BUG}; one of ${BUGS.join(', ')}`, 1);
 
@@ -45,7 +45,7 @@ function buggyValue(ty, raw) {
   if (raw === null || raw === undefined) return v;
   switch (ty.t) {
     case 'float':
-      if (BUG === 'nan-null' && typeof v === 'string') return null;
+      if (BUG === 'nan-string' && v === null) return String(raw);
       if (BUG === 'float-long' && v instanceof JNum) return new JNum(Number(v.text).toPrecision(17));
       return v;
     case 'int': return BUG === 'int-as-double' ? new JNum(String(Number(raw))) : v;
