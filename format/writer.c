@@ -2417,12 +2417,13 @@ static int pend_append(struct lance_array *d, const struct lance_field *f,
 		bits_put(d->values, len, s->values, a, n);
 		d->values_len = (tot + 7) / 8;
 		break;
-	default:
+	default:	/* a null-type column has no values (w 0) */
 		rc = grow(&d->values, len * w, tot * w, err);
 		if (rc)
 			return rc;
-		memcpy(d->values + len * w, s->values + a * w,
-		       (size_t)(n * w));
+		if (n && w)
+			memcpy(d->values + len * w, s->values + a * w,
+			       (size_t)(n * w));
 		d->values_len = tot * w;
 		break;
 	}
