@@ -442,7 +442,7 @@ static int put_float_json(struct lc_buf *b, double v, const char *text,
 		return put(b, "null", err);
 	/* the mark's NUL written as JSON writes it */
 	return lc_buf_printf(b, err, "\"\\u0000%s%s\"",
-			     RENDER_FLOAT_MARK + 1, name);
+			     &RENDER_FLOAT_MARK[1], name);
 }
 
 /* A bfloat16 vector: its n items from `from` of `items`, two bytes
