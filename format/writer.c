@@ -692,6 +692,21 @@ static uint64_t dict_items(const struct dict *d)
 	return d->n ? d->n : 1;
 }
 
+/* The distinct values' bytes, one after the other. */
+static int dict_values(struct lance_writer *w, const struct dict *d,
+		       struct lc_err *err)
+{
+	uint64_t len;
+	int rc = 0;
+
+	for (uint64_t j = 0; j < d->n && !rc; j++) {
+		const uint8_t *p = dict_val(d, d->at[j], &len);
+
+		rc = lc_buf_append(w->out, p, (size_t)len, err);
+	}
+	return rc;
+}
+
 /* The distinct values as a block: fixed-width ones Flat, one after the
  * other; else Variable{offsets = flat{32}}: u32 32, u32 where the bytes
  * start, n + 1 u32 offsets into them, the bytes; for large types the
@@ -701,18 +716,13 @@ static int dict_block(struct lance_writer *w, const struct dict *d,
 {
 	const struct lance_array *a = d->a;
 	unsigned ow = d->large ? 8 : 4;
-	uint64_t o = 0, len;
+	uint64_t o = 0;
 	int rc = 0;
 
 	for (unsigned i = 0; d->vw && !d->n && i < d->vw && !rc; i++)
 		rc = out_le(w, 0, 1, err);	/* the one item: zeros */
-	for (uint64_t j = 0; d->vw && j < d->n && !rc; j++) {
-		const uint8_t *p = dict_val(d, d->at[j], &len);
-
-		rc = lc_buf_append(w->out, p, (size_t)len, err);
-	}
 	if (d->vw)
-		return rc;
+		return rc ? rc : dict_values(w, d, err);
 	if (!d->large && d->bytes > UINT32_MAX)
 		return LC_LIMIT(err, "a dictionary of %" PRIu64 " bytes",
 				d->bytes);
@@ -727,11 +737,7 @@ static int dict_block(struct lance_writer *w, const struct dict *d,
 		o += a->offsets[d->at[j] + 1] - a->offsets[d->at[j]];
 		rc = out_le(w, o, ow, err);
 	}
-	for (uint64_t j = 0; j < d->n && !rc; j++)
-		rc = lc_buf_append(w->out, a->values + a->offsets[d->at[j]],
-				   (size_t)(a->offsets[d->at[j] + 1] -
-					    a->offsets[d->at[j]]), err);
-	return rc;
+	return rc ? rc : dict_values(w, d, err);
 }
 
 /* 2.0 dictionary items of fixed width: Nullable{no_nulls{values}} or,
@@ -776,17 +782,53 @@ static int v20_dict_fixed(struct lance_writer *w, const struct dict *d,
 	return 0;
 }
 
+/* 2.0 dictionary items of strings or binary: Binary{u64 offsets, bytes},
+ * the null item's offset past the adjustment; in buffers 1 and 2. */
+static int v20_dict_binary(struct lance_writer *w, const struct dict *d,
+			   bool null_item, struct pbw *enc, uint64_t *off,
+			   uint64_t *size, struct lc_err *err)
+{
+	const struct lance_array *a = d->a;
+	uint64_t end = 0;
+	size_t it, b;
+	int rc = 0;
+
+	off[1] = w->out->len;
+	for (uint64_t j = 0; j < d->n && !rc; j++) {
+		end += a->offsets[d->at[j] + 1] - a->offsets[d->at[j]];
+		rc = out_le(w, end, 8, err);
+	}
+	if (!rc && null_item)
+		rc = out_le(w, end + d->bytes + 1, 8, err);
+	rc = buf_close(w, off, size, 1, rc, err);
+	off[2] = w->out->len;
+	if (!rc)
+		rc = dict_values(w, d, err);
+	rc = buf_close(w, off, size, 2, rc, err);
+	if (rc)
+		return rc;
+	it = pbw_begin(enc);
+	b = pbw_begin(enc);
+	ae_nonull_flat(enc, 1, 64, 1);		/* item offsets */
+	ae_flat(enc, 2, 8, 2);			/* item bytes */
+	pbw_u64(enc, 3, d->bytes + 1);
+	pbw_end(enc, 6, b);			/* Encoding.binary */
+	pbw_end(enc, 2, it);			/* .items */
+	return 0;
+}
+
 /* 2.0: Dictionary{indices, items, n}, the items Binary or fixed-width;
  * a null row indexes a null item after the values, as Lance writes it. */
 static int v20_dict(struct lance_writer *w, struct wcol *col,
 		    const struct lance_field *f, const struct lance_array *a,
 		    uint64_t s, uint64_t e, struct lc_err *err)
 {
-	uint64_t n = e - s, nulls = null_count(a, s, e), end = 0;
+	uint64_t n = e - s, nulls = null_count(a, s, e);
 	uint64_t off[3], size[3];
+	unsigned n_buf;
 	struct dict d;
 	struct pbw enc;
-	size_t k, it, b;
+	size_t k;
 	int rc;
 
 	rc = dict_build(&d, f, a, s, n, nulls > 0, err);
@@ -798,46 +840,22 @@ static int v20_dict(struct lance_writer *w, struct wcol *col,
 	pbw_init(&enc, err);
 	k = pbw_begin(&enc);
 	ae_nonull_flat(&enc, 1, d.w * 8, 0);	/* indices */
-	if (d.vw) {
-		if (!rc)
-			rc = v20_dict_fixed(w, &d, nulls > 0, &enc, off, size,
+	if (!rc)
+		rc = d.vw ? v20_dict_fixed(w, &d, nulls > 0, &enc, off, size,
+					   err)
+			  : v20_dict_binary(w, &d, nulls > 0, &enc, off, size,
 					    err);
-		goto items_done;
-	}
-	off[1] = w->out->len;
-	for (uint64_t j = 0; j < d.n && !rc; j++) {
-		end += a->offsets[d.at[j] + 1] - a->offsets[d.at[j]];
-		rc = out_le(w, end, 8, err);
-	}
-	if (!rc && nulls)	/* the null item: past the adjustment */
-		rc = out_le(w, end + d.bytes + 1, 8, err);
-	rc = buf_close(w, off, size, 1, rc, err);
-	off[2] = w->out->len;
-	for (uint64_t j = 0; j < d.n && !rc; j++)
-		rc = lc_buf_append(w->out, a->values + a->offsets[d.at[j]],
-				   (size_t)(a->offsets[d.at[j] + 1] -
-					    a->offsets[d.at[j]]), err);
-	rc = buf_close(w, off, size, 2, rc, err);
+	n_buf = d.vw && !nulls ? 2 : 3;
 	if (!rc) {
-		it = pbw_begin(&enc);
-		b = pbw_begin(&enc);
-		ae_nonull_flat(&enc, 1, 64, 1);		/* item offsets */
-		ae_flat(&enc, 2, 8, 2);			/* item bytes */
-		pbw_u64(&enc, 3, d.bytes + 1);
-		pbw_end(&enc, 6, b);			/* Encoding.binary */
-		pbw_end(&enc, 2, it);			/* .items */
+		pbw_u64(&enc, 3, d.n + (nulls > 0));
+		pbw_end(&enc, 7, k);		/* .dictionary */
 	}
-items_done:
+	dict_reset(&d);
 	if (rc) {
 		lc_buf_reset(&enc.b);
-		dict_reset(&d);
 		return rc;
 	}
-	pbw_u64(&enc, 3, d.n + (nulls > 0));
-	pbw_end(&enc, 7, k);			/* .dictionary */
-	k = d.vw && !nulls ? 2 : 3;		/* buffers */
-	dict_reset(&d);
-	return page_add(w, col, n, k, off, size, URL_ARRAY20, &enc, err);
+	return page_add(w, col, n, n_buf, off, size, URL_ARRAY20, &enc, err);
 }
 
 /* ------------------------------------------------------------ blobs */
