@@ -513,7 +513,7 @@ static uint64_t index_at(const struct lance_array *idx, uint64_t i)
  * Dictionary. lance's own string dictionaries have u8 indices where 0 is
  * null and k is items[k - 1]; an Arrow dictionary column keeps its keys
  * (any integer width, k is items[k]) with nulls in the keys or the items,
- * and its items are strings, binary or fixed-width values.
+ * and its items are strings, binary, fixed-width values or booleans.
  */
 static int dict_range(struct lance_array *out, const struct dctx *c,
 		      const Lpb20__Dict *d, const struct lance_type *type,
@@ -523,7 +523,8 @@ static int dict_range(struct lance_array *out, const struct dctx *c,
 	uint64_t n = b - a, total = 0, nitems = d->num_dictionary_items;
 	uint64_t base = type->dict ? 0 : 1;
 	uint64_t *pick = NULL;
-	unsigned w = is_var(type) ? 0 : lance_type_width(type);
+	bool bits = type->id == LANCE_T_BOOL;
+	unsigned w = is_var(type) || bits ? 0 : lance_type_width(type);
 	int rc;
 
 	if (!d->indices || !d->items)
@@ -536,20 +537,21 @@ static int dict_range(struct lance_array *out, const struct dctx *c,
 	if (!rc)
 		rc = decode_into(&items, c, d->items, type, NULL, 0, nitems,
 				 err);
-	if (!rc && w && items.values_len / w < nitems)
+	if (!rc && ((w && items.values_len / w < nitems) ||
+		    (bits && items.values_len < (nitems + 7) / 8)))
 		rc = LC_CORRUPT(err, "dictionary items of %" PRIu64 " bytes "
 				"for %" PRIu64 " values", items.values_len,
 				nitems);
 	if (rc)
 		goto out;
 	pick = lc_malloc(((size_t)n + 1) * sizeof(uint64_t));
-	if (!w)
+	if (!w && !bits)
 		out->offsets = lc_malloc(((size_t)n + 1) * sizeof(uint64_t));
-	if (!pick || (!w && !out->offsets)) {
+	if (!pick || (!w && !bits && !out->offsets)) {
 		rc = LC_NOMEM(err);
 		goto out;
 	}
-	if (!w)
+	if (out->offsets)
 		out->offsets[0] = 0;
 	for (uint64_t i = 0; i < n; i++) {
 		uint64_t k = index_at(&idx, i);
@@ -573,12 +575,24 @@ static int dict_range(struct lance_array *out, const struct dctx *c,
 				}
 			}
 			bit_put(out->validity, i, false);
-		} else if (!w) {
+		} else if (out->offsets) {
 			total += items.offsets[k - base + 1] -
 				 items.offsets[k - base];
 		}
-		if (!w)
+		if (out->offsets)
 			out->offsets[i + 1] = total;
+	}
+	if (bits) {
+		/* a null's value is item 0's, or false */
+		out->values = bitmap_new(n, false);
+		if (!out->values) {
+			rc = LC_NOMEM(err);
+			goto out;
+		}
+		out->values_len = (n + 7) / 8;
+		for (uint64_t i = 0; i < n && nitems; i++)
+			bit_put(out->values, i, bit_get(items.values, pick[i]));
+		goto out;
 	}
 	if (w)
 		total = n * w;	/* a null's value is item 0's, or zeros */
@@ -859,7 +873,8 @@ static int decode_into(struct lance_array *out, const struct dctx *c,
 					  "field", (int)type->id);
 		return binary_range(out, c, e->binary, type, a, b, err);
 	case LPB20__ENCODING__KIND_DICTIONARY:
-		if (!is_var(type) && !lance_type_width(type))
+		if (!is_var(type) && !lance_type_width(type) &&
+		    type->id != LANCE_T_BOOL)
 			return LC_UNSUPPORTED(err, "dictionary encoding for a "
 					      "type %d field", (int)type->id);
 		return dict_range(out, c, e->dictionary, type, a, b, err);

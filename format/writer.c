@@ -557,8 +557,8 @@ fail:
 
 /*
  * The dictionary of a page of a dictionary column: the distinct values of
- * rows [first, first + n) of a (strings, binary or fixed-width values),
- * first seen first, and each row's index into them (w bytes,
+ * rows [first, first + n) of a (strings, binary, fixed-width values or
+ * booleans), first seen first, and each row's index into them (w bytes,
  * little-endian; a null row's is `null_index`).
  */
 /* dict_build's errno where the keys cannot index the page's values: the
@@ -573,6 +573,7 @@ struct dict {
 	uint8_t *idx;		/* one index per row */
 	unsigned w;
 	unsigned vw;		/* a value's width; 0: strings, binary */
+	bool bits;		/* booleans: vw 1 here, one bit stored */
 	bool large;		/* large strings or binary: u64 offsets */
 };
 
@@ -602,8 +603,13 @@ static uint64_t dict_hash(const uint8_t *p, uint64_t n)
 static const uint8_t *dict_val(const struct dict *d, uint64_t k,
 			       uint64_t *len)
 {
+	static const uint8_t no_yes[2] = { 0, 1 };
 	const struct lance_array *a = d->a;
 
+	if (d->bits) {
+		*len = 1;
+		return &no_yes[(a->values[k >> 3] >> (k & 7)) & 1];
+	}
 	if (d->vw) {
 		*len = d->vw;
 		return a->values + k * d->vw;
@@ -623,7 +629,8 @@ static int dict_build(struct dict *d, const struct lance_field *f,
 	memset(d, 0, sizeof(*d));
 	d->a = a;
 	d->w = lance_type_width(&kt);
-	d->vw = lance_type_width(&f->type);
+	d->bits = f->type.id == LANCE_T_BOOL;
+	d->vw = d->bits ? 1 : lance_type_width(&f->type);
 	d->large = f->type.large;
 	if (!d->w)
 		return LC_UNSUPPORTED(err, "field %s: dictionary keys of type "
@@ -707,8 +714,27 @@ static int dict_values(struct lance_writer *w, const struct dict *d,
 	return rc;
 }
 
-/* The distinct values as a block: fixed-width ones Flat, one after the
- * other; else Variable{offsets = flat{32}}: u32 32, u32 where the bytes
+/* The distinct values of a boolean dictionary as a bitmap of `items`
+ * bits, those past the values (the null item, the placeholder) 0. */
+static int dict_bits(struct lance_writer *w, const struct dict *d,
+		     uint64_t items, struct lc_err *err)
+{
+	int rc = 0;
+
+	for (uint64_t i = 0; i < (items + 7) / 8 && !rc; i++) {
+		unsigned byte = 0;
+		uint64_t len;
+
+		for (uint64_t j = 8 * i; j < 8 * i + 8 && j < d->n; j++)
+			byte |= (unsigned)*dict_val(d, d->at[j], &len)
+				<< (j & 7);
+		rc = out_le(w, byte, 1, err);
+	}
+	return rc;
+}
+
+/* The distinct values as a block: booleans a bitmap, other fixed-width
+ * ones Flat, one after the other; else Variable{offsets = flat{32}}: u32 32, u32 where the bytes
  * start, n + 1 u32 offsets into them, the bytes; for large types the
  * same in u64 (flat{64}). */
 static int dict_block(struct lance_writer *w, const struct dict *d,
@@ -719,6 +745,8 @@ static int dict_block(struct lance_writer *w, const struct dict *d,
 	uint64_t o = 0;
 	int rc = 0;
 
+	if (d->bits)
+		return dict_bits(w, d, dict_items(d), err);
 	for (unsigned i = 0; d->vw && !d->n && i < d->vw && !rc; i++)
 		rc = out_le(w, 0, 1, err);	/* the one item: zeros */
 	if (d->vw)
@@ -763,9 +791,12 @@ static int v20_dict_fixed(struct lance_writer *w, const struct dict *d,
 		rc = buf_close(w, off, size, nb++, rc, err);
 	}
 	off[nb] = w->out->len;
-	if (!rc)
+	if (!rc && d->bits)
+		rc = dict_bits(w, d, items, err);
+	else if (!rc)
 		rc = dict_block(w, d, err);
-	for (unsigned i = 0; d->n && null_item && i < d->vw && !rc; i++)
+	for (unsigned i = 0; !d->bits && d->n && null_item && i < d->vw &&
+	     !rc; i++)
 		rc = out_le(w, 0, 1, err);	/* the null item's value */
 	rc = buf_close(w, off, size, nb, rc, err);
 	if (rc)
@@ -775,7 +806,8 @@ static int v20_dict_fixed(struct lance_writer *w, const struct dict *d,
 	nk = pbw_begin(enc);
 	if (null_item)
 		ae_flat(enc, 1, 1, 1);		/* some_nulls.validity */
-	ae_flat(enc, null_item ? 2 : 1, 8 * d->vw, nb);	/* .values */
+	ae_flat(enc, null_item ? 2 : 1, d->bits ? 1 : 8 * d->vw, nb);
+							/* .values */
 	pbw_end(enc, null_item ? 2 : 1, nk);	/* some_nulls / no_nulls */
 	pbw_end(enc, 2, ns);			/* ArrayEncoding.nullable */
 	pbw_end(enc, 2, it);			/* .items */
@@ -1388,7 +1420,8 @@ static int v21_miniblock(struct lance_writer *w, struct wcol *col,
 	if (v->dict && v->dict->vw) {	/* Flat */
 		size_t d4 = pbw_begin(&enc), dfl = pbw_begin(&enc);
 
-		pbw_u64(&enc, 1, 8 * (uint64_t)v->dict->vw);
+		pbw_u64(&enc, 1, v->dict->bits ? 1
+				 : 8 * (uint64_t)v->dict->vw);
 		pbw_end(&enc, 1, dfl);
 		pbw_end(&enc, 4, d4);
 		pbw_u64(&enc, 5, dict_items(v->dict));
@@ -2020,7 +2053,7 @@ static int check_field(const struct lance_field *f, unsigned depth,
 		return 0;
 	}
 	if (t->dict && t->id != LANCE_T_UTF8 && t->id != LANCE_T_BINARY &&
-	    !lance_type_width(t))
+	    !is_fixed(t))
 		return LC_UNSUPPORTED(err, "field %s: dictionaries of %s "
 				      "cannot be written", f->name,
 				      f->logical_type);

@@ -235,6 +235,16 @@ function typesColumns(n) {
       return A.dictionary(dictU32, Int8Array.from(v, (x) => x ?? 0), v.map((x) => x !== null), I.uint32([0, 7, 4294967295]));
     },
   }]);
+  // dictionaries of booleans (2.0: items Nullable of a Flat bitmap),
+  // with nulls in the keys and in the items
+  const dictBool = new arrow.Dictionary(new arrow.Bool(), new arrow.Int8());
+  add('dict_bool', [{
+    field: F('dict_bool', dictBool),
+    data: () => {
+      const v = column('dict_bool', n, [0, 1, 2, null], (i, r) => r.int(0, 2));
+      return A.dictionary(dictBool, Int8Array.from(v, (x) => x ?? 0), v.map((x) => x !== null), I.bool([true, false, null]));
+    },
+  }]);
   const entT = new arrow.Struct([F('key', new arrow.Utf8(), false), F('value', new arrow.Int32())]);
   const mapT = new arrow.Map_(F('entries', entT, false), false);
   add('map_si', [{

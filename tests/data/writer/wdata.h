@@ -71,9 +71,10 @@ static const struct wd_def wd_fields[] = {
 	{ "v", 38, "list", true },		/* 41 */
 	{ "item", 41, "fixed_size_list:float:4", true },	/* 42 */
 	{ "dn", -1, "dict:int64:int8:false", true },	/* 43 */
+	{ "db", -1, "dict:bool:int8:false", true },	/* 44 */
 };
 #define WD_NFIELDS (sizeof(wd_fields) / sizeof(wd_fields[0]))
-#define WD_NTOP 26
+#define WD_NTOP 27
 
 /* A schema of n <= 48 fields, ids = positions. */
 static inline int wd_schema_of(struct lance_schema *out,
@@ -680,6 +681,16 @@ static inline void wd_column(struct lance_array *a,
 			memcpy(a->values + r * 8, &v, 8);
 			wd_setbit(a->validity, r,
 				  !wd_null(first + r, 11) && !o->edge);
+		}
+		break;
+	case 44:
+		/* a dictionary of booleans, nulls */
+		wd_fixed(a, 0, n);
+		a->validity = wd_bitmap(n);
+		for (uint64_t r = 0; r < n; r++) {
+			wd_setbit(a->values, r, (first + r) % 4 == 1);
+			wd_setbit(a->validity, r,
+				  !wd_null(first + r, 7) && !o->edge);
 		}
 		break;
 	case 37: {
