@@ -895,19 +895,21 @@ static int v20_dict(struct lance_writer *w, struct wcol *col,
 /*
  * The bytes of blob rows [s, e) of a, each at a 64-byte boundary of the
  * file, and their descriptors, u64 position and size, in d (16 bytes a
- * row): an empty value is (0, 0), a null (null_pos, 0).
+ * row): an empty value is (0, 0). A null is (1, 0) where `def` is NULL
+ * (2.0: nulls are a's), else a row of def level k > 0 is (k << 16, 0)
+ * (2.1+: the level of the null struct or blob).
  */
 static int blob_payloads(struct lance_writer *w, const struct lance_array *a,
-			 uint64_t s, uint64_t e, uint64_t null_pos, uint8_t *d,
-			 struct lc_err *err)
+			 uint64_t s, uint64_t e, const uint16_t *def,
+			 uint8_t *d, struct lc_err *err)
 {
 	for (uint64_t i = s; i < e; i++) {
 		uint64_t len = a->offsets[i + 1] - a->offsets[i], pos = 0;
 		uint8_t *x = d + 16 * (i - s);
 		int rc = 0;
 
-		if (!valid_at(a, i)) {
-			pos = null_pos;
+		if (def ? def[i - s] != 0 : !valid_at(a, i)) {
+			pos = def ? (uint64_t)def[i - s] << 16 : 1;
 			len = 0;
 		} else if (len) {
 			rc = out_pad(w, 64, err);
@@ -939,7 +941,7 @@ static int v20_blob(struct lance_writer *w, struct wcol *col,
 
 	if (!d)
 		return LC_NOMEM(err);
-	rc = blob_payloads(w, a, s, e, 1, d, err);
+	rc = blob_payloads(w, a, s, e, NULL, d, err);
 	off[0] = w->out->len;
 	if (!rc)
 		rc = lc_buf_append(w->out, d, (size_t)n * 16, err);
@@ -1167,7 +1169,7 @@ struct vsrc {
 	bool var;
 	bool ivalid;		/* vectors: a's validity is their items' */
 	enum lance_blob_kind blob;	/* blob descriptors (v1) / records (v2) */
-	uint32_t blob_layer;	/* v1: the layer around the descriptors */
+	const struct levels *blob_lv;	/* v1: the layers around them */
 	const struct dict *dict;	/* values are indices into it */
 };
 
@@ -1445,10 +1447,8 @@ static int v21_miniblock(struct lance_writer *w, struct wcol *col,
 		pbw_u64(&enc, 10, 1);
 	pbw_end(&enc, 1, m);
 	if (v->blob) {
-		uint64_t layer = v->blob_layer;
-
 		pbw_end(&enc, 1, b1);
-		pbw_packed(&enc, 2, &layer, 1);
+		enc21_layers(&enc, 2, v->blob_lv);
 		pbw_end(&enc, 4, b4);
 	}
 	rc = page_add(w, col, rows, nb, off, size, URL_LAYOUT21, &enc, err);
@@ -1746,6 +1746,65 @@ static void walk_rows(struct walk *w, uint64_t s, uint64_t e,
 #define RUN_LEVELS 1024u
 #define OUTER_NULLS_MAX ((LANCE_V21_CHUNK_MAX - 3 * 4 * RUN_LEVELS - 128) / 2)
 
+/* The levels of rows [s, e) of the leaf a[m] (struct walk's path) in
+ * lv (to free: rep, def, vis), walked by wk; *items: the layers of
+ * structs or items holding nulls. */
+static int levels_build(struct walk *wk, struct levels *lv,
+			uint16_t *items, const struct lance_array *const *a,
+			const struct lance_field *const *f, size_t m,
+			uint64_t s, uint64_t e, struct lc_err *err)
+{
+	uint16_t next = 1;
+
+	memset(lv, 0, sizeof(*lv));
+	*items = 0;
+	walk_init(wk, a, f, m);
+	lv->max_rep = wk->max_rep;
+	walk_rows(wk, s, e, NULL);
+	for (size_t k = m + 1; k-- > 0;) {
+		uint32_t *layer = &lv->layers[m - k];
+
+		if (k < m && is_list(&f[k]->type)) {
+			if (wk->null[k])
+				wk->dnull[k] = next++;
+			if (wk->empty[k])
+				wk->dempty[k] = next++;
+			*layer = wk->null[k] && wk->empty[k] ?
+				 L_NULL_AND_EMPTY_LIST :
+				 wk->null[k] ? L_NULLABLE_LIST :
+				 wk->empty[k] ? L_EMPTYABLE_LIST :
+				 L_ALL_VALID_LIST;
+		} else {
+			if (wk->null[k]) {
+				wk->dnull[k] = next++;
+				++*items;
+			}
+			*layer = wk->null[k] ? L_NULLABLE_ITEM
+					     : L_ALL_VALID_ITEM;
+		}
+	}
+	lv->n_layers = m + 1;
+	lv->n = wk->n;
+	if (lv->max_rep) {
+		lv->rep = lc_calloc((size_t)wk->n, sizeof(*lv->rep));
+		lv->vis = lc_calloc((size_t)wk->nv + 1, sizeof(*lv->vis));
+	}
+	if (next > 1)
+		lv->def = lc_calloc((size_t)wk->n, sizeof(*lv->def));
+	if ((lv->max_rep && (!lv->rep || !lv->vis)) ||
+	    (next > 1 && !lv->def))
+		return LC_NOMEM(err);
+	walk_rows(wk, s, e, lv);
+	return 0;
+}
+
+static void levels_reset(struct levels *lv)
+{
+	lc_free(lv->rep);
+	lc_free(lv->def);
+	lc_free(lv->vis);
+}
+
 /* Rows [s, e) of the leaf a[m] (struct walk's path) as one page. */
 static int v21_page(struct lance_writer *w, struct wcol *col,
 		    const struct lance_array *const *a,
@@ -1754,51 +1813,16 @@ static int v21_page(struct lance_writer *w, struct wcol *col,
 {
 	const struct lance_type *t = &f[m]->type;
 	struct walk wk;
-	struct levels lv = { 0 };
+	struct levels lv;
 	struct vsrc v = { .a = a[m], .t = t };
-	uint16_t next = 1, items = 0;
+	uint16_t items;
 	uint64_t maxlen = 0;
 	bool zip;
-	int rc = 0;
+	int rc;
 
-	walk_init(&wk, a, f, m);
-	lv.max_rep = wk.max_rep;
-	walk_rows(&wk, s, e, NULL);
-	for (size_t k = m + 1; k-- > 0;) {
-		uint32_t *layer = &lv.layers[m - k];
-
-		if (k < m && is_list(&f[k]->type)) {
-			if (wk.null[k])
-				wk.dnull[k] = next++;
-			if (wk.empty[k])
-				wk.dempty[k] = next++;
-			*layer = wk.null[k] && wk.empty[k] ?
-				 L_NULL_AND_EMPTY_LIST :
-				 wk.null[k] ? L_NULLABLE_LIST :
-				 wk.empty[k] ? L_EMPTYABLE_LIST :
-				 L_ALL_VALID_LIST;
-		} else {
-			if (wk.null[k]) {
-				wk.dnull[k] = next++;
-				items++;
-			}
-			*layer = wk.null[k] ? L_NULLABLE_ITEM
-					    : L_ALL_VALID_ITEM;
-		}
-	}
-	lv.n_layers = m + 1;
-	lv.n = wk.n;
-	if (lv.max_rep) {
-		lv.rep = lc_calloc((size_t)wk.n, sizeof(*lv.rep));
-		lv.vis = lc_calloc((size_t)wk.nv + 1, sizeof(*lv.vis));
-	}
-	if (next > 1)
-		lv.def = lc_calloc((size_t)wk.n, sizeof(*lv.def));
-	if ((lv.max_rep && (!lv.rep || !lv.vis)) || (next > 1 && !lv.def)) {
-		rc = LC_NOMEM(err);
+	rc = levels_build(&wk, &lv, &items, a, f, m, s, e, err);
+	if (rc)
 		goto out;
-	}
-	walk_rows(&wk, s, e, &lv);
 	if (wk.gap) {
 		rc = LC_USAGE(err, "field %s: items under a null list or "
 			      "struct", f[m]->name);
@@ -1886,72 +1910,71 @@ static int v21_page(struct lance_writer *w, struct wcol *col,
 	else if (!rc)
 		rc = v21_miniblock(w, col, e - s, &v, wk.nv, &lv, err);
 out:
-	lc_free(lv.rep);
-	lc_free(lv.def);
-	lc_free(lv.vis);
+	levels_reset(&lv);
 	return rc;
 }
 
 /*
- * Blob rows [s, e) of a (2.1+): the payloads, then a page of their
- * descriptors. v1 (2.1): a blob layout around a mini-block of (u64
- * position, u64 size), a null's position holding its def level (1 << 16).
- * v2 (2.2): a full-zip page of records, every blob kind 0 (in this file).
+ * Blob rows [s, e) of the leaf a[m] (2.1+; struct walk's path, structs
+ * only): the payloads, then a page of their descriptors. v1 (2.1): a
+ * blob layout, the path's layers, around a mini-block of (u64 position,
+ * u64 size), a null's position holding its def level (k << 16). v2
+ * (2.2): a full-zip page of records, every blob kind 0 (in this file),
+ * under the path's levels.
  */
 static int v21_blob(struct lance_writer *w, struct wcol *col,
-		    const struct lance_field *f, const struct lance_array *a,
+		    const struct lance_array *const *a,
+		    const struct lance_field *const *f, size_t m,
 		    uint64_t s, uint64_t e, struct lc_err *err)
 {
 	static const struct lance_type rec_type = { .id = LANCE_T_BINARY };
 	enum { REC = 25 };	/* kind, position, size, blob_id, uri length */
-	uint64_t n = e - s, nulls = null_count(a, s, e);
-	struct levels lv = { .n = n, .n_layers = 1 };
+	uint64_t n = e - s;
+	struct walk wk;
+	struct levels lv, dlv = { .n = n, .n_layers = 1 };
 	struct lance_array da = { .length = n };
-	struct vsrc v = { .a = &da, .t = &rec_type, .blob = f->blob };
+	struct vsrc v = { .a = &da, .t = &rec_type, .blob = f[m]->blob };
 	uint8_t *d = lc_malloc((size_t)n * 16 + 1), *rec = NULL;
+	uint16_t items;
 	int rc;
 
-	if (!d)
-		return LC_NOMEM(err);
-	rc = blob_payloads(w, a, s, e, (uint64_t)1 << 16, d, err);
+	rc = levels_build(&wk, &lv, &items, a, f, m, s, e, err);
+	if (!rc && !d)
+		rc = LC_NOMEM(err);
+	if (!rc)
+		rc = blob_payloads(w, a[m], s, e, lv.def, d, err);
 	if (rc)
 		goto out;
-	if (f->blob == LANCE_BLOB_V1) {
+	if (v.blob == LANCE_BLOB_V1) {
 		da.values = d;
 		da.values_len = n * 16;
 		v.w = 16;
-		lv.layers[0] = L_ALL_VALID_ITEM;
-		v.blob_layer = nulls ? L_NULLABLE_ITEM : L_ALL_VALID_ITEM;
-		rc = v21_miniblock(w, col, n, &v, n, &lv, err);
+		v.blob_lv = &lv;
+		dlv.layers[0] = L_ALL_VALID_ITEM;
+		rc = v21_miniblock(w, col, n, &v, n, &dlv, err);
 		goto out;
 	}
 	rec = lc_calloc((size_t)n * REC + 1, 1);
 	da.offsets = lc_calloc((size_t)n + 1, sizeof(*da.offsets));
-	lv.def = nulls ? lc_calloc((size_t)n, sizeof(*lv.def)) : NULL;
-	if (!rec || !da.offsets || (nulls && !lv.def)) {
+	if (!rec || !da.offsets) {
 		rc = LC_NOMEM(err);
 		goto out;
 	}
 	for (uint64_t i = 0; i < n; i++) {
-		uint8_t *r = rec + da.values_len;
-
-		if (!valid_at(a, s + i)) {
-			lv.def[i] = 1;
-		} else {	/* kind 0, blob_id 0, no uri: zeros */
-			memcpy(r + 1, d + 16 * i, 16);
+		if (!lv.def || !lv.def[i]) {	/* kind 0, blob_id 0, no uri */
+			memcpy(rec + da.values_len + 1, d + 16 * i, 16);
 			da.values_len += REC;
 		}
 		da.offsets[i + 1] = da.values_len;
 	}
 	da.values = rec;
 	v.var = true;
-	lv.layers[0] = nulls ? L_NULLABLE_ITEM : L_ALL_VALID_ITEM;
 	rc = v21_fullzip(w, col, &v, n, n, &lv, err);
 out:
+	levels_reset(&lv);
 	lc_free(d);
 	lc_free(rec);
 	lc_free(da.offsets);
-	lc_free(lv.def);
 	return rc;
 }
 
@@ -1993,11 +2016,10 @@ static int v21_field(struct lance_writer *w, const struct lance_array **a,
 	size_t lk = 0;
 	int rc = 0;
 
-	if (f[k]->blob != LANCE_BLOB_NONE) {	/* top-level (check_field) */
+	if (f[k]->blob != LANCE_BLOB_NONE) {	/* under structs (check_field) */
 		for (uint64_t p = s, q; p < e && !rc; p = q) {
 			q = page_end(f[k], a[k], p, e);
-			rc = v21_blob(w, col_of(w, f[k]), f[k], a[k], p, q,
-				      err);
+			rc = v21_blob(w, col_of(w, f[k]), a, f, k, p, q, err);
 		}
 		return rc;
 	}
@@ -2031,9 +2053,10 @@ static bool is_fixed(const struct lance_type *t)
 	return t->id == LANCE_T_BOOL || lance_type_width(t) > 0;
 }
 
-/* Can the writer write field f in file version 2.minor? */
+/* Can the writer write field f in file version 2.minor? `in_list`: f
+ * is inside a list. */
 static int check_field(const struct lance_field *f, unsigned depth,
-		       uint16_t minor, struct lc_err *err)
+		       bool in_list, uint16_t minor, struct lc_err *err)
 {
 	const struct lance_type *t = &f->type;
 
@@ -2041,10 +2064,11 @@ static int check_field(const struct lance_field *f, unsigned depth,
 		return LC_LIMIT(err, "field %s: nested more than %d deep",
 				f->name, MAX_DEPTH);
 	if (f->blob != LANCE_BLOB_NONE) {
-		/* as Lance: v1 up to 2.1, v2 from 2.2 */
-		if (depth)
+		/* as Lance: v1 up to 2.1, v2 from 2.2; inside structs
+		 * but not lists (one descriptor a row) */
+		if (in_list)
 			return LC_UNSUPPORTED(err, "field %s: a blob inside "
-					      "another field", f->name);
+					      "a list", f->name);
 		if ((f->blob == LANCE_BLOB_V1) != (minor < 2))
 			return LC_UNSUPPORTED(err, "field %s: blob %s in "
 					      "file version 2.%u", f->name,
@@ -2083,11 +2107,12 @@ static int check_field(const struct lance_field *f, unsigned depth,
 		if (f->n_children != 1)
 			return LC_CORRUPT(err, "field %s: list with %zu "
 					  "children", f->name, f->n_children);
-		return check_field(f->children[0], depth + 1, minor, err);
+		return check_field(f->children[0], depth + 1, true, minor,
+				   err);
 	case LANCE_T_STRUCT:
 		for (size_t i = 0; i < f->n_children; i++) {
-			int rc = check_field(f->children[i], depth + 1, minor,
-					     err);
+			int rc = check_field(f->children[i], depth + 1,
+					     in_list, minor, err);
 
 			if (rc)
 				return rc;
@@ -2239,7 +2264,7 @@ int lance_writer_check_field(const struct lance_field *f, uint16_t major,
 		return LC_UNSUPPORTED(err, "writer: file version %u.%u (only "
 				      "2.0, 2.1 and 2.2 are written)", major,
 				      minor);
-	return check_field(f, 0, minor, err);
+	return check_field(f, 0, false, minor, err);
 }
 
 int lance_writer_new(struct lance_writer **out,
@@ -2289,7 +2314,7 @@ int lance_writer_new(struct lance_writer **out,
 					      "twice", f->name);
 				goto fail;
 			}
-		rc = check_field(f, 0, minor, err);
+		rc = check_field(f, 0, false, minor, err);
 		if (rc)
 			goto fail;
 		w->top[w->n_top++] = f;
@@ -2319,7 +2344,8 @@ static uint64_t est_bytes(const struct lance_field *f,
 		return a->offsets[e] - a->offsets[s] + (e - s) * 8;
 	case LANCE_T_LIST:
 	case LANCE_T_MAP:
-		return est_bytes(f->children[0], &f->children[0]->type,
+		return est_bytes(f->children[0],
+				 lance_array_type(f->children[0]),
 				 &a->children[0], a->offsets[s],
 				 a->offsets[e]) + (e - s) * 8;
 	case LANCE_T_FIXED_LIST:
@@ -2327,7 +2353,8 @@ static uint64_t est_bytes(const struct lance_field *f,
 		       lance_type_width(t->item);
 	case LANCE_T_STRUCT:
 		for (size_t i = 0; i < f->n_children; i++)
-			n += est_bytes(f->children[i], &f->children[i]->type,
+			n += est_bytes(f->children[i],
+				       lance_array_type(f->children[i]),
 				       &a->children[i], s, e);
 		return n;
 	default:
@@ -2419,7 +2446,8 @@ static int pend_append(struct lance_array *d, const struct lance_field *f,
 				d->n_children = 1;
 			}
 			rc = pend_append(d->children, f->children[0],
-					 &f->children[0]->type, s->children,
+					 lance_array_type(f->children[0]),
+					 s->children,
 					 s->offsets[a], s->offsets[b], err);
 			if (rc)
 				return rc;
@@ -2454,7 +2482,8 @@ static int pend_append(struct lance_array *d, const struct lance_field *f,
 					 t->id == LANCE_T_STRUCT
 					 ? f->children[i] : NULL,
 					 t->id == LANCE_T_STRUCT
-					 ? &f->children[i]->type : t->item,
+					 ? lance_array_type(f->children[i])
+					 : t->item,
 					 &s->children[i], a * k, b * k, err);
 			if (rc)
 				return rc;

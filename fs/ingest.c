@@ -126,7 +126,8 @@ static int bld_init(struct bld *b, const struct lance_field *f,
 				      err);
 		else
 			rc = bld_init(&b->kids[i], f->children[i],
-				      &f->children[i]->type, depth + 1, err);
+				      lance_array_type(f->children[i]),
+				      depth + 1, err);
 		if (rc)
 			return rc;
 	}

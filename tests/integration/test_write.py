@@ -1899,6 +1899,42 @@ def test_blob_columns():
                            f"{ver}: {n}/image.jpg read back differs")
 
 
+def test_nested_blobs_copied_back_in():
+    """A blob inside a struct, as LanceDB writes it (v1 in 2.0 and 2.1, v2
+    in 2.2; meta.json shows its bytes as hex): rows copied out of a mount
+    and back in under new names with cp -r; LanceDB reads each copy's
+    blob bytes and its sibling n equal to the original's (a null blob, an
+    empty one, a null struct included)."""
+    for ver in ("2.0", "2.1", "2.2"):
+        with workdir() as w:
+            uri = os.path.join(w, "db", "t.lance")
+            src = os.path.join(w, "src")
+            os.makedirs(src)
+            wtool("nestedblob", uri, "--version", ver)
+            want = {r["name"]: r for r in wtool("blobs", uri)}
+            with mounted(uri, os.path.join(w, "staging"),
+                         "name_column=name") as mnt:
+                for n in want:
+                    cp("-r", os.path.join(mnt, n), os.path.join(src, "c" + n))
+                    # meta.json names the row too: the copy's own name
+                    meta = os.path.join(src, "c" + n, "meta.json")
+                    with open(meta) as f:
+                        doc = json.load(f)
+                    doc["name"] = "c" + n
+                    write(meta, json.dumps(doc))
+                cp("-r", *[os.path.join(src, "c" + n) for n in want], mnt)
+                commit_now(mnt)
+                errs = errors_text(mnt)
+                expect(errs == "", f"{ver}: .lancefs/errors: {errs!r}")
+            got = {r["name"]: r for r in wtool("blobs", uri)}
+            expect(len(got) == 2 * len(want), f"{ver}: LanceDB reads "
+                   f"{sorted(got)}")
+            for n, r in want.items():
+                c = got.get("c" + n, {})
+                expect((c.get("n"), c.get("data")) == (r["n"], r["data"]),
+                       f"{ver}: LanceDB reads c{n} as {c}, {n} as {r}")
+
+
 def test_columns_the_writer_cannot_write():
     """A legacy (0.1) dataset (whose files lancefs does not write): new
     rows and edits fail at once with EOPNOTSUPP, not staged rows that no
@@ -2806,6 +2842,7 @@ TESTS = (per_version(edit_cycle) + per_version(interleaved_appends) +
           test_edit_of_a_row_lancedb_deleted,
           test_list_of_strings_column, test_nested_columns,
           test_blob_columns, test_every_type_copied_back_in,
+          test_nested_blobs_copied_back_in,
           test_columns_the_writer_cannot_write,
           test_nul_in_a_json_string,
           test_row_folder_copied_back_in,

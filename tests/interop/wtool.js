@@ -39,6 +39,16 @@
 //       Opens every version with checkout() and counts its rows; also the
 //       file versions (major.minor) of the latest version's data files.
 //       Prints {"latest", "versions": [{"version", "rows"}], "file_versions"}.
+//   node wtool.js nestedblob URI --version 2.0|2.1|2.2
+//       LanceDB creates the dataset URI with columns name utf8 and s, a
+//       struct of data (a blob: v1 in 2.0 and 2.1, v2 in 2.2) and n
+//       int32; rows nb_0 .. nb_4 hold 3 bytes, 100 KB, a null blob, an
+//       empty one and a null struct (in 2.0 a struct of nulls).  Prints {"version", "rows"}.
+//   node wtool.js blobs URI
+//       LanceDB's reading of such a dataset: [{name, n, data: sha256 of
+//       the blob's bytes or null}], the bytes of v1 blobs read from the
+//       data file at the position LanceDB gives (its Node API has no
+//       fetchBlobs for them), of v2 ones by fetchBlobs("s.data").
 //   node wtool.js row URI K [--prefix P]
 //       Prints the row `make` would write for index K (name, image sha256,
 //       caption, label, score), so the test knows LanceDB's values.
@@ -294,6 +304,68 @@ async function cmdJsonb(o) {
   }
 }
 
+async function cmdNestedBlob(o) {
+  const [uri] = o.pos;
+  if (!['2.0', '2.1', '2.2'].includes(o.version)) usage('--version takes 2.0, 2.1 or 2.2');
+  const v2 = o.version === '2.2';
+  const data = v2 ? lancedb.blob('data')
+    : new arrow.Field('data', new arrow.LargeBinary(), true, new Map([['lance-encoding:blob', 'true']]));
+  const st = new arrow.Struct([data, new arrow.Field('n', new arrow.Int32(), true)]);
+  const vals = [Buffer.from([1, 2, 3]), crypto.randomBytes(100 * 1024), null, Buffer.alloc(0), null];
+  // 2.0 stores no null structs: there the last row's fields are null
+  const valid = [true, true, true, true, o.version === '2.0'];
+  const bytes = I.largeBinary(vals);
+  const dataD = v2 ? A.struct(data.type, vals.length, [bytes, I.utf8(vals.map(() => null))], vals.map((x) => x !== null)) : bytes;
+  const table = A.batchTable([new arrow.Field('name', new arrow.Utf8(), true), new arrow.Field('s', st, true)],
+    [I.utf8(vals.map((_, k) => `nb_${k}`)), A.struct(st, vals.length, [dataD, I.int32([1, 2, 3, 4, null])], valid)]);
+  const { conn, table: name } = await open(uri);
+  const t = await conn.createTable(name, table, { storageOptions: { new_table_data_storage_version: o.version } });
+  try {
+    return { version: await t.version(), rows: await t.countRows() };
+  } finally {
+    t.close();
+  }
+}
+
+async function cmdBlobs(o) {
+  const [uri] = o.pos;
+  const { conn, table } = await open(uri);
+  const t = await conn.openTable(table);
+  try {
+    const dir = splitUri(uri).dir;
+    const man = manifest.readManifest(dir, await t.version());
+    const field = man.fields.find((f) => f.name === 'data' && f.parent_id !== -1);
+    const tb = await t.query().select({ name: 'name', s: 's', _rowaddr: '_rowaddr' }).withRowId().toArrow();
+    const out = [];
+    for (let i = 0; i < tb.numRows; i++) {
+      const s = tb.getChild('s').get(i);
+      const d = s ? s.data : null;
+      const addr = tb.getChild('_rowaddr').get(i);
+      out.push({ name: tb.getChild('name').get(i), n: s ? s.n : null, d, frag: Number(addr >> 32n), rowid: tb.getChild('_rowid').get(i) });
+    }
+    if (field.metadata['lance-encoding:blob'] !== undefined && !field.extension_name && !('ARROW:extension:name' in field.metadata)) {
+      for (const r of out) {
+        // a null is no descriptor (2.1) or (1, 0) (2.0)
+        if (!r.d || (r.d.position === 1n && r.d.size === 0n)) { r.data = null; continue; }
+        const frag = man.fragments.find((f) => f.id === r.frag);
+        const df = frag.files.find((x) => x.fields.includes(field.id));
+        const buf = Buffer.alloc(Number(r.d.size));
+        const fd = require('fs').openSync(path.join(dir, 'data', df.path), 'r');
+        try {
+          if (require('fs').readSync(fd, buf, 0, buf.length, Number(r.d.position)) !== buf.length) throw new Error(`short read in ${df.path}`);
+        } finally { require('fs').closeSync(fd); }
+        r.data = sha256(buf);
+      }
+    } else {
+      const got = await t.fetchBlobs('s.data', out.map((r) => r.rowid));
+      out.forEach((r, k) => { r.data = got[k] == null ? null : sha256(Buffer.from(got[k])); });
+    }
+    return out.map((r) => ({ name: r.name, n: r.n, data: r.data }));
+  } finally {
+    t.close();
+  }
+}
+
 function cmdRow(o) {
   const [, k] = o.pos;
   if (!/^\d+$/.test(k || '')) usage('row takes an index');
@@ -314,6 +386,8 @@ async function main() {
   else if (cmd === 'json') res = await cmdJson(o);
   else if (cmd === 'jsonb') res = await cmdJsonb(o);
   else if (cmd === 'row') res = cmdRow(o);
+  else if (cmd === 'nestedblob') res = await cmdNestedBlob(o);
+  else if (cmd === 'blobs') res = await cmdBlobs(o);
   else usage(cmd ? `unknown command ${cmd}` : 'no command');
   process.stdout.write(JSON.stringify(res) + '\n');
 }

@@ -482,6 +482,9 @@ TEST(refuse_shapes)
 {
 	static const struct wd_def wide_dict[] = {
 		{ "d", -1, "dict:fixed_size_binary:5000:int8:false", true } };
+	static const struct wd_def listed_blob[] = {
+		{ "l", -1, "list", true },
+		{ "b", 0, "large_binary|lance-encoding:blob=true", true } };
 	static const struct wd_def deep[] = {
 		{ "l0", -1, "list", true }, { "l1", 0, "list", true },
 		{ "l2", 1, "list", true }, { "l3", 2, "list", true },
@@ -497,6 +500,8 @@ TEST(refuse_shapes)
 			 "dict:fixed_size_binary:5000:int8:false in file "
 			 "version 2.1");
 	expect_new_error(deep, 17, 2, "field x: nested more than 16 deep");
+	/* one descriptor a row: blobs go inside structs, not lists */
+	expect_new_error(listed_blob, 2, 1, "field b: a blob inside a list");
 	/* as Lance: blob v1 up to 2.1, v2 from 2.2 */
 	expect_new_error(blob1, 1, 2, "field b: blob v1 in file version 2.2");
 	expect_new_error(blob2, 3, 1, "field b: blob v2 in file version 2.1");
