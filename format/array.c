@@ -120,7 +120,8 @@ static int init_null(struct lance_array *out, const struct lance_type *type,
 		for (size_t i = 0; i < field->n_children; i++) {
 			const struct lance_field *c = field->children[i];
 
-			rc = init_null(&out->children[i], &c->type, c,
+			rc = init_null(&out->children[i],
+				       lance_array_type(c), c,
 				       type->id == LANCE_T_STRUCT ? length : 0,
 				       err);
 			if (rc)
@@ -134,7 +135,8 @@ int lance_array_init_null(struct lance_array *out,
 			  const struct lance_field *field, uint64_t length,
 			  struct lc_err *err)
 {
-	int rc = init_null(out, &field->type, field, length, err);
+	int rc = init_null(out, lance_array_type(field), field, length,
+			   err);
 
 	if (rc)
 		lance_array_reset(out);
