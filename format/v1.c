@@ -562,6 +562,33 @@ static int dict_piece(struct lance_array *out, struct lance_file *f,
 	return rc;
 }
 
+/* Bits [a, a + n) of the bitmap at `pos`, as a bitmap of n bits. */
+static int bits_piece(uint8_t **out, uint64_t *out_len, struct lance_file *f,
+		      uint64_t pos, uint64_t a, uint64_t n,
+		      struct lc_err *err)
+{
+	uint8_t *raw;
+	size_t nb = (size_t)((n + 7) / 8);
+	int rc = fetch(&raw, f, pos + a / 8, (a + n + 7) / 8 - a / 8, err);
+
+	if (rc)
+		return rc;
+	*out = lc_calloc(1, nb ? nb : 1);
+	if (!*out) {
+		lc_free(raw);
+		return LC_NOMEM(err);
+	}
+	for (uint64_t i = 0; i < n; i++) {
+		uint64_t k = (a & 7) + i;
+
+		if ((raw[k >> 3] >> (k & 7)) & 1)
+			(*out)[i >> 3] |= (uint8_t)(1u << (i & 7));
+	}
+	*out_len = nb;
+	lc_free(raw);
+	return 0;
+}
+
 /*
  * Values [a, e) of batch `b`'s page of `field` (rows, or items below a
  * list). `type` is the field's type, or an item type inside a fixed-size
@@ -624,38 +651,19 @@ static int read_piece(struct lance_array *out, struct lance_file *f,
 	case LANCE_T_LIST:
 	case LANCE_T_MAP:
 		return list_piece(out, f, field, pos, b, a, e, depth, err);
-	case LANCE_T_BOOL: {
-		uint8_t *raw;
-		size_t nb = (size_t)((n + 7) / 8);
-
-		rc = fetch(&raw, f, pos + a / 8, (e + 7) / 8 - a / 8, err);
-		if (rc)
-			return rc;
-		out->values = lc_calloc(1, nb ? nb : 1);
-		if (!out->values) {
-			lc_free(raw);
-			return LC_NOMEM(err);
-		}
-		for (uint64_t i = 0; i < n; i++) {
-			uint64_t k = (a & 7) + i;
-
-			if ((raw[k >> 3] >> (k & 7)) & 1)
-				out->values[i >> 3] |=
-					(uint8_t)(1u << (i & 7));
-		}
-		out->values_len = nb;
-		lc_free(raw);
-		return 0;
-	}
+	case LANCE_T_BOOL:
+		return bits_piece(&out->values, &out->values_len, f, pos, a, n,
+				  err);
 	case LANCE_T_FIXED_LIST: {
 		const struct lance_type *it = type->item;
 		uint64_t d = type->width > 0 ? (uint64_t)type->width : 0;
+		bool bits = it && it->id == LANCE_T_BOOL;
 
-		if (!it || !d || !lance_type_width(it))
+		if (!it || !d || (!bits && !lance_type_width(it)))
 			return LC_UNSUPPORTED(err, "v1 fixed-size list of a "
 					      "type %d item",
 					      it ? (int)it->id : -1);
-		w = lance_type_width(it);
+		w = bits ? 1 : lance_type_width(it);
 		if (e > LANCE_MAX_VALUE_BYTES / (d * w))
 			return LC_LIMIT(err, "fixed-size list of %" PRIu64
 					" x %" PRIu64 " items", e, d);
@@ -665,6 +673,10 @@ static int read_piece(struct lance_array *out, struct lance_file *f,
 		out->n_children = 1;
 		out->children[0].type = it;
 		out->children[0].length = n * d;
+		if (bits)	/* items in a bitmap */
+			return bits_piece(&out->children[0].values,
+					  &out->children[0].values_len, f, pos,
+					  a * d, n * d, err);
 		rc = fetch(&out->children[0].values, f, pos + a * d * w,
 			   n * d * w, err);
 		if (!rc)

@@ -103,6 +103,31 @@ static int blk_fixed(struct blk *b, uint64_t n, unsigned bits,
 	return b->data ? 0 : LC_NOMEM(err);
 }
 
+/* A fixed-size list of d booleans a value, decoded as n * d bits: each
+ * value's d bits moved to the start of its own ceil(d / 8) bytes, so that
+ * values are whole bytes as every other fixed block's (the item bits are
+ * packed again when the array is built). */
+static int blk_pad_bits(struct blk *b, uint64_t n, uint64_t d,
+			struct lc_err *err)
+{
+	uint64_t B = (d + 7) / 8;
+	uint8_t *p;
+
+	if (n > MAX_BYTES / B)
+		return LC_LIMIT(err, "%" PRIu64 " lists of %" PRIu64
+				" booleans", n, d);
+	p = lc_calloc(1, (size_t)(n * B) + 1);
+	if (!p)
+		return LC_NOMEM(err);
+	for (uint64_t i = 0; i < n; i++)
+		bits_copy(p + i * B, 0, b->data, i * d, d);
+	lc_free(b->data);
+	b->data = p;
+	b->data_len = n * B;
+	b->bits = (unsigned)(8 * B);
+	return 0;
+}
+
 /* Append values [start, start + cnt) of src to dst (same shape). */
 static int blk_append(struct blk *dst, const struct blk *src, uint64_t start,
 		      uint64_t cnt, struct lc_err *err)
@@ -666,7 +691,14 @@ static int decode_block(struct blk *out, const Lpb21__Enc *e,
 			return LC_UNSUPPORTED(err, "fixed-size list of "
 					      "variable items");
 		}
-		out->bits *= (unsigned)d;
+		if (out->bits == 1)
+			rc = blk_pad_bits(out, n, d, err);
+		else
+			out->bits *= (unsigned)d;
+		if (rc) {
+			blk_reset(out);
+			return rc;
+		}
 		out->dim = (uint32_t)d;
 		out->n = n;
 		return 0;
@@ -857,12 +889,15 @@ static int decode_mb(struct blk *out, const Lpb21__Enc *e,
 			    (uint64_t)out->bits * d > 65536 * 64))
 			rc = LC_UNSUPPORTED(err, "nested or variable "
 					    "fixed-size list items");
+		if (!rc && out->bits == 1)
+			rc = blk_pad_bits(out, n, d, err);
+		else if (!rc)
+			out->bits *= (unsigned)d;
 		if (rc) {
 			lc_free(iv);
 			blk_reset(out);
 			return rc;
 		}
-		out->bits *= (unsigned)d;
 		out->dim = (uint32_t)d;
 		out->n = n;
 		out->ivalid = iv;
@@ -2797,12 +2832,13 @@ static int field_shape(struct shape *sh, const struct lance_field *fld,
 
 		if (!t->item || t->width <= 0)
 			return LC_UNSUPPORTED(err, "fixed-size list type");
-		w = t->item->id == LANCE_T_BOOL ? 0 :
-		    lance_type_width(t->item);
-		if (!w)
+		w = lance_type_width(t->item);
+		if (!w && t->item->id != LANCE_T_BOOL)
 			return LC_UNSUPPORTED(err, "fixed-size list of "
 					      "non-fixed items");
-		sh->bits = 8 * w * (unsigned)t->width;
+		/* booleans: a value's bits in whole bytes (blk_pad_bits) */
+		sh->bits = w ? 8 * w * (unsigned)t->width
+			     : 8 * (((unsigned)t->width + 7) / 8);
 		sh->dim = (uint32_t)t->width;
 		return 0;
 	}
@@ -3222,10 +3258,27 @@ static int fill_leaf(struct lance_array *a, struct colread *cr,
 		ch = &a->children[0];
 		ch->type = t->item;
 		ch->length = items;
-		ch->values = dup_bytes(v->data, v->data_len);
-		if (!ch->values)
-			return LC_NOMEM(err);
-		ch->values_len = v->data_len;
+		if (t->item->id == LANCE_T_BOOL) {	/* packed again */
+			uint64_t B = ((uint64_t)t->width + 7) / 8;
+
+			if (v->data_len < a->length * B)
+				return LC_CORRUPT(err, "%" PRIu64 " bytes for "
+						  "%" PRIu64 " lists of "
+						  "booleans", v->data_len,
+						  a->length);
+			ch->values = lc_calloc(1, (size_t)(items + 7) / 8 + 1);
+			if (!ch->values)
+				return LC_NOMEM(err);
+			ch->values_len = (items + 7) / 8;
+			for (uint64_t i = 0; i < a->length; i++)
+				bits_copy(ch->values, i * t->width,
+					  v->data + i * B, 0, t->width);
+		} else {
+			ch->values = dup_bytes(v->data, v->data_len);
+			if (!ch->values)
+				return LC_NOMEM(err);
+			ch->values_len = v->data_len;
+		}
 		if (v->ivalid) {
 			bool all = true;
 
