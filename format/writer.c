@@ -213,6 +213,15 @@ static bool bit_get(const uint8_t *b, uint64_t i)
 	return (b[i >> 3] >> (i & 7)) & 1;
 }
 
+/* The bytes of one vector (fixed-size list) of type t: booleans are
+ * bits. */
+static uint64_t vec_bytes(const struct lance_type *t)
+{
+	unsigned w = lance_type_width(t->item);
+
+	return w ? (uint64_t)t->width * w : ((uint64_t)t->width + 7) / 8;
+}
+
 /* Lists and maps (a list of key-value structs) share their layout. */
 static bool is_list(const struct lance_type *t)
 {
@@ -364,8 +373,7 @@ static uint64_t page_end(const struct lance_field *f,
 					  a->offsets[i]) * 8;
 			break;
 		case LANCE_T_FIXED_LIST:
-			bytes += (uint64_t)t->width *
-				 lance_type_width(t->item);
+			bytes += vec_bytes(t);
 			break;
 		default:
 			bytes += lance_type_width(t);
@@ -448,8 +456,8 @@ static int v20_fixed(struct lance_writer *w, struct wcol *col,
 		nb++;
 	}
 	off[nb] = w->out->len;
-	if (!iw)
-		rc = out_bits(w, v->values, s, n, err);
+	if (!iw)	/* booleans, or vectors of them */
+		rc = out_bits(w, v->values, s * d, n * d, err);
 	else
 		rc = lc_buf_append(w->out, v->values + s * d * iw,
 				   (size_t)(n * d * iw), err);
@@ -1071,7 +1079,8 @@ static void enc21_values(struct pbw *p, uint32_t field,
 		{
 			size_t f2 = pbw_begin(p);
 
-			pbw_u64(p, 1, lance_type_width(t->item) * 8u);
+			pbw_u64(p, 1, lance_type_width(t->item) ?
+				      lance_type_width(t->item) * 8u : 1);
 			pbw_end(p, 1, f2);
 		}
 		pbw_end(p, 2, fl);
@@ -1166,6 +1175,8 @@ struct vsrc {
 	const struct lance_type *t;
 	uint64_t first;
 	unsigned w;		/* bytes per value; 0 = bool or variable */
+	unsigned bitsd;		/* vectors of booleans: bits a value (a is
+				 * their items), else 0 */
 	bool var;
 	bool ivalid;		/* vectors: a's validity is their items' */
 	enum lance_blob_kind blob;	/* blob descriptors (v1) / records (v2) */
@@ -1180,7 +1191,8 @@ static uint64_t vsrc_bytes(const struct vsrc *v, uint64_t i, uint64_t c)
 	uint64_t ow = v->t->large ? 8 : 4;
 
 	if (!v->var)
-		return v->w ? c * v->w : (c + 7) / 8;
+		return v->w ? c * v->w
+			    : (c * (v->bitsd ? v->bitsd : 1) + 7) / 8;
 	for (uint64_t k = v->first + i; k < v->first + i + c; k++)
 		if (valid_at(v->a, k))
 			n += v->a->offsets[k + 1] - v->a->offsets[k];
@@ -1204,19 +1216,26 @@ static uint64_t chunk_level_end(const struct levels *lv, uint64_t v0,
 	return v0 + c;
 }
 
+/* A mini-block chunk's item validity buffer (vectors of booleans with
+ * null items; other vectors with them go full-zip): its bytes, or 0. */
+static uint64_t chunk_ivalid(const struct vsrc *v, uint64_t c)
+{
+	return v->bitsd && v->ivalid ? (c * v->bitsd + 7) / 8 : 0;
+}
+
 static uint64_t chunk_size(const struct lance_writer *w,
 			   const struct levels *lv, const struct vsrc *v,
 			   uint64_t v0, uint64_t c, uint64_t nl)
 {
 	uint64_t h = 2 + (lv->rep ? 2 : 0) + (lv->def ? 2 : 0) +
-		     (w->large ? 4 : 2);
+		     (w->large ? 4 : 2) * (chunk_ivalid(v, 1) ? 2 : 1);
 
 	h = pad8(h);
 	if (lv->rep)
 		h += pad8(nl * 2);
 	if (lv->def)
 		h += pad8(nl * 2);
-	return h + pad8(vsrc_bytes(v, v0, c));
+	return h + pad8(chunk_ivalid(v, c)) + pad8(vsrc_bytes(v, v0, c));
 }
 
 static uint64_t pow2_floor(uint64_t x)
@@ -1246,8 +1265,10 @@ static int chunk_values(struct lance_writer *w, const struct vsrc *v,
 	int rc = 0;
 
 	if (!v->var) {
+		uint64_t bd = v->bitsd ? v->bitsd : 1;
+
 		if (!v->w)
-			return out_bits(w, a->values, k0, c, err);
+			return out_bits(w, a->values, k0 * bd, c * bd, err);
 		return lc_buf_append(w->out, a->values + k0 * v->w,
 				     (size_t)(c * v->w), err);
 	}
@@ -1335,6 +1356,9 @@ static int v21_miniblock(struct lance_writer *w, struct wcol *col,
 			rc = out_le(w, (l1 - l0) * 2, 2, err);
 		if (!rc && lv->def)
 			rc = out_le(w, (l1 - l0) * 2, 2, err);
+		if (!rc && chunk_ivalid(v, c))
+			rc = out_le(w, chunk_ivalid(v, c), w->large ? 4 : 2,
+				    err);
 		if (!rc)
 			rc = out_le(w, vsrc_bytes(v, v0, c), w->large ? 4 : 2,
 				    err);
@@ -1346,6 +1370,12 @@ static int v21_miniblock(struct lance_writer *w, struct wcol *col,
 			rc = out_pad(w, 8, err);
 		for (uint64_t l = l0; l < l1 && !rc && lv->def; l++)
 			rc = out_le(w, lv->def[l], 2, err);
+		if (!rc)
+			rc = out_pad(w, 8, err);
+		if (!rc && chunk_ivalid(v, c))	/* buffer 0: item validity */
+			rc = out_bits(w, v->a->validity,
+				      (v->first + v0) * v->bitsd,
+				      c * v->bitsd, err);
 		if (!rc)
 			rc = out_pad(w, 8, err);
 		if (!rc)
@@ -1418,7 +1448,7 @@ static int v21_miniblock(struct lance_writer *w, struct wcol *col,
 	if (v->blob)
 		enc21_blob(&enc, 3, v->blob);
 	else
-		enc21_values(&enc, 3, v->t, false);
+		enc21_values(&enc, 3, v->t, chunk_ivalid(v, 1) > 0);
 	if (v->dict && v->dict->vw) {	/* Flat */
 		size_t d4 = pbw_begin(&enc), dfl = pbw_begin(&enc);
 
@@ -1439,7 +1469,7 @@ static int v21_miniblock(struct lance_writer *w, struct wcol *col,
 		pbw_u64(&enc, 5, dict_items(v->dict));
 	}
 	enc21_layers(&enc, 6, lv);
-	pbw_u64(&enc, 7, 1);
+	pbw_u64(&enc, 7, chunk_ivalid(v, 1) ? 2 : 1);	/* buffers a chunk */
 	if (lv->rep)
 		pbw_u64(&enc, 8, 1);
 	pbw_u64(&enc, 9, nv);
@@ -1867,14 +1897,16 @@ static int v21_page(struct lance_writer *w, struct wcol *col,
 		break;
 	case LANCE_T_FIXED_LIST:
 		/* a value is a vector's items; its own validity is in lv,
-		 * its items' (where any is null) before each in the page */
+		 * its items' (where any is null) before each in the page,
+		 * or for booleans (mini-block, as Lance) in each chunk */
 		v.w = (unsigned)t->width * lance_type_width(t->item);
+		v.bitsd = v.w ? 0 : (unsigned)t->width;
 		v.a = &a[m]->children[0];
 		v.ivalid = null_count(v.a, v.first * (uint64_t)t->width,
 				      (v.first + wk.nv) *
 				      (uint64_t)t->width) > 0;
 		maxlen = v.w;
-		zip = true;
+		zip = !v.bitsd;
 		break;
 	default:
 		v.w = lance_type_width(t);
@@ -1901,7 +1933,7 @@ static int v21_page(struct lance_writer *w, struct wcol *col,
 			zip = false;
 			break;
 		}
-	if (!rc && !zip && v.ivalid)
+	if (!rc && !zip && v.ivalid && !v.bitsd)
 		rc = LC_UNSUPPORTED(err, "field %s: vectors with null items "
 				    "in a list under a null struct",
 				    f[m]->name);
@@ -2093,7 +2125,7 @@ static int check_field(const struct lance_field *f, unsigned depth,
 	case LANCE_T_NULL:	/* all-null pages */
 		return 0;
 	case LANCE_T_FIXED_LIST:
-		if (!t->item || !lance_type_width(t->item) || t->width <= 0)
+		if (!t->item || !is_fixed(t->item) || t->width <= 0)
 			return LC_UNSUPPORTED(err, "field %s: fixed-size "
 					      "lists of %s", f->name,
 					      f->logical_type);
@@ -2202,7 +2234,9 @@ static int check_array(const struct lance_writer *w,
 		uint64_t items = len * (uint64_t)t->width;
 
 		if (a->n_children != 1 || c->length != items ||
-		    c->values_len < items * lance_type_width(t->item) ||
+		    c->values_len < (lance_type_width(t->item) ?
+				     items * lance_type_width(t->item) :
+				     (items + 7) / 8) ||
 		    (items && !c->values))
 			return LC_USAGE(err, "field %s: fixed-size list needs "
 					"one child of %" PRIu64 " items",
@@ -2349,8 +2383,7 @@ static uint64_t est_bytes(const struct lance_field *f,
 				 &a->children[0], a->offsets[s],
 				 a->offsets[e]) + (e - s) * 8;
 	case LANCE_T_FIXED_LIST:
-		return (e - s) * (uint64_t)t->width *
-		       lance_type_width(t->item);
+		return (e - s) * vec_bytes(t);
 	case LANCE_T_STRUCT:
 		for (size_t i = 0; i < f->n_children; i++)
 			n += est_bytes(f->children[i],

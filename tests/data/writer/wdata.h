@@ -72,9 +72,10 @@ static const struct wd_def wd_fields[] = {
 	{ "item", 41, "fixed_size_list:float:4", true },	/* 42 */
 	{ "dn", -1, "dict:int64:int8:false", true },	/* 43 */
 	{ "db", -1, "dict:bool:int8:false", true },	/* 44 */
+	{ "vb", -1, "fixed_size_list:bool:3", true },	/* 45 */
 };
 #define WD_NFIELDS (sizeof(wd_fields) / sizeof(wd_fields[0]))
-#define WD_NTOP 27
+#define WD_NTOP 28
 
 /* A schema of n <= 48 fields, ids = positions. */
 static inline int wd_schema_of(struct lance_schema *out,
@@ -683,6 +684,30 @@ static inline void wd_column(struct lance_array *a,
 				  !wd_null(first + r, 11) && !o->edge);
 		}
 		break;
+	case 45: {
+		/* vectors of 3 booleans: null vectors, null items (none in
+		 * the edge case: every vector null there) */
+		struct lance_array *c = wd_alloc(sizeof(*c));
+
+		a->children = c;
+		a->n_children = 1;
+		a->validity = wd_bitmap(n);
+		memset(c, 0, sizeof(*c));
+		c->type = f->type.item;
+		c->length = n * 3;
+		wd_fixed(c, 0, n * 3);
+		c->validity = wd_bitmap(n * 3);
+		for (uint64_t r = 0; r < n * 3; r++) {
+			uint64_t i = first * 3 + r;
+
+			wd_setbit(c->values, r, i % 5 == 1 || i % 7 == 2);
+			wd_setbit(c->validity, r, i % 11 != 4);
+		}
+		for (uint64_t r = 0; r < n; r++)
+			wd_setbit(a->validity, r,
+				  !wd_null(first + r, 6) && !o->edge);
+		break;
+	}
 	case 44:
 		/* a dictionary of booleans, nulls */
 		wd_fixed(a, 0, n);
