@@ -2129,6 +2129,12 @@ static int check_field(const struct lance_field *f, unsigned depth,
 			return LC_UNSUPPORTED(err, "field %s: fixed-size "
 					      "lists of %s", f->name,
 					      f->logical_type);
+		/* what our reader takes (format/v21.c) */
+		if (minor && t->width > 65536)
+			return LC_UNSUPPORTED(err, "field %s: vectors of %d "
+					      "items in file version 2.%u "
+					      "(65,536 at most)", f->name,
+					      t->width, minor);
 		return 0;
 	case LANCE_T_MAP:
 		if (minor < 2)	/* as Lance */

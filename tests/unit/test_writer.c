@@ -485,6 +485,8 @@ TEST(refuse_shapes)
 	static const struct wd_def listed_blob[] = {
 		{ "l", -1, "list", true },
 		{ "b", 0, "large_binary|lance-encoding:blob=true", true } };
+	static const struct wd_def wide_vec[] = {
+		{ "v", -1, "fixed_size_list:float:70000", true } };
 	static const struct wd_def deep[] = {
 		{ "l0", -1, "list", true }, { "l1", 0, "list", true },
 		{ "l2", 1, "list", true }, { "l3", 2, "list", true },
@@ -500,6 +502,8 @@ TEST(refuse_shapes)
 			 "dict:fixed_size_binary:5000:int8:false in file "
 			 "version 2.1");
 	expect_new_error(deep, 17, 2, "field x: nested more than 16 deep");
+	expect_new_error(wide_vec, 1, 2, "field v: vectors of 70000 items "
+			 "in file version 2.2");
 	/* one descriptor a row: blobs go inside structs, not lists */
 	expect_new_error(listed_blob, 2, 1, "field b: a blob inside a list");
 	/* as Lance: blob v1 up to 2.1, v2 from 2.2 */
