@@ -212,6 +212,25 @@ static inline void wd_fixed(struct lance_array *a, unsigned w, uint64_t n)
 	a->values = wd_alloc((size_t)a->values_len);
 }
 
+/* A vector column's validity (all valid) and its one child of n vectors'
+ * items (f's width each, w bytes an item, 0 for booleans), to fill. */
+static inline struct lance_array *wd_vec(struct lance_array *a,
+					 const struct lance_field *f,
+					 uint64_t n, unsigned w)
+{
+	struct lance_array *c = wd_alloc(sizeof(*c));
+	uint64_t items = n * (uint64_t)f->type.width;
+
+	a->children = c;
+	a->n_children = 1;
+	a->validity = wd_bitmap(n);
+	memset(c, 0, sizeof(*c));
+	c->type = f->type.item;
+	c->length = items;
+	wd_fixed(c, w, items);
+	return c;
+}
+
 /* The validity and offsets of list rows [first, first + n) whose row i
  * has wd_li_len(i + s) items (none where it is null), and one child
  * array, left for the caller to fill: the number of items. */
@@ -562,15 +581,8 @@ static inline void wd_column(struct lance_array *a,
 		a->validity = wd_alloc((size_t)(n + 7) / 8);
 		break;
 	case 9: {
-		struct lance_array *c = wd_alloc(sizeof(*c));
+		struct lance_array *c = wd_vec(a, f, n, 4);
 
-		a->children = c;
-		a->n_children = 1;
-		a->validity = wd_bitmap(n);
-		memset(c, 0, sizeof(*c));
-		c->type = f->type.item;
-		c->length = n * 4;
-		wd_fixed(c, 4, n * 4);
 		for (uint64_t r = 0; r < n * 4; r++) {
 			float v = (float)(first * 4 + r) / 4.0f;
 
@@ -687,15 +699,8 @@ static inline void wd_column(struct lance_array *a,
 	case 45: {
 		/* vectors of 3 booleans: null vectors, null items (none in
 		 * the edge case: every vector null there) */
-		struct lance_array *c = wd_alloc(sizeof(*c));
+		struct lance_array *c = wd_vec(a, f, n, 0);
 
-		a->children = c;
-		a->n_children = 1;
-		a->validity = wd_bitmap(n);
-		memset(c, 0, sizeof(*c));
-		c->type = f->type.item;
-		c->length = n * 3;
-		wd_fixed(c, 0, n * 3);
 		c->validity = wd_bitmap(n * 3);
 		for (uint64_t r = 0; r < n * 3; r++) {
 			uint64_t i = first * 3 + r;
