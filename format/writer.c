@@ -1216,11 +1216,11 @@ static uint64_t chunk_level_end(const struct levels *lv, uint64_t v0,
 	return v0 + c;
 }
 
-/* A mini-block chunk's item validity buffer (vectors of booleans with
- * null items; other vectors with them go full-zip): its bytes, or 0. */
+/* A mini-block chunk's item validity buffer (vectors with a null item):
+ * its bytes, or 0. */
 static uint64_t chunk_ivalid(const struct vsrc *v, uint64_t c)
 {
-	return v->bitsd && v->ivalid ? (c * v->bitsd + 7) / 8 : 0;
+	return v->ivalid ? (c * (uint64_t)v->t->width + 7) / 8 : 0;
 }
 
 static uint64_t chunk_size(const struct lance_writer *w,
@@ -1374,8 +1374,8 @@ static int v21_miniblock(struct lance_writer *w, struct wcol *col,
 			rc = out_pad(w, 8, err);
 		if (!rc && chunk_ivalid(v, c))	/* buffer 0: item validity */
 			rc = out_bits(w, v->a->validity,
-				      (v->first + v0) * v->bitsd,
-				      c * v->bitsd, err);
+				      (v->first + v0) * (uint64_t)v->t->width,
+				      c * (uint64_t)v->t->width, err);
 		if (!rc)
 			rc = out_pad(w, 8, err);
 		if (!rc)
@@ -1933,10 +1933,6 @@ static int v21_page(struct lance_writer *w, struct wcol *col,
 			zip = false;
 			break;
 		}
-	if (!rc && !zip && v.ivalid && !v.bitsd)
-		rc = LC_UNSUPPORTED(err, "field %s: vectors with null items "
-				    "in a list under a null struct",
-				    f[m]->name);
 	if (!rc && zip)
 		rc = v21_fullzip(w, col, &v, e - s, wk.nv, &lv, err);
 	else if (!rc)

@@ -612,9 +612,9 @@ static inline void wd_column(struct lance_array *a,
 	}
 	case 38: {
 		/* a nullable struct holding lists of long strings and of
-		 * vectors (full-zip pages with a null layer outside the
-		 * lists): struct null every 7th row (where structs may be),
-		 * lists null every 5th, two items a row */
+		 * vectors with null items (full-zip pages with a null layer
+		 * outside the lists): struct null every 7th row (where
+		 * structs may be), lists null every 5th, two items a row */
 		struct lance_array *c = wd_alloc(2 * sizeof(*c)), *ls, *lv;
 		uint64_t *lens = wd_alloc((size_t)n * 8 + 8);
 		bool *ok = wd_alloc((size_t)n + 1);
@@ -656,6 +656,9 @@ static inline void wd_column(struct lance_array *a,
 		lv->children->type = f->children[1]->children[0]->type.item;
 		lv->children->length = items * 4;
 		wd_fixed(lv->children, 4, items * 4);
+		/* and null items now and then (2.1+: with a struct null
+		 * nearby, item validity in each mini-block chunk) */
+		lv->children->validity = wd_bitmap(items * 4);
 		for (uint64_t r = 0; r < n; r++) {	/* item k of row i */
 			uint64_t i = first + r;
 
@@ -675,6 +678,9 @@ static inline void wd_column(struct lance_array *a,
 
 					memcpy(lv->children->values +
 					       (j * 4 + d) * 4, &x, 4);
+					wd_setbit(lv->children->validity,
+						  j * 4 + d,
+						  (i + k + d) % 9 != 4);
 				}
 			}
 		}
