@@ -128,6 +128,26 @@ static int blk_pad_bits(struct blk *b, uint64_t n, uint64_t d,
 	return 0;
 }
 
+/* A block of n * d items as n vectors of d items: one value each (of
+ * whole bytes: booleans padded, blk_pad_bits). Frees b on failure. */
+static int blk_as_vectors(struct blk *b, uint64_t n, uint64_t d,
+			  struct lc_err *err)
+{
+	int rc = 0;
+
+	if (b->bits == 1)
+		rc = blk_pad_bits(b, n, d, err);
+	else
+		b->bits *= (unsigned)d;
+	if (rc) {
+		blk_reset(b);
+		return rc;
+	}
+	b->dim = (uint32_t)d;
+	b->n = n;
+	return 0;
+}
+
 /* Append values [start, start + cnt) of src to dst (same shape). */
 static int blk_append(struct blk *dst, const struct blk *src, uint64_t start,
 		      uint64_t cnt, struct lc_err *err)
@@ -691,17 +711,7 @@ static int decode_block(struct blk *out, const Lpb21__Enc *e,
 			return LC_UNSUPPORTED(err, "fixed-size list of "
 					      "variable items");
 		}
-		if (out->bits == 1)
-			rc = blk_pad_bits(out, n, d, err);
-		else
-			out->bits *= (unsigned)d;
-		if (rc) {
-			blk_reset(out);
-			return rc;
-		}
-		out->dim = (uint32_t)d;
-		out->n = n;
-		return 0;
+		return blk_as_vectors(out, n, d, err);
 	}
 	case LPB21__ENC__KIND_CONSTANT: {
 		const Lpb21__Constant *c = e->constant;
@@ -889,17 +899,13 @@ static int decode_mb(struct blk *out, const Lpb21__Enc *e,
 			    (uint64_t)out->bits * d > 65536 * 64))
 			rc = LC_UNSUPPORTED(err, "nested or variable "
 					    "fixed-size list items");
-		if (!rc && out->bits == 1)
-			rc = blk_pad_bits(out, n, d, err);
-		else if (!rc)
-			out->bits *= (unsigned)d;
+		if (!rc)
+			rc = blk_as_vectors(out, n, d, err);
 		if (rc) {
 			lc_free(iv);
 			blk_reset(out);
 			return rc;
 		}
-		out->dim = (uint32_t)d;
-		out->n = n;
 		out->ivalid = iv;
 		return 0;
 	}
@@ -3312,15 +3318,10 @@ static int build(struct lance_array *a, const struct lance_field *fld,
 	memset(a, 0, sizeof(*a));
 	if (L->count == 0) {	/* an empty read: an empty array */
 		rc = lance_array_init_null(a, fld, 0, err);
-		if (!rc && fld->blob != LANCE_BLOB_NONE) {
-			lance_array_reset(a);
-			a->field = fld;
-			a->type = lance_array_type(fld);
-			a->offsets = lc_calloc(1, sizeof(uint64_t));
-			a->values = lc_malloc(1);
-			if (!a->offsets || !a->values)
-				rc = LC_NOMEM(err);
-		}
+		/* a blob's bytes (lance_array_type): no values, not NULL */
+		if (!rc && fld->blob != LANCE_BLOB_NONE &&
+		    !(a->values = lc_malloc(1)))
+			rc = LC_NOMEM(err);
 		return rc;
 	}
 	a->field = fld;

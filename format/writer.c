@@ -722,13 +722,20 @@ static int dict_values(struct lance_writer *w, const struct dict *d,
 	return rc;
 }
 
-/* The distinct values of a boolean dictionary as a bitmap of `items`
- * bits, those past the values (the null item, the placeholder) 0. */
-static int dict_bits(struct lance_writer *w, const struct dict *d,
-		     uint64_t items, struct lc_err *err)
+/* A fixed-width dictionary's `items` items: its distinct values, then
+ * zeros (the null item, or the one placeholder of a page without
+ * values); booleans as a bitmap. */
+static int dict_fixed_items(struct lance_writer *w, const struct dict *d,
+			    uint64_t items, struct lc_err *err)
 {
 	int rc = 0;
 
+	if (!d->bits) {
+		rc = dict_values(w, d, err);
+		for (uint64_t i = d->n * d->vw; i < items * d->vw && !rc; i++)
+			rc = out_le(w, 0, 1, err);
+		return rc;
+	}
 	for (uint64_t i = 0; i < (items + 7) / 8 && !rc; i++) {
 		unsigned byte = 0;
 		uint64_t len;
@@ -741,10 +748,10 @@ static int dict_bits(struct lance_writer *w, const struct dict *d,
 	return rc;
 }
 
-/* The distinct values as a block: booleans a bitmap, other fixed-width
- * ones Flat, one after the other; else Variable{offsets = flat{32}}: u32 32, u32 where the bytes
- * start, n + 1 u32 offsets into them, the bytes; for large types the
- * same in u64 (flat{64}). */
+/* The distinct values as a block: fixed-width ones Flat
+ * (dict_fixed_items); else Variable{offsets = flat{32}}: u32 32, u32
+ * where the bytes start, n + 1 u32 offsets into them, the bytes; for
+ * large types the same in u64 (flat{64}). */
 static int dict_block(struct lance_writer *w, const struct dict *d,
 		      struct lc_err *err)
 {
@@ -753,12 +760,8 @@ static int dict_block(struct lance_writer *w, const struct dict *d,
 	uint64_t o = 0;
 	int rc = 0;
 
-	if (d->bits)
-		return dict_bits(w, d, dict_items(d), err);
-	for (unsigned i = 0; d->vw && !d->n && i < d->vw && !rc; i++)
-		rc = out_le(w, 0, 1, err);	/* the one item: zeros */
 	if (d->vw)
-		return rc ? rc : dict_values(w, d, err);
+		return dict_fixed_items(w, d, dict_items(d), err);
 	if (!d->large && d->bytes > UINT32_MAX)
 		return LC_LIMIT(err, "a dictionary of %" PRIu64 " bytes",
 				d->bytes);
@@ -799,13 +802,8 @@ static int v20_dict_fixed(struct lance_writer *w, const struct dict *d,
 		rc = buf_close(w, off, size, nb++, rc, err);
 	}
 	off[nb] = w->out->len;
-	if (!rc && d->bits)
-		rc = dict_bits(w, d, items, err);
-	else if (!rc)
-		rc = dict_block(w, d, err);
-	for (unsigned i = 0; !d->bits && d->n && null_item && i < d->vw &&
-	     !rc; i++)
-		rc = out_le(w, 0, 1, err);	/* the null item's value */
+	if (!rc)	/* the null item's value zeros */
+		rc = dict_fixed_items(w, d, items, err);
 	rc = buf_close(w, off, size, nb, rc, err);
 	if (rc)
 		return rc;
@@ -1174,15 +1172,21 @@ struct vsrc {
 	const struct lance_array *a;
 	const struct lance_type *t;
 	uint64_t first;
-	unsigned w;		/* bytes per value; 0 = bool or variable */
-	unsigned bitsd;		/* vectors of booleans: bits a value (a is
-				 * their items), else 0 */
+	unsigned w;		/* bytes per value; 0 = bits (booleans, or
+				 * vectors of them: a is their items) or
+				 * variable */
 	bool var;
 	bool ivalid;		/* vectors: a's validity is their items' */
 	enum lance_blob_kind blob;	/* blob descriptors (v1) / records (v2) */
 	const struct levels *blob_lv;	/* v1: the layers around them */
 	const struct dict *dict;	/* values are indices into it */
 };
+
+/* Bits a value where they are bits (v->w 0, not variable). */
+static uint64_t vsrc_bits(const struct vsrc *v)
+{
+	return v->t->id == LANCE_T_FIXED_LIST ? (uint64_t)v->t->width : 1;
+}
 
 static uint64_t vsrc_bytes(const struct vsrc *v, uint64_t i, uint64_t c)
 {
@@ -1191,8 +1195,7 @@ static uint64_t vsrc_bytes(const struct vsrc *v, uint64_t i, uint64_t c)
 	uint64_t ow = v->t->large ? 8 : 4;
 
 	if (!v->var)
-		return v->w ? c * v->w
-			    : (c * (v->bitsd ? v->bitsd : 1) + 7) / 8;
+		return v->w ? c * v->w : (c * vsrc_bits(v) + 7) / 8;
 	for (uint64_t k = v->first + i; k < v->first + i + c; k++)
 		if (valid_at(v->a, k))
 			n += v->a->offsets[k + 1] - v->a->offsets[k];
@@ -1264,14 +1267,12 @@ static int chunk_values(struct lance_writer *w, const struct vsrc *v,
 	uint64_t k0 = v->first + i;
 	int rc = 0;
 
-	if (!v->var) {
-		uint64_t bd = v->bitsd ? v->bitsd : 1;
-
-		if (!v->w)
-			return out_bits(w, a->values, k0 * bd, c * bd, err);
+	if (!v->var && !v->w)
+		return out_bits(w, a->values, k0 * vsrc_bits(v),
+				c * vsrc_bits(v), err);
+	if (!v->var)
 		return lc_buf_append(w->out, a->values + k0 * v->w,
 				     (size_t)(c * v->w), err);
-	}
 	{
 		unsigned ow = v->t->large ? 8 : 4;
 		uint64_t o = (c + 1) * ow;
@@ -1897,16 +1898,16 @@ static int v21_page(struct lance_writer *w, struct wcol *col,
 		break;
 	case LANCE_T_FIXED_LIST:
 		/* a value is a vector's items; its own validity is in lv,
-		 * its items' (where any is null) before each in the page,
-		 * or for booleans (mini-block, as Lance) in each chunk */
+		 * its items' (where any is null) before each value in a
+		 * full-zip page, in a buffer of each chunk in a mini-block
+		 * one; vectors of booleans go mini-block, as Lance */
 		v.w = (unsigned)t->width * lance_type_width(t->item);
-		v.bitsd = v.w ? 0 : (unsigned)t->width;
 		v.a = &a[m]->children[0];
 		v.ivalid = null_count(v.a, v.first * (uint64_t)t->width,
 				      (v.first + wk.nv) *
 				      (uint64_t)t->width) > 0;
 		maxlen = v.w;
-		zip = !v.bitsd;
+		zip = v.w > 0;
 		break;
 	default:
 		v.w = lance_type_width(t);

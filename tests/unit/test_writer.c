@@ -552,6 +552,29 @@ static void blob_round_trip(enum lance_blob_kind kind, uint16_t minor)
 	lance_schema_reset(&s);
 }
 
+/* What the reader makes of a struct holding a blob v2 that a fragment
+ * lacks (lance_array_init_null: all null) holds the blob as its bytes,
+ * as the writer takes blobs: written and read back. */
+TEST(null_blob_arrays)
+{
+	static const struct wd_def defs[] = {
+		{ "s", -1, "struct", true },
+		{ "b", 0, "struct|ARROW:extension:name=lance.blob.v2", true },
+		{ "data", 1, "large_binary", true },
+		{ "uri", 1, "string", true } };
+	struct lc_err err = { 0 };
+	struct lance_schema s = { 0 };
+	struct lance_array a;
+
+	CHECK_OK(wd_schema_of(&s, defs, 4, &err), &err);
+	CHECK(s.top[0]->children[0]->blob == LANCE_BLOB_V2);
+	CHECK_OK(lance_array_init_null(&a, s.top[0], 5, &err), &err);
+	CHECK(a.n_children == 1 && a.children[0].type->id == LANCE_T_BINARY);
+	CHECK(write_read_back(&s, &a, 2, 3000));
+	lance_array_reset(&a);
+	lance_schema_reset(&s);
+}
+
 /* A map (2.2, as in Lance): null, empty and one-entry rows, a null
  * value, read back whole and row by row; refused in 2.1. */
 TEST(map_22)
@@ -897,4 +920,5 @@ TEST_MAIN(TEST_ENTRY(small_20), TEST_ENTRY(small_21), TEST_ENTRY(small_22),
 	  TEST_ENTRY(refuse_null_struct_20),
 	  TEST_ENTRY(refuse_null_list_items_21), TEST_ENTRY(refuse_version),
 	  TEST_ENTRY(refuse_after_failure),
-	  TEST_ENTRY(refuse_shapes), TEST_ENTRY(list_of_strings_20))
+	  TEST_ENTRY(refuse_shapes), TEST_ENTRY(list_of_strings_20),
+	  TEST_ENTRY(null_blob_arrays))
