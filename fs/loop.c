@@ -64,6 +64,14 @@
  * LOOP_POLL_MISSES times in a row stops polling (requests come seldom, or
  * spaced just past the window) until a sleep ends within POLL_NS. Not
  * with one CPU: the caller cannot run while the leader polls.
+ *
+ * A polling leader yields its CPU at each look (sched_yield): to the
+ * caller, whom an answer may wake on the leader's CPU, and to the
+ * commit, cleaner and spares threads, which otherwise share that CPU
+ * with a thread doing nothing while they take it from cp on the other.
+ * With nothing else to run, the yield returns at once. A cp -r of
+ * 10,000 folders until committed took 3.25-3.37 s instead of 3.49-3.81 s
+ * (3 interleaved rounds on 2 vCPUs; ext4 + sync 2.42-3.37 s).
  */
 #define FUSE_USE_VERSION 312
 #include <errno.h>
@@ -72,6 +80,7 @@
 #include <linux/fuse.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <semaphore.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -159,8 +168,10 @@ static int next_request(struct loop *l, struct fuse_buf *buf)
 			waiting = true;
 		}
 		if (!slept && l->poll.on) {
-			if (since_ns(&t0) < POLL_NS)
+			if (since_ns(&t0) < POLL_NS) {
+				sched_yield();	/* the CPU is anyone's */
 				continue;
+			}
 			loop_poll_note(&l->poll, LOOP_POLL_MISSED);
 		}
 		slept = true;
