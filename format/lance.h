@@ -298,6 +298,12 @@ int lance_writer_new(struct lance_writer **out,
  * major.minor: 0, or the errno with `err` saying why. */
 int lance_writer_check_field(const struct lance_field *f, uint16_t major,
 			     uint16_t minor, struct lc_err *err);
+/* The distinct values a dictionary of `keys`, an integer type, can
+ * index (half a signed type's range); 0 for any other type. LanceDB
+ * reads a data file whose dictionary column holds more distinct values,
+ * over all its pages, than its keys index as an error ("Dictionary key
+ * bigger than the key type"), even where each page's fit. */
+uint64_t lance_dict_capacity(enum lance_type_id keys);
 /* Append rows: one array per top-level field, all of the same length,
  * shaped as `struct lance_array` documents. Checks every array before
  * writing anything; after a failure half way the writer is unusable. */

@@ -626,12 +626,35 @@ static const uint8_t *dict_val(const struct dict *d, uint64_t k,
 	return a->values + a->offsets[k];
 }
 
+uint64_t lance_dict_capacity(enum lance_type_id keys)
+{
+	switch (keys) {
+	case LANCE_T_INT8:
+		return 1ull << 7;
+	case LANCE_T_UINT8:
+		return 1ull << 8;
+	case LANCE_T_INT16:
+		return 1ull << 15;
+	case LANCE_T_UINT16:
+		return 1ull << 16;
+	case LANCE_T_INT32:
+		return 1ull << 31;
+	case LANCE_T_UINT32:
+		return 1ull << 32;
+	case LANCE_T_INT64:
+	case LANCE_T_UINT64:	/* read as signed, as before */
+		return 1ull << 63;
+	default:
+		return 0;
+	}
+}
+
 static int dict_build(struct dict *d, const struct lance_field *f,
 		      const struct lance_array *a, uint64_t first, uint64_t n,
 		      bool null_item, struct lc_err *err)
 {
 	const struct lance_type kt = { .id = f->type.dict_index };
-	uint64_t cap = 16, *slot, max;
+	uint64_t cap = 16, *slot, max = lance_dict_capacity(kt.id) - 1;
 	int rc = 0;
 
 	memset(d, 0, sizeof(*d));
@@ -640,14 +663,9 @@ static int dict_build(struct dict *d, const struct lance_field *f,
 	d->bits = f->type.id == LANCE_T_BOOL;
 	d->vw = d->bits ? 1 : lance_type_width(&f->type);
 	d->large = f->type.large;
-	if (!d->w)
+	if (!d->w || max == UINT64_MAX)
 		return LC_UNSUPPORTED(err, "field %s: dictionary keys of type "
 				      "%d", f->name, (int)kt.id);
-	/* the largest index the keys hold (signed ones: half) */
-	max = d->w == 8 ? INT64_MAX : (1ull << (8 * d->w - 1)) - 1;
-	if (kt.id == LANCE_T_UINT8 || kt.id == LANCE_T_UINT16 ||
-	    kt.id == LANCE_T_UINT32)
-		max = max * 2 + 1;
 	while (cap < 2 * n)
 		cap *= 2;
 	slot = lc_malloc((size_t)cap * sizeof(*slot));

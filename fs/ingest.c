@@ -1037,6 +1037,23 @@ static int conv_json(struct bld *b, const json_t *j, struct where *w,
 
 /* ---------------------------------------------------------------- assembly */
 
+/*
+ * The distinct values of a dictionary column (at any depth) in the rows
+ * taken since the builders were last emptied, that is in the data file
+ * being built: LanceDB reads none whose column holds more than its keys
+ * index (lance_dict_capacity), one key kept for a null item.
+ */
+struct dseen {
+	struct bld *b;		/* the column's values */
+	const char *column;	/* the top-level field holding it */
+	uint64_t cap;		/* distinct values a file may hold */
+	uint64_t counted;	/* b's values in the set */
+	uint64_t before;	/* counted before the row being taken */
+	uint64_t n;		/* distinct values in it */
+	uint64_t *slot;		/* 1 + the index in b of each; 0: empty */
+	uint64_t n_slot;	/* a power of two, over twice n */
+};
+
 struct ingest_rows {
 	const struct lance_schema *schema;
 	char *name_column;
@@ -1047,7 +1064,137 @@ struct ingest_rows {
 	struct lance_array *arrs;
 	struct lc_buf text;		/* a row's meta.json */
 	uint64_t n_rows;
+	struct dseen *dicts;
+	size_t n_dicts;
 };
+
+/* Value i of b (not null) as bytes: *len of them. */
+static const uint8_t *bld_value(const struct bld *b, uint64_t i,
+				uint64_t *len)
+{
+	static const uint8_t no_yes[2] = { 0, 1 };
+	unsigned w;
+
+	switch (b->type->id) {
+	case LANCE_T_UTF8:
+	case LANCE_T_BINARY:
+		*len = bld_offset(b, i + 1) - bld_offset(b, i);
+		return b->values.data + bld_offset(b, i);
+	case LANCE_T_BOOL:
+		*len = 1;
+		return &no_yes[(b->values.data[i / 8] >> (i % 8)) & 1];
+	default:
+		w = lance_type_width(b->type);
+		*len = w;
+		return b->values.data + i * w;
+	}
+}
+
+static uint64_t bytes_hash(const uint8_t *p, uint64_t n)
+{
+	uint64_t h = 14695981039346656037ull;
+
+	for (uint64_t i = 0; i < n; i++)
+		h = (h ^ p[i]) * 1099511628211ull;
+	return h;
+}
+
+/* Put value i of d's column in the set (where no equal value is). */
+static void dseen_put(struct dseen *d, uint64_t i)
+{
+	uint64_t len, olen, h;
+	const uint8_t *p = bld_value(d->b, i, &len);
+
+	for (h = bytes_hash(p, len);; h++) {
+		uint64_t *s = &d->slot[h & (d->n_slot - 1)];
+		const uint8_t *o;
+
+		if (!*s) {
+			*s = i + 1;
+			d->n++;
+			return;
+		}
+		o = bld_value(d->b, *s - 1, &olen);
+		if (olen == len && !memcmp(o, p, (size_t)len))
+			return;
+	}
+}
+
+/* The set of values [0, upto) of the column, in n_slot slots. */
+static int dseen_fill(struct dseen *d, uint64_t upto, uint64_t n_slot,
+		      struct lc_err *err)
+{
+	if (n_slot != d->n_slot) {
+		uint64_t *s = lc_realloc(d->slot, (size_t)n_slot *
+						      sizeof(*s));
+
+		if (!s)
+			return LC_NOMEM(err);
+		d->slot = s;
+		d->n_slot = n_slot;
+	}
+	memset(d->slot, 0, (size_t)n_slot * sizeof(*d->slot));
+	d->n = 0;
+	for (uint64_t i = 0; i < upto; i++)
+		if (d->b->valid.data[i / 8] >> (i % 8) & 1)
+			dseen_put(d, i);
+	d->counted = upto;
+	return 0;
+}
+
+/* Take the values the row just added to d's column into the set: 0, or
+ * INGEST_FULL (the set as it was) where they would make more than the
+ * file may hold. */
+static int dseen_take(struct dseen *d, struct lc_err *err)
+{
+	uint64_t end = d->b->length;
+	int rc = 0;
+
+	for (uint64_t i = d->counted; i < end && !rc; i++) {
+		if (!(d->b->valid.data[i / 8] >> (i % 8) & 1))
+			continue;
+		if (4 * (d->n + 1) > d->n_slot)
+			rc = dseen_fill(d, i, d->n_slot ? 2 * d->n_slot : 64,
+					err);
+		if (!rc)
+			dseen_put(d, i);
+		if (!rc && d->n > d->cap)
+			rc = INGEST_FULL;
+	}
+	if (rc == INGEST_FULL) {
+		rc = dseen_fill(d, d->counted, d->n_slot, err);
+		return rc ? rc : INGEST_FULL;
+	}
+	if (!rc)
+		d->counted = end;
+	return rc;
+}
+
+/* Register the dictionary columns under b. */
+static int dseen_find(struct ingest_rows *r, struct bld *b,
+		      const char *column, struct lc_err *err)
+{
+	uint64_t cap = b->field && b->field->type.dict ?
+			       lance_dict_capacity(b->field->type.dict_index) :
+			       0;
+	int rc = 0;
+
+	if (cap > 1) {
+		struct dseen *v = lc_realloc(r->dicts, (r->n_dicts + 1) *
+							       sizeof(*v));
+
+		if (!v)
+			return LC_NOMEM(err);
+		r->dicts = v;
+		memset(&v[r->n_dicts], 0, sizeof(*v));
+		v[r->n_dicts].b = b;
+		v[r->n_dicts].column = column;
+		v[r->n_dicts++].cap = cap - 1;
+	}
+	for (size_t i = 0; i < b->n_kids && !rc; i++)
+		rc = dseen_find(r, &b->kids[i], column, err);
+	return rc;
+}
 
 int ingest_rows_new(struct ingest_rows **out,
 		    const struct lance_schema *schema,
@@ -1079,6 +1226,8 @@ int ingest_rows_new(struct ingest_rows **out,
 	for (size_t i = 0; i < schema->n_top && !rc; i++)
 		rc = bld_init(&r->cols[i], schema->top[i],
 			      lance_array_type(schema->top[i]), 0, err);
+	for (size_t i = 0; i < schema->n_top && !rc; i++)
+		rc = dseen_find(r, &r->cols[i], schema->top[i]->name, err);
 	if (rc) {
 		ingest_rows_free(r);
 		return rc;
@@ -1098,6 +1247,9 @@ void ingest_rows_free(struct ingest_rows *r)
 	lc_free(r->arrs);
 	lc_free(r->name_column);
 	lc_free(r->file_column);
+	for (size_t i = 0; i < r->n_dicts; i++)
+		lc_free(r->dicts[i].slot);
+	lc_free(r->dicts);
 	lc_free(r);
 }
 
@@ -1756,6 +1908,28 @@ int ingest_row(struct ingest_rows *r, const char *path, const char *name,
 	}
 	if (!rc)
 		rc = append_row(&row, err);
+	for (size_t i = 0; !rc && i < r->n_dicts; i++) {
+		struct dseen *d = &r->dicts[i];
+
+		d->before = d->counted;
+		rc = dseen_take(d, err);
+		if (rc == INGEST_FULL && !r->n_rows)
+			rc = lc_err_set(err, EINVAL, LC_EK_USAGE, __FILE__,
+					__LINE__, "%s: column %s: more than "
+					"%" PRIu64 " distinct values, which "
+					"its dictionary's keys cannot index "
+					"in one data file", name, d->column,
+					d->cap);
+		else if (rc == INGEST_FULL)
+			lc_err_set(err, rc, LC_EK_LIMIT, __FILE__, __LINE__,
+				   "%s: column %s: its dictionary is full "
+				   "in this data file", name, d->column);
+		/* the columns before took the row's values: not now (in
+		 * the room they have, so that cannot fail) */
+		for (size_t k = 0; rc && k < i; k++)
+			(void)dseen_fill(&r->dicts[k], r->dicts[k].before,
+					 r->dicts[k].n_slot, NULL);
+	}
 	if (rc) {
 		for (size_t i = 0; i < s->n_top; i++)
 			bld_truncate(&r->cols[i], r->n_rows);
@@ -2486,6 +2660,8 @@ static int flush_fragment(struct frags *f, struct ostore *st,
 	f->n++;
 	for (size_t i = 0; i < schema->n_top; i++)
 		bld_truncate(&r->cols[i], 0);	/* buffers kept for reuse */
+	for (size_t i = 0; i < r->n_dicts; i++)	/* cannot fail, as above */
+		(void)dseen_fill(&r->dicts[i], 0, r->dicts[i].n_slot, NULL);
 	r->n_rows = 0;
 	return 0;
 }
@@ -2783,6 +2959,14 @@ int ingest_commit_rows(uint64_t *new_version, uint64_t *n_committed,
 		if (!rc && sr->kind != STAGING_DELETE)
 			rc = ingest_row(r, sr->path, sr->name, sr->is_file,
 					&why);
+		if (rc == INGEST_FULL) {	/* in the next data file */
+			rc = flush_fragment(&frags, st, r, &p, err);
+			if (rc)
+				goto out;
+			lc_err_clear(&why);
+			rc = ingest_row(r, sr->path, sr->name, sr->is_file,
+					&why);
+		}
 		if (rc == EINVAL && why.kind == LC_EK_USAGE) {
 			if (refused)
 				refused(ctx, sr->id, sr->name, &why);

@@ -21,6 +21,7 @@
 #ifndef LANCEFS_INGEST_H
 #define LANCEFS_INGEST_H
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -61,8 +62,12 @@ bool ingest_ignored(const char *name);
  * Append one row: `path` is the staged row folder (or, with `is_file`,
  * the root-level file itself), `name` the name the user gave it. On
  * failure nothing is appended and `err` says "ROW/FILE: reason" (EINVAL,
- * LC_EK_USAGE for a refused row, other errnos for I/O).
+ * LC_EK_USAGE for a refused row, other errnos for I/O), or INGEST_FULL
+ * where the row's values would put more distinct values in a dictionary
+ * column than one data file may hold: the rows so far make a file, and
+ * the row goes in the next. A row that alone holds too many is refused.
  */
+#define INGEST_FULL EXFULL
 int ingest_row(struct ingest_rows *r, const char *path, const char *name,
 	       bool is_file, struct lc_err *err) LC_MUST_USE;
 

@@ -2816,8 +2816,50 @@ def test_cp_over_io_uring():
                           f"io_uring {'off' if off else 'on'}")
 
 
+def dictionary_keys(ver):
+    """A dictionary column whose keys are int8 (LanceDB's list<dictionary
+    <int8, utf8>>, wtool dictlist): 200 rows bring 201 distinct values in
+    one commit, and the commit spreads them over data files LanceDB reads
+    (one file holding them all is one LanceDB cannot read: "Dictionary
+    key bigger than the key type"); a row that alone holds 200 distinct
+    values is refused, named in .lancefs/errors, and stays listed, while
+    the others land."""
+    with workdir() as w:
+        uri = os.path.join(w, "t.lance")
+        staging = os.path.join(w, "staging")
+        wtool("dictlist", uri, "--version", ver)
+        want = {r["values"]["name"]: r["values"]["tags"]
+                for r in oracle(uri)["rows"]}
+        with mounted(uri, staging, "name_column=name",
+                     "commit_delay=60") as mnt:
+            for i in range(200):
+                tags = [f"t{i}", "red"] if i % 3 else [f"t{i}"]
+                os.mkdir(os.path.join(mnt, f"r{i:03d}"))
+                write(os.path.join(mnt, f"r{i:03d}", "meta.json"),
+                      json.dumps({"tags": tags}).encode())
+                want[f"r{i:03d}"] = tags
+            os.mkdir(os.path.join(mnt, "huge"))
+            write(os.path.join(mnt, "huge", "meta.json"),
+                  json.dumps({"tags": [f"h{k}" for k in range(200)]})
+                  .encode())
+            commit_now(mnt)
+            errs = errors_text(mnt)
+            expect("huge" in errs and "tags" in errs,
+                   f"{ver}: .lancefs/errors names neither the row nor "
+                   f"the column: {errs!r}")
+            expect("huge" in listing(mnt), f"{ver}: the refused row is "
+                   "no longer listed")
+        got = {}
+        for r in oracle(uri)["rows"]:
+            got[r["values"]["name"]] = r["values"]["tags"]
+        expect(got == want, f"{ver}: LanceDB reads "
+               f"{sorted(set(got) ^ set(want))[:5]} differently, or "
+               f"{[k for k in want if got.get(k) != want[k]][:5]}")
+
+
 TESTS = (per_version(edit_cycle) + per_version(interleaved_appends) +
          per_version(bf16_vectors) + per_version(json_column) +
+         per_version(dictionary_keys) +
          [test_new_dataset_from_cp_r, test_database_mount_writes,
           test_big_file_written_past_the_daemon, test_cp_over_io_uring,
           test_fsync_commits_now, test_closed_files_reach_the_disk,

@@ -49,6 +49,10 @@
 //       the blob's bytes or null}], the bytes of v1 blobs read from the
 //       data file at the position LanceDB gives (its Node API has no
 //       fetchBlobs for them), of v2 ones by fetchBlobs("s.data").
+//   node wtool.js dictlist URI --version 2.0|2.1|2.2
+//       LanceDB creates the dataset URI with columns name utf8 and tags,
+//       a list<dictionary<int8, utf8>>; rows dl_0 .. dl_2 hold [red,
+//       green], [blue] and null. Prints {"version", "rows"}.
 //   node wtool.js row URI K [--prefix P]
 //       Prints the row `make` would write for index K (name, image sha256,
 //       caption, label, score), so the test knows LanceDB's values.
@@ -327,6 +331,27 @@ async function cmdNestedBlob(o) {
   }
 }
 
+// name and tags: list<dictionary<int8, utf8>>, three rows
+async function cmdDictList(o) {
+  const [uri] = o.pos;
+  if (!['2.0', '2.1', '2.2'].includes(o.version)) usage('--version takes 2.0, 2.1 or 2.2');
+  const dictT = new arrow.Dictionary(new arrow.Utf8(), new arrow.Int8());
+  const item = new arrow.Field('item', dictT, true);
+  const tags = [['red', 'green'], ['blue'], null];
+  const words = ['red', 'green', 'blue'];
+  const col = A.list(new arrow.List(item), tags, (flat) => A.dictionary(dictT,
+    Int8Array.from(flat, (x) => words.indexOf(x)), flat.map(() => true), I.utf8(words)));
+  const table = A.batchTable([new arrow.Field('name', new arrow.Utf8(), true), new arrow.Field('tags', new arrow.List(item), true)],
+    [I.utf8(tags.map((_, k) => `dl_${k}`)), col]);
+  const { conn, table: name } = await open(uri);
+  const t = await conn.createTable(name, table, { storageOptions: { new_table_data_storage_version: o.version } });
+  try {
+    return { version: await t.version(), rows: await t.countRows() };
+  } finally {
+    t.close();
+  }
+}
+
 async function cmdBlobs(o) {
   const [uri] = o.pos;
   const { conn, table } = await open(uri);
@@ -388,6 +413,7 @@ async function main() {
   else if (cmd === 'row') res = cmdRow(o);
   else if (cmd === 'nestedblob') res = await cmdNestedBlob(o);
   else if (cmd === 'blobs') res = await cmdBlobs(o);
+  else if (cmd === 'dictlist') res = await cmdDictList(o);
   else usage(cmd ? `unknown command ${cmd}` : 'no command');
   process.stdout.write(JSON.stringify(res) + '\n');
 }
