@@ -2591,15 +2591,55 @@ static uint64_t rows_bytes(const struct ingest_rows *r)
 
 /* Write the rows built so far as one data file under data/ (stored in
  * the background: put_wait), then start the builders again. */
-static int flush_fragment(struct frags *f, struct ostore *st,
-			  struct ingest_rows *r, const struct plan *p,
-			  struct lc_err *err)
+/* The builders emptied, their buffers kept for reuse. */
+static void rows_empty(struct ingest_rows *r)
+{
+	for (size_t i = 0; i < r->schema->n_top; i++)
+		bld_truncate(&r->cols[i], 0);
+	for (size_t i = 0; i < r->n_dicts; i++)	/* cannot fail, as above */
+		(void)dseen_fill(&r->dicts[i], 0, r->dicts[i].n_slot, NULL);
+	r->n_rows = 0;
+}
+
+/* The data file of the rows in `r`, built in `out`: *bytes (in out) and
+ * *len of them, described in *df. */
+static int encode_rows(struct ingest_rows *r, const struct plan *p,
+		       struct lc_buf *out, uint8_t **bytes, size_t *len,
+		       struct lance_data_file *df, struct lc_err *err)
 {
 	const struct lance_schema *schema = r->schema;
 	struct lance_writer *wr = NULL;
 	const struct lance_array *cols;
+	int32_t *top = lc_calloc(schema->n_top ? schema->n_top : 1,
+				 sizeof(*top));
+	int rc;
+
+	if (!top)
+		return LC_NOMEM(err);
+	for (size_t i = 0; i < schema->n_top; i++)
+		top[i] = schema->top[i]->id;
+	rc = lance_writer_new(&wr, schema, top, schema->n_top, p->major,
+			      p->minor, err);
+	if (!rc) {
+		if (!out->pages)
+			lc_buf_init_pages(out, 0);
+		lance_writer_build_in(wr, out);
+		rc = ingest_rows_arrays(&cols, r, err);
+	}
+	if (!rc)
+		rc = lance_writer_add(wr, cols, err);
+	if (!rc)
+		rc = lance_writer_finish(wr, bytes, len, df, err);
+	lance_writer_free(wr);
+	lc_free(top);
+	return rc;
+}
+
+static int flush_fragment(struct frags *f, struct ostore *st,
+			  struct ingest_rows *r, const struct plan *p,
+			  struct lc_err *err)
+{
 	struct lc_buf *out = &f->out[f->n % 2];	/* not the one in flight */
-	int32_t *top;
 	uint8_t *bytes = NULL;
 	size_t len = 0, n = f->n;
 	int rc;
@@ -2623,31 +2663,13 @@ static int flush_fragment(struct frags *f, struct ostore *st,
 		f->path = path;
 		memset(&f->df[n], 0, sizeof(f->df[n]));
 	}
-	top = lc_calloc(schema->n_top ? schema->n_top : 1, sizeof(*top));
-	if (!top)
-		return LC_NOMEM(err);
-	for (size_t i = 0; i < schema->n_top; i++)
-		top[i] = schema->top[i]->id;
-	rc = lance_writer_new(&wr, schema, top, schema->n_top, p->major,
-			      p->minor, err);
-	if (!rc) {
-		if (!out->pages)
-			lc_buf_init_pages(out, 0);
-		lance_writer_build_in(wr, out);
-		rc = ingest_rows_arrays(&cols, r, err);
-	}
-	if (!rc)
-		rc = lance_writer_add(wr, cols, err);
-	if (!rc)
-		rc = lance_writer_finish(wr, &bytes, &len, &f->df[n], err);
+	rc = encode_rows(r, p, out, &bytes, &len, &f->df[n], err);
 	if (!rc)
 		rc = data_path(f->path[n], sizeof(f->path[n]), err);
 	if (!rc)
 		rc = put_wait(&f->put, err);
 	if (!rc)
 		rc = put_start(&f->put, st, f->path[n], bytes, len, err);
-	lance_writer_free(wr);
-	lc_free(top);
 	if (rc) {
 		lc_free(f->df[n].fields);
 		lc_free(f->df[n].column_indices);
@@ -2658,12 +2680,125 @@ static int flush_fragment(struct frags *f, struct ostore *st,
 	f->v[n].n_files = 1;
 	f->v[n].physical_rows = r->n_rows;
 	f->n++;
-	for (size_t i = 0; i < schema->n_top; i++)
-		bld_truncate(&r->cols[i], 0);	/* buffers kept for reuse */
-	for (size_t i = 0; i < r->n_dicts; i++)	/* cannot fail, as above */
-		(void)dseen_fill(&r->dicts[i], 0, r->dicts[i].n_slot, NULL);
-	r->n_rows = 0;
+	rows_empty(r);
 	return 0;
+}
+
+/* The rows in the builders, for finding those the writer cannot take. */
+struct held {
+	const struct staged_list *l;
+	size_t *rows;		/* indices into l->v */
+	size_t n;
+	uint64_t *ids;		/* every row the commit settles */
+	size_t *n_ids;
+	struct dels *dels;
+	const struct ingest_opts *o;
+	ingest_refused_cb refused;
+	void *ctx;
+};
+
+/* Whether the staged row `sr` makes a data file by itself: 0, or why
+ * not. */
+static int alone(const struct ingest_rows *r, const struct plan *p,
+		 const struct ingest_opts *o, const struct staged *sr,
+		 struct lc_err *err)
+{
+	struct lance_data_file df = { 0 };
+	struct ingest_rows *one = NULL;
+	uint8_t *bytes;
+	struct lc_buf out;
+	size_t len;
+	int rc = ingest_rows_new(&one, r->schema, o, r->v20, err);
+
+	lc_buf_init(&out, 0);
+	if (!rc)
+		rc = ingest_row(one, sr->path, sr->name, sr->is_file, err);
+	if (!rc)
+		rc = encode_rows(one, p, &out, &bytes, &len, &df, err);
+	lc_free(df.fields);
+	lc_free(df.column_indices);
+	lc_buf_reset(&out);
+	ingest_rows_free(one);
+	return rc;
+}
+
+/* Take the refused row `sr` out of the commit. */
+static void drop_row(struct held *h, const struct staged *sr)
+{
+	for (size_t k = *h->n_ids; k-- > 0;)
+		if (h->ids[k] == sr->id) {
+			memmove(&h->ids[k], &h->ids[k + 1],
+				(*h->n_ids - k - 1) * sizeof(*h->ids));
+			--*h->n_ids;
+			break;
+		}
+	if (sr->kind != STAGING_UPDATE)
+		return;
+	for (size_t i = 0; i < h->dels->n; i++) {
+		struct lance_commit_delete *d = &h->dels->v[i];
+		uint32_t *o = (uint32_t *)d->offsets;
+
+		if (d->fragment_id != sr->base.fragment_id)
+			continue;
+		for (size_t k = 0; k < d->n; k++)
+			if (o[k] == (uint32_t)sr->base.offset) {
+				o[k] = o[--d->n];
+				break;
+			}
+		if (!d->n) {	/* no deletion file to write */
+			lc_free(o);
+			*d = h->dels->v[--h->dels->n];
+		}
+		return;
+	}
+}
+
+/*
+ * flush_fragment of the held rows. Where the writer meets a limit of its
+ * own (LC_EK_LIMIT: a row of more levels than a mini-block chunk holds,
+ * say), each row that cannot make a data file by itself is refused,
+ * naming it, and the others are written: one such row holds up no
+ * other.
+ */
+static int flush_held(struct frags *f, struct ostore *st,
+		      struct ingest_rows *r, const struct plan *p,
+		      struct held *h, struct lc_err *err)
+{
+	size_t kept = 0;
+	int rc = flush_fragment(f, st, r, p, err);
+
+	if (rc && err->kind == LC_EK_LIMIT && h->refused) {
+		for (size_t k = 0; k < h->n; k++) {
+			const struct staged *sr = &h->l->v[h->rows[k]];
+			struct lc_err why = { 0 };
+
+			if (alone(r, p, h->o, sr, &why) &&
+			    why.kind == LC_EK_LIMIT) {
+				lc_err_prefix(&why, "%s: ", sr->name);
+				h->refused(h->ctx, sr->id, sr->name, &why);
+				drop_row(h, sr);
+			} else {
+				h->rows[kept++] = h->rows[k];
+			}
+		}
+		if (kept < h->n) {
+			lc_err_clear(err);
+			rows_empty(r);
+			h->n = kept;
+			rc = 0;
+			for (size_t k = 0; k < h->n && !rc; k++) {
+				const struct staged *sr = &h->l->v[h->rows[k]];
+
+				rc = ingest_row(r, sr->path, sr->name,
+						sr->is_file, err);
+			}
+			if (!rc)
+				rc = flush_fragment(f, st, r, p, err);
+		}
+	}
+	if (!rc)
+		h->n = 0;
+	return rc;
 }
 
 /* Commit the fragments written and the deletions; the batch brackets
@@ -2861,6 +2996,8 @@ int ingest_commit_rows(uint64_t *new_version, uint64_t *n_committed,
 	struct lc_err no_files = { 0 };	/* why no data file is written */
 	uint64_t *ids = NULL, *sorted = NULL;
 	size_t n_ids = 0, n_src = 0;
+	struct held held = { .l = &l, .n_ids = &n_ids, .dels = &dels,
+			     .o = &o, .refused = refused, .ctx = ctx };
 	char *cfg_name = NULL, data_format[16];
 	bool reused = again && again->uuid[0];
 	int rc = 0;
@@ -2936,7 +3073,9 @@ int ingest_commit_rows(uint64_t *new_version, uint64_t *n_committed,
 		rc = ingest_rows_new(&r, schema, &o,
 				     p.major == 2 && p.minor == 0, err);
 	ids = lc_calloc(l.n, sizeof(*ids));
-	if (!rc && !ids)
+	held.ids = ids;
+	held.rows = lc_calloc(l.n, sizeof(*held.rows));
+	if (!rc && (!ids || !held.rows))
 		rc = LC_NOMEM(err);
 	if (rc)
 		goto out;
@@ -2960,7 +3099,7 @@ int ingest_commit_rows(uint64_t *new_version, uint64_t *n_committed,
 			rc = ingest_row(r, sr->path, sr->name, sr->is_file,
 					&why);
 		if (rc == INGEST_FULL) {	/* in the next data file */
-			rc = flush_fragment(&frags, st, r, &p, err);
+			rc = flush_held(&frags, st, r, &p, &held, err);
 			if (rc)
 				goto out;
 			lc_err_clear(&why);
@@ -2984,13 +3123,15 @@ int ingest_commit_rows(uint64_t *new_version, uint64_t *n_committed,
 				goto out;
 		}
 		ids[n_ids++] = sr->id;
+		if (sr->kind != STAGING_DELETE)
+			held.rows[held.n++] = i;
 		if (rows_bytes(r) >= FRAGMENT_BYTES &&
-		    (rc = flush_fragment(&frags, st, r, &p, err)))
+		    (rc = flush_held(&frags, st, r, &p, &held, err)))
 			goto out;
 	}
-	if (!n_ids)
+	rc = flush_held(&frags, st, r, &p, &held, err);
+	if (rc || !n_ids)
 		goto out;
-	rc = flush_fragment(&frags, st, r, &p, err);
 	if (!rc)
 		rc = put_wait(&frags.put, err);
 	if (rc)
@@ -3024,6 +3165,7 @@ out:
 	frags_free(&frags);
 	lc_free(cfg_name);
 	lc_free(ids);
+	lc_free(held.rows);
 	lc_free(sorted);
 	lc_free(src);
 	staged_free(&l);

@@ -2857,10 +2857,55 @@ def dictionary_keys(ver):
                f"{[k for k in want if got.get(k) != want[k]][:5]}")
 
 
+def test_row_over_a_writer_limit_refused_alone():
+    """A row the writer cannot store (in 2.1 and 2.2, more empty inner
+    lists before a value than a mini-block chunk's levels hold: 9,000 in
+    2.1, 33,000 in 2.2) is refused, named in .lancefs/errors, and stays
+    listed; the rows copied with it land (before, the whole commit failed
+    and every row stayed staged). A new dataset made by cp -r, read by
+    LanceDB. So is an update of a committed row to such a value: the row
+    stays as it was, and another row's update in the same commit lands."""
+    for ver, empties in (("2.1", 9000), ("2.2", 33000)):
+        with workdir() as w:
+            uri = os.path.join(w, "db", "t.lance")
+            os.makedirs(os.path.dirname(uri))
+            src = os.path.join(w, "src")
+            rows = {"good1": [[1, 2], [3]], "wide": [[]] * empties + [[5]],
+                    "good2": [[4]]}
+            for name, ll in rows.items():
+                os.makedirs(os.path.join(src, name))
+                write(os.path.join(src, name, "meta.json"),
+                      json.dumps({"ll": ll}).encode())
+            with mounted(uri, os.path.join(w, "staging"),
+                         f"format_version={ver}", "commit_delay=60") as mnt:
+                cp("-r", src + "/.", mnt)
+                commit_now(mnt)
+                errs = errors_text(mnt)
+                expect("wide" in errs and "good" not in errs,
+                       f"{ver}: .lancefs/errors: {errs!r}")
+                expect(sorted(listing(mnt)) == ["good1", "good2", "wide"],
+                       f"{ver}: the mount lists {listing(mnt)}")
+                # updates: one the writer cannot store, refused, keeps
+                # its row as it was; the other lands
+                write(os.path.join(mnt, "good1", "meta.json"),
+                      json.dumps({"ll": rows["wide"]}).encode())
+                write(os.path.join(mnt, "good2", "meta.json"),
+                      json.dumps({"ll": [[7]]}).encode())
+                commit_now(mnt)
+                errs = errors_text(mnt)
+                expect("good1" in errs and "good2" not in errs,
+                       f"{ver}: .lancefs/errors after the updates: {errs!r}")
+            got = {r["values"]["name"]: r["values"]["ll"]
+                   for r in oracle(uri)["rows"]}
+            expect(got == {"good1": rows["good1"], "good2": [[7]]},
+                   f"{ver}: LanceDB reads {got}")
+
+
 TESTS = (per_version(edit_cycle) + per_version(interleaved_appends) +
          per_version(bf16_vectors) + per_version(json_column) +
          per_version(dictionary_keys) +
          [test_new_dataset_from_cp_r, test_database_mount_writes,
+          test_row_over_a_writer_limit_refused_alone,
           test_big_file_written_past_the_daemon, test_cp_over_io_uring,
           test_fsync_commits_now, test_closed_files_reach_the_disk,
           test_staged_rows_visible_at_once, test_commit_file_and_command,
