@@ -1133,7 +1133,8 @@ static int dseen_fill(struct dseen *d, uint64_t upto, uint64_t n_slot,
 		d->slot = s;
 		d->n_slot = n_slot;
 	}
-	memset(d->slot, 0, (size_t)n_slot * sizeof(*d->slot));
+	if (n_slot)
+		memset(d->slot, 0, (size_t)n_slot * sizeof(*d->slot));
 	d->n = 0;
 	for (uint64_t i = 0; i < upto; i++)
 		if (d->b->valid.data[i / 8] >> (i % 8) & 1)
@@ -1147,7 +1148,7 @@ static int dseen_fill(struct dseen *d, uint64_t upto, uint64_t n_slot,
  * file may hold. */
 static int dseen_take(struct dseen *d, struct lc_err *err)
 {
-	uint64_t end = d->b->length;
+	uint64_t start = d->counted, end = d->b->length;
 	int rc = 0;
 
 	for (uint64_t i = d->counted; i < end && !rc; i++) {
@@ -1161,13 +1162,12 @@ static int dseen_take(struct dseen *d, struct lc_err *err)
 		if (!rc && d->n > d->cap)
 			rc = INGEST_FULL;
 	}
-	if (rc == INGEST_FULL) {
-		rc = dseen_fill(d, d->counted, d->n_slot, err);
-		return rc ? rc : INGEST_FULL;
+	if (rc) {	/* as it was (growing moved `counted` on) */
+		(void)dseen_fill(d, start, d->n_slot, NULL);
+		return rc;
 	}
-	if (!rc)
-		d->counted = end;
-	return rc;
+	d->counted = end;
+	return 0;
 }
 
 /* Register the dictionary columns under b. */

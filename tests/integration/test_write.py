@@ -2832,16 +2832,25 @@ def dictionary_keys(ver):
                 for r in oracle(uri)["rows"]}
         with mounted(uri, staging, "name_column=name",
                      "commit_delay=60") as mnt:
+            # first in the commit, and repeating a value: what the
+            # refused row's values were counted must not stay counted
+            os.mkdir(os.path.join(mnt, "huge"))
+            write(os.path.join(mnt, "huge", "meta.json"),
+                  json.dumps({"tags": ["x"] * 100 +
+                              [f"h{k}" for k in range(200)]}).encode())
+            # then rows of 100 and 60 values: 160 in all, two files
+            for name, n in (("a100", 100), ("b060", 60)):
+                tags = [f"{name}_{k}" for k in range(n)]
+                os.mkdir(os.path.join(mnt, name))
+                write(os.path.join(mnt, name, "meta.json"),
+                      json.dumps({"tags": tags}).encode())
+                want[name] = tags
             for i in range(200):
                 tags = [f"t{i}", "red"] if i % 3 else [f"t{i}"]
                 os.mkdir(os.path.join(mnt, f"r{i:03d}"))
                 write(os.path.join(mnt, f"r{i:03d}", "meta.json"),
                       json.dumps({"tags": tags}).encode())
                 want[f"r{i:03d}"] = tags
-            os.mkdir(os.path.join(mnt, "huge"))
-            write(os.path.join(mnt, "huge", "meta.json"),
-                  json.dumps({"tags": [f"h{k}" for k in range(200)]})
-                  .encode())
             commit_now(mnt)
             errs = errors_text(mnt)
             expect("huge" in errs and "tags" in errs,
