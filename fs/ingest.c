@@ -2589,8 +2589,6 @@ static uint64_t rows_bytes(const struct ingest_rows *r)
 	return n;
 }
 
-/* Write the rows built so far as one data file under data/ (stored in
- * the background: put_wait), then start the builders again. */
 /* The builders emptied, their buffers kept for reuse. */
 static void rows_empty(struct ingest_rows *r)
 {
@@ -2635,9 +2633,12 @@ static int encode_rows(struct ingest_rows *r, const struct plan *p,
 	return rc;
 }
 
+/* Write the rows built so far as one data file under data/ (stored in
+ * the background: put_wait), then start the builders again. *encoding:
+ * whether it was their encoding that failed. */
 static int flush_fragment(struct frags *f, struct ostore *st,
 			  struct ingest_rows *r, const struct plan *p,
-			  struct lc_err *err)
+			  bool *encoding, struct lc_err *err)
 {
 	struct lc_buf *out = &f->out[f->n % 2];	/* not the one in flight */
 	uint8_t *bytes = NULL;
@@ -2664,6 +2665,7 @@ static int flush_fragment(struct frags *f, struct ostore *st,
 		memset(&f->df[n], 0, sizeof(f->df[n]));
 	}
 	rc = encode_rows(r, p, out, &bytes, &len, &f->df[n], err);
+	*encoding = rc != 0;
 	if (!rc)
 		rc = data_path(f->path[n], sizeof(f->path[n]), err);
 	if (!rc)
@@ -2753,21 +2755,52 @@ static void drop_row(struct held *h, const struct staged *sr)
 	}
 }
 
+/* The held rows [a, b) in data files: one, or where together they meet
+ * a limit of the writer's that no row meets alone (a value too big for a
+ * page where a null of another row's goes too), each half in turn. */
+static int flush_range(struct frags *f, struct ostore *st,
+		       struct ingest_rows *r, const struct plan *p,
+		       const struct held *h, size_t a, size_t b,
+		       struct lc_err *err)
+{
+	bool encoding = false;
+	int rc = 0;
+
+	rows_empty(r);
+	for (size_t k = a; k < b && !rc; k++) {
+		const struct staged *sr = &h->l->v[h->rows[k]];
+
+		rc = ingest_row(r, sr->path, sr->name, sr->is_file, err);
+	}
+	if (!rc)
+		rc = flush_fragment(f, st, r, p, &encoding, err);
+	if (rc && encoding && err->kind == LC_EK_LIMIT && b - a > 1) {
+		size_t m = a + (b - a) / 2;
+
+		lc_err_clear(err);
+		rc = flush_range(f, st, r, p, h, a, m, err);
+		if (!rc)
+			rc = flush_range(f, st, r, p, h, m, b, err);
+	}
+	return rc;
+}
+
 /*
- * flush_fragment of the held rows. Where the writer meets a limit of its
- * own (LC_EK_LIMIT: a row of more levels than a mini-block chunk holds,
- * say), each row that cannot make a data file by itself is refused,
- * naming it, and the others are written: one such row holds up no
- * other.
+ * flush_fragment of the held rows. Where their encoding meets a limit of
+ * the writer's own (LC_EK_LIMIT: a row of more levels than a mini-block
+ * chunk holds, say), each row that cannot make a data file by itself is
+ * refused, naming it, and the others are written (flush_range): no row
+ * holds up another.
  */
 static int flush_held(struct frags *f, struct ostore *st,
 		      struct ingest_rows *r, const struct plan *p,
 		      struct held *h, struct lc_err *err)
 {
+	bool encoding = false;
 	size_t kept = 0;
-	int rc = flush_fragment(f, st, r, p, err);
+	int rc = flush_fragment(f, st, r, p, &encoding, err);
 
-	if (rc && err->kind == LC_EK_LIMIT && h->refused) {
+	if (rc && encoding && err->kind == LC_EK_LIMIT && h->refused) {
 		for (size_t k = 0; k < h->n; k++) {
 			const struct staged *sr = &h->l->v[h->rows[k]];
 			struct lc_err why = { 0 };
@@ -2781,20 +2814,9 @@ static int flush_held(struct frags *f, struct ostore *st,
 				h->rows[kept++] = h->rows[k];
 			}
 		}
-		if (kept < h->n) {
-			lc_err_clear(err);
-			rows_empty(r);
-			h->n = kept;
-			rc = 0;
-			for (size_t k = 0; k < h->n && !rc; k++) {
-				const struct staged *sr = &h->l->v[h->rows[k]];
-
-				rc = ingest_row(r, sr->path, sr->name,
-						sr->is_file, err);
-			}
-			if (!rc)
-				rc = flush_fragment(f, st, r, p, err);
-		}
+		h->n = kept;
+		lc_err_clear(err);
+		rc = flush_range(f, st, r, p, h, 0, kept, err);
 	}
 	if (!rc)
 		h->n = 0;
@@ -3132,8 +3154,7 @@ int ingest_commit_rows(uint64_t *new_version, uint64_t *n_committed,
 	rc = flush_held(&frags, st, r, &p, &held, err);
 	if (rc || !n_ids)
 		goto out;
-	if (!rc)
-		rc = put_wait(&frags.put, err);
+	rc = put_wait(&frags.put, err);
 	if (rc)
 		goto out;
 	snprintf(data_format, sizeof(data_format), "%u.%u", p.major, p.minor);

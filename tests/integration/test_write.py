@@ -2904,10 +2904,47 @@ def test_row_over_a_writer_limit_refused_alone():
                 errs = errors_text(mnt)
                 expect("good1" in errs and "good2" not in errs,
                        f"{ver}: .lancefs/errors after the updates: {errs!r}")
+                # a commit whose only update is refused deletes nothing
+                # (and fails: it committed nothing and refused a row)
+                write(os.path.join(mnt, "good2", "meta.json"),
+                      json.dumps({"ll": rows["wide"]}).encode())
+                try:
+                    commit_now(mnt)
+                    raise AssertionError(f"{ver}: a commit of a refused "
+                                         "update alone succeeded")
+                except OSError as e:
+                    expect(e.errno == errno.EINVAL, f"{ver}: {e}")
             got = {r["values"]["name"]: r["values"]["ll"]
                    for r in oracle(uri)["rows"]}
             expect(got == {"good1": rows["good1"], "good2": [[7]]},
                    f"{ver}: LanceDB reads {got}")
+
+
+def test_rows_over_a_writer_limit_together():
+    """In 2.1, a value over 10,176 bytes in a list under a struct that is
+    null in another row cannot go in one page with that row (LanceDB 0.39
+    misreads the layout it would need): neither row is at fault alone, so
+    both land, in separate data files, and the commit names no row
+    (before, the whole commit failed)."""
+    with workdir() as w:
+        uri = os.path.join(w, "db", "t.lance")
+        os.makedirs(os.path.dirname(uri))
+        src = os.path.join(w, "src")
+        rows = {"a": None, "b": {"l": ["x" * 11000, "y"]},
+                "c": {"l": ["z"]}}
+        for name, v in rows.items():
+            os.makedirs(os.path.join(src, name))
+            write(os.path.join(src, name, "meta.json"),
+                  json.dumps({"s": v}).encode())
+        with mounted(uri, os.path.join(w, "staging"), "format_version=2.1",
+                     "commit_delay=60") as mnt:
+            cp("-r", src + "/.", mnt)
+            commit_now(mnt)
+            errs = errors_text(mnt)
+            expect(errs == "", f".lancefs/errors: {errs!r}")
+        got = {r["values"]["name"]: r["values"]["s"]
+               for r in oracle(uri)["rows"]}
+        expect(got == rows, f"LanceDB reads {str(got)[:200]}")
 
 
 TESTS = (per_version(edit_cycle) + per_version(interleaved_appends) +
@@ -2915,6 +2952,7 @@ TESTS = (per_version(edit_cycle) + per_version(interleaved_appends) +
          per_version(dictionary_keys) +
          [test_new_dataset_from_cp_r, test_database_mount_writes,
           test_row_over_a_writer_limit_refused_alone,
+          test_rows_over_a_writer_limit_together,
           test_big_file_written_past_the_daemon, test_cp_over_io_uring,
           test_fsync_commits_now, test_closed_files_reach_the_disk,
           test_staged_rows_visible_at_once, test_commit_file_and_command,
