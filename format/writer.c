@@ -37,6 +37,7 @@
  */
 #include "lance_int.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 
 #define PAGE_ROWS 8192u
@@ -585,6 +586,23 @@ struct dict {
 	bool large;		/* large strings or binary: u64 offsets */
 };
 
+/* f's path from its top-level column ("s.l.item"), for messages: in
+ * buf, cut short where it does not fit. */
+static const char *field_path(char *buf, size_t cap,
+			      const struct lance_field *f)
+{
+	const struct lance_field *chain[64];
+	size_t n = 0, len = 0;
+
+	for (; f && n < 64; f = f->parent)
+		chain[n++] = f;
+	buf[0] = 0;
+	while (n-- && len < cap)
+		len += (size_t)snprintf(buf + len, cap - len, "%s%s",
+					len ? "." : "", chain[n]->name);
+	return buf;
+}
+
 static void dict_reset(struct dict *d)
 {
 	lc_free(d->at);
@@ -705,9 +723,12 @@ static int dict_build(struct dict *d, const struct lance_field *f,
 	}
 	lc_free(slot);
 	if (d->n + null_item > max + 1) {
+		char path[256];
+
 		rc = lc_err_set(err, DICT_FULL, LC_EK_LIMIT, __FILE__, __LINE__,
 				"field %s: %" PRIu64 " distinct values in a "
-				"page; its keys hold %" PRIu64, f->name,
+				"page; its keys hold %" PRIu64,
+				field_path(path, sizeof(path), f),
 				d->n + null_item, max + 1);
 		dict_reset(d);
 		return rc;
@@ -1345,10 +1366,13 @@ static int v21_miniblock(struct lance_writer *w, struct wcol *col,
 		 * metadata word of size / 8 << 4 */
 		if ((!w->large && sz > LANCE_V21_CHUNK_MAX) ||
 		    l1 - l0 > 32767 || sz > (1ull << 31)) {
+			char path[256];
+
 			rc = LC_LIMIT(err, "field %s: a mini-block chunk of "
 				      "%" PRIu64 " bytes and %" PRIu64
-				      " levels does not fit", col->field->name,
-				      sz, l1 - l0);
+				      " levels does not fit",
+				      field_path(path, sizeof(path),
+						 col->field), sz, l1 - l0);
 			goto out;
 		}
 		if (nchunks == cap) {
@@ -1942,12 +1966,16 @@ static int v21_page(struct lance_writer *w, struct wcol *col,
 	 */
 	for (int k = 0; zip && k < wk.inner; k++)
 		if (!is_list(&f[k]->type) && wk.null[k]) {
+			char path[256];
+
 			if (!w->large && maxlen > OUTER_NULLS_MAX)
 				rc = LC_LIMIT(err, "field %s: a value of %"
 					      PRIu64 " bytes in a list under "
 					      "a null %s (file version 2.1 "
 					      "holds %u at most there)",
-					      f[m]->name, maxlen, f[k]->name,
+					      field_path(path, sizeof(path),
+							 f[m]),
+					      maxlen, f[k]->name,
 					      OUTER_NULLS_MAX);
 			zip = false;
 			break;

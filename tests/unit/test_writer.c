@@ -673,7 +673,7 @@ TEST(dict_pages)
 		a.offsets = one;
 		a.children = &it;
 		a.n_children = 1;
-		CHECK(write_refused(&s, &a, 1, "field item: 200 distinct"));
+		CHECK(write_refused(&s, &a, 1, "field l.item: 200 distinct"));
 		lance_schema_reset(&s);
 	}
 }
@@ -799,7 +799,7 @@ TEST(big_value_under_null_struct)
 	a.children = &l;
 	a.n_children = 1;
 	CHECK(write_read_back(&s, &a, 2, 0));
-	CHECK(write_refused(&s, &a, 1, "field item: a value of 20000 bytes in "
+	CHECK(write_refused(&s, &a, 1, "field s.l.item: a value of 20000 bytes in "
 			    "a list under a null s"));
 	a.validity = NULL;
 	CHECK(write_read_back(&s, &a, 1, 0));
