@@ -616,15 +616,6 @@ static void put_le(uint8_t *p, uint64_t v, unsigned w)
 		p[i] = (uint8_t)(v >> (8 * i));
 }
 
-static uint64_t dict_hash(const uint8_t *p, uint64_t n)
-{
-	uint64_t h = 14695981039346656037ull;
-
-	for (uint64_t i = 0; i < n; i++)
-		h = (h ^ p[i]) * 1099511628211ull;
-	return h;
-}
-
 /* Row k's value in d->a: its bytes, *len of them. */
 static const uint8_t *dict_val(const struct dict *d, uint64_t k,
 			       uint64_t *len)
@@ -703,7 +694,7 @@ static int dict_build(struct dict *d, const struct lance_field *f,
 		if (!valid_at(a, k))
 			continue;	/* indices filled below */
 		p = dict_val(d, k, &len);
-		for (h = dict_hash(p, len);; h++) {
+		for (h = lc_hash_bytes(p, len);; h++) {
 			uint64_t j = slot[h & (cap - 1)], olen;
 			const uint8_t *o;
 

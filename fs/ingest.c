@@ -1090,22 +1090,13 @@ static const uint8_t *bld_value(const struct bld *b, uint64_t i,
 	}
 }
 
-static uint64_t bytes_hash(const uint8_t *p, uint64_t n)
-{
-	uint64_t h = 14695981039346656037ull;
-
-	for (uint64_t i = 0; i < n; i++)
-		h = (h ^ p[i]) * 1099511628211ull;
-	return h;
-}
-
 /* Put value i of d's column in the set (where no equal value is). */
 static void dseen_put(struct dseen *d, uint64_t i)
 {
 	uint64_t len, olen, h;
 	const uint8_t *p = bld_value(d->b, i, &len);
 
-	for (h = bytes_hash(p, len);; h++) {
+	for (h = lc_hash_bytes(p, len);; h++) {
 		uint64_t *s = &d->slot[h & (d->n_slot - 1)];
 		const uint8_t *o;
 

@@ -101,6 +101,17 @@ static inline void lc_put_le32(uint8_t *p, uint32_t v)
 	for (int i = 0; i < 4; i++)
 		p[i] = (uint8_t)(v >> (8 * i));
 }
+
+/* FNV-1a of n bytes: for hash tables of values (not for untrusted
+ * keys an attacker picks to collide). */
+static inline uint64_t lc_hash_bytes(const uint8_t *p, uint64_t n)
+{
+	uint64_t h = 14695981039346656037ull;
+
+	for (uint64_t i = 0; i < n; i++)
+		h = (h ^ p[i]) * 1099511628211ull;
+	return h;
+}
 static inline void lc_put_le64(uint8_t *p, uint64_t v)
 {
 	for (int i = 0; i < 8; i++)
