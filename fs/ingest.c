@@ -1048,7 +1048,7 @@ struct dseen {
 	const char *column;	/* the top-level field holding it */
 	uint64_t cap;		/* distinct values a file may hold */
 	uint64_t counted;	/* b's values in the set */
-	uint64_t before;	/* counted before the row being taken */
+	uint64_t before;	/* counted before the last row taken */
 	uint64_t n;		/* distinct values in it */
 	uint64_t *slot;		/* 1 + the index in b of each; 0: empty */
 	uint64_t n_slot;	/* a power of two, over twice n */
@@ -1136,12 +1136,14 @@ static int dseen_fill(struct dseen *d, uint64_t upto, uint64_t n_slot,
 
 /* Take the values the row just added to d's column into the set: 0, or
  * INGEST_FULL (the set as it was) where they would make more than the
- * file may hold. */
+ * file may hold. d->before keeps where it stood, for undoing the take
+ * when another column of the row is full. */
 static int dseen_take(struct dseen *d, struct lc_err *err)
 {
-	uint64_t start = d->counted, end = d->b->length;
+	uint64_t end = d->b->length;
 	int rc = 0;
 
+	d->before = d->counted;
 	for (uint64_t i = d->counted; i < end && !rc; i++) {
 		if (!(d->b->valid.data[i / 8] >> (i % 8) & 1))
 			continue;
@@ -1154,7 +1156,7 @@ static int dseen_take(struct dseen *d, struct lc_err *err)
 			rc = INGEST_FULL;
 	}
 	if (rc) {	/* as it was (growing moved `counted` on) */
-		(void)dseen_fill(d, start, d->n_slot, NULL);
+		(void)dseen_fill(d, d->before, d->n_slot, NULL);
 		return rc;
 	}
 	d->counted = end;
@@ -1902,7 +1904,6 @@ int ingest_row(struct ingest_rows *r, const char *path, const char *name,
 	for (size_t i = 0; !rc && i < r->n_dicts; i++) {
 		struct dseen *d = &r->dicts[i];
 
-		d->before = d->counted;
 		rc = dseen_take(d, err);
 		if (rc == INGEST_FULL && !r->n_rows)
 			rc = lc_err_set(err, EINVAL, LC_EK_USAGE, __FILE__,
