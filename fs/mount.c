@@ -3602,8 +3602,17 @@ static void show_errors(const char *mnt, int max)
 		free(ring[i]);
 }
 
+/* The commits a mount made so far, from its status (0 when unknown). */
+static long long commits_in(json_t *st)
+{
+	return json_integer_value(json_object_get(json_object_get(st,
+								  "writes"),
+						  "commits"));
+}
+
 int lancefs_commit_main(int argc, char **argv)
 {
+	long long before;
 	json_t *st;
 	int rc;
 
@@ -3611,8 +3620,17 @@ int lancefs_commit_main(int argc, char **argv)
 		fputs("usage: lancefs commit MOUNTPOINT\n", stderr);
 		return 1;
 	}
+	st = read_status(argv[1]);
+	before = commits_in(st);
+	json_decref(st);
 	rc = ctl_write(argv[1], "commit");
 	if (rc == EINVAL) {
+		/* the other rows landed all the same: their version */
+		st = read_status(argv[1]);
+		if (commits_in(st) > before)
+			printf("%lld\n", (long long)json_integer_value(
+				json_object_get(st, "version")));
+		json_decref(st);
 		fprintf(stderr, "lancefs: %s: staged rows were refused; they "
 			"stay staged:\n", argv[1]);
 		show_errors(argv[1], 8);

@@ -2476,7 +2476,9 @@ static int commit_ids(struct writes *w, uint64_t *ids, size_t n,
 		note(w, err);
 out:
 	lc_free(ids);
-	if (!rc && f.n && (f.force_refused || (!force && !*version)))
+	/* an fsync fails for its own row; a commit of everything for any
+	 * (the others land all the same) */
+	if (!rc && f.n && (f.force_refused || !force))
 		rc = lc_err_set(err, EINVAL, LC_EK_USAGE, __FILE__, __LINE__,
 				"%zu staged row%s refused (see .lancefs/errors)",
 				f.n, f.n == 1 ? "" : "s");
