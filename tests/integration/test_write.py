@@ -1397,6 +1397,31 @@ def test_row_times_of_later_versions():
                        f"(versions {stamps})")
 
 
+def test_staged_file_times_not_in_the_future():
+    """A staged file's time, once it is closed, is not in the future (the
+    completeness mark's second used to be the current one, up to a second
+    ahead: ls -l showed a year instead of the time, make warned of clock
+    skew); the row still commits."""
+    with workdir() as w:
+        uri = os.path.join(w, "db", "t.lance")
+        os.makedirs(os.path.dirname(uri))
+        with mounted(uri, os.path.join(w, "staging"),
+                     "commit_delay=60") as mnt:
+            for i in range(5):
+                row = os.path.join(mnt, f"r{i}")
+                os.mkdir(row)
+                write(os.path.join(row, "meta.json"), b'{"n": %d}' % i)
+                t = os.stat(os.path.join(row, "meta.json")).st_mtime_ns
+                now = time.time_ns()
+                expect(t <= now, f"r{i}/meta.json: mtime {t} is "
+                       f"{(t - now) / 1e9:.3f} s in the future")
+            commit_now(mnt)
+            expect(status(mnt)["writes"]["staged_rows"] == 0,
+                   f"rows still staged: {status(mnt)['writes']}")
+        got = sorted(r["values"]["n"] for r in oracle(uri)["rows"])
+        expect(got == list(range(5)), f"LanceDB reads {got}")
+
+
 def test_row_names_a_file_system_takes():
     """Name-column values a folder cannot be named by: longer than 255
     bytes (also once escaped) are cut and get ~ROW; @versions and @tags
@@ -2971,6 +2996,7 @@ TESTS = (per_version(edit_cycle) + per_version(interleaved_appends) +
           test_files_unlinked_while_open,
           test_more_fragments_than_descriptors,
           test_row_times_of_later_versions,
+          test_staged_file_times_not_in_the_future,
           test_row_names_a_file_system_takes,
           test_versions_listed_after_commit_no_epoch,
           test_touch_changes_no_row,
