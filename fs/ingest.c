@@ -2994,7 +2994,8 @@ int ingest_commit_rows(uint64_t *new_version, uint64_t *n_committed,
 		       uint64_t read_version, struct ingest_attempt *again,
 		       const struct lance_schema *schema,
 		       const struct ingest_opts *opts,
-		       ingest_refused_cb refused, void *ctx,
+		       ingest_refused_cb refused,
+		       ingest_unchanged_cb unchanged, void *ctx,
 		       struct lc_err *err)
 {
 	struct staged_list l = { .stg = stg, .err = err };
@@ -3109,6 +3110,8 @@ int ingest_commit_rows(uint64_t *new_version, uint64_t *n_committed,
 				refused(ctx, sr->id, sr->name, &no_files);
 			continue;
 		}
+		if (!rc && upd && unchanged && unchanged(ctx, sr->id))
+			continue;
 		if (!rc && sr->kind != STAGING_DELETE)
 			rc = ingest_row(r, sr->path, sr->name, sr->is_file,
 					&why);
@@ -3193,7 +3196,7 @@ int ingest_commit(uint64_t *new_version, uint64_t *n_committed,
 {
 	return ingest_commit_rows(new_version, n_committed, st, stg, NULL, 0,
 				  read_version, NULL, schema, opts, refused,
-				  ctx, err);
+				  NULL, ctx, err);
 }
 
 int ingest_recover(size_t *landed, struct staging_batch **unsure,

@@ -101,6 +101,12 @@ int ingest_infer_schema(struct lance_schema *out,
 typedef void (*ingest_refused_cb)(void *ctx, uint64_t row, const char *name,
 				  const struct lc_err *why);
 
+/* Whether staged update `row`, its committed row found as it was, holds
+ * that row's values (the caller compared them): true leaves it out of
+ * the commit (no deletion, no data), still staged, for the caller to
+ * drop. */
+typedef bool (*ingest_unchanged_cb)(void *ctx, uint64_t row);
+
 /* A commit attempt whose outcome is unknown: its transaction id, and
  * the version it was planned against (a late landing is newer). */
 struct ingest_attempt {
@@ -133,7 +139,8 @@ int ingest_commit(uint64_t *new_version, uint64_t *n_committed,
  * committed files it does not replace); its committed row is deleted in
  * the same version. An update or delete whose committed row is gone at
  * `read_version` is refused. `only` NULL: every staged row that is not
- * interrupted.
+ * interrupted. `unchanged` (may be NULL) is asked about each update
+ * that passed that check.
  *
  * `again` (may be NULL) in: an earlier attempt of these rows whose
  * outcome is unknown (uuid "" for none). If it landed since, its rows
@@ -149,7 +156,8 @@ int ingest_commit_rows(uint64_t *new_version, uint64_t *n_committed,
 		       uint64_t read_version, struct ingest_attempt *again,
 		       const struct lance_schema *schema,
 		       const struct ingest_opts *opts,
-		       ingest_refused_cb refused, void *ctx,
+		       ingest_refused_cb refused,
+		       ingest_unchanged_cb unchanged, void *ctx,
 		       struct lc_err *err) LC_MUST_USE;
 
 /* The bytes of a root-level file's name that name its row: all but the

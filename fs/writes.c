@@ -17,6 +17,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <math.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -79,6 +80,10 @@ struct wrow {
 	unsigned held;		/* writers a commit took it with, told to
 				 * the staging (staging_row_writers) */
 	bool refused_now;	/* refused by the commit running */
+	/* its files hold its committed row's values (fill_update), as of
+	 * gen same_gen; the commit running left it out, unchanged */
+	bool same, same_now;
+	uint64_t same_gen;
 	struct wrow *by_name_next, *by_id_next, *by_base_next;
 };
 
@@ -1609,6 +1614,14 @@ int wr_file_truncate(struct writes *w, uint64_t id, const char *name,
 	return rc;
 }
 
+/* Whether the file at `path` has `size` bytes. */
+static bool holds_size(const char *path, uint64_t size)
+{
+	struct stat st;
+
+	return !stat(path, &st) && (uint64_t)st.st_size == size;
+}
+
 /* Whether the file at `path` holds exactly `want`. */
 static bool holds(const char *path, const struct lc_buf *want)
 {
@@ -1946,6 +1959,55 @@ static void on_refused(void *ctx, uint64_t id, const char *name,
 	f->n++;
 }
 
+/* Ingest asks, once an update's committed row passed its check: one
+ * whose files hold that row's values is left out (and then goes). */
+static bool on_unchanged(void *ctx, uint64_t id)
+{
+	struct refusals *f = ctx;
+	struct wrow *r;
+	bool same;
+
+	pthread_mutex_lock(&f->w->mu);
+	r = row_by_id(f->w, id);
+	same = r && r->same;
+	if (same)
+		r->same_now = true;
+	pthread_mutex_unlock(&f->w->mu);
+	return same;
+}
+
+/* Drop the rows of ids[n] the commit left out as unchanged, with their
+ * folders, unless changed or opened since. */
+static void drop_unchanged(struct writes *w, const uint64_t *ids, size_t n)
+{
+	bool any = false;
+
+	pthread_mutex_lock(&w->mu);
+	for (size_t i = 0; i < n && !any; i++) {
+		struct wrow *r = row_by_id(w, ids[i]);
+
+		any = r && r->same_now;
+	}
+	pthread_mutex_unlock(&w->mu);
+	if (!any)
+		return;
+	pthread_rwlock_wrlock(&w->listing);
+	pthread_mutex_lock(&w->mu);
+	for (size_t i = 0; i < n; i++) {
+		struct wrow *r = row_by_id(w, ids[i]);
+
+		/* (a retry after a conflict may have refused it since) */
+		if (r && r->same_now && !r->refused_now &&
+		    r->gen == r->same_gen &&
+		    !r->writers && !r->committing && !r->pending &&
+		    !staging_row_remove(w->stg, r->id, &(struct lc_err){ 0 }))
+			row_drop(w, r);
+	}
+	pthread_cond_broadcast(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+	pthread_rwlock_unlock(&w->listing);
+}
+
 /* Copy into an UPDATE row's folder the committed files it neither
  * replaces nor removes, so that the folder holds the whole row. */
 struct fill {
@@ -1956,7 +2018,207 @@ struct fill {
 	char **copied;		/* committed files written to the folder */
 	size_t n_copied;
 	json_t *user_meta;	/* the meta.json the user wrote, or NULL */
+	const char *name_col;	/* the name column, or NULL */
+	const struct lance_schema *schema;	/* the committed row's */
+	/* whether the user's files hold what the committed row's do:
+	 * those that did (a file of the same name, or COL.txt the
+	 * string in its meta.json), whether one did not */
+	bool *matched;
+	bool differ;
+	json_t *theirs_meta;	/* the committed meta.json, parsed */
 };
+
+/* Whether JSON value u (the user's) is c (rendered from the committed
+ * row), as ingest sees them: equal, of the same type (an integer is not
+ * a real: a JSON column keeps which it was), -0.0 not 0.0. */
+static bool json_same(const json_t *u, const json_t *c)
+{
+	if (json_is_real(u) && json_is_real(c))
+		return json_real_value(u) == json_real_value(c) &&
+		       signbit(json_real_value(u)) ==
+			       signbit(json_real_value(c));
+	if (json_is_array(u) && json_is_array(c)) {
+		if (json_array_size(u) != json_array_size(c))
+			return false;
+		for (size_t i = 0; i < json_array_size(u); i++)
+			if (!json_same(json_array_get(u, i),
+				       json_array_get(c, i)))
+				return false;
+		return true;
+	}
+	if (json_is_object(u) && json_is_object(c)) {
+		const char *k;
+		json_t *v;
+
+		if (json_object_size(u) != json_object_size(c))
+			return false;
+		json_object_foreach((json_t *)u, k, v)
+			if (!json_object_get(c, k) ||
+			    !json_same(v, json_object_get(c, k)))
+				return false;
+		return true;
+	}
+	return json_equal((json_t *)u, (json_t *)c);
+}
+
+/* Whether a file ingest reads, of row r (its user's, or one committed,
+ * `seen`), sets column `key` (KEY.jpg, KEY.txt). */
+static bool file_sets(const struct wrow *r, char *const *seen, size_t n_seen,
+		      const char *key)
+{
+	size_t n = strlen(key);
+
+	for (size_t i = 0; i < r->n_files + n_seen; i++) {
+		const char *f = i < r->n_files ? r->files[i].name :
+						 seen[i - r->n_files];
+
+		if (f && f[0] != '.' && !ingest_ignored(f) &&
+		    !strncmp(f, key, n) && f[n] == '.' &&
+		    !strchr(f + n + 1, '.'))
+			return true;
+	}
+	return false;
+}
+
+/* JSON as ingest reads meta.json (a NUL in a string is a value). */
+static json_t *meta_parse(const struct lc_buf *text)
+{
+	json_error_t je;
+
+	return json_load_big(text->data, text->len,
+			     JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &je);
+}
+
+/*
+ * Whether the user's meta.json `text` gives row r the values of the
+ * committed one, f->theirs_meta: the same columns with the same values.
+ * A column it leaves out must be null there, or set by a file, or be the
+ * name column holding the row's name (ingest fills it from the folder's
+ * name; a null name stays null, not the name the mount made up).
+ */
+static bool meta_same(const struct lc_buf *text, const struct fill *f)
+{
+	const json_t *c = f->theirs_meta;
+	json_t *u = meta_parse(text);
+	bool same = json_is_object(u) && json_is_object(c);
+	const char *k;
+	json_t *v;
+
+	json_object_foreach(u, k, v) {
+		if (!same)
+			break;
+		same = json_object_get(c, k) &&
+		       json_same(v, json_object_get(c, k));
+	}
+	json_object_foreach((json_t *)c, k, v) {
+		char *name = NULL;
+
+		if (!same)
+			break;
+		if (json_object_get(u, k) || json_is_null(v) ||
+		    file_sets(f->r, f->copied, f->n_copied, k))
+			continue;
+		same = f->name_col && !strcmp(k, f->name_col) &&
+		       json_is_string(v) &&
+		       !render_row_value(&name, f->r->name) &&
+		       !strcmp(name, json_string_value(v));
+		lc_free(name);
+	}
+	json_decref(u);
+	return same;
+}
+
+/* Read file `path` whole into b (initialized): false when it holds more
+ * than `max` bytes or cannot be read. */
+static bool read_whole(struct lc_buf *b, const char *path, uint64_t max)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct lc_err err = { 0 };
+	struct stat sb;
+	bool ok = fd >= 0 && !fstat(fd, &sb) && (uint64_t)sb.st_size <= max &&
+		  !lc_buf_reserve(b, (size_t)sb.st_size, &err);
+
+	while (ok && b->len < (size_t)sb.st_size) {
+		ssize_t got = pread(fd, b->data + b->len,
+				    (size_t)sb.st_size - b->len,
+				    (off_t)b->len);
+
+		ok = got > 0;
+		if (ok)
+			b->len += (size_t)got;
+	}
+	if (fd >= 0)
+		close(fd);
+	return ok;
+}
+
+/* Whether the user's COL.txt, where the committed row has no such file
+ * (a string column in meta.json), holds the string meta.json shows. */
+static bool text_same(const struct fill *f, const char *name)
+{
+	const char *dot = strrchr(name, '.');
+	const struct lance_field *col = NULL;
+	json_t *v = NULL;
+	struct lc_buf mine;
+	char path[4600], key[300];
+	bool same;
+
+	if (dot && dot != name && !strcmp(dot, ".txt") && f->theirs_meta &&
+	    (size_t)(dot - name) < sizeof(key)) {
+		snprintf(key, sizeof(key), "%.*s", (int)(dot - name), name);
+		v = json_object_get(f->theirs_meta, key);
+		col = lance_schema_field_by_name(f->schema, key);
+	}
+	/* only a string column takes COL.txt */
+	if (!json_is_string(v) || !col || col->type.id != LANCE_T_UTF8 ||
+	    col->type.json)
+		return false;
+	row_path(path, sizeof(path), f->w, f->r->id, name);
+	lc_buf_init(&mine, 0);
+	same = read_whole(&mine, path, json_string_length(v)) &&
+	       mine.len == json_string_length(v) &&
+	       !memcmp(mine.data, json_string_value(v), mine.len);
+	lc_buf_reset(&mine);
+	return same;
+}
+
+/* A meta.json bigger than this is not compared (it is rewritten). */
+#define SAME_META_MAX (64u << 20)
+
+/* Whether the user's file `name` of the row holds what the committed
+ * one, `node`, does (meta.json: the same values). */
+static bool file_same(struct fill *f, const char *name,
+		      const struct vnode *node)
+{
+	bool meta = !strcmp(name, "meta.json");
+	struct lc_buf mine, theirs;
+	struct view_attr a;
+	char path[4600];
+	bool same;
+
+	row_path(path, sizeof(path), f->w, f->r->id, name);
+	lc_buf_init(&mine, 0);
+	lc_buf_init(&theirs, 0);
+	/* another size differs, unread (not meta.json's: its values) */
+	same = meta ? read_whole(&mine, path, SAME_META_MAX) :
+		      !view_getattr(&a, f->w->v, node,
+				    &(struct lc_err){ 0 }) &&
+			      holds_size(path, a.size);
+	if (same) {
+		render_exact(true);
+		same = !view_read_file(&theirs, f->w->v, node,
+				       &(struct lc_err){ 0 });
+		render_exact(false);
+	}
+	if (same && meta)
+		same = (f->theirs_meta = meta_parse(&theirs)) &&
+		       meta_same(&mine, f);
+	else if (same)
+		same = holds(path, &theirs);
+	lc_buf_reset(&mine);
+	lc_buf_reset(&theirs);
+	return same;
+}
 
 /* True when the user's own meta.json sets the column a committed file
  * (caption.txt with text_files=) would: what the user wrote wins. */
@@ -2036,7 +2298,13 @@ static int fill_cb(void *ctx, uint64_t index, const char *name,
 	(void)index;
 	for (size_t i = 0; i < f->r->info.n_removed; i++)
 		skip |= !strcmp(f->r->info.removed[i], name);
-	skip |= file_index(f->r, name) >= 0;
+	if (file_index(f->r, name) >= 0) {
+		if (!f->differ && f->matched && file_same(f, name, node))
+			f->matched[file_index(f->r, name)] = true;
+		else
+			f->differ = true;
+		return 0;
+	}
 	if (skip || user_meta_sets(f, name))
 		return 0;
 	lc_buf_init(&b, 0);
@@ -2044,9 +2312,11 @@ static int fill_cb(void *ctx, uint64_t index, const char *name,
 	render_exact(true);
 	rc = view_read_file(&b, f->w->v, node, f->err);
 	render_exact(false);
-	if (!rc && !strcmp(name, "meta.json"))
+	if (!rc && !strcmp(name, "meta.json")) {
+		f->theirs_meta = meta_parse(&b);
 		rc = meta_without_files(&b, f->r, f->copied, f->n_copied,
 					f->err);
+	}
 	else if (!rc) {
 		char **v = lc_realloc(f->copied, (f->n_copied + 1) *
 						 sizeof(*v));
@@ -2077,14 +2347,27 @@ static int fill_cb(void *ctx, uint64_t index, const char *name,
 	return rc;
 }
 
-static int fill_update(struct writes *w, struct wrow *r, struct lc_err *err)
+/*
+ * Fill the folder of update r for ingest; *same: its files hold what the
+ * committed row's do (cp -r or rsync of rows again), and it removes
+ * none, so that it changes nothing.
+ */
+static int fill_update(struct writes *w, struct wrow *r, bool *same,
+		       struct lc_err *err)
 {
-	struct fill f = { w, r, err, 0, NULL, 0, NULL };
+	struct fill f = { w, r, err, 0, NULL, 0, NULL, NULL, NULL, NULL,
+			  false, NULL };
 	struct vnode root, row;
 	int rc = view_ds_root(&root, w->ds, r->info.base.version, err);
 
+	*same = false;
 	if (rc)
 		return rc;
+	/* both the row's snapshot's, which holds them until reset */
+	f.name_col = w->o.ingest.name_column ? w->o.ingest.name_column :
+		     lance_manifest_config(view_manifest(&root),
+					   "lancefs.name_column");
+	f.schema = &view_manifest(&root)->schema;
 	rc = view_row(&row, &root, r->info.base.number, err);
 	vnode_reset(&root);
 	if (rc == ENOENT)
@@ -2099,9 +2382,18 @@ static int fill_update(struct writes *w, struct wrow *r, struct lc_err *err)
 		row_path(path, sizeof(path), w, r->id, "meta.json");
 		f.user_meta = json_load_file(path, JSON_ALLOW_NUL, &je);
 	}
+	f.matched = r->info.n_removed ? NULL :
+		    lc_calloc(r->n_files ? r->n_files : 1, sizeof(bool));
 	/* meta.json comes last, after the files it must give way to */
 	rc = view_readdir(w->v, &row, 0, fill_cb, &f, err);
+	*same = !rc && !f.rc && !f.differ && f.matched;
+	for (size_t i = 0; *same && i < r->n_files; i++)
+		*same = f.matched[i] || !r->files[i].name ||
+			ingest_ignored(r->files[i].name) ||
+			text_same(&f, r->files[i].name);
 	vnode_reset(&row);
+	lc_free(f.matched);
+	json_decref(f.theirs_meta);
 	for (size_t i = 0; i < f.n_copied; i++)
 		lc_free(f.copied[i]);
 	lc_free(f.copied);
@@ -2159,7 +2451,7 @@ static void claim(struct writes *w, struct wrow *r, uint64_t *ids, size_t *n)
 	w->held_rows++;
 	w->held_bytes += r->claimed;
 	r->committing = true;
-	r->refused_now = false;
+	r->refused_now = r->same = r->same_now = false;
 	ids[(*n)++] = r->id;
 }
 
@@ -2348,13 +2640,27 @@ static int commit_ids(struct writes *w, uint64_t *ids, size_t n,
 	for (size_t i = 0; i < n; i++) {
 		struct lc_err why = { 0 };
 		struct wrow *r;
+		uint64_t gen = 0;
+		bool same;
 
 		pthread_mutex_lock(&w->mu);
 		r = row_by_id(w, ids[i]);
+		if (r)
+			gen = r->gen;
 		pthread_mutex_unlock(&w->mu);
-		if (!r || r->info.kind != STAGING_UPDATE ||
-		    !fill_update(w, r, &why))
+		if (!r || r->info.kind != STAGING_UPDATE)
 			continue;
+		if (!fill_update(w, r, &same, &why)) {
+			/* as compared: not open (an fsync takes a file still
+			 * written), not closed since; not in a retried
+			 * attempt, whose record has it */
+			pthread_mutex_lock(&w->mu);
+			r->same = same && !r->writers && r->gen == gen &&
+				  !first.uuid[0];
+			r->same_gen = gen;
+			pthread_mutex_unlock(&w->mu);
+			continue;
+		}
 		/* without its committed values the row would lose them:
 		 * it waits, staged */
 		lc_err_prefix(&why, "%s: cannot read the committed row: ",
@@ -2382,7 +2688,8 @@ static int commit_ids(struct writes *w, uint64_t *ids, size_t n,
 		rc = ingest_commit_rows(version, &n_done, view_store(&root),
 					w->stg, ids, n, m->version, &a,
 					m->version ? &m->schema : NULL,
-					&w->o.ingest, on_refused, &f, err);
+					&w->o.ingest, on_refused, on_unchanged,
+					&f, err);
 		vnode_reset(&root);
 		if (rc != EBUSY || err->kind != LC_EK_CONFLICT || attempt >= 3)
 			break;
@@ -2401,7 +2708,7 @@ static int commit_ids(struct writes *w, uint64_t *ids, size_t n,
 
 			if (!r)
 				continue;
-			if (r->refused_now) {	/* stays staged */
+			if (r->refused_now || r->same_now) {	/* not in it */
 				unclaim(w, r);
 				continue;
 			}
@@ -2419,7 +2726,7 @@ static int commit_ids(struct writes *w, uint64_t *ids, size_t n,
 		for (size_t i = 0; went && i < n; i++) {
 			struct wrow *r = row_by_id(w, ids[i]);
 
-			if (r && !r->refused_now)
+			if (r && !r->refused_now && !r->same_now)
 				went[k++] = ids[i];
 		}
 		if (went)	/* else the record stays: the next mount
@@ -2472,6 +2779,8 @@ static int commit_ids(struct writes *w, uint64_t *ids, size_t n,
 		pthread_mutex_unlock(&w->mu);
 		pthread_rwlock_unlock(&w->listing);
 	}
+	if (!rc)	/* else they are looked at again next time */
+		drop_unchanged(w, ids, n);
 	if (rc)
 		note(w, err);
 out:

@@ -2206,6 +2206,72 @@ def test_mount_paths_and_one_mount_per_staging():
         expect(names.count("new_000") == 1, f"LanceDB rows {names}")
 
 
+def test_rows_copied_again_change_nothing():
+    """cp -r or rsync -a of rows the dataset holds already (a sync run
+    again; rsync sends every file, a committed file's time being its
+    version's): an update whose files hold its committed row's values (the
+    same image bytes, a caption.txt with the string meta.json shows, a
+    meta.json with the same values however written: spacing, key order,
+    no name) changes nothing: no version, and the rows are no
+    longer staged. Rows whose image (same size), caption or label differ,
+    or whose meta.json drops a value, are updated, and only they."""
+    with workdir() as w:
+        uri = os.path.join(w, "db", "t.lance")
+        os.makedirs(os.path.dirname(uri))
+        src = os.path.join(w, "src")
+        want = {f"r{k}": sample(src, f"r{k}", 10 + k) for k in range(6)}
+        meta0 = {"label": 7, "score": 3.0}
+        write(os.path.join(src, "r0", "meta.json"), json.dumps(meta0))
+        want["r0"].update(meta0)
+        with mounted(uri, os.path.join(w, "staging"),
+                     "commit_delay=60") as mnt:
+            cp("-r", src + "/.", mnt)
+            commit_now(mnt)
+            v1 = oracle(uri)["version"]
+            same_rows(lance_rows(uri), plain(want), "first copy")
+            # the same rows again, r0's meta.json written another way
+            write(os.path.join(src, "r0", "meta.json"),
+                  '{ "score" : 3.0, "name": "r0",\n  "label": 7 }\n')
+            for tool in (("cp", "-r"), ("rsync", "-a")):
+                r = subprocess.run([*tool, src + "/.", mnt + "/"],
+                                   capture_output=True, text=True)
+                expect(r.returncode == 0, f"{tool}: {r.stderr}")
+                expect(status(mnt)["writes"]["staged_rows"] == 6,
+                       f"staged after {tool}: {status(mnt)['writes']}")
+                commit_now(mnt)
+                st = status(mnt)["writes"]
+                expect(st["staged_rows"] == 0 and
+                       oracle(uri)["version"] == v1,
+                       f"{tool} of the same rows: version "
+                       f"{oracle(uri)['version']} (was {v1}), writes {st}")
+            # now four rows differ, each in one way
+            img = bytearray(want["r1"]["bytes"])
+            img[len(img) // 2] ^= 0xff
+            write(os.path.join(src, "r1", "image.jpg"), bytes(img))
+            want["r1"]["image"] = sha256(bytes(img))
+            write(os.path.join(src, "r2", "caption.txt"), "changed")
+            want["r2"]["caption"] = "changed"
+            write(os.path.join(src, "r3", "meta.json"),
+                  json.dumps({"label": 1, "score": want["r3"]["score"]}))
+            want["r3"]["label"] = 1
+            write(os.path.join(src, "r4", "meta.json"),
+                  json.dumps({"label": want["r4"]["label"]}))
+            want["r4"]["score"] = None
+            cp("-r", src + "/.", mnt)
+            commit_now(mnt)
+            orc = oracle(uri)
+            expect(orc["version"] == v1 + 1 and
+                   status(mnt)["writes"]["staged_rows"] == 0,
+                   f"version {orc['version']} (was {v1}), writes "
+                   f"{status(mnt)['writes']}")
+            new = [f for f in orc["fragments"]
+                   if f["id"] > max(g["id"] for g in orc["fragments"]
+                                    if g["deletion_file"])]
+            expect(sum(f["physical_rows"] for f in new) == 4,
+                   f"fragments after the update: {orc['fragments']}")
+        same_rows(lance_rows(uri), plain(want), "after the updates")
+
+
 def test_update_and_replace_rows():
     """Without text_files: a rewritten meta.json and a new caption.txt
     update committed rows; rm -r of a committed row and cp -r of a folder
@@ -2997,6 +3063,7 @@ TESTS = (per_version(edit_cycle) + per_version(interleaved_appends) +
           test_more_fragments_than_descriptors,
           test_row_times_of_later_versions,
           test_staged_file_times_not_in_the_future,
+          test_rows_copied_again_change_nothing,
           test_row_names_a_file_system_takes,
           test_versions_listed_after_commit_no_epoch,
           test_touch_changes_no_row,
