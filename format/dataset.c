@@ -623,6 +623,28 @@ static int fix_physical_rows(struct lance_snapshot *s, uint32_t fi,
 	return 0;
 }
 
+/*
+ * The manifest of `version` by its name, V2 (as LanceDB names them now)
+ * or else V1, without listing _versions (thousands of names on a store
+ * where a streaming job commits); ENOENT when neither is there. `key`
+ * gets the name.
+ */
+static int get_numbered(uint8_t **buf, size_t *len, char *key, size_t cap,
+			struct ostore *st, uint64_t version,
+			struct lc_err *err)
+{
+	int rc;
+
+	snprintf(key, cap, "_versions/%020" PRIu64 ".manifest",
+		 UINT64_MAX - version);
+	rc = ostore_get(buf, len, st, key, MAX_MANIFEST_BYTES, err);
+	if (rc != ENOENT)
+		return rc;
+	lc_err_clear(err);
+	snprintf(key, cap, "_versions/%" PRIu64 ".manifest", version);
+	return ostore_get(buf, len, st, key, MAX_MANIFEST_BYTES, err);
+}
+
 int lance_snapshot_open(struct lance_snapshot **out, struct ostore *st,
 			uint64_t version, struct lc_err *err)
 {
@@ -630,6 +652,8 @@ int lance_snapshot_open(struct lance_snapshot **out, struct ostore *st,
 	struct lance_snapshot *s;
 	size_t nv = 0, nfiles = 0;
 	uint8_t *buf = NULL;
+	char key[64];
+	const char *mkey = key;
 	size_t len;
 	int rc;
 
@@ -639,14 +663,18 @@ int lance_snapshot_open(struct lance_snapshot **out, struct ostore *st,
 		return LC_NOMEM(err);
 	pthread_mutex_init(&s->mu, NULL);
 	s->st = st;
-	rc = lance_list_versions(&vs, &nv, st, err);
-	if (rc)
-		goto fail;
-	if (!version) {
-		vi = &vs[nv - 1];
-	} else {
+	rc = version ? get_numbered(&buf, &len, key, sizeof(key), st, version,
+				    err) : ENOENT;
+	if (rc == ENOENT) {
+		/* the latest, or a version not there: the listing says
+		 * which is the latest */
+		lc_err_clear(err);
+		rc = lance_list_versions(&vs, &nv, st, err);
+		if (rc)
+			goto fail;
 		for (size_t i = 0; i < nv; i++)
-			if (vs[i].version == version)
+			if (vs[i].version == version || (!version &&
+							 i == nv - 1))
 				vi = &vs[i];
 		if (!vi) {
 			rc = LC_NOTFOUND(err, "%s: version %" PRIu64 " does "
@@ -655,15 +683,17 @@ int lance_snapshot_open(struct lance_snapshot **out, struct ostore *st,
 					 vs[nv - 1].version);
 			goto fail;
 		}
+		version = vi->version;
+		mkey = vi->manifest_key;
+		rc = ostore_get(&buf, &len, st, mkey, MAX_MANIFEST_BYTES,
+				err);
 	}
-	rc = ostore_get(&buf, &len, st, vi->manifest_key, MAX_MANIFEST_BYTES,
-			err);
 	if (!rc)
 		rc = lance_manifest_parse(&s->m, buf, len, err);
-	if (!rc && s->m->version != vi->version)
+	if (!rc && s->m->version != version)
 		rc = LC_CORRUPT(err, "holds version %" PRIu64, s->m->version);
 	if (rc) {
-		lc_err_prefix(err, "%s: ", vi->manifest_key);
+		lc_err_prefix(err, "%s: ", mkey);
 		goto fail;
 	}
 	if (s->m->n_fragments > UINT32_MAX) {

@@ -106,6 +106,44 @@ TEST(versions_hostile_listing)
 	harness_rm_rf(dir);
 }
 
+/* A version asked for by number is opened by its manifest's name in
+ * either scheme, with no listing of _versions (here one that fails: a
+ * name of the other scheme beside them); the latest, or a version not
+ * there, takes the listing. */
+TEST(snapshot_by_number)
+{
+	static const struct {
+		const char *fixture, *other;
+	} cases[] = {
+		{ "lancedb/v1names.lance",
+		  "_versions/18446744073709551612.manifest" },
+		{ "lancedb/stable.lance", "_versions/3.manifest" },
+	};
+
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		char dir[64];
+		struct ostore *st = temp_store(dir, sizeof(dir));
+		struct lance_snapshot *s = NULL;
+		struct lc_err err = { 0 };
+
+		CHECK(st);
+		CHECK(!fixture_copy(cases[c].fixture, dir));
+		CHECK_OK(lance_snapshot_open(&s, st, 0, &err), &err);
+		CHECK_EQ_U64(lance_snapshot_manifest(s)->version, c ? 8 : 7);
+		lance_snapshot_free(s);
+		CHECK(!put(st, cases[c].other, "x", 1));
+		CHECK_OK(lance_snapshot_open(&s, st, 2, &err), &err);
+		CHECK_EQ_U64(lance_snapshot_manifest(s)->version, 2);
+		lance_snapshot_free(s);
+		CHECK(lance_snapshot_open(&s, st, 0, &err) == EIO);
+		CHECK(strstr(err.msg, "both manifest naming schemes"));
+		lc_err_clear(&err);
+		CHECK(lance_snapshot_open(&s, st, 99, &err) == EIO);
+		ostore_free(st);
+		harness_rm_rf(dir);
+	}
+}
+
 TEST(tags)
 {
 	struct ostore *st = open_fixture("v1names.lance");
@@ -586,6 +624,7 @@ TEST(alloc_failures)
 }
 
 TEST_MAIN(TEST_ENTRY(versions_both_schemes),
+	  TEST_ENTRY(snapshot_by_number),
 	  TEST_ENTRY(versions_hostile_listing), TEST_ENTRY(tags),
 	  TEST_ENTRY(snapshot_deletions),
 	  TEST_ENTRY(snapshot_bitmap_legacy_empty),
