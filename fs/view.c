@@ -48,7 +48,13 @@ struct view_snap {
 	const struct lance_field **meta;	/* meta.json fields */
 	size_t n_meta;
 	/* name_column: names[i] of live row i, and an open-addressing
-	 * table from name to live index; NULL without a name column */
+	 * table from name to live index; NULL without a name column.
+	 * Made (names_ready) once `named`, under names_mu, at the first
+	 * need for a version under @versions or @tags: one only listed or
+	 * stat'ed there reads none */
+	const char *name_col;
+	atomic_bool named;
+	pthread_mutex_t names_mu;
 	char **names;
 	struct name_slot *slots;
 	size_t n_slots;
@@ -287,14 +293,8 @@ int view_opts_parse(struct view_opts *o, const char *opt, struct lc_err *err)
 
 /* ------------------------------------------------------------ snapshots */
 
-static void snap_unref(struct view_snap *s)
+static void names_free(struct view_snap *s)
 {
-	if (!s || atomic_fetch_sub(&s->refs, 1) != 1)
-		return;
-	for (size_t i = 0; i < s->n_cols; i++)
-		lc_free(s->cols[i].prefix);
-	lc_free(s->cols);
-	lc_free(s->meta);
 	if (s->names) {
 		uint64_t n = lance_snapshot_num_rows(s->ls);
 
@@ -303,10 +303,24 @@ static void snap_unref(struct view_snap *s)
 	}
 	lc_free(s->names);
 	lc_free(s->slots);
+	s->names = NULL;
+	s->slots = NULL;
+}
+
+static void snap_unref(struct view_snap *s)
+{
+	if (!s || atomic_fetch_sub(&s->refs, 1) != 1)
+		return;
+	for (size_t i = 0; i < s->n_cols; i++)
+		lc_free(s->cols[i].prefix);
+	lc_free(s->cols);
+	lc_free(s->meta);
+	names_free(s);
 	lc_free(s->kinds);
 	lc_free(s->frag_sec);
 	lc_free(s->frag_nsec);
 	pthread_mutex_destroy(&s->mu);
+	pthread_mutex_destroy(&s->names_mu);
 	lance_snapshot_free(s->ls);
 	lc_free(s);
 }
@@ -603,11 +617,35 @@ static int build_names(struct view_snap *s, const char *col, bool strict,
 	return 0;
 }
 
+/* Make s's names, if not yet (see struct view_snap). */
+static int names_ready(const struct view_snap *cs, struct lc_err *err)
+{
+	struct view_snap *s = (struct view_snap *)cs;
+	int rc = 0;
+
+	if (atomic_load_explicit(&s->named, memory_order_acquire))
+		return 0;
+	pthread_mutex_lock(&s->names_mu);
+	if (!atomic_load_explicit(&s->named, memory_order_relaxed)) {
+		rc = s->name_col ? build_names(s, s->name_col, false, err) :
+				   0;
+		if (rc)
+			names_free(s);	/* tried again next time */
+		else
+			atomic_store_explicit(&s->named, true,
+					      memory_order_release);
+	}
+	pthread_mutex_unlock(&s->names_mu);
+	return rc;
+}
+
 /* `strict`: the mount's own dataset and version, whose columns the
  * options must name; other versions and database members may lack them
  * (a column added later, a member without it). */
+/* `lazy`: its names are made at their first need (names_ready). */
 static int snap_new(struct view_snap **out, struct view_ds *ds,
-		    uint64_t version, bool strict, struct lc_err *err)
+		    uint64_t version, bool strict, bool lazy,
+		    struct lc_err *err)
 {
 	const struct view_opts *o = &ds->v->opts;
 	struct view_snap *s;
@@ -619,7 +657,9 @@ static int snap_new(struct view_snap **out, struct view_ds *ds,
 	if (!s)
 		return LC_NOMEM(err);
 	atomic_init(&s->refs, 1);
+	atomic_init(&s->named, false);
 	pthread_mutex_init(&s->mu, NULL);
+	pthread_mutex_init(&s->names_mu, NULL);
 	s->ds = ds;
 	rc = lance_snapshot_open(&s->ls, ds->st, version, err);
 	if (rc == ENOENT && ds->fresh && !version) {
@@ -649,10 +689,12 @@ static int snap_new(struct view_snap **out, struct view_ds *ds,
 	col = o->name_column ? o->name_column :
 			       lance_manifest_config(s->m,
 						     "lancefs.name_column");
-	if (col && *col) {
-		rc = build_names(s, col, strict, err);
+	s->name_col = col && *col ? col : NULL;
+	if (!lazy) {
+		rc = s->name_col ? build_names(s, col, strict, err) : 0;
 		if (rc)
 			goto fail;
+		atomic_store(&s->named, true);
 	}
 	*out = s;
 	return 0;
@@ -685,7 +727,7 @@ static int ds_snap(struct view_snap **out, struct view_ds *ds,
 		*out = s;
 		return 0;
 	}
-	rc = snap_new(&s, ds, version, false, err);
+	rc = snap_new(&s, ds, version, false, true, err);
 	if (rc)
 		return rc;
 	pthread_mutex_lock(&ds->mu);
@@ -895,7 +937,7 @@ static int ds_open(struct view_ds **out, struct view *v, struct ostore *st,
 			goto fail;
 		}
 	}
-	rc = snap_new(&ds->cur, ds, version, !name, err);
+	rc = snap_new(&ds->cur, ds, version, !name, false, err);
 	if (rc)
 		goto fail;
 	ds->cur->shown = true;
@@ -1258,7 +1300,10 @@ static int find_row(struct lance_row_ref *out, const struct view_snap *s,
 		    const char *name, struct lc_err *err)
 {
 	uint64_t number;
+	int rc = names_ready(s, err);
 
+	if (rc)
+		return rc;
 	if (s->names) {
 		struct name_slot *e = name_find(s, name);
 
@@ -1912,7 +1957,7 @@ static int list_root(const struct vnode *dir, uint64_t start, view_dir_cb cb,
 {
 	struct view_snap *s = dir->snap;
 	uint64_t n = lance_snapshot_num_rows(s->ls);
-	int rc = 0;
+	int rc = names_ready(s, err);
 
 	for (uint64_t i = start; !rc && i < n; i++) {
 		struct vnode node = { .kind = VN_ROW, .ds = dir->ds,
@@ -2113,7 +2158,10 @@ int view_row_name(char *out, size_t cap, const struct vnode *n,
 {
 	const struct view_snap *s = n->snap;
 	uint64_t lo = 0, hi;
+	int rc = names_ready(s, err);
 
+	if (rc)
+		return rc;
 	if (!s->names) {
 		row_name(out, cap, s, 0, n->row.number);
 		return 0;
@@ -2123,8 +2171,8 @@ int view_row_name(char *out, size_t cap, const struct vnode *n,
 	while (lo < hi) {
 		uint64_t mid = lo + (hi - lo) / 2;
 		struct lance_row_ref r;
-		int rc = lance_snapshot_row_at(&r, s->ls, mid, err);
 
+		rc = lance_snapshot_row_at(&r, s->ls, mid, err);
 		if (rc)
 			return rc;
 		if (r.frag == n->row.frag && r.offset == n->row.offset) {
@@ -2182,7 +2230,7 @@ int view_ds_refresh(bool *changed, struct view_ds *ds, struct lc_err *err)
 	lance_versions_free(vi, n);
 	if (latest <= cur)
 		return 0;
-	rc = snap_new(&s, ds, latest, false, err);
+	rc = snap_new(&s, ds, latest, false, false, err);
 	if (rc)
 		return rc;
 	s->shown = true;
@@ -2244,7 +2292,9 @@ static void node_path(char *out, size_t cap, const struct vnode *n)
 	out[0] = 0;
 	if (n->kind != VN_ROW && n->kind != VN_FILE)
 		return;
-	if (n->snap->names) {
+	if (names_ready(n->snap, &(struct lc_err){ 0 })) {
+		snprintf(row, sizeof(row), "?");
+	} else if (n->snap->names) {
 		struct name_slot *e = NULL;
 		uint64_t idx = 0;
 

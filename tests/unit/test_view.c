@@ -4,6 +4,7 @@
 
 #include "fixture.h"
 #include "harness.h"
+#include "ostore.h"
 #include "view.h"
 
 static char *read_path(struct view *v, const char *path, struct lc_err *err)
@@ -208,5 +209,63 @@ TEST(text_files_and_ext)
 	view_opts_reset(&o);
 }
 
+/* Opens of data files through the view's store (counted_open). */
+static int data_opens;
+static int (*plain_open)(struct ostore *, const char *, struct ostore_obj **,
+			 struct lc_err *);
+
+static int counted_open(struct ostore *st, const char *key,
+			struct ostore_obj **out, struct lc_err *err)
+{
+	data_opens += !strncmp(key, "data/", 5);
+	return plain_open(st, key, out, err);
+}
+
+/* A version under @versions that is only looked up and stat'ed (ls -l
+ * @versions) reads no row name from its data files; listing it does,
+ * and shows the names. */
+TEST(version_names_when_needed)
+{
+	static struct ostore_ops ops;
+	struct lc_err err = { 0 };
+	struct view_opts o = { 0 };
+	struct view_attr a;
+	struct names n;
+	struct vnode root, node;
+	struct ostore *st;
+	struct view *v;
+
+	CHECK_OK(view_opts_parse(&o, "name_column=s", &err), &err);
+	CHECK_OK(view_open(&v, fixture_path("lancedb/v1names.lance"), &o,
+			   &err), &err);
+	CHECK_OK(view_root(&root, v, &err), &err);
+	st = view_store(&root);
+	vnode_reset(&root);
+	ops = *st->ops;
+	plain_open = ops.open;
+	ops.open = counted_open;
+	st->ops = &ops;
+	data_opens = 0;
+	for (int k = 1; k <= 7; k++) {
+		char path[32];
+
+		snprintf(path, sizeof(path), "@versions/%d", k);
+		CHECK_OK(view_resolve(&node, v, path, &err), &err);
+		CHECK_OK(view_getattr(&a, v, &node, &err), &err);
+		CHECK(a.is_dir);
+		vnode_reset(&node);
+	}
+	CHECK_EQ_U64(data_opens, 0);
+	CHECK_OK(list(&n, v, "@versions/2", &err), &err);
+	CHECK(data_opens > 0);
+	CHECK(!strncmp(n.buf, "s0 s1 ", 6));
+	CHECK_OK(view_resolve(&node, v, "@versions/2/s1/meta.json", &err),
+		 &err);
+	vnode_reset(&node);
+	view_free(v);
+	view_opts_reset(&o);
+}
+
 TEST_MAIN(TEST_ENTRY(legacy_dictionary), TEST_ENTRY(hidden_entries_and_names),
-	  TEST_ENTRY(bad_options), TEST_ENTRY(text_files_and_ext))
+	  TEST_ENTRY(bad_options), TEST_ENTRY(text_files_and_ext),
+	  TEST_ENTRY(version_names_when_needed))
