@@ -1761,7 +1761,7 @@ int wr_file_replace(struct writes *w, uint64_t id, const char *name,
 int wr_file_rename(struct writes *w, uint64_t id, const char *name,
 		   uint64_t to_id, const char *to_name, struct lc_err *err)
 {
-	char from[4600], to[4600];
+	char from[4600], to[4600], *moved = NULL;
 	struct wrow *a, *b;
 	ssize_t i, j;
 	int rc = 0;
@@ -1802,13 +1802,21 @@ int wr_file_rename(struct writes *w, uint64_t id, const char *name,
 		rc = ENOENT;
 		goto out;
 	}
-	if (a->files[i].writers) {
+	j = file_index(b, to_name);
+	if (a == b && i == j)
+		goto out;	/* onto itself */
+	/* a file still written moves only within its row, where it keeps
+	 * its index, which its open handles hold */
+	if (a->files[i].writers && a != b) {
 		rc = EBUSY;
+		goto out;
+	}
+	if (a->files[i].writers && !(moved = lc_strdup(to_name))) {
+		rc = LC_NOMEM(err);
 		goto out;
 	}
 	row_path(from, sizeof(from), w, id, name);
 	row_path(to, sizeof(to), w, to_id, to_name);
-	j = file_index(b, to_name);
 	if (j >= 0 && b->files[j].writers &&
 	    (rc = orphan_add(w, to_id, (uint32_t)j, b->files[j].writers, to,
 			     err)))
@@ -1825,7 +1833,11 @@ int wr_file_rename(struct writes *w, uint64_t id, const char *name,
 		b->files[j].name = NULL;
 		writers_leave(w, b, (size_t)j);
 	}
-	{
+	if (moved) {
+		lc_free(a->files[i].name);
+		a->files[i].name = moved;
+		moved = NULL;
+	} else {
 		uint64_t size = a->files[i].size;
 		bool complete = a->files[i].complete;
 		uint32_t k;
@@ -1847,6 +1859,7 @@ int wr_file_rename(struct writes *w, uint64_t id, const char *name,
 	arm(w, false);	/* a refused row may be fixed by a rename */
 out:
 	pthread_mutex_unlock(&w->mu);
+	lc_free(moved);
 	return rc;
 }
 

@@ -2272,6 +2272,49 @@ def test_rows_copied_again_change_nothing():
         same_rows(lance_rows(uri), plain(want), "after the updates")
 
 
+def test_file_renamed_while_open():
+    """A file renamed while still open for writing inside its row folder
+    (Python's NamedTemporaryFile(delete=False) replaced onto meta.json
+    before it is closed) keeps what is written after the rename, in a new
+    row and in an update of a committed one; moving it to another row
+    while open is EBUSY (before, the rename inside the row was too)."""
+    with workdir() as w:
+        uri, staging, src = lancedb_table(w, "2.0", 2)
+        want = lance_rows(uri)
+        with mounted(uri, staging, "name_column=name",
+                     "commit_delay=60") as mnt:
+            for row, label in (("fresh", 5), ("row_001", 6)):
+                d = os.path.join(mnt, row)
+                if not os.path.isdir(d):
+                    os.mkdir(d)
+                f = tempfile.NamedTemporaryFile(dir=d, delete=False,
+                                                mode="w", suffix=".tmp")
+                f.write('{"label": ')
+                f.flush()
+                os.replace(f.name, os.path.join(d, "meta.json"))
+                try:
+                    os.rename(os.path.join(d, "meta.json"),
+                              os.path.join(mnt, "row_000", "moved.json"))
+                    raise AssertionError(f"{row}: an open file moved to "
+                                         "another row")
+                except OSError as e:
+                    expect(e.errno == errno.EBUSY, f"{row}: {e!r}")
+                f.write(f"{label}}}")
+                f.close()
+                expect(row != "fresh" or os.listdir(d) == ["meta.json"],
+                       f"{row}: {os.listdir(d)}")
+                with open(os.path.join(d, "meta.json")) as g:
+                    expect(json.load(g)["label"] == label,
+                           f"{row}: meta.json reads back wrong")
+            commit_now(mnt)
+        got = lance_rows(uri)
+        want["fresh"] = {"image": None, "caption": None, "label": 5,
+                         "score": None}
+        want["row_001"] = dict(want["row_001"], caption=None, score=None,
+                               label=6)
+        same_rows(got, want, "after the renames")
+
+
 def test_update_and_replace_rows():
     """Without text_files: a rewritten meta.json and a new caption.txt
     update committed rows; rm -r of a committed row and cp -r of a folder
@@ -3064,6 +3107,7 @@ TESTS = (per_version(edit_cycle) + per_version(interleaved_appends) +
           test_row_times_of_later_versions,
           test_staged_file_times_not_in_the_future,
           test_rows_copied_again_change_nothing,
+          test_file_renamed_while_open,
           test_row_names_a_file_system_takes,
           test_versions_listed_after_commit_no_epoch,
           test_touch_changes_no_row,
