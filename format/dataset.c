@@ -638,7 +638,7 @@ static int get_numbered(uint8_t **buf, size_t *len, char *key, size_t cap,
 	snprintf(key, cap, "_versions/%020" PRIu64 ".manifest",
 		 UINT64_MAX - version);
 	rc = ostore_get(buf, len, st, key, MAX_MANIFEST_BYTES, err);
-	if (rc != ENOENT)
+	if (rc != ENOENT || err->kind != LC_EK_NOTFOUND)
 		return rc;
 	lc_err_clear(err);
 	snprintf(key, cap, "_versions/%" PRIu64 ".manifest", version);
@@ -665,7 +665,7 @@ int lance_snapshot_open(struct lance_snapshot **out, struct ostore *st,
 	s->st = st;
 	rc = version ? get_numbered(&buf, &len, key, sizeof(key), st, version,
 				    err) : ENOENT;
-	if (rc == ENOENT) {
+	if (rc == ENOENT && (!version || err->kind == LC_EK_NOTFOUND)) {
 		/* the latest, or a version not there: the listing says
 		 * which is the latest */
 		lc_err_clear(err);

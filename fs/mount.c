@@ -2656,6 +2656,8 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		 * overwrite): the committed one goes too, as at an unlink */
 		bool under = false;
 
+		if (a == b && !strcmp(name, newname))
+			goto out;	/* onto itself */
 		if (writable_row(&from) && !from.staged)
 			rc = committed_has(fs, &from.vn, name, &under, &err);
 		if (!rc)

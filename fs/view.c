@@ -2292,9 +2292,9 @@ static void node_path(char *out, size_t cap, const struct vnode *n)
 	out[0] = 0;
 	if (n->kind != VN_ROW && n->kind != VN_FILE)
 		return;
-	if (names_ready(n->snap, &(struct lc_err){ 0 })) {
-		snprintf(row, sizeof(row), "?");
-	} else if (n->snap->names) {
+	/* names not made yet are not made for an error line: the number */
+	if (atomic_load_explicit(&n->snap->named, memory_order_acquire) &&
+	    n->snap->names) {
 		struct name_slot *e = NULL;
 		uint64_t idx = 0;
 

@@ -49,6 +49,8 @@ struct wfile {
 	bool complete;		/* marked complete on disk: closes after a
 				 * flush need no second mark */
 	bool unseen;		/* a writer's writes do not reach us */
+	bool renamed;		/* renamed while open: never reverted to
+				 * the committed file of its first name */
 };
 
 /* A staged file unlinked or replaced while open for writing: its
@@ -1655,7 +1657,7 @@ static struct wfile *revertible(struct writes *w, uint64_t id, uint32_t fidx,
 	if (!r || r->committing || r->pending ||
 	    r->info.kind != STAGING_UPDATE ||
 	    fidx >= r->n_files || !r->files[fidx].name ||
-	    r->files[fidx].writers != 1)
+	    r->files[fidx].writers != 1 || r->files[fidx].renamed)
 		return NULL;
 	*gen = r->gen;
 	return &r->files[fidx];
@@ -1836,6 +1838,7 @@ int wr_file_rename(struct writes *w, uint64_t id, const char *name,
 	if (moved) {
 		lc_free(a->files[i].name);
 		a->files[i].name = moved;
+		a->files[i].renamed = true;
 		moved = NULL;
 	} else {
 		uint64_t size = a->files[i].size;

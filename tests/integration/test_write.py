@@ -2306,6 +2306,21 @@ def test_file_renamed_while_open():
                 with open(os.path.join(d, "meta.json")) as g:
                     expect(json.load(g)["label"] == label,
                            f"{row}: meta.json reads back wrong")
+            # a committed file opened to append, renamed, closed
+            # unwritten: it stays under its new name (not taken back as
+            # the committed file of its old one, which the rename
+            # removed), and renamed back the row is as it was
+            d = os.path.join(mnt, "row_000")
+            fd = os.open(os.path.join(d, "meta.json"),
+                         os.O_WRONLY | os.O_APPEND)
+            os.rename(os.path.join(d, "meta.json"),
+                      os.path.join(d, "meta.old"))
+            os.close(fd)
+            names = os.listdir(d)
+            expect("meta.old" in names and "meta.json" not in names,
+                   f"row_000 after the rename and close: {names}")
+            os.rename(os.path.join(d, "meta.old"),
+                      os.path.join(d, "meta.json"))
             commit_now(mnt)
         got = lance_rows(uri)
         want["fresh"] = {"image": None, "caption": None, "label": 5,
