@@ -316,6 +316,7 @@ struct lance_snapshot {
 	uint32_t *by_number;	/* piece indexes by number; NULL = in order */
 	uint64_t rows;
 	size_t *file_base;	/* fragment -> first slot in files */
+	bool indexed;		/* deletions read, pieces built */
 	/* Opened lazily; protected by mu (never held across I/O). */
 	struct lance_file **files;
 	struct ostore **bases;	/* one per manifest base path */
@@ -645,8 +646,57 @@ static int get_numbered(uint8_t **buf, size_t *len, char *key, size_t cap,
 	return ostore_get(buf, len, st, key, MAX_MANIFEST_BYTES, err);
 }
 
+/* Read the fragments' deletion files and build the row index; on a
+ * failure what it made goes, so that it can be tried again. */
+int lance_snapshot_index(struct lance_snapshot *s, struct lc_err *err)
+{
+	int rc = 0;
+
+	if (s->indexed)
+		return 0;
+	for (size_t i = 0; !rc && i < s->m->n_fragments; i++) {
+		rc = fix_physical_rows(s, (uint32_t)i, err);
+		if (!rc)
+			rc = load_deletion(s, (uint32_t)i, err);
+	}
+	if (!rc)
+		rc = build_index(s, err);
+	/* The deletion vectors are folded into the pieces. */
+	for (size_t i = 0; i < s->m->n_fragments; i++)
+		lance_deletion_reset(&s->dels[i]);
+	if (rc) {
+		lc_free(s->pieces);
+		lc_free(s->by_number);
+		s->pieces = NULL;
+		s->by_number = NULL;
+		s->n_pieces = s->cap_pieces = 0;
+		s->rows = 0;
+		return rc;
+	}
+	s->indexed = true;
+	return 0;
+}
+
+bool lance_snapshot_indexed(const struct lance_snapshot *s)
+{
+	return s->indexed;
+}
+
 int lance_snapshot_open(struct lance_snapshot **out, struct ostore *st,
 			uint64_t version, struct lc_err *err)
+{
+	int rc = lance_snapshot_open_manifest(out, st, version, err);
+
+	if (!rc && (rc = lance_snapshot_index(*out, err))) {
+		lance_snapshot_free(*out);
+		*out = NULL;
+	}
+	return rc;
+}
+
+int lance_snapshot_open_manifest(struct lance_snapshot **out,
+				 struct ostore *st, uint64_t version,
+				 struct lc_err *err)
 {
 	struct lance_version_info *vs = NULL, *vi = NULL;
 	struct lance_snapshot *s;
@@ -710,23 +760,12 @@ int lance_snapshot_open(struct lance_snapshot **out, struct ostore *st,
 	for (size_t i = 0; i < s->m->n_fragments; i++) {
 		s->file_base[i] = nfiles;
 		nfiles += s->m->fragments[i].n_files;
-		rc = fix_physical_rows(s, (uint32_t)i, err);
-		if (!rc)
-			rc = load_deletion(s, (uint32_t)i, err);
-		if (rc)
-			goto fail;
 	}
 	s->files = lc_calloc(nfiles, sizeof(*s->files));
 	if (!s->files) {
 		rc = LC_NOMEM(err);
 		goto fail;
 	}
-	rc = build_index(s, err);
-	if (rc)
-		goto fail;
-	/* The deletion vectors are folded into the pieces. */
-	for (size_t i = 0; i < s->m->n_fragments; i++)
-		lance_deletion_reset(&s->dels[i]);
 	lc_free(buf);
 	lance_versions_free(vs, nv);
 	*out = s;
@@ -750,6 +789,7 @@ int lance_snapshot_empty(struct lance_snapshot **out, struct ostore *st,
 	}
 	pthread_mutex_init(&s->mu, NULL);
 	s->st = st;
+	s->indexed = true;	/* no rows */
 	*out = s;
 	return 0;
 }

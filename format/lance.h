@@ -489,6 +489,15 @@ struct lance_row_ref {
 /* `version` 0 opens the latest. */
 int lance_snapshot_open(struct lance_snapshot **out, struct ostore *st,
 			uint64_t version, struct lc_err *err) LC_MUST_USE;
+/* The same without its rows: only lance_snapshot_manifest may be asked
+ * until lance_snapshot_index has made them (which reads every deletion
+ * file; not to be called by two threads at once). */
+int lance_snapshot_open_manifest(struct lance_snapshot **out,
+				 struct ostore *st, uint64_t version,
+				 struct lc_err *err) LC_MUST_USE;
+int lance_snapshot_index(struct lance_snapshot *s,
+			 struct lc_err *err) LC_MUST_USE;
+bool lance_snapshot_indexed(const struct lance_snapshot *s);
 /* Version 0 of a dataset that has no version yet: no rows, no fields. */
 int lance_snapshot_empty(struct lance_snapshot **out, struct ostore *st,
 			 struct lc_err *err) LC_MUST_USE;

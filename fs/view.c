@@ -51,9 +51,10 @@ struct view_snap {
 	 * table from name to live index; NULL without a name column.
 	 * Made (names_ready) once `named`, under names_mu, at the first
 	 * need for a version under @versions or @tags: one only listed or
-	 * stat'ed there reads none */
+	 * stat'ed there reads none. So are its rows (rows_ready: deletion
+	 * files read, the row index built) once `indexed` */
 	const char *name_col;
-	atomic_bool named;
+	atomic_bool named, indexed;
 	pthread_mutex_t names_mu;
 	char **names;
 	struct name_slot *slots;
@@ -617,14 +618,33 @@ static int build_names(struct view_snap *s, const char *col, bool strict,
 	return 0;
 }
 
-/* Make s's names, if not yet (see struct view_snap). */
-static int names_ready(const struct view_snap *cs, struct lc_err *err)
+/* Make s's rows, if not yet (see struct view_snap). */
+static int rows_ready(const struct view_snap *cs, struct lc_err *err)
 {
 	struct view_snap *s = (struct view_snap *)cs;
 	int rc = 0;
 
-	if (atomic_load_explicit(&s->named, memory_order_acquire))
+	if (atomic_load_explicit(&s->indexed, memory_order_acquire))
 		return 0;
+	pthread_mutex_lock(&s->names_mu);
+	if (!atomic_load_explicit(&s->indexed, memory_order_relaxed)) {
+		rc = lance_snapshot_index(s->ls, err);
+		if (!rc)
+			atomic_store_explicit(&s->indexed, true,
+					      memory_order_release);
+	}
+	pthread_mutex_unlock(&s->names_mu);
+	return rc;
+}
+
+/* Make s's names, and its rows first, if not yet. */
+static int names_ready(const struct view_snap *cs, struct lc_err *err)
+{
+	struct view_snap *s = (struct view_snap *)cs;
+	int rc = rows_ready(s, err);
+
+	if (rc || atomic_load_explicit(&s->named, memory_order_acquire))
+		return rc;
 	pthread_mutex_lock(&s->names_mu);
 	if (!atomic_load_explicit(&s->named, memory_order_relaxed)) {
 		rc = s->name_col ? build_names(s, s->name_col, false, err) :
@@ -658,10 +678,12 @@ static int snap_new(struct view_snap **out, struct view_ds *ds,
 		return LC_NOMEM(err);
 	atomic_init(&s->refs, 1);
 	atomic_init(&s->named, false);
+	atomic_init(&s->indexed, false);
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_mutex_init(&s->names_mu, NULL);
 	s->ds = ds;
-	rc = lance_snapshot_open(&s->ls, ds->st, version, err);
+	rc = lazy ? lance_snapshot_open_manifest(&s->ls, ds->st, version, err) :
+		    lance_snapshot_open(&s->ls, ds->st, version, err);
 	if (rc == ENOENT && ds->fresh && !version) {
 		lc_err_clear(err);
 		rc = lance_snapshot_empty(&s->ls, ds->st, err);
@@ -669,6 +691,7 @@ static int snap_new(struct view_snap **out, struct view_ds *ds,
 	if (rc)
 		goto fail;
 	s->m = lance_snapshot_manifest(s->ls);
+	atomic_store(&s->indexed, lance_snapshot_indexed(s->ls));
 	s->frag_sec = lc_malloc((s->m->n_fragments + 1) * sizeof(int64_t));
 	s->frag_nsec = lc_calloc(s->m->n_fragments + 1, sizeof(int32_t));
 	if (!s->frag_sec || !s->frag_nsec) {
@@ -1221,10 +1244,12 @@ int view_row(struct vnode *out, const struct vnode *root, uint64_t number,
 	memset(out, 0, sizeof(*out));
 	if (root->kind != VN_ROOT)
 		return ENOENT;
+	rc = rows_ready(root->snap, err);
+	if (rc)
+		return rc;
 	rc = lance_snapshot_find_row(&out->row, root->snap->ls, number, NULL);
 	if (rc)
 		return ENOENT;
-	(void)err;
 	out->kind = VN_ROW;
 	out->ds = root->ds;
 	out->snap = snap_ref(root->snap);
@@ -1956,8 +1981,8 @@ static int list_root(const struct vnode *dir, uint64_t start, view_dir_cb cb,
 		     void *ctx, struct lc_err *err)
 {
 	struct view_snap *s = dir->snap;
-	uint64_t n = lance_snapshot_num_rows(s->ls);
 	int rc = names_ready(s, err);
+	uint64_t n = rc ? 0 : lance_snapshot_num_rows(s->ls);
 
 	for (uint64_t i = start; !rc && i < n; i++) {
 		struct vnode node = { .kind = VN_ROW, .ds = dir->ds,
@@ -2371,7 +2396,9 @@ static int render_ctl(struct lc_buf *b, struct view *v, const struct vnode *n,
 		pthread_mutex_unlock(&v->err_mu);
 		return rc;
 	}
-	rc = lc_buf_append(b, "{\"source\":", 10, err);
+	rc = rows_ready(n->snap, err);
+	if (!rc)
+		rc = lc_buf_append(b, "{\"source\":", 10, err);
 	if (!rc)
 		rc = render_json_string(b, v->source, strlen(v->source), err);
 	if (!rc)

@@ -209,7 +209,8 @@ TEST(text_files_and_ext)
 	view_opts_reset(&o);
 }
 
-/* Opens of data files through the view's store (counted_open). */
+/* Opens of data and deletion files through the view's store
+ * (counted_open). */
 static int data_opens;
 static int (*plain_open)(struct ostore *, const char *, struct ostore_obj **,
 			 struct lc_err *);
@@ -217,27 +218,19 @@ static int (*plain_open)(struct ostore *, const char *, struct ostore_obj **,
 static int counted_open(struct ostore *st, const char *key,
 			struct ostore_obj **out, struct lc_err *err)
 {
-	data_opens += !strncmp(key, "data/", 5);
+	data_opens += !strncmp(key, "data/", 5) ||
+		      !strncmp(key, "_deletions/", 11);
 	return plain_open(st, key, out, err);
 }
 
-/* A version under @versions that is only looked up and stat'ed (ls -l
- * @versions) reads no row name from its data files; listing it does,
- * and shows the names. */
-TEST(version_names_when_needed)
+/* Count the opens of data and deletion files of view v's store. */
+static void count_opens(struct view *v)
 {
 	static struct ostore_ops ops;
 	struct lc_err err = { 0 };
-	struct view_opts o = { 0 };
-	struct view_attr a;
-	struct names n;
-	struct vnode root, node;
+	struct vnode root;
 	struct ostore *st;
-	struct view *v;
 
-	CHECK_OK(view_opts_parse(&o, "name_column=s", &err), &err);
-	CHECK_OK(view_open(&v, fixture_path("lancedb/v1names.lance"), &o,
-			   &err), &err);
 	CHECK_OK(view_root(&root, v, &err), &err);
 	st = view_store(&root);
 	vnode_reset(&root);
@@ -246,15 +239,67 @@ TEST(version_names_when_needed)
 	ops.open = counted_open;
 	st->ops = &ops;
 	data_opens = 0;
-	for (int k = 1; k <= 7; k++) {
+}
+
+/* Whether each of @versions/1..n looks up and stats as a folder. */
+static int stat_versions(struct view *v, int n, struct lc_err *err)
+{
+	for (int k = 1; k <= n; k++) {
+		struct view_attr a;
+		struct vnode node;
 		char path[32];
+		int rc;
 
 		snprintf(path, sizeof(path), "@versions/%d", k);
-		CHECK_OK(view_resolve(&node, v, path, &err), &err);
-		CHECK_OK(view_getattr(&a, v, &node, &err), &err);
-		CHECK(a.is_dir);
+		rc = view_resolve(&node, v, path, err);
+		if (!rc)
+			rc = view_getattr(&a, v, &node, err);
 		vnode_reset(&node);
+		if (rc || !a.is_dir)
+			return rc ? rc : ENOTDIR;
 	}
+	return 0;
+}
+
+/* A version under @versions that is only looked up and stat'ed (ls -l
+ * @versions) reads its manifest alone: no row name from its data files,
+ * no deletion file; listing it reads them, and shows its rows. */
+TEST(version_rows_when_needed)
+{
+	struct lc_err err = { 0 };
+	struct names n;
+	struct view *v;
+
+	CHECK_OK(view_open(&v, fixture_path("lancedb/stable.lance"), NULL,
+			   &err), &err);
+	count_opens(v);
+	CHECK_OK(stat_versions(v, 8, &err), &err);
+	CHECK_EQ_U64(data_opens, 0);
+	CHECK_OK(list(&n, v, "@versions/8", &err), &err);
+	CHECK(data_opens > 0);
+	CHECK_OK(list(&n, v, "", &err), &err);
+	{
+		struct names at8;
+
+		CHECK_OK(list(&at8, v, "@versions/8", &err), &err);
+		CHECK_STR(at8.buf, n.buf);
+	}
+	view_free(v);
+}
+
+TEST(version_names_when_needed)
+{
+	struct lc_err err = { 0 };
+	struct view_opts o = { 0 };
+	struct names n;
+	struct vnode node;
+	struct view *v;
+
+	CHECK_OK(view_opts_parse(&o, "name_column=s", &err), &err);
+	CHECK_OK(view_open(&v, fixture_path("lancedb/v1names.lance"), &o,
+			   &err), &err);
+	count_opens(v);
+	CHECK_OK(stat_versions(v, 7, &err), &err);
 	CHECK_EQ_U64(data_opens, 0);
 	CHECK_OK(list(&n, v, "@versions/2", &err), &err);
 	CHECK(data_opens > 0);
@@ -268,4 +313,5 @@ TEST(version_names_when_needed)
 
 TEST_MAIN(TEST_ENTRY(legacy_dictionary), TEST_ENTRY(hidden_entries_and_names),
 	  TEST_ENTRY(bad_options), TEST_ENTRY(text_files_and_ext),
-	  TEST_ENTRY(version_names_when_needed))
+	  TEST_ENTRY(version_names_when_needed),
+	  TEST_ENTRY(version_rows_when_needed))
