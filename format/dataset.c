@@ -603,6 +603,7 @@ static int fix_physical_rows(struct lance_snapshot *s, uint32_t fi,
 	struct lance_fragment *f = &s->m->fragments[fi];
 	struct ostore *st = s->st;
 	struct lance_file *file;
+	uint64_t rows;
 	bool root;
 	int rc;
 
@@ -616,11 +617,13 @@ static int fix_physical_rows(struct lance_snapshot *s, uint32_t fi,
 	rc = lance_file_open(&file, st, &f->files[0], &s->m->schema, err);
 	if (rc)
 		return rc;
-	f->physical_rows = lance_file_rows(file);
+	rows = lance_file_rows(file);
 	lance_file_free(file);
-	if (f->physical_rows > UINT32_MAX)
+	/* checked before it is kept: an index tried again skips it */
+	if (rows > UINT32_MAX)
 		return LC_UNSUPPORTED(err, "fragment %" PRIu64 ": %" PRIu64
-				      " rows", f->id, f->physical_rows);
+				      " rows", f->id, rows);
+	f->physical_rows = rows;
 	return 0;
 }
 
@@ -646,8 +649,12 @@ static int get_numbered(uint8_t **buf, size_t *len, char *key, size_t cap,
 	return ostore_get(buf, len, st, key, MAX_MANIFEST_BYTES, err);
 }
 
+static int listed_not_missing(int rc, const struct lance_snapshot *s,
+			      uint32_t frag, struct lc_err *err);
+
 /* Read the fragments' deletion files and build the row index; on a
- * failure what it made goes, so that it can be tried again. */
+ * failure what it made goes, so that it can be tried again. A file the
+ * manifest names that is not there is EIO, not a missing row. */
 int lance_snapshot_index(struct lance_snapshot *s, struct lc_err *err)
 {
 	int rc = 0;
@@ -658,6 +665,7 @@ int lance_snapshot_index(struct lance_snapshot *s, struct lc_err *err)
 		rc = fix_physical_rows(s, (uint32_t)i, err);
 		if (!rc)
 			rc = load_deletion(s, (uint32_t)i, err);
+		rc = listed_not_missing(rc, s, (uint32_t)i, err);
 	}
 	if (!rc)
 		rc = build_index(s, err);

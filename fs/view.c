@@ -662,7 +662,8 @@ static int names_ready(const struct view_snap *cs, struct lc_err *err)
 /* `strict`: the mount's own dataset and version, whose columns the
  * options must name; other versions and database members may lack them
  * (a column added later, a member without it). */
-/* `lazy`: its names are made at their first need (names_ready). */
+/* `lazy`: its rows and names are made at their first need (rows_ready,
+ * names_ready). */
 static int snap_new(struct view_snap **out, struct view_ds *ds,
 		    uint64_t version, bool strict, bool lazy,
 		    struct lc_err *err)
