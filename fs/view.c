@@ -618,52 +618,57 @@ static int build_names(struct view_snap *s, const char *col, bool strict,
 	return 0;
 }
 
-/* Make s's rows, if not yet (see struct view_snap). */
-static int rows_ready(const struct view_snap *cs, struct lc_err *err)
+static int make_rows(struct view_snap *s, struct lc_err *err)
+{
+	return lance_snapshot_index(s->ls, err);
+}
+
+static int make_names(struct view_snap *s, struct lc_err *err)
+{
+	int rc = s->name_col ? build_names(s, s->name_col, false, err) : 0;
+
+	if (rc)
+		names_free(s);	/* tried again next time */
+	return rc;
+}
+
+/* Run make on s once it succeeds, `done` telling (see struct view_snap):
+ * the first thread does it, the others wait for it. */
+static int once(const struct view_snap *cs, atomic_bool *done,
+		int (*make)(struct view_snap *, struct lc_err *),
+		struct lc_err *err)
 {
 	struct view_snap *s = (struct view_snap *)cs;
 	int rc = 0;
 
-	if (atomic_load_explicit(&s->indexed, memory_order_acquire))
+	if (atomic_load_explicit(done, memory_order_acquire))
 		return 0;
 	pthread_mutex_lock(&s->names_mu);
-	if (!atomic_load_explicit(&s->indexed, memory_order_relaxed)) {
-		rc = lance_snapshot_index(s->ls, err);
-		if (!rc)
-			atomic_store_explicit(&s->indexed, true,
-					      memory_order_release);
-	}
+	if (!atomic_load_explicit(done, memory_order_relaxed) &&
+	    !(rc = make(s, err)))
+		atomic_store_explicit(done, true, memory_order_release);
 	pthread_mutex_unlock(&s->names_mu);
 	return rc;
 }
 
-/* Make s's names, and its rows first, if not yet. */
-static int names_ready(const struct view_snap *cs, struct lc_err *err)
+/* Make s's rows, if not yet. */
+static int rows_ready(const struct view_snap *s, struct lc_err *err)
 {
-	struct view_snap *s = (struct view_snap *)cs;
+	return once(s, (atomic_bool *)&s->indexed, make_rows, err);
+}
+
+/* Make s's names, and its rows first, if not yet. */
+static int names_ready(const struct view_snap *s, struct lc_err *err)
+{
 	int rc = rows_ready(s, err);
 
-	if (rc || atomic_load_explicit(&s->named, memory_order_acquire))
-		return rc;
-	pthread_mutex_lock(&s->names_mu);
-	if (!atomic_load_explicit(&s->named, memory_order_relaxed)) {
-		rc = s->name_col ? build_names(s, s->name_col, false, err) :
-				   0;
-		if (rc)
-			names_free(s);	/* tried again next time */
-		else
-			atomic_store_explicit(&s->named, true,
-					      memory_order_release);
-	}
-	pthread_mutex_unlock(&s->names_mu);
-	return rc;
+	return rc ? rc : once(s, (atomic_bool *)&s->named, make_names, err);
 }
 
 /* `strict`: the mount's own dataset and version, whose columns the
  * options must name; other versions and database members may lack them
- * (a column added later, a member without it). */
-/* `lazy`: its rows and names are made at their first need (rows_ready,
- * names_ready). */
+ * (a column added later, a member without it). `lazy`: its rows and
+ * names are made at their first need (rows_ready, names_ready). */
 static int snap_new(struct view_snap **out, struct view_ds *ds,
 		    uint64_t version, bool strict, bool lazy,
 		    struct lc_err *err)

@@ -1950,6 +1950,7 @@ struct refusals {
 	uint64_t force;
 	bool force_refused;
 	size_t n;
+	size_t unchanged;	/* rows left out as unchanged */
 };
 
 static void on_refused(void *ctx, uint64_t id, const char *name,
@@ -1989,6 +1990,7 @@ static bool on_unchanged(void *ctx, uint64_t id)
 	if (same)
 		r->same_now = true;
 	pthread_mutex_unlock(&f->w->mu);
+	f->unchanged += same;
 	return same;
 }
 
@@ -1996,17 +1998,6 @@ static bool on_unchanged(void *ctx, uint64_t id)
  * folders, unless changed or opened since. */
 static void drop_unchanged(struct writes *w, const uint64_t *ids, size_t n)
 {
-	bool any = false;
-
-	pthread_mutex_lock(&w->mu);
-	for (size_t i = 0; i < n && !any; i++) {
-		struct wrow *r = row_by_id(w, ids[i]);
-
-		any = r && r->same_now;
-	}
-	pthread_mutex_unlock(&w->mu);
-	if (!any)
-		return;
 	pthread_rwlock_wrlock(&w->listing);
 	pthread_mutex_lock(&w->mu);
 	for (size_t i = 0; i < n; i++) {
@@ -2106,21 +2097,20 @@ static json_t *meta_parse(const struct lc_buf *text)
 }
 
 /*
- * Whether the user's meta.json `text` gives row r the values of the
- * committed one, f->theirs_meta: the same columns with the same values.
+ * Whether the user's meta.json, f->user_meta, gives row r the values of
+ * the committed one, f->theirs_meta: the same columns with the same values.
  * A column it leaves out must be null there, or set by a file, or be the
  * name column holding the row's name (ingest fills it from the folder's
  * name; a null name stays null, not the name the mount made up).
  */
-static bool meta_same(const struct lc_buf *text, const struct fill *f)
+static bool meta_same(const struct fill *f)
 {
-	const json_t *c = f->theirs_meta;
-	json_t *u = meta_parse(text);
+	const json_t *c = f->theirs_meta, *u = f->user_meta;
 	bool same = json_is_object(u) && json_is_object(c);
 	const char *k;
 	json_t *v;
 
-	json_object_foreach(u, k, v) {
+	json_object_foreach((json_t *)u, k, v) {
 		if (!same)
 			break;
 		same = json_object_get(c, k) &&
@@ -2140,18 +2130,16 @@ static bool meta_same(const struct lc_buf *text, const struct fill *f)
 		       !strcmp(name, json_string_value(v));
 		lc_free(name);
 	}
-	json_decref(u);
 	return same;
 }
 
-/* Read file `path` whole into b (initialized): false when it holds more
- * than `max` bytes or cannot be read. */
-static bool read_whole(struct lc_buf *b, const char *path, uint64_t max)
+/* Read file `path` whole into b (initialized): false when it cannot. */
+static bool read_whole(struct lc_buf *b, const char *path)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	struct lc_err err = { 0 };
 	struct stat sb;
-	bool ok = fd >= 0 && !fstat(fd, &sb) && (uint64_t)sb.st_size <= max &&
+	bool ok = fd >= 0 && !fstat(fd, &sb) &&
 		  !lc_buf_reserve(b, (size_t)sb.st_size, &err);
 
 	while (ok && b->len < (size_t)sb.st_size) {
@@ -2175,9 +2163,8 @@ static bool text_same(const struct fill *f, const char *name)
 	const char *dot = strrchr(name, '.');
 	const struct lance_field *col = NULL;
 	json_t *v = NULL;
-	struct lc_buf mine;
+	struct lc_buf want = { 0 };
 	char path[4600], key[300];
-	bool same;
 
 	if (dot && dot != name && !strcmp(dot, ".txt") && f->theirs_meta &&
 	    (size_t)(dot - name) < sizeof(key)) {
@@ -2190,16 +2177,10 @@ static bool text_same(const struct fill *f, const char *name)
 	    col->type.json)
 		return false;
 	row_path(path, sizeof(path), f->w, f->r->id, name);
-	lc_buf_init(&mine, 0);
-	same = read_whole(&mine, path, json_string_length(v)) &&
-	       mine.len == json_string_length(v) &&
-	       !memcmp(mine.data, json_string_value(v), mine.len);
-	lc_buf_reset(&mine);
-	return same;
+	want.data = (uint8_t *)json_string_value(v);	/* read only */
+	want.len = json_string_length(v);
+	return holds(path, &want);
 }
-
-/* A meta.json bigger than this is not compared (it is rewritten). */
-#define SAME_META_MAX (64u << 20)
 
 /* Whether the user's file `name` of the row holds what the committed
  * one, `node`, does (meta.json: the same values). */
@@ -2207,16 +2188,15 @@ static bool file_same(struct fill *f, const char *name,
 		      const struct vnode *node)
 {
 	bool meta = !strcmp(name, "meta.json");
-	struct lc_buf mine, theirs;
+	struct lc_buf theirs;
 	struct view_attr a;
 	char path[4600];
 	bool same;
 
 	row_path(path, sizeof(path), f->w, f->r->id, name);
-	lc_buf_init(&mine, 0);
 	lc_buf_init(&theirs, 0);
 	/* another size differs, unread (not meta.json's: its values) */
-	same = meta ? read_whole(&mine, path, SAME_META_MAX) :
+	same = meta ? f->user_meta != NULL :
 		      !view_getattr(&a, f->w->v, node,
 				    &(struct lc_err){ 0 }) &&
 			      holds_size(path, a.size);
@@ -2227,11 +2207,9 @@ static bool file_same(struct fill *f, const char *name,
 		render_exact(false);
 	}
 	if (same && meta)
-		same = (f->theirs_meta = meta_parse(&theirs)) &&
-		       meta_same(&mine, f);
+		same = (f->theirs_meta = meta_parse(&theirs)) && meta_same(f);
 	else if (same)
 		same = holds(path, &theirs);
-	lc_buf_reset(&mine);
 	lc_buf_reset(&theirs);
 	return same;
 }
@@ -2392,11 +2370,14 @@ static int fill_update(struct writes *w, struct wrow *r, bool *same,
 		return rc;
 	if (file_index(r, "meta.json") >= 0) {
 		char path[4600];
-		json_error_t je;
+		struct lc_buf text;
 
 		/* a bad one is refused by ingest, with the reason */
 		row_path(path, sizeof(path), w, r->id, "meta.json");
-		f.user_meta = json_load_file(path, JSON_ALLOW_NUL, &je);
+		lc_buf_init(&text, 0);
+		if (read_whole(&text, path))
+			f.user_meta = meta_parse(&text);
+		lc_buf_reset(&text);
 	}
 	f.matched = r->info.n_removed ? NULL :
 		    lc_calloc(r->n_files ? r->n_files : 1, sizeof(bool));
@@ -2643,7 +2624,7 @@ static int commit_ids(struct writes *w, uint64_t *ids, size_t n,
 		      uint64_t force, struct ingest_attempt *again,
 		      uint64_t *version, struct lc_err *err)
 {
-	struct refusals f = { w, force, false, 0 };
+	struct refusals f = { w, force, false, 0, 0 };
 	struct ingest_attempt a = { 0 }, first = { 0 };
 	uint64_t n_done = 0;
 	struct vnode root = { 0 };
@@ -2795,7 +2776,7 @@ static int commit_ids(struct writes *w, uint64_t *ids, size_t n,
 		pthread_mutex_unlock(&w->mu);
 		pthread_rwlock_unlock(&w->listing);
 	}
-	if (!rc)	/* else they are looked at again next time */
+	if (!rc && f.unchanged)	/* else looked at again next time */
 		drop_unchanged(w, ids, n);
 	if (rc)
 		note(w, err);

@@ -112,6 +112,7 @@ static inline uint64_t lc_hash_bytes(const uint8_t *p, uint64_t n)
 		h = (h ^ p[i]) * 1099511628211ull;
 	return h;
 }
+
 static inline void lc_put_le64(uint8_t *p, uint64_t v)
 {
 	for (int i = 0; i < 8; i++)
