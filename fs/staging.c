@@ -1472,10 +1472,16 @@ int staging_sync(const struct staging *s)
 
 int staging_row_remove(struct staging *s, uint64_t id, struct lc_err *err)
 {
-	char dir[4200];
+	char dir[4200], path[4300];
 
 	staging_row_path(dir, sizeof(dir), s, id);
-	if (remove_tree(dir))
+	/* unnamed first, in one step: a crash while its files go (.row
+	 * among them, in no set order) leaves a folder no mount loads,
+	 * not a row of another kind (a revert's name, as a new row) */
+	snprintf(path, sizeof(path), "%s/.name", dir);
+	if ((removexattr(dir, NAME_XATTR) < 0 && errno != ENODATA &&
+	     errno != ENOTSUP && errno != ENOENT) ||
+	    (unlink(path) < 0 && errno != ENOENT) || remove_tree(dir))
 		return LC_SYS(err, errno, "staging: removing %s: %s", dir,
 			      strerror(errno));
 	return 0;
