@@ -30,7 +30,8 @@ enum lc_err_kind {
 	LC_EK_REMOTE,		/* object-store failure after retries;
 				 * code ETIMEDOUT: a request got no
 				 * definite answer and may have taken
-				 * effect all the same */
+				 * effect all the same (also a local put
+				 * whose name is in place, not synced) */
 	LC_EK_LIMIT,		/* a cap we impose was hit */
 	LC_EK_SYS,		/* errno from the OS or an allocation */
 	LC_EK_USAGE,		/* the user asked for something impossible */

@@ -451,13 +451,20 @@ static int local_put(struct ostore *st, const char *key, const void *data,
 		rc = errno;
 		unlinkat(dirfd, tmp, 0);
 	}
-	/* the new name itself durable: a commit's manifest, and the data
-	 * files it names before it */
-	if (!rc)
-		rc = sync_parent(dirfd, key);
 	if (rc)
 		return LC_SYS(err, rc, "%s/%s: %s", st->root, key,
 			      strerror(rc));
+	/* the new name itself durable: a commit's manifest, and the data
+	 * files it names before it. It is in place already, seen by every
+	 * reader: a failure here is no answer whether the put took (a
+	 * commit then finds its version by its uuid instead of making the
+	 * same rows land again under another) */
+	rc = sync_parent(dirfd, key);
+	if (rc)
+		return lc_err_set(err, ETIMEDOUT, LC_EK_REMOTE, __FILE__,
+				  __LINE__, "%s/%s: in place, but its folder "
+				  "was not synced: %s", st->root, key,
+				  strerror(rc));
 	return 0;
 }
 

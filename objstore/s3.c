@@ -611,6 +611,13 @@ static int put_single(struct s3_store *s, const char *key, const char *fk,
 		goto out;
 	}
 	rc = s3_fail(s->c, &r, fk, err);
+	/* an attempt before had no answer and may have landed: the last
+	 * one's refusal does not say it did not */
+	if (if_absent && r.maybe_done && rc != EEXIST) {
+		lc_err_prefix(err, "an earlier attempt may have landed: ");
+		err->code = rc = ETIMEDOUT;
+		err->kind = LC_EK_REMOTE;
+	}
 out:
 	s3_req_reset(&r);
 	return rc;

@@ -435,6 +435,44 @@ TEST(fake_conditional_put_real_conflict)
 	fake_stop(&f);
 }
 
+/* A lost reply, then a definite refusal of the retry that is not "it
+ * exists" (a 400, as some gateways answer a repeated request). */
+static void lost_then_refused(struct fake *f, int fd,
+			      const struct fake_req *rq)
+{
+	if (!strcmp(rq->method, "PUT") && !f->stored) {
+		f->stored = true;
+		memcpy(f->object, rq->body, rq->body_len < 64 ? rq->body_len :
+								64);
+		f->object_len = rq->body_len;
+		return;	/* landed; hang up */
+	}
+	reply_xml(fd, 400, "<Error><Code>InvalidRequest</Code></Error>");
+}
+
+/* A create that may have landed is never reported as failed for sure:
+ * a commit would then make its rows land again under another uuid. */
+TEST(fake_conditional_put_lost_then_refused)
+{
+	struct fake f;
+	struct lc_err err = { 0 };
+	struct ostore_conf *conf;
+	struct ostore *st;
+
+	CHECK(fake_start(&f, lost_then_refused) == 0);
+	conf = conf_for(&f, NULL);
+	CHECK(conf);
+	CHECK_OK(open_fake(&f, conf, &st, &err), &err);
+	CHECK_EQ_U64(ostore_put(st, "_versions/1.manifest", "mine", 4, 1,
+				&err), ETIMEDOUT);
+	CHECK(err.kind == LC_EK_REMOTE);
+	CHECK(strstr(err.msg, "may have landed"));
+	CHECK(f.stored);
+	ostore_free(st);
+	ostore_conf_free(conf);
+	fake_stop(&f);
+}
+
 static void always_500(struct fake *f, int fd, const struct fake_req *rq)
 {
 	(void)rq;
@@ -908,6 +946,7 @@ TEST_MAIN(TEST_ENTRY(fake_retries_reads), TEST_ENTRY(fake_wrong_bytes_refused),
 	  TEST_ENTRY(fake_expired_token_renewed_once),
 	  TEST_ENTRY(fake_conditional_put_lost_reply),
 	  TEST_ENTRY(fake_conditional_put_real_conflict),
+	  TEST_ENTRY(fake_conditional_put_lost_then_refused),
 	  TEST_ENTRY(fake_retries_bounded), TEST_ENTRY(fake_clock_skew),
 	  TEST_ENTRY(fake_clock_skew_head),
 	  TEST_ENTRY(fake_imds_credentials),
