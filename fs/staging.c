@@ -1365,7 +1365,8 @@ int staging_row_new(uint64_t *id, struct staging *s, const char *name,
 bool staging_own_file(const char *name)
 {
 	return !strcmp(name, ".name") || !strcmp(name, ".row") ||
-	       !strcmp(name, "..name.tmp") || !strcmp(name, "..row.tmp");
+	       !strcmp(name, "..name.tmp") || !strcmp(name, "..row.tmp") ||
+	       !strcmp(name, STAGING_FILL_TMP);
 }
 
 bool staging_is_marked(const struct stat *sb)

@@ -2284,7 +2284,7 @@ static int fill_cb(void *ctx, uint64_t index, const char *name,
 		   const struct vnode *node)
 {
 	struct fill *f = ctx;
-	char path[4600];
+	char path[4600], tmp[4600];
 	struct lc_buf b;
 	int fd, rc;
 	bool skip = false;
@@ -2324,17 +2324,24 @@ static int fill_cb(void *ctx, uint64_t index, const char *name,
 			f->n_copied++;
 		}
 	}
+	/* made whole beside, then named: a crash meanwhile leaves no file
+	 * of the row cut short (the next mount would hold the row back as
+	 * the user's unfinished write), only staging's own temporary */
 	row_path(path, sizeof(path), f->w, f->r->id, name);
+	row_path(tmp, sizeof(tmp), f->w, f->r->id, STAGING_FILL_TMP);
 	if (!rc) {
-		fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+		errno = 0;
+		fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
 			  0600);
 		if (fd < 0 || write(fd, b.data, b.len) != (ssize_t)b.len ||
-		    staging_mark_fd(fd, false))
+		    staging_mark_fd(fd, false) || rename(tmp, path) < 0)
 			rc = LC_SYS(f->err, errno ? errno : EIO,
 				    "staging: %s: %s", path,
 				    strerror(errno ? errno : EIO));
 		if (fd >= 0)
 			close(fd);
+		if (rc)
+			unlink(tmp);
 	}
 	lc_buf_reset(&b);
 	f->rc = rc;

@@ -866,12 +866,53 @@ def test_kill_after_a_truncate_before_close():
     check_rows(got, want, {"cut"}, where="after the kill")
 
 
+def test_kill_while_an_update_is_filled():
+    """A committed row whose image was overwritten: to commit it, lancefs
+    writes the row's other committed files into its staging folder. A
+    kill -9 in the middle of that leaves the file being written there
+    (planted here, as the fill writes it); the next mount still commits
+    the row, instead of holding it back as a file the user left half
+    written."""
+    rng = random.Random(SEED + 3)
+    base, uri, staging, mnt = workspace("fill", "new.lance")
+    opts = (f"staging_dir={staging}", "commit_delay=600")
+    pid = mount(uri, mnt, *opts)
+    img, img2 = jpeg_like(rng), jpeg_like(rng)
+    os.mkdir(os.path.join(mnt, "r"))
+    with open(os.path.join(mnt, "r", "image.jpg"), "wb") as f:
+        f.write(img)
+    with open(os.path.join(mnt, "r", "meta.json"), "w") as f:
+        f.write('{"label": 5}')
+    lancefs("commit", mnt)
+    with open(os.path.join(mnt, "r", "image.jpg"), "wb") as f:
+        f.write(img2)
+    kill9(pid)
+    umount(mnt)
+    staged = [p for p in glob.glob(os.path.join(staging, "**", "image.jpg"),
+                                   recursive=True)
+              if open(p, "rb").read() == img2]
+    expect(len(staged) == 1, f"the new image staged as {staged}")
+    # as the fill makes it: 0600, not yet marked complete
+    fd = os.open(os.path.join(os.path.dirname(staged[0]), "..fill.tmp"),
+                 os.O_WRONLY | os.O_CREAT, 0o600)
+    os.write(fd, b'{"label": ')
+    os.close(fd)
+    mount(uri, mnt, *opts)
+    umount(mnt)
+    got = lancedb("rows", uri, "--versions")
+    want = {"r": {"sha256": sha(img2), "size": len(img2), "label": 5}}
+    check_rows(got, want, {"r"}, where="after the kill")
+    left = staged_leftovers(staging)
+    expect(not left, f"staging still holds {left[:3]} after umount")
+
+
 TESTS = [test_crash_before_first_commit, test_kill_during_cp,
          test_kill_during_commit, test_kill_with_lookups_in_flight,
          test_landed_batch_finished_at_mount, test_concurrent_writers,
          test_kill_while_redirected_output_is_written,
          test_kill_while_a_root_file_is_written,
-         test_kill_after_a_truncate_before_close]
+         test_kill_after_a_truncate_before_close,
+         test_kill_while_an_update_is_filled]
 
 
 def main():
