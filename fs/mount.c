@@ -2558,8 +2558,11 @@ static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	if (rc)
 		goto out;
 	if (!writable_root(&dir)) {
-		rc = dir.staged == SK_ROW || writable_row(&dir) ?
-			     ENOENT : EPERM;
+		/* a row holds files only */
+		if (dir.staged != SK_ROW && !writable_row(&dir))
+			rc = EPERM;
+		else if (!(rc = lookup_in(fs, &dir, name, &n, &err)))
+			rc = ENOTDIR;
 		goto out;
 	}
 	rc = lookup_in(fs, &dir, name, &n, &err);
@@ -2619,7 +2622,7 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		rc = EXDEV;	/* another dataset of a database */
 		goto out;
 	}
-	if (flags & RENAME_EXCHANGE) {
+	if (flags & ~RENAME_NOREPLACE) {	/* exchange, whiteout */
 		rc = EINVAL;
 		goto out;
 	}
@@ -2640,8 +2643,8 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 				     EXDEV : EPERM;
 		else if (!src.staged)
 			rc = EPERM;
-		else if (dst.vn.kind != VN_NONE)
-			rc = EEXIST;
+		else if (dst.vn.kind != VN_NONE)	/* a committed row */
+			rc = src.staged == SK_FILE ? EISDIR : EEXIST;
 		else
 			rc = wr_rename_row(mw(&src), src.id, newname, &err);
 		goto out;

@@ -1118,22 +1118,11 @@ int wr_delete_row(struct writes *w, const struct vnode *row,
 	} else if (r && r->writers) {
 		rc = EBUSY;	/* a file of its update is open for writing */
 	} else if (r) {
-		/* the update's files go; the record says delete */
-		char dir[4200];
-
-		row_path(dir, sizeof(dir), w, r->id, NULL);
-		for (size_t i = 0; i < r->n_files; i++) {
-			char path[4600];
-
-			if (!r->files[i].name)
-				continue;
-			snprintf(path, sizeof(path), "%s/%s", dir,
-				 r->files[i].name);
-			unlink(path);
-			w->bytes -= r->files[i].size;
-			lc_free(r->files[i].name);
-			r->files[i].name = NULL;
-		}
+		/* the caller found it empty, without the lock: a file
+		 * written since keeps it (rmdir(2) of a folder not empty) */
+		for (size_t i = 0; i < r->n_files && !rc; i++)
+			if (r->files[i].name)
+				rc = ENOTEMPTY;
 		if (!rc) {
 			staging_info_reset(&r->info);
 			r->info = info;
@@ -1193,7 +1182,7 @@ int wr_remove_row(struct writes *w, uint64_t id, struct lc_err *err)
 	if (!r || !r->pending)
 		r = wait_row_closed(w, id);
 	if (!r) {
-		rc = ENOENT;
+		rc = ESTALE;	/* committed meanwhile: look again */
 	} else if ((rc = changeable(r))) {
 		;
 	} else if (r->info.kind == STAGING_FOLDER) {
@@ -1233,14 +1222,20 @@ int wr_rename_row(struct writes *w, uint64_t id, const char *name,
 	if (r && r->info.kind == STAGING_FILE)
 		f = file_index(r, r->name);	/* named like its row */
 	if (!r || is_change(r))
-		rc = r ? EPERM : ENOENT;
+		rc = r ? EPERM : ESTALE;	/* committed meanwhile */
 	else if ((rc = changeable(r)) || (rc = changeable(o)))
 		;
+	else if ((rc = shown_back(name, r->info.kind == STAGING_FILE ?
+					  ingest_stem_len(name) :
+					  strlen(name), err)))
+		;	/* as a new row's name, by mkdir or create */
 	else if (o == r)
 		goto out;
 	else if (o && (o->info.kind != STAGING_FILE ||
 		       r->info.kind != STAGING_FILE))
-		rc = EEXIST;	/* only a file replaces a file */
+		/* only a file replaces a file; a folder keeps its rows */
+		rc = r->info.kind == STAGING_FILE ? EISDIR :
+		     o->info.kind == STAGING_FILE ? ENOTDIR : EEXIST;
 	else if (!(copy = lc_strdup(name)) ||
 		 (f >= 0 && !(fcopy = lc_strdup(name))))
 		rc = LC_NOMEM(err);

@@ -118,7 +118,8 @@ int wr_create_root_file(struct writes *w, const char *name, uint64_t *id,
 int wr_change_row(struct writes *w, const struct vnode *row, bool adds,
 		  uint64_t *id, struct lc_err *err) LC_MUST_USE;
 /* rm -r of a committed row: it becomes a DELETE (its staged update, if
- * any, is dropped); ESTALE as wr_change_row. */
+ * any, becomes the delete: ENOTEMPTY while it holds a file); ESTALE as
+ * wr_change_row. */
 int wr_delete_row(struct writes *w, const struct vnode *row,
 		  struct lc_err *err) LC_MUST_USE;
 /* rmdir of a staged new row (ENOTEMPTY unless it holds no files) or of a

@@ -11,6 +11,7 @@ Every test has its own temporary datasets and staging folder. Ends with
 tests whose name contains it.
 """
 import contextlib
+import ctypes
 import datetime
 import errno
 import gzip
@@ -1206,6 +1207,29 @@ def test_root_files_renamed_and_hidden():
             write(os.path.join(d, "spare.jpg"), imgs[4])
             subprocess.run(["mv", os.path.join(d, "spare.jpg"),
                             os.path.join(mnt, "out.jpg")], check=True)
+            # what rename(2) and rmdir(2) answer where types differ, and
+            # a whiteout (overlayfs's) the mount cannot make
+            row0 = sorted(want)[0]
+            libc = ctypes.CDLL(None, use_errno=True)
+            for call, args, err_want in (
+                    (os.rename, ("b.jpg", row0), errno.EISDIR),
+                    (os.rename, ("out.jpg", "moved_in"), errno.EISDIR),
+                    (os.rename, ("moved_in", "b.jpg"), errno.ENOTDIR),
+                    (os.rmdir, ("moved_in/image.jpg",), errno.ENOTDIR),
+                    (os.rmdir, ("moved_in/none",), errno.ENOENT),
+                    (os.rmdir, (f"{row0}/image.jpg",), errno.ENOTDIR)):
+                try:
+                    call(*[os.path.join(mnt, a) for a in args])
+                    raise AssertionError(f"{call.__name__}{args}: no error")
+                except OSError as e:
+                    expect(e.errno == err_want, f"{call.__name__}{args}: "
+                           f"{e}, want {errno.errorcode[err_want]}")
+            rc = libc.renameat2(-100, os.path.join(mnt, "out.jpg").encode(),
+                                -100, os.path.join(mnt, "o2.jpg").encode(),
+                                4)  # RENAME_WHITEOUT
+            expect(rc == -1 and ctypes.get_errno() == errno.EINVAL,
+                   f"rename with RENAME_WHITEOUT: {rc}, errno "
+                   f"{ctypes.get_errno()}")
             # hidden files at the root
             write(os.path.join(mnt, ".DS_Store"), b"\0\0\0\1Bud1")
             write(os.path.join(mnt, ".notes.txt.swp"), b"b0VIM 9.0")
@@ -1480,6 +1504,20 @@ def test_row_names_with_percent_signs():
                 expect(False, "mkdir x%00y: no error")
             except OSError as e:
                 expect(e.errno == errno.EINVAL, f"mkdir x%00y: {e!r}")
+            # nor can a staged row or root file be renamed to one
+            os.mkdir(os.path.join(mnt, "tmp_row"))
+            write(os.path.join(mnt, "tmp_row", "image.jpg"), img)
+            write(os.path.join(mnt, "tmp_file.jpg"), img)
+            for old, new in (("tmp_row", "x%00y"),
+                             ("tmp_file.jpg", "x%00y.jpg")):
+                try:
+                    os.rename(os.path.join(mnt, old), os.path.join(mnt, new))
+                    expect(False, f"mv {old} {new}: no error")
+                except OSError as e:
+                    expect(e.errno == errno.EINVAL, f"mv {old} {new}: {e!r}")
+                os.rename(os.path.join(mnt, old),
+                          os.path.join(mnt, old.replace("tmp", "50%")))
+            names["50%_row"] = names["50%_file"] = None
             commit_now(mnt)
             expect(errors_text(mnt) == "", f"errors {errors_text(mnt)!r}")
             shown = set(listing(mnt))
@@ -1489,8 +1527,9 @@ def test_row_names_with_percent_signs():
                       "rb") as f:
                 expect(f.read() == img, "photo%20(1) image")
         got = set(lance_rows(uri))
-        expect(got == set(names.values()) | {"photo%20(1)", "row_000"},
-               f"LanceDB names {sorted(got)}")
+        want = {v or k for k, v in names.items()} | {"photo%20(1)",
+                                                      "row_000"}
+        expect(got == want, f"LanceDB names {sorted(got)}")
 
 
 def test_versions_listed_after_commit_no_epoch():

@@ -279,6 +279,8 @@ TEST(rename_and_rm_after_close)
 			      NULL, &l.fidx, &l.fd, &err), &err);
 	wr_file_flushed(w, l.id, l.fidx, l.fd, true);
 	CHECK(pthread_create(&t, NULL, release_later, &l) == 0);
+	/* rm -r: the file, then the folder */
+	CHECK_OK(wr_file_unlink(w, l.id, "note.txt", false, &err), &err);
 	CHECK_OK(wr_delete_row(w, &row, &err), &err);
 	CHECK(pthread_join(t, NULL) == 0);
 	CHECK_OK(wr_commit(w, 0, &ver, &err), &err);
@@ -725,10 +727,10 @@ TEST(root_file_rename)
 	CHECK_OK(wr_find(r.w, "pic.jpg", &found, &kind), &err);
 	CHECK_EQ_U64(found, b);
 	CHECK_EQ_U64(wr_row_kind(r.w, a, &kind), ESTALE);
-	/* a folder is not replaced, nor replaces */
+	/* a folder is not replaced, nor replaces: rename(2)'s errnos */
 	CHECK_OK(wr_mkdir(r.w, "dir", &found, &err), &err);
-	CHECK_EQ_U64(wr_rename_row(r.w, b, "dir", &err), EEXIST);
-	CHECK_EQ_U64(wr_rename_row(r.w, found, "pic.jpg", &err), EEXIST);
+	CHECK_EQ_U64(wr_rename_row(r.w, b, "dir", &err), EISDIR);
+	CHECK_EQ_U64(wr_rename_row(r.w, found, "pic.jpg", &err), ENOTDIR);
 
 	path_of(r.w, b, "pic.jpg", path, sizeof(path));
 	CHECK(strstr(path, "/pic.jpg") != NULL);
@@ -831,7 +833,46 @@ TEST(change_while_its_row_commits)
 	rig_close(&r);
 }
 
+/* rm -r of a committed row found it empty, then a file came into it
+ * before the delete was recorded (another program's write): the delete
+ * is refused (rmdir(2)'s ENOTEMPTY) and the file stays; before, it was
+ * unlinked and the row deleted. Once the file goes, the delete is
+ * taken. */
+TEST(delete_of_a_row_written_meanwhile)
+{
+	struct lc_err err = { 0 };
+	struct vnode root = { 0 }, row = { 0 };
+	char path[4600];
+	struct rig r;
+	uint64_t id;
+	uint32_t fidx;
+	int fd;
+
+	rig_open(&r);
+	if (harness_failed)
+		return;
+	CHECK_OK(view_root(&root, r.v, &err), &err);
+	CHECK_OK(view_readdir(r.v, &root, 0, first_row_cb, &row, &err),
+		 &err);
+	CHECK(row.kind == VN_ROW);
+	CHECK_OK(wr_change_row(r.w, &row, true, &id, &err), &err);
+	CHECK_OK(wr_file_open(r.w, id, "new.txt", O_WRONLY | O_CREAT, true,
+			      NULL, &fidx, &fd, &err), &err);
+	CHECK(write(fd, "x", 1) == 1);
+	wr_file_flushed(r.w, id, fidx, fd, true);
+	wr_file_closed(r.w, id, fidx, fd, true);
+	CHECK_EQ_U64(wr_delete_row(r.w, &row, &err), ENOTEMPTY);
+	path_of(r.w, id, "new.txt", path, sizeof(path));
+	CHECK(access(path, F_OK) == 0);
+	CHECK_OK(wr_file_unlink(r.w, id, "new.txt", false, &err), &err);
+	CHECK_OK(wr_delete_row(r.w, &row, &err), &err);
+	vnode_reset(&row);
+	vnode_reset(&root);
+	rig_close(&r);
+}
+
 TEST_MAIN(TEST_ENTRY(commit_after_close_takes_the_row),
+	  TEST_ENTRY(delete_of_a_row_written_meanwhile),
 	  TEST_ENTRY(change_while_its_row_commits),
 	  TEST_ENTRY(root_file_rename),
 	  TEST_ENTRY(rows_made_during_a_commits_wait),
