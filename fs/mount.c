@@ -2664,9 +2664,8 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		if (writable_row(&from) && !from.staged)
 			rc = committed_has(fs, &from.vn, name, &under, &err);
 		if (!rc)
-			rc = wr_file_rename(w, a, name, b, newname, &err);
-		if (!rc && under)
-			rc = wr_file_unlink(w, a, name, true, &err);
+			rc = wr_file_rename(w, a, name, b, newname, under,
+					    &err);
 	} else if (src.vn.kind == VN_FILE) {
 		/* a committed file moves: copied to the new name, removed
 		 * from the old one */

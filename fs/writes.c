@@ -1756,7 +1756,8 @@ int wr_file_replace(struct writes *w, uint64_t id, const char *name,
 }
 
 int wr_file_rename(struct writes *w, uint64_t id, const char *name,
-		   uint64_t to_id, const char *to_name, struct lc_err *err)
+		   uint64_t to_id, const char *to_name, bool under,
+		   struct lc_err *err)
 {
 	char from[4600], to[4600], *moved = NULL;
 	struct wrow *a, *b;
@@ -1852,6 +1853,9 @@ int wr_file_rename(struct writes *w, uint64_t id, const char *name,
 	}
 	if (!rc && b->info.kind == STAGING_UPDATE)
 		rc = unremove(w, b, to_name, err);
+	if (!rc && under && a->info.kind == STAGING_UPDATE &&
+	    removed_at(a, name) < 0)
+		rc = add_removed(w, a, name, err);
 	changed(a);
 	changed(b);
 	arm(w, false);	/* a refused row may be fixed by a rename */

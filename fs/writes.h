@@ -195,9 +195,11 @@ int wr_file_unlink(struct writes *w, uint64_t id, const char *name,
 int wr_file_replace(struct writes *w, uint64_t id, const char *name,
 		    const struct lc_buf *data, uint32_t *fidx, int *fd,
 		    struct lc_err *err) LC_MUST_USE;
-/* rename within or between staged rows (replaces the target). */
+/* rename within or between staged rows (replaces the target). `under`:
+ * row `id` is an update whose committed row has a file `name` too, which
+ * goes with it (one change: no commit comes between). */
 int wr_file_rename(struct writes *w, uint64_t id, const char *name,
-		   uint64_t to_id, const char *to_name,
+		   uint64_t to_id, const char *to_name, bool under,
 		   struct lc_err *err) LC_MUST_USE;
 /* Something changed in the row (utimens, chmod): it is not quiet, and no
  * longer waits after a crash. */
