@@ -2210,11 +2210,37 @@ static bool offsets_ok(const struct lance_array *a, uint64_t n,
 	return a->offsets[n] <= limit;
 }
 
-/* Is array `a` of `len` rows shaped as lance.h says for field f? */
+/* The structs an array is a field of, inner-most first: where one is
+ * null, so are its fields, whatever their nullability (as in Arrow). */
+struct outer {
+	const struct lance_array *a;
+	const struct outer *up;
+};
+
+/* Whether `a` holds a null at a row where no struct around it is null. */
+static bool unmasked_null(const struct lance_array *a,
+			  const struct outer *up, uint64_t len)
+{
+	if (!null_count(a, 0, len))
+		return false;
+	for (uint64_t i = 0; i < len; i++) {
+		const struct outer *o = up;
+
+		while (o && valid_at(o->a, i))
+			o = o->up;
+		if (!o && !valid_at(a, i))
+			return true;
+	}
+	return false;
+}
+
+/* Is array `a` of `len` rows shaped as lance.h says for field f? `up`:
+ * the structs around it (2.1 and later, where a null struct's fields
+ * are not stored), NULL for a top-level field or a list's items. */
 static int check_array(const struct lance_writer *w,
 		       const struct lance_field *f,
 		       const struct lance_array *a, uint64_t len,
-		       struct lc_err *err)
+		       const struct outer *up, struct lc_err *err)
 {
 	const struct lance_type *t = lance_array_type(f);
 	uint64_t need;
@@ -2226,7 +2252,7 @@ static int check_array(const struct lance_writer *w,
 		return LC_USAGE(err, "field %s: array of type %d, field is "
 				"%s", f->name, (int)a->type->id,
 				f->logical_type);
-	if (!f->nullable && null_count(a, 0, len))
+	if (!f->nullable && unmasked_null(a, up, len))
 		return LC_USAGE(err, "field %s: nulls in a non-nullable "
 				"field", f->name);
 	switch (t->id) {
@@ -2251,7 +2277,7 @@ static int check_array(const struct lance_writer *w,
 						" is a null list with items",
 						f->name, i);
 		return check_array(w, f->children[0], &a->children[0],
-				   a->children[0].length, err);
+				   a->children[0].length, NULL, err);
 	case LANCE_T_STRUCT:
 		if (a->n_children != f->n_children)
 			return LC_USAGE(err, "field %s: %zu children, field "
@@ -2262,8 +2288,10 @@ static int check_array(const struct lance_writer *w,
 					"2.0 cannot store null structs",
 					f->name);
 		for (size_t i = 0; i < f->n_children; i++) {
+			struct outer in = { a, up };
 			int rc = check_array(w, f->children[i],
-					     &a->children[i], len, err);
+					     &a->children[i], len,
+					     w->v20 ? NULL : &in, err);
 
 			if (rc)
 				return rc;
@@ -2637,7 +2665,7 @@ int lance_writer_add(struct lance_writer *w, const struct lance_array *cols,
 	if (w->broken)
 		return LC_USAGE(err, "writer: an earlier add failed");
 	for (size_t i = 0; i < w->n_top; i++) {
-		rc = check_array(w, w->top[i], &cols[i], len, err);
+		rc = check_array(w, w->top[i], &cols[i], len, NULL, err);
 		if (rc)
 			return rc;
 	}

@@ -957,6 +957,39 @@ static int conv_struct(struct bld *b, const json_t *j, struct where *w,
 	return rc ? rc : bld_end(b, true, 0, err);
 }
 
+/* The first field a null struct `f` holds that cannot be null, where
+ * a null struct is kept as its fields, all null (2.0): NULL for none. */
+static const char *kept_required(const struct lance_field *f)
+{
+	for (size_t i = 0; i < f->n_children; i++) {
+		const struct lance_field *c = f->children[i];
+		const char *r;
+
+		if (lance_array_type(c)->id == LANCE_T_STRUCT) {
+			if ((r = kept_required(c)))
+				return r;
+		} else if (!c->nullable) {
+			return c->name;
+		}
+	}
+	return NULL;
+}
+
+/* Append a null to `b`, or refuse it (where, by `w`). */
+static int conv_null(struct bld *b, struct where *w, struct lc_err *err)
+{
+	const char *req;
+
+	if (b->field && !b->field->nullable)
+		return refuse(err, w, "null, and it is not nullable");
+	if (w->v20 && b->field && b->type->id == LANCE_T_STRUCT &&
+	    (req = kept_required(b->field)))
+		return refuse(err, w, "null, but Lance file version 2.0 "
+			      "keeps a null struct as its fields, and its "
+			      "field '%s' is not nullable", req);
+	return bld_empty(b, false, w->v20, err);
+}
+
 /* Append JSON value `j` to `b` by the meta.json rules. */
 static int conv_json(struct bld *b, const json_t *j, struct where *w,
 		     unsigned depth, struct lc_err *err)
@@ -966,11 +999,8 @@ static int conv_json(struct bld *b, const json_t *j, struct where *w,
 	if (depth > INGEST_MAX_DEPTH)
 		return refuse(err, w, "nested deeper than %d",
 			      INGEST_MAX_DEPTH);
-	if (json_is_null(j)) {
-		if (b->field && !b->field->nullable)
-			return refuse(err, w, "null, and it is not nullable");
-		return bld_empty(b, false, w->v20, err);
-	}
+	if (json_is_null(j))
+		return conv_null(b, w, err);
 	/* an integer literal past int64 (json_load_big): numbers only */
 	if (json_big_int(j) && !is_number_type(t) && !t->json)
 		return refuse(err, w, "expected %s, found the integer %.64s",
@@ -1847,7 +1877,7 @@ static int append_row(struct row *row, struct lc_err *err)
 				rc = refuse(err, &row->w, "missing required "
 					    "column '%s'", f->name);
 			} else {
-				rc = bld_empty(b, false, r->v20, err);
+				rc = conv_null(b, &row->w, err);
 			}
 		} else if (sl->from_file) {
 			if (sl->json && !same_text(sl->json, b, sl->start))

@@ -1753,6 +1753,46 @@ def copy_and_commit(mnt, src, names):
     return errors_text(mnt)
 
 
+def test_null_struct_with_a_required_field():
+    """A nullable struct holding a field that is not nullable (LanceDB
+    makes one from Optional[Inner] with required fields): a row whose
+    meta.json sets it null or leaves it out commits in 2.1 and 2.2 (the
+    field is null under the null struct, as Arrow allows) and LanceDB
+    reads it back null; 2.0, which keeps a null struct as its fields,
+    refuses that row, naming it. Either way the other rows land: before,
+    such a row failed every commit with an error naming no row."""
+    for ver in ("2.0", "2.1", "2.2"):
+        with workdir() as w:
+            uri = os.path.join(w, "db", "t.lance")
+            wtool("structreq", uri, "--version", ver)
+            staging = os.path.join(w, "staging")
+            rows = {"null_info": {"info": None}, "no_info": {},
+                    "full": {"info": {"id": 5, "tag": None}},
+                    "no_id": {"info": {"tag": "t"}}}
+            with mounted(uri, staging, "name_column=name") as mnt:
+                for n, meta in rows.items():
+                    os.mkdir(os.path.join(mnt, n))
+                    write(os.path.join(mnt, n, "meta.json"),
+                          json.dumps(meta))
+                commit_now(mnt, refused=True)
+                errs = errors_text(mnt)
+            refused = {"no_id"} | ({"null_info", "no_info"}
+                                   if ver == "2.0" else set())
+            for n in rows:
+                line = [x for x in errs.splitlines() if f"{n}" in x]
+                expect(bool(line) == (n in refused),
+                       f"{ver}: {n}: errors {errs!r}")
+            expect("'id' is not nullable" in errs or ver != "2.0",
+                   f"{ver}: errors {errs!r}")
+            got = {r["values"]["name"]: r["values"]["info"]
+                   for r in oracle(uri)["rows"]}
+            want = {"sr_0": {"id": 1, "tag": "a"},
+                    "full": {"id": 5, "tag": None}}
+            if ver != "2.0":
+                want.update(sr_1=None, null_info=None, no_info=None)
+            expect(got == want, f"{ver}: LanceDB reads {got}")
+
+
 def test_list_of_strings_column():
     """A LanceDB 2.1 and 2.2 dataset with a list<string> column (added by
     LanceDB, not nullable): rows copied in set it from meta.json (empty
@@ -3173,6 +3213,7 @@ TESTS = (per_version(edit_cycle) + per_version(interleaved_appends) +
           test_column_options_where_a_column_is_missing,
           test_edit_of_a_row_lancedb_deleted,
           test_list_of_strings_column, test_nested_columns,
+          test_null_struct_with_a_required_field,
           test_blob_columns, test_every_type_copied_back_in,
           test_nested_blobs_copied_back_in,
           test_columns_the_writer_cannot_write,

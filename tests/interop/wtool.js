@@ -44,6 +44,11 @@
 //       struct of data (a blob: v1 in 2.0 and 2.1, v2 in 2.2) and n
 //       int32; rows nb_0 .. nb_4 hold 3 bytes, 100 KB, a null blob, an
 //       empty one and a null struct (in 2.0 a struct of nulls).  Prints {"version", "rows"}.
+//   node wtool.js structreq URI --version 2.0|2.1|2.2
+//       LanceDB creates the dataset URI with columns name utf8 and info,
+//       a nullable struct<id int64 NOT NULL, tag utf8>: row sr_0 holds
+//       {id 1, tag "a"}, and but in 2.0 row sr_1 a null struct (its id
+//       null under it).  Prints {"version", "rows"}.
 //   node wtool.js blobs URI
 //       LanceDB's reading of such a dataset: [{name, n, data: sha256 of
 //       the blob's bytes or null}], the bytes of v1 blobs read from the
@@ -331,6 +336,29 @@ async function cmdNestedBlob(o) {
   }
 }
 
+// name and info: a nullable struct<id int64 NOT NULL, tag utf8>; rows
+// sr_0 {id 1, tag "a"} and, but in 2.0 (which keeps no null structs),
+// sr_1 a null struct (its id null under it, as Arrow allows)
+async function cmdStructReq(o) {
+  const [uri] = o.pos;
+  if (!['2.0', '2.1', '2.2'].includes(o.version)) usage('--version takes 2.0, 2.1 or 2.2');
+  const st = new arrow.Struct([new arrow.Field('id', new arrow.Int64(), false),
+    new arrow.Field('tag', new arrow.Utf8(), true)]);
+  const n = o.version === '2.0' ? 1 : 2;
+  const idData = arrow.makeData({ type: new arrow.Int64(), length: n, nullCount: n - 1,
+    data: BigInt64Array.from([1n, 0n].slice(0, n)),
+    nullBitmap: n > 1 ? Uint8Array.from([1]) : undefined });
+  const table = A.batchTable([new arrow.Field('name', new arrow.Utf8(), true), new arrow.Field('info', st, true)],
+    [I.utf8(['sr_0', 'sr_1'].slice(0, n)), A.struct(st, n, [idData, I.utf8(['a', null].slice(0, n))], [true, false].slice(0, n))]);
+  const { conn, table: name } = await open(uri);
+  const t = await conn.createTable(name, table, { storageOptions: { new_table_data_storage_version: o.version } });
+  try {
+    return { version: await t.version(), rows: await t.countRows() };
+  } finally {
+    t.close();
+  }
+}
+
 // name and tags: list<dictionary<int8, utf8>>, three rows
 async function cmdDictList(o) {
   const [uri] = o.pos;
@@ -414,6 +442,7 @@ async function main() {
   else if (cmd === 'nestedblob') res = await cmdNestedBlob(o);
   else if (cmd === 'blobs') res = await cmdBlobs(o);
   else if (cmd === 'dictlist') res = await cmdDictList(o);
+  else if (cmd === 'structreq') res = await cmdStructReq(o);
   else usage(cmd ? `unknown command ${cmd}` : 'no command');
   process.stdout.write(JSON.stringify(res) + '\n');
 }
