@@ -1266,6 +1266,7 @@ struct dir_fill {
 	const struct mnode *root;	/* a writable root being listed */
 	fuse_ino_t ino;			/* and its inode */
 	const struct wr_rows *pinned;	/* and its staged rows then */
+	bool moved;		/* the root listed is no longer the latest */
 	int rc;
 	struct lc_err *err;
 };
@@ -1339,6 +1340,12 @@ static int dir_add(struct dir_fill *d, uint64_t off, const char *name,
 			d->rc = rc;
 			return rc;
 		}
+		/* a page of a listing that began before a refresh: its
+		 * entries may be gone or changed in the version now shown,
+		 * and the kernel would keep them (under the epoch it has
+		 * now, on Linux 6.16 and later) for as long as we say */
+		if (d->moved && !m->staged)
+			e.entry_timeout = e.attr_timeout = 0;
 		need = fuse_add_direntry_plus(d->req, d->buf + d->used,
 					      d->size - d->used, name, &e,
 					      (off_t)off + 1);
@@ -1513,6 +1520,8 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			n = h->root;
 			vnode_copy(&n.vn, &h->root.vn);
 			d.pinned = h->staged;
+			d.moved = n.vn.kind == VN_ROOT &&
+				  !view_is_current(&n.vn);
 		}
 	}
 	d.live = n.live;

@@ -506,6 +506,52 @@ def test_database_listed_while_a_dataset_comes():
             lancefs("umount", mnt, check=False)
 
 
+def test_row_deleted_while_listed():
+    """ls of a big root (refresh=) read a page at a time while LanceDB
+    deletes a row the listing has not reached: the pages after the
+    refresh come from the version the listing began in (it lists every
+    row once), but the deleted row is gone as soon as the listing ends.
+    Before, the kernel kept its entry from that late page for a day."""
+    with tempfile.TemporaryDirectory() as tmp:
+        uri = os.path.join(tmp, "db", "t.lance")
+        wtool = os.path.join(INTEROP, "wtool.js")
+        subprocess.run(["node", wtool, "make", uri, "--version", "2.1",
+                        "--rows", "300"], cwd=INTEROP, check=True,
+                       capture_output=True)
+        mnt = os.path.join(tmp, "mnt")
+        os.mkdir(mnt)
+        lancefs("mount", "-o", "ro,refresh=1,name_column=name", uri, mnt)
+
+        def version():
+            with open(os.path.join(mnt, ".lancefs", "status")) as f:
+                return json.load(f)["version"]
+        try:
+            v0 = version()
+            fd = os.open(mnt, os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                seen = getdents(fd, 600)
+                expect("row_299" not in seen, f"first page {seen}")
+                subprocess.run(["node", wtool, "delete", uri, "--where",
+                                "name = 'row_299'"], cwd=INTEROP,
+                               check=True, capture_output=True)
+                wait_for(lambda: version() > v0, "no new version")
+                while True:
+                    page = getdents(fd, 600)
+                    if not page:
+                        break
+                    seen += page
+            finally:
+                os.close(fd)
+            expect(seen.count("row_299") == 1 and seen.count("row_000") == 1,
+                   f"listed {len(seen)} names")
+            expect(not os.path.exists(os.path.join(mnt, "row_299")),
+                   "row_299 deleted by LanceDB is still there")
+            expect(os.path.exists(os.path.join(mnt, "row_298", "meta.json")),
+                   "row_298 is gone")
+        finally:
+            lancefs("umount", mnt, check=False)
+
+
 def test_refresh_of_a_writable_database():
     """The same on a writable database mount."""
     test_refresh_of_a_database("refresh=1")
@@ -844,6 +890,7 @@ TESTS = [test_dataloader, test_scanners_see_only_rows, test_shell_tools,
          test_refresh_of_a_database,
          test_refresh_of_a_writable_database,
          test_database_listed_while_a_dataset_comes,
+         test_row_deleted_while_listed,
          test_refresh_keeps_unchanged_rows,
          test_refresh_keeps_unchanged_rows_no_epoch,
          test_dataset_deleted_under_mount, test_mount_helpers,
