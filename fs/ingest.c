@@ -1822,12 +1822,28 @@ static int fill_name(struct row *row, const char *name, struct lc_err *err)
 	sl->from_file = false;
 	{
 		char *end, back[32];
+		json_t *jv = NULL;
+		json_error_t je;
 		long long v;
 
 		errno = 0;
 		v = strtoll(name, &end, 10);
 		snprintf(back, sizeof(back), "%lld", v);
-		if (!*name || *end || errno || strcmp(back, name)) {
+		if (*name && !*end && !errno && !strcmp(back, name)) {
+			jv = json_integer(v);
+		} else if (f->type.id == LANCE_T_UINT64 && *name != '-') {
+			/* past int64: the mount shows uint64 values as
+			 * they are (jsonb.h's big integers carry them) */
+			errno = 0;
+			snprintf(back, sizeof(back), "%llu",
+				 strtoull(name, &end, 10));
+			if (*name && !*end && !errno && !strcmp(back, name) &&
+			    !(jv = json_load_big(name, strlen(name),
+						 JSON_DECODE_ANY |
+						 JSON_ALLOW_NUL, &je)))
+				return LC_NOMEM(err);
+		}
+		if (!jv && (!*name || *end || errno || strcmp(back, name))) {
 			row->w.file = "";
 			return refuse(err, &row->w, "the name column '%s' is "
 				      "%s and '%.64s' is not an integer",
@@ -1835,11 +1851,13 @@ static int fill_name(struct row *row, const char *name, struct lc_err *err)
 		}
 		if (!row->meta) {
 			row->meta = json_object();
-			if (!row->meta)
+			if (!row->meta) {
+				json_decref(jv);
 				return LC_NOMEM(err);
+			}
 		}
-		rc = json_object_set_new(row->meta, "\x01name",
-					 json_integer(v));
+		rc = !jv ? -1 : json_object_set_new(row->meta, "\x01name",
+						    jv);
 		if (rc)
 			return LC_NOMEM(err);
 		sl->json = json_object_get(row->meta, "\x01name");

@@ -1793,6 +1793,43 @@ def test_null_struct_with_a_required_field():
             expect(got == want, f"{ver}: LanceDB reads {got}")
 
 
+def test_integer_name_column():
+    """An integer name column (uint64, values past int64 among them):
+    the mount names rows by their values; folders copied in take their
+    names as values, past int64 too (a name the mount shows is one it
+    takes back); a name that is no such integer is refused, naming the
+    row. LanceDB reads the values back."""
+    with workdir() as w:
+        uri, staging, src = lancedb_table(w, "2.1", 2)
+        wtool("addcol", uri, "--name", "uid", "--sql",
+              "arrow_cast(label, 'UInt64') + "
+              "arrow_cast('18446744073709551605', 'UInt64')")
+        shown = {"18446744073709551605", "18446744073709551615"}
+        new = {"9223372036854775808": 3, "42": 4, "-1": 5, "0x10": 6}
+        with mounted(uri, staging, "name_column=uid") as mnt:
+            expect(set(listing(mnt)) == shown, f"listed {listing(mnt)}")
+            for n, label in new.items():
+                os.mkdir(os.path.join(mnt, n))
+                write(os.path.join(mnt, n, "meta.json"),
+                      json.dumps({"label": label}))
+            commit_now(mnt, refused=True)
+            errs = errors_text(mnt)
+            expect("-1/the row name: column 'uid': -1 is out of range "
+                   "for uint64" in errs and "0x10: the name column 'uid' "
+                   "is uint64 and '0x10' is not an integer" in errs,
+                   f"errors {errs!r}")
+            expect("9223372036854775808" not in errs and "42:" not in errs,
+                   f"errors {errs!r}")
+            listed = set(listing(mnt))
+            expect(shown | {"9223372036854775808", "42"} <= listed,
+                   f"listed {sorted(listed)}")
+        got = {r["values"]["uid"]: r["values"]["label"]
+               for r in oracle(uri)["rows"]}
+        expect(got == {18446744073709551605: 0, 18446744073709551615: 10,
+                       9223372036854775808: 3, 42: 4},
+               f"LanceDB reads {got}")
+
+
 def test_list_of_strings_column():
     """A LanceDB 2.1 and 2.2 dataset with a list<string> column (added by
     LanceDB, not nullable): rows copied in set it from meta.json (empty
@@ -3214,6 +3251,7 @@ TESTS = (per_version(edit_cycle) + per_version(interleaved_appends) +
           test_edit_of_a_row_lancedb_deleted,
           test_list_of_strings_column, test_nested_columns,
           test_null_struct_with_a_required_field,
+          test_integer_name_column,
           test_blob_columns, test_every_type_copied_back_in,
           test_nested_blobs_copied_back_in,
           test_columns_the_writer_cannot_write,
