@@ -2063,8 +2063,8 @@ static int itype_merge(struct itype *t, const json_t *j, unsigned depth,
 	case JSON_FALSE:
 		k = IK_BOOL;
 		break;
-	case JSON_STRING:
-		k = IK_STR;
+	case JSON_STRING:	/* or an integer past int64 (jsonb.h) */
+		k = json_big_int(j) ? IK_INT : IK_STR;
 		break;
 	case JSON_ARRAY:
 		k = IK_LIST;
@@ -2159,6 +2159,32 @@ static int itype_defs(struct defs *d, const struct itype *t,
 }
 
 /* Infer from one row folder into the top-level struct `top`. */
+/* A meta.json for inference, as add_meta parses one; NULL where it is
+ * unreadable or no JSON (assembly then says why). */
+static json_t *load_meta(const char *path)
+{
+	struct lc_buf text;
+	json_error_t je;
+	json_t *j = NULL;
+	FILE *f = fopen(path, "rb");
+	char chunk[8192];
+	size_t n;
+	int rc = f ? 0 : -1;
+
+	lc_buf_init(&text, 0);
+	while (!rc && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		rc = lc_buf_append(&text, chunk, n, NULL);
+	if (f && ferror(f))
+		rc = -1;
+	if (f && fclose(f))
+		rc = -1;
+	if (!rc)
+		j = json_load_big(text.data, text.len,
+				  JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &je);
+	lc_buf_reset(&text);
+	return j;
+}
+
 static int infer_dir(struct itype *top, const char *dir, struct lc_err *err)
 {
 	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -2177,10 +2203,14 @@ static int infer_dir(struct itype *top, const char *dir, struct lc_err *err)
 		struct itype *c;
 		json_t *j;
 
+		/* what assembly takes: regular files (a row holding a
+		 * folder is refused, and makes no column), a meta.json
+		 * parsed as it parses one */
+		if (ents[i].type != DT_REG)
+			continue;
 		snprintf(path, sizeof(path), "%s/%s", dir, name);
 		if (!strcmp(name, "meta.json")) {
-			j = json_load_file(path, JSON_REJECT_DUPLICATES |
-						  JSON_ALLOW_NUL, NULL);
+			j = load_meta(path);
 			if (json_is_object(j))
 				rc = itype_merge(top, j, 0, err);
 			json_decref(j);

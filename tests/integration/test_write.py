@@ -678,6 +678,37 @@ def test_new_dataset_from_cp_r():
                 read_back(mnt, rows, text_files=False)
 
 
+def test_new_dataset_inferred_from_what_commits():
+    """A new dataset's schema comes from the rows of its first commit as
+    assembly reads them: a meta.json holding an integer past int64 gives
+    its other keys their columns, and its row is refused for that
+    integer (before, inference skipped that meta.json whole, and the row
+    was refused for keys the schema lacked)."""
+    with workdir() as w:
+        uri = os.path.join(w, "db", "new.lance")
+        os.mkdir(os.path.dirname(uri))
+        staging = os.path.join(w, "staging")
+        src = os.path.join(w, "src")
+        img = jpeg(70)
+        for n, meta in (("a", {"label": 1}),
+                        ("c", {"n": 18446744073709551615, "note": "big"})):
+            os.makedirs(os.path.join(src, n))
+            write(os.path.join(src, n, "image.jpg"), img)
+            write(os.path.join(src, n, "meta.json"), json.dumps(meta))
+        with mounted(uri, staging, "commit_delay=60") as mnt:
+            cp("-r", *[os.path.join(src, n) for n in "ac"], mnt)
+            commit_now(mnt, refused=True)
+            errs = errors_text(mnt)
+            expect("c/meta.json: column 'n'" in errs and "out of range"
+                   in errs, f"errors {errs!r}")
+        fields = {f["name"]: f["arrow_type"] for f in oracle(uri)["schema"]}
+        expect(fields == {"name": "utf8", "image": "binary", "label": "int64",
+                          "n": "int64", "note": "utf8"},
+               f"inferred schema {fields}")
+        expect(sorted(lance_rows(uri)) == ["a"],
+               f"LanceDB rows {sorted(lance_rows(uri))}")
+
+
 def test_fsync_commits_now():
     """sync FILE, fsync() of an open file and of a row folder each commit
     at once (commit_delay=60): a separate LanceDB process sees the row
@@ -3222,7 +3253,9 @@ def test_rows_over_a_writer_limit_together():
 TESTS = (per_version(edit_cycle) + per_version(interleaved_appends) +
          per_version(bf16_vectors) + per_version(json_column) +
          per_version(dictionary_keys) +
-         [test_new_dataset_from_cp_r, test_database_mount_writes,
+         [test_new_dataset_from_cp_r,
+          test_new_dataset_inferred_from_what_commits,
+          test_database_mount_writes,
           test_row_over_a_writer_limit_refused_alone,
           test_rows_over_a_writer_limit_together,
           test_big_file_written_past_the_daemon, test_cp_over_io_uring,
