@@ -709,6 +709,56 @@ def test_new_dataset_inferred_from_what_commits():
                f"LanceDB rows {sorted(lance_rows(uri))}")
 
 
+def dirents(fd, size=600):
+    """One getdents64(2) of `size` bytes on `fd`: its names."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    buf = ctypes.create_string_buffer(size)
+    n = libc.syscall(217, fd, buf, size)
+    if n < 0:
+        raise OSError(ctypes.get_errno(), "getdents64")
+    names, pos = [], 0
+    while pos < n:
+        reclen = int.from_bytes(buf.raw[pos + 16:pos + 18], "little")
+        names.append(buf.raw[pos + 19:pos + reclen].split(b"\0")[0].decode())
+        pos += reclen
+    return names
+
+
+def test_rows_committed_while_listed():
+    """ls of the root of a dataset with no name column, read a page at a
+    time while a commit lands the staged folders it has not reached:
+    each is listed under the name it had when the listing began (the
+    listing is of that moment), none left out. Before, such a folder was
+    listed under no name at all."""
+    with workdir() as w:
+        uri, staging, src = lancedb_table(w, "2.1", 300)
+        staged = [f"s{k:03d}" for k in range(40)]
+        with mounted(uri, staging, "commit_delay=60") as mnt:
+            for n in staged:
+                os.mkdir(os.path.join(mnt, n))
+                write(os.path.join(mnt, n, "meta.json"), '{"label": 7}')
+            fd = os.open(mnt, os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                seen = dirents(fd)
+                expect(not set(seen) & set(staged), f"first page {seen}")
+                commit_now(mnt)
+                while True:
+                    page = dirents(fd)
+                    if not page:
+                        break
+                    seen += page
+            finally:
+                os.close(fd)
+            names = [n for n in seen if n not in (".", "..")]
+            missing = sorted(set(staged) - set(names))
+            expect(not missing, f"not listed: {missing}")
+            expect(len(names) == 300 + len(staged),
+                   f"{len(names)} names listed")
+            expect(len(listing(mnt)) == 340 and
+                   not set(listing(mnt)) & set(staged),
+                   "after the commit")
+
+
 def test_fsync_commits_now():
     """sync FILE, fsync() of an open file and of a row folder each commit
     at once (commit_delay=60): a separate LanceDB process sees the row
@@ -3255,6 +3305,7 @@ TESTS = (per_version(edit_cycle) + per_version(interleaved_appends) +
          per_version(dictionary_keys) +
          [test_new_dataset_from_cp_r,
           test_new_dataset_inferred_from_what_commits,
+          test_rows_committed_while_listed,
           test_database_mount_writes,
           test_row_over_a_writer_limit_refused_alone,
           test_rows_over_a_writer_limit_together,
