@@ -1476,15 +1476,18 @@ int staging_row_remove(struct staging *s, uint64_t id, struct lc_err *err)
 	char dir[4200], path[4300];
 
 	staging_row_path(dir, sizeof(dir), s, id);
-	/* unnamed first, in one step: a crash while its files go (.row
-	 * among them, in no set order) leaves a folder no mount loads,
-	 * not a row of another kind (a revert's name, as a new row) */
+	/* unnamed first, in one step: from then on the row is gone (no
+	 * mount loads an unnamed folder, and the next one removes what is
+	 * left of it), so a crash or a failure while its files go (.row
+	 * among them, in no set order) leaves no row of another kind (a
+	 * revert's name, as a new row) */
 	snprintf(path, sizeof(path), "%s/.name", dir);
 	if ((removexattr(dir, NAME_XATTR) < 0 && errno != ENODATA &&
 	     errno != ENOTSUP && errno != ENOENT) ||
-	    (unlink(path) < 0 && errno != ENOENT) || remove_tree(dir))
+	    (unlink(path) < 0 && errno != ENOENT))
 		return LC_SYS(err, errno, "staging: removing %s: %s", dir,
 			      strerror(errno));
+	(void)remove_tree(dir);
 	return 0;
 }
 

@@ -181,7 +181,9 @@ int staging_sync(const struct staging *s);
 #define STAGING_SYNC_AFTER 4.0
 /* The staged row named `name`, or ENOENT. */
 int staging_row_find(uint64_t *id, struct staging *s, const char *name);
-/* Remove a staged row and everything in it. */
+/* Remove a staged row and everything in it: gone once its name is (an
+ * error only where that fails); what a failure leaves of its files the
+ * next staging_open removes. */
 int staging_row_remove(struct staging *s, uint64_t id,
 		       struct lc_err *err) LC_MUST_USE;
 /* The folder holding row `id`'s files. */

@@ -456,10 +456,13 @@ static int local_put(struct ostore *st, const char *key, const void *data,
 			      strerror(rc));
 	/* the new name itself durable: a commit's manifest, and the data
 	 * files it names before it. It is in place already, seen by every
-	 * reader: a failure here is no answer whether the put took (a
-	 * commit then finds its version by its uuid instead of making the
-	 * same rows land again under another) */
+	 * reader: for a create (a commit's manifest) a failure here is no
+	 * answer whether the put took (the commit then finds its version
+	 * by its uuid instead of making the same rows land again) */
 	rc = sync_parent(dirfd, key);
+	if (rc && !if_absent)
+		return LC_SYS(err, rc, "%s/%s: %s", st->root, key,
+			      strerror(rc));
 	if (rc)
 		return lc_err_set(err, ETIMEDOUT, LC_EK_REMOTE, __FILE__,
 				  __LINE__, "%s/%s: in place, but its folder "
