@@ -1330,10 +1330,15 @@ static int dir_add(struct dir_fill *d, uint64_t off, const char *name,
 
 		if (rc && m->staged && (rc == ESTALE || rc == ENOENT)) {
 			/* a staged row that landed or went since the
-			 * listing began */
+			 * listing began: its entry now, or else (it landed
+			 * under a row number) its name as the listing
+			 * began, with nothing for the kernel to keep */
 			lc_err_clear(d->err);
-			if (!d->root || landed_entry(d, name, &e))
-				return 0;
+			if (!d->root || landed_entry(d, name, &e)) {
+				memset(&e, 0, sizeof(e));
+				e.attr.st_mode = is_dir ? S_IFDIR : S_IFREG;
+				e.attr.st_ino = dirent_ino(off);
+			}
 			rc = 0;
 		}
 		if (rc) {
@@ -1351,7 +1356,8 @@ static int dir_add(struct dir_fill *d, uint64_t off, const char *name,
 					      (off_t)off + 1);
 		if (need > d->size - d->used) {
 			/* did not fit: the kernel never saw it */
-			ino_forget(d->fs, e.ino, 1);
+			if (e.ino)
+				ino_forget(d->fs, e.ino, 1);
 			return 1;
 		}
 	} else {

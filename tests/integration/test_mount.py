@@ -511,7 +511,9 @@ def test_row_deleted_while_listed():
     deletes a row the listing has not reached: the pages after the
     refresh come from the version the listing began in (it lists every
     row once), but the deleted row is gone as soon as the listing ends.
-    Before, the kernel kept its entry from that late page for a day."""
+    Before, a kernel with FUSE epochs (Linux 6.16 and later) kept its
+    entry from that late page for a day; older kernels keep entries of
+    a refresh= mount that many seconds, and pass either way."""
     with tempfile.TemporaryDirectory() as tmp:
         uri = os.path.join(tmp, "db", "t.lance")
         wtool = os.path.join(INTEROP, "wtool.js")
