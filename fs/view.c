@@ -126,7 +126,8 @@ struct view {
 	void *status_ctx;
 	pthread_mutex_t err_mu;		/* protects errs, n_errs */
 	char *errs[VIEW_MAX_ERRORS];	/* ring of error lines */
-	uint64_t n_errs;		/* errors noted, ever */
+	uint64_t n_errs;		/* lines noted, ever */
+	uint64_t n_seen;		/* errors noted, ever (status) */
 	atomic_ullong vc_hits, vc_misses;
 	pthread_mutex_t vc_mu;	/* protects vc, vc_bytes, vc_tick */
 	struct vcache_ent vc[VCACHE_ENTRIES];
@@ -2310,7 +2311,7 @@ uint64_t view_error_count(struct view *v)
 	uint64_t n;
 
 	pthread_mutex_lock(&v->err_mu);
-	n = v->n_errs;
+	n = v->n_seen;
 	pthread_mutex_unlock(&v->err_mu);
 	return n;
 }
@@ -2376,6 +2377,17 @@ void view_note_line(struct view *v, const char *path,
 		return;
 	snprintf(line, len, "%s\t%s\n", *path ? path : "-", err->msg);
 	pthread_mutex_lock(&v->err_mu);
+	v->n_seen++;
+	/* the same failure again (a refused row tried again, a file read
+	 * again) is listed once: one line a refused row, as VIEW.md has */
+	for (uint64_t i = v->n_errs > VIEW_MAX_ERRORS ?
+			  v->n_errs - VIEW_MAX_ERRORS : 0;
+	     i < v->n_errs; i++)
+		if (!strcmp(v->errs[i % VIEW_MAX_ERRORS], line)) {
+			pthread_mutex_unlock(&v->err_mu);
+			lc_free(line);
+			return;
+		}
 	lc_free(v->errs[v->n_errs % VIEW_MAX_ERRORS]);
 	v->errs[v->n_errs % VIEW_MAX_ERRORS] = line;
 	v->n_errs++;
