@@ -2159,32 +2159,6 @@ static int itype_defs(struct defs *d, const struct itype *t,
 }
 
 /* Infer from one row folder into the top-level struct `top`. */
-/* A meta.json for inference, as add_meta parses one; NULL where it is
- * unreadable or no JSON (assembly then says why). */
-static json_t *load_meta(const char *path)
-{
-	struct lc_buf text;
-	json_error_t je;
-	json_t *j = NULL;
-	FILE *f = fopen(path, "rb");
-	char chunk[8192];
-	size_t n;
-	int rc = f ? 0 : -1;
-
-	lc_buf_init(&text, 0);
-	while (!rc && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		rc = lc_buf_append(&text, chunk, n, NULL);
-	if (f && ferror(f))
-		rc = -1;
-	if (f && fclose(f))
-		rc = -1;
-	if (!rc)
-		j = json_load_big(text.data, text.len,
-				  JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &je);
-	lc_buf_reset(&text);
-	return j;
-}
-
 static int infer_dir(struct itype *top, const char *dir, struct lc_err *err)
 {
 	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -2192,25 +2166,35 @@ static int infer_dir(struct itype *top, const char *dir, struct lc_err *err)
 	struct dent *ents;
 	size_t n;
 	int rc = list_dir(&ents, &n, dfd, dir, &unread);
+	struct where w = { .row = dir, .file = "meta.json" };
+	struct lc_buf text;
 
-	if (dfd >= 0)
-		close(dfd);
-	if (rc)
+	if (rc) {
+		if (dfd >= 0)
+			close(dfd);
 		return 0;	/* unreadable: assembly reports it */
+	}
+	lc_buf_init(&text, 0);
 	for (size_t i = 0; i < n && !rc; i++) {
 		const char *name = ents[i].name, *dot = strrchr(name, '.');
-		char path[4600], col[1024];
+		char col[1024];
 		struct itype *c;
+		json_error_t je;
 		json_t *j;
 
 		/* what assembly takes: regular files (a row holding a
 		 * folder is refused, and makes no column), a meta.json
-		 * parsed as it parses one */
+		 * read and parsed as add_meta does (what fails, assembly
+		 * reports) */
 		if (ents[i].type != DT_REG)
 			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, name);
 		if (!strcmp(name, "meta.json")) {
-			j = load_meta(path);
+			text.len = 0;
+			j = read_into(&text, dfd, name, ents[i].size, &w,
+				      &unread) ? NULL :
+			    json_load_big(text.data, text.len,
+					  JSON_REJECT_DUPLICATES |
+					  JSON_ALLOW_NUL, &je);
 			if (json_is_object(j))
 				rc = itype_merge(top, j, 0, err);
 			json_decref(j);
@@ -2226,6 +2210,8 @@ static int infer_dir(struct itype *top, const char *dir, struct lc_err *err)
 		if (c->k == IK_NONE)
 			c->k = dot && !strcmp(dot, ".txt") ? IK_STR : IK_BIN;
 	}
+	lc_buf_reset(&text);
+	close(dfd);
 	free_list(ents, n);
 	return rc;
 }

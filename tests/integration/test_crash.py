@@ -248,6 +248,15 @@ def cp_finished(src, out, err):
     return done
 
 
+def put_row(mnt, name, img, label):
+    """A row folder made through the mount: image.jpg and meta.json."""
+    os.mkdir(os.path.join(mnt, name))
+    with open(os.path.join(mnt, name, "image.jpg"), "wb") as f:
+        f.write(img)
+    with open(os.path.join(mnt, name, "meta.json"), "w") as f:
+        f.write(json.dumps({"label": label}))
+
+
 def staged_leftovers(staging):
     return [os.path.join(dp, f) for dp, _, fs in os.walk(staging)
             for f in fs if f in ("image.jpg", "meta.json")]
@@ -337,11 +346,7 @@ def test_crash_before_first_commit():
     img, half = jpeg_like(rng), jpeg_like(rng)
     opts = (f"staging_dir={staging}", "commit_delay=600")
     pid = mount(uri, mnt, *opts)
-    os.mkdir(os.path.join(mnt, "done"))
-    with open(os.path.join(mnt, "done", "meta.json"), "w") as f:
-        f.write('{"label": 7}')
-    with open(os.path.join(mnt, "done", "image.jpg"), "wb") as f:
-        f.write(img)
+    put_row(mnt, "done", img, 7)
     os.mkdir(os.path.join(mnt, "torn"))
     with open(os.path.join(mnt, "torn", "meta.json"), "w") as f:
         f.write('{"label": 8}')
@@ -804,11 +809,7 @@ def test_kill_while_a_root_file_is_written():
     opts = (f"staging_dir={staging}", "commit_delay=600")
     pid = mount(uri, mnt, *opts)
     img, half = jpeg_like(rng), jpeg_like(rng)
-    os.mkdir(os.path.join(mnt, "done"))
-    with open(os.path.join(mnt, "done", "image.jpg"), "wb") as f:
-        f.write(img)
-    with open(os.path.join(mnt, "done", "meta.json"), "w") as f:
-        f.write('{"label": 7}')
+    put_row(mnt, "done", img, 7)
     with open(os.path.join(mnt, "early.jpg"), "wb") as f:
         f.write(img)
     torn = open(os.path.join(mnt, "photo.jpg"), "wb")
@@ -878,11 +879,7 @@ def test_kill_while_an_update_is_filled():
     opts = (f"staging_dir={staging}", "commit_delay=600")
     pid = mount(uri, mnt, *opts)
     img, img2 = jpeg_like(rng), jpeg_like(rng)
-    os.mkdir(os.path.join(mnt, "r"))
-    with open(os.path.join(mnt, "r", "image.jpg"), "wb") as f:
-        f.write(img)
-    with open(os.path.join(mnt, "r", "meta.json"), "w") as f:
-        f.write('{"label": 5}')
+    put_row(mnt, "r", img, 5)
     lancefs("commit", mnt)
     with open(os.path.join(mnt, "r", "image.jpg"), "wb") as f:
         f.write(img2)

@@ -22,6 +22,8 @@ import tempfile
 import time
 import traceback
 
+from dirpages import getdents, rest
+
 LANCEFS, DATA, INTEROP = (os.path.abspath(a) for a in sys.argv[1:4])
 # Mounts are writable by default and keep a staging folder per dataset:
 # ours go to a private place, never into the user's state folder.
@@ -450,23 +452,6 @@ def test_refresh_of_a_database(opts="ro,refresh=1"):
             lancefs("umount", mnt, check=False)
 
 
-def getdents(fd, size):
-    """One getdents64(2) call of `size` bytes: the names it returned."""
-    import ctypes
-    libc = ctypes.CDLL(None, use_errno=True)
-    buf = ctypes.create_string_buffer(size)
-    n = libc.syscall(217, fd, buf, size)
-    if n < 0:
-        raise OSError(ctypes.get_errno(), "getdents64")
-    names, pos = [], 0
-    while pos < n:
-        reclen = int.from_bytes(buf.raw[pos + 16:pos + 18], "little")
-        name = buf.raw[pos + 19:pos + reclen].split(b"\0", 1)[0]
-        names.append(name.decode())
-        pos += reclen
-    return names
-
-
 def test_database_listed_while_a_dataset_comes():
     """A listing of a database root (refresh=) read a page at a time,
     while a dataset that sorts first appears between two pages: every
@@ -483,18 +468,14 @@ def test_database_listed_while_a_dataset_comes():
         try:
             fd = os.open(mnt, os.O_RDONLY | os.O_DIRECTORY)
             try:
-                seen = getdents(fd, 600)
+                seen = getdents(fd)
                 expect(0 < len(seen) < len(members), f"first page {seen}")
                 shutil.copytree(src, os.path.join(db, "0new.tmp"))
                 os.rename(os.path.join(db, "0new.tmp"),
                           os.path.join(db, "0new.lance"))
                 wait_for(lambda: os.path.exists(os.path.join(mnt, "0new")),
                          "dataset 0new not seen")
-                while True:
-                    page = getdents(fd, 600)
-                    if not page:
-                        break
-                    seen += page
+                seen += rest(fd)
             finally:
                 os.close(fd)
             names = [n for n in seen if n not in (".", "..")]
@@ -531,17 +512,13 @@ def test_row_deleted_while_listed():
             v0 = version()
             fd = os.open(mnt, os.O_RDONLY | os.O_DIRECTORY)
             try:
-                seen = getdents(fd, 600)
+                seen = getdents(fd)
                 expect("row_299" not in seen, f"first page {seen}")
                 subprocess.run(["node", wtool, "delete", uri, "--where",
                                 "name = 'row_299'"], cwd=INTEROP,
                                check=True, capture_output=True)
                 wait_for(lambda: version() > v0, "no new version")
-                while True:
-                    page = getdents(fd, 600)
-                    if not page:
-                        break
-                    seen += page
+                seen += rest(fd)
             finally:
                 os.close(fd)
             expect(seen.count("row_299") == 1 and seen.count("row_000") == 1,

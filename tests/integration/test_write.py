@@ -32,6 +32,7 @@ import time
 import traceback
 
 import with_io_uring
+from dirpages import getdents, rest
 
 LANCEFS, INTEROP = (os.path.abspath(a) for a in sys.argv[1:3])
 # the interop fixtures (tests/interop/make_datasets.js), where given
@@ -709,21 +710,6 @@ def test_new_dataset_inferred_from_what_commits():
                f"LanceDB rows {sorted(lance_rows(uri))}")
 
 
-def dirents(fd, size=600):
-    """One getdents64(2) of `size` bytes on `fd`: its names."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    buf = ctypes.create_string_buffer(size)
-    n = libc.syscall(217, fd, buf, size)
-    if n < 0:
-        raise OSError(ctypes.get_errno(), "getdents64")
-    names, pos = [], 0
-    while pos < n:
-        reclen = int.from_bytes(buf.raw[pos + 16:pos + 18], "little")
-        names.append(buf.raw[pos + 19:pos + reclen].split(b"\0")[0].decode())
-        pos += reclen
-    return names
-
-
 def test_rows_committed_while_listed():
     """ls of the root of a dataset with no name column, read a page at a
     time while a commit lands the staged folders it has not reached:
@@ -740,14 +726,10 @@ def test_rows_committed_while_listed():
                 write(os.path.join(mnt, n, "meta.json"), '{"label": 7}')
             fd = os.open(mnt, os.O_RDONLY | os.O_DIRECTORY)
             try:
-                seen = dirents(fd)
+                seen = getdents(fd)
                 expect(not set(seen) & set(staged), f"first page {seen}")
                 commit_now(mnt)
-                while True:
-                    page = dirents(fd)
-                    if not page:
-                        break
-                    seen += page
+                seen += rest(fd)
             finally:
                 os.close(fd)
             names = [n for n in seen if n not in (".", "..")]

@@ -191,6 +191,18 @@ async function open(uri) {
   return { conn: await lancedb.connect(db), table };
 }
 
+// LanceDB creates table `table` at URI in file version `version`:
+// {"version", "rows"}
+async function createIn(uri, table, version) {
+  const { conn, table: name } = await open(uri);
+  const t = await conn.createTable(name, table, { storageOptions: { new_table_data_storage_version: version } });
+  try {
+    return { version: await t.version(), rows: await t.countRows() };
+  } finally {
+    t.close();
+  }
+}
+
 async function cmdMake(o) {
   const [uri] = o.pos;
   if (!['legacy', '2.0', '2.1', '2.2'].includes(o.version)) usage('--version takes legacy, 2.0, 2.1 or 2.2');
@@ -327,13 +339,7 @@ async function cmdNestedBlob(o) {
   const dataD = v2 ? A.struct(data.type, vals.length, [bytes, I.utf8(vals.map(() => null))], vals.map((x) => x !== null)) : bytes;
   const table = A.batchTable([new arrow.Field('name', new arrow.Utf8(), true), new arrow.Field('s', st, true)],
     [I.utf8(vals.map((_, k) => `nb_${k}`)), A.struct(st, vals.length, [dataD, I.int32([1, 2, 3, 4, null])], valid)]);
-  const { conn, table: name } = await open(uri);
-  const t = await conn.createTable(name, table, { storageOptions: { new_table_data_storage_version: o.version } });
-  try {
-    return { version: await t.version(), rows: await t.countRows() };
-  } finally {
-    t.close();
-  }
+  return createIn(uri, table, o.version);
 }
 
 // name and info: a nullable struct<id int64 NOT NULL, tag utf8>; rows
@@ -350,13 +356,7 @@ async function cmdStructReq(o) {
     nullBitmap: n > 1 ? Uint8Array.from([1]) : undefined });
   const table = A.batchTable([new arrow.Field('name', new arrow.Utf8(), true), new arrow.Field('info', st, true)],
     [I.utf8(['sr_0', 'sr_1'].slice(0, n)), A.struct(st, n, [idData, I.utf8(['a', null].slice(0, n))], [true, false].slice(0, n))]);
-  const { conn, table: name } = await open(uri);
-  const t = await conn.createTable(name, table, { storageOptions: { new_table_data_storage_version: o.version } });
-  try {
-    return { version: await t.version(), rows: await t.countRows() };
-  } finally {
-    t.close();
-  }
+  return createIn(uri, table, o.version);
 }
 
 // name and tags: list<dictionary<int8, utf8>>, three rows
@@ -371,13 +371,7 @@ async function cmdDictList(o) {
     Int8Array.from(flat, (x) => words.indexOf(x)), flat.map(() => true), I.utf8(words)));
   const table = A.batchTable([new arrow.Field('name', new arrow.Utf8(), true), new arrow.Field('tags', new arrow.List(item), true)],
     [I.utf8(tags.map((_, k) => `dl_${k}`)), col]);
-  const { conn, table: name } = await open(uri);
-  const t = await conn.createTable(name, table, { storageOptions: { new_table_data_storage_version: o.version } });
-  try {
-    return { version: await t.version(), rows: await t.countRows() };
-  } finally {
-    t.close();
-  }
+  return createIn(uri, table, o.version);
 }
 
 async function cmdBlobs(o) {

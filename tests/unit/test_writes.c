@@ -228,6 +228,16 @@ static int first_row_cb(void *ctx, uint64_t index, const char *name,
 	return 0;
 }
 
+/* The rig's root and its first committed row. */
+static void first_row(struct rig *r, struct vnode *root, struct vnode *row)
+{
+	struct lc_err err = { 0 };
+
+	CHECK_OK(view_root(root, r->v, &err), &err);
+	CHECK_OK(view_readdir(r->v, root, 0, first_row_cb, row, &err), &err);
+	CHECK(row->kind == VN_ROW);
+}
+
 /* An editor writes a temp file, closes it and renames it over the real
  * one at once; rm -r right after a copy; rm -r of a committed row right
  * after a file was added to it: all before the kernel's release of the
@@ -271,10 +281,7 @@ TEST(rename_and_rm_after_close)
 	CHECK(pthread_join(t, NULL) == 0);
 	CHECK_EQ_U64(wr_find(w, "ed", &id, &kind), ENOENT);
 
-	CHECK_OK(view_root(&root, r.v, &err), &err);
-	CHECK_OK(view_readdir(r.v, &root, 0, first_row_cb, &row, &err),
-		 &err);
-	CHECK(row.kind == VN_ROW);
+	first_row(&r, &root, &row);
 	CHECK_OK(wr_change_row(w, &row, true, &l.id, &err), &err);
 	CHECK_OK(wr_file_open(w, l.id, "note.txt", O_WRONLY | O_CREAT, true,
 			      NULL, &l.fidx, &l.fd, &err), &err);
@@ -762,6 +769,23 @@ struct bg {
 	int rc;
 };
 
+/* `text` written to file `name` of the update of committed row `row`
+ * (made if need be) and closed, as cp does; its id in *id. */
+static void edit_row(struct writes *w, const struct vnode *row,
+		     const char *name, const char *text, uint64_t *id)
+{
+	struct lc_err err = { 0 };
+	uint32_t fidx;
+	int fd;
+
+	CHECK_OK(wr_change_row(w, row, true, id, &err), &err);
+	CHECK_OK(wr_file_open(w, *id, name, O_WRONLY | O_CREAT | O_TRUNC,
+			      true, NULL, &fidx, &fd, &err), &err);
+	CHECK(write(fd, text, strlen(text)) == (ssize_t)strlen(text));
+	wr_file_flushed(w, *id, fidx, fd, true);
+	wr_file_closed(w, *id, fidx, fd, true);
+}
+
 static void *commit_bg(void *arg)
 {
 	struct bg *b = arg;
@@ -792,24 +816,14 @@ TEST(change_while_its_row_commits)
 	struct bg c = { 0 }, e = { 0 };
 	pthread_t tc, te;
 	uint64_t id, before, rows, ver = 0, n;
-	uint32_t fidx;
 	struct rig r;
-	int fd;
 
 	rig_open(&r);
 	if (harness_failed)
 		return;
 	CHECK_OK(rows_of(r.ds, &before, &rows, &err), &err);
-	CHECK_OK(view_root(&root, r.v, &err), &err);
-	CHECK_OK(view_readdir(r.v, &root, 0, first_row_cb, &row, &err),
-		 &err);
-	CHECK(row.kind == VN_ROW);
-	CHECK_OK(wr_change_row(r.w, &row, true, &id, &err), &err);
-	CHECK_OK(wr_file_open(r.w, id, "meta.json", O_WRONLY | O_CREAT, true,
-			      NULL, &fidx, &fd, &err), &err);
-	CHECK(write(fd, json, strlen(json)) == (ssize_t)strlen(json));
-	wr_file_flushed(r.w, id, fidx, fd, true);
-	wr_file_closed(r.w, id, fidx, fd, true);
+	first_row(&r, &root, &row);
+	edit_row(r.w, &row, "meta.json", json, &id);
 	/* a listing holds the commit after it landed, its row staged */
 	wr_list_begin(r.w);
 	c.w = r.w;
@@ -846,22 +860,12 @@ TEST(delete_of_a_row_written_meanwhile)
 	char path[4600];
 	struct rig r;
 	uint64_t id;
-	uint32_t fidx;
-	int fd;
 
 	rig_open(&r);
 	if (harness_failed)
 		return;
-	CHECK_OK(view_root(&root, r.v, &err), &err);
-	CHECK_OK(view_readdir(r.v, &root, 0, first_row_cb, &row, &err),
-		 &err);
-	CHECK(row.kind == VN_ROW);
-	CHECK_OK(wr_change_row(r.w, &row, true, &id, &err), &err);
-	CHECK_OK(wr_file_open(r.w, id, "new.txt", O_WRONLY | O_CREAT, true,
-			      NULL, &fidx, &fd, &err), &err);
-	CHECK(write(fd, "x", 1) == 1);
-	wr_file_flushed(r.w, id, fidx, fd, true);
-	wr_file_closed(r.w, id, fidx, fd, true);
+	first_row(&r, &root, &row);
+	edit_row(r.w, &row, "new.txt", "x", &id);
 	CHECK_EQ_U64(wr_delete_row(r.w, &row, &err), ENOTEMPTY);
 	path_of(r.w, id, "new.txt", path, sizeof(path));
 	CHECK(access(path, F_OK) == 0);
@@ -908,26 +912,18 @@ TEST(edited_file_moved_to_another_row)
 	struct vnode root = { 0 }, row[2] = { { 0 } };
 	struct metas m = { 0 };
 	uint64_t a, b, ver, rows, before;
-	uint32_t fidx;
-	int fd, k = 0;
+	int k = 0;
 	struct rig r;
 
 	rig_open(&r);
 	if (harness_failed)
 		return;
 	CHECK_OK(rows_of(r.ds, &before, &rows, &err), &err);
-	CHECK_OK(view_root(&root, r.v, &err), &err);
-	CHECK_OK(view_readdir(r.v, &root, 0, first_row_cb, &row[0], &err),
-		 &err);
+	first_row(&r, &root, &row[0]);
 	CHECK_OK(view_row(&row[1], &root, 1, &err), &err);
-	CHECK(row[0].kind == VN_ROW && row[1].kind == VN_ROW);
-	CHECK_OK(wr_change_row(r.w, &row[0], true, &a, &err), &err);
+	CHECK(row[1].kind == VN_ROW);
+	edit_row(r.w, &row[0], "meta.json", json, &a);
 	CHECK_OK(wr_change_row(r.w, &row[1], true, &b, &err), &err);
-	CHECK_OK(wr_file_open(r.w, a, "meta.json", O_WRONLY | O_CREAT |
-			      O_TRUNC, true, NULL, &fidx, &fd, &err), &err);
-	CHECK(write(fd, json, strlen(json)) == (ssize_t)strlen(json));
-	wr_file_flushed(r.w, a, fidx, fd, true);
-	wr_file_closed(r.w, a, fidx, fd, true);
 	CHECK_OK(wr_file_rename(r.w, a, "meta.json", b, "meta.json", true,
 				&err), &err);
 	CHECK_OK(wr_commit(r.w, 0, &ver, &err), &err);
