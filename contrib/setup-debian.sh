@@ -13,7 +13,7 @@ apt-get install -y -q --no-install-recommends \
 	libcurl4-openssl-dev libssl-dev libexpat1-dev libjpeg62-turbo-dev \
 	libturbojpeg0-dev zlib1g-dev libisal-dev liburing-dev \
 	ca-certificates openssl git procps python3 python3-pil python3-torch \
-	python3-torchvision python3-boto3 s3fs rsync
+	python3-torchvision python3-boto3 s3fs rsync strace
 # A one-node radosgw is the real S3 server of the s3 tests
 # (tests/harness/rgw.sh); curl probes it and uuidgen names the cluster.
 apt-get install -y -q --no-install-recommends \

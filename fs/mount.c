@@ -2362,9 +2362,14 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		} else {
 			rc = EISDIR;
 		}
-	} else if (m.staged) {
-		wr_touch(mw(&m), m.id);	/* cp -p, touch: times and modes
-					 * are not stored */
+	} else {
+		/* cp -p, touch: times and modes are not stored; a staged
+		 * row (or a committed one's update) held back is let go */
+		enum staging_kind k;
+		uint64_t u = m.staged ? m.id : change_of(&m, &k);
+
+		if (u)
+			wr_touch(mw(&m), u);
 	}
 	if (rc)
 		goto out;

@@ -1355,21 +1355,8 @@ int wr_list_files(struct writes *w, uint64_t id, uint64_t start,
 	return rc;
 }
 
-bool wr_is_removed(struct writes *w, uint64_t id, const char *name)
-{
-	struct wrow *r;
-	bool yes = false;
-
-	pthread_mutex_lock(&w->mu);
-	if ((r = row_by_id(w, id)))
-		for (size_t i = 0; i < r->info.n_removed && !yes; i++)
-			yes = !strcmp(r->info.removed[i], name);
-	pthread_mutex_unlock(&w->mu);
-	return yes;
-}
-
-/* Forget that an UPDATE row's committed file was removed (it is written
- * again). Under mu. */
+/* Where an UPDATE row marks committed file `name` removed, or -1. Under
+ * mu. */
 static ssize_t removed_at(const struct wrow *r, const char *name)
 {
 	for (size_t i = 0; i < r->info.n_removed; i++)
@@ -1378,21 +1365,46 @@ static ssize_t removed_at(const struct wrow *r, const char *name)
 	return -1;
 }
 
-/* An update removes committed file `name`. */
+/*
+ * A staged file wins over a mark that removes its name: an unlink or a
+ * move out of an update marks the name before the file goes, a create
+ * or a move in unmarks it after the file is there, so a kill -9 between
+ * the two leaves the file and the mark, and the row is as it was before
+ * the unlink or after the create.
+ */
+bool wr_is_removed(struct writes *w, uint64_t id, const char *name)
+{
+	struct wrow *r;
+	bool yes;
+
+	pthread_mutex_lock(&w->mu);
+	r = row_by_id(w, id);
+	yes = r && removed_at(r, name) >= 0 && file_index(r, name) < 0;
+	pthread_mutex_unlock(&w->mu);
+	return yes;
+}
+
+/* An update removes committed file `name` (on disk first). */
 static int add_removed(struct writes *w, struct wrow *r, const char *name,
 		       struct lc_err *err)
 {
-	char *c = lc_strdup(name);
-	char **v = c ? lc_realloc(r->info.removed, (r->info.n_removed + 1) *
-						   sizeof(*v)) : NULL;
+	char *c, **v;
+	int rc;
 
+	if (removed_at(r, name) >= 0)
+		return 0;
+	c = lc_strdup(name);
+	v = c ? lc_realloc(r->info.removed, (r->info.n_removed + 1) *
+					    sizeof(*v)) : NULL;
 	if (!v) {
 		lc_free(c);
 		return LC_NOMEM(err);
 	}
 	r->info.removed = v;
 	v[r->info.n_removed++] = c;
-	return staging_row_set_info(w->stg, r->id, &r->info, err);
+	if ((rc = staging_row_set_info(w->stg, r->id, &r->info, err)))
+		lc_free(r->info.removed[--r->info.n_removed]);
+	return rc;
 }
 
 /* An update's removed file `name` made again: no longer removed, on
@@ -1435,15 +1447,12 @@ static int open_in(struct writes *w, struct wrow *r, const char *name,
 	if ((create || (flags & O_ACCMODE) != O_RDONLY) &&
 	    (rc = changeable(r)))
 		return rc;
-	/* no longer removed before it is open (a file open whose row
-	 * still removes it would be lost), again if it fails */
+	/* no longer removed once the file is there (wr_is_removed) */
 	back = create && r->info.kind == STAGING_UPDATE &&
 	       removed_at(r, name) >= 0;
-	rc = back ? unremove(w, r, name, err) : 0;
-	if (!rc)
-		rc = open_file(w, r, name, flags, create, seed, fidx, fd, err);
-	if (rc && back && removed_at(r, name) < 0)
-		best_effort(add_removed(w, r, name, &(struct lc_err){ 0 }));
+	rc = open_file(w, r, name, flags, create, seed, fidx, fd, err);
+	if (!rc && back)
+		best_effort(unremove(w, r, name, &(struct lc_err){ 0 }));
 	return rc;
 }
 
@@ -1652,7 +1661,8 @@ static struct wfile *revertible(struct writes *w, uint64_t id, uint32_t fidx,
 	if (!r || r->committing || r->pending ||
 	    r->info.kind != STAGING_UPDATE ||
 	    fidx >= r->n_files || !r->files[fidx].name ||
-	    r->files[fidx].writers != 1 || r->files[fidx].renamed)
+	    r->files[fidx].writers != 1 || r->files[fidx].renamed ||
+	    removed_at(r, r->files[fidx].name) >= 0)
 		return NULL;
 	*gen = r->gen;
 	return &r->files[fidx];
@@ -1692,32 +1702,39 @@ static int unlink_in(struct writes *w, struct wrow *r, const char *name,
 		     bool committed, struct lc_err *err)
 {
 	ssize_t i = file_index(r, name);
+	bool mark = committed && r->info.kind == STAGING_UPDATE &&
+		    removed_at(r, name) < 0;
 	char path[4600];
 	int rc = 0;
 
 	if (i < 0 && !committed)
 		return ENOENT;
+	/* the mark before the file goes (wr_is_removed) */
+	if (mark && (rc = add_removed(w, r, name, err)))
+		return rc;
 	if (i >= 0) {
 		row_path(path, sizeof(path), w, r->id, name);
 		if (r->files[i].writers &&
 		    (rc = orphan_add(w, r->id, (uint32_t)i,
 				     r->files[i].writers, path, err)))
-			return rc;
+			goto undo;
 		if (unlink(path) < 0 && errno != ENOENT) {
 			rc = LC_SYS(err, errno, "staging: %s: %s", path,
 				    strerror(errno));
 			orphans_undo(w, r->files[i].writers ? 1 : 0);
-			return rc;
+			goto undo;
 		}
 		w->bytes -= r->files[i].size;
 		lc_free(r->files[i].name);
 		r->files[i].name = NULL;
 		writers_leave(w, r, (size_t)i);
 	}
-	if (committed && r->info.kind == STAGING_UPDATE)
-		rc = add_removed(w, r, name, err);
 	changed(r);
 	arm(w, false);
+	return 0;
+undo:
+	if (mark)
+		best_effort(unremove(w, r, name, &(struct lc_err){ 0 }));
 	return rc;
 }
 
@@ -1762,6 +1779,7 @@ int wr_file_rename(struct writes *w, uint64_t id, const char *name,
 	char from[4600], to[4600], *moved = NULL;
 	struct wrow *a, *b;
 	ssize_t i, j;
+	bool mark;
 	int rc = 0;
 
 	if (!name_ok(to_name))
@@ -1819,10 +1837,21 @@ int wr_file_rename(struct writes *w, uint64_t id, const char *name,
 	    (rc = orphan_add(w, to_id, (uint32_t)j, b->files[j].writers, to,
 			     err)))
 		goto out;
+	/* the committed file under it removed before the file moves
+	 * (wr_is_removed) */
+	mark = under && a->info.kind == STAGING_UPDATE &&
+	       removed_at(a, name) < 0;
+	if (mark && (rc = add_removed(w, a, name, err))) {
+		orphans_undo(w, j >= 0 && b->files[j].writers ? 1 : 0);
+		goto out;
+	}
 	if (rename(from, to) < 0) {
 		rc = LC_SYS(err, errno, "staging: %s: %s", to,
 			    strerror(errno));
 		orphans_undo(w, j >= 0 && b->files[j].writers ? 1 : 0);
+		if (mark)
+			best_effort(unremove(w, a, name,
+					     &(struct lc_err){ 0 }));
 		goto out;
 	}
 	if (j >= 0) {	/* replaced */
@@ -1852,10 +1881,7 @@ int wr_file_rename(struct writes *w, uint64_t id, const char *name,
 		}
 	}
 	if (!rc && b->info.kind == STAGING_UPDATE)
-		rc = unremove(w, b, to_name, err);
-	if (!rc && under && a->info.kind == STAGING_UPDATE &&
-	    removed_at(a, name) < 0)
-		rc = add_removed(w, a, name, err);
+		best_effort(unremove(w, b, to_name, &(struct lc_err){ 0 }));
 	changed(a);
 	changed(b);
 	arm(w, false);	/* a refused row may be fixed by a rename */

@@ -903,13 +903,113 @@ def test_kill_while_an_update_is_filled():
     expect(not left, f"staging still holds {left[:3]} after umount")
 
 
+def kill_at(pid, syscalls, nth):
+    """strace kills daemon PID at the NTH call (counted over its threads)
+    of any of SYSCALLS, which does not run (it fails, then SIGKILL): a
+    kill -9 between two steps of one request. Returns once attached."""
+    p = subprocess.Popen(
+        ["strace", "-f", "-o", "/dev/null", "-p", str(pid),
+         "-e", "trace=" + ",".join(syscalls),
+         "-e", f"inject={','.join(syscalls)}:error=EIO:signal=KILL:"
+         f"when={nth}"], stderr=subprocess.PIPE, text=True)
+    for line in p.stderr:
+        if "attached" in line:
+            return p
+    raise AssertionError(f"strace did not attach to {pid}")
+
+
+def test_kill_inside_a_removal():
+    """rm of an edited file of a committed row, mv of one to another row,
+    and a create of a committed file removed before, killed (strace)
+    between the request's two steps on disk: the mark that removes the
+    committed file and the staged file's unlink, move or link. After a
+    remount the rows are as before the request or as after it, never
+    with the committed file back; what the mount then shows is what
+    LanceDB reads after umount."""
+    rng = random.Random(SEED + 4)
+    renames = ("rename", "renameat", "renameat2")
+    cases = [("rm", renames, 1), ("rm", ("unlink", "unlinkat"), 1),
+             ("mv", renames, 1), ("mv", renames, 2),
+             ("create", ("link", "linkat"), 1), ("create", renames, 1)]
+    for k, (op, calls, nth) in enumerate(cases):
+        where = f"{op} killed at {calls[0]} #{nth}"
+        base, uri, staging, mnt = workspace(f"rm{k}", "new.lance")
+        opts = (f"staging_dir={staging}", "commit_delay=600")
+        pid = mount(uri, mnt, *opts)
+        img, img2, other = jpeg_like(rng), jpeg_like(rng), jpeg_like(rng)
+        put_row(mnt, "r", img, 1)
+        put_row(mnt, "s", other, 2)
+        lancefs("commit", mnt)
+        if op == "create":
+            os.unlink(os.path.join(mnt, "r", "image.jpg"))
+        else:
+            with open(os.path.join(mnt, "r", "image.jpg"), "wb") as f:
+                f.write(img2)
+        if op == "mv":	# s's update is staged before the move
+            with open(os.path.join(mnt, "s", "meta.json"), "w") as f:
+                f.write(json.dumps({"label": 3}))
+        tracer = kill_at(pid, calls, nth)
+        try:
+            if op == "rm":
+                os.unlink(os.path.join(mnt, "r", "image.jpg"))
+            elif op == "create":
+                open(os.path.join(mnt, "r", "image.jpg"), "wb").close()
+            else:
+                os.rename(os.path.join(mnt, "r", "image.jpg"),
+                          os.path.join(mnt, "s", "image.jpg"))
+        except OSError:
+            pass	# the daemon died under it
+        tracer.wait(timeout=30)
+        for _ in range(500):
+            if not alive(pid):
+                break
+            time.sleep(0.01)
+        expect(not alive(pid), f"{where}: the daemon was not killed")
+        umount(mnt)
+        mount(uri, mnt, *opts)
+
+        def image(row):
+            try:
+                with open(os.path.join(mnt, row, "image.jpg"), "rb") as f:
+                    return f.read()
+            except FileNotFoundError:
+                return None
+        shown = (image("r"), image("s"))
+        if op != "mv":
+            ok = (None, b"") if op == "create" else (img2, None)
+            expect(shown[0] in ok, f"{where}: r/image.jpg holds "
+                   f"{'the committed image' if shown[0] == img else shown[0]!r:.40}")
+        else:
+            expect(shown in ((img2, other), (None, img2)),
+                   f"{where}: r and s hold "
+                   f"{[sha(x)[:8] if x else None for x in shown]}; before "
+                   f"{sha(img2)[:8]}, {sha(other)[:8]}; after None, "
+                   f"{sha(img2)[:8]} (committed r {sha(img)[:8]})")
+        # a create cut short leaves its row waiting until touched
+        os.utime(os.path.join(mnt, "r"))
+        umount(mnt)
+        got = lancedb("rows", uri, "--versions")
+        want = {row: {"sha256": sha(x) if x is not None else None,
+                      "label": label}
+                for row, x, label in (("r", shown[0], 1),
+                                      ("s", shown[1], 3 if op == "mv" else 2))}
+        by_name = {r["name"]: r for r in got["rows"]}
+        for name, w in want.items():
+            r = by_name.get(name)
+            expect(r is not None and r["sha256"] == w["sha256"] and
+                   r["label"] == w["label"],
+                   f"{where}: LanceDB reads {name} as {r}; the mount "
+                   f"showed {w}")
+
+
 TESTS = [test_crash_before_first_commit, test_kill_during_cp,
          test_kill_during_commit, test_kill_with_lookups_in_flight,
          test_landed_batch_finished_at_mount, test_concurrent_writers,
          test_kill_while_redirected_output_is_written,
          test_kill_while_a_root_file_is_written,
          test_kill_after_a_truncate_before_close,
-         test_kill_while_an_update_is_filled]
+         test_kill_while_an_update_is_filled,
+         test_kill_inside_a_removal]
 
 
 def main():
