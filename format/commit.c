@@ -735,26 +735,192 @@ static int check_file_version(const Lpb__Manifest *pm,
 	return 0;
 }
 
-/* A serialized RowIdSequence of one range [start, end). */
-static int range_row_ids(ProtobufCBinaryData *out, struct pool *pl,
-			 uint64_t start, uint64_t end, struct lc_err *err)
+/* A serialized RowIdSequence of `ids`: a Range per run of consecutive
+ * ids. */
+static int ids_pb(ProtobufCBinaryData *out, struct pool *pl,
+		  const uint64_t *ids, size_t n, struct lc_err *err)
 {
-	Lpb__U64Segment__Range r = LPB__U64_SEGMENT__RANGE__INIT;
-	Lpb__U64Segment seg = LPB__U64_SEGMENT__INIT;
-	Lpb__U64Segment *segs[1] = { &seg };
 	Lpb__RowIdSequence s = LPB__ROW_ID_SEQUENCE__INIT;
+	size_t runs = 0;
 
-	r.start = start;
-	r.end = end;
-	seg.segment_case = LPB__U64_SEGMENT__SEGMENT_RANGE;
-	seg.range = &r;
-	s.n_segments = 1;
-	s.segments = segs;
+	for (size_t i = 0; i < n; i++)
+		runs += !i || ids[i] != ids[i - 1] + 1;
+	s.segments = pool_calloc(pl, runs, sizeof(*s.segments));
+	if (!s.segments)
+		return LC_NOMEM(err);
+	for (size_t i = 0, j; i < n; i = j) {
+		Lpb__U64Segment *seg = pool_calloc(pl, 1, sizeof(*seg));
+		Lpb__U64Segment__Range *r = pool_calloc(pl, 1, sizeof(*r));
+
+		if (!seg || !r)
+			return LC_NOMEM(err);
+		for (j = i + 1; j < n && ids[j] == ids[j - 1] + 1; j++)
+			;
+		lpb__u64_segment__init(seg);
+		lpb__u64_segment__range__init(r);
+		r->start = ids[i];
+		r->end = ids[j - 1] + 1;
+		seg->segment_case = LPB__U64_SEGMENT__SEGMENT_RANGE;
+		seg->range = r;
+		s.segments[s.n_segments++] = seg;
+	}
 	out->len = lpb__row_id_sequence__get_packed_size(&s);
 	out->data = pool_calloc(pl, out->len, 1);
 	if (!out->data)
 		return LC_NOMEM(err);
 	lpb__row_id_sequence__pack(&s, out->data);
+	return 0;
+}
+
+/* A serialized RowVersionSequence of `v`: a run per stretch of rows of
+ * one version, its span their positions (as lance writes them). */
+static int versions_pb(ProtobufCBinaryData *out, struct pool *pl,
+		       const uint64_t *v, size_t n, struct lc_err *err)
+{
+	Lpb__RowVersionSequence s = LPB__ROW_VERSION_SEQUENCE__INIT;
+	size_t runs = 0;
+
+	for (size_t i = 0; i < n; i++)
+		runs += !i || v[i] != v[i - 1];
+	s.runs = pool_calloc(pl, runs, sizeof(*s.runs));
+	if (!s.runs)
+		return LC_NOMEM(err);
+	for (size_t i = 0, j; i < n; i = j) {
+		Lpb__RowVersionRun *run = pool_calloc(pl, 1, sizeof(*run));
+		Lpb__U64Segment *seg = pool_calloc(pl, 1, sizeof(*seg));
+		Lpb__U64Segment__Range *r = pool_calloc(pl, 1, sizeof(*r));
+
+		if (!run || !seg || !r)
+			return LC_NOMEM(err);
+		for (j = i + 1; j < n && v[j] == v[i]; j++)
+			;
+		lpb__row_version_run__init(run);
+		lpb__u64_segment__init(seg);
+		lpb__u64_segment__range__init(r);
+		r->start = i;
+		r->end = j;
+		seg->segment_case = LPB__U64_SEGMENT__SEGMENT_RANGE;
+		seg->range = r;
+		run->span = seg;
+		run->version = v[i];
+		s.runs[s.n_runs++] = run;
+	}
+	out->len = lpb__row_version_sequence__get_packed_size(&s);
+	out->data = pool_calloc(pl, out->len, 1);
+	if (!out->data)
+		return LC_NOMEM(err);
+	lpb__row_version_sequence__pack(&s, out->data);
+	return 0;
+}
+
+/* The row ids and creation versions of a fragment of the version read,
+ * expanded for the rows an update rewrites (stable row ids). */
+struct kept {
+	uint64_t *ids;		/* NULL: not inline (lance never writes
+				 * them elsewhere): new ids */
+	uint64_t *created;	/* NULL: version 1, as lance reads none */
+	bool loaded;
+};
+
+/* The id and creation version of the row at address `addr` of the
+ * version read, into *id and *created; *found false where it has no id
+ * to keep. `k` caches a->frags' expansions. */
+static int kept_row(bool *found, uint64_t *id, uint64_t *created,
+		    struct attempt *a, struct kept *k, uint64_t addr,
+		    struct lc_err *err)
+{
+	uint64_t frag = addr >> 32, off = addr & 0xffffffffu;
+	const Lpb__DataFragment *f = NULL;
+	struct kept *e = NULL;
+	int rc;
+
+	*found = false;
+	for (size_t j = 0; j < a->n_frags && !f; j++)
+		if (a->frags[j]->id == frag) {
+			f = a->frags[j];
+			e = &k[j];
+		}
+	if (!f || off >= f->physical_rows)
+		return 0;	/* gone: the caller's conflict check */
+	if (!e->loaded) {
+		rc = 0;
+		if (f->row_id_sequence_case ==
+		    LPB__DATA_FRAGMENT__ROW_ID_SEQUENCE_INLINE_ROW_IDS &&
+		    !(rc = lance_rowids_parse(&e->ids, f->physical_rows,
+					      f->inline_row_ids.data,
+					      f->inline_row_ids.len, err)) &&
+		    !pool_keep(&a->pl, e->ids))
+			rc = LC_NOMEM(err);
+		if (!rc &&
+		    f->created_at_version_sequence_case ==
+		    LPB__DATA_FRAGMENT__CREATED_AT_VERSION_SEQUENCE_INLINE_CREATED_AT_VERSIONS &&
+		    !(rc = lance_row_versions_parse(
+			      &e->created, f->physical_rows,
+			      f->inline_created_at_versions.data,
+			      f->inline_created_at_versions.len, err)) &&
+		    !pool_keep(&a->pl, e->created))
+			rc = LC_NOMEM(err);
+		if (rc) {
+			lc_err_prefix(err, "fragment %" PRIu64 ": ", frag);
+			return rc;
+		}
+		e->loaded = true;
+	}
+	if (!e->ids)
+		return 0;
+	*found = true;
+	*id = e->ids[off];
+	*created = e->created ? e->created[off] : 1;
+	return 0;
+}
+
+/* Row ids and row versions of new fragment `f` (rows of `cf`) in a
+ * stable-row-id dataset: rewritten rows keep their ids and creation
+ * versions, new ones take ids from *next_row_id; every row was last
+ * updated at this version (lance's Append and Update do the same). */
+static int stable_meta(Lpb__DataFragment *f, const struct lance_commit_frag *cf,
+		       struct attempt *a, struct kept *k,
+		       uint64_t *next_row_id, struct lc_err *err)
+{
+	struct pool *pl = &a->pl;
+	size_t n = (size_t)cf->physical_rows;
+	uint64_t *ids = pool_calloc(pl, n, sizeof(*ids));
+	uint64_t *created = pool_calloc(pl, n, sizeof(*created));
+	uint64_t *updated = pool_calloc(pl, n, sizeof(*updated));
+	int rc;
+
+	if (!ids || !created || !updated)
+		return LC_NOMEM(err);
+	for (size_t r = 0; r < n; r++) {
+		bool found = false;
+
+		if (cf->rewrites && cf->rewrites[r] != LANCE_NEW_ROW &&
+		    (rc = kept_row(&found, &ids[r], &created[r], a, k,
+				   cf->rewrites[r], err)))
+			return rc;
+		if (!found) {
+			if (*next_row_id == UINT64_MAX)
+				return LC_LIMIT(err, "row ids are exhausted");
+			ids[r] = (*next_row_id)++;
+			created[r] = a->next;
+		}
+		updated[r] = a->next;
+	}
+	rc = ids_pb(&f->inline_row_ids, pl, ids, n, err);
+	if (!rc)
+		rc = versions_pb(&f->inline_created_at_versions, pl, created,
+				 n, err);
+	if (!rc)
+		rc = versions_pb(&f->inline_last_updated_at_versions, pl,
+				 updated, n, err);
+	if (rc)
+		return rc;
+	f->row_id_sequence_case =
+		LPB__DATA_FRAGMENT__ROW_ID_SEQUENCE_INLINE_ROW_IDS;
+	f->created_at_version_sequence_case =
+	LPB__DATA_FRAGMENT__CREATED_AT_VERSION_SEQUENCE_INLINE_CREATED_AT_VERSIONS;
+	f->last_updated_at_version_sequence_case =
+	LPB__DATA_FRAGMENT__LAST_UPDATED_AT_VERSION_SEQUENCE_INLINE_LAST_UPDATED_AT_VERSIONS;
 	return 0;
 }
 
@@ -855,7 +1021,7 @@ static int fresh_manifest(struct attempt *a, const struct lance_commit *c,
 }
 
 /* The transaction's operation; fragments as the manifest has them,
- * appended ones as lance writes them (ids 0, no row ids). */
+ * appended ones as lance writes them (ids 0, no row ids or versions). */
 static int txn_op(Lpb__Transaction *t, struct attempt *a,
 		  const struct lance_commit *c, Lpb__DataFragment **upd,
 		  size_t n_upd, uint64_t *gone, size_t n_gone,
@@ -875,6 +1041,10 @@ static int txn_op(Lpb__Transaction *t, struct attempt *a,
 		add[i]->id = 0;
 		add[i]->row_id_sequence_case =
 			LPB__DATA_FRAGMENT__ROW_ID_SEQUENCE__NOT_SET;
+		add[i]->created_at_version_sequence_case =
+			LPB__DATA_FRAGMENT__CREATED_AT_VERSION_SEQUENCE__NOT_SET;
+		add[i]->last_updated_at_version_sequence_case =
+		LPB__DATA_FRAGMENT__LAST_UPDATED_AT_VERSION_SEQUENCE__NOT_SET;
 	}
 	if (!c->read_version) {
 		Lpb__Transaction__Overwrite *o = pool_calloc(pl, 1,
@@ -1179,6 +1349,7 @@ static int attempt_build(uint8_t **file, size_t *file_len, char **txn_key,
 	Lpb__Timestamp *ts;
 	Lpb__WriterVersion *wv;
 	Lpb__DataFragment **frags, **upd, **added;
+	struct kept *kept;
 	uint64_t *gone, next_id = 0, row_id;
 	size_t nf = 0, n_upd = 0, n_gone = 0, txn_len;
 	bool stable = pm->reader_feature_flags & LANCE_FLAG_STABLE_ROW_IDS;
@@ -1199,9 +1370,10 @@ static int attempt_build(uint8_t **file, size_t *file_len, char **txn_key,
 	upd = pool_calloc(pl, c->n_deletes, sizeof(*upd));
 	gone = pool_calloc(pl, c->n_deletes, sizeof(*gone));
 	added = pool_calloc(pl, c->n_appends, sizeof(*added));
+	kept = pool_calloc(pl, a->n_frags, sizeof(*kept));
 	ts = pool_calloc(pl, 1, sizeof(*ts));
 	wv = pool_calloc(pl, 1, sizeof(*wv));
-	if (!frags || !upd || !gone || !added || !ts || !wv)
+	if (!frags || !upd || !gone || !added || !kept || !ts || !wv)
 		return LC_NOMEM(err);
 
 	/* Deletes, fragment by fragment. */
@@ -1290,17 +1462,8 @@ static int attempt_build(uint8_t **file, size_t *file_len, char **txn_key,
 		f->n_files = cf->n_files;
 		f->files = fp;
 		f->physical_rows = cf->physical_rows;
-		if (stable) {
-			if (row_id > UINT64_MAX - cf->physical_rows)
-				return LC_LIMIT(err, "row ids are exhausted");
-			rc = range_row_ids(&f->inline_row_ids, pl, row_id,
-					   row_id + cf->physical_rows, err);
-			if (rc)
-				return rc;
-			f->row_id_sequence_case =
-			LPB__DATA_FRAGMENT__ROW_ID_SEQUENCE_INLINE_ROW_IDS;
-			row_id += cf->physical_rows;
-		}
+		if (stable && (rc = stable_meta(f, cf, a, kept, &row_id, err)))
+			return rc;
 		added[i] = f;
 		frags[nf++] = f;
 	}

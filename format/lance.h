@@ -443,6 +443,10 @@ int lance_deletion_write_bitmap(uint8_t **out, size_t *len,
 /* Expand a serialized RowIdSequence into exactly `n` row ids. Pure. */
 int lance_rowids_parse(uint64_t **out, uint64_t n, const uint8_t *buf,
 		       size_t len, struct lc_err *err) LC_MUST_USE;
+/* Expand a serialized RowVersionSequence (created or last updated at)
+ * into exactly `n` versions, one per physical row. Pure. */
+int lance_row_versions_parse(uint64_t **out, uint64_t n, const uint8_t *buf,
+			     size_t len, struct lc_err *err) LC_MUST_USE;
 
 /* ---------------------------------------------------------------- datasets */
 
@@ -547,7 +551,12 @@ struct lance_commit_frag {
 	const struct lance_data_file *files;
 	size_t n_files;
 	uint64_t physical_rows;
+	/* Stable row ids: per row, the address (fragment id << 32 | offset)
+	 * of the committed row it rewrites, whose row id and creation
+	 * version it keeps, or LANCE_NEW_ROW; NULL: every row is new. */
+	const uint64_t *rewrites;
 };
+#define LANCE_NEW_ROW UINT64_MAX
 
 /* Rows to delete from an existing fragment, as physical offsets. */
 struct lance_commit_delete {

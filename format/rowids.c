@@ -9,6 +9,10 @@
  * hold and must equal the fragment's row count before anything is
  * expanded, and the snapshot consumes runs (id, length) rather than one
  * entry per row, so memory follows the encoded size.
+ *
+ * A RowVersionSequence (the version each row was created or last
+ * updated at) is runs of one version over a span: a segment whose count
+ * is the run's length in rows.
  */
 #include "lance_int.h"
 
@@ -295,5 +299,55 @@ int lance_rowids_parse(uint64_t **out, uint64_t n, const uint8_t *buf,
 		return rc;
 	}
 	*out = x.ids;
+	return 0;
+}
+
+int lance_row_versions_parse(uint64_t **out, uint64_t n, const uint8_t *buf,
+			     size_t len, struct lc_err *err)
+{
+	Lpb__RowVersionSequence *seq;
+	uint64_t total = 0, c, *v = NULL;
+	int rc;
+
+	*out = NULL;
+	if (n > MAX_EXPAND)
+		return LC_LIMIT(err, "row versions: %" PRIu64 " rows, more "
+				"than %u", n, MAX_EXPAND);
+	rc = lance__pb_check(buf, len, LANCE_PB_MAX_DEPTH, "row versions",
+			     err);
+	if (rc)
+		return rc;
+	seq = lpb__row_version_sequence__unpack(NULL, len, buf);
+	if (!seq)
+		return LC_CORRUPT(err, "row versions: the sequence does not "
+				  "parse");
+	for (size_t i = 0; i < seq->n_runs && !rc; i++) {
+		if (!seq->runs[i]->span)
+			rc = LC_CORRUPT(err, "row versions: a run without a "
+					"span");
+		else if (!(rc = segment(&c, seq->runs[i]->span, NULL, err)) &&
+			 c > n - total)
+			rc = LC_CORRUPT(err, "row versions: the runs hold more "
+					"than %" PRIu64 " rows", n);
+		else if (!rc)
+			total += c;
+	}
+	if (!rc && total != n)
+		rc = LC_CORRUPT(err, "row versions: the runs hold %" PRIu64
+				" rows for %" PRIu64, total, n);
+	if (!rc && !(v = lc_calloc(n ? (size_t)n : 1, sizeof(*v))))
+		rc = LC_NOMEM(err);
+	total = 0;
+	for (size_t i = 0; i < seq->n_runs && !rc; i++) {
+		(void)segment(&c, seq->runs[i]->span, NULL, err);
+		for (uint64_t k = 0; k < c; k++)
+			v[total++] = seq->runs[i]->version;
+	}
+	lpb__row_version_sequence__free_unpacked(seq, NULL);
+	if (rc) {
+		lc_free(v);
+		return rc;
+	}
+	*out = v;
 	return 0;
 }

@@ -2600,11 +2600,25 @@ static int put_start(struct put *p, struct ostore *st, const char *key,
 	return p->rc;
 }
 
+/* The rows in the builders, for finding those the writer cannot take. */
+struct held {
+	const struct staged_list *l;
+	size_t *rows;		/* indices into l->v */
+	size_t n;
+	uint64_t *ids;		/* every row the commit settles */
+	size_t *n_ids;
+	struct dels *dels;
+	const struct ingest_opts *o;
+	ingest_refused_cb refused;
+	void *ctx;
+};
+
 /* The fragments a commit adds: one data file each. */
 struct frags {
 	struct lance_commit_frag *v;
 	struct lance_data_file *df;
 	char (*path)[128];
+	uint64_t **rewrites;	/* v[i].rewrites, owned */
 	size_t n;
 	/* the data files are built here in turn, one while the one before
 	 * is stored: mappings faulted in once, page-aligned for the local
@@ -2623,7 +2637,9 @@ static void frags_free(struct frags *f)
 	for (size_t i = 0; i < f->n; i++) {
 		lc_free(f->df[i].fields);
 		lc_free(f->df[i].column_indices);
+		lc_free(f->rewrites[i]);
 	}
+	lc_free(f->rewrites);
 	lc_free(f->v);
 	lc_free(f->df);
 	lc_free(f->path);
@@ -2689,18 +2705,48 @@ static int encode_rows(struct ingest_rows *r, const struct plan *p,
 	return rc;
 }
 
-/* Write the rows built so far as one data file under data/ (stored in
- * the background: put_wait), then start the builders again. *encoding:
- * whether it was their encoding that failed. */
+/* Per row of the held rows [a, b), the address of the committed row an
+ * update rewrites (its stable row id is kept), or LANCE_NEW_ROW; *out
+ * stays NULL where every row is new. */
+static int rewrites_of(uint64_t **out, const struct held *h, size_t a,
+		       size_t b, struct lc_err *err)
+{
+	bool any = false;
+	uint64_t *v;
+
+	*out = NULL;
+	for (size_t k = a; k < b && !any; k++)
+		any = h->l->v[h->rows[k]].kind == STAGING_UPDATE;
+	if (!any)
+		return 0;
+	if (!(v = lc_malloc((b - a) * sizeof(*v))))
+		return LC_NOMEM(err);
+	for (size_t k = a; k < b; k++) {
+		const struct staged *sr = &h->l->v[h->rows[k]];
+
+		v[k - a] = sr->kind != STAGING_UPDATE ? LANCE_NEW_ROW :
+			   sr->base.fragment_id << 32 | sr->base.offset;
+	}
+	*out = v;
+	return 0;
+}
+
+/* Write the rows built so far, the held rows [a, b), as one data file
+ * under data/ (stored in the background: put_wait), then start the
+ * builders again. *encoding: whether it was their encoding that
+ * failed. */
 static int flush_fragment(struct frags *f, struct ostore *st,
 			  struct ingest_rows *r, const struct plan *p,
+			  const struct held *h, size_t a, size_t b,
 			  bool *encoding, struct lc_err *err)
 {
 	struct lc_buf *out = &f->out[f->n % 2];	/* not the one in flight */
 	uint8_t *bytes = NULL;
+	uint64_t *rw = NULL;
 	size_t len = 0, n = f->n;
 	int rc;
 
+	*encoding = false;
 	if (!r->n_rows)
 		return 0;
 	{
@@ -2708,6 +2754,7 @@ static int flush_fragment(struct frags *f, struct ostore *st,
 							      sizeof(*v));
 		struct lance_data_file *df;
 		char (*path)[128];
+		uint64_t **rws;
 
 		if (!v)
 			return LC_NOMEM(err);
@@ -2718,8 +2765,16 @@ static int flush_fragment(struct frags *f, struct ostore *st,
 		if (!(path = lc_realloc(f->path, (n + 1) * sizeof(*path))))
 			return LC_NOMEM(err);
 		f->path = path;
+		if (!(rws = lc_realloc(f->rewrites, (n + 1) * sizeof(*rws))))
+			return LC_NOMEM(err);
+		f->rewrites = rws;
 		memset(&f->df[n], 0, sizeof(f->df[n]));
 	}
+	if (r->n_rows != b - a)
+		return LC_SYS(err, EIO, "commit: %zu rows built for %zu held",
+			      (size_t)r->n_rows, b - a);
+	if ((rc = rewrites_of(&rw, h, a, b, err)))
+		return rc;
 	rc = encode_rows(r, p, out, &bytes, &len, &f->df[n], err);
 	*encoding = rc != 0;
 	if (!rc)
@@ -2731,29 +2786,19 @@ static int flush_fragment(struct frags *f, struct ostore *st,
 	if (rc) {
 		lc_free(f->df[n].fields);
 		lc_free(f->df[n].column_indices);
+		lc_free(rw);
 		return rc;
 	}
 	f->df[n].path = NULL;
 	memset(&f->v[n], 0, sizeof(f->v[n]));
 	f->v[n].n_files = 1;
 	f->v[n].physical_rows = r->n_rows;
+	f->v[n].rewrites = f->rewrites[n] = rw;
 	f->n++;
 	rows_empty(r);
 	return 0;
 }
 
-/* The rows in the builders, for finding those the writer cannot take. */
-struct held {
-	const struct staged_list *l;
-	size_t *rows;		/* indices into l->v */
-	size_t n;
-	uint64_t *ids;		/* every row the commit settles */
-	size_t *n_ids;
-	struct dels *dels;
-	const struct ingest_opts *o;
-	ingest_refused_cb refused;
-	void *ctx;
-};
 
 /* Whether the staged row `sr` makes a data file by itself: 0, or why
  * not. */
@@ -2829,7 +2874,7 @@ static int flush_range(struct frags *f, struct ostore *st,
 		rc = ingest_row(r, sr->path, sr->name, sr->is_file, err);
 	}
 	if (!rc)
-		rc = flush_fragment(f, st, r, p, &encoding, err);
+		rc = flush_fragment(f, st, r, p, h, a, b, &encoding, err);
 	if (rc && encoding && err->kind == LC_EK_LIMIT && b - a > 1) {
 		size_t m = a + (b - a) / 2;
 
@@ -2854,7 +2899,7 @@ static int flush_held(struct frags *f, struct ostore *st,
 {
 	bool encoding = false;
 	size_t kept = 0;
-	int rc = flush_fragment(f, st, r, p, &encoding, err);
+	int rc = flush_fragment(f, st, r, p, h, 0, h->n, &encoding, err);
 
 	if (rc && encoding && err->kind == LC_EK_LIMIT && h->refused) {
 		for (size_t k = 0; k < h->n; k++) {

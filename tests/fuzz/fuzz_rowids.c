@@ -1,6 +1,6 @@
-/* fuzz_rowids.c - RowIdSequence expansion. The first two bytes are the
- * row count the caller expects (little-endian); the rest is the
- * serialized sequence. */
+/* fuzz_rowids.c - RowIdSequence and RowVersionSequence expansion. The
+ * first two bytes are the row count the caller expects (little-endian);
+ * the rest is the serialized sequence, given to both parsers. */
 #include "lance.h"
 
 #include <stdlib.h>
@@ -16,6 +16,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	if (!lance_rowids_parse(&ids, lc_le16(data), data + 2, size - 2,
 				&err))
+		lc_free(ids);
+	lc_err_clear(&err);
+	if (!lance_row_versions_parse(&ids, lc_le16(data), data + 2,
+				      size - 2, &err))
 		lc_free(ids);
 	return 0;
 }

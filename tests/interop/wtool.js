@@ -2,7 +2,7 @@
 'use strict';
 // wtool.js: LanceDB's side of the write tests (tests/integration/test_write.py).
 //
-//   node wtool.js make URI --version legacy|2.0|2.1|2.2 --rows N [--prefix P] [--start K] [--required COL] [--json] [--overwrite]
+//   node wtool.js make URI --version legacy|2.0|2.1|2.2 --rows N [--prefix P] [--start K] [--required COL] [--json] [--overwrite] [--stable]
 //       LanceDB creates the dataset URI (DB_DIR/TABLE.lance) with columns
 //       name utf8, image binary (a real baseline JPEG), caption utf8
 //       (every fifth row null), label int64 and score float64.  --required
@@ -15,6 +15,7 @@
 //       --blob v1 makes image a blob v1 column (large_binary with
 //       lance-encoding:blob=true; 2.0, 2.1), --blob v2 a blob v2 column
 //       (LanceDB's blob(); 2.2).
+//       --stable turns on stable row ids (new_table_enable_stable_row_ids).
 //       Prints {"version", "rows"}.
 //   node wtool.js append URI --rows N [--prefix P] [--start K]
 //       LanceDB appends rows made the same way (with doc if the dataset has
@@ -58,6 +59,10 @@
 //       LanceDB creates the dataset URI with columns name utf8 and tags,
 //       a list<dictionary<int8, utf8>>; rows dl_0 .. dl_2 hold [red,
 //       green], [blue] and null. Prints {"version", "rows"}.
+//   node wtool.js rowids URI
+//       LanceDB's row ids and row versions: {NAME: {rowid, created,
+//       updated}} (_rowid, _row_created_at_version,
+//       _row_last_updated_at_version).
 //   node wtool.js row URI K [--prefix P]
 //       Prints the row `make` would write for index K (name, image sha256,
 //       caption, label, score), so the test knows LanceDB's values.
@@ -76,19 +81,20 @@ const sha256 = (b) => crypto.createHash('sha256').update(b).digest('hex');
 
 function usage(msg) {
   if (msg) console.error(`wtool.js: ${msg}`);
-  console.error('usage: node wtool.js make URI --version V --rows N [--prefix P] [--start K] [--required COL] [--json] [--overwrite]\n' +
+  console.error('usage: node wtool.js make URI --version V --rows N [--prefix P] [--start K] [--required COL] [--json] [--overwrite] [--stable]\n' +
     '       node wtool.js append URI --rows N [--prefix P] [--start K]\n' +
     '       node wtool.js json URI\n' +
     '       node wtool.js jsonb URI --texts JSON_ARRAY\n' +
     '       node wtool.js addcol URI --name COL --sql EXPR\n' +
     '       node wtool.js delete URI --where SQL\n' +
     '       node wtool.js versions URI\n' +
+    '       node wtool.js rowids URI\n' +
     '       node wtool.js row URI K [--prefix P]');
   process.exit(1);
 }
 
 function parseArgs(argv) {
-  const o = { pos: [], prefix: 'row', start: 0, rows: null, version: null, required: [], where: null, json: false, texts: null, overwrite: false, name: null, sql: null, blob: null };
+  const o = { pos: [], prefix: 'row', start: 0, rows: null, version: null, required: [], where: null, json: false, texts: null, overwrite: false, name: null, sql: null, blob: null, stable: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const next = () => {
@@ -103,6 +109,7 @@ function parseArgs(argv) {
     else if (a === '--where') o.where = next();
     else if (a === '--json') o.json = true;
     else if (a === '--overwrite') o.overwrite = true;
+    else if (a === '--stable') o.stable = true;
     else if (a === '--blob') o.blob = next();
     else if (a === '--name') o.name = next();
     else if (a === '--sql') o.sql = next();
@@ -211,7 +218,8 @@ async function cmdMake(o) {
   if (o.blob && !['v1', 'v2'].includes(o.blob)) usage('--blob takes v1 or v2');
   const t = await conn.createTable(table, makeTable(o.prefix, o.start, o.rows, o.required, o.json, o.blob),
     { mode: o.overwrite ? 'overwrite' : 'create',
-      storageOptions: { new_table_data_storage_version: o.version } });
+      storageOptions: { new_table_data_storage_version: o.version,
+        ...(o.stable ? { new_table_enable_stable_row_ids: 'true' } : {}) } });
   try {
     return { version: await t.version(), rows: await t.countRows() };
   } finally {
@@ -420,6 +428,25 @@ function cmdRow(o) {
   return { ...r, image: sha256(r.image), image_size: r.image.length };
 }
 
+async function cmdRowids(o) {
+  const [uri] = o.pos;
+  const { conn, table } = await open(uri);
+  const t = await conn.openTable(table);
+  try {
+    const tb = await t.query().select(['name', '_row_created_at_version', '_row_last_updated_at_version'])
+      .withRowId().toArrow();
+    const out = {};
+    for (let i = 0; i < tb.numRows; i++) {
+      out[tb.getChild('name').get(i)] = { rowid: Number(tb.getChild('_rowid').get(i)),
+        created: Number(tb.getChild('_row_created_at_version').get(i)),
+        updated: Number(tb.getChild('_row_last_updated_at_version').get(i)) };
+    }
+    return out;
+  } finally {
+    t.close();
+  }
+}
+
 async function main() {
   const [cmd, ...rest] = process.argv.slice(2);
   const o = parseArgs(rest);
@@ -430,6 +457,7 @@ async function main() {
   else if (cmd === 'addcol') res = await cmdAddcol(o);
   else if (cmd === 'delete') res = await cmdDelete(o);
   else if (cmd === 'versions') res = await cmdVersions(o);
+  else if (cmd === 'rowids') res = await cmdRowids(o);
   else if (cmd === 'json') res = await cmdJson(o);
   else if (cmd === 'jsonb') res = await cmdJsonb(o);
   else if (cmd === 'row') res = cmdRow(o);

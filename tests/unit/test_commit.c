@@ -94,6 +94,7 @@ static int like_fragment(struct lance_commit_frag *out,
 		files[i].path = strdup(path);
 		files[i].size = len;
 	}
+	memset(out, 0, sizeof(*out));
 	out->files = files;
 	out->n_files = f->n_files;
 	out->physical_rows = f->physical_rows;

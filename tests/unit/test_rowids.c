@@ -1,5 +1,6 @@
 /* test_rowids.c - RowIdSequence expansion: LanceDB's sequences after an
- * update and a compaction, every segment kind, and hostile counts. */
+ * update and a compaction, every segment kind, and hostile counts; and
+ * RowVersionSequence expansion. */
 #include "harness.h"
 #include "lance_int.h"
 #include "fixture.h"
@@ -209,5 +210,78 @@ TEST(huge_counts)
 				 &err) == EIO);
 }
 
+/* Serialize a RowVersionSequence of the given runs and expand it. */
+static int versions(uint64_t **v, uint64_t n, Lpb__RowVersionRun **runs,
+		    size_t nr, struct lc_err *err)
+{
+	Lpb__RowVersionSequence seq;
+	uint8_t *buf;
+	size_t len;
+	int rc;
+
+	lpb__row_version_sequence__init(&seq);
+	seq.n_runs = nr;
+	seq.runs = runs;
+	len = lpb__row_version_sequence__get_packed_size(&seq);
+	buf = malloc(len ? len : 1);
+	lpb__row_version_sequence__pack(&seq, buf);
+	lc_err_clear(err);
+	rc = lance_row_versions_parse(v, n, buf, len, err);
+	free(buf);
+	return rc;
+}
+
+/* Runs of a version each: their spans count rows, whatever the kind. */
+TEST(row_versions)
+{
+	static const uint64_t want[] = { 1, 1, 1, 5, 5 };
+	Lpb__RowVersionRun r[2], *rp[2] = { &r[0], &r[1] };
+	Lpb__U64Segment s[2];
+	Lpb__U64Segment__Range range;
+	Lpb__EncodedU64Array arr;
+	Lpb__EncodedU64Array__U64Array u64;
+	uint8_t vals[16] = { 7, 0, 0, 0, 0, 0, 0, 0, 9 };
+	struct lc_err err = { 0 };
+	uint64_t *v;
+
+	for (int i = 0; i < 2; i++) {
+		lpb__row_version_run__init(&r[i]);
+		lpb__u64_segment__init(&s[i]);
+		r[i].span = &s[i];
+	}
+	lpb__u64_segment__range__init(&range);
+	range.start = 10;
+	range.end = 13;
+	s[0].segment_case = LPB__U64_SEGMENT__SEGMENT_RANGE;
+	s[0].range = &range;
+	r[0].version = 1;
+	lpb__encoded_u64_array__init(&arr);
+	lpb__encoded_u64_array__u64_array__init(&u64);
+	u64.values.data = vals;
+	u64.values.len = sizeof(vals);
+	arr.array_case = LPB__ENCODED_U64_ARRAY__ARRAY_U64_ARRAY;
+	arr.u64_array = &u64;
+	s[1].segment_case = LPB__U64_SEGMENT__SEGMENT_SORTED_ARRAY;
+	s[1].sorted_array = &arr;
+	r[1].version = 5;
+	CHECK_OK(versions(&v, 5, rp, 2, &err), &err);
+	for (size_t i = 0; i < 5; i++)
+		CHECK_EQ_U64(v[i], want[i]);
+	free(v);
+	CHECK(versions(&v, 6, rp, 2, &err) == EIO);
+	CHECK(strstr(err.msg, "hold 5 rows for 6") != NULL);
+	CHECK(versions(&v, 4, rp, 2, &err) == EIO);
+	/* a hostile span is counted, never expanded */
+	range.start = 0;
+	range.end = UINT64_MAX;
+	CHECK(versions(&v, 10, rp, 2, &err) == EIO);
+	CHECK(versions(&v, UINT64_MAX, rp, 1, &err) == EFBIG);
+	r[0].span = NULL;
+	CHECK(versions(&v, 3, rp, 1, &err) == EIO);
+	CHECK(strstr(err.msg, "without a span") != NULL);
+	CHECK_OK(versions(&v, 0, rp, 0, &err), &err);
+	free(v);
+}
+
 TEST_MAIN(TEST_ENTRY(lancedb_sequences), TEST_ENTRY(every_segment_kind),
-	  TEST_ENTRY(huge_counts))
+	  TEST_ENTRY(huge_counts), TEST_ENTRY(row_versions))

@@ -655,7 +655,7 @@ static int make_dataset(char *dir, size_t dlen, uint16_t minor,
 			struct lc_err *err)
 {
 	static const char *fmt[] = { "2.0", "2.1", "2.2" };
-	struct lance_commit_frag nf;
+	struct lance_commit_frag nf = { 0 };
 	struct lance_commit c = { 0 };
 	struct ostore *local = NULL;
 	struct lance_schema sc = { 0 };

@@ -88,6 +88,7 @@ static void like_fragment(struct lance_commit_frag *out,
 		       f->files[i].n_column_indices * sizeof(int32_t));
 		files[i].size = len;
 	}
+	memset(out, 0, sizeof(*out));
 	out->files = files;
 	out->n_files = f->n_files < 4 ? f->n_files : 4;
 	out->physical_rows = f->physical_rows;
