@@ -417,9 +417,11 @@ static int node_of(struct lfs *fs, fuse_ino_t ino, struct vnode *out,
  * A control file's content: one rendering serves a second, and carries
  * its time as the file's mtime. The kernel caches pages (no open, so no
  * direct_io); a new rendering has a new mtime, which makes the kernel
- * drop them, and stat's size always matches the bytes a read returns.
+ * drop them. Only a stat (`renew`) makes a new one: a read serves the
+ * rendering whose size the kernel was last given, so it is never cut
+ * short by one made between the kernel's stat and its read.
  */
-static int ctl_content(struct lfs *fs, const struct vnode *n,
+static int ctl_content(struct lfs *fs, const struct vnode *n, bool renew,
 		       struct lc_buf *out, struct timespec *made,
 		       struct lc_err *err)
 {
@@ -427,7 +429,8 @@ static int ctl_content(struct lfs *fs, const struct vnode *n,
 	int rc = 0;
 
 	pthread_mutex_lock(&fs->ctl_mu);
-	if (!c->data.data || c->ds != n->ds || lc_since(&c->when) > 1.0) {
+	if (!c->data.data || c->ds != n->ds ||
+	    (renew && lc_since(&c->when) > 1.0)) {
 		lc_buf_reset(&c->data);
 		c->ds = n->ds;
 		rc = view_read_file(&c->data, fs->v, n, err);
@@ -828,7 +831,7 @@ static int fill_stat(struct lfs *fs, struct stat *st, fuse_ino_t ino,
 		struct timespec made;
 
 		lc_buf_init(&b, 0);
-		rc = ctl_content(fs, n, &b, &made, err);
+		rc = ctl_content(fs, n, true, &b, &made, err);
 		a.size = b.len;
 		lc_buf_reset(&b);
 		if (rc)
@@ -2023,7 +2026,7 @@ static void read_stateless(fuse_req_t req, struct lfs *fs, fuse_ino_t ino,
 	}
 	lc_buf_init(&whole, 0);
 	if (!rc)
-		rc = ctl_content(fs, &n, &whole, NULL, &err);
+		rc = ctl_content(fs, &n, false, &whole, NULL, &err);
 	vnode_reset(&n);
 	if (rc) {
 		fuse_reply_err(req, reply_errno(fs, "read", rc, &err));
