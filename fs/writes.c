@@ -1430,12 +1430,31 @@ static int unremove(struct writes *w, struct wrow *r, const char *name,
 	return rc;
 }
 
+/* A complete staged file (it outlives a crash) drops the mark of its
+ * name: the committed file it replaces is removed with it. Under mu. */
+static void unmark_complete(struct writes *w, struct wrow *r,
+			    const struct wfile *f)
+{
+	if (f->name && f->complete && !f->writers &&
+	    r->info.kind == STAGING_UPDATE && removed_at(r, f->name) >= 0)
+		best_effort(unremove(w, r, f->name, &(struct lc_err){ 0 }));
+}
+
+/* Whether an update removes a committed file that no staged file
+ * replaces. Under mu. */
+static bool removes(const struct wrow *r)
+{
+	for (size_t i = 0; i < r->info.n_removed; i++)
+		if (file_index(r, r->info.removed[i]) < 0)
+			return true;
+	return false;
+}
+
 /* wr_file_open's work on row `r` (under mu; NULL: gone). */
 static int open_in(struct writes *w, struct wrow *r, const char *name,
 		   int flags, bool create, const struct lc_buf *seed,
 		   uint32_t *fidx, int *fd, struct lc_err *err)
 {
-	bool back;	/* a removed name made again */
 	int rc;
 
 	if (!r)
@@ -1447,13 +1466,9 @@ static int open_in(struct writes *w, struct wrow *r, const char *name,
 	if ((create || (flags & O_ACCMODE) != O_RDONLY) &&
 	    (rc = changeable(r)))
 		return rc;
-	/* no longer removed once the file is there (wr_is_removed) */
-	back = create && r->info.kind == STAGING_UPDATE &&
-	       removed_at(r, name) >= 0;
-	rc = open_file(w, r, name, flags, create, seed, fidx, fd, err);
-	if (!rc && back)
-		best_effort(unremove(w, r, name, &(struct lc_err){ 0 }));
-	return rc;
+	/* a mark of its name stays until the file is complete (a crash
+	 * before drops the file: wr_is_removed, unmark_complete) */
+	return open_file(w, r, name, flags, create, seed, fidx, fd, err);
 }
 
 int wr_file_open(struct writes *w, uint64_t id, const char *name, int flags,
@@ -1499,7 +1514,7 @@ void wr_file_unseen(struct writes *w, uint64_t id, uint32_t fidx)
  * or unlinked again). */
 static bool empty_update(const struct wrow *r)
 {
-	if (r->info.kind != STAGING_UPDATE || r->info.n_removed ||
+	if (r->info.kind != STAGING_UPDATE || removes(r) ||
 	    r->committing || r->pending)
 		return false;
 	for (size_t i = 0; i < r->n_files; i++)
@@ -1560,6 +1575,7 @@ void wr_file_closed(struct writes *w, uint64_t id, uint32_t fidx, int fd,
 			f->complete = true;
 		if (!f->writers)
 			f->unseen = false;
+		unmark_complete(w, r, f);
 		changed(r);
 		if (!r->writers && empty_update(r) &&
 		    !staging_row_remove(w->stg, id, &(struct lc_err){ 0 }))
@@ -1831,6 +1847,12 @@ int wr_file_rename(struct writes *w, uint64_t id, const char *name,
 		rc = LC_NOMEM(err);
 		goto out;
 	}
+	/* the slot it takes in `b`, before anything moves */
+	if (!moved && b->n_files >= MAX_FILES) {
+		rc = lc_err_set(err, ENOSPC, LC_EK_LIMIT, __FILE__, __LINE__,
+				"%s: too many files in one row", b->name);
+		goto out;
+	}
 	row_path(from, sizeof(from), w, id, name);
 	row_path(to, sizeof(to), w, to_id, to_name);
 	if (j >= 0 && b->files[j].writers &&
@@ -1860,7 +1882,7 @@ int wr_file_rename(struct writes *w, uint64_t id, const char *name,
 		b->files[j].name = NULL;
 		writers_leave(w, b, (size_t)j);
 	}
-	if (moved) {
+	if (moved) {	/* its close drops a mark of the new name */
 		lc_free(a->files[i].name);
 		a->files[i].name = moved;
 		a->files[i].renamed = true;
@@ -1878,10 +1900,9 @@ int wr_file_rename(struct writes *w, uint64_t id, const char *name,
 			b->files[k].complete = complete;
 			b->files[k].size = size;
 			w->bytes += size;
+			unmark_complete(w, b, &b->files[k]);
 		}
 	}
-	if (!rc && b->info.kind == STAGING_UPDATE)
-		best_effort(unremove(w, b, to_name, &(struct lc_err){ 0 }));
 	changed(a);
 	changed(b);
 	arm(w, false);	/* a refused row may be fixed by a rename */
@@ -1917,7 +1938,7 @@ static bool no_op(const struct wrow *r)
 {
 	if (!is_change(r))
 		return ingest_ignored(r->name);
-	if (r->info.kind != STAGING_UPDATE || r->info.n_removed)
+	if (r->info.kind != STAGING_UPDATE || removes(r))
 		return false;
 	for (size_t i = 0; i < r->n_files; i++)
 		if (r->files[i].name && !ingest_ignored(r->files[i].name))
@@ -2411,7 +2432,7 @@ static int fill_update(struct writes *w, struct wrow *r, bool *same,
 			f.user_meta = meta_parse(&text);
 		lc_buf_reset(&text);
 	}
-	f.matched = r->info.n_removed ? NULL :
+	f.matched = removes(r) ? NULL :
 		    lc_calloc(r->n_files ? r->n_files : 1, sizeof(bool));
 	/* meta.json comes last, after the files it must give way to */
 	rc = view_readdir(w->v, &row, 0, fill_cb, &f, err);

@@ -921,16 +921,17 @@ def kill_at(pid, syscalls, nth):
 def test_kill_inside_a_removal():
     """rm of an edited file of a committed row, mv of one to another row,
     and a create of a committed file removed before, killed (strace)
-    between the request's two steps on disk: the mark that removes the
-    committed file and the staged file's unlink, move or link. After a
-    remount the rows are as before the request or as after it, never
-    with the committed file back; what the mount then shows is what
-    LanceDB reads after umount."""
+    between the request's steps on disk: the mark that removes the
+    committed file and the staged file's unlink, move, link or
+    completion at close. After a remount the rows are as before the
+    request or as after it, never with the committed file back; what
+    the mount then shows is what LanceDB reads after umount."""
     rng = random.Random(SEED + 4)
     renames = ("rename", "renameat", "renameat2")
     cases = [("rm", renames, 1), ("rm", ("unlink", "unlinkat"), 1),
              ("mv", renames, 1), ("mv", renames, 2),
-             ("create", ("link", "linkat"), 1), ("create", renames, 1)]
+             ("create", ("link", "linkat"), 1), ("create", renames, 1),
+             ("create", ("utimensat",), 2)]
     for k, (op, calls, nth) in enumerate(cases):
         where = f"{op} killed at {calls[0]} #{nth}"
         base, uri, staging, mnt = workspace(f"rm{k}", "new.lance")
@@ -952,8 +953,9 @@ def test_kill_inside_a_removal():
         try:
             if op == "rm":
                 os.unlink(os.path.join(mnt, "r", "image.jpg"))
-            elif op == "create":
-                open(os.path.join(mnt, "r", "image.jpg"), "wb").close()
+            elif op == "create":	# the second stamp: complete
+                with open(os.path.join(mnt, "r", "image.jpg"), "wb") as f:
+                    f.write(img2)
             else:
                 os.rename(os.path.join(mnt, "r", "image.jpg"),
                           os.path.join(mnt, "s", "image.jpg"))
@@ -976,7 +978,7 @@ def test_kill_inside_a_removal():
                 return None
         shown = (image("r"), image("s"))
         if op != "mv":
-            ok = (None, b"") if op == "create" else (img2, None)
+            ok = (None, img2)
             expect(shown[0] in ok, f"{where}: r/image.jpg holds "
                    f"{'the committed image' if shown[0] == img else shown[0]!r:.40}")
         else:
