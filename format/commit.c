@@ -813,74 +813,143 @@ static int versions_pb(ProtobufCBinaryData *out, struct pool *pl,
 	return 0;
 }
 
-/* The row ids and creation versions of a fragment of the version read,
- * expanded for the rows an update rewrites (stable row ids). */
-struct kept {
-	uint64_t *ids;		/* NULL: not inline (lance never writes
-				 * them elsewhere): new ids */
-	uint64_t *created;	/* NULL: version 1, as lance reads none */
-	bool loaded;
+/* A row an update rewrites, in a stable-row-id dataset: where it was,
+ * and the id and creation version its new row keeps. */
+struct keep {
+	uint64_t addr;		/* fragment id << 32 | offset, version read */
+	size_t frag, row;	/* c->appends[frag], its row */
+	uint64_t id, created;
+	bool found;		/* else it gets a new id */
 };
 
-/* The id and creation version of the row at address `addr` of the
- * version read, into *id and *created; *found false where it has no id
- * to keep. `k` caches a->frags' expansions. */
-static int kept_row(bool *found, uint64_t *id, uint64_t *created,
-		    struct attempt *a, struct kept *k, uint64_t addr,
-		    struct lc_err *err)
+static int cmp_keep_addr(const void *x, const void *y)
 {
-	uint64_t frag = addr >> 32, off = addr & 0xffffffffu;
-	const Lpb__DataFragment *f = NULL;
-	struct kept *e = NULL;
-	int rc;
+	const struct keep *a = x, *b = y;
 
-	*found = false;
-	for (size_t j = 0; j < a->n_frags && !f; j++)
-		if (a->frags[j]->id == frag) {
-			f = a->frags[j];
-			e = &k[j];
+	return a->addr < b->addr ? -1 : a->addr > b->addr;
+}
+
+static int cmp_keep_row(const void *x, const void *y)
+{
+	const struct keep *a = x, *b = y;
+
+	if (a->frag != b->frag)
+		return a->frag < b->frag ? -1 : 1;
+	return a->row < b->row ? -1 : a->row > b->row;
+}
+
+/* A walk of one fragment's runs (ids or versions) over its keeps, which
+ * are in offset order. */
+struct keep_walk {
+	struct keep *k;
+	size_t i, n;
+	uint64_t pos;
+	bool ids;
+};
+
+static int keep_run(void *ctx, uint64_t v, uint64_t len, struct lc_err *err)
+{
+	struct keep_walk *w = ctx;
+
+	(void)err;
+	for (; w->i < w->n && (w->k[w->i].addr & 0xffffffffu) < w->pos + len;
+	     w->i++) {
+		struct keep *k = &w->k[w->i];
+
+		if (w->ids) {
+			k->id = v + ((k->addr & 0xffffffffu) - w->pos);
+			k->found = true;
+		} else {
+			k->created = v;
 		}
-	if (!f || off >= f->physical_rows)
-		return 0;	/* gone: the caller's conflict check */
-	if (!e->loaded) {
-		rc = 0;
-		if (f->row_id_sequence_case ==
-		    LPB__DATA_FRAGMENT__ROW_ID_SEQUENCE_INLINE_ROW_IDS &&
-		    !(rc = lance_rowids_parse(&e->ids, f->physical_rows,
-					      f->inline_row_ids.data,
-					      f->inline_row_ids.len, err)) &&
-		    !pool_keep(&a->pl, e->ids))
-			rc = LC_NOMEM(err);
-		if (!rc &&
-		    f->created_at_version_sequence_case ==
-		    LPB__DATA_FRAGMENT__CREATED_AT_VERSION_SEQUENCE_INLINE_CREATED_AT_VERSIONS &&
-		    !(rc = lance_row_versions_parse(
-			      &e->created, f->physical_rows,
-			      f->inline_created_at_versions.data,
-			      f->inline_created_at_versions.len, err)) &&
-		    !pool_keep(&a->pl, e->created))
-			rc = LC_NOMEM(err);
-		if (rc) {
-			lc_err_prefix(err, "fragment %" PRIu64 ": ", frag);
-			return rc;
-		}
-		e->loaded = true;
 	}
-	if (!e->ids)
-		return 0;
-	*found = true;
-	*id = e->ids[off];
-	*created = e->created ? e->created[off] : 1;
+	w->pos += len;
 	return 0;
 }
 
-/* Row ids and row versions of new fragment `f` (rows of `cf`) in a
+/*
+ * The ids and creation versions the rows updates rewrite keep, for
+ * every row of c->appends that names one (stable row ids), sorted by
+ * (append, row). Each fragment's sequences are walked once, nothing is
+ * expanded. A row of a fragment without inline ids (lance writes none
+ * elsewhere) gets a new id.
+ */
+static int keeps_find(struct keep **out, size_t *n_out, struct attempt *a,
+		      const struct lance_commit *c, struct lc_err *err)
+{
+	struct keep *k;
+	size_t n = 0;
+	int rc = 0;
+
+	*out = NULL;
+	*n_out = 0;
+	for (size_t i = 0; i < c->n_appends; i++)
+		for (uint64_t r = 0; c->appends[i].rewrites &&
+				     r < c->appends[i].physical_rows; r++)
+			n += c->appends[i].rewrites[r] != LANCE_NEW_ROW;
+	if (!n)
+		return 0;
+	if (!(k = pool_calloc(&a->pl, n, sizeof(*k))))
+		return LC_NOMEM(err);
+	n = 0;
+	for (size_t i = 0; i < c->n_appends; i++)
+		for (uint64_t r = 0; c->appends[i].rewrites &&
+				     r < c->appends[i].physical_rows; r++)
+			if (c->appends[i].rewrites[r] != LANCE_NEW_ROW) {
+				k[n].addr = c->appends[i].rewrites[r];
+				k[n].frag = i;
+				k[n].row = (size_t)r;
+				k[n++].created = 1;	/* none: lance's 1 */
+			}
+	qsort(k, n, sizeof(*k), cmp_keep_addr);
+	for (size_t g = 0, e; g < n && !rc; g = e) {
+		uint64_t frag = k[g].addr >> 32;
+		const Lpb__DataFragment *f = NULL;
+		struct keep_walk w = { k + g, 0, 0, 0, true };
+
+		for (e = g; e < n && k[e].addr >> 32 == frag; e++)
+			;
+		w.n = e - g;
+		for (size_t j = 0; j < a->n_frags && !f; j++)
+			if (a->frags[j]->id == frag)
+				f = a->frags[j];
+		/* gone: the caller's conflict check */
+		if (!f || f->row_id_sequence_case !=
+			  LPB__DATA_FRAGMENT__ROW_ID_SEQUENCE_INLINE_ROW_IDS)
+			continue;
+		rc = lance__rowids_runs(f->inline_row_ids.data,
+					f->inline_row_ids.len,
+					f->physical_rows, keep_run, &w, err);
+		if (!rc && f->created_at_version_sequence_case ==
+		    LPB__DATA_FRAGMENT__CREATED_AT_VERSION_SEQUENCE_INLINE_CREATED_AT_VERSIONS) {
+			w.i = 0;
+			w.pos = 0;
+			w.ids = false;
+			rc = lance__row_versions_runs(
+				f->inline_created_at_versions.data,
+				f->inline_created_at_versions.len,
+				f->physical_rows, keep_run, &w, err);
+		}
+		if (rc)
+			lc_err_prefix(err, "fragment %" PRIu64 ": ", frag);
+	}
+	if (rc)
+		return rc;
+	qsort(k, n, sizeof(*k), cmp_keep_row);
+	*out = k;
+	*n_out = n;
+	return 0;
+}
+
+/* Row ids and row versions of new fragment `f`, c->appends[fi], in a
  * stable-row-id dataset: rewritten rows keep their ids and creation
- * versions, new ones take ids from *next_row_id; every row was last
- * updated at this version (lance's Append and Update do the same). */
+ * versions (*keep, consumed in order), new ones take ids from
+ * *next_row_id; every row was last updated at this version (lance's
+ * Append and Update do the same). */
 static int stable_meta(Lpb__DataFragment *f, const struct lance_commit_frag *cf,
-		       struct attempt *a, struct kept *k,
-		       uint64_t *next_row_id, struct lc_err *err)
+		       size_t fi, struct attempt *a, const struct keep **keep,
+		       const struct keep *keep_end, uint64_t *next_row_id,
+		       struct lc_err *err)
 {
 	struct pool *pl = &a->pl;
 	size_t n = (size_t)cf->physical_rows;
@@ -892,13 +961,19 @@ static int stable_meta(Lpb__DataFragment *f, const struct lance_commit_frag *cf,
 	if (!ids || !created || !updated)
 		return LC_NOMEM(err);
 	for (size_t r = 0; r < n; r++) {
-		bool found = false;
+		const struct keep *k = NULL;
 
-		if (cf->rewrites && cf->rewrites[r] != LANCE_NEW_ROW &&
-		    (rc = kept_row(&found, &ids[r], &created[r], a, k,
-				   cf->rewrites[r], err)))
-			return rc;
-		if (!found) {
+		if (*keep < keep_end && (*keep)->frag == fi &&
+		    (*keep)->row == r)
+			k = (*keep)++;
+		if (k && k->found && k->id >= *next_row_id)
+			return LC_CORRUPT(err, "fragment %" PRIu64 ": row id %"
+					  PRIu64 " is past the dataset's next "
+					  "row id", k->addr >> 32, k->id);
+		if (k && k->found) {
+			ids[r] = k->id;
+			created[r] = k->created;
+		} else {
 			if (*next_row_id == UINT64_MAX)
 				return LC_LIMIT(err, "row ids are exhausted");
 			ids[r] = (*next_row_id)++;
@@ -1349,7 +1424,9 @@ static int attempt_build(uint8_t **file, size_t *file_len, char **txn_key,
 	Lpb__Timestamp *ts;
 	Lpb__WriterVersion *wv;
 	Lpb__DataFragment **frags, **upd, **added;
-	struct kept *kept;
+	struct keep *keeps = NULL;
+	const struct keep *kp;
+	size_t n_keeps = 0;
 	uint64_t *gone, next_id = 0, row_id;
 	size_t nf = 0, n_upd = 0, n_gone = 0, txn_len;
 	bool stable = pm->reader_feature_flags & LANCE_FLAG_STABLE_ROW_IDS;
@@ -1370,11 +1447,13 @@ static int attempt_build(uint8_t **file, size_t *file_len, char **txn_key,
 	upd = pool_calloc(pl, c->n_deletes, sizeof(*upd));
 	gone = pool_calloc(pl, c->n_deletes, sizeof(*gone));
 	added = pool_calloc(pl, c->n_appends, sizeof(*added));
-	kept = pool_calloc(pl, a->n_frags, sizeof(*kept));
 	ts = pool_calloc(pl, 1, sizeof(*ts));
 	wv = pool_calloc(pl, 1, sizeof(*wv));
-	if (!frags || !upd || !gone || !added || !kept || !ts || !wv)
+	if (!frags || !upd || !gone || !added || !ts || !wv)
 		return LC_NOMEM(err);
+	if (stable && (rc = keeps_find(&keeps, &n_keeps, a, c, err)))
+		return rc;
+	kp = keeps;
 
 	/* Deletes, fragment by fragment. */
 	for (size_t i = 0; i < c->n_deletes; i++) {
@@ -1462,7 +1541,8 @@ static int attempt_build(uint8_t **file, size_t *file_len, char **txn_key,
 		f->n_files = cf->n_files;
 		f->files = fp;
 		f->physical_rows = cf->physical_rows;
-		if (stable && (rc = stable_meta(f, cf, a, kept, &row_id, err)))
+		if (stable && (rc = stable_meta(f, cf, i, a, &kp, keeps + n_keeps,
+					       &row_id, err)))
 			return rc;
 		added[i] = f;
 		frags[nf++] = f;

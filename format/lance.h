@@ -443,10 +443,6 @@ int lance_deletion_write_bitmap(uint8_t **out, size_t *len,
 /* Expand a serialized RowIdSequence into exactly `n` row ids. Pure. */
 int lance_rowids_parse(uint64_t **out, uint64_t n, const uint8_t *buf,
 		       size_t len, struct lc_err *err) LC_MUST_USE;
-/* Expand a serialized RowVersionSequence (created or last updated at)
- * into exactly `n` versions, one per physical row. Pure. */
-int lance_row_versions_parse(uint64_t **out, uint64_t n, const uint8_t *buf,
-			     size_t len, struct lc_err *err) LC_MUST_USE;
 
 /* ---------------------------------------------------------------- datasets */
 

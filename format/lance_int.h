@@ -219,6 +219,12 @@ typedef int (*lance__run_cb)(void *ctx, uint64_t id, uint64_t len,
 int lance__rowids_runs(const uint8_t *buf, size_t len, uint64_t n,
 		       lance__run_cb cb, void *ctx,
 		       struct lc_err *err) LC_MUST_USE;
+/* Walk a serialized RowVersionSequence as runs (version, length) in
+ * physical row order, called back with the version as `id`; the runs
+ * must cover exactly n rows (counted first). */
+int lance__row_versions_runs(const uint8_t *buf, size_t len, uint64_t n,
+			     lance__run_cb cb, void *ctx,
+			     struct lc_err *err) LC_MUST_USE;
 
 /* ------------------------------------------------ shared decompression */
 

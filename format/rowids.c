@@ -302,17 +302,13 @@ int lance_rowids_parse(uint64_t **out, uint64_t n, const uint8_t *buf,
 	return 0;
 }
 
-int lance_row_versions_parse(uint64_t **out, uint64_t n, const uint8_t *buf,
-			     size_t len, struct lc_err *err)
+int lance__row_versions_runs(const uint8_t *buf, size_t len, uint64_t n,
+			     lance__run_cb cb, void *ctx, struct lc_err *err)
 {
 	Lpb__RowVersionSequence *seq;
-	uint64_t total = 0, c, *v = NULL;
+	uint64_t total = 0, c;
 	int rc;
 
-	*out = NULL;
-	if (n > MAX_EXPAND)
-		return LC_LIMIT(err, "row versions: %" PRIu64 " rows, more "
-				"than %u", n, MAX_EXPAND);
 	rc = lance__pb_check(buf, len, LANCE_PB_MAX_DEPTH, "row versions",
 			     err);
 	if (rc)
@@ -335,19 +331,11 @@ int lance_row_versions_parse(uint64_t **out, uint64_t n, const uint8_t *buf,
 	if (!rc && total != n)
 		rc = LC_CORRUPT(err, "row versions: the runs hold %" PRIu64
 				" rows for %" PRIu64, total, n);
-	if (!rc && !(v = lc_calloc(n ? (size_t)n : 1, sizeof(*v))))
-		rc = LC_NOMEM(err);
-	total = 0;
 	for (size_t i = 0; i < seq->n_runs && !rc; i++) {
 		(void)segment(&c, seq->runs[i]->span, NULL, err);
-		for (uint64_t k = 0; k < c; k++)
-			v[total++] = seq->runs[i]->version;
+		if (c)
+			rc = cb(ctx, seq->runs[i]->version, c, err);
 	}
 	lpb__row_version_sequence__free_unpacked(seq, NULL);
-	if (rc) {
-		lc_free(v);
-		return rc;
-	}
-	*out = v;
-	return 0;
+	return rc;
 }

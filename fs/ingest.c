@@ -2747,6 +2747,9 @@ static int flush_fragment(struct frags *f, struct ostore *st,
 	int rc;
 
 	*encoding = false;
+	if (r->n_rows != b - a)
+		return LC_SYS(err, EIO, "commit: %zu rows built for %zu held",
+			      (size_t)r->n_rows, b - a);
 	if (!r->n_rows)
 		return 0;
 	{
@@ -2770,9 +2773,6 @@ static int flush_fragment(struct frags *f, struct ostore *st,
 		f->rewrites = rws;
 		memset(&f->df[n], 0, sizeof(f->df[n]));
 	}
-	if (r->n_rows != b - a)
-		return LC_SYS(err, EIO, "commit: %zu rows built for %zu held",
-			      (size_t)r->n_rows, b - a);
 	if ((rc = rewrites_of(&rw, h, a, b, err)))
 		return rc;
 	rc = encode_rows(r, p, out, &bytes, &len, &f->df[n], err);

@@ -1745,54 +1745,64 @@ def test_stable_row_ids_kept_by_updates():
     """In a dataset with stable row ids (LanceDB's
     new_table_enable_stable_row_ids), a row edited through the mount
     keeps its row id and creation version, as LanceDB's own update does,
-    and was last updated at the new version; a new row takes the next
-    id; rows not touched keep theirs; a LanceDB append after goes on
-    from there, and every version opens."""
+    and was last updated at the new version, also where an index covers
+    its fragment: LanceDB's query through that index finds it by its new
+    value only. A new row takes the next id; rows not touched keep
+    theirs; a LanceDB append after goes on from there; every version
+    opens."""
     with workdir() as w:
         uri = os.path.join(w, "db", "t.lance")
         src, staging = os.path.join(w, "src"), os.path.join(w, "staging")
         os.makedirs(src)
         wtool("make", uri, "--version", "2.1", "--rows", 4, "--stable")
-        wtool("append", uri, "--rows", 2, "--prefix", "more")
+        wtool("index", uri, "--name", "label")	# covers fragment 0
+        wtool("append", uri, "--rows", 2, "--prefix", "more", "--start",
+              100)
         history = wtool("versions", uri)
         before = wtool("rowids", uri)
+        expect(wtool("where", uri, "--where", "label = 10") == ["row_001"],
+               "LanceDB's query before the edit")
         sample(src, "new_000", 130)
         with mounted(uri, staging, "name_column=name", "text_files=caption",
                      "commit_delay=60") as mnt:
-            for row in ("row_001", "more_000"):	# one per fragment
+            for row in ("row_001", "more_100"):
                 with open(os.path.join(mnt, row, "caption.txt"), "w") as f:
                     f.write(f"edited {row}")
+            with open(os.path.join(mnt, "row_001", "meta.json"), "w") as f:
+                f.write('{"label": 777}')
             cp("-r", os.path.join(src, "new_000"), mnt)
             shutil.rmtree(os.path.join(mnt, "row_002"))
             v = int(lancefs("commit", mnt).stdout)
         after = wtool("rowids", uri)
         want = {n: dict(r) for n, r in before.items() if n != "row_002"}
-        for row in ("row_001", "more_000"):
+        for row in ("row_001", "more_100"):	# one per fragment
             want[row]["updated"] = v
-        want["new_000"] = {"rowid": max(r["rowid"] for r in
-                                        before.values()) + 1,
-                           "created": v, "updated": v}
+        nxt = max(r["rowid"] for r in before.values()) + 1
+        want["new_000"] = {"rowid": nxt, "created": v, "updated": v}
         expect(after == want, f"LanceDB reads row ids and versions "
                f"{after}, expected {want}")
         got = lance_rows(uri)
         expect(got["row_001"]["caption"] == "edited row_001" and
-               got["more_000"]["caption"] == "edited more_000",
-               f"captions after the edit: {got}")
+               got["more_100"]["caption"] == "edited more_100" and
+               got["row_001"]["label"] == 777,
+               f"rows after the edit: {got}")
+        for cond, names in (("label = 10", []), ("label = 777", ["row_001"])):
+            found = wtool("where", uri, "--where", cond)
+            expect(found == names, f"LanceDB's query {cond}: {found}")
         # named by row id, the edited row is still where it was, once
         with mounted(uri, staging) as mnt:
             names = sorted(os.listdir(mnt))
             shown = sorted(f"{r['rowid']:08d}" for r in after.values())
             expect(names == shown, f"row folders {names}, row ids {shown}")
-            with open(os.path.join(mnt, f"{before['row_001']['rowid']:08d}",
+            with open(os.path.join(mnt, f"{before['more_100']['rowid']:08d}",
                                    "meta.json")) as f:
                 meta = json.load(f)
-            expect(meta.get("name") == "row_001" and
-                   meta.get("caption") == "edited row_001",
-                   f"row {before['row_001']['rowid']:08d}: {meta}")
+            expect(meta.get("name") == "more_100" and
+                   meta.get("caption") == "edited more_100",
+                   f"row {before['more_100']['rowid']:08d}: {meta}")
         wtool("append", uri, "--rows", 1, "--prefix", "late")
         late = wtool("rowids", uri)
-        expect(late.get("late_000", {}).get("rowid") ==
-               want["new_000"]["rowid"] + 1 and
+        expect(late.get("late_000", {}).get("rowid") == nxt + 1 and
                all(late[n] == r for n, r in after.items()),
                f"after a LanceDB append: {late}")
         check_versions(uri, history, "2.1", len(want) + 1)

@@ -63,6 +63,12 @@
 //       LanceDB's row ids and row versions: {NAME: {rowid, created,
 //       updated}} (_rowid, _row_created_at_version,
 //       _row_last_updated_at_version).
+//   node wtool.js index URI --name COL
+//       LanceDB builds a scalar (BTree) index on column COL.  Prints
+//       {"version", "rows"}.
+//   node wtool.js where URI --where SQL
+//       The names of the rows LanceDB's query with that filter returns
+//       (through an index where one covers the column), sorted.
 //   node wtool.js row URI K [--prefix P]
 //       Prints the row `make` would write for index K (name, image sha256,
 //       caption, label, score), so the test knows LanceDB's values.
@@ -89,6 +95,8 @@ function usage(msg) {
     '       node wtool.js delete URI --where SQL\n' +
     '       node wtool.js versions URI\n' +
     '       node wtool.js rowids URI\n' +
+    '       node wtool.js index URI --name COL\n' +
+    '       node wtool.js where URI --where SQL\n' +
     '       node wtool.js row URI K [--prefix P]');
   process.exit(1);
 }
@@ -428,6 +436,34 @@ function cmdRow(o) {
   return { ...r, image: sha256(r.image), image_size: r.image.length };
 }
 
+async function cmdIndex(o) {
+  const [uri] = o.pos;
+  if (!o.name) usage('index needs --name');
+  const { conn, table } = await open(uri);
+  const t = await conn.openTable(table);
+  try {
+    await t.createIndex(o.name);
+    return { version: await t.version(), rows: await t.countRows() };
+  } finally {
+    t.close();
+  }
+}
+
+async function cmdWhere(o) {
+  const [uri] = o.pos;
+  if (!o.where) usage('where needs --where');
+  const { conn, table } = await open(uri);
+  const t = await conn.openTable(table);
+  try {
+    const tb = await t.query().where(o.where).select(['name']).toArrow();
+    const names = [];
+    for (let i = 0; i < tb.numRows; i++) names.push(tb.getChild('name').get(i));
+    return names.sort();
+  } finally {
+    t.close();
+  }
+}
+
 async function cmdRowids(o) {
   const [uri] = o.pos;
   const { conn, table } = await open(uri);
@@ -458,6 +494,8 @@ async function main() {
   else if (cmd === 'delete') res = await cmdDelete(o);
   else if (cmd === 'versions') res = await cmdVersions(o);
   else if (cmd === 'rowids') res = await cmdRowids(o);
+  else if (cmd === 'index') res = await cmdIndex(o);
+  else if (cmd === 'where') res = await cmdWhere(o);
   else if (cmd === 'json') res = await cmdJson(o);
   else if (cmd === 'jsonb') res = await cmdJsonb(o);
   else if (cmd === 'row') res = cmdRow(o);
