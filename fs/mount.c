@@ -2693,20 +2693,15 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		/* a committed file moves: copied to the new name, removed
 		 * from the old one */
 		struct lc_buf data;
-		uint32_t fidx;
-		int fd;
 
 		rc = read_committed(fs, &src.vn, &data, &err);
 		/* a staged file there is replaced, not cut: a program that
 		 * has it open keeps its own (an orphan) */
 		if (!rc)
-			rc = wr_file_replace(w, b, newname, &data, &fidx, &fd,
-					     &err);
+			rc = wr_file_replace(w, b, newname, &data, &err);
 		lc_buf_reset(&data);
-		if (!rc) {
-			wr_file_closed(w, b, fidx, fd, true);
+		if (!rc)
 			rc = wr_file_unlink(w, a, name, true, &err);
-		}
 	} else {
 		rc = EPERM;
 	}

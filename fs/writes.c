@@ -984,17 +984,12 @@ static int open_file(struct writes *w, struct wrow *r, const char *name,
 			unlink(path);
 		return LC_SYS(err, rc, "staging: %s: %s", path, strerror(rc));
 	}
-	/* an O_TRUNC open replaces what the file held with the seed (mv of
-	 * a committed file onto a staged one) */
-	if ((fresh || (flags & O_TRUNC)) && seed && seed->len &&
+	/* a new file starts as the seed (a committed file copied up) */
+	if (fresh && seed && seed->len &&
 	    pwrite(*fd, seed->data, seed->len, 0) != (ssize_t)seed->len) {
 		rc = LC_SYS(err, errno ? errno : EIO, "staging: %s: %s", path,
 			    strerror(errno ? errno : EIO));
-		if (fresh)
-			unlink(path);
-		else if (writer && !r->files[i].writers &&
-			 !staging_mark_fd(*fd, false))
-			r->files[i].complete = true;
+		unlink(path);
 		close(*fd);
 		return rc;
 	}
@@ -1769,9 +1764,73 @@ int wr_file_unlink(struct writes *w, uint64_t id, const char *name,
 	return rc;
 }
 
+/* wr_file_replace's file: `data` complete in a temporary of row `r`,
+ * then renamed over `name` (under mu). */
+static int replace_in(struct writes *w, struct wrow *r, const char *name,
+		      const struct lc_buf *data, struct lc_err *err)
+{
+	ssize_t j = file_index(r, name);
+	char tmp[4600], path[4600];
+	uint32_t k;
+	int fd, rc = 0;
+
+	if (!name_ok(name))
+		return LC_USAGE(err, "%s/%s: not a file name lancefs can "
+				"stage", r->name, name);
+	if (r->n_files >= MAX_FILES)	/* the slot it takes, first */
+		return lc_err_set(err, ENOSPC, LC_EK_LIMIT, __FILE__, __LINE__,
+				  "%s: too many files in one row", r->name);
+	row_path(tmp, sizeof(tmp), w, r->id, STAGING_FILL_TMP);
+	row_path(path, sizeof(path), w, r->id, name);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return LC_SYS(err, errno, "staging: %s: %s", tmp,
+			      strerror(errno));
+	if (data->len && pwrite(fd, data->data, data->len, 0) !=
+				 (ssize_t)data->len)
+		rc = errno ? errno : EIO;
+	if (!rc)
+		rc = staging_mark_fd(fd, false);	/* complete */
+	close(fd);
+	if (!rc && j >= 0 && r->files[j].writers &&
+	    (rc = orphan_add(w, r->id, (uint32_t)j, r->files[j].writers, path,
+			     err))) {
+		unlink(tmp);
+		return rc;
+	}
+	if (!rc && rename(tmp, path) < 0) {
+		rc = errno;
+		orphans_undo(w, j >= 0 && r->files[j].writers ? 1 : 0);
+	}
+	if (rc) {
+		unlink(tmp);
+		return LC_SYS(err, rc, "staging: %s: %s", path, strerror(rc));
+	}
+	if (j >= 0) {
+		w->bytes -= r->files[j].size;
+		lc_free(r->files[j].name);
+		r->files[j].name = NULL;
+		writers_leave(w, r, (size_t)j);
+	}
+	rc = file_add(r, name, &k, err);	/* cannot be ENOSPC now */
+	if (!rc) {
+		r->files[k].complete = true;
+		r->files[k].size = data->len;
+		w->bytes += data->len;
+		unmark_complete(w, r, &r->files[k]);
+	}
+	if (r->info.interrupted) {	/* written again */
+		r->info.interrupted = false;
+		best_effort(staging_row_set_info(w->stg, r->id, &r->info,
+						 NULL));
+	}
+	changed(r);
+	arm(w, false);
+	return rc;
+}
+
 int wr_file_replace(struct writes *w, uint64_t id, const char *name,
-		    const struct lc_buf *data, uint32_t *fidx, int *fd,
-		    struct lc_err *err)
+		    const struct lc_buf *data, struct lc_err *err)
 {
 	struct wrow *r;
 	int rc;
@@ -1779,11 +1838,12 @@ int wr_file_replace(struct writes *w, uint64_t id, const char *name,
 	pthread_mutex_lock(&w->mu);
 	r = wait_to_change(w, id);
 	rc = !r ? ESTALE : changeable(r);
-	if (!rc && (rc = unlink_in(w, r, name, false, err)) == ENOENT)
-		rc = 0;
+	if (!rc && r->info.kind == STAGING_DELETE)
+		rc = ENOENT;
+	if (!rc && r->info.kind == STAGING_FILE && strcmp(name, r->name))
+		rc = ENOTDIR;
 	if (!rc)
-		rc = open_in(w, r, name, O_WRONLY | O_TRUNC, true, data, fidx,
-			     fd, err);
+		rc = replace_in(w, r, name, data, err);
 	pthread_mutex_unlock(&w->mu);
 	return rc;
 }

@@ -188,13 +188,12 @@ void wr_file_revert(struct writes *w, uint64_t id, uint32_t fidx,
  * (`committed`) is marked removed. */
 int wr_file_unlink(struct writes *w, uint64_t id, const char *name,
 		   bool committed, struct lc_err *err) LC_MUST_USE;
-/* A new file `name` of row `id` holding `data`, in place of a staged
- * one of that name (which its open descriptors keep): one change, so no
- * commit comes between the old file going and the new one. As
- * wr_file_open with O_CREAT | O_TRUNC, a writer counted. */
+/* A new file `name` of row `id` holding `data`, complete, in place of a
+ * staged one of that name (which its open descriptors keep): written
+ * beside it and renamed over it, so neither a commit nor a crash comes
+ * between the old file going and the new one. */
 int wr_file_replace(struct writes *w, uint64_t id, const char *name,
-		    const struct lc_buf *data, uint32_t *fidx, int *fd,
-		    struct lc_err *err) LC_MUST_USE;
+		    const struct lc_buf *data, struct lc_err *err) LC_MUST_USE;
 /* rename within or between staged rows (replaces the target). `under`:
  * row `id` is an update whose committed row has a file `name` too, which
  * goes with it (one change: no commit comes between). */

@@ -931,7 +931,10 @@ def test_kill_inside_a_removal():
     cases = [("rm", renames, 1), ("rm", ("unlink", "unlinkat"), 1),
              ("mv", renames, 1), ("mv", renames, 2),
              ("create", ("link", "linkat"), 1), ("create", renames, 1),
-             ("create", ("utimensat",), 2)]
+             ("create", ("utimensat",), 2),
+             # mv of a committed file over an edited one: the old code's
+             # link of a new file after the edit's unlink (none now)
+             ("mvc", ("link", "linkat"), 1), ("mvc", renames, 1)]
     for k, (op, calls, nth) in enumerate(cases):
         where = f"{op} killed at {calls[0]} #{nth}"
         base, uri, staging, mnt = workspace(f"rm{k}", "new.lance")
@@ -943,6 +946,9 @@ def test_kill_inside_a_removal():
         lancefs("commit", mnt)
         if op == "create":
             os.unlink(os.path.join(mnt, "r", "image.jpg"))
+        elif op == "mvc":
+            with open(os.path.join(mnt, "s", "image.jpg"), "wb") as f:
+                f.write(img2)
         else:
             with open(os.path.join(mnt, "r", "image.jpg"), "wb") as f:
                 f.write(img2)
@@ -961,12 +967,14 @@ def test_kill_inside_a_removal():
                           os.path.join(mnt, "s", "image.jpg"))
         except OSError:
             pass	# the daemon died under it
-        tracer.wait(timeout=30)
-        for _ in range(500):
+        for _ in range(300):
             if not alive(pid):
                 break
             time.sleep(0.01)
-        expect(not alive(pid), f"{where}: the daemon was not killed")
+        if alive(pid):	# no such step (a spare reused, say): done whole
+            print(f"  {where}: not reached, the request was done whole")
+            tracer.terminate()
+        tracer.wait(timeout=30)
         umount(mnt)
         mount(uri, mnt, *opts)
 
@@ -977,7 +985,13 @@ def test_kill_inside_a_removal():
             except FileNotFoundError:
                 return None
         shown = (image("r"), image("s"))
-        if op != "mv":
+        if op == "mvc":	# before, after, or copied, not yet removed
+            expect(shown in ((img, img2), (None, img), (img, img)),
+                   f"{where}: r and s hold "
+                   f"{[sha(x)[:8] if x else None for x in shown]}; before "
+                   f"{sha(img)[:8]}, {sha(img2)[:8]}; after None, "
+                   f"{sha(img)[:8]} (committed s {sha(other)[:8]})")
+        elif op != "mv":
             ok = (None, img2)
             expect(shown[0] in ok, f"{where}: r/image.jpg holds "
                    f"{'the committed image' if shown[0] == img else shown[0]!r:.40}")
