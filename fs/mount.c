@@ -2368,10 +2368,10 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	} else {
 		/* cp -p, touch: times and modes are not stored; a staged
 		 * row (or a committed one's update) held back is let go */
-		enum staging_kind k;
+		enum staging_kind k = STAGING_UPDATE;
 		uint64_t u = m.staged ? m.id : change_of(&m, &k);
 
-		if (u)
+		if (u && k == STAGING_UPDATE)
 			wr_touch(mw(&m), u);
 	}
 	if (rc)
