@@ -404,8 +404,10 @@ static ssize_t file_index(const struct wrow *r, const char *name)
 	return -1;
 }
 
-static int file_add(struct wrow *r, const char *name, uint32_t *fidx,
-		    struct lc_err *err)
+/* Room for one more file in row `r`, and *copy of its name: after this
+ * file_take cannot fail (a file moved into place is never left out). */
+static int file_room(struct wrow *r, const char *name, char **copy,
+		     struct lc_err *err)
 {
 	struct wfile *v;
 
@@ -416,11 +418,28 @@ static int file_add(struct wrow *r, const char *name, uint32_t *fidx,
 	if (!v)
 		return LC_NOMEM(err);
 	r->files = v;
-	memset(&v[r->n_files], 0, sizeof(*v));
-	if (!(v[r->n_files].name = lc_strdup(name)))
+	if (!(*copy = lc_strdup(name)))
 		return LC_NOMEM(err);
-	*fidx = (uint32_t)r->n_files++;
 	return 0;
+}
+
+/* The file made room for by file_room, named `copy` (taken). */
+static uint32_t file_take(struct wrow *r, char *copy)
+{
+	memset(&r->files[r->n_files], 0, sizeof(r->files[0]));
+	r->files[r->n_files].name = copy;
+	return (uint32_t)r->n_files++;
+}
+
+static int file_add(struct wrow *r, const char *name, uint32_t *fidx,
+		    struct lc_err *err)
+{
+	char *copy;
+	int rc = file_room(r, name, &copy, err);
+
+	if (!rc)
+		*fidx = file_take(r, copy);
+	return rc;
 }
 
 static bool limit_reached(const struct writes *w, size_t rows,
@@ -1430,6 +1449,10 @@ static int unremove(struct writes *w, struct wrow *r, const char *name,
 static void unmark_complete(struct writes *w, struct wrow *r,
 			    const struct wfile *f)
 {
+	/* a commit reads the marks without the lock (fill_update); a mark
+	 * it leaves is harmless, the file wins */
+	if (r->committing)
+		return;
 	if (f->name && f->complete && !f->writers &&
 	    r->info.kind == STAGING_UPDATE && removed_at(r, f->name) >= 0)
 		best_effort(unremove(w, r, f->name, &(struct lc_err){ 0 }));
@@ -1770,22 +1793,23 @@ static int replace_in(struct writes *w, struct wrow *r, const char *name,
 		      const struct lc_buf *data, struct lc_err *err)
 {
 	ssize_t j = file_index(r, name);
-	char tmp[4600], path[4600];
+	char tmp[4600], path[4600], *copy = NULL;
 	uint32_t k;
 	int fd, rc = 0;
 
 	if (!name_ok(name))
 		return LC_USAGE(err, "%s/%s: not a file name lancefs can "
 				"stage", r->name, name);
-	if (r->n_files >= MAX_FILES)	/* the slot it takes, first */
-		return lc_err_set(err, ENOSPC, LC_EK_LIMIT, __FILE__, __LINE__,
-				  "%s: too many files in one row", r->name);
+	if ((rc = file_room(r, name, &copy, err)))	/* before it moves */
+		return rc;
 	row_path(tmp, sizeof(tmp), w, r->id, STAGING_FILL_TMP);
 	row_path(path, sizeof(path), w, r->id, name);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
+	if (fd < 0) {
+		lc_free(copy);
 		return LC_SYS(err, errno, "staging: %s: %s", tmp,
 			      strerror(errno));
+	}
 	if (data->len && pwrite(fd, data->data, data->len, 0) !=
 				 (ssize_t)data->len)
 		rc = errno ? errno : EIO;
@@ -1796,6 +1820,7 @@ static int replace_in(struct writes *w, struct wrow *r, const char *name,
 	    (rc = orphan_add(w, r->id, (uint32_t)j, r->files[j].writers, path,
 			     err))) {
 		unlink(tmp);
+		lc_free(copy);
 		return rc;
 	}
 	if (!rc && rename(tmp, path) < 0) {
@@ -1804,6 +1829,7 @@ static int replace_in(struct writes *w, struct wrow *r, const char *name,
 	}
 	if (rc) {
 		unlink(tmp);
+		lc_free(copy);
 		return LC_SYS(err, rc, "staging: %s: %s", path, strerror(rc));
 	}
 	if (j >= 0) {
@@ -1812,21 +1838,19 @@ static int replace_in(struct writes *w, struct wrow *r, const char *name,
 		r->files[j].name = NULL;
 		writers_leave(w, r, (size_t)j);
 	}
-	rc = file_add(r, name, &k, err);	/* cannot be ENOSPC now */
-	if (!rc) {
-		r->files[k].complete = true;
-		r->files[k].size = data->len;
-		w->bytes += data->len;
-		unmark_complete(w, r, &r->files[k]);
-	}
+	k = file_take(r, copy);
+	r->files[k].complete = true;
+	r->files[k].size = data->len;
+	w->bytes += data->len;
+	unmark_complete(w, r, &r->files[k]);
 	if (r->info.interrupted) {	/* written again */
 		r->info.interrupted = false;
 		best_effort(staging_row_set_info(w->stg, r->id, &r->info,
 						 NULL));
 	}
 	changed(r);
-	arm(w, false);
-	return rc;
+	arm(w, over_limit(w));
+	return 0;
 }
 
 int wr_file_replace(struct writes *w, uint64_t id, const char *name,
@@ -1852,7 +1876,7 @@ int wr_file_rename(struct writes *w, uint64_t id, const char *name,
 		   uint64_t to_id, const char *to_name, bool under,
 		   struct lc_err *err)
 {
-	char from[4600], to[4600], *moved = NULL;
+	char from[4600], to[4600], *moved = NULL, *slot = NULL;
 	struct wrow *a, *b;
 	ssize_t i, j;
 	bool mark;
@@ -1908,11 +1932,8 @@ int wr_file_rename(struct writes *w, uint64_t id, const char *name,
 		goto out;
 	}
 	/* the slot it takes in `b`, before anything moves */
-	if (!moved && b->n_files >= MAX_FILES) {
-		rc = lc_err_set(err, ENOSPC, LC_EK_LIMIT, __FILE__, __LINE__,
-				"%s: too many files in one row", b->name);
+	if (!moved && (rc = file_room(b, to_name, &slot, err)))
 		goto out;
-	}
 	row_path(from, sizeof(from), w, id, name);
 	row_path(to, sizeof(to), w, to_id, to_name);
 	if (j >= 0 && b->files[j].writers &&
@@ -1954,14 +1975,11 @@ int wr_file_rename(struct writes *w, uint64_t id, const char *name,
 
 		lc_free(a->files[i].name);
 		a->files[i].name = NULL;
-		w->bytes -= size;
-		rc = file_add(b, to_name, &k, err);
-		if (!rc) {
-			b->files[k].complete = complete;
-			b->files[k].size = size;
-			w->bytes += size;
-			unmark_complete(w, b, &b->files[k]);
-		}
+		k = file_take(b, slot);
+		slot = NULL;
+		b->files[k].complete = complete;
+		b->files[k].size = size;
+		unmark_complete(w, b, &b->files[k]);
 	}
 	changed(a);
 	changed(b);
@@ -1969,6 +1987,7 @@ int wr_file_rename(struct writes *w, uint64_t id, const char *name,
 out:
 	pthread_mutex_unlock(&w->mu);
 	lc_free(moved);
+	lc_free(slot);
 	return rc;
 }
 
