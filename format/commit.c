@@ -495,6 +495,7 @@ struct attempt {
 	struct version latest;	/* version 0: creating */
 	bool v2;
 	uint64_t next;		/* the version we write */
+	uint64_t first_frag;	/* the id of the first fragment appended */
 	struct touch *touch;
 	/* Saved pointers of latest.pm we replace, restored before free. */
 	bool saved;
@@ -1510,6 +1511,7 @@ static int attempt_build(uint8_t **file, size_t *file_len, char **txn_key,
 	    (uint64_t)pm->max_fragment_id + 1 > next_id)
 		next_id = (uint64_t)pm->max_fragment_id + 1;
 	row_id = pm->next_row_id;
+	a->first_frag = next_id;
 	for (size_t i = 0; i < c->n_appends; i++) {
 		const struct lance_commit_frag *cf = &c->appends[i];
 		Lpb__DataFragment *f = pool_calloc(pl, 1, sizeof(*f));
@@ -1628,6 +1630,7 @@ int lance_commit(uint64_t *new_version, struct ostore *st,
 
 	*new_version = 0;
 	c->unsure = false;
+	c->first_fragment_id = UINT64_MAX;
 	memset(&a, 0, sizeof(a));
 	if (!c->uuid[0]) {
 		rc = lc_uuid(c->uuid, err);
@@ -1669,6 +1672,7 @@ int lance_commit(uint64_t *new_version, struct ostore *st,
 		lc_free(file);
 		if (!rc) {
 			*new_version = a.next;
+			c->first_fragment_id = a.first_frag;
 			attempt_reset(&a);
 			write_hint(st, *new_version);
 			return 0;

@@ -583,6 +583,10 @@ struct lance_commit {
 	 * timeout, a lost reply; tried again a few times under the same
 	 * uuid first), so this version may still land */
 	bool unsure;
+	/* out, on success: the id given to appends[0] (the others follow
+	 * in order); UINT64_MAX where not known (an earlier attempt of the
+	 * same transaction had landed) */
+	uint64_t first_fragment_id;
 };
 
 /*

@@ -2539,6 +2539,8 @@ struct plan {
 	size_t n_ids;
 	const struct dels *dels;
 	struct ingest_attempt *again;	/* ingest_commit_rows's */
+	ingest_landed_cb landed;
+	void *ctx;
 };
 
 /*
@@ -2619,6 +2621,7 @@ struct frags {
 	struct lance_data_file *df;
 	char (*path)[128];
 	uint64_t **rewrites;	/* v[i].rewrites, owned */
+	uint64_t **rows;	/* the staged rows of each, in order */
 	size_t n;
 	/* the data files are built here in turn, one while the one before
 	 * is stored: mappings faulted in once, page-aligned for the local
@@ -2638,8 +2641,10 @@ static void frags_free(struct frags *f)
 		lc_free(f->df[i].fields);
 		lc_free(f->df[i].column_indices);
 		lc_free(f->rewrites[i]);
+		lc_free(f->rows[i]);
 	}
 	lc_free(f->rewrites);
+	lc_free(f->rows);
 	lc_free(f->v);
 	lc_free(f->df);
 	lc_free(f->path);
@@ -2742,7 +2747,7 @@ static int flush_fragment(struct frags *f, struct ostore *st,
 {
 	struct lc_buf *out = &f->out[f->n % 2];	/* not the one in flight */
 	uint8_t *bytes = NULL;
-	uint64_t *rw = NULL;
+	uint64_t *rw = NULL, *ids;
 	size_t len = 0, n = f->n;
 	int rc;
 
@@ -2771,10 +2776,19 @@ static int flush_fragment(struct frags *f, struct ostore *st,
 		if (!(rws = lc_realloc(f->rewrites, (n + 1) * sizeof(*rws))))
 			return LC_NOMEM(err);
 		f->rewrites = rws;
+		if (!(rws = lc_realloc(f->rows, (n + 1) * sizeof(*rws))))
+			return LC_NOMEM(err);
+		f->rows = rws;
 		memset(&f->df[n], 0, sizeof(f->df[n]));
 	}
 	if ((rc = rewrites_of(&rw, h, a, b, err)))
 		return rc;
+	if (!(ids = lc_malloc((b - a) * sizeof(*ids)))) {
+		lc_free(rw);
+		return LC_NOMEM(err);
+	}
+	for (size_t k = a; k < b; k++)
+		ids[k - a] = h->l->v[h->rows[k]].id;
 	rc = encode_rows(r, p, out, &bytes, &len, &f->df[n], err);
 	*encoding = rc != 0;
 	if (!rc)
@@ -2787,6 +2801,7 @@ static int flush_fragment(struct frags *f, struct ostore *st,
 		lc_free(f->df[n].fields);
 		lc_free(f->df[n].column_indices);
 		lc_free(rw);
+		lc_free(ids);
 		return rc;
 	}
 	f->df[n].path = NULL;
@@ -2794,6 +2809,7 @@ static int flush_fragment(struct frags *f, struct ostore *st,
 	f->v[n].n_files = 1;
 	f->v[n].physical_rows = r->n_rows;
 	f->v[n].rewrites = f->rewrites[n] = rw;
+	f->rows[n] = ids;
 	f->n++;
 	rows_empty(r);
 	return 0;
@@ -2924,6 +2940,38 @@ static int flush_held(struct frags *f, struct ostore *st,
 	return rc;
 }
 
+/* The rows the caller keeps staged (p->landed) leave the batch `b`,
+ * whose record is written again without them, so that neither this
+ * batch nor a recovery of it takes them out of the staging (a crash
+ * before that takes them out: what lands stays). */
+static void keep_landed(struct staging *stg, struct staging_batch *b,
+			const struct frags *f, const struct plan *p,
+			uint64_t first, uint64_t version)
+{
+	size_t n = b->n_rows;
+
+	for (size_t i = 0; i < f->n; i++)
+		for (uint64_t k = 0; k < f->v[i].physical_rows; k++) {
+			uint64_t id = f->rows[i][k];
+
+			if (!p->landed(p->ctx, id, version, first + i, k))
+				continue;
+			for (size_t j = 0; j < b->n_rows; j++)
+				if (b->rows[j] == id) {
+					b->rows[j] = b->rows[--b->n_rows];
+					break;
+				}
+		}
+	if (b->n_rows != n) {
+		struct staging_batch again;
+
+		if (!staging_batch_begin(&again, stg, b->rows, b->n_rows,
+					 b->read_version, b->uuid,
+					 &(struct lc_err){ 0 }))
+			staging_batch_reset(&again);
+	}
+}
+
 /* Commit the fragments written and the deletions; the batch brackets
  * the commit. */
 static int commit_rows(uint64_t *new_version, struct ostore *st,
@@ -2988,6 +3036,9 @@ static int commit_rows(uint64_t *new_version, struct ostore *st,
 		goto out;
 	}
 	hook(2);
+	if (p->landed && c.first_fragment_id != UINT64_MAX)
+		keep_landed(stg, &b, f, p, c.first_fragment_id,
+			    *new_version);
 	rc = staging_batch_done(stg, &b, err);
 	if (rc)
 		lc_err_prefix(err, "version %" PRIu64 " committed, but: ",
@@ -3104,8 +3155,8 @@ int ingest_commit_rows(uint64_t *new_version, uint64_t *n_committed,
 		       const struct lance_schema *schema,
 		       const struct ingest_opts *opts,
 		       ingest_refused_cb refused,
-		       ingest_unchanged_cb unchanged, void *ctx,
-		       struct lc_err *err)
+		       ingest_unchanged_cb unchanged, ingest_landed_cb landed,
+		       void *ctx, struct lc_err *err)
 {
 	struct staged_list l = { .stg = stg, .err = err };
 	struct ingest_opts o = { 0 };
@@ -3268,6 +3319,8 @@ int ingest_commit_rows(uint64_t *new_version, uint64_t *n_committed,
 	p.n_ids = n_ids;
 	p.dels = &dels;
 	p.again = again;
+	p.landed = landed;
+	p.ctx = ctx;
 	rc = commit_rows(new_version, st, stg, r->schema, &frags, &p, err);
 	if (!rc && n_committed)
 		*n_committed = n_ids;
@@ -3305,7 +3358,7 @@ int ingest_commit(uint64_t *new_version, uint64_t *n_committed,
 {
 	return ingest_commit_rows(new_version, n_committed, st, stg, NULL, 0,
 				  read_version, NULL, schema, opts, refused,
-				  NULL, ctx, err);
+				  NULL, NULL, ctx, err);
 }
 
 int ingest_recover(size_t *landed, struct staging_batch **unsure,

@@ -107,6 +107,12 @@ typedef void (*ingest_refused_cb)(void *ctx, uint64_t row, const char *name,
  * drop. */
 typedef bool (*ingest_unchanged_cb)(void *ctx, uint64_t row);
 
+/* Staged `row` landed in `version` at row `offset` of fragment
+ * `fragment_id`: true keeps it staged (its batch record does not take
+ * it out), for the caller to make it a change of that row. */
+typedef bool (*ingest_landed_cb)(void *ctx, uint64_t row, uint64_t version,
+				 uint64_t fragment_id, uint64_t offset);
+
 /* A commit attempt whose outcome is unknown: its transaction id, and
  * the version it was planned against (a late landing is newer). */
 struct ingest_attempt {
@@ -157,8 +163,8 @@ int ingest_commit_rows(uint64_t *new_version, uint64_t *n_committed,
 		       const struct lance_schema *schema,
 		       const struct ingest_opts *opts,
 		       ingest_refused_cb refused,
-		       ingest_unchanged_cb unchanged, void *ctx,
-		       struct lc_err *err) LC_MUST_USE;
+		       ingest_unchanged_cb unchanged, ingest_landed_cb landed,
+		       void *ctx, struct lc_err *err) LC_MUST_USE;
 
 /* The bytes of a root-level file's name that name its row: all but the
  * last extension (a leading dot starts no extension). */

@@ -76,6 +76,10 @@ struct wrow {
 	uint64_t refused_gen;	/* gen when last refused, 0 = never */
 	bool committing;	/* in the commit running (claim, unclaim) */
 	uint64_t claimed;	/* its bytes when that commit took it */
+	/* landed with a file still open (an fsync's own row): it stays,
+	 * an update of the row it landed as (row_stays) */
+	bool stays;
+	struct staging_base stay;
 	uint64_t landed;	/* committed in this version: the row stays
 				 * (committing) until the view shows it */
 	bool pending;		/* in an attempt of unknown outcome */
@@ -2119,6 +2123,39 @@ static bool on_unchanged(void *ctx, uint64_t id)
 	return same;
 }
 
+/* Ingest tells where a row landed. One with a file still open (an
+ * fsync commits its own row while the file is written) stays staged as
+ * an update of the row it landed as, its record rewritten first, so what
+ * is written after the fsync commits too; its number in that version is
+ * found from the address (number_at). */
+static bool on_landed(void *ctx, uint64_t id, uint64_t version,
+		      uint64_t frag, uint64_t off)
+{
+	struct refusals *f = ctx;
+	struct writes *w = f->w;
+	struct staging_info info = { .kind = STAGING_UPDATE };
+	struct wrow *r;
+	bool stays = false;
+
+	pthread_mutex_lock(&w->mu);
+	r = row_by_id(w, id);
+	if (r && r->writers && (r->info.kind == STAGING_FOLDER ||
+				r->info.kind == STAGING_UPDATE)) {
+		info.base.version = version;
+		info.base.fragment_id = frag;
+		info.base.offset = off;
+		info.base.number = UINT64_MAX;
+		stays = !staging_row_set_info(w->stg, id, &info,
+					      &(struct lc_err){ 0 });
+		if (stays) {
+			r->stays = true;
+			r->stay = info.base;
+		}
+	}
+	pthread_mutex_unlock(&w->mu);
+	return stays;
+}
+
 /* Drop the rows of ids[n] the commit left out as unchanged, with their
  * folders, unless changed or opened since. */
 static void drop_unchanged(struct writes *w, const uint64_t *ids, size_t n)
@@ -2352,6 +2389,45 @@ static bool user_meta_sets(const struct fill *f, const char *file)
 	return json_object_get(f->user_meta, key) != NULL;
 }
 
+/* The number of an update's row in its base version: recorded, or
+ * (UINT64_MAX: a row that stayed after it landed, on_landed) found from
+ * its address: the stable row id there, or the physical position. */
+static int number_at(uint64_t *out, const struct lance_manifest *m,
+		     const struct staging_base *b, struct lc_err *err)
+{
+	uint64_t pos = 0;
+
+	*out = b->number;
+	if (b->number != UINT64_MAX)
+		return 0;
+	for (size_t i = 0; i < m->n_fragments; i++) {
+		const struct lance_fragment *f = &m->fragments[i];
+		uint64_t *ids;
+		int rc;
+
+		if (f->id != b->fragment_id) {
+			pos += f->physical_rows;
+			continue;
+		}
+		if (b->offset >= f->physical_rows)
+			break;
+		if (!(m->reader_flags & LANCE_FLAG_STABLE_ROW_IDS)) {
+			*out = pos + b->offset;
+			return 0;
+		}
+		if (!f->row_ids)
+			break;
+		rc = lance_rowids_parse(&ids, f->physical_rows, f->row_ids,
+					f->row_ids_len, err);
+		if (rc)
+			return rc;
+		*out = ids[b->offset];
+		lc_free(ids);
+		return 0;
+	}
+	return ENOENT;	/* gone: ingest refuses the row */
+}
+
 /*
  * The committed meta.json, less the columns that files set (caption.txt
  * with text_files=, the user's new image.png) or that the user removed
@@ -2484,6 +2560,7 @@ static int fill_update(struct writes *w, struct wrow *r, bool *same,
 	struct fill f = { w, r, err, 0, NULL, 0, NULL, NULL, NULL, NULL,
 			  false, NULL };
 	struct vnode root, row;
+	uint64_t number;
 	int rc = view_ds_root(&root, w->ds, r->info.base.version, err);
 
 	*same = false;
@@ -2494,7 +2571,9 @@ static int fill_update(struct writes *w, struct wrow *r, bool *same,
 		     lance_manifest_config(view_manifest(&root),
 					   "lancefs.name_column");
 	f.schema = &view_manifest(&root)->schema;
-	rc = view_row(&row, &root, r->info.base.number, err);
+	rc = number_at(&number, view_manifest(&root), &r->info.base, err);
+	if (!rc)
+		rc = view_row(&row, &root, number, err);
 	vnode_reset(&root);
 	if (rc == ENOENT)
 		return 0;	/* gone: ingest refuses the row */
@@ -2550,6 +2629,30 @@ static void unfill(struct writes *w, struct wrow *r)
 		unlink(path);
 	}
 	closedir(d);
+}
+
+/* A landed row that stays (on_landed): now an update of the row it
+ * landed as, holding its files as they are (under mu, the view on the
+ * version it landed in). */
+static void row_stays(struct writes *w, struct wrow *r)
+{
+	if (r->info.kind == STAGING_UPDATE)
+		unfill(w, r);
+	row_unlink(w, r);
+	for (size_t i = 0; i < r->info.n_removed; i++)
+		lc_free(r->info.removed[i]);
+	lc_free(r->info.removed);
+	r->info.removed = NULL;
+	r->info.n_removed = 0;
+	r->info.kind = STAGING_UPDATE;
+	r->info.base = r->stay;
+	r->stays = false;
+	r->landed = 0;
+	r->same = false;
+	unclaim(w, r);
+	row_link(w, r);
+	changed(r);
+	arm(w, false);
 }
 
 /* Move the view to the newest version; the thread tells the mount. */
@@ -2818,7 +2921,7 @@ static int commit_ids(struct writes *w, uint64_t *ids, size_t n,
 					w->stg, ids, n, m->version, &a,
 					m->version ? &m->schema : NULL,
 					&w->o.ingest, on_refused, on_unchanged,
-					&f, err);
+					on_landed, &f, err);
 		vnode_reset(&root);
 		if (rc != EBUSY || err->kind != LC_EK_CONFLICT || attempt >= 3)
 			break;
@@ -2901,7 +3004,9 @@ static int commit_ids(struct writes *w, uint64_t *ids, size_t n,
 		for (size_t i = 0; i < n; i++) {
 			struct wrow *r = row_by_id(w, ids[i]);
 
-			if (r && r->landed)
+			if (r && r->landed && r->stays)
+				row_stays(w, r);
+			else if (r && r->landed)
 				row_drop(w, r);
 		}
 		pthread_cond_broadcast(&w->cv);

@@ -903,6 +903,37 @@ def test_kill_while_an_update_is_filled():
     expect(not left, f"staging still holds {left[:3]} after umount")
 
 
+def test_kill_after_writes_past_an_fsync():
+    """fsync of a file still open commits its row at once; what is
+    written through the descriptor after it, closed, is a change of that
+    row, recorded on disk, so a kill -9 before it commits loses nothing:
+    the next mount commits it, and the row is there once."""
+    rng = random.Random(SEED + 5)
+    base, uri, staging, mnt = workspace("fsync", "new.lance")
+    opts = (f"staging_dir={staging}", "commit_delay=600")
+    pid = mount(uri, mnt, *opts)
+    img = jpeg_like(rng)
+    put_row(mnt, "r", img, 1)
+    fd = os.open(os.path.join(mnt, "r", "meta.json"), os.O_WRONLY)
+    try:
+        os.fsync(fd)
+        got = lancedb("rows", uri)
+        expect([x["label"] for x in got["rows"]] == [1],
+               f"after the fsync LanceDB reads {got['rows']}")
+        later = json.dumps({"label": 2}).encode()
+        os.pwrite(fd, later, 0)
+        os.ftruncate(fd, len(later))
+    finally:
+        os.close(fd)
+    kill9(pid)
+    umount(mnt)
+    mount(uri, mnt, *opts)
+    umount(mnt)
+    got = lancedb("rows", uri, "--versions")
+    want = {"r": {"sha256": sha(img), "size": len(img), "label": 2}}
+    check_rows(got, want, {"r"}, where="after the kill")
+
+
 def kill_at(pid, syscalls, nth):
     """strace kills daemon PID at the NTH call (counted over its threads)
     of any of SYSCALLS, which does not run (it fails, then SIGKILL): a
@@ -1030,7 +1061,8 @@ TESTS = [test_crash_before_first_commit, test_kill_during_cp,
          test_kill_while_a_root_file_is_written,
          test_kill_after_a_truncate_before_close,
          test_kill_while_an_update_is_filled,
-         test_kill_inside_a_removal]
+         test_kill_inside_a_removal,
+         test_kill_after_writes_past_an_fsync]
 
 
 def main():

@@ -745,7 +745,9 @@ def test_rows_committed_while_listed():
 def test_fsync_commits_now():
     """sync FILE, fsync() of an open file and of a row folder each commit
     at once (commit_delay=60): a separate LanceDB process sees the row
-    while the mount stays mounted, and nothing is committed twice."""
+    while the mount stays mounted, and nothing is committed twice; what
+    is written through the descriptor after its fsync commits too (as a
+    change of that row)."""
     with workdir() as w:
         uri, staging, src = lancedb_table(w, "2.1", 2)
         want = lance_rows(uri)
@@ -775,8 +777,15 @@ def test_fsync_commits_now():
                 want["fs_b"] = {"image": sha256(img), "caption": None,
                                 "label": None, "score": None}
                 same_rows(lance_rows(uri), want, "after fsync(fd)")
+                # what is written after the fsync commits too
+                img2 = jpeg(64, 300, 200)
+                os.pwrite(fd, img2, 0)
+                os.ftruncate(fd, len(img2))
             finally:
                 os.close(fd)
+            want["fs_b"]["image"] = sha256(img2)
+            commit_now(mnt)
+            same_rows(lance_rows(uri), want, "after writes past the fsync")
 
             # fsync of the row folder
             c = sample(src, "fs_c", 62)
@@ -786,8 +795,8 @@ def test_fsync_commits_now():
             want["fs_c"] = plain1(c)
             same_rows(lance_rows(uri), want, "after fsync(folder)")
             st = status(mnt)["writes"]
-            expect(st["staged_rows"] == 0 and st["commits"] == 3,
-                   f"status after three fsyncs: {st}")
+            expect(st["staged_rows"] == 0 and st["commits"] == 4,
+                   f"status after three fsyncs and a commit: {st}")
 
             # sync FILE of an overwritten file of a committed row
             img = jpeg(63)

@@ -1364,7 +1364,8 @@ static void commit_again(struct crash *c, struct staging *stg,
 
 	memcpy(a.uuid, b->uuid, sizeof(a.uuid));
 	CHECK_OK(ingest_commit_rows(&ver, &n, c->st, stg, b->rows, b->n_rows,
-				    0, &a, NULL, NULL, NULL, NULL, NULL, &err),
+				    0, &a, NULL, NULL, NULL, NULL, NULL, NULL,
+				    &err),
 		 &err);
 	CHECK_EQ_U64(ver, 1);
 	CHECK_EQ_U64(n, 3);

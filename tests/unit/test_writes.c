@@ -625,14 +625,15 @@ TEST(rename_fixes_a_refused_row)
 	rig_close(&r);
 }
 
-/* fsync of a file still open commits its row; the landed folder must
- * not be kept as a spare for another row while the descriptor may still
- * write: the file is removed (its bytes kept for the descriptor), not
- * emptied into the spare pool. */
+/* fsync of a file still open commits its row, which stays staged as an
+ * update of the row it landed as, the file in it (never emptied into the
+ * spare pool while the descriptor may still write): what is written
+ * after the fsync commits too, as a change of that row, not a new one. */
 TEST(fsync_of_an_open_file_keeps_its_folder_out_of_the_pool)
 {
 	struct lc_err err = { 0 };
 	const char json[] = "{\"id\":4.5,\"s\":\"open\"}";
+	const char json2[] = "{\"id\":5.5,\"s\":\"later\"}";
 	struct rig r;
 	struct writes *w;
 	struct stat sb;
@@ -652,9 +653,12 @@ TEST(fsync_of_an_open_file_keeps_its_folder_out_of_the_pool)
 		usleep(100 * 1000);
 	CHECK(batches_gone(&r));
 	CHECK(fstat(fd, &sb) == 0);
-	CHECK_EQ_U64(sb.st_nlink, 0);
+	CHECK_EQ_U64(sb.st_nlink, 1);
 	CHECK_EQ_U64(sb.st_size, strlen(json));
+	CHECK(pwrite(fd, json2, strlen(json2), 0) == (ssize_t)strlen(json2));
 	wr_file_closed(w, id, fidx, fd, true);
+	CHECK_OK(wr_commit(w, 0, &ver, &err), &err);
+	CHECK_EQ_U64(ver, before + 2);
 	CHECK_OK(rows_of(r.ds, &ver, &after, &err), &err);
 	CHECK_EQ_U64(after, rows + 1);
 	rig_close(&r);
