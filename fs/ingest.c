@@ -2941,35 +2941,47 @@ static int flush_held(struct frags *f, struct ostore *st,
 }
 
 /* The rows the caller keeps staged (p->landed) leave the batch `b`,
- * whose record is written again without them, so that neither this
- * batch nor a recovery of it takes them out of the staging (a crash
- * before that takes them out: what lands stays). */
+ * whose record is written again without them, after their own records
+ * reach the disk, so that neither this batch nor a recovery of it takes
+ * them out of the staging; where that fails they go with it after all
+ * (revoked). A crash before the new record takes them out: what landed
+ * stays, only what was written after is lost. */
 static void keep_landed(struct staging *stg, struct staging_batch *b,
 			const struct frags *f, const struct plan *p,
 			uint64_t first, uint64_t version)
 {
-	size_t n = b->n_rows;
+	uint64_t *kept = lc_malloc((b->n_rows ? b->n_rows : 1) *
+				   sizeof(*kept));
+	struct staging_batch again;
+	size_t nk = 0;
 
+	if (!kept)
+		return;
 	for (size_t i = 0; i < f->n; i++)
 		for (uint64_t k = 0; k < f->v[i].physical_rows; k++) {
 			uint64_t id = f->rows[i][k];
 
-			if (!p->landed(p->ctx, id, version, first + i, k))
-				continue;
 			for (size_t j = 0; j < b->n_rows; j++)
-				if (b->rows[j] == id) {
+				if (b->rows[j] == id &&
+				    p->landed(p->ctx, id, version, first + i,
+					      k, false)) {
+					kept[nk++] = id;
 					b->rows[j] = b->rows[--b->n_rows];
 					break;
 				}
 		}
-	if (b->n_rows != n) {
-		struct staging_batch again;
-
-		if (!staging_batch_begin(&again, stg, b->rows, b->n_rows,
-					 b->read_version, b->uuid,
-					 &(struct lc_err){ 0 }))
-			staging_batch_reset(&again);
+	if (nk && (staging_sync(stg) ||
+		   staging_batch_begin(&again, stg, b->rows, b->n_rows,
+				       b->read_version, b->uuid,
+				       &(struct lc_err){ 0 }))) {
+		for (size_t k = 0; k < nk; k++) {
+			(void)p->landed(p->ctx, kept[k], 0, 0, 0, true);
+			b->rows[b->n_rows++] = kept[k];
+		}
+	} else if (nk) {
+		staging_batch_reset(&again);
 	}
+	lc_free(kept);
 }
 
 /* Commit the fragments written and the deletions; the batch brackets

@@ -109,9 +109,12 @@ typedef bool (*ingest_unchanged_cb)(void *ctx, uint64_t row);
 
 /* Staged `row` landed in `version` at row `offset` of fragment
  * `fragment_id`: true keeps it staged (its batch record does not take
- * it out), for the caller to make it a change of that row. */
+ * it out), for the caller to make it a change of that row. Called again
+ * with `revoke` (the other arguments 0) when the batch could not be
+ * recorded without it after all: it goes with the batch. */
 typedef bool (*ingest_landed_cb)(void *ctx, uint64_t row, uint64_t version,
-				 uint64_t fragment_id, uint64_t offset);
+				 uint64_t fragment_id, uint64_t offset,
+				 bool revoke);
 
 /* A commit attempt whose outcome is unknown: its transaction id, and
  * the version it was planned against (a late landing is newer). */

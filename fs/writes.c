@@ -110,6 +110,7 @@ struct writes {
 	size_t n_rows, cap_rows;
 	struct wrow *by_name[NBUCKETS], *by_id[NBUCKETS],
 		*by_base[NBUCKETS];
+	size_t n_staying;	/* rows with `stays` (change_at) */
 	atomic_size_t n_changes;	/* rows in by_base: lookups of
 					 * committed rows skip the lock
 					 * while there are none */
@@ -337,6 +338,8 @@ static void row_drop(struct writes *w, struct wrow *r)
 			(w->n_rows - i - 1) * sizeof(*w->rows));
 		w->n_rows--;
 	}
+	if (r->stays)
+		w->n_staying--;
 	row_unlink(w, r);
 	unclaim(w, r);
 	w->bytes -= row_bytes(r);
@@ -1087,6 +1090,27 @@ static int base_of(struct staging_info *info, char *name, size_t cap,
 	return view_row_name(name, cap, row, err);
 }
 
+/* The change row of the committed row at (frag, off); first, a row that
+ * landed there and stays is waited for (its commit makes it that
+ * change, row_stays), so no second change of the row is made. Under
+ * mu. */
+static struct wrow *change_at(struct writes *w, uint64_t frag, uint64_t off)
+{
+	for (;;) {
+		struct wrow *r = row_by_base(w, frag, off), *s = NULL;
+
+		for (size_t i = 0; !r && w->n_staying && i < w->n_rows && !s;
+		     i++)
+			if (w->rows[i]->stays &&
+			    w->rows[i]->stay.fragment_id == frag &&
+			    w->rows[i]->stay.offset == off)
+				s = w->rows[i];
+		if (!s)
+			return r;
+		wait_row(w, s->id);
+	}
+}
+
 int wr_change_row(struct writes *w, const struct vnode *row, bool adds,
 		  uint64_t *id, struct lc_err *err)
 {
@@ -1100,7 +1124,7 @@ int wr_change_row(struct writes *w, const struct vnode *row, bool adds,
 	if (rc)
 		return rc;
 	pthread_mutex_lock(&w->mu);
-	r = row_by_base(w, info.base.fragment_id, info.base.offset);
+	r = change_at(w, info.base.fragment_id, info.base.offset);
 	if (r)
 		r = wait_to_change(w, r->id);
 	if (r)
@@ -1126,7 +1150,7 @@ int wr_delete_row(struct writes *w, const struct vnode *row,
 	if (rc)
 		return rc;
 	pthread_mutex_lock(&w->mu);
-	r = row_by_base(w, info.base.fragment_id, info.base.offset);
+	r = change_at(w, info.base.fragment_id, info.base.offset);
 	if (r && !r->pending)
 		r = wait_row_closed(w, r->id);
 	if (r && r->info.kind == STAGING_DELETE) {
@@ -2129,7 +2153,7 @@ static bool on_unchanged(void *ctx, uint64_t id)
  * is written after the fsync commits too; its number in that version is
  * found from the address (number_at). */
 static bool on_landed(void *ctx, uint64_t id, uint64_t version,
-		      uint64_t frag, uint64_t off)
+		      uint64_t frag, uint64_t off, bool revoke)
 {
 	struct refusals *f = ctx;
 	struct writes *w = f->w;
@@ -2139,8 +2163,12 @@ static bool on_landed(void *ctx, uint64_t id, uint64_t version,
 
 	pthread_mutex_lock(&w->mu);
 	r = row_by_id(w, id);
-	if (r && r->writers && (r->info.kind == STAGING_FOLDER ||
-				r->info.kind == STAGING_UPDATE)) {
+	if (revoke && r && r->stays) {
+		r->stays = false;
+		w->n_staying--;
+	} else if (!revoke && r && r->writers &&
+		   (r->info.kind == STAGING_FOLDER ||
+		    r->info.kind == STAGING_UPDATE)) {
 		info.base.version = version;
 		info.base.fragment_id = frag;
 		info.base.offset = off;
@@ -2150,6 +2178,7 @@ static bool on_landed(void *ctx, uint64_t id, uint64_t version,
 		if (stays) {
 			r->stays = true;
 			r->stay = info.base;
+			w->n_staying++;
 		}
 	}
 	pthread_mutex_unlock(&w->mu);
@@ -2647,6 +2676,7 @@ static void row_stays(struct writes *w, struct wrow *r)
 	r->info.kind = STAGING_UPDATE;
 	r->info.base = r->stay;
 	r->stays = false;
+	w->n_staying--;
 	r->landed = 0;
 	r->same = false;
 	unclaim(w, r);
