@@ -736,6 +736,24 @@ static int check_file_version(const Lpb__Manifest *pm,
 	return 0;
 }
 
+/* A Range segment [start, end) in the pool, or NULL. */
+static Lpb__U64Segment *range_seg(struct pool *pl, uint64_t start,
+				  uint64_t end)
+{
+	Lpb__U64Segment *seg = pool_calloc(pl, 1, sizeof(*seg));
+	Lpb__U64Segment__Range *r = pool_calloc(pl, 1, sizeof(*r));
+
+	if (!seg || !r)
+		return NULL;
+	lpb__u64_segment__init(seg);
+	lpb__u64_segment__range__init(r);
+	r->start = start;
+	r->end = end;
+	seg->segment_case = LPB__U64_SEGMENT__SEGMENT_RANGE;
+	seg->range = r;
+	return seg;
+}
+
 /* A serialized RowIdSequence of `ids`: a Range per run of consecutive
  * ids. */
 static int ids_pb(ProtobufCBinaryData *out, struct pool *pl,
@@ -750,20 +768,11 @@ static int ids_pb(ProtobufCBinaryData *out, struct pool *pl,
 	if (!s.segments)
 		return LC_NOMEM(err);
 	for (size_t i = 0, j; i < n; i = j) {
-		Lpb__U64Segment *seg = pool_calloc(pl, 1, sizeof(*seg));
-		Lpb__U64Segment__Range *r = pool_calloc(pl, 1, sizeof(*r));
-
-		if (!seg || !r)
-			return LC_NOMEM(err);
 		for (j = i + 1; j < n && ids[j] == ids[j - 1] + 1; j++)
 			;
-		lpb__u64_segment__init(seg);
-		lpb__u64_segment__range__init(r);
-		r->start = ids[i];
-		r->end = ids[j - 1] + 1;
-		seg->segment_case = LPB__U64_SEGMENT__SEGMENT_RANGE;
-		seg->range = r;
-		s.segments[s.n_segments++] = seg;
+		if (!(s.segments[s.n_segments++] =
+			      range_seg(pl, ids[i], ids[j - 1] + 1)))
+			return LC_NOMEM(err);
 	}
 	out->len = lpb__row_id_sequence__get_packed_size(&s);
 	out->data = pool_calloc(pl, out->len, 1);
@@ -788,21 +797,14 @@ static int versions_pb(ProtobufCBinaryData *out, struct pool *pl,
 		return LC_NOMEM(err);
 	for (size_t i = 0, j; i < n; i = j) {
 		Lpb__RowVersionRun *run = pool_calloc(pl, 1, sizeof(*run));
-		Lpb__U64Segment *seg = pool_calloc(pl, 1, sizeof(*seg));
-		Lpb__U64Segment__Range *r = pool_calloc(pl, 1, sizeof(*r));
 
-		if (!run || !seg || !r)
-			return LC_NOMEM(err);
 		for (j = i + 1; j < n && v[j] == v[i]; j++)
 			;
+		if (!run)
+			return LC_NOMEM(err);
 		lpb__row_version_run__init(run);
-		lpb__u64_segment__init(seg);
-		lpb__u64_segment__range__init(r);
-		r->start = i;
-		r->end = j;
-		seg->segment_case = LPB__U64_SEGMENT__SEGMENT_RANGE;
-		seg->range = r;
-		run->span = seg;
+		if (!(run->span = range_seg(pl, i, j)))
+			return LC_NOMEM(err);
 		run->version = v[i];
 		s.runs[s.n_runs++] = run;
 	}

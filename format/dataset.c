@@ -894,8 +894,9 @@ int lance_snapshot_find_row(struct lance_row_ref *out,
 	return LC_NOTFOUND(err, "no live row %" PRIu64, number);
 }
 
-bool lance_snapshot_row_live(const struct lance_snapshot *s,
-			     uint64_t fragment_id, uint64_t offset)
+int lance_snapshot_row_by_address(struct lance_row_ref *out,
+				  const struct lance_snapshot *s,
+				  uint64_t fragment_id, uint64_t offset)
 {
 	size_t lo = 0, hi = s->n_pieces;
 	uint32_t f = 0;
@@ -905,7 +906,7 @@ bool lance_snapshot_row_live(const struct lance_snapshot *s,
 	while (f < s->m->n_fragments && s->m->fragments[f].id != fragment_id)
 		f++;
 	if (f == s->m->n_fragments)
-		return false;
+		return ENOENT;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 		const struct piece *p = &s->pieces[mid];
@@ -916,8 +917,19 @@ bool lance_snapshot_row_live(const struct lance_snapshot *s,
 		else
 			hi = mid;
 	}
-	return lo < s->n_pieces && s->pieces[lo].frag == f &&
-	       s->pieces[lo].offset <= offset;
+	if (lo == s->n_pieces || s->pieces[lo].frag != f ||
+	    s->pieces[lo].offset > offset)
+		return ENOENT;
+	piece_row(out, &s->pieces[lo], offset - s->pieces[lo].offset);
+	return 0;
+}
+
+bool lance_snapshot_row_live(const struct lance_snapshot *s,
+			     uint64_t fragment_id, uint64_t offset)
+{
+	struct lance_row_ref r;
+
+	return !lance_snapshot_row_by_address(&r, s, fragment_id, offset);
 }
 
 static const struct lance_field *top_of(const struct lance_field *f)

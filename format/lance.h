@@ -513,6 +513,11 @@ int lance_snapshot_row_at(struct lance_row_ref *out,
 int lance_snapshot_find_row(struct lance_row_ref *out,
 			    const struct lance_snapshot *s, uint64_t number,
 			    struct lc_err *err) LC_MUST_USE;
+/* The live row at `offset` of the fragment with id `fragment_id`, or
+ * ENOENT (no such fragment or offset, or deleted in this version). */
+int lance_snapshot_row_by_address(struct lance_row_ref *out,
+				  const struct lance_snapshot *s,
+				  uint64_t fragment_id, uint64_t offset);
 /* True when the row at `offset` of the fragment with id `fragment_id`
  * exists and is not deleted in this version. */
 bool lance_snapshot_row_live(const struct lance_snapshot *s,

@@ -2615,13 +2615,18 @@ struct held {
 	void *ctx;
 };
 
+/* A data file a commit adds, beside its lance_commit_frag. */
+struct frag_of {
+	struct lance_data_file df;
+	char path[128];
+	uint64_t *rows;		/* its staged rows, in order */
+	uint64_t *rewrites;	/* the v[i].rewrites, or NULL */
+};
+
 /* The fragments a commit adds: one data file each. */
 struct frags {
-	struct lance_commit_frag *v;
-	struct lance_data_file *df;
-	char (*path)[128];
-	uint64_t **rewrites;	/* v[i].rewrites, owned */
-	uint64_t **rows;	/* the staged rows of each, in order */
+	struct lance_commit_frag *v;	/* what lance_commit takes */
+	struct frag_of *of;		/* and beside each, ours */
 	size_t n;
 	/* the data files are built here in turn, one while the one before
 	 * is stored: mappings faulted in once, page-aligned for the local
@@ -2630,6 +2635,14 @@ struct frags {
 	struct put put;
 };
 
+static void frag_of_reset(struct frag_of *o)
+{
+	lc_free(o->df.fields);
+	lc_free(o->df.column_indices);
+	lc_free(o->rows);
+	lc_free(o->rewrites);
+}
+
 static void frags_free(struct frags *f)
 {
 	struct lc_err ignored;
@@ -2637,17 +2650,10 @@ static void frags_free(struct frags *f)
 	/* on a failed commit's way out: a data file it made stays, as
 	 * after any failed commit, unreferenced */
 	(void)put_wait(&f->put, &ignored);
-	for (size_t i = 0; i < f->n; i++) {
-		lc_free(f->df[i].fields);
-		lc_free(f->df[i].column_indices);
-		lc_free(f->rewrites[i]);
-		lc_free(f->rows[i]);
-	}
-	lc_free(f->rewrites);
-	lc_free(f->rows);
+	for (size_t i = 0; i < f->n; i++)
+		frag_of_reset(&f->of[i]);
 	lc_free(f->v);
-	lc_free(f->df);
-	lc_free(f->path);
+	lc_free(f->of);
 	lc_buf_reset(&f->out[0]);
 	lc_buf_reset(&f->out[1]);
 	memset(f, 0, sizeof(*f));
@@ -2710,29 +2716,29 @@ static int encode_rows(struct ingest_rows *r, const struct plan *p,
 	return rc;
 }
 
-/* Per row of the held rows [a, b), the address of the committed row an
- * update rewrites (its stable row id is kept), or LANCE_NEW_ROW; *out
- * stays NULL where every row is new. */
-static int rewrites_of(uint64_t **out, const struct held *h, size_t a,
-		       size_t b, struct lc_err *err)
+/* The held rows [a, b) in o: their ids and, where an update is among
+ * them, per row the address of the committed row it rewrites (its
+ * stable row id is kept) or LANCE_NEW_ROW. */
+static int held_rows_of(struct frag_of *o, const struct held *h, size_t a,
+			size_t b, struct lc_err *err)
 {
 	bool any = false;
-	uint64_t *v;
 
-	*out = NULL;
-	for (size_t k = a; k < b && !any; k++)
-		any = h->l->v[h->rows[k]].kind == STAGING_UPDATE;
-	if (!any)
-		return 0;
-	if (!(v = lc_malloc((b - a) * sizeof(*v))))
+	if (!(o->rows = lc_malloc((b - a) * sizeof(*o->rows))))
 		return LC_NOMEM(err);
 	for (size_t k = a; k < b; k++) {
+		o->rows[k - a] = h->l->v[h->rows[k]].id;
+		any |= h->l->v[h->rows[k]].kind == STAGING_UPDATE;
+	}
+	if (any && !(o->rewrites = lc_malloc((b - a) * sizeof(*o->rewrites))))
+		return LC_NOMEM(err);
+	for (size_t k = a; any && k < b; k++) {
 		const struct staged *sr = &h->l->v[h->rows[k]];
 
-		v[k - a] = sr->kind != STAGING_UPDATE ? LANCE_NEW_ROW :
-			   sr->base.fragment_id << 32 | sr->base.offset;
+		o->rewrites[k - a] = sr->kind != STAGING_UPDATE ?
+			LANCE_NEW_ROW :
+			sr->base.fragment_id << 32 | sr->base.offset;
 	}
-	*out = v;
 	return 0;
 }
 
@@ -2747,8 +2753,8 @@ static int flush_fragment(struct frags *f, struct ostore *st,
 {
 	struct lc_buf *out = &f->out[f->n % 2];	/* not the one in flight */
 	uint8_t *bytes = NULL;
-	uint64_t *rw = NULL, *ids;
 	size_t len = 0, n = f->n;
+	struct frag_of *o;
 	int rc;
 
 	*encoding = false;
@@ -2760,56 +2766,37 @@ static int flush_fragment(struct frags *f, struct ostore *st,
 	{
 		struct lance_commit_frag *v = lc_realloc(f->v, (n + 1) *
 							      sizeof(*v));
-		struct lance_data_file *df;
-		char (*path)[128];
-		uint64_t **rws;
+		struct frag_of *of;
 
 		if (!v)
 			return LC_NOMEM(err);
 		f->v = v;
-		if (!(df = lc_realloc(f->df, (n + 1) * sizeof(*df))))
+		if (!(of = lc_realloc(f->of, (n + 1) * sizeof(*of))))
 			return LC_NOMEM(err);
-		f->df = df;
-		if (!(path = lc_realloc(f->path, (n + 1) * sizeof(*path))))
-			return LC_NOMEM(err);
-		f->path = path;
-		if (!(rws = lc_realloc(f->rewrites, (n + 1) * sizeof(*rws))))
-			return LC_NOMEM(err);
-		f->rewrites = rws;
-		if (!(rws = lc_realloc(f->rows, (n + 1) * sizeof(*rws))))
-			return LC_NOMEM(err);
-		f->rows = rws;
-		memset(&f->df[n], 0, sizeof(f->df[n]));
+		f->of = of;
 	}
-	if ((rc = rewrites_of(&rw, h, a, b, err)))
-		return rc;
-	if (!(ids = lc_malloc((b - a) * sizeof(*ids)))) {
-		lc_free(rw);
-		return LC_NOMEM(err);
+	o = &f->of[n];
+	memset(o, 0, sizeof(*o));
+	rc = held_rows_of(o, h, a, b, err);
+	if (!rc) {
+		rc = encode_rows(r, p, out, &bytes, &len, &o->df, err);
+		*encoding = rc != 0;
 	}
-	for (size_t k = a; k < b; k++)
-		ids[k - a] = h->l->v[h->rows[k]].id;
-	rc = encode_rows(r, p, out, &bytes, &len, &f->df[n], err);
-	*encoding = rc != 0;
 	if (!rc)
-		rc = data_path(f->path[n], sizeof(f->path[n]), err);
+		rc = data_path(o->path, sizeof(o->path), err);
 	if (!rc)
 		rc = put_wait(&f->put, err);
 	if (!rc)
-		rc = put_start(&f->put, st, f->path[n], bytes, len, err);
+		rc = put_start(&f->put, st, o->path, bytes, len, err);
 	if (rc) {
-		lc_free(f->df[n].fields);
-		lc_free(f->df[n].column_indices);
-		lc_free(rw);
-		lc_free(ids);
+		frag_of_reset(o);
 		return rc;
 	}
-	f->df[n].path = NULL;
+	o->df.path = NULL;
 	memset(&f->v[n], 0, sizeof(f->v[n]));
 	f->v[n].n_files = 1;
 	f->v[n].physical_rows = r->n_rows;
-	f->v[n].rewrites = f->rewrites[n] = rw;
-	f->rows[n] = ids;
+	f->v[n].rewrites = o->rewrites;
 	f->n++;
 	rows_empty(r);
 	return 0;
@@ -2959,13 +2946,14 @@ static void keep_landed(struct staging *stg, struct staging_batch *b,
 		return;
 	for (size_t i = 0; i < f->n; i++)
 		for (uint64_t k = 0; k < f->v[i].physical_rows; k++) {
-			uint64_t id = f->rows[i][k];
+			uint64_t id = f->of[i].rows[k];
 
+			if (!p->landed(p->ctx, id, version, first + i, k,
+				       false))
+				continue;
+			kept[nk++] = id;
 			for (size_t j = 0; j < b->n_rows; j++)
-				if (b->rows[j] == id &&
-				    p->landed(p->ctx, id, version, first + i,
-					      k, false)) {
-					kept[nk++] = id;
+				if (b->rows[j] == id) {
 					b->rows[j] = b->rows[--b->n_rows];
 					break;
 				}
@@ -2998,8 +2986,8 @@ static int commit_rows(uint64_t *new_version, struct ostore *st,
 	int rc;
 
 	for (size_t i = 0; i < f->n; i++) {
-		f->df[i].path = f->path[i];
-		f->v[i].files = &f->df[i];
+		f->of[i].df.path = f->of[i].path;
+		f->v[i].files = &f->of[i].df;
 	}
 	c.appends = f->v;
 	c.n_appends = f->n;
@@ -3057,7 +3045,7 @@ static int commit_rows(uint64_t *new_version, struct ostore *st,
 			      *new_version);
 out:
 	for (size_t i = 0; i < f->n; i++)
-		f->df[i].path = NULL;
+		f->of[i].df.path = NULL;
 	staging_batch_reset(&b);
 	return rc;
 }

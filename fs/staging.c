@@ -1076,9 +1076,8 @@ static int info_text(struct lc_buf *b, const struct staging_info *i,
 
 	if (!rc && (i->kind == STAGING_UPDATE || i->kind == STAGING_DELETE))
 		rc = lc_buf_printf(b, err, "base %" PRIu64 " %" PRIu64 " %"
-				   PRIu64 " %" PRIu64 "\n", i->base.version,
-				   i->base.fragment_id, i->base.offset,
-				   i->base.number);
+				   PRIu64 "\n", i->base.version,
+				   i->base.fragment_id, i->base.offset);
 	for (size_t k = 0; !rc && k < i->n_removed; k++) {
 		rc = lc_buf_printf(b, err, "removed ");
 		for (const char *p = i->removed[k]; !rc && *p; p++)
@@ -1144,10 +1143,12 @@ static int parse_info(struct staging_info *out, char *text)
 				return EINVAL;
 			out->kind = (enum staging_kind)k;
 		} else if (!strncmp(line, "base ", 5)) {
+			uint64_t number;	/* older records: not used */
+
 			if (sscanf(line + 5, "%" SCNu64 " %" SCNu64 " %" SCNu64
 				   " %" SCNu64, &out->base.version,
 				   &out->base.fragment_id, &out->base.offset,
-				   &out->base.number) != 4)
+				   &number) < 3)
 				return EINVAL;
 		} else if (!strncmp(line, "removed ", 8)) {
 			if (add_removed(out, line + 8, strlen(line + 8)))

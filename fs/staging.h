@@ -87,7 +87,6 @@ struct staging_base {
 	uint64_t version;
 	uint64_t fragment_id;
 	uint64_t offset;
-	uint64_t number;	/* its row number (name) in that version */
 };
 
 struct staging_info {

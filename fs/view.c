@@ -1263,6 +1263,26 @@ int view_row(struct vnode *out, const struct vnode *root, uint64_t number,
 	return 0;
 }
 
+int view_row_at(struct vnode *out, const struct vnode *root,
+		uint64_t fragment_id, uint64_t offset, struct lc_err *err)
+{
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (root->kind != VN_ROOT)
+		return ENOENT;
+	rc = rows_ready(root->snap, err);
+	if (rc)
+		return rc;
+	if (lance_snapshot_row_by_address(&out->row, root->snap->ls,
+					  fragment_id, offset))
+		return ENOENT;
+	out->kind = VN_ROW;
+	out->ds = root->ds;
+	out->snap = snap_ref(root->snap);
+	return 0;
+}
+
 size_t view_file_columns(const struct vnode *n)
 {
 	return n->snap ? n->snap->n_cols : 0;

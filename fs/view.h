@@ -136,6 +136,11 @@ int view_read_file(struct lc_buf *out, struct view *v, const struct vnode *n,
 /* The row folder of row `number` in the ROOT `root`; ENOENT if none. */
 int view_row(struct vnode *out, const struct vnode *root, uint64_t number,
 	     struct lc_err *err) LC_MUST_USE;
+/* The same, the row at `offset` of the fragment with id `fragment_id`
+ * (an address: what a staged change records). */
+int view_row_at(struct vnode *out, const struct vnode *root,
+		uint64_t fragment_id, uint64_t offset,
+		struct lc_err *err) LC_MUST_USE;
 /* Number of file columns a row may hold (FILE nodes use 0..n-1, and
  * VIEW_META_JSON). */
 size_t view_file_columns(const struct vnode *n);

@@ -968,6 +968,17 @@ int wr_mkdir(struct writes *w, const char *name, uint64_t *id,
 }
 
 /* Open a row's file; under mu. */
+/* A row held back by a file a crash cut short (interrupted) goes on
+ * once written again or touched. Under mu. */
+static void resume(struct writes *w, struct wrow *r)
+{
+	if (r->info.interrupted) {
+		r->info.interrupted = false;
+		best_effort(staging_row_set_info(w->stg, r->id, &r->info,
+						 NULL));
+	}
+}
+
 static int open_file(struct writes *w, struct wrow *r, const char *name,
 		     int flags, bool create, const struct lc_buf *seed,
 		     uint32_t *fidx, int *fd, struct lc_err *err)
@@ -1037,11 +1048,7 @@ static int open_file(struct writes *w, struct wrow *r, const char *name,
 	if (writer) {
 		r->files[i].writers++;
 		r->writers++;
-		if (r->info.interrupted) {
-			r->info.interrupted = false;
-			best_effort(staging_row_set_info(w->stg, r->id, &r->info,
-						   NULL));
-		}
+		resume(w, r);
 		changed(r);
 	}
 	*fidx = (uint32_t)i;
@@ -1086,7 +1093,6 @@ static int base_of(struct staging_info *info, char *name, size_t cap,
 {
 	view_row_where(&info->base.version, &info->base.fragment_id,
 		       &info->base.offset, row);
-	info->base.number = row->row.number;
 	return view_row_name(name, cap, row, err);
 }
 
@@ -1871,11 +1877,7 @@ static int replace_in(struct writes *w, struct wrow *r, const char *name,
 	r->files[k].size = data->len;
 	w->bytes += data->len;
 	unmark_complete(w, r, &r->files[k]);
-	if (r->info.interrupted) {	/* written again */
-		r->info.interrupted = false;
-		best_effort(staging_row_set_info(w->stg, r->id, &r->info,
-						 NULL));
-	}
+	resume(w, r);	/* written again */
 	changed(r);
 	arm(w, over_limit(w));
 	return 0;
@@ -2025,11 +2027,7 @@ void wr_touch(struct writes *w, uint64_t id)
 
 	pthread_mutex_lock(&w->mu);
 	if ((r = row_by_id(w, id))) {
-		if (r->info.interrupted) {
-			r->info.interrupted = false;
-			best_effort(staging_row_set_info(w->stg, id, &r->info,
-						   NULL));
-		}
+		resume(w, r);
 		changed(r);
 		arm(w, false);
 	}
@@ -2150,8 +2148,8 @@ static bool on_unchanged(void *ctx, uint64_t id)
 /* Ingest tells where a row landed. One with a file still open (an
  * fsync commits its own row while the file is written) stays staged as
  * an update of the row it landed as, its record rewritten first, so what
- * is written after the fsync commits too; its number in that version is
- * found from the address (number_at). */
+ * is written after the fsync commits too (found by its address there:
+ * its number is not recorded). */
 static bool on_landed(void *ctx, uint64_t id, uint64_t version,
 		      uint64_t frag, uint64_t off, bool revoke)
 {
@@ -2172,7 +2170,6 @@ static bool on_landed(void *ctx, uint64_t id, uint64_t version,
 		info.base.version = version;
 		info.base.fragment_id = frag;
 		info.base.offset = off;
-		info.base.number = UINT64_MAX;
 		stays = !staging_row_set_info(w->stg, id, &info,
 					      &(struct lc_err){ 0 });
 		if (stays) {
@@ -2418,45 +2415,6 @@ static bool user_meta_sets(const struct fill *f, const char *file)
 	return json_object_get(f->user_meta, key) != NULL;
 }
 
-/* The number of an update's row in its base version: recorded, or
- * (UINT64_MAX: a row that stayed after it landed, on_landed) found from
- * its address: the stable row id there, or the physical position. */
-static int number_at(uint64_t *out, const struct lance_manifest *m,
-		     const struct staging_base *b, struct lc_err *err)
-{
-	uint64_t pos = 0;
-
-	*out = b->number;
-	if (b->number != UINT64_MAX)
-		return 0;
-	for (size_t i = 0; i < m->n_fragments; i++) {
-		const struct lance_fragment *f = &m->fragments[i];
-		uint64_t *ids;
-		int rc;
-
-		if (f->id != b->fragment_id) {
-			pos += f->physical_rows;
-			continue;
-		}
-		if (b->offset >= f->physical_rows)
-			break;
-		if (!(m->reader_flags & LANCE_FLAG_STABLE_ROW_IDS)) {
-			*out = pos + b->offset;
-			return 0;
-		}
-		if (!f->row_ids)
-			break;
-		rc = lance_rowids_parse(&ids, f->physical_rows, f->row_ids,
-					f->row_ids_len, err);
-		if (rc)
-			return rc;
-		*out = ids[b->offset];
-		lc_free(ids);
-		return 0;
-	}
-	return ENOENT;	/* gone: ingest refuses the row */
-}
-
 /*
  * The committed meta.json, less the columns that files set (caption.txt
  * with text_files=, the user's new image.png) or that the user removed
@@ -2589,7 +2547,6 @@ static int fill_update(struct writes *w, struct wrow *r, bool *same,
 	struct fill f = { w, r, err, 0, NULL, 0, NULL, NULL, NULL, NULL,
 			  false, NULL };
 	struct vnode root, row;
-	uint64_t number;
 	int rc = view_ds_root(&root, w->ds, r->info.base.version, err);
 
 	*same = false;
@@ -2600,9 +2557,8 @@ static int fill_update(struct writes *w, struct wrow *r, bool *same,
 		     lance_manifest_config(view_manifest(&root),
 					   "lancefs.name_column");
 	f.schema = &view_manifest(&root)->schema;
-	rc = number_at(&number, view_manifest(&root), &r->info.base, err);
-	if (!rc)
-		rc = view_row(&row, &root, number, err);
+	rc = view_row_at(&row, &root, r->info.base.fragment_id,
+			 r->info.base.offset, err);
 	vnode_reset(&root);
 	if (rc == ENOENT)
 		return 0;	/* gone: ingest refuses the row */

@@ -257,6 +257,15 @@ def put_row(mnt, name, img, label):
         f.write(json.dumps({"label": label}))
 
 
+def committed_by_next_mount(uri, mnt, opts):
+    """What LanceDB reads (every version checked) once a mount after a
+    kill -9 (its dead mount cleared) has committed what was left."""
+    umount(mnt)
+    mount(uri, mnt, *opts)
+    umount(mnt)
+    return lancedb("rows", uri, "--versions")
+
+
 def staged_leftovers(staging):
     return [os.path.join(dp, f) for dp, _, fs in os.walk(staging)
             for f in fs if f in ("image.jpg", "meta.json")]
@@ -859,10 +868,7 @@ def test_kill_after_a_truncate_before_close():
     os.ftruncate(fd, len(img))
     os.close(fd)
     kill9(pid)
-    umount(mnt)
-    mount(uri, mnt, *opts)
-    umount(mnt)
-    got = lancedb("rows", uri, "--versions")
+    got = committed_by_next_mount(uri, mnt, opts)
     want = {"cut": {"sha256": sha(img), "size": len(img), "label": 9}}
     check_rows(got, want, {"cut"}, where="after the kill")
 
@@ -926,10 +932,7 @@ def test_kill_after_writes_past_an_fsync():
     finally:
         os.close(fd)
     kill9(pid)
-    umount(mnt)
-    mount(uri, mnt, *opts)
-    umount(mnt)
-    got = lancedb("rows", uri, "--versions")
+    got = committed_by_next_mount(uri, mnt, opts)
     want = {"r": {"sha256": sha(img), "size": len(img), "label": 2}}
     check_rows(got, want, {"r"}, where="after the kill")
 

@@ -206,13 +206,31 @@ async function open(uri) {
   return { conn: await lancedb.connect(db), table };
 }
 
-// LanceDB creates table `table` at URI in file version `version`:
-// {"version", "rows"}
-async function createIn(uri, table, version) {
-  const { conn, table: name } = await open(uri);
-  const t = await conn.createTable(name, table, { storageOptions: { new_table_data_storage_version: version } });
+// fn(t) on the table at URI, opened with LanceDB and closed after.
+async function withTable(uri, fn) {
+  const { conn, table } = await open(uri);
+  const t = await conn.openTable(table);
   try {
-    return { version: await t.version(), rows: await t.countRows() };
+    return await fn(t);
+  } finally {
+    t.close();
+  }
+}
+
+// What the commands that write print: {"version", "rows"}.
+async function stateOf(t) {
+  return { version: await t.version(), rows: await t.countRows() };
+}
+
+// LanceDB creates table `table` at URI in file version `version`
+// (`more`: further storage options; `mode`: 'overwrite' replaces one
+// there): {"version", "rows"}
+async function createIn(uri, table, version, more = {}, mode = 'create') {
+  const { conn, table: name } = await open(uri);
+  const t = await conn.createTable(name, table,
+    { mode, storageOptions: { new_table_data_storage_version: version, ...more } });
+  try {
+    return await stateOf(t);
   } finally {
     t.close();
   }
@@ -222,67 +240,45 @@ async function cmdMake(o) {
   const [uri] = o.pos;
   if (!['legacy', '2.0', '2.1', '2.2'].includes(o.version)) usage('--version takes legacy, 2.0, 2.1 or 2.2');
   if (!(o.rows > 0)) usage('--rows takes a positive number');
-  const { conn, table } = await open(uri);
   if (o.blob && !['v1', 'v2'].includes(o.blob)) usage('--blob takes v1 or v2');
-  const t = await conn.createTable(table, makeTable(o.prefix, o.start, o.rows, o.required, o.json, o.blob),
-    { mode: o.overwrite ? 'overwrite' : 'create',
-      storageOptions: { new_table_data_storage_version: o.version,
-        ...(o.stable ? { new_table_enable_stable_row_ids: 'true' } : {}) } });
-  try {
-    return { version: await t.version(), rows: await t.countRows() };
-  } finally {
-    t.close();
-  }
+  return createIn(uri, makeTable(o.prefix, o.start, o.rows, o.required, o.json, o.blob), o.version,
+    o.stable ? { new_table_enable_stable_row_ids: 'true' } : {}, o.overwrite ? 'overwrite' : 'create');
 }
 
 async function cmdAppend(o) {
   const [uri] = o.pos;
   if (!(o.rows > 0)) usage('--rows takes a positive number');
-  const { conn, table } = await open(uri);
-  const t = await conn.openTable(table);
-  try {
+  return withTable(uri, async (t) => {
     // keep the dataset's own nullability (a non-nullable column stays so)
     const schema = await t.schema();
     const required = schema.fields.filter((f) => !f.nullable).map((f) => f.name);
     const json = schema.fields.some((f) => f.name === 'doc');
     await t.add(makeTable(o.prefix, o.start, o.rows, required, json));
-    return { version: await t.version(), rows: await t.countRows() };
-  } finally {
-    t.close();
-  }
+    return await stateOf(t);
+  });
 }
 
 async function cmdAddcol(o) {
   const [uri] = o.pos;
   if (!o.name || !o.sql) usage('addcol needs --name and --sql');
-  const { conn, table } = await open(uri);
-  const t = await conn.openTable(table);
-  try {
+  return withTable(uri, async (t) => {
     await t.addColumns([{ name: o.name, valueSql: o.sql }]);
-    return { version: await t.version(), rows: await t.countRows() };
-  } finally {
-    t.close();
-  }
+    return await stateOf(t);
+  });
 }
 
 async function cmdDelete(o) {
   const [uri] = o.pos;
   if (!o.where) usage('delete needs --where');
-  const { conn, table } = await open(uri);
-  const t = await conn.openTable(table);
-  try {
+  return withTable(uri, async (t) => {
     await t.delete(o.where);
-    return { version: await t.version(), rows: await t.countRows() };
-  } finally {
-    t.close();
-  }
+    return await stateOf(t);
+  });
 }
 
 async function cmdVersions(o) {
   const [uri] = o.pos;
-  const { conn, table } = await open(uri);
-  const t = await conn.openTable(table);
-  try {
+  return withTable(uri, async (t) => {
     const latest = await t.version();
     const out = [];
     for (const v of await t.listVersions()) {
@@ -295,16 +291,12 @@ async function cmdVersions(o) {
     const fileVersions = new Set();
     for (const f of man.fragments) for (const d of f.files) fileVersions.add(`${d.major}.${d.minor}`);
     return { latest, versions: out, file_versions: [...fileVersions].sort(), data_format: man.data_format.version };
-  } finally {
-    t.close();
-  }
+  });
 }
 
 async function cmdJson(o) {
   const [uri] = o.pos;
-  const { conn, table } = await open(uri);
-  const t = await conn.openTable(table);
-  try {
+  return withTable(uri, async (t) => {
     const man = manifest.readManifest(splitUri(uri).dir, await t.version());
     const f = man.fields.find((x) => x.name === 'doc');
     if (!f) throw new Error(`${uri} has no column doc`);
@@ -317,9 +309,7 @@ async function cmdJson(o) {
       field: { logical_type: f.logical_type, extension_name: f.extension_name, metadata: meta },
       rows: rows.map((r) => ({ name: r.name, doc: r.doc ?? null, jsonb: r.jsonb ?? null })),
     };
-  } finally {
-    t.close();
-  }
+  });
 }
 
 async function cmdJsonb(o) {
@@ -392,9 +382,7 @@ async function cmdDictList(o) {
 
 async function cmdBlobs(o) {
   const [uri] = o.pos;
-  const { conn, table } = await open(uri);
-  const t = await conn.openTable(table);
-  try {
+  return withTable(uri, async (t) => {
     const dir = splitUri(uri).dir;
     const man = manifest.readManifest(dir, await t.version());
     const field = man.fields.find((f) => f.name === 'data' && f.parent_id !== -1);
@@ -424,9 +412,7 @@ async function cmdBlobs(o) {
       out.forEach((r, k) => { r.data = got[k] == null ? null : sha256(Buffer.from(got[k])); });
     }
     return out.map((r) => ({ name: r.name, n: r.n, data: r.data }));
-  } finally {
-    t.close();
-  }
+  });
 }
 
 function cmdRow(o) {
@@ -439,36 +425,26 @@ function cmdRow(o) {
 async function cmdIndex(o) {
   const [uri] = o.pos;
   if (!o.name) usage('index needs --name');
-  const { conn, table } = await open(uri);
-  const t = await conn.openTable(table);
-  try {
+  return withTable(uri, async (t) => {
     await t.createIndex(o.name);
-    return { version: await t.version(), rows: await t.countRows() };
-  } finally {
-    t.close();
-  }
+    return await stateOf(t);
+  });
 }
 
 async function cmdWhere(o) {
   const [uri] = o.pos;
   if (!o.where) usage('where needs --where');
-  const { conn, table } = await open(uri);
-  const t = await conn.openTable(table);
-  try {
+  return withTable(uri, async (t) => {
     const tb = await t.query().where(o.where).select(['name']).toArrow();
     const names = [];
     for (let i = 0; i < tb.numRows; i++) names.push(tb.getChild('name').get(i));
     return names.sort();
-  } finally {
-    t.close();
-  }
+  });
 }
 
 async function cmdRowids(o) {
   const [uri] = o.pos;
-  const { conn, table } = await open(uri);
-  const t = await conn.openTable(table);
-  try {
+  return withTable(uri, async (t) => {
     const tb = await t.query().select(['name', '_row_created_at_version', '_row_last_updated_at_version'])
       .withRowId().toArrow();
     const out = {};
@@ -478,9 +454,7 @@ async function cmdRowids(o) {
         updated: Number(tb.getChild('_row_last_updated_at_version').get(i)) };
     }
     return out;
-  } finally {
-    t.close();
-  }
+  });
 }
 
 async function main() {
