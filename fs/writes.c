@@ -76,6 +76,9 @@ struct wrow {
 	uint64_t refused_gen;	/* gen when last refused, 0 = never */
 	bool committing;	/* in the commit running (claim, unclaim) */
 	uint64_t claimed;	/* its bytes when that commit took it */
+	uint64_t claimed_gen;	/* its gen then: a change since (a close
+				 * of a file the commit may have read part
+				 * of) keeps it staged when it lands */
 	/* landed with a file still open (an fsync's own row): it stays,
 	 * an update of the row it landed as (row_stays) */
 	bool stays;
@@ -2146,10 +2149,12 @@ static bool on_unchanged(void *ctx, uint64_t id)
 }
 
 /* Ingest tells where a row landed. One with a file still open (an
- * fsync commits its own row while the file is written) stays staged as
- * an update of the row it landed as, its record rewritten first, so what
- * is written after the fsync commits too (found by its address there:
- * its number is not recorded). */
+ * fsync commits its own row while the file is written), or closed since
+ * the commit took it (the commit may have read part of what was
+ * written), stays staged as an update of the row it landed as, its
+ * record rewritten first, so what is written after the fsync commits too
+ * (found by its address there: its number is not recorded). Staying
+ * when nothing changed costs only a check: the update commits nothing. */
 static bool on_landed(void *ctx, uint64_t id, uint64_t version,
 		      uint64_t frag, uint64_t off, bool revoke)
 {
@@ -2164,7 +2169,7 @@ static bool on_landed(void *ctx, uint64_t id, uint64_t version,
 	if (revoke && r && r->stays) {
 		r->stays = false;
 		w->n_staying--;
-	} else if (!revoke && r && r->writers &&
+	} else if (!revoke && r && (r->writers || r->gen != r->claimed_gen) &&
 		   (r->info.kind == STAGING_FOLDER ||
 		    r->info.kind == STAGING_UPDATE)) {
 		info.base.version = version;
@@ -2666,6 +2671,7 @@ static void claim(struct writes *w, struct wrow *r, uint64_t *ids, size_t *n)
 		r->held = r->writers;
 	}
 	r->claimed = row_bytes(r);
+	r->claimed_gen = r->gen;
 	w->held_rows++;
 	w->held_bytes += r->claimed;
 	r->committing = true;

@@ -28,6 +28,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
 
@@ -807,6 +808,61 @@ def test_fsync_commits_now():
             expect(r.returncode == 0, f"sync FILE: {r.stderr.strip()}")
             want["row_000"] = dict(want["row_000"], image=sha256(img))
             same_rows(lance_rows(uri), want, "after sync of an update")
+        same_rows(lance_rows(uri), want, "after umount")
+
+
+def test_close_during_a_forced_commit():
+    """One process writes a file of a row while another fsyncs the row's
+    folder, which commits the row with that file open; the writer writes
+    again and closes before the version lands (held back by strace at
+    the manifest's link). What it wrote after the commit read the file
+    is committed by the next commit: LanceDB reads it."""
+    with workdir() as w:
+        uri, staging, src = lancedb_table(w, "2.1", 2)
+        want = lance_rows(uri)
+        with mounted(uri, staging, "name_column=name",
+                     "commit_delay=60") as mnt:
+            row = os.path.join(mnt, "fc")
+            os.mkdir(row)
+            fd = os.open(os.path.join(row, "meta.json"),
+                         os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            tracer = None
+            try:
+                os.write(fd, b'{"label": 1}')
+                calls = "link,linkat"
+                tracer = subprocess.Popen(
+                    ["strace", "-f", "-o", "/dev/null",
+                     "-p", str(status(mnt)["pid"]), "-e", "trace=" + calls,
+                     "-e", f"inject={calls}:delay_enter=3000000"],
+                    stderr=subprocess.PIPE, text=True)
+                expect(any("attached" in ln for ln in tracer.stderr),
+                       "strace did not attach")
+                done = []
+                t = threading.Thread(
+                    target=lambda: done.append(fsync_path(row)))
+                t.start()
+                # the manifest waits in its temp file for its link
+                versions = os.path.join(uri, "_versions")
+                deadline = time.monotonic() + 60
+                while not any(n.endswith(".tmp") for n in
+                              os.listdir(versions)):
+                    expect(time.monotonic() < deadline,
+                           "the forced commit wrote no manifest")
+                    time.sleep(0.005)
+                os.pwrite(fd, b'{"label": 2}', 0)	# same length
+            finally:
+                os.close(fd)
+                if tracer:
+                    t.join(120)
+                    tracer.terminate()
+                    tracer.wait()
+            expect(done == [0], f"fsync of the row folder: {done}")
+            want["fc"] = {"image": None, "caption": None, "label": 1,
+                          "score": None}
+            same_rows(lance_rows(uri), want, "after the fsync")
+            commit_now(mnt)
+            want["fc"]["label"] = 2
+            same_rows(lance_rows(uri), want, "after the next commit")
         same_rows(lance_rows(uri), want, "after umount")
 
 
@@ -3371,7 +3427,8 @@ TESTS = (per_version(edit_cycle) + per_version(interleaved_appends) +
           test_row_over_a_writer_limit_refused_alone,
           test_rows_over_a_writer_limit_together,
           test_big_file_written_past_the_daemon, test_cp_over_io_uring,
-          test_fsync_commits_now, test_closed_files_reach_the_disk,
+          test_fsync_commits_now, test_close_during_a_forced_commit,
+          test_closed_files_reach_the_disk,
           test_staged_rows_visible_at_once, test_commit_file_and_command,
           test_quiet_period_batches_commits,
           test_bad_input_refused_then_fixed,
