@@ -970,17 +970,20 @@ int wr_mkdir(struct writes *w, const char *name, uint64_t *id,
 	return rc;
 }
 
-/* Open a row's file; under mu. */
 /* A row held back by a file a crash cut short (interrupted) goes on
- * once written again or touched. Under mu. */
+ * once written again or touched. Under mu. A row that stays has its
+ * update's record already (on_landed), which this must not undo. */
 static void resume(struct writes *w, struct wrow *r)
 {
 	if (r->info.interrupted) {
 		r->info.interrupted = false;
-		best_effort(staging_row_set_info(w->stg, r->id, &r->info,
-						 NULL));
+		if (!r->stays)
+			best_effort(staging_row_set_info(w->stg, r->id,
+							 &r->info, NULL));
 	}
 }
+
+/* Open a row's file; under mu. */
 
 static int open_file(struct writes *w, struct wrow *r, const char *name,
 		     int flags, bool create, const struct lc_buf *seed,
@@ -2636,6 +2639,7 @@ static void row_stays(struct writes *w, struct wrow *r)
 	r->info.n_removed = 0;
 	r->info.kind = STAGING_UPDATE;
 	r->info.base = r->stay;
+	r->info.interrupted = false;	/* as its record (on_landed) */
 	r->stays = false;
 	w->n_staying--;
 	r->landed = 0;
