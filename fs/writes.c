@@ -414,6 +414,27 @@ static ssize_t file_index(const struct wrow *r, const char *name)
 	return -1;
 }
 
+/* The user's file of row `r` that sets the column a committed file
+ * `name` holds, under another extension (image.png for the view's
+ * image.jpg; the view names a committed file by its bytes), or -1: it
+ * takes that file's place, in the view and in the commit. meta.json
+ * sets no one column. */
+static ssize_t column_file(const struct wrow *r, const char *name)
+{
+	size_t n = ingest_stem_len(name);
+
+	if (!strcmp(name, "meta.json"))
+		return -1;
+	for (size_t i = 0; i < r->n_files; i++) {
+		const char *u = r->files[i].name;
+
+		if (u && strcmp(u, "meta.json") && !ingest_ignored(u) &&
+		    ingest_stem_len(u) == n && !memcmp(u, name, n))
+			return (ssize_t)i;
+	}
+	return -1;
+}
+
 /* Room for one more file in row `r`, and *copy of its name: after this
  * file_take cannot fail (a file moved into place is never left out). */
 static int file_room(struct wrow *r, const char *name, char **copy,
@@ -1433,7 +1454,8 @@ bool wr_is_removed(struct writes *w, uint64_t id, const char *name)
 
 	pthread_mutex_lock(&w->mu);
 	r = row_by_id(w, id);
-	yes = r && removed_at(r, name) >= 0 && file_index(r, name) < 0;
+	yes = r && file_index(r, name) < 0 &&
+	      (removed_at(r, name) >= 0 || column_file(r, name) >= 0);
 	pthread_mutex_unlock(&w->mu);
 	return yes;
 }
@@ -2482,15 +2504,18 @@ static int fill_cb(void *ctx, uint64_t index, const char *name,
 	struct fill *f = ctx;
 	char path[4600], tmp[4600];
 	struct lc_buf b;
+	ssize_t mine;
 	int fd, rc;
 	bool skip = false;
 
 	(void)index;
 	for (size_t i = 0; i < f->r->info.n_removed; i++)
 		skip |= !strcmp(f->r->info.removed[i], name);
-	if (file_index(f->r, name) >= 0) {
-		if (!f->differ && f->matched && file_same(f, name, node))
-			f->matched[file_index(f->r, name)] = true;
+	if ((mine = file_index(f->r, name)) >= 0 ||
+	    (mine = column_file(f->r, name)) >= 0) {
+		if (!f->differ && f->matched &&
+		    file_same(f, f->r->files[mine].name, node))
+			f->matched[mine] = true;
 		else
 			f->differ = true;
 		return 0;

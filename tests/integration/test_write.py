@@ -866,6 +866,61 @@ def test_close_during_a_forced_commit():
         same_rows(lance_rows(uri), want, "after umount")
 
 
+def test_file_of_a_column_under_another_name():
+    """A file whose column a committed row shows under another extension
+    (image.png copied into a row showing image.jpg) takes that file's
+    place: the row folder lists it alone and LanceDB reads its bytes.
+    A row that stays staged after its fsync, its image named image.jpeg
+    (the view names it image.jpg once committed), commits what is
+    written after the fsync, and nothing when nothing is."""
+    from PIL import Image
+    with workdir() as w:
+        uri, staging, src = lancedb_table(w, "2.2", 2)
+        want = lance_rows(uri)
+        with mounted(uri, staging, "name_column=name",
+                     "commit_delay=60") as mnt:
+            buf = io.BytesIO()
+            Image.new("RGB", (20, 10), (255, 0, 0)).save(buf, "PNG")
+            png = buf.getvalue()
+            write(os.path.join(mnt, "row_000", "image.png"), png)
+            got = sorted(os.listdir(os.path.join(mnt, "row_000")))
+            expect(got == ["image.png", "meta.json"],
+                   f"row_000 with image.png staged lists {got}")
+            commit_now(mnt)
+            want["row_000"]["image"] = sha256(png)
+            same_rows(lance_rows(uri), want, "after image.png")
+            expect(status(mnt)["writes"]["refused_rows"] == 0,
+                   f"refused: {status(mnt)['writes']}")
+
+            for k, later in enumerate((jpeg(71), None)):
+                row = os.path.join(mnt, f"st_{k}")
+                os.mkdir(row)
+                img = jpeg(70 + 2 * k)
+                fd = os.open(os.path.join(row, "image.jpeg"),
+                             os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+                try:
+                    os.write(fd, img)
+                    expect(fsync_path(row) == 0, "fsync of the row folder")
+                    if later:
+                        os.pwrite(fd, later, 0)
+                        os.ftruncate(fd, len(later))
+                finally:
+                    os.close(fd)
+                before = status(mnt)["writes"]["commits"]
+                commit_now(mnt)
+                want[f"st_{k}"] = {"image": sha256(later or img),
+                                   "caption": None, "label": None,
+                                   "score": None}
+                same_rows(lance_rows(uri), want, f"after st_{k}")
+                st = status(mnt)["writes"]
+                expect(st["refused_rows"] == 0 and st["staged_rows"] == 0,
+                       f"st_{k}: {st}")
+                expect(st["commits"] == before + bool(later),
+                       f"st_{k}: {st['commits'] - before} commits by the "
+                       "commit after the close")
+        same_rows(lance_rows(uri), want, "after umount")
+
+
 def cachestat(path):
     """(dirty, under writeback) pages of a file's page cache, from
     cachestat(2) (Linux 6.5); None where the kernel lacks it."""
@@ -3428,6 +3483,7 @@ TESTS = (per_version(edit_cycle) + per_version(interleaved_appends) +
           test_rows_over_a_writer_limit_together,
           test_big_file_written_past_the_daemon, test_cp_over_io_uring,
           test_fsync_commits_now, test_close_during_a_forced_commit,
+          test_file_of_a_column_under_another_name,
           test_closed_files_reach_the_disk,
           test_staged_rows_visible_at_once, test_commit_file_and_command,
           test_quiet_period_batches_commits,
