@@ -1472,6 +1472,37 @@ static int committed_has(struct lfs *fs, const struct vnode *dir,
 	return rc == ENOENT ? 0 : rc;
 }
 
+struct hidden {
+	const char *mine;
+	char name[256];
+};
+
+static int hidden_cb(void *ctx, uint64_t index, const char *name,
+		     const struct vnode *node)
+{
+	struct hidden *h = ctx;
+
+	(void)index;
+	(void)node;
+	if (!*h->name && strlen(name) < sizeof(h->name) &&
+	    strcmp(name, h->mine) && wr_same_column(h->mine, name))
+		strcpy(h->name, name);
+	return 0;
+}
+
+/* The committed file of folder `dir` whose place staged file `mine`
+ * takes (wr_same_column), into out[256]; "" for none. 0, or the store's
+ * error. */
+static int committed_hidden(struct lfs *fs, const struct vnode *dir,
+			    const char *mine, char *out, struct lc_err *err)
+{
+	struct hidden h = { mine, "" };
+	int rc = view_readdir(fs->v, dir, 0, hidden_cb, &h, err);
+
+	strcpy(out, rc ? "" : h.name);
+	return rc;
+}
+
 struct file_fill {
 	struct dir_fill *d;
 	const struct mnode *row;	/* a live committed row, or NULL */
@@ -2499,14 +2530,21 @@ static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 		rc = wr_file_unlink(mw(&dir), dir.id, name, false, &err);
 	} else if (writable_row(&dir) &&
 		   !(rc = ensure_w(fs, dir.d, &w, &err))) {
+		char hidden[256] = "";
 		uint64_t u;
 		bool has;
 
 		/* a store error is not "only staged": the committed file
 		 * would stay after the commit */
 		rc = committed_has(fs, &dir.vn, name, &has, &err);
+		/* a staged file in a committed one's place: that one goes
+		 * too (marked first), as at an unlink of its own name */
+		if (!rc && !has && n.staged == SK_FILE)
+			rc = committed_hidden(fs, &dir.vn, name, hidden, &err);
 		if (!rc)
 			rc = wr_change_row(w, &dir.vn, false, &u, &err);
+		if (!rc && *hidden)
+			rc = wr_file_unlink(w, u, hidden, true, &err);
 		if (!rc)
 			rc = wr_file_unlink(w, u, name, has, &err);
 	} else if (!rc) {
@@ -2680,12 +2718,20 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	if (src.staged == SK_FILE) {
 		/* a staged file over a committed one of its row (an
 		 * overwrite): the committed one goes too, as at an unlink */
+		char hidden[256] = "";
 		bool under = false;
 
 		if (a == b && !strcmp(name, newname))
 			goto out;	/* onto itself */
 		if (writable_row(&from) && !from.staged)
 			rc = committed_has(fs, &from.vn, name, &under, &err);
+		/* one in a committed file's place moves away: that one goes
+		 * (not when it stays in the place, image.png to image.jpeg) */
+		if (!rc && !under && writable_row(&from) && !from.staged)
+			rc = committed_hidden(fs, &from.vn, name, hidden, &err);
+		if (!rc && *hidden && !(a == b &&
+					wr_same_column(newname, hidden)))
+			rc = wr_file_unlink(w, a, hidden, true, &err);
 		if (!rc)
 			rc = wr_file_rename(w, a, name, b, newname, under,
 					    &err);

@@ -414,24 +414,34 @@ static ssize_t file_index(const struct wrow *r, const char *name)
 	return -1;
 }
 
-/* The user's file of row `r` that sets the column a committed file
- * `name` holds, under another extension (image.png for the view's
- * image.jpg; the view names a committed file by its bytes), or -1: it
- * takes that file's place, in the view and in the commit. meta.json
- * sets no one column. */
+bool wr_same_column(const char *mine, const char *shown)
+{
+	size_t n = ingest_stem_len(shown), m = ingest_stem_len(mine);
+	bool same;
+	char *e;
+
+	/* meta.json sets no one column; only COL.txt sets a string
+	 * column's text file (ingest refuses another) */
+	if (!strcmp(mine, "meta.json") || !strcmp(shown, "meta.json") ||
+	    ingest_ignored(mine) || !strcmp(shown + n, ".txt"))
+		return false;
+	if (m == n && !memcmp(mine, shown, n))
+		return true;
+	/* the column's own name for the view's escaped one (a%2Fb.jpg) */
+	e = render_escape_name(mine, m);
+	same = e && strlen(e) == n && !memcmp(e, shown, n);
+	lc_free(e);
+	return same;
+}
+
+/* The user's file of row `r` that takes the place of the committed
+ * file `name` (wr_same_column), or -1. */
 static ssize_t column_file(const struct wrow *r, const char *name)
 {
-	size_t n = ingest_stem_len(name);
-
-	if (!strcmp(name, "meta.json"))
-		return -1;
-	for (size_t i = 0; i < r->n_files; i++) {
-		const char *u = r->files[i].name;
-
-		if (u && strcmp(u, "meta.json") && !ingest_ignored(u) &&
-		    ingest_stem_len(u) == n && !memcmp(u, name, n))
+	for (size_t i = 0; i < r->n_files; i++)
+		if (r->files[i].name &&
+		    wr_same_column(r->files[i].name, name))
 			return (ssize_t)i;
-	}
 	return -1;
 }
 

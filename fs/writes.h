@@ -151,8 +151,13 @@ typedef int (*wr_file_cb)(void *ctx, uint64_t pos, uint32_t fidx,
 			  const char *name);
 int wr_list_files(struct writes *w, uint64_t id, uint64_t start,
 		  wr_file_cb cb, void *ctx);
-/* True when an UPDATE row's committed file `name` was unlinked. */
+/* True when an UPDATE row's committed file `name` was unlinked, or a
+ * staged file takes its place (wr_same_column). */
 bool wr_is_removed(struct writes *w, uint64_t id, const char *name);
+/* Whether a staged file named `mine` sets the column of the committed
+ * file the view shows as `shown`, and so takes its place: image.png for
+ * image.jpg (the view names a committed file by its bytes). */
+bool wr_same_column(const char *mine, const char *shown);
 
 /*
  * Open (creating with `create`) file `name` of row `id`: open(2) flags.

@@ -869,25 +869,48 @@ def test_close_during_a_forced_commit():
 def test_file_of_a_column_under_another_name():
     """A file whose column a committed row shows under another extension
     (image.png copied into a row showing image.jpg) takes that file's
-    place: the row folder lists it alone and LanceDB reads its bytes.
+    place: the row folder lists it alone and LanceDB reads its bytes;
+    removed or moved away (not when renamed in its place), it takes the
+    committed file with it.
     A row that stays staged after its fsync, its image named image.jpeg
     (the view names it image.jpg once committed), commits what is
     written after the fsync, and nothing when nothing is."""
     from PIL import Image
     with workdir() as w:
-        uri, staging, src = lancedb_table(w, "2.2", 2)
+        uri, staging, src = lancedb_table(w, "2.2", 3)
         want = lance_rows(uri)
         with mounted(uri, staging, "name_column=name",
                      "commit_delay=60") as mnt:
             buf = io.BytesIO()
             Image.new("RGB", (20, 10), (255, 0, 0)).save(buf, "PNG")
             png = buf.getvalue()
-            write(os.path.join(mnt, "row_000", "image.png"), png)
-            got = sorted(os.listdir(os.path.join(mnt, "row_000")))
-            expect(got == ["image.png", "meta.json"],
-                   f"row_000 with image.png staged lists {got}")
+
+            def files(row):
+                return sorted(os.listdir(os.path.join(mnt, row)))
+
+            for row in ("row_000", "row_001", "row_002"):
+                write(os.path.join(mnt, row, "image.png"), png)
+                expect(files(row) == ["image.png", "meta.json"],
+                       f"{row} with image.png staged lists {files(row)}")
+            # renamed in its place (same column), then removed: the
+            # committed image goes as at its own rm
+            os.rename(os.path.join(mnt, "row_001", "image.png"),
+                      os.path.join(mnt, "row_001", "image.jpeg"))
+            expect(files("row_001") == ["image.jpeg", "meta.json"],
+                   f"row_001 after the rename lists {files('row_001')}")
+            os.unlink(os.path.join(mnt, "row_001", "image.jpeg"))
+            # moved away, to a new row
+            os.mkdir(os.path.join(mnt, "moved"))
+            os.rename(os.path.join(mnt, "row_002", "image.png"),
+                      os.path.join(mnt, "moved", "image.png"))
+            for row in ("row_001", "row_002"):
+                expect(files(row) == ["meta.json"],
+                       f"{row} after its image.png went lists {files(row)}")
             commit_now(mnt)
             want["row_000"]["image"] = sha256(png)
+            want["row_001"]["image"] = want["row_002"]["image"] = None
+            want["moved"] = {"image": sha256(png), "caption": None,
+                             "label": None, "score": None}
             same_rows(lance_rows(uri), want, "after image.png")
             expect(status(mnt)["writes"]["refused_rows"] == 0,
                    f"refused: {status(mnt)['writes']}")

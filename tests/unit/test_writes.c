@@ -953,7 +953,26 @@ TEST(edited_file_moved_to_another_row)
 	rig_close(&r);
 }
 
-TEST_MAIN(TEST_ENTRY(commit_after_close_takes_the_row),
+/* Which staged file takes a committed file's place: the same column by
+ * its stem, raw or as the view escapes it; never meta.json, an ignored
+ * name, or another file for a string column's COL.txt. */
+TEST(same_column)
+{
+	CHECK(wr_same_column("image.png", "image.jpg"));
+	CHECK(wr_same_column("image", "image.jpg"));
+	CHECK(wr_same_column("a.b.png", "a.b.jpg"));
+	CHECK(wr_same_column("%2Fx.png", "%252Fx.jpg"));	/* column %2Fx */
+	CHECK(!wr_same_column("image_2.png", "image.jpg"));
+	CHECK(!wr_same_column("image.jpg.tmp", "image.jpg"));
+	CHECK(!wr_same_column("caption.md", "caption.txt"));
+	CHECK(!wr_same_column("meta.json", "meta.json"));
+	CHECK(!wr_same_column("meta.png", "meta.json"));
+	CHECK(!wr_same_column("._image.png", "._image.jpg"));
+	CHECK(!wr_same_column(".DS_Store", ".DS_Store"));
+}
+
+TEST_MAIN(TEST_ENTRY(same_column),
+	  TEST_ENTRY(commit_after_close_takes_the_row),
 	  TEST_ENTRY(edited_file_moved_to_another_row),
 	  TEST_ENTRY(delete_of_a_row_written_meanwhile),
 	  TEST_ENTRY(change_while_its_row_commits),
