@@ -1295,7 +1295,14 @@ int ingest_rows_arrays(const struct lance_array **out, struct ingest_rows *r,
 
 bool ingest_ignored(const char *name)
 {
-	return name[0] == '.' || !strcmp(name, "Thumbs.db");
+	size_t n = strlen(name);
+
+	/* hidden files (.DS_Store, ._*, swap files), Windows' thumbnails,
+	 * editors' backups (meta.json~: Emacs, vim, sed -i~) and Emacs's
+	 * auto-saves (#meta.json#) */
+	return name[0] == '.' || !strcmp(name, "Thumbs.db") ||
+	       (n && name[n - 1] == '~') ||
+	       (n > 1 && name[0] == '#' && name[n - 1] == '#');
 }
 
 static bool utf8_valid(const uint8_t *s, size_t n, size_t *bad)

@@ -54,8 +54,8 @@ void ingest_rows_free(struct ingest_rows *r);
 uint64_t ingest_rows_count(const struct ingest_rows *r);
 
 /* Hidden files (.DS_Store, ._*, editors' swap files, the staging's own
- * .name and .row) and Thumbs.db: never values, and at a root never
- * rows. */
+ * .name and .row), Thumbs.db and editors' backups and auto-saves
+ * (NAME~, #NAME#): never values, and at a root never rows. */
 bool ingest_ignored(const char *name);
 
 /*

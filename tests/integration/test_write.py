@@ -1287,14 +1287,19 @@ def test_bad_input_refused_then_fixed():
 def test_rename_editor_and_junk_files():
     """mv of a committed row is EPERM; an editor's write-temp-then-rename
     inside a staged row and a truncate-and-rewrite give the final content;
-    .DS_Store, ._* and Thumbs.db in a copied folder are ignored."""
+    .DS_Store, ._*, Thumbs.db and editors' backups (NAME~, #NAME#) in a
+    copied folder are ignored."""
     with workdir() as w:
         uri, staging, src = lancedb_table(w, "2.1", 3)
         want = lance_rows(uri)
         junk = {"junk_000": sample(src, "junk_000", 95)}
         for f, data in ((".DS_Store", b"\x00\x00\x00\x01Bud1" + bytes(64)),
                         ("._image.jpg", b"\x00\x05\x16\x07" + bytes(60)),
-                        ("Thumbs.db", b"\xd0\xcf\x11\xe0" + bytes(60))):
+                        ("Thumbs.db", b"\xd0\xcf\x11\xe0" + bytes(60)),
+                        # Emacs's backup and auto-save, sed -i~
+                        ("meta.json~", b'{"label": -1}'),
+                        ("#meta.json#", b'{"label": -2'),
+                        ("image.jpg~", b"old bytes")):
             write(os.path.join(src, "junk_000", f), data)
         with mounted(uri, staging, "name_column=name", "text_files=caption",
                      "commit_delay=60") as mnt:
