@@ -122,6 +122,11 @@ struct lfs {
 	atomic_ullong refreshes;
 	bool epochs;		/* the kernel takes FUSE_NOTIFY_INC_EPOCH */
 	atomic_ullong requests, bytes_read, errors, opens;
+	/* committed files open for writing (open_committed_for_write):
+	 * once an fsync commits the row under them, their inode names the
+	 * older version, and these answer for it (open_stat) */
+	pthread_mutex_t open_mu;
+	struct staged_fh *open_committed;
 };
 
 static void log_err(struct lfs *fs, const char *what, const struct lc_err *e)
@@ -1092,22 +1097,33 @@ static void op_forget_multi(fuse_req_t req, size_t count,
 	fuse_reply_none(req);
 }
 
+static bool open_stat(struct lfs *fs, fuse_ino_t ino,
+		      const struct fuse_file_info *fi, struct stat *sb);
+
 static void op_getattr(fuse_req_t req, fuse_ino_t ino,
 		       struct fuse_file_info *fi)
 {
 	struct lfs *fs = fuse_req_userdata(req);
 	struct lc_err err = { 0 };
-	struct stat st;
+	struct stat st, sb;
 	struct mnode m;
 	double ttl = 0;
 	int rc;
 
-	(void)fi;
 	atomic_fetch_add(&fs->requests, 1);
 	rc = mnode_of(fs, ino, &m, &err);
 	if (!rc) {
 		rc = fill_stat(fs, &st, ino, &m, &err);
 		ttl = ttl_of(fs, &m);
+	}
+	/* the older version's file is not what its writer has: the size
+	 * would cut the writer's own reads short */
+	if ((rc == ESTALE || (!rc && m.stale)) &&
+	    open_stat(fs, ino, fi, &sb)) {
+		stat_from(fs, &st, ino, &sb, false);
+		lc_err_clear(&err);
+		rc = 0;
+		ttl = 0;
 	}
 	mnode_reset(&m);
 	if (rc)
@@ -1661,6 +1677,8 @@ struct staged_fh {
 	fuse_ino_t ino;
 	int backing;		/* passthrough: the kernel writes fd */
 	struct vnode *copied;	/* the committed file this open copied */
+	bool listed;		/* in fs->open_committed */
+	struct staged_fh *prev, *next;
 };
 
 static struct staged_fh *staged_fh_of(const struct fuse_file_info *fi)
@@ -1758,10 +1776,79 @@ static void staged_fh_free(struct lfs *fs, struct staged_fh *h)
 		vnode_reset(h->copied);
 		free(h->copied);
 	}
+	if (h->listed) {
+		pthread_mutex_lock(&fs->open_mu);
+		if (h->prev)
+			h->prev->next = h->next;
+		else
+			fs->open_committed = h->next;
+		if (h->next)
+			h->next->prev = h->prev;
+		pthread_mutex_unlock(&fs->open_mu);
+	}
 	wr_file_closed(h->w, h->id, h->fidx, h->fd, h->writer);
 	if (h->backing)
 		pt_put(fs->pt, h->ino);
 	free(h);
+}
+
+/* A committed file's inode open for writing through `fi`: listed, so
+ * that open_stat finds it by `ino`. */
+static void list_open(struct lfs *fs, struct fuse_file_info *fi,
+		      fuse_ino_t ino)
+{
+	struct staged_fh *h = staged_fh_of(fi);
+
+	h->ino = ino;
+	pthread_mutex_lock(&fs->open_mu);
+	h->next = fs->open_committed;
+	if (h->next)
+		h->next->prev = h;
+	fs->open_committed = h;
+	h->listed = true;
+	pthread_mutex_unlock(&fs->open_mu);
+}
+
+/* ftruncate of the file open through `fi` (open_stat's), as the
+ * staged file's own truncate. */
+static int open_truncate(struct lfs *fs, fuse_ino_t ino,
+			 const struct fuse_file_info *fi, off_t size,
+			 struct lc_err *err)
+{
+	struct staged_fh *h = fi && fh_type(fi) == FH_STAGED ?
+				      staged_fh_of(fi) : NULL;
+	char name[300];
+	int rc;
+
+	(void)fs;
+	if (!h || h->ino != ino || !h->listed)
+		return ESTALE;	/* truncate(2) by path: not through it */
+	rc = wr_file_name(h->w, h->id, h->fidx, name, sizeof(name));
+	if (!rc)
+		rc = wr_file_truncate(h->w, h->id, name, (uint64_t)size, err);
+	if (!rc)
+		atomic_store(&h->flushed, false);
+	return rc;
+}
+
+/* The staged file behind inode `ino` of a committed file open for
+ * writing, whose row a commit rewrote under it (an fsync through it:
+ * the row stays staged as an update of the row it became): *sb, from
+ * the open file (`fi`'s, or any listed one of `ino`). False if none. */
+static bool open_stat(struct lfs *fs, fuse_ino_t ino,
+		      const struct fuse_file_info *fi, struct stat *sb)
+{
+	bool found = false;
+
+	if (fi && fh_type(fi) == FH_STAGED && staged_fh_of(fi)->ino == ino &&
+	    staged_fh_of(fi)->listed)
+		return !fstat(staged_fh_of(fi)->fd, sb);
+	pthread_mutex_lock(&fs->open_mu);
+	for (struct staged_fh *h = fs->open_committed; h && !found;
+	     h = h->next)
+		found = h->ino == ino && !fstat(h->fd, sb);
+	pthread_mutex_unlock(&fs->open_mu);
+	return found;
 }
 
 static int read_committed(struct lfs *fs, const struct vnode *n,
@@ -1932,6 +2019,8 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		rc = !m.live || m.vn.kind != VN_FILE ? EROFS :
 			       open_committed_for_write(fs, &m, fi,
 						fuse_req_ctx(req)->pid, &err);
+		if (!rc)
+			list_open(fs, fi, ino);
 	} else if (m.live && overlay_of(&m, &id, &fidx)) {
 		struct writes *w = mw(&m);
 		char name[300];
@@ -2346,13 +2435,33 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 {
 	struct lfs *fs = fuse_req_userdata(req);
 	struct lc_err err = { 0 };
-	struct stat st;
+	struct stat st, sb;
 	struct mnode m;
 	char name[1300];
 	int rc;
 
 	atomic_fetch_add(&fs->requests, 1);
 	rc = mnode_changing(fs, ino, &m, &err);
+	if (rc == ESTALE && open_stat(fs, ino, fi, &sb)) {
+		/* a committed file open for writing, its row committed
+		 * under it (op_getattr): through the open file, whose row
+		 * stays staged; times and modes are not stored */
+		lc_err_clear(&err);
+		rc = to_set & FUSE_SET_ATTR_SIZE ?
+			     open_truncate(fs, ino, fi, attr->st_size, &err) :
+			     0;
+		if (!rc && !open_stat(fs, ino, fi, &sb))
+			rc = ESTALE;
+		if (!rc)
+			stat_from(fs, &st, ino, &sb, false);
+		if (rc)
+			fuse_reply_err(req, reply_errno(fs, "setattr", rc,
+							&err));
+		else
+			fuse_reply_attr(req, &st, 0);
+		mnode_reset(&m);
+		return;
+	}
 	if (rc)
 		goto out;
 	/* owners are not stored: only root may pretend to change them (as
@@ -3387,6 +3496,7 @@ int lancefs_mount_main(int argc, char **argv)
 	pthread_mutex_init(&fs->mds_mu, NULL);
 	atomic_init(&fs->n_mds, 0);
 	pthread_mutex_init(&fs->ctl_mu, NULL);
+	pthread_mutex_init(&fs->open_mu, NULL);
 	for (int i = 0; i < VIEW_CTL_COUNT; i++)
 		lc_buf_init(&fs->ctl[i].data, 0);
 	pthread_mutex_init(&fs->stop_mu, NULL);
@@ -3552,6 +3662,7 @@ out:
 		for (int i = 0; i < VIEW_CTL_COUNT; i++)
 			lc_buf_reset(&fs->ctl[i].data);
 		pthread_mutex_destroy(&fs->ctl_mu);
+		pthread_mutex_destroy(&fs->open_mu);
 		pthread_mutex_destroy(&fs->stop_mu);
 		pthread_cond_destroy(&fs->stop_cv);
 		free(fs);

@@ -866,6 +866,47 @@ def test_close_during_a_forced_commit():
         same_rows(lance_rows(uri), want, "after umount")
 
 
+def test_committed_file_open_past_its_fsync():
+    """A committed row's image opened read-write, rewritten longer and
+    fsynced (the row is committed under the descriptor, and stays
+    staged): once the kernel asks again, the descriptor's fstat and
+    reads still see the whole file, and fchmod, futimens and ftruncate
+    through it work; what it holds at close is committed."""
+    with workdir() as w:
+        uri, staging, src = lancedb_table(w, "2.0", 2)
+        want = lance_rows(uri)
+        with mounted(uri, staging, "name_column=name",
+                     "commit_delay=60") as mnt:
+            path = os.path.join(mnt, "row_001", "image.jpg")
+            img, short = jpeg(81, 300, 200), jpeg(82, 40, 30)
+            expect(len(img) > os.stat(path).st_size > 0, "image sizes")
+            fd = os.open(path, os.O_RDWR)
+            try:
+                os.write(fd, img)
+                os.fsync(fd)
+                want["row_001"]["image"] = sha256(img)
+                same_rows(lance_rows(uri), want, "after the fsync")
+                time.sleep(1.3)	# the kernel's attributes expire
+                size = os.fstat(fd).st_size
+                expect(size == len(img),
+                       f"fstat after the fsync: {size}, not {len(img)}")
+                got = os.pread(fd, len(img) + 10, 0)
+                expect(got == img, f"pread after the fsync: {len(got)} "
+                       f"bytes of {len(img)}")
+                os.fchmod(fd, 0o644)
+                os.utime(fd)
+                os.pwrite(fd, short, 0)
+                os.ftruncate(fd, len(short))
+                expect(os.fstat(fd).st_size == len(short),
+                       "fstat after ftruncate")
+            finally:
+                os.close(fd)
+            commit_now(mnt)
+            want["row_001"]["image"] = sha256(short)
+            same_rows(lance_rows(uri), want, "after the close")
+        same_rows(lance_rows(uri), want, "after umount")
+
+
 def test_file_of_a_column_under_another_name():
     """A file whose column a committed row shows under another extension
     (image.png copied into a row showing image.jpg) takes that file's
@@ -3512,6 +3553,7 @@ TESTS = (per_version(edit_cycle) + per_version(interleaved_appends) +
           test_big_file_written_past_the_daemon, test_cp_over_io_uring,
           test_fsync_commits_now, test_close_during_a_forced_commit,
           test_file_of_a_column_under_another_name,
+          test_committed_file_open_past_its_fsync,
           test_closed_files_reach_the_disk,
           test_staged_rows_visible_at_once, test_commit_file_and_command,
           test_quiet_period_batches_commits,
