@@ -3066,12 +3066,20 @@ static int cmp_id(const void *a, const void *b)
 
 /* An update or delete must find its committed row still there, where
  * it was and as it was (`h`: what other writers did since the oldest
- * base, or NULL when every base is the snapshot's version). */
+ * base, or NULL when every base is the snapshot's version); a delete of
+ * a row gone already is ENOENT, for the caller to drop. */
 static int check_base(const struct staged *r, const struct lance_snapshot *s,
 		      const struct lance_history *h, struct lc_err *err)
 {
 	struct lc_err why = { 0 };
 
+	if (!lance_snapshot_row_live(s, r->base.fragment_id, r->base.offset) &&
+	    r->kind == STAGING_DELETE)	/* nothing left to delete */
+		return lc_err_set(err, ENOENT, LC_EK_USAGE, __FILE__,
+				  __LINE__, "%s: not deleted: another writer "
+				  "deleted or rewrote the row after version "
+				  "%" PRIu64 " first; the staged deletion is "
+				  "dropped", r->name, r->base.version);
 	if (!lance_snapshot_row_live(s, r->base.fragment_id, r->base.offset))
 		return lc_err_set(err, EINVAL, LC_EK_USAGE, __FILE__,
 				  __LINE__, "%s: the row was deleted or "
@@ -3290,7 +3298,9 @@ int ingest_commit_rows(uint64_t *new_version, uint64_t *n_committed,
 			rc = ingest_row(r, sr->path, sr->name, sr->is_file,
 					&why);
 		}
-		if (rc == EINVAL && why.kind == LC_EK_USAGE) {
+		/* ENOENT: a deletion whose row is gone already */
+		if ((rc == EINVAL || rc == ENOENT) &&
+		    why.kind == LC_EK_USAGE) {
 			if (refused)
 				refused(ctx, sr->id, sr->name, &why);
 			rc = 0;

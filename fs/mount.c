@@ -2408,12 +2408,19 @@ static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 		force = staged_fh_of(fi)->id;
 	} else if (!mnode_of(fs, ino, &m, &err)) {
 		w = mw(&m);
+		enum staging_kind k;
+		uint64_t u;
+
 		if (m.staged)
 			force = m.id;
 		else if (!m.live)
 			force = UINT64_MAX;	/* nothing to commit */
 		else if (!m.d)
 			rc = commit_all(fs);	/* a database root */
+		else if (m.vn.kind == VN_ROW || m.vn.kind == VN_FILE)
+			/* a committed row: its own change, if any; it fails
+			 * for that one only, not for others refused */
+			force = (u = change_of(&m, &k)) ? u : UINT64_MAX;
 		mnode_reset(&m);
 	} else {
 		force = UINT64_MAX;

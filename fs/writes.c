@@ -2153,7 +2153,17 @@ static void on_refused(void *ctx, uint64_t id, const char *name,
 	note(w, why);
 	syslog(LOG_WARNING, "refused: %s", why->msg);
 	pthread_mutex_lock(&w->mu);
-	if ((r = row_by_id(w, id))) {
+	r = row_by_id(w, id);
+	if (r && why->code == ENOENT && r->info.kind == STAGING_DELETE) {
+		/* its row is gone already: left out, and dropped with the
+		 * rows left out unchanged (drop_unchanged) */
+		r->same_now = true;
+		r->same_gen = r->gen;
+		f->unchanged++;
+		pthread_mutex_unlock(&w->mu);
+		return;
+	}
+	if (r) {
 		r->refused_gen = r->gen;
 		r->refused_now = true;
 	}

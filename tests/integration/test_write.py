@@ -1903,9 +1903,11 @@ def test_commit_while_listing():
 
 def test_edit_of_a_row_lancedb_deleted():
     """A staged edit of a row that LanceDB deleted meanwhile is refused,
-    named in .lancefs/errors; the other staged rows still commit."""
+    named in .lancefs/errors; the other staged rows still commit. A
+    staged rm -r of a row LanceDB deleted too is done, not refused. An
+    fsync of another row is not failed by the refused edit."""
     with workdir() as w:
-        uri, staging, src = lancedb_table(w, "2.0", 3)
+        uri, staging, src = lancedb_table(w, "2.0", 4)
         want = lance_rows(uri)
         new = {"new_000": sample(src, "new_000", 120)}
         with mounted(uri, staging, "name_column=name", "text_files=caption",
@@ -1913,8 +1915,10 @@ def test_edit_of_a_row_lancedb_deleted():
             with open(os.path.join(mnt, "row_001", "caption.txt"),
                       "w") as f:
                 f.write("edited")
+            shutil.rmtree(os.path.join(mnt, "row_002"))
             cp("-r", os.path.join(src, "new_000"), mnt)
-            wtool("delete", uri, "--where", "name = 'row_001'")
+            wtool("delete", uri, "--where",
+                  "name = 'row_001' OR name = 'row_002'")
             # lancefs commit fails (a row refused) and prints the
             # version the other rows went into
             r = lancefs("commit", mnt, check=False)
@@ -1925,7 +1929,13 @@ def test_edit_of_a_row_lancedb_deleted():
             errs = errors_text(mnt)
             expect("row_001" in errs and "new_000" not in errs,
                    f".lancefs/errors: {errs!r}")
-        del want["row_001"]
+            st = status(mnt)["writes"]
+            expect(st["staged_rows"] == 1 and st["refused_rows"] == 1,
+                   f"only the edit stays staged: {st}")
+            for row in ("new_000", "row_000", "row_003"):
+                expect(fsync_path(os.path.join(mnt, row)) == 0,
+                       f"fsync of {row} with row_001 refused")
+        del want["row_001"], want["row_002"]
         want.update(plain(new))
         same_rows(lance_rows(uri), want, "after umount")
 
