@@ -1744,7 +1744,11 @@ static void staged_fh_pass(struct lfs *fs, struct fuse_file_info *fi,
 	struct staged_fh *h = staged_fh_of(fi);
 
 	h->ino = ino;
-	h->backing = pt_get(fs->pt, ino, h->fd);
+	/* not for O_DIRECT: the kernel opens the backing file with the
+	 * open's flags and keeps them, so a write that is not aligned
+	 * failed even after fcntl took O_DIRECT off (dd oflag=direct does
+	 * so for its last, short block); through the daemon it works */
+	h->backing = fi->flags & O_DIRECT ? 0 : pt_get(fs->pt, ino, h->fd);
 	if (h->backing && h->writer)
 		wr_file_unseen(h->w, h->id, h->fidx);
 	if (h->backing)

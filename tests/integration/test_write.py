@@ -907,6 +907,36 @@ def test_committed_file_open_past_its_fsync():
         same_rows(lance_rows(uri), want, "after umount")
 
 
+def test_dd_oflag_direct():
+    """dd oflag=direct (O_DIRECT, then a short last block it writes with
+    O_DIRECT taken off by fcntl) into a new row and over a committed
+    image: dd succeeds and LanceDB reads the bytes."""
+    with workdir() as w:
+        uri, staging, src = lancedb_table(w, "2.1", 2)
+        want = lance_rows(uri)
+        with mounted(uri, staging, "name_column=name",
+                     "commit_delay=60") as mnt:
+            os.mkdir(os.path.join(mnt, "dio"))
+            for k, (dst, row) in enumerate(((("dio", "image.jpg"), "dio"),
+                                             (("row_000", "image.jpg"),
+                                              "row_000"))):
+                data = jpeg(90 + k, 120, 100)
+                expect(len(data) % 512, "a size dd writes in part")
+                path = os.path.join(src, f"d{k}.jpg")
+                write(path, data)
+                r = subprocess.run(["dd", f"if={path}",
+                                    f"of={os.path.join(mnt, *dst)}",
+                                    "oflag=direct", "bs=4096"],
+                                   capture_output=True, text=True,
+                                   timeout=60)
+                expect(r.returncode == 0, f"dd into {row}: {r.stderr}")
+                want.setdefault(row, {"caption": None, "label": None,
+                                      "score": None})["image"] = \
+                    sha256(data)
+            commit_now(mnt)
+            same_rows(lance_rows(uri), want, "after dd")
+
+
 def test_file_of_a_column_under_another_name():
     """A file whose column a committed row shows under another extension
     (image.png copied into a row showing image.jpg) takes that file's
@@ -3563,7 +3593,7 @@ TESTS = (per_version(edit_cycle) + per_version(interleaved_appends) +
           test_big_file_written_past_the_daemon, test_cp_over_io_uring,
           test_fsync_commits_now, test_close_during_a_forced_commit,
           test_file_of_a_column_under_another_name,
-          test_committed_file_open_past_its_fsync,
+          test_committed_file_open_past_its_fsync, test_dd_oflag_direct,
           test_closed_files_reach_the_disk,
           test_staged_rows_visible_at_once, test_commit_file_and_command,
           test_quiet_period_batches_commits,
