@@ -122,11 +122,11 @@ struct lfs {
 	atomic_ullong refreshes;
 	bool epochs;		/* the kernel takes FUSE_NOTIFY_INC_EPOCH */
 	atomic_ullong requests, bytes_read, errors, opens;
-	/* committed files open for writing (open_committed_for_write):
-	 * once an fsync commits the row under them, their inode names the
-	 * older version, and these answer for it (open_stat) */
+	/* staged files open: once a commit takes their row, their inode
+	 * names a staged row gone, or a committed file of the version
+	 * before, and these answer for it (open_stat) */
 	pthread_mutex_t open_mu;
-	struct staged_fh *open_committed;
+	struct staged_fh *open_staged;
 };
 
 static void log_err(struct lfs *fs, const char *what, const struct lc_err *e)
@@ -1677,7 +1677,7 @@ struct staged_fh {
 	fuse_ino_t ino;
 	int backing;		/* passthrough: the kernel writes fd */
 	struct vnode *copied;	/* the committed file this open copied */
-	bool listed;		/* in fs->open_committed */
+	bool listed;		/* in fs->open_staged */
 	struct staged_fh *prev, *next;
 };
 
@@ -1734,6 +1734,45 @@ static int staged_fh_new(struct fuse_file_info *fi, struct writes *w,
 	return 0;
 }
 
+/* A staged file open through `fi` on inode `ino`: listed, so that
+ * open_stat finds it by `ino`. */
+static void list_open(struct lfs *fs, struct fuse_file_info *fi,
+		      fuse_ino_t ino)
+{
+	struct staged_fh *h = staged_fh_of(fi);
+
+	h->ino = ino;
+	pthread_mutex_lock(&fs->open_mu);
+	h->next = fs->open_staged;
+	if (h->next)
+		h->next->prev = h;
+	fs->open_staged = h;
+	h->listed = true;
+	pthread_mutex_unlock(&fs->open_mu);
+}
+
+/* ftruncate of the file open through `fi` (open_stat's), as the
+ * staged file's own truncate. */
+static int open_truncate(struct lfs *fs, fuse_ino_t ino,
+			 const struct fuse_file_info *fi, off_t size,
+			 struct lc_err *err)
+{
+	struct staged_fh *h = fi && fh_type(fi) == FH_STAGED ?
+				      staged_fh_of(fi) : NULL;
+	char name[300];
+	int rc;
+
+	(void)fs;
+	if (!h || h->ino != ino || !h->listed)
+		return ESTALE;	/* truncate(2) by path: not through it */
+	rc = wr_file_name(h->w, h->id, h->fidx, name, sizeof(name));
+	if (!rc)
+		rc = wr_file_truncate(h->w, h->id, name, (uint64_t)size, err);
+	if (!rc)
+		atomic_store(&h->flushed, false);
+	return rc;
+}
+
 /* A staged file's own inode (not a committed file's, which the view's
  * cached opens share): passthrough when the kernel takes it, else
  * direct I/O where passthrough is on, which the kernel allows beside
@@ -1755,6 +1794,7 @@ static void staged_fh_pass(struct lfs *fs, struct fuse_file_info *fi,
 		fi->direct_io = 0;
 	else if (pt_on(fs->pt))
 		fi->direct_io = 1;
+	list_open(fs, fi, ino);
 }
 
 static int read_committed(struct lfs *fs, const struct vnode *n,
@@ -1785,7 +1825,7 @@ static void staged_fh_free(struct lfs *fs, struct staged_fh *h)
 		if (h->prev)
 			h->prev->next = h->next;
 		else
-			fs->open_committed = h->next;
+			fs->open_staged = h->next;
 		if (h->next)
 			h->next->prev = h->prev;
 		pthread_mutex_unlock(&fs->open_mu);
@@ -1796,49 +1836,12 @@ static void staged_fh_free(struct lfs *fs, struct staged_fh *h)
 	free(h);
 }
 
-/* A committed file's inode open for writing through `fi`: listed, so
- * that open_stat finds it by `ino`. */
-static void list_open(struct lfs *fs, struct fuse_file_info *fi,
-		      fuse_ino_t ino)
-{
-	struct staged_fh *h = staged_fh_of(fi);
-
-	h->ino = ino;
-	pthread_mutex_lock(&fs->open_mu);
-	h->next = fs->open_committed;
-	if (h->next)
-		h->next->prev = h;
-	fs->open_committed = h;
-	h->listed = true;
-	pthread_mutex_unlock(&fs->open_mu);
-}
-
-/* ftruncate of the file open through `fi` (open_stat's), as the
- * staged file's own truncate. */
-static int open_truncate(struct lfs *fs, fuse_ino_t ino,
-			 const struct fuse_file_info *fi, off_t size,
-			 struct lc_err *err)
-{
-	struct staged_fh *h = fi && fh_type(fi) == FH_STAGED ?
-				      staged_fh_of(fi) : NULL;
-	char name[300];
-	int rc;
-
-	(void)fs;
-	if (!h || h->ino != ino || !h->listed)
-		return ESTALE;	/* truncate(2) by path: not through it */
-	rc = wr_file_name(h->w, h->id, h->fidx, name, sizeof(name));
-	if (!rc)
-		rc = wr_file_truncate(h->w, h->id, name, (uint64_t)size, err);
-	if (!rc)
-		atomic_store(&h->flushed, false);
-	return rc;
-}
-
-/* The staged file behind inode `ino` of a committed file open for
- * writing, whose row a commit rewrote under it (an fsync through it:
- * the row stays staged as an update of the row it became): *sb, from
- * the open file (`fi`'s, or any listed one of `ino`). False if none. */
+/* The staged file open on inode `ino` whose row a commit took under
+ * it: a new row's file (the row is committed, its staging gone), or a
+ * committed file open for writing (an fsync through it: the row stays
+ * staged as an update of the row it became, but the inode names the
+ * version before): *sb, from the open file (`fi`'s, or any listed one
+ * of `ino`). False if none. */
 static bool open_stat(struct lfs *fs, fuse_ino_t ino,
 		      const struct fuse_file_info *fi, struct stat *sb)
 {
@@ -1848,7 +1851,7 @@ static bool open_stat(struct lfs *fs, fuse_ino_t ino,
 	    staged_fh_of(fi)->listed)
 		return !fstat(staged_fh_of(fi)->fd, sb);
 	pthread_mutex_lock(&fs->open_mu);
-	for (struct staged_fh *h = fs->open_committed; h && !found;
+	for (struct staged_fh *h = fs->open_staged; h && !found;
 	     h = h->next)
 		found = h->ino == ino && !fstat(h->fd, sb);
 	pthread_mutex_unlock(&fs->open_mu);
@@ -2036,6 +2039,8 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		if (!rc && (rc = staged_fh_new(fi, w, id, fidx, fd, false,
 						   0)))
 			wr_file_closed(w, id, fidx, fd, false);
+		if (!rc)
+			list_open(fs, fi, ino);
 	} else {
 		rc = open_view(fs, &m, fi, &err);
 	}

@@ -907,6 +907,33 @@ def test_committed_file_open_past_its_fsync():
         same_rows(lance_rows(uri), want, "after umount")
 
 
+def test_staged_file_open_past_its_commit():
+    """A file of a new row opened for reading, then its row committed:
+    the descriptor's fstat, mmap and reads go on as before."""
+    import mmap
+    with workdir() as w:
+        uri, staging, src = lancedb_table(w, "2.1", 1)
+        with mounted(uri, staging, "name_column=name",
+                     "commit_delay=60") as mnt:
+            img = jpeg(85, 200, 150)
+            os.mkdir(os.path.join(src, "rd"))
+            write(os.path.join(src, "rd", "image.jpg"), img)
+            cp("-r", os.path.join(src, "rd"), mnt)
+            fd = os.open(os.path.join(mnt, "rd", "image.jpg"), os.O_RDONLY)
+            try:
+                commit_now(mnt)
+                expect("rd" in lance_rows(uri), "rd committed")
+                time.sleep(1.3)	# the kernel's attributes expire
+                size = os.fstat(fd).st_size
+                expect(size == len(img), f"fstat after the commit: {size}")
+                with mmap.mmap(fd, 0, prot=mmap.PROT_READ) as m:
+                    expect(m[:] == img, "mmap after the commit")
+                expect(os.pread(fd, len(img) + 1, 0) == img,
+                       "pread after the commit")
+            finally:
+                os.close(fd)
+
+
 def test_dd_oflag_direct():
     """dd oflag=direct (O_DIRECT, then a short last block it writes with
     O_DIRECT taken off by fcntl) into a new row and over a committed
@@ -3594,6 +3621,7 @@ TESTS = (per_version(edit_cycle) + per_version(interleaved_appends) +
           test_fsync_commits_now, test_close_during_a_forced_commit,
           test_file_of_a_column_under_another_name,
           test_committed_file_open_past_its_fsync, test_dd_oflag_direct,
+          test_staged_file_open_past_its_commit,
           test_closed_files_reach_the_disk,
           test_staged_rows_visible_at_once, test_commit_file_and_command,
           test_quiet_period_batches_commits,
