@@ -2361,6 +2361,38 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 	}
 }
 
+/* fallocate(2) (rsync --preallocate, download tools): on the staged
+ * file, like a write (passthrough does not carry it). */
+static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode,
+			 off_t off, off_t len, struct fuse_file_info *fi)
+{
+	struct lfs *fs = fuse_req_userdata(req);
+	struct staged_fh *h = staged_fh_of(fi);
+	int rc = EOPNOTSUPP;
+
+	(void)ino;
+	atomic_fetch_add(&fs->requests, 1);
+	if (fh_type(fi) == FH_STAGED && h->writer) {
+		if (atomic_exchange(&h->flushed, false))
+			wr_file_flushed(h->w, h->id, h->fidx, h->fd, false);
+		rc = fallocate(h->fd, mode, off, len) < 0 ? errno : 0;
+	}
+	fuse_reply_err(req, rc);
+}
+
+/* A row folder holds files only: no symbolic links (nor hard ones). */
+static void op_symlink(fuse_req_t req, const char *link,
+		       fuse_ino_t parent, const char *name)
+{
+	struct lfs *fs = fuse_req_userdata(req);
+
+	(void)link;
+	(void)parent;
+	(void)name;
+	atomic_fetch_add(&fs->requests, 1);
+	fuse_reply_err(req, fs->writable ? EPERM : EROFS);
+}
+
 /*
  * close(2): the kernel sends FLUSH and waits for it, but RELEASE comes
  * later, on its own. A staged file is complete once its writer closed
@@ -2950,6 +2982,8 @@ static const struct fuse_lowlevel_ops lfs_ops = {
 	.rmdir = op_rmdir,
 	.rename = op_rename,
 	.statfs = op_statfs,
+	.fallocate = op_fallocate,
+	.symlink = op_symlink,
 };
 
 /* ------------------------------------------------------------ refresh */

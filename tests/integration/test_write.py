@@ -934,6 +934,35 @@ def test_staged_file_open_past_its_commit():
                 os.close(fd)
 
 
+def test_fallocate_and_symlink():
+    """posix_fallocate of a staged file, then its bytes written, commits
+    those bytes; ln -s in a row folder is EPERM."""
+    with workdir() as w:
+        uri, staging, src = lancedb_table(w, "2.1", 1)
+        want = lance_rows(uri)
+        with mounted(uri, staging, "name_column=name",
+                     "commit_delay=60") as mnt:
+            os.mkdir(os.path.join(mnt, "fa"))
+            img = jpeg(87, 150, 100)
+            fd = os.open(os.path.join(mnt, "fa", "image.jpg"),
+                         os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
+            try:
+                os.posix_fallocate(fd, 0, len(img))
+                expect(os.fstat(fd).st_size == len(img), "fallocate size")
+                os.pwrite(fd, img, 0)
+            finally:
+                os.close(fd)
+            try:
+                os.symlink("image.jpg", os.path.join(mnt, "fa", "link.jpg"))
+                raise AssertionError("ln -s in a row folder worked")
+            except OSError as e:
+                expect(e.errno == errno.EPERM, f"ln -s: {e}")
+            commit_now(mnt)
+            want["fa"] = {"image": sha256(img), "caption": None,
+                          "label": None, "score": None}
+            same_rows(lance_rows(uri), want, "after fallocate")
+
+
 def test_dd_oflag_direct():
     """dd oflag=direct (O_DIRECT, then a short last block it writes with
     O_DIRECT taken off by fcntl) into a new row and over a committed
@@ -3622,6 +3651,7 @@ TESTS = (per_version(edit_cycle) + per_version(interleaved_appends) +
           test_file_of_a_column_under_another_name,
           test_committed_file_open_past_its_fsync, test_dd_oflag_direct,
           test_staged_file_open_past_its_commit,
+          test_fallocate_and_symlink,
           test_closed_files_reach_the_disk,
           test_staged_rows_visible_at_once, test_commit_file_and_command,
           test_quiet_period_batches_commits,
