@@ -1293,6 +1293,11 @@ int ingest_rows_arrays(const struct lance_array **out, struct ingest_rows *r,
 	return 0;
 }
 
+bool ingest_hidden(const char *name)
+{
+	return name[0] == '.' || !strcmp(name, "Thumbs.db");
+}
+
 bool ingest_ignored(const char *name)
 {
 	size_t n = strlen(name);
@@ -1300,8 +1305,7 @@ bool ingest_ignored(const char *name)
 	/* hidden files (.DS_Store, ._*, swap files), Windows' thumbnails,
 	 * editors' backups (meta.json~: Emacs, vim, sed -i~) and Emacs's
 	 * auto-saves (#meta.json#) */
-	return name[0] == '.' || !strcmp(name, "Thumbs.db") ||
-	       (n && name[n - 1] == '~') ||
+	return ingest_hidden(name) || (n && name[n - 1] == '~') ||
 	       (n > 1 && name[0] == '#' && name[n - 1] == '#');
 }
 
@@ -3073,13 +3077,19 @@ static int check_base(const struct staged *r, const struct lance_snapshot *s,
 {
 	struct lc_err why = { 0 };
 
+	/* nothing left to delete: deleted (or updated: deleted and added
+	 * anew) by another writer, where its fragment did not move (a
+	 * compaction: the row is elsewhere, and the delete is refused) */
 	if (!lance_snapshot_row_live(s, r->base.fragment_id, r->base.offset) &&
-	    r->kind == STAGING_DELETE)	/* nothing left to delete */
+	    r->kind == STAGING_DELETE &&
+	    (!h || !lance_history_check(h, r->base.version,
+					r->base.fragment_id, false, &why)))
 		return lc_err_set(err, ENOENT, LC_EK_USAGE, __FILE__,
 				  __LINE__, "%s: not deleted: another writer "
 				  "deleted or rewrote the row after version "
 				  "%" PRIu64 " first; the staged deletion is "
 				  "dropped", r->name, r->base.version);
+	lc_err_clear(&why);
 	if (!lance_snapshot_row_live(s, r->base.fragment_id, r->base.offset))
 		return lc_err_set(err, EINVAL, LC_EK_USAGE, __FILE__,
 				  __LINE__, "%s: the row was deleted or "

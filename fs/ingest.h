@@ -57,6 +57,9 @@ uint64_t ingest_rows_count(const struct ingest_rows *r);
  * .name and .row), Thumbs.db and editors' backups and auto-saves
  * (NAME~, #NAME#): never values, and at a root never rows. */
 bool ingest_ignored(const char *name);
+/* Of those, the names a row folder never commits under (not a backup's:
+ * editors make backup files, not folders). */
+bool ingest_hidden(const char *name);
 
 /*
  * Append one row: `path` is the staged row folder (or, with `is_file`,

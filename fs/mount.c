@@ -1786,8 +1786,10 @@ static void staged_fh_pass(struct lfs *fs, struct fuse_file_info *fi,
 	/* not for O_DIRECT: the kernel opens the backing file with the
 	 * open's flags and keeps them, so a write that is not aligned
 	 * failed even after fcntl took O_DIRECT off (dd oflag=direct does
-	 * so for its last, short block); through the daemon it works */
-	h->backing = fi->flags & O_DIRECT ? 0 : pt_get(fs->pt, ino, h->fd);
+	 * so for its last, short block); through the daemon it works. Not
+	 * while other opens pass through: the kernel takes no other then */
+	h->backing = fi->flags & O_DIRECT && !pt_bound(fs->pt, ino) ? 0 :
+		     pt_get(fs->pt, ino, h->fd);
 	if (h->backing && h->writer)
 		wr_file_unseen(h->w, h->id, h->fidx);
 	if (h->backing)
@@ -1850,10 +1852,18 @@ static bool open_stat(struct lfs *fs, fuse_ino_t ino,
 	if (fi && fh_type(fi) == FH_STAGED && staged_fh_of(fi)->ino == ino &&
 	    staged_fh_of(fi)->listed)
 		return !fstat(staged_fh_of(fi)->fd, sb);
+	/* one still linked first: an orphan's (unlinked, or renamed
+	 * over) is what only its own descriptors see */
 	pthread_mutex_lock(&fs->open_mu);
-	for (struct staged_fh *h = fs->open_staged; h && !found;
-	     h = h->next)
-		found = h->ino == ino && !fstat(h->fd, sb);
+	for (struct staged_fh *h = fs->open_staged; h; h = h->next) {
+		struct stat st;
+
+		if (h->ino != ino || fstat(h->fd, &st))
+			continue;
+		if (!found || (sb->st_nlink == 0 && st.st_nlink > 0))
+			*sb = st;
+		found = true;
+	}
 	pthread_mutex_unlock(&fs->open_mu);
 	return found;
 }
@@ -2458,9 +2468,12 @@ static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 			force = UINT64_MAX;	/* nothing to commit */
 		else if (!m.d)
 			rc = commit_all(fs);	/* a database root */
-		else if (m.vn.kind == VN_ROW || m.vn.kind == VN_FILE)
+		else if ((m.vn.kind == VN_ROW || m.vn.kind == VN_FILE) &&
+			 !m.stale)
 			/* a committed row: its own change, if any; it fails
-			 * for that one only, not for others refused */
+			 * for that one only, not for others refused (one a
+			 * commit moved away, whose change may stay staged
+			 * as its new row's, commits every row) */
 			force = (u = change_of(&m, &k)) ? u : UINT64_MAX;
 		mnode_reset(&m);
 	} else {
@@ -2490,6 +2503,12 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 
 	atomic_fetch_add(&fs->requests, 1);
 	rc = mnode_changing(fs, ino, &m, &err);
+	/* owners are not stored: only root may pretend to change them (as
+	 * cp -a does); others may only keep them */
+	if ((!rc || rc == ESTALE) && fuse_req_ctx(req)->uid != 0 &&
+	    (((to_set & FUSE_SET_ATTR_UID) && attr->st_uid != fs->uid) ||
+	     ((to_set & FUSE_SET_ATTR_GID) && attr->st_gid != fs->gid)))
+		rc = EPERM;
 	if (rc == ESTALE && open_stat(fs, ino, fi, &sb)) {
 		/* a committed file open for writing, its row committed
 		 * under it (op_getattr): through the open file, whose row
@@ -2512,14 +2531,6 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	}
 	if (rc)
 		goto out;
-	/* owners are not stored: only root may pretend to change them (as
-	 * cp -a does); others may only keep them */
-	if (fuse_req_ctx(req)->uid != 0 &&
-	    (((to_set & FUSE_SET_ATTR_UID) && attr->st_uid != fs->uid) ||
-	     ((to_set & FUSE_SET_ATTR_GID) && attr->st_gid != fs->gid))) {
-		rc = EPERM;
-		goto out;
-	}
 	if (to_set & FUSE_SET_ATTR_SIZE) {
 		if (m.staged == SK_FILE) {
 			rc = wr_file_name(mw(&m), m.id, m.fidx, name,

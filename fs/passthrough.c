@@ -287,6 +287,18 @@ int pt_get(struct pt *p, uint64_t ino, int fd)
 	return id;
 }
 
+bool pt_bound(struct pt *p, uint64_t ino)
+{
+	bool bound;
+
+	if (!p)
+		return false;
+	pthread_mutex_lock(&p->mu);
+	bound = find(p, ino) != NULL;
+	pthread_mutex_unlock(&p->mu);
+	return bound;
+}
+
 void pt_put(struct pt *p, uint64_t ino)
 {
 	struct binding *b;

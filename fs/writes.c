@@ -2080,7 +2080,8 @@ void wr_touch(struct writes *w, uint64_t id)
 static bool no_op(const struct wrow *r)
 {
 	if (!is_change(r))
-		return ingest_ignored(r->name);
+		return r->info.kind == STAGING_FILE ? ingest_ignored(r->name) :
+						       ingest_hidden(r->name);
 	if (r->info.kind != STAGING_UPDATE || removes(r))
 		return false;
 	for (size_t i = 0; i < r->n_files; i++)

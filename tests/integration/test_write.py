@@ -1419,7 +1419,9 @@ def test_rename_editor_and_junk_files():
     with workdir() as w:
         uri, staging, src = lancedb_table(w, "2.1", 3)
         want = lance_rows(uri)
-        junk = {"junk_000": sample(src, "junk_000", 95)}
+        junk = {"junk_000": sample(src, "junk_000", 95),
+                # a folder so named is a row: editors back up files
+                "draft~": sample(src, "draft~", 99)}
         for f, data in ((".DS_Store", b"\x00\x00\x00\x01Bud1" + bytes(64)),
                         ("._image.jpg", b"\x00\x05\x16\x07" + bytes(60)),
                         ("Thumbs.db", b"\xd0\xcf\x11\xe0" + bytes(60)),
@@ -1484,7 +1486,8 @@ def test_rename_editor_and_junk_files():
                    ["caption.txt", "image.png", "meta.json"],
                    f"row_002 lists {os.listdir(os.path.join(mnt, 'row_002'))}")
 
-            cp("-r", os.path.join(src, "junk_000"), mnt)
+            cp("-r", os.path.join(src, "junk_000"),
+               os.path.join(src, "draft~"), mnt)
             commit_now(mnt)
             errs = errors_text(mnt)
             expect("ed_000" not in errs and "junk_000" not in errs and
