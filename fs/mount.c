@@ -1775,21 +1775,24 @@ static int open_truncate(struct lfs *fs, fuse_ino_t ino,
 
 /* A staged file's own inode (not a committed file's, which the view's
  * cached opens share): passthrough when the kernel takes it, else
- * direct I/O where passthrough is on, which the kernel allows beside
- * passthrough opens (a cached open would make them fail). */
+ * direct I/O where passthrough is on, which unlike a cached open does
+ * not keep later opens from passing through (while the inode has a
+ * backing file the kernel takes only passthrough opens). */
 static void staged_fh_pass(struct lfs *fs, struct fuse_file_info *fi,
 			   fuse_ino_t ino)
 {
 	struct staged_fh *h = staged_fh_of(fi);
 
 	h->ino = ino;
-	/* not for O_DIRECT: the kernel opens the backing file with the
-	 * open's flags and keeps them, so a write that is not aligned
-	 * failed even after fcntl took O_DIRECT off (dd oflag=direct does
-	 * so for its last, short block); through the daemon it works. Not
-	 * while other opens pass through: the kernel takes no other then */
-	h->backing = fi->flags & O_DIRECT && !pt_bound(fs->pt, ino) ? 0 :
-		     pt_get(fs->pt, ino, h->fd);
+	/* O_DIRECT only where other opens pass through already (the
+	 * kernel takes no other then; one made at the same moment can
+	 * still make it fail this open): the kernel opens the backing file
+	 * with the open's flags and keeps them, so a write that is not
+	 * aligned failed even after fcntl took O_DIRECT off (dd
+	 * oflag=direct does so for its last, short block); through the
+	 * daemon it works */
+	h->backing = fi->flags & O_DIRECT ? pt_get_bound(fs->pt, ino) :
+					    pt_get(fs->pt, ino, h->fd);
 	if (h->backing && h->writer)
 		wr_file_unseen(h->w, h->id, h->fidx);
 	if (h->backing)
@@ -2468,13 +2471,13 @@ static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 			force = UINT64_MAX;	/* nothing to commit */
 		else if (!m.d)
 			rc = commit_all(fs);	/* a database root */
-		else if ((m.vn.kind == VN_ROW || m.vn.kind == VN_FILE) &&
-			 !m.stale)
+		else if (m.vn.kind == VN_ROW || m.vn.kind == VN_FILE)
 			/* a committed row: its own change, if any; it fails
 			 * for that one only, not for others refused (one a
 			 * commit moved away, whose change may stay staged
 			 * as its new row's, commits every row) */
-			force = (u = change_of(&m, &k)) ? u : UINT64_MAX;
+			force = m.stale ? WR_FORCE_NONE :
+				(u = change_of(&m, &k)) ? u : UINT64_MAX;
 		mnode_reset(&m);
 	} else {
 		force = UINT64_MAX;

@@ -287,16 +287,20 @@ int pt_get(struct pt *p, uint64_t ino, int fd)
 	return id;
 }
 
-bool pt_bound(struct pt *p, uint64_t ino)
+int pt_get_bound(struct pt *p, uint64_t ino)
 {
-	bool bound;
+	struct binding *b;
+	int id = 0;
 
 	if (!p)
-		return false;
+		return 0;
 	pthread_mutex_lock(&p->mu);
-	bound = find(p, ino) != NULL;
+	if ((b = find(p, ino))) {
+		b->refs++;
+		id = b->id;
+	}
 	pthread_mutex_unlock(&p->mu);
-	return bound;
+	return id;
 }
 
 void pt_put(struct pt *p, uint64_t ino)

@@ -58,8 +58,9 @@ bool pt_ring_on(const struct pt *p);
  * live opens use, or a new one for `fd`. 0 where there is none (no
  * passthrough, or the kernel refused: the open is then direct I/O). */
 int pt_get(struct pt *p, uint64_t ino, int fd);
-/* Whether inode `ino` has a backing file bound (passthrough opens). */
-bool pt_bound(struct pt *p, uint64_t ino);
+/* pt_get where inode `ino` has a backing file bound already (its live
+ * opens pass through), else 0 and none made. */
+int pt_get_bound(struct pt *p, uint64_t ino);
 /* An open that got `id` from pt_get ended (its RELEASE), or its reply
  * failed. */
 void pt_put(struct pt *p, uint64_t ino);
