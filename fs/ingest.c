@@ -3076,30 +3076,30 @@ static int check_base(const struct staged *r, const struct lance_snapshot *s,
 		      const struct lance_history *h, struct lc_err *err)
 {
 	struct lc_err why = { 0 };
+	bool live = lance_snapshot_row_live(s, r->base.fragment_id,
+					    r->base.offset);
+	/* its fragment's rows moved (a compaction, an overwrite), or, for
+	 * an update, which keeps the row's other values, those changed */
+	bool changed = h && lance_history_check(h, r->base.version,
+						r->base.fragment_id,
+						r->kind == STAGING_UPDATE,
+						&why);
 
-	/* nothing left to delete: deleted (or updated: deleted and added
-	 * anew) by another writer, where its fragment did not move (a
-	 * compaction: the row is elsewhere, and the delete is refused) */
-	if (!lance_snapshot_row_live(s, r->base.fragment_id, r->base.offset) &&
-	    r->kind == STAGING_DELETE &&
-	    (!h || !lance_history_check(h, r->base.version,
-					r->base.fragment_id, false, &why)))
+	if (!live && r->kind == STAGING_DELETE && !changed)
+		/* deleted (or updated: deleted, added anew) by another
+		 * writer: nothing left to delete */
 		return lc_err_set(err, ENOENT, LC_EK_USAGE, __FILE__,
 				  __LINE__, "%s: not deleted: another writer "
 				  "deleted or rewrote the row after version "
 				  "%" PRIu64 " first; the staged deletion is "
 				  "dropped", r->name, r->base.version);
-	lc_err_clear(&why);
-	if (!lance_snapshot_row_live(s, r->base.fragment_id, r->base.offset))
+	if (!live)
 		return lc_err_set(err, EINVAL, LC_EK_USAGE, __FILE__,
 				  __LINE__, "%s: the row was deleted or "
 				  "rewritten by another writer after version "
 				  "%" PRIu64 "; remove the staged change",
 				  r->name, r->base.version);
-	/* an update keeps the row's other values: they must be those */
-	if (!h || !lance_history_check(h, r->base.version,
-				       r->base.fragment_id,
-				       r->kind == STAGING_UPDATE, &why))
+	if (!changed)
 		return 0;
 	return lc_err_set(err, EINVAL, LC_EK_USAGE, __FILE__, __LINE__,
 			  "%s: the row changed after version %" PRIu64 " (%s); "

@@ -1753,16 +1753,14 @@ static void list_open(struct lfs *fs, struct fuse_file_info *fi,
 
 /* ftruncate of the file open through `fi` (open_stat's), as the
  * staged file's own truncate. */
-static int open_truncate(struct lfs *fs, fuse_ino_t ino,
-			 const struct fuse_file_info *fi, off_t size,
-			 struct lc_err *err)
+static int open_truncate(fuse_ino_t ino, const struct fuse_file_info *fi,
+			 off_t size, struct lc_err *err)
 {
 	struct staged_fh *h = fi && fh_type(fi) == FH_STAGED ?
 				      staged_fh_of(fi) : NULL;
 	char name[300];
 	int rc;
 
-	(void)fs;
 	if (!h || h->ino != ino || !h->listed)
 		return ESTALE;	/* truncate(2) by path: not through it */
 	rc = wr_file_name(h->w, h->id, h->fidx, name, sizeof(name));
@@ -1791,8 +1789,7 @@ static void staged_fh_pass(struct lfs *fs, struct fuse_file_info *fi,
 	 * aligned failed even after fcntl took O_DIRECT off (dd
 	 * oflag=direct does so for its last, short block); through the
 	 * daemon it works */
-	h->backing = fi->flags & O_DIRECT ? pt_get_bound(fs->pt, ino) :
-					    pt_get(fs->pt, ino, h->fd);
+	h->backing = pt_get(fs->pt, ino, fi->flags & O_DIRECT ? -1 : h->fd);
 	if (h->backing && h->writer)
 		wr_file_unseen(h->w, h->id, h->fidx);
 	if (h->backing)
@@ -2471,13 +2468,15 @@ static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 			force = UINT64_MAX;	/* nothing to commit */
 		else if (!m.d)
 			rc = commit_all(fs);	/* a database root */
+		else if (m.stale)
+			/* a row a commit moved away: its change may stay
+			 * staged as its new row's; every row commits, and
+			 * others refused do not fail this one */
+			force = WR_FORCE_NONE;
 		else if (m.vn.kind == VN_ROW || m.vn.kind == VN_FILE)
 			/* a committed row: its own change, if any; it fails
-			 * for that one only, not for others refused (one a
-			 * commit moved away, whose change may stay staged
-			 * as its new row's, commits every row) */
-			force = m.stale ? WR_FORCE_NONE :
-				(u = change_of(&m, &k)) ? u : UINT64_MAX;
+			 * for that one only */
+			force = (u = change_of(&m, &k)) ? u : UINT64_MAX;
 		mnode_reset(&m);
 	} else {
 		force = UINT64_MAX;
@@ -2518,7 +2517,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		 * stays staged; times and modes are not stored */
 		lc_err_clear(&err);
 		rc = to_set & FUSE_SET_ATTR_SIZE ?
-			     open_truncate(fs, ino, fi, attr->st_size, &err) :
+			     open_truncate(ino, fi, attr->st_size, &err) :
 			     0;
 		if (!rc && !open_stat(fs, ino, fi, &sb))
 			rc = ESTALE;

@@ -269,7 +269,7 @@ int pt_get(struct pt *p, uint64_t ino, int fd)
 		/* the kernel wants the backing its live opens have */
 		b->refs++;
 		id = b->id;
-	} else if (atomic_load(&p->on) && room(p)) {
+	} else if (fd >= 0 && atomic_load(&p->on) && room(p)) {
 		id = ioctl(p->fd, IOC_BACKING_OPEN, &map);
 		if (id > 0) {
 			p->v[p->n++] = (struct binding){ ino, id, 1 };
@@ -282,22 +282,6 @@ int pt_get(struct pt *p, uint64_t ino, int fd)
 				atomic_store(&p->on, false);
 			id = 0;
 		}
-	}
-	pthread_mutex_unlock(&p->mu);
-	return id;
-}
-
-int pt_get_bound(struct pt *p, uint64_t ino)
-{
-	struct binding *b;
-	int id = 0;
-
-	if (!p)
-		return 0;
-	pthread_mutex_lock(&p->mu);
-	if ((b = find(p, ino))) {
-		b->refs++;
-		id = b->id;
 	}
 	pthread_mutex_unlock(&p->mu);
 	return id;

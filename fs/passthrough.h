@@ -55,12 +55,10 @@ bool pt_on(const struct pt *p);
 bool pt_ring_on(const struct pt *p);
 
 /* A backing id for inode `ino`, whose staged file `fd` is: the one its
- * live opens use, or a new one for `fd`. 0 where there is none (no
- * passthrough, or the kernel refused: the open is then direct I/O). */
+ * live opens use, or a new one for `fd` (none for fd -1). 0 where there
+ * is none (no passthrough, or the kernel refused: the open is then
+ * direct I/O). */
 int pt_get(struct pt *p, uint64_t ino, int fd);
-/* pt_get where inode `ino` has a backing file bound already (its live
- * opens pass through), else 0 and none made. */
-int pt_get_bound(struct pt *p, uint64_t ino);
 /* An open that got `id` from pt_get ended (its RELEASE), or its reply
  * failed. */
 void pt_put(struct pt *p, uint64_t ino);

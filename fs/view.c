@@ -1243,8 +1243,10 @@ struct ostore *view_store(const struct vnode *n)
 	return n->ds ? n->ds->st : NULL;
 }
 
-int view_row(struct vnode *out, const struct vnode *root, uint64_t number,
-	     struct lc_err *err)
+/* The ROW node `out` of ROOT `root`: row number `a`, or with
+ * `by_address` the row at offset `b` of fragment `a`; ENOENT if none. */
+static int row_of(struct vnode *out, const struct vnode *root,
+		  uint64_t a, uint64_t b, bool by_address, struct lc_err *err)
 {
 	int rc;
 
@@ -1254,8 +1256,10 @@ int view_row(struct vnode *out, const struct vnode *root, uint64_t number,
 	rc = rows_ready(root->snap, err);
 	if (rc)
 		return rc;
-	rc = lance_snapshot_find_row(&out->row, root->snap->ls, number, NULL);
-	if (rc)
+	if (by_address ? lance_snapshot_row_by_address(&out->row,
+						       root->snap->ls, a, b) :
+			 lance_snapshot_find_row(&out->row, root->snap->ls, a,
+						 NULL))
 		return ENOENT;
 	out->kind = VN_ROW;
 	out->ds = root->ds;
@@ -1263,24 +1267,16 @@ int view_row(struct vnode *out, const struct vnode *root, uint64_t number,
 	return 0;
 }
 
+int view_row(struct vnode *out, const struct vnode *root, uint64_t number,
+	     struct lc_err *err)
+{
+	return row_of(out, root, number, 0, false, err);
+}
+
 int view_row_at(struct vnode *out, const struct vnode *root,
 		uint64_t fragment_id, uint64_t offset, struct lc_err *err)
 {
-	int rc;
-
-	memset(out, 0, sizeof(*out));
-	if (root->kind != VN_ROOT)
-		return ENOENT;
-	rc = rows_ready(root->snap, err);
-	if (rc)
-		return rc;
-	if (lance_snapshot_row_by_address(&out->row, root->snap->ls,
-					  fragment_id, offset))
-		return ENOENT;
-	out->kind = VN_ROW;
-	out->ds = root->ds;
-	out->snap = snap_ref(root->snap);
-	return 0;
+	return row_of(out, root, fragment_id, offset, true, err);
 }
 
 size_t view_file_columns(const struct vnode *n)

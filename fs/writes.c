@@ -1015,7 +1015,6 @@ static void resume(struct writes *w, struct wrow *r)
 }
 
 /* Open a row's file; under mu. */
-
 static int open_file(struct writes *w, struct wrow *r, const char *name,
 		     int flags, bool create, const struct lc_buf *seed,
 		     uint32_t *fidx, int *fd, struct lc_err *err)
@@ -2152,7 +2151,8 @@ static void on_refused(void *ctx, uint64_t id, const char *name,
 
 	(void)name;
 	note(w, why);
-	syslog(LOG_WARNING, "refused: %s", why->msg);
+	syslog(LOG_WARNING, "%s%s", why->code == ENOENT ? "" : "refused: ",
+	       why->msg);
 	pthread_mutex_lock(&w->mu);
 	r = row_by_id(w, id);
 	if (r && why->code == ENOENT && r->info.kind == STAGING_DELETE) {

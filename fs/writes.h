@@ -211,6 +211,10 @@ void wr_touch(struct writes *w, uint64_t id);
 
 /* ------------------------------------------------------------ commits */
 
+/* A `force` that names no row: every ready row commits now, and no
+ * refusal fails the call (an fsync of a row a commit moved away). */
+#define WR_FORCE_NONE (UINT64_MAX - 1)
+
 /*
  * Commit now every row with no file open for writing, and row `force`
  * (0: none) even if it has. Waits for a commit already running, and a
@@ -221,9 +225,6 @@ void wr_touch(struct writes *w, uint64_t id);
  * *version: the version made (0: nothing to commit). Returns EINVAL
  * when `force` (or, without force, every row) was refused.
  */
-/* A `force` that names no row: every ready row commits now, and no
- * refusal fails the call (an fsync of a row a commit moved away). */
-#define WR_FORCE_NONE (UINT64_MAX - 1)
 int wr_commit(struct writes *w, uint64_t force, uint64_t *version,
 	      struct lc_err *err) LC_MUST_USE;
 

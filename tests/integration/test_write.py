@@ -270,6 +270,15 @@ def plain(rows):
     return {n: plain1(r) for n, r in rows.items()}
 
 
+def new_row(img=None, **values):
+    """A new row as lance_rows() gives it: its image's sha256 (None
+    without one) and the other columns, null unless given."""
+    out = {"image": sha256(img) if img is not None else None,
+           "caption": None, "label": None, "score": None}
+    out.update(values)
+    return out
+
+
 def cp(*args):
     r = subprocess.run(["cp", *args], capture_output=True, text=True,
                        timeout=300)
@@ -775,8 +784,7 @@ def test_fsync_commits_now():
                 os.write(fd, img[:half])
                 os.write(fd, img[half:])
                 os.fsync(fd)
-                want["fs_b"] = {"image": sha256(img), "caption": None,
-                                "label": None, "score": None}
+                want["fs_b"] = new_row(img)
                 same_rows(lance_rows(uri), want, "after fsync(fd)")
                 # what is written after the fsync commits too
                 img2 = jpeg(64, 300, 200)
@@ -857,8 +865,7 @@ def test_close_during_a_forced_commit():
                     tracer.terminate()
                     tracer.wait()
             expect(done == [0], f"fsync of the row folder: {done}")
-            want["fc"] = {"image": None, "caption": None, "label": 1,
-                          "score": None}
+            want["fc"] = new_row(label=1)
             same_rows(lance_rows(uri), want, "after the fsync")
             commit_now(mnt)
             want["fc"]["label"] = 2
@@ -935,7 +942,7 @@ def test_staged_file_open_past_its_commit():
 
 
 def test_fallocate_and_symlink():
-    """posix_fallocate of a staged file, then its bytes written, commits
+    """fallocate(1) of a staged file, then its bytes written, commits
     those bytes; ln -s in a row folder is EPERM."""
     with workdir() as w:
         uri, staging, src = lancedb_table(w, "2.1", 1)
@@ -944,22 +951,22 @@ def test_fallocate_and_symlink():
                      "commit_delay=60") as mnt:
             os.mkdir(os.path.join(mnt, "fa"))
             img = jpeg(87, 150, 100)
-            fd = os.open(os.path.join(mnt, "fa", "image.jpg"),
-                         os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
-            try:
-                os.posix_fallocate(fd, 0, len(img))
-                expect(os.fstat(fd).st_size == len(img), "fallocate size")
-                os.pwrite(fd, img, 0)
-            finally:
-                os.close(fd)
+            path = os.path.join(mnt, "fa", "image.jpg")
+            # util-linux's fallocate: the system call itself (glibc's
+            # posix_fallocate would write zeros where it fails)
+            r = subprocess.run(["fallocate", "-l", str(len(img)), path],
+                               capture_output=True, text=True, timeout=60)
+            expect(r.returncode == 0, f"fallocate: {r.stderr.strip()}")
+            expect(os.stat(path).st_size == len(img), "fallocate's size")
+            with open(path, "r+b") as f:
+                f.write(img)
             try:
                 os.symlink("image.jpg", os.path.join(mnt, "fa", "link.jpg"))
                 raise AssertionError("ln -s in a row folder worked")
             except OSError as e:
                 expect(e.errno == errno.EPERM, f"ln -s: {e}")
             commit_now(mnt)
-            want["fa"] = {"image": sha256(img), "caption": None,
-                          "label": None, "score": None}
+            want["fa"] = new_row(img)
             same_rows(lance_rows(uri), want, "after fallocate")
 
 
@@ -986,9 +993,8 @@ def test_dd_oflag_direct():
                                    capture_output=True, text=True,
                                    timeout=60)
                 expect(r.returncode == 0, f"dd into {row}: {r.stderr}")
-                want.setdefault(row, {"caption": None, "label": None,
-                                      "score": None})["image"] = \
-                    sha256(data)
+                want[row] = dict(want.get(row, new_row()),
+                                 image=sha256(data))
             commit_now(mnt)
             same_rows(lance_rows(uri), want, "after dd")
 
@@ -1036,8 +1042,7 @@ def test_file_of_a_column_under_another_name():
             commit_now(mnt)
             want["row_000"]["image"] = sha256(png)
             want["row_001"]["image"] = want["row_002"]["image"] = None
-            want["moved"] = {"image": sha256(png), "caption": None,
-                             "label": None, "score": None}
+            want["moved"] = new_row(png)
             same_rows(lance_rows(uri), want, "after image.png")
             expect(status(mnt)["writes"]["refused_rows"] == 0,
                    f"refused: {status(mnt)['writes']}")
@@ -1058,9 +1063,7 @@ def test_file_of_a_column_under_another_name():
                     os.close(fd)
                 before = status(mnt)["writes"]["commits"]
                 commit_now(mnt)
-                want[f"st_{k}"] = {"image": sha256(later or img),
-                                   "caption": None, "label": None,
-                                   "score": None}
+                want[f"st_{k}"] = new_row(later or img)
                 same_rows(lance_rows(uri), want, f"after st_{k}")
                 st = status(mnt)["writes"]
                 expect(st["refused_rows"] == 0 and st["staged_rows"] == 0,
