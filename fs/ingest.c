@@ -3093,8 +3093,8 @@ static int check_base(const struct staged *r, const struct lance_snapshot *s,
 				  "deleted or rewrote the row after version "
 				  "%" PRIu64 " first; the staged deletion is "
 				  "dropped", r->name, r->base.version);
-	if (!live)
-		return lc_err_set(err, EINVAL, LC_EK_USAGE, __FILE__,
+	if (!live)	/* ESTALE: the row is not where it was */
+		return lc_err_set(err, ESTALE, LC_EK_USAGE, __FILE__,
 				  __LINE__, "%s: the row was deleted or "
 				  "rewritten by another writer after version "
 				  "%" PRIu64 "; remove the staged change",
@@ -3308,8 +3308,9 @@ int ingest_commit_rows(uint64_t *new_version, uint64_t *n_committed,
 			rc = ingest_row(r, sr->path, sr->name, sr->is_file,
 					&why);
 		}
-		/* ENOENT: a deletion whose row is gone already */
-		if ((rc == EINVAL || rc == ENOENT) &&
+		/* ENOENT: a deletion whose row is gone already; ESTALE:
+		 * a change whose row is not where it was */
+		if ((rc == EINVAL || rc == ENOENT || rc == ESTALE) &&
 		    why.kind == LC_EK_USAGE) {
 			if (refused)
 				refused(ctx, sr->id, sr->name, &why);

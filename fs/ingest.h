@@ -100,8 +100,10 @@ int ingest_infer_schema(struct lance_schema *out,
 
 /* ---------------------------------------------------------------- commit */
 
-/* A staged row that was refused; it stays staged. With ENOENT, a
- * deletion whose row is gone already: not a refusal, the caller drops it. */
+/* A staged row that was refused; it stays staged. With ESTALE, a change
+ * whose committed row is no longer where it was (deleted, or moved by a
+ * rewrite). With ENOENT, a deletion whose row is gone already: not a
+ * refusal, the caller drops it. */
 typedef void (*ingest_refused_cb)(void *ctx, uint64_t row, const char *name,
 				  const struct lc_err *why);
 

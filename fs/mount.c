@@ -982,7 +982,8 @@ static int staged_row(const struct mnode *root, const char *name,
 	out->d = root->d;
 	if (!w || wr_find(w, name, &out->id, &k))
 		return ENOENT;
-	if (k == STAGING_FOLDER) {
+	/* (an update found by name: one whose row is gone) */
+	if (k == STAGING_FOLDER || k == STAGING_UPDATE) {
 		out->staged = SK_ROW;
 		return 0;
 	}
@@ -1444,7 +1445,8 @@ static int staged_row_cb(void *ctx, uint64_t pos, uint64_t id,
 	m.live = true;
 	m.d = d->md;
 	m.id = id;
-	m.staged = kind == STAGING_FOLDER ? SK_ROW : SK_FILE;
+	m.staged = kind == STAGING_FOLDER || kind == STAGING_UPDATE ?
+			   SK_ROW : SK_FILE;
 	/* a file row that landed or went since the listing began has no
 	 * file here: entry_of then fails, and dir_add takes it from where
 	 * it is now */
@@ -1468,8 +1470,7 @@ static int staged_row_cb(void *ctx, uint64_t pos, uint64_t id,
 			return rc;
 		lc_err_clear(d->err);
 	}
-	return dir_add(d, STAGED_OFF + pos, name, &m,
-		       kind == STAGING_FOLDER);
+	return dir_add(d, STAGED_OFF + pos, name, &m, m.staged == SK_ROW);
 }
 
 /* Whether committed folder `dir` shows `name` (*has); 0, or the store's

@@ -93,6 +93,10 @@ struct wrow {
 	 * gen same_gen; the commit running left it out, unchanged */
 	bool same, same_now;
 	uint64_t same_gen;
+	/* an update whose row another writer deleted (or moved) since it
+	 * was staged: refused, and listed by its name (not at its row) so
+	 * that it can be read and removed (rm -r) through the mount */
+	bool gone;
 	struct wrow *by_name_next, *by_id_next, *by_base_next;
 };
 
@@ -191,13 +195,19 @@ static bool is_change(const struct wrow *r)
 	       r->info.kind == STAGING_DELETE;
 }
 
+/* Found by its committed row's address (by_base), or by its name. */
+static bool at_base(const struct wrow *r)
+{
+	return is_change(r) && !r->gone;
+}
+
 static void row_link(struct writes *w, struct wrow *r)
 {
 	unsigned b = bucket(r->id);
 
 	r->by_id_next = w->by_id[b];
 	w->by_id[b] = r;
-	if (is_change(r)) {
+	if (at_base(r)) {
 		b = bucket(base_key(r->info.base.fragment_id,
 				    r->info.base.offset));
 		r->by_base_next = w->by_base[b];
@@ -224,7 +234,7 @@ static void row_unlink(struct writes *w, struct wrow *r)
 {
 	unlink_from(&w->by_id[bucket(r->id)], r,
 		    offsetof(struct wrow, by_id_next));
-	if (is_change(r)) {
+	if (at_base(r)) {
 		unlink_from(&w->by_base[bucket(base_key(
 				    r->info.base.fragment_id,
 				    r->info.base.offset))], r,
@@ -895,7 +905,7 @@ int wr_rows_take(struct writes *w, uint64_t seen, struct wr_rows **out)
 	for (size_t i = 0; i < w->n_rows && !rc; i++) {
 		struct wrow *r = w->rows[i];
 
-		if (!is_change(r) && (!r->landed || r->landed > seen))
+		if (!at_base(r) && (!r->landed || r->landed > seen))
 			rc = listing_add(&c->l, r->id, r->id, r->name,
 					 r->info.kind);
 		else if (r->info.kind == STAGING_DELETE &&
@@ -1269,7 +1279,7 @@ int wr_remove_row(struct writes *w, uint64_t id, struct lc_err *err)
 		rc = ESTALE;	/* committed meanwhile: look again */
 	} else if ((rc = changeable(r))) {
 		;
-	} else if (r->info.kind == STAGING_FOLDER) {
+	} else if (r->info.kind == STAGING_FOLDER || r->gone) {
 		for (size_t i = 0; i < r->n_files; i++)
 			if (r->files[i].name)
 				rc = ENOTEMPTY;
@@ -2165,8 +2175,18 @@ static void on_refused(void *ctx, uint64_t id, const char *name,
 		return;
 	}
 	if (r) {
+		struct wrow *o = row_by_name(w, r->name);
+
 		r->refused_gen = r->gen;
 		r->refused_now = true;
+		/* its row is gone: listed by name, unless a staged row
+		 * has that name */
+		if (why->code == ESTALE && at_base(r) && !o &&
+		    r->info.kind == STAGING_UPDATE) {
+			row_unlink(w, r);
+			r->gone = true;
+			row_link(w, r);
+		}
 	}
 	lc_free(w->last_error);
 	w->last_error = lc_strdup(why->msg);

@@ -2027,6 +2027,22 @@ def test_edit_of_a_row_lancedb_deleted():
             for row in ("new_000", "row_000", "row_003"):
                 expect(fsync_path(os.path.join(mnt, row)) == 0,
                        f"fsync of {row} with row_001 refused")
+            # the refused edit is listed under its name, holding what
+            # was written, and rm -r drops it
+            rows = sorted(os.listdir(mnt))
+            expect(rows == ["new_000", "row_000", "row_001", "row_003"],
+                   f"rows listed with the refused edit: {rows}")
+            with open(os.path.join(mnt, "row_001", "caption.txt")) as f:
+                got = f.read()
+            expect(got == "edited", f"the refused edit reads {got!r}")
+            shutil.rmtree(os.path.join(mnt, "row_001"))
+            r = lancefs("commit", mnt, check=False)
+            st = status(mnt)["writes"]
+            expect(r.returncode == 0 and st["staged_rows"] == 0 and
+                   st["refused_rows"] == 0 and
+                   "row_001" not in os.listdir(mnt),
+                   f"after rm -r of the refused edit: exit "
+                   f"{r.returncode} ({r.stderr!r}), {st}")
         del want["row_001"], want["row_002"]
         want.update(plain(new))
         same_rows(lance_rows(uri), want, "after umount")
