@@ -568,27 +568,28 @@ static struct mds *mds_for(struct lfs *fs, struct view_ds *ds)
 static void on_moved(void *ctx);
 
 /* Where a dataset's staging lives: staging_dir= (a folder per member
- * in a database), or the default for its URI. */
-static int staging_of(char *out, size_t cap, struct lfs *fs,
-		      const struct mds *d, struct lc_err *err)
+ * in a database), or the default for its URI, `uri` (its member's in a
+ * database). */
+static int staging_of(char *out, size_t cap, char *uri, size_t uri_cap,
+		      struct lfs *fs, const struct mds *d, struct lc_err *err)
 {
 	const char *name = view_ds_name(d->ds);
-	char src[4200];
 	size_t n = strlen(fs->source);
 
-	if (fs->wo.staging_dir) {
-		if (name)
-			snprintf(out, cap, "%s/%s", fs->wo.staging_dir, name);
-		else
-			snprintf(out, cap, "%s", fs->wo.staging_dir);
-		return 0;
-	}
-	if (!name)
-		return staging_default_dir(out, cap, fs->source, err);
 	while (n > 1 && fs->source[n - 1] == '/')
 		n--;
-	snprintf(src, sizeof(src), "%.*s/%s.lance", (int)n, fs->source, name);
-	return staging_default_dir(out, cap, src, err);
+	if (name)
+		snprintf(uri, uri_cap, "%.*s/%s.lance", (int)n, fs->source,
+			 name);
+	else
+		snprintf(uri, uri_cap, "%.*s", (int)n, fs->source);
+	if (!fs->wo.staging_dir)
+		return staging_default_dir(out, cap, uri, err);
+	if (name)
+		snprintf(out, cap, "%s/%s", fs->wo.staging_dir, name);
+	else
+		snprintf(out, cap, "%s", fs->wo.staging_dir);
+	return 0;
 }
 
 /* Open a dataset's writes; mds_mu held. */
@@ -596,16 +597,16 @@ static int open_writes(struct lfs *fs, struct mds *d, struct lc_err *err)
 {
 	struct wr_opts o = fs->wo;
 	struct writes *w;
-	char dir[4200];
+	char dir[4200], uri[4200];
 	int rc;
 
 	if (atomic_load(&d->w))
 		return 0;
-	rc = staging_of(dir, sizeof(dir), fs, d, err);
+	rc = staging_of(dir, sizeof(dir), uri, sizeof(uri), fs, d, err);
 	if (rc)
 		return rc;
 	o.staging_dir = dir;
-	rc = wr_open(&w, fs->v, d->ds, fs->source, &o, on_moved, d, err);
+	rc = wr_open(&w, fs->v, d->ds, uri, &o, on_moved, d, err);
 	if (!rc && fs->started && (rc = wr_start(w, err)))
 		wr_close(w);
 	if (!rc)
@@ -3234,7 +3235,7 @@ static int member_cb(void *ctx, uint64_t index, const char *name,
 	struct lfs *fs = ctx;
 	struct lc_err err = { 0 };
 	struct stat sb;
-	char dir[4200];
+	char dir[4200], uri[4200];
 	struct mds *d;
 	int rc = 0;
 
@@ -3244,7 +3245,7 @@ static int member_cb(void *ctx, uint64_t index, const char *name,
 		return 0;
 	/* rows a crash left staged are recovered and shown at once; other
 	 * members get their writes at their first change */
-	if (!staging_of(dir, sizeof(dir), fs, d, &err) &&
+	if (!staging_of(dir, sizeof(dir), uri, sizeof(uri), fs, d, &err) &&
 	    stat(dir, &sb) == 0) {
 		pthread_mutex_lock(&fs->mds_mu);
 		rc = open_writes(fs, d, &err);
@@ -3464,6 +3465,45 @@ static const char *absolute(char *out, size_t cap, const char *path)
 	return out;
 }
 
+/* One spelling per dataset, by which its staging is found: file://
+ * dropped, a local path absolute and real (no ., .., symlinks; its
+ * folder's, where it does not exist yet), no trailing slash. NULL when
+ * too long. */
+static const char *canonical_source(char *out, size_t cap, const char *src)
+{
+	const char *p = strncmp(src, "file://", 7) ? src : src + 7;
+	char path[PATH_MAX], real[PATH_MAX], *slash;
+	size_t n;
+
+	if (p[0] != '/' && !strstr(p, "://")) {
+		if (!absolute(path, sizeof(path), p))
+			return NULL;
+	} else if ((size_t)snprintf(path, sizeof(path), "%s", p) >=
+		   sizeof(path)) {
+		return NULL;
+	}
+	n = strlen(path);
+	while (n > 1 && path[n - 1] == '/')
+		path[--n] = 0;
+	if (path[0] == '/' && realpath(path, real)) {
+		p = real;
+	} else if (path[0] == '/' && (slash = strrchr(path, '/')) != path) {
+		*slash = 0;	/* a new dataset: its folder's real path */
+		if (realpath(path, real) &&
+		    strlen(real) + strlen(slash + 1) + 2 <= sizeof(real)) {
+			strcat(strcmp(real, "/") ? strcat(real, "/") : real,
+			       slash + 1);
+			p = real;
+		} else {
+			*slash = '/';
+			p = path;
+		}
+	} else {
+		p = path;
+	}
+	return (size_t)snprintf(out, cap, "%s", p) < cap ? out : NULL;
+}
+
 /* Descriptors up to the hard limit (a shell's soft limit is often
  * 1,024): the local store keeps half as many data files open between
  * reads (objstore/local.c), and a dataset has a file per fragment. */
@@ -3527,8 +3567,8 @@ int lancefs_mount_main(int argc, char **argv)
 	if (!mo.threads)
 		mo.threads = 16;
 	/* the daemon runs in /: relative local paths are made absolute */
-	if (!strstr(source, "://") && source[0] != '/' &&
-	    !(source = absolute(abs_source, sizeof(abs_source), src_path))) {
+	if (!(source = canonical_source(abs_source, sizeof(abs_source),
+					src_path))) {
 		fprintf(stderr, "lancefs: %s: path too long\n", src_path);
 		goto out;
 	}

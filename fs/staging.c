@@ -56,6 +56,7 @@ struct staging {
 	pthread_t filler;
 	int lock_fd;		/* DIR, flock()ed while open */
 	bool filler_on, spare_off;
+	bool holds;		/* staged rows or batches, when opened */
 	uint64_t spare_next;
 	int spare_fd[SPARE_MAX];	/* -1: opened when taken */
 	uint64_t spare_file[SPARE_MAX];
@@ -207,6 +208,8 @@ static bool recycle(struct staging *s, int dfd, const char *name, bool file);
 static int forget(struct staging *s, const char *uuids, size_t n,
 		  struct lc_err *err);
 static int sync_fs(const char *dir);
+static int put_file(const char *dir, const char *name, const void *data,
+		    size_t len, bool durable);
 
 static int cmp_u64(const void *a, const void *b)
 {
@@ -899,6 +902,7 @@ int staging_open(struct staging **out, const char *dir, struct lc_err *err)
 		if (rc)
 			rc = LC_SYS(err, rc, "staging: %s: %s", path,
 				    strerror(rc));
+		s->holds = s->next_id > 0;
 	}
 	if (!rc) {
 		/* nor an id a batch record names, whose row went (rm -r
@@ -908,6 +912,7 @@ int staging_open(struct staging **out, const char *dir, struct lc_err *err)
 		size_t nb = 0;
 
 		rc = staging_batches(&bs, &nb, s, err);
+		s->holds = s->holds || nb;
 		for (size_t i = 0; i < nb; i++) {
 			for (size_t k = 0; k < bs[i].n_rows; k++)
 				if (bs[i].rows[k] > s->next_id)
@@ -923,6 +928,35 @@ int staging_open(struct staging **out, const char *dir, struct lc_err *err)
 	}
 	*out = s;
 	return 0;
+}
+
+int staging_claim(struct staging *s, const char *dataset,
+		  struct lc_err *err)
+{
+	char path[4200], had[4200];
+	ssize_t n = -1;
+	int fd, rc;
+
+	snprintf(path, sizeof(path), "%s/dataset", s->dir);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
+		n = read(fd, had, sizeof(had) - 1);
+		close(fd);
+	}
+	if (n >= 0) {
+		had[n] = 0;
+		if (!strcmp(had, dataset))
+			return 0;
+		if (s->holds)
+			return LC_USAGE(err, "staging folder %s holds staged "
+					"changes of %s, not of %s: mount that "
+					"dataset to commit them, or give this "
+					"mount another staging_dir=", s->dir,
+					had, dataset);
+	}
+	/* a staging older lancefs made is taken as the dataset's */
+	rc = put_file(s->dir, "dataset", dataset, strlen(dataset), true);
+	return rc ? LC_SYS(err, rc, "staging: %s: %s", path, strerror(rc)) :
+		    0;
 }
 
 void staging_free(struct staging *s)
@@ -1453,6 +1487,9 @@ void staging_remove_if_empty(struct staging *s)
 			break;
 	}
 	if (i == sizeof(subs) / sizeof(*subs)) {
+		/* nothing staged: nothing to claim it for */
+		snprintf(path, sizeof(path), "%s/dataset", s->dir);
+		unlink(path);
 		rmdir(s->dir);
 		return;
 	}

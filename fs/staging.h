@@ -57,6 +57,12 @@ int staging_default_dir(char *out, size_t cap, const char *dataset_uri,
 /* Open (creating) the staging folder `dir`. */
 int staging_open(struct staging **out, const char *dir,
 		 struct lc_err *err) LC_MUST_USE;
+/* Claim the staging for `dataset` (its URI, as the mount names it): the
+ * staging remembers it (DIR/dataset), and while it holds staged rows or
+ * commits of unknown outcome, a claim for another dataset fails (their
+ * changes, made by row address, would land in the wrong dataset). */
+int staging_claim(struct staging *s, const char *dataset,
+		  struct lc_err *err) LC_MUST_USE;
 void staging_free(struct staging *s);
 /* From now on landed rows are taken out by a thread of its own; before
  * (and so before a daemon forks: threads do not survive fork), by the

@@ -3496,6 +3496,8 @@ int wr_open(struct writes **out, struct view *v, struct view_ds *ds,
 	else if ((rc = staging_default_dir(dir, sizeof(dir), source, err)))
 		goto fail;
 	rc = staging_open(&w->stg, dir, err);
+	if (!rc)
+		rc = staging_claim(w->stg, source, err);
 	if (rc)
 		goto fail;
 	rc = view_ds_root(&root, ds, 0, err);

@@ -2048,6 +2048,71 @@ def test_edit_of_a_row_lancedb_deleted():
         same_rows(lance_rows(uri), want, "after umount")
 
 
+def test_staging_of_another_dataset():
+    """A staging folder holding staged rows of one dataset is refused for
+    another, naming the first (staged changes are made by row address:
+    they must never land in another dataset); once they are gone it
+    serves the other. The default staging is found whatever the spelling
+    of the dataset's path (a symlink, ./, a trailing slash, file://)."""
+    with workdir() as w:
+        a, b = (os.path.join(w, d, "t.lance") for d in ("a", "b"))
+        wtool("make", a, "--version", "2.1", "--rows", 3)
+        wtool("make", b, "--version", "2.1", "--rows", 3, "--prefix", "b")
+        want_b = lance_rows(b)
+        staging = os.path.join(w, "staging")
+        with mounted(a, staging, "name_column=name",
+                     "commit_delay=60") as mnt:
+            os.mkdir(os.path.join(mnt, "bad"))
+            write(os.path.join(mnt, "bad", "nocolumn.bin"), b"x")
+        mnt = tempfile.mkdtemp(prefix="lancefs-wmnt-")
+        try:
+            r = lancefs("mount", "-o", f"staging_dir={staging}", b, mnt,
+                        check=False)
+            if r.returncode == 0:
+                lancefs("umount", mnt, check=False)
+            expect(r.returncode != 0 and a in r.stderr,
+                   f"mount of another dataset on a staging holding rows: "
+                   f"exit {r.returncode}, {r.stderr!r}")
+        finally:
+            os.rmdir(mnt)
+        same_rows(lance_rows(b), want_b, "the other dataset")
+        with mounted(a, staging, "name_column=name") as mnt:
+            expect("bad" in os.listdir(mnt), "the refused row, remounted")
+            shutil.rmtree(os.path.join(mnt, "bad"))
+        with mounted(b, staging, "name_column=name") as mnt:
+            expect(sorted(os.listdir(mnt)) == sorted(want_b),
+                   f"the other dataset on the emptied staging: "
+                   f"{sorted(os.listdir(mnt))}")
+        # the default staging (XDG_STATE_HOME), by two spellings
+        os.symlink(os.path.join(w, "a"), os.path.join(w, "alias"))
+        env = dict(os.environ, XDG_STATE_HOME=os.path.join(w, "state"))
+        mnt = tempfile.mkdtemp(prefix="lancefs-wmnt-")
+        try:
+            for source in (a, "file://" + os.path.join(w, "alias", ".",
+                                                       "t.lance") + "/"):
+                r = subprocess.run(
+                    [LANCEFS, "mount", "-o", "name_column=name,"
+                     "commit_delay=60", source, mnt], env=env,
+                    capture_output=True, text=True, timeout=120)
+                expect(r.returncode == 0, f"mount {source}: {r.stderr}")
+                try:
+                    if source == a:
+                        os.mkdir(os.path.join(mnt, "bad2"))
+                        write(os.path.join(mnt, "bad2", "nocolumn.bin"),
+                              b"x")
+                    else:
+                        expect("bad2" in os.listdir(mnt),
+                               f"the row staged through {a}, mounted as "
+                               f"{source}: {os.listdir(mnt)}")
+                        shutil.rmtree(os.path.join(mnt, "bad2"))
+                finally:
+                    lancefs("umount", mnt, check=False)
+        finally:
+            if os.path.ismount(mnt):
+                subprocess.run(["fusermount3", "-uz", mnt])
+            os.rmdir(mnt)
+
+
 def test_stable_row_ids_kept_by_updates():
     """In a dataset with stable row ids (LanceDB's
     new_table_enable_stable_row_ids), a row edited through the mount
@@ -3697,6 +3762,7 @@ TESTS = (per_version(edit_cycle) + per_version(interleaved_appends) +
           test_refresh_while_listing,
           test_column_options_where_a_column_is_missing,
           test_edit_of_a_row_lancedb_deleted,
+    test_staging_of_another_dataset,
           test_stable_row_ids_kept_by_updates,
           test_list_of_strings_column, test_nested_columns,
           test_null_struct_with_a_required_field,
