@@ -22,6 +22,7 @@
 #define FUSE_USE_VERSION 312
 #include <fuse_lowlevel.h>
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <jansson.h>
@@ -1050,6 +1051,15 @@ static int lookup_in(struct lfs *fs, const struct mnode *dir,
 	return rc;
 }
 
+/* Rows the request changes are marked with its thread, which also asks
+ * for the commits it makes (wr_caller); `progress` false where the
+ * request says nothing of where the thread is (a release comes after
+ * close(2) returned). */
+static void caller_is(fuse_req_t req, bool progress)
+{
+	wr_caller(progress ? fuse_req_ctx(req)->pid : 0);
+}
+
 static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct lfs *fs = fuse_req_userdata(req);
@@ -1997,6 +2007,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	uint32_t fidx;
 	int fd, rc;
 
+	caller_is(req, true);
 	atomic_fetch_add(&fs->requests, 1);
 	rc = mnode_of(fs, ino, &m, &err);
 	if (rc)
@@ -2077,6 +2088,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct writes *w = NULL;
 	int fd = -1, rc;
 
+	caller_is(req, true);
 	(void)mode;
 	atomic_fetch_add(&fs->requests, 1);
 	rc = mnode_changing(fs, parent, &dir, &err);
@@ -2342,6 +2354,7 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 	ssize_t n;
 	int rc;
 
+	caller_is(req, true);
 	(void)ino;
 	atomic_fetch_add(&fs->requests, 1);
 	switch (fh_type(fi)) {
@@ -2382,6 +2395,7 @@ static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode,
 	struct staged_fh *h = staged_fh_of(fi);
 	int rc = EOPNOTSUPP;
 
+	caller_is(req, true);
 	(void)ino;
 	atomic_fetch_add(&fs->requests, 1);
 	if (fh_type(fi) == FH_STAGED && h->writer) {
@@ -2420,6 +2434,7 @@ static void op_flush(fuse_req_t req, fuse_ino_t ino,
 {
 	struct staged_fh *h = staged_fh_of(fi);
 
+	caller_is(req, true);
 	(void)ino;
 	/* A read-only mount has nothing to do at close: ENOSYS tells the
 	 * kernel to send no more flushes, a request less per file read. */
@@ -2438,6 +2453,7 @@ static void op_release(fuse_req_t req, fuse_ino_t ino,
 		       struct fuse_file_info *fi)
 {
 	(void)ino;
+	caller_is(req, false);
 	fh_free(fuse_req_userdata(req), fi);
 	fuse_reply_err(req, 0);
 }
@@ -2454,11 +2470,17 @@ static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 	uint64_t force = 0;
 	int rc = 0;
 
+	caller_is(req, true);
 	(void)datasync;
 	atomic_fetch_add(&fs->requests, 1);
 	if (fi && fh_type(fi) == FH_STAGED) {
-		w = staged_fh_of(fi)->w;
-		force = staged_fh_of(fi)->id;
+		struct staged_fh *h = staged_fh_of(fi);
+
+		w = h->w;
+		/* a temporary (rsync --fsync's, an editor's swap file) is
+		 * made durable, and commits no row half-copied */
+		force = wr_file_ignored(w, h->id, h->fidx) ? WR_SYNC_ONLY :
+							    h->id;
 	} else if (!mnode_of(fs, ino, &m, &err)) {
 		w = mw(&m);
 		enum staging_kind k;
@@ -2505,6 +2527,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	char name[1300];
 	int rc;
 
+	caller_is(req, true);
 	atomic_fetch_add(&fs->requests, 1);
 	rc = mnode_changing(fs, ino, &m, &err);
 	/* owners are not stored: only root may pretend to change them (as
@@ -2637,6 +2660,7 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct writes *w;
 	int rc;
 
+	caller_is(req, true);
 	(void)mode;
 	atomic_fetch_add(&fs->requests, 1);
 	rc = mnode_changing(fs, parent, &dir, &err);
@@ -2686,6 +2710,7 @@ static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct writes *w = NULL;
 	int rc;
 
+	caller_is(req, true);
 	atomic_fetch_add(&fs->requests, 1);
 	rc = mnode_changing(fs, parent, &dir, &err);
 	if (rc)
@@ -2786,6 +2811,7 @@ static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	uint64_t files;
 	int rc;
 
+	caller_is(req, true);
 	atomic_fetch_add(&fs->requests, 1);
 	rc = mnode_changing(fs, parent, &dir, &err);
 	if (rc)
@@ -2845,6 +2871,7 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	uint64_t a, b;
 	int rc;
 
+	caller_is(req, true);
 	atomic_fetch_add(&fs->requests, 1);
 	rc = mnode_changing(fs, parent, &from, &err);
 	if (!rc)
@@ -4044,36 +4071,59 @@ int lancefs_status_main(int argc, char **argv)
 	return 0;
 }
 
+/* umount's commit of the dataset mounted at `mnt` (its status `st`,
+ * released here), so that errors are seen; *daemon: its pid. 0, or 2
+ * when the commit failed. */
+static int umount_commit(const char *mnt, json_t *st, pid_t *daemon)
+{
+	int rc = 0;
+
+	*daemon = (pid_t)json_integer_value(json_object_get(st, "pid"));
+	if (json_is_true(json_object_get(st, "writable")))
+		rc = ctl_write(mnt, "commit");
+	json_decref(st);
+	if (rc == EINVAL) {
+		fprintf(stderr, "lancefs: %s: refused rows stay staged for "
+			"the next mount:\n", mnt);
+		show_errors(mnt, 8);
+	} else if (rc) {
+		fprintf(stderr, "lancefs: %s: commit failed (%s); staged rows "
+			"are kept for the next mount\n", mnt, strerror(rc));
+		return 2;
+	}
+	return 0;
+}
+
 int lancefs_umount_main(int argc, char **argv)
 {
 	pid_t pid, daemon = 0;
 	int status, failed = 0;
+	struct dirent *de;
 	json_t *st;
+	DIR *d;
 
 	if (argc != 2) {
 		fputs("usage: lancefs umount MOUNTPOINT\n", stderr);
 		return 1;
 	}
 	/* a live writable mount: commit first, so that errors are seen
-	 * here, then wait below for the daemon's last commit and exit */
+	 * here, then wait below for the daemon's last commit and exit; a
+	 * database mount's datasets are its folders (DIR/.lancefs) */
 	if ((st = read_status(argv[1]))) {
-		daemon = (pid_t)json_integer_value(json_object_get(st, "pid"));
-		if (json_is_true(json_object_get(st, "writable"))) {
-			int rc = ctl_write(argv[1], "commit");
+		failed = umount_commit(argv[1], st, &daemon);
+	} else if ((d = opendir(argv[1]))) {
+		while ((de = readdir(d))) {
+			char member[4000];
 
-			if (rc == EINVAL) {
-				fprintf(stderr, "lancefs: %s: refused rows "
-					"stay staged for the next mount:\n",
-					argv[1]);
-				show_errors(argv[1], 8);
-			} else if (rc) {
-				fprintf(stderr, "lancefs: %s: commit failed "
-					"(%s); staged rows are kept for the "
-					"next mount\n", argv[1], strerror(rc));
+			if (de->d_name[0] == '.' || de->d_name[0] == '@')
+				continue;
+			snprintf(member, sizeof(member), "%s/%s", argv[1],
+				 de->d_name);
+			if ((st = read_status(member)) &&
+			    umount_commit(member, st, &daemon))
 				failed = 2;
-			}
 		}
-		json_decref(st);
+		closedir(d);
 	}
 	/* fusermount3 also clears a mount whose daemon died ("Transport
 	 * endpoint is not connected"); -z detaches a busy one. */

@@ -20,6 +20,7 @@
 #include <math.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +35,7 @@
 #define HASH_BITS 14
 #define NBUCKETS (1u << HASH_BITS)
 #define MAX_FILES 65535u
+#define NRECENT 64
 
 /* Changes to the staging not yet synced: when the first was made, and
  * the latest (sync_due). */
@@ -97,6 +99,7 @@ struct wrow {
 	 * was staged: refused, and listed by its name (not at its row) so
 	 * that it can be read and removed (rm -r) through the mount */
 	bool gone;
+	pid_t by;		/* the thread that last changed it, or 0 */
 	struct wrow *by_name_next, *by_id_next, *by_base_next;
 };
 
@@ -118,6 +121,9 @@ struct writes {
 	struct wrow *by_name[NBUCKETS], *by_id[NBUCKETS],
 		*by_base[NBUCKETS];
 	size_t n_staying;	/* rows with `stays` (change_at) */
+	/* the row each of the threads seen lately changed last, in a slot
+	 * by thread id (settled) */
+	struct recent { pid_t tid; uint64_t row; } recent[NRECENT];
 	atomic_size_t n_changes;	/* rows in by_base: lookups of
 					 * committed rows skip the lock
 					 * while there are none */
@@ -151,6 +157,11 @@ struct writes {
 	 * (write) by a commit dropping the rows it committed. */
 	pthread_rwlock_t listing;
 	pthread_mutex_t commit_mu;
+	/* the thread that asked for the commit running and the processes
+	 * above it (a shell waiting for `lancefs commit`): what they wrote
+	 * is settled, they wait for the commit (ask_of; under commit_mu) */
+	pid_t askers[16];
+	size_t n_askers;
 	pthread_t thread;
 	bool thread_on;
 };
@@ -555,11 +566,48 @@ static bool unsynced_due(const struct unsynced *u, const struct timespec *now,
 	return false;
 }
 
-static void changed(struct wrow *r)
+/* The thread whose request this FUSE thread serves (wr_caller). */
+static _Thread_local pid_t caller;
+
+void wr_caller(pid_t tid)
+{
+	caller = tid;
+}
+
+static void changed(struct writes *w, struct wrow *r)
 {
 	now_mono(&r->last);
 	r->gen++;
 	unsynced_at(&r->disk, &r->last);
+	if (caller) {
+		struct recent *t = &w->recent[(unsigned)caller % NRECENT];
+
+		r->by = caller;
+		t->tid = caller;
+		t->row = r->id;
+	}
+}
+
+/*
+ * Whether row r is settled for an explicit commit: quiet for WR_SETTLE,
+ * or the thread that last changed it has changed another row since, or
+ * ended (cp -r went on to the next folder, or exited). An automatic
+ * commit waits out the time alone. Under mu.
+ */
+static bool settled(const struct writes *w, const struct wrow *r)
+{
+	const struct recent *t = &w->recent[(unsigned)r->by % NRECENT];
+
+	if (lc_since(&r->last) >= WR_SETTLE)
+		return true;
+	if (!r->by)
+		return false;
+	for (size_t i = 0; i < w->n_askers; i++)
+		if (w->askers[i] == r->by)
+			return true;
+	if (t->tid == r->by && t->row != r->id)
+		return true;
+	return kill(r->by, 0) < 0 && errno == ESRCH;
 }
 
 /* The thread must look at `t`: woken if it would sleep past it. */
@@ -740,7 +788,7 @@ static int new_row(struct writes *w, const char *name,
 		row_free(r);
 		return rc;
 	}
-	changed(r);
+	changed(w, r);
 	*out = r;
 	return 0;
 }
@@ -1095,7 +1143,7 @@ static int open_file(struct writes *w, struct wrow *r, const char *name,
 		r->files[i].writers++;
 		r->writers++;
 		resume(w, r);
-		changed(r);
+		changed(w, r);
 	}
 	*fidx = (uint32_t)i;
 	return 0;
@@ -1222,7 +1270,7 @@ int wr_delete_row(struct writes *w, const struct vnode *row,
 			r->info = info;
 			rc = staging_row_set_info(w->stg, r->id, &r->info,
 						  err);
-			changed(r);
+			changed(w, r);
 		}
 	} else if (!view_is_current(row)) {
 		rc = ESTALE;	/* a commit (its change's) moved the row */
@@ -1349,7 +1397,7 @@ int wr_rename_row(struct writes *w, uint64_t id, const char *name,
 		r->name = copy;
 		copy = NULL;
 		row_link(w, r);
-		changed(r);
+		changed(w, r);
 		arm(w, false);
 	}
 out:
@@ -1375,6 +1423,19 @@ int wr_file_find(struct writes *w, uint64_t id, const char *name,
 	}
 	pthread_mutex_unlock(&w->mu);
 	return rc;
+}
+
+bool wr_file_ignored(struct writes *w, uint64_t id, uint32_t fidx)
+{
+	struct wrow *r;
+	bool ignored = false;
+
+	pthread_mutex_lock(&w->mu);
+	if ((r = row_by_id(w, id)) && fidx < r->n_files &&
+	    r->files[fidx].name)
+		ignored = ingest_ignored(r->files[fidx].name);
+	pthread_mutex_unlock(&w->mu);
+	return ignored;
 }
 
 int wr_file_name(struct writes *w, uint64_t id, uint32_t fidx, char *out,
@@ -1675,7 +1736,7 @@ void wr_file_closed(struct writes *w, uint64_t id, uint32_t fidx, int fd,
 		if (!f->writers)
 			f->unseen = false;
 		unmark_complete(w, r, f);
-		changed(r);
+		changed(w, r);
 		if (!r->writers && empty_update(r) &&
 		    !staging_row_remove(w->stg, id, &(struct lc_err){ 0 }))
 			row_drop(w, r);	/* nothing left to change */
@@ -1727,7 +1788,7 @@ int wr_file_truncate(struct writes *w, uint64_t id, const char *name,
 		}
 		if (fd >= 0)
 			close(fd);
-		changed(r);
+		changed(w, r);
 		if (!r->writers)
 			arm(w, false);
 	}
@@ -1807,7 +1868,7 @@ void wr_file_revert(struct writes *w, uint64_t id, uint32_t fidx,
 		w->bytes -= f->size;
 		lc_free(f->name);
 		f->name = NULL;
-		changed(r);
+		changed(w, r);
 	}
 	pthread_mutex_unlock(&w->mu);
 }
@@ -1844,7 +1905,7 @@ static int unlink_in(struct writes *w, struct wrow *r, const char *name,
 		r->files[i].name = NULL;
 		writers_leave(w, r, (size_t)i);
 	}
-	changed(r);
+	changed(w, r);
 	arm(w, false);
 	return 0;
 undo:
@@ -1925,7 +1986,7 @@ static int replace_in(struct writes *w, struct wrow *r, const char *name,
 	w->bytes += data->len;
 	unmark_complete(w, r, &r->files[k]);
 	resume(w, r);	/* written again */
-	changed(r);
+	changed(w, r);
 	arm(w, over_limit(w));
 	return 0;
 }
@@ -2058,8 +2119,8 @@ int wr_file_rename(struct writes *w, uint64_t id, const char *name,
 		b->files[k].size = size;
 		unmark_complete(w, b, &b->files[k]);
 	}
-	changed(a);
-	changed(b);
+	changed(w, a);
+	changed(w, b);
 	arm(w, false);	/* a refused row may be fixed by a rename */
 out:
 	pthread_mutex_unlock(&w->mu);
@@ -2075,7 +2136,7 @@ void wr_touch(struct writes *w, uint64_t id)
 	pthread_mutex_lock(&w->mu);
 	if ((r = row_by_id(w, id))) {
 		resume(w, r);
-		changed(r);
+		changed(w, r);
 		arm(w, false);
 	}
 	pthread_mutex_unlock(&w->mu);
@@ -2084,31 +2145,49 @@ void wr_touch(struct writes *w, uint64_t id)
 /* ------------------------------------------------------------ commits */
 
 /* An update that changes nothing (only ignored files, nothing removed)
- * is not worth a version; a new row with an ignored name (.DS_Store, an
- * rsync or editor temporary at the root) is never a row. */
+ * is not worth a version, nor is a folder holding no file a row yet; a
+ * new row with an ignored name (.DS_Store, an rsync or editor temporary
+ * at the root) is never a row. */
 static bool no_op(const struct wrow *r)
 {
-	if (!is_change(r))
-		return r->info.kind == STAGING_FILE ? ingest_ignored(r->name) :
-						       ingest_hidden(r->name);
-	if (r->info.kind != STAGING_UPDATE || removes(r))
+	if (r->info.kind == STAGING_FILE)
+		return ingest_ignored(r->name);
+	if (r->info.kind == STAGING_FOLDER && ingest_hidden(r->name))
+		return true;
+	if (r->info.kind == STAGING_DELETE || removes(r))
 		return false;
+	/* an update, or a folder, holding no file ingest reads (rsync and
+	 * tar make every folder before their files; an explicit commit
+	 * between would make all-null rows, and of a new dataset's first
+	 * version a table of names) */
 	for (size_t i = 0; i < r->n_files; i++)
 		if (r->files[i].name && !ingest_ignored(r->files[i].name))
 			return false;
 	return true;
 }
 
-static bool ready(const struct wrow *r, uint64_t force, bool now)
+/* Whether row r is closed, and in no commit: a commit takes it once it
+ * settles. */
+static bool closed(const struct wrow *r)
+{
+	return !r->committing && !no_op(r) && !r->writers &&
+	       !r->info.interrupted;
+}
+
+/* Whether a commit takes row r: `force` at once; an explicit one (`now`)
+ * every row settled, also those it refused before; the quiet period's
+ * those quiet for WR_SETTLE. Under mu. */
+static bool ready(const struct writes *w, const struct wrow *r,
+		  uint64_t force, bool now)
 {
 	if (r->committing || no_op(r))
 		return false;
 	if (r->id == force)
 		return true;
-	if (r->writers || r->info.interrupted)
+	if (!closed(r))
 		return false;
 	if (now)
-		return true;
+		return settled(w, r);
 	if (r->refused_gen && r->refused_gen == r->gen)
 		return false;	/* refused, unchanged since */
 	return lc_since(&r->last) >= WR_SETTLE;
@@ -2118,8 +2197,59 @@ static bool ready(const struct wrow *r, uint64_t force, bool now)
  * when a commit refused it and it has not changed since). */
 static bool settling(const struct wrow *r)
 {
-	return ready(r, 0, true) &&
-	       (!r->refused_gen || r->refused_gen != r->gen);
+	return closed(r) && (!r->refused_gen || r->refused_gen != r->gen);
+}
+
+/* The thread asking for a commit (wr_caller) and the processes above
+ * it, into w->askers (commit_mu held). */
+static void ask_of(struct writes *w)
+{
+	pid_t p = caller;
+
+	w->n_askers = 0;
+	while (p > 1 && w->n_askers < sizeof(w->askers) / sizeof(*w->askers)) {
+		char path[64], buf[512], *close_paren;
+		FILE *f;
+		int ppid = 0;
+
+		w->askers[w->n_askers++] = p;
+		snprintf(path, sizeof(path), "/proc/%d/stat", (int)p);
+		if (!(f = fopen(path, "re")))
+			break;
+		/* pid (comm) state ppid: comm may hold spaces */
+		if (fgets(buf, sizeof(buf), f) &&
+		    (close_paren = strrchr(buf, ')')))
+			(void)sscanf(close_paren + 1, " %*c %d", &ppid);
+		fclose(f);
+		p = ppid;
+	}
+}
+
+/* An explicit commit waits (w->mu held, let go while waiting), WR_SETTLE
+ * at most, for closed rows to settle: a program that just wrote one and
+ * goes on with it, or is still copying it, is not cut between files. */
+static void wait_settled(struct writes *w)
+{
+	struct timespec until, t;
+
+	now_mono(&until);
+	lc_add_secs(&until, WR_SETTLE);
+	lc_wait_begin();
+	for (;;) {
+		bool all = true;
+
+		for (size_t i = 0; i < w->n_rows && all; i++)
+			all = !closed(w->rows[i]) || w->rows[i]->pending ||
+			      settled(w, w->rows[i]);
+		now_mono(&t);
+		if (all || !earlier(&t, &until))
+			break;
+		/* a thread's end is not told: look again soon (w->cv
+		 * waits by the monotonic clock) */
+		lc_add_secs(&t, 0.01);
+		pthread_cond_timedwait(&w->cv, &w->mu, &t);
+	}
+	lc_wait_end();
 }
 
 /* An explicit commit right after close() must take the closed rows:
@@ -2712,7 +2842,7 @@ static void row_stays(struct writes *w, struct wrow *r)
 	r->same = false;
 	unclaim(w, r);
 	row_link(w, r);
-	changed(r);
+	changed(w, r);
 	arm(w, false);
 }
 
@@ -2847,16 +2977,21 @@ static int commit_locked(struct writes *w, uint64_t force, bool now,
 		*err = perr;
 		return prc;
 	}
-	if (now)
+	if (now) {
 		wait_closing(w);
-	/* sized after the wait, which lets mu go */
+		pthread_mutex_unlock(&w->mu);
+		ask_of(w);
+		pthread_mutex_lock(&w->mu);
+		wait_settled(w);
+	}
+	/* sized after the waits, which let mu go */
 	ids = lc_malloc((w->n_rows ? w->n_rows : 1) * sizeof(*ids));
 	if (!ids) {
 		pthread_mutex_unlock(&w->mu);
 		return LC_NOMEM(err);
 	}
 	for (size_t i = 0; i < w->n_rows; i++)
-		if (!w->rows[i]->pending && ready(w->rows[i], force, now))
+		if (!w->rows[i]->pending && ready(w, w->rows[i], force, now))
 			claim(w, w->rows[i], ids, &n);
 	pthread_mutex_unlock(&w->mu);
 	if (!n) {
@@ -3099,7 +3234,7 @@ int wr_commit(struct writes *w, uint64_t force, uint64_t *version,
 
 	pthread_mutex_lock(&w->mu);
 	r = force ? row_by_id(w, force) : NULL;
-	kept = r && no_op(r);
+	kept = force == WR_SYNC_ONLY || (r && no_op(r));
 	pthread_mutex_unlock(&w->mu);
 	if (kept) {
 		/* never a version: an fsync makes the staging durable */

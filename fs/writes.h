@@ -26,6 +26,7 @@
 #include <stdint.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/types.h>
 
 #include "ingest.h"
 #include "staging.h"
@@ -142,6 +143,9 @@ int wr_statvfs(struct writes *w, struct statvfs *st);
 int wr_file_find(struct writes *w, uint64_t id, const char *name,
 		 uint32_t *fidx);
 /* Its name, for an index; ESTALE when gone. */
+/* Whether file `fidx` of row `id` is one no commit reads (hidden, a
+ * temporary, an editor's backup). */
+bool wr_file_ignored(struct writes *w, uint64_t id, uint32_t fidx);
 int wr_file_name(struct writes *w, uint64_t id, uint32_t fidx, char *out,
 		 size_t cap);
 int wr_file_stat(struct writes *w, uint64_t id, uint32_t fidx,
@@ -214,11 +218,16 @@ void wr_touch(struct writes *w, uint64_t id);
 /* A `force` that names no row: every ready row commits now, and no
  * refusal fails the call (an fsync of a row a commit moved away). */
 #define WR_FORCE_NONE (UINT64_MAX - 1)
+/* For `force`: no commit, the staging synced (an fsync of a file no
+ * commit reads, wr_file_ignored). */
+#define WR_SYNC_ONLY (UINT64_MAX - 2)
 
 /*
- * Commit now every row with no file open for writing, and row `force`
- * (0: none) even if it has. Waits for a commit already running, and a
- * moment for the releases of files already closed (the kernel sends
+ * Commit now every settled row (no file open for writing, and quiet for
+ * half a second or left by the thread that wrote it: gone on to another
+ * row, or ended; waits half a second at most for that), and row `force`
+ * (0: none) even if it is not. Waits for a commit already running, and
+ * a moment for the releases of files already closed (the kernel sends
  * them after close(2) returns). A `force` row that never makes a version
  * (a hidden name, an update of hidden files only) has the staging synced
  * instead, and nothing is committed.
@@ -227,6 +236,16 @@ void wr_touch(struct writes *w, uint64_t id);
  */
 int wr_commit(struct writes *w, uint64_t force, uint64_t *version,
 	      struct lc_err *err) LC_MUST_USE;
+
+/* The thread (its id, as the kernel gives it with a request; 0 when
+ * unknown) whose request the calling thread serves: the rows changed
+ * until the next call are marked with it, so that an explicit commit
+ * takes a row the moment that thread goes on to another or ends, or
+ * asks for the commit (itself, or a process it runs), and never one it
+ * is still writing (within half a second). Set by each request that
+ * changes rows or commits, 0 by those whose thread says nothing of
+ * progress. */
+void wr_caller(pid_t tid);
 
 /* "KEY":{staged_rows,...} for .lancefs/status. */
 int wr_status(struct writes *w, const char *key, struct lc_buf *b,

@@ -2048,6 +2048,70 @@ def test_edit_of_a_row_lancedb_deleted():
         same_rows(lance_rows(uri), want, "after umount")
 
 
+def test_explicit_commits_take_settled_rows():
+    """An explicit commit takes the rows whose writer went on or ended,
+    never one a live writer is between the files of (cp -r's next
+    file); a folder holding no file is no row yet (rsync and tar make
+    every folder first); an fsync of a temporary (rsync --fsync's hidden
+    file) commits nothing. A new dataset so made has every column its
+    rows bring."""
+    with workdir() as w:
+        uri, staging, src = lancedb_table(w, "2.1", 2)
+        img = jpeg(41)
+        with mounted(uri, staging, "name_column=name",
+                     "commit_delay=60") as mnt:
+            x = os.path.join(mnt, "x")
+            image_closed = threading.Event()
+
+            def copy():	# one row, its second file 0.3 s after the first
+                os.mkdir(x)
+                write(os.path.join(x, "image.jpg"), img)
+                image_closed.set()
+                time.sleep(0.3)
+                write(os.path.join(x, "meta.json"), '{"label": 7}')
+
+            t = threading.Thread(target=copy)
+            t.start()
+            image_closed.wait(30)
+            lancefs("commit", mnt)
+            t.join()
+            got = lance_rows(uri)
+            expect("x" not in got or got["x"]["label"] == 7,
+                   f"the row being copied was committed between its "
+                   f"files: {got.get('x')}")
+            lancefs("commit", mnt)
+            got = lance_rows(uri)
+            expect(got.get("x", {}).get("label") == 7,
+                   f"the row copied, committed: {got.get('x')}")
+        new = os.path.join(w, "new", "t.lance")
+        os.mkdir(os.path.dirname(new))
+        with mounted(new, os.path.join(w, "staging2"),
+                     "commit_delay=60") as mnt:
+            for d in ("a", "b", "c"):
+                os.mkdir(os.path.join(mnt, d))
+            tmp = os.path.join(mnt, "a", ".image.jpg.XXXXXX")
+            with open(tmp, "wb") as f:
+                f.write(img)
+                f.flush()
+                os.fsync(f.fileno())
+            made = os.path.exists(os.path.join(new, "_versions"))
+            expect(not made, "an fsync of a temporary made the dataset")
+            os.rename(tmp, os.path.join(mnt, "a", "image.jpg"))
+            write(os.path.join(mnt, "a", "meta.json"), '{"label": 3}')
+            subprocess.run(["cp", os.path.join(mnt, "a", "image.jpg"),
+                            os.path.join(mnt, "c")], check=True)
+            lancefs("commit", mnt)
+            got = oracle(new)
+            cols = [f["name"] for f in got["schema"]]
+            rows = {r["values"]["name"]: r["values"] for r in got["rows"]}
+            expect(sorted(rows) == ["a", "c"] and
+                   rows["a"]["label"] == 3 and rows["c"]["label"] is None
+                   and "image" in cols and "label" in cols,
+                   f"the new dataset: columns {cols}, rows {rows}")
+            expect(sorted(os.listdir(mnt)) == ["a", "b", "c"],
+                   f"the empty folder stays: {os.listdir(mnt)}")
+
+
 def test_staging_of_another_dataset():
     """A staging folder holding staged rows of one dataset is refused for
     another, naming the first (staged changes are made by row address:
@@ -3763,6 +3827,7 @@ TESTS = (per_version(edit_cycle) + per_version(interleaved_appends) +
           test_column_options_where_a_column_is_missing,
           test_edit_of_a_row_lancedb_deleted,
     test_staging_of_another_dataset,
+    test_explicit_commits_take_settled_rows,
           test_stable_row_ids_kept_by_updates,
           test_list_of_strings_column, test_nested_columns,
           test_null_struct_with_a_required_field,
