@@ -33,6 +33,10 @@
 #define MAX_BYTES (1ull << 31)
 #define MAX_LAYERS 32
 #define MAX_CHUNKS (1ull << 26)
+/* a fixed-size list's items, and a value's bits (8 MiB: a flattened
+ * 1024 x 1024 x 3 image of float16, or of uint8 twice over) */
+#define MAX_DIM (1ull << 23)
+#define MAX_VALUE_BITS (64ull << 20)
 
 /* ---------------------------------------------------------------- blocks */
 
@@ -695,7 +699,7 @@ static int decode_block(struct blk *out, const Lpb21__Enc *e,
 	case LPB21__ENC__KIND_FIXED_SIZE_LIST: {
 		uint64_t d = e->fixed_size_list->items_per_value;
 
-		if (d == 0 || d > 65536 || n > MAX_ITEMS / d)
+		if (d == 0 || d > MAX_DIM || n > MAX_ITEMS / d)
 			return LC_CORRUPT(err, "fixed-size list of %" PRIu64,
 					  d);
 		if (e->fixed_size_list->has_validity)
@@ -706,7 +710,7 @@ static int decode_block(struct blk *out, const Lpb21__Enc *e,
 		if (rc)
 			return rc;
 		if (!out->bits || out->dim != 1 ||
-		    (uint64_t)out->bits * d > 65536 * 64) {
+		    (uint64_t)out->bits * d > MAX_VALUE_BITS) {
 			blk_reset(out);
 			return LC_UNSUPPORTED(err, "fixed-size list of "
 					      "variable items");
@@ -878,7 +882,7 @@ static int decode_mb(struct blk *out, const Lpb21__Enc *e,
 		uint64_t d = m->items_per_value;
 		uint8_t *iv = NULL;
 
-		if (d == 0 || d > 65536 || n > MAX_ITEMS / d)
+		if (d == 0 || d > MAX_DIM || n > MAX_ITEMS / d)
 			return LC_CORRUPT(err, "fixed-size list of %" PRIu64,
 					  d);
 		if (m->has_validity) {
@@ -896,7 +900,7 @@ static int decode_mb(struct blk *out, const Lpb21__Enc *e,
 		}
 		rc = decode_mb(out, m->values, cb, n * d, depth + 1, err);
 		if (!rc && (!out->bits || out->dim != 1 || out->ivalid ||
-			    (uint64_t)out->bits * d > 65536 * 64))
+			    (uint64_t)out->bits * d > MAX_VALUE_BITS))
 			rc = LC_UNSUPPORTED(err, "nested or variable "
 					    "fixed-size list items");
 		if (!rc)
@@ -1811,7 +1815,7 @@ static int fz_fixed_shape(unsigned *bits, uint32_t *dim, unsigned *vbytes,
 {
 	*dim = 1;
 	*vbytes = 0;
-	if (bpv == 0 || bpv % 8 || bpv > 8ull * 65536 * 8)
+	if (bpv == 0 || bpv % 8 || bpv > MAX_VALUE_BITS)
 		return LC_UNSUPPORTED(err, "full-zip values of %" PRIu64
 				      " bits", bpv);
 	*bits = (unsigned)bpv;
@@ -1821,7 +1825,7 @@ static int fz_fixed_shape(unsigned *bits, uint32_t *dim, unsigned *vbytes,
 		const Lpb21__FixedSizeList *m = e->fixed_size_list;
 		uint64_t d = m->items_per_value;
 
-		if (d == 0 || d > 65536)
+		if (d == 0 || d > MAX_DIM)
 			return LC_CORRUPT(err, "fixed-size list of %" PRIu64,
 					  d);
 		if (!m->values ||

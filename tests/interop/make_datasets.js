@@ -396,6 +396,21 @@ async function makeBigValues(ctx) {
   t.close();
 }
 
+// vectors of more than 65,536 items: a flattened 224 x 224 x 3 image
+// of uint8 and a float32 embedding, one row null (2.1+: full-zip)
+async function makeBigVectors(ctx) {
+  const rng = new Rng(seedOf('big_vectors'));
+  const pxT = new arrow.FixedSizeList(224 * 224 * 3, F('item', new arrow.Uint8()));
+  const embT = new arrow.FixedSizeList(65537, F('item', new arrow.Float32()));
+  const n = 4;
+  const px = Array.from({ length: n }, (_, i) => (i === 2 ? null : Array.from(rng.bytes(224 * 224 * 3))));
+  const emb = Array.from({ length: n }, (_, i) => (i === 1 ? null : Array.from({ length: 65537 }, () => rng.int(-1000, 1000) / 8)));
+  const t = await ctx.create('big_vectors', A.batchTable(
+    [idField, F('pixels', pxT), F('emb', embT)],
+    [ids(0, n), A.fixedList(pxT, px, (f) => I.uint8(f)), A.fixedList(embT, emb, (f) => I.float32(f))]));
+  t.close();
+}
+
 function smallRows(name, from, to) {
   const rng = new Rng(seedOf(`${name}:${from}`));
   const text = []; const payload = [];
@@ -547,7 +562,7 @@ async function makeEmpty(ctx) {
 }
 
 const DATASETS = [
-  ['types', makeTypes], ['images', makeImages], ['big_values', makeBigValues], ['many_rows', makeManyRows],
+  ['types', makeTypes], ['images', makeImages], ['big_values', makeBigValues], ['big_vectors', makeBigVectors], ['many_rows', makeManyRows],
   ['frags', makeFrags], ['compacted', makeCompacted], ['stable', makeStable], ['versions', makeVersions],
   ['v1names', makeV1Names], ['evolved', makeEvolved], ['blob_v1', makeBlobV1], ['blob_v2', makeBlobV2],
   ['blob_v2_default', makeBlobV2Default, ['2.2']], ['empty', makeEmpty],
