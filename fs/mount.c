@@ -3619,6 +3619,15 @@ int lancefs_mount_main(int argc, char **argv)
 		goto out;
 	}
 	mnt = abs_mnt;
+	{
+		struct stat sb;
+
+		/* the kernel mounts on a file too, where nothing works */
+		if (stat(mnt, &sb) == 0 && !S_ISDIR(sb.st_mode)) {
+			fprintf(stderr, "lancefs: %s: not a folder\n", mnt);
+			goto out;
+		}
+	}
 
 	fs = calloc(1, sizeof(*fs));
 	if (!fs)

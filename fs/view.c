@@ -2123,9 +2123,16 @@ int view_readdir(struct view *v, const struct vnode *dir, uint64_t start,
 		}
 		return 0;
 	case VN_ROOT:
-		return list_root(dir, start, cb, ctx, err);
-	case VN_ROW:
-		return list_row(dir, start, cb, ctx, err);
+	case VN_ROW: {
+		int rc = dir->kind == VN_ROOT ?
+				 list_root(dir, start, cb, ctx, err) :
+				 list_row(dir, start, cb, ctx, err);
+
+		/* what the store failed at (1: a callback stops) */
+		if (rc > 1 && err->code)
+			view_note_error(v, dir, err);
+		return rc;
+	}
 	case VN_VERSIONS:
 		return list_versions(dir, start, cb, ctx, err);
 	case VN_TAGS:

@@ -230,6 +230,17 @@ def test_mount_errors():
                     mnt + "/nope", check=False)
         expect(r.returncode == 1 and "nope: No such file" in r.stderr,
                f"missing mount point: {r.stderr!r}")
+        afile = os.path.join(mnt, "afile")
+        open(afile, "w").close()
+        r = lancefs("mount", "-o", "ro",
+                    os.path.join(DATA, "v_2.2", "images.lance"), afile,
+                    check=False)
+        mounted_on_file = subprocess.run(
+            ["fusermount3", "-uz", afile], capture_output=True).returncode == 0
+        os.unlink(afile)
+        expect(r.returncode == 1 and "not a folder" in r.stderr and
+               not mounted_on_file,
+               f"a file as mount point: exit {r.returncode} {r.stderr!r}")
         src = os.path.join(DATA, "v_2.2", "images.lance")
         with mounted(src) as busy:
             r = lancefs("mount", src, busy, check=False)
@@ -265,7 +276,8 @@ def test_killed_daemon():
 
 def test_corrupt_file_is_eio_only_there():
     """A damaged data file gives EIO for the rows it holds, a line in
-    .lancefs/errors naming it; other fragments keep working."""
+    .lancefs/errors naming it (also for a listing of such a row);
+    other fragments keep working."""
     src = os.path.join(DATA, "v_2.2", "frags.lance")
     orc = oracle(src)
     with tempfile.TemporaryDirectory() as tmp:
@@ -293,6 +305,17 @@ def test_corrupt_file_is_eio_only_there():
             expect(bad > 0 and good > 0, f"{bad} bad and {good} good rows")
             errors = open(os.path.join(mnt, ".lancefs", "errors")).read()
             expect(data[0] in errors, f"errors file: {errors[:300]!r}")
+        with mounted(copy) as mnt:	# a listing first
+            failed = []
+            for r in orc["rows"]:
+                try:
+                    os.listdir(os.path.join(mnt, r["name"]))
+                except OSError:
+                    failed.append(r["name"])
+            errors = open(os.path.join(mnt, ".lancefs", "errors")).read()
+            expect(failed and failed[-1] in errors and data[0] in errors,
+                   f"listings failed for {failed[:3]}, errors file: "
+                   f"{errors[:300]!r}")
 
 
 REFRESH_WRITER = """
