@@ -385,10 +385,17 @@ static int classify_columns(struct view_snap *s, const struct view_opts *o,
 	}
 	if (!strict)
 		return 0;	/* a column some versions lack */
-	for (size_t i = 0; i < o->n_text_columns; i++)
-		if (!lance_schema_field_by_name(sc, o->text_columns[i]))
+	for (size_t i = 0; i < o->n_text_columns; i++) {
+		const struct lance_field *f =
+			lance_schema_field_by_name(sc, o->text_columns[i]);
+
+		if (!f || f->parent)
 			return LC_USAGE(err, "text_files: no column named %s",
 					o->text_columns[i]);
+		if (f->type.id != LANCE_T_UTF8)
+			return LC_USAGE(err, "text_files: %s is not a string "
+					"column", o->text_columns[i]);
+	}
 	for (size_t i = 0; i < o->n_exts; i++) {
 		const struct lance_field *f =
 			lance_schema_field_by_name(sc, o->exts[i].column);
@@ -396,6 +403,9 @@ static int classify_columns(struct view_snap *s, const struct view_opts *o,
 		if (!f || !is_binary_field(f) || f->parent)
 			return LC_USAGE(err, "ext.%s: no binary column of "
 					"that name", o->exts[i].column);
+		if (!strcmp(f->name, "meta") && !strcmp(o->exts[i].ext, "json"))
+			return LC_USAGE(err, "ext.meta=json: meta.json holds "
+					"the row's other values");
 	}
 	return 0;
 }

@@ -226,6 +226,11 @@ def test_mount_errors():
             expect(r.returncode == 1 and bad in r.stderr and
                    not os.path.ismount(mnt),
                    f"-o {bad}: exit {r.returncode} {r.stderr!r}")
+        r = lancefs("mount", "-o", "text_files=id",
+                    os.path.join(DATA, "v_2.2", "images.lance"), mnt,
+                    check=False)
+        expect(r.returncode == 1 and "not a string column" in r.stderr,
+               f"text_files= of an integer column: {r.stderr!r}")
         r = lancefs("mount", os.path.join(DATA, "v_2.2", "images.lance"),
                     mnt + "/nope", check=False)
         expect(r.returncode == 1 and "nope: No such file" in r.stderr,
