@@ -97,6 +97,7 @@ static void fmt_time(char *out, size_t cap, int64_t sec)
 
 struct ls_ctx {
 	struct view *v;
+	const struct vnode *dir;	/* the folder listed */
 	bool long_fmt;
 	struct lc_err *err;
 };
@@ -114,7 +115,19 @@ static int ls_cb(void *ctx, uint64_t index, const char *name,
 		printf("%s\n", name);
 		return 0;
 	}
-	rc = view_getattr(&a, c->v, node, c->err);
+	if (node->kind == VN_ROOT && !node->snap && c->dir) {
+		/* an @versions or @tags entry: its version, as a lookup
+		 * (the mount's) has it */
+		struct vnode full;
+
+		rc = view_lookup(&full, c->v, c->dir, name, c->err);
+		if (!rc) {
+			rc = view_getattr(&a, c->v, &full, c->err);
+			vnode_reset(&full);
+		}
+	} else {
+		rc = view_getattr(&a, c->v, node, c->err);
+	}
 	if (rc)
 		return rc;
 	fmt_time(when, sizeof(when), a.mtime_sec);
@@ -159,6 +172,7 @@ static int cmd_ls(int argc, char **argv)
 
 		rc = ls_cb(&c, 0, base ? base + 1 : p, &node);
 	} else {
+		c.dir = &node;
 		rc = view_readdir(v, &node, 0, ls_cb, &c, &err);
 	}
 	vnode_reset(&node);

@@ -777,6 +777,12 @@ def test_cli_info_and_exit_codes():
            [f["physical_rows"] for f in orc["fragments"]], "fragments")
     text = lancefs("info", src).stdout
     expect(f"rows: {len(orc['rows'])}" in text, "info text")
+    # ls -l of @versions: each version's commit time, to the second
+    for line in lancefs("ls", "-l", src, "@versions").stdout.splitlines():
+        mode, size, when, name = line.split()
+        v = next(v for v in orc["versions"] if v["version"] == int(name))
+        expect(when == v["timestamp"][:19] + "Z",
+               f"ls -l @versions: {line!r}, LanceDB {v['timestamp']}")
     expect(lancefs("ls", src, "99999999", check=False).returncode == 1,
            "missing row: exit 1")
     expect(lancefs("cat", src, orc["rows"][0]["name"],
