@@ -12,35 +12,36 @@
 struct conf_key {
 	const char *name;		/* canonical */
 	const char *aliases[6];
+	char form;	/* 'n': a number, 's': a size (K, M, G, T), 0: any */
 };
 
 static const struct conf_key keys[] = {
-	{ "access_key_id", { "aws_access_key_id", "oss_access_key_id" } },
+	{ "access_key_id", { "aws_access_key_id", "oss_access_key_id" }, 0 },
 	{ "secret_access_key",
-	  { "aws_secret_access_key", "oss_secret_access_key" } },
+	  { "aws_secret_access_key", "oss_secret_access_key" }, 0 },
 	{ "session_token", { "aws_session_token", "token", "aws_token",
-			     "oss_security_token", "oss_session_token" } },
+			     "oss_security_token", "oss_session_token" }, 0 },
 	{ "region", { "aws_region", "aws_default_region", "default_region",
-		      "oss_region" } },
+		      "oss_region" }, 0 },
 	{ "endpoint", { "aws_endpoint", "aws_endpoint_url", "endpoint_url",
-			"aws_endpoint_url_s3", "oss_endpoint" } },
-	{ "allow_http", { "aws_allow_http" } },
+			"aws_endpoint_url_s3", "oss_endpoint" }, 0 },
+	{ "allow_http", { "aws_allow_http" }, 0 },
 	{ "virtual_hosted_style_request",
-	  { "aws_virtual_hosted_style_request" } },
-	{ "skip_signature", { "aws_skip_signature" } },
-	{ "credentials_file", { "aws_shared_credentials_file" } },
-	{ "profile", { "aws_profile" } },
-	{ "ca_file", { "aws_ca_file" } },
-	{ "connect_timeout", { "aws_connect_timeout" } },
-	{ "timeout", { "request_timeout", "aws_timeout" } },
-	{ "max_retries", { "client_max_retries" } },
-	{ "retry_timeout", { "client_retry_timeout" } },
-	{ "metadata_endpoint", { "aws_metadata_endpoint" } },
-	{ "cache_size", { 0 } },
-	{ "cache_dir", { 0 } },
-	{ "cache_entries", { 0 } },
-	{ "cache_dir_size", { 0 } },
-	{ "cache_threads", { 0 } },
+	  { "aws_virtual_hosted_style_request" }, 0 },
+	{ "skip_signature", { "aws_skip_signature" }, 0 },
+	{ "credentials_file", { "aws_shared_credentials_file" }, 0 },
+	{ "profile", { "aws_profile" }, 0 },
+	{ "ca_file", { "aws_ca_file" }, 0 },
+	{ "connect_timeout", { "aws_connect_timeout" }, 'n' },
+	{ "timeout", { "request_timeout", "aws_timeout" }, 'n' },
+	{ "max_retries", { "client_max_retries" }, 'n' },
+	{ "retry_timeout", { "client_retry_timeout" }, 'n' },
+	{ "metadata_endpoint", { "aws_metadata_endpoint" }, 0 },
+	{ "cache_size", { 0 }, 's' },
+	{ "cache_dir", { 0 }, 0 },
+	{ "cache_entries", { 0 }, 'n' },
+	{ "cache_dir_size", { 0 }, 's' },
+	{ "cache_threads", { 0 }, 'n' },
 };
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -92,6 +93,23 @@ int ostore_conf_parse(struct ostore_conf *c, const char *opt,
 	if (!eq[1])
 		return LC_USAGE(err, "%.*s=: needs a value", (int)(eq - opt),
 				opt);
+	/* the form now, for every store (a local one uses none of them);
+	 * the range where the value is used */
+	if (keys[i].form) {
+		char *end;
+
+		(void)strtod(eq + 1, &end);
+		if (keys[i].form == 's' && end != eq + 1 &&
+		    strchr("KMGTkmgt", *end) && *end) {
+			end++;
+			if (!strcasecmp(end, "B") || !strcasecmp(end, "iB"))
+				end += strlen(end);
+		}
+		if (end == eq + 1 || *end || eq[1] == '-')
+			return LC_USAGE(err, "%s: want a number%s", opt,
+					keys[i].form == 's' ?
+						" (K, M, G, T suffixes)" : "");
+	}
 	v = lc_strdup(eq + 1);
 	if (!v)
 		return LC_NOMEM(err);

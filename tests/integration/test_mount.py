@@ -219,7 +219,8 @@ def test_mount_errors():
         expect(r.returncode == 1 and "nosuch" in r.stderr, "bad option")
         for bad in ("commit_bytes=-1", "commit_rows=99999999999999999999",
                     "threads=8x", "threads=4294967300",
-                    "format_version=next"):
+                    "format_version=next", "cache_size=1X",
+                    "connect_timeout=abc", "cache_threads=q"):
             r = lancefs("mount", "-o", bad,
                         os.path.join(DATA, "v_2.2", "images.lance"), mnt,
                         check=False)

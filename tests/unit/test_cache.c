@@ -1279,10 +1279,20 @@ TEST(settings)
 	struct lc_err err = { 0 };
 	struct ostore_conf *conf;
 	struct ostore *st;
-	const char *bad[] = { "cache_size=12Q", "cache_size=-1",
-			      "cache_threads=100", "cache_entries=0",
-			      "cache_dir_size=1M2" };
+	/* not numbers at all: refused as given, whatever the store */
+	const char *form[] = { "cache_size=12Q", "cache_size=-1",
+			       "cache_dir_size=1M2", "cache_threads=q",
+			       "connect_timeout=abc" };
+	/* out of range: refused by the cache */
+	const char *bad[] = { "cache_threads=100", "cache_entries=0" };
 
+	for (size_t i = 0; i < sizeof(form) / sizeof(form[0]); i++) {
+		CHECK_OK(ostore_conf_new(&conf, &err), &err);
+		CHECK_EQ_U64(ostore_conf_parse(conf, form[i], &err), EINVAL);
+		CHECK(strstr(err.msg, form[i]) != NULL);
+		lc_err_clear(&err);
+		ostore_conf_free(conf);
+	}
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		CHECK_OK(ostore_conf_new(&conf, &err), &err);
 		CHECK_OK(ostore_conf_parse(conf, bad[i], &err), &err);
