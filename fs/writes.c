@@ -1027,11 +1027,13 @@ static int can_write(struct writes *w, const char *name, struct lc_err *err)
 	if (rc)
 		return rc;
 	if (view_manifest(&root)->version &&
-	    ingest_writable(view_manifest(&root), &why))
+	    ingest_writable(view_manifest(&root), &why)) {
 		rc = lc_err_set(err, EOPNOTSUPP, LC_EK_USAGE, __FILE__,
 				__LINE__, "%s: rows cannot be added to or "
 				"changed in this dataset (only deleted): %s",
 				name, why.msg);
+		note(w, err);	/* the errno alone says little */
+	}
 	vnode_reset(&root);
 	return rc;
 }

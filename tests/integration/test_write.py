@@ -2660,7 +2660,8 @@ def test_nested_blobs_copied_back_in():
 
 def test_columns_the_writer_cannot_write():
     """A legacy (0.1) dataset (whose files lancefs does not write): new
-    rows and edits fail at once with EOPNOTSUPP, not staged rows that no
+    rows and edits fail at once with EOPNOTSUPP, saying why in
+    .lancefs/errors, not staged rows that no
     commit can take; rm -r still commits, also when an unlink alone (an
     edit) is refused at the same commit."""
     with workdir() as w:
@@ -2681,6 +2682,9 @@ def test_columns_the_writer_cannot_write():
                 except OSError as e:
                     expect(e.errno == errno.EOPNOTSUPP,
                            f"{what}: {e!r}, not EOPNOTSUPP")
+            errs = errors_text(mnt)
+            expect("new_000: rows cannot be added" in errs,
+                   f"the refused mkdir in .lancefs/errors: {errs!r}")
             shutil.rmtree(os.path.join(mnt, "row_002"))
             st = status(mnt)["writes"]
             expect(st["staged_rows"] == 1, f"status writes {st}")
