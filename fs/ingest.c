@@ -1581,7 +1581,8 @@ static int add_meta(struct row *row, int dfd, off_t size,
 	const struct lance_schema *s = row->r->schema;
 	struct lc_buf *text = &row->r->text;
 	json_error_t je;
-	const char *key;
+	const char *key, *data;
+	size_t len, k;
 	json_t *v;
 	int rc;
 
@@ -1590,12 +1591,25 @@ static int add_meta(struct row *row, int dfd, off_t size,
 	rc = read_into(text, dfd, "meta.json", size, &row->w, err);
 	if (rc)
 		return rc;
+	data = (const char *)text->data;
+	len = text->len;
+	if (len >= 3 && !memcmp(data, "\xef\xbb\xbf", 3)) {
+		data += 3;	/* a byte order mark (Windows' editors) */
+		len -= 3;
+	}
+	for (k = 0; k < len && strchr(" \t\r\n", data[k]); k++)
+		;
+	if (k == len)
+		return refuse(err, &row->w, "empty: expected one JSON object");
 	/* a NUL in a string is a value (the view writes it \u0000) */
-	row->meta = json_load_big(text->data, text->len,
+	row->meta = json_load_big(data, len,
 				  JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &je);
 	if (!row->meta)
 		return refuse(err, &row->w, "bad JSON at line %d column %d: "
-			      "%.200s", je.line, je.column, je.text);
+			      "%.200s%s", je.line, je.column, je.text,
+			      strstr(je.text, "NaN") ||
+					      strstr(je.text, "Infinity") ?
+				      " (not JSON: write null)" : "");
 	if (!json_is_object(row->meta))
 		return refuse(err, &row->w, "expected one JSON object, found "
 			      "%s", json_kind(row->meta));

@@ -1280,6 +1280,11 @@ def bad_cases(good):
         ("bad_json", {"image.jpg": good, "meta.json": '{"label": '},
          "meta.json", ("write", "meta.json", '{"label": 2, "score": 0.5}'),
          {"label": 2, "score": 0.5, "caption": None}),
+        # an empty meta.json (touch), fixed by one with a byte order
+        # mark (as Windows' editors write it)
+        ("bad_empty_json", {"image.jpg": good, "meta.json": ""},
+         "meta.json", ("write", "meta.json", '\ufeff{"label": 8}'),
+         {"label": 8, "score": None, "caption": None}),
         ("bad_type", {"image.jpg": good, "meta.json": '{"label": "seven"}'},
          "meta.json", ("write", "meta.json", '{"label": 7}'),
          {"label": 7, "score": None, "caption": None}),
