@@ -157,10 +157,11 @@ struct writes {
 	 * (write) by a commit dropping the rows it committed. */
 	pthread_rwlock_t listing;
 	pthread_mutex_t commit_mu;
-	/* the thread that asked for the commit running and the processes
-	 * above it (a shell waiting for `lancefs commit`): what they wrote
-	 * is settled, they wait for the commit (ask_of; under commit_mu) */
-	pid_t askers[16];
+	/* the thread that asked for the commit running, and the process
+	 * that ran it (a shell waiting for `lancefs commit`): what they
+	 * wrote is settled, they wait for the commit (ask_of; under
+	 * commit_mu) */
+	pid_t askers[2];
 	size_t n_askers;
 	pthread_t thread;
 	bool thread_on;
@@ -2202,29 +2203,44 @@ static bool settling(const struct wrow *r)
 	return closed(r) && (!r->refused_gen || r->refused_gen != r->gen);
 }
 
-/* The thread asking for a commit (wr_caller) and the processes above
- * it, into w->askers (commit_mu held). */
+/* One number of /proc/ID/stat: the `field`th after the command's
+ * closing parenthesis (1: state, 2: ppid, 18: num_threads); -1 if
+ * unknown. */
+static long proc_stat_field(pid_t id, int field)
+{
+	char path[64], buf[1024], *p;
+	long v = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)id);
+	if (!(f = fopen(path, "re")))
+		return -1;
+	/* the command may hold spaces and parentheses: the last ')' */
+	if (fgets(buf, sizeof(buf), f) && (p = strrchr(buf, ')'))) {
+		for (int k = 0; k < field && p; k++)
+			p = strchr(p + 1, ' ');
+		if (p)
+			v = strtol(p + 1, NULL, 10);
+	}
+	fclose(f);
+	return v;
+}
+
+/* The thread asking for a commit (wr_caller), and the process that ran
+ * it where that one has a single thread, which then waits for it (the
+ * shell of `echo > FILE; lancefs commit`, a script's subprocess.run):
+ * what they wrote is settled. Not further up, nor a process of several
+ * threads, one of which may be writing on. Into w->askers (commit_mu
+ * held). */
 static void ask_of(struct writes *w)
 {
-	pid_t p = caller;
+	long parent = caller ? proc_stat_field(caller, 2) : -1;
 
 	w->n_askers = 0;
-	while (p > 1 && w->n_askers < sizeof(w->askers) / sizeof(*w->askers)) {
-		char path[64], buf[512], *close_paren;
-		FILE *f;
-		int ppid = 0;
-
-		w->askers[w->n_askers++] = p;
-		snprintf(path, sizeof(path), "/proc/%d/stat", (int)p);
-		if (!(f = fopen(path, "re")))
-			break;
-		/* pid (comm) state ppid: comm may hold spaces */
-		if (fgets(buf, sizeof(buf), f) &&
-		    (close_paren = strrchr(buf, ')')))
-			(void)sscanf(close_paren + 1, " %*c %d", &ppid);
-		fclose(f);
-		p = ppid;
-	}
+	if (caller)
+		w->askers[w->n_askers++] = caller;
+	if (parent > 1 && proc_stat_field((pid_t)parent, 18) == 1)
+		w->askers[w->n_askers++] = (pid_t)parent;
 }
 
 /* An explicit commit waits (w->mu held, let go while waiting), WR_SETTLE

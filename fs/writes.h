@@ -241,8 +241,8 @@ int wr_commit(struct writes *w, uint64_t force, uint64_t *version,
  * unknown) whose request the calling thread serves: the rows changed
  * until the next call are marked with it, so that an explicit commit
  * takes a row the moment that thread goes on to another or ends, or
- * asks for the commit (itself, or a process it runs), and never one it
- * is still writing (within half a second). Set by each request that
+ * asks for the commit (itself, or, single-threaded, the process it
+ * runs), and never one it is still writing (within half a second). Set by each request that
  * changes rows or commits, 0 by those whose thread says nothing of
  * progress. */
 void wr_caller(pid_t tid);

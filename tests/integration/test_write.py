@@ -2088,6 +2088,36 @@ def test_explicit_commits_take_settled_rows():
             got = lance_rows(uri)
             expect(got.get("x", {}).get("label") == 7,
                    f"the row copied, committed: {got.get('x')}")
+            # this thread writes a row while another thread of this
+            # process commits in a loop: no version holds half of it
+            first = oracle(uri)["version"]
+            done = threading.Event()
+
+            def commits():
+                while not done.is_set():
+                    time.sleep(0.1)
+                    lancefs("commit", mnt, check=False)
+
+            t = threading.Thread(target=commits)
+            t.start()
+            try:
+                y = os.path.join(mnt, "y")
+                os.mkdir(y)
+                write(os.path.join(y, "image.jpg"), img)
+                time.sleep(0.3)
+                write(os.path.join(y, "meta.json"), '{"label": 9}')
+            finally:
+                done.set()
+                t.join()
+            lancefs("commit", mnt)
+            last = oracle(uri)["version"]
+            for v in range(first + 1, last + 1):
+                rows = {r["values"]["name"]: r["values"]
+                        for r in oracle(uri, str(v))["rows"]}
+                expect("y" not in rows or rows["y"]["label"] == 9,
+                       f"version {v} holds half of row y: {rows.get('y')}")
+            expect(lance_rows(uri).get("y", {}).get("label") == 9,
+                   "row y committed")
         new = os.path.join(w, "new", "t.lance")
         os.mkdir(os.path.dirname(new))
         with mounted(new, os.path.join(w, "staging2"),
