@@ -814,10 +814,14 @@ TEST(open_uri_usage_errors)
 	CHECK(strstr(err.msg, "allow_http"));
 	CHECK(st == NULL);
 	lc_err_clear(&err);
-	CHECK(conf_set(conf, "timeout=soon") == 0);
+	/* not a number: refused as given; out of range: at open */
+	CHECK_EQ_U64(ostore_conf_parse(conf, "timeout=soon", &err), EINVAL);
+	CHECK(strstr(err.msg, "timeout=soon"));
+	lc_err_clear(&err);
+	CHECK(conf_set(conf, "timeout=99999") == 0);
 	CHECK_EQ_U64(ostore_open_uri(&st, "s3://b/x.lance", conf, &err),
 		     EINVAL);
-	CHECK(strstr(err.msg, "timeout=soon"));
+	CHECK(strstr(err.msg, "timeout=99999"));
 	ostore_conf_free(conf);
 }
 
