@@ -3502,33 +3502,30 @@ static const char *canonical_source(char *out, size_t cap, const char *src)
 	char path[PATH_MAX], real[PATH_MAX], *slash;
 	size_t n;
 
-	if (p[0] != '/' && !strstr(p, "://")) {
-		if (!absolute(path, sizeof(path), p))
-			return NULL;
-	} else if ((size_t)snprintf(path, sizeof(path), "%s", p) >=
-		   sizeof(path)) {
+	if (strstr(p, "://") || p[0] == '/')
+		n = (size_t)snprintf(path, sizeof(path), "%s", p);
+	else if (absolute(path, sizeof(path), p))
+		n = strlen(path);
+	else
 		return NULL;
-	}
-	n = strlen(path);
+	if (n >= sizeof(path))
+		return NULL;
 	while (n > 1 && path[n - 1] == '/')
 		path[--n] = 0;
-	if (path[0] == '/' && realpath(path, real)) {
-		p = real;
-	} else if (path[0] == '/' && (slash = strrchr(path, '/')) != path) {
-		*slash = 0;	/* a new dataset: its folder's real path */
-		if (realpath(path, real) &&
-		    strlen(real) + strlen(slash + 1) + 2 <= sizeof(real)) {
-			strcat(strcmp(real, "/") ? strcat(real, "/") : real,
-			       slash + 1);
-			p = real;
-		} else {
-			*slash = '/';
-			p = path;
-		}
-	} else {
-		p = path;
-	}
-	return (size_t)snprintf(out, cap, "%s", p) < cap ? out : NULL;
+	if (path[0] != '/')	/* an object store's URI */
+		n = (size_t)snprintf(out, cap, "%s", path);
+	else if (realpath(path, real))
+		n = (size_t)snprintf(out, cap, "%s", real);
+	else if ((slash = strrchr(path, '/')) != path &&
+		 (*slash = 0, realpath(path, real)))
+		/* a new dataset: its folder's real path */
+		n = (size_t)snprintf(out, cap, "%s/%s",
+				     strcmp(real, "/") ? real : "", slash + 1);
+	else if (slash != path)
+		n = (size_t)snprintf(out, cap, "%s/%s", path, slash + 1);
+	else
+		n = (size_t)snprintf(out, cap, "%s", path);
+	return n < cap ? out : NULL;
 }
 
 /* Descriptors up to the hard limit (a shell's soft limit is often

@@ -20,7 +20,6 @@
 #include <math.h>
 #include <inttypes.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -608,7 +607,7 @@ static bool settled(const struct writes *w, const struct wrow *r)
 			return true;
 	if (t->tid == r->by && t->row != r->id)
 		return true;
-	return kill(r->by, 0) < 0 && errno == ESRCH;
+	return !lc_pid_running(r->by);
 }
 
 /* The thread must look at `t`: woken if it would sleep past it. */
@@ -2183,10 +2182,8 @@ static bool closed(const struct wrow *r)
 static bool ready(const struct writes *w, const struct wrow *r,
 		  uint64_t force, bool now)
 {
-	if (r->committing || no_op(r))
-		return false;
 	if (r->id == force)
-		return true;
+		return !r->committing && !no_op(r);
 	if (!closed(r))
 		return false;
 	if (now)
@@ -2203,29 +2200,6 @@ static bool settling(const struct wrow *r)
 	return closed(r) && (!r->refused_gen || r->refused_gen != r->gen);
 }
 
-/* One number of /proc/ID/stat: the `field`th after the command's
- * closing parenthesis (1: state, 2: ppid, 18: num_threads); -1 if
- * unknown. */
-static long proc_stat_field(pid_t id, int field)
-{
-	char path[64], buf[1024], *p;
-	long v = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)id);
-	if (!(f = fopen(path, "re")))
-		return -1;
-	/* the command may hold spaces and parentheses: the last ')' */
-	if (fgets(buf, sizeof(buf), f) && (p = strrchr(buf, ')'))) {
-		for (int k = 0; k < field && p; k++)
-			p = strchr(p + 1, ' ');
-		if (p)
-			v = strtol(p + 1, NULL, 10);
-	}
-	fclose(f);
-	return v;
-}
-
 /* The thread asking for a commit (wr_caller), and the process that ran
  * it where that one has a single thread, which then waits for it (the
  * shell of `echo > FILE; lancefs commit`, a script's subprocess.run):
@@ -2234,12 +2208,12 @@ static long proc_stat_field(pid_t id, int field)
  * held). */
 static void ask_of(struct writes *w)
 {
-	long parent = caller ? proc_stat_field(caller, 2) : -1;
+	long parent = caller ? lc_proc_stat_num(caller, 2) : -1;
 
 	w->n_askers = 0;
 	if (caller)
 		w->askers[w->n_askers++] = caller;
-	if (parent > 1 && proc_stat_field((pid_t)parent, 18) == 1)
+	if (parent > 1 && lc_proc_stat_num((pid_t)parent, 18) == 1)
 		w->askers[w->n_askers++] = (pid_t)parent;
 }
 
@@ -2256,9 +2230,10 @@ static void wait_settled(struct writes *w)
 	for (;;) {
 		bool all = true;
 
+		/* settled first: most rows are, at their time */
 		for (size_t i = 0; i < w->n_rows && all; i++)
-			all = !closed(w->rows[i]) || w->rows[i]->pending ||
-			      settled(w, w->rows[i]);
+			all = settled(w, w->rows[i]) || w->rows[i]->pending ||
+			      !closed(w->rows[i]);
 		now_mono(&t);
 		if (all || !earlier(&t, &until))
 			break;

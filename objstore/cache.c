@@ -419,35 +419,12 @@ static int parse_u64(const struct ostore_conf *conf, const char *name,
 		     struct lc_err *err)
 {
 	const char *v = ostore_conf_get(conf, name);
-	unsigned long long n;
-	unsigned shift = 0;
-	char *end;
 
 	*out = def;
-	if (!v)
-		return 0;
-	errno = 0;
-	n = strtoull(v, &end, 10);
-	if (errno || end == v || *v == '-')
-		goto bad;
-	if (sized && *end) {
-		const char *u = "KMGT";
-		const char *hit = strchr(u, *end >= 'a' ? *end - 32 : *end);
-
-		if (!hit || !*hit)
-			goto bad;
-		shift = 10 * (unsigned)(hit - u + 1);
-		end++;
-		if (!strcasecmp(end, "iB") || !strcasecmp(end, "B"))
-			end += strlen(end);
-	}
-	if (*end || (shift && n > (UINT64_MAX >> shift)))
-		goto bad;
-	*out = (uint64_t)n << shift;
+	if (v && ostore_parse_count(v, sized, out))
+		return LC_USAGE(err, "%s=%s: not a %s", name, v,
+				sized ? "size (like 512M or 10G)" : "number");
 	return 0;
-bad:
-	return LC_USAGE(err, "%s=%s: not a %s", name, v,
-			sized ? "size (like 512M or 10G)" : "number");
 }
 
 /* ---- identity ------------------------------------------------------ */

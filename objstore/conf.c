@@ -6,7 +6,9 @@
  */
 #include "ostore.h"
 
+#include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 #include <strings.h>
 
 struct conf_key {
@@ -96,16 +98,13 @@ int ostore_conf_parse(struct ostore_conf *c, const char *opt,
 	/* the form now, for every store (a local one uses none of them);
 	 * the range where the value is used */
 	if (keys[i].form) {
+		uint64_t size;
 		char *end;
 
-		(void)strtod(eq + 1, &end);
-		if (keys[i].form == 's' && end != eq + 1 &&
-		    strchr("KMGTkmgt", *end) && *end) {
-			end++;
-			if (!strcasecmp(end, "B") || !strcasecmp(end, "iB"))
-				end += strlen(end);
-		}
-		if (end == eq + 1 || *end || eq[1] == '-')
+		if (keys[i].form == 's' ?
+			    ostore_parse_count(eq + 1, true, &size) :
+			    ((void)strtod(eq + 1, &end), end == eq + 1 ||
+						     *end || eq[1] == '-'))
 			return LC_USAGE(err, "%s: want a number%s", opt,
 					keys[i].form == 's' ?
 						" (K, M, G, T suffixes)" : "");
@@ -115,6 +114,33 @@ int ostore_conf_parse(struct ostore_conf *c, const char *opt,
 		return LC_NOMEM(err);
 	lc_free(c->val[i]);
 	c->val[i] = v;
+	return 0;
+}
+
+int ostore_parse_count(const char *v, bool sized, uint64_t *out)
+{
+	unsigned long long n;
+	unsigned shift = 0;
+	char *end;
+
+	errno = 0;
+	n = strtoull(v, &end, 10);
+	if (errno || end == v || *v == '-')
+		return EINVAL;
+	if (sized && *end) {
+		const char *u = "KMGT";
+		const char *hit = strchr(u, *end >= 'a' ? *end - 32 : *end);
+
+		if (!hit || !*hit)
+			return EINVAL;
+		shift = 10 * (unsigned)(hit - u + 1);
+		end++;
+		if (!strcasecmp(end, "iB") || !strcasecmp(end, "B"))
+			end += strlen(end);
+	}
+	if (*end || (shift && n > (UINT64_MAX >> shift)))
+		return EINVAL;
+	*out = (uint64_t)n << shift;
 	return 0;
 }
 

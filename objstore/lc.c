@@ -356,23 +356,48 @@ uint32_t lc_crc32(const void *p, size_t n)
 	return crc32_gzip_refl(0, p, n);
 }
 
-bool lc_pid_running(pid_t pid)
+/* The fields of /proc/PID/stat after the command, which may hold
+ * anything ("S ppid pgrp ..."), into buf; NULL with errno if none. */
+static const char *proc_stat(pid_t pid, char *buf, size_t cap)
 {
-	char path[64], buf[512], *p;
+	char path[64], *p;
 	size_t n;
 	FILE *f;
 
-	if (kill(pid, 0) < 0 && errno == ESRCH)
-		return false;
 	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
-	if (!(f = fopen(path, "r")))
-		return errno != ENOENT;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
+	if (!(f = fopen(path, "re")))
+		return NULL;
+	n = fread(buf, 1, cap - 1, f);
 	fclose(f);
 	buf[n] = 0;
-	/* "pid (comm) state ...", where comm may hold anything */
-	p = strrchr(buf, ')');
-	return !(p && p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X'));
+	if (!(p = strrchr(buf, ')')) || p[1] != ' ') {
+		errno = EINVAL;
+		return NULL;
+	}
+	return p + 2;
+}
+
+bool lc_pid_running(pid_t pid)
+{
+	char buf[1024];
+	const char *st;
+
+	if (kill(pid, 0) < 0 && errno == ESRCH)
+		return false;
+	if (!(st = proc_stat(pid, buf, sizeof(buf))))
+		return errno != ENOENT;
+	return *st != 'Z' && *st != 'X';
+}
+
+long lc_proc_stat_num(pid_t pid, int field)
+{
+	char buf[1024];
+	const char *st = proc_stat(pid, buf, sizeof(buf));
+
+	for (int k = 1; st && k < field; k++)
+		if ((st = strchr(st, ' ')))
+			st++;
+	return st ? strtol(st, NULL, 10) : -1;
 }
 
 double lc_since(const struct timespec *t)

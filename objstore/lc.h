@@ -145,6 +145,9 @@ int lc_thread_start(pthread_t *t, const char *name, void *(*fn)(void *),
  * reaped (a zombie: a daemon's parent is init, which in some containers
  * reaps late) does not. */
 bool lc_pid_running(pid_t pid);
+/* Field `field` of /proc/PID/stat counted from the state (1), a number
+ * (2: the parent's pid, 18: the number of threads); -1 if unknown. */
+long lc_proc_stat_num(pid_t pid, int field);
 
 /*
  * Waits. A thread about to wait for a server, a disk or another thread's

@@ -102,6 +102,9 @@ void ostore_conf_free(struct ostore_conf *c);
  * not (the caller tries its own), EINVAL with a message if malformed. */
 int ostore_conf_parse(struct ostore_conf *c, const char *opt,
 		      struct lc_err *err) LC_MUST_USE;
+/* A count ("65536"), and with `sized` a size ("256M", "10G", "64KiB":
+ * K, M, G, T are powers of 1024): 0, or EINVAL. */
+int ostore_parse_count(const char *v, bool sized, uint64_t *out);
 /* The value of `key` in its canonical spelling ("region",
  * "access_key_id", ...), whichever alias set it; NULL if unset. */
 const char *ostore_conf_get(const struct ostore_conf *c, const char *key);
