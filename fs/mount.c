@@ -3359,34 +3359,14 @@ static int parse_secs(double *out, const char *opt, const char *v,
 	return 0;
 }
 
-/* a count with an optional K/M/G suffix (powers of 1024) */
+/* a count with an optional K, M, G or T suffix (powers of 1024) */
 static int parse_size(uint64_t *out, const char *opt, const char *v,
 		      struct lc_err *err)
 {
-	char *end;
-	unsigned long long n;
-	unsigned shift = 0;
-
-	/* strtoull takes "-1" for 2^64 - 1, and caps what overflows */
-	errno = 0;
-	n = strtoull(v, &end, 10);
-	if (end == v || *v == '-' || *v == '+' || errno == ERANGE)
-		goto bad;
-	if (*end == 'K' || *end == 'k')
-		shift = 10;
-	else if (*end == 'M' || *end == 'm')
-		shift = 20;
-	else if (*end == 'G' || *end == 'g')
-		shift = 30;
-	if (shift)
-		end++;
-	if (*end || n > (UINT64_MAX >> shift))
-		goto bad;
-	*out = (uint64_t)n << shift;
+	if (ostore_parse_count(v, true, out))
+		return LC_USAGE(err, "%s%s: want a number (K, M, G, T "
+				"suffixes)", opt, v);
 	return 0;
-bad:
-	return LC_USAGE(err, "%s%s: want a number (K, M, G suffixes)", opt,
-			v);
 }
 
 /*

@@ -123,9 +123,12 @@ int ostore_parse_count(const char *v, bool sized, uint64_t *out)
 	unsigned shift = 0;
 	char *end;
 
+	/* digits first: strtoull also takes spaces, signs and "-1" */
+	if (*v < '0' || *v > '9')
+		return EINVAL;
 	errno = 0;
 	n = strtoull(v, &end, 10);
-	if (errno || end == v || *v == '-')
+	if (errno)
 		return EINVAL;
 	if (sized && *end) {
 		const char *u = "KMGT";

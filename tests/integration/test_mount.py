@@ -220,7 +220,8 @@ def test_mount_errors():
         for bad in ("commit_bytes=-1", "commit_rows=99999999999999999999",
                     "threads=8x", "threads=4294967300",
                     "format_version=next", "cache_size=1X",
-                    "connect_timeout=abc", "cache_threads=q"):
+                    "connect_timeout=abc", "cache_threads=q",
+                    "commit_rows=+5", "cache_size= 1M"):
             r = lancefs("mount", "-o", bad,
                         os.path.join(DATA, "v_2.2", "images.lance"), mnt,
                         check=False)
