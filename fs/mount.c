@@ -70,10 +70,10 @@ struct slot {
 	uint64_t lookups;	/* kernel references to inodes of the slot */
 };
 
-/* The last rendering of each control file: stat's size and the bytes a
- * read returns right after must agree while the counters move on. */
+/* The last rendering of a dataset's control file: stat's size and the
+ * bytes a read returns right after must agree while the counters move
+ * on. */
 struct ctl_cache {
-	const struct view_ds *ds;	/* whose (a database has many) */
 	struct lc_buf data;
 	struct timespec when;	/* monotonic, for its age */
 	struct timespec made;	/* wall clock: the file's mtime */
@@ -89,13 +89,13 @@ struct mds {
 	struct view_ds *ds;
 	unsigned idx;			/* in inode numbers */
 	_Atomic(struct writes *) w;
+	struct ctl_cache ctl[VIEW_CTL_COUNT];	/* under fs->ctl_mu */
 };
 
 #define MAX_DS (MAX_SLOTS + 1)
 
 struct lfs {
-	pthread_mutex_t ctl_mu;		/* protects ctl */
-	struct ctl_cache ctl[VIEW_CTL_COUNT];
+	pthread_mutex_t ctl_mu;		/* protects each mds's ctl */
 	struct view *v;
 	bool writable;
 	struct mds *single;	/* a dataset mount's dataset */
@@ -431,14 +431,16 @@ static int ctl_content(struct lfs *fs, const struct vnode *n, bool renew,
 		       struct lc_buf *out, struct timespec *made,
 		       struct lc_err *err)
 {
-	struct ctl_cache *c = &fs->ctl[n->file];
+	struct mds *d = mds_for(fs, n->ds);
+	struct ctl_cache *c;
 	int rc = 0;
 
+	if (!d)
+		return LC_NOMEM(err);
+	c = &d->ctl[n->file];
 	pthread_mutex_lock(&fs->ctl_mu);
-	if (!c->data.data || c->ds != n->ds ||
-	    (renew && lc_since(&c->when) > 1.0)) {
+	if (!c->data.data || (renew && lc_since(&c->when) > 1.0)) {
 		lc_buf_reset(&c->data);
-		c->ds = n->ds;
 		rc = view_read_file(&c->data, fs->v, n, err);
 		clock_gettime(CLOCK_MONOTONIC, &c->when);
 		clock_gettime(CLOCK_REALTIME, &c->made);
@@ -3614,8 +3616,6 @@ int lancefs_mount_main(int argc, char **argv)
 	atomic_init(&fs->n_mds, 0);
 	pthread_mutex_init(&fs->ctl_mu, NULL);
 	pthread_mutex_init(&fs->open_mu, NULL);
-	for (int i = 0; i < VIEW_CTL_COUNT; i++)
-		lc_buf_init(&fs->ctl[i].data, 0);
 	pthread_mutex_init(&fs->stop_mu, NULL);
 	pthread_cond_init(&fs->stop_cv, NULL);
 	fs->refresh = mo.refresh;
@@ -3772,12 +3772,13 @@ out:
 			vnode_reset(&fs->slots[s].root);
 		vnode_reset(&fs->top);
 		view_free(fs->v);
-		for (unsigned i = 0; i < atomic_load(&fs->n_mds); i++)
+		for (unsigned i = 0; i < atomic_load(&fs->n_mds); i++) {
+			for (int k = 0; k < VIEW_CTL_COUNT; k++)
+				lc_buf_reset(&fs->mds[i]->ctl[k].data);
 			free(fs->mds[i]);
+		}
 		pthread_mutex_destroy(&fs->mds_mu);
 		pthread_mutex_destroy(&fs->mu);
-		for (int i = 0; i < VIEW_CTL_COUNT; i++)
-			lc_buf_reset(&fs->ctl[i].data);
 		pthread_mutex_destroy(&fs->ctl_mu);
 		pthread_mutex_destroy(&fs->open_mu);
 		pthread_mutex_destroy(&fs->stop_mu);
