@@ -3871,6 +3871,40 @@ static int ctl_write(const char *mnt, const char *file)
 	return rc;
 }
 
+/*
+ * The datasets of a database mount `mnt`: its folders that have a
+ * .lancefs/status. f(ctx, member path, name, status) for each, the
+ * status then f's; what f returns is OR'ed into the result. *n counts
+ * them (0: `mnt` is no database mount).
+ */
+static int each_member(const char *mnt, int *n,
+		       int (*f)(void *ctx, const char *member,
+				const char *name, json_t *st),
+		       void *ctx)
+{
+	struct dirent *de;
+	int rc = 0;
+	DIR *d;
+
+	*n = 0;
+	if (!(d = opendir(mnt)))
+		return 0;
+	while ((de = readdir(d))) {
+		char member[4000];
+		json_t *st;
+
+		if (de->d_name[0] == '.' || de->d_name[0] == '@')
+			continue;
+		snprintf(member, sizeof(member), "%s/%s", mnt, de->d_name);
+		if ((st = read_status(member))) {
+			++*n;
+			rc |= f(ctx, member, de->d_name, st);
+		}
+	}
+	closedir(d);
+	return rc;
+}
+
 /* The last lines of .lancefs/errors, for a refused commit. */
 static void show_errors(const char *mnt, int max)
 {
@@ -3907,49 +3941,80 @@ static long long commits_in(json_t *st)
 						  "commits"));
 }
 
-int lancefs_commit_main(int argc, char **argv)
+/* Commit the dataset mounted at `mnt` and print its version (after
+ * `label` and a space, for a database's member): 0, or cli's exit
+ * status. */
+static int commit_one(const char *mnt, const char *label)
 {
+	const char *sp = label ? " " : "";
 	long long before;
 	json_t *st;
 	int rc;
+
+	label = label ? label : "";
+	st = read_status(mnt);
+	before = commits_in(st);
+	json_decref(st);
+	rc = ctl_write(mnt, "commit");
+	if (rc == EINVAL) {
+		/* the other rows landed all the same: their version */
+		st = read_status(mnt);
+		if (commits_in(st) > before)
+			printf("%s%s%lld\n", label, sp,
+			       (long long)json_integer_value(
+				       json_object_get(st, "version")));
+		json_decref(st);
+		fprintf(stderr, "lancefs: %s: staged rows were refused; they "
+			"stay staged:\n", mnt);
+		show_errors(mnt, 8);
+		return 1;
+	}
+	if (rc) {
+		fprintf(stderr, "lancefs: %s: cannot commit: %s%s\n", mnt,
+			strerror(rc), rc == EROFS || rc == ENOENT ?
+			" (not a writable lancefs mount)" : "");
+		return rc == EROFS || rc == ENOENT ? 1 : 2;
+	}
+	st = read_status(mnt);
+	if (!st) {
+		fprintf(stderr, "lancefs: %s: committed, but the mount's "
+			"status cannot be read to tell the version\n", mnt);
+		return 2;
+	}
+	printf("%s%s%lld\n", label, sp,
+	       (long long)json_integer_value(json_object_get(st, "version")));
+	json_decref(st);
+	return 0;
+}
+
+static int commit_member(void *ctx, const char *member, const char *name,
+			 json_t *st)
+{
+	bool writable = json_is_true(json_object_get(st, "writable"));
+
+	(void)ctx;
+	json_decref(st);
+	return writable ? commit_one(member, name) : 0;
+}
+
+int lancefs_commit_main(int argc, char **argv)
+{
+	json_t *st;
+	int rc, n;
 
 	if (argc != 2) {
 		fputs("usage: lancefs commit MOUNTPOINT\n", stderr);
 		return 1;
 	}
-	st = read_status(argv[1]);
-	before = commits_in(st);
-	json_decref(st);
-	rc = ctl_write(argv[1], "commit");
-	if (rc == EINVAL) {
-		/* the other rows landed all the same: their version */
-		st = read_status(argv[1]);
-		if (commits_in(st) > before)
-			printf("%lld\n", (long long)json_integer_value(
-				json_object_get(st, "version")));
+	if ((st = read_status(argv[1]))) {
 		json_decref(st);
-		fprintf(stderr, "lancefs: %s: staged rows were refused; they "
-			"stay staged:\n", argv[1]);
-		show_errors(argv[1], 8);
-		return 1;
+		return commit_one(argv[1], NULL);
 	}
-	if (rc) {
-		fprintf(stderr, "lancefs: %s: cannot commit: %s%s\n", argv[1],
-			strerror(rc), rc == EROFS || rc == ENOENT ?
-			" (not a writable lancefs mount)" : "");
-		return rc == EROFS || rc == ENOENT ? 1 : 2;
-	}
-	st = read_status(argv[1]);
-	if (!st) {
-		fprintf(stderr, "lancefs: %s: committed, but the mount's "
-			"status cannot be read to tell the version\n",
-			argv[1]);
-		return 2;
-	}
-	printf("%lld\n", (long long)json_integer_value(json_object_get(st,
-							"version")));
-	json_decref(st);
-	return 0;
+	/* a database mount: each writable member, "NAME VERSION" */
+	rc = each_member(argv[1], &n, commit_member, NULL);
+	if (!n)
+		return commit_one(argv[1], NULL);	/* says why not */
+	return rc & 2 ? 2 : rc;
 }
 
 static void print_flat(const char *prefix, json_t *j)
@@ -4030,6 +4095,13 @@ int lancefs_warmup_main(int argc, char **argv)
 	}
 }
 
+static int status_member(void *ctx, const char *member, const char *name,
+			 json_t *st)
+{
+	(void)member;
+	return json_object_set_new(ctx, name, st) ? 2 : 0;
+}
+
 int lancefs_status_main(int argc, char **argv)
 {
 	bool as_json = argc == 3 && !strcmp(argv[1], "--json");
@@ -4042,9 +4114,18 @@ int lancefs_status_main(int argc, char **argv)
 	}
 	st = read_status(mnt);
 	if (!st) {
-		fprintf(stderr, "lancefs: %s: not a lancefs mount (no "
-			".lancefs/status)\n", mnt);
-		return 1;
+		/* a database mount: its members' under their names */
+		int n;
+
+		st = json_object();
+		if (st)
+			each_member(mnt, &n, status_member, st);
+		if (!st || !n) {
+			json_decref(st);
+			fprintf(stderr, "lancefs: %s: not a lancefs mount (no "
+				".lancefs/status)\n", mnt);
+			return 1;
+		}
 	}
 	if (as_json) {
 		char *s = json_dumps(st, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
@@ -4081,13 +4162,18 @@ static int umount_commit(const char *mnt, json_t *st, pid_t *daemon)
 	return 0;
 }
 
+static int umount_member(void *ctx, const char *member, const char *name,
+			 json_t *st)
+{
+	(void)name;
+	return umount_commit(member, st, ctx) ? 2 : 0;
+}
+
 int lancefs_umount_main(int argc, char **argv)
 {
 	pid_t pid, daemon = 0;
-	int status, failed = 0;
-	struct dirent *de;
+	int status, failed = 0, n;
 	json_t *st;
-	DIR *d;
 
 	if (argc != 2) {
 		fputs("usage: lancefs umount MOUNTPOINT\n", stderr);
@@ -4096,22 +4182,10 @@ int lancefs_umount_main(int argc, char **argv)
 	/* a live writable mount: commit first, so that errors are seen
 	 * here, then wait below for the daemon's last commit and exit; a
 	 * database mount's datasets are its folders (DIR/.lancefs) */
-	if ((st = read_status(argv[1]))) {
+	if ((st = read_status(argv[1])))
 		failed = umount_commit(argv[1], st, &daemon);
-	} else if ((d = opendir(argv[1]))) {
-		while ((de = readdir(d))) {
-			char member[4000];
-
-			if (de->d_name[0] == '.' || de->d_name[0] == '@')
-				continue;
-			snprintf(member, sizeof(member), "%s/%s", argv[1],
-				 de->d_name);
-			if ((st = read_status(member)) &&
-			    umount_commit(member, st, &daemon))
-				failed = 2;
-		}
-		closedir(d);
-	}
+	else
+		failed = each_member(argv[1], &n, umount_member, &daemon);
 	/* fusermount3 also clears a mount whose daemon died ("Transport
 	 * endpoint is not connected"); -z detaches a busy one. */
 	for (int lazy = 0; lazy < 2; lazy++) {

@@ -835,6 +835,17 @@ def test_database_status_per_dataset():
                    f"{name}/.lancefs/status: version {st['version']}, "
                    f"rows {st['rows']}; LanceDB: {orc['version']}, "
                    f"{len(orc['rows'])}")
+        # lancefs status of the database: each member under its name
+        every = json.loads(lancefs("status", "--json", mnt).stdout)
+        lines = [" ".join(line.split()) for line in
+                 lancefs("status", mnt).stdout.splitlines()]
+        for name, orc in want.items():
+            expect(every.get(name, {}).get("version") == orc["version"],
+                   f"lancefs status --json of the database: {name}: "
+                   f"{every.get(name)}")
+            expect(f"{name}.version {orc['version']}" in lines,
+                   f"lancefs status of the database: no {name}.version "
+                   f"line in {lines[:5]}")
 
 
 def test_branch_tags_not_shown():

@@ -3531,13 +3531,17 @@ def test_database_mount_writes():
             except OSError as e:
                 expect(e.errno in (errno.EXDEV, errno.EPERM),
                        f"rename across datasets: {e}")
-            # a database keeps .lancefs/ in each dataset's folder
-            lancefs("commit", os.path.join(mnt, "pets"))
+            # a database keeps .lancefs/ in each dataset's folder;
+            # lancefs commit of the database commits each one
+            got = lancefs("commit", mnt).stdout.split()
             read_back(os.path.join(mnt, "pets"), new, text_files=False)
             st = status(os.path.join(mnt, "t"))["writes"]
             expect(set(st) == {"pets", "t"}, f"status writes {st}")
             expect(st["pets"]["last_version"] == 1 and
                    st["t"]["last_version"] > 1, f"status writes {st}")
+            expect(sorted(zip(got[::2], got[1::2])) ==
+                   [("pets", "1"), ("t", str(st["t"]["last_version"]))],
+                   f"lancefs commit of the database printed {got}")
         want = {n: r for n, r in before.items() if n != gone}
         want.update(plain(add))
         same_rows(lance_rows(uri), want, "member t")
