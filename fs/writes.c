@@ -3073,12 +3073,12 @@ static int commit_ids(struct writes *w, uint64_t *ids, size_t n,
 		if (!r || r->info.kind != STAGING_UPDATE)
 			continue;
 		if (!fill_update(w, r, &same, &why)) {
-			/* as compared: not open (an fsync takes a file still
-			 * written), not closed since; not in a retried
-			 * attempt, whose record has it */
+			/* as compared: not closed since; not in a retried
+			 * attempt, whose record has it. One still open (an
+			 * fsync's) is left out and stays staged: what is
+			 * written after commits next time */
 			pthread_mutex_lock(&w->mu);
-			r->same = same && !r->writers && r->gen == gen &&
-				  !first.uuid[0];
+			r->same = same && r->gen == gen && !first.uuid[0];
 			r->same_gen = gen;
 			pthread_mutex_unlock(&w->mu);
 			continue;

@@ -2968,7 +2968,36 @@ def test_rows_copied_again_change_nothing():
                        oracle(uri)["version"] == v1,
                        f"{tool} of the same rows: version "
                        f"{oracle(uri)['version']} (was {v1}), writes {st}")
+            # a save that writes the same bytes and syncs before its
+            # close (vim's :wq, dd conv=fsync): durable as it is
+            path = os.path.join(mnt, "r0", "image.jpg")
+            fd = os.open(path, os.O_WRONLY | os.O_TRUNC)
+            os.write(fd, want["r0"]["bytes"])
+            os.fsync(fd)
+            os.close(fd)
+            commit_now(mnt)
+            st = status(mnt)["writes"]
+            expect(st["staged_rows"] == 0 and oracle(uri)["version"] == v1,
+                   f"same bytes synced before close: version "
+                   f"{oracle(uri)['version']} (was {v1}), writes {st}")
+            # and what is written after such an fsync still commits
+            fd = os.open(path, os.O_WRONLY | os.O_TRUNC)
+            os.write(fd, want["r0"]["bytes"])
+            os.fsync(fd)
+            img = bytearray(want["r0"]["bytes"])
+            img[100] ^= 0xff
+            os.pwrite(fd, img[100:101], 100)
+            os.close(fd)
+            commit_now(mnt)
+            want["r0"]["bytes"] = bytes(img)
+            want["r0"]["image"] = sha256(bytes(img))
+            write(os.path.join(src, "r0", "image.jpg"), bytes(img))
+            v1 += 1
+            expect(oracle(uri)["version"] == v1, "a change after a no-op "
+                   f"fsync: version {oracle(uri)['version']}, not {v1}")
+            same_rows(lance_rows(uri), plain(want), "change after fsync")
             # now four rows differ, each in one way
+            last_frag = max(f["id"] for f in oracle(uri)["fragments"])
             img = bytearray(want["r1"]["bytes"])
             img[len(img) // 2] ^= 0xff
             write(os.path.join(src, "r1", "image.jpg"), bytes(img))
@@ -2988,9 +3017,7 @@ def test_rows_copied_again_change_nothing():
                    status(mnt)["writes"]["staged_rows"] == 0,
                    f"version {orc['version']} (was {v1}), writes "
                    f"{status(mnt)['writes']}")
-            new = [f for f in orc["fragments"]
-                   if f["id"] > max(g["id"] for g in orc["fragments"]
-                                    if g["deletion_file"])]
+            new = [f for f in orc["fragments"] if f["id"] > last_frag]
             expect(sum(f["physical_rows"] for f in new) == 4,
                    f"fragments after the update: {orc['fragments']}")
         same_rows(lance_rows(uri), plain(want), "after the updates")
