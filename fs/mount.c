@@ -75,6 +75,7 @@ struct slot {
  * on. */
 struct ctl_cache {
 	struct lc_buf data;
+	unsigned gen;		/* fs->ctl_gen it was made at */
 	struct timespec when;	/* monotonic, for its age */
 	struct timespec made;	/* wall clock: the file's mtime */
 };
@@ -96,6 +97,8 @@ struct mds {
 
 struct lfs {
 	pthread_mutex_t ctl_mu;		/* protects each mds's ctl */
+	atomic_uint ctl_gen;	/* moves at each commit: renderings made
+				 * before are not served to a stat */
 	struct view *v;
 	bool writable;
 	struct mds *single;	/* a dataset mount's dataset */
@@ -439,8 +442,11 @@ static int ctl_content(struct lfs *fs, const struct vnode *n, bool renew,
 		return LC_NOMEM(err);
 	c = &d->ctl[n->file];
 	pthread_mutex_lock(&fs->ctl_mu);
-	if (!c->data.data || (renew && lc_since(&c->when) > 1.0)) {
+	if (!c->data.data ||
+	    (renew && (lc_since(&c->when) > 1.0 ||
+		       c->gen != atomic_load(&fs->ctl_gen)))) {
 		lc_buf_reset(&c->data);
+		c->gen = atomic_load(&fs->ctl_gen);
 		rc = view_read_file(&c->data, fs->v, n, err);
 		clock_gettime(CLOCK_MONOTONIC, &c->when);
 		clock_gettime(CLOCK_REALTIME, &c->made);
@@ -2286,6 +2292,8 @@ static int commit_now(struct lfs *fs, struct writes *w, uint64_t force)
 	uint64_t v;
 	int rc = wr_commit(w, force, &v, &err);
 
+	/* lancefs commit reads the new version in the status next */
+	atomic_fetch_add(&fs->ctl_gen, 1);
 	if (rc && err.kind != LC_EK_USAGE)
 		log_err(fs, "commit", &err);
 	if (!rc)
@@ -3119,6 +3127,7 @@ static void invalidate_moved(struct lfs *fs, struct fuse_session *se,
 	bool appended = advance_slots(fs, se, ds);
 
 	atomic_fetch_add(&fs->refreshes, 1);
+	atomic_fetch_add(&fs->ctl_gen, 1);
 	/* a new epoch also evicts the inodes (and pages) of every name the
 	 * kernel drops; where the dataset only grew, every name it holds
 	 * still names the same thing, and misses last refresh= seconds */
@@ -3614,6 +3623,7 @@ int lancefs_mount_main(int argc, char **argv)
 	pthread_mutex_init(&fs->mu, NULL);
 	pthread_mutex_init(&fs->mds_mu, NULL);
 	atomic_init(&fs->n_mds, 0);
+	atomic_init(&fs->ctl_gen, 0);
 	pthread_mutex_init(&fs->ctl_mu, NULL);
 	pthread_mutex_init(&fs->open_mu, NULL);
 	pthread_mutex_init(&fs->stop_mu, NULL);

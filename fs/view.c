@@ -2430,7 +2430,8 @@ void view_note_line(struct view *v, const char *path,
 static int render_ctl(struct lc_buf *b, struct view *v, const struct vnode *n,
 		      struct lc_err *err)
 {
-	const struct lance_manifest *m = n->snap->m;
+	const struct lance_manifest *m;
+	struct view_snap *cur;
 	int rc = 0;
 
 	if (n->file == VIEW_CTL_COMMIT || n->file == VIEW_CTL_WARMUP)
@@ -2447,7 +2448,13 @@ static int render_ctl(struct lc_buf *b, struct view *v, const struct vnode *n,
 		pthread_mutex_unlock(&v->err_mu);
 		return rc;
 	}
-	rc = rows_ready(n->snap, err);
+	/* the version the dataset's root shows now, not the one the file
+	 * was looked up in (the kernel may hold it across commits) */
+	rc = ds_snap(&cur, n->ds, 0, err);
+	if (rc)
+		return rc;
+	m = cur->m;
+	rc = rows_ready(cur, err);
 	if (!rc)
 		rc = lc_buf_append(b, "{\"source\":", 10, err);
 	if (!rc)
@@ -2456,7 +2463,7 @@ static int render_ctl(struct lc_buf *b, struct view *v, const struct vnode *n,
 		rc = lc_buf_printf(b, err, ",\"version\":%" PRIu64
 				   ",\"rows\":%" PRIu64 ",\"data_format\":",
 				   m->version,
-				   lance_snapshot_num_rows(n->snap->ls));
+				   lance_snapshot_num_rows(cur->ls));
 	if (!rc)
 		rc = render_json_string(b, m->data_format ? m->data_format :
 					"", m->data_format ?
@@ -2497,6 +2504,7 @@ static int render_ctl(struct lc_buf *b, struct view *v, const struct vnode *n,
 				   st.warm_done, st.warm_total,
 				   st.warm_pending, st.warm_failed);
 	}
+	snap_unref(cur);
 	if (!rc && v->status_fn)
 		rc = v->status_fn(v->status_ctx, b, err);
 	if (!rc)

@@ -1237,6 +1237,22 @@ def test_commit_file_and_command():
                    f"lancefs commit printed {r.stdout!r}, version is {v}")
             expect(status(mnt)["writes"]["commits"] == 2, "commits")
             expect("c_001" in listing(mnt), "committed row not listed")
+        # after a commit that is no append (rm -r of every row), the
+        # status shows the new version: lancefs commit prints it
+        with mounted(uri, staging, "name_column=name",
+                     "commit_delay=60") as mnt:
+            for k in range(4):
+                for name in listing(mnt):
+                    shutil.rmtree(os.path.join(mnt, name))
+                r = lancefs("commit", mnt)
+                v = oracle(uri)["version"]
+                expect(r.stdout.split() == [str(v)] and
+                       status(mnt)["version"] == v,
+                       f"lancefs commit of rm -r printed {r.stdout!r}, "
+                       f"status {status(mnt)['version']}; version is {v}")
+                cp("-r", os.path.join(src, "c_000"),
+                   os.path.join(src, "c_001"), mnt)
+                lancefs("commit", mnt)
 
 
 def test_quiet_period_batches_commits():
