@@ -2303,12 +2303,10 @@ static int commit_now(struct lfs *fs, struct writes *w, uint64_t force)
 		return EINVAL;	/* refused rows: see .lancefs/errors */
 	case LC_EK_CONFLICT:
 		return EBUSY;
-	case LC_EK_CORRUPT:
-	case LC_EK_UNSUPPORTED:
-	case LC_EK_REMOTE:
-		return EIO;
 	default:
-		return rc > 0 ? rc : EIO;
+		/* what the caller can act on; else EIO (an ENOENT of the
+		 * store's would read as no such control file) */
+		return rc == ENOSPC || rc == EDQUOT || rc == ENOMEM ? rc : EIO;
 	}
 }
 
@@ -3979,11 +3977,17 @@ static int commit_one(const char *mnt, const char *label)
 		show_errors(mnt, 8);
 		return 1;
 	}
+	if (rc == EROFS || rc == ENOENT) {
+		fprintf(stderr, "lancefs: %s: cannot commit: %s (not a "
+			"writable lancefs mount)\n", mnt, strerror(rc));
+		return 1;
+	}
 	if (rc) {
-		fprintf(stderr, "lancefs: %s: cannot commit: %s%s\n", mnt,
-			strerror(rc), rc == EROFS || rc == ENOENT ?
-			" (not a writable lancefs mount)" : "");
-		return rc == EROFS || rc == ENOENT ? 1 : 2;
+		/* why, as .lancefs/errors says it */
+		fprintf(stderr, "lancefs: %s: cannot commit: %s; staged rows "
+			"stay staged:\n", mnt, strerror(rc));
+		show_errors(mnt, 1);
+		return 2;
 	}
 	st = read_status(mnt);
 	if (!st) {
@@ -4166,7 +4170,8 @@ static int umount_commit(const char *mnt, json_t *st, pid_t *daemon)
 		show_errors(mnt, 8);
 	} else if (rc) {
 		fprintf(stderr, "lancefs: %s: commit failed (%s); staged rows "
-			"are kept for the next mount\n", mnt, strerror(rc));
+			"are kept for the next mount:\n", mnt, strerror(rc));
+		show_errors(mnt, 1);
 		return 2;
 	}
 	return 0;

@@ -2955,10 +2955,19 @@ static int commit_locked(struct writes *w, uint64_t force, bool now,
 	int rc, prc = 0;
 
 	*version = 0;
-	/* what others committed since, so that our plan starts there */
+	/* what others committed since, so that our plan starts there; a
+	 * store that cannot tell is the commit's failure, said where
+	 * commits' failures are (its rows stay staged) */
 	rc = follow(w, false, err);
-	if (rc)
+	if (rc) {
+		lc_err_prefix(err, "commit: ");
+		pthread_mutex_lock(&w->mu);
+		lc_free(w->last_error);
+		w->last_error = lc_strdup(err->msg);
+		pthread_mutex_unlock(&w->mu);
+		note(w, err);
 		return rc;
+	}
 	/* pending attempts first; one that fails again does not hold
 	 * back the other rows (its own stay out of their commit) */
 	for (size_t k = w->n_pending; k && !prc; k--)

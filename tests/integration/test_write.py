@@ -1255,6 +1255,36 @@ def test_commit_file_and_command():
                 lancefs("commit", mnt)
 
 
+def test_failed_commit_says_why():
+    """A commit the store fails (here: the dataset's _versions/ cannot be
+    listed) exits 2 from lancefs commit, naming the reason there, in
+    .lancefs/errors and as the status's last error; the change stays
+    staged and commits once the store is back."""
+    with workdir() as w:
+        uri, staging, src = lancedb_table(w, "2.1", 3)
+        want = lance_rows(uri)
+        gone = sorted(want)[0]
+        del want[gone]
+        with mounted(uri, staging, "name_column=name",
+                     "commit_delay=60") as mnt:
+            shutil.rmtree(os.path.join(mnt, gone))
+            versions = os.path.join(uri, "_versions")
+            os.rename(versions, versions + ".away")
+            try:
+                r = lancefs("commit", mnt, check=False)
+            finally:
+                os.rename(versions + ".away", versions)
+            why = "_versions/ holds no manifest"
+            expect(r.returncode == 2 and why in r.stderr,
+                   f"failed commit: exit {r.returncode}, {r.stderr!r}")
+            expect(why in errors_text(mnt),
+                   f".lancefs/errors: {errors_text(mnt)!r}")
+            expect(why in (status(mnt)["writes"]["last_error"] or ""),
+                   f"status writes {status(mnt)['writes']}")
+            lancefs("commit", mnt)
+        same_rows(lance_rows(uri), want, "after the store came back")
+
+
 def test_quiet_period_batches_commits():
     """cp -r of 200 small folders with the default commit_delay makes a
     handful of versions, not 200; every row arrives."""
@@ -3891,6 +3921,7 @@ TESTS = (per_version(edit_cycle) + per_version(interleaved_appends) +
           test_fallocate_and_symlink,
           test_closed_files_reach_the_disk,
           test_staged_rows_visible_at_once, test_commit_file_and_command,
+          test_failed_commit_says_why,
           test_quiet_period_batches_commits,
           test_bad_input_refused_then_fixed,
           test_rename_editor_and_junk_files,
