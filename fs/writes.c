@@ -2377,7 +2377,9 @@ static bool on_landed(void *ctx, uint64_t id, uint64_t version,
 }
 
 /* Drop the rows of ids[n] the commit left out as unchanged, with their
- * folders, unless changed or opened since. */
+ * folders, unless changed or opened since. The mount forgets the names
+ * of what they held that the row does not (hidden files, backups): the
+ * thread tells it, as after a commit. */
 static void drop_unchanged(struct writes *w, const uint64_t *ids, size_t n)
 {
 	pthread_rwlock_wrlock(&w->listing);
@@ -2389,9 +2391,13 @@ static void drop_unchanged(struct writes *w, const uint64_t *ids, size_t n)
 		if (r && r->same_now && !r->refused_now &&
 		    r->gen == r->same_gen &&
 		    !r->writers && !r->committing && !r->pending &&
-		    !staging_row_remove(w->stg, r->id, &(struct lc_err){ 0 }))
+		    !staging_row_remove(w->stg, r->id, &(struct lc_err){ 0 })) {
 			row_drop(w, r);
+			w->moved = true;
+		}
 	}
+	if (w->moved)
+		pthread_cond_signal(&w->tick);
 	pthread_cond_broadcast(&w->cv);
 	pthread_mutex_unlock(&w->mu);
 	pthread_rwlock_unlock(&w->listing);

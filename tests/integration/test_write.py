@@ -2990,6 +2990,7 @@ def test_rows_copied_again_change_nothing():
         os.makedirs(os.path.dirname(uri))
         src = os.path.join(w, "src")
         want = {f"r{k}": sample(src, f"r{k}", 10 + k) for k in range(6)}
+        write(os.path.join(src, "r5", ".DS_Store"), b"junk")
         meta0 = {"label": 7, "score": 3.0}
         write(os.path.join(src, "r0", "meta.json"), json.dumps(meta0))
         want["r0"].update(meta0)
@@ -3008,7 +3009,15 @@ def test_rows_copied_again_change_nothing():
                 expect(r.returncode == 0, f"{tool}: {r.stderr}")
                 expect(status(mnt)["writes"]["staged_rows"] == 6,
                        f"staged after {tool}: {status(mnt)['writes']}")
+                junk = os.path.join(mnt, "r5", ".DS_Store")
+                os.stat(junk)		# copied again, staged
                 commit_now(mnt)
+                # what the row held besides its values went with it:
+                # gone by every name (unzip -o unlinks what stat finds)
+                expect(not os.path.exists(junk) and
+                       ".DS_Store" not in os.listdir(os.path.dirname(junk)),
+                       f"{tool}: r5/.DS_Store stat {os.path.exists(junk)}, "
+                       f"listed {os.listdir(os.path.dirname(junk))}")
                 st = status(mnt)["writes"]
                 expect(st["staged_rows"] == 0 and
                        oracle(uri)["version"] == v1,
