@@ -117,6 +117,15 @@ int ostore_conf_parse(struct ostore_conf *c, const char *opt,
 	return 0;
 }
 
+bool ostore_conf_secret(const char *opt)
+{
+	const char *eq = strchr(opt, '=');
+	int i = eq ? key_index(opt, (size_t)(eq - opt)) : -1;
+
+	return i >= 0 && (!strcmp(keys[i].name, "secret_access_key") ||
+			  !strcmp(keys[i].name, "session_token"));
+}
+
 int ostore_parse_count(const char *v, bool sized, uint64_t *out)
 {
 	unsigned long long n;

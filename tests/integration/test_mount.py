@@ -848,6 +848,22 @@ def test_database_status_per_dataset():
                    f"line in {lines[:5]}")
 
 
+def test_secrets_hidden_from_ps():
+    """The daemon's command line (ps, /proc/PID/cmdline, readable by
+    every user) holds no secret given with -o; the mount works."""
+    src = os.path.join(DATA, "v_2.2", "images.lance")
+    with mounted(src, "ro", "aws_secret_access_key=Sekrit1234",
+                 "session_token=Tok5678", "region=us-east-1") as mnt:
+        with open(os.path.join(mnt, ".lancefs", "status")) as f:
+            pid = json.load(f)["pid"]
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            cmdline = f.read()
+        expect(b"Sekrit1234" not in cmdline and b"Tok5678" not in cmdline
+               and b"us-east-1" in cmdline,
+               f"daemon's cmdline: {cmdline!r}")
+        expect(len(os.listdir(mnt)) == len(oracle(src)["rows"]), "rows")
+
+
 def test_branch_tags_not_shown():
     """A tag on a branch names a version of that branch, not of the main
     line lancefs shows: @tags leaves it out, and -o tag= of it is refused
@@ -922,6 +938,7 @@ TESTS = [test_dataloader, test_scanners_see_only_rows, test_shell_tools,
          test_dataset_deleted_under_mount, test_mount_helpers,
          test_pinned_versions_ro_statfs_times,
          test_cli_info_and_exit_codes, test_database_status_per_dataset,
+         test_secrets_hidden_from_ps,
          test_branch_tags_not_shown, test_umount_busy]
 
 
