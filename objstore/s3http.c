@@ -862,6 +862,12 @@ int s3_fail(struct s3_conn *c, const struct s3_req *r, const char *key,
 		return LC_NOTFOUND(err, "%s://%s: no such bucket (404 "
 				   "NoSuchBucket)", c->addr.oss ? "oss" : "s3",
 				   c->addr.bucket);
+	if (r->status == 404 && !r->key[0] && !x->code[0])
+		/* S3 lists any bucket there is, and says why it does not */
+		return LC_NOTFOUND(err, "%s://%s: HTTP 404 with no S3 error "
+				   "for the bucket (no such bucket, or %s is "
+				   "no S3 endpoint)", c->addr.oss ? "oss" : "s3",
+				   c->addr.bucket, c->addr.host_header);
 	if (r->status == 404)
 		return LC_NOTFOUND(err, "%s: no such object", name);
 	if (r->status == 403 || (r->status == 400 &&

@@ -798,6 +798,51 @@ TEST(fake_container_credentials)
 	fake_stop(&s3);
 }
 
+/* Not an S3 server: 404 with no body, to everything. */
+static void not_s3(struct fake *f, int fd, const struct fake_req *rq)
+{
+	(void)rq;
+	f->n++;
+	reply(fd, 404, NULL, NULL, 0);
+}
+
+static int count_entry(void *ctx, const struct ostore_entry *e)
+{
+	(void)e;
+	++*(int *)ctx;
+	return 0;
+}
+
+TEST(fake_not_s3_endpoint)
+{
+	struct fake f;
+	struct lc_err err = { 0 };
+	struct ostore_conf *conf;
+	struct ostore *st;
+	struct ostore_obj *o;
+	char where[64];
+	int n = 0;
+
+	CHECK(fake_start(&f, not_s3) == 0);
+	conf = conf_for(&f, NULL);
+	CHECK(conf);
+	CHECK_OK(open_fake(&f, conf, &st, &err), &err);
+	/* a listing names the bucket and the endpoint, not an object */
+	CHECK_EQ_U64(ostore_list(st, "", count_entry, &n, &err), ENOENT);
+	snprintf(where, sizeof(where), "127.0.0.1:%u is no S3 endpoint",
+		 f.port);
+	CHECK(strstr(err.msg, "s3://b: HTTP 404 with no S3 error"));
+	CHECK(strstr(err.msg, where));
+	CHECK_EQ_U64(n, 0);
+	lc_err_clear(&err);
+	/* a HEAD has no body: its 404 is a missing object */
+	CHECK_EQ_U64(ostore_open(&o, st, "data/x", &err), ENOENT);
+	CHECK(strstr(err.msg, "data/x: no such object"));
+	ostore_free(st);
+	ostore_conf_free(conf);
+	fake_stop(&f);
+}
+
 /* The object was replaced by a shorter one: a whole 206 of fewer bytes
  * than asked is an answer, not a transfer cut short to retry. */
 static void shrunk(struct fake *f, int fd, const struct fake_req *rq)
@@ -941,6 +986,7 @@ TEST(fake_expired_token_renewed_once)
 }
 
 TEST_MAIN(TEST_ENTRY(fake_retries_reads), TEST_ENTRY(fake_wrong_bytes_refused),
+	  TEST_ENTRY(fake_not_s3_endpoint),
 	  TEST_ENTRY(fake_replaced_object_not_retried),
 	  TEST_ENTRY(fake_expired_static_token),
 	  TEST_ENTRY(fake_expired_token_renewed_once),
