@@ -40,9 +40,10 @@ int ostore_open_uri(struct ostore **out, const char *uri,
 			return LC_USAGE(err, "%s: a file:// URI needs an "
 					"absolute path", uri);
 	} else if (strstr(p, "://")) {
-		return lc_err_set(err, EPROTONOSUPPORT, LC_EK_UNSUPPORTED,
-				  __FILE__, __LINE__,
-				  "%s: unsupported URI scheme", uri);
+		return lc_err_set(err, EPROTONOSUPPORT, LC_EK_USAGE,
+				  __FILE__, __LINE__, "%s: unsupported URI "
+				  "scheme (s3://, oss://, file:// or a path)",
+				  uri);
 	}
 	if (!*p)
 		return LC_USAGE(err, "empty dataset path");

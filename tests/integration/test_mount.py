@@ -791,6 +791,9 @@ def test_cli_info_and_exit_codes():
                    check=False).returncode == 1, "cat of a folder: exit 1")
     expect(lancefs("ls", "/nonexistent.lance", check=False).returncode == 1,
            "missing dataset: exit 1")
+    r = lancefs("ls", "ftp://host/x.lance", check=False)
+    expect(r.returncode == 1 and "unsupported URI scheme" in r.stderr,
+           f"ftp:// URI: exit {r.returncode} {r.stderr!r}")
     expect(lancefs("ls", "-o", "bogus=1", src, check=False).returncode == 1,
            "unknown option: exit 1")
     with tempfile.TemporaryDirectory() as tmp:
