@@ -4215,10 +4215,17 @@ int lancefs_umount_main(int argc, char **argv)
 	/* a live writable mount: commit first, so that errors are seen
 	 * here, then wait below for the daemon's last commit and exit; a
 	 * database mount's datasets are its folders (DIR/.lancefs) */
-	if ((st = read_status(argv[1])))
+	if ((st = read_status(argv[1]))) {
 		failed = umount_commit(argv[1], st, &daemon);
-	else
+	} else {
 		failed = each_member(argv[1], &n, umount_member, &daemon);
+		if (!n && !is_mount_point(argv[1])) {
+			fprintf(stderr, "lancefs: %s: %s\n", argv[1],
+				access(argv[1], F_OK) ? strerror(errno) :
+							"not a mount point");
+			return 1;
+		}
+	}
 	/* fusermount3 also clears a mount whose daemon died ("Transport
 	 * endpoint is not connected"); -z detaches a busy one. */
 	for (int lazy = 0; lazy < 2; lazy++) {

@@ -237,6 +237,10 @@ def test_mount_errors():
                     mnt + "/nope", check=False)
         expect(r.returncode == 1 and "nope: No such file" in r.stderr,
                f"missing mount point: {r.stderr!r}")
+        r = lancefs("umount", mnt, check=False)
+        expect(r.returncode == 1 and
+               r.stderr.strip() == f"lancefs: {mnt}: not a mount point",
+               f"umount of a folder: exit {r.returncode} {r.stderr!r}")
         afile = os.path.join(mnt, "afile")
         open(afile, "w").close()
         r = lancefs("mount", "-o", "ro",
