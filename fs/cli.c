@@ -378,7 +378,10 @@ static void print_info_text(json_t *o, const char *indent)
 
 			printf("%sfragments: %zu\n", indent,
 			       json_array_size(val));
-			json_array_foreach(val, i, f)
+			json_array_foreach(val, i, f) {
+				size_t j;
+				json_t *file;
+
 				printf("%s  %" JSON_INTEGER_FORMAT ": %"
 				       JSON_INTEGER_FORMAT " rows, %"
 				       JSON_INTEGER_FORMAT " deleted\n", indent,
@@ -388,6 +391,31 @@ static void print_info_text(json_t *o, const char *indent)
 							"physical_rows")),
 				       json_integer_value(json_object_get(f,
 							"deleted_rows")));
+				json_array_foreach(json_object_get(f, "files"),
+						   j, file)
+					printf("%s    %s (file version %s, %"
+					       JSON_INTEGER_FORMAT " bytes)\n",
+					       indent,
+					       json_string_value(json_object_get(
+						       file, "path")),
+					       json_string_value(json_object_get(
+						       file, "file_version")),
+					       json_integer_value(
+						       json_object_get(file,
+								       "size")));
+			}
+		} else if (json_is_object(val) && !strcmp(key, "datasets")) {
+			const char *name;
+			json_t *ds;
+			char deeper[64];
+
+			snprintf(deeper, sizeof(deeper), "%s    ", indent);
+			printf("%sdatasets: %zu\n", indent,
+			       json_object_size(val));
+			json_object_foreach(val, name, ds) {
+				printf("%s  %s:\n", indent, name);
+				print_info_text(ds, deeper);
+			}
 		} else {
 			char *s = json_dumps(val, JSON_ENCODE_ANY |
 						       JSON_COMPACT);

@@ -783,6 +783,16 @@ def test_cli_info_and_exit_codes():
            [f["physical_rows"] for f in orc["fragments"]], "fragments")
     text = lancefs("info", src).stdout
     expect(f"rows: {len(orc['rows'])}" in text, "info text")
+    for f in info["fragments"]:
+        for d in f["files"]:
+            expect(f"{d['path']} (file version {d['file_version']}, "
+                   f"{d['size']} bytes)" in text,
+                   f"info text lacks data file {d['path']}: {text}")
+    # a database's: each dataset's under its name, not a line of JSON
+    text = lancefs("info", os.path.dirname(src)).stdout
+    expect("\n  versions:\n    version: " in text and
+           "datasets: {" not in text,
+           f"info of a database: {text[:300]!r}")
     # ls -l of @versions: each version's commit time, to the second
     for line in lancefs("ls", "-l", src, "@versions").stdout.splitlines():
         mode, size, when, name = line.split()
