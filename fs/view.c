@@ -2457,8 +2457,12 @@ static int render_ctl(struct lc_buf *b, struct view *v, const struct vnode *n,
 	rc = rows_ready(cur, err);
 	if (!rc)
 		rc = lc_buf_append(b, "{\"source\":", 10, err);
-	if (!rc)
-		rc = render_json_string(b, v->source, strlen(v->source), err);
+	if (!rc) {
+		/* a database member's own URI */
+		const char *src = n->ds->name ? n->ds->st->root : v->source;
+
+		rc = render_json_string(b, src, strlen(src), err);
+	}
 	if (!rc)
 		rc = lc_buf_printf(b, err, ",\"version\":%" PRIu64
 				   ",\"rows\":%" PRIu64 ",\"data_format\":",

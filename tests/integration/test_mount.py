@@ -848,9 +848,11 @@ def test_database_status_per_dataset():
             with open(os.path.join(mnt, name, ".lancefs", "status")) as f:
                 st = json.load(f)
             expect(st["version"] == orc["version"] and
-                   st["rows"] == len(orc["rows"]),
+                   st["rows"] == len(orc["rows"]) and
+                   st["source"] == os.path.join(db, name + ".lance"),
                    f"{name}/.lancefs/status: version {st['version']}, "
-                   f"rows {st['rows']}; LanceDB: {orc['version']}, "
+                   f"rows {st['rows']}, source {st['source']}; "
+                   f"LanceDB: {orc['version']}, "
                    f"{len(orc['rows'])}")
         # lancefs status of the database: each member under its name
         every = json.loads(lancefs("status", "--json", mnt).stdout)
