@@ -23,6 +23,8 @@
 
 #define ROW_NAME_DIGITS 8
 #define MAX_SNAP_CACHE 8
+/* the longest file extension: ext.COLUMN= values, and those sniffed */
+#define EXT_MAX 16
 
 struct file_col {
 	const struct lance_field *field;
@@ -252,6 +254,9 @@ int view_opts_parse(struct view_opts *o, const char *opt, struct lc_err *err)
 
 		if (!n || !*val || strchr(val, '/'))
 			return LC_USAGE(err, "%s: want ext.COLUMN=EXT", opt);
+		if (strlen(val) > EXT_MAX)
+			return LC_USAGE(err, "%s: an extension of %d bytes at "
+					"most", opt, EXT_MAX);
 		e = lc_realloc(o->exts, (o->n_exts + 1) * sizeof(*e));
 		if (!e)
 			return LC_NOMEM(err);
@@ -354,6 +359,8 @@ static bool wants_text(const struct view_opts *o, const struct lance_field *f)
 	return false;
 }
 
+static void cut_to(char *name, size_t max);
+
 static int classify_columns(struct view_snap *s, const struct view_opts *o,
 			    bool strict, struct lc_err *err)
 {
@@ -378,6 +385,14 @@ static int classify_columns(struct view_snap *s, const struct view_opts *o,
 						       strlen(f->name));
 			if (!c->prefix)
 				return LC_NOMEM(err);
+			/* PREFIX.EXT within NAME_MAX: cut, marked with
+			 * the column's position (column names that agree
+			 * so far stay apart) */
+			if (strlen(c->prefix) > 255 - 1 - EXT_MAX) {
+				cut_to(c->prefix, 255 - 1 - EXT_MAX - 21);
+				sprintf(c->prefix + strlen(c->prefix), "~%zu",
+					i);
+			}
 			for (size_t e = 0; bin && e < o->n_exts; e++)
 				if (!strcmp(o->exts[e].column, f->name))
 					c->fixed_ext = o->exts[e].ext;

@@ -883,6 +883,47 @@ def test_secrets_hidden_from_ps():
         expect(len(os.listdir(mnt)) == len(oracle(src)["rows"]), "rows")
 
 
+def test_long_column_names():
+    """A column whose name would make file names over 255 bytes shows
+    its files under a cut name that fits (cp -r of the row works), and
+    reads its values; an ext.COLUMN= over 16 bytes is refused."""
+    with tempfile.TemporaryDirectory() as tmp:
+        script = """
+const arrow = require('apache-arrow');
+const lancedb = require('@lancedb/lancedb');
+(async () => {
+  const db = await lancedb.connect(process.argv[1]);
+  const c = 'c'.repeat(300), d = 'c'.repeat(299) + 'd', s = 's'.repeat(300);
+  const schema = new arrow.Schema([
+    new arrow.Field(c, new arrow.Binary(), true),
+    new arrow.Field(d, new arrow.Binary(), true),
+    new arrow.Field(s, new arrow.Utf8(), true)]);
+  await db.createTable('t', [{[c]: Buffer.from('hello'),
+                              [d]: Buffer.from('world'), [s]: 'v'}],
+                       {schema});
+})();
+"""
+        subprocess.run(["node", "-e", script, tmp], cwd=INTEROP, check=True,
+                       capture_output=True)
+        src = os.path.join(tmp, "t.lance")
+        with mounted(src, "ro", "text_files=all") as mnt:
+            row = os.path.join(mnt, sorted(os.listdir(mnt))[0])
+            names = sorted(os.listdir(row))
+            expect(len(names) == 4 and
+                   all(len(n.encode()) <= 255 for n in names),
+                   f"files of the row: {[len(n) for n in names]}")
+            got = sorted(open(os.path.join(row, n), "rb").read()
+                         for n in names if n != "meta.json")
+            expect(got == [b"hello", b"v", b"world"], f"values {got}")
+            copy = os.path.join(tmp, "copy")
+            shutil.copytree(row, copy)
+            expect(sorted(os.listdir(copy)) == names, "cp -r of the row")
+        r = lancefs("mount", "-o", "ro,ext." + "c" * 300 + "=" + "x" * 17,
+                    src, tmp, check=False)
+        expect(r.returncode == 1 and "16 bytes" in r.stderr,
+               f"a long ext: exit {r.returncode} {r.stderr[-200:]!r}")
+
+
 def test_branch_tags_not_shown():
     """A tag on a branch names a version of that branch, not of the main
     line lancefs shows: @tags leaves it out, and -o tag= of it is refused
@@ -957,7 +998,7 @@ TESTS = [test_dataloader, test_scanners_see_only_rows, test_shell_tools,
          test_dataset_deleted_under_mount, test_mount_helpers,
          test_pinned_versions_ro_statfs_times,
          test_cli_info_and_exit_codes, test_database_status_per_dataset,
-         test_secrets_hidden_from_ps,
+         test_secrets_hidden_from_ps, test_long_column_names,
          test_branch_tags_not_shown, test_umount_busy]
 
 
