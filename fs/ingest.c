@@ -1463,15 +1463,14 @@ static ssize_t top_index(const struct lance_schema *s, const char *name,
 }
 
 /* The column a row file's stem names: as it is, or as the view shows
- * it (a column "a/b" as a%2Fb.jpg, ".c" as %2Ec.txt). */
+ * it (a column "a/b" as a%2Fb.jpg, ".c" as %2Ec.txt, a long name cut). */
 static ssize_t file_column(const struct lance_schema *s, const char *stem,
 			   size_t n)
 {
 	ssize_t col = top_index(s, stem, n);
 
 	for (size_t i = 0; col < 0 && i < s->n_top; i++) {
-		char *e = render_escape_name(s->top[i]->name,
-					     strlen(s->top[i]->name));
+		char *e = render_column_stem(s->top[i]->name, i);
 
 		if (e && strlen(e) == n && !memcmp(e, stem, n))
 			col = (ssize_t)i;

@@ -739,6 +739,34 @@ static bool escape_at(const char *s, size_t n, size_t i)
 	return s[i] == '%' && code_at(s, n, i + 1, i == 0);
 }
 
+void render_cut(char *name, size_t max)
+{
+	size_t n = strlen(name);
+
+	if (n <= max)
+		return;
+	n = max;
+	while (n && ((unsigned char)name[n] & 0xc0) == 0x80)
+		n--;			/* a character's continuation */
+	if (n >= 2 && name[n - 2] == '%')
+		n -= 2;
+	else if (n >= 1 && name[n - 1] == '%')
+		n -= 1;
+	name[n] = 0;
+}
+
+char *render_column_stem(const char *name, size_t index)
+{
+	char *e = render_escape_name(name, strlen(name));
+
+	if (e && strlen(e) > 255 - 1 - RENDER_EXT_MAX) {
+		/* the escaped name is longer than what is cut to */
+		render_cut(e, 255 - 1 - RENDER_EXT_MAX - 21);
+		sprintf(e + strlen(e), "~%zu", index);
+	}
+	return e;
+}
+
 char *render_escape_name(const char *s, size_t n)
 {
 	char *out = lc_malloc(3 * n + 1), *o = out;

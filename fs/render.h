@@ -58,6 +58,15 @@ unsigned render_sniff(const uint8_t *head, size_t n);
  * as an escape (%25; see render.c): "50% off", "cat%20photo" and
  * "100%25" stay as they are. Returns a new string. */
 char *render_escape_name(const char *s, size_t n);
+/* Cut `name` to at most `max` bytes, on a character and not inside a
+ * %XX escape. */
+void render_cut(char *name, size_t max);
+/* The longest file extension: ext.COLUMN= values, and those sniffed. */
+#define RENDER_EXT_MAX 16
+/* The stem of the files of top-level column `name` (at `index` in the
+ * schema): escaped, and where STEM.EXT could pass NAME_MAX, cut and
+ * marked "~index" (names that agree so far stay apart). New string. */
+char *render_column_stem(const char *name, size_t index);
 /* The name of a row folder whose name-column value is `s`: escaped, and
  * "@versions" and "@tags" as %40versions and %40tags. */
 char *render_row_name(const char *s, size_t n);

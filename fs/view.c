@@ -23,8 +23,6 @@
 
 #define ROW_NAME_DIGITS 8
 #define MAX_SNAP_CACHE 8
-/* the longest file extension: ext.COLUMN= values, and those sniffed */
-#define EXT_MAX 16
 
 struct file_col {
 	const struct lance_field *field;
@@ -254,9 +252,9 @@ int view_opts_parse(struct view_opts *o, const char *opt, struct lc_err *err)
 
 		if (!n || !*val || strchr(val, '/'))
 			return LC_USAGE(err, "%s: want ext.COLUMN=EXT", opt);
-		if (strlen(val) > EXT_MAX)
+		if (strlen(val) > RENDER_EXT_MAX)
 			return LC_USAGE(err, "%s: an extension of %d bytes at "
-					"most", opt, EXT_MAX);
+					"most", opt, RENDER_EXT_MAX);
 		e = lc_realloc(o->exts, (o->n_exts + 1) * sizeof(*e));
 		if (!e)
 			return LC_NOMEM(err);
@@ -359,8 +357,6 @@ static bool wants_text(const struct view_opts *o, const struct lance_field *f)
 	return false;
 }
 
-static void cut_to(char *name, size_t max);
-
 static int classify_columns(struct view_snap *s, const struct view_opts *o,
 			    bool strict, struct lc_err *err)
 {
@@ -381,18 +377,9 @@ static int classify_columns(struct view_snap *s, const struct view_opts *o,
 
 			c->field = f;
 			c->text = !bin;
-			c->prefix = render_escape_name(f->name,
-						       strlen(f->name));
+			c->prefix = render_column_stem(f->name, i);
 			if (!c->prefix)
 				return LC_NOMEM(err);
-			/* PREFIX.EXT within NAME_MAX: cut, marked with
-			 * the column's position (column names that agree
-			 * so far stay apart) */
-			if (strlen(c->prefix) > 255 - 1 - EXT_MAX) {
-				cut_to(c->prefix, 255 - 1 - EXT_MAX - 21);
-				sprintf(c->prefix + strlen(c->prefix), "~%zu",
-					i);
-			}
 			for (size_t e = 0; bin && e < o->n_exts; e++)
 				if (!strcmp(o->exts[e].column, f->name))
 					c->fixed_ext = o->exts[e].ext;
@@ -481,28 +468,10 @@ static char *name_value(const struct lance_array *a, uint64_t i)
 	return lc_strdup(num);
 }
 
-/* Cut `name` to at most `max` bytes, on a character and not inside a
- * %XX escape. */
-static void cut_to(char *name, size_t max)
-{
-	size_t n = strlen(name);
-
-	if (n <= max)
-		return;
-	n = max;
-	while (n && ((unsigned char)name[n] & 0xc0) == 0x80)
-		n--;			/* a character's continuation */
-	if (n >= 2 && name[n - 2] == '%')
-		n -= 2;
-	else if (n >= 1 && name[n - 1] == '%')
-		n -= 1;
-	name[n] = 0;
-}
-
 /* Room for "~<row number>" within NAME_MAX. */
 static void cut_name(char *name)
 {
-	cut_to(name, 255 - 21);
+	render_cut(name, 255 - 21);
 }
 
 /* A name no file system takes (over NAME_MAX bytes) is cut, on a
@@ -607,7 +576,7 @@ static int build_names(struct view_snap *s, const char *col, bool strict,
 							 "~%" PRIu64 "~%u",
 							 r.number, t);
 					if (stem)
-						cut_to(stem, 255 - strlen(tail));
+						render_cut(stem, 255 - strlen(tail));
 					len = (stem ? strlen(stem) : 0) +
 					      strlen(tail) + 1;
 					lc_free(name);

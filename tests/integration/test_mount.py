@@ -885,8 +885,8 @@ def test_secrets_hidden_from_ps():
 
 def test_long_column_names():
     """A column whose name would make file names over 255 bytes shows
-    its files under a cut name that fits (cp -r of the row works), and
-    reads its values; an ext.COLUMN= over 16 bytes is refused."""
+    its files under a cut name that fits (cp -r of the row works), read
+    and written; an ext.COLUMN= over 16 bytes is refused."""
     with tempfile.TemporaryDirectory() as tmp:
         script = """
 const arrow = require('apache-arrow');
@@ -918,6 +918,18 @@ const lancedb = require('@lancedb/lancedb');
             copy = os.path.join(tmp, "copy")
             shutil.copytree(row, copy)
             expect(sorted(os.listdir(copy)) == names, "cp -r of the row")
+        # and written: an edit of the row keeps its other values, a
+        # file under the cut name sets its column
+        with mounted(src, "staging_dir=" + os.path.join(tmp, "st")) as mnt:
+            row = os.path.join(mnt, sorted(os.listdir(mnt))[0])
+            cut = next(n for n in names if "~0." in n)
+            with open(os.path.join(row, cut), "wb") as f:
+                f.write(b"again")
+        vals = oracle(src)["rows"][0]["values"]
+        expect(sorted(v["head"] if isinstance(v, dict) else v
+                      for v in vals.values()) ==
+               sorted([b"again".hex(), "v", b"world".hex()]),
+               f"after writing {cut}: {vals}")
         r = lancefs("mount", "-o", "ro,ext." + "c" * 300 + "=" + "x" * 17,
                     src, tmp, check=False)
         expect(r.returncode == 1 and "16 bytes" in r.stderr,
