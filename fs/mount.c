@@ -258,10 +258,14 @@ static void slot_forget(struct lfs *fs, unsigned s, uint64_t n)
  * @tags/T) is named without a slot: slot 0, kind IK_ROOT, the version
  * and the dataset's index (VERSION_SHIFT), so that listing thousands of
  * versions takes no slot each. What is below it takes its version's
- * slot when looked up.
+ * slot when looked up. A tag's root is another folder than its
+ * version's (TAG_BIT, its tag in bits 46..36, versions up to 2^24 - 1).
  */
 #define VERSION_SHIFT 12
-#define VERSION_MAX ((1ull << (KIND_SHIFT - VERSION_SHIFT)) - 1)
+#define TAG_BIT (1ull << 47)
+#define TAG_SHIFT 36
+#define VERSION_MAX ((1ull << (47 - VERSION_SHIFT)) - 1)
+#define TAG_VERSION_MAX ((1ull << (TAG_SHIFT - VERSION_SHIFT)) - 1)
 
 static struct mds *mds_for(struct lfs *fs, struct view_ds *ds);
 static struct mds *mds_at(struct lfs *fs, unsigned idx);
@@ -269,16 +273,19 @@ static struct mds *mds_at(struct lfs *fs, unsigned idx);
 static bool version_ino(struct lfs *fs, const struct vnode *n,
 			fuse_ino_t *out)
 {
-	uint64_t version;
+	uint64_t version, tag = view_tag_of(n);
 	struct mds *d;
 
 	if (n->kind != VN_ROOT || view_shown(n))
 		return false;
 	version = view_manifest(n)->version;
-	if (!version || version > VERSION_MAX || !(d = mds_for(fs, n->ds)))
+	if (!version || version > (tag ? TAG_VERSION_MAX : VERSION_MAX) ||
+	    !(d = mds_for(fs, n->ds)))
 		return false;
 	*out = (uint64_t)IK_ROOT << KIND_SHIFT | version << VERSION_SHIFT |
 	       d->idx;
+	if (tag)
+		*out |= TAG_BIT | tag << TAG_SHIFT;
 	return true;
 }
 
@@ -352,7 +359,10 @@ static int node_of(struct lfs *fs, fuse_ino_t ino, struct vnode *out,
 	}
 	if (!s && kind == IK_ROOT) {	/* version_ino */
 		struct mds *d = mds_at(fs, (unsigned)(ino & MAX_SLOTS));
-		uint64_t version = (ino >> VERSION_SHIFT) & VERSION_MAX;
+		unsigned tag = ino & TAG_BIT ?
+			(unsigned)(ino >> TAG_SHIFT) & VIEW_TAG_MAX : 0;
+		uint64_t version = (ino >> VERSION_SHIFT) &
+				   (tag ? TAG_VERSION_MAX : VERSION_MAX);
 
 		if (!d)
 			return ESTALE;
@@ -364,12 +374,15 @@ static int node_of(struct lfs *fs, fuse_ino_t ino, struct vnode *out,
 			const struct vnode *r = &fs->slots[k].root;
 
 			if (r->ds == d->ds && r->kind == VN_ROOT &&
-			    !view_shown(r) &&
+			    !view_shown(r) && view_tag_of(r) == tag &&
 			    view_manifest(r)->version == version)
 				vnode_copy(out, r);
 		}
 		pthread_mutex_unlock(&fs->mu);
-		return out->snap ? 0 : view_ds_root(out, d->ds, version, err);
+		if (out->snap)
+			return 0;
+		return tag ? view_tag_root(out, d->ds, tag, version) :
+			     view_ds_root(out, d->ds, version, err);
 	}
 	pthread_mutex_lock(&fs->mu);
 	if (!s || fs->slots[s].root.kind == VN_NONE)

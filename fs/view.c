@@ -43,6 +43,7 @@ struct view_snap {
 	const struct lance_manifest *m;
 	bool shown;		/* made for the root (cur); never for
 				 * @versions or @tags, which make their own */
+	unsigned tag;		/* a tag's own (view_tag_of), or 0 */
 	struct file_col *cols;
 	size_t n_cols;
 	const struct lance_field **meta;	/* meta.json fields */
@@ -84,6 +85,15 @@ struct view_ds {
 	struct view_snap *cur;	/* the version the root shows */
 	pthread_mutex_t mu;	/* protects cur and cache; never held over I/O */
 	struct view_snap *cache[MAX_SNAP_CACHE];
+	/* the snapshot of each tag looked up (under mu): its own, not the
+	 * version's, so that @tags/NAME and @versions/N are two folders
+	 * (one folder under two names moves the kernel's cwd and dentries
+	 * from one to the other, and du counts it once) */
+	struct tag_snap {
+		char *name;
+		struct view_snap *snap;
+	} *tags;
+	size_t n_tags;
 	/* vt_mu protects vt and n_vt. It is held while manifests
 	 * load: it serializes only the first stat of each fragment's rows,
 	 * never lookups or the snapshot cache */
@@ -764,6 +774,79 @@ static int ds_snap(struct view_snap **out, struct view_ds *ds,
 	return 0;
 }
 
+/* The root of tag `name`, at `version`: its own snapshot, kept while
+ * the tag stays there. */
+static int tag_root(struct vnode *out, struct view_ds *ds, const char *name,
+		    uint64_t version, struct lc_err *err)
+{
+	struct tag_snap *t = NULL, *more;
+	struct view_snap *s = NULL;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	out->kind = VN_ROOT;
+	out->ds = ds;
+	pthread_mutex_lock(&ds->mu);
+	for (size_t i = 0; i < ds->n_tags && !t; i++)
+		if (!strcmp(ds->tags[i].name, name))
+			t = &ds->tags[i];
+	if (t && t->snap->m->version == version)
+		s = snap_ref(t->snap);
+	pthread_mutex_unlock(&ds->mu);
+	if (s) {
+		out->snap = s;
+		return 0;
+	}
+	rc = snap_new(&s, ds, version, false, true, err);
+	if (rc)
+		return rc;
+	s->tag = (unsigned)(lc_hash_str(name) % VIEW_TAG_MAX) + 1;
+	pthread_mutex_lock(&ds->mu);
+	t = NULL;
+	for (size_t i = 0; i < ds->n_tags && !t; i++)
+		if (!strcmp(ds->tags[i].name, name))
+			t = &ds->tags[i];
+	if (!t && (more = lc_realloc(ds->tags, (ds->n_tags + 1) *
+					       sizeof(*more)))) {
+		ds->tags = more;
+		t = &more[ds->n_tags];
+		t->snap = NULL;
+		if ((t->name = lc_strdup(name)))
+			ds->n_tags++;
+		else
+			t = NULL;
+	}
+	if (t) {	/* (no memory: the snapshot serves, unkept) */
+		snap_unref(t->snap);
+		t->snap = snap_ref(s);
+	}
+	pthread_mutex_unlock(&ds->mu);
+	out->snap = s;
+	return 0;
+}
+
+unsigned view_tag_of(const struct vnode *n)
+{
+	return n->snap ? n->snap->tag : 0;
+}
+
+int view_tag_root(struct vnode *out, struct view_ds *ds, unsigned tag,
+		  uint64_t version)
+{
+	memset(out, 0, sizeof(*out));
+	pthread_mutex_lock(&ds->mu);
+	for (size_t i = 0; i < ds->n_tags && !out->snap; i++)
+		if (ds->tags[i].snap->tag == tag &&
+		    ds->tags[i].snap->m->version == version)
+			out->snap = snap_ref(ds->tags[i].snap);
+	pthread_mutex_unlock(&ds->mu);
+	if (!out->snap)
+		return ESTALE;
+	out->kind = VN_ROOT;
+	out->ds = ds;
+	return 0;
+}
+
 /* ------------------------------------------------------------ times */
 
 /* The dataset's versions, listed again when `upto` is newer than the
@@ -898,6 +981,11 @@ static void ds_free(struct view_ds *ds)
 	snap_unref(ds->cur);
 	for (int i = 0; i < MAX_SNAP_CACHE; i++)
 		snap_unref(ds->cache[i]);
+	for (size_t i = 0; i < ds->n_tags; i++) {
+		lc_free(ds->tags[i].name);
+		snap_unref(ds->tags[i].snap);
+	}
+	lc_free(ds->tags);
 	for (size_t i = 0; i < ds->n_vt; i++)
 		lc_free(ds->vt[i].key);
 	lc_free(ds->vt);
@@ -1942,7 +2030,7 @@ int view_lookup(struct vnode *out, struct view *v, const struct vnode *dir,
 		lance_tags_free(tags, n);
 		if (!version)
 			return ENOENT;
-		return ds_root(out, dir->ds, version, err);
+		return tag_root(out, dir->ds, name, version, err);
 	}
 	case VN_ROW:
 		return lookup_in_row(out, dir, name, err);

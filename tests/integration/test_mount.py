@@ -936,6 +936,41 @@ const lancedb = require('@lancedb/lancedb');
                f"a long ext: exit {r.returncode} {r.stderr[-200:]!r}")
 
 
+def test_tag_folders_are_their_own():
+    """@tags/T and @versions/N of its version are two folders (and so
+    are the row folders below): a process working in one keeps its cwd
+    when another lists the other, and du counts both."""
+    src = os.path.join(DATA, "v_2.2", "versions.lance")
+    tags = oracle(src)["tags"]
+    expect(tags, "the fixture has tags")
+    with mounted(src, "ro") as mnt:
+        for tag, version in tags.items():
+            v = os.path.join(mnt, "@versions", str(version))
+            t = os.path.join(mnt, "@tags", tag)
+            row = sorted(os.listdir(v))[0]
+            for a, b in ((v, t), (os.path.join(v, row),
+                                  os.path.join(t, row))):
+                expect(os.stat(a).st_ino != os.stat(b).st_ino,
+                       f"{b} is {a} (inode {os.stat(a).st_ino})")
+            here = os.getcwd()
+            os.chdir(v)
+            try:
+                os.listdir(t)
+                expect(os.getcwd() == v, f"cwd {v} became {os.getcwd()}")
+                expect(sorted(os.listdir("..")) ==
+                       sorted(os.listdir(os.path.join(mnt, "@versions"))),
+                       f".. of {v}: {os.listdir('..')}")
+            finally:
+                os.chdir(here)
+        du = subprocess.run(["du", "-s", "--apparent-size", "-B1",
+                             os.path.join(mnt, "@versions"),
+                             os.path.join(mnt, "@tags")],
+                            capture_output=True, text=True, check=True)
+        sizes = [int(line.split()[0]) for line in du.stdout.splitlines()]
+        expect(len(sizes) == 2 and sizes[1] > 0,
+               f"du of @versions and @tags: {du.stdout!r}")
+
+
 def test_branch_tags_not_shown():
     """A tag on a branch names a version of that branch, not of the main
     line lancefs shows: @tags leaves it out, and -o tag= of it is refused
@@ -1011,6 +1046,7 @@ TESTS = [test_dataloader, test_scanners_see_only_rows, test_shell_tools,
          test_pinned_versions_ro_statfs_times,
          test_cli_info_and_exit_codes, test_database_status_per_dataset,
          test_secrets_hidden_from_ps, test_long_column_names,
+         test_tag_folders_are_their_own,
          test_branch_tags_not_shown, test_umount_busy]
 
 
