@@ -365,7 +365,9 @@ static const char *json_kind(const json_t *j)
 {
 	switch (json_typeof(j)) {
 	case JSON_OBJECT:
-		return "an object";
+		/* (no Lance type holds one: a struct has fields) */
+		return json_object_size(j) ? "an object" :
+		       "an empty object (write null)";
 	case JSON_ARRAY:
 		return "an array";
 	case JSON_STRING:
@@ -1452,6 +1454,29 @@ static void row_reset(struct row *row)
 	json_decref(row->meta);
 }
 
+/* Why `name` (n bytes) cannot name a top-level Lance column, or NULL:
+ * Lance takes a dot there for a path into a struct, and a table whose
+ * schema has one cannot be read by LanceDB. */
+static const char *bad_column_name(const char *name, size_t n)
+{
+	if (!n)
+		return "an empty name is no column name";
+	if (memchr(name, '.', n))
+		return "Lance column names hold no '.' (rename the file "
+		       "or key)";
+	return NULL;
+}
+
+static int no_column(struct lc_err *err, struct where *w, const char *name,
+		     size_t n)
+{
+	const char *why = bad_column_name(name, n);
+
+	return refuse(err, w, "no column named '%.*s'%s%s",
+		      (int)(n > 128 ? 128 : n), name, why ? ": " : "",
+		      why ? why : "");
+}
+
 static ssize_t top_index(const struct lance_schema *s, const char *name,
 			 size_t n)
 {
@@ -1529,8 +1554,7 @@ static int add_file(struct row *row, int dfd, const char *at,
 
 		col = file_column(s, file, n);
 		if (col < 0)
-			return refuse(err, &row->w, "no column named '%.*s'",
-				      (int)(n > 128 ? 128 : n), file);
+			return no_column(err, &row->w, file, n);
 		if (s->top[col]->type.id == LANCE_T_UTF8 &&
 		    (!dot || strcmp(dot, ".txt")))
 			return refuse(err, &row->w, "column '%s' is a string:"
@@ -1616,8 +1640,7 @@ static int add_meta(struct row *row, int dfd, off_t size,
 		ssize_t col = top_index(s, key, strlen(key));
 
 		if (col < 0)
-			return refuse(err, &row->w, "no column named '%.128s'",
-				      key);
+			return no_column(err, &row->w, key, strlen(key));
 		if (is_binary(s->top[col]))
 			return refuse(err, &row->w, "column '%s' is binary: "
 				      "it comes from a file %s.<ext>", key,
@@ -2011,6 +2034,8 @@ enum ikind { IK_NONE = 0, IK_INT, IK_FLOAT, IK_BOOL, IK_STR, IK_BIN,
 
 struct itype {
 	enum ikind k;
+	bool big, neg;		/* IK_INT: past int64, below 0 (uint64
+				 * holds the first without the second) */
 	char *name;
 	struct itype *item;		/* IK_LIST */
 	struct itype *kids;		/* IK_STRUCT */
@@ -2079,6 +2104,7 @@ static int itype_merge(struct itype *t, const json_t *j, unsigned depth,
 	switch (json_typeof(j)) {
 	case JSON_INTEGER:
 		k = IK_INT;
+		t->neg |= json_integer_value(j) < 0;
 		break;
 	case JSON_REAL:
 		k = IK_FLOAT;
@@ -2089,6 +2115,10 @@ static int itype_merge(struct itype *t, const json_t *j, unsigned depth,
 		break;
 	case JSON_STRING:	/* or an integer past int64 (jsonb.h) */
 		k = json_big_int(j) ? IK_INT : IK_STR;
+		if (json_big_int(j)) {
+			t->big = true;
+			t->neg |= json_big_int(j)[0] == '-';
+		}
 		break;
 	case JSON_ARRAY:
 		k = IK_LIST;
@@ -2167,7 +2197,8 @@ static int itype_defs(struct defs *d, const struct itype *t,
 	};
 	enum ikind k = t->k == IK_STRUCT && !t->n_kids ? IK_STR : t->k;
 	int32_t me = (int32_t)d->n;
-	int rc = defs_add(d, name, parent, names[k], err);
+	int rc = defs_add(d, name, parent, k == IK_INT && t->big && !t->neg ?
+				  "uint64" : names[k], err);
 
 	if (rc)
 		return rc;
@@ -2250,8 +2281,12 @@ static int itype_schema(struct lance_schema *out, const struct itype *top,
 	struct defs d = { 0 };
 	int rc = 0;
 
+	/* a row that sets a column no schema can have is refused */
 	for (size_t i = 0; i < top->n_kids && !rc; i++)
-		rc = itype_defs(&d, &top->kids[i], top->kids[i].name, -1, err);
+		if (!bad_column_name(top->kids[i].name,
+				     strlen(top->kids[i].name)))
+			rc = itype_defs(&d, &top->kids[i], top->kids[i].name,
+					-1, err);
 	if (!rc && !d.n)
 		rc = LC_USAGE(err, "no columns to infer a schema from");
 	if (!rc)

@@ -691,33 +691,51 @@ def test_new_dataset_from_cp_r():
 
 def test_new_dataset_inferred_from_what_commits():
     """A new dataset's schema comes from the rows of its first commit as
-    assembly reads them: a meta.json holding an integer past int64 gives
-    its other keys their columns, and its row is refused for that
-    integer (before, inference skipped that meta.json whole, and the row
-    was refused for keys the schema lacked)."""
+    assembly reads them, and holds what they hold: integers past int64
+    make a uint64 column (where none is negative; else int64, and the
+    row with the big one is refused for it, its other keys still giving
+    their columns). A name with a dot (depth.map.png, {"a.b": 1}) or an
+    empty one makes no column (LanceDB could read no version of a
+    dataset with one): its row is refused, saying so; so is an empty
+    object, which no column type holds."""
     with workdir() as w:
         uri = os.path.join(w, "db", "new.lance")
         os.mkdir(os.path.dirname(uri))
         staging = os.path.join(w, "staging")
         src = os.path.join(w, "src")
         img = jpeg(70)
-        for n, meta in (("a", {"label": 1}),
-                        ("c", {"n": 18446744073709551615, "note": "big"})):
+        big = 18446744073709551615
+        for n, meta in (("a", {"label": 1, "m": -1}), ("b", {"n": big}),
+                        ("c", {"m": big, "note": "big"}),
+                        ("d", None), ("e", {"a.b": 1}), ("f", {"": 2}),
+                        ("g", {"attrs": {}})):
             os.makedirs(os.path.join(src, n))
             write(os.path.join(src, n, "image.jpg"), img)
-            write(os.path.join(src, n, "meta.json"), json.dumps(meta))
+            if meta is not None:
+                write(os.path.join(src, n, "meta.json"), json.dumps(meta))
+        write(os.path.join(src, "d", "depth.map.png"),
+              b"\x89PNG\r\n\x1a\n" + bytes(16))
         with mounted(uri, staging, "commit_delay=60") as mnt:
-            cp("-r", *[os.path.join(src, n) for n in "ac"], mnt)
+            cp("-r", *[os.path.join(src, n) for n in "abcdefg"], mnt)
             commit_now(mnt, refused=True)
             errs = errors_text(mnt)
-            expect("c/meta.json: column 'n'" in errs and "out of range"
-                   in errs, f"errors {errs!r}")
+            for want in ("c/meta.json: column 'm'", "out of range",
+                         "d/depth.map.png: no column named 'depth.map': "
+                         "Lance column names hold no '.'",
+                         "e/meta.json: no column named 'a.b'",
+                         "f/meta.json: no column named '': an empty name",
+                         "g/meta.json: column 'attrs': expected a string, "
+                         "found an empty object (write null)"):
+                expect(want in errs, f"no {want!r} in errors {errs!r}")
         fields = {f["name"]: f["arrow_type"] for f in oracle(uri)["schema"]}
         expect(fields == {"name": "utf8", "image": "binary", "label": "int64",
-                          "n": "int64", "note": "utf8"},
+                          "m": "int64", "n": "uint64", "note": "utf8",
+                          "attrs": "utf8"},
                f"inferred schema {fields}")
-        expect(sorted(lance_rows(uri)) == ["a"],
-               f"LanceDB rows {sorted(lance_rows(uri))}")
+        rows = {r["values"]["name"]: r["values"]
+                for r in oracle(uri)["rows"]}
+        expect(sorted(rows) == ["a", "b"] and rows["b"]["n"] == big,
+               f"LanceDB rows {rows}")
 
 
 def test_rows_committed_while_listed():
