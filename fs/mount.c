@@ -3913,21 +3913,19 @@ static int ctl_write(const char *mnt, const char *file)
 /*
  * The datasets of a database mount `mnt`: its folders that have a
  * .lancefs/status. f(ctx, member path, name, status) for each, the
- * status then f's; what f returns is OR'ed into the result. *n counts
- * them (0: `mnt` is no database mount).
+ * status then f's. *n counts them (0: `mnt` is no database mount).
  */
-static int each_member(const char *mnt, int *n,
-		       int (*f)(void *ctx, const char *member,
-				const char *name, json_t *st),
-		       void *ctx)
+static void each_member(const char *mnt, int *n,
+			void (*f)(void *ctx, const char *member,
+				  const char *name, json_t *st),
+			void *ctx)
 {
 	struct dirent *de;
-	int rc = 0;
 	DIR *d;
 
 	*n = 0;
 	if (!(d = opendir(mnt)))
-		return 0;
+		return;
 	while ((de = readdir(d))) {
 		char member[4000];
 		json_t *st;
@@ -3937,38 +3935,56 @@ static int each_member(const char *mnt, int *n,
 		snprintf(member, sizeof(member), "%s/%s", mnt, de->d_name);
 		if ((st = read_status(member))) {
 			++*n;
-			rc |= f(ctx, member, de->d_name, st);
+			f(ctx, member, de->d_name, st);
 		}
 	}
 	closedir(d);
-	return rc;
 }
 
-/* The last lines of .lancefs/errors, for a refused commit. */
-static void show_errors(const char *mnt, int max)
+/* The failures a mount noted so far (a database's datasets share
+ * them), from its status. */
+static uint64_t errors_in(json_t *st)
+{
+	return (uint64_t)json_integer_value(json_object_get(st, "errors"));
+}
+
+/* What .lancefs/errors of the mount at `mnt` noted since it held
+ * `before` failures (the rows a commit refused, why it failed): the last
+ * 16 at most, and how many more there are. */
+static void show_errors(const char *mnt, uint64_t before)
 {
 	char path[4200], line[4096], *ring[16] = { 0 };
-	int n = 0;
+	json_t *st = read_status(mnt);
+	uint64_t now = errors_in(st), n = 0;
+	uint64_t fresh = now > before ? now - before : 0;
+	unsigned max = fresh < 16 ? (unsigned)fresh : 16;
 	FILE *f;
 
+	json_decref(st);
 	snprintf(path, sizeof(path), "%s/.lancefs/errors", mnt);
-	if (!(f = fopen(path, "r")))
+	if (!max || !(f = fopen(path, "r")))
 		return;
-	if (max > 16)
-		max = 16;
 	while (fgets(line, sizeof(line), f)) {
 		free(ring[n % max]);
 		ring[n % max] = strdup(line);
 		n++;
 	}
 	fclose(f);
-	for (int i = n > max ? n - max : 0; i < n; i++) {
-		char *tab = strchr(ring[i % max] ? ring[i % max] : "", '\t');
+	/* "DATASET\tROW/FILE: why" ("-" in a dataset mount) */
+	for (uint64_t i = n > max ? n - max : 0; i < n; i++) {
+		const char *l = ring[i % max] ? ring[i % max] : "";
+		const char *tab = strchr(l, '\t');
 
-		if (ring[i % max])
-			fprintf(stderr, "  %s", tab ? tab + 1 : ring[i % max]);
+		if (!tab || (tab == l + 1 && *l == '-'))
+			fprintf(stderr, "  %s", tab ? tab + 1 : l);
+		else
+			fprintf(stderr, "  %.*s/%s", (int)(tab - l), l,
+				tab + 1);
 	}
-	for (int i = 0; i < max; i++)
+	if (fresh > max)
+		fprintf(stderr, "  (%" PRIu64 " more in %s)\n", fresh - max,
+			path);
+	for (unsigned i = 0; i < max; i++)
 		free(ring[i]);
 }
 
@@ -3980,86 +3996,117 @@ static long long commits_in(json_t *st)
 						  "commits"));
 }
 
-/* Commit the dataset mounted at `mnt` and print its version (after
- * `label` and a space, for a database's member): 0, or cli's exit
- * status. */
-static int commit_one(const char *mnt, const char *label)
-{
-	const char *sp = label ? " " : "";
-	long long before;
+/* Where a mount takes commands (ctl_of): its root, or a database
+ * mount's first writable dataset folder (whose .lancefs/commit commits
+ * every dataset), else its first; with that folder's status. */
+struct ctl_at {
+	char dir[4000];
 	json_t *st;
-	int rc;
+	bool writable;
+};
 
-	label = label ? label : "";
-	st = read_status(mnt);
-	before = commits_in(st);
-	json_decref(st);
-	rc = ctl_write(mnt, "commit");
-	if (rc == EINVAL) {
-		/* the other rows landed all the same: their version */
-		st = read_status(mnt);
-		if (commits_in(st) > before)
-			printf("%s%s%lld\n", label, sp,
-			       (long long)json_integer_value(
-				       json_object_get(st, "version")));
-		json_decref(st);
-		fprintf(stderr, "lancefs: %s: staged rows were refused; they "
-			"stay staged:\n", mnt);
-		show_errors(mnt, 8);
-		return 1;
-	}
-	if (rc == EROFS || rc == ENOENT) {
-		fprintf(stderr, "lancefs: %s: cannot commit: %s (not a "
-			"writable lancefs mount)\n", mnt, strerror(rc));
-		return 1;
-	}
-	if (rc) {
-		/* why, as .lancefs/errors says it */
-		fprintf(stderr, "lancefs: %s: cannot commit: %s; staged rows "
-			"stay staged:\n", mnt, strerror(rc));
-		show_errors(mnt, 1);
-		return 2;
-	}
-	st = read_status(mnt);
-	if (!st) {
-		fprintf(stderr, "lancefs: %s: committed, but the mount's "
-			"status cannot be read to tell the version\n", mnt);
-		return 2;
-	}
-	printf("%s%s%lld\n", label, sp,
-	       (long long)json_integer_value(json_object_get(st, "version")));
-	json_decref(st);
-	return 0;
-}
-
-static int commit_member(void *ctx, const char *member, const char *name,
-			 json_t *st)
+static void ctl_pick(void *ctx, const char *member, const char *name,
+		     json_t *st)
 {
+	struct ctl_at *c = ctx;
 	bool writable = json_is_true(json_object_get(st, "writable"));
 
+	(void)name;
+	if (!c->st || (writable && !c->writable)) {
+		json_decref(c->st);
+		c->st = st;
+		c->writable = writable;
+		snprintf(c->dir, sizeof(c->dir), "%s", member);
+	} else {
+		json_decref(st);
+	}
+}
+
+/* c->dir for the mount at `mnt`, or NULL for no lancefs mount; *db (if
+ * not NULL): whether it is a database mount with datasets. */
+static const char *ctl_of(struct ctl_at *c, const char *mnt, bool *db)
+{
+	int n;
+
+	memset(c, 0, sizeof(*c));
+	if ((c->st = read_status(mnt))) {
+		snprintf(c->dir, sizeof(c->dir), "%s", mnt);
+		c->writable = json_is_true(json_object_get(c->st,
+							   "writable"));
+		n = 0;
+	} else {
+		each_member(mnt, &n, ctl_pick, c);
+	}
+	if (db)
+		*db = n > 0;
+	return c->st ? c->dir : NULL;
+}
+
+/* A database member's "NAME VERSION" line, for lancefs commit. */
+static void print_version(void *ctx, const char *member, const char *name,
+			  json_t *st)
+{
 	(void)ctx;
+	(void)member;
+	if (json_is_true(json_object_get(st, "writable")))
+		printf("%s %lld\n", name, (long long)json_integer_value(
+			json_object_get(st, "version")));
 	json_decref(st);
-	return writable ? commit_one(member, name) : 0;
 }
 
 int lancefs_commit_main(int argc, char **argv)
 {
-	json_t *st;
+	struct ctl_at c;
+	const char *mnt = argv[1], *ctl;
+	long long commits;
+	uint64_t errs;
+	json_t *st = NULL;
+	bool db;
 	int rc, n;
 
 	if (argc != 2) {
 		fputs("usage: lancefs commit MOUNTPOINT\n", stderr);
 		return 1;
 	}
-	if ((st = read_status(argv[1]))) {
-		json_decref(st);
-		return commit_one(argv[1], NULL);
+	/* a database's datasets all commit at a commit of one */
+	ctl = ctl_of(&c, mnt, &db);
+	errs = errors_in(c.st);
+	commits = commits_in(c.st);
+	json_decref(c.st);
+	rc = ctl ? ctl_write(ctl, "commit") : ENOENT;
+	if (rc == EROFS || rc == ENOENT) {
+		fprintf(stderr, "lancefs: %s: cannot commit: %s (not a "
+			"writable lancefs mount)\n", mnt, strerror(rc));
+		return 1;
 	}
-	/* a database mount: each writable member, "NAME VERSION" */
-	rc = each_member(argv[1], &n, commit_member, NULL);
-	if (!n)
-		return commit_one(argv[1], NULL);	/* says why not */
-	return rc & 2 ? 2 : rc;
+	if (rc && rc != EINVAL) {
+		/* why, as .lancefs/errors says it */
+		fprintf(stderr, "lancefs: %s: cannot commit: %s; staged rows "
+			"stay staged:\n", mnt, strerror(rc));
+		show_errors(ctl, errs);
+		return 2;
+	}
+	/* the version each dataset shows now (where rows were refused,
+	 * the others landed all the same) */
+	if (db) {
+		each_member(mnt, &n, print_version, NULL);
+	} else if ((st = read_status(ctl)) &&
+		   (!rc || commits_in(st) > commits)) {
+		printf("%lld\n", (long long)json_integer_value(
+			json_object_get(st, "version")));
+	} else if (!st) {
+		fprintf(stderr, "lancefs: %s: committed, but the mount's "
+			"status cannot be read to tell the version\n", mnt);
+		rc = EIO;
+	}
+	json_decref(st);
+	if (rc == EINVAL) {
+		fprintf(stderr, "lancefs: %s: staged rows were refused; they "
+			"stay staged:\n", mnt);
+		show_errors(ctl, errs);
+		return 1;
+	}
+	return rc ? 2 : 0;
 }
 
 static void print_flat(const char *prefix, json_t *j)
@@ -4140,11 +4187,11 @@ int lancefs_warmup_main(int argc, char **argv)
 	}
 }
 
-static int status_member(void *ctx, const char *member, const char *name,
-			 json_t *st)
+static void status_member(void *ctx, const char *member, const char *name,
+			  json_t *st)
 {
 	(void)member;
-	return json_object_set_new(ctx, name, st) ? 2 : 0;
+	json_object_set_new(ctx, name, st);	/* (no memory: left out) */
 }
 
 int lancefs_status_main(int argc, char **argv)
@@ -4184,42 +4231,37 @@ int lancefs_status_main(int argc, char **argv)
 	return 0;
 }
 
-/* umount's commit of the dataset mounted at `mnt` (its status `st`,
+/* umount's commit of the mount whose commands `c` takes (its status
  * released here), so that errors are seen; *daemon: its pid. 0, or 2
  * when the commit failed. */
-static int umount_commit(const char *mnt, json_t *st, pid_t *daemon)
+static int umount_commit(const char *mnt, struct ctl_at *c, pid_t *daemon)
 {
+	uint64_t errs = errors_in(c->st);
 	int rc = 0;
 
-	*daemon = (pid_t)json_integer_value(json_object_get(st, "pid"));
-	if (json_is_true(json_object_get(st, "writable")))
-		rc = ctl_write(mnt, "commit");
-	json_decref(st);
+	*daemon = (pid_t)json_integer_value(json_object_get(c->st, "pid"));
+	if (c->writable)
+		rc = ctl_write(c->dir, "commit");
+	json_decref(c->st);
+	c->st = NULL;
 	if (rc == EINVAL) {
 		fprintf(stderr, "lancefs: %s: refused rows stay staged for "
 			"the next mount:\n", mnt);
-		show_errors(mnt, 8);
+		show_errors(c->dir, errs);
 	} else if (rc) {
 		fprintf(stderr, "lancefs: %s: commit failed (%s); staged rows "
 			"are kept for the next mount:\n", mnt, strerror(rc));
-		show_errors(mnt, 1);
+		show_errors(c->dir, errs);
 		return 2;
 	}
 	return 0;
 }
 
-static int umount_member(void *ctx, const char *member, const char *name,
-			 json_t *st)
-{
-	(void)name;
-	return umount_commit(member, st, ctx) ? 2 : 0;
-}
-
 int lancefs_umount_main(int argc, char **argv)
 {
 	pid_t pid, daemon = 0;
-	int status, failed = 0, n;
-	json_t *st;
+	int status, failed = 0;
+	struct ctl_at c;
 
 	if (argc != 2) {
 		fputs("usage: lancefs umount MOUNTPOINT\n", stderr);
@@ -4228,16 +4270,13 @@ int lancefs_umount_main(int argc, char **argv)
 	/* a live writable mount: commit first, so that errors are seen
 	 * here, then wait below for the daemon's last commit and exit; a
 	 * database mount's datasets are its folders (DIR/.lancefs) */
-	if ((st = read_status(argv[1]))) {
-		failed = umount_commit(argv[1], st, &daemon);
-	} else {
-		failed = each_member(argv[1], &n, umount_member, &daemon);
-		if (!n && !is_mount_point(argv[1])) {
-			fprintf(stderr, "lancefs: %s: %s\n", argv[1],
-				access(argv[1], F_OK) ? strerror(errno) :
-							"not a mount point");
-			return 1;
-		}
+	if (ctl_of(&c, argv[1], NULL)) {
+		failed = umount_commit(argv[1], &c, &daemon);
+	} else if (!is_mount_point(argv[1])) {
+		fprintf(stderr, "lancefs: %s: %s\n", argv[1],
+			access(argv[1], F_OK) ? strerror(errno) :
+						"not a mount point");
+		return 1;
 	}
 	/* fusermount3 also clears a mount whose daemon died ("Transport
 	 * endpoint is not connected"); -z detaches a busy one. */

@@ -1299,6 +1299,15 @@ def test_failed_commit_says_why():
                    f".lancefs/errors: {errors_text(mnt)!r}")
             expect(why in (status(mnt)["writes"]["last_error"] or ""),
                    f"status writes {status(mnt)['writes']}")
+            # a row refused next: lancefs commit lists that refusal
+            # alone, not the failure noted before
+            os.mkdir(os.path.join(mnt, "x"))
+            write(os.path.join(mnt, "x", "meta.json"), '{"nope": 1}')
+            r = lancefs("commit", mnt, check=False)
+            expect(r.returncode == 1 and "x/meta.json: no column named "
+                   "'nope'" in r.stderr and why not in r.stderr,
+                   f"commit refusing x: exit {r.returncode}, {r.stderr!r}")
+            shutil.rmtree(os.path.join(mnt, "x"))
             lancefs("commit", mnt)
         same_rows(lance_rows(uri), want, "after the store came back")
 
@@ -3642,6 +3651,26 @@ def test_database_mount_writes():
             expect(sorted(zip(got[::2], got[1::2])) ==
                    [("pets", "1"), ("t", str(st["t"]["last_version"]))],
                    f"lancefs commit of the database printed {got}")
+            # a row one dataset refuses: the other's still lands, each
+            # dataset's version printed, the refusal said once, by the
+            # dataset's name, and only the one of this commit
+            os.mkdir(os.path.join(mnt, "pets", "bad"))
+            write(os.path.join(mnt, "pets", "bad", "meta.json"),
+                  '{"nope": 1}')
+            cp("-r", os.path.join(src, "dog_00"),
+               os.path.join(mnt, "t", "dog_again"))
+            r = lancefs("commit", mnt, check=False)
+            v = oracle(uri)["version"]
+            expect(r.returncode == 1 and
+                   sorted(r.stdout.split()) == sorted(["pets", "1", "t",
+                                                        str(v)]) and
+                   r.stderr.count("pets/bad/meta.json: no column named "
+                                  "'nope'") == 1 and
+                   r.stderr.count("\n  ") == 1,
+                   f"commit with a refused row: exit {r.returncode}, "
+                   f"{r.stdout!r}, {r.stderr!r}")
+            shutil.rmtree(os.path.join(mnt, "pets", "bad"))
+            add["dog_again"] = new["dog_00"]
         want = {n: r for n, r in before.items() if n != gone}
         want.update(plain(add))
         same_rows(lance_rows(uri), want, "member t")
