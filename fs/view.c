@@ -1852,9 +1852,12 @@ int view_db_mkdir(struct view_ds **out, struct view *v, const char *name,
 	*out = NULL;
 	if (!v->is_db || !v->opts.writable)
 		return EROFS;
-	if (!*name || *name == '.' || *name == '@' || strchr(name, '/') ||
-	    strlen(name) > 200)
-		return LC_USAGE(err, "%s: not a dataset name", name);
+	/* what LanceDB opens as a table name */
+	if (!*name || *name == '.' || strlen(name) > 200 ||
+	    strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+			 "0123456789_-.") != strlen(name))
+		return LC_USAGE(err, "%s: not a dataset name (LanceDB opens "
+				"letters, digits, _, - and . only)", name);
 	pthread_rwlock_wrlock(&v->dbs_mu);
 	db_pos(v, name, &found);
 	if (found) {

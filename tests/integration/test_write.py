@@ -3628,6 +3628,13 @@ def test_database_mount_writes():
                 except OSError as e:
                     expect(e.errno == errno_want,
                            f"mkdir {name} again: {e}")
+            for bad in ("new one", "ünï", "a:b"):
+                try:
+                    os.mkdir(os.path.join(mnt, bad))
+                    raise AssertionError(f"mkdir {bad!r}: LanceDB opens "
+                                         "no table of that name")
+                except OSError as e:
+                    expect(e.errno == errno.EINVAL, f"mkdir {bad!r}: {e}")
             try:
                 open(os.path.join(mnt, "loose.jpg"), "wb").close()
                 raise AssertionError("a file at the database root")
