@@ -4257,10 +4257,84 @@ static int umount_commit(const char *mnt, struct ctl_at *c, pid_t *daemon)
 	return 0;
 }
 
+/* Undo mountinfo's octal escapes (\040 for a space) in place. */
+static void unescape_octal(char *s)
+{
+	char *o = s;
+
+	for (; *s; s++) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' &&
+		    s[2] >= '0' && s[2] <= '7' && s[3] >= '0' && s[3] <= '7') {
+			*o++ = (char)((s[1] - '0') << 6 | (s[2] - '0') << 3 |
+				      (s[3] - '0'));
+			s += 3;
+		} else {
+			*o++ = *s;
+		}
+	}
+	*o = 0;
+}
+
+/* The file system type mounted (last, on top) at `dir` into type[cap],
+ * from /proc/self/mountinfo: false where nothing is. `dir` may be the
+ * mount point of a daemon that died (which no stat reaches). */
+static bool mounted_type(const char *dir, char *type, size_t cap)
+{
+	char abs[PATH_MAX], path[PATH_MAX], line[8192], *base;
+	bool found = false;
+	size_t n;
+	FILE *f;
+
+	type[0] = 0;
+	n = (size_t)snprintf(path, sizeof(path), "%s", dir);
+	if (n >= sizeof(path))
+		return false;
+	while (n > 1 && path[n - 1] == '/')
+		path[--n] = 0;
+	if (!realpath(path, abs)) {
+		/* its folder's real path, and its own name */
+		base = strrchr(path, '/');
+		if (base)
+			*base++ = 0;
+		if (!realpath(base ? (path[0] ? path : "/") : ".", abs) ||
+		    strlen(abs) + strlen(base ? base : path) + 2 > sizeof(abs))
+			return false;
+		if (strcmp(abs, "/"))
+			strcat(abs, "/");
+		strcat(abs, base ? base : path);
+	}
+	if (!(f = fopen("/proc/self/mountinfo", "re")))
+		return false;
+	while (fgets(line, sizeof(line), f)) {
+		/* ID PARENT MAJ:MIN ROOT POINT OPTIONS [TAGS...] - TYPE ... */
+		char *dash = strstr(line, " - "), *tok, *save = NULL;
+		char *point = NULL;
+
+		if (!dash)
+			continue;
+		*dash = 0;
+		tok = strtok_r(line, " ", &save);
+		for (int k = 1; tok && k < 5; k++)
+			tok = strtok_r(NULL, " ", &save);
+		point = tok;
+		if (!point)
+			continue;
+		unescape_octal(point);
+		if (strcmp(point, abs))
+			continue;
+		tok = strtok_r(dash + 3, " \n", &save);
+		snprintf(type, cap, "%s", tok ? tok : "");
+		found = true;
+	}
+	fclose(f);
+	return found;
+}
+
 int lancefs_umount_main(int argc, char **argv)
 {
 	pid_t pid, daemon = 0;
 	int status, failed = 0;
+	char type[64] = "";
 	struct ctl_at c;
 
 	if (argc != 2) {
@@ -4270,14 +4344,18 @@ int lancefs_umount_main(int argc, char **argv)
 	/* a live writable mount: commit first, so that errors are seen
 	 * here, then wait below for the daemon's last commit and exit; a
 	 * database mount's datasets are its folders (DIR/.lancefs) */
-	if (ctl_of(&c, argv[1], NULL)) {
-		failed = umount_commit(argv[1], &c, &daemon);
-	} else if (!is_mount_point(argv[1])) {
+	/* only a lancefs mount, its daemon alive or not: fusermount3
+	 * run by root unmounts anything */
+	if (!mounted_type(argv[1], type, sizeof(type)) ||
+	    strcmp(type, "fuse.lancefs")) {
 		fprintf(stderr, "lancefs: %s: %s\n", argv[1],
-			access(argv[1], F_OK) ? strerror(errno) :
-						"not a mount point");
+			type[0] ? "not a lancefs mount" :
+			access(argv[1], F_OK) && errno != ENOTCONN ?
+				strerror(errno) : "not a mount point");
 		return 1;
 	}
+	if (ctl_of(&c, argv[1], NULL))
+		failed = umount_commit(argv[1], &c, &daemon);
 	/* fusermount3 also clears a mount whose daemon died ("Transport
 	 * endpoint is not connected"); -z detaches a busy one. */
 	for (int lazy = 0; lazy < 2; lazy++) {

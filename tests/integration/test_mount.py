@@ -241,6 +241,19 @@ def test_mount_errors():
         expect(r.returncode == 1 and
                r.stderr.strip() == f"lancefs: {mnt}: not a mount point",
                f"umount of a folder: exit {r.returncode} {r.stderr!r}")
+        if os.geteuid() == 0:
+            # another file system's mount point is left alone (as root,
+            # fusermount3 unmounts anything)
+            subprocess.run(["mount", "-t", "tmpfs", "none", mnt],
+                           check=True)
+            try:
+                r = lancefs("umount", mnt, check=False)
+                expect(r.returncode == 1 and os.path.ismount(mnt) and
+                       "not a lancefs mount" in r.stderr,
+                       f"umount of a tmpfs: exit {r.returncode} "
+                       f"{r.stderr!r}, mounted {os.path.ismount(mnt)}")
+            finally:
+                subprocess.run(["umount", mnt], capture_output=True)
         afile = os.path.join(mnt, "afile")
         open(afile, "w").close()
         r = lancefs("mount", "-o", "ro",
