@@ -1495,7 +1495,7 @@ static ssize_t file_column(const struct lance_schema *s, const char *stem,
 	ssize_t col = top_index(s, stem, n);
 
 	for (size_t i = 0; col < 0 && i < s->n_top; i++) {
-		char *e = render_column_stem(s->top[i]->name, i);
+		char *e = render_column_stem(s->top[i]->name);
 
 		if (e && strlen(e) == n && !memcmp(e, stem, n))
 			col = (ssize_t)i;

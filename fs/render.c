@@ -755,14 +755,15 @@ void render_cut(char *name, size_t max)
 	name[n] = 0;
 }
 
-char *render_column_stem(const char *name, size_t index)
+char *render_column_stem(const char *name)
 {
 	char *e = render_escape_name(name, strlen(name));
 
 	if (e && strlen(e) > 255 - 1 - RENDER_EXT_MAX) {
 		/* the escaped name is longer than what is cut to */
-		render_cut(e, 255 - 1 - RENDER_EXT_MAX - 21);
-		sprintf(e + strlen(e), "~%zu", index);
+		render_cut(e, 255 - 1 - RENDER_EXT_MAX - 9);
+		sprintf(e + strlen(e), "~%08x",
+			(unsigned)(lc_hash_str(name) & 0xffffffffu));
 	}
 	return e;
 }

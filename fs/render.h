@@ -63,10 +63,11 @@ char *render_escape_name(const char *s, size_t n);
 void render_cut(char *name, size_t max);
 /* The longest file extension: ext.COLUMN= values, and those sniffed. */
 #define RENDER_EXT_MAX 16
-/* The stem of the files of top-level column `name` (at `index` in the
- * schema): escaped, and where STEM.EXT could pass NAME_MAX, cut and
- * marked "~index" (names that agree so far stay apart). New string. */
-char *render_column_stem(const char *name, size_t index);
+/* The stem of the files of top-level column `name`: escaped, and where
+ * STEM.EXT could pass NAME_MAX, cut and marked "~" and 8 hex digits of a
+ * hash of the whole name (names that agree so far stay apart, and a
+ * column keeps its stem while others come and go). New string. */
+char *render_column_stem(const char *name);
 /* The name of a row folder whose name-column value is `s`: escaped, and
  * "@versions" and "@tags" as %40versions and %40tags. */
 char *render_row_name(const char *s, size_t n);

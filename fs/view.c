@@ -387,7 +387,7 @@ static int classify_columns(struct view_snap *s, const struct view_opts *o,
 
 			c->field = f;
 			c->text = !bin;
-			c->prefix = render_column_stem(f->name, i);
+			c->prefix = render_column_stem(f->name);
 			if (!c->prefix)
 				return LC_NOMEM(err);
 			for (size_t e = 0; bin && e < o->n_exts; e++)

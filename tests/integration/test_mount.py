@@ -14,6 +14,7 @@ import glob
 import hashlib
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -899,7 +900,8 @@ def test_secrets_hidden_from_ps():
 def test_long_column_names():
     """A column whose name would make file names over 255 bytes shows
     its files under a cut name that fits (cp -r of the row works), read
-    and written; an ext.COLUMN= over 16 bytes is refused."""
+    and written (by the column's name, not its place); an ext.COLUMN=
+    over 16 bytes is refused."""
     with tempfile.TemporaryDirectory() as tmp:
         script = """
 const arrow = require('apache-arrow');
@@ -908,11 +910,14 @@ const lancedb = require('@lancedb/lancedb');
   const db = await lancedb.connect(process.argv[1]);
   const c = 'c'.repeat(300), d = 'c'.repeat(299) + 'd', s = 's'.repeat(300);
   const schema = new arrow.Schema([
+    new arrow.Field('b0', new arrow.Int32(), true),
     new arrow.Field(c, new arrow.Binary(), true),
     new arrow.Field(d, new arrow.Binary(), true),
     new arrow.Field(s, new arrow.Utf8(), true)]);
-  await db.createTable('t', [{[c]: Buffer.from('hello'),
-                              [d]: Buffer.from('world'), [s]: 'v'}],
+  await db.createTable('t', [{b0: 7, [c]: Buffer.from('hello'),
+                              [d]: Buffer.from('world'), [s]: 'v'},
+                             {b0: null, [c]: Buffer.from('x1'),
+                              [d]: null, [s]: null}],
                        {schema});
 })();
 """
@@ -931,18 +936,38 @@ const lancedb = require('@lancedb/lancedb');
             copy = os.path.join(tmp, "copy")
             shutil.copytree(row, copy)
             expect(sorted(os.listdir(copy)) == names, "cp -r of the row")
-        # and written: an edit of the row keeps its other values, a
-        # file under the cut name sets its column
-        with mounted(src, "staging_dir=" + os.path.join(tmp, "st")) as mnt:
-            row = os.path.join(mnt, sorted(os.listdir(mnt))[0])
-            cut = next(n for n in names if "~0." in n)
-            with open(os.path.join(row, cut), "wb") as f:
+        # and written: a file under the cut name sets its column, by
+        # its name: when another writer dropped a column before it
+        # meanwhile, the change lands there or is refused (its row's
+        # meta.json names the column gone), never in the next column
+        with mounted(src, "staging_dir=" + os.path.join(tmp, "st"),
+                     "commit_delay=60") as mnt:
+            row = os.path.join(mnt, sorted(os.listdir(mnt))[1])
+            cut = [n for n in os.listdir(row) if n.endswith(".bin")]
+            expect(len(cut) == 1 and re.search(r"^c{200,}~[0-9a-f]{8}\.bin$",
+                                               cut[0]),
+                   f"files of row 1: {os.listdir(row)}")
+            with open(os.path.join(row, cut[0]), "wb") as f:
                 f.write(b"again")
-        vals = oracle(src)["rows"][0]["values"]
-        expect(sorted(v["head"] if isinstance(v, dict) else v
-                      for v in vals.values()) ==
-               sorted([b"again".hex(), "v", b"world".hex()]),
-               f"after writing {cut}: {vals}")
+            subprocess.run(["node", "-e", """
+const lancedb = require('@lancedb/lancedb');
+(async () => {
+  const db = await lancedb.connect(process.argv[1]);
+  await (await db.openTable('t')).dropColumns(['b0']);
+})();
+""", tmp], cwd=INTEROP, check=True, capture_output=True)
+        got = {k[-1]: v for k, v in oracle(src)["rows"][1]["values"].items()}
+        expect(got["c"]["head"] in (b"again".hex(), b"x1".hex()) and
+               got["d"] is None and "0" not in got,
+               f"row 1 after writing {cut[0]}: {got}")
+        # with no schema change, it lands
+        with mounted(src, "staging_dir=" + os.path.join(tmp, "st2")) as mnt:
+            row = os.path.join(mnt, sorted(os.listdir(mnt))[1])
+            with open(os.path.join(row, cut[0]), "wb") as f:
+                f.write(b"again")
+        got = {k[-1]: v for k, v in oracle(src)["rows"][1]["values"].items()}
+        expect(got["c"]["head"] == b"again".hex() and got["d"] is None,
+               f"row 1 after writing {cut[0]} again: {got}")
         r = lancefs("mount", "-o", "ro,ext." + "c" * 300 + "=" + "x" * 17,
                     src, tmp, check=False)
         expect(r.returncode == 1 and "16 bytes" in r.stderr,
