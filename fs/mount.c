@@ -276,8 +276,8 @@ static bool version_ino(struct lfs *fs, const struct vnode *n,
 	uint64_t version, tag = view_tag_of(n);
 	struct mds *d;
 
-	if (n->kind != VN_ROOT || view_shown(n))
-		return false;
+	if (n->kind != VN_ROOT || view_shown(n) || tag > VIEW_TAG_MAX)
+		return false;	/* (a slot names a tag past those) */
 	version = view_manifest(n)->version;
 	if (!version || version > (tag ? TAG_VERSION_MAX : VERSION_MAX) ||
 	    !(d = mds_for(fs, n->ds)))

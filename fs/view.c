@@ -12,6 +12,7 @@
 #include "view.h"
 
 #include <inttypes.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -800,7 +801,6 @@ static int tag_root(struct vnode *out, struct view_ds *ds, const char *name,
 	rc = snap_new(&s, ds, version, false, true, err);
 	if (rc)
 		return rc;
-	s->tag = (unsigned)(lc_hash_str(name) % VIEW_TAG_MAX) + 1;
 	pthread_mutex_lock(&ds->mu);
 	t = NULL;
 	for (size_t i = 0; i < ds->n_tags && !t; i++)
@@ -816,7 +816,11 @@ static int tag_root(struct vnode *out, struct view_ds *ds, const char *name,
 		else
 			t = NULL;
 	}
-	if (t) {	/* (no memory: the snapshot serves, unkept) */
+	/* a tag's number is its place in the list, for the mount's life
+	 * (no memory: the snapshot serves, unkept, and unnumbered past
+	 * any number: view_tag_of) */
+	s->tag = t ? (unsigned)(t - ds->tags) + 1 : UINT_MAX;
+	if (t) {
 		snap_unref(t->snap);
 		t->snap = snap_ref(s);
 	}
@@ -835,10 +839,9 @@ int view_tag_root(struct vnode *out, struct view_ds *ds, unsigned tag,
 {
 	memset(out, 0, sizeof(*out));
 	pthread_mutex_lock(&ds->mu);
-	for (size_t i = 0; i < ds->n_tags && !out->snap; i++)
-		if (ds->tags[i].snap->tag == tag &&
-		    ds->tags[i].snap->m->version == version)
-			out->snap = snap_ref(ds->tags[i].snap);
+	if (tag && tag <= ds->n_tags &&
+	    ds->tags[tag - 1].snap->m->version == version)
+		out->snap = snap_ref(ds->tags[tag - 1].snap);
 	pthread_mutex_unlock(&ds->mu);
 	if (!out->snap)
 		return ESTALE;

@@ -168,9 +168,11 @@ uint64_t view_error_count(struct view *v);
 /* True when the node's snapshot is one its dataset's root showed (or
  * shows): never one of @versions or @tags, even of the same version. */
 bool view_shown(const struct vnode *n);
-/* The root of a tag and what is below it carry the tag (1..VIEW_TAG_MAX,
- * from its name; 0 for anything else): @tags/T is not @versions/N.
- * view_tag_root finds a tag's root looked up before: 0, or ESTALE. */
+/* The root of a tag and what is below it carry the tag's number (1, 2,
+ * ... in the order tags are looked up, kept for the mount's life; 0 for
+ * anything else): @tags/T is not @versions/N, nor @tags/U. Only those up
+ * to VIEW_TAG_MAX can be named by it. view_tag_root finds a tag's root
+ * looked up before: 0, or ESTALE. */
 #define VIEW_TAG_MAX 2047u
 unsigned view_tag_of(const struct vnode *n);
 int view_tag_root(struct vnode *out, struct view_ds *ds, unsigned tag,

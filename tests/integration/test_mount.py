@@ -978,10 +978,26 @@ def test_tag_folders_are_their_own():
     """@tags/T and @versions/N of its version are two folders (and so
     are the row folders below): a process working in one keeps its cwd
     when another lists the other, and du counts both."""
-    src = os.path.join(DATA, "v_2.2", "versions.lance")
+    tmp = tempfile.mkdtemp(prefix="lancefs-tags-")
+    src = os.path.join(tmp, "versions.lance")
+    shutil.copytree(os.path.join(DATA, "v_2.2", "versions.lance"), src)
+    # tags on one version: once, two names that hashed alike shared
+    # their folders
+    subprocess.run(["node", "-e", """
+const lancedb = require('@lancedb/lancedb');
+(async () => {
+  const db = await lancedb.connect(process.argv[1]);
+  const tags = await (await db.openTable('versions')).tags();
+  for (const t of ['v37', 'v88', 'v39']) await tags.create(t, 2);
+})();
+""", tmp], cwd=INTEROP, check=True, capture_output=True)
     tags = oracle(src)["tags"]
-    expect(tags, "the fixture has tags")
+    expect(len(tags) > 3, f"tags {tags}")
     with mounted(src, "ro") as mnt:
+        on2 = [os.stat(os.path.join(mnt, "@tags", t)).st_ino
+               for t, v in tags.items() if v == 2]
+        expect(len(on2) >= 3 and len(set(on2)) == len(on2),
+               f"tags of version 2: inodes {on2}")
         for tag, version in tags.items():
             v = os.path.join(mnt, "@versions", str(version))
             t = os.path.join(mnt, "@tags", tag)
@@ -1007,6 +1023,7 @@ def test_tag_folders_are_their_own():
         sizes = [int(line.split()[0]) for line in du.stdout.splitlines()]
         expect(len(sizes) == 2 and sizes[1] > 0,
                f"du of @versions and @tags: {du.stdout!r}")
+    shutil.rmtree(tmp)
 
 
 def test_branch_tags_not_shown():
