@@ -3970,7 +3970,8 @@ static void show_errors(const char *mnt, uint64_t before)
 		n++;
 	}
 	fclose(f);
-	/* "DATASET\tROW/FILE: why" ("-" in a dataset mount) */
+	/* "DATASET\tROW/FILE: why" ("-" in a dataset mount): shown as
+	 * "DATASET: ROW/FILE: why" */
 	for (uint64_t i = n > max ? n - max : 0; i < n; i++) {
 		const char *l = ring[i % max] ? ring[i % max] : "";
 		const char *tab = strchr(l, '\t');
@@ -3978,7 +3979,7 @@ static void show_errors(const char *mnt, uint64_t before)
 		if (!tab || (tab == l + 1 && *l == '-'))
 			fprintf(stderr, "  %s", tab ? tab + 1 : l);
 		else
-			fprintf(stderr, "  %.*s/%s", (int)(tab - l), l,
+			fprintf(stderr, "  %.*s: %s", (int)(tab - l), l,
 				tab + 1);
 	}
 	if (fresh > max)
@@ -3988,12 +3989,17 @@ static void show_errors(const char *mnt, uint64_t before)
 		free(ring[i]);
 }
 
-/* The commits a mount made so far, from its status (0 when unknown). */
-static long long commits_in(json_t *st)
+/* The commits the dataset mounted at `dir` made so far, from its status
+ * `st` (a database's lists every dataset's, by the folder's name); 0 when
+ * unknown. */
+static long long commits_in(json_t *st, const char *dir)
 {
-	return json_integer_value(json_object_get(json_object_get(st,
-								  "writes"),
-						  "commits"));
+	json_t *w = json_object_get(st, "writes");
+	const char *name = strrchr(dir, '/');
+
+	if (!json_object_get(w, "commits"))
+		w = json_object_get(w, name ? name + 1 : dir);
+	return json_integer_value(json_object_get(w, "commits"));
 }
 
 /* Where a mount takes commands (ctl_of): its root, or a database
@@ -4071,30 +4077,24 @@ int lancefs_commit_main(int argc, char **argv)
 	/* a database's datasets all commit at a commit of one */
 	ctl = ctl_of(&c, mnt, &db);
 	errs = errors_in(c.st);
-	commits = commits_in(c.st);
+	commits = commits_in(c.st, mnt);
 	json_decref(c.st);
-	rc = ctl ? ctl_write(ctl, "commit") : ENOENT;
+	rc = ctl && c.writable ? ctl_write(ctl, "commit") : ENOENT;
 	if (rc == EROFS || rc == ENOENT) {
 		fprintf(stderr, "lancefs: %s: cannot commit: %s (not a "
 			"writable lancefs mount)\n", mnt, strerror(rc));
 		return 1;
 	}
-	if (rc && rc != EINVAL) {
-		/* why, as .lancefs/errors says it */
-		fprintf(stderr, "lancefs: %s: cannot commit: %s; staged rows "
-			"stay staged:\n", mnt, strerror(rc));
-		show_errors(ctl, errs);
-		return 2;
-	}
-	/* the version each dataset shows now (where rows were refused,
-	 * the others landed all the same) */
+	/* the version each dataset shows now: where rows were refused, or
+	 * one dataset of a database failed, the others landed all the
+	 * same */
 	if (db) {
 		each_member(mnt, &n, print_version, NULL);
 	} else if ((st = read_status(ctl)) &&
-		   (!rc || commits_in(st) > commits)) {
+		   (!rc || commits_in(st, mnt) > commits)) {
 		printf("%lld\n", (long long)json_integer_value(
 			json_object_get(st, "version")));
-	} else if (!st) {
+	} else if (!st && !rc) {
 		fprintf(stderr, "lancefs: %s: committed, but the mount's "
 			"status cannot be read to tell the version\n", mnt);
 		rc = EIO;
@@ -4103,10 +4103,14 @@ int lancefs_commit_main(int argc, char **argv)
 	if (rc == EINVAL) {
 		fprintf(stderr, "lancefs: %s: staged rows were refused; they "
 			"stay staged:\n", mnt);
-		show_errors(ctl, errs);
-		return 1;
+	} else if (rc) {
+		/* why, as .lancefs/errors says it */
+		fprintf(stderr, "lancefs: %s: cannot commit: %s; staged rows "
+			"stay staged:\n", mnt, strerror(rc));
 	}
-	return rc ? 2 : 0;
+	if (rc)
+		show_errors(ctl, errs);
+	return rc == EINVAL ? 1 : rc ? 2 : 0;
 }
 
 static void print_flat(const char *prefix, json_t *j)

@@ -868,6 +868,10 @@ def test_database_status_per_dataset():
                    f"rows {st['rows']}, source {st['source']}; "
                    f"LanceDB: {orc['version']}, "
                    f"{len(orc['rows'])}")
+        r = lancefs("commit", mnt, check=False)
+        expect(r.returncode == 1 and "not a writable lancefs mount" in
+               r.stderr, f"commit of a read-only database: exit "
+               f"{r.returncode} {r.stderr!r}")
         # lancefs status of the database: each member under its name
         every = json.loads(lancefs("status", "--json", mnt).stdout)
         lines = [" ".join(line.split()) for line in

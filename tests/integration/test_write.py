@@ -3671,13 +3671,31 @@ def test_database_mount_writes():
             expect(r.returncode == 1 and
                    sorted(r.stdout.split()) == sorted(["pets", "1", "t",
                                                         str(v)]) and
-                   r.stderr.count("pets/bad/meta.json: no column named "
+                   r.stderr.count("pets: bad/meta.json: no column named "
                                   "'nope'") == 1 and
                    r.stderr.count("\n  ") == 1,
                    f"commit with a refused row: exit {r.returncode}, "
                    f"{r.stdout!r}, {r.stderr!r}")
             shutil.rmtree(os.path.join(mnt, "pets", "bad"))
             add["dog_again"] = new["dog_00"]
+            # one dataset's store fails: the other's change lands, and
+            # its version is printed; the failure names its dataset
+            cp("-r", os.path.join(src, "dog_01"),
+               os.path.join(mnt, "pets", "late"))
+            shutil.rmtree(os.path.join(mnt, "t", "dog_again"))
+            versions = os.path.join(uri, "_versions")
+            os.rename(versions, versions + ".away")
+            try:
+                r = lancefs("commit", mnt, check=False)
+            finally:
+                os.rename(versions + ".away", versions)
+            expect(r.returncode == 2 and "pets 2" in r.stdout and
+                   "t: commit: " in r.stderr,
+                   f"commit with t's store failing: exit {r.returncode}, "
+                   f"{r.stdout!r}, {r.stderr!r}")
+            lancefs("commit", mnt)
+            del add["dog_again"]
+            new["late"] = new["dog_01"]
         want = {n: r for n, r in before.items() if n != gone}
         want.update(plain(add))
         same_rows(lance_rows(uri), want, "member t")
