@@ -2376,6 +2376,8 @@ static bool on_landed(void *ctx, uint64_t id, uint64_t version,
 	return stays;
 }
 
+static void hand_over(struct writes *w);
+
 /* Drop the rows of ids[n] the commit left out as unchanged, with their
  * folders, unless changed or opened since. The mount forgets the names
  * of what they held that the row does not (hidden files, backups): the
@@ -2951,6 +2953,36 @@ static int commit_pending(struct writes *w, uint64_t *version,
 	return rc;
 }
 
+/* An update of a committed row holding nothing but ignored files (an
+ * rsync --inplace of the row as it is, with its .DS_Store) changes
+ * nothing: once settled, a commit drops it as unchanged, and its files
+ * with it. */
+static void drop_junk_updates(struct writes *w, bool now)
+{
+	uint64_t *ids;
+	size_t n = 0;
+
+	pthread_mutex_lock(&w->mu);
+	ids = lc_malloc((w->n_rows ? w->n_rows : 1) * sizeof(*ids));
+	for (size_t i = 0; ids && i < w->n_rows; i++) {
+		struct wrow *r = w->rows[i];
+
+		if (r->info.kind == STAGING_UPDATE && no_op(r) &&
+		    !r->committing && !r->writers && !r->pending &&
+		    !r->info.interrupted &&
+		    (now ? settled(w, r) : lc_since(&r->last) >= WR_SETTLE)) {
+			r->same_now = true;
+			r->same_gen = r->gen;
+			r->refused_now = false;
+			ids[n++] = r->id;
+		}
+	}
+	pthread_mutex_unlock(&w->mu);
+	if (n)
+		drop_unchanged(w, ids, n);
+	lc_free(ids);
+}
+
 static int commit_locked(struct writes *w, uint64_t force, bool now,
 			 uint64_t *version, struct lc_err *err)
 {
@@ -3002,6 +3034,8 @@ static int commit_locked(struct writes *w, uint64_t force, bool now,
 		if (!w->rows[i]->pending && ready(w, w->rows[i], force, now))
 			claim(w, w->rows[i], ids, &n);
 	pthread_mutex_unlock(&w->mu);
+	if (!force)
+		drop_junk_updates(w, now);
 	if (!n) {
 		lc_free(ids);
 		if (prc)
@@ -3254,6 +3288,9 @@ int wr_commit(struct writes *w, uint64_t force, uint64_t *version,
 	pthread_mutex_lock(&w->commit_mu);
 	rc = commit_locked(w, force, true, version, err);
 	pthread_mutex_unlock(&w->commit_mu);
+	/* the mount hears of what changed before the caller goes on (a
+	 * stat right after finds no name the commit took away) */
+	hand_over(w);
 	return rc;
 }
 

@@ -3050,6 +3050,21 @@ def test_rows_copied_again_change_nothing():
                        oracle(uri)["version"] == v1,
                        f"{tool} of the same rows: version "
                        f"{oracle(uri)['version']} (was {v1}), writes {st}")
+            # rsync --inplace rewrites each file in place, the same
+            # bytes: nothing is staged but r5's .DS_Store, which the
+            # commit drops with its row's update
+            r = subprocess.run(["rsync", "-a", "--inplace", src + "/.",
+                                mnt + "/"], capture_output=True, text=True)
+            expect(r.returncode == 0, f"rsync --inplace: {r.stderr}")
+            junk = os.path.join(mnt, "r5", ".DS_Store")
+            os.stat(junk)
+            commit_now(mnt)
+            st = status(mnt)["writes"]
+            expect(not os.path.exists(junk) and st["staged_rows"] == 0 and
+                   st["staged_bytes"] == 0 and
+                   oracle(uri)["version"] == v1,
+                   f"rsync --inplace of the same rows: .DS_Store there "
+                   f"{os.path.exists(junk)}, writes {st}")
             # a save that writes the same bytes and syncs before its
             # close (vim's :wq, dd conv=fsync): durable as it is
             path = os.path.join(mnt, "r0", "image.jpg")
