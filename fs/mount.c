@@ -3995,10 +3995,18 @@ static void show_errors(const char *mnt, uint64_t before)
 static long long commits_in(json_t *st, const char *dir)
 {
 	json_t *w = json_object_get(st, "writes");
-	const char *name = strrchr(dir, '/');
+	size_t n = strlen(dir), at;
 
-	if (!json_object_get(w, "commits"))
-		w = json_object_get(w, name ? name + 1 : dir);
+	while (n > 1 && dir[n - 1] == '/')
+		n--;
+	for (at = n; at && dir[at - 1] != '/'; at--)
+		;
+	if (!json_object_get(w, "commits")) {
+		char name[256];
+
+		snprintf(name, sizeof(name), "%.*s", (int)(n - at), dir + at);
+		w = json_object_get(w, name);
+	}
 	return json_integer_value(json_object_get(w, "commits"));
 }
 
