@@ -2490,11 +2490,19 @@ void view_note_line(struct view *v, const char *path,
 	pthread_mutex_lock(&v->err_mu);
 	v->n_seen++;
 	/* the same failure again (a refused row tried again, a file read
-	 * again) is listed once: one line a refused row, as VIEW.md has */
+	 * again) is listed once: one line a refused row, as VIEW.md has;
+	 * it moves to the end, the latest failures last (lancefs commit
+	 * shows those its commit noted) */
 	for (uint64_t i = v->n_errs > VIEW_MAX_ERRORS ?
 			  v->n_errs - VIEW_MAX_ERRORS : 0;
 	     i < v->n_errs; i++)
 		if (!strcmp(v->errs[i % VIEW_MAX_ERRORS], line)) {
+			char *same = v->errs[i % VIEW_MAX_ERRORS];
+
+			for (uint64_t j = i; j + 1 < v->n_errs; j++)
+				v->errs[j % VIEW_MAX_ERRORS] =
+					v->errs[(j + 1) % VIEW_MAX_ERRORS];
+			v->errs[(v->n_errs - 1) % VIEW_MAX_ERRORS] = same;
 			pthread_mutex_unlock(&v->err_mu);
 			lc_free(line);
 			return;

@@ -1307,6 +1307,18 @@ def test_failed_commit_says_why():
             expect(r.returncode == 1 and "x/meta.json: no column named "
                    "'nope'" in r.stderr and why not in r.stderr,
                    f"commit refusing x: exit {r.returncode}, {r.stderr!r}")
+            # and another's next; once that one is gone, x alone again
+            os.mkdir(os.path.join(mnt, "y"))
+            write(os.path.join(mnt, "y", "meta.json"), '{"nix": 1}')
+            r = lancefs("commit", mnt, check=False)
+            expect(r.returncode == 1 and "x/meta.json" in r.stderr and
+                   "y/meta.json" in r.stderr,
+                   f"commit refusing x and y: {r.stderr!r}")
+            shutil.rmtree(os.path.join(mnt, "y"))
+            r = lancefs("commit", mnt, check=False)
+            expect(r.returncode == 1 and "x/meta.json" in r.stderr and
+                   "y/meta.json" not in r.stderr,
+                   f"commit refusing x, y gone: {r.stderr!r}")
             shutil.rmtree(os.path.join(mnt, "x"))
             lancefs("commit", mnt)
         same_rows(lance_rows(uri), want, "after the store came back")
