@@ -35,6 +35,7 @@
 #include <stdlib.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <syslog.h>
 #include <time.h>
@@ -4287,55 +4288,119 @@ static void unescape_octal(char *s)
 	*o = 0;
 }
 
-/* The file system type mounted (last, on top) at `dir` into type[cap],
- * from /proc/self/mountinfo: false where nothing is. `dir` may be the
- * mount point of a daemon that died (which no stat reaches). */
-static bool mounted_type(const char *dir, char *type, size_t cap)
+/* `path` made absolute and rid of "." and ".." by its text alone (a
+ * dead daemon's mount point is no path realpath can walk through);
+ * false when too long. */
+static bool lexical_path(char *out, size_t cap, const char *path)
 {
-	char abs[PATH_MAX], path[PATH_MAX], line[8192], *base;
+	char buf[PATH_MAX * 2];
+	size_t n = 0;
+
+	if (path[0] == '/')
+		snprintf(buf, sizeof(buf), "%s", path);
+	else if (!getcwd(buf, PATH_MAX) ||
+		 strlen(buf) + strlen(path) + 2 > sizeof(buf))
+		return false;
+	else
+		strcat(strcat(buf, "/"), path);
+	for (char *save = NULL, *c = strtok_r(buf, "/", &save); c;
+	     c = strtok_r(NULL, "/", &save)) {
+		size_t len = strlen(c);
+
+		if (!strcmp(c, "."))
+			continue;
+		if (!strcmp(c, "..")) {
+			while (n && out[n - 1] != '/')
+				n--;
+			if (n)
+				n--;
+			continue;
+		}
+		if (n + len + 2 > cap)
+			return false;
+		out[n++] = '/';
+		memcpy(out + n, c, len);
+		n += len;
+	}
+	if (!n)
+		out[n++] = '/';
+	out[n] = 0;
+	return true;
+}
+
+/* Where `dir` is, as mountinfo names mount points: its real path, or
+ * for a mount point no stat reaches, its folder's and its name. */
+static bool mount_path(char *abs, const char *dir)
+{
+	char lex[PATH_MAX], *base;
+
+	if (realpath(dir, abs))
+		return true;
+	if (!lexical_path(lex, sizeof(lex), dir))
+		return false;
+	base = strrchr(lex, '/');
+	*base++ = 0;
+	if (!realpath(lex[0] ? lex : "/", abs) ||
+	    strlen(abs) + strlen(base) + 2 > PATH_MAX)
+		return false;
+	if (strcmp(abs, "/"))
+		strcat(abs, "/");
+	strcat(abs, base);
+	return true;
+}
+
+/* The mount on top at `abs` (a mount_path), from /proc/self/mountinfo:
+ * its file system type and device (MAJ:MIN); or with `abs` NULL,
+ * whether any mount is of device `dev`. False where none is. The one on
+ * top is the one a stat of `abs` reaches (mountinfo's order is not the
+ * stacking order once a mount was moved), or where no stat does (a
+ * daemon died), a FUSE one. */
+static bool mount_find(const char *abs, char *type, size_t cap, char *dev,
+		       size_t dev_cap)
+{
+	char line[8192], want[32] = "";
 	bool found = false;
-	size_t n;
+	struct stat st;
 	FILE *f;
 
-	type[0] = 0;
-	n = (size_t)snprintf(path, sizeof(path), "%s", dir);
-	if (n >= sizeof(path))
+	if (abs && !stat(abs, &st))
+		snprintf(want, sizeof(want), "%u:%u", major(st.st_dev),
+			 minor(st.st_dev));
+	else if (abs && errno != ENOTCONN)
 		return false;
-	while (n > 1 && path[n - 1] == '/')
-		path[--n] = 0;
-	if (!realpath(path, abs)) {
-		/* its folder's real path, and its own name */
-		base = strrchr(path, '/');
-		if (base)
-			*base++ = 0;
-		if (!realpath(base ? (path[0] ? path : "/") : ".", abs) ||
-		    strlen(abs) + strlen(base ? base : path) + 2 > sizeof(abs))
-			return false;
-		if (strcmp(abs, "/"))
-			strcat(abs, "/");
-		strcat(abs, base ? base : path);
-	}
 	if (!(f = fopen("/proc/self/mountinfo", "re")))
 		return false;
 	while (fgets(line, sizeof(line), f)) {
 		/* ID PARENT MAJ:MIN ROOT POINT OPTIONS [TAGS...] - TYPE ... */
 		char *dash = strstr(line, " - "), *tok, *save = NULL;
-		char *point = NULL;
+		char *fields[5];
+		int k;
 
 		if (!dash)
 			continue;
 		*dash = 0;
 		tok = strtok_r(line, " ", &save);
-		for (int k = 1; tok && k < 5; k++)
+		for (k = 0; tok && k < 5; k++) {
+			fields[k] = tok;
 			tok = strtok_r(NULL, " ", &save);
-		point = tok;
-		if (!point)
+		}
+		if (k < 5)
 			continue;
-		unescape_octal(point);
-		if (strcmp(point, abs))
+		if (!abs) {
+			if (!strcmp(fields[2], dev)) {
+				found = true;
+				break;
+			}
 			continue;
+		}
+		unescape_octal(fields[4]);
 		tok = strtok_r(dash + 3, " \n", &save);
-		snprintf(type, cap, "%s", tok ? tok : "");
+		if (strcmp(fields[4], abs) || !tok ||
+		    (want[0] ? strcmp(fields[2], want) :
+			       strncmp(tok, "fuse", 4)))
+			continue;
+		snprintf(type, cap, "%s", tok);
+		snprintf(dev, dev_cap, "%s", fields[2]);
 		found = true;
 	}
 	fclose(f);
@@ -4346,19 +4411,18 @@ int lancefs_umount_main(int argc, char **argv)
 {
 	pid_t pid, daemon = 0;
 	int status, failed = 0;
-	char type[64] = "";
+	char type[64] = "", dev[32] = "", abs[PATH_MAX];
 	struct ctl_at c;
 
 	if (argc != 2) {
 		fputs("usage: lancefs umount MOUNTPOINT\n", stderr);
 		return 1;
 	}
-	/* a live writable mount: commit first, so that errors are seen
-	 * here, then wait below for the daemon's last commit and exit; a
-	 * database mount's datasets are its folders (DIR/.lancefs) */
-	/* only a lancefs mount, its daemon alive or not: fusermount3
-	 * run by root unmounts anything */
-	if (!mounted_type(argv[1], type, sizeof(type)) ||
+	/* only a lancefs mount, its daemon alive or not (fusermount3 run
+	 * by root unmounts anything), named as mountinfo names it (not
+	 * through a link, which fusermount3 refuses) */
+	if (!mount_path(abs, argv[1]) ||
+	    !mount_find(abs, type, sizeof(type), dev, sizeof(dev)) ||
 	    strcmp(type, "fuse.lancefs")) {
 		fprintf(stderr, "lancefs: %s: %s\n", argv[1],
 			type[0] ? "not a lancefs mount" :
@@ -4366,7 +4430,10 @@ int lancefs_umount_main(int argc, char **argv)
 				strerror(errno) : "not a mount point");
 		return 1;
 	}
-	if (ctl_of(&c, argv[1], NULL))
+	/* a live writable mount: commit first, so that errors are seen
+	 * here, then wait below for the daemon's last commit and exit; a
+	 * database mount's datasets are its folders (DIR/.lancefs) */
+	if (ctl_of(&c, abs, NULL))
 		failed = umount_commit(argv[1], &c, &daemon);
 	/* fusermount3 also clears a mount whose daemon died ("Transport
 	 * endpoint is not connected"); -z detaches a busy one. */
@@ -4374,7 +4441,7 @@ int lancefs_umount_main(int argc, char **argv)
 		pid = fork();
 		if (pid == 0) {
 			execlp("fusermount3", "fusermount3",
-			       lazy ? "-uz" : "-u", argv[1], (char *)NULL);
+			       lazy ? "-uz" : "-u", abs, (char *)NULL);
 			_exit(127);
 		}
 		if (pid < 0 || waitpid(pid, &status, 0) < 0)
@@ -4387,9 +4454,12 @@ int lancefs_umount_main(int argc, char **argv)
 			return failed;
 		}
 		if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
-			/* the daemon finishes its commit, then exits */
+			/* the daemon finishes its commit, then exits; not
+			 * while the file system is mounted elsewhere too (a
+			 * bind mount of it was unmounted) */
 			for (int i = 0; daemon > 0 && i < 30000 &&
-					lc_pid_running(daemon);
+					lc_pid_running(daemon) &&
+					!mount_find(NULL, NULL, 0, dev, 0);
 			     i++)
 				usleep(10000);
 			return failed;

@@ -1030,6 +1030,64 @@ const lancedb = require('@lancedb/lancedb');
     shutil.rmtree(tmp)
 
 
+def test_umount_names_and_stacks():
+    """lancefs umount finds the mount a path reaches: through a link and
+    through "..", also a dead daemon's; a tmpfs moved on top of a lancefs
+    mount is refused (it reaches the tmpfs); a bind mount of one is
+    unmounted without waiting for the daemon, which still serves the
+    first."""
+    if os.geteuid() != 0:
+        print("  (not root: no tmpfs or bind mounts; skipped)")
+        return
+    src = os.path.join(DATA, "v_2.2", "images.lance")
+    with tempfile.TemporaryDirectory() as tmp:
+        m = os.path.join(tmp, "m")
+        os.mkdir(m)
+        os.symlink(m, os.path.join(tmp, "link"))
+        lancefs("mount", "-o", "ro", src, m)
+        r = lancefs("umount", os.path.join(tmp, "link"), check=False)
+        expect(r.returncode == 0 and not os.path.ismount(m),
+               f"umount through a link: exit {r.returncode} {r.stderr!r}")
+        # a dead daemon's, named through ".."
+        lancefs("mount", "-o", "ro", src, m)
+        with open(os.path.join(m, ".lancefs", "status")) as f:
+            pid = json.load(f)["pid"]
+        os.kill(pid, signal.SIGKILL)
+        time.sleep(0.3)
+        r = lancefs("umount", os.path.join(m, "..", "m"), check=False)
+        expect(r.returncode == 0 and not os.path.ismount(m),
+               f"umount of a dead mount via '..': exit {r.returncode} "
+               f"{r.stderr!r}")
+        # a bind mount of it
+        b = os.path.join(tmp, "b")
+        os.mkdir(b)
+        lancefs("mount", "-o", "ro", src, m)
+        try:
+            subprocess.run(["mount", "--bind", m, b], check=True)
+            t0 = time.time()
+            r = lancefs("umount", b, check=False)
+            expect(r.returncode == 0 and not os.path.ismount(b) and
+                   time.time() - t0 < 20 and os.listdir(m),
+                   f"umount of a bind mount: exit {r.returncode} after "
+                   f"{time.time() - t0:.1f} s, first mount listed "
+                   f"{len(os.listdir(m))}")
+            # a tmpfs moved on top
+            p = os.path.join(tmp, "p")
+            os.mkdir(p)
+            subprocess.run(["mount", "-t", "tmpfs", "none", p], check=True)
+            subprocess.run(["mount", "--move", p, m], check=True)
+            try:
+                r = lancefs("umount", m, check=False)
+                expect(r.returncode == 1 and "not a lancefs mount" in
+                       r.stderr, f"umount of a tmpfs moved on top: exit "
+                       f"{r.returncode} {r.stderr!r}")
+            finally:
+                subprocess.run(["umount", m], capture_output=True)
+        finally:
+            subprocess.run(["umount", b], capture_output=True)
+            lancefs("umount", m, check=False)
+
+
 def test_branch_tags_not_shown():
     """A tag on a branch names a version of that branch, not of the main
     line lancefs shows: @tags leaves it out, and -o tag= of it is refused
@@ -1105,7 +1163,7 @@ TESTS = [test_dataloader, test_scanners_see_only_rows, test_shell_tools,
          test_pinned_versions_ro_statfs_times,
          test_cli_info_and_exit_codes, test_database_status_per_dataset,
          test_secrets_hidden_from_ps, test_long_column_names,
-         test_tag_folders_are_their_own,
+         test_tag_folders_are_their_own, test_umount_names_and_stacks,
          test_branch_tags_not_shown, test_umount_busy]
 
 
