@@ -4088,7 +4088,12 @@ int lancefs_commit_main(int argc, char **argv)
 	errs = errors_in(c.st);
 	commits = commits_in(c.st, mnt);
 	json_decref(c.st);
-	rc = ctl && c.writable ? ctl_write(ctl, "commit") : ENOENT;
+	if (ctl && !c.writable) {
+		fprintf(stderr, "lancefs: %s: a read-only mount: nothing to "
+			"commit\n", mnt);
+		return 1;
+	}
+	rc = ctl ? ctl_write(ctl, "commit") : ENOENT;
 	if (rc == EROFS || rc == ENOENT) {
 		fprintf(stderr, "lancefs: %s: cannot commit: %s (not a "
 			"writable lancefs mount)\n", mnt, strerror(rc));
