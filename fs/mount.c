@@ -3335,11 +3335,14 @@ static int warm_cb(void *ctx, uint64_t index, const char *name,
 	return 0;
 }
 
-/* Commit what is ready in every dataset, and stop. */
+/* Commit what is ready in every dataset, and stop. A new dataset that
+ * got no version and keeps nothing staged leaves no folder (LanceDB
+ * would list one as a table it cannot open). */
 static void close_writes(struct lfs *fs)
 {
 	for (unsigned i = 0; i < atomic_load(&fs->n_mds); i++)
-		wr_close(atomic_exchange(&fs->mds[i]->w, NULL));
+		if (wr_close(atomic_exchange(&fs->mds[i]->w, NULL)))
+			view_ds_drop_unborn(fs->mds[i]->ds);
 }
 
 static const char mount_usage[] =

@@ -1473,7 +1473,7 @@ int staging_row_clear_partial(bool *had, const struct staging *s,
 	return 0;
 }
 
-void staging_remove_if_empty(struct staging *s)
+bool staging_remove_if_empty(struct staging *s)
 {
 	static const char *const subs[] = { "rows", "batches" };
 	char path[4200];
@@ -1491,12 +1491,13 @@ void staging_remove_if_empty(struct staging *s)
 		snprintf(path, sizeof(path), "%s/dataset", s->dir);
 		unlink(path);
 		rmdir(s->dir);
-		return;
+		return true;
 	}
 	while (i--) {		/* not empty: put back what went */
 		snprintf(path, sizeof(path), "%s/%s", s->dir, subs[i]);
 		mkdir(path, 0700);
 	}
+	return false;
 }
 
 void staging_reading(struct staging *s, int delta)

@@ -166,7 +166,7 @@ int staging_row_clear_partial(bool *had, const struct staging *s,
 /* Wait until landed rows are out, then remove the staging folder when
  * it holds nothing (no rows, no batches): a mount that wrote nothing
  * leaves nothing behind. */
-void staging_remove_if_empty(struct staging *s);
+bool staging_remove_if_empty(struct staging *s);
 /* A staged file was opened (1) or closed (-1) for reading. Such a
  * descriptor can outlive its row's landing, so while any is open the
  * files of landed rows are removed rather than made spares. */

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <sys/stat.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "kinds.h"
 #include "render.h"
@@ -1392,6 +1393,29 @@ int view_ds_root(struct vnode *out, struct view_ds *ds, uint64_t version,
 const char *view_ds_name(const struct view_ds *ds)
 {
 	return ds->name;
+}
+
+void view_ds_drop_unborn(struct view_ds *ds)
+{
+	const char *src = ds->v->source;
+	char path[4200];
+	uint64_t version;
+
+	if (!ds->fresh || !ds->v->opts.writable)
+		return;
+	pthread_mutex_lock(&ds->mu);
+	version = ds->cur->m->version;
+	pthread_mutex_unlock(&ds->mu);
+	if (!strncmp(src, "file://", 7))
+		src += 7;
+	else if (strstr(src, "://"))
+		return;		/* an object store holds no folders */
+	if (ds->name)
+		snprintf(path, sizeof(path), "%s/%s.lance", src, ds->name);
+	else
+		snprintf(path, sizeof(path), "%s", src);
+	if (!version)
+		(void)rmdir(path);	/* an empty one only */
 }
 
 struct view_ds *view_single(struct view *v)

@@ -213,6 +213,9 @@ int view_ds_root(struct vnode *out, struct view_ds *ds, uint64_t version,
 int view_ds_refresh(bool *changed, struct view_ds *ds, struct lc_err *err)
 	LC_MUST_USE;
 const char *view_ds_name(const struct view_ds *ds);
+/* Remove the local folder of a dataset that has no version yet, if it is
+ * empty (made for it at mount or by mkdir, and never committed to). */
+void view_ds_drop_unborn(struct view_ds *ds);
 struct view_ds *view_single(struct view *v);
 /* mkdir NAME in a writable database mount: a new empty member, made a
  * dataset by its first commit. EEXIST, EROFS. */

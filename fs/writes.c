@@ -3731,10 +3731,12 @@ int wr_start(struct writes *w, struct lc_err *err)
 	return 0;
 }
 
-void wr_close(struct writes *w)
+bool wr_close(struct writes *w)
 {
+	bool empty = true;
+
 	if (!w)
-		return;
+		return true;
 	if (w->thread_on) {
 		pthread_mutex_lock(&w->mu);
 		w->stopping = true;
@@ -3754,7 +3756,7 @@ void wr_close(struct writes *w)
 			syslog(LOG_ERR, "commit at unmount: %s", err.msg);
 		pthread_mutex_unlock(&w->commit_mu);
 		staging_sync(w->stg);
-		staging_remove_if_empty(w->stg);
+		empty = staging_remove_if_empty(w->stg);
 	}
 	hand_over(w);
 	for (size_t i = 0; i < w->n_rows; i++)
@@ -3777,6 +3779,7 @@ void wr_close(struct writes *w)
 	pthread_cond_destroy(&w->cv);
 	pthread_cond_destroy(&w->tick);
 	lc_free(w);
+	return empty;
 }
 
 int wr_status(struct writes *w, const char *key, struct lc_buf *b,

@@ -56,8 +56,9 @@ int wr_open(struct writes **out, struct view *v, struct view_ds *ds,
 /* Start the background thread (after fuse_daemonize: no thread lives
  * through its fork). */
 int wr_start(struct writes *w, struct lc_err *err) LC_MUST_USE;
-/* Commit every ready row (waits), then stop. */
-void wr_close(struct writes *w);
+/* Commit every ready row (waits), then stop: true when nothing stays
+ * staged. */
+bool wr_close(struct writes *w);
 /* Move the view to the newest version (refresh=), serialized with
  * commits; the mount hears of it through moved_fn. */
 int wr_follow(struct writes *w, struct lc_err *err) LC_MUST_USE;

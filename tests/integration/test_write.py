@@ -715,6 +715,10 @@ def test_new_dataset_inferred_from_what_commits():
                 write(os.path.join(src, n, "meta.json"), json.dumps(meta))
         write(os.path.join(src, "d", "depth.map.png"),
               b"\x89PNG\r\n\x1a\n" + bytes(16))
+        # a mount that writes nothing leaves no folder behind
+        with mounted(uri, staging) as mnt:
+            expect(os.path.isdir(uri), "no dataset folder at mount")
+        expect(not os.path.exists(uri), "an empty dataset folder is left")
         with mounted(uri, staging, "commit_delay=60") as mnt:
             cp("-r", *[os.path.join(src, n) for n in "abcdefg"], mnt)
             commit_now(mnt, refused=True)
@@ -3723,6 +3727,13 @@ def test_database_mount_writes():
             lancefs("commit", mnt)
             del add["dog_again"]
             new["late"] = new["dog_01"]
+            os.mkdir(os.path.join(mnt, "unused"))
+            expect(os.path.isdir(os.path.join(db, "unused.lance")),
+                   "mkdir made no folder")
+        # a dataset that got nothing leaves nothing (LanceDB would list
+        # a table it cannot open)
+        expect(not os.path.exists(os.path.join(db, "unused.lance")),
+               "unused.lance is left after the unmount")
         want = {n: r for n, r in before.items() if n != gone}
         want.update(plain(add))
         same_rows(lance_rows(uri), want, "member t")
