@@ -3348,15 +3348,22 @@ static void close_writes(struct lfs *fs)
 static const char mount_usage[] =
 	"usage: lancefs mount [-f] [-d] [-o OPT[,OPT...]] SOURCE MOUNTPOINT\n";
 
+/* Whether a stat's errno `e` says a FUSE daemon is gone: ENOTCONN, or
+ * ECONNABORTED where its requests went through io_uring. */
+static bool daemon_gone(int e)
+{
+	return e == ENOTCONN || e == ECONNABORTED;
+}
+
 /* True when something is mounted on `dir` (even a dead FUSE daemon's
- * mount, which stat cannot reach: ENOTCONN). */
+ * mount, which stat cannot reach). */
 static bool is_mount_point(const char *dir)
 {
 	char parent[4200];
 	struct stat a, b;
 
 	if (stat(dir, &a) < 0)
-		return errno == ENOTCONN;
+		return daemon_gone(errno);
 	snprintf(parent, sizeof(parent), "%s/..", dir);
 	if (stat(parent, &b) < 0)
 		return false;
@@ -4374,7 +4381,7 @@ static bool mount_find(const char *abs, char *type, size_t cap, char *dev,
 	if (abs && !stat(abs, &st))
 		snprintf(want, sizeof(want), "%u:%u", major(st.st_dev),
 			 minor(st.st_dev));
-	else if (abs && errno != ENOTCONN)
+	else if (abs && !daemon_gone(errno))
 		return false;
 	if (!(f = fopen("/proc/self/mountinfo", "re")))
 		return false;
@@ -4434,7 +4441,7 @@ int lancefs_umount_main(int argc, char **argv)
 	    strcmp(type, "fuse.lancefs")) {
 		fprintf(stderr, "lancefs: %s: %s\n", argv[1],
 			type[0] ? "not a lancefs mount" :
-			access(argv[1], F_OK) && errno != ENOTCONN ?
+			access(argv[1], F_OK) && !daemon_gone(errno) ?
 				strerror(errno) : "not a mount point");
 		return 1;
 	}
