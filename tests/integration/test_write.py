@@ -1277,6 +1277,17 @@ def test_commit_file_and_command():
                 lancefs("commit", mnt)
 
 
+def commit_with_versions_away(uri, mnt):
+    """lancefs commit MNT while dataset `uri`'s _versions/ is away (its
+    store cannot list its versions); put back after."""
+    versions = os.path.join(uri, "_versions")
+    os.rename(versions, versions + ".away")
+    try:
+        return lancefs("commit", mnt, check=False)
+    finally:
+        os.rename(versions + ".away", versions)
+
+
 def test_failed_commit_says_why():
     """A commit the store fails (here: the dataset's _versions/ cannot be
     listed) exits 2 from lancefs commit, naming the reason there, in
@@ -1290,12 +1301,7 @@ def test_failed_commit_says_why():
         with mounted(uri, staging, "name_column=name",
                      "commit_delay=60") as mnt:
             shutil.rmtree(os.path.join(mnt, gone))
-            versions = os.path.join(uri, "_versions")
-            os.rename(versions, versions + ".away")
-            try:
-                r = lancefs("commit", mnt, check=False)
-            finally:
-                os.rename(versions + ".away", versions)
+            r = commit_with_versions_away(uri, mnt)
             why = "_versions/ holds no manifest"
             expect(r.returncode == 2 and why in r.stderr,
                    f"failed commit: exit {r.returncode}, {r.stderr!r}")
@@ -3714,12 +3720,7 @@ def test_database_mount_writes():
             cp("-r", os.path.join(src, "dog_01"),
                os.path.join(mnt, "pets", "late"))
             shutil.rmtree(os.path.join(mnt, "t", "dog_again"))
-            versions = os.path.join(uri, "_versions")
-            os.rename(versions, versions + ".away")
-            try:
-                r = lancefs("commit", mnt, check=False)
-            finally:
-                os.rename(versions + ".away", versions)
+            r = commit_with_versions_away(uri, mnt)
             expect(r.returncode == 2 and "pets 2" in r.stdout and
                    "t: commit: " in r.stderr,
                    f"commit with t's store failing: exit {r.returncode}, "
