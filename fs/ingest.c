@@ -2095,7 +2095,7 @@ static int itype_merge(struct itype *t, const json_t *j, unsigned depth,
 		       struct lc_err *err)
 {
 	enum ikind k;
-	const char *key;
+	const char *key, *big;
 	json_t *v;
 	int rc = 0;
 
@@ -2114,11 +2114,10 @@ static int itype_merge(struct itype *t, const json_t *j, unsigned depth,
 		k = IK_BOOL;
 		break;
 	case JSON_STRING:	/* or an integer past int64 (jsonb.h) */
-		k = json_big_int(j) ? IK_INT : IK_STR;
-		if (json_big_int(j)) {
-			t->big = true;
-			t->neg |= json_big_int(j)[0] == '-';
-		}
+		big = json_big_int(j);
+		k = big ? IK_INT : IK_STR;
+		t->big |= big != NULL;
+		t->neg |= big && big[0] == '-';
 		break;
 	case JSON_ARRAY:
 		k = IK_LIST;

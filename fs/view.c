@@ -776,12 +776,21 @@ static int ds_snap(struct view_snap **out, struct view_ds *ds,
 	return 0;
 }
 
+/* Tag `name`'s entry in ds->tags, or NULL (under ds->mu). */
+static struct tag_snap *tag_find(struct view_ds *ds, const char *name)
+{
+	for (size_t i = 0; i < ds->n_tags; i++)
+		if (!strcmp(ds->tags[i].name, name))
+			return &ds->tags[i];
+	return NULL;
+}
+
 /* The root of tag `name`, at `version`: its own snapshot, kept while
  * the tag stays there. */
 static int tag_root(struct vnode *out, struct view_ds *ds, const char *name,
 		    uint64_t version, struct lc_err *err)
 {
-	struct tag_snap *t = NULL, *more;
+	struct tag_snap *t, *more;
 	struct view_snap *s = NULL;
 	int rc;
 
@@ -789,9 +798,7 @@ static int tag_root(struct vnode *out, struct view_ds *ds, const char *name,
 	out->kind = VN_ROOT;
 	out->ds = ds;
 	pthread_mutex_lock(&ds->mu);
-	for (size_t i = 0; i < ds->n_tags && !t; i++)
-		if (!strcmp(ds->tags[i].name, name))
-			t = &ds->tags[i];
+	t = tag_find(ds, name);
 	if (t && t->snap->m->version == version)
 		s = snap_ref(t->snap);
 	pthread_mutex_unlock(&ds->mu);
@@ -803,10 +810,7 @@ static int tag_root(struct vnode *out, struct view_ds *ds, const char *name,
 	if (rc)
 		return rc;
 	pthread_mutex_lock(&ds->mu);
-	t = NULL;
-	for (size_t i = 0; i < ds->n_tags && !t; i++)
-		if (!strcmp(ds->tags[i].name, name))
-			t = &ds->tags[i];
+	t = tag_find(ds, name);
 	if (!t && (more = lc_realloc(ds->tags, (ds->n_tags + 1) *
 					       sizeof(*more)))) {
 		ds->tags = more;
@@ -1213,19 +1217,37 @@ static bool names_dataset(const char *source)
 	return n > 6 && !strncmp(source + n - 6, ".lance", 6);
 }
 
-/* The folder of a new local dataset (file:// or a path; object stores
- * need none). Its parent must exist: a typo should not make folders. */
-static int make_local_dir(const char *source, struct lc_err *err)
+/* The local folder of dataset `name` of database `source` (NULL: of
+ * dataset `source`) into out[cap]: false for an object store's, which
+ * has no folders. */
+static bool local_folder(char *out, size_t cap, const char *source,
+			 const char *name)
 {
 	if (!strncmp(source, "file://", 7))
 		source += 7;
 	else if (strstr(source, "://"))
+		return false;
+	if (name)
+		snprintf(out, cap, "%s/%s.lance", source, name);
+	else
+		snprintf(out, cap, "%s", source);
+	return true;
+}
+
+/* The folder of a new dataset (local_folder; object stores need none).
+ * Its parent must exist: a typo should not make folders. */
+static int make_local_dir(const char *source, const char *name,
+			  struct lc_err *err)
+{
+	char path[4200];
+
+	if (!local_folder(path, sizeof(path), source, name))
 		return 0;
-	if (mkdir(source, 0777) < 0 && errno != EEXIST) {
+	if (mkdir(path, 0777) < 0 && errno != EEXIST) {
 		if (errno == ENOENT)
 			return LC_NOTFOUND(err, "%s: no such folder to make a "
-					   "new dataset in", source);
-		return LC_SYS(err, errno, "%s: %s", source, strerror(errno));
+					   "new dataset in", path);
+		return LC_SYS(err, errno, "%s: %s", path, strerror(errno));
 	}
 	return 0;
 }
@@ -1251,7 +1273,7 @@ int view_open(struct view **out, const char *source,
 	fresh = v->opts.writable && !v->opts.version && !v->opts.tag &&
 		names_dataset(source);
 	if (!rc && fresh)
-		rc = make_local_dir(source, err);
+		rc = make_local_dir(source, NULL, err);
 	if (!rc)
 		rc = ostore_open_uri(&v->st, source, v->opts.store, err);
 	if (!rc) {
@@ -1397,7 +1419,6 @@ const char *view_ds_name(const struct view_ds *ds)
 
 void view_ds_drop_unborn(struct view_ds *ds)
 {
-	const char *src = ds->v->source;
 	char path[4200];
 	uint64_t version;
 
@@ -1406,15 +1427,8 @@ void view_ds_drop_unborn(struct view_ds *ds)
 	pthread_mutex_lock(&ds->mu);
 	version = ds->cur->m->version;
 	pthread_mutex_unlock(&ds->mu);
-	if (!strncmp(src, "file://", 7))
-		src += 7;
-	else if (strstr(src, "://"))
-		return;		/* an object store holds no folders */
-	if (ds->name)
-		snprintf(path, sizeof(path), "%s/%s.lance", src, ds->name);
-	else
-		snprintf(path, sizeof(path), "%s", src);
-	if (!version)
+	if (!version &&
+	    local_folder(path, sizeof(path), ds->v->source, ds->name))
 		(void)rmdir(path);	/* an empty one only */
 }
 
@@ -1872,7 +1886,6 @@ int view_db_mkdir(struct view_ds **out, struct view *v, const char *name,
 		  struct lc_err *err)
 {
 	struct view_ds *ds = NULL;
-	char path[4096];
 	bool found;
 	int rc;
 
@@ -1893,8 +1906,7 @@ int view_db_mkdir(struct view_ds **out, struct view *v, const char *name,
 	}
 	/* a local database gets the folder now (the store opens it);
 	 * an object store needs none */
-	snprintf(path, sizeof(path), "%s/%s.lance", v->source, name);
-	rc = make_local_dir(path, err);
+	rc = make_local_dir(v->source, name, err);
 	/* another writer may have made that dataset since the mount last
 	 * looked: it is a member now, and the mkdir EEXIST */
 	if (!rc)

@@ -14,7 +14,8 @@
 struct conf_key {
 	const char *name;		/* canonical */
 	const char *aliases[6];
-	char form;	/* 'n': a number, 's': a size (K, M, G, T), 0: any */
+	char form;	/* 'n': a number, 'c': a count, 's': a size (K, M,
+			 * G, T), 0: any */
 };
 
 static const struct conf_key keys[] = {
@@ -41,9 +42,9 @@ static const struct conf_key keys[] = {
 	{ "metadata_endpoint", { "aws_metadata_endpoint" }, 0 },
 	{ "cache_size", { 0 }, 's' },
 	{ "cache_dir", { 0 }, 0 },
-	{ "cache_entries", { 0 }, 'n' },
+	{ "cache_entries", { 0 }, 'c' },
 	{ "cache_dir_size", { 0 }, 's' },
-	{ "cache_threads", { 0 }, 'n' },
+	{ "cache_threads", { 0 }, 'c' },
 };
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -80,6 +81,18 @@ static int key_index(const char *name, size_t len)
 	return -1;
 }
 
+/* Whether value `v` has form `form` (struct conf_key). */
+static bool form_ok(char form, const char *v)
+{
+	uint64_t u;
+	char *end;
+
+	if (form != 'n')
+		return !ostore_parse_count(v, form == 's', &u);
+	(void)strtod(v, &end);
+	return end != v && !*end && *v != '-';
+}
+
 int ostore_conf_parse(struct ostore_conf *c, const char *opt,
 		      struct lc_err *err)
 {
@@ -97,18 +110,12 @@ int ostore_conf_parse(struct ostore_conf *c, const char *opt,
 				opt);
 	/* the form now, for every store (a local one uses none of them);
 	 * the range where the value is used */
-	if (keys[i].form) {
-		uint64_t size;
-		char *end;
-
-		if (keys[i].form == 's' ?
-			    ostore_parse_count(eq + 1, true, &size) :
-			    ((void)strtod(eq + 1, &end), end == eq + 1 ||
-						     *end || eq[1] == '-'))
-			return LC_USAGE(err, "%s: want a number%s", opt,
-					keys[i].form == 's' ?
-						" (K, M, G, T suffixes)" : "");
-	}
+	if (keys[i].form && !form_ok(keys[i].form, eq + 1))
+		return LC_USAGE(err, "%s: want %s", opt,
+				keys[i].form == 's' ?
+					"a size (K, M, G, T suffixes)" :
+				keys[i].form == 'c' ? "a whole number" :
+						      "a number");
 	v = lc_strdup(eq + 1);
 	if (!v)
 		return LC_NOMEM(err);

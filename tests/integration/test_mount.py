@@ -222,7 +222,8 @@ def test_mount_errors():
                     "threads=8x", "threads=4294967300",
                     "format_version=next", "cache_size=1X",
                     "connect_timeout=abc", "cache_threads=q",
-                    "commit_rows=+5", "cache_size= 1M"):
+                    "commit_rows=+5", "cache_size= 1M",
+                    "cache_entries=1.5"):
             r = lancefs("mount", "-o", bad,
                         os.path.join(DATA, "v_2.2", "images.lance"), mnt,
                         check=False)
