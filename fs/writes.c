@@ -2176,6 +2176,13 @@ static bool closed(const struct wrow *r)
 	       !r->info.interrupted;
 }
 
+/* Whether row r has been still long enough for a commit: for an
+ * explicit one (`now`) settled, for the quiet period's WR_SETTLE. */
+static bool still(const struct writes *w, const struct wrow *r, bool now)
+{
+	return now ? settled(w, r) : lc_since(&r->last) >= WR_SETTLE;
+}
+
 /* Whether a commit takes row r: `force` at once; an explicit one (`now`)
  * every row settled, also those it refused before; the quiet period's
  * those quiet for WR_SETTLE. Under mu. */
@@ -2186,11 +2193,9 @@ static bool ready(const struct writes *w, const struct wrow *r,
 		return !r->committing && !no_op(r);
 	if (!closed(r))
 		return false;
-	if (now)
-		return settled(w, r);
-	if (r->refused_gen && r->refused_gen == r->gen)
+	if (!now && r->refused_gen && r->refused_gen == r->gen)
 		return false;	/* refused, unchanged since */
-	return lc_since(&r->last) >= WR_SETTLE;
+	return still(w, r, now);
 }
 
 /* Whether row r waits only to settle before a commit takes it (not
@@ -2953,34 +2958,27 @@ static int commit_pending(struct writes *w, uint64_t *version,
 	return rc;
 }
 
-/* An update of a committed row holding nothing but ignored files (an
- * rsync --inplace of the row as it is, with its .DS_Store) changes
- * nothing: once settled, a commit drops it as unchanged, and its files
- * with it. */
-static void drop_junk_updates(struct writes *w, bool now)
+/* A commit's failure, where users look for it: the status's last error
+ * and .lancefs/errors (refused rows are noted one by one). */
+static void failed(struct writes *w, const struct lc_err *err)
 {
-	uint64_t *ids;
-	size_t n = 0;
-
 	pthread_mutex_lock(&w->mu);
-	ids = lc_malloc((w->n_rows ? w->n_rows : 1) * sizeof(*ids));
-	for (size_t i = 0; ids && i < w->n_rows; i++) {
-		struct wrow *r = w->rows[i];
-
-		if (r->info.kind == STAGING_UPDATE && no_op(r) &&
-		    !r->committing && !r->writers && !r->pending &&
-		    !r->info.interrupted &&
-		    (now ? settled(w, r) : lc_since(&r->last) >= WR_SETTLE)) {
-			r->same_now = true;
-			r->same_gen = r->gen;
-			r->refused_now = false;
-			ids[n++] = r->id;
-		}
-	}
+	lc_free(w->last_error);
+	w->last_error = lc_strdup(err->msg);
 	pthread_mutex_unlock(&w->mu);
-	if (n)
-		drop_unchanged(w, ids, n);
-	lc_free(ids);
+	note(w, err);
+}
+
+/* Whether row r is an update of a committed row holding nothing but
+ * ignored files (an rsync --inplace of the row as it is, with its
+ * .DS_Store), settled: it changes nothing, and a commit drops it as
+ * unchanged, its files with it. Under mu. */
+static bool junk_update(const struct writes *w, const struct wrow *r,
+			bool now)
+{
+	return r->info.kind == STAGING_UPDATE && no_op(r) &&
+	       !r->committing && !r->writers && !r->info.interrupted &&
+	       still(w, r, now);
 }
 
 static int commit_locked(struct writes *w, uint64_t force, bool now,
@@ -2988,7 +2986,7 @@ static int commit_locked(struct writes *w, uint64_t force, bool now,
 {
 	struct lc_err perr = { 0 };
 	uint64_t *ids;
-	size_t n = 0;
+	size_t n = 0, junk = 0;
 	struct wrow *forced;
 	int rc, prc = 0;
 
@@ -2999,11 +2997,7 @@ static int commit_locked(struct writes *w, uint64_t force, bool now,
 	rc = follow(w, false, err);
 	if (rc) {
 		lc_err_prefix(err, "commit: ");
-		pthread_mutex_lock(&w->mu);
-		lc_free(w->last_error);
-		w->last_error = lc_strdup(err->msg);
-		pthread_mutex_unlock(&w->mu);
-		note(w, err);
+		failed(w, err);
 		return rc;
 	}
 	/* pending attempts first; one that fails again does not hold
@@ -3024,18 +3018,30 @@ static int commit_locked(struct writes *w, uint64_t force, bool now,
 		pthread_mutex_lock(&w->mu);
 		wait_settled(w);
 	}
-	/* sized after the waits, which let mu go */
+	/* sized after the waits, which let mu go; junk updates from the
+	 * end down */
 	ids = lc_malloc((w->n_rows ? w->n_rows : 1) * sizeof(*ids));
 	if (!ids) {
 		pthread_mutex_unlock(&w->mu);
 		return LC_NOMEM(err);
 	}
-	for (size_t i = 0; i < w->n_rows; i++)
-		if (!w->rows[i]->pending && ready(w, w->rows[i], force, now))
-			claim(w, w->rows[i], ids, &n);
+	for (size_t i = 0; i < w->n_rows; i++) {
+		struct wrow *r = w->rows[i];
+
+		if (r->pending)
+			continue;
+		if (ready(w, r, force, now)) {
+			claim(w, r, ids, &n);
+		} else if (!force && junk_update(w, r, now)) {
+			r->same_now = true;
+			r->same_gen = r->gen;
+			r->refused_now = false;
+			ids[w->n_rows - ++junk] = r->id;
+		}
+	}
 	pthread_mutex_unlock(&w->mu);
-	if (!force)
-		drop_junk_updates(w, now);
+	if (junk)
+		drop_unchanged(w, ids + w->n_rows - junk, junk);
 	if (!n) {
 		lc_free(ids);
 		if (prc)
@@ -3216,10 +3222,6 @@ static int commit_ids(struct writes *w, uint64_t *ids, size_t n,
 		if (r && !r->landed)
 			unclaim(w, r);
 	}
-	if (rc) {
-		lc_free(w->last_error);
-		w->last_error = lc_strdup(err->msg);
-	}
 	pthread_cond_broadcast(&w->cv);
 	pthread_mutex_unlock(&w->mu);
 	if (*version) {
@@ -3255,7 +3257,7 @@ static int commit_ids(struct writes *w, uint64_t *ids, size_t n,
 	if (!rc && f.unchanged)	/* else looked at again next time */
 		drop_unchanged(w, ids, n);
 	if (rc)
-		note(w, err);
+		failed(w, err);
 out:
 	lc_free(ids);
 	/* an fsync fails for its own row; a commit of everything for any
