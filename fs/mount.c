@@ -3355,19 +3355,166 @@ static bool daemon_gone(int e)
 	return e == ENOTCONN || e == ECONNABORTED;
 }
 
+/* Undo mountinfo's octal escapes (\040 for a space) in place. */
+static void unescape_octal(char *s)
+{
+	char *o = s;
+
+	for (; *s; s++) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' &&
+		    s[2] >= '0' && s[2] <= '7' && s[3] >= '0' && s[3] <= '7') {
+			*o++ = (char)((s[1] - '0') << 6 | (s[2] - '0') << 3 |
+				      (s[3] - '0'));
+			s += 3;
+		} else {
+			*o++ = *s;
+		}
+	}
+	*o = 0;
+}
+
+/* `path` made absolute and rid of "." and ".." by its text alone (a
+ * dead daemon's mount point is no path realpath can walk through);
+ * false when too long. */
+static bool lexical_path(char *out, size_t cap, const char *path)
+{
+	char buf[PATH_MAX * 2];
+	size_t n = 0;
+
+	if (path[0] == '/')
+		snprintf(buf, sizeof(buf), "%s", path);
+	else if (!getcwd(buf, PATH_MAX) ||
+		 strlen(buf) + strlen(path) + 2 > sizeof(buf))
+		return false;
+	else
+		strcat(strcat(buf, "/"), path);
+	for (char *save = NULL, *c = strtok_r(buf, "/", &save); c;
+	     c = strtok_r(NULL, "/", &save)) {
+		size_t len = strlen(c);
+
+		if (!strcmp(c, "."))
+			continue;
+		if (!strcmp(c, "..")) {
+			while (n && out[n - 1] != '/')
+				n--;
+			if (n)
+				n--;
+			continue;
+		}
+		if (n + len + 2 > cap)
+			return false;
+		out[n++] = '/';
+		memcpy(out + n, c, len);
+		n += len;
+	}
+	if (!n)
+		out[n++] = '/';
+	out[n] = 0;
+	return true;
+}
+
+/* Where `dir` is, as mountinfo names mount points: its real path, or
+ * for a mount point no stat reaches, its folder's and its name. */
+static bool mount_path(char *abs, const char *dir)
+{
+	char lex[PATH_MAX], *base;
+
+	if (realpath(dir, abs))
+		return true;
+	if (!lexical_path(lex, sizeof(lex), dir))
+		return false;
+	base = strrchr(lex, '/');
+	*base++ = 0;
+	if (!realpath(lex[0] ? lex : "/", abs) ||
+	    strlen(abs) + strlen(base) + 2 > PATH_MAX)
+		return false;
+	if (strcmp(abs, "/"))
+		strcat(abs, "/");
+	strcat(abs, base);
+	return true;
+}
+
+/* The next line of /proc/self/mountinfo ("ID PARENT MAJ:MIN ROOT POINT
+ * OPTIONS [TAGS...] - TYPE SOURCE ..."), split in place: its device,
+ * mount point (unescaped) and type. False at the end. */
+static bool mountinfo_next(FILE *f, char *line, size_t cap, char **dev,
+			   char **point, char **type)
+{
+	while (fgets(line, (int)cap, f)) {
+		char *dash = strstr(line, " - "), *field[5], *save = NULL;
+		int k = 0;
+
+		if (!dash)
+			continue;
+		*dash = 0;
+		for (char *t = strtok_r(line, " ", &save); t && k < 5;
+		     t = strtok_r(NULL, " ", &save))
+			field[k++] = t;
+		*type = strtok_r(dash + 3, " \n", &save);
+		if (k < 5 || !*type)
+			continue;
+		*dev = field[2];
+		*point = field[4];
+		unescape_octal(*point);
+		return true;
+	}
+	return false;
+}
+
+/* The mount on top at `abs` (a mount_path): its file system type and
+ * device (MAJ:MIN); false where none is. The one on top is the one a
+ * stat of `abs` reaches (mountinfo's order is not the stacking order
+ * once a mount was moved), or where no stat does (a daemon died), a
+ * FUSE one. */
+static bool mount_find(const char *abs, char *type, size_t cap, char *dev,
+		       size_t dev_cap)
+{
+	char line[8192], want[32] = "", *d, *point, *t;
+	bool found = false;
+	struct stat st;
+	FILE *f;
+
+	if (!stat(abs, &st))
+		snprintf(want, sizeof(want), "%u:%u", major(st.st_dev),
+			 minor(st.st_dev));
+	else if (!daemon_gone(errno))
+		return false;
+	if (!(f = fopen("/proc/self/mountinfo", "re")))
+		return false;
+	while (mountinfo_next(f, line, sizeof(line), &d, &point, &t))
+		if (!strcmp(point, abs) &&
+		    (want[0] ? !strcmp(d, want) : !strncmp(t, "fuse", 4))) {
+			snprintf(type, cap, "%s", t);
+			snprintf(dev, dev_cap, "%s", d);
+			found = true;
+		}
+	fclose(f);
+	return found;
+}
+
+/* Whether a file system of device `dev` (MAJ:MIN) is mounted anywhere. */
+static bool dev_mounted(const char *dev)
+{
+	char line[8192], *d, *point, *t;
+	bool found = false;
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+
+	while (f && !found &&
+	       mountinfo_next(f, line, sizeof(line), &d, &point, &t))
+		found = !strcmp(d, dev);
+	if (f)
+		fclose(f);
+	return found;
+}
+
 /* True when something is mounted on `dir` (even a dead FUSE daemon's
  * mount, which stat cannot reach). */
 static bool is_mount_point(const char *dir)
 {
-	char parent[4200];
-	struct stat a, b;
+	char abs[PATH_MAX], type[64], dev[32];
 
-	if (stat(dir, &a) < 0)
-		return daemon_gone(errno);
-	snprintf(parent, sizeof(parent), "%s/..", dir);
-	if (stat(parent, &b) < 0)
-		return false;
-	return a.st_dev != b.st_dev || a.st_ino == b.st_ino;
+	return mount_path(abs, dir) &&
+	       mount_find(abs, type, sizeof(type), dev, sizeof(dev));
 }
 
 struct mount_opts {
@@ -4067,6 +4214,25 @@ static const char *ctl_of(struct ctl_at *c, const char *mnt, bool *db)
 	return c->st ? c->dir : NULL;
 }
 
+/* Commit through c->dir, saying on stderr what it refused or why it
+ * failed (as .lancefs/errors has it): 0, EINVAL (rows refused, the
+ * others landed), or the errno. */
+static int commit_via(const struct ctl_at *c, const char *mnt)
+{
+	uint64_t errs = errors_in(c->st);
+	int rc = ctl_write(c->dir, "commit");
+
+	if (rc == EINVAL)
+		fprintf(stderr, "lancefs: %s: staged rows were refused; they "
+			"stay staged:\n", mnt);
+	else if (rc)
+		fprintf(stderr, "lancefs: %s: cannot commit: %s; staged rows "
+			"stay staged:\n", mnt, strerror(rc));
+	if (rc)
+		show_errors(c->dir, errs);
+	return rc;
+}
+
 /* A database member's "NAME VERSION" line, for lancefs commit. */
 static void print_version(void *ctx, const char *member, const char *name,
 			  json_t *st)
@@ -4082,9 +4248,8 @@ static void print_version(void *ctx, const char *member, const char *name,
 int lancefs_commit_main(int argc, char **argv)
 {
 	struct ctl_at c;
-	const char *mnt = argv[1], *ctl;
+	const char *mnt = argv[1];
 	long long commits;
-	uint64_t errs;
 	json_t *st = NULL;
 	bool db;
 	int rc, n;
@@ -4094,27 +4259,22 @@ int lancefs_commit_main(int argc, char **argv)
 		return 1;
 	}
 	/* a database's datasets all commit at a commit of one */
-	ctl = ctl_of(&c, mnt, &db);
-	errs = errors_in(c.st);
+	if (!ctl_of(&c, mnt, &db) || !c.writable) {
+		fprintf(stderr, "lancefs: %s: %s\n", mnt, c.st ?
+			"a read-only mount: nothing to commit" :
+			"not a lancefs mount (no .lancefs/status)");
+		json_decref(c.st);
+		return 1;
+	}
 	commits = commits_in(c.st, mnt);
+	rc = commit_via(&c, mnt);
 	json_decref(c.st);
-	if (ctl && !c.writable) {
-		fprintf(stderr, "lancefs: %s: a read-only mount: nothing to "
-			"commit\n", mnt);
-		return 1;
-	}
-	rc = ctl ? ctl_write(ctl, "commit") : ENOENT;
-	if (rc == EROFS || rc == ENOENT) {
-		fprintf(stderr, "lancefs: %s: cannot commit: %s (not a "
-			"writable lancefs mount)\n", mnt, strerror(rc));
-		return 1;
-	}
 	/* the version each dataset shows now: where rows were refused, or
 	 * one dataset of a database failed, the others landed all the
 	 * same */
 	if (db) {
 		each_member(mnt, &n, print_version, NULL);
-	} else if ((st = read_status(ctl)) &&
+	} else if ((st = read_status(c.dir)) &&
 		   (!rc || commits_in(st, mnt) > commits)) {
 		printf("%lld\n", (long long)json_integer_value(
 			json_object_get(st, "version")));
@@ -4124,16 +4284,6 @@ int lancefs_commit_main(int argc, char **argv)
 		rc = EIO;
 	}
 	json_decref(st);
-	if (rc == EINVAL) {
-		fprintf(stderr, "lancefs: %s: staged rows were refused; they "
-			"stay staged:\n", mnt);
-	} else if (rc) {
-		/* why, as .lancefs/errors says it */
-		fprintf(stderr, "lancefs: %s: cannot commit: %s; staged rows "
-			"stay staged:\n", mnt, strerror(rc));
-	}
-	if (rc)
-		show_errors(ctl, errs);
 	return rc == EINVAL ? 1 : rc ? 2 : 0;
 }
 
@@ -4264,162 +4414,12 @@ int lancefs_status_main(int argc, char **argv)
  * when the commit failed. */
 static int umount_commit(const char *mnt, struct ctl_at *c, pid_t *daemon)
 {
-	uint64_t errs = errors_in(c->st);
-	int rc = 0;
+	int rc = c->writable ? commit_via(c, mnt) : 0;
 
 	*daemon = (pid_t)json_integer_value(json_object_get(c->st, "pid"));
-	if (c->writable)
-		rc = ctl_write(c->dir, "commit");
 	json_decref(c->st);
 	c->st = NULL;
-	if (rc == EINVAL) {
-		fprintf(stderr, "lancefs: %s: refused rows stay staged for "
-			"the next mount:\n", mnt);
-		show_errors(c->dir, errs);
-	} else if (rc) {
-		fprintf(stderr, "lancefs: %s: commit failed (%s); staged rows "
-			"are kept for the next mount:\n", mnt, strerror(rc));
-		show_errors(c->dir, errs);
-		return 2;
-	}
-	return 0;
-}
-
-/* Undo mountinfo's octal escapes (\040 for a space) in place. */
-static void unescape_octal(char *s)
-{
-	char *o = s;
-
-	for (; *s; s++) {
-		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' &&
-		    s[2] >= '0' && s[2] <= '7' && s[3] >= '0' && s[3] <= '7') {
-			*o++ = (char)((s[1] - '0') << 6 | (s[2] - '0') << 3 |
-				      (s[3] - '0'));
-			s += 3;
-		} else {
-			*o++ = *s;
-		}
-	}
-	*o = 0;
-}
-
-/* `path` made absolute and rid of "." and ".." by its text alone (a
- * dead daemon's mount point is no path realpath can walk through);
- * false when too long. */
-static bool lexical_path(char *out, size_t cap, const char *path)
-{
-	char buf[PATH_MAX * 2];
-	size_t n = 0;
-
-	if (path[0] == '/')
-		snprintf(buf, sizeof(buf), "%s", path);
-	else if (!getcwd(buf, PATH_MAX) ||
-		 strlen(buf) + strlen(path) + 2 > sizeof(buf))
-		return false;
-	else
-		strcat(strcat(buf, "/"), path);
-	for (char *save = NULL, *c = strtok_r(buf, "/", &save); c;
-	     c = strtok_r(NULL, "/", &save)) {
-		size_t len = strlen(c);
-
-		if (!strcmp(c, "."))
-			continue;
-		if (!strcmp(c, "..")) {
-			while (n && out[n - 1] != '/')
-				n--;
-			if (n)
-				n--;
-			continue;
-		}
-		if (n + len + 2 > cap)
-			return false;
-		out[n++] = '/';
-		memcpy(out + n, c, len);
-		n += len;
-	}
-	if (!n)
-		out[n++] = '/';
-	out[n] = 0;
-	return true;
-}
-
-/* Where `dir` is, as mountinfo names mount points: its real path, or
- * for a mount point no stat reaches, its folder's and its name. */
-static bool mount_path(char *abs, const char *dir)
-{
-	char lex[PATH_MAX], *base;
-
-	if (realpath(dir, abs))
-		return true;
-	if (!lexical_path(lex, sizeof(lex), dir))
-		return false;
-	base = strrchr(lex, '/');
-	*base++ = 0;
-	if (!realpath(lex[0] ? lex : "/", abs) ||
-	    strlen(abs) + strlen(base) + 2 > PATH_MAX)
-		return false;
-	if (strcmp(abs, "/"))
-		strcat(abs, "/");
-	strcat(abs, base);
-	return true;
-}
-
-/* The mount on top at `abs` (a mount_path), from /proc/self/mountinfo:
- * its file system type and device (MAJ:MIN); or with `abs` NULL,
- * whether any mount is of device `dev`. False where none is. The one on
- * top is the one a stat of `abs` reaches (mountinfo's order is not the
- * stacking order once a mount was moved), or where no stat does (a
- * daemon died), a FUSE one. */
-static bool mount_find(const char *abs, char *type, size_t cap, char *dev,
-		       size_t dev_cap)
-{
-	char line[8192], want[32] = "";
-	bool found = false;
-	struct stat st;
-	FILE *f;
-
-	if (abs && !stat(abs, &st))
-		snprintf(want, sizeof(want), "%u:%u", major(st.st_dev),
-			 minor(st.st_dev));
-	else if (abs && !daemon_gone(errno))
-		return false;
-	if (!(f = fopen("/proc/self/mountinfo", "re")))
-		return false;
-	while (fgets(line, sizeof(line), f)) {
-		/* ID PARENT MAJ:MIN ROOT POINT OPTIONS [TAGS...] - TYPE ... */
-		char *dash = strstr(line, " - "), *tok, *save = NULL;
-		char *fields[5];
-		int k;
-
-		if (!dash)
-			continue;
-		*dash = 0;
-		tok = strtok_r(line, " ", &save);
-		for (k = 0; tok && k < 5; k++) {
-			fields[k] = tok;
-			tok = strtok_r(NULL, " ", &save);
-		}
-		if (k < 5)
-			continue;
-		if (!abs) {
-			if (!strcmp(fields[2], dev)) {
-				found = true;
-				break;
-			}
-			continue;
-		}
-		unescape_octal(fields[4]);
-		tok = strtok_r(dash + 3, " \n", &save);
-		if (strcmp(fields[4], abs) || !tok ||
-		    (want[0] ? strcmp(fields[2], want) :
-			       strncmp(tok, "fuse", 4)))
-			continue;
-		snprintf(type, cap, "%s", tok);
-		snprintf(dev, dev_cap, "%s", fields[2]);
-		found = true;
-	}
-	fclose(f);
-	return found;
+	return rc && rc != EINVAL ? 2 : 0;
 }
 
 int lancefs_umount_main(int argc, char **argv)
@@ -4474,7 +4474,7 @@ int lancefs_umount_main(int argc, char **argv)
 			 * bind mount of it was unmounted) */
 			for (int i = 0; daemon > 0 && i < 30000 &&
 					lc_pid_running(daemon) &&
-					!mount_find(NULL, NULL, 0, dev, 0);
+					!dev_mounted(dev);
 			     i++)
 				usleep(10000);
 			return failed;
