@@ -256,6 +256,18 @@ def test_mount_errors():
                        f"{r.stderr!r}, mounted {os.path.ismount(mnt)}")
             finally:
                 subprocess.run(["umount", mnt], capture_output=True)
+            # nor is a mount made over a mount point of the same device
+            # (a folder bound onto itself)
+            subprocess.run(["mount", "--bind", mnt, mnt], check=True)
+            try:
+                r = lancefs("mount", "-o", "ro",
+                            os.path.join(DATA, "v_2.2", "images.lance"),
+                            mnt, check=False)
+                expect(r.returncode == 1 and "already a mount point" in
+                       r.stderr, f"mount over a bind mount: exit "
+                       f"{r.returncode} {r.stderr!r}")
+            finally:
+                subprocess.run(["umount", mnt], capture_output=True)
         afile = os.path.join(mnt, "afile")
         open(afile, "w").close()
         r = lancefs("mount", "-o", "ro",
