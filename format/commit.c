@@ -264,6 +264,8 @@ enum hist_kind {
 	HK_DELETED,	/* some of their rows deleted (new deletion files) */
 	HK_MOVED,	/* their rows moved to other fragments */
 	HK_VALUES,	/* values rewritten in place: rows stay */
+	HK_SCHEMA,	/* columns renamed, dropped or added: every row's
+			 * values stay, under the new schema's names */
 	HK_ALL,		/* the table replaced, or what happened unknown */
 };
 
@@ -272,6 +274,8 @@ struct hist_entry {
 	const char *op;
 	const char *what;	/* "<what> fragment N" */
 	enum hist_kind kind;
+	bool replaced;		/* HK_ALL: Overwrite, Clone */
+	bool restored;		/* HK_ALL: Restore */
 	uint64_t *frags;
 	size_t n_frags;
 };
@@ -359,10 +363,13 @@ static int hist_txn(struct lance_history *h, const Lpb__Transaction *t,
 	case LPB__TRANSACTION__OPERATION_APPEND:
 	case LPB__TRANSACTION__OPERATION_CREATE_INDEX:
 	case LPB__TRANSACTION__OPERATION_RESERVE_FRAGMENTS:
-	case LPB__TRANSACTION__OPERATION_PROJECT:
 	case LPB__TRANSACTION__OPERATION_UPDATE_CONFIG:
 	case LPB__TRANSACTION__OPERATION_UPDATE_BASES:
 		return 0;
+	case LPB__TRANSACTION__OPERATION_PROJECT:
+		/* no fragment's rows: commutes with every commit of ours */
+		return hist_add(h, v, op, "changed the columns of",
+				HK_SCHEMA) ? 0 : ENOMEM;
 	case LPB__TRANSACTION__OPERATION_DELETE: {
 		const Lpb__Transaction__Delete *d = t->delete_;
 
@@ -423,7 +430,15 @@ static int hist_txn(struct lance_history *h, const Lpb__Transaction *t,
 		return rc;
 	}
 	default:	/* Overwrite, Restore, Clone, and ops we cannot read */
-		return hist_add(h, v, op, "replaced", HK_ALL) ? 0 : ENOMEM;
+		if (!(e = hist_add(h, v, op, "replaced", HK_ALL)))
+			return ENOMEM;
+		e->replaced = t->operation_case ==
+				      LPB__TRANSACTION__OPERATION_OVERWRITE ||
+			      t->operation_case ==
+				      LPB__TRANSACTION__OPERATION_CLONE;
+		e->restored = t->operation_case ==
+			      LPB__TRANSACTION__OPERATION_RESTORE;
+		return 0;
 	}
 }
 
@@ -1785,29 +1800,52 @@ int lance_history_load(struct lance_history **out, struct ostore *st,
 }
 
 int lance_history_check(const struct lance_history *h, uint64_t base,
-			uint64_t frag, bool values, struct lc_err *err)
+			uint64_t frag, bool values, bool *replaced,
+			struct lc_err *err)
 {
+	int rc = 0;
+
+	*replaced = false;
 	for (size_t i = 0; i < h->n; i++) {
 		const struct hist_entry *e = &h->v[i];
 		bool hit = e->kind == HK_ALL;
 
-		/* rows deleted are the caller's check on the later version */
+		/* rows deleted are the caller's check on the later version;
+		 * the columns, on the schemas (lance_history_projected) */
 		if (e->version <= base || e->kind == HK_GONE ||
-		    e->kind == HK_DELETED || (e->kind == HK_VALUES && !values))
+		    e->kind == HK_DELETED || e->kind == HK_SCHEMA ||
+		    (e->kind == HK_VALUES && !values))
 			continue;
 		for (size_t k = 0; !hit && k < e->n_frags; k++)
 			hit = e->frags[k] == frag;
 		if (!hit)
 			continue;
+		/* the first says what changed; the last table-wide one
+		 * says whether the rows now are another table's (a
+		 * compaction, then an Overwrite), not a Restore of a
+		 * version that may hold the row moved */
+		if (e->replaced || e->restored)
+			*replaced = e->replaced;
+		if (rc)
+			continue;
 		if (e->kind == HK_ALL)
-			return LC_CONFLICT(err, "version %" PRIu64 " %s the "
-					   "table (%s)", e->version, e->what,
-					   e->op);
-		return LC_CONFLICT(err, "the %s at version %" PRIu64 " %s "
-				   "fragment %" PRIu64, e->op, e->version,
-				   e->what, frag);
+			rc = LC_CONFLICT(err, "version %" PRIu64 " %s the "
+					 "table (%s)", e->version, e->what,
+					 e->op);
+		else
+			rc = LC_CONFLICT(err, "the %s at version %" PRIu64
+					 " %s fragment %" PRIu64, e->op,
+					 e->version, e->what, frag);
 	}
-	return 0;
+	return rc;
+}
+
+bool lance_history_projected(const struct lance_history *h, uint64_t base)
+{
+	for (size_t i = 0; i < h->n; i++)
+		if (h->v[i].version > base && h->v[i].kind == HK_SCHEMA)
+			return true;
+	return false;
 }
 
 int lance_find_transaction(bool *found, uint64_t *version,

@@ -402,6 +402,22 @@ struct lance_manifest {
 
 /* Parse a manifest file's bytes (framing, footer, protobuf). Pure: no I/O.
  * Takes a copy of `buf` into `raw`. Refuses unknown reader feature flags. */
+/* What names a fragment's data: a hash of its first data file's path
+ * (writers name data files by random UUIDs), never 0; 0 for a fragment
+ * with no file. A dataset deleted and made anew at its place numbers its
+ * fragments from 0 again, but its files are others. */
+uint64_t lance_fragment_key(const struct lance_fragment *f);
+/* The same for a fragment whose first data file is at `path`. */
+uint64_t lance_data_file_key(const char *path);
+/* Whether a change made on `version` of a dataset, to a row of fragment
+ * `fragment_id` whose data `key` named, was made on another table than
+ * manifest `m`'s (one deleted and made anew in its place): `m` is older
+ * than that version (a dataset's versions never go back), or its
+ * fragment of that id holds other data files. A key of 0 (unknown) and a
+ * fragment gone say nothing. */
+bool lance_manifest_other_table(const struct lance_manifest *m,
+				uint64_t version, uint64_t fragment_id,
+				uint64_t key);
 int lance_manifest_parse(struct lance_manifest **out, const uint8_t *buf,
 			 size_t len, struct lc_err *err) LC_MUST_USE;
 void lance_manifest_free(struct lance_manifest *m);
@@ -625,10 +641,15 @@ int lance_history_load(struct lance_history **out, struct ostore *st,
 /* 0 when the rows of fragment `frag` as of version `base` (>= from) are
  * where they were at `to`, and (`values`) hold the values they held;
  * else EBUSY (LC_EK_CONFLICT) naming the version and operation that
- * changed them. */
+ * changed them, and *replaced says whether the last change of the whole
+ * table replaced it with others' rows (an Overwrite or Clone; not a
+ * Restore, whose version may hold the row elsewhere). */
 int lance_history_check(const struct lance_history *h, uint64_t base,
-			uint64_t frag, bool values,
+			uint64_t frag, bool values, bool *replaced,
 			struct lc_err *err) LC_MUST_USE;
+/* Whether a version after `base` renamed, dropped or added columns (a
+ * Project): the caller compares the schemas. */
+bool lance_history_projected(const struct lance_history *h, uint64_t base);
 void lance_history_free(struct lance_history *h);
 
 /* Crash recovery: did a transaction with this uuid land in a version

@@ -583,3 +583,33 @@ bool lance_manifest_appends(const struct lance_manifest *a,
 			return false;
 	return true;
 }
+
+uint64_t lance_data_file_key(const char *path)
+{
+	return lc_hash_str(path) | 1;
+}
+
+uint64_t lance_fragment_key(const struct lance_fragment *f)
+{
+	return f->n_files ? lance_data_file_key(f->files[0].path) : 0;
+}
+
+static bool has_key(const struct lance_fragment *f, uint64_t key)
+{
+	for (size_t i = 0; i < f->n_files; i++)
+		if (lance_data_file_key(f->files[i].path) == key)
+			return true;
+	return false;
+}
+
+bool lance_manifest_other_table(const struct lance_manifest *m,
+				uint64_t version, uint64_t fragment_id,
+				uint64_t key)
+{
+	if (version > m->version)
+		return true;
+	for (size_t i = 0; key && i < m->n_fragments; i++)
+		if (m->fragments[i].id == fragment_id)
+			return !has_key(&m->fragments[i], key);
+	return false;
+}

@@ -418,7 +418,8 @@ static void print_info_text(json_t *o, const char *indent)
 			}
 		} else {
 			char *s = json_dumps(val, JSON_ENCODE_ANY |
-						       JSON_COMPACT);
+						       JSON_COMPACT |
+						       JSON_REAL_PRECISION(15));
 
 			printf("%s%s: %s\n", indent, key, s ? s : "?");
 			free(s);

@@ -1639,6 +1639,11 @@ static int add_meta(struct row *row, int dfd, off_t size,
 	json_object_foreach(row->meta, key, v) {
 		ssize_t col = top_index(s, key, strlen(key));
 
+		/* null for a column the dataset lacks: nothing to set (a
+		 * row shown before another writer dropped the column) */
+		if (col < 0 && json_is_null(v) &&
+		    !bad_column_name(key, strlen(key)))
+			continue;
 		if (col < 0)
 			return no_column(err, &row->w, key, strlen(key));
 		if (is_binary(s->top[col]))
@@ -3007,6 +3012,8 @@ static void keep_landed(struct staging *stg, struct staging_batch *b,
 			uint64_t id = f->of[i].rows[k];
 
 			if (!p->landed(p->ctx, id, version, first + i, k,
+				       f->v[i].n_files ? lance_data_file_key(
+						f->v[i].files[0].path) : 0,
 				       false))
 				continue;
 			kept[nk++] = id;
@@ -3021,7 +3028,7 @@ static void keep_landed(struct staging *stg, struct staging_batch *b,
 				       b->read_version, b->uuid,
 				       &(struct lc_err){ 0 }))) {
 		for (size_t k = 0; k < nk; k++) {
-			(void)p->landed(p->ctx, kept[k], 0, 0, 0, true);
+			(void)p->landed(p->ctx, kept[k], 0, 0, 0, 0, true);
 			b->rows[b->n_rows++] = kept[k];
 		}
 	} else if (nk) {
@@ -3119,10 +3126,110 @@ static int cmp_id(const void *a, const void *b)
  * it was and as it was (`h`: what other writers did since the oldest
  * base, or NULL when every base is the snapshot's version); a delete of
  * a row gone already is ENOENT, for the caller to drop. */
+
+int ingest_made_anew(struct lc_err *err, const char *row, bool deletion,
+		     uint64_t version)
+{
+	if (deletion)
+		return lc_err_set(err, ENOENT, LC_EK_USAGE, __FILE__, __LINE__,
+				  "%s: not deleted: the dataset was made anew "
+				  "after version %" PRIu64 " and the row went "
+				  "with the old one; the staged deletion is "
+				  "dropped", row, version);
+	return lc_err_set(err, ESTALE, LC_EK_USAGE, __FILE__, __LINE__,
+			  "%s: the dataset was made anew after version %"
+			  PRIu64 ", the row went with the old one; remove the "
+			  "staged change", row, version);
+}
+
+/* A top-level column whose name names another column in `now` than in
+ * `then` (renamed, or another renamed onto its name), or NULL. */
+static const struct lance_field *renamed(const struct lance_schema *then,
+					 const struct lance_schema *now)
+{
+	for (size_t i = 0; i < then->n_top; i++) {
+		const struct lance_field *a = then->top[i];
+		const struct lance_field *b =
+			lance_schema_field_by_id(now, a->id);
+		const struct lance_field *c =
+			lance_schema_field_by_name(now, a->name);
+
+		if ((b && strcmp(b->name, a->name)) || (c && c->id != a->id))
+			return a;
+	}
+	return NULL;
+}
+
+/* An update keeps its row's other values as the version it was made on
+ * named them: refused where another writer renamed columns since (a
+ * value would land in another column). Dropped and added ones are
+ * ingest's to judge (a value for a column gone is refused). */
+/* What check_columns found for the last base version it looked at: one
+ * manifest read for the changes made on one version. */
+struct cols_seen {
+	uint64_t version;
+	bool known, gone;
+	char renamed[128];	/* "" for none */
+};
+
+static int check_columns(const struct staged *r, struct ostore *st,
+			 const struct lance_snapshot *s,
+			 const struct lance_history *h, struct cols_seen *c,
+			 struct lc_err *err)
+{
+	if (r->kind != STAGING_UPDATE || !h ||
+	    !lance_history_projected(h, r->base.version))
+		return 0;
+	if (!c->known || c->version != r->base.version) {
+		struct lance_snapshot *then = NULL;
+		const struct lance_field *f;
+		struct lc_err e2 = { 0 };
+		int rc = lance_snapshot_open_manifest(&then, st,
+						      r->base.version, &e2);
+
+		if (rc && rc != ENOENT) {
+			*err = e2;
+			return rc;
+		}
+		c->version = r->base.version;
+		c->known = true;
+		c->gone = rc != 0;
+		c->renamed[0] = 0;
+		if (!rc && (f = renamed(&lance_snapshot_manifest(then)->schema,
+					&lance_snapshot_manifest(s)->schema)))
+			snprintf(c->renamed, sizeof(c->renamed), "%s",
+				 f->name);
+		lance_snapshot_free(then);
+	}
+	if (c->gone)	/* that version gone: which names changed is unknown */
+		return lc_err_set(err, EINVAL, LC_EK_USAGE, __FILE__, __LINE__,
+				  "%s: the columns changed after version %"
+				  PRIu64 ", which is gone; remove the staged "
+				  "change", r->name, r->base.version);
+	if (c->renamed[0])
+		return lc_err_set(err, EINVAL, LC_EK_USAGE, __FILE__, __LINE__,
+				  "%s: another writer renamed columns after "
+				  "version %" PRIu64 " (%s); remove the staged "
+				  "change", r->name, r->base.version,
+				  c->renamed);
+	return 0;
+}
+
 static int check_base(const struct staged *r, const struct lance_snapshot *s,
-		      const struct lance_history *h, struct lc_err *err)
+		      const struct lance_history *h, struct ostore *st,
+		      struct cols_seen *cols, struct lc_err *err)
 {
 	struct lc_err why = { 0 };
+	bool same = !lance_manifest_other_table(lance_snapshot_manifest(s),
+						r->base.version,
+						r->base.fragment_id,
+						r->base.key);
+	bool replaced = false;
+
+	if (!same)
+		return ingest_made_anew(err, r->name,
+					r->kind == STAGING_DELETE,
+					r->base.version);
 	bool live = lance_snapshot_row_live(s, r->base.fragment_id,
 					    r->base.offset);
 	/* its fragment's rows moved (a compaction, an overwrite), or, for
@@ -3130,16 +3237,25 @@ static int check_base(const struct staged *r, const struct lance_snapshot *s,
 	bool changed = h && lance_history_check(h, r->base.version,
 						r->base.fragment_id,
 						r->kind == STAGING_UPDATE,
-						&why);
+						&replaced, &why);
 
-	if (!live && r->kind == STAGING_DELETE && !changed)
+	/* a row still at its address in a fragment holding the data it
+	 * held (a Restore brought it back, its values rewritten in place)
+	 * is the one the user removed; without that key (records of older
+	 * mounts), only where nothing happened to its fragment */
+	if (live && r->kind == STAGING_DELETE && (r->base.key || !changed))
+		return 0;
+	if (!live && r->kind == STAGING_DELETE && (!changed || replaced))
 		/* deleted (or updated: deleted, added anew) by another
-		 * writer: nothing left to delete */
+		 * writer, or gone with the table it replaced: nothing left
+		 * to delete */
 		return lc_err_set(err, ENOENT, LC_EK_USAGE, __FILE__,
 				  __LINE__, "%s: not deleted: another writer "
-				  "deleted or rewrote the row after version "
-				  "%" PRIu64 " first; the staged deletion is "
-				  "dropped", r->name, r->base.version);
+				  "%s after version %" PRIu64 " first; the "
+				  "staged deletion is dropped", r->name,
+				  replaced ? "replaced the table" :
+					     "deleted or rewrote the row",
+				  r->base.version);
 	if (!live)	/* ESTALE: the row is not where it was */
 		return lc_err_set(err, ESTALE, LC_EK_USAGE, __FILE__,
 				  __LINE__, "%s: the row was deleted or "
@@ -3147,7 +3263,7 @@ static int check_base(const struct staged *r, const struct lance_snapshot *s,
 				  "%" PRIu64 "; remove the staged change",
 				  r->name, r->base.version);
 	if (!changed)
-		return 0;
+		return check_columns(r, st, s, h, cols, err);
 	return lc_err_set(err, EINVAL, LC_EK_USAGE, __FILE__, __LINE__,
 			  "%s: the row changed after version %" PRIu64 " (%s); "
 			  "remove the staged change", r->name,
@@ -3246,6 +3362,7 @@ int ingest_commit_rows(uint64_t *new_version, uint64_t *n_committed,
 	struct held held = { .l = &l, .n_ids = &n_ids, .dels = &dels,
 			     .o = &o, .refused = refused, .ctx = ctx };
 	char *cfg_name = NULL, data_format[16];
+	struct cols_seen cols = { 0 };
 	bool reused = again && again->uuid[0];
 	int rc = 0;
 
@@ -3332,7 +3449,8 @@ int ingest_commit_rows(uint64_t *new_version, uint64_t *n_committed,
 		struct lc_err why = { 0 };
 
 		if (upd || sr->kind == STAGING_DELETE)
-			rc = snap ? check_base(sr, snap, hist, &why) :
+			rc = snap ? check_base(sr, snap, hist, st, &cols,
+					       &why) :
 				    lc_err_set(&why, EINVAL, LC_EK_USAGE,
 					       __FILE__, __LINE__, "%s: no "
 					       "committed row to change",

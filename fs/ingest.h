@@ -114,13 +114,21 @@ typedef void (*ingest_refused_cb)(void *ctx, uint64_t row, const char *name,
 typedef bool (*ingest_unchanged_cb)(void *ctx, uint64_t row);
 
 /* Staged `row` landed in `version` at row `offset` of fragment
- * `fragment_id`: true keeps it staged (its batch record does not take
- * it out), for the caller to make it a change of that row. Called again
- * with `revoke` (the other arguments 0) when the batch could not be
- * recorded without it after all: it goes with the batch. */
+ * `fragment_id` (whose data `key` names: lance_fragment_key): true keeps
+ * it staged (its batch record does not take it out), for the caller to
+ * make it a change of that row. Called again with `revoke` (the other
+ * arguments 0) when the batch could not be recorded without it after
+ * all: it goes with the batch. */
 typedef bool (*ingest_landed_cb)(void *ctx, uint64_t row, uint64_t version,
 				 uint64_t fragment_id, uint64_t offset,
-				 bool revoke);
+				 uint64_t key, bool revoke);
+
+/* Why staged change of `row` (a deletion, or an update) made on
+ * `version` of a dataset deleted and made anew since does not land
+ * (lance_manifest_other_table): ENOENT for a deletion, which is dropped,
+ * ESTALE for an update, with the message in err. */
+int ingest_made_anew(struct lc_err *err, const char *row, bool deletion,
+		     uint64_t version);
 
 /* A commit attempt whose outcome is unknown: its transaction id, and
  * the version it was planned against (a late landing is newer). */

@@ -994,9 +994,10 @@ static int live_row(struct lfs *fs, const struct mnode *root,
 	return 0;
 }
 
-/* A staged new row of a root by name: its folder, or its file. */
+/* A staged row of a root by name: its folder, or its file; *k its kind
+ * (a new row, or an update whose row is gone). */
 static int staged_row(const struct mnode *root, const char *name,
-		      struct mnode *out)
+		      struct mnode *out, enum staging_kind *k_out)
 {
 	struct writes *w = mw(root);
 	enum staging_kind k;
@@ -1006,6 +1007,7 @@ static int staged_row(const struct mnode *root, const char *name,
 	out->d = root->d;
 	if (!w || wr_find(w, name, &out->id, &k))
 		return ENOENT;
+	*k_out = k;
 	/* (an update found by name: one whose row is gone) */
 	if (k == STAGING_FOLDER || k == STAGING_UPDATE) {
 		out->staged = SK_ROW;
@@ -1053,9 +1055,17 @@ static int lookup_in(struct lfs *fs, const struct mnode *dir,
 		return rc;
 	}
 	if (writable_root(dir)) {
+		/* a staged new row keeps its name: a row of that name
+		 * another writer committed since stays hidden until ours
+		 * lands (it would take the user's writes and rm -r); an
+		 * update whose row is gone gives way to a committed row */
+		bool staged = !staged_row(dir, name, out, &k);
+
+		if (staged && k != STAGING_UPDATE)
+			return 0;
 		rc = live_row(fs, dir, name, out, err);
-		if (rc == ENOENT)
-			rc = staged_row(dir, name, out);
+		if (rc == ENOENT && staged)
+			rc = staged_row(dir, name, out, &k);
 		return rc;
 	}
 	if (writable_row(dir) && (u = change_of(dir, &k))) {
@@ -1445,6 +1455,11 @@ static int dir_fill_cb(void *ctx, uint64_t index, const char *name,
 	if (m.live && node->kind == VN_ROW && change_of(&m, &k) &&
 	    k == STAGING_DELETE)
 		return 0;	/* rm -r, not committed yet */
+	/* a staged new row's name (lookup_in), as the listing's staged
+	 * part (the pinned copy) has it */
+	if (m.live && node->kind == VN_ROW && d->pinned &&
+	    wr_rows_named(d->pinned, name))
+		return 0;
 	if (d->pinned && node->kind == VN_ROW) {
 		uint64_t v, frag, off;
 
@@ -1486,12 +1501,13 @@ static int staged_row_cb(void *ctx, uint64_t pos, uint64_t id,
 	if (m.staged == SK_FILE &&
 	    wr_file_find(d->w, id, name, &m.fidx))
 		m.fidx = FIDX_GONE;
-	/* a row of the same name in the listing's committed part (not
-	 * being deleted; another writer's) hides it until it commits; a
-	 * store that cannot say fails the listing rather than show the
-	 * name twice. The listing's root, not the newest: a row that
-	 * landed since is in neither part otherwise. */
-	{
+	/* a refused update whose row is gone is hidden by a row of its
+	 * name in the listing's committed part (not being deleted; the
+	 * moved row); a store that cannot say fails the listing rather
+	 * than show the name twice. The listing's root, not the newest: a
+	 * row that landed since is in neither part otherwise. A new row
+	 * hides the committed one instead (dir_fill_cb). */
+	if (kind == STAGING_UPDATE) {
 		struct mnode other;
 		int rc = live_row(d->fs, d->root, name, &other, d->err);
 
@@ -3349,10 +3365,11 @@ static const char mount_usage[] =
 	"usage: lancefs mount [-f] [-d] [-o OPT[,OPT...]] SOURCE MOUNTPOINT\n";
 
 /* Whether a stat's errno `e` says a FUSE daemon is gone: ENOTCONN, or
- * ECONNABORTED where its requests went through io_uring. */
+ * where its requests went through io_uring ECONNABORTED, or ECANCELED
+ * for a request the kernel had queued when the daemon died. */
 static bool daemon_gone(int e)
 {
-	return e == ENOTCONN || e == ECONNABORTED;
+	return e == ENOTCONN || e == ECONNABORTED || e == ECANCELED;
 }
 
 /* Undo mountinfo's octal escapes (\040 for a space) in place. */
@@ -4302,7 +4319,9 @@ static void print_flat(const char *prefix, json_t *j)
 			snprintf(p2, sizeof(p2), "%s.", key);
 			print_flat(p2, v);
 		} else {
-			char *s = json_dumps(v, JSON_ENCODE_ANY);
+			/* 15 digits: commit_delay=0.3 shows as 0.3 */
+			char *s = json_dumps(v, JSON_ENCODE_ANY |
+						     JSON_REAL_PRECISION(15));
 
 			printf("%-28s %s\n", key, s ? s : "?");
 			free(s);

@@ -1112,6 +1112,9 @@ static int info_text(struct lc_buf *b, const struct staging_info *i,
 		rc = lc_buf_printf(b, err, "base %" PRIu64 " %" PRIu64 " %"
 				   PRIu64 "\n", i->base.version,
 				   i->base.fragment_id, i->base.offset);
+	if (!rc && i->base.key && (i->kind == STAGING_UPDATE ||
+				   i->kind == STAGING_DELETE))
+		rc = lc_buf_printf(b, err, "key %" PRIu64 "\n", i->base.key);
 	for (size_t k = 0; !rc && k < i->n_removed; k++) {
 		rc = lc_buf_printf(b, err, "removed ");
 		for (const char *p = i->removed[k]; !rc && *p; p++)
@@ -1183,6 +1186,9 @@ static int parse_info(struct staging_info *out, char *text)
 				   " %" SCNu64, &out->base.version,
 				   &out->base.fragment_id, &out->base.offset,
 				   &number) < 3)
+				return EINVAL;
+		} else if (!strncmp(line, "key ", 4)) {
+			if (sscanf(line + 4, "%" SCNu64, &out->base.key) != 1)
 				return EINVAL;
 		} else if (!strncmp(line, "removed ", 8)) {
 			if (add_removed(out, line + 8, strlen(line + 8)))

@@ -93,6 +93,10 @@ struct staging_base {
 	uint64_t version;
 	uint64_t fragment_id;
 	uint64_t offset;
+	/* the fragment's data at that version (lance_fragment_key; 0:
+	 * unknown): a dataset made anew at the same place has a fragment
+	 * of that id too, and its rows are others */
+	uint64_t key;
 };
 
 struct staging_info {

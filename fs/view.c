@@ -2375,6 +2375,18 @@ void view_row_where(uint64_t *version, uint64_t *fragment_id,
 	*offset = n->row.offset;
 }
 
+uint64_t view_row_key(const struct vnode *n)
+{
+	return lance_fragment_key(&n->snap->m->fragments[n->row.frag]);
+}
+
+bool view_other_table(const struct vnode *root, uint64_t version,
+		      uint64_t fragment_id, uint64_t key)
+{
+	return lance_manifest_other_table(root->snap->m, version, fragment_id,
+					  key);
+}
+
 int view_root_at(struct vnode *out, struct view *v, uint64_t version,
 		 struct lc_err *err)
 {
@@ -2399,9 +2411,10 @@ int view_ds_refresh(bool *changed, struct view_ds *ds, struct lc_err *err)
 	cur = ds->cur->m->version;
 	pthread_mutex_unlock(&ds->mu);
 	rc = lance_list_versions(&vi, &n, ds->st, err);
-	if (rc == ENOENT && ds->fresh && !cur) {
+	/* still no first version (its folder maybe removed: ESTALE) */
+	if ((rc == ENOENT || rc == ESTALE) && ds->fresh && !cur) {
 		lc_err_clear(err);
-		return 0;	/* still no first version */
+		return 0;
 	}
 	if (rc)
 		return rc;

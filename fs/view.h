@@ -197,6 +197,11 @@ int view_row_name(char *out, size_t cap, const struct vnode *n,
  * fragment's id and its offset there. */
 void view_row_where(uint64_t *version, uint64_t *fragment_id,
 		    uint64_t *offset, const struct vnode *n);
+/* The lance_fragment_key of a ROW or FILE node's fragment. */
+uint64_t view_row_key(const struct vnode *n);
+/* lance_manifest_other_table of ROOT node `root`'s version. */
+bool view_other_table(const struct vnode *root, uint64_t version,
+		      uint64_t fragment_id, uint64_t key);
 /* The ROOT of `version` of a dataset view (0: the current one). */
 int view_root_at(struct vnode *out, struct view *v, uint64_t version,
 		 struct lc_err *err) LC_MUST_USE;

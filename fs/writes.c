@@ -918,7 +918,14 @@ struct wr_rows {
 	struct listing l;
 	struct staging_base *deleted;	/* rm -r of committed rows */
 	size_t n_deleted;
+	const char **names;	/* of the new rows in l, sorted */
+	size_t n_names;
 };
+
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
 
 static int base_cmp(const void *a, const void *b)
 {
@@ -964,6 +971,15 @@ int wr_rows_take(struct writes *w, uint64_t seen, struct wr_rows **out)
 	if (!rc && c->n_deleted)
 		qsort(c->deleted, c->n_deleted, sizeof(*c->deleted),
 		      base_cmp);
+	if (!rc && c->l.n &&
+	    !(c->names = lc_calloc(c->l.n, sizeof(*c->names))))
+		rc = ENOMEM;
+	for (size_t i = 0; !rc && i < c->l.n; i++)
+		if (c->l.v[i].kind == STAGING_FOLDER ||
+		    c->l.v[i].kind == STAGING_FILE)
+			c->names[c->n_names++] = c->l.v[i].name;
+	if (!rc && c->n_names)
+		qsort(c->names, c->n_names, sizeof(*c->names), name_cmp);
 	if (rc) {
 		wr_rows_free(c);
 		c = NULL;
@@ -993,6 +1009,12 @@ int wr_rows_list(const struct wr_rows *c, uint64_t start, wr_row_cb cb,
 	return rc;
 }
 
+bool wr_rows_named(const struct wr_rows *c, const char *name)
+{
+	return c->n_names && bsearch(&name, c->names, c->n_names,
+				     sizeof(*c->names), name_cmp);
+}
+
 bool wr_rows_deleted(const struct wr_rows *c, uint64_t fragment_id,
 		     uint64_t offset)
 {
@@ -1007,6 +1029,7 @@ void wr_rows_free(struct wr_rows *c)
 {
 	if (c) {
 		lc_free(c->deleted);
+		lc_free(c->names);
 		listing_free(&c->l);
 		lc_free(c);
 	}
@@ -1189,6 +1212,7 @@ static int base_of(struct staging_info *info, char *name, size_t cap,
 {
 	view_row_where(&info->base.version, &info->base.fragment_id,
 		       &info->base.offset, row);
+	info->base.key = view_row_key(row);
 	return view_row_name(name, cap, row, err);
 }
 
@@ -2350,7 +2374,7 @@ static bool on_unchanged(void *ctx, uint64_t id)
  * (found by its address there: its number is not recorded). Staying
  * when nothing changed costs only a check: the update commits nothing. */
 static bool on_landed(void *ctx, uint64_t id, uint64_t version,
-		      uint64_t frag, uint64_t off, bool revoke)
+		      uint64_t frag, uint64_t off, uint64_t key, bool revoke)
 {
 	struct refusals *f = ctx;
 	struct writes *w = f->w;
@@ -2369,6 +2393,7 @@ static bool on_landed(void *ctx, uint64_t id, uint64_t version,
 		info.base.version = version;
 		info.base.fragment_id = frag;
 		info.base.offset = off;
+		info.base.key = key;
 		stays = !staging_row_set_info(w->stg, id, &info,
 					      &(struct lc_err){ 0 });
 		if (stays) {
@@ -2760,8 +2785,20 @@ static int fill_update(struct writes *w, struct wrow *r, bool *same,
 	int rc = view_ds_root(&root, w->ds, r->info.base.version, err);
 
 	*same = false;
+	/* no such version, or one of another table (made anew in the
+	 * dataset's place): nothing of it to fill, and ingest refuses the
+	 * change (check_base) */
+	if (rc == ENOENT) {
+		lc_err_clear(err);
+		return 0;
+	}
 	if (rc)
 		return rc;
+	if (view_other_table(&root, r->info.base.version,
+			     r->info.base.fragment_id, r->info.base.key)) {
+		vnode_reset(&root);
+		return 0;
+	}
 	/* both the row's snapshot's, which holds them until reset */
 	f.name_col = w->o.ingest.name_column ? w->o.ingest.name_column :
 		     lance_manifest_config(view_manifest(&root),
@@ -3519,7 +3556,16 @@ static void *thread_main(void *arg)
 struct load {
 	struct writes *w;
 	struct lc_err *err;
+	struct vnode root;	/* the dataset now, or kind VN_NONE */
 };
+
+/* Whether change `b` was made on another table than the dataset's now
+ * (lance_manifest_other_table). */
+static bool made_anew(struct load *l, const struct staging_base *b)
+{
+	return l->root.kind == VN_ROOT &&
+	       view_other_table(&l->root, b->version, b->fragment_id, b->key);
+}
 
 /* Remove the files of FILE row r not named like it. */
 static void drop_others(struct writes *w, struct wrow *r)
@@ -3568,6 +3614,23 @@ static int load_cb(void *ctx, uint64_t id, const char *name)
 			   "stopped; it was dropped, and the row waits until "
 			   "it is written again (or touched)", name);
 		note(w, &why);
+	}
+	if (!rc && is_change(r) && made_anew(l, &r->info.base)) {
+		struct lc_err why = { 0 };
+
+		/* it would show in (or hide) another row at its address:
+		 * a deletion goes, an update is listed by its name (as a
+		 * commit finds it: on_refused) */
+		if (r->info.kind == STAGING_DELETE) {
+			rc = staging_row_remove(w->stg, id, l->err);
+			(void)ingest_made_anew(&why, name, true,
+					       r->info.base.version);
+			if (!rc)
+				note(w, &why);
+			row_free(r);
+			return rc;
+		}
+		r->gone = !row_by_name(w, name);
 	}
 	staging_row_path(dir, sizeof(dir), w->stg, id);
 	d = rc ? NULL : opendir(dir);
@@ -3687,12 +3750,13 @@ int wr_open(struct writes **out, struct view *v, struct view_ds *ds,
 		goto fail;
 	rc = ingest_recover(NULL, &w->pending, &w->n_pending,
 			    view_store(&root), w->stg, err);
-	vnode_reset(&root);
 	if (!rc) {
-		struct load l = { w, err };
+		/* the root's reference stays the caller's */
+		struct load l = { .w = w, .err = err, .root = root };
 
 		rc = staging_rows(w->stg, load_cb, &l, err);
 	}
+	vnode_reset(&root);
 	if (rc)
 		goto fail;
 	for (size_t k = 0; k < w->n_pending; k++)

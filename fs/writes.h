@@ -99,6 +99,9 @@ int wr_rows_list(const struct wr_rows *l, uint64_t start, wr_row_cb cb,
  * was staged for deletion (rm -r) when the copy was taken. */
 bool wr_rows_deleted(const struct wr_rows *l, uint64_t fragment_id,
 		     uint64_t offset);
+/* Whether a staged new row of the copy (a folder or a root file, not a
+ * change of a committed row) has the name `name`. */
+bool wr_rows_named(const struct wr_rows *l, const char *name);
 void wr_rows_free(struct wr_rows *l);
 
 /* mkdir NAME: a new row folder. EEXIST when a staged row has the name

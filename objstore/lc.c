@@ -386,7 +386,11 @@ bool lc_pid_running(pid_t pid)
 		return false;
 	if (!(st = proc_stat(pid, buf, sizeof(buf))))
 		return errno != ENOENT;
-	return *st != 'Z' && *st != 'X';
+	if (*st != 'Z' && *st != 'X')
+		return true;
+	/* a zombie leader whose other threads still exit: they hold the
+	 * process's descriptors (and its locks) until the last is gone */
+	return lc_proc_stat_num(pid, 18) > 1;
 }
 
 long lc_proc_stat_num(pid_t pid, int field)

@@ -143,7 +143,8 @@ int lc_thread_start(pthread_t *t, const char *name, void *(*fn)(void *),
 
 /* Whether process `pid` still runs. One that exited but was not yet
  * reaped (a zombie: a daemon's parent is init, which in some containers
- * reaps late) does not. */
+ * reaps late) does not, once all its threads are gone (until then they
+ * hold its descriptors). */
 bool lc_pid_running(pid_t pid);
 /* Field `field` of /proc/PID/stat counted from the state (1), a number
  * (2: the parent's pid, 18: the number of threads); -1 if unknown. */

@@ -267,6 +267,15 @@ static int local_list(struct ostore *st, const char *dir, ostore_list_cb cb,
 	fd = openat(to_local(st)->dirfd, *dir ? dir : ".",
 		    O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0) {
+		struct stat sb;
+
+		/* the store's folder itself deleted (and maybe made anew at
+		 * its path, which this store does not follow): not "empty" */
+		if (errno == ENOENT && !fstat(to_local(st)->dirfd, &sb) &&
+		    sb.st_nlink == 0)
+			return LC_SYS(err, ESTALE, "%s: deleted since it was "
+				      "opened (a folder made anew there is "
+				      "another: open it again)", st->root);
 		if (errno == ENOENT || errno == ENOTDIR)
 			return 0;
 		return LC_SYS(err, errno, "%s/%s: %s", st->root, dir,

@@ -106,11 +106,14 @@ def alive(pid):
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    # a zombie waiting for init to reap it is dead for our purpose
+    # a zombie waiting for init to reap it is dead for our purpose, once
+    # its other threads are gone too: they hold its descriptors (the
+    # staging lock) until then (lc_pid_running)
     try:
         with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return fields[0] != "Z" or int(fields[17]) > 1
+    except (OSError, IndexError, ValueError):
         return False
 
 

@@ -1358,6 +1358,19 @@ def test_quiet_period_batches_commits():
         print(f"  cp -r of 200 folders: {new} version(s)")
 
 
+def test_status_shows_commit_delay_as_given():
+    """lancefs status prints commit_delay=0.3 as 0.3 (it printed
+    0.29999999999999999)."""
+    with workdir() as w:
+        uri, staging, src = lancedb_table(w, "2.0", 1)
+        with mounted(uri, staging, "commit_delay=0.3") as mnt:
+            lines = [" ".join(line.split()) for line in
+                     lancefs("status", mnt).stdout.splitlines()]
+            got = [x for x in lines if x.startswith("writes.commit_delay")]
+            expect(got == ["writes.commit_delay 0.3"],
+                   f"lancefs status: {got}")
+
+
 # A JPEG start (SOI, APP0) and then noise: no frame, nothing decodes it.
 BAD_JPEG = (b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01"
             b"\x00\x00" + bytes((k * 37 + 11) % 251 for k in range(2000)))
@@ -2148,6 +2161,57 @@ def test_edit_of_a_row_lancedb_deleted():
         same_rows(lance_rows(uri), want, "after umount")
 
 
+def test_new_row_keeps_its_name_over_another_writers():
+    """A staged new row keeps its name when another writer commits a row
+    of that name before it lands: the folder still shows the user's
+    files, a write into it changes the staged row (not the other
+    writer's), and rm -r of it drops the staged row (not the other
+    writer's). Both rows are there once it commits."""
+    with workdir() as w:
+        uri, staging, src = lancedb_table(w, "2.0", 3)
+        mine = sample(src, "row_003", 130)
+        gone = sample(src, "row_004", 140)
+        with mounted(uri, staging, "name_column=name", "refresh=1",
+                     "commit_delay=600") as mnt:
+            cp("-r", os.path.join(src, "row_003"),
+               os.path.join(src, "row_004"), mnt)
+            # LanceDB's own row_003 and row_004
+            wtool("append", uri, "--rows", 2, "--start", 3)
+            latest = oracle(uri)["version"]
+            wait_for(lambda: status(mnt)["version"] == latest,
+                     lambda: f"the mount at {status(mnt)['version']}, "
+                     f"LanceDB at {latest}")
+            rows = listing(mnt)
+            expect(rows == ["row_000", "row_001", "row_002", "row_003",
+                            "row_004"], f"listed: {rows}")
+            with open(os.path.join(mnt, "row_003", "meta.json")) as f:
+                got = json.load(f)
+            expect(got.get("label") == mine["label"],
+                   f"row_003 shows {got}, not the staged row")
+            write(os.path.join(mnt, "row_003", "meta.json"),
+                  json.dumps({"label": 7777, "score": mine["score"]}))
+            shutil.rmtree(os.path.join(mnt, "row_004"))
+            st = status(mnt)["writes"]
+            expect(st["staged_rows"] == 1,
+                   f"the edit stays one staged row, rm -r drops the other: "
+                   f"{st}")
+            commit_now(mnt)
+        theirs = {r["values"]["name"]: r["values"]
+                  for r in oracle(uri)["rows"]
+                  if r["values"]["label"] != 7777}
+        ours = [r["values"] for r in oracle(uri)["rows"]
+                if r["values"]["label"] == 7777]
+        expect(len(ours) == 1 and ours[0]["name"] == "row_003" and
+               ours[0]["image"]["sha256"] == mine["image"],
+               f"the edited staged row: {ours}")
+        expect(sorted(theirs) == ["row_000", "row_001", "row_002",
+                                  "row_003", "row_004"] and
+               theirs["row_003"]["label"] == 30 and
+               theirs["row_004"]["label"] == 40 and
+               gone["label"] not in [v["label"] for v in theirs.values()],
+               f"LanceDB's rows after the commit: {theirs}")
+
+
 def test_explicit_commits_take_settled_rows():
     """An explicit commit takes the rows whose writer went on or ended,
     never one a live writer is between the files of (cp -r's next
@@ -2240,6 +2304,202 @@ def test_explicit_commits_take_settled_rows():
                    f"the new dataset: columns {cols}, rows {rows}")
             expect(sorted(os.listdir(mnt)) == ["a", "b", "c"],
                    f"the empty folder stays: {os.listdir(mnt)}")
+
+
+def test_deletions_over_a_replaced_table():
+    """A staged rm -r of a row that a LanceDB restore brought back at its
+    place deletes it (it was refused, and hid the row, forever); one of
+    a row that a LanceDB overwrite replaced with the whole table is
+    dropped, saying so (it was refused at every commit, with nothing to
+    remove in the mount)."""
+    with workdir() as w:
+        uri, staging, src = lancedb_table(w, "2.0", 4)
+        with mounted(uri, staging, "name_column=name",
+                     "commit_delay=600") as mnt:
+            v1 = oracle(uri)["version"]
+            wtool("delete", uri, "--where", "name = 'row_000'")
+            shutil.rmtree(os.path.join(mnt, "row_003"))
+            wtool("restore", uri, "--version", v1)
+            want = lance_rows(uri)
+            del want["row_003"]
+            r = lancefs("commit", mnt, check=False)
+            expect(r.returncode == 0, f"lancefs commit after the restore: "
+                   f"exit {r.returncode}, {r.stderr!r}")
+            same_rows(lance_rows(uri), want, "after the restore")
+            expect(listing(mnt) == sorted(want), f"listed: {listing(mnt)}")
+            shutil.rmtree(os.path.join(mnt, "row_001"))
+            wtool("make", uri, "--version", "2.0", "--rows", 3, "--prefix",
+                  "new", "--overwrite")
+            want = lance_rows(uri)
+            r = lancefs("commit", mnt, check=False)
+            st = status(mnt)["writes"]
+            errs = errors_text(mnt)
+            expect(r.returncode == 0 and st["staged_rows"] == 0 and
+                   "row_001" in errs and "replaced the table" in errs,
+                   f"lancefs commit after the overwrite: exit "
+                   f"{r.returncode}, {r.stderr!r}; {st}; errors {errs!r}")
+            same_rows(lance_rows(uri), want, "after the overwrite")
+            expect(listing(mnt) == sorted(want), f"listed: {listing(mnt)}")
+
+
+def test_edit_refused_after_columns_renamed():
+    """An edit of a committed row is refused once another writer renamed
+    columns after it was made (here caption and name swapped): the row's
+    other values, kept from the version the edit was made on, went under
+    the new names (the name in caption and the caption in name)."""
+    with workdir() as w:
+        uri, staging, src = lancedb_table(w, "2.0", 3)
+        with mounted(uri, staging, "commit_delay=600") as mnt:
+            write(os.path.join(mnt, "00000001", "image.jpg"), jpeg(77))
+            for old, new in (("caption", "tmp"), ("name", "caption"),
+                             ("tmp", "name")):
+                wtool("rename", uri, "--name", old, "--to", new)
+            before = oracle(uri)["rows"]
+            r = lancefs("commit", mnt, check=False)
+            expect(r.returncode == 1 and "renamed columns" in r.stderr,
+                   f"lancefs commit: exit {r.returncode}, {r.stderr!r}")
+            after = oracle(uri)["rows"]
+            expect(after == before, f"LanceDB's rows changed: {after}")
+
+
+def test_edit_lands_after_a_null_column_dropped():
+    """An edit of a committed row lands when another writer dropped a
+    column that is null in that row since (its meta.json, shown and kept
+    as it was, says "caption": null: nothing to set); one in a row with a
+    value there is refused, naming the column."""
+    with workdir() as w:
+        uri, staging, src = lancedb_table(w, "2.0", 5)
+        img, img2 = jpeg(78), jpeg(79)
+        with mounted(uri, staging, "name_column=name",
+                     "commit_delay=600") as mnt:
+            # row_004's caption is null, row_001's is not
+            write(os.path.join(mnt, "row_004", "image.jpg"), img)
+            write(os.path.join(mnt, "row_001", "image.jpg"), img2)
+            wtool("dropcol", uri, "--name", "caption")
+            r = lancefs("commit", mnt, check=False)
+            expect(r.returncode == 1 and "row_004" not in r.stderr and
+                   "row_001" in r.stderr and "caption" in r.stderr,
+                   f"lancefs commit: exit {r.returncode}, {r.stderr!r}")
+        got = {x["values"]["name"]: x["values"]
+               for x in oracle(uri)["rows"]}
+        expect(got["row_004"]["image"]["sha256"] == sha256(img) and
+               got["row_004"]["label"] == 40,
+               f"row_004 after the commit: {got['row_004']}")
+
+
+def test_deletion_of_a_row_compacted_then_restored():
+    """A staged rm -r of a row that a compaction moved stays refused when
+    an overwrite replaced the table and a restore brought back a version
+    holding the moved row: the row is there, so the deletion is not
+    dropped as gone with the overwritten table."""
+    with workdir() as w:
+        uri, staging, src = lancedb_table(w, "2.0", 3)
+        wtool("append", uri, "--rows", 2, "--start", 3)
+        with mounted(uri, staging, "name_column=name",
+                     "commit_delay=600") as mnt:
+            shutil.rmtree(os.path.join(mnt, "row_003"))
+            compacted = wtool("compact", uri)["version"]
+            wtool("make", uri, "--version", "2.0", "--rows", 2, "--prefix",
+                  "new", "--overwrite")
+            wtool("restore", uri, "--version", compacted)
+            want = lance_rows(uri)
+            r = lancefs("commit", mnt, check=False)
+            expect(r.returncode == 1 and "row_003" in r.stderr,
+                   f"lancefs commit: exit {r.returncode}, {r.stderr!r}")
+            same_rows(lance_rows(uri), want, "after the commit")
+            expect("row_003" in want, f"the restored rows: {sorted(want)}")
+
+
+def staged_names(staging):
+    """The names of the rows an unmounted staging folder holds."""
+    rows = os.path.join(staging, "rows")
+    out = []
+    for d in os.listdir(rows):
+        with contextlib.suppress(OSError):
+            out.append(os.getxattr(os.path.join(rows, d),
+                                   "user.lancefs.name").decode())
+    return sorted(out)
+
+
+def test_changes_of_a_dataset_made_anew():
+    """Staged changes of committed rows (an edit, an rm -r) made on a
+    dataset that is then deleted and made anew at its path never land in
+    the new dataset's rows, whether it has as many versions as the one
+    they were made on or fewer: the deletion is dropped, the edit refused
+    and listed by its name, and the new rows show and stay as they
+    were."""
+    for fewer in (False, True):
+        changes_of_a_dataset_made_anew(fewer)
+
+
+def changes_of_a_dataset_made_anew(fewer):
+    with workdir() as w:
+        uri, staging, src = lancedb_table(w, "2.0", 3)
+        wtool("append", uri, "--rows", 2, "--start", 3)
+        mnt = tempfile.mkdtemp(prefix="lancefs-wmnt-")
+        try:
+            lancefs("mount", "-o", f"staging_dir={staging},name_column=name,"
+                    "text_files=caption,commit_delay=600", uri, mnt)
+            write(os.path.join(mnt, "row_001", "caption.txt"), "edited")
+            # in the second fragment, which the new dataset with fewer
+            # versions lacks
+            write(os.path.join(mnt, "row_003", "caption.txt"), "edited")
+            shutil.rmtree(os.path.join(mnt, "row_002"))
+            shutil.rmtree(uri)
+            r = lancefs("umount", mnt, check=False)
+            expect(not os.path.ismount(mnt) and
+                   len(staged_names(staging)) == 3,
+                   f"umount with the dataset gone: exit {r.returncode}, "
+                   f"{r.stderr.strip()!r}")
+        finally:
+            if os.path.ismount(mnt):
+                subprocess.run(["fusermount3", "-uz", mnt],
+                               capture_output=True)
+            os.rmdir(mnt)
+        # rows at the same places (fragment 0, offsets 1 and 2)
+        wtool("make", uri, "--version", "2.0", "--rows", 5 if fewer else 3,
+              "--prefix", "other")
+        if not fewer:
+            wtool("append", uri, "--rows", 2, "--start", 3, "--prefix",
+                  "other")
+        want = lance_rows(uri)
+        expect(oracle(uri)["version"] == (1 if fewer else 2),
+               "the new dataset's versions")
+        what = "with fewer versions" if fewer else "with as many versions"
+        with mounted(uri, staging, "name_column=name",
+                     "text_files=caption") as mnt:
+            # before any commit: every new row as it is, the edit listed
+            # under its own name
+            rows = listing(mnt)
+            expect(rows == sorted(list(want) + ["row_001", "row_003"]),
+                   f"{what}: listed at the mount: {rows}")
+            for name in want:
+                got = None
+                with contextlib.suppress(FileNotFoundError):
+                    with open(os.path.join(mnt, name, "caption.txt")) as f:
+                        got = f.read()
+                expect(got == want[name]["caption"],
+                       f"{what}: {name}/caption.txt reads {got!r}")
+            r = lancefs("commit", mnt, check=False)
+            errs = errors_text(mnt)
+            expect(r.returncode == 1 and "row_001" in r.stderr and
+                   "row_003" in r.stderr and "row_001" in errs and
+                   "row_002" in errs and errs.count("made anew") == 3,
+                   f"{what}: lancefs commit: exit {r.returncode}, "
+                   f"{r.stderr!r}; errors {errs!r}")
+            same_rows(lance_rows(uri), want,
+                      f"{what}: the new dataset after commit")
+            rows = listing(mnt)
+            expect(rows == sorted(list(want) + ["row_001", "row_003"]),
+                   f"{what}: listed after the commit: {rows}")
+            for name in ("row_001", "row_003"):
+                with open(os.path.join(mnt, name, "caption.txt")) as f:
+                    got = f.read()
+                expect(got == "edited",
+                       f"{what}: the refused {name} reads {got!r}")
+                shutil.rmtree(os.path.join(mnt, name))
+            lancefs("commit", mnt)
+        same_rows(lance_rows(uri), want, f"{what}: after umount")
 
 
 def test_staging_of_another_dataset():
@@ -4063,7 +4323,14 @@ TESTS = (per_version(edit_cycle) + per_version(interleaved_appends) +
           test_refresh_while_listing,
           test_column_options_where_a_column_is_missing,
           test_edit_of_a_row_lancedb_deleted,
+          test_new_row_keeps_its_name_over_another_writers,
     test_staging_of_another_dataset,
+    test_changes_of_a_dataset_made_anew,
+    test_deletions_over_a_replaced_table,
+    test_edit_refused_after_columns_renamed,
+    test_edit_lands_after_a_null_column_dropped,
+    test_deletion_of_a_row_compacted_then_restored,
+    test_status_shows_commit_delay_as_given,
     test_explicit_commits_take_settled_rows,
           test_stable_row_ids_kept_by_updates,
           test_list_of_strings_column, test_nested_columns,

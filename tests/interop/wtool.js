@@ -36,6 +36,16 @@
 //   node wtool.js delete URI --where SQL
 //       LanceDB deletes the rows matching the SQL filter.  Prints
 //       {"version", "rows"}.
+//   node wtool.js rename URI --name COL --to NEW
+//       LanceDB renames column COL to NEW.  Prints {"version", "rows"}.
+//   node wtool.js dropcol URI --name COL
+//       LanceDB drops column COL.  Prints {"version", "rows"}.
+//   node wtool.js compact URI
+//       LanceDB compacts the table's fragments (optimize).  Prints
+//       {"version", "rows"}.
+//   node wtool.js restore URI --version N
+//       LanceDB restores version N as the newest.  Prints
+//       {"version", "rows"}.
 //   node wtool.js versions URI
 //       Opens every version with checkout() and counts its rows; also the
 //       file versions (major.minor) of the latest version's data files.
@@ -93,6 +103,10 @@ function usage(msg) {
     '       node wtool.js jsonb URI --texts JSON_ARRAY\n' +
     '       node wtool.js addcol URI --name COL --sql EXPR\n' +
     '       node wtool.js delete URI --where SQL\n' +
+    '       node wtool.js rename URI --name COL --to NEW\n' +
+    '       node wtool.js dropcol URI --name COL\n' +
+    '       node wtool.js compact URI\n' +
+    '       node wtool.js restore URI --version N\n' +
     '       node wtool.js versions URI\n' +
     '       node wtool.js rowids URI\n' +
     '       node wtool.js index URI --name COL\n' +
@@ -102,7 +116,7 @@ function usage(msg) {
 }
 
 function parseArgs(argv) {
-  const o = { pos: [], prefix: 'row', start: 0, rows: null, version: null, required: [], where: null, json: false, texts: null, overwrite: false, name: null, sql: null, blob: null, stable: false };
+  const o = { pos: [], prefix: 'row', start: 0, rows: null, version: null, required: [], where: null, json: false, texts: null, overwrite: false, name: null, sql: null, blob: null, stable: false, to: null };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const next = () => {
@@ -121,6 +135,7 @@ function parseArgs(argv) {
     else if (a === '--blob') o.blob = next();
     else if (a === '--name') o.name = next();
     else if (a === '--sql') o.sql = next();
+    else if (a === '--to') o.to = next();
     else if (a === '--texts') o.texts = next();
     else if (a.startsWith('--')) usage(`unknown option ${a}`);
     else o.pos.push(a);
@@ -258,21 +273,44 @@ async function cmdAppend(o) {
   });
 }
 
-async function cmdAddcol(o) {
-  const [uri] = o.pos;
-  if (!o.name || !o.sql) usage('addcol needs --name and --sql');
-  return withTable(uri, async (t) => {
-    await t.addColumns([{ name: o.name, valueSql: o.sql }]);
+// A command that changes the table with `change(t)` and prints the
+// state after: {"version", "rows"}.
+function changeTable(o, change) {
+  return withTable(o.pos[0], async (t) => {
+    await change(t);
     return await stateOf(t);
   });
 }
 
-async function cmdDelete(o) {
-  const [uri] = o.pos;
+function cmdAddcol(o) {
+  if (!o.name || !o.sql) usage('addcol needs --name and --sql');
+  return changeTable(o, (t) => t.addColumns([{ name: o.name, valueSql: o.sql }]));
+}
+
+function cmdRename(o) {
+  if (!o.name || !o.to) usage('rename needs --name and --to');
+  return changeTable(o, (t) => t.alterColumns([{ path: o.name, rename: o.to }]));
+}
+
+function cmdDropcol(o) {
+  if (!o.name) usage('dropcol needs --name');
+  return changeTable(o, (t) => t.dropColumns([o.name]));
+}
+
+function cmdCompact(o) {
+  return changeTable(o, (t) => t.optimize());
+}
+
+function cmdDelete(o) {
   if (!o.where) usage('delete needs --where');
-  return withTable(uri, async (t) => {
-    await t.delete(o.where);
-    return await stateOf(t);
+  return changeTable(o, (t) => t.delete(o.where));
+}
+
+function cmdRestore(o) {
+  if (!o.version) usage('restore needs --version');
+  return changeTable(o, async (t) => {
+    await t.checkout(Number(o.version));
+    await t.restore();
   });
 }
 
@@ -466,6 +504,10 @@ async function main() {
   else if (cmd === 'append') res = await cmdAppend(o);
   else if (cmd === 'addcol') res = await cmdAddcol(o);
   else if (cmd === 'delete') res = await cmdDelete(o);
+  else if (cmd === 'restore') res = await cmdRestore(o);
+  else if (cmd === 'rename') res = await cmdRename(o);
+  else if (cmd === 'dropcol') res = await cmdDropcol(o);
+  else if (cmd === 'compact') res = await cmdCompact(o);
   else if (cmd === 'versions') res = await cmdVersions(o);
   else if (cmd === 'rowids') res = await cmdRowids(o);
   else if (cmd === 'index') res = await cmdIndex(o);

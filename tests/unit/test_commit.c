@@ -513,7 +513,8 @@ TEST(conflict_with_rewrite)
 }
 
 /* Whether the history of `st` from `from` to its latest says what
- * `conflict` says (NULL: nothing) of fragment `frag` as of `base`. */
+ * `conflict` says (NULL: nothing) of fragment `frag` as of `base`; none
+ * of these replaced the table (a Rewrite, versions gone). */
 static bool history_says(struct ostore *st, uint64_t from, uint64_t base,
 			 uint64_t frag, bool values, const char *conflict)
 {
@@ -521,11 +522,14 @@ static bool history_says(struct ostore *st, uint64_t from, uint64_t base,
 	struct lance_history *h = NULL;
 	struct lc_err err = { 0 };
 	bool ok = m && !lance_history_load(&h, st, from, m->version, &err);
-	int rc = ok ? lance_history_check(h, base, frag, values, &err) : 0;
+	bool replaced = true;
+	int rc = ok ? lance_history_check(h, base, frag, values, &replaced,
+					  &err) :
+		      0;
 
 	if (ok && conflict)
 		ok = rc == EBUSY && err.kind == LC_EK_CONFLICT &&
-		     strstr(err.msg, conflict);
+		     strstr(err.msg, conflict) && !replaced;
 	else if (ok)
 		ok = rc == 0;
 	if (!ok)

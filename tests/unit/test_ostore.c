@@ -1,8 +1,12 @@
 /* test_ostore.c - the local and in-memory backends. */
 #include <dirent.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -337,7 +341,89 @@ TEST(pid_running)
 	CHECK(!lc_pid_running(child));
 }
 
+/* A local store whose folder was deleted (a dataset deleted, maybe made
+ * anew at its path) says so when listed: an empty listing read as "no
+ * dataset here" while one was there. A missing folder in it lists
+ * empty. */
+TEST(local_store_folder_deleted)
+{
+	char dir[] = "/tmp/lancefs-ostore-XXXXXX";
+	struct lc_err err = { 0 };
+	struct names n = { "" };
+	struct ostore *st;
+
+	CHECK(mkdtemp(dir));
+	CHECK_OK(ostore_open_uri(&st, dir, NULL, &err), &err);
+	CHECK_OK(ostore_list(st, "_versions", collect, &n, &err), &err);
+	CHECK(rmdir(dir) == 0);
+	CHECK(mkdir(dir, 0700) == 0);	/* made anew: another folder */
+	CHECK_EQ_U64(ostore_list(st, "_versions", collect, &n, &err),
+		     ESTALE);
+	CHECK(strstr(err.msg, "deleted") != NULL);
+	ostore_free(st);
+	CHECK(rmdir(dir) == 0);
+}
+
+/* Whether /proc says `pid`'s first thread is a zombie. */
+static bool zombie(pid_t pid)
+{
+	char path[64], buf[512], *p;
+	FILE *f;
+	bool z = false;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if ((f = fopen(path, "r"))) {
+		if (fgets(buf, sizeof(buf), f) && (p = strrchr(buf, ')')))
+			z = p[1] == ' ' && p[2] == 'Z';
+		fclose(f);
+	}
+	return z;
+}
+
+static void *sleep_on(void *arg)
+{
+	(void)arg;
+	for (;;)
+		pause();
+	return NULL;
+}
+
+/* A process whose first thread ended while another runs (its leader a
+ * zombie) still runs: that thread holds its descriptors, and the
+ * staging lock with them, which the next mount must find free. */
+TEST(pid_running_with_threads_left)
+{
+	pid_t child = fork();
+
+	CHECK(child >= 0);
+	if (child < 0)
+		return;
+	if (!child) {
+		pthread_t t;
+
+		if (pthread_create(&t, NULL, sleep_on, NULL))
+			_exit(1);
+		pthread_exit(NULL);
+	}
+	bool two, running;
+
+	/* until its first thread is gone: a zombie with one thread left */
+	for (int i = 0; i < 500 && !(lc_proc_stat_num(child, 18) == 2 &&
+				     zombie(child));
+	     i++)
+		usleep(10000);
+	two = lc_proc_stat_num(child, 18) == 2 && zombie(child);
+	running = lc_pid_running(child);
+	CHECK(kill(child, SIGKILL) == 0);	/* first: nothing left over */
+	CHECK(waitpid(child, NULL, 0) == child);
+	CHECK(two);
+	CHECK(running);
+	CHECK(!lc_pid_running(child));
+}
+
 TEST_MAIN(TEST_ENTRY(local_backend), TEST_ENTRY(local_big_puts),
 	  TEST_ENTRY(local_descriptors_capped),
 	  TEST_ENTRY(page_buffers), TEST_ENTRY(uri_forms),
-	  TEST_ENTRY(mem_backend), TEST_ENTRY(pid_running))
+	  TEST_ENTRY(mem_backend), TEST_ENTRY(pid_running),
+	  TEST_ENTRY(pid_running_with_threads_left),
+	  TEST_ENTRY(local_store_folder_deleted))
