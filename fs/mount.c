@@ -3509,19 +3509,18 @@ static bool mount_find(const char *abs, char *type, size_t cap, char *dev,
 	return found;
 }
 
-/* Whether a file system of device `dev` (MAJ:MIN) is mounted anywhere. */
-static bool dev_mounted(const char *dev)
+/* How many places a file system of device `dev` (MAJ:MIN) is mounted. */
+static int dev_mounts(const char *dev)
 {
 	char line[8192], *d, *point, *t;
-	bool found = false;
+	int n = 0;
 	FILE *f = fopen("/proc/self/mountinfo", "re");
 
-	while (f && !found &&
-	       mountinfo_next(f, line, sizeof(line), &d, &point, &t))
-		found = !strcmp(d, dev);
+	while (f && mountinfo_next(f, line, sizeof(line), &d, &point, &t))
+		n += !strcmp(d, dev);
 	if (f)
 		fclose(f);
-	return found;
+	return n;
 }
 
 /* True when something is mounted on `dir` (even a dead FUSE daemon's
@@ -4447,6 +4446,7 @@ int lancefs_umount_main(int argc, char **argv)
 	int status, failed = 0;
 	char type[64] = "", dev[32] = "", abs[PATH_MAX];
 	struct ctl_at c;
+	bool elsewhere;
 
 	if (argc != 2) {
 		fputs("usage: lancefs umount MOUNTPOINT\n", stderr);
@@ -4469,6 +4469,9 @@ int lancefs_umount_main(int argc, char **argv)
 	 * database mount's datasets are its folders (DIR/.lancefs) */
 	if (ctl_of(&c, abs, NULL))
 		failed = umount_commit(argv[1], &c, &daemon);
+	/* counted before: once unmounted, its device number is free for
+	 * the next FUSE mount of anyone */
+	elsewhere = dev_mounts(dev) > 1;
 	/* fusermount3 also clears a mount whose daemon died ("Transport
 	 * endpoint is not connected"); -z detaches a busy one. */
 	for (int lazy = 0; lazy < 2; lazy++) {
@@ -4491,9 +4494,8 @@ int lancefs_umount_main(int argc, char **argv)
 			/* the daemon finishes its commit, then exits; not
 			 * while the file system is mounted elsewhere too (a
 			 * bind mount of it was unmounted) */
-			for (int i = 0; daemon > 0 && i < 30000 &&
-					lc_pid_running(daemon) &&
-					!dev_mounted(dev);
+			for (int i = 0; daemon > 0 && !elsewhere &&
+					i < 30000 && lc_pid_running(daemon);
 			     i++)
 				usleep(10000);
 			return failed;

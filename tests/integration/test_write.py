@@ -2502,6 +2502,56 @@ def changes_of_a_dataset_made_anew(fewer):
         same_rows(lance_rows(uri), want, f"{what}: after umount")
 
 
+def test_umount_waits_while_others_mount():
+    """lancefs umount returns once the daemon let go of its staging folder,
+    also while other FUSE mounts come and go meanwhile (the next may take
+    the device number the unmounted one freed): a script's next mount on
+    that staging works, and every row it copied lands."""
+    with workdir() as w:
+        a, b = (os.path.join(w, d, "t.lance") for d in ("a", "b"))
+        wtool("make", a, "--version", "2.1", "--rows", 1)
+        wtool("make", b, "--version", "2.1", "--rows", 1, "--prefix", "b")
+        other = os.path.join(w, "other")
+        os.mkdir(other)
+        stop = os.path.join(w, "stop")
+        # a shell loop: mounts from a Python thread came too late to take
+        # the freed device number
+        churn = subprocess.Popen(
+            ["sh", "-c", 'while [ ! -e "$1" ]; do "$0" mount -o '
+             '"staging_dir=$2" "$3" "$4" && "$0" umount "$4"; done',
+             LANCEFS, stop, os.path.join(w, "sb"), b, other],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        mnt = os.path.join(w, "m")
+        os.mkdir(mnt)
+        try:
+            for i in range(12):
+                r = lancefs("mount", "-o", f"staging_dir={w}/sa,"
+                            "name_column=name,commit_delay=60", a, mnt,
+                            check=False)
+                expect(r.returncode == 0, f"mount {i} right after the "
+                       f"umount before: exit {r.returncode}, {r.stderr!r}")
+                os.mkdir(os.path.join(mnt, f"new_{i:02}"))
+                write(os.path.join(mnt, f"new_{i:02}", "caption.txt"),
+                      f"copy {i}")
+                if i == 0:
+                    # a refused row stays staged: every umount's commit
+                    # reports it, and the daemon's last one tries it again
+                    os.mkdir(os.path.join(mnt, "bad"))
+                    write(os.path.join(mnt, "bad", "nocolumn.bin"), b"x")
+                r = lancefs("umount", mnt, check=False)
+                expect(r.returncode == 0 and "bad" in r.stderr,
+                       f"umount {i}: exit {r.returncode}, {r.stderr!r}")
+        finally:
+            write(stop, "")
+            churn.wait(timeout=60)
+            if os.path.ismount(mnt):
+                lancefs("umount", mnt, check=False)
+        rows = lance_rows(a)
+        expect(all(rows.get(f"new_{i:02}", {}).get("caption") ==
+                   f"copy {i}" for i in range(12)),
+               f"the copied rows: {sorted(rows)}")
+
+
 def test_staging_of_another_dataset():
     """A staging folder holding staged rows of one dataset is refused for
     another, naming the first (staged changes are made by row address:
@@ -4325,6 +4375,7 @@ TESTS = (per_version(edit_cycle) + per_version(interleaved_appends) +
           test_edit_of_a_row_lancedb_deleted,
           test_new_row_keeps_its_name_over_another_writers,
     test_staging_of_another_dataset,
+    test_umount_waits_while_others_mount,
     test_changes_of_a_dataset_made_anew,
     test_deletions_over_a_replaced_table,
     test_edit_refused_after_columns_renamed,
