@@ -3030,8 +3030,17 @@ static int commit_locked(struct writes *w, uint64_t force, bool now,
 	*version = 0;
 	/* what others committed since, so that our plan starts there; a
 	 * store that cannot tell is the commit's failure, said where
-	 * commits' failures are (its rows stay staged) */
+	 * commits' failures are (its rows stay staged), unless nothing is
+	 * staged: then there is nothing to fail (an unmount of a dataset
+	 * deleted under the mount) */
 	rc = follow(w, false, err);
+	pthread_mutex_lock(&w->mu);
+	if (rc && !w->n_rows && !w->n_pending) {
+		pthread_mutex_unlock(&w->mu);
+		lc_err_clear(err);
+		return 0;
+	}
+	pthread_mutex_unlock(&w->mu);
 	if (rc) {
 		lc_err_prefix(err, "commit: ");
 		failed(w, err);

@@ -2421,6 +2421,27 @@ def staged_names(staging):
     return sorted(out)
 
 
+def test_dataset_made_anew_with_nothing_staged():
+    """With nothing staged, lancefs commit and umount of a mount whose
+    dataset was deleted and made anew under it succeed (there is nothing
+    to commit); a remount shows the new dataset."""
+    with workdir() as w:
+        uri = os.path.join(w, "t.lance")
+        staging = os.path.join(w, "staging")
+        wtool("make", uri, "--version", "2.1", "--rows", 3)
+        with mounted(uri, staging, "name_column=name") as mnt:
+            expect(len(listing(mnt)) == 3, f"listed {listing(mnt)}")
+            shutil.rmtree(uri)
+            wtool("make", uri, "--version", "2.1", "--rows", 2,
+                  "--prefix", "z")
+            r = lancefs("commit", mnt, check=False)
+            expect(r.returncode == 0, f"lancefs commit: exit "
+                   f"{r.returncode}, {r.stderr!r}")
+        with mounted(uri, staging, "name_column=name") as mnt:
+            expect(listing(mnt) == sorted(lance_rows(uri)),
+                   f"remounted: {listing(mnt)}")
+
+
 def test_changes_of_a_dataset_made_anew():
     """Staged changes of committed rows (an edit, an rm -r) made on a
     dataset that is then deleted and made anew at its path never land in
@@ -4377,6 +4398,7 @@ TESTS = (per_version(edit_cycle) + per_version(interleaved_appends) +
     test_staging_of_another_dataset,
     test_umount_waits_while_others_mount,
     test_changes_of_a_dataset_made_anew,
+    test_dataset_made_anew_with_nothing_staged,
     test_deletions_over_a_replaced_table,
     test_edit_refused_after_columns_renamed,
     test_edit_lands_after_a_null_column_dropped,
