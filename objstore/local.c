@@ -255,6 +255,18 @@ static void local_close(struct ostore_obj *obj)
 	lc_free(o);
 }
 
+/* Whether the store's folder was deleted since it was opened. Keeps
+ * errno. */
+static bool store_gone(struct ostore *st)
+{
+	struct stat sb;
+	int e = errno;
+	bool gone = !fstat(to_local(st)->dirfd, &sb) && sb.st_nlink == 0;
+
+	errno = e;
+	return gone;
+}
+
 static int local_list(struct ostore *st, const char *dir, ostore_list_cb cb,
 		      void *ctx, struct lc_err *err)
 {
@@ -266,16 +278,17 @@ static int local_list(struct ostore *st, const char *dir, ostore_list_cb cb,
 		return rc;
 	fd = openat(to_local(st)->dirfd, *dir ? dir : ".",
 		    O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	/* the store's folder itself deleted (and maybe made anew at its
+	 * path, which this store does not follow): not "empty" (its own
+	 * listing opens, and is) */
+	if ((fd >= 0 ? !*dir : errno == ENOENT) && store_gone(st)) {
+		if (fd >= 0)
+			close(fd);
+		return LC_SYS(err, ESTALE, "%s: deleted since it was opened "
+			      "(a folder made anew there is another: open it "
+			      "again)", st->root);
+	}
 	if (fd < 0) {
-		struct stat sb;
-
-		/* the store's folder itself deleted (and maybe made anew at
-		 * its path, which this store does not follow): not "empty" */
-		if (errno == ENOENT && !fstat(to_local(st)->dirfd, &sb) &&
-		    sb.st_nlink == 0)
-			return LC_SYS(err, ESTALE, "%s: deleted since it was "
-				      "opened (a folder made anew there is "
-				      "another: open it again)", st->root);
 		if (errno == ENOENT || errno == ENOTDIR)
 			return 0;
 		return LC_SYS(err, errno, "%s/%s: %s", st->root, dir,

@@ -360,6 +360,10 @@ TEST(local_store_folder_deleted)
 	CHECK_EQ_U64(ostore_list(st, "_versions", collect, &n, &err),
 		     ESTALE);
 	CHECK(strstr(err.msg, "deleted") != NULL);
+	/* its own listing too (not an empty folder) */
+	lc_err_clear(&err);
+	CHECK_EQ_U64(ostore_list(st, "", collect, &n, &err), ESTALE);
+	CHECK(strstr(err.msg, "deleted") != NULL);
 	ostore_free(st);
 	CHECK(rmdir(dir) == 0);
 }
