@@ -1961,6 +1961,12 @@ int view_db_rescan(bool *added, struct view *v, struct lc_err *err)
 	if (!v->is_db || v->opts.version || v->opts.tag)
 		return 0;	/* a pinned view stays put */
 	rc = ostore_list(v->st, "", db_scan_cb, &d, err);
+	/* the database's folder deleted since: its members went with it
+	 * (one made anew at its path is another folder, not followed) */
+	if (rc == ESTALE) {
+		lc_err_clear(err);
+		rc = 0;
+	}
 	if (d.rc)
 		rc = LC_NOMEM(err);
 	if (!rc)

@@ -509,6 +509,10 @@ def test_refresh_of_a_database(opts="ro,refresh=1"):
             os.rename(os.path.join(db, "u.tmp"), os.path.join(db, "u.lance"))
             wait_for(lambda: "u" in os.listdir(mnt), "u not back")
             expect(len(os.listdir(u)) == n0, f"u back: {len(os.listdir(u))}")
+            # the database's folder itself deleted: none is shown
+            shutil.rmtree(db)
+            wait_for(lambda: not os.listdir(mnt),
+                     "datasets listed with their database deleted")
         finally:
             lancefs("umount", mnt, check=False)
 
