@@ -2445,16 +2445,42 @@ static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode,
 }
 
 /* A row folder holds files only: no symbolic links (nor hard ones). */
-static void op_symlink(fuse_req_t req, const char *link,
-		       fuse_ino_t parent, const char *name)
+/* Row folders and the root hold folders and regular files only: symbolic
+ * links, hard links and special files (mkfifo, mknod) are refused. */
+static void refuse_kind(fuse_req_t req)
 {
 	struct lfs *fs = fuse_req_userdata(req);
 
+	atomic_fetch_add(&fs->requests, 1);
+	fuse_reply_err(req, fs->writable ? EPERM : EROFS);
+}
+
+static void op_symlink(fuse_req_t req, const char *link,
+		       fuse_ino_t parent, const char *name)
+{
 	(void)link;
 	(void)parent;
 	(void)name;
-	atomic_fetch_add(&fs->requests, 1);
-	fuse_reply_err(req, fs->writable ? EPERM : EROFS);
+	refuse_kind(req);
+}
+
+static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t parent,
+		    const char *name)
+{
+	(void)ino;
+	(void)parent;
+	(void)name;
+	refuse_kind(req);
+}
+
+static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
+		     mode_t mode, dev_t rdev)
+{
+	(void)parent;
+	(void)name;
+	(void)mode;
+	(void)rdev;
+	refuse_kind(req);
 }
 
 /*
@@ -3064,6 +3090,8 @@ static const struct fuse_lowlevel_ops lfs_ops = {
 	.statfs = op_statfs,
 	.fallocate = op_fallocate,
 	.symlink = op_symlink,
+	.link = op_link,
+	.mknod = op_mknod,
 };
 
 /* ------------------------------------------------------------ refresh */

@@ -24,6 +24,7 @@ import random
 import re
 import shutil
 import signal
+import stat
 import struct
 import subprocess
 import sys
@@ -965,7 +966,8 @@ def test_staged_file_open_past_its_commit():
 
 def test_fallocate_and_symlink():
     """fallocate(1) of a staged file, then its bytes written, commits
-    those bytes; ln -s in a row folder is EPERM."""
+    those bytes; ln -s, ln, mkfifo and mknod in a row folder and at the
+    root are EPERM."""
     with workdir() as w:
         uri, staging, src = lancedb_table(w, "2.1", 1)
         want = lance_rows(uri)
@@ -982,11 +984,20 @@ def test_fallocate_and_symlink():
             expect(os.stat(path).st_size == len(img), "fallocate's size")
             with open(path, "r+b") as f:
                 f.write(img)
-            try:
-                os.symlink("image.jpg", os.path.join(mnt, "fa", "link.jpg"))
-                raise AssertionError("ln -s in a row folder worked")
-            except OSError as e:
-                expect(e.errno == errno.EPERM, f"ln -s: {e}")
+            # nor other kinds than files and folders, in a row or at
+            # the root
+            kinds = (("ln -s", lambda p: os.symlink("image.jpg", p)),
+                     ("ln", lambda p: os.link(path, p)),
+                     ("mkfifo", os.mkfifo),
+                     ("mknod", lambda p: os.mknod(p, 0o600 | stat.S_IFREG)))
+            for what, make in kinds:
+                for where in ("fa", ""):
+                    p = os.path.join(mnt, where, "other")
+                    try:
+                        make(p)
+                        raise AssertionError(f"{what} {p} worked")
+                    except OSError as e:
+                        expect(e.errno == errno.EPERM, f"{what} {p}: {e}")
             commit_now(mnt)
             want["fa"] = new_row(img)
             same_rows(lance_rows(uri), want, "after fallocate")
