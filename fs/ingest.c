@@ -1598,7 +1598,7 @@ static int add_file(struct row *row, int dfd, const char *at,
 	return 0;
 }
 
-static int add_meta(struct row *row, int dfd, off_t size,
+static int add_meta(struct row *row, int dfd, const char *at, off_t size,
 		    struct lc_err *err)
 {
 	const struct lance_schema *s = row->r->schema;
@@ -1611,7 +1611,7 @@ static int add_meta(struct row *row, int dfd, off_t size,
 
 	row->w.file = "meta.json";
 	text->len = 0;
-	rc = read_into(text, dfd, "meta.json", size, &row->w, err);
+	rc = read_into(text, dfd, at, size, &row->w, err);
 	if (rc)
 		return rc;
 	data = (const char *)text->data;
@@ -1771,7 +1771,14 @@ static int gather_dir(struct row *row, const char *dir, struct lc_err *err)
 	struct dent *ents = NULL;
 	size_t n = 0;
 	int rc = list_dir(&ents, &n, dfd, dir, err);
+	struct stat sb;
+	/* an update's meta.json as its commit made it (a hidden name) */
+	bool filled = !rc && !fstatat(dfd, STAGING_META_FILL, &sb,
+				      AT_SYMLINK_NOFOLLOW) &&
+		      S_ISREG(sb.st_mode);
 
+	if (filled)
+		rc = add_meta(row, dfd, STAGING_META_FILL, sb.st_size, err);
 	for (size_t i = 0; i < n && !rc; i++) {
 		const char *name = ents[i].name;
 		bool reg = false;
@@ -1784,7 +1791,8 @@ static int gather_dir(struct row *row, const char *dir, struct lc_err *err)
 			rc = refuse(err, &row->w, "only regular files go in "
 				    "a row folder");
 		else if (!strcmp(name, "meta.json"))
-			rc = add_meta(row, dfd, ents[i].size, err);
+			rc = filled ? 0 : add_meta(row, dfd, name,
+						   ents[i].size, err);
 		else
 			rc = add_file(row, dfd, name, name, -1, ents[i].size,
 				      err);

@@ -1407,7 +1407,8 @@ bool staging_own_file(const char *name)
 {
 	return !strcmp(name, ".name") || !strcmp(name, ".row") ||
 	       !strcmp(name, "..name.tmp") || !strcmp(name, "..row.tmp") ||
-	       !strcmp(name, STAGING_FILL_TMP);
+	       !strcmp(name, STAGING_FILL_TMP) ||
+	       !strcmp(name, STAGING_META_FILL);
 }
 
 bool staging_is_marked(const struct stat *sb)

@@ -153,12 +153,16 @@ bool staging_is_marked(const struct stat *sb);
 int staging_create(struct staging *s, const char *path, int flags,
 		   int *fd) LC_MUST_USE;
 /* Whether `name` in a row folder is one of the staging's own files (the
- * row's name and kind, their temporary copies, and STAGING_FILL_TMP): no
- * file of the row. */
+ * row's name and kind, their temporary copies, STAGING_FILL_TMP and
+ * STAGING_META_FILL): no file of the row. */
 bool staging_own_file(const char *name);
 /* Where a commit writes a committed file into an update's folder before
  * it takes the file's name. */
 #define STAGING_FILL_TMP "..fill.tmp"
+/* The meta.json an update commits where the user's must give way to the
+ * row's COL.txt (written or removed: the user's meta.json holds the
+ * committed string still); ingest reads it in its place. */
+#define STAGING_META_FILL "..meta.json"
 /* A spare file left in a row folder (the layout above) is empty, with
  * STAGING_SPARE_NSEC nanoseconds in its mtime (a complete staged file
  * has 999999999, staging_mark_fd). Whether `sb`, stat(2) of a file in a

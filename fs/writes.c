@@ -2700,14 +2700,37 @@ static int meta_without_files(struct lc_buf *b, const struct wrow *r,
 	}
 }
 
+/* Write `name` of the update's folder: made whole beside, then named (a
+ * crash meanwhile leaves no file of the row cut short, which the next
+ * mount would hold back as the user's unfinished write, only staging's
+ * own temporary). */
+static int fill_write(struct fill *f, const char *name, const struct lc_buf *b)
+{
+	char path[4600], tmp[4600];
+	int fd, rc = 0;
+
+	row_path(path, sizeof(path), f->w, f->r->id, name);
+	row_path(tmp, sizeof(tmp), f->w, f->r->id, STAGING_FILL_TMP);
+	errno = 0;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0 || write(fd, b->data, b->len) != (ssize_t)b->len ||
+	    staging_mark_fd(fd, false) || rename(tmp, path) < 0)
+		rc = LC_SYS(f->err, errno ? errno : EIO, "staging: %s: %s",
+			    path, strerror(errno ? errno : EIO));
+	if (fd >= 0)
+		close(fd);
+	if (rc)
+		unlink(tmp);
+	return rc;
+}
+
 static int fill_cb(void *ctx, uint64_t index, const char *name,
 		   const struct vnode *node)
 {
 	struct fill *f = ctx;
-	char path[4600], tmp[4600];
 	struct lc_buf b;
 	ssize_t mine;
-	int fd, rc;
+	int rc;
 	bool skip = false;
 
 	(void)index;
@@ -2720,6 +2743,17 @@ static int fill_cb(void *ctx, uint64_t index, const char *name,
 			f->matched[mine] = true;
 		else
 			f->differ = true;
+		/* the committed values, for meta_yield */
+		if (!f->theirs_meta && f->user_meta &&
+		    !strcmp(name, "meta.json")) {
+			lc_buf_init(&b, 0);
+			render_exact(true);
+			if (!view_read_file(&b, f->w->v, node,
+					    &(struct lc_err){ 0 }))
+				f->theirs_meta = meta_parse(&b);
+			render_exact(false);
+			lc_buf_reset(&b);
+		}
 		return 0;
 	}
 	if (skip || user_meta_sets(f, name))
@@ -2747,27 +2781,64 @@ static int fill_cb(void *ctx, uint64_t index, const char *name,
 			f->n_copied++;
 		}
 	}
-	/* made whole beside, then named: a crash meanwhile leaves no file
-	 * of the row cut short (the next mount would hold the row back as
-	 * the user's unfinished write), only staging's own temporary */
-	row_path(path, sizeof(path), f->w, f->r->id, name);
-	row_path(tmp, sizeof(tmp), f->w, f->r->id, STAGING_FILL_TMP);
-	if (!rc) {
-		errno = 0;
-		fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-			  0600);
-		if (fd < 0 || write(fd, b.data, b.len) != (ssize_t)b.len ||
-		    staging_mark_fd(fd, false) || rename(tmp, path) < 0)
-			rc = LC_SYS(f->err, errno ? errno : EIO,
-				    "staging: %s: %s", path,
-				    strerror(errno ? errno : EIO));
-		if (fd >= 0)
-			close(fd);
-		if (rc)
-			unlink(tmp);
-	}
+	if (!rc)
+		rc = fill_write(f, name, &b);
 	lc_buf_reset(&b);
 	f->rc = rc;
+	return rc;
+}
+
+/*
+ * Where the user's meta.json still holds the committed string of a
+ * column whose COL.txt the user wrote or removed (the meta.json shown
+ * holds the committed values until the commit: an edit of another key
+ * keeps it), the file, or its absence, wins: ingest reads the user's
+ * meta.json less those keys (STAGING_META_FILL). A value the user
+ * changed there stays, and must agree with a written file.
+ */
+static int meta_yield(struct fill *f)
+{
+	char path[4600], txt[300];
+	json_t *mine = NULL, *v;
+	const char *k;
+	void *tmp;
+	char *text;
+	int rc = 0;
+
+	row_path(path, sizeof(path), f->w, f->r->id, STAGING_META_FILL);
+	unlink(path);	/* an earlier attempt's */
+	if (!json_is_object(f->user_meta) || !json_is_object(f->theirs_meta))
+		return 0;
+	json_object_foreach_safe(f->user_meta, tmp, k, v) {
+		const struct lance_field *col =
+			lance_schema_field_by_name(f->schema, k);
+		bool touched = false;
+
+		if (!col || col->type.id != LANCE_T_UTF8 || col->type.json ||
+		    snprintf(txt, sizeof(txt), "%s.txt", k) >=
+			    (int)sizeof(txt) ||
+		    !json_same(v, json_object_get(f->theirs_meta, k)))
+			continue;
+		touched = file_index(f->r, txt) >= 0;
+		for (size_t i = 0; !touched && i < f->r->info.n_removed; i++)
+			touched = !strcmp(f->r->info.removed[i], txt);
+		if (!touched)
+			continue;
+		if (!mine && !(mine = json_deep_copy(f->user_meta)))
+			return LC_NOMEM(f->err);
+		json_object_del(mine, k);
+	}
+	if (!mine)
+		return 0;
+	text = json_dumps_big(mine, JSON_COMPACT | JSON_ENSURE_ASCII |
+					    JSON_PRESERVE_ORDER);
+	json_decref(mine);
+	if (!text)
+		return LC_NOMEM(f->err);
+	rc = fill_write(f, STAGING_META_FILL,
+			&(struct lc_buf){ .data = (uint8_t *)text,
+					  .len = strlen(text) });
+	free(text);
 	return rc;
 }
 
@@ -2826,6 +2897,8 @@ static int fill_update(struct writes *w, struct wrow *r, bool *same,
 		    lc_calloc(r->n_files ? r->n_files : 1, sizeof(bool));
 	/* meta.json comes last, after the files it must give way to */
 	rc = view_readdir(w->v, &row, 0, fill_cb, &f, err);
+	if (!rc && !f.rc)
+		rc = meta_yield(&f);
 	*same = !rc && !f.rc && !f.differ && f.matched;
 	for (size_t i = 0; *same && i < r->n_files; i++)
 		*same = f.matched[i] || !r->files[i].name ||
@@ -2855,7 +2928,9 @@ static void unfill(struct writes *w, struct wrow *r)
 		return;
 	while ((de = readdir(d))) {
 		/* committed files never start with a dot; staging's do */
-		if (de->d_name[0] == '.' || file_index(r, de->d_name) >= 0)
+		if ((de->d_name[0] == '.' &&
+		     strcmp(de->d_name, STAGING_META_FILL)) ||
+		    file_index(r, de->d_name) >= 0)
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
 		unlink(path);

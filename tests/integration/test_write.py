@@ -3941,6 +3941,56 @@ def test_meta_json_edit_with_text_files():
 
 
 
+def test_text_file_and_meta_json_edits():
+    """With text_files=caption, the meta.json shown keeps the committed
+    caption until the commit: a caption.txt written or removed, and then
+    (or before) another key edited in meta.json, commits the file's
+    caption, or null, with the edit; a caption changed in meta.json to
+    another string than caption.txt's is refused."""
+    with workdir() as w:
+        uri, staging, _ = lancedb_table(w, "2.1", 5)
+        want = lance_rows(uri)
+
+        def edit_label(mnt, row, label):
+            p = os.path.join(mnt, row, "meta.json")
+            with open(p) as f:
+                meta = json.load(f)
+            meta["label"] = label
+            tmp = os.path.join(mnt, row, ".meta.json.swp")
+            write(tmp, json.dumps(meta))
+            os.rename(tmp, p)	# as sed -i and editors save
+
+        with mounted(uri, staging, "name_column=name", "text_files=caption",
+                     "commit_delay=60") as mnt:
+            os.unlink(os.path.join(mnt, "row_000", "caption.txt"))
+            edit_label(mnt, "row_000", 100)
+            write(os.path.join(mnt, "row_001", "caption.txt"), "written")
+            edit_label(mnt, "row_001", 101)
+            edit_label(mnt, "row_002", 102)		# the other order
+            os.unlink(os.path.join(mnt, "row_002", "caption.txt"))
+            edit_label(mnt, "row_003", 103)
+            write(os.path.join(mnt, "row_003", "caption.txt"), "written 3")
+            p = os.path.join(mnt, "row_004", "meta.json")
+            with open(p) as f:
+                meta = json.load(f)
+            meta["caption"] = "in meta.json"
+            write(p, json.dumps(meta))
+            write(os.path.join(mnt, "row_004", "caption.txt"), "in the file")
+            r = lancefs("commit", mnt, check=False)
+            expect(r.returncode == 1 and "row_004" in r.stderr and
+                   "different values" in r.stderr and
+                   "row_00" not in r.stderr.replace("row_004", ""),
+                   f"lancefs commit: exit {r.returncode}, {r.stderr!r}")
+            shutil.rmtree(os.path.join(mnt, "row_004"))
+        want["row_000"] = dict(want["row_000"], caption=None, label=100)
+        want["row_001"] = dict(want["row_001"], caption="written", label=101)
+        want["row_002"] = dict(want["row_002"], caption=None, label=102)
+        want["row_003"] = dict(want["row_003"], caption="written 3",
+                               label=103)
+        del want["row_004"]
+        same_rows(lance_rows(uri), want, "after umount")
+
+
 def test_meta_json_edit_no_epoch():
     """The same as a kernel before 6.16 runs it (LANCEFS_NO_EPOCH=1: no
     FUSE_NOTIFY_INC_EPOCH, so the kernel keeps its entry of the row for
@@ -4432,6 +4482,7 @@ TESTS = (per_version(edit_cycle) + per_version(interleaved_appends) +
           test_commit_bytes_batches, test_landed_folders_reused,
           test_owner_checks_permissions,
           test_meta_json_edit_with_text_files,
+    test_text_file_and_meta_json_edits,
           test_meta_json_edit_no_epoch])
 
 
