@@ -3482,8 +3482,8 @@ static bool mount_path(char *abs, const char *dir)
 /* The next line of /proc/self/mountinfo ("ID PARENT MAJ:MIN ROOT POINT
  * OPTIONS [TAGS...] - TYPE SOURCE ..."), split in place: its device,
  * mount point (unescaped) and type. False at the end. */
-static bool mountinfo_next(FILE *f, char *line, size_t cap, char **dev,
-			   char **point, char **type)
+static bool mountinfo_next(FILE *f, char *line, size_t cap, char **id,
+			   char **dev, char **point, char **type)
 {
 	while (fgets(line, (int)cap, f)) {
 		char *dash = strstr(line, " - "), *field[5], *save = NULL;
@@ -3498,6 +3498,7 @@ static bool mountinfo_next(FILE *f, char *line, size_t cap, char **dev,
 		*type = strtok_r(dash + 3, " \n", &save);
 		if (k < 5 || !*type)
 			continue;
+		*id = field[0];
 		*dev = field[2];
 		*point = field[4];
 		unescape_octal(*point);
@@ -3514,7 +3515,7 @@ static bool mountinfo_next(FILE *f, char *line, size_t cap, char **dev,
 static bool mount_find(const char *abs, char *type, size_t cap, char *dev,
 		       size_t dev_cap)
 {
-	char line[8192], want[32] = "", *d, *point, *t;
+	char line[8192], want[32] = "", *id, *d, *point, *t;
 	bool found = false;
 	struct stat st;
 	FILE *f;
@@ -3526,7 +3527,7 @@ static bool mount_find(const char *abs, char *type, size_t cap, char *dev,
 		return false;
 	if (!(f = fopen("/proc/self/mountinfo", "re")))
 		return false;
-	while (mountinfo_next(f, line, sizeof(line), &d, &point, &t))
+	while (mountinfo_next(f, line, sizeof(line), &id, &d, &point, &t))
 		if (!strcmp(point, abs) &&
 		    (want[0] ? !strcmp(d, want) : !strncmp(t, "fuse", 4))) {
 			snprintf(type, cap, "%s", t);
@@ -3537,18 +3538,43 @@ static bool mount_find(const char *abs, char *type, size_t cap, char *dev,
 	return found;
 }
 
-/* How many places a file system of device `dev` (MAJ:MIN) is mounted. */
-static int dev_mounts(const char *dev)
+/*
+ * The mounts of device `dev` (MAJ:MIN) but the one at `point` (NULL:
+ * all), as "\nID POINT" each in *out (NULL: none). With `was` instead
+ * (out NULL): whether one of those is mounted still. An unmount of a bind
+ * mount leaves its daemon running while another is there; the device
+ * number alone does not tell, as it is free for the next FUSE mount of
+ * anyone once unmounted, and so are mount ids.
+ */
+static bool dev_mounts(const char *dev, const char *point, char **out,
+		       const char *was)
 {
-	char line[8192], *d, *point, *t;
-	int n = 0;
+	char line[8192], one[PATH_MAX + 32], *id, *d, *pt, *t;
+	size_t len = 0;
+	bool found = false;
 	FILE *f = fopen("/proc/self/mountinfo", "re");
 
-	while (f && mountinfo_next(f, line, sizeof(line), &d, &point, &t))
-		n += !strcmp(d, dev);
+	while (f && !found &&
+	       mountinfo_next(f, line, sizeof(line), &id, &d, &pt, &t)) {
+		int n = snprintf(one, sizeof(one), "\n%s %s", id, pt);
+		const char *at;
+		char *more;
+
+		if (strcmp(d, dev) || (point && !strcmp(pt, point)) || n < 0 ||
+		    (size_t)n >= sizeof(one))
+			continue;
+		if (was) {	/* the entry ends with the next newline */
+			at = strstr(was, one);
+			found = at && (!at[n] || at[n] == '\n');
+		} else if ((more = lc_realloc(*out, len + (size_t)n + 1))) {
+			*out = more;
+			memcpy(more + len, one, (size_t)n + 1);
+			len += (size_t)n;
+		}
+	}
 	if (f)
 		fclose(f);
-	return n;
+	return found;
 }
 
 /* True when something is mounted on `dir` (even a dead FUSE daemon's
@@ -4474,7 +4500,7 @@ int lancefs_umount_main(int argc, char **argv)
 	int status, failed = 0;
 	char type[64] = "", dev[32] = "", abs[PATH_MAX];
 	struct ctl_at c;
-	bool elsewhere;
+	char *others = NULL;
 
 	if (argc != 2) {
 		fputs("usage: lancefs umount MOUNTPOINT\n", stderr);
@@ -4497,9 +4523,7 @@ int lancefs_umount_main(int argc, char **argv)
 	 * database mount's datasets are its folders (DIR/.lancefs) */
 	if (ctl_of(&c, abs, NULL))
 		failed = umount_commit(argv[1], &c, &daemon);
-	/* counted before: once unmounted, its device number is free for
-	 * the next FUSE mount of anyone */
-	elsewhere = dev_mounts(dev) > 1;
+	(void)dev_mounts(dev, abs, &others, NULL);
 	/* fusermount3 also clears a mount whose daemon died ("Transport
 	 * endpoint is not connected"); -z detaches a busy one. */
 	for (int lazy = 0; lazy < 2; lazy++) {
@@ -4516,19 +4540,24 @@ int lancefs_umount_main(int argc, char **argv)
 			fprintf(stderr, "lancefs: %s was busy: detached; the "
 				"daemon commits and exits once nothing uses "
 				"it\n", argv[1]);
+			lc_free(others);
 			return failed;
 		}
 		if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
 			/* the daemon finishes its commit, then exits; not
 			 * while the file system is mounted elsewhere too (a
 			 * bind mount of it was unmounted) */
-			for (int i = 0; daemon > 0 && !elsewhere &&
-					i < 30000 && lc_pid_running(daemon);
+			for (int i = 0; daemon > 0 && i < 30000 &&
+					lc_pid_running(daemon) &&
+					!dev_mounts(dev, NULL, NULL,
+						    others ? others : "");
 			     i++)
 				usleep(10000);
+			lc_free(others);
 			return failed;
 		}
 	}
+	lc_free(others);
 	fprintf(stderr, "lancefs: could not unmount %s\n", argv[1]);
 	return 2;
 }

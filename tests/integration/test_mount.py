@@ -1124,6 +1124,42 @@ def test_branch_tags_not_shown():
             os.rmdir(mnt)
 
 
+def test_umount_of_a_mount_with_peers():
+    """A writable mount under a shared mount that has a peer (systemd
+    makes / shared) shows at both places; lancefs umount removes both and
+    waits for the daemon as for any mount: the next mount on its staging
+    folder works at once."""
+    if os.geteuid() != 0 or not shutil.which("unshare"):
+        print("  (not root, or no unshare: skipped)")
+        return
+    src = os.path.join(DATA, "v_2.2", "images.lance")
+    with tempfile.TemporaryDirectory() as tmp:
+        ds = os.path.join(tmp, "t.lance")
+        shutil.copytree(src, ds)
+        # in a mount namespace of its own, which goes with the shell
+        script = r"""
+set -e
+cd "$1"
+mkdir p1 p2
+mount -t tmpfs tmpfs p1
+mount --make-shared p1
+mount --bind p1 p2
+mkdir p1/m
+for i in 1 2 3 4 5; do
+    "$0" mount -o staging_dir=st t.lance p1/m
+    test -d p2/m/.lancefs
+    "$0" umount p1/m
+done
+"$0" mount -o staging_dir=st t.lance p1/m
+"$0" umount p1/m
+"""
+        r = subprocess.run(["unshare", "-m", "--propagation", "private",
+                            "sh", "-c", script, LANCEFS, tmp],
+                           capture_output=True, text=True, timeout=300)
+        expect(r.returncode == 0, f"mount, umount and mount again with a "
+               f"peer: exit {r.returncode}, {r.stderr!r}")
+
+
 def test_umount_busy():
     """lancefs umount of a mount in use detaches it at once and says so
     (it waited five minutes, then reported success); the daemon exits
@@ -1173,6 +1209,7 @@ TESTS = [test_dataloader, test_scanners_see_only_rows, test_shell_tools,
          test_cli_info_and_exit_codes, test_database_status_per_dataset,
          test_secrets_hidden_from_ps, test_long_column_names,
          test_tag_folders_are_their_own, test_umount_names_and_stacks,
+         test_umount_of_a_mount_with_peers,
          test_branch_tags_not_shown, test_umount_busy]
 
 
