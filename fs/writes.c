@@ -1366,6 +1366,15 @@ int wr_remove_row(struct writes *w, uint64_t id, struct lc_err *err)
 	return rc;
 }
 
+/* Whether staged row r holds no file (hidden ones count). */
+static bool no_files(const struct wrow *r)
+{
+	for (size_t i = 0; i < r->n_files; i++)
+		if (r->files[i].name)
+			return false;
+	return true;
+}
+
 int wr_rename_row(struct writes *w, uint64_t id, const char *name,
 		  struct lc_err *err)
 {
@@ -1399,11 +1408,11 @@ int wr_rename_row(struct writes *w, uint64_t id, const char *name,
 		;	/* as a new row's name, by mkdir or create */
 	else if (o == r)
 		goto out;
-	else if (o && (o->info.kind != STAGING_FILE ||
-		       r->info.kind != STAGING_FILE))
-		/* only a file replaces a file; a folder keeps its rows */
-		rc = r->info.kind == STAGING_FILE ? EISDIR :
-		     o->info.kind == STAGING_FILE ? ENOTDIR : EEXIST;
+	else if (o && (o->info.kind == STAGING_FILE) !=
+			      (r->info.kind == STAGING_FILE))
+		rc = r->info.kind == STAGING_FILE ? EISDIR : ENOTDIR;
+	else if (o && o->info.kind != STAGING_FILE && !no_files(o))
+		rc = ENOTEMPTY;	/* a folder replaces an empty one only */
 	else if (!(copy = lc_strdup(name)) ||
 		 (f >= 0 && !(fcopy = lc_strdup(name))))
 		rc = LC_NOMEM(err);

@@ -1602,6 +1602,24 @@ def test_rename_editor_and_junk_files():
             expect(sorted(os.listdir(d)) ==
                    ["caption.txt", "image.jpg", "meta.json"],
                    f"ed_000 lists {os.listdir(d)}")
+            # mv -T of a staged folder: over an empty one it replaces
+            # it, over one holding a file it is ENOTEMPTY
+            for n in ("mv_a", "mv_b", "mv_c"):
+                os.mkdir(os.path.join(mnt, n))
+            img3 = jpeg(98)
+            write(os.path.join(mnt, "mv_a", "image.jpg"), img3)
+            write(os.path.join(mnt, "mv_c", "caption.txt"), "c")
+            try:
+                os.rename(os.path.join(mnt, "mv_a"),
+                          os.path.join(mnt, "mv_c"))
+                raise AssertionError("a folder renamed over a full one")
+            except OSError as e:
+                expect(e.errno == errno.ENOTEMPTY, f"mv -T over mv_c: {e}")
+            os.rename(os.path.join(mnt, "mv_a"), os.path.join(mnt, "mv_b"))
+            expect(os.listdir(os.path.join(mnt, "mv_b")) == ["image.jpg"]
+                   and "mv_a" not in listing(mnt),
+                   f"after mv -T over mv_b: {listing(mnt)}")
+            shutil.rmtree(os.path.join(mnt, "mv_c"))
 
             # a committed image overwritten, then renamed: the committed
             # image.jpg does not come back beside the new image.png
@@ -1625,6 +1643,8 @@ def test_rename_editor_and_junk_files():
                    f"{os.listdir(os.path.join(mnt, 'junk_000'))}")
         want["ed_000"] = {"image": sha256(img), "caption": "final ✓",
                           "label": 8, "score": None}
+        want["mv_b"] = {"image": sha256(img3), "caption": None,
+                        "label": None, "score": None}
         want["row_002"] = dict(want["row_002"], image=sha256(img2))
         want.update(plain(junk))
         same_rows(lance_rows(uri), want, "after umount")
