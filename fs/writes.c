@@ -3102,6 +3102,19 @@ static bool junk_update(const struct writes *w, const struct wrow *r,
 	       still(w, r, now);
 }
 
+/* Whether no row would go in a commit (what status counts as staged
+ * rows), nor a pending attempt. Under commit_mu. */
+static bool nothing_staged(struct writes *w)
+{
+	bool none = !w->n_pending;
+
+	pthread_mutex_lock(&w->mu);
+	for (size_t i = 0; none && i < w->n_rows; i++)
+		none = no_op(w->rows[i]);
+	pthread_mutex_unlock(&w->mu);
+	return none;
+}
+
 static int commit_locked(struct writes *w, uint64_t force, bool now,
 			 uint64_t *version, struct lc_err *err)
 {
@@ -3118,13 +3131,10 @@ static int commit_locked(struct writes *w, uint64_t force, bool now,
 	 * staged: then there is nothing to fail (an unmount of a dataset
 	 * deleted under the mount) */
 	rc = follow(w, false, err);
-	pthread_mutex_lock(&w->mu);
-	if (rc && !w->n_rows && !w->n_pending) {
-		pthread_mutex_unlock(&w->mu);
+	if (rc && nothing_staged(w)) {
 		lc_err_clear(err);
 		return 0;
 	}
-	pthread_mutex_unlock(&w->mu);
 	if (rc) {
 		lc_err_prefix(err, "commit: ");
 		failed(w, err);

@@ -2453,15 +2453,18 @@ def staged_names(staging):
 
 
 def test_dataset_made_anew_with_nothing_staged():
-    """With nothing staged, lancefs commit and umount of a mount whose
-    dataset was deleted and made anew under it succeed (there is nothing
-    to commit); a remount shows the new dataset."""
+    """With nothing staged (a hidden file at the root is no row), lancefs
+    commit and umount of a mount whose dataset was deleted and made anew
+    under it succeed (there is nothing to commit); a remount shows the
+    new dataset."""
     with workdir() as w:
         uri = os.path.join(w, "t.lance")
         staging = os.path.join(w, "staging")
         wtool("make", uri, "--version", "2.1", "--rows", 3)
         with mounted(uri, staging, "name_column=name") as mnt:
             expect(len(listing(mnt)) == 3, f"listed {listing(mnt)}")
+            # a hidden file at the root is staged, but never a row
+            write(os.path.join(mnt, ".DS_Store"), b"\0\0\0\1Bud1")
             shutil.rmtree(uri)
             wtool("make", uri, "--version", "2.1", "--rows", 2,
                   "--prefix", "z")
@@ -2469,8 +2472,10 @@ def test_dataset_made_anew_with_nothing_staged():
             expect(r.returncode == 0, f"lancefs commit: exit "
                    f"{r.returncode}, {r.stderr!r}")
         with mounted(uri, staging, "name_column=name") as mnt:
-            expect(listing(mnt) == sorted(lance_rows(uri)),
+            expect(listing(mnt) == sorted(list(lance_rows(uri)) +
+                                          [".DS_Store"]),
                    f"remounted: {listing(mnt)}")
+            os.unlink(os.path.join(mnt, ".DS_Store"))
 
 
 def test_changes_of_a_dataset_made_anew():
