@@ -2807,26 +2807,31 @@ static int fill_cb(void *ctx, uint64_t index, const char *name,
  */
 static int meta_yield(struct fill *f)
 {
-	char path[4600], txt[300];
+	char txt[300];
 	json_t *mine = NULL, *v;
 	const char *k;
 	void *tmp;
 	char *text;
 	int rc = 0;
 
-	row_path(path, sizeof(path), f->w, f->r->id, STAGING_META_FILL);
-	unlink(path);	/* an earlier attempt's */
 	if (!json_is_object(f->user_meta) || !json_is_object(f->theirs_meta))
 		return 0;
 	json_object_foreach_safe(f->user_meta, tmp, k, v) {
 		const struct lance_field *col =
 			lance_schema_field_by_name(f->schema, k);
 		bool touched = false;
+		char *stem;
+		int n;
 
 		if (!col || col->type.id != LANCE_T_UTF8 || col->type.json ||
-		    snprintf(txt, sizeof(txt), "%s.txt", k) >=
-			    (int)sizeof(txt) ||
 		    !json_same(v, json_object_get(f->theirs_meta, k)))
+			continue;
+		/* the file as the view names it (a%2Fb.txt for "a/b") */
+		if (!(stem = render_column_stem(k)))
+			return LC_NOMEM(f->err);
+		n = snprintf(txt, sizeof(txt), "%s.txt", stem);
+		lc_free(stem);
+		if (n < 0 || (size_t)n >= sizeof(txt))
 			continue;
 		touched = file_index(f->r, txt) >= 0;
 		for (size_t i = 0; !touched && i < f->r->info.n_removed; i++)
@@ -2862,8 +2867,13 @@ static int fill_update(struct writes *w, struct wrow *r, bool *same,
 	struct fill f = { w, r, err, 0, NULL, 0, NULL, NULL, NULL, NULL,
 			  false, NULL };
 	struct vnode root, row;
-	int rc = view_ds_root(&root, w->ds, r->info.base.version, err);
+	char stale[4600];
+	int rc;
 
+	/* an earlier attempt's, which a crash left */
+	row_path(stale, sizeof(stale), w, r->id, STAGING_META_FILL);
+	unlink(stale);
+	rc = view_ds_root(&root, w->ds, r->info.base.version, err);
 	*same = false;
 	/* no such version, or one of another table (made anew in the
 	 * dataset's place): nothing of it to fill, and ingest refuses the

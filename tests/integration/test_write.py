@@ -4014,6 +4014,24 @@ def test_text_file_and_meta_json_edits():
                                label=103)
         del want["row_004"]
         same_rows(lance_rows(uri), want, "after umount")
+    # a column whose file the view names otherwise (c%2Fap.txt)
+    with workdir() as w:
+        uri, staging, _ = lancedb_table(w, "2.1", 2)
+        wtool("rename", uri, "--name", "caption", "--to", "c/ap")
+        with mounted(uri, staging, "name_column=name", "text_files=c/ap",
+                     "commit_delay=60") as mnt:
+            os.unlink(os.path.join(mnt, "row_000", "c%2Fap.txt"))
+            edit_label(mnt, "row_000", 200)
+            write(os.path.join(mnt, "row_001", "c%2Fap.txt"), "written")
+            edit_label(mnt, "row_001", 201)
+            r = lancefs("commit", mnt, check=False)
+            expect(r.returncode == 0, f"lancefs commit of c/ap edits: "
+                   f"exit {r.returncode}, {r.stderr!r}")
+        got = {r["values"]["name"]: (r["values"]["c/ap"],
+                                     r["values"]["label"])
+               for r in oracle(uri)["rows"]}
+        expect(got == {"row_000": (None, 200), "row_001": ("written", 201)},
+               f"c/ap and label after umount: {got}")
 
 
 def test_meta_json_edit_no_epoch():
