@@ -2585,6 +2585,30 @@ static bool read_whole(struct lc_buf *b, const char *path)
 	return ok;
 }
 
+/* The column a row's file `name` holds, its meta.json key, in `key` (cap
+ * bytes): the column whose file stem the view makes is the name's without
+ * its extension (a%2Fb.txt: "a/b"), or that stem itself. False where the
+ * name has no extension. */
+static bool file_key(const struct lance_schema *s, const char *name,
+		     char *key, size_t cap)
+{
+	const char *dot = strrchr(name, '.');
+	size_t n = dot && dot != name ? (size_t)(dot - name) : 0;
+
+	for (size_t i = 0; n && s && i < s->n_top; i++) {
+		char *e = render_column_stem(s->top[i]->name);
+		bool same = e && strlen(e) == n && !memcmp(e, name, n);
+
+		lc_free(e);
+		if (same) {
+			snprintf(key, cap, "%s", s->top[i]->name);
+			return true;
+		}
+	}
+	snprintf(key, cap, "%.*s", (int)n, name);
+	return n > 0;
+}
+
 /* Whether the user's COL.txt, where the committed row has no such file
  * (a string column in meta.json), holds the string meta.json shows. */
 static bool text_same(const struct fill *f, const char *name)
@@ -2593,11 +2617,10 @@ static bool text_same(const struct fill *f, const char *name)
 	const struct lance_field *col = NULL;
 	json_t *v = NULL;
 	struct lc_buf want = { 0 };
-	char path[4600], key[300];
+	char path[4600], key[4096];
 
-	if (dot && dot != name && !strcmp(dot, ".txt") && f->theirs_meta &&
-	    (size_t)(dot - name) < sizeof(key)) {
-		snprintf(key, sizeof(key), "%.*s", (int)(dot - name), name);
+	if (dot && !strcmp(dot, ".txt") && f->theirs_meta &&
+	    file_key(f->schema, name, key, sizeof(key))) {
 		v = json_object_get(f->theirs_meta, key);
 		col = lance_schema_field_by_name(f->schema, key);
 	}
@@ -2647,13 +2670,10 @@ static bool file_same(struct fill *f, const char *name,
  * (caption.txt with text_files=) would: what the user wrote wins. */
 static bool user_meta_sets(const struct fill *f, const char *file)
 {
-	const char *dot = strrchr(file, '.');
-	char key[300];
+	char key[4096];
 
-	if (!f->user_meta || !dot || dot == file)
-		return false;
-	snprintf(key, sizeof(key), "%.*s", (int)(dot - file), file);
-	return json_object_get(f->user_meta, key) != NULL;
+	return f->user_meta && file_key(f->schema, file, key, sizeof(key)) &&
+	       json_object_get(f->user_meta, key) != NULL;
 }
 
 /*
@@ -2662,6 +2682,7 @@ static bool user_meta_sets(const struct fill *f, const char *file)
  * by unlinking their file: the file wins, or its absence.
  */
 static int meta_without_files(struct lc_buf *b, const struct wrow *r,
+			      const struct lance_schema *s,
 			      char *const *more, size_t n_more,
 			      struct lc_err *err)
 {
@@ -2679,16 +2700,10 @@ static int meta_without_files(struct lc_buf *b, const struct wrow *r,
 				i < r->n_files + r->info.n_removed ?
 				r->info.removed[i - r->n_files] :
 				more[i - r->n_files - r->info.n_removed];
-		const char *dot;
+		char key[4096];
 
-		if (!n || !(dot = strrchr(n, '.')) || dot == n)
-			continue;
-		{
-			char key[300];
-
-			snprintf(key, sizeof(key), "%.*s", (int)(dot - n), n);
+		if (n && file_key(s, n, key, sizeof(key)))
 			cut |= !json_object_del(j, key);
-		}
 	}
 	if (!cut) {
 		json_decref(j);
@@ -2774,8 +2789,8 @@ static int fill_cb(void *ctx, uint64_t index, const char *name,
 	render_exact(false);
 	if (!rc && !strcmp(name, "meta.json")) {
 		f->theirs_meta = meta_parse(&b);
-		rc = meta_without_files(&b, f->r, f->copied, f->n_copied,
-					f->err);
+		rc = meta_without_files(&b, f->r, f->schema, f->copied,
+					f->n_copied, f->err);
 	}
 	else if (!rc) {
 		char **v = lc_realloc(f->copied, (f->n_copied + 1) *

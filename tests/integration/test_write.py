@@ -4016,7 +4016,7 @@ def test_text_file_and_meta_json_edits():
         same_rows(lance_rows(uri), want, "after umount")
     # a column whose file the view names otherwise (c%2Fap.txt)
     with workdir() as w:
-        uri, staging, _ = lancedb_table(w, "2.1", 2)
+        uri, staging, _ = lancedb_table(w, "2.1", 3)
         wtool("rename", uri, "--name", "caption", "--to", "c/ap")
         with mounted(uri, staging, "name_column=name", "text_files=c/ap",
                      "commit_delay=60") as mnt:
@@ -4024,13 +4024,20 @@ def test_text_file_and_meta_json_edits():
             edit_label(mnt, "row_000", 200)
             write(os.path.join(mnt, "row_001", "c%2Fap.txt"), "written")
             edit_label(mnt, "row_001", 201)
+            # and edited in meta.json alone: the committed file gives way
+            p = os.path.join(mnt, "row_002", "meta.json")
+            with open(p) as f:
+                meta = json.load(f)
+            meta["c/ap"] = "in meta.json"
+            write(p, json.dumps(meta))
             r = lancefs("commit", mnt, check=False)
             expect(r.returncode == 0, f"lancefs commit of c/ap edits: "
                    f"exit {r.returncode}, {r.stderr!r}")
         got = {r["values"]["name"]: (r["values"]["c/ap"],
                                      r["values"]["label"])
                for r in oracle(uri)["rows"]}
-        expect(got == {"row_000": (None, 200), "row_001": ("written", 201)},
+        expect(got == {"row_000": (None, 200), "row_001": ("written", 201),
+                       "row_002": ("in meta.json", 20)},
                f"c/ap and label after umount: {got}")
 
 
