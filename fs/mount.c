@@ -1092,6 +1092,16 @@ static void caller_is(fuse_req_t req, bool progress)
 	wr_caller(progress ? fuse_req_ctx(req)->pid : 0);
 }
 
+/* A name no folder here holds (the kernel passes names up to 1,024
+ * bytes): ENAMETOOLONG answered, as a local file system does. */
+static bool too_long(fuse_req_t req, const char *name)
+{
+	if (strlen(name) <= NAME_MAX)
+		return false;
+	fuse_reply_err(req, ENAMETOOLONG);
+	return true;
+}
+
 static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct lfs *fs = fuse_req_userdata(req);
@@ -1101,6 +1111,8 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	int rc;
 
 	atomic_fetch_add(&fs->requests, 1);
+	if (too_long(req, name))
+		return;
 	rc = mnode_of(fs, parent, &dir, &err);
 	if (rc)
 		goto fail;
@@ -2129,6 +2141,8 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	caller_is(req, true);
 	(void)mode;
 	atomic_fetch_add(&fs->requests, 1);
+	if (too_long(req, name))
+		return;
 	rc = mnode_changing(fs, parent, &dir, &err);
 	if (rc)
 		goto out;
@@ -2727,6 +2741,8 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 	caller_is(req, true);
 	(void)mode;
 	atomic_fetch_add(&fs->requests, 1);
+	if (too_long(req, name))
+		return;
 	rc = mnode_changing(fs, parent, &dir, &err);
 	if (rc)
 		goto out;
@@ -2937,6 +2953,8 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 
 	caller_is(req, true);
 	atomic_fetch_add(&fs->requests, 1);
+	if (too_long(req, name) || too_long(req, newname))
+		return;
 	rc = mnode_changing(fs, parent, &from, &err);
 	if (!rc)
 		rc = mnode_changing(fs, newparent, &to, &err);

@@ -1975,7 +1975,8 @@ def test_row_names_with_percent_signs():
     """Folder and file names with '%' (URL-encoded names of scraped
     images, "50% off") keep their names once committed; an escape the
     mount writes ("a%2Fb" for the value "a/b") gives its value back; a
-    name no value shows as ("x%00y") is refused at mkdir."""
+    name no value shows as ("x%00y") is refused at mkdir, and one over
+    255 bytes is ENAMETOOLONG."""
     with workdir() as w:
         uri, staging, src = lancedb_table(w, "2.0", 1)
         names = {"cat%20photo": "cat%20photo", "50% off": "50% off",
@@ -2007,6 +2008,22 @@ def test_row_names_with_percent_signs():
                 os.rename(os.path.join(mnt, old),
                           os.path.join(mnt, old.replace("tmp", "50%")))
             names["50%_row"] = names["50%_file"] = None
+            # a name over 255 bytes is too long, as on a local disk
+            long = "n" * 256
+            for what, do in (
+                    ("mkdir", lambda: os.mkdir(os.path.join(mnt, long))),
+                    ("create", lambda: write(os.path.join(mnt, long), b"x")),
+                    ("create in a row", lambda: write(
+                        os.path.join(mnt, "50%_row", long + ".txt"), "x")),
+                    ("stat", lambda: os.stat(os.path.join(mnt, long))),
+                    ("mv", lambda: os.rename(os.path.join(mnt, "50%_row"),
+                                             os.path.join(mnt, long)))):
+                try:
+                    do()
+                    expect(False, f"{what} of a 256-byte name: no error")
+                except OSError as e:
+                    expect(e.errno == errno.ENAMETOOLONG,
+                           f"{what} of a 256-byte name: {e!r}")
             commit_now(mnt)
             expect(errors_text(mnt) == "", f"errors {errors_text(mnt)!r}")
             shown = set(listing(mnt))
