@@ -1937,14 +1937,15 @@ static bool mark_gone(struct view *v, struct db_scan *d)
 {
 	bool moved = false;
 
-	qsort(d->names, d->n, sizeof(*d->names), cmp_name);
+	if (d->n)	/* none: names may be NULL, which qsort must not get */
+		qsort(d->names, d->n, sizeof(*d->names), cmp_name);
 	pthread_rwlock_rdlock(&v->dbs_mu);
 	for (size_t i = 0; i < v->n_dbs; i++) {
 		struct view_ds *ds = v->dbs[i];
 		const char *key = ds->name;
 		bool gone = !ds->fresh &&
-			    !bsearch(&key, d->names, d->n, sizeof(*d->names),
-				     cmp_name);
+			    (!d->n || !bsearch(&key, d->names, d->n,
+					       sizeof(*d->names), cmp_name));
 
 		moved |= atomic_exchange(&ds->gone, gone) != gone;
 	}
