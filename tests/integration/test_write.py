@@ -166,6 +166,15 @@ def status(mnt):
         return json.load(f)
 
 
+def errno_of(fn, *args):
+    """The errno fn(*args) fails with, or None where it works."""
+    try:
+        fn(*args)
+    except OSError as e:
+        return e.errno
+    return None
+
+
 def errors_text(mnt):
     with open(os.path.join(mnt, ".lancefs", "errors")) as f:
         return f.read()
@@ -993,11 +1002,8 @@ def test_fallocate_and_symlink():
             for what, make in kinds:
                 for where in ("fa", ""):
                     p = os.path.join(mnt, where, "other")
-                    try:
-                        make(p)
-                        raise AssertionError(f"{what} {p} worked")
-                    except OSError as e:
-                        expect(e.errno == errno.EPERM, f"{what} {p}: {e}")
+                    e = errno_of(make, p)
+                    expect(e == errno.EPERM, f"{what} {p}: errno {e}")
             commit_now(mnt)
             want["fa"] = new_row(img)
             same_rows(lance_rows(uri), want, "after fallocate")
@@ -1609,12 +1615,9 @@ def test_rename_editor_and_junk_files():
             img3 = jpeg(98)
             write(os.path.join(mnt, "mv_a", "image.jpg"), img3)
             write(os.path.join(mnt, "mv_c", "caption.txt"), "c")
-            try:
-                os.rename(os.path.join(mnt, "mv_a"),
-                          os.path.join(mnt, "mv_c"))
-                raise AssertionError("a folder renamed over a full one")
-            except OSError as e:
-                expect(e.errno == errno.ENOTEMPTY, f"mv -T over mv_c: {e}")
+            e = errno_of(os.rename, os.path.join(mnt, "mv_a"),
+                         os.path.join(mnt, "mv_c"))
+            expect(e == errno.ENOTEMPTY, f"mv -T over mv_c: errno {e}")
             os.rename(os.path.join(mnt, "mv_a"), os.path.join(mnt, "mv_b"))
             expect(os.listdir(os.path.join(mnt, "mv_b")) == ["image.jpg"]
                    and "mv_a" not in listing(mnt),
@@ -2018,12 +2021,9 @@ def test_row_names_with_percent_signs():
                     ("stat", lambda: os.stat(os.path.join(mnt, long))),
                     ("mv", lambda: os.rename(os.path.join(mnt, "50%_row"),
                                              os.path.join(mnt, long)))):
-                try:
-                    do()
-                    expect(False, f"{what} of a 256-byte name: no error")
-                except OSError as e:
-                    expect(e.errno == errno.ENAMETOOLONG,
-                           f"{what} of a 256-byte name: {e!r}")
+                e = errno_of(do)
+                expect(e == errno.ENAMETOOLONG,
+                       f"{what} of a 256-byte name: errno {e}")
             commit_now(mnt)
             expect(errors_text(mnt) == "", f"errors {errors_text(mnt)!r}")
             shown = set(listing(mnt))
@@ -3993,30 +3993,34 @@ def test_text_file_and_meta_json_edits():
         uri, staging, _ = lancedb_table(w, "2.1", 5)
         want = lance_rows(uri)
 
-        def edit_label(mnt, row, label):
+        def edit_meta(mnt, row, key, value):
             p = os.path.join(mnt, row, "meta.json")
             with open(p) as f:
                 meta = json.load(f)
-            meta["label"] = label
+            meta[key] = value
             tmp = os.path.join(mnt, row, ".meta.json.swp")
             write(tmp, json.dumps(meta))
             os.rename(tmp, p)	# as sed -i and editors save
 
+        def edit_label(mnt, row, label):
+            edit_meta(mnt, row, "label", label)
+
+        def txt_then_label(mnt, txt, label):
+            """row_000's TXT removed, row_001's written, then each row's
+            label edited in meta.json to LABEL and LABEL + 1"""
+            os.unlink(os.path.join(mnt, "row_000", txt))
+            edit_label(mnt, "row_000", label)
+            write(os.path.join(mnt, "row_001", txt), "written")
+            edit_label(mnt, "row_001", label + 1)
+
         with mounted(uri, staging, "name_column=name", "text_files=caption",
                      "commit_delay=60") as mnt:
-            os.unlink(os.path.join(mnt, "row_000", "caption.txt"))
-            edit_label(mnt, "row_000", 100)
-            write(os.path.join(mnt, "row_001", "caption.txt"), "written")
-            edit_label(mnt, "row_001", 101)
+            txt_then_label(mnt, "caption.txt", 100)
             edit_label(mnt, "row_002", 102)		# the other order
             os.unlink(os.path.join(mnt, "row_002", "caption.txt"))
             edit_label(mnt, "row_003", 103)
             write(os.path.join(mnt, "row_003", "caption.txt"), "written 3")
-            p = os.path.join(mnt, "row_004", "meta.json")
-            with open(p) as f:
-                meta = json.load(f)
-            meta["caption"] = "in meta.json"
-            write(p, json.dumps(meta))
+            edit_meta(mnt, "row_004", "caption", "in meta.json")
             write(os.path.join(mnt, "row_004", "caption.txt"), "in the file")
             r = lancefs("commit", mnt, check=False)
             expect(r.returncode == 1 and "row_004" in r.stderr and
@@ -4037,16 +4041,9 @@ def test_text_file_and_meta_json_edits():
         wtool("rename", uri, "--name", "caption", "--to", "c/ap")
         with mounted(uri, staging, "name_column=name", "text_files=c/ap",
                      "commit_delay=60") as mnt:
-            os.unlink(os.path.join(mnt, "row_000", "c%2Fap.txt"))
-            edit_label(mnt, "row_000", 200)
-            write(os.path.join(mnt, "row_001", "c%2Fap.txt"), "written")
-            edit_label(mnt, "row_001", 201)
+            txt_then_label(mnt, "c%2Fap.txt", 200)
             # and edited in meta.json alone: the committed file gives way
-            p = os.path.join(mnt, "row_002", "meta.json")
-            with open(p) as f:
-                meta = json.load(f)
-            meta["c/ap"] = "in meta.json"
-            write(p, json.dumps(meta))
+            edit_meta(mnt, "row_002", "c/ap", "in meta.json")
             r = lancefs("commit", mnt, check=False)
             expect(r.returncode == 0, f"lancefs commit of c/ap edits: "
                    f"exit {r.returncode}, {r.stderr!r}")
