@@ -2458,7 +2458,6 @@ static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode,
 	fuse_reply_err(req, rc);
 }
 
-/* A row folder holds files only: no symbolic links (nor hard ones). */
 /* Row folders and the root hold folders and regular files only: symbolic
  * links, hard links and special files (mkfifo, mknod) are refused. */
 static void refuse_kind(fuse_req_t req)
@@ -3557,41 +3556,48 @@ static bool mount_find(const char *abs, char *type, size_t cap, char *dev,
 }
 
 /*
- * The mounts of device `dev` (MAJ:MIN) but the one at `point` (NULL:
- * all), as "\nID POINT" each in *out (NULL: none). With `was` instead
- * (out NULL): whether one of those is mounted still. An unmount of a bind
- * mount leaves its daemon running while another is there; the device
- * number alone does not tell, as it is free for the next FUSE mount of
- * anyone once unmounted, and so are mount ids.
+ * The mounts of device `dev` (MAJ:MIN) but the one at `skip` (NULL:
+ * all), as "ID POINT\n" each (NULL: none). An unmount of a bind mount
+ * leaves its daemon running while another is there: which ones, the
+ * device number alone does not tell, as it is free for the next FUSE
+ * mount of anyone once unmounted, and so are mount ids.
  */
-static bool dev_mounts(const char *dev, const char *point, char **out,
-		       const char *was)
+static char *dev_mounts(const char *dev, const char *skip)
 {
-	char line[8192], one[PATH_MAX + 32], *id, *d, *pt, *t;
+	char line[8192], *id, *d, *pt, *t, *out = NULL;
 	size_t len = 0;
-	bool found = false;
 	FILE *f = fopen("/proc/self/mountinfo", "re");
 
-	while (f && !found &&
-	       mountinfo_next(f, line, sizeof(line), &id, &d, &pt, &t)) {
-		int n = snprintf(one, sizeof(one), "\n%s %s", id, pt);
-		const char *at;
+	while (f && mountinfo_next(f, line, sizeof(line), &id, &d, &pt, &t)) {
+		size_t n = strlen(id) + strlen(pt) + 2;
 		char *more;
 
-		if (strcmp(d, dev) || (point && !strcmp(pt, point)) || n < 0 ||
-		    (size_t)n >= sizeof(one))
+		if (strcmp(d, dev) || (skip && !strcmp(pt, skip)) ||
+		    !(more = lc_realloc(out, len + n + 1)))
 			continue;
-		if (was) {	/* the entry ends with the next newline */
-			at = strstr(was, one);
-			found = at && (!at[n] || at[n] == '\n');
-		} else if ((more = lc_realloc(*out, len + (size_t)n + 1))) {
-			*out = more;
-			memcpy(more + len, one, (size_t)n + 1);
-			len += (size_t)n;
-		}
+		out = more;
+		len += (size_t)snprintf(out + len, n + 1, "%s %s\n", id, pt);
 	}
 	if (f)
 		fclose(f);
+	return out;
+}
+
+/* Whether one of the mounts `was` (dev_mounts) of `dev` is there still. */
+static bool still(const char *dev, const char *was)
+{
+	char *now = was ? dev_mounts(dev, NULL) : NULL;
+	bool found = false;
+
+	for (const char *l = was; now && !found && *l;
+	     l = strchr(l, '\n') + 1) {
+		size_t n = (size_t)(strchr(l, '\n') - l) + 1;
+
+		for (const char *m = now; !found && *m;
+		     m = strchr(m, '\n') + 1)
+			found = !strncmp(l, m, n);
+	}
+	lc_free(now);
 	return found;
 }
 
@@ -4541,7 +4547,7 @@ int lancefs_umount_main(int argc, char **argv)
 	 * database mount's datasets are its folders (DIR/.lancefs) */
 	if (ctl_of(&c, abs, NULL))
 		failed = umount_commit(argv[1], &c, &daemon);
-	(void)dev_mounts(dev, abs, &others, NULL);
+	others = dev_mounts(dev, abs);
 	/* fusermount3 also clears a mount whose daemon died ("Transport
 	 * endpoint is not connected"); -z detaches a busy one. */
 	for (int lazy = 0; lazy < 2; lazy++) {
@@ -4566,9 +4572,8 @@ int lancefs_umount_main(int argc, char **argv)
 			 * while the file system is mounted elsewhere too (a
 			 * bind mount of it was unmounted) */
 			for (int i = 0; daemon > 0 && i < 30000 &&
-					lc_pid_running(daemon) &&
-					!dev_mounts(dev, NULL, NULL,
-						    others ? others : "");
+					lc_pid_running(daemon) && !still(dev,
+								 others);
 			     i++)
 				usleep(10000);
 			lc_free(others);
