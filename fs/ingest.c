@@ -1680,10 +1680,10 @@ static void free_list(struct dent *v, size_t n)
 }
 
 /* The entries of folder `dfd`, sorted, junk and the staging's spare
- * files left out (a stat of each file tells; its size is kept). `dir`
- * names the folder in errors. */
+ * files left out (a stat of each file tells; its size is kept), but
+ * STAGING_META_FILL with `fill`. `dir` names the folder in errors. */
 static int list_dir(struct dent **out, size_t *n, int dfd, const char *dir,
-		    struct lc_err *err)
+		    bool fill, struct lc_err *err)
 {
 	int fd = dfd < 0 ? -1 : dup(dfd);
 	DIR *d = fd < 0 ? NULL : fdopendir(fd);
@@ -1705,7 +1705,8 @@ static int list_dir(struct dent **out, size_t *n, int dfd, const char *dir,
 		bool known;
 
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
-		    ingest_ignored(de->d_name))
+		    (ingest_ignored(de->d_name) &&
+		     !(fill && !strcmp(de->d_name, STAGING_META_FILL))))
 			continue;
 		known = (de->d_type == DT_REG || de->d_type == DT_UNKNOWN) &&
 			!fstatat(dirfd(d), de->d_name, &sb,
@@ -1770,18 +1771,20 @@ static int gather_dir(struct row *row, const char *dir, struct lc_err *err)
 	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	struct dent *ents = NULL;
 	size_t n = 0;
-	int rc = list_dir(&ents, &n, dfd, dir, err);
-	struct stat sb;
-	/* an update's meta.json as its commit made it (a hidden name) */
-	bool filled = !rc && !fstatat(dfd, STAGING_META_FILL, &sb,
-				      AT_SYMLINK_NOFOLLOW) &&
-		      S_ISREG(sb.st_mode);
+	int rc = list_dir(&ents, &n, dfd, dir, true, err);
+	bool filled = false;
 
-	if (filled)
-		rc = add_meta(row, dfd, STAGING_META_FILL, sb.st_size, err);
 	for (size_t i = 0; i < n && !rc; i++) {
 		const char *name = ents[i].name;
 		bool reg = false;
+
+		/* an update's meta.json as its commit made it: sorted
+		 * before meta.json, which it stands for */
+		if (!strcmp(name, STAGING_META_FILL)) {
+			filled = true;
+			rc = add_meta(row, dfd, name, ents[i].size, err);
+			continue;
+		}
 
 		row->w.file = name;
 		rc = is_regular(&reg, dfd, name, ents[i].type, &row->w, err);
@@ -2232,7 +2235,7 @@ static int infer_dir(struct itype *top, const char *dir, struct lc_err *err)
 	struct lc_err unread = { 0 };
 	struct dent *ents;
 	size_t n;
-	int rc = list_dir(&ents, &n, dfd, dir, &unread);
+	int rc = list_dir(&ents, &n, dfd, dir, false, &unread);
 	struct where w = { .row = dir, .file = "meta.json" };
 	struct lc_buf text;
 
@@ -3020,8 +3023,7 @@ static void keep_landed(struct staging *stg, struct staging_batch *b,
 			uint64_t id = f->of[i].rows[k];
 
 			if (!p->landed(p->ctx, id, version, first + i, k,
-				       f->v[i].n_files ? lance_data_file_key(
-						f->v[i].files[0].path) : 0,
+				       lance_data_file_key(f->of[i].df.path),
 				       false))
 				continue;
 			kept[nk++] = id;
@@ -3130,11 +3132,6 @@ static int cmp_id(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* An update or delete must find its committed row still there, where
- * it was and as it was (`h`: what other writers did since the oldest
- * base, or NULL when every base is the snapshot's version); a delete of
- * a row gone already is ENOENT, for the caller to drop. */
-
 int ingest_made_anew(struct lc_err *err, const char *row, bool deletion,
 		     uint64_t version)
 {
@@ -3168,10 +3165,6 @@ static const struct lance_field *renamed(const struct lance_schema *then,
 	return NULL;
 }
 
-/* An update keeps its row's other values as the version it was made on
- * named them: refused where another writer renamed columns since (a
- * value would land in another column). Dropped and added ones are
- * ingest's to judge (a value for a column gone is refused). */
 /* What check_columns found for the last base version it looked at: one
  * manifest read for the changes made on one version. */
 struct cols_seen {
@@ -3180,6 +3173,10 @@ struct cols_seen {
 	char renamed[128];	/* "" for none */
 };
 
+/* An update keeps its row's other values as the version it was made on
+ * named them: refused where another writer renamed columns since (a
+ * value would land in another column). Dropped and added ones are
+ * ingest's to judge (a value for a column gone is refused). */
 static int check_columns(const struct staged *r, struct ostore *st,
 			 const struct lance_snapshot *s,
 			 const struct lance_history *h, struct cols_seen *c,
@@ -3223,29 +3220,30 @@ static int check_columns(const struct staged *r, struct ostore *st,
 	return 0;
 }
 
+/* An update or delete must find its committed row still there, where
+ * it was and as it was (`h`: what other writers did since the oldest
+ * base, or NULL when every base is the snapshot's version); a delete of
+ * a row gone already is ENOENT, for the caller to drop. */
 static int check_base(const struct staged *r, const struct lance_snapshot *s,
 		      const struct lance_history *h, struct ostore *st,
 		      struct cols_seen *cols, struct lc_err *err)
 {
 	struct lc_err why = { 0 };
-	bool same = !lance_manifest_other_table(lance_snapshot_manifest(s),
-						r->base.version,
-						r->base.fragment_id,
-						r->base.key);
-	bool replaced = false;
+	bool replaced = false, live, changed;
 
-	if (!same)
+	if (lance_manifest_other_table(lance_snapshot_manifest(s),
+				       r->base.version, r->base.fragment_id,
+				       r->base.key))
 		return ingest_made_anew(err, r->name,
 					r->kind == STAGING_DELETE,
 					r->base.version);
-	bool live = lance_snapshot_row_live(s, r->base.fragment_id,
-					    r->base.offset);
+	live = lance_snapshot_row_live(s, r->base.fragment_id, r->base.offset);
 	/* its fragment's rows moved (a compaction, an overwrite), or, for
 	 * an update, which keeps the row's other values, those changed */
-	bool changed = h && lance_history_check(h, r->base.version,
-						r->base.fragment_id,
-						r->kind == STAGING_UPDATE,
-						&replaced, &why);
+	changed = h && lance_history_check(h, r->base.version,
+					   r->base.fragment_id,
+					   r->kind == STAGING_UPDATE, &replaced,
+					   &why);
 
 	/* a row still at its address in a fragment holding the data it
 	 * held (a Restore brought it back, its values rewritten in place)

@@ -1709,13 +1709,8 @@ void wr_file_unseen(struct writes *w, uint64_t id, uint32_t fidx)
  * or unlinked again). */
 static bool empty_update(const struct wrow *r)
 {
-	if (r->info.kind != STAGING_UPDATE || removes(r) ||
-	    r->committing || r->pending)
-		return false;
-	for (size_t i = 0; i < r->n_files; i++)
-		if (r->files[i].name)
-			return false;
-	return true;
+	return r->info.kind == STAGING_UPDATE && !removes(r) &&
+	       !r->committing && !r->pending && no_files(r);
 }
 
 void wr_file_closed(struct writes *w, uint64_t id, uint32_t fidx, int fd,
@@ -2609,6 +2604,19 @@ static bool file_key(const struct lance_schema *s, const char *name,
 	return n > 0;
 }
 
+/* The committed file `node` into b, its values exact (NaN and
+ * infinities kept, not made null). */
+static int read_theirs(struct fill *f, const struct vnode *node,
+		       struct lc_buf *b, struct lc_err *err)
+{
+	int rc;
+
+	render_exact(true);
+	rc = view_read_file(b, f->w->v, node, err);
+	render_exact(false);
+	return rc;
+}
+
 /* Whether the user's COL.txt, where the committed row has no such file
  * (a string column in meta.json), holds the string meta.json shows. */
 static bool text_same(const struct fill *f, const char *name)
@@ -2652,12 +2660,8 @@ static bool file_same(struct fill *f, const char *name,
 		      !view_getattr(&a, f->w->v, node,
 				    &(struct lc_err){ 0 }) &&
 			      holds_size(path, a.size);
-	if (same) {
-		render_exact(true);
-		same = !view_read_file(&theirs, f->w->v, node,
-				       &(struct lc_err){ 0 });
-		render_exact(false);
-	}
+	if (same)
+		same = !read_theirs(f, node, &theirs, &(struct lc_err){ 0 });
 	if (same && meta)
 		same = (f->theirs_meta = meta_parse(&theirs)) && meta_same(f);
 	else if (same)
@@ -2674,6 +2678,16 @@ static bool user_meta_sets(const struct fill *f, const char *file)
 
 	return f->user_meta && file_key(f->schema, file, key, sizeof(key)) &&
 	       json_object_get(f->user_meta, key) != NULL;
+}
+
+/* The i-th name row r touches: its files, then those it removed (NULL
+ * past both, or for a file slot now empty). */
+static const char *touched_name(const struct wrow *r, size_t i)
+{
+	if (i < r->n_files)
+		return r->files[i].name;
+	i -= r->n_files;
+	return i < r->info.n_removed ? r->info.removed[i] : NULL;
 }
 
 /*
@@ -2696,10 +2710,9 @@ static int meta_without_files(struct lc_buf *b, const struct wrow *r,
 		return 0;	/* ingest says what is wrong with it */
 	}
 	for (size_t i = 0; i < r->n_files + r->info.n_removed + n_more; i++) {
-		const char *n = i < r->n_files ? r->files[i].name :
-				i < r->n_files + r->info.n_removed ?
-				r->info.removed[i - r->n_files] :
-				more[i - r->n_files - r->info.n_removed];
+		const char *n = i < r->n_files + r->info.n_removed ?
+					touched_name(r, i) :
+					more[i - r->n_files - r->info.n_removed];
 		char key[4096];
 
 		if (n && file_key(s, n, key, sizeof(key)))
@@ -2771,11 +2784,8 @@ static int fill_cb(void *ctx, uint64_t index, const char *name,
 		if (!f->theirs_meta && f->user_meta &&
 		    !strcmp(name, "meta.json")) {
 			lc_buf_init(&b, 0);
-			render_exact(true);
-			if (!view_read_file(&b, f->w->v, node,
-					    &(struct lc_err){ 0 }))
+			if (!read_theirs(f, node, &b, &(struct lc_err){ 0 }))
 				f->theirs_meta = meta_parse(&b);
-			render_exact(false);
 			lc_buf_reset(&b);
 		}
 		return 0;
@@ -2783,10 +2793,7 @@ static int fill_cb(void *ctx, uint64_t index, const char *name,
 	if (skip || user_meta_sets(f, name))
 		return 0;
 	lc_buf_init(&b, 0);
-	/* the row's NaN and infinities kept, not made null */
-	render_exact(true);
-	rc = view_read_file(&b, f->w->v, node, f->err);
-	render_exact(false);
+	rc = read_theirs(f, node, &b, f->err);
 	if (!rc && !strcmp(name, "meta.json")) {
 		f->theirs_meta = meta_parse(&b);
 		rc = meta_without_files(&b, f->r, f->schema, f->copied,
@@ -2822,40 +2829,29 @@ static int fill_cb(void *ctx, uint64_t index, const char *name,
  */
 static int meta_yield(struct fill *f)
 {
-	char txt[300];
-	json_t *mine = NULL, *v;
-	const char *k;
-	void *tmp;
-	char *text;
+	json_t *mine = NULL;
+	char key[4096], *text;
+	const char *name;
 	int rc = 0;
 
 	if (!json_is_object(f->user_meta) || !json_is_object(f->theirs_meta))
 		return 0;
-	json_object_foreach_safe(f->user_meta, tmp, k, v) {
-		const struct lance_field *col =
-			lance_schema_field_by_name(f->schema, k);
-		bool touched = false;
-		char *stem;
-		int n;
+	for (size_t i = 0; i < f->r->n_files + f->r->info.n_removed; i++) {
+		const char *dot;
+		const struct lance_field *col;
+		json_t *v;
 
-		if (!col || col->type.id != LANCE_T_UTF8 || col->type.json ||
-		    !json_same(v, json_object_get(f->theirs_meta, k)))
-			continue;
-		/* the file as the view names it (a%2Fb.txt for "a/b") */
-		if (!(stem = render_column_stem(k)))
-			return LC_NOMEM(f->err);
-		n = snprintf(txt, sizeof(txt), "%s.txt", stem);
-		lc_free(stem);
-		if (n < 0 || (size_t)n >= sizeof(txt))
-			continue;
-		touched = file_index(f->r, txt) >= 0;
-		for (size_t i = 0; !touched && i < f->r->info.n_removed; i++)
-			touched = !strcmp(f->r->info.removed[i], txt);
-		if (!touched)
+		if (!(name = touched_name(f->r, i)) ||
+		    !(dot = strrchr(name, '.')) || strcmp(dot, ".txt") ||
+		    !file_key(f->schema, name, key, sizeof(key)) ||
+		    !(col = lance_schema_field_by_name(f->schema, key)) ||
+		    col->type.id != LANCE_T_UTF8 || col->type.json ||
+		    !(v = json_object_get(f->user_meta, key)) ||
+		    !json_same(v, json_object_get(f->theirs_meta, key)))
 			continue;
 		if (!mine && !(mine = json_deep_copy(f->user_meta)))
 			return LC_NOMEM(f->err);
-		json_object_del(mine, k);
+		json_object_del(mine, key);
 	}
 	if (!mine)
 		return 0;
