@@ -3396,6 +3396,25 @@ static int warm_cb(void *ctx, uint64_t index, const char *name,
 	return 0;
 }
 
+/* Let go of the staged files the kernel never released: an unmount of a
+ * mount detached while busy (lancefs umount's fallback) drops the
+ * RELEASEs still queued when its last user leaves, that user's last
+ * close's among them, and its row would stay open, and staged, until the
+ * next mount. The kernel unmounts only once every file is closed; a
+ * connection aborted with files open leaves them no way to us either. */
+static void release_left_open(struct lfs *fs)
+{
+	struct staged_fh *h;
+
+	pthread_mutex_lock(&fs->open_mu);
+	while ((h = fs->open_staged)) {
+		pthread_mutex_unlock(&fs->open_mu);
+		staged_fh_free(fs, h);	/* takes itself off the list */
+		pthread_mutex_lock(&fs->open_mu);
+	}
+	pthread_mutex_unlock(&fs->open_mu);
+}
+
 /* Commit what is ready in every dataset, and stop. A new dataset that
  * got no version and keeps nothing staged leaves no folder (LanceDB
  * would list one as a table it cannot open). */
@@ -4046,6 +4065,7 @@ int lancefs_mount_main(int argc, char **argv)
 
 		/* no more notifications (on_moved) */
 		__atomic_store_n(&fs->se, NULL, __ATOMIC_RELEASE);
+		release_left_open(fs);
 		close_writes(fs);
 		fs->se = se;
 	}

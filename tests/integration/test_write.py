@@ -2459,14 +2459,74 @@ def test_deletion_of_a_row_compacted_then_restored():
 
 
 def staged_names(staging):
-    """The names of the rows an unmounted staging folder holds."""
+    """The names of the rows an unmounted staging folder holds (none when
+    the daemon removed it, empty, at its exit)."""
     rows = os.path.join(staging, "rows")
     out = []
-    for d in os.listdir(rows):
+    for d in os.listdir(rows) if os.path.isdir(rows) else ():
         with contextlib.suppress(OSError):
             out.append(os.getxattr(os.path.join(rows, d),
                                    "user.lancefs.name").decode())
     return sorted(out)
+
+
+USER_LEAVING = """
+import os, sys, time
+go, row, img = sys.argv[1:]
+while not os.path.exists(go):
+    time.sleep(0.05)
+os.mkdir(row)
+fd = os.open(os.path.join(row, "image.jpg"), os.O_WRONLY | os.O_CREAT, 0o644)
+os.write(fd, open(img, "rb").read())
+os._exit(0)
+"""
+
+
+def test_busy_umount_commits_the_last_close():
+    """A mount unmounted while in use (detached: the daemon commits and
+    exits once nothing uses it) commits the row its last user wrote just
+    before leaving: the kernel drops the RELEASE of that user's last
+    close at such an unmount, and the row stayed staged, not in the
+    dataset, until the next mount."""
+    with workdir() as w:
+        uri = os.path.join(w, "t.lance")
+        staging = os.path.join(w, "staging")
+        img = os.path.join(w, "img.jpg")
+        go = os.path.join(w, "go")
+        write(img, jpeg(7))
+        wtool("make", uri, "--version", "2.1", "--rows", 2)
+        mnt = tempfile.mkdtemp(prefix="lancefs-wmnt-")
+        try:
+            for k in range(3):
+                lancefs("mount", "-o",
+                        f"staging_dir={staging},name_column=name", uri, mnt)
+                pid = status(mnt)["pid"]
+                # a program whose working folder is the mount writes a
+                # row once the mount is detached, and exits with the file
+                # open: its exit closes the file, then leaves the mount
+                user = subprocess.Popen(
+                    [sys.executable, "-c", USER_LEAVING, go, f"late{k}",
+                     img], cwd=mnt)
+                r = lancefs("umount", mnt, check=False)
+                write(go, b"")
+                expect(user.wait(timeout=60) == 0, "the copy failed")
+                os.unlink(go)
+                expect(r.returncode == 0 and "busy" in r.stderr,
+                       f"umount: exit {r.returncode}, {r.stderr!r}")
+                wait_for(lambda: not os.path.exists(f"/proc/{pid}"),
+                         "the daemon's exit")
+                expect(staged_names(staging) == [],
+                       f"round {k}: left staged: {staged_names(staging)}")
+            rows = lance_rows(uri)
+            for k in range(3):
+                expect(rows.get(f"late{k}", {}).get("image") ==
+                       sha256(jpeg(7)), f"LanceDB: late{k} is "
+                       f"{rows.get(f'late{k}')}")
+        finally:
+            if os.path.ismount(mnt):
+                subprocess.run(["fusermount3", "-uz", mnt],
+                               capture_output=True)
+            os.rmdir(mnt)
 
 
 def test_dataset_made_anew_with_nothing_staged():
@@ -4524,6 +4584,7 @@ TESTS = (per_version(edit_cycle) + per_version(interleaved_appends) +
     test_umount_waits_while_others_mount,
     test_changes_of_a_dataset_made_anew,
     test_dataset_made_anew_with_nothing_staged,
+    test_busy_umount_commits_the_last_close,
     test_deletions_over_a_replaced_table,
     test_edit_refused_after_columns_renamed,
     test_edit_lands_after_a_null_column_dropped,
