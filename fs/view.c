@@ -103,6 +103,7 @@ struct view_ds {
 	struct vtime *vt;	/* every version, ascending; lazily */
 	size_t n_vt;
 	bool fresh;		/* may have no version yet (writable) */
+	bool made;		/* its local folder made by this view */
 	atomic_bool gone;	/* a member whose folder a rescan missed */
 	struct kinds_table *kinds;	/* what sniffed values are */
 };
@@ -1082,6 +1083,10 @@ static int db_scan_cb(void *ctx, const struct ostore_entry *e)
 
 	if (!e->is_dir || len <= 6 || strcmp(e->name + len - 6, ".lance"))
 		return 0;
+	/* ..lance and ...lance would name the folder itself, or its
+	 * parent, wherever a member's name makes a path (its staging) */
+	if (!strcmp(e->name, "..lance") || !strcmp(e->name, "...lance"))
+		return 0;
 	p = lc_realloc(d->names, (d->n + 1) * sizeof(*p));
 	if (!p)
 		return d->rc = ENOMEM;
@@ -1163,6 +1168,16 @@ static int open_db(struct view *v, struct lc_err *err)
 	for (size_t i = 0; !rc && i < d.n; i++) {
 		rc = open_member(&v->dbs[v->n_dbs], v, d.names[i], false,
 				 v->opts.writable, err);
+		if (rc && (err->kind == LC_EK_CORRUPT ||
+			   err->kind == LC_EK_UNSUPPORTED)) {
+			/* one member's bytes fail it alone: the others show,
+			 * and .lancefs/errors says which and why */
+			lc_err_prefix(err, "%s.lance: left out: ", d.names[i]);
+			view_note_line(v, d.names[i], err);
+			lc_err_clear(err);
+			rc = 0;
+			continue;
+		}
 		if (!rc && v->dbs[v->n_dbs]) {
 			v->listed[v->n_dbs] = v->dbs[v->n_dbs];
 			v->n_dbs++;
@@ -1234,19 +1249,28 @@ static bool local_folder(char *out, size_t cap, const char *source,
 	return true;
 }
 
-/* The folder of a new dataset (local_folder; object stores need none).
- * Its parent must exist: a typo should not make folders. */
-static int make_local_dir(const char *source, const char *name,
+/* The folder of a new dataset (local_folder; object stores need none);
+ * *made: it was not there. Its parent must exist: a typo should not make
+ * folders. */
+static int make_local_dir(const char *source, const char *name, bool *made,
 			  struct lc_err *err)
 {
 	char path[4200];
 
+	*made = false;
 	if (!local_folder(path, sizeof(path), source, name))
 		return 0;
-	if (mkdir(path, 0777) < 0 && errno != EEXIST) {
-		if (errno == ENOENT)
-			return LC_NOTFOUND(err, "%s: no such folder to make a "
-					   "new dataset in", path);
+	if (!mkdir(path, 0777)) {
+		*made = true;
+	} else if (errno == EEXIST) {
+		struct stat sb;
+
+		if (!stat(path, &sb) && !S_ISDIR(sb.st_mode))
+			return LC_SYS(err, EEXIST, "%s: not a folder", path);
+	} else if (errno == ENOENT) {
+		return LC_NOTFOUND(err, "%s: no such folder to make a new "
+				   "dataset in", path);
+	} else {
 		return LC_SYS(err, errno, "%s: %s", path, strerror(errno));
 	}
 	return 0;
@@ -1257,7 +1281,7 @@ int view_open(struct view **out, const char *source,
 {
 	struct view *v;
 	struct view_opts none = { 0 };
-	bool is_ds = false, fresh;
+	bool is_ds = false, fresh, made = false;
 	int rc;
 
 	*out = NULL;
@@ -1273,7 +1297,7 @@ int view_open(struct view **out, const char *source,
 	fresh = v->opts.writable && !v->opts.version && !v->opts.tag &&
 		names_dataset(source);
 	if (!rc && fresh)
-		rc = make_local_dir(source, NULL, err);
+		rc = make_local_dir(source, NULL, &made, err);
 	if (!rc)
 		rc = ostore_open_uri(&v->st, source, v->opts.store, err);
 	if (!rc) {
@@ -1293,6 +1317,13 @@ int view_open(struct view **out, const char *source,
 		v->st = NULL;
 		if (rc)
 			goto fail;
+		v->single->made = made;
+	} else if (v->opts.version || v->opts.tag) {
+		rc = LC_USAGE(err, "%s: a database: each dataset numbers and "
+			      "tags its own versions (give %s= with a "
+			      "dataset, %s/NAME.lance)", source,
+			      v->opts.tag ? "tag" : "version", source);
+		goto fail;
 	} else {
 		rc = open_db(v, err);
 		if (rc)
@@ -1422,7 +1453,7 @@ void view_ds_drop_unborn(struct view_ds *ds)
 	char path[4200];
 	uint64_t version;
 
-	if (!ds->fresh || !ds->v->opts.writable)
+	if (!ds->fresh || !ds->made || !ds->v->opts.writable)
 		return;
 	pthread_mutex_lock(&ds->mu);
 	version = ds->cur->m->version;
@@ -1886,14 +1917,16 @@ int view_db_mkdir(struct view_ds **out, struct view *v, const char *name,
 		  struct lc_err *err)
 {
 	struct view_ds *ds = NULL;
-	bool found;
+	bool found, made = false;
 	int rc;
 
 	*out = NULL;
 	if (!v->is_db || !v->opts.writable)
 		return EROFS;
+	if (strlen(name) > NAME_MAX - strlen(".lance"))
+		return ENAMETOOLONG;	/* its folder's name would be */
 	/* what LanceDB opens as a table name */
-	if (!*name || *name == '.' || strlen(name) > 200 ||
+	if (!*name || *name == '.' ||
 	    strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 			 "0123456789_-.") != strlen(name))
 		return LC_USAGE(err, "%s: not a dataset name (LanceDB opens "
@@ -1906,7 +1939,7 @@ int view_db_mkdir(struct view_ds **out, struct view *v, const char *name,
 	}
 	/* a local database gets the folder now (the store opens it);
 	 * an object store needs none */
-	rc = make_local_dir(v->source, name, err);
+	rc = make_local_dir(v->source, name, &made, err);
 	/* another writer may have made that dataset since the mount last
 	 * looked: it is a member now, and the mkdir EEXIST */
 	if (!rc)
@@ -1917,6 +1950,8 @@ int view_db_mkdir(struct view_ds **out, struct view *v, const char *name,
 		rc = EEXIST;
 	else if (!rc)
 		*out = ds;
+	if (!rc)
+		ds->made = made;
 	else
 		ds_free(ds);
 out:
@@ -1959,8 +1994,8 @@ int view_db_rescan(bool *added, struct view *v, struct lc_err *err)
 	int rc;
 
 	*added = false;
-	if (!v->is_db || v->opts.version || v->opts.tag)
-		return 0;	/* a pinned view stays put */
+	if (!v->is_db)
+		return 0;
 	rc = ostore_list(v->st, "", db_scan_cb, &d, err);
 	/* the database's folder deleted since: its members went with it
 	 * (one made anew at its path is another folder, not followed) */
@@ -2527,8 +2562,15 @@ void view_note_error(struct view *v, const struct vnode *n,
 		     const struct lc_err *err)
 {
 	char path[1200];
+	size_t k = 0;
 
-	node_path(path, sizeof(path), n);
+	/* a database mount's members share one list: which one's */
+	if (n->ds && n->ds->name)
+		k = (size_t)snprintf(path, sizeof(path) - 300, "%s/",
+				     n->ds->name);
+	node_path(path + k, sizeof(path) - k, n);
+	if (k && !path[k])
+		path[k - 1] = 0;	/* the dataset itself */
 	view_note_line(v, path, err);
 }
 
@@ -2569,6 +2611,22 @@ void view_note_line(struct view *v, const char *path,
 	pthread_mutex_unlock(&v->err_mu);
 }
 
+int view_errors(struct lc_buf *b, struct view *v, struct lc_err *err)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&v->err_mu);
+	for (uint64_t i = v->n_errs > VIEW_MAX_ERRORS ?
+			  v->n_errs - VIEW_MAX_ERRORS : 0;
+	     !rc && i < v->n_errs; i++) {
+		const char *line = v->errs[i % VIEW_MAX_ERRORS];
+
+		rc = lc_buf_append(b, line, strlen(line), err);
+	}
+	pthread_mutex_unlock(&v->err_mu);
+	return rc;
+}
+
 static int render_ctl(struct lc_buf *b, struct view *v, const struct vnode *n,
 		      struct lc_err *err)
 {
@@ -2578,18 +2636,8 @@ static int render_ctl(struct lc_buf *b, struct view *v, const struct vnode *n,
 
 	if (n->file == VIEW_CTL_COMMIT || n->file == VIEW_CTL_WARMUP)
 		return 0;	/* written to, never read */
-	if (n->file == VIEW_CTL_ERRORS) {
-		pthread_mutex_lock(&v->err_mu);
-		for (uint64_t i = v->n_errs > VIEW_MAX_ERRORS ?
-				  v->n_errs - VIEW_MAX_ERRORS : 0;
-		     !rc && i < v->n_errs; i++) {
-			const char *line = v->errs[i % VIEW_MAX_ERRORS];
-
-			rc = lc_buf_append(b, line, strlen(line), err);
-		}
-		pthread_mutex_unlock(&v->err_mu);
-		return rc;
-	}
+	if (n->file == VIEW_CTL_ERRORS)
+		return view_errors(b, v, err);
 	/* the version the dataset's root shows now, not the one the file
 	 * was looked up in (the kernel may hold it across commits) */
 	rc = ds_snap(&cur, n->ds, 0, err);

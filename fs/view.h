@@ -164,6 +164,9 @@ void view_note_error(struct view *v, const struct vnode *n,
 void view_note_line(struct view *v, const char *path,
 		    const struct lc_err *err);
 uint64_t view_error_count(struct view *v);
+/* What .lancefs/errors holds, appended to b. */
+int view_errors(struct lc_buf *b, struct view *v, struct lc_err *err)
+	LC_MUST_USE;
 
 /* True when the node's snapshot is one its dataset's root showed (or
  * shows): never one of @versions or @tags, even of the same version. */

@@ -4148,6 +4148,76 @@ def per_version(fn):
     return tests
 
 
+def test_database_members_odd_and_broken():
+    """A database mount with odd folders in it: one member whose manifest
+    cannot be read is left out, said in .lancefs/errors and by lancefs
+    ls, and the others show (the whole database failed); ..lance and
+    ...lance are no datasets (their names made staging paths outside
+    staging_dir); folders that hold no dataset, made before the mount,
+    stay after it (they were removed); mkdir over a file of the name is
+    EEXIST (ENOENT), up to 249 bytes works (EINVAL past 200), past that
+    ENAMETOOLONG; a read error names its dataset; version= is refused
+    for a database (each dataset numbers its own)."""
+    with workdir() as w:
+        uri, _, _ = lancedb_table(w, "2.1", 3)
+        db = os.path.dirname(uri)
+        for odd in ("..lance", "...lance"):
+            shutil.copytree(uri, os.path.join(db, odd))
+        shutil.copytree(uri, os.path.join(db, "cut.lance"))
+        data = os.path.join(db, "cut.lance", "data")
+        f = os.path.join(data, sorted(os.listdir(data))[0])
+        with open(f, "r+b") as fh:      # its footer's offsets broken
+            fh.seek(os.path.getsize(f) - 40)
+            fh.write(b"\xff" * 8)
+        os.makedirs(os.path.join(db, "half.lance", "_versions"))
+        write(os.path.join(db, "half.lance", "_versions", "1.manifest"),
+              b"{}")
+        os.mkdir(os.path.join(db, "reserved.lance"))
+        os.mkdir(os.path.join(db, "junk.lance"))
+        write(os.path.join(db, "junk.lance", "readme.txt"), b"mine\n")
+        write(os.path.join(db, "f.lance"), b"a file\n")
+        r = lancefs("ls", db)
+        expect(r.stdout.split() == ["cut", "t"] and
+               "half.lance: left out: " in r.stderr,
+               f"lancefs ls: {r.stdout!r}, {r.stderr!r}")
+        r = lancefs("ls", "-o", "version=1", db, check=False)
+        expect(r.returncode and "each dataset numbers" in r.stderr,
+               f"ls -o version=1 of a database: exit {r.returncode}, "
+               f"{r.stderr!r}")
+        staging = os.path.join(w, "st", "inner")
+        os.makedirs(staging)
+        with mounted(db, staging) as mnt:
+            shown = listing(mnt)
+            expect(shown == ["cut", "junk", "reserved", "t"],
+                   f"database lists {shown}")
+            outside = os.listdir(os.path.join(w, "st"))
+            expect(outside == ["inner"], f"outside staging_dir: {outside}")
+            expect(errno_of(os.mkdir, os.path.join(mnt, "f")) ==
+                   errno.EEXIST, "mkdir over f.lance, a file")
+            os.mkdir(os.path.join(mnt, "x" * 249))
+            expect(errno_of(os.mkdir, os.path.join(mnt, "y" * 250)) ==
+                   errno.ENAMETOOLONG, "mkdir of 250 bytes")
+            row = listing(os.path.join(mnt, "cut"))[0]
+            expect(errno_of(lambda p: open(p).read(),
+                            os.path.join(mnt, "cut", row, "meta.json")) ==
+                   errno.EIO, "a read of the broken data file")
+            errs = errors_text(os.path.join(mnt, "t"))
+            expect(f"cut/{row}/meta.json\t" in errs and
+                   "half\thalf.lance: left out: " in errs,
+                   f"errors: {errs!r}")
+        for kept in ("reserved.lance", "junk.lance"):
+            expect(os.path.isdir(os.path.join(db, kept)),
+                   f"{kept} removed at unmount")
+        expect(not os.path.exists(os.path.join(db, "x" * 249 + ".lance")),
+               "the empty dataset mkdir made is left")
+        r = subprocess.run([LANCEFS, "mount", "-o", "version=1", db,
+                            tempfile.gettempdir()], capture_output=True,
+                           text=True)
+        expect(r.returncode and "each dataset numbers" in r.stderr,
+               f"mount -o version=1 of a database: exit {r.returncode}, "
+               f"{r.stderr!r}")
+
+
 def test_database_mount_writes():
     """A writable database mount: mkdir makes a new dataset (cp -r fills
     it), cp -r and rm -r change an existing member, each member commits
@@ -4585,6 +4655,7 @@ TESTS = (per_version(edit_cycle) + per_version(interleaved_appends) +
     test_changes_of_a_dataset_made_anew,
     test_dataset_made_anew_with_nothing_staged,
     test_busy_umount_commits_the_last_close,
+    test_database_members_odd_and_broken,
     test_deletions_over_a_replaced_table,
     test_edit_refused_after_columns_renamed,
     test_edit_lands_after_a_null_column_dropped,
