@@ -655,6 +655,26 @@ static int ensure_w(struct lfs *fs, struct mds *d, struct writes **out,
 	return rc;
 }
 
+/* A database member's writes, opened now where its staging holds rows
+ * (a crash left them, or the dataset was gone at an earlier mount):
+ * recovered and shown at once; other members get their writes at their
+ * first change. */
+static int open_staged_member(struct lfs *fs, struct mds *d,
+			      struct lc_err *err)
+{
+	char dir[4200], uri[4200];
+	struct stat sb;
+	int rc = 0;
+
+	if (!staging_of(dir, sizeof(dir), uri, sizeof(uri), fs, d, err) &&
+	    stat(dir, &sb) == 0) {
+		pthread_mutex_lock(&fs->mds_mu);
+		rc = open_writes(fs, d, err);
+		pthread_mutex_unlock(&fs->mds_mu);
+	}
+	return rc;
+}
+
 /*
  * A live row (or file) the kernel found in an older version: when the
  * current version still holds that physical row (under the same number
@@ -2754,6 +2774,8 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 		if (!rc && !(n.d = mds_for(fs, ds)))
 			rc = ENFILE;
 		if (!rc)
+			rc = open_staged_member(fs, n.d, &err);
+		if (!rc)
 			rc = view_ds_root(&n.vn, ds, 0, &err);
 		n.dsroot = true;
 	} else if (!writable_root(&dir)) {
@@ -3345,26 +3367,112 @@ static int member_cb(void *ctx, uint64_t index, const char *name,
 {
 	struct lfs *fs = ctx;
 	struct lc_err err = { 0 };
-	struct stat sb;
-	char dir[4200], uri[4200];
 	struct mds *d;
-	int rc = 0;
+	int rc;
 
 	(void)index;
-	(void)name;
 	if (node->kind != VN_ROOT || !(d = mds_for(fs, node->ds)))
 		return 0;
-	/* rows a crash left staged are recovered and shown at once; other
-	 * members get their writes at their first change */
-	if (!staging_of(dir, sizeof(dir), uri, sizeof(uri), fs, d, &err) &&
-	    stat(dir, &sb) == 0) {
-		pthread_mutex_lock(&fs->mds_mu);
-		rc = open_writes(fs, d, &err);
-		pthread_mutex_unlock(&fs->mds_mu);
-		if (rc)
-			fprintf(stderr, "lancefs: %s: %s\n", name, err.msg);
-	}
+	rc = open_staged_member(fs, d, &err);
+	if (rc)
+		fprintf(stderr, "lancefs: %s: %s\n", name, err.msg);
 	return rc;
+}
+
+/* Whether the database mounted has a dataset `name` (after member_cb). */
+static bool has_member(struct lfs *fs, const char *name)
+{
+	for (unsigned i = 0; i < atomic_load(&fs->n_mds); i++) {
+		const char *m = view_ds_name(fs->mds[i]->ds);
+
+		if (m && !strcmp(m, name))
+			return true;
+	}
+	return false;
+}
+
+/* The entries of folder `path` but . and .. (0 where it cannot be read). */
+static size_t entries(const char *path)
+{
+	DIR *d = opendir(path);
+	struct dirent *de;
+	size_t n = 0;
+
+	if (!d)
+		return 0;
+	while ((de = readdir(d)))
+		n += strcmp(de->d_name, ".") && strcmp(de->d_name, "..");
+	closedir(d);
+	return n;
+}
+
+/*
+ * Rows staged for a dataset of this database that is not there (LanceDB
+ * dropped it while they were staged): they stay in its staging, where a
+ * mkdir of its name shows them again (to commit into a new dataset of
+ * that name, or to remove). Said at mount and in .lancefs/errors, so
+ * that nothing staged goes unseen. A staging says whose it is in its
+ * file "dataset".
+ */
+static void note_orphans(struct lfs *fs)
+{
+	char base[4200], path[4600], uri[4200];
+	size_t n = strlen(fs->source);
+	struct lc_err err = { 0 };
+	struct dirent *de;
+	DIR *d;
+
+	while (n > 1 && fs->source[n - 1] == '/')
+		n--;
+	if (fs->wo.staging_dir) {
+		snprintf(base, sizeof(base), "%s", fs->wo.staging_dir);
+	} else {
+		char *slash;
+
+		if (staging_default_dir(base, sizeof(base), fs->source, &err) ||
+		    !(slash = strrchr(base, '/')))
+			return;
+		*slash = 0;
+	}
+	if (!(d = opendir(base)))
+		return;
+	while ((de = readdir(d))) {
+		char *name;
+		size_t len, rows;
+		ssize_t k;
+		int fd;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s/dataset", base, de->d_name);
+		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+			continue;
+		k = read(fd, uri, sizeof(uri) - 1);
+		close(fd);
+		if (k <= 0)
+			continue;
+		uri[k] = 0;
+		/* SOURCE/NAME.lance */
+		name = uri + n + 1;
+		if (strncmp(uri, fs->source, n) || uri[n] != '/' ||
+		    (len = strlen(name)) <= 6 || strchr(name, '/') ||
+		    strcmp(name + len - 6, ".lance"))
+			continue;
+		name[len - 6] = 0;
+		snprintf(path, sizeof(path), "%s/%s/rows", base, de->d_name);
+		if (has_member(fs, name) || !(rows = entries(path)))
+			continue;
+		lc_err_set(&err, ENOENT, LC_EK_NOTFOUND, __FILE__, __LINE__,
+			   "%zu staged row%s of dataset %s.lance, which is no "
+			   "longer in the database, stay in %s/%s (a mkdir of "
+			   "%s here shows them again)", rows,
+			   rows == 1 ? "" : "s", name, base, de->d_name,
+			   name);
+		fprintf(stderr, "lancefs: %s: %s\n", name, err.msg);
+		view_note_line(fs->v, name, &err);
+		lc_err_clear(&err);
+	}
+	closedir(d);
 }
 
 /* A dataset mount's writes open now (recovery, and the errors a user
@@ -3380,7 +3488,10 @@ static int open_mount_writes(struct lfs *fs, struct lc_err *err)
 		pthread_mutex_unlock(&fs->mds_mu);
 		return rc;
 	}
-	return view_readdir(fs->v, &fs->top, 0, member_cb, fs, err);
+	rc = view_readdir(fs->v, &fs->top, 0, member_cb, fs, err);
+	if (!rc)
+		note_orphans(fs);
+	return rc;
 }
 
 /* -o warmup of a database: every member */

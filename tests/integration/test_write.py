@@ -4148,6 +4148,39 @@ def per_version(fn):
     return tests
 
 
+def test_rows_staged_for_a_dropped_dataset():
+    """Rows staged in a database mount for a dataset dropped meanwhile
+    (its folder deleted, as LanceDB's dropTable does) are said at the
+    next mount and in .lancefs/errors (they were kept unseen), and a
+    mkdir of its name shows them at once (they showed only once a file
+    was written there); they commit into the new dataset."""
+    with workdir() as w:
+        uri, staging, src = lancedb_table(w, "2.1", 2)
+        db = os.path.dirname(uri)
+        sample(src, "late", 5)
+        with mounted(db, staging, "name_column=name",
+                     "commit_delay=60") as mnt:
+            cp("-r", os.path.join(src, "late"), os.path.join(mnt, "t"))
+            shutil.rmtree(uri)
+            r = lancefs("umount", mnt, check=False)
+            expect(r.returncode == 2 and "deleted since" in r.stderr,
+                   f"umount: exit {r.returncode}, {r.stderr!r}")
+            subprocess.run(["fusermount3", "-uz", mnt], capture_output=True)
+            r = subprocess.run([LANCEFS, "mount", "-o",
+                                f"staging_dir={staging},name_column=name",
+                                db, mnt], capture_output=True, text=True)
+            expect(r.returncode == 0 and
+                   "1 staged row of dataset t.lance" in r.stderr,
+                   f"remount: exit {r.returncode}, {r.stderr!r}")
+            expect(listing(mnt) == [], f"listed {listing(mnt)}")
+            os.mkdir(os.path.join(mnt, "t"))
+            expect(listing(os.path.join(mnt, "t")) == ["late"],
+                   f"after mkdir t: {listing(os.path.join(mnt, 't'))}")
+            lancefs("commit", mnt)
+        expect(list(lance_rows(uri)) == ["late"],
+               f"LanceDB: {list(lance_rows(uri))}")
+
+
 def test_database_members_odd_and_broken():
     """A database mount with odd folders in it: one member whose manifest
     cannot be read is left out, said in .lancefs/errors and by lancefs
@@ -4656,6 +4689,7 @@ TESTS = (per_version(edit_cycle) + per_version(interleaved_appends) +
     test_dataset_made_anew_with_nothing_staged,
     test_busy_umount_commits_the_last_close,
     test_database_members_odd_and_broken,
+    test_rows_staged_for_a_dropped_dataset,
     test_deletions_over_a_replaced_table,
     test_edit_refused_after_columns_renamed,
     test_edit_lands_after_a_null_column_dropped,
