@@ -1435,6 +1435,16 @@ int staging_mark_fd(int fd, bool writing)
 	return futimens(fd, t) < 0 ? errno : 0;
 }
 
+int staging_mark_fill_fd(int fd)
+{
+	struct timespec t[2] = { { 0, UTIME_OMIT } };
+
+	clock_gettime(CLOCK_REALTIME, &t[1]);
+	t[1].tv_sec--;		/* as staging_mark_fd's */
+	t[1].tv_nsec = STAGING_FILL_NSEC;
+	return futimens(fd, t) < 0 ? errno : 0;
+}
+
 int staging_row_clear_partial(bool *had, const struct staging *s,
 			      uint64_t id, struct lc_err *err)
 {
@@ -1457,7 +1467,8 @@ int staging_row_clear_partial(bool *had, const struct staging *s,
 		if (lstat(path, &sb) < 0 || !S_ISREG(sb.st_mode) ||
 		    sb.st_mtim.tv_nsec == MARK_NSEC)
 			continue;
-		if (staging_is_spare(&sb)) {	/* the last row's, unused */
+		if (staging_is_spare(&sb) ||	/* the last row's, unused */
+		    sb.st_mtim.tv_nsec == STAGING_FILL_NSEC) {
 			unlink(path);
 			continue;
 		}

@@ -169,6 +169,12 @@ bool staging_own_file(const char *name);
  * row folder, is such a spare: no file of the row. */
 #define STAGING_SPARE_NSEC 999999998L
 bool staging_is_spare(const struct stat *sb);
+/* A committed file a commit copies into an update's folder (see
+ * fill_update in writes.c) is complete with STAGING_FILL_NSEC
+ * nanoseconds in its mtime: a crash before the commit ended leaves it,
+ * and the next mount removes it (it is no file the user wrote). */
+#define STAGING_FILL_NSEC 999999997L
+int staging_mark_fill_fd(int fd);
 int staging_row_clear_partial(bool *had, const struct staging *s,
 			      uint64_t id, struct lc_err *err) LC_MUST_USE;
 /* Wait until landed rows are out, then remove the staging folder when

@@ -2751,7 +2751,7 @@ static int fill_write(struct fill *f, const char *name, const struct lc_buf *b)
 	errno = 0;
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0 || write(fd, b->data, b->len) != (ssize_t)b->len ||
-	    staging_mark_fd(fd, false) || rename(tmp, path) < 0)
+	    staging_mark_fill_fd(fd) || rename(tmp, path) < 0)
 		rc = LC_SYS(f->err, errno ? errno : EIO, "staging: %s: %s",
 			    path, strerror(errno ? errno : EIO));
 	if (fd >= 0)

@@ -860,6 +860,18 @@ TEST(written_after_its_close)
 	CHECK_OK(staging_row_clear_partial(&had, s, id, &err), &err);
 	CHECK(!had);
 
+	/* a committed file a commit copied into an update's folder, left
+	 * by a crash before the commit ended: removed, and no partial
+	 * write of the user's (the row showed it as written by the user) */
+	write_file(s, id, "image.jpg", "JFIF");
+	snprintf(path, sizeof(path), "%s/image.jpg", rp);
+	fd = open(path, O_RDONLY);
+	CHECK(fd >= 0);
+	CHECK_OK(staging_mark_fill_fd(fd), &err);
+	close(fd);
+	CHECK_OK(staging_row_clear_partial(&had, s, id, &err), &err);
+	CHECK(!had && !exists(path));
+
 	/* an older lancefs's mark: the mode; kept, and marked the new way,
 	 * so that a write after takes it off */
 	write_file(s, id, "meta.json", "{}");
