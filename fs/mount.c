@@ -4470,8 +4470,18 @@ static void print_version(void *ctx, const char *member, const char *name,
 	json_decref(st);
 }
 
+/* Whether status `st` is a database's dataset's: its "writes" hold
+ * every dataset's, by name. */
+static bool in_database(json_t *st)
+{
+	json_t *w = json_object_get(st, "writes");
+
+	return json_is_object(w) && !json_object_get(w, "staged_rows");
+}
+
 int lancefs_commit_main(int argc, char **argv)
 {
+	char root[4200];
 	struct ctl_at c;
 	const char *mnt = argv[1];
 	long long commits;
@@ -4492,13 +4502,28 @@ int lancefs_commit_main(int argc, char **argv)
 		return 1;
 	}
 	commits = commits_in(c.st, mnt);
+	/* a database's dataset (MNT/NAME): its commit is the database's,
+	 * whose every dataset's version is said */
+	snprintf(root, sizeof(root), "%s", mnt);
+	if (!db && in_database(c.st)) {
+		char *slash;
+		size_t k = strlen(root);
+
+		while (k > 1 && root[k - 1] == '/')
+			root[--k] = 0;
+		if ((slash = strrchr(root, '/')))
+			*(slash == root ? slash + 1 : slash) = 0;
+		else
+			snprintf(root, sizeof(root), ".");
+		db = true;
+	}
 	rc = commit_via(&c, mnt);
 	json_decref(c.st);
 	/* the version each dataset shows now: where rows were refused, or
 	 * one dataset of a database failed, the others landed all the
 	 * same */
 	if (db) {
-		each_member(mnt, &n, print_version, NULL);
+		each_member(root, &n, print_version, NULL);
 	} else if ((st = read_status(c.dir)) &&
 		   (!rc || commits_in(st, mnt) > commits)) {
 		printf("%lld\n", (long long)json_integer_value(

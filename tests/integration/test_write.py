@@ -4347,6 +4347,16 @@ def test_database_mount_writes():
             lancefs("commit", mnt)
             del add["dog_again"]
             new["late"] = new["dog_01"]
+            # a commit asked of one dataset is the database's: every
+            # dataset's version is said (it printed t's alone, pets's
+            # new row landing unsaid)
+            cp("-r", os.path.join(src, "dog_02"),
+               os.path.join(mnt, "pets", "later"))
+            new["later"] = new["dog_02"]
+            got = lancefs("commit", os.path.join(mnt, "t") + "/").stdout
+            expect(sorted(got.split("\n")) ==
+                   ["", "pets 3", f"t {oracle(uri)['version']}"],
+                   f"lancefs commit MNT/t/ printed {got!r}")
             os.mkdir(os.path.join(mnt, "unused"))
             expect(os.path.isdir(os.path.join(db, "unused.lance")),
                    "mkdir made no folder")
