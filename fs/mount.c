@@ -759,34 +759,46 @@ static int mnode_changing(struct lfs *fs, fuse_ino_t ino, struct mnode *m,
 	return rc;
 }
 
-/* The staged change (UPDATE or DELETE) of a live committed row or file;
- * 0 when there is none. */
-static uint64_t change_of(const struct mnode *m,
+/* The staged change (UPDATE or DELETE) in `w` of the committed row or
+ * file `vn`; 0 when there is none. */
+static uint64_t change_in(struct writes *w, const struct vnode *vn,
 			  enum staging_kind *kind)
 {
-	struct writes *w = mw(m);
 	uint64_t v, frag, off, id;
 
-	if (!w || !m->live ||
-	    (m->vn.kind != VN_ROW && m->vn.kind != VN_FILE))
+	if (!w || (vn->kind != VN_ROW && vn->kind != VN_FILE))
 		return 0;
-	view_row_where(&v, &frag, &off, &m->vn);
+	view_row_where(&v, &frag, &off, vn);
 	if (wr_find_change(w, frag, off, &id, kind))
 		return 0;
 	return id;
 }
 
-/* The staged file that stands for a live committed FILE node. */
-static bool overlay_of(const struct mnode *m, uint64_t *id, uint32_t *fidx)
+/* The staged change of a live committed row or file; 0: none. */
+static uint64_t change_of(const struct mnode *m,
+			  enum staging_kind *kind)
+{
+	return m->live ? change_in(mw(m), &m->vn, kind) : 0;
+}
+
+/* The staged file in `w` that stands for the committed FILE `vn`. */
+static bool overlay_in(struct writes *w, const struct vnode *vn,
+		       uint64_t *id, uint32_t *fidx)
 {
 	enum staging_kind k;
 	char name[1300];
 
-	if (m->vn.kind != VN_FILE || !(*id = change_of(m, &k)) ||
+	if (vn->kind != VN_FILE || !(*id = change_in(w, vn, &k)) ||
 	    k != STAGING_UPDATE ||
-	    view_file_name(name, sizeof(name), &m->vn, NULL))
+	    view_file_name(name, sizeof(name), vn, NULL))
 		return false;
-	return !wr_file_find(mw(m), *id, name, fidx);
+	return !wr_file_find(w, *id, name, fidx);
+}
+
+/* The staged file that stands for a live committed FILE node. */
+static bool overlay_of(const struct mnode *m, uint64_t *id, uint32_t *fidx)
+{
+	return m->live && overlay_in(mw(m), &m->vn, id, fidx);
 }
 
 /* Control files change all the time; what a writable mount shows live
@@ -1739,12 +1751,19 @@ static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size,
  */
 struct open_file {
 	enum fh_type type;
-	pthread_mutex_t mu;	/* protects loaded, data, rc, refs */
+	pthread_mutex_t mu;	/* protects loaded, data, rc, refs, sfd */
 	int refs;		/* the handle, and reads replying from data */
 	struct vnode node;
 	bool loaded;
 	int rc;
 	struct lc_buf data;
+	struct mds *d;		/* a live file's dataset, else NULL */
+	/* the staged file that stands for it since it was overwritten
+	 * through the mount (sfd, else -1), and whose it is */
+	int sfd;
+	struct writes *sw;
+	uint64_t sid;
+	uint32_t sfidx;
 };
 
 struct staged_fh {
@@ -1784,6 +1803,8 @@ static void open_file_put(struct open_file *of)
 	pthread_mutex_unlock(&of->mu);
 	if (!last)
 		return;
+	if (of->sfd >= 0)
+		wr_file_closed(of->sw, of->sid, of->sfidx, of->sfd, false);
 	vnode_reset(&of->node);
 	lc_buf_reset(&of->data);
 	pthread_mutex_destroy(&of->mu);
@@ -2011,6 +2032,9 @@ static int open_view(struct lfs *fs, struct mnode *m,
 		return ENOMEM;
 	of->type = FH_VIEW;
 	of->refs = 1;
+	of->sfd = -1;
+	if (m->live && m->vn.kind == VN_FILE)
+		of->d = m->d;
 	pthread_mutex_init(&of->mu, NULL);
 	lc_buf_init(&of->data, 0);
 	of->node = m->vn;
@@ -2268,13 +2292,14 @@ static void read_stateless(fuse_req_t req, struct lfs *fs, fuse_ino_t ino,
 
 /* A staged file is read straight from its descriptor: libfuse reads (or
  * splices) it into the reply, no buffer of ours. */
-static void read_staged(fuse_req_t req, struct lfs *fs, struct staged_fh *h,
-			size_t size, off_t off)
+/* A read of staged file `fd`. */
+static void reply_fd(fuse_req_t req, struct lfs *fs, int fd, size_t size,
+		     off_t off)
 {
 	struct fuse_bufvec bv = FUSE_BUFVEC_INIT(size);
 	struct stat st;
 
-	if (fstat(h->fd, &st) < 0) {
+	if (fstat(fd, &st) < 0) {
 		fuse_reply_err(req, errno);
 		return;
 	}
@@ -2284,10 +2309,55 @@ static void read_staged(fuse_req_t req, struct lfs *fs, struct staged_fh *h,
 	else if ((uint64_t)(st.st_size - off) < size)
 		bv.buf[0].size = (size_t)(st.st_size - off);
 	bv.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
-	bv.buf[0].fd = h->fd;
+	bv.buf[0].fd = fd;
 	bv.buf[0].pos = off;
 	atomic_fetch_add(&fs->bytes_read, bv.buf[0].size);
 	fuse_reply_data(req, &bv, FUSE_BUF_SPLICE_MOVE);
+}
+
+/*
+ * A read through a handle of a live committed file that has been
+ * overwritten through the mount since it was opened: the same inode,
+ * whose size the kernel has from the new file, so the handle reads what
+ * was written, as a local file's descriptor does (it read the version's
+ * bytes cut to the new size). From then on it reads that staged file,
+ * also once a commit took it (the descriptor keeps it). False: no such
+ * file, the version is read.
+ */
+static bool read_overlay(fuse_req_t req, struct lfs *fs,
+			 struct open_file *of, size_t size, off_t off)
+{
+	struct writes *w = atomic_load(&of->d->w);
+	struct lc_err err = { 0 };
+	char name[300];
+	uint64_t id;
+	uint32_t fidx;
+	int fd = -1;
+
+	pthread_mutex_lock(&of->mu);
+	if (of->sfd < 0 && w && overlay_in(w, &of->node, &id, &fidx) &&
+	    !wr_file_name(w, id, fidx, name, sizeof(name)) &&
+	    !wr_file_open(w, id, name, O_RDONLY, false, NULL, &fidx, &fd,
+			  &err)) {
+		of->sw = w;
+		of->sid = id;
+		of->sfidx = fidx;
+		of->sfd = fd;
+	}
+	if ((fd = of->sfd) >= 0)
+		of->refs++;	/* a release may come meanwhile */
+	pthread_mutex_unlock(&of->mu);
+	if (fd < 0)
+		return false;
+	reply_fd(req, fs, fd, size, off);
+	open_file_put(of);
+	return true;
+}
+
+static void read_staged(fuse_req_t req, struct lfs *fs, struct staged_fh *h,
+			size_t size, off_t off)
+{
+	reply_fd(req, fs, h->fd, size, off);
 }
 
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
@@ -2309,6 +2379,8 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		fuse_reply_buf(req, NULL, 0);
 		return;
 	case FH_VIEW:
+		if (of->d && read_overlay(req, fs, of, size, off))
+			return;
 		break;
 	default:
 		read_stateless(req, fs, ino, size, off);

@@ -1757,6 +1757,46 @@ def open_written(path, data):
     return fd
 
 
+def test_descriptor_open_across_an_overwrite():
+    """A descriptor opened on a committed file (an image, meta.json)
+    before another open overwrites the file through the mount reads what
+    was written, before the commit and after it, as on a local disk (it
+    read the version's bytes cut to the new size)."""
+    with workdir() as w:
+        uri, staging, _ = lancedb_table(w, "2.1", 2)
+        with mounted(uri, staging, "name_column=name",
+                     "commit_delay=60") as mnt:
+            row = os.path.join(mnt, sorted(listing(mnt))[0])
+            img = os.path.join(row, "image.jpg")
+            meta = os.path.join(row, "meta.json")
+            new_img = jpeg(77, 40, 30)
+            # unbuffered: Python's buffer would answer a read again
+            with open(img, "rb", buffering=0) as fi, \
+                 open(meta, "rb", buffering=0) as fm:
+                old_img = fi.read()
+                expect(fm.read(1) == b"{" and len(new_img) != len(old_img),
+                       "a new image of another size")
+                write(img, new_img)
+                write(meta, b'{"label": 4242}')
+                for when in ("staged", "committed"):
+                    got_img = os.pread(fi.fileno(), 1 << 20, 0)
+                    got_meta = os.pread(fm.fileno(), 1 << 20, 0)
+                    expect(got_img == new_img,
+                           f"{when}: the image through the old "
+                           f"descriptor: {len(got_img)} bytes "
+                           f"(new {len(new_img)}, old {len(old_img)})")
+                    expect(got_meta == b'{"label": 4242}',
+                           f"{when}: meta.json through the old "
+                           f"descriptor: {got_meta!r}")
+                    if when == "staged":
+                        commit_now(mnt)
+            with open(img, "rb") as f:
+                expect(f.read() == new_img, "the image opened again")
+            with open(meta) as f:
+                expect(json.load(f)["label"] == 4242,
+                       "meta.json opened again")
+
+
 def test_files_unlinked_while_open():
     """A file unlinked, or renamed over, while a program still has it
     open (tempfile.TemporaryFile, a log rotated under its writer): the
@@ -4700,6 +4740,7 @@ TESTS = (per_version(edit_cycle) + per_version(interleaved_appends) +
     test_busy_umount_commits_the_last_close,
     test_database_members_odd_and_broken,
     test_rows_staged_for_a_dropped_dataset,
+    test_descriptor_open_across_an_overwrite,
     test_deletions_over_a_replaced_table,
     test_edit_refused_after_columns_renamed,
     test_edit_lands_after_a_null_column_dropped,
