@@ -2845,8 +2845,11 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 		rc = view_db_mkdir(&ds, fs->v, name, &err);
 		if (!rc && !(n.d = mds_for(fs, ds)))
 			rc = ENFILE;
-		if (!rc)
-			rc = open_staged_member(fs, n.d, &err);
+		/* its staging's rows shown at once; a staging that will
+		 * not open fails the writes there, not the mkdir, which
+		 * made the dataset */
+		if (!rc && open_staged_member(fs, n.d, &err))
+			lc_err_clear(&err);
 		if (!rc)
 			rc = view_ds_root(&n.vn, ds, 0, &err);
 		n.dsroot = true;
@@ -3514,7 +3517,7 @@ static void note_orphans(struct lfs *fs)
 		ssize_t k;
 		int fd;
 
-		if (de->d_name[0] == '.')
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
 		snprintf(path, sizeof(path), "%s/%s/dataset", base, de->d_name);
 		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
@@ -3532,7 +3535,9 @@ static void note_orphans(struct lfs *fs)
 			continue;
 		name[len - 6] = 0;
 		snprintf(path, sizeof(path), "%s/%s/rows", base, de->d_name);
-		if (has_member(fs, name) || !(rows = entries(path)))
+		/* one left out (unreadable) is said as such already */
+		if (has_member(fs, name) || view_db_left_out(fs->v, name) ||
+		    !(rows = entries(path)))
 			continue;
 		lc_err_set(&err, ENOENT, LC_EK_NOTFOUND, __FILE__, __LINE__,
 			   "%zu staged row%s of dataset %s.lance, which is no "
@@ -3579,21 +3584,26 @@ static int warm_cb(void *ctx, uint64_t index, const char *name,
 	return 0;
 }
 
-/* Let go of the staged files the kernel never released: an unmount of a
- * mount detached while busy (lancefs umount's fallback) drops the
- * RELEASEs still queued when its last user leaves, that user's last
- * close's among them, and its row would stay open, and staged, until the
- * next mount. The kernel unmounts only once every file is closed; a
- * connection aborted with files open leaves them no way to us either. */
+/* Let go of the staged files the kernel never released whose writer
+ * closed them (its FLUSH came): an unmount of a mount detached while busy
+ * (lancefs umount's fallback) drops the RELEASEs still queued when its
+ * last user leaves, that user's last close's among them, and its row
+ * would stay open, and staged, until the next mount. A file still open
+ * for writing (the daemon stopped by a signal) stays so: its row stays
+ * staged, and the next mount drops the file if it was not complete. */
 static void release_left_open(struct lfs *fs)
 {
-	struct staged_fh *h;
+	struct staged_fh *h, *next;
 
 	pthread_mutex_lock(&fs->open_mu);
-	while ((h = fs->open_staged)) {
+	for (h = fs->open_staged; h; h = next) {
+		next = h->next;
+		if (h->writer && !atomic_load(&h->flushed))
+			continue;
 		pthread_mutex_unlock(&fs->open_mu);
 		staged_fh_free(fs, h);	/* takes itself off the list */
 		pthread_mutex_lock(&fs->open_mu);
+		next = fs->open_staged;	/* the list changed meanwhile */
 	}
 	pthread_mutex_unlock(&fs->open_mu);
 }

@@ -149,6 +149,8 @@ struct view {
 	char *source;
 	struct ostore *st;
 	bool is_db;
+	char **left_out;	/* members open_db could not read */
+	size_t n_left_out;
 	struct view_ds *single;
 	pthread_rwlock_t dbs_mu;	/* protects dbs, n_dbs (mkdir adds) */
 	struct view_ds **dbs;	/* sorted by name; members never go away */
@@ -1165,6 +1167,8 @@ static int open_db(struct view *v, struct lc_err *err)
 		if (!v->dbs || !v->listed)
 			rc = LC_NOMEM(err);
 	}
+	if (!rc && !(v->left_out = lc_calloc(d.n + 1, sizeof(char *))))
+		rc = LC_NOMEM(err);
 	for (size_t i = 0; !rc && i < d.n; i++) {
 		rc = open_member(&v->dbs[v->n_dbs], v, d.names[i], false,
 				 v->opts.writable, err);
@@ -1174,7 +1178,13 @@ static int open_db(struct view *v, struct lc_err *err)
 			 * and .lancefs/errors says which and why */
 			lc_err_prefix(err, "%s.lance: left out: ", d.names[i]);
 			view_note_line(v, d.names[i], err);
-			lc_err_clear(err);
+			v->left_out[v->n_left_out++] = d.names[i];
+			d.names[i] = NULL;
+			/* none to show: the mount fails, saying why */
+			if (i + 1 < d.n || v->n_dbs)
+				lc_err_clear(err);
+			else
+				break;
 			rc = 0;
 			continue;
 		}
@@ -1188,6 +1198,14 @@ static int open_db(struct view *v, struct lc_err *err)
 	lc_free(d.names);
 	v->is_db = true;
 	return rc;
+}
+
+bool view_db_left_out(struct view *v, const char *name)
+{
+	for (size_t i = 0; i < v->n_left_out; i++)
+		if (!strcmp(v->left_out[i], name))
+			return true;
+	return false;
 }
 
 static int copy_opts(struct view_opts *dst, const struct view_opts *src,
@@ -1318,7 +1336,8 @@ int view_open(struct view **out, const char *source,
 		if (rc)
 			goto fail;
 		v->single->made = made;
-	} else if (v->opts.version || v->opts.tag) {
+	} else if ((v->opts.version || v->opts.tag) &&
+		   !names_dataset(source)) {
 		rc = LC_USAGE(err, "%s: a database: each dataset numbers and "
 			      "tags its own versions (give %s= with a "
 			      "dataset, %s/NAME.lance)", source,
@@ -1350,6 +1369,9 @@ void view_free(struct view *v)
 		ds_free(v->dbs[i]);
 	lc_free(v->dbs);
 	lc_free(v->listed);
+	for (size_t i = 0; i < v->n_left_out; i++)
+		lc_free(v->left_out[i]);
+	lc_free(v->left_out);
 	pthread_rwlock_destroy(&v->dbs_mu);
 	ostore_free(v->st);
 	v->opts.store = NULL;	/* the caller's */
@@ -1946,14 +1968,14 @@ int view_db_mkdir(struct view_ds **out, struct view *v, const char *name,
 		rc = open_member(&ds, v, name, false, true, err);
 	if (!rc)
 		rc = db_insert(v, ds, err);
-	if (!rc && !ds->fresh)
-		rc = EEXIST;
-	else if (!rc)
-		*out = ds;
-	if (!rc)
+	if (!rc && !ds->fresh) {
+		rc = EEXIST;	/* listed now: the list holds it */
+	} else if (!rc) {
 		ds->made = made;
-	else
+		*out = ds;
+	} else {
 		ds_free(ds);
+	}
 out:
 	pthread_rwlock_unlock(&v->dbs_mu);
 	return rc;

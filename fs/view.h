@@ -225,6 +225,9 @@ const char *view_ds_name(const struct view_ds *ds);
  * empty (made for it at mount or by mkdir, and never committed to). */
 void view_ds_drop_unborn(struct view_ds *ds);
 struct view_ds *view_single(struct view *v);
+/* Whether the database's dataset `name` was left out at open: its
+ * manifest could not be read (.lancefs/errors says why). */
+bool view_db_left_out(struct view *v, const char *name);
 /* mkdir NAME in a writable database mount: a new empty member, made a
  * dataset by its first commit. EEXIST, EROFS. */
 int view_db_mkdir(struct view_ds **out, struct view *v, const char *name,

@@ -2522,6 +2522,48 @@ os._exit(0)
 """
 
 
+def test_daemon_stopped_while_a_file_is_written():
+    """A daemon stopped by a signal while a program still writes a row's
+    file commits the rows that are complete and not that one (it stays
+    staged, the file unfinished); a remount drops the unfinished file."""
+    with workdir() as w:
+        uri, staging, src = lancedb_table(w, "2.1", 2)
+        sample(src, "done", 3)
+        mnt = tempfile.mkdtemp(prefix="lancefs-wmnt-")
+        try:
+            lancefs("mount", "-o", f"staging_dir={staging},name_column=name,"
+                    "commit_delay=60", uri, mnt)
+            pid = status(mnt)["pid"]
+            cp("-r", os.path.join(src, "done"), mnt)
+            os.mkdir(os.path.join(mnt, "half"))
+            fd = os.open(os.path.join(mnt, "half", "image.jpg"),
+                         os.O_WRONLY | os.O_CREAT, 0o644)
+            os.write(fd, jpeg(9)[:100])
+            os.kill(pid, signal.SIGTERM)
+            wait_for(lambda: not os.path.exists(f"/proc/{pid}"),
+                     "the daemon's exit")
+            with contextlib.suppress(OSError):
+                os.close(fd)
+            rows = lance_rows(uri)
+            expect("done" in rows and "half" not in rows,
+                   f"LanceDB after the signal: {sorted(rows)}")
+            subprocess.run(["fusermount3", "-uz", mnt], capture_output=True)
+            lancefs("mount", "-o", f"staging_dir={staging},name_column=name",
+                    uri, mnt)
+            expect("half" not in listing(mnt) or
+                   listing(os.path.join(mnt, "half")) == [],
+                   f"the unfinished file: {listing(mnt)}")
+            with contextlib.suppress(OSError):
+                os.rmdir(os.path.join(mnt, "half"))
+            lancefs("umount", mnt)
+            expect("half" not in lance_rows(uri), "half committed")
+        finally:
+            if os.path.ismount(mnt):
+                subprocess.run(["fusermount3", "-uz", mnt],
+                               capture_output=True)
+            os.rmdir(mnt)
+
+
 def test_busy_umount_commits_the_last_close():
     """A mount unmounted while in use (detached: the daemon commits and
     exits once nothing uses it) commits the row its last user wrote just
@@ -4257,6 +4299,19 @@ def test_database_members_odd_and_broken():
         expect(r.returncode and "each dataset numbers" in r.stderr,
                f"ls -o version=1 of a database: exit {r.returncode}, "
                f"{r.stderr!r}")
+        r = lancefs("ls", "-o", "version=1", os.path.join(db, "typo.lance"),
+                    check=False)
+        expect(r.returncode and "typo.lance" in r.stderr and
+               "each dataset numbers" not in r.stderr,
+               f"ls -o version=1 of no dataset: {r.stderr!r}")
+        # a database whose every dataset is left out fails, saying why
+        only = os.path.join(w, "only")
+        shutil.copytree(os.path.join(db, "half.lance"),
+                        os.path.join(only, "half.lance"))
+        r = lancefs("ls", only, check=False)
+        expect(r.returncode and "half.lance: left out: " in r.stderr,
+               f"ls of a database of one unreadable dataset: exit "
+               f"{r.returncode}, {r.stderr!r}")
         staging = os.path.join(w, "st", "inner")
         os.makedirs(staging)
         with mounted(db, staging) as mnt:
@@ -4270,6 +4325,14 @@ def test_database_members_odd_and_broken():
             os.mkdir(os.path.join(mnt, "x" * 249))
             expect(errno_of(os.mkdir, os.path.join(mnt, "y" * 250)) ==
                    errno.ENAMETOOLONG, "mkdir of 250 bytes")
+            # another writer's dataset, made since the mount looked: a
+            # mkdir of it is EEXIST, and it is listed from then on
+            shutil.copytree(uri, os.path.join(db, "late.lance"))
+            expect(errno_of(os.mkdir, os.path.join(mnt, "late")) ==
+                   errno.EEXIST, "mkdir of a dataset made meanwhile")
+            expect("late" in listing(mnt) and
+                   len(listing(os.path.join(mnt, "late"))) == 3,
+                   f"after it: {listing(mnt)}")
             row = listing(os.path.join(mnt, "cut"))[0]
             expect(errno_of(lambda p: open(p).read(),
                             os.path.join(mnt, "cut", row, "meta.json")) ==
@@ -4738,6 +4801,7 @@ TESTS = (per_version(edit_cycle) + per_version(interleaved_appends) +
     test_changes_of_a_dataset_made_anew,
     test_dataset_made_anew_with_nothing_staged,
     test_busy_umount_commits_the_last_close,
+    test_daemon_stopped_while_a_file_is_written,
     test_database_members_odd_and_broken,
     test_rows_staged_for_a_dropped_dataset,
     test_descriptor_open_across_an_overwrite,
