@@ -83,28 +83,8 @@ static int open_view(struct view **v, const char *src, struct view_opts *o,
 	if (!rc)
 		rc = view_open(v, path, o, err);
 	lc_free(path);
-	if (!rc && view_error_count(*v)) {
-		/* what opening it met and went past (a database member
-		 * left out): "NAME<TAB>message" lines */
-		struct lc_buf b;
-
-		lc_buf_init(&b, 0);
-		if (!view_errors(&b, *v, err)) {
-			for (char *l = (char *)b.data, *end = l + b.len; l < end;) {
-				char *nl = memchr(l, '\n', (size_t)(end - l));
-				char *tab = memchr(l, '\t', (size_t)(end - l));
-
-				if (!nl)
-					break;
-				if (tab && tab < nl)
-					l = tab + 1;
-				fprintf(stderr, "lancefs: %.*s\n", (int)(nl - l), l);
-				l = nl + 1;
-			}
-		}
-		lc_buf_reset(&b);
-		lc_err_clear(err);
-	}
+	if (!rc)
+		view_say_errors(*v, stderr);	/* a database member left out */
 	return rc;
 }
 

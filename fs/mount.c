@@ -4135,6 +4135,7 @@ int lancefs_mount_main(int argc, char **argv)
 			     1 : 2;
 		goto out;
 	}
+	view_say_errors(fs->v, stderr);	/* a database member left out */
 	view_set_status_fn(fs->v, status_fn, fs);
 	fs->writable = vo.writable;
 	fs->source = source;

@@ -2649,6 +2649,29 @@ int view_errors(struct lc_buf *b, struct view *v, struct lc_err *err)
 	return rc;
 }
 
+void view_say_errors(struct view *v, FILE *out)
+{
+	struct lc_buf b;
+
+	lc_buf_init(&b, 0);
+	if (!view_errors(&b, v, &(struct lc_err){ 0 })) {
+		const char *l = (const char *)b.data, *end = l + b.len;
+
+		while (l < end) {
+			const char *nl = memchr(l, '\n', (size_t)(end - l));
+			const char *tab = memchr(l, '\t', (size_t)(end - l));
+
+			if (!nl)
+				break;
+			if (tab && tab < nl)
+				l = tab + 1;	/* the message names it */
+			fprintf(out, "lancefs: %.*s\n", (int)(nl - l), l);
+			l = nl + 1;
+		}
+	}
+	lc_buf_reset(&b);
+}
+
 static int render_ctl(struct lc_buf *b, struct view *v, const struct vnode *n,
 		      struct lc_err *err)
 {

@@ -17,6 +17,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "lance.h"
 
@@ -167,6 +168,9 @@ uint64_t view_error_count(struct view *v);
 /* What .lancefs/errors holds, appended to b. */
 int view_errors(struct lc_buf *b, struct view *v, struct lc_err *err)
 	LC_MUST_USE;
+/* The same, its messages as "lancefs: MESSAGE" lines on `out`: what
+ * opening the view met and went past (a database member left out). */
+void view_say_errors(struct view *v, FILE *out);
 
 /* True when the node's snapshot is one its dataset's root showed (or
  * shows): never one of @versions or @tags, even of the same version. */
