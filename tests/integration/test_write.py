@@ -161,6 +161,19 @@ def mounted(source, staging, *opts):
             expect(not os.path.ismount(mnt), "still mounted after umount")
 
 
+@contextlib.contextmanager
+def mountpoint():
+    """An empty folder to mount on, for tests that mount and unmount
+    themselves: detached at the end if still mounted, then removed."""
+    mnt = tempfile.mkdtemp(prefix="lancefs-wmnt-")
+    try:
+        yield mnt
+    finally:
+        if os.path.ismount(mnt):
+            subprocess.run(["fusermount3", "-uz", mnt], capture_output=True)
+        os.rmdir(mnt)
+
+
 def status(mnt):
     with open(os.path.join(mnt, ".lancefs", "status")) as f:
         return json.load(f)
@@ -2529,8 +2542,7 @@ def test_daemon_stopped_while_a_file_is_written():
     with workdir() as w:
         uri, staging, src = lancedb_table(w, "2.1", 2)
         sample(src, "done", 3)
-        mnt = tempfile.mkdtemp(prefix="lancefs-wmnt-")
-        try:
+        with mountpoint() as mnt:
             lancefs("mount", "-o", f"staging_dir={staging},name_column=name,"
                     "commit_delay=60", uri, mnt)
             pid = status(mnt)["pid"]
@@ -2557,11 +2569,6 @@ def test_daemon_stopped_while_a_file_is_written():
                 os.rmdir(os.path.join(mnt, "half"))
             lancefs("umount", mnt)
             expect("half" not in lance_rows(uri), "half committed")
-        finally:
-            if os.path.ismount(mnt):
-                subprocess.run(["fusermount3", "-uz", mnt],
-                               capture_output=True)
-            os.rmdir(mnt)
 
 
 def test_busy_umount_commits_the_last_close():
@@ -2577,8 +2584,7 @@ def test_busy_umount_commits_the_last_close():
         go = os.path.join(w, "go")
         write(img, jpeg(7))
         wtool("make", uri, "--version", "2.1", "--rows", 2)
-        mnt = tempfile.mkdtemp(prefix="lancefs-wmnt-")
-        try:
+        with mountpoint() as mnt:
             for k in range(3):
                 lancefs("mount", "-o",
                         f"staging_dir={staging},name_column=name", uri, mnt)
@@ -2604,11 +2610,6 @@ def test_busy_umount_commits_the_last_close():
                 expect(rows.get(f"late{k}", {}).get("image") ==
                        sha256(jpeg(7)), f"LanceDB: late{k} is "
                        f"{rows.get(f'late{k}')}")
-        finally:
-            if os.path.ismount(mnt):
-                subprocess.run(["fusermount3", "-uz", mnt],
-                               capture_output=True)
-            os.rmdir(mnt)
 
 
 def test_dataset_made_anew_with_nothing_staged():
