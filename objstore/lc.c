@@ -33,7 +33,7 @@ int lc_err_set(struct lc_err *err, int code, enum lc_err_kind kind,
 
 void lc_err_prefix(struct lc_err *err, const char *fmt, ...)
 {
-	char pre[256], old[sizeof(err->msg)];
+	char pre[sizeof(err->msg)], old[sizeof(err->msg)];
 	va_list ap;
 
 	if (!err || !err->code)

@@ -246,6 +246,21 @@ TEST(page_buffers)
 	lc_buf_reset(&b);
 }
 
+/* A prefix as long as a name can be (a database's dataset left out,
+ * named in full) is kept whole, the message after it cut instead. */
+TEST(error_prefix_kept_whole)
+{
+	struct lc_err err = { 0 };
+	char name[250];
+
+	memset(name, 'n', sizeof(name) - 1);
+	name[sizeof(name) - 1] = 0;
+	LC_CORRUPT(&err, "manifest: 3 bytes is too short");
+	lc_err_prefix(&err, "%s.lance: left out: ", name);
+	CHECK(!strncmp(err.msg, name, strlen(name)));
+	CHECK(strstr(err.msg, ".lance: left out: manifest: 3 bytes"));
+}
+
 TEST(uri_forms)
 {
 	struct lc_err err = { 0 };
@@ -428,6 +443,7 @@ TEST(pid_running_with_threads_left)
 TEST_MAIN(TEST_ENTRY(local_backend), TEST_ENTRY(local_big_puts),
 	  TEST_ENTRY(local_descriptors_capped),
 	  TEST_ENTRY(page_buffers), TEST_ENTRY(uri_forms),
+	  TEST_ENTRY(error_prefix_kept_whole),
 	  TEST_ENTRY(mem_backend), TEST_ENTRY(pid_running),
 	  TEST_ENTRY(pid_running_with_threads_left),
 	  TEST_ENTRY(local_store_folder_deleted))
