@@ -1256,14 +1256,18 @@ static bool names_dataset(const char *source)
 static bool local_folder(char *out, size_t cap, const char *source,
 			 const char *name)
 {
-	if (!strncmp(source, "file://", 7))
+	bool uri = !strncmp(source, "file://", 7);
+
+	if (uri)
 		source += 7;
 	else if (strstr(source, "://"))
 		return false;
+	snprintf(out, cap, "%s", source);
+	if (uri)
+		lc_pct_decode(out);	/* as ostore_open_uri */
 	if (name)
-		snprintf(out, cap, "%s/%s.lance", source, name);
-	else
-		snprintf(out, cap, "%s", source);
+		snprintf(out + strlen(out), cap - strlen(out), "/%s.lance",
+			 name);
 	return true;
 }
 
@@ -2069,6 +2073,9 @@ struct view_ds *view_db_member(struct view *v, size_t i)
 	return db_at(v, i);
 }
 
+static void note_at(struct view *v, const struct vnode *n, const char *name,
+		    const struct lc_err *err);
+
 int view_lookup(struct vnode *out, struct view *v, const struct vnode *dir,
 		const char *name, struct lc_err *err)
 {
@@ -2139,7 +2146,12 @@ int view_lookup(struct vnode *out, struct view *v, const struct vnode *dir,
 		return tag_root(out, dir->ds, name, version, err);
 	}
 	case VN_ROW:
-		return lookup_in_row(out, dir, name, err);
+		rc = lookup_in_row(out, dir, name, err);
+		/* a file whose kind or size could not be read (its data file
+		 * gone, the store down): a failure to list, as a read's */
+		if (rc && rc != ENOENT)
+			note_at(v, dir, name, err);
+		return rc;
 	case VN_CTL:
 		for (int i = 0; i < ctl_count(v); i++)
 			if (!strcmp(name, ctl_names[i])) {
@@ -2580,20 +2592,32 @@ static void node_path(char *out, size_t cap, const struct vnode *n)
 			 n->snap->cols[n->file].prefix);
 }
 
-void view_note_error(struct view *v, const struct vnode *n,
-		     const struct lc_err *err)
+/* view_note_error's, for the entry `name` of folder n (NULL: n). */
+static void note_at(struct view *v, const struct vnode *n, const char *name,
+		    const struct lc_err *err)
 {
-	char path[1200];
+	char path[1500];
 	size_t k = 0;
 
 	/* a database mount's members share one list: which one's */
-	if (n->ds && n->ds->name)
-		k = (size_t)snprintf(path, sizeof(path) - 300, "%s/",
-				     n->ds->name);
-	node_path(path + k, sizeof(path) - k, n);
+	if (n->ds && n->ds->name) {
+		int w = snprintf(path, 300, "%s/", n->ds->name);
+
+		k = w < 0 ? 0 : w < 300 ? (size_t)w : 299;	/* cut */
+	}
+	node_path(path + k, 1200 - k, n);
 	if (k && !path[k])
 		path[k - 1] = 0;	/* the dataset itself */
+	if (name)
+		snprintf(path + strlen(path), sizeof(path) - strlen(path),
+			 "/%s", name);
 	view_note_line(v, path, err);
+}
+
+void view_note_error(struct view *v, const struct vnode *n,
+		     const struct lc_err *err)
+{
+	note_at(v, n, NULL, err);
 }
 
 void view_note_line(struct view *v, const char *path,

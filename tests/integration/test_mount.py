@@ -331,7 +331,7 @@ def test_corrupt_file_is_eio_only_there():
             f.seek(size - 8)
             f.write(b"\0" * 8)		# the footer's version and magic
         with mounted(copy) as mnt:
-            bad = good = 0
+            bad, good = [], 0
             for r in orc["rows"]:
                 try:
                     json.load(open(os.path.join(mnt, r["name"],
@@ -339,8 +339,8 @@ def test_corrupt_file_is_eio_only_there():
                     good += 1
                 except OSError as e:
                     expect(e.errno == 5, f"{r['name']}: {e}")
-                    bad += 1
-            expect(bad > 0 and good > 0, f"{bad} bad and {good} good rows")
+                    bad.append(r["name"])
+            expect(bad and good > 0, f"{len(bad)} bad and {good} good rows")
             errors = open(os.path.join(mnt, ".lancefs", "errors")).read()
             expect(data[0] in errors, f"errors file: {errors[:300]!r}")
         with mounted(copy) as mnt:	# a listing first
@@ -354,6 +354,27 @@ def test_corrupt_file_is_eio_only_there():
             expect(failed and failed[-1] in errors and data[0] in errors,
                    f"listings failed for {failed[:3]}, errors file: "
                    f"{errors[:300]!r}")
+        # the data file gone (a store that fails alike): a file opened by
+        # its path, no listing first, fails at its lookup, and that is a
+        # failure listed and counted too (it was only logged)
+        os.rename(victim, victim + ".away")
+        with mounted(copy) as mnt:
+            # a binary column's file (its extension is sniffed from
+            # the bytes, which are gone)
+            row = next(r for r in orc["rows"] if r["name"] == bad[0])
+            names = [f"{c}.bin" for c, v in row["values"].items()
+                     if isinstance(v, dict) and "sha256" in v]
+            try:
+                open(os.path.join(mnt, bad[0], names[0]), "rb").close()
+                raise AssertionError(f"{bad[0]}/{names[0]} opened")
+            except OSError as e:
+                expect(e.errno == 5, f"{bad[0]}/{names[0]}: {e}")
+            errors = open(os.path.join(mnt, ".lancefs", "errors")).read()
+            st = json.load(open(os.path.join(mnt, ".lancefs", "status")))
+            expect(f"{bad[0]}/{names[0]}\t" in errors and
+                   data[0] in errors and st["errors"] >= 1,
+                   f"errors file: {errors[:300]!r}, status errors "
+                   f"{st['errors']}")
 
 
 REFRESH_WRITER = """
