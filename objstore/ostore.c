@@ -47,7 +47,18 @@ int ostore_open_uri(struct ostore **out, const char *uri,
 	}
 	if (!*p)
 		return LC_USAGE(err, "empty dataset path");
-	rc = ostore_local_new(out, p, err);
+	if (p != uri) {
+		/* a file:// URI's path is %-escaped, as Lance reads it */
+		char *path = lc_strdup(p);
+
+		if (!path)
+			return LC_NOMEM(err);
+		lc_pct_decode(path);
+		rc = ostore_local_new(out, path, err);
+		lc_free(path);
+	} else {
+		rc = ostore_local_new(out, p, err);
+	}
 opened:
 	if (!rc)
 		(*out)->conf = conf;

@@ -221,6 +221,7 @@ static int parse_uri(struct s3_addr *a, const char *uri, struct lc_err *err)
 	a->prefix = lc_strndup(p, (size_t)(e - p));
 	if (!a->bucket || !a->prefix)
 		return LC_NOMEM(err);
+	lc_pct_decode(a->prefix);	/* as LanceDB names the keys */
 	return 0;
 }
 

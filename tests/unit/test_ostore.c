@@ -274,6 +274,24 @@ TEST(uri_forms)
 	CHECK(strstr(err.msg, "gs://bucket/x") != NULL);
 	lc_err_clear(&err);
 	CHECK_EQ_U64(ostore_open_uri(&st, "/nonexistent/dir", NULL, &err), ENOENT);
+	lc_err_clear(&err);
+	/* a file:// URI's path %-decoded, as Lance reads it; a plain path
+	 * is taken as it is */
+	{
+		char dir[] = "/tmp/lancefs-uri-XXXXXX", sub[64], uri[128];
+
+		CHECK(mkdtemp(dir));
+		snprintf(sub, sizeof(sub), "%s/a b", dir);
+		CHECK(mkdir(sub, 0700) == 0);
+		snprintf(uri, sizeof(uri), "file://%s/a%%20b", dir);
+		CHECK_OK(ostore_open_uri(&st, uri, NULL, &err), &err);
+		ostore_free(st);
+		snprintf(uri, sizeof(uri), "%s/a%%20b", dir);
+		CHECK_EQ_U64(ostore_open_uri(&st, uri, NULL, &err), ENOENT);
+		lc_err_clear(&err);
+		rmdir(sub);
+		rmdir(dir);
+	}
 }
 
 /* Past the cap, the least recently read object gives its descriptor

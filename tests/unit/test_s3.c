@@ -723,6 +723,13 @@ TEST(addressing)
 		  "a%20b.lance");
 	check_url(&a, "", "http://127.0.0.1:7480/lance");
 	s3_addr_reset(&a);
+	/* the key prefix %-decoded, as LanceDB's object store names the
+	 * keys of the same URI (a '%' that escapes nothing stays) */
+	CHECK_OK(addr(&a, "s3://lance/my%20db/100%25%2x/t.lance",
+		      "endpoint=http://127.0.0.1:7480,allow_http=true", &err),
+		 &err);
+	CHECK_STR(a.prefix, "my db/100%%2x/t.lance");
+	s3_addr_reset(&a);
 	/* virtual-hosted on localhost: bucket.localhost, pinned */
 	CHECK_OK(addr(&a, "s3://lance", "endpoint=http://localhost:7480,"
 		      "allow_http=1,virtual_hosted_style_request=true,"
