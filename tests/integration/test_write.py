@@ -2511,16 +2511,28 @@ def test_deletion_of_a_row_compacted_then_restored():
             expect("row_003" in want, f"the restored rows: {sorted(want)}")
 
 
-def staged_names(staging):
-    """The names of the rows an unmounted staging folder holds (none when
-    the daemon removed it, empty, at its exit)."""
+def staged_rows(staging):
+    """The folders of the rows a staging folder holds, by row name (none
+    when the daemon removed it, empty, at its exit; spare folders have
+    no name)."""
     rows = os.path.join(staging, "rows")
-    out = []
+    out = {}
     for d in os.listdir(rows) if os.path.isdir(rows) else ():
         with contextlib.suppress(OSError):
-            out.append(os.getxattr(os.path.join(rows, d),
-                                   "user.lancefs.name").decode())
-    return sorted(out)
+            out[os.getxattr(os.path.join(rows, d),
+                            "user.lancefs.name").decode()] = \
+                os.path.join(rows, d)
+    return out
+
+
+def staged_names(staging):
+    """The names of the rows an unmounted staging folder holds."""
+    return sorted(staged_rows(staging))
+
+
+def staged_folder(staging, name):
+    """The staging folder of the row `name`."""
+    return staged_rows(staging)[name]
 
 
 USER_LEAVING = """
@@ -2569,6 +2581,50 @@ def test_daemon_stopped_while_a_file_is_written():
                 os.rmdir(os.path.join(mnt, "half"))
             lancefs("umount", mnt)
             expect("half" not in lance_rows(uri), "half committed")
+
+
+def test_kill_while_a_refused_update_is_filled():
+    """A kill -9 during a commit that has copied a committed row's files
+    into its staged update (to write the row whole), where the update is
+    refused (another writer deleted the row): after the remount the row
+    lists what the user wrote, meta.json, not the copy of its old image
+    too (the copy counted as the user's file). Many big rows make the
+    commit long enough to kill it while the copy is there."""
+    with workdir() as w:
+        uri, staging, src = lancedb_table(w, "2.1", 4)
+        with mountpoint() as mnt:
+            opts = (f"staging_dir={staging},name_column=name,"
+                    "commit_delay=600")
+            lancefs("mount", "-o", opts, uri, mnt)
+            pid = status(mnt)["pid"]
+            write(os.path.join(mnt, "row_001", "meta.json"), b'{"label": 7}')
+            for k in range(60):
+                os.mkdir(os.path.join(mnt, f"big_{k}"))
+                write(os.path.join(mnt, f"big_{k}", "image.jpg"),
+                      b"\xff\xd8\xff\xe0" + random.randbytes(1 << 20))
+            wtool("delete", uri, "--where", "name = 'row_001'")
+            folder = staged_folder(staging, "row_001")
+            commit = subprocess.Popen([LANCEFS, "commit", mnt],
+                                      stdout=subprocess.DEVNULL,
+                                      stderr=subprocess.DEVNULL)
+            while not os.path.exists(os.path.join(folder, "image.jpg")):
+                expect(commit.poll() is None,
+                       "the commit ended before the copy was seen")
+            os.kill(pid, signal.SIGKILL)
+            commit.wait()
+            wait_for(lambda: not os.path.exists(f"/proc/{pid}"),
+                     "the daemon's exit")
+            subprocess.run(["fusermount3", "-uz", mnt], capture_output=True)
+            lancefs("mount", "-o", opts, uri, mnt)
+            lancefs("commit", mnt, check=False)
+            got = sorted(os.listdir(os.path.join(mnt, "row_001")))
+            expect(got == ["meta.json"], f"row_001 lists {got}")
+            shutil.rmtree(os.path.join(mnt, "row_001"))
+            lancefs("umount", mnt)
+        names = lance_rows(uri)
+        expect("row_001" not in names and
+               sum(n.startswith("big_") for n in names) == 60,
+               f"LanceDB: {sorted(names)[:8]}... ({len(names)} rows)")
 
 
 def test_busy_umount_commits_the_last_close():
@@ -4802,6 +4858,7 @@ TESTS = (per_version(edit_cycle) + per_version(interleaved_appends) +
     test_changes_of_a_dataset_made_anew,
     test_dataset_made_anew_with_nothing_staged,
     test_busy_umount_commits_the_last_close,
+    test_kill_while_a_refused_update_is_filled,
     test_daemon_stopped_while_a_file_is_written,
     test_database_members_odd_and_broken,
     test_rows_staged_for_a_dropped_dataset,
