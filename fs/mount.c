@@ -26,6 +26,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <jansson.h>
+#include <libgen.h>
 #include <limits.h>
 #include <malloc.h>
 #include <signal.h>
@@ -590,6 +591,16 @@ static struct mds *mds_for(struct lfs *fs, struct view_ds *ds)
 
 static void on_moved(void *ctx);
 
+/* The length of SOURCE without trailing slashes (but a lone "/"). */
+static size_t source_len(const char *source)
+{
+	size_t n = strlen(source);
+
+	while (n > 1 && source[n - 1] == '/')
+		n--;
+	return n;
+}
+
 /* Where a dataset's staging lives: staging_dir= (a folder per member
  * in a database), or the default for its URI, `uri` (its member's in a
  * database). */
@@ -597,10 +608,8 @@ static int staging_of(char *out, size_t cap, char *uri, size_t uri_cap,
 		      struct lfs *fs, const struct mds *d, struct lc_err *err)
 {
 	const char *name = view_ds_name(d->ds);
-	size_t n = strlen(fs->source);
+	size_t n = source_len(fs->source);
 
-	while (n > 1 && fs->source[n - 1] == '/')
-		n--;
 	if (name)
 		snprintf(uri, uri_cap, "%.*s/%s.lance", (int)n, fs->source,
 			 name);
@@ -1759,8 +1768,8 @@ struct open_file {
 	struct lc_buf data;
 	struct mds *d;		/* a live file's dataset, else NULL */
 	/* the staged file that stands for it since it was overwritten
-	 * through the mount (sfd, else -1), and whose it is */
-	int sfd;
+	 * through the mount (sfd, else -1; set under mu), and whose it is */
+	atomic_int sfd;
 	struct writes *sw;
 	uint64_t sid;
 	uint32_t sfidx;
@@ -2032,7 +2041,7 @@ static int open_view(struct lfs *fs, struct mnode *m,
 		return ENOMEM;
 	of->type = FH_VIEW;
 	of->refs = 1;
-	of->sfd = -1;
+	atomic_init(&of->sfd, -1);
 	if (m->live && m->vn.kind == VN_FILE)
 		of->d = m->d;
 	pthread_mutex_init(&of->mu, NULL);
@@ -2290,9 +2299,8 @@ static void read_stateless(fuse_req_t req, struct lfs *fs, fuse_ino_t ino,
 	lc_buf_reset(&whole);
 }
 
-/* A staged file is read straight from its descriptor: libfuse reads (or
- * splices) it into the reply, no buffer of ours. */
-/* A read of staged file `fd`. */
+/* A staged file is read straight from its descriptor `fd`: libfuse
+ * reads (or splices) it into the reply, no buffer of ours. */
 static void reply_fd(fuse_req_t req, struct lfs *fs, int fd, size_t size,
 		     off_t off)
 {
@@ -2334,15 +2342,19 @@ static bool read_overlay(fuse_req_t req, struct lfs *fs,
 	uint32_t fidx;
 	int fd = -1;
 
+	/* most reads: nothing staged in the dataset, no lock taken */
+	if (atomic_load(&of->sfd) < 0 &&
+	    (!w || !overlay_in(w, &of->node, &id, &fidx)))
+		return false;
 	pthread_mutex_lock(&of->mu);
-	if (of->sfd < 0 && w && overlay_in(w, &of->node, &id, &fidx) &&
+	if (of->sfd < 0 && overlay_in(w, &of->node, &id, &fidx) &&
 	    !wr_file_name(w, id, fidx, name, sizeof(name)) &&
 	    !wr_file_open(w, id, name, O_RDONLY, false, NULL, &fidx, &fd,
 			  &err)) {
 		of->sw = w;
 		of->sid = id;
 		of->sfidx = fidx;
-		of->sfd = fd;
+		atomic_store(&of->sfd, fd);
 	}
 	if ((fd = of->sfd) >= 0)
 		of->refs++;	/* a release may come meanwhile */
@@ -2352,12 +2364,6 @@ static bool read_overlay(fuse_req_t req, struct lfs *fs,
 	reply_fd(req, fs, fd, size, off);
 	open_file_put(of);
 	return true;
-}
-
-static void read_staged(fuse_req_t req, struct lfs *fs, struct staged_fh *h,
-			size_t size, off_t off)
-{
-	reply_fd(req, fs, h->fd, size, off);
 }
 
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
@@ -2372,8 +2378,7 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	atomic_fetch_add(&fs->requests, 1);
 	switch (fh_type(fi)) {
 	case FH_STAGED:
-		read_staged(req, fs, staged_fh_of(fi),
-			    size, off);
+		reply_fd(req, fs, staged_fh_of(fi)->fd, size, off);
 		return;
 	case FH_COMMIT:
 		fuse_reply_buf(req, NULL, 0);
@@ -3466,19 +3471,36 @@ static bool has_member(struct lfs *fs, const char *name)
 	return false;
 }
 
-/* The entries of folder `path` but . and .. (0 where it cannot be read). */
-static size_t entries(const char *path)
-{
-	DIR *d = opendir(path);
-	struct dirent *de;
-	size_t n = 0;
+/* staging_each's, for note_orphans */
+struct orphans {
+	struct lfs *fs;
+	size_t n;	/* fs->source without trailing slashes */
+};
 
-	if (!d)
-		return 0;
-	while ((de = readdir(d)))
-		n += strcmp(de->d_name, ".") && strcmp(de->d_name, "..");
-	closedir(d);
-	return n;
+static void orphan_cb(void *ctx, const char *dir, const char *dataset,
+		      size_t rows)
+{
+	struct orphans *o = ctx;
+	const char *name = dataset + o->n + 1;
+	size_t len = strlen(name);
+	struct lc_err err = { 0 };
+	char ds[300];
+
+	/* SOURCE/NAME.lance, NAME no dataset here nor one left out
+	 * (unreadable: said as such already) */
+	if (!rows || strncmp(dataset, o->fs->source, o->n) ||
+	    dataset[o->n] != '/' || len <= 6 || len - 6 >= sizeof(ds) ||
+	    strchr(name, '/') || strcmp(name + len - 6, ".lance"))
+		return;
+	snprintf(ds, sizeof(ds), "%.*s", (int)(len - 6), name);
+	if (has_member(o->fs, ds) || view_db_left_out(o->fs->v, ds))
+		return;
+	lc_err_set(&err, ENOENT, LC_EK_NOTFOUND, __FILE__, __LINE__,
+		   "%zu staged row%s of dataset %s, which is no longer in "
+		   "the database, stay in %s (a mkdir of %s here shows them "
+		   "again)", rows, rows == 1 ? "" : "s", name, dir, ds);
+	fprintf(stderr, "lancefs: %s: %s\n", ds, err.msg);
+	view_note_line(o->fs->v, ds, &err);
 }
 
 /*
@@ -3486,70 +3508,18 @@ static size_t entries(const char *path)
  * dropped it while they were staged): they stay in its staging, where a
  * mkdir of its name shows them again (to commit into a new dataset of
  * that name, or to remove). Said at mount and in .lancefs/errors, so
- * that nothing staged goes unseen. A staging says whose it is in its
- * file "dataset".
+ * that nothing staged goes unseen.
  */
 static void note_orphans(struct lfs *fs)
 {
-	char base[4200], path[4600], uri[4200];
-	size_t n = strlen(fs->source);
-	struct lc_err err = { 0 };
-	struct dirent *de;
-	DIR *d;
+	struct orphans o = { fs, source_len(fs->source) };
+	char root[4200];
 
-	while (n > 1 && fs->source[n - 1] == '/')
-		n--;
-	if (fs->wo.staging_dir) {
-		snprintf(base, sizeof(base), "%s", fs->wo.staging_dir);
-	} else {
-		char *slash;
-
-		if (staging_default_dir(base, sizeof(base), fs->source, &err) ||
-		    !(slash = strrchr(base, '/')))
-			return;
-		*slash = 0;
-	}
-	if (!(d = opendir(base)))
-		return;
-	while ((de = readdir(d))) {
-		char *name;
-		size_t len, rows;
-		ssize_t k;
-		int fd;
-
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		snprintf(path, sizeof(path), "%s/%s/dataset", base, de->d_name);
-		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-			continue;
-		k = read(fd, uri, sizeof(uri) - 1);
-		close(fd);
-		if (k <= 0)
-			continue;
-		uri[k] = 0;
-		/* SOURCE/NAME.lance */
-		name = uri + n + 1;
-		if (strncmp(uri, fs->source, n) || uri[n] != '/' ||
-		    (len = strlen(name)) <= 6 || strchr(name, '/') ||
-		    strcmp(name + len - 6, ".lance"))
-			continue;
-		name[len - 6] = 0;
-		snprintf(path, sizeof(path), "%s/%s/rows", base, de->d_name);
-		/* one left out (unreadable) is said as such already */
-		if (has_member(fs, name) || view_db_left_out(fs->v, name) ||
-		    !(rows = entries(path)))
-			continue;
-		lc_err_set(&err, ENOENT, LC_EK_NOTFOUND, __FILE__, __LINE__,
-			   "%zu staged row%s of dataset %s.lance, which is no "
-			   "longer in the database, stay in %s/%s (a mkdir of "
-			   "%s here shows them again)", rows,
-			   rows == 1 ? "" : "s", name, base, de->d_name,
-			   name);
-		fprintf(stderr, "lancefs: %s: %s\n", name, err.msg);
-		view_note_line(fs->v, name, &err);
-		lc_err_clear(&err);
-	}
-	closedir(d);
+	if (fs->wo.staging_dir)
+		staging_each(fs->wo.staging_dir, orphan_cb, &o);
+	else if (!staging_default_root(root, sizeof(root),
+				       &(struct lc_err){ 0 }))
+		staging_each(root, orphan_cb, &o);
 }
 
 /* A dataset mount's writes open now (recovery, and the errors a user
@@ -4589,15 +4559,10 @@ int lancefs_commit_main(int argc, char **argv)
 	 * whose every dataset's version is said */
 	snprintf(root, sizeof(root), "%s", mnt);
 	if (!db && in_database(c.st)) {
-		char *slash;
-		size_t k = strlen(root);
+		char dir[sizeof(root)];
 
-		while (k > 1 && root[k - 1] == '/')
-			root[--k] = 0;
-		if ((slash = strrchr(root, '/')))
-			*(slash == root ? slash + 1 : slash) = 0;
-		else
-			snprintf(root, sizeof(root), ".");
+		memcpy(dir, root, sizeof(dir));
+		snprintf(root, sizeof(root), "%s", dirname(dir));
 		db = true;
 	}
 	rc = commit_via(&c, mnt);

@@ -121,14 +121,49 @@ static int sync_dir(const char *dir)
 	return rc;
 }
 
+/* The dataset URI the staging folder `dir` holds changes of (its file
+ * "dataset") into had[cap]: false where it says none. */
+static bool owner_of(const char *dir, char *had, size_t cap)
+{
+	char path[4300];
+	ssize_t n = -1;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/dataset", dir);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
+		n = read(fd, had, cap - 1);
+		close(fd);
+	}
+	if (n < 0)
+		return false;
+	had[n] = 0;
+	return true;
+}
+
+int staging_default_root(char *out, size_t cap, struct lc_err *err)
+{
+	const char *xdg = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
+
+	if (xdg && *xdg)
+		snprintf(out, cap, "%s/lancefs", xdg);
+	else if (geteuid() == 0)
+		snprintf(out, cap, "/var/lib/lancefs");
+	else if (home && *home)
+		snprintf(out, cap, "%s/.local/state/lancefs", home);
+	else
+		return LC_USAGE(err, "no staging folder: set staging_dir=, "
+				"XDG_STATE_HOME or HOME");
+	return 0;
+}
+
 int staging_default_dir(char *out, size_t cap, const char *dataset_uri,
 			struct lc_err *err)
 {
-	const char *xdg = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
 	char base[3000], safe[200];
 	/* FNV-1a from the start value every release named folders with */
 	uint64_t h = lc_hash_str_from(1469598103934665603ull, dataset_uri);
 	size_t k = 0;
+	int rc;
 
 	/* a readable tail of the URI, then the hash: unique and findable */
 	for (const char *p = dataset_uri; *p && k < sizeof(safe) - 1; p++)
@@ -140,19 +175,41 @@ int staging_default_dir(char *out, size_t cap, const char *dataset_uri,
 	safe[k] = 0;
 	if (k > 60)
 		memmove(safe, safe + k - 60, 61);
-	if (xdg && *xdg)
-		snprintf(base, sizeof(base), "%s/lancefs", xdg);
-	else if (geteuid() == 0)
-		snprintf(base, sizeof(base), "/var/lib/lancefs");
-	else if (home && *home)
-		snprintf(base, sizeof(base), "%s/.local/state/lancefs", home);
-	else
-		return LC_USAGE(err, "no staging folder: set staging_dir=, "
-				"XDG_STATE_HOME or HOME");
+	if ((rc = staging_default_root(base, sizeof(base), err)))
+		return rc;
 	if ((size_t)snprintf(out, cap, "%s/%s-%016" PRIx64, base, safe, h) >=
 	    cap)
 		return LC_USAGE(err, "staging folder name too long");
 	return 0;
+}
+
+void staging_each(const char *root,
+		  void (*f)(void *ctx, const char *dir, const char *dataset,
+			    size_t rows),
+		  void *ctx)
+{
+	char dir[4200], uri[4200], rows[4300];
+	struct dirent *de;
+	DIR *d = opendir(root);
+
+	while (d && (de = readdir(d))) {
+		struct dirent *re;
+		size_t n = 0;
+		DIR *r;
+
+		snprintf(dir, sizeof(dir), "%s/%s", root, de->d_name);
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
+		    !owner_of(dir, uri, sizeof(uri)))
+			continue;
+		snprintf(rows, sizeof(rows), "%s/rows", dir);
+		for (r = opendir(rows); r && (re = readdir(r));)
+			n += strcmp(re->d_name, ".") && strcmp(re->d_name, "..");
+		if (r)
+			closedir(r);
+		f(ctx, dir, uri, n);
+	}
+	if (d)
+		closedir(d);
 }
 
 static int rm_cb(const char *path, const struct stat *sb, int type,
@@ -285,6 +342,21 @@ static bool keep_files(struct staging *s)
 	return ok;
 }
 
+/* The file's mtime: this second (`before`: the one before) and `nsec`
+ * nanoseconds, which mark what the file is (MARK_NSEC complete,
+ * STAGING_SPARE_NSEC spare, STAGING_FILL_NSEC a commit's copy; a mark's
+ * second is the one before: a time in the future makes ls -l show a
+ * year and make warn of clock skew). 0, or an errno. */
+static int stamp(int fd, bool before, long nsec)
+{
+	struct timespec t[2] = { { 0, UTIME_OMIT } };
+
+	clock_gettime(CLOCK_REALTIME, &t[1]);
+	t[1].tv_sec -= before;
+	t[1].tv_nsec = nsec;
+	return futimens(fd, t) < 0 ? errno : 0;
+}
+
 /*
  * Leave the file `name` of a landed row (in dfd) in its folder, emptied
  * and marked spare: the next row that folder holds makes its file of
@@ -295,17 +367,14 @@ static bool keep_files(struct staging *s)
  */
 static bool leave_spare(int dfd, const char *name)
 {
-	struct timespec t[2] = { { 0, UTIME_OMIT } };
 	struct stat sb;
 	bool ok;
 	int fd = openat(dfd, name, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
 
 	if (fd < 0)
 		return false;
-	clock_gettime(CLOCK_REALTIME, &t[1]);
-	t[1].tv_nsec = STAGING_SPARE_NSEC;
 	ok = !fstat(fd, &sb) && !staging_is_spare(&sb) && !ftruncate(fd, 0) &&
-	     !futimens(fd, t);
+	     !stamp(fd, false, STAGING_SPARE_NSEC);
 	close(fd);
 	return ok;
 }
@@ -934,16 +1003,10 @@ int staging_claim(struct staging *s, const char *dataset,
 		  struct lc_err *err)
 {
 	char path[4200], had[4200];
-	ssize_t n = -1;
-	int fd, rc;
+	int rc;
 
 	snprintf(path, sizeof(path), "%s/dataset", s->dir);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
-		n = read(fd, had, sizeof(had) - 1);
-		close(fd);
-	}
-	if (n >= 0) {
-		had[n] = 0;
+	if (owner_of(s->dir, had, sizeof(had))) {
 		if (!strcmp(had, dataset))
 			return 0;
 		if (s->holds)
@@ -1424,25 +1487,12 @@ bool staging_is_spare(const struct stat *sb)
 
 int staging_mark_fd(int fd, bool writing)
 {
-	struct timespec t[2] = { { 0, UTIME_OMIT } };
-
-	clock_gettime(CLOCK_REALTIME, &t[1]);
-	t[1].tv_nsec = writing ? 0 : MARK_NSEC;
-	/* the mark's second is the one before: a time in the future makes
-	 * ls -l show a year and make warn of clock skew */
-	if (!writing)
-		t[1].tv_sec--;
-	return futimens(fd, t) < 0 ? errno : 0;
+	return writing ? stamp(fd, false, 0) : stamp(fd, true, MARK_NSEC);
 }
 
 int staging_mark_fill_fd(int fd)
 {
-	struct timespec t[2] = { { 0, UTIME_OMIT } };
-
-	clock_gettime(CLOCK_REALTIME, &t[1]);
-	t[1].tv_sec--;		/* as staging_mark_fd's */
-	t[1].tv_nsec = STAGING_FILL_NSEC;
-	return futimens(fd, t) < 0 ? errno : 0;
+	return stamp(fd, true, STAGING_FILL_NSEC);
 }
 
 int staging_row_clear_partial(bool *had, const struct staging *s,

@@ -48,9 +48,19 @@
 struct stat;
 struct staging;
 
-/* The default folder for a dataset's staging: $XDG_STATE_HOME/lancefs,
- * else /var/lib/lancefs for root and ~/.local/state/lancefs for others,
- * then one subfolder named after the dataset URI. */
+/* The folder that holds the default stagings: $XDG_STATE_HOME/lancefs,
+ * else /var/lib/lancefs for root and ~/.local/state/lancefs for others. */
+int staging_default_root(char *out, size_t cap, struct lc_err *err)
+	LC_MUST_USE;
+/* Each staging folder in `root` (a staging_dir= of a database, or the
+ * default root) that says whose it is: f(ctx, its path, the dataset URI
+ * it holds changes of, how many rows it holds). */
+void staging_each(const char *root,
+		  void (*f)(void *ctx, const char *dir, const char *dataset,
+			    size_t rows),
+		  void *ctx);
+/* The default folder for a dataset's staging: one subfolder of the
+ * default root named after the dataset URI. */
 int staging_default_dir(char *out, size_t cap, const char *dataset_uri,
 			struct lc_err *err) LC_MUST_USE;
 

@@ -1148,6 +1148,7 @@ static int open_member(struct view_ds **out, struct view *v,
 
 static int open_db(struct view *v, struct lc_err *err)
 {
+	struct lc_err last = { 0 };	/* the last left out's failure */
 	struct db_scan d = { 0 };
 	int rc = ostore_list(v->st, "", db_scan_cb, &d, err);
 
@@ -1180,11 +1181,8 @@ static int open_db(struct view *v, struct lc_err *err)
 			view_note_line(v, d.names[i], err);
 			v->left_out[v->n_left_out++] = d.names[i];
 			d.names[i] = NULL;
-			/* none to show: the mount fails, saying why */
-			if (i + 1 < d.n || v->n_dbs)
-				lc_err_clear(err);
-			else
-				break;
+			last = *err;
+			lc_err_clear(err);
 			rc = 0;
 			continue;
 		}
@@ -1192,6 +1190,11 @@ static int open_db(struct view *v, struct lc_err *err)
 			v->listed[v->n_dbs] = v->dbs[v->n_dbs];
 			v->n_dbs++;
 		}
+	}
+	/* none shown but those left out: the open fails, saying why */
+	if (!rc && !v->n_dbs && v->n_left_out) {
+		*err = last;
+		rc = err->code;
 	}
 	for (size_t i = 0; i < d.n; i++)
 		lc_free(d.names[i]);
@@ -1256,15 +1259,8 @@ static bool names_dataset(const char *source)
 static bool local_folder(char *out, size_t cap, const char *source,
 			 const char *name)
 {
-	bool uri = !strncmp(source, "file://", 7);
-
-	if (uri)
-		source += 7;
-	else if (strstr(source, "://"))
+	if (!ostore_local_path(out, cap, source))
 		return false;
-	snprintf(out, cap, "%s", source);
-	if (uri)
-		lc_pct_decode(out);	/* as ostore_open_uri */
 	if (name)
 		snprintf(out + strlen(out), cap - strlen(out), "/%s.lance",
 			 name);
@@ -2596,21 +2592,13 @@ static void node_path(char *out, size_t cap, const struct vnode *n)
 static void note_at(struct view *v, const struct vnode *n, const char *name,
 		    const struct lc_err *err)
 {
-	char path[1500];
-	size_t k = 0;
-
 	/* a database mount's members share one list: which one's */
-	if (n->ds && n->ds->name) {
-		int w = snprintf(path, 300, "%s/", n->ds->name);
+	const char *ds = n->ds ? n->ds->name : NULL;
+	char rel[1200], path[2600];
 
-		k = w < 0 ? 0 : w < 300 ? (size_t)w : 299;	/* cut */
-	}
-	node_path(path + k, 1200 - k, n);
-	if (k && !path[k])
-		path[k - 1] = 0;	/* the dataset itself */
-	if (name)
-		snprintf(path + strlen(path), sizeof(path) - strlen(path),
-			 "/%s", name);
+	node_path(rel, sizeof(rel), n);
+	snprintf(path, sizeof(path), "%s%s%s%s%s", ds ? ds : "",
+		 ds && *rel ? "/" : "", rel, name ? "/" : "", name ? name : "");
 	view_note_line(v, path, err);
 }
 

@@ -2,6 +2,7 @@
 #include "ostore.h"
 #include "s3_int.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 
 int ostore_check_key(const char *key, struct lc_err *err)
@@ -23,10 +24,23 @@ int ostore_check_key(const char *key, struct lc_err *err)
 	return 0;
 }
 
+bool ostore_local_path(char *out, size_t cap, const char *uri)
+{
+	bool file = !strncmp(uri, "file://", 7);
+
+	if (!file && strstr(uri, "://"))
+		return false;
+	snprintf(out, cap, "%s", file ? uri + 7 : uri);
+	if (file)
+		lc_pct_decode(out);	/* %-escaped, as Lance reads it */
+	return true;
+}
+
 int ostore_open_uri(struct ostore **out, const char *uri,
 		    const struct ostore_conf *conf, struct lc_err *err)
 {
 	const char *p = uri;
+	char *path;
 	int rc;
 
 	*out = NULL;
@@ -47,18 +61,11 @@ int ostore_open_uri(struct ostore **out, const char *uri,
 	}
 	if (!*p)
 		return LC_USAGE(err, "empty dataset path");
-	if (p != uri) {
-		/* a file:// URI's path is %-escaped, as Lance reads it */
-		char *path = lc_strdup(p);
-
-		if (!path)
-			return LC_NOMEM(err);
-		lc_pct_decode(path);
-		rc = ostore_local_new(out, path, err);
-		lc_free(path);
-	} else {
-		rc = ostore_local_new(out, p, err);
-	}
+	if (!(path = lc_malloc(strlen(uri) + 1)))
+		return LC_NOMEM(err);
+	(void)ostore_local_path(path, strlen(uri) + 1, uri);
+	rc = ostore_local_new(out, path, err);
+	lc_free(path);
 opened:
 	if (!rc)
 		(*out)->conf = conf;

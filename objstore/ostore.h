@@ -112,6 +112,9 @@ int ostore_parse_count(const char *v, bool sized, uint64_t *out);
  * "access_key_id", ...), whichever alias set it; NULL if unset. */
 const char *ostore_conf_get(const struct ostore_conf *c, const char *key);
 
+/* The local path `uri` names into `out`: a path as it is, a file:// URI's
+ * path %-decoded (as Lance reads it); false for another scheme. */
+bool ostore_local_path(char *out, size_t cap, const char *uri);
 /*
  * Open the store holding `uri`: "/abs/path", "rel/path", "file:///abs",
  * "s3://bucket/prefix" or "oss://bucket/prefix". The URI names the
