@@ -21,7 +21,8 @@
 static const char usage_text[] =
 	"usage: lancefs COMMAND [ARGS]\n"
 	"\n"
-	"  lancefs info [--json] SOURCE         versions, schema, fragments\n"
+	"  lancefs info [--json] [-o OPTS] SOURCE\n"
+	"                                       versions, schema, fragments\n"
 	"  lancefs ls [-l] [-o OPTS] SOURCE [PATH]\n"
 	"                                       list a folder of the view\n"
 	"  lancefs cat [-o OPTS] SOURCE PATH    write a file of the view\n"
@@ -451,13 +452,25 @@ static int cmd_info(int argc, char **argv)
 	struct lc_err err = { 0 };
 	struct view *v = NULL;
 	struct vnode root;
+	static const struct option longopts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 },
+	};
 	bool as_json = false;
 	json_t *out = NULL;
-	int rc;
+	int opt, rc;
 
-	if (argc == 3 && !strcmp(argv[1], "--json"))
-		as_json = true;
-	else if (argc != 2) {
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "o:", longopts, NULL)) != -1) {
+		if (opt == 'j')
+			as_json = true;
+		else if (opt != 'o' || (rc = parse_opts(&o, optarg, &err)))
+			break;
+	}
+	if (opt != -1 || argc - optind != 1) {
+		view_opts_reset(&o);
+		if (err.code)
+			return fail(&err, "");
 		fputs(usage_text, stderr);
 		return 1;
 	}
@@ -527,6 +540,14 @@ int lancefs_cli(int argc, char **argv)
 		fputs(usage_text, stderr);
 		return 1;
 	}
+	/* lancefs help, lancefs --help, lancefs COMMAND ... --help */
+	for (int i = 1; i < argc && strcmp(argv[i], "--"); i++)
+		if (!strcmp(argv[i], "--help") ||
+		    (i <= 2 && !strcmp(argv[i], "-h")) ||
+		    (i == 1 && !strcmp(argv[i], "help"))) {
+			fputs(usage_text, stdout);
+			return 0;
+		}
 	if (!strcmp(argv[1], "ls"))
 		return cmd_ls(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "cat"))
@@ -543,10 +564,6 @@ int lancefs_cli(int argc, char **argv)
 		return lancefs_warmup_main(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "status"))
 		return lancefs_status_main(argc - 1, argv + 1);
-	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-		fputs(usage_text, stdout);
-		return 0;
-	}
 	if (!strcmp(argv[1], "--version")) {
 		puts("lancefs 0.1.0");
 		return 0;

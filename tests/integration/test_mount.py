@@ -833,6 +833,21 @@ def test_cli_info_and_exit_codes():
     expect(info["data_format"] == orc["storage_version"], "info format")
     expect([f["physical_rows"] for f in info["fragments"]] ==
            [f["physical_rows"] for f in orc["fragments"]], "fragments")
+    # -o as ls takes it: version= shows an older version
+    old = orc["versions"][0]["version"]
+    info1 = json.loads(lancefs("info", "--json", "-o", f"version={old}",
+                               src).stdout)
+    expect(info1["version"] == old and info1["versions"] == info["versions"],
+           f"info -o version={old}: {info1['version']}")
+    r = lancefs("info", "-o", "bogus=1", src, check=False)
+    expect(r.returncode == 1 and "bogus=1" in r.stderr,
+           f"info -o bogus=1: exit {r.returncode} {r.stderr!r}")
+    for args in (["help"], ["--help"], ["info", "--help"],
+                 ["mount", "--help"], ["ls", "-h"]):
+        r = lancefs(*args, check=False)
+        expect(r.returncode == 0 and "lancefs info" in r.stdout,
+               f"lancefs {' '.join(args)}: exit {r.returncode} "
+               f"{r.stderr[-200:]!r}")
     text = lancefs("info", src).stdout
     expect(f"rows: {len(orc['rows'])}" in text, "info text")
     for f in info["fragments"]:

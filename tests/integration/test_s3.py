@@ -373,6 +373,8 @@ def read_every_version(ver):
         ls = lancefs("ls", "-o", o, uri).stdout.split()
         expect(sorted(ls) == sorted(p for p in want_tree if "/" not in p),
                f"lancefs ls: {ls[:5]}")
+        info = json.loads(lancefs("info", "--json", "-o", o, uri).stdout)
+        expect(info["rows"] == 29, f"lancefs info -o: {info.get('rows')}")
         big = max((p for p, v in want_tree.items() if v[0] == "f"),
                   key=lambda p: want_tree[p][1])
         r = subprocess.run([LANCEFS, "cat", "-o", o, uri, big],
