@@ -142,7 +142,8 @@ struct writes {
 	bool refollow;			/* a landed version the view missed */
 	struct timespec refollow_at;	/* when to try it again */
 	uint64_t commits, last_version;
-	char *last_error;
+	char *last_error;	/* while it stands: see wr_status */
+	bool last_refusal;	/* it is a row's refusal */
 	/* Attempts whose outcome is unknown (the manifest put got no
 	 * answer, or the daemon died during it): their rows go again
 	 * under the same transaction id, before any other row, so that a
@@ -2346,6 +2347,7 @@ static void on_refused(void *ctx, uint64_t id, const char *name,
 	}
 	lc_free(w->last_error);
 	w->last_error = lc_strdup(why->msg);
+	w->last_refusal = true;
 	pthread_mutex_unlock(&w->mu);
 	if (id == f->force)
 		f->force_refused = true;
@@ -3100,6 +3102,18 @@ static int commit_pending(struct writes *w, uint64_t *version,
 	return rc;
 }
 
+/* Rows whose last commit refused them and that were not changed since
+ * (w->mu held). */
+static size_t refused_rows(const struct writes *w)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < w->n_rows; i++)
+		n += w->rows[i]->refused_gen &&
+		     w->rows[i]->refused_gen == w->rows[i]->gen;
+	return n;
+}
+
 /* A commit's failure, where users look for it: the status's last error
  * and .lancefs/errors (refused rows are noted one by one). */
 static void failed(struct writes *w, const struct lc_err *err)
@@ -3107,6 +3121,7 @@ static void failed(struct writes *w, const struct lc_err *err)
 	pthread_mutex_lock(&w->mu);
 	lc_free(w->last_error);
 	w->last_error = lc_strdup(err->msg);
+	w->last_refusal = false;
 	pthread_mutex_unlock(&w->mu);
 	note(w, err);
 }
@@ -3354,6 +3369,11 @@ static int commit_ids(struct writes *w, uint64_t *ids, size_t n,
 		}
 		w->commits++;
 		w->last_version = *version;
+		/* a failure stands until a commit lands */
+		if (!w->last_refusal) {
+			lc_free(w->last_error);
+			w->last_error = NULL;
+		}
 	}
 	if (a.uuid[0] && !first.uuid[0]) {
 		/* the attempt's rows, as its batch record holds them: not
@@ -3975,14 +3995,19 @@ bool wr_close(struct writes *w)
 int wr_status(struct writes *w, const char *key, struct lc_buf *b,
 	      struct lc_err *err)
 {
-	size_t staged = 0, refused = 0;
+	size_t staged = 0, refused;
 	int rc;
 
 	pthread_mutex_lock(&w->mu);
-	for (size_t i = 0; i < w->n_rows; i++) {
+	for (size_t i = 0; i < w->n_rows; i++)
 		staged += !no_op(w->rows[i]);
-		refused += w->rows[i]->refused_gen &&
-			   w->rows[i]->refused_gen == w->rows[i]->gen;
+	refused = refused_rows(w);
+	/* a refusal stands while a row is refused (.lancefs/errors keeps
+	 * every error) */
+	if (w->last_refusal && !refused) {
+		lc_free(w->last_error);
+		w->last_error = NULL;
+		w->last_refusal = false;
 	}
 	rc = render_json_string(b, key, strlen(key), err);
 	if (!rc)

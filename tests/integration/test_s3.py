@@ -1037,6 +1037,9 @@ def test_commit_faults_retry_or_stay_staged():
             ctl.clear()
             lancefs("commit", mnt, timeout=180)
             wait_committed(mnt, 120)
+            st = status(mnt)["writes"]
+            expect(st["last_error"] is None,
+                   f"the outage's error stays after a commit: {st}")
         same_rows(lance_rows(uri), want, "after the server recovered")
         all_versions_open(uri)
 

@@ -1322,7 +1322,8 @@ def test_failed_commit_says_why():
     """A commit the store fails (here: the dataset's _versions/ cannot be
     listed) exits 2 from lancefs commit, naming the reason there, in
     .lancefs/errors and as the status's last error; the change stays
-    staged and commits once the store is back."""
+    staged and commits once the store is back, and the last error is
+    gone once nothing is refused."""
     with workdir() as w:
         uri, staging, src = lancedb_table(w, "2.1", 3)
         want = lance_rows(uri)
@@ -1359,8 +1360,17 @@ def test_failed_commit_says_why():
             expect(r.returncode == 1 and "x/meta.json" in r.stderr and
                    "y/meta.json" not in r.stderr,
                    f"commit refusing x, y gone: {r.stderr!r}")
+            expect("nope" in (status(mnt)["writes"]["last_error"] or ""),
+                   f"x refused: status writes {status(mnt)['writes']}")
             shutil.rmtree(os.path.join(mnt, "x"))
             lancefs("commit", mnt)
+            # nothing stands in the way any more: no last error (the
+            # errors file keeps the story)
+            st = status(mnt)["writes"]
+            expect(st["last_error"] is None and st["refused_rows"] == 0,
+                   f"after all committed: status writes {st}")
+            expect("nope" in errors_text(mnt) and why in errors_text(mnt),
+                   f".lancefs/errors: {errors_text(mnt)!r}")
         same_rows(lance_rows(uri), want, "after the store came back")
 
 
