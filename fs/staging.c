@@ -57,6 +57,7 @@ struct staging {
 	int lock_fd;		/* DIR, flock()ed while open */
 	bool filler_on, spare_off;
 	bool holds;		/* staged rows or batches, when opened */
+	bool keep;		/* DIR, the user's, stays when emptied */
 	uint64_t spare_next;
 	int spare_fd[SPARE_MAX];	/* -1: opened when taken */
 	uint64_t spare_file[SPARE_MAX];
@@ -937,6 +938,14 @@ int staging_open(struct staging **out, const char *dir, struct lc_err *err)
 	atomic_init(&s->no_xattr, false);
 	atomic_init(&s->readers, 0);
 	s->lock_fd = -1;
+	/* a folder that was there and holds no staging (one the user made
+	 * for staging_dir=) stays when the staging is gone */
+	s->keep = !access(dir, F_OK);
+	for (int i = 0; s->keep && i < 3; i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir,
+			 (const char *[]){ "dataset", "rows", "batches" }[i]);
+		s->keep = access(path, F_OK) < 0 && errno == ENOENT;
+	}
 	snprintf(path, sizeof(path), "%s/rows", dir);
 	rc = mkdir_p(path, err);
 	if (!rc) {
@@ -1558,7 +1567,8 @@ bool staging_remove_if_empty(struct staging *s)
 		/* nothing staged: nothing to claim it for */
 		snprintf(path, sizeof(path), "%s/dataset", s->dir);
 		unlink(path);
-		rmdir(s->dir);
+		if (!s->keep)
+			rmdir(s->dir);
 		return true;
 	}
 	while (i--) {		/* not empty: put back what went */

@@ -189,7 +189,8 @@ int staging_row_clear_partial(bool *had, const struct staging *s,
 			      uint64_t id, struct lc_err *err) LC_MUST_USE;
 /* Wait until landed rows are out, then remove the staging folder when
  * it holds nothing (no rows, no batches): a mount that wrote nothing
- * leaves nothing behind. */
+ * leaves nothing behind. A folder that was there before and held no
+ * staging (the user's staging_dir=) is emptied, not removed. */
 bool staging_remove_if_empty(struct staging *s);
 /* A staged file was opened (1) or closed (-1) for reading. Such a
  * descriptor can outlive its row's landing, so while any is open the

@@ -1411,6 +1411,31 @@ def test_status_shows_commit_delay_as_given():
                    f"lancefs status: {got}")
 
 
+def test_users_staging_dir_stays():
+    """A staging_dir= folder the user made stays (empty) after the
+    unmount, whether the mount wrote or not; one lancefs made is
+    removed."""
+    with workdir() as w:
+        uri, staging, src = lancedb_table(w, "2.1", 1)
+        want = lance_rows(uri)
+        want.update(plain({"s_0": sample(src, "s_0", 7, size=(8, 8))}))
+        os.mkdir(staging)
+        with mounted(uri, staging, "name_column=name") as mnt:
+            cp("-r", os.path.join(src, "s_0"), mnt)
+        expect(os.path.isdir(staging) and not os.listdir(staging),
+               f"the user's staging_dir=: {os.path.exists(staging)} "
+               f"{os.listdir(staging) if os.path.isdir(staging) else ''}")
+        with mounted(uri, staging, "name_column=name"):
+            pass
+        expect(os.path.isdir(staging) and not os.listdir(staging),
+               "the user's staging_dir= after a mount that wrote nothing")
+        same_rows(lance_rows(uri), want, "s_0 committed")
+        os.rmdir(staging)
+        with mounted(uri, staging, "name_column=name") as mnt:
+            shutil.rmtree(os.path.join(mnt, "s_0"))
+        expect(not os.path.exists(staging), "a staging lancefs made stays")
+
+
 # A JPEG start (SOI, APP0) and then noise: no frame, nothing decodes it.
 BAD_JPEG = (b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01"
             b"\x00\x00" + bytes((k * 37 + 11) % 251 for k in range(2000)))
@@ -4878,6 +4903,7 @@ TESTS = (per_version(edit_cycle) + per_version(interleaved_appends) +
     test_edit_lands_after_a_null_column_dropped,
     test_deletion_of_a_row_compacted_then_restored,
     test_status_shows_commit_delay_as_given,
+    test_users_staging_dir_stays,
     test_explicit_commits_take_settled_rows,
           test_stable_row_ids_kept_by_updates,
           test_list_of_strings_column, test_nested_columns,
