@@ -516,7 +516,7 @@ static bool is_command(const char *s)
 {
 	static const char *const cmds[] = { "ls", "cat", "info", "mount",
 					    "umount", "commit", "status",
-					    "warmup", NULL };
+					    "warmup", "help", NULL };
 
 	for (int i = 0; cmds[i]; i++)
 		if (!strcmp(s, cmds[i]))

@@ -57,7 +57,7 @@ struct staging {
 	int lock_fd;		/* DIR, flock()ed while open */
 	bool filler_on, spare_off;
 	bool holds;		/* staged rows or batches, when opened */
-	bool keep;		/* DIR, the user's, stays when emptied */
+	bool keep;		/* DIR is the user's: stays when emptied */
 	uint64_t spare_next;
 	int spare_fd[SPARE_MAX];	/* -1: opened when taken */
 	uint64_t spare_file[SPARE_MAX];
@@ -920,10 +920,65 @@ int staging_create(struct staging *s, const char *path, int flags, int *fd)
 	return *fd < 0 ? errno : 0;
 }
 
+/*
+ * Whether the locked folder s->dir is a staging already (one lancefs
+ * made, or one the user's folder became: DIR/kept), or empty: then,
+ * unless `made` now, it was there before, the user's (a staging_dir=
+ * made for lancefs), and stays, emptied, when the staging is gone
+ * (staging_remove_if_empty). A folder holding anything else is refused:
+ * lancefs would take its files for its own.
+ */
+static int take_folder(struct staging *s, bool made, struct lc_err *err)
+{
+	static const char *const ours[] = { "dataset", "rows", "batches",
+					    "kept", "spare", "trash" };
+	struct dirent *de;
+	DIR *d = opendir(s->dir);
+	bool staging = false, other = false, kept = false;
+
+	if (!d)
+		return LC_SYS(err, errno, "staging: %s: %s", s->dir,
+			      strerror(errno));
+	while ((de = readdir(d))) {
+		bool known = false;
+
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		for (size_t i = 0; i < sizeof(ours) / sizeof(*ours); i++) {
+			size_t n = strlen(ours[i]);
+			const char *t = de->d_name;
+
+			/* or put_file's temporary, left by a crash */
+			known = known || !strcmp(t, ours[i]) ||
+				(t[0] == '.' && !strncmp(t + 1, ours[i], n) &&
+				 !strcmp(t + 1 + n, ".tmp"));
+		}
+		kept = kept || !strcmp(de->d_name, "kept");
+		staging = staging || known;
+		other = other || !known;
+	}
+	closedir(d);
+	if (other && !staging)
+		return LC_USAGE(err, "staging folder %s holds files of its "
+				"own: give staging_dir= an empty or new "
+				"folder", s->dir);
+	if (!staging && !kept && !made) {
+		int rc = put_file(s->dir, "kept", "", 0, true);
+
+		if (rc)
+			return LC_SYS(err, rc, "staging: %s/kept: %s", s->dir,
+				      strerror(rc));
+		kept = true;
+	}
+	s->keep = kept;
+	return 0;
+}
+
 int staging_open(struct staging **out, const char *dir, struct lc_err *err)
 {
 	struct staging *s;
 	char path[4200];
+	bool made;
 	int rc;
 
 	*out = NULL;
@@ -938,20 +993,8 @@ int staging_open(struct staging **out, const char *dir, struct lc_err *err)
 	atomic_init(&s->no_xattr, false);
 	atomic_init(&s->readers, 0);
 	s->lock_fd = -1;
-	/* a folder that was there and holds no staging (one the user made
-	 * for staging_dir=) stays when the staging is gone */
-	s->keep = !access(dir, F_OK);
-	for (int i = 0; s->keep && i < 3; i++) {
-		snprintf(path, sizeof(path), "%s/%s", dir,
-			 (const char *[]){ "dataset", "rows", "batches" }[i]);
-		s->keep = access(path, F_OK) < 0 && errno == ENOENT;
-	}
-	snprintf(path, sizeof(path), "%s/rows", dir);
-	rc = mkdir_p(path, err);
-	if (!rc) {
-		snprintf(path, sizeof(path), "%s/batches", dir);
-		rc = mkdir_p(path, err);
-	}
+	made = access(dir, F_OK) < 0;
+	rc = mkdir_p(dir, err);
 	/* one mount at a time: a second would clear the first's spares,
 	 * recover its batches and commit its rows (the lock goes with the
 	 * process, however it ends) */
@@ -966,6 +1009,16 @@ int staging_open(struct staging **out, const char *dir, struct lc_err *err)
 				      "nothing uses it)", dir) :
 			     LC_SYS(err, errno, "staging: %s: %s", dir,
 				    strerror(errno));
+	if (!rc)
+		rc = take_folder(s, made, err);
+	if (!rc) {
+		snprintf(path, sizeof(path), "%s/rows", dir);
+		rc = mkdir_p(path, err);
+	}
+	if (!rc) {
+		snprintf(path, sizeof(path), "%s/batches", dir);
+		rc = mkdir_p(path, err);
+	}
 	if (!rc) {
 		/* the spares a crash left, and the folder of landed rows
 		 * older versions kept */
@@ -1567,8 +1620,11 @@ bool staging_remove_if_empty(struct staging *s)
 		/* nothing staged: nothing to claim it for */
 		snprintf(path, sizeof(path), "%s/dataset", s->dir);
 		unlink(path);
+		snprintf(path, sizeof(path), "%s/kept", s->dir);
 		if (!s->keep)
 			rmdir(s->dir);
+		else if (!unlink(path))	/* the user's, as it was */
+			(void)sync_dir(s->dir);
 		return true;
 	}
 	while (i--) {		/* not empty: put back what went */

@@ -142,8 +142,11 @@ struct writes {
 	bool refollow;			/* a landed version the view missed */
 	struct timespec refollow_at;	/* when to try it again */
 	uint64_t commits, last_version;
-	char *last_error;	/* while it stands: see wr_status */
-	bool last_refusal;	/* it is a row's refusal */
+	/* the status's last error, while it stands: a commit's failure
+	 * until a commit settles everything it was asked for, a row's
+	 * refusal while a row is refused */
+	char *failure, *refusal;
+	uint64_t failures;		/* failed() calls */
 	/* Attempts whose outcome is unknown (the manifest put got no
 	 * answer, or the daemon died during it): their rows go again
 	 * under the same transaction id, before any other row, so that a
@@ -2345,9 +2348,8 @@ static void on_refused(void *ctx, uint64_t id, const char *name,
 			row_link(w, r);
 		}
 	}
-	lc_free(w->last_error);
-	w->last_error = lc_strdup(why->msg);
-	w->last_refusal = true;
+	lc_free(w->refusal);
+	w->refusal = lc_strdup(why->msg);
 	pthread_mutex_unlock(&w->mu);
 	if (id == f->force)
 		f->force_refused = true;
@@ -3119,9 +3121,9 @@ static size_t refused_rows(const struct writes *w)
 static void failed(struct writes *w, const struct lc_err *err)
 {
 	pthread_mutex_lock(&w->mu);
-	lc_free(w->last_error);
-	w->last_error = lc_strdup(err->msg);
-	w->last_refusal = false;
+	lc_free(w->failure);
+	w->failure = lc_strdup(err->msg);
+	w->failures++;
 	pthread_mutex_unlock(&w->mu);
 	note(w, err);
 }
@@ -3155,12 +3157,15 @@ static int commit_locked(struct writes *w, uint64_t force, bool now,
 			 uint64_t *version, struct lc_err *err)
 {
 	struct lc_err perr = { 0 };
-	uint64_t *ids;
+	uint64_t *ids, failures;
 	size_t n = 0, junk = 0;
 	struct wrow *forced;
 	int rc, prc = 0;
 
 	*version = 0;
+	pthread_mutex_lock(&w->mu);
+	failures = w->failures;
+	pthread_mutex_unlock(&w->mu);
 	/* what others committed since, so that our plan starts there; a
 	 * store that cannot tell is the commit's failure, said where
 	 * commits' failures are (its rows stay staged), unless nothing is
@@ -3220,15 +3225,23 @@ static int commit_locked(struct writes *w, uint64_t force, bool now,
 		drop_unchanged(w, ids + w->n_rows - junk, junk);
 	if (!n) {
 		lc_free(ids);
+		rc = prc;
 		if (prc)
 			*err = perr;
-		return prc;
+	} else {
+		rc = commit_ids(w, ids, n, force, NULL, version, err);
+		if (!rc && prc && !force) {	/* all was asked for */
+			*err = perr;
+			rc = prc;
+		}
 	}
-	rc = commit_ids(w, ids, n, force, NULL, version, err);
-	if (!rc && prc && !force) {	/* all was asked for */
-		*err = perr;
-		rc = prc;
+	pthread_mutex_lock(&w->mu);
+	/* nothing failed (rows refused are no failure): none stands */
+	if (w->failures == failures && !prc && !w->n_pending) {
+		lc_free(w->failure);
+		w->failure = NULL;
 	}
+	pthread_mutex_unlock(&w->mu);
 	return rc;
 }
 
@@ -3369,11 +3382,6 @@ static int commit_ids(struct writes *w, uint64_t *ids, size_t n,
 		}
 		w->commits++;
 		w->last_version = *version;
-		/* a failure stands until a commit lands */
-		if (!w->last_refusal) {
-			lc_free(w->last_error);
-			w->last_error = NULL;
-		}
 	}
 	if (a.uuid[0] && !first.uuid[0]) {
 		/* the attempt's rows, as its batch record holds them: not
@@ -3979,7 +3987,8 @@ bool wr_close(struct writes *w)
 	for (size_t i = 0; i < w->n_orphans; i++)
 		close(w->orphans[i].fd);
 	lc_free(w->orphans);
-	lc_free(w->last_error);
+	lc_free(w->failure);
+	lc_free(w->refusal);
 	lc_free(w->name_column);
 	lc_free(w->file_column);
 	lc_free(w->format_version);
@@ -3996,19 +4005,20 @@ int wr_status(struct writes *w, const char *key, struct lc_buf *b,
 	      struct lc_err *err)
 {
 	size_t staged = 0, refused;
+	const char *last;
 	int rc;
 
 	pthread_mutex_lock(&w->mu);
 	for (size_t i = 0; i < w->n_rows; i++)
 		staged += !no_op(w->rows[i]);
 	refused = refused_rows(w);
-	/* a refusal stands while a row is refused (.lancefs/errors keeps
-	 * every error) */
-	if (w->last_refusal && !refused) {
-		lc_free(w->last_error);
-		w->last_error = NULL;
-		w->last_refusal = false;
+	/* .lancefs/errors keeps every error; the status the one that
+	 * stands */
+	if (!refused) {
+		lc_free(w->refusal);
+		w->refusal = NULL;
 	}
+	last = w->failure ? w->failure : w->refusal;
 	rc = render_json_string(b, key, strlen(key), err);
 	if (!rc)
 		rc = lc_buf_printf(b, err, ":{\"staged_rows\":%zu,"
@@ -4018,9 +4028,8 @@ int wr_status(struct writes *w, const char *key, struct lc_buf *b,
 			   PRIu64 ",\"last_error\":",
 			   staged, w->bytes, w->commits, w->last_version,
 			   (uint64_t)refused, w->o.commit_delay, w->syncs);
-	if (!rc && w->last_error)
-		rc = render_json_string(b, w->last_error,
-					strlen(w->last_error), err);
+	if (!rc && last)
+		rc = render_json_string(b, last, strlen(last), err);
 	else if (!rc)
 		rc = lc_buf_append(b, "null", 4, err);
 	if (!rc)

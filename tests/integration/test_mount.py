@@ -843,7 +843,8 @@ def test_cli_info_and_exit_codes():
     expect(r.returncode == 1 and "bogus=1" in r.stderr,
            f"info -o bogus=1: exit {r.returncode} {r.stderr!r}")
     for args in (["help"], ["--help"], ["info", "--help"],
-                 ["mount", "--help"], ["ls", "-h"]):
+                 ["mount", "--help"], ["ls", "-h"],
+                 ["help", os.path.dirname(src)]):	# not a mount
         r = lancefs(*args, check=False)
         expect(r.returncode == 0 and "lancefs info" in r.stdout,
                f"lancefs {' '.join(args)}: exit {r.returncode} "

@@ -1362,6 +1362,17 @@ def test_failed_commit_says_why():
                    f"commit refusing x, y gone: {r.stderr!r}")
             expect("nope" in (status(mnt)["writes"]["last_error"] or ""),
                    f"x refused: status writes {status(mnt)['writes']}")
+            # a failure while x stays refused: the failure, then x's
+            # refusal again once a commit goes through
+            gone = sorted(want)[0]
+            del want[gone]
+            shutil.rmtree(os.path.join(mnt, gone))
+            commit_with_versions_away(uri, mnt)
+            expect(why in (status(mnt)["writes"]["last_error"] or ""),
+                   f"failure over x: status {status(mnt)['writes']}")
+            lancefs("commit", mnt, check=False)
+            expect("nope" in (status(mnt)["writes"]["last_error"] or ""),
+                   f"x still refused: status {status(mnt)['writes']}")
             shutil.rmtree(os.path.join(mnt, "x"))
             lancefs("commit", mnt)
             # nothing stands in the way any more: no last error (the
@@ -1371,6 +1382,16 @@ def test_failed_commit_says_why():
                    f"after all committed: status writes {st}")
             expect("nope" in errors_text(mnt) and why in errors_text(mnt),
                    f".lancefs/errors: {errors_text(mnt)!r}")
+            # a failed commit whose row is removed before the next: the
+            # next commits nothing, and the failure stands no more
+            os.mkdir(os.path.join(mnt, "c"))
+            write(os.path.join(mnt, "c", "meta.json"), '{"label": 5}')
+            commit_with_versions_away(uri, mnt)
+            shutil.rmtree(os.path.join(mnt, "c"))
+            lancefs("commit", mnt)
+            st = status(mnt)["writes"]
+            expect(st["last_error"] is None,
+                   f"after a commit of nothing: status writes {st}")
         same_rows(lance_rows(uri), want, "after the store came back")
 
 
@@ -1413,8 +1434,9 @@ def test_status_shows_commit_delay_as_given():
 
 def test_users_staging_dir_stays():
     """A staging_dir= folder the user made stays (empty) after the
-    unmount, whether the mount wrote or not; one lancefs made is
-    removed."""
+    unmount, whether the mount wrote or not, also after a mount left a
+    refused row in it; one lancefs made is removed; one holding other
+    files is refused, naming it."""
     with workdir() as w:
         uri, staging, src = lancedb_table(w, "2.1", 1)
         want = lance_rows(uri)
@@ -1430,6 +1452,32 @@ def test_users_staging_dir_stays():
         expect(os.path.isdir(staging) and not os.listdir(staging),
                "the user's staging_dir= after a mount that wrote nothing")
         same_rows(lance_rows(uri), want, "s_0 committed")
+        # a refused row stays staged across an unmount; once removed,
+        # the folder is still the user's
+        with mounted(uri, staging, "name_column=name") as mnt:
+            os.mkdir(os.path.join(mnt, "bad"))
+            write(os.path.join(mnt, "bad", "meta.json"), '{"nope": 1}')
+            commit_now(mnt, refused=True)
+        expect(len(os.listdir(staging)) > 1, "the refused row's staging")
+        with mounted(uri, staging, "name_column=name") as mnt:
+            shutil.rmtree(os.path.join(mnt, "bad"))
+        expect(os.path.isdir(staging) and not os.listdir(staging),
+               "the user's staging_dir= after a refused row went: " +
+               str(os.listdir(staging) if os.path.isdir(staging) else ""))
+        # a folder of other files is not taken
+        write(os.path.join(staging, "notes.txt"), "mine")
+        with mountpoint() as mnt:
+            r = lancefs("mount", "-o", f"staging_dir={staging}", uri, mnt,
+                        check=False)
+            if r.returncode == 0:
+                lancefs("umount", mnt)
+            expect(r.returncode == 1 and staging in r.stderr and
+                   "empty or new folder" in r.stderr,
+                   f"mount on a folder of other files: exit "
+                   f"{r.returncode} {r.stderr!r}")
+        expect(os.listdir(staging) == ["notes.txt"],
+               f"the user's files: {os.listdir(staging)}")
+        os.remove(os.path.join(staging, "notes.txt"))
         os.rmdir(staging)
         with mounted(uri, staging, "name_column=name") as mnt:
             shutil.rmtree(os.path.join(mnt, "s_0"))
