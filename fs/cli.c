@@ -474,7 +474,7 @@ static int cmd_info(int argc, char **argv)
 		fputs(usage_text, stderr);
 		return 1;
 	}
-	rc = open_view(&v, argv[argc - 1], &o, &err);
+	rc = open_view(&v, argv[optind], &o, &err);
 	if (!rc)
 		rc = view_root(&root, v, &err);
 	if (rc)
@@ -483,12 +483,12 @@ static int cmd_info(int argc, char **argv)
 		struct db_info d = { v, json_object(), &err };
 
 		rc = view_readdir(v, &root, 0, info_db_cb, &d, &err);
-		out = json_pack("{s:s, s:o}", "database", argv[argc - 1],
+		out = json_pack("{s:s, s:o}", "database", argv[optind],
 				"datasets", d.all);
 	} else {
 		out = dataset_json(&root, &err);
 		json_object_set_new(out, "source",
-				    json_string(argv[argc - 1]));
+				    json_string(argv[optind]));
 	}
 	vnode_reset(&root);
 	/* a listing of versions or tags that failed is an error, not an

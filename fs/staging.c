@@ -962,7 +962,7 @@ static int take_folder(struct staging *s, bool made, struct lc_err *err)
 		return LC_USAGE(err, "staging folder %s holds files of its "
 				"own: give staging_dir= an empty or new "
 				"folder", s->dir);
-	if (!staging && !kept && !made) {
+	if (!staging && !made) {
 		int rc = put_file(s->dir, "kept", "", 0, true);
 
 		if (rc)
@@ -1620,11 +1620,13 @@ bool staging_remove_if_empty(struct staging *s)
 		/* nothing staged: nothing to claim it for */
 		snprintf(path, sizeof(path), "%s/dataset", s->dir);
 		unlink(path);
-		snprintf(path, sizeof(path), "%s/kept", s->dir);
-		if (!s->keep)
+		if (!s->keep) {
 			rmdir(s->dir);
-		else if (!unlink(path))	/* the user's, as it was */
-			(void)sync_dir(s->dir);
+		} else {	/* the user's, as it was */
+			snprintf(path, sizeof(path), "%s/kept", s->dir);
+			if (!unlink(path))
+				(void)sync_dir(s->dir);
+		}
 		return true;
 	}
 	while (i--) {		/* not empty: put back what went */

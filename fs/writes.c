@@ -4013,12 +4013,8 @@ int wr_status(struct writes *w, const char *key, struct lc_buf *b,
 		staged += !no_op(w->rows[i]);
 	refused = refused_rows(w);
 	/* .lancefs/errors keeps every error; the status the one that
-	 * stands */
-	if (!refused) {
-		lc_free(w->refusal);
-		w->refusal = NULL;
-	}
-	last = w->failure ? w->failure : w->refusal;
+	 * stands (a refusal is set anew whenever a row is refused) */
+	last = w->failure ? w->failure : refused ? w->refusal : NULL;
 	rc = render_json_string(b, key, strlen(key), err);
 	if (!rc)
 		rc = lc_buf_printf(b, err, ":{\"staged_rows\":%zu,"

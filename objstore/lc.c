@@ -51,7 +51,7 @@ void lc_err_prefix(struct lc_err *err, const char *fmt, ...)
 	err->msg[sizeof(err->msg) - 1] = 0;
 }
 
-static int hexval(char c)
+int lc_hexval(char c)
 {
 	return c >= '0' && c <= '9' ? c - '0' :
 	       c >= 'a' && c <= 'f' ? c - 'a' + 10 :
@@ -65,8 +65,9 @@ void lc_pct_decode(char *s)
 	for (; *s; s++) {
 		int hi, lo;
 
-		if (s[0] == '%' && (hi = hexval(s[1])) >= 0 &&
-		    (lo = hexval(s[2])) >= 0) {
+		/* %00 stays: a NUL would cut the path short */
+		if (s[0] == '%' && (hi = lc_hexval(s[1])) >= 0 &&
+		    (lo = lc_hexval(s[2])) >= 0 && (hi || lo)) {
 			*o++ = (char)(hi << 4 | lo);
 			s += 2;
 		} else {

@@ -177,10 +177,12 @@ void *lc_realloc(void *p, size_t n);
 void lc_free(void *p);
 char *lc_strdup(const char *s);
 char *lc_strndup(const char *s, size_t n);
-/* Decode %XX escapes in place (a '%' not followed by two hex digits
- * stays): the path of an s3:// or file:// URI, as Lance's object store
- * reads it ("a%20b" is the key "a b"). */
+/* Decode %XX escapes in place (a '%' not followed by two hex digits,
+ * and %00, stay): the path of an s3:// or file:// URI, as Lance's
+ * object store reads it ("a%20b" is the key "a b"). */
 void lc_pct_decode(char *s);
+/* The value of hex digit c (either case), -1 for another character. */
+int lc_hexval(char c);
 /* Fail allocation number `n` (counting from 1) and every later one; 0 off. */
 void lc_alloc_fail_after(unsigned long n);
 

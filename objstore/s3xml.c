@@ -183,17 +183,6 @@ int64_t s3_parse_iso8601(const char *s)
 	return (int64_t)timegm(&tm);
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int s3_url_decode(char **out, const char *s, size_t n, struct lc_err *err)
 {
 	char *d = lc_malloc(n + 1);
@@ -213,8 +202,8 @@ int s3_url_decode(char **out, const char *s, size_t n, struct lc_err *err)
 			d[j++] = s[i];
 			continue;
 		}
-		hi = n - i >= 3 ? hexval(s[i + 1]) : -1;
-		lo = n - i >= 3 ? hexval(s[i + 2]) : -1;
+		hi = n - i >= 3 ? lc_hexval(s[i + 1]) : -1;
+		lo = n - i >= 3 ? lc_hexval(s[i + 2]) : -1;
 		/* a NUL inside a key would cut it short in every C string */
 		if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
 			lc_free(d);

@@ -292,6 +292,16 @@ TEST(uri_forms)
 		rmdir(sub);
 		rmdir(dir);
 	}
+	/* %00 (a NUL would cut the path) and a '%' without two hex digits
+	 * stay as written; either case of hex digits decodes */
+	{
+		char out[64];
+
+		CHECK(ostore_local_path(out, sizeof(out),
+					"file:///d/x%00y%4a%6b%zz%4"));
+		CHECK_STR(out, "/d/x%00yJk%zz%4");
+		CHECK(!ostore_local_path(out, sizeof(out), "s3://b/k"));
+	}
 }
 
 /* Past the cap, the least recently read object gives its descriptor
