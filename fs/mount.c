@@ -2181,66 +2181,125 @@ out:
 		fh_free(fs, fi);	/* interrupted: no release comes */
 }
 
+static void refuse_kind(fuse_req_t req)
+{
+	struct lfs *fs = fuse_req_userdata(req);
+
+	atomic_fetch_add(&fs->requests, 1);
+	fuse_reply_err(req, fs->writable ? EPERM : EROFS);
+}
+
+/*
+ * A new staged file NAME in folder PARENT, open for writing with FLAGS:
+ * `n` is its node (n->fd_plus1 its descriptor), `*w` its dataset's writes.
+ */
+static int create_staged(struct lfs *fs, fuse_ino_t parent, const char *name,
+			 int flags, struct mnode *n, struct writes **w,
+			 struct lc_err *err)
+{
+	struct mnode dir;
+	int fd = -1, rc;
+
+	memset(n, 0, sizeof(*n));
+	rc = mnode_changing(fs, parent, &dir, err);
+	if (rc)
+		return rc;
+	n->live = true;
+	n->staged = SK_FILE;
+	n->d = dir.d;
+	if ((rc = ensure_w(fs, dir.d, w, err))) {
+		/* a database root holds datasets only */
+	} else if (writable_root(&dir)) {
+		struct mnode other;
+
+		rc = lookup_in(fs, &dir, name, &other, err);
+		mnode_reset(&other);
+		if (!rc)
+			rc = EEXIST;
+		else if (rc == ENOENT)
+			rc = wr_create_root_file(*w, name, &n->id, &n->fidx,
+						 &fd, err);
+	} else if (dir.staged == SK_ROW) {
+		n->id = dir.id;
+		rc = wr_file_open(*w, dir.id, name, flags | O_CREAT, true,
+				  NULL, &n->fidx, &fd, err);
+	} else if (writable_row(&dir)) {
+		rc = wr_change_row(*w, &dir.vn, true, &n->id, err);
+		if (!rc)
+			rc = wr_file_open(*w, n->id, name, flags | O_CREAT,
+					  true, NULL, &n->fidx, &fd, err);
+	} else {
+		rc = dir.staged ? ENOTDIR : EPERM;
+	}
+	mnode_reset(&dir);
+	n->fd_plus1 = fd + 1;	/* its attributes from the fd, not a path */
+	return rc;
+}
+
 static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		      mode_t mode, struct fuse_file_info *fi)
 {
 	struct lfs *fs = fuse_req_userdata(req);
 	struct fuse_entry_param e;
 	struct lc_err err = { 0 };
-	struct mnode dir, n = { 0 };
 	struct writes *w = NULL;
-	int fd = -1, rc;
+	struct mnode n;
+	int rc;
 
 	caller_is(req, true);
 	(void)mode;
 	atomic_fetch_add(&fs->requests, 1);
 	if (too_long(req, name))
 		return;
-	rc = mnode_changing(fs, parent, &dir, &err);
-	if (rc)
-		goto out;
-	n.live = true;
-	n.staged = SK_FILE;
-	n.d = dir.d;
-	if ((rc = ensure_w(fs, dir.d, &w, &err))) {
-		/* a database root holds datasets only */
-	} else if (writable_root(&dir)) {
-		struct mnode other;
-
-		rc = lookup_in(fs, &dir, name, &other, &err);
-		mnode_reset(&other);
-		if (!rc)
-			rc = EEXIST;
-		else if (rc == ENOENT)
-			rc = wr_create_root_file(w, name, &n.id, &n.fidx,
-						 &fd, &err);
-	} else if (dir.staged == SK_ROW) {
-		n.id = dir.id;
-		rc = wr_file_open(w, dir.id, name, fi->flags | O_CREAT,
-				  true, NULL, &n.fidx, &fd, &err);
-	} else if (writable_row(&dir)) {
-		rc = wr_change_row(w, &dir.vn, true, &n.id, &err);
-		if (!rc)
-			rc = wr_file_open(w, n.id, name,
-					  fi->flags | O_CREAT, true, NULL,
-					  &n.fidx, &fd, &err);
-	} else {
-		rc = dir.staged ? ENOTDIR : EPERM;
-	}
-	if (!rc && (rc = staged_fh_new(fi, w, n.id, n.fidx, fd, true,
-					   fuse_req_ctx(req)->pid)))
-		wr_file_closed(w, n.id, n.fidx, fd, true);
-	n.fd_plus1 = fd + 1;	/* its attributes from the fd, not a path */
+	rc = create_staged(fs, parent, name, fi->flags, &n, &w, &err);
+	if (!rc && (rc = staged_fh_new(fi, w, n.id, n.fidx, n.fd_plus1 - 1,
+				       true, fuse_req_ctx(req)->pid)))
+		wr_file_closed(w, n.id, n.fidx, n.fd_plus1 - 1, true);
 	if (!rc && (rc = entry_of(fs, &n, &e, &err)))
 		staged_fh_free(fs, staged_fh_of(fi));
 	if (!rc)
 		staged_fh_pass(fs, fi, e.ino);
-out:
-	mnode_reset(&dir);
 	if (rc)
 		fuse_reply_err(req, reply_errno(fs, name, rc, &err));
 	else if (pt_reply_create(req, &e, fi, staged_fh_of(fi)->backing))
 		staged_fh_free(fs, staged_fh_of(fi));	/* interrupted */
+}
+
+/*
+ * mknod of a regular file (tar --xattrs, some archivers and installers
+ * make files so): a create and a close. The file is complete, empty,
+ * until its writer opens it; other kinds of node are refused.
+ */
+static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
+		     mode_t mode, dev_t rdev)
+{
+	struct lfs *fs = fuse_req_userdata(req);
+	struct fuse_entry_param e;
+	struct lc_err err = { 0 };
+	struct writes *w = NULL;
+	struct mnode n;
+	int rc, fd;
+
+	caller_is(req, true);
+	(void)rdev;
+	if (!S_ISREG(mode) || !fs->writable) {
+		refuse_kind(req);
+		return;
+	}
+	atomic_fetch_add(&fs->requests, 1);
+	if (too_long(req, name))
+		return;
+	rc = create_staged(fs, parent, name, O_WRONLY | O_EXCL, &n, &w, &err);
+	fd = n.fd_plus1 - 1;
+	if (!rc) {
+		wr_file_flushed(w, n.id, n.fidx, fd, true);
+		rc = entry_of(fs, &n, &e, &err);
+		wr_file_closed(w, n.id, n.fidx, fd, true);
+	}
+	if (rc)
+		fuse_reply_err(req, reply_errno(fs, name, rc, &err));
+	else
+		fuse_reply_entry(req, &e);
 }
 
 /*
@@ -2557,14 +2616,6 @@ static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode,
 
 /* Row folders and the root hold folders and regular files only: symbolic
  * links, hard links and special files (mkfifo, mknod) are refused. */
-static void refuse_kind(fuse_req_t req)
-{
-	struct lfs *fs = fuse_req_userdata(req);
-
-	atomic_fetch_add(&fs->requests, 1);
-	fuse_reply_err(req, fs->writable ? EPERM : EROFS);
-}
-
 static void op_symlink(fuse_req_t req, const char *link,
 		       fuse_ino_t parent, const char *name)
 {
@@ -2580,16 +2631,6 @@ static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t parent,
 	(void)ino;
 	(void)parent;
 	(void)name;
-	refuse_kind(req);
-}
-
-static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
-		     mode_t mode, dev_t rdev)
-{
-	(void)parent;
-	(void)name;
-	(void)mode;
-	(void)rdev;
 	refuse_kind(req);
 }
 

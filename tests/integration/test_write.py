@@ -988,8 +988,8 @@ def test_staged_file_open_past_its_commit():
 
 def test_fallocate_and_symlink():
     """fallocate(1) of a staged file, then its bytes written, commits
-    those bytes; ln -s, ln, mkfifo and mknod in a row folder and at the
-    root are EPERM."""
+    those bytes; ln -s, ln, mkfifo and mknod of a socket in a row folder
+    and at the root are EPERM."""
     with workdir() as w:
         uri, staging, src = lancedb_table(w, "2.1", 1)
         want = lance_rows(uri)
@@ -1011,7 +1011,7 @@ def test_fallocate_and_symlink():
             kinds = (("ln -s", lambda p: os.symlink("image.jpg", p)),
                      ("ln", lambda p: os.link(path, p)),
                      ("mkfifo", os.mkfifo),
-                     ("mknod", lambda p: os.mknod(p, 0o600 | stat.S_IFREG)))
+                     ("mknod", lambda p: os.mknod(p, 0o600 | stat.S_IFSOCK)))
             for what, make in kinds:
                 for where in ("fa", ""):
                     p = os.path.join(mnt, where, "other")
@@ -1020,6 +1020,45 @@ def test_fallocate_and_symlink():
             commit_now(mnt)
             want["fa"] = new_row(img)
             same_rows(lance_rows(uri), want, "after fallocate")
+
+
+def test_tar_with_xattrs():
+    """tar --xattrs -x of an archive whose files carry extended attributes
+    (as macOS's tar and browsers' downloads leave) makes each file with
+    mknod, then opens it: every image and caption commits, and tar exits
+    0 (only a warning for the attributes, which a row cannot keep). A
+    file made by mknod alone is a row's empty file."""
+    with workdir() as w:
+        uri, staging, src = lancedb_table(w, "2.1", 1)
+        want = lance_rows(uri)
+        rows = {f"tx{k}": sample(src, f"tx{k}", 600 + k) for k in range(3)}
+        for n in rows:
+            os.setxattr(os.path.join(src, n, "image.jpg"),
+                        "user.xdg.origin.url", b"https://example.org/x")
+        archive = os.path.join(w, "rows.tar")
+        subprocess.run(["tar", "--xattrs", "-cf", archive, "-C", src,
+                        *rows], check=True, timeout=60)
+        with mounted(uri, staging, "name_column=name",
+                     "commit_delay=60") as mnt:
+            r = subprocess.run(["tar", "--xattrs", "-xf", archive, "-C",
+                                mnt], capture_output=True, text=True,
+                               timeout=120)
+            expect(r.returncode == 0, f"tar -x: exit {r.returncode}: "
+                   f"{r.stderr.strip()}")
+            for n, row in rows.items():
+                got = file_sha(os.path.join(mnt, n, "image.jpg"))
+                expect(got == row["image"], f"{n}/image.jpg staged as {got}")
+            os.mkdir(os.path.join(mnt, "bare"))
+            os.mknod(os.path.join(mnt, "bare", "caption.txt"),
+                     0o644 | stat.S_IFREG)
+            st = os.stat(os.path.join(mnt, "bare", "caption.txt"))
+            expect(stat.S_ISREG(st.st_mode) and st.st_size == 0,
+                   f"mknod's file: mode {st.st_mode:o}, size {st.st_size}")
+            commit_now(mnt)
+            want.update(plain(rows))
+            want["bare"] = new_row(caption="")
+            same_rows(lance_rows(uri), want, "after tar -x")
+            expect(errors_text(mnt) == "", f"errors: {errors_text(mnt)}")
 
 
 def test_dd_oflag_direct():
@@ -4909,6 +4948,7 @@ TESTS = (per_version(edit_cycle) + per_version(interleaved_appends) +
           test_fsync_commits_now, test_close_during_a_forced_commit,
           test_file_of_a_column_under_another_name,
           test_committed_file_open_past_its_fsync, test_dd_oflag_direct,
+          test_tar_with_xattrs,
           test_staged_file_open_past_its_commit,
           test_fallocate_and_symlink,
           test_closed_files_reach_the_disk,
