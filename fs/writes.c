@@ -2453,7 +2453,6 @@ struct fill {
 	char **copied;		/* committed files written to the folder */
 	size_t n_copied;
 	json_t *user_meta;	/* the meta.json the user wrote, or NULL */
-	const char *name_col;	/* the name column, or NULL */
 	const struct lance_schema *schema;	/* the committed row's */
 	/* whether the user's files hold what the committed row's do:
 	 * those that did (a file of the same name, or COL.txt the
@@ -2496,25 +2495,6 @@ static bool json_same(const json_t *u, const json_t *c)
 	return json_equal((json_t *)u, (json_t *)c);
 }
 
-/* Whether a file ingest reads, of row r (its user's, or one committed,
- * `seen`), sets column `key` (KEY.jpg, KEY.txt). */
-static bool file_sets(const struct wrow *r, char *const *seen, size_t n_seen,
-		      const char *key)
-{
-	size_t n = strlen(key);
-
-	for (size_t i = 0; i < r->n_files + n_seen; i++) {
-		const char *f = i < r->n_files ? r->files[i].name :
-						 seen[i - r->n_files];
-
-		if (f && f[0] != '.' && !ingest_ignored(f) &&
-		    !strncmp(f, key, n) && f[n] == '.' &&
-		    !strchr(f + n + 1, '.'))
-			return true;
-	}
-	return false;
-}
-
 /* JSON as ingest reads meta.json (a NUL in a string is a value). */
 static json_t *meta_parse(const struct lc_buf *text)
 {
@@ -2526,10 +2506,9 @@ static json_t *meta_parse(const struct lc_buf *text)
 
 /*
  * Whether the user's meta.json, f->user_meta, gives row r the values of
- * the committed one, f->theirs_meta: the same columns with the same values.
- * A column it leaves out must be null there, or set by a file, or be the
- * name column holding the row's name (ingest fills it from the folder's
- * name; a null name stays null, not the name the mount made up).
+ * the committed one, f->theirs_meta: each key it has names a column
+ * holding that value. A column it leaves out keeps its value
+ * (meta_merge).
  */
 static bool meta_same(const struct fill *f)
 {
@@ -2543,20 +2522,6 @@ static bool meta_same(const struct fill *f)
 			break;
 		same = json_object_get(c, k) &&
 		       json_same(v, json_object_get(c, k));
-	}
-	json_object_foreach((json_t *)c, k, v) {
-		char *name = NULL;
-
-		if (!same)
-			break;
-		if (json_object_get(u, k) || json_is_null(v) ||
-		    file_sets(f->r, f->copied, f->n_copied, k))
-			continue;
-		same = f->name_col && !strcmp(k, f->name_col) &&
-		       json_is_string(v) &&
-		       !render_row_value(&name, f->r->name) &&
-		       !strcmp(name, json_string_value(v));
-		lc_free(name);
 	}
 	return same;
 }
@@ -2695,10 +2660,45 @@ static const char *touched_name(const struct wrow *r, size_t i)
 }
 
 /*
- * The committed meta.json, less the columns that files set (caption.txt
- * with text_files=, the user's new image.png) or that the user removed
- * by unlinking their file: the file wins, or its absence.
+ * Drop from JSON object j the keys of the columns that files set: those
+ * row r's user wrote (caption.txt, a new image.png) or removed by
+ * unlinking their file (the file wins, or its absence), and `more`, the
+ * committed files copied beside them (caption.txt with text_files=).
+ * Whether one was dropped.
  */
+static bool drop_file_keys(json_t *j, const struct wrow *r,
+			   const struct lance_schema *s, char *const *more,
+			   size_t n_more)
+{
+	size_t n_touched = r->n_files + r->info.n_removed;
+	bool cut = false;
+
+	for (size_t i = 0; i < n_touched + n_more; i++) {
+		const char *n = i < n_touched ? touched_name(r, i) :
+						more[i - n_touched];
+		char key[4096];
+
+		if (n && file_key(s, n, key, sizeof(key)))
+			cut |= !json_object_del(j, key);
+	}
+	return cut;
+}
+
+/* Put JSON object j as meta.json text into b (initialized). */
+static int meta_text(struct lc_buf *b, const json_t *j, struct lc_err *err)
+{
+	char *text = json_dumps_big(j, JSON_COMPACT | JSON_ENSURE_ASCII |
+					       JSON_PRESERVE_ORDER);
+	int rc;
+
+	if (!text)
+		return LC_NOMEM(err);
+	rc = lc_buf_append(b, text, strlen(text), err);
+	free(text);
+	return rc;
+}
+
+/* The committed meta.json, b, less the columns that files set. */
 static int meta_without_files(struct lc_buf *b, const struct wrow *r,
 			      const struct lance_schema *s,
 			      char *const *more, size_t n_more,
@@ -2706,39 +2706,17 @@ static int meta_without_files(struct lc_buf *b, const struct wrow *r,
 {
 	json_error_t je;
 	json_t *j = json_load_big(b->data, b->len, JSON_ALLOW_NUL, &je);
-	bool cut = false;
-	char *text;
+	int rc = 0;
 
-	if (!j || !json_is_object(j)) {
-		json_decref(j);
-		return 0;	/* ingest says what is wrong with it */
+	/* a bad one: ingest says what is wrong with it; none cut: the
+	 * bytes as they were */
+	if (j && json_is_object(j) && drop_file_keys(j, r, s, more, n_more)) {
+		lc_buf_reset(b);
+		lc_buf_init(b, 0);
+		rc = meta_text(b, j, err);
 	}
-	for (size_t i = 0; i < r->n_files + r->info.n_removed + n_more; i++) {
-		const char *n = i < r->n_files + r->info.n_removed ?
-					touched_name(r, i) :
-					more[i - r->n_files - r->info.n_removed];
-		char key[4096];
-
-		if (n && file_key(s, n, key, sizeof(key)))
-			cut |= !json_object_del(j, key);
-	}
-	if (!cut) {
-		json_decref(j);
-		return 0;	/* the bytes as they were */
-	}
-	text = json_dumps_big(j, JSON_COMPACT | JSON_ENSURE_ASCII |
-					 JSON_PRESERVE_ORDER);
 	json_decref(j);
-	if (!text)
-		return LC_NOMEM(err);
-	lc_buf_reset(b);
-	lc_buf_init(b, 0);
-	{
-		int rc = lc_buf_append(b, text, strlen(text), err);
-
-		free(text);
-		return rc;
-	}
+	return rc;
 }
 
 /* Write `name` of the update's folder: made whole beside, then named (a
@@ -2784,7 +2762,7 @@ static int fill_cb(void *ctx, uint64_t index, const char *name,
 			f->matched[mine] = true;
 		else
 			f->differ = true;
-		/* the committed values, for meta_yield */
+		/* the committed values, for meta_merge */
 		if (!f->theirs_meta && f->user_meta &&
 		    !strcmp(name, "meta.json")) {
 			lc_buf_init(&b, 0);
@@ -2823,51 +2801,69 @@ static int fill_cb(void *ctx, uint64_t index, const char *name,
 	return rc;
 }
 
-/*
- * Where the user's meta.json still holds the committed string of a
- * column whose COL.txt the user wrote or removed (the meta.json shown
- * holds the committed values until the commit: an edit of another key
- * keeps it), the file, or its absence, wins: ingest reads the user's
- * meta.json less those keys (STAGING_META_FILL). A value the user
- * changed there stays, and must agree with a written file.
- */
-static int meta_yield(struct fill *f)
+/* Whether the user's meta.json value v of key k gives way to a file:
+ * k is a string column whose COL.txt the user wrote or removed, and v
+ * its committed value (meta_merge). */
+static bool yields(const struct fill *f, const char *k, const json_t *v)
 {
-	json_t *mine = NULL;
-	char key[4096], *text;
-	const char *name;
+	const struct lance_field *col = lance_schema_field_by_name(f->schema,
+								   k);
+	char key[4096];
+	const char *name, *dot;
+
+	if (!col || col->type.id != LANCE_T_UTF8 || col->type.json ||
+	    !json_same(v, json_object_get(f->theirs_meta, k)))
+		return false;
+	for (size_t i = 0; i < f->r->n_files + f->r->info.n_removed; i++)
+		if ((name = touched_name(f->r, i)) &&
+		    (dot = strrchr(name, '.')) && !strcmp(dot, ".txt") &&
+		    file_key(f->schema, name, key, sizeof(key)) &&
+		    !strcmp(key, k))
+			return true;
+	return false;
+}
+
+/*
+ * The user's meta.json written into a committed row sets what it says:
+ * a column it has no key for keeps its committed value (write null to
+ * clear one). So a copier that writes a row's files in turn, with a
+ * commit between caption.txt and a meta.json without a caption, loses
+ * nothing. Ingest reads the merge (STAGING_META_FILL): the committed
+ * values, less the columns files set, under the user's. Where the user's
+ * still holds the committed string of a column whose COL.txt the user
+ * wrote or removed (the meta.json shown holds the committed values until
+ * the commit: an edit of another key keeps it), the file, or its
+ * absence, wins. A value the user changed there stays, and must agree
+ * with a written file.
+ */
+static int meta_merge(struct fill *f)
+{
+	json_t *mine;
+	const char *k;
+	json_t *v;
+	struct lc_buf b;
 	int rc = 0;
 
 	if (!json_is_object(f->user_meta) || !json_is_object(f->theirs_meta))
-		return 0;
-	for (size_t i = 0; i < f->r->n_files + f->r->info.n_removed; i++) {
-		const char *dot;
-		const struct lance_field *col;
-		json_t *v;
-
-		if (!(name = touched_name(f->r, i)) ||
-		    !(dot = strrchr(name, '.')) || strcmp(dot, ".txt") ||
-		    !file_key(f->schema, name, key, sizeof(key)) ||
-		    !(col = lance_schema_field_by_name(f->schema, key)) ||
-		    col->type.id != LANCE_T_UTF8 || col->type.json ||
-		    !(v = json_object_get(f->user_meta, key)) ||
-		    !json_same(v, json_object_get(f->theirs_meta, key)))
-			continue;
-		if (!mine && !(mine = json_deep_copy(f->user_meta)))
-			return LC_NOMEM(f->err);
-		json_object_del(mine, key);
-	}
-	if (!mine)
-		return 0;
-	text = json_dumps_big(mine, JSON_COMPACT | JSON_ENSURE_ASCII |
-					    JSON_PRESERVE_ORDER);
-	json_decref(mine);
-	if (!text)
+		return 0;	/* a bad one: ingest says why */
+	if (!(mine = json_deep_copy(f->theirs_meta)))
 		return LC_NOMEM(f->err);
-	rc = fill_write(f, STAGING_META_FILL,
-			&(struct lc_buf){ .data = (uint8_t *)text,
-					  .len = strlen(text) });
-	free(text);
+	drop_file_keys(mine, f->r, f->schema, f->copied, f->n_copied);
+	json_object_foreach(f->user_meta, k, v) {
+		if (yields(f, k, v))
+			continue;
+		if (json_object_set(mine, k, v)) {
+			rc = LC_NOMEM(f->err);
+			break;
+		}
+	}
+	lc_buf_init(&b, 0);
+	if (!rc)
+		rc = meta_text(&b, mine, f->err);
+	if (!rc)
+		rc = fill_write(f, STAGING_META_FILL, &b);
+	lc_buf_reset(&b);
+	json_decref(mine);
 	return rc;
 }
 
@@ -2879,8 +2875,7 @@ static int meta_yield(struct fill *f)
 static int fill_update(struct writes *w, struct wrow *r, bool *same,
 		       struct lc_err *err)
 {
-	struct fill f = { w, r, err, 0, NULL, 0, NULL, NULL, NULL, NULL,
-			  false, NULL };
+	struct fill f = { .w = w, .r = r, .err = err };
 	struct vnode root, row;
 	char stale[4600];
 	int rc;
@@ -2904,10 +2899,7 @@ static int fill_update(struct writes *w, struct wrow *r, bool *same,
 		vnode_reset(&root);
 		return 0;
 	}
-	/* both the row's snapshot's, which holds them until reset */
-	f.name_col = w->o.ingest.name_column ? w->o.ingest.name_column :
-		     lance_manifest_config(view_manifest(&root),
-					   "lancefs.name_column");
+	/* the row's snapshot's, which holds it until reset */
 	f.schema = &view_manifest(&root)->schema;
 	rc = view_row_at(&row, &root, r->info.base.fragment_id,
 			 r->info.base.offset, err);
@@ -2932,7 +2924,7 @@ static int fill_update(struct writes *w, struct wrow *r, bool *same,
 	/* meta.json comes last, after the files it must give way to */
 	rc = view_readdir(w->v, &row, 0, fill_cb, &f, err);
 	if (!rc && !f.rc)
-		rc = meta_yield(&f);
+		rc = meta_merge(&f);
 	*same = !rc && !f.rc && !f.differ && f.matched;
 	for (size_t i = 0; *same && i < r->n_files; i++)
 		*same = f.matched[i] || !r->files[i].name ||

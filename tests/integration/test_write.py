@@ -3730,6 +3730,47 @@ def test_mount_paths_and_one_mount_per_staging():
         expect(names.count("new_000") == 1, f"LanceDB rows {names}")
 
 
+def test_meta_json_sets_what_it_says():
+    """A meta.json written into a committed row sets the columns it has
+    keys for and leaves the others as they are: a copier that writes a
+    row's files in turn, with a commit between caption.txt and a
+    meta.json that has no caption (rclone, gsutil -m, a script's
+    threads), keeps the caption; a script that writes {"label": N} to
+    relabel keeps the score and caption. null clears a value."""
+    with workdir() as w:
+        uri, staging, src = lancedb_table(w, "2.1", 2)
+        want = lance_rows(uri)
+        with mounted(uri, staging, "name_column=name",
+                     "commit_delay=60") as mnt:
+            row = os.path.join(mnt, "split")
+            os.mkdir(row)
+            img = jpeg(701)
+            write(os.path.join(row, "image.jpg"), img)
+            write(os.path.join(row, "caption.txt"), "a split row")
+            commit_now(mnt)
+            write(os.path.join(row, "meta.json"),
+                  json.dumps({"label": 5, "score": 0.25}))
+            commit_now(mnt)
+            want["split"] = new_row(img, caption="a split row", label=5,
+                                    score=0.25)
+            same_rows(lance_rows(uri), want, "caption.txt, then meta.json")
+            # relabel a row LanceDB made
+            write(os.path.join(mnt, "row_000", "meta.json"),
+                  json.dumps({"label": 42}))
+            want["row_000"]["label"] = 42
+            # null clears, also a caption set by caption.txt
+            write(os.path.join(row, "meta.json"),
+                  json.dumps({"caption": None}))
+            want["split"]["caption"] = None
+            commit_now(mnt)
+            same_rows(lance_rows(uri), want, "relabel, then a null")
+            with open(os.path.join(mnt, "split", "meta.json")) as f:
+                got = json.load(f)
+            expect(got.get("caption") is None and got.get("label") == 5,
+                   f"split/meta.json shows {got}")
+            expect(errors_text(mnt) == "", f"errors: {errors_text(mnt)}")
+
+
 def test_rows_copied_again_change_nothing():
     """cp -r or rsync -a of rows the dataset holds already (a sync run
     again; rsync sends every file, a committed file's time being its
@@ -3737,8 +3778,10 @@ def test_rows_copied_again_change_nothing():
     same image bytes, a caption.txt with the string meta.json shows, a
     meta.json with the same values however written: spacing, key order,
     no name) changes nothing: no version, and the rows are no
-    longer staged. Rows whose image (same size), caption or label differ,
-    or whose meta.json drops a value, are updated, and only they."""
+    longer staged; so does a meta.json that leaves a column out (which
+    keeps its value). Rows whose image (same size), caption or label
+    differ, or whose meta.json sets a value null, are updated, and only
+    they."""
     with workdir() as w:
         uri = os.path.join(w, "db", "t.lance")
         os.makedirs(os.path.dirname(uri))
@@ -3832,8 +3875,10 @@ def test_rows_copied_again_change_nothing():
                   json.dumps({"label": 1, "score": want["r3"]["score"]}))
             want["r3"]["label"] = 1
             write(os.path.join(src, "r4", "meta.json"),
-                  json.dumps({"label": want["r4"]["label"]}))
+                  json.dumps({"label": want["r4"]["label"], "score": None}))
             want["r4"]["score"] = None
+            write(os.path.join(src, "r5", "meta.json"),
+                  json.dumps({"label": want["r5"]["label"]}))
             cp("-r", src + "/.", mnt)
             commit_now(mnt)
             orc = oracle(uri)
@@ -3900,8 +3945,9 @@ def test_file_renamed_while_open():
         got = lance_rows(uri)
         want["fresh"] = {"image": None, "caption": None, "label": 5,
                          "score": None}
-        want["row_001"] = dict(want["row_001"], caption=None, score=None,
-                               label=6)
+        # meta.json sets the label; the caption and score it has no key
+        # for stay
+        want["row_001"] = dict(want["row_001"], label=6)
         same_rows(got, want, "after the renames")
 
 
@@ -4948,7 +4994,7 @@ TESTS = (per_version(edit_cycle) + per_version(interleaved_appends) +
           test_fsync_commits_now, test_close_during_a_forced_commit,
           test_file_of_a_column_under_another_name,
           test_committed_file_open_past_its_fsync, test_dd_oflag_direct,
-          test_tar_with_xattrs,
+          test_tar_with_xattrs, test_meta_json_sets_what_it_says,
           test_staged_file_open_past_its_commit,
           test_fallocate_and_symlink,
           test_closed_files_reach_the_disk,
