@@ -99,8 +99,9 @@ struct mds {
 
 struct lfs {
 	pthread_mutex_t ctl_mu;		/* protects each mds's ctl */
-	atomic_uint ctl_gen;	/* moves at each commit: renderings made
-				 * before are not served to a stat */
+	atomic_uint ctl_gen;	/* moves at each commit and refresh:
+				 * renderings made before are not served
+				 * to a lookup */
 	struct view *v;
 	bool writable;
 	struct mds *single;	/* a dataset mount's dataset */
@@ -441,13 +442,21 @@ static int node_of(struct lfs *fs, fuse_ino_t ino, struct vnode *out,
  * A control file's content: one rendering serves a second, and carries
  * its time as the file's mtime. The kernel caches pages (no open, so no
  * direct_io); a new rendering has a new mtime, which makes the kernel
- * drop them. Only a stat (`renew`) makes a new one: a read serves the
- * rendering whose size the kernel was last given, so it is never cut
- * short by one made between the kernel's stat and its read.
+ * drop them. A read serves the rendering whose size the kernel was last
+ * given, so it is never cut short by one made between the kernel's stat
+ * and its read. Only a lookup (CTL_LOOKUP: each open(2) of the file,
+ * whose entry lasts no time) takes one made after a commit or a refresh:
+ * a stat (CTL_STAT) comes also between one reader's reads (the kernel
+ * asks before each), and a new, longer rendering there would hand that
+ * reader the tail of another after the whole of its own. A stat renews
+ * one older than two seconds only, for readers that keep the file open:
+ * one that opens it for each read has its lookup renew it first.
  */
-static int ctl_content(struct lfs *fs, const struct vnode *n, bool renew,
-		       struct lc_buf *out, struct timespec *made,
-		       struct lc_err *err)
+enum ctl_renew { CTL_READ, CTL_STAT, CTL_LOOKUP };
+
+static int ctl_content(struct lfs *fs, const struct vnode *n,
+		       enum ctl_renew renew, struct lc_buf *out,
+		       struct timespec *made, struct lc_err *err)
 {
 	struct mds *d = mds_for(fs, n->ds);
 	struct ctl_cache *c;
@@ -458,8 +467,9 @@ static int ctl_content(struct lfs *fs, const struct vnode *n, bool renew,
 	c = &d->ctl[n->file];
 	pthread_mutex_lock(&fs->ctl_mu);
 	if (!c->data.data ||
-	    (renew && (lc_since(&c->when) > 1.0 ||
-		       c->gen != atomic_load(&fs->ctl_gen)))) {
+	    (renew == CTL_LOOKUP && (lc_since(&c->when) > 1.0 ||
+				     c->gen != atomic_load(&fs->ctl_gen))) ||
+	    (renew == CTL_STAT && lc_since(&c->when) > 2.0)) {
 		lc_buf_reset(&c->data);
 		c->gen = atomic_load(&fs->ctl_gen);
 		rc = view_read_file(&c->data, fs->v, n, err);
@@ -861,8 +871,10 @@ static void stat_from(struct lfs *fs, struct stat *st, fuse_ino_t ino,
 	st->st_atim = sb->st_mtim;
 }
 
+/* The attributes of node m; `renew` says what asks (ctl_content). */
 static int fill_stat(struct lfs *fs, struct stat *st, fuse_ino_t ino,
-		     const struct mnode *m, struct lc_err *err)
+		     const struct mnode *m, enum ctl_renew renew,
+		     struct lc_err *err)
 {
 	const struct vnode *n = &m->vn;
 	struct view_attr a;
@@ -901,7 +913,7 @@ static int fill_stat(struct lfs *fs, struct stat *st, fuse_ino_t ino,
 		struct timespec made;
 
 		lc_buf_init(&b, 0);
-		rc = ctl_content(fs, n, true, &b, &made, err);
+		rc = ctl_content(fs, n, renew, &b, &made, err);
 		a.size = b.len;
 		lc_buf_reset(&b);
 		if (rc)
@@ -974,7 +986,7 @@ static int entry_of(struct lfs *fs, const struct mnode *m,
 	rc = mino_of(fs, m, &e->ino);
 	if (rc)
 		return rc;
-	rc = fill_stat(fs, &e->attr, e->ino, m, err);
+	rc = fill_stat(fs, &e->attr, e->ino, m, CTL_LOOKUP, err);
 	if (rc) {
 		ino_forget(fs, e->ino, 1);
 		return rc;
@@ -1210,7 +1222,7 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino,
 	atomic_fetch_add(&fs->requests, 1);
 	rc = mnode_of(fs, ino, &m, &err);
 	if (!rc) {
-		rc = fill_stat(fs, &st, ino, &m, &err);
+		rc = fill_stat(fs, &st, ino, &m, CTL_STAT, &err);
 		ttl = ttl_of(fs, &m);
 	}
 	/* the older version's file is not what its writer has: the size
@@ -2343,7 +2355,7 @@ static void read_stateless(fuse_req_t req, struct lfs *fs, fuse_ino_t ino,
 	}
 	lc_buf_init(&whole, 0);
 	if (!rc)
-		rc = ctl_content(fs, &n, false, &whole, NULL, &err);
+		rc = ctl_content(fs, &n, CTL_READ, &whole, NULL, &err);
 	vnode_reset(&n);
 	if (rc) {
 		fuse_reply_err(req, reply_errno(fs, "read", rc, &err));
@@ -2820,7 +2832,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	mnode_reset(&m);
 	rc = mnode_of(fs, ino, &m, &err);
 	if (!rc)
-		rc = fill_stat(fs, &st, ino, &m, &err);
+		rc = fill_stat(fs, &st, ino, &m, CTL_STAT, &err);
 out:
 	if (rc)
 		fuse_reply_err(req, reply_errno(fs, "setattr", rc, &err));
@@ -2856,7 +2868,7 @@ static void op_access(fuse_req_t req, fuse_ino_t ino, int mask)
 	atomic_fetch_add(&fs->requests, 1);
 	rc = mnode_of(fs, ino, &m, &err);
 	if (!rc)
-		rc = fill_stat(fs, &st, ino, &m, &err);
+		rc = fill_stat(fs, &st, ino, &m, CTL_STAT, &err);
 	mnode_reset(&m);
 	if (rc)
 		rc = reply_errno(fs, "access", rc, &err);

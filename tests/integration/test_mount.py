@@ -617,6 +617,58 @@ def test_row_deleted_while_listed():
             lancefs("umount", mnt, check=False)
 
 
+def test_status_read_while_refreshing():
+    """Reads of .lancefs/status on a read-only refresh= mount while
+    LanceDB appends, each an open and a read to the end: each read is one
+    whole JSON object, and the last shows LanceDB's last version. Before,
+    the kernel's stat between a reader's reads (it asks before each)
+    could make a longer status (a new version, counters grown), and the
+    reader got the tail of that after the whole of the old one ("Extra
+    data"), in about half of the mounts."""
+    with tempfile.TemporaryDirectory() as tmp:
+        uri = os.path.join(tmp, "db", "t.lance")
+        wtool = os.path.join(INTEROP, "wtool.js")
+        subprocess.run(["node", wtool, "make", uri, "--version", "2.1",
+                        "--rows", "2"], cwd=INTEROP, check=True,
+                       capture_output=True)
+        mnt = os.path.join(tmp, "mnt")
+        os.mkdir(mnt)
+        status = os.path.join(mnt, ".lancefs", "status")
+        bad, reads, version = [], 0, 1
+        for _ in range(3):
+            lancefs("mount", "-o", "ro,refresh=1", uri, mnt)
+            appender = subprocess.Popen(
+                ["sh", "-c", f"for i in 1 2 3; do sleep 0.5; node {wtool} "
+                 f"append {uri} --rows 1 --start {version * 10}$i || "
+                 "exit 1; done"], cwd=INTEROP, stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE, text=True)
+            try:
+                while appender.poll() is None:
+                    with open(status) as f:
+                        text = f.read()
+                    reads += 1
+                    try:
+                        json.loads(text)
+                    except ValueError as e:
+                        bad.append(f"{e}: ...{text[-60:]!r}")
+                expect(appender.returncode == 0,
+                       f"wtool append: {appender.stderr.read().strip()}")
+                version += 3
+
+                def latest():
+                    with open(status) as f:
+                        return json.load(f)["version"]
+                wait_for(lambda: latest() == version, "the status never "
+                         f"shows version {version}, LanceDB's last")
+            finally:
+                if appender.poll() is None:
+                    appender.kill()
+                appender.wait()
+                lancefs("umount", mnt, check=False)
+        expect(not bad, f"{len(bad)} of {reads} reads not one JSON object: "
+               f"{bad[:2]}")
+
+
 def test_refresh_of_a_writable_database():
     """The same on a writable database mount."""
     test_refresh_of_a_database("refresh=1")
@@ -1238,7 +1290,7 @@ TESTS = [test_dataloader, test_scanners_see_only_rows, test_shell_tools,
          test_refresh_of_a_database,
          test_refresh_of_a_writable_database,
          test_database_listed_while_a_dataset_comes,
-         test_row_deleted_while_listed,
+         test_row_deleted_while_listed, test_status_read_while_refreshing,
          test_refresh_keeps_unchanged_rows,
          test_refresh_keeps_unchanged_rows_no_epoch,
          test_dataset_deleted_under_mount, test_mount_helpers,
