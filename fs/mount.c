@@ -2637,13 +2637,101 @@ static void op_symlink(fuse_req_t req, const char *link,
 	refuse_kind(req);
 }
 
+/* The bytes of file node m (staged, a committed one's change, or
+ * committed) into out (initialized). */
+static int file_bytes(struct lfs *fs, const struct mnode *m,
+		      struct lc_buf *out, struct lc_err *err)
+{
+	struct writes *w = mw(m);
+	uint64_t id = m->id;
+	uint32_t fidx = m->fidx;
+	char name[300];
+	struct stat sb;
+	int fd, rc;
+
+	if (m->staged != SK_FILE && !overlay_of(m, &id, &fidx))
+		return m->staged || m->vn.kind != VN_FILE ? EPERM :
+			view_read_file(out, fs->v, &m->vn, err);
+	rc = wr_file_name(w, id, fidx, name, sizeof(name));
+	if (!rc)
+		rc = wr_file_open(w, id, name, O_RDONLY, false, NULL, &fidx,
+				  &fd, err);
+	if (rc)
+		return rc;
+	if (fstat(fd, &sb) < 0)
+		rc = errno;
+	else if (!(rc = lc_buf_reserve(out, (size_t)sb.st_size, err)))
+		while (out->len < (size_t)sb.st_size) {
+			ssize_t got = pread(fd, out->data + out->len,
+					    (size_t)sb.st_size - out->len,
+					    (off_t)out->len);
+
+			if (got <= 0) {
+				rc = got < 0 ? errno : EIO;
+				break;
+			}
+			out->len += (size_t)got;
+		}
+	wr_file_closed(w, id, fidx, fd, false);
+	return rc;
+}
+
+/*
+ * ln SRC DST of a file (tar -x of an archive that recorded hard links,
+ * cp -l, rsync -H): a row's files are its own, so DST is a new file
+ * holding SRC's bytes, and a later write to one leaves the other as it
+ * is. Folders cannot be linked (the kernel refuses).
+ */
 static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t parent,
 		    const char *name)
 {
-	(void)ino;
-	(void)parent;
-	(void)name;
-	refuse_kind(req);
+	struct lfs *fs = fuse_req_userdata(req);
+	struct fuse_entry_param e;
+	struct lc_err err = { 0 };
+	struct writes *w = NULL;
+	struct mnode src, n;
+	struct lc_buf b;
+	int rc, fd;
+
+	caller_is(req, true);
+	if (!fs->writable) {
+		refuse_kind(req);
+		return;
+	}
+	atomic_fetch_add(&fs->requests, 1);
+	if (too_long(req, name))
+		return;
+	lc_buf_init(&b, 0);
+	rc = mnode_of(fs, ino, &src, &err);
+	if (!rc) {
+		rc = src.stale ? ESTALE : file_bytes(fs, &src, &b, &err);
+		mnode_reset(&src);
+	}
+	if (!rc)
+		rc = create_staged(fs, parent, name, O_WRONLY | O_EXCL, &n, &w,
+				   &err);
+	fd = rc ? -1 : n.fd_plus1 - 1;
+	if (fd >= 0) {
+		for (size_t off = 0; !rc && off < b.len;) {
+			ssize_t put = pwrite(fd, b.data + off, b.len - off,
+					     (off_t)off);
+
+			if (put < 0)
+				rc = errno;
+			else
+				off += (size_t)put;
+		}
+		if (!rc)
+			wr_file_flushed(w, n.id, n.fidx, fd, true);
+		if (!rc)
+			rc = entry_of(fs, &n, &e, &err);
+		wr_file_closed(w, n.id, n.fidx, fd, true);
+	}
+	lc_buf_reset(&b);
+	if (rc)
+		fuse_reply_err(req, reply_errno(fs, name, rc, &err));
+	else
+		fuse_reply_entry(req, &e);
 }
 
 /*

@@ -988,8 +988,8 @@ def test_staged_file_open_past_its_commit():
 
 def test_fallocate_and_symlink():
     """fallocate(1) of a staged file, then its bytes written, commits
-    those bytes; ln -s, ln, mkfifo and mknod of a socket in a row folder
-    and at the root are EPERM."""
+    those bytes; ln -s, mkfifo and mknod of a socket in a row folder and
+    at the root are EPERM."""
     with workdir() as w:
         uri, staging, src = lancedb_table(w, "2.1", 1)
         want = lance_rows(uri)
@@ -1009,7 +1009,6 @@ def test_fallocate_and_symlink():
             # nor other kinds than files and folders, in a row or at
             # the root
             kinds = (("ln -s", lambda p: os.symlink("image.jpg", p)),
-                     ("ln", lambda p: os.link(path, p)),
                      ("mkfifo", os.mkfifo),
                      ("mknod", lambda p: os.mknod(p, 0o600 | stat.S_IFSOCK)))
             for what, make in kinds:
@@ -1058,6 +1057,49 @@ def test_tar_with_xattrs():
             want.update(plain(rows))
             want["bare"] = new_row(caption="")
             same_rows(lance_rows(uri), want, "after tar -x")
+            expect(errors_text(mnt) == "", f"errors: {errors_text(mnt)}")
+
+
+def test_hard_links_are_copies():
+    """tar -x of an archive that recorded a hard link (two rows sharing
+    one image) commits both images, tar exiting 0. ln of a committed
+    file, or of a staged one, into another row makes that row's own copy:
+    a later write to the first leaves it as it was."""
+    with workdir() as w:
+        uri, staging, src = lancedb_table(w, "2.2", 2)
+        want = lance_rows(uri)
+        rows = {f"hl{k}": sample(src, f"hl{k}", 640 + k) for k in range(2)}
+        os.unlink(os.path.join(src, "hl1", "image.jpg"))
+        os.link(os.path.join(src, "hl0", "image.jpg"),
+                os.path.join(src, "hl1", "image.jpg"))
+        rows["hl1"]["image"] = rows["hl0"]["image"]
+        archive = os.path.join(w, "rows.tar")
+        subprocess.run(["tar", "-cf", archive, "-C", src, *rows],
+                       check=True, timeout=60)
+        with mounted(uri, staging, "name_column=name",
+                     "commit_delay=60") as mnt:
+            r = subprocess.run(["tar", "-xf", archive, "-C", mnt],
+                               capture_output=True, text=True, timeout=120)
+            expect(r.returncode == 0, f"tar -x: exit {r.returncode}: "
+                   f"{r.stderr.strip()}")
+            # a committed file and a staged one, linked into new rows
+            os.mkdir(os.path.join(mnt, "lc"))
+            os.link(os.path.join(mnt, "row_000", "image.jpg"),
+                    os.path.join(mnt, "lc", "image.jpg"))
+            os.mkdir(os.path.join(mnt, "ls"))
+            os.link(os.path.join(mnt, "hl0", "caption.txt"),
+                    os.path.join(mnt, "ls", "caption.txt"))
+            write(os.path.join(mnt, "hl0", "caption.txt"), "changed")
+            e = errno_of(os.link, os.path.join(mnt, "hl0", "image.jpg"),
+                         os.path.join(mnt, "ls", "caption.txt"))
+            expect(e == errno.EEXIST, f"ln onto a file: errno {e}")
+            commit_now(mnt)
+            want.update(plain(rows))
+            want["ls"] = new_row(caption=rows["hl0"]["caption"])
+            want["hl0"]["caption"] = "changed"
+            want["lc"] = new_row(caption=None)
+            want["lc"]["image"] = want["row_000"]["image"]
+            same_rows(lance_rows(uri), want, "after tar -x and ln")
             expect(errors_text(mnt) == "", f"errors: {errors_text(mnt)}")
 
 
@@ -4995,6 +5037,7 @@ TESTS = (per_version(edit_cycle) + per_version(interleaved_appends) +
           test_file_of_a_column_under_another_name,
           test_committed_file_open_past_its_fsync, test_dd_oflag_direct,
           test_tar_with_xattrs, test_meta_json_sets_what_it_says,
+          test_hard_links_are_copies,
           test_staged_file_open_past_its_commit,
           test_fallocate_and_symlink,
           test_closed_files_reach_the_disk,
