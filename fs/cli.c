@@ -62,17 +62,21 @@ static int fail(const struct lc_err *err, const char *fallback)
 	return exit_code(err);
 }
 
+/* -o OPTS, its secrets then hidden from ps(1) (a cat of a big file on
+ * S3 runs a while). */
 static int parse_opts(struct view_opts *o, char *arg, struct lc_err *err)
 {
-	for (char *tok = strtok(arg, ","); tok; tok = strtok(NULL, ",")) {
-		int rc = view_opts_parse(o, tok, err);
+	size_t len = strlen(arg);
+	int rc = 0;
 
+	for (char *tok = strtok(arg, ","); tok && !rc;
+	     tok = strtok(NULL, ",")) {
+		rc = view_opts_parse(o, tok, err);
 		if (rc == ENOENT)
-			return LC_USAGE(err, "unknown option -o %s", tok);
-		if (rc)
-			return rc;
+			rc = LC_USAGE(err, "unknown option -o %s", tok);
 	}
-	return 0;
+	ostore_conf_hide_secrets(arg, len);
+	return rc;
 }
 
 static int open_view(struct view **v, const char *src, struct view_opts *o,

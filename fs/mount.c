@@ -3977,20 +3977,6 @@ static int parse_size(uint64_t *out, const char *opt, const char *v,
  */
 #define COMMIT_BYTES ((uint64_t)256 << 20)
 
-/* The daemon lives as long as the mount, its argv in ps(1) output:
- * the values of secrets among the `len` bytes of an -o argument (split
- * into tokens by split_mount_opts, the store keeping its own copies) are
- * overwritten. */
-static void hide_secrets(char *arg, size_t len)
-{
-	for (char *tok = arg; tok < arg + len; tok += strlen(tok) + 1) {
-		char *eq = strchr(tok, '=');
-
-		if (eq && ostore_conf_secret(tok))
-			memset(eq + 1, '*', strlen(eq + 1));
-	}
-}
-
 /* Split -o options into ours (view, writes) and FUSE's. */
 static int split_mount_opts(struct view_opts *vo, struct lc_buf *fuse_opts,
 			    struct mount_opts *mo, char *arg,
@@ -4169,7 +4155,8 @@ int lancefs_mount_main(int argc, char **argv)
 
 			if (split_mount_opts(&vo, &fo, &mo, optarg, &err))
 				goto usage_err;
-			hide_secrets(optarg, len);
+			/* the daemon lives as long as the mount */
+			ostore_conf_hide_secrets(optarg, len);
 			break;
 		}
 		default:

@@ -124,13 +124,23 @@ int ostore_conf_parse(struct ostore_conf *c, const char *opt,
 	return 0;
 }
 
-bool ostore_conf_secret(const char *opt)
+static bool conf_secret(const char *opt)
 {
 	const char *eq = strchr(opt, '=');
 	int i = eq ? key_index(opt, (size_t)(eq - opt)) : -1;
 
 	return i >= 0 && (!strcmp(keys[i].name, "secret_access_key") ||
 			  !strcmp(keys[i].name, "session_token"));
+}
+
+void ostore_conf_hide_secrets(char *arg, size_t len)
+{
+	for (char *tok = arg; tok < arg + len; tok += strlen(tok) + 1) {
+		char *eq = strchr(tok, '=');
+
+		if (eq && conf_secret(tok))
+			memset(eq + 1, '*', strlen(eq + 1));
+	}
 }
 
 int ostore_parse_count(const char *v, bool sized, uint64_t *out)

@@ -102,9 +102,11 @@ void ostore_conf_free(struct ostore_conf *c);
  * not (the caller tries its own), EINVAL with a message if malformed. */
 int ostore_conf_parse(struct ostore_conf *c, const char *opt,
 		      struct lc_err *err) LC_MUST_USE;
-/* Whether option "key=value" carries a secret (a secret key, a session
- * token): the daemon hides its value in its own argv. */
-bool ostore_conf_secret(const char *opt);
+/* Hide the values of secrets (a secret key, a session token) among the
+ * `len` bytes of an -o argument that its parser cut into NUL-ended
+ * tokens, in place: the argument is the process's argv, which ps(1)
+ * shows (the store keeps its own copies). */
+void ostore_conf_hide_secrets(char *arg, size_t len);
 /* A count ("65536"), and with `sized` a size ("256M", "10G", "64KiB":
  * K, M, G, T are powers of 1024): 0, or EINVAL. */
 int ostore_parse_count(const char *v, bool sized, uint64_t *out);

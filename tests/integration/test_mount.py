@@ -993,7 +993,8 @@ def test_database_status_per_dataset():
 
 def test_secrets_hidden_from_ps():
     """The daemon's command line (ps, /proc/PID/cmdline, readable by
-    every user) holds no secret given with -o; the mount works."""
+    every user) holds no secret given with -o; the mount works. Nor does
+    lancefs cat's."""
     src = os.path.join(DATA, "v_2.2", "images.lance")
     with mounted(src, "ro", "aws_secret_access_key=Sekrit1234",
                  "session_token=Tok5678", "region=us-east-1") as mnt:
@@ -1005,6 +1006,22 @@ def test_secrets_hidden_from_ps():
                and b"us-east-1" in cmdline,
                f"daemon's cmdline: {cmdline!r}")
         expect(len(os.listdir(mnt)) == len(oracle(src)["rows"]), "rows")
+    # lancefs cat -o of a big file: its command line too, while it runs
+    # (its reader has not drained the first MiB)
+    big = os.path.join(DATA, "v_2.2", "big_values.lance")
+    cat = subprocess.Popen([LANCEFS, "cat", "-o", "secret_access_key="
+                            "Sekrit1234,region=us-east-1", big,
+                            "00000000/payload.bin"], stdout=subprocess.PIPE)
+    try:
+        first = cat.stdout.read(1)
+        with open(f"/proc/{cat.pid}/cmdline", "rb") as f:
+            cmdline = f.read()
+        expect(first and b"Sekrit1234" not in cmdline and
+               b"us-east-1" in cmdline, f"lancefs cat's cmdline: {cmdline!r}")
+    finally:
+        cat.kill()
+        cat.wait()
+        cat.stdout.close()
 
 
 def test_long_column_names():
