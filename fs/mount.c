@@ -976,9 +976,11 @@ static void ino_forget(struct lfs *fs, fuse_ino_t ino, uint64_t n)
 }
 
 
-/* An entry for `m`, with its inode and attributes. */
-static int entry_of(struct lfs *fs, const struct mnode *m,
-		    struct fuse_entry_param *e, struct lc_err *err)
+/* An entry for `m`, with its inode and attributes; `renew` says what
+ * asks (ctl_content). */
+static int entry_as(struct lfs *fs, const struct mnode *m,
+		    enum ctl_renew renew, struct fuse_entry_param *e,
+		    struct lc_err *err)
 {
 	int rc;
 
@@ -986,7 +988,7 @@ static int entry_of(struct lfs *fs, const struct mnode *m,
 	rc = mino_of(fs, m, &e->ino);
 	if (rc)
 		return rc;
-	rc = fill_stat(fs, &e->attr, e->ino, m, CTL_LOOKUP, err);
+	rc = fill_stat(fs, &e->attr, e->ino, m, renew, err);
 	if (rc) {
 		ino_forget(fs, e->ino, 1);
 		return rc;
@@ -994,6 +996,13 @@ static int entry_of(struct lfs *fs, const struct mnode *m,
 	e->attr_timeout = ttl_of(fs, m);
 	e->entry_timeout = m->staged ? 1.0 : e->attr_timeout;
 	return 0;
+}
+
+/* An entry for `m` that a lookup (or a create) asks for. */
+static int entry_of(struct lfs *fs, const struct mnode *m,
+		    struct fuse_entry_param *e, struct lc_err *err)
+{
+	return entry_as(fs, m, CTL_LOOKUP, e, err);
 }
 
 /* ------------------------------------------------------------ ops */
@@ -1425,7 +1434,7 @@ static int landed_entry(struct dir_fill *d, const char *name,
 		mnode_reset(&dir);
 	}
 	if (!rc) {
-		rc = entry_of(d->fs, &n, e, d->err);
+		rc = entry_as(d->fs, &n, CTL_STAT, e, d->err);
 		mnode_reset(&n);
 	}
 	if (rc)
@@ -1453,8 +1462,10 @@ static int dir_add(struct dir_fill *d, uint64_t off, const char *name,
 			return 1;
 	} else if (d->plus) {
 		struct fuse_entry_param e;
+		/* a listing of .lancefs is no open of its files */
 		int rc = m->fidx == FIDX_GONE ? ENOENT
-					      : entry_of(d->fs, m, &e, d->err);
+					      : entry_as(d->fs, m, CTL_STAT,
+							 &e, d->err);
 
 		if (rc && m->staged && (rc == ESTALE || rc == ENOENT)) {
 			/* a staged row that landed or went since the
@@ -2214,8 +2225,10 @@ static int create_staged(struct lfs *fs, fuse_ino_t parent, const char *name,
 
 	memset(n, 0, sizeof(*n));
 	rc = mnode_changing(fs, parent, &dir, err);
-	if (rc)
+	if (rc) {
+		mnode_reset(&dir);	/* held for EROFS and ESTALE */
 		return rc;
+	}
 	n->live = true;
 	n->staged = SK_FILE;
 	n->d = dir.d;
@@ -4453,9 +4466,13 @@ static json_t *read_status(const char *mnt)
 {
 	char path[4200];
 	json_error_t je;
+	json_t *st = NULL;
 
 	snprintf(path, sizeof(path), "%s/.lancefs/status", mnt);
-	return json_load_file(path, 0, &je);
+	/* a read cut by another reader's open (ctl_content): again */
+	for (int i = 0; i < 3 && !st; i++)
+		st = json_load_file(path, 0, &je);
+	return st;
 }
 
 /* Commit through MOUNTPOINT/.lancefs/commit; 0 or an errno. */

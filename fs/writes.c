@@ -2495,12 +2495,15 @@ static bool json_same(const json_t *u, const json_t *c)
 	return json_equal((json_t *)u, (json_t *)c);
 }
 
-/* JSON as ingest reads meta.json (a NUL in a string is a value). */
+/* JSON as ingest reads meta.json (a NUL in a string is a value, a byte
+ * order mark is skipped). */
 static json_t *meta_parse(const struct lc_buf *text)
 {
 	json_error_t je;
+	size_t bom = text->len >= 3 && !memcmp(text->data, "\xef\xbb\xbf", 3) ?
+			     3 : 0;
 
-	return json_load_big(text->data, text->len,
+	return json_load_big(text->data + bom, text->len - bom,
 			     JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &je);
 }
 
@@ -2678,7 +2681,9 @@ static bool drop_file_keys(json_t *j, const struct wrow *r,
 						more[i - n_touched];
 		char key[4096];
 
-		if (n && file_key(s, n, key, sizeof(key)))
+		/* meta.json itself, and files ingest does not read */
+		if (n && strcmp(n, "meta.json") && !ingest_ignored(n) &&
+		    file_key(s, n, key, sizeof(key)))
 			cut |= !json_object_del(j, key);
 	}
 	return cut;
@@ -2762,13 +2767,19 @@ static int fill_cb(void *ctx, uint64_t index, const char *name,
 			f->matched[mine] = true;
 		else
 			f->differ = true;
-		/* the committed values, for meta_merge */
+		/* the committed values, for meta_merge: without them the
+		 * user's meta.json would null what it leaves out */
 		if (!f->theirs_meta && f->user_meta &&
 		    !strcmp(name, "meta.json")) {
 			lc_buf_init(&b, 0);
-			if (!read_theirs(f, node, &b, &(struct lc_err){ 0 }))
-				f->theirs_meta = meta_parse(&b);
+			rc = read_theirs(f, node, &b, f->err);
+			if (!rc && !(f->theirs_meta = meta_parse(&b)))
+				rc = LC_SYS(f->err, EIO, "%s: the committed "
+					    "meta.json does not parse",
+					    f->r->name);
 			lc_buf_reset(&b);
+			f->rc = rc;
+			return rc;
 		}
 		return 0;
 	}

@@ -3778,7 +3778,9 @@ def test_meta_json_sets_what_it_says():
     row's files in turn, with a commit between caption.txt and a
     meta.json that has no caption (rclone, gsutil -m, a script's
     threads), keeps the caption; a script that writes {"label": N} to
-    relabel keeps the score and caption. null clears a value."""
+    relabel keeps the score and caption, also written with a byte order
+    mark and beside an editor's backup of caption.txt. null clears a
+    value."""
     with workdir() as w:
         uri, staging, src = lancedb_table(w, "2.1", 2)
         want = lance_rows(uri)
@@ -3800,6 +3802,12 @@ def test_meta_json_sets_what_it_says():
             write(os.path.join(mnt, "row_000", "meta.json"),
                   json.dumps({"label": 42}))
             want["row_000"]["label"] = 42
+            # a byte order mark (Notepad's), and an editor's backup of
+            # caption.txt, which sets nothing
+            write(os.path.join(mnt, "row_001", "meta.json"),
+                  "\ufeff" + json.dumps({"label": 43}))
+            write(os.path.join(mnt, "row_001", "caption.txt~"), "old")
+            want["row_001"]["label"] = 43
             # null clears, also a caption set by caption.txt
             write(os.path.join(row, "meta.json"),
                   json.dumps({"caption": None}))
