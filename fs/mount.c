@@ -2291,6 +2291,39 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 }
 
 /*
+ * A complete file NAME in folder PARENT holding `bytes`, as a create, a
+ * write and a close make it; its entry into e.
+ */
+static int make_file(struct lfs *fs, fuse_ino_t parent, const char *name,
+		     const struct lc_buf *bytes, struct fuse_entry_param *e,
+		     struct lc_err *err)
+{
+	struct writes *w = NULL;
+	struct mnode n;
+	int rc = create_staged(fs, parent, name, O_WRONLY | O_EXCL, &n, &w,
+			       err);
+	int fd = n.fd_plus1 - 1;
+
+	if (rc)
+		return rc;
+	for (size_t off = 0; !rc && off < bytes->len;) {
+		ssize_t put = pwrite(fd, bytes->data + off, bytes->len - off,
+				     (off_t)off);
+
+		if (put < 0)
+			rc = errno;
+		else
+			off += (size_t)put;
+	}
+	if (!rc)
+		wr_file_flushed(w, n.id, n.fidx, fd, true);
+	if (!rc)
+		rc = entry_of(fs, &n, e, err);
+	wr_file_closed(w, n.id, n.fidx, fd, true);
+	return rc;
+}
+
+/*
  * mknod of a regular file (tar --xattrs, some archivers and installers
  * make files so): a create and a close. The file is complete, empty,
  * until its writer opens it; other kinds of node are refused.
@@ -2301,9 +2334,7 @@ static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct lfs *fs = fuse_req_userdata(req);
 	struct fuse_entry_param e;
 	struct lc_err err = { 0 };
-	struct writes *w = NULL;
-	struct mnode n;
-	int rc, fd;
+	int rc;
 
 	caller_is(req, true);
 	(void)rdev;
@@ -2314,13 +2345,7 @@ static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
 	atomic_fetch_add(&fs->requests, 1);
 	if (too_long(req, name))
 		return;
-	rc = create_staged(fs, parent, name, O_WRONLY | O_EXCL, &n, &w, &err);
-	fd = n.fd_plus1 - 1;
-	if (!rc) {
-		wr_file_flushed(w, n.id, n.fidx, fd, true);
-		rc = entry_of(fs, &n, &e, &err);
-		wr_file_closed(w, n.id, n.fidx, fd, true);
-	}
+	rc = make_file(fs, parent, name, &(struct lc_buf){ 0 }, &e, &err);
 	if (rc)
 		fuse_reply_err(req, reply_errno(fs, name, rc, &err));
 	else
@@ -2701,10 +2726,9 @@ static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t parent,
 	struct lfs *fs = fuse_req_userdata(req);
 	struct fuse_entry_param e;
 	struct lc_err err = { 0 };
-	struct writes *w = NULL;
-	struct mnode src, n;
+	struct mnode src;
 	struct lc_buf b;
-	int rc, fd;
+	int rc;
 
 	caller_is(req, true);
 	if (!fs->writable) {
@@ -2721,25 +2745,7 @@ static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t parent,
 		mnode_reset(&src);
 	}
 	if (!rc)
-		rc = create_staged(fs, parent, name, O_WRONLY | O_EXCL, &n, &w,
-				   &err);
-	fd = rc ? -1 : n.fd_plus1 - 1;
-	if (fd >= 0) {
-		for (size_t off = 0; !rc && off < b.len;) {
-			ssize_t put = pwrite(fd, b.data + off, b.len - off,
-					     (off_t)off);
-
-			if (put < 0)
-				rc = errno;
-			else
-				off += (size_t)put;
-		}
-		if (!rc)
-			wr_file_flushed(w, n.id, n.fidx, fd, true);
-		if (!rc)
-			rc = entry_of(fs, &n, &e, &err);
-		wr_file_closed(w, n.id, n.fidx, fd, true);
-	}
+		rc = make_file(fs, parent, name, &b, &e, &err);
 	lc_buf_reset(&b);
 	if (rc)
 		fuse_reply_err(req, reply_errno(fs, name, rc, &err));
