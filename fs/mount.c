@@ -2684,7 +2684,6 @@ static int file_bytes(struct lfs *fs, const struct mnode *m,
 	uint64_t id = m->id;
 	uint32_t fidx = m->fidx;
 	char name[300];
-	struct stat sb;
 	int fd, rc;
 
 	if (m->staged != SK_FILE && !overlay_of(m, &id, &fidx))
@@ -2696,20 +2695,7 @@ static int file_bytes(struct lfs *fs, const struct mnode *m,
 				  &fd, err);
 	if (rc)
 		return rc;
-	if (fstat(fd, &sb) < 0)
-		rc = errno;
-	else if (!(rc = lc_buf_reserve(out, (size_t)sb.st_size, err)))
-		while (out->len < (size_t)sb.st_size) {
-			ssize_t got = pread(fd, out->data + out->len,
-					    (size_t)sb.st_size - out->len,
-					    (off_t)out->len);
-
-			if (got <= 0) {
-				rc = got < 0 ? errno : EIO;
-				break;
-			}
-			out->len += (size_t)got;
-		}
+	rc = lc_buf_read_fd(out, fd, err);
 	wr_file_closed(w, id, fidx, fd, false);
 	return rc;
 }

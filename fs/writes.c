@@ -2533,20 +2533,8 @@ static bool meta_same(const struct fill *f)
 static bool read_whole(struct lc_buf *b, const char *path)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	struct lc_err err = { 0 };
-	struct stat sb;
-	bool ok = fd >= 0 && !fstat(fd, &sb) &&
-		  !lc_buf_reserve(b, (size_t)sb.st_size, &err);
+	bool ok = fd >= 0 && !lc_buf_read_fd(b, fd, &(struct lc_err){ 0 });
 
-	while (ok && b->len < (size_t)sb.st_size) {
-		ssize_t got = pread(fd, b->data + b->len,
-				    (size_t)sb.st_size - b->len,
-				    (off_t)b->len);
-
-		ok = got > 0;
-		if (ok)
-			b->len += (size_t)got;
-	}
 	if (fd >= 0)
 		close(fd);
 	return ok;
@@ -2615,29 +2603,25 @@ static bool text_same(const struct fill *f, const char *name)
 }
 
 /* Whether the user's file `name` of the row holds what the committed
- * one, `node`, does (meta.json: the same values). */
+ * one, `node`, does (meta.json: the same values, which fill_cb read). */
 static bool file_same(struct fill *f, const char *name,
 		      const struct vnode *node)
 {
-	bool meta = !strcmp(name, "meta.json");
 	struct lc_buf theirs;
 	struct view_attr a;
 	char path[4600];
 	bool same;
 
+	if (!strcmp(name, "meta.json"))
+		return meta_same(f);
 	row_path(path, sizeof(path), f->w, f->r->id, name);
+	/* another size differs, unread */
+	if (view_getattr(&a, f->w->v, node, &(struct lc_err){ 0 }) ||
+	    !holds_size(path, a.size))
+		return false;
 	lc_buf_init(&theirs, 0);
-	/* another size differs, unread (not meta.json's: its values) */
-	same = meta ? f->user_meta != NULL :
-		      !view_getattr(&a, f->w->v, node,
-				    &(struct lc_err){ 0 }) &&
-			      holds_size(path, a.size);
-	if (same)
-		same = !read_theirs(f, node, &theirs, &(struct lc_err){ 0 });
-	if (same && meta)
-		same = (f->theirs_meta = meta_parse(&theirs)) && meta_same(f);
-	else if (same)
-		same = holds(path, &theirs);
+	same = !read_theirs(f, node, &theirs, &(struct lc_err){ 0 }) &&
+	       holds(path, &theirs);
 	lc_buf_reset(&theirs);
 	return same;
 }
@@ -2667,14 +2651,12 @@ static const char *touched_name(const struct wrow *r, size_t i)
  * row r's user wrote (caption.txt, a new image.png) or removed by
  * unlinking their file (the file wins, or its absence), and `more`, the
  * committed files copied beside them (caption.txt with text_files=).
- * Whether one was dropped.
  */
-static bool drop_file_keys(json_t *j, const struct wrow *r,
+static void drop_file_keys(json_t *j, const struct wrow *r,
 			   const struct lance_schema *s, char *const *more,
 			   size_t n_more)
 {
 	size_t n_touched = r->n_files + r->info.n_removed;
-	bool cut = false;
 
 	for (size_t i = 0; i < n_touched + n_more; i++) {
 		const char *n = i < n_touched ? touched_name(r, i) :
@@ -2684,9 +2666,8 @@ static bool drop_file_keys(json_t *j, const struct wrow *r,
 		/* meta.json itself, and files ingest does not read */
 		if (n && strcmp(n, "meta.json") && !ingest_ignored(n) &&
 		    file_key(s, n, key, sizeof(key)))
-			cut |= !json_object_del(j, key);
+			json_object_del(j, key);
 	}
-	return cut;
 }
 
 /* Put JSON object j as meta.json text into b (initialized). */
@@ -2700,27 +2681,6 @@ static int meta_text(struct lc_buf *b, const json_t *j, struct lc_err *err)
 		return LC_NOMEM(err);
 	rc = lc_buf_append(b, text, strlen(text), err);
 	free(text);
-	return rc;
-}
-
-/* The committed meta.json, b, less the columns that files set. */
-static int meta_without_files(struct lc_buf *b, const struct wrow *r,
-			      const struct lance_schema *s,
-			      char *const *more, size_t n_more,
-			      struct lc_err *err)
-{
-	json_error_t je;
-	json_t *j = json_load_big(b->data, b->len, JSON_ALLOW_NUL, &je);
-	int rc = 0;
-
-	/* a bad one: ingest says what is wrong with it; none cut: the
-	 * bytes as they were */
-	if (j && json_is_object(j) && drop_file_keys(j, r, s, more, n_more)) {
-		lc_buf_reset(b);
-		lc_buf_init(b, 0);
-		rc = meta_text(b, j, err);
-	}
-	json_decref(j);
 	return rc;
 }
 
@@ -2755,11 +2715,21 @@ static int fill_cb(void *ctx, uint64_t index, const char *name,
 	struct lc_buf b;
 	ssize_t mine;
 	int rc;
-	bool skip = false;
 
 	(void)index;
-	for (size_t i = 0; i < f->r->info.n_removed; i++)
-		skip |= !strcmp(f->r->info.removed[i], name);
+	/* the committed values, which the update's meta.json starts from
+	 * (meta_merge): without them what the user's leaves out would be
+	 * nulled, so a read that fails fails the fill */
+	if (!strcmp(name, "meta.json")) {
+		lc_buf_init(&b, 0);
+		rc = read_theirs(f, node, &b, f->err);
+		if (!rc && !(f->theirs_meta = meta_parse(&b)))
+			rc = LC_SYS(f->err, EIO, "%s: the committed meta.json "
+				    "does not parse", f->r->name);
+		lc_buf_reset(&b);
+		if ((f->rc = rc))
+			return rc;
+	}
 	if ((mine = file_index(f->r, name)) >= 0 ||
 	    (mine = column_file(f->r, name)) >= 0) {
 		if (!f->differ && f->matched &&
@@ -2767,32 +2737,15 @@ static int fill_cb(void *ctx, uint64_t index, const char *name,
 			f->matched[mine] = true;
 		else
 			f->differ = true;
-		/* the committed values, for meta_merge: without them the
-		 * user's meta.json would null what it leaves out */
-		if (!f->theirs_meta && f->user_meta &&
-		    !strcmp(name, "meta.json")) {
-			lc_buf_init(&b, 0);
-			rc = read_theirs(f, node, &b, f->err);
-			if (!rc && !(f->theirs_meta = meta_parse(&b)))
-				rc = LC_SYS(f->err, EIO, "%s: the committed "
-					    "meta.json does not parse",
-					    f->r->name);
-			lc_buf_reset(&b);
-			f->rc = rc;
-			return rc;
-		}
 		return 0;
 	}
-	if (skip || user_meta_sets(f, name))
+	if (!strcmp(name, "meta.json"))
+		return 0;	/* meta_merge writes the update's */
+	if (removed_at(f->r, name) >= 0 || user_meta_sets(f, name))
 		return 0;
 	lc_buf_init(&b, 0);
 	rc = read_theirs(f, node, &b, f->err);
-	if (!rc && !strcmp(name, "meta.json")) {
-		f->theirs_meta = meta_parse(&b);
-		rc = meta_without_files(&b, f->r, f->schema, f->copied,
-					f->n_copied, f->err);
-	}
-	else if (!rc) {
+	if (!rc) {
 		char **v = lc_realloc(f->copied, (f->n_copied + 1) *
 						 sizeof(*v));
 
@@ -2855,8 +2808,14 @@ static int meta_merge(struct fill *f)
 	struct lc_buf b;
 	int rc = 0;
 
-	if (!json_is_object(f->user_meta) || !json_is_object(f->theirs_meta))
-		return 0;	/* a bad one: ingest says why */
+	/* none committed (binary columns alone); the user's is bad (ingest
+	 * reads it, and says why); or the user removed it, which clears
+	 * its columns */
+	if (!json_is_object(f->theirs_meta) ||
+	    (file_index(f->r, "meta.json") >= 0 ?
+		     !json_is_object(f->user_meta) :
+		     removed_at(f->r, "meta.json") >= 0))
+		return 0;
 	if (!(mine = json_deep_copy(f->theirs_meta)))
 		return LC_NOMEM(f->err);
 	drop_file_keys(mine, f->r, f->schema, f->copied, f->n_copied);

@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <sys/mman.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <isa-l/crc.h>
 
@@ -262,6 +264,30 @@ int lc_buf_reserve(struct lc_buf *b, size_t extra, struct lc_err *err)
 		return LC_NOMEM(err);
 	b->data = p;
 	b->cap = cap;
+	return 0;
+}
+
+int lc_buf_read_fd(struct lc_buf *b, int fd, struct lc_err *err)
+{
+	struct stat sb;
+	size_t got = 0;
+	int rc;
+
+	if (fstat(fd, &sb) < 0)
+		return LC_SYS(err, errno, "fstat: %s", strerror(errno));
+	if ((rc = lc_buf_reserve(b, (size_t)sb.st_size, err)))
+		return rc;
+	while (got < (size_t)sb.st_size) {
+		ssize_t n = pread(fd, b->data + b->len + got,
+				  (size_t)sb.st_size - got, (off_t)got);
+
+		if (n <= 0)
+			return LC_SYS(err, n < 0 ? errno : EIO, "read: %s",
+				      strerror(n < 0 ? errno : EIO));
+		got += (size_t)n;
+	}
+	b->len += got;
+	b->data[b->len] = 0;
 	return 0;
 }
 

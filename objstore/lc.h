@@ -210,6 +210,9 @@ int lc_buf_append(struct lc_buf *b, const void *p, size_t n,
 		  struct lc_err *err) LC_MUST_USE;
 int lc_buf_printf(struct lc_buf *b, struct lc_err *err, const char *fmt, ...)
 	LC_PRINTF(3, 4) LC_MUST_USE;
+/* Append the whole of regular file `fd` (its size now, read from offset
+ * 0): 0, or the errno (EIO where it ended early). */
+int lc_buf_read_fd(struct lc_buf *b, int fd, struct lc_err *err) LC_MUST_USE;
 /* Takes the bytes out; the buffer is left empty. NUL-terminates. */
 int lc_buf_take(struct lc_buf *b, uint8_t **out, size_t *len,
 		struct lc_err *err) LC_MUST_USE;
