@@ -78,6 +78,24 @@ def expect(cond, msg):
         raise AssertionError(msg)
 
 
+def lancedb_dataset(tmp, rows):
+    """A 2.1 dataset of `rows` rows made by LanceDB (wtool.js make) in
+    folder tmp, and an empty mount point beside it: (uri, wtool, mnt)."""
+    uri = os.path.join(tmp, "db", "t.lance")
+    wtool = os.path.join(INTEROP, "wtool.js")
+    subprocess.run(["node", wtool, "make", uri, "--version", "2.1",
+                    "--rows", str(rows)], cwd=INTEROP, check=True,
+                   capture_output=True)
+    mnt = os.path.join(tmp, "mnt")
+    os.mkdir(mnt)
+    return uri, wtool, mnt
+
+
+def status_of(mnt):
+    with open(os.path.join(mnt, ".lancefs", "status")) as f:
+        return json.load(f)
+
+
 # ------------------------------------------------------------------ tests
 
 def test_dataloader():
@@ -509,8 +527,7 @@ def test_refresh_of_a_database(opts="ro,refresh=1"):
             wait_for(lambda: "v" in os.listdir(mnt), "dataset v not listed")
             expect(len(os.listdir(os.path.join(mnt, "v"))) == n0,
                    "rows of v")
-            with open(os.path.join(mnt, "v", ".lancefs", "status")) as f:
-                st = json.load(f)
+            st = status_of(os.path.join(mnt, "v"))
             expect(st["mount"]["refresh"] == 1, f"status {st['mount']}")
             # a dataset whose folder goes is no longer shown, and its
             # refreshes fail no more; it comes back with its folder
@@ -582,18 +599,11 @@ def test_row_deleted_while_listed():
     entry from that late page for a day; older kernels keep entries of
     a refresh= mount that many seconds, and pass either way."""
     with tempfile.TemporaryDirectory() as tmp:
-        uri = os.path.join(tmp, "db", "t.lance")
-        wtool = os.path.join(INTEROP, "wtool.js")
-        subprocess.run(["node", wtool, "make", uri, "--version", "2.1",
-                        "--rows", "300"], cwd=INTEROP, check=True,
-                       capture_output=True)
-        mnt = os.path.join(tmp, "mnt")
-        os.mkdir(mnt)
+        uri, wtool, mnt = lancedb_dataset(tmp, 300)
         lancefs("mount", "-o", "ro,refresh=1,name_column=name", uri, mnt)
 
         def version():
-            with open(os.path.join(mnt, ".lancefs", "status")) as f:
-                return json.load(f)["version"]
+            return status_of(mnt)["version"]
         try:
             v0 = version()
             fd = os.open(mnt, os.O_RDONLY | os.O_DIRECTORY)
@@ -626,13 +636,7 @@ def test_status_read_while_refreshing():
     reader got the tail of that after the whole of the old one ("Extra
     data"), in about half of the mounts."""
     with tempfile.TemporaryDirectory() as tmp:
-        uri = os.path.join(tmp, "db", "t.lance")
-        wtool = os.path.join(INTEROP, "wtool.js")
-        subprocess.run(["node", wtool, "make", uri, "--version", "2.1",
-                        "--rows", "2"], cwd=INTEROP, check=True,
-                       capture_output=True)
-        mnt = os.path.join(tmp, "mnt")
-        os.mkdir(mnt)
+        uri, wtool, mnt = lancedb_dataset(tmp, 2)
         status = os.path.join(mnt, ".lancefs", "status")
         bad, reads, version = [], 0, 1
         for _ in range(3):
@@ -654,12 +658,9 @@ def test_status_read_while_refreshing():
                 expect(appender.returncode == 0,
                        f"wtool append: {appender.stderr.read().strip()}")
                 version += 3
-
-                def latest():
-                    with open(status) as f:
-                        return json.load(f)["version"]
-                wait_for(lambda: latest() == version, "the status never "
-                         f"shows version {version}, LanceDB's last")
+                wait_for(lambda: status_of(mnt)["version"] == version,
+                         f"the status never shows version {version}, "
+                         "LanceDB's last")
             finally:
                 if appender.poll() is None:
                     appender.kill()
@@ -965,8 +966,7 @@ def test_database_status_per_dataset():
             for name in ("versions", "frags", "images")}
     with mounted(db, "ro") as mnt:
         for name, orc in want.items():
-            with open(os.path.join(mnt, name, ".lancefs", "status")) as f:
-                st = json.load(f)
+            st = status_of(os.path.join(mnt, name))
             expect(st["version"] == orc["version"] and
                    st["rows"] == len(orc["rows"]) and
                    st["source"] == os.path.join(db, name + ".lance"),
@@ -998,8 +998,7 @@ def test_secrets_hidden_from_ps():
     src = os.path.join(DATA, "v_2.2", "images.lance")
     with mounted(src, "ro", "aws_secret_access_key=Sekrit1234",
                  "session_token=Tok5678", "region=us-east-1") as mnt:
-        with open(os.path.join(mnt, ".lancefs", "status")) as f:
-            pid = json.load(f)["pid"]
+        pid = status_of(mnt)["pid"]
         with open(f"/proc/{pid}/cmdline", "rb") as f:
             cmdline = f.read()
         expect(b"Sekrit1234" not in cmdline and b"Tok5678" not in cmdline
@@ -1165,8 +1164,7 @@ def test_umount_names_and_stacks():
                f"umount through a link: exit {r.returncode} {r.stderr!r}")
         # a dead daemon's, named through ".."
         lancefs("mount", "-o", "ro", src, m)
-        with open(os.path.join(m, ".lancefs", "status")) as f:
-            pid = json.load(f)["pid"]
+        pid = status_of(m)["pid"]
         os.kill(pid, signal.SIGKILL)
         time.sleep(0.3)
         r = lancefs("umount", os.path.join(m, "..", "m"), check=False)
